@@ -1,0 +1,1 @@
+//! Order books (see issue 3).

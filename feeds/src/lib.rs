@@ -1,0 +1,1 @@
+//! Feed codecs and sources.
