@@ -1,1 +1,17 @@
-//! Feed codecs and sources.
+//! Sans-I/O feed codecs and the sources that read them from files.
+//!
+//! - [`itch`]: NASDAQ TotalView-ITCH 5.0 — zero-copy wire views, decoder, encoder, and
+//!   normalization into [`ticklane_core::MarketEvent`].
+//! - [`moldudp64`]: MoldUDP64 packet framing (downstream packets, heartbeats, end of session,
+//!   retransmission requests) and a packet builder.
+//! - [`pcap`]: pcap and pcapng capture reading and writing (Ethernet / IPv4 / UDP).
+//! - [`binfile`]: NASDAQ's binary file format (u16 big-endian length + message), mmap or gzip.
+//! - [`source`]: one API over all of the above: open a path, get ITCH messages in order.
+//!
+//! Decoders do no I/O and never panic: any byte sequence yields a message or a typed error.
+
+pub mod binfile;
+pub mod itch;
+pub mod moldudp64;
+pub mod pcap;
+pub mod source;
