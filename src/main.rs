@@ -1,1 +1,146 @@
-fn main() {}
+//! `ticklane`: the command-line front end of the engine.
+//!
+//! Each subcommand lives in its own module under `cmd/`. This binary is the edge of the system:
+//! it may read the wall clock (for rates and progress) and uses `anyhow` for errors; the
+//! libraries below it do neither.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+mod cmd;
+
+/// ticklane — decode NASDAQ ITCH 5.0 / MoldUDP64 feeds, build order books, generate sessions.
+#[derive(Debug, Parser)]
+#[command(name = "ticklane", version, about, long_about = None)]
+struct Cli {
+    /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `ticklane=debug`.
+    #[arg(long, global = true, default_value = "warn", env = "TICKLANE_LOG")]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Output format of `gen`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GenFormat {
+    /// NASDAQ binary file: u16 big-endian length + message.
+    Itch,
+    /// pcap of MoldUDP64 packets over Ethernet/IPv4/UDP.
+    Pcap,
+    /// pcapng of MoldUDP64 packets over Ethernet/IPv4/UDP.
+    Pcapng,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Generate a deterministic synthetic NASDAQ session (same seed, same bytes).
+    Gen {
+        /// Random seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Exact number of ITCH messages.
+        #[arg(long, default_value_t = 1_000_000)]
+        messages: u64,
+        /// Number of instruments.
+        #[arg(long, default_value_t = 64)]
+        instruments: u16,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = GenFormat::Itch)]
+        format: GenFormat,
+        /// Output file.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Summarize a file: message counts by type, instruments, time range, errors, decode rate.
+    Inspect {
+        /// ITCH binary file (plain or .gz), pcap or pcapng of MoldUDP64.
+        file: PathBuf,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        read: ReadOpts,
+    },
+    /// Print the order book of one instrument at a point in event time.
+    Book {
+        /// ITCH binary file (plain or .gz), pcap or pcapng of MoldUDP64.
+        file: PathBuf,
+        /// Instrument symbol, e.g. AAPL.
+        #[arg(long)]
+        symbol: String,
+        /// Levels per side.
+        #[arg(long, default_value_t = 10)]
+        depth: usize,
+        /// Event time (HH:MM:SS[.fffffffff] or ns since midnight); default: end of file.
+        #[arg(long)]
+        at: Option<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        read: ReadOpts,
+    },
+    /// Print every change of the best bid or offer of one instrument.
+    Bbo {
+        /// ITCH binary file (plain or .gz), pcap or pcapng of MoldUDP64.
+        file: PathBuf,
+        /// Instrument symbol, e.g. AAPL.
+        #[arg(long)]
+        symbol: String,
+        /// CSV output (`timestamp_ns,bid_px,bid_qty,ask_px,ask_qty`); the default is CSV too,
+        /// the flag is accepted for clarity.
+        #[arg(long)]
+        csv: bool,
+        #[command(flatten)]
+        read: ReadOpts,
+    },
+}
+
+/// How to read a source.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct ReadOpts {
+    /// Binary files only: take each message's length from its ITCH type byte instead of the
+    /// 2-byte prefix (for files whose prefixes are zero or damaged).
+    #[arg(long)]
+    lengths_from_type: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Gen {
+            seed,
+            messages,
+            instruments,
+            format,
+            output,
+        } => cmd::gen::run(seed, messages, instruments, format, &output),
+        Command::Inspect { file, json, read } => cmd::inspect::run(&file, json, read),
+        Command::Book {
+            file,
+            symbol,
+            depth,
+            at,
+            json,
+            read,
+        } => cmd::book::run(&file, &symbol, depth, at.as_deref(), json, read),
+        Command::Bbo {
+            file, symbol, read, ..
+        } => cmd::bbo::run(&file, &symbol, read),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

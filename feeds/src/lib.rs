@@ -7,6 +7,8 @@
 //! - [`pcap`]: pcap and pcapng capture reading and writing (Ethernet / IPv4 / UDP).
 //! - [`binfile`]: NASDAQ's binary file format (u16 big-endian length + message), mmap or gzip.
 //! - [`source`]: one API over all of the above: open a path, get ITCH messages in order.
+//! - [`synth`]: a deterministic synthetic NASDAQ session generator (ITCH 5.0 messages).
+//! - [`rng`]: the seeded generator it uses (fixed algorithm: same seed, same bytes).
 //!
 //! Decoders do no I/O and never panic: any byte sequence yields a message or a typed error.
 
@@ -14,4 +16,6 @@ pub mod binfile;
 pub mod itch;
 pub mod moldudp64;
 pub mod pcap;
+pub mod rng;
 pub mod source;
+pub mod synth;

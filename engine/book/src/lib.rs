@@ -1,1 +1,74 @@
-//! Order books (see issue 3).
+//! Order-by-order (L3) and price-level (L2/L1) order books for every instrument.
+//!
+//! * [`Market`] owns the books of all instruments, the instrument directory (symbol ↔ id) and
+//!   trading states, and applies normalized [`ticklane_core::MarketEvent`]s
+//!   ([`Market::apply`] → [`ApplyResult`], which says whether the top of book changed).
+//! * [`OrderBook`] is a read-only view of one instrument's book: best levels, depth, levels
+//!   and their orders in FIFO order, queue position ([`OrderBook::qty_ahead`]), spread, mid,
+//!   microprice (integer arithmetic, documented rounding), crossed state.
+//! * Feed anomalies (unknown ids, duplicates, oversize executions/cancels, crossed books, ...)
+//!   are counted by [`AnomalyKind`] in [`Anomalies`]; nothing panics and the book stays
+//!   consistent ([`Market::check_invariants`]).
+//!
+//! # Data structures and memory
+//!
+//! * Orders and levels of every instrument live in two market-wide slabs (`Vec` + free list,
+//!   `u32` indices); a level's orders form an intrusive doubly-linked FIFO list through the
+//!   order slots. Steady-state processing allocates nothing.
+//! * Each side of a book is a `Vec<(key, level)>` sorted with the best price at the end, so the
+//!   busy top of the book is found by a short scan from the end and inserting or removing a
+//!   level there moves few bytes.
+//! * One market-wide [`OrderIndex`] (open addressing, Fibonacci hashing, linear probing,
+//!   backward-shift deletion, load <= 1/2) maps order ids to slots: one probe per event.
+//!
+//! Bytes per live order: [`ORDER_SLOT_BYTES`] (40) in the slab plus one 16-byte index entry at a
+//! load of 1/4..1/2, i.e. 32..64 bytes of index: **72..104 bytes per live order**. Bytes per
+//! live level: [`LEVEL_SLOT_BYTES`] (32) in the slab plus a 16-byte ladder entry: **48 bytes
+//! per level** (plus unused `Vec` capacity). These constants are pinned by a unit test.
+//!
+//! # Example
+//!
+//! ```
+//! use ticklane_book::Market;
+//! use ticklane_core::*;
+//!
+//! let mut m = Market::with_capacity(1 << 16, 16);
+//! let add = EventBody::OrderAdded {
+//!     order_id: OrderId(1), side: Side::Bid, price: Price(1_000_000), qty: Qty(100), mpid: [0; 4],
+//! };
+//! let r = m.apply(&MarketEvent::new(Timestamp(1), InstrumentId(7), add));
+//! assert!(r.bid_top_changed);
+//! let book = m.book(InstrumentId(7)).expect("book exists");
+//! assert_eq!(book.best_bid().map(|l| l.qty), Some(100));
+//! ```
+
+mod anomaly;
+mod book;
+mod index;
+mod invariant;
+mod market;
+mod store;
+
+pub use anomaly::{Anomalies, AnomalyKind};
+pub use book::{LevelOrders, LevelView, Levels, OrderBook, OrderView};
+pub use index::OrderIndex;
+pub use invariant::InvariantError;
+pub use market::{ApplyResult, Market};
+
+/// Size in bytes of one order slot in the order slab.
+pub const ORDER_SLOT_BYTES: usize = core::mem::size_of::<store::OrderSlot>();
+/// Size in bytes of one level slot in the level slab.
+pub const LEVEL_SLOT_BYTES: usize = core::mem::size_of::<store::LevelSlot>();
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documented_sizes() {
+        assert_eq!(ORDER_SLOT_BYTES, 40);
+        assert_eq!(LEVEL_SLOT_BYTES, 32);
+        assert_eq!(core::mem::size_of::<(i64, u32)>(), 16);
+        assert_eq!(core::mem::size_of::<ApplyResult>(), 12);
+    }
+}

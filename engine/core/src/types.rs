@@ -38,7 +38,9 @@ impl Timestamp {
         for i in 0..9 {
             nanos = nanos * 10 + frac.as_bytes().get(i).map_or(0, |b| u64::from(b - b'0'));
         }
-        Some(Self((h * 3600 + m * 60 + sec) * Self::NANOS_PER_SEC + nanos))
+        Some(Self(
+            (h * 3600 + m * 60 + sec) * Self::NANOS_PER_SEC + nanos,
+        ))
     }
 }
 

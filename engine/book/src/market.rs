@@ -1,0 +1,630 @@
+//! [`Market`]: the books of every instrument, fed by [`MarketEvent`]s.
+//!
+//! One market-wide [`OrderIndex`] maps every live order id to its slot (ITCH order references
+//! are unique across instruments for the day), so an execute/cancel/delete/replace costs one
+//! hash probe whatever instrument it names. The order remembers its book; if the event names
+//! another instrument, that is counted as [`AnomalyKind::InstrumentMismatch`] and the order's
+//! own book is updated.
+
+use std::collections::HashMap;
+
+use ticklane_core::{
+    EventBody, InstrumentId, InstrumentInfo, MarketEvent, OrderId, Price, Qty, Side, Symbol,
+    Timestamp, TradingState,
+};
+
+use crate::anomaly::{Anomalies, AnomalyKind};
+use crate::book::{Book, LevelView, OrderBook, OrderView};
+use crate::index::OrderIndex;
+use crate::invariant::InvariantError;
+use crate::store::{Ladder, LevelSlot, OrderSlot, Slab, NIL};
+
+/// Instrument ids below this are mapped through a dense table; larger ones through a `HashMap`.
+const DENSE_IDS: u32 = 1 << 20;
+
+/// What one [`Market::apply`] changed.
+#[derive(Clone, Copy, PartialEq, Eq, Default, Debug)]
+pub struct ApplyResult {
+    /// Instrument whose book the event touched: the event's instrument, or the instrument the
+    /// order actually rests in after an [`AnomalyKind::InstrumentMismatch`].
+    pub instrument: InstrumentId,
+    /// Whether any order or level of the book changed.
+    pub book_changed: bool,
+    /// Whether the best bid's price or total quantity changed (including appearing or
+    /// disappearing).
+    pub bid_top_changed: bool,
+    /// Whether the best ask's price or total quantity changed.
+    pub ask_top_changed: bool,
+    /// Whether the touched book is crossed or locked after the event.
+    pub crossed: bool,
+    /// First anomaly the event raised (an event can raise two, e.g. an oversize execution
+    /// that leaves the book crossed; [`Market::anomalies`] counts them all).
+    pub anomaly: Option<AnomalyKind>,
+}
+
+impl ApplyResult {
+    /// Whether the best bid or best ask (price or quantity) changed.
+    #[inline(always)]
+    pub fn top_changed(&self) -> bool {
+        self.bid_top_changed || self.ask_top_changed
+    }
+}
+
+/// Order books of every instrument plus reference data and trading state.
+#[derive(Clone, Debug)]
+pub struct Market {
+    pub(crate) books: Vec<Book>,
+    dense: Vec<u32>,
+    sparse: HashMap<InstrumentId, u32>,
+    by_symbol: HashMap<Symbol, InstrumentId>,
+    pub(crate) orders: Slab<OrderSlot>,
+    pub(crate) levels: Slab<LevelSlot>,
+    pub(crate) index: OrderIndex,
+    anomalies: Anomalies,
+}
+
+impl Default for Market {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Top of one side as compared for [`ApplyResult`]: `(price, qty)`, `(i64::MIN, 0)` if empty.
+type Top = (i64, u64);
+
+impl Market {
+    /// Empty market with small initial capacities.
+    pub fn new() -> Self {
+        Self::with_capacity(1024, 16)
+    }
+
+    /// Empty market pre-sized for `orders` simultaneously live orders and `instruments`
+    /// instruments (ids `0..=instruments` use a pre-sized dense table), so that a day that
+    /// stays within these sizes never reallocates the slabs or the order index. Level slots
+    /// are pre-sized to `max(orders / 4, 64 * instruments)`.
+    pub fn with_capacity(orders: usize, instruments: usize) -> Self {
+        let dense_len = instruments.saturating_add(1).min(DENSE_IDS as usize);
+        Self {
+            books: Vec::with_capacity(instruments),
+            dense: vec![NIL; dense_len],
+            sparse: HashMap::new(),
+            by_symbol: HashMap::with_capacity(instruments),
+            orders: Slab::with_capacity(orders),
+            levels: Slab::with_capacity((orders / 4).max(instruments.saturating_mul(64))),
+            index: OrderIndex::with_capacity(orders),
+            anomalies: Anomalies::new(),
+        }
+    }
+
+    // ----------------------------------------------------------------- queries
+
+    /// Anomaly counters since creation.
+    pub fn anomalies(&self) -> &Anomalies {
+        &self.anomalies
+    }
+
+    /// Number of live orders across all instruments.
+    pub fn live_orders(&self) -> usize {
+        self.index.len()
+    }
+
+    /// Number of live price levels across all instruments and sides.
+    pub fn live_levels(&self) -> usize {
+        self.levels.live()
+    }
+
+    /// Number of instruments with a book (seen in a directory, status or add message).
+    pub fn instrument_count(&self) -> usize {
+        self.books.len()
+    }
+
+    /// The book of `instrument`, if the instrument has been seen.
+    #[inline]
+    pub fn book(&self, instrument: InstrumentId) -> Option<OrderBook<'_>> {
+        let idx = self.book_idx(instrument)?;
+        Some(OrderBook { market: self, idx })
+    }
+
+    /// The book of the instrument with this ticker (from directory messages).
+    pub fn book_by_symbol(&self, symbol: &str) -> Option<OrderBook<'_>> {
+        self.book(self.instrument_id(Symbol::new(symbol)?)?)
+    }
+
+    /// Instrument id of a ticker (from directory messages).
+    pub fn instrument_id(&self, symbol: Symbol) -> Option<InstrumentId> {
+        self.by_symbol.get(&symbol).copied()
+    }
+
+    /// Reference data of an instrument, if a directory message was seen.
+    pub fn instrument_info(&self, instrument: InstrumentId) -> Option<&InstrumentInfo> {
+        self.books[self.book_idx(instrument)? as usize]
+            .info
+            .as_ref()
+    }
+
+    /// Latest trading state of an instrument, if seen.
+    pub fn trading_state(&self, instrument: InstrumentId) -> Option<TradingState> {
+        self.books[self.book_idx(instrument)? as usize].state
+    }
+
+    /// Every book, in order of first appearance.
+    pub fn books(&self) -> impl Iterator<Item = OrderBook<'_>> + '_ {
+        (0..self.books.len() as u32).map(move |idx| OrderBook { market: self, idx })
+    }
+
+    /// A live order, in whatever instrument it rests.
+    #[inline]
+    pub fn order(&self, id: OrderId) -> Option<OrderView> {
+        self.index.get(id).map(|slot| self.order_view(slot))
+    }
+
+    /// Displayed quantity queued ahead of a live order at its level (0 at the head).
+    /// O(orders ahead of it).
+    pub fn qty_ahead(&self, id: OrderId) -> Option<u64> {
+        self.index.get(id).map(|slot| self.qty_ahead_slot(slot))
+    }
+
+    pub(crate) fn order_view(&self, slot: u32) -> OrderView {
+        let o = &self.orders.slots[slot as usize];
+        OrderView {
+            id: OrderId(o.id),
+            instrument: self.books[o.book as usize].id,
+            side: o.side,
+            price: self.levels.slots[o.level as usize].price,
+            qty: Qty(o.qty),
+            added: Timestamp(o.ts),
+        }
+    }
+
+    pub(crate) fn qty_ahead_slot(&self, slot: u32) -> u64 {
+        let mut ahead = 0u64;
+        let mut i = self.orders.slots[slot as usize].prev;
+        while i != NIL {
+            let o = &self.orders.slots[i as usize];
+            ahead += u64::from(o.qty);
+            i = o.prev;
+        }
+        ahead
+    }
+
+    #[inline(always)]
+    fn book_idx(&self, instrument: InstrumentId) -> Option<u32> {
+        let b = if instrument.0 < DENSE_IDS {
+            *self.dense.get(instrument.0 as usize)?
+        } else {
+            *self.sparse.get(&instrument)?
+        };
+        (b != NIL).then_some(b)
+    }
+
+    #[inline]
+    fn book_idx_or_create(&mut self, instrument: InstrumentId) -> u32 {
+        match self.book_idx(instrument) {
+            Some(b) => b,
+            None => self.create_book(instrument),
+        }
+    }
+
+    #[cold]
+    fn create_book(&mut self, instrument: InstrumentId) -> u32 {
+        let b = self.books.len() as u32;
+        self.books.push(Book::new(instrument));
+        if instrument.0 < DENSE_IDS {
+            let i = instrument.0 as usize;
+            if i >= self.dense.len() {
+                self.dense.resize(i + 1, NIL);
+            }
+            self.dense[i] = b;
+        } else {
+            self.sparse.insert(instrument, b);
+        }
+        b
+    }
+
+    // ----------------------------------------------------------------- updates
+
+    /// Applies one event. Never panics; anomalies are counted (see [`AnomalyKind`]).
+    #[inline]
+    pub fn apply(&mut self, ev: &MarketEvent) -> ApplyResult {
+        let mut r = ApplyResult {
+            instrument: ev.instrument,
+            ..ApplyResult::default()
+        };
+        match ev.body {
+            EventBody::OrderAdded {
+                order_id,
+                side,
+                price,
+                qty,
+                ..
+            } => {
+                let b = self.book_idx_or_create(ev.instrument);
+                let before = self.top(b, side);
+                if let Err(k) = self.add_order(b, order_id, side, price, qty.0, ev.ts.0) {
+                    self.flag(&mut r, k);
+                    return r;
+                }
+                self.finish(&mut r, b, side, before);
+            }
+            EventBody::OrderExecuted { order_id, qty, .. }
+            | EventBody::OrderExecutedWithPrice { order_id, qty, .. } => {
+                self.reduce(
+                    &mut r,
+                    order_id,
+                    qty.0,
+                    AnomalyKind::UnknownOrderExecuted,
+                    AnomalyKind::OversizeExecution,
+                );
+            }
+            EventBody::OrderCancelled { order_id, qty } => {
+                self.reduce(
+                    &mut r,
+                    order_id,
+                    qty.0,
+                    AnomalyKind::UnknownOrderCancelled,
+                    AnomalyKind::OversizeCancel,
+                );
+            }
+            EventBody::OrderDeleted { order_id } => {
+                let Some(slot) = self.lookup(&mut r, order_id, AnomalyKind::UnknownOrderDeleted)
+                else {
+                    return r;
+                };
+                let o = self.orders.slots[slot as usize];
+                let before = self.top(o.book, o.side);
+                self.remove_order(slot);
+                self.finish(&mut r, o.book, o.side, before);
+            }
+            EventBody::OrderReplaced {
+                old_id,
+                new_id,
+                price,
+                qty,
+            } => {
+                let Some(slot) = self.lookup(&mut r, old_id, AnomalyKind::UnknownOrderReplaced)
+                else {
+                    return r;
+                };
+                let o = self.orders.slots[slot as usize];
+                let before = self.top(o.book, o.side);
+                self.remove_order(slot);
+                if let Err(k) = self.add_order(o.book, new_id, o.side, price, qty.0, ev.ts.0) {
+                    self.flag(&mut r, k);
+                }
+                self.finish(&mut r, o.book, o.side, before);
+            }
+            EventBody::InstrumentDirectory(info) => self.directory(&mut r, ev.instrument, info),
+            EventBody::TradingStatus { state, .. } => {
+                let b = self.book_idx_or_create(ev.instrument);
+                self.books[b as usize].state = Some(state);
+            }
+            _ => {}
+        }
+        r
+    }
+
+    #[inline]
+    fn flag(&mut self, r: &mut ApplyResult, kind: AnomalyKind) {
+        self.anomalies.record(kind);
+        if r.anomaly.is_none() {
+            r.anomaly = Some(kind);
+        }
+    }
+
+    /// Slot of a live order named by an event; counts unknown ids and instrument mismatches
+    /// (and points `r.instrument` at the order's own book).
+    #[inline]
+    fn lookup(&mut self, r: &mut ApplyResult, id: OrderId, unknown: AnomalyKind) -> Option<u32> {
+        let Some(slot) = self.index.get(id) else {
+            self.flag(r, unknown);
+            return None;
+        };
+        let actual = self.books[self.orders.slots[slot as usize].book as usize].id;
+        if actual != r.instrument {
+            self.flag(r, AnomalyKind::InstrumentMismatch);
+            r.instrument = actual;
+        }
+        Some(slot)
+    }
+
+    #[inline(always)]
+    fn top(&self, b: u32, side: Side) -> Top {
+        match self.books[b as usize].sides[side.index()].best() {
+            Some(l) => {
+                let l = &self.levels.slots[l as usize];
+                (l.price.0, l.qty)
+            }
+            None => (i64::MIN, 0),
+        }
+    }
+
+    /// Fills the change flags after a book change on `side` of book `b`, and counts a
+    /// transition into the crossed state.
+    #[inline]
+    fn finish(&mut self, r: &mut ApplyResult, b: u32, side: Side, before: Top) {
+        r.book_changed = true;
+        let changed = self.top(b, side) != before;
+        match side {
+            Side::Bid => r.bid_top_changed = changed,
+            Side::Ask => r.ask_top_changed = changed,
+        }
+        let book = &mut self.books[b as usize];
+        let crossed = book.compute_crossed();
+        let was = core::mem::replace(&mut book.crossed, crossed);
+        r.crossed = crossed;
+        if crossed && !was {
+            self.flag(r, AnomalyKind::CrossedBook);
+        }
+    }
+
+    /// Execution or partial cancel of `qty` shares.
+    #[inline]
+    fn reduce(
+        &mut self,
+        r: &mut ApplyResult,
+        id: OrderId,
+        qty: u32,
+        unknown: AnomalyKind,
+        oversize: AnomalyKind,
+    ) {
+        let Some(slot) = self.lookup(r, id, unknown) else {
+            return;
+        };
+        if qty == 0 {
+            self.flag(r, AnomalyKind::ZeroQuantity);
+            return;
+        }
+        let o = self.orders.slots[slot as usize];
+        let before = self.top(o.book, o.side);
+        if qty >= o.qty {
+            if qty > o.qty {
+                self.flag(r, oversize);
+            }
+            self.remove_order(slot);
+        } else {
+            self.orders.slots[slot as usize].qty = o.qty - qty;
+            self.levels.slots[o.level as usize].qty -= u64::from(qty);
+        }
+        self.finish(r, o.book, o.side, before);
+    }
+
+    /// Rests a new order at the tail of its level.
+    #[inline]
+    fn add_order(
+        &mut self,
+        b: u32,
+        id: OrderId,
+        side: Side,
+        price: Price,
+        qty: u32,
+        ts: u64,
+    ) -> Result<(), AnomalyKind> {
+        if qty == 0 {
+            return Err(AnomalyKind::ZeroQuantity);
+        }
+        let slot = self.orders.alloc(OrderSlot {
+            id: id.0,
+            ts,
+            qty,
+            prev: NIL,
+            next: NIL,
+            level: NIL,
+            book: b,
+            side,
+        });
+        if self.index.try_insert(id, slot).is_err() {
+            self.orders.free(slot);
+            return Err(AnomalyKind::DuplicateOrderId);
+        }
+        let key = Ladder::key(side, price);
+        let ladder = &mut self.books[b as usize].sides[side.index()];
+        let level = match ladder.find(key) {
+            Ok(pos) => ladder.levels[pos].1,
+            Err(pos) => {
+                let l = self.levels.alloc(LevelSlot {
+                    price,
+                    qty: 0,
+                    count: 0,
+                    head: NIL,
+                    tail: NIL,
+                });
+                ladder.insert(pos, key, l);
+                l
+            }
+        };
+        let lv = &mut self.levels.slots[level as usize];
+        let tail = lv.tail;
+        lv.tail = slot;
+        if tail == NIL {
+            lv.head = slot;
+        } else {
+            self.orders.slots[tail as usize].next = slot;
+        }
+        lv.qty += u64::from(qty);
+        lv.count += 1;
+        let o = &mut self.orders.slots[slot as usize];
+        o.prev = tail;
+        o.level = level;
+        self.books[b as usize].orders += 1;
+        Ok(())
+    }
+
+    /// Unlinks a live order, drops its level if it empties, and frees its slot and id.
+    #[inline]
+    fn remove_order(&mut self, slot: u32) {
+        let o = self.orders.slots[slot as usize];
+        let lv = &mut self.levels.slots[o.level as usize];
+        lv.qty -= u64::from(o.qty);
+        lv.count -= 1;
+        if o.prev == NIL {
+            lv.head = o.next;
+        } else {
+            self.orders.slots[o.prev as usize].next = o.next;
+        }
+        if o.next == NIL {
+            lv.tail = o.prev;
+        } else {
+            self.orders.slots[o.next as usize].prev = o.prev;
+        }
+        let book = &mut self.books[o.book as usize];
+        if lv.count == 0 {
+            let key = Ladder::key(o.side, lv.price);
+            book.sides[o.side.index()].remove_key(key);
+            self.levels.free(o.level);
+        }
+        book.orders -= 1;
+        self.index.remove(OrderId(o.id));
+        self.orders.free(slot);
+    }
+
+    fn directory(&mut self, r: &mut ApplyResult, instrument: InstrumentId, info: InstrumentInfo) {
+        let b = self.book_idx_or_create(instrument);
+        let mut conflict = false;
+        if let Some(old) = self.books[b as usize].info {
+            if old.symbol != info.symbol {
+                conflict = true;
+                if self.by_symbol.get(&old.symbol) == Some(&instrument) {
+                    self.by_symbol.remove(&old.symbol);
+                }
+            }
+        }
+        if let Some(prev) = self.by_symbol.insert(info.symbol, instrument) {
+            conflict |= prev != instrument;
+        }
+        self.books[b as usize].info = Some(info);
+        if conflict {
+            self.flag(r, AnomalyKind::DirectoryConflict);
+        }
+    }
+
+    // ------------------------------------------------------------- invariants
+
+    /// Verifies the whole market's internal consistency: every level aggregate equals the sum
+    /// of its orders, FIFO links are consistent both ways, levels are strictly ordered on each
+    /// side, every order points at its level/book/side, the order index maps exactly the live
+    /// orders, slab accounting adds up, and the crossed flag matches the book. O(size); for
+    /// tests and debugging.
+    pub fn check_invariants(&self) -> Result<(), InvariantError> {
+        let err = |m: String| Err(InvariantError(m));
+        let mut seen_orders = 0usize;
+        let mut seen_levels = 0usize;
+        for (b, book) in self.books.iter().enumerate() {
+            let b = b as u32;
+            if self.book_idx(book.id) != Some(b) {
+                return err(format!("book {b}: instrument map does not point back"));
+            }
+            let mut book_orders = 0usize;
+            for side in [Side::Bid, Side::Ask] {
+                let ladder = &book.sides[side.index()];
+                for w in ladder.levels.windows(2) {
+                    if w[0].0 >= w[1].0 {
+                        return err(format!(
+                            "{:?} {side:?}: levels not strictly ordered",
+                            book.id
+                        ));
+                    }
+                }
+                for &(key, l) in &ladder.levels {
+                    seen_levels += 1;
+                    let lv =
+                        self.levels.slots.get(l as usize).ok_or_else(|| {
+                            InvariantError(format!("level slot {l} out of range"))
+                        })?;
+                    if Ladder::key(side, lv.price) != key {
+                        return err(format!("level {l}: key does not match price"));
+                    }
+                    if lv.count == 0 {
+                        return err(format!("level {l} at {:?} is empty", lv.price));
+                    }
+                    let (mut qty, mut count) = (0u64, 0u32);
+                    let mut prev = NIL;
+                    let mut i = lv.head;
+                    while i != NIL {
+                        let o = self.orders.slots.get(i as usize).ok_or_else(|| {
+                            InvariantError(format!("order slot {i} out of range"))
+                        })?;
+                        if o.prev != prev {
+                            return err(format!("order {}: prev link broken", o.id));
+                        }
+                        if o.level != l || o.book != b || o.side != side {
+                            return err(format!("order {}: wrong level/book/side", o.id));
+                        }
+                        if o.qty == 0 {
+                            return err(format!("order {}: zero quantity", o.id));
+                        }
+                        if self.index.get(OrderId(o.id)) != Some(i) {
+                            return err(format!("order {}: index does not map to its slot", o.id));
+                        }
+                        qty += u64::from(o.qty);
+                        count += 1;
+                        if count > lv.count {
+                            return err(format!("level {l}: more orders linked than counted"));
+                        }
+                        prev = i;
+                        i = o.next;
+                    }
+                    if lv.tail != prev {
+                        return err(format!("level {l}: tail is not the last order"));
+                    }
+                    if qty != lv.qty || count != lv.count {
+                        return err(format!(
+                            "level {l} at {:?}: aggregate ({}, {}) != orders ({qty}, {count})",
+                            lv.price, lv.qty, lv.count
+                        ));
+                    }
+                    book_orders += count as usize;
+                }
+            }
+            if book_orders != book.orders as usize {
+                return err(format!(
+                    "{:?}: order count {} != {book_orders}",
+                    book.id, book.orders
+                ));
+            }
+            seen_orders += book_orders;
+            if book.crossed != book.compute_crossed() {
+                return err(format!("{:?}: stale crossed flag", book.id));
+            }
+        }
+        if seen_orders != self.index.len() || seen_orders != self.orders.live() {
+            return err(format!(
+                "linked orders {seen_orders}, index {}, slab live {}",
+                self.index.len(),
+                self.orders.live()
+            ));
+        }
+        if self.orders.live() + self.orders.free_count() != self.orders.slots.len() {
+            return err("order slab free list does not account for every slot".into());
+        }
+        if seen_levels != self.levels.live()
+            || self.levels.live() + self.levels.free_count() != self.levels.slots.len()
+        {
+            return err("level slab accounting broken".into());
+        }
+        for (id, slot) in self.index.iter() {
+            match self.orders.slots.get(slot as usize) {
+                Some(o) if o.id == id.0 && o.level != NIL => {}
+                _ => {
+                    return err(format!(
+                        "index entry {id:?} -> {slot} is not that live order"
+                    ))
+                }
+            }
+        }
+        for (sym, id) in &self.by_symbol {
+            if self.instrument_info(*id).map(|i| i.symbol) != Some(*sym) {
+                return err(format!(
+                    "symbol {sym:?} maps to {id:?} without matching info"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Best `(bid, ask)` of an instrument (convenience for BBO printers).
+    #[inline]
+    pub fn bbo(&self, instrument: InstrumentId) -> Option<(Option<LevelView>, Option<LevelView>)> {
+        let book = self.book(instrument)?;
+        Some((book.best_bid(), book.best_ask()))
+    }
+}

@@ -1,0 +1,221 @@
+//! Slab storage for orders and price levels, and the sorted level ladder of one book side.
+//!
+//! Orders and levels of every instrument live in two market-wide slabs (a `Vec` plus an
+//! intrusive free list, addressed by `u32` indices), so steady-state processing allocates
+//! nothing: a freed slot is reused by the next add. Each level keeps its orders as an intrusive
+//! doubly-linked FIFO list through the order slots (`prev`/`next`), which gives O(1) append,
+//! O(1) unlink and exact queue position.
+
+use ticklane_core::{Price, Side};
+
+/// "No index" in slab links.
+pub(crate) const NIL: u32 = u32::MAX;
+
+/// One live (or free) order slot.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct OrderSlot {
+    /// Order reference.
+    pub id: u64,
+    /// Event time of the add (time priority is the FIFO position; this is informational).
+    pub ts: u64,
+    /// Remaining displayed quantity.
+    pub qty: u32,
+    /// Previous order at the level (towards the head), or `NIL`.
+    pub prev: u32,
+    /// Next order at the level (towards the tail), or `NIL`; free-list link when free.
+    pub next: u32,
+    /// Level slot, or `NIL` when the slot is free.
+    pub level: u32,
+    /// Book (dense market-internal index).
+    pub book: u32,
+    /// Resting side.
+    pub side: Side,
+}
+
+/// One price level (or free level slot).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LevelSlot {
+    /// Level price.
+    pub price: Price,
+    /// Sum of the remaining quantities of its orders.
+    pub qty: u64,
+    /// Number of orders; 0 only when the slot is free.
+    pub count: u32,
+    /// First order (highest priority), or the free-list link when free.
+    pub head: u32,
+    /// Last order.
+    pub tail: u32,
+}
+
+/// A `Vec` of slots with a free list threaded through the slots.
+#[derive(Clone, Debug)]
+pub(crate) struct Slab<T> {
+    pub slots: Vec<T>,
+    free: u32,
+    live: usize,
+}
+
+/// How a slab slot stores its free-list link.
+pub(crate) trait FreeLink: Copy {
+    fn link(&self) -> u32;
+    fn set_free(&mut self, next: u32);
+}
+
+impl FreeLink for OrderSlot {
+    #[inline(always)]
+    fn link(&self) -> u32 {
+        self.next
+    }
+    #[inline(always)]
+    fn set_free(&mut self, next: u32) {
+        self.next = next;
+        self.prev = NIL;
+        self.level = NIL;
+    }
+}
+
+impl FreeLink for LevelSlot {
+    #[inline(always)]
+    fn link(&self) -> u32 {
+        self.head
+    }
+    #[inline(always)]
+    fn set_free(&mut self, next: u32) {
+        self.head = next;
+        self.tail = NIL;
+        self.count = 0;
+        self.qty = 0;
+    }
+}
+
+impl<T: FreeLink> Slab<T> {
+    pub fn with_capacity(n: usize) -> Self {
+        Self {
+            slots: Vec::with_capacity(n),
+            free: NIL,
+            live: 0,
+        }
+    }
+
+    /// Stores `v`, reusing a free slot when there is one.
+    #[inline]
+    pub fn alloc(&mut self, v: T) -> u32 {
+        self.live += 1;
+        if self.free != NIL {
+            let i = self.free;
+            let slot = &mut self.slots[i as usize];
+            self.free = slot.link();
+            *slot = v;
+            i
+        } else {
+            let i = self.slots.len() as u32;
+            self.slots.push(v);
+            i
+        }
+    }
+
+    /// Returns slot `i` to the free list.
+    #[inline]
+    pub fn free(&mut self, i: u32) {
+        self.live -= 1;
+        let head = self.free;
+        self.slots[i as usize].set_free(head);
+        self.free = i;
+    }
+
+    /// Number of live slots.
+    #[inline]
+    pub fn live(&self) -> usize {
+        self.live
+    }
+
+    /// Number of slots on the free list (walks it; for invariant checks).
+    pub fn free_count(&self) -> usize {
+        let mut n = 0;
+        let mut i = self.free;
+        while i != NIL && n <= self.slots.len() {
+            n += 1;
+            i = self.slots[i as usize].link();
+        }
+        n
+    }
+}
+
+/// The levels of one side, sorted so that the best price is the LAST element.
+///
+/// Entries are `(key, level slot)` where `key = price` for bids and `key = !price` (that is,
+/// `-price - 1`, order-reversing and overflow-free) for asks, so both sides are ascending by key
+/// and the best level is at the end. Activity concentrates near the top of the book, so inserts
+/// and removals there move few elements, and lookups scan a few entries from the end before
+/// falling back to binary search.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Ladder {
+    pub levels: Vec<(i64, u32)>,
+}
+
+/// Entries checked linearly from the best end before binary search.
+const SCAN: usize = 8;
+
+impl Ladder {
+    pub fn with_capacity(n: usize) -> Self {
+        Self {
+            levels: Vec::with_capacity(n),
+        }
+    }
+
+    /// Sort key of `price` on `side`.
+    #[inline(always)]
+    pub fn key(side: Side, price: Price) -> i64 {
+        match side {
+            Side::Bid => price.0,
+            Side::Ask => !price.0,
+        }
+    }
+
+    /// Position of `key`: `Ok(i)` if present, `Err(i)` where it would be inserted.
+    #[inline]
+    pub fn find(&self, key: i64) -> Result<usize, usize> {
+        let v = &self.levels;
+        let n = v.len();
+        let stop = n.saturating_sub(SCAN);
+        let mut i = n;
+        while i > stop {
+            let k = v[i - 1].0;
+            if k == key {
+                return Ok(i - 1);
+            }
+            if k < key {
+                return Err(i);
+            }
+            i -= 1;
+        }
+        v[..stop].binary_search_by(|e| e.0.cmp(&key))
+    }
+
+    /// Level slot of the best level.
+    #[inline(always)]
+    pub fn best(&self) -> Option<u32> {
+        self.levels.last().map(|e| e.1)
+    }
+
+    #[inline]
+    pub fn insert(&mut self, pos: usize, key: i64, level: u32) {
+        self.levels.insert(pos, (key, level));
+    }
+
+    #[inline]
+    pub fn remove_key(&mut self, key: i64) -> bool {
+        match self.find(key) {
+            Ok(pos) => {
+                self.levels.remove(pos);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    #[inline(always)]
+    pub fn len(&self) -> usize {
+        self.levels.len()
+    }
+}

@@ -1,0 +1,638 @@
+//! Hand-written scenarios: every event kind, every priority rule, every anomaly kind.
+
+use ticklane_book::{AnomalyKind, ApplyResult, LevelView, Market};
+use ticklane_core::{
+    EventBody, InstrumentId, InstrumentInfo, MarketEvent, MatchId, OrderId, Price, Qty, Side,
+    Symbol, SystemEventCode, Timestamp, TradingState,
+};
+
+const I1: InstrumentId = InstrumentId(1);
+const I2: InstrumentId = InstrumentId(2);
+
+fn ev(inst: InstrumentId, body: EventBody) -> MarketEvent {
+    MarketEvent::new(Timestamp(42), inst, body)
+}
+
+fn add(m: &mut Market, inst: InstrumentId, id: u64, side: Side, px: i64, qty: u32) -> ApplyResult {
+    m.apply(&ev(
+        inst,
+        EventBody::OrderAdded {
+            order_id: OrderId(id),
+            side,
+            price: Price(px),
+            qty: Qty(qty),
+            mpid: *b"ABCD",
+        },
+    ))
+}
+
+fn exec(m: &mut Market, inst: InstrumentId, id: u64, qty: u32) -> ApplyResult {
+    m.apply(&ev(
+        inst,
+        EventBody::OrderExecuted {
+            order_id: OrderId(id),
+            qty: Qty(qty),
+            match_id: MatchId(1),
+        },
+    ))
+}
+
+fn cancel(m: &mut Market, inst: InstrumentId, id: u64, qty: u32) -> ApplyResult {
+    m.apply(&ev(
+        inst,
+        EventBody::OrderCancelled {
+            order_id: OrderId(id),
+            qty: Qty(qty),
+        },
+    ))
+}
+
+fn delete(m: &mut Market, inst: InstrumentId, id: u64) -> ApplyResult {
+    m.apply(&ev(
+        inst,
+        EventBody::OrderDeleted {
+            order_id: OrderId(id),
+        },
+    ))
+}
+
+fn replace(
+    m: &mut Market,
+    inst: InstrumentId,
+    old: u64,
+    new: u64,
+    px: i64,
+    qty: u32,
+) -> ApplyResult {
+    m.apply(&ev(
+        inst,
+        EventBody::OrderReplaced {
+            old_id: OrderId(old),
+            new_id: OrderId(new),
+            price: Price(px),
+            qty: Qty(qty),
+        },
+    ))
+}
+
+fn lv(price: i64, qty: u64, orders: u32) -> LevelView {
+    LevelView {
+        price: Price(price),
+        qty,
+        orders,
+    }
+}
+
+fn fifo(m: &Market, inst: InstrumentId, side: Side, px: i64) -> Vec<(u64, u32)> {
+    m.book(inst)
+        .expect("book")
+        .level_orders(side, Price(px))
+        .map(|o| (o.id.0, o.qty.0))
+        .collect()
+}
+
+fn ok(m: &Market) {
+    m.check_invariants().expect("invariants");
+}
+
+fn info(sym: &str) -> InstrumentInfo {
+    InstrumentInfo {
+        symbol: Symbol::new(sym).expect("symbol"),
+        round_lot: 100,
+        etp_leverage: 0,
+        market_category: b'Q',
+        financial_status: b'N',
+        issue_classification: b'C',
+        issue_subtype: *b"Z ",
+        round_lots_only: false,
+        production: true,
+        short_sale_threshold: b'N',
+        ipo_flag: b' ',
+        luld_tier: b'1',
+        etp_flag: b'N',
+        inverse: false,
+    }
+}
+
+#[test]
+fn levels_sorted_best_first_on_both_sides() {
+    let mut m = Market::new();
+    add(&mut m, I1, 1, Side::Bid, 100, 10);
+    add(&mut m, I1, 2, Side::Bid, 102, 20);
+    add(&mut m, I1, 3, Side::Bid, 101, 30);
+    add(&mut m, I1, 4, Side::Bid, 102, 5);
+    add(&mut m, I1, 5, Side::Ask, 105, 7);
+    add(&mut m, I1, 6, Side::Ask, 103, 8);
+    add(&mut m, I1, 7, Side::Ask, 104, 9);
+    ok(&m);
+    let b = m.book(I1).expect("book");
+    assert_eq!(b.best_bid(), Some(lv(102, 25, 2)));
+    assert_eq!(b.best_ask(), Some(lv(103, 8, 1)));
+    assert_eq!(
+        b.depth(Side::Bid, 10),
+        vec![lv(102, 25, 2), lv(101, 30, 1), lv(100, 10, 1)]
+    );
+    assert_eq!(b.depth(Side::Ask, 2), vec![lv(103, 8, 1), lv(104, 9, 1)]);
+    assert_eq!(b.levels(Side::Ask).len(), 3);
+    assert_eq!(b.level(Side::Bid, Price(101)), Some(lv(101, 30, 1)));
+    assert_eq!(b.level(Side::Bid, Price(103)), None);
+    assert_eq!(b.level(Side::Ask, Price(102)), None);
+    assert_eq!(b.level_count(Side::Bid), 3);
+    assert_eq!(b.order_count(), 7);
+    assert_eq!(b.spread(), Some(Price(1)));
+    assert!(!b.is_crossed());
+    assert_eq!(m.live_orders(), 7);
+    assert_eq!(m.live_levels(), 6);
+}
+
+#[test]
+fn many_levels_insert_in_the_middle_of_a_deep_side() {
+    // More levels than the linear scan window: exercises the binary-search path.
+    let mut m = Market::new();
+    let mut id = 0;
+    for px in (0..200)
+        .rev()
+        .step_by(3)
+        .chain((0..200).step_by(3).map(|p| p + 2))
+    {
+        id += 1;
+        add(&mut m, I1, id, Side::Ask, 1000 + px, 1);
+        id += 1;
+        add(&mut m, I1, id, Side::Bid, 500 - px, 1);
+    }
+    ok(&m);
+    let b = m.book(I1).expect("book");
+    let asks: Vec<i64> = b.levels(Side::Ask).map(|l| l.price.0).collect();
+    let bids: Vec<i64> = b.levels(Side::Bid).map(|l| l.price.0).collect();
+    assert!(asks.windows(2).all(|w| w[0] < w[1]));
+    assert!(bids.windows(2).all(|w| w[0] > w[1]));
+    assert_eq!(asks.len(), 67 + 67);
+    for id in (1..=id).step_by(2) {
+        delete(&mut m, I1, id);
+    }
+    ok(&m);
+    assert_eq!(m.book(I1).expect("book").best_ask(), None);
+}
+
+#[test]
+fn fifo_within_a_level_and_qty_ahead_moves() {
+    let mut m = Market::new();
+    add(&mut m, I1, 10, Side::Bid, 100, 100);
+    add(&mut m, I1, 11, Side::Bid, 100, 200);
+    add(&mut m, I1, 12, Side::Bid, 100, 300);
+    add(&mut m, I1, 13, Side::Bid, 99, 50);
+    assert_eq!(
+        fifo(&m, I1, Side::Bid, 100),
+        vec![(10, 100), (11, 200), (12, 300)]
+    );
+    assert_eq!(m.qty_ahead(OrderId(10)), Some(0));
+    assert_eq!(m.qty_ahead(OrderId(11)), Some(100));
+    assert_eq!(m.qty_ahead(OrderId(12)), Some(300));
+    assert_eq!(m.qty_ahead(OrderId(13)), Some(0));
+    assert_eq!(m.qty_ahead(OrderId(99)), None);
+
+    // Orders ahead execute: the head first, partially.
+    exec(&mut m, I1, 10, 40);
+    assert_eq!(m.qty_ahead(OrderId(12)), Some(260));
+    // An order ahead cancels partially.
+    cancel(&mut m, I1, 11, 50);
+    assert_eq!(m.qty_ahead(OrderId(12)), Some(210));
+    assert_eq!(m.qty_ahead(OrderId(11)), Some(60));
+    // The head fills completely: the next order becomes the head.
+    exec(&mut m, I1, 10, 60);
+    assert_eq!(m.order(OrderId(10)), None);
+    assert_eq!(m.qty_ahead(OrderId(11)), Some(0));
+    assert_eq!(m.qty_ahead(OrderId(12)), Some(150));
+    // Deleting from the middle keeps the rest in order.
+    add(&mut m, I1, 14, Side::Bid, 100, 1);
+    delete(&mut m, I1, 12);
+    assert_eq!(fifo(&m, I1, Side::Bid, 100), vec![(11, 150), (14, 1)]);
+    assert_eq!(m.qty_ahead(OrderId(14)), Some(150));
+    let b = m.book(I1).expect("book");
+    assert_eq!(b.qty_ahead(OrderId(14)), Some(150));
+    assert_eq!(b.best_bid(), Some(lv(100, 151, 2)));
+    ok(&m);
+}
+
+#[test]
+fn execution_partial_then_full_removes_order_and_level() {
+    let mut m = Market::new();
+    add(&mut m, I1, 1, Side::Ask, 200, 100);
+    add(&mut m, I1, 2, Side::Ask, 201, 100);
+    let r = exec(&mut m, I1, 1, 30);
+    assert!(r.book_changed && r.ask_top_changed && !r.bid_top_changed);
+    assert_eq!(r.anomaly, None);
+    assert_eq!(m.order(OrderId(1)).map(|o| o.qty), Some(Qty(70)));
+    exec(&mut m, I1, 1, 70);
+    assert_eq!(m.order(OrderId(1)), None);
+    assert_eq!(m.book(I1).expect("book").best_ask(), Some(lv(201, 100, 1)));
+    assert_eq!(m.anomalies().total(), 0);
+    ok(&m);
+}
+
+#[test]
+fn execute_with_price_keeps_the_resting_price() {
+    let mut m = Market::new();
+    add(&mut m, I1, 1, Side::Bid, 100, 100);
+    let r = m.apply(&ev(
+        I1,
+        EventBody::OrderExecutedWithPrice {
+            order_id: OrderId(1),
+            qty: Qty(40),
+            match_id: MatchId(5),
+            price: Price(95),
+            printable: true,
+        },
+    ));
+    assert!(r.bid_top_changed);
+    let o = m.order(OrderId(1)).expect("live");
+    assert_eq!((o.price, o.qty, o.side), (Price(100), Qty(60), Side::Bid));
+    assert_eq!(m.book(I1).expect("book").best_bid(), Some(lv(100, 60, 1)));
+    assert_eq!(m.book(I1).expect("book").level(Side::Bid, Price(95)), None);
+    ok(&m);
+}
+
+#[test]
+fn partial_cancel_exact_cancel_and_oversize_cancel() {
+    let mut m = Market::new();
+    add(&mut m, I1, 1, Side::Bid, 100, 100);
+    add(&mut m, I1, 2, Side::Bid, 100, 100);
+    cancel(&mut m, I1, 1, 30);
+    assert_eq!(fifo(&m, I1, Side::Bid, 100), vec![(1, 70), (2, 100)]);
+    // Cancelling exactly the remainder removes the order; not an anomaly.
+    cancel(&mut m, I1, 1, 70);
+    assert_eq!(fifo(&m, I1, Side::Bid, 100), vec![(2, 100)]);
+    assert_eq!(m.anomalies().total(), 0);
+    // Oversize: clamped, removed, counted.
+    let r = cancel(&mut m, I1, 2, 101);
+    assert_eq!(r.anomaly, Some(AnomalyKind::OversizeCancel));
+    assert!(r.book_changed && r.bid_top_changed);
+    assert_eq!(m.book(I1).expect("book").best_bid(), None);
+    assert_eq!(m.anomalies().get(AnomalyKind::OversizeCancel), 1);
+    // Oversize execution likewise.
+    add(&mut m, I1, 3, Side::Ask, 101, 5);
+    let r = exec(&mut m, I1, 3, 6);
+    assert_eq!(r.anomaly, Some(AnomalyKind::OversizeExecution));
+    assert_eq!(m.live_orders(), 0);
+    assert_eq!(m.anomalies().get(AnomalyKind::OversizeExecution), 1);
+    ok(&m);
+}
+
+#[test]
+fn delete_removes_order_and_empty_level_and_best_moves() {
+    let mut m = Market::new();
+    add(&mut m, I1, 1, Side::Ask, 101, 10);
+    add(&mut m, I1, 2, Side::Ask, 102, 20);
+    let r = delete(&mut m, I1, 1);
+    assert!(r.ask_top_changed);
+    let b = m.book(I1).expect("book");
+    assert_eq!(b.best_ask(), Some(lv(102, 20, 1)));
+    assert_eq!(b.level(Side::Ask, Price(101)), None);
+    assert_eq!(b.level_orders(Side::Ask, Price(101)).count(), 0);
+    assert_eq!(m.live_levels(), 1);
+    ok(&m);
+}
+
+#[test]
+fn replace_gets_new_id_keeps_side_and_loses_priority() {
+    let mut m = Market::new();
+    add(&mut m, I1, 1, Side::Ask, 101, 10);
+    add(&mut m, I1, 2, Side::Ask, 101, 20);
+    // Same price, new id: goes to the back of the queue.
+    let r = replace(&mut m, I1, 1, 3, 101, 10);
+    assert_eq!(r.anomaly, None);
+    assert!(r.book_changed);
+    // Same price and total quantity: the top did not change.
+    assert!(!r.ask_top_changed);
+    assert_eq!(fifo(&m, I1, Side::Ask, 101), vec![(2, 20), (3, 10)]);
+    assert_eq!(m.order(OrderId(1)), None);
+    assert_eq!(m.qty_ahead(OrderId(3)), Some(20));
+    let o = m.order(OrderId(3)).expect("live");
+    assert_eq!((o.side, o.price, o.qty), (Side::Ask, Price(101), Qty(10)));
+    // Even a size decrease through replace loses priority (unlike a partial cancel).
+    let r = replace(&mut m, I1, 2, 4, 101, 5);
+    assert!(r.ask_top_changed);
+    assert_eq!(fifo(&m, I1, Side::Ask, 101), vec![(3, 10), (4, 5)]);
+    // New price: the side is kept (an ask stays an ask, even below the old price).
+    replace(&mut m, I1, 3, 5, 99, 7);
+    let b = m.book(I1).expect("book");
+    assert_eq!(b.best_ask(), Some(lv(99, 7, 1)));
+    assert_eq!(b.best_bid(), None);
+    assert_eq!(m.anomalies().total(), 0);
+    ok(&m);
+}
+
+#[test]
+fn top_of_book_change_flags() {
+    let mut m = Market::new();
+    assert!(add(&mut m, I1, 1, Side::Bid, 100, 10).bid_top_changed);
+    let r = add(&mut m, I1, 2, Side::Bid, 99, 10);
+    assert!(r.book_changed && !r.top_changed());
+    let r = add(&mut m, I1, 3, Side::Bid, 100, 10);
+    assert!(r.bid_top_changed && !r.ask_top_changed);
+    let r = exec(&mut m, I1, 2, 1);
+    assert!(r.book_changed && !r.top_changed());
+    let r = add(&mut m, I1, 4, Side::Ask, 105, 10);
+    assert!(r.ask_top_changed && !r.bid_top_changed);
+    let r = delete(&mut m, I1, 2);
+    assert!(!r.top_changed());
+    // An anomaly that changes nothing reports no change.
+    let r = delete(&mut m, I1, 2);
+    assert!(!r.book_changed && !r.top_changed());
+    assert_eq!(r.anomaly, Some(AnomalyKind::UnknownOrderDeleted));
+}
+
+#[test]
+fn spread_mid_and_microprice_integer_rounding() {
+    let mut m = Market::new();
+    add(&mut m, I1, 1, Side::Bid, 100, 300);
+    add(&mut m, I1, 2, Side::Ask, 104, 100);
+    let b = m.book(I1).expect("book");
+    assert_eq!(b.spread(), Some(Price(4)));
+    assert_eq!(b.mid(), Some(Price(102)));
+    // (100*100 + 104*300) / 400 = 103: leans toward the thin ask.
+    assert_eq!(b.microprice(), Some(Price(103)));
+    add(&mut m, I1, 3, Side::Ask, 101, 1);
+    let b = m.book(I1).expect("book");
+    // floor(201 / 2) = 100.
+    assert_eq!(b.mid(), Some(Price(100)));
+    // (100*1 + 101*300) / 301 = 100.99.. -> 100.
+    assert_eq!(b.microprice(), Some(Price(100)));
+    // Negative prices floor toward negative infinity.
+    let mut m = Market::new();
+    add(&mut m, I2, 1, Side::Bid, -3, 1);
+    add(&mut m, I2, 2, Side::Ask, -2, 1);
+    let b = m.book(I2).expect("book");
+    assert_eq!(b.mid(), Some(Price(-3)));
+    assert_eq!(b.microprice(), Some(Price(-3)));
+    // Huge prices and sizes do not overflow.
+    let mut m = Market::new();
+    add(&mut m, I1, 1, Side::Bid, i64::MAX - 10, u32::MAX);
+    add(&mut m, I1, 2, Side::Bid, i64::MAX - 10, u32::MAX);
+    add(&mut m, I1, 3, Side::Ask, i64::MAX, u32::MAX);
+    let b = m.book(I1).expect("book");
+    assert_eq!(b.best_bid().map(|l| l.qty), Some(2 * u64::from(u32::MAX)));
+    assert_eq!(b.mid(), Some(Price(i64::MAX - 5)));
+    // (bid * M + ask * 2M) / 3M = MAX - 10/3 -> floor -> MAX - 4.
+    assert_eq!(b.microprice(), Some(Price(i64::MAX - 4)));
+}
+
+#[test]
+fn empty_sides() {
+    let mut m = Market::new();
+    add(&mut m, I1, 1, Side::Bid, 100, 10);
+    let b = m.book(I1).expect("book");
+    assert_eq!(b.best_ask(), None);
+    assert_eq!(b.depth(Side::Ask, 5), vec![]);
+    assert_eq!((b.spread(), b.mid(), b.microprice()), (None, None, None));
+    assert!(!b.is_crossed());
+    delete(&mut m, I1, 1);
+    let b = m.book(I1).expect("book still exists");
+    assert_eq!((b.best_bid(), b.best_ask()), (None, None));
+    assert_eq!(b.level_count(Side::Bid), 0);
+    assert_eq!(b.order_count(), 0);
+    assert_eq!(m.bbo(I1), Some((None, None)));
+    assert!(m.book(I2).is_none());
+    assert_eq!(m.bbo(I2), None);
+    ok(&m);
+}
+
+#[test]
+fn crossed_book_transitions_are_counted_once() {
+    let mut m = Market::new();
+    add(&mut m, I1, 1, Side::Bid, 100, 10);
+    add(&mut m, I1, 2, Side::Ask, 101, 10);
+    assert!(!m.book(I1).expect("book").is_crossed());
+    // Locked counts as crossed.
+    let r = add(&mut m, I1, 3, Side::Ask, 100, 10);
+    assert!(r.crossed);
+    assert_eq!(r.anomaly, Some(AnomalyKind::CrossedBook));
+    assert!(m.book(I1).expect("book").is_crossed());
+    assert_eq!(m.book(I1).expect("book").spread(), Some(Price(0)));
+    // Still crossed: no new count.
+    let r = add(&mut m, I1, 4, Side::Ask, 99, 10);
+    assert!(r.crossed && r.anomaly.is_none());
+    assert_eq!(m.book(I1).expect("book").spread(), Some(Price(-1)));
+    // Uncross, then cross again: counted again.
+    delete(&mut m, I1, 3);
+    let r = delete(&mut m, I1, 4);
+    assert!(!r.crossed);
+    add(&mut m, I1, 5, Side::Bid, 102, 1);
+    assert_eq!(m.anomalies().get(AnomalyKind::CrossedBook), 2);
+    // Another instrument has its own state.
+    add(&mut m, I2, 6, Side::Bid, 100, 1);
+    assert!(!m.book(I2).expect("book").is_crossed());
+    ok(&m);
+}
+
+#[test]
+fn unknown_ids_are_counted_and_change_nothing() {
+    let mut m = Market::new();
+    add(&mut m, I1, 1, Side::Bid, 100, 10);
+    let before = m.book(I1).expect("book").depth(Side::Bid, 10);
+    assert_eq!(
+        exec(&mut m, I1, 9, 1).anomaly,
+        Some(AnomalyKind::UnknownOrderExecuted)
+    );
+    let r = m.apply(&ev(
+        I1,
+        EventBody::OrderExecutedWithPrice {
+            order_id: OrderId(9),
+            qty: Qty(1),
+            match_id: MatchId(1),
+            price: Price(1),
+            printable: false,
+        },
+    ));
+    assert_eq!(r.anomaly, Some(AnomalyKind::UnknownOrderExecuted));
+    assert_eq!(
+        cancel(&mut m, I1, 9, 1).anomaly,
+        Some(AnomalyKind::UnknownOrderCancelled)
+    );
+    assert_eq!(
+        delete(&mut m, I1, 9).anomaly,
+        Some(AnomalyKind::UnknownOrderDeleted)
+    );
+    let r = replace(&mut m, I1, 9, 10, 100, 5);
+    assert_eq!(r.anomaly, Some(AnomalyKind::UnknownOrderReplaced));
+    // The replacement's new id was not added.
+    assert_eq!(m.order(OrderId(10)), None);
+    assert_eq!(m.book(I1).expect("book").depth(Side::Bid, 10), before);
+    let a = m.anomalies();
+    assert_eq!(a.get(AnomalyKind::UnknownOrderExecuted), 2);
+    assert_eq!(a.get(AnomalyKind::UnknownOrderCancelled), 1);
+    assert_eq!(a.get(AnomalyKind::UnknownOrderDeleted), 1);
+    assert_eq!(a.get(AnomalyKind::UnknownOrderReplaced), 1);
+    assert_eq!(a.total(), 5);
+    ok(&m);
+}
+
+#[test]
+fn duplicate_ids_and_zero_quantities() {
+    let mut m = Market::new();
+    add(&mut m, I1, 1, Side::Bid, 100, 10);
+    // Duplicate id: kept the original, in any instrument.
+    let r = add(&mut m, I1, 1, Side::Ask, 105, 99);
+    assert_eq!(r.anomaly, Some(AnomalyKind::DuplicateOrderId));
+    assert!(!r.book_changed);
+    assert_eq!(
+        add(&mut m, I2, 1, Side::Bid, 100, 1).anomaly,
+        Some(AnomalyKind::DuplicateOrderId)
+    );
+    assert_eq!(
+        m.order(OrderId(1)).map(|o| (o.instrument, o.qty)),
+        Some((I1, Qty(10)))
+    );
+    // Zero-quantity add: nothing rests.
+    assert_eq!(
+        add(&mut m, I1, 2, Side::Bid, 100, 0).anomaly,
+        Some(AnomalyKind::ZeroQuantity)
+    );
+    assert_eq!(m.order(OrderId(2)), None);
+    // Zero-share execution and cancel: no-ops.
+    assert_eq!(
+        exec(&mut m, I1, 1, 0).anomaly,
+        Some(AnomalyKind::ZeroQuantity)
+    );
+    assert_eq!(
+        cancel(&mut m, I1, 1, 0).anomaly,
+        Some(AnomalyKind::ZeroQuantity)
+    );
+    assert_eq!(m.order(OrderId(1)).map(|o| o.qty), Some(Qty(10)));
+    // Replace to a live id: the old order goes, the new one is refused.
+    add(&mut m, I1, 3, Side::Bid, 99, 5);
+    let r = replace(&mut m, I1, 3, 1, 98, 5);
+    assert_eq!(r.anomaly, Some(AnomalyKind::DuplicateOrderId));
+    assert!(r.book_changed);
+    assert_eq!(m.order(OrderId(3)), None);
+    assert_eq!(m.order(OrderId(1)).map(|o| o.price), Some(Price(100)));
+    // Replace with zero quantity: the old order goes, nothing new rests.
+    add(&mut m, I1, 4, Side::Bid, 99, 5);
+    assert_eq!(
+        replace(&mut m, I1, 4, 5, 99, 0).anomaly,
+        Some(AnomalyKind::ZeroQuantity)
+    );
+    assert_eq!((m.order(OrderId(4)), m.order(OrderId(5))), (None, None));
+    // Replace to its own id is fine (removed first).
+    assert_eq!(replace(&mut m, I1, 1, 1, 97, 3).anomaly, None);
+    assert_eq!(m.order(OrderId(1)).map(|o| o.price), Some(Price(97)));
+    let a = m.anomalies();
+    assert_eq!(a.get(AnomalyKind::DuplicateOrderId), 3);
+    assert_eq!(a.get(AnomalyKind::ZeroQuantity), 4);
+    assert_eq!(a.total(), 7);
+    ok(&m);
+}
+
+#[test]
+fn instrument_mismatch_updates_the_orders_own_book() {
+    let mut m = Market::new();
+    add(&mut m, I1, 1, Side::Bid, 100, 10);
+    add(&mut m, I2, 2, Side::Bid, 100, 10);
+    let r = exec(&mut m, I2, 1, 4);
+    assert_eq!(r.anomaly, Some(AnomalyKind::InstrumentMismatch));
+    assert_eq!(r.instrument, I1);
+    assert!(r.bid_top_changed);
+    assert_eq!(m.book(I1).expect("book").best_bid(), Some(lv(100, 6, 1)));
+    assert_eq!(m.book(I2).expect("book").best_bid(), Some(lv(100, 10, 1)));
+    // The book-level queries only see their own orders.
+    assert_eq!(m.book(I2).expect("book").order(OrderId(1)), None);
+    assert_eq!(m.book(I2).expect("book").qty_ahead(OrderId(1)), None);
+    // Replace with the wrong instrument: the new order rests in the old order's book.
+    replace(&mut m, I2, 1, 3, 101, 5);
+    assert_eq!(m.order(OrderId(3)).map(|o| o.instrument), Some(I1));
+    assert_eq!(m.anomalies().get(AnomalyKind::InstrumentMismatch), 2);
+    ok(&m);
+}
+
+#[test]
+fn directory_symbols_and_trading_state() {
+    let mut m = Market::with_capacity(1000, 8);
+    m.apply(&ev(I1, EventBody::InstrumentDirectory(info("AAPL"))));
+    m.apply(&ev(I2, EventBody::InstrumentDirectory(info("MSFT"))));
+    m.apply(&ev(
+        I1,
+        EventBody::TradingStatus {
+            state: TradingState::Trading,
+            reason: *b"    ",
+        },
+    ));
+    add(&mut m, I1, 1, Side::Bid, 100, 10);
+    let aapl = Symbol::new("AAPL").expect("symbol");
+    assert_eq!(m.instrument_id(aapl), Some(I1));
+    let b = m.book_by_symbol("AAPL").expect("book");
+    assert_eq!(b.instrument(), I1);
+    assert_eq!(b.symbol(), Some(aapl));
+    assert_eq!(b.best_bid(), Some(lv(100, 10, 1)));
+    assert_eq!(b.trading_state(), Some(TradingState::Trading));
+    assert_eq!(m.trading_state(I1), Some(TradingState::Trading));
+    assert_eq!(m.trading_state(I2), None);
+    assert_eq!(m.instrument_info(I2).map(|i| i.round_lot), Some(100));
+    assert!(m.book_by_symbol("GOOG").is_none());
+    assert!(m.book_by_symbol("WAYTOOLONGSYMBOL").is_none());
+    assert_eq!(m.instrument_count(), 2);
+    assert_eq!(
+        m.books().map(|b| b.instrument()).collect::<Vec<_>>(),
+        vec![I1, I2]
+    );
+    // Re-sending the same directory is not a conflict; a renamed or reused symbol is.
+    m.apply(&ev(I1, EventBody::InstrumentDirectory(info("AAPL"))));
+    assert_eq!(m.anomalies().total(), 0);
+    let r = m.apply(&ev(I2, EventBody::InstrumentDirectory(info("AAPL"))));
+    assert_eq!(r.anomaly, Some(AnomalyKind::DirectoryConflict));
+    assert_eq!(m.instrument_id(aapl), Some(I2));
+    assert_eq!(m.instrument_id(Symbol::new("MSFT").expect("symbol")), None);
+    ok(&m);
+}
+
+#[test]
+fn events_that_do_not_touch_the_book() {
+    let mut m = Market::new();
+    add(&mut m, I1, 1, Side::Bid, 100, 10);
+    for body in [
+        EventBody::SystemEvent {
+            code: SystemEventCode::StartOfMarketHours,
+        },
+        EventBody::Trade {
+            order_id: OrderId(0),
+            side: Side::Bid,
+            price: Price(100),
+            qty: Qty(10),
+            match_id: MatchId(3),
+        },
+        EventBody::BrokenTrade {
+            match_id: MatchId(3),
+        },
+    ] {
+        let r = m.apply(&ev(I1, body));
+        assert!(!r.book_changed && !r.top_changed() && r.anomaly.is_none());
+    }
+    assert_eq!(m.book(I1).expect("book").best_bid(), Some(lv(100, 10, 1)));
+    ok(&m);
+}
+
+#[test]
+fn large_ids_and_instruments_and_slot_reuse() {
+    let mut m = Market::with_capacity(4, 1);
+    let big = InstrumentId(u32::MAX);
+    for round in 0..50u64 {
+        for k in 0..40u64 {
+            let id = u64::MAX - round * 1000 - k;
+            add(
+                &mut m,
+                big,
+                id,
+                Side::Ask,
+                10 + (k % 7) as i64,
+                1 + k as u32,
+            );
+        }
+        ok(&m);
+        for k in 0..40u64 {
+            delete(&mut m, big, u64::MAX - round * 1000 - k);
+        }
+    }
+    ok(&m);
+    assert_eq!((m.live_orders(), m.live_levels()), (0, 0));
+    assert_eq!(m.anomalies().total(), 0);
+    assert!(m.book(big).is_some());
+}

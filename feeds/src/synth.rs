@@ -1,0 +1,664 @@
+//! Deterministic synthetic NASDAQ sessions: ITCH 5.0 messages that look like a trading day.
+//!
+//! [`SessionGenerator`] emits exactly the requested number of messages, in event-time order:
+//!
+//! - the system events of a day in order (start of messages 03:00, start of system hours 04:00,
+//!   start of market hours 09:30, end of market hours 16:00, end of system hours 20:00, end of
+//!   messages 20:05) and the MWCB decline levels;
+//! - a stock directory (`R`), Reg SHO (`Y`) and trading action (`H`, trading) for every instrument
+//!   before its first order;
+//! - NOII (`I`) before the opening and closing crosses, an opening and a closing cross (`Q`) per
+//!   instrument, and a few LULD-style halts (`H` halted → quotation only → halt cross → trading),
+//!   with an auction collar (`J`);
+//! - between 09:30 and 16:00, order flow whose intensity is U-shaped in time (dense at the open
+//!   and the close), spread over instruments with heavy-tailed (Zipf, s = 1) activity; adds,
+//!   deletes, replaces, partial cancels, executions (mostly `E`, some `C`), non-displayed trades
+//!   (`P`) and a rare broken trade (`B`) in proportions close to NASDAQ's;
+//! - prices on a $0.01 grid clustered near a moving mid: each book keeps a boundary `b` with bids
+//!   at `<= b` and asks at `>= b + 1` ticks, so the book is never crossed; the boundary moves
+//!   when executions exhaust the touch, as prices do.
+//!
+//! Every reference is valid by construction: executions, cancels, deletes and replaces name a
+//! live order of the same instrument with enough shares; executions hit the oldest order at the
+//! best price (FIFO), as a matching engine would. Same seed, same bytes: the generator uses only
+//! integer arithmetic and its own [`SeededRng`](crate::rng::SeededRng).
+
+use thiserror::Error;
+
+use crate::itch::wire::{
+    AddOrder, AddOrderMpid, BrokenTrade, CrossTrade, LuldAuctionCollar, MwcbDeclineLevel, Noii,
+    NonCrossTrade, OrderCancel, OrderDelete, OrderExecuted, OrderExecutedWithPrice, OrderReplace,
+    RegShoRestriction, StockDirectory, StockTradingAction, SystemEvent,
+};
+use crate::itch::ItchMessage;
+use crate::rng::SeededRng;
+
+const NS_PER_SEC: u64 = 1_000_000_000;
+const fn hms(h: u64, m: u64, s: u64) -> u64 {
+    (h * 3600 + m * 60 + s) * NS_PER_SEC
+}
+const START_OF_MESSAGES: u64 = hms(3, 0, 0);
+const START_OF_SYSTEM: u64 = hms(4, 0, 0);
+const MARKET_OPEN: u64 = hms(9, 30, 0);
+const MARKET_CLOSE: u64 = hms(16, 0, 0);
+const END_OF_SYSTEM: u64 = hms(20, 0, 0);
+const END_OF_MESSAGES: u64 = hms(20, 5, 0);
+/// One cent in `Price(4)` units.
+const TICK: i64 = 100;
+
+/// Parameters of a synthetic session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SynthConfig {
+    /// Seed of the random stream: same seed, same bytes.
+    pub seed: u64,
+    /// Exact number of messages to emit.
+    pub messages: u64,
+    /// Number of instruments (stock locates `1..=instruments`).
+    pub instruments: u16,
+}
+
+impl Default for SynthConfig {
+    fn default() -> Self {
+        Self {
+            seed: 1,
+            messages: 1_000_000,
+            instruments: 64,
+        }
+    }
+}
+
+/// Why a configuration was refused.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum SynthError {
+    /// No instruments requested.
+    #[error("instruments must be at least 1")]
+    NoInstruments,
+    /// Fewer messages than the fixed structure of a day needs.
+    #[error("messages = {requested} is below the minimum of {minimum} for {instruments} instruments (system events, directory, crosses)")]
+    TooFewMessages {
+        /// Requested count.
+        requested: u64,
+        /// Minimum count.
+        minimum: u64,
+        /// Instruments requested.
+        instruments: u16,
+    },
+}
+
+#[derive(Clone, Copy, Debug)]
+struct LiveOrder {
+    order_ref: u64,
+    /// Time priority: lower is older.
+    priority: u64,
+    buy: bool,
+    price_ticks: i64,
+    shares: u32,
+}
+
+#[derive(Clone, Debug)]
+struct Instrument {
+    locate: u16,
+    symbol: [u8; 8],
+    /// Bids rest at `<= boundary`, asks at `>= boundary + 1` (ticks).
+    boundary: i64,
+    orders: Vec<LiveOrder>,
+    halted: bool,
+    /// Match number of this instrument's last execution or trade (a broken trade names it).
+    last_match: Option<u64>,
+}
+
+impl Instrument {
+    fn best(&self, buy: bool) -> Option<usize> {
+        let mut best: Option<usize> = None;
+        for (i, o) in self.orders.iter().enumerate() {
+            if o.buy != buy {
+                continue;
+            }
+            best = match best {
+                None => Some(i),
+                Some(j) => {
+                    let b = &self.orders[j];
+                    let better = if buy {
+                        o.price_ticks > b.price_ticks
+                    } else {
+                        o.price_ticks < b.price_ticks
+                    };
+                    let same_older = o.price_ticks == b.price_ticks && o.priority < b.priority;
+                    if better || same_older {
+                        Some(i)
+                    } else {
+                        Some(j)
+                    }
+                }
+            };
+        }
+        best
+    }
+
+    fn has_level(&self, buy: bool, price_ticks: i64) -> bool {
+        self.orders
+            .iter()
+            .any(|o| o.buy == buy && o.price_ticks == price_ticks)
+    }
+
+    /// Price in `Price(4)` units of a tick count, as the wire's u32.
+    fn px(ticks: i64) -> u32 {
+        u32::try_from(ticks.saturating_mul(TICK)).unwrap_or(u32::MAX)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Scheduled {
+    System(u8),
+    MwcbLevels,
+    Directory(usize),
+    RegSho(usize),
+    Trading(usize, u8, [u8; 4]),
+    Noii(usize, u8),
+    Cross(usize, u8),
+    Collar(usize),
+}
+
+/// The generator. Call [`SessionGenerator::next_message`] until it returns `None`.
+#[derive(Debug)]
+pub struct SessionGenerator {
+    rng: SeededRng,
+    instruments: Vec<Instrument>,
+    /// Cumulative Zipf weights for choosing an instrument.
+    cumulative: Vec<u64>,
+    /// Fixed-time events, sorted by time then insertion order; consumed from the front.
+    schedule: Vec<(u64, Scheduled)>,
+    next_scheduled: usize,
+    body_total: u64,
+    body_done: u64,
+    next_ref: u64,
+    next_match: u64,
+    next_priority: u64,
+    last_ts: u64,
+    tracking: u16,
+    buf: Vec<u8>,
+}
+
+impl SessionGenerator {
+    /// Builds a generator; refuses configurations too small for a day's structure.
+    pub fn new(cfg: SynthConfig) -> Result<Self, SynthError> {
+        if cfg.instruments == 0 {
+            return Err(SynthError::NoInstruments);
+        }
+        let mut rng = SeededRng::new(cfg.seed);
+        let k = usize::from(cfg.instruments);
+        let instruments: Vec<Instrument> = (0..k)
+            .map(|i| Instrument {
+                locate: (i + 1) as u16,
+                symbol: symbol_for(i),
+                // $5 .. $400 start, on the cent grid.
+                boundary: rng.range_inclusive(500, 40_000) as i64,
+                orders: Vec::with_capacity(512),
+                halted: false,
+                last_match: None,
+            })
+            .collect();
+        let mut cumulative = Vec::with_capacity(k);
+        let mut acc = 0u64;
+        for i in 0..k as u64 {
+            acc += 1_000_000_000_000 / (i + 1);
+            cumulative.push(acc);
+        }
+
+        let mut schedule: Vec<(u64, Scheduled)> = Vec::new();
+        let us = 1_000;
+        schedule.push((START_OF_MESSAGES, Scheduled::System(b'O')));
+        schedule.push((START_OF_MESSAGES + us, Scheduled::MwcbLevels));
+        schedule.push((START_OF_SYSTEM, Scheduled::System(b'S')));
+        for i in 0..k {
+            let t = START_OF_SYSTEM + 10 * us + (i as u64) * 3 * us;
+            schedule.push((t, Scheduled::Directory(i)));
+            schedule.push((t + us, Scheduled::RegSho(i)));
+            schedule.push((t + 2 * us, Scheduled::Trading(i, b'T', *b"    ")));
+            schedule.push((hms(9, 25, 0) + i as u64 * us, Scheduled::Noii(i, b'O')));
+            schedule.push((hms(9, 28, 0) + i as u64 * us, Scheduled::Noii(i, b'O')));
+            schedule.push((
+                MARKET_OPEN + 100 * us + i as u64 * us,
+                Scheduled::Cross(i, b'O'),
+            ));
+            schedule.push((hms(15, 50, 0) + i as u64 * us, Scheduled::Noii(i, b'C')));
+            schedule.push((hms(15, 55, 0) + i as u64 * us, Scheduled::Noii(i, b'C')));
+            schedule.push((
+                MARKET_CLOSE + 100 * us + i as u64 * us,
+                Scheduled::Cross(i, b'C'),
+            ));
+        }
+        // A few halts: one in forty instruments, at least one when there are several.
+        let halts = (k / 40).max(usize::from(k > 1));
+        for h in 0..halts {
+            let i = (rng.below(k as u64) as usize + h) % k;
+            let start = hms(10, 0, 0) + rng.below(hms(4, 30, 0) - hms(0, 0, 0));
+            let minute = 60 * NS_PER_SEC;
+            schedule.push((start, Scheduled::Trading(i, b'H', *b"LUDP")));
+            schedule.push((start + us, Scheduled::Collar(i)));
+            schedule.push((start + 5 * minute, Scheduled::Trading(i, b'Q', *b"LUDP")));
+            schedule.push((start + 10 * minute, Scheduled::Cross(i, b'H')));
+            schedule.push((
+                start + 10 * minute + us,
+                Scheduled::Trading(i, b'T', *b"    "),
+            ));
+        }
+        schedule.push((MARKET_OPEN, Scheduled::System(b'Q')));
+        schedule.push((MARKET_CLOSE, Scheduled::System(b'M')));
+        schedule.push((END_OF_SYSTEM, Scheduled::System(b'E')));
+        schedule.push((END_OF_MESSAGES, Scheduled::System(b'C')));
+        // Stable sort: equal times keep insertion order.
+        schedule.sort_by_key(|&(t, _)| t);
+
+        let minimum = schedule.len() as u64;
+        if cfg.messages < minimum {
+            return Err(SynthError::TooFewMessages {
+                requested: cfg.messages,
+                minimum,
+                instruments: cfg.instruments,
+            });
+        }
+        Ok(Self {
+            rng,
+            instruments,
+            cumulative,
+            body_total: cfg.messages - minimum,
+            schedule,
+            next_scheduled: 0,
+            body_done: 0,
+            next_ref: 1,
+            next_match: 1,
+            next_priority: 0,
+            last_ts: 0,
+            tracking: 0,
+            buf: Vec::with_capacity(64),
+        })
+    }
+
+    /// Total messages this generator will emit.
+    pub fn total_messages(&self) -> u64 {
+        self.schedule.len() as u64 + self.body_total
+    }
+
+    /// The next message (type byte first, no length prefix), or `None` at the end.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next_message(&mut self) -> Option<&[u8]> {
+        self.buf.clear();
+        let body_ts = (self.body_done < self.body_total).then(|| self.body_time(self.body_done));
+        let sched = self.schedule.get(self.next_scheduled).copied();
+        match (sched, body_ts) {
+            (Some((t, ev)), Some(bt)) if t <= bt => {
+                self.next_scheduled += 1;
+                self.emit_scheduled(t, ev);
+            }
+            (Some((t, ev)), None) => {
+                self.next_scheduled += 1;
+                self.emit_scheduled(t, ev);
+            }
+            (_, Some(bt)) => {
+                self.body_done += 1;
+                self.emit_body(bt);
+            }
+            (None, None) => return None,
+        }
+        Some(&self.buf)
+    }
+
+    /// Event time of body event `j`: U-shaped intensity between the open and the close.
+    /// `h(p) = (p + 3p² − 2p³) / 2` maps message fraction to time fraction; `h'` is smallest at
+    /// the ends, so messages are densest at the open and the close. Fixed-point, 2^32 scale.
+    fn body_time(&self, j: u64) -> u64 {
+        const ONE: u128 = 1 << 32;
+        let p = (u128::from(j) * ONE) / u128::from(self.body_total.max(1));
+        let p2 = p * p / ONE;
+        let p3 = p2 * p / ONE;
+        let h = (p + 3 * p2 - 2 * p3) / 2;
+        let span = u128::from(MARKET_CLOSE - MARKET_OPEN - 2_000_000);
+        MARKET_OPEN + 1_000_000 + (span * h / ONE) as u64
+    }
+
+    fn stamp(&mut self, t: u64) -> (u16, u64) {
+        let ts = t.max(self.last_ts);
+        self.last_ts = ts;
+        self.tracking = self.tracking.wrapping_add(1);
+        (self.tracking, ts)
+    }
+
+    fn push<M: ItchMessage>(&mut self, m: &M) {
+        crate::itch::encode(m, &mut self.buf);
+    }
+
+    fn emit_scheduled(&mut self, t: u64, ev: Scheduled) {
+        let (trk, ts) = self.stamp(t);
+        match ev {
+            Scheduled::System(code) => self.push(&SystemEvent::new(0, trk, ts, code)),
+            Scheduled::MwcbLevels => self.push(&MwcbDeclineLevel::new(
+                0,
+                trk,
+                ts,
+                3_456_789_000_000,
+                3_215_814_000_000,
+                2_799_812_000_000,
+            )),
+            Scheduled::Directory(i) => {
+                let ins = &self.instruments[i];
+                let m = StockDirectory::new(
+                    ins.locate, trk, ts, ins.symbol, b'Q', b'N', 100, b'N', b'C', *b"Z ", b'P',
+                    b'N', b'N', b'1', b'N', 0, b'N',
+                );
+                self.push(&m);
+            }
+            Scheduled::RegSho(i) => {
+                let ins = &self.instruments[i];
+                let m = RegShoRestriction::new(ins.locate, trk, ts, ins.symbol, b'0');
+                self.push(&m);
+            }
+            Scheduled::Trading(i, state, reason) => {
+                let ins = &mut self.instruments[i];
+                ins.halted = state != b'T';
+                let m =
+                    StockTradingAction::new(ins.locate, trk, ts, ins.symbol, state, b' ', reason);
+                self.push(&m);
+            }
+            Scheduled::Noii(i, cross) => {
+                let paired = self.rng.range_inclusive(1, 500) * 100;
+                let imbalance = self.rng.below(200) * 100;
+                let dir = match self.rng.below(3) {
+                    0 => b'B',
+                    1 => b'S',
+                    _ => b'N',
+                };
+                let ins = &self.instruments[i];
+                let px = Instrument::px(ins.boundary);
+                let m = Noii::new(
+                    ins.locate, trk, ts, paired, imbalance, dir, ins.symbol, px, px, px, cross,
+                    b' ',
+                );
+                self.push(&m);
+            }
+            Scheduled::Cross(i, cross) => {
+                let shares = self.rng.range_inclusive(1, 2_000) * 100;
+                let mt = self.next_match;
+                self.next_match += 1;
+                let ins = &self.instruments[i];
+                let m = CrossTrade::new(
+                    ins.locate,
+                    trk,
+                    ts,
+                    shares,
+                    ins.symbol,
+                    Instrument::px(ins.boundary),
+                    mt,
+                    cross,
+                );
+                self.push(&m);
+            }
+            Scheduled::Collar(i) => {
+                let ins = &self.instruments[i];
+                let b = ins.boundary;
+                let m = LuldAuctionCollar::new(
+                    ins.locate,
+                    trk,
+                    ts,
+                    ins.symbol,
+                    Instrument::px(b),
+                    Instrument::px(b + b / 20 + 1),
+                    Instrument::px((b - b / 20 - 1).max(1)),
+                    0,
+                );
+                self.push(&m);
+            }
+        }
+    }
+
+    fn pick_instrument(&mut self) -> usize {
+        let total = self.cumulative.last().copied().unwrap_or(1);
+        let x = self.rng.below(total);
+        self.cumulative.partition_point(|&c| c <= x)
+    }
+
+    fn emit_body(&mut self, t: u64) {
+        let i = self.pick_instrument().min(self.instruments.len() - 1);
+        let (trk, ts) = self.stamp(t);
+        let live = self.instruments[i].orders.len();
+        let halted = self.instruments[i].halted;
+        // Weights per 1000: keep each book between a few dozen and a few hundred orders.
+        let roll = self.rng.below(1000);
+        let add_share = if live < 16 {
+            900
+        } else if live > 400 {
+            300
+        } else {
+            470
+        };
+        if roll < add_share || live == 0 {
+            return self.add(i, trk, ts);
+        }
+        let r = self.rng.below(1000);
+        match r {
+            0..=699 => self.delete(i, trk, ts),
+            700..=829 => self.replace(i, trk, ts),
+            830..=889 => self.cancel(i, trk, ts),
+            890..=979 if !halted => self.execute(i, trk, ts),
+            980..=998 if !halted => self.hidden_trade(i, trk, ts),
+            // About one broken trade in 100,000 events, naming this instrument's last match.
+            999 if !halted && self.rng.chance(1, 50) => match self.instruments[i].last_match {
+                Some(mt) => {
+                    self.instruments[i].last_match = None;
+                    self.push(&BrokenTrade::new(self.instruments[i].locate, trk, ts, mt));
+                }
+                None => self.delete(i, trk, ts),
+            },
+            _ => self.delete(i, trk, ts),
+        }
+    }
+
+    fn add(&mut self, i: usize, trk: u16, ts: u64) {
+        let buy = self.rng.chance(1, 2);
+        let depth = self.rng.geometric(3, 10, 40) as i64;
+        let shares = self.lot();
+        let order_ref = self.next_ref;
+        self.next_ref += 4;
+        let priority = self.next_priority;
+        self.next_priority += 1;
+        let ins = &mut self.instruments[i];
+        let price_ticks = if buy {
+            (ins.boundary - depth).max(1)
+        } else {
+            ins.boundary + 1 + depth
+        };
+        ins.orders.push(LiveOrder {
+            order_ref,
+            priority,
+            buy,
+            price_ticks,
+            shares,
+        });
+        let side = if buy { b'B' } else { b'S' };
+        let (locate, symbol, px) = (ins.locate, ins.symbol, Instrument::px(price_ticks));
+        // One add in fifty is attributed to a market participant (type `F`).
+        if self.rng.chance(1, 50) {
+            const MPIDS: [[u8; 4]; 4] = [*b"NITE", *b"GSCO", *b"VIRT", *b"CDRG"];
+            let mpid = MPIDS[self.rng.below(4) as usize];
+            let m = AddOrderMpid::new(locate, trk, ts, order_ref, side, shares, symbol, px, mpid);
+            self.push(&m);
+        } else {
+            let m = AddOrder::new(locate, trk, ts, order_ref, side, shares, symbol, px);
+            self.push(&m);
+        }
+    }
+
+    fn lot(&mut self) -> u32 {
+        match self.rng.below(10) {
+            0..=5 => 100,
+            6..=7 => (self.rng.range_inclusive(2, 10) * 100) as u32,
+            8 => self.rng.range_inclusive(1, 99) as u32,
+            _ => (self.rng.range_inclusive(1, 50) * 100 + self.rng.below(100)) as u32,
+        }
+    }
+
+    fn random_order(&mut self, i: usize) -> usize {
+        let n = self.instruments[i].orders.len() as u64;
+        self.rng.below(n) as usize
+    }
+
+    fn delete(&mut self, i: usize, trk: u16, ts: u64) {
+        let j = self.random_order(i);
+        let ins = &mut self.instruments[i];
+        let o = ins.orders.swap_remove(j);
+        let m = OrderDelete::new(ins.locate, trk, ts, o.order_ref);
+        self.push(&m);
+    }
+
+    fn cancel(&mut self, i: usize, trk: u16, ts: u64) {
+        let j = self.random_order(i);
+        let shares = self.instruments[i].orders[j].shares;
+        if shares < 2 {
+            return self.delete(i, trk, ts);
+        }
+        let cancelled = self.rng.range_inclusive(1, u64::from(shares) - 1) as u32;
+        let ins = &mut self.instruments[i];
+        ins.orders[j].shares -= cancelled;
+        let m = OrderCancel::new(ins.locate, trk, ts, ins.orders[j].order_ref, cancelled);
+        self.push(&m);
+    }
+
+    fn replace(&mut self, i: usize, trk: u16, ts: u64) {
+        let j = self.random_order(i);
+        let step = self.rng.range_inclusive(0, 4) as i64 - 2;
+        let shares = self.lot();
+        let new_ref = self.next_ref;
+        self.next_ref += 4;
+        let priority = self.next_priority;
+        self.next_priority += 1;
+        let ins = &mut self.instruments[i];
+        let old = ins.orders[j];
+        // Stay on the order's own side of the boundary: never cross the book.
+        let price_ticks = if old.buy {
+            (old.price_ticks + step).clamp(1, ins.boundary)
+        } else {
+            (old.price_ticks + step).max(ins.boundary + 1)
+        };
+        ins.orders[j] = LiveOrder {
+            order_ref: new_ref,
+            priority,
+            buy: old.buy,
+            price_ticks,
+            shares,
+        };
+        let m = OrderReplace::new(
+            ins.locate,
+            trk,
+            ts,
+            old.order_ref,
+            new_ref,
+            shares,
+            Instrument::px(price_ticks),
+        );
+        self.push(&m);
+    }
+
+    /// Executes against the oldest order at the best price of a random side; when that empties
+    /// the touch, the boundary moves one tick toward it (the price moved).
+    fn execute(&mut self, i: usize, trk: u16, ts: u64) {
+        let buy_side = self.rng.chance(1, 2);
+        let side_has = self.instruments[i].best(buy_side).is_some();
+        let buy_side = if side_has { buy_side } else { !buy_side };
+        let Some(j) = self.instruments[i].best(buy_side) else {
+            return self.add(i, trk, ts);
+        };
+        let mt = self.next_match;
+        self.next_match += 1;
+        let o = self.instruments[i].orders[j];
+        let take = if self.rng.chance(2, 3) {
+            o.shares
+        } else {
+            (self.rng.range_inclusive(1, u64::from(o.shares))) as u32
+        };
+        let with_price = self.rng.chance(1, 20);
+        let printable = if self.rng.chance(9, 10) { b'Y' } else { b'N' };
+        let ins = &mut self.instruments[i];
+        ins.last_match = Some(mt);
+        if take == o.shares {
+            ins.orders.swap_remove(j);
+        } else {
+            ins.orders[j].shares -= take;
+        }
+        let m_locate = ins.locate;
+        if !ins.has_level(buy_side, o.price_ticks) {
+            if buy_side && o.price_ticks == ins.boundary && ins.boundary > 2 {
+                ins.boundary -= 1;
+            } else if !buy_side
+                && o.price_ticks == ins.boundary + 1
+                && !ins.has_level(false, ins.boundary + 1)
+            {
+                ins.boundary += 1;
+            }
+        }
+        if with_price {
+            let m = OrderExecutedWithPrice::new(
+                m_locate,
+                trk,
+                ts,
+                o.order_ref,
+                take,
+                mt,
+                printable,
+                Instrument::px(o.price_ticks),
+            );
+            self.push(&m);
+        } else {
+            self.push(&OrderExecuted::new(
+                m_locate,
+                trk,
+                ts,
+                o.order_ref,
+                take,
+                mt,
+            ));
+        }
+    }
+
+    fn hidden_trade(&mut self, i: usize, trk: u16, ts: u64) {
+        let buy = self.rng.chance(1, 2);
+        let shares = self.lot();
+        let mt = self.next_match;
+        self.next_match += 1;
+        self.instruments[i].last_match = Some(mt);
+        let ins = &self.instruments[i];
+        let px = if buy { ins.boundary } else { ins.boundary + 1 };
+        let side = if buy { b'B' } else { b'S' };
+        let m = NonCrossTrade::new(
+            ins.locate,
+            trk,
+            ts,
+            0,
+            side,
+            shares,
+            ins.symbol,
+            Instrument::px(px),
+            mt,
+        );
+        self.push(&m);
+    }
+}
+
+/// Symbols: well-known tickers first, then deterministic four-letter names.
+fn symbol_for(i: usize) -> [u8; 8] {
+    const KNOWN: [&str; 16] = [
+        "AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META", "TSLA", "AVGO", "COST", "NFLX", "AMD",
+        "PEP", "ADBE", "CSCO", "INTC", "QCOM",
+    ];
+    let mut s = [b' '; 8];
+    if let Some(k) = KNOWN.get(i) {
+        s[..k.len()].copy_from_slice(k.as_bytes());
+    } else {
+        let mut n = i - KNOWN.len();
+        s[0] = b'Z';
+        for c in s[1..5].iter_mut().rev() {
+            *c = b'A' + (n % 26) as u8;
+            n /= 26;
+        }
+    }
+    s
+}

@@ -1,0 +1,473 @@
+//! Normalization of every mapped ITCH 5.0 message type into `MarketEvent`, the informational
+//! types that map to nothing, and the invalid-field errors.
+
+use ticklane_core::{
+    AuctionKind, EventBody, ImbalanceDirection, InstrumentId, InstrumentInfo, MarketEvent, MatchId,
+    OrderId, Price, Qty, Side, Symbol, SystemEventCode, Timestamp, TradingState, WidePrice,
+};
+use ticklane_feeds::itch::*;
+
+const LOC: u16 = 4242;
+const TRK: u16 = 7;
+/// 09:30:00.000000123
+const TS: u64 = 34_200_000_000_123;
+const AAPL: [u8; 8] = *b"AAPL    ";
+
+/// Encodes, decodes and normalizes `m`.
+fn norm<M: ItchMessage>(m: &M) -> Result<Option<MarketEvent>, NormalizeError> {
+    let mut buf = Vec::new();
+    encode(m, &mut buf);
+    let msg = decode(&buf).expect("decodes");
+    normalize(&msg)
+}
+
+/// Expected event for `LOC`/`TS`.
+fn ev(body: EventBody) -> Option<MarketEvent> {
+    Some(MarketEvent::new(
+        Timestamp(TS),
+        InstrumentId(u32::from(LOC)),
+        body,
+    ))
+}
+
+fn bad(ty: u8, field: &'static str, value: u8) -> Result<Option<MarketEvent>, NormalizeError> {
+    Err(NormalizeError::InvalidField { ty, field, value })
+}
+
+#[test]
+fn add_order_both_sides() {
+    let m = AddOrder::new(LOC, TRK, TS, 99, b'B', 300, AAPL, 1_234_500);
+    assert_eq!(
+        norm(&m),
+        Ok(ev(EventBody::OrderAdded {
+            order_id: OrderId(99),
+            side: Side::Bid,
+            price: Price(1_234_500),
+            qty: Qty(300),
+            mpid: [0; 4],
+        }))
+    );
+    let m = AddOrder::new(LOC, TRK, TS, 100, b'S', u32::MAX, AAPL, u32::MAX);
+    assert_eq!(
+        norm(&m),
+        Ok(ev(EventBody::OrderAdded {
+            order_id: OrderId(100),
+            side: Side::Ask,
+            price: Price(i64::from(u32::MAX)),
+            qty: Qty(u32::MAX),
+            mpid: [0; 4],
+        }))
+    );
+}
+
+#[test]
+fn add_order_mpid_carries_attribution() {
+    let m = AddOrderMpid::new(LOC, TRK, TS, 5, b'S', 200, AAPL, 1_000_100, *b"NITE");
+    assert_eq!(
+        norm(&m),
+        Ok(ev(EventBody::OrderAdded {
+            order_id: OrderId(5),
+            side: Side::Ask,
+            price: Price(1_000_100),
+            qty: Qty(200),
+            mpid: *b"NITE",
+        }))
+    );
+}
+
+#[test]
+fn executions() {
+    let m = OrderExecuted::new(LOC, TRK, TS, 5, 40, 777);
+    assert_eq!(
+        norm(&m),
+        Ok(ev(EventBody::OrderExecuted {
+            order_id: OrderId(5),
+            qty: Qty(40),
+            match_id: MatchId(777),
+        }))
+    );
+    for (flag, printable) in [(b'Y', true), (b'N', false)] {
+        let m = OrderExecutedWithPrice::new(LOC, TRK, TS, 6, 10, 778, flag, 999_900);
+        assert_eq!(
+            norm(&m),
+            Ok(ev(EventBody::OrderExecutedWithPrice {
+                order_id: OrderId(6),
+                qty: Qty(10),
+                match_id: MatchId(778),
+                price: Price(999_900),
+                printable,
+            }))
+        );
+    }
+}
+
+#[test]
+fn cancel_delete_replace() {
+    assert_eq!(
+        norm(&OrderCancel::new(LOC, TRK, TS, 8, 25)),
+        Ok(ev(EventBody::OrderCancelled {
+            order_id: OrderId(8),
+            qty: Qty(25),
+        }))
+    );
+    assert_eq!(
+        norm(&OrderDelete::new(LOC, TRK, TS, 9)),
+        Ok(ev(EventBody::OrderDeleted {
+            order_id: OrderId(9)
+        }))
+    );
+    assert_eq!(
+        norm(&OrderReplace::new(LOC, TRK, TS, 9, 13, 400, 1_230_000)),
+        Ok(ev(EventBody::OrderReplaced {
+            old_id: OrderId(9),
+            new_id: OrderId(13),
+            price: Price(1_230_000),
+            qty: Qty(400),
+        }))
+    );
+}
+
+#[test]
+fn trades() {
+    assert_eq!(
+        norm(&NonCrossTrade::new(
+            LOC, TRK, TS, 0, b'B', 100, AAPL, 1_234_500, 55
+        )),
+        Ok(ev(EventBody::Trade {
+            order_id: OrderId(0),
+            side: Side::Bid,
+            price: Price(1_234_500),
+            qty: Qty(100),
+            match_id: MatchId(55),
+        }))
+    );
+    for (code, kind) in [
+        (b'O', AuctionKind::Opening),
+        (b'C', AuctionKind::Closing),
+        (b'H', AuctionKind::HaltOrIpo),
+        (b'I', AuctionKind::Intraday),
+    ] {
+        let m = CrossTrade::new(LOC, TRK, TS, 5_000_000_000, AAPL, 1_234_500, 56, code);
+        assert_eq!(
+            norm(&m),
+            Ok(ev(EventBody::CrossTrade {
+                price: Price(1_234_500),
+                qty: 5_000_000_000,
+                match_id: MatchId(56),
+                kind,
+            }))
+        );
+    }
+    assert_eq!(
+        norm(&BrokenTrade::new(LOC, TRK, TS, 55)),
+        Ok(ev(EventBody::BrokenTrade {
+            match_id: MatchId(55)
+        }))
+    );
+}
+
+#[test]
+fn stock_directory() {
+    let m = StockDirectory::new(
+        LOC, TRK, TS, AAPL, b'Q', b'N', 100, b'Y', b'C', *b"Z ", b'T', b'Y', b'N', b'1', b'Y', 2,
+        b'Y',
+    );
+    assert_eq!(
+        norm(&m),
+        Ok(ev(EventBody::InstrumentDirectory(InstrumentInfo {
+            symbol: Symbol(AAPL),
+            round_lot: 100,
+            etp_leverage: 2,
+            market_category: b'Q',
+            financial_status: b'N',
+            issue_classification: b'C',
+            issue_subtype: *b"Z ",
+            round_lots_only: true,
+            production: false,
+            short_sale_threshold: b'Y',
+            ipo_flag: b'N',
+            luld_tier: b'1',
+            etp_flag: b'Y',
+            inverse: true,
+        })))
+    );
+    let m = StockDirectory::new(
+        LOC, TRK, TS, AAPL, b'Q', b'N', 100, b'N', b'C', *b"Z ", b'P', b'N', b'N', b'1', b'N', 0,
+        b'N',
+    );
+    let Ok(Some(MarketEvent {
+        body: EventBody::InstrumentDirectory(info),
+        ..
+    })) = norm(&m)
+    else {
+        panic!("not a directory")
+    };
+    assert!(info.production);
+    assert!(!info.round_lots_only);
+    assert!(!info.inverse);
+    assert_eq!(info.symbol.as_str(), "AAPL");
+}
+
+#[test]
+fn trading_action_states() {
+    for (code, state) in [
+        (b'H', TradingState::Halted),
+        (b'P', TradingState::Paused),
+        (b'Q', TradingState::QuotationOnly),
+        (b'T', TradingState::Trading),
+    ] {
+        let m = StockTradingAction::new(LOC, TRK, TS, AAPL, code, b' ', *b"LUDP");
+        assert_eq!(
+            norm(&m),
+            Ok(ev(EventBody::TradingStatus {
+                state,
+                reason: *b"LUDP"
+            }))
+        );
+    }
+}
+
+#[test]
+fn operational_halt() {
+    let m = OperationalHalt::new(LOC, TRK, TS, AAPL, b'Q', b'H');
+    assert_eq!(
+        norm(&m),
+        Ok(ev(EventBody::TradingStatus {
+            state: TradingState::OperationalHalt,
+            reason: *b"Q   ",
+        }))
+    );
+    let m = OperationalHalt::new(LOC, TRK, TS, AAPL, b'X', b'T');
+    assert_eq!(
+        norm(&m),
+        Ok(ev(EventBody::TradingStatus {
+            state: TradingState::OperationalResume,
+            reason: *b"X   ",
+        }))
+    );
+}
+
+#[test]
+fn reg_sho() {
+    for (code, active) in [(b'0', false), (b'1', true), (b'2', true)] {
+        assert_eq!(
+            norm(&RegShoRestriction::new(LOC, TRK, TS, AAPL, code)),
+            Ok(ev(EventBody::ShortSaleRestriction { active, code }))
+        );
+    }
+}
+
+#[test]
+fn circuit_breakers() {
+    let m = MwcbDeclineLevel::new(0, TRK, TS, 3_456_789_000_000, 3_215_814_000_000, u64::MAX);
+    assert_eq!(
+        norm(&m),
+        Ok(Some(MarketEvent::new(
+            Timestamp(TS),
+            InstrumentId::NONE,
+            EventBody::CircuitBreakerLevels {
+                level1: WidePrice(3_456_789_000_000),
+                level2: WidePrice(3_215_814_000_000),
+                level3: WidePrice(i64::MAX), // saturates
+            }
+        )))
+    );
+    for (code, level) in [(b'1', 1), (b'2', 2), (b'3', 3)] {
+        assert_eq!(
+            norm(&MwcbStatus::new(0, TRK, TS, code)),
+            Ok(Some(MarketEvent::new(
+                Timestamp(TS),
+                InstrumentId::NONE,
+                EventBody::CircuitBreakerBreached { level }
+            )))
+        );
+    }
+}
+
+#[test]
+fn auction_collar() {
+    let m = LuldAuctionCollar::new(LOC, TRK, TS, AAPL, 1_000_000, 1_050_000, 950_000, 3);
+    assert_eq!(
+        norm(&m),
+        Ok(ev(EventBody::AuctionCollar {
+            reference: Price(1_000_000),
+            upper: Price(1_050_000),
+            lower: Price(950_000),
+            extension: 3,
+        }))
+    );
+}
+
+#[test]
+fn system_events() {
+    for (code, sys) in [
+        (b'O', SystemEventCode::StartOfMessages),
+        (b'S', SystemEventCode::StartOfSystemHours),
+        (b'Q', SystemEventCode::StartOfMarketHours),
+        (b'M', SystemEventCode::EndOfMarketHours),
+        (b'E', SystemEventCode::EndOfSystemHours),
+        (b'C', SystemEventCode::EndOfMessages),
+    ] {
+        assert_eq!(
+            norm(&SystemEvent::new(0, TRK, TS, code)),
+            Ok(Some(MarketEvent::new(
+                Timestamp(TS),
+                InstrumentId::NONE,
+                EventBody::SystemEvent { code: sys }
+            )))
+        );
+    }
+}
+
+#[test]
+fn imbalance() {
+    for (dir, direction) in [
+        (b'B', ImbalanceDirection::Buy),
+        (b'S', ImbalanceDirection::Sell),
+        (b'N', ImbalanceDirection::None),
+        (b'O', ImbalanceDirection::Insufficient),
+        (b'P', ImbalanceDirection::Paused),
+    ] {
+        for (cross, kind) in [
+            (b'O', AuctionKind::Opening),
+            (b'C', AuctionKind::Closing),
+            (b'H', AuctionKind::HaltOrIpo),
+            (b'A', AuctionKind::ExtendedClose),
+        ] {
+            let m = Noii::new(
+                LOC, TRK, TS, 100_000, 2_500, dir, AAPL, 1_200_000, 1_210_000, 1_205_000, cross,
+                b'1',
+            );
+            assert_eq!(
+                norm(&m),
+                Ok(ev(EventBody::Imbalance {
+                    paired: 100_000,
+                    imbalance: 2_500,
+                    direction,
+                    far: Price(1_200_000),
+                    near: Price(1_210_000),
+                    reference: Price(1_205_000),
+                    kind,
+                    variation: b'1',
+                }))
+            );
+        }
+    }
+}
+
+#[test]
+fn informational_types_normalize_to_none() {
+    assert_eq!(
+        norm(&IpoQuotingPeriodUpdate::new(
+            LOC, TRK, TS, AAPL, 36_000, b'A', 1
+        )),
+        Ok(None)
+    );
+    assert_eq!(
+        norm(&MarketParticipantPosition::new(
+            LOC, TRK, TS, *b"GSCO", AAPL, b'Y', b'N', b'A'
+        )),
+        Ok(None)
+    );
+    assert_eq!(norm(&Rpii::new(LOC, TRK, TS, AAPL, b'B')), Ok(None));
+    assert_eq!(
+        norm(&DirectListingPriceDiscovery::new(
+            LOC, TRK, TS, AAPL, b'Y', 1, 2, 3, 4, 5, 6
+        )),
+        Ok(None)
+    );
+}
+
+#[test]
+fn invalid_sides() {
+    assert_eq!(
+        norm(&AddOrder::new(LOC, TRK, TS, 1, b'b', 1, AAPL, 1)),
+        bad(b'A', "buy_sell", b'b')
+    );
+    assert_eq!(
+        norm(&AddOrderMpid::new(
+            LOC, TRK, TS, 1, b'X', 1, AAPL, 1, *b"NITE"
+        )),
+        bad(b'F', "buy_sell", b'X')
+    );
+    assert_eq!(
+        norm(&NonCrossTrade::new(LOC, TRK, TS, 0, 0, 1, AAPL, 1, 1)),
+        bad(b'P', "buy_sell", 0)
+    );
+}
+
+#[test]
+fn invalid_enumerations() {
+    assert_eq!(
+        norm(&OrderExecutedWithPrice::new(LOC, TRK, TS, 1, 1, 1, b'y', 1)),
+        bad(b'C', "printable", b'y')
+    );
+    assert_eq!(
+        norm(&CrossTrade::new(LOC, TRK, TS, 1, AAPL, 1, 1, b'X')),
+        bad(b'Q', "cross_type", b'X')
+    );
+    assert_eq!(
+        norm(&SystemEvent::new(0, TRK, TS, b'X')),
+        bad(b'S', "event_code", b'X')
+    );
+    assert_eq!(
+        norm(&StockTradingAction::new(
+            LOC, TRK, TS, AAPL, b'R', b' ', *b"    "
+        )),
+        bad(b'H', "trading_state", b'R')
+    );
+    assert_eq!(
+        norm(&OperationalHalt::new(LOC, TRK, TS, AAPL, b'Q', b'R')),
+        bad(b'h', "operational_halt_action", b'R')
+    );
+    assert_eq!(
+        norm(&OperationalHalt::new(LOC, TRK, TS, AAPL, b'Z', b'H')),
+        bad(b'h', "market_code", b'Z')
+    );
+    assert_eq!(
+        norm(&RegShoRestriction::new(LOC, TRK, TS, AAPL, b'3')),
+        bad(b'Y', "reg_sho_action", b'3')
+    );
+    assert_eq!(
+        norm(&MwcbStatus::new(0, TRK, TS, b'4')),
+        bad(b'W', "breached_level", b'4')
+    );
+    assert_eq!(
+        norm(&MwcbStatus::new(0, TRK, TS, b'0')),
+        bad(b'W', "breached_level", b'0')
+    );
+    let noii = |dir, cross| Noii::new(LOC, TRK, TS, 1, 1, dir, AAPL, 1, 1, 1, cross, b' ');
+    assert_eq!(
+        norm(&noii(b'X', b'O')),
+        bad(b'I', "imbalance_direction", b'X')
+    );
+    assert_eq!(norm(&noii(b'B', b'Z')), bad(b'I', "cross_type", b'Z'));
+    let dir = |rlo, auth, inv| {
+        StockDirectory::new(
+            LOC, TRK, TS, AAPL, b'Q', b'N', 100, rlo, b'C', *b"Z ", auth, b'N', b'N', b'1', b'N',
+            0, inv,
+        )
+    };
+    assert_eq!(
+        norm(&dir(b'?', b'P', b'N')),
+        bad(b'R', "round_lots_only", b'?')
+    );
+    assert_eq!(
+        norm(&dir(b'N', b'X', b'N')),
+        bad(b'R', "authenticity", b'X')
+    );
+    assert_eq!(norm(&dir(b'N', b'P', b' ')), bad(b'R', "inverse", b' '));
+}
+
+#[test]
+fn error_display_names_the_field() {
+    let e = NormalizeError::InvalidField {
+        ty: b'A',
+        field: "buy_sell",
+        value: b'Z',
+    };
+    assert_eq!(
+        e.to_string(),
+        "ITCH message type 0x41: invalid buy_sell 0x5a"
+    );
+}

@@ -1,0 +1,236 @@
+//! The synthetic session generator: determinism, exact size, decodability, referential validity
+//! and the shape of a trading day — checked by an independent model written in this test.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use ticklane_core::{EventBody, Side};
+use ticklane_feeds::itch::{decode, normalize, Message};
+use ticklane_feeds::synth::{SessionGenerator, SynthConfig, SynthError};
+
+#[allow(clippy::unwrap_used)]
+fn generate(seed: u64, messages: u64, instruments: u16) -> Vec<Vec<u8>> {
+    let mut g = SessionGenerator::new(SynthConfig {
+        seed,
+        messages,
+        instruments,
+    })
+    .unwrap();
+    let mut out = Vec::new();
+    while let Some(m) = g.next_message() {
+        out.push(m.to_vec());
+    }
+    out
+}
+
+#[test]
+fn same_seed_same_bytes_other_seed_other_bytes() {
+    let a = generate(7, 20_000, 12);
+    let b = generate(7, 20_000, 12);
+    let c = generate(8, 20_000, 12);
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+}
+
+#[test]
+fn exact_message_count_and_minimum() {
+    for n in [1_000u64, 1_001, 54_321] {
+        assert_eq!(generate(3, n, 10).len() as u64, n);
+    }
+    let err = SessionGenerator::new(SynthConfig {
+        seed: 1,
+        messages: 10,
+        instruments: 10,
+    })
+    .unwrap_err();
+    assert!(matches!(err, SynthError::TooFewMessages { .. }), "{err}");
+    assert!(SessionGenerator::new(SynthConfig {
+        seed: 1,
+        messages: 10_000,
+        instruments: 0
+    })
+    .is_err());
+}
+
+/// Per-order state of the independent model.
+struct Live {
+    locate: u32,
+    side: Side,
+    price: i64,
+    shares: u32,
+}
+
+#[test]
+fn decodes_cleanly_and_every_reference_is_valid() {
+    let msgs = generate(42, 200_000, 40);
+    let mut live: HashMap<u64, Live> = HashMap::new();
+    // Per instrument, per side: price -> total shares.
+    let mut books: HashMap<u32, [BTreeMap<i64, u64>; 2]> = HashMap::new();
+    let mut directory: HashSet<u32> = HashSet::new();
+    let mut system_codes = Vec::new();
+    let mut by_type: BTreeMap<u8, u64> = BTreeMap::new();
+    let mut per_instrument: HashMap<u32, u64> = HashMap::new();
+    let mut last_ts = 0u64;
+    let mut max_live = 0usize;
+
+    fn level_sub(book: &mut BTreeMap<i64, u64>, price: i64, qty: u64) {
+        let v = book.get_mut(&price).expect("level exists");
+        *v -= qty;
+        if *v == 0 {
+            book.remove(&price);
+        }
+    }
+
+    for raw in &msgs {
+        let msg = decode(raw).expect("generated message decodes");
+        *by_type.entry(msg.msg_type()).or_default() += 1;
+        assert!(msg.timestamp() >= last_ts, "timestamps never go back");
+        last_ts = msg.timestamp();
+        let ev = normalize(&msg).expect("normalizes");
+        if let Message::SystemEvent(s) = msg {
+            system_codes.push(s.event_code);
+        }
+        let Some(ev) = ev else { continue };
+        let inst = ev.instrument.0;
+        if inst != 0 {
+            *per_instrument.entry(inst).or_default() += 1;
+        }
+        let book = books.entry(inst).or_default();
+        match ev.body {
+            EventBody::InstrumentDirectory(_) => {
+                directory.insert(inst);
+            }
+            EventBody::OrderAdded {
+                order_id,
+                side,
+                price,
+                qty,
+                ..
+            } => {
+                assert!(directory.contains(&inst), "directory before first order");
+                assert!(qty.0 > 0);
+                assert_eq!(price.0 % 100, 0, "prices on the cent grid");
+                assert!(price.0 > 0);
+                assert!(live
+                    .insert(
+                        order_id.0,
+                        Live {
+                            locate: inst,
+                            side,
+                            price: price.0,
+                            shares: qty.0
+                        }
+                    )
+                    .is_none());
+                *book[side.index()].entry(price.0).or_default() += u64::from(qty.0);
+            }
+            EventBody::OrderExecuted { order_id, qty, .. }
+            | EventBody::OrderExecutedWithPrice { order_id, qty, .. }
+            | EventBody::OrderCancelled { order_id, qty } => {
+                let o = live
+                    .get_mut(&order_id.0)
+                    .expect("reference to a live order");
+                assert_eq!(o.locate, inst);
+                assert!(
+                    qty.0 > 0 && qty.0 <= o.shares,
+                    "no oversize execution/cancel"
+                );
+                o.shares -= qty.0;
+                level_sub(&mut book[o.side.index()], o.price, u64::from(qty.0));
+                if matches!(ev.body, EventBody::OrderCancelled { .. }) {
+                    assert!(o.shares > 0, "a partial cancel leaves shares");
+                }
+                if matches!(
+                    ev.body,
+                    EventBody::OrderExecuted { .. } | EventBody::OrderExecutedWithPrice { .. }
+                ) {
+                    // Executions hit the best price of their side.
+                    let best = match o.side {
+                        Side::Bid => book[0].keys().next_back().copied(),
+                        Side::Ask => book[1].keys().next().copied(),
+                    };
+                    if let Some(b) = best {
+                        match o.side {
+                            Side::Bid => assert!(o.price >= b),
+                            Side::Ask => assert!(o.price <= b),
+                        }
+                    }
+                }
+                if o.shares == 0 {
+                    live.remove(&order_id.0);
+                }
+            }
+            EventBody::OrderDeleted { order_id } => {
+                let o = live.remove(&order_id.0).expect("delete of a live order");
+                assert_eq!(o.locate, inst);
+                level_sub(&mut book[o.side.index()], o.price, u64::from(o.shares));
+            }
+            EventBody::OrderReplaced {
+                old_id,
+                new_id,
+                price,
+                qty,
+            } => {
+                let o = live.remove(&old_id.0).expect("replace of a live order");
+                assert_eq!(o.locate, inst);
+                level_sub(&mut book[o.side.index()], o.price, u64::from(o.shares));
+                *book[o.side.index()].entry(price.0).or_default() += u64::from(qty.0);
+                assert!(live
+                    .insert(
+                        new_id.0,
+                        Live {
+                            locate: inst,
+                            side: o.side,
+                            price: price.0,
+                            shares: qty.0
+                        }
+                    )
+                    .is_none());
+            }
+            _ => {}
+        }
+        let book = &books[&inst];
+        if let (Some(bid), Some(ask)) = (book[0].keys().next_back(), book[1].keys().next()) {
+            assert!(bid < ask, "book never crossed or locked: {bid} vs {ask}");
+        }
+        max_live = max_live.max(live.len());
+    }
+
+    assert_eq!(
+        system_codes,
+        b"OSQMEC".to_vec(),
+        "system events in the order of a day"
+    );
+    assert_eq!(directory.len(), 40);
+    for t in [
+        b'A', b'F', b'D', b'U', b'X', b'E', b'C', b'P', b'Q', b'I', b'H', b'R', b'Y', b'V', b'J',
+    ] {
+        assert!(
+            by_type.get(&t).copied().unwrap_or(0) > 0,
+            "type {} present",
+            t as char
+        );
+    }
+    // Realistic proportions: adds and deletes dominate, executions a few percent.
+    let n = msgs.len() as f64;
+    let share = |t: u8| by_type.get(&t).copied().unwrap_or(0) as f64 / n;
+    assert!((0.35..0.60).contains(&share(b'A')), "adds {}", share(b'A'));
+    assert!(
+        (0.20..0.50).contains(&share(b'D')),
+        "deletes {}",
+        share(b'D')
+    );
+    assert!(
+        (0.01..0.10).contains(&share(b'E')),
+        "executions {}",
+        share(b'E')
+    );
+    // Heavy-tailed activity: the busiest instrument is far busier than the median.
+    let mut counts: Vec<u64> = per_instrument.values().copied().collect();
+    counts.sort_unstable();
+    let median = counts[counts.len() / 2];
+    assert!(*counts.last().unwrap() > 5 * median, "{counts:?}");
+    assert!(
+        max_live > 100,
+        "books are populated ({max_live} live orders)"
+    );
+}

@@ -1,0 +1,181 @@
+//! `ticklane book`: the book of one instrument at a point in event time.
+
+use std::ops::ControlFlow;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::bail;
+use ticklane_book::{LevelView, Market, OrderBook};
+use ticklane_core::{Side, Timestamp};
+
+use super::feed;
+use crate::ReadOpts;
+
+#[derive(Debug, serde::Serialize)]
+struct Level {
+    price: String,
+    qty: u64,
+    orders: u32,
+}
+
+impl From<LevelView> for Level {
+    fn from(l: LevelView) -> Self {
+        Self {
+            price: l.price.to_string(),
+            qty: l.qty,
+            orders: l.orders,
+        }
+    }
+}
+
+#[derive(Debug, serde::Serialize)]
+struct BookJson {
+    symbol: String,
+    instrument: u32,
+    at_ns: u64,
+    at: String,
+    messages: u64,
+    orders: usize,
+    bid_levels: usize,
+    ask_levels: usize,
+    bids: Vec<Level>,
+    asks: Vec<Level>,
+    spread: Option<String>,
+    mid: Option<String>,
+    microprice: Option<String>,
+    crossed: bool,
+    trading_state: Option<String>,
+    anomalies: std::collections::BTreeMap<&'static str, u64>,
+    errors: u64,
+}
+
+/// Runs the command.
+pub fn run(
+    path: &Path,
+    symbol: &str,
+    depth: usize,
+    at: Option<&str>,
+    json: bool,
+    read: ReadOpts,
+) -> anyhow::Result<ExitCode> {
+    let at = match at {
+        Some(s) => match Timestamp::parse_time_of_day(s) {
+            Some(t) => Some(t.0),
+            None => {
+                bail!("--at {s:?}: expected HH:MM:SS[.fffffffff] or nanoseconds since midnight")
+            }
+        },
+        None => None,
+    };
+    let mut market = Market::with_capacity(1 << 20, 1024);
+    let mut last_ts = 0u64;
+    let report = feed::read(path, read, |msg, ev, _| {
+        let ts = msg.timestamp();
+        if at.is_some_and(|at| ts > at) {
+            return ControlFlow::Break(());
+        }
+        last_ts = ts;
+        if let Some(ev) = ev {
+            market.apply(ev);
+        }
+        ControlFlow::Continue(())
+    })?;
+    report.print_errors();
+    let Some(book) = market.book_by_symbol(symbol) else {
+        bail!(
+            "symbol {symbol:?} has no book in {} (no stock directory or orders before that time)",
+            path.display()
+        );
+    };
+    let at_ns = at.unwrap_or(last_ts);
+    let out = BookJson {
+        symbol: symbol.to_string(),
+        instrument: book.instrument().0,
+        at_ns,
+        at: Timestamp(at_ns).to_string(),
+        messages: report.messages,
+        orders: book.order_count(),
+        bid_levels: book.level_count(Side::Bid),
+        ask_levels: book.level_count(Side::Ask),
+        bids: book
+            .depth(Side::Bid, depth)
+            .into_iter()
+            .map(Level::from)
+            .collect(),
+        asks: book
+            .depth(Side::Ask, depth)
+            .into_iter()
+            .map(Level::from)
+            .collect(),
+        spread: book.spread().map(|p| p.to_string()),
+        mid: book.mid().map(|p| p.to_string()),
+        microprice: book.microprice().map(|p| p.to_string()),
+        crossed: book.is_crossed(),
+        trading_state: book.trading_state().map(|s| format!("{s:?}")),
+        anomalies: market
+            .anomalies()
+            .nonzero()
+            .map(|(k, n)| (k.name(), n))
+            .collect(),
+        errors: report.errors,
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        print_table(&out, &book);
+    }
+    Ok(if report.errors > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn print_table(b: &BookJson, _book: &OrderBook<'_>) {
+    println!(
+        "{} (instrument {}) at {} — {} orders, {} bid levels, {} ask levels{}",
+        b.symbol,
+        b.instrument,
+        b.at,
+        b.orders,
+        b.bid_levels,
+        b.ask_levels,
+        if b.crossed { " — CROSSED" } else { "" }
+    );
+    println!(
+        "{:>7} {:>10} {:>12} | {:<12} {:<10} {:<7}",
+        "orders", "qty", "bid", "ask", "qty", "orders"
+    );
+    let rows = b.bids.len().max(b.asks.len());
+    for i in 0..rows {
+        let (bo, bq, bp) = b
+            .bids
+            .get(i)
+            .map_or((String::new(), String::new(), String::new()), |l| {
+                (l.orders.to_string(), l.qty.to_string(), l.price.clone())
+            });
+        let (ap, aq, ao) = b
+            .asks
+            .get(i)
+            .map_or((String::new(), String::new(), String::new()), |l| {
+                (l.price.clone(), l.qty.to_string(), l.orders.to_string())
+            });
+        println!("{bo:>7} {bq:>10} {bp:>12} | {ap:<12} {aq:<10} {ao:<7}");
+    }
+    let opt = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
+    println!(
+        "spread {}  mid {}  microprice {}  state {}",
+        opt(&b.spread),
+        opt(&b.mid),
+        opt(&b.microprice),
+        opt(&b.trading_state)
+    );
+    if !b.anomalies.is_empty() {
+        let a: Vec<String> = b
+            .anomalies
+            .iter()
+            .map(|(k, n)| format!("{k}={n}"))
+            .collect();
+        println!("anomalies {}", a.join(" "));
+    }
+}

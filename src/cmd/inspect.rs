@@ -1,0 +1,170 @@
+//! `ticklane inspect`: what is in a file — counts by message type, instruments, time range,
+//! size, decode rate, and every error with its position.
+
+use std::collections::BTreeMap;
+use std::ops::ControlFlow;
+use std::path::Path;
+use std::process::ExitCode;
+
+use ticklane_core::Timestamp;
+use ticklane_feeds::itch::Message;
+
+use super::feed::{self, ReadError};
+use super::stopwatch::Stopwatch;
+use crate::ReadOpts;
+
+#[derive(Debug, serde::Serialize)]
+struct Instrument {
+    locate: u16,
+    symbol: Option<String>,
+    messages: u64,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct Summary {
+    file: String,
+    format: String,
+    bytes: u64,
+    messages: u64,
+    by_type: BTreeMap<String, u64>,
+    instruments: usize,
+    instrument_list: Vec<Instrument>,
+    first_timestamp_ns: Option<u64>,
+    last_timestamp_ns: Option<u64>,
+    first_timestamp: Option<String>,
+    last_timestamp: Option<String>,
+    errors: u64,
+    error_list: Vec<ReadError>,
+    packets: u64,
+    duplicates: u64,
+    gaps: u64,
+    missing: u64,
+    heartbeats: u64,
+    end_of_session: u64,
+    seconds: f64,
+    messages_per_sec: f64,
+    megabytes_per_sec: f64,
+}
+
+/// Runs the command. Exit code 1 when the file has errors.
+pub fn run(path: &Path, json: bool, read: ReadOpts) -> anyhow::Result<ExitCode> {
+    let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let mut by_type = [0u64; 256];
+    let mut per_locate: BTreeMap<u16, (Option<String>, u64)> = BTreeMap::new();
+    let mut first_ts = None;
+    let mut last_ts = None;
+    let clock = Stopwatch::start();
+    let report = feed::read(path, read, |msg, _ev, _pos| {
+        by_type[usize::from(msg.msg_type())] += 1;
+        let ts = msg.timestamp();
+        first_ts.get_or_insert(ts);
+        last_ts = Some(ts);
+        let locate = msg.stock_locate();
+        if locate != 0 {
+            let entry = per_locate.entry(locate).or_default();
+            entry.1 += 1;
+            if let Message::StockDirectory(r) = msg {
+                entry.0 = Some(String::from_utf8_lossy(&r.stock).trim_end().to_string());
+            }
+        }
+        ControlFlow::Continue(())
+    })?;
+    let secs = clock.elapsed().as_secs_f64();
+    let summary = Summary {
+        file: path.display().to_string(),
+        format: report
+            .format
+            .map(|f| format!("{f:?}").to_lowercase())
+            .unwrap_or_default(),
+        bytes,
+        messages: report.messages,
+        by_type: by_type
+            .iter()
+            .enumerate()
+            .filter(|(_, &n)| n > 0)
+            .map(|(t, &n)| ((t as u8 as char).to_string(), n))
+            .collect(),
+        instruments: per_locate.len(),
+        instrument_list: per_locate
+            .iter()
+            .map(|(&locate, (symbol, messages))| Instrument {
+                locate,
+                symbol: symbol.clone(),
+                messages: *messages,
+            })
+            .collect(),
+        first_timestamp_ns: first_ts,
+        last_timestamp_ns: last_ts,
+        first_timestamp: first_ts.map(|t| Timestamp(t).to_string()),
+        last_timestamp: last_ts.map(|t| Timestamp(t).to_string()),
+        errors: report.errors,
+        error_list: report.first_errors.clone(),
+        packets: report.source.packets,
+        duplicates: report.source.duplicates,
+        gaps: report.source.gaps,
+        missing: report.source.missing,
+        heartbeats: report.source.heartbeats,
+        end_of_session: report.source.end_of_session,
+        seconds: secs,
+        messages_per_sec: if secs > 0.0 {
+            report.messages as f64 / secs
+        } else {
+            0.0
+        },
+        megabytes_per_sec: if secs > 0.0 {
+            bytes as f64 / secs / 1e6
+        } else {
+            0.0
+        },
+    };
+    if json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        print_text(&summary);
+    }
+    Ok(if summary.errors > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn print_text(s: &Summary) {
+    println!("file        {} ({}, {} bytes)", s.file, s.format, s.bytes);
+    println!("messages    {}", s.messages);
+    let types: Vec<String> = s.by_type.iter().map(|(t, n)| format!("{t}:{n}")).collect();
+    println!("by type     {}", types.join(" "));
+    let names: Vec<String> = s
+        .instrument_list
+        .iter()
+        .take(12)
+        .map(|i| match &i.symbol {
+            Some(sym) => format!("{sym}({})", i.locate),
+            None => format!("#{}", i.locate),
+        })
+        .collect();
+    let more = if s.instruments > 12 { " ..." } else { "" };
+    println!("instruments {}: {}{more}", s.instruments, names.join(" "));
+    if let (Some(a), Some(b)) = (&s.first_timestamp, &s.last_timestamp) {
+        println!("time        {a} .. {b}");
+    }
+    if s.packets > 0 {
+        println!(
+            "moldudp64   {} packets, {} duplicates dropped, {} gaps ({} missing), {} heartbeats, {} end-of-session",
+            s.packets, s.duplicates, s.gaps, s.missing, s.heartbeats, s.end_of_session
+        );
+    }
+    println!(
+        "rate        {:.1} M messages/s, {:.0} MB/s ({:.3} s)",
+        s.messages_per_sec / 1e6,
+        s.megabytes_per_sec,
+        s.seconds
+    );
+    println!("errors      {}", s.errors);
+    for e in &s.error_list {
+        match e.position {
+            Some(p) => println!("  at {p} ({}): {}", e.stage, e.error),
+            None => println!("  ({}): {}", e.stage, e.error),
+        }
+    }
+}
