@@ -82,6 +82,47 @@ enum Command {
         #[command(flatten)]
         read: ReadOpts,
     },
+    /// Check the order book against a LOBSTER order-book file, row by row.
+    LobsterCheck {
+        /// LOBSTER message file.
+        messages: PathBuf,
+        /// LOBSTER order-book file of the same session.
+        orderbook: PathBuf,
+        /// Levels to compare (default: all levels of the file).
+        #[arg(long)]
+        levels: Option<usize>,
+        /// How many differences to print.
+        #[arg(long, default_value_t = 10)]
+        max_diffs: usize,
+    },
+    /// Run the main job on the embedded default: generate a session in memory, decode it,
+    /// build every book, and print what was seen and how fast.
+    Demo {
+        /// Random seed of the embedded session.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Messages in the embedded session.
+        #[arg(long, default_value_t = 2_000_000)]
+        messages: u64,
+    },
+    /// Measure decode and decode+book throughput on a generated session (one core).
+    Bench {
+        /// Messages in the generated session.
+        #[arg(long, default_value_t = 5_000_000)]
+        messages: u64,
+        /// Instruments in the generated session.
+        #[arg(long, default_value_t = 64)]
+        instruments: u16,
+        /// Timed passes over the session (the best is reported).
+        #[arg(long, default_value_t = 5)]
+        passes: u32,
+        /// Random seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print every change of the best bid or offer of one instrument.
     Bbo {
         /// ITCH binary file (plain or .gz), pcap or pcapng of MoldUDP64.
@@ -132,6 +173,20 @@ fn main() -> ExitCode {
             json,
             read,
         } => cmd::book::run(&file, &symbol, depth, at.as_deref(), json, read),
+        Command::LobsterCheck {
+            messages,
+            orderbook,
+            levels,
+            max_diffs,
+        } => cmd::lobster_check::run(&messages, &orderbook, levels, max_diffs),
+        Command::Demo { seed, messages } => cmd::demo::run(seed, messages),
+        Command::Bench {
+            messages,
+            instruments,
+            passes,
+            seed,
+            json,
+        } => cmd::bench::run(seed, messages, instruments, passes, json),
         Command::Bbo {
             file, symbol, read, ..
         } => cmd::bbo::run(&file, &symbol, read),

@@ -1,1 +1,32 @@
-//! Shared helpers of the benchmarks.
+//! Inputs shared by the criterion benchmarks: generated sessions as NASDAQ binary-file images,
+//! made once per run with a fixed seed so every run measures the same bytes.
+
+use ticklane_feeds::synth::{SessionGenerator, SynthConfig};
+
+/// Messages in the benchmark session (override with `TICKLANE_BENCH_MESSAGES`).
+pub fn bench_messages() -> u64 {
+    std::env::var("TICKLANE_BENCH_MESSAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5_000_000)
+}
+
+/// A generated session (seed 1, 64 instruments) framed as a NASDAQ binary file.
+///
+/// The generator emits no `h` or `O` messages, which the `itchy` peer cannot parse.
+pub fn session(messages: u64) -> Vec<u8> {
+    let cfg = SynthConfig {
+        seed: 1,
+        messages,
+        instruments: 64,
+    };
+    let Ok(mut gen) = SessionGenerator::new(cfg) else {
+        return Vec::new();
+    };
+    let mut buf = Vec::with_capacity(messages as usize * 34);
+    while let Some(m) = gen.next_message() {
+        buf.extend_from_slice(&(m.len() as u16).to_be_bytes());
+        buf.extend_from_slice(m);
+    }
+    buf
+}

@@ -27,7 +27,7 @@ pub fn run(path: &Path, symbol: &str, read: ReadOpts) -> anyhow::Result<ExitCode
     let stdout = std::io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     writeln!(out, "timestamp_ns,bid_px,bid_qty,ask_px,ask_qty")?;
-    let mut market = Market::with_capacity(1 << 20, 1024);
+    let mut market = Market::with_capacity(1 << 16, 1024);
     let mut target: Option<InstrumentId> = None;
     let mut last: Top = (None, None);
     let mut io_error: Option<std::io::Error> = None;

@@ -67,7 +67,7 @@ pub fn run(
         },
         None => None,
     };
-    let mut market = Market::with_capacity(1 << 20, 1024);
+    let mut market = Market::with_capacity(1 << 16, 1024);
     let mut last_ts = 0u64;
     let report = feed::read(path, read, |msg, ev, _| {
         let ts = msg.timestamp();

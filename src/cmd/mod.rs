@@ -1,9 +1,13 @@
 //! One module per subcommand.
 
 pub mod bbo;
+pub mod bench;
 pub mod book;
+pub mod demo;
 pub mod feed;
 pub mod gen;
 pub mod inspect;
+pub mod lobster_check;
+pub mod pipeline;
 pub mod progress;
 pub mod stopwatch;

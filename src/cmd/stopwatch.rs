@@ -19,13 +19,4 @@ impl Stopwatch {
         self.0.elapsed()
     }
 
-    /// `count` per second since start (0 when no time has passed).
-    pub fn rate(&self, count: u64) -> f64 {
-        let s = self.elapsed().as_secs_f64();
-        if s > 0.0 {
-            count as f64 / s
-        } else {
-            0.0
-        }
-    }
 }

@@ -244,7 +244,7 @@ impl Market {
                     self.flag(&mut r, k);
                     return r;
                 }
-                self.finish(&mut r, b, side, before);
+                self.finish(&mut r, b, side, before, true);
             }
             EventBody::OrderExecuted { order_id, qty, .. }
             | EventBody::OrderExecutedWithPrice { order_id, qty, .. } => {
@@ -273,7 +273,7 @@ impl Market {
                 let o = self.orders.slots[slot as usize];
                 let before = self.top(o.book, o.side);
                 self.remove_order(slot);
-                self.finish(&mut r, o.book, o.side, before);
+                self.finish(&mut r, o.book, o.side, before, false);
             }
             EventBody::OrderReplaced {
                 old_id,
@@ -291,7 +291,7 @@ impl Market {
                 if let Err(k) = self.add_order(o.book, new_id, o.side, price, qty.0, ev.ts.0) {
                     self.flag(&mut r, k);
                 }
-                self.finish(&mut r, o.book, o.side, before);
+                self.finish(&mut r, o.book, o.side, before, true);
             }
             EventBody::InstrumentDirectory(info) => self.directory(&mut r, ev.instrument, info),
             EventBody::TradingStatus { state, .. } => {
@@ -339,9 +339,11 @@ impl Market {
     }
 
     /// Fills the change flags after a book change on `side` of book `b`, and counts a
-    /// transition into the crossed state.
+    /// transition into the crossed state. `added` says whether liquidity may have been added
+    /// (add, replace): removing or reducing orders can never cross a book that was not
+    /// crossed, so the opposite side is not even read then.
     #[inline]
-    fn finish(&mut self, r: &mut ApplyResult, b: u32, side: Side, before: Top) {
+    fn finish(&mut self, r: &mut ApplyResult, b: u32, side: Side, before: Top, added: bool) {
         r.book_changed = true;
         let changed = self.top(b, side) != before;
         match side {
@@ -349,6 +351,9 @@ impl Market {
             Side::Ask => r.ask_top_changed = changed,
         }
         let book = &mut self.books[b as usize];
+        if !added && !book.crossed {
+            return;
+        }
         let crossed = book.compute_crossed();
         let was = core::mem::replace(&mut book.crossed, crossed);
         r.crossed = crossed;
@@ -385,7 +390,7 @@ impl Market {
             self.orders.slots[slot as usize].qty = o.qty - qty;
             self.levels.slots[o.level as usize].qty -= u64::from(qty);
         }
-        self.finish(r, o.book, o.side, before);
+        self.finish(r, o.book, o.side, before, false);
     }
 
     /// Rests a new order at the tail of its level.

@@ -118,7 +118,7 @@ macro_rules! messages {
         /// for a type byte that is not ITCH 5.0, [`DecodeError::Truncated`] when `buf` is
         /// shorter than the type's length and [`DecodeError::LengthMismatch`] when longer.
         /// Never panics, never allocates.
-        #[inline]
+        #[inline(always)]
         pub fn decode(buf: &[u8]) -> Result<Message<'_>, DecodeError> {
             let Some(&ty) = buf.first() else {
                 return Err(DecodeError::Empty);

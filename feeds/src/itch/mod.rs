@@ -6,11 +6,11 @@
 //! - [`wire`]: one zero-copy `#[repr(C)]` struct per message type whose bytes *are* the wire
 //!   format (big-endian integers, space-padded alphas, 6-byte [`Ts48`] timestamps), the
 //!   [`ItchMessage`] trait (`TYPE`, `LEN`) and `new(...)` constructors.
-//! - [`decode`](mod@decode): [`decode`] (exactly one message) and [`decode_prefix`] (length
+//! - [`decode`](mod@decode): [`decode()`] (exactly one message) and [`decode_prefix`] (length
 //!   taken from the type byte) into [`Message`], an enum of references into the input.
-//! - [`encode`](mod@encode): [`encode`] (bare bytes) and [`encode_framed`] (u16 big-endian
+//! - [`encode`](mod@encode): [`encode()`] (bare bytes) and [`encode_framed`] (u16 big-endian
 //!   length prefix, as in NASDAQ's binary files).
-//! - [`normalize`](mod@normalize): [`normalize`] into [`ticklane_core::MarketEvent`].
+//! - [`normalize`](mod@normalize): [`normalize()`] into [`ticklane_core::MarketEvent`].
 //!
 //! [`message_len`] is the table of wire lengths (type byte included); framers use it to
 //! split unframed streams, and the wire structs are checked against it at compile time.

@@ -13,7 +13,7 @@
 //! `BeU64` with 8 implied decimals.
 //!
 //! Every struct implements [`ItchMessage`], whose `TYPE`/`LEN` constants are checked at compile
-//! time against [`message_len`](super::message_len) and `size_of`.
+//! time against [`super::message_len`] and `size_of`.
 //!
 //! Each struct also has a `new(locate, tracking, ts_ns, ...body fields in spec order)`
 //! constructor taking native integers (converted to big-endian) and setting `msg_type`.

@@ -1,0 +1,156 @@
+//! `ticklane lobster-check` on LOBSTER's real sample files (shared/data/lobster): every row it
+//! can check must equal LOBSTER's order book, the row accounting must add up, and a corrupted
+//! order-book file must fail naming the corrupted row.
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/lobster");
+
+const AMZN: (&str, &str) = (
+    "AMZN_2012-06-21_34200000_57600000_message_1.csv",
+    "AMZN_2012-06-21_34200000_57600000_orderbook_1.csv",
+);
+const GOOG: (&str, &str) = (
+    "GOOG_2012-06-21_34200000_57600000_message_1.csv",
+    "GOOG_2012-06-21_34200000_57600000_orderbook_1.csv",
+);
+const AAPL: (&str, &str) = (
+    "AAPL_2012-06-21_34200000_57600000_message_10.head998.csv",
+    "AAPL_2012-06-21_34200000_57600000_orderbook_10.head998.csv",
+);
+
+/// Paths of a pair, or `None` (with a message) when the data folder is absent.
+fn pair((m, b): (&str, &str)) -> Option<(PathBuf, PathBuf)> {
+    let (m, b) = (Path::new(DATA).join(m), Path::new(DATA).join(b));
+    if m.is_file() && b.is_file() {
+        Some((m, b))
+    } else {
+        println!("skipping: {} not found (shared/data absent)", m.display());
+        None
+    }
+}
+
+fn lobster_check(m: &Path, b: &Path, extra: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ticklane"))
+        .arg("lobster-check")
+        .arg(m)
+        .arg(b)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+/// The integer after `label` at the start of a line of `out`.
+fn number(out: &str, label: &str) -> u64 {
+    let line = out
+        .lines()
+        .find(|l| l.starts_with(label))
+        .unwrap_or_else(|| panic!("no line {label:?} in:\n{out}"));
+    line[label.len()..]
+        .trim_start()
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// Runs the check on a real pair; asserts exit 0, no differences and the row accounting.
+fn passes(p: (&str, &str), rows: u64) {
+    let Some((m, b)) = pair(p) else { return };
+    let out = lobster_check(&m, &b, &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    println!("{text}");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(number(&text, "rows:"), rows);
+    let checked = number(&text, "rows checked:");
+    let equal = number(&text, "rows equal:");
+    let unverifiable = number(&text, "rows unverifiable:");
+    assert_eq!(checked, equal, "every checked row equal");
+    assert_eq!(
+        checked + unverifiable,
+        rows,
+        "checked + unverifiable == rows"
+    );
+    assert!(checked > rows / 2, "most rows are checkable");
+    assert_eq!(number(&text, "differences:"), 0);
+    assert!(text.contains("result: OK"));
+    assert!(text.contains("unresolved: 0"));
+}
+
+#[test]
+fn amzn_level_1_matches() {
+    passes(AMZN, 57_515);
+}
+
+#[test]
+fn goog_level_1_matches() {
+    passes(GOOG, 49_482);
+}
+
+#[test]
+fn aapl_level_10_matches() {
+    passes(AAPL, 999);
+}
+
+#[test]
+fn fewer_levels_compared_still_accounts_every_row() {
+    let Some((m, b)) = pair(AAPL) else { return };
+    let out = lobster_check(&m, &b, &["--levels", "3"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("10 in the file, 3 compared"));
+    assert_eq!(
+        number(&text, "rows checked:") + number(&text, "rows unverifiable:"),
+        999
+    );
+}
+
+#[test]
+fn corrupted_size_fails_and_names_the_row() {
+    let Some((m, b)) = pair(AAPL) else { return };
+    let book = std::fs::read_to_string(&b).unwrap();
+    let mut rows: Vec<String> = book.lines().map(str::to_string).collect();
+    // A row whose best ask price is the previous row's (so it is checkable, not hidden depth).
+    let target = (500..rows.len())
+        .find(|&i| rows[i].split(',').next() == rows[i - 1].split(',').next())
+        .unwrap();
+    let mut cols: Vec<String> = rows[target].split(',').map(str::to_string).collect();
+    let size: u64 = cols[1].parse().unwrap();
+    cols[1] = (size + 7).to_string();
+    rows[target] = cols.join(",");
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("orderbook_corrupted.csv");
+    std::fs::write(&bad, rows.join("\n") + "\n").unwrap();
+
+    let out = lobster_check(&m, &bad, &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    println!("{text}");
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("result: FAIL"));
+    let want = format!("row {target} (line {}) level 1 ask: expected", target + 1);
+    assert!(
+        text.contains(&want),
+        "output does not name {want:?}:\n{text}"
+    );
+    assert!(text.contains(&format!("x {}, ours", size + 7)));
+    assert_eq!(
+        number(&text, "rows checked:") + number(&text, "rows unverifiable:"),
+        999
+    );
+}
+
+#[test]
+fn mismatched_files_are_an_error_not_a_pass() {
+    let Some((m, _)) = pair(AAPL) else { return };
+    let Some((_, b)) = pair(AMZN) else { return };
+    let out = lobster_check(&m, &b, &[]);
+    assert_ne!(out.status.code(), Some(0));
+}
