@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod cmd;
+mod config;
 
 /// ticklane — decode NASDAQ ITCH 5.0 / MoldUDP64 feeds, build order books, generate sessions.
 #[derive(Debug, Parser)]
@@ -98,12 +99,15 @@ enum Command {
     /// Run the main job on the embedded default: generate a session in memory, decode it,
     /// build every book, and print what was seen and how fast.
     Demo {
-        /// Random seed of the embedded session.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Messages in the embedded session.
-        #[arg(long, default_value_t = 2_000_000)]
-        messages: u64,
+        /// A demo configuration (TOML, see config/demo.toml); default: the embedded one.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Override the session's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Override the session's message count.
+        #[arg(long)]
+        messages: Option<u64>,
     },
     /// Measure decode and decode+book throughput on a generated session (one core).
     Bench {
@@ -179,7 +183,11 @@ fn main() -> ExitCode {
             levels,
             max_diffs,
         } => cmd::lobster_check::run(&messages, &orderbook, levels, max_diffs),
-        Command::Demo { seed, messages } => cmd::demo::run(seed, messages),
+        Command::Demo {
+            config,
+            seed,
+            messages,
+        } => cmd::demo::run(config.as_deref(), seed, messages),
         Command::Bench {
             messages,
             instruments,

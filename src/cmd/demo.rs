@@ -13,20 +13,25 @@ use ticklane_feeds::events::for_each_event;
 use super::pipeline::generate_framed;
 use super::stopwatch::Stopwatch;
 
-/// Instruments in the embedded session.
-const INSTRUMENTS: u16 = 64;
-
 /// Runs the command.
-pub fn run(seed: u64, messages: u64) -> anyhow::Result<ExitCode> {
+pub fn run(
+    config: Option<&std::path::Path>,
+    seed: Option<u64>,
+    messages: Option<u64>,
+) -> anyhow::Result<ExitCode> {
+    let cfg = crate::config::DemoConfig::load(config)?;
+    let seed = seed.unwrap_or(cfg.session.seed);
+    let messages = messages.unwrap_or(cfg.session.messages);
+    let instruments = cfg.session.instruments;
     let clock = Stopwatch::start();
-    let buf = generate_framed(seed, messages, INSTRUMENTS)?;
+    let buf = generate_framed(seed, messages, instruments)?;
     let gen_secs = clock.elapsed().as_secs_f64();
     println!(
-        "generated {messages} ITCH 5.0 messages ({:.1} MB, {INSTRUMENTS} instruments, seed {seed}) in {gen_secs:.2} s",
+        "generated {messages} ITCH 5.0 messages ({:.1} MB, {instruments} instruments, seed {seed}) in {gen_secs:.2} s",
         buf.len() as f64 / 1e6
     );
 
-    let mut market = Market::with_capacity(1 << 16, usize::from(INSTRUMENTS) + 1);
+    let mut market = Market::with_capacity(cfg.book.order_capacity, usize::from(instruments) + 1);
     let mut kinds: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut top_changes = 0u64;
     let clock = Stopwatch::start();

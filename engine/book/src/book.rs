@@ -110,7 +110,9 @@ pub struct OrderView {
 }
 
 /// Read-only view of one instrument's book. Cheap to copy; borrows the [`Market`].
-#[derive(Clone, Copy, Debug)]
+///
+/// `Debug` prints a summary (instrument, order count, best levels), not the whole market.
+#[derive(Clone, Copy)]
 pub struct OrderBook<'a> {
     pub(crate) market: &'a Market,
     pub(crate) idx: u32,
@@ -260,6 +262,18 @@ impl<'a> OrderBook<'a> {
     }
 }
 
+impl core::fmt::Debug for OrderBook<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("OrderBook")
+            .field("instrument", &self.instrument())
+            .field("symbol", &self.symbol())
+            .field("orders", &self.order_count())
+            .field("best_bid", &self.best_bid())
+            .field("best_ask", &self.best_ask())
+            .finish()
+    }
+}
+
 /// Iterator over the levels of one side, best first. See [`OrderBook::levels`].
 #[derive(Clone, Debug)]
 pub struct Levels<'a> {
@@ -284,10 +298,18 @@ impl Iterator for Levels<'_> {
 impl ExactSizeIterator for Levels<'_> {}
 
 /// Iterator over the orders of one level in FIFO order. See [`OrderBook::level_orders`].
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct LevelOrders<'a> {
     market: &'a Market,
     next: u32,
+}
+
+impl core::fmt::Debug for LevelOrders<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("LevelOrders")
+            .field("next_slot", &self.next)
+            .finish()
+    }
 }
 
 impl Iterator for LevelOrders<'_> {

@@ -51,7 +51,9 @@ impl ApplyResult {
 }
 
 /// Order books of every instrument plus reference data and trading state.
-#[derive(Clone, Debug)]
+///
+/// `Debug` prints a summary (counts and anomalies), not every order.
+#[derive(Clone)]
 pub struct Market {
     pub(crate) books: Vec<Book>,
     dense: Vec<u32>,
@@ -61,6 +63,17 @@ pub struct Market {
     pub(crate) levels: Slab<LevelSlot>,
     pub(crate) index: OrderIndex,
     anomalies: Anomalies,
+}
+
+impl core::fmt::Debug for Market {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Market")
+            .field("instruments", &self.books.len())
+            .field("live_orders", &self.index.len())
+            .field("live_levels", &self.levels.live())
+            .field("anomalies", &self.anomalies)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for Market {

@@ -636,3 +636,16 @@ fn large_ids_and_instruments_and_slot_reuse() {
     assert_eq!(m.anomalies().total(), 0);
     assert!(m.book(big).is_some());
 }
+
+#[test]
+fn debug_output_is_a_summary() {
+    let mut m = Market::new();
+    for id in 0..1000 {
+        add(&mut m, I1, id, Side::Bid, 100 + (id % 50) as i64, 1);
+    }
+    let s = format!("{m:?}");
+    assert!(s.contains("live_orders: 1000"), "{s}");
+    assert!(s.len() < 400, "{s}");
+    let b = format!("{:?}", m.book(I1).expect("book"));
+    assert!(b.contains("best_bid") && b.len() < 400, "{b}");
+}

@@ -1,0 +1,220 @@
+//! The CLI end to end on the real NASDAQ data in `../shared/data` (skipped with a message when
+//! the folder is absent): `inspect`, `bbo` and `book` agree between the binary file and its
+//! MoldUDP64 pcap, the BBO stream equals the golden produced by independent implementations
+//! (`tests/crosscheck/`, itch-book / meatpy / itchcpp), and the damaged file gives the
+//! documented error by default and counted anomalies with `--lengths-from-type`.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ticklane");
+
+fn data(rel: &str) -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data")
+        .join(rel);
+    if p.exists() {
+        Some(p)
+    } else {
+        eprintln!("skipping: {} is absent", p.display());
+        None
+    }
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+const AAPL_ITCH: &str = "itch/nasdaq_20200130_aapl_first10k.itch50";
+const AAPL_PCAP: &str = "pcap/nasdaq_20200130_aapl_first10k_moldudp64.pcap";
+const ZERO_PREFIX: &str = "itch/ritch_ex20101224_zero_prefix.itch50";
+
+#[test]
+fn inspect_json_counts_the_real_file_and_its_pcap_alike() {
+    let (Some(itch), Some(pcap)) = (data(AAPL_ITCH), data(AAPL_PCAP)) else {
+        return;
+    };
+    let mut seen = Vec::new();
+    for f in [&itch, &pcap] {
+        let o = run(&["inspect", "--json", f.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        assert_eq!(v["messages"], 10_000);
+        assert_eq!(v["errors"], 0);
+        let t = &v["by_type"];
+        for (ty, n) in [
+            ("A", 4758),
+            ("D", 4083),
+            ("E", 849),
+            ("P", 240),
+            ("L", 52),
+            ("U", 7),
+            ("X", 6),
+            ("F", 2),
+            ("R", 1),
+            ("H", 1),
+            ("Y", 1),
+        ] {
+            assert_eq!(t[ty], n, "type {ty} in {}", f.display());
+        }
+        assert_eq!(v["instrument_list"][0]["symbol"], "AAPL");
+        assert_eq!(v["first_timestamp"], "03:07:14.909934345");
+        seen.push((v["by_type"].clone(), v["last_timestamp_ns"].clone()));
+    }
+    assert_eq!(seen[0], seen[1]);
+}
+
+#[test]
+fn bbo_of_file_and_pcap_equal_the_independent_golden() {
+    let (Some(itch), Some(pcap)) = (data(AAPL_ITCH), data(AAPL_PCAP)) else {
+        return;
+    };
+    let golden = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/aapl_first10k_bbo.csv"),
+    )
+    .unwrap();
+    assert_eq!(golden.lines().count(), 2_793, "header + 2,792 changes");
+    for f in [&itch, &pcap] {
+        let o = run(&["bbo", f.to_str().unwrap(), "--symbol", "AAPL", "--csv"]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let ours = stdout(&o);
+        if ours != golden {
+            let first = ours
+                .lines()
+                .zip(golden.lines())
+                .position(|(a, b)| a != b)
+                .unwrap_or(0);
+            panic!(
+                "{}: BBO differs from the golden at line {first}: ours {:?}, golden {:?}",
+                f.display(),
+                ours.lines().nth(first),
+                golden.lines().nth(first)
+            );
+        }
+    }
+}
+
+#[test]
+fn book_matches_the_independent_final_book() {
+    let Some(itch) = data(AAPL_ITCH) else { return };
+    let golden: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/aapl_first10k_final_book.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let o = run(&[
+        "book",
+        itch.to_str().unwrap(),
+        "--symbol",
+        "AAPL",
+        "--depth",
+        "5",
+        "--json",
+    ]);
+    assert!(o.status.success());
+    let ours: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(ours["orders"], 215);
+    assert_eq!(ours["bid_levels"], 79);
+    assert_eq!(ours["ask_levels"], 63);
+    assert_eq!(ours["crossed"], false);
+    assert_eq!(ours["anomalies"], serde_json::json!({}));
+    // Our top five levels per side, as [price in 1/10000, shares, orders], against the
+    // independent book's (itch-book, equal to meatpy's).
+    let top = |v: &serde_json::Value| -> serde_json::Value {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .take(5)
+            .map(|l| {
+                let px: ticklane_core::Price = l["price"].as_str().unwrap().parse().unwrap();
+                serde_json::json!([px.0, l["qty"], l["orders"]])
+            })
+            .collect()
+    };
+    assert_eq!(top(&ours["bids"]), golden["bids"]);
+    assert_eq!(top(&ours["asks"]), golden["asks"]);
+    assert_eq!(golden["bids"][0], serde_json::json!([3_201_400, 25, 1]));
+}
+
+#[test]
+fn book_at_a_time_is_the_book_then() {
+    let Some(itch) = data(AAPL_ITCH) else { return };
+    // The first BBO line of the golden is at 14400667465235 ns: an ask of 300 at 322.40 only.
+    let o = run(&[
+        "book",
+        itch.to_str().unwrap(),
+        "--symbol",
+        "AAPL",
+        "--at",
+        "14400667465235",
+        "--json",
+    ]);
+    assert!(o.status.success());
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["bids"], serde_json::json!([]));
+    assert_eq!(v["asks"][0]["price"], "322.4000");
+    assert_eq!(v["asks"][0]["qty"], 300);
+    assert_eq!(v["at"], "04:00:00.667465235");
+}
+
+#[test]
+fn zero_prefix_file_errors_by_default_and_counts_anomalies_on_request() {
+    let Some(f) = data(ZERO_PREFIX) else { return };
+    let o = run(&["inspect", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let text = stdout(&o);
+    assert!(
+        text.contains("at 0 (framing): zero length prefix at offset 0"),
+        "{text}"
+    );
+    assert!(text.contains("--lengths-from-type"), "{text}");
+
+    let o = run(&["inspect", "--json", "--lengths-from-type", f.to_str().unwrap()]);
+    assert!(o.status.success());
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["messages"], 12_012);
+    assert_eq!(v["errors"], 0);
+
+    let o = run(&[
+        "book",
+        "--lengths-from-type",
+        f.to_str().unwrap(),
+        "--symbol",
+        "BOB",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let a = &v["anomalies"];
+    let unknown: u64 = [
+        "unknown_order_executed",
+        "unknown_order_cancelled",
+        "unknown_order_deleted",
+        "unknown_order_replaced",
+    ]
+    .iter()
+    .map(|k| a[k].as_u64().unwrap_or(0))
+    .sum();
+    assert_eq!(unknown, 117, "{a}");
+    assert!(a["crossed_book"].as_u64().unwrap() >= 1, "{a}");
+    assert_eq!(v["crossed"], true);
+}
+
+#[test]
+fn unknown_symbol_and_bad_time_are_clear_errors() {
+    let Some(itch) = data(AAPL_ITCH) else { return };
+    let o = run(&["bbo", itch.to_str().unwrap(), "--symbol", "MSFT"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("\"MSFT\" not found"));
+    let o = run(&["book", itch.to_str().unwrap(), "--symbol", "AAPL", "--at", "9:99"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--at"));
+}
