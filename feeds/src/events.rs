@@ -5,7 +5,9 @@
 
 use ticklane_core::MarketEvent;
 
-use crate::itch::{decode, normalize};
+use ticklane_core::{EventBody, InstrumentId, MatchId, Timestamp};
+
+use crate::itch::{decode, normalize_into};
 
 /// Counters of one pass.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +26,14 @@ pub struct EventStats {
 #[inline]
 pub fn for_each_event(buf: &[u8], mut on_event: impl FnMut(&MarketEvent)) -> EventStats {
     let mut s = EventStats::default();
+    // One event slot, overwritten in place by every message (see `normalize_into`).
+    let mut ev = MarketEvent::new(
+        Timestamp(0),
+        InstrumentId::NONE,
+        EventBody::BrokenTrade {
+            match_id: MatchId(0),
+        },
+    );
     let mut pos = 0usize;
     while let Some(prefix) = buf.get(pos..pos + 2) {
         let len = usize::from(u16::from_be_bytes([prefix[0], prefix[1]]));
@@ -35,12 +45,12 @@ pub fn for_each_event(buf: &[u8], mut on_event: impl FnMut(&MarketEvent)) -> Eve
         match decode(body) {
             Ok(msg) => {
                 s.messages += 1;
-                match normalize(&msg) {
-                    Ok(Some(ev)) => {
+                match normalize_into(&msg, &mut ev) {
+                    Ok(true) => {
                         s.events += 1;
                         on_event(&ev);
                     }
-                    Ok(None) => {}
+                    Ok(false) => {}
                     Err(_) => s.errors += 1,
                 }
             }

@@ -376,3 +376,73 @@ mod tests {
         assert_eq!(wide(u64::MAX), WidePrice(i64::MAX));
     }
 }
+
+/// Normalizes one decoded message into `out`, returning `Ok(true)` when `out` now holds the
+/// event and `Ok(false)` for the informational types (`out` untouched).
+///
+/// The hot path of [`crate::events`]: the order-book messages (`A F E C X D U P`) are written
+/// field by field straight into `out`, which the caller reuses for every message. Building the
+/// event by value and copying it ([`normalize`]) writes it twice, and the wide reload of freshly
+/// written narrow stores stalls store-to-load forwarding; this way each field is stored once.
+#[inline(always)]
+pub fn normalize_into(msg: &Message<'_>, out: &mut MarketEvent) -> Result<bool, NormalizeError> {
+    macro_rules! put {
+        ($m:expr, $body:expr) => {{
+            let m = $m;
+            let body = $body;
+            out.ts = Timestamp(m.timestamp.get());
+            out.instrument = InstrumentId(u32::from(m.stock_locate.get()));
+            out.body = body;
+            Ok(true)
+        }};
+    }
+    match *msg {
+        Message::AddOrder(m) => put!(
+            m,
+            EventBody::OrderAdded {
+                order_id: OrderId(m.order_ref.get()),
+                side: side(m.msg_type, m.buy_sell)?,
+                price: px(m.price),
+                qty: Qty(m.shares.get()),
+                mpid: [0; 4],
+            }
+        ),
+        Message::OrderDelete(m) => put!(
+            m,
+            EventBody::OrderDeleted {
+                order_id: OrderId(m.order_ref.get()),
+            }
+        ),
+        Message::OrderExecuted(m) => put!(
+            m,
+            EventBody::OrderExecuted {
+                order_id: OrderId(m.order_ref.get()),
+                qty: Qty(m.executed_shares.get()),
+                match_id: MatchId(m.match_number.get()),
+            }
+        ),
+        Message::OrderReplace(m) => put!(
+            m,
+            EventBody::OrderReplaced {
+                old_id: OrderId(m.original_order_ref.get()),
+                new_id: OrderId(m.new_order_ref.get()),
+                price: px(m.price),
+                qty: Qty(m.shares.get()),
+            }
+        ),
+        Message::OrderCancel(m) => put!(
+            m,
+            EventBody::OrderCancelled {
+                order_id: OrderId(m.order_ref.get()),
+                qty: Qty(m.cancelled_shares.get()),
+            }
+        ),
+        _ => match normalize(msg)? {
+            Some(ev) => {
+                *out = ev;
+                Ok(true)
+            }
+            None => Ok(false),
+        },
+    }
+}
