@@ -144,8 +144,14 @@ enum Command {
 }
 
 /// How to read a source.
-#[derive(Debug, Clone, Copy, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct ReadOpts {
+    /// LOBSTER message files only: the matching order-book file. The book is seeded from its
+    /// first row and replayed as `lobster-check` does (levels deeper than the file's are
+    /// dropped, levels scrolling into view are re-synced from it), so that the book and BBO
+    /// are those of the file. Without it, orders from before the file are unknown.
+    #[arg(long)]
+    orderbook: Option<PathBuf>,
     /// Binary files only: take each message's length from its ITCH type byte instead of the
     /// 2-byte prefix (for files whose prefixes are zero or damaged).
     #[arg(long)]
@@ -201,6 +207,15 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        // A closed pipe (`ticklane bbo ... | head`) is a normal way for a reader to stop.
+        Err(e)
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)

@@ -105,7 +105,8 @@ fn book_matches_the_independent_final_book() {
     let Some(itch) = data(AAPL_ITCH) else { return };
     let golden: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/aapl_first10k_final_book.json"),
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/golden/aapl_first10k_final_book.json"),
         )
         .unwrap(),
     )
@@ -177,7 +178,12 @@ fn zero_prefix_file_errors_by_default_and_counts_anomalies_on_request() {
     );
     assert!(text.contains("--lengths-from-type"), "{text}");
 
-    let o = run(&["inspect", "--json", "--lengths-from-type", f.to_str().unwrap()]);
+    let o = run(&[
+        "inspect",
+        "--json",
+        "--lengths-from-type",
+        f.to_str().unwrap(),
+    ]);
     assert!(o.status.success());
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["messages"], 12_012);
@@ -214,7 +220,94 @@ fn unknown_symbol_and_bad_time_are_clear_errors() {
     let o = run(&["bbo", itch.to_str().unwrap(), "--symbol", "MSFT"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("\"MSFT\" not found"));
-    let o = run(&["book", itch.to_str().unwrap(), "--symbol", "AAPL", "--at", "9:99"]);
+    let o = run(&[
+        "book",
+        itch.to_str().unwrap(),
+        "--symbol",
+        "AAPL",
+        "--at",
+        "9:99",
+    ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--at"));
+}
+
+/// The BBO stream LOBSTER's own order-book file implies: the first level of every row, printed
+/// when it differs from the last line printed, timed by the message row.
+fn lobster_bbo_from_files(messages: &Path, orderbook: &Path) -> String {
+    let msgs = std::fs::read_to_string(messages).unwrap();
+    let book = std::fs::read_to_string(orderbook).unwrap();
+    let mut out = String::from("timestamp_ns,bid_px,bid_qty,ask_px,ask_qty\n");
+    let mut last = String::new();
+    for (m, b) in msgs.lines().zip(book.lines()) {
+        let time = m.split(',').next().unwrap();
+        // Seconds after midnight with up to 9 decimals, exactly.
+        let (secs, frac) = time.split_once('.').unwrap_or((time, ""));
+        let ns: u64 = secs.parse::<u64>().unwrap() * 1_000_000_000
+            + format!("{frac:0<9}").parse::<u64>().unwrap();
+        let f: Vec<i64> = b.split(',').take(4).map(|x| x.parse().unwrap()).collect();
+        let side = |px: i64, qty: i64, empty: i64| {
+            if px == empty {
+                ",".to_string()
+            } else {
+                format!("{},{qty}", ticklane_core::Price(px))
+            }
+        };
+        let line = format!(
+            "{},{}",
+            side(f[2], f[3], -9_999_999_999),
+            side(f[0], f[1], 9_999_999_999)
+        );
+        if line != last {
+            out.push_str(&format!("{ns},{line}\n"));
+            last = line;
+        }
+    }
+    out
+}
+
+#[test]
+fn lobster_bbo_with_its_orderbook_equals_the_file_and_inspect_reads_it() {
+    for (sym, stem) in [
+        ("AMZN", "AMZN_2012-06-21_34200000_57600000_%_1.csv"),
+        ("GOOG", "GOOG_2012-06-21_34200000_57600000_%_1.csv"),
+        ("AAPL", "AAPL_2012-06-21_34200000_57600000_%_10.head998.csv"),
+    ] {
+        let (Some(m), Some(b)) = (
+            data(&format!("lobster/{}", stem.replace('%', "message"))),
+            data(&format!("lobster/{}", stem.replace('%', "orderbook"))),
+        ) else {
+            return;
+        };
+        let o = run(&[
+            "bbo",
+            m.to_str().unwrap(),
+            "--symbol",
+            sym,
+            "--orderbook",
+            b.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let ours = stdout(&o);
+        let expected = lobster_bbo_from_files(&m, &b);
+        if ours != expected {
+            let i = ours
+                .lines()
+                .zip(expected.lines())
+                .position(|(a, b)| a != b)
+                .unwrap_or(0);
+            panic!(
+                "{sym}: line {i}: ours {:?}, file {:?}",
+                ours.lines().nth(i),
+                expected.lines().nth(i)
+            );
+        }
+        let o = run(&["inspect", "--json", m.to_str().unwrap()]);
+        let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        assert_eq!(v["format"], "lobster");
+        assert_eq!(v["errors"], 0);
+        assert_eq!(v["instrument_list"][0]["symbol"], sym);
+        let rows = std::fs::read_to_string(&m).unwrap().lines().count() as u64;
+        assert_eq!(v["messages"], rows);
+    }
 }

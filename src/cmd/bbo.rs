@@ -32,8 +32,36 @@ pub fn run(path: &Path, symbol: &str, read: ReadOpts) -> anyhow::Result<ExitCode
     let mut last: Top = (None, None);
     let mut io_error: Option<std::io::Error> = None;
     let mut lines = 0u64;
-    let report = feed::read(path, read, |msg, ev, _| {
-        let Some(ev) = ev else {
+    if let Some(orderbook) = &read.orderbook {
+        let mut failed: Option<std::io::Error> = None;
+        let report = super::lobster_check::replay(path, orderbook, None, 0, |_, ts, market| {
+            let id = feed::LOBSTER_INSTRUMENT;
+            let Some((bid, ask)) = market.bbo(id) else {
+                return ControlFlow::Continue(());
+            };
+            let key = |l: Option<LevelView>| l.map(|l| (l.price.0, l.qty));
+            let top = (key(bid), key(ask));
+            if top == last {
+                return ControlFlow::Continue(());
+            }
+            last = top;
+            match writeln!(out, "{},{},{}", ts.0, side_csv(bid), side_csv(ask)) {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(e) => {
+                    failed = Some(e);
+                    ControlFlow::Break(())
+                }
+            }
+        })?;
+        if let Some(e) = failed {
+            return Err(e.into());
+        }
+        out.flush()?;
+        tracing::info!(rows = report.rows, "lobster bbo done");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let report = feed::read(path, &read, |rec| {
+        let Some(ev) = rec.event else {
             return ControlFlow::Continue(());
         };
         let r = market.apply(ev);
@@ -52,12 +80,8 @@ pub fn run(path: &Path, symbol: &str, read: ReadOpts) -> anyhow::Result<ExitCode
             return ControlFlow::Continue(());
         }
         last = top;
-        let side = |l: Option<LevelView>| match l {
-            Some(l) => format!("{},{}", l.price, l.qty),
-            None => ",".to_string(),
-        };
         lines += 1;
-        if let Err(e) = writeln!(out, "{},{},{}", msg.timestamp(), side(bid), side(ask)) {
+        if let Err(e) = writeln!(out, "{},{},{}", rec.ts, side_csv(bid), side_csv(ask)) {
             io_error = Some(e);
             return ControlFlow::Break(());
         }
@@ -89,4 +113,12 @@ pub fn run(path: &Path, symbol: &str, read: ReadOpts) -> anyhow::Result<ExitCode
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `price,qty` of a level, or `,` for an empty side.
+fn side_csv(l: Option<LevelView>) -> String {
+    match l {
+        Some(l) => format!("{},{}", l.price, l.qty),
+        None => ",".to_string(),
+    }
 }

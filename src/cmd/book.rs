@@ -67,27 +67,62 @@ pub fn run(
         },
         None => None,
     };
+    if let Some(orderbook) = &read.orderbook {
+        // LOBSTER with its order-book file: the replayed (checked) book after the last row at or
+        // before `at`. A first pass counts those rows, so the book is copied only once.
+        let mut rows = 0u64;
+        for m in ticklane_feeds::lobster::MessageReader::open(path)? {
+            if at.is_some_and(|at| m.is_ok_and(|m| m.time.0 > at)) {
+                break;
+            }
+            rows += 1;
+        }
+        if rows == 0 {
+            bail!("no rows in {} at or before that time", path.display());
+        }
+        let mut snapshot: Option<(Market, u64)> = None;
+        super::lobster_check::replay(path, orderbook, None, 0, |row, ts, market| {
+            if row + 1 == rows {
+                snapshot = Some((market.clone(), ts.0));
+                return ControlFlow::Break(());
+            }
+            ControlFlow::Continue(())
+        })?;
+        let Some((market, ts)) = snapshot else {
+            bail!("{}: fewer rows than expected", path.display());
+        };
+        let report = feed::ReadReport::default();
+        return print_book(&market, symbol, depth, at.unwrap_or(ts), &report, json);
+    }
     let mut market = Market::with_capacity(1 << 16, 1024);
     let mut last_ts = 0u64;
-    let report = feed::read(path, read, |msg, ev, _| {
-        let ts = msg.timestamp();
+    let report = feed::read(path, &read, |rec| {
+        let ts = rec.ts;
         if at.is_some_and(|at| ts > at) {
             return ControlFlow::Break(());
         }
         last_ts = ts;
-        if let Some(ev) = ev {
+        if let Some(ev) = rec.event {
             market.apply(ev);
         }
         ControlFlow::Continue(())
     })?;
     report.print_errors();
+    print_book(&market, symbol, depth, at.unwrap_or(last_ts), &report, json)
+}
+
+/// Prints the book of `symbol` in `market` as a table or JSON.
+fn print_book(
+    market: &Market,
+    symbol: &str,
+    depth: usize,
+    at_ns: u64,
+    report: &feed::ReadReport,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     let Some(book) = market.book_by_symbol(symbol) else {
-        bail!(
-            "symbol {symbol:?} has no book in {} (no stock directory or orders before that time)",
-            path.display()
-        );
+        bail!("symbol {symbol:?} has no book (no stock directory or orders before that time)");
     };
-    let at_ns = at.unwrap_or(last_ts);
     let out = BookJson {
         symbol: symbol.to_string(),
         instrument: book.instrument().0,

@@ -1,13 +1,22 @@
 //! Reading a source to the end: decode, normalize, hand each message to the command, and keep
 //! an account of every error (position and cause) so that nothing is skipped silently.
+//!
+//! Sources: everything [`ItchSource`] reads (binary files, gzip, pcap, pcapng of MoldUDP64),
+//! and LOBSTER message files (detected by content). A LOBSTER file carries one instrument: its
+//! symbol is taken from the file name (`AMZN_2012-06-21_..._message_1.csv` → `AMZN`) and
+//! announced with an instrument-directory event (instrument 1) before the first row. LOBSTER
+//! message files start from a book that already exists; orders from before the file are
+//! unknown to the book and their cancels and executions are counted as anomalies (use
+//! `lobster-check` with the order-book file to seed the book from it).
 
 use std::ops::ControlFlow;
 use std::path::Path;
 
 use anyhow::Context;
-use ticklane_core::MarketEvent;
+use ticklane_core::{EventBody, InstrumentId, InstrumentInfo, MarketEvent, Symbol};
 use ticklane_feeds::binfile::{FramingError, LengthMode};
 use ticklane_feeds::itch::{decode, normalize, Message};
+use ticklane_feeds::lobster;
 use ticklane_feeds::source::{ItchSource, SourceError, SourceFormat, SourceOptions, SourceStats};
 
 use crate::ReadOpts;
@@ -18,9 +27,9 @@ const KEPT_ERRORS: usize = 20;
 /// One error met while reading.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ReadError {
-    /// Byte offset (binary files) or packet index (captures), where known.
+    /// Byte offset (binary files), packet index (captures) or line (LOBSTER), where known.
     pub position: Option<u64>,
-    /// `framing`, `capture`, `decode` or `normalize`.
+    /// `framing`, `capture`, `decode`, `normalize` or `parse` (LOBSTER rows).
     pub stage: &'static str,
     /// What went wrong.
     pub error: String,
@@ -37,7 +46,7 @@ pub struct ReadReport {
     pub first_errors: Vec<ReadError>,
     /// Counters of the source (packets, duplicates, gaps, ...).
     pub source: SourceStats,
-    /// Detected format.
+    /// Detected format (`None` for LOBSTER files).
     pub format: Option<SourceFormat>,
 }
 
@@ -70,13 +79,33 @@ impl ReadReport {
     }
 }
 
-/// Opens `path` and calls `on_message` for every decoded message with its normalized event
-/// (`None` for informational types). Stops early when `on_message` breaks.
+/// One message of a source, as the commands see it.
+#[derive(Debug, Clone, Copy)]
+pub struct Record<'a> {
+    /// Event time (ns since midnight).
+    pub ts: u64,
+    /// Message type: the ITCH type byte, or the LOBSTER event type as an ASCII digit.
+    pub msg_type: u8,
+    /// Instrument (ITCH stock locate; 1 for a LOBSTER file); 0 for market-wide messages.
+    pub instrument: u32,
+    /// The decoded ITCH message, for ITCH sources.
+    pub itch: Option<&'a Message<'a>>,
+    /// The normalized event, where the message has one.
+    pub event: Option<&'a MarketEvent>,
+}
+
+/// Opens `path` and calls `on_message` for every message. Stops early when it breaks.
 pub fn read(
     path: &Path,
-    opts: ReadOpts,
-    mut on_message: impl FnMut(&Message<'_>, Option<&MarketEvent>, u64) -> ControlFlow<()>,
+    opts: &ReadOpts,
+    mut on_message: impl FnMut(&Record<'_>) -> ControlFlow<()>,
 ) -> anyhow::Result<ReadReport> {
+    if is_lobster(path)? {
+        return read_lobster(path, on_message);
+    }
+    if opts.orderbook.is_some() {
+        anyhow::bail!("--orderbook applies to LOBSTER message files only");
+    }
     let options = SourceOptions {
         length_mode: if opts.lengths_from_type {
             LengthMode::FromType
@@ -126,10 +155,106 @@ pub fn read(
                 None
             }
         };
-        if on_message(&msg, ev.as_ref(), item.position).is_break() {
+        let rec = Record {
+            ts: msg.timestamp(),
+            msg_type: msg.msg_type(),
+            instrument: u32::from(msg.stock_locate()),
+            itch: Some(&msg),
+            event: ev.as_ref(),
+        };
+        if on_message(&rec).is_break() {
             break;
         }
     }
     report.source = *src.stats();
     Ok(report)
+}
+
+/// Whether `path` holds a LOBSTER message file (by content).
+fn is_lobster(path: &Path) -> anyhow::Result<bool> {
+    use std::io::Read;
+    let mut head = [0u8; 256];
+    let mut f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let n = f.read(&mut head)?;
+    Ok(lobster::is_lobster_message_file(&head[..n]))
+}
+
+/// The instrument id a LOBSTER file's events carry.
+pub const LOBSTER_INSTRUMENT: InstrumentId = InstrumentId(1);
+
+fn read_lobster(
+    path: &Path,
+    mut on_message: impl FnMut(&Record<'_>) -> ControlFlow<()>,
+) -> anyhow::Result<ReadReport> {
+    let mut report = ReadReport::default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let ticker = name.split('_').next().unwrap_or("LOBSTER");
+    let symbol = Symbol::new(ticker).unwrap_or(Symbol(*b"LOBSTER "));
+    let reader = lobster::MessageReader::open(path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    let mut mapper = lobster::EventMapper::new();
+    let mut announced = false;
+    for item in reader {
+        let m = match item {
+            Ok(m) => m,
+            Err(e) => {
+                report.record(Some(e.line()), "parse", e.to_string());
+                continue;
+            }
+        };
+        if !announced {
+            announced = true;
+            let dir = MarketEvent::new(
+                m.time,
+                LOBSTER_INSTRUMENT,
+                EventBody::InstrumentDirectory(lobster_instrument(symbol)),
+            );
+            let rec = Record {
+                ts: m.time.0,
+                msg_type: b'R',
+                instrument: LOBSTER_INSTRUMENT.0,
+                itch: None,
+                event: Some(&dir),
+            };
+            if on_message(&rec).is_break() {
+                break;
+            }
+        }
+        report.messages += 1;
+        let ev = mapper.to_event(&m, LOBSTER_INSTRUMENT);
+        let rec = Record {
+            ts: m.time.0,
+            msg_type: b'0' + m.kind,
+            instrument: LOBSTER_INSTRUMENT.0,
+            itch: None,
+            event: ev.as_ref(),
+        };
+        if on_message(&rec).is_break() {
+            break;
+        }
+    }
+    Ok(report)
+}
+
+/// Reference data for the instrument of a LOBSTER file (which carries none).
+pub fn lobster_instrument(symbol: Symbol) -> InstrumentInfo {
+    InstrumentInfo {
+        symbol,
+        round_lot: 100,
+        etp_leverage: 0,
+        market_category: b' ',
+        financial_status: b' ',
+        issue_classification: b' ',
+        issue_subtype: *b"  ",
+        round_lots_only: false,
+        production: true,
+        short_sale_threshold: b' ',
+        ipo_flag: b' ',
+        luld_tier: b' ',
+        etp_flag: b' ',
+        inverse: false,
+    }
 }

@@ -6,8 +6,7 @@ use std::ops::ControlFlow;
 use std::path::Path;
 use std::process::ExitCode;
 
-use ticklane_core::Timestamp;
-use ticklane_feeds::itch::Message;
+use ticklane_core::{EventBody, MarketEvent, Timestamp};
 
 use super::feed::{self, ReadError};
 use super::stopwatch::Stopwatch;
@@ -15,7 +14,7 @@ use crate::ReadOpts;
 
 #[derive(Debug, serde::Serialize)]
 struct Instrument {
-    locate: u16,
+    locate: u32,
     symbol: Option<String>,
     messages: u64,
 }
@@ -50,32 +49,39 @@ struct Summary {
 pub fn run(path: &Path, json: bool, read: ReadOpts) -> anyhow::Result<ExitCode> {
     let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let mut by_type = [0u64; 256];
-    let mut per_locate: BTreeMap<u16, (Option<String>, u64)> = BTreeMap::new();
+    let mut per_locate: BTreeMap<u32, (Option<String>, u64)> = BTreeMap::new();
     let mut first_ts = None;
     let mut last_ts = None;
     let clock = Stopwatch::start();
-    let report = feed::read(path, read, |msg, _ev, _pos| {
-        by_type[usize::from(msg.msg_type())] += 1;
-        let ts = msg.timestamp();
+    let report = feed::read(path, &read, |rec| {
+        let ts = rec.ts;
         first_ts.get_or_insert(ts);
         last_ts = Some(ts);
-        let locate = msg.stock_locate();
-        if locate != 0 {
-            let entry = per_locate.entry(locate).or_default();
-            entry.1 += 1;
-            if let Message::StockDirectory(r) = msg {
-                entry.0 = Some(String::from_utf8_lossy(&r.stock).trim_end().to_string());
+        if rec.instrument != 0 {
+            let entry = per_locate.entry(rec.instrument).or_default();
+            if let Some(MarketEvent {
+                body: EventBody::InstrumentDirectory(info),
+                ..
+            }) = rec.event
+            {
+                entry.0 = Some(info.symbol.as_str().to_string());
+                if rec.itch.is_none() {
+                    // A directory announced by the reader (LOBSTER), not a message of the file.
+                    return ControlFlow::Continue(());
+                }
             }
+            entry.1 += 1;
         }
+        by_type[usize::from(rec.msg_type)] += 1;
         ControlFlow::Continue(())
     })?;
     let secs = clock.elapsed().as_secs_f64();
     let summary = Summary {
         file: path.display().to_string(),
-        format: report
-            .format
-            .map(|f| format!("{f:?}").to_lowercase())
-            .unwrap_or_default(),
+        format: report.format.map_or_else(
+            || "lobster".to_string(),
+            |f| format!("{f:?}").to_lowercase(),
+        ),
         bytes,
         messages: report.messages,
         by_type: by_type

@@ -206,6 +206,22 @@ pub fn check(
     levels: Option<usize>,
     max_diffs: usize,
 ) -> anyhow::Result<Report> {
+    replay(messages, orderbook, levels, max_diffs, |_, _, _| {
+        std::ops::ControlFlow::Continue(())
+    })
+}
+
+/// The replay behind [`check`], calling `on_row(row, time, market)` after every message (the book is
+/// then the checked state of that row); a `Break` stops the replay (the report then covers the
+/// rows read). `book` and `bbo` use it to print LOBSTER books seeded from
+/// the order-book file. The instrument is announced with the ticker of the file name.
+pub fn replay(
+    messages: &Path,
+    orderbook: &Path,
+    levels: Option<usize>,
+    max_diffs: usize,
+    mut on_row: impl FnMut(u64, Timestamp, &Market) -> std::ops::ControlFlow<()>,
+) -> anyhow::Result<Report> {
     let mut msgs =
         MessageReader::open(messages).with_context(|| format!("opening {}", messages.display()))?;
     let mut book =
@@ -229,8 +245,12 @@ pub fn check(
         Some(n) => n,
     };
     let mut c = Checker::new(file_levels, compared, max_diffs);
+    c.announce(messages, first.time);
     c.seed(&first, row0)?;
     c.step(0, &first, row0);
+    if on_row(0, first.time, &c.market).is_break() {
+        return Ok(c.report);
+    }
     let mut row_no = 1u64;
     loop {
         let m = msgs.next().transpose().with_context(ctx_m)?;
@@ -238,7 +258,12 @@ pub fn check(
         match (m, r) {
             (Some(m), Some(r)) => {
                 c.step(row_no, &m, r);
+                let brk = on_row(row_no, m.time, &c.market).is_break();
                 row_no += 1;
+                if brk {
+                    c.report.rows = row_no;
+                    return Ok(c.report);
+                }
             }
             (None, None) => break,
             (Some(_), None) => bail!(
@@ -309,6 +334,22 @@ impl Checker {
                 ..Report::default()
             },
         }
+    }
+
+    /// Announces the instrument (ticker from the file name) so it can be found by symbol.
+    fn announce(&mut self, messages: &Path, ts: Timestamp) {
+        let name = messages
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let symbol = ticklane_core::Symbol::new(name.split('_').next().unwrap_or(""))
+            .unwrap_or(ticklane_core::Symbol(*b"LOBSTER "));
+        let info = super::feed::lobster_instrument(symbol);
+        self.market.apply(&MarketEvent::new(
+            ts,
+            INSTRUMENT,
+            EventBody::InstrumentDirectory(info),
+        ));
     }
 
     fn apply(&mut self, body: EventBody) {

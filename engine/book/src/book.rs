@@ -214,7 +214,7 @@ impl<'a> OrderBook<'a> {
 
     /// A live order of this book (`None` if unknown or resting in another instrument).
     pub fn order(&self, id: OrderId) -> Option<OrderView> {
-        let slot = self.market.index.get(id)?;
+        let slot = self.market.index.get(id, self.market.key_of())?;
         (self.market.orders.slots[slot as usize].book == self.idx)
             .then(|| self.market.order_view(slot))
     }
@@ -222,7 +222,7 @@ impl<'a> OrderBook<'a> {
     /// Displayed quantity queued ahead of order `id` at its price level (0 at the head).
     /// `None` if the order is not live in this book. O(orders ahead of it).
     pub fn qty_ahead(&self, id: OrderId) -> Option<u64> {
-        let slot = self.market.index.get(id)?;
+        let slot = self.market.index.get(id, self.market.key_of())?;
         if self.market.orders.slots[slot as usize].book != self.idx {
             return None;
         }

@@ -1,20 +1,34 @@
-//! Open-addressing hash table from [`OrderId`] to a `u32` slot.
+//! Open-addressing hash table from [`OrderId`] to a `u32` slot, storing only the slot.
 //!
 //! Order references are sparse 64-bit integers that mostly increase through the day, and the
 //! orders touched most are the recent ones. The home entry of a key is therefore
 //! `(key + offset(key >> 24)) mod capacity`, where the offset is a Fibonacci (multiplicative)
 //! hash of the high bits: runs of nearby ids occupy nearby entries (cache- and
-//! prefetcher-friendly: about 20% less time per event than a fully scrambling hash on a
-//! sequential-id workload), while keys that differ only in their high bits are spread out. Collisions are
-//! resolved by linear probing over a power-of-two array; the table doubles only when the load
-//! factor would exceed 1/2; deletion is by backward shift (no tombstones, so probe chains never
-//! degrade after many deletes). Pathological input: many live keys in one 2^24-id block with a
-//! stride that is a multiple of the capacity share a home entry (long probe runs, still
-//! correct).
+//! prefetcher-friendly), while keys that differ only in their high bits are spread out.
+//! Collisions are resolved by linear probing over a power-of-two array; the table doubles only
+//! when the load factor would exceed 1/2; deletion is by backward shift (no tombstones, so probe
+//! chains never degrade after many deletes). Pathological input: many live keys in one
+//! 2^24-id block with a stride that is a multiple of the capacity share a home entry (long
+//! probe runs, still correct).
 //!
-//! Each entry is 16 bytes (`u64` key, `u32` value, padding); at a load between 1/4 and 1/2 that
-//! is 32–64 bytes of table per live order. The value `u32::MAX` marks an empty entry, so it can
-//! not be stored.
+//! # Compact entries
+//!
+//! The table does not store keys. Each entry is one `u32`: the value (a slab slot) in the low
+//! bits and, while every stored value is below 2^24 - 1, an 8-bit tag of the key's hash in the
+//! high bits. The key of a stored value is obtained from the caller through `key_of` (the order
+//! book reads the id from the order slot it is about to touch anyway, so verifying a hit costs
+//! no extra cache miss). The tag filters out almost every non-matching entry met while probing
+//! (inserts and misses walk a probe run without reading the slots of other keys); a tag match
+//! is always confirmed by `key_of`. Limits: the first value `>= 2^24 - 1` switches the table,
+//! once and in place, to untagged 32-bit values (still correct; probing past other keys then
+//! reads their keys through `key_of`). The value `u32::MAX` marks an empty entry, so it cannot
+//! be stored.
+//!
+//! Each entry is 4 bytes; at a load between 1/4 and 1/2 that is 8–16 bytes of table per live
+//! key.
+//!
+//! `key_of(v)` must return the key stored with value `v` for every value currently in the
+//! table; it is only called with such values.
 
 use ticklane_core::OrderId;
 
@@ -24,21 +38,17 @@ const EMPTY: u32 = u32::MAX;
 const FIB: u64 = 0x9E37_79B9_7F4A_7C15;
 /// Smallest capacity.
 const MIN_CAPACITY: usize = 16;
+/// Value mask while entries carry a tag: values `0..TAGGED_VALUES - 1` fit.
+const TAGGED_VALUES: u32 = (1 << 24) - 1;
 
-#[derive(Clone, Copy, Debug)]
-struct Entry {
-    key: u64,
-    val: u32,
-}
-
-const VACANT: Entry = Entry { key: 0, val: EMPTY };
-
-/// Hash map `OrderId -> u32` (a slab index), tuned for the order book's hot path.
+/// Hash map `OrderId -> u32` (a slab index) that stores only the values, tuned for the order
+/// book's hot path.
 #[derive(Clone, Debug)]
 pub struct OrderIndex {
-    entries: Vec<Entry>,
+    entries: Vec<u32>,
     mask: usize,
-    shift: u32,
+    /// Bits of an entry that hold the value: `TAGGED_VALUES` or `u32::MAX` (untagged).
+    val_mask: u32,
     len: usize,
 }
 
@@ -62,9 +72,9 @@ impl OrderIndex {
             .checked_next_power_of_two()
             .unwrap_or(1 << (usize::BITS - 1));
         Self {
-            entries: vec![VACANT; cap],
+            entries: vec![EMPTY; cap],
             mask: cap - 1,
-            shift: 64 - cap.trailing_zeros(),
+            val_mask: TAGGED_VALUES,
             len: 0,
         }
     }
@@ -87,6 +97,12 @@ impl OrderIndex {
         self.entries.len()
     }
 
+    /// Whether entries carry key tags (every stored value so far was below 2^24 - 1).
+    #[inline]
+    pub fn is_tagged(&self) -> bool {
+        self.val_mask != EMPTY
+    }
+
     #[inline(always)]
     fn home(&self, key: u64) -> usize {
         // Consecutive keys get consecutive entries: order ids arrive nearly sequentially and
@@ -98,104 +114,141 @@ impl OrderIndex {
         (key.wrapping_add(offset) as usize) & self.mask
     }
 
-    /// Value stored for `key`.
-    #[inline]
-    pub fn get(&self, key: OrderId) -> Option<u32> {
-        let mut i = self.home(key.0);
+    /// Tag bits of `key` (in the entry's high bits; 0 when untagged).
+    #[inline(always)]
+    fn tag(&self, key: u64) -> u32 {
+        (key.wrapping_mul(FIB) >> 32) as u32 & !self.val_mask
+    }
+
+    /// Position of `key`'s entry and its value.
+    #[inline(always)]
+    fn find(&self, key: u64, key_of: &impl Fn(u32) -> u64) -> Result<(usize, u32), usize> {
+        let tag = self.tag(key);
+        let vm = self.val_mask;
+        let mut i = self.home(key);
         loop {
             let e = self.entries[i];
-            if e.val == EMPTY {
-                return None;
+            if e == EMPTY {
+                return Err(i);
             }
-            if e.key == key.0 {
-                return Some(e.val);
+            if e & !vm == tag && key_of(e & vm) == key {
+                return Ok((i, e & vm));
             }
             i = (i + 1) & self.mask;
         }
     }
 
-    /// Inserts `key -> val` unless `key` is present, in which case the table is unchanged and
-    /// the stored value is returned as the error. `val` must not be `u32::MAX`.
+    /// Value stored for `key`.
     #[inline]
-    pub fn try_insert(&mut self, key: OrderId, val: u32) -> Result<(), u32> {
+    pub fn get(&self, key: OrderId, key_of: impl Fn(u32) -> u64) -> Option<u32> {
+        self.find(key.0, &key_of).ok().map(|(_, v)| v)
+    }
+
+    /// Inserts `key -> val` unless `key` is present, in which case the table is unchanged and
+    /// the stored value is returned as the error. `val` must not be `u32::MAX`; `key_of(val)`
+    /// must return `key` from now on.
+    #[inline]
+    pub fn try_insert(
+        &mut self,
+        key: OrderId,
+        val: u32,
+        key_of: impl Fn(u32) -> u64,
+    ) -> Result<(), u32> {
         debug_assert!(val != EMPTY);
-        if (self.len + 1) * 2 > self.entries.len() {
-            self.grow();
+        if val >= self.val_mask {
+            self.untag();
         }
-        let mut i = self.home(key.0);
-        loop {
-            let e = self.entries[i];
-            if e.val == EMPTY {
-                self.entries[i] = Entry { key: key.0, val };
+        if (self.len + 1) * 2 > self.entries.len() {
+            self.grow(&key_of);
+        }
+        match self.find(key.0, &key_of) {
+            Ok((_, old)) => Err(old),
+            Err(i) => {
+                self.entries[i] = self.tag(key.0) | val;
                 self.len += 1;
-                return Ok(());
+                Ok(())
             }
-            if e.key == key.0 {
-                return Err(e.val);
-            }
-            i = (i + 1) & self.mask;
         }
     }
 
     /// Removes `key`, returning its value.
     #[inline]
-    pub fn remove(&mut self, key: OrderId) -> Option<u32> {
-        let mask = self.mask;
-        let mut i = self.home(key.0);
-        let val = loop {
-            let e = self.entries[i];
-            if e.val == EMPTY {
-                return None;
-            }
-            if e.key == key.0 {
-                break e.val;
-            }
-            i = (i + 1) & mask;
-        };
+    pub fn remove(&mut self, key: OrderId, key_of: impl Fn(u32) -> u64) -> Option<u32> {
+        let (i, val) = self.find(key.0, &key_of).ok()?;
         // Backward-shift: pull later members of the probe run into the hole when the hole lies
         // between their home and their current position.
+        let mask = self.mask;
+        let vm = self.val_mask;
         let mut hole = i;
         let mut j = (i + 1) & mask;
         loop {
             let e = self.entries[j];
-            if e.val == EMPTY {
+            if e == EMPTY {
                 break;
             }
-            let home = self.home(e.key);
+            let home = self.home(key_of(e & vm));
             if (j.wrapping_sub(home) & mask) >= (j.wrapping_sub(hole) & mask) {
                 self.entries[hole] = e;
                 hole = j;
             }
             j = (j + 1) & mask;
         }
-        self.entries[hole] = VACANT;
+        self.entries[hole] = EMPTY;
         self.len -= 1;
         Some(val)
     }
 
-    /// Removes every key, keeping the allocation.
+    /// Removes every key, keeping the allocation (and the tagging mode).
     pub fn clear(&mut self) {
-        self.entries.fill(VACANT);
+        self.entries.fill(EMPTY);
         self.len = 0;
     }
 
-    /// Every `(key, value)` pair, in table order.
-    pub fn iter(&self) -> impl Iterator<Item = (OrderId, u32)> + '_ {
+    /// Every stored value, in table order.
+    pub fn values(&self) -> impl Iterator<Item = u32> + '_ {
+        let vm = self.val_mask;
         self.entries
             .iter()
-            .filter(|e| e.val != EMPTY)
-            .map(|e| (OrderId(e.key), e.val))
+            .filter(|&&e| e != EMPTY)
+            .map(move |&e| e & vm)
+    }
+
+    /// Checks that every entry's tag matches its key and that its key finds it (for invariant
+    /// checks): `Err(value)` names the first value that does not.
+    pub fn check(&self, key_of: impl Fn(u32) -> u64) -> Result<(), u32> {
+        let vm = self.val_mask;
+        for (i, &e) in self.entries.iter().enumerate() {
+            if e == EMPTY {
+                continue;
+            }
+            let key = key_of(e & vm);
+            if e & !vm != self.tag(key) || self.find(key, &key_of).ok() != Some((i, e & vm)) {
+                return Err(e & vm);
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops the tags so that any value but `u32::MAX` fits (in place: homes do not depend on
+    /// tags).
+    #[cold]
+    fn untag(&mut self) {
+        let vm = self.val_mask;
+        for e in self.entries.iter_mut().filter(|e| **e != EMPTY) {
+            *e &= vm;
+        }
+        self.val_mask = EMPTY;
     }
 
     #[cold]
-    fn grow(&mut self) {
+    fn grow(&mut self, key_of: &impl Fn(u32) -> u64) {
         let cap = self.entries.len() * 2;
-        let old = std::mem::replace(&mut self.entries, vec![VACANT; cap]);
+        let old = std::mem::replace(&mut self.entries, vec![EMPTY; cap]);
         self.mask = cap - 1;
-        self.shift = 64 - cap.trailing_zeros();
-        for e in old.into_iter().filter(|e| e.val != EMPTY) {
-            let mut i = self.home(e.key);
-            while self.entries[i].val != EMPTY {
+        let vm = self.val_mask;
+        for e in old.into_iter().filter(|&e| e != EMPTY) {
+            let mut i = self.home(key_of(e & vm));
+            while self.entries[i] != EMPTY {
                 i = (i + 1) & self.mask;
             }
             self.entries[i] = e;
@@ -209,32 +262,99 @@ mod tests {
     use proptest::prelude::*;
     use std::collections::HashMap;
 
+    /// Test key store: the key of each stored value (as the order slab is for the book).
+    /// `key_of` panics on a value the table does not hold, so the table may never ask about one.
+    #[derive(Default)]
+    struct Keys(HashMap<u32, u64>);
+
+    impl Keys {
+        fn key_of(&self) -> impl Fn(u32) -> u64 + '_ {
+            |v| *self.0.get(&v).unwrap_or_else(|| panic!("key_of({v}): not stored"))
+        }
+    }
+
+    /// Inserts `k -> v` into `t` and records it in `keys` (the caller's slot store).
+    fn ins(t: &mut OrderIndex, keys: &mut Keys, k: u64, v: u32) -> Result<(), u32> {
+        let prev = keys.0.insert(v, k);
+        let r = t.try_insert(OrderId(k), v, keys.key_of());
+        if r.is_err() {
+            match prev {
+                Some(p) => keys.0.insert(v, p),
+                None => keys.0.remove(&v),
+            };
+        }
+        r
+    }
+
+    fn rem(t: &mut OrderIndex, keys: &mut Keys, k: u64) -> Option<u32> {
+        let r = t.remove(OrderId(k), keys.key_of());
+        if let Some(v) = r {
+            keys.0.remove(&v);
+        }
+        r
+    }
+
     #[test]
     fn basic_insert_get_remove_and_growth() {
         let mut t = OrderIndex::new();
+        let mut keys = Keys::default();
         assert_eq!(t.capacity(), 16);
         for k in 0..1000u64 {
-            assert_eq!(t.try_insert(OrderId(k * 3), k as u32), Ok(()));
+            assert_eq!(ins(&mut t, &mut keys, k * 3, k as u32), Ok(()));
         }
         assert_eq!(t.len(), 1000);
         assert!(t.capacity() >= 2000 && t.capacity().is_power_of_two());
-        assert_eq!(t.try_insert(OrderId(3), 99), Err(1));
+        assert_eq!(t.try_insert(OrderId(3), 99, keys.key_of()), Err(1));
         for k in 0..1000u64 {
-            assert_eq!(t.get(OrderId(k * 3)), Some(k as u32));
-            assert_eq!(t.get(OrderId(k * 3 + 1)), None);
+            assert_eq!(t.get(OrderId(k * 3), keys.key_of()), Some(k as u32));
+            assert_eq!(t.get(OrderId(k * 3 + 1), keys.key_of()), None);
         }
         for k in (0..1000u64).step_by(2) {
-            assert_eq!(t.remove(OrderId(k * 3)), Some(k as u32));
-            assert_eq!(t.remove(OrderId(k * 3)), None);
+            assert_eq!(rem(&mut t, &mut keys, k * 3), Some(k as u32));
+            assert_eq!(rem(&mut t, &mut keys, k * 3), None);
         }
         assert_eq!(t.len(), 500);
         for k in 0..1000u64 {
             let want = (k % 2 == 1).then_some(k as u32);
-            assert_eq!(t.get(OrderId(k * 3)), want);
+            assert_eq!(t.get(OrderId(k * 3), keys.key_of()), want);
         }
+        assert_eq!(t.check(keys.key_of()), Ok(()));
         t.clear();
+        keys.0.clear();
         assert!(t.is_empty());
-        assert_eq!(t.get(OrderId(3)), None);
+        assert_eq!(t.get(OrderId(3), keys.key_of()), None);
+    }
+
+    #[test]
+    fn large_values_switch_to_untagged_entries() {
+        let mut t = OrderIndex::new();
+        let mut keys = Keys::default();
+        for k in 0..20u64 {
+            assert_eq!(ins(&mut t, &mut keys, k * 4, k as u32), Ok(()));
+        }
+        assert!(t.is_tagged());
+        // 2^24 - 2 still fits with a tag; 2^24 - 1 does not.
+        assert_eq!(ins(&mut t, &mut keys, 1000, TAGGED_VALUES - 1), Ok(()));
+        assert!(t.is_tagged());
+        assert_eq!(ins(&mut t, &mut keys, 1004, TAGGED_VALUES), Ok(()));
+        assert!(!t.is_tagged());
+        assert_eq!(ins(&mut t, &mut keys, 1008, u32::MAX - 1), Ok(()));
+        assert_eq!(ins(&mut t, &mut keys, 1012, 1 << 31), Ok(()));
+        for k in 0..20u64 {
+            assert_eq!(t.get(OrderId(k * 4), keys.key_of()), Some(k as u32));
+        }
+        assert_eq!(t.get(OrderId(1000), keys.key_of()), Some(TAGGED_VALUES - 1));
+        assert_eq!(t.get(OrderId(1004), keys.key_of()), Some(TAGGED_VALUES));
+        assert_eq!(t.get(OrderId(1008), keys.key_of()), Some(u32::MAX - 1));
+        assert_eq!(t.get(OrderId(1012), keys.key_of()), Some(1 << 31));
+        assert_eq!(t.check(keys.key_of()), Ok(()));
+        assert_eq!(rem(&mut t, &mut keys, 1008), Some(u32::MAX - 1));
+        assert_eq!(t.get(OrderId(1008), keys.key_of()), None);
+        let mut vals: Vec<u32> = t.values().collect();
+        vals.sort_unstable();
+        let mut want: Vec<u32> = keys.0.keys().copied().collect();
+        want.sort_unstable();
+        assert_eq!(vals, want);
     }
 
     #[test]
@@ -251,16 +371,25 @@ mod tests {
         assert_eq!(colliding.len(), 6);
         for victim in 0..colliding.len() {
             let mut t = OrderIndex::with_capacity(4);
+            let mut keys = Keys::default();
             for (v, &k) in colliding.iter().enumerate() {
-                t.try_insert(OrderId(k), v as u32).expect("fresh");
+                ins(&mut t, &mut keys, k, v as u32).expect("fresh");
             }
             // The table grew to hold 6 keys; recompute what collides is not needed: we only
             // check reachability.
-            assert_eq!(t.remove(OrderId(colliding[victim])), Some(victim as u32));
+            assert_eq!(
+                rem(&mut t, &mut keys, colliding[victim]),
+                Some(victim as u32)
+            );
             for (v, &k) in colliding.iter().enumerate() {
                 let want = (v != victim).then_some(v as u32);
-                assert_eq!(t.get(OrderId(k)), want, "victim {victim} key {k}");
+                assert_eq!(
+                    t.get(OrderId(k), keys.key_of()),
+                    want,
+                    "victim {victim} key {k}"
+                );
             }
+            assert_eq!(t.check(keys.key_of()), Ok(()));
         }
     }
 
@@ -268,24 +397,27 @@ mod tests {
     fn wraps_around_the_end_of_the_table() {
         let t0 = OrderIndex::with_capacity(4);
         let last = t0.capacity() - 1;
-        let keys: Vec<u64> = (0..1_000_000u64)
+        let found: Vec<u64> = (0..1_000_000u64)
             .filter(|&k| t0.home(k) == last)
             .take(3)
             .collect();
         let mut t = OrderIndex::with_capacity(4);
-        for (v, &k) in keys.iter().enumerate() {
-            t.try_insert(OrderId(k), v as u32).expect("fresh");
+        let mut keys = Keys::default();
+        for (v, &k) in found.iter().enumerate() {
+            ins(&mut t, &mut keys, k, v as u32).expect("fresh");
         }
         assert_eq!(t.capacity(), t0.capacity());
-        assert_eq!(t.remove(OrderId(keys[0])), Some(0));
-        assert_eq!(t.get(OrderId(keys[1])), Some(1));
-        assert_eq!(t.get(OrderId(keys[2])), Some(2));
-        assert_eq!(t.remove(OrderId(keys[1])), Some(1));
-        assert_eq!(t.get(OrderId(keys[2])), Some(2));
+        assert_eq!(rem(&mut t, &mut keys, found[0]), Some(0));
+        assert_eq!(t.get(OrderId(found[1]), keys.key_of()), Some(1));
+        assert_eq!(t.get(OrderId(found[2]), keys.key_of()), Some(2));
+        assert_eq!(rem(&mut t, &mut keys, found[1]), Some(1));
+        assert_eq!(t.get(OrderId(found[2]), keys.key_of()), Some(2));
+        assert_eq!(t.check(keys.key_of()), Ok(()));
     }
 
     #[derive(Debug, Clone)]
     enum Op {
+        /// Insert a key with a value picked by [`pick`] from the `u32`.
         Insert(u64, u32),
         Remove(u64),
         Get(u64),
@@ -296,33 +428,67 @@ mod tests {
         // range exercises arbitrary 64-bit keys.
         let key = prop_oneof![0u64..64, any::<u64>()];
         prop_oneof![
-            3 => (key.clone(), 0u32..u32::MAX).prop_map(|(k, v)| Op::Insert(k, v)),
+            3 => (key.clone(), any::<u32>()).prop_map(|(k, v)| Op::Insert(k, v)),
             2 => key.clone().prop_map(Op::Remove),
             1 => key.prop_map(Op::Get),
         ]
+    }
+
+    /// A value not stored in the table, like a slab slot: mostly small (fresh or most recently
+    /// freed), sometimes at the tag limit or anywhere below `u32::MAX`.
+    fn pick(r: u32, next: &mut u32, freed: &mut Vec<u32>, live: &HashMap<u32, u64>) -> u32 {
+        let v = match r % 16 {
+            0 => TAGGED_VALUES - 2 + (r >> 4) % 4,
+            1 => (r >> 4) | 1 << 28,
+            2..=8 => freed.pop().unwrap_or(*next),
+            _ => *next,
+        };
+        if live.contains_key(&v) || v == EMPTY {
+            *next += 1;
+            *next - 1
+        } else {
+            if v == *next {
+                *next += 1;
+            }
+            v
+        }
     }
 
     proptest! {
         #[test]
         fn matches_std_hashmap(ops in prop::collection::vec(op(), 0..2000)) {
             let mut t = OrderIndex::new();
+            let mut keys = Keys::default();
             let mut m: HashMap<u64, u32> = HashMap::new();
+            let (mut next, mut freed) = (0u32, Vec::new());
             for op in ops {
                 match op {
-                    Op::Insert(k, v) => {
+                    Op::Insert(k, r) => {
+                        let v = pick(r, &mut next, &mut freed, &keys.0);
                         let want = match m.get(&k) {
                             Some(&old) => Err(old),
                             None => { m.insert(k, v); Ok(()) }
                         };
-                        prop_assert_eq!(t.try_insert(OrderId(k), v), want);
+                        let got = ins(&mut t, &mut keys, k, v);
+                        if got.is_err() {
+                            freed.push(v);
+                        }
+                        prop_assert_eq!(got, want);
                     }
-                    Op::Remove(k) => prop_assert_eq!(t.remove(OrderId(k)), m.remove(&k)),
-                    Op::Get(k) => prop_assert_eq!(t.get(OrderId(k)), m.get(&k).copied()),
+                    Op::Remove(k) => {
+                        let got = rem(&mut t, &mut keys, k);
+                        freed.extend(got);
+                        prop_assert_eq!(got, m.remove(&k));
+                    }
+                    Op::Get(k) => {
+                        prop_assert_eq!(t.get(OrderId(k), keys.key_of()), m.get(&k).copied());
+                    }
                 }
                 prop_assert_eq!(t.len(), m.len());
                 prop_assert!(t.len() * 2 <= t.capacity());
             }
-            let mut got: Vec<(u64, u32)> = t.iter().map(|(k, v)| (k.0, v)).collect();
+            prop_assert_eq!(t.check(keys.key_of()), Ok(()));
+            let mut got: Vec<(u64, u32)> = t.values().map(|v| (keys.key_of()(v), v)).collect();
             let mut want: Vec<(u64, u32)> = m.into_iter().collect();
             got.sort_unstable();
             want.sort_unstable();

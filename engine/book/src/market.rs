@@ -168,13 +168,13 @@ impl Market {
     /// A live order, in whatever instrument it rests.
     #[inline]
     pub fn order(&self, id: OrderId) -> Option<OrderView> {
-        self.index.get(id).map(|slot| self.order_view(slot))
+        self.index.get(id, self.key_of()).map(|slot| self.order_view(slot))
     }
 
     /// Displayed quantity queued ahead of a live order at its level (0 at the head).
     /// O(orders ahead of it).
     pub fn qty_ahead(&self, id: OrderId) -> Option<u64> {
-        self.index.get(id).map(|slot| self.qty_ahead_slot(slot))
+        self.index.get(id, self.key_of()).map(|slot| self.qty_ahead_slot(slot))
     }
 
     pub(crate) fn order_view(&self, slot: u32) -> OrderView {
@@ -198,6 +198,12 @@ impl Market {
             i = o.prev;
         }
         ahead
+    }
+
+    /// The order id stored in a slot (the order index stores only slots).
+    #[inline(always)]
+    pub(crate) fn key_of(&self) -> impl Fn(u32) -> u64 + '_ {
+        |s| self.orders.slots[s as usize].id
     }
 
     #[inline(always)]
@@ -328,7 +334,7 @@ impl Market {
     /// (and points `r.instrument` at the order's own book).
     #[inline]
     fn lookup(&mut self, r: &mut ApplyResult, id: OrderId, unknown: AnomalyKind) -> Option<u32> {
-        let Some(slot) = self.index.get(id) else {
+        let Some(slot) = self.index.get(id, self.key_of()) else {
             self.flag(r, unknown);
             return None;
         };
@@ -430,7 +436,8 @@ impl Market {
             book: b,
             side,
         });
-        if self.index.try_insert(id, slot).is_err() {
+        let slots = &self.orders.slots;
+        if self.index.try_insert(id, slot, |s| slots[s as usize].id).is_err() {
             self.orders.free(slot);
             return Err(AnomalyKind::DuplicateOrderId);
         }
@@ -491,7 +498,8 @@ impl Market {
             self.levels.free(o.level);
         }
         book.orders -= 1;
-        self.index.remove(OrderId(o.id));
+        let slots = &self.orders.slots;
+        self.index.remove(OrderId(o.id), |s| slots[s as usize].id);
         self.orders.free(slot);
     }
 
@@ -570,7 +578,7 @@ impl Market {
                         if o.qty == 0 {
                             return err(format!("order {}: zero quantity", o.id));
                         }
-                        if self.index.get(OrderId(o.id)) != Some(i) {
+                        if self.index.get(OrderId(o.id), self.key_of()) != Some(i) {
                             return err(format!("order {}: index does not map to its slot", o.id));
                         }
                         qty += u64::from(o.qty);
@@ -619,15 +627,15 @@ impl Market {
         {
             return err("level slab accounting broken".into());
         }
-        for (id, slot) in self.index.iter() {
+        for slot in self.index.values() {
             match self.orders.slots.get(slot as usize) {
-                Some(o) if o.id == id.0 && o.level != NIL => {}
-                _ => {
-                    return err(format!(
-                        "index entry {id:?} -> {slot} is not that live order"
-                    ))
-                }
+                Some(o) if o.level != NIL => {}
+                _ => return err(format!("index entry -> {slot} is not a live order")),
             }
+        }
+        // Every entry's tag matches its order's id and the id finds that entry.
+        if let Err(slot) = self.index.check(self.key_of()) {
+            return err(format!("index entry -> {slot}: tag or probe position wrong"));
         }
         for (sym, id) in &self.by_symbol {
             if self.instrument_info(*id).map(|i| i.symbol) != Some(*sym) {
