@@ -123,6 +123,9 @@ enum Command {
         /// Random seed.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Measure this NASDAQ binary file (loaded into memory) instead of a generated session.
+        #[arg(long)]
+        file: Option<PathBuf>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -199,8 +202,9 @@ fn main() -> ExitCode {
             instruments,
             passes,
             seed,
+            file,
             json,
-        } => cmd::bench::run(seed, messages, instruments, passes, json),
+        } => cmd::bench::run(seed, messages, instruments, passes, file.as_deref(), json),
         Command::Bbo {
             file, symbol, read, ..
         } => cmd::bbo::run(&file, &symbol, read),

@@ -27,9 +27,13 @@ pub fn run(
     messages: u64,
     instruments: u16,
     passes: u32,
+    file: Option<&std::path::Path>,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let buf = generate_framed(seed, messages, instruments)?;
+    let buf = match file {
+        Some(p) => std::fs::read(p).map_err(|e| anyhow::anyhow!("reading {}: {e}", p.display()))?,
+        None => generate_framed(seed, messages, instruments)?,
+    };
     let passes = passes.max(1);
     let mut rows = Vec::new();
     let mut time = |stage: &'static str, f: &mut dyn FnMut() -> EventStats| {
@@ -54,16 +58,23 @@ pub fn run(
     time("decode", &mut || decode_only(&buf))?;
     time("decode+normalize", &mut || decode_normalize(&buf))?;
     time("decode+normalize+book", &mut || {
-        let mut market = Market::with_capacity(1 << 16, usize::from(instruments) + 1);
+        let mut market = Market::with_capacity(1 << 16, 1024);
         decode_book(&buf, &mut market)
     })?;
     if json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
     } else {
-        println!(
-            "session: seed {seed}, {messages} messages, {instruments} instruments, {} bytes; best of {passes} passes, one thread",
-            buf.len()
-        );
+        match file {
+            Some(p) => println!(
+                "file {}: {} bytes; best of {passes} passes, one thread",
+                p.display(),
+                buf.len()
+            ),
+            None => println!(
+                "session: seed {seed}, {messages} messages, {instruments} instruments, {} bytes; best of {passes} passes, one thread",
+                buf.len()
+            ),
+        }
         println!(
             "{:<24} {:>14} {:>10} {:>10}",
             "stage", "messages/s", "ns/msg", "MB/s"
