@@ -57,7 +57,10 @@ fn gen_is_deterministic_and_seed_sensitive() {
     assert_ne!(a, c);
     let p1 = std::fs::read(gen(dir.path(), "a.pcap", 3, "pcap")).unwrap();
     let p2 = std::fs::read(gen(dir.path(), "b.pcap", 3, "pcap")).unwrap();
-    assert_eq!(p1, p2, "captures are deterministic too (fixed capture clock)");
+    assert_eq!(
+        p1, p2,
+        "captures are deterministic too (fixed capture clock)"
+    );
 }
 
 #[test]

@@ -57,7 +57,14 @@ fn agrees_on_informational_and_invalid_messages() {
     // Informational (no event): the slot is left as it was.
     check(
         &bytes(MarketParticipantPosition::new(
-            1, 0, 5, *b"NITE", *b"AAPL    ", b'Y', b'N', b'A',
+            1,
+            0,
+            5,
+            *b"NITE",
+            *b"AAPL    ",
+            b'Y',
+            b'N',
+            b'A',
         )),
         &mut slot,
     );

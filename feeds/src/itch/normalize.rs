@@ -345,38 +345,6 @@ fn normalize_cold(msg: &Message<'_>) -> Result<Option<MarketEvent>, NormalizeErr
     )))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn side_accepts_exactly_b_and_s() {
-        for v in 0..=255u8 {
-            let r = side(b'A', v);
-            match v {
-                b'B' => assert_eq!(r, Ok(Side::Bid)),
-                b'S' => assert_eq!(r, Ok(Side::Ask)),
-                _ => assert_eq!(
-                    r,
-                    Err(NormalizeError::InvalidField {
-                        ty: b'A',
-                        field: "buy_sell",
-                        value: v
-                    }),
-                    "byte {v:#04x}"
-                ),
-            }
-        }
-    }
-
-    #[test]
-    fn wide_prices_saturate() {
-        assert_eq!(wide(0), WidePrice(0));
-        assert_eq!(wide(i64::MAX as u64), WidePrice(i64::MAX));
-        assert_eq!(wide(u64::MAX), WidePrice(i64::MAX));
-    }
-}
-
 /// Normalizes one decoded message into `out`, returning `Ok(true)` when `out` now holds the
 /// event and `Ok(false)` for the informational types (`out` untouched).
 ///
@@ -444,5 +412,37 @@ pub fn normalize_into(msg: &Message<'_>, out: &mut MarketEvent) -> Result<bool, 
             }
             None => Ok(false),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn side_accepts_exactly_b_and_s() {
+        for v in 0..=255u8 {
+            let r = side(b'A', v);
+            match v {
+                b'B' => assert_eq!(r, Ok(Side::Bid)),
+                b'S' => assert_eq!(r, Ok(Side::Ask)),
+                _ => assert_eq!(
+                    r,
+                    Err(NormalizeError::InvalidField {
+                        ty: b'A',
+                        field: "buy_sell",
+                        value: v
+                    }),
+                    "byte {v:#04x}"
+                ),
+            }
+        }
+    }
+
+    #[test]
+    fn wide_prices_saturate() {
+        assert_eq!(wide(0), WidePrice(0));
+        assert_eq!(wide(i64::MAX as u64), WidePrice(i64::MAX));
+        assert_eq!(wide(u64::MAX), WidePrice(i64::MAX));
     }
 }
