@@ -18,11 +18,14 @@
 //! * Each side of a book is a `Vec<(key, level)>` sorted with the best price at the end, so the
 //!   busy top of the book is found by a short scan from the end and inserting or removing a
 //!   level there moves few bytes.
-//! * One market-wide [`OrderIndex`] (open addressing, Fibonacci hashing, linear probing,
-//!   backward-shift deletion, load <= 1/2) maps order ids to slots: one probe per event.
+//! * One market-wide [`OrderIndex`] (open addressing, near-identity hashing, linear probing,
+//!   backward-shift deletion, load <= 1/2) maps order ids to slots: one probe per event. Its
+//!   entries hold only the slot (plus an 8-bit key tag while slots are below 2^24 - 1); the key
+//!   is read from the order slot, which the event touches anyway.
 //!
-//! Bytes per live order: [`ORDER_SLOT_BYTES`] (40) in the slab plus one 16-byte index entry at a
-//! load of 1/4..1/2, i.e. 32..64 bytes of index: **72..104 bytes per live order**. Bytes per
+//! Bytes per live order: [`ORDER_SLOT_BYTES`] (40) in the slab plus one 4-byte index entry at a
+//! load of 1/4..1/2, i.e. 8..16 bytes of index: **48..56 bytes per live order** (was 72..104
+//! with 16-byte index entries). Bytes per
 //! live level: [`LEVEL_SLOT_BYTES`] (32) in the slab plus a 16-byte ladder entry: **48 bytes
 //! per level** (plus unused `Vec` capacity). These constants are pinned by a unit test.
 //!

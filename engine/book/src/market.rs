@@ -168,13 +168,17 @@ impl Market {
     /// A live order, in whatever instrument it rests.
     #[inline]
     pub fn order(&self, id: OrderId) -> Option<OrderView> {
-        self.index.get(id, self.key_of()).map(|slot| self.order_view(slot))
+        self.index
+            .get(id, self.key_of())
+            .map(|slot| self.order_view(slot))
     }
 
     /// Displayed quantity queued ahead of a live order at its level (0 at the head).
     /// O(orders ahead of it).
     pub fn qty_ahead(&self, id: OrderId) -> Option<u64> {
-        self.index.get(id, self.key_of()).map(|slot| self.qty_ahead_slot(slot))
+        self.index
+            .get(id, self.key_of())
+            .map(|slot| self.qty_ahead_slot(slot))
     }
 
     pub(crate) fn order_view(&self, slot: u32) -> OrderView {
@@ -312,7 +316,14 @@ impl Market {
                 }
                 self.finish(&mut r, o.book, o.side, before, true);
             }
-            EventBody::InstrumentDirectory(info) => self.directory(&mut r, ev.instrument, info),
+            EventBody::InstrumentDirectory(info) => {
+                // `directory` does not take `r`: a result that never escapes `apply` stays in
+                // registers (no partial-store-then-load stall when it is returned).
+                let conflict = self.directory(ev.instrument, info);
+                if conflict {
+                    self.flag(&mut r, AnomalyKind::DirectoryConflict);
+                }
+            }
             EventBody::TradingStatus { state, .. } => {
                 let b = self.book_idx_or_create(ev.instrument);
                 self.books[b as usize].state = Some(state);
@@ -322,7 +333,7 @@ impl Market {
         r
     }
 
-    #[inline]
+    #[inline(always)]
     fn flag(&mut self, r: &mut ApplyResult, kind: AnomalyKind) {
         self.anomalies.record(kind);
         if r.anomaly.is_none() {
@@ -332,7 +343,7 @@ impl Market {
 
     /// Slot of a live order named by an event; counts unknown ids and instrument mismatches
     /// (and points `r.instrument` at the order's own book).
-    #[inline]
+    #[inline(always)]
     fn lookup(&mut self, r: &mut ApplyResult, id: OrderId, unknown: AnomalyKind) -> Option<u32> {
         let Some(slot) = self.index.get(id, self.key_of()) else {
             self.flag(r, unknown);
@@ -361,7 +372,7 @@ impl Market {
     /// transition into the crossed state. `added` says whether liquidity may have been added
     /// (add, replace): removing or reducing orders can never cross a book that was not
     /// crossed, so the opposite side is not even read then.
-    #[inline]
+    #[inline(always)]
     fn finish(&mut self, r: &mut ApplyResult, b: u32, side: Side, before: Top, added: bool) {
         r.book_changed = true;
         let changed = self.top(b, side) != before;
@@ -382,7 +393,7 @@ impl Market {
     }
 
     /// Execution or partial cancel of `qty` shares.
-    #[inline]
+    #[inline(always)]
     fn reduce(
         &mut self,
         r: &mut ApplyResult,
@@ -437,7 +448,11 @@ impl Market {
             side,
         });
         let slots = &self.orders.slots;
-        if self.index.try_insert(id, slot, |s| slots[s as usize].id).is_err() {
+        if self
+            .index
+            .try_insert(id, slot, |s| slots[s as usize].id)
+            .is_err()
+        {
             self.orders.free(slot);
             return Err(AnomalyKind::DuplicateOrderId);
         }
@@ -503,7 +518,8 @@ impl Market {
         self.orders.free(slot);
     }
 
-    fn directory(&mut self, r: &mut ApplyResult, instrument: InstrumentId, info: InstrumentInfo) {
+    /// Records reference data; returns whether it conflicts with earlier directory messages.
+    fn directory(&mut self, instrument: InstrumentId, info: InstrumentInfo) -> bool {
         let b = self.book_idx_or_create(instrument);
         let mut conflict = false;
         if let Some(old) = self.books[b as usize].info {
@@ -518,9 +534,7 @@ impl Market {
             conflict |= prev != instrument;
         }
         self.books[b as usize].info = Some(info);
-        if conflict {
-            self.flag(r, AnomalyKind::DirectoryConflict);
-        }
+        conflict
     }
 
     // ------------------------------------------------------------- invariants
@@ -635,7 +649,9 @@ impl Market {
         }
         // Every entry's tag matches its order's id and the id finds that entry.
         if let Err(slot) = self.index.check(self.key_of()) {
-            return err(format!("index entry -> {slot}: tag or probe position wrong"));
+            return err(format!(
+                "index entry -> {slot}: tag or probe position wrong"
+            ));
         }
         for (sym, id) in &self.by_symbol {
             if self.instrument_info(*id).map(|i| i.symbol) != Some(*sym) {
