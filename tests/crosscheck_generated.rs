@@ -421,7 +421,7 @@ fn bbo_equals_the_independent_books() {
     let dir = tempfile::tempdir().unwrap();
     let file = generate(dir.path());
     let file = file.to_str().unwrap();
-    for (symbol, lines) in [("AAPL", 6_629), ("MSFT", 3_492)] {
+    for (symbol, lines) in [("AAPL", 7_314), ("MSFT", 3_618)] {
         let name = format!("gen_seed7_60k_bbo_{symbol}.csv");
         let golden = read_golden(&name);
         assert_eq!(golden.lines().count(), lines, "{name}: header + changes");

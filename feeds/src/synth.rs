@@ -497,21 +497,36 @@ impl SessionGenerator {
         }
     }
 
-    fn random_order(&mut self, i: usize) -> usize {
+    /// Index of the order a cancel, delete or replace acts on. Orders are kept in the order
+    /// they were added (a replace re-adds), and the target's age — how many adds of its
+    /// instrument ago it was added — follows the distribution measured on NASDAQ's AAPL sample
+    /// (2020-01-30): 31% the last add, 46% within 2, 61% within 4, 74% within 8, 83% within 16,
+    /// 89% within 32, 93% within 64, 95.5% within 128, the rest older. Most orders die young, as
+    /// on a real feed; uniform choice would make every book access a cache miss.
+    fn recent_order(&mut self, i: usize) -> usize {
+        /// Cumulative per-mille of ages up to 1, 2, 4, ..., 128.
+        const CDF: [u64; 8] = [310, 465, 615, 740, 835, 895, 935, 955];
         let n = self.instruments[i].orders.len() as u64;
-        self.rng.below(n) as usize
+        let x = self.rng.below(1000);
+        let (lo, hi) = match CDF.iter().position(|&c| x < c) {
+            Some(0) => (1, 1),
+            Some(k) => ((1u64 << (k - 1)) + 1, 1u64 << k),
+            None => (129, n.max(129)),
+        };
+        let age = self.rng.range_inclusive(lo, hi).min(n).max(1);
+        (n - age) as usize
     }
 
     fn delete(&mut self, i: usize, trk: u16, ts: u64) {
-        let j = self.random_order(i);
+        let j = self.recent_order(i);
         let ins = &mut self.instruments[i];
-        let o = ins.orders.swap_remove(j);
+        let o = ins.orders.remove(j);
         let m = OrderDelete::new(ins.locate, trk, ts, o.order_ref);
         self.push(&m);
     }
 
     fn cancel(&mut self, i: usize, trk: u16, ts: u64) {
-        let j = self.random_order(i);
+        let j = self.recent_order(i);
         let shares = self.instruments[i].orders[j].shares;
         if shares < 2 {
             return self.delete(i, trk, ts);
@@ -524,7 +539,7 @@ impl SessionGenerator {
     }
 
     fn replace(&mut self, i: usize, trk: u16, ts: u64) {
-        let j = self.random_order(i);
+        let j = self.recent_order(i);
         let step = self.rng.range_inclusive(0, 4) as i64 - 2;
         let shares = self.lot();
         let new_ref = self.next_ref;
@@ -539,13 +554,15 @@ impl SessionGenerator {
         } else {
             (old.price_ticks + step).max(ins.boundary + 1)
         };
-        ins.orders[j] = LiveOrder {
+        // The new order is the newest: it moves to the end (its age restarts).
+        ins.orders.remove(j);
+        ins.orders.push(LiveOrder {
             order_ref: new_ref,
             priority,
             buy: old.buy,
             price_ticks,
             shares,
-        };
+        });
         let m = OrderReplace::new(
             ins.locate,
             trk,
@@ -580,7 +597,7 @@ impl SessionGenerator {
         let ins = &mut self.instruments[i];
         ins.last_match = Some(mt);
         if take == o.shares {
-            ins.orders.swap_remove(j);
+            ins.orders.remove(j);
         } else {
             ins.orders[j].shares -= take;
         }
