@@ -7,7 +7,7 @@ use ticklane_core::MarketEvent;
 
 use ticklane_core::{EventBody, InstrumentId, MatchId, Timestamp};
 
-use crate::itch::{decode, normalize_into};
+use crate::itch::{decode, decode_normalize_into, DecodeOrNormalizeError};
 
 /// Counters of one pass.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -42,19 +42,18 @@ pub fn for_each_event(buf: &[u8], mut on_event: impl FnMut(&MarketEvent)) -> Eve
             break;
         };
         pos += 2 + len;
-        match decode(body) {
-            Ok(msg) => {
+        match decode_normalize_into(body, &mut ev) {
+            Ok(true) => {
                 s.messages += 1;
-                match normalize_into(&msg, &mut ev) {
-                    Ok(true) => {
-                        s.events += 1;
-                        on_event(&ev);
-                    }
-                    Ok(false) => {}
-                    Err(_) => s.errors += 1,
-                }
+                s.events += 1;
+                on_event(&ev);
             }
-            Err(_) => s.errors += 1,
+            Ok(false) => s.messages += 1,
+            Err(DecodeOrNormalizeError::Normalize(_)) => {
+                s.messages += 1;
+                s.errors += 1;
+            }
+            Err(DecodeOrNormalizeError::Decode(_)) => s.errors += 1,
         }
     }
     s

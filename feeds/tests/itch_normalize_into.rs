@@ -79,3 +79,79 @@ fn agrees_on_informational_and_invalid_messages() {
     );
     check(&bytes(OrderDelete::new(1, 0, 6, 9)), &mut slot);
 }
+
+/// The fused decode + normalize must give exactly what `decode` then `normalize` give.
+fn check_fused(bytes: &[u8]) {
+    use ticklane_feeds::itch::{decode_normalize_into, DecodeOrNormalizeError};
+    let mut slot = MarketEvent::new(
+        Timestamp(1),
+        InstrumentId(1),
+        EventBody::BrokenTrade {
+            match_id: MatchId(1),
+        },
+    );
+    let before = slot;
+    let fused = decode_normalize_into(bytes, &mut slot);
+    match decode(bytes) {
+        Err(e) => assert_eq!(fused, Err(DecodeOrNormalizeError::Decode(e))),
+        Ok(msg) => match normalize(&msg) {
+            Ok(Some(ev)) => {
+                assert_eq!(fused, Ok(true));
+                assert_eq!(slot, ev);
+            }
+            Ok(None) => {
+                assert_eq!(fused, Ok(false));
+                assert_eq!(slot, before);
+            }
+            Err(e) => assert_eq!(fused, Err(DecodeOrNormalizeError::Normalize(e))),
+        },
+    }
+}
+
+#[test]
+fn fused_path_agrees_on_every_type_and_error() {
+    let mut g = SessionGenerator::new(SynthConfig {
+        seed: 9,
+        messages: 30_000,
+        instruments: 8,
+    })
+    .unwrap();
+    while let Some(m) = g.next_message() {
+        let m = m.to_vec();
+        check_fused(&m);
+        // Truncated, extended and type-corrupted copies.
+        check_fused(&m[..m.len() - 1]);
+        let mut longer = m.clone();
+        longer.push(0);
+        check_fused(&longer);
+        let mut bad_side = m.clone();
+        if matches!(m[0], b'A' | b'F' | b'P') {
+            bad_side[19] = b'Z';
+        }
+        check_fused(&bad_side);
+    }
+    check_fused(&[]);
+    check_fused(b"!");
+    check_fused(&bytes(MarketParticipantPosition::new(
+        1,
+        0,
+        5,
+        *b"NITE",
+        *b"AAPL    ",
+        b'Y',
+        b'N',
+        b'A',
+    )));
+}
+
+proptest::proptest! {
+    #[test]
+    fn fused_path_agrees_on_arbitrary_bytes(
+        ty in proptest::sample::select(b"ADEXUFCPSRHYLVWKJhQBINO!".to_vec()),
+        rest in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..60),
+    ) {
+        let mut b = vec![ty];
+        b.extend(rest);
+        check_fused(&b);
+    }
+}

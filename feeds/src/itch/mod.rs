@@ -33,7 +33,9 @@ pub mod wire;
 
 pub use decode::{decode, decode_prefix, DecodeError, Message};
 pub use encode::{encode, encode_framed};
-pub use normalize::{normalize, normalize_into, NormalizeError};
+pub use normalize::{
+    decode_normalize_into, normalize, normalize_into, DecodeOrNormalizeError, NormalizeError,
+};
 pub use wire::*;
 
 /// Wire length in bytes (type byte included) of every ITCH 5.0 message type, or `None` for a

@@ -415,6 +415,116 @@ pub fn normalize_into(msg: &Message<'_>, out: &mut MarketEvent) -> Result<bool, 
     }
 }
 
+/// Decodes and normalizes one message (exactly one, type byte first) into `out` in a single
+/// dispatch on the type byte: the fused hot path of [`crate::events`]. For the order-book types
+/// (`A D E X U`) the wire view is checked and the event written without building a
+/// [`Message`]; every other type, and every error, takes the general path
+/// ([`decode`](super::decode::decode) then [`normalize_into`]), so results and errors are
+/// exactly those of that path (a test checks this on every type).
+#[inline(always)]
+pub fn decode_normalize_into(
+    buf: &[u8],
+    out: &mut MarketEvent,
+) -> Result<bool, DecodeOrNormalizeError> {
+    use super::wire::{AddOrder, OrderCancel, OrderDelete, OrderExecuted, OrderReplace};
+    use zerocopy::FromBytes;
+    macro_rules! put {
+        ($m:expr, $body:expr) => {{
+            let m = $m;
+            out.ts = Timestamp(m.timestamp.get());
+            out.instrument = InstrumentId(u32::from(m.stock_locate.get()));
+            out.body = $body;
+            return Ok(true);
+        }};
+    }
+    match buf.first() {
+        Some(b'A') => {
+            if let Ok(m) = AddOrder::ref_from_bytes(buf) {
+                let v = m.buy_sell;
+                let ask = (v >> 4) & 1;
+                if v == b'B' + ask * (b'S' - b'B') {
+                    put!(
+                        m,
+                        EventBody::OrderAdded {
+                            order_id: OrderId(m.order_ref.get()),
+                            side: if ask == 0 { Side::Bid } else { Side::Ask },
+                            price: px(m.price),
+                            qty: Qty(m.shares.get()),
+                            mpid: [0; 4],
+                        }
+                    );
+                }
+            }
+        }
+        Some(b'D') => {
+            if let Ok(m) = OrderDelete::ref_from_bytes(buf) {
+                put!(
+                    m,
+                    EventBody::OrderDeleted {
+                        order_id: OrderId(m.order_ref.get()),
+                    }
+                );
+            }
+        }
+        Some(b'E') => {
+            if let Ok(m) = OrderExecuted::ref_from_bytes(buf) {
+                put!(
+                    m,
+                    EventBody::OrderExecuted {
+                        order_id: OrderId(m.order_ref.get()),
+                        qty: Qty(m.executed_shares.get()),
+                        match_id: MatchId(m.match_number.get()),
+                    }
+                );
+            }
+        }
+        Some(b'X') => {
+            if let Ok(m) = OrderCancel::ref_from_bytes(buf) {
+                put!(
+                    m,
+                    EventBody::OrderCancelled {
+                        order_id: OrderId(m.order_ref.get()),
+                        qty: Qty(m.cancelled_shares.get()),
+                    }
+                );
+            }
+        }
+        Some(b'U') => {
+            if let Ok(m) = OrderReplace::ref_from_bytes(buf) {
+                put!(
+                    m,
+                    EventBody::OrderReplaced {
+                        old_id: OrderId(m.original_order_ref.get()),
+                        new_id: OrderId(m.new_order_ref.get()),
+                        price: px(m.price),
+                        qty: Qty(m.shares.get()),
+                    }
+                );
+            }
+        }
+        _ => {}
+    }
+    general_path(buf, out)
+}
+
+/// The general path of [`decode_normalize_into`]: rare types and all errors.
+#[inline(never)]
+fn general_path(buf: &[u8], out: &mut MarketEvent) -> Result<bool, DecodeOrNormalizeError> {
+    let msg = super::decode::decode(buf).map_err(DecodeOrNormalizeError::Decode)?;
+    normalize_into(&msg, out).map_err(DecodeOrNormalizeError::Normalize)
+}
+
+/// Error of [`decode_normalize_into`]: which stage refused the message.
+#[derive(Debug, Error, Clone, Copy, PartialEq, Eq)]
+pub enum DecodeOrNormalizeError {
+    /// The bytes are not a well-formed ITCH 5.0 message.
+    #[error(transparent)]
+    Decode(#[from] super::decode::DecodeError),
+    /// The message is well formed but a field value is undefined.
+    #[error(transparent)]
+    Normalize(#[from] NormalizeError),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
