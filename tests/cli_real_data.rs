@@ -210,6 +210,10 @@ fn zero_prefix_file_errors_by_default_and_counts_anomalies_on_request() {
     .map(|k| a[k].as_u64().unwrap_or(0))
     .sum();
     assert_eq!(unknown, 117, "{a}");
+    assert_eq!(
+        a["zero_order_id"], 1,
+        "the add with reference 0 (stock BOB): {a}"
+    );
     assert!(a["crossed_book"].as_u64().unwrap() >= 1, "{a}");
     assert_eq!(v["crossed"], true);
 }

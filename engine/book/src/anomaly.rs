@@ -37,11 +37,16 @@ pub enum AnomalyKind {
     /// An instrument directory message conflicted with an earlier one (same id with another
     /// symbol, or same symbol with another id). The latest message wins.
     DirectoryConflict,
+    /// Add (or replace) whose new order reference is 0. Real feeds use 0 for "no order" (e.g.
+    /// non-displayed trades), so a resting order with it is suspect; independent books disagree
+    /// on it (itch-book drops it, meatpy and itchcpp keep it). The order is kept, as the feed
+    /// says, and counted.
+    ZeroOrderId,
 }
 
 impl AnomalyKind {
     /// Number of kinds.
-    pub const COUNT: usize = 11;
+    pub const COUNT: usize = 12;
 
     /// Every kind, in declaration order.
     pub const ALL: [AnomalyKind; Self::COUNT] = [
@@ -56,6 +61,7 @@ impl AnomalyKind {
         AnomalyKind::CrossedBook,
         AnomalyKind::InstrumentMismatch,
         AnomalyKind::DirectoryConflict,
+        AnomalyKind::ZeroOrderId,
     ];
 
     /// Stable snake-case name for reports and metrics.
@@ -72,6 +78,7 @@ impl AnomalyKind {
             AnomalyKind::CrossedBook => "crossed_book",
             AnomalyKind::InstrumentMismatch => "instrument_mismatch",
             AnomalyKind::DirectoryConflict => "directory_conflict",
+            AnomalyKind::ZeroOrderId => "zero_order_id",
         }
     }
 

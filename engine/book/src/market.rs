@@ -263,6 +263,9 @@ impl Market {
             } => {
                 let b = self.book_idx_or_create(ev.instrument);
                 let before = self.top(b, side);
+                if order_id.0 == 0 {
+                    self.flag(&mut r, AnomalyKind::ZeroOrderId);
+                }
                 if let Err(k) = self.add_order(b, order_id, side, price, qty.0, ev.ts.0) {
                     self.flag(&mut r, k);
                     return r;
@@ -311,6 +314,9 @@ impl Market {
                 let o = self.orders.slots[slot as usize];
                 let before = self.top(o.book, o.side);
                 self.remove_order(slot);
+                if new_id.0 == 0 {
+                    self.flag(&mut r, AnomalyKind::ZeroOrderId);
+                }
                 if let Err(k) = self.add_order(o.book, new_id, o.side, price, qty.0, ev.ts.0) {
                     self.flag(&mut r, k);
                 }

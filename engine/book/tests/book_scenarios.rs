@@ -649,3 +649,24 @@ fn debug_output_is_a_summary() {
     let b = format!("{:?}", m.book(I1).expect("book"));
     assert!(b.contains("best_bid") && b.len() < 400, "{b}");
 }
+
+#[test]
+fn order_reference_zero_is_kept_and_counted() {
+    let mut m = Market::new();
+    let i = InstrumentId(3);
+    let r = add(&mut m, i, 0, Side::Bid, 10_000, 100);
+    assert_eq!(r.anomaly, Some(AnomalyKind::ZeroOrderId));
+    assert_eq!(m.anomalies().get(AnomalyKind::ZeroOrderId), 1);
+    assert_eq!(m.book(i).unwrap().best_bid(), Some(lv(10_000, 100, 1)));
+    // It can be executed and deleted like any order.
+    exec(&mut m, i, 0, 40);
+    assert_eq!(m.book(i).unwrap().best_bid(), Some(lv(10_000, 60, 1)));
+    // A replace to reference 0 is counted too.
+    add(&mut m, i, 8, Side::Ask, 10_100, 5);
+    delete(&mut m, i, 0);
+    let r = replace(&mut m, i, 8, 0, 10_200, 7);
+    assert_eq!(r.anomaly, Some(AnomalyKind::ZeroOrderId));
+    assert_eq!(m.anomalies().get(AnomalyKind::ZeroOrderId), 2);
+    assert_eq!(m.book(i).unwrap().best_ask(), Some(lv(10_200, 7, 1)));
+    ok(&m);
+}
