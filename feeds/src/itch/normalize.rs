@@ -45,7 +45,9 @@ use ticklane_core::{
 };
 
 use super::decode::Message;
-use super::wire::{BeU16, BeU32, Ts48};
+use super::wire::{
+    AddOrder, BeU16, BeU32, OrderCancel, OrderDelete, OrderExecuted, OrderReplace, Ts48,
+};
 
 /// Why a well-formed message could not be normalized.
 #[derive(Debug, Error, Clone, Copy, PartialEq, Eq)]
@@ -109,6 +111,53 @@ fn auction_kind(ty: u8, v: u8) -> Result<AuctionKind, NormalizeError> {
     }
 }
 
+/// Bodies of the order-book messages, shared by [`normalize`], [`normalize_into`] and
+/// [`decode_normalize_into`] so the three paths cannot drift apart.
+#[inline(always)]
+fn add_body(m: &AddOrder) -> Result<EventBody, NormalizeError> {
+    Ok(EventBody::OrderAdded {
+        order_id: OrderId(m.order_ref.get()),
+        side: side(m.msg_type, m.buy_sell)?,
+        price: px(m.price),
+        qty: Qty(m.shares.get()),
+        mpid: [0; 4],
+    })
+}
+
+#[inline(always)]
+fn delete_body(m: &OrderDelete) -> EventBody {
+    EventBody::OrderDeleted {
+        order_id: OrderId(m.order_ref.get()),
+    }
+}
+
+#[inline(always)]
+fn executed_body(m: &OrderExecuted) -> EventBody {
+    EventBody::OrderExecuted {
+        order_id: OrderId(m.order_ref.get()),
+        qty: Qty(m.executed_shares.get()),
+        match_id: MatchId(m.match_number.get()),
+    }
+}
+
+#[inline(always)]
+fn replace_body(m: &OrderReplace) -> EventBody {
+    EventBody::OrderReplaced {
+        old_id: OrderId(m.original_order_ref.get()),
+        new_id: OrderId(m.new_order_ref.get()),
+        price: px(m.price),
+        qty: Qty(m.shares.get()),
+    }
+}
+
+#[inline(always)]
+fn cancel_body(m: &OrderCancel) -> EventBody {
+    EventBody::OrderCancelled {
+        order_id: OrderId(m.order_ref.get()),
+        qty: Qty(m.cancelled_shares.get()),
+    }
+}
+
 /// Normalizes one decoded message.
 ///
 /// Returns `Ok(Some(event))` for the mapped types (see the module docs), `Ok(None)` for the
@@ -117,51 +166,11 @@ fn auction_kind(ty: u8, v: u8) -> Result<AuctionKind, NormalizeError> {
 #[inline(always)]
 pub fn normalize(msg: &Message<'_>) -> Result<Option<MarketEvent>, NormalizeError> {
     let (ts, locate, body) = match *msg {
-        Message::AddOrder(m) => (
-            m.timestamp,
-            m.stock_locate,
-            EventBody::OrderAdded {
-                order_id: OrderId(m.order_ref.get()),
-                side: side(m.msg_type, m.buy_sell)?,
-                price: px(m.price),
-                qty: Qty(m.shares.get()),
-                mpid: [0; 4],
-            },
-        ),
-        Message::OrderDelete(m) => (
-            m.timestamp,
-            m.stock_locate,
-            EventBody::OrderDeleted {
-                order_id: OrderId(m.order_ref.get()),
-            },
-        ),
-        Message::OrderExecuted(m) => (
-            m.timestamp,
-            m.stock_locate,
-            EventBody::OrderExecuted {
-                order_id: OrderId(m.order_ref.get()),
-                qty: Qty(m.executed_shares.get()),
-                match_id: MatchId(m.match_number.get()),
-            },
-        ),
-        Message::OrderReplace(m) => (
-            m.timestamp,
-            m.stock_locate,
-            EventBody::OrderReplaced {
-                old_id: OrderId(m.original_order_ref.get()),
-                new_id: OrderId(m.new_order_ref.get()),
-                price: px(m.price),
-                qty: Qty(m.shares.get()),
-            },
-        ),
-        Message::OrderCancel(m) => (
-            m.timestamp,
-            m.stock_locate,
-            EventBody::OrderCancelled {
-                order_id: OrderId(m.order_ref.get()),
-                qty: Qty(m.cancelled_shares.get()),
-            },
-        ),
+        Message::AddOrder(m) => (m.timestamp, m.stock_locate, add_body(m)?),
+        Message::OrderDelete(m) => (m.timestamp, m.stock_locate, delete_body(m)),
+        Message::OrderExecuted(m) => (m.timestamp, m.stock_locate, executed_body(m)),
+        Message::OrderReplace(m) => (m.timestamp, m.stock_locate, replace_body(m)),
+        Message::OrderCancel(m) => (m.timestamp, m.stock_locate, cancel_body(m)),
         Message::AddOrderMpid(m) => (
             m.timestamp,
             m.stock_locate,
@@ -365,46 +374,11 @@ pub fn normalize_into(msg: &Message<'_>, out: &mut MarketEvent) -> Result<bool, 
         }};
     }
     match *msg {
-        Message::AddOrder(m) => put!(
-            m,
-            EventBody::OrderAdded {
-                order_id: OrderId(m.order_ref.get()),
-                side: side(m.msg_type, m.buy_sell)?,
-                price: px(m.price),
-                qty: Qty(m.shares.get()),
-                mpid: [0; 4],
-            }
-        ),
-        Message::OrderDelete(m) => put!(
-            m,
-            EventBody::OrderDeleted {
-                order_id: OrderId(m.order_ref.get()),
-            }
-        ),
-        Message::OrderExecuted(m) => put!(
-            m,
-            EventBody::OrderExecuted {
-                order_id: OrderId(m.order_ref.get()),
-                qty: Qty(m.executed_shares.get()),
-                match_id: MatchId(m.match_number.get()),
-            }
-        ),
-        Message::OrderReplace(m) => put!(
-            m,
-            EventBody::OrderReplaced {
-                old_id: OrderId(m.original_order_ref.get()),
-                new_id: OrderId(m.new_order_ref.get()),
-                price: px(m.price),
-                qty: Qty(m.shares.get()),
-            }
-        ),
-        Message::OrderCancel(m) => put!(
-            m,
-            EventBody::OrderCancelled {
-                order_id: OrderId(m.order_ref.get()),
-                qty: Qty(m.cancelled_shares.get()),
-            }
-        ),
+        Message::AddOrder(m) => put!(m, add_body(m)?),
+        Message::OrderDelete(m) => put!(m, delete_body(m)),
+        Message::OrderExecuted(m) => put!(m, executed_body(m)),
+        Message::OrderReplace(m) => put!(m, replace_body(m)),
+        Message::OrderCancel(m) => put!(m, cancel_body(m)),
         _ => match normalize(msg)? {
             Some(ev) => {
                 *out = ev;
@@ -426,7 +400,6 @@ pub fn decode_normalize_into(
     buf: &[u8],
     out: &mut MarketEvent,
 ) -> Result<bool, DecodeOrNormalizeError> {
-    use super::wire::{AddOrder, OrderCancel, OrderDelete, OrderExecuted, OrderReplace};
     use zerocopy::FromBytes;
     macro_rules! put {
         ($m:expr, $body:expr) => {{
@@ -440,66 +413,29 @@ pub fn decode_normalize_into(
     match buf.first() {
         Some(b'A') => {
             if let Ok(m) = AddOrder::ref_from_bytes(buf) {
-                let v = m.buy_sell;
-                let ask = (v >> 4) & 1;
-                if v == b'B' + ask * (b'S' - b'B') {
-                    put!(
-                        m,
-                        EventBody::OrderAdded {
-                            order_id: OrderId(m.order_ref.get()),
-                            side: if ask == 0 { Side::Bid } else { Side::Ask },
-                            price: px(m.price),
-                            qty: Qty(m.shares.get()),
-                            mpid: [0; 4],
-                        }
-                    );
+                if let Ok(body) = add_body(m) {
+                    put!(m, body);
                 }
             }
         }
         Some(b'D') => {
             if let Ok(m) = OrderDelete::ref_from_bytes(buf) {
-                put!(
-                    m,
-                    EventBody::OrderDeleted {
-                        order_id: OrderId(m.order_ref.get()),
-                    }
-                );
+                put!(m, delete_body(m));
             }
         }
         Some(b'E') => {
             if let Ok(m) = OrderExecuted::ref_from_bytes(buf) {
-                put!(
-                    m,
-                    EventBody::OrderExecuted {
-                        order_id: OrderId(m.order_ref.get()),
-                        qty: Qty(m.executed_shares.get()),
-                        match_id: MatchId(m.match_number.get()),
-                    }
-                );
+                put!(m, executed_body(m));
             }
         }
         Some(b'X') => {
             if let Ok(m) = OrderCancel::ref_from_bytes(buf) {
-                put!(
-                    m,
-                    EventBody::OrderCancelled {
-                        order_id: OrderId(m.order_ref.get()),
-                        qty: Qty(m.cancelled_shares.get()),
-                    }
-                );
+                put!(m, cancel_body(m));
             }
         }
         Some(b'U') => {
             if let Ok(m) = OrderReplace::ref_from_bytes(buf) {
-                put!(
-                    m,
-                    EventBody::OrderReplaced {
-                        old_id: OrderId(m.original_order_ref.get()),
-                        new_id: OrderId(m.new_order_ref.get()),
-                        price: px(m.price),
-                        qty: Qty(m.shares.get()),
-                    }
-                );
+                put!(m, replace_body(m));
             }
         }
         _ => {}
