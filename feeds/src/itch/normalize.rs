@@ -115,13 +115,20 @@ fn auction_kind(ty: u8, v: u8) -> Result<AuctionKind, NormalizeError> {
 /// [`decode_normalize_into`] so the three paths cannot drift apart.
 #[inline(always)]
 fn add_body(m: &AddOrder) -> Result<EventBody, NormalizeError> {
-    Ok(EventBody::OrderAdded {
+    Ok(add_body_on(m, side(m.msg_type, m.buy_sell)?))
+}
+
+/// The add's body once its side is known (the fused path validates the side first, so the
+/// body is built in place rather than inside a `Result` and copied).
+#[inline(always)]
+fn add_body_on(m: &AddOrder, side: Side) -> EventBody {
+    EventBody::OrderAdded {
         order_id: OrderId(m.order_ref.get()),
-        side: side(m.msg_type, m.buy_sell)?,
+        side,
         price: px(m.price),
         qty: Qty(m.shares.get()),
         mpid: [0; 4],
-    })
+    }
 }
 
 #[inline(always)]
@@ -413,8 +420,8 @@ pub fn decode_normalize_into(
     match buf.first() {
         Some(b'A') => {
             if let Ok(m) = AddOrder::ref_from_bytes(buf) {
-                if let Ok(body) = add_body(m) {
-                    put!(m, body);
+                if let Ok(side) = side(m.msg_type, m.buy_sell) {
+                    put!(m, add_body_on(m, side));
                 }
             }
         }
