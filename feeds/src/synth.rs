@@ -6,14 +6,17 @@
 //!   start of market hours 09:30, end of market hours 16:00, end of system hours 20:00, end of
 //!   messages 20:05) and the MWCB decline levels;
 //! - a stock directory (`R`), Reg SHO (`Y`) and trading action (`H`, trading) for every instrument
-//!   before its first order;
+//!   before its first order, and market-maker registrations (`L`) before the open;
 //! - NOII (`I`) before the opening and closing crosses, an opening and a closing cross (`Q`) per
 //!   instrument, and a few LULD-style halts (`H` halted → quotation only → halt cross → trading),
 //!   with an auction collar (`J`);
 //! - between 09:30 and 16:00, order flow whose intensity is U-shaped in time (dense at the open
 //!   and the close), spread over instruments with heavy-tailed (Zipf, s = 1) activity; adds,
-//!   deletes, replaces, partial cancels, executions (mostly `E`, some `C`), non-displayed trades
-//!   (`P`) and a rare broken trade (`B`) in proportions close to NASDAQ's;
+//!   deletes, replaces, partial cancels, executions (mostly `E`, some `C`, a third of those
+//!   printing one tick away from the resting price), non-displayed trades (`P`), retail price
+//!   improvement indications (`N`) and a rare broken trade (`B`) in proportions close to
+//!   NASDAQ's; cancels, deletes and replaces hit young orders far more often than old ones, with
+//!   the age distribution of NASDAQ's AAPL sample;
 //! - prices on a $0.01 grid clustered near a moving mid: each book keeps a boundary `b` with bids
 //!   at `<= b` and asks at `>= b + 1` ticks, so the book is never crossed; the boundary moves
 //!   when executions exhaust the touch, as prices do.
@@ -26,9 +29,10 @@
 use thiserror::Error;
 
 use crate::itch::wire::{
-    AddOrder, AddOrderMpid, BrokenTrade, CrossTrade, LuldAuctionCollar, MwcbDeclineLevel, Noii,
-    NonCrossTrade, OrderCancel, OrderDelete, OrderExecuted, OrderExecutedWithPrice, OrderReplace,
-    RegShoRestriction, StockDirectory, StockTradingAction, SystemEvent,
+    AddOrder, AddOrderMpid, BrokenTrade, CrossTrade, LuldAuctionCollar, MarketParticipantPosition,
+    MwcbDeclineLevel, Noii, NonCrossTrade, OrderCancel, OrderDelete, OrderExecuted,
+    OrderExecutedWithPrice, OrderReplace, RegShoRestriction, Rpii, StockDirectory,
+    StockTradingAction, SystemEvent,
 };
 use crate::itch::ItchMessage;
 use crate::rng::SeededRng;
@@ -45,6 +49,9 @@ const END_OF_SYSTEM: u64 = hms(20, 0, 0);
 const END_OF_MESSAGES: u64 = hms(20, 5, 0);
 /// One cent in `Price(4)` units.
 const TICK: i64 = 100;
+/// Market makers registered in every instrument (`L` messages before the open; also the MPIDs
+/// of attributed adds).
+const MARKET_MAKERS: [[u8; 4]; 4] = [*b"NITE", *b"GSCO", *b"VIRT", *b"CDRG"];
 
 /// Parameters of a synthetic session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -153,6 +160,8 @@ enum Scheduled {
     MwcbLevels,
     Directory(usize),
     RegSho(usize),
+    /// A market maker's registration in the instrument (mpid index).
+    Participant(usize, usize),
     Trading(usize, u8, [u8; 4]),
     Noii(usize, u8),
     Cross(usize, u8),
@@ -214,6 +223,12 @@ impl SessionGenerator {
             let t = START_OF_SYSTEM + 10 * us + (i as u64) * 3 * us;
             schedule.push((t, Scheduled::Directory(i)));
             schedule.push((t + us, Scheduled::RegSho(i)));
+            // Market makers register before the open, as on the real feed (`L`).
+            for mm in 0..MARKET_MAKERS.len() {
+                let at =
+                    START_OF_SYSTEM + hms(0, 5, 0) + (i * MARKET_MAKERS.len() + mm) as u64 * us;
+                schedule.push((at, Scheduled::Participant(i, mm)));
+            }
             schedule.push((t + 2 * us, Scheduled::Trading(i, b'T', *b"    ")));
             schedule.push((hms(9, 25, 0) + i as u64 * us, Scheduled::Noii(i, b'O')));
             schedule.push((hms(9, 28, 0) + i as u64 * us, Scheduled::Noii(i, b'O')));
@@ -353,6 +368,21 @@ impl SessionGenerator {
                 let m = RegShoRestriction::new(ins.locate, trk, ts, ins.symbol, b'0');
                 self.push(&m);
             }
+            Scheduled::Participant(i, mm) => {
+                let ins = &self.instruments[i];
+                let primary = if mm == 0 { b'Y' } else { b'N' };
+                let m = MarketParticipantPosition::new(
+                    ins.locate,
+                    trk,
+                    ts,
+                    MARKET_MAKERS[mm],
+                    ins.symbol,
+                    primary,
+                    b'N',
+                    b'A',
+                );
+                self.push(&m);
+            }
             Scheduled::Trading(i, state, reason) => {
                 let ins = &mut self.instruments[i];
                 ins.halted = state != b'T';
@@ -440,7 +470,13 @@ impl SessionGenerator {
             700..=829 => self.replace(i, trk, ts),
             830..=889 => self.cancel(i, trk, ts),
             890..=979 if !halted => self.execute(i, trk, ts),
-            980..=998 if !halted => self.hidden_trade(i, trk, ts),
+            980..=984 => {
+                // Retail price improvement interest (`N`), informational.
+                let flag = [b'B', b'S', b'A', b'N'][self.rng.below(4) as usize];
+                let ins = &self.instruments[i];
+                self.push(&Rpii::new(ins.locate, trk, ts, ins.symbol, flag));
+            }
+            985..=998 if !halted => self.hidden_trade(i, trk, ts),
             // About one broken trade in 100,000 events, naming this instrument's last match.
             999 if !halted && self.rng.chance(1, 50) => match self.instruments[i].last_match {
                 Some(mt) => {
@@ -478,8 +514,7 @@ impl SessionGenerator {
         let (locate, symbol, px) = (ins.locate, ins.symbol, Instrument::px(price_ticks));
         // One add in fifty is attributed to a market participant (type `F`).
         if self.rng.chance(1, 50) {
-            const MPIDS: [[u8; 4]; 4] = [*b"NITE", *b"GSCO", *b"VIRT", *b"CDRG"];
-            let mpid = MPIDS[self.rng.below(4) as usize];
+            let mpid = MARKET_MAKERS[self.rng.below(4) as usize];
             let m = AddOrderMpid::new(locate, trk, ts, order_ref, side, shares, symbol, px, mpid);
             self.push(&m);
         } else {
@@ -613,6 +648,13 @@ impl SessionGenerator {
             }
         }
         if with_price {
+            // A third of the executions with a price print away from the resting price (as in a
+            // cross: one tick better for the resting order); the order keeps its resting price.
+            let print_ticks = match (self.rng.chance(1, 3), buy_side) {
+                (false, _) => o.price_ticks,
+                (true, true) => (o.price_ticks - 1).max(1),
+                (true, false) => o.price_ticks + 1,
+            };
             let m = OrderExecutedWithPrice::new(
                 m_locate,
                 trk,
@@ -621,7 +663,7 @@ impl SessionGenerator {
                 take,
                 mt,
                 printable,
-                Instrument::px(o.price_ticks),
+                Instrument::px(print_ticks),
             );
             self.push(&m);
         } else {

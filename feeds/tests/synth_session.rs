@@ -71,6 +71,7 @@ fn decodes_cleanly_and_every_reference_is_valid() {
     let mut per_instrument: HashMap<u32, u64> = HashMap::new();
     let mut last_ts = 0u64;
     let mut max_live = 0usize;
+    let mut c_away = 0u64;
 
     fn level_sub(book: &mut BTreeMap<i64, u64>, price: i64, qty: u64) {
         let v = book.get_mut(&price).expect("level exists");
@@ -203,6 +204,7 @@ fn decodes_cleanly_and_every_reference_is_valid() {
     assert_eq!(directory.len(), 40);
     for t in [
         b'A', b'F', b'D', b'U', b'X', b'E', b'C', b'P', b'Q', b'I', b'H', b'R', b'Y', b'V', b'J',
+        b'L', b'N',
     ] {
         assert!(
             by_type.get(&t).copied().unwrap_or(0) > 0,
