@@ -1,7 +1,7 @@
 //! Inputs shared by the criterion benchmarks: generated sessions as NASDAQ binary-file images,
 //! made once per run with a fixed seed so every run measures the same bytes.
 
-use ticklane_feeds::synth::{SessionGenerator, SynthConfig};
+use ticklane_feeds::synth::SynthConfig;
 
 /// Messages in the benchmark session (override with `TICKLANE_BENCH_MESSAGES`).
 pub fn bench_messages() -> u64 {
@@ -15,18 +15,10 @@ pub fn bench_messages() -> u64 {
 ///
 /// The generator emits no `h` or `O` messages, which the `itchy` peer cannot parse.
 pub fn session(messages: u64) -> Vec<u8> {
-    let cfg = SynthConfig {
+    ticklane_feeds::synth::generate_framed(SynthConfig {
         seed: 1,
         messages,
         instruments: 64,
-    };
-    let Ok(mut gen) = SessionGenerator::new(cfg) else {
-        return Vec::new();
-    };
-    let mut buf = Vec::with_capacity(messages as usize * 34);
-    while let Some(m) = gen.next_message() {
-        buf.extend_from_slice(&(m.len() as u16).to_be_bytes());
-        buf.extend_from_slice(m);
-    }
-    buf
+    })
+    .unwrap_or_default()
 }

@@ -721,3 +721,17 @@ fn symbol_for(i: usize) -> [u8; 8] {
     }
     s
 }
+
+/// A whole session as a NASDAQ binary-file image in memory (u16 big-endian length + message),
+/// for benchmarks and the in-memory demo.
+pub fn generate_framed(cfg: SynthConfig) -> Result<Vec<u8>, SynthError> {
+    let mut gen = SessionGenerator::new(cfg)?;
+    // 31 bytes per framed message on average; reserve a little more.
+    let mut buf = Vec::with_capacity(usize::try_from(cfg.messages.saturating_mul(34)).unwrap_or(0));
+    while let Some(m) = gen.next_message() {
+        // Every ITCH message is at most 50 bytes, so the length always fits.
+        buf.extend_from_slice(&(m.len() as u16).to_be_bytes());
+        buf.extend_from_slice(m);
+    }
+    Ok(buf)
+}

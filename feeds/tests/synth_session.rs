@@ -130,6 +130,16 @@ fn decodes_cleanly_and_every_reference_is_valid() {
                 let o = live
                     .get_mut(&order_id.0)
                     .expect("reference to a live order");
+                if let EventBody::OrderExecutedWithPrice { price, .. } = ev.body {
+                    if price.0 != o.price {
+                        // Away from the resting price: better for the resting order.
+                        match o.side {
+                            Side::Bid => assert!(price.0 < o.price),
+                            Side::Ask => assert!(price.0 > o.price),
+                        }
+                        c_away += 1;
+                    }
+                }
                 assert_eq!(o.locate, inst);
                 assert!(
                     qty.0 > 0 && qty.0 <= o.shares,
@@ -234,5 +244,9 @@ fn decodes_cleanly_and_every_reference_is_valid() {
     assert!(
         max_live > 100,
         "books are populated ({max_live} live orders)"
+    );
+    assert!(
+        c_away > 0,
+        "some executions print away from the resting price"
     );
 }

@@ -3,22 +3,15 @@
 
 use ticklane_book::Market;
 use ticklane_feeds::events::{for_each_event, EventStats};
-use ticklane_feeds::synth::{SessionGenerator, SynthConfig};
+use ticklane_feeds::synth::SynthConfig;
 
 /// Generates a session as a NASDAQ binary file image in memory.
 pub fn generate_framed(seed: u64, messages: u64, instruments: u16) -> anyhow::Result<Vec<u8>> {
-    let mut gen = SessionGenerator::new(SynthConfig {
+    Ok(ticklane_feeds::synth::generate_framed(SynthConfig {
         seed,
         messages,
         instruments,
-    })?;
-    let mut buf = Vec::with_capacity(messages as usize * 34);
-    while let Some(m) = gen.next_message() {
-        let len = u16::try_from(m.len())?;
-        buf.extend_from_slice(&len.to_be_bytes());
-        buf.extend_from_slice(m);
-    }
-    Ok(buf)
+    })?)
 }
 
 /// Decode + normalize + books of every instrument.
