@@ -1,0 +1,567 @@
+//! `ticklane-ring`: a bounded, lock-free, single-producer single-consumer (SPSC) ring of `Copy`
+//! items. The engine moves 64-byte `MarketEvent`s between threads through it.
+//!
+//! ```
+//! let (mut tx, mut rx) = ticklane_ring::ring::<u64>(4);
+//! assert_eq!(tx.push(1), Ok(()));
+//! assert_eq!(tx.push_slice(&[2, 3, 4, 5]), 3); // only 3 free slots left
+//! assert_eq!(tx.push(6), Err(ticklane_ring::Full(6))); // full is an explicit error
+//! let mut out = [0u64; 8];
+//! assert_eq!(rx.pop_into(&mut out), 4);
+//! assert_eq!(&out[..4], &[1, 2, 3, 4]);
+//! assert_eq!(rx.pop(), None);
+//! ```
+//!
+//! # Design
+//!
+//! * Capacity is rounded up to a power of two so a slot index is `counter & mask`.
+//! * `head` (next slot to read, written only by the consumer) and `tail` (next slot to write,
+//!   written only by the producer) are free-running wrapping `usize` counters, each on its own
+//!   128-byte-aligned line ([`CachePadded`]) so the two cores never false-share. `len = tail -
+//!   head` (wrapping).
+//! * Each side keeps its own index in a plain field and a *cached copy* of the other side's
+//!   index; it only reloads the shared atomic when the cached value says the ring is full
+//!   (producer) or empty (consumer). In steady state an operation touches no cache line owned by
+//!   the other core except to publish its own index.
+//! * Full is an explicit `Err(Full(item))`; nothing blocks, spins or drops silently.
+//! * `T: Copy` is enforced, so no slot ever needs dropping and dropping either side (or both, in
+//!   any order) is trivially safe; the buffer is freed when the last side goes away.
+//!
+//! # Memory ordering
+//!
+//! * Producer publishes with `tail.store(Release)` *after* writing the slots; the consumer reads
+//!   `tail` with `Acquire`. Release/Acquire makes the slot writes happen-before the consumer's
+//!   reads of them (no read of uninitialised/stale data).
+//! * Consumer publishes with `head.store(Release)` *after* copying the items out; the producer
+//!   reads `head` with `Acquire`. This makes the consumer's reads happen-before the producer's
+//!   later overwrite of the same slots (no write-after-read race).
+//! * Each side's *own* index is only ever written by that side, so it never needs to load it
+//!   atomically (it keeps a local copy). No SeqCst is needed: there is exactly one writer per
+//!   atomic and the only cross-thread obligation is the publish/observe pair above.
+//!
+//! # Loom
+//!
+//! The index protocol is model-checked with [loom](https://docs.rs/loom) (not run in CI):
+//!
+//! ```text
+//! RUSTFLAGS="--cfg loom" cargo test -p ticklane-ring --release --test loom
+//! ```
+//!
+//! Under `cfg(loom)` the atomics, `Arc` and the slot cells come from loom, so loom checks both
+//! the orderings and (via its `UnsafeCell` tracking) that no slot is accessed concurrently. The
+//! raw-slice API ([`WriteChunk::as_mut_slices`], [`WriteChunk::commit`]) is not available under
+//! loom because loom cells are not laid out contiguously.
+
+// This is the one crate in the workspace that may use `unsafe` (the workspace denies it): an
+// SPSC ring needs uninitialised slots shared between two threads. Every `unsafe` block carries a
+// `// SAFETY:` comment.
+#![allow(unsafe_code)]
+#![warn(missing_docs)]
+
+use core::cell::Cell;
+use core::fmt;
+use core::marker::PhantomData;
+use core::mem::MaybeUninit;
+
+mod sync {
+    #[cfg(loom)]
+    pub(crate) use loom::sync::atomic::{AtomicUsize, Ordering};
+    #[cfg(loom)]
+    pub(crate) use loom::sync::Arc;
+    #[cfg(not(loom))]
+    pub(crate) use std::sync::atomic::{AtomicUsize, Ordering};
+    #[cfg(not(loom))]
+    pub(crate) use std::sync::Arc;
+}
+
+mod slot {
+    use core::mem::MaybeUninit;
+
+    /// One buffer slot. `#[repr(transparent)]` over `UnsafeCell<MaybeUninit<T>>` so a run of
+    /// slots is layout-compatible with `[MaybeUninit<T>]` (outside loom).
+    #[cfg(not(loom))]
+    #[repr(transparent)]
+    pub(crate) struct Slot<T>(core::cell::UnsafeCell<MaybeUninit<T>>);
+
+    #[cfg(not(loom))]
+    impl<T> Slot<T> {
+        pub(crate) fn new() -> Self {
+            Self(core::cell::UnsafeCell::new(MaybeUninit::uninit()))
+        }
+        /// Raw pointer to the slot contents.
+        #[inline(always)]
+        pub(crate) fn with<R>(&self, f: impl FnOnce(*const MaybeUninit<T>) -> R) -> R {
+            f(self.0.get())
+        }
+        #[inline(always)]
+        pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut MaybeUninit<T>) -> R) -> R {
+            f(self.0.get())
+        }
+    }
+
+    #[cfg(loom)]
+    pub(crate) struct Slot<T>(loom::cell::UnsafeCell<MaybeUninit<T>>);
+
+    #[cfg(loom)]
+    impl<T> Slot<T> {
+        pub(crate) fn new() -> Self {
+            Self(loom::cell::UnsafeCell::new(MaybeUninit::uninit()))
+        }
+        pub(crate) fn with<R>(&self, f: impl FnOnce(*const MaybeUninit<T>) -> R) -> R {
+            self.0.with(f)
+        }
+        pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut MaybeUninit<T>) -> R) -> R {
+            self.0.with_mut(f)
+        }
+    }
+}
+
+use slot::Slot;
+use sync::{Arc, AtomicUsize, Ordering};
+
+/// Pads and aligns a value to 128 bytes (two 64-byte lines, covering the adjacent-line
+/// prefetcher on x86 and the 128-byte lines of some ARM cores) to prevent false sharing.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub struct CachePadded<T>(pub T);
+
+impl<T> core::ops::Deref for CachePadded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// The push failed because the ring is full; the rejected item is handed back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Full<T>(pub T);
+
+impl<T> Full<T> {
+    /// The item that could not be pushed.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> fmt::Display for Full<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ring is full")
+    }
+}
+
+impl<T: fmt::Debug> std::error::Error for Full<T> {}
+
+struct Shared<T> {
+    /// Next slot the consumer reads. Written only by the consumer.
+    head: CachePadded<AtomicUsize>,
+    /// Next slot the producer writes. Written only by the producer.
+    tail: CachePadded<AtomicUsize>,
+    buf: Box<[Slot<T>]>,
+    mask: usize,
+}
+
+// SAFETY: `Shared` is only reachable through one `Producer` and one `Consumer`. The index
+// protocol (see the crate docs) guarantees a slot is accessed by at most one side at a time,
+// with Release/Acquire handing it over, so sharing `&Shared<T>` across threads is sound as long
+// as the items themselves may move between threads (`T: Send`).
+unsafe impl<T: Send> Sync for Shared<T> {}
+// SAFETY: owning the buffer on another thread only requires the items to be `Send`.
+unsafe impl<T: Send> Send for Shared<T> {}
+
+impl<T> Shared<T> {
+    #[inline(always)]
+    fn capacity(&self) -> usize {
+        self.mask + 1
+    }
+    #[inline(always)]
+    fn slot(&self, counter: usize) -> &Slot<T> {
+        // Indexing (with its bounds check) is kept: `counter & mask < buf.len()` always holds,
+        // so the check is trivially predictable, and it keeps this function safe.
+        &self.buf[counter & self.mask]
+    }
+}
+
+/// Creates a ring holding at least `capacity` items (rounded up to a power of two) and returns
+/// its two ends.
+///
+/// # Panics
+///
+/// If `capacity` is 0 or rounding it up to a power of two overflows `usize`.
+pub fn ring<T: Copy>(capacity: usize) -> (Producer<T>, Consumer<T>) {
+    assert!(capacity > 0, "ring capacity must be at least 1");
+    let cap = capacity
+        .checked_next_power_of_two()
+        .expect("ring capacity overflows usize when rounded to a power of two");
+    let buf: Box<[Slot<T>]> = (0..cap).map(|_| Slot::new()).collect();
+    let shared = Arc::new(Shared {
+        head: CachePadded(AtomicUsize::new(0)),
+        tail: CachePadded(AtomicUsize::new(0)),
+        buf,
+        mask: cap - 1,
+    });
+    (
+        Producer {
+            shared: Arc::clone(&shared),
+            tail: 0,
+            cached_head: 0,
+            _not_sync: PhantomData,
+        },
+        Consumer {
+            shared,
+            head: 0,
+            cached_tail: 0,
+            _not_sync: PhantomData,
+        },
+    )
+}
+
+/// The writing end of a ring. `Send` (for `T: Send`), not `Sync`:
+///
+/// ```compile_fail
+/// fn is_sync<S: Sync>() {}
+/// is_sync::<ticklane_ring::Producer<u64>>();
+/// ```
+pub struct Producer<T> {
+    shared: Arc<Shared<T>>,
+    /// Local copy of `shared.tail` (only this side writes it).
+    tail: usize,
+    /// Last observed `shared.head`; may lag, which only under-reports free space.
+    cached_head: usize,
+    _not_sync: PhantomData<Cell<()>>,
+}
+
+/// The reading end of a ring. `Send` (for `T: Send`), not `Sync`:
+///
+/// ```compile_fail
+/// fn is_sync<S: Sync>() {}
+/// is_sync::<ticklane_ring::Consumer<u64>>();
+/// ```
+pub struct Consumer<T> {
+    shared: Arc<Shared<T>>,
+    /// Local copy of `shared.head` (only this side writes it).
+    head: usize,
+    /// Last observed `shared.tail`; may lag, which only under-reports available items.
+    cached_tail: usize,
+    _not_sync: PhantomData<Cell<()>>,
+}
+
+impl<T> fmt::Debug for Producer<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Producer")
+            .field("capacity", &self.shared.capacity())
+            .field("tail", &self.tail)
+            .field("cached_head", &self.cached_head)
+            .finish()
+    }
+}
+
+impl<T> fmt::Debug for Consumer<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Consumer")
+            .field("capacity", &self.shared.capacity())
+            .field("head", &self.head)
+            .field("cached_tail", &self.cached_tail)
+            .finish()
+    }
+}
+
+impl<T: Copy> Producer<T> {
+    /// Number of free slots, refreshing the cached consumer index only if fewer than `want`
+    /// are known to be free.
+    #[inline(always)]
+    fn free(&mut self, want: usize) -> usize {
+        let cap = self.shared.capacity();
+        let mut free = cap - self.tail.wrapping_sub(self.cached_head);
+        if free < want {
+            // Acquire: pairs with the consumer's Release store of `head`, so its reads of the
+            // slots it released happen-before our overwrites of them.
+            self.cached_head = self.shared.head.load(Ordering::Acquire);
+            free = cap - self.tail.wrapping_sub(self.cached_head);
+        }
+        free
+    }
+
+    #[inline(always)]
+    fn publish(&mut self, n: usize) {
+        self.tail = self.tail.wrapping_add(n);
+        // Release: the slot writes above happen-before any consumer Acquire load seeing this.
+        self.shared.tail.store(self.tail, Ordering::Release);
+    }
+
+    #[inline(always)]
+    fn write_at(&self, counter: usize, value: T) {
+        self.shared.slot(counter).with_mut(|p| {
+            // SAFETY: `counter` is in `[tail, head + capacity)`: the slot is free (the consumer
+            // released it with a Release store we Acquire-loaded, or it was never used) and
+            // not yet published, so the consumer cannot be reading it; we are the only writer.
+            unsafe { p.write(MaybeUninit::new(value)) }
+        });
+    }
+
+    /// Pushes one item, or returns it in `Err(Full(item))` if the ring is full.
+    #[inline]
+    pub fn push(&mut self, value: T) -> Result<(), Full<T>> {
+        if self.free(1) == 0 {
+            return Err(Full(value));
+        }
+        self.write_at(self.tail, value);
+        self.publish(1);
+        Ok(())
+    }
+
+    /// Pushes as many items from the front of `items` as fit and returns how many were pushed
+    /// (0 when full). Publishes them with one atomic store.
+    #[inline]
+    pub fn push_slice(&mut self, items: &[T]) -> usize {
+        let n = self.free(items.len()).min(items.len());
+        if n == 0 {
+            return 0;
+        }
+        let start = self.tail & self.shared.mask;
+        let first = n.min(self.shared.capacity() - start);
+        for (i, &v) in items[..first].iter().enumerate() {
+            self.write_at(self.tail.wrapping_add(i), v);
+        }
+        for (i, &v) in items[first..n].iter().enumerate() {
+            self.write_at(self.tail.wrapping_add(first + i), v);
+        }
+        self.publish(n);
+        n
+    }
+
+    /// Reserves exactly `n` free slots for in-place writing, or `None` if fewer than `n` are
+    /// free (`n` may be 0). Nothing is visible to the consumer until the chunk is committed;
+    /// dropping it uncommitted publishes nothing.
+    #[inline]
+    pub fn write_chunk(&mut self, n: usize) -> Option<WriteChunk<'_, T>> {
+        if self.free(n) < n {
+            return None;
+        }
+        Some(WriteChunk {
+            producer: self,
+            len: n,
+            written: 0,
+        })
+    }
+
+    /// Number of items currently in the ring (as seen from this side; the consumer may already
+    /// have taken some).
+    pub fn len(&self) -> usize {
+        self.tail
+            .wrapping_sub(self.shared.head.load(Ordering::Acquire))
+    }
+
+    /// `true` if the ring holds no items (as seen from this side).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Number of free slots right now (refreshes the cached consumer index).
+    pub fn slots(&mut self) -> usize {
+        self.free(usize::MAX)
+    }
+
+    /// Total number of slots (the requested capacity rounded up to a power of two).
+    pub fn capacity(&self) -> usize {
+        self.shared.capacity()
+    }
+
+    /// `true` once the [`Consumer`] has been dropped.
+    pub fn is_abandoned(&self) -> bool {
+        Arc::strong_count(&self.shared) < 2
+    }
+}
+
+/// `n` reserved, unpublished slots of a ring, obtained from [`Producer::write_chunk`].
+///
+/// Write items in order with [`WriteChunk::write`] and publish them with
+/// [`WriteChunk::commit_written`] (safe), or fill the raw slots from
+/// [`WriteChunk::as_mut_slices`] and publish with the `unsafe` [`WriteChunk::commit`].
+pub struct WriteChunk<'a, T> {
+    producer: &'a mut Producer<T>,
+    len: usize,
+    written: usize,
+}
+
+impl<T> fmt::Debug for WriteChunk<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WriteChunk")
+            .field("len", &self.len)
+            .field("written", &self.written)
+            .finish()
+    }
+}
+
+impl<T: Copy> WriteChunk<'_, T> {
+    /// Number of reserved slots.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// `true` if no slots were reserved.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Writes the next item into the chunk in place; `Err(Full(value))` once all reserved slots
+    /// have been written.
+    #[inline]
+    pub fn write(&mut self, value: T) -> Result<(), Full<T>> {
+        if self.written == self.len {
+            return Err(Full(value));
+        }
+        let p = &*self.producer;
+        p.write_at(p.tail.wrapping_add(self.written), value);
+        self.written += 1;
+        Ok(())
+    }
+
+    /// Publishes the items written with [`WriteChunk::write`] and returns how many.
+    #[inline]
+    pub fn commit_written(self) -> usize {
+        let n = self.written;
+        self.producer.publish(n);
+        n
+    }
+
+    /// The reserved slots as two raw slices (the second is non-empty when the chunk wraps
+    /// around the end of the buffer), in ring order.
+    #[cfg(not(loom))]
+    pub fn as_mut_slices(&mut self) -> (&mut [MaybeUninit<T>], &mut [MaybeUninit<T>]) {
+        let shared = &*self.producer.shared;
+        let start = self.producer.tail & shared.mask;
+        let first = self.len.min(shared.capacity() - start);
+        let base = shared.buf.as_ptr().cast::<MaybeUninit<T>>().cast_mut();
+        // SAFETY: `Slot<T>` is `repr(transparent)` over `UnsafeCell<MaybeUninit<T>>`, itself
+        // layout-identical to `MaybeUninit<T>`, so `buf` is a `[MaybeUninit<T>; cap]`.
+        // `[start, start + first)` and `[0, len - first)` are in bounds and disjoint, and the
+        // slots are reserved (free and unpublished), so no other reference to them exists while
+        // `self` is mutably borrowed. Mutation goes through `UnsafeCell`, so `cast_mut` is fine.
+        unsafe {
+            (
+                core::slice::from_raw_parts_mut(base.add(start), first),
+                core::slice::from_raw_parts_mut(base, self.len - first),
+            )
+        }
+    }
+
+    /// Publishes the first `k` reserved slots (ring order, across both slices of
+    /// [`WriteChunk::as_mut_slices`]).
+    ///
+    /// # Safety
+    ///
+    /// The first `k` slots must have been initialised (through [`WriteChunk::as_mut_slices`]
+    /// or [`WriteChunk::write`]).
+    ///
+    /// # Panics
+    ///
+    /// If `k > self.len()`.
+    #[cfg(not(loom))]
+    pub unsafe fn commit(self, k: usize) {
+        assert!(
+            k <= self.len,
+            "commit({k}) beyond the {} reserved slots",
+            self.len
+        );
+        self.producer.publish(k);
+    }
+}
+
+impl<T: Copy> Consumer<T> {
+    /// Number of readable items, refreshing the cached producer index only if fewer than
+    /// `want` are known to be available.
+    #[inline(always)]
+    fn available(&mut self, want: usize) -> usize {
+        let mut avail = self.cached_tail.wrapping_sub(self.head);
+        if avail < want {
+            // Acquire: pairs with the producer's Release store of `tail`, so its slot writes
+            // happen-before our reads of them.
+            self.cached_tail = self.shared.tail.load(Ordering::Acquire);
+            avail = self.cached_tail.wrapping_sub(self.head);
+        }
+        avail
+    }
+
+    #[inline(always)]
+    fn release(&mut self, n: usize) {
+        self.head = self.head.wrapping_add(n);
+        // Release: our slot reads above happen-before the producer (Acquire load of `head`)
+        // overwrites those slots.
+        self.shared.head.store(self.head, Ordering::Release);
+    }
+
+    #[inline(always)]
+    fn read_at(&self, counter: usize) -> T {
+        self.shared.slot(counter).with(|p| {
+            // SAFETY: `counter` is in `[head, tail)` with `tail` Acquire-loaded after the
+            // producer's Release store, so the slot is initialised and the producer will not
+            // touch it until we release it; `T: Copy`, so copying it out is a plain read.
+            unsafe { (*p).assume_init() }
+        })
+    }
+
+    /// Pops the oldest item, or `None` if the ring is empty.
+    #[inline]
+    pub fn pop(&mut self) -> Option<T> {
+        if self.available(1) == 0 {
+            return None;
+        }
+        let v = self.read_at(self.head);
+        self.release(1);
+        Some(v)
+    }
+
+    /// Copies up to `out.len()` of the oldest items into the front of `out`, returns how many
+    /// (0 when empty). Releases them with one atomic store.
+    #[inline]
+    pub fn pop_into(&mut self, out: &mut [T]) -> usize {
+        let n = self.available(out.len()).min(out.len());
+        if n == 0 {
+            return 0;
+        }
+        let start = self.head & self.shared.mask;
+        let first = n.min(self.shared.capacity() - start);
+        for (i, o) in out[..first].iter_mut().enumerate() {
+            *o = self.read_at(self.head.wrapping_add(i));
+        }
+        for (i, o) in out[first..n].iter_mut().enumerate() {
+            *o = self.read_at(self.head.wrapping_add(first + i));
+        }
+        self.release(n);
+        n
+    }
+
+    /// Returns a copy of the oldest item without removing it.
+    pub fn peek(&mut self) -> Option<T> {
+        if self.available(1) == 0 {
+            return None;
+        }
+        Some(self.read_at(self.head))
+    }
+
+    /// Number of items available to pop right now.
+    pub fn len(&self) -> usize {
+        self.shared
+            .tail
+            .load(Ordering::Acquire)
+            .wrapping_sub(self.head)
+    }
+
+    /// `true` if there is nothing to pop right now.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Total number of slots (the requested capacity rounded up to a power of two).
+    pub fn capacity(&self) -> usize {
+        self.shared.capacity()
+    }
+
+    /// `true` once the [`Producer`] has been dropped.
+    pub fn is_abandoned(&self) -> bool {
+        Arc::strong_count(&self.shared) < 2
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests;

@@ -1,0 +1,265 @@
+use super::*;
+use proptest::prelude::*;
+use std::collections::VecDeque;
+
+#[test]
+fn capacity_rounds_up_to_power_of_two() {
+    for (req, cap) in [
+        (1, 1),
+        (2, 2),
+        (3, 4),
+        (4, 4),
+        (5, 8),
+        (1000, 1024),
+        (1024, 1024),
+    ] {
+        let (p, c) = ring::<u8>(req);
+        assert_eq!(p.capacity(), cap, "requested {req}");
+        assert_eq!(c.capacity(), cap, "requested {req}");
+    }
+}
+
+#[test]
+#[should_panic(expected = "at least 1")]
+fn zero_capacity_panics() {
+    let _ = ring::<u8>(0);
+}
+
+#[test]
+fn capacity_one_alternates() {
+    let (mut p, mut c) = ring::<u32>(1);
+    for i in 0..10 {
+        assert_eq!(p.push(i), Ok(()));
+        assert_eq!(p.push(i + 100), Err(Full(i + 100)));
+        assert_eq!(p.len(), 1);
+        assert_eq!(c.len(), 1);
+        assert_eq!(c.pop(), Some(i));
+        assert_eq!(c.pop(), None);
+        assert!(c.is_empty());
+        assert!(p.is_empty());
+    }
+}
+
+#[test]
+fn fill_to_capacity_then_full_is_an_error() {
+    let (mut p, mut c) = ring::<u64>(8);
+    for i in 0..8 {
+        p.push(i).expect("room");
+    }
+    assert_eq!(p.push(99), Err(Full(99)));
+    assert_eq!(Full(99).into_inner(), 99);
+    assert_eq!(p.slots(), 0);
+    assert_eq!(p.push_slice(&[1, 2, 3]), 0);
+    assert!(p.write_chunk(1).is_none());
+    assert_eq!(c.len(), 8);
+    for i in 0..8 {
+        assert_eq!(c.pop(), Some(i));
+    }
+    assert_eq!(c.pop(), None);
+    assert_eq!(p.slots(), 8);
+}
+
+#[test]
+fn wrap_around_single_items() {
+    let (mut p, mut c) = ring::<u64>(4);
+    let mut next_in = 0u64;
+    let mut next_out = 0u64;
+    // Many laps with a varying fill level so head/tail cross the buffer end at every offset.
+    for round in 0..100 {
+        let k = round % 4 + 1;
+        for _ in 0..k {
+            p.push(next_in).expect("room");
+            next_in += 1;
+        }
+        for _ in 0..k {
+            assert_eq!(c.pop(), Some(next_out));
+            next_out += 1;
+        }
+    }
+    assert_eq!(c.pop(), None);
+}
+
+#[test]
+fn wrap_around_batches() {
+    let (mut p, mut c) = ring::<u32>(8);
+    // Offset the indices so the batch straddles the end of the buffer.
+    assert_eq!(p.push_slice(&[0, 0, 0, 0, 0, 0]), 6);
+    let mut sink = [0u32; 6];
+    assert_eq!(c.pop_into(&mut sink), 6);
+    // head = tail = 6: a batch of 7 wraps (2 at the end, 5 at the start).
+    assert_eq!(p.push_slice(&[1, 2, 3, 4, 5, 6, 7, 8, 9]), 8);
+    assert_eq!(p.push_slice(&[10]), 0);
+    let mut out = [0u32; 3];
+    assert_eq!(c.pop_into(&mut out), 3);
+    assert_eq!(out, [1, 2, 3]);
+    assert_eq!(p.push_slice(&[10, 11, 12, 13]), 3);
+    let mut out = [0u32; 16];
+    assert_eq!(c.pop_into(&mut out), 8);
+    assert_eq!(&out[..8], &[4, 5, 6, 7, 8, 10, 11, 12]);
+    assert_eq!(c.pop_into(&mut out), 0);
+    assert_eq!(p.push_slice(&[]), 0);
+    assert_eq!(c.pop_into(&mut []), 0);
+}
+
+#[test]
+fn write_chunk_safe_and_raw() {
+    let (mut p, mut c) = ring::<u16>(4);
+    p.push_slice(&[0, 0, 0]);
+    let mut tmp = [0u16; 3];
+    c.pop_into(&mut tmp); // head = tail = 3
+
+    // Safe sequential writes; only the written prefix is published.
+    let mut chunk = p.write_chunk(3).expect("room");
+    assert_eq!(chunk.len(), 3);
+    chunk.write(1).expect("slot");
+    chunk.write(2).expect("slot");
+    assert_eq!(chunk.commit_written(), 2);
+    assert_eq!(c.pop(), Some(1));
+    assert_eq!(c.pop(), Some(2));
+    assert_eq!(c.pop(), None);
+
+    // Dropping an uncommitted chunk publishes nothing.
+    {
+        let mut chunk = p.write_chunk(2).expect("room");
+        chunk.write(7).expect("slot");
+    }
+    assert_eq!(c.pop(), None);
+
+    // Raw slices that wrap: tail = 5 -> slot 1; a chunk of 4 is [1..4) + [0..1).
+    let mut chunk = p.write_chunk(4).expect("room");
+    let (a, b) = chunk.as_mut_slices();
+    assert_eq!((a.len(), b.len()), (3, 1));
+    for (i, s) in a.iter_mut().chain(b.iter_mut()).enumerate() {
+        s.write(10 + i as u16);
+    }
+    // SAFETY: all 4 reserved slots were initialised just above.
+    unsafe { chunk.commit(4) };
+    let mut out = [0u16; 4];
+    assert_eq!(c.pop_into(&mut out), 4);
+    assert_eq!(out, [10, 11, 12, 13]);
+
+    let mut chunk = p.write_chunk(1).expect("room");
+    chunk.write(1).expect("slot");
+    assert_eq!(chunk.write(2), Err(Full(2)));
+    assert_eq!(chunk.commit_written(), 1);
+    assert!(p.write_chunk(4).is_none());
+    assert!(p.write_chunk(0).is_some_and(|ch| ch.is_empty()));
+}
+
+#[test]
+fn peek_does_not_consume() {
+    let (mut p, mut c) = ring::<u8>(2);
+    assert_eq!(c.peek(), None);
+    p.push(5).expect("room");
+    assert_eq!(c.peek(), Some(5));
+    assert_eq!(c.pop(), Some(5));
+    assert_eq!(c.peek(), None);
+}
+
+#[test]
+fn sixty_four_byte_items_and_drop_either_side() {
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    #[repr(C, align(64))]
+    struct Ev([u64; 8]);
+    let (mut p, mut c) = ring::<Ev>(16);
+    p.push(Ev([7; 8])).expect("room");
+    assert!(!p.is_abandoned());
+    assert_eq!(c.pop(), Some(Ev([7; 8])));
+    drop(c);
+    assert!(p.is_abandoned());
+    p.push(Ev([1; 8])).expect("still pushable");
+    drop(p);
+
+    let (p, c) = ring::<Ev>(16);
+    drop(p);
+    assert!(c.is_abandoned());
+    drop(c);
+}
+
+#[test]
+fn ends_are_send_not_sync() {
+    fn is_send<S: Send>() {}
+    is_send::<Producer<u64>>();
+    is_send::<Consumer<u64>>();
+    // Not `Sync`: see the `compile_fail` doctests on `Producer` / `Consumer`.
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Push(u32),
+    Pop,
+    PushSlice(Vec<u32>),
+    PopInto(usize),
+    Chunk(usize, usize),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        any::<u32>().prop_map(Op::Push),
+        Just(Op::Pop),
+        proptest::collection::vec(any::<u32>(), 0..20).prop_map(Op::PushSlice),
+        (0usize..20).prop_map(Op::PopInto),
+        (0usize..10, 0usize..10).prop_map(|(n, w)| Op::Chunk(n, w)),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn matches_vecdeque_model(cap in 1usize..17, ops in proptest::collection::vec(op(), 0..200)) {
+        let (mut p, mut c) = ring::<u32>(cap);
+        let cap = p.capacity();
+        let mut model: VecDeque<u32> = VecDeque::new();
+        let mut seq = 0u32;
+        for op in ops {
+            match op {
+                Op::Push(v) => {
+                    let r = p.push(v);
+                    if model.len() < cap {
+                        prop_assert_eq!(r, Ok(()));
+                        model.push_back(v);
+                    } else {
+                        prop_assert_eq!(r, Err(Full(v)));
+                    }
+                }
+                Op::Pop => prop_assert_eq!(c.pop(), model.pop_front()),
+                Op::PushSlice(vs) => {
+                    let n = p.push_slice(&vs);
+                    let expect = vs.len().min(cap - model.len());
+                    prop_assert_eq!(n, expect);
+                    model.extend(&vs[..n]);
+                }
+                Op::PopInto(k) => {
+                    let mut out = vec![u32::MAX; k];
+                    let n = c.pop_into(&mut out);
+                    prop_assert_eq!(n, k.min(model.len()));
+                    for o in &out[..n] {
+                        prop_assert_eq!(Some(*o), model.pop_front());
+                    }
+                    prop_assert!(out[n..].iter().all(|&o| o == u32::MAX));
+                }
+                Op::Chunk(n, w) => {
+                    let free = cap - model.len();
+                    match p.write_chunk(n) {
+                        None => prop_assert!(n > free),
+                        Some(mut ch) => {
+                            prop_assert!(n <= free);
+                            for _ in 0..w {
+                                seq = seq.wrapping_add(1);
+                                if ch.write(seq).is_ok() {
+                                    model.push_back(seq);
+                                }
+                            }
+                            prop_assert_eq!(ch.commit_written(), w.min(n));
+                        }
+                    }
+                }
+            }
+            prop_assert_eq!(p.len(), model.len());
+            prop_assert_eq!(c.len(), model.len());
+            prop_assert_eq!(c.is_empty(), model.is_empty());
+        }
+        let mut rest = vec![0u32; cap];
+        let n = c.pop_into(&mut rest);
+        prop_assert_eq!(&rest[..n], model.make_contiguous());
+    }
+}
