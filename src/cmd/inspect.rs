@@ -49,7 +49,10 @@ struct Summary {
 pub fn run(path: &Path, json: bool, read: ReadOpts) -> anyhow::Result<ExitCode> {
     let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let mut by_type = [0u64; 256];
-    let mut per_locate: BTreeMap<u32, (Option<String>, u64)> = BTreeMap::new();
+    // Tallies by instrument: ITCH locates are 16-bit, so a dense table (no hashing or tree walk
+    // per message); anything larger (never seen in ITCH) goes to a map.
+    let mut dense: Vec<(Option<String>, u64)> = vec![(None, 0); 1 << 16];
+    let mut sparse: BTreeMap<u32, (Option<String>, u64)> = BTreeMap::new();
     let mut first_ts = None;
     let mut last_ts = None;
     let clock = Stopwatch::start();
@@ -58,7 +61,10 @@ pub fn run(path: &Path, json: bool, read: ReadOpts) -> anyhow::Result<ExitCode> 
         first_ts.get_or_insert(ts);
         last_ts = Some(ts);
         if rec.instrument != 0 {
-            let entry = per_locate.entry(rec.instrument).or_default();
+            let entry = match dense.get_mut(rec.instrument as usize) {
+                Some(e) => e,
+                None => sparse.entry(rec.instrument).or_default(),
+            };
             if let Some(MarketEvent {
                 body: EventBody::InstrumentDirectory(info),
                 ..
@@ -76,6 +82,13 @@ pub fn run(path: &Path, json: bool, read: ReadOpts) -> anyhow::Result<ExitCode> 
         ControlFlow::Continue(())
     })?;
     let secs = clock.elapsed().as_secs_f64();
+    let per_locate: BTreeMap<u32, (Option<String>, u64)> = dense
+        .into_iter()
+        .enumerate()
+        .filter(|(_, (sym, n))| sym.is_some() || *n > 0)
+        .map(|(i, e)| (i as u32, e))
+        .chain(sparse)
+        .collect();
     let summary = Summary {
         file: path.display().to_string(),
         format: report.format.map_or_else(
