@@ -234,6 +234,23 @@ fn unknown_symbol_and_bad_time_are_clear_errors() {
     ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--at"));
+    // A LOBSTER file replayed with its order book holds one instrument: another symbol is an error.
+    let (Some(m), Some(b)) = (
+        data("lobster/AMZN_2012-06-21_34200000_57600000_message_1.csv"),
+        data("lobster/AMZN_2012-06-21_34200000_57600000_orderbook_1.csv"),
+    ) else {
+        return;
+    };
+    let o = run(&[
+        "bbo",
+        m.to_str().unwrap(),
+        "--symbol",
+        "GOOG",
+        "--orderbook",
+        b.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("\"GOOG\" is not the instrument"));
 }
 
 /// The BBO stream LOBSTER's own order-book file implies: the first level of every row, printed

@@ -17,7 +17,60 @@ use ticklane_core::{InstrumentId, Symbol};
 use super::feed;
 use crate::ReadOpts;
 
+/// Price and total quantity of each side's best level (`None`: empty side).
 type Top = (Option<(i64, u64)>, Option<(i64, u64)>);
+
+/// Writes a CSV line whenever the top of book differs from the last line written.
+struct BboLines<W: Write> {
+    out: W,
+    last: Top,
+    lines: u64,
+    error: Option<std::io::Error>,
+}
+
+impl<W: Write> BboLines<W> {
+    fn new(mut out: W) -> std::io::Result<Self> {
+        writeln!(out, "timestamp_ns,bid_px,bid_qty,ask_px,ask_qty")?;
+        Ok(Self {
+            out,
+            last: (None, None),
+            lines: 0,
+            error: None,
+        })
+    }
+
+    /// Considers the top of `instrument` after an event at `ts`; breaks on a write error
+    /// (kept for [`BboLines::finish`]).
+    fn observe(&mut self, ts: u64, market: &Market, instrument: InstrumentId) -> ControlFlow<()> {
+        let Some((bid, ask)) = market.bbo(instrument) else {
+            return ControlFlow::Continue(());
+        };
+        let key = |l: Option<LevelView>| l.map(|l| (l.price.0, l.qty));
+        let top = (key(bid), key(ask));
+        if top == self.last {
+            return ControlFlow::Continue(());
+        }
+        self.last = top;
+        self.lines += 1;
+        match writeln!(self.out, "{ts},{},{}", side_csv(bid), side_csv(ask)) {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(e) => {
+                self.error = Some(e);
+                ControlFlow::Break(())
+            }
+        }
+    }
+
+    /// Flushes, returning the first write error. A closed pipe (`| head`) is reported like any
+    /// other I/O error; the binary's edge treats it as a normal way for a reader to stop.
+    fn finish(mut self) -> std::io::Result<u64> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        self.out.flush()?;
+        Ok(self.lines)
+    }
+}
 
 /// Runs the command.
 pub fn run(path: &Path, symbol: &str, read: ReadOpts) -> anyhow::Result<ExitCode> {
@@ -25,41 +78,28 @@ pub fn run(path: &Path, symbol: &str, read: ReadOpts) -> anyhow::Result<ExitCode
         anyhow::bail!("--symbol {symbol:?}: at most 8 ASCII characters");
     };
     let stdout = std::io::stdout();
-    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
-    writeln!(out, "timestamp_ns,bid_px,bid_qty,ask_px,ask_qty")?;
-    let mut market = Market::with_capacity(1 << 16, 1024);
-    let mut target: Option<InstrumentId> = None;
-    let mut last: Top = (None, None);
-    let mut io_error: Option<std::io::Error> = None;
-    let mut lines = 0u64;
+    let mut lines = BboLines::new(BufWriter::with_capacity(1 << 16, stdout.lock()))?;
     if let Some(orderbook) = &read.orderbook {
-        let mut failed: Option<std::io::Error> = None;
+        let mut found = false;
         let report = super::lobster_check::replay(path, orderbook, None, 0, |_, ts, market| {
-            let id = feed::LOBSTER_INSTRUMENT;
-            let Some((bid, ask)) = market.bbo(id) else {
-                return ControlFlow::Continue(());
-            };
-            let key = |l: Option<LevelView>| l.map(|l| (l.price.0, l.qty));
-            let top = (key(bid), key(ask));
-            if top == last {
-                return ControlFlow::Continue(());
+            found = market.instrument_id(sym) == Some(feed::LOBSTER_INSTRUMENT);
+            if !found {
+                return ControlFlow::Break(());
             }
-            last = top;
-            match writeln!(out, "{},{},{}", ts.0, side_csv(bid), side_csv(ask)) {
-                Ok(()) => ControlFlow::Continue(()),
-                Err(e) => {
-                    failed = Some(e);
-                    ControlFlow::Break(())
-                }
-            }
+            lines.observe(ts.0, market, feed::LOBSTER_INSTRUMENT)
         })?;
-        if let Some(e) = failed {
-            return Err(e.into());
+        if !found {
+            anyhow::bail!(
+                "symbol {symbol:?} is not the instrument of {}",
+                path.display()
+            );
         }
-        out.flush()?;
-        tracing::info!(rows = report.rows, "lobster bbo done");
+        let n = lines.finish()?;
+        tracing::info!(rows = report.rows, lines = n, "lobster bbo done");
         return Ok(ExitCode::SUCCESS);
     }
+    let mut market = Market::with_capacity(1 << 16, 1024);
+    let mut target: Option<InstrumentId> = None;
     let report = feed::read(path, &read, |rec| {
         let Some(ev) = rec.event else {
             return ControlFlow::Continue(());
@@ -71,35 +111,18 @@ pub fn run(path: &Path, symbol: &str, read: ReadOpts) -> anyhow::Result<ExitCode
         if Some(r.instrument) != target || !r.top_changed() {
             return ControlFlow::Continue(());
         }
-        let Some((bid, ask)) = market.bbo(r.instrument) else {
-            return ControlFlow::Continue(());
-        };
-        let key = |l: Option<LevelView>| l.map(|l| (l.price.0, l.qty));
-        let top = (key(bid), key(ask));
-        if top == last {
-            return ControlFlow::Continue(());
-        }
-        last = top;
-        lines += 1;
-        if let Err(e) = writeln!(out, "{},{},{}", rec.ts, side_csv(bid), side_csv(ask)) {
-            io_error = Some(e);
-            return ControlFlow::Break(());
-        }
-        ControlFlow::Continue(())
+        lines.observe(rec.ts, &market, r.instrument)
     })?;
-    if let Some(e) = io_error {
-        // A closed pipe (e.g. `| head`) is a normal way to stop reading.
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            return Ok(ExitCode::SUCCESS);
-        }
-        return Err(e.into());
-    }
-    out.flush()?;
+    let n = lines.finish()?;
     report.print_errors();
     if target.is_none() {
         anyhow::bail!("symbol {symbol:?} not found in {}", path.display());
     }
-    tracing::info!(lines, anomalies = market.anomalies().total(), "bbo done");
+    tracing::info!(
+        lines = n,
+        anomalies = market.anomalies().total(),
+        "bbo done"
+    );
     let anomalies: Vec<String> = market
         .anomalies()
         .nonzero()

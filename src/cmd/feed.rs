@@ -13,7 +13,7 @@ use std::ops::ControlFlow;
 use std::path::Path;
 
 use anyhow::Context;
-use ticklane_core::{EventBody, InstrumentId, InstrumentInfo, MarketEvent, Symbol};
+use ticklane_core::{EventBody, InstrumentId, InstrumentInfo, MarketEvent, Symbol, Timestamp};
 use ticklane_feeds::binfile::{FramingError, LengthMode};
 use ticklane_feeds::itch::{decode, normalize, Message};
 use ticklane_feeds::lobster;
@@ -187,12 +187,6 @@ fn read_lobster(
     mut on_message: impl FnMut(&Record<'_>) -> ControlFlow<()>,
 ) -> anyhow::Result<ReadReport> {
     let mut report = ReadReport::default();
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let ticker = name.split('_').next().unwrap_or("LOBSTER");
-    let symbol = Symbol::new(ticker).unwrap_or(Symbol(*b"LOBSTER "));
     let reader = lobster::MessageReader::open(path)
         .with_context(|| format!("opening {}", path.display()))?;
     let mut mapper = lobster::EventMapper::new();
@@ -207,11 +201,7 @@ fn read_lobster(
         };
         if !announced {
             announced = true;
-            let dir = MarketEvent::new(
-                m.time,
-                LOBSTER_INSTRUMENT,
-                EventBody::InstrumentDirectory(lobster_instrument(symbol)),
-            );
+            let dir = lobster_directory(path, m.time);
             let rec = Record {
                 ts: m.time.0,
                 msg_type: b'R',
@@ -239,8 +229,27 @@ fn read_lobster(
     Ok(report)
 }
 
+/// The instrument-directory event announcing a LOBSTER file's instrument
+/// ([`LOBSTER_INSTRUMENT`]): the ticker is the file name up to its first `_`
+/// (`AMZN_2012-06-21_..._message_1.csv` → `AMZN`), or `LOBSTER` when that is not a ticker.
+pub fn lobster_directory(path: &Path, ts: Timestamp) -> MarketEvent {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let ticker = name.split('_').next().unwrap_or_default();
+    let symbol = Symbol::new(ticker)
+        .filter(|_| !ticker.is_empty())
+        .unwrap_or(Symbol(*b"LOBSTER "));
+    MarketEvent::new(
+        ts,
+        LOBSTER_INSTRUMENT,
+        EventBody::InstrumentDirectory(lobster_instrument(symbol)),
+    )
+}
+
 /// Reference data for the instrument of a LOBSTER file (which carries none).
-pub fn lobster_instrument(symbol: Symbol) -> InstrumentInfo {
+fn lobster_instrument(symbol: Symbol) -> InstrumentInfo {
     InstrumentInfo {
         symbol,
         round_lot: 100,

@@ -338,18 +338,8 @@ impl Checker {
 
     /// Announces the instrument (ticker from the file name) so it can be found by symbol.
     fn announce(&mut self, messages: &Path, ts: Timestamp) {
-        let name = messages
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let symbol = ticklane_core::Symbol::new(name.split('_').next().unwrap_or(""))
-            .unwrap_or(ticklane_core::Symbol(*b"LOBSTER "));
-        let info = super::feed::lobster_instrument(symbol);
-        self.market.apply(&MarketEvent::new(
-            ts,
-            INSTRUMENT,
-            EventBody::InstrumentDirectory(info),
-        ));
+        self.market
+            .apply(&super::feed::lobster_directory(messages, ts));
     }
 
     fn apply(&mut self, body: EventBody) {
