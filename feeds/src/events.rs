@@ -22,6 +22,22 @@ pub struct EventStats {
     pub checksum: u64,
 }
 
+/// Calls `on_body` with every framed message body (u16 big-endian length + message); returns
+/// `true` when the buffer ended cleanly, `false` on a frame cut short (framing is then lost).
+#[inline(always)]
+fn for_each_frame(buf: &[u8], mut on_body: impl FnMut(&[u8])) -> bool {
+    let mut pos = 0usize;
+    while let Some(prefix) = buf.get(pos..pos + 2) {
+        let len = usize::from(u16::from_be_bytes([prefix[0], prefix[1]]));
+        let Some(body) = buf.get(pos + 2..pos + 2 + len) else {
+            return false;
+        };
+        pos += 2 + len;
+        on_body(body);
+    }
+    pos == buf.len()
+}
+
 /// Walks every framed message; calls `on_event` for each normalized event.
 #[inline]
 pub fn for_each_event(buf: &[u8], mut on_event: impl FnMut(&MarketEvent)) -> EventStats {
@@ -34,50 +50,34 @@ pub fn for_each_event(buf: &[u8], mut on_event: impl FnMut(&MarketEvent)) -> Eve
             match_id: MatchId(0),
         },
     );
-    let mut pos = 0usize;
-    while let Some(prefix) = buf.get(pos..pos + 2) {
-        let len = usize::from(u16::from_be_bytes([prefix[0], prefix[1]]));
-        let Some(body) = buf.get(pos + 2..pos + 2 + len) else {
-            s.errors += 1;
-            break;
-        };
-        pos += 2 + len;
-        match decode_normalize_into(body, &mut ev) {
-            Ok(true) => {
-                s.messages += 1;
-                s.events += 1;
-                on_event(&ev);
-            }
-            Ok(false) => s.messages += 1,
-            Err(DecodeOrNormalizeError::Normalize(_)) => {
-                s.messages += 1;
-                s.errors += 1;
-            }
-            Err(DecodeOrNormalizeError::Decode(_)) => s.errors += 1,
+    let clean = for_each_frame(buf, |body| match decode_normalize_into(body, &mut ev) {
+        Ok(true) => {
+            s.messages += 1;
+            s.events += 1;
+            on_event(&ev);
         }
-    }
+        Ok(false) => s.messages += 1,
+        Err(DecodeOrNormalizeError::Normalize(_)) => {
+            s.messages += 1;
+            s.errors += 1;
+        }
+        Err(DecodeOrNormalizeError::Decode(_)) => s.errors += 1,
+    });
+    s.errors += u64::from(!clean);
     s
 }
 
 /// Decode only: every message is decoded to its zero-copy view; nothing is normalized.
 pub fn decode_only(buf: &[u8]) -> EventStats {
     let mut s = EventStats::default();
-    let mut pos = 0usize;
-    while let Some(prefix) = buf.get(pos..pos + 2) {
-        let len = usize::from(u16::from_be_bytes([prefix[0], prefix[1]]));
-        let Some(body) = buf.get(pos + 2..pos + 2 + len) else {
-            s.errors += 1;
-            break;
-        };
-        pos += 2 + len;
-        match decode(body) {
-            Ok(msg) => {
-                s.messages += 1;
-                s.checksum = s.checksum.wrapping_add(msg.timestamp());
-            }
-            Err(_) => s.errors += 1,
+    let clean = for_each_frame(buf, |body| match decode(body) {
+        Ok(msg) => {
+            s.messages += 1;
+            s.checksum = s.checksum.wrapping_add(msg.timestamp());
         }
-    }
+        Err(_) => s.errors += 1,
+    });
+    s.errors += u64::from(!clean);
     s
 }
 
@@ -113,5 +113,11 @@ mod tests {
         // A truncated frame at the end is an error and ends the walk.
         buf.extend_from_slice(&[0, 19, b'D']);
         assert_eq!(decode_normalize(&buf).errors, 2);
+        // So is a lone byte where a length prefix should be: nothing is dropped silently.
+        let mut odd = Vec::new();
+        encode_framed(&OrderDelete::new(1, 0, 5, 77), &mut odd);
+        odd.push(0);
+        assert_eq!(decode_only(&odd).errors, 1);
+        assert_eq!(decode_only(&odd).messages, 1);
     }
 }
