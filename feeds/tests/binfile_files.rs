@@ -218,7 +218,7 @@ fn binfile_gzip_large_stream_and_errors() {
     let big = {
         let len = u16::MAX;
         let mut v = len.to_be_bytes().to_vec();
-        v.extend(std::iter::repeat(7u8).take(usize::from(len)));
+        v.extend(std::iter::repeat_n(7u8, usize::from(len)));
         v
     };
     data.extend_from_slice(&big);

@@ -34,7 +34,7 @@ pub fn run(
                 out.write_all(&len.to_be_bytes())?;
                 out.write_all(msg)?;
                 written += 1;
-                if written % 65_536 == 0 {
+                if written.is_multiple_of(65_536) {
                     pb.set_position(written);
                 }
             }
@@ -105,7 +105,7 @@ fn write_capture<W: Write>(
         std::mem::replace(&mut io_result, Ok(()))?;
         packet_ts = ts;
         written += 1;
-        if written % 65_536 == 0 {
+        if written.is_multiple_of(65_536) {
             pb.set_position(written);
         }
     }

@@ -115,7 +115,7 @@ fn push_u32(b: &mut Vec<u8>, v: u32) {
 
 /// Pads to 4 bytes, then fills in the block length at offset 4 and as the trailer.
 fn finish_block(b: &mut Vec<u8>) {
-    while b.len() % 4 != 0 {
+    while !b.len().is_multiple_of(4) {
         b.push(0);
     }
     let total = (b.len() + 4) as u32;
@@ -128,7 +128,7 @@ fn push_option(b: &mut Vec<u8>, code: u16, value: &[u8]) {
     push_u16(b, code);
     push_u16(b, value.len() as u16);
     b.extend_from_slice(value);
-    while b.len() % 4 != 0 {
+    while !b.len().is_multiple_of(4) {
         b.push(0);
     }
 }
