@@ -271,6 +271,30 @@ pub struct InstrumentInfo {
     pub inverse: bool,
 }
 
+impl InstrumentInfo {
+    /// A plain production common stock named `symbol`: round lot 100, Nasdaq Global Select,
+    /// normal financial status, no ETP attributes. For tests, synthetic sessions and sources
+    /// without reference data (LOBSTER).
+    pub const fn common_stock(symbol: Symbol) -> Self {
+        Self {
+            symbol,
+            round_lot: 100,
+            etp_leverage: 0,
+            market_category: b'Q',
+            financial_status: b'N',
+            issue_classification: b'C',
+            issue_subtype: *b"Z ",
+            round_lots_only: false,
+            production: true,
+            short_sale_threshold: b'N',
+            ipo_flag: b' ',
+            luld_tier: b'1',
+            etp_flag: b'N',
+            inverse: false,
+        }
+    }
+}
+
 /// Trading state of an instrument.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[repr(u8)]

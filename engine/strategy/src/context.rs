@@ -1,0 +1,290 @@
+//! [`Context`]: what a strategy can see and do during a callback.
+
+use core::fmt;
+
+use ticklane_book::{Market, OrderBook};
+use ticklane_core::{InstrumentId, Price, Qty, Side, Symbol, Timestamp};
+
+use crate::order::{
+    ClientOrderId, Fill, OrderCommand, OrderRequest, OrderState, OrderUpdate, OrderUpdateKind,
+    TimeInForce,
+};
+use crate::position::{Position, Positions};
+use crate::timer::{TimerId, TimerQueue};
+
+/// Index of a strategy instance in the run's configuration (its `[[strategy]]` order).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct StrategyId(pub u16);
+
+/// One strategy's orders and positions, kept by the lane and shown to the strategy through
+/// its [`Context`].
+#[derive(Debug, Default)]
+pub struct Outbox {
+    /// Working orders (submitted, not yet done), in submission order.
+    orders: Vec<OrderState>,
+    /// Positions by instrument.
+    positions: Positions,
+    /// Orders submitted so far (the next order's counter).
+    submitted: u64,
+    /// Commands sent during the current callback, for the lane to route.
+    pending: Vec<OrderCommand>,
+}
+
+impl Outbox {
+    /// An empty outbox with room for `orders` working orders.
+    pub fn with_capacity(orders: usize) -> Self {
+        Self {
+            orders: Vec::with_capacity(orders),
+            pending: Vec::with_capacity(orders),
+            ..Self::default()
+        }
+    }
+
+    /// Commands sent since the last drain, in order.
+    pub fn pending(&self) -> &[OrderCommand] {
+        &self.pending
+    }
+
+    /// Takes the commands sent since the last drain into `out` (no allocation once warm).
+    pub fn drain_pending_into(&mut self, out: &mut Vec<OrderCommand>) {
+        out.append(&mut self.pending);
+    }
+
+    /// Working orders.
+    pub fn orders(&self) -> &[OrderState] {
+        &self.orders
+    }
+
+    /// Positions.
+    pub fn positions(&self) -> &Positions {
+        &self.positions
+    }
+
+    /// Orders submitted so far.
+    pub fn submitted(&self) -> u64 {
+        self.submitted
+    }
+
+    /// Applies a venue update: marks orders accepted, applies modifies, forgets finished ones.
+    pub fn apply_update(&mut self, update: &OrderUpdate) {
+        let Some(i) = self.orders.iter().position(|o| o.id == update.id) else {
+            return;
+        };
+        match update.kind {
+            OrderUpdateKind::Accepted => self.orders[i].accepted = true,
+            OrderUpdateKind::Modified { price, qty } => {
+                let o = &mut self.orders[i];
+                o.request.price = price;
+                o.request.qty = Qty(qty.0.saturating_add(o.filled.0));
+            }
+            OrderUpdateKind::Rejected(_) if self.orders[i].accepted => {
+                // A refused cancel or modify: the order itself is still working.
+            }
+            OrderUpdateKind::Rejected(_)
+            | OrderUpdateKind::Cancelled
+            | OrderUpdateKind::Expired
+            | OrderUpdateKind::Filled => {
+                self.orders.remove(i);
+            }
+        }
+    }
+
+    /// Applies a fill to the order and the position.
+    pub fn apply_fill(&mut self, fill: &Fill) {
+        self.positions.apply(fill);
+        if let Some(o) = self.orders.iter_mut().find(|o| o.id == fill.id) {
+            o.filled = Qty(o.filled.0.saturating_add(fill.qty.0));
+        }
+    }
+
+    /// Forgets every working order (after the lane cancelled them all, e.g. on restart).
+    pub fn clear_orders(&mut self) {
+        self.orders.clear();
+        self.pending.clear();
+    }
+}
+
+/// What a strategy sees and can do during one callback.
+///
+/// Borrowed from the lane for the duration of the callback: the books are read-only, orders go
+/// to the strategy's outbox and leave when the callback returns, timers go to the lane's queue.
+pub struct Context<'a> {
+    now: Timestamp,
+    id: StrategyId,
+    name: &'a str,
+    market: &'a Market,
+    outbox: &'a mut Outbox,
+    timers: &'a mut TimerQueue,
+    trading: bool,
+}
+
+impl fmt::Debug for Context<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Context")
+            .field("now", &self.now)
+            .field("strategy", &self.name)
+            .field("trading", &self.trading)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> Context<'a> {
+    /// Builds a context (the lane does this; tests of strategies may too).
+    pub fn new(
+        now: Timestamp,
+        id: StrategyId,
+        name: &'a str,
+        market: &'a Market,
+        outbox: &'a mut Outbox,
+        timers: &'a mut TimerQueue,
+        trading: bool,
+    ) -> Self {
+        Self {
+            now,
+            id,
+            name,
+            market,
+            outbox,
+            timers,
+            trading,
+        }
+    }
+
+    /// Current event time: the timestamp of the event (or timer deadline) being processed.
+    #[inline]
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    /// This strategy's index in the configuration.
+    pub fn strategy_id(&self) -> StrategyId {
+        self.id
+    }
+
+    /// This strategy instance's configured name.
+    pub fn name(&self) -> &str {
+        self.name
+    }
+
+    /// Whether orders are accepted now (false after the kill switch or a lane halt: submits
+    /// are then rejected with `TradingHalted`).
+    pub fn trading_enabled(&self) -> bool {
+        self.trading
+    }
+
+    /// The book of `instrument`, if the lane has seen it.
+    #[inline]
+    pub fn book(&self, instrument: InstrumentId) -> Option<OrderBook<'a>> {
+        self.market.book(instrument)
+    }
+
+    /// The book of the instrument named `symbol`, if the lane has seen it.
+    pub fn book_by_symbol(&self, symbol: &str) -> Option<OrderBook<'a>> {
+        self.market.book_by_symbol(symbol)
+    }
+
+    /// The id of the instrument named `symbol`, once its directory entry arrived.
+    pub fn instrument(&self, symbol: &str) -> Option<InstrumentId> {
+        self.market.instrument_id(Symbol::new(symbol)?)
+    }
+
+    /// Position in `instrument`.
+    pub fn position(&self, instrument: InstrumentId) -> Position {
+        self.outbox.positions.get(instrument)
+    }
+
+    /// All positions.
+    pub fn positions(&self) -> &Positions {
+        &self.outbox.positions
+    }
+
+    /// Working orders (including submits the venue has not acknowledged yet).
+    pub fn open_orders(&self) -> &[OrderState] {
+        &self.outbox.orders
+    }
+
+    /// One working order.
+    pub fn order(&self, id: ClientOrderId) -> Option<&OrderState> {
+        self.outbox.orders.iter().find(|o| o.id == id)
+    }
+
+    /// Sends a new limit order; returns its id. The order is working (unacknowledged) at once;
+    /// acceptance, rejection and fills arrive as callbacks.
+    pub fn submit(&mut self, request: OrderRequest) -> ClientOrderId {
+        let id = ClientOrderId::new(self.id.0, self.outbox.submitted);
+        self.outbox.submitted += 1;
+        self.outbox.orders.push(OrderState {
+            id,
+            request,
+            filled: Qty(0),
+            accepted: false,
+        });
+        self.outbox
+            .pending
+            .push(OrderCommand::Submit { id, request });
+        id
+    }
+
+    /// Shorthand for a limit order.
+    pub fn limit(
+        &mut self,
+        instrument: InstrumentId,
+        side: Side,
+        price: Price,
+        qty: Qty,
+        tif: TimeInForce,
+    ) -> ClientOrderId {
+        self.submit(OrderRequest {
+            instrument,
+            side,
+            price,
+            qty,
+            tif,
+        })
+    }
+
+    /// Asks to cancel an order's remainder.
+    pub fn cancel(&mut self, id: ClientOrderId) {
+        self.outbox.pending.push(OrderCommand::Cancel { id });
+    }
+
+    /// Cancels every working order of this strategy (in `instrument`, or all with `None`).
+    pub fn cancel_all(&mut self, instrument: Option<InstrumentId>) {
+        let Outbox {
+            orders, pending, ..
+        } = &mut *self.outbox;
+        for o in orders.iter() {
+            if instrument.is_none_or(|i| o.request.instrument == i) {
+                pending.push(OrderCommand::Cancel { id: o.id });
+            }
+        }
+    }
+
+    /// Asks to change an order's price and open quantity.
+    pub fn modify(&mut self, id: ClientOrderId, price: Price, qty: Qty) {
+        self.outbox
+            .pending
+            .push(OrderCommand::Modify { id, price, qty });
+    }
+
+    /// Arms a timer that fires when event time reaches `deadline` (at once, before the next
+    /// event, if it already has).
+    pub fn set_timer(&mut self, deadline: Timestamp, timer: TimerId) {
+        self.timers.push(deadline, self.id, timer);
+    }
+
+    /// Logs at info level, tagged with the strategy's name and the event time.
+    pub fn info(&self, args: fmt::Arguments<'_>) {
+        tracing::info!(target: "strategy", strategy = self.name, ts = %self.now, "{args}");
+    }
+
+    /// Logs at warn level, tagged with the strategy's name and the event time.
+    pub fn warn(&self, args: fmt::Arguments<'_>) {
+        tracing::warn!(target: "strategy", strategy = self.name, ts = %self.now, "{args}");
+    }
+
+    /// Logs at debug level, tagged with the strategy's name and the event time.
+    pub fn debug(&self, args: fmt::Arguments<'_>) {
+        tracing::debug!(target: "strategy", strategy = self.name, ts = %self.now, "{args}");
+    }
+}

@@ -1,0 +1,105 @@
+//! How a strategy crate makes itself available by name, and how its parameters are loaded.
+
+use core::fmt;
+
+use serde::de::DeserializeOwned;
+use ticklane_core::Symbol;
+
+use crate::Strategy;
+
+/// A strategy's parameters or set-up were refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ParamError {
+    /// The TOML table did not deserialize into the parameter struct (the message names the key).
+    #[error("strategy `{strategy}`: {message}")]
+    Invalid {
+        /// Instance name.
+        strategy: String,
+        /// What was wrong, naming the key.
+        message: String,
+    },
+    /// A parameter's value is out of range.
+    #[error("strategy `{strategy}`: params.{key}: {message}")]
+    Value {
+        /// Instance name.
+        strategy: String,
+        /// The offending key.
+        key: &'static str,
+        /// What was wrong.
+        message: String,
+    },
+}
+
+/// What a strategy is built from: its instance name, its instruments and its parameters.
+#[derive(Debug, Clone, Copy)]
+pub struct StrategySetup<'a> {
+    /// Instance name (unique in the configuration).
+    pub name: &'a str,
+    /// Subscribed instruments.
+    pub symbols: &'a [Symbol],
+    /// The `params` table of the strategy's configuration section.
+    pub params: &'a toml::Table,
+}
+
+impl StrategySetup<'_> {
+    /// Deserializes the parameters into `P` (give `P` `#[serde(deny_unknown_fields)]` so that a
+    /// misspelled key is an error naming it).
+    pub fn params<P: DeserializeOwned>(&self) -> Result<P, ParamError> {
+        // Through TOML text rather than `toml::Value`: the text deserializer's errors quote the
+        // offending line, so a wrong type names its key as an unknown key does.
+        let invalid = |message: String| ParamError::Invalid {
+            strategy: self.name.to_string(),
+            message,
+        };
+        let text = toml::to_string(self.params).map_err(|e| invalid(format!("params: {e}")))?;
+        toml::from_str(&text).map_err(|e| invalid(format!("params: {}", e.to_string().trim_end())))
+    }
+
+    /// A [`ParamError::Value`] for `key`.
+    pub fn invalid(&self, key: &'static str, message: impl Into<String>) -> ParamError {
+        ParamError::Value {
+            strategy: self.name.to_string(),
+            key,
+            message: message.into(),
+        }
+    }
+}
+
+/// Builds a strategy instance from its set-up.
+pub type BuildFn = fn(&StrategySetup<'_>) -> Result<Box<dyn Strategy>, ParamError>;
+
+/// A strategy kind, as its crate exports it: a name the configuration selects it by, a line of
+/// description, and a constructor.
+#[derive(Clone, Copy)]
+pub struct StrategyDescriptor {
+    /// Name used in `config/*.toml` (`kind = "..."`).
+    pub name: &'static str,
+    /// One line saying what it does.
+    pub summary: &'static str,
+    build: BuildFn,
+}
+
+impl fmt::Debug for StrategyDescriptor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StrategyDescriptor")
+            .field("name", &self.name)
+            .field("summary", &self.summary)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StrategyDescriptor {
+    /// Describes a strategy kind.
+    pub const fn new(name: &'static str, summary: &'static str, build: BuildFn) -> Self {
+        Self {
+            name,
+            summary,
+            build,
+        }
+    }
+
+    /// Builds one instance.
+    pub fn build(&self, setup: &StrategySetup<'_>) -> Result<Box<dyn Strategy>, ParamError> {
+        (self.build)(setup)
+    }
+}
