@@ -1,0 +1,435 @@
+//! Positions and P&L in `rust_decimal`, per instrument and in total: realized (average cost),
+//! unrealized (marked to mid), fees and rebates, equity over time and max drawdown.
+//!
+//! # Accounting
+//!
+//! Every amount is a [`Decimal`] in currency units (dollars): prices are converted exactly from
+//! integer price units (`Price::to_decimal`), fees from the fill's `fee` (price units).
+//!
+//! Per instrument the ledger keeps the signed position, the signed **cost** of the open
+//! position (what was paid for it: positive long, negative short), the realized P&L and the
+//! fees. A fill that opens or adds adds `signed qty × price` to the cost; a fill that reduces
+//! removes the proportional part `cost × closed / |position|` and realizes
+//! `proceeds − that part`; a fill that flips the position closes it completely (the whole cost
+//! is removed, exactly) and opens the rest. The division is the only rounding: the removed part
+//! is rounded to 10 decimal places (banker's rounding), so every amount keeps at most 10
+//! decimals and sums stay exact within `Decimal`'s 28 digits; and the rounding cancels out:
+//! `realized − cost` equals the cash flow of the fills exactly, so
+//! `realized + unrealized = cash + position × mark` always holds to the last digit, with
+//! `unrealized = position × mark − cost` and `average cost = cost / position`.
+//!
+//! The mark is the last fill price until [`Ledger::mark`] or [`Ledger::mark_to_market`] (the
+//! book's mid) sets it. Equity = realized + unrealized − fees; the caller samples it
+//! ([`Ledger::sample_equity`], e.g. on a timer or every N events) and the ledger keeps the
+//! curve and its maximum drawdown (largest fall from a previous peak).
+//!
+//! Instruments are kept in a `BTreeMap`, so iteration and totals do not depend on the order
+//! in which instruments were first traded (sums of decimals are exact, hence order-free).
+
+use std::collections::BTreeMap;
+
+use rust_decimal::{Decimal, RoundingStrategy};
+use ticklane_book::Market;
+use ticklane_core::{InstrumentId, Price, Side, Timestamp};
+use ticklane_strategy::Fill;
+
+/// Decimal places of the cost removed by a partial close (1e-10 of the currency unit).
+const COST_DP: u32 = 10;
+
+/// A fill the ledger cannot take.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// The fill's quantity is zero.
+    #[error("fill of order {0} has quantity zero")]
+    ZeroQuantity(ticklane_strategy::ClientOrderId),
+    /// An amount overflowed `Decimal` (about 7.9e28).
+    #[error("ledger amount overflow in instrument {0}")]
+    Overflow(u32),
+}
+
+/// Position and P&L of one instrument.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct InstrumentPnl {
+    /// Net shares, positive long.
+    pub position: i64,
+    /// Signed cost of the open position (positive long, negative short).
+    pub cost: Decimal,
+    /// Realized P&L (average cost), before fees.
+    pub realized: Decimal,
+    /// Fees paid (negative: net rebates).
+    pub fees: Decimal,
+    /// Cash flow of the fills: sells add, buys subtract (fees not included).
+    pub cash: Decimal,
+    /// Mark price (last fill until marked).
+    pub mark: Decimal,
+    /// Shares bought.
+    pub bought: u64,
+    /// Shares sold.
+    pub sold: u64,
+    /// Number of fills.
+    pub fills: u64,
+}
+
+impl InstrumentPnl {
+    /// Average cost of the open position, `None` when flat.
+    pub fn avg_cost(&self) -> Option<Decimal> {
+        (self.position != 0).then(|| self.cost / Decimal::from(self.position))
+    }
+
+    /// Unrealized P&L at the mark: `position × mark − cost`.
+    pub fn unrealized(&self) -> Decimal {
+        Decimal::from(self.position) * self.mark - self.cost
+    }
+
+    /// Realized + unrealized − fees.
+    pub fn net(&self) -> Decimal {
+        self.realized + self.unrealized() - self.fees
+    }
+
+    /// `|position| × mark`.
+    pub fn exposure(&self) -> Decimal {
+        (Decimal::from(self.position) * self.mark).abs()
+    }
+
+    fn apply(&mut self, side: Side, price: Decimal, qty: u32, fee: Decimal) -> Option<()> {
+        let q = i64::from(qty);
+        let signed = match side {
+            Side::Bid => q,
+            Side::Ask => -q,
+        };
+        let flow = price.checked_mul(Decimal::from(signed))?;
+        self.cash = self.cash.checked_sub(flow)?;
+        self.fees = self.fees.checked_add(fee)?;
+        match side {
+            Side::Bid => self.bought += u64::from(qty),
+            Side::Ask => self.sold += u64::from(qty),
+        }
+        self.fills += 1;
+        self.mark = price;
+        let pos = self.position;
+        if pos == 0 || (pos > 0) == (signed > 0) {
+            // Opens or adds.
+            self.cost = self.cost.checked_add(flow)?;
+            self.position = pos.checked_add(signed)?;
+            return Some(());
+        }
+        // Reduces, closes or flips.
+        let closed = signed.unsigned_abs().min(pos.unsigned_abs());
+        let closed_signed = if signed > 0 {
+            closed as i64
+        } else {
+            -(closed as i64)
+        };
+        let removed = if closed == pos.unsigned_abs() {
+            self.cost
+        } else {
+            (self.cost.checked_mul(Decimal::from(closed))? / Decimal::from(pos.unsigned_abs()))
+                .round_dp_with_strategy(COST_DP, RoundingStrategy::MidpointNearestEven)
+        };
+        let proceeds = -(price.checked_mul(Decimal::from(closed_signed))?);
+        self.realized = self.realized.checked_add(proceeds.checked_sub(removed)?)?;
+        self.cost = self.cost.checked_sub(removed)?;
+        self.position = pos.checked_add(closed_signed)?;
+        let rest = signed - closed_signed;
+        if rest != 0 {
+            self.cost = self
+                .cost
+                .checked_add(price.checked_mul(Decimal::from(rest))?)?;
+            self.position = self.position.checked_add(rest)?;
+        }
+        Some(())
+    }
+}
+
+/// Totals across instruments.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct PnlTotals {
+    /// Realized P&L before fees.
+    pub realized: Decimal,
+    /// Unrealized P&L at the marks.
+    pub unrealized: Decimal,
+    /// Fees (negative: net rebates).
+    pub fees: Decimal,
+    /// Realized + unrealized − fees.
+    pub net: Decimal,
+    /// Cash flow of all fills (fees not included).
+    pub cash: Decimal,
+    /// Sum of `|position| × mark`.
+    pub gross_exposure: Decimal,
+    /// Number of fills.
+    pub fills: u64,
+}
+
+/// One sample of the equity curve.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct EquityPoint {
+    /// Event time of the sample.
+    pub ts: Timestamp,
+    /// Equity (net P&L) at that time.
+    pub equity: Decimal,
+    /// Drawdown from the previous peak at that time (>= 0).
+    pub drawdown: Decimal,
+}
+
+/// Positions and P&L of one account (a strategy, or a lane). See the [module docs](self).
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct Ledger {
+    instruments: BTreeMap<InstrumentId, InstrumentPnl>,
+    equity: Vec<EquityPoint>,
+    peak: Option<Decimal>,
+    max_drawdown: Decimal,
+}
+
+impl Ledger {
+    /// An empty ledger.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Books a fill.
+    pub fn apply_fill(&mut self, fill: &Fill) -> Result<(), LedgerError> {
+        if fill.qty.0 == 0 {
+            return Err(LedgerError::ZeroQuantity(fill.id));
+        }
+        let e = self.instruments.entry(fill.instrument).or_default();
+        let mut next = *e;
+        next.apply(
+            fill.side,
+            fill.price.to_decimal(),
+            fill.qty.0,
+            Price(fill.fee).to_decimal(),
+        )
+        .ok_or(LedgerError::Overflow(fill.instrument.0))?;
+        *e = next;
+        Ok(())
+    }
+
+    /// Sets the mark of `instrument` (if it was traded).
+    pub fn mark(&mut self, instrument: InstrumentId, price: Price) {
+        if let Some(p) = self.instruments.get_mut(&instrument) {
+            p.mark = price.to_decimal();
+        }
+    }
+
+    /// Marks every traded instrument to its book's mid (instruments without a two-sided book
+    /// keep their mark).
+    pub fn mark_to_market(&mut self, market: &Market) {
+        for (&inst, p) in &mut self.instruments {
+            if let Some(mid) = market.book(inst).and_then(|b| b.mid()) {
+                p.mark = mid.to_decimal();
+            }
+        }
+    }
+
+    /// One instrument.
+    pub fn instrument(&self, instrument: InstrumentId) -> Option<&InstrumentPnl> {
+        self.instruments.get(&instrument)
+    }
+
+    /// Every traded instrument, by id.
+    pub fn iter(&self) -> impl Iterator<Item = (InstrumentId, &InstrumentPnl)> + '_ {
+        self.instruments.iter().map(|(&i, p)| (i, p))
+    }
+
+    /// Totals across instruments.
+    pub fn totals(&self) -> PnlTotals {
+        let mut t = PnlTotals::default();
+        for p in self.instruments.values() {
+            t.realized += p.realized;
+            t.unrealized += p.unrealized();
+            t.fees += p.fees;
+            t.cash += p.cash;
+            t.gross_exposure += p.exposure();
+            t.fills += p.fills;
+        }
+        t.net = t.realized + t.unrealized - t.fees;
+        t
+    }
+
+    /// Samples equity (net P&L at the current marks) at event time `ts`.
+    pub fn sample_equity(&mut self, ts: Timestamp) -> EquityPoint {
+        let equity = self.totals().net;
+        let peak = self.peak.map_or(equity, |p| p.max(equity));
+        self.peak = Some(peak);
+        let drawdown = peak - equity;
+        self.max_drawdown = self.max_drawdown.max(drawdown);
+        let point = EquityPoint {
+            ts,
+            equity,
+            drawdown,
+        };
+        self.equity.push(point);
+        point
+    }
+
+    /// The equity curve sampled so far.
+    pub fn equity_curve(&self) -> &[EquityPoint] {
+        &self.equity
+    }
+
+    /// Largest fall of sampled equity from a previous peak (>= 0).
+    pub fn max_drawdown(&self) -> Decimal {
+        self.max_drawdown
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use ticklane_core::Qty;
+    use ticklane_strategy::{ClientOrderId, Liquidity};
+
+    fn fill(inst: u32, side: Side, px: i64, qty: u32, fee: i64) -> Fill {
+        Fill {
+            ts: Timestamp(0),
+            id: ClientOrderId::new(0, 1),
+            instrument: InstrumentId(inst),
+            side,
+            price: Price(px),
+            qty: Qty(qty),
+            leaves: Qty(0),
+            liquidity: Liquidity::Taker,
+            fee,
+        }
+    }
+
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap_or_default()
+    }
+
+    #[test]
+    fn average_cost_realized_unrealized_and_flip() {
+        let mut l = Ledger::new();
+        let ok = |r: Result<(), LedgerError>| assert!(r.is_ok());
+        ok(l.apply_fill(&fill(1, Side::Bid, 10_0000, 100, 30)));
+        ok(l.apply_fill(&fill(1, Side::Bid, 11_0000, 100, 30)));
+        let p = *l
+            .instrument(InstrumentId(1))
+            .unwrap_or(&InstrumentPnl::default());
+        assert_eq!(p.position, 200);
+        assert_eq!(p.avg_cost(), Some(d("10.5")));
+        // Sell 50 at 12: realized (12 - 10.5) * 50 = 75.
+        ok(l.apply_fill(&fill(1, Side::Ask, 12_0000, 50, -20)));
+        // Sell 250 at 9: closes 150 at 9 (realized (9 - 10.5) * 150 = -225), opens 100 short.
+        ok(l.apply_fill(&fill(1, Side::Ask, 9_0000, 250, 0)));
+        let p = *l
+            .instrument(InstrumentId(1))
+            .unwrap_or(&InstrumentPnl::default());
+        assert_eq!(p.position, -100);
+        assert_eq!(p.realized, d("-150"));
+        assert_eq!(p.avg_cost(), Some(d("9")));
+        assert_eq!(p.fees, d("0.004"));
+        l.mark(InstrumentId(1), Price(8_5000));
+        assert_eq!(l.totals().unrealized, d("50"));
+        assert_eq!(l.totals().net, d("-100.004"));
+    }
+
+    #[test]
+    fn equity_curve_and_max_drawdown() {
+        let mut l = Ledger::new();
+        assert!(l.apply_fill(&fill(1, Side::Bid, 10_0000, 100, 0)).is_ok());
+        for (t, px) in [
+            (1, 10_0000),
+            (2, 12_0000),
+            (3, 9_0000),
+            (4, 11_0000),
+            (5, 8_0000),
+        ] {
+            l.mark(InstrumentId(1), Price(px));
+            l.sample_equity(Timestamp(t));
+        }
+        // Peak 200 at t=2, trough -200 at t=5.
+        assert_eq!(l.max_drawdown(), d("400"));
+        assert_eq!(l.equity_curve().len(), 5);
+        assert_eq!(l.equity_curve()[4].equity, d("-200"));
+        assert!(matches!(
+            l.apply_fill(&fill(1, Side::Bid, 1, 0, 0)),
+            Err(LedgerError::ZeroQuantity(_))
+        ));
+    }
+
+    fn fills_strategy() -> impl Strategy<Value = Vec<Fill>> {
+        prop::collection::vec(
+            (
+                1u32..5,
+                any::<bool>(),
+                1i64..2_000_000,
+                1u32..5_000,
+                -500i64..500,
+            ),
+            1..120,
+        )
+        .prop_map(|v| {
+            v.into_iter()
+                .map(|(i, buy, px, q, fee)| {
+                    fill(i, if buy { Side::Bid } else { Side::Ask }, px, q, fee)
+                })
+                .collect()
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn positions_and_cash_reconcile_and_totals_ignore_instrument_order(
+            fills in fills_strategy(),
+            marks in prop::collection::vec(1i64..2_000_000, 4),
+            perm_seed in any::<u64>(),
+        ) {
+            let mut l = Ledger::new();
+            for f in &fills {
+                prop_assert!(l.apply_fill(f).is_ok());
+            }
+            for (k, m) in marks.iter().enumerate() {
+                l.mark(InstrumentId(k as u32 + 1), Price(*m));
+            }
+            // Reconcile each instrument with the raw fills, in exact integers.
+            for (inst, p) in l.iter() {
+                let mine: Vec<&Fill> = fills.iter().filter(|f| f.instrument == inst).collect();
+                let pos: i64 = mine.iter().map(|f| match f.side {
+                    Side::Bid => i64::from(f.qty.0),
+                    Side::Ask => -i64::from(f.qty.0),
+                }).sum();
+                let cash: i128 = mine.iter().map(|f| {
+                    let n = i128::from(f.price.0) * i128::from(f.qty.0);
+                    match f.side { Side::Bid => -n, Side::Ask => n }
+                }).sum();
+                let fees: i128 = mine.iter().map(|f| i128::from(f.fee)).sum();
+                prop_assert_eq!(p.position, pos);
+                prop_assert_eq!(p.cash, Decimal::from_i128_with_scale(cash, 4));
+                prop_assert_eq!(p.fees, Decimal::from_i128_with_scale(fees, 4));
+                // realized - cost == cash, exactly; hence realized + unrealized == cash + pos * mark.
+                prop_assert_eq!(p.realized - p.cost, p.cash);
+                prop_assert_eq!(p.realized + p.unrealized(), p.cash + Decimal::from(p.position) * p.mark);
+                if p.position == 0 {
+                    prop_assert_eq!(p.cost, Decimal::ZERO);
+                }
+            }
+            // Any interleaving that keeps each instrument's fills in order gives the same result.
+            let mut by_inst: BTreeMap<InstrumentId, Vec<Fill>> = BTreeMap::new();
+            for f in &fills {
+                by_inst.entry(f.instrument).or_default().push(*f);
+            }
+            let mut queues: Vec<Vec<Fill>> = by_inst.into_values().rev().collect();
+            for q in &mut queues {
+                q.reverse();
+            }
+            let mut rng = crate::latency::SplitMix64(perm_seed);
+            let mut l2 = Ledger::new();
+            while !queues.is_empty() {
+                let k = (rng.next_u64() % queues.len() as u64) as usize;
+                if let Some(f) = queues[k].pop() {
+                    prop_assert!(l2.apply_fill(&f).is_ok());
+                }
+                if queues[k].is_empty() {
+                    queues.remove(k);
+                }
+            }
+            for (k, m) in marks.iter().enumerate().rev() {
+                l2.mark(InstrumentId(k as u32 + 1), Price(*m));
+            }
+            prop_assert_eq!(l.totals(), l2.totals());
+            prop_assert_eq!(&l, &l2);
+        }
+    }
+}

@@ -1,0 +1,811 @@
+//! [`PaperExchange`]: a simulated exchange with order-entry and response latency, exact queue
+//! position from order-by-order data, partial fills and fees.
+//!
+//! # Time
+//!
+//! Event time only. A command sent at `now` reaches the exchange at `now + entry latency`
+//! ([`LatencyModel::entry_ns`]); everything the exchange does (acks, rejects, fills) reaches the
+//! strategy `response latency` later ([`LatencyModel::response_ns`]). The venue is one
+//! order-entry session: commands arrive in the order they were sent and reports come back in
+//! the order they were produced (an arrival or delivery time is never earlier than the previous
+//! one: a slow draw delays the ones behind it, as on one TCP connection). Every report carries
+//! its **delivery** time as `ts` (the time the strategy learns of it).
+//!
+//! [`Venue::advance`]`(now)` processes everything due at or before `now` in `(time, kind,
+//! sequence)` order, arrivals before responses at equal times; the lane calls it before it
+//! applies the market event of time `now`, so a command arriving at `t` meets the book as it
+//! stands after every event before `t`. With zero latency ([`ConstantLatency::default`]) a
+//! command is processed and answered inside [`Venue::on_command`].
+//!
+//! # Orders
+//!
+//! - Rejected (`InvalidOrder`) when the quantity is zero, the price not positive or the id is
+//!   already working; `InstrumentNotTrading` when the instrument has no book or its known
+//!   trading state is not `Trading`.
+//! - **Marketable orders** take displayed liquidity on the other side as the book stands when
+//!   they *arrive*, best level first, at each level's price, up to their limit (taker fills).
+//!   Then: `Day` rests the remainder; `Ioc` expires it; `Fok` first checks that the displayed
+//!   quantity within its limit covers the whole order and otherwise expires without any fill;
+//!   `PostOnly` never takes: if its price would cross the best opposite price it is rejected
+//!   (`WouldCross`).
+//! - **Market orders** are a convention: an `Ioc` (or `Fok`) priced through the book, e.g.
+//!   `Price(i64::MAX)` to buy, `Price(1)` to sell (a risk gate's price band refuses such
+//!   prices when configured: give a band-compatible aggressive price instead).
+//! - **Modify** (new price, new open quantity): a price change or a size increase loses
+//!   priority (back of the queue); a size decrease at the same price keeps it. A modify to a
+//!   price that crosses takes liquidity like a new order (a post-only order refuses such a
+//!   modify with `WouldCross` and stays as it was). `UnknownOrder` if the order is not working.
+//! - **Cancel**: `Cancelled`, or `UnknownOrder` if the order is no longer working when the
+//!   cancel *arrives* — a cancel racing a fill: if the fill happened first, the fill (already
+//!   on its way) is delivered and the cancel is rejected; if the cancel arrived first, the
+//!   order is gone and no later execution fills it. Partially filled orders cancel their rest.
+//! - [`Venue::cancel_all`] acts at once (a mass cancel at the exchange, no latency): reports
+//!   still in flight for the affected strategies are delivered first (restamped `now`), their
+//!   in-flight commands are dropped (an in-flight submit is answered `Cancelled`), then every
+//!   working order is `Cancelled`.
+//!
+//! # Queue position (exact, from order-by-order data)
+//!
+//! A resting order joins the back of its price level. When it joins, the exchange snapshots
+//! the ids and quantities of the live orders at that level (`level_orders`): exactly the
+//! orders ahead of it. Nobody can join ahead later (a replace creates a new id at the back),
+//! so the set only shrinks. Kept as a `Vec<(OrderId, qty)>` sorted by id: every execution,
+//! partial cancel, delete or replace names an order id, and a binary search says whether that
+//! order is ahead of ours. Then:
+//!
+//! - an execution or partial cancel of an order ahead reduces the quantity ahead by its size;
+//!   a delete or replace of an order ahead removes its whole remaining quantity;
+//! - an **execution at our price of an order not ahead of us** (it joined after us) means the
+//!   aggressor reached our position in a FIFO queue: we fill `min(print size, our open
+//!   quantity)` at our price (maker). This is the rule that makes "the queue ahead is
+//!   consumed" exact: executions of orders ahead never fill us, executions behind us do;
+//! - a **trade through** our price (a print on our side at a worse price: below our bid, above
+//!   our ask) fills us `min(print size, open)` at our price, whatever was ahead;
+//! - a **non-displayed** execution (`Trade`) fills us at our price only when nothing displayed
+//!   is ahead of us (displayed orders have priority over hidden ones at a price); through our
+//!   price it fills us as any trade-through;
+//! - an order **added on the other side at a price that crosses ours** (possible because our
+//!   order is not in the recorded book) would have executed against us: we fill
+//!   `min(its size, open)` at our price;
+//! - auction crosses (`CrossTrade`) never fill us (we do not take part in auctions), nor do
+//!   non-printable executions at a price (no print: side and price unknown once applied);
+//! - one print fills several of our orders in price-time priority, its size shared among them.
+//!
+//! This needs [`Venue::on_market`] for **every** event of an instrument with working orders
+//! (cancels and deletes move the queue), not only for trade prints; `on_market` is called
+//! after the lane applied the event and uses the event's order ids and the `trade` print (the
+//! lane computes it before applying the event, so it has the executed order's side and price).
+//!
+//! # Our orders do not change the recorded market
+//!
+//! The book is the recorded feed, which never contains our orders. Consequences:
+//! - liquidity we take stays displayed: two marketable orders in a row can take the same
+//!   displayed shares twice, and our own resting order never removes a level (optimistic for
+//!   size; keep orders small relative to displayed size);
+//! - we never move the best bid/offer, never change what other participants did, and our
+//!   resting order does not execute against resting displayed orders it crosses (only against
+//!   later events, by the rules above);
+//! - our orders never match each other (no self-trades).
+
+use std::collections::VecDeque;
+
+use ticklane_book::{Market, OrderBook};
+use ticklane_core::{
+    EventBody, InstrumentId, MarketEvent, OrderId, Price, Qty, Side, Timestamp, TradingState,
+};
+use ticklane_strategy::{
+    ClientOrderId, Fill, Liquidity, OrderCommand, OrderRequest, OrderUpdate, OrderUpdateKind,
+    RejectReason, StrategyId, TimeInForce, TradePrint,
+};
+
+use crate::fees::{FeeModel, PerShareFees};
+use crate::latency::{ConstantLatency, LatencyModel};
+use crate::venue::{Venue, VenueReport};
+
+/// An order resting at the paper exchange.
+#[derive(Clone, Debug)]
+struct Working {
+    id: ClientOrderId,
+    instrument: InstrumentId,
+    side: Side,
+    price: Price,
+    leaves: u32,
+    tif: TimeInForce,
+    /// Orders ahead at our level, sorted by id, with their remaining quantity.
+    ahead: Vec<(OrderId, u32)>,
+    /// Sum of `ahead` quantities.
+    ahead_qty: u64,
+    /// Priority among our own orders (lower first); renewed when priority is lost.
+    seq: u64,
+}
+
+impl Working {
+    fn who(&self) -> Who {
+        Who {
+            id: self.id,
+            instrument: self.instrument,
+            side: self.side,
+        }
+    }
+}
+
+/// Which order a report is about.
+#[derive(Clone, Copy, Debug)]
+struct Who {
+    id: ClientOrderId,
+    instrument: InstrumentId,
+    side: Side,
+}
+
+/// A working order as [`PaperExchange::order`] shows it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct WorkingOrder {
+    /// Id.
+    pub id: ClientOrderId,
+    /// Instrument.
+    pub instrument: InstrumentId,
+    /// Side.
+    pub side: Side,
+    /// Limit price.
+    pub price: Price,
+    /// Open quantity.
+    pub leaves: Qty,
+    /// Time in force.
+    pub tif: TimeInForce,
+    /// Displayed quantity ahead of it at its level.
+    pub queue_ahead: u64,
+    /// Number of displayed orders ahead of it at its level.
+    pub orders_ahead: usize,
+}
+
+/// Counters of a [`PaperExchange`].
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+pub struct PaperStats {
+    /// Commands received from strategies.
+    pub commands: u64,
+    /// Commands that reached the exchange.
+    pub arrivals: u64,
+    /// Orders accepted.
+    pub accepted: u64,
+    /// Commands rejected.
+    pub rejected: u64,
+    /// Maker fills.
+    pub maker_fills: u64,
+    /// Taker fills.
+    pub taker_fills: u64,
+    /// Shares filled.
+    pub shares: u64,
+    /// Fees, price units (negative: net rebates).
+    pub fees: i64,
+    /// Orders cancelled (by request or cancel-all).
+    pub cancelled: u64,
+    /// IOC/FOK orders expired.
+    pub expired: u64,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Inbound {
+    at: Timestamp,
+    cmd: OrderCommand,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Outbound {
+    at: Timestamp,
+    report: VenueReport,
+}
+
+/// The simulated exchange described in the [module docs](self).
+#[derive(Debug)]
+pub struct PaperExchange<L = ConstantLatency, F = PerShareFees> {
+    latency: L,
+    fees: F,
+    inbound: VecDeque<Inbound>,
+    outbound: VecDeque<Outbound>,
+    last_arrival: Timestamp,
+    last_delivery: Timestamp,
+    seq: u64,
+    working: Vec<Working>,
+    stats: PaperStats,
+    /// Scratch: (priority key, index into `working`).
+    candidates: Vec<((i64, u64), usize)>,
+}
+
+impl PaperExchange {
+    /// Zero latency, no fees.
+    pub fn new() -> Self {
+        Self::with_models(ConstantLatency::default(), PerShareFees::ZERO)
+    }
+}
+
+impl Default for PaperExchange {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn ts_add(t: Timestamp, ns: u64) -> Timestamp {
+    Timestamp(t.0.saturating_add(ns))
+}
+
+/// Whether an order at `price` on `side` reaches a level at `level` on the other side.
+fn reaches(side: Side, price: Price, level: Price) -> bool {
+    match side {
+        Side::Bid => level <= price,
+        Side::Ask => level >= price,
+    }
+}
+
+/// Priority key among our orders on one side: better price first, then earlier.
+fn priority(w: &Working) -> (i64, u64) {
+    let p = match w.side {
+        Side::Bid => w.price.0.saturating_neg(),
+        Side::Ask => w.price.0,
+    };
+    (p, w.seq)
+}
+
+impl<L: LatencyModel, F: FeeModel> PaperExchange<L, F> {
+    /// An exchange with these latency and fee models.
+    pub fn with_models(latency: L, fees: F) -> Self {
+        Self {
+            latency,
+            fees,
+            inbound: VecDeque::new(),
+            outbound: VecDeque::new(),
+            last_arrival: Timestamp(0),
+            last_delivery: Timestamp(0),
+            seq: 0,
+            working: Vec::new(),
+            stats: PaperStats::default(),
+            candidates: Vec::new(),
+        }
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> PaperStats {
+        self.stats
+    }
+
+    /// A working order (resting at the exchange).
+    pub fn order(&self, id: ClientOrderId) -> Option<WorkingOrder> {
+        self.working
+            .iter()
+            .find(|w| w.id == id)
+            .map(|w| WorkingOrder {
+                id: w.id,
+                instrument: w.instrument,
+                side: w.side,
+                price: w.price,
+                leaves: Qty(w.leaves),
+                tif: w.tif,
+                queue_ahead: w.ahead_qty,
+                orders_ahead: w.ahead.len(),
+            })
+    }
+
+    /// Displayed quantity ahead of a working order.
+    pub fn queue_ahead(&self, id: ClientOrderId) -> Option<u64> {
+        self.order(id).map(|o| o.queue_ahead)
+    }
+
+    /// Commands sent but not yet arrived, and reports produced but not yet delivered.
+    pub fn in_flight(&self) -> (usize, usize) {
+        (self.inbound.len(), self.outbound.len())
+    }
+
+    fn next_seq(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
+
+    /// Schedules a report produced at exchange time `t`.
+    fn respond(&mut self, t: Timestamp, mut report: VenueReport) {
+        let at = ts_add(t, self.latency.response_ns(t)).max(self.last_delivery);
+        self.last_delivery = at;
+        match &mut report {
+            VenueReport::Update(u) => u.ts = at,
+            VenueReport::Fill(f) => f.ts = at,
+        }
+        self.outbound.push_back(Outbound { at, report });
+    }
+
+    fn update(
+        &mut self,
+        t: Timestamp,
+        id: ClientOrderId,
+        instrument: InstrumentId,
+        kind: OrderUpdateKind,
+    ) {
+        match kind {
+            OrderUpdateKind::Accepted => self.stats.accepted += 1,
+            OrderUpdateKind::Rejected(_) => self.stats.rejected += 1,
+            OrderUpdateKind::Cancelled => self.stats.cancelled += 1,
+            OrderUpdateKind::Expired => self.stats.expired += 1,
+            _ => {}
+        }
+        self.respond(
+            t,
+            VenueReport::Update(OrderUpdate {
+                ts: t,
+                id,
+                instrument,
+                kind,
+            }),
+        );
+    }
+
+    fn reject(
+        &mut self,
+        t: Timestamp,
+        id: ClientOrderId,
+        instrument: InstrumentId,
+        why: RejectReason,
+    ) {
+        self.update(t, id, instrument, OrderUpdateKind::Rejected(why));
+    }
+
+    /// A fill of `qty` at `price` of order `who`, `leaves` open after it.
+    fn fill(
+        &mut self,
+        t: Timestamp,
+        who: Who,
+        leaves: u32,
+        price: Price,
+        qty: u32,
+        liquidity: Liquidity,
+    ) {
+        let fee = self
+            .fees
+            .fee(who.instrument, who.side, price, qty, liquidity);
+        match liquidity {
+            Liquidity::Maker => self.stats.maker_fills += 1,
+            Liquidity::Taker => self.stats.taker_fills += 1,
+        }
+        self.stats.shares += u64::from(qty);
+        self.stats.fees = self.stats.fees.saturating_add(fee);
+        self.respond(
+            t,
+            VenueReport::Fill(Fill {
+                ts: t,
+                id: who.id,
+                instrument: who.instrument,
+                side: who.side,
+                price,
+                qty: Qty(qty),
+                leaves: Qty(leaves),
+                liquidity,
+                fee,
+            }),
+        );
+    }
+
+    /// Delivers the reports due at or before `now`.
+    fn deliver_due(&mut self, now: Timestamp, out: &mut Vec<VenueReport>) {
+        while self.outbound.front().is_some_and(|o| o.at <= now) {
+            if let Some(o) = self.outbound.pop_front() {
+                out.push(o.report);
+            }
+        }
+    }
+
+    /// Displayed quantity on the other side within `w`'s limit (stops once `need` is covered).
+    fn available(book: &OrderBook<'_>, side: Side, price: Price, need: u64) -> u64 {
+        let mut sum = 0u64;
+        for level in book.levels(side.opposite()) {
+            if !reaches(side, price, level.price) || sum >= need {
+                break;
+            }
+            sum = sum.saturating_add(level.qty);
+        }
+        sum
+    }
+
+    /// Takes displayed liquidity for `w`, best level first, at level prices.
+    fn take(&mut self, t: Timestamp, w: &mut Working, book: &OrderBook<'_>) {
+        for level in book.levels(w.side.opposite()) {
+            if w.leaves == 0 || !reaches(w.side, w.price, level.price) {
+                break;
+            }
+            let qty = u32::try_from(level.qty.min(u64::from(w.leaves))).unwrap_or(w.leaves);
+            w.leaves -= qty;
+            self.fill(t, w.who(), w.leaves, level.price, qty, Liquidity::Taker);
+        }
+    }
+
+    /// Puts `w` at the back of its level: snapshots the orders ahead.
+    fn join_queue(&mut self, w: &mut Working, book: &OrderBook<'_>) {
+        w.ahead.clear();
+        w.ahead
+            .extend(book.level_orders(w.side, w.price).map(|o| (o.id, o.qty.0)));
+        w.ahead.sort_unstable_by_key(|e| e.0);
+        w.ahead_qty = w.ahead.iter().map(|e| u64::from(e.1)).sum();
+        w.seq = self.next_seq();
+    }
+
+    fn crosses(book: &OrderBook<'_>, side: Side, price: Price) -> bool {
+        book.best(side.opposite())
+            .is_some_and(|l| reaches(side, price, l.price))
+    }
+
+    fn submit(&mut self, t: Timestamp, id: ClientOrderId, req: &OrderRequest, market: &Market) {
+        if req.qty.0 == 0 || req.price.0 <= 0 || self.working.iter().any(|w| w.id == id) {
+            return self.reject(t, id, req.instrument, RejectReason::InvalidOrder);
+        }
+        let Some(book) = market.book(req.instrument) else {
+            return self.reject(t, id, req.instrument, RejectReason::InstrumentNotTrading);
+        };
+        if book
+            .trading_state()
+            .is_some_and(|s| s != TradingState::Trading)
+        {
+            return self.reject(t, id, req.instrument, RejectReason::InstrumentNotTrading);
+        }
+        if req.tif == TimeInForce::PostOnly && Self::crosses(&book, req.side, req.price) {
+            return self.reject(t, id, req.instrument, RejectReason::WouldCross);
+        }
+        self.update(t, id, req.instrument, OrderUpdateKind::Accepted);
+        let mut w = Working {
+            id,
+            instrument: req.instrument,
+            side: req.side,
+            price: req.price,
+            leaves: req.qty.0,
+            tif: req.tif,
+            ahead: Vec::new(),
+            ahead_qty: 0,
+            seq: 0,
+        };
+        if req.tif == TimeInForce::Fok
+            && Self::available(&book, w.side, w.price, u64::from(w.leaves)) < u64::from(w.leaves)
+        {
+            return self.update(t, id, w.instrument, OrderUpdateKind::Expired);
+        }
+        if req.tif != TimeInForce::PostOnly {
+            self.take(t, &mut w, &book);
+        }
+        if w.leaves == 0 {
+            self.update(t, id, w.instrument, OrderUpdateKind::Filled);
+        } else if matches!(req.tif, TimeInForce::Ioc | TimeInForce::Fok) {
+            self.update(t, id, w.instrument, OrderUpdateKind::Expired);
+        } else {
+            self.join_queue(&mut w, &book);
+            self.working.push(w);
+        }
+    }
+
+    fn modify(&mut self, t: Timestamp, id: ClientOrderId, price: Price, qty: Qty, market: &Market) {
+        let Some(i) = self.working.iter().position(|w| w.id == id) else {
+            return self.reject(t, id, InstrumentId::NONE, RejectReason::UnknownOrder);
+        };
+        let instrument = self.working[i].instrument;
+        if qty.0 == 0 || price.0 <= 0 {
+            return self.reject(t, id, instrument, RejectReason::InvalidOrder);
+        }
+        let Some(book) = market.book(instrument) else {
+            return self.reject(t, id, instrument, RejectReason::InstrumentNotTrading);
+        };
+        let mut w = self.working[i].clone();
+        let crosses = Self::crosses(&book, w.side, price);
+        if w.tif == TimeInForce::PostOnly && crosses {
+            return self.reject(t, id, instrument, RejectReason::WouldCross);
+        }
+        let keeps_priority = price == w.price && qty.0 <= w.leaves;
+        w.price = price;
+        w.leaves = qty.0;
+        self.update(t, id, instrument, OrderUpdateKind::Modified { price, qty });
+        if crosses {
+            self.take(t, &mut w, &book);
+        }
+        if w.leaves == 0 {
+            self.working.remove(i);
+            return self.update(t, id, instrument, OrderUpdateKind::Filled);
+        }
+        if !keeps_priority {
+            self.join_queue(&mut w, &book);
+        }
+        self.working[i] = w;
+    }
+
+    /// A command reaches the exchange at `t`.
+    fn arrive(&mut self, t: Timestamp, cmd: &OrderCommand, market: &Market) {
+        self.stats.arrivals += 1;
+        match *cmd {
+            OrderCommand::Submit { id, ref request } => self.submit(t, id, request, market),
+            OrderCommand::Cancel { id } => match self.working.iter().position(|w| w.id == id) {
+                Some(i) => {
+                    let w = self.working.remove(i);
+                    self.update(t, id, w.instrument, OrderUpdateKind::Cancelled);
+                }
+                None => self.reject(t, id, InstrumentId::NONE, RejectReason::UnknownOrder),
+            },
+            OrderCommand::Modify { id, price, qty } => self.modify(t, id, price, qty, market),
+        }
+    }
+
+    /// Fills our orders in `self.candidates` (priority order) from a print of `size` shares,
+    /// at each order's own price (maker). Removes orders that complete.
+    fn fill_candidates(&mut self, t: Timestamp, mut size: u64) {
+        let mut cands = std::mem::take(&mut self.candidates);
+        cands.sort_unstable_by_key(|c| c.0);
+        let mut done = false;
+        for &(_, i) in &cands {
+            if size == 0 {
+                break;
+            }
+            let w = &mut self.working[i];
+            let qty = u32::try_from(size.min(u64::from(w.leaves))).unwrap_or(w.leaves);
+            if qty == 0 {
+                continue;
+            }
+            size -= u64::from(qty);
+            w.leaves -= qty;
+            let (who, leaves, price) = (w.who(), w.leaves, w.price);
+            self.fill(t, who, leaves, price, qty, Liquidity::Maker);
+            if leaves == 0 {
+                self.update(t, who.id, who.instrument, OrderUpdateKind::Filled);
+                done = true;
+            }
+        }
+        if done {
+            self.working.retain(|w| w.leaves > 0);
+        }
+        cands.clear();
+        self.candidates = cands;
+    }
+
+    /// Order `x` of `instrument` lost `qty` shares (`None`: all of them): reduces the queue
+    /// ahead of every working order that has `x` ahead; `was_ahead[i]` says which did.
+    fn reduce_ahead(
+        &mut self,
+        instrument: InstrumentId,
+        x: OrderId,
+        qty: Option<u32>,
+        was_ahead: &mut Vec<bool>,
+    ) {
+        was_ahead.clear();
+        for w in &mut self.working {
+            let mut hit = false;
+            if w.instrument == instrument {
+                if let Ok(k) = w.ahead.binary_search_by_key(&x, |e| e.0) {
+                    hit = true;
+                    let left = w.ahead[k].1;
+                    let q = qty.map_or(left, |q| q.min(left));
+                    w.ahead_qty -= u64::from(q);
+                    if q == left {
+                        w.ahead.remove(k);
+                    } else {
+                        w.ahead[k].1 = left - q;
+                    }
+                }
+            }
+            was_ahead.push(hit);
+        }
+    }
+
+    /// Our orders a print on `side` at `price` reaches: through our price always; at our price
+    /// when `at_price(w, index)` says so.
+    fn print_candidates(
+        &mut self,
+        instrument: InstrumentId,
+        side: Side,
+        price: Price,
+        at_price: impl Fn(&Working, usize) -> bool,
+    ) {
+        self.candidates.clear();
+        for (i, w) in self.working.iter().enumerate() {
+            if w.instrument != instrument || w.side != side || w.leaves == 0 {
+                continue;
+            }
+            let through = match side {
+                Side::Bid => price < w.price,
+                Side::Ask => price > w.price,
+            };
+            if through || (price == w.price && at_price(w, i)) {
+                self.candidates.push((priority(w), i));
+            }
+        }
+    }
+
+    /// An order added (or replaced) on `side` at `price`: our orders on the other side that it
+    /// crosses would have been hit by it.
+    fn crossing_add(
+        &mut self,
+        t: Timestamp,
+        instrument: InstrumentId,
+        side: Side,
+        price: Price,
+        qty: Qty,
+    ) {
+        self.candidates.clear();
+        for (i, w) in self.working.iter().enumerate() {
+            if w.instrument == instrument
+                && w.side == side.opposite()
+                && reaches(side, price, w.price)
+            {
+                self.candidates.push((priority(w), i));
+            }
+        }
+        if !self.candidates.is_empty() {
+            self.fill_candidates(t, u64::from(qty.0));
+        }
+    }
+}
+
+impl<L: LatencyModel, F: FeeModel> Venue for PaperExchange<L, F> {
+    fn advance(&mut self, now: Timestamp, market: &Market, out: &mut Vec<VenueReport>) {
+        loop {
+            let arrival = self.inbound.front().filter(|c| c.at <= now).map(|c| c.at);
+            let response = self.outbound.front().filter(|o| o.at <= now).map(|o| o.at);
+            match (arrival, response) {
+                (Some(a), r) if r.is_none_or(|r| a <= r) => {
+                    if let Some(c) = self.inbound.pop_front() {
+                        self.arrive(c.at, &c.cmd, market);
+                    }
+                }
+                (_, Some(_)) => {
+                    if let Some(o) = self.outbound.pop_front() {
+                        out.push(o.report);
+                    }
+                }
+                _ => break,
+            }
+        }
+    }
+
+    fn has_pending(&self) -> bool {
+        !self.inbound.is_empty() || !self.outbound.is_empty()
+    }
+
+    fn next_due(&self) -> Option<Timestamp> {
+        let a = self.inbound.front().map(|c| c.at);
+        let r = self.outbound.front().map(|o| o.at);
+        match (a, r) {
+            (Some(a), Some(r)) => Some(a.min(r)),
+            (a, r) => a.or(r),
+        }
+    }
+
+    fn on_command(
+        &mut self,
+        now: Timestamp,
+        cmd: &OrderCommand,
+        market: &Market,
+        out: &mut Vec<VenueReport>,
+    ) {
+        self.stats.commands += 1;
+        let at = ts_add(now, self.latency.entry_ns(now, cmd)).max(self.last_arrival);
+        self.last_arrival = at;
+        self.inbound.push_back(Inbound { at, cmd: *cmd });
+        self.advance(now, market, out);
+    }
+
+    fn on_market(
+        &mut self,
+        event: &MarketEvent,
+        trade: Option<&TradePrint>,
+        market: &Market,
+        out: &mut Vec<VenueReport>,
+    ) {
+        let t = event.ts;
+        if !self.working.is_empty() {
+            let inst = event.instrument;
+            let mut was_ahead = Vec::new();
+            match event.body {
+                EventBody::OrderExecuted { order_id, qty, .. }
+                | EventBody::OrderExecutedWithPrice { order_id, qty, .. } => {
+                    self.reduce_ahead(inst, order_id, Some(qty.0), &mut was_ahead);
+                    if let Some(p) = trade {
+                        if let Some(side) = p.resting_side {
+                            // At our price: only an order that was not ahead of us (it joined
+                            // after us) means the aggressor reached us.
+                            self.print_candidates(inst, side, p.price, |_, i| {
+                                !was_ahead.get(i).copied().unwrap_or(false)
+                            });
+                            if !self.candidates.is_empty() {
+                                self.fill_candidates(t, u64::from(p.qty.0));
+                            }
+                        }
+                    }
+                }
+                EventBody::Trade {
+                    side, price, qty, ..
+                } => {
+                    self.print_candidates(inst, side, price, |w, _| w.ahead_qty == 0);
+                    if !self.candidates.is_empty() {
+                        self.fill_candidates(t, u64::from(qty.0));
+                    }
+                }
+                EventBody::OrderCancelled { order_id, qty } => {
+                    self.reduce_ahead(inst, order_id, Some(qty.0), &mut was_ahead);
+                }
+                EventBody::OrderDeleted { order_id } => {
+                    self.reduce_ahead(inst, order_id, None, &mut was_ahead);
+                }
+                EventBody::OrderReplaced {
+                    old_id,
+                    new_id,
+                    price,
+                    qty,
+                } => {
+                    self.reduce_ahead(inst, old_id, None, &mut was_ahead);
+                    if let Some(o) = market.order(new_id) {
+                        self.crossing_add(t, inst, o.side, price, qty);
+                    }
+                }
+                EventBody::OrderAdded {
+                    side, price, qty, ..
+                } => self.crossing_add(t, inst, side, price, qty),
+                _ => {}
+            }
+        }
+        self.deliver_due(t, out);
+    }
+
+    fn cancel_all(
+        &mut self,
+        now: Timestamp,
+        strategy: Option<StrategyId>,
+        out: &mut Vec<VenueReport>,
+    ) {
+        let hit = |id: ClientOrderId| strategy.is_none_or(|s| id.strategy() == s.0);
+        // Reports in flight for these strategies first, in order, restamped `now`.
+        let mut keep = VecDeque::with_capacity(self.outbound.len());
+        for o in self.outbound.drain(..) {
+            let id = match o.report {
+                VenueReport::Update(u) => u.id,
+                VenueReport::Fill(f) => f.id,
+            };
+            if hit(id) {
+                let mut r = o.report;
+                match &mut r {
+                    VenueReport::Update(u) => u.ts = now,
+                    VenueReport::Fill(f) => f.ts = now,
+                }
+                out.push(r);
+            } else {
+                keep.push_back(o);
+            }
+        }
+        self.outbound = keep;
+        // Commands in flight are dropped; a submit is answered `Cancelled`.
+        let mut dropped = Vec::new();
+        self.inbound.retain(|c| {
+            if !hit(c.cmd.id()) {
+                return true;
+            }
+            if let OrderCommand::Submit { id, request } = c.cmd {
+                dropped.push((id, request.instrument));
+            }
+            false
+        });
+        for (id, instrument) in dropped {
+            self.stats.cancelled += 1;
+            out.push(VenueReport::Update(OrderUpdate {
+                ts: now,
+                id,
+                instrument,
+                kind: OrderUpdateKind::Cancelled,
+            }));
+        }
+        let mut i = 0;
+        while i < self.working.len() {
+            if hit(self.working[i].id) {
+                let w = self.working.remove(i);
+                self.stats.cancelled += 1;
+                out.push(VenueReport::Update(OrderUpdate {
+                    ts: now,
+                    id: w.id,
+                    instrument: w.instrument,
+                    kind: OrderUpdateKind::Cancelled,
+                }));
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    fn working_orders(&self) -> usize {
+        self.working.len()
+    }
+}

@@ -1,0 +1,777 @@
+//! Pre-trade risk: [`RiskLimits`] from configuration and the [`RiskGate`] that checks every
+//! order command against them before it reaches a venue.
+//!
+//! # Rules
+//!
+//! Every limit is optional (absent = not checked). A command that breaks a rule is refused with
+//! the rule's own reject reason (`RejectReason::from(RiskRule::...)`), so every rejection names
+//! its rule. Submits and modifies are checked; cancels always pass (even with the kill switch
+//! engaged: reducing risk is never refused). Rules are checked in this order, the first broken
+//! one is reported:
+//!
+//! 1. **kill switch** ([`RiskRule::KillSwitch`], or [`RiskRule::DailyLoss`] when the daily loss
+//!    limit tripped it): engaged, every submit and modify is refused.
+//! 2. `max_order_qty` ([`RiskRule::MaxOrderQty`]): the order's (new) quantity in shares.
+//! 3. `max_order_notional` ([`RiskRule::MaxOrderNotional`]): price × quantity, in dollars.
+//! 4. `price_band_bps` ([`RiskRule::PriceBand`]): a buy priced above
+//!    `best ask × (1 + band)`, or a sell below `best bid × (1 − band)`, is refused. With the
+//!    reference side empty the other side is the reference (a buy against the best bid, a sell
+//!    against the best ask); with both sides empty there is no reference and the order is
+//!    refused.
+//! 5. `max_orders_per_sec` ([`RiskRule::OrderRate`]): at most this many submits + modifies
+//!    passed the gate in the sliding window `(now − 1 s, now]` of **event time**. Refused
+//!    commands do not count.
+//! 6. `max_position` ([`RiskRule::MaxPosition`]), per instrument, in shares, worst case: a buy is
+//!    refused if `position + open buy quantity + this order > max`; a sell if
+//!    `−(position − open sell quantity − this order) > max`. A modify replaces the order's open
+//!    quantity by its new quantity.
+//! 7. `max_gross_exposure` ([`RiskRule::MaxGrossExposure`]), in dollars: the sum over
+//!    instruments of the worst-case absolute position (as in 6, this order included) times the
+//!    instrument's reference price (mid; else the one side there is; else the last fill or
+//!    order price).
+//! 8. `daily_loss_limit`, in dollars (a positive number): when the P&L (cash flow + positions
+//!    marked to mid − fees, since the gate was created: one gate per trading day) falls to
+//!    `−daily_loss_limit` or below, the gate trips the kill switch with
+//!    [`RiskRule::DailyLoss`]. It is evaluated on every fill ([`RiskGate::on_report`]) and every
+//!    check, and whenever the owner calls [`RiskGate::evaluate`].
+//!
+//! # Numbers
+//!
+//! Limits in dollars are `rust_decimal::Decimal` in the configuration (TOML integers, floats
+//! or strings: a float is read through its shortest decimal representation, so `1000.1` is
+//! exactly 1000.1) and are converted once, truncated, to integer **price units** (1/10000 of a
+//! dollar). Every decision is then integer arithmetic in `i128`: price units × shares, so no
+//! rounding and no overflow for any `i64` price and `u32`/`i64` quantity.
+//!
+//! # Scope
+//!
+//! A gate is one account: it sees the commands it checks and the reports ([`RiskGate::on_report`])
+//! of the venue they went to. [`RiskedVenue`] wraps any [`Venue`] with **one gate per
+//! strategy** (each a copy of the configured limits), so that a strategy's risk depends only on
+//! its own orders and fills, never on which strategies share its lane: a run then decides the
+//! same whatever the number of lanes. A strategy whose daily loss limit trips has its orders
+//! cancelled and can send no more; the manual kill switch stops every strategy of the lane.
+//! Open orders are tracked from the gate's own accepted commands and the venue's updates, the
+//! way a strategy's context tracks them: an order counts as open from the moment its submit
+//! passes the gate (in flight included) until it is filled, cancelled, expired or rejected.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use ticklane_book::Market;
+use ticklane_core::{InstrumentId, MarketEvent, Price, Side, Timestamp};
+use ticklane_strategy::{
+    ClientOrderId, Fill, OrderCommand, OrderUpdate, OrderUpdateKind, RejectReason, RiskRule,
+    StrategyId, TradePrint,
+};
+
+use crate::venue::{Venue, VenueReport};
+
+/// Pre-trade risk limits; every field optional. See the [module docs](self) for each rule.
+///
+/// ```toml
+/// max_order_qty = 1000
+/// max_order_notional = 50000       # dollars
+/// max_position = 5000              # shares, per instrument
+/// max_gross_exposure = "250000.50" # dollars
+/// price_band_bps = 50
+/// max_orders_per_sec = 100         # event time
+/// daily_loss_limit = 2000          # dollars
+/// ```
+#[derive(Clone, PartialEq, Eq, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RiskLimits {
+    /// Maximum quantity of one order, shares.
+    pub max_order_qty: Option<u32>,
+    /// Maximum notional (price × quantity) of one order, dollars.
+    #[serde(default, deserialize_with = "dollars")]
+    pub max_order_notional: Option<Decimal>,
+    /// Maximum absolute position per instrument, shares (open orders counted worst case).
+    pub max_position: Option<u64>,
+    /// Maximum gross exposure across instruments, dollars.
+    #[serde(default, deserialize_with = "dollars")]
+    pub max_gross_exposure: Option<Decimal>,
+    /// Price band around the best bid/offer, basis points.
+    pub price_band_bps: Option<u32>,
+    /// Maximum submits + modifies per second of event time (sliding window).
+    pub max_orders_per_sec: Option<u32>,
+    /// Loss (positive dollars) at which the kill switch trips.
+    #[serde(default, deserialize_with = "dollars")]
+    pub daily_loss_limit: Option<Decimal>,
+}
+
+/// A risk configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum RiskConfigError {
+    /// The TOML did not parse or named an unknown key.
+    #[error("risk limits: {0}")]
+    Toml(#[from] toml::de::Error),
+    /// A dollar limit is negative.
+    #[error("risk limit `{field}` is negative: {value}")]
+    Negative {
+        /// Which limit.
+        field: &'static str,
+        /// Its value.
+        value: Decimal,
+    },
+}
+
+impl RiskLimits {
+    /// Parses limits from a TOML table (unknown keys are refused).
+    pub fn from_toml_str(s: &str) -> Result<Self, RiskConfigError> {
+        let limits: Self = toml::from_str(s)?;
+        limits.validate()?;
+        Ok(limits)
+    }
+
+    /// Checks that no dollar limit is negative.
+    pub fn validate(&self) -> Result<(), RiskConfigError> {
+        for (field, v) in [
+            ("max_order_notional", self.max_order_notional),
+            ("max_gross_exposure", self.max_gross_exposure),
+            ("daily_loss_limit", self.daily_loss_limit),
+        ] {
+            if let Some(value) = v.filter(|d| d.is_sign_negative() && !d.is_zero()) {
+                return Err(RiskConfigError::Negative { field, value });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Dollars to price units, truncated; saturates at `i128::MAX` (never reached by a real limit).
+fn units(d: Decimal) -> i128 {
+    (d * Decimal::from(Price::SCALE))
+        .trunc()
+        .to_i128()
+        .unwrap_or(i128::MAX)
+}
+
+/// Deserializes an optional dollar amount from an integer, a float or a string.
+fn dollars<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
+    struct V;
+    impl serde::de::Visitor<'_> for V {
+        type Value = Option<Decimal>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an amount in dollars (integer, float or decimal string)")
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Some(Decimal::from(v)))
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(Decimal::from(v)))
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            if !v.is_finite() {
+                return Err(E::custom("amount must be finite"));
+            }
+            // Shortest round-trip representation: `1000.1` reads as exactly 1000.1.
+            self.visit_str(&v.to_string())
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            v.trim()
+                .parse::<Decimal>()
+                .map(Some)
+                .map_err(|e| E::custom(format!("bad amount `{v}`: {e}")))
+        }
+    }
+    d.deserialize_any(V)
+}
+
+/// Limits converted to integers once (price units, shares).
+#[derive(Clone, Copy, Debug, Default)]
+struct Compiled {
+    max_order_qty: Option<u32>,
+    max_order_notional: Option<i128>,
+    max_position: Option<i128>,
+    max_gross_exposure: Option<i128>,
+    price_band_bps: Option<u32>,
+    max_orders_per_sec: Option<u32>,
+    daily_loss_limit: Option<i128>,
+}
+
+/// What the gate knows of one instrument.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RiskPosition {
+    /// Net shares, positive long.
+    pub net: i64,
+    /// Cash flow, price units × shares (sells add, buys subtract).
+    pub cash: i128,
+    /// Fees paid (negative: rebates), price units.
+    pub fees: i128,
+    /// Open buy quantity (in flight included).
+    pub open_buy: u64,
+    /// Open sell quantity (in flight included).
+    pub open_sell: u64,
+    /// Last fill or accepted order price, the reference when the book has none.
+    pub last_price: Option<Price>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct OpenOrder {
+    instrument: InstrumentId,
+    side: Side,
+    leaves: u32,
+    accepted: bool,
+}
+
+/// Checks order commands against [`RiskLimits`]; tracks positions, open orders and P&L from
+/// the venue's reports. See the [module docs](self).
+#[derive(Clone, Debug)]
+pub struct RiskGate {
+    limits: RiskLimits,
+    c: Compiled,
+    positions: BTreeMap<InstrumentId, RiskPosition>,
+    open: BTreeMap<ClientOrderId, OpenOrder>,
+    window: VecDeque<Timestamp>,
+    tripped: Option<RiskRule>,
+    rejects: [u64; RiskRule::ALL.len()],
+}
+
+impl RiskGate {
+    /// A gate with these limits.
+    pub fn new(limits: RiskLimits) -> Result<Self, RiskConfigError> {
+        limits.validate()?;
+        let c = Compiled {
+            max_order_qty: limits.max_order_qty,
+            max_order_notional: limits.max_order_notional.map(units),
+            max_position: limits.max_position.map(i128::from),
+            max_gross_exposure: limits.max_gross_exposure.map(units),
+            price_band_bps: limits.price_band_bps,
+            max_orders_per_sec: limits.max_orders_per_sec,
+            daily_loss_limit: limits.daily_loss_limit.map(units),
+        };
+        Ok(Self {
+            limits,
+            c,
+            positions: BTreeMap::new(),
+            open: BTreeMap::new(),
+            window: VecDeque::new(),
+            tripped: None,
+            rejects: [0; RiskRule::ALL.len()],
+        })
+    }
+
+    /// The limits.
+    pub fn limits(&self) -> &RiskLimits {
+        &self.limits
+    }
+
+    /// Engages the kill switch by hand (the control plane's manual kill switch).
+    pub fn engage_kill_switch(&mut self) {
+        if self.tripped.is_none() {
+            self.tripped = Some(RiskRule::KillSwitch);
+        }
+    }
+
+    /// Why the kill switch is engaged ([`RiskRule::KillSwitch`] or [`RiskRule::DailyLoss`]).
+    pub fn tripped(&self) -> Option<RiskRule> {
+        self.tripped
+    }
+
+    /// Rejections so far by rule, in [`RiskRule::ALL`] order.
+    pub fn rejects(&self) -> [(RiskRule, u64); RiskRule::ALL.len()] {
+        let mut r = [(RiskRule::MaxOrderQty, 0); RiskRule::ALL.len()];
+        for (i, rule) in RiskRule::ALL.iter().enumerate() {
+            r[i] = (*rule, self.rejects[i]);
+        }
+        r
+    }
+
+    /// What the gate knows of `instrument`.
+    pub fn position(&self, instrument: InstrumentId) -> RiskPosition {
+        self.positions.get(&instrument).copied().unwrap_or_default()
+    }
+
+    /// Orders the gate counts as open.
+    pub fn open_orders(&self) -> usize {
+        self.open.len()
+    }
+
+    /// Checks a command at event time `now`. On success the command is recorded (order rate
+    /// window, open orders); on failure nothing changes but the reject counter.
+    pub fn check(
+        &mut self,
+        now: Timestamp,
+        cmd: &OrderCommand,
+        market: &Market,
+    ) -> Result<(), RiskRule> {
+        let r = self.check_inner(now, cmd, market);
+        if let Err(rule) = r {
+            if let Some(i) = RiskRule::ALL.iter().position(|x| *x == rule) {
+                self.rejects[i] += 1;
+            }
+        }
+        r
+    }
+
+    fn check_inner(
+        &mut self,
+        now: Timestamp,
+        cmd: &OrderCommand,
+        market: &Market,
+    ) -> Result<(), RiskRule> {
+        let (id, instrument, side, price, qty, replaces) = match *cmd {
+            OrderCommand::Cancel { .. } => return Ok(()),
+            OrderCommand::Submit { id, request } => (
+                id,
+                request.instrument,
+                request.side,
+                request.price,
+                request.qty.0,
+                None,
+            ),
+            OrderCommand::Modify { id, price, qty } => {
+                // A modify of an order the gate does not know: the venue will refuse it.
+                let Some(o) = self.open.get(&id).copied() else {
+                    return Ok(());
+                };
+                (id, o.instrument, o.side, price, qty.0, Some(o))
+            }
+        };
+        self.evaluate(market);
+        if let Some(rule) = self.tripped {
+            return Err(rule);
+        }
+        if self.c.max_order_qty.is_some_and(|m| qty > m) {
+            return Err(RiskRule::MaxOrderQty);
+        }
+        let notional = i128::from(price.0) * i128::from(qty);
+        if self.c.max_order_notional.is_some_and(|m| notional > m) {
+            return Err(RiskRule::MaxOrderNotional);
+        }
+        if let Some(bps) = self.c.price_band_bps {
+            if !in_band(market, instrument, side, price, bps) {
+                return Err(RiskRule::PriceBand);
+            }
+        }
+        if let Some(max) = self.c.max_orders_per_sec {
+            let floor = now.0.saturating_sub(Timestamp::NANOS_PER_SEC);
+            while self.window.front().is_some_and(|t| t.0 <= floor) {
+                self.window.pop_front();
+            }
+            if self.window.len() >= max as usize {
+                return Err(RiskRule::OrderRate);
+            }
+        }
+        // Worst-case positions with this order (a modify replaces the order's open quantity).
+        let worst = |p: &RiskPosition, inst: InstrumentId| -> (i128, i128) {
+            let mut buy = i128::from(p.open_buy);
+            let mut sell = i128::from(p.open_sell);
+            if inst == instrument {
+                if let Some(o) = replaces {
+                    match o.side {
+                        Side::Bid => buy -= i128::from(o.leaves),
+                        Side::Ask => sell -= i128::from(o.leaves),
+                    }
+                }
+                match side {
+                    Side::Bid => buy += i128::from(qty),
+                    Side::Ask => sell += i128::from(qty),
+                }
+            }
+            let net = i128::from(p.net);
+            (net + buy, -(net - sell))
+        };
+        let mine = self.position(instrument);
+        if let Some(max) = self.c.max_position {
+            let (long, short) = worst(&mine, instrument);
+            let breach = match side {
+                Side::Bid => long > max,
+                Side::Ask => short > max,
+            };
+            if breach {
+                return Err(RiskRule::MaxPosition);
+            }
+        }
+        if let Some(max) = self.c.max_gross_exposure {
+            let mut gross: i128 = 0;
+            let mut seen = false;
+            for (&inst, p) in &self.positions {
+                seen |= inst == instrument;
+                let (long, short) = worst(p, inst);
+                let px = reference(market, inst, p.last_price).unwrap_or(price);
+                gross += long.max(short).max(0) * i128::from(px.0);
+            }
+            if !seen {
+                let (long, short) = worst(&RiskPosition::default(), instrument);
+                let px = reference(market, instrument, None).unwrap_or(price);
+                gross += long.max(short).max(0) * i128::from(px.0);
+            }
+            if gross > max {
+                return Err(RiskRule::MaxGrossExposure);
+            }
+        }
+        // Passed: record it.
+        if self.c.max_orders_per_sec.is_some() {
+            self.window.push_back(now);
+        }
+        let p = self.positions.entry(instrument).or_default();
+        if p.last_price.is_none() {
+            p.last_price = Some(price);
+        }
+        match replaces {
+            // The modify's new quantity counts once the venue confirms it ([`Self::on_update`]);
+            // until then the old one does.
+            Some(_) => {}
+            None => {
+                self.open.insert(
+                    id,
+                    OpenOrder {
+                        instrument,
+                        side,
+                        leaves: qty,
+                        accepted: false,
+                    },
+                );
+                add_open(p, side, qty);
+            }
+        }
+        Ok(())
+    }
+
+    /// Feeds a venue report (fills move positions, cash and fees; updates close orders).
+    /// Evaluates the daily loss limit after a fill.
+    pub fn on_report(&mut self, report: &VenueReport, market: &Market) {
+        match report {
+            VenueReport::Fill(f) => {
+                self.on_fill(f);
+                self.evaluate(market);
+            }
+            VenueReport::Update(u) => self.on_update(u),
+        }
+    }
+
+    /// A fill of one of the account's orders.
+    pub fn on_fill(&mut self, f: &Fill) {
+        let p = self.positions.entry(f.instrument).or_default();
+        let q = i128::from(f.qty.0);
+        match f.side {
+            Side::Bid => {
+                p.net += i64::from(f.qty.0);
+                p.cash -= i128::from(f.price.0) * q;
+            }
+            Side::Ask => {
+                p.net -= i64::from(f.qty.0);
+                p.cash += i128::from(f.price.0) * q;
+            }
+        }
+        p.fees += i128::from(f.fee);
+        p.last_price = Some(f.price);
+        if let Some(o) = self.open.get_mut(&f.id) {
+            let done = f.qty.0.min(o.leaves);
+            o.leaves -= done;
+            let (side, inst) = (o.side, o.instrument);
+            if let Some(p) = self.positions.get_mut(&inst) {
+                sub_open(p, side, done);
+            }
+        }
+    }
+
+    /// An order update of one of the account's orders.
+    pub fn on_update(&mut self, u: &OrderUpdate) {
+        let Some(o) = self.open.get(&u.id).copied() else {
+            return;
+        };
+        match u.kind {
+            OrderUpdateKind::Accepted => {
+                if let Some(o) = self.open.get_mut(&u.id) {
+                    o.accepted = true;
+                }
+            }
+            OrderUpdateKind::Modified { qty, .. } => {
+                if let Some(p) = self.positions.get_mut(&o.instrument) {
+                    sub_open(p, o.side, o.leaves);
+                    add_open(p, o.side, qty.0);
+                }
+                if let Some(o) = self.open.get_mut(&u.id) {
+                    o.leaves = qty.0;
+                }
+            }
+            // A refused cancel or modify: the order is still working.
+            OrderUpdateKind::Rejected(_) if o.accepted => {}
+            OrderUpdateKind::Rejected(_)
+            | OrderUpdateKind::Cancelled
+            | OrderUpdateKind::Expired
+            | OrderUpdateKind::Filled => {
+                self.open.remove(&u.id);
+                if let Some(p) = self.positions.get_mut(&o.instrument) {
+                    sub_open(p, o.side, o.leaves);
+                }
+            }
+        }
+    }
+
+    /// P&L since the gate was created, price units × shares: cash flow plus positions marked to
+    /// mid (else the last price), minus fees.
+    pub fn pnl(&self, market: &Market) -> i128 {
+        self.positions
+            .iter()
+            .map(|(&inst, p)| {
+                let mark = reference(market, inst, p.last_price).map_or(0, |m| m.0);
+                p.cash + i128::from(p.net) * i128::from(mark) - p.fees
+            })
+            .sum()
+    }
+
+    /// Evaluates the daily loss limit; returns `true` if this call tripped the kill switch.
+    pub fn evaluate(&mut self, market: &Market) -> bool {
+        if self.tripped.is_some() {
+            return false;
+        }
+        let Some(limit) = self.c.daily_loss_limit else {
+            return false;
+        };
+        if self.pnl(market) <= -limit {
+            self.tripped = Some(RiskRule::DailyLoss);
+            return true;
+        }
+        false
+    }
+}
+
+fn add_open(p: &mut RiskPosition, side: Side, qty: u32) {
+    match side {
+        Side::Bid => p.open_buy += u64::from(qty),
+        Side::Ask => p.open_sell += u64::from(qty),
+    }
+}
+
+fn sub_open(p: &mut RiskPosition, side: Side, qty: u32) {
+    match side {
+        Side::Bid => p.open_buy = p.open_buy.saturating_sub(u64::from(qty)),
+        Side::Ask => p.open_sell = p.open_sell.saturating_sub(u64::from(qty)),
+    }
+}
+
+/// Mid, else the one side there is, else `fallback`.
+fn reference(market: &Market, instrument: InstrumentId, fallback: Option<Price>) -> Option<Price> {
+    let book = market.book(instrument);
+    book.and_then(|b| b.mid())
+        .or_else(|| book.and_then(|b| b.best_bid().or(b.best_ask()).map(|l| l.price)))
+        .or(fallback)
+}
+
+/// Whether `price` is inside the band (integer: `price × 10000` against `ref × (10000 ± bps)`).
+fn in_band(market: &Market, instrument: InstrumentId, side: Side, price: Price, bps: u32) -> bool {
+    let Some(book) = market.book(instrument) else {
+        return false;
+    };
+    let (bid, ask) = (book.best_bid(), book.best_ask());
+    let p = i128::from(price.0) * 10_000;
+    let bps = i128::from(bps);
+    match side {
+        Side::Bid => match ask.or(bid) {
+            Some(r) => p <= i128::from(r.price.0) * (10_000 + bps),
+            None => false,
+        },
+        Side::Ask => match bid.or(ask) {
+            Some(r) => p >= i128::from(r.price.0) * (10_000 - bps),
+            None => false,
+        },
+    }
+}
+
+/// Any [`Venue`] behind one [`RiskGate`] per strategy: submits and modifies that break a
+/// strategy's limit are refused at once (never reach the venue) with their rule's reason; every
+/// report of the venue is fed to the gate of the strategy it belongs to.
+///
+/// Limits are per strategy, not per lane, on purpose: a strategy's risk then depends only on
+/// its own orders and fills, never on which other strategies share its lane, so a run decides
+/// the same whatever the number of lanes (the run digest checks this). When a strategy's daily
+/// loss limit trips, that strategy's orders are cancelled and it can send no more; the other
+/// strategies go on. The manual kill switch ([`RiskedVenue::engage_kill_switch`]) stops every
+/// strategy of the lane.
+#[derive(Debug)]
+pub struct RiskedVenue<V> {
+    venue: V,
+    /// The gate every strategy starts from (the configured limits, nothing traded).
+    template: RiskGate,
+    /// Gates by strategy index (created on a strategy's first command).
+    gates: Vec<Option<RiskGate>>,
+    /// Strategies whose kill switch tripped and whose cancel-all is still to be sent.
+    cancel_pending: Vec<u16>,
+    /// The manual kill switch was engaged.
+    killed: bool,
+}
+
+impl<V: Venue> RiskedVenue<V> {
+    /// Wraps `venue`; every strategy gets a copy of `gate`.
+    pub fn new(venue: V, gate: RiskGate) -> Self {
+        Self {
+            venue,
+            template: gate,
+            gates: Vec::new(),
+            cancel_pending: Vec::new(),
+            killed: false,
+        }
+    }
+
+    /// The gate of `strategy` (a fresh one if it has sent nothing yet).
+    pub fn gate(&self, strategy: StrategyId) -> &RiskGate {
+        match self.gates.get(usize::from(strategy.0)) {
+            Some(Some(g)) => g,
+            _ => &self.template,
+        }
+    }
+
+    fn gate_mut(&mut self, strategy: u16) -> &mut RiskGate {
+        let i = usize::from(strategy);
+        if self.gates.len() <= i {
+            self.gates.resize_with(i + 1, || None);
+        }
+        let template = &self.template;
+        self.gates[i].get_or_insert_with(|| template.clone())
+    }
+
+    /// The venue.
+    pub fn venue(&self) -> &V {
+        &self.venue
+    }
+
+    /// The venue, mutably.
+    pub fn venue_mut(&mut self) -> &mut V {
+        &mut self.venue
+    }
+
+    /// Engages the kill switch of every strategy: refuses new orders and cancels every working
+    /// one.
+    pub fn engage_kill_switch(
+        &mut self,
+        now: Timestamp,
+        market: &Market,
+        out: &mut Vec<VenueReport>,
+    ) {
+        self.killed = true;
+        self.template.engage_kill_switch();
+        for g in self.gates.iter_mut().flatten() {
+            g.engage_kill_switch();
+        }
+        let from = out.len();
+        self.venue.cancel_all(now, None, out);
+        self.observe(from, now, market, out);
+    }
+
+    /// Feeds `out[from..]` to the strategies' gates; cancels the orders of a strategy whose
+    /// kill switch just tripped.
+    fn observe(
+        &mut self,
+        from: usize,
+        now: Timestamp,
+        market: &Market,
+        out: &mut Vec<VenueReport>,
+    ) {
+        for r in &out[from..] {
+            let strategy = match r {
+                VenueReport::Update(u) => u.id.strategy(),
+                VenueReport::Fill(f) => f.id.strategy(),
+            };
+            let gate = self.gate_mut(strategy);
+            let was = gate.tripped();
+            gate.on_report(r, market);
+            if was.is_none() && gate.tripped().is_some() && !self.cancel_pending.contains(&strategy)
+            {
+                self.cancel_pending.push(strategy);
+            }
+        }
+        // Cancel the orders of every strategy that tripped (in the order they tripped).
+        let pending = std::mem::take(&mut self.cancel_pending);
+        for s in pending {
+            let from = out.len();
+            self.venue.cancel_all(now, Some(StrategyId(s)), out);
+            for r in &out[from..] {
+                self.gate_mut(s).on_report(r, market);
+            }
+        }
+    }
+}
+
+impl<V: Venue> Venue for RiskedVenue<V> {
+    fn advance(&mut self, now: Timestamp, market: &Market, out: &mut Vec<VenueReport>) {
+        let from = out.len();
+        self.venue.advance(now, market, out);
+        self.observe(from, now, market, out);
+    }
+
+    fn has_pending(&self) -> bool {
+        self.venue.has_pending()
+    }
+
+    fn next_due(&self) -> Option<Timestamp> {
+        self.venue.next_due()
+    }
+
+    fn on_command(
+        &mut self,
+        now: Timestamp,
+        cmd: &OrderCommand,
+        market: &Market,
+        out: &mut Vec<VenueReport>,
+    ) {
+        let from = out.len();
+        let strategy = cmd.id().strategy();
+        match self.gate_mut(strategy).check(now, cmd, market) {
+            Ok(()) => self.venue.on_command(now, cmd, market, out),
+            Err(rule) => {
+                let instrument = match *cmd {
+                    OrderCommand::Submit { request, .. } => request.instrument,
+                    _ => InstrumentId::NONE,
+                };
+                out.push(VenueReport::Update(OrderUpdate {
+                    ts: now,
+                    id: cmd.id(),
+                    instrument,
+                    kind: OrderUpdateKind::Rejected(RejectReason::from(rule)),
+                }));
+                if rule == RiskRule::DailyLoss && !self.cancel_pending.contains(&strategy) {
+                    self.cancel_pending.push(strategy);
+                }
+            }
+        }
+        self.observe(from, now, market, out);
+    }
+
+    fn on_market(
+        &mut self,
+        event: &MarketEvent,
+        trade: Option<&TradePrint>,
+        market: &Market,
+        out: &mut Vec<VenueReport>,
+    ) {
+        let from = out.len();
+        self.venue.on_market(event, trade, market, out);
+        self.observe(from, event.ts, market, out);
+    }
+
+    fn cancel_all(
+        &mut self,
+        now: Timestamp,
+        strategy: Option<StrategyId>,
+        out: &mut Vec<VenueReport>,
+    ) {
+        let from = out.len();
+        self.venue.cancel_all(now, strategy, out);
+        for r in &out[from..] {
+            match r {
+                VenueReport::Update(u) => self.gate_mut(u.id.strategy()).on_update(u),
+                VenueReport::Fill(f) => self.gate_mut(f.id.strategy()).on_fill(f),
+            }
+        }
+    }
+
+    fn working_orders(&self) -> usize {
+        self.venue.working_orders()
+    }
+
+    fn engage_kill_switch(&mut self, now: Timestamp, market: &Market, out: &mut Vec<VenueReport>) {
+        RiskedVenue::engage_kill_switch(self, now, market, out);
+    }
+
+    fn kill_switch_tripped(&self) -> bool {
+        // Only the manual kill switch stops the lane; a strategy's own limit stops that
+        // strategy (see the type's docs).
+        self.killed
+    }
+}

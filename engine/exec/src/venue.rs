@@ -1,0 +1,449 @@
+//! Where a lane's orders go: the [`Venue`] seam, and [`TouchVenue`], a simple paper venue.
+//!
+//! `TouchVenue` is the engine's first simulated exchange. It has no latency and does not
+//! remove the liquidity it takes from the lane's book (the book is the venue's feed, which does
+//! not contain our orders), so it is optimistic; the paper-trading work replaces it with a
+//! venue that models latency, queue position from the order-by-order feed, risk and fees. Its
+//! rules, all deterministic:
+//!
+//! - A submit is rejected if its quantity is zero, its price not positive, the instrument has
+//!   no book yet, or the instrument's trading state is known and not `Trading`.
+//! - An accepted order first takes displayed liquidity on the other side at every level its
+//!   limit reaches, best level first, at the level's price (taker fills).
+//! - The rest expires (IOC) or rests (Day). A resting order joins the back of its price level:
+//!   the level's displayed quantity at that moment is ahead of it.
+//! - A later trade print in the instrument fills a resting order: a print through its price
+//!   fills it (up to the print's quantity) at its own price; a print at its price first
+//!   consumes the quantity ahead of it. Maker fills.
+//! - A modify that raises the quantity or changes the price loses priority (back of the queue).
+
+use ticklane_book::Market;
+use ticklane_core::{InstrumentId, MarketEvent, Price, Qty, Side, Timestamp, TradingState};
+use ticklane_strategy::{
+    ClientOrderId, Fill, Liquidity, OrderCommand, OrderRequest, OrderUpdate, OrderUpdateKind,
+    RejectReason, StrategyId, TimeInForce, TradePrint,
+};
+
+/// What a venue tells the lane.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum VenueReport {
+    /// An order changed state.
+    Update(OrderUpdate),
+    /// An order was (partly) filled.
+    Fill(Fill),
+}
+
+/// An execution venue as a lane sees it (a paper exchange; later a gateway to a real one).
+///
+/// Driven by the lane in event time. For every item the lane processes at event time `now` it
+/// first calls [`Venue::advance`] (when [`Venue::has_pending`] says something is in flight), so
+/// a venue with latency delivers the acks and fills that are due; then it applies the market
+/// event to its book and calls [`Venue::on_market`]; strategies' commands arrive through
+/// [`Venue::on_command`] as they are sent. Something due at exactly `now` is delivered before
+/// the market event of time `now` is applied.
+pub trait Venue: Send {
+    /// Event time reached `now`: deliver everything due at or before it.
+    fn advance(&mut self, now: Timestamp, market: &Market, out: &mut Vec<VenueReport>) {
+        let _ = (now, market, out);
+    }
+
+    /// Whether anything is in flight (so that the lane calls [`Venue::advance`]).
+    fn has_pending(&self) -> bool {
+        false
+    }
+
+    /// Event time of the next thing in flight (an order reaching the exchange, or a report
+    /// reaching the strategy), if any. The lane interleaves it with the strategies' timers in
+    /// time order, so that what a strategy sees does not depend on which other instruments
+    /// share its lane.
+    fn next_due(&self) -> Option<Timestamp> {
+        None
+    }
+
+    /// A strategy's command, at event time `now`.
+    fn on_command(
+        &mut self,
+        now: Timestamp,
+        cmd: &OrderCommand,
+        market: &Market,
+        out: &mut Vec<VenueReport>,
+    );
+
+    /// A market event the lane's book has just applied (`trade` is its trade print, if any).
+    fn on_market(
+        &mut self,
+        event: &MarketEvent,
+        trade: Option<&TradePrint>,
+        market: &Market,
+        out: &mut Vec<VenueReport>,
+    );
+
+    /// Cancels every working order (of one strategy, or of all).
+    fn cancel_all(
+        &mut self,
+        now: Timestamp,
+        strategy: Option<StrategyId>,
+        out: &mut Vec<VenueReport>,
+    );
+
+    /// Orders working at the venue.
+    fn working_orders(&self) -> usize;
+
+    /// The kill switch (manual, from the control plane): refuse new orders and cancel every
+    /// working one. A venue without risk checks just cancels everything (the lane refuses new
+    /// orders itself).
+    fn engage_kill_switch(&mut self, now: Timestamp, market: &Market, out: &mut Vec<VenueReport>) {
+        let _ = market;
+        self.cancel_all(now, None, out);
+    }
+
+    /// Whether the venue's own risk checks tripped the kill switch (e.g. the daily loss limit);
+    /// the lane then stops trading as for a manual kill switch.
+    fn kill_switch_tripped(&self) -> bool {
+        false
+    }
+}
+
+impl Venue for Box<dyn Venue> {
+    fn advance(&mut self, now: Timestamp, market: &Market, out: &mut Vec<VenueReport>) {
+        (**self).advance(now, market, out);
+    }
+
+    fn has_pending(&self) -> bool {
+        (**self).has_pending()
+    }
+
+    fn next_due(&self) -> Option<Timestamp> {
+        (**self).next_due()
+    }
+
+    fn on_command(
+        &mut self,
+        now: Timestamp,
+        cmd: &OrderCommand,
+        market: &Market,
+        out: &mut Vec<VenueReport>,
+    ) {
+        (**self).on_command(now, cmd, market, out);
+    }
+
+    fn on_market(
+        &mut self,
+        event: &MarketEvent,
+        trade: Option<&TradePrint>,
+        market: &Market,
+        out: &mut Vec<VenueReport>,
+    ) {
+        (**self).on_market(event, trade, market, out);
+    }
+
+    fn cancel_all(
+        &mut self,
+        now: Timestamp,
+        strategy: Option<StrategyId>,
+        out: &mut Vec<VenueReport>,
+    ) {
+        (**self).cancel_all(now, strategy, out);
+    }
+
+    fn working_orders(&self) -> usize {
+        (**self).working_orders()
+    }
+
+    fn engage_kill_switch(&mut self, now: Timestamp, market: &Market, out: &mut Vec<VenueReport>) {
+        (**self).engage_kill_switch(now, market, out);
+    }
+
+    fn kill_switch_tripped(&self) -> bool {
+        (**self).kill_switch_tripped()
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Resting {
+    id: ClientOrderId,
+    instrument: InstrumentId,
+    side: Side,
+    price: Price,
+    leaves: u32,
+    ahead: u64,
+}
+
+/// The simple paper venue described in the module docs.
+#[derive(Debug, Default)]
+pub struct TouchVenue {
+    resting: Vec<Resting>,
+}
+
+impl TouchVenue {
+    /// An empty venue.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn reject(
+        now: Timestamp,
+        id: ClientOrderId,
+        instrument: InstrumentId,
+        why: RejectReason,
+    ) -> VenueReport {
+        VenueReport::Update(OrderUpdate {
+            ts: now,
+            id,
+            instrument,
+            kind: OrderUpdateKind::Rejected(why),
+        })
+    }
+
+    fn update(now: Timestamp, r: &Resting, kind: OrderUpdateKind) -> VenueReport {
+        VenueReport::Update(OrderUpdate {
+            ts: now,
+            id: r.id,
+            instrument: r.instrument,
+            kind,
+        })
+    }
+
+    /// Takes displayed liquidity for `r` up to its limit; returns whether anything filled.
+    fn take(now: Timestamp, r: &mut Resting, market: &Market, out: &mut Vec<VenueReport>) {
+        let Some(book) = market.book(r.instrument) else {
+            return;
+        };
+        for level in book.levels(r.side.opposite()) {
+            if r.leaves == 0 {
+                break;
+            }
+            let reaches = match r.side {
+                Side::Bid => level.price <= r.price,
+                Side::Ask => level.price >= r.price,
+            };
+            if !reaches {
+                break;
+            }
+            let qty = u32::try_from(level.qty.min(u64::from(r.leaves))).unwrap_or(r.leaves);
+            r.leaves -= qty;
+            out.push(VenueReport::Fill(Fill {
+                ts: now,
+                id: r.id,
+                instrument: r.instrument,
+                side: r.side,
+                price: level.price,
+                qty: Qty(qty),
+                leaves: Qty(r.leaves),
+                liquidity: Liquidity::Taker,
+                fee: 0,
+            }));
+        }
+    }
+
+    fn join_queue(r: &mut Resting, market: &Market) {
+        r.ahead = market
+            .book(r.instrument)
+            .and_then(|b| b.level(r.side, r.price))
+            .map_or(0, |l| l.qty);
+    }
+
+    fn submit(
+        &mut self,
+        now: Timestamp,
+        id: ClientOrderId,
+        req: &OrderRequest,
+        market: &Market,
+        out: &mut Vec<VenueReport>,
+    ) {
+        if req.qty.0 == 0 || req.price.0 <= 0 {
+            out.push(Self::reject(
+                now,
+                id,
+                req.instrument,
+                RejectReason::InvalidOrder,
+            ));
+            return;
+        }
+        let Some(book) = market.book(req.instrument) else {
+            out.push(Self::reject(
+                now,
+                id,
+                req.instrument,
+                RejectReason::InstrumentNotTrading,
+            ));
+            return;
+        };
+        if book
+            .trading_state()
+            .is_some_and(|s| s != TradingState::Trading)
+        {
+            out.push(Self::reject(
+                now,
+                id,
+                req.instrument,
+                RejectReason::InstrumentNotTrading,
+            ));
+            return;
+        }
+        let mut r = Resting {
+            id,
+            instrument: req.instrument,
+            side: req.side,
+            price: req.price,
+            leaves: req.qty.0,
+            ahead: 0,
+        };
+        out.push(Self::update(now, &r, OrderUpdateKind::Accepted));
+        Self::take(now, &mut r, market, out);
+        if r.leaves == 0 {
+            out.push(Self::update(now, &r, OrderUpdateKind::Filled));
+        } else if req.tif == TimeInForce::Ioc {
+            out.push(Self::update(now, &r, OrderUpdateKind::Expired));
+        } else {
+            Self::join_queue(&mut r, market);
+            self.resting.push(r);
+        }
+    }
+}
+
+impl Venue for TouchVenue {
+    fn on_command(
+        &mut self,
+        now: Timestamp,
+        cmd: &OrderCommand,
+        market: &Market,
+        out: &mut Vec<VenueReport>,
+    ) {
+        match *cmd {
+            OrderCommand::Submit { id, ref request } => self.submit(now, id, request, market, out),
+            OrderCommand::Cancel { id } => match self.resting.iter().position(|r| r.id == id) {
+                Some(i) => {
+                    let r = self.resting.remove(i);
+                    out.push(Self::update(now, &r, OrderUpdateKind::Cancelled));
+                }
+                None => out.push(Self::reject(
+                    now,
+                    id,
+                    InstrumentId::NONE,
+                    RejectReason::UnknownOrder,
+                )),
+            },
+            OrderCommand::Modify { id, price, qty } => {
+                let Some(i) = self.resting.iter().position(|r| r.id == id) else {
+                    out.push(Self::reject(
+                        now,
+                        id,
+                        InstrumentId::NONE,
+                        RejectReason::UnknownOrder,
+                    ));
+                    return;
+                };
+                if qty.0 == 0 || price.0 <= 0 {
+                    let r = self.resting[i];
+                    out.push(Self::reject(
+                        now,
+                        r.id,
+                        r.instrument,
+                        RejectReason::InvalidOrder,
+                    ));
+                    return;
+                }
+                let mut r = self.resting[i];
+                let keeps_priority = price == r.price && qty.0 <= r.leaves;
+                r.price = price;
+                r.leaves = qty.0;
+                out.push(Self::update(
+                    now,
+                    &r,
+                    OrderUpdateKind::Modified { price, qty },
+                ));
+                Self::take(now, &mut r, market, out);
+                if r.leaves == 0 {
+                    self.resting.remove(i);
+                    out.push(Self::update(now, &r, OrderUpdateKind::Filled));
+                    return;
+                }
+                if !keeps_priority {
+                    Self::join_queue(&mut r, market);
+                }
+                self.resting[i] = r;
+            }
+        }
+    }
+
+    fn on_market(
+        &mut self,
+        event: &MarketEvent,
+        trade: Option<&TradePrint>,
+        _market: &Market,
+        out: &mut Vec<VenueReport>,
+    ) {
+        let Some(t) = trade else {
+            return;
+        };
+        if self.resting.is_empty() {
+            return;
+        }
+        let mut i = 0;
+        let mut print_left = u64::from(t.qty.0);
+        while i < self.resting.len() && print_left > 0 {
+            let r = &mut self.resting[i];
+            let hits =
+                r.instrument == event.instrument && t.resting_side.is_none_or(|s| s == r.side);
+            let (through, at) = match r.side {
+                Side::Bid => (t.price < r.price, t.price == r.price),
+                Side::Ask => (t.price > r.price, t.price == r.price),
+            };
+            if !hits || !(through || at) {
+                i += 1;
+                continue;
+            }
+            let mut available = print_left;
+            if at && !through {
+                let consumed = available.min(r.ahead);
+                r.ahead -= consumed;
+                available -= consumed;
+            }
+            let qty = u32::try_from(available.min(u64::from(r.leaves))).unwrap_or(r.leaves);
+            if qty == 0 {
+                i += 1;
+                continue;
+            }
+            print_left -= u64::from(qty);
+            r.leaves -= qty;
+            let r = *r;
+            out.push(VenueReport::Fill(Fill {
+                ts: t.ts,
+                id: r.id,
+                instrument: r.instrument,
+                side: r.side,
+                price: r.price,
+                qty: Qty(qty),
+                leaves: Qty(r.leaves),
+                liquidity: Liquidity::Maker,
+                fee: 0,
+            }));
+            if r.leaves == 0 {
+                self.resting.remove(i);
+                out.push(Self::update(t.ts, &r, OrderUpdateKind::Filled));
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    fn cancel_all(
+        &mut self,
+        now: Timestamp,
+        strategy: Option<StrategyId>,
+        out: &mut Vec<VenueReport>,
+    ) {
+        self.resting.retain(|r| {
+            let hit = strategy.is_none_or(|s| r.id.strategy() == s.0);
+            if hit {
+                out.push(Self::update(now, r, OrderUpdateKind::Cancelled));
+            }
+            !hit
+        });
+    }
+
+    fn working_orders(&self) -> usize {
+        self.resting.len()
+    }
+}

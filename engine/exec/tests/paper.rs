@@ -1,0 +1,713 @@
+//! `PaperExchange` scenarios with hand-built order-by-order event sequences: queue position,
+//! fills once the queue ahead is consumed, trade-throughs, partial fills, cancels racing fills
+//! (both orders of arrival), IOC/market orders walking levels, FOK, post-only, modifies,
+//! latency, fees and cancel-all.
+
+use ticklane_book::Market;
+use ticklane_core::{
+    EventBody, InstrumentId, InstrumentInfo, MarketEvent, MatchId, OrderId, Price, Qty, Side,
+    Symbol, Timestamp, TradingState,
+};
+use ticklane_exec::{
+    ConstantLatency, LogNormal, LogNormalLatency, PaperExchange, PerShareFees, Venue, VenueReport,
+};
+use ticklane_strategy::{
+    ClientOrderId, Liquidity, OrderCommand, OrderRequest, OrderUpdateKind, RejectReason,
+    StrategyId, TimeInForce, TradePrint,
+};
+
+const I: InstrumentId = InstrumentId(1);
+
+/// A market and a venue driven the way a lane drives them.
+struct Sim<V> {
+    m: Market,
+    v: V,
+    out: Vec<VenueReport>,
+}
+
+fn ev(ts: u64, body: EventBody) -> MarketEvent {
+    MarketEvent::new(Timestamp(ts), I, body)
+}
+
+fn add(id: u64, side: Side, px: i64, q: u32) -> EventBody {
+    EventBody::OrderAdded {
+        order_id: OrderId(id),
+        side,
+        price: Price(px),
+        qty: Qty(q),
+        mpid: [0; 4],
+    }
+}
+
+fn exec(id: u64, q: u32) -> EventBody {
+    EventBody::OrderExecuted {
+        order_id: OrderId(id),
+        qty: Qty(q),
+        match_id: MatchId(id),
+    }
+}
+
+fn cancel_part(id: u64, q: u32) -> EventBody {
+    EventBody::OrderCancelled {
+        order_id: OrderId(id),
+        qty: Qty(q),
+    }
+}
+
+fn delete(id: u64) -> EventBody {
+    EventBody::OrderDeleted {
+        order_id: OrderId(id),
+    }
+}
+
+/// The print a lane computes before applying the event.
+fn trade_print(m: &Market, e: &MarketEvent) -> Option<TradePrint> {
+    let (price, qty, resting_side) = match e.body {
+        EventBody::OrderExecuted { order_id, qty, .. } => {
+            let o = m.order(order_id)?;
+            (o.price, qty, Some(o.side))
+        }
+        EventBody::Trade {
+            price, qty, side, ..
+        } => (price, qty, Some(side)),
+        _ => return None,
+    };
+    Some(TradePrint {
+        ts: e.ts,
+        instrument: e.instrument,
+        price,
+        qty,
+        resting_side,
+    })
+}
+
+impl<V: Venue> Sim<V> {
+    /// Asks 10.01 x 300 (#1 100, #2 200), 10.02 x 500 (#3); bids 10.00 x 200 (#4), 9.99 x 100 (#5).
+    fn new(v: V) -> Self {
+        let mut m = Market::new();
+        m.apply(&ev(
+            1,
+            EventBody::InstrumentDirectory(InstrumentInfo::common_stock(
+                Symbol::new("X").unwrap_or_default(),
+            )),
+        ));
+        m.apply(&ev(
+            1,
+            EventBody::TradingStatus {
+                state: TradingState::Trading,
+                reason: *b"    ",
+            },
+        ));
+        for (id, side, px, q) in [
+            (1, Side::Ask, 10_0100, 100),
+            (2, Side::Ask, 10_0100, 200),
+            (3, Side::Ask, 10_0200, 500),
+            (4, Side::Bid, 10_0000, 200),
+            (5, Side::Bid, 9_9900, 100),
+        ] {
+            m.apply(&ev(1, add(id, side, px, q)));
+        }
+        Self {
+            m,
+            v,
+            out: Vec::new(),
+        }
+    }
+
+    /// One market event, lane order: advance, apply, on_market. Returns the reports.
+    fn event(&mut self, ts: u64, body: EventBody) -> Vec<VenueReport> {
+        let e = ev(ts, body);
+        self.out.clear();
+        if self.v.has_pending() {
+            self.v.advance(e.ts, &self.m, &mut self.out);
+        }
+        let t = trade_print(&self.m, &e);
+        self.m.apply(&e);
+        self.v.on_market(&e, t.as_ref(), &self.m, &mut self.out);
+        std::mem::take(&mut self.out)
+    }
+
+    fn cmd(&mut self, ts: u64, c: OrderCommand) -> Vec<VenueReport> {
+        self.out.clear();
+        self.v.on_command(Timestamp(ts), &c, &self.m, &mut self.out);
+        std::mem::take(&mut self.out)
+    }
+
+    fn advance(&mut self, ts: u64) -> Vec<VenueReport> {
+        self.out.clear();
+        self.v.advance(Timestamp(ts), &self.m, &mut self.out);
+        std::mem::take(&mut self.out)
+    }
+}
+
+fn id(n: u64) -> ClientOrderId {
+    ClientOrderId::new(0, n)
+}
+
+fn submit(n: u64, side: Side, px: i64, qty: u32, tif: TimeInForce) -> OrderCommand {
+    OrderCommand::Submit {
+        id: id(n),
+        request: OrderRequest {
+            instrument: I,
+            side,
+            price: Price(px),
+            qty: Qty(qty),
+            tif,
+        },
+    }
+}
+
+fn modify(n: u64, px: i64, qty: u32) -> OrderCommand {
+    OrderCommand::Modify {
+        id: id(n),
+        price: Price(px),
+        qty: Qty(qty),
+    }
+}
+
+fn cancel(n: u64) -> OrderCommand {
+    OrderCommand::Cancel { id: id(n) }
+}
+
+/// (price, qty, leaves, liquidity) of the fills.
+fn fills(out: &[VenueReport]) -> Vec<(i64, u32, u32, Liquidity)> {
+    out.iter()
+        .filter_map(|r| match r {
+            VenueReport::Fill(f) => Some((f.price.0, f.qty.0, f.leaves.0, f.liquidity)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn updates(out: &[VenueReport]) -> Vec<OrderUpdateKind> {
+    out.iter()
+        .filter_map(|r| match r {
+            VenueReport::Update(u) => Some(u.kind),
+            _ => None,
+        })
+        .collect()
+}
+
+fn ts_of(r: &VenueReport) -> u64 {
+    match r {
+        VenueReport::Update(u) => u.ts.0,
+        VenueReport::Fill(f) => f.ts.0,
+    }
+}
+
+fn zero() -> PaperExchange {
+    PaperExchange::new()
+}
+
+#[test]
+fn queue_position_advances_through_executions_cancels_and_deletes_ahead() {
+    let mut s = Sim::new(zero());
+    let out = s.cmd(10, submit(1, Side::Bid, 10_0000, 100, TimeInForce::Day));
+    assert_eq!(updates(&out), vec![OrderUpdateKind::Accepted]);
+    assert_eq!(s.v.queue_ahead(id(1)), Some(200));
+    // Two more bids join behind us.
+    assert!(s.event(20, add(6, Side::Bid, 10_0000, 300)).is_empty());
+    assert!(s.event(21, add(7, Side::Bid, 10_0000, 50)).is_empty());
+    assert_eq!(s.v.queue_ahead(id(1)), Some(200));
+    // Execution ahead: the queue moves, no fill.
+    assert!(fills(&s.event(30, exec(4, 50))).is_empty());
+    assert_eq!(s.v.queue_ahead(id(1)), Some(150));
+    // Partial cancel ahead.
+    assert!(s.event(40, cancel_part(4, 30)).is_empty());
+    assert_eq!(s.v.queue_ahead(id(1)), Some(120));
+    // Cancels behind us change nothing.
+    assert!(s.event(41, cancel_part(6, 100)).is_empty());
+    assert_eq!(s.v.queue_ahead(id(1)), Some(120));
+    // Delete ahead: we are at the head.
+    assert!(s.event(50, delete(4)).is_empty());
+    assert_eq!(s.v.queue_ahead(id(1)), Some(0));
+    assert_eq!(s.v.order(id(1)).map(|o| o.orders_ahead), Some(0));
+    assert_eq!(s.v.working_orders(), 1);
+}
+
+#[test]
+fn a_fill_only_once_the_queue_ahead_is_consumed_then_partial_fills() {
+    let mut s = Sim::new(zero());
+    s.cmd(10, submit(1, Side::Bid, 10_0000, 100, TimeInForce::Day));
+    s.event(20, add(6, Side::Bid, 10_0000, 300));
+    // The order ahead (#4, 200) executes in full, in two prints: no fill for us.
+    assert!(fills(&s.event(30, exec(4, 150))).is_empty());
+    assert!(fills(&s.event(31, exec(4, 50))).is_empty());
+    assert_eq!(s.v.queue_ahead(id(1)), Some(0));
+    // Now an execution of the order behind us: the aggressor reached us first.
+    let out = s.event(40, exec(6, 60));
+    assert_eq!(fills(&out), vec![(10_0000, 60, 40, Liquidity::Maker)]);
+    assert!(updates(&out).is_empty());
+    let out = s.event(41, exec(6, 100));
+    assert_eq!(fills(&out), vec![(10_0000, 40, 0, Liquidity::Maker)]);
+    assert_eq!(updates(&out), vec![OrderUpdateKind::Filled]);
+    assert_eq!(s.v.working_orders(), 0);
+    // Further executions do not fill a finished order.
+    assert!(s.event(42, exec(6, 10)).is_empty());
+}
+
+#[test]
+fn replace_ahead_sends_that_order_behind_us() {
+    let mut s = Sim::new(zero());
+    s.cmd(10, submit(1, Side::Bid, 10_0000, 100, TimeInForce::Day));
+    // #4 (ahead) is replaced by #8 at the same price: it loses priority, we move up.
+    s.event(
+        20,
+        EventBody::OrderReplaced {
+            old_id: OrderId(4),
+            new_id: OrderId(8),
+            price: Price(10_0000),
+            qty: Qty(200),
+        },
+    );
+    assert_eq!(s.v.queue_ahead(id(1)), Some(0));
+    // An execution of #8 (now behind us) fills us.
+    let out = s.event(30, exec(8, 30));
+    assert_eq!(fills(&out), vec![(10_0000, 30, 70, Liquidity::Maker)]);
+}
+
+#[test]
+fn a_trade_through_our_price_fills_at_our_price_whatever_is_ahead() {
+    let mut s = Sim::new(zero());
+    s.cmd(10, submit(1, Side::Bid, 10_0000, 100, TimeInForce::Day));
+    assert_eq!(s.v.queue_ahead(id(1)), Some(200));
+    // #5 bids 9.99, below us: a seller traded through our price.
+    let out = s.event(20, exec(5, 80));
+    assert_eq!(fills(&out), vec![(10_0000, 80, 20, Liquidity::Maker)]);
+    // A non-displayed trade through our price too.
+    let out = s.event(
+        21,
+        EventBody::Trade {
+            order_id: OrderId(0),
+            side: Side::Bid,
+            price: Price(9_9800),
+            qty: Qty(500),
+            match_id: MatchId(99),
+        },
+    );
+    assert_eq!(fills(&out), vec![(10_0000, 20, 0, Liquidity::Maker)]);
+    assert_eq!(updates(&out), vec![OrderUpdateKind::Filled]);
+}
+
+#[test]
+fn hidden_executions_at_our_price_fill_only_at_the_head_of_the_displayed_queue() {
+    let mut s = Sim::new(zero());
+    s.cmd(10, submit(1, Side::Ask, 10_0200, 100, TimeInForce::Day));
+    let hidden = |q| EventBody::Trade {
+        order_id: OrderId(0),
+        side: Side::Ask,
+        price: Price(10_0200),
+        qty: Qty(q),
+        match_id: MatchId(7),
+    };
+    assert!(fills(&s.event(20, hidden(50))).is_empty());
+    s.event(30, delete(3));
+    assert_eq!(s.v.queue_ahead(id(1)), Some(0));
+    assert_eq!(
+        fills(&s.event(40, hidden(50))),
+        vec![(10_0200, 50, 50, Liquidity::Maker)]
+    );
+    // Auction crosses never fill us.
+    let out = s.event(
+        50,
+        EventBody::CrossTrade {
+            price: Price(10_0500),
+            qty: 1000,
+            match_id: MatchId(8),
+            kind: ticklane_core::AuctionKind::Closing,
+        },
+    );
+    assert!(fills(&out).is_empty());
+}
+
+#[test]
+fn an_order_added_through_our_price_would_have_hit_us() {
+    let mut s = Sim::new(zero());
+    s.cmd(10, submit(1, Side::Ask, 10_0500, 100, TimeInForce::Day));
+    // A bid at 10.06 added to the recorded book (our ask is not in it): it would have
+    // executed against our 10.05 ask.
+    let out = s.event(20, add(9, Side::Bid, 10_0600, 60));
+    assert_eq!(fills(&out), vec![(10_0500, 60, 40, Liquidity::Maker)]);
+    // A bid below our ask does nothing.
+    assert!(s.event(21, add(10, Side::Bid, 10_0400, 60)).is_empty());
+}
+
+#[test]
+fn one_print_fills_our_orders_in_price_time_priority() {
+    let mut s = Sim::new(zero());
+    s.cmd(10, submit(1, Side::Bid, 10_0000, 100, TimeInForce::Day));
+    s.cmd(11, submit(2, Side::Bid, 10_0000, 100, TimeInForce::Day));
+    s.cmd(12, submit(3, Side::Bid, 9_9950, 100, TimeInForce::Day));
+    // A 250-share sell through all of them (execution of #5 at 9.99).
+    let out = s.event(20, exec(5, 250));
+    let ids: Vec<(u64, u32)> = out
+        .iter()
+        .filter_map(|r| match r {
+            VenueReport::Fill(f) => Some((f.id.0, f.qty.0)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ids, vec![(id(1).0, 100), (id(2).0, 100), (id(3).0, 50)]);
+}
+
+#[test]
+fn a_marketable_ioc_walks_the_levels_then_expires_the_rest() {
+    let mut s = Sim::new(zero());
+    let out = s.cmd(10, submit(1, Side::Bid, 10_0200, 1000, TimeInForce::Ioc));
+    assert_eq!(
+        fills(&out),
+        vec![
+            (10_0100, 300, 700, Liquidity::Taker),
+            (10_0200, 500, 200, Liquidity::Taker)
+        ]
+    );
+    assert_eq!(
+        updates(&out),
+        vec![OrderUpdateKind::Accepted, OrderUpdateKind::Expired]
+    );
+    // A "market order": an IOC priced through the book.
+    let out = s.cmd(11, submit(2, Side::Ask, 1, 250, TimeInForce::Ioc));
+    assert_eq!(
+        fills(&out),
+        vec![
+            (10_0000, 200, 50, Liquidity::Taker),
+            (9_9900, 50, 0, Liquidity::Taker)
+        ]
+    );
+    assert_eq!(
+        updates(&out),
+        vec![OrderUpdateKind::Accepted, OrderUpdateKind::Filled]
+    );
+    // Our orders do not change the recorded market: the same liquidity is there again.
+    let out = s.cmd(12, submit(3, Side::Bid, 10_0100, 300, TimeInForce::Ioc));
+    assert_eq!(fills(&out), vec![(10_0100, 300, 0, Liquidity::Taker)]);
+    assert_eq!(s.v.working_orders(), 0);
+}
+
+#[test]
+fn a_marketable_day_order_takes_then_rests_the_rest() {
+    let mut s = Sim::new(zero());
+    let out = s.cmd(10, submit(1, Side::Bid, 10_0100, 400, TimeInForce::Day));
+    assert_eq!(fills(&out), vec![(10_0100, 300, 100, Liquidity::Taker)]);
+    assert_eq!(updates(&out), vec![OrderUpdateKind::Accepted]);
+    assert_eq!(s.v.order(id(1)).map(|o| o.leaves), Some(Qty(100)));
+    assert_eq!(s.v.queue_ahead(id(1)), Some(0));
+}
+
+#[test]
+fn fok_fills_completely_or_expires_without_fills() {
+    let mut s = Sim::new(zero());
+    let out = s.cmd(10, submit(1, Side::Bid, 10_0100, 301, TimeInForce::Fok));
+    assert!(fills(&out).is_empty());
+    assert_eq!(
+        updates(&out),
+        vec![OrderUpdateKind::Accepted, OrderUpdateKind::Expired]
+    );
+    let out = s.cmd(11, submit(2, Side::Bid, 10_0200, 400, TimeInForce::Fok));
+    assert_eq!(
+        fills(&out),
+        vec![
+            (10_0100, 300, 100, Liquidity::Taker),
+            (10_0200, 100, 0, Liquidity::Taker)
+        ]
+    );
+    assert_eq!(
+        updates(&out),
+        vec![OrderUpdateKind::Accepted, OrderUpdateKind::Filled]
+    );
+}
+
+#[test]
+fn post_only_rests_or_is_rejected_when_it_would_cross() {
+    let mut s = Sim::new(zero());
+    let out = s.cmd(
+        10,
+        submit(1, Side::Bid, 10_0100, 100, TimeInForce::PostOnly),
+    );
+    assert_eq!(
+        updates(&out),
+        vec![OrderUpdateKind::Rejected(RejectReason::WouldCross)]
+    );
+    let out = s.cmd(
+        11,
+        submit(2, Side::Bid, 10_0000, 100, TimeInForce::PostOnly),
+    );
+    assert_eq!(updates(&out), vec![OrderUpdateKind::Accepted]);
+    assert_eq!(s.v.queue_ahead(id(2)), Some(200));
+    // A modify that would cross is refused; the order stays as it was.
+    let out = s.cmd(12, modify(2, 10_0100, 100));
+    assert_eq!(
+        updates(&out),
+        vec![OrderUpdateKind::Rejected(RejectReason::WouldCross)]
+    );
+    assert_eq!(s.v.order(id(2)).map(|o| o.price), Some(Price(10_0000)));
+    assert_eq!(s.v.queue_ahead(id(2)), Some(200));
+}
+
+#[test]
+fn modify_keeps_priority_only_when_the_size_shrinks_at_the_same_price() {
+    let mut s = Sim::new(zero());
+    s.cmd(10, submit(1, Side::Bid, 10_0000, 100, TimeInForce::Day));
+    s.event(20, add(6, Side::Bid, 10_0000, 300));
+    s.event(21, exec(4, 50));
+    assert_eq!(s.v.queue_ahead(id(1)), Some(150));
+    // Size decrease: same place.
+    let out = s.cmd(30, modify(1, 10_0000, 80));
+    assert_eq!(
+        updates(&out),
+        vec![OrderUpdateKind::Modified {
+            price: Price(10_0000),
+            qty: Qty(80)
+        }]
+    );
+    assert_eq!(s.v.queue_ahead(id(1)), Some(150));
+    // Size increase: back of the queue (behind #6 now).
+    s.cmd(31, modify(1, 10_0000, 90));
+    assert_eq!(s.v.queue_ahead(id(1)), Some(450));
+    // Price change: back of the new level (9.99 has #5, 100).
+    s.cmd(32, modify(1, 9_9900, 90));
+    assert_eq!(s.v.queue_ahead(id(1)), Some(100));
+    // A modify through the book takes liquidity, the rest rests.
+    let out = s.cmd(33, modify(1, 10_0100, 400));
+    assert_eq!(fills(&out), vec![(10_0100, 300, 100, Liquidity::Taker)]);
+    assert_eq!(s.v.order(id(1)).map(|o| o.leaves), Some(Qty(100)));
+    // Unknown orders.
+    let out = s.cmd(34, modify(9, 10_0000, 10));
+    assert_eq!(
+        updates(&out),
+        vec![OrderUpdateKind::Rejected(RejectReason::UnknownOrder)]
+    );
+}
+
+#[test]
+fn orders_meet_the_book_as_it_stands_when_they_arrive() {
+    let mut s = Sim::new(PaperExchange::with_models(
+        ConstantLatency::new(100, 50),
+        PerShareFees::ZERO,
+    ));
+    // Sent at 10, arrives at 110.
+    assert!(s
+        .cmd(10, submit(1, Side::Bid, 10_0100, 300, TimeInForce::Ioc))
+        .is_empty());
+    assert!(s.v.has_pending());
+    // Before it arrives, #1 (100 of the 300 at 10.01) is deleted.
+    assert!(s.event(50, delete(1)).is_empty());
+    // At 110 it arrives (processed before the event of time 110): 200 left to take.
+    // Its answers come back at 160.
+    assert!(s.event(110, add(20, Side::Bid, 9_9000, 10)).is_empty());
+    let out = s.event(160, add(21, Side::Bid, 9_9000, 10));
+    assert_eq!(fills(&out), vec![(10_0100, 200, 100, Liquidity::Taker)]);
+    assert_eq!(
+        updates(&out),
+        vec![OrderUpdateKind::Accepted, OrderUpdateKind::Expired]
+    );
+    assert!(out.iter().all(|r| ts_of(r) == 160));
+    assert!(!s.v.has_pending());
+}
+
+fn racing() -> Sim<PaperExchange> {
+    let mut s = Sim::new(PaperExchange::with_models(
+        ConstantLatency::new(100, 100),
+        PerShareFees::ZERO,
+    ));
+    s.cmd(10, submit(1, Side::Bid, 10_0000, 100, TimeInForce::Day));
+    // Arrives at 110, acked at 210.
+    let out = s.advance(210);
+    assert_eq!(updates(&out), vec![OrderUpdateKind::Accepted]);
+    s
+}
+
+#[test]
+fn cancel_racing_a_fill_the_fill_happens_first() {
+    let mut s = racing();
+    // Strategy cancels at 300 (arrives 400); at 350 the market trades through our bid.
+    assert!(s.cmd(300, cancel(1)).is_empty());
+    assert!(s.event(350, exec(5, 100)).is_empty()); // the fill is on its way (450)
+    let out = s.advance(450);
+    assert_eq!(fills(&out), vec![(10_0000, 100, 0, Liquidity::Maker)]);
+    assert_eq!(updates(&out), vec![OrderUpdateKind::Filled]);
+    // The cancel arrived at 400, after the fill: too late, refused (answer at 500).
+    let out = s.advance(500);
+    assert_eq!(
+        updates(&out),
+        vec![OrderUpdateKind::Rejected(RejectReason::UnknownOrder)]
+    );
+    // Reports come back in the order the exchange produced them.
+    assert!(!s.v.has_pending());
+}
+
+#[test]
+fn cancel_racing_a_fill_the_cancel_arrives_first() {
+    let mut s = racing();
+    assert!(s.cmd(300, cancel(1)).is_empty());
+    // The cancel arrives at 400, before the trade-through at 450: no fill.
+    let out = s.event(450, exec(5, 100));
+    assert!(fills(&out).is_empty());
+    let out = s.advance(500);
+    assert_eq!(updates(&out), vec![OrderUpdateKind::Cancelled]);
+    assert_eq!(s.v.working_orders(), 0);
+}
+
+#[test]
+fn a_partial_fill_before_the_cancel_then_the_rest_is_cancelled() {
+    let mut s = racing();
+    s.cmd(300, cancel(1));
+    s.event(350, exec(5, 30));
+    let out = s.advance(500);
+    assert_eq!(fills(&out), vec![(10_0000, 30, 70, Liquidity::Maker)]);
+    assert_eq!(updates(&out), vec![OrderUpdateKind::Cancelled]);
+}
+
+#[test]
+fn fees_by_liquidity_side_are_on_the_fills() {
+    let mut s = Sim::new(PaperExchange::with_models(
+        ConstantLatency::default(),
+        PerShareFees::new(-20, 30),
+    ));
+    let out = s.cmd(10, submit(1, Side::Bid, 10_0100, 100, TimeInForce::Ioc));
+    let fees: Vec<i64> = out
+        .iter()
+        .filter_map(|r| match r {
+            VenueReport::Fill(f) => Some(f.fee),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(fees, vec![3000]);
+    s.cmd(11, submit(2, Side::Bid, 10_0000, 100, TimeInForce::Day));
+    let out = s.event(20, exec(5, 100));
+    let fees: Vec<i64> = out
+        .iter()
+        .filter_map(|r| match r {
+            VenueReport::Fill(f) => Some(f.fee),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(fees, vec![-2000]);
+    assert_eq!(s.v.stats().fees, 1000);
+}
+
+#[test]
+fn cancel_all_cancels_working_and_in_flight_orders_of_one_strategy() {
+    let mut s = Sim::new(PaperExchange::with_models(
+        ConstantLatency::new(100, 100),
+        PerShareFees::ZERO,
+    ));
+    s.cmd(10, submit(1, Side::Bid, 10_0000, 100, TimeInForce::Day));
+    let other = OrderCommand::Submit {
+        id: ClientOrderId::new(1, 1),
+        request: OrderRequest {
+            instrument: I,
+            side: Side::Ask,
+            price: Price(10_0500),
+            qty: Qty(10),
+            tif: TimeInForce::Day,
+        },
+    };
+    s.cmd(10, other);
+    s.advance(110); // both arrived; acks in flight until 210
+    s.cmd(150, submit(2, Side::Bid, 9_9900, 100, TimeInForce::Day)); // in flight until 250
+    let mut out = Vec::new();
+    s.v.cancel_all(Timestamp(160), Some(StrategyId(0)), &mut out);
+    assert_eq!(
+        updates(&out),
+        vec![
+            OrderUpdateKind::Accepted,  // order 1's ack, flushed first
+            OrderUpdateKind::Cancelled, // order 2, never arrived
+            OrderUpdateKind::Cancelled, // order 1
+        ]
+    );
+    assert!(out.iter().all(|r| ts_of(r) == 160));
+    // The other strategy's order is untouched.
+    assert_eq!(s.v.working_orders(), 1);
+    let out = s.advance(300);
+    assert_eq!(updates(&out), vec![OrderUpdateKind::Accepted]);
+    // Everyone.
+    let mut out = Vec::new();
+    s.v.cancel_all(Timestamp(400), None, &mut out);
+    assert_eq!(updates(&out), vec![OrderUpdateKind::Cancelled]);
+    assert_eq!(s.v.working_orders(), 0);
+}
+
+#[test]
+fn rejects_invalid_orders_and_untradeable_instruments() {
+    let mut s = Sim::new(zero());
+    let out = s.cmd(10, submit(1, Side::Bid, 0, 100, TimeInForce::Day));
+    assert_eq!(
+        updates(&out),
+        vec![OrderUpdateKind::Rejected(RejectReason::InvalidOrder)]
+    );
+    let out = s.cmd(10, submit(2, Side::Bid, 10_0000, 0, TimeInForce::Day));
+    assert_eq!(
+        updates(&out),
+        vec![OrderUpdateKind::Rejected(RejectReason::InvalidOrder)]
+    );
+    s.event(
+        20,
+        EventBody::TradingStatus {
+            state: TradingState::Halted,
+            reason: *b"LUDP",
+        },
+    );
+    let out = s.cmd(30, submit(3, Side::Bid, 10_0000, 10, TimeInForce::Day));
+    assert_eq!(
+        updates(&out),
+        vec![OrderUpdateKind::Rejected(
+            RejectReason::InstrumentNotTrading
+        )]
+    );
+    let out = s.cmd(30, cancel(3));
+    assert_eq!(
+        updates(&out),
+        vec![OrderUpdateKind::Rejected(RejectReason::UnknownOrder)]
+    );
+}
+
+/// A small scripted session with random latencies; its reports.
+fn seeded_run(seed: u64) -> Vec<VenueReport> {
+    let d = LogNormal {
+        median_ns: 50,
+        sigma: 0.9,
+        min_ns: 5,
+        max_ns: 5_000,
+    };
+    let lat = LogNormalLatency::new(seed, d, d).unwrap_or_else(|e| panic!("{e}"));
+    let mut s = Sim::new(PaperExchange::with_models(lat, PerShareFees::new(-20, 30)));
+    let mut all = Vec::new();
+    let mut next_id = 100;
+    for k in 0..200u64 {
+        let t = 1_000 + k * 40;
+        let body = match k % 5 {
+            0 => add(next_id, Side::Bid, 9_9900 + (k as i64 % 3) * 50, 100),
+            1 => add(next_id, Side::Ask, 10_0200 - (k as i64 % 3) * 50, 100),
+            2 => exec(next_id - 2, 40),
+            3 => exec(next_id - 2, 30),
+            _ => delete(next_id - 4),
+        };
+        if k % 5 < 2 {
+            next_id += 1;
+        }
+        all.extend(s.event(t, body));
+        if k % 7 == 0 {
+            let side = if k % 2 == 0 { Side::Bid } else { Side::Ask };
+            let px = if side == Side::Bid { 10_0000 } else { 10_0100 };
+            all.extend(s.cmd(t, submit(k, side, px, 50, TimeInForce::Day)));
+        }
+        if k % 11 == 0 && k > 0 {
+            all.extend(s.cmd(t, cancel(k - 7)));
+        }
+    }
+    all.extend(s.advance(1_000_000));
+    all
+}
+
+#[test]
+fn seeded_random_latency_is_deterministic() {
+    let a = seeded_run(42);
+    assert_eq!(a, seeded_run(42));
+    assert!(!a.is_empty());
+    assert!(fills(&a).len() > 1, "{:?}", fills(&a));
+    assert_ne!(a, seeded_run(43));
+    // Reports come back in delivery order.
+    let ts: Vec<u64> = a.iter().map(ts_of).collect();
+    assert!(ts.windows(2).all(|w| w[0] <= w[1]));
+}

@@ -1,0 +1,415 @@
+//! Pre-trade risk: every rule refuses with its own reason; the daily loss limit and the
+//! manual kill switch cancel every open order; limits parse from TOML.
+
+use ticklane_book::Market;
+use ticklane_core::{
+    EventBody, InstrumentId, InstrumentInfo, MarketEvent, OrderId, Price, Qty, Side, Symbol,
+    Timestamp, TradingState,
+};
+use ticklane_exec::{
+    PaperExchange, RiskConfigError, RiskGate, RiskLimits, RiskedVenue, Venue, VenueReport,
+};
+use ticklane_strategy::{
+    ClientOrderId, OrderCommand, OrderRequest, OrderUpdateKind, RejectReason, RiskRule, StrategyId,
+    TimeInForce,
+};
+
+const I: InstrumentId = InstrumentId(1);
+
+fn ev(ts: u64, body: EventBody) -> MarketEvent {
+    MarketEvent::new(Timestamp(ts), I, body)
+}
+
+fn add(id: u64, side: Side, px: i64, q: u32) -> EventBody {
+    EventBody::OrderAdded {
+        order_id: OrderId(id),
+        side,
+        price: Price(px),
+        qty: Qty(q),
+        mpid: [0; 4],
+    }
+}
+
+/// Asks 10.01 x 300, 10.02 x 500; bids 10.00 x 200, 9.99 x 100 (mid 10.005).
+fn market() -> Market {
+    let mut m = Market::new();
+    m.apply(&ev(
+        1,
+        EventBody::InstrumentDirectory(InstrumentInfo::common_stock(
+            Symbol::new("X").unwrap_or_default(),
+        )),
+    ));
+    m.apply(&ev(
+        1,
+        EventBody::TradingStatus {
+            state: TradingState::Trading,
+            reason: *b"    ",
+        },
+    ));
+    for (id, side, px, q) in [
+        (1, Side::Ask, 10_0100, 100),
+        (2, Side::Ask, 10_0100, 200),
+        (3, Side::Ask, 10_0200, 500),
+        (4, Side::Bid, 10_0000, 200),
+        (5, Side::Bid, 9_9900, 100),
+    ] {
+        m.apply(&ev(1, add(id, side, px, q)));
+    }
+    m
+}
+
+struct Sim {
+    m: Market,
+    v: RiskedVenue<PaperExchange>,
+    n: u64,
+}
+
+impl Sim {
+    fn new(toml: &str) -> Self {
+        let limits = RiskLimits::from_toml_str(toml).unwrap_or_else(|e| panic!("{e}"));
+        let gate = RiskGate::new(limits).unwrap_or_else(|e| panic!("{e}"));
+        Self {
+            m: market(),
+            v: RiskedVenue::new(PaperExchange::new(), gate),
+            n: 0,
+        }
+    }
+
+    fn send(&mut self, ts: u64, cmd: OrderCommand) -> Vec<OrderUpdateKind> {
+        let mut out = Vec::new();
+        self.v.on_command(Timestamp(ts), &cmd, &self.m, &mut out);
+        out.iter()
+            .filter_map(|r| match r {
+                VenueReport::Update(u) => Some(u.kind),
+                VenueReport::Fill(_) => None,
+            })
+            .collect()
+    }
+
+    /// Submits order `n` (returned) and returns its updates.
+    fn order(
+        &mut self,
+        ts: u64,
+        side: Side,
+        px: i64,
+        qty: u32,
+        tif: TimeInForce,
+    ) -> (u64, Vec<OrderUpdateKind>) {
+        self.n += 1;
+        let n = self.n;
+        let cmd = OrderCommand::Submit {
+            id: ClientOrderId::new(0, n),
+            request: OrderRequest {
+                instrument: I,
+                side,
+                price: Price(px),
+                qty: Qty(qty),
+                tif,
+            },
+        };
+        (n, self.send(ts, cmd))
+    }
+
+    fn event(&mut self, ts: u64, body: EventBody) -> Vec<OrderUpdateKind> {
+        let e = ev(ts, body);
+        self.m.apply(&e);
+        let mut out = Vec::new();
+        self.v.on_market(&e, None, &self.m, &mut out);
+        out.iter()
+            .filter_map(|r| match r {
+                VenueReport::Update(u) => Some(u.kind),
+                VenueReport::Fill(_) => None,
+            })
+            .collect()
+    }
+}
+
+fn rejected(rule: RiskRule) -> Vec<OrderUpdateKind> {
+    vec![OrderUpdateKind::Rejected(RejectReason::from(rule))]
+}
+
+const OK: [OrderUpdateKind; 1] = [OrderUpdateKind::Accepted];
+
+#[test]
+fn max_order_qty() {
+    let mut s = Sim::new("max_order_qty = 500");
+    let (_, u) = s.order(10, Side::Bid, 9_9000, 501, TimeInForce::Day);
+    assert_eq!(u, rejected(RiskRule::MaxOrderQty));
+    let (n, u) = s.order(10, Side::Bid, 9_9000, 500, TimeInForce::Day);
+    assert_eq!(u, OK);
+    // A modify above the limit too.
+    let u = s.send(
+        11,
+        OrderCommand::Modify {
+            id: ClientOrderId::new(0, n),
+            price: Price(9_9000),
+            qty: Qty(600),
+        },
+    );
+    assert_eq!(u, rejected(RiskRule::MaxOrderQty));
+    assert_eq!(
+        s.v.gate(StrategyId(0)).rejects()[0],
+        (RiskRule::MaxOrderQty, 2)
+    );
+}
+
+#[test]
+fn max_order_notional_in_dollars() {
+    let mut s = Sim::new("max_order_notional = 5000");
+    let (_, u) = s.order(10, Side::Bid, 10_0000, 501, TimeInForce::Day);
+    assert_eq!(u, rejected(RiskRule::MaxOrderNotional));
+    // Exactly $5000 is allowed.
+    let (_, u) = s.order(10, Side::Bid, 10_0000, 500, TimeInForce::Day);
+    assert_eq!(u, OK);
+}
+
+#[test]
+fn price_band_around_the_best_bid_and_offer() {
+    let mut s = Sim::new("price_band_bps = 50");
+    // Buy: at most 10.01 * 1.005 = 10.06005.
+    let (_, u) = s.order(10, Side::Bid, 10_0601, 10, TimeInForce::Day);
+    assert_eq!(u, rejected(RiskRule::PriceBand));
+    let (_, u) = s.order(10, Side::Bid, 10_0600, 10, TimeInForce::Ioc);
+    assert_eq!(u[0], OrderUpdateKind::Accepted);
+    // Sell: at least 10.00 * 0.995 = 9.95.
+    let (_, u) = s.order(10, Side::Ask, 9_9499, 10, TimeInForce::Day);
+    assert_eq!(u, rejected(RiskRule::PriceBand));
+    let (_, u) = s.order(10, Side::Ask, 9_9500, 10, TimeInForce::Ioc);
+    assert_eq!(u[0], OrderUpdateKind::Accepted);
+    // A "market order" priced through everything is outside any band.
+    let (_, u) = s.order(10, Side::Bid, i64::MAX, 10, TimeInForce::Ioc);
+    assert_eq!(u, rejected(RiskRule::PriceBand));
+    // No reference price at all: refused.
+    for id in 1..=5 {
+        s.event(
+            20,
+            EventBody::OrderDeleted {
+                order_id: OrderId(id),
+            },
+        );
+    }
+    let (_, u) = s.order(30, Side::Bid, 10_0000, 10, TimeInForce::Day);
+    assert_eq!(u, rejected(RiskRule::PriceBand));
+}
+
+#[test]
+fn order_rate_in_a_sliding_second_of_event_time() {
+    let mut s = Sim::new("max_orders_per_sec = 3");
+    for t in [1_000, 2_000, 500_000_000] {
+        let (_, u) = s.order(t, Side::Bid, 9_0000, 1, TimeInForce::Day);
+        assert_eq!(u, OK);
+    }
+    let (_, u) = s.order(1_000_000_000, Side::Bid, 9_0000, 1, TimeInForce::Day);
+    assert_eq!(u, rejected(RiskRule::OrderRate));
+    // Cancels are never limited.
+    let u = s.send(
+        1_000_000_000,
+        OrderCommand::Cancel {
+            id: ClientOrderId::new(0, 1),
+        },
+    );
+    assert_eq!(u, vec![OrderUpdateKind::Cancelled]);
+    // One second after the first order, it leaves the window.
+    let (_, u) = s.order(1_000_001_000, Side::Bid, 9_0000, 1, TimeInForce::Day);
+    assert_eq!(u, OK);
+}
+
+#[test]
+fn max_position_counts_open_orders_worst_case() {
+    let mut s = Sim::new("max_position = 300");
+    let (n, u) = s.order(10, Side::Bid, 9_9000, 200, TimeInForce::Day);
+    assert_eq!(u, OK);
+    let (_, u) = s.order(10, Side::Bid, 9_9000, 150, TimeInForce::Day);
+    assert_eq!(u, rejected(RiskRule::MaxPosition));
+    let (_, u) = s.order(10, Side::Ask, 10_1000, 301, TimeInForce::Day);
+    assert_eq!(u, rejected(RiskRule::MaxPosition));
+    let (_, u) = s.order(10, Side::Ask, 10_1000, 300, TimeInForce::Day);
+    assert_eq!(u, OK);
+    // A modify raising the open buy to 350 too.
+    let u = s.send(
+        11,
+        OrderCommand::Modify {
+            id: ClientOrderId::new(0, n),
+            price: Price(9_9000),
+            qty: Qty(350),
+        },
+    );
+    assert_eq!(u, rejected(RiskRule::MaxPosition));
+    // Filled positions count: buy 100 now (taking at 10.01) after cancelling the open bid.
+    s.send(
+        12,
+        OrderCommand::Cancel {
+            id: ClientOrderId::new(0, n),
+        },
+    );
+    let (_, u) = s.order(13, Side::Bid, 10_0100, 250, TimeInForce::Ioc);
+    assert_eq!(u, vec![OrderUpdateKind::Accepted, OrderUpdateKind::Filled]);
+    assert_eq!(s.v.gate(StrategyId(0)).position(I).net, 250);
+    let (_, u) = s.order(14, Side::Bid, 9_0000, 51, TimeInForce::Day);
+    assert_eq!(u, rejected(RiskRule::MaxPosition));
+    let (_, u) = s.order(14, Side::Bid, 9_0000, 50, TimeInForce::Day);
+    assert_eq!(u, OK);
+}
+
+#[test]
+fn max_gross_exposure_in_dollars_at_mid() {
+    let mut s = Sim::new("max_gross_exposure = \"5000\"");
+    // 400 x mid 10.005 = 4002.
+    let (_, u) = s.order(10, Side::Bid, 9_9000, 400, TimeInForce::Day);
+    assert_eq!(u, OK);
+    // 500 x 10.005 = 5002.5 > 5000.
+    let (_, u) = s.order(10, Side::Bid, 9_9000, 100, TimeInForce::Day);
+    assert_eq!(u, rejected(RiskRule::MaxGrossExposure));
+    let (_, u) = s.order(10, Side::Bid, 9_9000, 99, TimeInForce::Day);
+    assert_eq!(u, OK);
+}
+
+#[test]
+fn the_daily_loss_limit_trips_the_kill_switch_and_cancels_open_orders() {
+    let mut s = Sim::new("daily_loss_limit = 10");
+    // Buy 800: 300 @ 10.01 + 500 @ 10.02 = 8013; at mid 10.005 worth 8004: down $9.
+    let (_, u) = s.order(10, Side::Bid, 10_0200, 800, TimeInForce::Ioc);
+    assert_eq!(u, vec![OrderUpdateKind::Accepted, OrderUpdateKind::Filled]);
+    assert_eq!(s.v.gate(StrategyId(0)).tripped(), None);
+    let (_, u) = s.order(11, Side::Ask, 10_5000, 100, TimeInForce::Day);
+    assert_eq!(u, OK);
+    assert_eq!(s.v.working_orders(), 1);
+    // The best bid drops to 9.99: mid 10.00, down $13.
+    s.event(
+        20,
+        EventBody::OrderDeleted {
+            order_id: OrderId(4),
+        },
+    );
+    let (_, u) = s.order(30, Side::Ask, 10_5000, 100, TimeInForce::Day);
+    assert_eq!(
+        u,
+        vec![
+            OrderUpdateKind::Rejected(RejectReason::RiskDailyLoss),
+            OrderUpdateKind::Cancelled
+        ]
+    );
+    assert_eq!(s.v.gate(StrategyId(0)).tripped(), Some(RiskRule::DailyLoss));
+    assert_eq!(s.v.working_orders(), 0);
+    // Still refused later; cancels still go through to the venue.
+    let (_, u) = s.order(40, Side::Ask, 10_0000, 1, TimeInForce::Ioc);
+    assert_eq!(u, rejected(RiskRule::DailyLoss));
+}
+
+#[test]
+fn a_fill_that_breaches_the_daily_loss_limit_cancels_everything_at_once() {
+    let mut s = Sim::new("daily_loss_limit = 1");
+    let (_, u) = s.order(10, Side::Ask, 10_5000, 100, TimeInForce::Day);
+    assert_eq!(u, OK);
+    // Buy 300 @ 10.01 with mid 10.005: down $1.50 on the fill itself.
+    let (_, u) = s.order(11, Side::Bid, 10_0100, 300, TimeInForce::Ioc);
+    assert_eq!(
+        u,
+        vec![
+            OrderUpdateKind::Accepted,
+            OrderUpdateKind::Filled,
+            OrderUpdateKind::Cancelled
+        ]
+    );
+    assert_eq!(s.v.gate(StrategyId(0)).tripped(), Some(RiskRule::DailyLoss));
+    assert_eq!(s.v.working_orders(), 0);
+}
+
+#[test]
+fn the_manual_kill_switch_cancels_every_open_order_and_refuses_new_ones() {
+    let mut s = Sim::new("");
+    s.order(10, Side::Bid, 9_9000, 10, TimeInForce::Day);
+    s.order(10, Side::Ask, 10_9000, 10, TimeInForce::Day);
+    assert_eq!(s.v.working_orders(), 2);
+    let mut out = Vec::new();
+    s.v.engage_kill_switch(Timestamp(20), &s.m, &mut out);
+    assert_eq!(out.len(), 2);
+    assert_eq!(s.v.working_orders(), 0);
+    assert_eq!(s.v.gate(StrategyId(0)).open_orders(), 0);
+    let (_, u) = s.order(30, Side::Bid, 9_9000, 10, TimeInForce::Day);
+    assert_eq!(u, rejected(RiskRule::KillSwitch));
+}
+
+#[test]
+fn limits_parse_from_toml_and_refuse_unknown_keys() {
+    let l = RiskLimits::from_toml_str(
+        "max_order_qty = 1000\nmax_order_notional = 50000.25\nmax_position = 5000\n\
+         max_gross_exposure = \"250000.50\"\nprice_band_bps = 50\nmax_orders_per_sec = 100\n\
+         daily_loss_limit = 2000",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(l.max_order_qty, Some(1000));
+    assert_eq!(
+        l.max_order_notional.map(|d| d.to_string()),
+        Some("50000.25".into())
+    );
+    assert_eq!(
+        l.max_gross_exposure.map(|d| d.to_string()),
+        Some("250000.50".into())
+    );
+    assert_eq!(
+        l.daily_loss_limit.map(|d| d.to_string()),
+        Some("2000".into())
+    );
+    assert_eq!(
+        RiskLimits::from_toml_str("").ok(),
+        Some(RiskLimits::default())
+    );
+    assert!(matches!(
+        RiskLimits::from_toml_str("max_qty = 1"),
+        Err(RiskConfigError::Toml(_))
+    ));
+    assert!(matches!(
+        RiskLimits::from_toml_str("daily_loss_limit = -5"),
+        Err(RiskConfigError::Negative {
+            field: "daily_loss_limit",
+            ..
+        })
+    ));
+}
+
+#[test]
+fn every_rule_has_its_reason_and_back() {
+    for rule in RiskRule::ALL {
+        let reason = RejectReason::from(rule);
+        assert_eq!(RiskRule::of(reason), Some(rule));
+        assert!(reason.to_string().contains(rule.name()));
+    }
+    assert_eq!(RiskRule::of(RejectReason::InvalidOrder), None);
+}
+
+#[test]
+fn limits_are_per_strategy_one_tripping_leaves_the_others_trading() {
+    let mut s = Sim::new("daily_loss_limit = 1\nmax_orders_per_sec = 2");
+    let other = |n: u64, px: i64| OrderCommand::Submit {
+        id: ClientOrderId::new(1, n),
+        request: OrderRequest {
+            instrument: I,
+            side: Side::Bid,
+            price: Price(px),
+            qty: Qty(10),
+            tif: TimeInForce::Day,
+        },
+    };
+    // Strategy 1 rests a bid; strategy 0 uses up its own order rate and then loses money.
+    assert_eq!(s.send(10, other(0, 9_9000)), OK);
+    let (_, u) = s.order(10, Side::Ask, 10_5000, 100, TimeInForce::Day);
+    assert_eq!(u, OK);
+    let (_, u) = s.order(11, Side::Bid, 10_0100, 300, TimeInForce::Ioc);
+    assert_eq!(
+        u,
+        vec![
+            OrderUpdateKind::Accepted,
+            OrderUpdateKind::Filled,
+            OrderUpdateKind::Cancelled
+        ]
+    );
+    assert_eq!(s.v.gate(StrategyId(0)).tripped(), Some(RiskRule::DailyLoss));
+    // Only strategy 0's order was cancelled; strategy 1 is untouched and may still send
+    // (its order-rate window is its own: strategy 0 sent two in this second).
+    assert_eq!(s.v.gate(StrategyId(1)).tripped(), None);
+    assert_eq!(s.v.working_orders(), 1);
+    assert_eq!(s.send(12, other(1, 9_8000)), OK);
+    let (_, u) = s.order(13, Side::Bid, 9_0000, 10, TimeInForce::Day);
+    assert_ne!(u, OK, "strategy 0 stays stopped");
+}

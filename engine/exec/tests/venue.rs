@@ -1,0 +1,246 @@
+//! `TouchVenue`: taking liquidity, resting, queue position, modifies, cancels, rejects.
+
+use ticklane_book::Market;
+use ticklane_core::{
+    EventBody, InstrumentId, InstrumentInfo, MarketEvent, OrderId, Price, Qty, Side, Symbol,
+    Timestamp, TradingState,
+};
+use ticklane_exec::{TouchVenue, Venue, VenueReport};
+use ticklane_strategy::{
+    ClientOrderId, Liquidity, OrderCommand, OrderRequest, OrderUpdateKind, RejectReason,
+    StrategyId, TimeInForce, TradePrint,
+};
+
+const I: InstrumentId = InstrumentId(1);
+
+fn market() -> Market {
+    let mut m = Market::new();
+    let ev = |b| MarketEvent::new(Timestamp(1), I, b);
+    m.apply(&ev(EventBody::InstrumentDirectory(
+        InstrumentInfo::common_stock(Symbol::new("X").unwrap_or_default()),
+    )));
+    m.apply(&ev(EventBody::TradingStatus {
+        state: TradingState::Trading,
+        reason: *b"    ",
+    }));
+    // Asks 10.01 x 300 (two orders), 10.02 x 500; bids 10.00 x 200, 9.99 x 100.
+    for (id, side, px, q) in [
+        (1, Side::Ask, 10_0100, 100),
+        (2, Side::Ask, 10_0100, 200),
+        (3, Side::Ask, 10_0200, 500),
+        (4, Side::Bid, 10_0000, 200),
+        (5, Side::Bid, 9_9900, 100),
+    ] {
+        m.apply(&ev(EventBody::OrderAdded {
+            order_id: OrderId(id),
+            side,
+            price: Price(px),
+            qty: Qty(q),
+            mpid: [0; 4],
+        }));
+    }
+    m
+}
+
+fn submit(n: u64, side: Side, px: i64, qty: u32, tif: TimeInForce) -> OrderCommand {
+    OrderCommand::Submit {
+        id: ClientOrderId::new(0, n),
+        request: OrderRequest {
+            instrument: I,
+            side,
+            price: Price(px),
+            qty: Qty(qty),
+            tif,
+        },
+    }
+}
+
+fn fills(out: &[VenueReport]) -> Vec<(i64, u32, u32, Liquidity)> {
+    out.iter()
+        .filter_map(|r| match r {
+            VenueReport::Fill(f) => Some((f.price.0, f.qty.0, f.leaves.0, f.liquidity)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn updates(out: &[VenueReport]) -> Vec<OrderUpdateKind> {
+    out.iter()
+        .filter_map(|r| match r {
+            VenueReport::Update(u) => Some(u.kind),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_marketable_ioc_walks_the_levels_and_expires_the_rest() {
+    let m = market();
+    let mut v = TouchVenue::new();
+    let mut out = Vec::new();
+    v.on_command(
+        Timestamp(5),
+        &submit(0, Side::Bid, 10_0200, 1_000, TimeInForce::Ioc),
+        &m,
+        &mut out,
+    );
+    assert_eq!(
+        fills(&out),
+        vec![
+            (10_0100, 300, 700, Liquidity::Taker),
+            (10_0200, 500, 200, Liquidity::Taker)
+        ]
+    );
+    assert_eq!(
+        updates(&out),
+        vec![OrderUpdateKind::Accepted, OrderUpdateKind::Expired]
+    );
+    assert_eq!(v.working_orders(), 0);
+}
+
+#[test]
+fn a_resting_order_waits_for_the_queue_ahead_then_fills_as_maker() {
+    let m = market();
+    let mut v = TouchVenue::new();
+    let mut out = Vec::new();
+    // Join the 10.00 bid behind 200 shares.
+    v.on_command(
+        Timestamp(5),
+        &submit(0, Side::Bid, 10_0000, 300, TimeInForce::Day),
+        &m,
+        &mut out,
+    );
+    assert_eq!(updates(&out), vec![OrderUpdateKind::Accepted]);
+    assert_eq!(v.working_orders(), 1);
+    let print = |qty: u32, px: i64| TradePrint {
+        ts: Timestamp(9),
+        instrument: I,
+        price: Price(px),
+        qty: Qty(qty),
+        resting_side: Some(Side::Bid),
+    };
+    let ev = MarketEvent::new(
+        Timestamp(9),
+        I,
+        EventBody::OrderDeleted {
+            order_id: OrderId(99),
+        },
+    );
+    out.clear();
+    // 150 at our price: all of it is ahead of us.
+    v.on_market(&ev, Some(&print(150, 10_0000)), &m, &mut out);
+    assert!(out.is_empty());
+    // 100 more: 50 ahead left, then 50 for us.
+    v.on_market(&ev, Some(&print(100, 10_0000)), &m, &mut out);
+    assert_eq!(fills(&out), vec![(10_0000, 50, 250, Liquidity::Maker)]);
+    out.clear();
+    // A print through our price fills us at our price, up to its size.
+    v.on_market(&ev, Some(&print(400, 9_9900)), &m, &mut out);
+    assert_eq!(fills(&out), vec![(10_0000, 250, 0, Liquidity::Maker)]);
+    assert_eq!(updates(&out), vec![OrderUpdateKind::Filled]);
+    assert_eq!(v.working_orders(), 0);
+    // A print on the other side does not touch a bid.
+    v.on_command(
+        Timestamp(5),
+        &submit(1, Side::Bid, 10_0000, 100, TimeInForce::Day),
+        &m,
+        &mut out,
+    );
+    out.clear();
+    let mut p = print(1_000, 9_0000);
+    p.resting_side = Some(Side::Ask);
+    v.on_market(&ev, Some(&p), &m, &mut out);
+    assert!(out.is_empty());
+}
+
+#[test]
+fn modify_cancel_and_rejections() {
+    let m = market();
+    let mut v = TouchVenue::new();
+    let mut out = Vec::new();
+    let id = ClientOrderId::new(0, 0);
+    v.on_command(
+        Timestamp(5),
+        &submit(0, Side::Ask, 10_0300, 100, TimeInForce::Day),
+        &m,
+        &mut out,
+    );
+    out.clear();
+    // Reprice into the bid: takes 200 at 10.00 ... but only 100 wanted.
+    v.on_command(
+        Timestamp(6),
+        &OrderCommand::Modify {
+            id,
+            price: Price(10_0000),
+            qty: Qty(100),
+        },
+        &m,
+        &mut out,
+    );
+    assert_eq!(fills(&out), vec![(10_0000, 100, 0, Liquidity::Taker)]);
+    assert_eq!(
+        updates(&out),
+        vec![
+            OrderUpdateKind::Modified {
+                price: Price(10_0000),
+                qty: Qty(100)
+            },
+            OrderUpdateKind::Filled
+        ]
+    );
+    out.clear();
+    v.on_command(Timestamp(7), &OrderCommand::Cancel { id }, &m, &mut out);
+    assert_eq!(
+        updates(&out),
+        vec![OrderUpdateKind::Rejected(RejectReason::UnknownOrder)]
+    );
+    out.clear();
+    v.on_command(
+        Timestamp(7),
+        &submit(1, Side::Bid, 9_0000, 0, TimeInForce::Day),
+        &m,
+        &mut out,
+    );
+    v.on_command(
+        Timestamp(7),
+        &submit(2, Side::Bid, 0, 100, TimeInForce::Day),
+        &m,
+        &mut out,
+    );
+    let mut other = submit(3, Side::Bid, 9_0000, 100, TimeInForce::Day);
+    if let OrderCommand::Submit { request, .. } = &mut other {
+        request.instrument = InstrumentId(42);
+    }
+    v.on_command(Timestamp(7), &other, &m, &mut out);
+    assert_eq!(
+        updates(&out),
+        vec![
+            OrderUpdateKind::Rejected(RejectReason::InvalidOrder),
+            OrderUpdateKind::Rejected(RejectReason::InvalidOrder),
+            OrderUpdateKind::Rejected(RejectReason::InstrumentNotTrading)
+        ]
+    );
+    // Cancel-all of one strategy leaves the other's orders.
+    out.clear();
+    v.on_command(
+        Timestamp(8),
+        &submit(4, Side::Bid, 9_0000, 100, TimeInForce::Day),
+        &m,
+        &mut out,
+    );
+    let theirs = OrderCommand::Submit {
+        id: ClientOrderId::new(1, 0),
+        request: OrderRequest {
+            instrument: I,
+            side: Side::Bid,
+            price: Price(9_0000),
+            qty: Qty(100),
+            tif: TimeInForce::Day,
+        },
+    };
+    v.on_command(Timestamp(8), &theirs, &m, &mut out);
+    out.clear();
+    v.cancel_all(Timestamp(9), Some(StrategyId(0)), &mut out);
+    assert_eq!(updates(&out), vec![OrderUpdateKind::Cancelled]);
+    assert_eq!(v.working_orders(), 1);
+}
