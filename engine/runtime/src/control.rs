@@ -1,0 +1,730 @@
+//! The control plane: `ractor` actors on `tokio` that own and supervise the data-plane threads.
+//!
+//! - [`Supervisor`] starts one [`LaneActor`] per lane, then the [`FeedActor`]; it collects their
+//!   reports and answers when the run is over. It answers `Status`, and forwards `KillSwitch`
+//!   and `Stop` to every child.
+//! - A [`LaneActor`] owns its lane's pinned thread: it spawns it, flips its flags (stop, kill
+//!   switch), reads its counters for `Status`, hears its incidents (a strategy panic and what
+//!   the policy did), and joins it when it ends.
+//! - The [`FeedActor`] owns the feed thread the same way.
+//!
+//! Ticks never pass through a mailbox: the threads talk through SPSC rings and atomics; an
+//! actor message is sent only on start, stop, status, kill switch, incidents and thread exit.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+use ticklane_ring::{Consumer, Producer};
+use tokio::sync::oneshot;
+
+use crate::envelope::LaneEvent;
+use crate::feed::{FeedControl, FeedSource, FeedStats, Publisher, PublisherSettings, SourceReport};
+use crate::lane::{
+    pin_to_core, Lane, LaneControl, LaneIncident, LaneReport, LaneSettings, StrategySpec,
+};
+use crate::router::Router;
+use ticklane_exec::Venue;
+
+/// Engines started in this process (names their actors uniquely).
+static ENGINES: AtomicU64 = AtomicU64::new(0);
+
+/// Everything needed to start a run.
+pub struct EnginePlan {
+    /// One entry per lane: its settings and its strategies.
+    pub lanes: Vec<(LaneSettings, Vec<StrategySpec>)>,
+    /// Core for the feed thread.
+    pub feed_core: Option<usize>,
+    /// Ring capacity per lane (rounded up to a power of two).
+    pub ring_capacity: usize,
+    /// Publisher behaviour.
+    pub publisher: PublisherSettings,
+    /// The source.
+    pub source: Box<dyn FeedSource>,
+    /// Builds each lane's venue (given the lane number).
+    pub venue: VenueFactory,
+}
+
+/// Builds a lane's venue (risk gate and paper exchange, or anything implementing [`Venue`]).
+pub type VenueFactory = Arc<dyn Fn(u16) -> Box<dyn Venue> + Send + Sync>;
+
+impl std::fmt::Debug for EnginePlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnginePlan")
+            .field("lanes", &self.lanes.len())
+            .field("feed_core", &self.feed_core)
+            .field("ring_capacity", &self.ring_capacity)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Errors starting or running the engine.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// A strategy could not be built.
+    #[error(transparent)]
+    Strategy(#[from] ticklane_strategy::ParamError),
+    /// An actor could not be spawned.
+    #[error("could not start the control plane: {0}")]
+    Spawn(String),
+    /// A thread died outside the strategy sandbox (a bug in the engine).
+    #[error("{0} thread failed: {1}")]
+    ThreadFailed(String, String),
+    /// The run ended without a report (the supervisor died).
+    #[error("the run ended without a report")]
+    NoReport,
+}
+
+/// One lane's live status.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LaneStatus {
+    /// Lane number.
+    pub lane: u16,
+    /// Items processed.
+    pub events: u64,
+    /// Commands sent.
+    pub orders: u64,
+    /// Fills.
+    pub fills: u64,
+    /// Strategy panics.
+    pub panics: u64,
+    /// Items waiting in its ring.
+    pub ring_len: u64,
+    /// Tick-to-decision p50, ns (refreshed every 65536 items).
+    pub t2d_p50_ns: u64,
+    /// Tick-to-decision p99, ns.
+    pub t2d_p99_ns: u64,
+    /// Trading disabled (kill switch or halt).
+    pub trading_disabled: bool,
+    /// Halted after a panic.
+    pub halted: bool,
+    /// Thread finished.
+    pub finished: bool,
+}
+
+impl LaneStatus {
+    fn read(lane: u16, c: &LaneControl) -> Self {
+        Self {
+            lane,
+            events: c.events.load(Ordering::Relaxed),
+            orders: c.orders.load(Ordering::Relaxed),
+            fills: c.fills.load(Ordering::Relaxed),
+            panics: c.panics.load(Ordering::Relaxed),
+            ring_len: c.ring_len.load(Ordering::Relaxed),
+            t2d_p50_ns: c.t2d_p50.load(Ordering::Relaxed),
+            t2d_p99_ns: c.t2d_p99.load(Ordering::Relaxed),
+            trading_disabled: c.trading_disabled.load(Ordering::Relaxed),
+            halted: c.halted.load(Ordering::Relaxed),
+            finished: c.finished.load(Ordering::Acquire),
+        }
+    }
+}
+
+/// The engine's live status.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EngineStatus {
+    /// Events published by the feed.
+    pub feed_events: u64,
+    /// Waits on full rings.
+    pub feed_full_waits: u64,
+    /// Per lane.
+    pub lanes: Vec<LaneStatus>,
+    /// Incidents so far.
+    pub incidents: Vec<LaneIncident>,
+}
+
+/// What a whole run produced.
+#[derive(Clone, Debug)]
+pub struct RunReport {
+    /// Source counters.
+    pub source: SourceReport,
+    /// Feed-stage counters.
+    pub feed: FeedStats,
+    /// Core the feed thread was pinned to.
+    pub feed_pinned_core: Option<usize>,
+    /// Lane reports, by lane number.
+    pub lanes: Vec<LaneReport>,
+    /// Incidents, in arrival order.
+    pub incidents: Vec<LaneIncident>,
+    /// Wall-clock duration of the data plane, ns (feed start to last lane end).
+    pub elapsed_ns: u64,
+}
+
+// ---------------------------------------------------------------- lane actor
+
+/// Messages of a [`LaneActor`].
+#[derive(Debug)]
+pub enum LaneMsg {
+    /// Report live status.
+    Status(RpcReplyPort<LaneStatus>),
+    /// Stop trading and cancel every open order.
+    KillSwitch,
+    /// Stop the lane now.
+    Stop,
+    /// From the lane thread: an incident.
+    Incident(LaneIncident),
+    /// From the lane thread: it has finished.
+    ThreadDone,
+}
+
+/// Owns one lane's thread.
+#[derive(Debug)]
+pub struct LaneActor;
+
+/// Arguments of a [`LaneActor`].
+#[allow(missing_debug_implementations)] // holds threads, rings and actor refs
+pub struct LaneArgs {
+    lane: Option<Lane<Box<dyn Venue>>>,
+    rx: Option<Consumer<LaneEvent>>,
+    control: Arc<LaneControl>,
+    index: u16,
+    supervisor: ActorRef<SupervisorMsg>,
+}
+
+/// State of a [`LaneActor`].
+#[allow(missing_debug_implementations)] // holds threads, rings and actor refs
+pub struct LaneState {
+    index: u16,
+    control: Arc<LaneControl>,
+    thread: Option<JoinHandle<LaneReport>>,
+    supervisor: ActorRef<SupervisorMsg>,
+}
+
+impl Actor for LaneActor {
+    type Msg = LaneMsg;
+    type State = LaneState;
+    type Arguments = LaneArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        mut args: LaneArgs,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        let (Some(mut lane), Some(rx)) = (args.lane.take(), args.rx.take()) else {
+            return Err("lane actor started without its lane".into());
+        };
+        let me = myself.clone();
+        lane.set_incident_sink(Box::new(move |i| {
+            let _ = me.cast(LaneMsg::Incident(i));
+        }));
+        let me = myself.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("lane-{}", args.index))
+            .spawn(move || {
+                let report = lane.run(rx);
+                let _ = me.cast(LaneMsg::ThreadDone);
+                report
+            })?;
+        Ok(LaneState {
+            index: args.index,
+            control: args.control,
+            thread: Some(thread),
+            supervisor: args.supervisor,
+        })
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        message: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            LaneMsg::Status(reply) => {
+                let _ = reply.send(LaneStatus::read(state.index, &state.control));
+            }
+            LaneMsg::KillSwitch => state.control.kill.store(true, Ordering::Relaxed),
+            LaneMsg::Stop => state.control.stop.store(true, Ordering::Relaxed),
+            LaneMsg::Incident(i) => {
+                let _ = state.supervisor.cast(SupervisorMsg::Incident(i));
+            }
+            LaneMsg::ThreadDone => {
+                let Some(result) = join(state.thread.take()).await? else {
+                    return Ok(());
+                };
+                let _ = state
+                    .supervisor
+                    .cast(SupervisorMsg::LaneDone(state.index, Box::new(result)));
+                myself.stop(None);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Joins a data-plane thread off the async executor (it has finished, or is about to): its
+/// result, or the text of the panic that ended it; `None` if it was already joined.
+async fn join<T: Send + 'static>(
+    thread: Option<JoinHandle<T>>,
+) -> Result<Option<Result<T, String>>, ActorProcessingErr> {
+    let Some(thread) = thread else {
+        return Ok(None);
+    };
+    let joined = tokio::task::spawn_blocking(move || thread.join()).await?;
+    Ok(Some(joined.map_err(|p| panic_text(p.as_ref()))))
+}
+
+fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".to_string())
+}
+
+// ---------------------------------------------------------------- feed actor
+
+/// Messages of the [`FeedActor`].
+#[derive(Debug)]
+pub enum FeedMsg {
+    /// Ask the source to stop.
+    Stop,
+    /// From the feed thread: it has finished.
+    ThreadDone,
+}
+
+/// Owns the feed thread.
+#[derive(Debug)]
+pub struct FeedActor;
+
+/// Arguments of the [`FeedActor`].
+#[allow(missing_debug_implementations)] // holds threads, rings and actor refs
+pub struct FeedArgs {
+    source: Option<Box<dyn FeedSource>>,
+    publisher: Option<Publisher>,
+    control: Arc<FeedControl>,
+    core: Option<usize>,
+    supervisor: ActorRef<SupervisorMsg>,
+}
+
+type FeedThreadResult = (SourceReport, FeedStats, Option<usize>);
+
+/// State of the [`FeedActor`].
+#[allow(missing_debug_implementations)] // holds threads, rings and actor refs
+pub struct FeedState {
+    control: Arc<FeedControl>,
+    thread: Option<JoinHandle<FeedThreadResult>>,
+    supervisor: ActorRef<SupervisorMsg>,
+}
+
+impl Actor for FeedActor {
+    type Msg = FeedMsg;
+    type State = FeedState;
+    type Arguments = FeedArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        mut args: FeedArgs,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        let (Some(mut source), Some(mut publisher)) = (args.source.take(), args.publisher.take())
+        else {
+            return Err("feed actor started without its source".into());
+        };
+        let core = args.core;
+        let me = myself.clone();
+        let thread = std::thread::Builder::new()
+            .name("feed".to_string())
+            .spawn(move || {
+                let pinned = core.filter(|&c| pin_to_core(c));
+                if core.is_some() && pinned.is_none() {
+                    tracing::warn!(?core, "could not pin the feed thread");
+                }
+                let report = source.run(&mut publisher);
+                let stats = publisher.finish();
+                let _ = me.cast(FeedMsg::ThreadDone);
+                (report, stats, pinned)
+            })?;
+        Ok(FeedState {
+            control: args.control,
+            thread: Some(thread),
+            supervisor: args.supervisor,
+        })
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        message: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            FeedMsg::Stop => state.control.stop.store(true, Ordering::Relaxed),
+            FeedMsg::ThreadDone => {
+                let Some(result) = join(state.thread.take()).await? else {
+                    return Ok(());
+                };
+                let _ = state
+                    .supervisor
+                    .cast(SupervisorMsg::FeedDone(Box::new(result)));
+                myself.stop(None);
+            }
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------- supervisor
+
+/// Messages of the [`Supervisor`].
+#[derive(Debug)]
+pub enum SupervisorMsg {
+    /// Live status of the feed and every lane.
+    Status(RpcReplyPort<EngineStatus>),
+    /// Kill switch on every lane.
+    KillSwitch,
+    /// Stop the feed and every lane now.
+    Stop,
+    /// A lane's incident.
+    Incident(LaneIncident),
+    /// A lane's thread ended.
+    LaneDone(u16, Box<Result<LaneReport, String>>),
+    /// The feed thread ended.
+    FeedDone(Box<Result<FeedThreadResult, String>>),
+}
+
+/// Owns the feed and lane actors.
+#[derive(Debug)]
+pub struct Supervisor;
+
+/// Arguments of the [`Supervisor`].
+#[allow(missing_debug_implementations)] // holds threads, rings and actor refs
+pub struct SupervisorArgs {
+    plan: Option<EnginePlan>,
+    done: Option<oneshot::Sender<Result<RunReport, EngineError>>>,
+}
+
+/// State of the [`Supervisor`].
+#[allow(missing_debug_implementations)] // holds threads, rings and actor refs
+pub struct SupervisorState {
+    lanes: Vec<ActorRef<LaneMsg>>,
+    lane_controls: Vec<Arc<LaneControl>>,
+    feed: Option<ActorRef<FeedMsg>>,
+    feed_control: Arc<FeedControl>,
+    lane_reports: Vec<Option<LaneReport>>,
+    feed_result: Option<FeedThreadResult>,
+    failures: Vec<(String, String)>,
+    incidents: Vec<LaneIncident>,
+    done: Option<oneshot::Sender<Result<RunReport, EngineError>>>,
+    started: quanta::Instant,
+    clock: quanta::Clock,
+}
+
+impl Supervisor {
+    fn maybe_finish(myself: &ActorRef<SupervisorMsg>, state: &mut SupervisorState) {
+        let lanes_done = state.lane_reports.iter().all(Option::is_some)
+            || state.failures.iter().any(|f| f.0.starts_with("lane"));
+        let feed_done = state.feed_result.is_some() || state.failures.iter().any(|f| f.0 == "feed");
+        if !(lanes_done && feed_done) || state.done.is_none() {
+            return;
+        }
+        let Some(done) = state.done.take() else {
+            return;
+        };
+        if let Some((who, what)) = state.failures.first() {
+            let _ = done.send(Err(EngineError::ThreadFailed(who.clone(), what.clone())));
+            myself.stop(None);
+            return;
+        }
+        let (source, feed, feed_pinned_core) = state.feed_result.take().unwrap_or_default();
+        let lanes: Vec<LaneReport> = state
+            .lane_reports
+            .iter_mut()
+            .filter_map(Option::take)
+            .collect();
+        let elapsed_ns = state.clock.now().duration_since(state.started).as_nanos() as u64;
+        let _ = done.send(Ok(RunReport {
+            source,
+            feed,
+            feed_pinned_core,
+            lanes,
+            incidents: std::mem::take(&mut state.incidents),
+            elapsed_ns,
+        }));
+        myself.stop(None);
+    }
+}
+
+impl Actor for Supervisor {
+    type Msg = SupervisorMsg;
+    type State = SupervisorState;
+    type Arguments = SupervisorArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        mut args: SupervisorArgs,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        let Some(plan) = args.plan.take() else {
+            return Err("supervisor started without a plan".into());
+        };
+        let clock = quanta::Clock::new();
+        let started = clock.now();
+        // Actor names are process-wide: prefix them with this engine's number.
+        let engine = ENGINES.fetch_add(1, Ordering::Relaxed);
+        let mut pinned = Vec::new();
+        let mut lanes = Vec::new();
+        let mut lane_controls = Vec::new();
+        let mut producers: Vec<Producer<LaneEvent>> = Vec::new();
+        let lane_count = plan.lanes.len() as u16;
+        for (settings, strategies) in plan.lanes {
+            for s in &strategies {
+                for sym in &s.symbols {
+                    if sym.as_str() != "*" {
+                        pinned.push((*sym, settings.index));
+                    }
+                }
+            }
+            let control = Arc::new(LaneControl::default());
+            let venue = (plan.venue)(settings.index);
+            let lane = Lane::new(settings, strategies, venue, control.clone(), None)?;
+            let (tx, rx) = ticklane_ring::ring::<LaneEvent>(plan.ring_capacity.max(2));
+            producers.push(tx);
+            let (actor, _) = Actor::spawn_linked(
+                Some(format!("engine{engine}-lane-{}", settings.index)),
+                LaneActor,
+                LaneArgs {
+                    lane: Some(lane),
+                    rx: Some(rx),
+                    control: control.clone(),
+                    index: settings.index,
+                    supervisor: myself.clone(),
+                },
+                myself.get_cell(),
+            )
+            .await?;
+            lanes.push(actor);
+            lane_controls.push(control);
+        }
+        let feed_control = Arc::new(FeedControl::default());
+        let publisher = Publisher::new(
+            producers,
+            Router::new(lane_count, pinned),
+            plan.publisher,
+            feed_control.clone(),
+        );
+        let (feed, _) = Actor::spawn_linked(
+            Some(format!("engine{engine}-feed")),
+            FeedActor,
+            FeedArgs {
+                source: Some(plan.source),
+                publisher: Some(publisher),
+                control: feed_control.clone(),
+                core: plan.feed_core,
+                supervisor: myself.clone(),
+            },
+            myself.get_cell(),
+        )
+        .await?;
+        Ok(SupervisorState {
+            lane_reports: vec![None; lanes.len()],
+            lanes,
+            lane_controls,
+            feed: Some(feed),
+            feed_control,
+            feed_result: None,
+            failures: Vec::new(),
+            incidents: Vec::new(),
+            done: args.done.take(),
+            started,
+            clock,
+        })
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        message: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            SupervisorMsg::Status(reply) => {
+                let status = EngineStatus {
+                    feed_events: state.feed_control.events.load(Ordering::Relaxed),
+                    feed_full_waits: state.feed_control.full_waits.load(Ordering::Relaxed),
+                    lanes: state
+                        .lane_controls
+                        .iter()
+                        .enumerate()
+                        .map(|(i, c)| LaneStatus::read(i as u16, c))
+                        .collect(),
+                    incidents: state.incidents.clone(),
+                };
+                let _ = reply.send(status);
+            }
+            SupervisorMsg::KillSwitch => {
+                for l in &state.lanes {
+                    let _ = l.cast(LaneMsg::KillSwitch);
+                }
+                // Lanes whose actor already ended still see the flag.
+                for c in &state.lane_controls {
+                    c.kill.store(true, Ordering::Relaxed);
+                }
+            }
+            SupervisorMsg::Stop => {
+                if let Some(f) = &state.feed {
+                    let _ = f.cast(FeedMsg::Stop);
+                }
+                state.feed_control.stop.store(true, Ordering::Relaxed);
+                for l in &state.lanes {
+                    let _ = l.cast(LaneMsg::Stop);
+                }
+                for c in &state.lane_controls {
+                    c.stop.store(true, Ordering::Relaxed);
+                }
+            }
+            SupervisorMsg::Incident(i) => {
+                tracing::warn!(?i, "lane incident");
+                state.incidents.push(i);
+            }
+            SupervisorMsg::LaneDone(index, result) => {
+                match *result {
+                    Ok(report) => {
+                        if let Some(slot) = state.lane_reports.get_mut(usize::from(index)) {
+                            *slot = Some(report);
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(lane = index, "lane thread failed: {e}");
+                        state.failures.push((format!("lane {index}"), e));
+                        // The feed must not wait for a dead lane forever.
+                        state.feed_control.stop.store(true, Ordering::Relaxed);
+                    }
+                }
+                Self::maybe_finish(&myself, state);
+            }
+            SupervisorMsg::FeedDone(result) => {
+                state.feed = None;
+                match *result {
+                    Ok(r) => state.feed_result = Some(r),
+                    Err(e) => {
+                        tracing::error!("feed thread failed: {e}");
+                        state.failures.push(("feed".to_string(), e));
+                        for c in &state.lane_controls {
+                            c.stop.store(true, Ordering::Relaxed);
+                        }
+                    }
+                }
+                Self::maybe_finish(&myself, state);
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        event: SupervisionEvent,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        if let SupervisionEvent::ActorFailed(who, err) = event {
+            // An actor (not a strategy: those are contained by their lane) failed: stop the
+            // data plane so that nothing waits on it, and report.
+            tracing::error!(actor = ?who.get_name(), "actor failed: {err}");
+            state.feed_control.stop.store(true, Ordering::Relaxed);
+            for c in &state.lane_controls {
+                c.stop.store(true, Ordering::Relaxed);
+            }
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------- handle
+
+/// A cloneable remote control of a running engine (for signal handlers and status pollers).
+#[derive(Debug, Clone)]
+pub struct EngineRemote {
+    supervisor: ActorRef<SupervisorMsg>,
+}
+
+impl EngineRemote {
+    /// Live status; `None` once the run is over.
+    pub async fn status(&self) -> Option<EngineStatus> {
+        ractor::call!(self.supervisor, SupervisorMsg::Status).ok()
+    }
+
+    /// Engages the kill switch on every lane.
+    pub fn kill_switch(&self) {
+        let _ = self.supervisor.cast(SupervisorMsg::KillSwitch);
+    }
+
+    /// Stops the feed and the lanes now.
+    pub fn stop(&self) {
+        let _ = self.supervisor.cast(SupervisorMsg::Stop);
+    }
+}
+
+/// A running engine.
+#[derive(Debug)]
+pub struct Engine {
+    supervisor: ActorRef<SupervisorMsg>,
+    done: oneshot::Receiver<Result<RunReport, EngineError>>,
+}
+
+impl Engine {
+    /// Starts the control plane and the data-plane threads (on the current tokio runtime).
+    pub async fn start(plan: EnginePlan) -> Result<Self, EngineError> {
+        let (tx, rx) = oneshot::channel();
+        let (supervisor, _) = Actor::spawn(
+            None,
+            Supervisor,
+            SupervisorArgs {
+                plan: Some(plan),
+                done: Some(tx),
+            },
+        )
+        .await
+        .map_err(|e| EngineError::Spawn(e.to_string()))?;
+        Ok(Self {
+            supervisor,
+            done: rx,
+        })
+    }
+
+    /// A remote control that can be cloned into other tasks.
+    pub fn remote(&self) -> EngineRemote {
+        EngineRemote {
+            supervisor: self.supervisor.clone(),
+        }
+    }
+
+    /// Live status.
+    pub async fn status(&self) -> Option<EngineStatus> {
+        ractor::call!(self.supervisor, SupervisorMsg::Status).ok()
+    }
+
+    /// Engages the kill switch: every lane stops trading and cancels its open orders.
+    pub fn kill_switch(&self) {
+        let _ = self.supervisor.cast(SupervisorMsg::KillSwitch);
+    }
+
+    /// Stops the feed and the lanes now.
+    pub fn stop(&self) {
+        let _ = self.supervisor.cast(SupervisorMsg::Stop);
+    }
+
+    /// Waits for the end of the run.
+    pub async fn wait(&mut self) -> Result<RunReport, EngineError> {
+        (&mut self.done).await.map_err(|_| EngineError::NoReport)?
+    }
+}
+
+/// Runs a plan to completion on a small private tokio runtime (the binary's and the tests'
+/// entry point). `on_start` runs once the engine is up (e.g. to install a Ctrl-C handler).
+pub fn run_to_end(
+    plan: EnginePlan,
+    on_start: impl FnOnce(&Engine),
+) -> Result<RunReport, EngineError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .thread_name("control")
+        .build()
+        .map_err(|e| EngineError::Spawn(e.to_string()))?;
+    rt.block_on(async {
+        let mut engine = Engine::start(plan).await?;
+        on_start(&engine);
+        engine.wait().await
+    })
+}

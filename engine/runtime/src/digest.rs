@@ -1,0 +1,197 @@
+//! The run digest: a BLAKE3 hash over everything the strategies saw and did, in a canonical
+//! order that does not depend on the number of lanes, the speed, the machine or the process.
+//!
+//! Each strategy instance has its own stream, hashed on its lane as it happens: every event
+//! delivered to it (sequence number, event time, kind), every timer it received, every command
+//! it sent, every order update and fill it got, and at the end its final positions. A strategy
+//! sees all of its instruments on one lane (the router pins them there), in feed order, so its
+//! stream is the same in every lane layout. The run digest hashes the per-strategy digests in
+//! configuration order.
+//!
+//! Records are fixed-size little-endian fields; nothing hash-ordered, no wall clock, no
+//! addresses. Bytes are buffered and fed to BLAKE3 in 4 KiB blocks: no allocation per record.
+
+use ticklane_core::MarketEvent;
+use ticklane_strategy::{Fill, OrderCommand, OrderUpdate, OrderUpdateKind, Positions, TimerId};
+
+const BLOCK: usize = 4096;
+
+/// Record tags.
+mod tag {
+    pub const EVENT: u8 = 1;
+    pub const TIMER: u8 = 2;
+    pub const SUBMIT: u8 = 3;
+    pub const CANCEL: u8 = 4;
+    pub const MODIFY: u8 = 5;
+    pub const UPDATE: u8 = 6;
+    pub const FILL: u8 = 7;
+    pub const POSITION: u8 = 8;
+    pub const RESTART: u8 = 9;
+}
+
+/// One strategy's stream.
+#[derive(Debug, Clone)]
+pub struct StreamDigest {
+    hasher: blake3::Hasher,
+    buf: Vec<u8>,
+    records: u64,
+}
+
+impl Default for StreamDigest {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl StreamDigest {
+    /// An empty stream.
+    pub fn new() -> Self {
+        Self {
+            hasher: blake3::Hasher::new(),
+            buf: Vec::with_capacity(BLOCK + 64),
+            records: 0,
+        }
+    }
+
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    #[inline]
+    fn end_record(&mut self) {
+        self.records += 1;
+        if self.buf.len() >= BLOCK {
+            self.hasher.update(&self.buf);
+            self.buf.clear();
+        }
+    }
+
+    /// Records written so far.
+    pub fn records(&self) -> u64 {
+        self.records
+    }
+
+    /// An event delivered to the strategy.
+    #[inline]
+    pub fn event(&mut self, seq: u64, ev: &MarketEvent) {
+        self.put(&[tag::EVENT]);
+        self.put(&seq.to_le_bytes());
+        self.put(&ev.ts.0.to_le_bytes());
+        self.put(&ev.instrument.0.to_le_bytes());
+        self.put(ev.kind_name().as_bytes());
+        self.end_record();
+    }
+
+    /// A timer that fired.
+    pub fn timer(&mut self, seq: u64, deadline: u64, timer: TimerId) {
+        self.put(&[tag::TIMER]);
+        self.put(&seq.to_le_bytes());
+        self.put(&deadline.to_le_bytes());
+        self.put(&timer.0.to_le_bytes());
+        self.end_record();
+    }
+
+    /// A command the strategy sent.
+    pub fn command(&mut self, seq: u64, cmd: &OrderCommand) {
+        match *cmd {
+            OrderCommand::Submit { id, request } => {
+                self.put(&[tag::SUBMIT]);
+                self.put(&seq.to_le_bytes());
+                self.put(&id.0.to_le_bytes());
+                self.put(&request.instrument.0.to_le_bytes());
+                self.put(&[request.side as u8, request.tif as u8]);
+                self.put(&request.price.0.to_le_bytes());
+                self.put(&request.qty.0.to_le_bytes());
+            }
+            OrderCommand::Cancel { id } => {
+                self.put(&[tag::CANCEL]);
+                self.put(&seq.to_le_bytes());
+                self.put(&id.0.to_le_bytes());
+            }
+            OrderCommand::Modify { id, price, qty } => {
+                self.put(&[tag::MODIFY]);
+                self.put(&seq.to_le_bytes());
+                self.put(&id.0.to_le_bytes());
+                self.put(&price.0.to_le_bytes());
+                self.put(&qty.0.to_le_bytes());
+            }
+        }
+        self.end_record();
+    }
+
+    /// An order update the strategy received.
+    pub fn update(&mut self, u: &OrderUpdate) {
+        self.put(&[tag::UPDATE]);
+        self.put(&u.ts.0.to_le_bytes());
+        self.put(&u.id.0.to_le_bytes());
+        let (code, a, b): (u8, i64, u32) = match u.kind {
+            OrderUpdateKind::Accepted => (0, 0, 0),
+            OrderUpdateKind::Rejected(r) => (1, r as i64, 0),
+            OrderUpdateKind::Modified { price, qty } => (2, price.0, qty.0),
+            OrderUpdateKind::Cancelled => (3, 0, 0),
+            OrderUpdateKind::Expired => (4, 0, 0),
+            OrderUpdateKind::Filled => (5, 0, 0),
+        };
+        self.put(&[code]);
+        self.put(&a.to_le_bytes());
+        self.put(&b.to_le_bytes());
+        self.end_record();
+    }
+
+    /// A fill the strategy received.
+    pub fn fill(&mut self, f: &Fill) {
+        self.put(&[tag::FILL]);
+        self.put(&f.ts.0.to_le_bytes());
+        self.put(&f.id.0.to_le_bytes());
+        self.put(&[f.side as u8, f.liquidity as u8]);
+        self.put(&f.price.0.to_le_bytes());
+        self.put(&f.qty.0.to_le_bytes());
+        self.put(&f.leaves.0.to_le_bytes());
+        self.end_record();
+    }
+
+    /// The strategy was restarted after a panic.
+    pub fn restart(&mut self, seq: u64) {
+        self.put(&[tag::RESTART]);
+        self.put(&seq.to_le_bytes());
+        self.end_record();
+    }
+
+    /// Final positions, then the stream's hash.
+    pub fn finish(mut self, positions: &Positions) -> [u8; 32] {
+        for (instrument, p) in positions.iter() {
+            self.put(&[tag::POSITION]);
+            self.put(&instrument.0.to_le_bytes());
+            self.put(&p.net.to_le_bytes());
+            self.put(&p.bought.to_le_bytes());
+            self.put(&p.sold.to_le_bytes());
+            self.put(&p.cash.to_le_bytes());
+            self.end_record();
+        }
+        self.hasher.update(&self.buf);
+        self.hasher.update(&self.records.to_le_bytes());
+        *self.hasher.finalize().as_bytes()
+    }
+}
+
+/// The run digest from per-strategy digests, given in configuration order.
+pub fn run_digest<'a>(strategies: impl IntoIterator<Item = (u16, &'a [u8; 32])>) -> [u8; 32] {
+    let mut h = blake3::Hasher::new();
+    h.update(b"ticklane-run-digest-v1");
+    for (id, d) in strategies {
+        h.update(&id.to_le_bytes());
+        h.update(d);
+    }
+    *h.finalize().as_bytes()
+}
+
+/// Lower-case hex of a digest.
+pub fn hex(d: &[u8; 32]) -> String {
+    use core::fmt::Write;
+    let mut s = String::with_capacity(64);
+    for b in d {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}

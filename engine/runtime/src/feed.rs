@@ -1,0 +1,581 @@
+//! The feed stage: the [`Publisher`] a source pushes normalized events into, which stamps them,
+//! routes them by instrument to the lanes' rings, inserts heartbeats, paces replays and applies
+//! backpressure; and the [`FeedSource`] seam a source implements.
+//!
+//! # A full ring
+//!
+//! A lane's ring being full is an explicit, counted condition, never a silent drop and never a
+//! deadlock: the publisher waits (under the feed's idle policy) until the lane makes room, and
+//! counts each wait and its duration. For a file or a replay that is plain backpressure: the
+//! whole pipeline runs at the speed of its slowest lane and nothing is lost. For a live UDP
+//! feed the socket buffer absorbs the wait, and if it overflows the loss shows up as a
+//! MoldUDP64 sequence gap, which the session layer detects and reports. Two ways out of a wait:
+//! the engine's stop flag (the source is told to stop), and a lane that is gone (its thread
+//! stopped or died): its events are then counted as `dropped_lane_gone`, loudly, instead of
+//! blocking every other lane.
+//!
+//! # Batching
+//!
+//! Events are staged per lane and published with one release store per batch (`batch`, up to
+//! 64). A source calls [`Publisher::flush`] at the end of each packet (or whenever it may wait
+//! for input), so a batch never waits for more input. `batch = 1` publishes every event at
+//! once (lowest latency at low rates).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use ticklane_core::{EventBody, InstrumentId, MarketEvent, MatchId, Timestamp};
+use ticklane_ring::Producer;
+
+use crate::clock::HopClock;
+use crate::envelope::LaneEvent;
+use crate::idle::{Backoff, IdlePolicy};
+use crate::router::{Route, Router};
+
+/// Largest staging batch.
+pub const MAX_BATCH: usize = 64;
+
+/// How fast a source is replayed.
+#[derive(Clone, Copy, PartialEq, Debug, Default)]
+pub enum Pace {
+    /// As fast as the pipeline goes.
+    #[default]
+    Max,
+    /// Event time × `factor` = machine time (1.0: real time), bursts preserved.
+    Speed(f64),
+    /// A fixed number of events per second, evenly spaced (latency measurement).
+    Rate(u64),
+}
+
+/// Counters of the feed stage, shared with its actor.
+#[derive(Debug, Default)]
+pub struct FeedControl {
+    /// Stop: the source should return as soon as it can.
+    pub stop: AtomicBool,
+    /// Events published.
+    pub events: AtomicU64,
+    /// Waits on a full ring.
+    pub full_waits: AtomicU64,
+}
+
+/// What the feed stage did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FeedStats {
+    /// Events published (each counted once, even when sent to every lane).
+    pub events: u64,
+    /// Heartbeat boundaries crossed with at least one quiet lane (each heartbeat goes to every
+    /// lane except the one receiving the event that crossed the boundary).
+    pub heartbeats: u64,
+    /// Items published per lane.
+    pub per_lane: Vec<u64>,
+    /// Times a lane's ring was full and the feed waited.
+    pub full_waits: u64,
+    /// Time spent waiting on full rings, ns.
+    pub full_wait_ns: u64,
+    /// Items not delivered because their lane was gone.
+    pub dropped_lane_gone: u64,
+    /// Whether the feed was stopped before its source ended.
+    pub stopped: bool,
+}
+
+/// The publisher was stopped: the source should return.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, thiserror::Error)]
+#[error("the feed was stopped")]
+pub struct Stopped;
+
+struct LaneTx {
+    tx: Producer<LaneEvent>,
+    staged: [LaneEvent; MAX_BATCH],
+    len: usize,
+    gone: bool,
+}
+
+/// Stamps, routes, stages and publishes events to the lanes.
+pub struct Publisher {
+    lanes: Vec<LaneTx>,
+    router: Router,
+    clock: HopClock,
+    measure: bool,
+    batch: usize,
+    idle: IdlePolicy,
+    control: Arc<FeedControl>,
+    seq: u64,
+    heartbeat_ns: u64,
+    next_heartbeat: u64,
+    pace: Pace,
+    pace_origin: Option<(u64, u64)>,
+    paced: u64,
+    stats: FeedStats,
+}
+
+impl std::fmt::Debug for Publisher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Publisher")
+            .field("lanes", &self.lanes.len())
+            .field("seq", &self.seq)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How the publisher behaves.
+#[derive(Clone, Copy, Debug)]
+pub struct PublisherSettings {
+    /// Stamp hops for the latency histograms.
+    pub measure_latency: bool,
+    /// Staging batch per lane (1..=64).
+    pub batch: usize,
+    /// Idle policy while a ring is full.
+    pub idle: IdlePolicy,
+    /// Event-time heartbeat interval, ns (0: none).
+    pub heartbeat_ns: u64,
+    /// Replay pace.
+    pub pace: Pace,
+}
+
+impl Default for PublisherSettings {
+    fn default() -> Self {
+        Self {
+            measure_latency: true,
+            batch: 32,
+            idle: IdlePolicy::default(),
+            heartbeat_ns: 1_000_000,
+            pace: Pace::Max,
+        }
+    }
+}
+
+fn blank_event() -> LaneEvent {
+    LaneEvent {
+        event: MarketEvent::new(
+            Timestamp(0),
+            InstrumentId::NONE,
+            EventBody::BrokenTrade {
+                match_id: MatchId(0),
+            },
+        ),
+        heartbeat: true,
+        seq: 0,
+        t_received: 0,
+        t_decoded: 0,
+        t_enqueued: 0,
+    }
+}
+
+impl Publisher {
+    /// A publisher over the lanes' producers (index = lane number).
+    pub fn new(
+        producers: Vec<Producer<LaneEvent>>,
+        router: Router,
+        settings: PublisherSettings,
+        control: Arc<FeedControl>,
+    ) -> Self {
+        let n = producers.len();
+        Self {
+            lanes: producers
+                .into_iter()
+                .map(|tx| LaneTx {
+                    tx,
+                    staged: [blank_event(); MAX_BATCH],
+                    len: 0,
+                    gone: false,
+                })
+                .collect(),
+            router,
+            clock: HopClock::new(),
+            measure: settings.measure_latency,
+            batch: settings.batch.clamp(1, MAX_BATCH),
+            idle: settings.idle,
+            control,
+            seq: 0,
+            heartbeat_ns: settings.heartbeat_ns,
+            next_heartbeat: 0,
+            pace: settings.pace,
+            pace_origin: None,
+            paced: 0,
+            stats: FeedStats {
+                per_lane: vec![0; n],
+                ..FeedStats::default()
+            },
+        }
+    }
+
+    /// A hop stamp (raw clock), or 0 when latency is not measured.
+    #[inline(always)]
+    pub fn stamp(&self) -> u64 {
+        if self.measure {
+            self.clock.raw()
+        } else {
+            0
+        }
+    }
+
+    /// Whether the engine asked the feed to stop.
+    #[inline]
+    pub fn stop_requested(&self) -> bool {
+        self.control.stop.load(Ordering::Relaxed)
+    }
+
+    /// Waits until an event of event time `ts_ns` is due under the pace (no-op at `Max`).
+    /// Call it before stamping the message's arrival. Flushes staged events before waiting.
+    pub fn wait_until_due(&mut self, ts_ns: u64) -> Result<(), Stopped> {
+        let due_ns = match self.pace {
+            Pace::Max => return Ok(()),
+            Pace::Speed(factor) => {
+                let (_, origin_ts) = *self.pace_origin.get_or_insert((self.clock.raw(), ts_ns));
+                let elapsed_event = ts_ns.saturating_sub(origin_ts) as f64;
+                (elapsed_event / factor.max(1e-9)) as u64
+            }
+            Pace::Rate(per_sec) => {
+                self.pace_origin.get_or_insert((self.clock.raw(), 0));
+                let n = self.paced;
+                self.paced += 1;
+                (u128::from(n) * 1_000_000_000 / u128::from(per_sec.max(1))) as u64
+            }
+        };
+        let origin = self.pace_origin.map_or(0, |o| o.0);
+        if self.clock.nanos_between(origin, self.clock.raw()) >= due_ns {
+            return Ok(());
+        }
+        self.flush()?;
+        while self.clock.nanos_between(origin, self.clock.raw()) < due_ns {
+            if self.stop_requested() {
+                self.stats.stopped = true;
+                return Err(Stopped);
+            }
+            core::hint::spin_loop();
+        }
+        Ok(())
+    }
+
+    /// Publishes one event decoded at `t_decoded` from a message received at `t_received`
+    /// (stamps from [`Publisher::stamp`]).
+    #[inline]
+    pub fn publish(
+        &mut self,
+        ev: &MarketEvent,
+        t_received: u64,
+        t_decoded: u64,
+    ) -> Result<(), Stopped> {
+        let item = LaneEvent {
+            event: *ev,
+            heartbeat: false,
+            seq: self.seq,
+            t_received,
+            t_decoded,
+            t_enqueued: 0,
+        };
+        let route = self.router.route(ev);
+        if self.heartbeat_ns != 0 && ev.ts.0 >= self.next_heartbeat {
+            self.heartbeat(ev.ts.0, route)?;
+        }
+        self.seq += 1;
+        self.stats.events += 1;
+        match route {
+            Route::Lane(l) => self.stage(usize::from(l), item),
+            Route::All => {
+                for l in 0..self.lanes.len() {
+                    self.stage(l, item)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Event time crossed a heartbeat boundary: every lane that is not about to receive the
+    /// current event gets a heartbeat (the one that receives it fires its timers on it).
+    #[cold]
+    fn heartbeat(&mut self, ts: u64, route: Route) -> Result<(), Stopped> {
+        let boundary = ts - ts % self.heartbeat_ns;
+        let first = self.next_heartbeat == 0;
+        self.next_heartbeat = boundary + self.heartbeat_ns;
+        if first || self.lanes.len() == 1 || route == Route::All {
+            return Ok(());
+        }
+        self.stats.heartbeats += 1;
+        let mut item = blank_event();
+        item.event.ts = Timestamp(boundary);
+        item.seq = self.seq;
+        for l in 0..self.lanes.len() {
+            if route != Route::Lane(l as u16) {
+                self.stage(l, item)?;
+            }
+        }
+        Ok(())
+    }
+
+    #[inline(always)]
+    fn stage(&mut self, lane: usize, item: LaneEvent) -> Result<(), Stopped> {
+        let tx = &mut self.lanes[lane];
+        tx.staged[tx.len] = item;
+        tx.len += 1;
+        if tx.len >= self.batch {
+            self.flush_lane(lane)?;
+        }
+        Ok(())
+    }
+
+    /// Publishes everything staged (call at the end of each packet or input chunk).
+    pub fn flush(&mut self) -> Result<(), Stopped> {
+        for l in 0..self.lanes.len() {
+            if self.lanes[l].len > 0 {
+                self.flush_lane(l)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn flush_lane(&mut self, lane: usize) -> Result<(), Stopped> {
+        let t = self.stamp();
+        let tx = &mut self.lanes[lane];
+        let n = tx.len;
+        tx.len = 0;
+        if tx.gone {
+            self.stats.dropped_lane_gone += n as u64;
+            return Ok(());
+        }
+        for item in &mut tx.staged[..n] {
+            item.t_enqueued = t;
+        }
+        let mut done = tx.tx.push_slice(&tx.staged[..n]);
+        self.stats.per_lane[lane] += n as u64;
+        if done == n {
+            self.control
+                .events
+                .store(self.stats.events, Ordering::Relaxed);
+            return Ok(());
+        }
+        // Full: wait for room, counted.
+        self.stats.full_waits += 1;
+        self.control.full_waits.fetch_add(1, Ordering::Relaxed);
+        let started = self.clock.raw();
+        let mut backoff = Backoff::new(self.idle);
+        let result = loop {
+            let tx = &mut self.lanes[lane];
+            done += tx.tx.push_slice(&tx.staged[done..n]);
+            if done == n {
+                break Ok(());
+            }
+            if tx.tx.is_abandoned() {
+                tx.gone = true;
+                self.stats.dropped_lane_gone += (n - done) as u64;
+                tracing::error!(lane, "lane is gone; its events are dropped and counted");
+                break Ok(());
+            }
+            if self.control.stop.load(Ordering::Relaxed) {
+                self.stats.stopped = true;
+                break Err(Stopped);
+            }
+            backoff.snooze();
+        };
+        self.stats.full_wait_ns += self.clock.nanos_between(started, self.clock.raw());
+        result
+    }
+
+    /// The lane `instrument` is routed to, if assigned yet.
+    pub fn lane_of(&self, instrument: InstrumentId) -> Option<u16> {
+        self.router.lane_of(instrument)
+    }
+
+    /// Flushes, closes the rings (the lanes drain them and stop) and returns the counters.
+    pub fn finish(mut self) -> FeedStats {
+        if self.flush().is_err() {
+            self.stats.stopped = true;
+        }
+        self.control
+            .events
+            .store(self.stats.events, Ordering::Relaxed);
+        self.stats
+    }
+}
+
+/// What a source reports at the end.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SourceReport {
+    /// Messages read.
+    pub messages: u64,
+    /// Messages or packets that could not be decoded (each counted, none skipped silently).
+    pub errors: u64,
+    /// The first errors, with their positions.
+    pub first_errors: Vec<String>,
+    /// Source-specific lines for the summary (format, packets, gaps, ...).
+    pub notes: Vec<String>,
+}
+
+/// A source of market events for the feed thread: reads its input, decodes it, and calls
+/// [`Publisher::publish`] for every event (with [`Publisher::flush`] at packet boundaries).
+/// Runs on the feed thread; returns when the input ends or the publisher says stop.
+pub trait FeedSource: Send + 'static {
+    /// Reads everything (or until stopped).
+    fn run(&mut self, publisher: &mut Publisher) -> SourceReport;
+}
+
+/// A source over events already in memory (tests, tools, generated sessions), flushed every
+/// `chunk` events as if each chunk were a packet.
+#[derive(Debug, Clone)]
+pub struct EventsSource {
+    events: Arc<[MarketEvent]>,
+    chunk: usize,
+}
+
+impl EventsSource {
+    /// A source over `events`.
+    pub fn new(events: impl Into<Arc<[MarketEvent]>>, chunk: usize) -> Self {
+        Self {
+            events: events.into(),
+            chunk: chunk.max(1),
+        }
+    }
+}
+
+impl FeedSource for EventsSource {
+    fn run(&mut self, publisher: &mut Publisher) -> SourceReport {
+        let mut report = SourceReport::default();
+        for chunk in self.events.chunks(self.chunk) {
+            for ev in chunk {
+                if publisher.wait_until_due(ev.ts.0).is_err() {
+                    return report;
+                }
+                let t = publisher.stamp();
+                if publisher.publish(ev, t, t).is_err() {
+                    return report;
+                }
+                report.messages += 1;
+            }
+            if publisher.flush().is_err() {
+                return report;
+            }
+        }
+        report
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ticklane_core::{InstrumentInfo, OrderId, Symbol};
+
+    fn ev(ts: u64, instrument: u32) -> MarketEvent {
+        MarketEvent::new(
+            Timestamp(ts),
+            InstrumentId(instrument),
+            EventBody::OrderDeleted {
+                order_id: OrderId(ts),
+            },
+        )
+    }
+
+    fn drain(rx: &mut ticklane_ring::Consumer<LaneEvent>) -> Vec<LaneEvent> {
+        let mut v = Vec::new();
+        while let Some(x) = rx.pop() {
+            v.push(x);
+        }
+        v
+    }
+
+    #[test]
+    fn routes_by_instrument_broadcasts_market_wide_and_inserts_heartbeats() {
+        let (tx0, mut rx0) = ticklane_ring::ring(256);
+        let (tx1, mut rx1) = ticklane_ring::ring(256);
+        let settings = PublisherSettings {
+            measure_latency: false,
+            batch: 4,
+            heartbeat_ns: 1000,
+            ..PublisherSettings::default()
+        };
+        let mut p = Publisher::new(vec![tx0, tx1], Router::new(2, []), settings, Arc::default());
+        let dir = MarketEvent::new(
+            Timestamp(10),
+            InstrumentId(3),
+            EventBody::InstrumentDirectory(InstrumentInfo::common_stock(
+                Symbol::new("X").unwrap_or_default(),
+            )),
+        );
+        let events = [
+            dir,
+            ev(20, 2),
+            ev(30, 3),
+            ev(2500, 2),
+            ev(2600, 0),
+            ev(4100, 0),
+        ];
+        for e in &events {
+            assert_eq!(p.publish(e, 0, 0), Ok(()));
+        }
+        let stats = p.finish();
+        assert_eq!(stats.events, 6);
+        assert_eq!(stats.heartbeats, 1);
+        let l0 = drain(&mut rx0);
+        let l1 = drain(&mut rx1);
+        let desc = |v: &[LaneEvent]| -> Vec<(u64, bool, u64)> {
+            v.iter()
+                .map(|x| (x.seq, x.heartbeat, x.event.ts.0))
+                .collect()
+        };
+        // Lane 0 gets instrument 2; lane 1 instrument 3; both get the market-wide events. The
+        // event at 2500 (lane 0) crosses the 2000 ns boundary: quiet lane 1 gets a heartbeat
+        // carrying that event's sequence number. The market-wide event at 4100 crosses the
+        // next boundary but reaches every lane itself: no heartbeat.
+        assert_eq!(
+            desc(&l0),
+            vec![
+                (1, false, 20),
+                (3, false, 2500),
+                (4, false, 2600),
+                (5, false, 4100)
+            ]
+        );
+        assert_eq!(
+            desc(&l1),
+            vec![
+                (0, false, 10),
+                (2, false, 30),
+                (3, true, 2000),
+                (4, false, 2600),
+                (5, false, 4100)
+            ]
+        );
+        assert_eq!(stats.per_lane, vec![4, 5]);
+    }
+
+    #[test]
+    fn a_full_ring_waits_and_a_gone_lane_is_counted_not_blocking() {
+        let (tx0, rx0) = ticklane_ring::ring::<LaneEvent>(2);
+        let settings = PublisherSettings {
+            measure_latency: false,
+            batch: 1,
+            heartbeat_ns: 0,
+            idle: IdlePolicy::SpinYield { spins: 1 },
+            ..PublisherSettings::default()
+        };
+        let mut p = Publisher::new(vec![tx0], Router::new(1, []), settings, Arc::default());
+        let cap = 2usize;
+        for i in 0..cap as u64 {
+            assert_eq!(p.publish(&ev(i, 1), 0, 0), Ok(()));
+        }
+        // The ring is full; the consumer goes away: the next publish must not hang.
+        drop(rx0);
+        assert_eq!(p.publish(&ev(9, 1), 0, 0), Ok(()));
+        assert_eq!(p.publish(&ev(10, 1), 0, 0), Ok(()));
+        let stats = p.finish();
+        assert_eq!(stats.full_waits, 1);
+        assert_eq!(stats.dropped_lane_gone, 2);
+    }
+
+    #[test]
+    fn stop_flag_ends_a_wait_on_a_full_ring() {
+        let (tx0, _rx0) = ticklane_ring::ring::<LaneEvent>(2);
+        let control = Arc::new(FeedControl::default());
+        let settings = PublisherSettings {
+            measure_latency: false,
+            batch: 1,
+            heartbeat_ns: 0,
+            ..PublisherSettings::default()
+        };
+        let mut p = Publisher::new(vec![tx0], Router::new(1, []), settings, control.clone());
+        assert_eq!(p.publish(&ev(1, 1), 0, 0), Ok(()));
+        assert_eq!(p.publish(&ev(2, 1), 0, 0), Ok(()));
+        control.stop.store(true, Ordering::Relaxed);
+        assert_eq!(p.publish(&ev(3, 1), 0, 0), Err(Stopped));
+        assert!(p.finish().stopped);
+    }
+}

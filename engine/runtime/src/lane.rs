@@ -1,0 +1,1170 @@
+//! [`Lane`]: one thread, pinned to one core, that owns the books of its instruments, its
+//! strategies, their orders and the venue they trade with. One thread, one order of events:
+//! that is where determinism comes from.
+//!
+//! For every event from its ring, in order, a lane
+//! 0. lets the venue deliver the acks and fills that are due by the event's time (venues with
+//!    latency),
+//! 1. fires the strategies' timers whose event-time deadline has passed,
+//! 2. applies the event to its [`Market`] (taking the trade print first, while the executed
+//!    order is still in the book),
+//! 3. lets the venue fill resting orders against the print,
+//! 4. calls the subscribed strategies (`on_event`, then `on_trade`, then `on_book` when the top
+//!    of the book changed),
+//! 5. routes the orders they sent to the venue and delivers the venue's answers
+//!    (`on_order_update`, `on_fill`), repeating while those callbacks send more (bounded per
+//!    event; the rest go out after the next event, never dropped),
+//! 6. records the hop latencies of the event.
+//!
+//! A panicking strategy callback is caught here (`catch_unwind`), its orders are cancelled,
+//! and the [`PanicPolicy`] applies: restart the strategy fresh from its factory, or halt the
+//! lane (no more strategy calls, every order cancelled, books still maintained so the lane's
+//! ring keeps draining and no other lane is held up). The incident goes to the control plane.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use ticklane_book::{AnomalyKind, Market};
+use ticklane_core::{EventBody, InstrumentId, MarketEvent, Qty, Symbol, Timestamp};
+use ticklane_ring::Consumer;
+use ticklane_strategy::{
+    Context, OrderCommand, OrderUpdate, OrderUpdateKind, Outbox, ParamError, Position,
+    RejectReason, Strategy, StrategyId, TimerQueue, TradePrint,
+};
+
+use crate::clock::HopClock;
+use crate::digest::StreamDigest;
+use crate::envelope::LaneEvent;
+use crate::idle::{Backoff, IdlePolicy};
+use crate::latency::{Hop, LatencyRecorder};
+use ticklane_exec::{EquityPoint, Ledger, PnlTotals, Venue, VenueReport};
+
+/// Builds a fresh instance of a strategy (at start and after a restart).
+pub type StrategyFactory =
+    Arc<dyn Fn() -> Result<Box<dyn Strategy>, ParamError> + Send + Sync + 'static>;
+
+/// Most strategies one lane runs (subscriptions are a 64-bit mask per instrument).
+pub const MAX_STRATEGIES_PER_LANE: usize = 64;
+
+/// Rounds of order routing per event before the remaining commands wait for the next event.
+const MAX_ORDER_ROUNDS: u32 = 16;
+
+/// Event time between two samples of each strategy's equity curve (1 s).
+pub const EQUITY_SAMPLE_NS: u64 = 1_000_000_000;
+
+/// Items popped from the ring per batch.
+const BATCH: usize = 256;
+
+/// One strategy instance to run on a lane.
+#[derive(Clone)]
+pub struct StrategySpec {
+    /// Index in the configuration.
+    pub id: StrategyId,
+    /// Instance name.
+    pub name: String,
+    /// Descriptor name.
+    pub kind: String,
+    /// Subscribed instruments; `*` subscribes to every instrument of the lane.
+    pub symbols: Vec<Symbol>,
+    /// Constructor.
+    pub factory: StrategyFactory,
+}
+
+impl std::fmt::Debug for StrategySpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StrategySpec")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("symbols", &self.symbols)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a lane does when a strategy panics.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum PanicPolicy {
+    /// Cancel the strategy's orders and start a fresh instance; after `max_restarts` restarts
+    /// of one strategy, halt the lane instead.
+    Restart {
+        /// Restarts allowed per strategy.
+        max_restarts: u32,
+    },
+    /// Cancel every order of the lane and stop calling its strategies.
+    HaltLane,
+}
+
+impl Default for PanicPolicy {
+    fn default() -> Self {
+        Self::Restart { max_restarts: 3 }
+    }
+}
+
+/// How a lane runs.
+#[derive(Clone, Copy, Debug)]
+pub struct LaneSettings {
+    /// Lane number.
+    pub index: u16,
+    /// Core to pin the lane's thread to (`None`: not pinned).
+    pub core: Option<usize>,
+    /// What the thread does when its ring is empty.
+    pub idle: IdlePolicy,
+    /// What happens when a strategy panics.
+    pub panic_policy: PanicPolicy,
+    /// Record per-hop latency histograms.
+    pub measure_latency: bool,
+    /// Live orders the book index holds before it first grows.
+    pub order_capacity: usize,
+    /// Keep every command, order update and fill for the run's reports (`orders.csv`,
+    /// `fills.csv`). Appends to preallocated vectors; they grow (allocate) only when a run
+    /// trades more than the reserve.
+    pub journal: bool,
+}
+
+impl Default for LaneSettings {
+    fn default() -> Self {
+        Self {
+            index: 0,
+            core: None,
+            idle: IdlePolicy::default(),
+            panic_policy: PanicPolicy::default(),
+            measure_latency: true,
+            order_capacity: 1 << 16,
+            journal: false,
+        }
+    }
+}
+
+/// Counters and flags shared between a lane's thread and its control-plane actor. The lane
+/// writes the counters (relaxed stores, once per batch); the actor writes the flags.
+#[derive(Debug, Default)]
+pub struct LaneControl {
+    /// Stop now (what is still in the ring is left there and reported).
+    pub stop: AtomicBool,
+    /// Kill switch: stop trading and cancel every open order.
+    pub kill: AtomicBool,
+    /// The lane's thread has finished.
+    pub finished: AtomicBool,
+    /// Items processed (events and heartbeats).
+    pub events: AtomicU64,
+    /// Commands sent by strategies.
+    pub orders: AtomicU64,
+    /// Fills.
+    pub fills: AtomicU64,
+    /// Strategy panics caught.
+    pub panics: AtomicU64,
+    /// Items waiting in the ring at the last batch.
+    pub ring_len: AtomicU64,
+    /// Tick-to-decision p50 / p99 (ns), refreshed every 2^16 items.
+    pub t2d_p50: AtomicU64,
+    /// See `t2d_p50`.
+    pub t2d_p99: AtomicU64,
+    /// Whether trading is disabled (kill switch or halt).
+    pub trading_disabled: AtomicBool,
+    /// Whether the lane is halted.
+    pub halted: AtomicBool,
+}
+
+/// What the policy did about a panic.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum PanicAction {
+    /// A fresh instance replaced the strategy.
+    Restarted,
+    /// The strategy could not be rebuilt (its factory failed) and stays stopped.
+    StrategyStopped,
+    /// The lane was halted.
+    LaneHalted,
+}
+
+/// Something the control plane must hear about.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum LaneIncident {
+    /// A strategy callback panicked.
+    StrategyPanicked {
+        /// Lane.
+        lane: u16,
+        /// Strategy.
+        strategy: StrategyId,
+        /// Its name.
+        name: String,
+        /// The panic message.
+        message: String,
+        /// Sequence number of the event being processed.
+        seq: u64,
+        /// What the policy did.
+        action: PanicAction,
+    },
+    /// The kill switch took effect.
+    KillSwitch {
+        /// Lane.
+        lane: u16,
+        /// Orders cancelled.
+        cancelled: u64,
+    },
+}
+
+/// Where a lane sends incidents (the control plane installs one that casts to its actor).
+pub type IncidentSink = Box<dyn Fn(LaneIncident) + Send + 'static>;
+
+/// One line of a lane's order journal.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum JournalEntry {
+    /// A strategy sent a command at event time `ts`.
+    Command {
+        /// Event time.
+        ts: Timestamp,
+        /// The command.
+        cmd: OrderCommand,
+    },
+    /// An order changed state.
+    Update(OrderUpdate),
+    /// An order was (partly) filled.
+    Fill(ticklane_strategy::Fill),
+}
+
+/// One strategy's results.
+#[derive(Clone, Debug)]
+pub struct StrategyReport {
+    /// Index in the configuration.
+    pub id: StrategyId,
+    /// Instance name.
+    pub name: String,
+    /// Descriptor name.
+    pub kind: String,
+    /// Lane it ran on.
+    pub lane: u16,
+    /// Events delivered.
+    pub events: u64,
+    /// Commands sent.
+    pub commands: u64,
+    /// Fills received.
+    pub fills: u64,
+    /// Rejections received.
+    pub rejects: u64,
+    /// Panics caught.
+    pub panics: u32,
+    /// Restarts.
+    pub restarts: u32,
+    /// Final positions by instrument (with the instrument's symbol where known and the mark,
+    /// the last mid, used for P&L).
+    pub positions: Vec<(
+        InstrumentId,
+        Option<Symbol>,
+        Position,
+        Option<ticklane_core::Price>,
+    )>,
+    /// P&L from the strategy's ledger, marked to the books' mids at the end (realized at
+    /// average cost, unrealized, fees, cash, gross exposure), in `rust_decimal`.
+    pub pnl: PnlTotals,
+    /// Largest fall of equity from a previous peak (sampled once per second of event time).
+    pub max_drawdown: rust_decimal::Decimal,
+    /// The equity curve (one point per second of event time once the strategy has traded).
+    pub equity: Vec<EquityPoint>,
+    /// Positions and P&L per instrument.
+    pub ledger: Ledger,
+    /// Digest of the strategy's stream (see [`crate::digest`]).
+    pub digest: [u8; 32],
+    /// Records in the stream.
+    pub records: u64,
+}
+
+/// What a lane did.
+#[derive(Clone, Debug)]
+pub struct LaneReport {
+    /// Lane number.
+    pub index: u16,
+    /// Core it was pinned to, if pinning succeeded.
+    pub pinned_core: Option<usize>,
+    /// Market events processed.
+    pub events: u64,
+    /// Heartbeats processed.
+    pub heartbeats: u64,
+    /// Events delivered to at least one strategy.
+    pub strategy_events: u64,
+    /// Commands routed to the venue.
+    pub commands: u64,
+    /// Fills.
+    pub fills: u64,
+    /// Commands that waited for the next event because a cascade of order callbacks exceeded
+    /// the per-event routing rounds.
+    pub deferred_commands: u64,
+    /// Commands discarded because the strategy that sent them panicked in the same callback.
+    pub discarded_on_panic: u64,
+    /// Items left in the ring when the lane was stopped early.
+    pub left_in_ring: u64,
+    /// Whether the lane was halted.
+    pub halted: bool,
+    /// Whether the kill switch was applied.
+    pub killed: bool,
+    /// Instruments with a book.
+    pub instruments: usize,
+    /// Live orders in the books at the end.
+    pub live_orders: usize,
+    /// Orders still working at the venue at the end.
+    pub working_orders: usize,
+    /// Book anomalies by kind.
+    pub anomalies: Vec<(AnomalyKind, u64)>,
+    /// Latency histograms.
+    pub latency: LatencyRecorder,
+    /// Per-strategy results.
+    pub strategies: Vec<StrategyReport>,
+    /// Every command, update and fill in processing order (when `journal` is on).
+    pub journal: Vec<JournalEntry>,
+}
+
+struct Slot {
+    id: StrategyId,
+    name: String,
+    kind: String,
+    factory: StrategyFactory,
+    strategy: Option<Box<dyn Strategy>>,
+    outbox: Outbox,
+    ledger: Ledger,
+    digest: StreamDigest,
+    events: u64,
+    commands: u64,
+    fills: u64,
+    rejects: u64,
+    panics: u32,
+    restarts: u32,
+}
+
+/// One lane's state. Drive it with [`Lane::run`] on its own thread, or call
+/// [`Lane::process`] directly (tests, single-threaded tools).
+pub struct Lane<V: Venue> {
+    settings: LaneSettings,
+    market: Market,
+    slots: Vec<Slot>,
+    /// Subscription mask by instrument id (dense).
+    subs: Vec<u64>,
+    /// Strategies subscribed to every instrument of the lane.
+    wildcard: u64,
+    /// Every strategy.
+    all: u64,
+    /// Subscribed symbols and their masks.
+    symbol_masks: Vec<(Symbol, u64)>,
+    /// Strategy id → slot.
+    slot_of: Vec<u8>,
+    timers: TimerQueue,
+    venue: V,
+    reports: Vec<VenueReport>,
+    commands: Vec<(usize, OrderCommand)>,
+    drained: Vec<OrderCommand>,
+    latency: LatencyRecorder,
+    clock: HopClock,
+    control: Arc<LaneControl>,
+    incidents: Option<IncidentSink>,
+    trading: bool,
+    /// Commands are waiting because a cascade hit the per-event routing rounds.
+    deferred_pending: bool,
+    halted: bool,
+    killed: bool,
+    last_ts: Timestamp,
+    next_equity_sample: u64,
+    events: u64,
+    heartbeats: u64,
+    strategy_events: u64,
+    commands_sent: u64,
+    fills: u64,
+    deferred: u64,
+    discarded: u64,
+    pinned_core: Option<usize>,
+    left_in_ring: u64,
+    journal: Vec<JournalEntry>,
+}
+
+impl<V: Venue> std::fmt::Debug for Lane<V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lane")
+            .field("index", &self.settings.index)
+            .field("strategies", &self.slots.len())
+            .field("events", &self.events)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The trade print of an event, read before the book applies it (an execution's price and
+/// side are those of the resting order, which a full execution removes).
+fn trade_print(market: &Market, ev: &MarketEvent) -> Option<TradePrint> {
+    let (price, qty, resting_side) = match ev.body {
+        EventBody::OrderExecuted { order_id, qty, .. } => {
+            let o = market.order(order_id)?;
+            (o.price, qty, Some(o.side))
+        }
+        EventBody::OrderExecutedWithPrice {
+            order_id,
+            qty,
+            price,
+            printable: true,
+            ..
+        } => (price, qty, market.order(order_id).map(|o| o.side)),
+        EventBody::Trade {
+            price, qty, side, ..
+        } => (price, qty, Some(side)),
+        EventBody::CrossTrade { price, qty, .. } => {
+            (price, Qty(u32::try_from(qty).unwrap_or(u32::MAX)), None)
+        }
+        _ => return None,
+    };
+    Some(TradePrint {
+        ts: ev.ts,
+        instrument: ev.instrument,
+        price,
+        qty,
+        resting_side,
+    })
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_string()
+    }
+}
+
+impl<V: Venue> Lane<V> {
+    /// Builds a lane and its strategies (each from its factory).
+    pub fn new(
+        settings: LaneSettings,
+        strategies: Vec<StrategySpec>,
+        venue: V,
+        control: Arc<LaneControl>,
+        incidents: Option<IncidentSink>,
+    ) -> Result<Self, ParamError> {
+        assert!(
+            strategies.len() <= MAX_STRATEGIES_PER_LANE,
+            "at most {MAX_STRATEGIES_PER_LANE} strategies per lane (validated by the config)"
+        );
+        let mut slots = Vec::with_capacity(strategies.len());
+        let mut symbol_masks: Vec<(Symbol, u64)> = Vec::new();
+        let mut wildcard = 0u64;
+        let mut slot_of = Vec::new();
+        for (i, spec) in strategies.into_iter().enumerate() {
+            let bit = 1u64 << i;
+            for sym in &spec.symbols {
+                if sym.as_str() == "*" {
+                    wildcard |= bit;
+                } else if let Some(e) = symbol_masks.iter_mut().find(|e| e.0 == *sym) {
+                    e.1 |= bit;
+                } else {
+                    symbol_masks.push((*sym, bit));
+                }
+            }
+            let id = usize::from(spec.id.0);
+            if slot_of.len() <= id {
+                slot_of.resize(id + 1, u8::MAX);
+            }
+            slot_of[id] = i as u8;
+            let strategy = (spec.factory)()?;
+            slots.push(Slot {
+                id: spec.id,
+                name: spec.name,
+                kind: spec.kind,
+                factory: spec.factory,
+                strategy: Some(strategy),
+                outbox: Outbox::with_capacity(64),
+                ledger: Ledger::new(),
+                digest: StreamDigest::new(),
+                events: 0,
+                commands: 0,
+                fills: 0,
+                rejects: 0,
+                panics: 0,
+                restarts: 0,
+            });
+        }
+        let all = if slots.len() == 64 {
+            u64::MAX
+        } else {
+            (1u64 << slots.len()) - 1
+        };
+        Ok(Self {
+            market: Market::with_capacity(settings.order_capacity, 1024),
+            settings,
+            slots,
+            subs: Vec::new(),
+            wildcard,
+            all,
+            symbol_masks,
+            slot_of,
+            timers: TimerQueue::with_capacity(1024),
+            venue,
+            reports: Vec::with_capacity(64),
+            commands: Vec::with_capacity(64),
+            drained: Vec::with_capacity(64),
+            latency: LatencyRecorder::new(),
+            clock: HopClock::new(),
+            control,
+            incidents,
+            trading: true,
+            deferred_pending: false,
+            halted: false,
+            killed: false,
+            last_ts: Timestamp(0),
+            next_equity_sample: 0,
+            events: 0,
+            heartbeats: 0,
+            strategy_events: 0,
+            commands_sent: 0,
+            fills: 0,
+            deferred: 0,
+            discarded: 0,
+            pinned_core: None,
+            left_in_ring: 0,
+            journal: Vec::with_capacity(if settings.journal { 1 << 16 } else { 0 }),
+        })
+    }
+
+    /// Where incidents go (the lane actor installs one that casts to itself).
+    pub fn set_incident_sink(&mut self, sink: IncidentSink) {
+        self.incidents = Some(sink);
+    }
+
+    /// Orders working at the venue now.
+    pub fn working_orders(&self) -> usize {
+        self.venue.working_orders()
+    }
+
+    /// The lane's books.
+    pub fn market(&self) -> &Market {
+        &self.market
+    }
+
+    /// Calls every strategy's `on_start` (at event time 0: no event has arrived yet).
+    pub fn start(&mut self) {
+        for i in 0..self.slots.len() {
+            self.call(i, u64::MAX, self.last_ts, |s, ctx| s.on_start(ctx));
+        }
+        self.route(u64::MAX, self.last_ts);
+    }
+
+    /// Runs one strategy callback with a context, catching a panic.
+    fn call(
+        &mut self,
+        slot: usize,
+        seq: u64,
+        now: Timestamp,
+        f: impl FnOnce(&mut dyn Strategy, &mut Context<'_>),
+    ) {
+        let s = &mut self.slots[slot];
+        let Some(strategy) = s.strategy.as_mut() else {
+            return;
+        };
+        let mut ctx = Context::new(
+            now,
+            s.id,
+            &s.name,
+            &self.market,
+            &mut s.outbox,
+            &mut self.timers,
+            self.trading,
+        );
+        let result = catch_unwind(AssertUnwindSafe(|| f(strategy.as_mut(), &mut ctx)));
+        if let Err(payload) = result {
+            let message = panic_message(payload.as_ref());
+            self.on_panic(slot, seq, now, message);
+        }
+    }
+
+    fn notify(&self, incident: LaneIncident) {
+        if let Some(sink) = &self.incidents {
+            sink(incident);
+        }
+    }
+
+    /// Applies venue reports caused by something other than the strategy (cancel-all on a
+    /// panic, restart, halt or kill switch) without calling strategies whose instance is gone.
+    fn absorb_reports_silently(&mut self) {
+        let reports = std::mem::take(&mut self.reports);
+        for r in &reports {
+            if self.settings.journal {
+                self.journal.push(match r {
+                    VenueReport::Update(u) => JournalEntry::Update(*u),
+                    VenueReport::Fill(f) => JournalEntry::Fill(*f),
+                });
+            }
+            if let VenueReport::Update(u) = r {
+                if let Some(s) = self.slot_index(u.id.strategy()) {
+                    let slot = &mut self.slots[s];
+                    slot.outbox.apply_update(u);
+                    slot.digest.update(u);
+                }
+            }
+        }
+        self.reports = reports;
+        self.reports.clear();
+    }
+
+    fn on_panic(&mut self, slot: usize, seq: u64, now: Timestamp, message: String) {
+        let policy = self.settings.panic_policy;
+        self.control.panics.fetch_add(1, Ordering::Relaxed);
+        let s = &mut self.slots[slot];
+        s.panics += 1;
+        s.strategy = None;
+        self.discarded += s.outbox.pending().len() as u64;
+        s.outbox.drain_pending_into(&mut self.drained);
+        self.drained.clear();
+        let id = s.id;
+        let name = s.name.clone();
+        tracing::error!(lane = self.settings.index, strategy = %name, seq, "strategy panicked: {message}");
+        let restart = match policy {
+            PanicPolicy::Restart { max_restarts } => self.slots[slot].restarts < max_restarts,
+            PanicPolicy::HaltLane => false,
+        };
+        self.timers.remove_strategy(id);
+        let action = if restart {
+            self.reports.clear();
+            self.venue.cancel_all(now, Some(id), &mut self.reports);
+            self.absorb_reports_silently();
+            let s = &mut self.slots[slot];
+            s.outbox.clear_orders();
+            s.restarts += 1;
+            s.digest.restart(seq);
+            match (s.factory)() {
+                Ok(fresh) => {
+                    s.strategy = Some(fresh);
+                    self.call(slot, seq, now, |st, ctx| st.on_start(ctx));
+                    PanicAction::Restarted
+                }
+                Err(e) => {
+                    tracing::error!(strategy = %name, "restart failed: {e}");
+                    PanicAction::StrategyStopped
+                }
+            }
+        } else {
+            self.halt(now);
+            PanicAction::LaneHalted
+        };
+        self.notify(LaneIncident::StrategyPanicked {
+            lane: self.settings.index,
+            strategy: id,
+            name,
+            message,
+            seq,
+            action,
+        });
+    }
+
+    fn halt(&mut self, now: Timestamp) {
+        self.halted = true;
+        self.trading = false;
+        self.control.halted.store(true, Ordering::Relaxed);
+        self.control.trading_disabled.store(true, Ordering::Relaxed);
+        self.reports.clear();
+        self.venue.cancel_all(now, None, &mut self.reports);
+        self.absorb_reports_silently();
+        for s in &mut self.slots {
+            s.strategy = None;
+            self.discarded += s.outbox.pending().len() as u64;
+            s.outbox.clear_orders();
+        }
+    }
+
+    fn slot_index(&self, strategy: u16) -> Option<usize> {
+        match self.slot_of.get(usize::from(strategy)) {
+            Some(&s) if s != u8::MAX => Some(usize::from(s)),
+            _ => None,
+        }
+    }
+
+    /// Delivers `self.reports` to their strategies (which may send more commands).
+    fn deliver(&mut self, seq: u64) {
+        let reports = std::mem::take(&mut self.reports);
+        for r in &reports {
+            match r {
+                VenueReport::Update(u) => {
+                    if self.settings.journal {
+                        self.journal.push(JournalEntry::Update(*u));
+                    }
+                    let Some(slot) = self.slot_index(u.id.strategy()) else {
+                        continue;
+                    };
+                    let s = &mut self.slots[slot];
+                    s.outbox.apply_update(u);
+                    s.digest.update(u);
+                    if matches!(u.kind, OrderUpdateKind::Rejected(_)) {
+                        s.rejects += 1;
+                    }
+                    let u = *u;
+                    self.call(slot, seq, u.ts, |st, ctx| st.on_order_update(&u, ctx));
+                }
+                VenueReport::Fill(f) => {
+                    if self.settings.journal {
+                        self.journal.push(JournalEntry::Fill(*f));
+                    }
+                    let Some(slot) = self.slot_index(f.id.strategy()) else {
+                        continue;
+                    };
+                    let s = &mut self.slots[slot];
+                    s.outbox.apply_fill(f);
+                    if let Err(e) = s.ledger.apply_fill(f) {
+                        tracing::error!(strategy = %s.name, "ledger refused a fill: {e}");
+                    }
+                    s.digest.fill(f);
+                    s.fills += 1;
+                    self.fills += 1;
+                    self.control.fills.fetch_add(1, Ordering::Relaxed);
+                    let f = *f;
+                    self.call(slot, seq, f.ts, |st, ctx| st.on_fill(&f, ctx));
+                }
+            }
+        }
+        self.reports = reports;
+        self.reports.clear();
+        if !self.killed && self.venue.kill_switch_tripped() {
+            // The venue's risk gate tripped (daily loss): it has cancelled every order; the lane
+            // stops trading as for a manual kill switch.
+            self.killed = true;
+            self.trading = false;
+            self.control.trading_disabled.store(true, Ordering::Relaxed);
+            tracing::warn!(
+                lane = self.settings.index,
+                "risk gate tripped the kill switch"
+            );
+            self.notify(LaneIncident::KillSwitch {
+                lane: self.settings.index,
+                cancelled: 0,
+            });
+        }
+    }
+
+    /// Routes the strategies' pending commands to the venue and delivers the answers, in
+    /// rounds, while callbacks send more. Returns whether any command went out.
+    fn route(&mut self, seq: u64, now: Timestamp) -> bool {
+        let mut sent = false;
+        for _ in 0..MAX_ORDER_ROUNDS {
+            self.commands.clear();
+            for (i, s) in self.slots.iter_mut().enumerate() {
+                if s.outbox.pending().is_empty() {
+                    continue;
+                }
+                s.outbox.drain_pending_into(&mut self.drained);
+                for cmd in self.drained.drain(..) {
+                    if self.settings.journal {
+                        self.journal.push(JournalEntry::Command { ts: now, cmd });
+                    }
+                    s.digest.command(seq, &cmd);
+                    s.commands += 1;
+                    self.commands.push((i, cmd));
+                }
+            }
+            if self.commands.is_empty() {
+                self.deferred_pending = false;
+                return sent;
+            }
+            sent = true;
+            self.commands_sent += self.commands.len() as u64;
+            self.control
+                .orders
+                .fetch_add(self.commands.len() as u64, Ordering::Relaxed);
+            self.reports.clear();
+            for &(i, cmd) in &self.commands {
+                let halted_submit = !self.trading
+                    && matches!(
+                        cmd,
+                        OrderCommand::Submit { .. } | OrderCommand::Modify { .. }
+                    );
+                if halted_submit || self.slots[i].strategy.is_none() {
+                    let instrument = match cmd {
+                        OrderCommand::Submit { request, .. } => request.instrument,
+                        _ => InstrumentId::NONE,
+                    };
+                    self.reports.push(VenueReport::Update(OrderUpdate {
+                        ts: now,
+                        id: cmd.id(),
+                        instrument,
+                        kind: OrderUpdateKind::Rejected(RejectReason::TradingHalted),
+                    }));
+                } else {
+                    self.venue
+                        .on_command(now, &cmd, &self.market, &mut self.reports);
+                }
+            }
+            self.deliver(seq);
+        }
+        let left: u64 = self
+            .slots
+            .iter()
+            .map(|s| s.outbox.pending().len() as u64)
+            .sum();
+        self.deferred += left;
+        self.deferred_pending = left > 0;
+        sent
+    }
+
+    /// Delivers, in event-time order, everything due by `now`: the venue's in-flight orders
+    /// and reports, and the strategies' timers (the venue first at equal times). Interleaving
+    /// them by time, rather than all of one then all of the other, keeps what a strategy sees
+    /// independent of how many other events its lane carries.
+    fn catch_up(&mut self, now: Timestamp) {
+        loop {
+            let venue = self.venue.next_due().filter(|&t| t <= now);
+            let timer = self.timers.next_deadline().filter(|&t| t <= now);
+            let venue_first = match (venue, timer) {
+                (Some(v), Some(t)) => v <= t,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => return,
+            };
+            match (venue, timer) {
+                (Some(v), _) if venue_first => {
+                    self.reports.clear();
+                    self.venue.advance(v, &self.market, &mut self.reports);
+                    if !self.reports.is_empty() {
+                        // Not caused by the lane's current item (which depends on the lane
+                        // layout): recorded with no sequence number, like timers.
+                        self.deliver(u64::MAX);
+                        // What the strategies sent from those callbacks leaves now, at the
+                        // reports' time, not at the lane's next event.
+                        self.route(u64::MAX, v);
+                    }
+                }
+                (_, Some(t)) => self.fire_timers(t),
+                _ => return,
+            }
+        }
+    }
+
+    fn fire_timers(&mut self, now: Timestamp) {
+        while let Some((deadline, strategy, timer)) = self.timers.pop_due(now) {
+            let Some(slot) = self.slot_index(strategy.0) else {
+                continue;
+            };
+            self.slots[slot].digest.timer(u64::MAX, deadline.0, timer);
+            self.call(slot, u64::MAX, deadline, |s, ctx| s.on_timer(timer, ctx));
+            self.route(u64::MAX, deadline);
+        }
+    }
+
+    fn subscribe(&mut self, instrument: InstrumentId, symbol: Symbol) {
+        let mask = self
+            .symbol_masks
+            .iter()
+            .find(|e| e.0 == symbol)
+            .map_or(0, |e| e.1);
+        let i = instrument.0 as usize;
+        if i >= (1 << 24) {
+            return;
+        }
+        if self.subs.len() <= i {
+            self.subs.resize(i + 1, 0);
+        }
+        self.subs[i] = mask;
+    }
+
+    /// Processes one item from the ring. `measure`: stamp its hops (the `ring` hop ends when
+    /// the lane starts processing the item, so it includes waiting behind earlier items).
+    #[inline]
+    pub fn process(&mut self, le: &LaneEvent, measure: bool) {
+        let measure = measure && self.settings.measure_latency && le.t_received != 0;
+        let t_dequeued = if measure { self.clock.raw() } else { 0 };
+        let ev = &le.event;
+        let now = ev.ts;
+        self.last_ts = self.last_ts.max(now);
+        if self.venue.has_pending() || !self.timers.is_empty() {
+            self.catch_up(now);
+        }
+        if le.heartbeat {
+            self.heartbeats += 1;
+            return;
+        }
+        self.events += 1;
+        if now.0 >= self.next_equity_sample {
+            self.sample_equity(now);
+        }
+        let trade = trade_print(&self.market, ev);
+        let r = self.market.apply(ev);
+        if let EventBody::InstrumentDirectory(info) = &ev.body {
+            self.subscribe(ev.instrument, info.symbol);
+        }
+        if measure {
+            let c = &self.clock;
+            self.latency
+                .record(Hop::Decode, c.nanos_between(le.t_received, le.t_decoded));
+            self.latency
+                .record(Hop::Publish, c.nanos_between(le.t_decoded, le.t_enqueued));
+            self.latency
+                .record(Hop::Ring, c.nanos_between(le.t_enqueued, t_dequeued));
+        }
+        if self.venue.working_orders() > 0 {
+            self.reports.clear();
+            self.venue
+                .on_market(ev, trade.as_ref(), &self.market, &mut self.reports);
+            if !self.reports.is_empty() {
+                self.deliver(le.seq);
+                self.route(le.seq, now);
+            }
+        }
+        let mask = if ev.instrument == InstrumentId::NONE {
+            self.all
+        } else {
+            self.subs
+                .get(ev.instrument.0 as usize)
+                .copied()
+                .unwrap_or(0)
+                | self.wildcard
+        };
+        if mask == 0 || self.halted {
+            if mask == 0 && self.deferred_pending {
+                self.route(le.seq, now);
+            }
+            return;
+        }
+        self.strategy_events += 1;
+        let top_changed = r.top_changed();
+        let book_instrument = r.instrument;
+        let mut m = mask;
+        while m != 0 {
+            let i = m.trailing_zeros() as usize;
+            m &= m - 1;
+            let s = &mut self.slots[i];
+            if s.strategy.is_none() {
+                continue;
+            }
+            s.events += 1;
+            s.digest.event(le.seq, ev);
+            self.call(i, le.seq, now, |st, ctx| {
+                st.on_event(ev, ctx);
+                if let Some(t) = &trade {
+                    st.on_trade(t, ctx);
+                }
+                if top_changed {
+                    st.on_book(book_instrument, ctx);
+                }
+            });
+        }
+        let t_decision = if measure { self.clock.raw() } else { 0 };
+        let sent = self.route(le.seq, now);
+        if measure {
+            let c = &self.clock;
+            self.latency
+                .record(Hop::Strategy, c.nanos_between(t_dequeued, t_decision));
+            self.latency.record(
+                Hop::TickToDecision,
+                c.nanos_between(le.t_received, t_decision),
+            );
+            if sent {
+                let t_out = self.clock.raw();
+                self.latency
+                    .record(Hop::OrderOut, c.nanos_between(t_decision, t_out));
+                self.latency
+                    .record(Hop::TickToTrade, c.nanos_between(le.t_received, t_out));
+            }
+        }
+    }
+
+    /// Marks every strategy's ledger to the books' mids and samples its equity, once per
+    /// [`EQUITY_SAMPLE_NS`] of event time.
+    #[cold]
+    fn sample_equity(&mut self, now: Timestamp) {
+        let first = self.next_equity_sample == 0;
+        self.next_equity_sample = (now.0 / EQUITY_SAMPLE_NS + 1) * EQUITY_SAMPLE_NS;
+        if first {
+            return;
+        }
+        for s in &mut self.slots {
+            if s.ledger.totals().fills > 0 {
+                s.ledger.mark_to_market(&self.market);
+                s.ledger.sample_equity(now);
+            }
+        }
+    }
+
+    /// Applies the control flags (kill switch); cheap, call once per batch.
+    #[inline]
+    pub fn poll_control(&mut self) {
+        if !self.killed && self.control.kill.load(Ordering::Relaxed) {
+            self.apply_kill_switch();
+        }
+    }
+
+    fn apply_kill_switch(&mut self) {
+        self.killed = true;
+        self.trading = false;
+        self.control.trading_disabled.store(true, Ordering::Relaxed);
+        self.reports.clear();
+        let now = self.last_ts;
+        self.venue
+            .engage_kill_switch(now, &self.market, &mut self.reports);
+        let cancelled = self.reports.len() as u64;
+        // Strategies hear about the cancels (they are alive, only trading stopped).
+        self.deliver(u64::MAX);
+        self.route(u64::MAX, now);
+        tracing::warn!(lane = self.settings.index, cancelled, "kill switch applied");
+        self.notify(LaneIncident::KillSwitch {
+            lane: self.settings.index,
+            cancelled,
+        });
+    }
+
+    fn publish_status(&self, ring_len: usize) {
+        let c = &self.control;
+        c.events
+            .store(self.events + self.heartbeats, Ordering::Relaxed);
+        c.ring_len.store(ring_len as u64, Ordering::Relaxed);
+    }
+
+    fn publish_latency(&self) {
+        let s = self.latency.summary(Hop::TickToDecision);
+        self.control.t2d_p50.store(s.p50, Ordering::Relaxed);
+        self.control.t2d_p99.store(s.p99, Ordering::Relaxed);
+    }
+
+    /// The thread body: pins the thread, starts the strategies, processes the ring until the
+    /// feed is gone and the ring is empty (or a stop), then stops the strategies.
+    pub fn run(mut self, mut rx: Consumer<LaneEvent>) -> LaneReport {
+        if let Some(core) = self.settings.core {
+            self.pinned_core = pin_to_core(core).then_some(core);
+            if self.pinned_core.is_none() {
+                tracing::warn!(
+                    lane = self.settings.index,
+                    core,
+                    "could not pin lane to core"
+                );
+            }
+        }
+        self.start();
+        let blank = LaneEvent {
+            event: MarketEvent::new(
+                Timestamp(0),
+                InstrumentId::NONE,
+                EventBody::BrokenTrade {
+                    match_id: ticklane_core::MatchId(0),
+                },
+            ),
+            heartbeat: true,
+            seq: 0,
+            t_received: 0,
+            t_decoded: 0,
+            t_enqueued: 0,
+        };
+        let mut batch = vec![blank; BATCH];
+        let mut backoff = Backoff::new(self.settings.idle);
+        let measure = self.settings.measure_latency;
+        let mut since_latency = 0u32;
+        loop {
+            let n = rx.pop_into(&mut batch);
+            if n == 0 {
+                self.poll_control();
+                if self.control.stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                if rx.is_abandoned() && rx.is_empty() {
+                    break;
+                }
+                backoff.snooze();
+                continue;
+            }
+            backoff.reset();
+            for le in &batch[..n] {
+                self.process(le, measure);
+            }
+            self.publish_status(rx.len());
+            since_latency += n as u32;
+            if since_latency >= 1 << 16 {
+                since_latency = 0;
+                self.publish_latency();
+            }
+            self.poll_control();
+            if self.control.stop.load(Ordering::Relaxed) {
+                break;
+            }
+        }
+        self.left_in_ring = rx.len() as u64;
+        self.publish_status(rx.len());
+        self.publish_latency();
+        let report = self.finish();
+        self.control.finished.store(true, Ordering::Release);
+        report
+    }
+
+    /// Stops the strategies (`on_stop`; orders sent then are discarded) and reports.
+    pub fn finish(&mut self) -> LaneReport {
+        let now = self.last_ts;
+        for i in 0..self.slots.len() {
+            self.call(i, u64::MAX, now, |s, ctx| s.on_stop(ctx));
+            let s = &mut self.slots[i];
+            self.discarded += s.outbox.pending().len() as u64;
+            s.outbox.drain_pending_into(&mut self.drained);
+            self.drained.clear();
+        }
+        let mut strategies = Vec::with_capacity(self.slots.len());
+        for s in &mut self.slots {
+            s.ledger.mark_to_market(&self.market);
+            if s.ledger.totals().fills > 0 {
+                s.ledger.sample_equity(now);
+            }
+            let digest = std::mem::take(&mut s.digest);
+            let records = digest.records();
+            let positions = s
+                .outbox
+                .positions()
+                .iter()
+                .map(|(id, p)| {
+                    let book = self.market.book(id);
+                    (
+                        id,
+                        book.and_then(|b| b.symbol()),
+                        p,
+                        book.and_then(|b| b.mid()),
+                    )
+                })
+                .collect();
+            strategies.push(StrategyReport {
+                id: s.id,
+                name: s.name.clone(),
+                kind: s.kind.clone(),
+                lane: self.settings.index,
+                events: s.events,
+                commands: s.commands,
+                fills: s.fills,
+                rejects: s.rejects,
+                panics: s.panics,
+                restarts: s.restarts,
+                positions,
+                pnl: s.ledger.totals(),
+                max_drawdown: s.ledger.max_drawdown(),
+                equity: s.ledger.equity_curve().to_vec(),
+                ledger: s.ledger.clone(),
+                digest: digest.finish(s.outbox.positions()),
+                records,
+            });
+        }
+        LaneReport {
+            index: self.settings.index,
+            pinned_core: self.pinned_core,
+            events: self.events,
+            heartbeats: self.heartbeats,
+            strategy_events: self.strategy_events,
+            commands: self.commands_sent,
+            fills: self.fills,
+            deferred_commands: self.deferred,
+            discarded_on_panic: self.discarded,
+            left_in_ring: self.left_in_ring,
+            halted: self.halted,
+            killed: self.killed,
+            instruments: self.market.instrument_count(),
+            live_orders: self.market.live_orders(),
+            working_orders: self.venue.working_orders(),
+            anomalies: self.market.anomalies().nonzero().collect(),
+            latency: self.latency.clone(),
+            strategies,
+            journal: std::mem::take(&mut self.journal),
+        }
+    }
+}
+
+/// Pins the calling thread to `core`; false if the core does not exist or pinning failed.
+pub fn pin_to_core(core: usize) -> bool {
+    let Some(ids) = core_affinity::get_core_ids() else {
+        return false;
+    };
+    match ids.into_iter().find(|c| c.id == core) {
+        Some(id) => core_affinity::set_for_current(id),
+        None => false,
+    }
+}

@@ -1,0 +1,45 @@
+//! The runtime of ticklane: the data plane (feed stage, rings, pinned lanes, strategies, venue,
+//! latency histograms, digest) and the control plane (`ractor` actors on `tokio`) that owns and
+//! supervises its threads.
+//!
+//! ```text
+//!                 ┌────────────── control plane (tokio + ractor) ──────────────┐
+//!                 │ Supervisor ── FeedActor ── LaneActor × N  (start, stop,    │
+//!                 │                              status, kill switch, panics)  │
+//!                 └──────┬─────────────────────────┬──────────────────────────┘
+//!                        │ owns                    │ owns
+//!   source ──▶ feed thread (decode, route) ══SPSC══▶ lane thread (books, strategies, venue)
+//!                                          ══SPSC══▶ lane thread ...
+//! ```
+//!
+//! Ticks never go through an actor mailbox: they go through [`ticklane_ring`] rings from the
+//! feed thread to the lanes. Actors only start and stop threads, read their counters, flip their
+//! flags and hear about incidents. This is the one crate below the binary that depends on
+//! tokio and ractor, and the one place allowed to read a machine clock ([`clock::HopClock`],
+//! for latency and pacing only; strategies see event time).
+
+pub mod clock;
+pub mod control;
+pub mod digest;
+pub mod envelope;
+pub mod feed;
+pub mod idle;
+pub mod lane;
+pub mod latency;
+pub mod router;
+
+pub use clock::HopClock;
+pub use control::{
+    run_to_end, Engine, EngineError, EnginePlan, EngineRemote, EngineStatus, LaneStatus, RunReport,
+    VenueFactory,
+};
+pub use envelope::LaneEvent;
+pub use feed::{EventsSource, FeedSource, Pace, Publisher, PublisherSettings, SourceReport};
+pub use idle::IdlePolicy;
+pub use lane::{
+    JournalEntry, Lane, LaneControl, LaneIncident, LaneReport, LaneSettings, PanicAction,
+    PanicPolicy, StrategyFactory, StrategyReport, StrategySpec,
+};
+pub use latency::{Hop, HopSummary, LatencyRecorder};
+pub use router::{Route, Router};
+pub use ticklane_exec::{TouchVenue, Venue, VenueReport};

@@ -1,0 +1,308 @@
+//! The whole data plane under the control plane: feed thread → rings → lanes, with strategies,
+//! the paper venue, panics, and the digest.
+
+mod support;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+use support::{bomb, chaser, session, spec, symbol};
+use ticklane_core::InstrumentId;
+use ticklane_runtime::digest::{hex, run_digest};
+use ticklane_runtime::{
+    run_to_end, EnginePlan, EventsSource, IdlePolicy, LaneIncident, LaneSettings, PanicAction,
+    PanicPolicy, PublisherSettings, RunReport, StrategySpec, TouchVenue, Venue,
+};
+
+fn plan(
+    events: &[ticklane_core::MarketEvent],
+    lanes: Vec<Vec<StrategySpec>>,
+    policy: PanicPolicy,
+) -> EnginePlan {
+    EnginePlan {
+        lanes: lanes
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| {
+                (
+                    LaneSettings {
+                        index: i as u16,
+                        idle: IdlePolicy::SpinYield { spins: 64 },
+                        panic_policy: policy,
+                        ..LaneSettings::default()
+                    },
+                    s,
+                )
+            })
+            .collect(),
+        feed_core: None,
+        ring_capacity: 1024,
+        publisher: PublisherSettings {
+            idle: IdlePolicy::SpinYield { spins: 64 },
+            heartbeat_ns: 500_000,
+            ..PublisherSettings::default()
+        },
+        source: Box::new(EventsSource::new(events.to_vec(), 16)),
+        venue: Arc::new(|_| Box::new(TouchVenue::new()) as Box<dyn Venue>),
+    }
+}
+
+fn run(plan: EnginePlan) -> RunReport {
+    match run_to_end(plan, |_| {}) {
+        Ok(r) => r,
+        Err(e) => panic!("run failed: {e}"),
+    }
+}
+
+/// Per-strategy digests by strategy id, and the run digest.
+fn digests(r: &RunReport) -> (Vec<(u16, [u8; 32])>, [u8; 32]) {
+    let mut v: Vec<(u16, [u8; 32])> = r
+        .lanes
+        .iter()
+        .flat_map(|l| l.strategies.iter().map(|s| (s.id.0, s.digest)))
+        .collect();
+    v.sort();
+    let d = run_digest(v.iter().map(|(i, d)| (*i, d)));
+    (v, d)
+}
+
+fn three_chasers(layout: &[usize]) -> Vec<Vec<StrategySpec>> {
+    let lanes = layout.iter().copied().max().unwrap_or(0) + 1;
+    let mut out: Vec<Vec<StrategySpec>> = vec![Vec::new(); lanes];
+    for (i, &lane) in layout.iter().enumerate() {
+        let id = i as u16;
+        let syms = [symbol(1 + i as u32)];
+        out[lane].push(spec(id, &format!("chaser{id}"), &syms, chaser()));
+    }
+    out
+}
+
+#[test]
+fn same_input_gives_the_same_digest_across_runs_and_lane_layouts() {
+    let events = session(7, 6, 60_000);
+    let one_lane = run(plan(
+        &events,
+        three_chasers(&[0, 0, 0]),
+        PanicPolicy::default(),
+    ));
+    let again = run(plan(
+        &events,
+        three_chasers(&[0, 0, 0]),
+        PanicPolicy::default(),
+    ));
+    let two_lanes = run(plan(
+        &events,
+        three_chasers(&[0, 1, 1]),
+        PanicPolicy::default(),
+    ));
+    let three_lanes = run(plan(
+        &events,
+        three_chasers(&[2, 0, 1]),
+        PanicPolicy::default(),
+    ));
+
+    // Not vacuous: the strategies traded, got fills and fired timers.
+    let s = &one_lane.lanes[0].strategies;
+    assert_eq!(s.len(), 3);
+    for st in s {
+        assert!(st.commands > 50, "{st:?}");
+        assert!(st.fills > 5, "{st:?}");
+        assert!(st.events > 1_000, "{st:?}");
+    }
+    // One lane never needs a heartbeat; with three, quiet lanes get them.
+    assert_eq!(one_lane.feed.heartbeats, 0);
+    assert!(three_lanes.feed.heartbeats > 100);
+    assert_eq!(one_lane.feed.events, events.len() as u64);
+
+    let (per1, d1) = digests(&one_lane);
+    let (per1b, d1b) = digests(&again);
+    let (per2, d2) = digests(&two_lanes);
+    let (per3, d3) = digests(&three_lanes);
+    assert_eq!(per1, per1b);
+    assert_eq!(per1, per2, "1 lane vs 2 lanes");
+    assert_eq!(per1, per3, "1 lane vs 3 lanes");
+    assert_eq!(hex(&d1), hex(&d1b));
+    assert_eq!(d1, d2);
+    assert_eq!(d1, d3);
+    // Every event reached exactly one lane (market-wide ones reached every lane).
+    let market_wide = events
+        .iter()
+        .filter(|e| e.instrument == InstrumentId::NONE)
+        .count() as u64;
+    let processed: u64 = three_lanes.lanes.iter().map(|l| l.events).sum();
+    assert_eq!(processed, events.len() as u64 + 2 * market_wide);
+}
+
+#[test]
+fn a_different_input_gives_a_different_digest() {
+    let a = session(7, 6, 20_000);
+    let b = session(8, 6, 20_000);
+    let ra = run(plan(&a, three_chasers(&[0, 0, 0]), PanicPolicy::default()));
+    let rb = run(plan(&b, three_chasers(&[0, 0, 0]), PanicPolicy::default()));
+    assert_ne!(digests(&ra).1, digests(&rb).1);
+}
+
+#[test]
+fn a_panicking_strategy_is_restarted_and_its_neighbour_is_untouched() {
+    let events = session(3, 4, 20_000);
+    let starts = Arc::new(AtomicU32::new(0));
+    let lanes = vec![vec![
+        spec(0, "bomb", &[symbol(1)], bomb(50, starts.clone())),
+        spec(1, "chaser", &[symbol(2)], chaser()),
+    ]];
+    let r = run(plan(
+        &events,
+        lanes,
+        PanicPolicy::Restart { max_restarts: 3 },
+    ));
+    let lane = &r.lanes[0];
+    let bomb = &lane.strategies[0];
+    let chaser = &lane.strategies[1];
+    // Panics at its 50th event; the fresh instance panics again 50 events later, and so on,
+    // until the restarts run out (3) and the lane halts on the 4th panic.
+    assert_eq!(bomb.panics, 4);
+    assert_eq!(bomb.restarts, 3);
+    assert_eq!(starts.load(Ordering::Relaxed), 4);
+    assert!(lane.halted);
+    let actions: Vec<PanicAction> = r
+        .incidents
+        .iter()
+        .filter_map(|i| match i {
+            LaneIncident::StrategyPanicked { action, name, .. } if name == "bomb" => Some(*action),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        vec![
+            PanicAction::Restarted,
+            PanicAction::Restarted,
+            PanicAction::Restarted,
+            PanicAction::LaneHalted
+        ]
+    );
+    // The halted lane still drained its ring and kept its books.
+    assert_eq!(lane.events, r.feed.events);
+    assert!(lane.instruments >= 4);
+    assert_eq!(lane.working_orders, 0, "a halt cancels every order");
+    assert!(chaser.events > 0);
+}
+
+#[test]
+fn halting_one_lane_leaves_the_other_lanes_trading() {
+    let events = session(5, 4, 30_000);
+    let starts = Arc::new(AtomicU32::new(0));
+    let lanes = vec![
+        vec![spec(0, "bomb", &[symbol(1)], bomb(10, starts.clone()))],
+        vec![spec(1, "chaser", &[symbol(2)], chaser())],
+    ];
+    let r = run(plan(&events, lanes, PanicPolicy::HaltLane));
+    assert!(r.lanes[0].halted);
+    assert!(!r.lanes[1].halted);
+    assert_eq!(r.lanes[0].strategies[0].panics, 1);
+    assert_eq!(starts.load(Ordering::Relaxed), 1);
+    // Lane 1's strategy saw every event of its instrument and kept trading.
+    let own = events
+        .iter()
+        .filter(|e| e.instrument == InstrumentId(2) || e.instrument == InstrumentId::NONE)
+        .count() as u64;
+    let chaser = &r.lanes[1].strategies[0];
+    assert_eq!(chaser.events, own);
+    assert!(chaser.commands > 50);
+    // Nothing was lost: both lanes processed everything routed to them.
+    assert_eq!(
+        r.lanes.iter().map(|l| l.events + l.heartbeats).sum::<u64>(),
+        r.feed.per_lane.iter().sum::<u64>()
+    );
+    assert_eq!(r.feed.dropped_lane_gone, 0);
+}
+
+#[test]
+fn status_kill_switch_and_stop_through_the_control_plane() {
+    use ticklane_runtime::{Engine, Pace};
+    let events = session(9, 4, 400_000);
+    let mut p = plan(
+        &events,
+        vec![
+            vec![spec(0, "a", &[symbol(1)], chaser())],
+            vec![spec(1, "b", &[symbol(2)], chaser())],
+        ],
+        PanicPolicy::default(),
+    );
+    // Slow enough that the run is still going when we poke it (400k events at 200k/s = 2 s).
+    p.publisher.pace = Pace::Rate(200_000);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let report = rt.block_on(async {
+        let mut engine = Engine::start(p).await.unwrap_or_else(|e| panic!("{e}"));
+        // Status answers while running, and counters move.
+        let mut seen = 0;
+        for _ in 0..200 {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            let s = engine.status().await.unwrap_or_default();
+            assert_eq!(s.lanes.len(), 2);
+            seen = s.feed_events;
+            if seen > 20_000 {
+                break;
+            }
+        }
+        assert!(seen > 20_000, "the feed made progress: {seen}");
+        engine.kill_switch();
+        for _ in 0..200 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            let s = engine.status().await.unwrap_or_default();
+            if s.lanes.iter().all(|l| l.trading_disabled) {
+                break;
+            }
+        }
+        let s = engine.status().await.unwrap_or_default();
+        assert!(s.lanes.iter().all(|l| l.trading_disabled), "{s:?}");
+        engine.stop();
+        engine.wait().await.unwrap_or_else(|e| panic!("{e}"))
+    });
+    assert!(report.feed.stopped, "stopped before the end of the input");
+    assert!(report.feed.events < events.len() as u64);
+    for lane in &report.lanes {
+        assert!(lane.killed);
+        assert_eq!(
+            lane.working_orders, 0,
+            "the kill switch cancelled everything"
+        );
+    }
+    let kills = report
+        .incidents
+        .iter()
+        .filter(|i| matches!(i, LaneIncident::KillSwitch { .. }))
+        .count();
+    assert_eq!(kills, 2);
+}
+
+#[test]
+fn latency_in_the_paper_exchange_keeps_the_digest_layout_independent() {
+    use ticklane_exec::{ConstantLatency, PaperExchange, PerShareFees};
+    let events = session(11, 6, 40_000);
+    let paper = |events: &[ticklane_core::MarketEvent], layout: &[usize]| {
+        let mut p = plan(events, three_chasers(layout), PanicPolicy::default());
+        p.venue = Arc::new(|_| {
+            Box::new(PaperExchange::with_models(
+                ConstantLatency {
+                    entry_ns: 30_000,
+                    response_ns: 20_000,
+                },
+                PerShareFees {
+                    maker_per_share: -20,
+                    taker_per_share: 30,
+                },
+            )) as Box<dyn Venue>
+        });
+        run(p)
+    };
+    let one = paper(&events, &[0, 0, 0]);
+    let three = paper(&events, &[2, 0, 1]);
+    let fills: u64 = one.lanes[0].strategies.iter().map(|s| s.fills).sum();
+    assert!(fills > 10, "the strategies were filled: {fills}");
+    assert_eq!(digests(&one), digests(&three));
+}

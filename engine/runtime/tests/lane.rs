@@ -1,0 +1,183 @@
+//! A lane driven directly (no threads): timers, the kill switch, subscriptions.
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+
+use support::{session, spec, symbol};
+use ticklane_core::{InstrumentId, MarketEvent, Qty, Side, Timestamp};
+use ticklane_runtime::{Lane, LaneControl, LaneEvent, LaneSettings, TouchVenue};
+use ticklane_strategy::{
+    Context, OrderUpdate, OrderUpdateKind, RejectReason, Strategy, TimeInForce, TimerId,
+};
+
+fn item(seq: u64, event: MarketEvent) -> LaneEvent {
+    LaneEvent {
+        event,
+        heartbeat: false,
+        seq,
+        t_received: 0,
+        t_decoded: 0,
+        t_enqueued: 0,
+    }
+}
+
+type Log = Arc<Mutex<Vec<String>>>;
+
+/// Logs every callback with its event time.
+struct Recorder {
+    log: Log,
+    quote: bool,
+}
+
+impl Recorder {
+    fn push(&self, s: String) {
+        if let Ok(mut l) = self.log.lock() {
+            l.push(s);
+        }
+    }
+}
+
+impl Strategy for Recorder {
+    fn on_start(&mut self, ctx: &mut Context<'_>) {
+        ctx.set_timer(Timestamp(5_000), TimerId(5));
+        ctx.set_timer(Timestamp(3_000), TimerId(3));
+        ctx.set_timer(Timestamp(3_000), TimerId(33));
+    }
+    fn on_event(&mut self, ev: &MarketEvent, ctx: &mut Context<'_>) {
+        self.push(format!("event {} {}", ev.kind_name(), ctx.now().0));
+        if self.quote && ctx.open_orders().is_empty() {
+            if let Some(bid) = ctx.book(ev.instrument).and_then(|b| b.best_bid()) {
+                ctx.limit(
+                    ev.instrument,
+                    Side::Bid,
+                    bid.price,
+                    Qty(100),
+                    TimeInForce::Day,
+                );
+            }
+        }
+    }
+    fn on_timer(&mut self, t: TimerId, ctx: &mut Context<'_>) {
+        self.push(format!("timer {} {}", t.0, ctx.now().0));
+    }
+    fn on_order_update(&mut self, u: &OrderUpdate, _ctx: &mut Context<'_>) {
+        self.push(format!("update {:?}", u.kind));
+    }
+}
+
+fn lane_with(log: &Log, quote: bool, control: Arc<LaneControl>) -> Lane<TouchVenue> {
+    let l = log.clone();
+    let factory: ticklane_runtime::StrategyFactory = Arc::new(move || {
+        Ok(Box::new(Recorder {
+            log: l.clone(),
+            quote,
+        }) as Box<dyn Strategy>)
+    });
+    match Lane::new(
+        LaneSettings::default(),
+        vec![spec(0, "rec", &[symbol(1)], factory)],
+        TouchVenue::new(),
+        control,
+        None,
+    ) {
+        Ok(l) => l,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn at(ts: u64, ev: &MarketEvent) -> MarketEvent {
+    let mut e = *ev;
+    e.ts = Timestamp(ts);
+    e
+}
+
+#[test]
+fn timers_fire_in_event_time_before_the_event_that_passes_them() {
+    let log: Log = Arc::default();
+    let mut lane = lane_with(&log, false, Arc::default());
+    lane.start();
+    let s = session(1, 1, 10);
+    // Directory of SYM1, then events at 1000, 4000, 6000 ns.
+    lane.process(&item(0, at(500, &s[0])), false);
+    lane.process(&item(1, at(1_000, &s[1])), false);
+    lane.process(&item(2, at(4_000, &s[2])), false);
+    lane.process(&item(3, at(6_000, &s[3])), false);
+    let got = log.lock().map(|l| l.clone()).unwrap_or_default();
+    assert_eq!(
+        got,
+        vec![
+            "event instrument_directory 500".to_string(),
+            "event trading_status 1000".to_string(),
+            // Same deadline: in arming order; `now` is the deadline, not the event's time.
+            "timer 3 3000".to_string(),
+            "timer 33 3000".to_string(),
+            "event order_added 4000".to_string(),
+            "timer 5 5000".to_string(),
+            format!("event {} 6000", s[3].kind_name()),
+        ]
+    );
+}
+
+#[test]
+fn unsubscribed_instruments_do_not_reach_the_strategy() {
+    let log: Log = Arc::default();
+    let mut lane = lane_with(&log, false, Arc::default());
+    lane.start();
+    for (i, ev) in session(2, 3, 300).iter().enumerate() {
+        lane.process(&item(i as u64, *ev), false);
+    }
+    let events = log
+        .lock()
+        .map(|l| l.iter().filter(|s| s.starts_with("event")).count())
+        .unwrap_or(0);
+    let expected = session(2, 3, 300)
+        .iter()
+        .filter(|e| e.instrument == InstrumentId(1) || e.instrument == InstrumentId::NONE)
+        .count();
+    assert_eq!(events, expected);
+    // The lane still keeps every instrument's book.
+    assert_eq!(lane.market().instrument_count(), 3);
+}
+
+#[test]
+fn kill_switch_cancels_open_orders_and_rejects_new_ones() {
+    let log: Log = Arc::default();
+    let control = Arc::new(LaneControl::default());
+    let mut lane = lane_with(&log, true, control.clone());
+    lane.start();
+    let s = session(4, 1, 200);
+    let mut seq = 0;
+    for ev in &s[..100] {
+        lane.process(&item(seq, *ev), false);
+        seq += 1;
+    }
+    let before = lane.working_orders();
+    assert_eq!(before, 1, "the recorder quotes one bid");
+    control
+        .kill
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    lane.poll_control();
+    assert_eq!(lane.working_orders(), 0);
+    for ev in &s[100..] {
+        lane.process(&item(seq, *ev), false);
+        seq += 1;
+    }
+    let report = lane.finish();
+    assert!(report.killed);
+    assert_eq!(report.working_orders, 0);
+    let log = log.lock().map(|l| l.clone()).unwrap_or_default();
+    let cancelled = log
+        .iter()
+        .filter(|l| l.as_str() == "update Cancelled")
+        .count();
+    assert_eq!(cancelled, 1);
+    let halted = format!(
+        "update {:?}",
+        OrderUpdateKind::Rejected(RejectReason::TradingHalted)
+    );
+    // After the kill switch every new submit is refused.
+    let after = log.iter().skip_while(|l| l.as_str() != "update Cancelled");
+    assert!(after.clone().any(|l| *l == halted));
+    assert!(!after.clone().any(|l| l.as_str() == "update Accepted"));
+}
