@@ -1,0 +1,1165 @@
+//! # `microprice_mm`: a market maker around the microprice
+//!
+//! A teaching example of a *maker* strategy on the ticklane strategy API. It keeps one bid and
+//! one ask resting in each subscribed instrument, centerd on the book's microprice and leaning
+//! against its own inventory, and moves them as the book and its position change.
+//!
+//! ## Where the quotes go
+//!
+//! All arithmetic is in integers (price units of 1/10000, `i128` intermediates); `tick` is
+//! `tick_size` price units (default 100 = $0.01).
+//!
+//! ```text
+//! micro  = OrderBook::microprice()     = floor((bid*ask_qty + ask*bid_qty) / (bid_qty + ask_qty))
+//! lots   = net_position / lot          (integer division, toward zero: -150/100 = -1)
+//! center = micro - skew_ticks_per_lot * lots * tick
+//! bid    = floor_to_tick(center - half_spread_ticks * tick)
+//! ask    = ceil_to_tick (center + half_spread_ticks * tick)
+//! bid    = min(bid, highest tick strictly below best_ask)      post-only clamp
+//! ask    = max(ask, lowest tick strictly above best_bid)       post-only clamp
+//! ```
+//!
+//! * The **microprice** leans toward the side with *less* quantity (the price more likely to
+//!   trade next), so the quotes follow short-term pressure.
+//! * The **skew** lowers both quotes when long (buy less eagerly, sell more eagerly) and raises
+//!   them when short, by `skew_ticks_per_lot` ticks per full `lot` of inventory.
+//! * **Rounding** is away from the center (bid down, ask up), so the quotes never get tighter
+//!   than `half_spread_ticks`; `half_spread_ticks >= 1` keeps bid < ask.
+//! * The **clamp** makes the quotes passive: a bid never reaches the best ask and an ask never
+//!   reaches the best bid, so a quote never takes liquidity (post-only behaviour). The clamp
+//!   moves the bid down and the ask up only, so bid < ask still holds.
+//! * A side is **not quoted** when a full `quote_qty` fill would take the net position beyond
+//!   `max_position` (no bid when `net + quote_qty > max_position`, no ask when
+//!   `net - quote_qty < -max_position`), and a bid is not quoted at a price ≤ 0.
+//!
+//! ## Order management
+//!
+//! At most one working order per side and instrument. Quotes are re-evaluated when the top of
+//! the book changes (`on_book`), the trading state changes, an order update or fill arrives,
+//! and every `refresh_us` of event time (a timer, armed at the first book update so that it
+//! starts from real event time, then re-armed at each firing).
+//!
+//! * No order on the side and a price wanted: submit a Day limit order of `quote_qty`.
+//! * A working order, no price wanted (limit, book not quotable): cancel it.
+//! * A working order whose price is `requote_ticks` ticks or more from the wanted price, or is
+//!   no longer passive (a bid at or above the best ask, an ask at or below the best bid):
+//!   * accepted by the venue → `modify` to the new price and `quote_qty`;
+//!   * submit still in flight → `cancel`; the new order is submitted once the cancel is
+//!     confirmed (never two orders on one side).
+//! * While a submit-then-cancel, a modify or a cancel of a side is in flight, that side sends
+//!   nothing more (no duplicate requests).
+//! * A rejected submit, modify or cancel is not retried at once (that could ping-pong with the
+//!   venue within one event): the next book change or refresh tries again.
+//!
+//! The book is **not quotable** — every quote is cancelled — when a side is empty, when it is
+//! crossed or locked (best bid ≥ best ask), or when the instrument's trading state is known and
+//! not trading (anything but `Trading` or `OperationalResume`; an instrument without any
+//! trading-status message is taken as trading, since some feeds never send one). While the
+//! lane's trading is disabled (kill switch) the strategy sends nothing: the lane cancels.
+//!
+//! ## Parameters (`[strategy.params]`)
+//!
+//! | key                  | type | default | meaning                                                   |
+//! |----------------------|------|---------|-----------------------------------------------------------|
+//! | `tick_size`          | int  | 100     | price grid in price units (1/10000): 100 = $0.01, ≥ 1     |
+//! | `half_spread_ticks`  | int  | 1       | distance of each quote from the center, in ticks, ≥ 1     |
+//! | `skew_ticks_per_lot` | int  | 1       | ticks the quotes move per `lot` of inventory, ≥ 0         |
+//! | `lot`                | int  | 100     | shares per inventory lot for the skew, ≥ 1                |
+//! | `quote_qty`          | int  | 100     | shares per quote, ≥ 1                                     |
+//! | `max_position`       | int  | 500     | largest absolute net position, ≥ `quote_qty`              |
+//! | `requote_ticks`      | int  | 1       | move a resting quote only when off by this many ticks, ≥ 1 |
+//! | `refresh_us`         | int  | 100000  | event-time period of the refresh timer (µs), ≥ 1          |
+//!
+//! Unknown keys are errors; an out-of-range value is an error naming its key.
+//!
+//! ```toml
+//! [[strategy]]
+//! name = "mm-aapl"
+//! kind = "microprice_mm"
+//! symbols = ["AAPL"]
+//! [strategy.params]
+//! tick_size = 100
+//! half_spread_ticks = 1
+//! skew_ticks_per_lot = 1
+//! lot = 100
+//! quote_qty = 100
+//! max_position = 500
+//! requote_ticks = 1
+//! refresh_us = 100000
+//! ```
+//!
+//! ## State
+//!
+//! Per instrument, the two working quotes (id, price, accepted, request in flight), in a `Vec`
+//! sorted by [`InstrumentId`]: deterministic iteration (the refresh walks it in id order), no
+//! hashing.
+
+use ticklane_strategy::serde::Deserialize;
+use ticklane_strategy::{
+    ClientOrderId, Context, EventBody, Fill, InstrumentId, MarketEvent, OrderBook, OrderUpdate,
+    OrderUpdateKind, ParamError, Price, Qty, Side, Strategy, StrategyDescriptor, StrategySetup,
+    TimeInForce, TimerId, Timestamp, TradingState,
+};
+
+/// The descriptor the `ticklane` binary registers: `kind = "microprice_mm"`.
+pub const DESCRIPTOR: StrategyDescriptor = StrategyDescriptor::new(
+    "microprice_mm",
+    "market maker: one bid and one ask around the microprice, skewed by inventory, post-only",
+    build,
+);
+
+/// The id of the periodic refresh timer.
+pub const REFRESH_TIMER: TimerId = TimerId(1);
+
+fn build(setup: &StrategySetup<'_>) -> Result<Box<dyn Strategy>, ParamError> {
+    let params: Params = setup.params()?;
+    let config = params.validate(setup)?;
+    Ok(Box::new(MicropriceMm::new(config)))
+}
+
+/// Parameters as written in the `[strategy.params]` table (see the crate docs for each key).
+///
+/// Integers are read as `i64` so that a negative value reaches [`Params::validate`] and is
+/// reported with its key.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(crate = "ticklane_strategy::serde", deny_unknown_fields, default)]
+pub struct Params {
+    /// Price grid, in price units.
+    pub tick_size: i64,
+    /// Distance of each quote from the center, in ticks.
+    pub half_spread_ticks: i64,
+    /// Ticks the quotes move per lot of inventory.
+    pub skew_ticks_per_lot: i64,
+    /// Shares per inventory lot.
+    pub lot: i64,
+    /// Shares per quote.
+    pub quote_qty: i64,
+    /// Largest absolute net position.
+    pub max_position: i64,
+    /// Requote threshold, in ticks.
+    pub requote_ticks: i64,
+    /// Refresh period, event-time microseconds.
+    pub refresh_us: i64,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Self {
+            tick_size: 100,
+            half_spread_ticks: 1,
+            skew_ticks_per_lot: 1,
+            lot: 100,
+            quote_qty: 100,
+            max_position: 500,
+            requote_ticks: 1,
+            refresh_us: 100_000,
+        }
+    }
+}
+
+/// `value` if it lies in `lo..=hi`, else an error naming `key`.
+fn int_in(
+    setup: &StrategySetup<'_>,
+    key: &'static str,
+    value: i64,
+    lo: i64,
+    hi: i64,
+) -> Result<i64, ParamError> {
+    if (lo..=hi).contains(&value) {
+        Ok(value)
+    } else {
+        Err(setup.invalid(key, format!("must be in {lo}..={hi}, got {value}")))
+    }
+}
+
+/// Bound on the tick-valued parameters: $10,000 worth of ticks at most keeps every product far
+/// from overflow and is no real limit.
+const MAX_TICKS: i64 = 1_000_000;
+
+impl Params {
+    /// Checks every value.
+    pub fn validate(&self, setup: &StrategySetup<'_>) -> Result<Config, ParamError> {
+        let qty_max = i64::from(u32::MAX);
+        let tick = int_in(setup, "tick_size", self.tick_size, 1, 1_000_000)?;
+        let half_spread_ticks = int_in(
+            setup,
+            "half_spread_ticks",
+            self.half_spread_ticks,
+            1,
+            MAX_TICKS,
+        )?;
+        let skew_ticks_per_lot = int_in(
+            setup,
+            "skew_ticks_per_lot",
+            self.skew_ticks_per_lot,
+            0,
+            MAX_TICKS,
+        )?;
+        let lot = int_in(setup, "lot", self.lot, 1, qty_max)?;
+        let quote_qty = int_in(setup, "quote_qty", self.quote_qty, 1, qty_max)?;
+        let max_position = int_in(setup, "max_position", self.max_position, quote_qty, qty_max)?;
+        let requote_ticks = int_in(setup, "requote_ticks", self.requote_ticks, 1, MAX_TICKS)?;
+        // 1 µs ..= about 106 days: always fits u64 nanoseconds.
+        let refresh_us = int_in(setup, "refresh_us", self.refresh_us, 1, 1 << 43)?;
+        Ok(Config {
+            tick,
+            half_spread_ticks,
+            skew_ticks_per_lot,
+            lot,
+            quote_qty: quote_qty as u32,
+            max_position,
+            requote_ticks,
+            refresh_ns: refresh_us as u64 * 1_000,
+        })
+    }
+}
+
+/// Validated parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Tick, in price units, ≥ 1.
+    pub tick: i64,
+    /// Half spread, ticks, ≥ 1.
+    pub half_spread_ticks: i64,
+    /// Skew, ticks per lot, ≥ 0.
+    pub skew_ticks_per_lot: i64,
+    /// Shares per lot, ≥ 1.
+    pub lot: i64,
+    /// Shares per quote, ≥ 1.
+    pub quote_qty: u32,
+    /// Largest absolute net position, ≥ `quote_qty`.
+    pub max_position: i64,
+    /// Requote threshold, ticks, ≥ 1.
+    pub requote_ticks: i64,
+    /// Refresh period, ns, ≥ 1000.
+    pub refresh_ns: u64,
+}
+
+impl Default for Config {
+    /// The same values as [`Params::default`] (a test checks they agree).
+    fn default() -> Self {
+        Self {
+            tick: 100,
+            half_spread_ticks: 1,
+            skew_ticks_per_lot: 1,
+            lot: 100,
+            quote_qty: 100,
+            max_position: 500,
+            requote_ticks: 1,
+            refresh_ns: 100_000_000,
+        }
+    }
+}
+
+/// Largest multiple of `tick` ≤ `x`.
+fn floor_to(x: i128, tick: i128) -> i128 {
+    x.div_euclid(tick) * tick
+}
+
+/// Smallest multiple of `tick` ≥ `x`.
+fn ceil_to(x: i128, tick: i128) -> i128 {
+    -floor_to(-x, tick)
+}
+
+/// The best bid and ask of a book that can be quoted: both sides present, not crossed or
+/// locked, trading (see [`is_trading`]).
+pub fn quotable(book: &OrderBook<'_>) -> Option<(Price, Price)> {
+    let (bid, ask) = (book.best_bid()?, book.best_ask()?);
+    (bid.price < ask.price && is_trading(book.trading_state())).then_some((bid.price, ask.price))
+}
+
+/// Whether an instrument's trading state allows quoting: unknown (no trading-status message
+/// seen; some feeds never send one), `Trading`, or `OperationalResume`.
+pub fn is_trading(state: Option<TradingState>) -> bool {
+    matches!(
+        state,
+        None | Some(TradingState::Trading) | Some(TradingState::OperationalResume)
+    )
+}
+
+/// The wanted bid and ask prices (`None`: do not quote that side) for a quotable book with
+/// best prices `best_bid < best_ask`, microprice `micro`, and net position `net` (the formula
+/// in the crate docs).
+pub fn target_prices(
+    cfg: &Config,
+    best_bid: Price,
+    best_ask: Price,
+    micro: Price,
+    net: i64,
+) -> [Option<Price>; 2] {
+    let tick = i128::from(cfg.tick);
+    let lots = i128::from(net) / i128::from(cfg.lot);
+    let center = i128::from(micro.0) - i128::from(cfg.skew_ticks_per_lot) * lots * tick;
+    let half = i128::from(cfg.half_spread_ticks) * tick;
+    let bid = floor_to(center - half, tick).min(floor_to(i128::from(best_ask.0) - 1, tick));
+    let ask = ceil_to(center + half, tick).max(ceil_to(i128::from(best_bid.0) + 1, tick));
+    let qty = i64::from(cfg.quote_qty);
+    let bid_ok = bid > 0 && net.saturating_add(qty) <= cfg.max_position;
+    let ask_ok = net.saturating_sub(qty) >= -cfg.max_position;
+    let price = |p: i128, ok: bool| {
+        if ok {
+            i64::try_from(p).ok().map(Price)
+        } else {
+            None
+        }
+    };
+    let mut out = [None; 2];
+    out[Side::Bid.index()] = price(bid, bid_ok);
+    out[Side::Ask.index()] = price(ask, ask_ok);
+    out
+}
+
+/// A request of ours the venue has not answered yet (besides an unacknowledged submit).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum InFlight {
+    None,
+    Modify,
+    Cancel,
+}
+
+/// Our working order on one side.
+#[derive(Clone, Copy, Debug)]
+struct Quote {
+    id: ClientOrderId,
+    /// Price the venue has (or will have, once it accepts the submit).
+    price: Price,
+    /// Whether the venue accepted the submit.
+    accepted: bool,
+    in_flight: InFlight,
+}
+
+/// Quotes of one instrument, indexed by [`Side::index`].
+#[derive(Clone, Copy, Debug)]
+struct InstrumentState {
+    instrument: InstrumentId,
+    quotes: [Option<Quote>; 2],
+}
+
+/// The strategy.
+#[derive(Debug)]
+pub struct MicropriceMm {
+    config: Config,
+    /// Per-instrument quotes, sorted by instrument id.
+    states: Vec<InstrumentState>,
+    /// Whether the refresh timer is armed.
+    timer_armed: bool,
+}
+
+impl MicropriceMm {
+    /// A strategy with validated parameters.
+    pub fn new(config: Config) -> Self {
+        Self {
+            config,
+            states: Vec::with_capacity(8),
+            timer_armed: false,
+        }
+    }
+
+    /// Its parameters.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Our working order on `side` of `instrument`: `(id, price, accepted)`.
+    pub fn quote(
+        &self,
+        instrument: InstrumentId,
+        side: Side,
+    ) -> Option<(ClientOrderId, Price, bool)> {
+        let st = &self.states[self.find(instrument)?];
+        st.quotes[side.index()].map(|q| (q.id, q.price, q.accepted))
+    }
+
+    fn find(&self, instrument: InstrumentId) -> Option<usize> {
+        self.states
+            .binary_search_by_key(&instrument, |s| s.instrument)
+            .ok()
+    }
+
+    fn find_or_insert(&mut self, instrument: InstrumentId) -> usize {
+        match self
+            .states
+            .binary_search_by_key(&instrument, |s| s.instrument)
+        {
+            Ok(i) => i,
+            Err(i) => {
+                self.states.insert(
+                    i,
+                    InstrumentState {
+                        instrument,
+                        quotes: [None; 2],
+                    },
+                );
+                i
+            }
+        }
+    }
+
+    fn arm_timer(&mut self, ctx: &mut Context<'_>) {
+        if !self.timer_armed {
+            let deadline = Timestamp(ctx.now().0.saturating_add(self.config.refresh_ns));
+            ctx.set_timer(deadline, REFRESH_TIMER);
+            self.timer_armed = true;
+        }
+    }
+
+    /// Brings the quotes of the instrument at index `i` to where they should be.
+    fn requote(&mut self, i: usize, ctx: &mut Context<'_>) {
+        if !ctx.trading_enabled() {
+            return;
+        }
+        let cfg = self.config;
+        let instrument = self.states[i].instrument;
+        let book = ctx.book(instrument);
+        let best = book.as_ref().and_then(quotable);
+        let wanted = match (best, book.and_then(|b| b.microprice())) {
+            (Some((bid, ask)), Some(micro)) => {
+                target_prices(&cfg, bid, ask, micro, ctx.position(instrument).net)
+            }
+            _ => [None; 2],
+        };
+        for side in [Side::Bid, Side::Ask] {
+            let slot = &mut self.states[i].quotes[side.index()];
+            let want = wanted[side.index()];
+            match (*slot, want) {
+                (None, None) => {}
+                (None, Some(price)) => {
+                    let id = ctx.limit(
+                        instrument,
+                        side,
+                        price,
+                        Qty(cfg.quote_qty),
+                        TimeInForce::Day,
+                    );
+                    *slot = Some(Quote {
+                        id,
+                        price,
+                        accepted: false,
+                        in_flight: InFlight::None,
+                    });
+                }
+                // A cancel or modify is in flight: wait for its answer.
+                (Some(q), _) if q.in_flight != InFlight::None => {}
+                (Some(mut q), None) => {
+                    ctx.cancel(q.id);
+                    q.in_flight = InFlight::Cancel;
+                    *slot = Some(q);
+                }
+                (Some(mut q), Some(price)) => {
+                    let moved = (price.0 - q.price.0).abs() >= cfg.requote_ticks * cfg.tick;
+                    // `best` is Some here: a price is only wanted on a quotable book.
+                    let aggressive = best.is_some_and(|(bid, ask)| match side {
+                        Side::Bid => q.price >= ask,
+                        Side::Ask => q.price <= bid,
+                    });
+                    if !(moved || aggressive) {
+                        continue;
+                    }
+                    if q.accepted {
+                        ctx.modify(q.id, price, Qty(cfg.quote_qty));
+                        q.in_flight = InFlight::Modify;
+                    } else {
+                        // Not accepted yet: cancel; the new price goes out once it is gone.
+                        ctx.cancel(q.id);
+                        q.in_flight = InFlight::Cancel;
+                    }
+                    *slot = Some(q);
+                }
+            }
+        }
+    }
+}
+
+impl Strategy for MicropriceMm {
+    fn on_event(&mut self, event: &MarketEvent, ctx: &mut Context<'_>) {
+        // A halt does not change the top of the book: react to the state itself.
+        if let EventBody::TradingStatus { .. } = event.body {
+            if let Some(i) = self.find(event.instrument) {
+                self.requote(i, ctx);
+            }
+        }
+    }
+
+    fn on_book(&mut self, instrument: InstrumentId, ctx: &mut Context<'_>) {
+        self.arm_timer(ctx);
+        let i = self.find_or_insert(instrument);
+        self.requote(i, ctx);
+    }
+
+    fn on_order_update(&mut self, update: &OrderUpdate, ctx: &mut Context<'_>) {
+        let Some(i) = self.find(update.instrument) else {
+            return;
+        };
+        let Some(slot) = self.states[i]
+            .quotes
+            .iter_mut()
+            .find(|q| q.is_some_and(|q| q.id == update.id))
+        else {
+            return;
+        };
+        let Some(mut q) = *slot else {
+            return;
+        };
+        let requote = match update.kind {
+            OrderUpdateKind::Accepted => {
+                q.accepted = true;
+                *slot = Some(q);
+                true
+            }
+            OrderUpdateKind::Modified { price, .. } => {
+                q.price = price;
+                q.in_flight = InFlight::None;
+                *slot = Some(q);
+                true
+            }
+            OrderUpdateKind::Rejected(reason) => {
+                if q.accepted {
+                    // A refused cancel or modify: the order still works at its old price.
+                    q.in_flight = InFlight::None;
+                    *slot = Some(q);
+                } else {
+                    // The submit itself was refused.
+                    *slot = None;
+                }
+                ctx.debug(format_args!("order {} rejected: {reason}", update.id));
+                false
+            }
+            OrderUpdateKind::Cancelled | OrderUpdateKind::Expired | OrderUpdateKind::Filled => {
+                *slot = None;
+                true
+            }
+        };
+        if requote {
+            self.requote(i, ctx);
+        }
+    }
+
+    fn on_fill(&mut self, fill: &Fill, ctx: &mut Context<'_>) {
+        let Some(i) = self.find(fill.instrument) else {
+            return;
+        };
+        if fill.leaves.0 == 0 {
+            // Done: forget it now, so that the requote below does not modify a filled order.
+            for slot in &mut self.states[i].quotes {
+                if slot.is_some_and(|q| q.id == fill.id) {
+                    *slot = None;
+                }
+            }
+        }
+        // The position changed: the skew moves the quotes.
+        self.requote(i, ctx);
+    }
+
+    fn on_timer(&mut self, timer: TimerId, ctx: &mut Context<'_>) {
+        if timer != REFRESH_TIMER {
+            return;
+        }
+        self.timer_armed = false;
+        for i in 0..self.states.len() {
+            self.requote(i, ctx);
+        }
+        self.arm_timer(ctx);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ticklane_strategy::{
+        Liquidity, Market, OrderCommand, OrderId, OrderRequest, Outbox, RejectReason, StrategyId,
+        Symbol, TimerQueue,
+    };
+
+    const INST: InstrumentId = InstrumentId(7);
+    const MS: u64 = 1_000_000;
+
+    /// A market with one book for `INST`: `bids`/`asks` are `(price, qty)` levels, one order
+    /// each.
+    fn market(bids: &[(i64, u32)], asks: &[(i64, u32)]) -> Market {
+        let mut m = Market::new();
+        let mut next = 1;
+        for (side, levels) in [(Side::Bid, bids), (Side::Ask, asks)] {
+            for &(price, qty) in levels {
+                m.apply(&MarketEvent::new(
+                    Timestamp(1),
+                    INST,
+                    EventBody::OrderAdded {
+                        order_id: OrderId(next),
+                        side,
+                        price: Price(price),
+                        qty: Qty(qty),
+                        mpid: [0; 4],
+                    },
+                ));
+                next += 1;
+            }
+        }
+        m
+    }
+
+    /// Book A: bid 300 @ 10.00, ask 100 @ 10.02.
+    /// micro = floor((100000*100 + 100200*300) / 400) = 40060000 / 400 = 100150.
+    /// Flat: bid = floor(100050) = 100000, ask = ceil(100250) = 100300.
+    fn book_a() -> Market {
+        market(&[(10_0000, 300)], &[(10_0200, 100)])
+    }
+
+    /// Book C: bid 100 @ 10.00, ask 300 @ 10.02.
+    /// micro = floor((100000*300 + 100200*100) / 400) = 40020000 / 400 = 100050.
+    /// Flat: bid = floor(99950) = 99900, ask = ceil(100150) = 100200 (one tick below A's).
+    fn book_c() -> Market {
+        market(&[(10_0000, 100)], &[(10_0200, 300)])
+    }
+
+    /// Book D: bid 100 @ 9.99, ask 300 @ 10.01.
+    /// micro = floor((99900*300 + 100100*100) / 400) = 39980000 / 400 = 99950.
+    /// Flat: bid = floor(99850) = 99800, ask = ceil(100050) = 100100 (two ticks below A's).
+    fn book_d() -> Market {
+        market(&[(9_9900, 100)], &[(10_0100, 300)])
+    }
+
+    fn id(n: u64) -> ClientOrderId {
+        ClientOrderId::new(0, n)
+    }
+
+    fn submit(n: u64, side: Side, price: i64) -> OrderCommand {
+        OrderCommand::Submit {
+            id: id(n),
+            request: OrderRequest {
+                instrument: INST,
+                side,
+                price: Price(price),
+                qty: Qty(100),
+                tif: TimeInForce::Day,
+            },
+        }
+    }
+
+    fn modify(n: u64, price: i64) -> OrderCommand {
+        OrderCommand::Modify {
+            id: id(n),
+            price: Price(price),
+            qty: Qty(100),
+        }
+    }
+
+    /// A maker fill of our order `n` at `now`.
+    fn maker_fill(now: u64, n: u64, side: Side, price: i64, qty: u32, leaves: u32) -> Fill {
+        Fill {
+            ts: Timestamp(now),
+            id: id(n),
+            instrument: INST,
+            side,
+            price: Price(price),
+            qty: Qty(qty),
+            leaves: Qty(leaves),
+            liquidity: Liquidity::Maker,
+            fee: 0,
+        }
+    }
+
+    fn cancel(n: u64) -> OrderCommand {
+        OrderCommand::Cancel { id: id(n) }
+    }
+
+    /// The strategy, its outbox and timers, the way a lane holds them.
+    struct Harness {
+        s: MicropriceMm,
+        outbox: Outbox,
+        timers: TimerQueue,
+    }
+
+    impl Harness {
+        fn new(config: Config) -> Self {
+            Self {
+                s: MicropriceMm::new(config),
+                outbox: Outbox::default(),
+                timers: TimerQueue::default(),
+            }
+        }
+
+        /// Runs `f` with a context at `now` and returns the commands it sent.
+        fn call(
+            &mut self,
+            m: &Market,
+            now: u64,
+            f: impl FnOnce(&mut MicropriceMm, &mut Context<'_>),
+        ) -> Vec<OrderCommand> {
+            let mut ctx = Context::new(
+                Timestamp(now),
+                StrategyId(0),
+                "mm",
+                m,
+                &mut self.outbox,
+                &mut self.timers,
+                true,
+            );
+            f(&mut self.s, &mut ctx);
+            let mut out = Vec::new();
+            self.outbox.drain_pending_into(&mut out);
+            out
+        }
+
+        fn book(&mut self, m: &Market, now: u64) -> Vec<OrderCommand> {
+            self.call(m, now, |s, ctx| s.on_book(INST, ctx))
+        }
+
+        /// An order update, applied to the outbox first as the lane does.
+        fn update(
+            &mut self,
+            m: &Market,
+            now: u64,
+            n: u64,
+            kind: OrderUpdateKind,
+        ) -> Vec<OrderCommand> {
+            let u = OrderUpdate {
+                ts: Timestamp(now),
+                id: id(n),
+                instrument: INST,
+                kind,
+            };
+            self.outbox.apply_update(&u);
+            self.call(m, now, |s, ctx| s.on_order_update(&u, ctx))
+        }
+
+        /// A fill, applied to the outbox (position) first as the lane does.
+        fn fill(&mut self, m: &Market, f: Fill) -> Vec<OrderCommand> {
+            self.outbox.apply_fill(&f);
+            self.call(m, f.ts.0, |s, ctx| s.on_fill(&f, ctx))
+        }
+
+        /// Starts with a position, through a fill of an order that is not ours to track.
+        fn position(&mut self, side: Side, qty: u32) {
+            self.outbox.apply_fill(&Fill {
+                ts: Timestamp(0),
+                id: ClientOrderId::new(9, 9),
+                instrument: INST,
+                side,
+                price: Price(10_0000),
+                qty: Qty(qty),
+                leaves: Qty(0),
+                liquidity: Liquidity::Taker,
+                fee: 0,
+            });
+        }
+
+        /// Book A quoted and both quotes accepted (orders 0 = bid, 1 = ask).
+        fn quoted_on_a(config: Config) -> (Self, Market) {
+            let mut h = Self::new(config);
+            let a = book_a();
+            assert_eq!(
+                h.book(&a, MS),
+                vec![submit(0, Side::Bid, 10_0000), submit(1, Side::Ask, 10_0300)]
+            );
+            assert_eq!(h.update(&a, MS, 0, OrderUpdateKind::Accepted), vec![]);
+            assert_eq!(h.update(&a, MS, 1, OrderUpdateKind::Accepted), vec![]);
+            (h, a)
+        }
+    }
+
+    #[test]
+    fn target_prices_follow_the_formula() {
+        let cfg = Config::default();
+        let p = |bb, ba, micro, net| target_prices(&cfg, Price(bb), Price(ba), Price(micro), net);
+        // Book A, flat.
+        assert_eq!(
+            p(10_0000, 10_0200, 10_0150, 0),
+            [Some(Price(10_0000)), Some(Price(10_0300))]
+        );
+        // Long 199: lots = 1 (toward zero), center 100050: bid floor(99950)=99900,
+        // ask ceil(100150)=100200.
+        assert_eq!(
+            p(10_0000, 10_0200, 10_0150, 199),
+            [Some(Price(9_9900)), Some(Price(10_0200))]
+        );
+        // Short 150: lots = -1, center 100250: bid 100150 -> floor 100100; ask 100350 -> 100400.
+        assert_eq!(
+            p(10_0000, 10_0200, 10_0150, -150),
+            [Some(Price(10_0100)), Some(Price(10_0400))]
+        );
+        // Short 99: lots = 0, no skew.
+        assert_eq!(
+            p(10_0000, 10_0200, 10_0150, -99),
+            [Some(Price(10_0000)), Some(Price(10_0300))]
+        );
+        // Off-grid best ask 10.015 (sub-penny quote): the highest tick strictly below it is
+        // 10.01. micro 100140, half 3 ticks, short 500 = 5 lots: center 100640, bid
+        // floor(100340) = 100300, clamped to 100100.
+        let wide = Config {
+            half_spread_ticks: 3,
+            max_position: 1000,
+            ..cfg
+        };
+        let q = target_prices(&wide, Price(10_0000), Price(10_0150), Price(10_0140), -500);
+        assert_eq!(q[Side::Bid.index()], Some(Price(10_0100)));
+        // ask: 100640 + 300 = 100940 -> ceil 101000.
+        assert_eq!(q[Side::Ask.index()], Some(Price(10_1000)));
+        // A bid at or below zero is not quoted: micro 0.0150, half 2 ticks -> bid -50 -> -100.
+        let two = Config {
+            half_spread_ticks: 2,
+            ..cfg
+        };
+        assert_eq!(
+            target_prices(&two, Price(100), Price(200), Price(150), 0),
+            [None, Some(Price(400))]
+        );
+    }
+
+    #[test]
+    fn quotes_where_the_formula_says_and_arms_the_refresh_timer() {
+        let mut h = Harness::new(Config::default());
+        let a = book_a();
+        assert_eq!(
+            h.book(&a, MS),
+            vec![submit(0, Side::Bid, 10_0000), submit(1, Side::Ask, 10_0300)]
+        );
+        // One timer, at 1 ms + 100 ms.
+        assert_eq!(h.timers.len(), 1);
+        assert_eq!(h.timers.pop_due(Timestamp(101 * MS - 1)), None);
+        assert_eq!(
+            h.timers.pop_due(Timestamp(101 * MS)),
+            Some((Timestamp(101 * MS), StrategyId(0), REFRESH_TIMER))
+        );
+        assert_eq!(
+            h.s.quote(INST, Side::Bid),
+            Some((id(0), Price(10_0000), false))
+        );
+    }
+
+    #[test]
+    fn skew_moves_quotes_after_a_fill() {
+        let (mut h, a) = Harness::quoted_on_a(Config::default());
+        // The bid fills completely: long 100, one lot, center 100150 - 100 = 100050.
+        // Bid: gone, new one at floor(99950) = 99900 (100 + 100 <= 500).
+        // Ask: wanted ceil(100150) = 100200, one tick from 100300 >= requote 1: modify.
+        assert_eq!(
+            h.fill(&a, maker_fill(2 * MS, 0, Side::Bid, 10_0000, 100, 0)),
+            vec![submit(2, Side::Bid, 9_9900), modify(1, 10_0200)]
+        );
+        assert_eq!(h.outbox.positions().get(INST).net, 100);
+        // The venue's Filled for order 0 comes after: nothing to do.
+        assert_eq!(h.update(&a, 2 * MS, 0, OrderUpdateKind::Filled), vec![]);
+        // Modify confirmed: the quote is where it should be, nothing more.
+        assert_eq!(
+            h.update(
+                &a,
+                2 * MS,
+                1,
+                OrderUpdateKind::Modified {
+                    price: Price(10_0200),
+                    qty: Qty(100)
+                }
+            ),
+            vec![]
+        );
+        assert_eq!(
+            h.s.quote(INST, Side::Ask),
+            Some((id(1), Price(10_0200), true))
+        );
+    }
+
+    #[test]
+    fn partial_fill_keeps_the_order_and_skews_below_a_lot() {
+        let (mut h, a) = Harness::quoted_on_a(Config::default());
+        // 40 of the ask fill: short 40, lots = 0: no skew, nothing moves.
+        assert_eq!(
+            h.fill(&a, maker_fill(2 * MS, 1, Side::Ask, 10_0300, 40, 60)),
+            vec![]
+        );
+        assert_eq!(
+            h.s.quote(INST, Side::Ask),
+            Some((id(1), Price(10_0300), true))
+        );
+    }
+
+    #[test]
+    fn requote_threshold_is_respected() {
+        let (mut h, _) = Harness::quoted_on_a(Config {
+            requote_ticks: 2,
+            ..Config::default()
+        });
+        // Book C wants both quotes one tick lower: below the 2-tick threshold.
+        assert_eq!(h.book(&book_c(), 2 * MS), vec![]);
+        // Book D wants them two ticks lower: modify both.
+        let d = book_d();
+        assert_eq!(
+            h.book(&d, 3 * MS),
+            vec![modify(0, 9_9800), modify(1, 10_0100)]
+        );
+        // Modifies in flight: nothing more.
+        assert_eq!(h.book(&d, 4 * MS), vec![]);
+        let modified = |p| OrderUpdateKind::Modified {
+            price: Price(p),
+            qty: Qty(100),
+        };
+        assert_eq!(h.update(&d, 5 * MS, 0, modified(9_9800)), vec![]);
+        assert_eq!(h.update(&d, 5 * MS, 1, modified(10_0100)), vec![]);
+        // Back to C: one tick up from D: still within the threshold.
+        assert_eq!(h.book(&book_c(), 6 * MS), vec![]);
+    }
+
+    #[test]
+    fn an_aggressive_resting_quote_moves_even_within_the_threshold() {
+        let (mut h, _) = Harness::quoted_on_a(Config {
+            requote_ticks: 5,
+            ..Config::default()
+        });
+        // Book E: bid 300 @ 9.97, ask 100 @ 9.99. micro = floor((99700*100 + 99900*300) / 400)
+        // = 39940000 / 400 = 99850. Bid wanted floor(99750) = 99700: 3 ticks from 100000, but
+        // 100000 >= best ask 99900 would take liquidity: modify. Ask wanted ceil(99950) =
+        // 100000: 3 ticks from 100300, still passive: stays.
+        let e = market(&[(9_9700, 300)], &[(9_9900, 100)]);
+        assert_eq!(h.book(&e, 2 * MS), vec![modify(0, 9_9700)]);
+    }
+
+    #[test]
+    fn no_duplicate_orders_while_requests_are_in_flight() {
+        let mut h = Harness::new(Config::default());
+        let a = book_a();
+        assert_eq!(
+            h.book(&a, MS),
+            vec![submit(0, Side::Bid, 10_0000), submit(1, Side::Ask, 10_0300)]
+        );
+        // Same book again: submits in flight, nothing.
+        assert_eq!(h.book(&a, MS), vec![]);
+        // Book C moves both wanted prices one tick; not accepted yet: cancel, not modify.
+        let c = book_c();
+        assert_eq!(h.book(&c, 2 * MS), vec![cancel(0), cancel(1)]);
+        // Cancels in flight: nothing, however often the book changes.
+        assert_eq!(h.book(&c, 3 * MS), vec![]);
+        assert_eq!(h.book(&a, 3 * MS), vec![]);
+        // The bid's cancel is confirmed: the new bid goes out (C wants 99900).
+        assert_eq!(
+            h.update(&c, 4 * MS, 0, OrderUpdateKind::Cancelled),
+            vec![submit(2, Side::Bid, 9_9900)]
+        );
+        // The ask was accepted before its cancel reached the venue: still waiting.
+        assert_eq!(h.update(&c, 4 * MS, 1, OrderUpdateKind::Accepted), vec![]);
+        assert_eq!(h.book(&c, 4 * MS), vec![]);
+        assert_eq!(
+            h.update(&c, 5 * MS, 1, OrderUpdateKind::Cancelled),
+            vec![submit(3, Side::Ask, 10_0200)]
+        );
+        // One working order per side in the outbox.
+        let ids: Vec<_> = h.outbox.orders().iter().map(|o| o.id).collect();
+        assert_eq!(ids, vec![id(2), id(3)]);
+    }
+
+    #[test]
+    fn post_only_clamp_keeps_quotes_passive() {
+        // Short 300 with 2 ticks per lot: center = 100150 + 2*3*100 = 100750.
+        // Bid floor(100650) = 100600, clamped below the best ask 100200 -> 100100.
+        // Ask ceil(100850) = 100900.
+        let cfg = Config {
+            skew_ticks_per_lot: 2,
+            ..Config::default()
+        };
+        let mut h = Harness::new(cfg);
+        h.position(Side::Ask, 300);
+        assert_eq!(
+            h.book(&book_a(), MS),
+            vec![submit(0, Side::Bid, 10_0100), submit(1, Side::Ask, 10_0900)]
+        );
+        // Long 300: center = 100150 - 600 = 99550. Bid floor(99450) = 99400.
+        // Ask ceil(99650) = 99700, clamped above the best bid 100000 -> 100100.
+        let mut h = Harness::new(cfg);
+        h.position(Side::Bid, 300);
+        assert_eq!(
+            h.book(&book_a(), MS),
+            vec![submit(0, Side::Bid, 9_9400), submit(1, Side::Ask, 10_0100)]
+        );
+    }
+
+    #[test]
+    fn max_position_stops_the_side_that_would_exceed_it() {
+        let mut h = Harness::new(Config::default());
+        // Long 450: a 100 bid could reach 550 > 500: no bid. Four lots: center 99750;
+        // ask ceil(99850) = 99900, clamped above the best bid 100000 -> 100100.
+        h.position(Side::Bid, 450);
+        assert_eq!(h.book(&book_a(), MS), vec![submit(0, Side::Ask, 10_0100)]);
+        // Short 400: exactly -500 after an ask fill is allowed; a bid too. Four lots short:
+        // center 100550, bid floor(100450) = 100400 -> clamp 100100; ask ceil(100650) = 100700.
+        let mut h = Harness::new(Config::default());
+        h.position(Side::Ask, 400);
+        assert_eq!(
+            h.book(&book_a(), MS),
+            vec![submit(0, Side::Bid, 10_0100), submit(1, Side::Ask, 10_0700)]
+        );
+    }
+
+    #[test]
+    fn crossed_one_sided_or_halted_books_cancel_the_quotes() {
+        // Locked book (bid 10.00 = ask 10.00): cancel both, once.
+        let (mut h, _) = Harness::quoted_on_a(Config::default());
+        let locked = market(&[(10_0000, 300)], &[(10_0000, 100)]);
+        assert_eq!(h.book(&locked, 2 * MS), vec![cancel(0), cancel(1)]);
+        assert_eq!(h.book(&locked, 3 * MS), vec![]);
+        // The venue confirms: nothing is re-submitted while the book stays locked.
+        assert_eq!(
+            h.update(&locked, 4 * MS, 0, OrderUpdateKind::Cancelled),
+            vec![]
+        );
+        assert_eq!(
+            h.update(&locked, 4 * MS, 1, OrderUpdateKind::Cancelled),
+            vec![]
+        );
+        assert!(h.outbox.orders().is_empty());
+
+        // One-sided book.
+        let (mut h, _) = Harness::quoted_on_a(Config::default());
+        let bids_only = market(&[(10_0000, 300)], &[]);
+        assert_eq!(h.book(&bids_only, 2 * MS), vec![cancel(0), cancel(1)]);
+
+        // Halt: the top does not change, the trading-status event cancels.
+        let (mut h, mut a) = Harness::quoted_on_a(Config::default());
+        let halt = MarketEvent::new(
+            Timestamp(2 * MS),
+            INST,
+            EventBody::TradingStatus {
+                state: TradingState::Halted,
+                reason: *b"LUDP",
+            },
+        );
+        a.apply(&halt);
+        assert_eq!(
+            h.call(&a, 2 * MS, |s, ctx| s.on_event(&halt, ctx)),
+            vec![cancel(0), cancel(1)]
+        );
+        let resume = MarketEvent::new(
+            Timestamp(3 * MS),
+            INST,
+            EventBody::TradingStatus {
+                state: TradingState::Trading,
+                reason: *b"    ",
+            },
+        );
+        a.apply(&resume);
+        // Trading again when the cancels are confirmed: each side is re-quoted as soon as
+        // its old order is gone.
+        assert_eq!(
+            h.update(&a, 3 * MS, 0, OrderUpdateKind::Cancelled),
+            vec![submit(2, Side::Bid, 10_0000)]
+        );
+        assert_eq!(
+            h.update(&a, 3 * MS, 1, OrderUpdateKind::Cancelled),
+            vec![submit(3, Side::Ask, 10_0300)]
+        );
+    }
+
+    #[test]
+    fn rejected_submit_waits_for_the_refresh() {
+        let mut h = Harness::new(Config::default());
+        let a = book_a();
+        assert_eq!(
+            h.book(&a, MS),
+            vec![submit(0, Side::Bid, 10_0000), submit(1, Side::Ask, 10_0300)]
+        );
+        // The bid is refused by risk: no immediate retry.
+        assert_eq!(
+            h.update(
+                &a,
+                MS,
+                0,
+                OrderUpdateKind::Rejected(RejectReason::RiskLimit)
+            ),
+            vec![]
+        );
+        assert_eq!(h.s.quote(INST, Side::Bid), None);
+        // The refresh timer (due at 101 ms) retries, and re-arms for 201 ms.
+        let (deadline, _, timer) = h.timers.pop_due(Timestamp(101 * MS)).expect("timer due");
+        assert_eq!(
+            h.call(&a, deadline.0, |s, ctx| s.on_timer(timer, ctx)),
+            vec![submit(2, Side::Bid, 10_0000)]
+        );
+        assert_eq!(h.timers.len(), 1);
+        assert_eq!(h.timers.pop_due(Timestamp(201 * MS - 1)), None);
+        assert!(h.timers.pop_due(Timestamp(201 * MS)).is_some());
+        // A refused modify leaves the order at its old price, also without a retry.
+        let (mut h, _) = Harness::quoted_on_a(Config::default());
+        let d = book_d();
+        assert_eq!(
+            h.book(&d, 2 * MS),
+            vec![modify(0, 9_9800), modify(1, 10_0100)]
+        );
+        assert_eq!(
+            h.update(
+                &d,
+                2 * MS,
+                0,
+                OrderUpdateKind::Rejected(RejectReason::RiskLimit)
+            ),
+            vec![]
+        );
+        assert_eq!(
+            h.s.quote(INST, Side::Bid),
+            Some((id(0), Price(10_0000), true))
+        );
+        // The next book change tries again.
+        assert_eq!(h.book(&d, 3 * MS), vec![modify(0, 9_9800)]);
+    }
+
+    #[test]
+    fn nothing_is_sent_while_trading_is_disabled() {
+        let mut h = Harness::new(Config::default());
+        let a = book_a();
+        let mut ctx = Context::new(
+            Timestamp(MS),
+            StrategyId(0),
+            "mm",
+            &a,
+            &mut h.outbox,
+            &mut h.timers,
+            false,
+        );
+        h.s.on_book(INST, &mut ctx);
+        assert!(h.outbox.pending().is_empty());
+    }
+
+    fn build_with(toml_text: &str) -> Result<Config, ParamError> {
+        let table: toml::Table = toml_text.parse().expect("valid TOML");
+        let symbols = [Symbol::new("AAPL").expect("symbol")];
+        let setup = StrategySetup {
+            name: "mm-aapl",
+            symbols: &symbols,
+            params: &table,
+        };
+        DESCRIPTOR.build(&setup)?;
+        setup.params::<Params>()?.validate(&setup)
+    }
+
+    #[test]
+    fn params_defaults_and_values() {
+        assert_eq!(build_with("").expect("defaults"), Config::default());
+        let c = build_with("tick_size = 1\nrefresh_us = 250\nmax_position = 100").expect("valid");
+        assert_eq!((c.tick, c.refresh_ns, c.max_position), (1, 250_000, 100));
+        assert_eq!(DESCRIPTOR.name, "microprice_mm");
+    }
+
+    #[test]
+    fn unknown_key_is_rejected_by_name() {
+        let e = build_with("half_spread = 2").expect_err("misspelt key");
+        let msg = e.to_string();
+        assert!(msg.contains("half_spread"), "{msg}");
+        assert!(msg.contains("mm-aapl"), "{msg}");
+    }
+
+    #[test]
+    fn out_of_range_values_name_their_key() {
+        for (text, key) in [
+            ("tick_size = 0", "params.tick_size"),
+            ("half_spread_ticks = 0", "params.half_spread_ticks"),
+            ("skew_ticks_per_lot = -1", "params.skew_ticks_per_lot"),
+            ("lot = 0", "params.lot"),
+            ("quote_qty = 0", "params.quote_qty"),
+            ("quote_qty = 4294967296", "params.quote_qty"),
+            ("max_position = 99", "params.max_position"),
+            ("requote_ticks = 0", "params.requote_ticks"),
+            ("refresh_us = 0", "params.refresh_us"),
+        ] {
+            let e = build_with(text).expect_err(text);
+            assert!(matches!(e, ParamError::Value { .. }), "{text}: {e:?}");
+            let msg = e.to_string();
+            assert!(msg.contains(key), "{text}: {msg}");
+        }
+    }
+}
