@@ -11,6 +11,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 mod cmd;
 mod config;
+mod run_config;
+mod strategies;
 
 /// ticklane — decode NASDAQ ITCH 5.0 / MoldUDP64 feeds, build order books, generate sessions.
 #[derive(Debug, Parser)]
@@ -130,6 +132,50 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run strategies: a source (a file, or a generated session) → feed thread → SPSC rings →
+    /// pinned lanes (books, strategies, paper venue); prints the summary, per-hop latency and
+    /// the run digest.
+    Run {
+        /// Run configuration (TOML, see config/run.toml); default: the embedded one.
+        config: Option<PathBuf>,
+        /// Read this file instead of the configured source.
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// Number of lanes (overrides engine.lanes; lanes are then not pinned).
+        #[arg(long)]
+        lanes: Option<u16>,
+        /// Pace: max, 1x, 10x, ... or rate:N (events per second).
+        #[arg(long)]
+        pace: Option<String>,
+        /// Messages of the generated session (overrides source.generate.messages).
+        #[arg(long)]
+        messages: Option<u64>,
+        /// Do not stamp hops (no latency histograms).
+        #[arg(long)]
+        no_latency: bool,
+        /// Write one HdrHistogram percentile file (`<hop>.hgrm`) per hop into this directory.
+        #[arg(long)]
+        hgrm: Option<PathBuf>,
+        /// Write the run's reports into this directory: orders.csv, fills.csv, positions.csv,
+        /// equity.csv, summary.json and the `.hgrm` files.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the strategy kinds this binary can run.
+    Strategies,
+    /// Measure how often the machine takes a core away from a busy thread (one pinned,
+    /// spinning thread per core; counts the gaps between two clock reads).
+    Jitter {
+        /// How long, seconds.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        /// Cores to spin on (default: 0 and 1).
+        #[arg(long, value_delimiter = ',', default_values_t = [0usize, 1])]
+        cores: Vec<usize>,
+    },
     /// Print every change of the best bid or offer of one instrument.
     Bbo {
         /// ITCH binary file (plain or .gz), pcap or pcapng of MoldUDP64.
@@ -170,6 +216,36 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
+        Command::Run {
+            config,
+            file,
+            lanes,
+            pace,
+            messages,
+            no_latency,
+            hgrm,
+            out,
+            json,
+        } => cmd::run::run(
+            config.as_deref(),
+            cmd::run::RunOverrides {
+                file,
+                lanes,
+                pace,
+                messages,
+                no_latency,
+                hgrm_dir: hgrm,
+                out_dir: out,
+                json,
+            },
+        ),
+        Command::Jitter { seconds, cores } => cmd::jitter::run(seconds, &cores),
+        Command::Strategies => {
+            for d in strategies::REGISTRY {
+                println!("{:<16} {}", d.name, d.summary);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Gen {
             seed,
             messages,

@@ -1,0 +1,630 @@
+//! `ticklane run [CONFIG]`: a source → feed thread → rings → pinned lanes → strategies → paper
+//! venue, under the ractor control plane; prints events, orders, fills, positions, per-hop
+//! latency, anomalies, incidents and the run digest.
+
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use ticklane_core::{MarketEvent, Price, Symbol, Timestamp};
+use ticklane_feeds::itch::decode_normalize_into;
+use ticklane_runtime::digest::{hex, run_digest};
+use ticklane_runtime::feed::{FeedSource, Publisher, SourceReport};
+use ticklane_runtime::{
+    run_to_end, EnginePlan, Hop, IdlePolicy, LaneIncident, LaneSettings, PanicPolicy,
+    PublisherSettings, RunReport, StrategyFactory, StrategySpec,
+};
+use ticklane_strategy::{StrategyId, StrategySetup};
+
+use crate::run_config::{parse_pace, RunConfig};
+use crate::ReadOpts;
+
+/// Command-line overrides of the configuration.
+#[derive(Debug, Clone, Default)]
+pub struct RunOverrides {
+    /// Replace the source with this file.
+    pub file: Option<PathBuf>,
+    /// Number of lanes.
+    pub lanes: Option<u16>,
+    /// Pace.
+    pub pace: Option<String>,
+    /// Generated-session message count.
+    pub messages: Option<u64>,
+    /// Turn latency measurement off.
+    pub no_latency: bool,
+    /// Write `.hgrm` files here.
+    pub hgrm_dir: Option<PathBuf>,
+    /// Write the run's report files here.
+    pub out_dir: Option<PathBuf>,
+    /// Print JSON.
+    pub json: bool,
+}
+
+/// A framed ITCH image in memory (generated sessions): stamps arrival before decoding and
+/// paces by the message's own timestamp, read from its bytes before decoding.
+struct FramedSource {
+    buf: Arc<Vec<u8>>,
+    chunk: usize,
+}
+
+impl FeedSource for FramedSource {
+    fn run(&mut self, publisher: &mut Publisher) -> SourceReport {
+        let mut report = SourceReport::default();
+        let buf = &self.buf[..];
+        let mut ev = MarketEvent::new(
+            Timestamp(0),
+            ticklane_core::InstrumentId::NONE,
+            ticklane_core::EventBody::BrokenTrade {
+                match_id: ticklane_core::MatchId(0),
+            },
+        );
+        let mut pos = 0usize;
+        let mut in_chunk = 0usize;
+        while let Some(prefix) = buf.get(pos..pos + 2) {
+            let len = usize::from(u16::from_be_bytes([prefix[0], prefix[1]]));
+            let Some(body) = buf.get(pos + 2..pos + 2 + len) else {
+                report.errors += 1;
+                report
+                    .first_errors
+                    .push(format!("offset {pos}: frame of {len} bytes cut short"));
+                break;
+            };
+            pos += 2 + len;
+            // ITCH 5.0: timestamp at bytes 5..11 of every message.
+            if let Some(ts) = body.get(5..11) {
+                let ts = ts.iter().fold(0u64, |a, &b| (a << 8) | u64::from(b));
+                if publisher.wait_until_due(ts).is_err() {
+                    return report;
+                }
+            }
+            let t_received = publisher.stamp();
+            match decode_normalize_into(body, &mut ev) {
+                Ok(true) => {
+                    report.messages += 1;
+                    let t_decoded = publisher.stamp();
+                    if publisher.publish(&ev, t_received, t_decoded).is_err() {
+                        return report;
+                    }
+                }
+                Ok(false) => report.messages += 1,
+                Err(e) => {
+                    report.errors += 1;
+                    if report.first_errors.len() < 20 {
+                        report.first_errors.push(format!("offset {pos}: {e}"));
+                    }
+                }
+            }
+            in_chunk += 1;
+            if in_chunk == self.chunk {
+                in_chunk = 0;
+                if publisher.flush().is_err() {
+                    return report;
+                }
+            }
+        }
+        report
+    }
+}
+
+/// Any file `ticklane` reads (binary, .gz, pcap, pcapng, LOBSTER), through the commands'
+/// reader. The reader decodes before handing a message over, so the `decode` hop is not
+/// measured for these sources (arrival is stamped after decoding).
+struct FileSource {
+    path: PathBuf,
+}
+
+impl FeedSource for FileSource {
+    fn run(&mut self, publisher: &mut Publisher) -> SourceReport {
+        let opts = ReadOpts {
+            orderbook: None,
+            lengths_from_type: false,
+        };
+        let mut stopped = false;
+        let mut n = 0u32;
+        let result = super::feed::read(&self.path, &opts, |rec| {
+            if let Some(ev) = rec.event {
+                if publisher.wait_until_due(ev.ts.0).is_err() {
+                    stopped = true;
+                    return ControlFlow::Break(());
+                }
+                let t = publisher.stamp();
+                if publisher.publish(ev, t, t).is_err() {
+                    stopped = true;
+                    return ControlFlow::Break(());
+                }
+                n += 1;
+                if n == 32 {
+                    n = 0;
+                    if publisher.flush().is_err() {
+                        stopped = true;
+                        return ControlFlow::Break(());
+                    }
+                }
+            }
+            ControlFlow::Continue(())
+        });
+        let mut report = SourceReport::default();
+        match result {
+            Ok(r) => {
+                report.messages = r.messages;
+                report.errors = r.errors;
+                report.first_errors = r
+                    .first_errors
+                    .iter()
+                    .map(|e| match e.position {
+                        Some(p) => format!("at {p} ({}): {}", e.stage, e.error),
+                        None => format!("({}): {}", e.stage, e.error),
+                    })
+                    .collect();
+                if let Some(f) = r.format {
+                    report.notes.push(format!("format {f:?}"));
+                }
+                let s = r.source;
+                if s.packets > 0 {
+                    report.notes.push(format!(
+                        "packets {}, sequence gaps {} ({} messages missing), duplicates {}",
+                        s.packets, s.gaps, s.missing, s.duplicates
+                    ));
+                }
+            }
+            Err(e) => {
+                report.errors += 1;
+                report.first_errors.push(format!("{e:#}"));
+            }
+        }
+        if stopped {
+            report
+                .notes
+                .push("stopped before the end of the file".to_string());
+        }
+        report
+    }
+}
+
+/// Builds the strategy specs of the configuration, each checked by building it once.
+fn strategy_specs(cfg: &RunConfig, origin: &str) -> anyhow::Result<Vec<(u16, StrategySpec)>> {
+    let lanes = cfg.place_strategies(origin)?;
+    let mut out = Vec::new();
+    for (i, (s, lane)) in cfg.strategies.iter().zip(lanes).enumerate() {
+        let Some(desc) = crate::strategies::find(&s.kind) else {
+            bail!(
+                "{origin}: strategy[{i}].kind: unknown strategy kind `{}` (known: {})",
+                s.kind,
+                crate::strategies::names()
+            );
+        };
+        let symbols: Vec<Symbol> = s.symbols.iter().filter_map(|x| Symbol::new(x)).collect();
+        let name = s.name.clone();
+        let params = s.params.clone();
+        let setup_check = StrategySetup {
+            name: &name,
+            symbols: &symbols,
+            params: &params,
+        };
+        desc.build(&setup_check)
+            .with_context(|| format!("{origin}: strategy[{i}]"))?;
+        let (fname, fsymbols, fparams) = (name.clone(), symbols.clone(), params);
+        let factory: StrategyFactory = Arc::new(move || {
+            desc.build(&StrategySetup {
+                name: &fname,
+                symbols: &fsymbols,
+                params: &fparams,
+            })
+        });
+        out.push((
+            lane,
+            StrategySpec {
+                id: StrategyId(i as u16),
+                name,
+                kind: s.kind.clone(),
+                symbols,
+                factory,
+            },
+        ));
+    }
+    Ok(out)
+}
+
+/// Runs the command.
+pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
+    let origin = config.map_or_else(
+        || "config/run.toml (embedded)".to_string(),
+        |p| p.display().to_string(),
+    );
+    let (mut cfg, base) = RunConfig::load(config)?;
+    if let Some(l) = o.lanes {
+        cfg.engine.lanes = l;
+        cfg.engine.lane_cores.clear();
+    }
+    if let Some(p) = &o.pace {
+        cfg.source.pace = p.clone();
+    }
+    if let Some(f) = &o.file {
+        cfg.source.file = Some(f.clone());
+    }
+    if let (Some(m), Some(g)) = (o.messages, cfg.source.generate.as_mut()) {
+        g.messages = m;
+    }
+    if o.no_latency {
+        cfg.engine.latency = false;
+    }
+    let e = &cfg.engine;
+    let pace = parse_pace(&cfg.source.pace).context("--pace")?;
+    let idle = IdlePolicy::parse(&e.idle).unwrap_or_default();
+    let panic_policy = if e.panic_policy == "halt-lane" {
+        PanicPolicy::HaltLane
+    } else {
+        PanicPolicy::Restart {
+            max_restarts: e.max_restarts,
+        }
+    };
+    if e.lanes == 0 || e.lanes > 64 {
+        bail!("--lanes: must be between 1 and 64");
+    }
+    let specs = strategy_specs(&cfg, &origin)?;
+    let mut lanes: Vec<(LaneSettings, Vec<StrategySpec>)> = (0..e.lanes)
+        .map(|i| {
+            (
+                LaneSettings {
+                    index: i,
+                    core: e.lane_cores.get(usize::from(i)).copied(),
+                    idle,
+                    panic_policy,
+                    measure_latency: e.latency,
+                    order_capacity: e.order_capacity,
+                    journal: o.out_dir.is_some(),
+                },
+                Vec::new(),
+            )
+        })
+        .collect();
+    for (lane, spec) in specs {
+        lanes[usize::from(lane)].1.push(spec);
+    }
+
+    let (source, source_desc, total): (Box<dyn FeedSource>, String, Option<u64>) =
+        match (&cfg.source.file, &cfg.source.generate) {
+            (Some(f), _) => {
+                let path = if f.is_relative() && o.file.is_none() {
+                    base.join(f)
+                } else {
+                    f.clone()
+                };
+                if !path.exists() {
+                    bail!("{origin}: source.file: {} does not exist", path.display());
+                }
+                let desc = format!("file {}", path.display());
+                (Box::new(FileSource { path }), desc, None)
+            }
+            (None, Some(g)) => {
+                let buf = super::pipeline::generate_framed(g.seed, g.messages, g.instruments)?;
+                let desc = format!(
+                "generated session: seed {}, {} ITCH messages, {} instruments ({:.1} MB in memory)",
+                g.seed,
+                g.messages,
+                g.instruments,
+                buf.len() as f64 / 1e6
+            );
+                (
+                    Box::new(FramedSource {
+                        buf: Arc::new(buf),
+                        chunk: 32,
+                    }),
+                    desc,
+                    Some(g.messages),
+                )
+            }
+            (None, None) => bail!("{origin}: source: give `file` or `[source.generate]`"),
+        };
+
+    let plan = EnginePlan {
+        lanes,
+        feed_core: e.feed_core,
+        ring_capacity: e.ring_capacity,
+        publisher: PublisherSettings {
+            measure_latency: e.latency,
+            batch: e.batch,
+            idle,
+            heartbeat_ns: e.heartbeat_us.saturating_mul(1_000),
+            pace,
+        },
+        source,
+        venue: cfg.venue.factory(&cfg.risk).context("venue")?,
+    };
+    if !o.json {
+        eprintln!("source: {source_desc}");
+    }
+    let bar = total.map(|t| super::progress::bar(t, "events"));
+    let bar2 = bar.clone();
+    let report = run_to_end(plan, move |engine| {
+        let remote = engine.remote();
+        let r2 = remote.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("interrupted: kill switch, then stop");
+                r2.kill_switch();
+                r2.stop();
+            }
+        });
+        if let Some(bar) = bar2 {
+            tokio::spawn(async move {
+                while let Some(s) = remote.status().await {
+                    bar.set_position(s.feed_events);
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+            });
+        }
+    })?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    if let Some(dir) = &o.hgrm_dir {
+        write_hgrm(&report, dir)?;
+    }
+    let digest = digest_of(&report);
+    if let Some(dir) = &o.out_dir {
+        super::report::write(&report, &json_report(&report, &cfg, &digest), dir)?;
+        write_hgrm(&report, dir)?;
+    }
+    if o.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json_report(&report, &cfg, &digest))?
+        );
+    } else {
+        print_report(&report, &cfg, &source_desc, &digest);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn digest_of(r: &RunReport) -> [u8; 32] {
+    let mut per: Vec<(u16, [u8; 32])> = r
+        .lanes
+        .iter()
+        .flat_map(|l| l.strategies.iter().map(|s| (s.id.0, s.digest)))
+        .collect();
+    per.sort();
+    run_digest(per.iter().map(|(i, d)| (*i, d)))
+}
+
+fn merged_latency(r: &RunReport) -> ticklane_runtime::LatencyRecorder {
+    let mut all = ticklane_runtime::LatencyRecorder::new();
+    for l in &r.lanes {
+        all.merge(&l.latency);
+    }
+    all
+}
+
+fn write_hgrm(r: &RunReport, dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let all = merged_latency(r);
+    for hop in Hop::ALL {
+        let path = dir.join(format!("{}.hgrm", hop.name()));
+        let mut f = std::io::BufWriter::new(
+            std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?,
+        );
+        all.write_hgrm(hop, &mut f)?;
+    }
+    Ok(())
+}
+
+fn money(raw: i128) -> String {
+    // raw is in price units × shares (1/10000 of a dollar).
+    let d = rust_decimal::Decimal::from_i128_with_scale(raw, Price::DECIMALS);
+    format!("{:.2}", d)
+}
+
+fn pnl(p: &ticklane_strategy::Position, mark: Option<Price>) -> i128 {
+    match mark {
+        Some(m) => p.mark_to_market(m),
+        None => p.cash,
+    }
+}
+
+fn print_report(r: &RunReport, cfg: &RunConfig, source: &str, digest: &[u8; 32]) {
+    let e = &cfg.engine;
+    let secs = r.elapsed_ns as f64 / 1e9;
+    println!("source    {source}");
+    for n in &r.source.notes {
+        println!("          {n}");
+    }
+    println!(
+        "engine    {} lane(s), cores {:?}, feed core {}, idle {}, ring {}, batch {}, panic policy {}",
+        e.lanes,
+        r.lanes.iter().map(|l| l.pinned_core).collect::<Vec<_>>(),
+        r.feed_pinned_core.map_or("-".to_string(), |c| c.to_string()),
+        e.idle,
+        e.ring_capacity,
+        e.batch,
+        e.panic_policy
+    );
+    println!(
+        "feed      {} messages, {} events, {} heartbeats, {} errors; {} waits on a full ring ({:.1} ms), {} dropped (lane gone)",
+        r.source.messages,
+        r.feed.events,
+        r.feed.heartbeats,
+        r.source.errors,
+        r.feed.full_waits,
+        r.feed.full_wait_ns as f64 / 1e6,
+        r.feed.dropped_lane_gone
+    );
+    for err in &r.source.first_errors {
+        println!("          error {err}");
+    }
+    println!(
+        "elapsed   {secs:.3} s: {:.2} M events/s end to end",
+        r.feed.events as f64 / secs.max(1e-9) / 1e6
+    );
+    for l in &r.lanes {
+        println!(
+            "lane {}    {} events ({} to strategies), {} instruments, {} live orders; {} commands, {} fills; anomalies {}{}{}",
+            l.index,
+            l.events,
+            l.strategy_events,
+            l.instruments,
+            l.live_orders,
+            l.commands,
+            l.fills,
+            l.anomalies.iter().map(|(_, n)| n).sum::<u64>(),
+            if l.halted { "; HALTED" } else { "" },
+            if l.killed { "; kill switch" } else { "" },
+        );
+        if l.left_in_ring > 0 || l.deferred_commands > 0 || l.discarded_on_panic > 0 {
+            println!(
+                "          left in ring {}, deferred commands {}, discarded on panic {}",
+                l.left_in_ring, l.deferred_commands, l.discarded_on_panic
+            );
+        }
+        for (kind, n) in &l.anomalies {
+            println!("          anomaly {:<28} {n}", kind.name());
+        }
+    }
+    println!("strategies");
+    println!(
+        "  {:<12} {:<14} {:>4} {:>9} {:>7} {:>6} {:>7} {:>5} {:>8} {:>11} {:>9} {:>10}  digest",
+        "name",
+        "kind",
+        "lane",
+        "events",
+        "orders",
+        "fills",
+        "rejects",
+        "panic",
+        "position",
+        "net P&L $",
+        "fees $",
+        "max DD $"
+    );
+    for l in &r.lanes {
+        for s in &l.strategies {
+            let net: i64 = s.positions.iter().map(|p| p.2.net).sum();
+            println!(
+                "  {:<12} {:<14} {:>4} {:>9} {:>7} {:>6} {:>7} {:>5} {:>8} {:>11} {:>9} {:>10}  {}",
+                s.name,
+                s.kind,
+                s.lane,
+                s.events,
+                s.commands,
+                s.fills,
+                s.rejects,
+                s.panics,
+                net,
+                format!("{:.2}", s.pnl.net),
+                format!("{:.2}", s.pnl.fees),
+                format!("{:.2}", s.max_drawdown),
+                &hex(&s.digest)[..16]
+            );
+        }
+    }
+    let all = merged_latency(r);
+    println!("latency (ns; HopClock = TSC)");
+    println!(
+        "  {:<17} {:>10} {:>8} {:>8} {:>8} {:>9} {:>9} {:>10}",
+        "hop", "count", "p50", "p90", "p99", "p99.9", "p99.99", "max"
+    );
+    for hop in Hop::ALL {
+        let s = all.summary(hop);
+        println!(
+            "  {:<17} {:>10} {:>8} {:>8} {:>8} {:>9} {:>9} {:>10}",
+            hop.name(),
+            s.count,
+            s.p50,
+            s.p90,
+            s.p99,
+            s.p999,
+            s.p9999,
+            s.max
+        );
+    }
+    for i in &r.incidents {
+        match i {
+            LaneIncident::StrategyPanicked {
+                lane,
+                name,
+                message,
+                seq,
+                action,
+                ..
+            } => println!("incident  lane {lane}: strategy {name} panicked at event {seq}: {message} -> {action:?}"),
+            LaneIncident::KillSwitch { lane, cancelled } => {
+                println!("incident  lane {lane}: kill switch, {cancelled} orders cancelled")
+            }
+        }
+    }
+    println!("digest    {}", hex(digest));
+}
+
+fn json_report(r: &RunReport, cfg: &RunConfig, digest: &[u8; 32]) -> serde_json::Value {
+    use serde_json::json;
+    let all = merged_latency(r);
+    let latency: serde_json::Map<String, serde_json::Value> = Hop::ALL
+        .iter()
+        .map(|&h| {
+            let s = all.summary(h);
+            (
+                h.name().to_string(),
+                json!({"count": s.count, "p50": s.p50, "p90": s.p90, "p99": s.p99,
+                       "p99_9": s.p999, "p99_99": s.p9999, "max": s.max}),
+            )
+        })
+        .collect();
+    let strategies: Vec<serde_json::Value> = r
+        .lanes
+        .iter()
+        .flat_map(|l| l.strategies.iter())
+        .map(|s| {
+            json!({
+                "name": s.name, "kind": s.kind, "lane": s.lane, "events": s.events,
+                "commands": s.commands, "fills": s.fills, "rejects": s.rejects,
+                "panics": s.panics, "restarts": s.restarts, "digest": hex(&s.digest),
+                "pnl": {
+                    "realized": s.pnl.realized.to_string(),
+                    "unrealized": s.pnl.unrealized.to_string(),
+                    "fees": s.pnl.fees.to_string(),
+                    "net": s.pnl.net.to_string(),
+                    "gross_exposure": s.pnl.gross_exposure.to_string(),
+                    "max_drawdown": s.max_drawdown.to_string(),
+                },
+                "positions": s.positions.iter().map(|(id, sym, p, mark)| json!({
+                    "instrument": id.0,
+                    "symbol": sym.map(|x| x.as_str().to_string()),
+                    "net": p.net, "bought": p.bought, "sold": p.sold,
+                    "mark_to_mid": money(pnl(p, *mark)),
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let lanes: Vec<serde_json::Value> = r
+        .lanes
+        .iter()
+        .map(|l| {
+            json!({
+                "lane": l.index, "pinned_core": l.pinned_core, "events": l.events,
+                "heartbeats": l.heartbeats, "strategy_events": l.strategy_events,
+                "commands": l.commands, "fills": l.fills, "halted": l.halted,
+                "killed": l.killed, "instruments": l.instruments,
+                "left_in_ring": l.left_in_ring,
+                "anomalies": l.anomalies.iter().map(|(k, n)| (k.name().to_string(), json!(n)))
+                    .collect::<serde_json::Map<_, _>>(),
+            })
+        })
+        .collect();
+    json!({
+        "lanes_configured": cfg.engine.lanes,
+        "messages": r.source.messages,
+        "errors": r.source.errors,
+        "events": r.feed.events,
+        "heartbeats": r.feed.heartbeats,
+        "full_waits": r.feed.full_waits,
+        "dropped_lane_gone": r.feed.dropped_lane_gone,
+        "elapsed_ns": r.elapsed_ns,
+        "events_per_sec": r.feed.events as f64 / (r.elapsed_ns.max(1) as f64 / 1e9),
+        "lanes": lanes,
+        "strategies": strategies,
+        "latency_ns": latency,
+        "incidents": r.incidents.iter().map(|i| format!("{i:?}")).collect::<Vec<_>>(),
+        "digest": hex(digest),
+    })
+}

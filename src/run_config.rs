@@ -1,0 +1,563 @@
+//! `ticklane run` configuration (`config/run.toml` and friends): the source, the engine's lanes
+//! and cores, and the strategies with their parameters. Validated on load: an unknown key, a
+//! wrong type or an out-of-range value is an error that names the key.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+use ticklane_core::Symbol;
+
+/// The embedded default of `ticklane run`: `config/run.toml`.
+pub const RUN_DEFAULT: &str = include_str!("../config/run.toml");
+
+/// A whole run configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    /// Where events come from.
+    pub source: SourceConfig,
+    /// Lanes, cores, rings.
+    #[serde(default)]
+    pub engine: EngineConfig,
+    /// Where orders go.
+    #[serde(default)]
+    pub venue: VenueConfig,
+    /// Pre-trade risk limits, per lane (all optional; see `ticklane_exec::RiskLimits`).
+    #[serde(default)]
+    pub risk: ticklane_exec::RiskLimits,
+    /// Strategies, in order (their index is their id).
+    #[serde(default, rename = "strategy")]
+    pub strategies: Vec<StrategyConfig>,
+}
+
+/// `[venue]`: the simulated exchange.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VenueConfig {
+    /// `paper` (latency, exact queue position, fees) or `touch` (the simple venue).
+    #[serde(default = "default_venue")]
+    pub kind: String,
+    /// `constant` or `lognormal`.
+    #[serde(default = "default_latency")]
+    pub latency: String,
+    /// Order-entry latency (median for `lognormal`), µs.
+    #[serde(default = "default_entry")]
+    pub entry_latency_us: u64,
+    /// Response latency (median for `lognormal`), µs.
+    #[serde(default = "default_entry")]
+    pub response_latency_us: u64,
+    /// `lognormal`: standard deviation of the logarithm (0.5–1.0: a realistic heavy tail).
+    #[serde(default = "default_sigma")]
+    pub latency_sigma: f64,
+    /// `lognormal`: seed of the latency generator.
+    #[serde(default = "one_u64")]
+    pub latency_seed: u64,
+    /// Fee per share when our resting order is hit, price units (1/10000 $); negative: rebate.
+    #[serde(default)]
+    pub maker_fee_per_share: i64,
+    /// Fee per share when our order takes liquidity, price units.
+    #[serde(default)]
+    pub taker_fee_per_share: i64,
+}
+
+fn default_venue() -> String {
+    "paper".to_string()
+}
+fn default_latency() -> String {
+    "constant".to_string()
+}
+fn default_entry() -> u64 {
+    20
+}
+fn default_sigma() -> f64 {
+    0.5
+}
+fn one_u64() -> u64 {
+    1
+}
+
+impl Default for VenueConfig {
+    fn default() -> Self {
+        Self {
+            kind: default_venue(),
+            latency: default_latency(),
+            entry_latency_us: default_entry(),
+            response_latency_us: default_entry(),
+            latency_sigma: default_sigma(),
+            latency_seed: 1,
+            maker_fee_per_share: 0,
+            taker_fee_per_share: 0,
+        }
+    }
+}
+
+impl VenueConfig {
+    /// A factory building one venue per lane: the risk gate in front of the exchange.
+    pub fn factory(
+        &self,
+        risk: &ticklane_exec::RiskLimits,
+    ) -> anyhow::Result<ticklane_runtime::VenueFactory> {
+        use std::sync::Arc;
+        use ticklane_exec::{
+            ConstantLatency, LogNormal, LogNormalLatency, PaperExchange, PerShareFees, RiskGate,
+            RiskedVenue, TouchVenue, Venue,
+        };
+        // Checked once here so that the factory cannot fail.
+        RiskGate::new(risk.clone()).context("risk")?;
+        let risk = risk.clone();
+        let fees = PerShareFees {
+            maker_per_share: self.maker_fee_per_share,
+            taker_per_share: self.taker_fee_per_share,
+        };
+        let (entry, response) = (
+            self.entry_latency_us * 1_000,
+            self.response_latency_us * 1_000,
+        );
+        let gate = move || RiskGate::new(risk.clone()).unwrap_or_else(|_| unreachable_gate());
+        match (self.kind.as_str(), self.latency.as_str()) {
+            ("touch", _) => Ok(Arc::new(move |_| {
+                Box::new(RiskedVenue::new(TouchVenue::new(), gate())) as Box<dyn Venue>
+            })),
+            ("paper", "constant") => Ok(Arc::new(move |_| {
+                let latency = ConstantLatency {
+                    entry_ns: entry,
+                    response_ns: response,
+                };
+                Box::new(RiskedVenue::new(
+                    PaperExchange::with_models(latency, fees),
+                    gate(),
+                )) as Box<dyn Venue>
+            })),
+            ("paper", "lognormal") => {
+                let dist = |median_ns: u64| LogNormal {
+                    median_ns,
+                    sigma: self.latency_sigma,
+                    min_ns: median_ns / 10,
+                    max_ns: median_ns.saturating_mul(100).max(1),
+                };
+                let (e, r, seed) = (dist(entry), dist(response), self.latency_seed);
+                LogNormalLatency::new(seed, e, r).context("venue.latency_sigma")?;
+                Ok(Arc::new(move |lane| {
+                    // One generator per lane, seeded from the seed and the lane number.
+                    let latency = LogNormalLatency::new(seed ^ u64::from(lane) << 32, e, r)
+                        .unwrap_or_else(|_| unreachable_latency());
+                    Box::new(RiskedVenue::new(
+                        PaperExchange::with_models(latency, fees),
+                        gate(),
+                    )) as Box<dyn Venue>
+                }))
+            }
+            ("paper", other) => bail!("venue.latency: `{other}` is not constant or lognormal"),
+            (other, _) => bail!("venue.kind: `{other}` is not paper or touch"),
+        }
+    }
+}
+
+#[cold]
+fn unreachable_gate() -> ticklane_exec::RiskGate {
+    // Validated in `factory` before the closure exists.
+    ticklane_exec::RiskGate::new(ticklane_exec::RiskLimits::default())
+        .unwrap_or_else(|_| unreachable!("empty limits are valid"))
+}
+
+#[cold]
+fn unreachable_latency() -> ticklane_exec::LogNormalLatency {
+    unreachable!("latency parameters were validated in VenueConfig::factory")
+}
+
+/// `[source]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// A file (ITCH binary, .gz, pcap/pcapng of MoldUDP64, LOBSTER messages); relative paths
+    /// are relative to the configuration file. Without it, `generate` is used.
+    pub file: Option<PathBuf>,
+    /// A generated session (used when `file` is absent).
+    pub generate: Option<GenerateConfig>,
+    /// `max`, `1x`, `10x`, ... (event-time pacing), or `rate:N` (N events per second).
+    #[serde(default = "default_pace")]
+    pub pace: String,
+}
+
+fn default_pace() -> String {
+    "max".to_string()
+}
+
+/// `[source.generate]`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenerateConfig {
+    /// Generator seed.
+    pub seed: u64,
+    /// Exact number of ITCH messages.
+    pub messages: u64,
+    /// Instruments (stock locates 1..=n; the first are AAPL, MSFT, NVDA, AMZN, GOOGL, ...).
+    pub instruments: u16,
+}
+
+/// `[engine]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineConfig {
+    /// Number of lanes.
+    #[serde(default = "one")]
+    pub lanes: u16,
+    /// Core of each lane (same length as `lanes`), or empty for unpinned lanes.
+    #[serde(default)]
+    pub lane_cores: Vec<usize>,
+    /// Core of the feed thread.
+    pub feed_core: Option<usize>,
+    /// Ring capacity per lane (power of two).
+    #[serde(default = "default_ring")]
+    pub ring_capacity: usize,
+    /// `spin`, `spin-yield` or `park`.
+    #[serde(default = "default_idle")]
+    pub idle: String,
+    /// Events staged per lane before publishing (1..=64).
+    #[serde(default = "default_batch")]
+    pub batch: usize,
+    /// Event-time heartbeat interval in µs (timers fire on events and heartbeats).
+    #[serde(default = "default_heartbeat")]
+    pub heartbeat_us: u64,
+    /// Record per-hop latency histograms.
+    #[serde(default = "yes")]
+    pub latency: bool,
+    /// `restart` or `halt-lane`.
+    #[serde(default = "default_panic")]
+    pub panic_policy: String,
+    /// Restarts per strategy under `restart` before the lane halts.
+    #[serde(default = "default_restarts")]
+    pub max_restarts: u32,
+    /// Live orders each lane's book index is sized for.
+    #[serde(default = "default_orders")]
+    pub order_capacity: usize,
+}
+
+fn one() -> u16 {
+    1
+}
+fn default_ring() -> usize {
+    1 << 16
+}
+fn default_idle() -> String {
+    "spin-yield".to_string()
+}
+fn default_batch() -> usize {
+    32
+}
+fn default_heartbeat() -> u64 {
+    1_000
+}
+fn yes() -> bool {
+    true
+}
+fn default_panic() -> String {
+    "restart".to_string()
+}
+fn default_restarts() -> u32 {
+    3
+}
+fn default_orders() -> usize {
+    1 << 16
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            lanes: 1,
+            lane_cores: Vec::new(),
+            feed_core: None,
+            ring_capacity: default_ring(),
+            idle: default_idle(),
+            batch: default_batch(),
+            heartbeat_us: default_heartbeat(),
+            latency: true,
+            panic_policy: default_panic(),
+            max_restarts: default_restarts(),
+            order_capacity: default_orders(),
+        }
+    }
+}
+
+/// `[[strategy]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StrategyConfig {
+    /// Instance name (unique).
+    pub name: String,
+    /// Strategy kind: a registered descriptor name (`ticklane strategies` lists them).
+    pub kind: String,
+    /// Instruments; `"*"` means every instrument of the strategy's lane.
+    pub symbols: Vec<String>,
+    /// Lane to run on (default: the lane of a symbol it shares with an earlier strategy, else
+    /// the least loaded lane).
+    pub lane: Option<u16>,
+    /// Parameters, checked by the strategy kind.
+    #[serde(default)]
+    pub params: toml::Table,
+}
+
+impl RunConfig {
+    /// Parses and validates `text`; `origin` names the file in errors.
+    pub fn parse(text: &str, origin: &str) -> anyhow::Result<Self> {
+        let cfg: RunConfig =
+            toml::from_str(text).with_context(|| format!("{origin}: invalid configuration"))?;
+        cfg.validate(origin)?;
+        Ok(cfg)
+    }
+
+    fn validate(&self, origin: &str) -> anyhow::Result<()> {
+        let e = &self.engine;
+        if self.source.file.is_none() && self.source.generate.is_none() {
+            bail!("{origin}: source: give `file` or a `[source.generate]` table");
+        }
+        if let Some(g) = &self.source.generate {
+            if g.messages == 0 {
+                bail!("{origin}: source.generate.messages: must be at least 1");
+            }
+            if g.instruments == 0 {
+                bail!("{origin}: source.generate.instruments: must be at least 1");
+            }
+        }
+        parse_pace(&self.source.pace)
+            .with_context(|| format!("{origin}: source.pace: `{}`", self.source.pace))?;
+        if e.lanes == 0 || e.lanes > 64 {
+            bail!("{origin}: engine.lanes: must be between 1 and 64");
+        }
+        if !e.lane_cores.is_empty() && e.lane_cores.len() != usize::from(e.lanes) {
+            bail!(
+                "{origin}: engine.lane_cores: {} cores for {} lanes (give one per lane, or none)",
+                e.lane_cores.len(),
+                e.lanes
+            );
+        }
+        if !e.ring_capacity.is_power_of_two() || e.ring_capacity < 64 || e.ring_capacity > 1 << 24 {
+            bail!("{origin}: engine.ring_capacity: must be a power of two in 64..=16777216");
+        }
+        if ticklane_runtime::IdlePolicy::parse(&e.idle).is_none() {
+            bail!(
+                "{origin}: engine.idle: `{}` is not spin, spin-yield or park",
+                e.idle
+            );
+        }
+        if e.batch == 0 || e.batch > ticklane_runtime::feed::MAX_BATCH {
+            bail!("{origin}: engine.batch: must be between 1 and 64");
+        }
+        if !matches!(e.panic_policy.as_str(), "restart" | "halt-lane") {
+            bail!(
+                "{origin}: engine.panic_policy: `{}` is not restart or halt-lane",
+                e.panic_policy
+            );
+        }
+        if e.order_capacity == 0 || e.order_capacity > 1 << 30 {
+            bail!("{origin}: engine.order_capacity: must be between 1 and 2^30");
+        }
+        self.venue
+            .factory(&self.risk)
+            .with_context(|| format!("{origin}: invalid venue or risk configuration"))?;
+        let mut names = std::collections::BTreeSet::new();
+        for (i, s) in self.strategies.iter().enumerate() {
+            if !names.insert(s.name.as_str()) {
+                bail!("{origin}: strategy[{i}].name: `{}` is used twice", s.name);
+            }
+            if s.symbols.is_empty() {
+                bail!("{origin}: strategy[{i}].symbols: subscribe to at least one symbol");
+            }
+            for sym in &s.symbols {
+                if Symbol::new(sym).is_none() {
+                    bail!("{origin}: strategy[{i}].symbols: `{sym}` is not a symbol (1 to 8 characters)");
+                }
+            }
+            if let Some(l) = s.lane {
+                if l >= e.lanes {
+                    bail!(
+                        "{origin}: strategy[{i}].lane: lane {l} does not exist ({} lanes)",
+                        e.lanes
+                    );
+                }
+            }
+        }
+        if self.strategies.len() > 64 * usize::from(e.lanes) {
+            bail!("{origin}: strategy: at most 64 strategies per lane");
+        }
+        Ok(())
+    }
+
+    /// Loads `path`, or the embedded default when `None`. Returns the configuration and the
+    /// directory relative paths in it are resolved against.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<(Self, PathBuf)> {
+        match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("reading {}", p.display()))?;
+                let base = p.parent().map(Path::to_path_buf).unwrap_or_default();
+                Ok((Self::parse(&text, &p.display().to_string())?, base))
+            }
+            None => Ok((
+                Self::parse(RUN_DEFAULT, "config/run.toml (embedded)")?,
+                PathBuf::from("."),
+            )),
+        }
+    }
+
+    /// Assigns every strategy a lane: its `lane` if given; else the lane of a symbol it shares
+    /// with a strategy placed before it; else the lane with the fewest strategies (lowest
+    /// number on ties). A symbol traded by strategies on two lanes is an error: an instrument
+    /// lives on one lane.
+    pub fn place_strategies(&self, origin: &str) -> anyhow::Result<Vec<u16>> {
+        let lanes = usize::from(self.engine.lanes);
+        let mut load = vec![0usize; lanes];
+        let mut symbol_lane: Vec<(String, u16, usize)> = Vec::new();
+        let mut placed = Vec::with_capacity(self.strategies.len());
+        for (i, s) in self.strategies.iter().enumerate() {
+            let shared = s
+                .symbols
+                .iter()
+                .filter(|sym| sym.as_str() != "*")
+                .find_map(|sym| symbol_lane.iter().find(|e| &e.0 == sym).map(|e| (e.1, e.2)));
+            let lane = match (s.lane, shared) {
+                (Some(l), _) => l,
+                (None, Some((l, _))) => l,
+                (None, None) => (0..lanes)
+                    .min_by_key(|&l| (load[l], l))
+                    .map_or(0, |l| l as u16),
+            };
+            for sym in s.symbols.iter().filter(|sym| sym.as_str() != "*") {
+                match symbol_lane.iter().find(|e| &e.0 == sym) {
+                    Some(&(_, l, other)) if l != lane => bail!(
+                        "{origin}: strategy[{i}].lane: {sym} already trades on lane {l} (strategy `{}`); an instrument lives on one lane",
+                        self.strategies[other].name
+                    ),
+                    Some(_) => {}
+                    None => symbol_lane.push((sym.clone(), lane, i)),
+                }
+            }
+            load[usize::from(lane)] += 1;
+            if load[usize::from(lane)] > ticklane_runtime::lane::MAX_STRATEGIES_PER_LANE {
+                bail!("{origin}: strategy[{i}]: more than 64 strategies on lane {lane}");
+            }
+            placed.push(lane);
+        }
+        Ok(placed)
+    }
+}
+
+/// Parses a pace: `max`, `1x`, `2.5x`, or `rate:N`.
+pub fn parse_pace(s: &str) -> anyhow::Result<ticklane_runtime::Pace> {
+    use ticklane_runtime::Pace;
+    if s == "max" {
+        return Ok(Pace::Max);
+    }
+    if let Some(r) = s.strip_prefix("rate:") {
+        let n: u64 = r
+            .replace('_', "")
+            .parse()
+            .context("rate:N takes events per second")?;
+        if n == 0 {
+            bail!("rate must be at least 1 event per second");
+        }
+        return Ok(Pace::Rate(n));
+    }
+    if let Some(f) = s.strip_suffix('x') {
+        let f: f64 = f
+            .parse()
+            .context("Nx takes a speed factor, e.g. 1x or 10x")?;
+        if !(f.is_finite() && f > 0.0) {
+            bail!("speed factor must be positive");
+        }
+        return Ok(Pace::Speed(f));
+    }
+    bail!("expected max, Nx (e.g. 1x, 10x) or rate:N")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> anyhow::Result<RunConfig> {
+        RunConfig::parse(s, "t")
+    }
+
+    const BASE: &str = "[source.generate]\nseed = 1\nmessages = 10\ninstruments = 4\n";
+
+    #[test]
+    fn embedded_default_is_valid_and_places_its_strategies() {
+        let (c, _) = RunConfig::load(None).unwrap();
+        assert!(c.strategies.len() >= 2);
+        let lanes = c.place_strategies("t").unwrap();
+        assert_eq!(lanes.len(), c.strategies.len());
+    }
+
+    #[test]
+    fn the_shipped_configurations_are_valid() {
+        for (name, text) in [
+            ("run.toml", RUN_DEFAULT),
+            ("latency.toml", include_str!("../config/latency.toml")),
+        ] {
+            let c = RunConfig::parse(text, name).unwrap();
+            assert_eq!(c.strategies.len(), 4, "{name}");
+            c.place_strategies(name).unwrap();
+        }
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let cases = [
+            (format!("{BASE}[engine]\nlanes = 0\n"), "engine.lanes"),
+            (format!("{BASE}[engine]\nlanse = 2\n"), "lanse"),
+            (format!("{BASE}[engine]\nidle = \"nap\"\n"), "engine.idle"),
+            (format!("{BASE}[engine]\nring_capacity = 1000\n"), "engine.ring_capacity"),
+            (format!("{BASE}[engine]\nlanes = 2\nlane_cores = [1]\n"), "engine.lane_cores"),
+            ("[source]\npace = \"max\"\n".to_string(), "source"),
+            (format!("[source]\npace = \"fast\"\n{BASE}"), "source.pace"),
+            (
+                format!("{BASE}[[strategy]]\nname = \"a\"\nkind = \"k\"\nsymbols = []\n"),
+                "strategy[0].symbols",
+            ),
+            (
+                format!("{BASE}[[strategy]]\nname = \"a\"\nkind = \"k\"\nsymbols = [\"X\"]\ncolour = 1\n"),
+                "colour",
+            ),
+            (
+                format!("{BASE}[[strategy]]\nname = \"a\"\nkind = \"k\"\nsymbols = [\"X\"]\n[[strategy]]\nname = \"a\"\nkind = \"k\"\nsymbols = [\"Y\"]\n"),
+                "strategy[1].name",
+            ),
+        ];
+        for (text, key) in cases {
+            let e = parse(&text).unwrap_err();
+            assert!(format!("{e:#}").contains(key), "{key}: {e:#}");
+        }
+    }
+
+    #[test]
+    fn placement_keeps_an_instrument_on_one_lane() {
+        let text = format!(
+            "{BASE}[engine]\nlanes = 2\n\
+             [[strategy]]\nname = \"a\"\nkind = \"k\"\nsymbols = [\"AAPL\"]\n\
+             [[strategy]]\nname = \"b\"\nkind = \"k\"\nsymbols = [\"MSFT\"]\n\
+             [[strategy]]\nname = \"c\"\nkind = \"k\"\nsymbols = [\"MSFT\", \"NVDA\"]\n\
+             [[strategy]]\nname = \"d\"\nkind = \"k\"\nsymbols = [\"TSLA\"]\n"
+        );
+        let c = parse(&text).unwrap();
+        assert_eq!(c.place_strategies("t").unwrap(), vec![0, 1, 1, 0]);
+        let clash = format!(
+            "{BASE}[engine]\nlanes = 2\n\
+             [[strategy]]\nname = \"a\"\nkind = \"k\"\nsymbols = [\"AAPL\"]\nlane = 0\n\
+             [[strategy]]\nname = \"b\"\nkind = \"k\"\nsymbols = [\"AAPL\"]\nlane = 1\n"
+        );
+        let e = parse(&clash).unwrap().place_strategies("t").unwrap_err();
+        assert!(format!("{e:#}").contains("strategy[1].lane"), "{e:#}");
+    }
+
+    #[test]
+    fn paces() {
+        use ticklane_runtime::Pace;
+        assert_eq!(parse_pace("max").unwrap(), Pace::Max);
+        assert_eq!(parse_pace("10x").unwrap(), Pace::Speed(10.0));
+        assert_eq!(parse_pace("rate:1_000_000").unwrap(), Pace::Rate(1_000_000));
+        assert!(parse_pace("0x").is_err());
+        assert!(parse_pace("rate:0").is_err());
+        assert!(parse_pace("slow").is_err());
+    }
+}

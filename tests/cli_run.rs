@@ -1,0 +1,266 @@
+//! `ticklane run` end to end: the embedded default with the example strategies, determinism
+//! across runs, lane counts, paces and source paths, the JSON summary, `.hgrm` files, and
+//! configuration errors that name the key.
+
+#![allow(clippy::unwrap_used)]
+
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ticklane");
+
+fn ticklane(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().unwrap()
+}
+
+fn ok(args: &[&str]) -> String {
+    let o = ticklane(args);
+    assert!(
+        o.status.success(),
+        "ticklane {args:?} failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+fn json(args: &[&str]) -> serde_json::Value {
+    let mut a = args.to_vec();
+    a.push("--json");
+    serde_json::from_str(&ok(&a)).unwrap()
+}
+
+fn digest(v: &serde_json::Value) -> String {
+    v["digest"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn the_default_run_trades_and_prints_a_summary() {
+    let out = ok(&["run", "--messages", "300000"]);
+    for needle in [
+        "feed      300000 messages",
+        "imb-aapl",
+        "mm-nvda",
+        "tick-to-decision",
+        "digest    ",
+    ] {
+        assert!(out.contains(needle), "missing {needle:?} in\n{out}");
+    }
+    let v = json(&["run", "--messages", "300000"]);
+    assert_eq!(v["messages"], 300_000);
+    assert_eq!(v["errors"], 0);
+    assert_eq!(v["dropped_lane_gone"], 0);
+    let strategies = v["strategies"].as_array().unwrap();
+    assert_eq!(strategies.len(), 4);
+    // Not vacuous: both kinds sent orders and got fills.
+    for name in ["imb-aapl", "mm-nvda"] {
+        let s = strategies.iter().find(|s| s["name"] == name).unwrap();
+        assert!(s["commands"].as_u64().unwrap() > 10, "{s}");
+        assert!(s["fills"].as_u64().unwrap() > 0, "{s}");
+        assert!(s["events"].as_u64().unwrap() > 1_000, "{s}");
+    }
+    // Every hop was measured.
+    for hop in ["decode", "publish", "ring", "strategy", "tick-to-decision"] {
+        assert!(v["latency_ns"][hop]["count"].as_u64().unwrap() > 0, "{hop}");
+    }
+    assert_eq!(digest(&v).len(), 64);
+}
+
+#[test]
+fn one_digest_across_runs_lanes_paces_and_source_paths() {
+    let base = json(&["run", "--messages", "200000"]);
+    let again = json(&["run", "--messages", "200000"]);
+    let two = json(&["run", "--messages", "200000", "--lanes", "2"]);
+    let four = json(&[
+        "run",
+        "--messages",
+        "200000",
+        "--lanes",
+        "4",
+        "--no-latency",
+    ]);
+    let paced = json(&["run", "--messages", "200000", "--pace", "rate:2000000"]);
+    assert_eq!(digest(&base), digest(&again));
+    assert_eq!(digest(&base), digest(&two), "1 vs 2 lanes");
+    assert_eq!(digest(&base), digest(&four), "1 vs 4 lanes");
+    assert_eq!(digest(&base), digest(&paced), "max vs paced");
+    assert_eq!(two["lanes"].as_array().unwrap().len(), 2);
+
+    // The same session written to a file and read through the file reader decides the same.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.itch");
+    let f = file.to_str().unwrap();
+    ok(&[
+        "gen",
+        "--seed",
+        "7",
+        "--messages",
+        "200000",
+        "--instruments",
+        "64",
+        "-o",
+        f,
+    ]);
+    let from_file = json(&["run", "--file", f]);
+    assert_eq!(digest(&base), digest(&from_file), "in-memory vs file");
+    let pcap = dir.path().join("s.pcap");
+    let p = pcap.to_str().unwrap();
+    ok(&[
+        "gen",
+        "--seed",
+        "7",
+        "--messages",
+        "200000",
+        "--instruments",
+        "64",
+        "--format",
+        "pcap",
+        "-o",
+        p,
+    ]);
+    assert_eq!(
+        digest(&base),
+        digest(&json(&["run", "--file", p])),
+        "in-memory vs pcap"
+    );
+
+    // A different session decides differently.
+    let other = json(&["run", "--messages", "150000"]);
+    assert_ne!(digest(&base), digest(&other));
+}
+
+#[test]
+fn hgrm_files_are_written_per_hop() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("hgrm");
+    ok(&["run", "--messages", "100000", "--hgrm", d.to_str().unwrap()]);
+    for hop in [
+        "decode",
+        "ring",
+        "strategy",
+        "tick-to-decision",
+        "tick-to-trade",
+    ] {
+        let text = std::fs::read_to_string(d.join(format!("{hop}.hgrm"))).unwrap();
+        assert!(
+            text.starts_with("       Value     Percentile TotalCount"),
+            "{hop}"
+        );
+        assert!(text.contains("#[Max     ="), "{hop}");
+    }
+}
+
+#[test]
+fn configuration_errors_name_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "[source.generate]\nseed = 1\nmessages = 10\ninstruments = 2\n[[strategy]]\nname = \"x\"\nkind = \"nope\"\nsymbols = [\"AAPL\"]\n",
+            "strategy[0].kind",
+        ),
+        (
+            "[source.generate]\nseed = 1\nmessages = 10\ninstruments = 2\n[[strategy]]\nname = \"x\"\nkind = \"imbalance\"\nsymbols = [\"AAPL\"]\n[strategy.params]\nthreshhold = 0.2\n",
+            "threshhold",
+        ),
+        (
+            "[source.generate]\nseed = 1\nmessages = 10\ninstruments = 2\n[[strategy]]\nname = \"x\"\nkind = \"imbalance\"\nsymbols = [\"AAPL\"]\n[strategy.params]\nlevels = \"three\"\n",
+            "levels",
+        ),
+        (
+            "[source.generate]\nseed = 1\nmessages = 10\ninstruments = 2\n[engine]\nidle = \"doze\"\n",
+            "engine.idle",
+        ),
+        ("[source]\nfile = \"missing.itch\"\n", "source.file"),
+    ];
+    for (i, (text, key)) in cases.iter().enumerate() {
+        let p = dir.path().join(format!("c{i}.toml"));
+        std::fs::write(&p, text).unwrap();
+        let o = ticklane(&["run", p.to_str().unwrap()]);
+        assert!(!o.status.success(), "{key}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(key), "{key}: {err}");
+    }
+}
+
+#[test]
+fn strategies_lists_the_registry() {
+    let out = ok(&["strategies"]);
+    assert!(out.contains("imbalance"));
+    assert!(out.contains("microprice_mm"));
+}
+
+#[test]
+fn jitter_reports_one_row_per_core() {
+    let out = ok(&["jitter", "--seconds", "1", "--cores", "0"]);
+    let rows: Vec<&str> = out.lines().collect();
+    assert_eq!(rows.len(), 2, "{out}");
+    assert!(rows[0].contains("max gap ns"));
+    let cols: Vec<&str> = rows[1].split_whitespace().collect();
+    assert_eq!(cols[0], "0");
+    assert_eq!(cols.len(), 8, "{out}");
+}
+
+#[test]
+fn report_files_reconcile_with_each_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    ok(&[
+        "run",
+        "--messages",
+        "300000",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let read = |name: &str| std::fs::read_to_string(out.join(name)).unwrap();
+    let summary: serde_json::Value = serde_json::from_str(&read("summary.json")).unwrap();
+    // Fills summed per strategy and symbol give the positions file's bought, sold and net.
+    let mut sums: std::collections::BTreeMap<(String, String), (i64, i64)> = Default::default();
+    let fills = read("fills.csv");
+    let mut n_fills = 0;
+    for line in fills.lines().skip(1) {
+        let c: Vec<&str> = line.split(',').collect();
+        let qty: i64 = c[8].parse().unwrap();
+        let e = sums
+            .entry((c[2].to_string(), c[5].to_string()))
+            .or_default();
+        match c[6] {
+            "Bid" => e.0 += qty,
+            "Ask" => e.1 += qty,
+            other => panic!("side {other}"),
+        }
+        n_fills += 1;
+    }
+    assert!(n_fills > 100, "{n_fills} fills");
+    let positions = read("positions.csv");
+    let mut rows = 0;
+    for line in positions.lines().skip(1) {
+        let c: Vec<&str> = line.split(',').collect();
+        let (bought, sold) = sums[&(c[0].to_string(), c[2].to_string())];
+        assert_eq!(c[4].parse::<i64>().unwrap(), bought, "{line}");
+        assert_eq!(c[5].parse::<i64>().unwrap(), sold, "{line}");
+        assert_eq!(c[3].parse::<i64>().unwrap(), bought - sold, "{line}");
+        rows += 1;
+    }
+    assert_eq!(rows, sums.len());
+    // Every fill's order was submitted first, in orders.csv.
+    let orders = read("orders.csv");
+    let submitted: std::collections::BTreeSet<&str> = orders
+        .lines()
+        .filter(|l| l.contains(",submit,"))
+        .map(|l| l.split(',').nth(3).unwrap())
+        .collect();
+    for line in fills.lines().skip(1) {
+        assert!(
+            submitted.contains(line.split(',').nth(3).unwrap()),
+            "{line}"
+        );
+    }
+    // The summary is the JSON summary of the same run.
+    let total_fills: u64 = summary["strategies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["fills"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total_fills, n_fills);
+    assert!(read("equity.csv").lines().count() > 10);
+    assert!(read("tick-to-trade.hgrm").contains("#[Max"));
+}
