@@ -164,6 +164,23 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Paper trading: run strategies against a live source (for now a file or a generated
+    /// session paced at 1x) with the paper exchange, a live status line, and the reports
+    /// written at the end (Ctrl-C: kill switch, then stop).
+    Paper {
+        /// Configuration (TOML, same keys as `run`); default: the embedded config/paper.toml.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Read this file instead of the configured source.
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// Pace (default: the configuration's, 1x in config/paper.toml).
+        #[arg(long)]
+        pace: Option<String>,
+        /// Where the reports go.
+        #[arg(long, default_value = "paper-report")]
+        out: PathBuf,
+    },
     /// List the strategy kinds this binary can run.
     Strategies,
     /// Measure how often the machine takes a core away from a busy thread (one pinned,
@@ -237,6 +254,24 @@ fn main() -> ExitCode {
                 hgrm_dir: hgrm,
                 out_dir: out,
                 json,
+                status_line: false,
+                default_config: None,
+            },
+        ),
+        Command::Paper {
+            config,
+            file,
+            pace,
+            out,
+        } => cmd::run::run(
+            config.as_deref(),
+            cmd::run::RunOverrides {
+                file,
+                pace,
+                out_dir: Some(out),
+                status_line: true,
+                default_config: Some((run_config::PAPER_DEFAULT, "config/paper.toml")),
+                ..cmd::run::RunOverrides::default()
             },
         ),
         Command::Jitter { seconds, cores } => cmd::jitter::run(seconds, &cores),

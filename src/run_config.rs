@@ -11,6 +11,9 @@ use ticklane_core::Symbol;
 /// The embedded default of `ticklane run`: `config/run.toml`.
 pub const RUN_DEFAULT: &str = include_str!("../config/run.toml");
 
+/// The embedded default of `ticklane paper`: `config/paper.toml`.
+pub const PAPER_DEFAULT: &str = include_str!("../config/paper.toml");
+
 /// A whole run configuration.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -494,6 +497,7 @@ mod tests {
         for (name, text) in [
             ("run.toml", RUN_DEFAULT),
             ("latency.toml", include_str!("../config/latency.toml")),
+            ("paper.toml", PAPER_DEFAULT),
         ] {
             let c = RunConfig::parse(text, name).unwrap();
             assert_eq!(c.strategies.len(), 4, "{name}");

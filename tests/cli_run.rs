@@ -263,4 +263,56 @@ fn report_files_reconcile_with_each_other() {
     assert_eq!(total_fills, n_fills);
     assert!(read("equity.csv").lines().count() > 10);
     assert!(read("tick-to-trade.hgrm").contains("#[Max"));
+    for chart in ["equity.svg", "latency.svg"] {
+        let svg = read(chart);
+        assert!(
+            svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"),
+            "{chart}"
+        );
+        assert!(svg.contains("<polyline"), "{chart}");
+    }
+    assert!(read("equity.svg").contains("imb-aapl"));
+    assert!(read("latency.svg").contains("tick-to-decision"));
+}
+
+#[test]
+fn paper_runs_a_paced_file_and_writes_its_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.itch");
+    let f = file.to_str().unwrap();
+    ok(&[
+        "gen",
+        "--seed",
+        "3",
+        "--messages",
+        "100000",
+        "--instruments",
+        "8",
+        "-o",
+        f,
+    ]);
+    let out = dir.path().join("paper");
+    // 1x would take a trading day: run the same engine at a fast pace.
+    let text = ok(&[
+        "paper",
+        "--file",
+        f,
+        "--pace",
+        "rate:2000000",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(text.contains("digest    "), "{text}");
+    for name in [
+        "orders.csv",
+        "fills.csv",
+        "positions.csv",
+        "summary.json",
+        "equity.svg",
+    ] {
+        assert!(out.join(name).exists(), "{name}");
+    }
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["messages"], 100_000);
 }

@@ -3,6 +3,7 @@
 pub mod bbo;
 pub mod bench;
 pub mod book;
+pub mod charts;
 pub mod demo;
 pub mod feed;
 pub mod gen;

@@ -13,3 +13,12 @@ pub fn bar(total: u64, what: &str) -> ProgressBar {
     }
     pb
 }
+
+/// A spinner with a message, for a live status line; hidden when stderr is not a terminal.
+pub fn status_line() -> ProgressBar {
+    let pb = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template("{spinner} {elapsed} {msg}") {
+        pb.set_style(style);
+    }
+    pb
+}

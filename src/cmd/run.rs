@@ -40,6 +40,10 @@ pub struct RunOverrides {
     pub out_dir: Option<PathBuf>,
     /// Print JSON.
     pub json: bool,
+    /// Show a live status line (events, orders, fills, P&L, latency) instead of a progress bar.
+    pub status_line: bool,
+    /// Use this embedded configuration when no file is given: (text, name).
+    pub default_config: Option<(&'static str, &'static str)>,
 }
 
 /// A framed ITCH image in memory (generated sessions): stamps arrival before decoding and
@@ -229,11 +233,20 @@ fn strategy_specs(cfg: &RunConfig, origin: &str) -> anyhow::Result<Vec<(u16, Str
 
 /// Runs the command.
 pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
-    let origin = config.map_or_else(
-        || "config/run.toml (embedded)".to_string(),
-        |p| p.display().to_string(),
-    );
-    let (mut cfg, base) = RunConfig::load(config)?;
+    let (mut cfg, base, origin) = match (config, o.default_config) {
+        (None, Some((text, name))) => {
+            let origin = format!("{name} (embedded)");
+            (RunConfig::parse(text, &origin)?, PathBuf::from("."), origin)
+        }
+        _ => {
+            let origin = config.map_or_else(
+                || "config/run.toml (embedded)".to_string(),
+                |p| p.display().to_string(),
+            );
+            let (cfg, base) = RunConfig::load(config)?;
+            (cfg, base, origin)
+        }
+    };
     if let Some(l) = o.lanes {
         cfg.engine.lanes = l;
         cfg.engine.lane_cores.clear();
@@ -336,8 +349,13 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
     if !o.json {
         eprintln!("source: {source_desc}");
     }
-    let bar = total.map(|t| super::progress::bar(t, "events"));
+    let bar = if o.status_line {
+        Some(super::progress::status_line())
+    } else {
+        total.map(|t| super::progress::bar(t, "events"))
+    };
     let bar2 = bar.clone();
+    let status_line = o.status_line;
     let report = run_to_end(plan, move |engine| {
         let remote = engine.remote();
         let r2 = remote.clone();
@@ -351,7 +369,12 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
         if let Some(bar) = bar2 {
             tokio::spawn(async move {
                 while let Some(s) = remote.status().await {
-                    bar.set_position(s.feed_events);
+                    if status_line {
+                        bar.set_message(status_text(&s));
+                        bar.tick();
+                    } else {
+                        bar.set_position(s.feed_events);
+                    }
                     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
                 }
             });
@@ -367,6 +390,7 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
     if let Some(dir) = &o.out_dir {
         super::report::write(&report, &json_report(&report, &cfg, &digest), dir)?;
         write_hgrm(&report, dir)?;
+        write_charts(&report, dir)?;
     }
     if o.json {
         println!(
@@ -377,6 +401,29 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
         print_report(&report, &cfg, &source_desc, &digest);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One line of live status: events, orders, fills, net P&L, tick-to-decision p99, state.
+fn status_text(s: &ticklane_runtime::EngineStatus) -> String {
+    let sum = |f: fn(&ticklane_runtime::LaneStatus) -> u64| s.lanes.iter().map(f).sum::<u64>();
+    let pnl: i64 = s.lanes.iter().map(|l| l.net_pnl).sum();
+    let p99 = s.lanes.iter().map(|l| l.t2d_p99_ns).max().unwrap_or(0);
+    let state = if s.lanes.iter().any(|l| l.halted) {
+        "HALTED"
+    } else if s.lanes.iter().any(|l| l.trading_disabled) {
+        "KILLED"
+    } else {
+        "trading"
+    };
+    format!(
+        "events {} | orders {} | fills {} | net P&L ${} | tick-to-decision p99 {} ns | full-ring waits {} | {state}",
+        s.feed_events,
+        sum(|l| l.orders),
+        sum(|l| l.fills),
+        rust_decimal::Decimal::new(pnl, Price::DECIMALS).round_dp(2),
+        p99,
+        s.feed_full_waits,
+    )
 }
 
 fn digest_of(r: &RunReport) -> [u8; 32] {
@@ -406,6 +453,39 @@ fn write_hgrm(r: &RunReport, dir: &Path) -> anyhow::Result<()> {
             std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?,
         );
         all.write_hgrm(hop, &mut f)?;
+    }
+    Ok(())
+}
+
+/// `equity.svg` (each strategy's equity curve) and `latency.svg` (every hop's percentile
+/// distribution).
+fn write_charts(r: &RunReport, dir: &Path) -> anyhow::Result<()> {
+    use rust_decimal::prelude::ToPrimitive;
+    let equity: Vec<(String, Vec<(u64, f64)>)> = r
+        .lanes
+        .iter()
+        .flat_map(|l| l.strategies.iter())
+        .map(|s| {
+            let points = s
+                .equity
+                .iter()
+                .map(|p| (p.ts.0, p.equity.to_f64().unwrap_or(0.0)))
+                .collect();
+            (s.name.clone(), points)
+        })
+        .collect();
+    let all = merged_latency(r);
+    let latency: Vec<(String, Vec<(f64, u64)>)> = Hop::ALL
+        .iter()
+        .map(|&h| (h.name().to_string(), all.percentile_curve(h)))
+        .filter(|(_, v)| !v.is_empty())
+        .collect();
+    for (name, svg) in [
+        ("equity.svg", super::charts::equity_svg(&equity)),
+        ("latency.svg", super::charts::latency_svg(&latency)),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, svg).with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
 }

@@ -101,6 +101,9 @@ pub struct LaneStatus {
     pub halted: bool,
     /// Thread finished.
     pub finished: bool,
+    /// Net P&L of the lane's strategies, price units (1/10000 $), refreshed once per second of
+    /// event time.
+    pub net_pnl: i64,
 }
 
 impl LaneStatus {
@@ -117,6 +120,7 @@ impl LaneStatus {
             trading_disabled: c.trading_disabled.load(Ordering::Relaxed),
             halted: c.halted.load(Ordering::Relaxed),
             finished: c.finished.load(Ordering::Acquire),
+            net_pnl: c.net_pnl.load(Ordering::Relaxed),
         }
     }
 }

@@ -32,6 +32,9 @@ use crate::envelope::LaneEvent;
 use crate::idle::{Backoff, IdlePolicy};
 use crate::router::{Route, Router};
 
+/// Below this much time to wait, pacing spins; above it, it sleeps (ns).
+const PACE_SPIN_NS: u64 = 200_000;
+
 /// Largest staging batch.
 pub const MAX_BATCH: usize = 64;
 
@@ -237,14 +240,24 @@ impl Publisher {
             return Ok(());
         }
         self.flush()?;
-        while self.clock.nanos_between(origin, self.clock.raw()) < due_ns {
+        loop {
+            let now = self.clock.nanos_between(origin, self.clock.raw());
+            if now >= due_ns {
+                return Ok(());
+            }
             if self.stop_requested() {
                 self.stats.stopped = true;
                 return Err(Stopped);
             }
-            core::hint::spin_loop();
+            // Long waits sleep (leaving the core to the lanes on small machines) until shortly
+            // before the deadline; the last stretch spins for precision.
+            let left = due_ns - now;
+            if left > PACE_SPIN_NS {
+                std::thread::sleep(std::time::Duration::from_nanos(left - PACE_SPIN_NS / 2));
+            } else {
+                core::hint::spin_loop();
+            }
         }
-        Ok(())
     }
 
     /// Publishes one event decoded at `t_decoded` from a message received at `t_received`

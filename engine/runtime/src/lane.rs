@@ -164,6 +164,9 @@ pub struct LaneControl {
     pub trading_disabled: AtomicBool,
     /// Whether the lane is halted.
     pub halted: AtomicBool,
+    /// Net P&L of the lane's strategies in price units (1/10000 $), refreshed once per second
+    /// of event time.
+    pub net_pnl: std::sync::atomic::AtomicI64,
 }
 
 /// What the policy did about a panic.
@@ -966,12 +969,18 @@ impl<V: Venue> Lane<V> {
         if first {
             return;
         }
+        let mut net = rust_decimal::Decimal::ZERO;
         for s in &mut self.slots {
             if s.ledger.totals().fills > 0 {
                 s.ledger.mark_to_market(&self.market);
-                s.ledger.sample_equity(now);
+                net += s.ledger.sample_equity(now).equity;
             }
         }
+        let units = (net * rust_decimal::Decimal::from(ticklane_core::Price::SCALE))
+            .trunc()
+            .try_into()
+            .unwrap_or(0i64);
+        self.control.net_pnl.store(units, Ordering::Relaxed);
     }
 
     /// Applies the control flags (kill switch); cheap, call once per batch.

@@ -161,6 +161,18 @@ impl LatencyRecorder {
         }
     }
 
+    /// The percentile distribution of `hop` as (percentile in 0..=1, value ns) points, five per
+    /// halving of the distance to 100% (the points of the `.hgrm` file), for charts.
+    pub fn percentile_curve(&self, hop: Hop) -> Vec<(f64, u64)> {
+        let h = self.histogram(hop);
+        if h.is_empty() {
+            return Vec::new();
+        }
+        h.iter_quantiles(5)
+            .map(|v| (v.quantile_iterated_to(), v.value_iterated_to()))
+            .collect()
+    }
+
     /// Writes `hop` in HdrHistogram's percentile-distribution text format (`.hgrm`, values in
     /// µs as HdrHistogram's plotter expects with a 1000 scaling ratio), readable by
     /// <https://hdrhistogram.github.io/HdrHistogram/plotFiles.html>.
