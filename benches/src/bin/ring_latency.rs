@@ -52,6 +52,7 @@
 #![allow(clippy::disallowed_methods)]
 
 use std::hint::spin_loop;
+use std::io::Write as _;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
@@ -638,7 +639,9 @@ fn print_json(cfg: &Config, rows: &[Row]) {
         "clock": "std::time::Instant (CLOCK_MONOTONIC), ns since a shared epoch",
         "rows": rows,
     });
-    println!(
+    // A closed pipe (`| head`) is not an error worth a panic.
+    let _ = writeln!(
+        std::io::stdout().lock(),
         "{}",
         serde_json::to_string_pretty(&doc).expect("JSON of plain values")
     );
