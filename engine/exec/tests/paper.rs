@@ -3,10 +3,13 @@
 //! (both orders of arrival), IOC/market orders walking levels, FOK, post-only, modifies,
 //! latency, fees and cancel-all.
 
+mod support;
+
+use support::{add, ev, market, I};
+
 use ticklane_book::Market;
 use ticklane_core::{
-    EventBody, InstrumentId, InstrumentInfo, MarketEvent, MatchId, OrderId, Price, Qty, Side,
-    Symbol, Timestamp, TradingState,
+    EventBody, MarketEvent, MatchId, OrderId, Price, Qty, Side, Timestamp, TradingState,
 };
 use ticklane_exec::{
     ConstantLatency, LogNormal, LogNormalLatency, PaperExchange, PerShareFees, Venue, VenueReport,
@@ -16,27 +19,11 @@ use ticklane_strategy::{
     StrategyId, TimeInForce, TradePrint,
 };
 
-const I: InstrumentId = InstrumentId(1);
-
 /// A market and a venue driven the way a lane drives them.
 struct Sim<V> {
     m: Market,
     v: V,
     out: Vec<VenueReport>,
-}
-
-fn ev(ts: u64, body: EventBody) -> MarketEvent {
-    MarketEvent::new(Timestamp(ts), I, body)
-}
-
-fn add(id: u64, side: Side, px: i64, q: u32) -> EventBody {
-    EventBody::OrderAdded {
-        order_id: OrderId(id),
-        side,
-        price: Price(px),
-        qty: Qty(q),
-        mpid: [0; 4],
-    }
 }
 
 fn exec(id: u64, q: u32) -> EventBody {
@@ -84,29 +71,7 @@ fn trade_print(m: &Market, e: &MarketEvent) -> Option<TradePrint> {
 impl<V: Venue> Sim<V> {
     /// Asks 10.01 x 300 (#1 100, #2 200), 10.02 x 500 (#3); bids 10.00 x 200 (#4), 9.99 x 100 (#5).
     fn new(v: V) -> Self {
-        let mut m = Market::new();
-        m.apply(&ev(
-            1,
-            EventBody::InstrumentDirectory(InstrumentInfo::common_stock(
-                Symbol::new("X").unwrap_or_default(),
-            )),
-        ));
-        m.apply(&ev(
-            1,
-            EventBody::TradingStatus {
-                state: TradingState::Trading,
-                reason: *b"    ",
-            },
-        ));
-        for (id, side, px, q) in [
-            (1, Side::Ask, 10_0100, 100),
-            (2, Side::Ask, 10_0100, 200),
-            (3, Side::Ask, 10_0200, 500),
-            (4, Side::Bid, 10_0000, 200),
-            (5, Side::Bid, 9_9900, 100),
-        ] {
-            m.apply(&ev(1, add(id, side, px, q)));
-        }
+        let m = market();
         Self {
             m,
             v,

@@ -1,11 +1,11 @@
 //! Pre-trade risk: every rule refuses with its own reason; the daily loss limit and the
 //! manual kill switch cancel every open order; limits parse from TOML.
 
+mod support;
+
+use support::{ev, market, I};
 use ticklane_book::Market;
-use ticklane_core::{
-    EventBody, InstrumentId, InstrumentInfo, MarketEvent, OrderId, Price, Qty, Side, Symbol,
-    Timestamp, TradingState,
-};
+use ticklane_core::{EventBody, OrderId, Price, Qty, Side, Timestamp};
 use ticklane_exec::{
     PaperExchange, RiskConfigError, RiskGate, RiskLimits, RiskedVenue, Venue, VenueReport,
 };
@@ -13,50 +13,6 @@ use ticklane_strategy::{
     ClientOrderId, OrderCommand, OrderRequest, OrderUpdateKind, RejectReason, RiskRule, StrategyId,
     TimeInForce,
 };
-
-const I: InstrumentId = InstrumentId(1);
-
-fn ev(ts: u64, body: EventBody) -> MarketEvent {
-    MarketEvent::new(Timestamp(ts), I, body)
-}
-
-fn add(id: u64, side: Side, px: i64, q: u32) -> EventBody {
-    EventBody::OrderAdded {
-        order_id: OrderId(id),
-        side,
-        price: Price(px),
-        qty: Qty(q),
-        mpid: [0; 4],
-    }
-}
-
-/// Asks 10.01 x 300, 10.02 x 500; bids 10.00 x 200, 9.99 x 100 (mid 10.005).
-fn market() -> Market {
-    let mut m = Market::new();
-    m.apply(&ev(
-        1,
-        EventBody::InstrumentDirectory(InstrumentInfo::common_stock(
-            Symbol::new("X").unwrap_or_default(),
-        )),
-    ));
-    m.apply(&ev(
-        1,
-        EventBody::TradingStatus {
-            state: TradingState::Trading,
-            reason: *b"    ",
-        },
-    ));
-    for (id, side, px, q) in [
-        (1, Side::Ask, 10_0100, 100),
-        (2, Side::Ask, 10_0100, 200),
-        (3, Side::Ask, 10_0200, 500),
-        (4, Side::Bid, 10_0000, 200),
-        (5, Side::Bid, 9_9900, 100),
-    ] {
-        m.apply(&ev(1, add(id, side, px, q)));
-    }
-    m
-}
 
 struct Sim {
     m: Market,

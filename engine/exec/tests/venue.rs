@@ -1,46 +1,14 @@
 //! `TouchVenue`: taking liquidity, resting, queue position, modifies, cancels, rejects.
 
-use ticklane_book::Market;
-use ticklane_core::{
-    EventBody, InstrumentId, InstrumentInfo, MarketEvent, OrderId, Price, Qty, Side, Symbol,
-    Timestamp, TradingState,
-};
+mod support;
+
+use support::{market, I};
+use ticklane_core::{EventBody, InstrumentId, MarketEvent, OrderId, Price, Qty, Side, Timestamp};
 use ticklane_exec::{TouchVenue, Venue, VenueReport};
 use ticklane_strategy::{
     ClientOrderId, Liquidity, OrderCommand, OrderRequest, OrderUpdateKind, RejectReason,
     StrategyId, TimeInForce, TradePrint,
 };
-
-const I: InstrumentId = InstrumentId(1);
-
-fn market() -> Market {
-    let mut m = Market::new();
-    let ev = |b| MarketEvent::new(Timestamp(1), I, b);
-    m.apply(&ev(EventBody::InstrumentDirectory(
-        InstrumentInfo::common_stock(Symbol::new("X").unwrap_or_default()),
-    )));
-    m.apply(&ev(EventBody::TradingStatus {
-        state: TradingState::Trading,
-        reason: *b"    ",
-    }));
-    // Asks 10.01 x 300 (two orders), 10.02 x 500; bids 10.00 x 200, 9.99 x 100.
-    for (id, side, px, q) in [
-        (1, Side::Ask, 10_0100, 100),
-        (2, Side::Ask, 10_0100, 200),
-        (3, Side::Ask, 10_0200, 500),
-        (4, Side::Bid, 10_0000, 200),
-        (5, Side::Bid, 9_9900, 100),
-    ] {
-        m.apply(&ev(EventBody::OrderAdded {
-            order_id: OrderId(id),
-            side,
-            price: Price(px),
-            qty: Qty(q),
-            mpid: [0; 4],
-        }));
-    }
-    m
-}
 
 fn submit(n: u64, side: Side, px: i64, qty: u32, tif: TimeInForce) -> OrderCommand {
     OrderCommand::Submit {

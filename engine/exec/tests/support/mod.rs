@@ -1,0 +1,57 @@
+//! Shared by the exec tests: one instrument `X` (id 1) and the book every scenario starts from.
+
+#![allow(dead_code)]
+
+use ticklane_book::Market;
+use ticklane_core::{
+    EventBody, InstrumentId, InstrumentInfo, MarketEvent, OrderId, Price, Qty, Side, Symbol,
+    Timestamp, TradingState,
+};
+
+/// The instrument of every scenario.
+pub const I: InstrumentId = InstrumentId(1);
+
+/// An event of `I` at `ts`.
+pub fn ev(ts: u64, body: EventBody) -> MarketEvent {
+    MarketEvent::new(Timestamp(ts), I, body)
+}
+
+/// An add of order `id`.
+pub fn add(id: u64, side: Side, px: i64, q: u32) -> EventBody {
+    EventBody::OrderAdded {
+        order_id: OrderId(id),
+        side,
+        price: Price(px),
+        qty: Qty(q),
+        mpid: [0; 4],
+    }
+}
+
+/// `X` trading, asks 10.01 x 300 (#1 100, #2 200), 10.02 x 500 (#3); bids 10.00 x 200 (#4),
+/// 9.99 x 100 (#5); mid 10.005.
+pub fn market() -> Market {
+    let mut m = Market::new();
+    m.apply(&ev(
+        1,
+        EventBody::InstrumentDirectory(InstrumentInfo::common_stock(
+            Symbol::new("X").unwrap_or_default(),
+        )),
+    ));
+    m.apply(&ev(
+        1,
+        EventBody::TradingStatus {
+            state: TradingState::Trading,
+            reason: *b"    ",
+        },
+    ));
+    for (id, side, px, q) in [
+        (1, Side::Ask, 10_0100, 100),
+        (2, Side::Ask, 10_0100, 200),
+        (3, Side::Ask, 10_0200, 500),
+        (4, Side::Bid, 10_0000, 200),
+        (5, Side::Bid, 9_9900, 100),
+    ] {
+        m.apply(&ev(1, add(id, side, px, q)));
+    }
+    m
+}
