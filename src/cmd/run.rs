@@ -346,9 +346,7 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
         source,
         venue: cfg.venue.factory(&cfg.risk).context("venue")?,
     };
-    if !o.json {
-        eprintln!("source: {source_desc}");
-    }
+    tracing::info!("source: {source_desc}");
     let bar = if o.status_line {
         Some(super::progress::status_line())
     } else {
