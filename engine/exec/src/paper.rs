@@ -209,6 +209,8 @@ pub struct PaperExchange<L = ConstantLatency, F = PerShareFees> {
     stats: PaperStats,
     /// Scratch: (priority key, index into `working`).
     candidates: Vec<((i64, u64), usize)>,
+    /// Scratch for `on_market` (which of our orders had the event's order ahead of them).
+    was_ahead: Vec<bool>,
 }
 
 impl PaperExchange {
@@ -252,6 +254,7 @@ impl<L: LatencyModel, F: FeeModel> PaperExchange<L, F> {
             latency,
             fees,
             inbound: VecDeque::new(),
+            was_ahead: Vec::new(),
             outbound: VecDeque::new(),
             last_arrival: Timestamp(0),
             last_delivery: Timestamp(0),
@@ -688,9 +691,11 @@ impl<L: LatencyModel, F: FeeModel> Venue for PaperExchange<L, F> {
         out: &mut Vec<VenueReport>,
     ) {
         let t = event.ts;
-        if !self.working.is_empty() {
-            let inst = event.instrument;
-            let mut was_ahead = Vec::new();
+        let inst = event.instrument;
+        // Most events concern instruments we have no order in: one scan of our (few) orders.
+        if self.working.iter().any(|w| w.instrument == inst) {
+            // A reused scratch buffer: no allocation per event.
+            let mut was_ahead = std::mem::take(&mut self.was_ahead);
             match event.body {
                 EventBody::OrderExecuted { order_id, qty, .. }
                 | EventBody::OrderExecutedWithPrice { order_id, qty, .. } => {
@@ -738,6 +743,7 @@ impl<L: LatencyModel, F: FeeModel> Venue for PaperExchange<L, F> {
                 } => self.crossing_add(t, inst, side, price, qty),
                 _ => {}
             }
+            self.was_ahead = was_ahead;
         }
         self.deliver_due(t, out);
     }
