@@ -1,0 +1,233 @@
+//! Corrupted blocks, torn tails and missing index trailers: detected, reported with offsets,
+//! and everything else read.
+
+mod common;
+
+use common::{options, read_all, reader, records, write_all};
+use ticklane_replay::{
+    CaptureError, CaptureWriter, Compression, Corruption, FlushPolicy, IndexState, OwnedRecord,
+    WriterOptions,
+};
+
+/// Records of every block except block `skip`, given the index.
+fn without_block(recs: &[OwnedRecord], counts: &[u32], skip: usize) -> Vec<OwnedRecord> {
+    let start: usize = counts[..skip].iter().map(|&c| c as usize).sum();
+    let end = start + counts[skip] as usize;
+    recs[..start].iter().chain(&recs[end..]).cloned().collect()
+}
+
+#[test]
+fn corrupted_middle_block_is_reported_and_skipped() {
+    let recs = records(4000, 120);
+    for compression in [Compression::None, Compression::Zstd] {
+        let clean = write_all(&recs, options(4096, compression));
+        let index = reader(&clean).index().to_vec();
+        assert!(index.len() > 10);
+        let counts: Vec<u32> = index.iter().map(|e| e.records).collect();
+        let k = index.len() / 2;
+        let off = index[k].offset;
+        let next = index[k + 1].offset;
+        // A byte in the payload, one in the header's sequence number, one in the magic.
+        for at in [off + 52 + 7, off + 10, off] {
+            let mut bytes = clean.clone();
+            bytes[at as usize] ^= 0x5A;
+            let (got, errs) = read_all(&bytes);
+            assert_eq!(
+                got,
+                without_block(&recs, &counts, k),
+                "{compression:?} at {at}"
+            );
+            assert_eq!(errs.len(), 1);
+            match &errs[0] {
+                CaptureError::CorruptBlock {
+                    offset,
+                    resumed_at,
+                    skipped_bytes,
+                    reason,
+                } => {
+                    assert_eq!(*offset, off);
+                    assert_eq!(*resumed_at, next);
+                    assert_eq!(*skipped_bytes, next - off);
+                    if at == off + 52 + 7 {
+                        assert!(matches!(reason, Corruption::PayloadCrc { .. }));
+                    } else if at == off {
+                        assert_eq!(*reason, Corruption::BadMagic);
+                    } else {
+                        assert!(matches!(reason, Corruption::HeaderCrc { .. }));
+                    }
+                }
+                e => panic!("unexpected {e}"),
+            }
+            let mut r = reader(&bytes);
+            let report = r.verify().expect("verify");
+            assert_eq!(report.bad_blocks.len(), 1);
+            assert_eq!(report.bad_blocks[0].offset, off);
+            assert_eq!(
+                report.bad_blocks[0].lost_records,
+                Some(u64::from(counts[k]))
+            );
+            assert_eq!(report.missing_blocks, 1);
+            assert_eq!(report.good_blocks, index.len() as u64 - 1);
+            assert_eq!(report.records, (recs.len() - counts[k] as usize) as u64);
+            assert!(report.truncated_tail.is_none());
+            assert!(!report.is_clean());
+        }
+    }
+}
+
+#[test]
+fn several_corrupted_blocks_in_a_row() {
+    let recs = records(3000, 100);
+    let clean = write_all(&recs, options(2048, Compression::None));
+    let index = reader(&clean).index().to_vec();
+    let mut bytes = clean.clone();
+    // Wipe blocks 3, 4 and 5 entirely.
+    for b in &mut bytes[index[3].offset as usize..index[6].offset as usize] {
+        *b = 0;
+    }
+    let mut r = reader(&bytes);
+    let report = r.verify().expect("verify");
+    assert_eq!(report.bad_blocks.len(), 1);
+    assert_eq!(report.bad_blocks[0].offset, index[3].offset);
+    assert_eq!(
+        report.bad_blocks[0].skipped_bytes,
+        index[6].offset - index[3].offset
+    );
+    let lost: u64 = index[3..6].iter().map(|e| u64::from(e.records)).sum();
+    assert_eq!(report.bad_blocks[0].lost_records, Some(lost));
+    assert_eq!(report.missing_blocks, 3);
+    assert_eq!(report.records, recs.len() as u64 - lost);
+}
+
+#[test]
+fn truncated_last_block_at_every_byte() {
+    let recs = records(600, 80);
+    for compression in [Compression::None, Compression::Zstd] {
+        let full = write_all(&recs, options(3000, compression));
+        let index = reader(&full).index().to_vec();
+        let last = index.last().expect("blocks");
+        let last_off = last.offset as usize;
+        let data_end = full.len() - 32 - 20 - 40 * index.len();
+        let before: usize = recs.len() - last.records as usize;
+        for cut in last_off..full.len() {
+            let bytes = &full[..cut];
+            let mut r = reader(bytes);
+            assert_eq!(r.index_state(), IndexState::Rebuilt, "cut {cut}");
+            let got: Vec<OwnedRecord> = r.by_ref().filter_map(Result::ok).collect();
+            let report = r.report().clone();
+            if cut == last_off {
+                assert_eq!(got, recs[..before], "cut {cut}");
+                assert!(report.truncated_tail.is_none());
+            } else if cut < data_end {
+                assert_eq!(got, recs[..before], "cut {cut}");
+                let (off, reason) = report.truncated_tail.clone().expect("tail");
+                assert_eq!(off as usize, last_off, "cut {cut}");
+                assert!(
+                    matches!(reason, Corruption::Short { .. }),
+                    "cut {cut}: {reason}"
+                );
+            } else if cut == data_end {
+                assert_eq!(got, recs);
+                assert!(report.truncated_tail.is_none());
+            } else {
+                // Inside the index trailer: every block read, the tail says so.
+                // (under 4 bytes of it, the trailer magic cannot be told: a short block).
+                assert_eq!(got, recs);
+                let (off, reason) = report.truncated_tail.clone().expect("tail");
+                assert_eq!(off as usize, data_end);
+                if cut - data_end >= 4 {
+                    assert_eq!(reason, Corruption::IncompleteTrailer, "cut {cut}");
+                } else {
+                    assert!(matches!(reason, Corruption::Short { .. }), "cut {cut}");
+                }
+            }
+            assert!(report.bad_blocks.is_empty());
+            // The reported tail matches the error the iterator returned.
+            let (_, errs) = read_all(bytes);
+            assert_eq!(errs.len(), usize::from(report.truncated_tail.is_some()));
+            if let Some(e) = errs.first() {
+                assert!(matches!(e, CaptureError::TruncatedTail { .. }));
+            }
+        }
+    }
+}
+
+#[test]
+fn corrupted_tail_block_is_a_truncated_tail() {
+    let recs = records(500, 60);
+    let full = write_all(&recs, options(2500, Compression::None));
+    let index = reader(&full).index().to_vec();
+    let last = *index.last().expect("blocks");
+    // Cut the trailer (as after a crash) and corrupt the last block's payload.
+    let data_end = full.len() - 32 - 20 - 40 * index.len();
+    let mut bytes = full[..data_end].to_vec();
+    bytes[last.offset as usize + 60] ^= 1;
+    let mut r = reader(&bytes);
+    let report = r.verify().expect("verify");
+    assert_eq!(report.records, recs.len() as u64 - u64::from(last.records));
+    let (off, reason) = report.truncated_tail.expect("tail");
+    assert_eq!(off, last.offset);
+    assert!(matches!(reason, Corruption::PayloadCrc { .. }));
+}
+
+#[test]
+fn kill_after_flush_recovers_every_flushed_record() {
+    let recs = records(5000, 100);
+    let opts = WriterOptions {
+        block_bytes: 16 << 10,
+        compression: Compression::Zstd,
+        flush: FlushPolicy::Manual,
+        ..WriterOptions::default()
+    };
+    let mut w = CaptureWriter::new(Vec::new(), &common::header(), opts).expect("writer");
+    for r in &recs[..3000] {
+        w.write_record(r.ts_ns, r.line, &r.bytes).expect("write");
+    }
+    w.flush().expect("flush");
+    let at_flush = w.get_ref().clone();
+    for r in &recs[3000..] {
+        w.write_record(r.ts_ns, r.line, &r.bytes).expect("write");
+    }
+    // "kill -9": the writer is dropped without finish; what reached the Vec is the file.
+    let after = w.get_ref().clone();
+    drop(w);
+
+    let mut r = reader(&at_flush);
+    assert_eq!(r.index_state(), IndexState::Rebuilt);
+    let got: Vec<OwnedRecord> = r.by_ref().map(|x| x.expect("ok")).collect();
+    assert_eq!(got, recs[..3000]);
+    let report = r.report();
+    assert!(report.truncated_tail.is_none() && report.bad_blocks.is_empty());
+
+    // Full blocks written after the flush are read too; the pending block is lost, nothing more.
+    let (got, errs) = read_all(&after);
+    assert!(errs.is_empty());
+    assert!(got.len() >= 3000 && got.len() < 5000);
+    assert_eq!(got, recs[..got.len()]);
+
+    // A torn write of the next block: the flushed records are intact and the tail reported.
+    let mut torn = at_flush.clone();
+    torn.extend_from_slice(&after[at_flush.len()..at_flush.len() + 100]);
+    let mut r = reader(&torn);
+    let report = r.verify().expect("verify");
+    assert_eq!(report.records, 3000);
+    assert_eq!(
+        report.truncated_tail.map(|t| t.0),
+        Some(at_flush.len() as u64)
+    );
+}
+
+#[test]
+fn damaged_index_trailer_is_rebuilt() {
+    let recs = records(1000, 50);
+    let mut bytes = write_all(&recs, options(4000, Compression::None));
+    let index = reader(&bytes).index().to_vec();
+    let data_end = bytes.len() - 32 - 20 - 40 * index.len();
+    bytes[data_end + 20] ^= 0xFF; // inside the first index entry
+    let mut r = reader(&bytes);
+    assert_eq!(r.index_state(), IndexState::Rebuilt);
+    assert_eq!(r.index(), &index[..]);
+    let report = r.verify().expect("verify");
+    assert_eq!(report.records, 1000);
+    assert!(report.truncated_tail.is_none() && report.bad_blocks.is_empty());
+}
