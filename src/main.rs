@@ -181,6 +181,42 @@ enum Command {
         #[arg(long, default_value = "paper-report")]
         out: PathBuf,
     },
+    /// Record a capture (replay/FORMAT.md) from a pcap/pcapng of MoldUDP64 or a NASDAQ binary
+    /// file; every command that reads files reads captures too.
+    Record {
+        /// Input: pcap, pcapng, or NASDAQ binary file (plain or .gz).
+        input: PathBuf,
+        /// Output capture file.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Compress blocks with zstd.
+        #[arg(long)]
+        zstd: bool,
+        /// Session name stored in the header (default: the input's file name).
+        #[arg(long)]
+        session: Option<String>,
+    },
+    /// Replay a capture, pcap or binary file through the engine (same as `run --file`, paced
+    /// as recorded by default).
+    Replay {
+        /// Capture, pcap/pcapng or NASDAQ binary file.
+        source: PathBuf,
+        /// Run configuration (strategies, engine); default: the embedded config/run.toml.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Pace: max, 1x, 10x, ... or rate:N.
+        #[arg(long, default_value = "max")]
+        speed: String,
+        /// Number of lanes.
+        #[arg(long)]
+        lanes: Option<u16>,
+        /// Write the run's reports here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// List the strategy kinds this binary can run.
     Strategies,
     /// Measure how often the machine takes a core away from a busy thread (one pinned,
@@ -275,6 +311,30 @@ fn main() -> ExitCode {
             },
         ),
         Command::Jitter { seconds, cores } => cmd::jitter::run(seconds, &cores),
+        Command::Record {
+            input,
+            output,
+            zstd,
+            session,
+        } => cmd::record::run(&input, &output, zstd, session),
+        Command::Replay {
+            source,
+            config,
+            speed,
+            lanes,
+            out,
+            json,
+        } => cmd::run::run(
+            config.as_deref(),
+            cmd::run::RunOverrides {
+                file: Some(source),
+                pace: Some(speed),
+                lanes,
+                out_dir: out,
+                json,
+                ..cmd::run::RunOverrides::default()
+            },
+        ),
         Command::Strategies => {
             for d in strategies::REGISTRY {
                 println!("{:<16} {}", d.name, d.summary);

@@ -316,3 +316,51 @@ fn paper_runs_a_paced_file_and_writes_its_reports() {
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["messages"], 100_000);
 }
+
+#[test]
+fn record_then_replay_gives_the_digest_of_the_original() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    let gen = |format: &str, out: &str| {
+        ok(&[
+            "gen",
+            "--seed",
+            "7",
+            "--messages",
+            "200000",
+            "--instruments",
+            "64",
+            "--format",
+            format,
+            "-o",
+            out,
+        ])
+    };
+    gen("itch", &p("s.itch"));
+    gen("pcap", &p("s.pcap"));
+    ok(&["record", &p("s.itch"), "-o", &p("a.tlcap")]);
+    ok(&["record", &p("s.pcap"), "-o", &p("b.tlcap"), "--zstd"]);
+    let base = digest(&json(&["run", "--messages", "200000"]));
+    for cap in ["a.tlcap", "b.tlcap"] {
+        let v = json(&["replay", &p(cap)]);
+        assert_eq!(v["messages"], 200_000, "{cap}");
+        assert_eq!(v["errors"], 0, "{cap}");
+        assert_eq!(digest(&v), base, "{cap}");
+    }
+    // A capture cut in the middle of a block: everything before the cut is read and the torn
+    // tail is an error with its offset, not a silent stop.
+    let bytes = std::fs::read(p("a.tlcap")).unwrap();
+    std::fs::write(p("cut.tlcap"), &bytes[..bytes.len() * 2 / 3]).unwrap();
+    let o = ticklane(&["inspect", "--json", &p("cut.tlcap")]);
+    assert!(!o.status.success(), "errors make inspect exit non-zero");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let messages = v["messages"].as_u64().unwrap();
+    assert!(messages > 100_000 && messages < 200_000, "{messages}");
+    assert_eq!(v["errors"], 1);
+    let errors = v["error_list"].to_string();
+    assert!(errors.contains("capture"), "{errors}");
+    assert!(
+        errors.contains("offset"),
+        "the error names its offset: {errors}"
+    );
+}

@@ -91,10 +91,11 @@ pub fn run(path: &Path, json: bool, read: ReadOpts) -> anyhow::Result<ExitCode> 
         .collect();
     let summary = Summary {
         file: path.display().to_string(),
-        format: report.format.map_or_else(
-            || "lobster".to_string(),
-            |f| format!("{f:?}").to_lowercase(),
-        ),
+        format: match (report.format, report.capture) {
+            (Some(f), _) => format!("{f:?}").to_lowercase(),
+            (None, true) => "capture".to_string(),
+            (None, false) => "lobster".to_string(),
+        },
         bytes,
         messages: report.messages,
         by_type: by_type

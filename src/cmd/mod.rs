@@ -12,6 +12,7 @@ pub mod jitter;
 pub mod lobster_check;
 pub mod pipeline;
 pub mod progress;
+pub mod record;
 pub mod report;
 pub mod run;
 pub mod stopwatch;

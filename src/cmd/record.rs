@@ -1,0 +1,88 @@
+//! `ticklane record INPUT -o OUT`: writes a ticklane capture (`replay/FORMAT.md`) from a pcap
+//! or pcapng of MoldUDP64 (every UDP payload, exactly as captured, with its capture time) or
+//! from a NASDAQ binary file (each message, with its ITCH timestamp as the receive time).
+//! Recording from a live socket comes with the live feeds; the capture format and its writer
+//! are the same.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use ticklane_feeds::binfile::LengthMode;
+use ticklane_replay::convert::{
+    binfile_path_to_capture, itch_binary_header, pcap_file_to_capture, PcapImportOptions,
+};
+use ticklane_replay::{CaptureHeader, Compression, FeedKind, WriterOptions};
+
+/// Runs the command.
+pub fn run(
+    input: &Path,
+    output: &Path,
+    zstd: bool,
+    session: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    use std::io::Read;
+    let mut head = [0u8; 4];
+    let n = std::fs::File::open(input)
+        .with_context(|| format!("opening {}", input.display()))?
+        .read(&mut head)?;
+    let is_capture = n == 4
+        && matches!(
+            u32::from_le_bytes(head),
+            0xa1b2_c3d4 | 0xd4c3_b2a1 | 0xa1b2_3c4d | 0x4d3c_b2a1 | 0x0a0d_0d0a
+        );
+    let session = session.unwrap_or_else(|| {
+        input
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    });
+    let options = WriterOptions {
+        compression: if zstd {
+            Compression::Zstd
+        } else {
+            Compression::None
+        },
+        ..WriterOptions::default()
+    };
+    let errors = if is_capture {
+        let header = CaptureHeader::new(FeedKind::MoldUdp64, session);
+        let (stats, summary) = pcap_file_to_capture(
+            input,
+            output,
+            &header,
+            options,
+            &PcapImportOptions::default(),
+        )
+        .with_context(|| format!("recording {}", input.display()))?;
+        println!(
+            "recorded {} MoldUDP64 datagrams ({} filtered, {} unreadable records) into {} blocks, {} bytes",
+            stats.records, stats.filtered, stats.record_errors, summary.blocks, summary.bytes
+        );
+        if let Some(e) = &stats.first_record_error {
+            eprintln!("first unreadable record: {e}");
+        }
+        if let Some(e) = &stats.fatal {
+            eprintln!("capture cut short: {e}");
+        }
+        stats.record_errors + u64::from(stats.fatal.is_some())
+    } else {
+        let header = itch_binary_header(session);
+        let (stats, summary) =
+            binfile_path_to_capture(input, LengthMode::Prefix, output, &header, options)
+                .with_context(|| format!("recording {}", input.display()))?;
+        println!(
+            "recorded {} ITCH messages ({} too short to carry a timestamp) into {} blocks, {} bytes",
+            stats.records, stats.short_messages, summary.blocks, summary.bytes
+        );
+        if let Some(e) = &stats.framing_error {
+            eprintln!("framing error: {e}");
+        }
+        stats.short_messages + u64::from(stats.framing_error.is_some())
+    };
+    Ok(if errors == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
