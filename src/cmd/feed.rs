@@ -50,6 +50,8 @@ pub struct ReadReport {
     pub format: Option<SourceFormat>,
     /// The file was a ticklane capture.
     pub capture: bool,
+    /// For captures: what the reader recovered (blocks, records, bad blocks, torn tail, index).
+    pub recovery: Option<String>,
 }
 
 impl ReadReport {
@@ -308,7 +310,23 @@ fn read_capture(
         }
     }
     // Corrupted blocks and a torn tail came out of the reader as errors (with their offsets)
-    // and were recorded above.
+    // and were recorded above; this says what was recovered.
+    let rr = reader.report();
+    report.recovery =
+        Some(format!(
+        "{} good blocks, {} records; {} bad blocks ({} blocks missing); torn tail: {}; index {}",
+        rr.good_blocks,
+        rr.records,
+        rr.bad_blocks.len(),
+        rr.missing_blocks,
+        rr.truncated_tail
+            .as_ref()
+            .map_or("none".to_string(), |(off, why)| format!("at offset {off} ({why:?})")),
+        match rr.index {
+            ticklane_replay::IndexState::Present => "read from the trailer",
+            ticklane_replay::IndexState::Rebuilt => "rebuilt by scanning (no valid trailer)",
+        }
+    ));
     Ok(report)
 }
 

@@ -23,6 +23,9 @@ struct Instrument {
 struct Summary {
     file: String,
     format: String,
+    /// Captures only: what the reader recovered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recovery: Option<String>,
     bytes: u64,
     messages: u64,
     by_type: BTreeMap<String, u64>,
@@ -96,6 +99,7 @@ pub fn run(path: &Path, json: bool, read: ReadOpts) -> anyhow::Result<ExitCode> 
             (None, true) => "capture".to_string(),
             (None, false) => "lobster".to_string(),
         },
+        recovery: report.recovery.clone(),
         bytes,
         messages: report.messages,
         by_type: by_type
@@ -180,6 +184,9 @@ fn print_text(s: &Summary) {
         s.megabytes_per_sec,
         s.seconds
     );
+    if let Some(r) = &s.recovery {
+        println!("capture     {r}");
+    }
     println!("errors      {}", s.errors);
     for e in &s.error_list {
         match e.position {
