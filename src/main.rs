@@ -210,6 +210,16 @@ enum Command {
         /// Number of lanes.
         #[arg(long)]
         lanes: Option<u16>,
+        /// Start of the replayed window (HH:MM:SS[.fff] or ns since midnight): earlier events
+        /// warm up the books at full speed and are not shown to strategies.
+        #[arg(long)]
+        from: Option<String>,
+        /// End of the replayed window (inclusive): the source stops after it.
+        #[arg(long)]
+        to: Option<String>,
+        /// Only these instruments (comma-separated symbols), plus market-wide events.
+        #[arg(long, value_delimiter = ',')]
+        symbols: Vec<String>,
         /// Write the run's reports here.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -260,6 +270,41 @@ pub struct ReadOpts {
     lengths_from_type: bool,
 }
 
+/// The `--from`/`--to`/`--symbols` of `replay`, checked.
+fn replay_window(
+    from: Option<&str>,
+    to: Option<&str>,
+    symbols: &[String],
+) -> anyhow::Result<ticklane_runtime::Window> {
+    let time = |flag: &str, s: Option<&str>, default: u64| -> anyhow::Result<u64> {
+        match s {
+            None => Ok(default),
+            Some(t) => ticklane_core::Timestamp::parse_time_of_day(t)
+                .map(|t| t.0)
+                .ok_or_else(|| anyhow::anyhow!("{flag}: `{t}` is not HH:MM:SS[.fff] or ns")),
+        }
+    };
+    let from = time("--from", from, 0)?;
+    let to = time("--to", to, u64::MAX)?;
+    if from > to {
+        anyhow::bail!("--from is after --to");
+    }
+    let symbols = if symbols.is_empty() {
+        None
+    } else {
+        Some(
+            symbols
+                .iter()
+                .map(|s| {
+                    ticklane_core::Symbol::new(s)
+                        .ok_or_else(|| anyhow::anyhow!("--symbols: `{s}` is not a symbol"))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?,
+        )
+    };
+    Ok(ticklane_runtime::Window { from, to, symbols })
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
@@ -292,6 +337,7 @@ fn main() -> ExitCode {
                 json,
                 status_line: false,
                 default_config: None,
+                window: ticklane_runtime::Window::default(),
             },
         ),
         Command::Paper {
@@ -322,19 +368,25 @@ fn main() -> ExitCode {
             config,
             speed,
             lanes,
+            from,
+            to,
+            symbols,
             out,
             json,
-        } => cmd::run::run(
-            config.as_deref(),
-            cmd::run::RunOverrides {
-                file: Some(source),
-                pace: Some(speed),
-                lanes,
-                out_dir: out,
-                json,
-                ..cmd::run::RunOverrides::default()
-            },
-        ),
+        } => replay_window(from.as_deref(), to.as_deref(), &symbols).and_then(|window| {
+            cmd::run::run(
+                config.as_deref(),
+                cmd::run::RunOverrides {
+                    file: Some(source),
+                    pace: Some(speed),
+                    lanes,
+                    out_dir: out,
+                    json,
+                    window,
+                    ..cmd::run::RunOverrides::default()
+                },
+            )
+        }),
         Command::Strategies => {
             for d in strategies::REGISTRY {
                 println!("{:<16} {}", d.name, d.summary);

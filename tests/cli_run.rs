@@ -364,3 +364,53 @@ fn record_then_replay_gives_the_digest_of_the_original() {
         "the error names its offset: {errors}"
     );
 }
+
+#[test]
+fn replay_window_and_symbols() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.itch");
+    let f = file.to_str().unwrap();
+    ok(&[
+        "gen",
+        "--seed",
+        "7",
+        "--messages",
+        "200000",
+        "--instruments",
+        "64",
+        "-o",
+        f,
+    ]);
+    let all = json(&["replay", f]);
+    let part = json(&[
+        "replay",
+        f,
+        "--from",
+        "10:00:00",
+        "--to",
+        "11:00:00",
+        "--symbols",
+        "AAPL,NVDA",
+    ]);
+    assert_eq!(part["reached_end_of_window"], true);
+    assert!(part["filtered"].as_u64().unwrap() > 0);
+    let events = |v: &serde_json::Value, name: &str| {
+        v["strategies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap()["events"]
+            .as_u64()
+            .unwrap()
+    };
+    // Instruments outside --symbols reach nobody; the others only within the window.
+    assert_eq!(events(&part, "imb-msft"), 0);
+    assert_eq!(events(&part, "mm-amzn"), 0);
+    for name in ["imb-aapl", "mm-nvda"] {
+        let (p, a) = (events(&part, name), events(&all, name));
+        assert!(p > 0 && p < a, "{name}: {p} of {a}");
+    }
+    let bad = ticklane(&["replay", f, "--from", "11:00", "--to", "10:00:00"]);
+    assert!(!bad.status.success());
+}

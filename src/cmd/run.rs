@@ -44,6 +44,8 @@ pub struct RunOverrides {
     pub status_line: bool,
     /// Use this embedded configuration when no file is given: (text, name).
     pub default_config: Option<(&'static str, &'static str)>,
+    /// Replay window and instrument filter.
+    pub window: ticklane_runtime::Window,
 }
 
 /// A framed ITCH image in memory (generated sessions): stamps arrival before decoding and
@@ -288,6 +290,7 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
                     measure_latency: e.latency,
                     order_capacity: e.order_capacity,
                     journal: o.out_dir.is_some(),
+                    trade_from: o.window.from,
                 },
                 Vec::new(),
             )
@@ -342,6 +345,7 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
             idle,
             heartbeat_ns: e.heartbeat_us.saturating_mul(1_000),
             pace,
+            window: o.window.clone(),
         },
         source,
         venue: cfg.venue.factory(&cfg.risk).context("venue")?,
@@ -528,6 +532,17 @@ fn print_report(r: &RunReport, cfg: &RunConfig, source: &str, digest: &[u8; 32])
         r.feed.full_wait_ns as f64 / 1e6,
         r.feed.dropped_lane_gone
     );
+    if r.feed.filtered > 0 || r.feed.reached_end_of_window {
+        println!(
+            "window    {} events outside --symbols not published; {}",
+            r.feed.filtered,
+            if r.feed.reached_end_of_window {
+                "stopped at --to"
+            } else {
+                "source ended before --to"
+            }
+        );
+    }
     for err in &r.source.first_errors {
         println!("          error {err}");
     }
@@ -696,6 +711,8 @@ fn json_report(r: &RunReport, cfg: &RunConfig, digest: &[u8; 32]) -> serde_json:
         "events": r.feed.events,
         "heartbeats": r.feed.heartbeats,
         "full_waits": r.feed.full_waits,
+        "filtered": r.feed.filtered,
+        "reached_end_of_window": r.feed.reached_end_of_window,
         "dropped_lane_gone": r.feed.dropped_lane_gone,
         "elapsed_ns": r.elapsed_ns,
         "events_per_sec": r.feed.events as f64 / (r.elapsed_ns.max(1) as f64 / 1e9),

@@ -79,6 +79,10 @@ pub struct FeedStats {
     pub dropped_lane_gone: u64,
     /// Whether the feed was stopped before its source ended.
     pub stopped: bool,
+    /// Whether the source was ended at the window's `to`.
+    pub reached_end_of_window: bool,
+    /// Events not published because their instrument is outside the window's symbols.
+    pub filtered: u64,
 }
 
 /// The publisher was stopped: the source should return.
@@ -108,6 +112,9 @@ pub struct Publisher {
     pace: Pace,
     pace_origin: Option<(u64, u64)>,
     paced: u64,
+    window: Window,
+    /// By instrument id: published (`true`) or filtered out, once its directory entry is seen.
+    allowed: Vec<bool>,
     stats: FeedStats,
 }
 
@@ -121,7 +128,7 @@ impl std::fmt::Debug for Publisher {
 }
 
 /// How the publisher behaves.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct PublisherSettings {
     /// Stamp hops for the latency histograms.
     pub measure_latency: bool,
@@ -133,6 +140,31 @@ pub struct PublisherSettings {
     pub heartbeat_ns: u64,
     /// Replay pace.
     pub pace: Pace,
+    /// Event-time window and instrument filter of a replay.
+    pub window: Window,
+}
+
+/// The part of a session a replay plays: events before `from` are published at full speed
+/// (the books warm up; lanes do not show them to strategies), the source stops after `to`, and
+/// with `symbols` only those instruments (and market-wide events) are published.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Window {
+    /// Start of the paced, traded part (event time, ns).
+    pub from: u64,
+    /// End (event time, ns, inclusive).
+    pub to: u64,
+    /// Instruments to publish (`None`: all).
+    pub symbols: Option<Vec<ticklane_core::Symbol>>,
+}
+
+impl Default for Window {
+    fn default() -> Self {
+        Self {
+            from: 0,
+            to: u64::MAX,
+            symbols: None,
+        }
+    }
 }
 
 impl Default for PublisherSettings {
@@ -143,6 +175,7 @@ impl Default for PublisherSettings {
             idle: IdlePolicy::default(),
             heartbeat_ns: 1_000_000,
             pace: Pace::Max,
+            window: Window::default(),
         }
     }
 }
@@ -195,6 +228,8 @@ impl Publisher {
             pace: settings.pace,
             pace_origin: None,
             paced: 0,
+            window: settings.window.clone(),
+            allowed: Vec::new(),
             stats: FeedStats {
                 per_lane: vec![0; n],
                 ..FeedStats::default()
@@ -221,6 +256,10 @@ impl Publisher {
     /// Waits until an event of event time `ts_ns` is due under the pace (no-op at `Max`).
     /// Call it before stamping the message's arrival. Flushes staged events before waiting.
     pub fn wait_until_due(&mut self, ts_ns: u64) -> Result<(), Stopped> {
+        if ts_ns < self.window.from {
+            // Warm-up before the window: as fast as possible.
+            return Ok(());
+        }
         let due_ns = match self.pace {
             Pace::Max => return Ok(()),
             Pace::Speed(factor) => {
@@ -269,6 +308,14 @@ impl Publisher {
         t_received: u64,
         t_decoded: u64,
     ) -> Result<(), Stopped> {
+        if ev.ts.0 > self.window.to {
+            self.stats.reached_end_of_window = true;
+            return Err(Stopped);
+        }
+        if self.window.symbols.is_some() && !self.in_window(ev) {
+            self.stats.filtered += 1;
+            return Ok(());
+        }
         let item = LaneEvent {
             event: *ev,
             heartbeat: false,
@@ -292,6 +339,29 @@ impl Publisher {
                 Ok(())
             }
         }
+    }
+
+    /// Whether `ev`'s instrument is one of the window's symbols (market-wide events always are).
+    fn in_window(&mut self, ev: &MarketEvent) -> bool {
+        let id = ev.instrument.0 as usize;
+        if id == 0 {
+            return true;
+        }
+        if let EventBody::InstrumentDirectory(info) = &ev.body {
+            let keep = self
+                .window
+                .symbols
+                .as_ref()
+                .is_none_or(|s| s.contains(&info.symbol));
+            if id < (1 << 24) {
+                if self.allowed.len() <= id {
+                    self.allowed.resize(id + 1, false);
+                }
+                self.allowed[id] = keep;
+            }
+            return keep;
+        }
+        self.allowed.get(id).copied().unwrap_or(false)
     }
 
     /// Event time crossed a heartbeat boundary: every lane that is not about to receive the

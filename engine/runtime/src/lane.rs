@@ -120,6 +120,9 @@ pub struct LaneSettings {
     /// `fills.csv`). Appends to preallocated vectors; they grow (allocate) only when a run
     /// trades more than the reserve.
     pub journal: bool,
+    /// Events before this event time (ns) update the books and the venue but are not shown to
+    /// strategies (a replay's warm-up before `--from`).
+    pub trade_from: u64,
 }
 
 impl Default for LaneSettings {
@@ -132,6 +135,7 @@ impl Default for LaneSettings {
             measure_latency: true,
             order_capacity: 1 << 16,
             journal: false,
+            trade_from: 0,
         }
     }
 }
@@ -911,7 +915,7 @@ impl<V: Venue> Lane<V> {
                 .unwrap_or(0)
                 | self.wildcard
         };
-        if mask == 0 || self.halted {
+        if mask == 0 || self.halted || now.0 < self.settings.trade_from {
             if mask == 0 && self.deferred_pending {
                 self.route(le.seq, now);
             }

@@ -34,7 +34,9 @@ pub use control::{
     VenueFactory,
 };
 pub use envelope::LaneEvent;
-pub use feed::{EventsSource, FeedSource, Pace, Publisher, PublisherSettings, SourceReport};
+pub use feed::{
+    EventsSource, FeedSource, Pace, Publisher, PublisherSettings, SourceReport, Window,
+};
 pub use idle::IdlePolicy;
 pub use lane::{
     JournalEntry, Lane, LaneControl, LaneIncident, LaneReport, LaneSettings, PanicAction,
