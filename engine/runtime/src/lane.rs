@@ -863,6 +863,17 @@ impl<V: Venue> Lane<V> {
         self.subs[i] = mask;
     }
 
+    /// The strategies an event of `instrument` is shown to (every strategy for market-wide
+    /// events).
+    #[inline(always)]
+    fn mask_of(&self, instrument: InstrumentId) -> u64 {
+        if instrument == InstrumentId::NONE {
+            self.all
+        } else {
+            self.subs.get(instrument.0 as usize).copied().unwrap_or(0) | self.wildcard
+        }
+    }
+
     /// Processes one item from the ring. `measure`: stamp its hops (the `ring` hop ends when
     /// the lane starts processing the item, so it includes waiting behind earlier items).
     #[inline]
@@ -883,10 +894,18 @@ impl<V: Venue> Lane<V> {
         if now.0 >= self.next_equity_sample {
             self.sample_equity(now);
         }
-        let trade = trade_print(&self.market, ev);
+        // The trade print needs an order lookup: only take it when someone will read it (a
+        // strategy subscribed to the instrument, or the venue holding orders).
+        let mut mask = self.mask_of(ev.instrument);
+        let trade = if mask != 0 || self.venue.working_orders() > 0 {
+            trade_print(&self.market, ev)
+        } else {
+            None
+        };
         let r = self.market.apply(ev);
         if let EventBody::InstrumentDirectory(info) = &ev.body {
             self.subscribe(ev.instrument, info.symbol);
+            mask = self.mask_of(ev.instrument);
         }
         if measure {
             let c = &self.clock;
@@ -906,15 +925,6 @@ impl<V: Venue> Lane<V> {
                 self.route(le.seq, now);
             }
         }
-        let mask = if ev.instrument == InstrumentId::NONE {
-            self.all
-        } else {
-            self.subs
-                .get(ev.instrument.0 as usize)
-                .copied()
-                .unwrap_or(0)
-                | self.wildcard
-        };
         if mask == 0 || self.halted || now.0 < self.settings.trade_from {
             if mask == 0 && self.deferred_pending {
                 self.route(le.seq, now);
