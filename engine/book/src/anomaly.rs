@@ -42,11 +42,14 @@ pub enum AnomalyKind {
     /// on it (itch-book drops it, meatpy and itchcpp keep it). The order is kept, as the feed
     /// says, and counted.
     ZeroOrderId,
+    /// The feed reported messages lost for good ([`ticklane_core::EventBody::FeedGap`]).
+    /// Every book is marked stale ([`crate::Market::stale`]) for the rest of the session.
+    FeedGap,
 }
 
 impl AnomalyKind {
     /// Number of kinds.
-    pub const COUNT: usize = 12;
+    pub const COUNT: usize = 13;
 
     /// Every kind, in declaration order.
     pub const ALL: [AnomalyKind; Self::COUNT] = [
@@ -62,6 +65,7 @@ impl AnomalyKind {
         AnomalyKind::InstrumentMismatch,
         AnomalyKind::DirectoryConflict,
         AnomalyKind::ZeroOrderId,
+        AnomalyKind::FeedGap,
     ];
 
     /// Stable snake-case name for reports and metrics.
@@ -79,6 +83,7 @@ impl AnomalyKind {
             AnomalyKind::InstrumentMismatch => "instrument_mismatch",
             AnomalyKind::DirectoryConflict => "directory_conflict",
             AnomalyKind::ZeroOrderId => "zero_order_id",
+            AnomalyKind::FeedGap => "feed_gap",
         }
     }
 

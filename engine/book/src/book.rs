@@ -129,6 +129,12 @@ impl<'a> OrderBook<'a> {
         &self.market.levels.slots[l as usize]
     }
 
+    /// Whether this book can no longer be trusted because the feed lost messages for good
+    /// (see [`crate::Market::stale`]).
+    pub fn is_stale(&self) -> bool {
+        self.market.stale().is_some()
+    }
+
     /// Instrument of this book.
     pub fn instrument(&self) -> InstrumentId {
         self.book().id

@@ -56,7 +56,7 @@ pub use anomaly::{Anomalies, AnomalyKind};
 pub use book::{LevelOrders, LevelView, Levels, OrderBook, OrderView};
 pub use index::OrderIndex;
 pub use invariant::InvariantError;
-pub use market::{ApplyResult, Market};
+pub use market::{ApplyResult, Market, StaleFeed};
 
 /// Size in bytes of one order slot in the order slab.
 pub const ORDER_SLOT_BYTES: usize = core::mem::size_of::<store::OrderSlot>();

@@ -63,6 +63,25 @@ pub struct Market {
     pub(crate) levels: Slab<LevelSlot>,
     pub(crate) index: OrderIndex,
     anomalies: Anomalies,
+    stale: Option<StaleFeed>,
+}
+
+/// Why the books can no longer be trusted: the feed lost messages for good.
+///
+/// Set by [`ticklane_core::EventBody::FeedGap`]; it stays for the rest of the session (ITCH
+/// has no in-band snapshot to rebuild a book from, and nobody knows which books the lost
+/// messages touched). Strategies read it through [`OrderBook::is_stale`] and risk refuses new
+/// orders while it is set.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct StaleFeed {
+    /// Event time of the first loss.
+    pub since: ticklane_core::Timestamp,
+    /// Unrecoverable gaps reported.
+    pub gaps: u64,
+    /// Messages lost in them.
+    pub lost_messages: u64,
+    /// Sequence number of the first message lost.
+    pub first_lost: u64,
 }
 
 impl core::fmt::Debug for Market {
@@ -106,6 +125,7 @@ impl Market {
             levels: Slab::with_capacity((orders / 4).max(instruments.saturating_mul(64))),
             index: OrderIndex::with_capacity(orders),
             anomalies: Anomalies::new(),
+            stale: None,
         }
     }
 
@@ -114,6 +134,11 @@ impl Market {
     /// Anomaly counters since creation.
     pub fn anomalies(&self) -> &Anomalies {
         &self.anomalies
+    }
+
+    /// Whether (and since when) the books are stale: the feed lost messages for good.
+    pub fn stale(&self) -> Option<&StaleFeed> {
+        self.stale.as_ref()
     }
 
     /// Number of live orders across all instruments.
@@ -333,6 +358,20 @@ impl Market {
             EventBody::TradingStatus { state, .. } => {
                 let b = self.book_idx_or_create(ev.instrument);
                 self.books[b as usize].state = Some(state);
+            }
+            EventBody::FeedGap {
+                first_sequence,
+                count,
+            } => {
+                self.flag(&mut r, AnomalyKind::FeedGap);
+                let s = self.stale.get_or_insert(StaleFeed {
+                    since: ev.ts,
+                    gaps: 0,
+                    lost_messages: 0,
+                    first_lost: first_sequence,
+                });
+                s.gaps += 1;
+                s.lost_messages += count;
             }
             _ => {}
         }

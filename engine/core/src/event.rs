@@ -192,6 +192,17 @@ pub enum EventBody {
         /// Which event.
         code: SystemEventCode,
     },
+    /// The feed lost messages for good: messages `first_sequence .. first_sequence + count` of
+    /// the feed's sequence space were neither received nor recovered (an unrecoverable gap).
+    /// Market-wide (instrument 0): nobody knows which books the lost messages touched, so every
+    /// book is stale from here on. Emitted by the feed handler at the point in the stream where
+    /// the messages are missing, never by an exchange.
+    FeedGap {
+        /// Sequence number of the first lost message.
+        first_sequence: u64,
+        /// Number of lost messages.
+        count: u64,
+    },
     /// Auction imbalance indication (ITCH NOII).
     Imbalance {
         /// Shares paired at the reference price.
@@ -234,6 +245,7 @@ impl EventBody {
             EventBody::AuctionCollar { .. } => "auction_collar",
             EventBody::SystemEvent { .. } => "system_event",
             EventBody::Imbalance { .. } => "imbalance",
+            EventBody::FeedGap { .. } => "feed_gap",
         }
     }
 }

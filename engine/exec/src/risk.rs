@@ -335,6 +335,9 @@ impl RiskGate {
         if let Some(rule) = self.tripped {
             return Err(rule);
         }
+        if market.stale().is_some() {
+            return Err(RiskRule::StaleBook);
+        }
         if self.c.max_order_qty.is_some_and(|m| qty > m) {
             return Err(RiskRule::MaxOrderQty);
         }

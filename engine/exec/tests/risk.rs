@@ -287,6 +287,57 @@ fn the_manual_kill_switch_cancels_every_open_order_and_refuses_new_ones() {
 }
 
 #[test]
+fn a_feed_gap_makes_the_books_stale_new_orders_are_refused_cancels_go_through() {
+    let mut s = Sim::new("");
+    let (n, u) = s.order(10, Side::Bid, 9_9000, 10, TimeInForce::Day);
+    assert_eq!(u, OK);
+    assert!(s.m.stale().is_none());
+    // The feed lost messages 500..503 for good (instrument 0: market-wide).
+    let gap = ticklane_core::MarketEvent::new(
+        Timestamp(20),
+        ticklane_core::InstrumentId::NONE,
+        EventBody::FeedGap {
+            first_sequence: 500,
+            count: 3,
+        },
+    );
+    s.m.apply(&gap);
+    let stale = s.m.stale().copied().expect("stale after a feed gap");
+    assert_eq!(
+        (
+            stale.since,
+            stale.gaps,
+            stale.lost_messages,
+            stale.first_lost
+        ),
+        (Timestamp(20), 1, 3, 500)
+    );
+    assert!(s.m.book(I).is_some_and(|b| b.is_stale()));
+    assert_eq!(s.m.anomalies().get(ticklane_book::AnomalyKind::FeedGap), 1);
+    let (_, u) = s.order(30, Side::Bid, 9_9000, 10, TimeInForce::Day);
+    assert_eq!(u, rejected(RiskRule::StaleBook));
+    let u = s.send(
+        31,
+        OrderCommand::Modify {
+            id: ClientOrderId::new(0, n),
+            price: Price(9_8000),
+            qty: Qty(10),
+        },
+    );
+    assert_eq!(u, rejected(RiskRule::StaleBook));
+    let u = s.send(
+        32,
+        OrderCommand::Cancel {
+            id: ClientOrderId::new(0, n),
+        },
+    );
+    assert_eq!(u, vec![OrderUpdateKind::Cancelled]);
+    // A second gap adds up.
+    s.m.apply(&gap);
+    assert_eq!(s.m.stale().map(|x| (x.gaps, x.lost_messages)), Some((2, 6)));
+}
+
+#[test]
 fn limits_parse_from_toml_and_refuse_unknown_keys() {
     let l = RiskLimits::from_toml_str(
         "max_order_qty = 1000\nmax_order_notional = 50000.25\nmax_position = 5000\n\

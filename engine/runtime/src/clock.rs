@@ -17,6 +17,8 @@
 #[derive(Clone, Debug)]
 pub struct HopClock {
     inner: quanta::Clock,
+    /// Nanoseconds in 2^32 ticks (for turning an age in ns back into ticks).
+    ns_per_2_32_ticks: u64,
 }
 
 impl Default for HopClock {
@@ -28,9 +30,20 @@ impl Default for HopClock {
 impl HopClock {
     /// A calibrated clock (calibration is done once per process and shared).
     pub fn new() -> Self {
+        let inner = quanta::Clock::new();
+        let ns_per_2_32_ticks = inner.delta_as_nanos(0, 1 << 32).max(1);
         Self {
-            inner: quanta::Clock::new(),
+            inner,
+            ns_per_2_32_ticks,
         }
+    }
+
+    /// The raw reading `age_ns` nanoseconds before `raw` (for a stamp taken elsewhere, e.g. a
+    /// kernel receive timestamp turned into an age).
+    #[inline]
+    pub fn raw_before(&self, raw: u64, age_ns: u64) -> u64 {
+        let ticks = (u128::from(age_ns) << 32) / u128::from(self.ns_per_2_32_ticks);
+        raw.saturating_sub(u64::try_from(ticks).unwrap_or(u64::MAX))
     }
 
     /// Raw reading (ticks): only meaningful as an argument of [`HopClock::nanos_between`].
@@ -46,5 +59,23 @@ impl HopClock {
             return 0;
         }
         self.inner.delta_as_nanos(start, end)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::HopClock;
+
+    #[test]
+    fn raw_before_inverts_nanos_between() {
+        let c = HopClock::new();
+        let now = c.raw();
+        for age in [0u64, 1_000, 1_000_000, 250_000_000] {
+            let then = c.raw_before(now, age);
+            let back = c.nanos_between(then, now);
+            // Rounding of the tick ratio only: within 0.1% + 2 ns.
+            assert!(back.abs_diff(age) <= age / 1000 + 2, "age {age} -> {back}");
+        }
+        assert_eq!(c.raw_before(5, u64::MAX), 0);
     }
 }

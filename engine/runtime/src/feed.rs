@@ -247,6 +247,17 @@ impl Publisher {
         }
     }
 
+    /// A hop stamp for something that happened `age_ns` ago (a datagram the kernel stamped on
+    /// receipt), or 0 when latency is not measured.
+    #[inline]
+    pub fn stamp_aged(&self, age_ns: u64) -> u64 {
+        if self.measure {
+            self.clock.raw_before(self.clock.raw(), age_ns)
+        } else {
+            0
+        }
+    }
+
     /// Whether the engine asked the feed to stop.
     #[inline]
     pub fn stop_requested(&self) -> bool {

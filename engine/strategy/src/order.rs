@@ -66,11 +66,14 @@ pub enum RiskRule {
     DailyLoss,
     /// The kill switch is engaged (manually or by the daily loss limit).
     KillSwitch,
+    /// The books are stale: the feed lost messages for good (an unrecoverable gap), so no
+    /// new order or modify is sent on them. Cancels still go through.
+    StaleBook,
 }
 
 impl RiskRule {
     /// Every rule, in declaration order.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::MaxOrderQty,
         Self::MaxOrderNotional,
         Self::MaxPosition,
@@ -79,6 +82,7 @@ impl RiskRule {
         Self::OrderRate,
         Self::DailyLoss,
         Self::KillSwitch,
+        Self::StaleBook,
     ];
 
     /// The rule a reject reason names, if it is a risk reject.
@@ -92,6 +96,7 @@ impl RiskRule {
             RejectReason::RiskOrderRate => Self::OrderRate,
             RejectReason::RiskDailyLoss => Self::DailyLoss,
             RejectReason::RiskKillSwitch => Self::KillSwitch,
+            RejectReason::RiskStaleBook => Self::StaleBook,
             _ => return None,
         })
     }
@@ -107,6 +112,7 @@ impl RiskRule {
             Self::OrderRate => "max_orders_per_sec",
             Self::DailyLoss => "daily_loss_limit",
             Self::KillSwitch => "kill_switch",
+            Self::StaleBook => "stale_book",
         }
     }
 }
@@ -128,6 +134,7 @@ impl From<RiskRule> for RejectReason {
             RiskRule::OrderRate => Self::RiskOrderRate,
             RiskRule::DailyLoss => Self::RiskDailyLoss,
             RiskRule::KillSwitch => Self::RiskKillSwitch,
+            RiskRule::StaleBook => Self::RiskStaleBook,
         }
     }
 }
@@ -214,6 +221,8 @@ pub enum RejectReason {
     RiskDailyLoss,
     /// Risk: [`RiskRule::KillSwitch`].
     RiskKillSwitch,
+    /// Risk: [`RiskRule::StaleBook`].
+    RiskStaleBook,
 }
 
 impl fmt::Display for RejectReason {
@@ -233,6 +242,7 @@ impl fmt::Display for RejectReason {
             Self::RiskOrderRate => "risk: max_orders_per_sec",
             Self::RiskDailyLoss => "risk: daily_loss_limit",
             Self::RiskKillSwitch => "risk: kill_switch",
+            Self::RiskStaleBook => "risk: stale_book",
         })
     }
 }
