@@ -12,8 +12,12 @@
 //!   [`MoldPacket::messages`] then walks its blocks.
 //! - [`MoldPacketBuilder`] packs messages into packets up to a size and count limit, reusing one
 //!   buffer, and produces heartbeats and end-of-session packets.
+//! - [`session`]: the receive session — A/B line arbitration, gap detection, re-requests and
+//!   in-order, exactly-once delivery ([`session::MoldUdp64Session`]).
 //!
 //! Nothing here does I/O or panics on any input.
+
+pub mod session;
 
 use zerocopy::byteorder::{BigEndian, U16, U64};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};

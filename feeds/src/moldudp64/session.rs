@@ -1,0 +1,1477 @@
+//! The MoldUDP64 receive session (sans-I/O): gap detection, A/B line arbitration,
+//! retransmission requests, and in-order, exactly-once delivery.
+//!
+//! A MoldUDP64 session is one sequence space. Its packets may reach us on several *lines* (line
+//! 0 = A, 1 = B, and any other number, e.g. 2 for the answers of a re-request server), all feeding
+//! one [`MoldUdp64Session`]: the first copy of a message wins, every later copy is a duplicate.
+//! The session owns everything between "a UDP payload arrived" and "message `seq` is next":
+//!
+//! - **Ordering.** Messages are handed to the [`SessionSink`] strictly in sequence order, exactly
+//!   once. Packets that arrive ahead of the next expected message are copied into a fixed pool of
+//!   preallocated slots (the reorder window) and delivered when the hole before them closes.
+//! - **Gaps.** The messages missing in front of what has been seen are tracked as disjoint ranges.
+//!   A new gap first waits [`SessionConfig::line_grace_ns`] for another line to fill it (A/B
+//!   arbitration); then it is re-requested ([`SessionSink::request`]) in pieces, retried
+//!   round-robin over the configured servers, and finally declared lost
+//!   ([`SessionSink::gap_lost`]) — always *in stream order*, so a consumer can mark its state
+//!   stale exactly where the hole is.
+//! - **Accounting.** [`SessionStats`] counts every packet, copy, gap and outcome such that
+//!   `gap_messages == filled_by_lines + recovered + lost_messages + missing_messages()` holds at
+//!   every point.
+//!
+//! It does no I/O and reads no clock: the caller passes each packet with its line and arrival
+//! time (`now_ns`, any monotonic nanosecond clock), calls [`MoldUdp64Session::poll`] when
+//! [`MoldUdp64Session::next_deadline`] is due, and sends the requests the sink is given. All
+//! memory (the reorder slots and the gap and segment indexes) is allocated by
+//! [`MoldUdp64Session::new`]; the steady path allocates nothing. No input panics.
+//!
+//! Sizing: a full window drops new out-of-order packets (their messages must then come from
+//! another line or a re-request), so `reorder_window` should hold comfortably more packets than
+//! arrive during the line skew plus `line_grace_ns` plus a request round trip.
+//!
+//! Internally, `[expected, highest)` — the sequence numbers between the next one to deliver and
+//! the end of the furthest data seen — is always covered, without overlap, by *gaps* (missing
+//! ranges, each with a timer state) and *segments* (ranges whose first copy sits in a buffered
+//! packet slot; one packet may back several segments when it straddles earlier arrivals).
+
+use std::collections::VecDeque;
+use std::fmt;
+
+use super::{MoldError, MoldPacket, MoldRequest, PacketKind, Session, MAX_DATA_COUNT};
+
+/// How a [`MoldUdp64Session`] behaves; see each field. [`Default`] gives the documented defaults.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionConfig {
+    /// Expected session id; `None` = lock on the first packet's session. Packets of any other
+    /// session are counted ([`SessionStats::foreign_session`]) and ignored.
+    pub session: Option<Session>,
+    /// First sequence number expected; `None` = join mid-session: the first data, heartbeat or
+    /// end-of-session packet seen sets it (no gap for what came before).
+    pub first_sequence: Option<u64>,
+    /// Out-of-order packets buffered at most (preallocated slots). Default 1024.
+    pub reorder_window: usize,
+    /// Bytes per buffered packet slot; a larger out-of-order packet cannot be buffered: it is
+    /// counted as [`SessionStats::window_overflow`] and left to recovery. Default 2048.
+    pub max_packet: usize,
+    /// How long a newly detected gap waits for another line to fill it before a re-request is
+    /// sent (A/B arbitration). Default 2 ms.
+    pub line_grace_ns: u64,
+    /// Whether re-requests are sent at all (`false`: gaps are declared lost once the grace
+    /// expires). Default `true`.
+    pub recovery: bool,
+    /// Number of re-request servers; first requests go round-robin (one server per gap), a retry
+    /// goes to the next server. `0` makes recovery impossible (like `recovery == false`).
+    /// Default 1.
+    pub servers: usize,
+    /// Time to wait for an answer before retrying. Default 50 ms.
+    pub request_timeout_ns: u64,
+    /// Retries after the first request before the gap is declared lost. Default 3.
+    pub max_retries: u32,
+    /// Most messages asked for in one request (a larger gap is asked for in pieces, all sent at
+    /// once). Clamped to `1..=0xFFFE`. Default 1000.
+    pub max_request_messages: u16,
+    /// A newly detected gap larger than this is declared lost at once (guards against a corrupt
+    /// or restarted sequence number). Default 10 000 000.
+    pub max_gap_messages: u64,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            session: None,
+            first_sequence: None,
+            reorder_window: 1024,
+            max_packet: 2048,
+            line_grace_ns: 2_000_000,
+            recovery: true,
+            servers: 1,
+            request_timeout_ns: 50_000_000,
+            max_retries: 3,
+            max_request_messages: 1000,
+            max_gap_messages: 10_000_000,
+        }
+    }
+}
+
+/// What the session tells its owner; implemented by the caller (the feed handler).
+pub trait SessionSink {
+    /// Message `seq`, in order, exactly once. `line` is the line whose packet carried it.
+    fn message(&mut self, seq: u64, line: u8, bytes: &[u8]);
+    /// Send this request to re-request server `server` (index `< config.servers`).
+    fn request(&mut self, server: usize, request: MoldRequest);
+    /// Messages `[first, first + count)` are lost for good; emitted in stream order (after
+    /// message `first - 1`, before message `first + count`).
+    fn gap_lost(&mut self, first: u64, count: u64);
+    /// End of session reached: every message before `next` has been delivered or reported lost.
+    fn end_of_session(&mut self, next: u64);
+}
+
+/// Counters of a [`MoldUdp64Session`].
+///
+/// Identity: `gap_messages == filled_by_lines + recovered + lost_messages +`
+/// [`MoldUdp64Session::missing_messages`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SessionStats {
+    /// Every `on_packet` call (malformed and foreign ones included).
+    pub packets: u64,
+    /// `on_packet` calls by line index `min(line, 3)`.
+    pub packets_per_line: [u64; 4],
+    /// Messages delivered, by the line (index `min(line, 3)`) that carried the winning copy.
+    pub first_copies_per_line: [u64; 4],
+    /// Bytes of every `on_packet` call.
+    pub bytes: u64,
+    /// Messages delivered.
+    pub messages: u64,
+    /// Heartbeat packets of this session.
+    pub heartbeats: u64,
+    /// Data packets that carried nothing new, and repeated end-of-session packets.
+    pub duplicate_packets: u64,
+    /// Message copies dropped because the message was seen already (buffered, delivered, or
+    /// inside a range declared lost).
+    pub duplicate_messages: u64,
+    /// Packets buffered because they were ahead of the next expected message.
+    pub out_of_order_packets: u64,
+    /// Out-of-order packets with new messages that could not be buffered (window full or packet
+    /// larger than `max_packet`); their new messages stay missing and are recovered as a gap.
+    pub window_overflow: u64,
+    /// Gaps detected (a new range of missing messages).
+    pub gaps: u64,
+    /// Messages in detected gaps.
+    pub gap_messages: u64,
+    /// Missing messages received (on any line) before any request for them.
+    pub filled_by_lines: u64,
+    /// Request packets sent as first tries.
+    pub requests: u64,
+    /// Request packets sent as retries.
+    pub retries: u64,
+    /// Missing messages received after being requested.
+    pub recovered: u64,
+    /// `gap_lost` calls.
+    pub lost_gaps: u64,
+    /// Messages reported lost.
+    pub lost_messages: u64,
+    /// Well-formed packets of another session (ignored).
+    pub foreign_session: u64,
+    /// Packets that failed [`MoldPacket::parse`].
+    pub malformed: u64,
+    /// `end_of_session` has been emitted.
+    pub end_of_session: bool,
+}
+
+/// Where a gap is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum GapState {
+    /// Waiting for another line until `deadline`.
+    Grace { deadline: u64 },
+    /// Requested from `server`; `retries` retries sent so far; next action at `deadline`.
+    Requested {
+        deadline: u64,
+        retries: u32,
+        server: usize,
+    },
+    /// Declared lost; reported when delivery reaches it.
+    Lost,
+}
+
+impl GapState {
+    fn deadline(self) -> Option<u64> {
+        match self {
+            GapState::Grace { deadline } | GapState::Requested { deadline, .. } => Some(deadline),
+            GapState::Lost => None,
+        }
+    }
+}
+
+/// Missing messages `[start, end)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Gap {
+    start: u64,
+    end: u64,
+    state: GapState,
+}
+
+/// Messages `[start, end)` whose first copy is in buffered packet `slot`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Segment {
+    start: u64,
+    end: u64,
+    slot: usize,
+}
+
+/// A buffered packet: `len` bytes at slot `index * max_packet` of the arena.
+#[derive(Clone, Copy, Debug, Default)]
+struct Slot {
+    /// Sequence number of the packet's first message.
+    seq: u64,
+    len: usize,
+    line: u8,
+    /// Segments that still point here.
+    refs: u32,
+}
+
+/// The packet being processed, clipped to `[start, end)`.
+#[derive(Clone, Copy)]
+struct Cur<'a> {
+    pkt: MoldPacket<'a>,
+    line: u8,
+    start: u64,
+    end: u64,
+}
+
+#[inline]
+fn line_index(line: u8) -> usize {
+    usize::from(line.min(3))
+}
+
+/// Delivers `count` messages of `pkt` (whose first message is `pkt_seq`) from `from` on.
+#[inline]
+fn deliver(
+    pkt: &MoldPacket<'_>,
+    pkt_seq: u64,
+    line: u8,
+    from: u64,
+    count: u64,
+    stats: &mut SessionStats,
+    sink: &mut impl SessionSink,
+) {
+    let skip = usize::try_from(from.saturating_sub(pkt_seq)).unwrap_or(usize::MAX);
+    let take = usize::try_from(count).unwrap_or(usize::MAX);
+    let mut seq = from;
+    for m in pkt.messages().skip(skip).take(take) {
+        let Ok(bytes) = m else { break };
+        sink.message(seq, line, bytes);
+        seq += 1;
+    }
+    let n = seq - from;
+    stats.messages += n;
+    stats.first_copies_per_line[line_index(line)] += n;
+}
+
+/// Credits `k` missing messages that just arrived to the right outcome counter.
+#[inline]
+fn credit(stats: &mut SessionStats, state: GapState, k: u64) {
+    match state {
+        GapState::Grace { .. } => stats.filled_by_lines += k,
+        GapState::Requested { .. } => stats.recovered += k,
+        GapState::Lost => {}
+    }
+}
+
+/// Sends requests for `[start, end)` in pieces of at most `max`; returns how many.
+fn send_requests(
+    sink: &mut impl SessionSink,
+    server: usize,
+    session: Session,
+    start: u64,
+    end: u64,
+    max: u16,
+) -> u64 {
+    let mut n = 0;
+    let mut seq = start;
+    while seq < end {
+        let count = u16::try_from((end - seq).min(u64::from(max))).unwrap_or(max);
+        sink.request(
+            server,
+            MoldRequest {
+                session,
+                sequence: seq,
+                count,
+            },
+        );
+        seq += u64::from(count);
+        n += 1;
+    }
+    n
+}
+
+/// The MoldUDP64 receive session: see the [module documentation](self).
+pub struct MoldUdp64Session {
+    config: SessionConfig,
+    /// Locked session id.
+    session: Option<Session>,
+    /// Next sequence number to deliver.
+    expected: Option<u64>,
+    /// End (exclusive) of the furthest sequence number known to exist; `>= expected`.
+    highest: u64,
+    /// Sequence number announced by end of session (`max` with what had been seen).
+    eos_at: Option<u64>,
+    ended: bool,
+    /// Missing ranges in `[expected, highest)`, sorted, disjoint.
+    gaps: VecDeque<Gap>,
+    /// Buffered ranges in `[expected, highest)`, sorted, disjoint, disjoint from `gaps`.
+    segs: VecDeque<Segment>,
+    /// `reorder_window * max_packet` bytes of packet slots.
+    arena: Vec<u8>,
+    slots: Vec<Slot>,
+    /// Free slot indexes.
+    free: Vec<usize>,
+    /// Server of the next first request.
+    next_server: usize,
+    /// Earliest gap deadline (cached).
+    deadline: Option<u64>,
+    stats: SessionStats,
+}
+
+impl fmt::Debug for MoldUdp64Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MoldUdp64Session")
+            .field("config", &self.config)
+            .field("session", &self.session)
+            .field("expected", &self.expected)
+            .field("highest", &self.highest)
+            .field("eos_at", &self.eos_at)
+            .field("ended", &self.ended)
+            .field("gaps", &self.gaps)
+            .field("segments", &self.segs)
+            .field("free_slots", &self.free.len())
+            .field("deadline", &self.deadline)
+            .field("stats", &self.stats)
+            .finish()
+    }
+}
+
+impl MoldUdp64Session {
+    /// A session with all its memory preallocated: `reorder_window * max_packet` bytes of packet
+    /// slots plus small indexes.
+    pub fn new(config: SessionConfig) -> Self {
+        let window = config.reorder_window;
+        let seg_cap = window.saturating_mul(4);
+        let gap_cap = seg_cap.saturating_add(16);
+        let arena = vec![0u8; window.saturating_mul(config.max_packet)];
+        Self {
+            session: config.session,
+            expected: config.first_sequence,
+            highest: config.first_sequence.unwrap_or(0),
+            eos_at: None,
+            ended: false,
+            gaps: VecDeque::with_capacity(gap_cap),
+            segs: VecDeque::with_capacity(seg_cap),
+            arena,
+            slots: vec![Slot::default(); window],
+            free: (0..window).rev().collect(),
+            next_server: 0,
+            deadline: None,
+            stats: SessionStats::default(),
+            config,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &SessionConfig {
+        &self.config
+    }
+
+    /// The session id, once configured or locked.
+    pub fn session(&self) -> Option<&Session> {
+        self.session.as_ref()
+    }
+
+    /// One received UDP payload from `line` at `now_ns`.
+    ///
+    /// Malformed packets are counted ([`SessionStats::malformed`]) and the error returned;
+    /// nothing is delivered from them and the session state is unchanged. Never panics.
+    pub fn on_packet(
+        &mut self,
+        line: u8,
+        bytes: &[u8],
+        now_ns: u64,
+        sink: &mut impl SessionSink,
+    ) -> Result<(), MoldError> {
+        self.stats.packets += 1;
+        self.stats.packets_per_line[line_index(line)] += 1;
+        self.stats.bytes += bytes.len() as u64;
+        let pkt = match MoldPacket::parse(bytes) {
+            Ok(p) => p,
+            Err(e) => {
+                self.stats.malformed += 1;
+                return Err(e);
+            }
+        };
+        match self.session {
+            None => self.session = Some(*pkt.session()),
+            Some(s) if s != *pkt.session() => {
+                self.stats.foreign_session += 1;
+                return Ok(());
+            }
+            Some(_) => {}
+        }
+        if self.expected.is_none() {
+            self.expected = Some(pkt.sequence());
+            self.highest = pkt.sequence();
+        }
+        match pkt.kind() {
+            PacketKind::Heartbeat => {
+                self.stats.heartbeats += 1;
+                if !self.ended {
+                    let next = self.clip(pkt.sequence());
+                    if next > self.highest {
+                        self.add_tail_gap(next, now_ns, false);
+                        self.drain(None, sink);
+                    }
+                }
+            }
+            PacketKind::EndOfSession => {
+                if self.ended || self.eos_at.is_some() {
+                    self.stats.duplicate_packets += 1;
+                } else {
+                    if pkt.sequence() > self.highest {
+                        self.add_tail_gap(pkt.sequence(), now_ns, false);
+                    }
+                    self.eos_at = Some(self.highest);
+                    self.drain(None, sink);
+                }
+            }
+            PacketKind::Data => self.on_data(pkt, line, bytes, now_ns, sink),
+        }
+        self.refresh_deadline();
+        Ok(())
+    }
+
+    /// Timers: grace expiries become requests (or losses), request timeouts become retries (or
+    /// losses). Call whenever [`Self::next_deadline`] is due; cheap when nothing is.
+    pub fn poll(&mut self, now_ns: u64, sink: &mut impl SessionSink) {
+        match self.deadline {
+            Some(d) if d <= now_ns => {}
+            _ => return,
+        }
+        let servers = self.config.servers;
+        let recovery = self.config.recovery && servers > 0;
+        let session = self.session.unwrap_or([b' '; 10]);
+        let max_req = self.config.max_request_messages.clamp(1, MAX_DATA_COUNT);
+        let timeout = now_ns.saturating_add(self.config.request_timeout_ns);
+        for g in self.gaps.iter_mut() {
+            g.state = match g.state {
+                GapState::Grace { deadline } if deadline <= now_ns => {
+                    if recovery {
+                        let server = self.next_server % servers;
+                        self.next_server = (server + 1) % servers;
+                        self.stats.requests +=
+                            send_requests(sink, server, session, g.start, g.end, max_req);
+                        GapState::Requested {
+                            deadline: timeout,
+                            retries: 0,
+                            server,
+                        }
+                    } else {
+                        GapState::Lost
+                    }
+                }
+                GapState::Requested {
+                    deadline,
+                    retries,
+                    server,
+                } if deadline <= now_ns => {
+                    if recovery && retries < self.config.max_retries {
+                        let server = (server + 1) % servers;
+                        self.stats.retries +=
+                            send_requests(sink, server, session, g.start, g.end, max_req);
+                        GapState::Requested {
+                            deadline: timeout,
+                            retries: retries + 1,
+                            server,
+                        }
+                    } else {
+                        GapState::Lost
+                    }
+                }
+                s => s,
+            };
+        }
+        self.drain(None, sink);
+        self.refresh_deadline();
+    }
+
+    /// Earliest time [`Self::poll`] has something to do, if any.
+    pub fn next_deadline(&self) -> Option<u64> {
+        self.deadline
+    }
+
+    /// Declares every missing message before `seq` lost now: `gap_lost` in order, then delivers
+    /// what was buffered behind them. Messages not seen at all below `seq` count as a new gap,
+    /// lost at once. Before any packet (and without `first_sequence`) this joins the session at
+    /// `seq`.
+    pub fn give_up_before(&mut self, seq: u64, sink: &mut impl SessionSink) {
+        let Some(expected) = self.expected else {
+            self.expected = Some(seq);
+            self.highest = seq;
+            return;
+        };
+        if self.ended {
+            return;
+        }
+        let seq = self.clip(seq);
+        if seq <= expected {
+            return;
+        }
+        if seq > self.highest {
+            self.add_tail_gap(seq, 0, true);
+        }
+        let mut i = 0;
+        while let Some(g) = self.gaps.get(i).copied() {
+            if g.start >= seq {
+                break;
+            }
+            if g.end > seq {
+                self.gaps.insert(
+                    i + 1,
+                    Gap {
+                        start: seq,
+                        end: g.end,
+                        state: g.state,
+                    },
+                );
+            }
+            if let Some(g) = self.gaps.get_mut(i) {
+                g.end = g.end.min(seq);
+                g.state = GapState::Lost;
+            }
+            i += 1;
+        }
+        self.drain(None, sink);
+        self.refresh_deadline();
+    }
+
+    /// End of input: every outstanding gap is declared lost and everything buffered delivered,
+    /// in order (and end of session emitted if it had been announced).
+    pub fn finish(&mut self, sink: &mut impl SessionSink) {
+        for g in self.gaps.iter_mut() {
+            g.state = GapState::Lost;
+        }
+        self.drain(None, sink);
+        self.refresh_deadline();
+    }
+
+    /// Next sequence number to deliver (`None` before the first packet when joining
+    /// mid-session).
+    pub fn expected(&self) -> Option<u64> {
+        self.expected
+    }
+
+    /// Whether the end of session has been reached (and emitted).
+    pub fn ended(&self) -> bool {
+        self.ended
+    }
+
+    /// Gaps (ranges of missing messages) currently outstanding, those declared lost but not yet
+    /// reached by delivery included.
+    pub fn outstanding_gaps(&self) -> usize {
+        self.gaps.len()
+    }
+
+    /// Messages still missing in the outstanding gaps.
+    pub fn missing_messages(&self) -> u64 {
+        self.gaps.iter().map(|g| g.end - g.start).sum()
+    }
+
+    /// Packets currently held in the reorder window.
+    pub fn buffered_packets(&self) -> usize {
+        self.slots.len() - self.free.len()
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> &SessionStats {
+        &self.stats
+    }
+
+    /// `seq` clipped to the end of session, if announced.
+    #[inline]
+    fn clip(&self, seq: u64) -> u64 {
+        match self.eos_at {
+            Some(eos) => seq.min(eos),
+            None => seq,
+        }
+    }
+
+    fn on_data(
+        &mut self,
+        pkt: MoldPacket<'_>,
+        line: u8,
+        bytes: &[u8],
+        now_ns: u64,
+        sink: &mut impl SessionSink,
+    ) {
+        let n = pkt.len() as u64;
+        let start = pkt.sequence();
+        let end = self.clip(pkt.next_sequence());
+        let mut fresh = 0u64;
+        let mut dropped = 0u64;
+        if !self.ended && start < end {
+            if start > self.highest {
+                self.add_tail_gap(start, now_ns, false);
+            }
+            let cur = Cur {
+                pkt,
+                line,
+                start,
+                end,
+            };
+            fresh = self.drain(Some(cur), sink);
+            let from = start.max(self.expected.unwrap_or(start));
+            if from < end && !self.ended {
+                let (buffered, lost) = self.buffer(cur, from, bytes, now_ns);
+                fresh += buffered;
+                dropped += lost;
+            }
+        }
+        self.stats.duplicate_messages += n.saturating_sub(fresh + dropped);
+        if fresh + dropped == 0 {
+            self.stats.duplicate_packets += 1;
+        }
+    }
+
+    /// Buffers the new messages of `cur` in `[from, cur.end)` (all ahead of `expected`).
+    /// Returns `(buffered new messages, new messages dropped by overflow)`.
+    fn buffer(&mut self, cur: Cur<'_>, from: u64, bytes: &[u8], now_ns: u64) -> (u64, u64) {
+        let end = cur.end;
+        let first = self.gaps.partition_point(|g| g.end <= from);
+        let mut pieces = 0usize;
+        let mut splits = 0usize;
+        let mut new = 0u64;
+        for g in self.gaps.range(first..) {
+            if g.start >= end {
+                break;
+            }
+            if g.state == GapState::Lost {
+                continue;
+            }
+            let (a, b) = (g.start.max(from), g.end.min(end));
+            pieces += 1;
+            new += b - a;
+            if a > g.start && b < g.end {
+                splits += 1;
+            }
+        }
+        let tail = from.max(self.highest);
+        if tail < end {
+            pieces += 1;
+            new += end - tail;
+        }
+        if new == 0 {
+            return (0, 0);
+        }
+        let fits = bytes.len() <= self.config.max_packet
+            && self.segs.len() + pieces <= self.segs.capacity()
+            && self.gaps.len() + splits <= self.gaps.capacity();
+        let slot = match self.free.last().copied() {
+            Some(slot) if fits => slot,
+            _ => {
+                self.stats.window_overflow += 1;
+                if tail < end {
+                    self.add_tail_gap(end, now_ns, false);
+                }
+                return (0, new);
+            }
+        };
+        let off = slot * self.config.max_packet;
+        let Some(dst) = self.arena.get_mut(off..off + bytes.len()) else {
+            self.stats.window_overflow += 1;
+            return (0, new);
+        };
+        dst.copy_from_slice(bytes);
+        self.free.pop();
+        let mut refs = 0u32;
+        let mut i = first;
+        while let Some(g) = self.gaps.get(i).copied() {
+            if g.start >= end {
+                break;
+            }
+            if g.state == GapState::Lost {
+                i += 1;
+                continue;
+            }
+            let (a, b) = (g.start.max(from), g.end.min(end));
+            credit(&mut self.stats, g.state, b - a);
+            self.insert_segment(Segment {
+                start: a,
+                end: b,
+                slot,
+            });
+            refs += 1;
+            match (a == g.start, b == g.end) {
+                (true, true) => {
+                    self.gaps.remove(i);
+                }
+                (true, false) => {
+                    if let Some(g) = self.gaps.get_mut(i) {
+                        g.start = b;
+                    }
+                    i += 1;
+                }
+                (false, true) => {
+                    if let Some(g) = self.gaps.get_mut(i) {
+                        g.end = a;
+                    }
+                    i += 1;
+                }
+                (false, false) => {
+                    if let Some(g) = self.gaps.get_mut(i) {
+                        g.end = a;
+                    }
+                    self.gaps.insert(
+                        i + 1,
+                        Gap {
+                            start: b,
+                            end: g.end,
+                            state: g.state,
+                        },
+                    );
+                    i += 2;
+                }
+            }
+        }
+        if tail < end {
+            self.insert_segment(Segment {
+                start: tail,
+                end,
+                slot,
+            });
+            refs += 1;
+            self.highest = end;
+        }
+        if let Some(s) = self.slots.get_mut(slot) {
+            *s = Slot {
+                seq: cur.start,
+                len: bytes.len(),
+                line: cur.line,
+                refs,
+            };
+        }
+        self.stats.out_of_order_packets += 1;
+        (new, 0)
+    }
+
+    fn insert_segment(&mut self, seg: Segment) {
+        let at = self.segs.partition_point(|s| s.start < seg.start);
+        self.segs.insert(at, seg);
+    }
+
+    /// Records `[highest, end)` as missing (detected at `now_ns`, or lost at once when `lost` or
+    /// too large) and moves `highest` to `end`.
+    fn add_tail_gap(&mut self, end: u64, now_ns: u64, lost: bool) {
+        let start = self.highest;
+        if end <= start {
+            return;
+        }
+        let size = end - start;
+        self.stats.gap_messages += size;
+        self.highest = end;
+        let state = if lost || size > self.config.max_gap_messages {
+            GapState::Lost
+        } else {
+            GapState::Grace {
+                deadline: now_ns.saturating_add(self.config.line_grace_ns),
+            }
+        };
+        let full = self.gaps.len() >= self.gaps.capacity();
+        if let Some(last) = self.gaps.back_mut() {
+            // Same range of missing messages (same timer), or no room for another entry.
+            if last.end == start && (last.state == state || full) {
+                last.end = end;
+                if state == GapState::Lost {
+                    last.state = GapState::Lost;
+                }
+                return;
+            }
+        }
+        self.stats.gaps += 1;
+        self.gaps.push_back(Gap { start, end, state });
+    }
+
+    /// Delivers everything that connects at `expected`: lost gaps (reported), buffered
+    /// segments, and the messages of `cur` (the packet being processed). Emits end of session
+    /// when reached. Returns the number of messages delivered from `cur`.
+    fn drain(&mut self, cur: Option<Cur<'_>>, sink: &mut impl SessionSink) -> u64 {
+        let Some(mut exp) = self.expected else {
+            return 0;
+        };
+        let covers = |exp: u64| cur.filter(|c| c.start <= exp && exp < c.end);
+        let mut from_cur = 0u64;
+        while !self.ended {
+            if let Some(eos) = self.eos_at {
+                if exp >= eos {
+                    self.ended = true;
+                    self.stats.end_of_session = true;
+                    sink.end_of_session(eos);
+                    break;
+                }
+            }
+            if let Some(g) = self.gaps.front().copied() {
+                if g.start == exp {
+                    if g.state == GapState::Lost {
+                        self.gaps.pop_front();
+                        let count = g.end - g.start;
+                        self.stats.lost_gaps += 1;
+                        self.stats.lost_messages += count;
+                        sink.gap_lost(g.start, count);
+                        exp = g.end;
+                        continue;
+                    }
+                    let Some(c) = covers(exp) else { break };
+                    let end = g.end.min(c.end);
+                    credit(&mut self.stats, g.state, end - exp);
+                    if end >= g.end {
+                        self.gaps.pop_front();
+                    } else if let Some(f) = self.gaps.front_mut() {
+                        f.start = end;
+                    }
+                    deliver(
+                        &c.pkt,
+                        c.start,
+                        c.line,
+                        exp,
+                        end - exp,
+                        &mut self.stats,
+                        sink,
+                    );
+                    from_cur += end - exp;
+                    exp = end;
+                    continue;
+                }
+            }
+            if let Some(sg) = self.segs.front().copied() {
+                if sg.start == exp {
+                    self.segs.pop_front();
+                    self.deliver_segment(sg, sink);
+                    exp = sg.end;
+                    continue;
+                }
+            }
+            if exp >= self.highest {
+                if let Some(c) = covers(exp) {
+                    deliver(
+                        &c.pkt,
+                        c.start,
+                        c.line,
+                        exp,
+                        c.end - exp,
+                        &mut self.stats,
+                        sink,
+                    );
+                    from_cur += c.end - exp;
+                    exp = c.end;
+                    self.highest = c.end;
+                    continue;
+                }
+            }
+            break;
+        }
+        self.expected = Some(exp);
+        from_cur
+    }
+
+    fn deliver_segment(&mut self, sg: Segment, sink: &mut impl SessionSink) {
+        let Some(slot) = self.slots.get_mut(sg.slot) else {
+            return;
+        };
+        let meta = *slot;
+        slot.refs = slot.refs.saturating_sub(1);
+        if slot.refs == 0 {
+            self.free.push(sg.slot);
+        }
+        let off = sg.slot * self.config.max_packet;
+        let Some(bytes) = self.arena.get(off..off + meta.len) else {
+            return;
+        };
+        if let Ok(pkt) = MoldPacket::parse(bytes) {
+            deliver(
+                &pkt,
+                meta.seq,
+                meta.line,
+                sg.start,
+                sg.end - sg.start,
+                &mut self.stats,
+                sink,
+            );
+        }
+    }
+
+    fn refresh_deadline(&mut self) {
+        self.deadline = self.gaps.iter().filter_map(|g| g.state.deadline()).min();
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::moldudp64::{MoldHeader, END_OF_SESSION_COUNT};
+    use zerocopy::IntoBytes;
+
+    const S: Session = *b"SESSION001";
+    const MS: u64 = 1_000_000;
+
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    enum Ev {
+        Msg(u64, u8),
+        Req(usize, u64, u16),
+        Lost(u64, u64),
+        End(u64),
+    }
+
+    #[derive(Default)]
+    struct Rec {
+        ev: Vec<Ev>,
+    }
+
+    impl Rec {
+        fn take(&mut self) -> Vec<Ev> {
+            std::mem::take(&mut self.ev)
+        }
+    }
+
+    impl SessionSink for Rec {
+        fn message(&mut self, seq: u64, line: u8, bytes: &[u8]) {
+            assert_eq!(bytes, body(seq), "bytes of message {seq}");
+            self.ev.push(Ev::Msg(seq, line));
+        }
+        fn request(&mut self, server: usize, r: MoldRequest) {
+            assert_eq!(r.session, S);
+            self.ev.push(Ev::Req(server, r.sequence, r.count));
+        }
+        fn gap_lost(&mut self, first: u64, count: u64) {
+            self.ev.push(Ev::Lost(first, count));
+        }
+        fn end_of_session(&mut self, next: u64) {
+            self.ev.push(Ev::End(next));
+        }
+    }
+
+    /// The bytes of message `seq` (its length varies with `seq`).
+    fn body(seq: u64) -> Vec<u8> {
+        let mut v = seq.to_be_bytes().to_vec();
+        v.truncate(1 + (seq % 8) as usize);
+        v
+    }
+
+    fn data(seq: u64, count: u16) -> Vec<u8> {
+        let mut p = MoldHeader::new(S, seq, count).as_bytes().to_vec();
+        for s in seq..seq + u64::from(count) {
+            let b = body(s);
+            p.extend_from_slice(&(b.len() as u16).to_be_bytes());
+            p.extend_from_slice(&b);
+        }
+        p
+    }
+
+    fn hb(seq: u64) -> Vec<u8> {
+        MoldHeader::new(S, seq, 0).as_bytes().to_vec()
+    }
+
+    fn eos(seq: u64) -> Vec<u8> {
+        MoldHeader::new(S, seq, END_OF_SESSION_COUNT)
+            .as_bytes()
+            .to_vec()
+    }
+
+    fn msgs(range: std::ops::Range<u64>, line: u8) -> Vec<Ev> {
+        range.map(|s| Ev::Msg(s, line)).collect()
+    }
+
+    fn cfg() -> SessionConfig {
+        SessionConfig {
+            first_sequence: Some(1),
+            reorder_window: 8,
+            max_packet: 256,
+            ..SessionConfig::default()
+        }
+    }
+
+    fn identity(s: &MoldUdp64Session) {
+        let st = s.stats();
+        assert_eq!(
+            st.gap_messages,
+            st.filled_by_lines + st.recovered + st.lost_messages + s.missing_messages(),
+            "{st:?}"
+        );
+    }
+
+    struct T {
+        s: MoldUdp64Session,
+        r: Rec,
+    }
+
+    impl T {
+        fn new(c: SessionConfig) -> Self {
+            Self {
+                s: MoldUdp64Session::new(c),
+                r: Rec::default(),
+            }
+        }
+        fn pkt(&mut self, line: u8, p: &[u8], now: u64) -> Vec<Ev> {
+            self.s.on_packet(line, p, now, &mut self.r).unwrap();
+            identity(&self.s);
+            self.r.take()
+        }
+        fn poll(&mut self, now: u64) -> Vec<Ev> {
+            self.s.poll(now, &mut self.r);
+            identity(&self.s);
+            self.r.take()
+        }
+    }
+
+    #[test]
+    fn in_order_delivery_and_stats() {
+        let mut t = T::new(cfg());
+        assert_eq!(t.s.expected(), Some(1));
+        assert_eq!(t.pkt(0, &data(1, 3), 0), msgs(1..4, 0));
+        assert_eq!(t.pkt(0, &data(4, 2), 0), msgs(4..6, 0));
+        let st = t.s.stats();
+        assert_eq!(st.packets, 2);
+        assert_eq!(st.packets_per_line, [2, 0, 0, 0]);
+        assert_eq!(st.first_copies_per_line, [5, 0, 0, 0]);
+        assert_eq!(st.messages, 5);
+        assert_eq!(st.bytes, (data(1, 3).len() + data(4, 2).len()) as u64);
+        assert_eq!(st.gaps, 0);
+        assert_eq!(t.s.expected(), Some(6));
+        assert_eq!(t.s.next_deadline(), None);
+    }
+
+    #[test]
+    fn duplicate_and_partially_overlapping_packets() {
+        let mut t = T::new(cfg());
+        t.pkt(0, &data(1, 5), 0);
+        assert_eq!(t.pkt(1, &data(1, 5), 0), vec![]);
+        assert_eq!(t.pkt(1, &data(2, 2), 0), vec![]);
+        assert_eq!(t.s.stats().duplicate_packets, 2);
+        assert_eq!(t.s.stats().duplicate_messages, 7);
+        // Tail only.
+        assert_eq!(t.pkt(1, &data(4, 4), 0), msgs(6..8, 1));
+        assert_eq!(t.s.stats().duplicate_messages, 9);
+        assert_eq!(t.s.stats().duplicate_packets, 2);
+        assert_eq!(t.s.stats().first_copies_per_line, [5, 2, 0, 0]);
+    }
+
+    #[test]
+    fn out_of_order_buffered_then_drained_with_overlaps() {
+        let mut t = T::new(cfg());
+        // [6,9) then [4,8) (overlapping, only 4..6 new) then [1,4).
+        assert_eq!(t.pkt(0, &data(6, 3), 0), vec![]);
+        assert_eq!(t.s.outstanding_gaps(), 1);
+        assert_eq!(t.s.missing_messages(), 5);
+        assert_eq!(t.pkt(1, &data(4, 4), 0), vec![]);
+        assert_eq!(t.s.missing_messages(), 3);
+        assert_eq!(t.s.stats().duplicate_messages, 2);
+        assert_eq!(t.s.buffered_packets(), 2);
+        let mut want = msgs(1..4, 0);
+        want.extend(msgs(4..6, 1));
+        want.extend(msgs(6..9, 0));
+        assert_eq!(t.pkt(0, &data(1, 3), 0), want);
+        assert_eq!(t.s.buffered_packets(), 0);
+        assert_eq!(t.s.outstanding_gaps(), 0);
+        let st = t.s.stats();
+        assert_eq!(st.out_of_order_packets, 2);
+        assert_eq!(st.gaps, 1);
+        assert_eq!(st.gap_messages, 5);
+        assert_eq!(st.filled_by_lines, 5);
+        assert_eq!(st.first_copies_per_line, [6, 2, 0, 0]);
+        assert_eq!(t.s.next_deadline(), None);
+    }
+
+    #[test]
+    fn packet_straddling_buffered_data_keeps_first_copies() {
+        let mut t = T::new(cfg());
+        t.pkt(0, &data(1, 1), 0);
+        t.pkt(0, &data(5, 2), 0); // gap [2,5)
+        t.pkt(0, &data(9, 1), 0); // gap [7,9)
+                                  // B covers [3,10): new 3,4 and 7,8; 5,6 and 9 are dups.
+        assert_eq!(t.pkt(1, &data(3, 7), 0), vec![]);
+        assert_eq!(t.s.stats().duplicate_messages, 3);
+        assert_eq!(t.s.missing_messages(), 1);
+        // The one-packet-two-segments slot survives until both are delivered.
+        let mut want = msgs(2..3, 2);
+        want.extend(msgs(3..5, 1));
+        want.extend(msgs(5..7, 0));
+        want.extend(msgs(7..9, 1));
+        want.extend(msgs(9..10, 0));
+        assert_eq!(t.pkt(2, &data(2, 1), 0), want);
+        assert_eq!(t.s.buffered_packets(), 0);
+        // An in-order packet that runs into buffered data delivers around it.
+        t.pkt(0, &data(12, 1), 0);
+        let mut want = msgs(10..12, 1);
+        want.extend(msgs(12..13, 0));
+        want.extend(msgs(13..14, 1));
+        assert_eq!(t.pkt(1, &data(10, 4), 0), want);
+        assert_eq!(t.s.stats().duplicate_messages, 4);
+    }
+
+    #[test]
+    fn several_gaps_split_and_shrink() {
+        let mut t = T::new(cfg());
+        t.pkt(0, &data(1, 1), 0);
+        t.pkt(0, &data(10, 1), 0); // gap [2,10)
+        t.pkt(0, &data(20, 1), 0); // gap [11,20)
+        assert_eq!(t.s.outstanding_gaps(), 2);
+        assert_eq!(t.s.stats().gaps, 2);
+        assert_eq!(t.s.stats().gap_messages, 17);
+        t.pkt(1, &data(5, 2), 0); // split [2,10) -> [2,5) [7,10)
+        assert_eq!(t.s.outstanding_gaps(), 3);
+        t.pkt(1, &data(11, 2), 0); // shrink front of [11,20)
+        t.pkt(1, &data(18, 2), 0); // shrink back of [13,20)
+        assert_eq!(t.s.outstanding_gaps(), 3);
+        assert_eq!(t.s.missing_messages(), 3 + 3 + 5);
+        // Requests after grace go per gap, round robin (1 server here).
+        let reqs = t.poll(2 * MS);
+        assert_eq!(
+            reqs,
+            vec![Ev::Req(0, 2, 3), Ev::Req(0, 7, 3), Ev::Req(0, 13, 5)]
+        );
+        assert_eq!(t.s.stats().requests, 3);
+        let mut want = msgs(2..5, 2);
+        want.extend(msgs(5..7, 1));
+        want.extend(msgs(7..10, 2));
+        want.extend(msgs(10..11, 0));
+        want.extend(msgs(11..13, 1));
+        assert_eq!(t.pkt(2, &data(2, 11), 3 * MS), want);
+        assert_eq!(t.s.stats().recovered, 6);
+        assert_eq!(t.s.stats().filled_by_lines, 6);
+    }
+
+    #[test]
+    fn heartbeat_reveals_gap_and_end_of_session() {
+        let mut t = T::new(cfg());
+        t.pkt(0, &data(1, 2), 0);
+        assert_eq!(t.pkt(0, &hb(3), 0), vec![]);
+        assert_eq!(t.s.outstanding_gaps(), 0);
+        assert_eq!(t.pkt(0, &hb(6), 10), vec![]);
+        assert_eq!(t.s.outstanding_gaps(), 1);
+        assert_eq!(t.s.next_deadline(), Some(10 + 2 * MS));
+        assert_eq!(t.s.stats().heartbeats, 2);
+        // End of session beyond: another gap; end only after everything.
+        assert_eq!(t.pkt(0, &eos(8), 20), vec![]);
+        assert_eq!(t.s.outstanding_gaps(), 2);
+        let mut want = msgs(3..8, 1);
+        want.push(Ev::End(8));
+        assert_eq!(t.pkt(1, &data(3, 5), 30), want);
+        assert!(t.s.ended());
+        assert!(t.s.stats().end_of_session);
+        // Anything later is a duplicate.
+        assert_eq!(t.pkt(1, &data(8, 2), 40), vec![]);
+        assert_eq!(t.pkt(1, &eos(8), 40), vec![]);
+        assert_eq!(t.pkt(1, &hb(9), 40), vec![]);
+        assert_eq!(t.s.stats().duplicate_packets, 2);
+        assert_eq!(t.s.stats().duplicate_messages, 2);
+        assert_eq!(t.s.next_deadline(), None);
+    }
+
+    #[test]
+    fn end_of_session_at_expected_and_after_lost_gap() {
+        let mut t = T::new(cfg());
+        t.pkt(0, &data(1, 2), 0);
+        assert_eq!(t.pkt(0, &eos(3), 0), vec![Ev::End(3)]);
+
+        let mut t = T::new(SessionConfig {
+            recovery: false,
+            ..cfg()
+        });
+        t.pkt(0, &data(1, 2), 0);
+        assert_eq!(t.pkt(0, &eos(5), 0), vec![]);
+        assert_eq!(t.poll(2 * MS), vec![Ev::Lost(3, 2), Ev::End(5)]);
+        assert_eq!(t.s.stats().lost_gaps, 1);
+        assert_eq!(t.s.stats().lost_messages, 2);
+    }
+
+    #[test]
+    fn ab_arbitration_within_grace_sends_no_request() {
+        let mut t = T::new(cfg());
+        let packets: Vec<Vec<u8>> = (0..5).map(|k| data(1 + 2 * k, 2)).collect();
+        let mut delivered = Vec::new();
+        for (k, p) in packets.iter().enumerate() {
+            if k != 2 {
+                delivered.extend(t.pkt(0, p, k as u64 * 1000));
+            }
+        }
+        assert_eq!(t.s.outstanding_gaps(), 1);
+        assert_eq!(t.s.next_deadline(), Some(3000 + 2 * MS));
+        for (k, p) in packets.iter().enumerate() {
+            delivered.extend(t.pkt(1, p, 100_000 + k as u64 * 1000));
+        }
+        let mut want = msgs(1..5, 0);
+        want.extend(msgs(5..7, 1));
+        want.extend(msgs(7..11, 0));
+        assert_eq!(delivered, want);
+        assert_eq!(t.poll(10 * MS), vec![]);
+        let st = t.s.stats();
+        assert_eq!(st.requests, 0);
+        assert_eq!(st.gaps, 1);
+        assert_eq!(st.filled_by_lines, 2);
+        assert_eq!(st.duplicate_packets, 4);
+        assert_eq!(st.duplicate_messages, 8);
+        assert_eq!(st.first_copies_per_line, [8, 2, 0, 0]);
+        assert_eq!(st.packets_per_line, [4, 5, 0, 0]);
+        assert_eq!(t.s.next_deadline(), None);
+    }
+
+    #[test]
+    fn retries_round_robin_then_lost() {
+        let mut t = T::new(SessionConfig {
+            servers: 3,
+            max_retries: 2,
+            line_grace_ns: 100,
+            request_timeout_ns: 1000,
+            ..cfg()
+        });
+        t.pkt(0, &data(1, 1), 0);
+        t.pkt(0, &data(4, 1), 0); // gap [2,4)
+        assert_eq!(t.poll(99), vec![]);
+        assert_eq!(t.poll(100), vec![Ev::Req(0, 2, 2)]);
+        assert_eq!(t.s.next_deadline(), Some(1100));
+        t.pkt(0, &data(6, 1), 150); // gap [5,6)
+        assert_eq!(t.poll(250), vec![Ev::Req(1, 5, 1)]);
+        assert_eq!(t.poll(1100), vec![Ev::Req(1, 2, 2)]);
+        // A partial answer: only the rest is retried.
+        assert_eq!(t.pkt(2, &data(2, 1), 1200), msgs(2..3, 2));
+        assert_eq!(t.poll(1250), vec![Ev::Req(2, 5, 1)]);
+        assert_eq!(t.poll(2100), vec![Ev::Req(2, 3, 1)]);
+        assert_eq!(t.poll(2250), vec![Ev::Req(0, 5, 1)]);
+        // Retries exhausted: lost in order, then the buffered message follows.
+        assert_eq!(t.poll(3100), vec![Ev::Lost(3, 1), Ev::Msg(4, 0)]);
+        assert_eq!(t.poll(3250), vec![Ev::Lost(5, 1), Ev::Msg(6, 0)]);
+        let st = t.s.stats();
+        assert_eq!(st.requests, 2);
+        assert_eq!(st.retries, 4);
+        assert_eq!(st.recovered, 1);
+        assert_eq!(st.lost_gaps, 2);
+        assert_eq!(st.lost_messages, 2);
+        assert_eq!(t.s.next_deadline(), None);
+        // A late answer for a lost message is a duplicate.
+        assert_eq!(t.pkt(2, &data(3, 1), 4000), vec![]);
+        assert_eq!(t.s.stats().duplicate_messages, 1);
+    }
+
+    #[test]
+    fn large_gap_requested_in_pieces_and_overlapping_answers() {
+        let mut t = T::new(SessionConfig {
+            max_request_messages: 4,
+            ..cfg()
+        });
+        t.pkt(0, &data(1, 1), 0);
+        t.pkt(0, &data(12, 1), 0); // gap [2,12)
+        assert_eq!(
+            t.poll(2 * MS),
+            vec![Ev::Req(0, 2, 4), Ev::Req(0, 6, 4), Ev::Req(0, 10, 2)]
+        );
+        // Overlapping answers, out of order.
+        assert_eq!(t.pkt(2, &data(7, 3), 3 * MS), vec![]);
+        assert_eq!(t.pkt(2, &data(6, 4), 3 * MS), vec![]);
+        let mut want = msgs(2..10, 2);
+        want.extend(msgs(10..12, 1));
+        want.extend(msgs(12..13, 0));
+        assert_eq!(t.pkt(2, &data(2, 6), 3 * MS).len(), 8);
+        assert_eq!(t.pkt(1, &data(9, 3), 3 * MS), want[8..].to_vec());
+        let st = t.s.stats();
+        assert_eq!(st.recovered, 10);
+        assert_eq!(st.duplicate_messages, 3 + 2 + 1);
+        assert_eq!(t.s.outstanding_gaps(), 0);
+    }
+
+    #[test]
+    fn recovery_off_or_no_servers_loses_at_grace() {
+        for c in [
+            SessionConfig {
+                recovery: false,
+                ..cfg()
+            },
+            SessionConfig {
+                servers: 0,
+                ..cfg()
+            },
+        ] {
+            let mut t = T::new(c);
+            t.pkt(0, &data(1, 1), 0);
+            t.pkt(0, &data(3, 1), 0);
+            assert_eq!(t.poll(2 * MS - 1), vec![]);
+            assert_eq!(t.poll(2 * MS), vec![Ev::Lost(2, 1), Ev::Msg(3, 0)]);
+            assert_eq!(t.s.stats().requests, 0);
+        }
+    }
+
+    #[test]
+    fn huge_gap_lost_at_once_and_later_lost_gap_waits_its_turn() {
+        let mut t = T::new(SessionConfig {
+            max_gap_messages: 10,
+            ..cfg()
+        });
+        t.pkt(0, &data(1, 1), 0);
+        // Gap [2,4): normal. Gap [5,100): too large, lost at once but not reported yet.
+        t.pkt(0, &data(4, 1), 0);
+        assert_eq!(t.pkt(0, &data(100, 1), 0), vec![]);
+        assert_eq!(t.s.outstanding_gaps(), 2);
+        assert_eq!(t.s.next_deadline(), Some(2 * MS));
+        // Messages of the lost range arriving late are duplicates.
+        assert_eq!(t.pkt(1, &data(50, 2), 0), vec![]);
+        assert_eq!(t.s.stats().duplicate_messages, 2);
+        assert_eq!(t.s.stats().duplicate_packets, 1);
+        let mut want = msgs(2..4, 1);
+        want.push(Ev::Msg(4, 0));
+        want.push(Ev::Lost(5, 95));
+        want.extend(msgs(100..101, 0));
+        assert_eq!(t.pkt(1, &data(2, 2), 0), want);
+        // A huge gap at the front is reported at once, then the packet is delivered.
+        assert_eq!(
+            t.pkt(0, &data(1000, 1), 0),
+            vec![Ev::Lost(101, 899), Ev::Msg(1000, 0)]
+        );
+        assert_eq!(t.s.stats().lost_gaps, 2);
+        assert_eq!(t.s.stats().gaps, 3);
+    }
+
+    #[test]
+    fn window_full_or_packet_too_big_overflows_into_gap() {
+        let mut t = T::new(SessionConfig {
+            reorder_window: 2,
+            max_packet: 50,
+            ..cfg()
+        });
+        t.pkt(0, &data(1, 1), 0);
+        t.pkt(0, &data(3, 1), 0);
+        t.pkt(0, &data(4, 1), 0);
+        assert_eq!(t.s.buffered_packets(), 2);
+        // Window full: dropped, and the gap extends over it.
+        assert_eq!(t.pkt(0, &data(5, 1), 0), vec![]);
+        assert_eq!(t.s.stats().window_overflow, 1);
+        assert_eq!(t.s.stats().duplicate_messages, 0);
+        assert_eq!(t.s.missing_messages(), 2);
+        assert_eq!(t.s.outstanding_gaps(), 2);
+        // Beyond, after a gap, the whole range is one new gap.
+        // Detected later: a gap of its own, which the dropped packet's messages extend.
+        assert_eq!(t.pkt(0, &data(8, 1), 10), vec![]);
+        assert_eq!(t.s.missing_messages(), 5);
+        assert_eq!(t.s.stats().window_overflow, 2);
+        assert_eq!(t.s.outstanding_gaps(), 3);
+        assert_eq!(t.s.stats().gaps, 3);
+        assert_eq!(t.poll(2 * MS), vec![Ev::Req(0, 2, 1), Ev::Req(0, 5, 1)]);
+        assert_eq!(t.poll(2 * MS + 10), vec![Ev::Req(0, 6, 3)]);
+        // A too-big packet cannot be buffered even with free slots.
+        let mut want = msgs(2..3, 2);
+        want.extend(msgs(3..5, 0));
+        assert_eq!(t.pkt(2, &data(2, 1), 3 * MS), want);
+        assert_eq!(t.s.buffered_packets(), 0);
+        let big = data(6, 5);
+        assert!(big.len() > 50);
+        assert_eq!(t.pkt(2, &big, 3 * MS), vec![]);
+        assert_eq!(t.s.stats().window_overflow, 3);
+        assert_eq!(t.s.missing_messages(), 4 + 2);
+        assert_eq!(t.pkt(2, &data(5, 1), 3 * MS), msgs(5..6, 2));
+        // Now in order: the big packet is delivered directly.
+        assert_eq!(t.pkt(2, &big, 3 * MS), msgs(6..11, 2));
+    }
+
+    #[test]
+    fn session_lock_foreign_and_configured() {
+        let mut t = T::new(SessionConfig::default());
+        assert_eq!(t.s.expected(), None);
+        assert_eq!(t.pkt(0, &data(100, 2), 0), msgs(100..102, 0));
+        assert_eq!(t.s.session(), Some(&S));
+        let mut other = data(102, 1);
+        other[0] = b'X';
+        assert_eq!(t.pkt(0, &other, 0), vec![]);
+        assert_eq!(t.s.stats().foreign_session, 1);
+        assert_eq!(t.s.expected(), Some(102));
+
+        let mut t = T::new(SessionConfig {
+            session: Some(*b"XESSION001"),
+            ..cfg()
+        });
+        assert_eq!(t.pkt(0, &data(1, 2), 0), vec![]);
+        assert_eq!(t.s.stats().foreign_session, 1);
+        assert_eq!(t.pkt(0, &other, 0), vec![]);
+        assert_eq!(t.s.stats().foreign_session, 1);
+        assert_eq!(t.s.outstanding_gaps(), 1); // other = 102: gap [1,102)
+    }
+
+    #[test]
+    fn first_sequence_gap_and_join_mid_session() {
+        let mut t = T::new(cfg());
+        assert_eq!(t.pkt(0, &data(4, 1), 0), vec![]);
+        assert_eq!(t.s.missing_messages(), 3);
+        // Joining: no gap for what came before, heartbeat sets it too.
+        let mut t = T::new(SessionConfig::default());
+        assert_eq!(t.pkt(0, &hb(50), 0), vec![]);
+        assert_eq!(t.s.expected(), Some(50));
+        assert_eq!(t.pkt(0, &data(50, 1), 0), msgs(50..51, 0));
+        assert_eq!(t.s.stats().gaps, 0);
+        // Messages before the configured first sequence are duplicates.
+        let mut t = T::new(SessionConfig {
+            first_sequence: Some(5),
+            ..cfg()
+        });
+        assert_eq!(t.pkt(0, &data(3, 4), 0), msgs(5..7, 0));
+        assert_eq!(t.s.stats().duplicate_messages, 2);
+    }
+
+    #[test]
+    fn malformed_counted_state_unchanged() {
+        let mut t = T::new(SessionConfig::default());
+        let mut r = Rec::default();
+        let bad = &data(7, 2)[..25];
+        assert!(t.s.on_packet(0, bad, 0, &mut r).is_err());
+        assert_eq!(
+            t.s.on_packet(0, &[1, 2, 3], 0, &mut r),
+            Err(MoldError::TooShort { len: 3 })
+        );
+        assert_eq!(t.s.stats().malformed, 2);
+        assert_eq!(t.s.stats().packets, 2);
+        assert_eq!(t.s.session(), None);
+        assert_eq!(t.s.expected(), None);
+        assert!(r.ev.is_empty());
+        assert_eq!(t.pkt(0, &data(9, 1), 0), msgs(9..10, 0));
+    }
+
+    #[test]
+    fn give_up_before_and_finish() {
+        let mut t = T::new(cfg());
+        t.pkt(0, &data(1, 1), 0);
+        t.pkt(0, &data(3, 1), 0);
+        t.pkt(0, &data(6, 2), 0);
+        // Gaps [2,3) and [4,6); give up before 5: [2,3) and [4,5) lost, [5,6) stays.
+        let mut r = Rec::default();
+        t.s.give_up_before(5, &mut r);
+        identity(&t.s);
+        assert_eq!(
+            r.take(),
+            vec![Ev::Lost(2, 1), Ev::Msg(3, 0), Ev::Lost(4, 1)]
+        );
+        assert_eq!(t.s.expected(), Some(5));
+        assert_eq!(t.s.outstanding_gaps(), 1);
+        // Beyond anything seen: a new gap, lost at once.
+        t.s.give_up_before(12, &mut r);
+        identity(&t.s);
+        assert_eq!(
+            r.take(),
+            vec![Ev::Lost(5, 1), Ev::Msg(6, 0), Ev::Msg(7, 0), Ev::Lost(8, 4)]
+        );
+        assert_eq!(t.s.expected(), Some(12));
+        assert_eq!(t.s.next_deadline(), None);
+        // Finish: every gap lost, buffered delivered, end of session if announced.
+        t.pkt(0, &data(14, 1), 0);
+        t.pkt(0, &data(17, 1), 0);
+        t.pkt(0, &eos(20), 0);
+        t.s.finish(&mut r);
+        identity(&t.s);
+        assert_eq!(
+            r.take(),
+            vec![
+                Ev::Lost(12, 2),
+                Ev::Msg(14, 0),
+                Ev::Lost(15, 2),
+                Ev::Msg(17, 0),
+                Ev::Lost(18, 2),
+                Ev::End(20)
+            ]
+        );
+        assert_eq!(t.s.outstanding_gaps(), 0);
+        assert_eq!(t.s.buffered_packets(), 0);
+    }
+
+    #[test]
+    fn poll_is_a_noop_before_deadline() {
+        let mut t = T::new(cfg());
+        assert_eq!(t.poll(u64::MAX), vec![]);
+        t.pkt(0, &data(2, 1), 5);
+        assert_eq!(t.s.next_deadline(), Some(5 + 2 * MS));
+        assert_eq!(t.poll(5 + 2 * MS - 1), vec![]);
+        assert_eq!(t.s.stats().requests, 0);
+        assert_eq!(t.poll(5 + 2 * MS), vec![Ev::Req(0, 1, 1)]);
+        assert_eq!(t.s.next_deadline(), Some(5 + 52 * MS));
+    }
+}
