@@ -221,6 +221,10 @@ pub fn capture_to_pcap<R: Read + Seek, W: Write>(
             Err(CaptureError::CorruptBlock { .. } | CaptureError::TruncatedTail { .. }) => continue,
             Err(e) => return Err(e.into()),
         };
+        if rec.line == Line::Note {
+            // A receiver's note is not a datagram: nothing to export.
+            continue;
+        }
         let dst = if rec.line == Line::B {
             options.dst_b
         } else {

@@ -83,6 +83,11 @@ pub enum Line {
     /// A feed with a single line (or a line that is not known).
     #[default]
     Single,
+    /// An answer to a retransmission request (from a re-request server or a relay's catch-up).
+    Retransmit,
+    /// Not a packet: a note the receiver wrote about its own decisions, so that a replay makes
+    /// the same ones (see FORMAT.md, "Receiver notes").
+    Note,
 }
 
 impl Line {
@@ -92,6 +97,8 @@ impl Line {
             Line::A => 0,
             Line::B => 1,
             Line::Single => 2,
+            Line::Retransmit => 3,
+            Line::Note => 4,
         }
     }
 
@@ -101,6 +108,8 @@ impl Line {
             0 => Some(Line::A),
             1 => Some(Line::B),
             2 => Some(Line::Single),
+            3 => Some(Line::Retransmit),
+            4 => Some(Line::Note),
             _ => None,
         }
     }
