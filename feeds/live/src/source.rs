@@ -1,0 +1,702 @@
+//! [`LiveSource`]: the engine's feed stage on a live MoldUDP64 feed.
+//!
+//! One feed thread owns everything between the wire and the rings:
+//!
+//! 1. **Lines.** One or two UDP lines (A and B, unicast or multicast) or a QUIC relay, polled
+//!    in turn without allocation; each datagram is stamped with the kernel's receive time.
+//! 2. **Recording.** Optionally every datagram is appended to a capture (`replay/FORMAT.md`)
+//!    as received, on its line, retransmission answers included, before anything else looks
+//!    at it; the session's timer decisions (a gap given up) are written as notes at the point
+//!    they were taken. Replaying the capture therefore delivers exactly what this run delivered.
+//! 3. **Session.** [`MoldUdp64Session`] arbitrates the lines (first copy wins), buffers
+//!    out-of-order packets, waits a grace period for the other line before re-requesting a gap
+//!    from the configured servers (or the relay), retries, and reports what it cannot recover.
+//! 4. **Publishing.** Each in-order message is decoded, normalized and published to the lanes,
+//!    its arrival stamped with the kernel receive time (so the latency histograms measure wire
+//!    to decision). An unrecoverable gap is published as a market-wide
+//!    [`EventBody::FeedGap`] at its place in the stream: every book goes stale and risk refuses
+//!    new orders on them. Nothing is lost silently.
+//!
+//! The run ends at the session's end-of-session packet, when the engine asks to stop, or when
+//! the feed has been silent for `stop_after_silence_ns` (a feed that stops is reported either
+//! way: [`LiveReport::silences`]).
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use ticklane_core::{EventBody, InstrumentId, MarketEvent, Timestamp};
+use ticklane_feeds::itch::decode_normalize_into;
+use ticklane_feeds::moldudp64::session::{
+    MoldUdp64Session, SessionConfig, SessionSink, SessionStats,
+};
+use ticklane_feeds::moldudp64::MoldRequest;
+use ticklane_replay::format::{CaptureHeader, FeedKind, Line};
+use ticklane_replay::{CaptureWriter, WriterOptions};
+use ticklane_runtime::feed::{FeedSource, Publisher, SourceReport};
+
+use crate::relay::{RelayClientConfig, RelayItem, RelayLine};
+use crate::udp::{wait_readable, UdpLine, UdpLineConfig};
+
+/// Line number the session sees for retransmission answers.
+pub const RETRANSMIT_LINE: u8 = 3;
+/// Largest datagram read (the largest UDP payload).
+const MAX_DATAGRAM: usize = 65_536;
+/// Datagrams read from one line before the next line gets its turn.
+const BURST: usize = 64;
+
+/// Where one line's packets come from.
+#[derive(Debug, Clone)]
+pub enum LineSource {
+    /// A UDP socket (unicast or multicast).
+    Udp(UdpLineConfig),
+    /// A QUIC relay (`quic://host:port`); its catch-up stream answers gap requests.
+    Relay(RelayClientConfig),
+}
+
+/// How to run a live feed.
+#[derive(Debug, Clone)]
+pub struct LiveConfig {
+    /// Line A, and line B if any (at most 2; line numbers 0 and 1 in that order).
+    pub lines: Vec<LineSource>,
+    /// Session arbitration and recovery.
+    pub session: SessionConfig,
+    /// MoldUDP64 re-request servers (UDP). With none, gaps are asked of the relay if a line is
+    /// one, else recovery is off.
+    pub retransmit: Vec<SocketAddr>,
+    /// Spin on the sockets (lowest latency, one core busy) instead of sleeping in `poll(2)`.
+    pub busy_poll: bool,
+    /// No datagram on any line for this long is reported as a silence (a stopped feed).
+    pub silence_ns: u64,
+    /// Stop the run after this long without any datagram (`None`: wait for end of session or
+    /// a stop request).
+    pub stop_after_silence_ns: Option<u64>,
+    /// Record every datagram received (and the session's decisions) to this capture.
+    pub record: Option<PathBuf>,
+}
+
+/// Counters shared with the control plane while the feed runs.
+#[derive(Debug, Default)]
+pub struct LiveCounters {
+    /// Datagrams received, every line.
+    pub datagrams: AtomicU64,
+    /// Messages delivered in order.
+    pub messages: AtomicU64,
+    /// Messages declared lost.
+    pub lost: AtomicU64,
+    /// Messages recovered by re-request.
+    pub recovered: AtomicU64,
+}
+
+/// What a live run saw, beyond the session's own counters.
+#[derive(Debug, Clone, Default)]
+pub struct LiveReport {
+    /// The session's counters at the end.
+    pub session: SessionStats,
+    /// Datagrams per line (A, B, retransmission answers).
+    pub datagrams: [u64; 4],
+    /// Datagrams with a kernel receive timestamp.
+    pub kernel_stamped: u64,
+    /// Re-requests sent (UDP or relay).
+    pub requests_sent: u64,
+    /// Re-requests that could not be sent (socket error), each reported.
+    pub request_errors: u64,
+    /// Unrecoverable gaps: (first sequence, count).
+    pub lost_ranges: Vec<(u64, u64)>,
+    /// Silences of at least `silence_ns`: (messages delivered before it, ns the feed was quiet).
+    pub silences: Vec<(u64, u64)>,
+    /// Records written to the capture.
+    pub recorded: u64,
+    /// Why recording stopped early, if it did.
+    pub record_error: Option<String>,
+    /// Why a relay line closed, if it did.
+    pub relay_closed: Option<String>,
+    /// Receive buffer the kernel granted per UDP line.
+    pub recv_buffers: Vec<usize>,
+    /// Errors (socket reads, malformed packets, requests that could not be sent).
+    pub errors: u64,
+    /// The first errors.
+    pub first_errors: Vec<String>,
+}
+
+/// The live feed source (see the module docs).
+#[derive(Debug)]
+pub struct LiveSource {
+    config: LiveConfig,
+    counters: Arc<LiveCounters>,
+    report: Arc<std::sync::Mutex<Option<LiveReport>>>,
+}
+
+impl LiveSource {
+    /// A source for `config` (lines are opened when the feed thread starts).
+    pub fn new(config: LiveConfig) -> Self {
+        Self {
+            config,
+            counters: Arc::default(),
+            report: Arc::default(),
+        }
+    }
+
+    /// Counters readable while the feed runs.
+    pub fn counters(&self) -> Arc<LiveCounters> {
+        self.counters.clone()
+    }
+
+    /// Where the full report lands when the run ends.
+    pub fn report_slot(&self) -> Arc<std::sync::Mutex<Option<LiveReport>>> {
+        self.report.clone()
+    }
+}
+
+/// A monotonic ns clock for the session's timers (the I/O edge: machine time by design).
+#[derive(Debug, Clone, Copy)]
+struct Mono(std::time::Instant);
+
+impl Mono {
+    #[allow(clippy::disallowed_methods)] // Session timers run on machine time at the I/O edge.
+    fn start() -> Self {
+        Self(std::time::Instant::now())
+    }
+
+    fn now(&self) -> u64 {
+        u64::try_from(self.0.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+}
+
+/// Receive time in ns since the Unix epoch (for capture records without a kernel stamp).
+#[allow(clippy::disallowed_methods)] // Capture records carry wall-clock receive times.
+fn wall_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+enum OpenLine {
+    Udp(UdpLine),
+    Relay(Box<RelayLine>),
+}
+
+/// What a [`receive`] loop hands its in-order output to: the engine's publisher
+/// ([`LiveSource`]) or a relay ([`crate::relay::RelayInput`] via `ticklane relay`).
+pub trait Downstream {
+    /// A datagram arrived (before the session sees it); `kernel_ns` is its kernel receive time.
+    fn arrived(&mut self, kernel_ns: Option<u64>);
+    /// Message `seq`, in order, exactly once.
+    fn message(&mut self, seq: u64, bytes: &[u8]);
+    /// Messages `first .. first + count` are lost for good (in stream order).
+    fn gap_lost(&mut self, first: u64, count: u64);
+    /// The session ended.
+    fn end_of_session(&mut self, next: u64);
+    /// End of a burst of datagrams: publish what is staged. `false` stops the loop.
+    fn flush(&mut self) -> bool;
+    /// Whether the owner asked the loop to stop.
+    fn stop_requested(&self) -> bool;
+}
+
+/// The session's sink: records notes, queues requests, counts, and forwards to the downstream.
+struct Receiving<'a, D: Downstream> {
+    down: &'a mut D,
+    live: &'a mut LiveReport,
+    counters: &'a LiveCounters,
+    recorder: Option<CaptureWriter<std::io::BufWriter<std::fs::File>>>,
+    /// Requests to send after the session call returns.
+    requests: Vec<(usize, MoldRequest)>,
+    ended: bool,
+}
+
+impl<D: Downstream> Receiving<'_, D> {
+    fn record(&mut self, ts: u64, line: Line, bytes: &[u8]) {
+        let Some(w) = self.recorder.as_mut() else {
+            return;
+        };
+        match w.write_record(ts, line, bytes) {
+            Ok(()) => self.live.recorded += 1,
+            Err(e) => {
+                tracing::error!("recording stopped: {e}");
+                self.live.record_error = Some(e.to_string());
+                self.recorder = None;
+            }
+        }
+    }
+
+    fn error(&mut self, what: String) {
+        self.live.errors += 1;
+        if self.live.first_errors.len() < 20 {
+            self.live.first_errors.push(what);
+        }
+    }
+}
+
+impl<D: Downstream> SessionSink for Receiving<'_, D> {
+    fn message(&mut self, seq: u64, _line: u8, bytes: &[u8]) {
+        self.counters.messages.fetch_add(1, Ordering::Relaxed);
+        self.down.message(seq, bytes);
+    }
+
+    fn request(&mut self, server: usize, request: MoldRequest) {
+        self.requests.push((server, request));
+    }
+
+    fn gap_lost(&mut self, first: u64, count: u64) {
+        tracing::warn!(
+            first,
+            count,
+            "unrecoverable gap: messages {first}..{} lost; books are stale",
+            first + count
+        );
+        self.live.lost_ranges.push((first, count));
+        self.counters.lost.fetch_add(count, Ordering::Relaxed);
+        let mut note = [0u8; 20];
+        note[..4].copy_from_slice(b"LOST");
+        note[4..12].copy_from_slice(&first.to_be_bytes());
+        note[12..20].copy_from_slice(&count.to_be_bytes());
+        self.record(wall_ns(), Line::Note, &note);
+        self.down.gap_lost(first, count);
+    }
+
+    fn end_of_session(&mut self, next: u64) {
+        tracing::info!(next, "end of session");
+        self.ended = true;
+        self.down.end_of_session(next);
+    }
+}
+
+/// Publishes a live feed's messages to the lanes.
+struct Publishing<'p> {
+    publisher: &'p mut Publisher,
+    report: &'p mut SourceReport,
+    ev: MarketEvent,
+    /// Event time of the last event (a gap event is stamped with it).
+    last_ts: u64,
+    /// Arrival stamp of the datagram being processed.
+    t_received: u64,
+    stopped: bool,
+}
+
+impl Downstream for Publishing<'_> {
+    fn arrived(&mut self, kernel_ns: Option<u64>) {
+        self.t_received = match kernel_ns {
+            Some(k) => self.publisher.stamp_aged(UdpLine::age_ns(k)),
+            None => self.publisher.stamp(),
+        };
+    }
+
+    fn message(&mut self, seq: u64, bytes: &[u8]) {
+        self.report.messages += 1;
+        if self.stopped {
+            return;
+        }
+        match decode_normalize_into(bytes, &mut self.ev) {
+            Ok(true) => {
+                self.last_ts = self.ev.ts.0;
+                let t_decoded = self.publisher.stamp();
+                if self
+                    .publisher
+                    .publish(&self.ev, self.t_received, t_decoded)
+                    .is_err()
+                {
+                    self.stopped = true;
+                }
+            }
+            Ok(false) => {}
+            Err(e) => {
+                self.report.errors += 1;
+                if self.report.first_errors.len() < 20 {
+                    self.report.first_errors.push(format!("message {seq}: {e}"));
+                }
+            }
+        }
+    }
+
+    fn gap_lost(&mut self, first: u64, count: u64) {
+        if self.stopped {
+            return;
+        }
+        let ev = MarketEvent::new(
+            Timestamp(self.last_ts),
+            InstrumentId::NONE,
+            EventBody::FeedGap {
+                first_sequence: first,
+                count,
+            },
+        );
+        let t = self.publisher.stamp();
+        if self.publisher.publish(&ev, t, t).is_err() {
+            self.stopped = true;
+        }
+    }
+
+    fn end_of_session(&mut self, _next: u64) {}
+
+    fn flush(&mut self) -> bool {
+        if self.publisher.flush().is_err() {
+            self.stopped = true;
+        }
+        !self.stopped
+    }
+
+    fn stop_requested(&self) -> bool {
+        self.stopped || self.publisher.stop_requested()
+    }
+}
+
+impl FeedSource for LiveSource {
+    fn run(&mut self, publisher: &mut Publisher) -> SourceReport {
+        let mut report = SourceReport::default();
+        let mut live = LiveReport::default();
+        let mut down = Publishing {
+            publisher,
+            report: &mut report,
+            ev: MarketEvent::new(
+                Timestamp(0),
+                InstrumentId::NONE,
+                EventBody::BrokenTrade {
+                    match_id: ticklane_core::MatchId(0),
+                },
+            ),
+            last_ts: 0,
+            t_received: 0,
+            stopped: false,
+        };
+        if let Err(e) = receive(&self.config, &mut down, &self.counters, &mut live) {
+            report.errors += 1;
+            report.first_errors.push(e);
+        }
+        report.errors += live.errors;
+        for e in &live.first_errors {
+            if report.first_errors.len() < 20 {
+                report.first_errors.push(e.clone());
+            }
+        }
+        let s = &live.session;
+        report.notes.push(format!(
+            "MoldUDP64 live: {} datagrams (A {}, B {}, retransmissions {}), {} messages; duplicates {}; gaps {} ({} messages): {} filled by the other line, {} recovered by {} requests ({} retries), {} lost in {} gaps; out of order {}, window overflow {}, foreign session {}, malformed {}; end of session: {}",
+            s.packets, live.datagrams[0], live.datagrams[1], live.datagrams[3], s.messages,
+            s.duplicate_messages, s.gaps, s.gap_messages, s.filled_by_lines, s.recovered,
+            s.requests, s.retries, s.lost_messages, s.lost_gaps, s.out_of_order_packets,
+            s.window_overflow, s.foreign_session, s.malformed, s.end_of_session
+        ));
+        for (first, count) in &live.lost_ranges {
+            report.notes.push(format!(
+                "lost for good: messages {first}..{}",
+                first + count
+            ));
+        }
+        for (delivered, quiet) in &live.silences {
+            report.notes.push(format!(
+                "feed silent for {:.3} s after {delivered} messages",
+                *quiet as f64 / 1e9
+            ));
+        }
+        if let Some(e) = &live.record_error {
+            report.notes.push(format!("recording stopped early: {e}"));
+        }
+        if live.recorded > 0 {
+            report
+                .notes
+                .push(format!("recorded {} records", live.recorded));
+        }
+        if let Some(why) = &live.relay_closed {
+            report.notes.push(format!("relay closed: {why}"));
+        }
+        if let Ok(mut slot) = self.report.lock() {
+            *slot = Some(live);
+        }
+        report
+    }
+}
+
+/// Receives a live feed until end of session, a stop, or a long silence: polls the lines,
+/// records, runs the session, sends its re-requests, and hands the in-order output to `down`.
+/// What it saw lands in `live`.
+pub fn receive<D: Downstream>(
+    config: &LiveConfig,
+    down: &mut D,
+    counters: &LiveCounters,
+    live: &mut LiveReport,
+) -> Result<(), String> {
+    if config.lines.is_empty() || config.lines.len() > 2 {
+        return Err(format!(
+            "a live feed has one or two lines, got {}",
+            config.lines.len()
+        ));
+    }
+    let mut lines = Vec::with_capacity(config.lines.len());
+    for (i, l) in config.lines.iter().enumerate() {
+        match l {
+            LineSource::Udp(c) => {
+                let line = UdpLine::open(c).map_err(|e| format!("line {i}: {e}"))?;
+                tracing::info!(
+                    line = i,
+                    addr = %line.local_addr(),
+                    recv_buffer = line.recv_buffer(),
+                    kernel_timestamps = line.kernel_timestamps(),
+                    "UDP line open"
+                );
+                live.recv_buffers.push(line.recv_buffer());
+                lines.push(OpenLine::Udp(line));
+            }
+            LineSource::Relay(c) => {
+                let line = RelayLine::spawn(c.clone()).map_err(|e| format!("line {i}: {e}"))?;
+                lines.push(OpenLine::Relay(Box::new(line)));
+            }
+        }
+    }
+    let relay_index = lines.iter().position(|l| matches!(l, OpenLine::Relay(_)));
+    let request_socket = match config.retransmit.first() {
+        None => None,
+        Some(first) => {
+            let bind = if first.is_ipv4() {
+                SocketAddr::from(([0, 0, 0, 0], 0))
+            } else {
+                SocketAddr::from(([0u16; 8], 0))
+            };
+            let s = UdpSocket::bind(bind).map_err(|e| format!("re-request socket: {e}"))?;
+            s.set_nonblocking(true)
+                .map_err(|e| format!("re-request socket: {e}"))?;
+            Some(s)
+        }
+    };
+    let mut session_cfg = config.session.clone();
+    session_cfg.servers = if !config.retransmit.is_empty() {
+        config.retransmit.len()
+    } else {
+        usize::from(relay_index.is_some())
+    };
+    if session_cfg.servers == 0 {
+        session_cfg.recovery = false;
+    }
+    let mut session = MoldUdp64Session::new(session_cfg);
+
+    let recorder = match &config.record {
+        None => None,
+        Some(path) => {
+            let header = CaptureHeader::new(
+                FeedKind::MoldUdp64,
+                config
+                    .session
+                    .session
+                    .map(|s| String::from_utf8_lossy(&s).trim_end().to_string())
+                    .unwrap_or_default(),
+            );
+            let w = CaptureWriter::create(path, &header, WriterOptions::default())
+                .map_err(|e| format!("recording to {}: {e}", path.display()))?;
+            Some(w)
+        }
+    };
+    let mut r = Receiving {
+        down,
+        live,
+        counters,
+        recorder,
+        requests: Vec::with_capacity(64),
+        ended: false,
+    };
+    // The first sequence expected (0: joined mid-session), for a replay to start where we did.
+    let mut note = [0u8; 12];
+    note[..4].copy_from_slice(b"FROM");
+    note[4..].copy_from_slice(&config.session.first_sequence.unwrap_or(0).to_be_bytes());
+    r.record(wall_ns(), Line::Note, &note);
+
+    let mono = Mono::start();
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    let mut last_rx = mono.now();
+    let mut silent = false;
+    let mut idle_rounds = 0u32;
+    loop {
+        let mut got = 0usize;
+        for (i, line) in lines.iter_mut().enumerate() {
+            let line_no = i as u8;
+            for _ in 0..BURST {
+                match line {
+                    OpenLine::Udp(u) => match u.try_recv(&mut buf) {
+                        Ok(Some(dg)) => {
+                            got += 1;
+                            let now = mono.now();
+                            let bytes = &buf[..dg.len];
+                            on_datagram(&mut r, &mut session, line_no, bytes, dg.kernel_ns, now);
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            r.error(format!("line {i}: {e}"));
+                            break;
+                        }
+                    },
+                    OpenLine::Relay(rl) => match rl.try_recv() {
+                        Some(RelayItem::Live(p)) => {
+                            got += 1;
+                            let now = mono.now();
+                            on_datagram(&mut r, &mut session, line_no, &p, None, now);
+                        }
+                        Some(RelayItem::CatchUp(p)) => {
+                            got += 1;
+                            let now = mono.now();
+                            on_datagram(&mut r, &mut session, RETRANSMIT_LINE, &p, None, now);
+                        }
+                        Some(RelayItem::Closed(why)) => {
+                            let why = why.unwrap_or_else(|| "closed by the relay".to_string());
+                            tracing::warn!("relay line {i}: {why}");
+                            r.live.relay_closed = Some(why);
+                            r.ended = true;
+                            break;
+                        }
+                        None => break,
+                    },
+                }
+            }
+        }
+        if let Some(s) = &request_socket {
+            for _ in 0..BURST {
+                match s.recv_from(&mut buf) {
+                    Ok((n, _)) => {
+                        got += 1;
+                        let now = mono.now();
+                        on_datagram(&mut r, &mut session, RETRANSMIT_LINE, &buf[..n], None, now);
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
+        let now = mono.now();
+        if session.next_deadline().is_some_and(|t| t <= now) {
+            session.poll(now, &mut r);
+        }
+        send_requests(
+            &mut r,
+            &lines,
+            relay_index,
+            request_socket.as_ref(),
+            &config.retransmit,
+        );
+        if got > 0 {
+            last_rx = now;
+            silent = false;
+            idle_rounds = 0;
+            if !r.down.flush() {
+                break;
+            }
+        }
+        if r.ended || r.down.stop_requested() {
+            break;
+        }
+        if got > 0 {
+            continue;
+        }
+        let quiet = now.saturating_sub(last_rx);
+        if quiet >= config.silence_ns {
+            if !silent {
+                silent = true;
+                tracing::warn!(
+                    "feed silent: no datagram on any line for {:.3} s",
+                    quiet as f64 / 1e9
+                );
+                let delivered = r.counters.messages.load(Ordering::Relaxed);
+                r.live.silences.push((delivered, quiet));
+            }
+            if let Some(s) = r.live.silences.last_mut() {
+                s.1 = quiet;
+            }
+        }
+        if config
+            .stop_after_silence_ns
+            .is_some_and(|limit| quiet >= limit)
+        {
+            tracing::warn!("stopping: the feed has been silent too long");
+            break;
+        }
+        idle_rounds = idle_rounds.saturating_add(1);
+        if config.busy_poll || idle_rounds < 64 {
+            std::hint::spin_loop();
+        } else if relay_index.is_some() {
+            std::thread::sleep(std::time::Duration::from_micros(50));
+        } else {
+            let wait_ms = session
+                .next_deadline()
+                .map_or(1, |t| (t.saturating_sub(now) / 1_000_000).min(1))
+                as u16;
+            let mut socks: Vec<&UdpSocket> = lines
+                .iter()
+                .filter_map(|l| match l {
+                    OpenLine::Udp(u) => Some(u.socket()),
+                    OpenLine::Relay(_) => None,
+                })
+                .collect();
+            if let Some(s) = &request_socket {
+                socks.push(s);
+            }
+            let _ = wait_readable(&socks, wait_ms);
+        }
+    }
+    // End of input or stop: whatever is still missing is reported (in order), never dropped
+    // silently; a replay of the capture ends with the same call.
+    session.finish(&mut r);
+    r.down.flush();
+    let recorder = r.recorder.take();
+    live.session = session.stats().clone();
+    if let Some(w) = recorder {
+        if let Err(e) = w.finish() {
+            live.record_error = Some(e.to_string());
+        }
+    }
+    counters
+        .recovered
+        .store(live.session.recovered, Ordering::Relaxed);
+    Ok(())
+}
+
+fn on_datagram<D: Downstream>(
+    r: &mut Receiving<'_, D>,
+    session: &mut MoldUdp64Session,
+    line: u8,
+    bytes: &[u8],
+    kernel_ns: Option<u64>,
+    now: u64,
+) {
+    r.counters.datagrams.fetch_add(1, Ordering::Relaxed);
+    r.live.datagrams[usize::from(line.min(3))] += 1;
+    if kernel_ns.is_some() {
+        r.live.kernel_stamped += 1;
+    }
+    r.down.arrived(kernel_ns);
+    let rec_line = match line {
+        0 => Line::A,
+        1 => Line::B,
+        _ => Line::Retransmit,
+    };
+    r.record(kernel_ns.unwrap_or_else(wall_ns), rec_line, bytes);
+    if let Err(e) = session.on_packet(line, bytes, now, r) {
+        r.error(format!("line {line}: {e}"));
+    }
+}
+
+fn send_requests<D: Downstream>(
+    r: &mut Receiving<'_, D>,
+    lines: &[OpenLine],
+    relay_index: Option<usize>,
+    socket: Option<&UdpSocket>,
+    servers: &[SocketAddr],
+) {
+    for i in 0..r.requests.len() {
+        let (server, req) = r.requests[i];
+        let sent = match (socket, servers.get(server), relay_index.map(|i| &lines[i])) {
+            (Some(s), Some(addr), _) => s
+                .send_to(&req.encode(), addr)
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            (_, _, Some(OpenLine::Relay(line))) => {
+                line.request(req);
+                Ok(())
+            }
+            _ => Err("no re-request server".to_string()),
+        };
+        match sent {
+            Ok(()) => r.live.requests_sent += 1,
+            Err(e) => {
+                r.live.request_errors += 1;
+                r.error(format!("re-request {req:?}: {e}"));
+            }
+        }
+    }
+    r.requests.clear();
+}

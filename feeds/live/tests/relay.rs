@@ -1,0 +1,651 @@
+//! Integration tests of the QUIC relay over loopback: delivery in both live modes, token and
+//! mutual-TLS authentication, slow-subscriber isolation, catch-up, and the blocking bridge.
+//!
+//! Every test is bounded by [`LIMIT`] and makes no timing assertions.
+
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns panic on failure by design
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use ticklane_feeds::moldudp64::{MoldPacket, MoldPacketBuilder, MoldRequest, PacketKind, Session};
+use ticklane_live::relay::{
+    CloseCode, LiveMode, RelayClient, RelayClientConfig, RelayConfig, RelayError, RelayInput,
+    RelayItem, RelayLine, RelayServer, RelayStats,
+};
+use ticklane_live::tls::{self, DevCert};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio::time::timeout;
+
+const SESSION: Session = *b"TESTSESS01";
+const LIMIT: Duration = Duration::from_secs(10);
+const TOKEN: &str = "correct horse battery staple";
+
+/// Message `seq`: its sequence number then a seq-dependent tail, 8 to 36 bytes.
+fn msg(seq: u64) -> Vec<u8> {
+    let mut m = seq.to_be_bytes().to_vec();
+    m.extend((0..seq % 29).map(|i| (seq as u8).wrapping_mul(31).wrapping_add(i as u8)));
+    m
+}
+
+/// Messages `first..first + n` packed into default-size (1400-byte) MoldUDP64 packets.
+fn packets(first: u64, n: u64) -> Vec<Bytes> {
+    let mut b = MoldPacketBuilder::new(SESSION, first);
+    let mut out = Vec::new();
+    for seq in first..first + n {
+        b.push(&msg(seq), |p| out.push(Bytes::copy_from_slice(p)))
+            .unwrap();
+    }
+    if let Some(p) = b.flush() {
+        out.push(Bytes::copy_from_slice(p));
+    }
+    out
+}
+
+fn names() -> Vec<String> {
+    vec!["localhost".to_owned(), "127.0.0.1".to_owned()]
+}
+
+struct Relay {
+    addr: std::net::SocketAddr,
+    cert: DevCert,
+    input: Option<mpsc::Sender<RelayInput>>,
+    stats: Arc<RelayStats>,
+    task: JoinHandle<Result<(), RelayError>>,
+}
+
+impl Relay {
+    async fn start(
+        token: Option<&str>,
+        client_ca: Option<&str>,
+        tweak: impl FnOnce(&mut RelayConfig),
+    ) -> Relay {
+        let cert = tls::self_signed(&names()).unwrap();
+        let server = tls::server_config(&cert.cert_pem, &cert.key_pem, client_ca).unwrap();
+        let mut config = RelayConfig::new(
+            "127.0.0.1:0".parse().unwrap(),
+            server,
+            token.map(str::to_owned),
+            SESSION,
+        );
+        tweak(&mut config);
+        let server = RelayServer::bind(config).unwrap();
+        let addr = server.local_addr();
+        let (input, rx) = mpsc::channel(256);
+        let stats = Arc::new(RelayStats::new());
+        let task = tokio::spawn(server.run(rx, stats.clone()));
+        Relay {
+            addr,
+            cert,
+            input: Some(input),
+            stats,
+            task,
+        }
+    }
+
+    fn client(&self, token: Option<&str>, mode: LiveMode) -> RelayClientConfig {
+        RelayClientConfig {
+            server: self.addr,
+            server_name: "localhost".to_owned(),
+            client: tls::client_config(&self.cert.cert_pem, None).unwrap(),
+            token: token.map(str::to_owned),
+            mode,
+        }
+    }
+
+    async fn send(&self, item: RelayInput) {
+        self.input.as_ref().unwrap().send(item).await.unwrap();
+    }
+
+    /// Feeds messages `1..=n` then end of session.
+    async fn feed_session(&self, n: u64) {
+        for p in packets(1, n) {
+            self.send(RelayInput::Packet(p)).await;
+        }
+        self.send(RelayInput::EndOfSession(n + 1)).await;
+    }
+
+    /// Closes the input and waits for the relay to finish.
+    async fn stop(mut self) {
+        self.input = None;
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+/// Records the messages of data packets by sequence number; live packets must come in order.
+struct Delivery {
+    messages: Vec<Option<Vec<u8>>>,
+    next_live: u64,
+    end: Option<u64>,
+}
+
+impl Delivery {
+    fn new(n: u64) -> Self {
+        Self {
+            messages: vec![None; n as usize + 1],
+            next_live: 1,
+            end: None,
+        }
+    }
+
+    fn record(&mut self, p: &MoldPacket<'_>) {
+        for (i, m) in p.messages().enumerate() {
+            let seq = p.sequence() + i as u64;
+            let slot = &mut self.messages[seq as usize];
+            assert!(slot.is_none(), "message {seq} delivered twice");
+            *slot = Some(m.unwrap().to_vec());
+        }
+    }
+
+    /// A live packet: in order (gaps allowed), never after end of session.
+    fn live(&mut self, packet: &[u8]) {
+        let p = MoldPacket::parse(packet).unwrap();
+        assert_eq!(p.session(), &SESSION);
+        assert!(self.end.is_none(), "live packet after end of session");
+        match p.kind() {
+            PacketKind::Data => {
+                assert!(
+                    p.sequence() >= self.next_live,
+                    "live packet {} after {}",
+                    p.sequence(),
+                    self.next_live
+                );
+                self.record(&p);
+                self.next_live = p.next_sequence();
+            }
+            PacketKind::Heartbeat => {}
+            PacketKind::EndOfSession => self.end = Some(p.sequence()),
+        }
+    }
+
+    fn missing(&self) -> Vec<u64> {
+        (1..self.messages.len() as u64)
+            .filter(|&s| self.messages[s as usize].is_none())
+            .collect()
+    }
+
+    fn assert_complete(&self) {
+        assert_eq!(self.missing(), Vec::<u64>::new());
+        for (seq, m) in self.messages.iter().enumerate().skip(1) {
+            assert_eq!(m.as_deref(), Some(&msg(seq as u64)[..]), "message {seq}");
+        }
+    }
+}
+
+/// Catch-up of `count` messages from `first`, checked to be exactly that range.
+async fn catch_up_exact(client: &RelayClient, first: u64, count: u16) -> Vec<Bytes> {
+    let answer = client
+        .catch_up(MoldRequest {
+            session: SESSION,
+            sequence: first,
+            count,
+        })
+        .await
+        .unwrap();
+    let mut next = first;
+    for p in &answer {
+        let p = MoldPacket::parse(p).unwrap();
+        assert_eq!(p.kind(), PacketKind::Data);
+        assert_eq!(p.sequence(), next);
+        for m in p.messages() {
+            assert_eq!(m.unwrap(), &msg(next)[..]);
+            next += 1;
+        }
+    }
+    assert_eq!(next, first + u64::from(count), "catch-up answer length");
+    answer
+}
+
+async fn delivers_everything_in_order(mode: LiveMode) {
+    const N: u64 = 20_000;
+    let relay = Relay::start(Some(TOKEN), None, |_| {}).await;
+    let (mut client, welcome) = RelayClient::connect(relay.client(Some(TOKEN), mode))
+        .await
+        .unwrap();
+    assert_eq!(welcome.session, SESSION);
+    assert_eq!(welcome.next_seq, 1);
+
+    let feed = async {
+        for (i, p) in packets(1, N).into_iter().enumerate() {
+            relay.send(RelayInput::Packet(p)).await;
+            if i % 100 == 0 {
+                relay.send(RelayInput::Heartbeat).await;
+            }
+        }
+        relay.send(RelayInput::EndOfSession(N + 1)).await;
+    };
+    let receive = async {
+        let mut d = Delivery::new(N);
+        while let Some(p) = client.recv().await {
+            d.live(&p.unwrap());
+        }
+        d
+    };
+    let ((), mut d) = tokio::join!(feed, receive);
+    assert_eq!(d.end, Some(N + 1));
+
+    let missing = d.missing();
+    if mode == LiveMode::Stream {
+        assert!(
+            missing.is_empty(),
+            "stream mode lost {} messages",
+            missing.len()
+        );
+    }
+    // Datagrams may be lost: fill the gaps with catch-up, range by range.
+    let mut i = 0;
+    while i < missing.len() {
+        let first = missing[i];
+        let mut count = 1u16;
+        while i + usize::from(count) < missing.len()
+            && missing[i + usize::from(count)] == first + u64::from(count)
+            && count < u16::MAX
+        {
+            count += 1;
+        }
+        for p in catch_up_exact(&client, first, count).await {
+            d.record(&MoldPacket::parse(&p).unwrap());
+        }
+        i += usize::from(count);
+    }
+    if !missing.is_empty() {
+        eprintln!("{mode:?}: {} messages filled by catch-up", missing.len());
+    }
+    d.assert_complete();
+
+    let s = relay.stats.snapshot();
+    assert_eq!(s.messages_in, N);
+    assert_eq!(s.subscribed_total, 1);
+    drop(client);
+    relay.stop().await;
+    assert_eq!(problems(&s), 0);
+}
+
+fn problems(s: &ticklane_live::relay::RelayStatsSnapshot) -> u64 {
+    s.refused + s.disconnected_slow + s.bad_hello
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_mode_delivers_every_message_in_order() {
+    timeout(LIMIT, delivers_everything_in_order(LiveMode::Stream))
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn datagram_mode_delivers_every_message_in_order_with_catch_up() {
+    timeout(LIMIT, delivers_everything_in_order(LiveMode::Datagrams))
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_or_wrong_token_is_unauthorized() {
+    timeout(LIMIT, async {
+        let relay = Relay::start(Some(TOKEN), None, |_| {}).await;
+        for token in [None, Some("wrong"), Some("correct horse battery stapl")] {
+            let err = RelayClient::connect(relay.client(token, LiveMode::Stream))
+                .await
+                .unwrap_err();
+            assert_eq!(err.close_code(), Some(CloseCode::Unauthorized), "{err}");
+        }
+        let s = relay.stats.snapshot();
+        assert_eq!(s.refused, 3);
+        assert_eq!(s.subscribed_total, 0);
+        // The right token still works.
+        let (_client, _) = RelayClient::connect(relay.client(Some(TOKEN), LiveMode::Stream))
+            .await
+            .unwrap();
+        assert_eq!(relay.stats.snapshot().subscribed_total, 1);
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutual_tls_admits_trusted_certificates_only() {
+    timeout(LIMIT, async {
+        let engine = tls::self_signed(&["engine-1".to_owned()]).unwrap();
+        let stranger = tls::self_signed(&["engine-1".to_owned()]).unwrap();
+        let relay = Relay::start(None, Some(&engine.cert_pem), |_| {}).await;
+        let with_cert = |cert: Option<&DevCert>| RelayClientConfig {
+            client: tls::client_config(
+                &relay.cert.cert_pem,
+                cert.map(|c| (c.cert_pem.as_str(), c.key_pem.as_str())),
+            )
+            .unwrap(),
+            ..relay.client(None, LiveMode::Datagrams)
+        };
+
+        let (mut client, welcome) = RelayClient::connect(with_cert(Some(&engine)))
+            .await
+            .unwrap();
+        assert_eq!(welcome.session, SESSION);
+
+        for cert in [Some(&stranger), None] {
+            let err = RelayClient::connect(with_cert(cert)).await.unwrap_err();
+            assert!(
+                matches!(err, RelayError::Connection(_)),
+                "refused at the handshake, not later: {err}"
+            );
+        }
+        // The server counts the failed handshakes once it has seen them fail.
+        while relay.stats.snapshot().handshake_failed < 2 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let s = relay.stats.snapshot();
+        assert_eq!(s.subscribed_total, 1);
+        assert_eq!(s.refused, 0);
+
+        // The admitted client is served.
+        relay.feed_session(100).await;
+        let mut d = Delivery::new(100);
+        while let Some(p) = client.recv().await {
+            d.live(&p.unwrap());
+        }
+        for gap in d.missing() {
+            for p in catch_up_exact(&client, gap, 1).await {
+                d.record(&MoldPacket::parse(&p).unwrap());
+            }
+        }
+        d.assert_complete();
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutual_tls_with_a_token_needs_both() {
+    timeout(LIMIT, async {
+        let engine = tls::self_signed(&["engine-1".to_owned()]).unwrap();
+        let relay = Relay::start(Some(TOKEN), Some(&engine.cert_pem), |_| {}).await;
+        let cfg = |token: Option<&str>| RelayClientConfig {
+            client: tls::client_config(
+                &relay.cert.cert_pem,
+                Some((&engine.cert_pem, &engine.key_pem)),
+            )
+            .unwrap(),
+            ..relay.client(token, LiveMode::Stream)
+        };
+        let err = RelayClient::connect(cfg(None)).await.unwrap_err();
+        assert_eq!(err.close_code(), Some(CloseCode::Unauthorized), "{err}");
+        RelayClient::connect(cfg(Some(TOKEN))).await.unwrap();
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_token_or_client_certificates_everyone_is_refused() {
+    timeout(LIMIT, async {
+        let relay = Relay::start(None, None, |_| {}).await;
+        let err = RelayClient::connect(relay.client(Some("anything"), LiveMode::Stream))
+            .await
+            .unwrap_err();
+        assert_eq!(err.close_code(), Some(CloseCode::Unauthorized), "{err}");
+        assert_eq!(relay.stats.snapshot().refused, 1);
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_subscriber_is_disconnected_without_delaying_others() {
+    const N: u64 = 50_000;
+    const QUEUE: usize = 32;
+    const BATCH: usize = 8;
+    timeout(LIMIT, async {
+        let relay = Relay::start(Some(TOKEN), None, |c| c.subscriber_queue = QUEUE).await;
+
+        // The stalled subscriber never reads; a small receive window makes QUIC flow control
+        // stop its stream soon, so that its queue fills up.
+        let mut stalled_cfg = relay.client(Some(TOKEN), LiveMode::Stream);
+        let mut transport = quinn::TransportConfig::default();
+        transport.stream_receive_window(quinn::VarInt::from_u32(16 * 1024));
+        stalled_cfg.client.transport_config(Arc::new(transport));
+        let (mut stalled, _) = RelayClient::connect(stalled_cfg).await.unwrap();
+
+        let (mut healthy, _) = RelayClient::connect(relay.client(Some(TOKEN), LiveMode::Stream))
+            .await
+            .unwrap();
+        let (progress_tx, mut progress) = watch::channel(1u64);
+        let reader = tokio::spawn(async move {
+            let mut d = Delivery::new(N);
+            while let Some(p) = healthy.recv().await {
+                d.live(&p.unwrap());
+                progress_tx.send_replace(d.next_live);
+            }
+            d
+        });
+
+        // Feed in small batches, each once the healthy subscriber has caught up, so that it never
+        // has more than BATCH < QUEUE packets queued however the threads are scheduled.
+        let all = packets(1, N);
+        for batch in all.chunks(BATCH) {
+            let mut end = 0;
+            for p in batch {
+                end = MoldPacket::parse(p).unwrap().next_sequence();
+                relay.send(RelayInput::Packet(p.clone())).await;
+            }
+            progress.wait_for(|&next| next >= end).await.unwrap();
+        }
+        relay.send(RelayInput::EndOfSession(N + 1)).await;
+
+        let d = reader.await.unwrap();
+        assert_eq!(d.end, Some(N + 1));
+        d.assert_complete();
+
+        let s = relay.stats.snapshot();
+        assert_eq!(s.disconnected_slow, 1);
+        assert_eq!(s.subscribed_total, 2);
+
+        // The stalled subscriber finds out why when it finally reads.
+        let err = loop {
+            match stalled.recv().await {
+                Some(Ok(_)) => {}
+                Some(Err(e)) => break e,
+                None => panic!("stalled subscriber ended cleanly"),
+            }
+        };
+        assert_eq!(err.close_code(), Some(CloseCode::Slow), "{err}");
+        assert!(stalled.recv().await.is_none());
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catch_up_answers_exactly_the_requested_range() {
+    const N: u64 = 10_000;
+    timeout(LIMIT, async {
+        let relay = Relay::start(Some(TOKEN), None, |c| {
+            c.history_messages = 5_000;
+            c.max_catchup_messages = 300;
+        })
+        .await;
+        let (mut client, _) = RelayClient::connect(relay.client(Some(TOKEN), LiveMode::Stream))
+            .await
+            .unwrap();
+        for p in packets(1, N) {
+            relay.send(RelayInput::Packet(p)).await;
+        }
+        relay.send(RelayInput::Heartbeat).await;
+        // Once the heartbeat is live, every message is in the history.
+        loop {
+            let p = client.recv().await.unwrap().unwrap();
+            if MoldPacket::parse(&p).unwrap().kind() == PacketKind::Heartbeat {
+                break;
+            }
+        }
+
+        catch_up_exact(&client, 9_000, 1).await;
+        catch_up_exact(&client, 9_000, 250).await;
+        catch_up_exact(&client, 9_701, 300).await;
+        // Bounded by max_catchup_messages.
+        let answer = client
+            .catch_up(MoldRequest {
+                session: SESSION,
+                sequence: 9_000,
+                count: 1_000,
+            })
+            .await
+            .unwrap();
+        let n: usize = answer
+            .iter()
+            .map(|p| MoldPacket::parse(p).unwrap().len())
+            .sum();
+        assert_eq!(n, 300);
+        assert_eq!(MoldPacket::parse(&answer[0]).unwrap().sequence(), 9_000);
+        // Up to the newest message held.
+        catch_up_exact(&client, N - 9, 10).await;
+        let tail = client
+            .catch_up(MoldRequest {
+                session: SESSION,
+                sequence: N - 4,
+                count: 10,
+            })
+            .await
+            .unwrap();
+        let n: usize = tail
+            .iter()
+            .map(|p| MoldPacket::parse(p).unwrap().len())
+            .sum();
+        assert_eq!(n, 5, "the held prefix of the range");
+
+        // Ranges not held: evicted, not yet received, another session, nothing asked.
+        for (session, sequence, count) in [
+            (SESSION, 1, 10),
+            (SESSION, N + 1, 10),
+            (SESSION, u64::MAX, 10),
+            (*b"OTHERSESS1", 9_000, 10),
+            (SESSION, 9_000, 0),
+        ] {
+            let answer = client
+                .catch_up(MoldRequest {
+                    session,
+                    sequence,
+                    count,
+                })
+                .await
+                .unwrap();
+            assert!(answer.is_empty(), "{sequence}+{count} answered {answer:?}");
+        }
+        // Several at once.
+        let (a, b) = tokio::join!(
+            catch_up_exact(&client, 8_000, 300),
+            catch_up_exact(&client, 9_500, 300)
+        );
+        assert!(!a.is_empty() && !b.is_empty());
+        let s = relay.stats.snapshot();
+        assert_eq!(s.catchup_requests, 13);
+        drop(client);
+        relay.stop().await;
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_subscriber_starts_at_the_live_edge_and_catches_up() {
+    timeout(LIMIT, async {
+        let relay = Relay::start(Some(TOKEN), None, |_| {}).await;
+        for p in packets(1, 1_000) {
+            relay.send(RelayInput::Packet(p)).await;
+        }
+        // Wait until the relay has taken in the first part.
+        while relay.stats.snapshot().messages_in < 1_000 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        let (mut client, welcome) =
+            RelayClient::connect(relay.client(Some(TOKEN), LiveMode::Stream))
+                .await
+                .unwrap();
+        assert_eq!(welcome.next_seq, 1_001);
+        for p in packets(1_001, 1_000) {
+            relay.send(RelayInput::Packet(p)).await;
+        }
+        relay.send(RelayInput::EndOfSession(2_001)).await;
+        let mut d = Delivery::new(2_000);
+        d.next_live = welcome.next_seq;
+        while let Some(p) = client.recv().await {
+            d.live(&p.unwrap());
+        }
+        assert_eq!(d.missing(), (1..=1_000).collect::<Vec<_>>());
+        for p in catch_up_exact(&client, 1, 1_000).await {
+            d.record(&MoldPacket::parse(&p).unwrap());
+        }
+        d.assert_complete();
+
+        // A subscriber arriving after end of session gets it at once.
+        let (mut late, welcome) =
+            RelayClient::connect(relay.client(Some(TOKEN), LiveMode::Datagrams))
+                .await
+                .unwrap();
+        assert_eq!(welcome.next_seq, 2_001);
+        let p = late.recv().await.unwrap().unwrap();
+        let p = MoldPacket::parse(&p).unwrap();
+        assert_eq!((p.kind(), p.sequence()), (PacketKind::EndOfSession, 2_001));
+        assert!(late.recv().await.is_none());
+        drop((client, late));
+        relay.stop().await;
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_line_bridges_live_packets_and_catch_up_to_a_blocking_thread() {
+    const N: u64 = 2_000;
+    timeout(LIMIT, async {
+        let relay = Relay::start(Some(TOKEN), None, |_| {}).await;
+        let cfg = relay.client(Some(TOKEN), LiveMode::Stream);
+        let line = tokio::task::spawn_blocking(move || RelayLine::spawn(cfg))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(line.welcome().next_seq, 1);
+        relay.feed_session(N).await;
+
+        let reader = tokio::task::spawn_blocking(move || {
+            let mut line = line;
+            let mut d = Delivery::new(N);
+            let mut caught_up = Vec::new();
+            let mut closed = None;
+            let mut requested = false;
+            // Bounded by the test's timeout; polls like a feed thread would.
+            while closed.is_none() || caught_up.len() < 100 {
+                match line.try_recv() {
+                    Some(RelayItem::Live(p)) => d.live(&p),
+                    Some(RelayItem::CatchUp(p)) => {
+                        let p = MoldPacket::parse(&p).unwrap();
+                        for (i, m) in p.messages().enumerate() {
+                            caught_up.push((p.sequence() + i as u64, m.unwrap().to_vec()));
+                        }
+                    }
+                    Some(RelayItem::Closed(why)) => closed = Some(why),
+                    None => std::thread::sleep(Duration::from_millis(1)),
+                }
+                if !requested && d.next_live > 500 {
+                    line.request(MoldRequest {
+                        session: SESSION,
+                        sequence: 101,
+                        count: 100,
+                    });
+                    requested = true;
+                }
+            }
+            (d, caught_up, closed)
+        });
+        let (d, caught_up, closed) = reader.await.unwrap();
+        assert_eq!(closed, Some(None), "clean end of session");
+        assert_eq!(d.end, Some(N + 1));
+        d.assert_complete();
+        let expected: Vec<(u64, Vec<u8>)> = (101..201).map(|s| (s, msg(s))).collect();
+        assert_eq!(caught_up, expected);
+        relay.stop().await;
+    })
+    .await
+    .unwrap();
+}
