@@ -180,6 +180,100 @@ enum Command {
         /// Where the reports go.
         #[arg(long, default_value = "paper-report")]
         out: PathBuf,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        live: FeedOpts,
+    },
+    /// The exchange simulator: publish a session (a file, a capture, or the embedded generated
+    /// one) as MoldUDP64 over UDP on one or two lines, answer re-requests, inject faults.
+    Serve {
+        /// A file ticklane reads (binary, pcap, capture), or `generated[:SEED[:MESSAGES]]`.
+        #[arg(default_value = "generated")]
+        source: String,
+        /// Line A destination (unicast or multicast ADDR:PORT).
+        #[arg(long, default_value = "127.0.0.1:26400")]
+        to: std::net::SocketAddr,
+        /// Line B destination.
+        #[arg(long)]
+        line_b: Option<std::net::SocketAddr>,
+        /// Where the re-request server listens (UDP).
+        #[arg(long, default_value = "127.0.0.1:26402")]
+        retransmit: std::net::SocketAddr,
+        /// Pace: max, 1x, 10x, ...
+        #[arg(long, default_value = "1x")]
+        speed: String,
+        /// Probability that a data packet is lost, per line.
+        #[arg(long, default_value_t = 0.0)]
+        loss: f64,
+        /// Probability that a data packet is sent twice, per line.
+        #[arg(long, default_value_t = 0.0)]
+        dup: f64,
+        /// Probability that a data packet is swapped with the next one, per line.
+        #[arg(long, default_value_t = 0.0)]
+        reorder: f64,
+        /// Seed of the fault injection.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// MoldUDP64 session name.
+        #[arg(long, default_value = "TICKLANE01")]
+        session: String,
+        /// Seconds to keep answering re-requests after the end of session.
+        #[arg(long, default_value_t = 2.0)]
+        linger: f64,
+        /// Outgoing interface for multicast (IPv4 address).
+        #[arg(long)]
+        multicast_if: Option<std::net::Ipv4Addr>,
+        /// Largest packet (UDP payload), bytes.
+        #[arg(long, default_value_t = 1400)]
+        max_packet: usize,
+    },
+    /// Relay a UDP MoldUDP64 feed (A/B arbitrated, gaps re-requested) to remote engines over
+    /// QUIC, with TLS and a token or mutual TLS; catch-up of missed sequences on request.
+    Relay {
+        /// QUIC listen address.
+        #[arg(long, default_value = "127.0.0.1:26500")]
+        listen: std::net::SocketAddr,
+        /// Relay certificate (PEM), e.g. from `ticklane cert`.
+        #[arg(long, default_value = "certs/cert.pem")]
+        cert: PathBuf,
+        /// Relay private key (PEM).
+        #[arg(long, default_value = "certs/key.pem")]
+        key: PathBuf,
+        /// Token clients must present (default: the TICKLANE_TOKEN environment variable).
+        #[arg(long)]
+        token: Option<String>,
+        /// Require client certificates chaining to this CA (PEM): mutual TLS.
+        #[arg(long)]
+        client_ca: Option<PathBuf>,
+        /// Session relayed.
+        #[arg(long, default_value = "TICKLANE01")]
+        session: String,
+        /// Packets queued per subscriber before it is disconnected as slow.
+        #[arg(long, default_value_t = 4096)]
+        subscriber_queue: usize,
+        /// Upstream line A (udp://ADDR:PORT[@IFACE]).
+        #[arg(long = "from", default_value = "udp://127.0.0.1:26400")]
+        from: String,
+        /// Upstream line B.
+        #[arg(long)]
+        line_b: Option<String>,
+        /// Upstream re-request servers.
+        #[arg(long, value_delimiter = ',', default_value = "127.0.0.1:26402")]
+        retransmit: Vec<std::net::SocketAddr>,
+        /// Stop after this many seconds without a datagram.
+        #[arg(long)]
+        stop_after_silence: Option<f64>,
+    },
+    /// Write a self-signed development certificate and key (PEM) for the QUIC relay.
+    Cert {
+        /// DNS names and IP addresses the certificate is for.
+        #[arg(long, value_delimiter = ',', default_value = "localhost,127.0.0.1")]
+        names: Vec<String>,
+        /// Output folder (cert.pem, key.pem).
+        #[arg(long, default_value = "certs")]
+        out: PathBuf,
     },
     /// Record a capture (replay/FORMAT.md) from a pcap/pcapng of MoldUDP64 or a NASDAQ binary
     /// file; every command that reads files reads captures too.
@@ -253,6 +347,93 @@ enum Command {
         #[command(flatten)]
         read: ReadOpts,
     },
+}
+
+/// A live feed for `paper`: UDP lines or a QUIC relay.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct FeedOpts {
+    /// Live feed instead of the configured source: `udp://ADDR:PORT` (unicast: the address
+    /// to bind; multicast: the group, `udp://GROUP:PORT@IFACE` to join on an interface) or
+    /// `quic://HOST:PORT` (a `ticklane relay`).
+    #[arg(long)]
+    feed: Option<String>,
+    /// Line B (UDP), same session as --feed.
+    #[arg(long)]
+    line_b: Option<String>,
+    /// MoldUDP64 re-request servers (UDP ADDR:PORT, comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    retransmit: Vec<std::net::SocketAddr>,
+    /// Record every datagram received (and the session's decisions) to this capture.
+    #[arg(long)]
+    record: Option<PathBuf>,
+    /// Accept only this MoldUDP64 session (default: the first packet's).
+    #[arg(long)]
+    session: Option<String>,
+    /// Join mid-session (default: expect sequence number 1 and recover what came before).
+    #[arg(long)]
+    join: bool,
+    /// Spin on the sockets (lowest latency; one core busy).
+    #[arg(long)]
+    busy_poll: bool,
+    /// Socket receive buffer, bytes.
+    #[arg(long, default_value_t = 8 << 20)]
+    recv_buffer: usize,
+    /// How long a gap waits for the other line before it is re-requested, µs.
+    #[arg(long, default_value_t = 0)]
+    grace_us: u64,
+    /// Re-request timeout, ms.
+    #[arg(long, default_value_t = 0)]
+    request_timeout_ms: u64,
+    /// Re-request retries before a gap is declared lost.
+    #[arg(long, default_value_t = 3)]
+    retries: u32,
+    /// Never re-request: gaps the other line does not fill are reported lost.
+    #[arg(long)]
+    no_recovery: bool,
+    /// Stop after this many seconds without a datagram (a feed that stopped).
+    #[arg(long)]
+    stop_after_silence: Option<f64>,
+    /// quic://: the relay's certificate (PEM) to trust.
+    #[arg(long)]
+    ca: Option<PathBuf>,
+    /// quic://: token (default: the TICKLANE_TOKEN environment variable).
+    #[arg(long)]
+    token: Option<String>,
+    /// quic://: client certificate (PEM) for mutual TLS.
+    #[arg(long, requires = "client_key")]
+    client_cert: Option<PathBuf>,
+    /// quic://: client private key (PEM).
+    #[arg(long)]
+    client_key: Option<PathBuf>,
+    /// quic://: live packets on a reliable stream instead of datagrams.
+    #[arg(long)]
+    quic_stream: bool,
+}
+
+impl FeedOpts {
+    fn args(&self) -> Option<cmd::live::FeedArgs> {
+        let feed = self.feed.clone()?;
+        Some(cmd::live::FeedArgs {
+            feed,
+            line_b: self.line_b.clone(),
+            retransmit: self.retransmit.clone(),
+            record: self.record.clone(),
+            session: self.session.clone(),
+            join: self.join,
+            busy_poll: self.busy_poll,
+            recv_buffer: self.recv_buffer,
+            grace_us: self.grace_us,
+            request_timeout_ms: self.request_timeout_ms,
+            retries: self.retries,
+            no_recovery: self.no_recovery,
+            stop_after_silence_secs: self.stop_after_silence,
+            ca: self.ca.clone(),
+            token: self.token.clone(),
+            client_cert: self.client_cert.clone().zip(self.client_key.clone()),
+            server_name: None,
+            quic_stream: self.quic_stream,
+        })
+    }
 }
 
 /// How to read a source.
@@ -338,6 +519,7 @@ fn main() -> ExitCode {
                 status_line: false,
                 default_config: None,
                 window: ticklane_runtime::Window::default(),
+                live: None,
             },
         ),
         Command::Paper {
@@ -345,17 +527,94 @@ fn main() -> ExitCode {
             file,
             pace,
             out,
-        } => cmd::run::run(
-            config.as_deref(),
-            cmd::run::RunOverrides {
-                file,
-                pace,
-                out_dir: Some(out),
-                status_line: true,
-                default_config: Some((run_config::PAPER_DEFAULT, "config/paper.toml")),
-                ..cmd::run::RunOverrides::default()
+            json,
+            live,
+        } => live
+            .args()
+            .map(|a| cmd::live::live_config(&a))
+            .transpose()
+            .and_then(|live| {
+                cmd::run::run(
+                    config.as_deref(),
+                    cmd::run::RunOverrides {
+                        file,
+                        // A live feed is paced by the wire.
+                        pace: if live.is_some() {
+                            Some("max".to_string())
+                        } else {
+                            pace
+                        },
+                        out_dir: Some(out),
+                        status_line: !json,
+                        json,
+                        default_config: Some((run_config::PAPER_DEFAULT, "config/paper.toml")),
+                        live,
+                        ..cmd::run::RunOverrides::default()
+                    },
+                )
+            }),
+        Command::Serve {
+            source,
+            to,
+            line_b,
+            retransmit,
+            speed,
+            loss,
+            dup,
+            reorder,
+            seed,
+            session,
+            linger,
+            multicast_if,
+            max_packet,
+        } => cmd::live::serve(cmd::live::ServeArgs {
+            source,
+            to,
+            line_b,
+            retransmit: Some(retransmit),
+            speed,
+            faults: ticklane_live::simulator::Faults {
+                loss,
+                dup,
+                reorder,
+                seed,
             },
-        ),
+            session,
+            linger_secs: linger,
+            multicast_if,
+            max_packet,
+        }),
+        Command::Relay {
+            listen,
+            cert,
+            key,
+            token,
+            client_ca,
+            session,
+            subscriber_queue,
+            from,
+            line_b,
+            retransmit,
+            stop_after_silence,
+        } => cmd::relay::relay(cmd::relay::RelayArgs {
+            feed: cmd::live::FeedArgs {
+                feed: from,
+                line_b,
+                retransmit,
+                recv_buffer: 8 << 20,
+                retries: 3,
+                stop_after_silence_secs: stop_after_silence,
+                ..cmd::live::FeedArgs::default()
+            },
+            listen,
+            cert,
+            key,
+            token,
+            client_ca,
+            session,
+            subscriber_queue,
+        }),
+        Command::Cert { names, out } => cmd::relay::cert(&names, &out),
         Command::Jitter { seconds, cores } => cmd::jitter::run(seconds, &cores),
         Command::Record {
             input,

@@ -17,6 +17,7 @@ use ticklane_core::{EventBody, InstrumentId, InstrumentInfo, MarketEvent, Symbol
 use ticklane_feeds::binfile::{FramingError, LengthMode};
 use ticklane_feeds::itch::{decode, normalize, Message};
 use ticklane_feeds::lobster;
+use ticklane_feeds::moldudp64::session::{MoldUdp64Session, SessionConfig, SessionSink};
 use ticklane_feeds::source::{ItchSource, SourceError, SourceFormat, SourceOptions, SourceStats};
 
 use crate::ReadOpts;
@@ -190,51 +191,39 @@ fn is_capture(path: &Path) -> anyhow::Result<bool> {
 }
 
 /// Reads a ticklane capture (`replay/FORMAT.md`). ITCH-binary captures hold one message per
-/// record; MoldUDP64 captures hold packets, possibly from both lines A and B: messages are
-/// taken in sequence order per session, a message already seen (the other line's copy, or a
-/// retransmission) is counted as a duplicate and skipped, and a jump in sequence numbers is
-/// counted as a gap with the number of messages missing. Corrupted blocks and a torn tail are
-/// errors with their byte offsets; the reader resumes at the next good block.
+/// record. MoldUDP64 captures hold packets, possibly from lines A and B and retransmission
+/// answers: they go through the same [`MoldUdp64Session`] as a live feed, so the first copy of a
+/// message wins, the others are counted as duplicates, and out-of-order packets are put back in
+/// order. A capture a live receiver recorded carries its decisions as notes (`FROM`: the first
+/// sequence it expected; `LOST`: a gap it gave up on, at the point it did): the replay follows
+/// them and never times out on its own, so it delivers exactly what the live run delivered. In
+/// a capture without notes (converted from a pcap), a gap that no later packet fills within
+/// [`OFFLINE_GRACE_NS`] of receive time is reported lost. A lost gap reaches the command as a
+/// market-wide [`EventBody::FeedGap`] event at its place in the stream. Corrupted blocks and a
+/// torn tail are errors with their byte offsets; the reader resumes at the next good block.
 fn read_capture(
     path: &Path,
     mut on_message: impl FnMut(&Record<'_>) -> ControlFlow<()>,
 ) -> anyhow::Result<ReadReport> {
-    use ticklane_feeds::moldudp64::MoldPacket;
-    use ticklane_replay::format::FeedKind;
+    use ticklane_replay::format::{FeedKind, Line};
     let mut reader = ticklane_replay::CaptureReader::open(path)
         .with_context(|| format!("opening {}", path.display()))?;
     let feed = reader.header().feed;
+    if feed == FeedKind::Raw {
+        anyhow::bail!(
+            "{}: a raw capture carries no protocol ticklane can decode",
+            path.display()
+        );
+    }
     let mut report = ReadReport {
         capture: true,
         ..ReadReport::default()
     };
-    // Next expected MoldUDP64 sequence number, per session.
-    let mut next: Vec<([u8; 10], u64)> = Vec::new();
+    let mut session: Option<MoldUdp64Session> = None;
+    let mut follow_notes = false;
     let mut index = 0u64;
-    let mut deliver = |report: &mut ReadReport, body: &[u8], position: u64| -> ControlFlow<()> {
-        let msg = match decode(body) {
-            Ok(m) => m,
-            Err(e) => {
-                report.record(Some(position), "decode", e.to_string());
-                return ControlFlow::Continue(());
-            }
-        };
-        report.messages += 1;
-        let ev = match normalize(&msg) {
-            Ok(ev) => ev,
-            Err(e) => {
-                report.record(Some(position), "normalize", e.to_string());
-                None
-            }
-        };
-        on_message(&Record {
-            ts: msg.timestamp(),
-            msg_type: msg.msg_type(),
-            instrument: u32::from(msg.stock_locate()),
-            itch: Some(&msg),
-            event: ev.as_ref(),
-        })
-    };
+    let mut stopped = false;
+    let mut last_ts = 0u64;
     while let Some(item) = reader.next_record() {
         let rec = match item {
             Ok(r) => r,
@@ -250,63 +239,96 @@ fn read_capture(
             }
         };
         index += 1;
-        report.source.packets += 1;
-        report.source.bytes += rec.bytes.len() as u64;
-        match feed {
-            FeedKind::ItchBinary => {
-                if deliver(&mut report, rec.bytes, index).is_break() {
-                    break;
-                }
+        let mut sink = CaptureSink {
+            report: &mut report,
+            on_message: &mut on_message,
+            position: index,
+            last_ts: &mut last_ts,
+            stopped: false,
+        };
+        if feed == FeedKind::ItchBinary {
+            sink.report.source.packets += 1;
+            sink.report.source.bytes += rec.bytes.len() as u64;
+            sink.deliver(rec.bytes);
+            if sink.stopped {
+                break;
             }
-            FeedKind::MoldUdp64 => {
-                let packet = match MoldPacket::parse(rec.bytes) {
-                    Ok(p) => p,
-                    Err(e) => {
-                        report.record(Some(index), "capture", e.to_string());
-                        continue;
-                    }
-                };
-                let session = *packet.session();
-                let slot = match next.iter().position(|s| s.0 == session) {
-                    Some(i) => i,
-                    None => {
-                        next.push((session, packet.sequence()));
-                        next.len() - 1
-                    }
-                };
-                let first = packet.sequence();
-                let mut stop = false;
-                for (seq, body) in (first..).zip(packet.messages()) {
-                    let body = match body {
-                        Ok(b) => b,
-                        Err(e) => {
-                            report.record(Some(index), "capture", e.to_string());
-                            break;
-                        }
-                    };
-                    let expected = next[slot].1;
-                    if seq < expected {
-                        report.source.duplicates += 1;
-                    } else {
-                        if seq > expected {
-                            report.source.gaps += 1;
-                            report.source.missing += seq - expected;
-                        }
-                        next[slot].1 = seq + 1;
-                        if deliver(&mut report, body, index).is_break() {
-                            stop = true;
-                            break;
-                        }
+            continue;
+        }
+        if rec.line == Line::Note {
+            match (
+                rec.bytes.get(..4),
+                rec.bytes.get(4..12),
+                rec.bytes.get(12..20),
+            ) {
+                (Some(b"FROM"), Some(first), _) if session.is_none() => {
+                    let first = u64::from_be_bytes(first.try_into().unwrap_or_default());
+                    follow_notes = true;
+                    session = Some(MoldUdp64Session::new(replay_session(
+                        (first > 0).then_some(first),
+                        true,
+                    )));
+                }
+                (Some(b"LOST"), Some(first), Some(count)) => {
+                    let first = u64::from_be_bytes(first.try_into().unwrap_or_default());
+                    let count = u64::from_be_bytes(count.try_into().unwrap_or_default());
+                    if let Some(s) = session.as_mut() {
+                        s.give_up_before(first.saturating_add(count), &mut sink);
                     }
                 }
-                if stop {
-                    break;
-                }
+                _ => {} // A note this reader does not know: skipped, as FORMAT.md says.
             }
-            FeedKind::Raw => anyhow::bail!(
-                "{}: a raw capture carries no protocol ticklane can decode",
-                path.display()
-            ),
+            stopped = sink.stopped;
+            if stopped {
+                break;
+            }
+            continue;
+        }
+        sink.report.source.packets += 1;
+        sink.report.source.bytes += rec.bytes.len() as u64;
+        let s = session.get_or_insert_with(|| MoldUdp64Session::new(replay_session(None, false)));
+        if !follow_notes {
+            s.poll(rec.ts_ns, &mut sink);
+        }
+        let line = match rec.line {
+            Line::B => 1,
+            Line::Retransmit => 3,
+            _ => 0,
+        };
+        if let Err(e) = s.on_packet(line, rec.bytes, rec.ts_ns, &mut sink) {
+            sink.report.record(Some(index), "capture", e.to_string());
+        }
+        stopped = sink.stopped;
+        if stopped {
+            break;
+        }
+    }
+    if let Some(s) = session.as_mut() {
+        if !stopped {
+            let mut sink = CaptureSink {
+                report: &mut report,
+                on_message: &mut on_message,
+                position: index,
+                last_ts: &mut last_ts,
+                stopped: false,
+            };
+            s.finish(&mut sink);
+        }
+        let st = s.stats();
+        report.source.duplicates = st.duplicate_messages;
+        report.source.gaps = st.lost_gaps;
+        report.source.missing = st.lost_messages;
+        report.source.heartbeats = st.heartbeats;
+        report.source.end_of_session = u64::from(st.end_of_session);
+        if st.foreign_session > 0 {
+            report.record(
+                None,
+                "capture",
+                format!(
+                    "{} packets of another MoldUDP64 session than the first one's were ignored",
+                    st.foreign_session
+                ),
+            );
         }
     }
     // Corrupted blocks and a torn tail came out of the reader as errors (with their offsets)
@@ -328,6 +350,114 @@ fn read_capture(
         }
     ));
     Ok(report)
+}
+
+/// How long (receive time) a capture without notes waits for a gap to be filled by a later
+/// packet (the other line's copy, a retransmission) before reporting it lost.
+pub const OFFLINE_GRACE_NS: u64 = 50_000_000;
+
+/// The session a capture is replayed through: a live recording's decisions come from its notes
+/// (no timeouts of its own); otherwise gaps are given [`OFFLINE_GRACE_NS`] of receive time.
+fn replay_session(first_sequence: Option<u64>, follow_notes: bool) -> SessionConfig {
+    let live = SessionConfig::default();
+    SessionConfig {
+        first_sequence,
+        recovery: false,
+        servers: 0,
+        line_grace_ns: if follow_notes {
+            u64::MAX / 4
+        } else {
+            OFFLINE_GRACE_NS
+        },
+        // The live receiver's window and slot size, so that overflow happens where it did.
+        reorder_window: if follow_notes {
+            live.reorder_window
+        } else {
+            16_384
+        },
+        max_gap_messages: u64::MAX,
+        ..live
+    }
+}
+
+/// Hands a capture's in-order messages (and lost gaps) to the command.
+struct CaptureSink<'a, F: FnMut(&Record<'_>) -> ControlFlow<()>> {
+    report: &'a mut ReadReport,
+    on_message: &'a mut F,
+    position: u64,
+    /// Event time of the last event (a lost gap is stamped with it).
+    last_ts: &'a mut u64,
+    stopped: bool,
+}
+
+impl<F: FnMut(&Record<'_>) -> ControlFlow<()>> CaptureSink<'_, F> {
+    fn deliver(&mut self, body: &[u8]) {
+        if self.stopped {
+            return;
+        }
+        let msg = match decode(body) {
+            Ok(m) => m,
+            Err(e) => {
+                self.report
+                    .record(Some(self.position), "decode", e.to_string());
+                return;
+            }
+        };
+        self.report.messages += 1;
+        let ev = match normalize(&msg) {
+            Ok(ev) => ev,
+            Err(e) => {
+                self.report
+                    .record(Some(self.position), "normalize", e.to_string());
+                None
+            }
+        };
+        if let Some(e) = &ev {
+            *self.last_ts = e.ts.0;
+        }
+        let flow = (self.on_message)(&Record {
+            ts: msg.timestamp(),
+            msg_type: msg.msg_type(),
+            instrument: u32::from(msg.stock_locate()),
+            itch: Some(&msg),
+            event: ev.as_ref(),
+        });
+        self.stopped = flow.is_break();
+    }
+}
+
+impl<F: FnMut(&Record<'_>) -> ControlFlow<()>> SessionSink for CaptureSink<'_, F> {
+    fn message(&mut self, _seq: u64, _line: u8, bytes: &[u8]) {
+        self.deliver(bytes);
+    }
+
+    fn request(&mut self, _server: usize, _request: ticklane_feeds::moldudp64::MoldRequest) {
+        // Replays never re-request (recovery is off).
+    }
+
+    fn gap_lost(&mut self, first: u64, count: u64) {
+        if self.stopped {
+            return;
+        }
+        let ev = MarketEvent::new(
+            Timestamp(*self.last_ts),
+            InstrumentId::NONE,
+            EventBody::FeedGap {
+                first_sequence: first,
+                count,
+            },
+        );
+        let flow = (self.on_message)(&Record {
+            ts: *self.last_ts,
+            msg_type: b'!',
+            instrument: 0,
+            itch: None,
+            event: Some(&ev),
+        });
+        self.stopped = flow.is_break();
+    }
+
+    fn end_of_session(&mut self, _next: u64) {}
 }
 
 /// Whether `path` holds a LOBSTER message file (by content).

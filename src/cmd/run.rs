@@ -46,6 +46,8 @@ pub struct RunOverrides {
     pub default_config: Option<(&'static str, &'static str)>,
     /// Replay window and instrument filter.
     pub window: ticklane_runtime::Window,
+    /// Read a live MoldUDP64 feed (UDP lines or a QUIC relay) instead of the configured source.
+    pub live: Option<ticklane_live::source::LiveConfig>,
 }
 
 /// A framed ITCH image in memory (generated sessions): stamps arrival before decoding and
@@ -301,8 +303,28 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
     }
 
     let (source, source_desc, total): (Box<dyn FeedSource>, String, Option<u64>) =
-        match (&cfg.source.file, &cfg.source.generate) {
-            (Some(f), _) => {
+        match (o.live.clone(), &cfg.source.file, &cfg.source.generate) {
+            (Some(l), _, _) => {
+                let desc = format!(
+                    "live MoldUDP64 feed: {} line(s){}{}",
+                    l.lines.len(),
+                    if l.retransmit.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", re-requests to {:?}", l.retransmit)
+                    },
+                    l.record
+                        .as_ref()
+                        .map(|p| format!(", recording to {}", p.display()))
+                        .unwrap_or_default()
+                );
+                (
+                    Box::new(ticklane_live::source::LiveSource::new(l)),
+                    desc,
+                    None,
+                )
+            }
+            (None, Some(f), _) => {
                 let path = if f.is_relative() && o.file.is_none() {
                     base.join(f)
                 } else {
@@ -314,7 +336,7 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
                 let desc = format!("file {}", path.display());
                 (Box::new(FileSource { path }), desc, None)
             }
-            (None, Some(g)) => {
+            (None, None, Some(g)) => {
                 let buf = super::pipeline::generate_framed(g.seed, g.messages, g.instruments)?;
                 let desc = format!(
                 "generated session: seed {}, {} ITCH messages, {} instruments ({:.1} MB in memory)",
@@ -332,7 +354,7 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
                     Some(g.messages),
                 )
             }
-            (None, None) => bail!("{origin}: source: give `file` or `[source.generate]`"),
+            (None, None, None) => bail!("{origin}: source: give `file` or `[source.generate]`"),
         };
 
     let plan = EnginePlan {

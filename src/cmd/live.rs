@@ -1,0 +1,287 @@
+//! The live commands and their shared pieces: `serve` (the exchange simulator), `relay` (the
+//! QUIC relay), `cert` (a self-signed development certificate), and the feed addresses that
+//! `paper --feed` and `relay --from` take (`udp://…`, `quic://…`).
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use ticklane_feeds::moldudp64::session::SessionConfig;
+use ticklane_live::history::MessageHistory;
+use ticklane_live::simulator::{Faults, Pace, SimConfig, Simulator};
+use ticklane_live::source::{LineSource, LiveConfig};
+use ticklane_live::udp::UdpLineConfig;
+
+use crate::ReadOpts;
+
+/// A MoldUDP64 session name: up to 10 ASCII characters, right-padded with spaces.
+pub fn session_name(s: &str) -> anyhow::Result<[u8; 10]> {
+    if s.len() > 10 || !s.is_ascii() {
+        bail!("--session: a MoldUDP64 session is at most 10 ASCII characters, got `{s}`");
+    }
+    let mut out = [b' '; 10];
+    out[..s.len()].copy_from_slice(s.as_bytes());
+    Ok(out)
+}
+
+/// The messages of `source` (any file `ticklane` reads, or `generated[:SEED[:MESSAGES]]` for
+/// the embedded synthetic session) in order, as the history a simulator publishes from.
+pub fn load_messages(source: &str) -> anyhow::Result<MessageHistory> {
+    let mut history = MessageHistory::new(usize::MAX, usize::MAX);
+    let mut seq = 1u64;
+    if let Some(rest) = source.strip_prefix("generated") {
+        let mut parts = rest.trim_start_matches(':').split(':');
+        let seed = parts
+            .next()
+            .filter(|s| !s.is_empty())
+            .map_or(Ok(7), str::parse)
+            .context("generated:SEED")?;
+        let messages = parts
+            .next()
+            .map_or(Ok(200_000), str::parse)
+            .context("generated:SEED:MESSAGES")?;
+        let buf = super::pipeline::generate_framed(seed, messages, 64)?;
+        let mut pos = 0usize;
+        while let Some(p) = buf.get(pos..pos + 2) {
+            let len = usize::from(u16::from_be_bytes([p[0], p[1]]));
+            let Some(body) = buf.get(pos + 2..pos + 2 + len) else {
+                bail!("generated session cut at offset {pos}");
+            };
+            history.push(seq, body);
+            seq += 1;
+            pos += 2 + len;
+        }
+        return Ok(history);
+    }
+    let opts = ReadOpts {
+        orderbook: None,
+        lengths_from_type: false,
+    };
+    let report = super::feed::read(Path::new(source), &opts, |rec| {
+        if let Some(m) = rec.itch {
+            history.push(seq, m.as_bytes());
+            seq += 1;
+        }
+        ControlFlow::Continue(())
+    })?;
+    if report.errors > 0 {
+        report.print_errors();
+    }
+    if history.is_empty() {
+        bail!("{source}: no ITCH messages to serve");
+    }
+    Ok(history)
+}
+
+/// Options of `ticklane serve`.
+#[derive(Debug, Clone)]
+pub struct ServeArgs {
+    /// What to publish.
+    pub source: String,
+    /// Line A destination.
+    pub to: SocketAddr,
+    /// Line B destination.
+    pub line_b: Option<SocketAddr>,
+    /// Retransmission server address.
+    pub retransmit: Option<SocketAddr>,
+    /// Pace.
+    pub speed: String,
+    /// Fault injection.
+    pub faults: Faults,
+    /// Session name.
+    pub session: String,
+    /// Seconds to keep answering re-requests after the end.
+    pub linger_secs: f64,
+    /// Outgoing multicast interface.
+    pub multicast_if: Option<Ipv4Addr>,
+    /// Largest packet (UDP payload), bytes.
+    pub max_packet: usize,
+}
+
+/// `ticklane serve`: publishes a session as MoldUDP64 over UDP.
+pub fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
+    let history = load_messages(&a.source)?;
+    let mut cfg = SimConfig::new(session_name(&a.session)?, a.to);
+    cfg.line_b = a.line_b;
+    cfg.retransmit = a.retransmit;
+    cfg.speed = a.speed.parse::<Pace>()?;
+    cfg.faults = a.faults;
+    cfg.linger_ns = (a.linger_secs.max(0.0) * 1e9) as u64;
+    cfg.multicast_if = a.multicast_if;
+    cfg.max_packet = a.max_packet;
+    let mut sim = Simulator::new(cfg)?;
+    eprintln!(
+        "serving {} messages of {} to {}{}{} at {}",
+        history.len(),
+        a.source,
+        a.to,
+        a.line_b
+            .map(|b| format!(" and {b} (line B)"))
+            .unwrap_or_default(),
+        sim.retransmit_addr()
+            .map(|r| format!(", re-requests on {r}"))
+            .unwrap_or_default(),
+        a.speed
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let s2 = stop.clone();
+    std::thread::spawn(move || {
+        if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            rt.block_on(async {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    s2.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    let report = sim.run(&history, itch_timestamp, &stop)?;
+    println!(
+        "published {} messages in {} packets; end of session at {}{}",
+        report.messages,
+        report.packets,
+        report.end_sequence,
+        if report.stopped { " (stopped)" } else { "" }
+    );
+    for (name, l) in ["A", "B"].iter().zip(&report.lines) {
+        println!(
+            "line {name}: sent {} datagrams; dropped {}, duplicated {}, reordered {}; heartbeats {}, end of session {}, send errors {}",
+            l.sent, l.dropped, l.duplicated, l.reordered, l.heartbeats, l.end_of_session, l.send_errors
+        );
+    }
+    println!(
+        "re-requests: {} received, {} messages in {} packets sent back; {} bad, {} unanswerable",
+        report.requests,
+        report.retransmitted_messages,
+        report.retransmit_packets,
+        report.bad_requests,
+        report.unanswerable_requests
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// An ITCH 5.0 message's timestamp (ns since midnight, bytes 5..11).
+fn itch_timestamp(msg: &[u8]) -> Option<u64> {
+    let ts = msg.get(5..11)?;
+    Some(ts.iter().fold(0u64, |a, &b| (a << 8) | u64::from(b)))
+}
+
+/// Options of a live feed on the command line (`paper --feed`, `relay --from`).
+#[derive(Debug, Clone, Default)]
+pub struct FeedArgs {
+    /// Line A: `udp://ADDR:PORT` (unicast: the local address to bind; multicast: the group),
+    /// `udp://GROUP:PORT@IFACE`, or `quic://HOST:PORT`.
+    pub feed: String,
+    /// Line B (UDP only).
+    pub line_b: Option<String>,
+    /// MoldUDP64 re-request servers.
+    pub retransmit: Vec<SocketAddr>,
+    /// Record what is received to this capture.
+    pub record: Option<PathBuf>,
+    /// Session name to accept (default: the first packet's).
+    pub session: Option<String>,
+    /// Join mid-session (default: expect sequence 1).
+    pub join: bool,
+    /// Spin on the sockets.
+    pub busy_poll: bool,
+    /// Socket receive buffer, bytes.
+    pub recv_buffer: usize,
+    /// Gap grace (waiting for the other line), µs.
+    pub grace_us: u64,
+    /// Re-request timeout, ms.
+    pub request_timeout_ms: u64,
+    /// Re-request retries.
+    pub retries: u32,
+    /// Re-requests off.
+    pub no_recovery: bool,
+    /// Stop after this many seconds without a datagram.
+    pub stop_after_silence_secs: Option<f64>,
+    /// QUIC: CA certificate (PEM) to trust.
+    pub ca: Option<PathBuf>,
+    /// QUIC: token.
+    pub token: Option<String>,
+    /// QUIC: client certificate and key (PEM) for mutual TLS.
+    pub client_cert: Option<(PathBuf, PathBuf)>,
+    /// QUIC: server name to verify (default: the host of the URL).
+    pub server_name: Option<String>,
+    /// QUIC: live packets on a stream instead of datagrams.
+    pub quic_stream: bool,
+}
+
+/// Parses one UDP line address.
+pub fn udp_line(url: &str, recv_buffer: usize) -> anyhow::Result<UdpLineConfig> {
+    let Some(rest) = url.strip_prefix("udp://") else {
+        bail!("`{url}`: expected udp://ADDR:PORT[@IFACE]");
+    };
+    let (addr, iface) = match rest.split_once('@') {
+        Some((a, i)) => (
+            a,
+            Some(
+                i.parse::<Ipv4Addr>()
+                    .with_context(|| format!("`{url}`: interface `{i}` is not an IPv4 address"))?,
+            ),
+        ),
+        None => (rest, None),
+    };
+    let addr: SocketAddr = addr
+        .parse()
+        .with_context(|| format!("`{url}`: `{addr}` is not ADDR:PORT"))?;
+    let mut cfg = UdpLineConfig::unicast(addr);
+    cfg.recv_buffer = recv_buffer;
+    if let IpAddr::V4(ip) = addr.ip() {
+        if ip.is_multicast() {
+            cfg.group = Some(ip);
+            cfg.bind = SocketAddr::from((Ipv4Addr::UNSPECIFIED, addr.port()));
+            cfg.interface = iface;
+        }
+    }
+    Ok(cfg)
+}
+
+/// The live source configuration a command line describes.
+pub fn live_config(a: &FeedArgs) -> anyhow::Result<LiveConfig> {
+    let mut session = SessionConfig {
+        session: a.session.as_deref().map(session_name).transpose()?,
+        first_sequence: if a.join { None } else { Some(1) },
+        recovery: !a.no_recovery,
+        max_retries: a.retries,
+        ..SessionConfig::default()
+    };
+    if a.grace_us > 0 {
+        session.line_grace_ns = a.grace_us * 1_000;
+    }
+    if a.request_timeout_ms > 0 {
+        session.request_timeout_ns = a.request_timeout_ms * 1_000_000;
+    }
+    let mut lines = Vec::new();
+    if a.feed.starts_with("quic://") {
+        if a.line_b.is_some() {
+            bail!("--line-b: a QUIC relay is one line (the relay arbitrates A/B upstream)");
+        }
+        lines.push(LineSource::Relay(super::relay::client_config(a)?));
+    } else {
+        lines.push(LineSource::Udp(
+            udp_line(&a.feed, a.recv_buffer).context("--feed")?,
+        ));
+        if let Some(b) = &a.line_b {
+            lines.push(LineSource::Udp(
+                udp_line(b, a.recv_buffer).context("--line-b")?,
+            ));
+        }
+    }
+    Ok(LiveConfig {
+        lines,
+        session,
+        retransmit: a.retransmit.clone(),
+        busy_poll: a.busy_poll,
+        silence_ns: 2_000_000_000,
+        stop_after_silence_ns: a.stop_after_silence_secs.map(|s| (s * 1e9) as u64),
+        record: a.record.clone(),
+    })
+}

@@ -1,0 +1,253 @@
+//! `ticklane relay` (a UDP MoldUDP64 feed, arbitrated and recovered, served over QUIC),
+//! `ticklane cert` (a self-signed development certificate), and the client side of
+//! `quic://` feeds.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use ticklane_feeds::moldudp64::{MoldPacketBuilder, Session, DEFAULT_MAX_PACKET};
+use ticklane_live::relay::{
+    LiveMode, RelayClientConfig, RelayConfig, RelayInput, RelayServer, RelayStats,
+};
+use ticklane_live::source::{receive, Downstream, LiveCounters, LiveReport};
+use tokio::sync::mpsc;
+
+use super::live::FeedArgs;
+
+fn read(path: &Path, what: &str) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("{what}: reading {}", path.display()))
+}
+
+/// The token: the flag, else `TICKLANE_TOKEN` (never logged).
+fn token(flag: &Option<String>) -> Option<String> {
+    flag.clone()
+        .or_else(|| std::env::var("TICKLANE_TOKEN").ok())
+        .filter(|t| !t.is_empty())
+}
+
+/// A `quic://HOST:PORT` feed's client configuration.
+pub fn client_config(a: &FeedArgs) -> anyhow::Result<RelayClientConfig> {
+    let Some(hostport) = a.feed.strip_prefix("quic://") else {
+        bail!("--feed: `{}` is not quic://HOST:PORT", a.feed);
+    };
+    let server = hostport
+        .to_socket_addrs()
+        .with_context(|| format!("--feed: resolving `{hostport}`"))?
+        .next()
+        .with_context(|| format!("--feed: `{hostport}` has no address"))?;
+    let host = hostport
+        .rsplit_once(':')
+        .map_or(hostport, |(h, _)| h)
+        .trim_matches(['[', ']']);
+    let Some(ca) = &a.ca else {
+        bail!("--ca: a quic:// feed needs the relay's certificate (PEM) to trust");
+    };
+    let ca = read(ca, "--ca")?;
+    let client_cert = match &a.client_cert {
+        Some((c, k)) => Some((read(c, "--client-cert")?, read(k, "--client-key")?)),
+        None => None,
+    };
+    let client = ticklane_live::tls::client_config(
+        &ca,
+        client_cert.as_ref().map(|(c, k)| (c.as_str(), k.as_str())),
+    )?;
+    Ok(RelayClientConfig {
+        server,
+        server_name: a.server_name.clone().unwrap_or_else(|| host.to_string()),
+        client,
+        token: token(&a.token),
+        mode: if a.quic_stream {
+            LiveMode::Stream
+        } else {
+            LiveMode::Datagrams
+        },
+    })
+}
+
+/// `ticklane cert`: writes `cert.pem` and `key.pem` for `names` into `out`.
+pub fn cert(names: &[String], out: &Path) -> anyhow::Result<ExitCode> {
+    let c = ticklane_live::tls::self_signed(names)?;
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let (cert, key) = (out.join("cert.pem"), out.join("key.pem"));
+    std::fs::write(&cert, c.cert_pem).with_context(|| format!("writing {}", cert.display()))?;
+    std::fs::write(&key, c.key_pem).with_context(|| format!("writing {}", key.display()))?;
+    println!(
+        "wrote {} and {} (self-signed, for {}; development only)",
+        cert.display(),
+        key.display(),
+        names.join(", ")
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Options of `ticklane relay`.
+#[derive(Debug, Clone)]
+pub struct RelayArgs {
+    /// The upstream feed (UDP lines, re-request servers, recording).
+    pub feed: FeedArgs,
+    /// QUIC listen address.
+    pub listen: SocketAddr,
+    /// Certificate and key (PEM).
+    pub cert: PathBuf,
+    /// Private key (PEM).
+    pub key: PathBuf,
+    /// Token clients must present (or `TICKLANE_TOKEN`).
+    pub token: Option<String>,
+    /// CA (PEM) client certificates must chain to: mutual TLS.
+    pub client_ca: Option<PathBuf>,
+    /// Session relayed.
+    pub session: String,
+    /// Packets queued per subscriber before it is disconnected as slow.
+    pub subscriber_queue: usize,
+}
+
+/// Repacks the arbitrated, in-order messages into MoldUDP64 packets for the relay.
+struct ToRelay {
+    tx: mpsc::Sender<RelayInput>,
+    session: Session,
+    builder: Option<MoldPacketBuilder>,
+    /// Sequence number the next message must carry to join the current packet.
+    next: u64,
+    closed: bool,
+}
+
+impl ToRelay {
+    fn send(&mut self, input: RelayInput) {
+        if !self.closed && self.tx.blocking_send(input).is_err() {
+            self.closed = true;
+        }
+    }
+
+    fn flush_packet(&mut self) {
+        let packet = self
+            .builder
+            .as_mut()
+            .and_then(|b| b.flush().map(bytes::Bytes::copy_from_slice));
+        if let Some(p) = packet {
+            self.send(RelayInput::Packet(p));
+        }
+    }
+}
+
+impl Downstream for ToRelay {
+    fn arrived(&mut self, _kernel_ns: Option<u64>) {}
+
+    fn message(&mut self, seq: u64, bytes: &[u8]) {
+        if self.builder.is_none() || seq != self.next {
+            // First message, or a jump over a lost gap: a new packet starts at `seq` (the relay's
+            // history restarts there; subscribers see the same gap).
+            self.flush_packet();
+            self.builder =
+                Some(MoldPacketBuilder::new(self.session, seq).with_max_packet(DEFAULT_MAX_PACKET));
+        }
+        self.next = seq + 1;
+        let mut full = None;
+        if let Some(b) = self.builder.as_mut() {
+            if let Err(e) = b.push(bytes, |p| full = Some(bytes::Bytes::copy_from_slice(p))) {
+                tracing::error!("message {seq} cannot be relayed: {e}");
+            }
+        }
+        if let Some(p) = full {
+            self.send(RelayInput::Packet(p));
+        }
+    }
+
+    fn gap_lost(&mut self, _first: u64, _count: u64) {
+        self.flush_packet();
+    }
+
+    fn end_of_session(&mut self, next: u64) {
+        self.flush_packet();
+        self.send(RelayInput::EndOfSession(next));
+    }
+
+    fn flush(&mut self) -> bool {
+        self.flush_packet();
+        !self.closed
+    }
+
+    fn stop_requested(&self) -> bool {
+        self.closed
+    }
+}
+
+/// `ticklane relay`: receives a UDP feed (A/B arbitrated, gaps re-requested) and serves it over
+/// QUIC until the session ends (then lingers for catch-up) or Ctrl-C.
+pub fn relay(a: RelayArgs) -> anyhow::Result<ExitCode> {
+    let token = token(&a.token);
+    if token.is_none() && a.client_ca.is_none() {
+        bail!("--token (or TICKLANE_TOKEN) or --client-ca: a relay never serves unauthenticated clients");
+    }
+    if a.feed.feed.starts_with("quic://") {
+        bail!("--from: a relay reads a UDP feed (udp://...)");
+    }
+    let session = super::live::session_name(&a.session)?;
+    let mut feed = a.feed.clone();
+    feed.session = Some(a.session.clone());
+    let live_cfg = super::live::live_config(&feed)?;
+    let server = ticklane_live::tls::server_config(
+        &read(&a.cert, "--cert")?,
+        &read(&a.key, "--key")?,
+        a.client_ca
+            .as_deref()
+            .map(|p| read(p, "--client-ca"))
+            .transpose()?
+            .as_deref(),
+    )?;
+    let mut rc = RelayConfig::new(a.listen, server, token, session);
+    rc.subscriber_queue = a.subscriber_queue;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let stats = Arc::new(RelayStats::new());
+    let (tx, rx) = mpsc::channel::<RelayInput>(65_536);
+    let server = rt.block_on(async { RelayServer::bind(rc) })?;
+    eprintln!(
+        "relay listening on {} (QUIC, ALPN ticklane-mold/1), reading {}",
+        server.local_addr(),
+        a.feed.feed
+    );
+    let served = {
+        let stats = stats.clone();
+        rt.spawn(async move { server.run(rx, stats).await })
+    };
+    let counters = Arc::new(LiveCounters::default());
+    let upstream = {
+        let counters = counters.clone();
+        std::thread::Builder::new()
+            .name("relay-upstream".into())
+            .spawn(move || {
+                let mut down = ToRelay {
+                    tx,
+                    session,
+                    builder: None,
+                    next: 0,
+                    closed: false,
+                };
+                let mut live = LiveReport::default();
+                let r = receive(&live_cfg, &mut down, &counters, &mut live);
+                (r, live)
+            })?
+    };
+    let (result, live) = upstream
+        .join()
+        .map_err(|_| anyhow::anyhow!("the upstream thread panicked"))?;
+    result.map_err(|e| anyhow::anyhow!(e))?;
+    rt.block_on(served)??;
+    let s = stats.snapshot();
+    let st = &live.session;
+    println!(
+        "upstream: {} datagrams, {} messages; duplicates {}, gaps {} ({} recovered, {} lost)",
+        st.packets, st.messages, st.duplicate_messages, st.gaps, st.recovered, st.lost_messages
+    );
+    println!(
+        "relay: {} subscribers in all, {} refused, {} handshakes failed, {} disconnected as slow; {} packets in, {} out; {} catch-ups ({} messages)",
+        s.subscribed_total, s.refused, s.handshake_failed, s.disconnected_slow, s.packets_in,
+        s.packets_out, s.catchup_requests, s.catchup_messages
+    );
+    Ok(ExitCode::SUCCESS)
+}
