@@ -1,0 +1,332 @@
+//! The live receive loop against the exchange simulator on loopback: injected loss, duplicates
+//! and reordering are repaired and every fault is accounted for; one line carries the session
+//! when the other is cut; with recovery off, exactly the messages lost on both lines are
+//! reported lost; a feed that stops is reported.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeSet;
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::sync::atomic::AtomicBool;
+
+use ticklane_book::Market;
+use ticklane_core::Side;
+use ticklane_feeds::itch::decode_normalize_into;
+use ticklane_feeds::moldudp64::session::SessionConfig;
+use ticklane_feeds::synth::{generate_framed, SynthConfig};
+use ticklane_live::history::MessageHistory;
+use ticklane_live::simulator::{Faults, SimConfig, SimReport, Simulator};
+use ticklane_live::source::{
+    receive, Downstream, LineSource, LiveConfig, LiveCounters, LiveReport,
+};
+use ticklane_live::udp::UdpLineConfig;
+
+const SESSION: [u8; 10] = *b"TESTLIVE01";
+
+/// Everything the receive loop handed downstream.
+#[derive(Default)]
+struct Collect {
+    messages: Vec<(u64, Vec<u8>)>,
+    lost: Vec<(u64, u64)>,
+    ended: Option<u64>,
+}
+
+impl Downstream for Collect {
+    fn arrived(&mut self, _kernel_ns: Option<u64>) {}
+    fn message(&mut self, seq: u64, bytes: &[u8]) {
+        self.messages.push((seq, bytes.to_vec()));
+    }
+    fn gap_lost(&mut self, first: u64, count: u64) {
+        self.lost.push((first, count));
+    }
+    fn end_of_session(&mut self, next: u64) {
+        self.ended = Some(next);
+    }
+    fn flush(&mut self) -> bool {
+        true
+    }
+    fn stop_requested(&self) -> bool {
+        false
+    }
+}
+
+/// A generated ITCH session of `n` messages, sequence numbers from 1.
+fn session_history(n: u64) -> MessageHistory {
+    let buf = generate_framed(SynthConfig {
+        seed: 11,
+        messages: n,
+        instruments: 16,
+    })
+    .unwrap();
+    let mut h = MessageHistory::new(usize::MAX, usize::MAX);
+    let (mut pos, mut seq) = (0usize, 1u64);
+    while pos + 2 <= buf.len() {
+        let len = usize::from(u16::from_be_bytes([buf[pos], buf[pos + 1]]));
+        h.push(seq, &buf[pos + 2..pos + 2 + len]);
+        seq += 1;
+        pos += 2 + len;
+    }
+    assert_eq!(h.len() as u64, n);
+    h
+}
+
+/// A free loopback UDP port (bound, then released for the receiver to take).
+fn free_port() -> SocketAddr {
+    UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+fn line(addr: SocketAddr) -> LineSource {
+    LineSource::Udp(UdpLineConfig::unicast(addr))
+}
+
+/// Runs the simulator against `receive` on `lines`; returns both reports and the output.
+fn run(
+    sim_cfg: SimConfig,
+    live_cfg: LiveConfig,
+    history: &MessageHistory,
+) -> (SimReport, LiveReport, Collect) {
+    let mut sim = Simulator::new(sim_cfg).unwrap();
+    let counters = LiveCounters::default();
+    std::thread::scope(|s| {
+        let rx = s.spawn(|| {
+            let mut out = Collect::default();
+            let mut live = LiveReport::default();
+            receive(&live_cfg, &mut out, &counters, &mut live).unwrap();
+            (live, out)
+        });
+        // Let the receiver bind before the first packet.
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let stop = AtomicBool::new(false);
+        let sim_report = sim.run(history, |_| None, &stop).unwrap();
+        let (live, out) = rx.join().unwrap();
+        (sim_report, live, out)
+    })
+}
+
+fn live_config(lines: Vec<LineSource>, retransmit: Vec<SocketAddr>) -> LiveConfig {
+    LiveConfig {
+        lines,
+        session: SessionConfig {
+            session: Some(SESSION),
+            first_sequence: Some(1),
+            // Generous: a loaded CI machine must not turn a late copy into a request.
+            line_grace_ns: 20_000_000,
+            request_timeout_ns: 200_000_000,
+            max_retries: 10,
+            ..SessionConfig::default()
+        },
+        retransmit,
+        busy_poll: false,
+        silence_ns: 1_000_000_000,
+        stop_after_silence_ns: Some(5_000_000_000),
+        record: None,
+    }
+}
+
+fn sim_config(a: SocketAddr, b: Option<SocketAddr>, faults: Faults) -> SimConfig {
+    let mut c = SimConfig::new(SESSION, a);
+    c.line_b = b;
+    c.retransmit = Some(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
+    c.faults = faults;
+    c.linger_ns = 1_000_000_000;
+    c
+}
+
+/// Books built from `messages` in order.
+fn books(messages: impl Iterator<Item = Vec<u8>>) -> Market {
+    let mut m = Market::new();
+    let mut ev = ticklane_core::MarketEvent::new(
+        ticklane_core::Timestamp(0),
+        ticklane_core::InstrumentId::NONE,
+        ticklane_core::EventBody::BrokenTrade {
+            match_id: ticklane_core::MatchId(0),
+        },
+    );
+    for msg in messages {
+        if decode_normalize_into(&msg, &mut ev).unwrap() {
+            m.apply(&ev);
+        }
+    }
+    m
+}
+
+fn assert_same_books(a: &Market, b: &Market) {
+    assert_eq!(a.instrument_count(), b.instrument_count());
+    assert_eq!(a.live_orders(), b.live_orders());
+    for book in a.books() {
+        let other = b.book(book.instrument()).unwrap();
+        for side in [Side::Bid, Side::Ask] {
+            assert_eq!(
+                book.depth(side, usize::MAX),
+                other.depth(side, usize::MAX),
+                "{:?} {side:?}",
+                book.instrument()
+            );
+        }
+    }
+}
+
+/// Messages of the data packets that reached the receiver on one line: sent, less dropped,
+/// plus the second copies of duplicated packets.
+fn copies_sent(sim: &SimReport, line: usize) -> u64 {
+    let l = &sim.lines[line];
+    let dropped: u64 = l.dropped_sequences.iter().map(|&(_, n)| u64::from(n)).sum();
+    let duplicated: u64 = l
+        .duplicated_sequences
+        .iter()
+        .map(|&(_, n)| u64::from(n))
+        .sum();
+    sim.messages - dropped + duplicated
+}
+
+fn dropped_seqs(sim: &SimReport, line: usize) -> BTreeSet<u64> {
+    sim.lines[line]
+        .dropped_sequences
+        .iter()
+        .flat_map(|&(s, n)| s..s + u64::from(n))
+        .collect()
+}
+
+#[test]
+fn loss_duplicates_and_reordering_on_both_lines_are_repaired_and_accounted_for() {
+    let history = session_history(30_000);
+    let (a, b) = (free_port(), free_port());
+    let faults = Faults {
+        loss: 0.01,
+        dup: 0.01,
+        reorder: 0.01,
+        seed: 42,
+    };
+    let mut sim_cfg = sim_config(a, Some(b), faults);
+    // The re-request server must have a known address for the receiver.
+    let server = free_port();
+    sim_cfg.retransmit = Some(server);
+    let live_cfg = live_config(vec![line(a), line(b)], vec![server]);
+    let (sim, live, out) = run(sim_cfg, live_cfg, &history);
+
+    // Every fault was injected.
+    for l in &sim.lines {
+        assert!(
+            l.dropped > 0 && l.duplicated > 0 && l.reordered > 0,
+            "{l:?}"
+        );
+    }
+    // The stream is the original, in order, complete.
+    assert_eq!(out.messages.len() as u64, sim.messages);
+    for (i, (seq, bytes)) in out.messages.iter().enumerate() {
+        assert_eq!(*seq, i as u64 + 1);
+        assert_eq!(bytes.as_slice(), history.get(*seq).unwrap());
+    }
+    assert!(out.lost.is_empty());
+    assert_eq!(out.ended, Some(sim.messages + 1));
+    let s = &live.session;
+    // Every copy received is delivered once or counted as a duplicate: the duplicated packets,
+    // the other line's copies, and retransmissions of messages the other line also brought.
+    let copies = copies_sent(&sim, 0) + copies_sent(&sim, 1) + sim.retransmitted_messages;
+    assert_eq!(s.messages + s.duplicate_messages, copies, "{s:?}");
+    // Every missing message came back, from the other line or a re-request.
+    assert_eq!(s.gap_messages, s.filled_by_lines + s.recovered, "{s:?}");
+    assert_eq!((s.lost_messages, s.lost_gaps), (0, 0));
+    // What both lines lost could only come back by re-request.
+    let both: BTreeSet<u64> = dropped_seqs(&sim, 0)
+        .intersection(&dropped_seqs(&sim, 1))
+        .copied()
+        .collect();
+    assert!(!both.is_empty(), "seed 42 loses some packets on both lines");
+    assert!(s.recovered >= both.len() as u64, "{s:?}");
+    assert!(s.requests >= 1 && sim.requests >= s.requests);
+    assert_eq!(live.requests_sent, s.requests + s.retries);
+    assert_eq!(live.datagrams[3], sim.retransmit_packets);
+    // The books are the books of the original session.
+    assert_same_books(
+        &books(out.messages.into_iter().map(|(_, m)| m)),
+        &books((1..=sim.messages).map(|s| history.get(s).unwrap().to_vec())),
+    );
+}
+
+#[test]
+fn with_line_a_cut_line_b_carries_the_session() {
+    let history = session_history(5_000);
+    let (a, b, dead) = (free_port(), free_port(), free_port());
+    // Line A's packets go to a port nobody listens on: the receiver's line A hears nothing.
+    let sim_cfg = sim_config(dead, Some(b), Faults::default());
+    let live_cfg = live_config(vec![line(a), line(b)], vec![]);
+    let (sim, live, out) = run(sim_cfg, live_cfg, &history);
+    assert_eq!(out.messages.len() as u64, sim.messages);
+    assert!(out.lost.is_empty());
+    assert_eq!(live.datagrams[0], 0);
+    assert_eq!(live.session.first_copies_per_line[0], 0);
+    assert_eq!(live.session.first_copies_per_line[1], sim.messages);
+    assert_eq!(live.session.gaps, 0);
+}
+
+#[test]
+fn with_recovery_off_exactly_what_both_lines_lost_is_reported_lost() {
+    let history = session_history(20_000);
+    let (a, b) = (free_port(), free_port());
+    let faults = Faults {
+        loss: 0.03,
+        dup: 0.01,
+        reorder: 0.0,
+        seed: 7,
+    };
+    let mut sim_cfg = sim_config(a, Some(b), faults);
+    sim_cfg.retransmit = None;
+    let mut live_cfg = live_config(vec![line(a), line(b)], vec![]);
+    live_cfg.session.recovery = false;
+    let (sim, live, out) = run(sim_cfg, live_cfg, &history);
+    let both: BTreeSet<u64> = dropped_seqs(&sim, 0)
+        .intersection(&dropped_seqs(&sim, 1))
+        .copied()
+        .collect();
+    assert!(!both.is_empty(), "seed 7 loses some packets on both lines");
+    let lost: BTreeSet<u64> = out.lost.iter().flat_map(|&(f, n)| f..f + n).collect();
+    assert_eq!(lost, both);
+    assert_eq!(live.lost_ranges, out.lost);
+    assert_eq!(live.session.lost_messages, both.len() as u64);
+    // Delivered and lost together are the whole session, in order.
+    let delivered: BTreeSet<u64> = out.messages.iter().map(|m| m.0).collect();
+    assert_eq!(delivered.len() + lost.len(), sim.messages as usize);
+    assert!(delivered.is_disjoint(&lost));
+    assert!(out.messages.windows(2).all(|w| w[0].0 < w[1].0));
+    assert_eq!(live.session.requests, 0);
+}
+
+#[test]
+fn a_feed_that_stops_is_reported_and_the_loop_ends() {
+    let a = free_port();
+    let mut cfg = live_config(vec![line(a)], vec![]);
+    cfg.silence_ns = 100_000_000;
+    cfg.stop_after_silence_ns = Some(400_000_000);
+    let counters = LiveCounters::default();
+    let (live, out) = std::thread::scope(|s| {
+        let rx = s.spawn(|| {
+            let mut out = Collect::default();
+            let mut live = LiveReport::default();
+            receive(&cfg, &mut out, &counters, &mut live).unwrap();
+            (live, out)
+        });
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        // Two packets of three messages, then nothing: no end of session.
+        let tx = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let mut b = ticklane_feeds::moldudp64::MoldPacketBuilder::new(SESSION, 1);
+        for m in [&b"one"[..], b"two", b"three"] {
+            b.push(m, |_| {}).unwrap();
+        }
+        tx.send_to(b.flush().unwrap(), a).unwrap();
+        // A packet of another session is counted and ignored.
+        let mut other = ticklane_feeds::moldudp64::MoldPacketBuilder::new(*b"SOMEONE123", 4);
+        other.push(b"foreign", |_| {}).unwrap();
+        tx.send_to(other.flush().unwrap(), a).unwrap();
+        rx.join().unwrap()
+    });
+    assert_eq!(out.messages.len(), 3);
+    assert_eq!(out.ended, None);
+    assert_eq!(live.session.foreign_session, 1);
+    assert_eq!(live.silences.len(), 1);
+    assert_eq!(live.silences[0].0, 3);
+    assert!(live.silences[0].1 >= 400_000_000);
+}
