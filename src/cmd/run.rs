@@ -180,6 +180,7 @@ impl FeedSource for FileSource {
             Err(e) => {
                 report.errors += 1;
                 report.first_errors.push(format!("{e:#}"));
+                report.fatal = Some(format!("{e:#}"));
             }
         }
         if stopped {
@@ -423,6 +424,10 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
         );
     } else {
         print_report(&report, &cfg, &source_desc, &digest);
+    }
+    if let Some(why) = &report.source.fatal {
+        eprintln!("error: the source failed: {why}");
+        return Ok(ExitCode::from(2));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -742,6 +747,8 @@ fn json_report(r: &RunReport, cfg: &RunConfig, digest: &[u8; 32]) -> serde_json:
         "strategies": strategies,
         "latency_ns": latency,
         "incidents": r.incidents.iter().map(|i| format!("{i:?}")).collect::<Vec<_>>(),
+        "source_notes": r.source.notes,
+        "first_errors": r.source.first_errors,
         "digest": hex(digest),
     })
 }

@@ -493,6 +493,9 @@ pub struct SourceReport {
     pub first_errors: Vec<String>,
     /// Source-specific lines for the summary (format, packets, gaps, ...).
     pub notes: Vec<String>,
+    /// Why the source could not run at all (a socket that would not open, a relay that
+    /// refused us): the run is a failure, whatever else it reports.
+    pub fatal: Option<String>,
 }
 
 /// A source of market events for the feed thread: reads its input, decodes it, and calls

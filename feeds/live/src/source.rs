@@ -360,8 +360,10 @@ impl FeedSource for LiveSource {
             stopped: false,
         };
         if let Err(e) = receive(&self.config, &mut down, &self.counters, &mut live) {
+            tracing::error!("live feed: {e}");
             report.errors += 1;
-            report.first_errors.push(e);
+            report.first_errors.push(e.clone());
+            report.fatal = Some(e);
         }
         report.errors += live.errors;
         for e in &live.first_errors {

@@ -1,0 +1,259 @@
+//! Live paper runs end to end on loopback, as the README's walkthrough does them:
+//! `serve` → `paper --feed udp://` with faults injected and the feed recorded, and
+//! `serve` → `relay` → `paper --feed quic://`. The live run's digest equals the digest of the
+//! same session read from memory, and the replay of what it recorded; an unauthenticated QUIC
+//! client is refused.
+
+#![allow(clippy::unwrap_used)]
+
+use std::net::{Ipv4Addr, UdpSocket};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ticklane");
+/// The generated session every run here serves: the one config/paper.toml generates, shorter.
+const MESSAGES: &str = "60000";
+
+fn free_port() -> u16 {
+    UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn spawn(args: &[&str], dir: &Path) -> Child {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn finish(child: Child, what: &str) -> Output {
+    let o = child.wait_with_output().unwrap();
+    assert!(
+        o.status.success(),
+        "{what} failed: {}\n{}",
+        String::from_utf8_lossy(&o.stderr),
+        String::from_utf8_lossy(&o.stdout)
+    );
+    o
+}
+
+fn json_of(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// The digest of the same session read from memory (no network).
+fn reference_digest() -> String {
+    let o = Command::new(BIN)
+        .args([
+            "run",
+            "config/paper.toml",
+            "--messages",
+            MESSAGES,
+            "--pace",
+            "max",
+            "--json",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    json_of(&o)["digest"].as_str().unwrap().to_string()
+}
+
+fn paper_config() -> String {
+    format!("{}/config/paper.toml", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn serve_to_paper_over_udp_with_faults_equals_the_file_and_its_recording() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, rr) = (free_port(), free_port(), free_port());
+    let cfg = paper_config();
+    let feed_a = format!("udp://127.0.0.1:{a}");
+    let feed_b = format!("udp://127.0.0.1:{b}");
+    let retransmit = format!("127.0.0.1:{rr}");
+    let paper = spawn(
+        &[
+            "paper",
+            "--config",
+            &cfg,
+            "--feed",
+            &feed_a,
+            "--line-b",
+            &feed_b,
+            "--retransmit",
+            &retransmit,
+            "--record",
+            "live.cap",
+            "--stop-after-silence",
+            "20",
+            "--out",
+            "report",
+            "--json",
+        ],
+        dir.path(),
+    );
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let serve = spawn(
+        &[
+            "serve",
+            &format!("generated:7:{MESSAGES}"),
+            "--to",
+            &format!("127.0.0.1:{a}"),
+            "--line-b",
+            &format!("127.0.0.1:{b}"),
+            "--retransmit",
+            &retransmit,
+            "--speed",
+            "max",
+            "--loss",
+            "0.01",
+            "--dup",
+            "0.01",
+            "--reorder",
+            "0.01",
+            "--seed",
+            "3",
+            "--linger",
+            "2",
+        ],
+        dir.path(),
+    );
+    let served = finish(serve, "serve");
+    let live = json_of(&finish(paper, "paper"));
+    let served = String::from_utf8_lossy(&served.stdout).to_string();
+    assert!(served.contains("dropped"), "{served}");
+    assert_eq!(live["messages"], 60_000, "{live}");
+    assert_eq!(live["errors"], 0, "{live}");
+    let notes = live["source_notes"].to_string();
+    assert!(notes.contains("0 lost in 0 gaps"), "{notes}");
+    assert!(notes.contains("end of session: true"), "{notes}");
+
+    let reference = reference_digest();
+    assert_eq!(live["digest"].as_str().unwrap(), reference);
+
+    // The recording replays to the live run's digest.
+    let o = Command::new(BIN)
+        .args(["replay", "live.cap", "--config", &cfg, "--json"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let replay = json_of(&o);
+    assert_eq!(replay["digest"], live["digest"]);
+    assert_eq!(replay["messages"], 60_000);
+    assert!(dir.path().join("report/summary.json").exists());
+}
+
+#[test]
+fn serve_to_relay_to_paper_over_quic_and_a_client_without_the_token_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, rr) = (free_port(), free_port());
+    let quic = free_port();
+    let cfg = paper_config();
+    let o = Command::new(BIN)
+        .args(["cert", "--out", "certs"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let relay = spawn(
+        &[
+            "relay",
+            "--from",
+            &format!("udp://127.0.0.1:{a}"),
+            "--retransmit",
+            &format!("127.0.0.1:{rr}"),
+            "--listen",
+            &format!("127.0.0.1:{quic}"),
+            "--token",
+            "s3cret",
+            "--stop-after-silence",
+            "20",
+        ],
+        dir.path(),
+    );
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let feed = format!("quic://127.0.0.1:{quic}");
+    // Without the token: refused, a clear error, non-zero exit.
+    let o = Command::new(BIN)
+        .args([
+            "paper",
+            "--config",
+            &cfg,
+            "--feed",
+            &feed,
+            "--ca",
+            "certs/cert.pem",
+            "--json",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).to_lowercase();
+    assert!(!o.status.success(), "{err}");
+    assert!(err.contains("unauthorized"), "{err}");
+
+    let paper = spawn(
+        &[
+            "paper",
+            "--config",
+            &cfg,
+            "--feed",
+            &feed,
+            "--ca",
+            "certs/cert.pem",
+            "--token",
+            "s3cret",
+            "--record",
+            "via-quic.cap",
+            "--stop-after-silence",
+            "20",
+            "--out",
+            "report",
+            "--json",
+        ],
+        dir.path(),
+    );
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let serve = spawn(
+        &[
+            "serve",
+            &format!("generated:7:{MESSAGES}"),
+            "--to",
+            &format!("127.0.0.1:{a}"),
+            "--retransmit",
+            &format!("127.0.0.1:{rr}"),
+            "--speed",
+            "max",
+            "--loss",
+            "0.01",
+            "--seed",
+            "5",
+            "--linger",
+            "2",
+        ],
+        dir.path(),
+    );
+    finish(serve, "serve");
+    let live = json_of(&finish(paper, "paper"));
+    let relay = finish(relay, "relay");
+    let relay_out = String::from_utf8_lossy(&relay.stdout).to_string();
+    assert!(relay_out.contains("1 refused"), "{relay_out}");
+    assert_eq!(live["messages"], 60_000, "{live}");
+    assert_eq!(live["errors"], 0, "{live}");
+    assert_eq!(live["digest"].as_str().unwrap(), reference_digest());
+    let o = Command::new(BIN)
+        .args(["replay", "via-quic.cap", "--config", &cfg, "--json"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(json_of(&o)["digest"], live["digest"]);
+}
