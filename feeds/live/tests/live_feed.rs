@@ -330,3 +330,34 @@ fn a_feed_that_stops_is_reported_and_the_loop_ends() {
     assert_eq!(live.silences[0].0, 3);
     assert!(live.silences[0].1 >= 400_000_000);
 }
+
+#[test]
+fn a_re_request_server_that_never_answers_gets_bounded_retries_then_the_gap_is_lost() {
+    let history = session_history(10_000);
+    let a = free_port();
+    // Somewhere nobody answers.
+    let silent_server = free_port();
+    let faults = Faults {
+        loss: 0.05,
+        dup: 0.0,
+        reorder: 0.0,
+        seed: 9,
+    };
+    let mut sim_cfg = sim_config(a, None, faults);
+    sim_cfg.retransmit = None;
+    let mut live_cfg = live_config(vec![line(a)], vec![silent_server]);
+    live_cfg.session.line_grace_ns = 1_000_000;
+    live_cfg.session.request_timeout_ns = 20_000_000;
+    live_cfg.session.max_retries = 2;
+    let (sim, live, out) = run(sim_cfg, live_cfg, &history);
+    let dropped = dropped_seqs(&sim, 0);
+    assert!(!dropped.is_empty(), "seed 9 drops some packets");
+    let lost: BTreeSet<u64> = out.lost.iter().flat_map(|&(f, n)| f..f + n).collect();
+    assert_eq!(lost, dropped);
+    let s = &live.session;
+    // Each lost gap was asked for once and retried exactly twice, no more.
+    assert_eq!(s.retries, 2 * s.requests, "{s:?}");
+    assert_eq!(s.recovered, 0);
+    assert_eq!(s.lost_gaps as usize, out.lost.len());
+    assert_eq!(out.ended, Some(sim.messages + 1));
+}
