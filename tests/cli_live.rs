@@ -165,6 +165,8 @@ fn serve_to_relay_to_paper_over_quic_and_a_client_without_the_token_is_refused()
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let relay = spawn(
         &[
+            "--log",
+            "debug,quinn=info,quinn_proto=info,rustls=info",
             "relay",
             "--from",
             &format!("udp://127.0.0.1:{a}"),
@@ -202,6 +204,8 @@ fn serve_to_relay_to_paper_over_quic_and_a_client_without_the_token_is_refused()
 
     let paper = spawn(
         &[
+            "--log",
+            "debug,quinn=info,quinn_proto=info,rustls=info",
             "paper",
             "--config",
             &cfg,
@@ -242,8 +246,15 @@ fn serve_to_relay_to_paper_over_quic_and_a_client_without_the_token_is_refused()
         dir.path(),
     );
     finish(serve, "serve");
-    let live = json_of(&finish(paper, "paper"));
+    let paper = finish(paper, "paper");
+    let live = json_of(&paper);
     let relay = finish(relay, "relay");
+    // The token is a secret: never in a log, even at debug level.
+    for (who, o) in [("paper", &paper), ("relay", &relay)] {
+        let log = String::from_utf8_lossy(&o.stderr);
+        assert!(!log.is_empty(), "{who} logged nothing at debug level");
+        assert!(!log.contains("s3cret"), "{who} logged the token");
+    }
     let relay_out = String::from_utf8_lossy(&relay.stdout).to_string();
     assert!(relay_out.contains("1 refused"), "{relay_out}");
     assert_eq!(live["messages"], 60_000, "{live}");

@@ -301,9 +301,12 @@ impl Publisher {
             }
             // Long waits sleep (leaving the core to the lanes on small machines) until shortly
             // before the deadline; the last stretch spins for precision.
+            // Sleeps are capped so that a stop request (Ctrl-C) is seen within 50 ms even when
+            // the next event is hours away at real-time pace.
             let left = due_ns - now;
             if left > PACE_SPIN_NS {
-                std::thread::sleep(std::time::Duration::from_nanos(left - PACE_SPIN_NS / 2));
+                let nap = (left - PACE_SPIN_NS / 2).min(50_000_000);
+                std::thread::sleep(std::time::Duration::from_nanos(nap));
             } else {
                 core::hint::spin_loop();
             }

@@ -1,0 +1,183 @@
+//! Faults of the process itself: `kill -9` of a recording engine leaves a capture that reads
+//! back (torn tail reported, index rebuilt) and replays; Ctrl-C during a live paper run or a
+//! replay engages the kill switch, writes the reports and exits cleanly.
+
+#![allow(clippy::unwrap_used)]
+
+use std::net::{Ipv4Addr, UdpSocket};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ticklane");
+
+fn free_port() -> u16 {
+    UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn spawn(args: &[&str], dir: &Path) -> Child {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn interrupt(child: &Child) {
+    let ok = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+fn paper_config() -> String {
+    format!("{}/config/paper.toml", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Waits (at most `limit`) until `path` holds at least `bytes` bytes.
+fn wait_for_size(path: &Path, bytes: u64, limit: Duration) -> bool {
+    let step = Duration::from_millis(50);
+    let mut waited = Duration::ZERO;
+    while waited < limit {
+        if std::fs::metadata(path).is_ok_and(|m| m.len() >= bytes) {
+            return true;
+        }
+        std::thread::sleep(step);
+        waited += step;
+    }
+    false
+}
+
+#[test]
+fn kill_9_of_a_recording_engine_leaves_a_capture_that_reads_back_and_replays() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, rr) = (free_port(), free_port());
+    let cfg = paper_config();
+    let mut paper = spawn(
+        &[
+            "paper",
+            "--config",
+            &cfg,
+            "--feed",
+            &format!("udp://127.0.0.1:{a}"),
+            "--retransmit",
+            &format!("127.0.0.1:{rr}"),
+            "--record",
+            "live.cap",
+            "--json",
+        ],
+        dir.path(),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    // About 40 s of the generated session at this pace: the engine is killed in the middle.
+    let mut serve = spawn(
+        &[
+            "serve",
+            "generated:7:600000",
+            "--to",
+            &format!("127.0.0.1:{a}"),
+            "--retransmit",
+            &format!("127.0.0.1:{rr}"),
+            "--speed",
+            "1500x",
+        ],
+        dir.path(),
+    );
+    let cap = dir.path().join("live.cap");
+    // Two 1 MiB blocks on disk, then SIGKILL: no chance to finish the file.
+    let grew = wait_for_size(&cap, 2 << 20, Duration::from_secs(60));
+    paper.kill().unwrap();
+    paper.wait().unwrap();
+    serve.kill().unwrap();
+    serve.wait().unwrap();
+    assert!(grew, "the capture never reached 2 MiB");
+
+    let o = Command::new(BIN)
+        .args(["inspect", "live.cap", "--json"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let recovery = v.to_string();
+    assert!(
+        recovery.contains("rebuilt by scanning"),
+        "the index trailer was never written: {recovery}"
+    );
+    assert!(v["messages"].as_u64().unwrap() > 10_000, "{recovery}");
+
+    let o = Command::new(BIN)
+        .args(["replay", "live.cap", "--config", &cfg, "--json"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(r["messages"].as_u64().unwrap() > 10_000, "{r}");
+}
+
+#[test]
+fn ctrl_c_during_a_live_paper_run_writes_the_reports_and_exits_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = free_port();
+    let paper = spawn(
+        &[
+            "paper",
+            "--config",
+            &paper_config(),
+            "--feed",
+            &format!("udp://127.0.0.1:{a}"),
+            "--out",
+            "report",
+            "--json",
+        ],
+        dir.path(),
+    );
+    std::thread::sleep(Duration::from_millis(1_500));
+    interrupt(&paper);
+    let o = paper.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("interrupted"));
+    assert!(dir.path().join("report/summary.json").exists());
+    assert!(dir.path().join("report/orders.csv").exists());
+}
+
+#[test]
+fn ctrl_c_during_a_replay_writes_the_reports_and_exits_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = Command::new(BIN)
+        .args([
+            "gen",
+            "--seed",
+            "7",
+            "--messages",
+            "200000",
+            "-o",
+            "day.itch",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    // Real time: the session would take hours.
+    let replay = spawn(
+        &[
+            "replay", "day.itch", "--speed", "1x", "--out", "report", "--json",
+        ],
+        dir.path(),
+    );
+    std::thread::sleep(Duration::from_millis(1_500));
+    interrupt(&replay);
+    let o = replay.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["messages"].as_u64().unwrap() < 200_000, "{v}");
+    assert!(dir.path().join("report/summary.json").exists());
+}
