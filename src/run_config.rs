@@ -565,3 +565,46 @@ mod tests {
         assert!(parse_pace("slow").is_err());
     }
 }
+
+#[cfg(test)]
+mod fuzz_corpus {
+    //! The `run_config` fuzz corpus as a regression test: every file of
+    //! `feeds/fuzz/corpus/run_config/` and `feeds/fuzz/regressions/run_config/` goes through the
+    //! fuzz target's body (`feeds/fuzz/run_config_check.rs`, included here) on stable.
+
+    use super::RunConfig;
+
+    include!("../feeds/fuzz/run_config_check.rs");
+
+    #[test]
+    fn run_config_corpus() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("feeds/fuzz");
+        let mut corpus = 0;
+        for (kind, required) in [("corpus", true), ("regressions", false)] {
+            let dir = root.join(kind).join("run_config");
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(e) => e,
+                Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => panic!("{}: {e}", dir.display()),
+            };
+            let mut files: Vec<_> = entries.map(|e| e.unwrap().path()).collect();
+            files.sort();
+            for f in &files {
+                let data = std::fs::read(f).unwrap();
+                let r = std::panic::catch_unwind(|| run_config_check(&data));
+                assert!(r.is_ok(), "run_config: {} fails", f.display());
+            }
+            if kind == "corpus" {
+                corpus = files.len();
+            }
+        }
+        assert!(corpus > 0, "run_config: empty corpus");
+    }
+
+    #[test]
+    fn shipped_configurations_pass_the_check() {
+        for text in [super::RUN_DEFAULT, super::PAPER_DEFAULT] {
+            run_config_check(text.as_bytes());
+        }
+    }
+}

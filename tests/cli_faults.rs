@@ -181,3 +181,68 @@ fn ctrl_c_during_a_replay_writes_the_reports_and_exits_cleanly() {
     assert!(v["messages"].as_u64().unwrap() < 200_000, "{v}");
     assert!(dir.path().join("report/summary.json").exists());
 }
+
+#[test]
+fn malformed_input_gives_located_errors_the_rest_is_processed_and_the_exit_code_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    // A file that is not there: exit 2, named.
+    let o = run(&["replay", "nothere.itch"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("nothere.itch"));
+
+    // Garbage: the framing is lost at offset 0; the error is located, exit 1.
+    let garbage: Vec<u8> = (0..5000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(dir.path().join("garbage.bin"), garbage).unwrap();
+    let o = run(&["replay", "garbage.bin", "--json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        v["first_errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("at 0 (framing)"),
+        "{v}"
+    );
+
+    // A capture with one flipped bit in a middle block: that block is reported with its
+    // offset and skipped, every other block is replayed, exit 1.
+    assert!(run(&[
+        "gen",
+        "--seed",
+        "3",
+        "--messages",
+        "150000",
+        "-o",
+        "day.itch"
+    ])
+    .status
+    .success());
+    assert!(run(&["record", "day.itch", "-o", "day.cap"])
+        .status
+        .success());
+    let mut cap = std::fs::read(dir.path().join("day.cap")).unwrap();
+    let mid = cap.len() / 2;
+    cap[mid] ^= 0x10;
+    std::fs::write(dir.path().join("flipped.cap"), cap).unwrap();
+    let o = run(&["replay", "flipped.cap", "--json"]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let err = v["first_errors"].to_string();
+    assert!(err.contains("capture"), "{err}");
+    let messages = v["messages"].as_u64().unwrap();
+    assert!(messages > 50_000 && messages < 150_000, "{messages}");
+}

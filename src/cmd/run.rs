@@ -425,9 +425,18 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
     } else {
         print_report(&report, &cfg, &source_desc, &digest);
     }
+    // Exit codes: 0 clean; 1 the run completed but its input had errors (each counted and
+    // listed in the summary); 2 the source could not be read at all.
     if let Some(why) = &report.source.fatal {
         eprintln!("error: the source failed: {why}");
         return Ok(ExitCode::from(2));
+    }
+    if report.source.errors > 0 {
+        eprintln!(
+            "error: the input had {} errors (the first ones are in the summary); everything else was processed",
+            report.source.errors
+        );
+        return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
 }
