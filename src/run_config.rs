@@ -181,6 +181,73 @@ pub struct SourceConfig {
     /// `max`, `1x`, `10x`, ... (event-time pacing), or `rate:N` (N events per second).
     #[serde(default = "default_pace")]
     pub pace: String,
+    /// A live MoldUDP64 feed (takes precedence over `file` and `generate`).
+    pub live: Option<LiveFeedConfig>,
+}
+
+/// `[source.live]`: a live MoldUDP64 feed over UDP (lines A/B) or from a QUIC relay. The
+/// command line (`paper --feed ...`) replaces it as a whole.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LiveFeedConfig {
+    /// Line A: `udp://ADDR:PORT[@IFACE]` or `quic://HOST:PORT`.
+    pub feed: String,
+    /// Line B (UDP).
+    pub line_b: Option<String>,
+    /// MoldUDP64 re-request servers (`ADDR:PORT`).
+    #[serde(default)]
+    pub retransmit: Vec<String>,
+    /// Record what is received to this capture (relative to the configuration file).
+    pub record: Option<PathBuf>,
+    /// Accept only this session (default: the first packet's).
+    pub session: Option<String>,
+    /// Join mid-session instead of expecting sequence 1.
+    #[serde(default)]
+    pub join: bool,
+    /// Spin on the sockets instead of sleeping in `poll(2)`.
+    #[serde(default)]
+    pub busy_poll: bool,
+    /// Socket receive buffer, bytes.
+    #[serde(default = "default_recv_buffer")]
+    pub recv_buffer: usize,
+    /// How long a gap waits for the other line before it is re-requested, µs (0: default).
+    #[serde(default)]
+    pub grace_us: u64,
+    /// Re-request timeout, ms (0: default).
+    #[serde(default)]
+    pub request_timeout_ms: u64,
+    /// Re-request retries before a gap is declared lost.
+    #[serde(default = "default_retries")]
+    pub retries: u32,
+    /// Re-request gaps at all.
+    #[serde(default = "default_true")]
+    pub recovery: bool,
+    /// Stop after this many seconds without a datagram.
+    pub stop_after_silence_s: Option<f64>,
+    /// quic://: the relay's certificate (PEM) to trust (relative to the configuration file).
+    pub ca: Option<PathBuf>,
+    /// quic://: the environment variable holding the token (never the token itself: a
+    /// configuration file is not a place for secrets).
+    pub token_env: Option<String>,
+    /// quic://: client certificate (PEM) for mutual TLS.
+    pub client_cert: Option<PathBuf>,
+    /// quic://: client private key (PEM).
+    pub client_key: Option<PathBuf>,
+    /// quic://: live packets on a reliable stream instead of datagrams.
+    #[serde(default)]
+    pub quic_stream: bool,
+}
+
+fn default_recv_buffer() -> usize {
+    8 << 20
+}
+
+fn default_retries() -> u32 {
+    3
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_pace() -> String {
@@ -312,8 +379,27 @@ impl RunConfig {
 
     fn validate(&self, origin: &str) -> anyhow::Result<()> {
         let e = &self.engine;
-        if self.source.file.is_none() && self.source.generate.is_none() {
-            bail!("{origin}: source: give `file` or a `[source.generate]` table");
+        if self.source.file.is_none()
+            && self.source.generate.is_none()
+            && self.source.live.is_none()
+        {
+            bail!("{origin}: source: give `file`, a `[source.generate]` or a `[source.live]` table");
+        }
+        if let Some(l) = &self.source.live {
+            if !(l.feed.starts_with("udp://") || l.feed.starts_with("quic://")) {
+                bail!(
+                    "{origin}: source.live.feed: `{}` is not udp://ADDR:PORT or quic://HOST:PORT",
+                    l.feed
+                );
+            }
+            for (i, r) in l.retransmit.iter().enumerate() {
+                r.parse::<std::net::SocketAddr>().with_context(|| {
+                    format!("{origin}: source.live.retransmit[{i}]: `{r}` is not ADDR:PORT")
+                })?;
+            }
+            if l.client_cert.is_some() != l.client_key.is_some() {
+                bail!("{origin}: source.live.client_cert and client_key go together");
+            }
         }
         if let Some(g) = &self.source.generate {
             if g.messages == 0 {

@@ -169,6 +169,19 @@ fn configuration_errors_name_the_key() {
             "engine.idle",
         ),
         ("[source]\nfile = \"missing.itch\"\n", "source.file"),
+        ("[source.live]\nfeed = \"tcp://1.2.3.4:5\"\n", "source.live.feed"),
+        (
+            "[source.live]\nfeed = \"udp://127.0.0.1:0\"\nretransmit = [\"nowhere\"]\n",
+            "source.live.retransmit[0]",
+        ),
+        (
+            "[source.live]\nfeed = \"udp://127.0.0.1:0\"\nrecv_bufer = 5\n",
+            "recv_bufer",
+        ),
+        (
+            "[source.live]\nfeed = \"quic://127.0.0.1:9\"\ntoken_env = \"TICKLANE_NO_SUCH_VAR\"\n",
+            "source.live",
+        ),
     ];
     for (i, (text, key)) in cases.iter().enumerate() {
         let p = dir.path().join(format!("c{i}.toml"));

@@ -285,3 +285,49 @@ pub fn live_config(a: &FeedArgs) -> anyhow::Result<LiveConfig> {
         record: a.record.clone(),
     })
 }
+
+/// The command-line form of a `[source.live]` table; relative paths are taken from `base` (the
+/// configuration file's folder).
+pub fn feed_args_from_config(
+    l: &crate::run_config::LiveFeedConfig,
+    base: &Path,
+) -> anyhow::Result<FeedArgs> {
+    let rel = |p: &PathBuf| {
+        if p.is_relative() {
+            base.join(p)
+        } else {
+            p.clone()
+        }
+    };
+    let token = match &l.token_env {
+        Some(var) => Some(std::env::var(var).with_context(|| {
+            format!("source.live.token_env: the environment variable {var} is not set")
+        })?),
+        None => None,
+    };
+    Ok(FeedArgs {
+        feed: l.feed.clone(),
+        line_b: l.line_b.clone(),
+        retransmit: l
+            .retransmit
+            .iter()
+            .map(|r| r.parse())
+            .collect::<Result<_, _>>()
+            .context("source.live.retransmit")?,
+        record: l.record.as_ref().map(rel),
+        session: l.session.clone(),
+        join: l.join,
+        busy_poll: l.busy_poll,
+        recv_buffer: l.recv_buffer,
+        grace_us: l.grace_us,
+        request_timeout_ms: l.request_timeout_ms,
+        retries: l.retries,
+        no_recovery: !l.recovery,
+        stop_after_silence_secs: l.stop_after_silence_s,
+        ca: l.ca.as_ref().map(rel),
+        token,
+        client_cert: l.client_cert.as_ref().map(rel).zip(l.client_key.as_ref().map(rel)),
+        server_name: None,
+        quic_stream: l.quic_stream,
+    })
+}

@@ -269,7 +269,6 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
         cfg.engine.latency = false;
     }
     let e = &cfg.engine;
-    let pace = parse_pace(&cfg.source.pace).context("--pace")?;
     let idle = IdlePolicy::parse(&e.idle).unwrap_or_default();
     let panic_policy = if e.panic_policy == "halt-lane" {
         PanicPolicy::HaltLane
@@ -303,8 +302,28 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
         lanes[usize::from(lane)].1.push(spec);
     }
 
+    let live = match (&o.live, &cfg.source.live) {
+        (Some(l), _) => Some(l.clone()),
+        (None, Some(l)) if o.file.is_none() => {
+            let args = super::live::feed_args_from_config(l, &base)
+                .with_context(|| format!("{origin}: source.live"))?;
+            if !matches!(cfg.source.pace.as_str(), "max") {
+                tracing::info!("a live feed is paced by the wire: source.pace is ignored");
+            }
+            Some(
+                super::live::live_config(&args)
+                    .with_context(|| format!("{origin}: source.live"))?,
+            )
+        }
+        _ => None,
+    };
+    if live.is_some() {
+        // A live feed is paced by the wire.
+        cfg.source.pace = "max".to_string();
+    }
+    let pace = parse_pace(&cfg.source.pace).context("--pace")?;
     let (source, source_desc, total): (Box<dyn FeedSource>, String, Option<u64>) =
-        match (o.live.clone(), &cfg.source.file, &cfg.source.generate) {
+        match (live, &cfg.source.file, &cfg.source.generate) {
             (Some(l), _, _) => {
                 let desc = format!(
                     "live MoldUDP64 feed: {} line(s){}{}",
