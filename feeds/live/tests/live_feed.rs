@@ -361,3 +361,52 @@ fn a_re_request_server_that_never_answers_gets_bounded_retries_then_the_gap_is_l
     assert_eq!(s.lost_gaps as usize, out.lost.len());
     assert_eq!(out.ended, Some(sim.messages + 1));
 }
+
+#[test]
+fn a_multicast_line_joined_on_the_loopback_interface() {
+    let history = session_history(3_000);
+    let group = Ipv4Addr::new(239, 255, 77, 41);
+    let port = free_port().port();
+    let mut line_cfg = UdpLineConfig::unicast(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)));
+    line_cfg.group = Some(group);
+    line_cfg.interface = Some(Ipv4Addr::LOCALHOST);
+    // The OS may refuse multicast on loopback (no route, no multicast flag): then say so.
+    if let Err(e) = ticklane_live::udp::UdpLine::open(&line_cfg) {
+        eprintln!("multicast not available here ({e}); skipped");
+        return;
+    }
+    let mut sim_cfg = sim_config(SocketAddr::from((group, port)), None, Faults::default());
+    sim_cfg.multicast_if = Some(Ipv4Addr::LOCALHOST);
+    sim_cfg.multicast_ttl = 0;
+    sim_cfg.bind = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    let mut live_cfg = live_config(vec![LineSource::Udp(line_cfg)], vec![]);
+    live_cfg.stop_after_silence_ns = Some(2_000_000_000);
+    let mut sim = match Simulator::new(sim_cfg) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("multicast send not available here ({e}); skipped");
+            return;
+        }
+    };
+    let counters = LiveCounters::default();
+    let (report, out) = std::thread::scope(|s| {
+        let rx = s.spawn(|| {
+            let mut out = Collect::default();
+            let mut live = LiveReport::default();
+            receive(&live_cfg, &mut out, &counters, &mut live).unwrap();
+            (live, out)
+        });
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let stop = AtomicBool::new(false);
+        let r = sim.run(&history, |_| None, &stop);
+        (r, rx.join().unwrap())
+    });
+    let (live, out) = out;
+    match report {
+        Ok(r) if live.datagrams[0] > 0 => {
+            assert_eq!(out.messages.len() as u64, r.messages);
+            assert_eq!(out.ended, Some(r.messages + 1));
+        }
+        other => eprintln!("multicast on loopback delivered nothing ({other:?}); skipped"),
+    }
+}
