@@ -278,17 +278,34 @@ enum Command {
     /// Record a capture (replay/FORMAT.md) from a pcap/pcapng of MoldUDP64 or a NASDAQ binary
     /// file; every command that reads files reads captures too.
     Record {
-        /// Input: pcap, pcapng, or NASDAQ binary file (plain or .gz).
-        input: PathBuf,
+        /// Input: pcap, pcapng, or NASDAQ binary file (plain or .gz); or a live feed,
+        /// `udp://ADDR:PORT[@IFACE]` or `quic://HOST:PORT` (then the feed options below apply).
+        input: String,
         /// Output capture file.
         #[arg(short, long)]
         output: PathBuf,
         /// Compress blocks with zstd.
         #[arg(long)]
         zstd: bool,
-        /// Session name stored in the header (default: the input's file name).
+        /// Session name stored in the header (default: the input's file name); for a live
+        /// feed, the only session accepted.
         #[arg(long)]
         session: Option<String>,
+        /// Live feed: line B.
+        #[arg(long)]
+        line_b: Option<String>,
+        /// Live feed: MoldUDP64 re-request servers.
+        #[arg(long, value_delimiter = ',')]
+        retransmit: Vec<std::net::SocketAddr>,
+        /// Live feed: stop after this many seconds without a datagram.
+        #[arg(long)]
+        stop_after_silence: Option<f64>,
+        /// Live feed (quic://): the relay's certificate to trust.
+        #[arg(long)]
+        ca: Option<PathBuf>,
+        /// Live feed (quic://): token (default: TICKLANE_TOKEN).
+        #[arg(long)]
+        token: Option<String>,
     },
     /// Replay a capture, pcap or binary file through the engine (same as `run --file`, paced
     /// as recorded by default).
@@ -314,6 +331,9 @@ enum Command {
         /// Only these instruments (comma-separated symbols), plus market-wide events.
         #[arg(long, value_delimiter = ',')]
         symbols: Vec<String>,
+        /// Run only this strategy of the configuration (repeat for more).
+        #[arg(long = "strategy")]
+        strategy: Vec<String>,
         /// Write the run's reports here.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -520,6 +540,7 @@ fn main() -> ExitCode {
                 default_config: None,
                 window: ticklane_runtime::Window::default(),
                 live: None,
+                strategies: Vec::new(),
             },
         ),
         Command::Paper {
@@ -621,7 +642,32 @@ fn main() -> ExitCode {
             output,
             zstd,
             session,
-        } => cmd::record::run(&input, &output, zstd, session),
+            line_b,
+            retransmit,
+            stop_after_silence,
+            ca,
+            token,
+        } => {
+            if input.starts_with("udp://") || input.starts_with("quic://") {
+                cmd::record::run_live(
+                    &cmd::live::FeedArgs {
+                        feed: input,
+                        line_b,
+                        retransmit,
+                        session,
+                        recv_buffer: 8 << 20,
+                        retries: 3,
+                        stop_after_silence_secs: stop_after_silence,
+                        ca,
+                        token,
+                        ..cmd::live::FeedArgs::default()
+                    },
+                    &output,
+                )
+            } else {
+                cmd::record::run(std::path::Path::new(&input), &output, zstd, session)
+            }
+        }
         Command::Replay {
             source,
             config,
@@ -630,6 +676,7 @@ fn main() -> ExitCode {
             from,
             to,
             symbols,
+            strategy,
             out,
             json,
         } => replay_window(from.as_deref(), to.as_deref(), &symbols).and_then(|window| {
@@ -642,6 +689,7 @@ fn main() -> ExitCode {
                     out_dir: out,
                     json,
                     window,
+                    strategies: strategy,
                     ..cmd::run::RunOverrides::default()
                 },
             )

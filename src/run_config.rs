@@ -383,7 +383,9 @@ impl RunConfig {
             && self.source.generate.is_none()
             && self.source.live.is_none()
         {
-            bail!("{origin}: source: give `file`, a `[source.generate]` or a `[source.live]` table");
+            bail!(
+                "{origin}: source: give `file`, a `[source.generate]` or a `[source.live]` table"
+            );
         }
         if let Some(l) = &self.source.live {
             if !(l.feed.starts_with("udp://") || l.feed.starts_with("quic://")) {

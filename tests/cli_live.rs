@@ -268,3 +268,82 @@ fn serve_to_relay_to_paper_over_quic_and_a_client_without_the_token_is_refused()
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(json_of(&o)["digest"], live["digest"]);
 }
+
+#[test]
+fn record_a_served_file_over_udp_then_replay_it_to_the_digest_of_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, rr) = (free_port(), free_port(), free_port());
+    let cfg = paper_config();
+    let run = |args: &[&str]| {
+        let o = Command::new(BIN)
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        o
+    };
+    run(&[
+        "gen",
+        "--seed",
+        "11",
+        "--messages",
+        "50000",
+        "-o",
+        "day.itch",
+    ]);
+    let record = spawn(
+        &[
+            "record",
+            &format!("udp://127.0.0.1:{a}"),
+            "--line-b",
+            &format!("udp://127.0.0.1:{b}"),
+            "--retransmit",
+            &format!("127.0.0.1:{rr}"),
+            "--stop-after-silence",
+            "20",
+            "-o",
+            "rec.cap",
+        ],
+        dir.path(),
+    );
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let serve = spawn(
+        &[
+            "serve",
+            "day.itch",
+            "--to",
+            &format!("127.0.0.1:{a}"),
+            "--line-b",
+            &format!("127.0.0.1:{b}"),
+            "--retransmit",
+            &format!("127.0.0.1:{rr}"),
+            "--speed",
+            "max",
+            "--loss",
+            "0.02",
+            "--dup",
+            "0.01",
+            "--reorder",
+            "0.01",
+            "--seed",
+            "8",
+        ],
+        dir.path(),
+    );
+    finish(serve, "serve");
+    let rec = finish(record, "record");
+    let out = String::from_utf8_lossy(&rec.stdout).to_string();
+    assert!(out.contains("0 dropped") && out.contains("0 lost"), "{out}");
+    let digest = |file: &str| {
+        let o = run(&["replay", file, "--config", &cfg, "--json"]);
+        let v = json_of(&o);
+        assert_eq!(v["messages"], 50_000, "{file}: {v}");
+        v["digest"].as_str().unwrap().to_string()
+    };
+    assert_eq!(digest("rec.cap"), digest("day.itch"));
+}

@@ -485,3 +485,36 @@ fn lines_a_and_b_are_arbitrated_duplicates_and_gaps_counted() {
     let one = digest(&json(&["replay", &p("one.tlcap")]));
     assert_eq!(digest(&json(&["replay", &p("ab.tlcap")])), one);
 }
+
+#[test]
+fn replay_runs_only_the_strategies_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("s.itch");
+    ok(&[
+        "gen",
+        "--seed",
+        "7",
+        "--messages",
+        "100000",
+        "-o",
+        f.to_str().unwrap(),
+    ]);
+    let v = json(&[
+        "replay",
+        f.to_str().unwrap(),
+        "--strategy",
+        "mm-nvda",
+        "--strategy",
+        "imb-aapl",
+    ]);
+    let names: Vec<&str> = v["strategies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["imb-aapl", "mm-nvda"]);
+    let o = ticklane(&["replay", f.to_str().unwrap(), "--strategy", "nope"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no strategy named `nope`"));
+}

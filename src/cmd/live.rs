@@ -282,7 +282,7 @@ pub fn live_config(a: &FeedArgs) -> anyhow::Result<LiveConfig> {
         busy_poll: a.busy_poll,
         silence_ns: 2_000_000_000,
         stop_after_silence_ns: a.stop_after_silence_secs.map(|s| (s * 1e9) as u64),
-        record: a.record.clone(),
+        record: a.record.clone().map(ticklane_live::source::Recording::new),
     })
 }
 
@@ -326,7 +326,11 @@ pub fn feed_args_from_config(
         stop_after_silence_secs: l.stop_after_silence_s,
         ca: l.ca.as_ref().map(rel),
         token,
-        client_cert: l.client_cert.as_ref().map(rel).zip(l.client_key.as_ref().map(rel)),
+        client_cert: l
+            .client_cert
+            .as_ref()
+            .map(rel)
+            .zip(l.client_key.as_ref().map(rel)),
         server_name: None,
         quic_stream: l.quic_stream,
     })

@@ -1,8 +1,10 @@
 //! `ticklane record INPUT -o OUT`: writes a ticklane capture (`replay/FORMAT.md`) from a pcap
 //! or pcapng of MoldUDP64 (every UDP payload, exactly as captured, with its capture time) or
 //! from a NASDAQ binary file (each message, with its ITCH timestamp as the receive time).
-//! Recording from a live socket comes with the live feeds; the capture format and its writer
-//! are the same.
+//! With `udp://...` or `quic://...` as INPUT it records a live MoldUDP64 feed instead: every
+//! datagram received on every line, retransmission answers included, and the receive session's
+//! decisions, through the same recorder a live `paper --record` run uses (its own thread and
+//! ring; a full ring drops and counts, never blocks the receiving thread).
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -85,4 +87,70 @@ pub fn run(
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Records a live feed to `output` until end of session, `--stop-after-silence`, or Ctrl-C.
+pub fn run_live(feed: &super::live::FeedArgs, output: &Path) -> anyhow::Result<ExitCode> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use ticklane_live::source::{receive, Downstream, LiveCounters, LiveReport, Recording};
+
+    /// Counts; the recording is the point.
+    struct Count {
+        messages: u64,
+        stop: Arc<AtomicBool>,
+    }
+    impl Downstream for Count {
+        fn arrived(&mut self, _kernel_ns: Option<u64>) {}
+        fn message(&mut self, _seq: u64, _bytes: &[u8]) {
+            self.messages += 1;
+        }
+        fn gap_lost(&mut self, _first: u64, _count: u64) {}
+        fn end_of_session(&mut self, _next: u64) {}
+        fn flush(&mut self) -> bool {
+            true
+        }
+        fn stop_requested(&self) -> bool {
+            self.stop.load(Ordering::Relaxed)
+        }
+    }
+
+    let mut cfg = super::live::live_config(feed)?;
+    cfg.record = Some(Recording::new(output.to_path_buf()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let s2 = stop.clone();
+    std::thread::spawn(move || {
+        if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            rt.block_on(async {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    eprintln!("interrupted: finishing the capture");
+                    s2.store(true, Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    let mut down = Count { messages: 0, stop };
+    let mut live = LiveReport::default();
+    let counters = LiveCounters::default();
+    receive(&cfg, &mut down, &counters, &mut live).map_err(|e| anyhow::anyhow!(e))?;
+    let s = &live.session;
+    println!(
+        "{}: {} records ({} dropped: recorder ring full); {} datagrams, {} messages in order, {} duplicates, {} gaps ({} recovered, {} lost)",
+        output.display(),
+        live.recorded,
+        live.record_dropped,
+        s.packets,
+        down.messages,
+        s.duplicate_messages,
+        s.gaps,
+        s.recovered,
+        s.lost_messages
+    );
+    if let Some(e) = &live.record_error {
+        anyhow::bail!("recording stopped early: {e}");
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -48,6 +48,8 @@ pub struct RunOverrides {
     pub window: ticklane_runtime::Window,
     /// Read a live MoldUDP64 feed (UDP lines or a QUIC relay) instead of the configured source.
     pub live: Option<ticklane_live::source::LiveConfig>,
+    /// Run only these strategies of the configuration (by name); empty: all.
+    pub strategies: Vec<String>,
 }
 
 /// A framed ITCH image in memory (generated sessions): stamps arrival before decoding and
@@ -252,6 +254,21 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
             (cfg, base, origin)
         }
     };
+    if !o.strategies.is_empty() {
+        for name in &o.strategies {
+            if !cfg.strategies.iter().any(|s| &s.name == name) {
+                bail!(
+                    "--strategy: {origin} has no strategy named `{name}` (it has: {})",
+                    cfg.strategies
+                        .iter()
+                        .map(|s| s.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+        }
+        cfg.strategies.retain(|s| o.strategies.contains(&s.name));
+    }
     if let Some(l) = o.lanes {
         cfg.engine.lanes = l;
         cfg.engine.lane_cores.clear();
@@ -335,7 +352,7 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
                     },
                     l.record
                         .as_ref()
-                        .map(|p| format!(", recording to {}", p.display()))
+                        .map(|p| format!(", recording to {}", p.path.display()))
                         .unwrap_or_default()
                 );
                 (

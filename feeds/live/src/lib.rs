@@ -6,8 +6,10 @@
 //!   server, seeded fault injection).
 //! - [`tls`] and [`relay`]: the QUIC relay behind `ticklane relay` and its client.
 //! - [`source`]: the live feed source of the engine (lines A/B, session recovery, recording).
+//! - [`recorder`]: the capture writer on its own thread, fed by its own ring.
 
 pub mod history;
+pub mod recorder;
 pub mod relay;
 pub mod simulator;
 pub mod source;

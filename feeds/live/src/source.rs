@@ -32,8 +32,10 @@ use ticklane_feeds::moldudp64::session::{
     MoldUdp64Session, SessionConfig, SessionSink, SessionStats,
 };
 use ticklane_feeds::moldudp64::MoldRequest;
-use ticklane_replay::format::{CaptureHeader, FeedKind, Line};
-use ticklane_replay::{CaptureWriter, WriterOptions};
+use ticklane_replay::format::Line;
+use ticklane_replay::{FlushPolicy, WriterOptions};
+
+use crate::recorder::Recorder;
 use ticklane_runtime::feed::{FeedSource, Publisher, SourceReport};
 
 use crate::relay::{RelayClientConfig, RelayItem, RelayLine};
@@ -72,8 +74,31 @@ pub struct LiveConfig {
     /// Stop the run after this long without any datagram (`None`: wait for end of session or
     /// a stop request).
     pub stop_after_silence_ns: Option<u64>,
-    /// Record every datagram received (and the session's decisions) to this capture.
-    pub record: Option<PathBuf>,
+    /// Record every datagram received (and the session's decisions) to a capture.
+    pub record: Option<Recording>,
+}
+
+/// Where and how a live feed is recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recording {
+    /// The capture file.
+    pub path: PathBuf,
+    /// When the writer flushes (what a `kill -9` can lose).
+    pub flush: FlushPolicy,
+    /// Bytes of the ring between the feed thread and the recorder thread; a record that does
+    /// not fit is dropped and counted, never waited for.
+    pub ring_bytes: usize,
+}
+
+impl Recording {
+    /// Recording to `path`: a flush every 1 MiB block, a 64 MiB ring.
+    pub fn new(path: PathBuf) -> Self {
+        Self {
+            path,
+            flush: FlushPolicy::EveryBlock,
+            ring_bytes: 64 << 20,
+        }
+    }
 }
 
 /// Counters shared with the control plane while the feed runs.
@@ -108,6 +133,8 @@ pub struct LiveReport {
     pub silences: Vec<(u64, u64)>,
     /// Records written to the capture.
     pub recorded: u64,
+    /// Records dropped because the recorder's ring was full (the capture lacks them).
+    pub record_dropped: u64,
     /// Why recording stopped early, if it did.
     pub record_error: Option<String>,
     /// Why a relay line closed, if it did.
@@ -199,7 +226,7 @@ struct Receiving<'a, D: Downstream> {
     down: &'a mut D,
     live: &'a mut LiveReport,
     counters: &'a LiveCounters,
-    recorder: Option<CaptureWriter<std::io::BufWriter<std::fs::File>>>,
+    recorder: Option<Recorder>,
     /// Requests to send after the session call returns.
     requests: Vec<(usize, MoldRequest)>,
     ended: bool,
@@ -207,16 +234,9 @@ struct Receiving<'a, D: Downstream> {
 
 impl<D: Downstream> Receiving<'_, D> {
     fn record(&mut self, ts: u64, line: Line, bytes: &[u8]) {
-        let Some(w) = self.recorder.as_mut() else {
-            return;
-        };
-        match w.write_record(ts, line, bytes) {
-            Ok(()) => self.live.recorded += 1,
-            Err(e) => {
-                tracing::error!("recording stopped: {e}");
-                self.live.record_error = Some(e.to_string());
-                self.recorder = None;
-            }
+        if let Some(r) = self.recorder.as_mut() {
+            // Never blocks: a full ring drops the record and counts it.
+            r.record(ts, line, bytes);
         }
     }
 
@@ -394,10 +414,11 @@ impl FeedSource for LiveSource {
         if let Some(e) = &live.record_error {
             report.notes.push(format!("recording stopped early: {e}"));
         }
-        if live.recorded > 0 {
-            report
-                .notes
-                .push(format!("recorded {} records", live.recorded));
+        if live.recorded > 0 || live.record_dropped > 0 {
+            report.notes.push(format!(
+                "recorded {} records; {} dropped because the recorder's ring was full",
+                live.recorded, live.record_dropped
+            ));
         }
         if let Some(why) = &live.relay_closed {
             report.notes.push(format!("relay closed: {why}"));
@@ -473,18 +494,22 @@ pub fn receive<D: Downstream>(
 
     let recorder = match &config.record {
         None => None,
-        Some(path) => {
-            let header = CaptureHeader::new(
-                FeedKind::MoldUdp64,
-                config
-                    .session
-                    .session
-                    .map(|s| String::from_utf8_lossy(&s).trim_end().to_string())
-                    .unwrap_or_default(),
-            );
-            let w = CaptureWriter::create(path, &header, WriterOptions::default())
-                .map_err(|e| format!("recording to {}: {e}", path.display()))?;
-            Some(w)
+        Some(rec) => {
+            let session = config
+                .session
+                .session
+                .map(|s| String::from_utf8_lossy(&s).trim_end().to_string())
+                .unwrap_or_default();
+            let options = WriterOptions {
+                flush: rec.flush,
+                ..WriterOptions::default()
+            };
+            Some(Recorder::start(
+                &rec.path,
+                &session,
+                options,
+                rec.ring_bytes,
+            )?)
         }
     };
     let mut r = Receiving {
@@ -636,10 +661,11 @@ pub fn receive<D: Downstream>(
     r.down.flush();
     let recorder = r.recorder.take();
     live.session = session.stats().clone();
-    if let Some(w) = recorder {
-        if let Err(e) = w.finish() {
-            live.record_error = Some(e.to_string());
-        }
+    if let Some(rec) = recorder {
+        let summary = rec.finish();
+        live.recorded = summary.written;
+        live.record_dropped = summary.dropped;
+        live.record_error = summary.error;
     }
     counters
         .recovered
