@@ -2,9 +2,10 @@
 //!
 //! - [`venue`]: the [`Venue`] seam a lane talks to, and [`TouchVenue`], the first, simple paper
 //!   venue.
-//! - [`paper`]: [`PaperExchange`], the simulated exchange: latency ([`latency`]), exact queue
-//!   position from order-by-order data, IOC/FOK/post-only, modifies and cancels racing fills,
-//!   fees ([`fees`]).
+//! - [`paper`]: [`PaperExchange`], the simulated exchange: latency ([`latency`]), queue/fill
+//!   models for resting orders ([`queue`]: exact queue position from order-by-order data by
+//!   default, or pessimistic trade-through fills), IOC/FOK/post-only, modifies and cancels
+//!   racing fills, fees ([`fees`]). All three models are traits a user crate can implement.
 //! - [`risk`]: pre-trade risk limits from configuration ([`RiskLimits`]), the [`RiskGate`]
 //!   that checks every command, and [`RiskedVenue`], any venue behind a gate.
 //! - [`ledger`]: positions and P&L in `rust_decimal` (realized at average cost, unrealized
@@ -17,6 +18,7 @@ pub mod fees;
 pub mod latency;
 pub mod ledger;
 pub mod paper;
+pub mod queue;
 pub mod risk;
 pub mod venue;
 
@@ -24,5 +26,8 @@ pub use fees::{FeeModel, PerShareFees};
 pub use latency::{ConstantLatency, LatencyError, LatencyModel, LogNormal, LogNormalLatency};
 pub use ledger::{EquityPoint, InstrumentPnl, Ledger, LedgerError, PnlTotals};
 pub use paper::{PaperExchange, PaperStats, WorkingOrder};
+pub use queue::{
+    ExactQueue, OrdersAhead, Print, QueueEvent, QueueModel, QueueOrder, TradeThroughQueue,
+};
 pub use risk::{RiskConfigError, RiskGate, RiskLimits, RiskPosition, RiskedVenue};
 pub use venue::{TouchVenue, Venue, VenueReport};

@@ -1,5 +1,14 @@
-//! [`PaperExchange`]: a simulated exchange with order-entry and response latency, exact queue
-//! position from order-by-order data, partial fills and fees.
+//! [`PaperExchange`]: a simulated exchange with order-entry and response latency, a queue/fill
+//! model for resting orders (exact queue position from order-by-order data by default),
+//! partial fills and fees.
+//!
+//! Three models are type parameters, each a trait a user crate can implement:
+//! `PaperExchange<L: `[`LatencyModel`]`, F: `[`FeeModel`]`, Q: `[`QueueModel`]`>`, by default
+//! [`ConstantLatency`] (zero), [`PerShareFees`] (zero) and [`ExactQueue`].
+//! [`PaperExchange::with_models`] keeps the exact queue;
+//! [`PaperExchange::with_queue_model`] takes any queue model, e.g.
+//! [`TradeThroughQueue`](crate::TradeThroughQueue) (pessimistic: fills only when the market
+//! trades through an order's price). Static dispatch: nothing on the hot path is virtual.
 //!
 //! # Time
 //!
@@ -46,7 +55,12 @@
 //!
 //! # Queue position (exact, from order-by-order data)
 //!
-//! A resting order joins the back of its price level. When it joins, the exchange snapshots
+//! Which market events fill a resting order is the queue model's decision ([`QueueModel`],
+//! see [`crate::queue`]); the exchange offers it every event of the instrument while the order
+//! rests, as a [`QueueEvent`], and fills what it allows. The rules below are the default model,
+//! [`ExactQueue`].
+//!
+//! A resting order joins the back of its price level. When it joins, the model snapshots
 //! the ids and quantities of the live orders at that level (`level_orders`): exactly the
 //! orders ahead of it. Nobody can join ahead later (a replace creates a new id at the back),
 //! so the set only shrinks. Kept as a `Vec<(OrderId, qty)>` sorted by id: every execution,
@@ -69,7 +83,14 @@
 //!   `min(its size, open)` at our price;
 //! - auction crosses (`CrossTrade`) never fill us (we do not take part in auctions), nor do
 //!   non-printable executions at a price (no print: side and price unknown once applied);
-//! - one print fills several of our orders in price-time priority, its size shared among them.
+//!   these two rules are the exchange's, whatever the model;
+//! - one print fills several of our orders in price-time priority, its size shared among them
+//!   (the exchange's rule too: each order takes `min(what the model allows, what is left of
+//!   the print, open)`).
+//!
+//! [`TradeThroughQueue`](crate::TradeThroughQueue) keeps only the trade-through and crossing
+//! rules: an execution at our price never fills us (we are assumed last in the queue), which
+//! bounds the fill rate from below and adverse selection from above.
 //!
 //! This needs [`Venue::on_market`] for **every** event of an instrument with working orders
 //! (cancels and deletes move the queue), not only for trade prints; `on_market` is called
@@ -91,7 +112,7 @@ use std::collections::VecDeque;
 
 use ticklane_book::{Market, OrderBook};
 use ticklane_core::{
-    EventBody, InstrumentId, MarketEvent, OrderId, Price, Qty, Side, Timestamp, TradingState,
+    EventBody, InstrumentId, MarketEvent, Price, Qty, Side, Timestamp, TradingState,
 };
 use ticklane_strategy::{
     ClientOrderId, Fill, Liquidity, OrderCommand, OrderRequest, OrderUpdate, OrderUpdateKind,
@@ -100,31 +121,40 @@ use ticklane_strategy::{
 
 use crate::fees::{FeeModel, PerShareFees};
 use crate::latency::{ConstantLatency, LatencyModel};
+use crate::queue::{ExactQueue, Print, QueueEvent, QueueModel, QueueOrder};
 use crate::venue::{Venue, VenueReport};
 
-/// An order resting at the paper exchange.
+/// An order resting at the paper exchange; `S`: its queue model's state.
 #[derive(Clone, Debug)]
-struct Working {
+struct Working<S> {
     id: ClientOrderId,
     instrument: InstrumentId,
     side: Side,
     price: Price,
     leaves: u32,
     tif: TimeInForce,
-    /// Orders ahead at our level, sorted by id, with their remaining quantity.
-    ahead: Vec<(OrderId, u32)>,
-    /// Sum of `ahead` quantities.
-    ahead_qty: u64,
+    /// The queue model's state (for [`ExactQueue`]: the orders ahead at our level).
+    queue: S,
     /// Priority among our own orders (lower first); renewed when priority is lost.
     seq: u64,
 }
 
-impl Working {
+impl<S> Working<S> {
     fn who(&self) -> Who {
         Who {
             id: self.id,
             instrument: self.instrument,
             side: self.side,
+        }
+    }
+
+    fn view(&self) -> QueueOrder {
+        QueueOrder {
+            id: self.id,
+            instrument: self.instrument,
+            side: self.side,
+            price: self.price,
+            leaves: Qty(self.leaves),
         }
     }
 }
@@ -152,9 +182,11 @@ pub struct WorkingOrder {
     pub leaves: Qty,
     /// Time in force.
     pub tif: TimeInForce,
-    /// Displayed quantity ahead of it at its level.
+    /// Displayed quantity ahead of it at its level, as the queue model tracks it
+    /// ([`QueueModel::queue_ahead`]; 0 under a model that tracks none, e.g.
+    /// [`TradeThroughQueue`](crate::TradeThroughQueue)).
     pub queue_ahead: u64,
-    /// Number of displayed orders ahead of it at its level.
+    /// Number of displayed orders ahead of it at its level (same source).
     pub orders_ahead: usize,
 }
 
@@ -195,22 +227,22 @@ struct Outbound {
     report: VenueReport,
 }
 
-/// The simulated exchange described in the [module docs](self).
+/// The simulated exchange described in the [module docs](self): latency model `L`, fee model
+/// `F`, queue/fill model `Q` (resting orders; [`ExactQueue`] by default).
 #[derive(Debug)]
-pub struct PaperExchange<L = ConstantLatency, F = PerShareFees> {
+pub struct PaperExchange<L = ConstantLatency, F = PerShareFees, Q: QueueModel = ExactQueue> {
     latency: L,
     fees: F,
+    queue: Q,
     inbound: VecDeque<Inbound>,
     outbound: VecDeque<Outbound>,
     last_arrival: Timestamp,
     last_delivery: Timestamp,
     seq: u64,
-    working: Vec<Working>,
+    working: Vec<Working<Q::State>>,
     stats: PaperStats,
-    /// Scratch: (priority key, index into `working`).
-    candidates: Vec<((i64, u64), usize)>,
-    /// Scratch for `on_market` (which of our orders had the event's order ahead of them).
-    was_ahead: Vec<bool>,
+    /// Scratch: (priority key, index into `working`, most shares the queue model allows).
+    candidates: Vec<((i64, u64), usize, u32)>,
 }
 
 impl PaperExchange {
@@ -239,7 +271,7 @@ fn reaches(side: Side, price: Price, level: Price) -> bool {
 }
 
 /// Priority key among our orders on one side: better price first, then earlier.
-fn priority(w: &Working) -> (i64, u64) {
+fn priority<S>(w: &Working<S>) -> (i64, u64) {
     let p = match w.side {
         Side::Bid => w.price.0.saturating_neg(),
         Side::Ask => w.price.0,
@@ -248,13 +280,21 @@ fn priority(w: &Working) -> (i64, u64) {
 }
 
 impl<L: LatencyModel, F: FeeModel> PaperExchange<L, F> {
-    /// An exchange with these latency and fee models.
+    /// An exchange with these latency and fee models and exact queue position
+    /// ([`ExactQueue`]).
     pub fn with_models(latency: L, fees: F) -> Self {
+        Self::with_queue_model(latency, fees, ExactQueue)
+    }
+}
+
+impl<L: LatencyModel, F: FeeModel, Q: QueueModel> PaperExchange<L, F, Q> {
+    /// An exchange with these latency, fee and queue/fill models.
+    pub fn with_queue_model(latency: L, fees: F, queue: Q) -> Self {
         Self {
             latency,
             fees,
+            queue,
             inbound: VecDeque::new(),
-            was_ahead: Vec::new(),
             outbound: VecDeque::new(),
             last_arrival: Timestamp(0),
             last_delivery: Timestamp(0),
@@ -270,21 +310,26 @@ impl<L: LatencyModel, F: FeeModel> PaperExchange<L, F> {
         self.stats
     }
 
+    /// The queue/fill model.
+    pub fn queue_model(&self) -> &Q {
+        &self.queue
+    }
+
     /// A working order (resting at the exchange).
     pub fn order(&self, id: ClientOrderId) -> Option<WorkingOrder> {
-        self.working
-            .iter()
-            .find(|w| w.id == id)
-            .map(|w| WorkingOrder {
+        self.working.iter().find(|w| w.id == id).map(|w| {
+            let (queue_ahead, orders_ahead) = self.queue.queue_ahead(&w.queue);
+            WorkingOrder {
                 id: w.id,
                 instrument: w.instrument,
                 side: w.side,
                 price: w.price,
                 leaves: Qty(w.leaves),
                 tif: w.tif,
-                queue_ahead: w.ahead_qty,
-                orders_ahead: w.ahead.len(),
-            })
+                queue_ahead,
+                orders_ahead,
+            }
+        })
     }
 
     /// Displayed quantity ahead of a working order.
@@ -405,7 +450,7 @@ impl<L: LatencyModel, F: FeeModel> PaperExchange<L, F> {
     }
 
     /// Takes displayed liquidity for `w`, best level first, at level prices.
-    fn take(&mut self, t: Timestamp, w: &mut Working, book: &OrderBook<'_>) {
+    fn take(&mut self, t: Timestamp, w: &mut Working<Q::State>, book: &OrderBook<'_>) {
         for level in book.levels(w.side.opposite()) {
             if w.leaves == 0 || !reaches(w.side, w.price, level.price) {
                 break;
@@ -416,13 +461,9 @@ impl<L: LatencyModel, F: FeeModel> PaperExchange<L, F> {
         }
     }
 
-    /// Puts `w` at the back of its level: snapshots the orders ahead.
-    fn join_queue(&mut self, w: &mut Working, book: &OrderBook<'_>) {
-        w.ahead.clear();
-        w.ahead
-            .extend(book.level_orders(w.side, w.price).map(|o| (o.id, o.qty.0)));
-        w.ahead.sort_unstable_by_key(|e| e.0);
-        w.ahead_qty = w.ahead.iter().map(|e| u64::from(e.1)).sum();
+    /// Puts `w` at the back of its level (the queue model takes its place there).
+    fn join_queue(&mut self, w: &mut Working<Q::State>, book: &OrderBook<'_>) {
+        self.queue.join(&w.view(), book, &mut w.queue);
         w.seq = self.next_seq();
     }
 
@@ -455,8 +496,7 @@ impl<L: LatencyModel, F: FeeModel> PaperExchange<L, F> {
             price: req.price,
             leaves: req.qty.0,
             tif: req.tif,
-            ahead: Vec::new(),
-            ahead_qty: 0,
+            queue: Q::State::default(),
             seq: 0,
         };
         if req.tif == TimeInForce::Fok
@@ -526,18 +566,20 @@ impl<L: LatencyModel, F: FeeModel> PaperExchange<L, F> {
         }
     }
 
-    /// Fills our orders in `self.candidates` (priority order) from a print of `size` shares,
-    /// at each order's own price (maker). Removes orders that complete.
+    /// Fills our orders in `self.candidates` (priority order) from an event of `size` shares,
+    /// each up to what the queue model allows it, at each order's own price (maker). Removes
+    /// orders that complete.
     fn fill_candidates(&mut self, t: Timestamp, mut size: u64) {
         let mut cands = std::mem::take(&mut self.candidates);
         cands.sort_unstable_by_key(|c| c.0);
         let mut done = false;
-        for &(_, i) in &cands {
+        for &(_, i, cap) in &cands {
             if size == 0 {
                 break;
             }
             let w = &mut self.working[i];
-            let qty = u32::try_from(size.min(u64::from(w.leaves))).unwrap_or(w.leaves);
+            let qty = u32::try_from(size.min(u64::from(w.leaves)).min(u64::from(cap)))
+                .unwrap_or(w.leaves);
             if qty == 0 {
                 continue;
             }
@@ -557,85 +599,27 @@ impl<L: LatencyModel, F: FeeModel> PaperExchange<L, F> {
         self.candidates = cands;
     }
 
-    /// Order `x` of `instrument` lost `qty` shares (`None`: all of them): reduces the queue
-    /// ahead of every working order that has `x` ahead; `was_ahead[i]` says which did.
-    fn reduce_ahead(
-        &mut self,
-        instrument: InstrumentId,
-        x: OrderId,
-        qty: Option<u32>,
-        was_ahead: &mut Vec<bool>,
-    ) {
-        was_ahead.clear();
-        for w in &mut self.working {
-            let mut hit = false;
-            if w.instrument == instrument {
-                if let Ok(k) = w.ahead.binary_search_by_key(&x, |e| e.0) {
-                    hit = true;
-                    let left = w.ahead[k].1;
-                    let q = qty.map_or(left, |q| q.min(left));
-                    w.ahead_qty -= u64::from(q);
-                    if q == left {
-                        w.ahead.remove(k);
-                    } else {
-                        w.ahead[k].1 = left - q;
-                    }
-                }
-            }
-            was_ahead.push(hit);
-        }
-    }
-
-    /// Our orders a print on `side` at `price` reaches: through our price always; at our price
-    /// when `at_price(w, index)` says so.
-    fn print_candidates(
-        &mut self,
-        instrument: InstrumentId,
-        side: Side,
-        price: Price,
-        at_price: impl Fn(&Working, usize) -> bool,
-    ) {
+    /// Offers `event` of `instrument` to the queue model for each of our orders in it, then
+    /// fills those it allows, sharing the event's size among them in priority order.
+    fn queue_event(&mut self, t: Timestamp, instrument: InstrumentId, event: &QueueEvent) {
         self.candidates.clear();
-        for (i, w) in self.working.iter().enumerate() {
-            if w.instrument != instrument || w.side != side || w.leaves == 0 {
+        for (i, w) in self.working.iter_mut().enumerate() {
+            if w.instrument != instrument {
                 continue;
             }
-            let through = match side {
-                Side::Bid => price < w.price,
-                Side::Ask => price > w.price,
-            };
-            if through || (price == w.price && at_price(w, i)) {
-                self.candidates.push((priority(w), i));
+            let cap = self.queue.on_event(&w.view(), &mut w.queue, event);
+            if cap > 0 && w.leaves > 0 {
+                self.candidates.push((priority(w), i, cap));
             }
         }
-    }
-
-    /// An order added (or replaced) on `side` at `price`: our orders on the other side that it
-    /// crosses would have been hit by it.
-    fn crossing_add(
-        &mut self,
-        t: Timestamp,
-        instrument: InstrumentId,
-        side: Side,
-        price: Price,
-        qty: Qty,
-    ) {
-        self.candidates.clear();
-        for (i, w) in self.working.iter().enumerate() {
-            if w.instrument == instrument
-                && w.side == side.opposite()
-                && reaches(side, price, w.price)
-            {
-                self.candidates.push((priority(w), i));
-            }
-        }
-        if !self.candidates.is_empty() {
-            self.fill_candidates(t, u64::from(qty.0));
+        let size = event.size();
+        if size > 0 && !self.candidates.is_empty() {
+            self.fill_candidates(t, u64::from(size));
         }
     }
 }
 
-impl<L: LatencyModel, F: FeeModel> Venue for PaperExchange<L, F> {
+impl<L: LatencyModel, F: FeeModel, Q: QueueModel> Venue for PaperExchange<L, F, Q> {
     fn advance(&mut self, now: Timestamp, market: &Market, out: &mut Vec<VenueReport>) {
         loop {
             let arrival = self.inbound.front().filter(|c| c.at <= now).map(|c| c.at);
@@ -694,38 +678,31 @@ impl<L: LatencyModel, F: FeeModel> Venue for PaperExchange<L, F> {
         let inst = event.instrument;
         // Most events concern instruments we have no order in: one scan of our (few) orders.
         if self.working.iter().any(|w| w.instrument == inst) {
-            // A reused scratch buffer: no allocation per event.
-            let mut was_ahead = std::mem::take(&mut self.was_ahead);
             match event.body {
                 EventBody::OrderExecuted { order_id, qty, .. }
                 | EventBody::OrderExecutedWithPrice { order_id, qty, .. } => {
-                    self.reduce_ahead(inst, order_id, Some(qty.0), &mut was_ahead);
-                    if let Some(p) = trade {
-                        if let Some(side) = p.resting_side {
-                            // At our price: only an order that was not ahead of us (it joined
-                            // after us) means the aggressor reached us.
-                            self.print_candidates(inst, side, p.price, |_, i| {
-                                !was_ahead.get(i).copied().unwrap_or(false)
-                            });
-                            if !self.candidates.is_empty() {
-                                self.fill_candidates(t, u64::from(p.qty.0));
-                            }
-                        }
-                    }
+                    let print = trade.and_then(|p| {
+                        p.resting_side.map(|side| Print {
+                            side,
+                            price: p.price,
+                            qty: p.qty,
+                        })
+                    });
+                    let e = QueueEvent::Executed {
+                        order_id,
+                        qty,
+                        print,
+                    };
+                    self.queue_event(t, inst, &e);
                 }
                 EventBody::Trade {
                     side, price, qty, ..
-                } => {
-                    self.print_candidates(inst, side, price, |w, _| w.ahead_qty == 0);
-                    if !self.candidates.is_empty() {
-                        self.fill_candidates(t, u64::from(qty.0));
-                    }
-                }
+                } => self.queue_event(t, inst, &QueueEvent::Hidden(Print { side, price, qty })),
                 EventBody::OrderCancelled { order_id, qty } => {
-                    self.reduce_ahead(inst, order_id, Some(qty.0), &mut was_ahead);
+                    self.queue_event(t, inst, &QueueEvent::Cancelled { order_id, qty });
                 }
                 EventBody::OrderDeleted { order_id } => {
-                    self.reduce_ahead(inst, order_id, None, &mut was_ahead);
+                    self.queue_event(t, inst, &QueueEvent::Removed { order_id });
                 }
                 EventBody::OrderReplaced {
                     old_id,
@@ -733,17 +710,34 @@ impl<L: LatencyModel, F: FeeModel> Venue for PaperExchange<L, F> {
                     price,
                     qty,
                 } => {
-                    self.reduce_ahead(inst, old_id, None, &mut was_ahead);
+                    self.queue_event(t, inst, &QueueEvent::Removed { order_id: old_id });
                     if let Some(o) = market.order(new_id) {
-                        self.crossing_add(t, inst, o.side, price, qty);
+                        let e = QueueEvent::Added {
+                            order_id: new_id,
+                            side: o.side,
+                            price,
+                            qty,
+                        };
+                        self.queue_event(t, inst, &e);
                     }
                 }
                 EventBody::OrderAdded {
-                    side, price, qty, ..
-                } => self.crossing_add(t, inst, side, price, qty),
+                    order_id,
+                    side,
+                    price,
+                    qty,
+                    ..
+                } => {
+                    let e = QueueEvent::Added {
+                        order_id,
+                        side,
+                        price,
+                        qty,
+                    };
+                    self.queue_event(t, inst, &e);
+                }
                 _ => {}
             }
-            self.was_ahead = was_ahead;
         }
         self.deliver_due(t, out);
     }

@@ -1,0 +1,296 @@
+//! Queue/fill models of the `PaperExchange`: the same hand-built scenario under `ExactQueue`
+//! and `TradeThroughQueue` (where they differ, where they agree), and a model written here,
+//! outside the crate, plugged into the exchange.
+
+mod support;
+
+use support::{add, ev, market, I};
+
+use ticklane_book::{Market, OrderBook};
+use ticklane_core::{EventBody, MarketEvent, MatchId, OrderId, Price, Qty, Side, Timestamp};
+use ticklane_exec::{
+    ConstantLatency, ExactQueue, PaperExchange, PerShareFees, QueueEvent, QueueModel, QueueOrder,
+    TradeThroughQueue, Venue, VenueReport,
+};
+use ticklane_strategy::{
+    ClientOrderId, Liquidity, OrderCommand, OrderRequest, OrderUpdateKind, TimeInForce, TradePrint,
+};
+
+/// A market and an exchange driven the way a lane drives them (zero latency, no fees).
+struct Sim<Q: QueueModel> {
+    m: Market,
+    v: PaperExchange<ConstantLatency, PerShareFees, Q>,
+}
+
+impl<Q: QueueModel> Sim<Q> {
+    /// Asks 10.01 x 300 (#1 100, #2 200), 10.02 x 500 (#3); bids 10.00 x 200 (#4), 9.99 x 100 (#5).
+    fn new(q: Q) -> Self {
+        Self {
+            m: market(),
+            v: PaperExchange::with_queue_model(ConstantLatency::default(), PerShareFees::ZERO, q),
+        }
+    }
+
+    /// One market event, lane order: advance, print, apply, on_market. Returns the reports.
+    fn event(&mut self, ts: u64, body: EventBody) -> Vec<VenueReport> {
+        let e = ev(ts, body);
+        let mut out = Vec::new();
+        if self.v.has_pending() {
+            self.v.advance(e.ts, &self.m, &mut out);
+        }
+        let t = trade_print(&self.m, &e);
+        self.m.apply(&e);
+        self.v.on_market(&e, t.as_ref(), &self.m, &mut out);
+        out
+    }
+
+    fn cmd(&mut self, ts: u64, c: OrderCommand) -> Vec<VenueReport> {
+        let mut out = Vec::new();
+        self.v.on_command(Timestamp(ts), &c, &self.m, &mut out);
+        out
+    }
+}
+
+/// The print a lane computes before applying the event.
+fn trade_print(m: &Market, e: &MarketEvent) -> Option<TradePrint> {
+    let (price, qty, resting_side) = match e.body {
+        EventBody::OrderExecuted { order_id, qty, .. } => {
+            let o = m.order(order_id)?;
+            (o.price, qty, Some(o.side))
+        }
+        EventBody::Trade {
+            price, qty, side, ..
+        } => (price, qty, Some(side)),
+        _ => return None,
+    };
+    Some(TradePrint {
+        ts: e.ts,
+        instrument: e.instrument,
+        price,
+        qty,
+        resting_side,
+    })
+}
+
+fn exec(id: u64, q: u32) -> EventBody {
+    EventBody::OrderExecuted {
+        order_id: OrderId(id),
+        qty: Qty(q),
+        match_id: MatchId(id),
+    }
+}
+
+fn hidden(side: Side, px: i64, q: u32) -> EventBody {
+    EventBody::Trade {
+        order_id: OrderId(0),
+        side,
+        price: Price(px),
+        qty: Qty(q),
+        match_id: MatchId(77),
+    }
+}
+
+fn id(n: u64) -> ClientOrderId {
+    ClientOrderId::new(0, n)
+}
+
+fn submit(n: u64, side: Side, px: i64, qty: u32) -> OrderCommand {
+    OrderCommand::Submit {
+        id: id(n),
+        request: OrderRequest {
+            instrument: I,
+            side,
+            price: Price(px),
+            qty: Qty(qty),
+            tif: TimeInForce::Day,
+        },
+    }
+}
+
+/// (price, qty, leaves, liquidity) of some fills.
+type Fills = Vec<(i64, u32, u32, Liquidity)>;
+
+fn fills(out: &[VenueReport]) -> Fills {
+    out.iter()
+        .filter_map(|r| match r {
+            VenueReport::Fill(f) => Some((f.price.0, f.qty.0, f.leaves.0, f.liquidity)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn updates(out: &[VenueReport]) -> Vec<OrderUpdateKind> {
+    out.iter()
+        .filter_map(|r| match r {
+            VenueReport::Update(u) => Some(u.kind),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The shared scenario: a 100-share bid at 10.00 joins behind #4 (200); #6 (300) joins behind
+/// us; #4 executes in full; then, one step at a time, the fills of: an execution of #6 at our
+/// price (behind us), a hidden print at our price, and a sell through our price (#5 at 9.99).
+fn scenario<Q: QueueModel>(q: Q) -> (Sim<Q>, [Fills; 3]) {
+    let mut s = Sim::new(q);
+    let out = s.cmd(10, submit(1, Side::Bid, 10_0000, 100));
+    assert_eq!(updates(&out), vec![OrderUpdateKind::Accepted]);
+    assert!(s.event(20, add(6, Side::Bid, 10_0000, 300)).is_empty());
+    // The whole queue ahead executes: no model fills us on executions of orders ahead.
+    assert!(s.event(30, exec(4, 150)).is_empty());
+    assert!(s.event(31, exec(4, 50)).is_empty());
+    let at_price = fills(&s.event(40, exec(6, 30)));
+    let hidden_at_price = fills(&s.event(41, hidden(Side::Bid, 10_0000, 20)));
+    let through = fills(&s.event(50, exec(5, 80)));
+    (s, [at_price, hidden_at_price, through])
+}
+
+#[test]
+fn exact_queue_fills_at_our_price_once_the_queue_ahead_is_consumed() {
+    let mut s = Sim::new(ExactQueue);
+    s.cmd(10, submit(1, Side::Bid, 10_0000, 100));
+    assert_eq!(s.v.queue_ahead(id(1)), Some(200));
+    assert_eq!(s.v.order(id(1)).map(|o| o.orders_ahead), Some(1));
+
+    let (s, [at_price, hidden_at_price, through]) = scenario(ExactQueue);
+    // Behind-us execution at our price: the aggressor reached us.
+    assert_eq!(at_price, vec![(10_0000, 30, 70, Liquidity::Maker)]);
+    // Nothing displayed ahead: a hidden print at our price reaches us too.
+    assert_eq!(hidden_at_price, vec![(10_0000, 20, 50, Liquidity::Maker)]);
+    // Trade-through: the rest.
+    assert_eq!(through, vec![(10_0000, 50, 0, Liquidity::Maker)]);
+    assert_eq!(s.v.working_orders(), 0);
+}
+
+#[test]
+fn trade_through_queue_never_fills_at_our_price_only_through_it() {
+    let mut s = Sim::new(TradeThroughQueue);
+    s.cmd(10, submit(1, Side::Bid, 10_0000, 100));
+    // It tracks no queue.
+    assert_eq!(s.v.queue_ahead(id(1)), Some(0));
+
+    let (s, [at_price, hidden_at_price, through]) = scenario(TradeThroughQueue);
+    // Always last in the queue: executions at our price never fill us, displayed or hidden.
+    assert!(at_price.is_empty());
+    assert!(hidden_at_price.is_empty());
+    // A trade-through fills it as it fills the exact queue (up to the print's size).
+    assert_eq!(through, vec![(10_0000, 80, 20, Liquidity::Maker)]);
+    assert_eq!(s.v.order(id(1)).map(|o| o.leaves), Some(Qty(20)));
+    assert_eq!(s.v.working_orders(), 1);
+}
+
+#[test]
+fn both_models_fill_on_a_trade_through_at_once_and_on_a_crossing_add() {
+    for exact in [true, false] {
+        let (through, crossing) = if exact {
+            both_through_and_cross(ExactQueue)
+        } else {
+            both_through_and_cross(TradeThroughQueue)
+        };
+        // Right after joining behind 200 shares: a trade-through ignores the queue.
+        assert_eq!(
+            through,
+            vec![(10_0000, 40, 60, Liquidity::Maker)],
+            "{exact}"
+        );
+        // An ask added at 9.98 would have executed against our 10.00 bid.
+        assert_eq!(
+            crossing,
+            vec![(10_0000, 60, 0, Liquidity::Maker)],
+            "{exact}"
+        );
+    }
+}
+
+fn both_through_and_cross<Q: QueueModel>(q: Q) -> (Fills, Fills) {
+    let mut s = Sim::new(q);
+    s.cmd(10, submit(1, Side::Bid, 10_0000, 100));
+    let through = fills(&s.event(20, exec(5, 40)));
+    let crossing = fills(&s.event(30, add(9, Side::Ask, 9_9800, 500)));
+    (through, crossing)
+}
+
+/// A model written outside the crate: a resting order fills once `n` shares have traded at
+/// its price since it joined (displayed or hidden), and on any trade-through or crossing add.
+/// It also counts the prints it saw (model-wide state).
+#[derive(Debug, Default)]
+struct AfterVolume {
+    n: u64,
+    prints_seen: u64,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Traded(u64);
+
+impl QueueModel for AfterVolume {
+    type State = Traded;
+
+    fn join(&mut self, _order: &QueueOrder, _book: &OrderBook<'_>, state: &mut Traded) {
+        state.0 = 0;
+    }
+
+    fn on_event(&mut self, order: &QueueOrder, state: &mut Traded, event: &QueueEvent) -> u32 {
+        let p = match *event {
+            QueueEvent::Executed { print: Some(p), .. } | QueueEvent::Hidden(p) => p,
+            QueueEvent::Added {
+                side, price, qty, ..
+            } if order.crossed_by(side, price) => return qty.0,
+            _ => return 0,
+        };
+        self.prints_seen += 1;
+        if order.traded_through(&p) {
+            return p.qty.0;
+        }
+        if !order.at_price(&p) {
+            return 0;
+        }
+        let before = state.0;
+        state.0 += u64::from(p.qty.0);
+        // The part of this print beyond the first `n` shares.
+        u32::try_from(state.0.saturating_sub(before.max(self.n))).unwrap_or(u32::MAX)
+    }
+
+    fn queue_ahead(&self, state: &Traded) -> (u64, usize) {
+        (self.n.saturating_sub(state.0), 0)
+    }
+}
+
+#[test]
+fn a_user_defined_queue_model_plugs_into_the_paper_exchange() {
+    let model = AfterVolume {
+        n: 250,
+        prints_seen: 0,
+    };
+    let mut s = Sim::new(model);
+    s.cmd(10, submit(1, Side::Bid, 10_0000, 100));
+    assert_eq!(s.v.queue_ahead(id(1)), Some(250));
+    s.event(20, add(6, Side::Bid, 10_0000, 300));
+    // 200 traded at our price: not yet.
+    assert!(s.event(30, exec(4, 150)).is_empty());
+    assert!(s.event(31, exec(4, 50)).is_empty());
+    assert_eq!(s.v.queue_ahead(id(1)), Some(50));
+    // 60 more: the 10 beyond 250 are ours (ExactQueue would have given us all 60).
+    assert_eq!(
+        fills(&s.event(40, exec(6, 60))),
+        vec![(10_0000, 10, 90, Liquidity::Maker)]
+    );
+    // An ask print does not count for a bid.
+    assert!(s.event(41, exec(1, 100)).is_empty());
+    // A size increase loses priority: the model's state starts over.
+    s.cmd(
+        50,
+        OrderCommand::Modify {
+            id: id(1),
+            price: Price(10_0000),
+            qty: Qty(95),
+        },
+    );
+    assert_eq!(s.v.queue_ahead(id(1)), Some(250));
+    assert!(s.event(60, hidden(Side::Bid, 10_0000, 200)).is_empty());
+    assert_eq!(
+        fills(&s.event(61, hidden(Side::Bid, 10_0000, 200))),
+        vec![(10_0000, 95, 0, Liquidity::Maker)]
+    );
+    assert_eq!(s.v.working_orders(), 0);
+    assert_eq!(s.v.queue_model().prints_seen, 6);
+}
