@@ -62,6 +62,36 @@ pub struct VenueConfig {
     /// Fee per share when our order takes liquidity, price units.
     #[serde(default)]
     pub taker_fee_per_share: i64,
+    /// `paper`: how resting orders fill. `exact`: exact queue position from the order-by-order
+    /// feed; `trade-through`: only when the market trades through the price (we are always
+    /// last in the queue: a lower bound on fills).
+    #[serde(default = "default_queue")]
+    pub queue: String,
+}
+
+fn default_queue() -> String {
+    "exact".to_string()
+}
+
+/// A risked paper exchange with latency model `latency` and the queue model named `queue`.
+fn paper_venue<L: ticklane_exec::LatencyModel + 'static>(
+    latency: L,
+    fees: ticklane_exec::PerShareFees,
+    queue: &str,
+    gate: ticklane_exec::RiskGate,
+) -> Box<dyn ticklane_exec::Venue> {
+    use ticklane_exec::{ExactQueue, PaperExchange, RiskedVenue, TradeThroughQueue};
+    if queue == "trade-through" {
+        Box::new(RiskedVenue::new(
+            PaperExchange::with_queue_model(latency, fees, TradeThroughQueue),
+            gate,
+        ))
+    } else {
+        Box::new(RiskedVenue::new(
+            PaperExchange::with_queue_model(latency, fees, ExactQueue::default()),
+            gate,
+        ))
+    }
 }
 
 fn default_venue() -> String {
@@ -91,6 +121,7 @@ impl Default for VenueConfig {
             latency_seed: 1,
             maker_fee_per_share: 0,
             taker_fee_per_share: 0,
+            queue: default_queue(),
         }
     }
 }
@@ -103,8 +134,8 @@ impl VenueConfig {
     ) -> anyhow::Result<ticklane_runtime::VenueFactory> {
         use std::sync::Arc;
         use ticklane_exec::{
-            ConstantLatency, LogNormal, LogNormalLatency, PaperExchange, PerShareFees, RiskGate,
-            RiskedVenue, TouchVenue, Venue,
+            ConstantLatency, LogNormal, LogNormalLatency, PerShareFees, RiskGate, RiskedVenue,
+            TouchVenue, Venue,
         };
         // Checked once here so that the factory cannot fail.
         RiskGate::new(risk.clone()).context("risk")?;
@@ -113,11 +144,24 @@ impl VenueConfig {
             maker_per_share: self.maker_fee_per_share,
             taker_per_share: self.taker_fee_per_share,
         };
+        let ns = |key: &str, us: u64| {
+            us.checked_mul(1_000).with_context(|| {
+                format!(
+                    "venue.{key}: {us} µs is too large (at most {} µs)",
+                    u64::MAX / 1_000
+                )
+            })
+        };
         let (entry, response) = (
-            self.entry_latency_us * 1_000,
-            self.response_latency_us * 1_000,
+            ns("entry_latency_us", self.entry_latency_us)?,
+            ns("response_latency_us", self.response_latency_us)?,
         );
         let gate = move || RiskGate::new(risk.clone()).unwrap_or_else(|_| unreachable_gate());
+        let queue: &'static str = match self.queue.as_str() {
+            "exact" => "exact",
+            "trade-through" => "trade-through",
+            other => bail!("venue.queue: `{other}` is not exact or trade-through"),
+        };
         match (self.kind.as_str(), self.latency.as_str()) {
             ("touch", _) => Ok(Arc::new(move |_| {
                 Box::new(RiskedVenue::new(TouchVenue::new(), gate())) as Box<dyn Venue>
@@ -127,10 +171,7 @@ impl VenueConfig {
                     entry_ns: entry,
                     response_ns: response,
                 };
-                Box::new(RiskedVenue::new(
-                    PaperExchange::with_models(latency, fees),
-                    gate(),
-                )) as Box<dyn Venue>
+                paper_venue(latency, fees, queue, gate())
             })),
             ("paper", "lognormal") => {
                 let dist = |median_ns: u64| LogNormal {
@@ -145,10 +186,7 @@ impl VenueConfig {
                     // One generator per lane, seeded from the seed and the lane number.
                     let latency = LogNormalLatency::new(seed ^ u64::from(lane) << 32, e, r)
                         .unwrap_or_else(|_| unreachable_latency());
-                    Box::new(RiskedVenue::new(
-                        PaperExchange::with_models(latency, fees),
-                        gate(),
-                    )) as Box<dyn Venue>
+                    paper_venue(latency, fees, queue, gate())
                 }))
             }
             ("paper", other) => bail!("venue.latency: `{other}` is not constant or lognormal"),
@@ -687,6 +725,19 @@ mod fuzz_corpus {
             }
         }
         assert!(corpus > 0, "run_config: empty corpus");
+    }
+
+    /// Fuzz finding: a latency in µs that overflows u64 in ns panicked (debug) or wrapped
+    /// (release) in `VenueConfig::factory`; now an error naming the key.
+    #[test]
+    fn latency_overflow_is_an_error_naming_the_key() {
+        let base = "[source.generate]\nseed = 1\nmessages = 10\ninstruments = 4\n[venue]\n";
+        for key in ["entry_latency_us", "response_latency_us"] {
+            let e =
+                RunConfig::parse(&format!("{base}{key} = 9223372036854775807\n"), "t").unwrap_err();
+            assert!(format!("{e:#}").contains(&format!("venue.{key}")), "{e:#}");
+            RunConfig::parse(&format!("{base}{key} = 18446744073709551\n"), "t").unwrap();
+        }
     }
 
     #[test]

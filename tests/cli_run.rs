@@ -171,6 +171,10 @@ fn configuration_errors_name_the_key() {
         ("[source]\nfile = \"missing.itch\"\n", "source.file"),
         ("[source.live]\nfeed = \"tcp://1.2.3.4:5\"\n", "source.live.feed"),
         (
+            "[source.generate]\nseed = 1\nmessages = 10\ninstruments = 2\n[venue]\nqueue = \"first\"\n",
+            "venue.queue",
+        ),
+        (
             "[source.live]\nfeed = \"udp://127.0.0.1:0\"\nretransmit = [\"nowhere\"]\n",
             "source.live.retransmit[0]",
         ),
