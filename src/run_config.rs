@@ -88,7 +88,7 @@ fn paper_venue<L: ticklane_exec::LatencyModel + 'static>(
         ))
     } else {
         Box::new(RiskedVenue::new(
-            PaperExchange::with_queue_model(latency, fees, ExactQueue::default()),
+            PaperExchange::with_queue_model(latency, fees, ExactQueue),
             gate,
         ))
     }
