@@ -332,3 +332,60 @@ fn lobster_bbo_with_its_orderbook_equals_the_file_and_inspect_reads_it() {
         assert_eq!(v["messages"], rows);
     }
 }
+
+fn replay_json(source: &Path) -> serde_json::Value {
+    let o = run(&["replay", source.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+#[test]
+fn replay_of_the_real_file_its_pcap_and_their_capture_give_one_digest_and_trade() {
+    let (Some(itch), Some(pcap)) = (data(AAPL_ITCH), data(AAPL_PCAP)) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cap = dir.path().join("aapl.cap");
+    let o = run(&[
+        "record",
+        pcap.to_str().unwrap(),
+        "-o",
+        cap.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let from_file = replay_json(&itch);
+    assert_eq!(from_file["messages"], 10_000);
+    // The AAPL strategy of the default configuration trades on the real data.
+    let imb = from_file["strategies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "imb-aapl")
+        .unwrap();
+    assert!(imb["events"].as_u64().unwrap() > 9_000, "{imb}");
+    assert!(imb["commands"].as_u64().unwrap() > 10, "{imb}");
+    assert!(imb["fills"].as_u64().unwrap() > 0, "{imb}");
+    for other in [replay_json(&pcap), replay_json(&cap)] {
+        assert_eq!(other["digest"], from_file["digest"]);
+    }
+}
+
+#[test]
+fn strategies_run_on_lobster_data() {
+    let Some(amzn) = data("lobster/AMZN_2012-06-21_34200000_57600000_message_1.csv") else {
+        return;
+    };
+    let v = replay_json(&amzn);
+    assert_eq!(v["messages"], 57_515);
+    let mm = v["strategies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "mm-amzn")
+        .unwrap();
+    // The file's ticker names the instrument: the AMZN market maker quotes and gets filled.
+    assert!(mm["events"].as_u64().unwrap() > 50_000, "{mm}");
+    assert!(mm["commands"].as_u64().unwrap() > 10, "{mm}");
+    assert!(mm["fills"].as_u64().unwrap() > 0, "{mm}");
+    assert_eq!(replay_json(&amzn)["digest"], v["digest"]);
+}
