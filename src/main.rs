@@ -386,6 +386,9 @@ pub struct FeedOpts {
     /// Record every datagram received (and the session's decisions) to this capture.
     #[arg(long)]
     record: Option<PathBuf>,
+    /// When the recording is flushed: block (every 1 MiB), records:N, or manual.
+    #[arg(long)]
+    record_flush: Option<String>,
     /// Accept only this MoldUDP64 session (default: the first packet's).
     #[arg(long)]
     session: Option<String>,
@@ -438,6 +441,7 @@ impl FeedOpts {
             line_b: self.line_b.clone(),
             retransmit: self.retransmit.clone(),
             record: self.record.clone(),
+            record_flush: self.record_flush.clone(),
             session: self.session.clone(),
             join: self.join,
             busy_poll: self.busy_poll,

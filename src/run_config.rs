@@ -237,6 +237,9 @@ pub struct LiveFeedConfig {
     pub retransmit: Vec<String>,
     /// Record what is received to this capture (relative to the configuration file).
     pub record: Option<PathBuf>,
+    /// When the recording is flushed: `block` (every 1 MiB block: at most the current block is
+    /// lost in a crash), `records:N`, or `manual` (only at the end).
+    pub record_flush: Option<String>,
     /// Accept only this session (default: the first packet's).
     pub session: Option<String>,
     /// Join mid-session instead of expecting sequence 1.

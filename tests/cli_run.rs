@@ -183,6 +183,10 @@ fn configuration_errors_name_the_key() {
             "recv_bufer",
         ),
         (
+            "[source.live]\nfeed = \"udp://127.0.0.1:0\"\nrecord = \"x.cap\"\nrecord_flush = \"sometimes\"\n",
+            "record flush `sometimes`",
+        ),
+        (
             "[source.live]\nfeed = \"quic://127.0.0.1:9\"\ntoken_env = \"TICKLANE_NO_SUCH_VAR\"\n",
             "source.live",
         ),

@@ -184,6 +184,8 @@ pub struct FeedArgs {
     pub retransmit: Vec<SocketAddr>,
     /// Record what is received to this capture.
     pub record: Option<PathBuf>,
+    /// When the recording is flushed: `block` (every 1 MiB block), `records:N`, `manual`.
+    pub record_flush: Option<String>,
     /// Session name to accept (default: the first packet's).
     pub session: Option<String>,
     /// Join mid-session (default: expect sequence 1).
@@ -282,7 +284,29 @@ pub fn live_config(a: &FeedArgs) -> anyhow::Result<LiveConfig> {
         busy_poll: a.busy_poll,
         silence_ns: 2_000_000_000,
         stop_after_silence_ns: a.stop_after_silence_secs.map(|s| (s * 1e9) as u64),
-        record: a.record.clone().map(ticklane_live::source::Recording::new),
+        record: match &a.record {
+            None => None,
+            Some(path) => {
+                let mut r = ticklane_live::source::Recording::new(path.clone());
+                if let Some(f) = &a.record_flush {
+                    r.flush = flush_policy(f)?;
+                }
+                Some(r)
+            }
+        },
+    })
+}
+
+/// `block`, `records:N` or `manual`.
+pub fn flush_policy(s: &str) -> anyhow::Result<ticklane_replay::FlushPolicy> {
+    use ticklane_replay::FlushPolicy;
+    Ok(match s {
+        "block" => FlushPolicy::EveryBlock,
+        "manual" => FlushPolicy::Manual,
+        _ => match s.strip_prefix("records:").map(str::parse::<u64>) {
+            Some(Ok(records)) if records > 0 => FlushPolicy::Interval { records },
+            _ => bail!("record flush `{s}`: expected block, records:N (N >= 1) or manual"),
+        },
     })
 }
 
@@ -315,6 +339,7 @@ pub fn feed_args_from_config(
             .collect::<Result<_, _>>()
             .context("source.live.retransmit")?,
         record: l.record.as_ref().map(rel),
+        record_flush: l.record_flush.clone(),
         session: l.session.clone(),
         join: l.join,
         busy_poll: l.busy_poll,
