@@ -339,6 +339,7 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
         cfg.source.pace = "max".to_string();
     }
     let pace = parse_pace(&cfg.source.pace).context("--pace")?;
+    let mut live_counters: Option<Arc<ticklane_live::source::LiveCounters>> = None;
     let (source, source_desc, total): (Box<dyn FeedSource>, String, Option<u64>) =
         match (live, &cfg.source.file, &cfg.source.generate) {
             (Some(l), _, _) => {
@@ -355,11 +356,9 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
                         .map(|p| format!(", recording to {}", p.path.display()))
                         .unwrap_or_default()
                 );
-                (
-                    Box::new(ticklane_live::source::LiveSource::new(l)),
-                    desc,
-                    None,
-                )
+                let source = ticklane_live::source::LiveSource::new(l);
+                live_counters = Some(source.counters());
+                (Box::new(source), desc, None)
             }
             (None, Some(f), _) => {
                 let path = if f.is_relative() && o.file.is_none() {
@@ -431,7 +430,7 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
             tokio::spawn(async move {
                 while let Some(s) = remote.status().await {
                     if status_line {
-                        bar.set_message(status_text(&s));
+                        bar.set_message(status_text(&s, live_counters.as_deref()));
                         bar.tick();
                     } else {
                         bar.set_position(s.feed_events);
@@ -478,19 +477,34 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
 }
 
 /// One line of live status: events, orders, fills, net P&L, tick-to-decision p99, state.
-fn status_text(s: &ticklane_runtime::EngineStatus) -> String {
+fn status_text(
+    s: &ticklane_runtime::EngineStatus,
+    live: Option<&ticklane_live::source::LiveCounters>,
+) -> String {
     let sum = |f: fn(&ticklane_runtime::LaneStatus) -> u64| s.lanes.iter().map(f).sum::<u64>();
     let pnl: i64 = s.lanes.iter().map(|l| l.net_pnl).sum();
     let p99 = s.lanes.iter().map(|l| l.t2d_p99_ns).max().unwrap_or(0);
+    let feed = live.map_or(String::new(), |c| {
+        use std::sync::atomic::Ordering::Relaxed;
+        format!(
+            "datagrams {} | recovered {} | lost {} | ",
+            c.datagrams.load(Relaxed),
+            c.recovered.load(Relaxed),
+            c.lost.load(Relaxed)
+        )
+    });
+    let stale = live.is_some_and(|c| c.lost.load(std::sync::atomic::Ordering::Relaxed) > 0);
     let state = if s.lanes.iter().any(|l| l.halted) {
         "HALTED"
     } else if s.lanes.iter().any(|l| l.trading_disabled) {
         "KILLED"
+    } else if stale {
+        "STALE (feed lost messages)"
     } else {
         "trading"
     };
     format!(
-        "events {} | orders {} | fills {} | net P&L ${} | tick-to-decision p99 {} ns | full-ring waits {} | {state}",
+        "{feed}events {} | orders {} | fills {} | net P&L ${} | tick-to-decision p99 {} ns | full-ring waits {} | {state}",
         s.feed_events,
         sum(|l| l.orders),
         sum(|l| l.fills),

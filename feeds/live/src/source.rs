@@ -696,6 +696,11 @@ fn on_datagram<D: Downstream>(
     if let Err(e) = session.on_packet(line, bytes, now, r) {
         r.error(format!("line {line}: {e}"));
     }
+    if line == RETRANSMIT_LINE {
+        r.counters
+            .recovered
+            .store(session.stats().recovered, Ordering::Relaxed);
+    }
 }
 
 fn send_requests<D: Downstream>(
