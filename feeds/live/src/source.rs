@@ -229,6 +229,8 @@ struct Receiving<'a, D: Downstream> {
     recorder: Option<Recorder>,
     /// Requests to send after the session call returns.
     requests: Vec<(usize, MoldRequest)>,
+    /// Messages delivered (published to [`LiveCounters::messages`] once per burst).
+    delivered: u64,
     ended: bool,
 }
 
@@ -250,7 +252,7 @@ impl<D: Downstream> Receiving<'_, D> {
 
 impl<D: Downstream> SessionSink for Receiving<'_, D> {
     fn message(&mut self, seq: u64, _line: u8, bytes: &[u8]) {
-        self.counters.messages.fetch_add(1, Ordering::Relaxed);
+        self.delivered += 1;
         self.down.message(seq, bytes);
     }
 
@@ -518,6 +520,7 @@ pub fn receive<D: Downstream>(
         counters,
         recorder,
         requests: Vec::with_capacity(64),
+        delivered: 0,
         ended: false,
     };
     // The first sequence expected (0: joined mid-session), for a replay to start where we did.
@@ -597,6 +600,7 @@ pub fn receive<D: Downstream>(
             &config.retransmit,
         );
         if got > 0 {
+            r.counters.messages.store(r.delivered, Ordering::Relaxed);
             last_rx = now;
             silent = false;
             idle_rounds = 0;
@@ -618,8 +622,7 @@ pub fn receive<D: Downstream>(
                     "feed silent: no datagram on any line for {:.3} s",
                     quiet as f64 / 1e9
                 );
-                let delivered = r.counters.messages.load(Ordering::Relaxed);
-                r.live.silences.push((delivered, quiet));
+                r.live.silences.push((r.delivered, quiet));
             }
             if let Some(s) = r.live.silences.last_mut() {
                 s.1 = quiet;
@@ -659,6 +662,7 @@ pub fn receive<D: Downstream>(
     // silently; a replay of the capture ends with the same call.
     session.finish(&mut r);
     r.down.flush();
+    r.counters.messages.store(r.delivered, Ordering::Relaxed);
     let recorder = r.recorder.take();
     live.session = session.stats().clone();
     if let Some(rec) = recorder {
