@@ -16,6 +16,8 @@
 
 pub mod binfile;
 pub mod events;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod itch;
 pub mod lobster;
 pub mod moldudp64;

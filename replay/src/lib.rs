@@ -15,6 +15,8 @@
 pub mod convert;
 pub mod error;
 pub mod format;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod reader;
 pub mod writer;
 
