@@ -152,7 +152,6 @@ pub struct LiveReport {
 pub struct LiveSource {
     config: LiveConfig,
     counters: Arc<LiveCounters>,
-    report: Arc<std::sync::Mutex<Option<LiveReport>>>,
 }
 
 impl LiveSource {
@@ -161,18 +160,12 @@ impl LiveSource {
         Self {
             config,
             counters: Arc::default(),
-            report: Arc::default(),
         }
     }
 
     /// Counters readable while the feed runs.
     pub fn counters(&self) -> Arc<LiveCounters> {
         self.counters.clone()
-    }
-
-    /// Where the full report lands when the run ends.
-    pub fn report_slot(&self) -> Arc<std::sync::Mutex<Option<LiveReport>>> {
-        self.report.clone()
     }
 }
 
@@ -424,9 +417,6 @@ impl FeedSource for LiveSource {
         }
         if let Some(why) = &live.relay_closed {
             report.notes.push(format!("relay closed: {why}"));
-        }
-        if let Ok(mut slot) = self.report.lock() {
-            *slot = Some(live);
         }
         report
     }
