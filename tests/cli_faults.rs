@@ -4,30 +4,13 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::net::{Ipv4Addr, UdpSocket};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_ticklane");
+mod live_support;
 
-fn free_port() -> u16 {
-    UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn spawn(args: &[&str], dir: &Path) -> Child {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
+use live_support::{free_port, paper_config, spawn, BIN};
 
 fn interrupt(child: &Child) {
     let ok = Command::new("kill")
@@ -35,10 +18,6 @@ fn interrupt(child: &Child) {
         .status()
         .unwrap();
     assert!(ok.success());
-}
-
-fn paper_config() -> String {
-    format!("{}/config/paper.toml", env!("CARGO_MANIFEST_DIR"))
 }
 
 /// Waits (at most `limit`) until `path` holds at least `bytes` bytes.

@@ -6,46 +6,13 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::net::{Ipv4Addr, UdpSocket};
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_ticklane");
+mod live_support;
+
+use live_support::{finish, free_port, json_of, paper_config, spawn, BIN};
 /// The generated session every run here serves: the one config/paper.toml generates, shorter.
 const MESSAGES: &str = "60000";
-
-fn free_port() -> u16 {
-    UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn spawn(args: &[&str], dir: &Path) -> Child {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-fn finish(child: Child, what: &str) -> Output {
-    let o = child.wait_with_output().unwrap();
-    assert!(
-        o.status.success(),
-        "{what} failed: {}\n{}",
-        String::from_utf8_lossy(&o.stderr),
-        String::from_utf8_lossy(&o.stdout)
-    );
-    o
-}
-
-fn json_of(o: &Output) -> serde_json::Value {
-    serde_json::from_slice(&o.stdout).unwrap()
-}
 
 /// The digest of the same session read from memory (no network).
 fn reference_digest() -> String {
@@ -64,10 +31,6 @@ fn reference_digest() -> String {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     json_of(&o)["digest"].as_str().unwrap().to_string()
-}
-
-fn paper_config() -> String {
-    format!("{}/config/paper.toml", env!("CARGO_MANIFEST_DIR"))
 }
 
 #[test]

@@ -70,6 +70,7 @@ use ticklane_live::source::{
 };
 use ticklane_live::tls::{self, DevCert};
 use ticklane_live::udp::{UdpLine, UdpLineConfig};
+use ticklane_live::upstream::RelayUpstream;
 use tokio::sync::mpsc;
 
 const SESSION: Session = *b"BENCHLIVE1";
@@ -351,72 +352,6 @@ impl Downstream for Handler {
 
 fn stamp_of(msg: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(msg.get(..8)?.try_into().ok()?))
-}
-
-/// Repacks the in-order messages into MoldUDP64 packets for the relay (as `ticklane relay`'s
-/// `ToRelay` does): one packet per burst of datagrams, a new packet after a lost gap.
-struct ToRelay {
-    tx: mpsc::Sender<RelayInput>,
-    builder: Option<MoldPacketBuilder>,
-    next: u64,
-    closed: bool,
-}
-
-impl ToRelay {
-    fn send(&mut self, input: RelayInput) {
-        if !self.closed && self.tx.blocking_send(input).is_err() {
-            self.closed = true;
-        }
-    }
-
-    fn flush_packet(&mut self) {
-        let packet = self
-            .builder
-            .as_mut()
-            .and_then(|b| b.flush().map(Bytes::copy_from_slice));
-        if let Some(p) = packet {
-            self.send(RelayInput::Packet(p));
-        }
-    }
-}
-
-impl Downstream for ToRelay {
-    fn arrived(&mut self, _kernel_ns: Option<u64>) {}
-
-    fn message(&mut self, seq: u64, bytes: &[u8]) {
-        if self.builder.is_none() || seq != self.next {
-            self.flush_packet();
-            self.builder =
-                Some(MoldPacketBuilder::new(SESSION, seq).with_max_packet(DEFAULT_MAX_PACKET));
-        }
-        self.next = seq + 1;
-        let mut full = None;
-        if let Some(b) = self.builder.as_mut() {
-            b.push(bytes, |p| full = Some(Bytes::copy_from_slice(p)))
-                .expect("a message fits a packet");
-        }
-        if let Some(p) = full {
-            self.send(RelayInput::Packet(p));
-        }
-    }
-
-    fn gap_lost(&mut self, _first: u64, _count: u64) {
-        self.flush_packet();
-    }
-
-    fn end_of_session(&mut self, next: u64) {
-        self.flush_packet();
-        self.send(RelayInput::EndOfSession(next));
-    }
-
-    fn flush(&mut self) -> bool {
-        self.flush_packet();
-        !self.closed
-    }
-
-    fn stop_requested(&self) -> bool {
-        self.closed
-    }
 }
 
 type Received<D> = (D, LiveReport, Result<(), String>);
@@ -972,16 +907,7 @@ fn relay_latency(rate: f64, secs: f64, path: Path) -> RelayRow {
             let limit = Duration::from_secs_f64(secs + 15.0);
             let client = rig.client(mode, true, limit);
             let tx = rig.tx.take().expect("relay input");
-            let up = start_receiver(
-                addr,
-                false,
-                ToRelay {
-                    tx,
-                    builder: None,
-                    next: 0,
-                    closed: false,
-                },
-            );
+            let up = start_receiver(addr, false, RelayUpstream::new(tx, SESSION));
             send_paced(addr, n, rate, Batching::Due, Body::Stamped);
             let (to_relay, live, r) = up.join().expect("upstream thread");
             drop(to_relay);

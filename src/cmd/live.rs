@@ -127,20 +127,7 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or_default(),
         a.speed
     );
-    let stop = Arc::new(AtomicBool::new(false));
-    let s2 = stop.clone();
-    std::thread::spawn(move || {
-        if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        {
-            rt.block_on(async {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    s2.store(true, std::sync::atomic::Ordering::Relaxed);
-                }
-            });
-        }
-    });
+    let stop = stop_on_ctrl_c("interrupted: end of session, then the linger");
     let report = sim.run(&history, itch_timestamp, &stop)?;
     println!(
         "published {} messages in {} packets; end of session at {}{}",
@@ -164,6 +151,26 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
         report.unanswerable_requests
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// A flag that Ctrl-C sets (after printing `why`), for commands that run on plain threads.
+pub fn stop_on_ctrl_c(why: &'static str) -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    std::thread::spawn(move || {
+        if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            rt.block_on(async {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    eprintln!("{why}");
+                    flag.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    stop
 }
 
 /// An ITCH 5.0 message's timestamp (ns since midnight, bytes 5..11).

@@ -117,21 +117,7 @@ pub fn run_live(feed: &super::live::FeedArgs, output: &Path) -> anyhow::Result<E
 
     let mut cfg = super::live::live_config(feed)?;
     cfg.record = Some(Recording::new(output.to_path_buf()));
-    let stop = Arc::new(AtomicBool::new(false));
-    let s2 = stop.clone();
-    std::thread::spawn(move || {
-        if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        {
-            rt.block_on(async {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    eprintln!("interrupted: finishing the capture");
-                    s2.store(true, Ordering::Relaxed);
-                }
-            });
-        }
-    });
+    let stop = super::live::stop_on_ctrl_c("interrupted: finishing the capture");
     let mut down = Count { messages: 0, stop };
     let mut live = LiveReport::default();
     let counters = LiveCounters::default();

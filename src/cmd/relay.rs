@@ -8,11 +8,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
-use ticklane_feeds::moldudp64::{MoldPacketBuilder, Session, DEFAULT_MAX_PACKET};
 use ticklane_live::relay::{
     LiveMode, RelayClientConfig, RelayConfig, RelayInput, RelayServer, RelayStats,
 };
-use ticklane_live::source::{receive, Downstream, LiveCounters, LiveReport};
+use ticklane_live::source::{receive, LiveCounters, LiveReport};
+use ticklane_live::upstream::RelayUpstream;
 use tokio::sync::mpsc;
 
 use super::live::FeedArgs;
@@ -104,76 +104,6 @@ pub struct RelayArgs {
     pub subscriber_queue: usize,
 }
 
-/// Repacks the arbitrated, in-order messages into MoldUDP64 packets for the relay.
-struct ToRelay {
-    tx: mpsc::Sender<RelayInput>,
-    session: Session,
-    builder: Option<MoldPacketBuilder>,
-    /// Sequence number the next message must carry to join the current packet.
-    next: u64,
-    closed: bool,
-}
-
-impl ToRelay {
-    fn send(&mut self, input: RelayInput) {
-        if !self.closed && self.tx.blocking_send(input).is_err() {
-            self.closed = true;
-        }
-    }
-
-    fn flush_packet(&mut self) {
-        let packet = self
-            .builder
-            .as_mut()
-            .and_then(|b| b.flush().map(bytes::Bytes::copy_from_slice));
-        if let Some(p) = packet {
-            self.send(RelayInput::Packet(p));
-        }
-    }
-}
-
-impl Downstream for ToRelay {
-    fn arrived(&mut self, _kernel_ns: Option<u64>) {}
-
-    fn message(&mut self, seq: u64, bytes: &[u8]) {
-        if self.builder.is_none() || seq != self.next {
-            // First message, or a jump over a lost gap: a new packet starts at `seq` (the relay's
-            // history restarts there; subscribers see the same gap).
-            self.flush_packet();
-            self.builder =
-                Some(MoldPacketBuilder::new(self.session, seq).with_max_packet(DEFAULT_MAX_PACKET));
-        }
-        self.next = seq + 1;
-        let mut full = None;
-        if let Some(b) = self.builder.as_mut() {
-            if let Err(e) = b.push(bytes, |p| full = Some(bytes::Bytes::copy_from_slice(p))) {
-                tracing::error!("message {seq} cannot be relayed: {e}");
-            }
-        }
-        if let Some(p) = full {
-            self.send(RelayInput::Packet(p));
-        }
-    }
-
-    fn gap_lost(&mut self, _first: u64, _count: u64) {
-        self.flush_packet();
-    }
-
-    fn end_of_session(&mut self, next: u64) {
-        self.flush_packet();
-        self.send(RelayInput::EndOfSession(next));
-    }
-
-    fn flush(&mut self) -> bool {
-        self.flush_packet();
-        !self.closed
-    }
-
-    fn stop_requested(&self) -> bool {
-        self.closed
-    }
-}
-
 /// `ticklane relay`: receives a UDP feed (A/B arbitrated, gaps re-requested) and serves it over
 /// QUIC until the session ends (then lingers for catch-up) or Ctrl-C.
 pub fn relay(a: RelayArgs) -> anyhow::Result<ExitCode> {
@@ -221,13 +151,7 @@ pub fn relay(a: RelayArgs) -> anyhow::Result<ExitCode> {
         std::thread::Builder::new()
             .name("relay-upstream".into())
             .spawn(move || {
-                let mut down = ToRelay {
-                    tx,
-                    session,
-                    builder: None,
-                    next: 0,
-                    closed: false,
-                };
+                let mut down = RelayUpstream::new(tx, session);
                 let mut live = LiveReport::default();
                 let r = receive(&live_cfg, &mut down, &counters, &mut live);
                 (r, live)

@@ -4,7 +4,8 @@
 //! - [`history`]: recent messages by sequence number, to answer retransmission requests.
 //! - [`simulator`]: the exchange simulator behind `ticklane serve` (publisher, retransmission
 //!   server, seeded fault injection).
-//! - [`tls`] and [`relay`]: the QUIC relay behind `ticklane relay` and its client.
+//! - [`tls`] and [`relay`]: the QUIC relay behind `ticklane relay` and its client;
+//!   [`upstream`] feeds it from the live receive loop.
 //! - [`source`]: the live feed source of the engine (lines A/B, session recovery, recording).
 //! - [`recorder`]: the capture writer on its own thread, fed by its own ring.
 
@@ -15,3 +16,4 @@ pub mod simulator;
 pub mod source;
 pub mod tls;
 pub mod udp;
+pub mod upstream;

@@ -1,0 +1,52 @@
+//! Shared by the tests that run `ticklane` processes against each other on loopback.
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::net::{Ipv4Addr, UdpSocket};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_ticklane");
+
+/// A free loopback UDP port.
+pub fn free_port() -> u16 {
+    UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts `ticklane args` in `dir`, output captured.
+pub fn spawn(args: &[&str], dir: &Path) -> Child {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits for a child and requires success.
+pub fn finish(child: Child, what: &str) -> Output {
+    let o = child.wait_with_output().unwrap();
+    assert!(
+        o.status.success(),
+        "{what} failed: {}\n{}",
+        String::from_utf8_lossy(&o.stderr),
+        String::from_utf8_lossy(&o.stdout)
+    );
+    o
+}
+
+/// Its standard output as JSON.
+pub fn json_of(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// config/paper.toml of this checkout.
+pub fn paper_config() -> String {
+    format!("{}/config/paper.toml", env!("CARGO_MANIFEST_DIR"))
+}
