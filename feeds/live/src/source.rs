@@ -519,6 +519,17 @@ pub fn receive<D: Downstream>(
     note[4..].copy_from_slice(&config.session.first_sequence.unwrap_or(0).to_be_bytes());
     r.record(wall_ns(), Line::Note, &note);
 
+    // The sockets `poll(2)` waits on in blocking mode (duplicated descriptors, so the wait
+    // needs no borrow of the lines and no allocation).
+    let mut wake: Vec<UdpSocket> = Vec::with_capacity(3);
+    for l in &lines {
+        if let OpenLine::Udp(u) = l {
+            wake.push(u.socket().try_clone().map_err(|e| format!("dup: {e}"))?);
+        }
+    }
+    if let Some(s) = &request_socket {
+        wake.push(s.try_clone().map_err(|e| format!("dup: {e}"))?);
+    }
     let mono = Mono::start();
     let mut buf = vec![0u8; MAX_DATAGRAM];
     let mut last_rx = mono.now();
@@ -635,17 +646,7 @@ pub fn receive<D: Downstream>(
                 .next_deadline()
                 .map_or(1, |t| (t.saturating_sub(now) / 1_000_000).min(1))
                 as u16;
-            let mut socks: Vec<&UdpSocket> = lines
-                .iter()
-                .filter_map(|l| match l {
-                    OpenLine::Udp(u) => Some(u.socket()),
-                    OpenLine::Relay(_) => None,
-                })
-                .collect();
-            if let Some(s) = &request_socket {
-                socks.push(s);
-            }
-            let _ = wait_readable(&socks, wait_ms);
+            let _ = wait_readable(&wake, wait_ms);
         }
     }
     // End of input or stop: whatever is still missing is reported (in order), never dropped

@@ -193,17 +193,20 @@ impl UdpLine {
     }
 }
 
-/// Waits until one of `sockets` is readable or `timeout_ms` passes; returns whether one is.
-/// Used in blocking mode, where the feed thread sleeps in the kernel between packets. It runs
-/// only when every line was found empty, so its small setup is not on the per-packet path.
-pub fn wait_readable(sockets: &[&UdpSocket], timeout_ms: u16) -> io::Result<bool> {
+/// Waits until one of `sockets` (at most 3: lines A and B and the re-request socket) is
+/// readable or `timeout_ms` passes; returns whether one is. Used in blocking mode, where the
+/// feed thread sleeps in the kernel between packets; it allocates nothing.
+pub fn wait_readable(sockets: &[UdpSocket], timeout_ms: u16) -> io::Result<bool> {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     use std::os::fd::AsFd;
-    let mut fds: Vec<PollFd<'_>> = sockets
-        .iter()
-        .map(|s| PollFd::new(s.as_fd(), PollFlags::POLLIN))
-        .collect();
-    match poll(&mut fds, PollTimeout::from(timeout_ms)) {
+    let n = sockets.len().min(3);
+    if n == 0 {
+        return Ok(false);
+    }
+    // Missing entries repeat the first socket: polling one fd twice is harmless.
+    let fd = |i: usize| PollFd::new(sockets[i.min(n - 1)].as_fd(), PollFlags::POLLIN);
+    let mut fds = [fd(0), fd(1), fd(2)];
+    match poll(&mut fds[..n], PollTimeout::from(timeout_ms)) {
         Ok(n) => Ok(n > 0),
         Err(nix::errno::Errno::EINTR) => Ok(false),
         Err(e) => Err(io::Error::from(e)),
