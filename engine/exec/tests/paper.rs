@@ -5,18 +5,16 @@
 
 mod support;
 
-use support::{add, ev, market, I};
+use support::{add, ev, market, trade_print, I};
 
 use ticklane_book::Market;
-use ticklane_core::{
-    EventBody, MarketEvent, MatchId, OrderId, Price, Qty, Side, Timestamp, TradingState,
-};
+use ticklane_core::{EventBody, MatchId, OrderId, Price, Qty, Side, Timestamp, TradingState};
 use ticklane_exec::{
     ConstantLatency, LogNormal, LogNormalLatency, PaperExchange, PerShareFees, Venue, VenueReport,
 };
 use ticklane_strategy::{
     ClientOrderId, Liquidity, OrderCommand, OrderRequest, OrderUpdateKind, RejectReason,
-    StrategyId, TimeInForce, TradePrint,
+    StrategyId, TimeInForce,
 };
 
 /// A market and a venue driven the way a lane drives them.
@@ -45,27 +43,6 @@ fn delete(id: u64) -> EventBody {
     EventBody::OrderDeleted {
         order_id: OrderId(id),
     }
-}
-
-/// The print a lane computes before applying the event.
-fn trade_print(m: &Market, e: &MarketEvent) -> Option<TradePrint> {
-    let (price, qty, resting_side) = match e.body {
-        EventBody::OrderExecuted { order_id, qty, .. } => {
-            let o = m.order(order_id)?;
-            (o.price, qty, Some(o.side))
-        }
-        EventBody::Trade {
-            price, qty, side, ..
-        } => (price, qty, Some(side)),
-        _ => return None,
-    };
-    Some(TradePrint {
-        ts: e.ts,
-        instrument: e.instrument,
-        price,
-        qty,
-        resting_side,
-    })
 }
 
 impl<V: Venue> Sim<V> {

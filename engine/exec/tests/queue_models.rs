@@ -4,16 +4,16 @@
 
 mod support;
 
-use support::{add, ev, market, I};
+use support::{add, ev, market, trade_print, I};
 
 use ticklane_book::{Market, OrderBook};
-use ticklane_core::{EventBody, MarketEvent, MatchId, OrderId, Price, Qty, Side, Timestamp};
+use ticklane_core::{EventBody, MatchId, OrderId, Price, Qty, Side, Timestamp};
 use ticklane_exec::{
     ConstantLatency, ExactQueue, PaperExchange, PerShareFees, QueueEvent, QueueModel, QueueOrder,
     TradeThroughQueue, Venue, VenueReport,
 };
 use ticklane_strategy::{
-    ClientOrderId, Liquidity, OrderCommand, OrderRequest, OrderUpdateKind, TimeInForce, TradePrint,
+    ClientOrderId, Liquidity, OrderCommand, OrderRequest, OrderUpdateKind, TimeInForce,
 };
 
 /// A market and an exchange driven the way a lane drives them (zero latency, no fees).
@@ -49,27 +49,6 @@ impl<Q: QueueModel> Sim<Q> {
         self.v.on_command(Timestamp(ts), &c, &self.m, &mut out);
         out
     }
-}
-
-/// The print a lane computes before applying the event.
-fn trade_print(m: &Market, e: &MarketEvent) -> Option<TradePrint> {
-    let (price, qty, resting_side) = match e.body {
-        EventBody::OrderExecuted { order_id, qty, .. } => {
-            let o = m.order(order_id)?;
-            (o.price, qty, Some(o.side))
-        }
-        EventBody::Trade {
-            price, qty, side, ..
-        } => (price, qty, Some(side)),
-        _ => return None,
-    };
-    Some(TradePrint {
-        ts: e.ts,
-        instrument: e.instrument,
-        price,
-        qty,
-        resting_side,
-    })
 }
 
 fn exec(id: u64, q: u32) -> EventBody {
