@@ -39,7 +39,7 @@ use crate::recorder::Recorder;
 use ticklane_runtime::feed::{FeedSource, Publisher, SourceReport};
 
 use crate::relay::{RelayClientConfig, RelayItem, RelayLine};
-use crate::udp::{wait_readable, UdpLine, UdpLineConfig};
+use crate::udp::{wait_readable, wall_ns, UdpLine, UdpLineConfig};
 
 /// Line number the session sees for retransmission answers.
 pub const RETRANSMIT_LINE: u8 = 3;
@@ -184,14 +184,6 @@ impl Mono {
     }
 }
 
-/// Receive time in ns since the Unix epoch (for capture records without a kernel stamp).
-#[allow(clippy::disallowed_methods)] // Capture records carry wall-clock receive times.
-fn wall_ns() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-}
-
 enum OpenLine {
     Udp(UdpLine),
     Relay(Box<RelayLine>),
@@ -228,10 +220,12 @@ struct Receiving<'a, D: Downstream> {
 }
 
 impl<D: Downstream> Receiving<'_, D> {
-    fn record(&mut self, ts: u64, line: Line, bytes: &[u8]) {
+    /// Records `bytes` with receive time `ts` (the wall clock now when `None`, read only when
+    /// recording).
+    fn record(&mut self, ts: Option<u64>, line: Line, bytes: &[u8]) {
         if let Some(r) = self.recorder.as_mut() {
             // Never blocks: a full ring drops the record and counts it.
-            r.record(ts, line, bytes);
+            r.record(ts.unwrap_or_else(wall_ns), line, bytes);
         }
     }
 
@@ -266,7 +260,7 @@ impl<D: Downstream> SessionSink for Receiving<'_, D> {
         note[..4].copy_from_slice(b"LOST");
         note[4..12].copy_from_slice(&first.to_be_bytes());
         note[12..20].copy_from_slice(&count.to_be_bytes());
-        self.record(wall_ns(), Line::Note, &note);
+        self.record(None, Line::Note, &note);
         self.down.gap_lost(first, count);
     }
 
@@ -517,7 +511,7 @@ pub fn receive<D: Downstream>(
     let mut note = [0u8; 12];
     note[..4].copy_from_slice(b"FROM");
     note[4..].copy_from_slice(&config.session.first_sequence.unwrap_or(0).to_be_bytes());
-    r.record(wall_ns(), Line::Note, &note);
+    r.record(None, Line::Note, &note);
 
     // The sockets `poll(2)` waits on in blocking mode (duplicated descriptors, so the wait
     // needs no borrow of the lines and no allocation).
@@ -687,7 +681,7 @@ fn on_datagram<D: Downstream>(
         1 => Line::B,
         _ => Line::Retransmit,
     };
-    r.record(kernel_ns.unwrap_or_else(wall_ns), rec_line, bytes);
+    r.record(kernel_ns, rec_line, bytes);
     if let Err(e) = session.on_packet(line, bytes, now, r) {
         r.error(format!("line {line}: {e}"));
     }

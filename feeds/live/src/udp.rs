@@ -184,13 +184,18 @@ impl UdpLine {
 
     /// How long ago (ns) the kernel received a datagram stamped `kernel_ns`, by the realtime
     /// clock now; 0 if the clock went backwards.
-    #[allow(clippy::disallowed_methods)] // The I/O edge: kernel stamps are realtime-clock times.
     pub fn age_ns(kernel_ns: u64) -> u64 {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
-        now.saturating_sub(kernel_ns)
+        wall_ns().saturating_sub(kernel_ns)
     }
+}
+
+/// The realtime clock now, ns since the Unix epoch: the clock kernel receive stamps and capture
+/// records use.
+#[allow(clippy::disallowed_methods)] // The I/O edge: receive times are realtime-clock times.
+pub fn wall_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
 /// Waits until one of `sockets` (at most 3: lines A and B and the re-request socket) is
