@@ -45,15 +45,9 @@ pub fn load_messages(source: &str) -> anyhow::Result<MessageHistory> {
             .map_or(Ok(200_000), str::parse)
             .context("generated:SEED:MESSAGES")?;
         let buf = super::pipeline::generate_framed(seed, messages, 64)?;
-        let mut pos = 0usize;
-        while let Some(p) = buf.get(pos..pos + 2) {
-            let len = usize::from(u16::from_be_bytes([p[0], p[1]]));
-            let Some(body) = buf.get(pos + 2..pos + 2 + len) else {
-                bail!("generated session cut at offset {pos}");
-            };
-            history.push(seq, body);
+        for frame in ticklane_feeds::binfile::Frames::new(&buf) {
+            history.push(seq, frame.context("generated session")?.bytes);
             seq += 1;
-            pos += 2 + len;
         }
         return Ok(history);
     }

@@ -59,12 +59,8 @@ fn session_history(n: u64) -> MessageHistory {
     })
     .unwrap();
     let mut h = MessageHistory::new(usize::MAX, usize::MAX);
-    let (mut pos, mut seq) = (0usize, 1u64);
-    while pos + 2 <= buf.len() {
-        let len = usize::from(u16::from_be_bytes([buf[pos], buf[pos + 1]]));
-        h.push(seq, &buf[pos + 2..pos + 2 + len]);
-        seq += 1;
-        pos += 2 + len;
+    for (seq, frame) in (1u64..).zip(ticklane_feeds::binfile::Frames::new(&buf)) {
+        h.push(seq, frame.unwrap().bytes);
     }
     assert_eq!(h.len() as u64, n);
     h

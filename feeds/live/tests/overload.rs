@@ -86,12 +86,8 @@ fn a_slow_lane_fills_its_ring_the_kernel_drops_and_the_books_go_stale_not_wrong(
     })
     .unwrap();
     let mut history = MessageHistory::new(usize::MAX, usize::MAX);
-    let (mut pos, mut seq) = (0usize, 1u64);
-    while pos + 2 <= buf.len() {
-        let len = usize::from(u16::from_be_bytes([buf[pos], buf[pos + 1]]));
-        history.push(seq, &buf[pos + 2..pos + 2 + len]);
-        seq += 1;
-        pos += 2 + len;
+    for (seq, frame) in (1u64..).zip(ticklane_feeds::binfile::Frames::new(&buf)) {
+        history.push(seq, frame.unwrap().bytes);
     }
     let addr = free_port();
     let mut line = UdpLineConfig::unicast(addr);
