@@ -36,8 +36,12 @@
 //!
 //! At most one working order per side and instrument. Quotes are re-evaluated when the top of
 //! the book changes (`on_book`), the trading state changes, an order update or fill arrives,
-//! and every `refresh_us` of event time (a timer, armed at the first book update so that it
-//! starts from real event time, then re-armed at each firing).
+//! and every `refresh_us` of event time while the strategy's instruments are active (a timer,
+//! armed at the first book update so that it starts from real event time, re-armed at a firing
+//! only if a book change, order update or fill came since the previous one, and armed again by
+//! the next of those). A quiet or closed market costs one firing, not one per period: the four
+//! hours from the close to the end-of-system event would otherwise fire it 144,000 times, in a
+//! burst, when that event arrives.
 //!
 //! * No order on the side and a price wanted: submit a Day limit order of `quote_qty`.
 //! * A working order, no price wanted (limit, book not quotable): cancel it.
@@ -343,6 +347,8 @@ pub struct MicropriceMm {
     states: Vec<InstrumentState>,
     /// Whether the refresh timer is armed.
     timer_armed: bool,
+    /// Whether a book change, order update or fill came since the timer last fired.
+    active: bool,
 }
 
 impl MicropriceMm {
@@ -352,6 +358,7 @@ impl MicropriceMm {
             config,
             states: Vec::with_capacity(8),
             timer_armed: false,
+            active: false,
         }
     }
 
@@ -393,6 +400,12 @@ impl MicropriceMm {
                 i
             }
         }
+    }
+
+    /// Something the quotes depend on happened: keep the refresh timer running.
+    fn note_activity(&mut self, ctx: &mut Context<'_>) {
+        self.active = true;
+        self.arm_timer(ctx);
     }
 
     fn arm_timer(&mut self, ctx: &mut Context<'_>) {
@@ -481,7 +494,7 @@ impl Strategy for MicropriceMm {
     }
 
     fn on_book(&mut self, instrument: InstrumentId, ctx: &mut Context<'_>) {
-        self.arm_timer(ctx);
+        self.note_activity(ctx);
         let i = self.find_or_insert(instrument);
         self.requote(i, ctx);
     }
@@ -490,6 +503,7 @@ impl Strategy for MicropriceMm {
         let Some(i) = self.find(update.instrument) else {
             return;
         };
+        self.note_activity(ctx);
         let Some(slot) = self.states[i]
             .quotes
             .iter_mut()
@@ -538,6 +552,7 @@ impl Strategy for MicropriceMm {
         let Some(i) = self.find(fill.instrument) else {
             return;
         };
+        self.note_activity(ctx);
         if fill.leaves.0 == 0 {
             // Done: forget it now, so that the requote below does not modify a filled order.
             for slot in &mut self.states[i].quotes {
@@ -558,7 +573,9 @@ impl Strategy for MicropriceMm {
         for i in 0..self.states.len() {
             self.requote(i, ctx);
         }
-        self.arm_timer(ctx);
+        if std::mem::take(&mut self.active) {
+            self.arm_timer(ctx);
+        }
     }
 }
 
@@ -824,6 +841,41 @@ mod tests {
             h.s.quote(INST, Side::Bid),
             Some((id(0), Price(10_0000), false))
         );
+    }
+
+    /// The refresh timer runs while something happens and stops after one quiet period, so a
+    /// long quiet stretch (a closed market) costs one firing, not one per period.
+    #[test]
+    fn refresh_timer_stops_when_nothing_happens_and_restarts_on_activity() {
+        let mut h = Harness::new(Config::default());
+        let a = book_a();
+        h.book(&a, MS);
+        // Armed by the book update (active): fires at 101 ms and re-arms for 201 ms.
+        let (d1, _, t) = h.timers.pop_due(Timestamp(101 * MS)).expect("first firing");
+        assert_eq!(h.call(&a, d1.0, |s, ctx| s.on_timer(t, ctx)), vec![]);
+        assert_eq!(h.timers.len(), 1);
+        // Nothing happened in between: the 201 ms firing does not re-arm.
+        let (d2, _, t) = h
+            .timers
+            .pop_due(Timestamp(201 * MS))
+            .expect("second firing");
+        assert_eq!(d2, Timestamp(201 * MS));
+        assert_eq!(h.call(&a, d2.0, |s, ctx| s.on_timer(t, ctx)), vec![]);
+        assert_eq!(h.timers.len(), 0, "a quiet period stops the timer");
+        // Four hours later a book change re-arms it from that event's time.
+        let later = 4 * 3_600_000 * MS;
+        h.book(&a, later);
+        assert_eq!(h.timers.len(), 1);
+        assert_eq!(h.timers.pop_due(Timestamp(later + 100 * MS - 1)), None);
+        assert!(h.timers.pop_due(Timestamp(later + 100 * MS)).is_some());
+        // An order update alone also keeps it alive.
+        let (mut h, a) = Harness::quoted_on_a(Config::default());
+        let (d, _, t) = h.timers.pop_due(Timestamp(u64::MAX)).expect("armed");
+        h.call(&a, d.0, |s, ctx| s.on_timer(t, ctx));
+        let (d, _, t) = h.timers.pop_due(Timestamp(u64::MAX)).expect("re-armed");
+        h.update(&a, d.0 - 1, 0, OrderUpdateKind::Accepted);
+        h.call(&a, d.0, |s, ctx| s.on_timer(t, ctx));
+        assert_eq!(h.timers.len(), 1, "the order update kept it running");
     }
 
     #[test]
