@@ -697,20 +697,24 @@ mod tests {
 
 #[cfg(test)]
 mod fuzz_corpus {
-    //! The `run_config` fuzz corpus as a regression test: every file of
-    //! `feeds/fuzz/corpus/run_config/` and `feeds/fuzz/regressions/run_config/` goes through the
-    //! fuzz target's body (`feeds/fuzz/run_config_check.rs`, included here) on stable.
+    //! The config loader's fuzz corpora as regression tests: every file of
+    //! `feeds/fuzz/{corpus,regressions}/run_config/` goes through the `run_config` target's body
+    //! (`feeds/fuzz/run_config_check.rs`), and every file of `.../run_config_doc/` through the
+    //! `run_config_doc` target's (the document it chooses, `feeds/fuzz/run_config_doc.rs`, then
+    //! the same check), on stable. Both files are included here.
 
     use super::RunConfig;
 
     include!("../feeds/fuzz/run_config_check.rs");
+    include!("../feeds/fuzz/run_config_doc.rs");
 
-    #[test]
-    fn run_config_corpus() {
+    /// Runs every file of the target's corpus (required, non-empty) and regressions through
+    /// `body`.
+    fn run_corpus(target: &str, body: impl Fn(&[u8]) + std::panic::RefUnwindSafe) {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("feeds/fuzz");
         let mut corpus = 0;
         for (kind, required) in [("corpus", true), ("regressions", false)] {
-            let dir = root.join(kind).join("run_config");
+            let dir = root.join(kind).join(target);
             let entries = match std::fs::read_dir(&dir) {
                 Ok(e) => e,
                 Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => continue,
@@ -720,14 +724,45 @@ mod fuzz_corpus {
             files.sort();
             for f in &files {
                 let data = std::fs::read(f).unwrap();
-                let r = std::panic::catch_unwind(|| run_config_check(&data));
-                assert!(r.is_ok(), "run_config: {} fails", f.display());
+                let r = std::panic::catch_unwind(|| body(&data));
+                assert!(r.is_ok(), "{target}: {} fails", f.display());
             }
             if kind == "corpus" {
                 corpus = files.len();
             }
         }
-        assert!(corpus > 0, "run_config: empty corpus");
+        assert!(corpus > 0, "{target}: empty corpus");
+    }
+
+    #[test]
+    fn run_config_corpus() {
+        run_corpus("run_config", run_config_check);
+    }
+
+    #[test]
+    fn run_config_doc_corpus() {
+        run_corpus("run_config_doc", |data| {
+            run_config_check(run_config_document(data).as_bytes())
+        });
+    }
+
+    /// The document builder reaches the loader's validation, not only its parse errors: some
+    /// chosen documents load, some are refused by validation (an error naming a key).
+    #[test]
+    fn chosen_documents_reach_validation() {
+        let (mut ok, mut refused) = (0, 0);
+        for seed in 0u32..2_000 {
+            let bytes: Vec<u8> = (0..64u32)
+                .map(|i| (seed.wrapping_mul(2_654_435_761).rotate_left(i % 32) ^ i) as u8)
+                .collect();
+            let doc = run_config_document(&bytes);
+            run_config_check(doc.as_bytes());
+            match RunConfig::parse(&doc, "t") {
+                Ok(_) => ok += 1,
+                Err(_) => refused += 1,
+            }
+        }
+        assert!(ok > 0 && refused > 0, "loaded {ok}, refused {refused}");
     }
 
     /// Fuzz finding: a latency in µs that overflows u64 in ns panicked (debug) or wrapped
