@@ -288,5 +288,6 @@ pub fn run_config_document(data: &[u8]) -> String {
             }
         }
     }
-    toml::to_string(&doc).unwrap_or_default()
+    // A table of strings, numbers, booleans, arrays and tables always serializes.
+    toml::to_string(&doc).expect("a chosen document serializes to TOML")
 }
