@@ -708,30 +708,10 @@ mod fuzz_corpus {
     include!("../feeds/fuzz/run_config_check.rs");
     include!("../feeds/fuzz/run_config_doc.rs");
 
-    /// Runs every file of the target's corpus (required, non-empty) and regressions through
-    /// `body`.
+    /// Runs every file of the target's corpus and regressions through `body`.
     fn run_corpus(target: &str, body: impl Fn(&[u8]) + std::panic::RefUnwindSafe) {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("feeds/fuzz");
-        let mut corpus = 0;
-        for (kind, required) in [("corpus", true), ("regressions", false)] {
-            let dir = root.join(kind).join(target);
-            let entries = match std::fs::read_dir(&dir) {
-                Ok(e) => e,
-                Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => panic!("{}: {e}", dir.display()),
-            };
-            let mut files: Vec<_> = entries.map(|e| e.unwrap().path()).collect();
-            files.sort();
-            for f in &files {
-                let data = std::fs::read(f).unwrap();
-                let r = std::panic::catch_unwind(|| body(&data));
-                assert!(r.is_ok(), "{target}: {} fails", f.display());
-            }
-            if kind == "corpus" {
-                corpus = files.len();
-            }
-        }
-        assert!(corpus > 0, "{target}: empty corpus");
+        ticklane_feeds::fuzzing::run_corpus(&root, target, body);
     }
 
     #[test]

@@ -14,6 +14,49 @@ use crate::moldudp64::{
 use crate::pcap::PcapReader;
 use zerocopy::IntoBytes;
 
+/// Runs every file of `fuzz_dir/corpus/<target>/` (which must exist and hold at least one
+/// file) and of `fuzz_dir/regressions/<target>/` (crash reproducers; may be absent) through
+/// `body`, in file-name order, and returns how many corpus files there were. The corpus
+/// regression tests of every target (this crate's, the capture reader's in `ticklane-replay`,
+/// the config loader's in the binary) share it.
+///
+/// # Panics
+///
+/// Naming the file, when `body` panics on it; when a directory cannot be read; when the corpus
+/// is empty.
+pub fn run_corpus(
+    fuzz_dir: &std::path::Path,
+    target: &str,
+    body: impl Fn(&[u8]) + std::panic::RefUnwindSafe,
+) -> usize {
+    let mut corpus = 0;
+    for (kind, required) in [("corpus", true), ("regressions", false)] {
+        let dir = fuzz_dir.join(kind).join(target);
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => panic!("{}: {e}", dir.display()),
+        };
+        let mut files: Vec<std::path::PathBuf> = entries
+            .map(|e| {
+                e.unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+                    .path()
+            })
+            .collect();
+        files.sort();
+        for f in &files {
+            let data = std::fs::read(f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+            let r = std::panic::catch_unwind(|| body(&data));
+            assert!(r.is_ok(), "{target}: {} fails", f.display());
+        }
+        if kind == "corpus" {
+            corpus = files.len();
+        }
+    }
+    assert!(corpus > 0, "{target}: empty corpus");
+    corpus
+}
+
 /// `itch_decode`: the ITCH 5.0 decoder and normalizer on arbitrary bytes.
 ///
 /// Checks: nothing panics; `decode` agrees with `message_len`; `decode_prefix` consumes exactly
@@ -405,5 +448,38 @@ pub fn mold_session(data: &[u8]) {
         assert_eq!(st.messages, sink.delivered, "{st:?}");
         assert_eq!(st.lost_messages, sink.lost, "{st:?}");
         assert_eq!(st.end_of_session, sink.ended, "{st:?}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::run_corpus;
+
+    /// The corpus runner runs every file, fails naming the file a body panics on, and refuses
+    /// an empty or missing corpus.
+    #[test]
+    fn run_corpus_runs_every_file_and_names_a_failing_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let corpus = dir.path().join("corpus/t");
+        std::fs::create_dir_all(&corpus).unwrap();
+        assert!(std::panic::catch_unwind(|| run_corpus(dir.path(), "t", |_| {})).is_err());
+        std::fs::write(corpus.join("a"), b"ok").unwrap();
+        std::fs::write(corpus.join("b"), b"bad").unwrap();
+        let seen = std::sync::Mutex::new(Vec::new());
+        assert_eq!(
+            run_corpus(dir.path(), "t", |d| seen.lock().unwrap().push(d.to_vec())),
+            2
+        );
+        assert_eq!(*seen.lock().unwrap(), vec![b"ok".to_vec(), b"bad".to_vec()]);
+        let regressions = dir.path().join("regressions/t");
+        std::fs::create_dir_all(&regressions).unwrap();
+        std::fs::write(regressions.join("r"), b"bad").unwrap();
+        let failed = std::panic::catch_unwind(|| {
+            run_corpus(dir.path(), "t", |d| assert_ne!(d, b"bad"));
+        })
+        .unwrap_err();
+        let msg = failed.downcast_ref::<String>().cloned().unwrap_or_default();
+        assert!(msg.contains("corpus/t/b fails"), "{msg}");
+        assert!(std::panic::catch_unwind(|| run_corpus(dir.path(), "missing", |_| {})).is_err());
     }
 }

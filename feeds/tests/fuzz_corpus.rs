@@ -21,33 +21,9 @@ fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz")
 }
 
-/// Runs every corpus and regression file of `target` through `body`; returns how many corpus
-/// files there were.
+/// Runs every corpus and regression file of `target` through `body`.
 fn run_corpus(target: &str, body: fn(&[u8])) -> usize {
-    let mut corpus = 0;
-    for (kind, required) in [("corpus", true), ("regressions", false)] {
-        let dir = fuzz_dir().join(kind).join(target);
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) if !required => {
-                assert_eq!(e.kind(), std::io::ErrorKind::NotFound, "{}", dir.display());
-                continue;
-            }
-            Err(e) => panic!("{}: {e}", dir.display()),
-        };
-        let mut files: Vec<PathBuf> = entries.map(|e| e.unwrap().path()).collect();
-        files.sort();
-        for f in &files {
-            let data = std::fs::read(f).unwrap();
-            let r = std::panic::catch_unwind(|| body(&data));
-            assert!(r.is_ok(), "{target}: {} fails", f.display());
-        }
-        if kind == "corpus" {
-            corpus = files.len();
-        }
-    }
-    assert!(corpus > 0, "{target}: empty corpus");
-    corpus
+    fuzzing::run_corpus(&fuzz_dir(), target, body)
 }
 
 #[test]

@@ -22,29 +22,7 @@ fn fuzz_dir() -> PathBuf {
 
 #[test]
 fn capture_reader_corpus() {
-    let mut corpus = 0;
-    for (kind, required) in [("corpus", true), ("regressions", false)] {
-        let dir = fuzz_dir().join(kind).join(TARGET);
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) if !required => {
-                assert_eq!(e.kind(), std::io::ErrorKind::NotFound, "{}", dir.display());
-                continue;
-            }
-            Err(e) => panic!("{}: {e}", dir.display()),
-        };
-        let mut files: Vec<PathBuf> = entries.map(|e| e.unwrap().path()).collect();
-        files.sort();
-        for f in &files {
-            let data = std::fs::read(f).unwrap();
-            let r = std::panic::catch_unwind(|| capture_reader(&data));
-            assert!(r.is_ok(), "{TARGET}: {} fails", f.display());
-        }
-        if kind == "corpus" {
-            corpus = files.len();
-        }
-    }
-    assert!(corpus > 0, "{TARGET}: empty corpus");
+    ticklane_feeds::fuzzing::run_corpus(&fuzz_dir(), TARGET, capture_reader);
 }
 
 /// The seeds pass too.
