@@ -5,7 +5,7 @@
 
 mod support;
 
-use support::{add, ev, market, trade_print, I};
+use support::{add, ev, fills, market, trade_print, updates, I};
 
 use ticklane_book::Market;
 use ticklane_core::{EventBody, MatchId, OrderId, Price, Qty, Side, Timestamp, TradingState};
@@ -109,25 +109,6 @@ fn modify(n: u64, px: i64, qty: u32) -> OrderCommand {
 
 fn cancel(n: u64) -> OrderCommand {
     OrderCommand::Cancel { id: id(n) }
-}
-
-/// (price, qty, leaves, liquidity) of the fills.
-fn fills(out: &[VenueReport]) -> Vec<(i64, u32, u32, Liquidity)> {
-    out.iter()
-        .filter_map(|r| match r {
-            VenueReport::Fill(f) => Some((f.price.0, f.qty.0, f.leaves.0, f.liquidity)),
-            _ => None,
-        })
-        .collect()
-}
-
-fn updates(out: &[VenueReport]) -> Vec<OrderUpdateKind> {
-    out.iter()
-        .filter_map(|r| match r {
-            VenueReport::Update(u) => Some(u.kind),
-            _ => None,
-        })
-        .collect()
 }
 
 fn ts_of(r: &VenueReport) -> u64 {

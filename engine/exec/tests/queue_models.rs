@@ -4,7 +4,7 @@
 
 mod support;
 
-use support::{add, ev, market, trade_print, I};
+use support::{add, ev, fills, market, trade_print, updates, I};
 
 use ticklane_book::{Market, OrderBook};
 use ticklane_core::{EventBody, MatchId, OrderId, Price, Qty, Side, Timestamp};
@@ -86,30 +86,12 @@ fn submit(n: u64, side: Side, px: i64, qty: u32) -> OrderCommand {
     }
 }
 
-/// (price, qty, leaves, liquidity) of some fills.
-type Fills = Vec<(i64, u32, u32, Liquidity)>;
-
-fn fills(out: &[VenueReport]) -> Fills {
-    out.iter()
-        .filter_map(|r| match r {
-            VenueReport::Fill(f) => Some((f.price.0, f.qty.0, f.leaves.0, f.liquidity)),
-            _ => None,
-        })
-        .collect()
-}
-
-fn updates(out: &[VenueReport]) -> Vec<OrderUpdateKind> {
-    out.iter()
-        .filter_map(|r| match r {
-            VenueReport::Update(u) => Some(u.kind),
-            _ => None,
-        })
-        .collect()
-}
-
 /// The shared scenario: a 100-share bid at 10.00 joins behind #4 (200); #6 (300) joins behind
 /// us; #4 executes in full; then, one step at a time, the fills of: an execution of #6 at our
 /// price (behind us), a hidden print at our price, and a sell through our price (#5 at 9.99).
+/// (price, qty, leaves, liquidity) of some fills.
+type Fills = Vec<(i64, u32, u32, Liquidity)>;
+
 fn scenario<Q: QueueModel>(q: Q) -> (Sim<Q>, [Fills; 3]) {
     let mut s = Sim::new(q);
     let out = s.cmd(10, submit(1, Side::Bid, 10_0000, 100));

@@ -2,9 +2,9 @@
 
 mod support;
 
-use support::{market, I};
+use support::{fills, market, updates, I};
 use ticklane_core::{EventBody, InstrumentId, MarketEvent, OrderId, Price, Qty, Side, Timestamp};
-use ticklane_exec::{TouchVenue, Venue, VenueReport};
+use ticklane_exec::{TouchVenue, Venue};
 use ticklane_strategy::{
     ClientOrderId, Liquidity, OrderCommand, OrderRequest, OrderUpdateKind, RejectReason,
     StrategyId, TimeInForce, TradePrint,
@@ -21,24 +21,6 @@ fn submit(n: u64, side: Side, px: i64, qty: u32, tif: TimeInForce) -> OrderComma
             tif,
         },
     }
-}
-
-fn fills(out: &[VenueReport]) -> Vec<(i64, u32, u32, Liquidity)> {
-    out.iter()
-        .filter_map(|r| match r {
-            VenueReport::Fill(f) => Some((f.price.0, f.qty.0, f.leaves.0, f.liquidity)),
-            _ => None,
-        })
-        .collect()
-}
-
-fn updates(out: &[VenueReport]) -> Vec<OrderUpdateKind> {
-    out.iter()
-        .filter_map(|r| match r {
-            VenueReport::Update(u) => Some(u.kind),
-            _ => None,
-        })
-        .collect()
 }
 
 #[test]

@@ -7,6 +7,8 @@ use ticklane_core::{
     EventBody, InstrumentId, InstrumentInfo, MarketEvent, OrderId, Price, Qty, Side, Symbol,
     Timestamp, TradingState,
 };
+use ticklane_exec::VenueReport;
+use ticklane_strategy::{Liquidity, OrderUpdateKind};
 
 /// The instrument of every scenario.
 pub const I: InstrumentId = InstrumentId(1);
@@ -75,4 +77,24 @@ pub fn trade_print(m: &Market, e: &MarketEvent) -> Option<ticklane_strategy::Tra
         qty,
         resting_side,
     })
+}
+
+/// (price, qty, leaves, liquidity) of the fills among `out`.
+pub fn fills(out: &[VenueReport]) -> Vec<(i64, u32, u32, Liquidity)> {
+    out.iter()
+        .filter_map(|r| match r {
+            VenueReport::Fill(f) => Some((f.price.0, f.qty.0, f.leaves.0, f.liquidity)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The kinds of the order updates among `out`.
+pub fn updates(out: &[VenueReport]) -> Vec<OrderUpdateKind> {
+    out.iter()
+        .filter_map(|r| match r {
+            VenueReport::Update(u) => Some(u.kind),
+            _ => None,
+        })
+        .collect()
 }
