@@ -5,7 +5,7 @@
 
 mod support;
 
-use support::{add, ev, fills, market, trade_print, updates, I};
+use support::{add, ev, fills, id, market, submit, trade_print, updates, I};
 
 use ticklane_book::Market;
 use ticklane_core::{EventBody, MatchId, OrderId, Price, Qty, Side, Timestamp, TradingState};
@@ -79,23 +79,6 @@ impl<V: Venue> Sim<V> {
         self.out.clear();
         self.v.advance(Timestamp(ts), &self.m, &mut self.out);
         std::mem::take(&mut self.out)
-    }
-}
-
-fn id(n: u64) -> ClientOrderId {
-    ClientOrderId::new(0, n)
-}
-
-fn submit(n: u64, side: Side, px: i64, qty: u32, tif: TimeInForce) -> OrderCommand {
-    OrderCommand::Submit {
-        id: id(n),
-        request: OrderRequest {
-            instrument: I,
-            side,
-            price: Price(px),
-            qty: Qty(qty),
-            tif,
-        },
     }
 }
 

@@ -4,7 +4,7 @@
 
 mod support;
 
-use support::{add, ev, fills, market, trade_print, updates, I};
+use support::{add, ev, fills, id, market, trade_print, updates};
 
 use ticklane_book::{Market, OrderBook};
 use ticklane_core::{EventBody, MatchId, OrderId, Price, Qty, Side, Timestamp};
@@ -12,9 +12,7 @@ use ticklane_exec::{
     ConstantLatency, ExactQueue, PaperExchange, PerShareFees, QueueEvent, QueueModel, QueueOrder,
     TradeThroughQueue, Venue, VenueReport,
 };
-use ticklane_strategy::{
-    ClientOrderId, Liquidity, OrderCommand, OrderRequest, OrderUpdateKind, TimeInForce,
-};
+use ticklane_strategy::{Liquidity, OrderCommand, OrderUpdateKind, TimeInForce};
 
 /// A market and an exchange driven the way a lane drives them (zero latency, no fees).
 struct Sim<Q: QueueModel> {
@@ -69,21 +67,9 @@ fn hidden(side: Side, px: i64, q: u32) -> EventBody {
     }
 }
 
-fn id(n: u64) -> ClientOrderId {
-    ClientOrderId::new(0, n)
-}
-
+/// A Day limit order `n` on `I`.
 fn submit(n: u64, side: Side, px: i64, qty: u32) -> OrderCommand {
-    OrderCommand::Submit {
-        id: id(n),
-        request: OrderRequest {
-            instrument: I,
-            side,
-            price: Price(px),
-            qty: Qty(qty),
-            tif: TimeInForce::Day,
-        },
-    }
+    support::submit(n, side, px, qty, TimeInForce::Day)
 }
 
 /// The shared scenario: a 100-share bid at 10.00 joins behind #4 (200); #6 (300) joins behind

@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{ev, market, I};
+use support::{ev, market, submit, I};
 use ticklane_book::Market;
 use ticklane_core::{EventBody, OrderId, Price, Qty, Side, Timestamp};
 use ticklane_exec::{
@@ -53,17 +53,7 @@ impl Sim {
     ) -> (u64, Vec<OrderUpdateKind>) {
         self.n += 1;
         let n = self.n;
-        let cmd = OrderCommand::Submit {
-            id: ClientOrderId::new(0, n),
-            request: OrderRequest {
-                instrument: I,
-                side,
-                price: Price(px),
-                qty: Qty(qty),
-                tif,
-            },
-        };
-        (n, self.send(ts, cmd))
+        (n, self.send(ts, submit(n, side, px, qty, tif)))
     }
 
     fn event(&mut self, ts: u64, body: EventBody) -> Vec<OrderUpdateKind> {

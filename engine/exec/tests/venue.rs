@@ -2,26 +2,13 @@
 
 mod support;
 
-use support::{fills, market, updates, I};
+use support::{fills, market, submit, updates, I};
 use ticklane_core::{EventBody, InstrumentId, MarketEvent, OrderId, Price, Qty, Side, Timestamp};
 use ticklane_exec::{TouchVenue, Venue};
 use ticklane_strategy::{
     ClientOrderId, Liquidity, OrderCommand, OrderRequest, OrderUpdateKind, RejectReason,
     StrategyId, TimeInForce, TradePrint,
 };
-
-fn submit(n: u64, side: Side, px: i64, qty: u32, tif: TimeInForce) -> OrderCommand {
-    OrderCommand::Submit {
-        id: ClientOrderId::new(0, n),
-        request: OrderRequest {
-            instrument: I,
-            side,
-            price: Price(px),
-            qty: Qty(qty),
-            tif,
-        },
-    }
-}
 
 #[test]
 fn a_marketable_ioc_walks_the_levels_and_expires_the_rest() {

@@ -8,7 +8,9 @@ use ticklane_core::{
     Timestamp, TradingState,
 };
 use ticklane_exec::VenueReport;
-use ticklane_strategy::{Liquidity, OrderUpdateKind};
+use ticklane_strategy::{
+    ClientOrderId, Liquidity, OrderCommand, OrderRequest, OrderUpdateKind, TimeInForce,
+};
 
 /// The instrument of every scenario.
 pub const I: InstrumentId = InstrumentId(1);
@@ -97,4 +99,23 @@ pub fn updates(out: &[VenueReport]) -> Vec<OrderUpdateKind> {
             _ => None,
         })
         .collect()
+}
+
+/// Client order `n` of strategy 0.
+pub fn id(n: u64) -> ClientOrderId {
+    ClientOrderId::new(0, n)
+}
+
+/// A limit order `n` on `I`.
+pub fn submit(n: u64, side: Side, px: i64, qty: u32, tif: TimeInForce) -> OrderCommand {
+    OrderCommand::Submit {
+        id: id(n),
+        request: OrderRequest {
+            instrument: I,
+            side,
+            price: Price(px),
+            qty: Qty(qty),
+            tif,
+        },
+    }
 }
