@@ -112,7 +112,12 @@ fn bench_reports_every_stage_without_errors() {
         .collect();
     assert_eq!(
         stages,
-        ["decode", "decode+normalize", "decode+normalize+book"]
+        [
+            "decode",
+            "decode+normalize",
+            "decode+normalize+book",
+            "decode+normalize+lane"
+        ]
     );
     for r in v.as_array().unwrap() {
         assert_eq!(r["messages"], 30_000);

@@ -28,6 +28,10 @@ fn json(args: &[&str]) -> serde_json::Value {
     serde_json::from_str(&ok(&a)).unwrap()
 }
 
+/// The session of the embedded default configuration, cut to 200,000 messages (what `run
+/// --messages 200000` generates), as `gen`/`bench` arguments.
+const SESSION: [&str; 6] = ["--seed", "7", "--messages", "200000", "--instruments", "64"];
+
 fn digest(v: &serde_json::Value) -> String {
     v["digest"].as_str().unwrap().to_string()
 }
@@ -83,39 +87,27 @@ fn one_digest_across_runs_lanes_paces_and_source_paths() {
     assert_eq!(digest(&base), digest(&four), "1 vs 4 lanes");
     assert_eq!(digest(&base), digest(&paced), "max vs paced");
     assert_eq!(two["lanes"].as_array().unwrap().len(), 2);
+    // `ticklane bench` drives one lane of the same configuration on its own thread, with no
+    // feed thread and no ring: the same decisions.
+    let bench = json(&[&["bench"], &SESSION[..], &["--passes", "1"]].concat());
+    let lane = bench
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["stage"] == "decode+normalize+lane")
+        .unwrap();
+    assert_eq!(digest(lane), digest(&base), "run vs bench's lane stage");
 
     // The same session written to a file and read through the file reader decides the same.
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("s.itch");
     let f = file.to_str().unwrap();
-    ok(&[
-        "gen",
-        "--seed",
-        "7",
-        "--messages",
-        "200000",
-        "--instruments",
-        "64",
-        "-o",
-        f,
-    ]);
+    ok(&[&["gen"], &SESSION[..], &["-o", f]].concat());
     let from_file = json(&["run", "--file", f]);
     assert_eq!(digest(&base), digest(&from_file), "in-memory vs file");
     let pcap = dir.path().join("s.pcap");
     let p = pcap.to_str().unwrap();
-    ok(&[
-        "gen",
-        "--seed",
-        "7",
-        "--messages",
-        "200000",
-        "--instruments",
-        "64",
-        "--format",
-        "pcap",
-        "-o",
-        p,
-    ]);
+    ok(&[&["gen"], &SESSION[..], &["--format", "pcap", "-o", p]].concat());
     assert_eq!(
         digest(&base),
         digest(&json(&["run", "--file", p])),

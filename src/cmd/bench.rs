@@ -1,12 +1,17 @@
 //! `ticklane bench`: throughput of the hot path on one core, on a generated session held in
-//! memory: decode only, decode + normalize to `MarketEvent`, and decode + normalize + books.
+//! memory: decode only, decode + normalize to `MarketEvent`, decode + normalize + books, and
+//! decode + normalize + a whole lane (books, the embedded `config/run.toml`'s example
+//! strategies, the paper exchange behind the risk gate, ledgers and the run digest) driven on
+//! the measuring thread without a ring: the ceiling of one lane of `ticklane run`.
 //! Best of N passes; the figures go to BENCHMARKS.md with the command that made them.
 
 use std::process::ExitCode;
 
-use ticklane_book::Market;
+use std::sync::Arc;
 
-use ticklane_feeds::events::{decode_normalize, decode_only, EventStats};
+use ticklane_book::Market;
+use ticklane_feeds::events::{decode_normalize, decode_only, for_each_event, EventStats};
+use ticklane_runtime::{Lane, LaneControl, LaneEvent, LaneSettings};
 
 use super::pipeline::{decode_book, generate_framed};
 use super::stopwatch::Stopwatch;
@@ -19,6 +24,9 @@ struct Row {
     messages_per_sec: f64,
     ns_per_message: f64,
     megabytes_per_sec: f64,
+    /// The lane stage's run digest: the same as `ticklane run` on the same session.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    digest: Option<String>,
 }
 
 /// Runs the command.
@@ -52,6 +60,7 @@ pub fn run(
             messages_per_sec: stats.messages as f64 / best,
             ns_per_message: best * 1e9 / stats.messages.max(1) as f64,
             megabytes_per_sec: buf.len() as f64 / best / 1e6,
+            digest: None,
         });
         Ok(())
     };
@@ -61,6 +70,18 @@ pub fn run(
         let mut market = Market::with_capacity(1 << 16, 1024);
         decode_book(&buf, &mut market)
     })?;
+    // Built once untimed: checks the configuration, and calibrates the process-wide hop clock
+    // (tens of milliseconds, once per process) outside the passes.
+    drop(lane_from_default_config()?);
+    let mut lane_digest = String::new();
+    time("decode+normalize+lane", &mut || {
+        let (stats, d) = decode_lane(&buf);
+        lane_digest = d;
+        stats
+    })?;
+    if let Some(r) = rows.last_mut() {
+        r.digest = Some(lane_digest.clone());
+    }
     if json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
     } else {
@@ -88,6 +109,83 @@ pub fn run(
                 r.megabytes_per_sec
             );
         }
+        println!("lane: the strategies of config/run.toml; run digest {lane_digest}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One lane built from the embedded `config/run.toml` (its strategies, venue and risk limits;
+/// no latency stamps, no journal).
+fn lane_from_default_config() -> anyhow::Result<Lane<Box<dyn ticklane_exec::Venue>>> {
+    let origin = "config/run.toml (embedded)";
+    let cfg = crate::run_config::RunConfig::parse(crate::run_config::RUN_DEFAULT, origin)?;
+    let specs = super::run::strategy_specs(&cfg, origin)?
+        .into_iter()
+        .map(|(_, spec)| spec)
+        .collect();
+    let venue = cfg.venue.factory(&cfg.risk)?;
+    let settings = LaneSettings {
+        measure_latency: false,
+        order_capacity: cfg.engine.order_capacity,
+        ..LaneSettings::default()
+    };
+    Ok(Lane::new(
+        settings,
+        specs,
+        venue(0),
+        Arc::new(LaneControl::default()),
+        None,
+    )?)
+}
+
+/// Decode + normalize + one lane, on this thread: every event goes to `Lane::process` as the
+/// lane thread of `ticklane run` would receive it from its ring. Returns the counts and the
+/// lane's run digest (hex).
+fn decode_lane(buf: &[u8]) -> (EventStats, String) {
+    let mut lane = match lane_from_default_config() {
+        Ok(l) => l,
+        Err(e) => {
+            // The embedded configuration is checked by the tests; count it as an error.
+            tracing::error!("building the lane: {e:#}");
+            return (
+                EventStats {
+                    errors: 1,
+                    ..EventStats::default()
+                },
+                String::new(),
+            );
+        }
+    };
+    lane.start();
+    let mut seq = 0u64;
+    let mut item = LaneEvent {
+        event: ticklane_core::MarketEvent::new(
+            ticklane_core::Timestamp(0),
+            ticklane_core::InstrumentId::NONE,
+            ticklane_core::EventBody::FeedGap {
+                first_sequence: 0,
+                count: 0,
+            },
+        ),
+        heartbeat: false,
+        seq: 0,
+        t_received: 0,
+        t_decoded: 0,
+        t_enqueued: 0,
+    };
+    let stats = for_each_event(buf, |ev| {
+        item.event = *ev;
+        item.seq = seq;
+        seq += 1;
+        lane.process(&item, false);
+    });
+    let report = lane.finish();
+    let mut per: Vec<(u16, [u8; 32])> = report
+        .strategies
+        .iter()
+        .map(|s| (s.id.0, s.digest))
+        .collect();
+    per.sort();
+    let digest = ticklane_runtime::digest::run_digest(per.iter().map(|(i, d)| (*i, d)));
+    (stats, ticklane_runtime::digest::hex(&digest))
 }

@@ -195,7 +195,10 @@ impl FeedSource for FileSource {
 }
 
 /// Builds the strategy specs of the configuration, each checked by building it once.
-fn strategy_specs(cfg: &RunConfig, origin: &str) -> anyhow::Result<Vec<(u16, StrategySpec)>> {
+pub(crate) fn strategy_specs(
+    cfg: &RunConfig,
+    origin: &str,
+) -> anyhow::Result<Vec<(u16, StrategySpec)>> {
     let lanes = cfg.place_strategies(origin)?;
     let mut out = Vec::new();
     for (i, (s, lane)) in cfg.strategies.iter().zip(lanes).enumerate() {
