@@ -246,9 +246,22 @@ impl Ledger {
         t
     }
 
+    /// Whether any fill has been booked.
+    pub fn has_fills(&self) -> bool {
+        self.instruments.values().any(|p| p.fills > 0)
+    }
+
+    /// Net P&L at the current marks: realized + unrealized − fees, summed over instruments
+    /// (the `net` of [`Ledger::totals`] without the other totals' arithmetic).
+    pub fn net(&self) -> Decimal {
+        self.instruments
+            .values()
+            .fold(Decimal::ZERO, |acc, p| acc + p.net())
+    }
+
     /// Samples equity (net P&L at the current marks) at event time `ts`.
     pub fn sample_equity(&mut self, ts: Timestamp) -> EquityPoint {
-        let equity = self.totals().net;
+        let equity = self.net();
         let peak = self.peak.map_or(equity, |p| p.max(equity));
         self.peak = Some(peak);
         let drawdown = peak - equity;
@@ -328,7 +341,10 @@ mod tests {
     #[test]
     fn equity_curve_and_max_drawdown() {
         let mut l = Ledger::new();
+        assert!(!l.has_fills());
+        assert_eq!(l.net(), Decimal::ZERO);
         assert!(l.apply_fill(&fill(1, Side::Bid, 10_0000, 100, 0)).is_ok());
+        assert!(l.has_fills());
         for (t, px) in [
             (1, 10_0000),
             (2, 12_0000),
@@ -383,6 +399,9 @@ mod tests {
             for (k, m) in marks.iter().enumerate() {
                 l.mark(InstrumentId(k as u32 + 1), Price(*m));
             }
+            // The equity sampler's shortcuts agree with the full totals.
+            prop_assert_eq!(l.net(), l.totals().net);
+            prop_assert!(l.has_fills());
             // Reconcile each instrument with the raw fills, in exact integers.
             for (inst, p) in l.iter() {
                 let mine: Vec<&Fill> = fills.iter().filter(|f| f.instrument == inst).collect();

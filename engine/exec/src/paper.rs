@@ -808,4 +808,8 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> Venue for PaperExchange<L, F, 
     fn working_orders(&self) -> usize {
         self.working.len()
     }
+
+    fn watches(&self, instrument: InstrumentId) -> bool {
+        self.working.iter().any(|w| w.instrument == instrument)
+    }
 }

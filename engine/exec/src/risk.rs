@@ -666,6 +666,10 @@ impl<V: Venue> RiskedVenue<V> {
         market: &Market,
         out: &mut Vec<VenueReport>,
     ) {
+        if out.len() == from && self.cancel_pending.is_empty() {
+            // Nothing reported, nobody tripped: the common case on every market event.
+            return;
+        }
         for r in &out[from..] {
             let strategy = match r {
                 VenueReport::Update(u) => u.id.strategy(),
@@ -766,6 +770,10 @@ impl<V: Venue> Venue for RiskedVenue<V> {
 
     fn working_orders(&self) -> usize {
         self.venue.working_orders()
+    }
+
+    fn watches(&self, instrument: InstrumentId) -> bool {
+        self.venue.watches(instrument)
     }
 
     fn engage_kill_switch(&mut self, now: Timestamp, market: &Market, out: &mut Vec<VenueReport>) {

@@ -89,6 +89,17 @@ pub trait Venue: Send {
     /// Orders working at the venue.
     fn working_orders(&self) -> usize;
 
+    /// Whether the venue needs [`Venue::on_market`] for events of `instrument` (it holds a
+    /// working order there). The lane skips the call, and the trade-print lookup it needs,
+    /// when no: most events concern instruments a lane's strategies do not trade. A venue
+    /// must not depend on the events it does not watch; everything else it has in flight is
+    /// delivered through [`Venue::advance`], which the lane calls first. The default watches
+    /// every instrument while any order works.
+    fn watches(&self, instrument: InstrumentId) -> bool {
+        let _ = instrument;
+        self.working_orders() > 0
+    }
+
     /// The kill switch (manual, from the control plane): refuse new orders and cancel every
     /// working one. A venue without risk checks just cancels everything (the lane refuses new
     /// orders itself).
@@ -148,6 +159,10 @@ impl Venue for Box<dyn Venue> {
 
     fn working_orders(&self) -> usize {
         (**self).working_orders()
+    }
+
+    fn watches(&self, instrument: InstrumentId) -> bool {
+        (**self).watches(instrument)
     }
 
     fn engage_kill_switch(&mut self, now: Timestamp, market: &Market, out: &mut Vec<VenueReport>) {
@@ -445,5 +460,9 @@ impl Venue for TouchVenue {
 
     fn working_orders(&self) -> usize {
         self.resting.len()
+    }
+
+    fn watches(&self, instrument: InstrumentId) -> bool {
+        self.resting.iter().any(|r| r.instrument == instrument)
     }
 }

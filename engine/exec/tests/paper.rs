@@ -8,7 +8,9 @@ mod support;
 use support::{add, ev, fills, id, market, submit, trade_print, updates, I};
 
 use ticklane_book::Market;
-use ticklane_core::{EventBody, MatchId, OrderId, Price, Qty, Side, Timestamp, TradingState};
+use ticklane_core::{
+    EventBody, InstrumentId, MatchId, OrderId, Price, Qty, Side, Timestamp, TradingState,
+};
 use ticklane_exec::{
     ConstantLatency, LogNormal, LogNormalLatency, PaperExchange, PerShareFees, Venue, VenueReport,
 };
@@ -129,6 +131,9 @@ fn queue_position_advances_through_executions_cancels_and_deletes_ahead() {
     assert_eq!(s.v.queue_ahead(id(1)), Some(0));
     assert_eq!(s.v.order(id(1)).map(|o| o.orders_ahead), Some(0));
     assert_eq!(s.v.working_orders(), 1);
+    // The lane shows it the events of that instrument only.
+    assert!(s.v.watches(I));
+    assert!(!s.v.watches(InstrumentId(I.0 + 1)));
 }
 
 #[test]
@@ -148,6 +153,7 @@ fn a_fill_only_once_the_queue_ahead_is_consumed_then_partial_fills() {
     assert_eq!(fills(&out), vec![(10_0000, 40, 0, Liquidity::Maker)]);
     assert_eq!(updates(&out), vec![OrderUpdateKind::Filled]);
     assert_eq!(s.v.working_orders(), 0);
+    assert!(!s.v.watches(I));
     // Further executions do not fill a finished order.
     assert!(s.event(42, exec(6, 10)).is_empty());
 }

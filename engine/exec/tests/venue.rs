@@ -49,6 +49,7 @@ fn a_resting_order_waits_for_the_queue_ahead_then_fills_as_maker() {
     );
     assert_eq!(updates(&out), vec![OrderUpdateKind::Accepted]);
     assert_eq!(v.working_orders(), 1);
+    assert!(v.watches(I) && !v.watches(InstrumentId(I.0 + 1)));
     let print = |qty: u32, px: i64| TradePrint {
         ts: Timestamp(9),
         instrument: I,
@@ -76,6 +77,7 @@ fn a_resting_order_waits_for_the_queue_ahead_then_fills_as_maker() {
     assert_eq!(fills(&out), vec![(10_0000, 250, 0, Liquidity::Maker)]);
     assert_eq!(updates(&out), vec![OrderUpdateKind::Filled]);
     assert_eq!(v.working_orders(), 0);
+    assert!(!v.watches(I));
     // A print on the other side does not touch a bid.
     v.on_command(
         Timestamp(5),

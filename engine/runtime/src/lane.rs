@@ -895,9 +895,10 @@ impl<V: Venue> Lane<V> {
             self.sample_equity(now);
         }
         // The trade print needs an order lookup: only take it when someone will read it (a
-        // strategy subscribed to the instrument, or the venue holding orders).
+        // strategy subscribed to the instrument, or the venue holding orders in it).
         let mut mask = self.mask_of(ev.instrument);
-        let trade = if mask != 0 || self.venue.working_orders() > 0 {
+        let watched = self.venue.watches(ev.instrument);
+        let trade = if mask != 0 || watched {
             trade_print(&self.market, ev)
         } else {
             None
@@ -916,7 +917,7 @@ impl<V: Venue> Lane<V> {
             self.latency
                 .record(Hop::Ring, c.nanos_between(le.t_enqueued, t_dequeued));
         }
-        if self.venue.working_orders() > 0 {
+        if watched {
             self.reports.clear();
             self.venue
                 .on_market(ev, trade.as_ref(), &self.market, &mut self.reports);
@@ -985,7 +986,7 @@ impl<V: Venue> Lane<V> {
         }
         let mut net = rust_decimal::Decimal::ZERO;
         for s in &mut self.slots {
-            if s.ledger.totals().fills > 0 {
+            if s.ledger.has_fills() {
                 s.ledger.mark_to_market(&self.market);
                 net += s.ledger.sample_equity(now).equity;
             }
@@ -1118,7 +1119,7 @@ impl<V: Venue> Lane<V> {
         let mut strategies = Vec::with_capacity(self.slots.len());
         for s in &mut self.slots {
             s.ledger.mark_to_market(&self.market);
-            if s.ledger.totals().fills > 0 {
+            if s.ledger.has_fills() {
                 s.ledger.sample_equity(now);
             }
             let digest = std::mem::take(&mut s.digest);
@@ -1152,7 +1153,9 @@ impl<V: Venue> Lane<V> {
                 pnl: s.ledger.totals(),
                 max_drawdown: s.ledger.max_drawdown(),
                 equity: s.ledger.equity_curve().to_vec(),
-                ledger: s.ledger.clone(),
+                // The lane is done with it: moved, not copied (its equity curve holds a
+                // point per second of event time).
+                ledger: std::mem::take(&mut s.ledger),
                 digest: digest.finish(s.outbox.positions()),
                 records,
             });
