@@ -284,6 +284,17 @@ pub fn book_imbalance(book: &OrderBook<'_>, levels: usize) -> Option<Signal> {
 /// `(bid - ask) / (bid + ask)` as a [`Signal`], exact integer arithmetic, truncated toward zero.
 /// `None` if both are zero.
 pub fn imbalance_of(bid: u64, ask: u64) -> Option<Signal> {
+    const SMALL: u64 = 1 << 31;
+    if bid < SMALL && ask < SMALL {
+        // Every real book: |bid - ask| < 2^31, shifted by 32 bits: < 2^63, so the same
+        // quotient in 64-bit arithmetic (one divide instruction, not a 128-bit library call).
+        let (b, a) = (bid as i64, ask as i64);
+        let total = b + a;
+        if total == 0 {
+            return None;
+        }
+        return Some(Signal::from_bits(((b - a) << Signal::FRAC_NBITS) / total));
+    }
     let total = i128::from(bid) + i128::from(ask);
     if total == 0 {
         return None;
@@ -620,6 +631,52 @@ mod tests {
         );
         // Sums near u64::MAX do not overflow.
         assert_eq!(imbalance_of(u64::MAX, 0), Some(Signal::ONE));
+    }
+
+    /// The 64-bit fast path gives the 128-bit formula's quotient on both sides of its bound.
+    #[test]
+    fn imbalance_fast_path_equals_the_wide_formula() {
+        let wide = |bid: u64, ask: u64| {
+            let total = i128::from(bid) + i128::from(ask);
+            (total != 0).then(|| {
+                Signal::from_bits(
+                    (((i128::from(bid) - i128::from(ask)) << Signal::FRAC_NBITS) / total) as i64,
+                )
+            })
+        };
+        let edges = [
+            0u64,
+            1,
+            2,
+            3,
+            7,
+            100,
+            65_535,
+            (1 << 31) - 2,
+            (1 << 31) - 1,
+            1 << 31,
+            (1 << 31) + 1,
+            u64::from(u32::MAX),
+            1 << 40,
+            u64::MAX - 1,
+            u64::MAX,
+        ];
+        for &b in &edges {
+            for &a in &edges {
+                assert_eq!(imbalance_of(b, a), wide(b, a), "bid {b} ask {a}");
+            }
+        }
+        // And a deterministic sweep of the range real books live in (SplitMix64 steps).
+        let mut z = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..100_000 {
+            z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut x = z;
+            x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            x ^= x >> 31;
+            let (b, a) = (x >> 33, x & ((1 << 32) - 1));
+            assert_eq!(imbalance_of(b, a), wide(b, a), "bid {b} ask {a}");
+        }
     }
 
     #[test]
