@@ -174,10 +174,26 @@ impl OrderIndex {
         }
     }
 
+    /// Position of `key`'s entry and its value, for [`OrderIndex::remove_at`].
+    #[inline]
+    pub fn locate(&self, key: OrderId, key_of: impl Fn(u32) -> u64) -> Option<(usize, u32)> {
+        self.find(key.0, &key_of).ok()
+    }
+
     /// Removes `key`, returning its value.
     #[inline]
     pub fn remove(&mut self, key: OrderId, key_of: impl Fn(u32) -> u64) -> Option<u32> {
-        let (i, val) = self.find(key.0, &key_of).ok()?;
+        let (i, _) = self.find(key.0, &key_of).ok()?;
+        Some(self.remove_at(i, key_of))
+    }
+
+    /// Removes the entry at position `i`, as returned by [`OrderIndex::locate`] with no
+    /// insert or removal since (the book looks an order up, then removes it: one probe, not
+    /// two). Returns its value.
+    #[inline]
+    pub fn remove_at(&mut self, i: usize, key_of: impl Fn(u32) -> u64) -> u32 {
+        debug_assert!(self.entries[i] != EMPTY, "remove_at: entry {i} is empty");
+        let val = self.entries[i] & self.val_mask;
         // Backward-shift: pull later members of the probe run into the hole when the hole lies
         // between their home and their current position.
         let mask = self.mask;
@@ -198,7 +214,7 @@ impl OrderIndex {
         }
         self.entries[hole] = EMPTY;
         self.len -= 1;
-        Some(val)
+        val
     }
 
     /// Removes every key, keeping the allocation (and the tagging mode).
@@ -294,8 +310,18 @@ mod tests {
         r
     }
 
+    /// Removes `k` through `remove`, or (odd keys) through `locate` + `remove_at` as the book
+    /// does, so that the property tests cover both.
     fn rem(t: &mut OrderIndex, keys: &mut Keys, k: u64) -> Option<u32> {
-        let r = t.remove(OrderId(k), keys.key_of());
+        let r = if k % 2 == 1 {
+            t.locate(OrderId(k), keys.key_of()).map(|(i, v)| {
+                let got = t.remove_at(i, keys.key_of());
+                assert_eq!(got, v, "remove_at returns the located value");
+                got
+            })
+        } else {
+            t.remove(OrderId(k), keys.key_of())
+        };
         if let Some(v) = r {
             keys.0.remove(&v);
         }

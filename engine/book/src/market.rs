@@ -104,6 +104,14 @@ impl Default for Market {
 /// Top of one side as compared for [`ApplyResult`]: `(price, qty)`, `(i64::MIN, 0)` if empty.
 type Top = (i64, u64);
 
+/// A live order found through the index: its slot, and its index entry (so that removing it
+/// does not probe the index a second time).
+#[derive(Clone, Copy)]
+struct Found {
+    slot: u32,
+    entry: usize,
+}
+
 impl Market {
     /// Empty market with small initial capacities.
     pub fn new() -> Self {
@@ -287,15 +295,18 @@ impl Market {
                 ..
             } => {
                 let b = self.book_idx_or_create(ev.instrument);
-                let before = self.top(b, side);
                 if order_id.0 == 0 {
                     self.flag(&mut r, AnomalyKind::ZeroOrderId);
                 }
-                if let Err(k) = self.add_order(b, order_id, side, price, qty.0, ev.ts.0) {
-                    self.flag(&mut r, k);
-                    return r;
+                match self.add_order(b, order_id, side, price, qty.0, ev.ts.0) {
+                    // The top changed iff the order rests at the best level now: a new best
+                    // price, or more quantity at the best (quantities are never zero).
+                    Ok(level) => {
+                        let changed = self.is_best(b, side, level);
+                        self.finish(&mut r, b, side, changed, true);
+                    }
+                    Err(k) => self.flag(&mut r, k),
                 }
-                self.finish(&mut r, b, side, before, true);
             }
             EventBody::OrderExecuted { order_id, qty, .. }
             | EventBody::OrderExecutedWithPrice { order_id, qty, .. } => {
@@ -317,14 +328,15 @@ impl Market {
                 );
             }
             EventBody::OrderDeleted { order_id } => {
-                let Some(slot) = self.lookup(&mut r, order_id, AnomalyKind::UnknownOrderDeleted)
+                let Some(found) = self.lookup(&mut r, order_id, AnomalyKind::UnknownOrderDeleted)
                 else {
                     return r;
                 };
-                let o = self.orders.slots[slot as usize];
-                let before = self.top(o.book, o.side);
-                self.remove_order(slot);
-                self.finish(&mut r, o.book, o.side, before, false);
+                let o = self.orders.slots[found.slot as usize];
+                // Removing an order changes the top iff it rests at the best level.
+                let changed = self.is_best(o.book, o.side, o.level);
+                self.remove_order(found);
+                self.finish(&mut r, o.book, o.side, changed, false);
             }
             EventBody::OrderReplaced {
                 old_id,
@@ -332,20 +344,23 @@ impl Market {
                 price,
                 qty,
             } => {
-                let Some(slot) = self.lookup(&mut r, old_id, AnomalyKind::UnknownOrderReplaced)
+                let Some(found) = self.lookup(&mut r, old_id, AnomalyKind::UnknownOrderReplaced)
                 else {
                     return r;
                 };
-                let o = self.orders.slots[slot as usize];
+                let o = self.orders.slots[found.slot as usize];
+                // A replace can put the same quantity back at the same best price: compare
+                // the top's values.
                 let before = self.top(o.book, o.side);
-                self.remove_order(slot);
+                self.remove_order(found);
                 if new_id.0 == 0 {
                     self.flag(&mut r, AnomalyKind::ZeroOrderId);
                 }
                 if let Err(k) = self.add_order(o.book, new_id, o.side, price, qty.0, ev.ts.0) {
                     self.flag(&mut r, k);
                 }
-                self.finish(&mut r, o.book, o.side, before, true);
+                let changed = self.top(o.book, o.side) != before;
+                self.finish(&mut r, o.book, o.side, changed, true);
             }
             EventBody::InstrumentDirectory(info) => {
                 // `directory` does not take `r`: a result that never escapes `apply` stays in
@@ -386,11 +401,11 @@ impl Market {
         }
     }
 
-    /// Slot of a live order named by an event; counts unknown ids and instrument mismatches
-    /// (and points `r.instrument` at the order's own book).
+    /// A live order named by an event; counts unknown ids and instrument mismatches (and
+    /// points `r.instrument` at the order's own book).
     #[inline(always)]
-    fn lookup(&mut self, r: &mut ApplyResult, id: OrderId, unknown: AnomalyKind) -> Option<u32> {
-        let Some(slot) = self.index.get(id, self.key_of()) else {
+    fn lookup(&mut self, r: &mut ApplyResult, id: OrderId, unknown: AnomalyKind) -> Option<Found> {
+        let Some((entry, slot)) = self.index.locate(id, self.key_of()) else {
             self.flag(r, unknown);
             return None;
         };
@@ -399,7 +414,7 @@ impl Market {
             self.flag(r, AnomalyKind::InstrumentMismatch);
             r.instrument = actual;
         }
-        Some(slot)
+        Some(Found { slot, entry })
     }
 
     #[inline(always)]
@@ -413,19 +428,30 @@ impl Market {
         }
     }
 
-    /// Fills the change flags after a book change on `side` of book `b`, and counts a
-    /// transition into the crossed state. `added` says whether liquidity may have been added
-    /// (add, replace): removing or reducing orders can never cross a book that was not
-    /// crossed, so the opposite side is not even read then.
+    /// Whether `level` is the best level of `side` of book `b`.
     #[inline(always)]
-    fn finish(&mut self, r: &mut ApplyResult, b: u32, side: Side, before: Top, added: bool) {
+    fn is_best(&self, b: u32, side: Side, level: u32) -> bool {
+        self.books[b as usize].sides[side.index()].best() == Some(level)
+    }
+
+    /// Fills the change flags after a book change on `side` of book `b` (`changed`: the
+    /// side's best price or quantity changed), and counts a transition into the crossed
+    /// state. Crossing depends only on the two best prices, so an unchanged top cannot change
+    /// it; `added` says whether liquidity may have been added (add, replace): removing or
+    /// reducing orders can never cross a book that was not crossed, so the opposite side is
+    /// not even read then.
+    #[inline(always)]
+    fn finish(&mut self, r: &mut ApplyResult, b: u32, side: Side, changed: bool, added: bool) {
         r.book_changed = true;
-        let changed = self.top(b, side) != before;
         match side {
             Side::Bid => r.bid_top_changed = changed,
             Side::Ask => r.ask_top_changed = changed,
         }
         let book = &mut self.books[b as usize];
+        if !changed {
+            r.crossed = book.crossed;
+            return;
+        }
         if !added && !book.crossed {
             return;
         }
@@ -447,28 +473,31 @@ impl Market {
         unknown: AnomalyKind,
         oversize: AnomalyKind,
     ) {
-        let Some(slot) = self.lookup(r, id, unknown) else {
+        let Some(found) = self.lookup(r, id, unknown) else {
             return;
         };
         if qty == 0 {
             self.flag(r, AnomalyKind::ZeroQuantity);
             return;
         }
+        let slot = found.slot;
         let o = self.orders.slots[slot as usize];
-        let before = self.top(o.book, o.side);
+        // Any reduction (quantities are never zero) changes the top iff the order rests at
+        // the best level.
+        let changed = self.is_best(o.book, o.side, o.level);
         if qty >= o.qty {
             if qty > o.qty {
                 self.flag(r, oversize);
             }
-            self.remove_order(slot);
+            self.remove_order(found);
         } else {
             self.orders.slots[slot as usize].qty = o.qty - qty;
             self.levels.slots[o.level as usize].qty -= u64::from(qty);
         }
-        self.finish(r, o.book, o.side, before, false);
+        self.finish(r, o.book, o.side, changed, false);
     }
 
-    /// Rests a new order at the tail of its level.
+    /// Rests a new order at the tail of its level; returns the level slot.
     #[inline]
     fn add_order(
         &mut self,
@@ -478,7 +507,7 @@ impl Market {
         price: Price,
         qty: u32,
         ts: u64,
-    ) -> Result<(), AnomalyKind> {
+    ) -> Result<u32, AnomalyKind> {
         if qty == 0 {
             return Err(AnomalyKind::ZeroQuantity);
         }
@@ -531,12 +560,13 @@ impl Market {
         o.prev = tail;
         o.level = level;
         self.books[b as usize].orders += 1;
-        Ok(())
+        Ok(level)
     }
 
     /// Unlinks a live order, drops its level if it empties, and frees its slot and id.
     #[inline]
-    fn remove_order(&mut self, slot: u32) {
+    fn remove_order(&mut self, found: Found) {
+        let slot = found.slot;
         let o = self.orders.slots[slot as usize];
         let lv = &mut self.levels.slots[o.level as usize];
         lv.qty -= u64::from(o.qty);
@@ -559,7 +589,7 @@ impl Market {
         }
         book.orders -= 1;
         let slots = &self.orders.slots;
-        self.index.remove(OrderId(o.id), |s| slots[s as usize].id);
+        self.index.remove_at(found.entry, |s| slots[s as usize].id);
         self.orders.free(slot);
     }
 
