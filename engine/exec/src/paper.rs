@@ -124,6 +124,22 @@ use crate::latency::{ConstantLatency, LatencyModel};
 use crate::queue::{ExactQueue, Print, QueueEvent, QueueModel, QueueOrder};
 use crate::venue::{Venue, VenueReport};
 
+/// Instrument ids below this are counted in [`PaperExchange`]'s dense per-instrument table of
+/// working orders (every ITCH stock locate is a `u16`).
+const DENSE_WATCH: usize = 1 << 16;
+
+/// Counts a working order in `instrument` (`delta` `+1`) or uncounts it (`-1`).
+fn count_working(working_in: &mut Vec<u32>, instrument: InstrumentId, delta: i32) {
+    let i = instrument.0 as usize;
+    if i >= DENSE_WATCH {
+        return;
+    }
+    if working_in.len() <= i {
+        working_in.resize(i + 1, 0);
+    }
+    working_in[i] = working_in[i].wrapping_add_signed(delta);
+}
+
 /// An order resting at the paper exchange; `S`: its queue model's state.
 #[derive(Clone, Debug)]
 struct Working<S> {
@@ -240,6 +256,10 @@ pub struct PaperExchange<L = ConstantLatency, F = PerShareFees, Q: QueueModel = 
     last_delivery: Timestamp,
     seq: u64,
     working: Vec<Working<Q::State>>,
+    /// Working orders per instrument, by instrument id (ids below [`DENSE_WATCH`]; every
+    /// ITCH stock locate is): [`Venue::watches`] answers in O(1) on every market event,
+    /// however many orders work. Larger ids fall back to a scan of `working`.
+    working_in: Vec<u32>,
     stats: PaperStats,
     /// Scratch: (priority key, index into `working`, most shares the queue model allows).
     candidates: Vec<((i64, u64), usize, u32)>,
@@ -300,6 +320,7 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> PaperExchange<L, F, Q> {
             last_delivery: Timestamp(0),
             seq: 0,
             working: Vec::new(),
+            working_in: Vec::new(),
             stats: PaperStats::default(),
             candidates: Vec::new(),
         }
@@ -513,8 +534,16 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> PaperExchange<L, F, Q> {
             self.update(t, id, w.instrument, OrderUpdateKind::Expired);
         } else {
             self.join_queue(&mut w, &book);
+            count_working(&mut self.working_in, w.instrument, 1);
             self.working.push(w);
         }
+    }
+
+    /// Removes and returns working order `i`, uncounting it.
+    fn remove_working(&mut self, i: usize) -> Working<Q::State> {
+        let w = self.working.remove(i);
+        count_working(&mut self.working_in, w.instrument, -1);
+        w
     }
 
     fn modify(&mut self, t: Timestamp, id: ClientOrderId, price: Price, qty: Qty, market: &Market) {
@@ -541,7 +570,7 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> PaperExchange<L, F, Q> {
             self.take(t, &mut w, &book);
         }
         if w.leaves == 0 {
-            self.working.remove(i);
+            self.remove_working(i);
             return self.update(t, id, instrument, OrderUpdateKind::Filled);
         }
         if !keeps_priority {
@@ -557,7 +586,7 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> PaperExchange<L, F, Q> {
             OrderCommand::Submit { id, ref request } => self.submit(t, id, request, market),
             OrderCommand::Cancel { id } => match self.working.iter().position(|w| w.id == id) {
                 Some(i) => {
-                    let w = self.working.remove(i);
+                    let w = self.remove_working(i);
                     self.update(t, id, w.instrument, OrderUpdateKind::Cancelled);
                 }
                 None => self.reject(t, id, InstrumentId::NONE, RejectReason::UnknownOrder),
@@ -593,7 +622,13 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> PaperExchange<L, F, Q> {
             }
         }
         if done {
-            self.working.retain(|w| w.leaves > 0);
+            let working_in = &mut self.working_in;
+            self.working.retain(|w| {
+                if w.leaves == 0 {
+                    count_working(working_in, w.instrument, -1);
+                }
+                w.leaves > 0
+            });
         }
         cands.clear();
         self.candidates = cands;
@@ -676,8 +711,9 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> Venue for PaperExchange<L, F, 
     ) {
         let t = event.ts;
         let inst = event.instrument;
-        // Most events concern instruments we have no order in: one scan of our (few) orders.
-        if self.working.iter().any(|w| w.instrument == inst) {
+        // Most events concern instruments we have no order in (the lane does not even call us
+        // for those: `watches`).
+        if self.watches(inst) {
             match event.body {
                 EventBody::OrderExecuted { order_id, qty, .. }
                 | EventBody::OrderExecutedWithPrice { order_id, qty, .. } => {
@@ -791,7 +827,7 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> Venue for PaperExchange<L, F, 
         let mut i = 0;
         while i < self.working.len() {
             if hit(self.working[i].id) {
-                let w = self.working.remove(i);
+                let w = self.remove_working(i);
                 self.stats.cancelled += 1;
                 out.push(VenueReport::Update(OrderUpdate {
                     ts: now,
@@ -810,6 +846,17 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> Venue for PaperExchange<L, F, 
     }
 
     fn watches(&self, instrument: InstrumentId) -> bool {
-        self.working.iter().any(|w| w.instrument == instrument)
+        let i = instrument.0 as usize;
+        let watched = if i < DENSE_WATCH {
+            self.working_in.get(i).is_some_and(|&n| n > 0)
+        } else {
+            self.working.iter().any(|w| w.instrument == instrument)
+        };
+        debug_assert_eq!(
+            watched,
+            self.working.iter().any(|w| w.instrument == instrument),
+            "per-instrument working count out of step for {instrument:?}"
+        );
+        watched
     }
 }
