@@ -38,7 +38,8 @@ pub enum VenueReport {
 /// Driven by the lane in event time. For every item the lane processes at event time `now` it
 /// first calls [`Venue::advance`] (when [`Venue::has_pending`] says something is in flight), so
 /// a venue with latency delivers the acks and fills that are due; then it applies the market
-/// event to its book and calls [`Venue::on_market`]; strategies' commands arrive through
+/// event to its book and, if the venue [watches](Venue::watches) the event's instrument,
+/// calls [`Venue::on_market`]; strategies' commands arrive through
 /// [`Venue::on_command`] as they are sent. Something due at exactly `now` is delivered before
 /// the market event of time `now` is applied.
 pub trait Venue: Send {

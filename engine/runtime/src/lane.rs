@@ -7,8 +7,10 @@
 //!    latency),
 //! 1. fires the strategies' timers whose event-time deadline has passed,
 //! 2. applies the event to its [`Market`] (taking the trade print first, while the executed
-//!    order is still in the book),
-//! 3. lets the venue fill resting orders against the print,
+//!    order is still in the book, when a strategy subscribed to the instrument or the venue
+//!    holds an order in it: [`Venue::watches`]),
+//! 3. lets the venue fill resting orders against the print (only a venue that watches the
+//!    instrument is called),
 //! 4. calls the subscribed strategies (`on_event`, then `on_trade`, then `on_book` when the top
 //!    of the book changed),
 //! 5. routes the orders they sent to the venue and delivers the venue's answers
