@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use ticklane_book::Market;
 use ticklane_feeds::events::{decode_normalize, decode_only, for_each_event, EventStats};
+use ticklane_runtime::digest::{hex, lanes_digest};
 use ticklane_runtime::{Lane, LaneControl, LaneEvent, LaneSettings};
 
 use super::pipeline::{decode_book, generate_framed};
@@ -70,14 +71,23 @@ pub fn run(
         let mut market = Market::with_capacity(1 << 16, 1024);
         decode_book(&buf, &mut market)
     })?;
-    // Built once untimed: checks the configuration, and calibrates the process-wide hop clock
-    // (tens of milliseconds, once per process) outside the passes.
-    drop(lane_from_default_config()?);
+    // One fresh lane per pass, built before the clock starts (this also calibrates the
+    // process-wide hop clock, tens of milliseconds once per process, outside the passes).
+    let mut lanes = (0..passes)
+        .map(|_| lane_from_default_config())
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let mut lane_digest = String::new();
-    time("decode+normalize+lane", &mut || {
-        let (stats, d) = decode_lane(&buf);
-        lane_digest = d;
-        stats
+    time("decode+normalize+lane", &mut || match lanes.pop() {
+        Some(lane) => {
+            let (stats, d) = decode_lane(&buf, lane);
+            lane_digest = d;
+            stats
+        }
+        // One lane per pass was built; were one missing, the pass fails as an error.
+        None => EventStats {
+            errors: 1,
+            ..EventStats::default()
+        },
     })?;
     if let Some(r) = rows.last_mut() {
         r.digest = Some(lane_digest.clone());
@@ -138,24 +148,10 @@ fn lane_from_default_config() -> anyhow::Result<Lane<Box<dyn ticklane_exec::Venu
     )?)
 }
 
-/// Decode + normalize + one lane, on this thread: every event goes to `Lane::process` as the
+/// Decode + normalize + `lane`, on this thread: every event goes to `Lane::process` as the
 /// lane thread of `ticklane run` would receive it from its ring. Returns the counts and the
 /// lane's run digest (hex).
-fn decode_lane(buf: &[u8]) -> (EventStats, String) {
-    let mut lane = match lane_from_default_config() {
-        Ok(l) => l,
-        Err(e) => {
-            // The embedded configuration is checked by the tests; count it as an error.
-            tracing::error!("building the lane: {e:#}");
-            return (
-                EventStats {
-                    errors: 1,
-                    ..EventStats::default()
-                },
-                String::new(),
-            );
-        }
-    };
+fn decode_lane(buf: &[u8], mut lane: Lane<Box<dyn ticklane_exec::Venue>>) -> (EventStats, String) {
     lane.start();
     let mut seq = 0u64;
     let mut item = LaneEvent {
@@ -180,12 +176,6 @@ fn decode_lane(buf: &[u8]) -> (EventStats, String) {
         lane.process(&item, false);
     });
     let report = lane.finish();
-    let mut per: Vec<(u16, [u8; 32])> = report
-        .strategies
-        .iter()
-        .map(|s| (s.id.0, s.digest))
-        .collect();
-    per.sort();
-    let digest = ticklane_runtime::digest::run_digest(per.iter().map(|(i, d)| (*i, d)));
-    (stats, ticklane_runtime::digest::hex(&digest))
+    let digest = lanes_digest(std::slice::from_ref(&report));
+    (stats, hex(&digest))
 }

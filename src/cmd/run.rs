@@ -10,7 +10,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use ticklane_core::{MarketEvent, Price, Symbol, Timestamp};
 use ticklane_feeds::itch::decode_normalize_into;
-use ticklane_runtime::digest::{hex, run_digest};
+use ticklane_runtime::digest::{hex, lanes_digest};
 use ticklane_runtime::feed::{FeedSource, Publisher, SourceReport};
 use ticklane_runtime::{
     run_to_end, EnginePlan, Hop, IdlePolicy, LaneIncident, LaneSettings, PanicPolicy,
@@ -518,13 +518,7 @@ fn status_text(
 }
 
 fn digest_of(r: &RunReport) -> [u8; 32] {
-    let mut per: Vec<(u16, [u8; 32])> = r
-        .lanes
-        .iter()
-        .flat_map(|l| l.strategies.iter().map(|s| (s.id.0, s.digest)))
-        .collect();
-    per.sort();
-    run_digest(per.iter().map(|(i, d)| (*i, d)))
+    lanes_digest(&r.lanes)
 }
 
 fn merged_latency(r: &RunReport) -> ticklane_runtime::LatencyRecorder {

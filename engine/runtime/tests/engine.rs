@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use support::{bomb, chaser, session, spec, symbol};
 use ticklane_core::InstrumentId;
-use ticklane_runtime::digest::{hex, run_digest};
+use ticklane_runtime::digest::{hex, lanes_digest};
 use ticklane_runtime::{
     run_to_end, EnginePlan, EventsSource, IdlePolicy, LaneIncident, LaneSettings, PanicAction,
     PanicPolicy, PublisherSettings, RunReport, StrategySpec, TouchVenue, Venue,
@@ -62,8 +62,7 @@ fn digests(r: &RunReport) -> (Vec<(u16, [u8; 32])>, [u8; 32]) {
         .flat_map(|l| l.strategies.iter().map(|s| (s.id.0, s.digest)))
         .collect();
     v.sort();
-    let d = run_digest(v.iter().map(|(i, d)| (*i, d)));
-    (v, d)
+    (v, lanes_digest(&r.lanes))
 }
 
 fn three_chasers(layout: &[usize]) -> Vec<Vec<StrategySpec>> {
