@@ -295,6 +295,10 @@ fn record_a_served_file_over_udp_then_replay_it_to_the_digest_of_the_file() {
             "0.01",
             "--seed",
             "8",
+            // The recorder's re-requests must find the server still up: under a loaded CI
+            // machine the recorder can fall seconds behind the wire (the default is 2 s).
+            "--linger",
+            "6",
         ],
         dir.path(),
     );
