@@ -93,6 +93,9 @@ if want decode; then
 # ---- issues 2 and 3: decode and book, one core -------------------------------------------
 step "ticklane bench 5M messages, core $FEED"
 taskset -c $FEED $T bench --messages 5000000 2>&1 | tee "$O/bench.txt" | tail -15
+# ---- issue 5: one lane's ceiling (the `run` default's session, its strategies, no ring) -----
+step "ticklane bench lane stage, run session (seed 7, 2M), core $FEED"
+taskset -c $FEED $T bench --seed 7 --messages 2000000 2>&1 | tee "$O/bench-lane.txt" | tail -6
 step "criterion decode (with itchy, itch5), core $FEED"
 taskset -c $FEED $K/decode-bench --bench --warm-up-time 1 --measurement-time 3 2>&1 | tee "$O/decode.txt" | grep -E "^[a-z0-9]+/|thrpt" 
 fi
