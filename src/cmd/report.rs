@@ -173,7 +173,7 @@ pub fn write(r: &RunReport, summary: &serde_json::Value, dir: &Path) -> anyhow::
                     p.net().round_dp(6)
                 )?;
             }
-            for e in &s.equity {
+            for e in s.ledger.equity_curve() {
                 writeln!(
                     equity,
                     "{},{},{},{}",

@@ -552,7 +552,8 @@ fn write_charts(r: &RunReport, dir: &Path) -> anyhow::Result<()> {
         .flat_map(|l| l.strategies.iter())
         .map(|s| {
             let points = s
-                .equity
+                .ledger
+                .equity_curve()
                 .iter()
                 .map(|p| (p.ts.0, p.equity.to_f64().unwrap_or(0.0)))
                 .collect();

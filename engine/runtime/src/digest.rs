@@ -197,15 +197,20 @@ pub fn run_digest<'a>(strategies: impl IntoIterator<Item = (u16, &'a [u8; 32])>)
     *h.finalize().as_bytes()
 }
 
-/// The run digest of a run's lanes: every strategy's digest, in configuration (strategy id)
-/// order, whichever lane ran it.
-pub fn lanes_digest(lanes: &[crate::LaneReport]) -> [u8; 32] {
+/// Every strategy's digest in a run's lanes, by strategy id (configuration order), whichever
+/// lane ran it.
+pub fn strategy_digests(lanes: &[crate::LaneReport]) -> Vec<(u16, [u8; 32])> {
     let mut per: Vec<(u16, [u8; 32])> = lanes
         .iter()
         .flat_map(|l| l.strategies.iter().map(|s| (s.id.0, s.digest)))
         .collect();
     per.sort();
-    run_digest(per.iter().map(|(i, d)| (*i, d)))
+    per
+}
+
+/// The run digest of a run's lanes: [`run_digest`] over [`strategy_digests`].
+pub fn lanes_digest(lanes: &[crate::LaneReport]) -> [u8; 32] {
+    run_digest(strategy_digests(lanes).iter().map(|(i, d)| (*i, d)))
 }
 
 /// Lower-case hex of a digest.

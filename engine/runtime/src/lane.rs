@@ -40,7 +40,7 @@ use crate::digest::StreamDigest;
 use crate::envelope::LaneEvent;
 use crate::idle::{Backoff, IdlePolicy};
 use crate::latency::{Hop, LatencyRecorder};
-use ticklane_exec::{EquityPoint, Ledger, PnlTotals, Venue, VenueReport};
+use ticklane_exec::{Ledger, PnlTotals, Venue, VenueReport};
 
 /// Builds a fresh instance of a strategy (at start and after a restart).
 pub type StrategyFactory =
@@ -268,9 +268,9 @@ pub struct StrategyReport {
     pub pnl: PnlTotals,
     /// Largest fall of equity from a previous peak (sampled once per second of event time).
     pub max_drawdown: rust_decimal::Decimal,
-    /// The equity curve (one point per second of event time once the strategy has traded).
-    pub equity: Vec<EquityPoint>,
-    /// Positions and P&L per instrument.
+    /// Positions and P&L per instrument, and the equity curve
+    /// ([`Ledger::equity_curve`]: one point per second of event time once the strategy has
+    /// traded).
     pub ledger: Ledger,
     /// Digest of the strategy's stream (see [`crate::digest`]).
     pub digest: [u8; 32],
@@ -1154,7 +1154,6 @@ impl<V: Venue> Lane<V> {
                 positions,
                 pnl: s.ledger.totals(),
                 max_drawdown: s.ledger.max_drawdown(),
-                equity: s.ledger.equity_curve().to_vec(),
                 // The lane is done with it: moved, not copied (its equity curve holds a
                 // point per second of event time).
                 ledger: std::mem::take(&mut s.ledger),

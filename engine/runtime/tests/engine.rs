@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use support::{bomb, chaser, session, spec, symbol};
 use ticklane_core::InstrumentId;
-use ticklane_runtime::digest::{hex, lanes_digest};
+use ticklane_runtime::digest::{hex, lanes_digest, strategy_digests};
 use ticklane_runtime::{
     run_to_end, EnginePlan, EventsSource, IdlePolicy, LaneIncident, LaneSettings, PanicAction,
     PanicPolicy, PublisherSettings, RunReport, StrategySpec, TouchVenue, Venue,
@@ -56,13 +56,7 @@ fn run(plan: EnginePlan) -> RunReport {
 
 /// Per-strategy digests by strategy id, and the run digest.
 fn digests(r: &RunReport) -> (Vec<(u16, [u8; 32])>, [u8; 32]) {
-    let mut v: Vec<(u16, [u8; 32])> = r
-        .lanes
-        .iter()
-        .flat_map(|l| l.strategies.iter().map(|s| (s.id.0, s.digest)))
-        .collect();
-    v.sort();
-    (v, lanes_digest(&r.lanes))
+    (strategy_digests(&r.lanes), lanes_digest(&r.lanes))
 }
 
 fn three_chasers(layout: &[usize]) -> Vec<Vec<StrategySpec>> {
