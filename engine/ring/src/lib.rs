@@ -1,5 +1,10 @@
-//! `ticklane-ring`: a bounded, lock-free, single-producer single-consumer (SPSC) ring of `Copy`
-//! items. The engine moves 64-byte `MarketEvent`s between threads through it.
+//! `ticklane-ring`: bounded, lock-free, single-producer single-consumer (SPSC) rings of `Copy`
+//! items. The engine moves its lane events between threads through them.
+//!
+//! Two kinds, one protocol each: the index ring ([`ring`], this page), with a head and a tail
+//! index, contiguous slots and `memcpy`'d bursts, the fastest for batched hand-offs; and the
+//! [`stamped`] ring, a sequence stamp beside every item and no shared index, the lowest latency
+//! for one item at a time. Same method names on both (`push`, `push_slice`, `pop`, `pop_into`, `peek`).
 //!
 //! ```
 //! let (mut tx, mut rx) = ticklane_ring::ring::<u64>(4);
@@ -86,11 +91,11 @@ use core::mem::MaybeUninit;
 
 mod sync {
     #[cfg(loom)]
-    pub(crate) use loom::sync::atomic::{AtomicUsize, Ordering};
+    pub(crate) use loom::sync::atomic::{fence, AtomicUsize, Ordering};
     #[cfg(loom)]
     pub(crate) use loom::sync::Arc;
     #[cfg(not(loom))]
-    pub(crate) use std::sync::atomic::{AtomicUsize, Ordering};
+    pub(crate) use std::sync::atomic::{fence, AtomicUsize, Ordering};
     #[cfg(not(loom))]
     pub(crate) use std::sync::Arc;
 }
@@ -136,6 +141,8 @@ mod slot {
         }
     }
 }
+
+pub mod stamped;
 
 use slot::Slot;
 use sync::{Arc, AtomicUsize, Ordering};
@@ -218,6 +225,19 @@ impl<T> Shared<T> {
     fn runs(&self, counter: usize, n: usize) -> (usize, usize) {
         let start = counter & self.mask;
         (start, n.min(self.capacity() - start))
+    }
+}
+
+/// `true` once the other end of a ring (`shared` is one end's `Arc` of the ring's state) is
+/// gone. The `Acquire` fence pairs with the `Release` decrement of the dropped end's `Arc`, so
+/// everything that end did before it was dropped (its last publish included) is visible after
+/// this returns `true`. Both ring kinds use it.
+fn abandoned<S>(shared: &Arc<S>) -> bool {
+    if Arc::strong_count(shared) < 2 {
+        sync::fence(Ordering::Acquire);
+        true
+    } else {
+        false
     }
 }
 
@@ -434,7 +454,7 @@ impl<T: Copy> Producer<T> {
 
     /// `true` once the [`Consumer`] has been dropped.
     pub fn is_abandoned(&self) -> bool {
-        Arc::strong_count(&self.shared) < 2
+        abandoned(&self.shared)
     }
 }
 
@@ -646,9 +666,10 @@ impl<T: Copy> Consumer<T> {
         self.shared.capacity()
     }
 
-    /// `true` once the [`Producer`] has been dropped.
+    /// `true` once the [`Producer`] has been dropped. After it returns `true`, everything the
+    /// producer pushed is visible: [`Consumer::is_empty`] then says whether anything is left.
     pub fn is_abandoned(&self) -> bool {
-        Arc::strong_count(&self.shared) < 2
+        abandoned(&self.shared)
     }
 }
 

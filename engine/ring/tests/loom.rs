@@ -75,3 +75,73 @@ fn batches_wrap() {
         assert_eq!(got, [0, 1, 2]);
     });
 }
+
+/// The stamped ring: single push/pop across threads on its smallest ring (2 slots), three
+/// items so a slot is reused (the consumer's "free for the next lap" stamp is what lets the
+/// producer in), and the end-of-stream check the lane does (`is_abandoned`, then `is_empty`).
+#[test]
+fn stamped_push_pop_wraps() {
+    loom::model(|| {
+        let (mut p, mut c) = ticklane_ring::stamped::ring::<u32>(2);
+        let t = thread::spawn(move || {
+            let mut i = 0;
+            while i < 3 {
+                if p.push(i).is_ok() {
+                    i += 1;
+                } else {
+                    thread::yield_now();
+                }
+            }
+        });
+        let mut expect = 0;
+        loop {
+            match c.pop() {
+                Some(v) => {
+                    assert_eq!(v, expect);
+                    expect += 1;
+                }
+                None => {
+                    // Once the producer is gone, whatever it pushed must be visible.
+                    if c.is_abandoned() && c.is_empty() {
+                        break;
+                    }
+                    thread::yield_now();
+                }
+            }
+        }
+        assert_eq!(expect, 3, "an item was lost");
+        t.join().expect("producer");
+    });
+}
+
+/// The stamped ring's batch calls (`push_slice` / `pop_into`) on 2 slots, partial batches
+/// included.
+#[test]
+fn stamped_batches_wrap() {
+    loom::model(|| {
+        let (mut p, mut c) = ticklane_ring::stamped::ring::<u32>(2);
+        let t = thread::spawn(move || {
+            let items = [0u32, 1, 2];
+            let mut i = 0;
+            while i < items.len() {
+                let n = p.push_slice(&items[i..]);
+                if n == 0 {
+                    thread::yield_now();
+                }
+                i += n;
+            }
+        });
+        let mut got = Vec::new();
+        let mut buf = [0u32; 2];
+        while got.len() < 3 {
+            let n = c.pop_into(&mut buf);
+            if n == 0 {
+                thread::yield_now();
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        t.join().expect("producer");
+        assert_eq!(got, [0, 1, 2]);
+        assert_eq!(c.pop(), None);
+    });
+}
