@@ -322,6 +322,9 @@ pub struct EngineConfig {
     /// Ring capacity per lane (power of two).
     #[serde(default = "default_ring")]
     pub ring_capacity: usize,
+    /// Which ring feeds each lane: `index` (batched hand-offs) or `stamped` (single events).
+    #[serde(default = "default_ring_kind")]
+    pub ring: String,
     /// `spin`, `spin-yield` or `park`.
     #[serde(default = "default_idle")]
     pub idle: String,
@@ -350,6 +353,9 @@ fn one() -> u16 {
 }
 fn default_ring() -> usize {
     1 << 16
+}
+fn default_ring_kind() -> String {
+    "index".to_string()
 }
 fn default_idle() -> String {
     "spin-yield".to_string()
@@ -380,6 +386,7 @@ impl Default for EngineConfig {
             lane_cores: Vec::new(),
             feed_core: None,
             ring_capacity: default_ring(),
+            ring: default_ring_kind(),
             idle: default_idle(),
             batch: default_batch(),
             heartbeat_us: default_heartbeat(),
@@ -466,6 +473,12 @@ impl RunConfig {
         }
         if !e.ring_capacity.is_power_of_two() || e.ring_capacity < 64 || e.ring_capacity > 1 << 24 {
             bail!("{origin}: engine.ring_capacity: must be a power of two in 64..=16777216");
+        }
+        if ticklane_runtime::RingKind::parse(&e.ring).is_none() {
+            bail!(
+                "{origin}: engine.ring: `{}` is not index or stamped",
+                e.ring
+            );
         }
         if ticklane_runtime::IdlePolicy::parse(&e.idle).is_none() {
             bail!(
@@ -641,6 +654,7 @@ mod tests {
             (format!("{BASE}[engine]\nlanse = 2\n"), "lanse"),
             (format!("{BASE}[engine]\nidle = \"nap\"\n"), "engine.idle"),
             (format!("{BASE}[engine]\nring_capacity = 1000\n"), "engine.ring_capacity"),
+            (format!("{BASE}[engine]\nring = \"ringy\"\n"), "engine.ring"),
             (format!("{BASE}[engine]\nlanes = 2\nlane_cores = [1]\n"), "engine.lane_cores"),
             ("[source]\npace = \"max\"\n".to_string(), "source"),
             (format!("[source]\npace = \"fast\"\n{BASE}"), "source.pace"),

@@ -1,5 +1,5 @@
-//! `ring`: two-thread SPSC throughput of 64-byte items, ticklane-ring against peers in the
-//! same run.
+//! `ring`: two-thread SPSC throughput of 64-byte items, ticklane-ring's two rings (the index
+//! ring, `ticklane`, and the stamped ring, `ticklane-stamped`) against peers in the same run.
 //!
 //! For each queue and burst size (1, 16, 256) a producer thread pushes `N` items in bursts of
 //! that size (batch API where the queue has one) and the measuring thread pops until `N` items
@@ -43,11 +43,14 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 
 /// A 64-byte `Copy` item, the size of the engine's `MarketEvent`.
+/// Aligned to 8 like `MarketEvent` (not to a cache line): the stamped ring's stamp then shares
+/// a line with the item's first 56 bytes, as it does with the engine's events.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
-#[repr(C, align(64))]
+#[repr(C)]
 struct Item([u64; 8]);
 
 const _: () = assert!(std::mem::size_of::<Item>() == 64);
+const _: () = assert!(std::mem::align_of::<Item>() == 8);
 
 const CAPACITY: usize = 4096;
 /// Items per criterion iteration.
@@ -75,61 +78,69 @@ where
     elapsed
 }
 
-fn ticklane(total: u64, burst: usize) -> Duration {
-    let (mut tx, mut rx) = ticklane_ring::ring::<Item>(CAPACITY);
-    timed(
-        total,
-        move |total| {
-            let mut buf = vec![Item::default(); burst];
-            let mut sent = 0u64;
-            while sent < total {
-                let k = (total - sent).min(burst as u64) as usize;
-                for (i, b) in buf[..k].iter_mut().enumerate() {
-                    *b = item(sent + i as u64);
-                }
-                let mut off = 0;
-                while off < k {
-                    let n = if k == 1 {
-                        usize::from(tx.push(buf[0]).is_ok())
-                    } else {
-                        tx.push_slice(&buf[off..k])
-                    };
-                    if n == 0 {
-                        spin_loop();
-                    }
-                    off += n;
-                }
-                sent += k as u64;
-            }
-        },
-        move |total| {
-            let mut buf = vec![Item::default(); burst];
-            let mut got = 0u64;
-            let mut sum = 0u64;
-            while got < total {
-                let n = if burst == 1 {
-                    match rx.pop() {
-                        Some(v) => {
-                            buf[0] = v;
-                            1
+/// Both of our rings: their ends have the same method names.
+macro_rules! ticklane_run {
+    ($name:ident, $ring:path) => {
+        fn $name(total: u64, burst: usize) -> Duration {
+            let (mut tx, mut rx) = $ring(CAPACITY);
+            timed(
+                total,
+                move |total| {
+                    let mut buf = vec![Item::default(); burst];
+                    let mut sent = 0u64;
+                    while sent < total {
+                        let k = (total - sent).min(burst as u64) as usize;
+                        for (i, b) in buf[..k].iter_mut().enumerate() {
+                            *b = item(sent + i as u64);
                         }
-                        None => 0,
+                        let mut off = 0;
+                        while off < k {
+                            let n = if k == 1 {
+                                usize::from(tx.push(buf[0]).is_ok())
+                            } else {
+                                tx.push_slice(&buf[off..k])
+                            };
+                            if n == 0 {
+                                spin_loop();
+                            }
+                            off += n;
+                        }
+                        sent += k as u64;
                     }
-                } else {
-                    rx.pop_into(&mut buf)
-                };
-                if n == 0 {
-                    spin_loop();
-                }
-                for v in &buf[..n] {
-                    sum = sum.wrapping_add(v.0[0]);
-                }
-                got += n as u64;
-            }
-            sum
-        },
-    )
+                },
+                move |total| {
+                    let mut buf = vec![Item::default(); burst];
+                    let mut got = 0u64;
+                    let mut sum = 0u64;
+                    while got < total {
+                        let n = if burst == 1 {
+                            match rx.pop() {
+                                Some(v) => {
+                                    buf[0] = v;
+                                    1
+                                }
+                                None => 0,
+                            }
+                        } else {
+                            rx.pop_into(&mut buf)
+                        };
+                        if n == 0 {
+                            spin_loop();
+                        }
+                        for v in &buf[..n] {
+                            sum = sum.wrapping_add(v.0[0]);
+                        }
+                        got += n as u64;
+                    }
+                    sum
+                },
+            )
+        }
+    };
 }
+
+ticklane_run!(ticklane, ticklane_ring::ring::<Item>);
+ticklane_run!(ticklane_stamped, ticklane_ring::stamped::ring::<Item>);
 
 fn rtrb(total: u64, burst: usize) -> Duration {
     let (mut tx, mut rx) = rtrb::RingBuffer::<Item>::new(CAPACITY);
@@ -326,6 +337,13 @@ fn bench_ring(c: &mut Criterion) {
         g.bench_with_input(BenchmarkId::new("ticklane", burst), &burst, |b, &burst| {
             b.iter_custom(|iters| ticklane(iters * PER_ITER, burst));
         });
+        g.bench_with_input(
+            BenchmarkId::new("ticklane-stamped", burst),
+            &burst,
+            |b, &burst| {
+                b.iter_custom(|iters| ticklane_stamped(iters * PER_ITER, burst));
+            },
+        );
         g.bench_with_input(BenchmarkId::new("rtrb", burst), &burst, |b, &burst| {
             b.iter_custom(|iters| rtrb(iters * PER_ITER, burst));
         });
@@ -345,8 +363,9 @@ fn bench_ring(c: &mut Criterion) {
 
 type Run = fn(u64, usize) -> Duration;
 
-const QUEUES: [(&str, Run); 4] = [
+const QUEUES: [(&str, Run); 5] = [
     ("ticklane", ticklane),
+    ("ticklane-stamped", ticklane_stamped),
     ("rtrb", rtrb),
     ("crossbeam-arrayqueue", array_queue),
     ("disruptor", disruptor),
@@ -385,32 +404,35 @@ fn interleaved(rounds: u64, items: u64) {
          M items/s"
     );
     println!(
-        "{:<6} {:<22} {:>8} {:>8} {:>8}   {:>16}",
-        "burst", "queue", "p25", "median", "p75", "ticklane / this"
+        "{:<6} {:<22} {:>8} {:>8} {:>8}   {:>16} {:>16}",
+        "burst", "queue", "p25", "median", "p75", "ticklane / this", "stamped / this"
     );
+    // Median over the rounds of rate[ours] / rate[qi], each ratio within one round.
+    let ratio = |bi: usize, ours: usize, qi: usize| {
+        if qi == ours {
+            return String::from("-");
+        }
+        let ratios = sorted(
+            rate[bi][ours]
+                .iter()
+                .zip(&rate[bi][qi])
+                .map(|(ours, peer)| ours / peer)
+                .collect(),
+        );
+        format!("{:.2}", quantile(&ratios, 0.5))
+    };
     for (bi, &burst) in BURSTS.iter().enumerate() {
         for (qi, (name, _)) in QUEUES.iter().enumerate() {
             let r = sorted(rate[bi][qi].clone());
-            let ratio = if qi == 0 {
-                String::from("-")
-            } else {
-                let ratios = sorted(
-                    rate[bi][0]
-                        .iter()
-                        .zip(&rate[bi][qi])
-                        .map(|(ours, peer)| ours / peer)
-                        .collect(),
-                );
-                format!("{:.2}", quantile(&ratios, 0.5))
-            };
             println!(
-                "{:<6} {:<22} {:>8.1} {:>8.1} {:>8.1}   {:>16}",
+                "{:<6} {:<22} {:>8.1} {:>8.1} {:>8.1}   {:>16} {:>16}",
                 burst,
                 name,
                 quantile(&r, 0.25),
                 quantile(&r, 0.5),
                 quantile(&r, 0.75),
-                ratio
+                ratio(bi, 0, qi),
+                ratio(bi, 1, qi)
             );
         }
     }

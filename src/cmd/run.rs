@@ -400,6 +400,7 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
         lanes,
         feed_core: e.feed_core,
         ring_capacity: e.ring_capacity,
+        ring_kind: ticklane_runtime::RingKind::parse(&e.ring).unwrap_or_default(),
         publisher: PublisherSettings {
             measure_latency: e.latency,
             batch: e.batch,
@@ -597,12 +598,13 @@ fn print_report(r: &RunReport, cfg: &RunConfig, source: &str, digest: &[u8; 32])
         println!("          {n}");
     }
     println!(
-        "engine    {} lane(s), cores {:?}, feed core {}, idle {}, ring {}, batch {}, panic policy {}",
+        "engine    {} lane(s), cores {:?}, feed core {}, idle {}, ring {} ({}), batch {}, panic policy {}",
         e.lanes,
         r.lanes.iter().map(|l| l.pinned_core).collect::<Vec<_>>(),
         r.feed_pinned_core.map_or("-".to_string(), |c| c.to_string()),
         e.idle,
         e.ring_capacity,
+        e.ring,
         e.batch,
         e.panic_policy
     );

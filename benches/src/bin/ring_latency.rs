@@ -43,7 +43,7 @@
 //!   are sent but not recorded. A slow spell of a shared machine then hits every queue alike.
 //! * Items that arrive out of order are counted; any makes the exit status non-zero.
 //!
-//! Queues: ticklane-ring (`push`/`pop`), rtrb (`push`/`pop`), crossbeam `ArrayQueue`
+//! Queues: ticklane-ring's index ring and its stamped ring (`push`/`pop`), rtrb (`push`/`pop`), crossbeam `ArrayQueue`
 //! (`push`/`pop`), disruptor (`build_single_producer` + `BusySpin`, `try_publish`, an
 //! `EventPoller` consumer with `take(1)`), each with the same capacity (`--capacity`, 4096).
 
@@ -63,11 +63,14 @@ use clap::Parser;
 use hdrhistogram::Histogram;
 
 /// A 64-byte `Copy` item, the size of the engine's `MarketEvent`: `[send_ns, seq, pad...]`.
+/// Aligned to 8 like `MarketEvent` (not to a cache line): the stamped ring's stamp then shares
+/// a line with the item's first 56 bytes, as it does with the engine's events.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
-#[repr(C, align(64))]
+#[repr(C)]
 struct Item([u64; 8]);
 
 const _: () = assert!(std::mem::size_of::<Item>() == 64);
+const _: () = assert!(std::mem::align_of::<Item>() == 8);
 
 /// Highest value the histograms track (10 s); larger values are clamped.
 const HIST_MAX_NS: u64 = 10_000_000_000;
@@ -75,7 +78,7 @@ const HIST_MAX_NS: u64 = 10_000_000_000;
 #[derive(Parser, Debug)]
 #[command(
     name = "ring-latency",
-    about = "One-way hand-off latency of ticklane-ring, rtrb, crossbeam ArrayQueue and disruptor \
+    about = "One-way hand-off latency of ticklane-ring (both rings), rtrb, crossbeam ArrayQueue and disruptor \
              between two pinned threads (plus clock overhead and round trip / 2)."
 )]
 struct Args {
@@ -125,6 +128,20 @@ impl Tx for ticklane_ring::Producer<Item> {
 }
 
 impl Rx for ticklane_ring::Consumer<Item> {
+    #[inline(always)]
+    fn try_recv(&mut self) -> Option<Item> {
+        self.pop()
+    }
+}
+
+impl Tx for ticklane_ring::stamped::Producer<Item> {
+    #[inline(always)]
+    fn try_send(&mut self, v: Item) -> bool {
+        self.push(v).is_ok()
+    }
+}
+
+impl Rx for ticklane_ring::stamped::Consumer<Item> {
     #[inline(always)]
     fn try_recv(&mut self) -> Option<Item> {
         self.pop()
@@ -245,6 +262,15 @@ fn line(_cap: usize) -> (LineTx, LineRx) {
 
 fn ticklane(cap: usize) -> (ticklane_ring::Producer<Item>, ticklane_ring::Consumer<Item>) {
     ticklane_ring::ring(cap)
+}
+
+fn stamped(
+    cap: usize,
+) -> (
+    ticklane_ring::stamped::Producer<Item>,
+    ticklane_ring::stamped::Consumer<Item>,
+) {
+    ticklane_ring::stamped::ring(cap)
 }
 
 fn rtrb(cap: usize) -> (rtrb::Producer<Item>, rtrb::Consumer<Item>) {
@@ -472,7 +498,14 @@ fn clock_overhead(cfg: Config) -> Measured {
 }
 
 /// The queues, in table order. `line` is the floor (see [`LineTx`]), not a queue.
-const QUEUES: [&str; 5] = ["line", "ticklane", "rtrb", "crossbeam", "disruptor"];
+const QUEUES: [&str; 6] = [
+    "line",
+    "ticklane",
+    "ticklane-stamped",
+    "rtrb",
+    "crossbeam",
+    "disruptor",
+];
 
 fn measure(queue: &str, round_trip_mode: bool, cfg: Config) -> Measured {
     let cap = cfg.capacity;
@@ -481,6 +514,8 @@ fn measure(queue: &str, round_trip_mode: bool, cfg: Config) -> Measured {
         ("line", true) => round_trip(cfg, line(cap), line(cap)),
         ("ticklane", false) => one_way(cfg, ticklane(cap)),
         ("ticklane", true) => round_trip(cfg, ticklane(cap), ticklane(cap)),
+        ("ticklane-stamped", false) => one_way(cfg, stamped(cap)),
+        ("ticklane-stamped", true) => round_trip(cfg, stamped(cap), stamped(cap)),
         ("rtrb", false) => one_way(cfg, rtrb(cap)),
         ("rtrb", true) => round_trip(cfg, rtrb(cap), rtrb(cap)),
         ("crossbeam", false) => one_way(cfg, array_queue(cap)),
@@ -589,13 +624,13 @@ fn print_table(cfg: &Config, rows: &[Row]) {
         cfg.producer_core,
         cfg.consumer_core
     );
-    print!("{:<11} {:<8} {:>10}", "queue", "what", "msgs");
+    print!("{:<16} {:<8} {:>10}", "queue", "what", "msgs");
     for (name, _) in QUANTILES {
         print!(" {name:>8}");
     }
     println!(" {:>10} {:>8}", "max", "mean");
     for r in rows {
-        print!("{:<11} {:<8} {:>10}", r.queue, r.what, r.m.hist.len());
+        print!("{:<16} {:<8} {:>10}", r.queue, r.what, r.m.hist.len());
         for (_, q) in QUANTILES {
             print!(" {:>8}", fmt_ns(r.quantile(q)));
         }

@@ -15,11 +15,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use crate::lane_ring::{lane_ring, LaneConsumer, LaneProducer, RingKind};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
-use ticklane_ring::{Consumer, Producer};
 use tokio::sync::oneshot;
 
-use crate::envelope::LaneEvent;
 use crate::feed::{FeedControl, FeedSource, FeedStats, Publisher, PublisherSettings, SourceReport};
 use crate::lane::{
     pin_to_core, Lane, LaneControl, LaneIncident, LaneReport, LaneSettings, StrategySpec,
@@ -38,6 +37,8 @@ pub struct EnginePlan {
     pub feed_core: Option<usize>,
     /// Ring capacity per lane (rounded up to a power of two).
     pub ring_capacity: usize,
+    /// Which ring feeds each lane.
+    pub ring_kind: RingKind,
     /// Publisher behaviour.
     pub publisher: PublisherSettings,
     /// The source.
@@ -55,6 +56,7 @@ impl std::fmt::Debug for EnginePlan {
             .field("lanes", &self.lanes.len())
             .field("feed_core", &self.feed_core)
             .field("ring_capacity", &self.ring_capacity)
+            .field("ring_kind", &self.ring_kind)
             .finish_non_exhaustive()
     }
 }
@@ -180,7 +182,7 @@ pub struct LaneActor;
 #[allow(missing_debug_implementations)] // holds threads, rings and actor refs
 pub struct LaneArgs {
     lane: Option<Lane<Box<dyn Venue>>>,
-    rx: Option<Consumer<LaneEvent>>,
+    rx: Option<LaneConsumer>,
     control: Arc<LaneControl>,
     index: u16,
     supervisor: ActorRef<SupervisorMsg>,
@@ -469,7 +471,7 @@ impl Actor for Supervisor {
         let mut pinned = Vec::new();
         let mut lanes = Vec::new();
         let mut lane_controls = Vec::new();
-        let mut producers: Vec<Producer<LaneEvent>> = Vec::new();
+        let mut producers: Vec<LaneProducer> = Vec::new();
         let lane_count = plan.lanes.len() as u16;
         for (settings, strategies) in plan.lanes {
             for s in &strategies {
@@ -482,7 +484,7 @@ impl Actor for Supervisor {
             let control = Arc::new(LaneControl::default());
             let venue = (plan.venue)(settings.index);
             let lane = Lane::new(settings, strategies, venue, control.clone(), None)?;
-            let (tx, rx) = ticklane_ring::ring::<LaneEvent>(plan.ring_capacity.max(2));
+            let (tx, rx) = lane_ring(plan.ring_kind, plan.ring_capacity);
             producers.push(tx);
             let (actor, _) = Actor::spawn_linked(
                 Some(format!("engine{engine}-lane-{}", settings.index)),

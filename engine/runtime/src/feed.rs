@@ -25,11 +25,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use ticklane_core::{EventBody, InstrumentId, MarketEvent, MatchId, Timestamp};
-use ticklane_ring::Producer;
 
 use crate::clock::HopClock;
 use crate::envelope::LaneEvent;
 use crate::idle::{Backoff, IdlePolicy};
+use crate::lane_ring::LaneProducer;
 use crate::router::{Route, Router};
 
 /// Below this much time to wait, pacing spins; above it, it sleeps (ns).
@@ -91,7 +91,7 @@ pub struct FeedStats {
 pub struct Stopped;
 
 struct LaneTx {
-    tx: Producer<LaneEvent>,
+    tx: LaneProducer,
     staged: [LaneEvent; MAX_BATCH],
     len: usize,
     gone: bool,
@@ -200,7 +200,7 @@ fn blank_event() -> LaneEvent {
 impl Publisher {
     /// A publisher over the lanes' producers (index = lane number).
     pub fn new(
-        producers: Vec<Producer<LaneEvent>>,
+        producers: Vec<LaneProducer>,
         router: Router,
         settings: PublisherSettings,
         control: Arc<FeedControl>,
@@ -552,6 +552,7 @@ impl FeedSource for EventsSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lane_ring::{lane_ring, LaneConsumer, RingKind};
     use ticklane_core::{InstrumentInfo, OrderId, Symbol};
 
     fn ev(ts: u64, instrument: u32) -> MarketEvent {
@@ -564,7 +565,7 @@ mod tests {
         )
     }
 
-    fn drain(rx: &mut ticklane_ring::Consumer<LaneEvent>) -> Vec<LaneEvent> {
+    fn drain(rx: &mut LaneConsumer) -> Vec<LaneEvent> {
         let mut v = Vec::new();
         while let Some(x) = rx.pop() {
             v.push(x);
@@ -574,8 +575,14 @@ mod tests {
 
     #[test]
     fn routes_by_instrument_broadcasts_market_wide_and_inserts_heartbeats() {
-        let (tx0, mut rx0) = ticklane_ring::ring(256);
-        let (tx1, mut rx1) = ticklane_ring::ring(256);
+        for kind in [RingKind::Index, RingKind::Stamped] {
+            routes_by_instrument(kind);
+        }
+    }
+
+    fn routes_by_instrument(kind: RingKind) {
+        let (tx0, mut rx0) = lane_ring(kind, 256);
+        let (tx1, mut rx1) = lane_ring(kind, 256);
         let settings = PublisherSettings {
             measure_latency: false,
             batch: 4,
@@ -639,7 +646,13 @@ mod tests {
 
     #[test]
     fn a_full_ring_waits_and_a_gone_lane_is_counted_not_blocking() {
-        let (tx0, rx0) = ticklane_ring::ring::<LaneEvent>(2);
+        for kind in [RingKind::Index, RingKind::Stamped] {
+            full_ring_waits(kind);
+        }
+    }
+
+    fn full_ring_waits(kind: RingKind) {
+        let (tx0, rx0) = lane_ring(kind, 2);
         let settings = PublisherSettings {
             measure_latency: false,
             batch: 1,
@@ -663,7 +676,13 @@ mod tests {
 
     #[test]
     fn stop_flag_ends_a_wait_on_a_full_ring() {
-        let (tx0, _rx0) = ticklane_ring::ring::<LaneEvent>(2);
+        for kind in [RingKind::Index, RingKind::Stamped] {
+            stop_ends_a_wait(kind);
+        }
+    }
+
+    fn stop_ends_a_wait(kind: RingKind) {
+        let (tx0, _rx0) = lane_ring(kind, 2);
         let control = Arc::new(FeedControl::default());
         let settings = PublisherSettings {
             measure_latency: false,

@@ -27,9 +27,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
+use crate::lane_ring::LaneConsumer;
 use ticklane_book::{AnomalyKind, Market};
 use ticklane_core::{EventBody, InstrumentId, MarketEvent, Qty, Symbol, Timestamp};
-use ticklane_ring::Consumer;
 use ticklane_strategy::{
     Context, OrderCommand, OrderUpdate, OrderUpdateKind, Outbox, ParamError, Position,
     RejectReason, Strategy, StrategyId, TimerQueue, TradePrint,
@@ -54,6 +54,9 @@ const MAX_ORDER_ROUNDS: u32 = 16;
 
 /// Event time between two samples of each strategy's equity curve (1 s).
 pub const EQUITY_SAMPLE_NS: u64 = 1_000_000_000;
+
+/// Events between two status publications while the lane is busy (see `Lane::run`).
+const STATUS_EVERY: u32 = 256;
 
 /// Items popped from the ring per batch.
 const BATCH: usize = 256;
@@ -1042,7 +1045,7 @@ impl<V: Venue> Lane<V> {
 
     /// The thread body: pins the thread, starts the strategies, processes the ring until the
     /// feed is gone and the ring is empty (or a stop), then stops the strategies.
-    pub fn run(mut self, mut rx: Consumer<LaneEvent>) -> LaneReport {
+    pub fn run(mut self, mut rx: LaneConsumer) -> LaneReport {
         if let Some(core) = self.settings.core {
             self.pinned_core = pin_to_core(core).then_some(core);
             if self.pinned_core.is_none() {
@@ -1072,9 +1075,19 @@ impl<V: Venue> Lane<V> {
         let mut backoff = Backoff::new(self.settings.idle);
         let measure = self.settings.measure_latency;
         let mut since_latency = 0u32;
+        // Events since the status (event count, ring length) was last published. The ring
+        // length is read only every `STATUS_EVERY` events and set to 0 when the ring runs dry:
+        // reading it costs a line the feed writes (the stamped ring keeps no shared index at
+        // all on the hot path, only a mirror for this), and status is for people, not for the
+        // hot path.
+        let mut since_status = 0u32;
         loop {
             let n = rx.pop_into(&mut batch);
             if n == 0 {
+                if since_status > 0 {
+                    since_status = 0;
+                    self.publish_status(0);
+                }
                 self.poll_control();
                 if self.control.stop.load(Ordering::Relaxed) {
                     break;
@@ -1089,7 +1102,11 @@ impl<V: Venue> Lane<V> {
             for le in &batch[..n] {
                 self.process(le, measure);
             }
-            self.publish_status(rx.len());
+            since_status += n as u32;
+            if since_status >= STATUS_EVERY {
+                since_status = 0;
+                self.publish_status(rx.len());
+            }
             since_latency += n as u32;
             if since_latency >= 1 << 16 {
                 since_latency = 0;

@@ -25,6 +25,7 @@ pub mod envelope;
 pub mod feed;
 pub mod idle;
 pub mod lane;
+pub mod lane_ring;
 pub mod latency;
 pub mod router;
 
@@ -42,6 +43,7 @@ pub use lane::{
     JournalEntry, Lane, LaneControl, LaneIncident, LaneReport, LaneSettings, PanicAction,
     PanicPolicy, StrategyFactory, StrategyReport, StrategySpec,
 };
+pub use lane_ring::{lane_ring, LaneConsumer, LaneProducer, RingKind};
 pub use latency::{Hop, HopSummary, LatencyRecorder};
 pub use router::{Route, Router};
 pub use ticklane_exec::{TouchVenue, Venue, VenueReport};

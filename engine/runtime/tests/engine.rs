@@ -11,7 +11,7 @@ use ticklane_core::InstrumentId;
 use ticklane_runtime::digest::{hex, lanes_digest, strategy_digests};
 use ticklane_runtime::{
     run_to_end, EnginePlan, EventsSource, IdlePolicy, LaneIncident, LaneSettings, PanicAction,
-    PanicPolicy, PublisherSettings, RunReport, StrategySpec, TouchVenue, Venue,
+    PanicPolicy, PublisherSettings, RingKind, RunReport, StrategySpec, TouchVenue, Venue,
 };
 
 fn plan(
@@ -37,6 +37,7 @@ fn plan(
             .collect(),
         feed_core: None,
         ring_capacity: 1024,
+        ring_kind: RingKind::Index,
         publisher: PublisherSettings {
             idle: IdlePolicy::SpinYield { spins: 64 },
             heartbeat_ns: 500_000,
@@ -71,23 +72,23 @@ fn three_chasers(layout: &[usize]) -> Vec<Vec<StrategySpec>> {
 }
 
 #[test]
-fn same_input_gives_the_same_digest_across_runs_and_lane_layouts() {
+fn same_input_gives_the_same_digest_across_runs_lane_layouts_and_ring_kinds() {
     let events = session(7, 6, 60_000);
     let one_lane = run(plan(
         &events,
         three_chasers(&[0, 0, 0]),
         PanicPolicy::default(),
     ));
-    let again = run(plan(
-        &events,
-        three_chasers(&[0, 0, 0]),
-        PanicPolicy::default(),
-    ));
-    let two_lanes = run(plan(
-        &events,
-        three_chasers(&[0, 1, 1]),
-        PanicPolicy::default(),
-    ));
+    // Again, through the stamped ring, one event per hand-off (the latency configuration).
+    let mut p = plan(&events, three_chasers(&[0, 0, 0]), PanicPolicy::default());
+    p.ring_kind = RingKind::Stamped;
+    p.publisher.batch = 1;
+    let again = run(p);
+    // Two lanes through small stamped rings in batches (full rings on the way).
+    let mut p = plan(&events, three_chasers(&[0, 1, 1]), PanicPolicy::default());
+    p.ring_kind = RingKind::Stamped;
+    p.ring_capacity = 64;
+    let two_lanes = run(p);
     let three_lanes = run(plan(
         &events,
         three_chasers(&[2, 0, 1]),

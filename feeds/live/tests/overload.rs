@@ -130,6 +130,7 @@ fn a_slow_lane_fills_its_ring_the_kernel_drops_and_the_books_go_stale_not_wrong(
         )],
         feed_core: None,
         ring_capacity: 256,
+        ring_kind: ticklane_runtime::RingKind::Index,
         publisher: PublisherSettings {
             idle: IdlePolicy::SpinYield { spins: 64 },
             batch: 8,
