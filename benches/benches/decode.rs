@@ -14,7 +14,7 @@ use std::ops::ControlFlow;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ticklane_benches::{bench_messages, session};
-use ticklane_feeds::events::{decode_normalize, decode_only};
+use ticklane_feeds::events::{decode_normalize, decode_normalize_serial, decode_only};
 
 /// An `itch5` handler that touches every message (its timestamp), as our decode-only pass does.
 struct Touch(u64);
@@ -68,6 +68,13 @@ fn decode(c: &mut Criterion) {
     g.bench_function("ticklane/decode+normalize", |b| {
         b.iter(|| {
             let s = decode_normalize(black_box(&buf));
+            assert_eq!(s.messages, n);
+            s.events
+        })
+    });
+    g.bench_function("ticklane/decode+normalize-serial", |b| {
+        b.iter(|| {
+            let s = decode_normalize_serial(black_box(&buf));
             assert_eq!(s.messages, n);
             s.events
         })

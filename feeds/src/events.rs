@@ -7,7 +7,8 @@ use ticklane_core::MarketEvent;
 
 use ticklane_core::{EventBody, InstrumentId, MatchId, Timestamp};
 
-use crate::itch::{decode, decode_normalize_into, DecodeOrNormalizeError};
+use crate::itch::batch::BATCH;
+use crate::itch::{decode, decode_normalize_into, DecodeOrNormalizeError, FrameBatch};
 
 /// Counters of one pass.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -38,9 +39,47 @@ fn for_each_frame(buf: &[u8], mut on_body: impl FnMut(&[u8])) -> bool {
     pos == buf.len()
 }
 
-/// Walks every framed message; calls `on_event` for each normalized event.
+/// Walks every framed message; calls `on_event` for each normalized event, in stream order.
+/// Decodes in batches grouped by message type ([`FrameBatch`]).
 #[inline]
 pub fn for_each_event(buf: &[u8], mut on_event: impl FnMut(&MarketEvent)) -> EventStats {
+    let mut s = EventStats::default();
+    let mut batch = FrameBatch::new();
+    let mut pos = 0;
+    let clean = loop {
+        let filled = batch.fill(buf, pos);
+        pos = filled.next;
+        for (result, ev) in batch.results() {
+            match result {
+                Ok(true) => {
+                    s.messages += 1;
+                    s.events += 1;
+                    on_event(ev);
+                }
+                Ok(false) => s.messages += 1,
+                Err(DecodeOrNormalizeError::Normalize(_)) => {
+                    s.messages += 1;
+                    s.errors += 1;
+                }
+                Err(DecodeOrNormalizeError::Decode(_)) => s.errors += 1,
+            }
+        }
+        if filled.cut_short {
+            break false;
+        }
+        if filled.messages < BATCH {
+            break pos == buf.len();
+        }
+    };
+    s.errors += u64::from(!clean);
+    s
+}
+
+/// The same walk one message at a time ([`decode_normalize_into`], one type switch per
+/// message): the reference [`for_each_event`] is checked against, and its peer in the
+/// benchmarks.
+#[inline]
+pub fn for_each_event_serial(buf: &[u8], mut on_event: impl FnMut(&MarketEvent)) -> EventStats {
     let mut s = EventStats::default();
     // One event slot, overwritten in place by every message (see `normalize_into`).
     let mut ev = MarketEvent::new(
@@ -84,6 +123,13 @@ pub fn decode_only(buf: &[u8]) -> EventStats {
 /// Decode + normalize, each event made observable with `black_box`.
 pub fn decode_normalize(buf: &[u8]) -> EventStats {
     for_each_event(buf, |ev| {
+        std::hint::black_box(ev);
+    })
+}
+
+/// [`decode_normalize`] one message at a time ([`for_each_event_serial`]).
+pub fn decode_normalize_serial(buf: &[u8]) -> EventStats {
+    for_each_event_serial(buf, |ev| {
         std::hint::black_box(ev);
     })
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use ticklane_core::{MarketEvent, Price, Symbol, Timestamp};
-use ticklane_feeds::itch::decode_normalize_into;
+use ticklane_feeds::itch::{decode_normalize_into, FrameBatch};
 use ticklane_runtime::digest::{hex, lanes_digest};
 use ticklane_runtime::feed::{FeedSource, Publisher, SourceReport};
 use ticklane_runtime::{
@@ -61,6 +61,77 @@ struct FramedSource {
 
 impl FeedSource for FramedSource {
     fn run(&mut self, publisher: &mut Publisher) -> SourceReport {
+        if publisher.is_paced() {
+            self.run_serial(publisher)
+        } else {
+            self.run_batched(publisher)
+        }
+    }
+}
+
+impl FramedSource {
+    /// Unpaced: decodes [`FrameBatch`]es (messages grouped by type, results in stream order),
+    /// each batch stamped once on arrival and once decoded; publishes every `chunk` messages.
+    fn run_batched(&mut self, publisher: &mut Publisher) -> SourceReport {
+        let mut report = SourceReport::default();
+        let buf = &self.buf[..];
+        let mut batch = FrameBatch::new();
+        let mut pos = 0usize;
+        let mut in_chunk = 0usize;
+        loop {
+            let t_received = publisher.stamp();
+            let filled = batch.fill(buf, pos);
+            let t_decoded = publisher.stamp();
+            let mut offset = pos;
+            for (result, ev) in batch.results() {
+                let len = usize::from(u16::from_be_bytes([buf[offset], buf[offset + 1]]));
+                offset += 2 + len;
+                match result {
+                    Ok(true) => {
+                        report.messages += 1;
+                        if publisher.publish(ev, t_received, t_decoded).is_err() {
+                            return report;
+                        }
+                    }
+                    Ok(false) => report.messages += 1,
+                    Err(e) => count_error(&mut report, offset, &e),
+                }
+                if self.end_of_message(&mut in_chunk, publisher).is_err() {
+                    return report;
+                }
+            }
+            pos = filled.next;
+            if filled.cut_short {
+                let len = usize::from(u16::from_be_bytes([buf[pos], buf[pos + 1]]));
+                report.errors += 1;
+                report
+                    .first_errors
+                    .push(format!("offset {pos}: frame of {len} bytes cut short"));
+                return report;
+            }
+            if filled.messages < ticklane_feeds::itch::batch::BATCH {
+                trailing_bytes(buf, pos, &mut report);
+                return report;
+            }
+        }
+    }
+
+    /// Counts a message towards the chunk and publishes the chunk when it is full.
+    fn end_of_message(
+        &self,
+        in_chunk: &mut usize,
+        publisher: &mut Publisher,
+    ) -> Result<(), ticklane_runtime::feed::Stopped> {
+        *in_chunk += 1;
+        if *in_chunk == self.chunk {
+            *in_chunk = 0;
+            publisher.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Paced: one message at a time, each stamped on arrival after it is due.
+    fn run_serial(&mut self, publisher: &mut Publisher) -> SourceReport {
         let mut report = SourceReport::default();
         let buf = &self.buf[..];
         let mut ev = MarketEvent::new(
@@ -79,7 +150,7 @@ impl FeedSource for FramedSource {
                 report
                     .first_errors
                     .push(format!("offset {pos}: frame of {len} bytes cut short"));
-                break;
+                return report;
             };
             pos += 2 + len;
             // ITCH 5.0: timestamp at bytes 5..11 of every message.
@@ -99,22 +170,33 @@ impl FeedSource for FramedSource {
                     }
                 }
                 Ok(false) => report.messages += 1,
-                Err(e) => {
-                    report.errors += 1;
-                    if report.first_errors.len() < 20 {
-                        report.first_errors.push(format!("offset {pos}: {e}"));
-                    }
-                }
+                Err(e) => count_error(&mut report, pos, &e),
             }
-            in_chunk += 1;
-            if in_chunk == self.chunk {
-                in_chunk = 0;
-                if publisher.flush().is_err() {
-                    return report;
-                }
+            if self.end_of_message(&mut in_chunk, publisher).is_err() {
+                return report;
             }
         }
+        trailing_bytes(buf, pos, &mut report);
         report
+    }
+}
+
+/// A message that failed to decode or normalize: counted, the first 20 described.
+fn count_error(report: &mut SourceReport, offset: usize, e: &impl std::fmt::Display) {
+    report.errors += 1;
+    if report.first_errors.len() < 20 {
+        report.first_errors.push(format!("offset {offset}: {e}"));
+    }
+}
+
+/// A buffer that ends with a byte where a length prefix should be: counted, not dropped.
+fn trailing_bytes(buf: &[u8], pos: usize, report: &mut SourceReport) {
+    if pos < buf.len() {
+        report.errors += 1;
+        report.first_errors.push(format!(
+            "offset {pos}: {} trailing byte(s), not a frame",
+            buf.len() - pos
+        ));
     }
 }
 

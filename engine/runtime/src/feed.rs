@@ -264,6 +264,13 @@ impl Publisher {
         self.control.stop.load(Ordering::Relaxed)
     }
 
+    /// `true` when [`Publisher::wait_until_due`] may wait (the pace is not `max`). A source
+    /// that decodes ahead in batches must not when paced: its arrival stamps would then precede
+    /// the moments the events are due.
+    pub fn is_paced(&self) -> bool {
+        self.pace != Pace::Max
+    }
+
     /// Waits until an event of event time `ts_ns` is due under the pace (no-op at `Max`).
     /// Call it before stamping the message's arrival. Flushes staged events before waiting.
     pub fn wait_until_due(&mut self, ts_ns: u64) -> Result<(), Stopped> {

@@ -26,11 +26,13 @@
 //! assert_eq!(ev.instrument.0, 1);
 //! ```
 
+pub mod batch;
 pub mod decode;
 pub mod encode;
 pub mod normalize;
 pub mod wire;
 
+pub use batch::FrameBatch;
 pub use decode::{decode, decode_prefix, DecodeError, Message};
 pub use encode::{encode, encode_framed};
 pub use normalize::{

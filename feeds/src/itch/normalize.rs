@@ -74,7 +74,7 @@ fn invalid(ty: u8, field: &'static str, value: u8) -> NormalizeError {
 /// computed, not branched on. `B` is 0x42 and `S` is 0x53: bit 4 selects the side, and the
 /// byte is valid exactly when it equals `0x42 + bit4 * 0x11`, one well-predicted compare.
 #[inline(always)]
-fn side(ty: u8, v: u8) -> Result<Side, NormalizeError> {
+pub(super) fn side(ty: u8, v: u8) -> Result<Side, NormalizeError> {
     let ask = (v >> 4) & 1;
     if v != b'B' + ask * (b'S' - b'B') {
         return Err(invalid(ty, "buy_sell", v));
@@ -121,7 +121,7 @@ fn add_body(m: &AddOrder) -> Result<EventBody, NormalizeError> {
 /// The add's body once its side is known (the fused path validates the side first, so the
 /// body is built in place rather than inside a `Result` and copied).
 #[inline(always)]
-fn add_body_on(m: &AddOrder, side: Side) -> EventBody {
+pub(super) fn add_body_on(m: &AddOrder, side: Side) -> EventBody {
     EventBody::OrderAdded {
         order_id: OrderId(m.order_ref.get()),
         side,
@@ -132,14 +132,14 @@ fn add_body_on(m: &AddOrder, side: Side) -> EventBody {
 }
 
 #[inline(always)]
-fn delete_body(m: &OrderDelete) -> EventBody {
+pub(super) fn delete_body(m: &OrderDelete) -> EventBody {
     EventBody::OrderDeleted {
         order_id: OrderId(m.order_ref.get()),
     }
 }
 
 #[inline(always)]
-fn executed_body(m: &OrderExecuted) -> EventBody {
+pub(super) fn executed_body(m: &OrderExecuted) -> EventBody {
     EventBody::OrderExecuted {
         order_id: OrderId(m.order_ref.get()),
         qty: Qty(m.executed_shares.get()),
@@ -148,7 +148,7 @@ fn executed_body(m: &OrderExecuted) -> EventBody {
 }
 
 #[inline(always)]
-fn replace_body(m: &OrderReplace) -> EventBody {
+pub(super) fn replace_body(m: &OrderReplace) -> EventBody {
     EventBody::OrderReplaced {
         old_id: OrderId(m.original_order_ref.get()),
         new_id: OrderId(m.new_order_ref.get()),
@@ -158,7 +158,7 @@ fn replace_body(m: &OrderReplace) -> EventBody {
 }
 
 #[inline(always)]
-fn cancel_body(m: &OrderCancel) -> EventBody {
+pub(super) fn cancel_body(m: &OrderCancel) -> EventBody {
     EventBody::OrderCancelled {
         order_id: OrderId(m.order_ref.get()),
         qty: Qty(m.cancelled_shares.get()),
@@ -452,7 +452,10 @@ pub fn decode_normalize_into(
 
 /// The general path of [`decode_normalize_into`]: rare types and all errors.
 #[inline(never)]
-fn general_path(buf: &[u8], out: &mut MarketEvent) -> Result<bool, DecodeOrNormalizeError> {
+pub(super) fn general_path(
+    buf: &[u8],
+    out: &mut MarketEvent,
+) -> Result<bool, DecodeOrNormalizeError> {
     let msg = super::decode::decode(buf).map_err(DecodeOrNormalizeError::Decode)?;
     normalize_into(&msg, out).map_err(DecodeOrNormalizeError::Normalize)
 }

@@ -1,0 +1,138 @@
+//! [`FrameBatch`] (the type-grouped batch decoder) must give, message by message and in stream
+//! order, exactly what [`decode_normalize_into`] gives one message at a time: the same results,
+//! the same errors, the same events; and `for_each_event` (batched) the same stream and counts
+//! as `for_each_event_serial`.
+
+#![allow(clippy::unwrap_used)]
+
+use proptest::prelude::*;
+use ticklane_core::{EventBody, InstrumentId, MarketEvent, MatchId, Timestamp};
+use ticklane_feeds::events::{for_each_event, for_each_event_serial};
+use ticklane_feeds::itch::batch::BATCH;
+use ticklane_feeds::itch::{decode_normalize_into, encode_framed, FrameBatch, OrderDelete};
+use ticklane_feeds::synth::{generate_framed, SynthConfig};
+
+fn blank() -> MarketEvent {
+    MarketEvent::new(
+        Timestamp(0),
+        InstrumentId::NONE,
+        EventBody::BrokenTrade {
+            match_id: MatchId(0),
+        },
+    )
+}
+
+/// Walks `buf` with `FrameBatch` and checks every message against the serial call; returns
+/// (messages, cut_short, end position).
+fn check_batches(buf: &[u8]) -> (usize, bool, usize) {
+    let mut batch = FrameBatch::new();
+    let mut pos = 0;
+    let mut total = 0;
+    loop {
+        let start = pos;
+        let filled = batch.fill(buf, pos);
+        assert_eq!(filled.messages, batch.len());
+        assert!(filled.messages <= BATCH);
+        // The serial walk over the same frames.
+        let mut p = start;
+        for (k, (result, ev)) in batch.results().enumerate() {
+            let len = usize::from(u16::from_be_bytes([buf[p], buf[p + 1]]));
+            let body = &buf[p + 2..p + 2 + len];
+            let mut want = blank();
+            let r = decode_normalize_into(body, &mut want);
+            assert_eq!(result, r, "message {} (offset {p})", total + k);
+            if r == Ok(true) {
+                assert_eq!(*ev, want, "message {} (offset {p})", total + k);
+            }
+            p += 2 + len;
+        }
+        assert_eq!(p, filled.next);
+        total += filled.messages;
+        pos = filled.next;
+        if filled.cut_short || filled.messages < BATCH {
+            return (total, filled.cut_short, pos);
+        }
+    }
+}
+
+fn events(buf: &[u8], batched: bool) -> (Vec<MarketEvent>, ticklane_feeds::events::EventStats) {
+    let mut v = Vec::new();
+    let s = if batched {
+        for_each_event(buf, |e| v.push(*e))
+    } else {
+        for_each_event_serial(buf, |e| v.push(*e))
+    };
+    (v, s)
+}
+
+#[test]
+fn agrees_with_the_serial_path_on_a_generated_session() {
+    let buf = generate_framed(SynthConfig {
+        seed: 11,
+        messages: 50_000,
+        instruments: 16,
+    })
+    .unwrap();
+    let (n, cut, end) = check_batches(&buf);
+    assert_eq!((n, cut, end), (50_000, false, buf.len()));
+    let (a, sa) = events(&buf, true);
+    let (b, sb) = events(&buf, false);
+    assert_eq!(sa, sb);
+    assert_eq!(a, b);
+    assert!(a.len() > 40_000, "not vacuous: {} events", a.len());
+}
+
+#[test]
+fn batch_edges_and_framing_errors() {
+    // Exactly BATCH, BATCH + 1 and 2 * BATCH messages; then a cut-short frame; then a lone byte.
+    for n in [0, 1, BATCH - 1, BATCH, BATCH + 1, 2 * BATCH] {
+        let mut buf = Vec::new();
+        for i in 0..n as u64 {
+            encode_framed(&OrderDelete::new(1, 0, i, 100 + i), &mut buf);
+        }
+        assert_eq!(check_batches(&buf), (n, false, buf.len()), "{n} messages");
+        let (_, s) = events(&buf, true);
+        assert_eq!((s.messages, s.errors), (n as u64, 0));
+
+        let mut cut = buf.clone();
+        cut.extend_from_slice(&[0, 19, b'D']);
+        let (a, sa) = events(&cut, true);
+        let (b, sb) = events(&cut, false);
+        assert_eq!((a, sa), (b, sb));
+        assert_eq!(sa.errors, 1, "the cut-short frame is counted");
+        assert!(check_batches(&cut).1, "cut short");
+
+        let mut odd = buf.clone();
+        odd.push(0);
+        let (a, sa) = events(&odd, true);
+        let (b, sb) = events(&odd, false);
+        assert_eq!((a, sa), (b, sb));
+        assert_eq!(sa.errors, 1, "the lone byte is counted");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// A generated session with random bytes overwritten, frames cut or emptied: every message
+    /// still gets exactly the serial result, in order, and the counts agree.
+    #[test]
+    fn agrees_with_the_serial_path_on_corrupted_sessions(
+        seed in 0u64..1_000,
+        flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..40),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let mut buf = generate_framed(SynthConfig { seed, messages: 2_000, instruments: 4 }).unwrap();
+        for (at, byte) in flips {
+            let i = at.index(buf.len());
+            buf[i] = byte;
+        }
+        let cut_at = cut.index(buf.len() + 1);
+        buf.truncate(cut_at.max(buf.len() * 3 / 4));
+        check_batches(&buf);
+        let (a, sa) = events(&buf, true);
+        let (b, sb) = events(&buf, false);
+        prop_assert_eq!(sa, sb);
+        prop_assert_eq!(a, b);
+    }
+}
