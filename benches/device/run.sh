@@ -77,6 +77,14 @@ for pace in ${LAT_PACES:-rate:500000 rate:500000 rate:100000}; do
   python3 benches/device/hops.py "$f"
 done
 cp /tmp/lat.toml "$O/lat.toml"
+# The same with the index ring instead of the stamped one (the lane ring A/B, issue 4).
+sed -e 's/^ring = "stamped"/ring = "index"/' /tmp/lat.toml >/tmp/lat-index.toml
+for pace in ${LAT_PACES_AB:-rate:500000 rate:500000}; do
+  step "run latency.toml pinned, index ring, $pace, 1M messages"
+  n=$((n + 1)); f="$O/lat-$n-index-${pace#rate:}.json"
+  $T run /tmp/lat-index.toml --messages 1000000 --pace $pace --json >"$f" 2>"$O/lat.err"
+  python3 benches/device/hops.py "$f"
+done
 
 fi
 if want ring; then
