@@ -22,9 +22,9 @@
 //! costs two cache lines per item crossing the cores (the `tail` line, stored on every push and
 //! polled whenever the ring runs empty, and the slot's line).
 //!
-//! Here there is no shared index. Each slot holds a stamp beside the item, on the same line
-//! (slots are 64-byte aligned; a slot of the engine's 104-byte `LaneEvent` is 128 bytes), and
-//! the stamp alone says whose turn the slot is:
+//! Here there is no shared index. Each slot holds a stamp beside the item, on the same line as
+//! the item's first bytes (slots are 64-byte aligned; a slot of the engine's 104-byte
+//! `LaneEvent` spans two lines, 128 bytes), and the stamp alone says whose turn the slot is:
 //!
 //! * slot `i` starts with stamp `i`;
 //! * the producer may write position `p` (slot `p & mask`) when the stamp is `p` (free for this
@@ -33,9 +33,10 @@
 //!   out, then stores stamp `c + capacity` (`Release`), which is the producer's "free" value for
 //!   that slot on the next lap.
 //!
-//! So a single item's hand-off waits on one line crossing the cores (the slot, with its stamp)
-//! and neither side polls an index the other writes on every operation: measured one-way, its
-//! median hand-off is at the machine's single-line floor, about 20 ns under the index ring's.
+//! So the consumer polls the slot itself, not an index line the producer stores to on every
+//! push, and the item's lines are the only ones that cross the cores: measured one-way, its
+//! median hand-off is at the machine's single-line floor, about 20 ns under the index ring's
+//! (64-byte items aligned to 8, like the engine's events).
 //! The price is paid in throughput: a stamp load and store per item, items not contiguous (no
 //! `memcpy` of a run), slots padded to whole lines, so bursts of 16 and 256 run 2–4× slower
 //! than through the index ring. `BENCHMARKS.md` has both rings against the peers. The engine
