@@ -82,10 +82,7 @@ impl FramedSource {
             let t_received = publisher.stamp();
             let filled = batch.fill(buf, pos);
             let t_decoded = publisher.stamp();
-            let mut offset = pos;
-            for (result, ev) in batch.results() {
-                let len = usize::from(u16::from_be_bytes([buf[offset], buf[offset + 1]]));
-                offset += 2 + len;
+            for (k, (result, ev)) in batch.results().enumerate() {
                 match result {
                     Ok(true) => {
                         report.messages += 1;
@@ -94,7 +91,7 @@ impl FramedSource {
                         }
                     }
                     Ok(false) => report.messages += 1,
-                    Err(e) => count_error(&mut report, offset, &e),
+                    Err(e) => count_error(&mut report, frame_end(buf, pos, k), &e),
                 }
                 if self.end_of_message(&mut in_chunk, publisher).is_err() {
                     return report;
@@ -179,6 +176,17 @@ impl FramedSource {
         trailing_bytes(buf, pos, &mut report);
         report
     }
+}
+
+/// Where the `k`-th frame after `start` ends (the offset the serial path reports an error at).
+/// Walks the prefixes again: only for errors, which are rare.
+fn frame_end(buf: &[u8], start: usize, k: usize) -> usize {
+    let mut offset = start;
+    for _ in 0..=k {
+        let len = usize::from(u16::from_be_bytes([buf[offset], buf[offset + 1]]));
+        offset += 2 + len;
+    }
+    offset
 }
 
 /// A message that failed to decode or normalize: counted, the first 20 described.
@@ -892,4 +900,20 @@ fn json_report(r: &RunReport, cfg: &RunConfig, digest: &[u8; 32]) -> serde_json:
         "first_errors": r.source.first_errors,
         "digest": hex(digest),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_end_is_the_offset_after_the_kth_frame() {
+        // Frames of 3, 0 and 5 bytes.
+        let mut buf = vec![0, 3, b'a', b'b', b'c', 0, 0, 0, 5];
+        buf.extend_from_slice(b"hello");
+        assert_eq!(frame_end(&buf, 0, 0), 5);
+        assert_eq!(frame_end(&buf, 0, 1), 7);
+        assert_eq!(frame_end(&buf, 0, 2), buf.len());
+        assert_eq!(frame_end(&buf, 5, 0), 7);
+    }
 }

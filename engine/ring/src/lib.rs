@@ -241,6 +241,20 @@ fn abandoned<S>(shared: &Arc<S>) -> bool {
     }
 }
 
+/// The number of slots of a ring asked for `capacity` items: at least `min_slots`, rounded up
+/// to a power of two. Both ring kinds size themselves with it.
+///
+/// # Panics
+///
+/// If `capacity` is 0 or the rounding overflows `usize`.
+fn slot_count(capacity: usize, min_slots: usize) -> usize {
+    assert!(capacity > 0, "ring capacity must be at least 1");
+    capacity
+        .max(min_slots)
+        .checked_next_power_of_two()
+        .expect("ring capacity overflows usize when rounded to a power of two")
+}
+
 /// Creates a ring holding at least `capacity` items (rounded up to a power of two) and returns
 /// its two ends.
 ///
@@ -248,10 +262,7 @@ fn abandoned<S>(shared: &Arc<S>) -> bool {
 ///
 /// If `capacity` is 0 or rounding it up to a power of two overflows `usize`.
 pub fn ring<T: Copy>(capacity: usize) -> (Producer<T>, Consumer<T>) {
-    assert!(capacity > 0, "ring capacity must be at least 1");
-    let cap = capacity
-        .checked_next_power_of_two()
-        .expect("ring capacity overflows usize when rounded to a power of two");
+    let cap = slot_count(capacity, 1);
     let buf: Box<[Slot<T>]> = (0..cap).map(|_| Slot::new()).collect();
     let shared = Arc::new(Shared {
         head: CachePadded(AtomicUsize::new(0)),

@@ -66,7 +66,7 @@ use core::mem::MaybeUninit;
 
 use crate::slot::Slot;
 use crate::sync::{Arc, AtomicUsize, Ordering};
-use crate::{abandoned, CachePadded, Full};
+use crate::{abandoned, slot_count, CachePadded, Full};
 
 /// One slot: the turn stamp and the item, on one 64-byte-aligned run of lines.
 #[repr(C, align(64))]
@@ -122,11 +122,7 @@ impl<T> Shared<T> {
 ///
 /// If `capacity` is 0 or rounding it up to a power of two overflows `usize`.
 pub fn ring<T: Copy>(capacity: usize) -> (Producer<T>, Consumer<T>) {
-    assert!(capacity > 0, "ring capacity must be at least 1");
-    let cap = capacity
-        .max(2)
-        .checked_next_power_of_two()
-        .expect("ring capacity overflows usize when rounded to a power of two");
+    let cap = slot_count(capacity, 2);
     let slots: Box<[StampedSlot<T>]> = (0..cap)
         .map(|i| StampedSlot {
             stamp: AtomicUsize::new(i),
