@@ -31,7 +31,7 @@ use zerocopy::FromBytes;
 use super::normalize::{
     add_body_on, cancel_body, delete_body, executed_body, general_path, replace_body, side,
 };
-use super::wire::{AddOrder, OrderCancel, OrderDelete, OrderExecuted, OrderReplace};
+use super::wire::{AddOrder, ItchMessage, OrderCancel, OrderDelete, OrderExecuted, OrderReplace};
 use super::DecodeOrNormalizeError;
 
 /// Messages per batch: enough that each class's loop runs long enough to be predicted, small
@@ -188,7 +188,7 @@ impl FrameBatch {
                     let out = &mut self.events[i];
                     match <$wire>::ref_from_bytes(bytes) {
                         Ok($m) => {
-                            out.ts = Timestamp($m.timestamp.get());
+                            out.ts = Timestamp($m.nanos());
                             out.instrument = InstrumentId(u32::from($m.stock_locate.get()));
                             out.body = $body;
                             self.status[i] = FAST;
@@ -207,7 +207,7 @@ impl FrameBatch {
             let out = &mut self.events[i];
             if let Ok(m) = AddOrder::ref_from_bytes(bytes) {
                 if let Ok(s) = side(m.msg_type, m.buy_sell) {
-                    out.ts = Timestamp(m.timestamp.get());
+                    out.ts = Timestamp(m.nanos());
                     out.instrument = InstrumentId(u32::from(m.stock_locate.get()));
                     out.body = add_body_on(m, s);
                     self.status[i] = FAST;

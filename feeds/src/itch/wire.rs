@@ -65,6 +65,17 @@ pub trait ItchMessage: IntoBytes + Immutable + FromBytes + KnownLayout + Unalign
     const TYPE: u8;
     /// Wire length in bytes, type byte included (equals `size_of::<Self>()`).
     const LEN: usize;
+
+    /// The timestamp (ns since midnight), read with one 8-byte big-endian load of bytes 3..11
+    /// (the tracking number, then the 6-byte timestamp, in every message) masked to 48 bits:
+    /// one load instead of [`Ts48::get`]'s two. Equal to `timestamp.get()` (tested).
+    #[inline(always)]
+    fn nanos(&self) -> u64 {
+        let b = self.as_bytes();
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&b[3..11]);
+        u64::from_be_bytes(w) & Ts48::MAX
+    }
 }
 
 /// Conversion from a native constructor argument to its wire representation.
@@ -487,6 +498,25 @@ mod tests {
             assert_eq!(offset_of!($t, timestamp), 5);
             $( assert_eq!(offset_of!($t, $f), $off, "{}.{}", stringify!($t), stringify!($f)); )*
         }};
+    }
+
+    #[test]
+    fn nanos_is_the_timestamp_whatever_the_tracking_number() {
+        for (tracking, ts) in [
+            (0u16, 0u64),
+            (0xffff, Ts48::MAX),
+            (0xffff, 0),
+            (0, Ts48::MAX),
+            (0x1234, 34_200_000_000_123),
+        ] {
+            let a = AddOrder::new(7, tracking, ts, 1, b'B', 1, *b"AAPL    ", 1);
+            assert_eq!(a.nanos(), a.timestamp.get());
+            assert_eq!(a.nanos(), ts);
+            let d = OrderDelete::new(7, tracking, ts, 1);
+            assert_eq!(d.nanos(), ts);
+            let s = SystemEvent::new(0, tracking, ts, b'O');
+            assert_eq!(s.nanos(), ts);
+        }
     }
 
     #[test]
