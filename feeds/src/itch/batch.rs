@@ -43,6 +43,11 @@ const _: () = assert!(
     BATCH < 1 << COUNT_BITS && CLASSES as u32 * COUNT_BITS <= 64,
     "per-class counts are packed in a u64"
 );
+// Indices are masked with `BATCH - 1` and classes with `CLASS_ROWS - 1` (identities on every
+// value they can hold), which lets the compiler drop the bounds checks on the hot loops.
+const _: () = assert!(BATCH.is_power_of_two());
+/// Rows of `FrameBatch::places`: the classes, rounded up to a power of two.
+const CLASS_ROWS: usize = CLASSES.next_power_of_two();
 
 const ADD: usize = 0;
 const DELETE: usize = 1;
@@ -86,7 +91,8 @@ impl Place {
     }
     #[inline(always)]
     fn index(self) -> usize {
-        (self.0 & 0xffff) as usize
+        // `index < BATCH` by construction; the mask only tells the compiler so.
+        (self.0 as usize) & (BATCH - 1)
     }
 }
 
@@ -110,7 +116,7 @@ pub struct FrameBatch {
     /// (a 32-byte `Result` built on the stack and copied stalled store forwarding).
     status: [u8; BATCH],
     results: [Result<bool, DecodeOrNormalizeError>; BATCH],
-    places: [[Place; BATCH]; CLASSES],
+    places: [[Place; BATCH]; CLASS_ROWS],
     len: usize,
 }
 
@@ -136,7 +142,7 @@ impl FrameBatch {
             events: [blank; BATCH],
             status: [GENERAL; BATCH],
             results: [Ok(false); BATCH],
-            places: [[Place::default(); BATCH]; CLASSES],
+            places: [[Place::default(); BATCH]; CLASS_ROWS],
             len: 0,
         })
     }
@@ -166,8 +172,9 @@ impl FrameBatch {
             };
             let class = usize::from(CLASS[usize::from(body.first().copied().unwrap_or(0))]);
             let shift = COUNT_BITS * class as u32;
-            let k = ((packed >> shift) & ((1 << COUNT_BITS) - 1)) as usize;
-            self.places[class][k] = Place::new(start - base, len, n);
+            // The class's count (< BATCH, so the mask keeps it whole and drops the next field).
+            let k = ((packed >> shift) as usize) & (BATCH - 1);
+            self.places[class & (CLASS_ROWS - 1)][k] = Place::new(start - base, len, n);
             packed += 1 << shift;
             n += 1;
             pos = start + len;
