@@ -37,14 +37,6 @@ impl RingKind {
             _ => None,
         }
     }
-
-    /// The config value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Index => "index",
-            Self::Stamped => "stamped",
-        }
-    }
 }
 
 /// The feed's end of a lane's ring.
@@ -110,14 +102,6 @@ impl LaneProducer {
             Self::Stamped(tx) => tx.is_abandoned(),
         }
     }
-
-    /// Total number of slots.
-    pub fn capacity(&self) -> usize {
-        match self {
-            Self::Index(tx) => tx.capacity(),
-            Self::Stamped(tx) => tx.capacity(),
-        }
-    }
 }
 
 impl LaneConsumer {
@@ -159,14 +143,6 @@ impl LaneConsumer {
         match self {
             Self::Index(rx) => rx.is_abandoned(),
             Self::Stamped(rx) => rx.is_abandoned(),
-        }
-    }
-
-    /// Which kind of ring this is.
-    pub fn kind(&self) -> RingKind {
-        match self {
-            Self::Index(_) => RingKind::Index,
-            Self::Stamped(_) => RingKind::Stamped,
         }
     }
 }
