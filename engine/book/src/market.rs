@@ -121,7 +121,8 @@ impl Market {
     /// Empty market pre-sized for `orders` simultaneously live orders and `instruments`
     /// instruments (ids `0..=instruments` use a pre-sized dense table), so that a day that
     /// stays within these sizes never reallocates the slabs or the order index. Level slots
-    /// are pre-sized to `max(orders / 4, 64 * instruments)`.
+    /// are pre-sized to `max(orders / 4, 64 * instruments)`. The reserves are written here
+    /// (faulted in), so that the first use of a slot during the session takes no page fault.
     pub fn with_capacity(orders: usize, instruments: usize) -> Self {
         let dense_len = instruments.saturating_add(1).min(DENSE_IDS as usize);
         Self {

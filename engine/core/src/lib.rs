@@ -11,6 +11,7 @@
 
 pub mod event;
 pub mod price;
+pub mod resident;
 pub mod types;
 
 pub use event::{

@@ -161,7 +161,7 @@ pub struct PnlTotals {
 }
 
 /// One sample of the equity curve.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub struct EquityPoint {
     /// Event time of the sample.
     pub ts: Timestamp,
@@ -184,6 +184,22 @@ impl Ledger {
     /// An empty ledger.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty ledger whose equity curve holds `samples` points before it reallocates, with
+    /// the curve's memory already faulted in.
+    ///
+    /// A growing curve doubles its `Vec`: doubling a curve of tens of thousands of points
+    /// copies a megabyte and faults in fresh pages, and even a reserved but untouched curve
+    /// takes a page fault every ~100 points. On the lane thread that samples it, each of these
+    /// was a 20 µs – 2 ms stall in the latency runs (`BENCHMARKS.md`, per-hop latency). So the
+    /// reserve is written once here, at start-up, and costs its size in resident memory
+    /// (40 bytes per point).
+    pub fn with_equity_capacity(samples: usize) -> Self {
+        Self {
+            equity: ticklane_core::resident::resident_vec(samples, EquityPoint::default()),
+            ..Self::default()
+        }
     }
 
     /// Books a fill.
@@ -336,6 +352,36 @@ mod tests {
         l.mark(InstrumentId(1), Price(8_5000));
         assert_eq!(l.totals().unrealized, d("50"));
         assert_eq!(l.totals().net, d("-100.004"));
+    }
+
+    #[test]
+    fn reserved_equity_curve_starts_empty_and_never_moves_within_its_reserve() {
+        let mut l = Ledger::with_equity_capacity(1_000);
+        assert!(l.equity_curve().is_empty());
+        assert!(l.equity.capacity() >= 1_000);
+        let start = l.equity.as_ptr();
+        assert!(l.apply_fill(&fill(1, Side::Bid, 10_0000, 100, 0)).is_ok());
+        for t in 0..1_000u64 {
+            l.mark(InstrumentId(1), Price(10_0000 + (t as i64 % 7) * 1_000));
+            l.sample_equity(Timestamp(t));
+        }
+        assert_eq!(l.equity_curve().len(), 1_000);
+        assert_eq!(
+            l.equity.as_ptr(),
+            start,
+            "the curve reallocated inside its reserve"
+        );
+        // The same samples as a ledger without a reserve.
+        let mut plain = Ledger::new();
+        assert!(plain
+            .apply_fill(&fill(1, Side::Bid, 10_0000, 100, 0))
+            .is_ok());
+        for t in 0..1_000u64 {
+            plain.mark(InstrumentId(1), Price(10_0000 + (t as i64 % 7) * 1_000));
+            plain.sample_equity(Timestamp(t));
+        }
+        assert_eq!(plain.equity_curve(), l.equity_curve());
+        assert_eq!(plain.max_drawdown(), l.max_drawdown());
     }
 
     #[test]

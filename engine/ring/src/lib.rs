@@ -114,6 +114,22 @@ mod slot {
         pub(crate) fn new() -> Self {
             Self(core::cell::UnsafeCell::new(MaybeUninit::uninit()))
         }
+        /// An empty slot whose bytes are written (with a pattern, not zeros: an allocation
+        /// followed by zero writes may be turned into `calloc`, which leaves fresh pages
+        /// untouched). A ring built of these has its buffer faulted in before the first
+        /// push, so the producer takes no page fault on its first lap.
+        pub(crate) fn touched() -> Self {
+            let mut v = MaybeUninit::<T>::uninit();
+            // SAFETY: `v` is a local `MaybeUninit<T>`, valid for writes of `size_of::<T>()`
+            // bytes; a `MaybeUninit` may hold any bytes, and the slot is still treated as
+            // uninitialised (nothing reads it before a push writes a whole `T`).
+            unsafe {
+                v.as_mut_ptr()
+                    .cast::<u8>()
+                    .write_bytes(0xA5, size_of::<T>())
+            };
+            Self(core::cell::UnsafeCell::new(v))
+        }
         /// Raw pointer to the slot contents.
         #[inline(always)]
         pub(crate) fn with<R>(&self, f: impl FnOnce(*const MaybeUninit<T>) -> R) -> R {
@@ -132,6 +148,9 @@ mod slot {
     impl<T> Slot<T> {
         pub(crate) fn new() -> Self {
             Self(loom::cell::UnsafeCell::new(MaybeUninit::uninit()))
+        }
+        pub(crate) fn touched() -> Self {
+            Self::new()
         }
         pub(crate) fn with<R>(&self, f: impl FnOnce(*const MaybeUninit<T>) -> R) -> R {
             self.0.with(f)
@@ -256,14 +275,18 @@ fn slot_count(capacity: usize, min_slots: usize) -> usize {
 }
 
 /// Creates a ring holding at least `capacity` items (rounded up to a power of two) and returns
-/// its two ends.
+/// its two ends. The buffer is written once here, so its pages are resident before the first
+/// push (a ring of 65,536 engine events is 6.8 MB: 1,700 page faults otherwise, on the
+/// producer's hot path).
 ///
 /// # Panics
 ///
 /// If `capacity` is 0 or rounding it up to a power of two overflows `usize`.
 pub fn ring<T: Copy>(capacity: usize) -> (Producer<T>, Consumer<T>) {
     let cap = slot_count(capacity, 1);
-    let buf: Box<[Slot<T>]> = (0..cap).map(|_| Slot::new()).collect();
+    // Written now (see `Slot::touched`): a page fault on the producer's first lap would stall
+    // the hot path.
+    let buf: Box<[Slot<T>]> = (0..cap).map(|_| Slot::touched()).collect();
     let shared = Arc::new(Shared {
         head: CachePadded(AtomicUsize::new(0)),
         tail: CachePadded(AtomicUsize::new(0)),

@@ -55,6 +55,12 @@ const MAX_ORDER_ROUNDS: u32 = 16;
 /// Event time between two samples of each strategy's equity curve (1 s).
 pub const EQUITY_SAMPLE_NS: u64 = 1_000_000_000;
 
+/// Equity samples reserved per strategy, and faulted in when the lane is built: a whole day
+/// of event time at one sample per [`EQUITY_SAMPLE_NS`] (86,400 points, 3.5 MB resident per
+/// strategy), so that sampling never reallocates or page-faults on the lane thread within a
+/// day (see [`Ledger::with_equity_capacity`]).
+const EQUITY_RESERVE: usize = (86_400 * 1_000_000_000 / EQUITY_SAMPLE_NS) as usize;
+
 /// Events between two status publications while the lane is busy (see `Lane::run`).
 const STATUS_EVERY: u32 = 256;
 
@@ -479,7 +485,7 @@ impl<V: Venue> Lane<V> {
                 factory: spec.factory,
                 strategy: Some(strategy),
                 outbox: Outbox::with_capacity(64),
-                ledger: Ledger::new(),
+                ledger: Ledger::with_equity_capacity(EQUITY_RESERVE),
                 digest: StreamDigest::new(),
                 events: 0,
                 commands: 0,

@@ -103,12 +103,17 @@ impl Default for LatencyRecorder {
 
 impl LatencyRecorder {
     /// Empty histograms covering 1 ns .. [`MAX_TRACKED_NS`] at 3 significant digits; all memory
-    /// is allocated here, none when recording.
+    /// is allocated (and faulted in) here, none when recording.
     pub fn new() -> Self {
         let h = || {
             #[allow(clippy::expect_used)]
-            Histogram::new_with_bounds(1, MAX_TRACKED_NS, SIGFIG)
-                .expect("constant bounds are valid")
+            let mut h = Histogram::new_with_bounds(1, MAX_TRACKED_NS, SIGFIG)
+                .expect("constant bounds are valid");
+            // The counts come zeroed from the allocator but untouched: writing them once now
+            // faults their pages in, so that the first sample in a new range (a tail value,
+            // typically) does not also take a page fault on the lane thread.
+            h.reset();
+            h
         };
         Self {
             hists: [h(), h(), h(), h(), h(), h(), h()],
