@@ -14,6 +14,9 @@
 # fuzz (the config loader's fuzzer, with corpus snapshots every SNAP_SECONDS for the coverage
 # curve of feeds/fuzz/coverage.sh). All logs end up in OUT_DIR/device-logs.tgz.
 #
+# For an A/B of the pinned latency run between two binaries (old and new alternately), see
+# benches/device/lat-ab.sh.
+#
 # It picks two cores on different physical cores (no shared hyperthread) for the pinned runs,
 # keeps every measured thread on cores 0-7, and runs the `run_config` fuzzer in fork mode on
 # cores 8-15 in the background for the whole pass (its coverage curve is the plateau check of
