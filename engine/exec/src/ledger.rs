@@ -192,9 +192,9 @@ impl Ledger {
     /// A growing curve doubles its `Vec`: doubling a curve of tens of thousands of points
     /// copies a megabyte and faults in fresh pages, and even a reserved but untouched curve
     /// takes a page fault every ~100 points. On the lane thread that samples it, each of these
-    /// was a 20 µs – 2 ms stall in the latency runs (`BENCHMARKS.md`, per-hop latency). So the
-    /// reserve is written once here, at start-up, and costs its size in resident memory
-    /// (40 bytes per point).
+    /// was a 20 µs – 2 ms stall in the latency runs (`BENCHMARKS.md`, "Stalls inside the
+    /// lane"). So the reserve is written once here, at start-up, and costs its size in resident
+    /// memory (40 bytes per point).
     pub fn with_equity_capacity(samples: usize) -> Self {
         Self {
             equity: ticklane_core::resident::resident_vec(samples, EquityPoint::default()),
