@@ -111,6 +111,46 @@ fn batch_edges_and_framing_errors() {
     }
 }
 
+#[test]
+fn fast_types_of_the_wrong_length_take_the_general_path() {
+    // Every fast type (A, D, E, X, U) one byte short and one byte long, between valid
+    // messages: each gets the serial path's error, and its neighbours decode.
+    let session = generate_framed(SynthConfig {
+        seed: 3,
+        messages: 400,
+        instruments: 4,
+    })
+    .unwrap();
+    let mut frames = Vec::new();
+    let mut pos = 0;
+    while pos < session.len() {
+        let len = usize::from(u16::from_be_bytes([session[pos], session[pos + 1]]));
+        frames.push(session[pos + 2..pos + 2 + len].to_vec());
+        pos += 2 + len;
+    }
+    let mut buf = Vec::new();
+    let mut bent = 0;
+    for (k, body) in frames.iter().enumerate() {
+        let mut body = body.clone();
+        if matches!(body[0], b'A' | b'D' | b'E' | b'X' | b'U') && k % 3 == 0 {
+            if k % 2 == 0 {
+                body.pop();
+            } else {
+                body.push(0);
+            }
+            bent += 1;
+        }
+        buf.extend_from_slice(&u16::try_from(body.len()).unwrap().to_be_bytes());
+        buf.extend_from_slice(&body);
+    }
+    assert!(bent > 50, "the session has fast types to bend ({bent})");
+    assert_eq!(check_batches(&buf), (frames.len(), false, buf.len()));
+    let (a, sa) = events(&buf, true);
+    let (b, sb) = events(&buf, false);
+    assert_eq!((a, sa), (b, sb));
+    assert_eq!(sa.errors, bent, "every bent message is an error");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 

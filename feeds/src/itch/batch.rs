@@ -12,10 +12,12 @@
 //!
 //! 1. **Frame**: walk the length prefixes of up to [`BATCH`] messages and append each body's
 //!    position to the list of its type class (`A`, `D`, `E`, `X`, `U`, or any other), through
-//!    a 256-entry table: no branch on the type.
-//! 2. **Decode**: for each class, one tight loop over its list that checks the length, decodes
-//!    the zero-copy view and writes the normalized event into the message's own slot of the
-//!    batch. Every other type, and every message that fails a check, takes the general path
+//!    a 256-entry table that also gives the class's wire length: a body of a fast type with
+//!    another length joins "any other". No branch on the type.
+//! 2. **Decode**: for each class, one tight loop over its list that takes the zero-copy view
+//!    (its size is the class's, so the conversion is checked at compile time and cannot
+//!    fail) and writes the normalized event into the message's own slot of the batch. Every
+//!    other type, and every message that fails a check, takes the general path
 //!    ([`decode`](super::decode::decode) then [`normalize_into`]), so results and errors are
 //!    exactly those of [`decode_normalize_into`] (a property test checks this message by
 //!    message, valid and corrupted).
@@ -26,7 +28,6 @@
 //! messages changes. No allocation after [`FrameBatch::new`].
 
 use ticklane_core::{EventBody, InstrumentId, MarketEvent, MatchId, Timestamp};
-use zerocopy::FromBytes;
 
 use super::normalize::{
     add_body_on, cancel_body, delete_body, executed_body, general_path, replace_body, side,
@@ -60,40 +61,62 @@ const CLASSES: usize = 6;
 const FAST: u8 = 1;
 const GENERAL: u8 = 0;
 
-/// Type byte → class.
-static CLASS: [u8; 256] = {
-    let mut t = [OTHER as u8; 256];
-    t[b'A' as usize] = ADD as u8;
-    t[b'D' as usize] = DELETE as u8;
-    t[b'E' as usize] = EXECUTED as u8;
-    t[b'X' as usize] = CANCEL as u8;
-    t[b'U' as usize] = REPLACE as u8;
+/// Type byte → class (low byte) and the wire length a message of that class must have
+/// (high bits): a frame of a fast class whose length differs goes to the general path in pass
+/// 1, so that the class loops decode a view of known size with no check left to fail.
+/// `OTHER` has no length (any length is other).
+static CLASS: [u32; 256] = {
+    const NONE: u32 = (u16::MAX as u32 + 1) << 8;
+    let mut t = [OTHER as u32 | NONE; 256];
+    t[b'A' as usize] = ADD as u32 | (AddOrder::LEN as u32) << 8;
+    t[b'D' as usize] = DELETE as u32 | (OrderDelete::LEN as u32) << 8;
+    t[b'E' as usize] = EXECUTED as u32 | (OrderExecuted::LEN as u32) << 8;
+    t[b'X' as usize] = CANCEL as u32 | (OrderCancel::LEN as u32) << 8;
+    t[b'U' as usize] = REPLACE as u32 | (OrderReplace::LEN as u32) << 8;
     t
 };
 
-/// A body's place: its start relative to the batch's first byte (< 2^32: at most [`BATCH`]
-/// frames of at most 65,537 bytes), its length and its index in the batch.
+/// A body's place: its start relative to the batch's first byte (< 2^24: at most [`BATCH`]
+/// frames of at most 65,537 bytes) and its index in the batch, in one `u32`. Its length is
+/// the class's (fast classes) or is read back from the prefix before it (`OTHER`).
 #[derive(Clone, Copy, Default)]
-struct Place(u64);
+struct Place(u32);
+
+const INDEX_BITS: u32 = BATCH.trailing_zeros();
+const _: () = assert!(BATCH * (u16::MAX as usize + 3) < 1 << (32 - INDEX_BITS));
 
 impl Place {
     #[inline(always)]
-    fn new(start: usize, len: usize, index: usize) -> Self {
-        Self(((start as u64) << 32) | ((len as u64) << 16) | index as u64)
+    fn new(start: usize, index: usize) -> Self {
+        Self(((start as u32) << INDEX_BITS) | index as u32)
     }
     #[inline(always)]
     fn start(self) -> usize {
-        (self.0 >> 32) as usize
-    }
-    #[inline(always)]
-    fn len(self) -> usize {
-        ((self.0 >> 16) & 0xffff) as usize
+        (self.0 >> INDEX_BITS) as usize
     }
     #[inline(always)]
     fn index(self) -> usize {
         // `index < BATCH` by construction; the mask only tells the compiler so.
         (self.0 as usize) & (BATCH - 1)
     }
+}
+
+/// The `N` bytes at `start` of the batch: a body whose length pass 1 checked, so this is
+/// always `Some` (`None` would send the message to the general path, not panic).
+#[inline(always)]
+fn wire_bytes<const N: usize>(batch: &[u8], start: usize) -> Option<&[u8; N]> {
+    batch.get(start..start + N)?.try_into().ok()
+}
+
+/// The body at `start` of the batch, its length read back from the prefix before it (pass 1
+/// framed it, so the prefix is there).
+#[inline]
+fn body_at(batch: &[u8], start: usize) -> &[u8] {
+    let len = match batch.get(start.wrapping_sub(2)..start) {
+        Some(&[hi, lo]) => usize::from(u16::from_be_bytes([hi, lo])),
+        _ => 0,
+    };
+    batch.get(start..start + len).unwrap_or(&[])
 }
 
 /// How a [`FrameBatch::fill`] ended.
@@ -170,11 +193,17 @@ impl FrameBatch {
                 cut_short = true;
                 break;
             };
-            let class = usize::from(CLASS[usize::from(body.first().copied().unwrap_or(0))]);
+            let entry = CLASS[usize::from(body.first().copied().unwrap_or(0))];
+            // A fast type with a wrong length takes the general path (which reports it).
+            let class = if entry >> 8 == len as u32 {
+                (entry & 0xff) as usize
+            } else {
+                OTHER
+            };
             let shift = COUNT_BITS * class as u32;
             // The class's count (< BATCH, so the mask keeps it whole and drops the next field).
             let k = ((packed >> shift) as usize) & (BATCH - 1);
-            self.places[class & (CLASS_ROWS - 1)][k] = Place::new(start - base, len, n);
+            self.places[class & (CLASS_ROWS - 1)][k] = Place::new(start - base, n);
             packed += 1 << shift;
             n += 1;
             pos = start + len;
@@ -190,29 +219,30 @@ impl FrameBatch {
         macro_rules! class_loop {
             ($class:expr, $wire:ty, |$m:ident| $body:expr) => {
                 for &p in &self.places[$class][..counts[$class]] {
-                    let bytes = &batch[p.start()..p.start() + p.len()];
+                    let start = p.start();
                     let i = p.index();
+                    // Pass 1 checked the length: the view has a size known here, so the
+                    // conversion cannot fail (checked at compile time).
                     let out = &mut self.events[i];
-                    match <$wire>::ref_from_bytes(bytes) {
-                        Ok($m) => {
-                            out.ts = Timestamp($m.nanos());
-                            out.instrument = InstrumentId(u32::from($m.stock_locate.get()));
-                            out.body = $body;
-                            self.status[i] = FAST;
-                        }
-                        Err(_) => {
-                            self.status[i] = GENERAL;
-                            self.results[i] = general_path(bytes, out);
-                        }
-                    }
+                    let Some(bytes) = wire_bytes::<{ <$wire>::LEN }>(batch, start) else {
+                        self.status[i] = GENERAL;
+                        self.results[i] = general_path(body_at(batch, start), out);
+                        continue;
+                    };
+                    let $m: &$wire = zerocopy::transmute_ref!(bytes);
+                    out.ts = Timestamp($m.nanos());
+                    out.instrument = InstrumentId(u32::from($m.stock_locate.get()));
+                    out.body = $body;
+                    self.status[i] = FAST;
                 }
             };
         }
         for &p in &self.places[ADD][..counts[ADD]] {
-            let bytes = &batch[p.start()..p.start() + p.len()];
+            let start = p.start();
             let i = p.index();
             let out = &mut self.events[i];
-            if let Ok(m) = AddOrder::ref_from_bytes(bytes) {
+            if let Some(bytes) = wire_bytes::<{ AddOrder::LEN }>(batch, start) {
+                let m: &AddOrder = zerocopy::transmute_ref!(bytes);
                 if let Ok(s) = side(m.msg_type, m.buy_sell) {
                     out.ts = Timestamp(m.nanos());
                     out.instrument = InstrumentId(u32::from(m.stock_locate.get()));
@@ -222,17 +252,17 @@ impl FrameBatch {
                 }
             }
             self.status[i] = GENERAL;
-            self.results[i] = general_path(bytes, out);
+            self.results[i] = general_path(body_at(batch, start), out);
         }
         class_loop!(DELETE, OrderDelete, |m| delete_body(m));
         class_loop!(EXECUTED, OrderExecuted, |m| executed_body(m));
         class_loop!(CANCEL, OrderCancel, |m| cancel_body(m));
         class_loop!(REPLACE, OrderReplace, |m| replace_body(m));
         for &p in &self.places[OTHER][..counts[OTHER]] {
-            let bytes = &batch[p.start()..p.start() + p.len()];
+            let start = p.start();
             let i = p.index();
             self.status[i] = GENERAL;
-            self.results[i] = general_path(bytes, &mut self.events[i]);
+            self.results[i] = general_path(body_at(batch, start), &mut self.events[i]);
         }
         Filled {
             messages: n,
