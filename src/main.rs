@@ -653,23 +653,41 @@ fn main() -> ExitCode {
             token,
         } => {
             if input.starts_with("udp://") || input.starts_with("quic://") {
-                cmd::record::run_live(
-                    &cmd::live::FeedArgs {
-                        feed: input,
-                        line_b,
-                        retransmit,
-                        session,
-                        recv_buffer: 8 << 20,
-                        retries: 3,
-                        stop_after_silence_secs: stop_after_silence,
-                        ca,
-                        token,
-                        ..cmd::live::FeedArgs::default()
-                    },
-                    &output,
-                )
+                if zstd {
+                    Err(anyhow::anyhow!(
+                        "--zstd applies to file inputs: a live recording writes uncompressed blocks"
+                    ))
+                } else {
+                    cmd::record::run_live(
+                        &cmd::live::FeedArgs {
+                            feed: input,
+                            line_b,
+                            retransmit,
+                            session,
+                            recv_buffer: 8 << 20,
+                            retries: 3,
+                            stop_after_silence_secs: stop_after_silence,
+                            ca,
+                            token,
+                            ..cmd::live::FeedArgs::default()
+                        },
+                        &output,
+                    )
+                }
             } else {
-                cmd::record::run(std::path::Path::new(&input), &output, zstd, session)
+                let live_only = [
+                    ("--line-b", line_b.is_some()),
+                    ("--retransmit", !retransmit.is_empty()),
+                    ("--stop-after-silence", stop_after_silence.is_some()),
+                    ("--ca", ca.is_some()),
+                    ("--token", token.is_some()),
+                ];
+                match live_only.iter().find(|(_, given)| *given) {
+                    Some((flag, _)) => Err(anyhow::anyhow!(
+                        "{flag} applies to live inputs (udp://, quic://), not to a file"
+                    )),
+                    None => cmd::record::run(std::path::Path::new(&input), &output, zstd, session),
+                }
             }
         }
         Command::Replay {

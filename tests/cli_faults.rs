@@ -83,8 +83,10 @@ fn kill_9_of_a_recording_engine_leaves_a_capture_that_reads_back_and_replays() {
         .current_dir(dir.path())
         .output()
         .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // SIGKILL may land between a block's header and the end of its payload (two writes): a
+    // torn tail is then correct, reported, and the only error allowed (exit 1).
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_torn_tail_at_most(o.status.code(), &v, "error_list");
     let recovery = v.to_string();
     assert!(
         recovery.contains("rebuilt by scanning"),
@@ -97,9 +99,24 @@ fn kill_9_of_a_recording_engine_leaves_a_capture_that_reads_back_and_replays() {
         .current_dir(dir.path())
         .output()
         .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_torn_tail_at_most(o.status.code(), &r, "first_errors");
     assert!(r["messages"].as_u64().unwrap() > 10_000, "{r}");
+}
+
+/// Exit 0 with no error, or exit 1 with exactly one error: the torn tail.
+fn assert_torn_tail_at_most(code: Option<i32>, v: &serde_json::Value, list: &str) {
+    match v["errors"].as_u64() {
+        Some(0) => assert_eq!(code, Some(0), "{v}"),
+        Some(1) => {
+            assert_eq!(code, Some(1), "{v}");
+            assert!(
+                v[list].to_string().contains("torn or corrupted tail"),
+                "the one error is the torn tail: {v}"
+            );
+        }
+        _ => panic!("unexpected errors: {v}"),
+    }
 }
 
 #[test]
@@ -223,4 +240,32 @@ fn malformed_input_gives_located_errors_the_rest_is_processed_and_the_exit_code_
     assert!(err.contains("capture"), "{err}");
     let messages = v["messages"].as_u64().unwrap();
     assert!(messages > 50_000 && messages < 150_000, "{messages}");
+    // What the reader recovered is in the run's notes, as `inspect` prints it.
+    let notes = v["source_notes"].to_string();
+    assert!(
+        notes.contains("capture: ") && notes.contains("1 bad blocks (1 blocks missing"),
+        "{notes}"
+    );
+
+    // Recording a file onto itself is refused before the input is touched.
+    let before = std::fs::read(dir.path().join("day.itch")).unwrap();
+    let o = run(&["record", "day.itch", "-o", "day.itch"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("both the input and the output"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(std::fs::read(dir.path().join("day.itch")).unwrap(), before);
+    // Live-feed options on a file input are refused, not ignored.
+    let o = run(&[
+        "record",
+        "day.itch",
+        "-o",
+        "other.cap",
+        "--line-b",
+        "udp://127.0.0.1:9",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--line-b applies to live inputs"));
 }

@@ -105,8 +105,12 @@ pub struct RecoveryReport {
     pub records: u64,
     /// Corrupt regions in the middle of the file, each followed by a valid block.
     pub bad_blocks: Vec<BadBlock>,
-    /// Blocks missing by their sequence numbers (the blocks inside the bad regions).
+    /// Blocks missing by their sequence numbers (the blocks inside the bad regions, the first
+    /// block included).
     pub missing_blocks: u64,
+    /// Valid blocks whose sequence number does not follow the previous block's (repeated or
+    /// going backwards): a file spliced or edited, not written by one writer.
+    pub out_of_order_blocks: u64,
     /// The torn or corrupted tail, if any: its offset and why its first block was rejected.
     pub truncated_tail: Option<(u64, Corruption)>,
     /// Where the index came from.
@@ -120,6 +124,7 @@ impl RecoveryReport {
             records: 0,
             bad_blocks: Vec::new(),
             missing_blocks: 0,
+            out_of_order_blocks: 0,
             truncated_tail: None,
             index,
         }
@@ -130,6 +135,7 @@ impl RecoveryReport {
         self.bad_blocks.is_empty()
             && self.truncated_tail.is_none()
             && self.missing_blocks == 0
+            && self.out_of_order_blocks == 0
             && self.index == IndexState::Present
     }
 }
@@ -245,7 +251,8 @@ impl<R: Read + Seek> CaptureReader<R> {
             cur_block: total as u64,
             cur_pos: 0,
             cur_remaining: 0,
-            expect_seq: None,
+            // The first block is number 0 (see `rewind`).
+            expect_seq: Some(0),
             skip_armed: None,
             skip_active: None,
             done: false,
@@ -299,7 +306,8 @@ impl<R: Read + Seek> CaptureReader<R> {
     pub fn rewind(&mut self) {
         self.next_block = self.data_start;
         self.cur_remaining = 0;
-        self.expect_seq = None;
+        // The first block is number 0: losing it is a missing block like any other.
+        self.expect_seq = Some(0);
         self.skip_armed = None;
         self.skip_active = None;
         self.done = false;
@@ -311,14 +319,10 @@ impl<R: Read + Seek> CaptureReader<R> {
     /// skipped. For a capture in receive-time order (what the recorder writes) the next record
     /// is the first one with `ts >= ts_ns`. Past every block, iteration ends.
     pub fn seek(&mut self, ts_ns: u64) {
-        let target = self
-            .index
-            .iter()
-            .find(|e| e.max_ts >= ts_ns)
-            .map_or(self.data_end, |e| e.offset);
-        self.next_block = target;
+        let target = self.index.iter().find(|e| e.max_ts >= ts_ns);
+        self.next_block = target.map_or(self.data_end, |e| e.offset);
         self.cur_remaining = 0;
-        self.expect_seq = None;
+        self.expect_seq = target.map(|e| e.seq);
         self.skip_armed = Some(ts_ns);
         self.skip_active = None;
         self.done = false;
@@ -393,10 +397,17 @@ impl<R: Read + Seek> CaptureReader<R> {
                 Advance::Failed(e)
             }
             Ok(Ok(h)) => {
-                if let Some(exp) = self.expect_seq {
-                    self.report.missing_blocks += h.seq.saturating_sub(exp);
+                // Sequence numbers come from the file: a forged one may be anything, so no
+                // arithmetic here can overflow.
+                match self.expect_seq {
+                    Some(exp) if h.seq >= exp => {
+                        self.report.missing_blocks =
+                            self.report.missing_blocks.saturating_add(h.seq - exp);
+                    }
+                    Some(_) => self.report.out_of_order_blocks += 1,
+                    None => {}
                 }
-                self.expect_seq = Some(h.seq + 1);
+                self.expect_seq = h.seq.checked_add(1);
                 self.cur_block = off;
                 self.cur_pos = 0;
                 self.cur_remaining = h.records;
@@ -586,21 +597,27 @@ impl<R: Read + Seek> CaptureReader<R> {
         if index_off < self.data_start || index_off > foot_off {
             return Ok(false);
         }
-        // From here on the footer is valid: the block region ends at the index, even when the
-        // index itself turns out to be damaged (then it is rebuilt from the block headers).
-        self.data_end = index_off;
         let index_len = foot_off - index_off;
         if index_len < (INDEX_HEADER_LEN + 4) as u64 {
             return Ok(false);
         }
+        let mut head = [0u8; INDEX_HEADER_LEN];
+        read_at(&mut self.src, &mut self.pos, index_off, &mut head)?;
+        if head[0..4] != INDEX_MAGIC {
+            // A footer-shaped tail with no index where it points: the last bytes of a crashed
+            // recording's data, not a trailer. The whole file is scanned.
+            return Ok(false);
+        }
+        // From here on footer and index agree on where the index is: the block region ends
+        // there, even when the index itself turns out to be damaged (then it is rebuilt from
+        // the block headers).
+        self.data_end = index_off;
         let entries_len = index_len - (INDEX_HEADER_LEN + 4) as u64;
         if !entries_len.is_multiple_of(INDEX_ENTRY_LEN as u64) {
             return Ok(false);
         }
-        let mut head = [0u8; INDEX_HEADER_LEN];
-        read_at(&mut self.src, &mut self.pos, index_off, &mut head)?;
         let count = crate::format::le_u64(&head, 8);
-        if head[0..4] != INDEX_MAGIC || count != entries_len / INDEX_ENTRY_LEN as u64 {
+        if count != entries_len / INDEX_ENTRY_LEN as u64 {
             return Ok(false);
         }
         let mut crc = crc32c::crc32c(&head);

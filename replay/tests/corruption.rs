@@ -76,6 +76,79 @@ fn corrupted_middle_block_is_reported_and_skipped() {
 }
 
 #[test]
+fn a_corrupted_first_block_is_a_missing_block() {
+    let recs = records(2000, 100);
+    let clean = write_all(&recs, options(2048, Compression::None));
+    let index = reader(&clean).index().to_vec();
+    let counts: Vec<u32> = index.iter().map(|e| e.records).collect();
+    let mut bytes = clean.clone();
+    // A byte of block 0's payload.
+    bytes[index[0].offset as usize + 52 + 3] ^= 0x5A;
+    let (got, errs) = read_all(&bytes);
+    assert_eq!(got, without_block(&recs, &counts, 0));
+    assert_eq!(errs.len(), 1);
+    let report = reader(&bytes).verify().expect("verify");
+    assert_eq!(report.bad_blocks.len(), 1);
+    assert_eq!(report.missing_blocks, 1, "block 0 is counted missing");
+    assert_eq!(
+        report.bad_blocks[0].lost_records,
+        Some(u64::from(counts[0]))
+    );
+    assert!(!report.is_clean());
+}
+
+/// `bytes` with the sequence number of the block at `off` replaced (header CRC recomputed, as
+/// anyone forging a file can).
+fn with_block_seq(bytes: &[u8], off: u64, seq: u64) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    let at = off as usize;
+    let len = ticklane_replay::format::BLOCK_HEADER_LEN;
+    let mut h = [0u8; ticklane_replay::format::BLOCK_HEADER_LEN];
+    h.copy_from_slice(&out[at..at + len]);
+    let mut header = ticklane_replay::format::BlockHeader::decode(&h).expect("a valid header");
+    header.seq = seq;
+    out[at..at + len].copy_from_slice(&header.encode());
+    out
+}
+
+#[test]
+fn forged_sequence_numbers_are_counted_without_overflow() {
+    let recs = records(2000, 100);
+    let clean = write_all(&recs, options(2048, Compression::None));
+    let index = reader(&clean).index().to_vec();
+    assert!(index.len() >= 4);
+    // The largest sequence number, then blocks that go on from 1: nothing may overflow, and
+    // every record is still read.
+    let forged = with_block_seq(&clean, index[0].offset, u64::MAX);
+    let report = reader(&forged).verify().expect("verify");
+    assert_eq!(report.records, recs.len() as u64);
+    assert_eq!(
+        report.missing_blocks,
+        u64::MAX,
+        "0 .. u64::MAX before block 0"
+    );
+    // Huge jumps whose sum passes u64::MAX: the count saturates.
+    let mut forged = with_block_seq(&clean, index[1].offset, 1 << 63);
+    forged = with_block_seq(&forged, index[2].offset, 1);
+    forged = with_block_seq(&forged, index[3].offset, (1 << 63) + 3);
+    let report = reader(&forged).verify().expect("verify");
+    assert_eq!(report.records, recs.len() as u64);
+    assert_eq!(report.missing_blocks, u64::MAX);
+    // 1 after 2^63, and block 4 (still numbered 4) after 2^63 + 3, go backwards.
+    assert_eq!(report.out_of_order_blocks, 2);
+    assert!(!report.is_clean());
+    // A repeated number is out of order too.
+    let forged = with_block_seq(&clean, index[2].offset, index[1].seq);
+    let report = reader(&forged).verify().expect("verify");
+    assert_eq!(report.out_of_order_blocks, 1);
+    assert_eq!(
+        report.missing_blocks, 1,
+        "the block after the repeat skips one"
+    );
+    assert_eq!(report.records, recs.len() as u64);
+}
+
+#[test]
 fn several_corrupted_blocks_in_a_row() {
     let recs = records(3000, 100);
     let clean = write_all(&recs, options(2048, Compression::None));
@@ -215,6 +288,37 @@ fn kill_after_flush_recovers_every_flushed_record() {
         report.truncated_tail.map(|t| t.0),
         Some(at_flush.len() as u64)
     );
+}
+
+#[test]
+fn data_that_ends_like_a_footer_does_not_hide_blocks() {
+    // A crashed recording (no trailer) whose last record happens to end with 32 bytes that
+    // form a valid footer pointing at a block: the index is not there, so the footer is not
+    // believed and every block is read.
+    let mut recs = records(1500, 100);
+    let last = recs.len() - 1;
+    recs[last].bytes = vec![0u8; 64];
+    let probe = write_all(&recs, options(2048, Compression::None));
+    let index = reader(&probe).index().to_vec();
+    assert!(index.len() > 3);
+    let footer = ticklane_replay::format::encode_footer(index[2].offset, recs.len() as u64);
+    recs[last].bytes[32..].copy_from_slice(&footer);
+    let finished = write_all(&recs, options(2048, Compression::None));
+    assert_eq!(
+        reader(&finished).index(),
+        &index[..],
+        "same blocks as the probe"
+    );
+    let data_end = finished.len() - 32 - 20 - 40 * index.len();
+    let crashed = &finished[..data_end];
+    assert_eq!(&crashed[crashed.len() - 32..], &footer[..]);
+    let mut r = reader(crashed);
+    assert_eq!(r.index_state(), IndexState::Rebuilt);
+    assert_eq!(r.index(), &index[..]);
+    let (got, errs) = read_all(crashed);
+    assert!(errs.is_empty(), "{errs:?}");
+    assert_eq!(got, recs);
+    assert_eq!(r.verify().expect("verify").records, recs.len() as u64);
 }
 
 #[test]

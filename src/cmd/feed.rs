@@ -336,11 +336,12 @@ fn read_capture(
     let rr = reader.report();
     report.recovery =
         Some(format!(
-        "{} good blocks, {} records; {} bad blocks ({} blocks missing); torn tail: {}; index {}",
+        "{} good blocks, {} records; {} bad blocks ({} blocks missing, {} out of order); torn tail: {}; index {}",
         rr.good_blocks,
         rr.records,
         rr.bad_blocks.len(),
         rr.missing_blocks,
+        rr.out_of_order_blocks,
         rr.truncated_tail
             .as_ref()
             .map_or("none".to_string(), |(off, why)| format!("at offset {off} ({why:?})")),

@@ -24,6 +24,12 @@ pub fn run(
     session: Option<String>,
 ) -> anyhow::Result<ExitCode> {
     use std::io::Read;
+    if same_file(input, output) {
+        anyhow::bail!(
+            "{} is both the input and the output: recording would truncate the input",
+            input.display()
+        );
+    }
     let mut head = [0u8; 4];
     let n = std::fs::File::open(input)
         .with_context(|| format!("opening {}", input.display()))?
@@ -61,13 +67,27 @@ pub fn run(
             "recorded {} MoldUDP64 datagrams ({} filtered, {} unreadable records) into {} blocks, {} bytes",
             stats.records, stats.filtered, stats.record_errors, summary.blocks, summary.bytes
         );
+        let c = &stats.capture;
+        if c.skipped() > 0 {
+            println!(
+                "skipped frames: {} not IPv4, {} not UDP, {} unsupported link type, {} IPv4 fragments",
+                c.non_ipv4, c.non_udp, c.unsupported_link, c.fragments
+            );
+        }
+        if c.fragments > 0 {
+            // A fragmented datagram may be MoldUDP64 that the capture now lacks.
+            eprintln!(
+                "{} IPv4 fragments were not reassembled: their datagrams are not in the capture",
+                c.fragments
+            );
+        }
         if let Some(e) = &stats.first_record_error {
             eprintln!("first unreadable record: {e}");
         }
         if let Some(e) = &stats.fatal {
             eprintln!("capture cut short: {e}");
         }
-        stats.record_errors + u64::from(stats.fatal.is_some())
+        stats.record_errors + stats.capture.fragments + u64::from(stats.fatal.is_some())
     } else {
         let header = itch_binary_header(session);
         let (stats, summary) =
@@ -138,5 +158,36 @@ pub fn run_live(feed: &super::live::FeedArgs, output: &Path) -> anyhow::Result<E
     if let Some(e) = &live.record_error {
         anyhow::bail!("recording stopped early: {e}");
     }
-    Ok(ExitCode::SUCCESS)
+    // Records the recorder's ring had no room for are missing from the capture: like lost
+    // input in a file recording, that fails the command.
+    Ok(if live.record_dropped == 0 {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!(
+            "{} records were dropped (recorder ring full): the capture lacks them",
+            live.record_dropped
+        );
+        ExitCode::from(1)
+    })
+}
+
+/// Whether `a` and `b` name the same existing file (the same inode on Unix, the same
+/// canonical path elsewhere).
+fn same_file(a: &Path, b: &Path) -> bool {
+    let (Ok(ma), Ok(mb)) = (std::fs::metadata(a), std::fs::metadata(b)) else {
+        return false;
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        ma.dev() == mb.dev() && ma.ino() == mb.ino()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (ma, mb);
+        matches!(
+            (std::fs::canonicalize(a), std::fs::canonicalize(b)),
+            (Ok(x), Ok(y)) if x == y
+        )
+    }
 }

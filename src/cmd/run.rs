@@ -261,6 +261,11 @@ impl FeedSource for FileSource {
                 if let Some(f) = r.format {
                     report.notes.push(format!("format {f:?}"));
                 }
+                // What reading a capture recovered (a rebuilt index, bad blocks, records
+                // lost): the same line `inspect` prints.
+                if let Some(recovery) = r.recovery {
+                    report.notes.push(format!("capture: {recovery}"));
+                }
                 let s = r.source;
                 if s.packets > 0 {
                     report.notes.push(format!(
