@@ -100,6 +100,12 @@ pub fn write(r: &RunReport, summary: &serde_json::Value, dir: &Path) -> anyhow::
                         OrderUpdateKind::Rejected(why) => {
                             ("rejected", why.to_string(), String::new(), String::new())
                         }
+                        OrderUpdateKind::AmendRejected(why) => (
+                            "amend_rejected",
+                            why.to_string(),
+                            String::new(),
+                            String::new(),
+                        ),
                         OrderUpdateKind::Modified { price, qty } => {
                             ("modified", String::new(), px(price), qty.0.to_string())
                         }

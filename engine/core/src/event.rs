@@ -325,6 +325,15 @@ pub enum TradingState {
     OperationalResume,
 }
 
+impl TradingState {
+    /// Whether the venue matches orders in this state: `Trading`, or `OperationalResume`
+    /// (its operational halt is over).
+    #[inline]
+    pub fn is_trading(self) -> bool {
+        matches!(self, Self::Trading | Self::OperationalResume)
+    }
+}
+
 /// Market-wide system events, in the order they occur in a session.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[repr(u8)]

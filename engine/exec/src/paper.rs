@@ -30,7 +30,8 @@
 //!
 //! - Rejected (`InvalidOrder`) when the quantity is zero, the price not positive or the id is
 //!   already working; `InstrumentNotTrading` when the instrument has no book or its known
-//!   trading state is not `Trading`.
+//!   trading state is not trading (`Trading`, or `OperationalResume` after an operational
+//!   halt).
 //! - **Marketable orders** take displayed liquidity on the other side as the book stands when
 //!   they *arrive*, best level first, at each level's price, up to their limit (taker fills).
 //!   Then: `Day` rests the remainder; `Ioc` expires it; `Fok` first checks that the displayed
@@ -42,8 +43,14 @@
 //!   prices when configured: give a band-compatible aggressive price instead).
 //! - **Modify** (new price, new open quantity): a price change or a size increase loses
 //!   priority (back of the queue); a size decrease at the same price keeps it. A modify to a
-//!   price that crosses takes liquidity like a new order (a post-only order refuses such a
-//!   modify with `WouldCross` and stays as it was). `UnknownOrder` if the order is not working.
+//!   new price that crosses takes liquidity like a new order (a post-only order refuses such a
+//!   modify with `WouldCross` and stays as it was); at an unchanged price it takes nothing
+//!   (what crosses it there was offered to it as a maker already). The quantity is the open
+//!   quantity the strategy asked for as of when it *sent* the modify: shares executed while
+//!   the modify travelled are taken off it (100 asked, 60 traded meanwhile: 40 stay open; all
+//!   of it traded: the rest is `Cancelled`), so a modify never re-opens traded shares.
+//!   Refused cancels and modifies are answered `AmendRejected` (the order is unchanged):
+//!   `UnknownOrder` if the order is not working.
 //! - **Cancel**: `Cancelled`, or `UnknownOrder` if the order is no longer working when the
 //!   cancel *arrives* — a cancel racing a fill: if the fill happened first, the fill (already
 //!   on its way) is delivered and the cancel is rejected; if the cancel arrived first, the
@@ -111,9 +118,7 @@
 use std::collections::VecDeque;
 
 use ticklane_book::{Market, OrderBook};
-use ticklane_core::{
-    EventBody, InstrumentId, MarketEvent, Price, Qty, Side, Timestamp, TradingState,
-};
+use ticklane_core::{EventBody, InstrumentId, MarketEvent, Price, Qty, Side, Timestamp};
 use ticklane_strategy::{
     ClientOrderId, Fill, Liquidity, OrderCommand, OrderRequest, OrderUpdate, OrderUpdateKind,
     RejectReason, StrategyId, TimeInForce, TradePrint,
@@ -148,6 +153,8 @@ struct Working<S> {
     side: Side,
     price: Price,
     leaves: u32,
+    /// Shares executed so far.
+    filled: u32,
     tif: TimeInForce,
     /// The queue model's state (for [`ExactQueue`]: the orders ahead at our level).
     queue: S,
@@ -235,6 +242,9 @@ pub struct PaperStats {
 struct Inbound {
     at: Timestamp,
     cmd: OrderCommand,
+    /// For a modify: the order's executed shares when it was sent (what the strategy could
+    /// know); shares executed after that, while it travelled, count toward its quantity.
+    filled_at_send: u32,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -388,7 +398,9 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> PaperExchange<L, F, Q> {
     ) {
         match kind {
             OrderUpdateKind::Accepted => self.stats.accepted += 1,
-            OrderUpdateKind::Rejected(_) => self.stats.rejected += 1,
+            OrderUpdateKind::Rejected(_) | OrderUpdateKind::AmendRejected(_) => {
+                self.stats.rejected += 1
+            }
             OrderUpdateKind::Cancelled => self.stats.cancelled += 1,
             OrderUpdateKind::Expired => self.stats.expired += 1,
             _ => {}
@@ -412,6 +424,17 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> PaperExchange<L, F, Q> {
         why: RejectReason,
     ) {
         self.update(t, id, instrument, OrderUpdateKind::Rejected(why));
+    }
+
+    /// Refuses a cancel or modify (the order, if any, is unchanged).
+    fn reject_amend(
+        &mut self,
+        t: Timestamp,
+        id: ClientOrderId,
+        instrument: InstrumentId,
+        why: RejectReason,
+    ) {
+        self.update(t, id, instrument, OrderUpdateKind::AmendRejected(why));
     }
 
     /// A fill of `qty` at `price` of order `who`, `leaves` open after it.
@@ -478,6 +501,7 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> PaperExchange<L, F, Q> {
             }
             let qty = u32::try_from(level.qty.min(u64::from(w.leaves))).unwrap_or(w.leaves);
             w.leaves -= qty;
+            w.filled += qty;
             self.fill(t, w.who(), w.leaves, level.price, qty, Liquidity::Taker);
         }
     }
@@ -500,10 +524,7 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> PaperExchange<L, F, Q> {
         let Some(book) = market.book(req.instrument) else {
             return self.reject(t, id, req.instrument, RejectReason::InstrumentNotTrading);
         };
-        if book
-            .trading_state()
-            .is_some_and(|s| s != TradingState::Trading)
-        {
+        if book.trading_state().is_some_and(|s| !s.is_trading()) {
             return self.reject(t, id, req.instrument, RejectReason::InstrumentNotTrading);
         }
         if req.tif == TimeInForce::PostOnly && Self::crosses(&book, req.side, req.price) {
@@ -516,6 +537,7 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> PaperExchange<L, F, Q> {
             side: req.side,
             price: req.price,
             leaves: req.qty.0,
+            filled: 0,
             tif: req.tif,
             queue: Q::State::default(),
             seq: 0,
@@ -546,27 +568,52 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> PaperExchange<L, F, Q> {
         w
     }
 
-    fn modify(&mut self, t: Timestamp, id: ClientOrderId, price: Price, qty: Qty, market: &Market) {
+    /// A modify reaches the exchange. `qty` is the open quantity the strategy asked for, as of
+    /// `filled_at_send` executed shares: shares executed since, while the modify travelled,
+    /// are taken off it (as a venue that reads a modify's size as the order's total would),
+    /// so a modify never re-opens shares that have traded.
+    fn modify(
+        &mut self,
+        t: Timestamp,
+        id: ClientOrderId,
+        price: Price,
+        qty: Qty,
+        filled_at_send: u32,
+        market: &Market,
+    ) {
         let Some(i) = self.working.iter().position(|w| w.id == id) else {
-            return self.reject(t, id, InstrumentId::NONE, RejectReason::UnknownOrder);
+            return self.reject_amend(t, id, InstrumentId::NONE, RejectReason::UnknownOrder);
         };
         let instrument = self.working[i].instrument;
         if qty.0 == 0 || price.0 <= 0 {
-            return self.reject(t, id, instrument, RejectReason::InvalidOrder);
+            return self.reject_amend(t, id, instrument, RejectReason::InvalidOrder);
         }
         let Some(book) = market.book(instrument) else {
-            return self.reject(t, id, instrument, RejectReason::InstrumentNotTrading);
+            return self.reject_amend(t, id, instrument, RejectReason::InstrumentNotTrading);
         };
         let mut w = self.working[i].clone();
         let crosses = Self::crosses(&book, w.side, price);
         if w.tif == TimeInForce::PostOnly && crosses {
-            return self.reject(t, id, instrument, RejectReason::WouldCross);
+            return self.reject_amend(t, id, instrument, RejectReason::WouldCross);
         }
-        let keeps_priority = price == w.price && qty.0 <= w.leaves;
+        let open = qty
+            .0
+            .saturating_sub(w.filled.saturating_sub(filled_at_send));
+        if open == 0 {
+            // What traded while the modify travelled covers it: nothing is left to work.
+            self.remove_working(i);
+            return self.update(t, id, instrument, OrderUpdateKind::Cancelled);
+        }
+        let qty = Qty(open);
+        let same_price = price == w.price;
+        let keeps_priority = same_price && qty.0 <= w.leaves;
         w.price = price;
         w.leaves = qty.0;
         self.update(t, id, instrument, OrderUpdateKind::Modified { price, qty });
-        if crosses {
+        // At an unchanged price the order was resting there already: what crosses it has
+        // been offered to it as a maker (the queue model); taking it again would count the
+        // same shares twice.
+        if crosses && !same_price {
             self.take(t, &mut w, &book);
         }
         if w.leaves == 0 {
@@ -580,7 +627,7 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> PaperExchange<L, F, Q> {
     }
 
     /// A command reaches the exchange at `t`.
-    fn arrive(&mut self, t: Timestamp, cmd: &OrderCommand, market: &Market) {
+    fn arrive(&mut self, t: Timestamp, cmd: &OrderCommand, filled_at_send: u32, market: &Market) {
         self.stats.arrivals += 1;
         match *cmd {
             OrderCommand::Submit { id, ref request } => self.submit(t, id, request, market),
@@ -589,9 +636,11 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> PaperExchange<L, F, Q> {
                     let w = self.remove_working(i);
                     self.update(t, id, w.instrument, OrderUpdateKind::Cancelled);
                 }
-                None => self.reject(t, id, InstrumentId::NONE, RejectReason::UnknownOrder),
+                None => self.reject_amend(t, id, InstrumentId::NONE, RejectReason::UnknownOrder),
             },
-            OrderCommand::Modify { id, price, qty } => self.modify(t, id, price, qty, market),
+            OrderCommand::Modify { id, price, qty } => {
+                self.modify(t, id, price, qty, filled_at_send, market)
+            }
         }
     }
 
@@ -614,6 +663,7 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> PaperExchange<L, F, Q> {
             }
             size -= u64::from(qty);
             w.leaves -= qty;
+            w.filled += qty;
             let (who, leaves, price) = (w.who(), w.leaves, w.price);
             self.fill(t, who, leaves, price, qty, Liquidity::Maker);
             if leaves == 0 {
@@ -662,7 +712,7 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> Venue for PaperExchange<L, F, 
             match (arrival, response) {
                 (Some(a), r) if r.is_none_or(|r| a <= r) => {
                     if let Some(c) = self.inbound.pop_front() {
-                        self.arrive(c.at, &c.cmd, market);
+                        self.arrive(c.at, &c.cmd, c.filled_at_send, market);
                     }
                 }
                 (_, Some(_)) => {
@@ -698,7 +748,19 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> Venue for PaperExchange<L, F, 
         self.stats.commands += 1;
         let at = ts_add(now, self.latency.entry_ns(now, cmd)).max(self.last_arrival);
         self.last_arrival = at;
-        self.inbound.push_back(Inbound { at, cmd: *cmd });
+        let filled_at_send = match *cmd {
+            OrderCommand::Modify { id, .. } => self
+                .working
+                .iter()
+                .find(|w| w.id == id)
+                .map_or(0, |w| w.filled),
+            _ => 0,
+        };
+        self.inbound.push_back(Inbound {
+            at,
+            cmd: *cmd,
+            filled_at_send,
+        });
         self.advance(now, market, out);
     }
 

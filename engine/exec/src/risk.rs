@@ -10,7 +10,8 @@
 //! one is reported:
 //!
 //! 1. **kill switch** ([`RiskRule::KillSwitch`], or [`RiskRule::DailyLoss`] when the daily loss
-//!    limit tripped it): engaged, every submit and modify is refused.
+//!    limit tripped it): engaged, every submit and modify is refused (a modify of an order the
+//!    gate does not know too).
 //! 2. `max_order_qty` ([`RiskRule::MaxOrderQty`]): the order's (new) quantity in shares.
 //! 3. `max_order_notional` ([`RiskRule::MaxOrderNotional`]): price × quantity, in dollars.
 //! 4. `price_band_bps` ([`RiskRule::PriceBand`]): a buy priced above
@@ -24,7 +25,9 @@
 //! 6. `max_position` ([`RiskRule::MaxPosition`]), per instrument, in shares, worst case: a buy is
 //!    refused if `position + open buy quantity + this order > max`; a sell if
 //!    `−(position − open sell quantity − this order) > max`. A modify replaces the order's open
-//!    quantity by its new quantity.
+//!    quantity by its new quantity; until the venue answers it, the order counts for the
+//!    larger of the two (either may be what works), so commands sent meanwhile see the worst
+//!    case. A refused modify is answered `AmendRejected`: the order stays counted as it was.
 //! 7. `max_gross_exposure` ([`RiskRule::MaxGrossExposure`]), in dollars: the sum over
 //!    instruments of the worst-case absolute position (as in 6, this order included) times the
 //!    instrument's reference price (mid; else the one side there is; else the last fill or
@@ -215,6 +218,29 @@ struct OpenOrder {
     side: Side,
     leaves: u32,
     accepted: bool,
+    /// The largest quantity among this order's modifies on their way (0: none): until the
+    /// venue answers, the order may end up that large.
+    amend_max: u32,
+    /// Modifies on their way.
+    amends: u32,
+}
+
+impl OpenOrder {
+    /// What the order counts for against the limits: its open quantity, or more while a
+    /// modify that may raise it is on its way (the worst case).
+    #[inline]
+    fn counted(&self) -> u32 {
+        self.leaves.max(self.amend_max)
+    }
+
+    /// One modify answered (taken or refused).
+    #[inline]
+    fn amend_answered(&mut self) {
+        self.amends = self.amends.saturating_sub(1);
+        if self.amends == 0 {
+            self.amend_max = 0;
+        }
+    }
 }
 
 /// Checks order commands against [`RiskLimits`]; tracks positions, open orders and P&L from
@@ -323,13 +349,21 @@ impl RiskGate {
                 request.qty.0,
                 None,
             ),
-            OrderCommand::Modify { id, price, qty } => {
-                // A modify of an order the gate does not know: the venue will refuse it.
-                let Some(o) = self.open.get(&id).copied() else {
+            OrderCommand::Modify { id, price, qty } => match self.open.get(&id).copied() {
+                Some(o) => (id, o.instrument, o.side, price, qty.0, Some(o)),
+                // An order the gate does not know: the venue will refuse the modify, but a
+                // tripped gate or a stale book refuse it first, as they refuse everything.
+                None => {
+                    self.evaluate(market);
+                    if let Some(rule) = self.tripped {
+                        return Err(rule);
+                    }
+                    if market.stale().is_some() {
+                        return Err(RiskRule::StaleBook);
+                    }
                     return Ok(());
-                };
-                (id, o.instrument, o.side, price, qty.0, Some(o))
-            }
+                }
+            },
         };
         self.evaluate(market);
         if let Some(rule) = self.tripped {
@@ -366,8 +400,8 @@ impl RiskGate {
             if inst == instrument {
                 if let Some(o) = replaces {
                     match o.side {
-                        Side::Bid => buy -= i128::from(o.leaves),
-                        Side::Ask => sell -= i128::from(o.leaves),
+                        Side::Bid => buy -= i128::from(o.counted()),
+                        Side::Ask => sell -= i128::from(o.counted()),
                     }
                 }
                 match side {
@@ -416,9 +450,12 @@ impl RiskGate {
             p.last_price = Some(price);
         }
         match replaces {
-            // The modify's new quantity counts once the venue confirms it ([`Self::on_update`]);
-            // until then the old one does.
-            Some(_) => {}
+            // Until the venue answers, the order counts for the larger of its open quantity
+            // and the modify's ([`OpenOrder::counted`]): either may be what works.
+            Some(_) => self.change_open(&id, |o| {
+                o.amend_max = o.amend_max.max(qty);
+                o.amends += 1;
+            }),
             None => {
                 self.open.insert(
                     id,
@@ -427,6 +464,8 @@ impl RiskGate {
                         side,
                         leaves: qty,
                         accepted: false,
+                        amend_max: 0,
+                        amends: 0,
                     },
                 );
                 add_open(p, side, qty);
@@ -463,12 +502,23 @@ impl RiskGate {
         }
         p.fees += i128::from(f.fee);
         p.last_price = Some(f.price);
-        if let Some(o) = self.open.get_mut(&f.id) {
-            let done = f.qty.0.min(o.leaves);
-            o.leaves -= done;
-            let (side, inst) = (o.side, o.instrument);
-            if let Some(p) = self.positions.get_mut(&inst) {
-                sub_open(p, side, done);
+        self.change_open(&f.id, |o| o.leaves -= f.qty.0.min(o.leaves));
+    }
+
+    /// Applies `change` to open order `id` and moves its side's open quantity by the change
+    /// of what the order counts for.
+    fn change_open(&mut self, id: &ClientOrderId, change: impl FnOnce(&mut OpenOrder)) {
+        let Some(o) = self.open.get_mut(id) else {
+            return;
+        };
+        let before = o.counted();
+        change(o);
+        let (after, side) = (o.counted(), o.side);
+        if let Some(p) = self.positions.get_mut(&o.instrument) {
+            if after >= before {
+                add_open(p, side, after - before);
+            } else {
+                sub_open(p, side, before - after);
             }
         }
     }
@@ -484,16 +534,15 @@ impl RiskGate {
                     o.accepted = true;
                 }
             }
-            OrderUpdateKind::Modified { qty, .. } => {
-                if let Some(p) = self.positions.get_mut(&o.instrument) {
-                    sub_open(p, o.side, o.leaves);
-                    add_open(p, o.side, qty.0);
-                }
-                if let Some(o) = self.open.get_mut(&u.id) {
-                    o.leaves = qty.0;
-                }
-            }
-            // A refused cancel or modify: the order is still working.
+            OrderUpdateKind::Modified { qty, .. } => self.change_open(&u.id, |o| {
+                o.leaves = qty.0;
+                o.amend_answered();
+            }),
+            // A refused cancel or modify: the order is still working. (A venue that reports
+            // one as `Rejected` on an accepted order is read the same way.) A cancel is refused
+            // only when the venue no longer has the order (its last update is on its way), so
+            // counting it as an answer cannot end a worst case that still matters.
+            OrderUpdateKind::AmendRejected(_) => self.change_open(&u.id, OpenOrder::amend_answered),
             OrderUpdateKind::Rejected(_) if o.accepted => {}
             OrderUpdateKind::Rejected(_)
             | OrderUpdateKind::Cancelled
@@ -501,7 +550,7 @@ impl RiskGate {
             | OrderUpdateKind::Filled => {
                 self.open.remove(&u.id);
                 if let Some(p) = self.positions.get_mut(&o.instrument) {
-                    sub_open(p, o.side, o.leaves);
+                    sub_open(p, o.side, o.counted());
                 }
             }
         }
@@ -717,21 +766,28 @@ impl<V: Venue> Venue for RiskedVenue<V> {
         market: &Market,
         out: &mut Vec<VenueReport>,
     ) {
-        let from = out.len();
+        let mut from = out.len();
         let strategy = cmd.id().strategy();
         match self.gate_mut(strategy).check(now, cmd, market) {
             Ok(()) => self.venue.on_command(now, cmd, market, out),
             Err(rule) => {
-                let instrument = match *cmd {
-                    OrderCommand::Submit { request, .. } => request.instrument,
-                    _ => InstrumentId::NONE,
+                let why = RejectReason::from(rule);
+                let (instrument, kind) = match *cmd {
+                    OrderCommand::Submit { request, .. } => {
+                        (request.instrument, OrderUpdateKind::Rejected(why))
+                    }
+                    // The order stays as it was: only the amendment is refused.
+                    _ => (InstrumentId::NONE, OrderUpdateKind::AmendRejected(why)),
                 };
                 out.push(VenueReport::Update(OrderUpdate {
                     ts: now,
                     id: cmd.id(),
                     instrument,
-                    kind: OrderUpdateKind::Rejected(RejectReason::from(rule)),
+                    kind,
                 }));
+                // The gate's own answer: it has nothing to learn from it (the command never
+                // reached the venue, so no modify of its is on its way).
+                from = out.len();
                 if rule == RiskRule::DailyLoss && !self.cancel_pending.contains(&strategy) {
                     self.cancel_pending.push(strategy);
                 }

@@ -18,7 +18,7 @@
 //! - A modify that raises the quantity or changes the price loses priority (back of the queue).
 
 use ticklane_book::Market;
-use ticklane_core::{InstrumentId, MarketEvent, Price, Qty, Side, Timestamp, TradingState};
+use ticklane_core::{InstrumentId, MarketEvent, Price, Qty, Side, Timestamp};
 use ticklane_strategy::{
     ClientOrderId, Fill, Liquidity, OrderCommand, OrderRequest, OrderUpdate, OrderUpdateKind,
     RejectReason, StrategyId, TimeInForce, TradePrint,
@@ -197,17 +197,37 @@ impl TouchVenue {
         Self::default()
     }
 
+    /// Refuses a submit.
     fn reject(
         now: Timestamp,
         id: ClientOrderId,
         instrument: InstrumentId,
         why: RejectReason,
     ) -> VenueReport {
+        Self::answer(now, id, instrument, OrderUpdateKind::Rejected(why))
+    }
+
+    /// Refuses a cancel or modify (the order, if any, is unchanged).
+    fn reject_amend(
+        now: Timestamp,
+        id: ClientOrderId,
+        instrument: InstrumentId,
+        why: RejectReason,
+    ) -> VenueReport {
+        Self::answer(now, id, instrument, OrderUpdateKind::AmendRejected(why))
+    }
+
+    fn answer(
+        now: Timestamp,
+        id: ClientOrderId,
+        instrument: InstrumentId,
+        kind: OrderUpdateKind,
+    ) -> VenueReport {
         VenueReport::Update(OrderUpdate {
             ts: now,
             id,
             instrument,
-            kind: OrderUpdateKind::Rejected(why),
+            kind,
         })
     }
 
@@ -285,10 +305,7 @@ impl TouchVenue {
             ));
             return;
         };
-        if book
-            .trading_state()
-            .is_some_and(|s| s != TradingState::Trading)
-        {
+        if book.trading_state().is_some_and(|s| !s.is_trading()) {
             out.push(Self::reject(
                 now,
                 id,
@@ -333,7 +350,7 @@ impl Venue for TouchVenue {
                     let r = self.resting.remove(i);
                     out.push(Self::update(now, &r, OrderUpdateKind::Cancelled));
                 }
-                None => out.push(Self::reject(
+                None => out.push(Self::reject_amend(
                     now,
                     id,
                     InstrumentId::NONE,
@@ -342,7 +359,7 @@ impl Venue for TouchVenue {
             },
             OrderCommand::Modify { id, price, qty } => {
                 let Some(i) = self.resting.iter().position(|r| r.id == id) else {
-                    out.push(Self::reject(
+                    out.push(Self::reject_amend(
                         now,
                         id,
                         InstrumentId::NONE,
@@ -352,7 +369,7 @@ impl Venue for TouchVenue {
                 };
                 if qty.0 == 0 || price.0 <= 0 {
                     let r = self.resting[i];
-                    out.push(Self::reject(
+                    out.push(Self::reject_amend(
                         now,
                         r.id,
                         r.instrument,

@@ -350,7 +350,7 @@ fn post_only_rests_or_is_rejected_when_it_would_cross() {
     let out = s.cmd(12, modify(2, 10_0100, 100));
     assert_eq!(
         updates(&out),
-        vec![OrderUpdateKind::Rejected(RejectReason::WouldCross)]
+        vec![OrderUpdateKind::AmendRejected(RejectReason::WouldCross)]
     );
     assert_eq!(s.v.order(id(2)).map(|o| o.price), Some(Price(10_0000)));
     assert_eq!(s.v.queue_ahead(id(2)), Some(200));
@@ -387,7 +387,7 @@ fn modify_keeps_priority_only_when_the_size_shrinks_at_the_same_price() {
     let out = s.cmd(34, modify(9, 10_0000, 10));
     assert_eq!(
         updates(&out),
-        vec![OrderUpdateKind::Rejected(RejectReason::UnknownOrder)]
+        vec![OrderUpdateKind::AmendRejected(RejectReason::UnknownOrder)]
     );
 }
 
@@ -442,7 +442,7 @@ fn cancel_racing_a_fill_the_fill_happens_first() {
     let out = s.advance(500);
     assert_eq!(
         updates(&out),
-        vec![OrderUpdateKind::Rejected(RejectReason::UnknownOrder)]
+        vec![OrderUpdateKind::AmendRejected(RejectReason::UnknownOrder)]
     );
     // Reports come back in the order the exchange produced them.
     assert!(!s.v.has_pending());
@@ -570,7 +570,7 @@ fn rejects_invalid_orders_and_untradeable_instruments() {
     let out = s.cmd(30, cancel(3));
     assert_eq!(
         updates(&out),
-        vec![OrderUpdateKind::Rejected(RejectReason::UnknownOrder)]
+        vec![OrderUpdateKind::AmendRejected(RejectReason::UnknownOrder)]
     );
 }
 
@@ -622,4 +622,84 @@ fn seeded_random_latency_is_deterministic() {
     // Reports come back in delivery order.
     let ts: Vec<u64> = a.iter().map(ts_of).collect();
     assert!(ts.windows(2).all(|w| w[0] <= w[1]));
+}
+
+#[test]
+fn a_same_price_modify_does_not_take_what_already_filled_it_as_maker() {
+    let mut s = Sim::new(zero());
+    // Our bid 10.00 x 500 joins behind #4 (200); #4 leaves: we are first at 10.00.
+    let out = s.cmd(10, submit(1, Side::Bid, 10_0000, 500, TimeInForce::Day));
+    assert_eq!(updates(&out), vec![OrderUpdateKind::Accepted]);
+    assert!(fills(&s.event(11, delete(4))).is_empty());
+    // An ask added at our price crosses us: 100 filled as maker. The feed still shows it.
+    let out = s.event(12, add(30, Side::Ask, 10_0000, 100));
+    assert_eq!(fills(&out), vec![(10_0000, 100, 400, Liquidity::Maker)]);
+    // Shrinking the order at the same price keeps it where it was and takes nothing: those
+    // 100 shares were ours already.
+    let out = s.cmd(13, modify(1, 10_0000, 300));
+    assert!(fills(&out).is_empty(), "{out:?}");
+    assert_eq!(
+        updates(&out),
+        vec![OrderUpdateKind::Modified {
+            price: Price(10_0000),
+            qty: Qty(300)
+        }]
+    );
+    assert_eq!(s.v.order(id(1)).map(|o| o.leaves), Some(Qty(300)));
+    // A new price through the book still takes.
+    let out = s.cmd(14, modify(1, 10_0100, 300));
+    assert_eq!(fills(&out).first().map(|f| f.3), Some(Liquidity::Taker));
+}
+
+#[test]
+fn orders_are_accepted_again_once_an_operational_halt_is_lifted() {
+    let mut s = Sim::new(zero());
+    let status = |state| EventBody::TradingStatus {
+        state,
+        reason: *b"Q   ",
+    };
+    s.event(10, status(TradingState::OperationalHalt));
+    let out = s.cmd(11, submit(1, Side::Bid, 9_9000, 100, TimeInForce::Day));
+    assert_eq!(
+        updates(&out),
+        vec![OrderUpdateKind::Rejected(
+            RejectReason::InstrumentNotTrading
+        )]
+    );
+    s.event(12, status(TradingState::OperationalResume));
+    let out = s.cmd(13, submit(2, Side::Bid, 9_9000, 100, TimeInForce::Day));
+    assert_eq!(updates(&out), vec![OrderUpdateKind::Accepted]);
+}
+
+#[test]
+fn shares_executed_while_a_modify_travels_count_toward_its_size() {
+    let mut s = racing();
+    // At 300 the strategy asks for 100 open at 10.00 (arrives at 400); at 350 the market
+    // trades through our bid for 60 (the fill report is due at 450).
+    assert!(s.cmd(300, modify(1, 10_0000, 100)).is_empty());
+    assert!(s.event(350, exec(5, 60)).is_empty());
+    let out = s.advance(450);
+    assert_eq!(fills(&out), vec![(10_0000, 60, 40, Liquidity::Maker)]);
+    // The modify arrived at 400 after those 60 traded: 40 stay open, not 100 again.
+    let out = s.advance(500);
+    assert_eq!(
+        updates(&out),
+        vec![OrderUpdateKind::Modified {
+            price: Price(10_0000),
+            qty: Qty(40)
+        }]
+    );
+    assert_eq!(s.v.order(id(1)).map(|o| o.leaves), Some(Qty(40)));
+}
+
+#[test]
+fn a_modify_overtaken_by_fills_of_its_whole_size_cancels_the_rest() {
+    let mut s = racing();
+    // Ask for 50 open; 60 trade before the modify arrives: nothing is left to work.
+    assert!(s.cmd(300, modify(1, 10_0000, 50)).is_empty());
+    assert!(s.event(350, exec(5, 60)).is_empty());
+    s.advance(450);
+    let out = s.advance(500);
+    assert_eq!(updates(&out), vec![OrderUpdateKind::Cancelled]);
+    assert!(s.v.order(id(1)).is_none());
 }

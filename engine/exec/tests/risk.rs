@@ -31,6 +31,20 @@ impl Sim {
         }
     }
 
+    /// The same with 100 ns each way between the gate and the exchange: commands reach it
+    /// 100 ns after they are sent, answers come back 100 ns later.
+    fn with_latency(toml: &str) -> Self {
+        use ticklane_exec::{ConstantLatency, PerShareFees};
+        let limits = RiskLimits::from_toml_str(toml).unwrap_or_else(|e| panic!("{e}"));
+        let gate = RiskGate::new(limits).unwrap_or_else(|e| panic!("{e}"));
+        let venue = PaperExchange::with_models(ConstantLatency::new(100, 100), PerShareFees::ZERO);
+        Self {
+            m: market(),
+            v: RiskedVenue::new(venue, gate),
+            n: 0,
+        }
+    }
+
     fn send(&mut self, ts: u64, cmd: OrderCommand) -> Vec<OrderUpdateKind> {
         let mut out = Vec::new();
         self.v.on_command(Timestamp(ts), &cmd, &self.m, &mut out);
@@ -74,6 +88,11 @@ fn rejected(rule: RiskRule) -> Vec<OrderUpdateKind> {
     vec![OrderUpdateKind::Rejected(RejectReason::from(rule))]
 }
 
+/// A refused modify or cancel: the order stays as it was.
+fn amend_rejected(rule: RiskRule) -> Vec<OrderUpdateKind> {
+    vec![OrderUpdateKind::AmendRejected(RejectReason::from(rule))]
+}
+
 const OK: [OrderUpdateKind; 1] = [OrderUpdateKind::Accepted];
 
 #[test]
@@ -92,7 +111,7 @@ fn max_order_qty() {
             qty: Qty(600),
         },
     );
-    assert_eq!(u, rejected(RiskRule::MaxOrderQty));
+    assert_eq!(u, amend_rejected(RiskRule::MaxOrderQty));
     assert_eq!(
         s.v.gate(StrategyId(0)).rejects()[0],
         (RiskRule::MaxOrderQty, 2)
@@ -180,7 +199,7 @@ fn max_position_counts_open_orders_worst_case() {
             qty: Qty(350),
         },
     );
-    assert_eq!(u, rejected(RiskRule::MaxPosition));
+    assert_eq!(u, amend_rejected(RiskRule::MaxPosition));
     // Filled positions count: buy 100 now (taking at 10.01) after cancelling the open bid.
     s.send(
         12,
@@ -314,7 +333,7 @@ fn a_feed_gap_makes_the_books_stale_new_orders_are_refused_cancels_go_through() 
             qty: Qty(10),
         },
     );
-    assert_eq!(u, rejected(RiskRule::StaleBook));
+    assert_eq!(u, amend_rejected(RiskRule::StaleBook));
     let u = s.send(
         32,
         OrderCommand::Cancel {
@@ -408,5 +427,80 @@ fn limits_are_per_strategy_one_tripping_leaves_the_others_trading() {
     assert_eq!(s.v.working_orders(), 1);
     assert_eq!(s.send(12, other(1, 9_8000)), OK);
     let (_, u) = s.order(13, Side::Bid, 9_0000, 10, TimeInForce::Day);
-    assert_ne!(u, OK, "strategy 0 stays stopped");
+    assert_eq!(
+        u,
+        rejected(RiskRule::DailyLoss),
+        "strategy 0 stays stopped, by the daily loss limit"
+    );
+}
+
+#[test]
+fn a_modify_refused_before_the_order_is_acknowledged_leaves_the_order_counted() {
+    let mut s = Sim::with_latency("max_order_qty = 500\nmax_position = 500");
+    // Sent at 10: reaches the venue at 110, acknowledged at 210.
+    let (n, u) = s.order(10, Side::Bid, 9_9000, 500, TimeInForce::Day);
+    assert!(u.is_empty(), "nothing back before the latency: {u:?}");
+    // At 20, before the acknowledgement, a modify above the size limit: only the modify is
+    // refused; the gate still counts the order.
+    let u = s.send(
+        20,
+        OrderCommand::Modify {
+            id: ClientOrderId::new(0, n),
+            price: Price(9_9000),
+            qty: Qty(600),
+        },
+    );
+    assert_eq!(u, amend_rejected(RiskRule::MaxOrderQty));
+    assert_eq!(s.v.gate(StrategyId(0)).open_orders(), 1);
+    assert_eq!(s.v.gate(StrategyId(0)).position(I).open_buy, 500);
+    // So a second 500 would breach the position limit (1000 working against 500).
+    let (_, u) = s.order(30, Side::Bid, 9_9000, 500, TimeInForce::Day);
+    assert_eq!(u, rejected(RiskRule::MaxPosition));
+}
+
+#[test]
+fn a_tripped_gate_refuses_a_modify_of_an_order_it_does_not_know() {
+    let mut s = Sim::new("max_order_qty = 500");
+    let mut out = Vec::new();
+    s.v.engage_kill_switch(Timestamp(5), &s.m, &mut out);
+    let u = s.send(
+        10,
+        OrderCommand::Modify {
+            id: ClientOrderId::new(0, 77),
+            price: Price(9_9000),
+            qty: Qty(100),
+        },
+    );
+    assert_eq!(u, amend_rejected(RiskRule::KillSwitch));
+}
+
+#[test]
+fn a_modify_on_its_way_counts_for_its_larger_size_until_answered() {
+    let mut s = Sim::with_latency("max_position = 1000");
+    let (a, _) = s.order(10, Side::Bid, 9_9000, 100, TimeInForce::Day);
+    let mut out = Vec::new();
+    s.v.advance(Timestamp(210), &s.m, &mut out);
+    // A to 1000: allowed (1000 in all), and from now on A counts for 1000.
+    let modify = |qty| OrderCommand::Modify {
+        id: ClientOrderId::new(0, a),
+        price: Price(9_9000),
+        qty: Qty(qty),
+    };
+    assert!(s.send(300, modify(1000)).is_empty(), "on its way");
+    assert_eq!(s.v.gate(StrategyId(0)).position(I).open_buy, 1000);
+    // So B (900) is refused while it travels: 1900 could be working.
+    let (_, u) = s.order(310, Side::Bid, 9_9000, 900, TimeInForce::Day);
+    assert_eq!(u, rejected(RiskRule::MaxPosition));
+    // Once the venue confirms (arrived 400, answered 500), A counts for 1000 as confirmed.
+    out.clear();
+    s.v.advance(Timestamp(500), &s.m, &mut out);
+    assert_eq!(s.v.gate(StrategyId(0)).position(I).open_buy, 1000);
+    // Shrinking A: 1000 counts until the answer, then 200.
+    assert!(s.send(600, modify(200)).is_empty());
+    assert_eq!(s.v.gate(StrategyId(0)).position(I).open_buy, 1000);
+    out.clear();
+    s.v.advance(Timestamp(800), &s.m, &mut out);
+    assert_eq!(s.v.gate(StrategyId(0)).position(I).open_buy, 200);
+    let (_, u) = s.order(810, Side::Bid, 9_9000, 800, TimeInForce::Day);
+    assert!(u.is_empty(), "800 more fits once A is 200: {u:?}");
 }

@@ -131,7 +131,7 @@ fn modify_cancel_and_rejections() {
     v.on_command(Timestamp(7), &OrderCommand::Cancel { id }, &m, &mut out);
     assert_eq!(
         updates(&out),
-        vec![OrderUpdateKind::Rejected(RejectReason::UnknownOrder)]
+        vec![OrderUpdateKind::AmendRejected(RejectReason::UnknownOrder)]
     );
     out.clear();
     v.on_command(

@@ -143,6 +143,7 @@ impl StreamDigest {
             OrderUpdateKind::Cancelled => (3, 0, 0),
             OrderUpdateKind::Expired => (4, 0, 0),
             OrderUpdateKind::Filled => (5, 0, 0),
+            OrderUpdateKind::AmendRejected(r) => (6, r as i64, 0),
         };
         self.put(&[code]);
         self.put(&a.to_le_bytes());

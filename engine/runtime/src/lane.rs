@@ -605,16 +605,40 @@ impl<V: Venue> Lane<V> {
                     VenueReport::Fill(f) => JournalEntry::Fill(*f),
                 });
             }
-            if let VenueReport::Update(u) = r {
-                if let Some(s) = self.slot_index(u.id.strategy()) {
-                    let slot = &mut self.slots[s];
-                    slot.outbox.apply_update(u);
-                    slot.digest.update(u);
+            match r {
+                VenueReport::Update(u) => {
+                    if let Some(s) = self.slot_index(u.id.strategy()) {
+                        let slot = &mut self.slots[s];
+                        slot.outbox.apply_update(u);
+                        slot.digest.update(u);
+                    }
+                }
+                // A cancel-all first hands out what was already on its way, fills included:
+                // they happened, so positions, P&L and the digest take them, as `deliver`
+                // does (only the strategy is not called).
+                VenueReport::Fill(f) => {
+                    self.book_fill(f);
                 }
             }
         }
         self.reports = reports;
         self.reports.clear();
+    }
+
+    /// Takes a fill into its strategy's order state, position, ledger, digest and counts;
+    /// returns the strategy's slot (`None`: no such strategy here).
+    fn book_fill(&mut self, f: &ticklane_strategy::Fill) -> Option<usize> {
+        let slot = self.slot_index(f.id.strategy())?;
+        let s = &mut self.slots[slot];
+        s.outbox.apply_fill(f);
+        if let Err(e) = s.ledger.apply_fill(f) {
+            tracing::error!(strategy = %s.name, "ledger refused a fill: {e}");
+        }
+        s.digest.fill(f);
+        s.fills += 1;
+        self.fills += 1;
+        self.control.fills.fetch_add(1, Ordering::Relaxed);
+        Some(slot)
     }
 
     fn on_panic(&mut self, slot: usize, seq: u64, now: Timestamp, message: String) {
@@ -704,7 +728,10 @@ impl<V: Venue> Lane<V> {
                     let s = &mut self.slots[slot];
                     s.outbox.apply_update(u);
                     s.digest.update(u);
-                    if matches!(u.kind, OrderUpdateKind::Rejected(_)) {
+                    if matches!(
+                        u.kind,
+                        OrderUpdateKind::Rejected(_) | OrderUpdateKind::AmendRejected(_)
+                    ) {
                         s.rejects += 1;
                     }
                     let u = *u;
@@ -714,18 +741,9 @@ impl<V: Venue> Lane<V> {
                     if self.settings.journal {
                         self.journal.push(JournalEntry::Fill(*f));
                     }
-                    let Some(slot) = self.slot_index(f.id.strategy()) else {
+                    let Some(slot) = self.book_fill(f) else {
                         continue;
                     };
-                    let s = &mut self.slots[slot];
-                    s.outbox.apply_fill(f);
-                    if let Err(e) = s.ledger.apply_fill(f) {
-                        tracing::error!(strategy = %s.name, "ledger refused a fill: {e}");
-                    }
-                    s.digest.fill(f);
-                    s.fills += 1;
-                    self.fills += 1;
-                    self.control.fills.fetch_add(1, Ordering::Relaxed);
                     let f = *f;
                     self.call(slot, seq, f.ts, |st, ctx| st.on_fill(&f, ctx));
                 }
@@ -787,15 +805,18 @@ impl<V: Venue> Lane<V> {
                         OrderCommand::Submit { .. } | OrderCommand::Modify { .. }
                     );
                 if halted_submit || self.slots[i].strategy.is_none() {
-                    let instrument = match cmd {
-                        OrderCommand::Submit { request, .. } => request.instrument,
-                        _ => InstrumentId::NONE,
+                    let why = RejectReason::TradingHalted;
+                    let (instrument, kind) = match cmd {
+                        OrderCommand::Submit { request, .. } => {
+                            (request.instrument, OrderUpdateKind::Rejected(why))
+                        }
+                        _ => (InstrumentId::NONE, OrderUpdateKind::AmendRejected(why)),
                     };
                     self.reports.push(VenueReport::Update(OrderUpdate {
                         ts: now,
                         id: cmd.id(),
                         instrument,
-                        kind: OrderUpdateKind::Rejected(RejectReason::TradingHalted),
+                        kind,
                     }));
                 } else {
                     self.venue

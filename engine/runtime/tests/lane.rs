@@ -181,3 +181,97 @@ fn kill_switch_cancels_open_orders_and_rejects_new_ones() {
     assert!(after.clone().any(|l| *l == halted));
     assert!(!after.clone().any(|l| l.as_str() == "update Accepted"));
 }
+
+/// Takes the ask with an IOC buy on its first event of instrument 1, then panics on the
+/// event at `panic_at`.
+struct TakeThenPanic {
+    sent: bool,
+    panic_at: u64,
+}
+
+impl Strategy for TakeThenPanic {
+    fn on_event(&mut self, ev: &MarketEvent, ctx: &mut Context<'_>) {
+        assert!(ev.ts.0 != self.panic_at, "boom at {}", self.panic_at);
+        if self.sent {
+            return;
+        }
+        if let Some(ask) = ctx.book(ev.instrument).and_then(|b| b.best_ask()) {
+            ctx.limit(
+                ev.instrument,
+                Side::Bid,
+                ask.price,
+                Qty(100),
+                TimeInForce::Ioc,
+            );
+            self.sent = true;
+        }
+    }
+}
+
+#[test]
+fn a_fill_in_flight_when_a_strategy_panics_reaches_its_position_and_pnl() {
+    use ticklane_core::{EventBody, InstrumentInfo, OrderId, Price, TradingState};
+    use ticklane_exec::{ConstantLatency, PaperExchange, PerShareFees};
+    // Entry 20 µs, response 20 µs: the IOC sent at t = 10 µs fills at the venue at 30 µs and
+    // its report is due at 50 µs; the strategy panics at 40 µs, in between.
+    let venue =
+        PaperExchange::with_models(ConstantLatency::new(20_000, 20_000), PerShareFees::ZERO);
+    let factory: ticklane_runtime::StrategyFactory = Arc::new(|| {
+        Ok(Box::new(TakeThenPanic {
+            sent: false,
+            panic_at: 40_000,
+        }) as Box<dyn Strategy>)
+    });
+    let mut lane = match Lane::new(
+        LaneSettings::default(),
+        vec![spec(0, "taker", &[symbol(1)], factory)],
+        venue,
+        Arc::default(),
+        None,
+    ) {
+        Ok(l) => l,
+        Err(e) => panic!("{e}"),
+    };
+    lane.start();
+    let inst = InstrumentId(1);
+    let ev = |ts: u64, body: EventBody| MarketEvent::new(Timestamp(ts), inst, body);
+    let add = |id: u64, side: Side, px: i64| EventBody::OrderAdded {
+        order_id: OrderId(id),
+        side,
+        price: Price(px),
+        qty: Qty(500),
+        mpid: [0; 4],
+    };
+    let events = [
+        ev(
+            1_000,
+            EventBody::InstrumentDirectory(InstrumentInfo::common_stock(symbol(1))),
+        ),
+        ev(
+            2_000,
+            EventBody::TradingStatus {
+                state: TradingState::Trading,
+                reason: *b"    ",
+            },
+        ),
+        ev(3_000, add(1, Side::Bid, 99_9900)),
+        ev(10_000, add(2, Side::Ask, 100_0100)),
+        ev(40_000, add(3, Side::Bid, 99_9800)),
+        ev(100_000, add(4, Side::Bid, 99_9700)),
+    ];
+    for (seq, e) in events.iter().enumerate() {
+        lane.process(&item(seq as u64, *e), false);
+    }
+    let report = lane.finish();
+    let s = &report.strategies[0];
+    assert_eq!(s.panics, 1, "the strategy panicked once");
+    assert_eq!(s.fills, 1, "the fill that was on its way is counted");
+    let net: i64 = s.positions.iter().map(|p| p.2.net).sum();
+    assert_eq!(net, 100, "the position holds the fill: {:?}", s.positions);
+    assert_eq!(
+        s.ledger.instrument(inst).map(|p| p.position),
+        Some(100),
+        "so does the ledger"
+    );
+    assert_eq!(report.fills, 1);
+}

@@ -77,9 +77,10 @@ impl Outbox {
                 o.request.price = price;
                 o.request.qty = Qty(qty.0.saturating_add(o.filled.0));
             }
-            OrderUpdateKind::Rejected(_) if self.orders[i].accepted => {
-                // A refused cancel or modify: the order itself is still working.
-            }
+            // A refused cancel or modify: the order itself is unchanged. (A venue that reports
+            // one as `Rejected` on an accepted order is read the same way.)
+            OrderUpdateKind::AmendRejected(_) => {}
+            OrderUpdateKind::Rejected(_) if self.orders[i].accepted => {}
             OrderUpdateKind::Rejected(_)
             | OrderUpdateKind::Cancelled
             | OrderUpdateKind::Expired

@@ -252,8 +252,11 @@ impl fmt::Display for RejectReason {
 pub enum OrderUpdateKind {
     /// The venue accepted the order; it is working.
     Accepted,
-    /// The order (or a cancel/modify of it) was refused.
+    /// The order was refused: it never worked.
     Rejected(RejectReason),
+    /// A cancel or modify of the order was refused: the order itself is as it was (still
+    /// working, unless an update of its own says otherwise).
+    AmendRejected(RejectReason),
     /// A modify took effect.
     Modified {
         /// New limit price.

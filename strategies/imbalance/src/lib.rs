@@ -466,7 +466,9 @@ impl Strategy for Imbalance {
             | OrderUpdateKind::Cancelled
             | OrderUpdateKind::Expired
             | OrderUpdateKind::Filled => st.in_flight = None,
-            OrderUpdateKind::Accepted | OrderUpdateKind::Modified { .. } => {}
+            OrderUpdateKind::Accepted
+            | OrderUpdateKind::Modified { .. }
+            | OrderUpdateKind::AmendRejected(_) => {}
         }
     }
 }

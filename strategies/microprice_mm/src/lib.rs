@@ -535,6 +535,13 @@ impl Strategy for MicropriceMm {
                 *slot = Some(q);
                 true
             }
+            OrderUpdateKind::AmendRejected(reason) => {
+                // A refused cancel or modify: the order still works at its old price.
+                q.in_flight = InFlight::None;
+                *slot = Some(q);
+                ctx.debug(format_args!("order {} amend rejected: {reason}", update.id));
+                false
+            }
             OrderUpdateKind::Rejected(reason) => {
                 if q.accepted {
                     // A refused cancel or modify: the order still works at its old price.
