@@ -113,12 +113,16 @@
 //! - we never move the best bid/offer, never change what other participants did, and our
 //!   resting order does not execute against resting displayed orders it crosses (only against
 //!   later events, by the rules above);
-//! - our orders never match each other (no self-trades).
+//! - our orders never match each other (no self-trades);
+//! - nothing fills while the instrument is halted, paused or quoting only (the queue model
+//!   still follows the book, so queue positions stay exact when trading resumes).
 
 use std::collections::VecDeque;
 
 use ticklane_book::{Market, OrderBook};
-use ticklane_core::{EventBody, InstrumentId, MarketEvent, Price, Qty, Side, Timestamp};
+use ticklane_core::{
+    EventBody, InstrumentId, MarketEvent, Price, Qty, Side, Timestamp, TradingState,
+};
 use ticklane_strategy::{
     ClientOrderId, Fill, Liquidity, OrderCommand, OrderRequest, OrderUpdate, OrderUpdateKind,
     RejectReason, StrategyId, TimeInForce, TradePrint,
@@ -686,7 +690,13 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> PaperExchange<L, F, Q> {
 
     /// Offers `event` of `instrument` to the queue model for each of our orders in it, then
     /// fills those it allows, sharing the event's size among them in priority order.
-    fn queue_event(&mut self, t: Timestamp, instrument: InstrumentId, event: &QueueEvent) {
+    fn queue_event(
+        &mut self,
+        t: Timestamp,
+        instrument: InstrumentId,
+        matching: bool,
+        event: &QueueEvent,
+    ) {
         self.candidates.clear();
         for (i, w) in self.working.iter_mut().enumerate() {
             if w.instrument != instrument {
@@ -698,7 +708,7 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> PaperExchange<L, F, Q> {
             }
         }
         let size = event.size();
-        if size > 0 && !self.candidates.is_empty() {
+        if matching && size > 0 && !self.candidates.is_empty() {
             self.fill_candidates(t, u64::from(size));
         }
     }
@@ -776,6 +786,13 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> Venue for PaperExchange<L, F, 
         // Most events concern instruments we have no order in (the lane does not even call us
         // for those: `watches`).
         if self.watches(inst) {
+            // While the instrument is halted, paused or quoting only, nothing trades: the
+            // queue model still sees every event (queue positions stay exact) but fills
+            // nothing (a crossing quote during a pause is not a trade).
+            let matching = market
+                .book(inst)
+                .and_then(|b| b.trading_state())
+                .is_none_or(TradingState::is_trading);
             match event.body {
                 EventBody::OrderExecuted { order_id, qty, .. }
                 | EventBody::OrderExecutedWithPrice { order_id, qty, .. } => {
@@ -791,16 +808,21 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> Venue for PaperExchange<L, F, 
                         qty,
                         print,
                     };
-                    self.queue_event(t, inst, &e);
+                    self.queue_event(t, inst, matching, &e);
                 }
                 EventBody::Trade {
                     side, price, qty, ..
-                } => self.queue_event(t, inst, &QueueEvent::Hidden(Print { side, price, qty })),
+                } => self.queue_event(
+                    t,
+                    inst,
+                    matching,
+                    &QueueEvent::Hidden(Print { side, price, qty }),
+                ),
                 EventBody::OrderCancelled { order_id, qty } => {
-                    self.queue_event(t, inst, &QueueEvent::Cancelled { order_id, qty });
+                    self.queue_event(t, inst, matching, &QueueEvent::Cancelled { order_id, qty });
                 }
                 EventBody::OrderDeleted { order_id } => {
-                    self.queue_event(t, inst, &QueueEvent::Removed { order_id });
+                    self.queue_event(t, inst, matching, &QueueEvent::Removed { order_id });
                 }
                 EventBody::OrderReplaced {
                     old_id,
@@ -808,7 +830,7 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> Venue for PaperExchange<L, F, 
                     price,
                     qty,
                 } => {
-                    self.queue_event(t, inst, &QueueEvent::Removed { order_id: old_id });
+                    self.queue_event(t, inst, matching, &QueueEvent::Removed { order_id: old_id });
                     if let Some(o) = market.order(new_id) {
                         let e = QueueEvent::Added {
                             order_id: new_id,
@@ -816,7 +838,7 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> Venue for PaperExchange<L, F, 
                             price,
                             qty,
                         };
-                        self.queue_event(t, inst, &e);
+                        self.queue_event(t, inst, matching, &e);
                     }
                 }
                 EventBody::OrderAdded {
@@ -832,7 +854,7 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> Venue for PaperExchange<L, F, 
                         price,
                         qty,
                     };
-                    self.queue_event(t, inst, &e);
+                    self.queue_event(t, inst, matching, &e);
                 }
                 _ => {}
             }

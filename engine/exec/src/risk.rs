@@ -146,9 +146,8 @@ impl RiskLimits {
 
 /// Dollars to price units, truncated; saturates at `i128::MAX` (never reached by a real limit).
 fn units(d: Decimal) -> i128 {
-    (d * Decimal::from(Price::SCALE))
-        .trunc()
-        .to_i128()
+    d.checked_mul(Decimal::from(Price::SCALE))
+        .and_then(|u| u.trunc().to_i128())
         .unwrap_or(i128::MAX)
 }
 

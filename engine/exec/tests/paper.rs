@@ -703,3 +703,23 @@ fn a_modify_overtaken_by_fills_of_its_whole_size_cancels_the_rest() {
     assert_eq!(updates(&out), vec![OrderUpdateKind::Cancelled]);
     assert!(s.v.order(id(1)).is_none());
 }
+
+#[test]
+fn nothing_fills_while_the_instrument_is_paused() {
+    let mut s = Sim::new(zero());
+    let status = |state| EventBody::TradingStatus {
+        state,
+        reason: *b"    ",
+    };
+    s.cmd(10, submit(1, Side::Bid, 10_0000, 100, TimeInForce::Day));
+    s.event(11, delete(4));
+    s.event(12, status(TradingState::Paused));
+    // A quote that crosses our bid during the pause is not a trade.
+    assert!(fills(&s.event(13, add(30, Side::Ask, 10_0000, 100))).is_empty());
+    assert!(fills(&s.event(14, delete(30))).is_empty());
+    // Deletes during the pause still count for the queue; once trading resumes, a crossing
+    // ask fills us again.
+    s.event(15, status(TradingState::Trading));
+    let out = s.event(16, add(31, Side::Ask, 10_0000, 100));
+    assert_eq!(fills(&out), vec![(10_0000, 100, 0, Liquidity::Maker)]);
+}

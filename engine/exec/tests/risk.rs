@@ -504,3 +504,11 @@ fn a_modify_on_its_way_counts_for_its_larger_size_until_answered() {
     let (_, u) = s.order(810, Side::Bid, 9_9000, 800, TimeInForce::Day);
     assert!(u.is_empty(), "800 more fits once A is 200: {u:?}");
 }
+
+#[test]
+fn a_limit_too_large_for_price_units_saturates_instead_of_panicking() {
+    // 7.9e24 dollars × 10,000 price units overflows a Decimal: the limit is then "no limit".
+    let mut s = Sim::new("max_order_notional = \"79000000000000000000000000\"");
+    let (_, u) = s.order(10, Side::Bid, 9_9000, 500, TimeInForce::Day);
+    assert_eq!(u, OK);
+}

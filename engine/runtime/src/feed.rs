@@ -109,6 +109,8 @@ pub struct Publisher {
     seq: u64,
     heartbeat_ns: u64,
     next_heartbeat: u64,
+    /// Event time and route of the last event published.
+    last: Option<(u64, Route)>,
     pace: Pace,
     pace_origin: Option<(u64, u64)>,
     paced: u64,
@@ -225,6 +227,7 @@ impl Publisher {
             seq: 0,
             heartbeat_ns: settings.heartbeat_ns,
             next_heartbeat: 0,
+            last: None,
             pace: settings.pace,
             pace_origin: None,
             paced: 0,
@@ -351,6 +354,7 @@ impl Publisher {
         }
         self.seq += 1;
         self.stats.events += 1;
+        self.last = Some((ev.ts.0, route));
         match route {
             Route::Lane(l) => self.stage(usize::from(l), item),
             Route::All => {
@@ -481,8 +485,24 @@ impl Publisher {
     }
 
     /// Flushes, closes the rings (the lanes drain them and stop) and returns the counters.
+    ///
+    /// Every lane that did not receive the last event first gets a heartbeat at its time, so
+    /// that every lane ends at the same event time (timers and venue reports due by then are
+    /// handled everywhere, and the session's close happens at one time whatever the layout).
     pub fn finish(mut self) -> FeedStats {
-        if self.flush().is_err() {
+        let end = match self.last {
+            Some((ts, Route::Lane(to))) if self.heartbeat_ns != 0 && self.lanes.len() > 1 => {
+                self.stats.heartbeats += 1;
+                let mut item = blank_event();
+                item.event.ts = Timestamp(ts);
+                item.seq = self.seq;
+                (0..self.lanes.len())
+                    .filter(|&l| l != usize::from(to))
+                    .try_for_each(|l| self.stage(l, item))
+            }
+            _ => Ok(()),
+        };
+        if end.is_err() || self.flush().is_err() {
             self.stats.stopped = true;
         }
         self.control

@@ -22,6 +22,14 @@
 //! and the [`PanicPolicy`] applies: restart the strategy fresh from its factory, or halt the
 //! lane (no more strategy calls, every order cancelled, books still maintained so the lane's
 //! ring keeps draining and no other lane is held up). The incident goes to the control plane.
+//! Reports the cancel-all hands out (fills still on their way included) are booked into the
+//! strategies' positions, ledgers and digests without calling them.
+//!
+//! When the data ends ([`Lane::finish`]), the session closes: after `on_stop`, every working
+//! order is cancelled and every report still on its way is booked the same way, so the final
+//! positions and P&L hold every trade that happened at the venue. The feed gives every lane a
+//! last heartbeat at the final event's time, so the close happens at one time in every lane
+//! layout.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -1162,6 +1170,12 @@ impl<V: Venue> Lane<V> {
             s.outbox.drain_pending_into(&mut self.drained);
             self.drained.clear();
         }
+        // The data has ended: the session closes. Every working order is cancelled and every
+        // report still on its way is booked (fills included, restamped now), so that the final
+        // positions and P&L hold every trade that happened at the venue.
+        self.reports.clear();
+        self.venue.cancel_all(now, None, &mut self.reports);
+        self.absorb_reports_silently();
         let mut strategies = Vec::with_capacity(self.slots.len());
         for s in &mut self.slots {
             s.ledger.mark_to_market(&self.market);

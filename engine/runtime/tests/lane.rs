@@ -208,18 +208,19 @@ impl Strategy for TakeThenPanic {
     }
 }
 
-#[test]
-fn a_fill_in_flight_when_a_strategy_panics_reaches_its_position_and_pnl() {
+/// A lane with one `TakeThenPanic` strategy on SYM1 (panicking at `panic_at`) and a paper
+/// exchange 20 µs away each way; the events: directory, trading, a bid at 3 µs, the ask at
+/// 10 µs (the strategy's IOC leaves then: it fills at the venue at 30 µs, the report is due
+/// at 50 µs), then one bid add at each of `later` (event times).
+fn taker_lane(panic_at: u64, later: &[u64]) -> ticklane_runtime::LaneReport {
     use ticklane_core::{EventBody, InstrumentInfo, OrderId, Price, TradingState};
     use ticklane_exec::{ConstantLatency, PaperExchange, PerShareFees};
-    // Entry 20 µs, response 20 µs: the IOC sent at t = 10 µs fills at the venue at 30 µs and
-    // its report is due at 50 µs; the strategy panics at 40 µs, in between.
     let venue =
         PaperExchange::with_models(ConstantLatency::new(20_000, 20_000), PerShareFees::ZERO);
-    let factory: ticklane_runtime::StrategyFactory = Arc::new(|| {
+    let factory: ticklane_runtime::StrategyFactory = Arc::new(move || {
         Ok(Box::new(TakeThenPanic {
             sent: false,
-            panic_at: 40_000,
+            panic_at,
         }) as Box<dyn Strategy>)
     });
     let mut lane = match Lane::new(
@@ -242,7 +243,7 @@ fn a_fill_in_flight_when_a_strategy_panics_reaches_its_position_and_pnl() {
         qty: Qty(500),
         mpid: [0; 4],
     };
-    let events = [
+    let mut events = vec![
         ev(
             1_000,
             EventBody::InstrumentDirectory(InstrumentInfo::common_stock(symbol(1))),
@@ -256,22 +257,40 @@ fn a_fill_in_flight_when_a_strategy_panics_reaches_its_position_and_pnl() {
         ),
         ev(3_000, add(1, Side::Bid, 99_9900)),
         ev(10_000, add(2, Side::Ask, 100_0100)),
-        ev(40_000, add(3, Side::Bid, 99_9800)),
-        ev(100_000, add(4, Side::Bid, 99_9700)),
     ];
+    for (k, &ts) in later.iter().enumerate() {
+        events.push(ev(
+            ts,
+            add(3 + k as u64, Side::Bid, 99_9800 - 100 * k as i64),
+        ));
+    }
     for (seq, e) in events.iter().enumerate() {
         lane.process(&item(seq as u64, *e), false);
     }
-    let report = lane.finish();
+    lane.finish()
+}
+
+/// The strategy's fills, net position and ledger position on SYM1.
+fn taker_outcome(report: &ticklane_runtime::LaneReport) -> (u64, i64, Option<i64>) {
     let s = &report.strategies[0];
-    assert_eq!(s.panics, 1, "the strategy panicked once");
-    assert_eq!(s.fills, 1, "the fill that was on its way is counted");
-    let net: i64 = s.positions.iter().map(|p| p.2.net).sum();
-    assert_eq!(net, 100, "the position holds the fill: {:?}", s.positions);
-    assert_eq!(
-        s.ledger.instrument(inst).map(|p| p.position),
-        Some(100),
-        "so does the ledger"
-    );
+    let net = s.positions.iter().map(|p| p.2.net).sum();
+    let ledger = s.ledger.instrument(InstrumentId(1)).map(|p| p.position);
+    (s.fills, net, ledger)
+}
+
+#[test]
+fn a_fill_in_flight_when_a_strategy_panics_reaches_its_position_and_pnl() {
+    // The strategy panics at 40 µs, between the fill (30 µs) and its report (50 µs).
+    let report = taker_lane(40_000, &[40_000, 100_000]);
+    assert_eq!(report.strategies[0].panics, 1, "the strategy panicked once");
+    assert_eq!(taker_outcome(&report), (1, 100, Some(100)));
     assert_eq!(report.fills, 1);
+}
+
+#[test]
+fn a_fill_in_flight_when_the_data_ends_reaches_the_final_position() {
+    // The data ends at 35 µs: the fill happened (30 µs), its report was due at 50 µs.
+    let report = taker_lane(u64::MAX, &[35_000]);
+    assert_eq!(report.strategies[0].panics, 0);
+    assert_eq!(taker_outcome(&report), (1, 100, Some(100)));
 }
