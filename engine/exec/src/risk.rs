@@ -36,7 +36,9 @@
 //!    marked to mid − fees, since the gate was created: one gate per trading day) falls to
 //!    `−daily_loss_limit` or below, the gate trips the kill switch with
 //!    [`RiskRule::DailyLoss`]. It is evaluated on every fill ([`RiskGate::on_report`]) and every
-//!    check, and whenever the owner calls [`RiskGate::evaluate`].
+//!    check, whenever the owner calls [`RiskGate::evaluate`], and once per second of event
+//!    time through [`Venue::mark`] (prices alone can break it: a position held while the
+//!    market moves away, with no fill or command to trigger a check).
 //!
 //! # Numbers
 //!
@@ -839,5 +841,18 @@ impl<V: Venue> Venue for RiskedVenue<V> {
         // Only the manual kill switch stops the lane; a strategy's own limit stops that
         // strategy (see the type's docs).
         self.killed
+    }
+
+    fn mark(&mut self, now: Timestamp, market: &Market, out: &mut Vec<VenueReport>) {
+        self.venue.mark(now, market, out);
+        for (strategy, gate) in self.gates.iter_mut().enumerate() {
+            let Some(gate) = gate else { continue };
+            let strategy = strategy as u16;
+            if gate.evaluate(market) && !self.cancel_pending.contains(&strategy) {
+                self.cancel_pending.push(strategy);
+            }
+        }
+        let from = out.len();
+        self.observe(from, now, market, out);
     }
 }

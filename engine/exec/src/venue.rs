@@ -7,12 +7,16 @@
 //! rules, all deterministic:
 //!
 //! - A submit is rejected if its quantity is zero, its price not positive, the instrument has
-//!   no book yet, or the instrument's trading state is known and not `Trading`.
+//!   no book yet, or the instrument's trading state is known and not trading (`Trading`, or
+//!   `OperationalResume`). `Fok` and `PostOnly` are not modelled here: rejected
+//!   (`InvalidOrder`) rather than treated as `Day` (the paper exchange has both).
 //! - An accepted order first takes displayed liquidity on the other side at every level its
 //!   limit reaches, best level first, at the level's price (taker fills).
 //! - The rest expires (IOC) or rests (Day). A resting order joins the back of its price level:
 //!   the level's displayed quantity at that moment is ahead of it.
-//! - A later trade print in the instrument fills a resting order: a print through its price
+//! - A later trade print in the instrument fills a resting order (a print with a resting side:
+//!   the side must be the order's; an auction cross, which has none, fills nothing): a print
+//!   through its price
 //!   fills it (up to the print's quantity) at its own price; a print at its price first
 //!   consumes the quantity ahead of it. Maker fills.
 //! - A modify that raises the quantity or changes the price loses priority (back of the queue).
@@ -114,6 +118,14 @@ pub trait Venue: Send {
     fn kill_switch_tripped(&self) -> bool {
         false
     }
+
+    /// A periodic mark to market (the lane calls it once per second of event time): a venue
+    /// with risk checks re-evaluates limits that prices alone can break (the daily loss limit
+    /// of a strategy that holds a position while the market moves against it, with no fill
+    /// or command to trigger a check) and cancels the orders of a strategy that tripped.
+    fn mark(&mut self, now: Timestamp, market: &Market, out: &mut Vec<VenueReport>) {
+        let _ = (now, market, out);
+    }
 }
 
 impl Venue for Box<dyn Venue> {
@@ -172,6 +184,10 @@ impl Venue for Box<dyn Venue> {
 
     fn kill_switch_tripped(&self) -> bool {
         (**self).kill_switch_tripped()
+    }
+
+    fn mark(&mut self, now: Timestamp, market: &Market, out: &mut Vec<VenueReport>) {
+        (**self).mark(now, market, out);
     }
 }
 
@@ -287,7 +303,8 @@ impl TouchVenue {
         market: &Market,
         out: &mut Vec<VenueReport>,
     ) {
-        if req.qty.0 == 0 || req.price.0 <= 0 {
+        let unmodelled = matches!(req.tif, TimeInForce::Fok | TimeInForce::PostOnly);
+        if req.qty.0 == 0 || req.price.0 <= 0 || unmodelled {
             out.push(Self::reject(
                 now,
                 id,
@@ -418,7 +435,7 @@ impl Venue for TouchVenue {
         while i < self.resting.len() && print_left > 0 {
             let r = &mut self.resting[i];
             let hits =
-                r.instrument == event.instrument && t.resting_side.is_none_or(|s| s == r.side);
+                r.instrument == event.instrument && t.resting_side.is_some_and(|s| s == r.side);
             let (through, at) = match r.side {
                 Side::Bid => (t.price < r.price, t.price == r.price),
                 Side::Ask => (t.price > r.price, t.price == r.price),

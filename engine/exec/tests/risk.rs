@@ -512,3 +512,34 @@ fn a_limit_too_large_for_price_units_saturates_instead_of_panicking() {
     let (_, u) = s.order(10, Side::Bid, 9_9000, 500, TimeInForce::Day);
     assert_eq!(u, OK);
 }
+
+#[test]
+fn prices_alone_trip_the_daily_loss_limit_at_the_periodic_mark() {
+    let mut s = Sim::new("daily_loss_limit = 10");
+    // Down $9 after buying 800 (as in the test above), with an ask resting.
+    let (_, u) = s.order(10, Side::Bid, 10_0200, 800, TimeInForce::Ioc);
+    assert_eq!(u, vec![OrderUpdateKind::Accepted, OrderUpdateKind::Filled]);
+    let (_, u) = s.order(11, Side::Ask, 10_5000, 100, TimeInForce::Day);
+    assert_eq!(u, OK);
+    // The best bid drops: down $13, but no fill and no command follows.
+    s.event(
+        20,
+        EventBody::OrderDeleted {
+            order_id: OrderId(4),
+        },
+    );
+    assert_eq!(s.v.gate(StrategyId(0)).tripped(), None);
+    // The lane's once-a-second mark finds it, trips the limit and cancels the resting ask.
+    let mut out = Vec::new();
+    s.v.mark(Timestamp(1_000_000_000), &s.m, &mut out);
+    let kinds: Vec<OrderUpdateKind> = out
+        .iter()
+        .filter_map(|r| match r {
+            VenueReport::Update(u) => Some(u.kind),
+            VenueReport::Fill(_) => None,
+        })
+        .collect();
+    assert_eq!(kinds, vec![OrderUpdateKind::Cancelled]);
+    assert_eq!(s.v.gate(StrategyId(0)).tripped(), Some(RiskRule::DailyLoss));
+    assert_eq!(s.v.working_orders(), 0);
+}

@@ -90,6 +90,34 @@ fn a_resting_order_waits_for_the_queue_ahead_then_fills_as_maker() {
     p.resting_side = Some(Side::Ask);
     v.on_market(&ev, Some(&p), &m, &mut out);
     assert!(out.is_empty());
+    // Nor does an auction cross (a print with no resting side), even through its price.
+    p.resting_side = None;
+    v.on_market(&ev, Some(&p), &m, &mut out);
+    assert!(out.is_empty());
+    assert_eq!(v.working_orders(), 1);
+}
+
+#[test]
+fn fok_and_post_only_are_refused_not_treated_as_day() {
+    let m = market();
+    let mut v = TouchVenue::new();
+    let mut out = Vec::new();
+    for tif in [TimeInForce::Fok, TimeInForce::PostOnly] {
+        out.clear();
+        v.on_command(
+            Timestamp(5),
+            &submit(0, Side::Bid, 10_0200, 1_000, tif),
+            &m,
+            &mut out,
+        );
+        assert!(fills(&out).is_empty(), "{tif:?}");
+        assert_eq!(
+            updates(&out),
+            vec![OrderUpdateKind::Rejected(RejectReason::InvalidOrder)],
+            "{tif:?}"
+        );
+    }
+    assert_eq!(v.working_orders(), 0);
 }
 
 #[test]

@@ -388,6 +388,9 @@ pub struct Lane<V: Venue> {
     killed: bool,
     last_ts: Timestamp,
     next_equity_sample: u64,
+    /// Event time of the venue's next mark to market ([`Venue::mark`], every
+    /// [`EQUITY_SAMPLE_NS`] on the boundaries; 0 until the first item).
+    next_mark: u64,
     events: u64,
     heartbeats: u64,
     strategy_events: u64,
@@ -532,6 +535,7 @@ impl<V: Venue> Lane<V> {
             killed: false,
             last_ts: Timestamp(0),
             next_equity_sample: 0,
+            next_mark: 0,
             events: 0,
             heartbeats: 0,
             strategy_events: 0,
@@ -851,6 +855,16 @@ impl<V: Venue> Lane<V> {
         loop {
             let venue = self.venue.next_due().filter(|&t| t <= now);
             let timer = self.timers.next_deadline().filter(|&t| t <= now);
+            // The venue's mark to market comes after everything due at or before its time:
+            // the same book state and reports in every lane layout.
+            let mark = Some(Timestamp(self.next_mark)).filter(|&m| m <= now);
+            if let Some(m) = mark {
+                if venue.is_none_or(|v| v > m) && timer.is_none_or(|t| t > m) {
+                    self.next_mark += EQUITY_SAMPLE_NS;
+                    self.mark_venue(m);
+                    continue;
+                }
+            }
             let venue_first = match (venue, timer) {
                 (Some(v), Some(t)) => v <= t,
                 (Some(_), None) => true,
@@ -923,7 +937,10 @@ impl<V: Venue> Lane<V> {
         let ev = &le.event;
         let now = ev.ts;
         self.last_ts = self.last_ts.max(now);
-        if self.venue.has_pending() || !self.timers.is_empty() {
+        if self.next_mark == 0 {
+            self.next_mark = (now.0 / EQUITY_SAMPLE_NS + 1) * EQUITY_SAMPLE_NS;
+        }
+        if self.venue.has_pending() || !self.timers.is_empty() || now.0 >= self.next_mark {
             self.catch_up(now);
         }
         if le.heartbeat {
@@ -1036,6 +1053,17 @@ impl<V: Venue> Lane<V> {
             .try_into()
             .unwrap_or(0i64);
         self.control.net_pnl.store(units, Ordering::Relaxed);
+    }
+
+    /// The venue's periodic mark to market ([`Venue::mark`]): a risk limit that prices alone
+    /// broke cancels that strategy's orders; the strategies hear of it at once.
+    fn mark_venue(&mut self, now: Timestamp) {
+        self.reports.clear();
+        self.venue.mark(now, &self.market, &mut self.reports);
+        if !self.reports.is_empty() {
+            self.deliver(u64::MAX);
+            self.route(u64::MAX, now);
+        }
     }
 
     /// Applies the control flags (kill switch); cheap, call once per batch.

@@ -294,3 +294,72 @@ fn a_fill_in_flight_when_the_data_ends_reaches_the_final_position() {
     assert_eq!(report.strategies[0].panics, 0);
     assert_eq!(taker_outcome(&report), (1, 100, Some(100)));
 }
+
+/// A venue that records when the lane marks it to market.
+struct MarkLog(Arc<Mutex<Vec<u64>>>);
+
+impl ticklane_runtime::Venue for MarkLog {
+    fn on_command(
+        &mut self,
+        _now: Timestamp,
+        _cmd: &ticklane_strategy::OrderCommand,
+        _market: &ticklane_book::Market,
+        _out: &mut Vec<ticklane_exec::VenueReport>,
+    ) {
+    }
+    fn on_market(
+        &mut self,
+        _event: &MarketEvent,
+        _trade: Option<&ticklane_strategy::TradePrint>,
+        _market: &ticklane_book::Market,
+        _out: &mut Vec<ticklane_exec::VenueReport>,
+    ) {
+    }
+    fn cancel_all(
+        &mut self,
+        _now: Timestamp,
+        _strategy: Option<ticklane_strategy::StrategyId>,
+        _out: &mut Vec<ticklane_exec::VenueReport>,
+    ) {
+    }
+    fn working_orders(&self) -> usize {
+        0
+    }
+    fn mark(
+        &mut self,
+        now: Timestamp,
+        _market: &ticklane_book::Market,
+        _out: &mut Vec<ticklane_exec::VenueReport>,
+    ) {
+        if let Ok(mut l) = self.0.lock() {
+            l.push(now.0);
+        }
+    }
+}
+
+#[test]
+fn the_venue_is_marked_on_every_second_boundary_heartbeats_included() {
+    let marks = Arc::new(Mutex::new(Vec::new()));
+    let mut lane = match Lane::new(
+        LaneSettings::default(),
+        Vec::new(),
+        MarkLog(marks.clone()),
+        Arc::default(),
+        None,
+    ) {
+        Ok(l) => l,
+        Err(e) => panic!("{e}"),
+    };
+    lane.start();
+    let s = session(1, 1, 10);
+    const SEC: u64 = 1_000_000_000;
+    lane.process(&item(0, at(SEC / 2, &s[0])), false);
+    // A heartbeat crossing 1 s, an event crossing 2 s and 3 s (4.2 s): marks at 1, 2, 3 and 4 s,
+    // stamped at the boundaries, not at the items' times.
+    let mut hb = item(1, at(SEC + 7, &s[1]));
+    hb.heartbeat = true;
+    lane.process(&hb, false);
+    lane.process(&item(2, at(4 * SEC + SEC / 5, &s[2])), false);
+    let got = marks.lock().map(|m| m.clone()).unwrap_or_default();
+    assert_eq!(got, vec![SEC, 2 * SEC, 3 * SEC, 4 * SEC]);
+}
