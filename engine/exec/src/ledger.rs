@@ -21,7 +21,8 @@
 //! The mark is the last fill price until [`Ledger::mark`] or [`Ledger::mark_to_market`] (the
 //! book's mid) sets it. Equity = realized + unrealized − fees; the caller samples it
 //! ([`Ledger::sample_equity`], e.g. on a timer or every N events) and the ledger keeps the
-//! curve and its maximum drawdown (largest fall from a previous peak).
+//! curve and its maximum drawdown (largest fall from a previous peak; the account starts flat,
+//! so equity 0 before the first sample is the first peak).
 //!
 //! Instruments are kept in a `BTreeMap`, so iteration and totals do not depend on the order
 //! in which instruments were first traded (sums of decimals are exact, hence order-free).
@@ -278,7 +279,9 @@ impl Ledger {
     /// Samples equity (net P&L at the current marks) at event time `ts`.
     pub fn sample_equity(&mut self, ts: Timestamp) -> EquityPoint {
         let equity = self.net();
-        let peak = self.peak.map_or(equity, |p| p.max(equity));
+        // The account starts flat: equity 0 is the first peak, so a loss made before the first
+        // sample is a drawdown too.
+        let peak = self.peak.unwrap_or(Decimal::ZERO).max(equity);
         self.peak = Some(peak);
         let drawdown = peak - equity;
         self.max_drawdown = self.max_drawdown.max(drawdown);
@@ -409,6 +412,19 @@ mod tests {
             l.apply_fill(&fill(1, Side::Bid, 1, 0, 0)),
             Err(LedgerError::ZeroQuantity(_))
         ));
+    }
+
+    #[test]
+    fn a_loss_before_the_first_sample_is_a_drawdown() {
+        let mut l = Ledger::new();
+        assert!(l.apply_fill(&fill(1, Side::Bid, 10_0000, 100, 0)).is_ok());
+        // Down $100 at the first sample, then back up $50: the fall from the flat start counts.
+        l.mark(InstrumentId(1), Price(9_0000));
+        l.sample_equity(Timestamp(1));
+        l.mark(InstrumentId(1), Price(9_5000));
+        l.sample_equity(Timestamp(2));
+        assert_eq!(l.equity_curve()[0].drawdown, d("100"));
+        assert_eq!(l.max_drawdown(), d("100"));
     }
 
     fn fills_strategy() -> impl Strategy<Value = Vec<Fill>> {

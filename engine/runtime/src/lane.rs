@@ -1082,7 +1082,12 @@ impl<V: Venue> Lane<V> {
         let now = self.last_ts;
         self.venue
             .engage_kill_switch(now, &self.market, &mut self.reports);
-        let cancelled = self.reports.len() as u64;
+        // Orders cancelled (the reports also hold acks and fills that were on their way).
+        let cancelled = self
+            .reports
+            .iter()
+            .filter(|r| matches!(r, VenueReport::Update(u) if u.kind == OrderUpdateKind::Cancelled))
+            .count() as u64;
         // Strategies hear about the cancels (they are alive, only trading stopped).
         self.deliver(u64::MAX);
         self.route(u64::MAX, now);
