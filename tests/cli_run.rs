@@ -452,10 +452,16 @@ fn lines_a_and_b_are_arbitrated_duplicates_and_gaps_counted() {
     let reader = CaptureReader::open(p("one.tlcap")).unwrap();
     let header = reader.header().clone();
     let records: Vec<_> = reader.map(|r| r.unwrap()).collect();
-    let write = |name: &str, skip: Option<usize>| {
+    let write = |name: &str, skip: Option<usize>, noted: bool| {
         let mut w = CaptureWriter::create(p(name), &header, WriterOptions::default()).unwrap();
         for (i, r) in records.iter().enumerate() {
             if Some(i) == skip {
+                if noted {
+                    // As a live recorder whose ring was full writes it: both copies dropped.
+                    let mut note = b"DROP".to_vec();
+                    note.extend_from_slice(&2u64.to_be_bytes());
+                    w.write_record(r.ts_ns + 1_000, Line::Note, &note).unwrap();
+                }
                 continue;
             }
             w.write_record(r.ts_ns, Line::A, &r.bytes).unwrap();
@@ -463,8 +469,9 @@ fn lines_a_and_b_are_arbitrated_duplicates_and_gaps_counted() {
         }
         w.finish().unwrap();
     };
-    write("ab.tlcap", None);
-    write("gap.tlcap", Some(100));
+    write("ab.tlcap", None, false);
+    write("gap.tlcap", Some(100), false);
+    write("drop.tlcap", Some(100), true);
     let inspect = |name: &str| -> serde_json::Value {
         let o = ticklane(&["inspect", "--json", &p(name)]);
         serde_json::from_slice(&o.stdout).unwrap()
@@ -481,6 +488,16 @@ fn lines_a_and_b_are_arbitrated_duplicates_and_gaps_counted() {
     assert_eq!(gap["gaps"], 1);
     assert!(missing > 0);
     assert_eq!(gap["messages"].as_u64().unwrap(), 200_000 - missing);
+    // The same loss with the recorder's note: the gap, plus an error that says why.
+    let dropped = inspect("drop.tlcap");
+    assert_eq!(dropped["gaps"], 1);
+    assert_eq!(dropped["errors"], gap["errors"].as_u64().unwrap() + 1);
+    assert!(
+        dropped["error_list"]
+            .to_string()
+            .contains("the recorder dropped 2 records here"),
+        "{dropped}"
+    );
     // Both lines decide exactly as one line did.
     let one = digest(&json(&["replay", &p("one.tlcap")]));
     assert_eq!(digest(&json(&["replay", &p("ab.tlcap")])), one);

@@ -276,6 +276,18 @@ fn read_capture(
                         s.give_up_before(first.saturating_add(count), &mut sink);
                     }
                 }
+                (Some(b"DROP"), Some(count), _) => {
+                    // The live recorder's ring was full: records are missing here.
+                    let count = u64::from_be_bytes(count.try_into().unwrap_or_default());
+                    sink.report.record(
+                        Some(index),
+                        "capture",
+                        format!(
+                            "the recorder dropped {count} records here (its ring was full): \
+                             the capture lacks them, so this replay may differ from the live run"
+                        ),
+                    );
+                }
                 _ => {} // A note this reader does not know: skipped, as FORMAT.md says.
             }
             stopped = sink.stopped;

@@ -5,7 +5,8 @@
 //! record layout) into a reusable scratch buffer and pushes it into the ring in one publish. If
 //! the ring has no room, the record is **dropped and counted** ([`RecorderStats::dropped`]),
 //! never waited for: the live path does not slow down for the disk, and the capture says how
-//! many records it lacks. The recorder thread drains the ring into a [`CaptureWriter`] with the
+//! many records it lacks, and where: a `DROP` note (count) goes in ahead of the next record
+//! that fits, or at the end (see `replay/FORMAT.md`, "Receiver notes"). The recorder thread drains the ring into a [`CaptureWriter`] with the
 //! configured flush policy and finishes the file (index trailer) when the feed ends. A `kill -9`
 //! loses at most what the flush policy allows (see `replay/FORMAT.md`, "Durability").
 
@@ -50,6 +51,8 @@ pub struct RecorderSummary {
 pub struct Recorder {
     tx: Producer<u8>,
     scratch: Vec<u8>,
+    /// Records dropped since the last `DROP` note, and the time of the last of them.
+    unnoted: (u64, u64),
     stats: Arc<RecorderStats>,
     thread: Option<JoinHandle<RecorderSummary>>,
 }
@@ -76,6 +79,7 @@ impl Recorder {
         Ok(Self {
             tx,
             scratch: Vec::with_capacity(FRAME + 65_536),
+            unnoted: (0, 0),
             stats,
             thread: Some(thread),
         })
@@ -87,25 +91,40 @@ impl Recorder {
     }
 
     /// Queues one record; never blocks. Returns `false` (and counts it) if the ring was full.
+    /// After drops, the next record that fits is preceded by a `DROP` note saying how many.
     pub fn record(&mut self, ts_ns: u64, line: Line, bytes: &[u8]) -> bool {
         self.scratch.clear();
-        self.scratch.extend_from_slice(&ts_ns.to_le_bytes());
-        self.scratch.push(line.to_byte());
-        self.scratch
-            .extend_from_slice(&(bytes.len() as u32).to_le_bytes());
-        self.scratch.extend_from_slice(bytes);
+        if self.unnoted.0 > 0 {
+            let (count, at) = self.unnoted;
+            frame_into(&mut self.scratch, at, Line::Note, &drop_note(count));
+        }
+        frame_into(&mut self.scratch, ts_ns, line, bytes);
         if self.tx.slots() < self.scratch.len() {
             self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            self.unnoted = (self.unnoted.0 + 1, ts_ns);
             return false;
         }
         self.tx.push_slice(&self.scratch);
+        self.unnoted = (0, 0);
         self.stats.queued.fetch_add(1, Ordering::Relaxed);
         true
     }
 
     /// Closes the ring and waits for the recorder thread to write everything queued and finish
     /// the file.
-    pub fn finish(self) -> RecorderSummary {
+    pub fn finish(mut self) -> RecorderSummary {
+        if self.unnoted.0 > 0 {
+            // Drops at the very end: the live path is over, so wait for room for the note.
+            let (count, at) = self.unnoted;
+            self.scratch.clear();
+            frame_into(&mut self.scratch, at, Line::Note, &drop_note(count));
+            while self.tx.slots() < self.scratch.len() && !self.tx.is_abandoned() {
+                std::thread::sleep(std::time::Duration::from_micros(200));
+            }
+            if self.tx.slots() >= self.scratch.len() {
+                self.tx.push_slice(&self.scratch);
+            }
+        }
         let Recorder { tx, thread, .. } = self;
         // Dropping the producer tells the thread there is nothing more to come.
         drop(tx);
@@ -118,6 +137,22 @@ impl Recorder {
             None => RecorderSummary::default(),
         }
     }
+}
+
+/// Appends one framed record (the ring's layout) to `out`.
+fn frame_into(out: &mut Vec<u8>, ts_ns: u64, line: Line, bytes: &[u8]) {
+    out.extend_from_slice(&ts_ns.to_le_bytes());
+    out.push(line.to_byte());
+    out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+    out.extend_from_slice(bytes);
+}
+
+/// The note for `count` records dropped: `DROP` + u64 BE.
+fn drop_note(count: u64) -> [u8; 12] {
+    let mut note = [0u8; 12];
+    note[..4].copy_from_slice(b"DROP");
+    note[4..].copy_from_slice(&count.to_be_bytes());
+    note
 }
 
 /// The recorder thread: ring → capture, until the producer is gone and the ring is empty.
@@ -156,6 +191,9 @@ fn drain(
             let line = Line::from_byte(head[8]).unwrap_or_default();
             if summary.error.is_none() {
                 match writer.write_record(ts, line, bytes) {
+                    // The recorder's own notes are not counted: `written + dropped` is what
+                    // was offered.
+                    Ok(()) if line == Line::Note && bytes.starts_with(b"DROP") => {}
                     Ok(()) => {
                         summary.written += 1;
                         stats.written.fetch_add(1, Ordering::Relaxed);
@@ -207,12 +245,60 @@ mod tests {
         assert_eq!(stats.queued.load(Ordering::Relaxed), s.written);
         let mut reader = CaptureReader::open(&path).unwrap_or_else(|e| panic!("{e}"));
         let mut got = Vec::new();
+        let mut noted = 0u64;
         while let Some(rec) = reader.next_record() {
             let rec = rec.unwrap_or_else(|e| panic!("{e}"));
+            if rec.line == Line::Note {
+                // Every drop is noted where it happened: before the next record written.
+                assert_eq!(&rec.bytes[..4], b"DROP");
+                noted += u64::from_be_bytes(rec.bytes[4..12].try_into().unwrap_or_default());
+                continue;
+            }
             assert_eq!(rec.bytes, &vec![(rec.ts_ns % 251) as u8; 1_000][..]);
             assert_eq!(rec.line, if rec.ts_ns % 2 == 0 { Line::A } else { Line::B });
             got.push(rec.ts_ns);
         }
         assert_eq!(got, accepted);
+        assert_eq!(
+            noted, s.dropped,
+            "the capture says how many records it lacks"
+        );
+    }
+
+    #[test]
+    fn a_drop_is_noted_before_the_next_record_and_at_the_end() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("d.cap");
+        let mut r = Recorder::start(&path, "T", WriterOptions::default(), 1 << 16)
+            .unwrap_or_else(|e| panic!("{e}"));
+        // Records larger than the whole ring never fit: dropped, whatever the thread does.
+        let huge = vec![7u8; 70_000];
+        assert!(r.record(1, Line::A, &[1]));
+        assert!(!r.record(2, Line::A, &huge));
+        assert!(!r.record(3, Line::B, &huge));
+        assert!(r.record(4, Line::A, &[4]));
+        assert!(!r.record(5, Line::A, &huge));
+        let s = r.finish();
+        assert_eq!((s.written, s.dropped, s.error), (2, 3, None));
+        let mut reader = CaptureReader::open(&path).unwrap_or_else(|e| panic!("{e}"));
+        let mut got = Vec::new();
+        while let Some(rec) = reader.next_record() {
+            let rec = rec.unwrap_or_else(|e| panic!("{e}"));
+            got.push((rec.ts_ns, rec.line, rec.bytes.to_vec()));
+        }
+        let note = |n: u64| {
+            let mut b = b"DROP".to_vec();
+            b.extend_from_slice(&n.to_be_bytes());
+            b
+        };
+        assert_eq!(
+            got,
+            vec![
+                (1, Line::A, vec![1]),
+                (3, Line::Note, note(2)),
+                (4, Line::A, vec![4]),
+                (5, Line::Note, note(1)),
+            ]
+        );
     }
 }
