@@ -461,6 +461,9 @@ fn lines_a_and_b_are_arbitrated_duplicates_and_gaps_counted() {
                     let mut note = b"DROP".to_vec();
                     note.extend_from_slice(&2u64.to_be_bytes());
                     w.write_record(r.ts_ns + 1_000, Line::Note, &note).unwrap();
+                    // And a note of a known kind cut short: reported, not skipped.
+                    w.write_record(r.ts_ns + 1_000, Line::Note, b"LOST012345")
+                        .unwrap();
                 }
                 continue;
             }
@@ -488,14 +491,18 @@ fn lines_a_and_b_are_arbitrated_duplicates_and_gaps_counted() {
     assert_eq!(gap["gaps"], 1);
     assert!(missing > 0);
     assert_eq!(gap["messages"].as_u64().unwrap(), 200_000 - missing);
-    // The same loss with the recorder's note: the gap, plus an error that says why.
+    // The same loss with the recorder's note: the gap, plus an error that says why (and one
+    // for the cut-short note).
     let dropped = inspect("drop.tlcap");
     assert_eq!(dropped["gaps"], 1);
-    assert_eq!(dropped["errors"], gap["errors"].as_u64().unwrap() + 1);
+    assert_eq!(dropped["errors"], gap["errors"].as_u64().unwrap() + 2);
+    let errors = dropped["error_list"].to_string();
     assert!(
-        dropped["error_list"]
-            .to_string()
-            .contains("the recorder dropped 2 records here"),
+        errors.contains("the recorder dropped 2 records here"),
+        "{dropped}"
+    );
+    assert!(
+        errors.contains("a LOST note of 10 bytes is cut short"),
         "{dropped}"
     );
     // Both lines decide exactly as one line did.

@@ -288,6 +288,21 @@ fn read_capture(
                         ),
                     );
                 }
+                // A note we know, but not as it should be: said, not skipped silently.
+                (Some(b"FROM"), Some(_), _) => sink.report.record(
+                    Some(index),
+                    "capture",
+                    "a FROM note after the session started: ignored".to_string(),
+                ),
+                (Some(tag @ (b"FROM" | b"LOST" | b"DROP")), _, _) => sink.report.record(
+                    Some(index),
+                    "capture",
+                    format!(
+                        "a {} note of {} bytes is cut short: ignored",
+                        String::from_utf8_lossy(tag),
+                        rec.bytes.len()
+                    ),
+                ),
                 _ => {} // A note this reader does not know: skipped, as FORMAT.md says.
             }
             stopped = sink.stopped;
