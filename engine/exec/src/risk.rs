@@ -334,6 +334,19 @@ impl RiskGate {
         r
     }
 
+    /// The rules that refuse every submit and modify whatever it is: the kill switch (daily
+    /// loss evaluated first) and a stale book.
+    fn refuses_everything(&mut self, market: &Market) -> Result<(), RiskRule> {
+        self.evaluate(market);
+        if let Some(rule) = self.tripped {
+            return Err(rule);
+        }
+        if market.stale().is_some() {
+            return Err(RiskRule::StaleBook);
+        }
+        Ok(())
+    }
+
     fn check_inner(
         &mut self,
         now: Timestamp,
@@ -354,25 +367,10 @@ impl RiskGate {
                 Some(o) => (id, o.instrument, o.side, price, qty.0, Some(o)),
                 // An order the gate does not know: the venue will refuse the modify, but a
                 // tripped gate or a stale book refuse it first, as they refuse everything.
-                None => {
-                    self.evaluate(market);
-                    if let Some(rule) = self.tripped {
-                        return Err(rule);
-                    }
-                    if market.stale().is_some() {
-                        return Err(RiskRule::StaleBook);
-                    }
-                    return Ok(());
-                }
+                None => return self.refuses_everything(market),
             },
         };
-        self.evaluate(market);
-        if let Some(rule) = self.tripped {
-            return Err(rule);
-        }
-        if market.stale().is_some() {
-            return Err(RiskRule::StaleBook);
-        }
+        self.refuses_everything(market)?;
         if self.c.max_order_qty.is_some_and(|m| qty > m) {
             return Err(RiskRule::MaxOrderQty);
         }

@@ -3,12 +3,10 @@
 
 mod support;
 
-use support::{ev, market, submit, I};
+use support::{ev, market, submit, updates, I};
 use ticklane_book::Market;
 use ticklane_core::{EventBody, OrderId, Price, Qty, Side, Timestamp};
-use ticklane_exec::{
-    PaperExchange, RiskConfigError, RiskGate, RiskLimits, RiskedVenue, Venue, VenueReport,
-};
+use ticklane_exec::{PaperExchange, RiskConfigError, RiskGate, RiskLimits, RiskedVenue, Venue};
 use ticklane_strategy::{
     ClientOrderId, OrderCommand, OrderRequest, OrderUpdateKind, RejectReason, RiskRule, StrategyId,
     TimeInForce,
@@ -22,22 +20,20 @@ struct Sim {
 
 impl Sim {
     fn new(toml: &str) -> Self {
-        let limits = RiskLimits::from_toml_str(toml).unwrap_or_else(|e| panic!("{e}"));
-        let gate = RiskGate::new(limits).unwrap_or_else(|e| panic!("{e}"));
-        Self {
-            m: market(),
-            v: RiskedVenue::new(PaperExchange::new(), gate),
-            n: 0,
-        }
+        Self::with_venue(toml, PaperExchange::new())
     }
 
     /// The same with 100 ns each way between the gate and the exchange: commands reach it
     /// 100 ns after they are sent, answers come back 100 ns later.
     fn with_latency(toml: &str) -> Self {
         use ticklane_exec::{ConstantLatency, PerShareFees};
+        let venue = PaperExchange::with_models(ConstantLatency::new(100, 100), PerShareFees::ZERO);
+        Self::with_venue(toml, venue)
+    }
+
+    fn with_venue(toml: &str, venue: PaperExchange) -> Self {
         let limits = RiskLimits::from_toml_str(toml).unwrap_or_else(|e| panic!("{e}"));
         let gate = RiskGate::new(limits).unwrap_or_else(|e| panic!("{e}"));
-        let venue = PaperExchange::with_models(ConstantLatency::new(100, 100), PerShareFees::ZERO);
         Self {
             m: market(),
             v: RiskedVenue::new(venue, gate),
@@ -48,12 +44,14 @@ impl Sim {
     fn send(&mut self, ts: u64, cmd: OrderCommand) -> Vec<OrderUpdateKind> {
         let mut out = Vec::new();
         self.v.on_command(Timestamp(ts), &cmd, &self.m, &mut out);
-        out.iter()
-            .filter_map(|r| match r {
-                VenueReport::Update(u) => Some(u.kind),
-                VenueReport::Fill(_) => None,
-            })
-            .collect()
+        updates(&out)
+    }
+
+    /// The lane's periodic mark to market at `ts`; returns the updates it caused.
+    fn mark(&mut self, ts: u64) -> Vec<OrderUpdateKind> {
+        let mut out = Vec::new();
+        self.v.mark(Timestamp(ts), &self.m, &mut out);
+        updates(&out)
     }
 
     /// Submits order `n` (returned) and returns its updates.
@@ -75,12 +73,7 @@ impl Sim {
         self.m.apply(&e);
         let mut out = Vec::new();
         self.v.on_market(&e, None, &self.m, &mut out);
-        out.iter()
-            .filter_map(|r| match r {
-                VenueReport::Update(u) => Some(u.kind),
-                VenueReport::Fill(_) => None,
-            })
-            .collect()
+        updates(&out)
     }
 }
 
@@ -229,23 +222,29 @@ fn max_gross_exposure_in_dollars_at_mid() {
     assert_eq!(u, OK);
 }
 
-#[test]
-fn the_daily_loss_limit_trips_the_kill_switch_and_cancels_open_orders() {
+/// A $10 daily loss limit; 800 bought (300 @ 10.01 + 500 @ 10.02 = 8013, worth 8004 at mid
+/// 10.005: down $9, not tripped), an ask resting, then the best bid drops to 9.99 (mid 10.00:
+/// down $13) with no fill or command since.
+fn down_13_with_an_ask_resting() -> Sim {
     let mut s = Sim::new("daily_loss_limit = 10");
-    // Buy 800: 300 @ 10.01 + 500 @ 10.02 = 8013; at mid 10.005 worth 8004: down $9.
     let (_, u) = s.order(10, Side::Bid, 10_0200, 800, TimeInForce::Ioc);
     assert_eq!(u, vec![OrderUpdateKind::Accepted, OrderUpdateKind::Filled]);
     assert_eq!(s.v.gate(StrategyId(0)).tripped(), None);
     let (_, u) = s.order(11, Side::Ask, 10_5000, 100, TimeInForce::Day);
     assert_eq!(u, OK);
     assert_eq!(s.v.working_orders(), 1);
-    // The best bid drops to 9.99: mid 10.00, down $13.
     s.event(
         20,
         EventBody::OrderDeleted {
             order_id: OrderId(4),
         },
     );
+    s
+}
+
+#[test]
+fn the_daily_loss_limit_trips_the_kill_switch_and_cancels_open_orders() {
+    let mut s = down_13_with_an_ask_resting();
     let (_, u) = s.order(30, Side::Ask, 10_5000, 100, TimeInForce::Day);
     assert_eq!(
         u,
@@ -515,31 +514,11 @@ fn a_limit_too_large_for_price_units_saturates_instead_of_panicking() {
 
 #[test]
 fn prices_alone_trip_the_daily_loss_limit_at_the_periodic_mark() {
-    let mut s = Sim::new("daily_loss_limit = 10");
-    // Down $9 after buying 800 (as in the test above), with an ask resting.
-    let (_, u) = s.order(10, Side::Bid, 10_0200, 800, TimeInForce::Ioc);
-    assert_eq!(u, vec![OrderUpdateKind::Accepted, OrderUpdateKind::Filled]);
-    let (_, u) = s.order(11, Side::Ask, 10_5000, 100, TimeInForce::Day);
-    assert_eq!(u, OK);
-    // The best bid drops: down $13, but no fill and no command follows.
-    s.event(
-        20,
-        EventBody::OrderDeleted {
-            order_id: OrderId(4),
-        },
-    );
+    // Down $13, but no fill and no command follows.
+    let mut s = down_13_with_an_ask_resting();
     assert_eq!(s.v.gate(StrategyId(0)).tripped(), None);
     // The lane's once-a-second mark finds it, trips the limit and cancels the resting ask.
-    let mut out = Vec::new();
-    s.v.mark(Timestamp(1_000_000_000), &s.m, &mut out);
-    let kinds: Vec<OrderUpdateKind> = out
-        .iter()
-        .filter_map(|r| match r {
-            VenueReport::Update(u) => Some(u.kind),
-            VenueReport::Fill(_) => None,
-        })
-        .collect();
-    assert_eq!(kinds, vec![OrderUpdateKind::Cancelled]);
+    assert_eq!(s.mark(1_000_000_000), vec![OrderUpdateKind::Cancelled]);
     assert_eq!(s.v.gate(StrategyId(0)).tripped(), Some(RiskRule::DailyLoss));
     assert_eq!(s.v.working_orders(), 0);
 }

@@ -857,13 +857,11 @@ impl<V: Venue> Lane<V> {
             let timer = self.timers.next_deadline().filter(|&t| t <= now);
             // The venue's mark to market comes after everything due at or before its time:
             // the same book state and reports in every lane layout.
-            let mark = Some(Timestamp(self.next_mark)).filter(|&m| m <= now);
-            if let Some(m) = mark {
-                if venue.is_none_or(|v| v > m) && timer.is_none_or(|t| t > m) {
-                    self.next_mark += EQUITY_SAMPLE_NS;
-                    self.mark_venue(m);
-                    continue;
-                }
+            let mark = Timestamp(self.next_mark);
+            if mark <= now && venue.is_none_or(|v| v > mark) && timer.is_none_or(|t| t > mark) {
+                self.next_mark += EQUITY_SAMPLE_NS;
+                self.mark_venue(mark);
+                continue;
             }
             let venue_first = match (venue, timer) {
                 (Some(v), Some(t)) => v <= t,
