@@ -8,11 +8,26 @@
 //! - `itchy/decode`: the `itchy` crate (nom-based) producing its owned `Message` for each.
 //!
 //! Run: `cargo bench -p ticklane-benches --bench decode` (see BENCHMARKS.md).
+//!
+//! # Interleaved mode
+//!
+//! Criterion measures one benchmark after the other, for seconds each; on a shared VM the
+//! machine's speed drifts between them by more than the ratios being claimed. With
+//! `TICKLANE_DECODE_ROUNDS=R` the bench runs no criterion benchmark and instead, R times, runs
+//! every decoder once over the session, back to back in an order rotated each round, and
+//! prints per decoder the quartiles of its rate and the median over rounds of the ratio
+//! ticklane (batched) / this decoder, each ratio between two runs a fraction of a second apart:
+//!
+//! ```text
+//! TICKLANE_DECODE_ROUNDS=31 cargo bench -p ticklane-benches --bench decode
+//! ```
 
 use std::hint::black_box;
 use std::ops::ControlFlow;
+use std::time::Instant;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, Criterion, Throughput};
+use ticklane_benches::rounds::{env_u64, median_ratio, quantile, sorted};
 use ticklane_benches::{bench_messages, session};
 use ticklane_feeds::events::{decode_normalize, decode_normalize_serial, decode_only};
 
@@ -51,54 +66,109 @@ touch!(
     on_net_order_imbalance_indicator: im::NetOrderImbalanceIndicator,
 );
 
+/// One pass of `itch5` over the session (every message to the `Touch` handler).
+fn itch5_pass(buf: &[u8]) -> u64 {
+    let mut h = Touch(0);
+    let r = itch5::Parser::new(black_box(buf)).parse_stream(&mut h);
+    assert!(r.is_ok());
+    h.0
+}
+
+/// One pass of `itchy` over the session (its owned `Message` for each).
+fn itchy_pass(buf: &[u8]) -> u64 {
+    let mut count = 0u64;
+    for m in itchy::MessageStream::from_reader(black_box(buf)) {
+        let m = m.expect("itchy parses the generated session");
+        count = count.wrapping_add(black_box(&m).timestamp);
+    }
+    count
+}
+
+/// Every contender: its name and one pass over the session, returning the messages it
+/// decoded when it counts them (checked against the session's size) or a checksum.
+type Pass = fn(&[u8]) -> (Option<u64>, u64);
+const DECODERS: [(&str, Pass); 5] = [
+    ("ticklane/decode+normalize", |b| {
+        let s = decode_normalize(black_box(b));
+        (Some(s.messages), s.events)
+    }),
+    ("ticklane/decode+normalize-serial", |b| {
+        let s = decode_normalize_serial(black_box(b));
+        (Some(s.messages), s.events)
+    }),
+    ("ticklane/decode", |b| {
+        let s = decode_only(black_box(b));
+        (Some(s.messages), s.checksum)
+    }),
+    ("itch5/decode", |b| (None, itch5_pass(b))),
+    ("itchy/decode", |b| (None, itchy_pass(b))),
+];
+
 fn decode(c: &mut Criterion) {
     let n = bench_messages();
     let buf = session(n);
     let mut g = c.benchmark_group("decode");
     g.throughput(Throughput::Elements(n));
     g.sample_size(10);
-
-    g.bench_function("ticklane/decode", |b| {
-        b.iter(|| {
-            let s = decode_only(black_box(&buf));
-            assert_eq!(s.messages, n);
-            s.checksum
-        })
-    });
-    g.bench_function("ticklane/decode+normalize", |b| {
-        b.iter(|| {
-            let s = decode_normalize(black_box(&buf));
-            assert_eq!(s.messages, n);
-            s.events
-        })
-    });
-    g.bench_function("ticklane/decode+normalize-serial", |b| {
-        b.iter(|| {
-            let s = decode_normalize_serial(black_box(&buf));
-            assert_eq!(s.messages, n);
-            s.events
-        })
-    });
-    g.bench_function("itch5/decode", |b| {
-        b.iter(|| {
-            let mut h = Touch(0);
-            let r = itch5::Parser::new(black_box(&buf)).parse_stream(&mut h);
-            assert!(r.is_ok());
-            h.0
-        })
-    });
-    g.bench_function("itchy/decode", |b| {
-        b.iter(|| {
-            let mut count = 0u64;
-            for m in itchy::MessageStream::from_reader(black_box(&buf[..])) {
-                let m = m.expect("itchy parses the generated session");
-                count = count.wrapping_add(black_box(&m).timestamp);
-            }
-            count
-        })
-    });
+    for (name, pass) in DECODERS {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let (messages, check) = pass(&buf);
+                assert!(messages.is_none_or(|m| m == n));
+                check
+            })
+        });
+    }
     g.finish();
 }
 
+/// See "Interleaved mode" in the module docs.
+fn interleaved(rounds: u64) {
+    let n = bench_messages();
+    let buf = session(n);
+    // rate[decoder] = M messages/s of every round.
+    let mut rate = vec![Vec::new(); DECODERS.len()];
+    for round in 0..rounds as usize {
+        for k in 0..DECODERS.len() {
+            let di = (k + round) % DECODERS.len();
+            let t = Instant::now();
+            let (messages, check) = DECODERS[di].1(&buf);
+            let secs = t.elapsed().as_secs_f64();
+            black_box(check);
+            assert!(messages.is_none_or(|m| m == n));
+            rate[di].push(n as f64 / secs / 1e6);
+        }
+    }
+    println!("decode interleaved: {rounds} rounds x {n} messages; M messages/s");
+    println!(
+        "{:<34} {:>8} {:>8} {:>8}   {:>22}",
+        "decoder", "p25", "median", "p75", "decode+normalize / this"
+    );
+    for (di, (name, _)) in DECODERS.iter().enumerate() {
+        let r = sorted(rate[di].clone());
+        let ratio = if di == 0 {
+            String::from("-")
+        } else {
+            format!("{:.2}", median_ratio(&rate[0], &rate[di]))
+        };
+        println!(
+            "{:<34} {:>8.1} {:>8.1} {:>8.1}   {:>22}",
+            name,
+            quantile(&r, 0.25),
+            quantile(&r, 0.5),
+            quantile(&r, 0.75),
+            ratio
+        );
+    }
+}
+
 criterion_group!(benches, decode);
-criterion_main!(benches);
+
+fn main() {
+    if let Some(rounds) = env_u64("TICKLANE_DECODE_ROUNDS").filter(|&r| r > 0) {
+        interleaved(rounds);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

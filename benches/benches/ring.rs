@@ -41,6 +41,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
+use ticklane_benches::rounds::{env_u64, median_ratio, quantile, sorted};
 
 /// A 64-byte `Copy` item, the size of the engine's `MarketEvent`.
 /// Aligned to 8 like `MarketEvent` (not to a cache line): the stamped ring's stamp then shares
@@ -371,21 +372,6 @@ const QUEUES: [(&str, Run); 5] = [
     ("disruptor", disruptor),
 ];
 
-fn env_u64(name: &str) -> Option<u64> {
-    std::env::var(name).ok().and_then(|v| v.parse().ok())
-}
-
-/// `q`-quantile (nearest rank) of a sorted, non-empty slice.
-fn quantile(sorted: &[f64], q: f64) -> f64 {
-    let i = ((sorted.len() - 1) as f64 * q).round() as usize;
-    sorted[i]
-}
-
-fn sorted(mut v: Vec<f64>) -> Vec<f64> {
-    v.sort_by(f64::total_cmp);
-    v
-}
-
 /// See "Interleaved mode" in the module docs.
 fn interleaved(rounds: u64, items: u64) {
     // rate[burst index][queue index] = M items/s of every round.
@@ -412,14 +398,7 @@ fn interleaved(rounds: u64, items: u64) {
         if qi == ours {
             return String::from("-");
         }
-        let ratios = sorted(
-            rate[bi][ours]
-                .iter()
-                .zip(&rate[bi][qi])
-                .map(|(ours, peer)| ours / peer)
-                .collect(),
-        );
-        format!("{:.2}", quantile(&ratios, 0.5))
+        format!("{:.2}", median_ratio(&rate[bi][ours], &rate[bi][qi]))
     };
     for (bi, &burst) in BURSTS.iter().enumerate() {
         for (qi, (name, _)) in QUEUES.iter().enumerate() {

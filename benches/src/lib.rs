@@ -22,3 +22,31 @@ pub fn session(messages: u64) -> Vec<u8> {
     })
     .unwrap_or_default()
 }
+
+/// Helpers of the benches' interleaved modes: every contender run once per round, back to
+/// back, many rounds, and each ratio taken between runs of the same round (a shared VM's
+/// speed drifts from one stretch of seconds to the next, so runs seconds apart do not compare).
+pub mod rounds {
+    /// A `u64` from the environment variable `name`, if set and valid.
+    pub fn env_u64(name: &str) -> Option<u64> {
+        std::env::var(name).ok().and_then(|v| v.parse().ok())
+    }
+
+    /// `q`-quantile (nearest rank) of a sorted, non-empty slice.
+    pub fn quantile(sorted: &[f64], q: f64) -> f64 {
+        let i = ((sorted.len() - 1) as f64 * q).round() as usize;
+        sorted[i]
+    }
+
+    /// `v`, sorted (total order: NaNs last).
+    pub fn sorted(mut v: Vec<f64>) -> Vec<f64> {
+        v.sort_by(f64::total_cmp);
+        v
+    }
+
+    /// The median over rounds of `ours[i] / peer[i]`.
+    pub fn median_ratio(ours: &[f64], peer: &[f64]) -> f64 {
+        let r = sorted(ours.iter().zip(peer).map(|(o, p)| o / p).collect());
+        quantile(&r, 0.5)
+    }
+}

@@ -151,6 +151,84 @@ fn fast_types_of_the_wrong_length_take_the_general_path() {
     assert_eq!(sa.errors, bent, "every bent message is an error");
 }
 
+#[test]
+fn adds_with_a_bad_side_join_the_general_path() {
+    // Adds whose side byte is neither B nor S, mixed with other types, and a whole batch of
+    // them (the general path's list then holds every message of the batch): each gets the
+    // serial path's error, in place, and every other message decodes.
+    let session = generate_framed(SynthConfig {
+        seed: 5,
+        messages: 3 * BATCH as u64,
+        instruments: 4,
+    })
+    .unwrap();
+    let mut buf = Vec::new();
+    let mut bent = 0u64;
+    let mut pos = 0;
+    let mut k = 0;
+    while pos < session.len() {
+        let len = usize::from(u16::from_be_bytes([session[pos], session[pos + 1]]));
+        let mut body = session[pos + 2..pos + 2 + len].to_vec();
+        pos += 2 + len;
+        k += 1;
+        if body[0] == b'A' && k % 2 == 0 {
+            body[19] = [b'b', b'X', 0, b's'][k % 4];
+            bent += 1;
+        }
+        buf.extend_from_slice(&u16::try_from(body.len()).unwrap().to_be_bytes());
+        buf.extend_from_slice(&body);
+    }
+    for _ in 0..BATCH + 3 {
+        // An add (36 bytes) built from nothing: type, locate, tracking, ts, ref, side, ...
+        let mut body = vec![0u8; 36];
+        body[0] = b'A';
+        body[19] = b'Q';
+        buf.extend_from_slice(&36u16.to_be_bytes());
+        buf.extend_from_slice(&body);
+        bent += 1;
+    }
+    assert!(bent > BATCH as u64 + 50, "{bent} bent adds");
+    let (n, _, end) = check_batches(&buf);
+    assert_eq!(end, buf.len());
+    let (a, sa) = events(&buf, true);
+    let (b, sb) = events(&buf, false);
+    assert_eq!((&a, sa), (&b, sb));
+    assert_eq!(sa.errors, bent, "every bent add is an error");
+    // A bad field is a normalize error: the message still counts as decoded.
+    assert_eq!(sa.messages, n as u64);
+}
+
+#[test]
+fn frames_of_256_bytes_and_more_are_walked_whole() {
+    // No ITCH message is that long, but a frame is a frame: its length's high byte counts
+    // (the walk reads the low byte alone for shorter ones). Lengths whose low byte is 0 or
+    // equals a fast type's length, of fast and of unknown types, between valid messages.
+    let mut buf = Vec::new();
+    let mut long = 0;
+    for (i, len) in [256usize, 300, 512, 19 + 256, 36 + 256, 1000, 65_535]
+        .into_iter()
+        .enumerate()
+    {
+        encode_framed(&OrderDelete::new(1, 0, i as u64, 100 + i as u64), &mut buf);
+        for first in [b'D', b'A', b'!'] {
+            let mut body = vec![0x5a; len];
+            body[0] = first;
+            buf.extend_from_slice(&u16::try_from(len).unwrap().to_be_bytes());
+            buf.extend_from_slice(&body);
+            long += 1;
+        }
+    }
+    encode_framed(&OrderDelete::new(1, 0, 99, 999), &mut buf);
+    let frames = 7 + long + 1;
+    assert_eq!(check_batches(&buf), (frames, false, buf.len()));
+    let (a, sa) = events(&buf, true);
+    let (b, sb) = events(&buf, false);
+    assert_eq!((&a, sa), (&b, sb));
+    assert_eq!(sa.messages, 8, "the deletes decode");
+    assert_eq!(sa.errors, long as u64, "every long frame is reported");
+    assert_eq!(a.len(), 8, "the deletes around them decode");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 

@@ -17,8 +17,9 @@
 //! 2. **Decode**: for each class, one tight loop over its list that takes the zero-copy view
 //!    (its size is the class's, so the conversion is checked at compile time and cannot
 //!    fail) and writes the normalized event into the message's own slot of the batch. Every
-//!    other type, and every message that fails a check, takes the general path
-//!    ([`decode`](super::decode::decode) then [`normalize_into`]), so results and errors are
+//!    other type, and every message that fails a check (an add whose side is neither `B` nor
+//!    `S`), joins the list of the general path ([`decode`](super::decode::decode) then
+//!    [`normalize_into`]), which runs last, so the class loops make no call and results are
 //!    exactly those of [`decode_normalize_into`] (a property test checks this message by
 //!    message, valid and corrupted).
 //! 3. **Hand out**: [`FrameBatch::results`] yields every message's result, and its event,
@@ -27,7 +28,7 @@
 //! Nothing is reordered in what a caller sees; only the order in which the decoder touches the
 //! messages changes. No allocation after [`FrameBatch::new`].
 
-use ticklane_core::{EventBody, InstrumentId, MarketEvent, MatchId, Timestamp};
+use ticklane_core::{EventBody, InstrumentId, MarketEvent, MatchId, Side, Timestamp};
 
 use super::normalize::{
     add_body_on, cancel_body, delete_body, executed_body, general_path, replace_body, side,
@@ -38,17 +39,19 @@ use super::DecodeOrNormalizeError;
 /// Messages per batch: enough that each class's loop runs long enough to be predicted, small
 /// enough that the batch's events (64 bytes each) stay in L1.
 pub const BATCH: usize = 128;
-/// Bits per class count in the packed counter of [`FrameBatch::fill`].
-const COUNT_BITS: u32 = 10;
-const _: () = assert!(
-    BATCH < 1 << COUNT_BITS && CLASSES as u32 * COUNT_BITS <= 64,
-    "per-class counts are packed in a u64"
-);
-// Indices are masked with `BATCH - 1` and classes with `CLASS_ROWS - 1` (identities on every
-// value they can hold), which lets the compiler drop the bounds checks on the hot loops.
-const _: () = assert!(BATCH.is_power_of_two());
+/// Bits per class cursor in the packed cursors of [`FrameBatch::fill`].
+const CURSOR_BITS: u32 = 10;
 /// Rows of `FrameBatch::places`: the classes, rounded up to a power of two.
 const CLASS_ROWS: usize = CLASSES.next_power_of_two();
+/// Entries of `FrameBatch::places`: one row of [`BATCH`] per class.
+const PLACES: usize = CLASS_ROWS * BATCH;
+const _: () = assert!(
+    PLACES <= 1 << CURSOR_BITS && CLASSES as u32 * CURSOR_BITS <= 64,
+    "every class's cursor (an index into `places`, up to the end of its row) fits its field"
+);
+// Indices are masked with `BATCH - 1` or `PLACES - 1` (identities on every value they can
+// hold), which lets the compiler drop the bounds checks on the hot loops.
+const _: () = assert!(BATCH.is_power_of_two() && PLACES.is_power_of_two());
 
 const ADD: usize = 0;
 const DELETE: usize = 1;
@@ -61,18 +64,23 @@ const CLASSES: usize = 6;
 const FAST: u8 = 1;
 const GENERAL: u8 = 0;
 
-/// Type byte → class (low byte) and the wire length a message of that class must have
-/// (high bits): a frame of a fast class whose length differs goes to the general path in pass
-/// 1, so that the class loops decode a view of known size with no check left to fail.
-/// `OTHER` has no length (any length is other).
+/// The shift of class `c`'s cursor in the packed cursors.
+const fn cursor_shift(c: usize) -> u32 {
+    CURSOR_BITS * c as u32
+}
+
+/// Type byte → the shift of its class's cursor (low byte) and the wire length a message of
+/// that class must have (high bits): a frame of a fast class whose length differs goes to the
+/// general path in pass 1, so that the class loops decode a view of known size with no check
+/// left to fail. `OTHER` has no length (any length is other).
 static CLASS: [u32; 256] = {
     const NONE: u32 = (u16::MAX as u32 + 1) << 8;
-    let mut t = [OTHER as u32 | NONE; 256];
-    t[b'A' as usize] = ADD as u32 | (AddOrder::LEN as u32) << 8;
-    t[b'D' as usize] = DELETE as u32 | (OrderDelete::LEN as u32) << 8;
-    t[b'E' as usize] = EXECUTED as u32 | (OrderExecuted::LEN as u32) << 8;
-    t[b'X' as usize] = CANCEL as u32 | (OrderCancel::LEN as u32) << 8;
-    t[b'U' as usize] = REPLACE as u32 | (OrderReplace::LEN as u32) << 8;
+    let mut t = [cursor_shift(OTHER) | NONE; 256];
+    t[b'A' as usize] = cursor_shift(ADD) | (AddOrder::LEN as u32) << 8;
+    t[b'D' as usize] = cursor_shift(DELETE) | (OrderDelete::LEN as u32) << 8;
+    t[b'E' as usize] = cursor_shift(EXECUTED) | (OrderExecuted::LEN as u32) << 8;
+    t[b'X' as usize] = cursor_shift(CANCEL) | (OrderCancel::LEN as u32) << 8;
+    t[b'U' as usize] = cursor_shift(REPLACE) | (OrderReplace::LEN as u32) << 8;
     t
 };
 
@@ -139,7 +147,12 @@ pub struct FrameBatch {
     /// (a 32-byte `Result` built on the stack and copied stalled store forwarding).
     status: [u8; BATCH],
     results: [Result<bool, DecodeOrNormalizeError>; BATCH],
-    places: [[Place; BATCH]; CLASS_ROWS],
+    /// Class `c`'s bodies, in stream order, from `places[c * BATCH]`.
+    places: [Place; PLACES],
+    /// An add's side byte → its side, `None` for neither `B` nor `S` (the general path
+    /// reports it). A table in the batch, not a `static`: the compiler turns a constant table
+    /// into compares and a branch on `B` or `S`, which come in no pattern.
+    sides: [Option<Side>; 256],
     len: usize,
 }
 
@@ -165,7 +178,8 @@ impl FrameBatch {
             events: [blank; BATCH],
             status: [GENERAL; BATCH],
             results: [Ok(false); BATCH],
-            places: [[Place::default(); BATCH]; CLASS_ROWS],
+            places: [Place::default(); PLACES],
+            sides: core::array::from_fn(|v| side(b'A', v as u8).ok()),
             len: 0,
         })
     }
@@ -174,62 +188,101 @@ impl FrameBatch {
     pub fn fill(&mut self, buf: &[u8], pos: usize) -> Filled {
         let base = pos;
         let mut pos = pos;
-        // Per-class counts packed `COUNT_BITS` each into one register: an array of
-        // counters in memory chains every message to the previous one of its class through
-        // store-to-load forwarding.
-        let mut packed = 0u64;
+        // Per-class cursors packed `CURSOR_BITS` each into one register, each the index in
+        // `places` where its class's next body goes (it starts at the class's row): an array
+        // of counters in memory chains every message to the previous one of its class
+        // through store-to-load forwarding, and a cursor (not a count) saves computing the
+        // row's address per message.
+        let first: [u64; CLASSES] = core::array::from_fn(|c| (c * BATCH) as u64);
+        let mut packed = first
+            .iter()
+            .enumerate()
+            .fold(0u64, |p, (c, &at)| p | at << cursor_shift(c));
         let mut n = 0;
         let mut cut_short = false;
         // Pass 1: frame and sort by class.
-        while n < BATCH {
-            let Some(prefix) = buf.get(pos..pos + 2) else {
+        let mut record = |ty: u8, len: usize, start: usize, n: usize| {
+            let entry = CLASS[usize::from(ty)];
+            // A fast type with a wrong length takes the general path (which reports it).
+            let shift = if entry >> 8 == len as u32 {
+                entry & 0xff
+            } else {
+                cursor_shift(OTHER)
+            };
+            // The class's cursor (< PLACES, so the mask keeps it whole and drops the next
+            // field).
+            let at = ((packed >> shift) as usize) & (PLACES - 1);
+            self.places[at] = Place::new(start - base, n);
+            packed += 1 << shift;
+        };
+        'walk: while n < BATCH {
+            // The walk is a chain (each frame's position comes from the previous frame's
+            // length), so its latency bounds pass 1. Every ITCH message is shorter than 256
+            // bytes: the high byte of its length is 0 and the length is the low byte, one byte
+            // load and one add on the chain instead of a 16-bit load, a byte swap and a
+            // widening. A longer frame leaves this loop (a branch predicted not taken).
+            while n < BATCH {
+                let Some(&[0, lo]) = buf.get(pos..pos + 2) else {
+                    break;
+                };
+                let len = usize::from(lo);
+                let start = pos + 2;
+                let Some(body) = buf.get(start..start + len) else {
+                    cut_short = true;
+                    break 'walk;
+                };
+                record(body.first().copied().unwrap_or(0), len, start, n);
+                n += 1;
+                pos = start + len;
+            }
+            // A frame of 256 bytes or more, the end of the buffer, or the batch is full.
+            let Some(&[hi, lo]) = buf.get(pos..pos + 2).filter(|_| n < BATCH) else {
                 // The end, or a lone byte where a prefix should be (the caller sees
                 // `next < buf.len()` and counts it).
                 break;
             };
-            let len = usize::from(u16::from_be_bytes([prefix[0], prefix[1]]));
+            let len = usize::from(u16::from_be_bytes([hi, lo]));
             let start = pos + 2;
             let Some(body) = buf.get(start..start + len) else {
                 cut_short = true;
                 break;
             };
-            let entry = CLASS[usize::from(body.first().copied().unwrap_or(0))];
-            // A fast type with a wrong length takes the general path (which reports it).
-            let class = if entry >> 8 == len as u32 {
-                (entry & 0xff) as usize
-            } else {
-                OTHER
-            };
-            let shift = COUNT_BITS * class as u32;
-            // The class's count (< BATCH, so the mask keeps it whole and drops the next field).
-            let k = ((packed >> shift) as usize) & (BATCH - 1);
-            self.places[class & (CLASS_ROWS - 1)][k] = Place::new(start - base, n);
-            packed += 1 << shift;
+            record(body.first().copied().unwrap_or(0), len, start, n);
             n += 1;
             pos = start + len;
         }
         self.len = n;
-        let counts: [usize; CLASSES] = core::array::from_fn(|c| {
-            ((packed >> (COUNT_BITS * c as u32)) & ((1 << COUNT_BITS) - 1)) as usize
+        // Class `c`'s bodies are `places[rows[c]]`.
+        let rows: [core::ops::Range<usize>; CLASSES] = core::array::from_fn(|c| {
+            let end = (packed >> cursor_shift(c)) & ((1 << CURSOR_BITS) - 1);
+            first[c] as usize..end as usize
         });
-        // Pass 2: one loop per class.
+        // Pass 2: one loop per class. A message a class loop cannot decode (a side byte
+        // that is neither `B` nor `S`) joins the end of the general path's list, which runs
+        // last: no call in the class loops, whose registers then all stay live.
         let batch = &buf[base..pos];
+        let mut general = rows[OTHER].clone();
         // The body is written straight into the event's slot: building it in a temporary and
         // copying it stalls store-to-load forwarding (written field by field, read back whole).
         macro_rules! class_loop {
-            ($class:expr, $wire:ty, |$m:ident| $body:expr) => {
-                for &p in &self.places[$class][..counts[$class]] {
-                    let start = p.start();
+            ($class:expr, $wire:ty, |$m:ident, $x:pat_param| $check:expr, $body:expr) => {
+                for j in rows[$class].clone() {
+                    let p = self.places[j & (PLACES - 1)];
                     let i = p.index();
                     // Pass 1 checked the length: the view has a size known here, so the
                     // conversion cannot fail (checked at compile time).
-                    let out = &mut self.events[i];
-                    let Some(bytes) = wire_bytes::<{ <$wire>::LEN }>(batch, start) else {
-                        self.status[i] = GENERAL;
-                        self.results[i] = general_path(body_at(batch, start), out);
+                    let Some(bytes) = wire_bytes::<{ <$wire>::LEN }>(batch, p.start()) else {
+                        self.places[general.end & (PLACES - 1)] = p;
+                        general.end += 1;
                         continue;
                     };
                     let $m: &$wire = zerocopy::transmute_ref!(bytes);
+                    let Some($x) = $check else {
+                        self.places[general.end & (PLACES - 1)] = p;
+                        general.end += 1;
+                        continue;
+                    };
+                    let out = &mut self.events[i];
                     out.ts = Timestamp($m.nanos());
                     out.instrument = InstrumentId(u32::from($m.stock_locate.get()));
                     out.body = $body;
@@ -237,32 +290,24 @@ impl FrameBatch {
                 }
             };
         }
-        for &p in &self.places[ADD][..counts[ADD]] {
-            let start = p.start();
-            let i = p.index();
-            let out = &mut self.events[i];
-            if let Some(bytes) = wire_bytes::<{ AddOrder::LEN }>(batch, start) {
-                let m: &AddOrder = zerocopy::transmute_ref!(bytes);
-                if let Ok(s) = side(m.msg_type, m.buy_sell) {
-                    out.ts = Timestamp(m.nanos());
-                    out.instrument = InstrumentId(u32::from(m.stock_locate.get()));
-                    out.body = add_body_on(m, s);
-                    self.status[i] = FAST;
-                    continue;
-                }
-            }
-            self.status[i] = GENERAL;
-            self.results[i] = general_path(body_at(batch, start), out);
-        }
-        class_loop!(DELETE, OrderDelete, |m| delete_body(m));
-        class_loop!(EXECUTED, OrderExecuted, |m| executed_body(m));
-        class_loop!(CANCEL, OrderCancel, |m| cancel_body(m));
-        class_loop!(REPLACE, OrderReplace, |m| replace_body(m));
-        for &p in &self.places[OTHER][..counts[OTHER]] {
-            let start = p.start();
+        let sides = &self.sides;
+        class_loop!(
+            ADD,
+            AddOrder,
+            |m, s| sides[usize::from(m.buy_sell)],
+            add_body_on(m, s)
+        );
+        class_loop!(DELETE, OrderDelete, |m, ()| Some(()), delete_body(m));
+        class_loop!(EXECUTED, OrderExecuted, |m, ()| Some(()), executed_body(m));
+        class_loop!(CANCEL, OrderCancel, |m, ()| Some(()), cancel_body(m));
+        class_loop!(REPLACE, OrderReplace, |m, ()| Some(()), replace_body(m));
+        // Every other type, and the messages the class loops sent here (at most one entry
+        // per message of the batch: the list stays inside its row).
+        for j in general {
+            let p = self.places[j & (PLACES - 1)];
             let i = p.index();
             self.status[i] = GENERAL;
-            self.results[i] = general_path(body_at(batch, start), &mut self.events[i]);
+            self.results[i] = general_path(body_at(batch, p.start()), &mut self.events[i]);
         }
         Filled {
             messages: n,
