@@ -113,7 +113,7 @@ fn batch_edges_and_framing_errors() {
 
 #[test]
 fn fast_types_of_the_wrong_length_take_the_general_path() {
-    // Every fast type (A, D, E, X, U) one byte short and one byte long, between valid
+    // Every fast type (A, F, D, E, X, U) one byte short and one byte long, between valid
     // messages: each gets the serial path's error, and its neighbours decode.
     let session = generate_framed(SynthConfig {
         seed: 3,
@@ -132,7 +132,7 @@ fn fast_types_of_the_wrong_length_take_the_general_path() {
     let mut bent = 0;
     for (k, body) in frames.iter().enumerate() {
         let mut body = body.clone();
-        if matches!(body[0], b'A' | b'D' | b'E' | b'X' | b'U') && k % 3 == 0 {
+        if matches!(body[0], b'A' | b'F' | b'D' | b'E' | b'X' | b'U') && k % 3 == 0 {
             if k % 2 == 0 {
                 body.pop();
             } else {

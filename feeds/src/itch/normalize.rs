@@ -115,19 +115,19 @@ fn auction_kind(ty: u8, v: u8) -> Result<AuctionKind, NormalizeError> {
 /// [`decode_normalize_into`] so the three paths cannot drift apart.
 #[inline(always)]
 fn add_body(m: &AddOrder) -> Result<EventBody, NormalizeError> {
-    Ok(add_body_on(m, side(m.msg_type, m.buy_sell)?))
+    Ok(add_body_on(m, side(m.msg_type, m.buy_sell)?, [0; 4]))
 }
 
 /// The add's body once its side is known (the fused path validates the side first, so the
 /// body is built in place rather than inside a `Result` and copied).
 #[inline(always)]
-pub(super) fn add_body_on(m: &AddOrder, side: Side) -> EventBody {
+pub(super) fn add_body_on(m: &AddOrder, side: Side, mpid: [u8; 4]) -> EventBody {
     EventBody::OrderAdded {
         order_id: OrderId(m.order_ref.get()),
         side,
         price: px(m.price),
         qty: Qty(m.shares.get()),
-        mpid: [0; 4],
+        mpid,
     }
 }
 
@@ -421,7 +421,7 @@ pub fn decode_normalize_into(
         Some(b'A') => {
             if let Ok(m) = AddOrder::ref_from_bytes(buf) {
                 if let Ok(side) = side(m.msg_type, m.buy_sell) {
-                    put!(m, add_body_on(m, side));
+                    put!(m, add_body_on(m, side, [0; 4]));
                 }
             }
         }
