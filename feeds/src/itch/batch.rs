@@ -310,6 +310,10 @@ impl FrameBatch {
                     self.status[i] = FAST;
                 }
             };
+            // A type with nothing to check beyond its length.
+            ($class:expr, $wire:ty, |$m:ident| $body:expr) => {
+                class_loop!($class, $wire, |$m, _at, ()| Some(()), $body)
+            };
         }
         let sides = &self.sides;
         // `A` and `F` (an `A` with the entering firm's attribution after it) share this loop.
@@ -319,20 +323,10 @@ impl FrameBatch {
             |m, at, s| sides[usize::from(m.buy_sell)],
             add_body_on(m, s, attribution(batch, at, m.msg_type))
         );
-        class_loop!(DELETE, OrderDelete, |m, _at, ()| Some(()), delete_body(m));
-        class_loop!(
-            EXECUTED,
-            OrderExecuted,
-            |m, _at, ()| Some(()),
-            executed_body(m)
-        );
-        class_loop!(CANCEL, OrderCancel, |m, _at, ()| Some(()), cancel_body(m));
-        class_loop!(
-            REPLACE,
-            OrderReplace,
-            |m, _at, ()| Some(()),
-            replace_body(m)
-        );
+        class_loop!(DELETE, OrderDelete, |m| delete_body(m));
+        class_loop!(EXECUTED, OrderExecuted, |m| executed_body(m));
+        class_loop!(CANCEL, OrderCancel, |m| cancel_body(m));
+        class_loop!(REPLACE, OrderReplace, |m| replace_body(m));
         // Every other type, and the messages the class loops sent here (at most one entry
         // per message of the batch: the list stays inside its row).
         for j in general {
