@@ -237,14 +237,26 @@ fn operational_halt() {
             reason: *b"Q   ",
         }))
     );
-    let m = OperationalHalt::new(LOC, TRK, TS, AAPL, b'X', b'T');
+    let m = OperationalHalt::new(LOC, TRK, TS, AAPL, b'Q', b'T');
     assert_eq!(
         norm(&m),
         Ok(ev(EventBody::TradingStatus {
             state: TradingState::OperationalResume,
-            reason: *b"X   ",
+            reason: *b"Q   ",
         }))
     );
+    // A halt or resume of Nasdaq BX (`B`) or PSX (`X`) does not touch Nasdaq's book: no
+    // event. A bad action byte is still an error whatever the market.
+    for market in [b'B', b'X'] {
+        for action in [b'H', b'T'] {
+            let m = OperationalHalt::new(LOC, TRK, TS, AAPL, market, action);
+            assert_eq!(norm(&m), Ok(None), "market {market}, action {action}");
+        }
+        assert_eq!(
+            norm(&OperationalHalt::new(LOC, TRK, TS, AAPL, market, b'R')),
+            bad(b'h', "operational_halt_action", b'R')
+        );
+    }
 }
 
 #[test]

@@ -18,7 +18,7 @@
 //! | `B` | [`EventBody::BrokenTrade`] |
 //! | `R` | [`EventBody::InstrumentDirectory`] |
 //! | `H` | [`EventBody::TradingStatus`] (`H` halted, `P` paused, `Q` quotation only, `T` trading) |
-//! | `h` | [`EventBody::TradingStatus`] (`H` → operational halt, `T` → resume; reason = market code, then spaces) |
+//! | `h` | [`EventBody::TradingStatus`] for market code `Q` (Nasdaq: `H` → operational halt, `T` → resume; reason = `Q`, then spaces); none for `B` and `X` (a halt of Nasdaq BX or PSX leaves Nasdaq's book trading) |
 //! | `Y` | [`EventBody::ShortSaleRestriction`] (active unless the code is `0`) |
 //! | `V` | [`EventBody::CircuitBreakerLevels`] |
 //! | `W` | [`EventBody::CircuitBreakerBreached`] (level 1, 2 or 3) |
@@ -27,9 +27,9 @@
 //! | `I` | [`EventBody::Imbalance`] |
 //!
 //! Informational messages with no normalized form return `Ok(None)`: `K` (IPO quoting period
-//! update), `L` (market participant position), `N` (retail price improvement indicator) and
-//! `O` (direct listing with capital raise price discovery). Consumers that need them use the
-//! [`Message`] directly.
+//! update), `L` (market participant position), `N` (retail price improvement indicator), `O`
+//! (direct listing with capital raise price discovery) and an `h` of another market (BX, PSX).
+//! Consumers that need them use the [`Message`] directly.
 //!
 //! An enumerated field outside the specification's values (side not `B`/`S`, an unknown event
 //! code, trading state, cross type, imbalance direction, `Y`/`N` flag, ...) is an error,
@@ -168,7 +168,7 @@ pub(super) fn cancel_body(m: &OrderCancel) -> EventBody {
 /// Normalizes one decoded message.
 ///
 /// Returns `Ok(Some(event))` for the mapped types (see the module docs), `Ok(None)` for the
-/// informational `K`, `L`, `N` and `O`, and [`NormalizeError::InvalidField`] when an
+/// informational `K`, `L`, `N`, `O` and an `h` of BX or PSX, and [`NormalizeError::InvalidField`] when an
 /// enumerated field holds an undefined value. Never panics, never allocates.
 #[inline(always)]
 pub fn normalize(msg: &Message<'_>) -> Result<Option<MarketEvent>, NormalizeError> {
@@ -278,16 +278,21 @@ fn normalize_cold(msg: &Message<'_>) -> Result<Option<MarketEvent>, NormalizeErr
             reason: m.reason,
         },
         Message::OperationalHalt(m) => {
-            if !matches!(m.market_code, b'Q' | b'B' | b'X') {
-                return Err(invalid(m.msg_type, "market_code", m.market_code));
-            }
-            EventBody::TradingStatus {
-                state: match m.operational_halt_action {
-                    b'H' => TradingState::OperationalHalt,
-                    b'T' => TradingState::OperationalResume,
-                    v => return Err(invalid(m.msg_type, "operational_halt_action", v)),
+            let state = match m.operational_halt_action {
+                b'H' => TradingState::OperationalHalt,
+                b'T' => TradingState::OperationalResume,
+                v => return Err(invalid(m.msg_type, "operational_halt_action", v)),
+            };
+            match m.market_code {
+                b'Q' => EventBody::TradingStatus {
+                    state,
+                    reason: [m.market_code, b' ', b' ', b' '],
                 },
-                reason: [m.market_code, b' ', b' ', b' '],
+                // An operational halt of Nasdaq BX or PSX, disseminated on this feed: trading
+                // on Nasdaq itself (the book this feed builds) goes on, so it must not change
+                // the book's trading state.
+                b'B' | b'X' => return Ok(None),
+                v => return Err(invalid(m.msg_type, "market_code", v)),
             }
         }
         Message::RegShoRestriction(m) => match m.reg_sho_action {
