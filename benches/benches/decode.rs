@@ -123,6 +123,7 @@ fn decode(c: &mut Criterion) {
 }
 
 /// See "Interleaved mode" in the module docs.
+#[allow(clippy::disallowed_methods)] // A benchmark: wall-clock timing is its purpose.
 fn interleaved(rounds: u64) {
     let n = bench_messages();
     let buf = session(n);
