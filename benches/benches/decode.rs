@@ -15,8 +15,9 @@
 //! machine's speed drifts between them by more than the ratios being claimed. With
 //! `TICKLANE_DECODE_ROUNDS=R` the bench runs no criterion benchmark and instead, R times, runs
 //! every decoder once over the session, back to back in an order rotated each round, and
-//! prints per decoder the quartiles of its rate and the median over rounds of the ratio
-//! ticklane (batched) / this decoder, each ratio between two runs a fraction of a second apart:
+//! prints per decoder the quartiles of its rate (and the median in bytes/s) and the median
+//! over rounds of the ratio ticklane (batched) / this decoder, each ratio between two runs a
+//! fraction of a second apart:
 //!
 //! ```text
 //! TICKLANE_DECODE_ROUNDS=31 cargo bench -p ticklane-benches --bench decode
@@ -140,10 +141,15 @@ fn interleaved(rounds: u64) {
             rate[di].push(n as f64 / secs / 1e6);
         }
     }
-    println!("decode interleaved: {rounds} rounds x {n} messages; M messages/s");
+    // Bytes per message, to state the median rate in bytes/s too.
+    let per_message = buf.len() as f64 / n as f64;
     println!(
-        "{:<34} {:>8} {:>8} {:>8}   {:>22}",
-        "decoder", "p25", "median", "p75", "decode+normalize / this"
+        "decode interleaved: {rounds} rounds x {n} messages ({} bytes); M messages/s",
+        buf.len()
+    );
+    println!(
+        "{:<34} {:>8} {:>8} {:>8} {:>12}   {:>22}",
+        "decoder", "p25", "median", "p75", "median GB/s", "decode+normalize / this"
     );
     for (di, (name, _)) in DECODERS.iter().enumerate() {
         let r = sorted(rate[di].clone());
@@ -153,11 +159,12 @@ fn interleaved(rounds: u64) {
             format!("{:.2}", median_ratio(&rate[0], &rate[di]))
         };
         println!(
-            "{:<34} {:>8.1} {:>8.1} {:>8.1}   {:>22}",
+            "{:<34} {:>8.1} {:>8.1} {:>8.1} {:>12.2}   {:>22}",
             name,
             quantile(&r, 0.25),
             quantile(&r, 0.5),
             quantile(&r, 0.75),
+            quantile(&r, 0.5) * per_message / 1e3,
             ratio
         );
     }
