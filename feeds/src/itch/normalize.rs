@@ -168,8 +168,9 @@ pub(super) fn cancel_body(m: &OrderCancel) -> EventBody {
 /// Normalizes one decoded message.
 ///
 /// Returns `Ok(Some(event))` for the mapped types (see the module docs), `Ok(None)` for the
-/// informational `K`, `L`, `N`, `O` and an `h` of BX or PSX, and [`NormalizeError::InvalidField`] when an
-/// enumerated field holds an undefined value. Never panics, never allocates.
+/// informational `K`, `L`, `N`, `O` and an `h` of BX or PSX, and
+/// [`NormalizeError::InvalidField`] when an enumerated field holds an undefined value. Never
+/// panics, never allocates.
 #[inline(always)]
 pub fn normalize(msg: &Message<'_>) -> Result<Option<MarketEvent>, NormalizeError> {
     let (ts, locate, body) = match *msg {
