@@ -269,6 +269,9 @@ fn record_a_served_file_over_udp_then_replay_it_to_the_digest_of_the_file() {
             &format!("127.0.0.1:{rr}"),
             "--stop-after-silence",
             "20",
+            // Pinned to the server's session: the recording says so (its `FROM` note).
+            "--session",
+            "TICKLANE01",
             "-o",
             "rec.cap",
         ],
@@ -306,6 +309,11 @@ fn record_a_served_file_over_udp_then_replay_it_to_the_digest_of_the_file() {
     let rec = finish(record, "record");
     let out = String::from_utf8_lossy(&rec.stdout).to_string();
     assert!(out.contains("0 dropped") && out.contains("0 lost"), "{out}");
+    let mut reader = ticklane_replay::CaptureReader::open(dir.path().join("rec.cap")).unwrap();
+    let first = reader.next_record().unwrap().unwrap();
+    assert_eq!(first.line, ticklane_replay::Line::Note);
+    assert_eq!(&first.bytes[..4], b"FROM");
+    assert_eq!(&first.bytes[12..], b"TICKLANE01", "the pinned session");
     let digest = |file: &str| {
         let o = run(&["replay", file, "--config", &cfg, "--json"]);
         let v = json_of(&o);

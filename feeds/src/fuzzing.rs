@@ -263,9 +263,12 @@ struct CheckSink {
 
 impl CheckSink {
     fn at(&mut self, first: u64, what: &str) {
+        // Contiguous: every sequence number after the first is delivered or reported lost,
+        // exactly once, in order (a jump would be messages skipped silently).
         assert!(
-            self.fresh || first >= self.next,
-            "{what} at {first} after {} (out of stream order)",
+            self.fresh || first == self.next,
+            "{what} at {first}, but everything before {} was accounted for (out of order, \
+             or skipped silently)",
             self.next
         );
         assert!(!self.ended, "{what} at {first} after end of session");

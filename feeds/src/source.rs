@@ -28,6 +28,13 @@
 //!   gap too;
 //! - heartbeats and end-of-session packets are counted and yield no items.
 //!
+//! This is arrival order, with no reorder window: a packet that arrives after a later one (the
+//! other line's late copy of a range this line lost) is reported as a gap and then counted as
+//! duplicates. That is right for a single-line capture read as it was received; to arbitrate
+//! lines A and B and put packets back in order, feed each datagram to
+//! [`MoldUdp64Session`](crate::moldudp64::session::MoldUdp64Session), as the `ticklane` commands
+//! do with every pcap.
+//!
 //! A corrupt packet or capture record is returned as an error item and reading continues with the
 //! next packet, so nothing is lost silently; only a capture cut mid-record (or with broken pcapng
 //! block lengths) ends the stream.

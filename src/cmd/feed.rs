@@ -18,6 +18,7 @@ use ticklane_feeds::binfile::{FramingError, LengthMode};
 use ticklane_feeds::itch::{decode, normalize, Message};
 use ticklane_feeds::lobster;
 use ticklane_feeds::moldudp64::session::{MoldUdp64Session, SessionConfig, SessionSink};
+use ticklane_feeds::moldudp64::Session;
 use ticklane_feeds::source::{ItchSource, SourceError, SourceFormat, SourceOptions, SourceStats};
 
 use crate::ReadOpts;
@@ -127,6 +128,11 @@ pub fn read(
     };
     let mut src =
         ItchSource::open(path, options).with_context(|| format!("opening {}", path.display()))?;
+    if let format @ (SourceFormat::Pcap | SourceFormat::Pcapng) = src.format() {
+        // Datagrams go through the receive session, not the source's arrival-order walk.
+        drop(src);
+        return read_pcap(path, format, on_message);
+    }
     let mut report = ReadReport {
         format: Some(src.format()),
         ..ReadReport::default()
@@ -263,9 +269,13 @@ fn read_capture(
             ) {
                 (Some(b"FROM"), Some(first), _) if session.is_none() => {
                     let first = u64::from_be_bytes(first.try_into().unwrap_or_default());
+                    // A receiver pinned to one session id (`--session`) adds it: packets of
+                    // any other session were ignored live, and are in the replay.
+                    let pinned = rec.bytes.get(12..22).and_then(|s| s.try_into().ok());
                     follow_notes = true;
                     session = Some(MoldUdp64Session::new(replay_session(
                         (first > 0).then_some(first),
+                        pinned,
                         true,
                     )));
                 }
@@ -313,7 +323,8 @@ fn read_capture(
         }
         sink.report.source.packets += 1;
         sink.report.source.bytes += rec.bytes.len() as u64;
-        let s = session.get_or_insert_with(|| MoldUdp64Session::new(replay_session(None, false)));
+        let s =
+            session.get_or_insert_with(|| MoldUdp64Session::new(replay_session(None, None, false)));
         if !follow_notes {
             s.poll(rec.ts_ns, &mut sink);
         }
@@ -331,32 +342,14 @@ fn read_capture(
         }
     }
     if let Some(s) = session.as_mut() {
-        if !stopped {
-            let mut sink = CaptureSink {
-                report: &mut report,
-                on_message: &mut on_message,
-                position: index,
-                last_ts: &mut last_ts,
-                stopped: false,
-            };
-            s.finish(&mut sink);
-        }
-        let st = s.stats();
-        report.source.duplicates = st.duplicate_messages;
-        report.source.gaps = st.lost_gaps;
-        report.source.missing = st.lost_messages;
-        report.source.heartbeats = st.heartbeats;
-        report.source.end_of_session = u64::from(st.end_of_session);
-        if st.foreign_session > 0 {
-            report.record(
-                None,
-                "capture",
-                format!(
-                    "{} packets of another MoldUDP64 session than the first one's were ignored",
-                    st.foreign_session
-                ),
-            );
-        }
+        finish_session(
+            s,
+            stopped,
+            &mut report,
+            &mut on_message,
+            index,
+            &mut last_ts,
+        );
     }
     // Corrupted blocks and a torn tail came out of the reader as errors (with their offsets)
     // and were recorded above; this says what was recovered.
@@ -380,16 +373,146 @@ fn read_capture(
     Ok(report)
 }
 
+/// Ends a replayed MoldUDP64 session (unless the command stopped it: what is still buffered
+/// or missing then stays undelivered) and copies its counters into the report.
+fn finish_session(
+    s: &mut MoldUdp64Session,
+    stopped: bool,
+    report: &mut ReadReport,
+    on_message: &mut impl FnMut(&Record<'_>) -> ControlFlow<()>,
+    position: u64,
+    last_ts: &mut u64,
+) {
+    if !stopped {
+        let mut sink = CaptureSink {
+            report,
+            on_message,
+            position,
+            last_ts,
+            stopped: false,
+        };
+        s.finish(&mut sink);
+    }
+    let st = s.stats();
+    report.source.duplicates = st.duplicate_messages;
+    report.source.gaps = st.lost_gaps;
+    report.source.missing = st.lost_messages;
+    report.source.heartbeats = st.heartbeats;
+    report.source.end_of_session = u64::from(st.end_of_session);
+    if st.foreign_session > 0 {
+        report.record(
+            None,
+            "capture",
+            format!(
+                "{} packets of another MoldUDP64 session than the one replayed were ignored",
+                st.foreign_session
+            ),
+        );
+    }
+}
+
+/// Reads a pcap or pcapng of MoldUDP64 like a capture without notes: every UDP datagram goes
+/// through the receive session ([`MoldUdp64Session`], the live feed's), so the first copy of a
+/// message wins whichever line carried it, later copies are counted as duplicates, packets
+/// that arrive out of order are put back in order, and a gap no later packet fills within
+/// [`OFFLINE_GRACE_NS`] of capture time reaches the command as an [`EventBody::FeedGap`]
+/// event. Lines: the first destination address seen is line A, the second line B, any other
+/// counted as a third line (the session's per-line counters). A corrupt record or packet is an
+/// error with its packet index; a capture cut mid-record ends the read with an error.
+fn read_pcap(
+    path: &Path,
+    format: SourceFormat,
+    mut on_message: impl FnMut(&Record<'_>) -> ControlFlow<()>,
+) -> anyhow::Result<ReadReport> {
+    use ticklane_feeds::pcap::PcapCursor;
+    let map = ticklane_feeds::binfile::MappedFile::open(path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    let data = map.as_bytes();
+    let mut cursor =
+        PcapCursor::new(data).with_context(|| format!("reading {}", path.display()))?;
+    let mut report = ReadReport {
+        format: Some(format),
+        ..ReadReport::default()
+    };
+    let mut session = MoldUdp64Session::new(replay_session(None, None, false));
+    let mut lines: [Option<std::net::SocketAddrV4>; 2] = [None; 2];
+    let mut last_ts = 0u64;
+    let mut position = 0u64;
+    let mut stopped = false;
+    while let Some(item) = cursor.next_udp(data) {
+        position = cursor.packet_index().saturating_sub(1);
+        let d = match item {
+            Ok(d) => d,
+            Err(e) => {
+                report.record(Some(position), "capture", e.to_string());
+                if e.is_fatal() {
+                    break;
+                }
+                continue;
+            }
+        };
+        report.source.packets += 1;
+        report.source.bytes += d.payload.len() as u64;
+        let line = match lines {
+            [Some(a), _] if a == d.dst => 0,
+            [_, Some(b)] if b == d.dst => 1,
+            [None, _] => {
+                lines[0] = Some(d.dst);
+                0
+            }
+            [_, None] => {
+                lines[1] = Some(d.dst);
+                1
+            }
+            _ => 2,
+        };
+        let mut sink = CaptureSink {
+            report: &mut report,
+            on_message: &mut on_message,
+            position,
+            last_ts: &mut last_ts,
+            stopped: false,
+        };
+        session.poll(d.ts_ns, &mut sink);
+        if !sink.stopped {
+            if let Err(e) = session.on_packet(line, d.payload, d.ts_ns, &mut sink) {
+                sink.report.record(Some(position), "capture", e.to_string());
+            }
+        }
+        stopped = sink.stopped;
+        if stopped {
+            break;
+        }
+    }
+    let cs = cursor.stats();
+    report.source.non_udp_skipped = cs.non_ipv4 + cs.non_udp + cs.unsupported_link;
+    report.source.fragments_skipped = cs.fragments;
+    finish_session(
+        &mut session,
+        stopped,
+        &mut report,
+        &mut on_message,
+        position,
+        &mut last_ts,
+    );
+    Ok(report)
+}
+
 /// How long (receive time) a capture without notes waits for a gap to be filled by a later
 /// packet (the other line's copy, a retransmission) before reporting it lost.
 pub const OFFLINE_GRACE_NS: u64 = 50_000_000;
 
 /// The session a capture is replayed through: a live recording's decisions come from its notes
 /// (no timeouts of its own); otherwise gaps are given [`OFFLINE_GRACE_NS`] of receive time.
-fn replay_session(first_sequence: Option<u64>, follow_notes: bool) -> SessionConfig {
+fn replay_session(
+    first_sequence: Option<u64>,
+    session: Option<Session>,
+    follow_notes: bool,
+) -> SessionConfig {
     let live = SessionConfig::default();
     SessionConfig {
         first_sequence,
+        session,
         recovery: false,
         servers: 0,
         line_grace_ns: if follow_notes {
@@ -403,7 +526,8 @@ fn replay_session(first_sequence: Option<u64>, follow_notes: bool) -> SessionCon
         } else {
             16_384
         },
-        max_gap_messages: u64::MAX,
+        // `max_gap_messages` too is the live receiver's: a gap it declared lost at once (its
+        // late copies then count as duplicates) is lost at once in the replay as well.
         ..live
     }
 }

@@ -1,4 +1,5 @@
-//! Shared by the tests that run `ticklane` processes against each other on loopback.
+//! Shared by the tests that run `ticklane` processes (against each other on loopback, or on
+//! files they build).
 
 #![allow(dead_code, clippy::unwrap_used)]
 
@@ -27,6 +28,17 @@ pub fn spawn(args: &[&str], dir: &Path) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
+}
+
+/// Runs `ticklane args` to its end and requires success.
+pub fn run_ok(args: &[&str]) -> Output {
+    let o = Command::new(BIN).args(args).output().unwrap();
+    assert!(
+        o.status.success(),
+        "ticklane {args:?} failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
 }
 
 /// Waits for a child and requires success.

@@ -507,11 +507,20 @@ pub fn receive<D: Downstream>(
         delivered: 0,
         ended: false,
     };
-    // The first sequence expected (0: joined mid-session), for a replay to start where we did.
-    let mut note = [0u8; 12];
+    // The first sequence expected (0: joined mid-session), for a replay to start where we did,
+    // and the session id when the receiver is pinned to one (the replay then ignores the
+    // packets of other sessions as this run does).
+    let mut note = [0u8; 22];
     note[..4].copy_from_slice(b"FROM");
-    note[4..].copy_from_slice(&config.session.first_sequence.unwrap_or(0).to_be_bytes());
-    r.record(None, Line::Note, &note);
+    note[4..12].copy_from_slice(&config.session.first_sequence.unwrap_or(0).to_be_bytes());
+    let note_len = match config.session.session {
+        Some(s) => {
+            note[12..].copy_from_slice(&s);
+            22
+        }
+        None => 12,
+    };
+    r.record(None, Line::Note, &note[..note_len]);
 
     // The sockets `poll(2)` waits on in blocking mode (duplicated descriptors, so the wait
     // needs no borrow of the lines and no allocation).

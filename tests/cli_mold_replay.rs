@@ -1,0 +1,269 @@
+//! MoldUDP64 read back from files goes through the live feed's receive session.
+//!
+//! - A pcap: lines A and B are arbitrated (first copy wins, later copies are duplicates), a
+//!   packet that arrives after a later one is put back in order, and only a range no line
+//!   carried is a gap, which reaches the books as a feed gap. Checked against the same
+//!   session's packets written once, in order.
+//! - A live recording whose receiver was pinned to one session id: its `FROM` note names the
+//!   session, and the replay ignores other sessions' packets as the receiver did.
+
+#![allow(clippy::unwrap_used)]
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::path::Path;
+use std::process::Command;
+
+mod live_support;
+use live_support::{run_ok, BIN};
+
+use ticklane_feeds::moldudp64::MoldPacketBuilder;
+use ticklane_feeds::pcap::PcapWriter;
+
+const SRC: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 4000);
+const LINE_A: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(233, 54, 12, 1), 26_400);
+const LINE_B: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(233, 54, 12, 2), 26_400);
+/// Capture time of the first datagram (ns since the epoch) and the spacing of datagrams: B's
+/// late copy arrives well within the 50 ms a gap waits for another line.
+const T0: u64 = 1_580_000_000_000_000_000;
+const STEP: u64 = 1_000;
+
+fn inspect(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&run_ok(&["inspect", "--json", path.to_str().unwrap()]).stdout).unwrap()
+}
+
+/// `inspect --json` of a file that has errors: it says so in its exit status and still prints
+/// its report.
+fn inspect_with_errors(path: &Path) -> serde_json::Value {
+    let o = Command::new(BIN)
+        .args(["inspect", "--json", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "errors give a failing exit status");
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+fn bbo(path: &Path, symbol: &str) -> String {
+    String::from_utf8(run_ok(&["bbo", path.to_str().unwrap(), "--symbol", symbol]).stdout).unwrap()
+}
+
+/// A generated session's messages packed into MoldUDP64 packets of up to 8 messages, with the
+/// number of messages in each.
+fn packets(dir: &Path) -> Vec<(Vec<u8>, u64)> {
+    let itch = dir.join("s.itch");
+    run_ok(&[
+        "gen",
+        "--seed",
+        "5",
+        "--messages",
+        "4000",
+        "--instruments",
+        "4",
+        "-o",
+        itch.to_str().unwrap(),
+    ]);
+    let bytes = std::fs::read(&itch).unwrap();
+    let mut b = MoldPacketBuilder::new(*b"TEST000001", 1).with_max_count(8);
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while pos < bytes.len() {
+        let len = usize::from(u16::from_be_bytes([bytes[pos], bytes[pos + 1]]));
+        let msg = &bytes[pos + 2..pos + 2 + len];
+        pos += 2 + len;
+        b.push(msg, |p| out.push(p.to_vec())).unwrap();
+    }
+    out.extend(b.flush().map(<[u8]>::to_vec));
+    out.push(b.end_of_session().to_vec());
+    out.into_iter()
+        .map(|p| {
+            // (The end-of-session packet's count field is 0xFFFF; it carries no message.)
+            let n = ticklane_feeds::moldudp64::MoldPacket::parse(&p)
+                .unwrap()
+                .messages()
+                .count() as u64;
+            (p, n)
+        })
+        .collect()
+}
+
+fn write(path: &Path, datagrams: &[(SocketAddrV4, &[u8])]) {
+    let mut w = PcapWriter::new(std::fs::File::create(path).unwrap()).unwrap();
+    for (i, (dst, p)) in datagrams.iter().enumerate() {
+        w.write_udp(T0 + i as u64 * STEP, SRC, *dst, p).unwrap();
+    }
+    w.flush().unwrap();
+}
+
+#[test]
+fn pcap_lines_are_arbitrated_reordered_and_only_a_real_loss_is_a_gap() {
+    let dir = tempfile::tempdir().unwrap();
+    let pkts = packets(dir.path());
+    let total: u64 = pkts.iter().map(|p| p.1).sum();
+    let (hole, holes) = (40, pkts[40].1);
+    assert!(pkts.len() > 100 && holes > 0);
+
+    // The reference: every packet once, in order, on one line.
+    let single = dir.path().join("single.pcap");
+    let once: Vec<(SocketAddrV4, &[u8])> = pkts.iter().map(|p| (LINE_A, &p.0[..])).collect();
+    write(&single, &once);
+
+    // A lost packet `hole`; B carries everything, three packets behind A, so B's copy of the
+    // hole arrives after A's later packets.
+    let ab = dir.path().join("ab.pcap");
+    let mut both = Vec::new();
+    for i in 0..pkts.len() + 3 {
+        if i < pkts.len() && i != hole {
+            both.push((LINE_A, &pkts[i].0[..]));
+        }
+        if let Some(b) = i.checked_sub(3) {
+            both.push((LINE_B, &pkts[b].0[..]));
+        }
+    }
+    write(&ab, &both);
+
+    // Both lines lost the packet `hole`.
+    let lost = dir.path().join("lost.pcap");
+    let without: Vec<(SocketAddrV4, &[u8])> = both
+        .iter()
+        .copied()
+        .filter(|(_, p)| !std::ptr::eq(p.as_ptr(), pkts[hole].0.as_ptr()))
+        .collect();
+    assert_eq!(without.len(), both.len() - 1);
+    write(&lost, &without);
+
+    let (vs, va, vl) = (inspect(&single), inspect(&ab), inspect(&lost));
+    assert_eq!(vs["messages"], total);
+    assert_eq!((&vs["gaps"], &vs["duplicates"]), (&0.into(), &0.into()));
+
+    assert_eq!(va["messages"], total, "{va}");
+    assert_eq!(va["errors"], 0, "{va}");
+    assert_eq!(
+        (&va["gaps"], &va["missing"]),
+        (&0.into(), &0.into()),
+        "{va}"
+    );
+    // Every message B carried was a second copy, except the hole's.
+    assert_eq!(va["duplicates"], total - holes, "{va}");
+    assert_eq!(va["packets"], both.len());
+    assert_eq!(va["by_type"], vs["by_type"]);
+
+    assert_eq!(vl["messages"], total - holes, "{vl}");
+    assert_eq!(
+        (&vl["gaps"], &vl["missing"]),
+        (&1.into(), &holes.into()),
+        "{vl}"
+    );
+
+    // In order, every message once: the BBO stream of the two-line capture is the reference's.
+    for symbol in ["AAPL", "MSFT"] {
+        let want = bbo(&single, symbol);
+        assert!(want.lines().count() > 10);
+        assert_eq!(bbo(&ab, symbol), want, "{symbol}");
+    }
+}
+
+#[test]
+fn a_recording_pinned_to_a_session_replays_that_session_only() {
+    use ticklane_replay::format::{CaptureHeader, FeedKind};
+    use ticklane_replay::{CaptureWriter, Line, WriterOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let pkts = packets(dir.path());
+    let total: u64 = pkts.iter().map(|p| p.1).sum();
+    // Another session's packets on the same group, before ours: the same packets under
+    // another session id.
+    let foreign: Vec<Vec<u8>> = pkts[..20]
+        .iter()
+        .map(|(p, _)| {
+            let mut p = p.clone();
+            p[..10].copy_from_slice(b"OTHER00001");
+            p
+        })
+        .collect();
+    let write = |name: &str, pinned: bool| {
+        let path = dir.path().join(name);
+        let header = CaptureHeader::new(FeedKind::MoldUdp64, "");
+        let mut w = CaptureWriter::create(&path, &header, WriterOptions::default()).unwrap();
+        let mut note = b"FROM".to_vec();
+        note.extend_from_slice(&0u64.to_be_bytes());
+        if pinned {
+            note.extend_from_slice(b"TEST000001");
+        }
+        w.write_record(T0, Line::Note, &note).unwrap();
+        let datagrams = foreign.iter().chain(pkts.iter().map(|(p, _)| p));
+        for (i, p) in datagrams.enumerate() {
+            w.write_record(T0 + i as u64 * STEP, Line::A, p).unwrap();
+        }
+        w.finish().unwrap();
+        path
+    };
+    let pinned = inspect_with_errors(&write("pinned.tlcap", true));
+    assert_eq!(pinned["messages"], total, "{pinned}");
+    assert_eq!(
+        (&pinned["gaps"], &pinned["duplicates"]),
+        (&0.into(), &0.into())
+    );
+    assert!(
+        pinned["error_list"]
+            .to_string()
+            .contains("20 packets of another MoldUDP64 session"),
+        "{pinned}"
+    );
+    // Without the session in the note (a receiver that took the first session it saw), the
+    // replay does the same: it follows the first session, here the other one.
+    let unpinned = inspect_with_errors(&write("unpinned.tlcap", false));
+    let first20: u64 = pkts[..20].iter().map(|p| p.1).sum();
+    assert_eq!(unpinned["messages"], first20, "{unpinned}");
+}
+
+#[test]
+fn a_recording_replays_a_huge_gap_as_the_receiver_decided_it() {
+    use ticklane_replay::format::{CaptureHeader, FeedKind};
+    use ticklane_replay::{CaptureWriter, Line, WriterOptions};
+    let dir = tempfile::tempdir().unwrap();
+    // Valid ITCH messages to carry (their content does not matter here).
+    let msgs: Vec<Vec<u8>> = {
+        let pkts = packets(dir.path());
+        let first = ticklane_feeds::moldudp64::MoldPacket::parse(&pkts[0].0).unwrap();
+        first.messages().map(|m| m.unwrap().to_vec()).collect()
+    };
+    let packet = |seq: u64, n: usize| {
+        let mut b = MoldPacketBuilder::new(*b"TEST000001", seq);
+        for m in &msgs[..n] {
+            b.push(m, |_| unreachable!("one packet")).unwrap();
+        }
+        b.flush().unwrap().to_vec()
+    };
+    let note = |tag: &[u8], a: u64, b: u64| {
+        let mut v = tag.to_vec();
+        v.extend_from_slice(&a.to_be_bytes());
+        v.extend_from_slice(&b.to_be_bytes());
+        v
+    };
+    // What a live receiver records: 1..=4, then 7..=8 (5..=6 missing: it waits for them), then
+    // a packet at 10_000_200, which opens a gap larger than its 10 M limit: lost at once, but
+    // reported only after the gap before it. Late copies of 9..=12 arrive: to the receiver
+    // they are duplicates of lost messages. Its grace for 5..=6 runs out: it reports both
+    // losses (the notes) and delivers 10_000_200.
+    let path = dir.path().join("huge.tlcap");
+    let header = CaptureHeader::new(FeedKind::MoldUdp64, "");
+    let mut w = CaptureWriter::create(&path, &header, WriterOptions::default()).unwrap();
+    let from = note(b"FROM", 1, 0);
+    w.write_record(T0, Line::Note, &from[..12]).unwrap();
+    w.write_record(T0 + 1, Line::A, &packet(1, 4)).unwrap();
+    w.write_record(T0 + 2, Line::A, &packet(7, 2)).unwrap();
+    w.write_record(T0 + 3, Line::A, &packet(10_000_200, 1))
+        .unwrap();
+    w.write_record(T0 + 4, Line::B, &packet(9, 4)).unwrap();
+    w.write_record(T0 + 5, Line::Note, &note(b"LOST", 5, 2))
+        .unwrap();
+    w.write_record(T0 + 5, Line::Note, &note(b"LOST", 9, 10_000_191))
+        .unwrap();
+    w.finish().unwrap();
+    let v = inspect(&path);
+    assert_eq!(v["messages"], 4 + 2 + 1, "{v}");
+    assert_eq!(v["duplicates"], 4, "{v}");
+    assert_eq!(
+        (&v["gaps"], &v["missing"]),
+        (&2.into(), &10_000_193.into()),
+        "{v}"
+    );
+}
