@@ -315,8 +315,9 @@ impl<R: Read + Seek> CaptureReader<R> {
     }
 
     /// Positions the reader on the first block (in file order) whose largest timestamp is at
-    /// least `ts_ns`, found in the index; records of that block with a smaller timestamp are
-    /// skipped. For a capture in receive-time order (what the recorder writes) the next record
+    /// least `ts_ns`, found in the index; records with a smaller timestamp are skipped until
+    /// the first that reaches it (from the first block that loads, should the target block be
+    /// corrupted). For a capture in receive-time order (what the recorder writes) the next record
     /// is the first one with `ts >= ts_ns`. Past every block, iteration ends.
     pub fn seek(&mut self, ts_ns: u64) {
         let target = self.index.iter().find(|e| e.max_ts >= ts_ns);
@@ -385,7 +386,6 @@ impl<R: Read + Seek> CaptureReader<R> {
     }
 
     fn advance(&mut self) -> Advance {
-        self.skip_active = self.skip_armed.take();
         if self.done || self.next_block >= self.data_end {
             self.done = true;
             return Advance::End;
@@ -414,6 +414,11 @@ impl<R: Read + Seek> CaptureReader<R> {
                 self.next_block = off + h.total_len();
                 self.report.good_blocks += 1;
                 self.report.records += u64::from(h.records);
+                // A seek's filter starts with the first block that loads (the target block
+                // may be the corrupted one) and lasts until a record reaches its time.
+                if let Some(t) = self.skip_armed.take() {
+                    self.skip_active = Some(t);
+                }
                 Advance::Loaded
             }
             Ok(Err(reason)) => match self.scan_for_block(off + 1) {

@@ -130,7 +130,11 @@ impl CaptureWriter<BufWriter<File>> {
         options: WriterOptions,
     ) -> Result<Self, CaptureError> {
         let file = File::create(path).map_err(|source| CaptureError::Io { offset: 0, source })?;
-        Self::new(BufWriter::with_capacity(64 << 10, file), header, options)
+        let mut w = Self::new(BufWriter::with_capacity(64 << 10, file), header, options)?;
+        // The header goes to the file at once: a crash before the first block leaves a capture
+        // that opens (with no records), not an empty file.
+        w.flush_out()?;
+        Ok(w)
     }
 
     /// [`flush`](Self::flush), then `fsync` the file's data (durable across a power loss).

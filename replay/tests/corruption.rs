@@ -335,3 +335,49 @@ fn damaged_index_trailer_is_rebuilt() {
     assert_eq!(report.records, 1000);
     assert!(report.truncated_tail.is_none() && report.bad_blocks.is_empty());
 }
+
+#[test]
+fn a_seek_into_a_corrupted_block_still_skips_earlier_records() {
+    // Receive times that step back at a block boundary (a live recorder stamps lines A and B
+    // with their own kernel times): block 2 starts earlier than block 1 ends.
+    let mut recs = records(60, 40);
+    for (i, r) in recs.iter_mut().enumerate() {
+        r.bytes = vec![i as u8; 100];
+        r.ts_ns = 1_000 + i as u64 * 10;
+    }
+    let opts = options(1024, Compression::None);
+    let clean = write_all(&recs, opts);
+    let index = reader(&clean).index().to_vec();
+    assert!(index.len() >= 4, "{index:?}");
+    let per_block = index[0].records as usize;
+    // Rewrite with block 2's records stamped before block 1's last ones.
+    for r in &mut recs[2 * per_block..3 * per_block] {
+        r.ts_ns -= 15 * 10;
+    }
+    let bytes = write_all(&recs, opts);
+    let index = reader(&bytes).index().to_vec();
+    let t = recs[per_block + per_block / 2].ts_ns;
+    assert!(index[1].max_ts >= t && index[0].max_ts < t);
+    // Corrupt block 1, the seek target.
+    let mut broken = bytes.clone();
+    broken[index[1].offset as usize + 60] ^= 0x5A;
+    let mut r = reader(&broken);
+    r.seek(t);
+    let mut got = Vec::new();
+    let mut errors = 0;
+    for item in &mut r {
+        match item {
+            Ok(rec) => got.push(rec.ts_ns),
+            Err(_) => errors += 1,
+        }
+    }
+    assert_eq!(errors, 1);
+    // Block 2 starts before `t`: those records are skipped, the rest are read.
+    let want: Vec<u64> = recs[2 * per_block..]
+        .iter()
+        .map(|r| r.ts_ns)
+        .skip_while(|&ts| ts < t)
+        .collect();
+    assert!(recs[2 * per_block].ts_ns < t && !want.is_empty());
+    assert_eq!(got, want);
+}

@@ -156,7 +156,10 @@ pub fn run_live(feed: &super::live::FeedArgs, output: &Path) -> anyhow::Result<E
         s.lost_messages
     );
     if let Some(e) = &live.record_error {
-        anyhow::bail!("recording stopped early: {e}");
+        anyhow::bail!(
+            "recording stopped early: {e}; {} records received after that are not in the capture",
+            live.record_unwritten
+        );
     }
     // Records the recorder's ring had no room for are missing from the capture: like lost
     // input in a file recording, that fails the command.

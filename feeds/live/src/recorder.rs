@@ -8,7 +8,11 @@
 //! many records it lacks, and where: a `DROP` note (count) goes in ahead of the next record
 //! that fits, or at the end (see `replay/FORMAT.md`, "Receiver notes"). The recorder thread drains the ring into a [`CaptureWriter`] with the
 //! configured flush policy and finishes the file (index trailer) when the feed ends. A `kill -9`
-//! loses at most what the flush policy allows (see `replay/FORMAT.md`, "Durability").
+//! loses at most what the flush policy allows (see `replay/FORMAT.md`, "Durability"); unless the
+//! policy is `Manual`, the recorder also writes out its partial block after about 0.1 s without
+//! a record, so a quiet feed does not keep records in memory for long. If writing fails (disk
+//! full), the records that arrive after are counted as unwritten
+//! ([`RecorderSummary::unwritten`]), as ring drops are counted as dropped.
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -18,11 +22,14 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use ticklane_replay::format::{CaptureHeader, FeedKind, Line};
-use ticklane_replay::{CaptureWriter, WriterOptions};
+use ticklane_replay::{CaptureWriter, FlushPolicy, WriterOptions};
 use ticklane_ring::{ring, Consumer, Producer};
 
 /// Bytes before each record in the ring: receive time (8), line (1), length (4).
 const FRAME: usize = 13;
+/// Empty polls of the ring (64 yields, then sleeps of 200 µs: about 0.1 s) after which the
+/// recorder flushes a partial block.
+const QUIET_SPINS: u32 = 64 + 500;
 
 /// Counters of a recorder, shared between the feed thread and the recorder thread.
 #[derive(Debug, Default)]
@@ -33,6 +40,9 @@ pub struct RecorderStats {
     pub dropped: AtomicU64,
     /// Records written to the capture.
     pub written: AtomicU64,
+    /// Records queued but not written because writing had stopped on an error (the capture
+    /// lacks them too).
+    pub unwritten: AtomicU64,
 }
 
 /// What the recorder thread ended with.
@@ -42,6 +52,8 @@ pub struct RecorderSummary {
     pub written: u64,
     /// Records dropped (ring full).
     pub dropped: u64,
+    /// Records queued but not written: writing had stopped on [`RecorderSummary::error`].
+    pub unwritten: u64,
     /// Why writing stopped early, if it did (records after that were not written).
     pub error: Option<String>,
 }
@@ -72,9 +84,10 @@ impl Recorder {
         let (tx, rx) = ring::<u8>(ring_bytes.max(1 << 16));
         let stats = Arc::new(RecorderStats::default());
         let thread_stats = stats.clone();
+        let flush_when_quiet = !matches!(options.flush, FlushPolicy::Manual);
         let thread = std::thread::Builder::new()
             .name("recorder".into())
-            .spawn(move || drain(rx, writer, &thread_stats))
+            .spawn(move || drain(rx, writer, &thread_stats, flush_when_quiet))
             .map_err(|e| format!("starting the recorder thread: {e}"))?;
         Ok(Self {
             tx,
@@ -125,15 +138,25 @@ impl Recorder {
                 self.tx.push_slice(&self.scratch);
             }
         }
-        let Recorder { tx, thread, .. } = self;
+        let Recorder {
+            tx, thread, stats, ..
+        } = self;
         // Dropping the producer tells the thread there is nothing more to come.
         drop(tx);
         match thread.map(JoinHandle::join) {
             Some(Ok(s)) => s,
-            Some(Err(_)) => RecorderSummary {
-                error: Some("the recorder thread panicked".to_string()),
-                ..RecorderSummary::default()
-            },
+            // The thread is gone: what it had written and what it never will are in the
+            // shared counters (queued and not written nor counted as unwritten: lost with it).
+            Some(Err(_)) => {
+                let written = stats.written.load(Ordering::Relaxed);
+                let queued = stats.queued.load(Ordering::Relaxed);
+                RecorderSummary {
+                    written,
+                    dropped: stats.dropped.load(Ordering::Relaxed),
+                    unwritten: queued.saturating_sub(written),
+                    error: Some("the recorder thread panicked".to_string()),
+                }
+            }
             None => RecorderSummary::default(),
         }
     }
@@ -156,15 +179,22 @@ fn drop_note(count: u64) -> [u8; 12] {
 }
 
 /// The recorder thread: ring → capture, until the producer is gone and the ring is empty.
+///
+/// `flush_when_quiet`: after [`QUIET_SPINS`] empty polls (about 0.1 s without a record) the
+/// partial block is written and flushed, so that a quiet feed (heartbeats before the open)
+/// does not leave hours of records in memory for a crash to lose.
 fn drain(
     mut rx: Consumer<u8>,
     mut writer: CaptureWriter<BufWriter<File>>,
     stats: &RecorderStats,
+    flush_when_quiet: bool,
 ) -> RecorderSummary {
     let mut summary = RecorderSummary::default();
     let mut buf = vec![0u8; 1 << 20];
     let mut pending: Vec<u8> = Vec::with_capacity(2 << 20);
     let mut idle = 0u32;
+    // Records written since the last flush.
+    let mut dirty = false;
     loop {
         let n = rx.pop_into(&mut buf);
         if n == 0 {
@@ -172,6 +202,13 @@ fn drain(
                 break;
             }
             idle = idle.saturating_add(1);
+            if idle == QUIET_SPINS && dirty && flush_when_quiet && summary.error.is_none() {
+                dirty = false;
+                if let Err(e) = writer.flush() {
+                    tracing::error!("recording stopped: {e}");
+                    summary.error = Some(e.to_string());
+                }
+            }
             if idle > 64 {
                 std::thread::sleep(std::time::Duration::from_micros(200));
             } else {
@@ -189,18 +226,30 @@ fn drain(
             };
             let ts = u64::from_le_bytes(head[..8].try_into().unwrap_or_default());
             let line = Line::from_byte(head[8]).unwrap_or_default();
-            if summary.error.is_none() {
+            // The recorder's own notes are not counted: `written + dropped + unwritten` is
+            // what was offered.
+            let counted = !(line == Line::Note && bytes.starts_with(b"DROP"));
+            if summary.error.is_some() {
+                // Writing stopped: the record is lost, and said to be.
+                if counted {
+                    summary.unwritten += 1;
+                    stats.unwritten.fetch_add(1, Ordering::Relaxed);
+                }
+            } else {
                 match writer.write_record(ts, line, bytes) {
-                    // The recorder's own notes are not counted: `written + dropped` is what
-                    // was offered.
-                    Ok(()) if line == Line::Note && bytes.starts_with(b"DROP") => {}
+                    Ok(()) if !counted => {}
                     Ok(()) => {
+                        dirty = true;
                         summary.written += 1;
                         stats.written.fetch_add(1, Ordering::Relaxed);
                     }
                     Err(e) => {
                         tracing::error!("recording stopped: {e}");
                         summary.error = Some(e.to_string());
+                        if counted {
+                            summary.unwritten += 1;
+                            stats.unwritten.fetch_add(1, Ordering::Relaxed);
+                        }
                     }
                 }
             }
@@ -221,6 +270,73 @@ fn drain(
 mod tests {
     use super::*;
     use ticklane_replay::CaptureReader;
+
+    #[test]
+    fn records_after_a_write_error_are_counted_as_unwritten() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("ro.cap");
+        std::fs::write(&path, b"").unwrap_or_else(|e| panic!("{e}"));
+        // A read-only descriptor: the first block's write fails.
+        let file = File::open(&path).unwrap_or_else(|e| panic!("{e}"));
+        let options = WriterOptions {
+            block_bytes: 1024,
+            ..WriterOptions::default()
+        };
+        let header = CaptureHeader::new(FeedKind::MoldUdp64, "T");
+        let writer = CaptureWriter::new(BufWriter::new(file), &header, options)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (mut tx, rx) = ring::<u8>(1 << 20);
+        let mut scratch = Vec::new();
+        for i in 0..100u64 {
+            frame_into(&mut scratch, i, Line::A, &[7u8; 100]);
+        }
+        frame_into(&mut scratch, 100, Line::Note, &drop_note(3));
+        tx.push_slice(&scratch);
+        drop(tx);
+        let stats = RecorderStats::default();
+        let s = drain(rx, writer, &stats, true);
+        assert!(s.error.is_some(), "{s:?}");
+        assert!(s.unwritten > 0, "{s:?}");
+        // Every record offered is written or counted; the recorder's own note is neither.
+        assert_eq!(s.written + s.unwritten, 100, "{s:?}");
+        assert_eq!(stats.unwritten.load(Ordering::Relaxed), s.unwritten);
+    }
+
+    #[test]
+    fn a_quiet_feed_is_flushed_and_a_crash_loses_nothing_written_before() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("q.cap");
+        let mut r = Recorder::start(&path, "T", WriterOptions::default(), 1 << 16)
+            .unwrap_or_else(|e| panic!("{e}"));
+        // The header is in the file before any record.
+        let empty = CaptureReader::open(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(empty.header().session, "T");
+        for i in 0..10u64 {
+            assert!(r.record(i, Line::A, &[i as u8; 50]));
+        }
+        // Far less than a block, then quiet: the recorder flushes it. Read the file while it
+        // runs, as after a `kill -9`.
+        let mut got = 0;
+        for _ in 0..100 {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            let mut reader = CaptureReader::open(&path).unwrap_or_else(|e| panic!("{e}"));
+            got = 0;
+            while let Some(rec) = reader.next_record() {
+                if rec.is_ok() {
+                    got += 1;
+                }
+            }
+            if got == 10 {
+                break;
+            }
+        }
+        assert_eq!(got, 10, "the quiet recorder flushed its partial block");
+        let s = r.finish();
+        assert_eq!(
+            (s.written, s.dropped, s.unwritten, s.error),
+            (10, 0, 0, None)
+        );
+    }
 
     #[test]
     fn records_arrive_in_order_and_a_full_ring_drops_and_counts() {

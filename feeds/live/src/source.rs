@@ -135,6 +135,8 @@ pub struct LiveReport {
     pub recorded: u64,
     /// Records dropped because the recorder's ring was full (the capture lacks them).
     pub record_dropped: u64,
+    /// Records received but not written because recording had stopped on an error.
+    pub record_unwritten: u64,
     /// Why recording stopped early, if it did.
     pub record_error: Option<String>,
     /// Why a relay line closed, if it did.
@@ -401,7 +403,11 @@ impl FeedSource for LiveSource {
             ));
         }
         if let Some(e) = &live.record_error {
-            report.notes.push(format!("recording stopped early: {e}"));
+            report.notes.push(format!(
+                "recording stopped early: {e}; {} records received after that are not in the \
+                 capture",
+                live.record_unwritten
+            ));
         }
         if live.recorded > 0 || live.record_dropped > 0 {
             report.notes.push(format!(
@@ -663,6 +669,7 @@ pub fn receive<D: Downstream>(
         let summary = rec.finish();
         live.recorded = summary.written;
         live.record_dropped = summary.dropped;
+        live.record_unwritten = summary.unwritten;
         live.record_error = summary.error;
     }
     counters
