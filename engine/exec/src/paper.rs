@@ -246,8 +246,9 @@ pub struct PaperStats {
 struct Inbound {
     at: Timestamp,
     cmd: OrderCommand,
-    /// For a modify: the order's executed shares when it was sent (what the strategy could
-    /// know); shares executed after that, while it travelled, count toward its quantity.
+    /// For a modify: the order's executed shares whose fill reports had reached the strategy
+    /// when it was sent (what it could know); shares executed beyond that (reports still on
+    /// their way, or executions while the modify travelled) count toward its quantity.
     filled_at_send: u32,
 }
 
@@ -499,6 +500,12 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> PaperExchange<L, F, Q> {
 
     /// Takes displayed liquidity for `w`, best level first, at level prices.
     fn take(&mut self, t: Timestamp, w: &mut Working<Q::State>, book: &OrderBook<'_>) {
+        // Nothing trades while the instrument is halted, paused or quoting only: an order
+        // re-priced across the book then (a modify; a submit is refused) rests until trading
+        // resumes.
+        if book.trading_state().is_some_and(|s| !s.is_trading()) {
+            return;
+        }
         for level in book.levels(w.side.opposite()) {
             if w.leaves == 0 || !reaches(w.side, w.price, level.price) {
                 break;
@@ -597,7 +604,9 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> PaperExchange<L, F, Q> {
         };
         let mut w = self.working[i].clone();
         let crosses = Self::crosses(&book, w.side, price);
-        if w.tif == TimeInForce::PostOnly && crosses {
+        // Post-only refuses a new price that would take; at its resting price the order
+        // already rests (what crosses it has been offered to it as a maker): it may shrink.
+        if w.tif == TimeInForce::PostOnly && crosses && price != w.price {
             return self.reject_amend(t, id, instrument, RejectReason::WouldCross);
         }
         let open = qty
@@ -758,12 +767,25 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> Venue for PaperExchange<L, F, 
         self.stats.commands += 1;
         let at = ts_add(now, self.latency.entry_ns(now, cmd)).max(self.last_arrival);
         self.last_arrival = at;
+        // What the strategy can know of the order's executions: those whose fill reports have
+        // reached it, not those still on their way back (`outbound`).
         let filled_at_send = match *cmd {
-            OrderCommand::Modify { id, .. } => self
-                .working
-                .iter()
-                .find(|w| w.id == id)
-                .map_or(0, |w| w.filled),
+            OrderCommand::Modify { id, .. } => {
+                let filled = self
+                    .working
+                    .iter()
+                    .find(|w| w.id == id)
+                    .map_or(0, |w| w.filled);
+                let unreported: u32 = self
+                    .outbound
+                    .iter()
+                    .filter_map(|o| match &o.report {
+                        VenueReport::Fill(f) if f.id == id => Some(f.qty.0),
+                        _ => None,
+                    })
+                    .fold(0, u32::saturating_add);
+                filled.saturating_sub(unreported)
+            }
             _ => 0,
         };
         self.inbound.push_back(Inbound {

@@ -121,6 +121,12 @@ pub enum RiskConfigError {
         /// Its value.
         value: Decimal,
     },
+    /// The daily loss limit is zero: a flat P&L would trip it before any trade.
+    #[error(
+        "risk limit `daily_loss_limit` is 0: the gate would trip at a flat P&L before any \
+         trade (leave it out for no limit)"
+    )]
+    ZeroDailyLoss,
 }
 
 impl RiskLimits {
@@ -131,7 +137,8 @@ impl RiskLimits {
         Ok(limits)
     }
 
-    /// Checks that no dollar limit is negative.
+    /// Checks that no dollar limit is negative and that the daily loss limit, if set, is
+    /// above zero.
     pub fn validate(&self) -> Result<(), RiskConfigError> {
         for (field, v) in [
             ("max_order_notional", self.max_order_notional),
@@ -141,6 +148,9 @@ impl RiskLimits {
             if let Some(value) = v.filter(|d| d.is_sign_negative() && !d.is_zero()) {
                 return Err(RiskConfigError::Negative { field, value });
             }
+        }
+        if self.daily_loss_limit.is_some_and(|d| d.is_zero()) {
+            return Err(RiskConfigError::ZeroDailyLoss);
         }
         Ok(())
     }

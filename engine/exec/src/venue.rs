@@ -261,6 +261,10 @@ impl TouchVenue {
         let Some(book) = market.book(r.instrument) else {
             return;
         };
+        // Nothing trades while the instrument is not trading (see `PaperExchange`).
+        if book.trading_state().is_some_and(|s| !s.is_trading()) {
+            return;
+        }
         for level in book.levels(r.side.opposite()) {
             if r.leaves == 0 {
                 break;

@@ -354,6 +354,18 @@ fn post_only_rests_or_is_rejected_when_it_would_cross() {
     );
     assert_eq!(s.v.order(id(2)).map(|o| o.price), Some(Price(10_0000)));
     assert_eq!(s.v.queue_ahead(id(2)), Some(200));
+    // An ask arrives at our bid's price: the book crosses our resting order. Shrinking it at
+    // its own price takes nothing, so post-only does not refuse it.
+    s.event(20, add(30, Side::Ask, 10_0000, 30));
+    let out = s.cmd(21, modify(2, 10_0000, 50));
+    assert_eq!(
+        updates(&out),
+        vec![OrderUpdateKind::Modified {
+            price: Price(10_0000),
+            qty: Qty(50)
+        }]
+    );
+    assert!(fills(&out).is_empty());
 }
 
 #[test]
@@ -461,6 +473,36 @@ fn cancel_racing_a_fill_the_cancel_arrives_first() {
 }
 
 #[test]
+fn a_modify_racing_an_undelivered_fill_never_reopens_traded_shares() {
+    let mut s = racing();
+    // At 250 the market trades 60 through our bid: the fill report is due at 350.
+    assert!(s.event(250, exec(5, 60)).is_empty());
+    // At 300 the strategy, which has not heard of it, moves its 100 shares to 9.99.
+    assert!(s.cmd(300, modify(1, 9_9900, 100)).is_empty());
+    let out = s.advance(350);
+    assert_eq!(fills(&out), vec![(10_0000, 60, 40, Liquidity::Maker)]);
+    // The modify arrives at 400: the 60 that traded come off it.
+    let out = s.advance(500);
+    assert_eq!(
+        updates(&out),
+        vec![OrderUpdateKind::Modified {
+            price: Price(9_9900),
+            qty: Qty(40)
+        }]
+    );
+    // Once the fill has been heard of, a modify's size is the open quantity asked for.
+    assert!(s.cmd(600, modify(1, 9_9800, 40)).is_empty());
+    let out = s.advance(800);
+    assert_eq!(
+        updates(&out),
+        vec![OrderUpdateKind::Modified {
+            price: Price(9_9800),
+            qty: Qty(40)
+        }]
+    );
+}
+
+#[test]
 fn a_partial_fill_before_the_cancel_then_the_rest_is_cancelled() {
     let mut s = racing();
     s.cmd(300, cancel(1));
@@ -538,6 +580,32 @@ fn cancel_all_cancels_working_and_in_flight_orders_of_one_strategy() {
     s.v.cancel_all(Timestamp(400), None, &mut out);
     assert_eq!(updates(&out), vec![OrderUpdateKind::Cancelled]);
     assert_eq!(s.v.working_orders(), 0);
+}
+
+#[test]
+fn a_modify_across_the_book_during_a_halt_takes_nothing() {
+    let mut s = Sim::new(zero());
+    // A bid under the asks (10.01 x 300, 10.02 x 500).
+    s.cmd(10, submit(1, Side::Bid, 9_9000, 100, TimeInForce::Day));
+    s.event(
+        20,
+        EventBody::TradingStatus {
+            state: TradingState::Halted,
+            reason: *b"LUDP",
+        },
+    );
+    // Re-priced through the frozen asks: the modify is taken, nothing trades.
+    let out = s.cmd(30, modify(1, 10_0200, 100));
+    assert!(fills(&out).is_empty(), "{out:?}");
+    assert_eq!(
+        updates(&out),
+        vec![OrderUpdateKind::Modified {
+            price: Price(10_0200),
+            qty: Qty(100)
+        }]
+    );
+    assert_eq!(s.v.working_orders(), 1);
+    assert_eq!(s.v.stats().shares, 0);
 }
 
 #[test]

@@ -381,6 +381,11 @@ fn limits_parse_from_toml_and_refuse_unknown_keys() {
             ..
         })
     ));
+    assert!(matches!(
+        RiskLimits::from_toml_str("daily_loss_limit = 0"),
+        Err(RiskConfigError::ZeroDailyLoss)
+    ));
+    assert!(RiskLimits::from_toml_str("max_order_notional = 0").is_ok());
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 mod support;
 
-use support::{fills, market, submit, updates, I};
+use support::{ev, fills, market, submit, updates, I};
 use ticklane_core::{EventBody, InstrumentId, MarketEvent, OrderId, Price, Qty, Side, Timestamp};
 use ticklane_exec::{TouchVenue, Venue};
 use ticklane_strategy::{
@@ -118,6 +118,39 @@ fn fok_and_post_only_are_refused_not_treated_as_day() {
         );
     }
     assert_eq!(v.working_orders(), 0);
+}
+
+#[test]
+fn a_modify_into_the_bid_during_a_halt_takes_nothing() {
+    let mut m = market();
+    let mut v = TouchVenue::new();
+    let mut out = Vec::new();
+    v.on_command(
+        Timestamp(5),
+        &submit(0, Side::Ask, 10_0300, 100, TimeInForce::Day),
+        &m,
+        &mut out,
+    );
+    m.apply(&ev(
+        6,
+        EventBody::TradingStatus {
+            state: ticklane_core::TradingState::Halted,
+            reason: *b"LUDP",
+        },
+    ));
+    out.clear();
+    v.on_command(
+        Timestamp(7),
+        &OrderCommand::Modify {
+            id: ClientOrderId::new(0, 0),
+            price: Price(10_0000),
+            qty: Qty(100),
+        },
+        &m,
+        &mut out,
+    );
+    assert!(fills(&out).is_empty(), "{out:?}");
+    assert_eq!(v.working_orders(), 1);
 }
 
 #[test]

@@ -376,6 +376,8 @@ pub struct Lane<V: Venue> {
     venue: V,
     reports: Vec<VenueReport>,
     commands: Vec<(usize, OrderCommand)>,
+    /// Refusals of commands that named another strategy's order, for their senders.
+    foreign: Vec<(usize, OrderUpdate)>,
     drained: Vec<OrderCommand>,
     latency: LatencyRecorder,
     clock: HopClock,
@@ -524,6 +526,7 @@ impl<V: Venue> Lane<V> {
             venue,
             reports: Vec::with_capacity(64),
             commands: Vec::with_capacity(64),
+            foreign: Vec::new(),
             drained: Vec::with_capacity(64),
             latency: LatencyRecorder::new(),
             clock: HopClock::new(),
@@ -731,23 +734,11 @@ impl<V: Venue> Lane<V> {
         for r in &reports {
             match r {
                 VenueReport::Update(u) => {
-                    if self.settings.journal {
+                    if let Some(slot) = self.slot_index(u.id.strategy()) {
+                        self.deliver_update(slot, *u, seq);
+                    } else if self.settings.journal {
                         self.journal.push(JournalEntry::Update(*u));
                     }
-                    let Some(slot) = self.slot_index(u.id.strategy()) else {
-                        continue;
-                    };
-                    let s = &mut self.slots[slot];
-                    s.outbox.apply_update(u);
-                    s.digest.update(u);
-                    if matches!(
-                        u.kind,
-                        OrderUpdateKind::Rejected(_) | OrderUpdateKind::AmendRejected(_)
-                    ) {
-                        s.rejects += 1;
-                    }
-                    let u = *u;
-                    self.call(slot, seq, u.ts, |st, ctx| st.on_order_update(&u, ctx));
                 }
                 VenueReport::Fill(f) => {
                     if self.settings.journal {
@@ -778,6 +769,24 @@ impl<V: Venue> Lane<V> {
                 cancelled: 0,
             });
         }
+    }
+
+    /// Hands one order update to the strategy in `slot` (its order book-keeping, digest,
+    /// counters, callback).
+    fn deliver_update(&mut self, slot: usize, u: OrderUpdate, seq: u64) {
+        if self.settings.journal {
+            self.journal.push(JournalEntry::Update(u));
+        }
+        let s = &mut self.slots[slot];
+        s.outbox.apply_update(&u);
+        s.digest.update(&u);
+        if matches!(
+            u.kind,
+            OrderUpdateKind::Rejected(_) | OrderUpdateKind::AmendRejected(_)
+        ) {
+            s.rejects += 1;
+        }
+        self.call(slot, seq, u.ts, |st, ctx| st.on_order_update(&u, ctx));
     }
 
     /// Routes the strategies' pending commands to the venue and delivers the answers, in
@@ -811,6 +820,20 @@ impl<V: Venue> Lane<V> {
                 .fetch_add(self.commands.len() as u64, Ordering::Relaxed);
             self.reports.clear();
             for &(i, cmd) in &self.commands {
+                if cmd.id().strategy() != self.slots[i].id.0 {
+                    // A cancel or modify naming another strategy's order (ids are public):
+                    // refused, and the refusal goes to the sender, not to the order's owner.
+                    self.foreign.push((
+                        i,
+                        OrderUpdate {
+                            ts: now,
+                            id: cmd.id(),
+                            instrument: InstrumentId::NONE,
+                            kind: OrderUpdateKind::AmendRejected(RejectReason::UnknownOrder),
+                        },
+                    ));
+                    continue;
+                }
                 let halted_submit = !self.trading
                     && matches!(
                         cmd,
@@ -836,6 +859,11 @@ impl<V: Venue> Lane<V> {
                 }
             }
             self.deliver(seq);
+            let mut foreign = std::mem::take(&mut self.foreign);
+            for (i, u) in foreign.drain(..) {
+                self.deliver_update(i, u, seq);
+            }
+            self.foreign = foreign;
         }
         let left: u64 = self
             .slots

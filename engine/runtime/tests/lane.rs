@@ -363,3 +363,75 @@ fn the_venue_is_marked_on_every_second_boundary_heartbeats_included() {
     let got = marks.lock().map(|m| m.clone()).unwrap_or_default();
     assert_eq!(got, vec![SEC, 2 * SEC, 3 * SEC, 4 * SEC]);
 }
+
+/// Tries to cancel and re-price strategy 0's first order on every event.
+struct Thief {
+    log: Log,
+}
+
+impl Strategy for Thief {
+    fn on_event(&mut self, _ev: &MarketEvent, ctx: &mut Context<'_>) {
+        let victim = ticklane_strategy::ClientOrderId::new(0, 0);
+        ctx.cancel(victim);
+        ctx.modify(victim, ticklane_core::Price(1), Qty(1));
+    }
+    fn on_order_update(&mut self, u: &OrderUpdate, _ctx: &mut Context<'_>) {
+        if let Ok(mut l) = self.log.lock() {
+            l.push(format!("{:?} {:?}", u.id, u.kind));
+        }
+    }
+}
+
+#[test]
+fn a_strategy_cannot_cancel_or_modify_another_strategys_order() {
+    let (victim_log, thief_log): (Log, Log) = (Arc::default(), Arc::default());
+    let (vl, tl) = (victim_log.clone(), thief_log.clone());
+    let victim: ticklane_runtime::StrategyFactory = Arc::new(move || {
+        Ok(Box::new(Recorder {
+            log: vl.clone(),
+            quote: true,
+        }) as Box<dyn Strategy>)
+    });
+    let thief: ticklane_runtime::StrategyFactory =
+        Arc::new(move || Ok(Box::new(Thief { log: tl.clone() }) as Box<dyn Strategy>));
+    let mut lane = match Lane::new(
+        LaneSettings::default(),
+        vec![
+            spec(0, "victim", &[symbol(1)], victim),
+            spec(1, "thief", &[symbol(1)], thief),
+        ],
+        TouchVenue::new(),
+        Arc::default(),
+        None,
+    ) {
+        Ok(l) => l,
+        Err(e) => panic!("{e}"),
+    };
+    lane.start();
+    for (i, ev) in session(1, 1, 200).iter().enumerate() {
+        lane.process(&item(i as u64, *ev), false);
+    }
+    let report = lane.finish();
+    let victim_log = victim_log.lock().map(|l| l.clone()).unwrap_or_default();
+    let thief_log = thief_log.lock().map(|l| l.clone()).unwrap_or_default();
+    // The victim's order was accepted and never cancelled or modified by anyone.
+    assert!(
+        victim_log.iter().any(|l| l == "update Accepted"),
+        "{victim_log:?}"
+    );
+    assert!(
+        !victim_log
+            .iter()
+            .any(|l| l.contains("Cancelled") || l.contains("Modified") || l.contains("Rejected")),
+        "{victim_log:?}"
+    );
+    // Every attempt came back to the thief, refused.
+    assert!(thief_log.len() >= 2, "{thief_log:?}");
+    assert!(
+        thief_log
+            .iter()
+            .all(|l| l.ends_with("AmendRejected(UnknownOrder)")),
+        "{thief_log:?}"
+    );
+    assert_eq!(report.strategies[1].rejects, thief_log.len() as u64);
+}

@@ -244,7 +244,8 @@ impl<'a> Context<'a> {
         })
     }
 
-    /// Asks to cancel an order's remainder.
+    /// Asks to cancel an order's remainder. Only this strategy's own orders: naming another
+    /// strategy's order is answered `AmendRejected(UnknownOrder)` and touches nothing.
     pub fn cancel(&mut self, id: ClientOrderId) {
         self.outbox.pending.push(OrderCommand::Cancel { id });
     }
@@ -261,7 +262,10 @@ impl<'a> Context<'a> {
         }
     }
 
-    /// Asks to change an order's price and open quantity.
+    /// Asks to change an order's price and open quantity (this strategy's own orders only, as
+    /// for [`Context::cancel`]). `qty` is the open quantity wanted as of the fills this
+    /// strategy has heard of: shares that traded meanwhile (fills still on their way back, or
+    /// executions while the modify travels) are taken off it, never re-opened.
     pub fn modify(&mut self, id: ClientOrderId, price: Price, qty: Qty) {
         self.outbox
             .pending
