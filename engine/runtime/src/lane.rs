@@ -57,7 +57,9 @@ pub type StrategyFactory =
 /// Most strategies one lane runs (subscriptions are a 64-bit mask per instrument).
 pub const MAX_STRATEGIES_PER_LANE: usize = 64;
 
-/// Rounds of order routing per event before the remaining commands wait for the next event.
+/// Rounds of order routing per event before the remaining commands of a strategy wait for its
+/// next callback (its own next event, timer or report: a point that does not depend on what
+/// else its lane carries).
 const MAX_ORDER_ROUNDS: u32 = 16;
 
 /// Event time between two samples of each strategy's equity curve (1 s).
@@ -312,8 +314,8 @@ pub struct LaneReport {
     pub commands: u64,
     /// Fills.
     pub fills: u64,
-    /// Commands that waited for the next event because a cascade of order callbacks exceeded
-    /// the per-event routing rounds.
+    /// Commands that waited for their strategy's next callback because a cascade of order
+    /// callbacks exceeded the per-event routing rounds.
     pub deferred_commands: u64,
     /// Commands discarded because the strategy that sent them panicked in the same callback.
     pub discarded_on_panic: u64,
@@ -354,6 +356,10 @@ struct Slot {
     rejects: u64,
     panics: u32,
     restarts: u32,
+    /// Its pending commands were left over when a cascade hit [`MAX_ORDER_ROUNDS`]: they go
+    /// out with its next callback (its own event, timer or report), whatever else the lane
+    /// carries, so that when they leave does not depend on the lane layout.
+    awaiting_call: bool,
 }
 
 /// One lane's state. Drive it with [`Lane::run`] on its own thread, or call
@@ -384,8 +390,6 @@ pub struct Lane<V: Venue> {
     control: Arc<LaneControl>,
     incidents: Option<IncidentSink>,
     trading: bool,
-    /// Commands are waiting because a cascade hit the per-event routing rounds.
-    deferred_pending: bool,
     halted: bool,
     killed: bool,
     last_ts: Timestamp,
@@ -506,6 +510,7 @@ impl<V: Venue> Lane<V> {
                 rejects: 0,
                 panics: 0,
                 restarts: 0,
+                awaiting_call: false,
             });
         }
         let all = if slots.len() == 64 {
@@ -533,7 +538,6 @@ impl<V: Venue> Lane<V> {
             control,
             incidents,
             trading: true,
-            deferred_pending: false,
             halted: false,
             killed: false,
             last_ts: Timestamp(0),
@@ -587,6 +591,7 @@ impl<V: Venue> Lane<V> {
         let Some(strategy) = s.strategy.as_mut() else {
             return;
         };
+        s.awaiting_call = false;
         let mut ctx = Context::new(
             now,
             s.id,
@@ -729,17 +734,36 @@ impl<V: Venue> Lane<V> {
     }
 
     /// Delivers `self.reports` to their strategies (which may send more commands).
+    ///
+    /// The reports were made for the strategy instances that sent the orders: if one panics
+    /// and is restarted part way through the batch, the rest of its reports are booked
+    /// (order state, ledger, digest) without calling the fresh instance, which has no such
+    /// orders (as for the cancel-all of the restart itself).
     fn deliver(&mut self, seq: u64) {
         let reports = std::mem::take(&mut self.reports);
+        let mut generation = [0u32; MAX_STRATEGIES_PER_LANE];
+        for (g, s) in generation.iter_mut().zip(&self.slots) {
+            *g = s.restarts;
+        }
         for r in &reports {
             match r {
-                VenueReport::Update(u) => {
-                    if let Some(slot) = self.slot_index(u.id.strategy()) {
+                VenueReport::Update(u) => match self.slot_index(u.id.strategy()) {
+                    Some(slot) if self.slots[slot].restarts == generation[slot] => {
                         self.deliver_update(slot, *u, seq);
-                    } else if self.settings.journal {
+                    }
+                    Some(slot) => {
+                        if self.settings.journal {
+                            self.journal.push(JournalEntry::Update(*u));
+                        }
+                        let s = &mut self.slots[slot];
+                        s.outbox.apply_update(u);
+                        s.digest.update(u);
+                    }
+                    None if self.settings.journal => {
                         self.journal.push(JournalEntry::Update(*u));
                     }
-                }
+                    None => {}
+                },
                 VenueReport::Fill(f) => {
                     if self.settings.journal {
                         self.journal.push(JournalEntry::Fill(*f));
@@ -747,8 +771,10 @@ impl<V: Venue> Lane<V> {
                     let Some(slot) = self.book_fill(f) else {
                         continue;
                     };
-                    let f = *f;
-                    self.call(slot, seq, f.ts, |st, ctx| st.on_fill(&f, ctx));
+                    if self.slots[slot].restarts == generation[slot] {
+                        let f = *f;
+                        self.call(slot, seq, f.ts, |st, ctx| st.on_fill(&f, ctx));
+                    }
                 }
             }
         }
@@ -796,7 +822,7 @@ impl<V: Venue> Lane<V> {
         for _ in 0..MAX_ORDER_ROUNDS {
             self.commands.clear();
             for (i, s) in self.slots.iter_mut().enumerate() {
-                if s.outbox.pending().is_empty() {
+                if s.outbox.pending().is_empty() || s.awaiting_call {
                     continue;
                 }
                 s.outbox.drain_pending_into(&mut self.drained);
@@ -810,7 +836,6 @@ impl<V: Venue> Lane<V> {
                 }
             }
             if self.commands.is_empty() {
-                self.deferred_pending = false;
                 return sent;
             }
             sent = true;
@@ -865,13 +890,12 @@ impl<V: Venue> Lane<V> {
             }
             self.foreign = foreign;
         }
-        let left: u64 = self
-            .slots
-            .iter()
-            .map(|s| s.outbox.pending().len() as u64)
-            .sum();
-        self.deferred += left;
-        self.deferred_pending = left > 0;
+        for s in &mut self.slots {
+            if !s.awaiting_call && !s.outbox.pending().is_empty() {
+                self.deferred += s.outbox.pending().len() as u64;
+                s.awaiting_call = true;
+            }
+        }
         sent
     }
 
@@ -1010,9 +1034,6 @@ impl<V: Venue> Lane<V> {
             }
         }
         if mask == 0 || self.halted || now.0 < self.settings.trade_from {
-            if mask == 0 && self.deferred_pending {
-                self.route(le.seq, now);
-            }
             return;
         }
         self.strategy_events += 1;

@@ -435,3 +435,144 @@ fn a_strategy_cannot_cancel_or_modify_another_strategys_order() {
     );
     assert_eq!(report.strategies[1].rejects, thief_log.len() as u64);
 }
+
+/// The first instance sends two resting bids on its first event with a bid, then panics on
+/// the first report it gets; later instances send nothing and log every report they get.
+struct TwoThenPanic {
+    first: bool,
+    sent: bool,
+    log: Log,
+}
+
+impl Strategy for TwoThenPanic {
+    fn on_event(&mut self, ev: &MarketEvent, ctx: &mut Context<'_>) {
+        if !self.first || self.sent {
+            return;
+        }
+        if let Some(bid) = ctx.book(ev.instrument).and_then(|b| b.best_bid()) {
+            for k in 1..=2 {
+                let px = ticklane_core::Price(bid.price.0 - 100 * k);
+                ctx.limit(ev.instrument, Side::Bid, px, Qty(100), TimeInForce::Day);
+            }
+            self.sent = true;
+        }
+    }
+    fn on_order_update(&mut self, u: &OrderUpdate, _ctx: &mut Context<'_>) {
+        assert!(!self.first, "boom on {:?}", u.kind);
+        if let Ok(mut l) = self.log.lock() {
+            l.push(format!("{:?} {:?}", u.id, u.kind));
+        }
+    }
+}
+
+#[test]
+fn reports_for_a_panicked_instance_do_not_reach_its_replacement() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use ticklane_exec::{ConstantLatency, PaperExchange, PerShareFees};
+    let log: Log = Arc::default();
+    let instances = Arc::new(AtomicU32::new(0));
+    let (l, n) = (log.clone(), instances.clone());
+    let factory: ticklane_runtime::StrategyFactory = Arc::new(move || {
+        Ok(Box::new(TwoThenPanic {
+            first: n.fetch_add(1, Ordering::Relaxed) == 0,
+            sent: false,
+            log: l.clone(),
+        }) as Box<dyn Strategy>)
+    });
+    // Both orders arrive together and their acks come back together: one batch of reports.
+    let venue =
+        PaperExchange::with_models(ConstantLatency::new(20_000, 20_000), PerShareFees::ZERO);
+    let mut lane = match Lane::new(
+        LaneSettings::default(),
+        vec![spec(0, "two", &[symbol(1)], factory)],
+        venue,
+        Arc::default(),
+        None,
+    ) {
+        Ok(l) => l,
+        Err(e) => panic!("{e}"),
+    };
+    lane.start();
+    for (i, ev) in session(1, 1, 300).iter().enumerate() {
+        lane.process(&item(i as u64, *ev), false);
+    }
+    let report = lane.finish();
+    assert_eq!(report.strategies[0].panics, 1);
+    assert_eq!(instances.load(Ordering::Relaxed), 2, "restarted once");
+    let got = log.lock().map(|l| l.clone()).unwrap_or_default();
+    assert!(
+        got.is_empty(),
+        "the fresh instance got the old one's reports: {got:?}"
+    );
+}
+
+/// Sends an order the venue refuses at once (quantity 0) on its first event, and again on
+/// every refusal, `left` times in all: a cascade longer than the lane's routing rounds.
+struct Resubmitter {
+    left: u32,
+}
+
+impl Resubmitter {
+    fn send(&mut self, instrument: InstrumentId, ctx: &mut Context<'_>) {
+        if self.left > 0 {
+            self.left -= 1;
+            ctx.limit(
+                instrument,
+                Side::Bid,
+                ticklane_core::Price(1),
+                Qty(0),
+                TimeInForce::Day,
+            );
+        }
+    }
+}
+
+impl Strategy for Resubmitter {
+    fn on_event(&mut self, ev: &MarketEvent, ctx: &mut Context<'_>) {
+        if self.left == 40 {
+            self.send(ev.instrument, ctx);
+        }
+    }
+    fn on_order_update(&mut self, u: &OrderUpdate, ctx: &mut Context<'_>) {
+        if matches!(u.kind, OrderUpdateKind::Rejected(_)) {
+            self.send(u.instrument, ctx);
+        }
+    }
+}
+
+#[test]
+fn commands_deferred_by_a_long_cascade_leave_at_the_same_point_in_every_lane_layout() {
+    let run = |others: bool| {
+        let factory: ticklane_runtime::StrategyFactory =
+            Arc::new(|| Ok(Box::new(Resubmitter { left: 40 }) as Box<dyn Strategy>));
+        let mut lane = match Lane::new(
+            LaneSettings::default(),
+            vec![spec(0, "resubmit", &[symbol(1)], factory)],
+            TouchVenue::new(),
+            Arc::default(),
+            None,
+        ) {
+            Ok(l) => l,
+            Err(e) => panic!("{e}"),
+        };
+        lane.start();
+        // With `others`, the lane also carries a second instrument's events (one lane for
+        // the whole feed); without, only its own and the market-wide ones (the lane of a
+        // two-lane layout, as the router feeds it).
+        for (seq, ev) in session(4, 2, 400).iter().enumerate() {
+            if others || matches!(ev.instrument, InstrumentId(0) | InstrumentId(1)) {
+                lane.process(&item(seq as u64, *ev), false);
+            }
+        }
+        let r = lane.finish();
+        (
+            r.strategies[0].digest,
+            r.strategies[0].commands,
+            r.deferred_commands,
+        )
+    };
+    let (alone, with_others) = (run(false), run(true));
+    assert_eq!(alone.1, 40, "every order was sent");
+    assert!(alone.2 > 0, "the cascade outran the routing rounds");
+    assert_eq!(with_others, alone);
+}
