@@ -86,6 +86,23 @@ fn lane_with(log: &Log, quote: bool, control: Arc<LaneControl>) -> Lane<TouchVen
     }
 }
 
+/// A lane with default settings, no control handle and no incident sink.
+fn new_lane<V: ticklane_runtime::Venue>(
+    strategies: Vec<ticklane_runtime::StrategySpec>,
+    venue: V,
+) -> Lane<V> {
+    match Lane::new(
+        LaneSettings::default(),
+        strategies,
+        venue,
+        Arc::default(),
+        None,
+    ) {
+        Ok(l) => l,
+        Err(e) => panic!("{e}"),
+    }
+}
+
 fn at(ts: u64, ev: &MarketEvent) -> MarketEvent {
     let mut e = *ev;
     e.ts = Timestamp(ts);
@@ -223,16 +240,7 @@ fn taker_lane(panic_at: u64, later: &[u64]) -> ticklane_runtime::LaneReport {
             panic_at,
         }) as Box<dyn Strategy>)
     });
-    let mut lane = match Lane::new(
-        LaneSettings::default(),
-        vec![spec(0, "taker", &[symbol(1)], factory)],
-        venue,
-        Arc::default(),
-        None,
-    ) {
-        Ok(l) => l,
-        Err(e) => panic!("{e}"),
-    };
+    let mut lane = new_lane(vec![spec(0, "taker", &[symbol(1)], factory)], venue);
     lane.start();
     let inst = InstrumentId(1);
     let ev = |ts: u64, body: EventBody| MarketEvent::new(Timestamp(ts), inst, body);
@@ -340,16 +348,7 @@ impl ticklane_runtime::Venue for MarkLog {
 #[test]
 fn the_venue_is_marked_on_every_second_boundary_heartbeats_included() {
     let marks = Arc::new(Mutex::new(Vec::new()));
-    let mut lane = match Lane::new(
-        LaneSettings::default(),
-        Vec::new(),
-        MarkLog(marks.clone()),
-        Arc::default(),
-        None,
-    ) {
-        Ok(l) => l,
-        Err(e) => panic!("{e}"),
-    };
+    let mut lane = new_lane(Vec::new(), MarkLog(marks.clone()));
     lane.start();
     let s = session(1, 1, 10);
     const SEC: u64 = 1_000_000_000;
@@ -394,19 +393,13 @@ fn a_strategy_cannot_cancel_or_modify_another_strategys_order() {
     });
     let thief: ticklane_runtime::StrategyFactory =
         Arc::new(move || Ok(Box::new(Thief { log: tl.clone() }) as Box<dyn Strategy>));
-    let mut lane = match Lane::new(
-        LaneSettings::default(),
+    let mut lane = new_lane(
         vec![
             spec(0, "victim", &[symbol(1)], victim),
             spec(1, "thief", &[symbol(1)], thief),
         ],
         TouchVenue::new(),
-        Arc::default(),
-        None,
-    ) {
-        Ok(l) => l,
-        Err(e) => panic!("{e}"),
-    };
+    );
     lane.start();
     for (i, ev) in session(1, 1, 200).iter().enumerate() {
         lane.process(&item(i as u64, *ev), false);
@@ -482,16 +475,7 @@ fn reports_for_a_panicked_instance_do_not_reach_its_replacement() {
     // Both orders arrive together and their acks come back together: one batch of reports.
     let venue =
         PaperExchange::with_models(ConstantLatency::new(20_000, 20_000), PerShareFees::ZERO);
-    let mut lane = match Lane::new(
-        LaneSettings::default(),
-        vec![spec(0, "two", &[symbol(1)], factory)],
-        venue,
-        Arc::default(),
-        None,
-    ) {
-        Ok(l) => l,
-        Err(e) => panic!("{e}"),
-    };
+    let mut lane = new_lane(vec![spec(0, "two", &[symbol(1)], factory)], venue);
     lane.start();
     for (i, ev) in session(1, 1, 300).iter().enumerate() {
         lane.process(&item(i as u64, *ev), false);
