@@ -106,13 +106,17 @@ pub struct RecoveryReport {
     /// Corrupt regions in the middle of the file, each followed by a valid block.
     pub bad_blocks: Vec<BadBlock>,
     /// Blocks missing by their sequence numbers (the blocks inside the bad regions, the first
-    /// block included).
+    /// block included), plus the blocks of a damaged tail the trailer index lists.
     pub missing_blocks: u64,
     /// Valid blocks whose sequence number does not follow the previous block's (repeated or
     /// going backwards): a file spliced or edited, not written by one writer.
     pub out_of_order_blocks: u64,
     /// The torn or corrupted tail, if any: its offset and why its first block was rejected.
     pub truncated_tail: Option<(u64, Corruption)>,
+    /// Blocks and records the trailer index lists at or after the tail's offset (lost with
+    /// it), when there is a trailer ([`IndexState::Present`]: a finished file whose end was
+    /// damaged); `None` otherwise (a file cut short has no trailer to tell).
+    pub tail_lost: Option<(u64, u64)>,
     /// Where the index came from.
     pub index: IndexState,
 }
@@ -126,8 +130,23 @@ impl RecoveryReport {
             missing_blocks: 0,
             out_of_order_blocks: 0,
             truncated_tail: None,
+            tail_lost: None,
             index,
         }
+    }
+
+    /// Records lost in bad blocks and the tail, when the trailer index tells (every loss
+    /// counted from it); `None` when something was lost and there is no index to count it, or
+    /// `Some(0)` when nothing was.
+    pub fn lost_records(&self) -> Option<u64> {
+        let mut lost = 0u64;
+        for b in &self.bad_blocks {
+            lost = lost.saturating_add(b.lost_records?);
+        }
+        if self.truncated_tail.is_some() {
+            lost = lost.saturating_add(self.tail_lost?.1);
+        }
+        Some(lost)
     }
 
     /// True when the whole file was read with nothing skipped and the index trailer present.
@@ -450,6 +469,15 @@ impl<R: Read + Seek> CaptureReader<R> {
                 }
                 Ok(None) => {
                     self.report.truncated_tail = Some((off, reason.clone()));
+                    if self.index_state == IndexState::Present {
+                        let lost = self.index.iter().filter(|e| e.offset >= off);
+                        let (blocks, records) = lost.fold((0u64, 0u64), |(b, r), e| {
+                            (b + 1, r.saturating_add(u64::from(e.records)))
+                        });
+                        self.report.tail_lost = Some((blocks, records));
+                        self.report.missing_blocks =
+                            self.report.missing_blocks.saturating_add(blocks);
+                    }
                     self.done = true;
                     Advance::Failed(CaptureError::TruncatedTail {
                         offset: off,

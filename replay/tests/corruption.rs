@@ -238,9 +238,41 @@ fn corrupted_tail_block_is_a_truncated_tail() {
     let mut r = reader(&bytes);
     let report = r.verify().expect("verify");
     assert_eq!(report.records, recs.len() as u64 - u64::from(last.records));
-    let (off, reason) = report.truncated_tail.expect("tail");
+    let (off, reason) = report.truncated_tail.clone().expect("tail");
     assert_eq!(off, last.offset);
     assert!(matches!(reason, Corruption::PayloadCrc { .. }));
+    // Without a trailer nobody can say how much the tail held.
+    assert_eq!((report.tail_lost, report.lost_records()), (None, None));
+}
+
+#[test]
+fn a_damaged_end_of_a_finished_file_is_counted_from_its_index() {
+    let recs = records(500, 60);
+    let full = write_all(&recs, options(2500, Compression::None));
+    let index = reader(&full).index().to_vec();
+    assert!(index.len() > 4);
+    let n = index.len();
+    let count = |k: usize| u64::from(index[k].records);
+    // The last block damaged in place: the trailer and footer are intact.
+    let mut bytes = full.clone();
+    bytes[index[n - 1].offset as usize + 60] ^= 1;
+    let report = reader(&bytes).verify().expect("verify");
+    assert_eq!(report.records, recs.len() as u64 - count(n - 1));
+    assert_eq!(
+        report.truncated_tail.as_ref().map(|t| t.0),
+        Some(index[n - 1].offset)
+    );
+    assert_eq!(report.tail_lost, Some((1, count(n - 1))));
+    assert_eq!(report.missing_blocks, 1);
+    assert_eq!(report.lost_records(), Some(count(n - 1)));
+    // The last two: the first is a bad block (the second's header is intact, so reading
+    // resumes there), the second the tail; every lost record is counted.
+    bytes[index[n - 2].offset as usize + 60] ^= 1;
+    let report = reader(&bytes).verify().expect("verify");
+    assert_eq!(report.bad_blocks.len(), 1);
+    assert_eq!(report.bad_blocks[0].lost_records, Some(count(n - 2)));
+    assert_eq!(report.tail_lost, Some((1, count(n - 1))));
+    assert_eq!(report.lost_records(), Some(count(n - 2) + count(n - 1)));
 }
 
 #[test]

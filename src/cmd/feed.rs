@@ -356,7 +356,7 @@ fn read_capture(
     let rr = reader.report();
     report.recovery =
         Some(format!(
-        "{} good blocks, {} records; {} bad blocks ({} blocks missing, {} out of order); torn tail: {}; index {}",
+        "{} good blocks, {} records; {} bad blocks ({} blocks missing, {} out of order); torn tail: {}; records lost: {}; index {}",
         rr.good_blocks,
         rr.records,
         rr.bad_blocks.len(),
@@ -365,6 +365,8 @@ fn read_capture(
         rr.truncated_tail
             .as_ref()
             .map_or("none".to_string(), |(off, why)| format!("at offset {off} ({why:?})")),
+        rr.lost_records()
+            .map_or("unknown (no index to count them)".to_string(), |n| n.to_string()),
         match rr.index {
             ticklane_replay::IndexState::Present => "read from the trailer",
             ticklane_replay::IndexState::Rebuilt => "rebuilt by scanning (no valid trailer)",
