@@ -119,6 +119,20 @@ fn mold_parse_errors() {
         MoldPacket::parse(&p).unwrap_err(),
         MoldError::TrailingBytes { offset: 20, len: 3 }
     );
+    // Messages numbered up to u64::MAX - 1 parse; one numbered u64::MAX has no next sequence.
+    let last = packet(b"SESSION001", u64::MAX - 2, 2, &[b"a", b"b"]);
+    assert_eq!(MoldPacket::parse(&last).unwrap().next_sequence(), u64::MAX);
+    let p = packet(b"SESSION001", u64::MAX - 1, 2, &[b"a", b"b"]);
+    assert_eq!(
+        MoldPacket::parse(&p).unwrap_err(),
+        MoldError::SequenceOverflow {
+            sequence: u64::MAX - 1,
+            count: 2
+        }
+    );
+    // A heartbeat or end of session at u64::MAX is a sequence number, not a message.
+    assert!(MoldPacket::parse(&packet(b"SESSION001", u64::MAX, 0, &[])).is_ok());
+    assert!(MoldPacket::parse(&packet(b"SESSION001", u64::MAX, 0xFFFF, &[])).is_ok());
 }
 
 #[test]

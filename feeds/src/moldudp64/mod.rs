@@ -129,6 +129,15 @@ pub enum MoldError {
         /// Number of trailing bytes.
         len: usize,
     },
+    /// A data packet whose messages would be numbered past `u64::MAX - 1`: the sequence that
+    /// follows it does not exist (a corrupt sequence number; a real session never gets there).
+    #[error("MoldUDP64 packet at sequence {sequence} with {count} messages runs past the last sequence number")]
+    SequenceOverflow {
+        /// Sequence number of the first message.
+        sequence: u64,
+        /// Messages in the packet.
+        count: u16,
+    },
     /// A request packet that is not exactly 20 bytes long.
     #[error("MoldUDP64 request must be 20 bytes, got {len}")]
     BadRequestLength {
@@ -197,6 +206,10 @@ impl<'a> MoldPacket<'a> {
                 });
             }
             return Ok(Self { header, payload });
+        }
+        let sequence = header.sequence.get();
+        if sequence.checked_add(u64::from(count)).is_none() {
+            return Err(MoldError::SequenceOverflow { sequence, count });
         }
         let mut offset = HEADER_LEN;
         let mut found = 0usize;
@@ -289,7 +302,8 @@ impl<'a> MoldPacket<'a> {
     }
 
     /// The sequence number that follows this packet: `sequence + count` for data packets,
-    /// `sequence` for heartbeat and end of session. Saturates instead of overflowing.
+    /// `sequence` for heartbeat and end of session. (Never overflows: [`MoldPacket::parse`]
+    /// refuses a data packet that would, as [`MoldError::SequenceOverflow`].)
     #[inline]
     pub fn next_sequence(&self) -> u64 {
         self.sequence().saturating_add(self.len() as u64)
