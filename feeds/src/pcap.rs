@@ -95,6 +95,9 @@ pub struct CaptureStats {
     pub unsupported_link: u64,
     /// Records returned as errors.
     pub errors: u64,
+    /// pcapng Simple Packet Blocks, which carry no timestamp: each was given the previous
+    /// packet's (0 before any).
+    pub untimed: u64,
 }
 
 impl CaptureStats {

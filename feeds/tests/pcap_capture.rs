@@ -514,11 +514,13 @@ fn pcapng_byte_orders_tsresol_and_block_types() {
                 3_000_000_007,
                 42_000_000,
                 9_000,
-                0,
+                // The Simple Packet Block has no timestamp: the previous packet's.
+                9_000,
                 123
             ],
             "big={big}"
         );
+        assert_eq!(r.stats().untimed, 1);
         for (i, g) in got.iter().enumerate() {
             assert_eq!(
                 (g.src, g.dst, g.payload),

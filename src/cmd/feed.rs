@@ -489,6 +489,13 @@ fn read_pcap(
     let cs = cursor.stats();
     report.source.non_udp_skipped = cs.non_ipv4 + cs.non_udp + cs.unsupported_link;
     report.source.fragments_skipped = cs.fragments;
+    if cs.untimed > 0 {
+        tracing::warn!(
+            "{} pcapng packets carried no timestamp (Simple Packet Blocks): each was given the \
+             previous packet's, for the session's gap timer",
+            cs.untimed
+        );
+    }
     finish_session(
         &mut session,
         stopped,

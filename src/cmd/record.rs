@@ -81,6 +81,13 @@ pub fn run(
                 c.fragments
             );
         }
+        if c.untimed > 0 {
+            eprintln!(
+                "{} pcapng packets carried no timestamp (Simple Packet Blocks): each was given \
+                 the previous packet's",
+                c.untimed
+            );
+        }
         if let Some(e) = &stats.first_record_error {
             eprintln!("first unreadable record: {e}");
         }

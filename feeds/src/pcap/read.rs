@@ -122,6 +122,8 @@ pub struct PcapCursor {
     interfaces: Vec<Interface>,
     stats: CaptureStats,
     done: bool,
+    /// Timestamp of the last packet returned (what an untimed one gets).
+    last_ts_ns: u64,
 }
 
 impl PcapCursor {
@@ -145,6 +147,7 @@ impl PcapCursor {
                 interfaces: Vec::new(),
                 stats: CaptureStats::default(),
                 done: false,
+                last_ts_ns: 0,
             });
         }
         let (big, nanos) = match (magic_be, magic_le) {
@@ -178,6 +181,7 @@ impl PcapCursor {
             interfaces: Vec::new(),
             stats: CaptureStats::default(),
             done: false,
+            last_ts_ns: 0,
         })
     }
 
@@ -212,6 +216,7 @@ impl PcapCursor {
             Some(Ok(p)) => {
                 self.stats.packets += 1;
                 self.index += 1;
+                self.last_ts_ns = p.ts_ns;
                 Some(Ok(p))
             }
             Some(Err(e)) => {
@@ -430,10 +435,13 @@ impl PcapCursor {
                         cap = cap.min(iface.snaplen as usize);
                     }
                     let frame = body.get(4..4 + cap).unwrap_or(&[]);
+                    // A Simple Packet Block has no timestamp: it gets the previous packet's
+                    // (0 before any), and is counted.
+                    self.stats.untimed += 1;
                     return Some(Ok(RawPacket {
                         offset,
                         index: self.index,
-                        ts_ns: 0,
+                        ts_ns: self.last_ts_ns,
                         link_type: iface.link_type,
                         orig_len: orig,
                         data: frame,
