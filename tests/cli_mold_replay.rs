@@ -267,3 +267,40 @@ fn a_recording_replays_a_huge_gap_as_the_receiver_decided_it() {
         "{v}"
     );
 }
+
+#[test]
+fn a_paced_replay_of_a_recording_follows_its_receive_times() {
+    use ticklane_replay::format::{CaptureHeader, FeedKind};
+    use ticklane_replay::{CaptureWriter, Line, WriterOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let pkts = packets(dir.path());
+    // Received 10 ms apart, whatever their event times (which span the whole trading day).
+    let path = dir.path().join("paced.tlcap");
+    let header = CaptureHeader::new(FeedKind::MoldUdp64, "");
+    let mut w = CaptureWriter::create(&path, &header, WriterOptions::default()).unwrap();
+    const GAP: u64 = 10_000_000;
+    for (i, (p, _)) in pkts.iter().enumerate() {
+        w.write_record(T0 + i as u64 * GAP, Line::A, p).unwrap();
+    }
+    w.finish().unwrap();
+    let speed = 100_000u64;
+    let v: serde_json::Value = serde_json::from_slice(
+        &run_ok(&[
+            "replay",
+            path.to_str().unwrap(),
+            "--speed",
+            &format!("{speed}x"),
+            "--json",
+        ])
+        .stdout,
+    )
+    .unwrap();
+    // The last event is due (receive span) / speed after the first: the data packets' span,
+    // give or take the packets at either end without an event.
+    let span = v["paced_span_ns"].as_u64().unwrap();
+    let received = (pkts.len() as u64 - 1) * GAP / speed;
+    assert!(
+        span <= received && span + 3 * GAP / speed >= received,
+        "paced over {span} ns, the receive times span {received} ns at {speed}x"
+    );
+}

@@ -98,6 +98,10 @@ pub struct Record<'a> {
     pub itch: Option<&'a Message<'a>>,
     /// The normalized event, where the message has one.
     pub event: Option<&'a MarketEvent>,
+    /// When the message was received, for recordings (captures, pcaps): the receive time of
+    /// the packet whose arrival made it deliverable in order (any origin; a replay paced at
+    /// `Nx` follows it). `None` for files without receive times (binary files, LOBSTER).
+    pub received: Option<u64>,
 }
 
 /// Opens `path` and calls `on_message` for every message. Stops early when it breaks.
@@ -178,6 +182,7 @@ pub fn read(
             instrument: u32::from(msg.stock_locate()),
             itch: Some(&msg),
             event: ev.as_ref(),
+            received: item.recv_ts_ns,
         };
         if on_message(&rec).is_break() {
             break;
@@ -230,6 +235,8 @@ fn read_capture(
     let mut index = 0u64;
     let mut stopped = false;
     let mut last_ts = 0u64;
+    // Receive time of the last record (what the session's end is stamped with).
+    let mut last_received = 0u64;
     while let Some(item) = reader.next_record() {
         let rec = match item {
             Ok(r) => r,
@@ -245,11 +252,13 @@ fn read_capture(
             }
         };
         index += 1;
+        last_received = rec.ts_ns;
         let mut sink = CaptureSink {
             report: &mut report,
             on_message: &mut on_message,
             position: index,
             last_ts: &mut last_ts,
+            received: rec.ts_ns,
             stopped: false,
         };
         if feed == FeedKind::ItchBinary {
@@ -349,6 +358,7 @@ fn read_capture(
             &mut on_message,
             index,
             &mut last_ts,
+            last_received,
         );
     }
     // Corrupted blocks and a torn tail came out of the reader as errors (with their offsets)
@@ -384,6 +394,7 @@ fn finish_session(
     on_message: &mut impl FnMut(&Record<'_>) -> ControlFlow<()>,
     position: u64,
     last_ts: &mut u64,
+    received: u64,
 ) {
     if !stopped {
         let mut sink = CaptureSink {
@@ -391,6 +402,7 @@ fn finish_session(
             on_message,
             position,
             last_ts,
+            received,
             stopped: false,
         };
         s.finish(&mut sink);
@@ -439,6 +451,7 @@ fn read_pcap(
     let mut session = MoldUdp64Session::new(replay_session(None, None, false));
     let mut lines: [Option<std::net::SocketAddrV4>; 2] = [None; 2];
     let mut last_ts = 0u64;
+    let mut last_received = 0u64;
     let mut position = 0u64;
     let mut stopped = false;
     while let Some(item) = cursor.next_udp(data) {
@@ -468,11 +481,13 @@ fn read_pcap(
             }
             _ => 2,
         };
+        last_received = d.ts_ns;
         let mut sink = CaptureSink {
             report: &mut report,
             on_message: &mut on_message,
             position,
             last_ts: &mut last_ts,
+            received: d.ts_ns,
             stopped: false,
         };
         session.poll(d.ts_ns, &mut sink);
@@ -503,6 +518,7 @@ fn read_pcap(
         &mut on_message,
         position,
         &mut last_ts,
+        last_received,
     );
     Ok(report)
 }
@@ -548,6 +564,9 @@ struct CaptureSink<'a, F: FnMut(&Record<'_>) -> ControlFlow<()>> {
     position: u64,
     /// Event time of the last event (a lost gap is stamped with it).
     last_ts: &'a mut u64,
+    /// Receive time of the packet (or note) being processed: what its deliveries are stamped
+    /// with ([`Record::received`]).
+    received: u64,
     stopped: bool,
 }
 
@@ -582,6 +601,7 @@ impl<F: FnMut(&Record<'_>) -> ControlFlow<()>> CaptureSink<'_, F> {
             instrument: u32::from(msg.stock_locate()),
             itch: Some(&msg),
             event: ev.as_ref(),
+            received: Some(self.received),
         });
         self.stopped = flow.is_break();
     }
@@ -614,6 +634,7 @@ impl<F: FnMut(&Record<'_>) -> ControlFlow<()>> SessionSink for CaptureSink<'_, F
             instrument: 0,
             itch: None,
             event: Some(&ev),
+            received: Some(self.received),
         });
         self.stopped = flow.is_break();
     }
@@ -659,6 +680,7 @@ fn read_lobster(
                 instrument: LOBSTER_INSTRUMENT.0,
                 itch: None,
                 event: Some(&dir),
+                received: None,
             };
             if on_message(&rec).is_break() {
                 break;
@@ -672,6 +694,7 @@ fn read_lobster(
             instrument: LOBSTER_INSTRUMENT.0,
             itch: None,
             event: ev.as_ref(),
+            received: None,
         };
         if on_message(&rec).is_break() {
             break;

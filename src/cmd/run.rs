@@ -225,7 +225,10 @@ impl FeedSource for FileSource {
         let mut n = 0u32;
         let result = super::feed::read(&self.path, &opts, |rec| {
             if let Some(ev) = rec.event {
-                if publisher.wait_until_due(ev.ts.0).is_err() {
+                // A recording is paced by its receive times (bursts as they arrived), a file
+                // without them by event time.
+                let received = rec.received.unwrap_or(ev.ts.0);
+                if publisher.wait_until_received(ev.ts.0, received).is_err() {
                     stopped = true;
                     return ControlFlow::Break(());
                 }
@@ -894,6 +897,7 @@ fn json_report(r: &RunReport, cfg: &RunConfig, digest: &[u8; 32]) -> serde_json:
         "full_waits": r.feed.full_waits,
         "filtered": r.feed.filtered,
         "reached_end_of_window": r.feed.reached_end_of_window,
+        "paced_span_ns": r.feed.paced_span_ns,
         "dropped_lane_gone": r.feed.dropped_lane_gone,
         "elapsed_ns": r.elapsed_ns,
         "events_per_sec": r.feed.events as f64 / (r.elapsed_ns.max(1) as f64 / 1e9),

@@ -83,6 +83,9 @@ pub struct FeedStats {
     pub reached_end_of_window: bool,
     /// Events not published because their instrument is outside the window's symbols.
     pub filtered: u64,
+    /// Paced runs: when the last event was due, ns after the first (the schedule the pace
+    /// set: event or receive times over the speed, or the count over the rate); 0 at `max`.
+    pub paced_span_ns: u64,
 }
 
 /// The publisher was stopped: the source should return.
@@ -277,6 +280,15 @@ impl Publisher {
     /// Waits until an event of event time `ts_ns` is due under the pace (no-op at `Max`).
     /// Call it before stamping the message's arrival. Flushes staged events before waiting.
     pub fn wait_until_due(&mut self, ts_ns: u64) -> Result<(), Stopped> {
+        self.wait_until_received(ts_ns, ts_ns)
+    }
+
+    /// [`Publisher::wait_until_due`] for a recording: the event of event time `ts_ns` was
+    /// received at `received_ns` (the capture's receive time, any origin), and an `Nx` pace
+    /// follows the receive times, so the recording's bursts and gaps are replayed as they
+    /// arrived. The window (`--from`) is still in event time. A source must give receive
+    /// times for all its events or for none.
+    pub fn wait_until_received(&mut self, ts_ns: u64, received_ns: u64) -> Result<(), Stopped> {
         if ts_ns < self.window.from {
             // Warm-up before the window: as fast as possible.
             return Ok(());
@@ -284,8 +296,10 @@ impl Publisher {
         let due_ns = match self.pace {
             Pace::Max => return Ok(()),
             Pace::Speed(factor) => {
-                let (_, origin_ts) = *self.pace_origin.get_or_insert((self.clock.raw(), ts_ns));
-                let elapsed_event = ts_ns.saturating_sub(origin_ts) as f64;
+                let (_, origin_ts) = *self
+                    .pace_origin
+                    .get_or_insert((self.clock.raw(), received_ns));
+                let elapsed_event = received_ns.saturating_sub(origin_ts) as f64;
                 (elapsed_event / factor.max(1e-9)) as u64
             }
             Pace::Rate(per_sec) => {
@@ -295,6 +309,7 @@ impl Publisher {
                 (u128::from(n) * 1_000_000_000 / u128::from(per_sec.max(1))) as u64
             }
         };
+        self.stats.paced_span_ns = self.stats.paced_span_ns.max(due_ns);
         let origin = self.pace_origin.map_or(0, |o| o.0);
         if self.clock.nanos_between(origin, self.clock.raw()) >= due_ns {
             return Ok(());
