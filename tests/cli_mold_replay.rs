@@ -304,3 +304,34 @@ fn a_paced_replay_of_a_recording_follows_its_receive_times() {
         "paced over {span} ns, the receive times span {received} ns at {speed}x"
     );
 }
+
+#[test]
+fn a_pcap_of_two_sessions_delivers_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let pkts = packets(dir.path());
+    let total: u64 = pkts.iter().map(|p| p.1).sum();
+    // The same feed under a second session id, interleaved with the first.
+    let other: Vec<Vec<u8>> = pkts
+        .iter()
+        .map(|(p, _)| {
+            let mut p = p.clone();
+            p[..10].copy_from_slice(b"OTHER00001");
+            p
+        })
+        .collect();
+    let mut datagrams = Vec::new();
+    for (a, b) in pkts.iter().zip(&other) {
+        datagrams.push((LINE_A, &a.0[..]));
+        datagrams.push((LINE_B, &b[..]));
+    }
+    let path = dir.path().join("two.pcap");
+    write(&path, &datagrams);
+    let v = inspect(&path);
+    assert_eq!(v["messages"], 2 * total, "{v}");
+    assert_eq!(
+        (&v["gaps"], &v["duplicates"]),
+        (&0.into(), &0.into()),
+        "{v}"
+    );
+    assert_eq!(v["end_of_session"], 2, "{v}");
+}

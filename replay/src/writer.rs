@@ -105,6 +105,8 @@ pub struct CaptureWriter<W: Write> {
     index: Vec<IndexEntry>,
     since_flush: u64,
     records: u64,
+    /// Records handed to the OS by the last successful flush of the underlying writer.
+    durable: u64,
     uncompressed_bytes: u64,
     poisoned: bool,
 }
@@ -204,6 +206,7 @@ impl<W: Write> CaptureWriter<W> {
             index: Vec::new(),
             since_flush: 0,
             records: 0,
+            durable: 0,
             uncompressed_bytes: 0,
             poisoned: false,
         })
@@ -217,6 +220,13 @@ impl<W: Write> CaptureWriter<W> {
     /// Records accepted so far (written or pending in the block buffer).
     pub fn records(&self) -> u64 {
         self.records
+    }
+
+    /// Records whose blocks the underlying writer has accepted and flushed without error
+    /// (handed to the OS: they survive `kill -9`). After an I/O error, the records beyond
+    /// this are not in the file, or not reliably.
+    pub fn durable_records(&self) -> u64 {
+        self.durable
     }
 
     /// Records in the block buffer, not yet written (lost in a crash now).
@@ -348,6 +358,7 @@ impl<W: Write> CaptureWriter<W> {
                 source,
             });
         }
+        self.durable = self.records - u64::from(self.block_records);
         Ok(())
     }
 

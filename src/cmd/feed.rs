@@ -386,7 +386,7 @@ fn read_capture(
 }
 
 /// Ends a replayed MoldUDP64 session (unless the command stopped it: what is still buffered
-/// or missing then stays undelivered) and copies its counters into the report.
+/// or missing then stays undelivered) and adds its counters to the report.
 fn finish_session(
     s: &mut MoldUdp64Session,
     stopped: bool,
@@ -408,11 +408,11 @@ fn finish_session(
         s.finish(&mut sink);
     }
     let st = s.stats();
-    report.source.duplicates = st.duplicate_messages;
-    report.source.gaps = st.lost_gaps;
-    report.source.missing = st.lost_messages;
-    report.source.heartbeats = st.heartbeats;
-    report.source.end_of_session = u64::from(st.end_of_session);
+    report.source.duplicates += st.duplicate_messages;
+    report.source.gaps += st.lost_gaps;
+    report.source.missing += st.lost_messages;
+    report.source.heartbeats += st.heartbeats;
+    report.source.end_of_session += u64::from(st.end_of_session);
     if st.foreign_session > 0 {
         report.record(
             None,
@@ -431,8 +431,11 @@ fn finish_session(
 /// that arrive out of order are put back in order, and a gap no later packet fills within
 /// [`OFFLINE_GRACE_NS`] of capture time reaches the command as an [`EventBody::FeedGap`]
 /// event. Lines: the first destination address seen is line A, the second line B, any other
-/// counted as a third line (the session's per-line counters). A corrupt record or packet is an
-/// error with its packet index; a capture cut mid-record ends the read with an error.
+/// counted as a third line (the session's per-line counters). Each MoldUDP64 session id gets
+/// its own receive session (a capture of several feeds, or of a session whose id changed,
+/// loses nothing); their messages reach the command in arrival order. A corrupt record or
+/// packet is an error with its packet index; a capture cut mid-record ends the read with an
+/// error.
 fn read_pcap(
     path: &Path,
     format: SourceFormat,
@@ -448,7 +451,9 @@ fn read_pcap(
         format: Some(format),
         ..ReadReport::default()
     };
-    let mut session = MoldUdp64Session::new(replay_session(None, None, false));
+    // One receive session per MoldUDP64 session id, in order of first appearance (a capture
+    // may hold several feeds, or a session that changed its id).
+    let mut sessions: Vec<(Session, MoldUdp64Session)> = Vec::new();
     let mut lines: [Option<std::net::SocketAddrV4>; 2] = [None; 2];
     let mut last_ts = 0u64;
     let mut last_received = 0u64;
@@ -490,9 +495,30 @@ fn read_pcap(
             received: d.ts_ns,
             stopped: false,
         };
-        session.poll(d.ts_ns, &mut sink);
+        for (_, session) in &mut sessions {
+            session.poll(d.ts_ns, &mut sink);
+        }
         if !sink.stopped {
-            if let Err(e) = session.on_packet(line, d.payload, d.ts_ns, &mut sink) {
+            let Some(id) = d
+                .payload
+                .get(..10)
+                .and_then(|b| <Session>::try_from(b).ok())
+            else {
+                let e = ticklane_feeds::moldudp64::MoldError::TooShort {
+                    len: d.payload.len(),
+                };
+                sink.report.record(Some(position), "capture", e.to_string());
+                continue;
+            };
+            let k = match sessions.iter().position(|(s, _)| *s == id) {
+                Some(k) => k,
+                None => {
+                    let config = replay_session(None, Some(id), false);
+                    sessions.push((id, MoldUdp64Session::new(config)));
+                    sessions.len() - 1
+                }
+            };
+            if let Err(e) = sessions[k].1.on_packet(line, d.payload, d.ts_ns, &mut sink) {
                 sink.report.record(Some(position), "capture", e.to_string());
             }
         }
@@ -511,15 +537,17 @@ fn read_pcap(
             cs.untimed
         );
     }
-    finish_session(
-        &mut session,
-        stopped,
-        &mut report,
-        &mut on_message,
-        position,
-        &mut last_ts,
-        last_received,
-    );
+    for (_, session) in &mut sessions {
+        finish_session(
+            session,
+            stopped,
+            &mut report,
+            &mut on_message,
+            position,
+            &mut last_ts,
+            last_received,
+        );
+    }
     Ok(report)
 }
 

@@ -500,9 +500,8 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> PaperExchange<L, F, Q> {
 
     /// Takes displayed liquidity for `w`, best level first, at level prices.
     fn take(&mut self, t: Timestamp, w: &mut Working<Q::State>, book: &OrderBook<'_>) {
-        // Nothing trades while the instrument is halted, paused or quoting only: an order
-        // re-priced across the book then (a modify; a submit is refused) rests until trading
-        // resumes.
+        // Nothing trades while the instrument is not trading (submits and crossing modifies
+        // are refused before they get here; this keeps it so for any other caller).
         if book.trading_state().is_some_and(|s| !s.is_trading()) {
             return;
         }
@@ -604,6 +603,12 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> PaperExchange<L, F, Q> {
         };
         let mut w = self.working[i].clone();
         let crosses = Self::crosses(&book, w.side, price);
+        // Nothing trades while the instrument is halted, paused or quoting only: a new price
+        // that would take is refused, as a new order is (one that rested crossed would never
+        // take the book when trading resumed).
+        if crosses && price != w.price && book.trading_state().is_some_and(|s| !s.is_trading()) {
+            return self.reject_amend(t, id, instrument, RejectReason::InstrumentNotTrading);
+        }
         // Post-only refuses a new price that would take; at its resting price the order
         // already rests (what crosses it has been offered to it as a maker): it may shrink.
         if w.tif == TimeInForce::PostOnly && crosses && price != w.price {

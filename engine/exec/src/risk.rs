@@ -121,10 +121,11 @@ pub enum RiskConfigError {
         /// Its value.
         value: Decimal,
     },
-    /// The daily loss limit is zero: a flat P&L would trip it before any trade.
+    /// The daily loss limit is zero (or below the price unit, $0.0001): a flat P&L would
+    /// trip it before any trade.
     #[error(
-        "risk limit `daily_loss_limit` is 0: the gate would trip at a flat P&L before any \
-         trade (leave it out for no limit)"
+        "risk limit `daily_loss_limit` is 0 (or below $0.0001): the gate would trip at a flat \
+         P&L before any trade (leave it out for no limit)"
     )]
     ZeroDailyLoss,
 }
@@ -149,7 +150,9 @@ impl RiskLimits {
                 return Err(RiskConfigError::Negative { field, value });
             }
         }
-        if self.daily_loss_limit.is_some_and(|d| d.is_zero()) {
+        // The gate compares in price units (1/10,000 of a dollar, truncated): a limit below
+        // one unit is zero there.
+        if self.daily_loss_limit.is_some_and(|d| units(d) <= 0) {
             return Err(RiskConfigError::ZeroDailyLoss);
         }
         Ok(())

@@ -257,6 +257,17 @@ impl TouchVenue {
     }
 
     /// Takes displayed liquidity for `r` up to its limit; returns whether anything filled.
+    /// Whether `r` at `price` would reach the best opposite level.
+    fn crosses(market: &Market, r: &Resting, price: Price) -> bool {
+        market
+            .book(r.instrument)
+            .and_then(|b| b.best(r.side.opposite()))
+            .is_some_and(|l| match r.side {
+                Side::Bid => l.price <= price,
+                Side::Ask => l.price >= price,
+            })
+    }
+
     fn take(now: Timestamp, r: &mut Resting, market: &Market, out: &mut Vec<VenueReport>) {
         let Some(book) = market.book(r.instrument) else {
             return;
@@ -388,17 +399,26 @@ impl Venue for TouchVenue {
                     ));
                     return;
                 };
-                if qty.0 == 0 || price.0 <= 0 {
-                    let r = self.resting[i];
-                    out.push(Self::reject_amend(
-                        now,
-                        r.id,
-                        r.instrument,
-                        RejectReason::InvalidOrder,
-                    ));
+                let mut r = self.resting[i];
+                // A new price that would take while the instrument is not trading is refused
+                // (see `PaperExchange`).
+                let halted = || {
+                    market
+                        .book(r.instrument)
+                        .and_then(|b| b.trading_state())
+                        .is_some_and(|s| !s.is_trading())
+                };
+                let refusal = if qty.0 == 0 || price.0 <= 0 {
+                    Some(RejectReason::InvalidOrder)
+                } else if price != r.price && Self::crosses(market, &r, price) && halted() {
+                    Some(RejectReason::InstrumentNotTrading)
+                } else {
+                    None
+                };
+                if let Some(why) = refusal {
+                    out.push(Self::reject_amend(now, r.id, r.instrument, why));
                     return;
                 }
-                let mut r = self.resting[i];
                 let keeps_priority = price == r.price && qty.0 <= r.leaves;
                 r.price = price;
                 r.leaves = qty.0;

@@ -583,7 +583,7 @@ fn cancel_all_cancels_working_and_in_flight_orders_of_one_strategy() {
 }
 
 #[test]
-fn a_modify_across_the_book_during_a_halt_takes_nothing() {
+fn a_modify_across_the_book_during_a_halt_is_refused() {
     let mut s = Sim::new(zero());
     // A bid under the asks (10.01 x 300, 10.02 x 500).
     s.cmd(10, submit(1, Side::Bid, 9_9000, 100, TimeInForce::Day));
@@ -594,17 +594,25 @@ fn a_modify_across_the_book_during_a_halt_takes_nothing() {
             reason: *b"LUDP",
         },
     );
-    // Re-priced through the frozen asks: the modify is taken, nothing trades.
+    // Re-priced through the frozen asks: refused, as a new order would be; nothing trades.
     let out = s.cmd(30, modify(1, 10_0200, 100));
     assert!(fills(&out).is_empty(), "{out:?}");
     assert_eq!(
         updates(&out),
+        vec![OrderUpdateKind::AmendRejected(
+            RejectReason::InstrumentNotTrading
+        )]
+    );
+    assert_eq!(s.v.order(id(1)).map(|o| o.price), Some(Price(9_9000)));
+    // A new price that does not cross is taken (the order rests there).
+    let out = s.cmd(31, modify(1, 9_9500, 100));
+    assert_eq!(
+        updates(&out),
         vec![OrderUpdateKind::Modified {
-            price: Price(10_0200),
+            price: Price(9_9500),
             qty: Qty(100)
         }]
     );
-    assert_eq!(s.v.working_orders(), 1);
     assert_eq!(s.v.stats().shares, 0);
 }
 

@@ -385,6 +385,11 @@ fn limits_parse_from_toml_and_refuse_unknown_keys() {
         RiskLimits::from_toml_str("daily_loss_limit = 0"),
         Err(RiskConfigError::ZeroDailyLoss)
     ));
+    assert!(matches!(
+        RiskLimits::from_toml_str("daily_loss_limit = 0.00005"),
+        Err(RiskConfigError::ZeroDailyLoss)
+    ));
+    assert!(RiskLimits::from_toml_str("daily_loss_limit = 0.0001").is_ok());
     assert!(RiskLimits::from_toml_str("max_order_notional = 0").is_ok());
 }
 

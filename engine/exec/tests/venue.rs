@@ -121,7 +121,7 @@ fn fok_and_post_only_are_refused_not_treated_as_day() {
 }
 
 #[test]
-fn a_modify_into_the_bid_during_a_halt_takes_nothing() {
+fn a_modify_into_the_bid_during_a_halt_is_refused() {
     let mut m = market();
     let mut v = TouchVenue::new();
     let mut out = Vec::new();
@@ -150,6 +150,12 @@ fn a_modify_into_the_bid_during_a_halt_takes_nothing() {
         &mut out,
     );
     assert!(fills(&out).is_empty(), "{out:?}");
+    assert_eq!(
+        updates(&out),
+        vec![OrderUpdateKind::AmendRejected(
+            RejectReason::InstrumentNotTrading
+        )]
+    );
     assert_eq!(v.working_orders(), 1);
 }
 

@@ -317,7 +317,9 @@ pub struct LaneReport {
     /// Commands that waited for their strategy's next callback because a cascade of order
     /// callbacks exceeded the per-event routing rounds.
     pub deferred_commands: u64,
-    /// Commands discarded because the strategy that sent them panicked in the same callback.
+    /// Commands discarded: sent by a strategy in a callback that then panicked, or still
+    /// unsent when the run ended (sent from `on_stop`, or deferred by a cascade longer than
+    /// the routing rounds with no callback of their strategy after it).
     pub discarded_on_panic: u64,
     /// Items left in the ring when the lane was stopped early.
     pub left_in_ring: u64,
@@ -382,8 +384,9 @@ pub struct Lane<V: Venue> {
     venue: V,
     reports: Vec<VenueReport>,
     commands: Vec<(usize, OrderCommand)>,
-    /// Refusals of commands that named another strategy's order, for their senders.
-    foreign: Vec<(usize, OrderUpdate)>,
+    /// Refusals of commands that named another strategy's order, for their senders (slot,
+    /// its restart count when it sent the command, the refusal).
+    foreign: Vec<(usize, u32, OrderUpdate)>,
     drained: Vec<OrderCommand>,
     latency: LatencyRecorder,
     clock: HopClock,
@@ -850,6 +853,7 @@ impl<V: Venue> Lane<V> {
                     // refused, and the refusal goes to the sender, not to the order's owner.
                     self.foreign.push((
                         i,
+                        self.slots[i].restarts,
                         OrderUpdate {
                             ts: now,
                             id: cmd.id(),
@@ -885,8 +889,16 @@ impl<V: Venue> Lane<V> {
             }
             self.deliver(seq);
             let mut foreign = std::mem::take(&mut self.foreign);
-            for (i, u) in foreign.drain(..) {
-                self.deliver_update(i, u, seq);
+            for (i, generation, u) in foreign.drain(..) {
+                if self.slots[i].restarts == generation {
+                    self.deliver_update(i, u, seq);
+                } else {
+                    // The sender panicked and was restarted meanwhile (on another report of
+                    // this round): its fresh instance never sent the command.
+                    let s = &mut self.slots[i];
+                    s.outbox.apply_update(&u);
+                    s.digest.update(&u);
+                }
             }
             self.foreign = foreign;
         }

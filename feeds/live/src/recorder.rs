@@ -38,21 +38,23 @@ pub struct RecorderStats {
     pub queued: AtomicU64,
     /// Records dropped because the ring was full (the capture lacks them).
     pub dropped: AtomicU64,
-    /// Records written to the capture.
+    /// Records in the capture file: flushed to the OS without error (updated as blocks go
+    /// out).
     pub written: AtomicU64,
-    /// Records queued but not written because writing had stopped on an error (the capture
-    /// lacks them too).
+    /// Records queued but not in the file because writing failed (set when the recorder
+    /// ends; the capture lacks them).
     pub unwritten: AtomicU64,
 }
 
 /// What the recorder thread ended with.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RecorderSummary {
-    /// Records written.
+    /// Records in the capture file.
     pub written: u64,
     /// Records dropped (ring full).
     pub dropped: u64,
-    /// Records queued but not written: writing had stopped on [`RecorderSummary::error`].
+    /// Records queued but not in the file: writing failed ([`RecorderSummary::error`]), taking
+    /// with it the records not yet flushed and every record after.
     pub unwritten: u64,
     /// Why writing stopped early, if it did (records after that were not written).
     pub error: Option<String>,
@@ -193,8 +195,19 @@ fn drain(
     let mut buf = vec![0u8; 1 << 20];
     let mut pending: Vec<u8> = Vec::with_capacity(2 << 20);
     let mut idle = 0u32;
-    // Records written since the last flush.
+    // Records accepted by the writer since the last flush.
     let mut dirty = false;
+    // Records offered (the recorder's own `DROP` notes are not counted: `written + dropped +
+    // unwritten` is what the feed thread offered).
+    let mut offered = 0u64;
+    // The writer's record number of each `DROP` note it took (rare), to tell notes from
+    // records among the records that reached the file.
+    let mut notes_at: Vec<u64> = Vec::new();
+    // Written = records that reached the file: what the writer has flushed without error.
+    let written = |writer: &CaptureWriter<BufWriter<File>>, notes_at: &[u64]| {
+        let durable = writer.durable_records();
+        durable - notes_at.iter().filter(|&&n| n < durable).count() as u64
+    };
     loop {
         let n = rx.pop_into(&mut buf);
         if n == 0 {
@@ -204,9 +217,14 @@ fn drain(
             idle = idle.saturating_add(1);
             if idle == QUIET_SPINS && dirty && flush_when_quiet && summary.error.is_none() {
                 dirty = false;
-                if let Err(e) = writer.flush() {
-                    tracing::error!("recording stopped: {e}");
-                    summary.error = Some(e.to_string());
+                match writer.flush() {
+                    Ok(()) => stats
+                        .written
+                        .store(written(&writer, &notes_at), Ordering::Relaxed),
+                    Err(e) => {
+                        tracing::error!("recording stopped: {e}");
+                        summary.error = Some(e.to_string());
+                    }
                 }
             }
             if idle > 64 {
@@ -226,30 +244,24 @@ fn drain(
             };
             let ts = u64::from_le_bytes(head[..8].try_into().unwrap_or_default());
             let line = Line::from_byte(head[8]).unwrap_or_default();
-            // The recorder's own notes are not counted: `written + dropped + unwritten` is
-            // what was offered.
             let counted = !(line == Line::Note && bytes.starts_with(b"DROP"));
-            if summary.error.is_some() {
-                // Writing stopped: the record is lost, and said to be.
-                if counted {
-                    summary.unwritten += 1;
-                    stats.unwritten.fetch_add(1, Ordering::Relaxed);
-                }
-            } else {
+            offered += u64::from(counted);
+            // After an error nothing more is written: what is offered then is unwritten.
+            if summary.error.is_none() {
+                let number = writer.records();
                 match writer.write_record(ts, line, bytes) {
-                    Ok(()) if !counted => {}
                     Ok(()) => {
                         dirty = true;
-                        summary.written += 1;
-                        stats.written.fetch_add(1, Ordering::Relaxed);
+                        if !counted {
+                            notes_at.push(number);
+                        }
+                        stats
+                            .written
+                            .store(written(&writer, &notes_at), Ordering::Relaxed);
                     }
                     Err(e) => {
                         tracing::error!("recording stopped: {e}");
                         summary.error = Some(e.to_string());
-                        if counted {
-                            summary.unwritten += 1;
-                            stats.unwritten.fetch_add(1, Ordering::Relaxed);
-                        }
                     }
                 }
             }
@@ -257,11 +269,19 @@ fn drain(
         }
         pending.drain(..at);
     }
+    summary.written = written(&writer, &notes_at);
     if summary.error.is_none() {
-        if let Err(e) = writer.finish() {
-            summary.error = Some(e.to_string());
+        match writer.finish() {
+            // Every record offered is in the file.
+            Ok(_) => summary.written = offered,
+            Err(e) => summary.error = Some(e.to_string()),
         }
     }
+    // Records offered that did not reach the file (a write error): not in the capture, and
+    // said to be.
+    summary.unwritten = offered.saturating_sub(summary.written);
+    stats.written.store(summary.written, Ordering::Relaxed);
+    stats.unwritten.store(summary.unwritten, Ordering::Relaxed);
     summary.dropped = stats.dropped.load(Ordering::Relaxed);
     summary
 }
@@ -296,10 +316,12 @@ mod tests {
         let stats = RecorderStats::default();
         let s = drain(rx, writer, &stats, true);
         assert!(s.error.is_some(), "{s:?}");
-        assert!(s.unwritten > 0, "{s:?}");
-        // Every record offered is written or counted; the recorder's own note is neither.
-        assert_eq!(s.written + s.unwritten, 100, "{s:?}");
-        assert_eq!(stats.unwritten.load(Ordering::Relaxed), s.unwritten);
+        // Nothing reached the file (not even the header): every record offered is counted
+        // as unwritten, the recorder's own note is not counted.
+        assert_eq!(std::fs::metadata(&path).map(|m| m.len()).ok(), Some(0));
+        assert_eq!((s.written, s.unwritten), (0, 100), "{s:?}");
+        assert_eq!(stats.unwritten.load(Ordering::Relaxed), 100);
+        assert_eq!(stats.written.load(Ordering::Relaxed), 0);
     }
 
     #[test]
