@@ -631,9 +631,7 @@ impl<V: Venue> Lane<V> {
             match r {
                 VenueReport::Update(u) => {
                     if let Some(s) = self.slot_index(u.id.strategy()) {
-                        let slot = &mut self.slots[s];
-                        slot.outbox.apply_update(u);
-                        slot.digest.update(u);
+                        self.book_update(s, u);
                     }
                 }
                 // A cancel-all first hands out what was already on its way, fills included:
@@ -758,9 +756,7 @@ impl<V: Venue> Lane<V> {
                         if self.settings.journal {
                             self.journal.push(JournalEntry::Update(*u));
                         }
-                        let s = &mut self.slots[slot];
-                        s.outbox.apply_update(u);
-                        s.digest.update(u);
+                        self.book_update(slot, u);
                     }
                     None if self.settings.journal => {
                         self.journal.push(JournalEntry::Update(*u));
@@ -800,15 +796,22 @@ impl<V: Venue> Lane<V> {
         }
     }
 
+    /// Takes an order update into the order state and digest of the strategy in `slot`,
+    /// without calling it.
+    fn book_update(&mut self, slot: usize, u: &OrderUpdate) {
+        let s = &mut self.slots[slot];
+        s.outbox.apply_update(u);
+        s.digest.update(u);
+    }
+
     /// Hands one order update to the strategy in `slot` (its order book-keeping, digest,
     /// counters, callback).
     fn deliver_update(&mut self, slot: usize, u: OrderUpdate, seq: u64) {
         if self.settings.journal {
             self.journal.push(JournalEntry::Update(u));
         }
+        self.book_update(slot, &u);
         let s = &mut self.slots[slot];
-        s.outbox.apply_update(&u);
-        s.digest.update(&u);
         if matches!(
             u.kind,
             OrderUpdateKind::Rejected(_) | OrderUpdateKind::AmendRejected(_)
@@ -895,9 +898,10 @@ impl<V: Venue> Lane<V> {
                 } else {
                     // The sender panicked and was restarted meanwhile (on another report of
                     // this round): its fresh instance never sent the command.
-                    let s = &mut self.slots[i];
-                    s.outbox.apply_update(&u);
-                    s.digest.update(&u);
+                    if self.settings.journal {
+                        self.journal.push(JournalEntry::Update(u));
+                    }
+                    self.book_update(i, &u);
                 }
             }
             self.foreign = foreign;
