@@ -397,6 +397,8 @@ pub struct Lane<V: Venue> {
     killed: bool,
     last_ts: Timestamp,
     next_equity_sample: u64,
+    /// The lane's net P&L at the last equity sample (what `control.net_pnl` shows).
+    last_net: rust_decimal::Decimal,
     /// Event time of the venue's next mark to market ([`Venue::mark`], every
     /// [`EQUITY_SAMPLE_NS`] on the boundaries; 0 until the first item).
     next_mark: u64,
@@ -545,6 +547,7 @@ impl<V: Venue> Lane<V> {
             killed: false,
             last_ts: Timestamp(0),
             next_equity_sample: 0,
+            last_net: rust_decimal::Decimal::ZERO,
             next_mark: 0,
             events: 0,
             heartbeats: 0,
@@ -1111,11 +1114,15 @@ impl<V: Venue> Lane<V> {
                 net += s.ledger.sample_equity(now).equity;
             }
         }
-        let units = (net * rust_decimal::Decimal::from(ticklane_core::Price::SCALE))
-            .trunc()
-            .try_into()
-            .unwrap_or(0i64);
-        self.control.net_pnl.store(units, Ordering::Relaxed);
+        // Most seconds nothing moved: the status line's figure is converted only on a change.
+        if net != self.last_net {
+            self.last_net = net;
+            let units = (net * rust_decimal::Decimal::from(ticklane_core::Price::SCALE))
+                .trunc()
+                .try_into()
+                .unwrap_or(0i64);
+            self.control.net_pnl.store(units, Ordering::Relaxed);
+        }
     }
 
     /// The venue's periodic mark to market ([`Venue::mark`]): a risk limit that prices alone
