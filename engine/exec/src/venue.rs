@@ -256,7 +256,6 @@ impl TouchVenue {
         })
     }
 
-    /// Takes displayed liquidity for `r` up to its limit; returns whether anything filled.
     /// Whether `r` at `price` would reach the best opposite level.
     fn crosses(market: &Market, r: &Resting, price: Price) -> bool {
         market
@@ -268,6 +267,7 @@ impl TouchVenue {
             })
     }
 
+    /// Takes displayed liquidity for `r` up to its limit; returns whether anything filled.
     fn take(now: Timestamp, r: &mut Resting, market: &Market, out: &mut Vec<VenueReport>) {
         let Some(book) = market.book(r.instrument) else {
             return;
