@@ -11,8 +11,9 @@
 //! loses at most what the flush policy allows (see `replay/FORMAT.md`, "Durability"); unless the
 //! policy is `Manual`, the recorder also writes out its partial block after about 0.1 s without
 //! a record, so a quiet feed does not keep records in memory for long. If writing fails (disk
-//! full), the records that arrive after are counted as unwritten
-//! ([`RecorderSummary::unwritten`]), as ring drops are counted as dropped.
+//! full), every record that did not reach the file (the unflushed ones and all that arrive
+//! after) is counted as unwritten ([`RecorderSummary::unwritten`]), as ring drops are counted
+//! as dropped.
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -147,8 +148,8 @@ impl Recorder {
         drop(tx);
         match thread.map(JoinHandle::join) {
             Some(Ok(s)) => s,
-            // The thread is gone: what it had written and what it never will are in the
-            // shared counters (queued and not written nor counted as unwritten: lost with it).
+            // The thread is gone: what reached the file is in the shared counters; everything
+            // else queued is lost with it.
             Some(Err(_)) => {
                 let written = stats.written.load(Ordering::Relaxed);
                 let queued = stats.queued.load(Ordering::Relaxed);
