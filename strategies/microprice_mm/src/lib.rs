@@ -301,7 +301,9 @@ pub fn target_prices(
     net: i64,
 ) -> [Option<Price>; 2] {
     let tick = i128::from(cfg.tick);
-    let lots = i128::from(net) / i128::from(cfg.lot);
+    // Whole lots, toward zero: in 64 bits (`lot >= 1`, so it cannot overflow), which gives the
+    // same quotient as 128 bits without the library call a 128-bit division costs.
+    let lots = i128::from(net / cfg.lot.max(1));
     let center = i128::from(micro.0) - i128::from(cfg.skew_ticks_per_lot) * lots * tick;
     let half = i128::from(cfg.half_spread_ticks) * tick;
     let bid = floor_to(center - half, tick).min(floor_to(i128::from(best_ask.0) - 1, tick));
