@@ -49,6 +49,11 @@ pub enum Corruption {
     /// complete: [`crate::CaptureWriter::finish`] was interrupted. Every block was read.
     #[error("incomplete index trailer (the writer was interrupted while finishing)")]
     IncompleteTrailer,
+    /// The index trailer is complete and its checksum good, but the 32-byte footer after it
+    /// (which points at it) is damaged: the file was finished, then its last bytes were hit.
+    /// Every block was read.
+    #[error("damaged footer (the index trailer before it is complete; every block was read)")]
+    DamagedFooter,
     /// The payload does not hold the announced records.
     #[error("malformed records in block: {reason}")]
     BadRecords {

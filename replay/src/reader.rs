@@ -143,8 +143,10 @@ impl RecoveryReport {
         for b in &self.bad_blocks {
             lost = lost.saturating_add(b.lost_records?);
         }
-        if self.truncated_tail.is_some() {
-            lost = lost.saturating_add(self.tail_lost?.1);
+        match &self.truncated_tail {
+            // A trailer cut short or a damaged footer: every block was read.
+            Some((_, Corruption::IncompleteTrailer | Corruption::DamagedFooter)) | None => {}
+            Some(_) => lost = lost.saturating_add(self.tail_lost?.1),
         }
         Some(lost)
     }
@@ -500,7 +502,7 @@ impl<R: Read + Seek> CaptureReader<R> {
                 let mut m = [0u8; 4];
                 read_at(&mut self.src, &mut self.pos, off, &mut m)?;
                 if m == INDEX_MAGIC {
-                    return Ok(Err(Corruption::IncompleteTrailer));
+                    return Ok(Err(self.trailer_state(off)?));
                 }
             }
             return Ok(Err(Corruption::Short {
@@ -513,7 +515,7 @@ impl<R: Read + Seek> CaptureReader<R> {
         let hdr = match BlockHeader::decode(&h) {
             Ok(hdr) => hdr,
             Err(Corruption::BadMagic) if h[0..4] == INDEX_MAGIC => {
-                return Ok(Err(Corruption::IncompleteTrailer))
+                return Ok(Err(self.trailer_state(off)?))
             }
             Err(c) => return Ok(Err(c)),
         };
@@ -613,6 +615,48 @@ impl<R: Read + Seek> CaptureReader<R> {
             p += (n - (BLOCK_MAGIC.len() - 1)) as u64;
         }
         Ok(None)
+    }
+
+    /// What an index trailer met where a block was expected says: a complete one (its entry
+    /// count fills the file up to a footer's length before the end, its checksum good) whose
+    /// footer did not validate is [`Corruption::DamagedFooter`]; anything else is
+    /// [`Corruption::IncompleteTrailer`] (the writer stopped while finishing).
+    fn trailer_state(&mut self, off: u64) -> Result<Corruption, CaptureError> {
+        let incomplete = Ok(Corruption::IncompleteTrailer);
+        let Some(room) = self.file_len.checked_sub(off + FOOTER_LEN as u64) else {
+            return incomplete;
+        };
+        if room < (INDEX_HEADER_LEN + 4) as u64 {
+            return incomplete;
+        }
+        let mut head = [0u8; INDEX_HEADER_LEN];
+        read_at(&mut self.src, &mut self.pos, off, &mut head)?;
+        let count = crate::format::le_u64(&head, 8);
+        let entries = room - (INDEX_HEADER_LEN + 4) as u64;
+        if count.checked_mul(INDEX_ENTRY_LEN as u64) != Some(entries) {
+            return incomplete;
+        }
+        let mut crc = crc32c::crc32c(&head);
+        let mut at = off + INDEX_HEADER_LEN as u64;
+        let mut remaining = entries;
+        // Its own buffer: this runs inside a scan that holds `scan_buf`.
+        let mut buf = [0u8; 4096];
+        while remaining > 0 {
+            let n = usize::try_from(remaining)
+                .unwrap_or(usize::MAX)
+                .min(buf.len());
+            read_at(&mut self.src, &mut self.pos, at, &mut buf[..n])?;
+            crc = crc32c::crc32c_append(crc, &buf[..n]);
+            at += n as u64;
+            remaining -= n as u64;
+        }
+        let mut c = [0u8; 4];
+        read_at(&mut self.src, &mut self.pos, at, &mut c)?;
+        Ok(if u32::from_le_bytes(c) == crc {
+            Corruption::DamagedFooter
+        } else {
+            Corruption::IncompleteTrailer
+        })
     }
 
     /// Reads the index trailer; `Ok(false)` when there is no valid one.

@@ -413,3 +413,31 @@ fn a_seek_into_a_corrupted_block_still_skips_earlier_records() {
     assert!(recs[2 * per_block].ts_ns < t && !want.is_empty());
     assert_eq!(got, want);
 }
+
+#[test]
+fn a_damaged_footer_is_told_from_an_interrupted_finish() {
+    let recs = records(800, 50);
+    let full = write_all(&recs, options(3000, Compression::None));
+    assert!(reader(&full).index().len() > 3);
+    // A byte of the 32-byte footer: the trailer before it is whole.
+    let mut bytes = full.clone();
+    let at = bytes.len() - 5;
+    bytes[at] ^= 0x5A;
+    let report = reader(&bytes).verify().expect("verify");
+    assert_eq!(report.records, recs.len() as u64);
+    assert_eq!(report.index, IndexState::Rebuilt);
+    assert_eq!(
+        report.truncated_tail.as_ref().map(|t| &t.1),
+        Some(&Corruption::DamagedFooter)
+    );
+    assert_eq!(report.lost_records(), Some(0), "every block was read");
+    // The footer cut off (the writer stopped while writing it): interrupted.
+    let cut = &full[..full.len() - 10];
+    let report = reader(cut).verify().expect("verify");
+    assert_eq!(report.records, recs.len() as u64);
+    assert_eq!(
+        report.truncated_tail.as_ref().map(|t| &t.1),
+        Some(&Corruption::IncompleteTrailer)
+    );
+    assert_eq!(report.lost_records(), Some(0));
+}
