@@ -498,13 +498,9 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> PaperExchange<L, F, Q> {
         sum
     }
 
-    /// Takes displayed liquidity for `w`, best level first, at level prices.
+    /// Takes displayed liquidity for `w`, best level first, at level prices. Never called while
+    /// the instrument is not trading: submits and crossing modifies are refused then.
     fn take(&mut self, t: Timestamp, w: &mut Working<Q::State>, book: &OrderBook<'_>) {
-        // Nothing trades while the instrument is not trading (submits and crossing modifies
-        // are refused before they get here; this keeps it so for any other caller).
-        if book.trading_state().is_some_and(|s| !s.is_trading()) {
-            return;
-        }
         for level in book.levels(w.side.opposite()) {
             if w.leaves == 0 || !reaches(w.side, w.price, level.price) {
                 break;

@@ -272,7 +272,8 @@ impl TouchVenue {
         let Some(book) = market.book(r.instrument) else {
             return;
         };
-        // Nothing trades while the instrument is not trading (see `PaperExchange`).
+        // Nothing trades while the instrument is not trading (a modify at its own price while
+        // the book crosses it comes here).
         if book.trading_state().is_some_and(|s| !s.is_trading()) {
             return;
         }
