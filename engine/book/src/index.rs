@@ -150,7 +150,7 @@ impl OrderIndex {
     /// Inserts `key -> val` unless `key` is present, in which case the table is unchanged and
     /// the stored value is returned as the error. `val` must not be `u32::MAX`; `key_of(val)`
     /// must return `key` from now on.
-    #[inline]
+    #[inline(always)]
     pub fn try_insert(
         &mut self,
         key: OrderId,
@@ -175,7 +175,7 @@ impl OrderIndex {
     }
 
     /// Position of `key`'s entry and its value, for [`OrderIndex::remove_at`].
-    #[inline]
+    #[inline(always)]
     pub fn locate(&self, key: OrderId, key_of: impl Fn(u32) -> u64) -> Option<(usize, u32)> {
         self.find(key.0, &key_of).ok()
     }
@@ -190,7 +190,7 @@ impl OrderIndex {
     /// Removes the entry at position `i`, as returned by [`OrderIndex::locate`] with no
     /// insert or removal since (the book looks an order up, then removes it: one probe, not
     /// two). Returns its value.
-    #[inline]
+    #[inline(always)]
     pub fn remove_at(&mut self, i: usize, key_of: impl Fn(u32) -> u64) -> u32 {
         debug_assert!(self.entries[i] != EMPTY, "remove_at: entry {i} is empty");
         let val = self.entries[i] & self.val_mask;

@@ -281,7 +281,11 @@ impl Market {
     // ----------------------------------------------------------------- updates
 
     /// Applies one event. Never panics; anomalies are counted (see [`AnomalyKind`]).
-    #[inline]
+    ///
+    /// Always inlined, with the add, removal, ladder and index steps it calls: in the caller's
+    /// event loop the registers they use are saved once per loop rather than once per event
+    /// (about 30 fewer instructions an event, ~5% more events a second; `BENCHMARKS.md`).
+    #[inline(always)]
     pub fn apply(&mut self, ev: &MarketEvent) -> ApplyResult {
         let mut r = ApplyResult {
             instrument: ev.instrument,
@@ -499,7 +503,7 @@ impl Market {
     }
 
     /// Rests a new order at the tail of its level; returns the level slot.
-    #[inline]
+    #[inline(always)]
     fn add_order(
         &mut self,
         b: u32,
@@ -565,7 +569,7 @@ impl Market {
     }
 
     /// Unlinks a live order, drops its level if it empties, and frees its slot and id.
-    #[inline]
+    #[inline(always)]
     fn remove_order(&mut self, found: Found) {
         let slot = found.slot;
         let o = self.orders.slots[slot as usize];

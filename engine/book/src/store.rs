@@ -124,7 +124,7 @@ impl<T: FreeLink> Slab<T> {
     }
 
     /// Stores `v`, reusing a free slot when there is one.
-    #[inline]
+    #[inline(always)]
     pub fn alloc(&mut self, v: T) -> u32 {
         self.live += 1;
         if self.free != NIL {
@@ -141,7 +141,7 @@ impl<T: FreeLink> Slab<T> {
     }
 
     /// Returns slot `i` to the free list.
-    #[inline]
+    #[inline(always)]
     pub fn free(&mut self, i: u32) {
         self.live -= 1;
         let head = self.free;
@@ -199,7 +199,7 @@ impl Ladder {
     }
 
     /// Position of `key`: `Ok(i)` if present, `Err(i)` where it would be inserted.
-    #[inline]
+    #[inline(always)]
     pub fn find(&self, key: i64) -> Result<usize, usize> {
         let v = &self.levels;
         let n = v.len();
@@ -229,7 +229,7 @@ impl Ladder {
         self.levels.insert(pos, (key, level));
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn remove_key(&mut self, key: i64) -> bool {
         match self.find(key) {
             Ok(pos) => {
