@@ -231,7 +231,16 @@ impl CaptureHeader {
             });
         }
         let total = usize::from(le_u16(fixed, 10));
-        let strings = usize::from(le_u16(fixed, 32)) + usize::from(le_u16(fixed, 34));
+        let (session_len, creator_len) = (
+            usize::from(le_u16(fixed, 32)),
+            usize::from(le_u16(fixed, 34)),
+        );
+        if session_len > MAX_HEADER_STRING || creator_len > MAX_HEADER_STRING {
+            return Err(CaptureError::BadHeader {
+                reason: "session name or creator longer than 1024 bytes",
+            });
+        }
+        let strings = session_len + creator_len;
         if total != FILE_HEADER_FIXED_LEN + strings + 4 {
             return Err(CaptureError::BadHeader {
                 reason: "header length does not match its string lengths",
@@ -569,6 +578,60 @@ mod tests {
         assert!(matches!(
             BlockHeader::decode(&bad),
             Err(Corruption::HeaderCrc { .. })
+        ));
+    }
+
+    /// FORMAT.md limits the session name and the creator to 1024 bytes each: a header that
+    /// claims more is refused on read even when its lengths and CRC agree (the writer
+    /// refuses to write one).
+    #[test]
+    fn header_strings_over_the_limit_are_refused_on_read() {
+        let header_with = |session: usize, creator: usize| {
+            let mut b = Vec::new();
+            CaptureHeader::new(FeedKind::Raw, "")
+                .encode(&mut b)
+                .expect("encode");
+            b.truncate(FILE_HEADER_FIXED_LEN);
+            b[32..34].copy_from_slice(&(session as u16).to_le_bytes());
+            b[34..36].copy_from_slice(&(creator as u16).to_le_bytes());
+            b.resize(FILE_HEADER_FIXED_LEN + session + creator, b'a');
+            let total = (b.len() + 4) as u16;
+            b[10..12].copy_from_slice(&total.to_le_bytes());
+            let crc = crc32c::crc32c(&b);
+            b.extend_from_slice(&crc.to_le_bytes());
+            b
+        };
+        for (s, c) in [(1024, 1024), (0, 1024), (1024, 0)] {
+            let h = CaptureHeader::decode(&header_with(s, c)).expect("at the limit");
+            assert_eq!((h.session.len(), h.creator.len()), (s, c));
+        }
+        for (s, c) in [(1025, 0), (0, 1025), (4000, 10)] {
+            assert!(
+                matches!(
+                    CaptureHeader::decode(&header_with(s, c)),
+                    Err(CaptureError::BadHeader {
+                        reason: "session name or creator longer than 1024 bytes"
+                    })
+                ),
+                "S {s}, C {c}"
+            );
+        }
+        let mut h = CaptureHeader::new(FeedKind::Raw, "s".repeat(1025));
+        assert!(matches!(
+            h.encode(&mut Vec::new()),
+            Err(CaptureError::HeaderFieldTooLong {
+                field: "session",
+                ..
+            })
+        ));
+        h.session.clear();
+        h.creator = "c".repeat(1025);
+        assert!(matches!(
+            h.encode(&mut Vec::new()),
+            Err(CaptureError::HeaderFieldTooLong {
+                field: "creator",
+                ..
+            })
         ));
     }
 }
