@@ -799,12 +799,19 @@ impl<V: Venue> Lane<V> {
         }
     }
 
-    /// Takes an order update into the order state and digest of the strategy in `slot`,
-    /// without calling it.
+    /// Takes an order update into the order state, digest and reject count of the strategy in
+    /// `slot`, without calling it (also for an instance restarted since it sent the order:
+    /// its refusals still count).
     fn book_update(&mut self, slot: usize, u: &OrderUpdate) {
         let s = &mut self.slots[slot];
         s.outbox.apply_update(u);
         s.digest.update(u);
+        if matches!(
+            u.kind,
+            OrderUpdateKind::Rejected(_) | OrderUpdateKind::AmendRejected(_)
+        ) {
+            s.rejects += 1;
+        }
     }
 
     /// Hands one order update to the strategy in `slot` (its order book-keeping, digest,
@@ -814,13 +821,6 @@ impl<V: Venue> Lane<V> {
             self.journal.push(JournalEntry::Update(u));
         }
         self.book_update(slot, &u);
-        let s = &mut self.slots[slot];
-        if matches!(
-            u.kind,
-            OrderUpdateKind::Rejected(_) | OrderUpdateKind::AmendRejected(_)
-        ) {
-            s.rejects += 1;
-        }
         self.call(slot, seq, u.ts, |st, ctx| st.on_order_update(&u, ctx));
     }
 

@@ -490,6 +490,63 @@ fn reports_for_a_panicked_instance_do_not_reach_its_replacement() {
     );
 }
 
+/// The first instance sends two orders the venue refuses at once (quantity 0) on its first
+/// event and panics on the first refusal; the second refusal, in the same batch, is booked
+/// for the panicked instance.
+struct TwoRefusedThenPanic {
+    first: bool,
+    sent: bool,
+}
+
+impl Strategy for TwoRefusedThenPanic {
+    fn on_event(&mut self, ev: &MarketEvent, ctx: &mut Context<'_>) {
+        if self.first && !self.sent && ev.instrument != InstrumentId::NONE {
+            for _ in 0..2 {
+                ctx.limit(
+                    ev.instrument,
+                    Side::Bid,
+                    ticklane_core::Price(100),
+                    Qty(0),
+                    TimeInForce::Day,
+                );
+            }
+            self.sent = true;
+        }
+    }
+    fn on_order_update(&mut self, u: &OrderUpdate, _ctx: &mut Context<'_>) {
+        assert!(!self.first, "boom on {:?}", u.kind);
+    }
+}
+
+#[test]
+fn refusals_booked_for_a_panicked_instance_still_count_as_rejects() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    let instances = Arc::new(AtomicU32::new(0));
+    let n = instances.clone();
+    let factory: ticklane_runtime::StrategyFactory = Arc::new(move || {
+        Ok(Box::new(TwoRefusedThenPanic {
+            first: n.fetch_add(1, Ordering::Relaxed) == 0,
+            sent: false,
+        }) as Box<dyn Strategy>)
+    });
+    let mut lane = new_lane(
+        vec![spec(0, "refused", &[symbol(1)], factory)],
+        TouchVenue::new(),
+    );
+    lane.start();
+    for (i, ev) in session(1, 1, 100).iter().enumerate() {
+        lane.process(&item(i as u64, *ev), false);
+    }
+    let report = lane.finish();
+    assert_eq!(report.strategies[0].panics, 1);
+    assert_eq!(instances.load(Ordering::Relaxed), 2, "restarted once");
+    assert_eq!(report.strategies[0].commands, 2);
+    assert_eq!(
+        report.strategies[0].rejects, 2,
+        "both refusals count, the one booked after the panic too"
+    );
+}
+
 /// Sends an order the venue refuses at once (quantity 0) on its first event, and again on
 /// every refusal, `left` times in all: a cascade longer than the lane's routing rounds.
 struct Resubmitter {
