@@ -19,14 +19,17 @@
 //! * Each side of a book is a `Vec<(key, level)>` sorted with the best price at the end, so the
 //!   busy top of the book is found by a short scan from the end and inserting or removing a
 //!   level there moves few bytes.
-//! * One market-wide [`OrderIndex`] (open addressing, near-identity hashing, linear probing,
-//!   backward-shift deletion, load <= 1/2) maps order ids to slots: one probe per event. Its
-//!   entries hold only the slot (plus an 8-bit key tag while slots are below 2^24 - 1); the key
-//!   is read from the order slot, which the event touches anyway.
+//! * One market-wide [`OrderIndex`] maps order ids to slots: a direct-mapped window in which
+//!   each recent id has exactly one place (NASDAQ's ids, which step by four, take consecutive
+//!   places), and an open-addressing overflow table for the old orders that the window has moved
+//!   past. A lookup is one load and one compare (the id is read from the order slot, which the
+//!   event touches anyway); a removal empties the place.
 //!
-//! Bytes per live order: [`ORDER_SLOT_BYTES`] (40) in the slab plus one 4-byte index entry at a
-//! load of 1/4..1/2, i.e. 8..16 bytes of index: **48..56 bytes per live order** (was 72..104
-//! with 16-byte index entries). Bytes per
+//! Bytes per live order: [`ORDER_SLOT_BYTES`] (40) in the slab, plus the index: its window has
+//! two 4-byte places per reserved order (8 bytes per reserved order, whatever the live count:
+//! 512 KiB for the engine's usual reserve of 65,536 orders), and each order the window moved past
+//! takes 8..16 bytes of overflow table (4-byte entries at a load of 1/4..1/2). With the live
+//! set near the reserve that is **about 48 bytes per live order**. Bytes per
 //! live level: [`LEVEL_SLOT_BYTES`] (32) in the slab plus a 16-byte ladder entry: **48 bytes
 //! per level** (plus unused `Vec` capacity). These constants are pinned by a unit test.
 //!
@@ -51,6 +54,7 @@ mod book;
 mod index;
 mod invariant;
 mod market;
+mod probed;
 mod store;
 
 pub use anomaly::{Anomalies, AnomalyKind};

@@ -2,7 +2,7 @@
 //!
 //! One market-wide [`OrderIndex`] maps every live order id to its slot (ITCH order references
 //! are unique across instruments for the day), so an execute/cancel/delete/replace costs one
-//! hash probe whatever instrument it names. The order remembers its book; if the event names
+//! index lookup whatever instrument it names. The order remembers its book; if the event names
 //! another instrument, that is counted as [`AnomalyKind::InstrumentMismatch`] and the order's
 //! own book is updated.
 
@@ -104,8 +104,8 @@ impl Default for Market {
 /// Top of one side as compared for [`ApplyResult`]: `(price, qty)`, `(i64::MIN, 0)` if empty.
 type Top = (i64, u64);
 
-/// A live order found through the index: its slot, and its index entry (so that removing it
-/// does not probe the index a second time).
+/// A live order found through the index: its slot, and its index handle (so that removing it
+/// does not look it up a second time).
 #[derive(Clone, Copy)]
 struct Found {
     slot: u32,
@@ -727,11 +727,9 @@ impl Market {
                 _ => return err(format!("index entry -> {slot} is not a live order")),
             }
         }
-        // Every entry's tag matches its order's id and the id finds that entry.
+        // Every entry sits where its order's id puts it, and the id finds that entry.
         if let Err(slot) = self.index.check(self.key_of()) {
-            return err(format!(
-                "index entry -> {slot}: tag or probe position wrong"
-            ));
+            return err(format!("index entry -> {slot}: misplaced or miscounted"));
         }
         for (sym, id) in &self.by_symbol {
             if self.instrument_info(*id).map(|i| i.symbol) != Some(*sym) {
