@@ -29,7 +29,7 @@
 
 use ticklane_core::OrderId;
 
-use crate::probed::ProbedIndex;
+use crate::probed::{twice_as_power_of_two, ProbedIndex};
 
 /// Marks an empty place.
 const EMPTY: u32 = u32::MAX;
@@ -75,11 +75,7 @@ impl OrderIndex {
     /// two), which covers the last `2n` references of a feed that steps by four, and an
     /// overflow table for `n / 4` old orders (it grows if more are ever needed).
     pub fn with_capacity(n: usize) -> Self {
-        let cap = n
-            .saturating_mul(2)
-            .max(MIN_WINDOW)
-            .checked_next_power_of_two()
-            .unwrap_or(1 << (usize::BITS - 1));
+        let cap = twice_as_power_of_two(n, MIN_WINDOW);
         Self {
             window: vec![EMPTY; cap],
             mask: cap - 1,
@@ -310,51 +306,7 @@ mod tests {
     use proptest::prelude::*;
     use std::collections::HashMap;
 
-    /// Test key store: the key of each stored value (as the order slab is for the book).
-    /// `key_of` panics on a value the index does not hold, so the index may never ask about one.
-    #[derive(Default)]
-    struct Keys(HashMap<u32, u64>);
-
-    impl Keys {
-        fn key_of(&self) -> impl Fn(u32) -> u64 + '_ {
-            |v| {
-                *self
-                    .0
-                    .get(&v)
-                    .unwrap_or_else(|| panic!("key_of({v}): not stored"))
-            }
-        }
-    }
-
-    fn ins(t: &mut OrderIndex, keys: &mut Keys, k: u64, v: u32) -> Result<(), u32> {
-        let prev = keys.0.insert(v, k);
-        let r = t.try_insert(OrderId(k), v, keys.key_of());
-        if r.is_err() {
-            match prev {
-                Some(p) => keys.0.insert(v, p),
-                None => keys.0.remove(&v),
-            };
-        }
-        r
-    }
-
-    /// Removes `k` through `remove`, or (odd values of `k / 4`) through `locate` +
-    /// `remove_at` as the book does, so that both are covered.
-    fn rem(t: &mut OrderIndex, keys: &mut Keys, k: u64) -> Option<u32> {
-        let r = if (k / 4) % 2 == 1 {
-            t.locate(OrderId(k), keys.key_of()).map(|(i, v)| {
-                let got = t.remove_at(i, keys.key_of());
-                assert_eq!(got, v, "remove_at returns the located value");
-                got
-            })
-        } else {
-            t.remove(OrderId(k), keys.key_of())
-        };
-        if let Some(v) = r {
-            keys.0.remove(&v);
-        }
-        r
-    }
+    use crate::test_keys::{ins, model_step, rem, same_pairs, Keys, Op};
 
     #[test]
     fn nasdaq_references_take_consecutive_places() {
@@ -431,13 +383,6 @@ mod tests {
         assert_eq!(u.check(k2.key_of()), Ok(()));
     }
 
-    #[derive(Debug, Clone)]
-    enum Op {
-        Insert(u64, u32),
-        Remove(u64),
-        Get(u64),
-    }
-
     fn op(strided: bool) -> impl Strategy<Value = Op> {
         // Small key spaces force evictions (keys 64 apart share a place in a 16-place strided
         // window), duplicates of overflowed keys and removals from both halves; the wide range
@@ -464,39 +409,21 @@ mod tests {
             let mut m: HashMap<u64, u32> = HashMap::new();
             let (mut next, mut freed) = (0u32, Vec::<u32>::new());
             for (n, op) in ops.into_iter().enumerate() {
-                match op {
-                    Op::Insert(k, r) => {
-                        // A value not stored, like a slab slot: fresh or recently freed,
-                        // sometimes large.
-                        let v = match r % 8 {
-                            0 => (r >> 3) | 1 << 28,
-                            1..=4 => freed.pop().unwrap_or(next),
-                            _ => next,
-                        };
-                        let v = if keys.0.contains_key(&v) || v == EMPTY { next } else { v };
-                        if v == next {
-                            next += 1;
-                        }
-                        let want = match m.get(&k) {
-                            Some(&old) => Err(old),
-                            None => { m.insert(k, v); Ok(()) }
-                        };
-                        let got = ins(&mut t, &mut keys, k, v);
-                        if got.is_err() {
-                            freed.push(v);
-                        }
-                        prop_assert_eq!(got, want);
-                    }
-                    Op::Remove(k) => {
-                        let got = rem(&mut t, &mut keys, k);
-                        freed.extend(got);
-                        prop_assert_eq!(got, m.remove(&k));
-                    }
-                    Op::Get(k) => {
-                        prop_assert_eq!(t.get(OrderId(k), keys.key_of()), m.get(&k).copied());
-                    }
+                // A value not stored, like a slab slot: fresh or recently freed, sometimes
+                // large.
+                let v = match op {
+                    Op::Insert(_, r) => match r % 8 {
+                        0 => (r >> 3) | 1 << 28,
+                        1..=4 => freed.pop().unwrap_or(next),
+                        _ => next,
+                    },
+                    _ => next,
+                };
+                let v = if keys.0.contains_key(&v) || v == EMPTY { next } else { v };
+                if v == next && matches!(op, Op::Insert(..)) {
+                    next += 1;
                 }
-                prop_assert_eq!(t.len(), m.len());
+                model_step(&mut t, &mut keys, &mut m, &mut freed, &op, v)?;
                 if n % 97 == 0 {
                     prop_assert_eq!(t.check(keys.key_of()), Ok(()));
                 }
@@ -505,11 +432,7 @@ mod tests {
                 prop_assert!(t.is_strided(), "keys at 1 mod 4 never leave the stride");
             }
             prop_assert_eq!(t.check(keys.key_of()), Ok(()));
-            let mut got: Vec<(u64, u32)> = t.values().map(|v| (keys.key_of()(v), v)).collect();
-            let mut want: Vec<(u64, u32)> = m.into_iter().collect();
-            got.sort_unstable();
-            want.sort_unstable();
-            prop_assert_eq!(got, want);
+            same_pairs(&t, &keys, m)?;
         }
     }
 }

@@ -56,6 +56,8 @@ mod invariant;
 mod market;
 mod probed;
 mod store;
+#[cfg(test)]
+mod test_keys;
 
 pub use anomaly::{Anomalies, AnomalyKind};
 pub use book::{LevelOrders, LevelView, Levels, OrderBook, OrderView};

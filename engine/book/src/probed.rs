@@ -59,6 +59,14 @@ impl Default for ProbedIndex {
     }
 }
 
+/// `2n`, at least `min`, rounded up to a power of two (saturating at the largest one).
+pub(crate) fn twice_as_power_of_two(n: usize, min: usize) -> usize {
+    n.saturating_mul(2)
+        .max(min)
+        .checked_next_power_of_two()
+        .unwrap_or(1 << (usize::BITS - 1))
+}
+
 impl ProbedIndex {
     /// Empty table with the minimum capacity.
     pub fn new() -> Self {
@@ -67,11 +75,7 @@ impl ProbedIndex {
 
     /// Empty table that holds `n` keys without growing.
     pub fn with_capacity(n: usize) -> Self {
-        let cap = n
-            .saturating_mul(2)
-            .max(MIN_CAPACITY)
-            .checked_next_power_of_two()
-            .unwrap_or(1 << (usize::BITS - 1));
+        let cap = twice_as_power_of_two(n, MIN_CAPACITY);
         Self {
             entries: vec![EMPTY; cap],
             mask: cap - 1,
@@ -285,52 +289,7 @@ mod tests {
     use proptest::prelude::*;
     use std::collections::HashMap;
 
-    /// Test key store: the key of each stored value (as the order slab is for the book).
-    /// `key_of` panics on a value the table does not hold, so the table may never ask about one.
-    #[derive(Default)]
-    struct Keys(HashMap<u32, u64>);
-
-    impl Keys {
-        fn key_of(&self) -> impl Fn(u32) -> u64 + '_ {
-            |v| {
-                *self
-                    .0
-                    .get(&v)
-                    .unwrap_or_else(|| panic!("key_of({v}): not stored"))
-            }
-        }
-    }
-
-    /// Inserts `k -> v` into `t` and records it in `keys` (the caller's slot store).
-    fn ins(t: &mut ProbedIndex, keys: &mut Keys, k: u64, v: u32) -> Result<(), u32> {
-        let prev = keys.0.insert(v, k);
-        let r = t.try_insert(OrderId(k), v, keys.key_of());
-        if r.is_err() {
-            match prev {
-                Some(p) => keys.0.insert(v, p),
-                None => keys.0.remove(&v),
-            };
-        }
-        r
-    }
-
-    /// Removes `k` through `remove`, or (odd keys) through `locate` + `remove_at` as the book
-    /// does, so that the property tests cover both.
-    fn rem(t: &mut ProbedIndex, keys: &mut Keys, k: u64) -> Option<u32> {
-        let r = if k % 2 == 1 {
-            t.locate(OrderId(k), keys.key_of()).map(|(i, v)| {
-                let got = t.remove_at(i, keys.key_of());
-                assert_eq!(got, v, "remove_at returns the located value");
-                got
-            })
-        } else {
-            t.remove(OrderId(k), keys.key_of())
-        };
-        if let Some(v) = r {
-            keys.0.remove(&v);
-        }
-        r
-    }
+    use crate::test_keys::{ins, model_step, rem, same_pairs, Keys, Op};
 
     #[test]
     fn basic_insert_get_remove_and_growth() {
@@ -453,14 +412,6 @@ mod tests {
         assert_eq!(t.check(keys.key_of()), Ok(()));
     }
 
-    #[derive(Debug, Clone)]
-    enum Op {
-        /// Insert a key with a value picked by [`pick`] from the `u32`.
-        Insert(u64, u32),
-        Remove(u64),
-        Get(u64),
-    }
-
     fn op() -> impl Strategy<Value = Op> {
         // A small key space forces collisions, duplicates and long deletion chains; the wide
         // range exercises arbitrary 64-bit keys.
@@ -500,37 +451,15 @@ mod tests {
             let mut m: HashMap<u64, u32> = HashMap::new();
             let (mut next, mut freed) = (0u32, Vec::new());
             for op in ops {
-                match op {
-                    Op::Insert(k, r) => {
-                        let v = pick(r, &mut next, &mut freed, &keys.0);
-                        let want = match m.get(&k) {
-                            Some(&old) => Err(old),
-                            None => { m.insert(k, v); Ok(()) }
-                        };
-                        let got = ins(&mut t, &mut keys, k, v);
-                        if got.is_err() {
-                            freed.push(v);
-                        }
-                        prop_assert_eq!(got, want);
-                    }
-                    Op::Remove(k) => {
-                        let got = rem(&mut t, &mut keys, k);
-                        freed.extend(got);
-                        prop_assert_eq!(got, m.remove(&k));
-                    }
-                    Op::Get(k) => {
-                        prop_assert_eq!(t.get(OrderId(k), keys.key_of()), m.get(&k).copied());
-                    }
-                }
-                prop_assert_eq!(t.len(), m.len());
+                let v = match op {
+                    Op::Insert(_, r) => pick(r, &mut next, &mut freed, &keys.0),
+                    _ => 0,
+                };
+                model_step(&mut t, &mut keys, &mut m, &mut freed, &op, v)?;
                 prop_assert!(t.len() * 2 <= t.capacity());
             }
             prop_assert_eq!(t.check(keys.key_of()), Ok(()));
-            let mut got: Vec<(u64, u32)> = t.values().map(|v| (keys.key_of()(v), v)).collect();
-            let mut want: Vec<(u64, u32)> = m.into_iter().collect();
-            got.sort_unstable();
-            want.sort_unstable();
-            prop_assert_eq!(got, want);
+            same_pairs(&t, &keys, m)?;
         }
     }
 }
