@@ -100,9 +100,9 @@
 
 use ticklane_strategy::serde::Deserialize;
 use ticklane_strategy::{
-    ClientOrderId, Context, EventBody, Fill, InstrumentId, MarketEvent, OrderBook, OrderUpdate,
-    OrderUpdateKind, ParamError, Price, Qty, Side, Strategy, StrategyDescriptor, StrategySetup,
-    TimeInForce, TimerId, Timestamp, TradingState,
+    ClientOrderId, Context, EventBody, Fill, InstrumentId, LevelView, MarketEvent, OrderBook,
+    OrderUpdate, OrderUpdateKind, ParamError, Price, Qty, Side, Strategy, StrategyDescriptor,
+    StrategySetup, TimeInForce, TimerId, Timestamp, TradingState,
 };
 
 /// The descriptor the `ticklane` binary registers: `kind = "microprice_mm"`.
@@ -333,7 +333,7 @@ enum InFlight {
 }
 
 /// Our working order on one side.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Quote {
     id: ClientOrderId,
     /// Price the venue has (or will have, once it accepts the submit).
@@ -348,6 +348,21 @@ struct Quote {
 struct InstrumentState {
     instrument: InstrumentId,
     quotes: [Option<Quote>; 2],
+    /// What the last requote that changed nothing saw, with the quotes it left: a requote is a
+    /// pure function of these, so with the same inputs and quotes it would change nothing
+    /// again (the refresh timer asks every 100 ms, mostly about books that did not move).
+    settled: Option<(QuoteInputs, [Option<Quote>; 2])>,
+}
+
+/// Everything a requote reads besides the configuration and the quotes themselves (an
+/// instrument without a book reads as one with empty sides: neither is quoted).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct QuoteInputs {
+    /// Best bid and ask `(price, quantity)` (the microprice is made of these).
+    bid: Option<(Price, u64)>,
+    ask: Option<(Price, u64)>,
+    state: Option<TradingState>,
+    net: i64,
 }
 
 /// The strategy.
@@ -406,6 +421,7 @@ impl MicropriceMm {
                     InstrumentState {
                         instrument,
                         quotes: [None; 2],
+                        settled: None,
                     },
                 );
                 i
@@ -435,11 +451,21 @@ impl MicropriceMm {
         let cfg = self.config;
         let instrument = self.states[i].instrument;
         let book = ctx.book(instrument);
+        let level = |l: Option<LevelView>| l.map(|l| (l.price, l.qty));
+        let inputs = QuoteInputs {
+            bid: level(book.as_ref().and_then(|b| b.best_bid())),
+            ask: level(book.as_ref().and_then(|b| b.best_ask())),
+            state: book.as_ref().and_then(|b| b.trading_state()),
+            net: ctx.position(instrument).net,
+        };
+        let st = &self.states[i];
+        if st.settled == Some((inputs, st.quotes)) {
+            return;
+        }
+        let before = st.quotes;
         let best = book.as_ref().and_then(quotable);
         let wanted = match (best, book.and_then(|b| b.microprice())) {
-            (Some((bid, ask)), Some(micro)) => {
-                target_prices(&cfg, bid, ask, micro, ctx.position(instrument).net)
-            }
+            (Some((bid, ask)), Some(micro)) => target_prices(&cfg, bid, ask, micro, inputs.net),
             _ => [None; 2],
         };
         for side in [Side::Bid, Side::Ask] {
@@ -491,6 +517,9 @@ impl MicropriceMm {
                 }
             }
         }
+        // Every command sent above changed a quote (a new one, or one now in flight).
+        let st = &mut self.states[i];
+        st.settled = (st.quotes == before).then_some((inputs, st.quotes));
     }
 }
 
@@ -962,6 +991,23 @@ mod tests {
         assert_eq!(
             h.s.quote(INST, Side::Ask),
             Some((id(1), Price(10_0200), true))
+        );
+    }
+
+    /// A refresh that finds nothing changed sends nothing; one that finds only the position
+    /// changed (through an order the strategy does not track, so no callback told it) still
+    /// moves both quotes by the skew.
+    #[test]
+    fn a_position_change_seen_only_by_the_refresh_timer_moves_the_quotes() {
+        let (mut h, a) = Harness::quoted_on_a(Config::default());
+        let (d, _, t) = h.timers.pop_due(Timestamp(u64::MAX)).expect("armed");
+        assert_eq!(h.call(&a, d.0, |s, ctx| s.on_timer(t, ctx)), vec![]);
+        // Long one lot: center 100150 - 100 = 100050, bid floor(99900), ask ceil(100200).
+        h.position(Side::Bid, 100);
+        let (d, _, t) = h.timers.pop_due(Timestamp(u64::MAX)).expect("re-armed");
+        assert_eq!(
+            h.call(&a, d.0, |s, ctx| s.on_timer(t, ctx)),
+            vec![modify(0, 9_9900), modify(1, 10_0200)]
         );
     }
 
