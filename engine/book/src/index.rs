@@ -24,6 +24,10 @@
 //! compare for a hit, no probe loop or backward shift whose exits the branch predictor misses,
 //! and four times denser entries for the young orders. See `BENCHMARKS.md`.
 //!
+//! Reference 0, which some feeds send (the book counts it as an anomaly and keeps the order),
+//! is kept in the overflow while the window is strided, so that one such order does not end
+//! the stride.
+//!
 //! `key_of(v)` must return the key stored with value `v` for every value currently in the
 //! index; it is only called with such values. The value `u32::MAX` cannot be stored.
 
@@ -73,7 +77,8 @@ impl OrderIndex {
 
     /// Empty index sized for `n` live orders: a window of `2n` places (rounded up to a power of
     /// two), which covers the last `2n` references of a feed that steps by four, and an
-    /// overflow table for `n / 4` old orders (it grows if more are ever needed).
+    /// overflow table that holds `n` old orders without growing, so that a day whose live
+    /// orders stay within `n` never reallocates the index.
     pub fn with_capacity(n: usize) -> Self {
         let cap = twice_as_power_of_two(n, MIN_WINDOW);
         Self {
@@ -81,7 +86,7 @@ impl OrderIndex {
             mask: cap - 1,
             shift: STRIDE_BITS,
             residue: 0,
-            overflow: ProbedIndex::with_capacity(n / 4),
+            overflow: ProbedIndex::with_capacity(n),
             in_window: 0,
             max_key: 0,
         }
@@ -165,7 +170,10 @@ impl OrderIndex {
         key_of: impl Fn(u32) -> u64,
     ) -> Result<(), u32> {
         debug_assert!(val != EMPTY);
-        if self.shift != 0 && key.0 & 3 != self.residue {
+        if self.shift != 0 && (key.0 & 3 != self.residue || key.0 == 0) {
+            if key.0 == 0 {
+                return self.insert_zero(val, &key_of);
+            }
             self.off_stride(key.0, &key_of);
         }
         let p = self.place(key.0);
@@ -203,12 +211,21 @@ impl OrderIndex {
         debug_assert!(moved.is_ok(), "a key in the window is not in the overflow");
     }
 
-    /// A key off the stride: the first key of an empty index sets the remainder; otherwise
-    /// the window is rebuilt without the stride (once).
+    /// Reference 0 while the window is strided: kept in the overflow, so that it neither
+    /// takes a place nor ends the stride (some feeds send it; the book counts it as an
+    /// anomaly and keeps the order).
+    #[cold]
+    #[inline(never)]
+    fn insert_zero(&mut self, val: u32, key_of: &impl Fn(u32) -> u64) -> Result<(), u32> {
+        self.overflow.try_insert(OrderId(0), val, key_of)
+    }
+
+    /// A key off the stride: the first key placed in an empty window sets the remainder;
+    /// otherwise the window is rebuilt without the stride (once).
     #[cold]
     #[inline(never)]
     fn off_stride(&mut self, key: u64, key_of: &impl Fn(u32) -> u64) {
-        if self.is_empty() {
+        if self.in_window == 0 {
             self.residue = key & 3;
             return;
         }
@@ -265,7 +282,7 @@ impl OrderIndex {
     }
 
     /// Checks that every key sits at its place or in the overflow (not both), that none is
-    /// above the largest key seen, that the stride mode holds for every key, that every key finds its value and that the counts
+    /// above the largest key seen, that the stride mode holds for every key in the window, that every key finds its value and that the counts
     /// add up (for invariant checks): `Err(value)` names the first value that does not.
     pub fn check(&self, key_of: impl Fn(u32) -> u64) -> Result<(), u32> {
         let mut in_window = 0;
@@ -277,7 +294,7 @@ impl OrderIndex {
             let key = key_of(v);
             if self.place(key) != p
                 || key > self.max_key
-                || (self.shift != 0 && key & 3 != self.residue)
+                || (self.shift != 0 && (key & 3 != self.residue || key == 0))
                 || self.overflow.get(OrderId(key), &key_of).is_some()
             {
                 return Err(v);
@@ -286,10 +303,7 @@ impl OrderIndex {
         self.overflow.check(&key_of)?;
         for v in self.overflow.values() {
             let key = key_of(v);
-            if key > self.max_key
-                || (self.shift != 0 && key & 3 != self.residue)
-                || self.get(OrderId(key), &key_of) != Some(v)
-            {
+            if key > self.max_key || self.get(OrderId(key), &key_of) != Some(v) {
                 return Err(v);
             }
         }
@@ -383,13 +397,67 @@ mod tests {
         assert_eq!(u.check(k2.key_of()), Ok(()));
     }
 
+    #[test]
+    fn reference_zero_neither_takes_a_place_nor_ends_the_stride() {
+        for zero_first in [true, false] {
+            let mut t = OrderIndex::with_capacity(8);
+            let mut keys = Keys::default();
+            if zero_first {
+                ins(&mut t, &mut keys, 0, 100).expect("fresh");
+            }
+            for v in 0..20u32 {
+                ins(&mut t, &mut keys, 1 + 4 * u64::from(v), v).expect("fresh");
+            }
+            if !zero_first {
+                ins(&mut t, &mut keys, 0, 100).expect("fresh");
+            }
+            assert!(t.is_strided(), "zero first: {zero_first}");
+            assert_eq!(t.try_insert(OrderId(0), 101, keys.key_of()), Err(100));
+            assert_eq!(t.get(OrderId(0), keys.key_of()), Some(100));
+            assert_eq!(t.check(keys.key_of()), Ok(()));
+            assert_eq!(rem(&mut t, &mut keys, 0), Some(100));
+            assert_eq!(t.get(OrderId(0), keys.key_of()), None);
+            assert_eq!(t.len(), 20);
+            assert_eq!(t.check(keys.key_of()), Ok(()));
+        }
+    }
+
+    #[test]
+    fn a_live_set_within_the_reserve_never_grows_the_overflow() {
+        let mut t = OrderIndex::with_capacity(64);
+        let before = t.overflow.capacity();
+        let mut keys = Keys::default();
+        // 60 early orders stay; 4 at a time come and go after them until the window has come
+        // round twice: every early order moves to the overflow, live orders never exceed 64.
+        for v in 0..60u32 {
+            ins(&mut t, &mut keys, 1 + 4 * u64::from(v), v).expect("fresh");
+        }
+        for first in (60..60 + 2 * t.capacity() as u32).step_by(4) {
+            for v in first..first + 4 {
+                ins(&mut t, &mut keys, 1 + 4 * u64::from(v), v).expect("fresh");
+            }
+            for v in first..first + 4 {
+                assert_eq!(rem(&mut t, &mut keys, 1 + 4 * u64::from(v)), Some(v));
+            }
+        }
+        assert_eq!((t.len(), t.overflowed()), (60, 60));
+        assert_eq!(t.overflow.capacity(), before, "the overflow grew");
+        assert_eq!(t.check(keys.key_of()), Ok(()));
+    }
+
     fn op(strided: bool) -> impl Strategy<Value = Op> {
         // Small key spaces force evictions (keys 64 apart share a place in a 16-place strided
         // window), duplicates of overflowed keys and removals from both halves; the wide range
         // exercises arbitrary 64-bit keys. `strided` keeps every key at 1 mod 4, as NASDAQ's
         // are; otherwise the first key off the stride rebuilds the window.
-        let key = prop_oneof![0u64..64, (0u64..16).prop_map(|k| k * 64), any::<u64>()]
-            .prop_map(move |k| if strided { k.wrapping_mul(4) | 1 } else { k });
+        let key = prop_oneof![0u64..64, (0u64..16).prop_map(|k| k * 64), any::<u64>()].prop_map(
+            move |k| match (strided, k) {
+                // Reference 0 stays in strided streams: it must not end the stride.
+                (true, 0) => 0,
+                (true, k) => k.wrapping_mul(4) | 1,
+                (false, k) => k,
+            },
+        );
         prop_oneof![
             3 => (key.clone(), any::<u32>()).prop_map(|(k, v)| Op::Insert(k, v)),
             2 => key.clone().prop_map(Op::Remove),

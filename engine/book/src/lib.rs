@@ -25,11 +25,13 @@
 //!   past. A lookup is one load and one compare (the id is read from the order slot, which the
 //!   event touches anyway); a removal empties the place.
 //!
-//! Bytes per live order: [`ORDER_SLOT_BYTES`] (40) in the slab, plus the index: its window has
-//! two 4-byte places per reserved order (8 bytes per reserved order, whatever the live count:
-//! 512 KiB for the engine's usual reserve of 65,536 orders), and each order the window moved past
-//! takes 8..16 bytes of overflow table (4-byte entries at a load of 1/4..1/2). With the live
-//! set near the reserve that is **about 48 bytes per live order**. Bytes per
+//! Bytes per live order: [`ORDER_SLOT_BYTES`] (40) in the slab, plus the index, which is sized
+//! by the reserve, not by the live count: its window has two 4-byte places per reserved order,
+//! and its overflow table holds as many old orders as the reserve without growing (two 4-byte
+//! entries per reserved order): 16 bytes per reserved order, 1 MiB for the engine's usual
+//! reserve of 65,536 orders, of which a session touches the window's recent part and the few
+//! overflowed entries. With the live set near the reserve that is **about 56 bytes per live
+//! order**. Bytes per
 //! live level: [`LEVEL_SLOT_BYTES`] (32) in the slab plus a 16-byte ladder entry: **48 bytes
 //! per level** (plus unused `Vec` capacity). These constants are pinned by a unit test.
 //!
