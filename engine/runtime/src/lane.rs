@@ -826,7 +826,20 @@ impl<V: Venue> Lane<V> {
 
     /// Routes the strategies' pending commands to the venue and delivers the answers, in
     /// rounds, while callbacks send more. Returns whether any command went out.
+    ///
+    /// Most events leave no command: that case is answered here, inlined into the event loop,
+    /// without a call.
+    #[inline(always)]
     fn route(&mut self, seq: u64, now: Timestamp) -> bool {
+        if self.slots.iter().all(|s| s.outbox.pending().is_empty()) {
+            return false;
+        }
+        self.route_rounds(seq, now)
+    }
+
+    /// [`Lane::route`] once some strategy has a command pending.
+    #[inline(never)]
+    fn route_rounds(&mut self, seq: u64, now: Timestamp) -> bool {
         let mut sent = false;
         for _ in 0..MAX_ORDER_ROUNDS {
             self.commands.clear();
