@@ -599,7 +599,11 @@ pub fn receive<D: Downstream>(
             }
         }
         let now = mono.now();
-        if session.next_deadline().is_some_and(|t| t <= now) {
+        // A gap's timer can release a `FeedGap` and the messages held behind it while nothing
+        // arrives: publish them now, not with the next datagram (the lanes must learn at once
+        // that their books are stale).
+        let released = session.next_deadline().is_some_and(|t| t <= now);
+        if released {
             session.poll(now, &mut r);
         }
         send_requests(
@@ -610,10 +614,12 @@ pub fn receive<D: Downstream>(
             &config.retransmit,
         );
         if got > 0 {
-            r.counters.messages.store(r.delivered, Ordering::Relaxed);
             last_rx = now;
             silent = false;
             idle_rounds = 0;
+        }
+        if got > 0 || released {
+            r.counters.messages.store(r.delivered, Ordering::Relaxed);
             if !r.down.flush() {
                 break;
             }

@@ -406,3 +406,77 @@ fn a_multicast_line_joined_on_the_loopback_interface() {
         other => eprintln!("multicast on loopback delivered nothing ({other:?}); skipped"),
     }
 }
+
+/// What a downstream had been handed at each of its flushes.
+#[derive(Default)]
+struct FlushLog {
+    messages: u64,
+    lost: Vec<(u64, u64)>,
+    /// At each flush: messages and lost ranges handed over so far.
+    flushes: std::sync::Arc<std::sync::Mutex<Vec<(u64, usize)>>>,
+}
+
+impl Downstream for FlushLog {
+    fn arrived(&mut self, _kernel_ns: Option<u64>) {}
+    fn message(&mut self, _seq: u64, _bytes: &[u8]) {
+        self.messages += 1;
+    }
+    fn gap_lost(&mut self, first: u64, count: u64) {
+        self.lost.push((first, count));
+    }
+    fn end_of_session(&mut self, _next: u64) {}
+    fn flush(&mut self) -> bool {
+        if let Ok(mut f) = self.flushes.lock() {
+            f.push((self.messages, self.lost.len()));
+        }
+        true
+    }
+    fn stop_requested(&self) -> bool {
+        false
+    }
+}
+
+#[test]
+fn a_gap_given_up_while_the_feed_is_quiet_is_published_at_once() {
+    let a = free_port();
+    let mut cfg = live_config(vec![line(a)], vec![]);
+    cfg.session.recovery = false;
+    cfg.session.line_grace_ns = 1_000_000;
+    cfg.silence_ns = 2_000_000_000;
+    cfg.stop_after_silence_ns = Some(1_000_000_000);
+    let counters = LiveCounters::default();
+    let flushes = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = flushes.clone();
+    let (seen_while_quiet, out) = std::thread::scope(|s| {
+        let rx = s.spawn(|| {
+            let mut out = FlushLog {
+                flushes: log,
+                ..FlushLog::default()
+            };
+            let mut live = LiveReport::default();
+            receive(&cfg, &mut out, &counters, &mut live).unwrap();
+            out
+        });
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let tx = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        // Messages 1-3, then 6-8: 4 and 5 never come, and then nothing comes at all.
+        for first in [1u64, 6] {
+            let mut b = ticklane_feeds::moldudp64::MoldPacketBuilder::new(SESSION, first);
+            for m in [&b"one"[..], b"two", b"three"] {
+                b.push(m, |_| {}).unwrap();
+            }
+            tx.send_to(b.flush().unwrap(), a).unwrap();
+        }
+        // Well past the 1 ms grace, and long before the feed is given up for silence.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let seen = flushes.lock().unwrap().clone();
+        (seen, rx.join().unwrap())
+    });
+    assert_eq!(out.lost, vec![(4, 2)]);
+    assert_eq!(out.messages, 6);
+    // The gap and the messages held behind it reached the lanes while nothing arrived.
+    assert!(
+        seen_while_quiet.contains(&(6, 1)),
+        "flushes while quiet: {seen_while_quiet:?}"
+    );
+}
