@@ -489,6 +489,11 @@ impl RunConfig {
         if e.batch == 0 || e.batch > ticklane_runtime::feed::MAX_BATCH {
             bail!("{origin}: engine.batch: must be between 1 and 64");
         }
+        if e.heartbeat_us == 0 {
+            // Without heartbeats a quiet lane's timers wait for its own next event, so what a
+            // strategy does would depend on how instruments are spread over lanes.
+            bail!("{origin}: engine.heartbeat_us: must be at least 1 (timers and the session's close depend on it)");
+        }
         if !matches!(e.panic_policy.as_str(), "restart" | "halt-lane") {
             bail!(
                 "{origin}: engine.panic_policy: `{}` is not restart or halt-lane",
@@ -655,6 +660,7 @@ mod tests {
             (format!("{BASE}[engine]\nidle = \"nap\"\n"), "engine.idle"),
             (format!("{BASE}[engine]\nring_capacity = 1000\n"), "engine.ring_capacity"),
             (format!("{BASE}[engine]\nring = \"ringy\"\n"), "engine.ring"),
+            (format!("{BASE}[engine]\nheartbeat_us = 0\n"), "engine.heartbeat_us"),
             (format!("{BASE}[engine]\nlanes = 2\nlane_cores = [1]\n"), "engine.lane_cores"),
             ("[source]\npace = \"max\"\n".to_string(), "source"),
             (format!("[source]\npace = \"fast\"\n{BASE}"), "source.pace"),

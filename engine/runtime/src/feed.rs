@@ -141,7 +141,10 @@ pub struct PublisherSettings {
     pub batch: usize,
     /// Idle policy while a ring is full.
     pub idle: IdlePolicy,
-    /// Event-time heartbeat interval, ns (0: none).
+    /// Event-time heartbeat interval, ns. 0: none but the last one (at the final event's
+    /// time, which every layout needs to close the session at one time); a quiet lane's timers
+    /// then wait for its own next event, so results depend on the lane layout (the run
+    /// configuration refuses 0).
     pub heartbeat_ns: u64,
     /// Replay pace.
     pub pace: Pace,
@@ -506,7 +509,7 @@ impl Publisher {
     /// handled everywhere, and the session's close happens at one time whatever the layout).
     pub fn finish(mut self) -> FeedStats {
         let end = match self.last {
-            Some((ts, Route::Lane(to))) if self.heartbeat_ns != 0 && self.lanes.len() > 1 => {
+            Some((ts, Route::Lane(to))) if self.lanes.len() > 1 => {
                 self.stats.heartbeats += 1;
                 let mut item = blank_event();
                 item.event.ts = Timestamp(ts);
@@ -684,6 +687,29 @@ mod tests {
             ]
         );
         assert_eq!(stats.per_lane, vec![4, 5]);
+    }
+
+    /// The last event's time reaches every lane, even with periodic heartbeats off: the
+    /// session closes at one time in every layout.
+    #[test]
+    fn the_end_heartbeat_reaches_quiet_lanes_even_without_periodic_ones() {
+        let (tx0, mut rx0) = lane_ring(RingKind::Index, 64);
+        let (tx1, mut rx1) = lane_ring(RingKind::Index, 64);
+        let settings = PublisherSettings {
+            measure_latency: false,
+            batch: 4,
+            heartbeat_ns: 0,
+            ..PublisherSettings::default()
+        };
+        let mut p = Publisher::new(vec![tx0, tx1], Router::new(2, []), settings, Arc::default());
+        for e in [ev(20, 2), ev(30, 3), ev(5_000, 2)] {
+            assert_eq!(p.publish(&e, 0, 0), Ok(()));
+        }
+        let stats = p.finish();
+        assert_eq!(stats.heartbeats, 1);
+        let last = |v: Vec<LaneEvent>| v.last().map(|x| (x.seq, x.heartbeat, x.event.ts.0));
+        assert_eq!(last(drain(&mut rx0)), Some((2, false, 5_000)));
+        assert_eq!(last(drain(&mut rx1)), Some((3, true, 5_000)));
     }
 
     #[test]
