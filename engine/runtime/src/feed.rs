@@ -455,6 +455,11 @@ impl Publisher {
         let tx = &mut self.lanes[lane];
         let n = tx.len;
         tx.len = 0;
+        if !tx.gone && tx.tx.is_abandoned() {
+            // The lane exited (its ring end is dropped) while its ring still had room.
+            tx.gone = true;
+            tracing::error!(lane, "lane is gone; its events are dropped and counted");
+        }
         if tx.gone {
             self.stats.dropped_lane_gone += n as u64;
             return Ok(());
@@ -463,8 +468,8 @@ impl Publisher {
             item.t_enqueued = t;
         }
         let mut done = tx.tx.push_slice(&tx.staged[..n]);
-        self.stats.per_lane[lane] += n as u64;
         if done == n {
+            self.stats.per_lane[lane] += n as u64;
             self.control
                 .events
                 .store(self.stats.events, Ordering::Relaxed);
@@ -494,6 +499,8 @@ impl Publisher {
             backoff.snooze();
         };
         self.stats.full_wait_ns += self.clock.nanos_between(started, self.clock.raw());
+        // Only what entered the ring counts as published to the lane.
+        self.stats.per_lane[lane] += done as u64;
         result
     }
 
@@ -733,13 +740,52 @@ mod tests {
         for i in 0..cap as u64 {
             assert_eq!(p.publish(&ev(i, 1), 0, 0), Ok(()));
         }
-        // The ring is full; the consumer goes away: the next publish must not hang.
-        drop(rx0);
+        // The ring is full and the feed waits; the consumer goes away meanwhile: the wait
+        // ends, and nothing more waits.
+        let consumer = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            drop(rx0);
+        });
         assert_eq!(p.publish(&ev(9, 1), 0, 0), Ok(()));
+        assert!(consumer.join().is_ok());
         assert_eq!(p.publish(&ev(10, 1), 0, 0), Ok(()));
         let stats = p.finish();
         assert_eq!(stats.full_waits, 1);
         assert_eq!(stats.dropped_lane_gone, 2);
+        assert_eq!(stats.per_lane, vec![2], "only what entered the ring");
+    }
+
+    /// A lane that exits while its ring still has room: what the feed then stages for it is
+    /// counted as dropped, not as published.
+    #[test]
+    fn events_for_a_lane_gone_with_room_in_its_ring_are_counted_dropped() {
+        for kind in [RingKind::Index, RingKind::Stamped] {
+            let (tx0, rx0) = lane_ring(kind, 64);
+            let settings = PublisherSettings {
+                measure_latency: false,
+                batch: 1,
+                heartbeat_ns: 0,
+                ..PublisherSettings::default()
+            };
+            let mut p = Publisher::new(vec![tx0], Router::new(1, []), settings, Arc::default());
+            for i in 0..2 {
+                assert_eq!(p.publish(&ev(i, 1), 0, 0), Ok(()));
+            }
+            drop(rx0);
+            for i in 2..5 {
+                assert_eq!(p.publish(&ev(i, 1), 0, 0), Ok(()));
+            }
+            let stats = p.finish();
+            assert_eq!(
+                (
+                    stats.per_lane.clone(),
+                    stats.dropped_lane_gone,
+                    stats.full_waits
+                ),
+                (vec![2], 3, 0),
+                "{kind:?}"
+            );
+        }
     }
 
     #[test]
