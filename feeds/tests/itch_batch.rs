@@ -163,7 +163,7 @@ fn adds_with_a_bad_side_join_the_general_path() {
     })
     .unwrap();
     let mut buf = Vec::new();
-    let mut bent = 0u64;
+    let (mut bent, mut bent_f) = (0u64, 0u64);
     let mut pos = 0;
     let mut k = 0;
     while pos < session.len() {
@@ -171,9 +171,11 @@ fn adds_with_a_bad_side_join_the_general_path() {
         let mut body = session[pos + 2..pos + 2 + len].to_vec();
         pos += 2 + len;
         k += 1;
-        if body[0] == b'A' && k % 2 == 0 {
+        // Adds, with and without attribution (`F` shares `A`'s first 36 bytes).
+        if matches!(body[0], b'A' | b'F') && k % 2 == 0 {
             body[19] = [b'b', b'X', 0, b's'][k % 4];
             bent += 1;
+            bent_f += u64::from(body[0] == b'F');
         }
         buf.extend_from_slice(&u16::try_from(body.len()).unwrap().to_be_bytes());
         buf.extend_from_slice(&body);
@@ -188,6 +190,10 @@ fn adds_with_a_bad_side_join_the_general_path() {
         bent += 1;
     }
     assert!(bent > BATCH as u64 + 50, "{bent} bent adds");
+    assert!(
+        bent_f > 0,
+        "no attributed add was bent: pick another seed or size"
+    );
     let (n, _, end) = check_batches(&buf);
     assert_eq!(end, buf.len());
     let (a, sa) = events(&buf, true);
@@ -252,5 +258,49 @@ proptest! {
         let (b, sb) = events(&buf, false);
         prop_assert_eq!(sa, sb);
         prop_assert_eq!(a, b);
+    }
+}
+
+/// Frames of 255, 256 and 300 bytes and empty frames, placed just before, at and just after a
+/// batch boundary, among the frames of a generated session: the batched walk agrees with the
+/// serial one (events, counts, where it stops).
+#[test]
+fn long_and_empty_frames_at_the_batch_edges() {
+    let session = generate_framed(SynthConfig {
+        seed: 9,
+        messages: 3 * BATCH as u64,
+        instruments: 4,
+    })
+    .unwrap();
+    let frames: Vec<&[u8]> = ticklane_feeds::binfile::Frames::new(&session)
+        .map(|f| f.unwrap().bytes)
+        .collect();
+    let mut unknown = vec![0u8; 256];
+    unknown[0] = b'U';
+    let odd: [Vec<u8>; 4] = [Vec::new(), vec![b'A'; 300], unknown, vec![b'x'; 255]];
+    for at in [BATCH - 1, BATCH, BATCH + 1, 2 * BATCH - 1] {
+        for extra in &odd {
+            let mut buf = Vec::new();
+            for (i, f) in frames.iter().enumerate() {
+                if i == at || i == at + 2 {
+                    buf.extend_from_slice(&u16::try_from(extra.len()).unwrap().to_be_bytes());
+                    buf.extend_from_slice(extra);
+                }
+                buf.extend_from_slice(&u16::try_from(f.len()).unwrap().to_be_bytes());
+                buf.extend_from_slice(f);
+            }
+            let (a, sa) = events(&buf, true);
+            let (b, sb) = events(&buf, false);
+            assert_eq!(
+                (&a, sa),
+                (&b, sb),
+                "a frame of {} bytes at {at} and {}",
+                extra.len(),
+                at + 2
+            );
+            // None of these frames decodes (empty, unknown type, wrong length for an add):
+            // each is an error, not a message.
+            assert_eq!((sa.messages, sa.errors), (frames.len() as u64, 2));
+        }
     }
 }
