@@ -396,7 +396,6 @@ pub struct Lane<V: Venue> {
     halted: bool,
     killed: bool,
     last_ts: Timestamp,
-    next_equity_sample: u64,
     /// The lane's net P&L at the last equity sample (what `control.net_pnl` shows).
     last_net: rust_decimal::Decimal,
     /// Event time of the venue's next mark to market ([`Venue::mark`], every
@@ -546,7 +545,6 @@ impl<V: Venue> Lane<V> {
             halted: false,
             killed: false,
             last_ts: Timestamp(0),
-            next_equity_sample: 0,
             last_net: rust_decimal::Decimal::ZERO,
             next_mark: 0,
             events: 0,
@@ -939,12 +937,14 @@ impl<V: Venue> Lane<V> {
         loop {
             let venue = self.venue.next_due().filter(|&t| t <= now);
             let timer = self.timers.next_deadline().filter(|&t| t <= now);
-            // The venue's mark to market comes after everything due at or before its time:
-            // the same book state and reports in every lane layout.
+            // The venue's mark to market and the equity sample come after everything due at or
+            // before their time: the same book state and reports in every lane layout (a quiet
+            // lane reaches the time on a heartbeat, a busy one on an event).
             let mark = Timestamp(self.next_mark);
             if mark <= now && venue.is_none_or(|v| v > mark) && timer.is_none_or(|t| t > mark) {
                 self.next_mark += EQUITY_SAMPLE_NS;
                 self.mark_venue(mark);
+                self.sample_equity(mark);
                 continue;
             }
             let venue_first = match (venue, timer) {
@@ -1030,9 +1030,6 @@ impl<V: Venue> Lane<V> {
             return;
         }
         self.events += 1;
-        if now.0 >= self.next_equity_sample {
-            self.sample_equity(now);
-        }
         // The trade print needs an order lookup: only take it when someone will read it (a
         // strategy subscribed to the instrument, or the venue holding orders in it).
         let mut mask = self.mask_of(ev.instrument);
@@ -1111,15 +1108,11 @@ impl<V: Venue> Lane<V> {
         }
     }
 
-    /// Marks every strategy's ledger to the books' mids and samples its equity, once per
-    /// [`EQUITY_SAMPLE_NS`] of event time.
+    /// Marks every strategy's ledger to the books' mids and samples its equity, at each
+    /// [`EQUITY_SAMPLE_NS`] boundary of event time (from [`Lane::catch_up`], with the venue's
+    /// mark).
     #[cold]
     fn sample_equity(&mut self, now: Timestamp) {
-        let first = self.next_equity_sample == 0;
-        self.next_equity_sample = (now.0 / EQUITY_SAMPLE_NS + 1) * EQUITY_SAMPLE_NS;
-        if first {
-            return;
-        }
         let mut net = rust_decimal::Decimal::ZERO;
         for s in &mut self.slots {
             if s.ledger.has_fills() {

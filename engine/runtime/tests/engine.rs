@@ -71,6 +71,42 @@ fn three_chasers(layout: &[usize]) -> Vec<Vec<StrategySpec>> {
     out
 }
 
+/// The equity curves (not in the digest) are sampled at the same event times, from the same
+/// book states and fills, in every lane layout: a quiet lane reaches a sample time on a
+/// heartbeat, a busy one on an event.
+#[test]
+fn equity_curves_are_the_same_in_every_lane_layout() {
+    // The usual session stretched to about 12 s of event time: a dozen sample boundaries.
+    let mut events = session(7, 6, 60_000);
+    let t0 = events[0].ts.0;
+    for e in &mut events {
+        e.ts.0 = t0 + (e.ts.0 - t0) * 20;
+    }
+    let curves = |layout: &[usize]| {
+        let r = run(plan(&events, three_chasers(layout), PanicPolicy::default()));
+        let mut c: Vec<_> = r
+            .lanes
+            .iter()
+            .flat_map(|l| &l.strategies)
+            .map(|s| (s.id, s.ledger.equity_curve().to_vec(), s.max_drawdown))
+            .collect();
+        c.sort_by_key(|x| x.0);
+        c
+    };
+    let one = curves(&[0, 0, 0]);
+    let lens: Vec<usize> = one.iter().map(|c| c.1.len()).collect();
+    assert!(
+        lens.iter().all(|&n| n > 8),
+        "samples per strategy: {lens:?}"
+    );
+    assert!(
+        one.iter().any(|c| c.1.iter().any(|p| !p.equity.is_zero())),
+        "the strategies traded"
+    );
+    assert_eq!(one, curves(&[0, 1, 1]), "1 lane vs 2 lanes");
+    assert_eq!(one, curves(&[2, 0, 1]), "1 lane vs 3 lanes");
+}
+
 #[test]
 fn same_input_gives_the_same_digest_across_runs_lane_layouts_and_ring_kinds() {
     let events = session(7, 6, 60_000);
