@@ -492,7 +492,7 @@ impl RunConfig {
         if e.heartbeat_us == 0 {
             // Without heartbeats a quiet lane's timers wait for its own next event, so what a
             // strategy does would depend on how instruments are spread over lanes.
-            bail!("{origin}: engine.heartbeat_us: must be at least 1 (timers and the session's close depend on it)");
+            bail!("{origin}: engine.heartbeat_us: must be at least 1 (a quiet lane's timers fire on it)");
         }
         if !matches!(e.panic_policy.as_str(), "restart" | "halt-lane") {
             bail!(

@@ -275,8 +275,9 @@ fn long_and_empty_frames_at_the_batch_edges() {
     let frames: Vec<&[u8]> = ticklane_feeds::binfile::Frames::new(&session)
         .map(|f| f.unwrap().bytes)
         .collect();
+    // `z` is no ITCH type.
     let mut unknown = vec![0u8; 256];
-    unknown[0] = b'U';
+    unknown[0] = b'z';
     let odd: [Vec<u8>; 4] = [Vec::new(), vec![b'A'; 300], unknown, vec![b'x'; 255]];
     for at in [BATCH - 1, BATCH, BATCH + 1, 2 * BATCH - 1] {
         for extra in &odd {

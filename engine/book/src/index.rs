@@ -3,11 +3,12 @@
 //!
 //! Order references mostly increase through the day, each add taking the next one, and the
 //! orders touched most are the young ones. NASDAQ's references also step by four (every AAPL
-//! reference of a real day is ≡ 1 mod 4, see `shared/data/README.md`). So the index is a
-//! **window**: an array of `W` slots (a power of two) where the id `k` has exactly one place,
-//! `(k / 4 + offset(k >> 26)) mod W` while every stored id has the same remainder mod 4 (and
-//! `(k + offset(k >> 24)) mod W` from the first id that does not: the window is then rebuilt
-//! once). The offset is a Fibonacci hash of the high bits, so that ids differing only in their
+//! reference in the sample of a real day in `shared/data` is ≡ 1 mod 4, see its README; the
+//! generated sessions do the same). So the index is a **window**: an array of `W` slots (a
+//! power of two) where the id `k` has exactly one place, `(k / 4 + offset(k >> 26)) mod W`
+//! while every id in the window has the same remainder mod 4 (and `(k + offset(k >> 24)) mod
+//! W` from the first id that does not: the window is then rebuilt once, and a feed whose ids
+//! use several remainders runs with one place in four used, correct but with less reach). The offset is a Fibonacci hash of the high bits, so that ids differing only in their
 //! high bits (a venue's per-instrument prefix) do not share places. Consecutive references take
 //! consecutive places, sixteen to a cache line: the adds walk the window in order and the
 //! lookups of young orders land in lines that the adds just wrote.
@@ -53,7 +54,8 @@ pub struct OrderIndex {
     /// Low key bits the place function drops: `STRIDE_BITS` while every stored key has the
     /// remainder `residue` mod 4, 0 once one did not.
     shift: u32,
-    /// `key mod 4` of the stored keys while `shift != 0` (free to change while empty).
+    /// `key mod 4` of the keys in the window while `shift != 0` (free to change while the
+    /// window is empty; the overflow does not depend on it).
     residue: u64,
     /// Live orders the window moved past.
     overflow: ProbedIndex,
@@ -116,8 +118,8 @@ impl OrderIndex {
         self.overflow.len()
     }
 
-    /// Whether places pack keys that step by four into consecutive places (every key stored
-    /// while the index was not empty had the same remainder mod 4).
+    /// Whether places pack keys that step by four into consecutive places (every key placed
+    /// in the window, other than reference 0, had the same remainder mod 4).
     #[inline]
     pub fn is_strided(&self) -> bool {
         self.shift != 0
@@ -282,8 +284,9 @@ impl OrderIndex {
     }
 
     /// Checks that every key sits at its place or in the overflow (not both), that none is
-    /// above the largest key seen, that the stride mode holds for every key in the window, that every key finds its value and that the counts
-    /// add up (for invariant checks): `Err(value)` names the first value that does not.
+    /// above the largest key seen, that the stride mode holds for every key in the window,
+    /// that every key finds its value and that the counts add up (for invariant checks):
+    /// `Err(value)` names the first value that does not.
     pub fn check(&self, key_of: impl Fn(u32) -> u64) -> Result<(), u32> {
         let mut in_window = 0;
         for (p, &v) in self.window.iter().enumerate() {

@@ -735,15 +735,19 @@ mod tests {
             idle: IdlePolicy::SpinYield { spins: 1 },
             ..PublisherSettings::default()
         };
-        let mut p = Publisher::new(vec![tx0], Router::new(1, []), settings, Arc::default());
+        let control = Arc::new(FeedControl::default());
+        let mut p = Publisher::new(vec![tx0], Router::new(1, []), settings, control.clone());
         let cap = 2usize;
         for i in 0..cap as u64 {
             assert_eq!(p.publish(&ev(i, 1), 0, 0), Ok(()));
         }
-        // The ring is full and the feed waits; the consumer goes away meanwhile: the wait
-        // ends, and nothing more waits.
+        // The ring is full and the feed waits; the consumer goes away meanwhile (once the
+        // feed has counted its wait, so the order does not depend on timing): the wait ends,
+        // and nothing more waits.
         let consumer = std::thread::spawn(move || {
-            std::thread::sleep(std::time::Duration::from_millis(50));
+            while control.full_waits.load(Ordering::Relaxed) == 0 {
+                std::thread::yield_now();
+            }
             drop(rx0);
         });
         assert_eq!(p.publish(&ev(9, 1), 0, 0), Ok(()));

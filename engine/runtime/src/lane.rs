@@ -268,7 +268,8 @@ pub struct StrategyReport {
     pub commands: u64,
     /// Fills received.
     pub fills: u64,
-    /// Rejections received.
+    /// Commands refused (by the lane or the venue), whether or not the instance that sent
+    /// them was still there to hear it (a restart, the session's close).
     pub rejects: u64,
     /// Panics caught.
     pub panics: u32,
