@@ -123,3 +123,46 @@ fn bench_reports_every_stage_without_errors() {
         assert_eq!(r["messages"], 30_000);
     }
 }
+
+/// `bbo` prints the changes a book goes through before the symbol's directory message too (a
+/// file may name a symbol after its first orders), and nothing, not even the header, for a
+/// symbol the file does not name.
+#[test]
+fn bbo_counts_changes_made_before_the_symbols_directory_message() {
+    use ticklane_feeds::itch::{encode_framed, AddOrder, StockDirectory};
+    let sym = *b"AAPL    ";
+    let mut buf = Vec::new();
+    encode_framed(
+        &AddOrder::new(1, 0, 1, 5, b'B', 100, sym, 100_000),
+        &mut buf,
+    );
+    encode_framed(
+        &StockDirectory::new(
+            1, 0, 2, sym, b'Q', b'N', 100, b'N', b'C', *b"Z ", b'P', b'N', b'N', b'1', b'N', 0,
+            b'N',
+        ),
+        &mut buf,
+    );
+    encode_framed(
+        &AddOrder::new(1, 0, 3, 9, b'S', 200, sym, 100_100),
+        &mut buf,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("late_directory.itch50");
+    std::fs::write(&path, &buf).unwrap();
+    let path = path.to_str().unwrap();
+    let out = run(&["bbo", path, "--symbol", "AAPL"]);
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "timestamp_ns,bid_px,bid_qty,ask_px,ask_qty\n\
+         1,10.0000,100,,\n\
+         3,10.0000,100,10.0100,200\n"
+    );
+    let missing = Command::new(BIN)
+        .args(["bbo", path, "--symbol", "MSFT"])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(missing.stdout.is_empty(), "a header for a symbol not there");
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("not found"));
+}

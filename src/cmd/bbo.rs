@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use ticklane_book::{LevelView, Market};
-use ticklane_core::{InstrumentId, Symbol};
+use ticklane_core::{EventBody, InstrumentId, Symbol};
 
 use super::feed;
 use crate::ReadOpts;
@@ -78,8 +78,8 @@ pub fn run(path: &Path, symbol: &str, read: ReadOpts) -> anyhow::Result<ExitCode
         anyhow::bail!("--symbol {symbol:?}: at most 8 ASCII characters");
     };
     let stdout = std::io::stdout();
-    let mut lines = BboLines::new(BufWriter::with_capacity(1 << 16, stdout.lock()))?;
     if let Some(orderbook) = &read.orderbook {
+        let mut lines = BboLines::new(BufWriter::with_capacity(1 << 16, stdout.lock()))?;
         let mut found = false;
         let report = super::lobster_check::replay(path, orderbook, None, 0, |_, ts, market| {
             found = market.instrument_id(sym) == Some(feed::LOBSTER_INSTRUMENT);
@@ -98,26 +98,36 @@ pub fn run(path: &Path, symbol: &str, read: ReadOpts) -> anyhow::Result<ExitCode
         tracing::info!(rows = report.rows, lines = n, "lobster bbo done");
         return Ok(ExitCode::SUCCESS);
     }
-    let mut market = Market::with_capacity(1 << 16, 1024);
+    // The symbol's instrument first, from the first directory message that names it (at the
+    // start of a normal day, so this pass stops at once): the book can change before that
+    // message, and those changes are lines too. Nothing is printed for a symbol not there.
     let mut target: Option<InstrumentId> = None;
+    feed::read(path, &read, |rec| {
+        match rec.event.map(|ev| (ev.instrument, &ev.body)) {
+            Some((instrument, EventBody::InstrumentDirectory(info))) if info.symbol == sym => {
+                target = Some(instrument);
+                ControlFlow::Break(())
+            }
+            _ => ControlFlow::Continue(()),
+        }
+    })?;
+    let Some(target) = target else {
+        anyhow::bail!("symbol {symbol:?} not found in {}", path.display());
+    };
+    let mut lines = BboLines::new(BufWriter::with_capacity(1 << 16, stdout.lock()))?;
+    let mut market = Market::with_capacity(1 << 16, 1024);
     let report = feed::read(path, &read, |rec| {
         let Some(ev) = rec.event else {
             return ControlFlow::Continue(());
         };
         let r = market.apply(ev);
-        if target.is_none() {
-            target = market.instrument_id(sym);
-        }
-        if Some(r.instrument) != target || !r.top_changed() {
+        if r.instrument != target || !r.top_changed() {
             return ControlFlow::Continue(());
         }
         lines.observe(rec.ts, &market, r.instrument)
     })?;
     let n = lines.finish()?;
     report.print_errors();
-    if target.is_none() {
-        anyhow::bail!("symbol {symbol:?} not found in {}", path.display());
-    }
     tracing::info!(
         lines = n,
         anomalies = market.anomalies().total(),
