@@ -18,7 +18,9 @@ impl Timestamp {
         self.0
     }
 
-    /// Parses `HH:MM:SS[.fffffffff]` (time of day) or a plain integer of nanoseconds.
+    /// Parses `HH:MM:SS[.fffffffff]` (time of day; hours may pass 24, as [`Timestamp`]'s
+    /// `Display` writes them for times past a day) or a plain integer of nanoseconds. `None`
+    /// for anything else, including a time past `u64::MAX` nanoseconds.
     pub fn parse_time_of_day(s: &str) -> Option<Self> {
         if !s.contains(':') {
             return s.parse().ok().map(Self);
@@ -38,8 +40,9 @@ impl Timestamp {
         for i in 0..9 {
             nanos = nanos * 10 + frac.as_bytes().get(i).map_or(0, |b| u64::from(b - b'0'));
         }
+        let secs = h.checked_mul(3600)?.checked_add(m * 60 + sec)?;
         Some(Self(
-            (h * 3600 + m * 60 + sec) * Self::NANOS_PER_SEC + nanos,
+            secs.checked_mul(Self::NANOS_PER_SEC)?.checked_add(nanos)?,
         ))
     }
 }
@@ -181,6 +184,23 @@ mod tests {
         assert_eq!(Timestamp::parse_time_of_day("09:30"), None);
         assert_eq!(Timestamp::parse_time_of_day("123"), Some(Timestamp(123)));
         assert_eq!(Timestamp::parse_time_of_day("09:61:00"), None);
+        // Past a day is a time too (as `Display` writes it); past u64::MAX ns is refused, not
+        // wrapped round to some time of the first day.
+        let late = Timestamp(u64::MAX - 1);
+        assert_eq!(Timestamp::parse_time_of_day(&late.to_string()), Some(late));
+        assert_eq!(
+            Timestamp::parse_time_of_day("48:00:00").map(|t| t.0),
+            Some(48 * 3600 * 1_000_000_000)
+        );
+        assert_eq!(Timestamp::parse_time_of_day("5124096:00:00"), None);
+        assert_eq!(
+            Timestamp::parse_time_of_day("5124095:34:33.709551616"),
+            None
+        );
+        assert_eq!(
+            Timestamp::parse_time_of_day("5124095:34:33.709551615"),
+            Some(Timestamp(u64::MAX))
+        );
     }
 
     #[test]
