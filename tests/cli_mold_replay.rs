@@ -159,6 +159,30 @@ fn pcap_lines_are_arbitrated_reordered_and_only_a_real_loss_is_a_gap() {
         assert!(want.lines().count() > 10);
         assert_eq!(bbo(&ab, symbol), want, "{symbol}");
     }
+
+    // A real loss is said by `book` (the book is stale) and `bbo` (on stderr, beside its lines).
+    let book = |p: &Path| -> serde_json::Value {
+        let o = run_ok(&["book", p.to_str().unwrap(), "--symbol", "AAPL", "--json"]);
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    assert_eq!(book(&ab)["stale"], serde_json::Value::Null);
+    let stale = &book(&lost)["stale"];
+    assert_eq!(
+        (&stale["gaps"], &stale["lost_messages"]),
+        (&1.into(), &holes.into()),
+        "{stale}"
+    );
+    let table = run_ok(&["book", lost.to_str().unwrap(), "--symbol", "AAPL"]);
+    assert!(String::from_utf8_lossy(&table.stdout).contains("STALE since"));
+    let o = Command::new(BIN)
+        .args(["bbo", lost.to_str().unwrap(), "--symbol", "AAPL"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!("stale: the feed lost {holes} messages for good")),
+        "{err}"
+    );
 }
 
 #[test]

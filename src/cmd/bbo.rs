@@ -141,6 +141,12 @@ pub fn run(path: &Path, symbol: &str, read: ReadOpts) -> anyhow::Result<ExitCode
     if !anomalies.is_empty() {
         eprintln!("anomalies: {}", anomalies.join(" "));
     }
+    if let Some(s) = market.stale() {
+        eprintln!(
+            "stale: the feed lost {} messages for good (from sequence {}) at {}; the lines from then on may be wrong",
+            s.lost_messages, s.first_lost, s.since
+        );
+    }
     Ok(if report.errors > 0 {
         ExitCode::from(1)
     } else {

@@ -44,9 +44,20 @@ struct BookJson {
     mid: Option<String>,
     microprice: Option<String>,
     crossed: bool,
+    /// Set when the feed lost messages for good before this time: no book can be trusted.
+    stale: Option<StaleJson>,
     trading_state: Option<String>,
     anomalies: std::collections::BTreeMap<&'static str, u64>,
     errors: u64,
+}
+
+/// [`ticklane_book::StaleFeed`] as printed.
+#[derive(Debug, serde::Serialize)]
+struct StaleJson {
+    since: String,
+    gaps: u64,
+    lost_messages: u64,
+    first_lost_sequence: u64,
 }
 
 /// Runs the command.
@@ -146,6 +157,12 @@ fn print_book(
         mid: book.mid().map(|p| p.to_string()),
         microprice: book.microprice().map(|p| p.to_string()),
         crossed: book.is_crossed(),
+        stale: market.stale().map(|s| StaleJson {
+            since: s.since.to_string(),
+            gaps: s.gaps,
+            lost_messages: s.lost_messages,
+            first_lost_sequence: s.first_lost,
+        }),
         trading_state: book.trading_state().map(|s| format!("{s:?}")),
         anomalies: market
             .anomalies()
@@ -168,14 +185,18 @@ fn print_book(
 
 fn print_table(b: &BookJson, _book: &OrderBook<'_>) {
     println!(
-        "{} (instrument {}) at {} — {} orders, {} bid levels, {} ask levels{}",
+        "{} (instrument {}) at {} — {} orders, {} bid levels, {} ask levels{}{}",
         b.symbol,
         b.instrument,
         b.at,
         b.orders,
         b.bid_levels,
         b.ask_levels,
-        if b.crossed { " — CROSSED" } else { "" }
+        if b.crossed { " — CROSSED" } else { "" },
+        b.stale.as_ref().map_or(String::new(), |s| format!(
+            " — STALE since {} ({} messages lost for good)",
+            s.since, s.lost_messages
+        ))
     );
     println!(
         "{:>7} {:>10} {:>12} | {:<12} {:<10} {:<7}",
