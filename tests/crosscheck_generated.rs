@@ -445,6 +445,19 @@ fn bbo_equals_the_independent_books() {
     }
 }
 
+/// The hand-built synthetic file (`tests/crosscheck/make_synthetic.py`: C executions at
+/// another price than the resting one, size-only changes, a side emptying, a replace that puts
+/// back the same price and size): our `bbo` against itch-book's (checked identical to the other
+/// independent books by `run.sh`), line for line, and the exit status.
+#[test]
+fn bbo_of_the_synthetic_file_equals_the_independent_books() {
+    let golden = read_golden("synthetic_cux_bbo.csv");
+    assert_eq!(golden.lines().count(), 15, "header + changes");
+    let file = golden_path("synthetic_cux.itch50");
+    let ours = run(&["bbo", file.to_str().unwrap(), "--symbol", "TEST"]);
+    assert_eq!(String::from_utf8(ours.stdout).unwrap(), golden);
+}
+
 /// Every message, not only the sample: run by `tests/crosscheck/run.sh`, which points
 /// `CROSSCHECK_FULL_DECODE` at `itch_decode.py --sample 1000000 --index --all-fields` of the same
 /// session (about 10 MB, so it is not committed). Ignored in CI.
