@@ -251,6 +251,20 @@ fn unknown_symbol_and_bad_time_are_clear_errors() {
     ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("\"GOOG\" is not the instrument"));
+    // Its book says how many rows it was built from.
+    let o = run(&[
+        "book",
+        m.to_str().unwrap(),
+        "--symbol",
+        "AMZN",
+        "--orderbook",
+        b.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rows = std::fs::read_to_string(&m).unwrap().lines().count();
+    assert_eq!(v["messages"], rows, "{v}");
 }
 
 /// The BBO stream LOBSTER's own order-book file implies: the first level of every row, printed

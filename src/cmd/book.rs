@@ -102,7 +102,11 @@ pub fn run(
         let Some((market, ts)) = snapshot else {
             bail!("{}: fewer rows than expected", path.display());
         };
-        let report = feed::ReadReport::default();
+        // The rows replayed are the messages this book was built from.
+        let report = feed::ReadReport {
+            messages: rows,
+            ..feed::ReadReport::default()
+        };
         return print_book(&market, symbol, depth, at.unwrap_or(ts), &report, json);
     }
     let mut market = Market::with_capacity(1 << 16, 1024);
