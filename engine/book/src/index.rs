@@ -34,12 +34,10 @@
 
 use ticklane_core::OrderId;
 
-use crate::probed::{twice_as_power_of_two, ProbedIndex};
+use crate::probed::{near_identity_home, twice_as_power_of_two, ProbedIndex};
 
 /// Marks an empty place.
 const EMPTY: u32 = u32::MAX;
-/// 2^64 / φ, the Fibonacci hashing multiplier.
-const FIB: u64 = 0x9E37_79B9_7F4A_7C15;
 /// Smallest window.
 const MIN_WINDOW: usize = 16;
 /// Low key bits dropped by the place function while every key has the same remainder.
@@ -128,9 +126,7 @@ impl OrderIndex {
     /// The one place of `key` in the window.
     #[inline(always)]
     fn place(&self, key: u64) -> usize {
-        let k = key >> self.shift;
-        let offset = (k >> 24).wrapping_mul(FIB) >> 40;
-        (k.wrapping_add(offset) as usize) & self.mask
+        near_identity_home(key >> self.shift, self.mask)
     }
 
     /// Value stored for `key`.

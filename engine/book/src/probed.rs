@@ -59,6 +59,16 @@ impl Default for ProbedIndex {
     }
 }
 
+/// The home of `key` in a power-of-two table (`mask` = its size - 1): the key itself plus an
+/// offset that a Fibonacci hash of its bits above the low 24 picks, so that nearby keys take
+/// nearby entries and keys that differ only in their high bits are spread out. Shared by this
+/// table and the window of [`crate::OrderIndex`].
+#[inline(always)]
+pub(crate) fn near_identity_home(key: u64, mask: usize) -> usize {
+    let offset = (key >> 24).wrapping_mul(FIB) >> 40;
+    (key.wrapping_add(offset) as usize) & mask
+}
+
 /// `2n`, at least `min`, rounded up to a power of two (saturating at the largest one).
 pub(crate) fn twice_as_power_of_two(n: usize, min: usize) -> usize {
     n.saturating_mul(2)
@@ -117,11 +127,11 @@ impl ProbedIndex {
         // lines and the hardware prefetcher follows the adds. The bits above the low 24 pick a
         // pseudo-random offset (Fibonacci hashing: the top bits of `x * 2^64/φ`), so keys that
         // differ only in high bits (e.g. a venue's per-instrument prefix) do not pile up.
-        // (Packing ids spaced by 4 into consecutive entries was tried and is slower: the
-        // backward-shift deletion then walks long runs of occupied entries, and with compact
-        // entries each step reads another order's id.)
-        let offset = (key >> 24).wrapping_mul(FIB) >> 40;
-        (key.wrapping_add(offset) as usize) & self.mask
+        // (Packing ids spaced by 4 into consecutive entries is slower here: the backward-shift
+        // deletion then walks long runs of occupied entries, and with compact entries each
+        // step reads another order's id. The window in `index.rs`, whose removals shift
+        // nothing, packs them.)
+        near_identity_home(key, self.mask)
     }
 
     /// Tag bits of `key` (in the entry's high bits; 0 when untagged).

@@ -100,6 +100,16 @@ struct LaneTx {
     gone: bool,
 }
 
+impl LaneTx {
+    /// The lane exited (its ring end is dropped): what is staged for it from now on is dropped
+    /// and counted, never waited for.
+    #[cold]
+    fn give_up(&mut self, lane: usize) {
+        self.gone = true;
+        tracing::error!(lane, "lane is gone; its events are dropped and counted");
+    }
+}
+
 /// Stamps, routes, stages and publishes events to the lanes.
 pub struct Publisher {
     lanes: Vec<LaneTx>,
@@ -456,9 +466,8 @@ impl Publisher {
         let n = tx.len;
         tx.len = 0;
         if !tx.gone && tx.tx.is_abandoned() {
-            // The lane exited (its ring end is dropped) while its ring still had room.
-            tx.gone = true;
-            tracing::error!(lane, "lane is gone; its events are dropped and counted");
+            // Gone while its ring still had room.
+            tx.give_up(lane);
         }
         if tx.gone {
             self.stats.dropped_lane_gone += n as u64;
@@ -487,9 +496,8 @@ impl Publisher {
                 break Ok(());
             }
             if tx.tx.is_abandoned() {
-                tx.gone = true;
+                tx.give_up(lane);
                 self.stats.dropped_lane_gone += (n - done) as u64;
-                tracing::error!(lane, "lane is gone; its events are dropped and counted");
                 break Ok(());
             }
             if self.control.stop.load(Ordering::Relaxed) {
