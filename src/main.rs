@@ -73,8 +73,8 @@ enum Command {
         /// Instrument symbol, e.g. AAPL.
         #[arg(long)]
         symbol: String,
-        /// Levels per side.
-        #[arg(long, default_value_t = 10)]
+        /// Levels per side (at least 1).
+        #[arg(long, default_value_t = 10, value_parser = at_least_one)]
         depth: usize,
         /// Event time (HH:MM:SS[.fffffffff] or ns since midnight); default: end of file.
         #[arg(long)]
@@ -776,5 +776,14 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// A count that must be at least 1 (`--depth`): 0 would print a book of no levels.
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_string()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
     }
 }

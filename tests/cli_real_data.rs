@@ -234,6 +234,18 @@ fn unknown_symbol_and_bad_time_are_clear_errors() {
     ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--at"));
+    // A book of no levels is refused by name, not printed empty.
+    let o = run(&[
+        "book",
+        itch.to_str().unwrap(),
+        "--symbol",
+        "AAPL",
+        "--depth",
+        "0",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--depth") && err.contains("0"), "{err}");
     // A LOBSTER file replayed with its order book holds one instrument: another symbol is an error.
     let (Some(m), Some(b)) = (
         data("lobster/AMZN_2012-06-21_34200000_57600000_message_1.csv"),
