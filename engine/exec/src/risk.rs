@@ -330,6 +330,11 @@ impl RiskGate {
         self.open.len()
     }
 
+    /// The instrument of open order `id`, if the gate counts it as open.
+    pub fn open_instrument(&self, id: ClientOrderId) -> Option<InstrumentId> {
+        self.open.get(&id).map(|o| o.instrument)
+    }
+
     /// Checks a command at event time `now`. On success the command is recorded (order rate
     /// window, open orders); on failure nothing changes but the reject counter.
     pub fn check(
@@ -788,8 +793,15 @@ impl<V: Venue> Venue for RiskedVenue<V> {
                     OrderCommand::Submit { request, .. } => {
                         (request.instrument, OrderUpdateKind::Rejected(why))
                     }
-                    // The order stays as it was: only the amendment is refused.
-                    _ => (InstrumentId::NONE, OrderUpdateKind::AmendRejected(why)),
+                    // The order stays as it was: only the amendment is refused. The report
+                    // names the order's instrument, as the venue's own answers do, so that a
+                    // strategy can find the order it refers to.
+                    _ => (
+                        self.gate(StrategyId(strategy))
+                            .open_instrument(cmd.id())
+                            .unwrap_or(InstrumentId::NONE),
+                        OrderUpdateKind::AmendRejected(why),
+                    ),
                 };
                 out.push(VenueReport::Update(OrderUpdate {
                     ts: now,

@@ -109,6 +109,18 @@ fn max_order_qty() {
         s.v.gate(StrategyId(0)).rejects()[0],
         (RiskRule::MaxOrderQty, 2)
     );
+    // The refusal names the order's instrument (a strategy finds its order by it).
+    let mut out = Vec::new();
+    let modify = OrderCommand::Modify {
+        id: ClientOrderId::new(0, n),
+        price: Price(9_9000),
+        qty: Qty(700),
+    };
+    s.v.on_command(Timestamp(12), &modify, &s.m, &mut out);
+    match out.as_slice() {
+        [ticklane_exec::VenueReport::Update(u)] => assert_eq!(u.instrument, I),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]

@@ -540,7 +540,16 @@ impl Strategy for MicropriceMm {
     }
 
     fn on_order_update(&mut self, update: &OrderUpdate, ctx: &mut Context<'_>) {
-        let Some(i) = self.find(update.instrument) else {
+        // A venue that no longer knows the order (a cancel or modify racing its fill) answers
+        // without an instrument: the quote is then found by its id, so that its in-flight
+        // amendment is cleared and the side quotes again.
+        let Some(i) = self.find(update.instrument).or_else(|| {
+            self.states.iter().position(|st| {
+                st.quotes
+                    .iter()
+                    .any(|q| q.is_some_and(|q| q.id == update.id))
+            })
+        }) else {
             return;
         };
         self.note_activity(ctx);
@@ -813,10 +822,23 @@ mod tests {
             n: u64,
             kind: OrderUpdateKind,
         ) -> Vec<OrderCommand> {
+            self.update_of(m, now, n, INST, kind)
+        }
+
+        /// An update that names `instrument` (a venue that no longer knows the order names
+        /// none).
+        fn update_of(
+            &mut self,
+            m: &Market,
+            now: u64,
+            n: u64,
+            instrument: InstrumentId,
+            kind: OrderUpdateKind,
+        ) -> Vec<OrderCommand> {
             let u = OrderUpdate {
                 ts: Timestamp(now),
                 id: id(n),
-                instrument: INST,
+                instrument,
                 kind,
             };
             self.outbox.apply_update(&u);
@@ -1248,6 +1270,30 @@ mod tests {
             Some((id(0), Price(10_0000), true))
         );
         // The next book change tries again.
+        assert_eq!(h.book(&d, 3 * MS), vec![modify(0, 9_9800)]);
+    }
+
+    #[test]
+    fn an_amend_refusal_without_an_instrument_still_frees_the_quote() {
+        // A venue that no longer knows the order answers a modify without naming the
+        // instrument: the quote is found by its id, and the next book change modifies again
+        // (it used to stay "modify in flight" for the rest of the session).
+        let (mut h, _) = Harness::quoted_on_a(Config::default());
+        let d = book_d();
+        assert_eq!(
+            h.book(&d, 2 * MS),
+            vec![modify(0, 9_9800), modify(1, 10_0100)]
+        );
+        assert_eq!(
+            h.update_of(
+                &d,
+                2 * MS,
+                0,
+                InstrumentId::NONE,
+                OrderUpdateKind::AmendRejected(RejectReason::UnknownOrder)
+            ),
+            vec![]
+        );
         assert_eq!(h.book(&d, 3 * MS), vec![modify(0, 9_9800)]);
     }
 
