@@ -935,6 +935,14 @@ impl<V: Venue> Lane<V> {
     /// them by time, rather than all of one then all of the other, keeps what a strategy sees
     /// independent of how many other events its lane carries.
     fn catch_up(&mut self, now: Timestamp) {
+        // Timers the callbacks below arm "at once" wait for the next catch-up (see
+        // `TimerQueue`): a strategy re-arming at its own time cannot keep this loop going.
+        self.timers.hold();
+        self.catch_up_to(now);
+        self.timers.release(now);
+    }
+
+    fn catch_up_to(&mut self, now: Timestamp) {
         loop {
             let venue = self.venue.next_due().filter(|&t| t <= now);
             let timer = self.timers.next_deadline().filter(|&t| t <= now);

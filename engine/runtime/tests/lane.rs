@@ -136,6 +136,76 @@ fn timers_fire_in_event_time_before_the_event_that_passes_them() {
     );
 }
 
+/// Re-arms its timer at its own time, or in the past, from `on_timer` (at most 100 times: a
+/// lane that fired it again within one catch-up would log 100 fires at one time).
+struct Rearm {
+    log: Log,
+    fires: u32,
+}
+
+impl Strategy for Rearm {
+    fn on_start(&mut self, ctx: &mut Context<'_>) {
+        ctx.set_timer(Timestamp(3_000), TimerId(1));
+    }
+    fn on_event(&mut self, ev: &MarketEvent, ctx: &mut Context<'_>) {
+        if let Ok(mut l) = self.log.lock() {
+            l.push(format!("event {} {}", ev.kind_name(), ctx.now().0));
+        }
+    }
+    fn on_timer(&mut self, t: TimerId, ctx: &mut Context<'_>) {
+        if let Ok(mut l) = self.log.lock() {
+            l.push(format!("timer {} {}", t.0, ctx.now().0));
+        }
+        self.fires += 1;
+        if self.fires < 100 {
+            // "At once", or (the second time) a deadline already passed.
+            let past = Timestamp(
+                ctx.now()
+                    .0
+                    .saturating_sub(1_000 * u64::from(self.fires % 2)),
+            );
+            ctx.set_timer(past, t);
+        }
+    }
+}
+
+#[test]
+fn a_timer_re_armed_at_its_own_time_fires_once_per_catch_up_and_never_goes_back_in_time() {
+    let log: Log = Arc::default();
+    let l = log.clone();
+    let factory: ticklane_runtime::StrategyFactory = Arc::new(move || {
+        Ok(Box::new(Rearm {
+            log: l.clone(),
+            fires: 0,
+        }) as Box<dyn Strategy>)
+    });
+    let mut lane = new_lane(
+        vec![spec(0, "rearm", &[symbol(1)], factory)],
+        TouchVenue::new(),
+    );
+    lane.start();
+    let s = session(1, 1, 10);
+    lane.process(&item(0, at(500, &s[0])), false);
+    lane.process(&item(1, at(1_000, &s[1])), false);
+    lane.process(&item(2, at(4_000, &s[2])), false);
+    lane.process(&item(3, at(6_000, &s[3])), false);
+    let got = log.lock().map(|l| l.clone()).unwrap_or_default();
+    assert_eq!(
+        got,
+        vec![
+            "event instrument_directory 500".to_string(),
+            "event trading_status 1000".to_string(),
+            // Fired at its deadline on the way to 4000; re-armed "at once", it waits for the
+            // next catch-up and is then due at 4000, where this one ended.
+            "timer 1 3000".to_string(),
+            "event order_added 4000".to_string(),
+            // Re-armed in the past (3000): taken as 4000, and again held to the next catch-up.
+            "timer 1 4000".to_string(),
+            format!("event {} 6000", s[3].kind_name()),
+        ]
+    );
+}
+
 #[test]
 fn unsubscribed_instruments_do_not_reach_the_strategy() {
     let log: Log = Arc::default();

@@ -272,10 +272,13 @@ impl<'a> Context<'a> {
             .push(OrderCommand::Modify { id, price, qty });
     }
 
-    /// Arms a timer that fires when event time reaches `deadline` (at once, before the next
-    /// event, if it already has).
+    /// Arms a timer that fires when event time reaches `deadline`. A deadline at or before
+    /// [`Context::now`] means "at once": the timer fires at `now`, before the next event, or,
+    /// when armed from a timer or report callback, at the time the lane has caught up to (so a
+    /// timer re-armed at its own time cannot hold the lane in place; see
+    /// [`TimerQueue`](crate::TimerQueue)).
     pub fn set_timer(&mut self, deadline: Timestamp, timer: TimerId) {
-        self.timers.push(deadline, self.id, timer);
+        self.timers.arm(self.now, deadline, self.id, timer);
     }
 
     /// Logs at info level, tagged with the strategy's name and the event time.
