@@ -5,7 +5,7 @@
 //! the same gap), and the end of session.
 
 use bytes::Bytes;
-use ticklane_feeds::moldudp64::{MoldPacketBuilder, Session, DEFAULT_MAX_PACKET};
+use ticklane_feeds::moldudp64::{MoldPacketBuilder, Session, DEFAULT_MAX_PACKET, HEADER_LEN};
 use tokio::sync::mpsc;
 
 use crate::relay::RelayInput;
@@ -41,6 +41,25 @@ impl RelayUpstream {
         }
     }
 
+    /// Sends message `seq` in a packet of its own, as large as it needs (a MoldUDP64 message
+    /// is at most 65,535 bytes: it always fits).
+    fn send_alone(&mut self, seq: u64, bytes: &[u8]) {
+        let mut solo = MoldPacketBuilder::new(self.session, seq)
+            .with_max_packet(HEADER_LEN + 2 + bytes.len())
+            .with_max_count(1);
+        let packet = match solo.try_push(bytes) {
+            Ok(true) => solo.flush().map(Bytes::copy_from_slice),
+            _ => None,
+        };
+        match packet {
+            Some(p) => self.send(RelayInput::Packet(p)),
+            None => tracing::error!(
+                "message {seq} ({} bytes) cannot be relayed: longer than a MoldUDP64 message",
+                bytes.len()
+            ),
+        }
+    }
+
     fn flush_packet(&mut self) {
         let packet = self
             .builder
@@ -64,13 +83,21 @@ impl Downstream for RelayUpstream {
         }
         self.next = seq + 1;
         let mut full = None;
-        if let Some(b) = self.builder.as_mut() {
-            if let Err(e) = b.push(bytes, |p| full = Some(Bytes::copy_from_slice(p))) {
-                tracing::error!("message {seq} cannot be relayed: {e}");
-            }
-        }
+        let pushed = match self.builder.as_mut() {
+            Some(b) => b.push(bytes, |p| full = Some(Bytes::copy_from_slice(p))),
+            None => Ok(()),
+        };
         if let Some(p) = full {
             self.send(RelayInput::Packet(p));
+        }
+        if pushed.is_err() {
+            // Longer than a relay packet holds: the packet so far goes out, this message goes
+            // in a packet of its own at its own sequence number, and the next message starts a
+            // new packet. (Pushed into the current packet, it would have been dropped and every
+            // later message of that packet sent one number early.)
+            self.flush_packet();
+            self.send_alone(seq, bytes);
+            self.builder = None;
         }
     }
 
@@ -90,5 +117,44 @@ impl Downstream for RelayUpstream {
 
     fn stop_requested(&self) -> bool {
         self.closed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ticklane_feeds::moldudp64::MoldPacket;
+
+    /// (first sequence number, messages) of every packet sent.
+    fn packets(rx: &mut mpsc::Receiver<RelayInput>) -> Vec<(u64, Vec<Vec<u8>>)> {
+        let mut out = Vec::new();
+        while let Ok(input) = rx.try_recv() {
+            if let RelayInput::Packet(p) = input {
+                let p = MoldPacket::parse(&p).unwrap();
+                let msgs = p.messages().map(|m| m.unwrap().to_vec()).collect();
+                out.push((p.sequence(), msgs));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_message_longer_than_a_packet_goes_alone_and_numbers_stay_right() {
+        let (tx, mut rx) = mpsc::channel(16);
+        let mut up = RelayUpstream::new(tx, *b"SESSION001");
+        let big = vec![7u8; 2_000];
+        up.message(1, b"one");
+        up.message(2, &big);
+        up.message(3, b"three");
+        up.message(4, b"four");
+        assert!(up.flush());
+        assert_eq!(
+            packets(&mut rx),
+            vec![
+                (1, vec![b"one".to_vec()]),
+                (2, vec![big.clone()]),
+                (3, vec![b"three".to_vec(), b"four".to_vec()]),
+            ]
+        );
     }
 }
