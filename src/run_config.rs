@@ -26,7 +26,8 @@ pub struct RunConfig {
     /// Where orders go.
     #[serde(default)]
     pub venue: VenueConfig,
-    /// Pre-trade risk limits, per lane (all optional; see `ticklane_exec::RiskLimits`).
+    /// Pre-trade risk limits, one gate per strategy (all optional; see
+    /// `ticklane_exec::RiskLimits`).
     #[serde(default)]
     pub risk: ticklane_exec::RiskLimits,
     /// Strategies, in order (their index is their id).

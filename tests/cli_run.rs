@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use std::path::Path;
 use std::process::{Command, Output};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ticklane");
@@ -138,6 +139,37 @@ fn hgrm_files_are_written_per_hop() {
         );
         assert!(text.contains("#[Max     ="), "{hop}");
     }
+}
+
+#[test]
+fn a_strategy_tripping_its_daily_loss_limit_is_reported_and_the_others_go_on() {
+    // The default configuration with a $1 daily loss limit: the takers lose that much on their
+    // first trades (spread and fees).
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("tight.toml");
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/run.toml"))
+            .unwrap()
+            .replace("daily_loss_limit = 25_000", "daily_loss_limit = 1");
+    std::fs::write(&cfg, text).unwrap();
+    let out = ok(&["run", cfg.to_str().unwrap(), "--messages", "300000"]);
+    let trips: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("tripped its risk limit daily_loss_limit"))
+        .collect();
+    assert!(
+        trips.iter().any(|l| l.contains("strategy imb-aapl ")),
+        "{out}"
+    );
+    // Once per strategy, however many of its orders were refused afterwards.
+    let mut names: Vec<&str> = trips
+        .iter()
+        .filter_map(|l| l.split("strategy ").nth(1)?.split(' ').next())
+        .collect();
+    let all = names.len();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), all, "{out}");
 }
 
 #[test]

@@ -828,6 +828,12 @@ fn print_report(r: &RunReport, cfg: &RunConfig, source: &str, digest: &[u8; 32])
             LaneIncident::KillSwitch { lane, cancelled } => {
                 println!("incident  lane {lane}: kill switch, {cancelled} orders cancelled")
             }
+            LaneIncident::RiskTripped {
+                lane, name, rule, ..
+            } => println!(
+                "incident  lane {lane}: strategy {name} tripped its risk limit {}: its orders cancelled, new ones refused",
+                rule.name()
+            ),
         }
     }
     println!("digest    {}", hex(digest));

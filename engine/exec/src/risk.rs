@@ -34,8 +34,10 @@
 //!    order price).
 //! 8. `daily_loss_limit`, in dollars (a positive number): when the P&L (cash flow + positions
 //!    marked to mid − fees, since the gate was created: one gate per trading day) falls to
-//!    `−daily_loss_limit` or below, the gate trips the kill switch with
-//!    [`RiskRule::DailyLoss`]. It is evaluated on every fill ([`RiskGate::on_report`]) and every
+//!    `−daily_loss_limit` or below, the gate trips its kill switch with
+//!    [`RiskRule::DailyLoss`]: that strategy's orders are cancelled and its new ones refused,
+//!    and [`Venue::take_trips`] hands the trip to the lane, which reports it as an incident.
+//!    It is evaluated on every fill ([`RiskGate::on_report`]) and every
 //!    check, whenever the owner calls [`RiskGate::evaluate`], and once per second of event
 //!    time through [`Venue::mark`] (prices alone can break it: a position held while the
 //!    market moves away, with no fill or command to trigger a check).
@@ -402,9 +404,12 @@ impl RiskGate {
             }
         }
         if let Some(max) = self.c.max_orders_per_sec {
-            let floor = now.0.saturating_sub(Timestamp::NANOS_PER_SEC);
-            while self.window.front().is_some_and(|t| t.0 <= floor) {
-                self.window.pop_front();
+            // The window is (now - 1 s, now]: in the first second of event time nothing has
+            // left it (orders at time 0 included).
+            if let Some(floor) = now.0.checked_sub(Timestamp::NANOS_PER_SEC) {
+                while self.window.front().is_some_and(|t| t.0 <= floor) {
+                    self.window.pop_front();
+                }
             }
             if self.window.len() >= max as usize {
                 return Err(RiskRule::OrderRate);
@@ -662,6 +667,8 @@ pub struct RiskedVenue<V> {
     gates: Vec<Option<RiskGate>>,
     /// Strategies whose kill switch tripped and whose cancel-all is still to be sent.
     cancel_pending: Vec<u16>,
+    /// Strategies whose own limit tripped, not yet taken by [`Venue::take_trips`].
+    trips: Vec<(StrategyId, RiskRule)>,
     /// The manual kill switch was engaged.
     killed: bool,
 }
@@ -674,6 +681,7 @@ impl<V: Venue> RiskedVenue<V> {
             template: gate,
             gates: Vec::new(),
             cancel_pending: Vec::new(),
+            trips: Vec::new(),
             killed: false,
         }
     }
@@ -723,6 +731,15 @@ impl<V: Venue> RiskedVenue<V> {
         self.observe(from, now, market, out);
     }
 
+    /// `strategy`'s gate just tripped on `rule`: its orders are to be cancelled, and the lane
+    /// is to hear of it.
+    fn just_tripped(&mut self, strategy: u16, rule: RiskRule) {
+        if !self.cancel_pending.contains(&strategy) {
+            self.cancel_pending.push(strategy);
+        }
+        self.trips.push((StrategyId(strategy), rule));
+    }
+
     /// Feeds `out[from..]` to the strategies' gates; cancels the orders of a strategy whose
     /// kill switch just tripped.
     fn observe(
@@ -744,9 +761,8 @@ impl<V: Venue> RiskedVenue<V> {
             let gate = self.gate_mut(strategy);
             let was = gate.tripped();
             gate.on_report(r, market);
-            if was.is_none() && gate.tripped().is_some() && !self.cancel_pending.contains(&strategy)
-            {
-                self.cancel_pending.push(strategy);
+            if let (None, Some(rule)) = (was, gate.tripped()) {
+                self.just_tripped(strategy, rule);
             }
         }
         // Cancel the orders of every strategy that tripped (in the order they tripped).
@@ -785,6 +801,7 @@ impl<V: Venue> Venue for RiskedVenue<V> {
     ) {
         let mut from = out.len();
         let strategy = cmd.id().strategy();
+        let was = self.gate_mut(strategy).tripped();
         match self.gate_mut(strategy).check(now, cmd, market) {
             Ok(()) => self.venue.on_command(now, cmd, market, out),
             Err(rule) => {
@@ -812,8 +829,10 @@ impl<V: Venue> Venue for RiskedVenue<V> {
                 // The gate's own answer: it has nothing to learn from it (the command never
                 // reached the venue, so no modify of its is on its way).
                 from = out.len();
-                if rule == RiskRule::DailyLoss && !self.cancel_pending.contains(&strategy) {
-                    self.cancel_pending.push(strategy);
+                // Only the check that tripped the gate cancels: a command refused by a gate
+                // that had already tripped finds that strategy's orders cancelled.
+                if rule == RiskRule::DailyLoss && was.is_none() {
+                    self.just_tripped(strategy, rule);
                 }
             }
         }
@@ -860,19 +879,22 @@ impl<V: Venue> Venue for RiskedVenue<V> {
         RiskedVenue::engage_kill_switch(self, now, market, out);
     }
 
-    fn kill_switch_tripped(&self) -> bool {
-        // Only the manual kill switch stops the lane; a strategy's own limit stops that
-        // strategy (see the type's docs).
-        self.killed
+    fn take_trips(&mut self, out: &mut Vec<(StrategyId, RiskRule)>) {
+        // Only the manual kill switch stops the lane (the lane engages it); a strategy's own
+        // limit stops that strategy (see the type's docs).
+        out.append(&mut self.trips);
     }
 
     fn mark(&mut self, now: Timestamp, market: &Market, out: &mut Vec<VenueReport>) {
         self.venue.mark(now, market, out);
         for (strategy, gate) in self.gates.iter_mut().enumerate() {
             let Some(gate) = gate else { continue };
-            let strategy = strategy as u16;
-            if gate.evaluate(market) && !self.cancel_pending.contains(&strategy) {
-                self.cancel_pending.push(strategy);
+            if gate.evaluate(market) {
+                let rule = gate.tripped().unwrap_or(RiskRule::DailyLoss);
+                self.trips.push((StrategyId(strategy as u16), rule));
+                if !self.cancel_pending.contains(&(strategy as u16)) {
+                    self.cancel_pending.push(strategy as u16);
+                }
             }
         }
         let from = out.len();

@@ -25,7 +25,7 @@ use ticklane_book::Market;
 use ticklane_core::{InstrumentId, MarketEvent, Price, Qty, Side, Timestamp};
 use ticklane_strategy::{
     ClientOrderId, Fill, Liquidity, OrderCommand, OrderRequest, OrderUpdate, OrderUpdateKind,
-    RejectReason, StrategyId, TimeInForce, TradePrint,
+    RejectReason, RiskRule, StrategyId, TimeInForce, TradePrint,
 };
 
 /// What a venue tells the lane.
@@ -113,10 +113,11 @@ pub trait Venue: Send {
         self.cancel_all(now, None, out);
     }
 
-    /// Whether the venue's own risk checks tripped the kill switch (e.g. the daily loss limit);
-    /// the lane then stops trading as for a manual kill switch.
-    fn kill_switch_tripped(&self) -> bool {
-        false
+    /// Moves into `out` the strategies whose own risk limit tripped since the last call (e.g.
+    /// the daily loss limit), with the rule: that strategy's orders are cancelled and its new
+    /// ones refused, the others trade on. The lane reports each as an incident.
+    fn take_trips(&mut self, out: &mut Vec<(StrategyId, RiskRule)>) {
+        let _ = out;
     }
 
     /// A periodic mark to market (the lane calls it once per second of event time): a venue
@@ -182,8 +183,8 @@ impl Venue for Box<dyn Venue> {
         (**self).engage_kill_switch(now, market, out);
     }
 
-    fn kill_switch_tripped(&self) -> bool {
-        (**self).kill_switch_tripped()
+    fn take_trips(&mut self, out: &mut Vec<(StrategyId, RiskRule)>) {
+        (**self).take_trips(out);
     }
 
     fn mark(&mut self, now: Timestamp, market: &Market, out: &mut Vec<VenueReport>) {

@@ -47,6 +47,13 @@ impl Sim {
         updates(&out)
     }
 
+    /// The strategies whose own limit tripped since the last call (what the lane reports).
+    fn trips(&mut self) -> Vec<(StrategyId, RiskRule)> {
+        let mut out = Vec::new();
+        self.v.take_trips(&mut out);
+        out
+    }
+
     /// The lane's periodic mark to market at `ts`; returns the updates it caused.
     fn mark(&mut self, ts: u64) -> Vec<OrderUpdateKind> {
         let mut out = Vec::new();
@@ -185,6 +192,23 @@ fn order_rate_in_a_sliding_second_of_event_time() {
 }
 
 #[test]
+fn order_rate_counts_orders_at_time_zero() {
+    // Orders a strategy sends from `on_start` carry event time 0: they count in the first
+    // second like any other.
+    let mut s = Sim::new("max_orders_per_sec = 2");
+    for _ in 0..2 {
+        let (_, u) = s.order(0, Side::Bid, 9_0000, 1, TimeInForce::Day);
+        assert_eq!(u, OK);
+    }
+    let (_, u) = s.order(0, Side::Bid, 9_0000, 1, TimeInForce::Day);
+    assert_eq!(u, rejected(RiskRule::OrderRate));
+    let (_, u) = s.order(999_999_999, Side::Bid, 9_0000, 1, TimeInForce::Day);
+    assert_eq!(u, rejected(RiskRule::OrderRate));
+    let (_, u) = s.order(1_000_000_000, Side::Bid, 9_0000, 1, TimeInForce::Day);
+    assert_eq!(u, OK);
+}
+
+#[test]
 fn max_position_counts_open_orders_worst_case() {
     let mut s = Sim::new("max_position = 300");
     let (n, u) = s.order(10, Side::Bid, 9_9000, 200, TimeInForce::Day);
@@ -267,9 +291,13 @@ fn the_daily_loss_limit_trips_the_kill_switch_and_cancels_open_orders() {
     );
     assert_eq!(s.v.gate(StrategyId(0)).tripped(), Some(RiskRule::DailyLoss));
     assert_eq!(s.v.working_orders(), 0);
-    // Still refused later; cancels still go through to the venue.
+    // The lane hears of it once.
+    assert_eq!(s.trips(), vec![(StrategyId(0), RiskRule::DailyLoss)]);
+    // Still refused later; cancels still go through to the venue. A refusal by the tripped
+    // gate is not a new trip (and sends no new cancel-all).
     let (_, u) = s.order(40, Side::Ask, 10_0000, 1, TimeInForce::Ioc);
     assert_eq!(u, rejected(RiskRule::DailyLoss));
+    assert_eq!(s.trips(), vec![]);
 }
 
 #[test]
@@ -289,6 +317,7 @@ fn a_fill_that_breaches_the_daily_loss_limit_cancels_everything_at_once() {
     );
     assert_eq!(s.v.gate(StrategyId(0)).tripped(), Some(RiskRule::DailyLoss));
     assert_eq!(s.v.working_orders(), 0);
+    assert_eq!(s.trips(), vec![(StrategyId(0), RiskRule::DailyLoss)]);
 }
 
 #[test]
@@ -543,4 +572,7 @@ fn prices_alone_trip_the_daily_loss_limit_at_the_periodic_mark() {
     assert_eq!(s.mark(1_000_000_000), vec![OrderUpdateKind::Cancelled]);
     assert_eq!(s.v.gate(StrategyId(0)).tripped(), Some(RiskRule::DailyLoss));
     assert_eq!(s.v.working_orders(), 0);
+    assert_eq!(s.trips(), vec![(StrategyId(0), RiskRule::DailyLoss)]);
+    assert_eq!(s.mark(2_000_000_000), vec![]);
+    assert_eq!(s.trips(), vec![]);
 }

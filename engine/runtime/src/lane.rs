@@ -40,7 +40,7 @@ use ticklane_book::{AnomalyKind, Market};
 use ticklane_core::{EventBody, InstrumentId, MarketEvent, Qty, Symbol, Timestamp};
 use ticklane_strategy::{
     Context, OrderCommand, OrderUpdate, OrderUpdateKind, Outbox, ParamError, Position,
-    RejectReason, Strategy, StrategyId, TimerQueue, TradePrint,
+    RejectReason, RiskRule, Strategy, StrategyId, TimerQueue, TradePrint,
 };
 
 use crate::clock::HopClock;
@@ -230,6 +230,18 @@ pub enum LaneIncident {
         /// Orders cancelled.
         cancelled: u64,
     },
+    /// One strategy's own risk limit tripped (the daily loss limit): its orders were
+    /// cancelled and its new ones are refused; the lane and its other strategies go on.
+    RiskTripped {
+        /// Lane.
+        lane: u16,
+        /// Strategy.
+        strategy: StrategyId,
+        /// Its name.
+        name: String,
+        /// The rule that tripped.
+        rule: RiskRule,
+    },
 }
 
 /// Where a lane sends incidents (the control plane installs one that casts to its actor).
@@ -384,6 +396,8 @@ pub struct Lane<V: Venue> {
     timers: TimerQueue,
     venue: V,
     reports: Vec<VenueReport>,
+    /// Strategies whose own risk limit tripped, taken from the venue (reused).
+    trips: Vec<(StrategyId, RiskRule)>,
     commands: Vec<(usize, OrderCommand)>,
     /// Refusals of commands that named another strategy's order, for their senders (slot,
     /// its restart count when it sent the command, the refusal).
@@ -535,6 +549,7 @@ impl<V: Venue> Lane<V> {
             timers: TimerQueue::with_capacity(1024),
             venue,
             reports: Vec::with_capacity(64),
+            trips: Vec::new(),
             commands: Vec::with_capacity(64),
             foreign: Vec::new(),
             drained: Vec::with_capacity(64),
@@ -781,19 +796,37 @@ impl<V: Venue> Lane<V> {
         }
         self.reports = reports;
         self.reports.clear();
-        if !self.killed && self.venue.kill_switch_tripped() {
-            // The venue's risk gate tripped (daily loss): it has cancelled every order; the lane
-            // stops trading as for a manual kill switch.
-            self.killed = true;
-            self.trading = false;
-            self.control.trading_disabled.store(true, Ordering::Relaxed);
+        self.take_trips();
+    }
+
+    /// Reports the strategies whose own risk limit the venue found tripped.
+    #[inline]
+    fn take_trips(&mut self) {
+        self.venue.take_trips(&mut self.trips);
+        if !self.trips.is_empty() {
+            self.report_trips();
+        }
+    }
+
+    /// A strategy's own risk limit tripped (its gate cancelled its orders and refuses new
+    /// ones; the other strategies trade on): logged and reported as an incident.
+    #[cold]
+    fn report_trips(&mut self) {
+        for (strategy, rule) in std::mem::take(&mut self.trips) {
+            let name = self
+                .slot_index(strategy.0)
+                .map_or_else(String::new, |i| self.slots[i].name.clone());
             tracing::warn!(
                 lane = self.settings.index,
-                "risk gate tripped the kill switch"
+                strategy = %name,
+                rule = rule.name(),
+                "a strategy's risk limit tripped: its orders are cancelled, new ones refused"
             );
-            self.notify(LaneIncident::KillSwitch {
+            self.notify(LaneIncident::RiskTripped {
                 lane: self.settings.index,
-                cancelled: 0,
+                strategy,
+                name,
+                rule,
             });
         }
     }
@@ -1149,6 +1182,8 @@ impl<V: Venue> Lane<V> {
             self.deliver(u64::MAX);
             self.route(u64::MAX, now);
         }
+        // Prices alone can trip a limit with no order left to cancel (no report).
+        self.take_trips();
     }
 
     /// Applies the control flags (kill switch); cheap, call once per batch.
