@@ -47,6 +47,10 @@ pub const RETRANSMIT_LINE: u8 = 3;
 const MAX_DATAGRAM: usize = 65_536;
 /// Datagrams read from one line before the next line gets its turn.
 const BURST: usize = 64;
+/// How long a receiver whose relay line closed cleanly (after the end of session) keeps asking
+/// the relay for what it is missing before it declares the rest lost: the relay's default
+/// [`crate::relay::RelayConfig::linger`], for which it keeps the connection open.
+const CATCH_UP_AFTER_CLOSE_NS: u64 = 5_000_000_000;
 
 /// Where one line's packets come from.
 #[derive(Debug, Clone)]
@@ -544,6 +548,9 @@ pub fn receive<D: Downstream>(
     let mut last_rx = mono.now();
     let mut silent = false;
     let mut idle_rounds = 0u32;
+    // When a relay's live path closed cleanly: the run ends once nothing is missing (the end
+    // of session then delivered) or after `CATCH_UP_AFTER_CLOSE_NS`.
+    let mut live_closed_at: Option<u64> = None;
     loop {
         let mut got = 0usize;
         for (i, line) in lines.iter_mut().enumerate() {
@@ -574,9 +581,20 @@ pub fn receive<D: Downstream>(
                             let now = mono.now();
                             on_datagram(&mut r, &mut session, RETRANSMIT_LINE, &p, None, now);
                         }
-                        Some(RelayItem::Closed(why)) => {
-                            let why = why.unwrap_or_else(|| "closed by the relay".to_string());
+                        Some(RelayItem::Closed(None)) => {
+                            // The live path ended after the end of session. Catch-up is still
+                            // served while the connection lasts: what is missing is asked for
+                            // before the run ends (below), not declared lost at once.
+                            tracing::info!("relay line {i}: live path closed after end of session");
+                            r.live.relay_closed = Some("closed by the relay".to_string());
+                            live_closed_at.get_or_insert(mono.now());
+                            break;
+                        }
+                        Some(RelayItem::Closed(Some(why))) => {
+                            // An error (a slow-subscriber disconnect, a timeout, a lost
+                            // connection): no catch-up either; the run ends and says so.
                             tracing::warn!("relay line {i}: {why}");
+                            r.error(format!("relay line {i}: {why}"));
                             r.live.relay_closed = Some(why);
                             r.ended = true;
                             break;
@@ -613,6 +631,11 @@ pub fn receive<D: Downstream>(
             request_socket.as_ref(),
             &config.retransmit,
         );
+        if let Some(t) = live_closed_at {
+            if session.outstanding_gaps() == 0 || now.saturating_sub(t) >= CATCH_UP_AFTER_CLOSE_NS {
+                r.ended = true;
+            }
+        }
         if got > 0 {
             last_rx = now;
             silent = false;

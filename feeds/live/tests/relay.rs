@@ -649,3 +649,74 @@ async fn relay_line_bridges_live_packets_and_catch_up_to_a_blocking_thread() {
     .await
     .unwrap();
 }
+
+/// Collects what a receive loop delivers.
+#[derive(Default)]
+struct Received {
+    messages: Vec<(u64, Vec<u8>)>,
+    lost: Vec<(u64, u64)>,
+    end: Option<u64>,
+}
+
+impl ticklane_live::source::Downstream for Received {
+    fn arrived(&mut self, _kernel_ns: Option<u64>) {}
+    fn message(&mut self, seq: u64, bytes: &[u8]) {
+        self.messages.push((seq, bytes.to_vec()));
+    }
+    fn gap_lost(&mut self, first: u64, count: u64) {
+        self.lost.push((first, count));
+    }
+    fn end_of_session(&mut self, next: u64) {
+        self.end = Some(next);
+    }
+    fn flush(&mut self) -> bool {
+        true
+    }
+    fn stop_requested(&self) -> bool {
+        false
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_whose_relay_closes_catches_up_what_it_missed_before_it_ends() {
+    use ticklane_live::source::{receive, LineSource, LiveConfig, LiveCounters, LiveReport};
+    const N: u64 = 300;
+    timeout(LIMIT, async {
+        let relay = Relay::start(Some(TOKEN), None, |_| {}).await;
+        relay.feed_session(N).await;
+        // The session is over when this receiver joins (from message 1): its live path is the
+        // end of session (announcing N + 1, so messages 1..=N are a gap) and then the close. The catch-up
+        // still answers: everything must arrive, nothing be declared lost.
+        let config = LiveConfig {
+            lines: vec![LineSource::Relay(
+                relay.client(Some(TOKEN), LiveMode::Datagrams),
+            )],
+            session: ticklane_feeds::moldudp64::session::SessionConfig {
+                first_sequence: Some(1),
+                ..Default::default()
+            },
+            retransmit: Vec::new(),
+            busy_poll: false,
+            silence_ns: 1_000_000_000,
+            stop_after_silence_ns: Some(8_000_000_000),
+            record: None,
+        };
+        let (got, live) = tokio::task::spawn_blocking(move || {
+            let mut got = Received::default();
+            let mut live = LiveReport::default();
+            receive(&config, &mut got, &LiveCounters::default(), &mut live).unwrap();
+            (got, live)
+        })
+        .await
+        .unwrap();
+        assert_eq!(got.lost, vec![], "declared lost");
+        assert_eq!(got.messages.len() as u64, N);
+        let expected: Vec<(u64, Vec<u8>)> = (1..=N).map(|s| (s, msg(s))).collect();
+        assert!(got.messages == expected, "wrong messages");
+        assert_eq!(got.end, Some(N + 1));
+        assert_eq!(live.errors, 0, "{:?}", live.first_errors);
+        relay.stop().await;
+    })
+    .await
+    .unwrap();
+}
