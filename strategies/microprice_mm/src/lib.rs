@@ -26,8 +26,11 @@
 //! * **Rounding** is away from the center (bid down, ask up), so the quotes never get tighter
 //!   than `half_spread_ticks`; `half_spread_ticks >= 1` keeps bid < ask.
 //! * The **clamp** makes the quotes passive: a bid never reaches the best ask and an ask never
-//!   reaches the best bid, so a quote never takes liquidity (post-only behaviour). The clamp
-//!   moves the bid down and the ask up only, so bid < ask still holds.
+//!   reaches the best bid as the strategy sees the book. The clamp moves the bid down and the
+//!   ask up only, so bid < ask still holds. Quotes are also sent `PostOnly`: the book can move
+//!   while an order travels to the venue, and a quote that would cross on arrival is refused
+//!   there (it waits for the next book change or refresh) rather than taking and paying the
+//!   taker fee.
 //! * A side is **not quoted** when a full `quote_qty` fill would take the net position beyond
 //!   `max_position` (no bid when `net + quote_qty > max_position`, no ask when
 //!   `net - quote_qty < -max_position`), and a bid is not quoted at a price ≤ 0.
@@ -479,7 +482,7 @@ impl MicropriceMm {
                         side,
                         price,
                         Qty(cfg.quote_qty),
-                        TimeInForce::Day,
+                        TimeInForce::PostOnly,
                     );
                     *slot = Some(Quote {
                         id,
@@ -740,7 +743,7 @@ mod tests {
                 side,
                 price: Price(price),
                 qty: Qty(100),
-                tif: TimeInForce::Day,
+                tif: TimeInForce::PostOnly,
             },
         }
     }
