@@ -720,3 +720,30 @@ async fn a_receiver_whose_relay_closes_catches_up_what_it_missed_before_it_ends(
     .await
     .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quiet_relay_sends_heartbeats_announcing_the_next_sequence_number() {
+    timeout(LIMIT, async {
+        let relay = Relay::start(Some(TOKEN), None, |_| {}).await;
+        let (mut client, _) = RelayClient::connect(relay.client(Some(TOKEN), LiveMode::Stream))
+            .await
+            .unwrap();
+        for p in packets(1, 10) {
+            relay.send(RelayInput::Packet(p)).await;
+        }
+        // Nothing more comes in: after the data, a heartbeat of the relay's own, announcing 11
+        // (bounded by the test's timeout, not timed).
+        loop {
+            let p = client.recv().await.unwrap().unwrap();
+            let p = MoldPacket::parse(&p).unwrap();
+            if p.kind() == PacketKind::Heartbeat {
+                assert_eq!(p.sequence(), 11);
+                break;
+            }
+        }
+        drop(client);
+        relay.stop().await;
+    })
+    .await
+    .unwrap();
+}
