@@ -30,10 +30,12 @@
 //!    case. A refused modify is answered `AmendRejected`: the order stays counted as it was.
 //! 7. `max_gross_exposure` ([`RiskRule::MaxGrossExposure`]), in dollars: the sum over
 //!    instruments of the worst-case absolute position (as in 6, this order included) times the
-//!    instrument's reference price (mid; else the one side there is; else the last fill or
-//!    order price).
+//!    instrument's reference price (mid; else the one side there is; else the last fill
+//!    price, or before any fill the first order's price).
 //! 8. `daily_loss_limit`, in dollars (a positive number): when the P&L (cash flow + positions
-//!    marked to mid − fees, since the gate was created: one gate per trading day) falls to
+//!    marked to mid − fees, since the gate was created: one gate per trading day; with one
+//!    side of the book empty, a long is marked at the bid and a short at the ask, else at the
+//!    last price) falls to
 //!    `−daily_loss_limit` or below, the gate trips its kill switch with
 //!    [`RiskRule::DailyLoss`]: that strategy's orders are cancelled and its new ones refused,
 //!    and [`Venue::take_trips`] hands the trip to the lane, which reports it as an incident.
@@ -130,6 +132,16 @@ pub enum RiskConfigError {
          P&L before any trade (leave it out for no limit)"
     )]
     ZeroDailyLoss,
+    /// A limit outside the values that make sense for it.
+    #[error("risk limit `{field}` = {value}: {why}")]
+    OutOfRange {
+        /// Which limit.
+        field: &'static str,
+        /// Its value.
+        value: u64,
+        /// Why it is refused.
+        why: &'static str,
+    },
 }
 
 impl RiskLimits {
@@ -156,6 +168,20 @@ impl RiskLimits {
         // one unit is zero there.
         if self.daily_loss_limit.is_some_and(|d| units(d) <= 0) {
             return Err(RiskConfigError::ZeroDailyLoss);
+        }
+        if let Some(bps) = self.price_band_bps.filter(|&b| b >= 10_000) {
+            return Err(RiskConfigError::OutOfRange {
+                field: "price_band_bps",
+                value: u64::from(bps),
+                why: "a band of 100% or more lets any sell price through (use 1..=9999)",
+            });
+        }
+        if self.max_orders_per_sec == Some(0) {
+            return Err(RiskConfigError::OutOfRange {
+                field: "max_orders_per_sec",
+                value: 0,
+                why: "it would refuse every order (leave it out for no limit)",
+            });
         }
         Ok(())
     }
@@ -224,7 +250,8 @@ pub struct RiskPosition {
     pub open_buy: u64,
     /// Open sell quantity (in flight included).
     pub open_sell: u64,
-    /// Last fill or accepted order price, the reference when the book has none.
+    /// The last fill price; before the first fill, the first accepted order's price. The
+    /// reference when the book has none.
     pub last_price: Option<Price>,
 }
 
@@ -579,12 +606,14 @@ impl RiskGate {
     }
 
     /// P&L since the gate was created, price units × shares: cash flow plus positions marked to
-    /// mid (else the last price), minus fees.
+    /// mid, minus fees. With one side of the book empty a position is marked where it could be
+    /// closed (a long at the bid, a short at the ask), else at the last price: never at the
+    /// far side, which would show a profit exactly when liquidity is gone.
     pub fn pnl(&self, market: &Market) -> i128 {
         self.positions
             .iter()
             .map(|(&inst, p)| {
-                let mark = reference(market, inst, p.last_price).map_or(0, |m| m.0);
+                let mark = closing_mark(market, inst, p.net, p.last_price).map_or(0, |m| m.0);
                 p.cash + i128::from(p.net) * i128::from(mark) - p.fees
             })
             .sum()
@@ -625,6 +654,23 @@ fn reference(market: &Market, instrument: InstrumentId, fallback: Option<Price>)
     let book = market.book(instrument);
     book.and_then(|b| b.mid())
         .or_else(|| book.and_then(|b| b.best_bid().or(b.best_ask()).map(|l| l.price)))
+        .or(fallback)
+}
+
+/// Where a position of `net` is marked for its P&L: the mid; else the side it would close
+/// against (the bid for a long, the ask for a short); else `fallback`.
+fn closing_mark(
+    market: &Market,
+    instrument: InstrumentId,
+    net: i64,
+    fallback: Option<Price>,
+) -> Option<Price> {
+    let book = market.book(instrument);
+    book.and_then(|b| b.mid())
+        .or_else(|| {
+            book.and_then(|b| if net > 0 { b.best_bid() } else { b.best_ask() })
+                .map(|l| l.price)
+        })
         .or(fallback)
 }
 

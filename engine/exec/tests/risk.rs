@@ -432,6 +432,53 @@ fn limits_parse_from_toml_and_refuse_unknown_keys() {
     ));
     assert!(RiskLimits::from_toml_str("daily_loss_limit = 0.0001").is_ok());
     assert!(RiskLimits::from_toml_str("max_order_notional = 0").is_ok());
+    // A band of 100% or more, or a rate of 0, is refused by name.
+    for (toml, field) in [
+        ("price_band_bps = 10000", "price_band_bps"),
+        ("max_orders_per_sec = 0", "max_orders_per_sec"),
+    ] {
+        match RiskLimits::from_toml_str(toml) {
+            Err(e @ RiskConfigError::OutOfRange { .. }) => {
+                assert!(e.to_string().contains(field), "{e}")
+            }
+            other => panic!("{toml}: {other:?}"),
+        }
+    }
+    assert!(RiskLimits::from_toml_str("price_band_bps = 9999\nmax_orders_per_sec = 1").is_ok());
+}
+
+#[test]
+fn with_the_bids_gone_a_long_is_marked_at_its_last_price_not_at_the_ask() {
+    let mut s = Sim::new("");
+    // Long 800: 300 @ 10.01 + 500 @ 10.02 (the last fill).
+    let (_, u) = s.order(10, Side::Bid, 10_0200, 800, TimeInForce::Ioc);
+    assert_eq!(u, vec![OrderUpdateKind::Accepted, OrderUpdateKind::Filled]);
+    let fees = s.v.gate(StrategyId(0)).position(I).fees;
+    // The bids leave and the asks move up to 10.50: nobody would buy the position back there.
+    for id in [1, 2, 3, 4, 5] {
+        s.event(
+            20,
+            EventBody::OrderDeleted {
+                order_id: OrderId(id),
+            },
+        );
+    }
+    s.event(
+        21,
+        EventBody::OrderAdded {
+            order_id: OrderId(6),
+            side: Side::Ask,
+            price: Price(10_5000),
+            qty: Qty(100),
+            mpid: [0; 4],
+        },
+    );
+    // Marked at 10.02 (+$3 before fees), not at the ask (+$387).
+    let cash = -(300 * 10_0100 + 500 * 10_0200);
+    assert_eq!(
+        s.v.gate(StrategyId(0)).pnl(&s.m),
+        cash + 800 * 10_0200 - fees
+    );
 }
 
 #[test]
