@@ -170,6 +170,13 @@ fn a_strategy_tripping_its_daily_loss_limit_is_reported_and_the_others_go_on() {
     names.sort_unstable();
     names.dedup();
     assert_eq!(names.len(), all, "{out}");
+    // A tripped strategy is told (`trading_enabled` is false for it): it stops sending, rather
+    // than having every order refused (the market makers used to resend on every event: a
+    // storm of hundreds of thousands of rejects).
+    let v = json(&["run", cfg.to_str().unwrap(), "--messages", "300000"]);
+    for s in v["strategies"].as_array().unwrap() {
+        assert!(s["rejects"].as_u64().unwrap() < 20, "{s}");
+    }
 }
 
 #[test]

@@ -375,6 +375,9 @@ struct Slot {
     /// out with its next callback (its own event, timer or report), whatever else the lane
     /// carries, so that when they leave does not depend on the lane layout.
     awaiting_call: bool,
+    /// Its own risk limit tripped (the daily loss limit): the venue refuses its orders, and it
+    /// is told so by `Context::trading_enabled`.
+    risk_stopped: bool,
 }
 
 /// One lane's state. Drive it with [`Lane::run`] on its own thread, or call
@@ -530,6 +533,7 @@ impl<V: Venue> Lane<V> {
                 panics: 0,
                 restarts: 0,
                 awaiting_call: false,
+                risk_stopped: false,
             });
         }
         let all = if slots.len() == 64 {
@@ -619,7 +623,7 @@ impl<V: Venue> Lane<V> {
             &self.market,
             &mut s.outbox,
             &mut self.timers,
-            self.trading,
+            self.trading && !s.risk_stopped,
         );
         let result = catch_unwind(AssertUnwindSafe(|| f(strategy.as_mut(), &mut ctx)));
         if let Err(payload) = result {
@@ -758,6 +762,9 @@ impl<V: Venue> Lane<V> {
     /// (order state, ledger, digest) without calling the fresh instance, which has no such
     /// orders (as for the cancel-all of the restart itself).
     fn deliver(&mut self, seq: u64) {
+        // A strategy whose limit the venue call behind these reports tripped hears them with
+        // trading disabled.
+        self.take_trips();
         let reports = std::mem::take(&mut self.reports);
         let mut generation = [0u32; MAX_STRATEGIES_PER_LANE];
         for (g, s) in generation.iter_mut().zip(&self.slots) {
@@ -796,7 +803,6 @@ impl<V: Venue> Lane<V> {
         }
         self.reports = reports;
         self.reports.clear();
-        self.take_trips();
     }
 
     /// Reports the strategies whose own risk limit the venue found tripped.
@@ -813,9 +819,13 @@ impl<V: Venue> Lane<V> {
     #[cold]
     fn report_trips(&mut self) {
         for (strategy, rule) in std::mem::take(&mut self.trips) {
-            let name = self
-                .slot_index(strategy.0)
-                .map_or_else(String::new, |i| self.slots[i].name.clone());
+            let name = match self.slot_index(strategy.0) {
+                Some(i) => {
+                    self.slots[i].risk_stopped = true;
+                    self.slots[i].name.clone()
+                }
+                None => String::new(),
+            };
             tracing::warn!(
                 lane = self.settings.index,
                 strategy = %name,

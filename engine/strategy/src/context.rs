@@ -167,8 +167,9 @@ impl<'a> Context<'a> {
         self.name
     }
 
-    /// Whether orders are accepted now (false after the kill switch or a lane halt: submits
-    /// are then rejected with `TradingHalted`).
+    /// Whether orders are accepted now: false after the kill switch or a lane halt (submits
+    /// are then rejected with `TradingHalted`), and for a strategy whose own risk limit
+    /// tripped (the daily loss limit: its orders were cancelled and new ones are refused).
     pub fn trading_enabled(&self) -> bool {
         self.trading
     }
