@@ -1326,6 +1326,9 @@ impl<V: Venue> Lane<V> {
     /// Stops the strategies (`on_stop`; orders sent then are discarded) and reports.
     pub fn finish(&mut self) -> LaneReport {
         let now = self.last_ts;
+        // The session is closing: `on_stop` sees trading disabled (what it sends is counted
+        // as discarded, never sent).
+        self.trading = false;
         for i in 0..self.slots.len() {
             self.call(i, u64::MAX, now, |s, ctx| s.on_stop(ctx));
             let s = &mut self.slots[i];

@@ -687,3 +687,43 @@ fn commands_deferred_by_a_long_cascade_leave_at_the_same_point_in_every_lane_lay
     assert!(alone.2 > 0, "the cascade outran the routing rounds");
     assert_eq!(with_others, alone);
 }
+
+/// Tries to flatten in `on_stop`, and logs whether it was told that trading is over.
+struct Closer {
+    log: Log,
+}
+
+impl Strategy for Closer {
+    fn on_stop(&mut self, ctx: &mut Context<'_>) {
+        if let Ok(mut l) = self.log.lock() {
+            l.push(format!("stop trading={}", ctx.trading_enabled()));
+        }
+        ctx.limit(
+            InstrumentId(1),
+            Side::Ask,
+            ticklane_core::Price(10_0000),
+            Qty(100),
+            TimeInForce::Ioc,
+        );
+    }
+}
+
+#[test]
+fn on_stop_sees_trading_disabled_and_its_orders_are_counted_as_discarded() {
+    let log: Log = Arc::default();
+    let l = log.clone();
+    let factory: ticklane_runtime::StrategyFactory =
+        Arc::new(move || Ok(Box::new(Closer { log: l.clone() }) as Box<dyn Strategy>));
+    let mut lane = new_lane(
+        vec![spec(0, "closer", &[symbol(1)], factory)],
+        TouchVenue::new(),
+    );
+    lane.start();
+    let s = session(1, 1, 10);
+    lane.process(&item(0, at(500, &s[0])), false);
+    let report = lane.finish();
+    let got = log.lock().map(|l| l.clone()).unwrap_or_default();
+    assert_eq!(got, vec!["stop trading=false".to_string()]);
+    assert_eq!(report.discarded_on_panic, 1);
+    assert_eq!(report.strategies[0].commands, 0);
+}

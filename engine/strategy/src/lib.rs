@@ -95,8 +95,9 @@ pub trait Strategy: Send {
         let _ = (timer, ctx);
     }
 
-    /// Called once when the lane stops (end of input, stop or kill switch). Orders sent here
-    /// are discarded: the lane is shutting down.
+    /// Called once when the lane stops (end of input, stop or kill switch). Trading is then
+    /// disabled (`ctx.trading_enabled()` is false) and orders sent here are discarded (and
+    /// counted): the session is closing, and the lane cancels every working order after this.
     fn on_stop(&mut self, ctx: &mut Context<'_>) {
         let _ = ctx;
     }
