@@ -616,7 +616,7 @@ impl<V: Venue> Lane<V> {
             return;
         };
         s.awaiting_call = false;
-        let mut ctx = Context::new(
+        let ctx = Context::new(
             now,
             s.id,
             &s.name,
@@ -625,6 +625,15 @@ impl<V: Venue> Lane<V> {
             &mut self.timers,
             self.trading && !s.risk_stopped,
         );
+        // Books outside its subscriptions read as absent: whether such a book is on this lane
+        // depends on the lane layout. (A `*` strategy sees every book of its lane, as
+        // documented.)
+        let bit = 1u64 << slot;
+        let mut ctx = if self.wildcard & bit == 0 {
+            ctx.with_subscriptions(&self.subs, bit)
+        } else {
+            ctx
+        };
         let result = catch_unwind(AssertUnwindSafe(|| f(strategy.as_mut(), &mut ctx)));
         if let Err(payload) = result {
             let message = panic_message(payload.as_ref());

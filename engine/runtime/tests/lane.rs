@@ -727,3 +727,51 @@ fn on_stop_sees_trading_disabled_and_its_orders_are_counted_as_discarded() {
     assert_eq!(report.discarded_on_panic, 1);
     assert_eq!(report.strategies[0].commands, 0);
 }
+
+/// Logs which books it can read when its own instrument's events come.
+struct Peeker {
+    log: Log,
+}
+
+impl Strategy for Peeker {
+    fn on_event(&mut self, ev: &MarketEvent, ctx: &mut Context<'_>) {
+        if ev.instrument != InstrumentId(1) {
+            return;
+        }
+        let line = format!(
+            "own {} other {} other-by-symbol {} other-id {:?}",
+            ctx.book(InstrumentId(1)).is_some(),
+            ctx.book(InstrumentId(2)).is_some(),
+            ctx.book_by_symbol("SYM2").is_some(),
+            ctx.instrument("SYM2"),
+        );
+        if let Ok(mut l) = self.log.lock() {
+            l.push(line);
+        }
+    }
+}
+
+#[test]
+fn a_strategy_reads_only_the_books_it_subscribes_to() {
+    // SYM2 is on this lane, but whether it is depends on the lane layout: it reads as absent.
+    let log: Log = Arc::default();
+    let l = log.clone();
+    let factory: ticklane_runtime::StrategyFactory =
+        Arc::new(move || Ok(Box::new(Peeker { log: l.clone() }) as Box<dyn Strategy>));
+    let mut lane = new_lane(
+        vec![spec(0, "peek", &[symbol(1)], factory)],
+        TouchVenue::new(),
+    );
+    lane.start();
+    for (seq, ev) in session(3, 2, 40).iter().enumerate() {
+        lane.process(&item(seq as u64, *ev), false);
+    }
+    let got = log.lock().map(|l| l.clone()).unwrap_or_default();
+    assert!(!got.is_empty());
+    for line in got {
+        assert_eq!(
+            line,
+            "own true other false other-by-symbol false other-id None"
+        );
+    }
+}

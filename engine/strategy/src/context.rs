@@ -117,6 +117,9 @@ pub struct Context<'a> {
     outbox: &'a mut Outbox,
     timers: &'a mut TimerQueue,
     trading: bool,
+    /// The instruments whose books this strategy may read: `None` every one in the market
+    /// (tests), else those whose mask in `.0` (by instrument id) has bit `.1`.
+    visible: Option<(&'a [u64], u64)>,
 }
 
 impl fmt::Debug for Context<'_> {
@@ -148,6 +151,28 @@ impl<'a> Context<'a> {
             outbox,
             timers,
             trading,
+            visible: None,
+        }
+    }
+
+    /// Limits the books this strategy can read to its subscriptions: instrument `i` is
+    /// visible when `masks[i]` has bit `bit` (the lane passes its subscription masks). A book
+    /// outside them would be one the strategy sees only in some lane layouts (an instrument
+    /// sharded to another lane is not there), so what it decides could depend on the number
+    /// of lanes: it reads as absent instead.
+    pub fn with_subscriptions(mut self, masks: &'a [u64], bit: u64) -> Self {
+        self.visible = Some((masks, bit));
+        self
+    }
+
+    /// Whether this strategy may read `instrument`'s book.
+    #[inline]
+    fn sees(&self, instrument: InstrumentId) -> bool {
+        match self.visible {
+            None => true,
+            Some((masks, bit)) => masks
+                .get(instrument.0 as usize)
+                .is_some_and(|m| m & bit != 0),
         }
     }
 
@@ -174,20 +199,27 @@ impl<'a> Context<'a> {
         self.trading
     }
 
-    /// The book of `instrument`, if the lane has seen it.
+    /// The book of `instrument`, if the lane has seen it and this strategy subscribes to it
+    /// (see [`Context::with_subscriptions`]).
     #[inline]
     pub fn book(&self, instrument: InstrumentId) -> Option<OrderBook<'a>> {
+        if !self.sees(instrument) {
+            return None;
+        }
         self.market.book(instrument)
     }
 
-    /// The book of the instrument named `symbol`, if the lane has seen it.
+    /// The book of the instrument named `symbol`, as [`Context::book`].
     pub fn book_by_symbol(&self, symbol: &str) -> Option<OrderBook<'a>> {
-        self.market.book_by_symbol(symbol)
+        self.book(self.instrument(symbol)?)
     }
 
-    /// The id of the instrument named `symbol`, once its directory entry arrived.
+    /// The id of the instrument named `symbol`, once its directory entry arrived (for the
+    /// instruments this strategy subscribes to).
     pub fn instrument(&self, symbol: &str) -> Option<InstrumentId> {
-        self.market.instrument_id(Symbol::new(symbol)?)
+        self.market
+            .instrument_id(Symbol::new(symbol)?)
+            .filter(|&i| self.sees(i))
     }
 
     /// Position in `instrument`.
