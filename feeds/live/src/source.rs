@@ -553,6 +553,8 @@ pub fn receive<D: Downstream>(
     let mut live_closed_at: Option<u64> = None;
     loop {
         let mut got = 0usize;
+        // Datagrams of the session followed (another session's are not activity).
+        let mut ours = 0usize;
         for (i, line) in lines.iter_mut().enumerate() {
             let line_no = i as u8;
             for _ in 0..BURST {
@@ -562,7 +564,14 @@ pub fn receive<D: Downstream>(
                             got += 1;
                             let now = mono.now();
                             let bytes = &buf[..dg.len];
-                            on_datagram(&mut r, &mut session, line_no, bytes, dg.kernel_ns, now);
+                            ours += usize::from(on_datagram(
+                                &mut r,
+                                &mut session,
+                                line_no,
+                                bytes,
+                                dg.kernel_ns,
+                                now,
+                            ));
                         }
                         Ok(None) => break,
                         Err(e) => {
@@ -574,12 +583,26 @@ pub fn receive<D: Downstream>(
                         Some(RelayItem::Live(p)) => {
                             got += 1;
                             let now = mono.now();
-                            on_datagram(&mut r, &mut session, line_no, &p, None, now);
+                            ours += usize::from(on_datagram(
+                                &mut r,
+                                &mut session,
+                                line_no,
+                                &p,
+                                None,
+                                now,
+                            ));
                         }
                         Some(RelayItem::CatchUp(p)) => {
                             got += 1;
                             let now = mono.now();
-                            on_datagram(&mut r, &mut session, RETRANSMIT_LINE, &p, None, now);
+                            ours += usize::from(on_datagram(
+                                &mut r,
+                                &mut session,
+                                RETRANSMIT_LINE,
+                                &p,
+                                None,
+                                now,
+                            ));
                         }
                         Some(RelayItem::Closed(None)) => {
                             // The live path ended after the end of session. Catch-up is still
@@ -610,7 +633,14 @@ pub fn receive<D: Downstream>(
                     Ok((n, _)) => {
                         got += 1;
                         let now = mono.now();
-                        on_datagram(&mut r, &mut session, RETRANSMIT_LINE, &buf[..n], None, now);
+                        ours += usize::from(on_datagram(
+                            &mut r,
+                            &mut session,
+                            RETRANSMIT_LINE,
+                            &buf[..n],
+                            None,
+                            now,
+                        ));
                     }
                     Err(_) => break,
                 }
@@ -636,9 +666,11 @@ pub fn receive<D: Downstream>(
                 r.ended = true;
             }
         }
-        if got > 0 {
+        if ours > 0 {
             last_rx = now;
             silent = false;
+        }
+        if got > 0 {
             idle_rounds = 0;
         }
         if got > 0 || released {
@@ -650,9 +682,10 @@ pub fn receive<D: Downstream>(
         if r.ended || r.down.stop_requested() {
             break;
         }
-        if got > 0 {
+        if ours > 0 {
             continue;
         }
+        // Nothing, or only another session's packets: how long this session has been quiet.
         let quiet = now.saturating_sub(last_rx);
         if quiet >= config.silence_ns {
             if !silent {
@@ -714,7 +747,7 @@ fn on_datagram<D: Downstream>(
     bytes: &[u8],
     kernel_ns: Option<u64>,
     now: u64,
-) {
+) -> bool {
     r.counters.datagrams.fetch_add(1, Ordering::Relaxed);
     r.live.datagrams[usize::from(line.min(3))] += 1;
     if kernel_ns.is_some() {
@@ -727,6 +760,7 @@ fn on_datagram<D: Downstream>(
         _ => Line::Retransmit,
     };
     r.record(kernel_ns, rec_line, bytes);
+    let foreign = session.stats().foreign_session;
     if let Err(e) = session.on_packet(line, bytes, now, r) {
         r.error(format!("line {line}: {e}"));
     }
@@ -735,6 +769,18 @@ fn on_datagram<D: Downstream>(
             .recovered
             .store(session.stats().recovered, Ordering::Relaxed);
     }
+    let ours = session.stats().foreign_session == foreign;
+    if !ours && foreign == 0 {
+        // The first packet of another session. If the feed moved to a new session (the end of
+        // the old one lost), only these arrive from now on: they do not count as activity, so
+        // the silence of this session is reported (and `stop_after_silence` ends the run).
+        tracing::warn!(
+            line,
+            "packets of another MoldUDP64 session arrive and are ignored (counted as \
+             foreign_session); choose the session with --session"
+        );
+    }
+    ours
 }
 
 fn send_requests<D: Downstream>(

@@ -480,3 +480,49 @@ fn a_gap_given_up_while_the_feed_is_quiet_is_published_at_once() {
         "flushes while quiet: {seen_while_quiet:?}"
     );
 }
+
+#[test]
+fn another_sessions_packets_do_not_hide_the_silence_of_this_one() {
+    // The feed moved to a new session and this receiver follows the old one: only the new
+    // session's packets arrive. They are counted and ignored, and are not activity: the
+    // silence is reported and `stop_after_silence` ends the run while they still flow.
+    let a = free_port();
+    let mut cfg = live_config(vec![line(a)], vec![]);
+    cfg.silence_ns = 100_000_000;
+    cfg.stop_after_silence_ns = Some(300_000_000);
+    let counters = LiveCounters::default();
+    const FOREIGN: u64 = 150;
+    let (live, out) = std::thread::scope(|s| {
+        let rx = s.spawn(|| {
+            let mut out = Collect::default();
+            let mut live = LiveReport::default();
+            receive(&cfg, &mut out, &counters, &mut live).unwrap();
+            (live, out)
+        });
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let tx = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let mut b = ticklane_feeds::moldudp64::MoldPacketBuilder::new(SESSION, 1);
+        for m in [&b"one"[..], b"two", b"three"] {
+            b.push(m, |_| {}).unwrap();
+        }
+        tx.send_to(b.flush().unwrap(), a).unwrap();
+        // About 3 s of the other session's packets, one every 20 ms.
+        for i in 0..FOREIGN {
+            let mut other =
+                ticklane_feeds::moldudp64::MoldPacketBuilder::new(*b"SESSION002", 1 + i);
+            other.push(b"new", |_| {}).unwrap();
+            tx.send_to(other.flush().unwrap(), a).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        rx.join().unwrap()
+    });
+    assert_eq!(out.messages.len(), 3);
+    assert_eq!(live.silences.len(), 1);
+    assert_eq!(live.silences[0].0, 3);
+    let foreign = live.session.foreign_session;
+    assert!(foreign >= 1, "{foreign}");
+    assert!(
+        foreign < FOREIGN,
+        "the run ended only when the other session stopped: {foreign}"
+    );
+}
