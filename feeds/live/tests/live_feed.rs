@@ -291,14 +291,19 @@ fn with_recovery_off_exactly_what_both_lines_lost_is_reported_lost() {
     assert_eq!(live.session.requests, 0);
 }
 
-#[test]
-fn a_feed_that_stops_is_reported_and_the_loop_ends() {
+/// A receiver on one line with silence reported after 100 ms and the run stopped after
+/// `stop_after_ms` of it; `send` feeds the line from a socket, after the three messages
+/// `one`, `two`, `three` of `SESSION` (sequence 1).
+fn silent_run(
+    stop_after_ms: u64,
+    send: impl FnOnce(&UdpSocket, SocketAddr),
+) -> (LiveReport, Collect) {
     let a = free_port();
     let mut cfg = live_config(vec![line(a)], vec![]);
     cfg.silence_ns = 100_000_000;
-    cfg.stop_after_silence_ns = Some(400_000_000);
+    cfg.stop_after_silence_ns = Some(stop_after_ms * 1_000_000);
     let counters = LiveCounters::default();
-    let (live, out) = std::thread::scope(|s| {
+    std::thread::scope(|s| {
         let rx = s.spawn(|| {
             let mut out = Collect::default();
             let mut live = LiveReport::default();
@@ -306,18 +311,25 @@ fn a_feed_that_stops_is_reported_and_the_loop_ends() {
             (live, out)
         });
         std::thread::sleep(std::time::Duration::from_millis(100));
-        // Two packets of three messages, then nothing: no end of session.
         let tx = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
         let mut b = ticklane_feeds::moldudp64::MoldPacketBuilder::new(SESSION, 1);
         for m in [&b"one"[..], b"two", b"three"] {
             b.push(m, |_| {}).unwrap();
         }
         tx.send_to(b.flush().unwrap(), a).unwrap();
-        // A packet of another session is counted and ignored.
+        send(&tx, a);
+        rx.join().unwrap()
+    })
+}
+
+#[test]
+fn a_feed_that_stops_is_reported_and_the_loop_ends() {
+    let (live, out) = silent_run(400, |tx, a| {
+        // Then nothing of this session (no end of session); a packet of another session is
+        // counted and ignored.
         let mut other = ticklane_feeds::moldudp64::MoldPacketBuilder::new(*b"SOMEONE123", 4);
         other.push(b"foreign", |_| {}).unwrap();
         tx.send_to(other.flush().unwrap(), a).unwrap();
-        rx.join().unwrap()
     });
     assert_eq!(out.messages.len(), 3);
     assert_eq!(out.ended, None);
@@ -486,26 +498,8 @@ fn another_sessions_packets_do_not_hide_the_silence_of_this_one() {
     // The feed moved to a new session and this receiver follows the old one: only the new
     // session's packets arrive. They are counted and ignored, and are not activity: the
     // silence is reported and `stop_after_silence` ends the run while they still flow.
-    let a = free_port();
-    let mut cfg = live_config(vec![line(a)], vec![]);
-    cfg.silence_ns = 100_000_000;
-    cfg.stop_after_silence_ns = Some(300_000_000);
-    let counters = LiveCounters::default();
     const FOREIGN: u64 = 150;
-    let (live, out) = std::thread::scope(|s| {
-        let rx = s.spawn(|| {
-            let mut out = Collect::default();
-            let mut live = LiveReport::default();
-            receive(&cfg, &mut out, &counters, &mut live).unwrap();
-            (live, out)
-        });
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        let tx = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-        let mut b = ticklane_feeds::moldudp64::MoldPacketBuilder::new(SESSION, 1);
-        for m in [&b"one"[..], b"two", b"three"] {
-            b.push(m, |_| {}).unwrap();
-        }
-        tx.send_to(b.flush().unwrap(), a).unwrap();
+    let (live, out) = silent_run(300, |tx, a| {
         // About 3 s of the other session's packets, one every 20 ms.
         for i in 0..FOREIGN {
             let mut other =
@@ -514,7 +508,6 @@ fn another_sessions_packets_do_not_hide_the_silence_of_this_one() {
             tx.send_to(other.flush().unwrap(), a).unwrap();
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
-        rx.join().unwrap()
     });
     assert_eq!(out.messages.len(), 3);
     assert_eq!(live.silences.len(), 1);
