@@ -8,8 +8,10 @@
 //!
 //! - A submit is rejected if its quantity is zero, its price not positive, the instrument has
 //!   no book yet, or the instrument's trading state is known and not trading (`Trading`, or
-//!   `OperationalResume`). `Fok` and `PostOnly` are not modelled here: rejected
-//!   (`InvalidOrder`) rather than treated as `Day` (the paper exchange has both).
+//!   `OperationalResume`). `Fok` is not modelled here: rejected (`InvalidOrder`) rather than
+//!   treated as `Day` (the paper exchange has it). A `PostOnly` order that would take on
+//!   arrival, or a modify of one to a price that would, is refused (`WouldCross`); otherwise
+//!   it rests as a `Day` order.
 //! - An accepted order first takes displayed liquidity on the other side at every level its
 //!   limit reaches, best level first, at the level's price (taker fills).
 //! - The rest expires (IOC) or rests (Day). A resting order joins the back of its price level:
@@ -200,6 +202,8 @@ struct Resting {
     price: Price,
     leaves: u32,
     ahead: u64,
+    /// `PostOnly`: never takes (a submit or a price change that would is refused).
+    post_only: bool,
 }
 
 /// The simple paper venue described in the module docs.
@@ -320,7 +324,7 @@ impl TouchVenue {
         market: &Market,
         out: &mut Vec<VenueReport>,
     ) {
-        let unmodelled = matches!(req.tif, TimeInForce::Fok | TimeInForce::PostOnly);
+        let unmodelled = req.tif == TimeInForce::Fok;
         if req.qty.0 == 0 || req.price.0 <= 0 || unmodelled {
             out.push(Self::reject(
                 now,
@@ -355,7 +359,17 @@ impl TouchVenue {
             price: req.price,
             leaves: req.qty.0,
             ahead: 0,
+            post_only: req.tif == TimeInForce::PostOnly,
         };
+        if r.post_only && Self::crosses(market, &r, r.price) {
+            out.push(Self::reject(
+                now,
+                id,
+                req.instrument,
+                RejectReason::WouldCross,
+            ));
+            return;
+        }
         out.push(Self::update(now, &r, OrderUpdateKind::Accepted));
         Self::take(now, &mut r, market, out);
         if r.leaves == 0 {
@@ -414,6 +428,8 @@ impl Venue for TouchVenue {
                     Some(RejectReason::InvalidOrder)
                 } else if price != r.price && Self::crosses(market, &r, price) && halted() {
                     Some(RejectReason::InstrumentNotTrading)
+                } else if r.post_only && price != r.price && Self::crosses(market, &r, price) {
+                    Some(RejectReason::WouldCross)
                 } else {
                     None
                 };

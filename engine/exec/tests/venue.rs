@@ -98,26 +98,57 @@ fn a_resting_order_waits_for_the_queue_ahead_then_fills_as_maker() {
 }
 
 #[test]
-fn fok_and_post_only_are_refused_not_treated_as_day() {
+fn fok_is_refused_and_post_only_never_takes() {
     let m = market();
     let mut v = TouchVenue::new();
     let mut out = Vec::new();
-    for tif in [TimeInForce::Fok, TimeInForce::PostOnly] {
+    let mut send = |v: &mut TouchVenue, cmd: OrderCommand| {
         out.clear();
-        v.on_command(
-            Timestamp(5),
-            &submit(0, Side::Bid, 10_0200, 1_000, tif),
-            &m,
-            &mut out,
-        );
-        assert!(fills(&out).is_empty(), "{tif:?}");
-        assert_eq!(
-            updates(&out),
-            vec![OrderUpdateKind::Rejected(RejectReason::InvalidOrder)],
-            "{tif:?}"
-        );
-    }
-    assert_eq!(v.working_orders(), 0);
+        v.on_command(Timestamp(5), &cmd, &m, &mut out);
+        assert!(fills(&out).is_empty(), "{cmd:?}");
+        updates(&out)
+    };
+    // FOK is not modelled: refused, not treated as Day.
+    assert_eq!(
+        send(
+            &mut v,
+            submit(0, Side::Bid, 10_0200, 1_000, TimeInForce::Fok)
+        ),
+        vec![OrderUpdateKind::Rejected(RejectReason::InvalidOrder)]
+    );
+    // A post-only bid at the ask would take: refused.
+    assert_eq!(
+        send(
+            &mut v,
+            submit(1, Side::Bid, 10_0100, 100, TimeInForce::PostOnly)
+        ),
+        vec![OrderUpdateKind::Rejected(RejectReason::WouldCross)]
+    );
+    // Below it, it rests; a modify into the ask is refused, one away from it goes through.
+    assert_eq!(
+        send(
+            &mut v,
+            submit(2, Side::Bid, 10_0000, 100, TimeInForce::PostOnly)
+        ),
+        vec![OrderUpdateKind::Accepted]
+    );
+    let modify = |price| OrderCommand::Modify {
+        id: ClientOrderId::new(0, 2),
+        price: Price(price),
+        qty: Qty(100),
+    };
+    assert_eq!(
+        send(&mut v, modify(10_0100)),
+        vec![OrderUpdateKind::AmendRejected(RejectReason::WouldCross)]
+    );
+    assert_eq!(
+        send(&mut v, modify(9_9900)),
+        vec![OrderUpdateKind::Modified {
+            price: Price(9_9900),
+            qty: Qty(100)
+        }]
+    );
+    assert_eq!(v.working_orders(), 1);
 }
 
 #[test]

@@ -827,7 +827,8 @@ impl<V: Venue> Lane<V> {
     /// ones; the other strategies trade on): logged and reported as an incident.
     #[cold]
     fn report_trips(&mut self) {
-        for (strategy, rule) in std::mem::take(&mut self.trips) {
+        let trips = std::mem::take(&mut self.trips);
+        for &(strategy, rule) in &trips {
             let name = match self.slot_index(strategy.0) {
                 Some(i) => {
                     self.slots[i].risk_stopped = true;
@@ -848,6 +849,9 @@ impl<V: Venue> Lane<V> {
                 rule,
             });
         }
+        // Keep the buffer's capacity.
+        self.trips = trips;
+        self.trips.clear();
     }
 
     /// Takes an order update into the order state, digest and reject count of the strategy in
@@ -944,7 +948,16 @@ impl<V: Venue> Lane<V> {
                         OrderCommand::Submit { request, .. } => {
                             (request.instrument, OrderUpdateKind::Rejected(why))
                         }
-                        _ => (InstrumentId::NONE, OrderUpdateKind::AmendRejected(why)),
+                        // Its own order: the refusal names the order's instrument.
+                        _ => (
+                            self.slots[i]
+                                .outbox
+                                .orders()
+                                .iter()
+                                .find(|o| o.id == cmd.id())
+                                .map_or(InstrumentId::NONE, |o| o.request.instrument),
+                            OrderUpdateKind::AmendRejected(why),
+                        ),
                     };
                     self.reports.push(VenueReport::Update(OrderUpdate {
                         ts: now,
@@ -987,14 +1000,6 @@ impl<V: Venue> Lane<V> {
     /// them by time, rather than all of one then all of the other, keeps what a strategy sees
     /// independent of how many other events its lane carries.
     fn catch_up(&mut self, now: Timestamp) {
-        // Timers the callbacks below arm "at once" wait for the next catch-up (see
-        // `TimerQueue`): a strategy re-arming at its own time cannot keep this loop going.
-        self.timers.hold();
-        self.catch_up_to(now);
-        self.timers.release(now);
-    }
-
-    fn catch_up_to(&mut self, now: Timestamp) {
         loop {
             let venue = self.venue.next_due().filter(|&t| t <= now);
             let timer = self.timers.next_deadline().filter(|&t| t <= now);
@@ -1039,7 +1044,11 @@ impl<V: Venue> Lane<V> {
                 continue;
             };
             self.slots[slot].digest.timer(u64::MAX, deadline.0, timer);
+            // A timer this callback re-arms at or before `deadline` is put a step later (see
+            // `TimerQueue::arm`): it cannot keep this loop at one instant.
+            self.timers.set_firing(Some(deadline));
             self.call(slot, u64::MAX, deadline, |s, ctx| s.on_timer(timer, ctx));
+            self.timers.set_firing(None);
             self.route(u64::MAX, deadline);
         }
     }

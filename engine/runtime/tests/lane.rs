@@ -136,8 +136,8 @@ fn timers_fire_in_event_time_before_the_event_that_passes_them() {
     );
 }
 
-/// Re-arms its timer at its own time, or in the past, from `on_timer` (at most 100 times: a
-/// lane that fired it again within one catch-up would log 100 fires at one time).
+/// Re-arms its timer from `on_timer`, alternately in the past and at its own time (at most
+/// 100 times: a lane that fired it again at one instant would log 100 fires there).
 struct Rearm {
     log: Log,
     fires: u32,
@@ -158,19 +158,18 @@ impl Strategy for Rearm {
         }
         self.fires += 1;
         if self.fires < 100 {
-            // "At once", or (the second time) a deadline already passed.
-            let past = Timestamp(
-                ctx.now()
-                    .0
-                    .saturating_sub(1_000 * u64::from(self.fires % 2)),
-            );
-            ctx.set_timer(past, t);
+            // Odd fires: 1 µs in the past; even fires: at its own time.
+            let at = ctx
+                .now()
+                .0
+                .saturating_sub(1_000 * u64::from(self.fires % 2));
+            ctx.set_timer(Timestamp(at), t);
         }
     }
 }
 
 #[test]
-fn a_timer_re_armed_at_its_own_time_fires_once_per_catch_up_and_never_goes_back_in_time() {
+fn a_timer_re_armed_at_its_own_time_fires_a_step_later_and_never_goes_back_in_time() {
     let log: Log = Arc::default();
     let l = log.clone();
     let factory: ticklane_runtime::StrategyFactory = Arc::new(move || {
@@ -190,17 +189,19 @@ fn a_timer_re_armed_at_its_own_time_fires_once_per_catch_up_and_never_goes_back_
     lane.process(&item(2, at(4_000, &s[2])), false);
     lane.process(&item(3, at(6_000, &s[3])), false);
     let got = log.lock().map(|l| l.clone()).unwrap_or_default();
+    // Each re-arm, in the past or "at once", fires 1 µs after the timer that armed it: a time
+    // that depends only on the timer itself (the same in every lane layout), never earlier
+    // than what the strategy has seen.
     assert_eq!(
         got,
         vec![
             "event instrument_directory 500".to_string(),
             "event trading_status 1000".to_string(),
-            // Fired at its deadline on the way to 4000; re-armed "at once", it waits for the
-            // next catch-up and is then due at 4000, where this one ended.
             "timer 1 3000".to_string(),
-            "event order_added 4000".to_string(),
-            // Re-armed in the past (3000): taken as 4000, and again held to the next catch-up.
             "timer 1 4000".to_string(),
+            "event order_added 4000".to_string(),
+            "timer 1 5000".to_string(),
+            "timer 1 6000".to_string(),
             format!("event {} 6000", s[3].kind_name()),
         ]
     );

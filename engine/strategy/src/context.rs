@@ -306,10 +306,9 @@ impl<'a> Context<'a> {
     }
 
     /// Arms a timer that fires when event time reaches `deadline`. A deadline at or before
-    /// [`Context::now`] means "at once": the timer fires at `now`, before the next event, or,
-    /// when armed from a timer or report callback, at the time the lane has caught up to (so a
-    /// timer re-armed at its own time cannot hold the lane in place; see
-    /// [`TimerQueue`](crate::TimerQueue)).
+    /// [`Context::now`] means "at once": the timer fires at `now`, before the next event; armed
+    /// so from `on_timer`, it fires 1 µs after that timer instead (so a timer re-armed at its
+    /// own time cannot hold the lane at one instant; see [`TimerQueue`](crate::TimerQueue)).
     pub fn set_timer(&mut self, deadline: Timestamp, timer: TimerId) {
         self.timers.arm(self.now, deadline, self.id, timer);
     }

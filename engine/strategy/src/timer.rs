@@ -1,16 +1,15 @@
 //! Event-time timers: a strategy arms one with [`Context::set_timer`](crate::Context::set_timer);
 //! the lane fires it when event time reaches its deadline.
 //!
-//! Two rules keep event time moving forward for a strategy whatever deadline it asks for:
+//! Two rules keep event time moving forward for a strategy whatever deadline it asks for, and
+//! depend only on the strategy's own callbacks (so the run digest stays the same in every lane
+//! layout):
 //! - a deadline already passed is taken as the arming callback's own time (a timer never fires
 //!   "in the past", before something the strategy has already seen);
-//! - a timer armed "at once" (deadline at or before now) from a callback the lane makes while
-//!   it catches up to an event (a timer, or a report that fell due) waits for the lane's next
-//!   catch-up, and is then due at the time that catch-up reached. Otherwise a strategy that
-//!   re-arms at its own `now` from `on_timer` would be fired again and again within one
-//!   catch-up and never let the lane go on. Timers armed for a later time are fired within the
-//!   same catch-up when it reaches them: a periodic timer keeps its period across a quiet
-//!   spell.
+//! - a timer armed from an `on_timer` callback at or before that callback's time fires
+//!   [`MIN_REARM_NS`] later. Otherwise a strategy re-arming at its own `now` from `on_timer`
+//!   would be fired again and again at one instant and never let the lane go on. A timer
+//!   armed for a later time keeps its deadline: a periodic timer keeps its period.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -26,14 +25,17 @@ pub struct TimerId(pub u64);
 /// (deadline, arming order, strategy, timer): ordered by deadline, then arming order.
 type Entry = (Timestamp, u64, StrategyId, TimerId);
 
+/// How much later than its own deadline a timer re-armed "at once" from `on_timer` fires (see
+/// the module docs): 1 µs of event time.
+pub const MIN_REARM_NS: u64 = 1_000;
+
 /// Pending timers of a lane, fired in (deadline, arming order): deterministic.
 #[derive(Debug, Default)]
 pub struct TimerQueue {
     heap: BinaryHeap<Reverse<Entry>>,
     armed: u64,
-    /// Inside a catch-up ([`TimerQueue::hold`]): timers armed "at once" wait in `held`.
-    holding: bool,
-    held: Vec<Entry>,
+    /// The deadline of the timer whose `on_timer` callback is running, if one is.
+    firing: Option<Timestamp>,
 }
 
 impl TimerQueue {
@@ -53,9 +55,9 @@ impl TimerQueue {
             .push(Reverse((deadline, self.armed, strategy, timer)));
     }
 
-    /// Arms a timer from a callback made at event time `now` (see the module docs): a
-    /// deadline before `now` is taken as `now`, and one at `now` armed during a catch-up waits
-    /// for the next.
+    /// Arms a timer from a callback made at event time `now` (see the module docs): a deadline
+    /// before `now` is taken as `now`, and one at or before `now` armed from the `on_timer`
+    /// callback of a timer due at `now` as `now + MIN_REARM_NS`.
     pub fn arm(
         &mut self,
         now: Timestamp,
@@ -63,28 +65,17 @@ impl TimerQueue {
         strategy: StrategyId,
         timer: TimerId,
     ) {
-        let deadline = deadline.max(now);
-        if self.holding && deadline <= now {
-            self.armed += 1;
-            self.held.push((deadline, self.armed, strategy, timer));
-        } else {
-            self.push(deadline, strategy, timer);
+        let mut deadline = deadline.max(now);
+        if self.firing == Some(now) && deadline <= now {
+            deadline = Timestamp(now.0.saturating_add(MIN_REARM_NS));
         }
+        self.push(deadline, strategy, timer);
     }
 
-    /// The lane starts catching up: timers armed "at once" from here on are held.
-    pub fn hold(&mut self) {
-        self.holding = true;
-    }
-
-    /// The lane caught up to `now`: the held timers become due at `now` (when the lane next
-    /// catches up), in their arming order.
-    pub fn release(&mut self, now: Timestamp) {
-        self.holding = false;
-        for (deadline, armed, strategy, timer) in self.held.drain(..) {
-            self.heap
-                .push(Reverse((deadline.max(now), armed, strategy, timer)));
-        }
+    /// The lane is about to call (`Some(deadline)`) or has called (`None`) the `on_timer` of a
+    /// timer due at `deadline`.
+    pub fn set_firing(&mut self, deadline: Option<Timestamp>) {
+        self.firing = deadline;
     }
 
     /// Removes and returns the earliest timer due at or before `now`.
@@ -99,7 +90,7 @@ impl TimerQueue {
         }
     }
 
-    /// Deadline of the earliest pending timer (held ones are not pending yet).
+    /// Deadline of the earliest pending timer.
     #[inline]
     pub fn next_deadline(&self) -> Option<Timestamp> {
         self.heap.peek().map(|Reverse((d, ..))| *d)
@@ -108,18 +99,17 @@ impl TimerQueue {
     /// Drops every timer of `strategy` (on restart or halt).
     pub fn remove_strategy(&mut self, strategy: StrategyId) {
         self.heap.retain(|Reverse((_, _, s, _))| *s != strategy);
-        self.held.retain(|(_, _, s, _)| *s != strategy);
     }
 
-    /// Pending timers, held ones included.
+    /// Pending timers.
     pub fn len(&self) -> usize {
-        self.heap.len() + self.held.len()
+        self.heap.len()
     }
 
-    /// Whether no timer is pending or held.
+    /// Whether no timer is pending.
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.heap.is_empty() && self.held.is_empty()
+        self.heap.is_empty()
     }
 }
 
@@ -142,45 +132,32 @@ mod tests {
     }
 
     #[test]
-    fn at_once_during_a_catch_up_waits_for_the_next_and_is_due_at_its_time() {
+    fn re_armed_at_once_from_its_own_callback_it_fires_a_step_later() {
         let mut q = TimerQueue::default();
-        q.hold();
-        // Re-armed at its own time from a timer at 500, during a catch-up to 900.
+        q.set_firing(Some(Timestamp(500)));
+        // At once, and in the past: both a step later.
         q.arm(Timestamp(500), Timestamp(500), S, TimerId(1));
-        // A later deadline is fired within the same catch-up.
-        q.arm(Timestamp(500), Timestamp(700), S, TimerId(2));
-        assert_eq!(q.len(), 2);
+        q.arm(Timestamp(500), Timestamp(100), S, TimerId(2));
+        // A later deadline is kept.
+        q.arm(Timestamp(500), Timestamp(700), S, TimerId(3));
+        q.set_firing(None);
         assert_eq!(
-            q.pop_due(Timestamp(900)),
-            Some((Timestamp(700), S, TimerId(2)))
+            q.pop_due(Timestamp(1_500)),
+            Some((Timestamp(700), S, TimerId(3)))
         );
-        assert_eq!(q.pop_due(Timestamp(900)), None);
-        q.release(Timestamp(900));
-        assert_eq!(q.next_deadline(), Some(Timestamp(900)));
         assert_eq!(
-            q.pop_due(Timestamp(900)),
-            Some((Timestamp(900), S, TimerId(1)))
+            q.pop_due(Timestamp(1_500)),
+            Some((Timestamp(1_500), S, TimerId(1)))
         );
-        // Outside a catch-up "at once" is due at once.
-        q.arm(Timestamp(950), Timestamp(950), S, TimerId(3));
         assert_eq!(
-            q.pop_due(Timestamp(950)),
-            Some((Timestamp(950), S, TimerId(3)))
+            q.pop_due(Timestamp(1_500)),
+            Some((Timestamp(1_500), S, TimerId(2)))
         );
-    }
-
-    #[test]
-    fn a_removed_strategy_loses_its_held_timers() {
-        let mut q = TimerQueue::default();
-        q.hold();
-        q.arm(Timestamp(5), Timestamp(5), S, TimerId(1));
-        q.arm(Timestamp(5), Timestamp(5), StrategyId(1), TimerId(2));
-        q.remove_strategy(S);
-        q.release(Timestamp(9));
+        // Outside a timer callback "at once" is due at once.
+        q.arm(Timestamp(2_000), Timestamp(2_000), S, TimerId(4));
         assert_eq!(
-            q.pop_due(Timestamp(9)),
-            Some((Timestamp(9), StrategyId(1), TimerId(2)))
+            q.pop_due(Timestamp(2_000)),
+            Some((Timestamp(2_000), S, TimerId(4)))
         );
-        assert!(q.is_empty());
     }
 }

@@ -48,8 +48,10 @@
 //!   MoldUDP64 packets, finished after end of session.
 //!
 //! Heartbeats and end of session travel as MoldUDP64 heartbeat (count 0) and end-of-session
-//! (count `0xFFFF`) packets on the same path; the relay sends a heartbeat of its own after
-//! [`HEARTBEAT_INTERVAL`] without anything to forward. After end of session the relay keeps the
+//! (count `0xFFFF`) packets on the same path. `ticklane relay` forwards the exchange's
+//! heartbeats (any burst of upstream datagrams with no new message), so a subscriber tells a
+//! quiet session from a dead exchange as it would on the exchange's own feed; none is sent
+//! before the first data packet (it would announce a sequence number the relay does not know). After end of session the relay keeps the
 //! connection open for catch-up until the client closes it or [`RelayConfig::linger`] passes,
 //! then closes it with code `0x00` END_OF_SESSION.
 //!
@@ -104,11 +106,6 @@ pub const DEFAULT_SUBSCRIBER_QUEUE: usize = 4096;
 pub const DEFAULT_MAX_CATCHUP_MESSAGES: u64 = 100_000;
 /// Default time the relay keeps a connection open after end of session.
 pub const DEFAULT_LINGER: Duration = Duration::from_secs(5);
-/// A relay that forwarded nothing for this long sends its subscribers a MoldUDP64 heartbeat
-/// announcing the next sequence number, as an exchange does: a subscriber learns that the
-/// session is alive and quiet (not a dead feed), and sees a lost tail without waiting for the
-/// next data packet.
-pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
 /// Time a client has to send its hello (and a catch-up stream its request).
 pub const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
 /// Time [`RelayClient::connect`] waits for the handshake and the welcome.
@@ -685,7 +682,9 @@ impl Shared {
     }
 
     fn on_heartbeat(&self, hub: &mut Hub) {
-        if hub.ended {
+        // Before the first data packet the next sequence number is unknown: announcing 1 would
+        // make a subscriber wait for messages that will never come.
+        if hub.ended || hub.next_seq.is_none() {
             return;
         }
         let p = self.header_packet(Self::next_seq(hub), false);
@@ -800,15 +799,10 @@ impl RelayServer {
         });
         tracing::info!(addr = %local_addr, "relay listening");
         let mut tasks = JoinSet::new();
-        let mut beat = tokio::time::interval(HEARTBEAT_INTERVAL);
-        beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        // Whether anything was forwarded since the last tick of `beat`.
-        let mut busy = true;
         loop {
             tokio::select! {
                 item = input.recv() => {
                     let Some(item) = item else { break };
-                    busy = true;
                     shared.apply(item);
                     for _ in 1..INPUT_BATCH {
                         match input.try_recv() {
@@ -817,12 +811,7 @@ impl RelayServer {
                         }
                     }
                 }
-                _ = beat.tick() => {
-                    if !busy {
-                        shared.apply(RelayInput::Heartbeat);
-                    }
-                    busy = false;
-                }
+
                 incoming = endpoint.accept() => {
                     let Some(incoming) = incoming else { break };
                     tasks.spawn(serve_connection(incoming, shared.clone()));

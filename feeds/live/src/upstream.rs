@@ -2,7 +2,8 @@
 //! recovered, in-order messages from [`crate::source::receive`] and repacks them into MoldUDP64
 //! packets for [`crate::relay`]: one packet per burst of datagrams (or sooner when a packet is
 //! full), a new packet after a lost gap (the relay's history restarts there, and subscribers see
-//! the same gap), and the end of session.
+//! the same gap), the end of session, and a heartbeat for each burst of datagrams that brought
+//! nothing new (the exchange's heartbeats: the relay is as quiet, and as alive, as its source).
 
 use bytes::Bytes;
 use ticklane_feeds::moldudp64::{MoldPacketBuilder, Session, DEFAULT_MAX_PACKET, HEADER_LEN};
@@ -20,6 +21,9 @@ pub struct RelayUpstream {
     /// Sequence number the next message must carry to join the current packet.
     next: u64,
     closed: bool,
+    /// Datagrams arrived in the current burst, and whether any gave a new message.
+    arrived: bool,
+    forwarded: bool,
 }
 
 impl RelayUpstream {
@@ -32,6 +36,8 @@ impl RelayUpstream {
             builder: None,
             next: 0,
             closed: false,
+            arrived: false,
+            forwarded: false,
         }
     }
 
@@ -72,9 +78,12 @@ impl RelayUpstream {
 }
 
 impl Downstream for RelayUpstream {
-    fn arrived(&mut self, _kernel_ns: Option<u64>) {}
+    fn arrived(&mut self, _kernel_ns: Option<u64>) {
+        self.arrived = true;
+    }
 
     fn message(&mut self, seq: u64, bytes: &[u8]) {
+        self.forwarded = true;
         if self.builder.is_none() || seq != self.next {
             // First message, or a jump over a lost gap: a new packet starts at `seq`.
             self.flush_packet();
@@ -112,6 +121,14 @@ impl Downstream for RelayUpstream {
 
     fn flush(&mut self) -> bool {
         self.flush_packet();
+        // A burst with nothing new (the exchange's heartbeat, or copies already relayed): the
+        // session is alive; the relay tells its subscribers so with a heartbeat announcing its
+        // next sequence number. A dead exchange sends nothing, and the relay then says nothing.
+        if self.arrived && !self.forwarded {
+            self.send(RelayInput::Heartbeat);
+        }
+        self.arrived = false;
+        self.forwarded = false;
         !self.closed
     }
 
@@ -147,6 +164,7 @@ mod tests {
         up.message(2, &big);
         up.message(3, b"three");
         up.message(4, b"four");
+        up.arrived(None);
         assert!(up.flush());
         assert_eq!(
             packets(&mut rx),
@@ -156,5 +174,29 @@ mod tests {
                 (3, vec![b"three".to_vec(), b"four".to_vec()]),
             ]
         );
+    }
+
+    #[test]
+    fn a_burst_with_nothing_new_is_relayed_as_a_heartbeat() {
+        let (tx, mut rx) = mpsc::channel(16);
+        let mut up = RelayUpstream::new(tx, *b"SESSION001");
+        // Data: no heartbeat.
+        up.arrived(None);
+        up.message(1, b"one");
+        assert!(up.flush());
+        // The exchange's heartbeat (nothing new): one heartbeat.
+        up.arrived(None);
+        assert!(up.flush());
+        // A flush with nothing arrived (a gap timer): nothing.
+        assert!(up.flush());
+        let mut got = Vec::new();
+        while let Ok(input) = rx.try_recv() {
+            got.push(match input {
+                RelayInput::Packet(_) => "packet",
+                RelayInput::Heartbeat => "heartbeat",
+                RelayInput::EndOfSession(_) => "end",
+            });
+        }
+        assert_eq!(got, ["packet", "heartbeat"]);
     }
 }

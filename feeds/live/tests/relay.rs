@@ -722,17 +722,22 @@ async fn a_receiver_whose_relay_closes_catches_up_what_it_missed_before_it_ends(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_quiet_relay_sends_heartbeats_announcing_the_next_sequence_number() {
+async fn heartbeats_announce_the_next_sequence_number_and_none_comes_before_the_first_data() {
     timeout(LIMIT, async {
         let relay = Relay::start(Some(TOKEN), None, |_| {}).await;
         let (mut client, _) = RelayClient::connect(relay.client(Some(TOKEN), LiveMode::Stream))
             .await
             .unwrap();
+        // Before any data the next sequence number is unknown: this heartbeat is not sent
+        // (it would announce 1, and a relay joined mid-session starts further on).
+        relay.send(RelayInput::Heartbeat).await;
         for p in packets(1, 10) {
             relay.send(RelayInput::Packet(p)).await;
         }
-        // Nothing more comes in: after the data, a heartbeat of the relay's own, announcing 11
-        // (bounded by the test's timeout, not timed).
+        relay.send(RelayInput::Heartbeat).await;
+        let first = client.recv().await.unwrap().unwrap();
+        let first = MoldPacket::parse(&first).unwrap();
+        assert_eq!((first.kind(), first.sequence()), (PacketKind::Data, 1));
         loop {
             let p = client.recv().await.unwrap().unwrap();
             let p = MoldPacket::parse(&p).unwrap();
