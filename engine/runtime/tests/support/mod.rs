@@ -136,8 +136,13 @@ pub fn session(seed: u64, instruments: u32, events: usize) -> Vec<MarketEvent> {
     out
 }
 
+/// Timers a [`Chaser`] arms "at once" (from a report callback, then again from that timer's
+/// own callback): when they fire must not depend on the lane layout.
+const AT_ONCE: u64 = 1 << 40;
+
 /// Joins the bid; every 40 events of its own it takes the bid with an IOC sell; a timer
-/// every 2 ms of event time cancels its resting orders.
+/// every 2 ms of event time cancels its resting orders; each acknowledgement arms a timer "at
+/// once", which re-arms itself "at once" one time.
 #[derive(Default)]
 pub struct Chaser {
     seen: u64,
@@ -182,11 +187,20 @@ impl Strategy for Chaser {
 
     fn on_timer(&mut self, timer: TimerId, ctx: &mut Context<'_>) {
         self.timers += 1;
+        if timer.0 >= AT_ONCE {
+            if timer.0 == AT_ONCE {
+                ctx.set_timer(ctx.now(), TimerId(AT_ONCE + 1));
+            }
+            return;
+        }
         ctx.cancel_all(None);
         ctx.set_timer(Timestamp(ctx.now().0 + 2_000_000), TimerId(timer.0 + 1));
     }
 
     fn on_order_update(&mut self, u: &OrderUpdate, ctx: &mut Context<'_>) {
+        if u.kind == ticklane_strategy::OrderUpdateKind::Accepted {
+            ctx.set_timer(ctx.now(), TimerId(AT_ONCE));
+        }
         // React to acknowledgements: re-join the bid right after a cancel, so that commands
         // are sent from inside venue callbacks too.
         if u.kind == ticklane_strategy::OrderUpdateKind::Cancelled && ctx.trading_enabled() {
