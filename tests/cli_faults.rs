@@ -146,6 +146,50 @@ fn ctrl_c_during_a_live_paper_run_writes_the_reports_and_exits_cleanly() {
 }
 
 #[test]
+fn ctrl_c_stops_a_relay_cleanly_with_its_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = Command::new(BIN)
+        .args(["cert", "--out", "certs"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (a, rr, quic) = (free_port(), free_port(), free_port());
+    let relay = spawn(
+        &[
+            "relay",
+            "--from",
+            &format!("udp://127.0.0.1:{a}"),
+            "--retransmit",
+            &format!("127.0.0.1:{rr}"),
+            "--listen",
+            &format!("127.0.0.1:{quic}"),
+            "--token",
+            "t0ken",
+        ],
+        dir.path(),
+    );
+    std::thread::sleep(Duration::from_millis(1_000));
+    interrupt(&relay);
+    let mut relay = relay;
+    // Bounded: a relay that ignored the signal would otherwise hang the test.
+    let mut waited = Duration::ZERO;
+    while relay.try_wait().unwrap().is_none() {
+        if waited > Duration::from_secs(30) {
+            let _ = relay.kill();
+            panic!("the relay did not stop on Ctrl-C");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        waited += Duration::from_millis(50);
+    }
+    let o = relay.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("interrupted"), "{err}");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("relay: "));
+}
+
+#[test]
 fn ctrl_c_during_a_replay_writes_the_reports_and_exits_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let o = Command::new(BIN)

@@ -146,12 +146,17 @@ pub fn relay(a: RelayArgs) -> anyhow::Result<ExitCode> {
         rt.spawn(async move { server.run(rx, stats).await })
     };
     let counters = Arc::new(LiveCounters::default());
+    // Ctrl-C ends the upstream loop as the end of input would (what is still missing is
+    // reported), then the relay ends its session and closes its subscribers, and the summary
+    // is printed (the process used to die on the signal).
+    let stop =
+        super::live::stop_on_ctrl_c("interrupted: finishing the upstream, closing the relay");
     let upstream = {
         let counters = counters.clone();
         std::thread::Builder::new()
             .name("relay-upstream".into())
             .spawn(move || {
-                let mut down = RelayUpstream::new(tx, session);
+                let mut down = RelayUpstream::new(tx, session).with_stop(stop);
                 let mut live = LiveReport::default();
                 let r = receive(&live_cfg, &mut down, &counters, &mut live);
                 (r, live)

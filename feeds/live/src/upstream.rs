@@ -5,6 +5,9 @@
 //! the same gap), the end of session, and a heartbeat for each burst of datagrams that brought
 //! nothing new (the exchange's heartbeats: the relay is as quiet, and as alive, as its source).
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use bytes::Bytes;
 use ticklane_feeds::moldudp64::{MoldPacketBuilder, Session, DEFAULT_MAX_PACKET, HEADER_LEN};
 use tokio::sync::mpsc;
@@ -24,6 +27,8 @@ pub struct RelayUpstream {
     /// Datagrams arrived in the current burst, and whether any gave a new message.
     arrived: bool,
     forwarded: bool,
+    /// Set by the owner (Ctrl-C) to end the receive loop cleanly.
+    stop: Option<Arc<AtomicBool>>,
 }
 
 impl RelayUpstream {
@@ -38,7 +43,15 @@ impl RelayUpstream {
             closed: false,
             arrived: false,
             forwarded: false,
+            stop: None,
         }
+    }
+
+    /// Ends the receive loop when `stop` is set (it then finishes as at the end of input:
+    /// what is still missing is reported lost, a recording is finished with its index).
+    pub fn with_stop(mut self, stop: Arc<AtomicBool>) -> Self {
+        self.stop = Some(stop);
+        self
     }
 
     fn send(&mut self, input: RelayInput) {
@@ -134,6 +147,10 @@ impl Downstream for RelayUpstream {
 
     fn stop_requested(&self) -> bool {
         self.closed
+            || self
+                .stop
+                .as_ref()
+                .is_some_and(|s| s.load(Ordering::Relaxed))
     }
 }
 
