@@ -42,8 +42,9 @@ pub struct StrategySetup<'a> {
 }
 
 impl StrategySetup<'_> {
-    /// Deserializes the parameters into `P` (give `P` `#[serde(deny_unknown_fields)]` so that a
-    /// misspelled key is an error naming it).
+    /// Deserializes the parameters into `P`. A key `P` does not have is an error naming it,
+    /// whether or not `P` says `#[serde(deny_unknown_fields)]`: a misspelled key never falls
+    /// back to a default without a word.
     pub fn params<P: DeserializeOwned>(&self) -> Result<P, ParamError> {
         // Through TOML text rather than `toml::Value`: the text deserializer's errors quote the
         // offending line, so a wrong type names its key as an unknown key does.
@@ -52,7 +53,18 @@ impl StrategySetup<'_> {
             message,
         };
         let text = toml::to_string(self.params).map_err(|e| invalid(format!("params: {e}")))?;
-        toml::from_str(&text).map_err(|e| invalid(format!("params: {}", e.to_string().trim_end())))
+        let mut unknown = Vec::new();
+        let p = serde_ignored::deserialize(toml::Deserializer::new(&text), |path| {
+            unknown.push(path.to_string())
+        })
+        .map_err(|e| invalid(format!("params: {}", e.to_string().trim_end())))?;
+        if !unknown.is_empty() {
+            return Err(invalid(format!(
+                "params: unknown key `{}`",
+                unknown.join("`, `")
+            )));
+        }
+        Ok(p)
     }
 
     /// A [`ParamError::Value`] for `key`.
@@ -101,5 +113,56 @@ impl StrategyDescriptor {
     /// Builds one instance.
     pub fn build(&self, setup: &StrategySetup<'_>) -> Result<Box<dyn Strategy>, ParamError> {
         (self.build)(setup)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// No `deny_unknown_fields`: unknown keys are still refused by name.
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    #[serde(default)]
+    struct Lax {
+        levels: u32,
+        inner: Inner,
+    }
+
+    #[derive(serde::Deserialize, Debug, PartialEq, Default)]
+    #[serde(default)]
+    struct Inner {
+        alpha: f64,
+    }
+
+    impl Default for Lax {
+        fn default() -> Self {
+            Self {
+                levels: 3,
+                inner: Inner::default(),
+            }
+        }
+    }
+
+    fn setup_of(table: &toml::Table) -> StrategySetup<'_> {
+        StrategySetup {
+            name: "s",
+            symbols: &[],
+            params: table,
+        }
+    }
+
+    #[test]
+    fn an_unknown_key_is_refused_by_name_even_without_deny_unknown_fields() {
+        let ok: toml::Table = toml::from_str("levels = 5\n[inner]\nalpha = 0.5").unwrap();
+        assert_eq!(
+            setup_of(&ok).params::<Lax>().unwrap(),
+            Lax {
+                levels: 5,
+                inner: Inner { alpha: 0.5 }
+            }
+        );
+        let typo: toml::Table = toml::from_str("levles = 5\n[inner]\nalhpa = 0.5").unwrap();
+        let e = setup_of(&typo).params::<Lax>().unwrap_err().to_string();
+        assert!(e.contains("`levles`") && e.contains("`inner.alhpa`"), "{e}");
     }
 }
