@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod collect;
+
 use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::sync::atomic::AtomicBool;
@@ -21,34 +23,9 @@ use ticklane_live::source::{
 };
 use ticklane_live::udp::UdpLineConfig;
 
+use collect::Collect;
+
 const SESSION: [u8; 10] = *b"TESTLIVE01";
-
-/// Everything the receive loop handed downstream.
-#[derive(Default)]
-struct Collect {
-    messages: Vec<(u64, Vec<u8>)>,
-    lost: Vec<(u64, u64)>,
-    ended: Option<u64>,
-}
-
-impl Downstream for Collect {
-    fn arrived(&mut self, _kernel_ns: Option<u64>) {}
-    fn message(&mut self, seq: u64, bytes: &[u8]) {
-        self.messages.push((seq, bytes.to_vec()));
-    }
-    fn gap_lost(&mut self, first: u64, count: u64) {
-        self.lost.push((first, count));
-    }
-    fn end_of_session(&mut self, next: u64) {
-        self.ended = Some(next);
-    }
-    fn flush(&mut self) -> bool {
-        true
-    }
-    fn stop_requested(&self) -> bool {
-        false
-    }
-}
 
 /// A generated ITCH session of `n` messages, sequence numbers from 1.
 fn session_history(n: u64) -> MessageHistory {

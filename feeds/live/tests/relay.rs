@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns panic on failure by design
 
+mod collect;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -650,33 +652,6 @@ async fn relay_line_bridges_live_packets_and_catch_up_to_a_blocking_thread() {
     .unwrap();
 }
 
-/// Collects what a receive loop delivers.
-#[derive(Default)]
-struct Received {
-    messages: Vec<(u64, Vec<u8>)>,
-    lost: Vec<(u64, u64)>,
-    end: Option<u64>,
-}
-
-impl ticklane_live::source::Downstream for Received {
-    fn arrived(&mut self, _kernel_ns: Option<u64>) {}
-    fn message(&mut self, seq: u64, bytes: &[u8]) {
-        self.messages.push((seq, bytes.to_vec()));
-    }
-    fn gap_lost(&mut self, first: u64, count: u64) {
-        self.lost.push((first, count));
-    }
-    fn end_of_session(&mut self, next: u64) {
-        self.end = Some(next);
-    }
-    fn flush(&mut self) -> bool {
-        true
-    }
-    fn stop_requested(&self) -> bool {
-        false
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_receiver_whose_relay_closes_catches_up_what_it_missed_before_it_ends() {
     use ticklane_live::source::{receive, LineSource, LiveConfig, LiveCounters, LiveReport};
@@ -702,7 +677,7 @@ async fn a_receiver_whose_relay_closes_catches_up_what_it_missed_before_it_ends(
             record: None,
         };
         let (got, live) = tokio::task::spawn_blocking(move || {
-            let mut got = Received::default();
+            let mut got = collect::Collect::default();
             let mut live = LiveReport::default();
             receive(&config, &mut got, &LiveCounters::default(), &mut live).unwrap();
             (got, live)
@@ -713,7 +688,7 @@ async fn a_receiver_whose_relay_closes_catches_up_what_it_missed_before_it_ends(
         assert_eq!(got.messages.len() as u64, N);
         let expected: Vec<(u64, Vec<u8>)> = (1..=N).map(|s| (s, msg(s))).collect();
         assert!(got.messages == expected, "wrong messages");
-        assert_eq!(got.end, Some(N + 1));
+        assert_eq!(got.ended, Some(N + 1));
         assert_eq!(live.errors, 0, "{:?}", live.first_errors);
         relay.stop().await;
     })
