@@ -847,6 +847,24 @@ impl<V: Venue> Venue for RiskedVenue<V> {
     ) {
         let mut from = out.len();
         let strategy = cmd.id().strategy();
+        if let OrderCommand::Submit { id, request } = *cmd {
+            if self
+                .gate(StrategyId(strategy))
+                .open_instrument(id)
+                .is_some()
+            {
+                // A second submit under a live order's id: refused here, as the venue would
+                // refuse it, so that its refusal does not erase the gate's record of the live
+                // order (whose later modifies would then go unchecked).
+                out.push(VenueReport::Update(OrderUpdate {
+                    ts: now,
+                    id,
+                    instrument: request.instrument,
+                    kind: OrderUpdateKind::Rejected(RejectReason::InvalidOrder),
+                }));
+                return;
+            }
+        }
         let was = self.gate_mut(strategy).tripped();
         match self.gate_mut(strategy).check(now, cmd, market) {
             Ok(()) => self.venue.on_command(now, cmd, market, out),

@@ -192,6 +192,31 @@ fn order_rate_in_a_sliding_second_of_event_time() {
 }
 
 #[test]
+fn a_second_submit_under_a_live_orders_id_is_refused_and_the_order_stays_checked() {
+    let mut s = Sim::new("max_order_qty = 500");
+    let (n, u) = s.order(10, Side::Bid, 9_9000, 100, TimeInForce::Day);
+    assert_eq!(u, OK);
+    // The same id again: refused, and the gate still knows the live order.
+    let u = s.send(11, submit(n, Side::Bid, 9_8000, 100, TimeInForce::Day));
+    assert_eq!(
+        u,
+        vec![OrderUpdateKind::Rejected(RejectReason::InvalidOrder)]
+    );
+    assert_eq!(s.v.gate(StrategyId(0)).open_orders(), 1);
+    assert_eq!(s.v.working_orders(), 1);
+    // So a modify of it above the size limit is still refused by the gate.
+    let u = s.send(
+        12,
+        OrderCommand::Modify {
+            id: ClientOrderId::new(0, n),
+            price: Price(9_9000),
+            qty: Qty(600),
+        },
+    );
+    assert_eq!(u, amend_rejected(RiskRule::MaxOrderQty));
+}
+
+#[test]
 fn order_rate_counts_orders_at_time_zero() {
     // Orders a strategy sends from `on_start` carry event time 0: they count in the first
     // second like any other.
