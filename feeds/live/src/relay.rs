@@ -1702,25 +1702,31 @@ async fn line_main(
     };
     let handle = client.catch_up_handle();
     let mut tasks = JoinSet::new();
+    let mut queue = CatchUpQueue::default();
     let mut live_open = true;
     loop {
+        // Start what the cap allows (each task hands its request back when it ends).
+        while let Some(request) = queue.start() {
+            let handle = handle.clone();
+            let items = items.clone();
+            tasks.spawn(async move {
+                match handle.catch_up(request).await {
+                    Ok(packets) => {
+                        for p in packets {
+                            if items.send(RelayItem::CatchUp(p)).await.is_err() {
+                                break;
+                            }
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "relay catch-up failed"),
+                }
+                request
+            });
+        }
         tokio::select! {
             request = requests.recv() => {
                 let Some(request) = request else { break };
-                let handle = handle.clone();
-                let items = items.clone();
-                tasks.spawn(async move {
-                    match handle.catch_up(request).await {
-                        Ok(packets) => {
-                            for p in packets {
-                                if items.send(RelayItem::CatchUp(p)).await.is_err() {
-                                    return;
-                                }
-                            }
-                        }
-                        Err(e) => tracing::warn!(error = %e, "relay catch-up failed"),
-                    }
-                });
+                queue.offer(request);
             }
             live = client.recv(), if live_open => {
                 let item = match live {
@@ -1738,15 +1744,98 @@ async fn line_main(
                     break;
                 }
             }
-            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+            Some(done) = tasks.join_next(), if !tasks.is_empty() => match done {
+                Ok(request) => queue.done(request),
+                // A catch-up task cannot panic short of a bug; its slot is given back.
+                Err(_) => queue.forget_one(),
+            },
         }
     }
     client.shutdown().await;
 }
 
+/// Catch-up requests a relay line has in flight at most; more wait, in order.
+const MAX_CATCHUPS_IN_FLIGHT: usize = 16;
+
+/// A relay line's catch-up requests: at most [`MAX_CATCHUPS_IN_FLIGHT`] in flight, the rest
+/// waiting in order, and a request already waiting or in flight not queued again (the receive
+/// session re-asks for a whole gap on every request timeout while answers to the first asks may
+/// still be on their way: a gap far behind would otherwise pile up thousands of copies).
+#[derive(Debug, Default)]
+struct CatchUpQueue {
+    waiting: std::collections::VecDeque<MoldRequest>,
+    in_flight: Vec<MoldRequest>,
+}
+
+impl CatchUpQueue {
+    /// Queues `request` unless the same one is waiting or in flight; returns whether it did.
+    fn offer(&mut self, request: MoldRequest) -> bool {
+        if self.waiting.contains(&request) || self.in_flight.contains(&request) {
+            return false;
+        }
+        self.waiting.push_back(request);
+        true
+    }
+
+    /// The next request to send, if fewer than the cap are in flight.
+    fn start(&mut self) -> Option<MoldRequest> {
+        if self.in_flight.len() >= MAX_CATCHUPS_IN_FLIGHT {
+            return None;
+        }
+        let request = self.waiting.pop_front()?;
+        self.in_flight.push(request);
+        Some(request)
+    }
+
+    /// `request` was answered (or failed): it may be asked again.
+    fn done(&mut self, request: MoldRequest) {
+        if let Some(i) = self.in_flight.iter().position(|r| *r == request) {
+            self.in_flight.swap_remove(i);
+        }
+    }
+
+    /// A task ended without handing its request back: frees the oldest slot.
+    fn forget_one(&mut self) {
+        if !self.in_flight.is_empty() {
+            self.in_flight.remove(0);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn catch_ups_are_capped_in_flight_and_not_queued_twice() {
+        let req = |sequence| MoldRequest {
+            session: *b"SESSION001",
+            sequence,
+            count: 1000,
+        };
+        let mut q = CatchUpQueue::default();
+        for i in 0..20u64 {
+            assert!(q.offer(req(1 + 1000 * i)));
+        }
+        // The session's retry asks for the same ranges again: nothing new is queued.
+        for i in 0..20u64 {
+            assert!(!q.offer(req(1 + 1000 * i)));
+        }
+        let started: Vec<u64> = std::iter::from_fn(|| q.start())
+            .map(|r| r.sequence)
+            .collect();
+        assert_eq!(
+            started,
+            (0..16u64).map(|i| 1 + 1000 * i).collect::<Vec<_>>()
+        );
+        // One answered: the next waiting one starts, and the answered range may be asked again.
+        q.done(req(1));
+        assert_eq!(q.start(), Some(req(16_001)));
+        assert_eq!(q.start(), None);
+        assert!(q.offer(req(1)));
+        q.forget_one();
+        assert_eq!(q.start(), Some(req(17_001)));
+    }
 
     #[test]
     fn constant_time_eq_compares() {
