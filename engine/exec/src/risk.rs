@@ -951,14 +951,16 @@ impl<V: Venue> Venue for RiskedVenue<V> {
 
     fn mark(&mut self, now: Timestamp, market: &Market, out: &mut Vec<VenueReport>) {
         self.venue.mark(now, market, out);
-        for (strategy, gate) in self.gates.iter_mut().enumerate() {
-            let Some(gate) = gate else { continue };
-            if gate.evaluate(market) {
-                let rule = gate.tripped().unwrap_or(RiskRule::DailyLoss);
-                self.trips.push((StrategyId(strategy as u16), rule));
-                if !self.cancel_pending.contains(&(strategy as u16)) {
-                    self.cancel_pending.push(strategy as u16);
-                }
+        for strategy in 0..self.gates.len() {
+            let Some(gate) = self.gates[strategy].as_mut() else {
+                continue;
+            };
+            if !gate.evaluate(market) {
+                continue;
+            }
+            let tripped = gate.tripped();
+            if let Some(rule) = tripped {
+                self.just_tripped(strategy as u16, rule);
             }
         }
         let from = out.len();

@@ -952,9 +952,7 @@ impl<V: Venue> Lane<V> {
                         _ => (
                             self.slots[i]
                                 .outbox
-                                .orders()
-                                .iter()
-                                .find(|o| o.id == cmd.id())
+                                .order(cmd.id())
                                 .map_or(InstrumentId::NONE, |o| o.request.instrument),
                             OrderUpdateKind::AmendRejected(why),
                         ),

@@ -55,6 +55,11 @@ impl Outbox {
         &self.orders
     }
 
+    /// The working order `id`, if it is one.
+    pub fn order(&self, id: ClientOrderId) -> Option<&OrderState> {
+        self.orders.iter().find(|o| o.id == id)
+    }
+
     /// Positions.
     pub fn positions(&self) -> &Positions {
         &self.positions
@@ -239,7 +244,7 @@ impl<'a> Context<'a> {
 
     /// One working order.
     pub fn order(&self, id: ClientOrderId) -> Option<&OrderState> {
-        self.outbox.orders.iter().find(|o| o.id == id)
+        self.outbox.order(id)
     }
 
     /// Sends a new limit order; returns its id. The order is working (unacknowledged) at once;
