@@ -13,7 +13,8 @@ use ticklane_feeds::moldudp64::session::{
     MoldUdp64Session, SessionConfig, SessionSink, SessionStats,
 };
 use ticklane_feeds::moldudp64::{
-    MoldHeader, MoldPacket, MoldPacketBuilder, MoldRequest, Session, END_OF_SESSION_COUNT,
+    MoldError, MoldHeader, MoldPacket, MoldPacketBuilder, MoldRequest, Session,
+    END_OF_SESSION_COUNT,
 };
 use ticklane_feeds::rng::SeededRng;
 use zerocopy::IntoBytes;
@@ -501,6 +502,34 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
+/// A well-formed packet is taken, or refused only for a sequence number that jumps more than
+/// `max_gap_messages` past the highest seen, and then changes nothing.
+fn well_formed(
+    s: &mut MoldUdp64Session,
+    line: u8,
+    p: &[u8],
+    now: u64,
+    sink: &mut Sink,
+) -> Result<(), TestCaseError> {
+    let before = (s.expected(), s.outstanding_gaps(), s.missing_messages());
+    let delivered = sink.out.len();
+    let refused = s.stats().implausible_sequence;
+    match s.on_packet(line, p, now, sink) {
+        Ok(()) => prop_assert_eq!(s.stats().implausible_sequence, refused),
+        Err(MoldError::ImplausibleSequence { jump, .. }) => {
+            prop_assert!(jump > s.config().max_gap_messages);
+            prop_assert_eq!(
+                before,
+                (s.expected(), s.outstanding_gaps(), s.missing_messages())
+            );
+            prop_assert_eq!(sink.out.len(), delivered);
+            prop_assert_eq!(s.stats().implausible_sequence, refused + 1);
+        }
+        Err(e) => prop_assert!(false, "well-formed packet refused: {}", e),
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(128))]
 
@@ -532,15 +561,15 @@ proptest! {
         for op in ops {
             match op {
                 Op::Data { line, seq, count } => {
-                    s.on_packet(line, &data(seq, count), now, &mut sink).unwrap();
+                    well_formed(&mut s, line, &data(seq, count), now, &mut sink)?;
                 }
                 Op::Heartbeat { seq } => {
                     let p = MoldHeader::new(SESSION, seq, 0);
-                    s.on_packet(0, p.as_bytes(), now, &mut sink).unwrap();
+                    well_formed(&mut s, 0, p.as_bytes(), now, &mut sink)?;
                 }
                 Op::End { seq } => {
                     let p = MoldHeader::new(SESSION, seq, END_OF_SESSION_COUNT);
-                    s.on_packet(1, p.as_bytes(), now, &mut sink).unwrap();
+                    well_formed(&mut s, 1, p.as_bytes(), now, &mut sink)?;
                 }
                 Op::Garbage(g) => {
                     let before = (s.expected(), s.outstanding_gaps(), s.missing_messages());

@@ -138,6 +138,16 @@ pub enum MoldError {
         /// Messages in the packet.
         count: u16,
     },
+    /// A packet whose sequence number jumps further ahead of everything seen than the receive
+    /// session's `max_gap_messages`, with no earlier packet near it to confirm the jump: taken
+    /// for a corrupt sequence number and ignored (the next packet near it confirms a real jump).
+    #[error("MoldUDP64 packet at sequence {sequence} jumps {jump} messages past the highest seen, more than max_gap_messages: ignored as a corrupt sequence number unless the next packet confirms it")]
+    ImplausibleSequence {
+        /// Sequence number in the packet's header.
+        sequence: u64,
+        /// How far it is past the end of the furthest data seen.
+        jump: u64,
+    },
     /// A request packet that is not exactly 20 bytes long.
     #[error("MoldUDP64 request must be 20 bytes, got {len}")]
     BadRequestLength {

@@ -70,8 +70,14 @@ pub struct SessionConfig {
     /// Most messages asked for in one request (a larger gap is asked for in pieces, all sent at
     /// once). Clamped to `1..=0xFFFE`. Default 1000.
     pub max_request_messages: u16,
-    /// A newly detected gap larger than this is declared lost at once (guards against a corrupt
-    /// or restarted sequence number). Default 10 000 000.
+    /// Largest jump ahead a packet's sequence number may make on its own. A packet (data,
+    /// heartbeat or end of session) whose sequence number is further past the end of the data
+    /// seen is taken for a corrupt header: it is ignored and counted
+    /// ([`SessionStats::implausible_sequence`], error [`MoldError::ImplausibleSequence`]), so that
+    /// one flipped bit does not turn the rest of the session into "duplicates". A second packet
+    /// within this distance of the ignored one confirms the jump: the gap is then declared lost at
+    /// once (too large to re-request; the ignored packet's messages are in it). Default
+    /// 10 000 000.
     pub max_gap_messages: u64,
 }
 
@@ -154,6 +160,10 @@ pub struct SessionStats {
     pub foreign_session: u64,
     /// Packets that failed [`MoldPacket::parse`].
     pub malformed: u64,
+    /// Packets ignored because their sequence number jumped more than
+    /// [`SessionConfig::max_gap_messages`] ahead with nothing near it to confirm the jump (see
+    /// there); their messages are not delivered, and they are not counted elsewhere.
+    pub implausible_sequence: u64,
     /// `end_of_session` has been emitted.
     pub end_of_session: bool,
 }
@@ -309,6 +319,9 @@ pub struct MoldUdp64Session {
     next_server: usize,
     /// Earliest gap deadline (cached).
     deadline: Option<u64>,
+    /// Where the last packet ignored for an implausible jump would have moved the stream (its
+    /// next sequence number): a later packet near it confirms the jump.
+    suspect: Option<u64>,
     stats: SessionStats,
 }
 
@@ -325,6 +338,7 @@ impl fmt::Debug for MoldUdp64Session {
             .field("segments", &self.segs)
             .field("free_slots", &self.free.len())
             .field("deadline", &self.deadline)
+            .field("suspect", &self.suspect)
             .field("stats", &self.stats)
             .finish()
     }
@@ -351,6 +365,7 @@ impl MoldUdp64Session {
             free: (0..window).rev().collect(),
             next_server: 0,
             deadline: None,
+            suspect: None,
             stats: SessionStats::default(),
             config,
         }
@@ -369,7 +384,10 @@ impl MoldUdp64Session {
     /// One received UDP payload from `line` at `now_ns`.
     ///
     /// Malformed packets are counted ([`SessionStats::malformed`]) and the error returned;
-    /// nothing is delivered from them and the session state is unchanged. Never panics.
+    /// nothing is delivered from them and the session state is unchanged. So are packets whose
+    /// sequence number jumps implausibly far ahead ([`SessionConfig::max_gap_messages`],
+    /// [`SessionStats::implausible_sequence`]), unless a packet near them confirms the jump.
+    /// Never panics.
     pub fn on_packet(
         &mut self,
         line: u8,
@@ -399,6 +417,9 @@ impl MoldUdp64Session {
             self.expected = Some(pkt.sequence());
             self.highest = pkt.sequence();
         }
+        if !self.ended && self.eos_at.is_none() {
+            self.check_jump(&pkt)?;
+        }
         match pkt.kind() {
             PacketKind::Heartbeat => {
                 self.stats.heartbeats += 1;
@@ -425,6 +446,25 @@ impl MoldUdp64Session {
         }
         self.refresh_deadline();
         Ok(())
+    }
+
+    /// Ignores a packet whose sequence number is implausibly far ahead, unless the last packet
+    /// ignored for that reason was near it (see [`SessionConfig::max_gap_messages`]).
+    fn check_jump(&mut self, pkt: &MoldPacket<'_>) -> Result<(), MoldError> {
+        let max = self.config.max_gap_messages;
+        let sequence = pkt.sequence();
+        let jump = sequence.saturating_sub(self.highest);
+        if jump <= max {
+            return Ok(());
+        }
+        if self.suspect.is_some_and(|s| s.abs_diff(sequence) <= max) {
+            // Two packets agree: a real jump (declared lost at once, too large to re-request).
+            self.suspect = None;
+            return Ok(());
+        }
+        self.suspect = Some(pkt.next_sequence());
+        self.stats.implausible_sequence += 1;
+        Err(MoldError::ImplausibleSequence { sequence, jump })
     }
 
     /// Timers: grace expiries become requests (or losses), request timeouts become retries (or
@@ -1285,34 +1325,97 @@ mod tests {
         }
     }
 
+    /// `on_packet` expecting the implausible-sequence refusal.
+    fn refused(t: &mut T, line: u8, p: &[u8]) -> (u64, u64) {
+        match t.s.on_packet(line, p, 0, &mut t.r) {
+            Err(MoldError::ImplausibleSequence { sequence, jump }) => {
+                identity(&t.s);
+                assert_eq!(t.r.take(), vec![], "a refused packet delivered something");
+                (sequence, jump)
+            }
+            other => panic!("expected an implausible-sequence refusal, got {other:?}"),
+        }
+    }
+
     #[test]
-    fn huge_gap_lost_at_once_and_later_lost_gap_waits_its_turn() {
+    fn confirmed_huge_gap_lost_at_once_and_later_lost_gap_waits_its_turn() {
         let mut t = T::new(SessionConfig {
             max_gap_messages: 10,
             ..cfg()
         });
         t.pkt(0, &data(1, 1), 0);
-        // Gap [2,4): normal. Gap [5,100): too large, lost at once but not reported yet.
+        // Gap [2,4): normal.
         t.pkt(0, &data(4, 1), 0);
-        assert_eq!(t.pkt(0, &data(100, 1), 0), vec![]);
+        // 100 is 95 past the highest seen (5): ignored until a packet near it confirms it.
+        assert_eq!(refused(&mut t, 0, &data(100, 1)), (100, 95));
+        assert_eq!(t.s.outstanding_gaps(), 1);
+        // The next packet confirms it: gap [5,101) is too large, lost at once (with message 100
+        // of the ignored packet) but not reported yet.
+        assert_eq!(t.pkt(1, &data(101, 1), 0), vec![]);
         assert_eq!(t.s.outstanding_gaps(), 2);
         assert_eq!(t.s.next_deadline(), Some(2 * MS));
+        assert_eq!(t.s.stats().implausible_sequence, 1);
         // Messages of the lost range arriving late are duplicates.
         assert_eq!(t.pkt(1, &data(50, 2), 0), vec![]);
         assert_eq!(t.s.stats().duplicate_messages, 2);
         assert_eq!(t.s.stats().duplicate_packets, 1);
         let mut want = msgs(2..4, 1);
         want.push(Ev::Msg(4, 0));
-        want.push(Ev::Lost(5, 95));
-        want.extend(msgs(100..101, 0));
+        want.push(Ev::Lost(5, 96));
+        want.extend(msgs(101..102, 1));
         assert_eq!(t.pkt(1, &data(2, 2), 0), want);
-        // A huge gap at the front is reported at once, then the packet is delivered.
+        // A confirmed huge gap at the front is reported at once, then the packet is delivered.
+        refused(&mut t, 0, &data(1000, 1));
         assert_eq!(
-            t.pkt(0, &data(1000, 1), 0),
-            vec![Ev::Lost(101, 899), Ev::Msg(1000, 0)]
+            t.pkt(0, &data(1001, 1), 0),
+            vec![Ev::Lost(102, 899), Ev::Msg(1001, 0)]
         );
         assert_eq!(t.s.stats().lost_gaps, 2);
         assert_eq!(t.s.stats().gaps, 3);
+        assert_eq!(t.s.stats().implausible_sequence, 2);
+    }
+
+    #[test]
+    fn a_corrupt_sequence_number_loses_nothing_else() {
+        let mut t = T::new(cfg());
+        assert_eq!(t.pkt(0, &data(1, 2), 0), msgs(1..3, 0));
+        // One flipped high bit in a data packet's, a heartbeat's and an end of session's
+        // sequence number: each is refused and counted, and the stream goes on untouched.
+        // Each is far from the one before, so none confirms another.
+        let flipped = 3 | 1 << 60;
+        assert_eq!(refused(&mut t, 0, &data(flipped, 2)), (flipped, 1 << 60));
+        assert_eq!(refused(&mut t, 1, &hb(3 | 1 << 55)).0, 3 | 1 << 55);
+        refused(&mut t, 0, &eos(3 | 1 << 50));
+        assert!(!t.s.ended());
+        assert_eq!(t.pkt(1, &data(3, 2), 0), msgs(3..5, 1));
+        assert_eq!(t.pkt(0, &data(5, 1), 0), msgs(5..6, 0));
+        let st = t.s.stats().clone();
+        assert_eq!(st.implausible_sequence, 3);
+        assert_eq!(
+            (st.gaps, st.lost_messages, st.duplicate_messages),
+            (0, 0, 0)
+        );
+        assert_eq!(st.messages, 5);
+        assert_eq!(t.s.next_deadline(), None);
+        // The real end of session still ends it.
+        assert_eq!(t.pkt(0, &eos(6), 0), vec![Ev::End(6)]);
+    }
+
+    #[test]
+    fn a_jump_within_max_gap_messages_is_an_ordinary_gap() {
+        let mut t = T::new(SessionConfig {
+            max_gap_messages: 10,
+            ..cfg()
+        });
+        t.pkt(0, &data(1, 1), 0);
+        // 12 is exactly 10 past the highest seen (2): a gap of 10, re-requested as usual.
+        assert_eq!(t.pkt(0, &data(12, 1), 0), vec![]);
+        assert_eq!(t.s.stats().implausible_sequence, 0);
+        assert_eq!(t.s.missing_messages(), 10);
+        assert_eq!(t.s.next_deadline(), Some(2 * MS));
+        // 24 is 11 past 13: refused.
+        refused(&mut t, 0, &data(24, 1));
+        assert_eq!(t.s.missing_messages(), 10);
     }
 
     #[test]
