@@ -131,6 +131,10 @@ pub struct LiveReport {
     pub requests_sent: u64,
     /// Re-requests that could not be sent (socket error), each reported.
     pub request_errors: u64,
+    /// Datagrams on the re-request socket from an address that is not one of the configured
+    /// servers (`LiveConfig::retransmit`, address and port): ignored, each reported as an
+    /// error, so that nobody but the servers asked can fill a gap.
+    pub foreign_answers: u64,
     /// Unrecoverable gaps: (first sequence, count).
     pub lost_ranges: Vec<(u64, u64)>,
     /// Silences of at least `silence_ns`: (messages delivered before it, ns the feed was quiet).
@@ -388,11 +392,12 @@ impl FeedSource for LiveSource {
         }
         let s = &live.session;
         report.notes.push(format!(
-            "MoldUDP64 live: {} datagrams (A {}, B {}, retransmissions {}), {} messages; duplicates {}; gaps {} ({} messages): {} filled by the other line, {} recovered by {} requests ({} retries), {} lost in {} gaps; out of order {}, window overflow {}, foreign session {}, malformed {}; end of session: {}",
+            "MoldUDP64 live: {} datagrams (A {}, B {}, retransmissions {}), {} messages; duplicates {}; gaps {} ({} messages): {} filled by the other line, {} recovered by {} requests ({} retries), {} lost in {} gaps; out of order {}, window overflow {}, foreign session {}, malformed {}, implausible sequence number {}, datagrams from strangers on the re-request socket {}; end of session: {}",
             s.packets, live.datagrams[0], live.datagrams[1], live.datagrams[3], s.messages,
             s.duplicate_messages, s.gaps, s.gap_messages, s.filled_by_lines, s.recovered,
             s.requests, s.retries, s.lost_messages, s.lost_gaps, s.out_of_order_packets,
-            s.window_overflow, s.foreign_session, s.malformed, s.end_of_session
+            s.window_overflow, s.foreign_session, s.malformed, s.implausible_sequence,
+            live.foreign_answers, s.end_of_session
         ));
         for (first, count) in &live.lost_ranges {
             report.notes.push(format!(
@@ -630,6 +635,22 @@ pub fn receive<D: Downstream>(
         if let Some(s) = &request_socket {
             for _ in 0..BURST {
                 match s.recv_from(&mut buf) {
+                    Ok((_, from)) if !config.retransmit.contains(&from) => {
+                        // Anyone can send to this socket: only the servers asked may fill gaps.
+                        got += 1;
+                        if r.live.foreign_answers == 0 {
+                            tracing::warn!(
+                                %from,
+                                "a datagram on the re-request socket from an address that is \
+                                 not a configured re-request server: ignored (counted as \
+                                 foreign_answers)"
+                            );
+                        }
+                        r.live.foreign_answers += 1;
+                        r.error(format!(
+                            "re-request socket: datagram from {from}, not a configured server: ignored"
+                        ));
+                    }
                     Ok((n, _)) => {
                         got += 1;
                         let now = mono.now();
@@ -642,7 +663,11 @@ pub fn receive<D: Downstream>(
                             now,
                         ));
                     }
-                    Err(_) => break,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                    Err(e) => {
+                        r.error(format!("re-request socket: {e}"));
+                        break;
+                    }
                 }
             }
         }

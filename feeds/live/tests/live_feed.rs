@@ -496,3 +496,69 @@ fn another_sessions_packets_do_not_hide_the_silence_of_this_one() {
         "the run ended only when the other session stopped: {foreign}"
     );
 }
+
+#[test]
+fn re_request_answers_from_anyone_but_the_server_asked_are_ignored_and_counted() {
+    let a = free_port();
+    let server = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    server
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let mut cfg = live_config(vec![line(a)], vec![server.local_addr().unwrap()]);
+    cfg.session.line_grace_ns = 1_000_000;
+    cfg.stop_after_silence_ns = Some(2_000_000_000);
+    let counters = LiveCounters::default();
+    let packet = |first: u64, msgs: &[&[u8]]| {
+        let mut b = ticklane_feeds::moldudp64::MoldPacketBuilder::new(SESSION, first);
+        for m in msgs {
+            b.push(m, |_| {}).unwrap();
+        }
+        b.flush().unwrap().to_vec()
+    };
+    let (live, out) = std::thread::scope(|s| {
+        let rx = s.spawn(|| {
+            let mut out = Collect::default();
+            let mut live = LiveReport::default();
+            receive(&cfg, &mut out, &counters, &mut live).unwrap();
+            (live, out)
+        });
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let tx = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        // Messages 1-2, then 5-6: 3 and 4 are asked of the server.
+        tx.send_to(&packet(1, &[b"one", b"two"]), a).unwrap();
+        tx.send_to(&packet(5, &[b"five", b"six"]), a).unwrap();
+        let mut req = [0u8; 64];
+        let (n, client) = server.recv_from(&mut req).unwrap();
+        let req = ticklane_feeds::moldudp64::MoldRequest::parse(&req[..n]).unwrap();
+        assert_eq!((req.sequence, req.count), (3, 2));
+        // Someone else answers first, with other bytes for 3 and 4: ignored.
+        let stranger = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        stranger
+            .send_to(&packet(3, &[b"forged3", b"forged4"]), client)
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        server
+            .send_to(&packet(3, &[b"three", b"four"]), client)
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let eos = ticklane_feeds::moldudp64::MoldPacketBuilder::new(SESSION, 7).end_of_session();
+        tx.send_to(&eos, a).unwrap();
+        rx.join().unwrap()
+    });
+    let got: Vec<&[u8]> = out.messages.iter().map(|(_, m)| &m[..]).collect();
+    assert_eq!(
+        got,
+        vec![&b"one"[..], b"two", b"three", b"four", b"five", b"six"]
+    );
+    assert_eq!(out.lost, vec![]);
+    assert_eq!(out.ended, Some(7));
+    assert_eq!(live.foreign_answers, 1);
+    assert_eq!(live.session.recovered, 2);
+    assert!(
+        live.first_errors
+            .iter()
+            .any(|e| e.contains("not a configured server")),
+        "{:?}",
+        live.first_errors
+    );
+}
