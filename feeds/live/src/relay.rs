@@ -35,6 +35,10 @@
 //! send buffer, and the client still delivers datagrams that the end frame overtakes (until one
 //! reaches the end, or none comes for a few round trips) before it reports end of session.
 //! `0x13` PROTOCOL closes a connection whose peer broke these rules (e.g. a malformed packet).
+//! `0x14` UPSTREAM_LOST closes every subscriber when the relay's own input stops before the end
+//! of session (the exchange went silent, the relay was stopped): what was queued is delivered
+//! first, and no end of session is made up. A client whose live path ends without an end of
+//! session reports an error (the close reason, when the relay gave one), never a clean end.
 //!
 //! **Live packets** start at the welcome's sequence number, in order:
 //!
@@ -137,6 +141,10 @@ const DATAGRAM_DRAIN_POLL: Duration = Duration::from_millis(1);
 const MIN_END_GRACE: Duration = Duration::from_millis(50);
 /// Longest wait for datagrams still in flight after the end frame (datagram mode).
 const MAX_END_GRACE: Duration = Duration::from_millis(500);
+/// How long a client whose live path ended without an end of session waits for the relay's
+/// close (and its reason) before it reports the end as a protocol error.
+const CLOSE_REASON_WAIT: Duration = Duration::from_secs(2);
+
 /// Packets buffered between a [`RelayLine`]'s runtime thread and its reader.
 const LINE_QUEUE: usize = 16 * 1024;
 
@@ -153,6 +161,11 @@ pub enum CloseCode {
     BadHello,
     /// `0x13`: any other violation of the protocol.
     Protocol,
+    /// `0x14`: the relay's own input (the exchange feed it relays) stopped before the end of
+    /// session, or the relay was shut down: what the exchange sent after the last packet relayed
+    /// is unknown. Never sent as an end of session, which would tell the subscriber the session
+    /// ended cleanly.
+    UpstreamLost,
 }
 
 impl CloseCode {
@@ -164,6 +177,7 @@ impl CloseCode {
             CloseCode::Slow => 0x11,
             CloseCode::BadHello => 0x12,
             CloseCode::Protocol => 0x13,
+            CloseCode::UpstreamLost => 0x14,
         }
     }
 
@@ -175,6 +189,7 @@ impl CloseCode {
             0x11 => Some(CloseCode::Slow),
             0x12 => Some(CloseCode::BadHello),
             0x13 => Some(CloseCode::Protocol),
+            0x14 => Some(CloseCode::UpstreamLost),
             _ => None,
         }
     }
@@ -264,6 +279,7 @@ fn close_name(code: u64) -> &'static str {
         Some(CloseCode::Slow) => "SLOW",
         Some(CloseCode::BadHello) => "BAD_HELLO",
         Some(CloseCode::Protocol) => "PROTOCOL",
+        Some(CloseCode::UpstreamLost) => "UPSTREAM_LOST",
         None => "unknown",
     }
 }
@@ -730,11 +746,19 @@ impl Shared {
             });
     }
 
-    /// End of input: end of session to everyone (if not sent yet), then let the queues drain.
+    /// End of input: the queues drain, and each subscriber is then closed with end of session
+    /// if the exchange's end of session was relayed, else with [`CloseCode::UpstreamLost`] (no
+    /// end of session is made up: the session did not end, the relay's view of it did).
     fn finish(&self) {
         let mut hub = self.hub();
-        let next = Self::next_seq(&hub);
-        self.on_end(&mut hub, next);
+        if !hub.ended {
+            tracing::warn!(
+                next = Self::next_seq(&hub),
+                subscribers = hub.subscribers.len(),
+                "relay input stopped before the end of session: subscribers are closed with \
+                 UPSTREAM_LOST, not sent an end of session"
+            );
+        }
         hub.subscribers.clear();
     }
 }
@@ -987,7 +1011,7 @@ async fn serve_connection(incoming: quinn::Incoming, shared: Arc<Shared>) {
     let live = async {
         let end = match mode {
             LiveMode::Datagrams => pump_datagrams(&conn, rx, &shared.stats, shared.linger).await,
-            LiveMode::Stream => pump_stream(&conn, rx, &shared.stats).await,
+            LiveMode::Stream => pump_stream(&conn, rx, &shared.stats, shared.linger).await,
         };
         match end {
             Ok(Some(next)) => {
@@ -1000,7 +1024,11 @@ async fn serve_connection(incoming: quinn::Incoming, shared: Arc<Shared>) {
                 let _ = timeout(shared.linger, conn.closed()).await;
                 conn.close(CloseCode::EndOfSession.var(), b"end of session");
             }
-            Ok(None) => conn.close(CloseCode::EndOfSession.var(), b"relay shutting down"),
+            // The queue closed without an end of session: the relay's input stopped first.
+            Ok(None) => conn.close(
+                CloseCode::UpstreamLost.var(),
+                b"the relay's input stopped before the end of session",
+            ),
             Err(e) => tracing::debug!(%peer, error = %e, "relay subscriber gone"),
         }
     };
@@ -1043,16 +1071,24 @@ async fn pump_datagrams(
             }
         }
         if end.is_some() {
-            let drained = async {
-                while conn.datagram_send_buffer_space() < empty {
-                    tokio::time::sleep(DATAGRAM_DRAIN_POLL).await;
-                }
-            };
-            let _ = timeout(linger, drained).await;
+            drain_datagrams(conn, empty, linger).await;
             return Ok(end);
         }
     }
+    // Closed without an end of session: what was queued still leaves before the close.
+    drain_datagrams(conn, empty, linger).await;
     Ok(None)
+}
+
+/// Waits (at most `linger`) until every datagram has left the send buffer (`empty`: its space
+/// when nothing is queued).
+async fn drain_datagrams(conn: &Connection, empty: usize, linger: Duration) {
+    let drained = async {
+        while conn.datagram_send_buffer_space() < empty {
+            tokio::time::sleep(DATAGRAM_DRAIN_POLL).await;
+        }
+    };
+    let _ = timeout(linger, drained).await;
 }
 
 async fn send_datagram(conn: &Connection, d: Bytes, stats: &RelayStats) -> Result<(), RelayError> {
@@ -1113,6 +1149,7 @@ async fn pump_stream(
     conn: &Connection,
     mut rx: mpsc::Receiver<Bytes>,
     stats: &RelayStats,
+    linger: Duration,
 ) -> Result<Option<u64>, RelayError> {
     let mut send = conn.open_uni().await?;
     let mut buf = Vec::with_capacity(STREAM_BATCH + usize::from(u16::MAX) + 2);
@@ -1134,7 +1171,10 @@ async fn pump_stream(
             return Ok(end);
         }
     }
+    // Closed without an end of session: the subscriber reads what was queued (the peer
+    // acknowledges the whole stream, at most `linger`) before the connection is closed.
     send.finish()?;
+    let _ = timeout(linger, send.stopped()).await;
     Ok(None)
 }
 
@@ -1395,8 +1435,20 @@ impl RelayClient {
                 Some(Ok(p))
             }
             Ok(None) => {
+                // The live path ended before an end of session (one ends `recv` above): not a
+                // clean end, whatever the close code. Say why, if the relay did.
                 self.done = true;
-                None
+                let why = match timeout(CLOSE_REASON_WAIT, self.conn.closed()).await {
+                    Ok(e) => RelayError::from(e),
+                    Err(_) => RelayError::Timeout,
+                };
+                Some(Err(if why.close_code().is_some() && !why.is_clean_end() {
+                    why
+                } else {
+                    RelayError::Protocol(format!(
+                        "the live path ended without an end of session ({why})"
+                    ))
+                }))
             }
             Err(e) => {
                 self.done = true;

@@ -727,3 +727,61 @@ async fn heartbeats_announce_the_next_sequence_number_and_none_comes_before_the_
     .await
     .unwrap();
 }
+
+/// The relay's input stops before the exchange's end of session: the subscriber gets what was
+/// relayed, then an UPSTREAM_LOST close, never an end of session (one made up would tell it the
+/// session ended cleanly).
+async fn an_input_that_stops_early_is_not_an_end_of_session(mode: LiveMode) {
+    const N: u64 = 500;
+    let relay = Relay::start(Some(TOKEN), None, |_| {}).await;
+    let (mut client, _) = RelayClient::connect(relay.client(Some(TOKEN), mode))
+        .await
+        .unwrap();
+    for p in packets(1, N) {
+        relay.send(RelayInput::Packet(p)).await;
+    }
+    let stopped = tokio::spawn(relay.stop());
+    let mut d = Delivery::new(N);
+    let mut error = None;
+    while let Some(p) = client.recv().await {
+        match p {
+            Ok(p) => d.live(&p),
+            Err(e) => {
+                error = Some(e);
+                break;
+            }
+        }
+    }
+    assert_eq!(d.end, None, "{mode:?}: an end of session was made up");
+    let error = error.expect("the live path ended without saying why");
+    assert_eq!(
+        error.close_code(),
+        Some(CloseCode::UpstreamLost),
+        "{mode:?}: {error}"
+    );
+    if mode == LiveMode::Stream {
+        // What was queued before the input stopped is delivered before the close.
+        d.assert_complete();
+    }
+    stopped.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_mode_an_input_that_stops_early_is_not_an_end_of_session() {
+    timeout(
+        LIMIT,
+        an_input_that_stops_early_is_not_an_end_of_session(LiveMode::Stream),
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn datagram_mode_an_input_that_stops_early_is_not_an_end_of_session() {
+    timeout(
+        LIMIT,
+        an_input_that_stops_early_is_not_an_end_of_session(LiveMode::Datagrams),
+    )
+    .await
+    .unwrap();
+}
