@@ -263,10 +263,11 @@ fn a_recording_replays_a_huge_gap_as_the_receiver_decided_it() {
         v
     };
     // What a live receiver records: 1..=4, then 7..=8 (5..=6 missing: it waits for them), then
-    // a packet at 10_000_200, which opens a gap larger than its 10 M limit: lost at once, but
-    // reported only after the gap before it. Late copies of 9..=12 arrive: to the receiver
-    // they are duplicates of lost messages. Its grace for 5..=6 runs out: it reports both
-    // losses (the notes) and delivers 10_000_200.
+    // a packet at 10_000_200, a jump past its 10 M limit: refused as a corrupt sequence number
+    // (an error) until the next packet, at 10_000_201, confirms it. The gap is then lost at
+    // once, but reported only after the gap before it. Late copies of 9..=12 arrive: to the
+    // receiver they are duplicates of lost messages. Its grace for 5..=6 runs out: it reports
+    // both losses (the notes) and delivers 10_000_201.
     let path = dir.path().join("huge.tlcap");
     let header = CaptureHeader::new(FeedKind::MoldUdp64, "");
     let mut w = CaptureWriter::create(&path, &header, WriterOptions::default()).unwrap();
@@ -276,18 +277,26 @@ fn a_recording_replays_a_huge_gap_as_the_receiver_decided_it() {
     w.write_record(T0 + 2, Line::A, &packet(7, 2)).unwrap();
     w.write_record(T0 + 3, Line::A, &packet(10_000_200, 1))
         .unwrap();
+    w.write_record(T0 + 3, Line::A, &packet(10_000_201, 1))
+        .unwrap();
     w.write_record(T0 + 4, Line::B, &packet(9, 4)).unwrap();
     w.write_record(T0 + 5, Line::Note, &note(b"LOST", 5, 2))
         .unwrap();
-    w.write_record(T0 + 5, Line::Note, &note(b"LOST", 9, 10_000_191))
+    w.write_record(T0 + 5, Line::Note, &note(b"LOST", 9, 10_000_192))
         .unwrap();
     w.finish().unwrap();
-    let v = inspect(&path);
+    let v = inspect_with_errors(&path);
     assert_eq!(v["messages"], 4 + 2 + 1, "{v}");
     assert_eq!(v["duplicates"], 4, "{v}");
     assert_eq!(
         (&v["gaps"], &v["missing"]),
-        (&2.into(), &10_000_193.into()),
+        (&2.into(), &10_000_194.into()),
+        "{v}"
+    );
+    // The one error: the refused packet.
+    assert_eq!(v["errors"], 1, "{v}");
+    assert!(
+        v["error_list"].to_string().contains("sequence 10000200 jumps"),
         "{v}"
     );
 }
