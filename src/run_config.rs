@@ -347,6 +347,9 @@ pub struct EngineConfig {
     /// Live orders each lane's book index is sized for.
     #[serde(default = "default_orders")]
     pub order_capacity: usize,
+    /// Which books each lane keeps: `subscribed` (those its strategies read) or `all`.
+    #[serde(default = "default_books")]
+    pub books: String,
 }
 
 fn one() -> u16 {
@@ -379,6 +382,18 @@ fn default_restarts() -> u32 {
 fn default_orders() -> usize {
     1 << 16
 }
+fn default_books() -> String {
+    "subscribed".to_string()
+}
+
+/// `engine.books`, validated on load.
+pub fn book_scope(books: &str) -> Option<ticklane_runtime::BookScope> {
+    match books {
+        "subscribed" => Some(ticklane_runtime::BookScope::Subscribed),
+        "all" => Some(ticklane_runtime::BookScope::All),
+        _ => None,
+    }
+}
 
 impl Default for EngineConfig {
     fn default() -> Self {
@@ -395,6 +410,7 @@ impl Default for EngineConfig {
             panic_policy: default_panic(),
             max_restarts: default_restarts(),
             order_capacity: default_orders(),
+            books: default_books(),
         }
     }
 }
@@ -503,6 +519,12 @@ impl RunConfig {
         }
         if e.order_capacity == 0 || e.order_capacity > 1 << 30 {
             bail!("{origin}: engine.order_capacity: must be between 1 and 2^30");
+        }
+        if book_scope(&e.books).is_none() {
+            bail!(
+                "{origin}: engine.books: `{}` is not subscribed or all",
+                e.books
+            );
         }
         self.venue
             .factory(&self.risk)
@@ -659,6 +681,7 @@ mod tests {
             (format!("{BASE}[engine]\nlanes = 0\n"), "engine.lanes"),
             (format!("{BASE}[engine]\nlanse = 2\n"), "lanse"),
             (format!("{BASE}[engine]\nidle = \"nap\"\n"), "engine.idle"),
+            (format!("{BASE}[engine]\nbooks = \"some\"\n"), "engine.books"),
             (format!("{BASE}[engine]\nring_capacity = 1000\n"), "engine.ring_capacity"),
             (format!("{BASE}[engine]\nring = \"ringy\"\n"), "engine.ring"),
             (format!("{BASE}[engine]\nheartbeat_us = 0\n"), "engine.heartbeat_us"),

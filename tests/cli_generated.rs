@@ -116,12 +116,16 @@ fn bench_reports_every_stage_without_errors() {
             "decode",
             "decode+normalize",
             "decode+normalize+book",
-            "decode+normalize+lane"
+            "decode+normalize+lane",
+            "lane, every book kept"
         ]
     );
     for r in v.as_array().unwrap() {
         assert_eq!(r["messages"], 30_000);
     }
+    // Both lane stages decide the same (the bench fails otherwise).
+    assert_eq!(v[3]["digest"], v[4]["digest"]);
+    assert_eq!(v[3]["digest"].as_str().map(str::len), Some(64));
 }
 
 /// `bbo` prints the changes a book goes through before the symbol's directory message too (a

@@ -296,7 +296,9 @@ fn a_recording_replays_a_huge_gap_as_the_receiver_decided_it() {
     // The one error: the refused packet.
     assert_eq!(v["errors"], 1, "{v}");
     assert!(
-        v["error_list"].to_string().contains("sequence 10000200 jumps"),
+        v["error_list"]
+            .to_string()
+            .contains("sequence 10000200 jumps"),
         "{v}"
     );
 }

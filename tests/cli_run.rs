@@ -98,9 +98,30 @@ fn one_digest_across_runs_lanes_paces_and_source_paths() {
         .find(|r| r["stage"] == "decode+normalize+lane")
         .unwrap();
     assert_eq!(digest(lane), digest(&base), "run vs bench's lane stage");
+    // The lane keeps only the books its strategies read; keeping every book decides the same.
+    let lane0 = &base["lanes"][0];
+    assert!(
+        lane0["books_kept"].as_u64().unwrap() < lane0["instruments"].as_u64().unwrap(),
+        "{lane0}"
+    );
+    assert!(lane0["unkept_events"].as_u64().unwrap() > 0, "{lane0}");
+    let dir = tempfile::tempdir().unwrap();
+    let all_books = dir.path().join("all-books.toml");
+    let cfg =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/run.toml")).unwrap();
+    assert!(cfg.contains("\nbooks = \"subscribed\"\n"));
+    let cfg = cfg.replace("\nbooks = \"subscribed\"\n", "\nbooks = \"all\"\n");
+    std::fs::write(&all_books, cfg).unwrap();
+    let all = json(&["run", all_books.to_str().unwrap(), "--messages", "200000"]);
+    assert_eq!(all["lanes"][0]["unkept_events"], 0, "{}", all["lanes"][0]);
+    assert_eq!(
+        all["lanes"][0]["books_kept"], all["lanes"][0]["instruments"],
+        "{}",
+        all["lanes"][0]
+    );
+    assert_eq!(digest(&base), digest(&all), "subscribed books vs all books");
 
     // The same session written to a file and read through the file reader decides the same.
-    let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("s.itch");
     let f = file.to_str().unwrap();
     ok(&[&["gen"], &SESSION[..], &["-o", f]].concat());

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use ticklane_book::Market;
 use ticklane_feeds::events::{decode_normalize, decode_only, for_each_event, EventStats};
 use ticklane_runtime::digest::{hex, lanes_digest};
-use ticklane_runtime::{Lane, LaneControl, LaneEvent, LaneSettings};
+use ticklane_runtime::{BookScope, Lane, LaneControl, LaneEvent, LaneSettings};
 
 use super::pipeline::{decode_book, generate_framed};
 use super::stopwatch::Stopwatch;
@@ -73,24 +73,44 @@ pub fn run(
     })?;
     // One fresh lane per pass, built before the clock starts (this also calibrates the
     // process-wide hop clock, tens of milliseconds once per process, outside the passes).
-    let mut lanes = (0..passes)
-        .map(|_| lane_from_default_config())
-        .collect::<anyhow::Result<Vec<_>>>()?;
     let mut lane_digest = String::new();
-    time("decode+normalize+lane", &mut || match lanes.pop() {
-        Some(lane) => {
-            let (stats, d) = decode_lane(&buf, lane);
-            lane_digest = d;
-            stats
+    let mut digests = Vec::new();
+    // The lane as configured (it keeps the books its strategies read), then the same lane
+    // keeping every book (`engine.books = "all"`): the same digest, more work.
+    for (stage, books) in [
+        ("decode+normalize+lane", None),
+        ("lane, every book kept", Some(BookScope::All)),
+    ] {
+        let mut lanes = (0..passes)
+            .map(|_| lane_from_default_config(books))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let mut digest = String::new();
+        time(stage, &mut || match lanes.pop() {
+            Some(lane) => {
+                let (stats, d) = decode_lane(&buf, lane);
+                digest = d;
+                stats
+            }
+            // One lane per pass was built; were one missing, the pass fails as an error.
+            None => EventStats {
+                errors: 1,
+                ..EventStats::default()
+            },
+        })?;
+        digests.push(digest.clone());
+        if lane_digest.is_empty() {
+            lane_digest = digest;
+        } else {
+            anyhow::ensure!(
+                digest == lane_digest,
+                "the lane keeping every book made another run digest ({digest}) than the lane as configured ({lane_digest})"
+            );
         }
-        // One lane per pass was built; were one missing, the pass fails as an error.
-        None => EventStats {
-            errors: 1,
-            ..EventStats::default()
-        },
-    })?;
-    if let Some(r) = rows.last_mut() {
-        r.digest = Some(lane_digest.clone());
+    }
+    // The lane stages are the last rows, in order.
+    let first_lane = rows.len() - digests.len();
+    for (r, d) in rows[first_lane..].iter_mut().zip(digests) {
+        r.digest = Some(d);
     }
     if json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
@@ -124,9 +144,11 @@ pub fn run(
     Ok(ExitCode::SUCCESS)
 }
 
-/// One lane built from the embedded `config/run.toml` (its strategies, venue and risk limits;
-/// no latency stamps, no journal).
-fn lane_from_default_config() -> anyhow::Result<Lane<Box<dyn ticklane_exec::Venue>>> {
+/// One lane built from the embedded `config/run.toml` (its strategies, venue, risk limits and
+/// book scope, unless `books` overrides it; no latency stamps, no journal).
+fn lane_from_default_config(
+    books: Option<BookScope>,
+) -> anyhow::Result<Lane<Box<dyn ticklane_exec::Venue>>> {
     let origin = "config/run.toml (embedded)";
     let cfg = crate::run_config::RunConfig::parse(crate::run_config::RUN_DEFAULT, origin)?;
     let specs = super::run::strategy_specs(&cfg, origin)?
@@ -137,6 +159,9 @@ fn lane_from_default_config() -> anyhow::Result<Lane<Box<dyn ticklane_exec::Venu
     let settings = LaneSettings {
         measure_latency: false,
         order_capacity: cfg.engine.order_capacity,
+        books: books
+            .or_else(|| crate::run_config::book_scope(&cfg.engine.books))
+            .unwrap_or_default(),
         ..LaneSettings::default()
     };
     Ok(Lane::new(

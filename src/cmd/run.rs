@@ -411,6 +411,7 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
                     order_capacity: e.order_capacity,
                     journal: o.out_dir.is_some(),
                     trade_from: o.window.from,
+                    books: crate::run_config::book_scope(&e.books).unwrap_or_default(),
                 },
                 Vec::new(),
             )
@@ -736,11 +737,13 @@ fn print_report(r: &RunReport, cfg: &RunConfig, source: &str, digest: &[u8; 32])
     );
     for l in &r.lanes {
         println!(
-            "lane {}    {} events ({} to strategies), {} instruments, {} live orders; {} commands, {} fills; anomalies {}{}{}",
+            "lane {}    {} events ({} to strategies), {} instruments ({} books kept, {} events of the others dropped), {} live orders; {} commands, {} fills; anomalies {}{}{}",
             l.index,
             l.events,
             l.strategy_events,
             l.instruments,
+            l.books_kept,
+            l.unkept_events,
             l.live_orders,
             l.commands,
             l.fills,
@@ -752,6 +755,12 @@ fn print_report(r: &RunReport, cfg: &RunConfig, source: &str, digest: &[u8; 32])
             println!(
                 "          left in ring {}, deferred commands {}, discarded on panic {}",
                 l.left_in_ring, l.deferred_commands, l.discarded_on_panic
+            );
+        }
+        if l.late_books > 0 {
+            println!(
+                "          {} subscribed books started late (their directory entry came after their first events): they miss orders",
+                l.late_books
             );
         }
         for (kind, n) in &l.anomalies {
@@ -888,6 +897,8 @@ fn json_report(r: &RunReport, cfg: &RunConfig, digest: &[u8; 32]) -> serde_json:
                 "heartbeats": l.heartbeats, "strategy_events": l.strategy_events,
                 "commands": l.commands, "fills": l.fills, "halted": l.halted,
                 "killed": l.killed, "instruments": l.instruments,
+                "books_kept": l.books_kept, "unkept_events": l.unkept_events,
+                "late_books": l.late_books, "live_orders": l.live_orders,
                 "left_in_ring": l.left_in_ring,
                 "anomalies": l.anomalies.iter().map(|(k, n)| (k.name().to_string(), json!(n)))
                     .collect::<serde_json::Map<_, _>>(),

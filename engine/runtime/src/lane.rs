@@ -39,8 +39,8 @@ use crate::lane_ring::LaneConsumer;
 use ticklane_book::{AnomalyKind, Market};
 use ticklane_core::{EventBody, InstrumentId, MarketEvent, Qty, Symbol, Timestamp};
 use ticklane_strategy::{
-    Context, OrderCommand, OrderUpdate, OrderUpdateKind, Outbox, ParamError, Position,
-    RejectReason, RiskRule, Strategy, StrategyId, TimerQueue, TradePrint,
+    Context, OrderCommand, OrderRequest, OrderUpdate, OrderUpdateKind, Outbox, ParamError,
+    Position, RejectReason, RiskRule, Strategy, StrategyId, TimerQueue, TradePrint,
 };
 
 use crate::clock::HopClock;
@@ -144,6 +144,24 @@ pub struct LaneSettings {
     /// Events before this event time (ns) update the books and the venue but are not shown to
     /// strategies (a replay's warm-up before `--from`).
     pub trade_from: u64,
+    /// Which books the lane keeps (see [`BookScope`]).
+    pub books: BookScope,
+}
+
+/// Which of its instruments' books a lane keeps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BookScope {
+    /// Only the books its strategies read: the instruments some strategy of the lane
+    /// subscribes to (every one with a `*` subscription). Nothing else can read the others: a
+    /// strategy sees only its subscriptions' books, its submits elsewhere are refused
+    /// (`NotSubscribed`), so the venue holds orders only there. The other instruments' events
+    /// are counted and dropped (directory events excepted); a lane without strategies keeps
+    /// every book.
+    #[default]
+    Subscribed,
+    /// Every instrument's book (for the lane report's live orders and anomalies of the whole
+    /// feed; costs the lane the work of every book).
+    All,
 }
 
 impl Default for LaneSettings {
@@ -157,6 +175,7 @@ impl Default for LaneSettings {
             order_capacity: 1 << 16,
             journal: false,
             trade_from: 0,
+            books: BookScope::default(),
         }
     }
 }
@@ -342,7 +361,15 @@ pub struct LaneReport {
     pub killed: bool,
     /// Instruments with a book.
     pub instruments: usize,
-    /// Live orders in the books at the end.
+    /// Instruments whose book the lane kept ([`BookScope`]): all of them with
+    /// [`BookScope::All`] or without strategies.
+    pub books_kept: usize,
+    /// Events of instruments whose book the lane did not keep (counted, not applied).
+    pub unkept_events: u64,
+    /// Instruments whose subscription (their directory message) came after events of theirs
+    /// had been dropped: their books started late and miss those orders (each logged).
+    pub late_books: u64,
+    /// Live orders in the (kept) books at the end.
     pub live_orders: usize,
     /// Orders still working at the venue at the end.
     pub working_orders: usize,
@@ -392,6 +419,13 @@ pub struct Lane<V: Venue> {
     wildcard: u64,
     /// Every strategy.
     all: u64,
+    /// Drop the events of instruments no strategy of the lane reads ([`BookScope`]).
+    skip_unread: bool,
+    /// Per instrument id: whether an event of it was dropped (a later subscription to it then
+    /// starts a book that misses orders: logged, counted in `late_books`).
+    dropped: Vec<bool>,
+    unkept_events: u64,
+    late_books: u64,
     /// Subscribed symbols and their masks.
     symbol_masks: Vec<(Symbol, u64)>,
     /// Strategy id → slot.
@@ -543,11 +577,15 @@ impl<V: Venue> Lane<V> {
         };
         Ok(Self {
             market: Market::with_capacity(settings.order_capacity, 1024),
+            skip_unread: settings.books == BookScope::Subscribed && !slots.is_empty(),
             settings,
             slots,
             subs: Vec::new(),
             wildcard,
             all,
+            dropped: Vec::new(),
+            unkept_events: 0,
+            late_books: 0,
             symbol_masks,
             slot_of,
             timers: TimerQueue::with_capacity(1024),
@@ -963,6 +1001,23 @@ impl<V: Venue> Lane<V> {
                         instrument,
                         kind,
                     }));
+                } else if let OrderCommand::Submit {
+                    request: OrderRequest { instrument, .. },
+                    ..
+                } = cmd
+                {
+                    if self.mask_of(instrument) & (1u64 << i) == 0 {
+                        // Outside its subscriptions: a book this lane may not keep.
+                        self.reports.push(VenueReport::Update(OrderUpdate {
+                            ts: now,
+                            id: cmd.id(),
+                            instrument,
+                            kind: OrderUpdateKind::Rejected(RejectReason::NotSubscribed),
+                        }));
+                    } else {
+                        self.venue
+                            .on_command(now, &cmd, &self.market, &mut self.reports);
+                    }
                 } else {
                     self.venue
                         .on_command(now, &cmd, &self.market, &mut self.reports);
@@ -1065,6 +1120,29 @@ impl<V: Venue> Lane<V> {
             self.subs.resize(i + 1, 0);
         }
         self.subs[i] = mask;
+        if mask | self.wildcard != 0 && self.dropped.get(i).copied().unwrap_or(false) {
+            self.late_books += 1;
+            tracing::warn!(
+                lane = self.settings.index,
+                instrument = instrument.0,
+                symbol = %symbol,
+                "a subscribed instrument's directory message came after events of it that \
+                 the lane dropped: its book misses those orders"
+            );
+        }
+    }
+
+    /// Counts (and remembers) an event of an instrument whose book this lane does not keep.
+    #[cold]
+    fn drop_unread(&mut self, instrument: InstrumentId) {
+        self.unkept_events += 1;
+        let i = instrument.0 as usize;
+        if i < (1 << 24) {
+            if self.dropped.len() <= i {
+                self.dropped.resize(i + 1, false);
+            }
+            self.dropped[i] = true;
+        }
     }
 
     /// The strategies an event of `instrument` is shown to (every strategy for market-wide
@@ -1090,6 +1168,21 @@ impl<V: Venue> Lane<V> {
         if self.next_mark == 0 {
             self.next_mark = (now.0 / EQUITY_SAMPLE_NS + 1) * EQUITY_SAMPLE_NS;
         }
+        let mut mask = self.mask_of(ev.instrument);
+        if mask == 0
+            && self.skip_unread
+            && !le.heartbeat
+            && !matches!(ev.body, EventBody::InstrumentDirectory(_))
+        {
+            // Nobody in this lane reads this book (see `BookScope::Subscribed`): the event is
+            // dropped before the catch-up, which can wait for the next event that is kept. It
+            // changes nothing that the venue, the timers or the marks read (the venue holds
+            // orders only in subscribed instruments: submits elsewhere are refused), so they
+            // come out the same, at the same event times, as when every book is kept.
+            self.events += 1;
+            self.drop_unread(ev.instrument);
+            return;
+        }
         if self.venue.has_pending() || !self.timers.is_empty() || now.0 >= self.next_mark {
             self.catch_up(now);
         }
@@ -1100,7 +1193,6 @@ impl<V: Venue> Lane<V> {
         self.events += 1;
         // The trade print needs an order lookup: only take it when someone will read it (a
         // strategy subscribed to the instrument, or the venue holding orders in it).
-        let mut mask = self.mask_of(ev.instrument);
         let watched = self.venue.watches(ev.instrument);
         let trade = if mask != 0 || watched {
             trade_print(&self.market, ev)
@@ -1415,6 +1507,17 @@ impl<V: Venue> Lane<V> {
             halted: self.halted,
             killed: self.killed,
             instruments: self.market.instrument_count(),
+            books_kept: if self.skip_unread {
+                (0..self.subs.len())
+                    .filter(|&i| {
+                        self.subs[i] != 0 && self.market.book(InstrumentId(i as u32)).is_some()
+                    })
+                    .count()
+            } else {
+                self.market.instrument_count()
+            },
+            unkept_events: self.unkept_events,
+            late_books: self.late_books,
             live_orders: self.market.live_orders(),
             working_orders: self.venue.working_orders(),
             anomalies: self.market.anomalies().nonzero().collect(),

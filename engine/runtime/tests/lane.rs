@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use support::{session, spec, symbol};
 use ticklane_core::{InstrumentId, MarketEvent, Qty, Side, Timestamp};
-use ticklane_runtime::{Lane, LaneControl, LaneEvent, LaneSettings, TouchVenue};
+use ticklane_runtime::{BookScope, Lane, LaneControl, LaneEvent, LaneSettings, TouchVenue};
 use ticklane_strategy::{
     Context, OrderUpdate, OrderUpdateKind, RejectReason, Strategy, TimeInForce, TimerId,
 };
@@ -207,25 +207,169 @@ fn a_timer_re_armed_at_its_own_time_fires_a_step_later_and_never_goes_back_in_ti
     );
 }
 
-#[test]
-fn unsubscribed_instruments_do_not_reach_the_strategy() {
+/// A lane keeping `books`, with one strategy made by `factory` subscribed to SYM1.
+fn sym1_lane(books: BookScope, factory: ticklane_runtime::StrategyFactory) -> Lane<TouchVenue> {
+    match Lane::new(
+        LaneSettings {
+            books,
+            ..LaneSettings::default()
+        },
+        vec![spec(0, "sym1", &[symbol(1)], factory)],
+        TouchVenue::new(),
+        Arc::default(),
+        None,
+    ) {
+        Ok(l) => l,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// A quoting recorder on SYM1 over a 3-instrument session with `books`: its log, the lane's
+/// report, and the live orders of each instrument's book at the end.
+fn three_instrument_run(
+    books: BookScope,
+) -> (Vec<String>, ticklane_runtime::LaneReport, Vec<usize>) {
     let log: Log = Arc::default();
-    let mut lane = lane_with(&log, false, Arc::default());
+    let l = log.clone();
+    let factory: ticklane_runtime::StrategyFactory = Arc::new(move || {
+        Ok(Box::new(Recorder {
+            log: l.clone(),
+            quote: true,
+        }) as Box<dyn Strategy>)
+    });
+    let mut lane = sym1_lane(books, factory);
     lane.start();
     for (i, ev) in session(2, 3, 300).iter().enumerate() {
         lane.process(&item(i as u64, *ev), false);
     }
-    let events = log
-        .lock()
-        .map(|l| l.iter().filter(|s| s.starts_with("event")).count())
-        .unwrap_or(0);
+    let live = (1..=3)
+        .map(|i| {
+            lane.market()
+                .book(InstrumentId(i))
+                .map_or(usize::MAX, |b| b.order_count())
+        })
+        .collect();
+    let report = lane.finish();
+    let log = log.lock().map(|l| l.clone()).unwrap_or_default();
+    (log, report, live)
+}
+
+#[test]
+fn unsubscribed_instruments_do_not_reach_the_strategy() {
+    let (log, report, _) = three_instrument_run(BookScope::Subscribed);
+    let events = log.iter().filter(|s| s.starts_with("event")).count();
     let expected = session(2, 3, 300)
         .iter()
         .filter(|e| e.instrument == InstrumentId(1) || e.instrument == InstrumentId::NONE)
         .count();
     assert_eq!(events, expected);
-    // The lane still keeps every instrument's book.
-    assert_eq!(lane.market().instrument_count(), 3);
+    assert_eq!(report.strategy_events, expected as u64);
+}
+
+#[test]
+fn the_lane_keeps_only_the_books_its_strategies_read_and_the_run_is_the_same() {
+    let (log, kept, live) = three_instrument_run(BookScope::Subscribed);
+    let (all_log, all, all_live) = three_instrument_run(BookScope::All);
+    // Every instrument is known (directory events are always applied), but only SYM1's book
+    // is kept: SYM2's and SYM3's stay empty.
+    assert_eq!(kept.instruments, 3);
+    assert_eq!(kept.books_kept, 1);
+    assert!(live[0] > 0, "{live:?}");
+    assert_eq!(&live[1..], &[0, 0]);
+    // Every event of SYM2 and SYM3 but their directory entries was counted and dropped.
+    let others = session(2, 3, 300)
+        .iter()
+        .filter(|e| {
+            e.instrument != InstrumentId(1)
+                && e.instrument != InstrumentId::NONE
+                && !matches!(e.body, ticklane_core::EventBody::InstrumentDirectory(_))
+        })
+        .count() as u64;
+    assert!(others > 100);
+    assert_eq!(kept.unkept_events, others);
+    assert_eq!((kept.events, kept.late_books), (all.events, 0));
+    // Keeping every book: the same for the strategy (it quoted, and its digest is the same).
+    assert_eq!((all.books_kept, all.unkept_events), (3, 0));
+    assert!(all_live.iter().all(|&n| n > 0), "{all_live:?}");
+    assert_eq!(all_live[0], live[0]);
+    assert!(log.iter().any(|l| l.starts_with("update")), "{log:?}");
+    assert_eq!(log, all_log);
+    assert_eq!(kept.strategies[0].digest, all.strategies[0].digest);
+    assert_eq!(kept.strategies[0].commands, all.strategies[0].commands);
+}
+
+/// Submits one order for SYM2, which it does not subscribe to, on its first event.
+struct Stray {
+    log: Log,
+    sent: bool,
+}
+
+impl Strategy for Stray {
+    fn on_event(&mut self, _ev: &MarketEvent, ctx: &mut Context<'_>) {
+        if !self.sent {
+            self.sent = true;
+            ctx.limit(
+                InstrumentId(2),
+                Side::Bid,
+                ticklane_core::Price(100_0000),
+                Qty(100),
+                TimeInForce::Day,
+            );
+        }
+    }
+    fn on_order_update(&mut self, u: &OrderUpdate, _ctx: &mut Context<'_>) {
+        if let Ok(mut l) = self.log.lock() {
+            l.push(format!("{:?} {:?}", u.instrument, u.kind));
+        }
+    }
+}
+
+#[test]
+fn a_submit_outside_the_strategys_subscriptions_is_refused() {
+    for books in [BookScope::Subscribed, BookScope::All] {
+        let log: Log = Arc::default();
+        let l = log.clone();
+        let factory: ticklane_runtime::StrategyFactory = Arc::new(move || {
+            Ok(Box::new(Stray {
+                log: l.clone(),
+                sent: false,
+            }) as Box<dyn Strategy>)
+        });
+        let mut lane = sym1_lane(books, factory);
+        lane.start();
+        for (i, ev) in session(2, 3, 100).iter().enumerate() {
+            lane.process(&item(i as u64, *ev), false);
+        }
+        let report = lane.finish();
+        assert_eq!(
+            log.lock().map(|l| l.clone()).unwrap_or_default(),
+            vec![format!(
+                "{:?} {:?}",
+                InstrumentId(2),
+                OrderUpdateKind::Rejected(RejectReason::NotSubscribed)
+            )],
+            "{books:?}"
+        );
+        assert_eq!(report.strategies[0].rejects, 1);
+        assert_eq!(report.working_orders, 0);
+    }
+}
+
+#[test]
+fn a_subscription_that_comes_after_dropped_events_is_reported() {
+    // SYM1's orders arrive before its directory entry: the lane cannot know yet that its
+    // strategy will read that book, drops them, and says so when the entry arrives.
+    let log: Log = Arc::default();
+    let mut lane = lane_with(&log, false, Arc::default());
+    lane.start();
+    let s = session(4, 1, 60);
+    let (directory, rest) = s.split_at(2);
+    for (i, ev) in rest.iter().chain(directory).enumerate() {
+        lane.process(&item(i as u64, *ev), false);
+    }
+    let report = lane.finish();
+    assert_eq!(report.late_books, 1);
+    assert!(report.unkept_events > 0);
 }
 
 #[test]

@@ -223,6 +223,10 @@ pub enum RejectReason {
     RiskKillSwitch,
     /// Risk: [`RiskRule::StaleBook`].
     RiskStaleBook,
+    /// A submit for an instrument outside the strategy's subscriptions: its lane may not keep
+    /// that book (or, with several lanes, hold the instrument at all), so how the order would
+    /// fare would depend on the lane layout.
+    NotSubscribed,
 }
 
 impl fmt::Display for RejectReason {
@@ -243,6 +247,7 @@ impl fmt::Display for RejectReason {
             Self::RiskDailyLoss => "risk: daily_loss_limit",
             Self::RiskKillSwitch => "risk: kill_switch",
             Self::RiskStaleBook => "risk: stale_book",
+            Self::NotSubscribed => "instrument not subscribed",
         })
     }
 }
