@@ -4,7 +4,9 @@
 //! Two kinds, one protocol each: the index ring ([`ring`], this page), with a head and a tail
 //! index, contiguous slots and `memcpy`'d bursts, the fastest for batched hand-offs; and the
 //! [`stamped`] ring, a sequence stamp beside every item and no shared index, the lowest latency
-//! for one item at a time. Same method names on both (`push`, `push_slice`, `pop`, `pop_into`, `peek`).
+//! for one item at a time. Same method names on both (`push`, `push_slice`, `pop`, `pop_into`, `peek`);
+//! the index ring can also be written and read in place ([`Producer::write_chunk`],
+//! [`Consumer::read_chunk`]).
 //!
 //! ```
 //! let (mut tx, mut rx) = ticklane_ring::ring::<u64>(4);
@@ -54,7 +56,7 @@
 //!
 //! Under `cfg(loom)` the atomics, `Arc` and the slot cells come from loom, so loom checks both
 //! the orderings and (via its `UnsafeCell` tracking) that no slot is accessed concurrently. The
-//! raw-slice API ([`WriteChunk::as_mut_slices`], [`WriteChunk::commit`]) is not available under
+//! raw-slice API ([`WriteChunk::as_mut_slices`], [`WriteChunk::commit`], [`Consumer::read_chunk`]) is not available under
 //! loom because loom cells are not laid out contiguously, and for the same reason the batch
 //! copies of [`Producer::push_slice`] / [`Consumer::pop_into`] go one slot at a time under loom
 //! (two `memcpy`s otherwise); Miri covers the `memcpy` paths.
@@ -682,6 +684,20 @@ impl<T: Copy> Consumer<T> {
         Some(self.read_at(self.head))
     }
 
+    /// Up to `max` of the oldest items, to read in place rather than copy out: the lane reads
+    /// its events where the producer wrote them. Nothing is released until the chunk is
+    /// committed ([`ReadChunk::commit_all`], [`ReadChunk::commit`]); dropping it releases
+    /// nothing, so the items are read again by the next call.
+    #[cfg(not(loom))]
+    #[inline]
+    pub fn read_chunk(&mut self, max: usize) -> ReadChunk<'_, T> {
+        let len = self.available(max).min(max);
+        ReadChunk {
+            consumer: self,
+            len,
+        }
+    }
+
     /// Number of items available to pop right now.
     pub fn len(&self) -> usize {
         self.shared
@@ -704,6 +720,82 @@ impl<T: Copy> Consumer<T> {
     /// producer pushed is visible: [`Consumer::is_empty`] then says whether anything is left.
     pub fn is_abandoned(&self) -> bool {
         abandoned(&self.shared)
+    }
+}
+
+/// The oldest items of a ring, readable in place, from [`Consumer::read_chunk`]: the slots stay
+/// the consumer's until the chunk is committed, so the producer cannot reuse them meanwhile.
+#[cfg(not(loom))]
+pub struct ReadChunk<'a, T> {
+    consumer: &'a mut Consumer<T>,
+    len: usize,
+}
+
+#[cfg(not(loom))]
+impl<T> fmt::Debug for ReadChunk<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReadChunk").field("len", &self.len).finish()
+    }
+}
+
+#[cfg(not(loom))]
+impl<T: Copy> ReadChunk<'_, T> {
+    /// Number of items in the chunk.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// `true` if the ring had nothing to read.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The items, oldest first, as two slices (the second is non-empty when the chunk wraps
+    /// around the end of the buffer).
+    #[inline]
+    pub fn as_slices(&self) -> (&[T], &[T]) {
+        let c = &*self.consumer;
+        let shared = &*c.shared;
+        let (start, first) = shared.runs(c.head, self.len);
+        let base = shared.slots_ptr().cast::<T>().cast_const();
+        // SAFETY: `len <= available`, so ring positions `[head, head + len)` were published by
+        // the producer's Release store of `tail`, which `available` Acquire-loaded: those slots
+        // are initialised, and the producer writes only slots outside `[head, tail)`, so it
+        // will not touch them until our Release store of `head` in `release`, which needs the
+        // chunk (and with it these borrows) to be gone: `commit*` take `self` by value. They
+        // are the slot indices `[start, start + first)` and `[0, len - first)`, inside the
+        // buffer, and `base` may be offset to any slot (see `slots_ptr`): `Slot<T>` is
+        // `repr(transparent)` over `UnsafeCell<MaybeUninit<T>>`, so each slot is a `T` here.
+        // Shared references into `UnsafeCell`s are sound while nothing writes those cells.
+        unsafe {
+            (
+                core::slice::from_raw_parts(base.add(start), first),
+                core::slice::from_raw_parts(base, self.len - first),
+            )
+        }
+    }
+
+    /// Releases every item of the chunk to the producer (one atomic store).
+    #[inline]
+    pub fn commit_all(self) {
+        let n = self.len;
+        self.consumer.release(n);
+    }
+
+    /// Releases the first `k` items (the rest are read again by the next
+    /// [`Consumer::read_chunk`]).
+    ///
+    /// # Panics
+    ///
+    /// If `k > self.len()`.
+    #[inline]
+    pub fn commit(self, k: usize) {
+        assert!(
+            k <= self.len,
+            "commit({k}) beyond the {} items read",
+            self.len
+        );
+        self.consumer.release(k);
     }
 }
 

@@ -147,6 +147,41 @@ fn write_chunk_safe_and_raw() {
 }
 
 #[test]
+fn read_chunk_reads_in_place_and_releases_only_what_is_committed() {
+    let (mut p, mut c) = ring::<u32>(8);
+    assert_eq!(p.push_slice(&[1, 2, 3, 4, 5, 6]), 6);
+    assert_eq!(c.pop_into(&mut [0; 5]), 5);
+    // 6 is at slot 5; 7..=12 wrap around the end of the buffer.
+    assert_eq!(p.push_slice(&[7, 8, 9, 10, 11, 12]), 6);
+    {
+        let chunk = c.read_chunk(100);
+        assert_eq!(chunk.len(), 7);
+        assert_eq!(chunk.as_slices(), (&[6, 7, 8][..], &[9, 10, 11, 12][..]));
+        // Dropped uncommitted: nothing released.
+    }
+    assert_eq!(p.len(), 7);
+    assert_eq!(p.slots(), 1);
+    let chunk = c.read_chunk(2);
+    assert_eq!(chunk.as_slices(), (&[6, 7][..], &[][..]));
+    chunk.commit(1);
+    assert_eq!(p.slots(), 2, "the committed slot is free again");
+    let chunk = c.read_chunk(100);
+    assert_eq!(chunk.as_slices(), (&[7, 8][..], &[9, 10, 11, 12][..]));
+    chunk.commit_all();
+    assert!(c.read_chunk(4).is_empty());
+    assert_eq!(c.pop(), None);
+    assert_eq!(p.slots(), 8);
+}
+
+#[test]
+#[should_panic(expected = "beyond the 2 items read")]
+fn read_chunk_commit_beyond_its_items_panics() {
+    let (mut p, mut c) = ring::<u32>(8);
+    assert_eq!(p.push_slice(&[1, 2]), 2);
+    c.read_chunk(8).commit(3);
+}
+
+#[test]
 fn peek_does_not_consume() {
     let (mut p, mut c) = ring::<u8>(2);
     assert_eq!(c.peek(), None);
@@ -229,13 +264,33 @@ fn two_threads_wide_items_batches() {
     let mut round = 0usize;
     while expect < total {
         round += 1;
-        let n = c.pop_into(&mut buf[..round % 7 + 1]);
+        let n = if round.is_multiple_of(2) {
+            // In place: check the items where they lie, then release some or all of them.
+            let chunk = c.read_chunk(round % 9 + 1);
+            let (a, b) = chunk.as_slices();
+            assert_eq!(a.len() + b.len(), chunk.len());
+            let keep = round.is_multiple_of(3) && chunk.len() > 1;
+            let n = if keep { chunk.len() - 1 } else { chunk.len() };
+            for (i, v) in a.iter().chain(b).enumerate() {
+                assert_eq!(*v, ev(expect + i as u64), "out of order / lost / torn item");
+            }
+            if keep {
+                chunk.commit(n);
+            } else {
+                chunk.commit_all();
+            }
+            expect += n as u64;
+            n
+        } else {
+            let n = c.pop_into(&mut buf[..round % 7 + 1]);
+            for v in &buf[..n] {
+                assert_eq!(*v, ev(expect), "out of order / lost / torn item");
+                expect += 1;
+            }
+            n
+        };
         if n == 0 {
             std::hint::spin_loop();
-        }
-        for v in &buf[..n] {
-            assert_eq!(*v, ev(expect), "out of order / lost / torn item");
-            expect += 1;
         }
     }
     producer.join().expect("producer panicked");
@@ -249,6 +304,8 @@ enum Op {
     PushSlice(Vec<u32>),
     PopInto(usize),
     Chunk(usize, usize),
+    /// Read up to `.0` in place, release `.1` of them (all when larger).
+    ReadChunk(usize, usize),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -258,6 +315,7 @@ fn op() -> impl Strategy<Value = Op> {
         proptest::collection::vec(any::<u32>(), 0..20).prop_map(Op::PushSlice),
         (0usize..20).prop_map(Op::PopInto),
         (0usize..10, 0usize..10).prop_map(|(n, w)| Op::Chunk(n, w)),
+        (0usize..20, 0usize..20).prop_map(|(m, k)| Op::ReadChunk(m, k)),
     ]
 }
 
@@ -309,6 +367,21 @@ proptest! {
                         prop_assert_eq!(Some(*o), model.pop_front());
                     }
                     prop_assert!(out[n..].iter().all(|&o| o == u32::MAX));
+                }
+                Op::ReadChunk(max, k) => {
+                    let chunk = c.read_chunk(max);
+                    prop_assert_eq!(chunk.len(), max.min(model.len()));
+                    let (a, b) = chunk.as_slices();
+                    let got: Vec<u32> = a.iter().chain(b).copied().collect();
+                    let front: Vec<u32> = model.iter().take(chunk.len()).copied().collect();
+                    prop_assert_eq!(got, front);
+                    let k = k.min(chunk.len());
+                    if k == chunk.len() {
+                        chunk.commit_all();
+                    } else {
+                        chunk.commit(k);
+                    }
+                    model.drain(..k);
                 }
                 Op::Chunk(n, w) => {
                     let free = cap - model.len();

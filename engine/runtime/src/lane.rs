@@ -1388,7 +1388,7 @@ impl<V: Venue> Lane<V> {
         // hot path.
         let mut since_status = 0u32;
         loop {
-            let n = rx.pop_into(&mut batch);
+            let n = rx.consume(&mut batch, |le| self.process(le, measure));
             if n == 0 {
                 if since_status > 0 {
                     since_status = 0;
@@ -1405,9 +1405,6 @@ impl<V: Venue> Lane<V> {
                 continue;
             }
             backoff.reset();
-            for le in &batch[..n] {
-                self.process(le, measure);
-            }
             since_status += n as u32;
             if since_status >= STATUS_EVERY {
                 since_status = 0;

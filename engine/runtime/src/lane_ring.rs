@@ -114,6 +114,33 @@ impl LaneConsumer {
         }
     }
 
+    /// Hands up to `scratch.len()` of the oldest events to `f`, oldest first, then releases
+    /// them; returns how many. The index ring lends them in place (no copy: `f` reads them
+    /// where the feed wrote them, and their slots return to the feed after the last one);
+    /// the stamped ring copies them into `scratch` first.
+    #[inline(always)]
+    pub fn consume(&mut self, scratch: &mut [LaneEvent], mut f: impl FnMut(&LaneEvent)) -> usize {
+        match self {
+            Self::Index(rx) => {
+                let chunk = rx.read_chunk(scratch.len());
+                let (a, b) = chunk.as_slices();
+                for le in a.iter().chain(b) {
+                    f(le);
+                }
+                let n = chunk.len();
+                chunk.commit_all();
+                n
+            }
+            Self::Stamped(rx) => {
+                let n = rx.pop_into(scratch);
+                for le in &scratch[..n] {
+                    f(le);
+                }
+                n
+            }
+        }
+    }
+
     /// Pops the oldest event.
     pub fn pop(&mut self) -> Option<LaneEvent> {
         match self {
