@@ -473,6 +473,10 @@ pub struct ReadOpts {
     /// 2-byte prefix (for files whose prefixes are zero or damaged).
     #[arg(long)]
     lengths_from_type: bool,
+    /// Binary ITCH files: decode each message straight into its event (no owned message:
+    /// [`cmd::feed::Record::itch`] is `None`), for readers that use only the events.
+    #[arg(skip)]
+    events_only: bool,
 }
 
 /// The `--from`/`--to`/`--symbols` of `replay`, checked.

@@ -15,7 +15,7 @@ use std::path::Path;
 use anyhow::Context;
 use ticklane_core::{EventBody, InstrumentId, InstrumentInfo, MarketEvent, Symbol, Timestamp};
 use ticklane_feeds::binfile::{FramingError, LengthMode};
-use ticklane_feeds::itch::{decode, normalize, Message};
+use ticklane_feeds::itch::{decode, decode_normalize_into, normalize, Message};
 use ticklane_feeds::lobster;
 use ticklane_feeds::moldudp64::session::{MoldUdp64Session, SessionConfig, SessionSink};
 use ticklane_feeds::moldudp64::Session;
@@ -141,6 +141,13 @@ pub fn read(
         format: Some(src.format()),
         ..ReadReport::default()
     };
+    let mut event = MarketEvent::new(
+        Timestamp(0),
+        InstrumentId::NONE,
+        EventBody::BrokenTrade {
+            match_id: ticklane_core::MatchId(0),
+        },
+    );
     while let Some(item) = src.next() {
         let item = match item {
             Ok(item) => item,
@@ -161,6 +168,13 @@ pub fn read(
                 continue;
             }
         };
+        if opts.events_only {
+            let flow = deliver_event(&item, &mut event, &mut report, &mut on_message);
+            if flow.is_break() {
+                break;
+            }
+            continue;
+        }
         let msg = match decode(item.bytes) {
             Ok(m) => m,
             Err(e) => {
@@ -190,6 +204,45 @@ pub fn read(
     }
     report.source = *src.stats();
     Ok(report)
+}
+
+/// One binary-file message decoded straight into `event` (`ReadOpts::events_only`): the same
+/// counts and errors as decoding it to a message and normalizing that, without the message.
+fn deliver_event(
+    item: &ticklane_feeds::source::SourceItem<'_>,
+    event: &mut MarketEvent,
+    report: &mut ReadReport,
+    on_message: &mut impl FnMut(&Record<'_>) -> ControlFlow<()>,
+) -> ControlFlow<()> {
+    use ticklane_feeds::itch::DecodeOrNormalizeError;
+    let bytes = item.bytes;
+    let has_event = match decode_normalize_into(bytes, event) {
+        Ok(has) => has,
+        Err(DecodeOrNormalizeError::Decode(e)) => {
+            report.record(Some(item.position), "decode", e.to_string());
+            return ControlFlow::Continue(());
+        }
+        Err(DecodeOrNormalizeError::Normalize(e)) => {
+            report.record(Some(item.position), "normalize", e.to_string());
+            false
+        }
+    };
+    report.messages += 1;
+    // Every ITCH 5.0 message (a decoded one is long enough) starts with its type, stock
+    // locate (bytes 1..3) and timestamp (bytes 5..11).
+    let field = |r: core::ops::Range<usize>| {
+        bytes
+            .get(r)
+            .map_or(0, |b| b.iter().fold(0u64, |a, &x| (a << 8) | u64::from(x)))
+    };
+    on_message(&Record {
+        ts: field(5..11),
+        msg_type: bytes.first().copied().unwrap_or(0),
+        instrument: field(1..3) as u32,
+        itch: None,
+        event: has_event.then_some(&*event),
+        received: item.recv_ts_ns,
+    })
 }
 
 /// Whether `path` is a ticklane capture (by its magic).

@@ -54,6 +54,7 @@ pub fn load_messages(source: &str) -> anyhow::Result<MessageHistory> {
     let opts = ReadOpts {
         orderbook: None,
         lengths_from_type: false,
+        events_only: false,
     };
     let report = super::feed::read(Path::new(source), &opts, |rec| {
         if let Some(m) = rec.itch {

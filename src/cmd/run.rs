@@ -220,6 +220,8 @@ impl FeedSource for FileSource {
         let opts = ReadOpts {
             orderbook: None,
             lengths_from_type: false,
+            // The engine reads only events: no owned message per frame.
+            events_only: true,
         };
         let mut stopped = false;
         let mut n = 0u32;
