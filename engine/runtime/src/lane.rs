@@ -156,7 +156,10 @@ pub enum BookScope {
     /// strategy sees only its subscriptions' books, its submits elsewhere are refused
     /// (`NotSubscribed`), so the venue holds orders only there. The other instruments' events
     /// are counted and dropped (directory events excepted); a lane without strategies keeps
-    /// every book.
+    /// every book. The decisions are those of [`BookScope::All`], with one exception on corrupt
+    /// data: an event whose stock locate names an unsubscribed instrument while its order rests
+    /// in a subscribed book is dropped here, where `All` applies it to the order's book (and
+    /// counts an `InstrumentMismatch`).
     #[default]
     Subscribed,
     /// Every instrument's book (for the lane report's live orders and anomalies of the whole
@@ -424,6 +427,10 @@ pub struct Lane<V: Venue> {
     /// Per instrument id: whether an event of it was dropped (a later subscription to it then
     /// starts a book that misses orders: logged, counted in `late_books`).
     dropped: Vec<bool>,
+    /// Latest event time of the events dropped since the last catch-up (0: none). The next
+    /// catch-up reaches it (so that what was due by then comes out as when every book is
+    /// kept), and so do the kill switch and the close of the session.
+    uncaught: u64,
     unkept_events: u64,
     late_books: u64,
     /// Subscribed symbols and their masks.
@@ -584,6 +591,7 @@ impl<V: Venue> Lane<V> {
             wildcard,
             all,
             dropped: Vec::new(),
+            uncaught: 0,
             unkept_events: 0,
             late_books: 0,
             symbol_masks,
@@ -1180,11 +1188,15 @@ impl<V: Venue> Lane<V> {
             // orders only in subscribed instruments: submits elsewhere are refused), so they
             // come out the same, at the same event times, as when every book is kept.
             self.events += 1;
+            self.uncaught = self.uncaught.max(now.0);
             self.drop_unread(ev.instrument);
             return;
         }
-        if self.venue.has_pending() || !self.timers.is_empty() || now.0 >= self.next_mark {
-            self.catch_up(now);
+        // What the dropped events' catch-ups would have reached, in case event time went
+        // backwards (it does not on a sane feed; when it does, `All` caught up that far).
+        let reach = Timestamp(now.0.max(std::mem::take(&mut self.uncaught)));
+        if self.venue.has_pending() || !self.timers.is_empty() || reach.0 >= self.next_mark {
+            self.catch_up(reach);
         }
         if le.heartbeat {
             self.heartbeats += 1;
@@ -1312,7 +1324,17 @@ impl<V: Venue> Lane<V> {
         }
     }
 
+    /// The catch-up of the events dropped since the last one (see `uncaught`).
+    fn catch_up_dropped(&mut self) {
+        let t = std::mem::take(&mut self.uncaught);
+        if t != 0 {
+            self.catch_up(Timestamp(t));
+        }
+    }
+
     fn apply_kill_switch(&mut self) {
+        // At the time of the last event, as if every event had been kept.
+        self.catch_up_dropped();
         self.killed = true;
         self.trading = false;
         self.control.trading_disabled.store(true, Ordering::Relaxed);
@@ -1430,6 +1452,9 @@ impl<V: Venue> Lane<V> {
 
     /// Stops the strategies (`on_stop`; orders sent then are discarded) and reports.
     pub fn finish(&mut self) -> LaneReport {
+        // The events dropped since the last catch-up reach their time first, as they would
+        // have had every book been kept (the data may end on other instruments' events).
+        self.catch_up_dropped();
         let now = self.last_ts;
         // The session is closing: `on_stop` sees trading disabled (what it sends is counted
         // as discarded, never sent).
@@ -1504,7 +1529,7 @@ impl<V: Venue> Lane<V> {
             halted: self.halted,
             killed: self.killed,
             instruments: self.market.instrument_count(),
-            books_kept: if self.skip_unread {
+            books_kept: if self.skip_unread && self.wildcard == 0 {
                 (0..self.subs.len())
                     .filter(|&i| {
                         self.subs[i] != 0 && self.market.book(InstrumentId(i as u32)).is_some()

@@ -356,6 +356,106 @@ fn a_submit_outside_the_strategys_subscriptions_is_refused() {
 }
 
 #[test]
+fn the_session_closes_as_if_every_book_were_kept_when_the_data_ends_on_other_instruments() {
+    // The quoting recorder's order is acknowledged 40 µs after it is sent; every event after
+    // it is another instrument's, which a lane keeping only SYM1's book drops. The close must
+    // still reach their time first: the strategy hears the acknowledgement either way.
+    use ticklane_core::{EventBody, InstrumentInfo, OrderId, Price, TradingState};
+    use ticklane_exec::{ConstantLatency, PaperExchange, PerShareFees};
+    let ev = |ts: u64, inst: u32, body: EventBody| {
+        MarketEvent::new(Timestamp(ts), InstrumentId(inst), body)
+    };
+    let add = |id: u64, px: i64| EventBody::OrderAdded {
+        order_id: OrderId(id),
+        side: Side::Bid,
+        price: Price(px),
+        qty: Qty(500),
+        mpid: [0; 4],
+    };
+    let mut events = Vec::new();
+    for inst in [1, 2] {
+        events.push(ev(
+            1_000,
+            inst,
+            EventBody::InstrumentDirectory(InstrumentInfo::common_stock(symbol(inst))),
+        ));
+        events.push(ev(
+            1_000,
+            inst,
+            EventBody::TradingStatus {
+                state: TradingState::Trading,
+                reason: *b"    ",
+            },
+        ));
+    }
+    events.push(ev(2_000, 1, add(1, 99_9900)));
+    for (k, ts) in [3_000u64, 10_000, 50_000, 100_000].into_iter().enumerate() {
+        events.push(ev(ts, 2, add(10 + k as u64, 50_0000)));
+    }
+    let run = |books: BookScope| {
+        let log: Log = Arc::default();
+        let l = log.clone();
+        let factory: ticklane_runtime::StrategyFactory = Arc::new(move || {
+            Ok(Box::new(Recorder {
+                log: l.clone(),
+                quote: true,
+            }) as Box<dyn Strategy>)
+        });
+        let venue =
+            PaperExchange::with_models(ConstantLatency::new(20_000, 20_000), PerShareFees::ZERO);
+        let mut lane = match Lane::new(
+            LaneSettings {
+                books,
+                ..LaneSettings::default()
+            },
+            vec![spec(0, "sym1", &[symbol(1)], factory)],
+            venue,
+            Arc::default(),
+            None,
+        ) {
+            Ok(l) => l,
+            Err(e) => panic!("{e}"),
+        };
+        lane.start();
+        for (seq, e) in events.iter().enumerate() {
+            lane.process(&item(seq as u64, *e), false);
+        }
+        let report = lane.finish();
+        let log = log.lock().map(|l| l.clone()).unwrap_or_default();
+        (log, report.strategies[0].digest)
+    };
+    let (kept_log, kept_digest) = run(BookScope::Subscribed);
+    let (all_log, all_digest) = run(BookScope::All);
+    assert!(
+        all_log.iter().any(|l| l.starts_with("update Accepted")),
+        "{all_log:?}"
+    );
+    assert_eq!(kept_log, all_log);
+    assert_eq!(kept_digest, all_digest);
+}
+
+#[test]
+fn a_wildcard_strategy_keeps_every_book() {
+    let log: Log = Arc::default();
+    let l = log.clone();
+    let factory: ticklane_runtime::StrategyFactory = Arc::new(move || {
+        Ok(Box::new(Recorder {
+            log: l.clone(),
+            quote: false,
+        }) as Box<dyn Strategy>)
+    });
+    let star = ticklane_core::Symbol::new("*").unwrap_or_default();
+    let mut lane = new_lane(vec![spec(0, "all", &[star], factory)], TouchVenue::new());
+    lane.start();
+    for (i, ev) in session(2, 3, 300).iter().enumerate() {
+        lane.process(&item(i as u64, *ev), false);
+    }
+    let report = lane.finish();
+    assert_eq!((report.books_kept, report.instruments), (3, 3));
+    assert_eq!(report.unkept_events, 0);
+}
+
+#[test]
 fn a_subscription_that_comes_after_dropped_events_is_reported() {
     // SYM1's orders arrive before its directory entry: the lane cannot know yet that its
     // strategy will read that book, drops them, and says so when the entry arrives.
