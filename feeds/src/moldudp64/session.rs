@@ -320,7 +320,8 @@ pub struct MoldUdp64Session {
     /// Earliest gap deadline (cached).
     deadline: Option<u64>,
     /// Where the last packet ignored for an implausible jump would have moved the stream (its
-    /// next sequence number): a later packet near it confirms the jump.
+    /// next sequence number): a later packet near it confirms the jump, unless the stream has
+    /// moved on where it was in between.
     suspect: Option<u64>,
     stats: SessionStats,
 }
@@ -455,6 +456,11 @@ impl MoldUdp64Session {
         let sequence = pkt.sequence();
         let jump = sequence.saturating_sub(self.highest);
         if jump <= max {
+            // The stream moves on where it was: whatever was ignored was corrupt, and must not
+            // confirm a later corrupt packet near it (a stuck bit flips the same one again).
+            if pkt.next_sequence() > self.highest {
+                self.suspect = None;
+            }
             return Ok(());
         }
         if self.suspect.is_some_and(|s| s.abs_diff(sequence) <= max) {
@@ -1399,6 +1405,29 @@ mod tests {
         assert_eq!(t.s.next_deadline(), None);
         // The real end of session still ends it.
         assert_eq!(t.pkt(0, &eos(6), 0), vec![Ev::End(6)]);
+    }
+
+    #[test]
+    fn the_stream_moving_on_clears_an_ignored_jump() {
+        // A stuck bit flips the same high bit in two packets a few apart: the second is not
+        // near "confirmation" of the first, because the stream moved on where it was between.
+        let mut t = T::new(cfg());
+        t.pkt(0, &data(1, 2), 0);
+        let stuck = 1u64 << 40;
+        refused(&mut t, 0, &data(3 | stuck, 2));
+        assert_eq!(t.pkt(0, &data(3, 2), 0), msgs(3..5, 0));
+        refused(&mut t, 0, &data(5 | stuck, 2));
+        assert_eq!(t.pkt(0, &data(5, 2), 0), msgs(5..7, 0));
+        let st = t.s.stats();
+        assert_eq!((st.implausible_sequence, st.lost_messages, st.gaps), (2, 0, 0));
+        // A copy of an old packet (no progress) does not clear it: a real jump is still
+        // confirmed by the next packet near it.
+        refused(&mut t, 0, &data(1_000_000_000, 1));
+        assert_eq!(t.pkt(1, &data(3, 2), 0), vec![]);
+        assert_eq!(
+            t.pkt(0, &data(1_000_000_001, 1), 0),
+            vec![Ev::Lost(7, 999_999_994), Ev::Msg(1_000_000_001, 0)]
+        );
     }
 
     #[test]
