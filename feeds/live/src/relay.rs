@@ -572,6 +572,8 @@ struct Hub {
     /// Sequence number after the last message forwarded; `None` before the first packet.
     next_seq: Option<u64>,
     ended: bool,
+    /// The relay's input has stopped ([`Shared::finish`]): nothing more will be fanned out.
+    input_closed: bool,
     warned_after_end: bool,
     subscribers: Vec<Subscriber>,
     next_id: u64,
@@ -618,7 +620,13 @@ impl Shared {
         }
         let id = hub.next_id;
         hub.next_id += 1;
-        hub.subscribers.push(Subscriber { id, tx, conn, peer });
+        if hub.input_closed && !hub.ended {
+            // Admitted while the relay's input stopped short of the end of session: its queue
+            // is closed at once (`tx` dropped here), so it is closed with UPSTREAM_LOST.
+            drop(tx);
+        } else {
+            hub.subscribers.push(Subscriber { id, tx, conn, peer });
+        }
         inc(&self.stats.subscribers_now);
         inc(&self.stats.subscribed_total);
         (id, next_seq)
@@ -751,6 +759,7 @@ impl Shared {
     /// end of session is made up: the session did not end, the relay's view of it did).
     fn finish(&self) {
         let mut hub = self.hub();
+        hub.input_closed = true;
         if !hub.ended {
             tracing::warn!(
                 next = Self::next_seq(&hub),
@@ -816,6 +825,7 @@ impl RelayServer {
                 history: MessageHistory::new(config.history_messages, config.history_bytes),
                 next_seq: None,
                 ended: false,
+                input_closed: false,
                 warned_after_end: false,
                 subscribers: Vec::new(),
                 next_id: 0,
@@ -850,7 +860,14 @@ impl RelayServer {
         if timeout(shared.linger + HELLO_TIMEOUT, drain).await.is_err() {
             tasks.abort_all();
         }
-        endpoint.close(CloseCode::EndOfSession.var(), b"relay shutting down");
+        if shared.hub().ended {
+            endpoint.close(CloseCode::EndOfSession.var(), b"relay shutting down");
+        } else {
+            endpoint.close(
+                CloseCode::UpstreamLost.var(),
+                b"the relay's input stopped before the end of session",
+            );
+        }
         let _ = timeout(Duration::from_secs(1), endpoint.wait_idle()).await;
         Ok(())
     }
@@ -1290,6 +1307,9 @@ pub struct RelayClient {
     end_at: Option<u64>,
     /// Datagram mode: the highest next sequence number of the data datagrams received.
     datagram_next: u64,
+    /// The live path ended without an end of session; waiting for the relay's close reason
+    /// (kept here so that a `recv` cancelled during that wait resumes it).
+    ending: bool,
     done: bool,
 }
 
@@ -1389,6 +1409,7 @@ impl RelayClient {
                 live_buf: BytesMut::new(),
                 end_at: None,
                 datagram_next: 0,
+                ending: false,
                 done: false,
             },
             welcome,
@@ -1423,42 +1444,44 @@ impl RelayClient {
         if self.done {
             return None;
         }
-        let r = match self.mode {
-            LiveMode::Stream => self.recv_stream().await,
-            LiveMode::Datagrams => self.recv_datagram().await,
-        };
-        match r {
-            Ok(Some(p)) => {
-                if end_of_session(&p).is_some() {
-                    self.done = true;
+        if !self.ending {
+            let r = match self.mode {
+                LiveMode::Stream => self.recv_stream().await,
+                LiveMode::Datagrams => self.recv_datagram().await,
+            };
+            match r {
+                Ok(Some(p)) => {
+                    if end_of_session(&p).is_some() {
+                        self.done = true;
+                    }
+                    return Some(Ok(p));
                 }
-                Some(Ok(p))
-            }
-            Ok(None) => {
                 // The live path ended before an end of session (one ends `recv` above): not a
-                // clean end, whatever the close code. Say why, if the relay did.
-                self.done = true;
-                let why = match timeout(CLOSE_REASON_WAIT, self.conn.closed()).await {
-                    Ok(e) => RelayError::from(e),
-                    Err(_) => RelayError::Timeout,
-                };
-                Some(Err(if why.close_code().is_some() && !why.is_clean_end() {
-                    why
-                } else {
-                    RelayError::Protocol(format!(
-                        "the live path ended without an end of session ({why})"
-                    ))
-                }))
-            }
-            Err(e) => {
-                self.done = true;
-                if matches!(e, RelayError::Protocol(_)) {
-                    self.conn
-                        .close(CloseCode::Protocol.var(), b"protocol violation");
+                // clean end, whatever the close code.
+                Ok(None) => self.ending = true,
+                Err(e) => {
+                    self.done = true;
+                    if matches!(e, RelayError::Protocol(_)) {
+                        self.conn
+                            .close(CloseCode::Protocol.var(), b"protocol violation");
+                    }
+                    return Some(Err(e));
                 }
-                Some(Err(e))
             }
         }
+        // Say why, if the relay did (a `recv` cancelled here waits again on the next call).
+        let why = match timeout(CLOSE_REASON_WAIT, self.conn.closed()).await {
+            Ok(e) => RelayError::from(e),
+            Err(_) => RelayError::Timeout,
+        };
+        self.done = true;
+        Some(Err(if why.close_code().is_some() && !why.is_clean_end() {
+            why
+        } else {
+            RelayError::Protocol(format!(
+                "the live path ended without an end of session ({why})"
+            ))
+        }))
     }
 
     async fn recv_stream(&mut self) -> Result<Option<Bytes>, RelayError> {

@@ -1419,7 +1419,10 @@ mod tests {
         refused(&mut t, 0, &data(5 | stuck, 2));
         assert_eq!(t.pkt(0, &data(5, 2), 0), msgs(5..7, 0));
         let st = t.s.stats();
-        assert_eq!((st.implausible_sequence, st.lost_messages, st.gaps), (2, 0, 0));
+        assert_eq!(
+            (st.implausible_sequence, st.lost_messages, st.gaps),
+            (2, 0, 0)
+        );
         // A copy of an old packet (no progress) does not clear it: a real jump is still
         // confirmed by the next packet near it.
         refused(&mut t, 0, &data(1_000_000_000, 1));
