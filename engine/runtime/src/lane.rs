@@ -430,7 +430,10 @@ pub struct Lane<V: Venue> {
     /// Latest event time of the events dropped since the last catch-up (0: none). The next
     /// catch-up reaches it (so that what was due by then comes out as when every book is
     /// kept), and so do the kill switch and the close of the session.
-    uncaught: u64,
+    uncaught: Option<Timestamp>,
+    /// A subscribed instrument was renamed to a symbol no strategy subscribes to (a second
+    /// directory message): orders of the lane may rest in a book it would otherwise drop.
+    renamed_away: bool,
     unkept_events: u64,
     late_books: u64,
     /// Subscribed symbols and their masks.
@@ -591,7 +594,8 @@ impl<V: Venue> Lane<V> {
             wildcard,
             all,
             dropped: Vec::new(),
-            uncaught: 0,
+            uncaught: None,
+            renamed_away: false,
             unkept_events: 0,
             late_books: 0,
             symbol_masks,
@@ -1127,6 +1131,9 @@ impl<V: Venue> Lane<V> {
         if self.subs.len() <= i {
             self.subs.resize(i + 1, 0);
         }
+        if self.subs[i] != 0 && mask == 0 {
+            self.renamed_away = true;
+        }
         self.subs[i] = mask;
         if mask | self.wildcard != 0 && self.dropped.get(i).copied().unwrap_or(false) {
             self.late_books += 1;
@@ -1181,6 +1188,9 @@ impl<V: Venue> Lane<V> {
             && self.skip_unread
             && !le.heartbeat
             && !matches!(ev.body, EventBody::InstrumentDirectory(_))
+            // Orders can rest there only if a subscribed instrument was renamed to an
+            // unsubscribed symbol (a second directory message): then the venue still needs it.
+            && !(self.renamed_away && self.venue.watches(ev.instrument))
         {
             // Nobody in this lane reads this book (see `BookScope::Subscribed`): the event is
             // dropped before the catch-up, which can wait for the next event that is kept. It
@@ -1188,13 +1198,13 @@ impl<V: Venue> Lane<V> {
             // orders only in subscribed instruments: submits elsewhere are refused), so they
             // come out the same, at the same event times, as when every book is kept.
             self.events += 1;
-            self.uncaught = self.uncaught.max(now.0);
+            self.uncaught = Some(self.uncaught.map_or(now, |t| t.max(now)));
             self.drop_unread(ev.instrument);
             return;
         }
         // What the dropped events' catch-ups would have reached, in case event time went
         // backwards (it does not on a sane feed; when it does, `All` caught up that far).
-        let reach = Timestamp(now.0.max(std::mem::take(&mut self.uncaught)));
+        let reach = self.uncaught.take().map_or(now, |t| t.max(now));
         if self.venue.has_pending() || !self.timers.is_empty() || reach.0 >= self.next_mark {
             self.catch_up(reach);
         }
@@ -1326,9 +1336,8 @@ impl<V: Venue> Lane<V> {
 
     /// The catch-up of the events dropped since the last one (see `uncaught`).
     fn catch_up_dropped(&mut self) {
-        let t = std::mem::take(&mut self.uncaught);
-        if t != 0 {
-            self.catch_up(Timestamp(t));
+        if let Some(t) = self.uncaught.take() {
+            self.catch_up(t);
         }
     }
 

@@ -435,6 +435,77 @@ fn the_session_closes_as_if_every_book_were_kept_when_the_data_ends_on_other_ins
 }
 
 #[test]
+fn an_order_resting_in_an_instrument_renamed_away_still_fills_as_if_every_book_were_kept() {
+    // The recorder's bid rests in SYM1; a second directory message renames instrument 1 to a
+    // symbol nobody subscribes to; then a trade prints through the bid. The lane no longer
+    // shows instrument 1 to the strategy, but its venue still holds the order: the event is
+    // kept for the venue, and the bid fills as when every book is kept.
+    use ticklane_core::{EventBody, InstrumentInfo, MatchId, OrderId, Price, TradingState};
+    let ev = |ts: u64, body: EventBody| MarketEvent::new(Timestamp(ts), InstrumentId(1), body);
+    let add = |id: u64, px: i64| EventBody::OrderAdded {
+        order_id: OrderId(id),
+        side: Side::Bid,
+        price: Price(px),
+        qty: Qty(100),
+        mpid: [0; 4],
+    };
+    let events = vec![
+        ev(
+            1_000,
+            EventBody::InstrumentDirectory(InstrumentInfo::common_stock(symbol(1))),
+        ),
+        ev(
+            1_000,
+            EventBody::TradingStatus {
+                state: TradingState::Trading,
+                reason: *b"    ",
+            },
+        ),
+        // The recorder quotes 100 at the best bid, 99.99.
+        ev(2_000, add(1, 99_9900)),
+        ev(
+            3_000,
+            EventBody::InstrumentDirectory(InstrumentInfo::common_stock(symbol(9))),
+        ),
+        ev(4_000, add(2, 99_9800)),
+        ev(
+            5_000,
+            EventBody::OrderExecuted {
+                order_id: OrderId(2),
+                qty: Qty(100),
+                match_id: MatchId(1),
+            },
+        ),
+    ];
+    let run = |books: BookScope| {
+        let log: Log = Arc::default();
+        let l = log.clone();
+        let factory: ticklane_runtime::StrategyFactory = Arc::new(move || {
+            Ok(Box::new(Recorder {
+                log: l.clone(),
+                quote: true,
+            }) as Box<dyn Strategy>)
+        });
+        let mut lane = sym1_lane(books, factory);
+        lane.start();
+        for (seq, e) in events.iter().enumerate() {
+            lane.process(&item(seq as u64, *e), false);
+        }
+        let report = lane.finish();
+        let log = log.lock().map(|l| l.clone()).unwrap_or_default();
+        (log, report.strategies[0].fills, report.strategies[0].digest)
+    };
+    let kept = run(BookScope::Subscribed);
+    let all = run(BookScope::All);
+    assert_eq!(
+        all.1, 1,
+        "the bid fills when every book is kept: {:?}",
+        all.0
+    );
+    assert_eq!(kept, all);
+}
+
+#[test]
 fn a_wildcard_strategy_keeps_every_book() {
     let log: Log = Arc::default();
     let l = log.clone();

@@ -1307,9 +1307,10 @@ pub struct RelayClient {
     end_at: Option<u64>,
     /// Datagram mode: the highest next sequence number of the data datagrams received.
     datagram_next: u64,
-    /// The live path ended without an end of session; waiting for the relay's close reason
-    /// (kept here so that a `recv` cancelled during that wait resumes it).
-    ending: bool,
+    /// The live path ended without an end of session: until when to wait for the relay's
+    /// close reason (kept here so that a `recv` cancelled during that wait resumes it, with
+    /// the same deadline).
+    ending: Option<tokio::time::Instant>,
     done: bool,
 }
 
@@ -1409,7 +1410,7 @@ impl RelayClient {
                 live_buf: BytesMut::new(),
                 end_at: None,
                 datagram_next: 0,
-                ending: false,
+                ending: None,
                 done: false,
             },
             welcome,
@@ -1444,7 +1445,7 @@ impl RelayClient {
         if self.done {
             return None;
         }
-        if !self.ending {
+        if self.ending.is_none() {
             let r = match self.mode {
                 LiveMode::Stream => self.recv_stream().await,
                 LiveMode::Datagrams => self.recv_datagram().await,
@@ -1458,7 +1459,9 @@ impl RelayClient {
                 }
                 // The live path ended before an end of session (one ends `recv` above): not a
                 // clean end, whatever the close code.
-                Ok(None) => self.ending = true,
+                Ok(None) => {
+                    self.ending = Some(tokio::time::Instant::now() + CLOSE_REASON_WAIT);
+                }
                 Err(e) => {
                     self.done = true;
                     if matches!(e, RelayError::Protocol(_)) {
@@ -1470,7 +1473,10 @@ impl RelayClient {
             }
         }
         // Say why, if the relay did (a `recv` cancelled here waits again on the next call).
-        let why = match timeout(CLOSE_REASON_WAIT, self.conn.closed()).await {
+        let deadline = self
+            .ending
+            .unwrap_or_else(|| tokio::time::Instant::now() + CLOSE_REASON_WAIT);
+        let why = match tokio::time::timeout_at(deadline, self.conn.closed()).await {
             Ok(e) => RelayError::from(e),
             Err(_) => RelayError::Timeout,
         };
