@@ -224,10 +224,11 @@ fn sym1_lane(books: BookScope, factory: ticklane_runtime::StrategyFactory) -> La
     }
 }
 
-/// A quoting recorder on SYM1 over a 3-instrument session with `books`: its log, the lane's
-/// report, and the live orders of each instrument's book at the end.
-fn three_instrument_run(
+/// A quoting recorder on SYM1 (a lane keeping `books`, the touch venue) fed `events`: its
+/// log, the lane's report, and the live orders of the books of instruments 1 to 3 at the end.
+fn quoting_run(
     books: BookScope,
+    events: &[MarketEvent],
 ) -> (Vec<String>, ticklane_runtime::LaneReport, Vec<usize>) {
     let log: Log = Arc::default();
     let l = log.clone();
@@ -239,7 +240,7 @@ fn three_instrument_run(
     });
     let mut lane = sym1_lane(books, factory);
     lane.start();
-    for (i, ev) in session(2, 3, 300).iter().enumerate() {
+    for (i, ev) in events.iter().enumerate() {
         lane.process(&item(i as u64, *ev), false);
     }
     let live = (1..=3)
@@ -252,6 +253,13 @@ fn three_instrument_run(
     let report = lane.finish();
     let log = log.lock().map(|l| l.clone()).unwrap_or_default();
     (log, report, live)
+}
+
+/// [`quoting_run`] over a 3-instrument session.
+fn three_instrument_run(
+    books: BookScope,
+) -> (Vec<String>, ticklane_runtime::LaneReport, Vec<usize>) {
+    quoting_run(books, &session(2, 3, 300))
 }
 
 #[test]
@@ -449,7 +457,7 @@ fn an_order_resting_in_an_instrument_renamed_away_still_fills_as_if_every_book_w
         qty: Qty(100),
         mpid: [0; 4],
     };
-    let events = vec![
+    let events = [
         ev(
             1_000,
             EventBody::InstrumentDirectory(InstrumentInfo::common_stock(symbol(1))),
@@ -478,21 +486,7 @@ fn an_order_resting_in_an_instrument_renamed_away_still_fills_as_if_every_book_w
         ),
     ];
     let run = |books: BookScope| {
-        let log: Log = Arc::default();
-        let l = log.clone();
-        let factory: ticklane_runtime::StrategyFactory = Arc::new(move || {
-            Ok(Box::new(Recorder {
-                log: l.clone(),
-                quote: true,
-            }) as Box<dyn Strategy>)
-        });
-        let mut lane = sym1_lane(books, factory);
-        lane.start();
-        for (seq, e) in events.iter().enumerate() {
-            lane.process(&item(seq as u64, *e), false);
-        }
-        let report = lane.finish();
-        let log = log.lock().map(|l| l.clone()).unwrap_or_default();
+        let (log, report, _) = quoting_run(books, &events);
         (log, report.strategies[0].fills, report.strategies[0].digest)
     };
     let kept = run(BookScope::Subscribed);
