@@ -248,7 +248,9 @@ impl<'a> Context<'a> {
     }
 
     /// Sends a new limit order; returns its id. The order is working (unacknowledged) at once;
-    /// acceptance, rejection and fills arrive as callbacks.
+    /// acceptance, rejection and fills arrive as callbacks. An order for an instrument outside
+    /// this strategy's subscriptions is refused by the lane
+    /// ([`RejectReason::NotSubscribed`](crate::RejectReason::NotSubscribed)).
     pub fn submit(&mut self, request: OrderRequest) -> ClientOrderId {
         let id = ClientOrderId::new(self.id.0, self.outbox.submitted);
         self.outbox.submitted += 1;
