@@ -104,7 +104,14 @@ fn one_digest_across_runs_lanes_paces_and_source_paths() {
         lane0["books_kept"].as_u64().unwrap() < lane0["instruments"].as_u64().unwrap(),
         "{lane0}"
     );
-    assert!(lane0["unkept_events"].as_u64().unwrap() > 0, "{lane0}");
+    // The feed sends it none of the others' events (their directory entries excepted).
+    assert!(base["unread"].as_u64().unwrap() > 0, "{base}");
+    assert_eq!(lane0["unkept_events"], 0, "{lane0}");
+    assert_eq!(
+        lane0["events"].as_u64().unwrap() + base["unread"].as_u64().unwrap(),
+        base["events"].as_u64().unwrap(),
+        "{base}"
+    );
     let dir = tempfile::tempdir().unwrap();
     let all_books = dir.path().join("all-books.toml");
     let cfg =
@@ -114,6 +121,7 @@ fn one_digest_across_runs_lanes_paces_and_source_paths() {
     std::fs::write(&all_books, cfg).unwrap();
     let all = json(&["run", all_books.to_str().unwrap(), "--messages", "200000"]);
     assert_eq!(all["lanes"][0]["unkept_events"], 0, "{}", all["lanes"][0]);
+    assert_eq!(all["unread"], 0, "{all}");
     assert_eq!(
         all["lanes"][0]["books_kept"], all["lanes"][0]["instruments"],
         "{}",

@@ -710,15 +710,22 @@ fn print_report(r: &RunReport, cfg: &RunConfig, source: &str, digest: &[u8; 32])
         e.panic_policy
     );
     println!(
-        "feed      {} messages, {} events, {} heartbeats, {} errors; {} waits on a full ring ({:.1} ms), {} dropped (lane gone)",
+        "feed      {} messages, {} events ({} of instruments no lane reads, not sent), {} heartbeats, {} errors; {} waits on a full ring ({:.1} ms), {} dropped (lane gone)",
         r.source.messages,
         r.feed.events,
+        r.feed.unread,
         r.feed.heartbeats,
         r.source.errors,
         r.feed.full_waits,
         r.feed.full_wait_ns as f64 / 1e6,
         r.feed.dropped_lane_gone
     );
+    if r.feed.late_books > 0 {
+        println!(
+            "          {} subscribed instruments' directory entries came after some of their events, which were not sent: their books miss those orders",
+            r.feed.late_books
+        );
+    }
     if r.feed.filtered > 0 || r.feed.reached_end_of_window {
         println!(
             "window    {} events outside --symbols not published; {}",
@@ -915,6 +922,8 @@ fn json_report(r: &RunReport, cfg: &RunConfig, digest: &[u8; 32]) -> serde_json:
         "heartbeats": r.feed.heartbeats,
         "full_waits": r.feed.full_waits,
         "filtered": r.feed.filtered,
+        "unread": r.feed.unread,
+        "late_books": r.feed.late_books,
         "reached_end_of_window": r.feed.reached_end_of_window,
         "paced_span_ns": r.feed.paced_span_ns,
         "dropped_lane_gone": r.feed.dropped_lane_gone,

@@ -473,6 +473,19 @@ impl Actor for Supervisor {
         let mut lane_controls = Vec::new();
         let mut producers: Vec<LaneProducer> = Vec::new();
         let lane_count = plan.lanes.len() as u16;
+        // Lanes that keep every book (by setting, without strategies, or with a `*`
+        // subscription: see `BookScope`); the others are sent only their strategies' instruments.
+        let keeps_all: Vec<bool> = plan
+            .lanes
+            .iter()
+            .map(|(settings, strategies)| {
+                settings.books == crate::lane::BookScope::All
+                    || strategies.is_empty()
+                    || strategies
+                        .iter()
+                        .any(|s| s.symbols.iter().any(|x| x.as_str() == "*"))
+            })
+            .collect();
         for (settings, strategies) in plan.lanes {
             for s in &strategies {
                 for sym in &s.symbols {
@@ -505,7 +518,7 @@ impl Actor for Supervisor {
         let feed_control = Arc::new(FeedControl::default());
         let publisher = Publisher::new(
             producers,
-            Router::new(lane_count, pinned),
+            Router::new(lane_count, pinned).with_books_kept(keeps_all),
             plan.publisher,
             feed_control.clone(),
         );

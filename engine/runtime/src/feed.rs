@@ -83,6 +83,12 @@ pub struct FeedStats {
     pub reached_end_of_window: bool,
     /// Events not published because their instrument is outside the window's symbols.
     pub filtered: u64,
+    /// Events sent to no lane because no lane reads their instrument's book (its lane keeps
+    /// only its strategies' books, `engine.books = "subscribed"`, and none subscribes to it).
+    pub unread: u64,
+    /// Instruments whose subscription came after some of their events had not been sent (see
+    /// [`Router::late_books`]).
+    pub late_books: u64,
     /// Paced runs: when the last event was due, ns after the first (the schedule the pace
     /// set: event or receive times over the speed, or the count over the rate); 0 at `max`.
     pub paced_span_ns: u64,
@@ -385,6 +391,12 @@ impl Publisher {
         self.last = Some((ev.ts.0, route));
         match route {
             Route::Lane(l) => self.stage(usize::from(l), item),
+            // Its lane would drop it: counted, not sent (it still took a sequence number, and
+            // the lanes reach its time with the next item or the end heartbeat).
+            Route::Unread(_) => {
+                self.stats.unread += 1;
+                Ok(())
+            }
             Route::All => {
                 for l in 0..self.lanes.len() {
                     self.stage(l, item)?;
@@ -418,7 +430,8 @@ impl Publisher {
     }
 
     /// Event time crossed a heartbeat boundary: every lane that is not about to receive the
-    /// current event gets a heartbeat (the one that receives it fires its timers on it).
+    /// current event gets a heartbeat (the one that receives it fires its timers on it; an
+    /// event sent nowhere, `Route::Unread`, leaves every lane quiet).
     #[cold]
     fn heartbeat(&mut self, ts: u64, route: Route) -> Result<(), Stopped> {
         let boundary = ts - ts % self.heartbeat_ns;
@@ -523,14 +536,24 @@ impl Publisher {
     /// that every lane ends at the same event time (timers and venue reports due by then are
     /// handled everywhere, and the session's close happens at one time whatever the layout).
     pub fn finish(mut self) -> FeedStats {
+        self.stats.late_books = self.router.late_books();
+        // Every lane that did not receive the last event gets a heartbeat at its time, so that
+        // what was due by then (timers, the venue's answers) comes out in every lane layout,
+        // and whether the lane kept that instrument's book or not.
+        let last = self.last;
+        let quiet = move |l: usize| match last {
+            Some((_, Route::Lane(to))) => l != usize::from(to),
+            Some((_, Route::Unread(_))) => true,
+            _ => false,
+        };
         let end = match self.last {
-            Some((ts, Route::Lane(to))) if self.lanes.len() > 1 => {
+            Some((ts, _)) if (0..self.lanes.len()).any(quiet) => {
                 self.stats.heartbeats += 1;
                 let mut item = blank_event();
                 item.event.ts = Timestamp(ts);
                 item.seq = self.seq;
                 (0..self.lanes.len())
-                    .filter(|&l| l != usize::from(to))
+                    .filter(|&l| quiet(l))
                     .try_for_each(|l| self.stage(l, item))
             }
             _ => Ok(()),
@@ -725,6 +748,50 @@ mod tests {
         let last = |v: Vec<LaneEvent>| v.last().map(|x| (x.seq, x.heartbeat, x.event.ts.0));
         assert_eq!(last(drain(&mut rx0)), Some((2, false, 5_000)));
         assert_eq!(last(drain(&mut rx1)), Some((3, true, 5_000)));
+    }
+
+    #[test]
+    fn events_no_lane_reads_are_not_sent_and_the_end_heartbeat_reaches_their_time() {
+        // One lane keeping only its strategies' books, none subscribed here: instrument 2's
+        // events are not sent (they keep their sequence numbers), and the lane still reaches
+        // the last one's time at the end.
+        let (tx0, mut rx0) = lane_ring(RingKind::Index, 64);
+        let settings = PublisherSettings {
+            measure_latency: false,
+            batch: 4,
+            heartbeat_ns: 0,
+            ..PublisherSettings::default()
+        };
+        let sym = Symbol::new("X").unwrap_or_default();
+        let router = Router::new(1, [(sym, 0)]).with_books_kept([false]);
+        let mut p = Publisher::new(vec![tx0], router, settings, Arc::default());
+        let dir = |id: u32, s: &str| {
+            MarketEvent::new(
+                Timestamp(10),
+                InstrumentId(id),
+                EventBody::InstrumentDirectory(InstrumentInfo::common_stock(
+                    Symbol::new(s).unwrap_or_default(),
+                )),
+            )
+        };
+        for e in [dir(1, "X"), dir(2, "Y"), ev(20, 1), ev(30, 2), ev(5_000, 2)] {
+            assert_eq!(p.publish(&e, 0, 0), Ok(()));
+        }
+        let stats = p.finish();
+        assert_eq!((stats.events, stats.unread, stats.heartbeats), (5, 2, 1));
+        let got: Vec<(u64, bool, u64)> = drain(&mut rx0)
+            .iter()
+            .map(|x| (x.seq, x.heartbeat, x.event.ts.0))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (0, false, 10),
+                (1, false, 10),
+                (2, false, 20),
+                (5, true, 5_000)
+            ]
+        );
     }
 
     #[test]

@@ -154,12 +154,14 @@ pub enum BookScope {
     /// Only the books its strategies read: the instruments some strategy of the lane
     /// subscribes to (every one with a `*` subscription). Nothing else can read the others: a
     /// strategy sees only its subscriptions' books, its submits elsewhere are refused
-    /// (`NotSubscribed`), so the venue holds orders only there. The other instruments' events
-    /// are counted and dropped (directory events excepted); a lane without strategies keeps
-    /// every book. The decisions are those of [`BookScope::All`], with one exception on corrupt
-    /// data: an event whose stock locate names an unsubscribed instrument while its order rests
-    /// in a subscribed book is dropped here, where `All` applies it to the order's book (and
-    /// counts an `InstrumentMismatch`).
+    /// (`NotSubscribed`), so the venue holds orders only there. The feed does not send the
+    /// other instruments' events ([`crate::Route::Unread`], counted in the feed's `unread`);
+    /// any that reach the lane anyway (an instrument seen before its directory entry) are
+    /// counted and dropped (directory events excepted). A lane without strategies, or with a
+    /// `*` subscription, keeps every book. The decisions are those of [`BookScope::All`], with
+    /// one exception on corrupt data: an event whose stock locate names an unsubscribed
+    /// instrument while its order rests in a subscribed book is dropped here, where `All`
+    /// applies it to the order's book (and counts an `InstrumentMismatch`).
     #[default]
     Subscribed,
     /// Every instrument's book (for the lane report's live orders and anomalies of the whole

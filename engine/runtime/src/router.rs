@@ -6,6 +6,12 @@
 //! events (instrument 0: system events, circuit breakers) go to every lane. The assignment is
 //! fixed the first time an instrument is seen (normally by its directory entry) and never
 //! changes, so an instrument's events stay in order.
+//!
+//! A lane that keeps only its strategies' books ([`crate::BookScope::Subscribed`]) would drop
+//! the events of an instrument none of them subscribes to: such events are not sent at all
+//! ([`Route::Unread`]), which saves the ring and the lane the work of dropping them. An
+//! instrument's directory entry always reaches its lane, and an instrument once sent is always
+//! sent (a later directory entry naming a subscribed symbol makes it sent from then on).
 
 use ticklane_core::{EventBody, InstrumentId, MarketEvent, Symbol};
 
@@ -16,9 +22,14 @@ pub enum Route {
     Lane(u16),
     /// Every lane (market-wide events).
     All,
+    /// Nowhere: the instrument's lane (given) keeps only its strategies' books and none of
+    /// them subscribes to it.
+    Unread(u16),
 }
 
 const UNASSIGNED: u16 = u16::MAX;
+/// Table flag: the instrument's events are not sent ([`Route::Unread`]). Lanes are < 2^15.
+const UNREAD: u16 = 1 << 15;
 
 /// Instrument → lane table.
 #[derive(Clone, Debug)]
@@ -28,6 +39,11 @@ pub struct Router {
     table: Vec<u16>,
     /// Instruments pinned by symbol (from strategy subscriptions).
     pinned: Vec<(Symbol, u16)>,
+    /// Per lane: whether it keeps every book (else only its strategies' books are sent).
+    keeps_all: Vec<bool>,
+    /// Instruments made sent by a directory entry naming a subscribed symbol after some of
+    /// their events had not been sent: their books miss those orders.
+    late: u64,
 }
 
 impl Router {
@@ -44,7 +60,25 @@ impl Router {
             lanes,
             table: Vec::new(),
             pinned,
+            keeps_all: vec![true; usize::from(lanes)],
+            late: 0,
         }
+    }
+
+    /// Instruments whose subscription (a directory entry naming a subscribed symbol) came
+    /// after some of their events had not been sent: their books miss those orders (each is
+    /// logged when it happens).
+    pub fn late_books(&self) -> u64 {
+        self.late
+    }
+
+    /// Which lanes keep every book (the others are sent only the instruments pinned to them,
+    /// by their strategies' subscriptions); by default all do. Missing entries keep all.
+    pub fn with_books_kept(mut self, keeps_all: impl IntoIterator<Item = bool>) -> Self {
+        for (k, keep) in self.keeps_all.iter_mut().zip(keeps_all) {
+            *k = keep;
+        }
+        self
     }
 
     /// Number of lanes.
@@ -55,7 +89,7 @@ impl Router {
     /// The lane of `instrument`, if assigned.
     pub fn lane_of(&self, instrument: InstrumentId) -> Option<u16> {
         match self.table.get(instrument.0 as usize) {
-            Some(&l) if l != UNASSIGNED => Some(l),
+            Some(&l) if l != UNASSIGNED => Some(l & !UNREAD),
             _ => None,
         }
     }
@@ -68,32 +102,69 @@ impl Router {
             return Route::All;
         }
         if let Some(&l) = self.table.get(id as usize) {
-            if l != UNASSIGNED {
+            if l & UNREAD == 0 {
                 return Route::Lane(l);
             }
+            if l != UNASSIGNED {
+                return self.unread(ev, l & !UNREAD);
+            }
         }
-        Route::Lane(self.assign(ev))
+        self.assign(ev)
+    }
+
+    /// An event of an instrument whose events are not sent: only its directory entries are
+    /// (one naming a subscribed symbol makes it sent from then on).
+    #[cold]
+    fn unread(&mut self, ev: &MarketEvent, lane: u16) -> Route {
+        let EventBody::InstrumentDirectory(info) = &ev.body else {
+            return Route::Unread(lane);
+        };
+        if self.is_pinned(info.symbol) {
+            self.table[ev.instrument.0 as usize] = lane;
+            self.late += 1;
+            tracing::warn!(
+                instrument = ev.instrument.0,
+                symbol = %info.symbol,
+                "a subscribed instrument's directory message came after events of it that were \
+                 not sent: its book misses those orders"
+            );
+        }
+        Route::Lane(lane)
+    }
+
+    fn is_pinned(&self, symbol: Symbol) -> bool {
+        self.pinned.binary_search_by_key(&symbol, |p| p.0).is_ok()
     }
 
     #[cold]
-    fn assign(&mut self, ev: &MarketEvent) -> u16 {
+    fn assign(&mut self, ev: &MarketEvent) -> Route {
         let id = ev.instrument.0 as usize;
-        let lane = match &ev.body {
+        let pinned = match &ev.body {
             EventBody::InstrumentDirectory(info) => self
                 .pinned
                 .binary_search_by_key(&info.symbol, |p| p.0)
                 .map(|i| self.pinned[i].1)
                 .ok(),
             _ => None,
-        }
-        .unwrap_or_else(|| (ev.instrument.0 % u32::from(self.lanes)) as u16);
+        };
+        let lane = pinned.unwrap_or_else(|| (ev.instrument.0 % u32::from(self.lanes)) as u16);
+        let sent = pinned.is_some()
+            || self
+                .keeps_all
+                .get(usize::from(lane))
+                .copied()
+                .unwrap_or(true);
         if id < (1 << 24) {
             if self.table.len() <= id {
                 self.table.resize(id + 1, UNASSIGNED);
             }
-            self.table[id] = lane;
+            self.table[id] = if sent { lane } else { lane | UNREAD };
         }
-        lane
+        if sent || matches!(ev.body, EventBody::InstrumentDirectory(_)) {
+            Route::Lane(lane)
+        } else {
+            Route::Unread(lane)
+        }
     }
 }
 
@@ -137,5 +208,33 @@ mod tests {
         assert_eq!(r.route(&del(0)), Route::All);
         assert_eq!(r.lane_of(InstrumentId(1)), Some(2));
         assert_eq!(r.lane_of(InstrumentId(2)), None);
+    }
+
+    #[test]
+    fn a_lane_keeping_its_strategies_books_is_sent_only_those_instruments() {
+        let sym = |s: &str| Symbol::new(s).unwrap_or_default();
+        // Lane 0 keeps only its strategies' books (AAPL); lane 1 keeps every book.
+        let mut r = Router::new(2, [(sym("AAPL"), 0)]).with_books_kept([false, true]);
+        assert_eq!(r.route(&dir(1, "AAPL")), Route::Lane(0));
+        assert_eq!(r.route(&del(1)), Route::Lane(0));
+        // An unsubscribed instrument hashed to lane 0: its directory entry is sent, the rest
+        // is not.
+        assert_eq!(r.route(&dir(2, "ZZZZ")), Route::Lane(0));
+        assert_eq!(r.route(&del(2)), Route::Unread(0));
+        assert_eq!(r.lane_of(InstrumentId(2)), Some(0));
+        // Hashed to lane 1, which keeps every book: sent.
+        assert_eq!(r.route(&dir(3, "YYYY")), Route::Lane(1));
+        assert_eq!(r.route(&del(3)), Route::Lane(1));
+        // Seen before its directory entry, on lane 0: not sent, until a directory entry names
+        // a subscribed symbol; from then on it is, whatever comes next.
+        assert_eq!(r.route(&del(4)), Route::Unread(0));
+        assert_eq!(r.late_books(), 0);
+        assert_eq!(r.route(&dir(4, "AAPL")), Route::Lane(0));
+        assert_eq!(r.late_books(), 1);
+        assert_eq!(r.route(&del(4)), Route::Lane(0));
+        assert_eq!(r.route(&dir(4, "XXXX")), Route::Lane(0));
+        assert_eq!(r.route(&del(4)), Route::Lane(0));
+        // Market-wide events still go everywhere.
+        assert_eq!(r.route(&del(0)), Route::All);
     }
 }
