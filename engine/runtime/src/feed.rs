@@ -104,6 +104,10 @@ struct LaneTx {
     staged: [LaneEvent; MAX_BATCH],
     len: usize,
     gone: bool,
+    /// Latest event time of this lane's instruments' events not sent ([`Route::Unread`])
+    /// since its last item: the lane must reach it before an item of an earlier time (event
+    /// time can go backwards in a spliced recording), as it would had it received them.
+    behind: Option<u64>,
 }
 
 impl LaneTx {
@@ -238,6 +242,7 @@ impl Publisher {
                     staged: [blank_event(); MAX_BATCH],
                     len: 0,
                     gone: false,
+                    behind: None,
                 })
                 .collect(),
             router,
@@ -393,8 +398,11 @@ impl Publisher {
             Route::Lane(l) => self.stage(usize::from(l), item),
             // Its lane would drop it: counted, not sent (it still took a sequence number, and
             // the lanes reach its time with the next item or the end heartbeat).
-            Route::Unread(_) => {
+            Route::Unread(l) => {
                 self.stats.unread += 1;
+                if let Some(tx) = self.lanes.get_mut(usize::from(l)) {
+                    tx.behind = Some(tx.behind.map_or(ev.ts.0, |b| b.max(ev.ts.0)));
+                }
                 Ok(())
             }
             Route::All => {
@@ -454,6 +462,11 @@ impl Publisher {
 
     #[inline(always)]
     fn stage(&mut self, lane: usize, item: LaneEvent) -> Result<(), Stopped> {
+        if let Some(b) = self.lanes[lane].behind.take() {
+            if b > item.event.ts.0 {
+                self.catch_up_to(lane, b, item.seq)?;
+            }
+        }
         let tx = &mut self.lanes[lane];
         tx.staged[tx.len] = item;
         tx.len += 1;
@@ -461,6 +474,17 @@ impl Publisher {
             self.flush_lane(lane)?;
         }
         Ok(())
+    }
+
+    /// A heartbeat at `ts` for `lane`, which did not receive events of its up to that time
+    /// (see `LaneTx::behind`).
+    #[cold]
+    fn catch_up_to(&mut self, lane: usize, ts: u64, seq: u64) -> Result<(), Stopped> {
+        self.stats.heartbeats += 1;
+        let mut item = blank_event();
+        item.event.ts = Timestamp(ts);
+        item.seq = seq;
+        self.stage(lane, item)
     }
 
     /// Publishes everything staged (call at the end of each packet or input chunk).
@@ -540,6 +564,7 @@ impl Publisher {
         // Every lane that did not receive the last event gets a heartbeat at its time, so that
         // what was due by then (timers, the venue's answers) comes out in every lane layout,
         // and whether the lane kept that instrument's book or not.
+        // A lane also reaches the latest time of its events that were not sent, if later.
         let last = self.last;
         let quiet = move |l: usize| match last {
             Some((_, Route::Lane(to))) => l != usize::from(to),
@@ -549,12 +574,16 @@ impl Publisher {
         let end = match self.last {
             Some((ts, _)) if (0..self.lanes.len()).any(quiet) => {
                 self.stats.heartbeats += 1;
-                let mut item = blank_event();
-                item.event.ts = Timestamp(ts);
-                item.seq = self.seq;
+                let seq = self.seq;
                 (0..self.lanes.len())
                     .filter(|&l| quiet(l))
-                    .try_for_each(|l| self.stage(l, item))
+                    .try_for_each(|l| {
+                        let reach = self.lanes[l].behind.take().map_or(ts, |b| b.max(ts));
+                        let mut item = blank_event();
+                        item.event.ts = Timestamp(reach);
+                        item.seq = seq;
+                        self.stage(l, item)
+                    })
             }
             _ => Ok(()),
         };
@@ -790,6 +819,60 @@ mod tests {
                 (1, false, 10),
                 (2, false, 20),
                 (5, true, 5_000)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_lane_reaches_the_time_of_events_not_sent_before_an_earlier_item() {
+        // Event time goes backwards (a spliced recording): an unsent event at 200, then one
+        // the lane gets at 120. Keeping every book, the lane would have caught up to 200 first:
+        // it gets a heartbeat at 200 before the event at 120.
+        let (tx0, mut rx0) = lane_ring(RingKind::Index, 64);
+        let settings = PublisherSettings {
+            measure_latency: false,
+            batch: 4,
+            heartbeat_ns: 0,
+            ..PublisherSettings::default()
+        };
+        let sym = Symbol::new("X").unwrap_or_default();
+        let router = Router::new(1, [(sym, 0)]).with_books_kept([false]);
+        let mut p = Publisher::new(vec![tx0], router, settings, Arc::default());
+        let dir = |id: u32, s: &str| {
+            MarketEvent::new(
+                Timestamp(10),
+                InstrumentId(id),
+                EventBody::InstrumentDirectory(InstrumentInfo::common_stock(
+                    Symbol::new(s).unwrap_or_default(),
+                )),
+            )
+        };
+        for e in [
+            dir(1, "X"),
+            dir(2, "Y"),
+            ev(100, 1),
+            ev(200, 2),
+            ev(120, 1),
+            ev(150, 2),
+        ] {
+            assert_eq!(p.publish(&e, 0, 0), Ok(()));
+        }
+        let stats = p.finish();
+        assert_eq!((stats.unread, stats.heartbeats), (2, 2));
+        let got: Vec<(u64, bool, u64)> = drain(&mut rx0)
+            .iter()
+            .map(|x| (x.seq, x.heartbeat, x.event.ts.0))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (0, false, 10),
+                (1, false, 10),
+                (2, false, 100),
+                (4, true, 200),
+                (4, false, 120),
+                // The end: the last event (150) was not sent.
+                (6, true, 150)
             ]
         );
     }

@@ -28,8 +28,11 @@ pub enum Route {
 }
 
 const UNASSIGNED: u16 = u16::MAX;
-/// Table flag: the instrument's events are not sent ([`Route::Unread`]). Lanes are < 2^15.
+/// Table flag: the instrument's events are not sent ([`Route::Unread`]). Lanes are < 2^14.
 const UNREAD: u16 = 1 << 15;
+/// Table flag, with [`UNREAD`]: an event of the instrument (not its directory entry) was not
+/// sent.
+const HELD: u16 = 1 << 14;
 
 /// Instrument → lane table.
 #[derive(Clone, Debug)]
@@ -89,7 +92,7 @@ impl Router {
     /// The lane of `instrument`, if assigned.
     pub fn lane_of(&self, instrument: InstrumentId) -> Option<u16> {
         match self.table.get(instrument.0 as usize) {
-            Some(&l) if l != UNASSIGNED => Some(l & !UNREAD),
+            Some(&l) if l != UNASSIGNED => Some(l & !(UNREAD | HELD)),
             _ => None,
         }
     }
@@ -106,45 +109,49 @@ impl Router {
                 return Route::Lane(l);
             }
             if l != UNASSIGNED {
-                return self.unread(ev, l & !UNREAD);
+                return self.unread(ev, l);
             }
         }
         self.assign(ev)
     }
 
-    /// An event of an instrument whose events are not sent: only its directory entries are
-    /// (one naming a subscribed symbol makes it sent from then on).
-    #[cold]
-    fn unread(&mut self, ev: &MarketEvent, lane: u16) -> Route {
+    /// An event of an instrument whose events are not sent (`entry`: its table entry): only
+    /// its directory entries are, and one naming a symbol subscribed on its lane makes it sent
+    /// from then on.
+    fn unread(&mut self, ev: &MarketEvent, entry: u16) -> Route {
+        let lane = entry & !(UNREAD | HELD);
+        let id = ev.instrument.0 as usize;
         let EventBody::InstrumentDirectory(info) = &ev.body else {
+            self.table[id] = entry | HELD;
             return Route::Unread(lane);
         };
-        if self.is_pinned(info.symbol) {
-            self.table[ev.instrument.0 as usize] = lane;
-            self.late += 1;
-            tracing::warn!(
-                instrument = ev.instrument.0,
-                symbol = %info.symbol,
-                "a subscribed instrument's directory message came after events of it that were \
-                 not sent: its book misses those orders"
-            );
+        if self.pinned_lane(info.symbol) == Some(lane) {
+            self.table[id] = lane;
+            if entry & HELD != 0 {
+                self.late += 1;
+                tracing::warn!(
+                    instrument = ev.instrument.0,
+                    symbol = %info.symbol,
+                    "a subscribed instrument's directory message came after events of it that \
+                     were not sent: its book misses those orders"
+                );
+            }
         }
         Route::Lane(lane)
     }
 
-    fn is_pinned(&self, symbol: Symbol) -> bool {
-        self.pinned.binary_search_by_key(&symbol, |p| p.0).is_ok()
+    fn pinned_lane(&self, symbol: Symbol) -> Option<u16> {
+        self.pinned
+            .binary_search_by_key(&symbol, |p| p.0)
+            .ok()
+            .map(|i| self.pinned[i].1)
     }
 
     #[cold]
     fn assign(&mut self, ev: &MarketEvent) -> Route {
         let id = ev.instrument.0 as usize;
         let pinned = match &ev.body {
-            EventBody::InstrumentDirectory(info) => self
-                .pinned
-                .binary_search_by_key(&info.symbol, |p| p.0)
-                .map(|i| self.pinned[i].1)
-                .ok(),
+            EventBody::InstrumentDirectory(info) => self.pinned_lane(info.symbol),
             _ => None,
         };
         let lane = pinned.unwrap_or_else(|| (ev.instrument.0 % u32::from(self.lanes)) as u16);
@@ -158,7 +165,11 @@ impl Router {
             if self.table.len() <= id {
                 self.table.resize(id + 1, UNASSIGNED);
             }
-            self.table[id] = if sent { lane } else { lane | UNREAD };
+            self.table[id] = match (sent, &ev.body) {
+                (true, _) => lane,
+                (false, EventBody::InstrumentDirectory(_)) => lane | UNREAD,
+                (false, _) => lane | UNREAD | HELD,
+            };
         }
         if sent || matches!(ev.body, EventBody::InstrumentDirectory(_)) {
             Route::Lane(lane)
@@ -234,6 +245,19 @@ mod tests {
         assert_eq!(r.route(&del(4)), Route::Lane(0));
         assert_eq!(r.route(&dir(4, "XXXX")), Route::Lane(0));
         assert_eq!(r.route(&del(4)), Route::Lane(0));
+        // A directory entry before any event, renamed to a subscribed symbol: sent, nothing
+        // missed.
+        assert_eq!(r.route(&dir(6, "ZZZZ")), Route::Lane(0));
+        assert_eq!(r.route(&dir(6, "AAPL")), Route::Lane(0));
+        assert_eq!(r.route(&del(6)), Route::Lane(0));
+        assert_eq!(r.late_books(), 1);
+        // Renamed to a symbol subscribed on another lane: its strategies are not here, so it
+        // stays unsent (and nothing is reported).
+        let mut r2 = Router::new(2, [(sym("AAPL"), 1)]).with_books_kept([false, false]);
+        assert_eq!(r2.route(&del(2)), Route::Unread(0));
+        assert_eq!(r2.route(&dir(2, "AAPL")), Route::Lane(0));
+        assert_eq!(r2.route(&del(2)), Route::Unread(0));
+        assert_eq!(r2.late_books(), 0);
         // Market-wide events still go everywhere.
         assert_eq!(r.route(&del(0)), Route::All);
     }
