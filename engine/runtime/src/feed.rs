@@ -779,12 +779,9 @@ mod tests {
         assert_eq!(last(drain(&mut rx1)), Some((3, true, 5_000)));
     }
 
-    #[test]
-    fn events_no_lane_reads_are_not_sent_and_the_end_heartbeat_reaches_their_time() {
-        // One lane keeping only its strategies' books, none subscribed here: instrument 2's
-        // events are not sent (they keep their sequence numbers), and the lane still reaches
-        // the last one's time at the end.
-        let (tx0, mut rx0) = lane_ring(RingKind::Index, 64);
+    /// One lane keeping only its strategies' books, whose one strategy subscribes to `X`.
+    fn x_only_publisher() -> (Publisher, LaneConsumer) {
+        let (tx0, rx0) = lane_ring(RingKind::Index, 64);
         let settings = PublisherSettings {
             measure_latency: false,
             batch: 4,
@@ -793,16 +790,29 @@ mod tests {
         };
         let sym = Symbol::new("X").unwrap_or_default();
         let router = Router::new(1, [(sym, 0)]).with_books_kept([false]);
-        let mut p = Publisher::new(vec![tx0], router, settings, Arc::default());
-        let dir = |id: u32, s: &str| {
-            MarketEvent::new(
-                Timestamp(10),
-                InstrumentId(id),
-                EventBody::InstrumentDirectory(InstrumentInfo::common_stock(
-                    Symbol::new(s).unwrap_or_default(),
-                )),
-            )
-        };
+        (
+            Publisher::new(vec![tx0], router, settings, Arc::default()),
+            rx0,
+        )
+    }
+
+    /// The directory entry of instrument `id`, named `s`.
+    fn dir(id: u32, s: &str) -> MarketEvent {
+        MarketEvent::new(
+            Timestamp(10),
+            InstrumentId(id),
+            EventBody::InstrumentDirectory(InstrumentInfo::common_stock(
+                Symbol::new(s).unwrap_or_default(),
+            )),
+        )
+    }
+
+    #[test]
+    fn events_no_lane_reads_are_not_sent_and_the_end_heartbeat_reaches_their_time() {
+        // One lane keeping only its strategies' books, none subscribed here: instrument 2's
+        // events are not sent (they keep their sequence numbers), and the lane still reaches
+        // the last one's time at the end.
+        let (mut p, mut rx0) = x_only_publisher();
         for e in [dir(1, "X"), dir(2, "Y"), ev(20, 1), ev(30, 2), ev(5_000, 2)] {
             assert_eq!(p.publish(&e, 0, 0), Ok(()));
         }
@@ -828,25 +838,7 @@ mod tests {
         // Event time goes backwards (a spliced recording): an unsent event at 200, then one
         // the lane gets at 120. Keeping every book, the lane would have caught up to 200 first:
         // it gets a heartbeat at 200 before the event at 120.
-        let (tx0, mut rx0) = lane_ring(RingKind::Index, 64);
-        let settings = PublisherSettings {
-            measure_latency: false,
-            batch: 4,
-            heartbeat_ns: 0,
-            ..PublisherSettings::default()
-        };
-        let sym = Symbol::new("X").unwrap_or_default();
-        let router = Router::new(1, [(sym, 0)]).with_books_kept([false]);
-        let mut p = Publisher::new(vec![tx0], router, settings, Arc::default());
-        let dir = |id: u32, s: &str| {
-            MarketEvent::new(
-                Timestamp(10),
-                InstrumentId(id),
-                EventBody::InstrumentDirectory(InstrumentInfo::common_stock(
-                    Symbol::new(s).unwrap_or_default(),
-                )),
-            )
-        };
+        let (mut p, mut rx0) = x_only_publisher();
         for e in [
             dir(1, "X"),
             dir(2, "Y"),
