@@ -400,6 +400,13 @@ impl Publisher {
             // the lanes reach its time with the next item or the end heartbeat).
             Route::Unread(l) => {
                 self.stats.unread += 1;
+                if self.stats.unread.is_multiple_of(4096) {
+                    // The status line's count moves on through a long stretch of them too
+                    // (it is otherwise stored when a lane's batch is published).
+                    self.control
+                        .events
+                        .store(self.stats.events, Ordering::Relaxed);
+                }
                 if let Some(tx) = self.lanes.get_mut(usize::from(l)) {
                     tx.behind = Some(tx.behind.map_or(ev.ts.0, |b| b.max(ev.ts.0)));
                 }
