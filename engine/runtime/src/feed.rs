@@ -803,6 +803,14 @@ mod tests {
         )
     }
 
+    /// What a lane received: (sequence number, heartbeat, event time) of each item.
+    fn sent(rx: &mut LaneConsumer) -> Vec<(u64, bool, u64)> {
+        drain(rx)
+            .iter()
+            .map(|x| (x.seq, x.heartbeat, x.event.ts.0))
+            .collect()
+    }
+
     /// The directory entry of instrument `id`, named `s`.
     fn dir(id: u32, s: &str) -> MarketEvent {
         MarketEvent::new(
@@ -825,10 +833,7 @@ mod tests {
         }
         let stats = p.finish();
         assert_eq!((stats.events, stats.unread, stats.heartbeats), (5, 2, 1));
-        let got: Vec<(u64, bool, u64)> = drain(&mut rx0)
-            .iter()
-            .map(|x| (x.seq, x.heartbeat, x.event.ts.0))
-            .collect();
+        let got = sent(&mut rx0);
         assert_eq!(
             got,
             vec![
@@ -858,10 +863,7 @@ mod tests {
         }
         let stats = p.finish();
         assert_eq!((stats.unread, stats.heartbeats), (2, 2));
-        let got: Vec<(u64, bool, u64)> = drain(&mut rx0)
-            .iter()
-            .map(|x| (x.seq, x.heartbeat, x.event.ts.0))
-            .collect();
+        let got = sent(&mut rx0);
         assert_eq!(
             got,
             vec![
