@@ -66,14 +66,19 @@ impl Strategy for Recorder {
     }
 }
 
-fn lane_with(log: &Log, quote: bool, control: Arc<LaneControl>) -> Lane<TouchVenue> {
+/// Makes [`Recorder`]s logging to `log`.
+fn recorder(log: &Log, quote: bool) -> ticklane_runtime::StrategyFactory {
     let l = log.clone();
-    let factory: ticklane_runtime::StrategyFactory = Arc::new(move || {
+    Arc::new(move || {
         Ok(Box::new(Recorder {
             log: l.clone(),
             quote,
         }) as Box<dyn Strategy>)
-    });
+    })
+}
+
+fn lane_with(log: &Log, quote: bool, control: Arc<LaneControl>) -> Lane<TouchVenue> {
+    let factory = recorder(log, quote);
     match Lane::new(
         LaneSettings::default(),
         vec![spec(0, "rec", &[symbol(1)], factory)],
@@ -209,13 +214,22 @@ fn a_timer_re_armed_at_its_own_time_fires_a_step_later_and_never_goes_back_in_ti
 
 /// A lane keeping `books`, with one strategy made by `factory` subscribed to SYM1.
 fn sym1_lane(books: BookScope, factory: ticklane_runtime::StrategyFactory) -> Lane<TouchVenue> {
+    sym1_lane_on(books, factory, TouchVenue::new())
+}
+
+/// [`sym1_lane`] with `venue`.
+fn sym1_lane_on<V: ticklane_runtime::Venue>(
+    books: BookScope,
+    factory: ticklane_runtime::StrategyFactory,
+    venue: V,
+) -> Lane<V> {
     match Lane::new(
         LaneSettings {
             books,
             ..LaneSettings::default()
         },
         vec![spec(0, "sym1", &[symbol(1)], factory)],
-        TouchVenue::new(),
+        venue,
         Arc::default(),
         None,
     ) {
@@ -231,14 +245,7 @@ fn quoting_run(
     events: &[MarketEvent],
 ) -> (Vec<String>, ticklane_runtime::LaneReport, Vec<usize>) {
     let log: Log = Arc::default();
-    let l = log.clone();
-    let factory: ticklane_runtime::StrategyFactory = Arc::new(move || {
-        Ok(Box::new(Recorder {
-            log: l.clone(),
-            quote: true,
-        }) as Box<dyn Strategy>)
-    });
-    let mut lane = sym1_lane(books, factory);
+    let mut lane = sym1_lane(books, recorder(&log, true));
     lane.start();
     for (i, ev) in events.iter().enumerate() {
         lane.process(&item(i as u64, *ev), false);
@@ -402,28 +409,9 @@ fn the_session_closes_as_if_every_book_were_kept_when_the_data_ends_on_other_ins
     }
     let run = |books: BookScope| {
         let log: Log = Arc::default();
-        let l = log.clone();
-        let factory: ticklane_runtime::StrategyFactory = Arc::new(move || {
-            Ok(Box::new(Recorder {
-                log: l.clone(),
-                quote: true,
-            }) as Box<dyn Strategy>)
-        });
         let venue =
             PaperExchange::with_models(ConstantLatency::new(20_000, 20_000), PerShareFees::ZERO);
-        let mut lane = match Lane::new(
-            LaneSettings {
-                books,
-                ..LaneSettings::default()
-            },
-            vec![spec(0, "sym1", &[symbol(1)], factory)],
-            venue,
-            Arc::default(),
-            None,
-        ) {
-            Ok(l) => l,
-            Err(e) => panic!("{e}"),
-        };
+        let mut lane = sym1_lane_on(books, recorder(&log, true), venue);
         lane.start();
         for (seq, e) in events.iter().enumerate() {
             lane.process(&item(seq as u64, *e), false);
@@ -502,15 +490,11 @@ fn an_order_resting_in_an_instrument_renamed_away_still_fills_as_if_every_book_w
 #[test]
 fn a_wildcard_strategy_keeps_every_book() {
     let log: Log = Arc::default();
-    let l = log.clone();
-    let factory: ticklane_runtime::StrategyFactory = Arc::new(move || {
-        Ok(Box::new(Recorder {
-            log: l.clone(),
-            quote: false,
-        }) as Box<dyn Strategy>)
-    });
     let star = ticklane_core::Symbol::new("*").unwrap_or_default();
-    let mut lane = new_lane(vec![spec(0, "all", &[star], factory)], TouchVenue::new());
+    let mut lane = new_lane(
+        vec![spec(0, "all", &[star], recorder(&log, false))],
+        TouchVenue::new(),
+    );
     lane.start();
     for (i, ev) in session(2, 3, 300).iter().enumerate() {
         lane.process(&item(i as u64, *ev), false);
@@ -764,13 +748,8 @@ impl Strategy for Thief {
 #[test]
 fn a_strategy_cannot_cancel_or_modify_another_strategys_order() {
     let (victim_log, thief_log): (Log, Log) = (Arc::default(), Arc::default());
-    let (vl, tl) = (victim_log.clone(), thief_log.clone());
-    let victim: ticklane_runtime::StrategyFactory = Arc::new(move || {
-        Ok(Box::new(Recorder {
-            log: vl.clone(),
-            quote: true,
-        }) as Box<dyn Strategy>)
-    });
+    let tl = thief_log.clone();
+    let victim = recorder(&victim_log, true);
     let thief: ticklane_runtime::StrategyFactory =
         Arc::new(move || Ok(Box::new(Thief { log: tl.clone() }) as Box<dyn Strategy>));
     let mut lane = new_lane(

@@ -55,6 +55,34 @@ fn line(addr: SocketAddr) -> LineSource {
     LineSource::Udp(UdpLineConfig::unicast(addr))
 }
 
+/// Runs `receive` on `cfg` on its own thread and `drive` on this one, once the receiver had
+/// time to bind; returns what `drive` returned, the live report and the output.
+fn with_receiver<T>(cfg: &LiveConfig, drive: impl FnOnce() -> T) -> (T, LiveReport, Collect) {
+    let counters = LiveCounters::default();
+    std::thread::scope(|s| {
+        let rx = s.spawn(|| {
+            let mut out = Collect::default();
+            let mut live = LiveReport::default();
+            receive(cfg, &mut out, &counters, &mut live).unwrap();
+            (live, out)
+        });
+        // Let the receiver bind before the first packet.
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let t = drive();
+        let (live, out) = rx.join().unwrap();
+        (t, live, out)
+    })
+}
+
+/// A MoldUDP64 packet of session [`SESSION`] carrying `msgs` from sequence number `first`.
+fn packet(first: u64, msgs: &[&[u8]]) -> Vec<u8> {
+    let mut b = ticklane_feeds::moldudp64::MoldPacketBuilder::new(SESSION, first);
+    for m in msgs {
+        b.push(m, |_| {}).unwrap();
+    }
+    b.flush().unwrap().to_vec()
+}
+
 /// Runs the simulator against `receive` on `lines`; returns both reports and the output.
 fn run(
     sim_cfg: SimConfig,
@@ -62,20 +90,9 @@ fn run(
     history: &MessageHistory,
 ) -> (SimReport, LiveReport, Collect) {
     let mut sim = Simulator::new(sim_cfg).unwrap();
-    let counters = LiveCounters::default();
-    std::thread::scope(|s| {
-        let rx = s.spawn(|| {
-            let mut out = Collect::default();
-            let mut live = LiveReport::default();
-            receive(&live_cfg, &mut out, &counters, &mut live).unwrap();
-            (live, out)
-        });
-        // Let the receiver bind before the first packet.
-        std::thread::sleep(std::time::Duration::from_millis(100));
+    with_receiver(&live_cfg, || {
         let stop = AtomicBool::new(false);
-        let sim_report = sim.run(history, |_| None, &stop).unwrap();
-        let (live, out) = rx.join().unwrap();
-        (sim_report, live, out)
+        sim.run(history, |_| None, &stop).unwrap()
     })
 }
 
@@ -279,24 +296,13 @@ fn silent_run(
     let mut cfg = live_config(vec![line(a)], vec![]);
     cfg.silence_ns = 100_000_000;
     cfg.stop_after_silence_ns = Some(stop_after_ms * 1_000_000);
-    let counters = LiveCounters::default();
-    std::thread::scope(|s| {
-        let rx = s.spawn(|| {
-            let mut out = Collect::default();
-            let mut live = LiveReport::default();
-            receive(&cfg, &mut out, &counters, &mut live).unwrap();
-            (live, out)
-        });
-        std::thread::sleep(std::time::Duration::from_millis(100));
+    let ((), live, out) = with_receiver(&cfg, || {
         let tx = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-        let mut b = ticklane_feeds::moldudp64::MoldPacketBuilder::new(SESSION, 1);
-        for m in [&b"one"[..], b"two", b"three"] {
-            b.push(m, |_| {}).unwrap();
-        }
-        tx.send_to(b.flush().unwrap(), a).unwrap();
+        tx.send_to(&packet(1, &[b"one", b"two", b"three"]), a)
+            .unwrap();
         send(&tx, a);
-        rx.join().unwrap()
-    })
+    });
+    (live, out)
 }
 
 #[test]
@@ -373,20 +379,10 @@ fn a_multicast_line_joined_on_the_loopback_interface() {
             return;
         }
     };
-    let counters = LiveCounters::default();
-    let (report, out) = std::thread::scope(|s| {
-        let rx = s.spawn(|| {
-            let mut out = Collect::default();
-            let mut live = LiveReport::default();
-            receive(&live_cfg, &mut out, &counters, &mut live).unwrap();
-            (live, out)
-        });
-        std::thread::sleep(std::time::Duration::from_millis(100));
+    let (report, live, out) = with_receiver(&live_cfg, || {
         let stop = AtomicBool::new(false);
-        let r = sim.run(&history, |_| None, &stop);
-        (r, rx.join().unwrap())
+        sim.run(&history, |_| None, &stop)
     });
-    let (live, out) = out;
     match report {
         Ok(r) if live.datagrams[0] > 0 => {
             assert_eq!(out.messages.len() as u64, r.messages);
@@ -507,22 +503,7 @@ fn re_request_answers_from_anyone_but_the_server_asked_are_ignored_and_counted()
     let mut cfg = live_config(vec![line(a)], vec![server.local_addr().unwrap()]);
     cfg.session.line_grace_ns = 1_000_000;
     cfg.stop_after_silence_ns = Some(2_000_000_000);
-    let counters = LiveCounters::default();
-    let packet = |first: u64, msgs: &[&[u8]]| {
-        let mut b = ticklane_feeds::moldudp64::MoldPacketBuilder::new(SESSION, first);
-        for m in msgs {
-            b.push(m, |_| {}).unwrap();
-        }
-        b.flush().unwrap().to_vec()
-    };
-    let (live, out) = std::thread::scope(|s| {
-        let rx = s.spawn(|| {
-            let mut out = Collect::default();
-            let mut live = LiveReport::default();
-            receive(&cfg, &mut out, &counters, &mut live).unwrap();
-            (live, out)
-        });
-        std::thread::sleep(std::time::Duration::from_millis(100));
+    let ((), live, out) = with_receiver(&cfg, || {
         let tx = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
         // Messages 1-2, then 5-6: 3 and 4 are asked of the server.
         tx.send_to(&packet(1, &[b"one", b"two"]), a).unwrap();
@@ -543,7 +524,6 @@ fn re_request_answers_from_anyone_but_the_server_asked_are_ignored_and_counted()
         std::thread::sleep(std::time::Duration::from_millis(50));
         let eos = ticklane_feeds::moldudp64::MoldPacketBuilder::new(SESSION, 7).end_of_session();
         tx.send_to(&eos, a).unwrap();
-        rx.join().unwrap()
     });
     let got: Vec<&[u8]> = out.messages.iter().map(|(_, m)| &m[..]).collect();
     assert_eq!(
