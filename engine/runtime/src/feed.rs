@@ -225,6 +225,14 @@ fn blank_event() -> LaneEvent {
     }
 }
 
+/// A heartbeat that moves a lane's event time to `ts` (`seq`: the next event's number).
+fn heartbeat_at(ts: u64, seq: u64) -> LaneEvent {
+    let mut item = blank_event();
+    item.event.ts = Timestamp(ts);
+    item.seq = seq;
+    item
+}
+
 impl Publisher {
     /// A publisher over the lanes' producers (index = lane number).
     pub fn new(
@@ -456,9 +464,7 @@ impl Publisher {
             return Ok(());
         }
         self.stats.heartbeats += 1;
-        let mut item = blank_event();
-        item.event.ts = Timestamp(boundary);
-        item.seq = self.seq;
+        let item = heartbeat_at(boundary, self.seq);
         for l in 0..self.lanes.len() {
             if route != Route::Lane(l as u16) {
                 self.stage(l, item)?;
@@ -488,10 +494,7 @@ impl Publisher {
     #[cold]
     fn catch_up_to(&mut self, lane: usize, ts: u64, seq: u64) -> Result<(), Stopped> {
         self.stats.heartbeats += 1;
-        let mut item = blank_event();
-        item.event.ts = Timestamp(ts);
-        item.seq = seq;
-        self.stage(lane, item)
+        self.stage(lane, heartbeat_at(ts, seq))
     }
 
     /// Publishes everything staged (call at the end of each packet or input chunk).
@@ -586,10 +589,7 @@ impl Publisher {
                     .filter(|&l| quiet(l))
                     .try_for_each(|l| {
                         let reach = self.lanes[l].behind.take().map_or(ts, |b| b.max(ts));
-                        let mut item = blank_event();
-                        item.event.ts = Timestamp(reach);
-                        item.seq = seq;
-                        self.stage(l, item)
+                        self.stage(l, heartbeat_at(reach, seq))
                     })
             }
             _ => Ok(()),
