@@ -39,8 +39,8 @@ use crate::lane_ring::LaneConsumer;
 use ticklane_book::{AnomalyKind, Market};
 use ticklane_core::{EventBody, InstrumentId, MarketEvent, Qty, Symbol, Timestamp};
 use ticklane_strategy::{
-    Context, OrderCommand, OrderRequest, OrderUpdate, OrderUpdateKind, Outbox, ParamError,
-    Position, RejectReason, RiskRule, Strategy, StrategyId, TimerQueue, TradePrint,
+    Context, OrderCommand, OrderUpdate, OrderUpdateKind, Outbox, ParamError, Position,
+    RejectReason, RiskRule, Strategy, StrategyId, TimerQueue, TradePrint,
 };
 
 use crate::clock::HopClock;
@@ -994,48 +994,44 @@ impl<V: Venue> Lane<V> {
                         cmd,
                         OrderCommand::Submit { .. } | OrderCommand::Modify { .. }
                     );
-                if halted_submit || self.slots[i].strategy.is_none() {
-                    let why = RejectReason::TradingHalted;
-                    let (instrument, kind) = match cmd {
-                        OrderCommand::Submit { request, .. } => {
-                            (request.instrument, OrderUpdateKind::Rejected(why))
-                        }
-                        // Its own order: the refusal names the order's instrument.
-                        _ => (
-                            self.slots[i]
-                                .outbox
-                                .order(cmd.id())
-                                .map_or(InstrumentId::NONE, |o| o.request.instrument),
-                            OrderUpdateKind::AmendRejected(why),
-                        ),
-                    };
-                    self.reports.push(VenueReport::Update(OrderUpdate {
-                        ts: now,
-                        id: cmd.id(),
-                        instrument,
-                        kind,
-                    }));
-                } else if let OrderCommand::Submit {
-                    request: OrderRequest { instrument, .. },
-                    ..
-                } = cmd
-                {
-                    if self.mask_of(instrument) & (1u64 << i) == 0 {
-                        // Outside its subscriptions: a book this lane may not keep.
-                        self.reports.push(VenueReport::Update(OrderUpdate {
-                            ts: now,
-                            id: cmd.id(),
-                            instrument,
-                            kind: OrderUpdateKind::Rejected(RejectReason::NotSubscribed),
-                        }));
-                    } else {
-                        self.venue
-                            .on_command(now, &cmd, &self.market, &mut self.reports);
-                    }
+                // The lane's own refusals: trading halted, or a submit outside the strategy's
+                // subscriptions (a book this lane may not keep).
+                let refusal = if halted_submit || self.slots[i].strategy.is_none() {
+                    Some(RejectReason::TradingHalted)
                 } else {
+                    match cmd {
+                        OrderCommand::Submit { request, .. }
+                            if self.mask_of(request.instrument) & (1u64 << i) == 0 =>
+                        {
+                            Some(RejectReason::NotSubscribed)
+                        }
+                        _ => None,
+                    }
+                };
+                let Some(why) = refusal else {
                     self.venue
                         .on_command(now, &cmd, &self.market, &mut self.reports);
-                }
+                    continue;
+                };
+                let (instrument, kind) = match cmd {
+                    OrderCommand::Submit { request, .. } => {
+                        (request.instrument, OrderUpdateKind::Rejected(why))
+                    }
+                    // Its own order: the refusal names the order's instrument.
+                    _ => (
+                        self.slots[i]
+                            .outbox
+                            .order(cmd.id())
+                            .map_or(InstrumentId::NONE, |o| o.request.instrument),
+                        OrderUpdateKind::AmendRejected(why),
+                    ),
+                };
+                self.reports.push(VenueReport::Update(OrderUpdate {
+                    ts: now,
+                    id: cmd.id(),
+                    instrument,
+                    kind,
+                }));
             }
             self.deliver(seq);
             let mut foreign = std::mem::take(&mut self.foreign);
