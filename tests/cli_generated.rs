@@ -117,14 +117,17 @@ fn bench_reports_every_stage_without_errors() {
             "decode+normalize",
             "decode+normalize+book",
             "decode+normalize+lane",
-            "lane, every book kept"
+            "lane, every book kept",
+            "lane, latency measured"
         ]
     );
     for r in v.as_array().unwrap() {
         assert_eq!(r["messages"], 30_000);
     }
-    // Both lane stages decide the same (the bench fails otherwise).
+    // All lane stages decide the same (the bench fails otherwise): neither the books kept
+    // nor measuring latency changes a decision.
     assert_eq!(v[3]["digest"], v[4]["digest"]);
+    assert_eq!(v[3]["digest"], v[5]["digest"]);
     assert_eq!(v[3]["digest"].as_str().map(str::len), Some(64));
 }
 

@@ -76,18 +76,21 @@ pub fn run(
     let mut lane_digest = String::new();
     let mut digests = Vec::new();
     // The lane as configured (it keeps the books its strategies read), then the same lane
-    // keeping every book (`engine.books = "all"`): the same digest, more work.
-    for (stage, books) in [
-        ("decode+normalize+lane", None),
-        ("lane, every book kept", Some(BookScope::All)),
+    // keeping every book (`engine.books = "all"`): the same digest, more work; then the lane
+    // as configured measuring its hop latencies as `ticklane run` does by default (the items
+    // stamped in batches of 64, as the feed stamps a decoded batch): the same digest again.
+    for (stage, books, measured) in [
+        ("decode+normalize+lane", None, false),
+        ("lane, every book kept", Some(BookScope::All), false),
+        ("lane, latency measured", None, true),
     ] {
         let mut lanes = (0..passes)
-            .map(|_| lane_from_default_config(books))
+            .map(|_| lane_from_default_config(books, measured))
             .collect::<anyhow::Result<Vec<_>>>()?;
         let mut digest = String::new();
         time(stage, &mut || match lanes.pop() {
             Some(lane) => {
-                let (stats, d) = decode_lane(&buf, lane);
+                let (stats, d) = decode_lane(&buf, lane, measured);
                 digest = d;
                 stats
             }
@@ -103,7 +106,7 @@ pub fn run(
         } else {
             anyhow::ensure!(
                 digest == lane_digest,
-                "the lane keeping every book made another run digest ({digest}) than the lane as configured ({lane_digest})"
+                "the lane \"{stage}\" made another run digest ({digest}) than the lane as configured ({lane_digest})"
             );
         }
     }
@@ -148,6 +151,7 @@ pub fn run(
 /// book scope, unless `books` overrides it; no latency stamps, no journal).
 fn lane_from_default_config(
     books: Option<BookScope>,
+    measure_latency: bool,
 ) -> anyhow::Result<Lane<Box<dyn ticklane_exec::Venue>>> {
     let origin = "config/run.toml (embedded)";
     let cfg = crate::run_config::RunConfig::parse(crate::run_config::RUN_DEFAULT, origin)?;
@@ -157,7 +161,7 @@ fn lane_from_default_config(
         .collect();
     let venue = cfg.venue.factory(&cfg.risk)?;
     let settings = LaneSettings {
-        measure_latency: false,
+        measure_latency,
         order_capacity: cfg.engine.order_capacity,
         books: books
             .or_else(|| crate::run_config::book_scope(&cfg.engine.books))
@@ -174,9 +178,16 @@ fn lane_from_default_config(
 }
 
 /// Decode + normalize + `lane`, on this thread: every event goes to `Lane::process` as the
-/// lane thread of `ticklane run` would receive it from its ring. Returns the counts and the
-/// lane's run digest (hex).
-fn decode_lane(buf: &[u8], mut lane: Lane<Box<dyn ticklane_exec::Venue>>) -> (EventStats, String) {
+/// lane thread of `ticklane run` would receive it from its ring. `measured`: the items carry
+/// hop stamps, one clock read per 64 items (a batch), and the lane records its hops. Returns
+/// the counts and the lane's run digest (hex).
+fn decode_lane(
+    buf: &[u8],
+    mut lane: Lane<Box<dyn ticklane_exec::Venue>>,
+    measured: bool,
+) -> (EventStats, String) {
+    const BATCH: u64 = 64;
+    let clock = ticklane_runtime::HopClock::new();
     lane.start();
     let mut seq = 0u64;
     let mut item = LaneEvent {
@@ -195,10 +206,15 @@ fn decode_lane(buf: &[u8], mut lane: Lane<Box<dyn ticklane_exec::Venue>>) -> (Ev
         t_enqueued: 0,
     };
     let stats = for_each_event(buf, |ev| {
+        if measured && seq.is_multiple_of(BATCH) {
+            lane.end_batch();
+            let t = clock.raw();
+            (item.t_received, item.t_decoded, item.t_enqueued) = (t, t, t);
+        }
         item.event = *ev;
         item.seq = seq;
         seq += 1;
-        lane.process(&item, false);
+        lane.process(&item, measured);
     });
     let report = lane.finish();
     let digest = lanes_digest(std::slice::from_ref(&report));

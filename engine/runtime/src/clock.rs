@@ -38,6 +38,19 @@ impl HopClock {
         }
     }
 
+    /// A clock that reads what the returned handle sets (one tick per ns, starting at 0), for
+    /// tests that check which span each stamp ends up in.
+    pub fn mock() -> (Self, std::sync::Arc<quanta::Mock>) {
+        let (inner, mock) = quanta::Clock::mock();
+        (
+            Self {
+                inner,
+                ns_per_2_32_ticks: 1 << 32,
+            },
+            mock,
+        )
+    }
+
     /// The raw reading `age_ns` nanoseconds before `raw` (for a stamp taken elsewhere, e.g. a
     /// kernel receive timestamp turned into an age).
     #[inline]

@@ -453,6 +453,12 @@ pub struct Lane<V: Venue> {
     foreign: Vec<(usize, u32, OrderUpdate)>,
     drained: Vec<OrderCommand>,
     latency: LatencyRecorder,
+    /// Reused to read the running tick-to-decision percentiles for the status line.
+    status_histogram: hdrhistogram::Histogram<u64>,
+    /// The last stamp of the measured item just processed, which is when the lane was free for
+    /// the next one: that item's `ring` hop ends there (one clock read per item, not two). 0
+    /// when the next item must take its own: at the start of each batch read from the ring.
+    t_free: u64,
     clock: HopClock,
     control: Arc<LaneControl>,
     incidents: Option<IncidentSink>,
@@ -610,6 +616,8 @@ impl<V: Venue> Lane<V> {
             foreign: Vec::new(),
             drained: Vec::with_capacity(64),
             latency: LatencyRecorder::new(),
+            status_histogram: crate::latency::empty_histogram(),
+            t_free: 0,
             clock: HopClock::new(),
             control,
             incidents,
@@ -645,6 +653,12 @@ impl<V: Venue> Lane<V> {
     /// The lane's books.
     pub fn market(&self) -> &Market {
         &self.market
+    }
+
+    /// Replaces the clock that stamps the hops (a [`HopClock::mock`] in tests).
+    pub fn with_hop_clock(mut self, clock: HopClock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Calls every strategy's `on_start` (at event time 0: no event has arrived yet).
@@ -1170,11 +1184,23 @@ impl<V: Venue> Lane<V> {
     }
 
     /// Processes one item from the ring. `measure`: stamp its hops (the `ring` hop ends when
-    /// the lane starts processing the item, so it includes waiting behind earlier items).
+    /// the lane is free to start the item, so it includes waiting behind earlier items).
+    ///
+    /// Items of one batch are processed back to back, so the last stamp of an item that went
+    /// through the strategies is also when the lane was free for the item right after it:
+    /// that is the next item's dequeue stamp (within a batch, see [`Lane::end_batch`]), which
+    /// halves the clock reads. After any other item the next one takes its own stamp.
     #[inline]
     pub fn process(&mut self, le: &LaneEvent, measure: bool) {
         let measure = measure && self.settings.measure_latency && le.t_received != 0;
-        let t_dequeued = if measure { self.clock.raw() } else { 0 };
+        let t_free = std::mem::take(&mut self.t_free);
+        let t_dequeued = if !measure {
+            0
+        } else if t_free != 0 {
+            t_free
+        } else {
+            self.clock.raw()
+        };
         let ev = &le.event;
         let now = ev.ts;
         self.last_ts = self.last_ts.max(now);
@@ -1278,14 +1304,23 @@ impl<V: Venue> Lane<V> {
                 Hop::TickToDecision,
                 c.nanos_between(le.t_received, t_decision),
             );
+            self.t_free = t_decision;
             if sent {
                 let t_out = self.clock.raw();
                 self.latency
                     .record(Hop::OrderOut, c.nanos_between(t_decision, t_out));
                 self.latency
                     .record(Hop::TickToTrade, c.nanos_between(le.t_received, t_out));
+                self.t_free = t_out;
             }
         }
+    }
+
+    /// Ends a batch of items processed back to back: the next measured item takes its own
+    /// dequeue stamp (the lane may have waited for it).
+    #[inline]
+    pub fn end_batch(&mut self) {
+        self.t_free = 0;
     }
 
     /// Marks every strategy's ledger to the books' mids and samples its equity, at each
@@ -1372,8 +1407,10 @@ impl<V: Venue> Lane<V> {
         c.ring_len.store(ring_len as u64, Ordering::Relaxed);
     }
 
-    fn publish_latency(&self) {
-        let s = self.latency.summary(Hop::TickToDecision);
+    fn publish_latency(&mut self) {
+        self.latency
+            .fill_histogram(Hop::TickToDecision, &mut self.status_histogram);
+        let s = crate::latency::summarize(&self.status_histogram);
         self.control.t2d_p50.store(s.p50, Ordering::Relaxed);
         self.control.t2d_p99.store(s.p99, Ordering::Relaxed);
     }
@@ -1418,6 +1455,7 @@ impl<V: Venue> Lane<V> {
         let mut since_status = 0u32;
         loop {
             let n = rx.consume(&mut batch, |le| self.process(le, measure));
+            self.end_batch();
             if n == 0 {
                 if since_status > 0 {
                     since_status = 0;

@@ -1064,3 +1064,101 @@ fn a_strategy_reads_only_the_books_it_subscribes_to() {
         );
     }
 }
+
+/// Spends time on a mock hop clock: `EVENT_COST` ns in every event callback, `TIMER_COST` in
+/// its timer (set at 15 µs of event time).
+struct Spender {
+    clock: Arc<quanta::Mock>,
+}
+
+const EVENT_COST: u64 = 1_000;
+const TIMER_COST: u64 = 50_000;
+
+impl Strategy for Spender {
+    fn on_start(&mut self, ctx: &mut Context<'_>) {
+        ctx.set_timer(Timestamp(15_000), TimerId(1));
+    }
+    fn on_event(&mut self, _ev: &MarketEvent, _ctx: &mut Context<'_>) {
+        self.clock.increment(EVENT_COST);
+    }
+    fn on_timer(&mut self, _t: TimerId, _ctx: &mut Context<'_>) {
+        self.clock.increment(TIMER_COST);
+    }
+}
+
+/// Which span each hop stamp ends up in, on a mock clock. Items processed back to back share
+/// a stamp (one ends where the next starts), but only after an item that went through the
+/// strategies: time spent on anything else (here a heartbeat whose timer fires) is waiting for
+/// the next item, never its strategy time, and so is time between batches.
+#[test]
+fn hop_stamps_split_waiting_from_strategy_time() {
+    let (clock, mock) = ticklane_runtime::HopClock::mock();
+    let t0 = 1_000_000;
+    mock.increment(t0);
+    let m = mock.clone();
+    let factory: ticklane_runtime::StrategyFactory =
+        Arc::new(move || Ok(Box::new(Spender { clock: m.clone() }) as Box<dyn Strategy>));
+    let mut lane = new_lane(
+        vec![spec(0, "spend", &[symbol(1)], factory)],
+        TouchVenue::new(),
+    )
+    .with_hop_clock(clock);
+    lane.start();
+    let s = session(1, 1, 10);
+    lane.process(&item(0, at(500, &s[0])), true);
+    // The directory went to the strategy too (unmeasured: no stamps).
+    let t0 = t0 + EVENT_COST;
+    assert_eq!(mock.value(), t0);
+    // Received, decoded and enqueued 100 ns apart, the last 100 ns before `now`.
+    let stamped = |seq: u64, ev: MarketEvent, now: u64| LaneEvent {
+        t_received: now - 300,
+        t_decoded: now - 200,
+        t_enqueued: now - 100,
+        ..item(seq, ev)
+    };
+    let heartbeat = LaneEvent {
+        heartbeat: true,
+        ..item(
+            0,
+            MarketEvent::new(
+                Timestamp(20_000),
+                InstrumentId::NONE,
+                ticklane_core::EventBody::BrokenTrade {
+                    match_id: ticklane_core::MatchId(0),
+                },
+            ),
+        )
+    };
+    // One batch: A, the heartbeat (fires the timer), B and C, all enqueued before it began.
+    lane.process(&stamped(1, at(10_000, &s[1]), t0), true);
+    lane.process(&heartbeat, true);
+    lane.process(&stamped(2, at(21_000, &s[2]), t0), true);
+    lane.process(&stamped(3, at(22_000, &s[3]), t0), true);
+    lane.end_batch();
+    // Idle, then D alone in the next batch.
+    mock.increment(7_000);
+    let now = t0 + 3 * EVENT_COST + TIMER_COST + 7_000;
+    lane.process(&stamped(4, at(23_000, &s[4]), now), true);
+    let report = lane.finish();
+    let h = |hop| report.latency.histogram(hop);
+    use ticklane_runtime::Hop;
+    // Each item's own callback, and nothing else, is its strategy time.
+    let strategy = h(Hop::Strategy);
+    assert_eq!(
+        (strategy.len(), strategy.min(), strategy.max()),
+        (4, EVENT_COST, EVENT_COST)
+    );
+    for hop in [Hop::Decode, Hop::Publish] {
+        let x = h(hop);
+        assert_eq!((x.len(), x.min(), x.max()), (4, 100, 100), "{}", hop.name());
+    }
+    // A and D: 100 ns in the ring. B waited for A and the heartbeat's timer, C for B as well.
+    let ring = h(Hop::Ring);
+    assert_eq!((ring.len(), ring.count_at(100)), (4, 2));
+    let b = EVENT_COST + TIMER_COST + 100;
+    assert_eq!(ring.count_at(b), 1, "B's wait");
+    assert_eq!(ring.count_at(b + EVENT_COST), 1, "C's wait");
+    let t2d = h(Hop::TickToDecision);
+    assert_eq!(t2d.count_at(300 + EVENT_COST), 2, "A and D");
+    assert_eq!(t2d.count_at(b + 200 + EVENT_COST), 1, "B");
+}
