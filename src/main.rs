@@ -334,6 +334,9 @@ enum Command {
         /// Run only this strategy of the configuration (repeat for more).
         #[arg(long = "strategy")]
         strategy: Vec<String>,
+        /// Do not stamp hops (no latency histograms; the decisions and digest are the same).
+        #[arg(long)]
+        no_latency: bool,
         /// Write the run's reports here.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -703,6 +706,7 @@ fn main() -> ExitCode {
             to,
             symbols,
             strategy,
+            no_latency,
             out,
             json,
         } => replay_window(from.as_deref(), to.as_deref(), &symbols).and_then(|window| {
@@ -716,6 +720,7 @@ fn main() -> ExitCode {
                     json,
                     window,
                     strategies: strategy,
+                    no_latency,
                     ..cmd::run::RunOverrides::default()
                 },
             )

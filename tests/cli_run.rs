@@ -143,6 +143,27 @@ fn one_digest_across_runs_lanes_paces_and_source_paths() {
         digest(&json(&["run", "--file", p])),
         "in-memory vs pcap"
     );
+    // `replay` of the pcap, measuring its hops or not: the same decisions. Every event the
+    // lane took was measured, and with `--no-latency` none.
+    let measured = json(&["replay", p]);
+    let unmeasured = json(&["replay", p, "--no-latency"]);
+    assert_eq!(
+        digest(&base),
+        digest(&measured),
+        "in-memory vs replayed pcap"
+    );
+    assert_eq!(
+        digest(&base),
+        digest(&unmeasured),
+        "replay with --no-latency"
+    );
+    assert_eq!(
+        measured["latency_ns"]["ring"]["count"], measured["lanes"][0]["events"],
+        "{measured}"
+    );
+    for hop in ["decode", "ring", "strategy", "tick-to-decision"] {
+        assert_eq!(unmeasured["latency_ns"][hop]["count"], 0, "{hop}");
+    }
 
     // A different session decides differently.
     let other = json(&["run", "--messages", "150000"]);
