@@ -210,9 +210,7 @@ fn trailing_bytes(buf: &[u8], pos: usize, report: &mut SourceReport) {
 
 /// Any file `ticklane` reads (binary, .gz, pcap, pcapng, LOBSTER), through the commands'
 /// reader. The reader decodes before handing a message over, so the `decode` hop is not
-/// measured for these sources (arrival is stamped after decoding). Paced, each event is
-/// stamped when it is due; unpaced, once per chunk of events published together (as the
-/// in-memory source stamps each decoded batch), when the chunk's first event is read.
+/// measured for these sources (arrival is stamped after decoding).
 struct FileSource {
     path: PathBuf,
 }
@@ -227,8 +225,6 @@ impl FeedSource for FileSource {
         };
         let mut stopped = false;
         let mut n = 0u32;
-        let paced = publisher.is_paced();
-        let mut t = 0u64;
         let result = super::feed::read(&self.path, &opts, |rec| {
             if let Some(ev) = rec.event {
                 // A recording is paced by its receive times (bursts as they arrived), a file
@@ -238,9 +234,7 @@ impl FeedSource for FileSource {
                     stopped = true;
                     return ControlFlow::Break(());
                 }
-                if paced || n == 0 {
-                    t = publisher.stamp();
-                }
+                let t = publisher.stamp();
                 if publisher.publish(ev, t, t).is_err() {
                     stopped = true;
                     return ControlFlow::Break(());
