@@ -144,7 +144,8 @@ fn one_digest_across_runs_lanes_paces_and_source_paths() {
         "in-memory vs pcap"
     );
     // `replay` of the pcap, measuring its hops or not: the same decisions. Every event the
-    // lane took was measured, and with `--no-latency` none.
+    // lane took was measured (it dropped none: the feed sends no unread instrument's events,
+    // see `unkept_events` above), and with `--no-latency` none.
     let measured = json(&["replay", p]);
     let unmeasured = json(&["replay", p, "--no-latency"]);
     assert_eq!(

@@ -78,7 +78,8 @@ pub fn run(
     // The lane as configured (it keeps the books its strategies read), then the same lane
     // keeping every book (`engine.books = "all"`): the same digest, more work; then the lane
     // as configured measuring its hop latencies as `ticklane run` does by default (the items
-    // stamped in batches of 64, as the feed stamps a decoded batch): the same digest again.
+    // stamped once per 64, taken as one batch; the feed stamps each decoded batch of 128, the
+    // lane reads up to 256 at a time): the same digest again.
     for (stage, books, measured) in [
         ("decode+normalize+lane", None, false),
         ("lane, every book kept", Some(BookScope::All), false),
@@ -148,7 +149,8 @@ pub fn run(
 }
 
 /// One lane built from the embedded `config/run.toml` (its strategies, venue, risk limits and
-/// book scope, unless `books` overrides it; no latency stamps, no journal).
+/// book scope, unless `books` overrides it; latency recorded only if `measure_latency`; no
+/// journal).
 fn lane_from_default_config(
     books: Option<BookScope>,
     measure_latency: bool,

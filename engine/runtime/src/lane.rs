@@ -1189,7 +1189,10 @@ impl<V: Venue> Lane<V> {
     /// Items of one batch are processed back to back, so the last stamp of an item that went
     /// through the strategies is also when the lane was free for the item right after it:
     /// that is the next item's dequeue stamp (within a batch, see [`Lane::end_batch`]), which
-    /// halves the clock reads. After any other item the next one takes its own stamp.
+    /// halves the clock reads. After any other item the next one takes its own stamp. (So the
+    /// read of a later item's ring slot falls in its strategy span.) A caller that processes
+    /// items with `measure` must call [`Lane::end_batch`] whenever it may have waited between
+    /// two items, or the wait counts as the next item's strategy time.
     #[inline]
     pub fn process(&mut self, le: &LaneEvent, measure: bool) {
         let measure = measure && self.settings.measure_latency && le.t_received != 0;

@@ -13,10 +13,12 @@
 //! for events after which at least one order left the lane.
 //!
 //! Measuring must not cost what it measures: every event's hops are recorded (no sampling),
-//! so the lane reads the clock once per event (the stamp that ends one event's strategy or
-//! order-out span also starts the next event's, when the two are processed back to back, see
-//! [`Lane::process`](crate::Lane::process)) and a sample is one counter increment in
-//! HdrHistogram's bucket layout ([`LatencyRecorder::record`]). Together they took the embedded
+//! so the lane reads the clock once per event that reaches the strategies, plus once when
+//! orders leave (the stamp that ends one event's span also starts the next event's when the
+//! two are processed back to back; the first item of a batch and an item after one that
+//! skipped the strategies take their own, see [`Lane::process`](crate::Lane::process)), and a
+//! sample is one counter increment in HdrHistogram's bucket layout
+//! ([`LatencyRecorder::record`]). Together they took the embedded
 //! session's end-to-end rate with latency on from about 11 to about 14–15 M events/s on the
 //! development VM (`BENCHMARKS.md`).
 
