@@ -171,6 +171,23 @@ fn one_digest_across_runs_lanes_paces_and_source_paths() {
     assert_ne!(digest(&base), digest(&other));
 }
 
+/// The run digest of the embedded default cut to 200,000 messages, as committed: the same on
+/// every machine, CI's included, one lane or two. A change here means that what the strategies
+/// saw or did changed: say why in the commit and update the golden file.
+#[test]
+fn the_default_run_digest_is_the_committed_golden() {
+    let golden = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/run_digest_default_200k.txt"),
+    )
+    .unwrap();
+    let golden = golden.trim();
+    assert_eq!(golden.len(), 64);
+    for lanes in ["1", "2"] {
+        let v = json(&["run", "--messages", "200000", "--lanes", lanes]);
+        assert_eq!(digest(&v), golden, "{lanes} lane(s)");
+    }
+}
+
 #[test]
 fn hgrm_files_are_written_per_hop() {
     let dir = tempfile::tempdir().unwrap();
