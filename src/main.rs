@@ -307,11 +307,13 @@ enum Command {
         #[arg(long)]
         token: Option<String>,
     },
-    /// Replay a capture, pcap or binary file through the engine (same as `run --file`, paced
-    /// as recorded by default).
+    /// Replay a capture, pcap or binary file through the engine (same as `run --file`): as fast
+    /// as the pipeline allows by default, or paced by the recorded receive times (`--speed 1x`).
+    /// Without a SOURCE, the configuration's own source (the embedded default: the generated
+    /// session).
     Replay {
-        /// Capture, pcap/pcapng or NASDAQ binary file.
-        source: PathBuf,
+        /// Capture, pcap/pcapng or NASDAQ binary file (default: the configuration's source).
+        source: Option<PathBuf>,
         /// Run configuration (strategies, engine); default: the embedded config/run.toml.
         #[arg(long)]
         config: Option<PathBuf>,
@@ -552,6 +554,7 @@ fn main() -> ExitCode {
                 window: ticklane_runtime::Window::default(),
                 live: None,
                 strategies: Vec::new(),
+                ..cmd::run::RunOverrides::default()
             },
         ),
         Command::Paper {
@@ -713,8 +716,10 @@ fn main() -> ExitCode {
             cmd::run::run(
                 config.as_deref(),
                 cmd::run::RunOverrides {
-                    file: Some(source),
+                    file: source,
                     pace: Some(speed),
+                    pace_flag: "--speed",
+                    no_live: true,
                     lanes,
                     out_dir: out,
                     json,

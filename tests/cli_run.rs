@@ -37,6 +37,15 @@ fn digest(v: &serde_json::Value) -> String {
     v["digest"].as_str().unwrap().to_string()
 }
 
+/// The committed run digest of the embedded default cut to 200,000 messages.
+fn golden_digest() -> String {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/run_digest_default_200k.txt"),
+    )
+    .unwrap();
+    text.trim().to_string()
+}
+
 #[test]
 fn the_default_run_trades_and_prints_a_summary() {
     let out = ok(&["run", "--messages", "300000"]);
@@ -176,15 +185,74 @@ fn one_digest_across_runs_lanes_paces_and_source_paths() {
 /// saw or did changed: say why in the commit and update the golden file.
 #[test]
 fn the_default_run_digest_is_the_committed_golden() {
-    let golden = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/run_digest_default_200k.txt"),
-    )
-    .unwrap();
-    let golden = golden.trim();
+    let golden = golden_digest();
+    let golden = golden.as_str();
     assert_eq!(golden.len(), 64);
     for lanes in ["1", "2"] {
         let v = json(&["run", "--messages", "200000", "--lanes", lanes]);
         assert_eq!(digest(&v), golden, "{lanes} lane(s)");
+    }
+}
+
+/// `replay` without a SOURCE replays the configuration's source: the embedded default's
+/// generated session, here cut to 200,000 messages, to the committed golden digest. The same
+/// session recorded as a capture (one message per record, received 20 µs apart) replays to that
+/// digest three times at `max` and three times at `10x`, on one lane and on two.
+#[test]
+fn replays_at_max_and_10x_on_one_and_two_lanes_give_the_golden_digest() {
+    use ticklane_replay::format::{CaptureHeader, FeedKind};
+    use ticklane_replay::{CaptureWriter, Line, WriterOptions};
+    let golden = golden_digest();
+    let golden = golden.as_str();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/run.toml")).unwrap();
+    assert!(cfg.contains("\nmessages = 2_000_000\n"));
+    let cut = dir.path().join("cut.toml");
+    std::fs::write(
+        &cut,
+        cfg.replace("\nmessages = 2_000_000\n", "\nmessages = 200_000\n"),
+    )
+    .unwrap();
+    let cut = cut.to_str().unwrap();
+    assert_eq!(digest(&json(&["replay", "--config", cut])), golden);
+
+    let file = dir.path().join("s.itch");
+    ok(&[&["gen"], &SESSION[..], &["-o", file.to_str().unwrap()]].concat());
+    let bytes = std::fs::read(&file).unwrap();
+    let cap = dir.path().join("s.tlcap");
+    let header = CaptureHeader::new(FeedKind::ItchBinary, "");
+    let mut w = CaptureWriter::create(&cap, &header, WriterOptions::default()).unwrap();
+    let (mut pos, mut n) = (0usize, 0u64);
+    while pos < bytes.len() {
+        let len = usize::from(u16::from_be_bytes([bytes[pos], bytes[pos + 1]]));
+        let t = 34_200_000_000_000 + n * 20_000;
+        w.write_record(t, Line::A, &bytes[pos + 2..pos + 2 + len])
+            .unwrap();
+        pos += 2 + len;
+        n += 1;
+    }
+    w.finish().unwrap();
+    assert_eq!(n, 200_000);
+    let c = cap.to_str().unwrap();
+    // A symbol that no directory message names is reported, not silently replayed as nothing.
+    let v = json(&["replay", c, "--symbols", "AAPL,NOPE"]);
+    assert_eq!(v["unmatched_symbols"], serde_json::json!(["NOPE"]), "{v}");
+    assert!(v["filtered"].as_u64().unwrap() > 0, "{v}");
+    for speed in ["max", "10x"] {
+        for lanes in ["1", "2"] {
+            for round in 0..3 {
+                let v = json(&["replay", c, "--speed", speed, "--lanes", lanes]);
+                assert_eq!(digest(&v), golden, "{speed}, {lanes} lane(s), run {round}");
+                // Paced: the last event was due 200,000 × 20 µs / 10 after the first.
+                let span = v["paced_span_ns"].as_u64().unwrap();
+                if speed == "10x" {
+                    assert_eq!(span, (n - 1) * 20_000 / 10, "{v}");
+                } else {
+                    assert_eq!(span, 0);
+                }
+            }
+        }
     }
 }
 

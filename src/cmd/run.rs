@@ -30,6 +30,10 @@ pub struct RunOverrides {
     pub lanes: Option<u16>,
     /// Pace.
     pub pace: Option<String>,
+    /// The command-line flag that sets the pace, for errors (`--pace` when empty).
+    pub pace_flag: &'static str,
+    /// Never read the configuration's live feed (a replay reads only recorded data).
+    pub no_live: bool,
     /// Generated-session message count.
     pub messages: Option<u64>,
     /// Turn latency measurement off.
@@ -425,6 +429,9 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
 
     let live = match (&o.live, &cfg.source.live) {
         (Some(l), _) => Some(l.clone()),
+        (None, Some(_)) if o.file.is_none() && o.no_live => bail!(
+            "{origin}: source.live: a replay reads a file or the generated session; give it a SOURCE"
+        ),
         (None, Some(l)) if o.file.is_none() => {
             let args = super::live::feed_args_from_config(l, &base)
                 .with_context(|| format!("{origin}: source.live"))?;
@@ -442,7 +449,13 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
         // A live feed is paced by the wire.
         cfg.source.pace = "max".to_string();
     }
-    let pace = parse_pace(&cfg.source.pace).context("--pace")?;
+    let pace = parse_pace(&cfg.source.pace).with_context(|| {
+        if o.pace_flag.is_empty() {
+            "--pace"
+        } else {
+            o.pace_flag
+        }
+    })?;
     let mut live_counters: Option<Arc<ticklane_live::source::LiveCounters>> = None;
     let (source, source_desc, total): (Box<dyn FeedSource>, String, Option<u64>) =
         match (live, &cfg.source.file, &cfg.source.generate) {
@@ -726,6 +739,17 @@ fn print_report(r: &RunReport, cfg: &RunConfig, source: &str, digest: &[u8; 32])
             r.feed.late_books
         );
     }
+    if !r.feed.unmatched_symbols.is_empty() {
+        println!(
+            "window    --symbols named {} that no directory message of the source names: nothing of theirs was replayed",
+            r.feed
+                .unmatched_symbols
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     if r.feed.filtered > 0 || r.feed.reached_end_of_window {
         println!(
             "window    {} events outside --symbols not published; {}",
@@ -922,6 +946,7 @@ fn json_report(r: &RunReport, cfg: &RunConfig, digest: &[u8; 32]) -> serde_json:
         "heartbeats": r.feed.heartbeats,
         "full_waits": r.feed.full_waits,
         "filtered": r.feed.filtered,
+        "unmatched_symbols": r.feed.unmatched_symbols.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
         "unread": r.feed.unread,
         "late_books": r.feed.late_books,
         "reached_end_of_window": r.feed.reached_end_of_window,

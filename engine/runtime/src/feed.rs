@@ -83,6 +83,9 @@ pub struct FeedStats {
     pub reached_end_of_window: bool,
     /// Events not published because their instrument is outside the window's symbols.
     pub filtered: u64,
+    /// The window's symbols that no directory message named (a typo, or an instrument this
+    /// source does not carry): nothing of theirs was replayed.
+    pub unmatched_symbols: Vec<ticklane_core::Symbol>,
     /// Events sent to no lane because no lane reads their instrument's book (its lane keeps
     /// only its strategies' books, `engine.books = "subscribed"`, and none subscribes to it).
     pub unread: u64,
@@ -140,6 +143,8 @@ pub struct Publisher {
     window: Window,
     /// By instrument id: published (`true`) or filtered out, once its directory entry is seen.
     allowed: Vec<bool>,
+    /// By position in the window's symbols: whether a directory message named it.
+    window_matched: Vec<bool>,
     stats: FeedStats,
 }
 
@@ -268,6 +273,7 @@ impl Publisher {
             paced: 0,
             window: settings.window.clone(),
             allowed: Vec::new(),
+            window_matched: vec![false; settings.window.symbols.as_ref().map_or(0, Vec::len)],
             stats: FeedStats {
                 per_lane: vec![0; n],
                 ..FeedStats::default()
@@ -436,11 +442,18 @@ impl Publisher {
             return true;
         }
         if let EventBody::InstrumentDirectory(info) = &ev.body {
-            let keep = self
-                .window
-                .symbols
-                .as_ref()
-                .is_none_or(|s| s.contains(&info.symbol));
+            let keep = match &self.window.symbols {
+                None => true,
+                Some(s) => match s.iter().position(|x| *x == info.symbol) {
+                    Some(i) => {
+                        if let Some(m) = self.window_matched.get_mut(i) {
+                            *m = true;
+                        }
+                        true
+                    }
+                    None => false,
+                },
+            };
             if id < (1 << 24) {
                 if self.allowed.len() <= id {
                     self.allowed.resize(id + 1, false);
@@ -571,6 +584,14 @@ impl Publisher {
     /// handled everywhere, and the session's close happens at one time whatever the layout).
     pub fn finish(mut self) -> FeedStats {
         self.stats.late_books = self.router.late_books();
+        if let Some(symbols) = &self.window.symbols {
+            self.stats.unmatched_symbols = symbols
+                .iter()
+                .zip(&self.window_matched)
+                .filter(|(_, &m)| !m)
+                .map(|(s, _)| *s)
+                .collect();
+        }
         // Every lane that did not receive the last event gets a heartbeat at its time, so that
         // what was due by then (timers, the venue's answers) comes out in every lane layout,
         // and whether the lane kept that instrument's book or not.
