@@ -26,6 +26,15 @@ struct Cli {
 }
 
 /// Output format of `gen`.
+/// What `export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// Classic pcap, nanosecond timestamps.
+    Pcap,
+    /// pcapng, nanosecond timestamps.
+    Pcapng,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum GenFormat {
     /// NASDAQ binary file: u16 big-endian length + message.
@@ -55,6 +64,18 @@ enum Command {
         /// Output file.
         #[arg(short, long)]
         output: PathBuf,
+    },
+    /// Write a capture back out as pcap or pcapng (for Wireshark, tcpdump, tcpreplay): each
+    /// record as the UDP datagram it was received as.
+    Export {
+        /// Capture file (MoldUDP64 or raw datagrams).
+        capture: PathBuf,
+        /// Output file.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ExportFormat::Pcap)]
+        format: ExportFormat,
     },
     /// Summarize a file: message counts by type, instruments, time range, errors, decode rate.
     Inspect {
@@ -153,6 +174,11 @@ enum Command {
         /// Do not stamp hops (no latency histograms).
         #[arg(long)]
         no_latency: bool,
+        /// Binary files only: take each message's length from its ITCH type byte instead of the
+        /// 2-byte prefix (for files whose prefixes are zero or damaged).
+        #[arg(long)]
+        lengths_from_type: bool,
+
         /// Write one HdrHistogram percentile file (`<hop>.hgrm`) per hop into this directory.
         #[arg(long)]
         hgrm: Option<PathBuf>,
@@ -287,6 +313,11 @@ enum Command {
         /// Compress blocks with zstd.
         #[arg(long)]
         zstd: bool,
+        /// Binary files only: take each message's length from its ITCH type byte instead of the
+        /// 2-byte prefix (for files whose prefixes are zero or damaged).
+        #[arg(long)]
+        lengths_from_type: bool,
+
         /// Session name stored in the header (default: the input's file name); for a live
         /// feed, the only session accepted.
         #[arg(long)]
@@ -339,6 +370,10 @@ enum Command {
         /// Do not stamp hops (no latency histograms; the decisions and digest are the same).
         #[arg(long)]
         no_latency: bool,
+        /// Binary files only: take each message's length from its ITCH type byte instead of the
+        /// 2-byte prefix (for files whose prefixes are zero or damaged).
+        #[arg(long)]
+        lengths_from_type: bool,
         /// Write the run's reports here.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -535,6 +570,7 @@ fn main() -> ExitCode {
             pace,
             messages,
             no_latency,
+            lengths_from_type,
             hgrm,
             out,
             json,
@@ -554,6 +590,7 @@ fn main() -> ExitCode {
                 window: ticklane_runtime::Window::default(),
                 live: None,
                 strategies: Vec::new(),
+                lengths_from_type,
                 ..cmd::run::RunOverrides::default()
             },
         ),
@@ -655,6 +692,7 @@ fn main() -> ExitCode {
             input,
             output,
             zstd,
+            lengths_from_type,
             session,
             line_b,
             retransmit,
@@ -666,6 +704,10 @@ fn main() -> ExitCode {
                 if zstd {
                     Err(anyhow::anyhow!(
                         "--zstd applies to file inputs: a live recording writes uncompressed blocks"
+                    ))
+                } else if lengths_from_type {
+                    Err(anyhow::anyhow!(
+                        "--lengths-from-type applies to binary files: a live feed's MoldUDP64 packets give every message's length"
                     ))
                 } else {
                     cmd::record::run_live(
@@ -696,7 +738,17 @@ fn main() -> ExitCode {
                     Some((flag, _)) => Err(anyhow::anyhow!(
                         "{flag} applies to live inputs (udp://, quic://), not to a file"
                     )),
-                    None => cmd::record::run(std::path::Path::new(&input), &output, zstd, session),
+                    None => cmd::record::run(
+                        std::path::Path::new(&input),
+                        &output,
+                        zstd,
+                        session,
+                        if lengths_from_type {
+                            ticklane_feeds::binfile::LengthMode::FromType
+                        } else {
+                            ticklane_feeds::binfile::LengthMode::Prefix
+                        },
+                    ),
                 }
             }
         }
@@ -710,6 +762,7 @@ fn main() -> ExitCode {
             symbols,
             strategy,
             no_latency,
+            lengths_from_type,
             out,
             json,
         } => replay_window(from.as_deref(), to.as_deref(), &symbols).and_then(|window| {
@@ -720,6 +773,7 @@ fn main() -> ExitCode {
                     pace: Some(speed),
                     pace_flag: "--speed",
                     no_live: true,
+                    lengths_from_type,
                     lanes,
                     out_dir: out,
                     json,
@@ -744,6 +798,18 @@ fn main() -> ExitCode {
             output,
         } => cmd::gen::run(seed, messages, instruments, format, &output),
         Command::Inspect { file, json, read } => cmd::inspect::run(&file, json, read),
+        Command::Export {
+            capture,
+            output,
+            format,
+        } => cmd::export::run(
+            &capture,
+            &output,
+            match format {
+                ExportFormat::Pcap => ticklane_replay::convert::PcapFormat::Pcap,
+                ExportFormat::Pcapng => ticklane_replay::convert::PcapFormat::Pcapng,
+            },
+        ),
         Command::Book {
             file,
             symbol,

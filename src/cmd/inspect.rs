@@ -19,10 +19,26 @@ struct Instrument {
     messages: u64,
 }
 
+/// A capture's header.
+#[derive(Debug, serde::Serialize)]
+struct CaptureInfo {
+    feed: String,
+    session: String,
+    creator: String,
+    /// Creation time, ns since the Unix epoch (0: unknown).
+    created_ns: u64,
+    /// The same in UTC (`YYYY-MM-DDTHH:MM:SS.fffZ`), if known.
+    created: Option<String>,
+    flags: u32,
+}
+
 #[derive(Debug, serde::Serialize)]
 struct Summary {
     file: String,
     format: String,
+    /// Captures only: the header.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    capture: Option<CaptureInfo>,
     /// Captures only: what the reader recovered.
     #[serde(skip_serializing_if = "Option::is_none")]
     recovery: Option<String>,
@@ -99,6 +115,11 @@ pub fn run(path: &Path, json: bool, read: ReadOpts) -> anyhow::Result<ExitCode> 
             (None, true) => "capture".to_string(),
             (None, false) => "lobster".to_string(),
         },
+        capture: if report.capture {
+            capture_info(path)
+        } else {
+            None
+        },
         recovery: report.recovery.clone(),
         bytes,
         messages: report.messages,
@@ -172,7 +193,19 @@ fn print_text(s: &Summary) {
     if let (Some(a), Some(b)) = (&s.first_timestamp, &s.last_timestamp) {
         println!("time        {a} .. {b}");
     }
-    if s.packets > 0 {
+    if let Some(c) = &s.capture {
+        println!(
+            "header      feed {}, session {:?}, creator {:?}, created {}",
+            c.feed,
+            c.session,
+            c.creator,
+            c.created.as_deref().unwrap_or("unknown")
+        );
+    }
+    let itch_records = s.capture.as_ref().is_some_and(|c| c.feed == "itch-binary");
+    if s.packets > 0 && itch_records {
+        println!("records     {} (one ITCH message each)", s.packets);
+    } else if s.packets > 0 {
         println!(
             "moldudp64   {} packets, {} duplicates dropped, {} gaps ({} missing), {} heartbeats, {} end-of-session",
             s.packets, s.duplicates, s.gaps, s.missing, s.heartbeats, s.end_of_session
@@ -193,5 +226,70 @@ fn print_text(s: &Summary) {
             Some(p) => println!("  at {p} ({}): {}", e.stage, e.error),
             None => println!("  ({}): {}", e.stage, e.error),
         }
+    }
+}
+
+/// The header of the capture at `path` (it was just read whole, so it opens).
+fn capture_info(path: &Path) -> Option<CaptureInfo> {
+    use ticklane_replay::format::FeedKind;
+    let reader = ticklane_replay::CaptureReader::open(path).ok()?;
+    let h = reader.header();
+    Some(CaptureInfo {
+        feed: match h.feed {
+            FeedKind::Raw => "raw",
+            FeedKind::MoldUdp64 => "moldudp64",
+            FeedKind::ItchBinary => "itch-binary",
+        }
+        .to_string(),
+        session: h.session.clone(),
+        creator: h.creator.clone(),
+        created_ns: h.created_ns,
+        created: (h.created_ns > 0).then(|| utc(h.created_ns)),
+        flags: h.flags,
+    })
+}
+
+/// `ns` since the Unix epoch as `YYYY-MM-DDTHH:MM:SS.fffZ` (proleptic Gregorian, UTC).
+fn utc(ns: u64) -> String {
+    let secs = ns / 1_000_000_000;
+    let millis = (ns / 1_000_000) % 1_000;
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rem / 3_600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn utc_dates() {
+        assert_eq!(super::utc(0), "1970-01-01T00:00:00.000Z");
+        // 2000-02-29 (a leap day of a century leap year) 12:34:56.789.
+        assert_eq!(
+            super::utc(951_827_696_789_000_000),
+            "2000-02-29T12:34:56.789Z"
+        );
+        assert_eq!(
+            super::utc(1_798_761_599_000_000_000),
+            "2026-12-31T23:59:59.000Z"
+        );
+        assert_eq!(
+            super::utc(1_583_020_800_000_000_000),
+            "2020-03-01T00:00:00.000Z"
+        );
     }
 }

@@ -289,7 +289,12 @@ pub fn live_config(a: &FeedArgs) -> anyhow::Result<LiveConfig> {
         record: match &a.record {
             None => None,
             Some(path) => {
-                let mut r = ticklane_live::source::Recording::new(path.clone());
+                let (creator, created_ns) = super::record::origin();
+                let mut r = ticklane_live::source::Recording {
+                    creator,
+                    created_ns,
+                    ..ticklane_live::source::Recording::new(path.clone())
+                };
                 if let Some(f) = &a.record_flush {
                     r.flush = flush_policy(f)?;
                 }

@@ -5,6 +5,7 @@ pub mod bench;
 pub mod book;
 pub mod charts;
 pub mod demo;
+pub mod export;
 pub mod feed;
 pub mod gen;
 pub mod inspect;

@@ -22,6 +22,7 @@ pub fn run(
     output: &Path,
     zstd: bool,
     session: Option<String>,
+    length_mode: LengthMode,
 ) -> anyhow::Result<ExitCode> {
     use std::io::Read;
     if same_file(input, output) {
@@ -39,6 +40,12 @@ pub fn run(
             u32::from_le_bytes(head),
             0xa1b2_c3d4 | 0xd4c3_b2a1 | 0xa1b2_3c4d | 0x4d3c_b2a1 | 0x0a0d_0d0a
         );
+    if is_capture && length_mode == LengthMode::FromType {
+        anyhow::bail!(
+            "--lengths-from-type applies to binary files: {} is a pcap, whose MoldUDP64 packets give every message's length",
+            input.display()
+        );
+    }
     let session = session.unwrap_or_else(|| {
         input
             .file_name()
@@ -54,7 +61,7 @@ pub fn run(
         ..WriterOptions::default()
     };
     let errors = if is_capture {
-        let header = CaptureHeader::new(FeedKind::MoldUdp64, session);
+        let header = stamped(CaptureHeader::new(FeedKind::MoldUdp64, session));
         let (stats, summary) = pcap_file_to_capture(
             input,
             output,
@@ -96,9 +103,9 @@ pub fn run(
         }
         stats.record_errors + stats.capture.fragments + u64::from(stats.fatal.is_some())
     } else {
-        let header = itch_binary_header(session);
+        let header = stamped(itch_binary_header(session));
         let (stats, summary) =
-            binfile_path_to_capture(input, LengthMode::Prefix, output, &header, options)
+            binfile_path_to_capture(input, length_mode, output, &header, options)
                 .with_context(|| format!("recording {}", input.display()))?;
         println!(
             "recorded {} ITCH messages ({} too short to carry a timestamp) into {} blocks, {} bytes",
@@ -143,7 +150,12 @@ pub fn run_live(feed: &super::live::FeedArgs, output: &Path) -> anyhow::Result<E
     }
 
     let mut cfg = super::live::live_config(feed)?;
-    cfg.record = Some(Recording::new(output.to_path_buf()));
+    let (creator, created_ns) = origin();
+    cfg.record = Some(Recording {
+        creator,
+        created_ns,
+        ..Recording::new(output.to_path_buf())
+    });
     let stop = super::live::stop_on_ctrl_c("interrupted: finishing the capture");
     let mut down = Count { messages: 0, stop };
     let mut live = LiveReport::default();
@@ -183,7 +195,7 @@ pub fn run_live(feed: &super::live::FeedArgs, output: &Path) -> anyhow::Result<E
 
 /// Whether `a` and `b` name the same existing file (the same inode on Unix, the same
 /// canonical path elsewhere).
-fn same_file(a: &Path, b: &Path) -> bool {
+pub(crate) fn same_file(a: &Path, b: &Path) -> bool {
     let (Ok(ma), Ok(mb)) = (std::fs::metadata(a), std::fs::metadata(b)) else {
         return false;
     };
@@ -199,5 +211,27 @@ fn same_file(a: &Path, b: &Path) -> bool {
             (std::fs::canonicalize(a), std::fs::canonicalize(b)),
             (Ok(x), Ok(y)) if x == y
         )
+    }
+}
+
+/// Who writes a capture and when, for its header: this program and version, and the wall-clock
+/// time now (ns since the Unix epoch; 0 if the clock reads before it).
+pub(crate) fn origin() -> (String, u64) {
+    #[allow(clippy::disallowed_methods)]
+    // The binary's edge: a file's creation time, never event time.
+    let now = std::time::SystemTime::now();
+    let ns = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+    (format!("ticklane {}", env!("CARGO_PKG_VERSION")), ns)
+}
+
+/// `header` with this program as its creator and now as its creation time.
+fn stamped(header: CaptureHeader) -> CaptureHeader {
+    let (creator, created_ns) = origin();
+    CaptureHeader {
+        creator,
+        created_ns,
+        ..header
     }
 }

@@ -34,6 +34,8 @@ pub struct RunOverrides {
     pub pace_flag: &'static str,
     /// Never read the configuration's live feed (a replay reads only recorded data).
     pub no_live: bool,
+    /// Binary files: take message lengths from the ITCH type bytes, not the prefixes.
+    pub lengths_from_type: bool,
     /// Generated-session message count.
     pub messages: Option<u64>,
     /// Turn latency measurement off.
@@ -217,13 +219,14 @@ fn trailing_bytes(buf: &[u8], pos: usize, report: &mut SourceReport) {
 /// measured for these sources (arrival is stamped after decoding).
 struct FileSource {
     path: PathBuf,
+    lengths_from_type: bool,
 }
 
 impl FeedSource for FileSource {
     fn run(&mut self, publisher: &mut Publisher) -> SourceReport {
         let opts = ReadOpts {
             orderbook: None,
-            lengths_from_type: false,
+            lengths_from_type: self.lengths_from_type,
             // The engine reads only events: no owned message per frame.
             events_only: true,
         };
@@ -487,7 +490,14 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
                     bail!("{origin}: source.file: {} does not exist", path.display());
                 }
                 let desc = format!("file {}", path.display());
-                (Box::new(FileSource { path }), desc, None)
+                (
+                    Box::new(FileSource {
+                        path,
+                        lengths_from_type: o.lengths_from_type,
+                    }),
+                    desc,
+                    None,
+                )
             }
             (None, None, Some(g)) => {
                 let buf = super::pipeline::generate_framed(g.seed, g.messages, g.instruments)?;

@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use ticklane_replay::format::{CaptureHeader, FeedKind, Line};
+use ticklane_replay::format::{CaptureHeader, Line};
 use ticklane_replay::{CaptureWriter, FlushPolicy, WriterOptions};
 use ticklane_ring::{ring, Consumer, Producer};
 
@@ -73,16 +73,15 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// Creates the capture at `path` (MoldUDP64, `session` in the header) and starts the
-    /// recorder thread with a ring of `ring_bytes` bytes.
+    /// Creates the capture at `path` with `header` and starts the recorder thread with a ring
+    /// of `ring_bytes` bytes.
     pub fn start(
         path: &PathBuf,
-        session: &str,
+        header: &CaptureHeader,
         options: WriterOptions,
         ring_bytes: usize,
     ) -> Result<Self, String> {
-        let header = CaptureHeader::new(FeedKind::MoldUdp64, session.to_string());
-        let writer = CaptureWriter::create(path, &header, options)
+        let writer = CaptureWriter::create(path, header, options)
             .map_err(|e| format!("recording to {}: {e}", path.display()))?;
         let (tx, rx) = ring::<u8>(ring_bytes.max(1 << 16));
         let stats = Arc::new(RecorderStats::default());
@@ -290,7 +289,12 @@ fn drain(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ticklane_replay::format::FeedKind;
     use ticklane_replay::CaptureReader;
+
+    fn test_header() -> CaptureHeader {
+        CaptureHeader::new(FeedKind::MoldUdp64, "T")
+    }
 
     #[test]
     fn records_after_a_write_error_are_counted_as_unwritten() {
@@ -329,7 +333,7 @@ mod tests {
     fn a_quiet_feed_is_flushed_and_a_crash_loses_nothing_written_before() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let path = dir.path().join("q.cap");
-        let mut r = Recorder::start(&path, "T", WriterOptions::default(), 1 << 16)
+        let mut r = Recorder::start(&path, &test_header(), WriterOptions::default(), 1 << 16)
             .unwrap_or_else(|e| panic!("{e}"));
         // The header is in the file before any record.
         let empty = CaptureReader::open(&path).unwrap_or_else(|e| panic!("{e}"));
@@ -365,7 +369,7 @@ mod tests {
     fn records_arrive_in_order_and_a_full_ring_drops_and_counts() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let path = dir.path().join("r.cap");
-        let mut r = Recorder::start(&path, "T", WriterOptions::default(), 1 << 16)
+        let mut r = Recorder::start(&path, &test_header(), WriterOptions::default(), 1 << 16)
             .unwrap_or_else(|e| panic!("{e}"));
         let mut accepted = Vec::new();
         // 4,000 records of 1,000 bytes in a tight loop: more than 64 KiB outruns the thread
@@ -408,7 +412,7 @@ mod tests {
     fn a_drop_is_noted_before_the_next_record_and_at_the_end() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let path = dir.path().join("d.cap");
-        let mut r = Recorder::start(&path, "T", WriterOptions::default(), 1 << 16)
+        let mut r = Recorder::start(&path, &test_header(), WriterOptions::default(), 1 << 16)
             .unwrap_or_else(|e| panic!("{e}"));
         // Records larger than the whole ring never fit: dropped, whatever the thread does.
         let huge = vec![7u8; 70_000];

@@ -92,15 +92,23 @@ pub struct Recording {
     /// Bytes of the ring between the feed thread and the recorder thread; a record that does
     /// not fit is dropped and counted, never waited for.
     pub ring_bytes: usize,
+    /// Who records, for the capture's header (program and version).
+    pub creator: String,
+    /// When the recording was started, ns since the Unix epoch, for the capture's header (0:
+    /// unknown; this crate does not read the wall clock, the binary does).
+    pub created_ns: u64,
 }
 
 impl Recording {
-    /// Recording to `path`: a flush every 1 MiB block, a 64 MiB ring.
+    /// Recording to `path`: a flush every 1 MiB block, a 64 MiB ring, no creator or creation
+    /// time.
     pub fn new(path: PathBuf) -> Self {
         Self {
             path,
             flush: FlushPolicy::EveryBlock,
             ring_bytes: 64 << 20,
+            creator: String::new(),
+            created_ns: 0,
         }
     }
 }
@@ -505,9 +513,17 @@ pub fn receive<D: Downstream>(
                 flush: rec.flush,
                 ..WriterOptions::default()
             };
+            let header = ticklane_replay::format::CaptureHeader {
+                creator: rec.creator.clone(),
+                created_ns: rec.created_ns,
+                ..ticklane_replay::format::CaptureHeader::new(
+                    ticklane_replay::format::FeedKind::MoldUdp64,
+                    session,
+                )
+            };
             Some(Recorder::start(
                 &rec.path,
-                &session,
+                &header,
                 options,
                 rec.ring_bytes,
             )?)

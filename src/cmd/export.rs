@@ -1,0 +1,75 @@
+//! `ticklane export`: a capture written back out as pcap or pcapng, to open in Wireshark or
+//! tcpdump, or to send with tcpreplay. Each record becomes the UDP datagram it was received as
+//! (line A and line B to their own multicast groups); receivers' notes are not datagrams and
+//! stay out.
+
+use std::io::BufWriter;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use ticklane_replay::convert::{capture_to_pcap, PcapExportOptions, PcapFormat};
+use ticklane_replay::{CaptureReader, FeedKind};
+
+/// Runs the command. Exit code 1 when the capture had damage (the datagrams before and after
+/// it are exported; what was lost is said).
+pub fn run(capture: &Path, output: &Path, format: PcapFormat) -> anyhow::Result<ExitCode> {
+    if super::record::same_file(capture, output) {
+        anyhow::bail!(
+            "{} is both the input and the output: exporting would truncate the capture",
+            capture.display()
+        );
+    }
+    let mut reader =
+        CaptureReader::open(capture).with_context(|| format!("opening {}", capture.display()))?;
+    if reader.header().feed == FeedKind::ItchBinary {
+        anyhow::bail!(
+            "{}: its records are ITCH messages from a binary file, not datagrams received off \
+             the wire: there is nothing to export as pcap (replay or inspect the capture itself)",
+            capture.display()
+        );
+    }
+    let file =
+        std::fs::File::create(output).with_context(|| format!("creating {}", output.display()))?;
+    let options = PcapExportOptions {
+        format,
+        ..PcapExportOptions::default()
+    };
+    let stats = capture_to_pcap(
+        &mut reader,
+        BufWriter::with_capacity(1 << 20, file),
+        &options,
+    )
+    .with_context(|| format!("exporting {}", capture.display()))?;
+    let r = &stats.report;
+    println!(
+        "exported {} datagrams to {} ({}); line A to {}, line B to {}",
+        stats.records,
+        output.display(),
+        match format {
+            PcapFormat::Pcap => "pcap",
+            PcapFormat::Pcapng => "pcapng",
+        },
+        options.dst_a,
+        options.dst_b
+    );
+    let damaged = !r.bad_blocks.is_empty() || r.truncated_tail.is_some();
+    if damaged {
+        eprintln!(
+            "the capture is damaged: {} bad blocks skipped, torn tail: {}; records lost: {}",
+            r.bad_blocks.len(),
+            r.truncated_tail
+                .as_ref()
+                .map_or("none".to_string(), |(off, why)| format!(
+                    "at offset {off} ({why:?})"
+                )),
+            r.lost_records()
+                .map_or("unknown (no index)".to_string(), |n| n.to_string())
+        );
+    }
+    Ok(if damaged {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

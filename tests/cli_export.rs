@@ -1,0 +1,164 @@
+//! `ticklane export`, `record` and `inspect` around captures: a pcap recorded into a capture
+//! and exported back (pcap and pcapng) carries the same datagrams (the same messages, packets
+//! and digest); a capture of a binary file is refused, with the reason; a capture's header says
+//! who made it and when.
+
+#![allow(clippy::unwrap_used)]
+
+use std::process::{Command, Output};
+
+mod live_support;
+
+use live_support::{json_of, run_ok, BIN};
+
+fn ticklane(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().unwrap()
+}
+
+fn ok(args: &[&str]) -> String {
+    String::from_utf8(run_ok(args).stdout).unwrap()
+}
+
+fn json(args: &[&str]) -> serde_json::Value {
+    let mut a = args.to_vec();
+    a.push("--json");
+    json_of(&ticklane(&a))
+}
+
+#[test]
+fn a_pcap_recorded_and_exported_back_carries_the_same_datagrams() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let (pcap, cap, back, backng) = (p("a.pcap"), p("a.tlcap"), p("b.pcap"), p("c.pcapng"));
+    ok(&[
+        "gen",
+        "--seed",
+        "3",
+        "--messages",
+        "20000",
+        "--format",
+        "pcap",
+        "-o",
+        &pcap,
+    ]);
+    ok(&["record", &pcap, "-o", &cap]);
+    let out = ok(&["export", &cap, "-o", &back]);
+    assert!(out.starts_with("exported "), "{out}");
+    ok(&["export", &cap, "-o", &backng, "--format", "pcapng"]);
+
+    let original = json(&["inspect", &pcap]);
+    assert_eq!(original["messages"], 20_000);
+    assert!(original["packets"].as_u64().unwrap() > 100, "{original}");
+    let digest = json(&["replay", &pcap])["digest"].clone();
+    for (file, format) in [(&back, "pcap"), (&backng, "pcapng")] {
+        let v = json(&["inspect", file]);
+        assert_eq!(v["format"], format, "{v}");
+        for key in [
+            "messages",
+            "by_type",
+            "packets",
+            "gaps",
+            "duplicates",
+            "errors",
+        ] {
+            assert_eq!(v[key], original[key], "{file}: {key}");
+        }
+        assert_eq!(json(&["replay", file])["digest"], digest, "{file}");
+    }
+    // The exported pcap records into the same capture records again.
+    let again = p("again.tlcap");
+    ok(&["record", &back, "-o", &again]);
+    let (a, b) = (json(&["inspect", &cap]), json(&["inspect", &again]));
+    assert_eq!(a["packets"], b["packets"]);
+    assert_eq!(a["by_type"], b["by_type"]);
+}
+
+#[test]
+fn a_capture_header_says_who_made_it_and_a_binary_files_capture_does_not_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let (itch, cap) = (p("s.itch"), p("s.tlcap"));
+    ok(&["gen", "--seed", "3", "--messages", "5000", "-o", &itch]);
+    ok(&["record", &itch, "-o", &cap]);
+    let v = json(&["inspect", &cap]);
+    let h = &v["capture"];
+    assert_eq!(h["feed"], "itch-binary", "{v}");
+    assert_eq!(h["session"], "s.itch", "{v}");
+    assert!(
+        h["creator"].as_str().unwrap().starts_with("ticklane "),
+        "{v}"
+    );
+    // Made after this test was written (2026) and not in the far future.
+    let created = h["created_ns"].as_u64().unwrap();
+    assert!(
+        (1_767_225_600_000_000_000..4_102_444_800_000_000_000).contains(&created),
+        "{v}"
+    );
+    assert!(h["created"].as_str().unwrap().ends_with('Z'), "{v}");
+    let text = ok(&["inspect", &cap]);
+    assert!(
+        text.contains("records     5000 (one ITCH message each)"),
+        "{text}"
+    );
+    assert!(!text.contains("moldudp64"), "{text}");
+
+    let o = ticklane(&["export", &cap, "-o", &p("x.pcap")]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("not datagrams"), "{err}");
+    // Exporting over the input is refused before anything is written.
+    let o = ticklane(&["export", &cap, "-o", &cap]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("both the input and the output"));
+    assert_eq!(json(&["inspect", &cap])["messages"], 5_000);
+}
+
+/// A binary file whose length prefixes are all zero: `replay`, `run` and `record` say where and
+/// point to `--lengths-from-type`, which all three accept, and which then decides what the
+/// intact file decides.
+#[test]
+fn zeroed_length_prefixes_are_read_with_lengths_from_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let (itch, zeroed) = (p("s.itch"), p("zeroed.itch"));
+    ok(&["gen", "--seed", "5", "--messages", "20000", "-o", &itch]);
+    let mut bytes = std::fs::read(&itch).unwrap();
+    let mut pos = 0;
+    while pos < bytes.len() {
+        let len = usize::from(u16::from_be_bytes([bytes[pos], bytes[pos + 1]]));
+        bytes[pos] = 0;
+        bytes[pos + 1] = 0;
+        pos += 2 + len;
+    }
+    std::fs::write(&zeroed, &bytes).unwrap();
+    let o = ticklane(&["replay", &zeroed, "--json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        v["first_errors"]
+            .to_string()
+            .contains("--lengths-from-type"),
+        "{v}"
+    );
+    let digest = json(&["replay", &itch])["digest"].clone();
+    let fixed = json(&["replay", &zeroed, "--lengths-from-type"]);
+    assert_eq!(fixed["errors"], 0, "{fixed}");
+    assert_eq!(fixed["digest"], digest);
+    assert_eq!(
+        json(&["run", "--file", &zeroed, "--lengths-from-type"])["digest"],
+        digest
+    );
+    let cap = p("z.tlcap");
+    ok(&["record", &zeroed, "-o", &cap, "--lengths-from-type"]);
+    assert_eq!(json(&["replay", &cap])["digest"], digest);
+    // The flag is for binary files: a live input refuses it.
+    let o = ticklane(&[
+        "record",
+        "udp://127.0.0.1:9",
+        "-o",
+        &p("l.tlcap"),
+        "--lengths-from-type",
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--lengths-from-type"));
+}
