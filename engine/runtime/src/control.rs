@@ -438,6 +438,7 @@ impl Supervisor {
             .iter_mut()
             .filter_map(Option::take)
             .collect();
+        #[allow(clippy::disallowed_methods)] // The control plane: the run's wall time, for rates.
         let elapsed_ns = state.clock.now().duration_since(state.started).as_nanos() as u64;
         let _ = done.send(Ok(RunReport {
             source,
@@ -465,6 +466,7 @@ impl Actor for Supervisor {
             return Err("supervisor started without a plan".into());
         };
         let clock = quanta::Clock::new();
+        #[allow(clippy::disallowed_methods)] // The control plane: the run's wall time, for rates.
         let started = clock.now();
         // Actor names are process-wide: prefix them with this engine's number.
         let engine = ENGINES.fetch_add(1, Ordering::Relaxed);

@@ -1056,6 +1056,12 @@ async fn serve_connection(incoming: quinn::Incoming, shared: Arc<Shared>) {
     tracing::info!(%peer, "relay subscriber left");
 }
 
+/// How long from now a client waits for the relay's reason after its live path ended.
+#[allow(clippy::disallowed_methods)] // The I/O edge: a network timeout, machine time by design.
+fn close_reason_deadline() -> tokio::time::Instant {
+    tokio::time::Instant::now() + CLOSE_REASON_WAIT
+}
+
 /// The next sequence number of an end-of-session packet, if `packet` is one.
 fn end_of_session(packet: &[u8]) -> Option<u64> {
     let count = packet.get(18..20)?;
@@ -1460,7 +1466,7 @@ impl RelayClient {
                 // The live path ended before an end of session (one ends `recv` above): not a
                 // clean end, whatever the close code.
                 Ok(None) => {
-                    self.ending = Some(tokio::time::Instant::now() + CLOSE_REASON_WAIT);
+                    self.ending = Some(close_reason_deadline());
                 }
                 Err(e) => {
                     self.done = true;
@@ -1473,9 +1479,7 @@ impl RelayClient {
             }
         }
         // Say why, if the relay did (a `recv` cancelled here waits again on the next call).
-        let deadline = self
-            .ending
-            .unwrap_or_else(|| tokio::time::Instant::now() + CLOSE_REASON_WAIT);
+        let deadline = self.ending.unwrap_or_else(close_reason_deadline);
         let why = match tokio::time::timeout_at(deadline, self.conn.closed()).await {
             Ok(e) => RelayError::from(e),
             Err(_) => RelayError::Timeout,
