@@ -183,10 +183,11 @@ impl VenueConfig {
                 };
                 let (e, r, seed) = (dist(entry), dist(response), self.latency_seed);
                 LogNormalLatency::new(seed, e, r).context("venue.latency_sigma")?;
-                Ok(Arc::new(move |lane| {
-                    // One generator per lane, seeded from the seed and the lane number.
-                    let latency = LogNormalLatency::new(seed ^ u64::from(lane) << 32, e, r)
-                        .unwrap_or_else(|_| unreachable_latency());
+                Ok(Arc::new(move |_lane| {
+                    // The same seed in every lane: each strategy draws from its own generator
+                    // (seeded from the seed and its id), whatever lane it runs on.
+                    let latency =
+                        LogNormalLatency::new(seed, e, r).unwrap_or_else(|_| unreachable_latency());
                     paper_venue(latency, fees, queue, gate())
                 }))
             }

@@ -256,6 +256,40 @@ fn replays_at_max_and_10x_on_one_and_two_lanes_give_the_golden_digest() {
     }
 }
 
+/// Random (log-normal) venue latencies: each strategy draws from its own generators over its
+/// own order-entry session, so the digest is the same on 1, 2 and 4 lanes, and the latencies
+/// do change what happens (not the constant-latency digest).
+#[test]
+fn random_venue_latency_gives_one_digest_in_every_lane_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/run.toml")).unwrap();
+    assert!(cfg.contains("\nlatency = \"constant\"\n"));
+    let lognormal = dir.path().join("lognormal.toml");
+    std::fs::write(
+        &lognormal,
+        cfg.replace(
+            "\nlatency = \"constant\"\n",
+            "\nlatency = \"lognormal\"\nlatency_sigma = 0.8\nlatency_seed = 11\n",
+        ),
+    )
+    .unwrap();
+    let l = lognormal.to_str().unwrap();
+    let one = json(&["run", l, "--messages", "200000"]);
+    for lanes in ["2", "4"] {
+        let v = json(&["run", l, "--messages", "200000", "--lanes", lanes]);
+        assert_eq!(digest(&v), digest(&one), "{lanes} lanes");
+    }
+    assert_ne!(digest(&one), golden_digest());
+    let fills: u64 = one["strategies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["fills"].as_u64().unwrap())
+        .sum();
+    assert!(fills > 100, "{one}");
+}
+
 #[test]
 fn hgrm_files_are_written_per_hop() {
     let dir = tempfile::tempdir().unwrap();

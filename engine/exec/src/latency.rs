@@ -8,7 +8,13 @@
 //!
 //! # Determinism
 //!
-//! Everything is a function of the seed and the sequence of calls. The generator is
+//! Everything is a function of the seed and, per strategy, the sequence of that strategy's
+//! calls: each strategy draws its entry latencies from one generator and its response latencies
+//! from another (both seeded from the seed and the strategy's id; strategy 0's entry generator
+//! is the seed's own). A strategy's commands are sent in an order of its own and its reports
+//! are produced in exchange-time order, whatever else the venue does, so its latencies do not
+//! depend on which other strategies share its lane (nor on when the lane happens to advance the
+//! venue), and a run's digest is the same in every lane layout. The generator is
 //! xoshiro256** seeded through SplitMix64 (integer state only). Normal variates use the
 //! Marsaglia polar form of Box–Muller, and the logarithm and exponential are computed here
 //! ([`det_ln`], [`det_exp`]) from `+ − × ÷` and `sqrt` only — operations IEEE 754 rounds
@@ -24,8 +30,10 @@ pub trait LatencyModel: Send {
     /// Order-entry latency of `cmd`, sent by the strategy at event time `now`.
     fn entry_ns(&mut self, now: Timestamp, cmd: &OrderCommand) -> u64;
 
-    /// Response latency of an ack or fill produced by the exchange at `at`.
-    fn response_ns(&mut self, at: Timestamp) -> u64;
+    /// Response latency of an ack or fill for an order of strategy `strategy`
+    /// ([`ClientOrderId::strategy`](ticklane_strategy::ClientOrderId::strategy)), produced by
+    /// the exchange at `at`.
+    fn response_ns(&mut self, at: Timestamp, strategy: u16) -> u64;
 }
 
 /// Fixed latencies. `ConstantLatency::default()` is zero latency.
@@ -52,7 +60,7 @@ impl LatencyModel for ConstantLatency {
         self.entry_ns
     }
 
-    fn response_ns(&mut self, _at: Timestamp) -> u64 {
+    fn response_ns(&mut self, _at: Timestamp, _strategy: u16) -> u64 {
         self.response_ns
     }
 }
@@ -231,29 +239,51 @@ impl LogNormal {
 pub struct LogNormalLatency {
     entry: LogNormal,
     response: LogNormal,
-    rng: Xoshiro256,
+    seed: u64,
+    /// Per strategy id, made on its first draw: its entry and its response generators.
+    rngs: Vec<Option<[Xoshiro256; 2]>>,
 }
 
 impl LogNormalLatency {
-    /// Latencies drawn from `entry` and `response`, from one generator seeded with `seed`.
+    /// Latencies drawn from `entry` and `response`; each strategy's from its own generator,
+    /// seeded with `seed` mixed with the strategy's id.
     pub fn new(seed: u64, entry: LogNormal, response: LogNormal) -> Result<Self, LatencyError> {
         entry.validate()?;
         response.validate()?;
         Ok(Self {
             entry,
             response,
-            rng: Xoshiro256::seed(seed),
+            seed,
+            rngs: Vec::new(),
         })
+    }
+
+    /// The generator of `strategy`'s entry (`which` 0) or response (1) latencies.
+    fn rng(&mut self, strategy: u16, which: usize) -> &mut Xoshiro256 {
+        let i = usize::from(strategy);
+        if self.rngs.len() <= i {
+            self.rngs.resize(i + 1, None);
+        }
+        let seed = self.seed ^ u64::from(strategy).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let pair = self.rngs[i].get_or_insert_with(|| {
+            [
+                Xoshiro256::seed(seed),
+                Xoshiro256::seed(seed ^ 0xD1B5_4A32_D192_ED03),
+            ]
+        });
+        &mut pair[which]
     }
 }
 
 impl LatencyModel for LogNormalLatency {
-    fn entry_ns(&mut self, _now: Timestamp, _cmd: &OrderCommand) -> u64 {
-        self.entry.sample(&mut self.rng)
+    fn entry_ns(&mut self, _now: Timestamp, cmd: &OrderCommand) -> u64 {
+        let d = self.entry;
+        d.sample(self.rng(cmd.id().strategy(), 0))
     }
 
-    fn response_ns(&mut self, _at: Timestamp) -> u64 {
-        self.response.sample(&mut self.rng)
+    fn response_ns(&mut self, _at: Timestamp, strategy: u16) -> u64 {
+        let d = self.response;
+        d.sample(self.rng(strategy, 1))
     }
 }
 

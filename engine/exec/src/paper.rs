@@ -14,11 +14,13 @@
 //!
 //! Event time only. A command sent at `now` reaches the exchange at `now + entry latency`
 //! ([`LatencyModel::entry_ns`]); everything the exchange does (acks, rejects, fills) reaches the
-//! strategy `response latency` later ([`LatencyModel::response_ns`]). The venue is one
-//! order-entry session: commands arrive in the order they were sent and reports come back in
-//! the order they were produced (an arrival or delivery time is never earlier than the previous
-//! one: a slow draw delays the ones behind it, as on one TCP connection). Every report carries
-//! its **delivery** time as `ts` (the time the strategy learns of it).
+//! strategy `response latency` later ([`LatencyModel::response_ns`]). Each strategy has its own
+//! order-entry session: its commands arrive in the order it sent them and its reports come back
+//! in the order they were produced (an arrival or delivery time is never earlier than that
+//! strategy's previous one: a slow draw delays the ones behind it, as on one TCP connection),
+//! while another strategy's session is not held up by it. So what a strategy meets does not
+//! depend on which strategies share its lane. Every report carries its **delivery** time as
+//! `ts` (the time the strategy learns of it).
 //!
 //! [`Venue::advance`]`(now)` processes everything due at or before `now` in `(time, kind,
 //! sequence)` order, arrivals before responses at equal times; the lane calls it before it
@@ -265,10 +267,13 @@ pub struct PaperExchange<L = ConstantLatency, F = PerShareFees, Q: QueueModel = 
     latency: L,
     fees: F,
     queue: Q,
+    /// Commands on their way, by arrival time (ties in the order sent).
     inbound: VecDeque<Inbound>,
+    /// Reports on their way, by delivery time (ties in the order produced).
     outbound: VecDeque<Outbound>,
-    last_arrival: Timestamp,
-    last_delivery: Timestamp,
+    /// By strategy id: its session's latest arrival and delivery times.
+    last_arrival: Vec<Timestamp>,
+    last_delivery: Vec<Timestamp>,
     seq: u64,
     working: Vec<Working<Q::State>>,
     /// Working orders per instrument, by instrument id (ids below [`DENSE_WATCH`]; every
@@ -295,6 +300,28 @@ impl Default for PaperExchange {
 
 fn ts_add(t: Timestamp, ns: u64) -> Timestamp {
     Timestamp(t.0.saturating_add(ns))
+}
+
+/// `at`, held back to `strategy`'s session's last time in `last` (one session keeps its order),
+/// which it then becomes.
+fn session_time(last: &mut Vec<Timestamp>, strategy: u16, at: Timestamp) -> Timestamp {
+    let i = usize::from(strategy);
+    if last.len() <= i {
+        last.resize(i + 1, Timestamp(0));
+    }
+    let at = at.max(last[i]);
+    last[i] = at;
+    at
+}
+
+/// Where an item due at `at` goes in a queue kept in time order: after every item due at or
+/// before it (so equal times keep their order). Searched from the back: with one session, or a
+/// constant latency, that is the end.
+fn insertion_point<T>(queue: &VecDeque<T>, at: Timestamp, due: impl Fn(&T) -> Timestamp) -> usize {
+    queue
+        .iter()
+        .rposition(|x| due(x) <= at)
+        .map_or(0, |i| i + 1)
 }
 
 /// Whether an order at `price` on `side` reaches a level at `level` on the other side.
@@ -331,8 +358,8 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> PaperExchange<L, F, Q> {
             queue,
             inbound: VecDeque::new(),
             outbound: VecDeque::new(),
-            last_arrival: Timestamp(0),
-            last_delivery: Timestamp(0),
+            last_arrival: Vec::new(),
+            last_delivery: Vec::new(),
             seq: 0,
             working: Vec::new(),
             working_in: Vec::new(),
@@ -385,13 +412,21 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> PaperExchange<L, F, Q> {
 
     /// Schedules a report produced at exchange time `t`.
     fn respond(&mut self, t: Timestamp, mut report: VenueReport) {
-        let at = ts_add(t, self.latency.response_ns(t)).max(self.last_delivery);
-        self.last_delivery = at;
+        let strategy = match &report {
+            VenueReport::Update(u) => u.id.strategy(),
+            VenueReport::Fill(f) => f.id.strategy(),
+        };
+        let at = session_time(
+            &mut self.last_delivery,
+            strategy,
+            ts_add(t, self.latency.response_ns(t, strategy)),
+        );
         match &mut report {
             VenueReport::Update(u) => u.ts = at,
             VenueReport::Fill(f) => f.ts = at,
         }
-        self.outbound.push_back(Outbound { at, report });
+        let pos = insertion_point(&self.outbound, at, |o| o.at);
+        self.outbound.insert(pos, Outbound { at, report });
     }
 
     fn update(
@@ -766,8 +801,11 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> Venue for PaperExchange<L, F, 
         out: &mut Vec<VenueReport>,
     ) {
         self.stats.commands += 1;
-        let at = ts_add(now, self.latency.entry_ns(now, cmd)).max(self.last_arrival);
-        self.last_arrival = at;
+        let at = session_time(
+            &mut self.last_arrival,
+            cmd.id().strategy(),
+            ts_add(now, self.latency.entry_ns(now, cmd)),
+        );
         // What the strategy can know of the order's executions: those whose fill reports have
         // reached it, not those still on their way back (`outbound`).
         let filled_at_send = match *cmd {
@@ -789,11 +827,15 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> Venue for PaperExchange<L, F, 
             }
             _ => 0,
         };
-        self.inbound.push_back(Inbound {
-            at,
-            cmd: *cmd,
-            filled_at_send,
-        });
+        let pos = insertion_point(&self.inbound, at, |c| c.at);
+        self.inbound.insert(
+            pos,
+            Inbound {
+                at,
+                cmd: *cmd,
+                filled_at_send,
+            },
+        );
         self.advance(now, market, out);
     }
 

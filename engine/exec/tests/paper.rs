@@ -799,3 +799,105 @@ fn nothing_fills_while_the_instrument_is_paused() {
     let out = s.event(16, add(31, Side::Ask, 10_0000, 100));
     assert_eq!(fills(&out), vec![(10_0000, 100, 0, Liquidity::Maker)]);
 }
+
+/// Passive orders of strategy `s` (bids below the book for 0, asks above it for others) and
+/// some of their cancels: (send time, command). They never trade, so two strategies' orders
+/// do not interact, whoever shares the venue.
+fn passive_commands(s: u16) -> Vec<(u64, OrderCommand)> {
+    let (side, px) = if s == 0 {
+        (Side::Bid, 9_9000)
+    } else {
+        (Side::Ask, 10_1000)
+    };
+    let mut out = Vec::new();
+    for k in 0..80u64 {
+        let t = 1_000 + k * 9 + u64::from(s) * 4;
+        let id = ClientOrderId::new(s, k);
+        out.push((
+            t,
+            OrderCommand::Submit {
+                id,
+                request: OrderRequest {
+                    instrument: support::I,
+                    side,
+                    price: Price(px),
+                    qty: Qty(100),
+                    tif: TimeInForce::Day,
+                },
+            },
+        ));
+        if k % 3 == 2 {
+            out.push((
+                t + 1,
+                OrderCommand::Cancel {
+                    id: ClientOrderId::new(s, k - 1),
+                },
+            ));
+        }
+    }
+    out
+}
+
+/// Every report of a venue with random latencies that the strategies in `strategies` drive
+/// together, in the order delivered.
+fn random_latency_session(strategies: &[u16]) -> Vec<VenueReport> {
+    let d = LogNormal {
+        median_ns: 50,
+        sigma: 0.9,
+        min_ns: 5,
+        max_ns: 5_000,
+    };
+    let lat = LogNormalLatency::new(9, d, d).unwrap_or_else(|e| panic!("{e}"));
+    let mut s = Sim::new(PaperExchange::with_models(lat, PerShareFees::ZERO));
+    let mut cmds: Vec<(u64, OrderCommand)> = strategies
+        .iter()
+        .flat_map(|&st| passive_commands(st))
+        .collect();
+    cmds.sort_by_key(|c| c.0);
+    let mut all = Vec::new();
+    for (t, c) in cmds {
+        all.extend(s.cmd(t, c));
+    }
+    all.extend(s.advance(10_000_000));
+    all
+}
+
+fn strategy_of(r: &VenueReport) -> u16 {
+    match r {
+        VenueReport::Update(u) => u.id.strategy(),
+        VenueReport::Fill(f) => f.id.strategy(),
+    }
+}
+
+/// With random latencies each strategy has its own order-entry session and its own generator:
+/// what it meets (every report, with its delivery time) is the same whether another strategy
+/// shares the venue (one lane) or not (two lanes), so the run digest does not depend on the
+/// lane layout.
+#[test]
+fn with_random_latency_a_strategy_meets_the_same_venue_whoever_shares_it() {
+    let both = random_latency_session(&[0, 1]);
+    assert!(both.len() > 200, "{}", both.len());
+    let ts: Vec<u64> = both.iter().map(ts_of).collect();
+    assert!(
+        ts.windows(2).all(|w| w[0] <= w[1]),
+        "delivered in time order"
+    );
+    for s in [0u16, 1] {
+        let alone = random_latency_session(&[s]);
+        let shared: Vec<VenueReport> = both
+            .iter()
+            .filter(|r| strategy_of(r) == s)
+            .copied()
+            .collect();
+        assert_eq!(shared, alone, "strategy {s}");
+        // Its own session keeps its order: its reports come back in the order produced.
+        let own: Vec<u64> = alone.iter().map(ts_of).collect();
+        assert!(own.windows(2).all(|w| w[0] <= w[1]));
+    }
+    // Not vacuous: the two sessions' reports interleave, and the latencies are random.
+    assert!(both
+        .windows(2)
+        .any(|w| strategy_of(&w[0]) != strategy_of(&w[1])));
+    let times: std::collections::BTreeSet<u64> = both.iter().map(ts_of).collect();
+    assert!(times.len() > 10, "{times:?}");
+}
