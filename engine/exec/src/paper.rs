@@ -314,14 +314,21 @@ fn session_time(last: &mut Vec<Timestamp>, strategy: u16, at: Timestamp) -> Time
     at
 }
 
-/// Where an item due at `at` goes in a queue kept in time order: after every item due at or
-/// before it (so equal times keep their order). Searched from the back: with one session, or a
-/// constant latency, that is the end.
-fn insertion_point<T>(queue: &VecDeque<T>, at: Timestamp, due: impl Fn(&T) -> Timestamp) -> usize {
-    queue
+/// Puts `item` into a queue kept in time order, after every item due at or before it (so equal
+/// times keep their order). Searched from the back: with one session, or a constant latency,
+/// that is the end.
+#[inline]
+fn insert_in_time_order<T>(queue: &mut VecDeque<T>, item: T, due: impl Fn(&T) -> Timestamp) {
+    let at = due(&item);
+    if queue.back().is_none_or(|last| due(last) <= at) {
+        queue.push_back(item);
+        return;
+    }
+    let pos = queue
         .iter()
         .rposition(|x| due(x) <= at)
-        .map_or(0, |i| i + 1)
+        .map_or(0, |i| i + 1);
+    queue.insert(pos, item);
 }
 
 /// Whether an order at `price` on `side` reaches a level at `level` on the other side.
@@ -425,8 +432,7 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> PaperExchange<L, F, Q> {
             VenueReport::Update(u) => u.ts = at,
             VenueReport::Fill(f) => f.ts = at,
         }
-        let pos = insertion_point(&self.outbound, at, |o| o.at);
-        self.outbound.insert(pos, Outbound { at, report });
+        insert_in_time_order(&mut self.outbound, Outbound { at, report }, |o| o.at);
     }
 
     fn update(
@@ -827,14 +833,14 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> Venue for PaperExchange<L, F, 
             }
             _ => 0,
         };
-        let pos = insertion_point(&self.inbound, at, |c| c.at);
-        self.inbound.insert(
-            pos,
+        insert_in_time_order(
+            &mut self.inbound,
             Inbound {
                 at,
                 cmd: *cmd,
                 filled_at_send,
             },
+            |c| c.at,
         );
         self.advance(now, market, out);
     }
