@@ -489,6 +489,14 @@ impl RunConfig {
                 e.lanes
             );
         }
+        for (i, c) in e.lane_cores.iter().enumerate() {
+            if e.lane_cores[..i].contains(c) {
+                bail!("{origin}: engine.lane_cores[{i}]: core {c} is named twice (two lanes would share one core)");
+            }
+            if e.feed_core == Some(*c) {
+                bail!("{origin}: engine.lane_cores[{i}]: core {c} is also engine.feed_core (the lane and the feed would share one core)");
+            }
+        }
         if !e.ring_capacity.is_power_of_two() || e.ring_capacity < 64 || e.ring_capacity > 1 << 24 {
             bail!("{origin}: engine.ring_capacity: must be a power of two in 64..=16777216");
         }
@@ -687,6 +695,14 @@ mod tests {
             (format!("{BASE}[engine]\nring = \"ringy\"\n"), "engine.ring"),
             (format!("{BASE}[engine]\nheartbeat_us = 0\n"), "engine.heartbeat_us"),
             (format!("{BASE}[engine]\nlanes = 2\nlane_cores = [1]\n"), "engine.lane_cores"),
+            (
+                format!("{BASE}[engine]\nlanes = 2\nlane_cores = [1, 1]\n"),
+                "engine.lane_cores[1]: core 1 is named twice",
+            ),
+            (
+                format!("{BASE}[engine]\nlane_cores = [0]\nfeed_core = 0\n"),
+                "engine.lane_cores[0]: core 0 is also engine.feed_core",
+            ),
             ("[source]\npace = \"max\"\n".to_string(), "source"),
             (format!("[source]\npace = \"fast\"\n{BASE}"), "source.pace"),
             (

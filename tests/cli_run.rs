@@ -391,6 +391,19 @@ fn configuration_errors_name_the_key() {
             "[source.live]\nfeed = \"quic://127.0.0.1:9\"\ntoken_env = \"TICKLANE_NO_SUCH_VAR\"\n",
             "source.live",
         ),
+        // A core no machine here has: refused, not run unpinned.
+        (
+            "[source.generate]\nseed = 1\nmessages = 10\ninstruments = 2\n[engine]\nlane_cores = [100000]\n",
+            "engine.lane_cores[0]: core 100000 is not one this process may run on",
+        ),
+        (
+            "[source.generate]\nseed = 1\nmessages = 10\ninstruments = 2\n[engine]\nfeed_core = 100000\n",
+            "engine.feed_core: core 100000",
+        ),
+        (
+            "[source.generate]\nseed = 1\nmessages = 10\ninstruments = 2\n[engine]\nlanes = 2\nlane_cores = [0, 0]\n",
+            "engine.lane_cores[1]: core 0 is named twice",
+        ),
     ];
     for (i, (text, key)) in cases.iter().enumerate() {
         let p = dir.path().join(format!("c{i}.toml"));

@@ -407,6 +407,22 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
     if e.lanes == 0 || e.lanes > 64 {
         bail!("--lanes: must be between 1 and 64");
     }
+    // Cores are checked here, not when the file is read: the same file runs on other machines.
+    // A core this machine does not have would leave a thread unpinned: refused, not warned.
+    let cores = ticklane_runtime::available_cores();
+    if !cores.is_empty() {
+        let named = e
+            .lane_cores
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (format!("engine.lane_cores[{i}]"), *c))
+            .chain(e.feed_core.map(|c| ("engine.feed_core".to_string(), c)));
+        for (key, c) in named {
+            if !cores.contains(&c) {
+                bail!("{origin}: {key}: core {c} is not one this process may run on (cores {cores:?})");
+            }
+        }
+    }
     let specs = strategy_specs(&cfg, &origin)?;
     let mut lanes: Vec<(LaneSettings, Vec<StrategySpec>)> = (0..e.lanes)
         .map(|i| {
@@ -540,7 +556,11 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
     let bar = if o.status_line {
         Some(super::progress::status_line())
     } else {
-        total.map(|t| super::progress::bar(t, "events"))
+        Some(match total {
+            Some(t) => super::progress::bar(t, "events"),
+            // A file is read as a stream: how many events so far, and how fast.
+            None => super::progress::counter("events"),
+        })
     };
     let bar2 = bar.clone();
     let status_line = o.status_line;
@@ -722,9 +742,13 @@ fn print_report(r: &RunReport, cfg: &RunConfig, source: &str, digest: &[u8; 32])
         println!("          {n}");
     }
     println!(
-        "engine    {} lane(s), cores {:?}, feed core {}, idle {}, ring {} ({}), batch {}, panic policy {}",
+        "engine    {} lane(s), cores {}, feed core {}, idle {}, ring {} ({}), batch {}, panic policy {}",
         e.lanes,
-        r.lanes.iter().map(|l| l.pinned_core).collect::<Vec<_>>(),
+        r.lanes
+            .iter()
+            .map(|l| l.pinned_core.map_or("-".to_string(), |c| c.to_string()))
+            .collect::<Vec<_>>()
+            .join(","),
         r.feed_pinned_core.map_or("-".to_string(), |c| c.to_string()),
         e.idle,
         e.ring_capacity,

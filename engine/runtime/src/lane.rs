@@ -1598,6 +1598,13 @@ impl<V: Venue> Lane<V> {
     }
 }
 
+/// The ids of the cores this process may run on (empty if the platform cannot say).
+pub fn available_cores() -> Vec<usize> {
+    core_affinity::get_core_ids()
+        .map(|ids| ids.into_iter().map(|c| c.id).collect())
+        .unwrap_or_default()
+}
+
 /// Pins the calling thread to `core`; false if the core does not exist or pinning failed.
 pub fn pin_to_core(core: usize) -> bool {
     let Some(ids) = core_affinity::get_core_ids() else {

@@ -40,8 +40,8 @@ pub use feed::{
 };
 pub use idle::IdlePolicy;
 pub use lane::{
-    BookScope, JournalEntry, Lane, LaneControl, LaneIncident, LaneReport, LaneSettings,
-    PanicAction, PanicPolicy, StrategyFactory, StrategyReport, StrategySpec,
+    available_cores, BookScope, JournalEntry, Lane, LaneControl, LaneIncident, LaneReport,
+    LaneSettings, PanicAction, PanicPolicy, StrategyFactory, StrategyReport, StrategySpec,
 };
 pub use lane_ring::{lane_ring, LaneConsumer, LaneProducer, RingKind};
 pub use latency::{Hop, HopSummary, LatencyRecorder};
