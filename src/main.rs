@@ -25,7 +25,6 @@ struct Cli {
     command: Command,
 }
 
-/// Output format of `gen`.
 /// What `export` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ExportFormat {
@@ -35,6 +34,7 @@ pub enum ExportFormat {
     Pcapng,
 }
 
+/// Output format of `gen`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum GenFormat {
     /// NASDAQ binary file: u16 big-endian length + message.
@@ -541,15 +541,16 @@ fn replay_window(
     let symbols = if symbols.is_empty() {
         None
     } else {
-        Some(
-            symbols
-                .iter()
-                .map(|s| {
-                    ticklane_core::Symbol::new(s)
-                        .ok_or_else(|| anyhow::anyhow!("--symbols: `{s}` is not a symbol"))
-                })
-                .collect::<anyhow::Result<Vec<_>>>()?,
-        )
+        let mut list = Vec::with_capacity(symbols.len());
+        for s in symbols {
+            let sym = ticklane_core::Symbol::new(s)
+                .ok_or_else(|| anyhow::anyhow!("--symbols: `{s}` is not a symbol"))?;
+            // A symbol named twice is one instrument.
+            if !list.contains(&sym) {
+                list.push(sym);
+            }
+        }
+        Some(list)
     };
     Ok(ticklane_runtime::Window { from, to, symbols })
 }

@@ -29,18 +29,30 @@ pub fn run(capture: &Path, output: &Path, format: PcapFormat) -> anyhow::Result<
             capture.display()
         );
     }
-    let file =
-        std::fs::File::create(output).with_context(|| format!("creating {}", output.display()))?;
+    // Written beside the output and renamed at the end: a failure leaves no half file under
+    // the output's name.
+    let mut partial = output.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = std::path::PathBuf::from(partial);
+    let file = std::fs::File::create(&partial)
+        .with_context(|| format!("creating {}", partial.display()))?;
     let options = PcapExportOptions {
         format,
         ..PcapExportOptions::default()
     };
-    let stats = capture_to_pcap(
+    let stats = match capture_to_pcap(
         &mut reader,
         BufWriter::with_capacity(1 << 20, file),
         &options,
-    )
-    .with_context(|| format!("exporting {}", capture.display()))?;
+    ) {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            return Err(e).with_context(|| format!("exporting {}", capture.display()));
+        }
+    };
+    std::fs::rename(&partial, output)
+        .with_context(|| format!("renaming {} to {}", partial.display(), output.display()))?;
     let r = &stats.report;
     println!(
         "exported {} datagrams to {} ({}); line A to {}, line B to {}",

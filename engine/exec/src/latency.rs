@@ -26,6 +26,10 @@ use ticklane_core::Timestamp;
 use ticklane_strategy::OrderCommand;
 
 /// How long orders take to reach the exchange and answers to come back, in nanoseconds.
+///
+/// A model with state (a random generator) should keep it per strategy, as
+/// [`LogNormalLatency`] does: one strategy's draws must not depend on another's calls, or a
+/// run's digest will depend on which strategies share a lane.
 pub trait LatencyModel: Send {
     /// Order-entry latency of `cmd`, sent by the strategy at event time `now`.
     fn entry_ns(&mut self, now: Timestamp, cmd: &OrderCommand) -> u64;

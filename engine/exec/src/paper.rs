@@ -19,8 +19,9 @@
 //! in the order they were produced (an arrival or delivery time is never earlier than that
 //! strategy's previous one: a slow draw delays the ones behind it, as on one TCP connection),
 //! while another strategy's session is not held up by it. So what a strategy meets does not
-//! depend on which strategies share its lane. Every report carries its **delivery** time as
-//! `ts` (the time the strategy learns of it).
+//! depend on which strategies share its lane (with event time that never goes backwards, as a
+//! sane feed's; on a feed that goes back in time a session holds its times where they were).
+//! Every report carries its **delivery** time as `ts` (the time the strategy learns of it).
 //!
 //! [`Venue::advance`]`(now)` processes everything due at or before `now` in `(time, kind,
 //! sequence)` order, arrivals before responses at equal times; the lane calls it before it
@@ -940,6 +941,15 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> Venue for PaperExchange<L, F, 
         out: &mut Vec<VenueReport>,
     ) {
         let hit = |id: ClientOrderId| strategy.is_none_or(|s| id.strategy() == s.0);
+        // The sessions cancelled start afresh: nothing of theirs is on its way any more, so a
+        // later command or report waits behind nothing (a restarted strategy's first orders).
+        for session in [&mut self.last_arrival, &mut self.last_delivery] {
+            for (i, t) in session.iter_mut().enumerate() {
+                if strategy.is_none_or(|s| usize::from(s.0) == i) {
+                    *t = (*t).min(now);
+                }
+            }
+        }
         // Reports in flight for these strategies first, in order, restamped `now`.
         let mut keep = VecDeque::with_capacity(self.outbound.len());
         for o in self.outbound.drain(..) {

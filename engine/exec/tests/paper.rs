@@ -901,3 +901,38 @@ fn with_random_latency_a_strategy_meets_the_same_venue_whoever_shares_it() {
     let times: std::collections::BTreeSet<u64> = both.iter().map(ts_of).collect();
     assert!(times.len() > 10, "{times:?}");
 }
+
+/// Entry latencies given in order (then 10 ns), no response latency.
+struct Scripted(std::collections::VecDeque<u64>);
+
+impl ticklane_exec::LatencyModel for Scripted {
+    fn entry_ns(&mut self, _now: Timestamp, _cmd: &OrderCommand) -> u64 {
+        self.0.pop_front().unwrap_or(10)
+    }
+    fn response_ns(&mut self, _at: Timestamp, _strategy: u16) -> u64 {
+        0
+    }
+}
+
+/// A cancel-all (a strategy's restart, a kill switch) drops its commands in flight; the next
+/// command of that strategy waits behind none of them (its session starts afresh).
+#[test]
+fn after_a_cancel_all_new_commands_wait_behind_nothing() {
+    let lat = Scripted([1_000].into_iter().collect());
+    let mut s = Sim::new(PaperExchange::with_models(lat, PerShareFees::ZERO));
+    // Sent at 10, due at 1,010: still on its way when everything is cancelled at 20.
+    assert!(s
+        .cmd(10, submit(1, Side::Bid, 9_9000, 100, TimeInForce::Day))
+        .is_empty());
+    s.out.clear();
+    s.v.cancel_all(Timestamp(20), Some(StrategyId(0)), &mut s.out);
+    let dropped = std::mem::take(&mut s.out);
+    assert_eq!(updates(&dropped), vec![OrderUpdateKind::Cancelled]);
+    // Sent at 30 with 10 ns of latency: it arrives at 40 and is accepted then, not at 1,010.
+    assert!(s
+        .cmd(30, submit(2, Side::Bid, 9_9000, 100, TimeInForce::Day))
+        .is_empty());
+    let out = s.advance(50);
+    assert_eq!(updates(&out), vec![OrderUpdateKind::Accepted]);
+    assert_eq!(out.iter().map(ts_of).collect::<Vec<_>>(), vec![40]);
+}

@@ -444,15 +444,17 @@ impl Publisher {
         if let EventBody::InstrumentDirectory(info) = &ev.body {
             let keep = match &self.window.symbols {
                 None => true,
-                Some(s) => match s.iter().position(|x| *x == info.symbol) {
-                    Some(i) => {
-                        if let Some(m) = self.window_matched.get_mut(i) {
+                Some(s) => {
+                    let mut keep = false;
+                    // Every place it is named (a window may name one symbol twice).
+                    for (x, m) in s.iter().zip(self.window_matched.iter_mut()) {
+                        if *x == info.symbol {
                             *m = true;
+                            keep = true;
                         }
-                        true
                     }
-                    None => false,
-                },
+                    keep
+                }
             };
             if id < (1 << 24) {
                 if self.allowed.len() <= id {
