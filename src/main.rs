@@ -313,6 +313,11 @@ enum Command {
         /// Compress blocks with zstd.
         #[arg(long)]
         zstd: bool,
+        /// When the capture reaches the disk: `block` (every block, the default), `records:N`
+        /// (also every N records), or `manual` (only at the end). What a `kill -9` can lose:
+        /// the records since the last flush.
+        #[arg(long, default_value = "block")]
+        flush: String,
         /// Binary files only: take each message's length from its ITCH type byte instead of the
         /// 2-byte prefix (for files whose prefixes are zero or damaged).
         #[arg(long)]
@@ -693,6 +698,7 @@ fn main() -> ExitCode {
             input,
             output,
             zstd,
+            flush,
             lengths_from_type,
             session,
             line_b,
@@ -725,6 +731,7 @@ fn main() -> ExitCode {
                             ..cmd::live::FeedArgs::default()
                         },
                         &output,
+                        &flush,
                     )
                 }
             } else {
@@ -743,6 +750,7 @@ fn main() -> ExitCode {
                         std::path::Path::new(&input),
                         &output,
                         zstd,
+                        &flush,
                         session,
                         if lengths_from_type {
                             ticklane_feeds::binfile::LengthMode::FromType

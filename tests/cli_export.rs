@@ -162,3 +162,30 @@ fn zeroed_length_prefixes_are_read_with_lengths_from_type() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("--lengths-from-type"));
 }
+
+/// `record --flush`: every policy writes the same capture contents; a policy it does not know
+/// is refused, naming the flag.
+#[test]
+fn record_takes_a_flush_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let itch = p("s.itch");
+    ok(&["gen", "--seed", "4", "--messages", "20000", "-o", &itch]);
+    let mut seen = Vec::new();
+    for policy in ["block", "records:100", "manual"] {
+        let cap = p(&format!("{}.tlcap", policy.replace(':', "_")));
+        ok(&["record", &itch, "-o", &cap, "--flush", policy]);
+        let v = json(&["inspect", &cap]);
+        assert_eq!(v["errors"], 0, "{policy}: {v}");
+        seen.push((v["messages"].clone(), v["by_type"].clone()));
+    }
+    assert_eq!(seen[0].0, 20_000);
+    assert!(seen.windows(2).all(|w| w[0] == w[1]));
+    let o = ticklane(&["record", &itch, "-o", &p("x.tlcap"), "--flush", "sometimes"]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--flush") && err.contains("sometimes"),
+        "{err}"
+    );
+}

@@ -21,6 +21,7 @@ pub fn run(
     input: &Path,
     output: &Path,
     zstd: bool,
+    flush: &str,
     session: Option<String>,
     length_mode: LengthMode,
 ) -> anyhow::Result<ExitCode> {
@@ -58,6 +59,7 @@ pub fn run(
         } else {
             Compression::None
         },
+        flush: super::live::flush_policy(flush).context("--flush")?,
         ..WriterOptions::default()
     };
     let errors = if is_capture {
@@ -124,7 +126,11 @@ pub fn run(
 }
 
 /// Records a live feed to `output` until end of session, `--stop-after-silence`, or Ctrl-C.
-pub fn run_live(feed: &super::live::FeedArgs, output: &Path) -> anyhow::Result<ExitCode> {
+pub fn run_live(
+    feed: &super::live::FeedArgs,
+    output: &Path,
+    flush: &str,
+) -> anyhow::Result<ExitCode> {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
     use ticklane_live::source::{receive, Downstream, LiveCounters, LiveReport, Recording};
@@ -154,6 +160,7 @@ pub fn run_live(feed: &super::live::FeedArgs, output: &Path) -> anyhow::Result<E
     cfg.record = Some(Recording {
         creator,
         created_ns,
+        flush: super::live::flush_policy(flush).context("--flush")?,
         ..Recording::new(output.to_path_buf())
     });
     let stop = super::live::stop_on_ctrl_c("interrupted: finishing the capture");
