@@ -25,12 +25,9 @@ fn json(args: &[&str]) -> serde_json::Value {
     json_of(&ticklane(&a))
 }
 
-#[test]
-fn a_pcap_recorded_and_exported_back_carries_the_same_datagrams() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
-    let (pcap, cap, back, backng) = (p("a.pcap"), p("a.tlcap"), p("b.pcap"), p("c.pcapng"));
-    ok(&[
+/// A generated session of 20,000 messages as a pcap of MoldUDP64 packets.
+fn gen_pcap(path: &str) {
+    let args = [
         "gen",
         "--seed",
         "3",
@@ -39,8 +36,17 @@ fn a_pcap_recorded_and_exported_back_carries_the_same_datagrams() {
         "--format",
         "pcap",
         "-o",
-        &pcap,
-    ]);
+        path,
+    ];
+    ok(&args);
+}
+
+#[test]
+fn a_pcap_recorded_and_exported_back_carries_the_same_datagrams() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let (pcap, cap, back, backng) = (p("a.pcap"), p("a.tlcap"), p("b.pcap"), p("c.pcapng"));
+    gen_pcap(&pcap);
     ok(&["record", &pcap, "-o", &cap]);
     let out = ok(&["export", &cap, "-o", &back]);
     assert!(out.starts_with("exported "), "{out}");
@@ -188,4 +194,45 @@ fn record_takes_a_flush_policy() {
         err.contains("--flush") && err.contains("sometimes"),
         "{err}"
     );
+}
+
+/// A pcap and its capture with an undecodable message: `replay` (which decodes each message
+/// straight into its event) counts the same messages and errors, at the same stage, as
+/// `inspect` (which decodes to a message view first), and goes on past it.
+#[test]
+fn replay_and_inspect_count_a_bad_message_in_a_recording_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let (good, bad, cap) = (p("a.pcap"), p("b.pcap"), p("b.tlcap"));
+    gen_pcap(&good);
+    let mut bytes = std::fs::read(&good).unwrap();
+    // The first message's type byte: pcap header 24, record header 16, Ethernet 14, IPv4 20,
+    // UDP 8, MoldUDP64 header 20, message length 2.
+    let at = 24 + 16 + 14 + 20 + 8 + 20 + 2;
+    assert_eq!(bytes[at], b'S', "the first message is the system event");
+    bytes[at] = b'z';
+    std::fs::write(&bad, &bytes).unwrap();
+    ok(&["record", &bad, "-o", &cap]);
+    let intact = json(&["replay", &good])["events"].as_u64().unwrap();
+    for file in [&bad, &cap] {
+        let i = json(&["inspect", file]);
+        let r = json(&["replay", file]);
+        assert_eq!(i["messages"], 19_999, "{file}");
+        assert_eq!(
+            (&r["messages"], &r["errors"]),
+            (&i["messages"], &i["errors"]),
+            "{file}"
+        );
+        assert_eq!(r["errors"], 1);
+        let first = r["first_errors"].to_string();
+        assert!(
+            first.contains("(decode): unknown ITCH message type 0x7a"),
+            "{first}"
+        );
+        assert_eq!(
+            r["events"].as_u64().unwrap() + 1,
+            intact,
+            "{file}: one event fewer than the intact file"
+        );
+    }
 }

@@ -117,7 +117,13 @@ pub fn read(
         if opts.orderbook.is_some() {
             anyhow::bail!("--orderbook applies to LOBSTER message files only");
         }
-        return read_capture(path, on_message);
+        if opts.lengths_from_type {
+            anyhow::bail!(
+                "--lengths-from-type applies to binary files only: {} is a capture",
+                path.display()
+            );
+        }
+        return read_capture(path, opts.events_only, on_message);
     }
     if opts.orderbook.is_some() {
         anyhow::bail!("--orderbook applies to LOBSTER message files only");
@@ -135,7 +141,7 @@ pub fn read(
     if let format @ (SourceFormat::Pcap | SourceFormat::Pcapng) = src.format() {
         // Datagrams go through the receive session, not the source's arrival-order walk.
         drop(src);
-        return read_pcap(path, format, on_message);
+        return read_pcap(path, format, opts.events_only, on_message);
     }
     let mut report = ReadReport {
         format: Some(src.format()),
@@ -267,6 +273,7 @@ fn is_capture(path: &Path) -> anyhow::Result<bool> {
 /// torn tail are errors with their byte offsets; the reader resumes at the next good block.
 fn read_capture(
     path: &Path,
+    events_only: bool,
     mut on_message: impl FnMut(&Record<'_>) -> ControlFlow<()>,
 ) -> anyhow::Result<ReadReport> {
     use ticklane_replay::format::{FeedKind, Line};
@@ -313,6 +320,7 @@ fn read_capture(
             last_ts: &mut last_ts,
             received: rec.ts_ns,
             stopped: false,
+            events_only,
         };
         if feed == FeedKind::ItchBinary {
             sink.report.source.packets += 1;
@@ -406,12 +414,16 @@ fn read_capture(
     if let Some(s) = session.as_mut() {
         finish_session(
             s,
-            stopped,
-            &mut report,
-            &mut on_message,
-            index,
-            &mut last_ts,
-            last_received,
+            CaptureSink {
+                report: &mut report,
+                on_message: &mut on_message,
+                position: index,
+                last_ts: &mut last_ts,
+                received: last_received,
+                // A stopped replay delivers nothing more.
+                stopped,
+                events_only,
+            },
         );
     }
     // Corrupted blocks and a torn tail came out of the reader as errors (with their offsets)
@@ -439,27 +451,16 @@ fn read_capture(
 }
 
 /// Ends a replayed MoldUDP64 session (unless the command stopped it: what is still buffered
-/// or missing then stays undelivered) and adds its counters to the report.
-fn finish_session(
+/// or missing then stays undelivered, and `sink` delivers nothing) and adds its counters to
+/// the sink's report.
+fn finish_session<F: FnMut(&Record<'_>) -> ControlFlow<()>>(
     s: &mut MoldUdp64Session,
-    stopped: bool,
-    report: &mut ReadReport,
-    on_message: &mut impl FnMut(&Record<'_>) -> ControlFlow<()>,
-    position: u64,
-    last_ts: &mut u64,
-    received: u64,
+    mut sink: CaptureSink<'_, F>,
 ) {
-    if !stopped {
-        let mut sink = CaptureSink {
-            report,
-            on_message,
-            position,
-            last_ts,
-            received,
-            stopped: false,
-        };
+    if !sink.stopped {
         s.finish(&mut sink);
     }
+    let report = sink.report;
     let st = s.stats();
     report.source.duplicates += st.duplicate_messages;
     report.source.gaps += st.lost_gaps;
@@ -492,6 +493,7 @@ fn finish_session(
 fn read_pcap(
     path: &Path,
     format: SourceFormat,
+    events_only: bool,
     mut on_message: impl FnMut(&Record<'_>) -> ControlFlow<()>,
 ) -> anyhow::Result<ReadReport> {
     use ticklane_feeds::pcap::PcapCursor;
@@ -547,6 +549,7 @@ fn read_pcap(
             last_ts: &mut last_ts,
             received: d.ts_ns,
             stopped: false,
+            events_only,
         };
         for (_, session) in &mut sessions {
             session.poll(d.ts_ns, &mut sink);
@@ -593,12 +596,16 @@ fn read_pcap(
     for (_, session) in &mut sessions {
         finish_session(
             session,
-            stopped,
-            &mut report,
-            &mut on_message,
-            position,
-            &mut last_ts,
-            last_received,
+            CaptureSink {
+                report: &mut report,
+                on_message: &mut on_message,
+                position,
+                last_ts: &mut last_ts,
+                received: last_received,
+                // A stopped replay delivers nothing more.
+                stopped,
+                events_only,
+            },
         );
     }
     Ok(report)
@@ -649,11 +656,18 @@ struct CaptureSink<'a, F: FnMut(&Record<'_>) -> ControlFlow<()>> {
     /// with ([`Record::received`]).
     received: u64,
     stopped: bool,
+    /// Decode each message straight into its event ([`ReadOpts::events_only`]): no message view
+    /// is handed over ([`Record::itch`] is `None`).
+    events_only: bool,
 }
 
 impl<F: FnMut(&Record<'_>) -> ControlFlow<()>> CaptureSink<'_, F> {
     fn deliver(&mut self, body: &[u8]) {
         if self.stopped {
+            return;
+        }
+        if self.events_only {
+            self.deliver_event(body);
             return;
         }
         let msg = match decode(body) {
@@ -682,6 +696,53 @@ impl<F: FnMut(&Record<'_>) -> ControlFlow<()>> CaptureSink<'_, F> {
             instrument: u32::from(msg.stock_locate()),
             itch: Some(&msg),
             event: ev.as_ref(),
+            received: Some(self.received),
+        });
+        self.stopped = flow.is_break();
+    }
+}
+
+impl<F: FnMut(&Record<'_>) -> ControlFlow<()>> CaptureSink<'_, F> {
+    /// [`CaptureSink::deliver`] decoding straight into the event: the same counts, errors and
+    /// events.
+    fn deliver_event(&mut self, body: &[u8]) {
+        use ticklane_feeds::itch::DecodeOrNormalizeError;
+        let mut ev = MarketEvent::new(
+            Timestamp(0),
+            InstrumentId::NONE,
+            EventBody::BrokenTrade {
+                match_id: ticklane_core::MatchId(0),
+            },
+        );
+        let has_event = match decode_normalize_into(body, &mut ev) {
+            Ok(has) => has,
+            Err(DecodeOrNormalizeError::Decode(e)) => {
+                self.report
+                    .record(Some(self.position), "decode", e.to_string());
+                return;
+            }
+            Err(DecodeOrNormalizeError::Normalize(e)) => {
+                self.report
+                    .record(Some(self.position), "normalize", e.to_string());
+                false
+            }
+        };
+        self.report.messages += 1;
+        if has_event {
+            *self.last_ts = ev.ts.0;
+        }
+        // Every ITCH 5.0 message (a decoded one is long enough) starts with its type, stock
+        // locate (bytes 1..3) and timestamp (bytes 5..11).
+        let field = |r: core::ops::Range<usize>| {
+            body.get(r)
+                .map_or(0, |b| b.iter().fold(0u64, |a, &x| (a << 8) | u64::from(x)))
+        };
+        let flow = (self.on_message)(&Record {
+            ts: field(5..11),
+            msg_type: body.first().copied().unwrap_or(0),
+            instrument: field(1..3) as u32,
+            itch: None,
+            event: has_event.then_some(&ev),
             received: Some(self.received),
         });
         self.stopped = flow.is_break();
