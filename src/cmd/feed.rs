@@ -234,21 +234,34 @@ fn deliver_event(
         }
     };
     report.messages += 1;
-    // Every ITCH 5.0 message (a decoded one is long enough) starts with its type, stock
-    // locate (bytes 1..3) and timestamp (bytes 5..11).
+    on_message(&event_record(
+        bytes,
+        has_event.then_some(&*event),
+        item.recv_ts_ns,
+    ))
+}
+
+/// The [`Record`] of a message decoded straight into its event (no message view): type,
+/// locate and timestamp read from its bytes. Every ITCH 5.0 message (a decoded one is long
+/// enough) starts with its type, stock locate (bytes 1..3) and timestamp (bytes 5..11).
+fn event_record<'a>(
+    bytes: &[u8],
+    event: Option<&'a MarketEvent>,
+    received: Option<u64>,
+) -> Record<'a> {
     let field = |r: core::ops::Range<usize>| {
         bytes
             .get(r)
             .map_or(0, |b| b.iter().fold(0u64, |a, &x| (a << 8) | u64::from(x)))
     };
-    on_message(&Record {
+    Record {
         ts: field(5..11),
         msg_type: bytes.first().copied().unwrap_or(0),
         instrument: field(1..3) as u32,
         itch: None,
-        event: has_event.then_some(&*event),
-        received: item.recv_ts_ns,
-    })
+        event,
+        received,
+    }
 }
 
 /// Whether `path` is a ticklane capture (by its magic).
@@ -700,9 +713,7 @@ impl<F: FnMut(&Record<'_>) -> ControlFlow<()>> CaptureSink<'_, F> {
         });
         self.stopped = flow.is_break();
     }
-}
 
-impl<F: FnMut(&Record<'_>) -> ControlFlow<()>> CaptureSink<'_, F> {
     /// [`CaptureSink::deliver`] decoding straight into the event: the same counts, errors and
     /// events.
     fn deliver_event(&mut self, body: &[u8]) {
@@ -731,20 +742,11 @@ impl<F: FnMut(&Record<'_>) -> ControlFlow<()>> CaptureSink<'_, F> {
         if has_event {
             *self.last_ts = ev.ts.0;
         }
-        // Every ITCH 5.0 message (a decoded one is long enough) starts with its type, stock
-        // locate (bytes 1..3) and timestamp (bytes 5..11).
-        let field = |r: core::ops::Range<usize>| {
-            body.get(r)
-                .map_or(0, |b| b.iter().fold(0u64, |a, &x| (a << 8) | u64::from(x)))
-        };
-        let flow = (self.on_message)(&Record {
-            ts: field(5..11),
-            msg_type: body.first().copied().unwrap_or(0),
-            instrument: field(1..3) as u32,
-            itch: None,
-            event: has_event.then_some(&ev),
-            received: Some(self.received),
-        });
+        let flow = (self.on_message)(&event_record(
+            body,
+            has_event.then_some(&ev),
+            Some(self.received),
+        ));
         self.stopped = flow.is_break();
     }
 }
