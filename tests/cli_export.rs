@@ -157,7 +157,18 @@ fn zeroed_length_prefixes_are_read_with_lengths_from_type() {
     let cap = p("z.tlcap");
     ok(&["record", &zeroed, "-o", &cap, "--lengths-from-type"]);
     assert_eq!(json(&["replay", &cap])["digest"], digest);
-    // The flag is for binary files: a live input refuses it.
+    // The flag is for binary files: a capture, a pcap and a live input refuse it.
+    let pcap = p("a.pcap");
+    gen_pcap(&pcap);
+    for file in [&cap, &pcap] {
+        let o = ticklane(&["replay", file, "--lengths-from-type"]);
+        assert!(!o.status.success(), "{file}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("--lengths-from-type applies to binary files only"),
+            "{err}"
+        );
+    }
     let o = ticklane(&[
         "record",
         "udp://127.0.0.1:9",

@@ -139,6 +139,12 @@ pub fn read(
     let mut src =
         ItchSource::open(path, options).with_context(|| format!("opening {}", path.display()))?;
     if let format @ (SourceFormat::Pcap | SourceFormat::Pcapng) = src.format() {
+        if opts.lengths_from_type {
+            anyhow::bail!(
+                "--lengths-from-type applies to binary files only: {} is a pcap, whose MoldUDP64 packets give every message's length",
+                path.display()
+            );
+        }
         // Datagrams go through the receive session, not the source's arrival-order walk.
         drop(src);
         return read_pcap(path, format, opts.events_only, on_message);
