@@ -37,6 +37,17 @@ fn digest(v: &serde_json::Value) -> String {
     v["digest"].as_str().unwrap().to_string()
 }
 
+/// `config/run.toml` with the line `from` (which it must contain) replaced by `to`, written to
+/// `dir/name`.
+fn default_config_with(dir: &Path, name: &str, from: &str, to: &str) -> std::path::PathBuf {
+    let cfg =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/run.toml")).unwrap();
+    assert!(cfg.contains(from), "config/run.toml has no {from:?}");
+    let path = dir.join(name);
+    std::fs::write(&path, cfg.replace(from, to)).unwrap();
+    path
+}
+
 /// The committed run digest of the embedded default cut to 200,000 messages.
 fn golden_digest() -> String {
     let text = std::fs::read_to_string(
@@ -122,12 +133,12 @@ fn one_digest_across_runs_lanes_paces_and_source_paths() {
         "{base}"
     );
     let dir = tempfile::tempdir().unwrap();
-    let all_books = dir.path().join("all-books.toml");
-    let cfg =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/run.toml")).unwrap();
-    assert!(cfg.contains("\nbooks = \"subscribed\"\n"));
-    let cfg = cfg.replace("\nbooks = \"subscribed\"\n", "\nbooks = \"all\"\n");
-    std::fs::write(&all_books, cfg).unwrap();
+    let all_books = default_config_with(
+        dir.path(),
+        "all-books.toml",
+        "\nbooks = \"subscribed\"\n",
+        "\nbooks = \"all\"\n",
+    );
     let all = json(&["run", all_books.to_str().unwrap(), "--messages", "200000"]);
     assert_eq!(all["lanes"][0]["unkept_events"], 0, "{}", all["lanes"][0]);
     assert_eq!(all["unread"], 0, "{all}");
@@ -205,15 +216,12 @@ fn replays_at_max_and_10x_on_one_and_two_lanes_give_the_golden_digest() {
     let golden = golden_digest();
     let golden = golden.as_str();
     let dir = tempfile::tempdir().unwrap();
-    let cfg =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/run.toml")).unwrap();
-    assert!(cfg.contains("\nmessages = 2_000_000\n"));
-    let cut = dir.path().join("cut.toml");
-    std::fs::write(
-        &cut,
-        cfg.replace("\nmessages = 2_000_000\n", "\nmessages = 200_000\n"),
-    )
-    .unwrap();
+    let cut = default_config_with(
+        dir.path(),
+        "cut.toml",
+        "\nmessages = 2_000_000\n",
+        "\nmessages = 200_000\n",
+    );
     let cut = cut.to_str().unwrap();
     assert_eq!(digest(&json(&["replay", "--config", cut])), golden);
 
@@ -264,18 +272,12 @@ fn replays_at_max_and_10x_on_one_and_two_lanes_give_the_golden_digest() {
 #[test]
 fn random_venue_latency_gives_one_digest_in_every_lane_layout() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/run.toml")).unwrap();
-    assert!(cfg.contains("\nlatency = \"constant\"\n"));
-    let lognormal = dir.path().join("lognormal.toml");
-    std::fs::write(
-        &lognormal,
-        cfg.replace(
-            "\nlatency = \"constant\"\n",
-            "\nlatency = \"lognormal\"\nlatency_sigma = 0.8\nlatency_seed = 11\n",
-        ),
-    )
-    .unwrap();
+    let lognormal = default_config_with(
+        dir.path(),
+        "lognormal.toml",
+        "\nlatency = \"constant\"\n",
+        "\nlatency = \"lognormal\"\nlatency_sigma = 0.8\nlatency_seed = 11\n",
+    );
     let l = lognormal.to_str().unwrap();
     let one = json(&["run", l, "--messages", "200000"]);
     for lanes in ["2", "4"] {

@@ -68,15 +68,8 @@ pub fn run(capture: &Path, output: &Path, format: PcapFormat) -> anyhow::Result<
     let damaged = !r.bad_blocks.is_empty() || r.truncated_tail.is_some();
     if damaged {
         eprintln!(
-            "the capture is damaged: {} bad blocks skipped, torn tail: {}; records lost: {}",
-            r.bad_blocks.len(),
-            r.truncated_tail
-                .as_ref()
-                .map_or("none".to_string(), |(off, why)| format!(
-                    "at offset {off} ({why:?})"
-                )),
-            r.lost_records()
-                .map_or("unknown (no index)".to_string(), |n| n.to_string())
+            "the capture is damaged, what was readable is exported: {}",
+            super::feed::recovery_line(r)
         );
     }
     Ok(if damaged {

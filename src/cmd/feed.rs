@@ -447,9 +447,14 @@ fn read_capture(
     }
     // Corrupted blocks and a torn tail came out of the reader as errors (with their offsets)
     // and were recorded above; this says what was recovered.
-    let rr = reader.report();
-    report.recovery =
-        Some(format!(
+    report.recovery = Some(recovery_line(reader.report()));
+    Ok(report)
+}
+
+/// What reading a capture recovered, in one line (`inspect`'s `capture` line, `export`'s
+/// damage report): good and bad blocks, where the tail tore, records lost, the index.
+pub(crate) fn recovery_line(rr: &ticklane_replay::RecoveryReport) -> String {
+    format!(
         "{} good blocks, {} records; {} bad blocks ({} blocks missing, {} out of order); torn tail: {}; records lost: {}; index {}",
         rr.good_blocks,
         rr.records,
@@ -465,8 +470,7 @@ fn read_capture(
             ticklane_replay::IndexState::Present => "read from the trailer",
             ticklane_replay::IndexState::Rebuilt => "rebuilt by scanning (no valid trailer)",
         }
-    ));
-    Ok(report)
+    )
 }
 
 /// Ends a replayed MoldUDP64 session (unless the command stopped it: what is still buffered
