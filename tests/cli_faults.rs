@@ -10,7 +10,7 @@ use std::time::Duration;
 
 mod live_support;
 
-use live_support::{free_port, paper_config, spawn, BIN};
+use live_support::{free_port, paper_config, spawn, wait_udp_bound, BIN};
 
 fn interrupt(child: &Child) {
     let ok = Command::new("kill")
@@ -54,7 +54,7 @@ fn kill_9_of_a_recording_engine_leaves_a_capture_that_reads_back_and_replays() {
         ],
         dir.path(),
     );
-    std::thread::sleep(Duration::from_millis(500));
+    assert!(wait_udp_bound(a), "the receiver never opened its line");
     // About 40 s of the generated session at this pace: the engine is killed in the middle.
     let mut serve = spawn(
         &[

@@ -10,7 +10,7 @@ use std::process::Command;
 
 mod live_support;
 
-use live_support::{finish, free_port, json_of, paper_config, spawn, BIN};
+use live_support::{finish, free_port, json_of, paper_config, spawn, wait_udp_bound, BIN};
 /// The generated session every run here serves: the one config/paper.toml generates, shorter.
 const MESSAGES: &str = "60000";
 
@@ -62,7 +62,10 @@ fn serve_to_paper_over_udp_with_faults_equals_the_file_and_its_recording() {
         ],
         dir.path(),
     );
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(
+        wait_udp_bound(a) && wait_udp_bound(b),
+        "the receiver never opened its line"
+    );
     let serve = spawn(
         &[
             "serve",
@@ -100,6 +103,24 @@ fn serve_to_paper_over_udp_with_faults_equals_the_file_and_its_recording() {
 
     let reference = reference_digest();
     assert_eq!(live["digest"].as_str().unwrap(), reference);
+
+    // The recorder ran as the engine's worker (an actor owns its thread) and says what it
+    // wrote: every record in the capture, none dropped.
+    let workers = live["workers"].as_array().unwrap();
+    assert_eq!(workers.len(), 1, "{live}");
+    let rec = &workers[0];
+    assert_eq!(rec["name"], "recorder", "{rec}");
+    assert_eq!(rec["error"], serde_json::Value::Null, "{rec}");
+    assert_eq!(rec["counters"]["dropped"], 0, "{rec}");
+    assert_eq!(rec["counters"]["unwritten"], 0, "{rec}");
+    let mut reader = ticklane_replay::CaptureReader::open(dir.path().join("live.cap")).unwrap();
+    let mut in_file = 0u64;
+    while let Some(r) = reader.next_record() {
+        r.unwrap();
+        in_file += 1;
+    }
+    assert!(in_file > 1_000, "{in_file}");
+    assert_eq!(rec["counters"]["written"], in_file, "{rec}");
 
     // The recording replays to the live run's digest.
     let o = Command::new(BIN)
@@ -144,7 +165,10 @@ fn serve_to_relay_to_paper_over_quic_and_a_client_without_the_token_is_refused()
         ],
         dir.path(),
     );
-    std::thread::sleep(std::time::Duration::from_millis(700));
+    assert!(
+        wait_udp_bound(a) && wait_udp_bound(quic),
+        "the relay never opened its line and its listener"
+    );
     let feed = format!("quic://127.0.0.1:{quic}");
     // Without the token: refused, a clear error, non-zero exit.
     let o = Command::new(BIN)
@@ -277,7 +301,10 @@ fn record_a_served_file_over_udp_then_replay_it_to_the_digest_of_the_file() {
         ],
         dir.path(),
     );
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(
+        wait_udp_bound(a) && wait_udp_bound(b),
+        "the receiver never opened its line"
+    );
     let serve = spawn(
         &[
             "serve",

@@ -476,6 +476,8 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
         }
     })?;
     let mut live_counters: Option<Arc<ticklane_live::source::LiveCounters>> = None;
+    // A live run's recorder: its thread is an engine worker, owned by an actor.
+    let mut workers: Vec<Box<dyn ticklane_runtime::Worker>> = Vec::new();
     let (source, source_desc, total): (Box<dyn FeedSource>, String, Option<u64>) =
         match (live, &cfg.source.file, &cfg.source.generate) {
             (Some(l), _, _) => {
@@ -492,8 +494,11 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
                         .map(|p| format!(", recording to {}", p.path.display()))
                         .unwrap_or_default()
                 );
-                let source = ticklane_live::source::LiveSource::new(l);
+                let mut source = ticklane_live::source::LiveSource::new(l);
                 live_counters = Some(source.counters());
+                if let Some(w) = source.recorder_worker().map_err(|e| anyhow::anyhow!(e))? {
+                    workers.push(Box::new(w));
+                }
                 (Box::new(source), desc, None)
             }
             (None, Some(f), _) => {
@@ -551,6 +556,7 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
         },
         source,
         venue: cfg.venue.factory(&cfg.risk).context("venue")?,
+        workers,
     };
     tracing::info!("source: {source_desc}");
     let bar = if o.status_line {
@@ -609,10 +615,23 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
         print_report(&report, &cfg, &source_desc, &digest);
     }
     // Exit codes: 0 clean; 1 the run completed but its input had errors (each counted and
-    // listed in the summary); 2 the source could not be read at all.
+    // listed in the summary) or a worker's output is incomplete (the recorder could not write
+    // everything); 2 the source could not be read at all.
     if let Some(why) = &report.source.fatal {
         eprintln!("error: the source failed: {why}");
         return Ok(ExitCode::from(2));
+    }
+    let worker_errors: Vec<String> = report
+        .workers
+        .iter()
+        .filter_map(|w| w.error.as_ref().map(|e| format!("{}: {e}", w.name)))
+        .collect();
+    if !worker_errors.is_empty() {
+        eprintln!(
+            "error: the run completed, but {} (its output is incomplete, as the summary says)",
+            worker_errors.join("; ")
+        );
+        return Ok(ExitCode::from(1));
     }
     if report.source.errors > 0 {
         eprintln!(
@@ -641,6 +660,19 @@ fn status_text(
             c.lost.load(Relaxed)
         )
     });
+    let recorded = s
+        .workers
+        .iter()
+        .filter(|w| w.name == "recorder")
+        .map(|w| {
+            let get = |k: &str| w.counters.iter().find(|c| c.0 == k).map_or(0, |c| c.1);
+            format!(
+                "recorded {} ({} dropped) | ",
+                get("written"),
+                get("dropped")
+            )
+        })
+        .collect::<String>();
     let stale = live.is_some_and(|c| c.lost.load(std::sync::atomic::Ordering::Relaxed) > 0);
     let state = if s.lanes.iter().any(|l| l.halted) {
         "HALTED"
@@ -652,7 +684,7 @@ fn status_text(
         "trading"
     };
     format!(
-        "{feed}events {} | orders {} | fills {} | net P&L ${} | tick-to-decision p99 {} ns | full-ring waits {} | {state}",
+        "{feed}{recorded}events {} | orders {} | fills {} | net P&L ${} | tick-to-decision p99 {} ns | full-ring waits {} | {state}",
         s.feed_events,
         sum(|l| l.orders),
         sum(|l| l.fills),
@@ -797,6 +829,14 @@ fn print_report(r: &RunReport, cfg: &RunConfig, source: &str, digest: &[u8; 32])
     }
     for err in &r.source.first_errors {
         println!("          error {err}");
+    }
+    for w in &r.workers {
+        for n in &w.notes {
+            println!("{:<9} {n}", w.name);
+        }
+        if let Some(e) = &w.error {
+            println!("{:<9} error {e}", w.name);
+        }
     }
     println!(
         "elapsed   {secs:.3} s: {:.2} M events/s end to end",
@@ -993,6 +1033,13 @@ fn json_report(r: &RunReport, cfg: &RunConfig, digest: &[u8; 32]) -> serde_json:
         "latency_ns": latency,
         "incidents": r.incidents.iter().map(|i| format!("{i:?}")).collect::<Vec<_>>(),
         "source_notes": r.source.notes,
+        "workers": r.workers.iter().map(|w| json!({
+            "name": w.name,
+            "counters": w.counters.iter().map(|(k, v)| ((*k).to_string(), json!(v)))
+                .collect::<serde_json::Map<_, _>>(),
+            "notes": w.notes,
+            "error": w.error,
+        })).collect::<Vec<_>>(),
         "first_errors": r.source.first_errors,
         "digest": hex(digest),
     })

@@ -62,3 +62,32 @@ pub fn json_of(o: &Output) -> serde_json::Value {
 pub fn paper_config() -> String {
     format!("{}/config/paper.toml", env!("CARGO_MANIFEST_DIR"))
 }
+
+/// Waits (at most 60 s) until some process has bound UDP `port` on this machine (a receiver
+/// under test opened its line), reading `/proc/net/udp*` so as not to race it for the port.
+/// Returns whether it did; `true` at once where `/proc` is not there to tell.
+pub fn wait_udp_bound(port: u16) -> bool {
+    let needle = format!(":{port:04X} ");
+    for _ in 0..3_000 {
+        let mut readable = false;
+        for table in ["/proc/net/udp", "/proc/net/udp6"] {
+            if let Ok(text) = std::fs::read_to_string(table) {
+                readable = true;
+                // Each row: `sl local_address rem_address ...`, addresses as HEXIP:HEXPORT.
+                let bound = text
+                    .lines()
+                    .skip(1)
+                    .filter_map(|l| l.split_whitespace().nth(1))
+                    .any(|local| format!("{local} ").ends_with(&needle));
+                if bound {
+                    return true;
+                }
+            }
+        }
+        if !readable {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    false
+}

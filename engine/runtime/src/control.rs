@@ -7,6 +7,8 @@
 //!   switch), reads its counters for `Status`, hears its incidents (a strategy panic and what
 //!   the policy did), and joins it when it ends.
 //! - The [`FeedActor`] owns the feed thread the same way.
+//! - A [`WorkerActor`] owns each other data-plane thread of the plan (a live run's capture
+//!   recorder, fed by its own ring from the feed thread): see [`crate::worker`].
 //!
 //! Ticks never pass through a mailbox: the threads talk through SPSC rings and atomics; an
 //! actor message is sent only on start, stop, status, kill switch, incidents and thread exit.
@@ -24,6 +26,7 @@ use crate::lane::{
     pin_to_core, Lane, LaneControl, LaneIncident, LaneReport, LaneSettings, StrategySpec,
 };
 use crate::router::Router;
+use crate::worker::{Worker, WorkerActor, WorkerArgs, WorkerProbe, WorkerReport, WorkerStatus};
 use ticklane_exec::Venue;
 
 /// Engines started in this process (names their actors uniquely).
@@ -45,6 +48,9 @@ pub struct EnginePlan {
     pub source: Box<dyn FeedSource>,
     /// Builds each lane's venue (given the lane number).
     pub venue: VenueFactory,
+    /// Other data-plane threads (the capture recorder of a live run), each owned by a
+    /// [`WorkerActor`]; started before the feed, and the run ends when they have too.
+    pub workers: Vec<Box<dyn Worker>>,
 }
 
 /// Builds a lane's venue (risk gate and paper exchange, or anything implementing [`Venue`]).
@@ -57,6 +63,10 @@ impl std::fmt::Debug for EnginePlan {
             .field("feed_core", &self.feed_core)
             .field("ring_capacity", &self.ring_capacity)
             .field("ring_kind", &self.ring_kind)
+            .field(
+                "workers",
+                &self.workers.iter().map(|w| w.name()).collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -136,6 +146,8 @@ pub struct EngineStatus {
     pub feed_full_waits: u64,
     /// Per lane.
     pub lanes: Vec<LaneStatus>,
+    /// Per worker (the recorder), in the plan's order.
+    pub workers: Vec<WorkerStatus>,
     /// Incidents so far.
     pub incidents: Vec<LaneIncident>,
 }
@@ -153,6 +165,8 @@ pub struct RunReport {
     pub lanes: Vec<LaneReport>,
     /// Incidents, in arrival order.
     pub incidents: Vec<LaneIncident>,
+    /// Worker reports (the recorder), in the plan's order.
+    pub workers: Vec<WorkerReport>,
     /// Wall-clock duration of the data plane, ns (feed start to last lane end).
     pub elapsed_ns: u64,
 }
@@ -261,7 +275,7 @@ impl Actor for LaneActor {
 
 /// Joins a data-plane thread off the async executor (it has finished, or is about to): its
 /// result, or the text of the panic that ended it; `None` if it was already joined.
-async fn join<T: Send + 'static>(
+pub(crate) async fn join<T: Send + 'static>(
     thread: Option<JoinHandle<T>>,
 ) -> Result<Option<Result<T, String>>, ActorProcessingErr> {
     let Some(thread) = thread else {
@@ -387,6 +401,8 @@ pub enum SupervisorMsg {
     LaneDone(u16, Box<Result<LaneReport, String>>),
     /// The feed thread ended.
     FeedDone(Box<Result<FeedThreadResult, String>>),
+    /// A worker's thread ended (its report says whether it failed).
+    WorkerDone(usize, Box<WorkerReport>),
 }
 
 /// Owns the feed and lane actors.
@@ -400,6 +416,14 @@ pub struct SupervisorArgs {
     done: Option<oneshot::Sender<Result<RunReport, EngineError>>>,
 }
 
+/// A worker as the supervisor knows it: its actor, live counters, and whether its thread ended.
+struct WorkerEntry {
+    actor: ractor::ActorId,
+    name: &'static str,
+    probe: WorkerProbe,
+    finished: Arc<std::sync::atomic::AtomicBool>,
+}
+
 /// State of the [`Supervisor`].
 #[allow(missing_debug_implementations)] // holds threads, rings and actor refs
 pub struct SupervisorState {
@@ -409,6 +433,8 @@ pub struct SupervisorState {
     feed_control: Arc<FeedControl>,
     lane_reports: Vec<Option<LaneReport>>,
     feed_result: Option<FeedThreadResult>,
+    workers: Vec<WorkerEntry>,
+    worker_reports: Vec<Option<WorkerReport>>,
     failures: Vec<(String, String)>,
     incidents: Vec<LaneIncident>,
     done: Option<oneshot::Sender<Result<RunReport, EngineError>>>,
@@ -421,7 +447,10 @@ impl Supervisor {
         let lanes_done = state.lane_reports.iter().all(Option::is_some)
             || state.failures.iter().any(|f| f.0.starts_with("lane"));
         let feed_done = state.feed_result.is_some() || state.failures.iter().any(|f| f.0 == "feed");
-        if !(lanes_done && feed_done) || state.done.is_none() {
+        // A worker always reports (a panic becomes its report's error), and ends once the
+        // feed thread has dropped its input.
+        let workers_done = state.worker_reports.iter().all(Option::is_some);
+        if !(lanes_done && feed_done && workers_done) || state.done.is_none() {
             return;
         }
         let Some(done) = state.done.take() else {
@@ -446,6 +475,11 @@ impl Supervisor {
             feed_pinned_core,
             lanes,
             incidents: std::mem::take(&mut state.incidents),
+            workers: state
+                .worker_reports
+                .iter_mut()
+                .filter_map(Option::take)
+                .collect(),
             elapsed_ns,
         }));
         myself.stop(None);
@@ -517,6 +551,32 @@ impl Actor for Supervisor {
             lanes.push(actor);
             lane_controls.push(control);
         }
+        // Workers start before the feed, so that their rings are drained from the first record.
+        let mut workers = Vec::with_capacity(plan.workers.len());
+        for (index, worker) in plan.workers.into_iter().enumerate() {
+            let name = worker.name();
+            let probe = worker.probe();
+            let finished = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let (actor, _) = Actor::spawn_linked(
+                Some(format!("engine{engine}-{name}-{index}")),
+                WorkerActor,
+                WorkerArgs {
+                    worker: Some(worker),
+                    index,
+                    probe: probe.clone(),
+                    finished: finished.clone(),
+                    supervisor: myself.clone(),
+                },
+                myself.get_cell(),
+            )
+            .await?;
+            workers.push(WorkerEntry {
+                actor: actor.get_id(),
+                name,
+                probe,
+                finished,
+            });
+        }
         let feed_control = Arc::new(FeedControl::default());
         let publisher = Publisher::new(
             producers,
@@ -544,6 +604,8 @@ impl Actor for Supervisor {
             feed: Some(feed),
             feed_control,
             feed_result: None,
+            worker_reports: vec![None; workers.len()],
+            workers,
             failures: Vec::new(),
             incidents: Vec::new(),
             done: args.done.take(),
@@ -568,6 +630,15 @@ impl Actor for Supervisor {
                         .iter()
                         .enumerate()
                         .map(|(i, c)| LaneStatus::read(i as u16, c))
+                        .collect(),
+                    workers: state
+                        .workers
+                        .iter()
+                        .map(|w| WorkerStatus {
+                            name: w.name.to_string(),
+                            counters: (w.probe)(),
+                            finished: w.finished.load(Ordering::Acquire),
+                        })
                         .collect(),
                     incidents: state.incidents.clone(),
                 };
@@ -614,6 +685,16 @@ impl Actor for Supervisor {
                 }
                 Self::maybe_finish(&myself, state);
             }
+            SupervisorMsg::WorkerDone(index, report) => {
+                if let Some(e) = &report.error {
+                    // The data plane goes on: a worker's loss is reported, not fatal.
+                    tracing::error!(worker = %report.name, "{e}");
+                }
+                if let Some(slot) = state.worker_reports.get_mut(index) {
+                    *slot = Some(*report);
+                }
+                Self::maybe_finish(&myself, state);
+            }
             SupervisorMsg::FeedDone(result) => {
                 state.feed = None;
                 match *result {
@@ -634,11 +715,26 @@ impl Actor for Supervisor {
 
     async fn handle_supervisor_evt(
         &self,
-        _myself: ActorRef<Self::Msg>,
+        myself: ActorRef<Self::Msg>,
         event: SupervisionEvent,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         if let SupervisionEvent::ActorFailed(who, err) = event {
+            // A worker's actor: its report will not come; the run goes on without it.
+            if let Some(i) = state.workers.iter().position(|w| w.actor == who.get_id()) {
+                let w = &state.workers[i];
+                tracing::error!(worker = w.name, "worker actor failed: {err}");
+                if state.worker_reports[i].is_none() {
+                    state.worker_reports[i] = Some(WorkerReport {
+                        name: w.name.to_string(),
+                        counters: (w.probe)(),
+                        notes: Vec::new(),
+                        error: Some(format!("the {} actor failed: {err}", w.name)),
+                    });
+                }
+                Self::maybe_finish(&myself, state);
+                return Ok(());
+            }
             // An actor (not a strategy: those are contained by their lane) failed: stop the
             // data plane so that nothing waits on it, and report.
             tracing::error!(actor = ?who.get_name(), "actor failed: {err}");

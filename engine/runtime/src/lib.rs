@@ -5,11 +5,12 @@
 //! ```text
 //!                 ┌────────────── control plane (tokio + ractor) ──────────────┐
 //!                 │ Supervisor ── FeedActor ── LaneActor × N  (start, stop,    │
-//!                 │                              status, kill switch, panics)  │
+//!                 │   └─ WorkerActor (recorder)  status, kill switch, panics)  │
 //!                 └──────┬─────────────────────────┬──────────────────────────┘
 //!                        │ owns                    │ owns
 //!   source ──▶ feed thread (decode, route) ══SPSC══▶ lane thread (books, strategies, venue)
-//!                                          ══SPSC══▶ lane thread ...
+//!                     ║                    ══SPSC══▶ lane thread ...
+//!                     ╚══SPSC (bytes)══▶ worker thread (a live run's recorder: capture file)
 //! ```
 //!
 //! Ticks never go through an actor mailbox: they go through [`ticklane_ring`] rings from the
@@ -28,6 +29,7 @@ pub mod lane;
 pub mod lane_ring;
 pub mod latency;
 pub mod router;
+pub mod worker;
 
 pub use clock::HopClock;
 pub use control::{
@@ -47,3 +49,4 @@ pub use lane_ring::{lane_ring, LaneConsumer, LaneProducer, RingKind};
 pub use latency::{Hop, HopSummary, LatencyRecorder};
 pub use router::{Route, Router};
 pub use ticklane_exec::{TouchVenue, Venue, VenueReport};
+pub use worker::{Counters, Worker, WorkerProbe, WorkerReport, WorkerStatus};

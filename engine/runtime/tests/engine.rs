@@ -11,7 +11,8 @@ use ticklane_core::InstrumentId;
 use ticklane_runtime::digest::{hex, lanes_digest, strategy_digests};
 use ticklane_runtime::{
     run_to_end, EnginePlan, EventsSource, IdlePolicy, LaneIncident, LaneSettings, PanicAction,
-    PanicPolicy, PublisherSettings, RingKind, RunReport, StrategySpec, TouchVenue, Venue,
+    PanicPolicy, PublisherSettings, RingKind, RunReport, StrategySpec, TouchVenue, Venue, Worker,
+    WorkerProbe, WorkerReport,
 };
 
 fn plan(
@@ -45,7 +46,17 @@ fn plan(
         },
         source: Box::new(EventsSource::new(events.to_vec(), 16)),
         venue: Arc::new(|_| Box::new(TouchVenue::new()) as Box<dyn Venue>),
+        workers: Vec::new(),
     }
+}
+
+/// A control-plane runtime for tests that talk to a running engine.
+fn control_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn run(plan: EnginePlan) -> RunReport {
@@ -269,11 +280,7 @@ fn status_kill_switch_and_stop_through_the_control_plane() {
     );
     // Slow enough that the run is still going when we poke it (400k events at 200k/s = 2 s).
     p.publisher.pace = Pace::Rate(200_000);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"));
+    let rt = control_runtime();
     let report = rt.block_on(async {
         let mut engine = Engine::start(p).await.unwrap_or_else(|e| panic!("{e}"));
         // Status answers while running, and counters move.
@@ -343,4 +350,124 @@ fn latency_in_the_paper_exchange_keeps_the_digest_layout_independent() {
     let fills: u64 = one.lanes[0].strategies.iter().map(|s| s.fills).sum();
     assert!(fills > 10, "the strategies were filled: {fills}");
     assert_eq!(digests(&one), digests(&three));
+}
+
+/// A worker for the tests: sets its counter, waits to be released, then reports (or panics).
+struct Tally {
+    release: Arc<std::sync::atomic::AtomicBool>,
+    ticks: Arc<std::sync::atomic::AtomicU64>,
+    panic_with: Option<&'static str>,
+}
+
+impl Worker for Tally {
+    fn name(&self) -> &'static str {
+        "tally"
+    }
+
+    fn probe(&self) -> WorkerProbe {
+        let ticks = self.ticks.clone();
+        Arc::new(move || vec![("ticks", ticks.load(Ordering::Relaxed))])
+    }
+
+    fn run(self: Box<Self>) -> WorkerReport {
+        self.ticks.store(5, Ordering::Relaxed);
+        while !self.release.load(Ordering::Acquire) {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        if let Some(why) = self.panic_with {
+            panic!("{why}");
+        }
+        WorkerReport {
+            name: "tally".into(),
+            counters: vec![("ticks", 5)],
+            notes: vec!["tallied".into()],
+            error: None,
+        }
+    }
+}
+
+fn tally(panic_with: Option<&'static str>) -> (Tally, Arc<std::sync::atomic::AtomicBool>) {
+    let release = Arc::new(std::sync::atomic::AtomicBool::new(panic_with.is_some()));
+    let t = Tally {
+        release: release.clone(),
+        ticks: Arc::default(),
+        panic_with,
+    };
+    (t, release)
+}
+
+/// A worker thread (what the live recorder is) is owned by its actor: status shows its
+/// counters while it runs, the run waits for it, and its report is the run's.
+#[test]
+fn a_worker_runs_under_its_actor_and_its_report_is_the_runs() {
+    use ticklane_runtime::{Engine, WorkerStatus};
+    let events = session(7, 4, 20_000);
+    let strategies = || vec![vec![spec(0, "a", &[symbol(1)], chaser())]];
+    let without = run(plan(&events, strategies(), PanicPolicy::default()));
+    let (worker, release) = tally(None);
+    let mut p = plan(&events, strategies(), PanicPolicy::default());
+    p.workers.push(Box::new(worker));
+    let rt = control_runtime();
+    let report = rt.block_on(async {
+        let mut engine = Engine::start(p).await.unwrap_or_else(|e| panic!("{e}"));
+        let running = WorkerStatus {
+            name: "tally".into(),
+            counters: vec![("ticks", 5)],
+            finished: false,
+        };
+        // Wait until the lanes are done and the worker has counted.
+        let mut last = None;
+        for _ in 0..2_000 {
+            let s = engine.status().await.unwrap_or_default();
+            let ready = s.lanes.iter().all(|l| l.finished) && s.workers == [running.clone()];
+            last = Some(s);
+            if ready {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let s = last.unwrap_or_default();
+        assert_eq!(s.workers, [running], "{s:?}");
+        assert!(s.lanes.iter().all(|l| l.finished), "{s:?}");
+        // Feed and lanes are done; the run is not, while its worker runs.
+        let early =
+            tokio::time::timeout(std::time::Duration::from_millis(100), engine.wait()).await;
+        assert!(early.is_err(), "the run ended before its worker");
+        release.store(true, Ordering::Release);
+        engine.wait().await.unwrap_or_else(|e| panic!("{e}"))
+    });
+    assert_eq!(
+        report.workers,
+        [WorkerReport {
+            name: "tally".into(),
+            counters: vec![("ticks", 5)],
+            notes: vec!["tallied".into()],
+            error: None,
+        }]
+    );
+    assert_eq!(digests(&report), digests(&without));
+}
+
+/// A worker that panics is reported as that worker's error, with its last counters; the lanes
+/// trade on to the same digest.
+#[test]
+fn a_panicking_worker_is_reported_and_the_run_goes_on() {
+    let events = session(7, 4, 20_000);
+    let strategies = || vec![vec![spec(0, "a", &[symbol(1)], chaser())]];
+    let without = run(plan(&events, strategies(), PanicPolicy::default()));
+    let (worker, _) = tally(Some("disk on fire"));
+    let mut p = plan(&events, strategies(), PanicPolicy::default());
+    p.workers.push(Box::new(worker));
+    let report = run(p);
+    assert_eq!(
+        report.workers,
+        [WorkerReport {
+            name: "tally".into(),
+            counters: vec![("ticks", 5)],
+            notes: vec![],
+            error: Some("the tally thread panicked: disk on fire".into()),
+        }]
+    );
+    assert_eq!(report.lanes[0].events, without.lanes[0].events);
+    assert_eq!(digests(&report), digests(&without));
 }

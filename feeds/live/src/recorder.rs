@@ -1,6 +1,16 @@
 //! [`Recorder`]: writes what a live feed receives to a capture on its own thread, fed by its own
 //! SPSC byte ring, so that disk I/O never blocks the feed thread.
 //!
+//! [`Recorder::create`] gives the two ends: the [`Recorder`] the feed thread keeps, and the
+//! [`RecorderThread`] that drains the ring into the file. The capture file is created at once
+//! (a path that cannot be written is an error before anything starts); the ring (64 MiB by
+//! default, every page written before use) is built by the recorder thread when it starts, in
+//! parallel with the rest of the engine's start-up, and handed to the feed's end, which takes it
+//! at its first record: the feed opens its lines no later for recording. In a live run the thread is a
+//! [`Worker`] of the engine, owned by its actor under the supervisor (status shows its
+//! counters, the run's report its outcome); `ticklane record udp://...`, which has no engine,
+//! runs the same thread body on a plain thread ([`Recorder::start`]).
+//!
 //! The feed thread frames each record (receive time, line, length, bytes: the capture's own
 //! record layout) into a reusable scratch buffer and pushes it into the ring in one publish. If
 //! the ring has no room, the record is **dropped and counted** ([`RecorderStats::dropped`]),
@@ -19,12 +29,13 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 
 use ticklane_replay::format::{CaptureHeader, Line};
 use ticklane_replay::{CaptureWriter, FlushPolicy, WriterOptions};
 use ticklane_ring::{ring, Consumer, Producer};
+use ticklane_runtime::{Worker, WorkerProbe, WorkerReport};
 
 /// Bytes before each record in the ring: receive time (8), line (1), length (4).
 const FRAME: usize = 13;
@@ -64,40 +75,80 @@ pub struct RecorderSummary {
 /// The feed thread's end of a recorder.
 #[derive(Debug)]
 pub struct Recorder {
-    tx: Producer<u8>,
+    /// The ring, once taken from `handoff`; `None` after that only if the recorder thread never
+    /// delivered it (it did not start): every record is then dropped and counted.
+    tx: Option<Producer<u8>>,
+    /// Where the recorder thread delivers the ring it builds.
+    handoff: Option<mpsc::Receiver<Producer<u8>>>,
     scratch: Vec<u8>,
     /// Records dropped since the last `DROP` note, and the time of the last of them.
     unnoted: (u64, u64),
     stats: Arc<RecorderStats>,
+    /// The recorder thread, when this end started it ([`Recorder::start`]); `None` when its
+    /// owner is elsewhere (an engine's worker actor), which then reports the outcome.
     thread: Option<JoinHandle<RecorderSummary>>,
 }
 
+/// The recorder's writing end: drains the ring into the capture until the feed's end is
+/// dropped and the ring is empty, then finishes the file.
+#[derive(Debug)]
+pub struct RecorderThread {
+    ring_bytes: usize,
+    handoff: mpsc::SyncSender<Producer<u8>>,
+    writer: CaptureWriter<BufWriter<File>>,
+    stats: Arc<RecorderStats>,
+    flush_when_quiet: bool,
+    path: PathBuf,
+}
+
 impl Recorder {
-    /// Creates the capture at `path` with `header` and starts the recorder thread with a ring
-    /// of `ring_bytes` bytes.
+    /// Creates the capture at `path` with `header`, and a ring of `ring_bytes` bytes between
+    /// the two ends. Nothing runs yet: run the [`RecorderThread`] on a thread of its own (as an
+    /// engine [`Worker`], or with [`Recorder::start`]).
+    pub fn create(
+        path: &PathBuf,
+        header: &CaptureHeader,
+        options: WriterOptions,
+        ring_bytes: usize,
+    ) -> Result<(Self, RecorderThread), String> {
+        let writer = CaptureWriter::create(path, header, options)
+            .map_err(|e| format!("recording to {}: {e}", path.display()))?;
+        let (handoff, taken) = mpsc::sync_channel(1);
+        let stats = Arc::new(RecorderStats::default());
+        let thread = RecorderThread {
+            ring_bytes: ring_bytes.max(1 << 16),
+            handoff,
+            writer,
+            stats: stats.clone(),
+            flush_when_quiet: !matches!(options.flush, FlushPolicy::Manual),
+            path: path.clone(),
+        };
+        let feed_end = Self {
+            tx: None,
+            handoff: Some(taken),
+            scratch: Vec::with_capacity(FRAME + 65_536),
+            unnoted: (0, 0),
+            stats,
+            thread: None,
+        };
+        Ok((feed_end, thread))
+    }
+
+    /// [`Recorder::create`], with the recorder thread started here and owned by the returned
+    /// end ([`Recorder::finish`] joins it): for a receiver that runs without an engine.
     pub fn start(
         path: &PathBuf,
         header: &CaptureHeader,
         options: WriterOptions,
         ring_bytes: usize,
     ) -> Result<Self, String> {
-        let writer = CaptureWriter::create(path, header, options)
-            .map_err(|e| format!("recording to {}: {e}", path.display()))?;
-        let (tx, rx) = ring::<u8>(ring_bytes.max(1 << 16));
-        let stats = Arc::new(RecorderStats::default());
-        let thread_stats = stats.clone();
-        let flush_when_quiet = !matches!(options.flush, FlushPolicy::Manual);
+        let (mut feed_end, body) = Self::create(path, header, options, ring_bytes)?;
         let thread = std::thread::Builder::new()
             .name("recorder".into())
-            .spawn(move || drain(rx, writer, &thread_stats, flush_when_quiet))
+            .spawn(move || body.drain())
             .map_err(|e| format!("starting the recorder thread: {e}"))?;
-        Ok(Self {
-            tx,
-            scratch: Vec::with_capacity(FRAME + 65_536),
-            unnoted: (0, 0),
-            stats,
-            thread: Some(thread),
-        })
+        feed_end.thread = Some(thread);
+        Ok(feed_end)
     }
 
     /// Counters, readable while recording.
@@ -105,7 +156,20 @@ impl Recorder {
         self.stats.clone()
     }
 
-    /// Queues one record; never blocks. Returns `false` (and counts it) if the ring was full.
+    /// The ring, taken from the recorder thread the first time (waiting for it to be built).
+    fn ring_end(&mut self) -> Option<&mut Producer<u8>> {
+        if let Some(handoff) = self.handoff.take() {
+            self.tx = handoff.recv().ok();
+            if self.tx.is_none() {
+                tracing::error!("the recorder thread never started: every record is dropped");
+            }
+        }
+        self.tx.as_mut()
+    }
+
+    /// Queues one record; never blocks (but for the first, which takes the ring from the
+    /// recorder thread, waiting for it to be built). Returns `false` (and counts it) if the
+    /// ring was full.
     /// After drops, the next record that fits is preceded by a `DROP` note saying how many.
     pub fn record(&mut self, ts_ns: u64, line: Line, bytes: &[u8]) -> bool {
         self.scratch.clear();
@@ -114,52 +178,143 @@ impl Recorder {
             frame_into(&mut self.scratch, at, Line::Note, &drop_note(count));
         }
         frame_into(&mut self.scratch, ts_ns, line, bytes);
-        if self.tx.slots() < self.scratch.len() {
+        let need = self.scratch.len();
+        let _ = self.ring_end();
+        let Some(tx) = self
+            .tx
+            .as_mut()
+            .and_then(|tx| (tx.slots() >= need).then_some(tx))
+        else {
             self.stats.dropped.fetch_add(1, Ordering::Relaxed);
             self.unnoted = (self.unnoted.0 + 1, ts_ns);
             return false;
-        }
-        self.tx.push_slice(&self.scratch);
+        };
+        tx.push_slice(&self.scratch);
         self.unnoted = (0, 0);
         self.stats.queued.fetch_add(1, Ordering::Relaxed);
         true
     }
 
-    /// Closes the ring and waits for the recorder thread to write everything queued and finish
-    /// the file.
-    pub fn finish(mut self) -> RecorderSummary {
+    /// Closes the ring; if this end started the recorder thread, waits for it to write
+    /// everything queued and finish the file and returns what it did. `None` when the thread
+    /// belongs to an engine worker: it ends on its own once the ring is drained, and its report
+    /// says what it wrote (only the drops, counted here, are known now).
+    pub fn finish(mut self) -> Option<RecorderSummary> {
         if self.unnoted.0 > 0 {
             // Drops at the very end: the live path is over, so wait for room for the note.
             let (count, at) = self.unnoted;
             self.scratch.clear();
             frame_into(&mut self.scratch, at, Line::Note, &drop_note(count));
-            while self.tx.slots() < self.scratch.len() && !self.tx.is_abandoned() {
-                std::thread::sleep(std::time::Duration::from_micros(200));
-            }
-            if self.tx.slots() >= self.scratch.len() {
-                self.tx.push_slice(&self.scratch);
+            let note = std::mem::take(&mut self.scratch);
+            if let Some(tx) = self.ring_end() {
+                while tx.slots() < note.len() && !tx.is_abandoned() {
+                    std::thread::sleep(std::time::Duration::from_micros(200));
+                }
+                if tx.slots() >= note.len() {
+                    tx.push_slice(&note);
+                }
             }
         }
         let Recorder {
-            tx, thread, stats, ..
+            tx,
+            handoff,
+            thread,
+            stats,
+            ..
         } = self;
-        // Dropping the producer tells the thread there is nothing more to come.
-        drop(tx);
+        // Dropping the producer (or the ring not yet taken) tells the thread there is nothing
+        // more to come.
+        drop((tx, handoff));
         match thread.map(JoinHandle::join) {
-            Some(Ok(s)) => s,
+            Some(Ok(s)) => Some(s),
             // The thread is gone: what reached the file is in the shared counters; everything
             // else queued is lost with it.
-            Some(Err(_)) => {
-                let written = stats.written.load(Ordering::Relaxed);
-                let queued = stats.queued.load(Ordering::Relaxed);
-                RecorderSummary {
-                    written,
-                    dropped: stats.dropped.load(Ordering::Relaxed),
-                    unwritten: queued.saturating_sub(written),
-                    error: Some("the recorder thread panicked".to_string()),
-                }
-            }
-            None => RecorderSummary::default(),
+            Some(Err(_)) => Some(lost_thread(&stats, "the recorder thread panicked")),
+            None => None,
+        }
+    }
+}
+
+/// The summary of a recorder whose thread died: what reached the file is in the shared
+/// counters; everything else queued is lost with it.
+fn lost_thread(stats: &RecorderStats, why: &str) -> RecorderSummary {
+    let written = stats.written.load(Ordering::Relaxed);
+    let queued = stats.queued.load(Ordering::Relaxed);
+    RecorderSummary {
+        written,
+        dropped: stats.dropped.load(Ordering::Relaxed),
+        unwritten: queued.saturating_sub(written),
+        error: Some(why.to_string()),
+    }
+}
+
+impl RecorderThread {
+    /// The thread's body: builds the ring and hands its writing end to the feed's end, then
+    /// ring → capture (see [`drain`]) until the feed's end is gone and the ring is empty.
+    pub fn drain(self) -> RecorderSummary {
+        let (tx, rx) = ring::<u8>(self.ring_bytes);
+        // If the feed's end is already gone, `tx` is dropped here: the ring is abandoned and
+        // `drain` finishes the file at once.
+        let _ = self.handoff.send(tx);
+        drain(rx, self.writer, &self.stats, self.flush_when_quiet)
+    }
+
+    /// The counters shared with the feed's end.
+    pub fn stats(&self) -> Arc<RecorderStats> {
+        self.stats.clone()
+    }
+}
+
+impl RecorderSummary {
+    /// The summary's lines for a run's report.
+    pub fn notes(&self, path: &std::path::Path) -> Vec<String> {
+        let mut notes = vec![format!(
+            "recorded {} records to {}; {} dropped because the recorder's ring was full",
+            self.written,
+            path.display(),
+            self.dropped
+        )];
+        if let Some(e) = &self.error {
+            notes.push(format!(
+                "recording stopped early: {e}; {} records received after that are not in the \
+                 capture",
+                self.unwritten
+            ));
+        }
+        notes
+    }
+}
+
+/// In a live run the recorder thread is one of the engine's workers: the supervisor's
+/// [`WorkerActor`](ticklane_runtime::worker::WorkerActor) spawns it and reports its outcome.
+impl Worker for RecorderThread {
+    fn name(&self) -> &'static str {
+        "recorder"
+    }
+
+    fn probe(&self) -> WorkerProbe {
+        let stats = self.stats.clone();
+        Arc::new(move || {
+            vec![
+                ("queued", stats.queued.load(Ordering::Relaxed)),
+                ("dropped", stats.dropped.load(Ordering::Relaxed)),
+                ("written", stats.written.load(Ordering::Relaxed)),
+            ]
+        })
+    }
+
+    fn run(self: Box<Self>) -> WorkerReport {
+        let path = self.path.clone();
+        let summary = self.drain();
+        WorkerReport {
+            name: "recorder".to_string(),
+            counters: vec![
+                ("written", summary.written),
+                ("dropped", summary.dropped),
+                ("unwritten", summary.unwritten),
+            ],
+            notes: summary.notes(&path),
+            error: summary.error,
         }
     }
 }
@@ -358,11 +513,88 @@ mod tests {
             }
         }
         assert_eq!(got, 10, "the quiet recorder flushed its partial block");
-        let s = r.finish();
+        let s = r
+            .finish()
+            .unwrap_or_else(|| panic!("the recorder thread is owned here"));
         assert_eq!(
             (s.written, s.dropped, s.unwritten, s.error),
             (10, 0, 0, None)
         );
+    }
+
+    /// The engine's worker: the feed's end does not own the thread (`finish` says so), it
+    /// takes the ring the thread builds, the probe shows the shared counters, and the report
+    /// has what was written and dropped.
+    #[test]
+    fn as_an_engine_worker_the_thread_reports_what_it_wrote() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("w.cap");
+        // The smallest ring (64 KiB), 1 KB records in a tight loop: drops or not, every record
+        // is written or counted.
+        let (mut r, body) = Recorder::create(&path, &test_header(), WriterOptions::default(), 1)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let probe = body.probe();
+        assert_eq!(probe(), vec![("queued", 0), ("dropped", 0), ("written", 0)]);
+        let worker: Box<dyn Worker> = Box::new(body);
+        assert_eq!(worker.name(), "recorder");
+        let thread = std::thread::spawn(move || worker.run());
+        let mut accepted = Vec::new();
+        for i in 0..300u64 {
+            if r.record(i, Line::A, &[i as u8; 1_000]) {
+                accepted.push(i);
+            }
+        }
+        let n = accepted.len() as u64;
+        assert!(n > 0);
+        assert_eq!(r.finish(), None, "the worker's owner reports, not the feed");
+        let report = thread
+            .join()
+            .unwrap_or_else(|_| panic!("the worker panicked"));
+        assert_eq!(report.error, None);
+        assert_eq!(
+            report.counters,
+            vec![("written", n), ("dropped", 300 - n), ("unwritten", 0)]
+        );
+        assert_eq!(
+            probe(),
+            vec![("queued", n), ("dropped", 300 - n), ("written", n)]
+        );
+        assert_eq!(
+            report.notes,
+            vec![format!(
+                "recorded {n} records to {}; {} dropped because the recorder's ring was full",
+                path.display(),
+                300 - n
+            )]
+        );
+        // The file: the accepted records in order, and notes for every drop.
+        let mut reader = CaptureReader::open(&path).unwrap_or_else(|e| panic!("{e}"));
+        let (mut got, mut noted) = (Vec::new(), 0u64);
+        while let Some(rec) = reader.next_record() {
+            let rec = rec.unwrap_or_else(|e| panic!("{e}"));
+            if rec.line == Line::Note {
+                noted += u64::from_be_bytes(rec.bytes[4..12].try_into().unwrap_or_default());
+            } else {
+                assert_eq!(rec.bytes, &[rec.ts_ns as u8; 1_000][..]);
+                got.push(rec.ts_ns);
+            }
+        }
+        assert_eq!((got, noted), (accepted, 300 - n));
+    }
+
+    /// If the recorder thread never runs (the engine did not start it), the feed's end does
+    /// not wait for a ring that will not come: every record is dropped and counted.
+    #[test]
+    fn without_its_thread_the_feed_end_drops_and_counts() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("n.cap");
+        let (mut r, body) = Recorder::create(&path, &test_header(), WriterOptions::default(), 1)
+            .unwrap_or_else(|e| panic!("{e}"));
+        drop(body);
+        assert!(!r.record(1, Line::A, b"x"));
+        assert!(!r.record(2, Line::A, b"y"));
+        assert_eq!(r.stats().dropped.load(Ordering::Relaxed), 2);
+        assert_eq!(r.finish(), None);
     }
 
     #[test]
@@ -381,7 +613,9 @@ mod tests {
             }
         }
         let stats = r.stats();
-        let s = r.finish();
+        let s = r
+            .finish()
+            .unwrap_or_else(|| panic!("the recorder thread is owned here"));
         assert_eq!(s.error, None);
         assert_eq!(s.written as usize, accepted.len());
         assert_eq!(s.written + s.dropped, 4_000);
@@ -421,7 +655,9 @@ mod tests {
         assert!(!r.record(3, Line::B, &huge));
         assert!(r.record(4, Line::A, &[4]));
         assert!(!r.record(5, Line::A, &huge));
-        let s = r.finish();
+        let s = r
+            .finish()
+            .unwrap_or_else(|| panic!("the recorder thread is owned here"));
         assert_eq!((s.written, s.dropped, s.error), (2, 3, None));
         let mut reader = CaptureReader::open(&path).unwrap_or_else(|e| panic!("{e}"));
         let mut got = Vec::new();

@@ -35,7 +35,7 @@ use ticklane_feeds::moldudp64::MoldRequest;
 use ticklane_replay::format::Line;
 use ticklane_replay::{FlushPolicy, WriterOptions};
 
-use crate::recorder::Recorder;
+use crate::recorder::{Recorder, RecorderThread};
 use ticklane_runtime::feed::{FeedSource, Publisher, SourceReport};
 
 use crate::relay::{RelayClientConfig, RelayItem, RelayLine};
@@ -170,6 +170,9 @@ pub struct LiveReport {
 pub struct LiveSource {
     config: LiveConfig,
     counters: Arc<LiveCounters>,
+    /// The feed's end of a recorder whose thread an engine worker owns
+    /// ([`LiveSource::recorder_worker`]).
+    recorder: Option<Recorder>,
 }
 
 impl LiveSource {
@@ -178,7 +181,29 @@ impl LiveSource {
         Self {
             config,
             counters: Arc::default(),
+            recorder: None,
         }
+    }
+
+    /// When the config records: creates the capture now and returns the recorder's writing
+    /// end, to be run as one of the engine's workers ([`ticklane_runtime::EnginePlan::workers`]:
+    /// its actor owns the thread, status shows its counters, the run's report its outcome).
+    /// Without this call the feed thread starts a recorder thread of its own.
+    pub fn recorder_worker(&mut self) -> Result<Option<RecorderThread>, String> {
+        let Some(rec) = &self.config.record else {
+            return Ok(None);
+        };
+        let (feed_end, thread) = Recorder::create(
+            &rec.path,
+            &recording_header(&self.config, rec),
+            WriterOptions {
+                flush: rec.flush,
+                ..WriterOptions::default()
+            },
+            rec.ring_bytes,
+        )?;
+        self.recorder = Some(feed_end);
+        Ok(Some(thread))
     }
 
     /// Counters readable while the feed runs.
@@ -387,7 +412,14 @@ impl FeedSource for LiveSource {
             t_received: 0,
             stopped: false,
         };
-        if let Err(e) = receive(&self.config, &mut down, &self.counters, &mut live) {
+        let recorder = self.recorder.take();
+        let received = match recorder {
+            Some(r) => {
+                receive_recording(&self.config, Some(r), &mut down, &self.counters, &mut live)
+            }
+            None => receive(&self.config, &mut down, &self.counters, &mut live),
+        };
+        if let Err(e) = received {
             tracing::error!("live feed: {e}");
             report.errors += 1;
             report.first_errors.push(e.clone());
@@ -440,11 +472,64 @@ impl FeedSource for LiveSource {
     }
 }
 
+/// The header of the capture a live feed is recorded to: MoldUDP64, the session the receiver is
+/// pinned to (empty if none), and the recording's origin.
+fn recording_header(
+    config: &LiveConfig,
+    rec: &Recording,
+) -> ticklane_replay::format::CaptureHeader {
+    let session = config
+        .session
+        .session
+        .map(|s| String::from_utf8_lossy(&s).trim_end().to_string())
+        .unwrap_or_default();
+    ticklane_replay::format::CaptureHeader {
+        creator: rec.creator.clone(),
+        created_ns: rec.created_ns,
+        ..ticklane_replay::format::CaptureHeader::new(
+            ticklane_replay::format::FeedKind::MoldUdp64,
+            session,
+        )
+    }
+}
+
 /// Receives a live feed until end of session, a stop, or a long silence: polls the lines,
 /// records, runs the session, sends its re-requests, and hands the in-order output to `down`.
-/// What it saw lands in `live`.
+/// What it saw lands in `live`. When `config.record` is set, the recorder's thread is started
+/// here and joined at the end (see [`receive_recording`] for one owned elsewhere).
 pub fn receive<D: Downstream>(
     config: &LiveConfig,
+    down: &mut D,
+    counters: &LiveCounters,
+    live: &mut LiveReport,
+) -> Result<(), String> {
+    if config.lines.is_empty() || config.lines.len() > 2 {
+        return Err(format!(
+            "a live feed has one or two lines, got {}",
+            config.lines.len()
+        ));
+    }
+    let recorder = match &config.record {
+        None => None,
+        Some(rec) => Some(Recorder::start(
+            &rec.path,
+            &recording_header(config, rec),
+            WriterOptions {
+                flush: rec.flush,
+                ..WriterOptions::default()
+            },
+            rec.ring_bytes,
+        )?),
+    };
+    receive_recording(config, recorder, down, counters, live)
+}
+
+/// [`receive`], recording to `recorder` (whatever `config.record` says). If its thread is
+/// owned elsewhere (an engine worker), the recording's outcome is that owner's to report:
+/// `live`'s recording counters stay at zero.
+pub fn receive_recording<D: Downstream>(
+    config: &LiveConfig,
+    recorder: Option<Recorder>,
     down: &mut D,
     counters: &LiveCounters,
     live: &mut LiveReport,
@@ -502,34 +587,6 @@ pub fn receive<D: Downstream>(
     }
     let mut session = MoldUdp64Session::new(session_cfg);
 
-    let recorder = match &config.record {
-        None => None,
-        Some(rec) => {
-            let session = config
-                .session
-                .session
-                .map(|s| String::from_utf8_lossy(&s).trim_end().to_string())
-                .unwrap_or_default();
-            let options = WriterOptions {
-                flush: rec.flush,
-                ..WriterOptions::default()
-            };
-            let header = ticklane_replay::format::CaptureHeader {
-                creator: rec.creator.clone(),
-                created_ns: rec.created_ns,
-                ..ticklane_replay::format::CaptureHeader::new(
-                    ticklane_replay::format::FeedKind::MoldUdp64,
-                    session,
-                )
-            };
-            Some(Recorder::start(
-                &rec.path,
-                &header,
-                options,
-                rec.ring_bytes,
-            )?)
-        }
-    };
     let mut r = Receiving {
         down,
         live,
@@ -769,8 +826,7 @@ pub fn receive<D: Downstream>(
     r.counters.messages.store(r.delivered, Ordering::Relaxed);
     let recorder = r.recorder.take();
     live.session = session.stats().clone();
-    if let Some(rec) = recorder {
-        let summary = rec.finish();
+    if let Some(summary) = recorder.and_then(Recorder::finish) {
         live.recorded = summary.written;
         live.record_dropped = summary.dropped;
         live.record_unwritten = summary.unwritten;

@@ -141,6 +141,7 @@ fn a_slow_lane_fills_its_ring_the_kernel_drops_and_the_books_go_stale_not_wrong(
             let gate = RiskGate::new(RiskLimits::default()).unwrap();
             Box::new(RiskedVenue::new(TouchVenue::new(), gate)) as Box<dyn Venue>
         }),
+        workers: Vec::new(),
     };
     let report = std::thread::scope(|s| {
         let engine = s.spawn(|| run_to_end(plan, |_| {}).unwrap());

@@ -1,0 +1,176 @@
+//! [`Worker`]: a data-plane thread beside the feed and the lanes (a live run's capture
+//! recorder), and the [`WorkerActor`] that owns it under the [`Supervisor`](crate::control::Supervisor).
+//!
+//! A worker is fed by its own ring from the feed thread and never sits on the hot path: the
+//! feed hands it bytes without waiting (a full ring is the worker's own counted condition). The
+//! actor spawns the worker's thread, answers status from the worker's live counters, and,
+//! when the thread ends (its input is over: the feed dropped its end of the ring), joins it and
+//! hands the [`WorkerReport`] to the supervisor, which puts it in the run's report. A worker
+//! that panics is reported as an error of that worker; the feed and the lanes keep running
+//! (losing a recording must not stop trading), and the run's summary says what was lost.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+
+use crate::control::{join, SupervisorMsg};
+
+/// Named counters: `(name, value)`, in the worker's own order.
+pub type Counters = Vec<(&'static str, u64)>;
+
+/// Reads a worker's counters while it runs (from the control plane: relaxed atomics).
+pub type WorkerProbe = Arc<dyn Fn() -> Counters + Send + Sync>;
+
+/// A data-plane thread that is neither the feed nor a lane.
+pub trait Worker: Send + 'static {
+    /// Names the thread, the actor and the worker's lines in the report (e.g. `recorder`).
+    fn name(&self) -> &'static str;
+
+    /// Live counters, readable from the control plane while the thread runs.
+    fn probe(&self) -> WorkerProbe;
+
+    /// The thread's body: runs until its input ends, then says what it did.
+    fn run(self: Box<Self>) -> WorkerReport;
+}
+
+/// What a worker ended with.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WorkerReport {
+    /// The worker's name.
+    pub name: String,
+    /// Final counters.
+    pub counters: Counters,
+    /// Lines for the run's summary.
+    pub notes: Vec<String>,
+    /// What went wrong, if anything did (the run completed, the worker's output is
+    /// incomplete): an I/O error, or the text of the panic that ended the thread.
+    pub error: Option<String>,
+}
+
+/// A worker's live status.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WorkerStatus {
+    /// The worker's name.
+    pub name: String,
+    /// Its counters now.
+    pub counters: Counters,
+    /// Whether its thread has ended.
+    pub finished: bool,
+}
+
+/// Messages of a [`WorkerActor`].
+#[derive(Debug)]
+pub enum WorkerMsg {
+    /// Report live status.
+    Status(RpcReplyPort<WorkerStatus>),
+    /// From the worker thread: it has finished.
+    ThreadDone,
+}
+
+/// Owns one worker's thread.
+#[derive(Debug)]
+pub struct WorkerActor;
+
+/// Arguments of a [`WorkerActor`].
+#[allow(missing_debug_implementations)] // holds a thread body and actor refs
+pub struct WorkerArgs {
+    pub(crate) worker: Option<Box<dyn Worker>>,
+    pub(crate) index: usize,
+    pub(crate) probe: WorkerProbe,
+    pub(crate) finished: Arc<AtomicBool>,
+    pub(crate) supervisor: ActorRef<SupervisorMsg>,
+}
+
+/// State of a [`WorkerActor`].
+#[allow(missing_debug_implementations)] // holds a thread and actor refs
+pub struct WorkerState {
+    name: &'static str,
+    index: usize,
+    probe: WorkerProbe,
+    finished: Arc<AtomicBool>,
+    thread: Option<JoinHandle<WorkerReport>>,
+    supervisor: ActorRef<SupervisorMsg>,
+}
+
+impl WorkerState {
+    fn status(&self) -> WorkerStatus {
+        WorkerStatus {
+            name: self.name.to_string(),
+            counters: (self.probe)(),
+            finished: self.finished.load(Ordering::Acquire),
+        }
+    }
+}
+
+impl Actor for WorkerActor {
+    type Msg = WorkerMsg;
+    type State = WorkerState;
+    type Arguments = WorkerArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        mut args: WorkerArgs,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        let Some(worker) = args.worker.take() else {
+            return Err("worker actor started without its worker".into());
+        };
+        let name = worker.name();
+        let me = myself.clone();
+        let finished = args.finished.clone();
+        let thread = std::thread::Builder::new()
+            .name(name.to_string())
+            .spawn(move || {
+                // Set even if `run` panics, so that status never shows a dead thread as running.
+                struct Done(Arc<AtomicBool>, ActorRef<WorkerMsg>);
+                impl Drop for Done {
+                    fn drop(&mut self) {
+                        self.0.store(true, Ordering::Release);
+                        let _ = self.1.cast(WorkerMsg::ThreadDone);
+                    }
+                }
+                let _done = Done(finished, me);
+                worker.run()
+            })?;
+        Ok(WorkerState {
+            name,
+            index: args.index,
+            probe: args.probe,
+            finished: args.finished,
+            thread: Some(thread),
+            supervisor: args.supervisor,
+        })
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        message: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            WorkerMsg::Status(reply) => {
+                let _ = reply.send(state.status());
+            }
+            WorkerMsg::ThreadDone => {
+                let Some(result) = join(state.thread.take()).await? else {
+                    return Ok(());
+                };
+                let report = result.unwrap_or_else(|panic| WorkerReport {
+                    name: state.name.to_string(),
+                    // What the counters said when the thread died.
+                    counters: (state.probe)(),
+                    notes: Vec::new(),
+                    error: Some(format!("the {} thread panicked: {panic}", state.name)),
+                });
+                let _ = state
+                    .supervisor
+                    .cast(SupervisorMsg::WorkerDone(state.index, Box::new(report)));
+                myself.stop(None);
+            }
+        }
+        Ok(())
+    }
+}
