@@ -113,6 +113,7 @@ fn serve_to_paper_over_udp_with_faults_equals_the_file_and_its_recording() {
     assert_eq!(rec["error"], serde_json::Value::Null, "{rec}");
     assert_eq!(rec["counters"]["dropped"], 0, "{rec}");
     assert_eq!(rec["counters"]["unwritten"], 0, "{rec}");
+    assert_eq!(rec["lost"], 0, "{rec}");
     let mut reader = ticklane_replay::CaptureReader::open(dir.path().join("live.cap")).unwrap();
     let mut in_file = 0u64;
     while let Some(r) = reader.next_record() {

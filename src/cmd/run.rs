@@ -496,7 +496,7 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
                 );
                 let mut source = ticklane_live::source::LiveSource::new(l);
                 live_counters = Some(source.counters());
-                if let Some(w) = source.recorder_worker().map_err(|e| anyhow::anyhow!(e))? {
+                if let Some(w) = source.recorder_worker() {
                     workers.push(Box::new(w));
                 }
                 (Box::new(source), desc, None)
@@ -621,15 +621,19 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
         eprintln!("error: the source failed: {why}");
         return Ok(ExitCode::from(2));
     }
-    let worker_errors: Vec<String> = report
+    let worker_losses: Vec<String> = report
         .workers
         .iter()
-        .filter_map(|w| w.error.as_ref().map(|e| format!("{}: {e}", w.name)))
+        .filter(|w| w.error.is_some() || w.lost > 0)
+        .map(|w| match &w.error {
+            Some(e) => format!("{}: {e} ({} items lost)", w.name, w.lost),
+            None => format!("{}: {} items lost", w.name, w.lost),
+        })
         .collect();
-    if !worker_errors.is_empty() {
+    if !worker_losses.is_empty() {
         eprintln!(
             "error: the run completed, but {} (its output is incomplete, as the summary says)",
-            worker_errors.join("; ")
+            worker_losses.join("; ")
         );
         return Ok(ExitCode::from(1));
     }
@@ -667,8 +671,8 @@ fn status_text(
         .map(|w| {
             let get = |k: &str| w.counters.iter().find(|c| c.0 == k).map_or(0, |c| c.1);
             format!(
-                "recorded {} ({} dropped) | ",
-                get("written"),
+                "recording {} ({} dropped) | ",
+                get("queued"),
                 get("dropped")
             )
         })
@@ -1038,6 +1042,7 @@ fn json_report(r: &RunReport, cfg: &RunConfig, digest: &[u8; 32]) -> serde_json:
             "counters": w.counters.iter().map(|(k, v)| ((*k).to_string(), json!(v)))
                 .collect::<serde_json::Map<_, _>>(),
             "notes": w.notes,
+            "lost": w.lost,
             "error": w.error,
         })).collect::<Vec<_>>(),
         "first_errors": r.source.first_errors,

@@ -65,7 +65,7 @@ pub fn paper_config() -> String {
 
 /// Waits (at most 60 s) until some process has bound UDP `port` on this machine (a receiver
 /// under test opened its line), reading `/proc/net/udp*` so as not to race it for the port.
-/// Returns whether it did; `true` at once where `/proc` is not there to tell.
+/// Returns whether it did; where `/proc` is not there to tell, waits a second and says yes.
 pub fn wait_udp_bound(port: u16) -> bool {
     let needle = format!(":{port:04X} ");
     for _ in 0..3_000 {
@@ -85,6 +85,7 @@ pub fn wait_udp_bound(port: u16) -> bool {
             }
         }
         if !readable {
+            std::thread::sleep(std::time::Duration::from_secs(1));
             return true;
         }
         std::thread::sleep(std::time::Duration::from_millis(20));

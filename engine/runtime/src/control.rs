@@ -26,7 +26,9 @@ use crate::lane::{
     pin_to_core, Lane, LaneControl, LaneIncident, LaneReport, LaneSettings, StrategySpec,
 };
 use crate::router::Router;
-use crate::worker::{Worker, WorkerActor, WorkerArgs, WorkerProbe, WorkerReport, WorkerStatus};
+use crate::worker::{
+    LostReport, Worker, WorkerActor, WorkerArgs, WorkerEnd, WorkerProbe, WorkerReport, WorkerStatus,
+};
 use ticklane_exec::Venue;
 
 /// Engines started in this process (names their actors uniquely).
@@ -401,8 +403,8 @@ pub enum SupervisorMsg {
     LaneDone(u16, Box<Result<LaneReport, String>>),
     /// The feed thread ended.
     FeedDone(Box<Result<FeedThreadResult, String>>),
-    /// A worker's thread ended (its report says whether it failed).
-    WorkerDone(usize, Box<WorkerReport>),
+    /// A worker's thread ended: its report, or what killed it.
+    WorkerDone(usize, Box<WorkerEnd>),
 }
 
 /// Owns the feed and lane actors.
@@ -421,6 +423,7 @@ struct WorkerEntry {
     actor: ractor::ActorId,
     name: &'static str,
     probe: WorkerProbe,
+    lost: LostReport,
     finished: Arc<std::sync::atomic::AtomicBool>,
 }
 
@@ -434,7 +437,7 @@ pub struct SupervisorState {
     lane_reports: Vec<Option<LaneReport>>,
     feed_result: Option<FeedThreadResult>,
     workers: Vec<WorkerEntry>,
-    worker_reports: Vec<Option<WorkerReport>>,
+    worker_ends: Vec<Option<WorkerEnd>>,
     failures: Vec<(String, String)>,
     incidents: Vec<LaneIncident>,
     done: Option<oneshot::Sender<Result<RunReport, EngineError>>>,
@@ -449,7 +452,7 @@ impl Supervisor {
         let feed_done = state.feed_result.is_some() || state.failures.iter().any(|f| f.0 == "feed");
         // A worker always reports (a panic becomes its report's error), and ends once the
         // feed thread has dropped its input.
-        let workers_done = state.worker_reports.iter().all(Option::is_some);
+        let workers_done = state.worker_ends.iter().all(Option::is_some);
         if !(lanes_done && feed_done && workers_done) || state.done.is_none() {
             return;
         }
@@ -475,10 +478,13 @@ impl Supervisor {
             feed_pinned_core,
             lanes,
             incidents: std::mem::take(&mut state.incidents),
+            // A worker that died is reported now that the feed has ended: its report counts
+            // what the feed handed it after its death.
             workers: state
-                .worker_reports
+                .worker_ends
                 .iter_mut()
-                .filter_map(Option::take)
+                .zip(&state.workers)
+                .filter_map(|(end, w)| Some(end.take()?.unwrap_or_else(|why| (w.lost)(why))))
                 .collect(),
             elapsed_ns,
         }));
@@ -556,6 +562,7 @@ impl Actor for Supervisor {
         for (index, worker) in plan.workers.into_iter().enumerate() {
             let name = worker.name();
             let probe = worker.probe();
+            let lost = worker.lost_report();
             let finished = Arc::new(std::sync::atomic::AtomicBool::new(false));
             let (actor, _) = Actor::spawn_linked(
                 Some(format!("engine{engine}-{name}-{index}")),
@@ -563,7 +570,6 @@ impl Actor for Supervisor {
                 WorkerArgs {
                     worker: Some(worker),
                     index,
-                    probe: probe.clone(),
                     finished: finished.clone(),
                     supervisor: myself.clone(),
                 },
@@ -574,6 +580,7 @@ impl Actor for Supervisor {
                 actor: actor.get_id(),
                 name,
                 probe,
+                lost,
                 finished,
             });
         }
@@ -604,7 +611,7 @@ impl Actor for Supervisor {
             feed: Some(feed),
             feed_control,
             feed_result: None,
-            worker_reports: vec![None; workers.len()],
+            worker_ends: vec![None; workers.len()],
             workers,
             failures: Vec::new(),
             incidents: Vec::new(),
@@ -685,13 +692,17 @@ impl Actor for Supervisor {
                 }
                 Self::maybe_finish(&myself, state);
             }
-            SupervisorMsg::WorkerDone(index, report) => {
-                if let Some(e) = &report.error {
+            SupervisorMsg::WorkerDone(index, end) => {
+                let error = match end.as_ref() {
+                    Ok(r) => r.error.as_deref(),
+                    Err(why) => Some(why.as_str()),
+                };
+                if let Some(e) = error {
                     // The data plane goes on: a worker's loss is reported, not fatal.
-                    tracing::error!(worker = %report.name, "{e}");
+                    tracing::error!(worker = index, "{e}");
                 }
-                if let Some(slot) = state.worker_reports.get_mut(index) {
-                    *slot = Some(*report);
+                if let Some(slot) = state.worker_ends.get_mut(index) {
+                    *slot = Some(*end);
                 }
                 Self::maybe_finish(&myself, state);
             }
@@ -724,13 +735,8 @@ impl Actor for Supervisor {
             if let Some(i) = state.workers.iter().position(|w| w.actor == who.get_id()) {
                 let w = &state.workers[i];
                 tracing::error!(worker = w.name, "worker actor failed: {err}");
-                if state.worker_reports[i].is_none() {
-                    state.worker_reports[i] = Some(WorkerReport {
-                        name: w.name.to_string(),
-                        counters: (w.probe)(),
-                        notes: Vec::new(),
-                        error: Some(format!("the {} actor failed: {err}", w.name)),
-                    });
+                if state.worker_ends[i].is_none() {
+                    state.worker_ends[i] = Some(Err(format!("the {} actor failed: {err}", w.name)));
                 }
                 Self::maybe_finish(&myself, state);
                 return Ok(());

@@ -49,4 +49,4 @@ pub use lane_ring::{lane_ring, LaneConsumer, LaneProducer, RingKind};
 pub use latency::{Hop, HopSummary, LatencyRecorder};
 pub use router::{Route, Router};
 pub use ticklane_exec::{TouchVenue, Venue, VenueReport};
-pub use worker::{Counters, Worker, WorkerProbe, WorkerReport, WorkerStatus};
+pub use worker::{Counters, LostReport, Worker, WorkerProbe, WorkerReport, WorkerStatus};

@@ -6,8 +6,9 @@
 //! actor spawns the worker's thread, answers status from the worker's live counters, and,
 //! when the thread ends (its input is over: the feed dropped its end of the ring), joins it and
 //! hands the [`WorkerReport`] to the supervisor, which puts it in the run's report. A worker
-//! that panics is reported as an error of that worker; the feed and the lanes keep running
-//! (losing a recording must not stop trading), and the run's summary says what was lost.
+//! that panics is reported as an error of that worker, its report built by the worker's
+//! [`LostReport`] once the feed has ended; the feed and the lanes keep running (losing a
+//! recording must not stop trading), and the run's summary says what was lost.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -23,6 +24,12 @@ pub type Counters = Vec<(&'static str, u64)>;
 /// Reads a worker's counters while it runs (from the control plane: relaxed atomics).
 pub type WorkerProbe = Arc<dyn Fn() -> Counters + Send + Sync>;
 
+/// Builds the report of a worker whose thread died, given what happened (the report's
+/// `error`). The supervisor calls it once the feed thread has ended, so that the report counts
+/// what the feed handed the worker after its death (the recorder: records queued into a ring
+/// nobody read any more).
+pub type LostReport = Arc<dyn Fn(String) -> WorkerReport + Send + Sync>;
+
 /// A data-plane thread that is neither the feed nor a lane.
 pub trait Worker: Send + 'static {
     /// Names the thread, the actor and the worker's lines in the report (e.g. `recorder`).
@@ -30,6 +37,9 @@ pub trait Worker: Send + 'static {
 
     /// Live counters, readable from the control plane while the thread runs.
     fn probe(&self) -> WorkerProbe;
+
+    /// The report to give if the thread dies (a panic) or its actor fails.
+    fn lost_report(&self) -> LostReport;
 
     /// The thread's body: runs until its input ends, then says what it did.
     fn run(self: Box<Self>) -> WorkerReport;
@@ -44,6 +54,9 @@ pub struct WorkerReport {
     pub counters: Counters,
     /// Lines for the run's summary.
     pub notes: Vec<String>,
+    /// Items the worker's output lacks (the recorder: records dropped on a full ring or not
+    /// written); a run whose worker lost anything exits with 1.
+    pub lost: u64,
     /// What went wrong, if anything did (the run completed, the worker's output is
     /// incomplete): an I/O error, or the text of the panic that ended the thread.
     pub error: Option<String>,
@@ -78,7 +91,6 @@ pub struct WorkerActor;
 pub struct WorkerArgs {
     pub(crate) worker: Option<Box<dyn Worker>>,
     pub(crate) index: usize,
-    pub(crate) probe: WorkerProbe,
     pub(crate) finished: Arc<AtomicBool>,
     pub(crate) supervisor: ActorRef<SupervisorMsg>,
 }
@@ -104,6 +116,10 @@ impl WorkerState {
     }
 }
 
+/// How a worker's thread ended: its report, or (it panicked) what happened, for the
+/// supervisor to build the report with the worker's [`LostReport`].
+pub type WorkerEnd = Result<WorkerReport, String>;
+
 impl Actor for WorkerActor {
     type Msg = WorkerMsg;
     type State = WorkerState;
@@ -118,6 +134,7 @@ impl Actor for WorkerActor {
             return Err("worker actor started without its worker".into());
         };
         let name = worker.name();
+        let probe = worker.probe();
         let me = myself.clone();
         let finished = args.finished.clone();
         let thread = std::thread::Builder::new()
@@ -137,7 +154,7 @@ impl Actor for WorkerActor {
         Ok(WorkerState {
             name,
             index: args.index,
-            probe: args.probe,
+            probe,
             finished: args.finished,
             thread: Some(thread),
             supervisor: args.supervisor,
@@ -158,16 +175,11 @@ impl Actor for WorkerActor {
                 let Some(result) = join(state.thread.take()).await? else {
                     return Ok(());
                 };
-                let report = result.unwrap_or_else(|panic| WorkerReport {
-                    name: state.name.to_string(),
-                    // What the counters said when the thread died.
-                    counters: (state.probe)(),
-                    notes: Vec::new(),
-                    error: Some(format!("the {} thread panicked: {panic}", state.name)),
-                });
+                let end: WorkerEnd =
+                    result.map_err(|panic| format!("the {} thread panicked: {panic}", state.name));
                 let _ = state
                     .supervisor
-                    .cast(SupervisorMsg::WorkerDone(state.index, Box::new(report)));
+                    .cast(SupervisorMsg::WorkerDone(state.index, Box::new(end)));
                 myself.stop(None);
             }
         }

@@ -10,9 +10,9 @@ use support::{bomb, chaser, session, spec, symbol};
 use ticklane_core::InstrumentId;
 use ticklane_runtime::digest::{hex, lanes_digest, strategy_digests};
 use ticklane_runtime::{
-    run_to_end, EnginePlan, EventsSource, IdlePolicy, LaneIncident, LaneSettings, PanicAction,
-    PanicPolicy, PublisherSettings, RingKind, RunReport, StrategySpec, TouchVenue, Venue, Worker,
-    WorkerProbe, WorkerReport,
+    run_to_end, EnginePlan, EventsSource, FeedSource, IdlePolicy, LaneIncident, LaneSettings,
+    LostReport, PanicAction, PanicPolicy, Publisher, PublisherSettings, RingKind, RunReport,
+    SourceReport, StrategySpec, TouchVenue, Venue, Worker, WorkerProbe, WorkerReport,
 };
 
 fn plan(
@@ -352,7 +352,8 @@ fn latency_in_the_paper_exchange_keeps_the_digest_layout_independent() {
     assert_eq!(digests(&one), digests(&three));
 }
 
-/// A worker for the tests: sets its counter, waits to be released, then reports (or panics).
+/// A worker for the tests: panics at once if told to; else sets its counter, waits to be
+/// released, then reports.
 struct Tally {
     release: Arc<std::sync::atomic::AtomicBool>,
     ticks: Arc<std::sync::atomic::AtomicU64>,
@@ -369,20 +370,50 @@ impl Worker for Tally {
         Arc::new(move || vec![("ticks", ticks.load(Ordering::Relaxed))])
     }
 
+    fn lost_report(&self) -> LostReport {
+        let ticks = self.ticks.clone();
+        Arc::new(move |why| {
+            let n = ticks.load(Ordering::Relaxed);
+            WorkerReport {
+                name: "tally".into(),
+                counters: vec![("ticks", n)],
+                notes: vec![],
+                lost: n,
+                error: Some(why),
+            }
+        })
+    }
+
     fn run(self: Box<Self>) -> WorkerReport {
+        if let Some(why) = self.panic_with {
+            panic!("{why}");
+        }
         self.ticks.store(5, Ordering::Relaxed);
         while !self.release.load(Ordering::Acquire) {
             std::thread::sleep(std::time::Duration::from_millis(1));
-        }
-        if let Some(why) = self.panic_with {
-            panic!("{why}");
         }
         WorkerReport {
             name: "tally".into(),
             counters: vec![("ticks", 5)],
             notes: vec!["tallied".into()],
+            lost: 0,
             error: None,
         }
+    }
+}
+
+/// A source that, after its events, sets a worker's counter (as the live feed, still
+/// recording after its recorder died, adds to what the recording lacks).
+struct ThenTicks {
+    events: EventsSource,
+    ticks: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl FeedSource for ThenTicks {
+    fn run(&mut self, publisher: &mut Publisher) -> SourceReport {
+        let report = self.events.run(publisher);
+        self.ticks.store(99, Ordering::Relaxed);
+        report
     }
 }
 
@@ -442,29 +473,37 @@ fn a_worker_runs_under_its_actor_and_its_report_is_the_runs() {
             name: "tally".into(),
             counters: vec![("ticks", 5)],
             notes: vec!["tallied".into()],
+            lost: 0,
             error: None,
         }]
     );
     assert_eq!(digests(&report), digests(&without));
 }
 
-/// A worker that panics is reported as that worker's error, with its last counters; the lanes
-/// trade on to the same digest.
+/// A worker that panics is reported as that worker's error, its report built once the feed
+/// has ended (so it counts what the feed did after the death); the lanes trade on to the same
+/// digest.
 #[test]
 fn a_panicking_worker_is_reported_and_the_run_goes_on() {
     let events = session(7, 4, 20_000);
     let strategies = || vec![vec![spec(0, "a", &[symbol(1)], chaser())]];
     let without = run(plan(&events, strategies(), PanicPolicy::default()));
     let (worker, _) = tally(Some("disk on fire"));
+    let ticks = worker.ticks.clone();
     let mut p = plan(&events, strategies(), PanicPolicy::default());
+    p.source = Box::new(ThenTicks {
+        events: EventsSource::new(events.clone(), 16),
+        ticks,
+    });
     p.workers.push(Box::new(worker));
     let report = run(p);
     assert_eq!(
         report.workers,
         [WorkerReport {
             name: "tally".into(),
-            counters: vec![("ticks", 5)],
+            counters: vec![("ticks", 99)],
             notes: vec![],
+            lost: 99,
             error: Some("the tally thread panicked: disk on fire".into()),
         }]
     );

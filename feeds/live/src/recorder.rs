@@ -2,11 +2,12 @@
 //! SPSC byte ring, so that disk I/O never blocks the feed thread.
 //!
 //! [`Recorder::create`] gives the two ends: the [`Recorder`] the feed thread keeps, and the
-//! [`RecorderThread`] that drains the ring into the file. The capture file is created at once
-//! (a path that cannot be written is an error before anything starts); the ring (64 MiB by
-//! default, every page written before use) is built by the recorder thread when it starts, in
-//! parallel with the rest of the engine's start-up, and handed to the feed's end, which takes it
-//! at its first record: the feed opens its lines no later for recording. In a live run the thread is a
+//! [`RecorderThread`] that drains the ring into the file. The ring (64 MiB by default, every
+//! page written before use) is built by the recorder thread as soon as it starts, in parallel
+//! with the rest of the engine's start-up. The capture file is created by the feed's end once
+//! the receiver's lines are open ([`Recorder::open`], as before the thread had an owner), so a
+//! receiver that cannot start (a port in use) leaves an existing file alone; the feed's end
+//! hands the file to the thread and takes the ring. In a live run the thread is a
 //! [`Worker`] of the engine, owned by its actor under the supervisor (status shows its
 //! counters, the run's report its outcome); `ticklane record udp://...`, which has no engine,
 //! runs the same thread body on a plain thread ([`Recorder::start`]).
@@ -27,7 +28,7 @@
 
 use std::fs::File;
 use std::io::BufWriter;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
@@ -35,6 +36,7 @@ use std::thread::JoinHandle;
 use ticklane_replay::format::{CaptureHeader, Line};
 use ticklane_replay::{CaptureWriter, FlushPolicy, WriterOptions};
 use ticklane_ring::{ring, Consumer, Producer};
+use ticklane_runtime::worker::LostReport;
 use ticklane_runtime::{Worker, WorkerProbe, WorkerReport};
 
 /// Bytes before each record in the ring: receive time (8), line (1), length (4).
@@ -75,11 +77,11 @@ pub struct RecorderSummary {
 /// The feed thread's end of a recorder.
 #[derive(Debug)]
 pub struct Recorder {
-    /// The ring, once taken from `handoff`; `None` after that only if the recorder thread never
-    /// delivered it (it did not start): every record is then dropped and counted.
+    /// The ring, once [`Recorder::open`] took it from the recorder thread; `None` before, or
+    /// if the thread was gone by then: every record is then dropped and counted.
     tx: Option<Producer<u8>>,
-    /// Where the recorder thread delivers the ring it builds.
-    handoff: Option<mpsc::Receiver<Producer<u8>>>,
+    /// What [`Recorder::open`] needs, until it has run.
+    opening: Option<Opening>,
     scratch: Vec<u8>,
     /// Records dropped since the last `DROP` note, and the time of the last of them.
     unnoted: (u64, u64),
@@ -89,60 +91,78 @@ pub struct Recorder {
     thread: Option<JoinHandle<RecorderSummary>>,
 }
 
-/// The recorder's writing end: drains the ring into the capture until the feed's end is
-/// dropped and the ring is empty, then finishes the file.
+/// The capture not yet created, and the channels to the recorder thread.
+#[derive(Debug)]
+struct Opening {
+    path: PathBuf,
+    header: CaptureHeader,
+    options: WriterOptions,
+    writer_to_thread: mpsc::SyncSender<CaptureWriter<BufWriter<File>>>,
+    ring_from_thread: mpsc::Receiver<Producer<u8>>,
+}
+
+/// The recorder's writing end: builds the ring, waits for the capture the feed's end opens,
+/// then drains the ring into it until the feed's end is dropped and the ring is empty, and
+/// finishes the file.
 #[derive(Debug)]
 pub struct RecorderThread {
     ring_bytes: usize,
-    handoff: mpsc::SyncSender<Producer<u8>>,
-    writer: CaptureWriter<BufWriter<File>>,
+    ring_to_feed: mpsc::SyncSender<Producer<u8>>,
+    writer_from_feed: mpsc::Receiver<CaptureWriter<BufWriter<File>>>,
     stats: Arc<RecorderStats>,
     flush_when_quiet: bool,
     path: PathBuf,
 }
 
 impl Recorder {
-    /// Creates the capture at `path` with `header`, and a ring of `ring_bytes` bytes between
-    /// the two ends. Nothing runs yet: run the [`RecorderThread`] on a thread of its own (as an
-    /// engine [`Worker`], or with [`Recorder::start`]).
+    /// The two ends of a recorder to `path` with `header`, joined by a ring of `ring_bytes`
+    /// bytes. Nothing is created yet: run the [`RecorderThread`] on a thread of its own (as an
+    /// engine [`Worker`], or with [`Recorder::start`]), and [`Recorder::open`] the capture
+    /// once the feed's lines are open (a receiver that cannot start leaves any file at `path`
+    /// as it was).
     pub fn create(
-        path: &PathBuf,
+        path: &Path,
         header: &CaptureHeader,
         options: WriterOptions,
         ring_bytes: usize,
-    ) -> Result<(Self, RecorderThread), String> {
-        let writer = CaptureWriter::create(path, header, options)
-            .map_err(|e| format!("recording to {}: {e}", path.display()))?;
-        let (handoff, taken) = mpsc::sync_channel(1);
+    ) -> (Self, RecorderThread) {
+        let (ring_to_feed, ring_from_thread) = mpsc::sync_channel(1);
+        let (writer_to_thread, writer_from_feed) = mpsc::sync_channel(1);
         let stats = Arc::new(RecorderStats::default());
         let thread = RecorderThread {
             ring_bytes: ring_bytes.max(1 << 16),
-            handoff,
-            writer,
+            ring_to_feed,
+            writer_from_feed,
             stats: stats.clone(),
             flush_when_quiet: !matches!(options.flush, FlushPolicy::Manual),
-            path: path.clone(),
+            path: path.to_path_buf(),
         };
         let feed_end = Self {
             tx: None,
-            handoff: Some(taken),
+            opening: Some(Opening {
+                path: path.to_path_buf(),
+                header: header.clone(),
+                options,
+                writer_to_thread,
+                ring_from_thread,
+            }),
             scratch: Vec::with_capacity(FRAME + 65_536),
             unnoted: (0, 0),
             stats,
             thread: None,
         };
-        Ok((feed_end, thread))
+        (feed_end, thread)
     }
 
     /// [`Recorder::create`], with the recorder thread started here and owned by the returned
     /// end ([`Recorder::finish`] joins it): for a receiver that runs without an engine.
     pub fn start(
-        path: &PathBuf,
+        path: &Path,
         header: &CaptureHeader,
         options: WriterOptions,
         ring_bytes: usize,
     ) -> Result<Self, String> {
-        let (mut feed_end, body) = Self::create(path, header, options, ring_bytes)?;
+        let (mut feed_end, body) = Self::create(path, header, options, ring_bytes);
         let thread = std::thread::Builder::new()
             .name("recorder".into())
             .spawn(move || body.drain())
@@ -156,22 +176,37 @@ impl Recorder {
         self.stats.clone()
     }
 
-    /// The ring, taken from the recorder thread the first time (waiting for it to be built).
-    fn ring_end(&mut self) -> Option<&mut Producer<u8>> {
-        if let Some(handoff) = self.handoff.take() {
-            self.tx = handoff.recv().ok();
-            if self.tx.is_none() {
-                tracing::error!("the recorder thread never started: every record is dropped");
-            }
+    /// Creates the capture (header on disk at once), hands it to the recorder thread and takes
+    /// the ring the thread built (waiting for it, if the thread is still building it). Called
+    /// once the receiver's lines are open; the first [`Recorder::record`] calls it if nobody
+    /// did. An error creating the file is returned (and later records are dropped and
+    /// counted); if the recorder thread is gone, that is logged and every record is dropped
+    /// and counted.
+    pub fn open(&mut self) -> Result<(), String> {
+        let Some(o) = self.opening.take() else {
+            return Ok(());
+        };
+        let writer = CaptureWriter::create(&o.path, &o.header, o.options)
+            .map_err(|e| format!("recording to {}: {e}", o.path.display()))?;
+        if o.writer_to_thread.send(writer).is_ok() {
+            self.tx = o.ring_from_thread.recv().ok();
         }
-        self.tx.as_mut()
+        if self.tx.is_none() {
+            tracing::error!("the recorder thread is gone: every record is dropped and counted");
+        }
+        Ok(())
     }
 
-    /// Queues one record; never blocks (but for the first, which takes the ring from the
-    /// recorder thread, waiting for it to be built). Returns `false` (and counts it) if the
-    /// ring was full.
-    /// After drops, the next record that fits is preceded by a `DROP` note saying how many.
+    /// Queues one record; never blocks (but for the first, if [`Recorder::open`] was not
+    /// called: that creates the capture). Returns `false` (and counts it) if the ring was
+    /// full. After drops, the next record that fits is preceded by a `DROP` note saying how
+    /// many.
     pub fn record(&mut self, ts_ns: u64, line: Line, bytes: &[u8]) -> bool {
+        if self.opening.is_some() {
+            if let Err(e) = self.open() {
+                tracing::error!("{e}");
+            }
+        }
         self.scratch.clear();
         if self.unnoted.0 > 0 {
             let (count, at) = self.unnoted;
@@ -179,7 +214,6 @@ impl Recorder {
         }
         frame_into(&mut self.scratch, ts_ns, line, bytes);
         let need = self.scratch.len();
-        let _ = self.ring_end();
         let Some(tx) = self
             .tx
             .as_mut()
@@ -205,38 +239,35 @@ impl Recorder {
             let (count, at) = self.unnoted;
             self.scratch.clear();
             frame_into(&mut self.scratch, at, Line::Note, &drop_note(count));
-            let note = std::mem::take(&mut self.scratch);
-            if let Some(tx) = self.ring_end() {
-                while tx.slots() < note.len() && !tx.is_abandoned() {
+            if let Some(tx) = self.tx.as_mut() {
+                while tx.slots() < self.scratch.len() && !tx.is_abandoned() {
                     std::thread::sleep(std::time::Duration::from_micros(200));
                 }
-                if tx.slots() >= note.len() {
-                    tx.push_slice(&note);
+                if tx.slots() >= self.scratch.len() {
+                    tx.push_slice(&self.scratch);
                 }
             }
         }
         let Recorder {
             tx,
-            handoff,
+            opening,
             thread,
             stats,
             ..
         } = self;
-        // Dropping the producer (or the ring not yet taken) tells the thread there is nothing
-        // more to come.
-        drop((tx, handoff));
+        // Dropping the producer (or, never opened, the channels) tells the thread there is
+        // nothing more to come.
+        drop((tx, opening));
         match thread.map(JoinHandle::join) {
             Some(Ok(s)) => Some(s),
-            // The thread is gone: what reached the file is in the shared counters; everything
-            // else queued is lost with it.
             Some(Err(_)) => Some(lost_thread(&stats, "the recorder thread panicked")),
             None => None,
         }
     }
 }
 
-/// The summary of a recorder whose thread died: what reached the file is in the shared
-/// counters; everything else queued is lost with it.
+/// The summary of a recorder whose thread died, once the feed has stopped handing it records:
+/// what reached the file is in the shared counters; everything else queued is lost with it.
 fn lost_thread(stats: &RecorderStats, why: &str) -> RecorderSummary {
     let written = stats.written.load(Ordering::Relaxed);
     let queued = stats.queued.load(Ordering::Relaxed);
@@ -249,14 +280,18 @@ fn lost_thread(stats: &RecorderStats, why: &str) -> RecorderSummary {
 }
 
 impl RecorderThread {
-    /// The thread's body: builds the ring and hands its writing end to the feed's end, then
-    /// ring → capture (see [`drain`]) until the feed's end is gone and the ring is empty.
+    /// The thread's body: builds the ring (every page written) and hands its writing end to
+    /// the feed's end, waits for the capture [`Recorder::open`] creates, then ring → capture
+    /// (see [`drain`]) until the feed's end is gone and the ring is empty. If the feed's end
+    /// goes without opening the capture, there is nothing to write: an empty summary.
     pub fn drain(self) -> RecorderSummary {
         let (tx, rx) = ring::<u8>(self.ring_bytes);
-        // If the feed's end is already gone, `tx` is dropped here: the ring is abandoned and
-        // `drain` finishes the file at once.
-        let _ = self.handoff.send(tx);
-        drain(rx, self.writer, &self.stats, self.flush_when_quiet)
+        let _ = self.ring_to_feed.send(tx);
+        drop(self.ring_to_feed);
+        let Ok(writer) = self.writer_from_feed.recv() else {
+            return RecorderSummary::default();
+        };
+        drain(rx, writer, &self.stats, self.flush_when_quiet)
     }
 
     /// The counters shared with the feed's end.
@@ -283,6 +318,22 @@ impl RecorderSummary {
         }
         notes
     }
+
+    /// The summary as an engine worker's report. Its output lacks the records dropped and
+    /// those not written.
+    pub fn worker_report(self, path: &std::path::Path) -> WorkerReport {
+        WorkerReport {
+            name: "recorder".to_string(),
+            counters: vec![
+                ("written", self.written),
+                ("dropped", self.dropped),
+                ("unwritten", self.unwritten),
+            ],
+            notes: self.notes(path),
+            lost: self.dropped + self.unwritten,
+            error: self.error,
+        }
+    }
 }
 
 /// In a live run the recorder thread is one of the engine's workers: the supervisor's
@@ -303,19 +354,14 @@ impl Worker for RecorderThread {
         })
     }
 
+    fn lost_report(&self) -> LostReport {
+        let (stats, path) = (self.stats.clone(), self.path.clone());
+        Arc::new(move |why: String| lost_thread(&stats, &why).worker_report(&path))
+    }
+
     fn run(self: Box<Self>) -> WorkerReport {
         let path = self.path.clone();
-        let summary = self.drain();
-        WorkerReport {
-            name: "recorder".to_string(),
-            counters: vec![
-                ("written", summary.written),
-                ("dropped", summary.dropped),
-                ("unwritten", summary.unwritten),
-            ],
-            notes: summary.notes(&path),
-            error: summary.error,
-        }
+        self.drain().worker_report(&path)
     }
 }
 
@@ -484,13 +530,33 @@ mod tests {
         assert_eq!(stats.written.load(Ordering::Relaxed), 0);
     }
 
+    /// A receiver that cannot start (its port is taken, maybe by another recorder writing to
+    /// the same path) never opens its capture: a file already at the path is left as it was.
+    #[test]
+    fn a_recorder_that_never_opens_leaves_the_file_at_its_path_alone() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("busy.cap");
+        std::fs::write(&path, b"another recording").unwrap_or_else(|e| panic!("{e}"));
+        let r = Recorder::start(&path, &test_header(), WriterOptions::default(), 1)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let s = r
+            .finish()
+            .unwrap_or_else(|| panic!("the recorder thread is owned here"));
+        assert_eq!((s.written, s.dropped, s.error), (0, 0, None));
+        assert_eq!(
+            std::fs::read(&path).ok().as_deref(),
+            Some(&b"another recording"[..])
+        );
+    }
+
     #[test]
     fn a_quiet_feed_is_flushed_and_a_crash_loses_nothing_written_before() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let path = dir.path().join("q.cap");
         let mut r = Recorder::start(&path, &test_header(), WriterOptions::default(), 1 << 16)
             .unwrap_or_else(|e| panic!("{e}"));
-        // The header is in the file before any record.
+        r.open().unwrap_or_else(|e| panic!("{e}"));
+        // The header is in the file once opened, before any record.
         let empty = CaptureReader::open(&path).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(empty.header().session, "T");
         for i in 0..10u64 {
@@ -531,8 +597,7 @@ mod tests {
         let path = dir.path().join("w.cap");
         // The smallest ring (64 KiB), 1 KB records in a tight loop: drops or not, every record
         // is written or counted.
-        let (mut r, body) = Recorder::create(&path, &test_header(), WriterOptions::default(), 1)
-            .unwrap_or_else(|e| panic!("{e}"));
+        let (mut r, body) = Recorder::create(&path, &test_header(), WriterOptions::default(), 1);
         let probe = body.probe();
         assert_eq!(probe(), vec![("queued", 0), ("dropped", 0), ("written", 0)]);
         let worker: Box<dyn Worker> = Box::new(body);
@@ -551,6 +616,7 @@ mod tests {
             .join()
             .unwrap_or_else(|_| panic!("the worker panicked"));
         assert_eq!(report.error, None);
+        assert_eq!(report.lost, 300 - n, "what the capture lacks: the drops");
         assert_eq!(
             report.counters,
             vec![("written", n), ("dropped", 300 - n), ("unwritten", 0)]
@@ -588,13 +654,30 @@ mod tests {
     fn without_its_thread_the_feed_end_drops_and_counts() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let path = dir.path().join("n.cap");
-        let (mut r, body) = Recorder::create(&path, &test_header(), WriterOptions::default(), 1)
-            .unwrap_or_else(|e| panic!("{e}"));
+        let (mut r, body) = Recorder::create(&path, &test_header(), WriterOptions::default(), 1);
+        let lost = body.lost_report();
         drop(body);
         assert!(!r.record(1, Line::A, b"x"));
         assert!(!r.record(2, Line::A, b"y"));
         assert_eq!(r.stats().dropped.load(Ordering::Relaxed), 2);
         assert_eq!(r.finish(), None);
+        // What the engine reports for a recorder thread that died: built from the shared
+        // counters once the feed has ended.
+        let report = lost("the recorder thread panicked: boom".to_string());
+        assert_eq!(
+            report.counters,
+            vec![("written", 0), ("dropped", 2), ("unwritten", 0)]
+        );
+        assert_eq!(report.lost, 2);
+        assert_eq!(
+            report.error.as_deref(),
+            Some("the recorder thread panicked: boom")
+        );
+        assert!(
+            report.notes[1].starts_with("recording stopped early"),
+            "{:?}",
+            report.notes
+        );
     }
 
     #[test]

@@ -185,14 +185,13 @@ impl LiveSource {
         }
     }
 
-    /// When the config records: creates the capture now and returns the recorder's writing
-    /// end, to be run as one of the engine's workers ([`ticklane_runtime::EnginePlan::workers`]:
-    /// its actor owns the thread, status shows its counters, the run's report its outcome).
-    /// Without this call the feed thread starts a recorder thread of its own.
-    pub fn recorder_worker(&mut self) -> Result<Option<RecorderThread>, String> {
-        let Some(rec) = &self.config.record else {
-            return Ok(None);
-        };
+    /// When the config records: the recorder's writing end, to be run as one of the engine's
+    /// workers ([`ticklane_runtime::EnginePlan::workers`]: its actor owns the thread, status
+    /// shows its counters, the run's report its outcome). The capture is created when the feed
+    /// thread has opened its lines, as without a worker. Without this call the feed thread
+    /// starts a recorder thread of its own.
+    pub fn recorder_worker(&mut self) -> Option<RecorderThread> {
+        let rec = self.config.record.as_ref()?;
         let (feed_end, thread) = Recorder::create(
             &rec.path,
             &recording_header(&self.config, rec),
@@ -201,9 +200,9 @@ impl LiveSource {
                 ..WriterOptions::default()
             },
             rec.ring_bytes,
-        )?;
+        );
         self.recorder = Some(feed_end);
-        Ok(Some(thread))
+        Some(thread)
     }
 
     /// Counters readable while the feed runs.
@@ -496,7 +495,8 @@ fn recording_header(
 /// Receives a live feed until end of session, a stop, or a long silence: polls the lines,
 /// records, runs the session, sends its re-requests, and hands the in-order output to `down`.
 /// What it saw lands in `live`. When `config.record` is set, the recorder's thread is started
-/// here and joined at the end (see [`receive_recording`] for one owned elsewhere).
+/// here and joined at the end (see [`receive_recording`] for one owned elsewhere); the capture
+/// is created once the lines are open.
 pub fn receive<D: Downstream>(
     config: &LiveConfig,
     down: &mut D,
@@ -524,12 +524,13 @@ pub fn receive<D: Downstream>(
     receive_recording(config, recorder, down, counters, live)
 }
 
-/// [`receive`], recording to `recorder` (whatever `config.record` says). If its thread is
-/// owned elsewhere (an engine worker), the recording's outcome is that owner's to report:
-/// `live`'s recording counters stay at zero.
+/// [`receive`], recording to `recorder` (whatever `config.record` says), whose capture is
+/// created ([`Recorder::open`]) once the lines are open. If its thread is owned elsewhere (an
+/// engine worker), the recording's outcome is that owner's to report: `live`'s recording
+/// counters stay at zero.
 pub fn receive_recording<D: Downstream>(
     config: &LiveConfig,
-    recorder: Option<Recorder>,
+    mut recorder: Option<Recorder>,
     down: &mut D,
     counters: &LiveCounters,
     live: &mut LiveReport,
@@ -586,6 +587,9 @@ pub fn receive_recording<D: Downstream>(
         session_cfg.recovery = false;
     }
     let mut session = MoldUdp64Session::new(session_cfg);
+    if let Some(r) = recorder.as_mut() {
+        r.open()?;
+    }
 
     let mut r = Receiving {
         down,
