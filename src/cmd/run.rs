@@ -621,15 +621,7 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
         eprintln!("error: the source failed: {why}");
         return Ok(ExitCode::from(2));
     }
-    let worker_losses: Vec<String> = report
-        .workers
-        .iter()
-        .filter(|w| w.error.is_some() || w.lost > 0)
-        .map(|w| match &w.error {
-            Some(e) => format!("{}: {e} ({} items lost)", w.name, w.lost),
-            None => format!("{}: {} items lost", w.name, w.lost),
-        })
-        .collect();
+    let worker_losses = worker_losses(&report.workers);
     if !worker_losses.is_empty() {
         eprintln!(
             "error: the run completed, but {} (its output is incomplete, as the summary says)",
@@ -645,6 +637,19 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the workers' outputs lack (a line each), for the exit code: a recorder that dropped or
+/// could not write records, or whose thread died.
+fn worker_losses(workers: &[ticklane_runtime::WorkerReport]) -> Vec<String> {
+    workers
+        .iter()
+        .filter(|w| w.error.is_some() || w.lost > 0)
+        .map(|w| match &w.error {
+            Some(e) => format!("{}: {e} ({} items lost)", w.name, w.lost),
+            None => format!("{}: {} items lost", w.name, w.lost),
+        })
+        .collect()
 }
 
 /// One line of live status: events, orders, fills, net P&L, tick-to-decision p99, state.
@@ -1053,6 +1058,30 @@ fn json_report(r: &RunReport, cfg: &RunConfig, digest: &[u8; 32]) -> serde_json:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_worker_that_lost_anything_or_failed_fails_the_run() {
+        use ticklane_runtime::WorkerReport;
+        let report = |lost, error: Option<&str>| WorkerReport {
+            name: "recorder".into(),
+            lost,
+            error: error.map(str::to_string),
+            ..WorkerReport::default()
+        };
+        assert!(worker_losses(&[report(0, None)]).is_empty());
+        assert_eq!(
+            worker_losses(&[report(0, None), report(3, None)]),
+            ["recorder: 3 items lost"]
+        );
+        assert_eq!(
+            worker_losses(&[report(7, Some("disk full"))]),
+            ["recorder: disk full (7 items lost)"]
+        );
+        assert_eq!(
+            worker_losses(&[report(0, Some("no capture was created"))]),
+            ["recorder: no capture was created (0 items lost)"]
+        );
+    }
 
     #[test]
     fn frame_end_is_the_offset_after_the_kth_frame() {

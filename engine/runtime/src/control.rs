@@ -234,9 +234,11 @@ impl Actor for LaneActor {
         let thread = std::thread::Builder::new()
             .name(format!("lane-{}", args.index))
             .spawn(move || {
-                let report = lane.run(rx);
-                let _ = me.cast(LaneMsg::ThreadDone);
-                report
+                // Told on the way out, a panic included (the actor joins and reports it).
+                let _done = OnExit(Some(move || {
+                    let _ = me.cast(LaneMsg::ThreadDone);
+                }));
+                lane.run(rx)
             })?;
         Ok(LaneState {
             index: args.index,
@@ -272,6 +274,17 @@ impl Actor for LaneActor {
             }
         }
         Ok(())
+    }
+}
+
+/// Runs its closure when dropped: at a thread's normal end and when a panic unwinds it.
+pub(crate) struct OnExit<F: FnOnce()>(pub(crate) Option<F>);
+
+impl<F: FnOnce()> Drop for OnExit<F> {
+    fn drop(&mut self) {
+        if let Some(f) = self.0.take() {
+            f();
+        }
     }
 }
 
@@ -348,13 +361,17 @@ impl Actor for FeedActor {
         let thread = std::thread::Builder::new()
             .name("feed".to_string())
             .spawn(move || {
+                // Told on the way out, a panic included: the supervisor then stops the lanes
+                // and fails the run instead of waiting for a feed that will never report.
+                let _done = OnExit(Some(move || {
+                    let _ = me.cast(FeedMsg::ThreadDone);
+                }));
                 let pinned = core.filter(|&c| pin_to_core(c));
                 if core.is_some() && pinned.is_none() {
                     tracing::warn!(?core, "could not pin the feed thread");
                 }
                 let report = source.run(&mut publisher);
                 let stats = publisher.finish();
-                let _ = me.cast(FeedMsg::ThreadDone);
                 (report, stats, pinned)
             })?;
         Ok(FeedState {
@@ -699,7 +716,8 @@ impl Actor for Supervisor {
                 };
                 if let Some(e) = error {
                     // The data plane goes on: a worker's loss is reported, not fatal.
-                    tracing::error!(worker = index, "{e}");
+                    let name = state.workers.get(index).map_or("worker", |w| w.name);
+                    tracing::error!(worker = name, "{e}");
                 }
                 if let Some(slot) = state.worker_ends.get_mut(index) {
                     *slot = Some(*end);

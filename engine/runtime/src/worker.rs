@@ -16,7 +16,7 @@ use std::thread::JoinHandle;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
-use crate::control::{join, SupervisorMsg};
+use crate::control::{join, OnExit, SupervisorMsg};
 
 /// Named counters: `(name, value)`, in the worker's own order.
 pub type Counters = Vec<(&'static str, u64)>;
@@ -141,14 +141,10 @@ impl Actor for WorkerActor {
             .name(name.to_string())
             .spawn(move || {
                 // Set even if `run` panics, so that status never shows a dead thread as running.
-                struct Done(Arc<AtomicBool>, ActorRef<WorkerMsg>);
-                impl Drop for Done {
-                    fn drop(&mut self) {
-                        self.0.store(true, Ordering::Release);
-                        let _ = self.1.cast(WorkerMsg::ThreadDone);
-                    }
-                }
-                let _done = Done(finished, me);
+                let _done = OnExit(Some(move || {
+                    finished.store(true, Ordering::Release);
+                    let _ = me.cast(WorkerMsg::ThreadDone);
+                }));
                 worker.run()
             })?;
         Ok(WorkerState {

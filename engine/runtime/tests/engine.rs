@@ -358,6 +358,17 @@ struct Tally {
     release: Arc<std::sync::atomic::AtomicBool>,
     ticks: Arc<std::sync::atomic::AtomicU64>,
     panic_with: Option<&'static str>,
+    /// Set when `run` ends, a panic included.
+    ended: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// Sets its flag when dropped (a panic unwinding included).
+struct SetOnDrop(Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
 }
 
 impl Worker for Tally {
@@ -385,6 +396,7 @@ impl Worker for Tally {
     }
 
     fn run(self: Box<Self>) -> WorkerReport {
+        let _ended = SetOnDrop(self.ended.clone());
         if let Some(why) = self.panic_with {
             panic!("{why}");
         }
@@ -402,19 +414,57 @@ impl Worker for Tally {
     }
 }
 
-/// A source that, after its events, sets a worker's counter (as the live feed, still
-/// recording after its recorder died, adds to what the recording lacks).
+/// A source that, after its events and once the worker has died and had time to be reported,
+/// sets the worker's counter (as the live feed, still recording after its recorder died, adds
+/// to what the recording lacks).
 struct ThenTicks {
     events: EventsSource,
     ticks: Arc<std::sync::atomic::AtomicU64>,
+    worker_ended: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl FeedSource for ThenTicks {
     fn run(&mut self, publisher: &mut Publisher) -> SourceReport {
         let report = self.events.run(publisher);
+        for _ in 0..10_000 {
+            if self.worker_ended.load(Ordering::Acquire) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        // Time for the actor to join the dead thread: a report built then would miss this.
+        std::thread::sleep(std::time::Duration::from_millis(50));
         self.ticks.store(99, Ordering::Relaxed);
         report
     }
+}
+
+/// A panic on the feed thread ends the run with an error naming it (the supervisor hears of
+/// the thread's end even when it unwinds); it used to wait forever for the feed's report.
+#[test]
+fn a_panicking_feed_fails_the_run_instead_of_hanging_it() {
+    struct Boom(EventsSource);
+    impl FeedSource for Boom {
+        fn run(&mut self, publisher: &mut Publisher) -> SourceReport {
+            let _ = self.0.run(publisher);
+            panic!("feed on fire");
+        }
+    }
+    let events = session(7, 4, 5_000);
+    let mut p = plan(
+        &events,
+        vec![vec![spec(0, "a", &[symbol(1)], chaser())]],
+        PanicPolicy::default(),
+    );
+    p.source = Box::new(Boom(EventsSource::new(events.clone(), 16)));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(run_to_end(p, |_| {}).map(|_| ()).map_err(|e| e.to_string()));
+    });
+    let ended = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .unwrap_or_else(|_| panic!("the run hung after its feed panicked"));
+    assert_eq!(ended, Err("feed thread failed: feed on fire".to_string()));
 }
 
 fn tally(panic_with: Option<&'static str>) -> (Tally, Arc<std::sync::atomic::AtomicBool>) {
@@ -423,6 +473,7 @@ fn tally(panic_with: Option<&'static str>) -> (Tally, Arc<std::sync::atomic::Ato
         release: release.clone(),
         ticks: Arc::default(),
         panic_with,
+        ended: Arc::default(),
     };
     (t, release)
 }
@@ -489,11 +540,11 @@ fn a_panicking_worker_is_reported_and_the_run_goes_on() {
     let strategies = || vec![vec![spec(0, "a", &[symbol(1)], chaser())]];
     let without = run(plan(&events, strategies(), PanicPolicy::default()));
     let (worker, _) = tally(Some("disk on fire"));
-    let ticks = worker.ticks.clone();
     let mut p = plan(&events, strategies(), PanicPolicy::default());
     p.source = Box::new(ThenTicks {
         events: EventsSource::new(events.clone(), 16),
-        ticks,
+        ticks: worker.ticks.clone(),
+        worker_ended: worker.ended.clone(),
     });
     p.workers.push(Box::new(worker));
     let report = run(p);

@@ -1,5 +1,6 @@
 //! [`Recorder`]: writes what a live feed receives to a capture on its own thread, fed by its own
-//! SPSC byte ring, so that disk I/O never blocks the feed thread.
+//! SPSC byte ring, so that disk I/O never blocks the feed thread (but for creating the capture
+//! and writing its header, once, before the first record).
 //!
 //! [`Recorder::create`] gives the two ends: the [`Recorder`] the feed thread keeps, and the
 //! [`RecorderThread`] that drains the ring into the file. The ring (64 MiB by default, every
@@ -186,12 +187,16 @@ impl Recorder {
         let Some(o) = self.opening.take() else {
             return Ok(());
         };
+        // The ring first: if the thread is gone, no file is created (nor truncated).
+        let Ok(tx) = o.ring_from_thread.recv() else {
+            tracing::error!("the recorder thread is gone: every record is dropped and counted");
+            return Ok(());
+        };
         let writer = CaptureWriter::create(&o.path, &o.header, o.options)
             .map_err(|e| format!("recording to {}: {e}", o.path.display()))?;
         if o.writer_to_thread.send(writer).is_ok() {
-            self.tx = o.ring_from_thread.recv().ok();
-        }
-        if self.tx.is_none() {
+            self.tx = Some(tx);
+        } else {
             tracing::error!("the recorder thread is gone: every record is dropped and counted");
         }
         Ok(())
@@ -259,7 +264,12 @@ impl Recorder {
         // nothing more to come.
         drop((tx, opening));
         match thread.map(JoinHandle::join) {
-            Some(Ok(s)) => Some(s),
+            // Drops are counted here, on the feed's side: final now, whenever the thread
+            // ended.
+            Some(Ok(s)) => Some(RecorderSummary {
+                dropped: stats.dropped.load(Ordering::Relaxed),
+                ..s
+            }),
             Some(Err(_)) => Some(lost_thread(&stats, "the recorder thread panicked")),
             None => None,
         }
@@ -289,7 +299,13 @@ impl RecorderThread {
         let _ = self.ring_to_feed.send(tx);
         drop(self.ring_to_feed);
         let Ok(writer) = self.writer_from_feed.recv() else {
-            return RecorderSummary::default();
+            return RecorderSummary {
+                dropped: self.stats.dropped.load(Ordering::Relaxed),
+                error: Some(
+                    "no capture was created: the receiver stopped before opening it".to_string(),
+                ),
+                ..RecorderSummary::default()
+            };
         };
         drain(rx, writer, &self.stats, self.flush_when_quiet)
     }
@@ -542,7 +558,11 @@ mod tests {
         let s = r
             .finish()
             .unwrap_or_else(|| panic!("the recorder thread is owned here"));
-        assert_eq!((s.written, s.dropped, s.error), (0, 0, None));
+        assert_eq!((s.written, s.dropped), (0, 0));
+        assert_eq!(
+            s.error.as_deref(),
+            Some("no capture was created: the receiver stopped before opening it")
+        );
         assert_eq!(
             std::fs::read(&path).ok().as_deref(),
             Some(&b"another recording"[..])

@@ -587,6 +587,19 @@ pub fn receive_recording<D: Downstream>(
         session_cfg.recovery = false;
     }
     let mut session = MoldUdp64Session::new(session_cfg);
+    // The sockets `poll(2)` waits on in blocking mode (duplicated descriptors, so the wait
+    // needs no borrow of the lines and no allocation).
+    let mut wake: Vec<UdpSocket> = Vec::with_capacity(3);
+    for l in &lines {
+        if let OpenLine::Udp(u) = l {
+            wake.push(u.socket().try_clone().map_err(|e| format!("dup: {e}"))?);
+        }
+    }
+    if let Some(s) = &request_socket {
+        wake.push(s.try_clone().map_err(|e| format!("dup: {e}"))?);
+    }
+    // Last of the steps that can fail: a receiver that cannot start leaves any file at the
+    // recording's path as it was.
     if let Some(r) = recorder.as_mut() {
         r.open()?;
     }
@@ -615,17 +628,6 @@ pub fn receive_recording<D: Downstream>(
     };
     r.record(None, Line::Note, &note[..note_len]);
 
-    // The sockets `poll(2)` waits on in blocking mode (duplicated descriptors, so the wait
-    // needs no borrow of the lines and no allocation).
-    let mut wake: Vec<UdpSocket> = Vec::with_capacity(3);
-    for l in &lines {
-        if let OpenLine::Udp(u) = l {
-            wake.push(u.socket().try_clone().map_err(|e| format!("dup: {e}"))?);
-        }
-    }
-    if let Some(s) = &request_socket {
-        wake.push(s.try_clone().map_err(|e| format!("dup: {e}"))?);
-    }
     let mono = Mono::start();
     let mut buf = vec![0u8; MAX_DATAGRAM];
     let mut last_rx = mono.now();

@@ -542,3 +542,21 @@ fn re_request_answers_from_anyone_but_the_server_asked_are_ignored_and_counted()
         live.first_errors
     );
 }
+
+/// A receiver whose line cannot open (its port is taken: here by another receiver's socket)
+/// fails before it creates its capture, so a recording already at that path (the other
+/// receiver's, say) is left as it was.
+#[test]
+fn a_receiver_that_cannot_open_its_line_leaves_the_file_at_its_recording_path_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("busy.cap");
+    std::fs::write(&path, b"another recording").unwrap();
+    let taken = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let mut cfg = live_config(vec![line(taken.local_addr().unwrap())], vec![]);
+    cfg.record = Some(ticklane_live::source::Recording::new(path.clone()));
+    let mut out = Collect::default();
+    let mut live = LiveReport::default();
+    let err = receive(&cfg, &mut out, &LiveCounters::default(), &mut live).unwrap_err();
+    assert!(err.contains("line 0"), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), b"another recording");
+}
