@@ -247,3 +247,46 @@ fn replay_and_inspect_count_a_bad_message_in_a_recording_alike() {
         );
     }
 }
+
+/// A two-line capture exported to pcap and recorded back keeps its lines: line A and line B go
+/// to their own destinations, and `record` takes the first destination it sees as line A and
+/// the second as line B (they were merged into one line).
+#[test]
+fn a_two_line_capture_exported_and_recorded_back_keeps_its_lines() {
+    use ticklane_replay::{CaptureReader, CaptureWriter, Line, WriterOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let (pcap, one, two, back, again) = (
+        p("a.pcap"),
+        p("one.tlcap"),
+        p("two.tlcap"),
+        p("two.pcap"),
+        p("again.tlcap"),
+    );
+    gen_pcap(&pcap);
+    ok(&["record", &pcap, "-o", &one]);
+    // The same datagrams, alternately on lines A and B.
+    let reader = CaptureReader::open(&one).unwrap();
+    let header = reader.header().clone();
+    let mut w = CaptureWriter::create(&two, &header, WriterOptions::default()).unwrap();
+    let mut lines = Vec::new();
+    for (i, rec) in reader.enumerate() {
+        let rec = rec.unwrap();
+        let line = if i % 2 == 0 { Line::A } else { Line::B };
+        w.write_record(rec.ts_ns, line, &rec.bytes).unwrap();
+        lines.push(line);
+    }
+    w.finish().unwrap();
+    ok(&["export", &two, "-o", &back]);
+    ok(&["record", &back, "-o", &again]);
+    let got: Vec<Line> = CaptureReader::open(&again)
+        .unwrap()
+        .map(|r| r.unwrap().line)
+        .collect();
+    assert!(got.len() > 100);
+    assert_eq!(got, lines);
+    assert_eq!(
+        json(&["replay", &again])["digest"],
+        json(&["replay", &pcap])["digest"]
+    );
+}

@@ -11,7 +11,9 @@
 //!   midnight, and a consumer that needs receive time on that scale subtracts the session's
 //!   midnight (a time-zone question this crate does not answer).
 //!   The line is [`Line::A`] / [`Line::B`] for datagrams sent to the configured A / B
-//!   destinations, [`Line::Single`] otherwise.
+//!   destinations, [`Line::Single`] otherwise; with neither configured, the first destination
+//!   address seen is line A and the second line B (as `ticklane replay` reads a pcap), so a
+//!   capture exported to pcap and recorded back keeps its lines.
 //! - **capture → pcap / pcapng** ([`capture_to_pcap`]): every record becomes one Ethernet /
 //!   IPv4 / UDP frame (built by `ticklane-feeds`' writers, as `ticklane gen` does) with the
 //!   record's bytes as UDP payload, the record's timestamp plus
@@ -67,7 +69,8 @@ fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ConvertE
 pub struct PcapImportOptions {
     /// Keep only datagrams sent to this UDP port (`None`: keep all).
     pub udp_dst_port: Option<u16>,
-    /// Datagrams sent to this address are line A.
+    /// Datagrams sent to this address are line A. With neither `line_a` nor `line_b` set, the
+    /// first destination seen is line A and the second line B.
     pub line_a: Option<SocketAddrV4>,
     /// Datagrams sent to this address are line B.
     pub line_b: Option<SocketAddrV4>,
@@ -99,12 +102,21 @@ pub fn pcap_to_capture<W: Write>(
 ) -> Result<PcapImportStats, ConvertError> {
     let mut reader = PcapReader::new(pcap)?;
     let mut stats = PcapImportStats::default();
+    let mut options = *options;
+    let by_order = options.line_a.is_none() && options.line_b.is_none();
     while let Some(item) = reader.next_udp() {
         match item {
             Ok(d) => {
                 if options.udp_dst_port.is_some_and(|p| p != d.dst.port()) {
                     stats.filtered += 1;
                     continue;
+                }
+                if by_order {
+                    if options.line_a.is_none() {
+                        options.line_a = Some(d.dst);
+                    } else if options.line_b.is_none() && options.line_a != Some(d.dst) {
+                        options.line_b = Some(d.dst);
+                    }
                 }
                 let line = if Some(d.dst) == options.line_a {
                     Line::A

@@ -235,3 +235,45 @@ fn binary_file_to_capture() {
     assert_eq!(n, 30_000 - 1);
     assert!(r.report().is_clean());
 }
+
+/// With no destinations configured (`ticklane record`), lines are taken by order of first
+/// appearance: the first destination is line A, the second line B, any other single. So a
+/// two-line capture exported to pcap and recorded back keeps its lines.
+#[test]
+fn without_configured_destinations_lines_follow_the_order_destinations_appear() {
+    let packets = mold_packets(3_000);
+    let dst_c = SocketAddrV4::new(Ipv4Addr::new(233, 54, 12, 3), 26400);
+    // B first: the order of appearance decides, not the address.
+    let dst = |i: usize| match i % 5 {
+        0 | 2 => DST_B,
+        1 | 3 => DST_A,
+        _ => dst_c,
+    };
+    let mut pcap = Vec::new();
+    {
+        let mut w = PcapWriter::new(&mut pcap).expect("pcap");
+        for (i, (ts, p)) in packets.iter().enumerate() {
+            w.write_udp(*ts, SRC, dst(i), p).expect("write");
+        }
+    }
+    let mut w = CaptureWriter::new(
+        Vec::new(),
+        &CaptureHeader::new(FeedKind::MoldUdp64, "TICKLANE01"),
+        WriterOptions::default(),
+    )
+    .expect("writer");
+    let stats = pcap_to_capture(&pcap, &mut w, &PcapImportOptions::default()).expect("import");
+    assert_eq!(stats.records, packets.len() as u64);
+    let (capture, _) = w.finish().expect("finish");
+    let r = CaptureReader::new(Cursor::new(capture)).expect("open");
+    let lines: Vec<Line> = r.map(|x| x.expect("ok").line).collect();
+    assert_eq!(lines.len(), packets.len());
+    for (i, line) in lines.iter().enumerate() {
+        let want = match i % 5 {
+            0 | 2 => Line::A,
+            1 | 3 => Line::B,
+            _ => Line::Single,
+        };
+        assert_eq!(*line, want, "record {i}");
+    }
+}
