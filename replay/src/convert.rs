@@ -11,9 +11,12 @@
 //!   midnight, and a consumer that needs receive time on that scale subtracts the session's
 //!   midnight (a time-zone question this crate does not answer).
 //!   The line is [`Line::A`] / [`Line::B`] for datagrams sent to the configured A / B
-//!   destinations, [`Line::Single`] otherwise; with neither configured, the first destination
-//!   address seen is line A and the second line B (as `ticklane replay` reads a pcap), so a
-//!   capture exported to pcap and recorded back keeps its lines.
+//!   destinations, [`Line::Single`] otherwise. With neither configured: a pcap whose first
+//!   datagram goes to one of [`capture_to_pcap`]'s default destinations (an export of ours)
+//!   takes A and B from those, so an exported capture recorded back keeps lines A and B (its
+//!   single-line and retransmission records, exported to A's address, come back on line A);
+//!   any other pcap takes the first destination seen as line A and the second as line B (as
+//!   `ticklane replay` reads a pcap).
 //! - **capture → pcap / pcapng** ([`capture_to_pcap`]): every record becomes one Ethernet /
 //!   IPv4 / UDP frame (built by `ticklane-feeds`' writers, as `ticklane gen` does) with the
 //!   record's bytes as UDP payload, the record's timestamp plus
@@ -69,8 +72,8 @@ fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ConvertE
 pub struct PcapImportOptions {
     /// Keep only datagrams sent to this UDP port (`None`: keep all).
     pub udp_dst_port: Option<u16>,
-    /// Datagrams sent to this address are line A. With neither `line_a` nor `line_b` set, the
-    /// first destination seen is line A and the second line B.
+    /// Datagrams sent to this address are line A. With neither `line_a` nor `line_b` set, see
+    /// the module docs (an export of ours keeps its lines; otherwise by order of appearance).
     pub line_a: Option<SocketAddrV4>,
     /// Datagrams sent to this address are line B.
     pub line_b: Option<SocketAddrV4>,
@@ -103,13 +106,21 @@ pub fn pcap_to_capture<W: Write>(
     let mut reader = PcapReader::new(pcap)?;
     let mut stats = PcapImportStats::default();
     let mut options = *options;
-    let by_order = options.line_a.is_none() && options.line_b.is_none();
+    let mut by_order = options.line_a.is_none() && options.line_b.is_none();
+    let ours = PcapExportOptions::default();
     while let Some(item) = reader.next_udp() {
         match item {
             Ok(d) => {
                 if options.udp_dst_port.is_some_and(|p| p != d.dst.port()) {
                     stats.filtered += 1;
                     continue;
+                }
+                if by_order && options.line_a.is_none() && [ours.dst_a, ours.dst_b].contains(&d.dst)
+                {
+                    // An export of ours: its destinations say the lines.
+                    options.line_a = Some(ours.dst_a);
+                    options.line_b = Some(ours.dst_b);
+                    by_order = false;
                 }
                 if by_order {
                     if options.line_a.is_none() {

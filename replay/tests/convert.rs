@@ -236,19 +236,47 @@ fn binary_file_to_capture() {
     assert!(r.report().is_clean());
 }
 
-/// With no destinations configured (`ticklane record`), lines are taken by order of first
-/// appearance: the first destination is line A, the second line B, any other single. So a
-/// two-line capture exported to pcap and recorded back keeps its lines.
+/// With no destinations configured (`ticklane record`), a pcap that does not start with an
+/// export's destinations takes its lines by order of first appearance: the first destination
+/// is line A, the second line B, any other single.
 #[test]
 fn without_configured_destinations_lines_follow_the_order_destinations_appear() {
+    let dst_x = SocketAddrV4::new(Ipv4Addr::new(239, 1, 1, 7), 18000);
+    let dst_y = SocketAddrV4::new(Ipv4Addr::new(239, 1, 1, 8), 18000);
+    let dst_z = SocketAddrV4::new(Ipv4Addr::new(239, 1, 1, 9), 18000);
+    let lines = import_lines(|i| match i % 5 {
+        0 | 2 => dst_y,
+        1 | 3 => dst_x,
+        _ => dst_z,
+    });
+    for (i, line) in lines.iter().enumerate() {
+        let want = match i % 5 {
+            0 | 2 => Line::A,
+            1 | 3 => Line::B,
+            _ => Line::Single,
+        };
+        assert_eq!(*line, want, "record {i}");
+    }
+}
+
+/// An export of ours (`capture_to_pcap`'s default destinations) keeps its lines whichever
+/// comes first: A's address is line A, B's is line B.
+#[test]
+fn an_export_of_ours_recorded_back_keeps_its_lines_whichever_comes_first() {
+    let lines = import_lines(|i| if i % 3 == 0 { DST_B } else { DST_A });
+    for (i, line) in lines.iter().enumerate() {
+        assert_eq!(
+            *line,
+            if i % 3 == 0 { Line::B } else { Line::A },
+            "record {i}"
+        );
+    }
+}
+
+/// The lines `pcap_to_capture` gives, with no destinations configured, to a pcap of the test
+/// session's packets sent to `dst(i)`.
+fn import_lines(dst: impl Fn(usize) -> SocketAddrV4) -> Vec<Line> {
     let packets = mold_packets(3_000);
-    let dst_c = SocketAddrV4::new(Ipv4Addr::new(233, 54, 12, 3), 26400);
-    // B first: the order of appearance decides, not the address.
-    let dst = |i: usize| match i % 5 {
-        0 | 2 => DST_B,
-        1 | 3 => DST_A,
-        _ => dst_c,
-    };
     let mut pcap = Vec::new();
     {
         let mut w = PcapWriter::new(&mut pcap).expect("pcap");
@@ -268,12 +296,5 @@ fn without_configured_destinations_lines_follow_the_order_destinations_appear() 
     let r = CaptureReader::new(Cursor::new(capture)).expect("open");
     let lines: Vec<Line> = r.map(|x| x.expect("ok").line).collect();
     assert_eq!(lines.len(), packets.len());
-    for (i, line) in lines.iter().enumerate() {
-        let want = match i % 5 {
-            0 | 2 => Line::A,
-            1 | 3 => Line::B,
-            _ => Line::Single,
-        };
-        assert_eq!(*line, want, "record {i}");
-    }
+    lines
 }
