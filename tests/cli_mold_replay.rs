@@ -369,4 +369,29 @@ fn a_pcap_of_two_sessions_delivers_both() {
         "{v}"
     );
     assert_eq!(v["end_of_session"], 2, "{v}");
+
+    // Recorded into a capture (no notes: not a live recording), it replays the same: one
+    // receive session per session id (the capture used to keep only the first session's).
+    let cap = dir.path().join("two.tlcap");
+    run_ok(&[
+        "record",
+        path.to_str().unwrap(),
+        "-o",
+        cap.to_str().unwrap(),
+    ]);
+    let c = inspect(&cap);
+    for key in [
+        "messages",
+        "gaps",
+        "duplicates",
+        "end_of_session",
+        "by_type",
+    ] {
+        assert_eq!(c[key], v[key], "{key}: {c}");
+    }
+    let digest = |p: &Path| {
+        let o = run_ok(&["replay", p.to_str().unwrap(), "--json"]);
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()["digest"].clone()
+    };
+    assert_eq!(digest(&cap), digest(&path));
 }

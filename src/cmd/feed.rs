@@ -286,8 +286,9 @@ fn is_capture(path: &Path) -> anyhow::Result<bool> {
 /// order. A capture a live receiver recorded carries its decisions as notes (`FROM`: the first
 /// sequence it expected; `LOST`: a gap it gave up on, at the point it did): the replay follows
 /// them and never times out on its own, so it delivers exactly what the live run delivered. In
-/// a capture without notes (converted from a pcap), a gap that no later packet fills within
-/// [`OFFLINE_GRACE_NS`] of receive time is reported lost. A lost gap reaches the command as a
+/// a capture without notes (converted from a pcap), each MoldUDP64 session id gets its own
+/// receive session, as when the pcap is read directly ([`SessionsById`]), and a gap that no
+/// later packet fills within [`OFFLINE_GRACE_NS`] of receive time is reported lost. A lost gap reaches the command as a
 /// market-wide [`EventBody::FeedGap`] event at its place in the stream. Corrupted blocks and a
 /// torn tail are errors with their byte offsets; the reader resumes at the next good block.
 fn read_capture(
@@ -309,8 +310,11 @@ fn read_capture(
         capture: true,
         ..ReadReport::default()
     };
+    // A live recording (it starts with a FROM note) replays through one session that follows
+    // the recording's notes, as the live receiver had one; any other capture through one
+    // session per session id, as a pcap is read.
     let mut session: Option<MoldUdp64Session> = None;
-    let mut follow_notes = false;
+    let mut by_id = SessionsById::default();
     let mut index = 0u64;
     let mut stopped = false;
     let mut last_ts = 0u64;
@@ -356,12 +360,11 @@ fn read_capture(
                 rec.bytes.get(4..12),
                 rec.bytes.get(12..20),
             ) {
-                (Some(b"FROM"), Some(first), _) if session.is_none() => {
+                (Some(b"FROM"), Some(first), _) if session.is_none() && by_id.is_empty() => {
                     let first = u64::from_be_bytes(first.try_into().unwrap_or_default());
                     // A receiver pinned to one session id (`--session`) adds it: packets of
                     // any other session were ignored live, and are in the replay.
                     let pinned = rec.bytes.get(12..22).and_then(|s| s.try_into().ok());
-                    follow_notes = true;
                     session = Some(MoldUdp64Session::new(replay_session(
                         (first > 0).then_some(first),
                         pinned,
@@ -412,39 +415,38 @@ fn read_capture(
         }
         sink.report.source.packets += 1;
         sink.report.source.bytes += rec.bytes.len() as u64;
-        let s =
-            session.get_or_insert_with(|| MoldUdp64Session::new(replay_session(None, None, false)));
-        if !follow_notes {
-            s.poll(rec.ts_ns, &mut sink);
-        }
         let line = match rec.line {
             Line::B => 1,
             Line::Retransmit => 3,
             _ => 0,
         };
-        if let Err(e) = s.on_packet(line, rec.bytes, rec.ts_ns, &mut sink) {
-            sink.report.record(Some(index), "capture", e.to_string());
+        match session.as_mut() {
+            Some(s) => {
+                if let Err(e) = s.on_packet(line, rec.bytes, rec.ts_ns, &mut sink) {
+                    sink.report.record(Some(index), "capture", e.to_string());
+                }
+            }
+            None => by_id.on_packet(line, rec.bytes, &mut sink),
         }
         stopped = sink.stopped;
         if stopped {
             break;
         }
     }
+    let mut end = CaptureSink {
+        report: &mut report,
+        on_message: &mut on_message,
+        position: index,
+        last_ts: &mut last_ts,
+        received: last_received,
+        // A stopped replay delivers nothing more.
+        stopped,
+        events_only,
+    };
     if let Some(s) = session.as_mut() {
-        finish_session(
-            s,
-            CaptureSink {
-                report: &mut report,
-                on_message: &mut on_message,
-                position: index,
-                last_ts: &mut last_ts,
-                received: last_received,
-                // A stopped replay delivers nothing more.
-                stopped,
-                events_only,
-            },
-        );
+        finish_session(s, end.reborrow());
     }
+    by_id.finish(end);
     // Corrupted blocks and a torn tail came out of the reader as errors (with their offsets)
     // and were recorded above; this says what was recovered.
     report.recovery = Some(recovery_line(reader.report()));
@@ -471,6 +473,65 @@ pub(crate) fn recovery_line(rr: &ticklane_replay::RecoveryReport) -> String {
             ticklane_replay::IndexState::Rebuilt => "rebuilt by scanning (no valid trailer)",
         }
     )
+}
+
+/// The receive sessions of a capture without notes (a pcap, or a capture recorded from one):
+/// one per MoldUDP64 session id, in order of first appearance, so that a capture of several
+/// feeds, or of a session whose id changed, loses nothing. Each waits
+/// [`OFFLINE_GRACE_NS`] of receive time for a gap to fill.
+#[derive(Default)]
+struct SessionsById {
+    sessions: Vec<(Session, MoldUdp64Session)>,
+}
+
+impl SessionsById {
+    /// One packet (its receive time is the sink's): the sessions' timers run first, then the
+    /// packet goes to the session of its id (a packet too short to carry one is an error).
+    fn on_packet<F: FnMut(&Record<'_>) -> ControlFlow<()>>(
+        &mut self,
+        line: u8,
+        payload: &[u8],
+        sink: &mut CaptureSink<'_, F>,
+    ) {
+        for (_, session) in &mut self.sessions {
+            session.poll(sink.received, sink);
+        }
+        if sink.stopped {
+            return;
+        }
+        let Some(id) = payload.get(..10).and_then(|b| <Session>::try_from(b).ok()) else {
+            let e = ticklane_feeds::moldudp64::MoldError::TooShort { len: payload.len() };
+            sink.report
+                .record(Some(sink.position), "capture", e.to_string());
+            return;
+        };
+        let k = match self.sessions.iter().position(|(s, _)| *s == id) {
+            Some(k) => k,
+            None => {
+                let config = replay_session(None, Some(id), false);
+                self.sessions.push((id, MoldUdp64Session::new(config)));
+                self.sessions.len() - 1
+            }
+        };
+        if let Err(e) = self.sessions[k]
+            .1
+            .on_packet(line, payload, sink.received, sink)
+        {
+            sink.report
+                .record(Some(sink.position), "capture", e.to_string());
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.sessions.is_empty()
+    }
+
+    /// Ends every session ([`finish_session`]), in order of first appearance.
+    fn finish<F: FnMut(&Record<'_>) -> ControlFlow<()>>(&mut self, mut sink: CaptureSink<'_, F>) {
+        for (_, session) in &mut self.sessions {
+            finish_session(session, sink.reborrow());
+        }
+    }
 }
 
 /// Ends a replayed MoldUDP64 session (unless the command stopped it: what is still buffered
@@ -529,9 +590,7 @@ fn read_pcap(
         format: Some(format),
         ..ReadReport::default()
     };
-    // One receive session per MoldUDP64 session id, in order of first appearance (a capture
-    // may hold several feeds, or a session that changed its id).
-    let mut sessions: Vec<(Session, MoldUdp64Session)> = Vec::new();
+    let mut sessions = SessionsById::default();
     let mut lines: [Option<std::net::SocketAddrV4>; 2] = [None; 2];
     let mut last_ts = 0u64;
     let mut last_received = 0u64;
@@ -574,33 +633,7 @@ fn read_pcap(
             stopped: false,
             events_only,
         };
-        for (_, session) in &mut sessions {
-            session.poll(d.ts_ns, &mut sink);
-        }
-        if !sink.stopped {
-            let Some(id) = d
-                .payload
-                .get(..10)
-                .and_then(|b| <Session>::try_from(b).ok())
-            else {
-                let e = ticklane_feeds::moldudp64::MoldError::TooShort {
-                    len: d.payload.len(),
-                };
-                sink.report.record(Some(position), "capture", e.to_string());
-                continue;
-            };
-            let k = match sessions.iter().position(|(s, _)| *s == id) {
-                Some(k) => k,
-                None => {
-                    let config = replay_session(None, Some(id), false);
-                    sessions.push((id, MoldUdp64Session::new(config)));
-                    sessions.len() - 1
-                }
-            };
-            if let Err(e) = sessions[k].1.on_packet(line, d.payload, d.ts_ns, &mut sink) {
-                sink.report.record(Some(position), "capture", e.to_string());
-            }
-        }
+        sessions.on_packet(line, d.payload, &mut sink);
         stopped = sink.stopped;
         if stopped {
             break;
@@ -616,21 +649,16 @@ fn read_pcap(
             cs.untimed
         );
     }
-    for (_, session) in &mut sessions {
-        finish_session(
-            session,
-            CaptureSink {
-                report: &mut report,
-                on_message: &mut on_message,
-                position,
-                last_ts: &mut last_ts,
-                received: last_received,
-                // A stopped replay delivers nothing more.
-                stopped,
-                events_only,
-            },
-        );
-    }
+    sessions.finish(CaptureSink {
+        report: &mut report,
+        on_message: &mut on_message,
+        position,
+        last_ts: &mut last_ts,
+        received: last_received,
+        // A stopped replay delivers nothing more.
+        stopped,
+        events_only,
+    });
     Ok(report)
 }
 
@@ -685,6 +713,16 @@ struct CaptureSink<'a, F: FnMut(&Record<'_>) -> ControlFlow<()>> {
 }
 
 impl<F: FnMut(&Record<'_>) -> ControlFlow<()>> CaptureSink<'_, F> {
+    /// The same sink, borrowed for a shorter while (to hand to one of several sessions).
+    fn reborrow(&mut self) -> CaptureSink<'_, F> {
+        CaptureSink {
+            report: &mut *self.report,
+            on_message: &mut *self.on_message,
+            last_ts: &mut *self.last_ts,
+            ..*self
+        }
+    }
+
     fn deliver(&mut self, body: &[u8]) {
         if self.stopped {
             return;
