@@ -290,3 +290,42 @@ fn a_two_line_capture_exported_and_recorded_back_keeps_its_lines() {
         json(&["replay", &pcap])["digest"]
     );
 }
+
+/// A LOST note with no FROM note before it (a live recording whose first block was lost, or a
+/// hand-made capture) is reported, not applied and not skipped silently.
+#[test]
+fn a_lost_note_without_a_from_note_is_reported() {
+    use ticklane_replay::{CaptureReader, CaptureWriter, Line, WriterOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let (pcap, one, odd) = (p("a.pcap"), p("one.tlcap"), p("odd.tlcap"));
+    gen_pcap(&pcap);
+    ok(&["record", &pcap, "-o", &one]);
+    let reader = CaptureReader::open(&one).unwrap();
+    let header = reader.header().clone();
+    let mut w = CaptureWriter::create(&odd, &header, WriterOptions::default()).unwrap();
+    let mut lost = b"LOST".to_vec();
+    lost.extend_from_slice(&5u64.to_be_bytes());
+    lost.extend_from_slice(&3u64.to_be_bytes());
+    w.write_record(0, Line::Note, &lost).unwrap();
+    for rec in reader {
+        let rec = rec.unwrap();
+        w.write_record(rec.ts_ns, rec.line, &rec.bytes).unwrap();
+    }
+    w.finish().unwrap();
+    let o = ticklane(&["inspect", &odd, "--json"]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["errors"], 1, "{v}");
+    assert!(
+        v.to_string().contains("a LOST note without a FROM note"),
+        "{v}"
+    );
+    // Everything else is read as without the note.
+    assert_eq!(v["messages"], json(&["inspect", &one])["messages"]);
+}

@@ -374,8 +374,17 @@ fn read_capture(
                 (Some(b"LOST"), Some(first), Some(count)) => {
                     let first = u64::from_be_bytes(first.try_into().unwrap_or_default());
                     let count = u64::from_be_bytes(count.try_into().unwrap_or_default());
-                    if let Some(s) = session.as_mut() {
-                        s.give_up_before(first.saturating_add(count), &mut sink);
+                    match session.as_mut() {
+                        Some(s) => s.give_up_before(first.saturating_add(count), &mut sink),
+                        // Our recorder writes FROM first: its block is lost, or this is not
+                        // a live recording. Said, not skipped silently.
+                        None => sink.report.record(
+                            Some(index),
+                            "capture",
+                            "a LOST note without a FROM note before it: ignored (the replay \
+                             times gaps out itself)"
+                                .to_string(),
+                        ),
                     }
                 }
                 (Some(b"DROP"), Some(count), _) => {
@@ -444,7 +453,7 @@ fn read_capture(
         events_only,
     };
     if let Some(s) = session.as_mut() {
-        finish_session(s, end.reborrow());
+        finish_session(s, &mut end);
     }
     by_id.finish(end);
     // Corrupted blocks and a torn tail came out of the reader as errors (with their offsets)
@@ -494,6 +503,9 @@ impl SessionsById {
         sink: &mut CaptureSink<'_, F>,
     ) {
         for (_, session) in &mut self.sessions {
+            if sink.stopped {
+                return;
+            }
             session.poll(sink.received, sink);
         }
         if sink.stopped {
@@ -529,22 +541,22 @@ impl SessionsById {
     /// Ends every session ([`finish_session`]), in order of first appearance.
     fn finish<F: FnMut(&Record<'_>) -> ControlFlow<()>>(&mut self, mut sink: CaptureSink<'_, F>) {
         for (_, session) in &mut self.sessions {
-            finish_session(session, sink.reborrow());
+            finish_session(session, &mut sink);
         }
     }
 }
 
 /// Ends a replayed MoldUDP64 session (unless the command stopped it: what is still buffered
 /// or missing then stays undelivered, and `sink` delivers nothing) and adds its counters to
-/// the sink's report.
+/// the sink's report. A stop during the finish stays in `sink` (for the next session).
 fn finish_session<F: FnMut(&Record<'_>) -> ControlFlow<()>>(
     s: &mut MoldUdp64Session,
-    mut sink: CaptureSink<'_, F>,
+    sink: &mut CaptureSink<'_, F>,
 ) {
     if !sink.stopped {
-        s.finish(&mut sink);
+        s.finish(sink);
     }
-    let report = sink.report;
+    let report = &mut *sink.report;
     let st = s.stats();
     report.source.duplicates += st.duplicate_messages;
     report.source.gaps += st.lost_gaps;
@@ -713,16 +725,6 @@ struct CaptureSink<'a, F: FnMut(&Record<'_>) -> ControlFlow<()>> {
 }
 
 impl<F: FnMut(&Record<'_>) -> ControlFlow<()>> CaptureSink<'_, F> {
-    /// The same sink, borrowed for a shorter while (to hand to one of several sessions).
-    fn reborrow(&mut self) -> CaptureSink<'_, F> {
-        CaptureSink {
-            report: &mut *self.report,
-            on_message: &mut *self.on_message,
-            last_ts: &mut *self.last_ts,
-            ..*self
-        }
-    }
-
     fn deliver(&mut self, body: &[u8]) {
         if self.stopped {
             return;
