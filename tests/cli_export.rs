@@ -9,7 +9,8 @@ use std::process::{Command, Output};
 
 mod live_support;
 
-use live_support::{json_of, run_ok, BIN};
+use live_support::{json_exit, json_of, run_ok, BIN};
+use ticklane_replay::{CaptureReader, CaptureWriter, Line, WriterOptions};
 
 fn ticklane(args: &[&str]) -> Output {
     Command::new(BIN).args(args).output().unwrap()
@@ -248,12 +249,36 @@ fn replay_and_inspect_count_a_bad_message_in_a_recording_alike() {
     }
 }
 
+/// `from` (a capture) rewritten to `to` with the same header and records, `edit` choosing
+/// each record's line (given its index) and what to write before the first; returns the lines.
+fn rewrite_capture(
+    from: &str,
+    to: &str,
+    before: Option<(Line, &[u8])>,
+    line: impl Fn(usize, Line) -> Line,
+) -> Vec<Line> {
+    let reader = CaptureReader::open(from).unwrap();
+    let header = reader.header().clone();
+    let mut w = CaptureWriter::create(to, &header, WriterOptions::default()).unwrap();
+    if let Some((l, bytes)) = before {
+        w.write_record(0, l, bytes).unwrap();
+    }
+    let mut lines = Vec::new();
+    for (i, rec) in reader.enumerate() {
+        let rec = rec.unwrap();
+        let l = line(i, rec.line);
+        w.write_record(rec.ts_ns, l, &rec.bytes).unwrap();
+        lines.push(l);
+    }
+    w.finish().unwrap();
+    lines
+}
+
 /// A two-line capture exported to pcap and recorded back keeps its lines, line B first or not:
 /// line A and line B go to export's two destinations, and `record` knows them (the lines were
 /// merged into one).
 #[test]
 fn a_two_line_capture_exported_and_recorded_back_keeps_its_lines() {
-    use ticklane_replay::{CaptureReader, CaptureWriter, Line, WriterOptions};
     let dir = tempfile::tempdir().unwrap();
     let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
     let (pcap, one, two, back, again) = (
@@ -265,18 +290,19 @@ fn a_two_line_capture_exported_and_recorded_back_keeps_its_lines() {
     );
     gen_pcap(&pcap);
     ok(&["record", &pcap, "-o", &one]);
-    // The same datagrams, alternately on lines A and B.
-    let reader = CaptureReader::open(&one).unwrap();
-    let header = reader.header().clone();
-    let mut w = CaptureWriter::create(&two, &header, WriterOptions::default()).unwrap();
-    let mut lines = Vec::new();
-    for (i, rec) in reader.enumerate() {
-        let rec = rec.unwrap();
-        let line = if i % 2 == 0 { Line::B } else { Line::A };
-        w.write_record(rec.ts_ns, line, &rec.bytes).unwrap();
-        lines.push(line);
-    }
-    w.finish().unwrap();
+    // The same datagrams, alternately on lines B and A.
+    let lines = rewrite_capture(
+        &one,
+        &two,
+        None,
+        |i, _| {
+            if i % 2 == 0 {
+                Line::B
+            } else {
+                Line::A
+            }
+        },
+    );
     ok(&["export", &two, "-o", &back]);
     ok(&["record", &back, "-o", &again]);
     let got: Vec<Line> = CaptureReader::open(&again)
@@ -295,32 +321,16 @@ fn a_two_line_capture_exported_and_recorded_back_keeps_its_lines() {
 /// hand-made capture) is reported, not applied and not skipped silently.
 #[test]
 fn a_lost_note_without_a_from_note_is_reported() {
-    use ticklane_replay::{CaptureReader, CaptureWriter, Line, WriterOptions};
     let dir = tempfile::tempdir().unwrap();
     let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
     let (pcap, one, odd) = (p("a.pcap"), p("one.tlcap"), p("odd.tlcap"));
     gen_pcap(&pcap);
     ok(&["record", &pcap, "-o", &one]);
-    let reader = CaptureReader::open(&one).unwrap();
-    let header = reader.header().clone();
-    let mut w = CaptureWriter::create(&odd, &header, WriterOptions::default()).unwrap();
     let mut lost = b"LOST".to_vec();
     lost.extend_from_slice(&5u64.to_be_bytes());
     lost.extend_from_slice(&3u64.to_be_bytes());
-    w.write_record(0, Line::Note, &lost).unwrap();
-    for rec in reader {
-        let rec = rec.unwrap();
-        w.write_record(rec.ts_ns, rec.line, &rec.bytes).unwrap();
-    }
-    w.finish().unwrap();
-    let o = ticklane(&["inspect", &odd, "--json"]);
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    rewrite_capture(&one, &odd, Some((Line::Note, &lost)), |_, l| l);
+    let v = json_exit(&ticklane(&["inspect", &odd, "--json"]), 1);
     assert_eq!(v["errors"], 1, "{v}");
     assert!(
         v.to_string().contains("a LOST note without a FROM note"),

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 mod live_support;
 
-use live_support::{free_port, paper_config, spawn, wait_udp_bound, BIN};
+use live_support::{free_port, json_exit, paper_config, spawn, wait_udp_bound, BIN};
 
 fn interrupt(child: &Child) {
     let ok = Command::new("kill")
@@ -272,14 +272,7 @@ fn malformed_input_gives_located_errors_the_rest_is_processed_and_the_exit_code_
     let mid = cap.len() / 2;
     cap[mid] ^= 0x10;
     std::fs::write(dir.path().join("flipped.cap"), cap).unwrap();
-    let o = run(&["replay", "flipped.cap", "--json"]);
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v = json_exit(&run(&["replay", "flipped.cap", "--json"]), 1);
     let err = v["first_errors"].to_string();
     assert!(err.contains("capture"), "{err}");
     let messages = v["messages"].as_u64().unwrap();

@@ -58,6 +58,17 @@ pub fn json_of(o: &Output) -> serde_json::Value {
     serde_json::from_slice(&o.stdout).unwrap()
 }
 
+/// Requires exit code `code` (showing stderr if not), then its standard output as JSON.
+pub fn json_exit(o: &Output, code: i32) -> serde_json::Value {
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    json_of(o)
+}
+
 /// config/paper.toml of this checkout.
 pub fn paper_config() -> String {
     format!("{}/config/paper.toml", env!("CARGO_MANIFEST_DIR"))
