@@ -583,9 +583,9 @@ fn finish_session<F: FnMut(&Record<'_>) -> ControlFlow<()>>(
 /// event. Lines: the first destination address seen is line A, the second line B, any other
 /// counted as a third line (the session's per-line counters). Each MoldUDP64 session id gets
 /// its own receive session (a capture of several feeds, or of a session whose id changed,
-/// loses nothing); their messages reach the command in arrival order. A corrupt record or
-/// packet is an error with its packet index; a capture cut mid-record ends the read with an
-/// error.
+/// loses nothing); their messages reach the command in arrival order (what the sessions still
+/// hold at the end comes out session by session). A corrupt record or packet is an error with
+/// its packet index; a capture cut mid-record ends the read with an error.
 fn read_pcap(
     path: &Path,
     format: SourceFormat,
