@@ -434,6 +434,10 @@ pub struct FeedOpts {
     /// When the recording is flushed: block (every 1 MiB), records:N, or manual.
     #[arg(long)]
     record_flush: Option<String>,
+    /// The recorder's ring, MiB (1 to 4096; default 64): how much the recorder can fall behind
+    /// (a disk stall) before records are dropped and counted.
+    #[arg(long)]
+    record_ring_mb: Option<u32>,
     /// Accept only this MoldUDP64 session (default: the first packet's).
     #[arg(long)]
     session: Option<String>,
@@ -487,6 +491,7 @@ impl FeedOpts {
             retransmit: self.retransmit.clone(),
             record: self.record.clone(),
             record_flush: self.record_flush.clone(),
+            record_ring_mb: self.record_ring_mb,
             session: self.session.clone(),
             join: self.join,
             busy_poll: self.busy_poll,

@@ -242,6 +242,9 @@ pub struct LiveFeedConfig {
     /// When the recording is flushed: `block` (every 1 MiB block: at most the current block is
     /// lost in a crash), `records:N`, or `manual` (only at the end).
     pub record_flush: Option<String>,
+    /// The recorder's ring, MiB (1 to 4096; default 64): how much the recorder can fall behind
+    /// (a disk stall) before records are dropped and counted.
+    pub record_ring_mb: Option<u32>,
     /// Accept only this session (default: the first packet's).
     pub session: Option<String>,
     /// Join mid-session instead of expecting sequence 1.

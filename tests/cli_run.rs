@@ -392,6 +392,10 @@ fn configuration_errors_name_the_key() {
             "record flush `sometimes`",
         ),
         (
+            "[source.live]\nfeed = \"udp://127.0.0.1:0\"\nrecord = \"x.cap\"\nrecord_ring_mb = 0\n",
+            "record ring of 0 MiB: expected 1 to 4096 (record_ring_mb)",
+        ),
+        (
             "[source.live]\nfeed = \"quic://127.0.0.1:9\"\ntoken_env = \"TICKLANE_NO_SUCH_VAR\"\n",
             "source.live",
         ),

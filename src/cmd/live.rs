@@ -188,6 +188,8 @@ pub struct FeedArgs {
     pub record: Option<PathBuf>,
     /// When the recording is flushed: `block` (every 1 MiB block), `records:N`, `manual`.
     pub record_flush: Option<String>,
+    /// The recorder's ring, MiB (default 64).
+    pub record_ring_mb: Option<u32>,
     /// Session name to accept (default: the first packet's).
     pub session: Option<String>,
     /// Join mid-session (default: expect sequence 1).
@@ -298,6 +300,12 @@ pub fn live_config(a: &FeedArgs) -> anyhow::Result<LiveConfig> {
                 if let Some(f) = &a.record_flush {
                     r.flush = flush_policy(f)?;
                 }
+                if let Some(mb) = a.record_ring_mb {
+                    if !(1..=4096).contains(&mb) {
+                        bail!("record ring of {mb} MiB: expected 1 to 4096 (record_ring_mb)");
+                    }
+                    r.ring_bytes = (mb as usize) << 20;
+                }
                 Some(r)
             }
         },
@@ -347,6 +355,7 @@ pub fn feed_args_from_config(
             .context("source.live.retransmit")?,
         record: l.record.as_ref().map(rel),
         record_flush: l.record_flush.clone(),
+        record_ring_mb: l.record_ring_mb,
         session: l.session.clone(),
         join: l.join,
         busy_poll: l.busy_poll,
@@ -366,4 +375,36 @@ pub fn feed_args_from_config(
         server_name: None,
         quic_stream: l.quic_stream,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `--record-ring-mb` / `record_ring_mb` sizes the recorder's ring; out of range is refused.
+    #[test]
+    fn the_recorders_ring_is_sized_by_record_ring_mb() {
+        let args = |mb| FeedArgs {
+            feed: "udp://127.0.0.1:0".into(),
+            record: Some(PathBuf::from("x.cap")),
+            record_ring_mb: mb,
+            ..FeedArgs::default()
+        };
+        let ring = |mb| {
+            live_config(&args(mb))
+                .map(|c| c.record.map(|r| r.ring_bytes))
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(ring(None), Ok(Some(64 << 20)));
+        assert_eq!(ring(Some(8)), Ok(Some(8 << 20)));
+        assert_eq!(ring(Some(4096)), Ok(Some(4096 << 20)));
+        for bad in [0, 4097] {
+            assert_eq!(
+                ring(Some(bad)),
+                Err(format!(
+                    "record ring of {bad} MiB: expected 1 to 4096 (record_ring_mb)"
+                ))
+            );
+        }
+    }
 }
