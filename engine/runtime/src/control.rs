@@ -231,15 +231,13 @@ impl Actor for LaneActor {
             let _ = me.cast(LaneMsg::Incident(i));
         }));
         let me = myself.clone();
-        let thread = std::thread::Builder::new()
-            .name(format!("lane-{}", args.index))
-            .spawn(move || {
-                // Told on the way out, a panic included (the actor joins and reports it).
-                let _done = OnExit(Some(move || {
-                    let _ = me.cast(LaneMsg::ThreadDone);
-                }));
-                lane.run(rx)
-            })?;
+        let thread = spawn_owned(
+            format!("lane-{}", args.index),
+            move || {
+                let _ = me.cast(LaneMsg::ThreadDone);
+            },
+            move || lane.run(rx),
+        )?;
         Ok(LaneState {
             index: args.index,
             control: args.control,
@@ -277,8 +275,22 @@ impl Actor for LaneActor {
     }
 }
 
+/// Spawns the data-plane thread `name` running `body`, then `on_exit` as it ends, a panic
+/// included: how its actor hears that it ended (a feed that panicked would otherwise leave
+/// the supervisor waiting for its report forever).
+pub(crate) fn spawn_owned<T: Send + 'static>(
+    name: String,
+    on_exit: impl FnOnce() + Send + 'static,
+    body: impl FnOnce() -> T + Send + 'static,
+) -> std::io::Result<JoinHandle<T>> {
+    std::thread::Builder::new().name(name).spawn(move || {
+        let _done = OnExit(Some(on_exit));
+        body()
+    })
+}
+
 /// Runs its closure when dropped: at a thread's normal end and when a panic unwinds it.
-pub(crate) struct OnExit<F: FnOnce()>(pub(crate) Option<F>);
+struct OnExit<F: FnOnce()>(Option<F>);
 
 impl<F: FnOnce()> Drop for OnExit<F> {
     fn drop(&mut self) {
@@ -358,14 +370,12 @@ impl Actor for FeedActor {
         };
         let core = args.core;
         let me = myself.clone();
-        let thread = std::thread::Builder::new()
-            .name("feed".to_string())
-            .spawn(move || {
-                // Told on the way out, a panic included: the supervisor then stops the lanes
-                // and fails the run instead of waiting for a feed that will never report.
-                let _done = OnExit(Some(move || {
-                    let _ = me.cast(FeedMsg::ThreadDone);
-                }));
+        let thread = spawn_owned(
+            "feed".to_string(),
+            move || {
+                let _ = me.cast(FeedMsg::ThreadDone);
+            },
+            move || {
                 let pinned = core.filter(|&c| pin_to_core(c));
                 if core.is_some() && pinned.is_none() {
                     tracing::warn!(?core, "could not pin the feed thread");
@@ -373,7 +383,8 @@ impl Actor for FeedActor {
                 let report = source.run(&mut publisher);
                 let stats = publisher.finish();
                 (report, stats, pinned)
-            })?;
+            },
+        )?;
         Ok(FeedState {
             control: args.control,
             thread: Some(thread),

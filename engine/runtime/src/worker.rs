@@ -3,8 +3,8 @@
 //!
 //! A worker is fed by its own ring from the feed thread and never sits on the hot path: the
 //! feed hands it bytes without waiting (a full ring is the worker's own counted condition). The
-//! actor spawns the worker's thread, answers status from the worker's live counters, and,
-//! when the thread ends (its input is over: the feed dropped its end of the ring), joins it and
+//! actor spawns the worker's thread (the supervisor reads the worker's live counters for
+//! status through its probe, as it reads the lanes' atomics) and, when the thread ends (its input is over: the feed dropped its end of the ring), joins it and
 //! hands the [`WorkerReport`] to the supervisor, which puts it in the run's report. A worker
 //! that panics is reported as an error of that worker, its report built by the worker's
 //! [`LostReport`] once the feed has ended; the feed and the lanes keep running (losing a
@@ -14,9 +14,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use ractor::{Actor, ActorProcessingErr, ActorRef};
 
-use crate::control::{join, OnExit, SupervisorMsg};
+use crate::control::{join, spawn_owned, SupervisorMsg};
 
 /// Named counters: `(name, value)`, in the worker's own order.
 pub type Counters = Vec<(&'static str, u64)>;
@@ -73,11 +73,10 @@ pub struct WorkerStatus {
     pub finished: bool,
 }
 
-/// Messages of a [`WorkerActor`].
+/// Messages of a [`WorkerActor`] (its status is read by the supervisor from the worker's
+/// probe, with no message).
 #[derive(Debug)]
 pub enum WorkerMsg {
-    /// Report live status.
-    Status(RpcReplyPort<WorkerStatus>),
     /// From the worker thread: it has finished.
     ThreadDone,
 }
@@ -100,20 +99,8 @@ pub struct WorkerArgs {
 pub struct WorkerState {
     name: &'static str,
     index: usize,
-    probe: WorkerProbe,
-    finished: Arc<AtomicBool>,
     thread: Option<JoinHandle<WorkerReport>>,
     supervisor: ActorRef<SupervisorMsg>,
-}
-
-impl WorkerState {
-    fn status(&self) -> WorkerStatus {
-        WorkerStatus {
-            name: self.name.to_string(),
-            counters: (self.probe)(),
-            finished: self.finished.load(Ordering::Acquire),
-        }
-    }
 }
 
 /// How a worker's thread ended: its report, or (it panicked) what happened, for the
@@ -134,24 +121,20 @@ impl Actor for WorkerActor {
             return Err("worker actor started without its worker".into());
         };
         let name = worker.name();
-        let probe = worker.probe();
         let me = myself.clone();
-        let finished = args.finished.clone();
-        let thread = std::thread::Builder::new()
-            .name(name.to_string())
-            .spawn(move || {
-                // Set even if `run` panics, so that status never shows a dead thread as running.
-                let _done = OnExit(Some(move || {
-                    finished.store(true, Ordering::Release);
-                    let _ = me.cast(WorkerMsg::ThreadDone);
-                }));
-                worker.run()
-            })?;
+        let finished = args.finished;
+        let thread = spawn_owned(
+            name.to_string(),
+            // Set even if `run` panics, so that status never shows a dead thread as running.
+            move || {
+                finished.store(true, Ordering::Release);
+                let _ = me.cast(WorkerMsg::ThreadDone);
+            },
+            move || worker.run(),
+        )?;
         Ok(WorkerState {
             name,
             index: args.index,
-            probe,
-            finished: args.finished,
             thread: Some(thread),
             supervisor: args.supervisor,
         })
@@ -164,9 +147,6 @@ impl Actor for WorkerActor {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match message {
-            WorkerMsg::Status(reply) => {
-                let _ = reply.send(state.status());
-            }
             WorkerMsg::ThreadDone => {
                 let Some(result) = join(state.thread.take()).await? else {
                     return Ok(());

@@ -163,13 +163,19 @@ impl Recorder {
         options: WriterOptions,
         ring_bytes: usize,
     ) -> Result<Self, String> {
-        let (mut feed_end, body) = Self::create(path, header, options, ring_bytes);
+        let (feed_end, body) = Self::create(path, header, options, ring_bytes);
+        feed_end.with_own_thread(body)
+    }
+
+    /// Runs `body` (this recorder's other end) on a thread that this end owns
+    /// ([`Recorder::finish`] joins it).
+    pub fn with_own_thread(mut self, body: RecorderThread) -> Result<Self, String> {
         let thread = std::thread::Builder::new()
             .name("recorder".into())
             .spawn(move || body.drain())
             .map_err(|e| format!("starting the recorder thread: {e}"))?;
-        feed_end.thread = Some(thread);
-        Ok(feed_end)
+        self.thread = Some(thread);
+        Ok(self)
     }
 
     /// Counters, readable while recording.
@@ -308,11 +314,6 @@ impl RecorderThread {
             };
         };
         drain(rx, writer, &self.stats, self.flush_when_quiet)
-    }
-
-    /// The counters shared with the feed's end.
-    pub fn stats(&self) -> Arc<RecorderStats> {
-        self.stats.clone()
     }
 }
 

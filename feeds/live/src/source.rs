@@ -191,16 +191,7 @@ impl LiveSource {
     /// thread has opened its lines, as without a worker. Without this call the feed thread
     /// starts a recorder thread of its own.
     pub fn recorder_worker(&mut self) -> Option<RecorderThread> {
-        let rec = self.config.record.as_ref()?;
-        let (feed_end, thread) = Recorder::create(
-            &rec.path,
-            &recording_header(&self.config, rec),
-            WriterOptions {
-                flush: rec.flush,
-                ..WriterOptions::default()
-            },
-            rec.ring_bytes,
-        );
+        let (feed_end, thread) = recorder_ends(&self.config)?;
         self.recorder = Some(feed_end);
         Some(thread)
     }
@@ -471,25 +462,34 @@ impl FeedSource for LiveSource {
     }
 }
 
-/// The header of the capture a live feed is recorded to: MoldUDP64, the session the receiver is
-/// pinned to (empty if none), and the recording's origin.
-fn recording_header(
-    config: &LiveConfig,
-    rec: &Recording,
-) -> ticklane_replay::format::CaptureHeader {
+/// The two ends of the recorder `config.record` asks for (nothing created or started yet), its
+/// capture's header saying MoldUDP64, the session the receiver is pinned to (empty if none),
+/// and the recording's origin.
+fn recorder_ends(config: &LiveConfig) -> Option<(Recorder, RecorderThread)> {
+    let rec = config.record.as_ref()?;
     let session = config
         .session
         .session
         .map(|s| String::from_utf8_lossy(&s).trim_end().to_string())
         .unwrap_or_default();
-    ticklane_replay::format::CaptureHeader {
+    let header = ticklane_replay::format::CaptureHeader {
         creator: rec.creator.clone(),
         created_ns: rec.created_ns,
         ..ticklane_replay::format::CaptureHeader::new(
             ticklane_replay::format::FeedKind::MoldUdp64,
             session,
         )
-    }
+    };
+    let options = WriterOptions {
+        flush: rec.flush,
+        ..WriterOptions::default()
+    };
+    Some(Recorder::create(
+        &rec.path,
+        &header,
+        options,
+        rec.ring_bytes,
+    ))
 }
 
 /// Receives a live feed until end of session, a stop, or a long silence: polls the lines,
@@ -503,23 +503,9 @@ pub fn receive<D: Downstream>(
     counters: &LiveCounters,
     live: &mut LiveReport,
 ) -> Result<(), String> {
-    if config.lines.is_empty() || config.lines.len() > 2 {
-        return Err(format!(
-            "a live feed has one or two lines, got {}",
-            config.lines.len()
-        ));
-    }
-    let recorder = match &config.record {
+    let recorder = match recorder_ends(config) {
         None => None,
-        Some(rec) => Some(Recorder::start(
-            &rec.path,
-            &recording_header(config, rec),
-            WriterOptions {
-                flush: rec.flush,
-                ..WriterOptions::default()
-            },
-            rec.ring_bytes,
-        )?),
+        Some((feed_end, body)) => Some(feed_end.with_own_thread(body)?),
     };
     receive_recording(config, recorder, down, counters, live)
 }
