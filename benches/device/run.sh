@@ -9,7 +9,7 @@
 #   bash benches/device/run.sh [OUT_DIR]            # every section
 #   SECTIONS="fuzz jitter lat ring" bash benches/device/run.sh   # some of them
 #
-# Sections: jitter, lat (pinned tick-to-decision, issue 4), ring (one-way latency and
+# Sections: quiet (pick the two quietest cores first; see below), jitter, lat (pinned tick-to-decision, issue 4), ring (one-way latency and
 # throughput), decode, book (issues 2, 3), run (issue 5), live (issue 7), w2d (wire to decision),
 # fuzz (the config loader's fuzzer, with corpus snapshots every SNAP_SECONDS for the coverage
 # curve of feeds/fuzz/coverage.sh). All logs end up in OUT_DIR/device-logs.tgz.
@@ -44,7 +44,33 @@ LANE=3
 for c in 3 4 5 6 7; do
   if ! grep -qE "(^|[,-])$c([,-]|$)" <<<"$(siblings $FEED)"; then LANE=$c; break; fi
 done
-OTHER=5; [ "$LANE" = 5 ] && OTHER=6
+# With QUIET=1 (or the `quiet` section), the feed and lane cores are instead the two quietest
+# of cores 0-7 on different physical cores: `ticklane jitter` runs on all of them at once for
+# QUIET_SECONDS and cores are ranked by their gaps over 10 µs, then over 1 µs. On a shared guest
+# the vCPUs are not equally disturbed, and the pinned latency tail is the lane core's gaps.
+if want quiet || [ "${QUIET:-0}" = 1 ]; then
+  step "quiet cores: jitter ${QUIET_SECONDS:-3} s on cores 0-7 at once"
+  $T jitter --seconds "${QUIET_SECONDS:-3}" $(for c in 0 1 2 3 4 5 6 7; do echo --cores $c; done) 2>&1 | tee "$O/jitter-scan.txt"
+  read -r FEED LANE < <(python3 - "$O/jitter-scan.txt" <<'PY'
+import sys
+rows = []
+for line in open(sys.argv[1]):
+    f = line.split()
+    if len(f) == 8 and f[0].isdigit() and f[1] == "true":
+        rows.append((int(f[3]), int(f[2]), int(f[7]), int(f[0])))
+rows.sort()
+def sib(c):
+    try:
+        return open(f"/sys/devices/system/cpu/cpu{c}/topology/thread_siblings_list").read().strip()
+    except OSError:
+        return str(c)
+lane = rows[0][3]
+feed = next(r[3] for r in rows[1:] if sib(r[3]) != sib(lane))
+print(feed, lane)
+PY
+)
+fi
+OTHER=5; for c in 5 6 4 7 1 0; do [ "$c" != "$FEED" ] && [ "$c" != "$LANE" ] && { OTHER=$c; break; }; done
 echo "feed core $FEED (siblings $(siblings $FEED)), lane core $LANE (siblings $(siblings $LANE)), sender core $OTHER"
 
 # ---- fuzzer in the background on cores 8-15 ---------------------------------------------
@@ -78,6 +104,15 @@ for pace in ${LAT_PACES:-rate:500000 rate:500000 rate:100000}; do
   n=$((n + 1)); f="$O/lat-$n-${pace#rate:}.json"
   $T run /tmp/lat.toml --messages 1000000 --pace $pace --json >"$f" 2>"$O/lat.err"
   python3 benches/device/hops.py "$f"
+  # LAT_FIXED_TOO=1: each run is followed by the same on the fixed cores 2 and 3, to see what
+  # the quiet pick (QUIET=1) is worth on this guest.
+  if [ "${LAT_FIXED_TOO:-0}" = 1 ]; then
+    step "run latency.toml pinned to fixed cores 2 -> 3, $pace, 1M messages"
+    sed -e "s/^lane_cores = .*/lane_cores = [3]/" -e "s/^feed_core = .*/feed_core = 2/" config/latency.toml >/tmp/lat-fixed.toml
+    f="$O/lat-$n-fixed-${pace#rate:}.json"
+    $T run /tmp/lat-fixed.toml --messages 1000000 --pace $pace --json >"$f" 2>"$O/lat.err"
+    python3 benches/device/hops.py "$f"
+  fi
 done
 cp /tmp/lat.toml "$O/lat.toml"
 # The same with the index ring instead of the stamped one (the lane ring A/B, issue 4).

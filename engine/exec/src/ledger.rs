@@ -34,6 +34,8 @@ use ticklane_book::Market;
 use ticklane_core::{InstrumentId, Price, Side, Timestamp};
 use ticklane_strategy::Fill;
 
+use crate::equity::{EquityCurve, EquityPoint};
+
 /// Decimal places of the cost removed by a partial close (1e-10 of the currency unit).
 const COST_DP: u32 = 10;
 
@@ -161,22 +163,11 @@ pub struct PnlTotals {
     pub fills: u64,
 }
 
-/// One sample of the equity curve.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
-pub struct EquityPoint {
-    /// Event time of the sample.
-    pub ts: Timestamp,
-    /// Equity (net P&L) at that time.
-    pub equity: Decimal,
-    /// Drawdown from the previous peak at that time (>= 0).
-    pub drawdown: Decimal,
-}
-
 /// Positions and P&L of one account (a strategy, or a lane). See the [module docs](self).
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
 pub struct Ledger {
     instruments: BTreeMap<InstrumentId, InstrumentPnl>,
-    equity: Vec<EquityPoint>,
+    equity: EquityCurve,
     peak: Option<Decimal>,
     max_drawdown: Decimal,
     moved: Moved,
@@ -203,18 +194,19 @@ impl Ledger {
         Self::default()
     }
 
-    /// An empty ledger whose equity curve holds `samples` points before it reallocates, with
-    /// the curve's memory already faulted in.
+    /// An empty ledger whose equity curve holds `runs` runs of equal samples (one per change
+    /// of equity, see [`EquityCurve`]) before it reallocates, with the curve's memory already
+    /// faulted in.
     ///
-    /// A growing curve doubles its `Vec`: doubling a curve of tens of thousands of points
+    /// A growing curve doubles its `Vec`: doubling a curve of tens of thousands of entries
     /// copies a megabyte and faults in fresh pages, and even a reserved but untouched curve
-    /// takes a page fault every ~100 points. On the lane thread that samples it, each of these
+    /// takes a page fault every ~85 entries. On the lane thread that samples it, each of these
     /// was a 20 µs – 2 ms stall in the latency runs (`BENCHMARKS.md`, "Stalls inside the
     /// lane"). So the reserve is written once here, at start-up, and costs its size in resident
-    /// memory (40 bytes per point).
-    pub fn with_equity_capacity(samples: usize) -> Self {
+    /// memory (48 bytes per run).
+    pub fn with_equity_capacity(runs: usize) -> Self {
         Self {
-            equity: ticklane_core::resident::resident_vec(samples, EquityPoint::default()),
+            equity: EquityCurve::with_resident_capacity(runs),
             ..Self::default()
         }
     }
@@ -302,7 +294,7 @@ impl Ledger {
     pub fn sample_equity(&mut self, ts: Timestamp) -> EquityPoint {
         if let (Moved(false), Some(last)) = (self.moved, self.equity.last()) {
             // Nothing moved: the same equity, peak and drawdown as the last sample.
-            let point = EquityPoint { ts, ..*last };
+            let point = EquityPoint { ts, ..last };
             self.equity.push(point);
             return point;
         }
@@ -323,8 +315,29 @@ impl Ledger {
         point
     }
 
+    /// Samples equity at `count` times `first`, `first + step`, … with nothing booked or
+    /// marked in between: the same curve, peak and drawdown as that many calls of
+    /// [`Ledger::sample_equity`], in constant time (a quiet stretch of event time is one run
+    /// of the curve).
+    pub fn sample_equity_every(&mut self, first: Timestamp, step: u64, count: u64) {
+        if count == 0 {
+            return;
+        }
+        let point = self.sample_equity(first);
+        if let Some(ts) = first.0.checked_add(step) {
+            self.equity.push_repeated(
+                EquityPoint {
+                    ts: Timestamp(ts),
+                    ..point
+                },
+                step,
+                count - 1,
+            );
+        }
+    }
+
     /// The equity curve sampled so far.
-    pub fn equity_curve(&self) -> &[EquityPoint] {
+    pub fn equity_curve(&self) -> &EquityCurve {
         &self.equity
     }
 
@@ -391,7 +404,7 @@ mod tests {
         let mut l = Ledger::with_equity_capacity(1_000);
         assert!(l.equity_curve().is_empty());
         assert!(l.equity.capacity() >= 1_000);
-        let start = l.equity.as_ptr();
+        let start = l.equity.runs_ptr();
         assert!(l.apply_fill(&fill(1, Side::Bid, 10_0000, 100, 0)).is_ok());
         for t in 0..1_000u64 {
             l.mark(InstrumentId(1), Price(10_0000 + (t as i64 % 7) * 1_000));
@@ -399,7 +412,7 @@ mod tests {
         }
         assert_eq!(l.equity_curve().len(), 1_000);
         assert_eq!(
-            l.equity.as_ptr(),
+            l.equity.runs_ptr(),
             start,
             "the curve reallocated inside its reserve"
         );
@@ -414,6 +427,31 @@ mod tests {
         }
         assert_eq!(plain.equity_curve(), l.equity_curve());
         assert_eq!(plain.max_drawdown(), l.max_drawdown());
+    }
+
+    #[test]
+    fn sampling_a_quiet_stretch_at_once_equals_sampling_it_second_by_second() {
+        let run = |at_once: bool| {
+            let mut l = Ledger::new();
+            assert!(l.apply_fill(&fill(1, Side::Bid, 10_0000, 100, 0)).is_ok());
+            for (t, px) in [(1u64, 10_5000), (1_000, 9_5000), (5_000, 9_5000)] {
+                l.mark(InstrumentId(1), Price(px));
+                // 999 seconds of nothing after each mark.
+                if at_once {
+                    l.sample_equity_every(Timestamp(t), 1, 999);
+                } else {
+                    for k in 0..999 {
+                        l.sample_equity(Timestamp(t + k));
+                    }
+                }
+            }
+            l
+        };
+        let (fast, slow) = (run(true), run(false));
+        assert_eq!(fast.equity_curve().len(), 3 * 999);
+        assert_eq!(fast, slow);
+        assert_eq!(fast.equity_curve().runs(), 3);
+        assert_eq!(fast.max_drawdown(), d("100"));
     }
 
     #[test]
@@ -436,7 +474,7 @@ mod tests {
         // Peak 200 at t=2, trough -200 at t=5.
         assert_eq!(l.max_drawdown(), d("400"));
         assert_eq!(l.equity_curve().len(), 5);
-        assert_eq!(l.equity_curve()[4].equity, d("-200"));
+        assert_eq!(l.equity_curve().last().map(|p| p.equity), Some(d("-200")));
         assert!(matches!(
             l.apply_fill(&fill(1, Side::Bid, 1, 0, 0)),
             Err(LedgerError::ZeroQuantity(_))
@@ -452,7 +490,14 @@ mod tests {
         l.sample_equity(Timestamp(1));
         l.mark(InstrumentId(1), Price(9_5000));
         l.sample_equity(Timestamp(2));
-        assert_eq!(l.equity_curve()[0].drawdown, d("100"));
+        assert_eq!(
+            l.equity_curve()
+                .iter()
+                .next()
+                .map(|p| p.drawdown)
+                .unwrap_or_default(),
+            d("100")
+        );
         assert_eq!(l.max_drawdown(), d("100"));
     }
 

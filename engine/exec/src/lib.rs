@@ -9,11 +9,13 @@
 //! - [`risk`]: pre-trade risk limits from configuration ([`RiskLimits`]), the [`RiskGate`]
 //!   that checks every command, and [`RiskedVenue`], any venue behind a gate.
 //! - [`ledger`]: positions and P&L in `rust_decimal` (realized at average cost, unrealized
-//!   marked to mid, fees, equity curve, max drawdown).
+//!   marked to mid, fees, equity curve, max drawdown); [`equity`]: the equity curve, stored
+//!   run-length encoded.
 //!
 //! No threads, no I/O, no clock: a venue is driven by the lane, in event time, so a replay
 //! fills exactly as the live run did.
 
+pub mod equity;
 pub mod fees;
 pub mod latency;
 pub mod ledger;
@@ -22,9 +24,10 @@ pub mod queue;
 pub mod risk;
 pub mod venue;
 
+pub use equity::{EquityCurve, EquityPoint};
 pub use fees::{FeeModel, PerShareFees};
 pub use latency::{ConstantLatency, LatencyError, LatencyModel, LogNormal, LogNormalLatency};
-pub use ledger::{EquityPoint, InstrumentPnl, Ledger, LedgerError, PnlTotals};
+pub use ledger::{InstrumentPnl, Ledger, LedgerError, PnlTotals};
 pub use paper::{PaperExchange, PaperStats, WorkingOrder};
 pub use queue::{
     ExactQueue, OrdersAhead, Print, QueueEvent, QueueModel, QueueOrder, TradeThroughQueue,

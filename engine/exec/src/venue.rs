@@ -126,6 +126,12 @@ pub trait Venue: Send {
     /// with risk checks re-evaluates limits that prices alone can break (the daily loss limit
     /// of a strategy that holds a position while the market moves against it, with no fill
     /// or command to trigger a check) and cancels the orders of a strategy that tripped.
+    ///
+    /// A mark must depend on the market and the venue's own state, not on `now` alone: after a
+    /// quiet mark (no report, no trip) the lane skips the marks of the following seconds until
+    /// an event, a report ([`Venue::next_due`]) or a strategy timer, since the same books
+    /// would give the same answer. What a venue does at a time of its own it schedules
+    /// through `next_due`.
     fn mark(&mut self, now: Timestamp, market: &Market, out: &mut Vec<VenueReport>) {
         let _ = (now, market, out);
     }

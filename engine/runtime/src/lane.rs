@@ -65,11 +65,12 @@ const MAX_ORDER_ROUNDS: u32 = 16;
 /// Event time between two samples of each strategy's equity curve (1 s).
 pub const EQUITY_SAMPLE_NS: u64 = 1_000_000_000;
 
-/// Equity samples reserved per strategy, and faulted in when the lane is built: a whole day
-/// of event time at one sample per [`EQUITY_SAMPLE_NS`] (86,400 points, 3.5 MB resident per
-/// strategy), so that sampling never reallocates or page-faults on the lane thread within a
-/// day (see [`Ledger::with_equity_capacity`]).
-const EQUITY_RESERVE: usize = (86_400 * 1_000_000_000 / EQUITY_SAMPLE_NS) as usize;
+/// Runs of the equity curve reserved per strategy, and faulted in when the lane is built. The
+/// curve stores a run per change of equity ([`ticklane_exec::EquityCurve`]), at most one per
+/// sample: 65,536 runs (3.1 MB resident per strategy) hold a NASDAQ day (04:00 to 20:00,
+/// 57,600 seconds) even if equity changed every second, so that sampling never reallocates or
+/// page-faults on the lane thread within a day (see [`Ledger::with_equity_capacity`]).
+const EQUITY_RESERVE: usize = 65_536;
 
 /// Events between two status publications while the lane is busy (see `Lane::run`).
 const STATUS_EVERY: u32 = 256;
@@ -880,13 +881,16 @@ impl<V: Venue> Lane<V> {
         self.reports.clear();
     }
 
-    /// Reports the strategies whose own risk limit the venue found tripped.
+    /// Reports the strategies whose own risk limit the venue found tripped; returns whether
+    /// one did.
     #[inline]
-    fn take_trips(&mut self) {
+    fn take_trips(&mut self) -> bool {
         self.venue.take_trips(&mut self.trips);
-        if !self.trips.is_empty() {
+        let tripped = !self.trips.is_empty();
+        if tripped {
             self.report_trips();
         }
+        tripped
     }
 
     /// A strategy's own risk limit tripped (its gate cancelled its orders and refuses new
@@ -1086,8 +1090,11 @@ impl<V: Venue> Lane<V> {
             let mark = Timestamp(self.next_mark);
             if mark <= now && venue.is_none_or(|v| v > mark) && timer.is_none_or(|t| t > mark) {
                 self.next_mark += EQUITY_SAMPLE_NS;
-                self.mark_venue(mark);
+                let quiet = self.mark_venue(mark);
                 self.sample_equity(mark);
+                if quiet {
+                    self.repeat_quiet_marks(now);
+                }
                 continue;
             }
             let venue_first = match (venue, timer) {
@@ -1351,15 +1358,51 @@ impl<V: Venue> Lane<V> {
 
     /// The venue's periodic mark to market ([`Venue::mark`]): a risk limit that prices alone
     /// broke cancels that strategy's orders; the strategies hear of it at once.
-    fn mark_venue(&mut self, now: Timestamp) {
+    ///
+    /// Returns whether the mark was quiet: no report, no limit tripped.
+    fn mark_venue(&mut self, now: Timestamp) -> bool {
         self.reports.clear();
         self.venue.mark(now, &self.market, &mut self.reports);
-        if !self.reports.is_empty() {
+        let quiet = self.reports.is_empty();
+        if !quiet {
             self.deliver(u64::MAX);
             self.route(u64::MAX, now);
         }
         // Prices alone can trip a limit with no order left to cancel (no report).
-        self.take_trips();
+        let tripped = self.take_trips();
+        quiet && !tripped
+    }
+
+    /// The marks after a quiet one ([`Lane::mark_venue`]), up to `now` and before the venue's
+    /// or a timer's next deadline: nothing can change between them (only events, venue
+    /// reports and timers change the books, orders and ledgers, and none comes before `now`
+    /// or that deadline), so the venue's mark would be quiet again ([`Venue::mark`]) and each
+    /// equity sample repeats the last one. They are skipped, and each equity curve gets its
+    /// point at each of those seconds as one run ([`Ledger::sample_equity_every`]): a jump in
+    /// event time (the quiet hours before the close, a halt, the night before a replayed
+    /// day's open) costs the lane the same as one second, where a mark and a sample per
+    /// second had stalled it for milliseconds (`BENCHMARKS.md`, "A jump in event time").
+    fn repeat_quiet_marks(&mut self, now: Timestamp) {
+        let deadline = match (self.venue.next_due(), self.timers.next_deadline()) {
+            (Some(v), Some(t)) => Some(v.min(t)),
+            (v, t) => v.or(t),
+        };
+        // A mark at a deadline's own time comes after what is due then.
+        let last = match deadline {
+            Some(d) if d <= now => d.0.saturating_sub(1),
+            _ => now.0,
+        };
+        if self.next_mark > last {
+            return;
+        }
+        let count = (last - self.next_mark) / EQUITY_SAMPLE_NS + 1;
+        let first = Timestamp(self.next_mark);
+        for s in &mut self.slots {
+            if s.ledger.has_fills() {
+                s.ledger.sample_equity_every(first, EQUITY_SAMPLE_NS, count);
+            }
+        }
+        self.next_mark += count * EQUITY_SAMPLE_NS;
     }
 
     /// Applies the control flags (kill switch); cheap, call once per batch.

@@ -99,7 +99,13 @@ fn equity_curves_are_the_same_in_every_lane_layout() {
             .lanes
             .iter()
             .flat_map(|l| &l.strategies)
-            .map(|s| (s.id, s.ledger.equity_curve().to_vec(), s.max_drawdown))
+            .map(|s| {
+                (
+                    s.id,
+                    s.ledger.equity_curve().iter().collect::<Vec<_>>(),
+                    s.max_drawdown,
+                )
+            })
             .collect();
         c.sort_by_key(|x| x.0);
         c

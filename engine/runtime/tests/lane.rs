@@ -589,33 +589,12 @@ impl Strategy for TakeThenPanic {
     }
 }
 
-/// A lane with one `TakeThenPanic` strategy on SYM1 (panicking at `panic_at`) and a paper
-/// exchange 20 µs away each way; the events: directory, trading, a bid at 3 µs, the ask at
-/// 10 µs (the strategy's IOC leaves then: it fills at the venue at 30 µs, the report is due
-/// at 50 µs), then one bid add at each of `later` (event times).
-fn taker_lane(panic_at: u64, later: &[u64]) -> ticklane_runtime::LaneReport {
-    use ticklane_core::{EventBody, InstrumentInfo, OrderId, Price, TradingState};
-    use ticklane_exec::{ConstantLatency, PaperExchange, PerShareFees};
-    let venue =
-        PaperExchange::with_models(ConstantLatency::new(20_000, 20_000), PerShareFees::ZERO);
-    let factory: ticklane_runtime::StrategyFactory = Arc::new(move || {
-        Ok(Box::new(TakeThenPanic {
-            sent: false,
-            panic_at,
-        }) as Box<dyn Strategy>)
-    });
-    let mut lane = new_lane(vec![spec(0, "taker", &[symbol(1)], factory)], venue);
-    lane.start();
-    let inst = InstrumentId(1);
-    let ev = |ts: u64, body: EventBody| MarketEvent::new(Timestamp(ts), inst, body);
-    let add = |id: u64, side: Side, px: i64| EventBody::OrderAdded {
-        order_id: OrderId(id),
-        side,
-        price: Price(px),
-        qty: Qty(500),
-        mpid: [0; 4],
-    };
-    let mut events = vec![
+/// SYM1 opens: its directory entry at 1 µs, trading at 2 µs, a bid of 500 at 99.99 (id 1)
+/// at 3 µs, an ask of 500 at 100.01 (id 2) at 10 µs.
+fn sym1_opening() -> Vec<MarketEvent> {
+    use ticklane_core::{EventBody, InstrumentInfo, TradingState};
+    let ev = |ts: u64, body: EventBody| MarketEvent::new(Timestamp(ts), InstrumentId(1), body);
+    vec![
         ev(
             1_000,
             EventBody::InstrumentDirectory(InstrumentInfo::common_stock(symbol(1))),
@@ -627,13 +606,47 @@ fn taker_lane(panic_at: u64, later: &[u64]) -> ticklane_runtime::LaneReport {
                 reason: *b"    ",
             },
         ),
-        ev(3_000, add(1, Side::Bid, 99_9900)),
-        ev(10_000, add(2, Side::Ask, 100_0100)),
-    ];
+        sym1_add(3_000, 1, Side::Bid, 99_9900),
+        sym1_add(10_000, 2, Side::Ask, 100_0100),
+    ]
+}
+
+/// An order of 500 SYM1 shares added at `ts`.
+fn sym1_add(ts: u64, id: u64, side: Side, px: i64) -> MarketEvent {
+    use ticklane_core::{EventBody, OrderId, Price};
+    let body = EventBody::OrderAdded {
+        order_id: OrderId(id),
+        side,
+        price: Price(px),
+        qty: Qty(500),
+        mpid: [0; 4],
+    };
+    MarketEvent::new(Timestamp(ts), InstrumentId(1), body)
+}
+
+/// A lane with one `TakeThenPanic` strategy on SYM1 (panicking at `panic_at`) and a paper
+/// exchange 20 µs away each way; the events: directory, trading, a bid at 3 µs, the ask at
+/// 10 µs (the strategy's IOC leaves then: it fills at the venue at 30 µs, the report is due
+/// at 50 µs), then one bid add at each of `later` (event times).
+fn taker_lane(panic_at: u64, later: &[u64]) -> ticklane_runtime::LaneReport {
+    use ticklane_exec::{ConstantLatency, PaperExchange, PerShareFees};
+    let venue =
+        PaperExchange::with_models(ConstantLatency::new(20_000, 20_000), PerShareFees::ZERO);
+    let factory: ticklane_runtime::StrategyFactory = Arc::new(move || {
+        Ok(Box::new(TakeThenPanic {
+            sent: false,
+            panic_at,
+        }) as Box<dyn Strategy>)
+    });
+    let mut lane = new_lane(vec![spec(0, "taker", &[symbol(1)], factory)], venue);
+    lane.start();
+    let mut events = sym1_opening();
     for (k, &ts) in later.iter().enumerate() {
-        events.push(ev(
+        events.push(sym1_add(
             ts,
-            add(3 + k as u64, Side::Bid, 99_9800 - 100 * k as i64),
+            3 + k as u64,
+            Side::Bid,
+            99_9800 - 100 * k as i64,
         ));
     }
     for (seq, e) in events.iter().enumerate() {
@@ -710,21 +723,163 @@ impl ticklane_runtime::Venue for MarkLog {
 }
 
 #[test]
-fn the_venue_is_marked_on_every_second_boundary_heartbeats_included() {
+fn the_venue_is_marked_on_every_second_boundary_until_a_mark_is_quiet() {
     let marks = Arc::new(Mutex::new(Vec::new()));
     let mut lane = new_lane(Vec::new(), MarkLog(marks.clone()));
     lane.start();
     let s = session(1, 1, 10);
     const SEC: u64 = 1_000_000_000;
     lane.process(&item(0, at(SEC / 2, &s[0])), false);
-    // A heartbeat crossing 1 s, an event crossing 2 s and 3 s (4.2 s): marks at 1, 2, 3 and 4 s,
-    // stamped at the boundaries, not at the items' times.
+    // A heartbeat crossing 1 s, an event at 1.5 s, one at 2.1 s: marks at 1 and 2 s, stamped
+    // at the boundaries, not at the items' times.
     let mut hb = item(1, at(SEC + 7, &s[1]));
     hb.heartbeat = true;
     lane.process(&hb, false);
-    lane.process(&item(2, at(4 * SEC + SEC / 5, &s[2])), false);
+    lane.process(&item(2, at(SEC + SEC / 2, &s[2])), false);
+    lane.process(&item(3, at(2 * SEC + SEC / 10, &s[3])), false);
+    // Then an event crossing 3, 4 and 5 s (5.2 s): this venue's marks report nothing, so the
+    // mark at 3 s stands for 4 and 5 s (the same books cannot give another answer).
+    lane.process(&item(4, at(5 * SEC + SEC / 5, &s[4])), false);
     let got = marks.lock().map(|m| m.clone()).unwrap_or_default();
-    assert_eq!(got, vec![SEC, 2 * SEC, 3 * SEC, 4 * SEC]);
+    assert_eq!(got, vec![SEC, 2 * SEC, 3 * SEC]);
+}
+
+/// Buys 100 SYM1 at the ask (IOC) on the first event that shows one and rests a bid far
+/// below; buys 100 more on a timer at 100.5 s; logs its timers and order updates.
+struct QuietHolder {
+    log: Log,
+    sent: bool,
+}
+
+impl Strategy for QuietHolder {
+    fn on_start(&mut self, ctx: &mut Context<'_>) {
+        ctx.set_timer(Timestamp(100_500_000_000), TimerId(7));
+    }
+    fn on_event(&mut self, ev: &MarketEvent, ctx: &mut Context<'_>) {
+        if self.sent {
+            return;
+        }
+        if let Some(ask) = ctx.book(ev.instrument).and_then(|b| b.best_ask()) {
+            ctx.limit(
+                ev.instrument,
+                Side::Bid,
+                ask.price,
+                Qty(100),
+                TimeInForce::Ioc,
+            );
+            ctx.limit(
+                ev.instrument,
+                Side::Bid,
+                ticklane_core::Price(90_0000),
+                Qty(100),
+                TimeInForce::Day,
+            );
+            self.sent = true;
+        }
+    }
+    fn on_timer(&mut self, t: TimerId, ctx: &mut Context<'_>) {
+        if let Ok(mut l) = self.log.lock() {
+            l.push(format!("timer {} {}", t.0, ctx.now().0));
+        }
+        // Buys 100 more: equity moves between two marks of a quiet stretch.
+        let inst = InstrumentId(1);
+        if let Some(ask) = ctx.book(inst).and_then(|b| b.best_ask()) {
+            ctx.limit(inst, Side::Bid, ask.price, Qty(100), TimeInForce::Ioc);
+        }
+    }
+    fn on_order_update(&mut self, u: &OrderUpdate, ctx: &mut Context<'_>) {
+        if let Ok(mut l) = self.log.lock() {
+            l.push(format!("update {:?} {}", u.kind, ctx.now().0));
+        }
+    }
+}
+
+/// A `QuietHolder` on SYM1 behind a paper exchange (20 µs each way) and a $20 daily loss
+/// limit, over hours of event time with few events: it buys at 100.01 at the open and again
+/// at 100.5 s (a timer), the market falls at 2,000.3 s (its loss passes the limit: the mark at 2,001 s trips it and
+/// cancels its resting bid), the data ends at 5,000.7 s. With `heartbeats`, a heartbeat at
+/// every second boundary in between, so that every mark runs on its own.
+fn quiet_hours(heartbeats: bool) -> (ticklane_runtime::LaneReport, Vec<String>) {
+    use ticklane_exec::{
+        ConstantLatency, PaperExchange, PerShareFees, RiskGate, RiskLimits, RiskedVenue,
+    };
+    const SEC: u64 = 1_000_000_000;
+    let limits =
+        RiskLimits::from_toml_str("daily_loss_limit = 20").unwrap_or_else(|e| panic!("{e}"));
+    let gate = RiskGate::new(limits).unwrap_or_else(|e| panic!("{e}"));
+    let venue = RiskedVenue::new(
+        PaperExchange::with_models(ConstantLatency::new(20_000, 20_000), PerShareFees::ZERO),
+        gate,
+    );
+    let log: Log = Arc::default();
+    let l = log.clone();
+    let factory: ticklane_runtime::StrategyFactory = Arc::new(move || {
+        Ok(Box::new(QuietHolder {
+            log: l.clone(),
+            sent: false,
+        }) as Box<dyn Strategy>)
+    });
+    let mut lane = new_lane(vec![spec(0, "holder", &[symbol(1)], factory)], venue);
+    lane.start();
+    let mut events = sym1_opening();
+    events.push(sym1_add(2_000 * SEC + 300, 3, Side::Bid, 99_5000));
+    events.push(MarketEvent::new(
+        Timestamp(2_000 * SEC + 400),
+        InstrumentId(1),
+        ticklane_core::EventBody::OrderDeleted {
+            order_id: ticklane_core::OrderId(1),
+        },
+    ));
+    events.push(sym1_add(5_000 * SEC + 700, 4, Side::Bid, 99_4000));
+    let mut next_second = 1;
+    for (seq, e) in events.iter().enumerate() {
+        while heartbeats && next_second * SEC <= e.ts.0 {
+            let mut hb = item(seq as u64, at(next_second * SEC, e));
+            hb.heartbeat = true;
+            lane.process(&hb, false);
+            next_second += 1;
+        }
+        lane.process(&item(seq as u64, *e), false);
+    }
+    let report = lane.finish();
+    let log = log.lock().map(|l| l.clone()).unwrap_or_default();
+    (report, log)
+}
+
+#[test]
+fn a_quiet_stretch_of_event_time_gives_the_same_run_as_a_mark_every_second() {
+    const SEC: u64 = 1_000_000_000;
+    let (quiet, quiet_log) = quiet_hours(false);
+    let (marked, marked_log) = quiet_hours(true);
+    assert_eq!(marked.heartbeats - quiet.heartbeats, 5_000);
+    // The scenario does what it says: the fill, the timer, the trip's cancel at 2,001 s.
+    assert_eq!(marked.strategies[0].fills, 2);
+    assert!(
+        marked_log.contains(&"timer 7 100500000000".to_string()),
+        "{marked_log:?}"
+    );
+    assert!(
+        marked_log.contains(&format!("update Cancelled {}", 2_001 * SEC)),
+        "{marked_log:?}"
+    );
+    assert_eq!(quiet_log, marked_log);
+    let (q, m) = (&quiet.strategies[0], &marked.strategies[0]);
+    assert_eq!(q.digest, m.digest);
+    assert_eq!(
+        (q.fills, q.rejects, q.commands),
+        (m.fills, m.rejects, m.commands)
+    );
+    assert_eq!(q.pnl, m.pnl);
+    assert_eq!(q.max_drawdown, m.max_drawdown);
+    // One equity point per second from the first boundary after the fill (1 s) to the last
+    // before the end (5,000 s), and one at the close; equal in both runs.
+    let curve = q.ledger.equity_curve();
+    assert_eq!(curve, m.ledger.equity_curve());
+    let ts: Vec<u64> = curve.iter().map(|p| p.ts.0).collect();
+    let mut want: Vec<u64> = (1..=5_000).map(|k| k * SEC).collect();
+    want.push(5_000 * SEC + 700);
+    assert_eq!(ts, want);
+    assert_eq!(q.ledger, m.ledger);
 }
 
 /// Tries to cancel and re-price strategy 0's first order on every event.
