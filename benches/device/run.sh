@@ -46,8 +46,9 @@ for c in 3 4 5 6 7; do
 done
 # With QUIET=1 (or the `quiet` section), the feed and lane cores are instead the two quietest
 # of cores 0-7 on different physical cores: `ticklane jitter` runs on all of them at once for
-# QUIET_SECONDS and cores are ranked by their gaps over 10 µs, then over 1 µs. On a shared guest
-# the vCPUs are not equally disturbed, and the pinned latency tail is the lane core's gaps.
+# QUIET_SECONDS and cores are ranked by their gaps over 10 µs, then over 1 µs. (On the lent
+# Firecracker guest it did not help: which vCPU the host disturbs moves from one second to the
+# next; BENCHMARKS.md, stop 25. Kept for machines where some cores are steadily quieter.)
 if want quiet || [ "${QUIET:-0}" = 1 ]; then
   step "quiet cores: jitter ${QUIET_SECONDS:-3} s on cores 0-7 at once"
   $T jitter --seconds "${QUIET_SECONDS:-3}" $(for c in 0 1 2 3 4 5 6 7; do echo --cores $c; done) 2>&1 | tee "$O/jitter-scan.txt"
