@@ -9,8 +9,9 @@
 //! gives every sample back.
 //!
 //! Runs are formed greedily from the sequence of samples (a sample joins the last run when it
-//! has the same equity and drawdown, to the decimal digit, and falls on the run's step), so
-//! two curves holding the same samples hold the same runs, however they were appended.
+//! has the same equity and drawdown, in value and in decimal scale, and falls on the run's
+//! step), so two curves holding the same samples (scales included: 5.0 and 5.00 print
+//! differently) hold the same runs, however they were appended.
 
 use rust_decimal::Decimal;
 use ticklane_core::Timestamp;
@@ -124,9 +125,14 @@ impl EquityCurve {
     /// Appends `count` samples with `point`'s equity and drawdown at `point.ts`,
     /// `point.ts + step`, …: the same curve as `count` calls of [`EquityCurve::push`], in
     /// constant time when the samples continue the last run (or start one), whatever `count`.
+    /// Samples whose time would pass `u64::MAX` ns (half a millennium of event time) are not
+    /// appended.
     pub fn push_repeated(&mut self, point: EquityPoint, step: u64, count: u64) {
+        let fit = (u64::MAX - point.ts.0)
+            .checked_div(step)
+            .map_or(u64::MAX, |k| k.saturating_add(1));
         let mut next = point;
-        let mut left = count;
+        let mut left = count.min(fit);
         while left > 0 {
             let taken = match self.runs.last_mut() {
                 Some(r) if r.first.same_values(&next) => join(r, next.ts.0, step, left),
@@ -144,10 +150,9 @@ impl EquityCurve {
             };
             left -= taken;
             self.len += taken;
-            match next.ts.0.checked_add(step.saturating_mul(taken)) {
-                Some(ts) => next.ts = Timestamp(ts),
-                // Times past the end of `u64`: nothing sane samples there; stop appending.
-                None => return,
+            if left > 0 {
+                // Within `fit`: cannot overflow.
+                next.ts = Timestamp(next.ts.0 + step * taken);
             }
         }
     }
@@ -242,6 +247,17 @@ mod tests {
         c.push(p(10_000_020, 6, 1));
         assert_eq!(c.runs(), 2);
         assert_eq!(c.iter().nth(999_999), Some(p(10_000_000, 5, 1)));
+    }
+
+    #[test]
+    fn samples_past_the_end_of_time_are_not_appended() {
+        let mut c = EquityCurve::new();
+        c.push_repeated(p(u64::MAX - 25, 5, 1), 10, 5);
+        let ts: Vec<u64> = c.iter().map(|q| q.ts.0).collect();
+        assert_eq!(ts, [u64::MAX - 25, u64::MAX - 15, u64::MAX - 5]);
+        assert_eq!(c.len(), 3);
+        c.push_repeated(p(u64::MAX, 5, 1), 0, 2);
+        assert_eq!(c.len(), 5);
     }
 
     #[test]

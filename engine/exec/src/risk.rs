@@ -40,9 +40,10 @@
 //!    [`RiskRule::DailyLoss`]: that strategy's orders are cancelled and its new ones refused,
 //!    and [`Venue::take_trips`] hands the trip to the lane, which reports it as an incident.
 //!    It is evaluated on every fill ([`RiskGate::on_report`]) and every
-//!    check, whenever the owner calls [`RiskGate::evaluate`], and once per second of event
-//!    time through [`Venue::mark`] (prices alone can break it: a position held while the
-//!    market moves away, with no fill or command to trigger a check).
+//!    check, whenever the owner calls [`RiskGate::evaluate`], and at the second boundaries of
+//!    event time through [`Venue::mark`] (prices alone can break it: a position held while the
+//!    market moves away, with no fill or command to trigger a check; the lane skips the marks
+//!    of a stretch in which nothing happened, see [`Venue::mark`]).
 //!
 //! # Numbers
 //!

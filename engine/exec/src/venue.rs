@@ -122,7 +122,8 @@ pub trait Venue: Send {
         let _ = out;
     }
 
-    /// A periodic mark to market (the lane calls it once per second of event time): a venue
+    /// A periodic mark to market (the lane calls it at each second boundary of event time,
+    /// except in a quiet stretch, below): a venue
     /// with risk checks re-evaluates limits that prices alone can break (the daily loss limit
     /// of a strategy that holds a position while the market moves against it, with no fill
     /// or command to trigger a check) and cancels the orders of a strategy that tripped.

@@ -115,8 +115,8 @@ pub struct LaneStatus {
     pub halted: bool,
     /// Thread finished.
     pub finished: bool,
-    /// Net P&L of the lane's strategies, price units (1/10000 $), refreshed once per second of
-    /// event time.
+    /// Net P&L of the lane's strategies, price units (1/10000 $), refreshed at each equity
+    /// sample (each second of event time).
     pub net_pnl: i64,
 }
 

@@ -72,6 +72,10 @@ pub const EQUITY_SAMPLE_NS: u64 = 1_000_000_000;
 /// page-faults on the lane thread within a day (see [`Ledger::with_equity_capacity`]).
 const EQUITY_RESERVE: usize = 65_536;
 
+// A run of the equity curve steps by a `u32` of nanoseconds: a longer step would make every
+// sample its own run.
+const _: () = assert!(EQUITY_SAMPLE_NS <= u32::MAX as u64);
+
 /// Events between two status publications while the lane is busy (see `Lane::run`).
 const STATUS_EVERY: u32 = 256;
 
@@ -214,8 +218,8 @@ pub struct LaneControl {
     pub trading_disabled: AtomicBool,
     /// Whether the lane is halted.
     pub halted: AtomicBool,
-    /// Net P&L of the lane's strategies in price units (1/10000 $), refreshed once per second
-    /// of event time.
+    /// Net P&L of the lane's strategies in price units (1/10000 $), refreshed at each equity
+    /// sample (each second of event time).
     pub net_pnl: std::sync::atomic::AtomicI64,
 }
 

@@ -745,15 +745,16 @@ fn the_venue_is_marked_on_every_second_boundary_until_a_mark_is_quiet() {
 }
 
 /// Buys 100 SYM1 at the ask (IOC) on the first event that shows one and rests a bid far
-/// below; buys 100 more on a timer at 100.5 s; logs its timers and order updates.
+/// below; buys 100 more on a timer at `timer_at`; logs its timers and order updates.
 struct QuietHolder {
     log: Log,
     sent: bool,
+    timer_at: u64,
 }
 
 impl Strategy for QuietHolder {
     fn on_start(&mut self, ctx: &mut Context<'_>) {
-        ctx.set_timer(Timestamp(100_500_000_000), TimerId(7));
+        ctx.set_timer(Timestamp(self.timer_at), TimerId(7));
     }
     fn on_event(&mut self, ev: &MarketEvent, ctx: &mut Context<'_>) {
         if self.sent {
@@ -794,12 +795,17 @@ impl Strategy for QuietHolder {
     }
 }
 
-/// A `QuietHolder` on SYM1 behind a paper exchange (20 µs each way) and a $20 daily loss
-/// limit, over hours of event time with few events: it buys at 100.01 at the open and again
-/// at 100.5 s (a timer), the market falls at 2,000.3 s (its loss passes the limit: the mark at 2,001 s trips it and
-/// cancels its resting bid), the data ends at 5,000.7 s. With `heartbeats`, a heartbeat at
-/// every second boundary in between, so that every mark runs on its own.
-fn quiet_hours(heartbeats: bool) -> (ticklane_runtime::LaneReport, Vec<String>) {
+/// A `QuietHolder` on SYM1 behind a paper exchange (`latency` ns each way) and a $20 daily
+/// loss limit, over hours of event time with few events: it buys at 100.01 at the open and
+/// again on its timer at `timer_at`, the market falls at 2,000.3 s (its loss passes the
+/// limit: the mark at 2,001 s trips it and cancels its resting bid), the data ends at
+/// 5,000.7 s. With `heartbeats`, a heartbeat at every second boundary in between, so that
+/// every mark runs on its own.
+fn quiet_hours(
+    heartbeats: bool,
+    latency: u64,
+    timer_at: u64,
+) -> (ticklane_runtime::LaneReport, Vec<String>) {
     use ticklane_exec::{
         ConstantLatency, PaperExchange, PerShareFees, RiskGate, RiskLimits, RiskedVenue,
     };
@@ -808,7 +814,7 @@ fn quiet_hours(heartbeats: bool) -> (ticklane_runtime::LaneReport, Vec<String>) 
         RiskLimits::from_toml_str("daily_loss_limit = 20").unwrap_or_else(|e| panic!("{e}"));
     let gate = RiskGate::new(limits).unwrap_or_else(|e| panic!("{e}"));
     let venue = RiskedVenue::new(
-        PaperExchange::with_models(ConstantLatency::new(20_000, 20_000), PerShareFees::ZERO),
+        PaperExchange::with_models(ConstantLatency::new(latency, latency), PerShareFees::ZERO),
         gate,
     );
     let log: Log = Arc::default();
@@ -817,6 +823,7 @@ fn quiet_hours(heartbeats: bool) -> (ticklane_runtime::LaneReport, Vec<String>) 
         Ok(Box::new(QuietHolder {
             log: l.clone(),
             sent: false,
+            timer_at,
         }) as Box<dyn Strategy>)
     });
     let mut lane = new_lane(vec![spec(0, "holder", &[symbol(1)], factory)], venue);
@@ -846,16 +853,21 @@ fn quiet_hours(heartbeats: bool) -> (ticklane_runtime::LaneReport, Vec<String>) 
     (report, log)
 }
 
-#[test]
-fn a_quiet_stretch_of_event_time_gives_the_same_run_as_a_mark_every_second() {
+/// Runs [`quiet_hours`] without and with a heartbeat every second and checks that the two
+/// runs are the same.
+fn same_run_with_a_mark_every_second(latency: u64, timer_at: u64) {
     const SEC: u64 = 1_000_000_000;
-    let (quiet, quiet_log) = quiet_hours(false);
-    let (marked, marked_log) = quiet_hours(true);
+    let (quiet, quiet_log) = quiet_hours(false, latency, timer_at);
+    let (marked, marked_log) = quiet_hours(true, latency, timer_at);
     assert_eq!(marked.heartbeats - quiet.heartbeats, 5_000);
-    // The scenario does what it says: the fill, the timer, the trip's cancel at 2,001 s.
+    // The scenario does what it says: the fills, the timer, the trip's cancel at 2,001 s.
     assert_eq!(marked.strategies[0].fills, 2);
     assert!(
-        marked_log.contains(&"timer 7 100500000000".to_string()),
+        marked_log.contains(&format!("timer 7 {timer_at}")),
+        "{marked_log:?}"
+    );
+    assert!(
+        marked_log.contains(&format!("update Filled {}", timer_at + 2 * latency)),
         "{marked_log:?}"
     );
     assert!(
@@ -871,15 +883,26 @@ fn a_quiet_stretch_of_event_time_gives_the_same_run_as_a_mark_every_second() {
     );
     assert_eq!(q.pnl, m.pnl);
     assert_eq!(q.max_drawdown, m.max_drawdown);
-    // One equity point per second from the first boundary after the fill (1 s) to the last
-    // before the end (5,000 s), and one at the close; equal in both runs.
-    let curve = q.ledger.equity_curve();
-    assert_eq!(curve, m.ledger.equity_curve());
+    // One equity point per second from the first boundary after the first fill (1 s) to the
+    // last before the end (5,000 s), and one at the close; equal in both runs.
+    let curve: Vec<_> = q.ledger.equity_curve().iter().collect();
+    assert_eq!(curve, m.ledger.equity_curve().iter().collect::<Vec<_>>());
     let ts: Vec<u64> = curve.iter().map(|p| p.ts.0).collect();
     let mut want: Vec<u64> = (1..=5_000).map(|k| k * SEC).collect();
     want.push(5_000 * SEC + 700);
     assert_eq!(ts, want);
     assert_eq!(q.ledger, m.ledger);
+}
+
+#[test]
+fn a_quiet_stretch_of_event_time_gives_the_same_run_as_a_mark_every_second() {
+    const SEC: u64 = 1_000_000_000;
+    // The timer's order is still on its way to the venue at the 100 s mark (a venue deadline
+    // inside the stretch).
+    same_run_with_a_mark_every_second(20_000, 100 * SEC - 10_000);
+    // No latency: the timer fires at 100 s exactly and its fill is booked at once, before the
+    // mark of that second (a deadline on a mark's own time comes first).
+    same_run_with_a_mark_every_second(0, 100 * SEC);
 }
 
 /// Tries to cancel and re-price strategy 0's first order on every event.
