@@ -139,6 +139,8 @@ fn lowest_value(index: usize) -> u64 {
 pub struct LatencyRecorder {
     /// `Hop::ALL.len()` runs of [`SLOTS`] counts, hop by hop.
     counts: Box<[u64]>,
+    /// Samples per hop (the sum of its counts), for [`LatencyRecorder::quantiles`].
+    totals: [u64; Hop::ALL.len()],
     clamped: u64,
 }
 
@@ -165,7 +167,11 @@ impl LatencyRecorder {
         // into memory it knows is zeroed.)
         let mut counts = vec![0u64; Hop::ALL.len() * SLOTS].into_boxed_slice();
         counts.fill(std::hint::black_box(0));
-        Self { counts, clamped: 0 }
+        Self {
+            counts,
+            totals: [0; Hop::ALL.len()],
+            clamped: 0,
+        }
     }
 
     /// Records one sample (values above [`MAX_TRACKED_NS`] are clamped and counted; 0 counts
@@ -178,6 +184,7 @@ impl LatencyRecorder {
         let i = hop as usize * SLOTS + counts_index(ns.clamp(1, MAX_TRACKED_NS));
         if let Some(c) = self.counts.get_mut(i) {
             *c += 1;
+            self.totals[hop as usize] += 1;
         }
     }
 
@@ -215,7 +222,47 @@ impl LatencyRecorder {
         for (a, b) in self.counts.iter_mut().zip(other.counts.iter()) {
             *a += b;
         }
+        for (a, b) in self.totals.iter_mut().zip(other.totals) {
+            *a += b;
+        }
         self.clamped += other.clamped;
+    }
+
+    /// `hop`'s values at the quantiles `qs` (each in 0..=1, in ascending order), as
+    /// [`Histogram::value_at_quantile`] gives them on the same samples, without building the
+    /// histogram: the counts are read from the lowest up to the last quantile's slot only, a
+    /// few thousand slots where the tail is short (a few µs), where resetting and filling a
+    /// `Histogram` and reading its quantiles touched all of them, several times (50–80 µs on
+    /// the lane thread; `BENCHMARKS.md`, "Housekeeping in idle time"). For figures read while
+    /// recording goes on (the lane's status).
+    pub fn quantiles<const N: usize>(&self, hop: Hop, qs: [f64; N]) -> [u64; N] {
+        let total = self.totals[hop as usize];
+        let mut out = [0u64; N];
+        if total == 0 {
+            return out;
+        }
+        let counts = self.counts_of(hop);
+        let (mut reached, mut next) = (0u64, 0usize);
+        for (o, q) in out.iter_mut().zip(qs) {
+            let q = q.min(1.0);
+            // HdrHistogram's target: the first slot whose running count reaches it.
+            let target = ((q * total as f64).ceil() as u64).max(1);
+            while reached < target {
+                let Some(&n) = counts.get(next) else {
+                    break;
+                };
+                reached += n;
+                next += 1;
+            }
+            let slot = next.saturating_sub(1);
+            *o = if q == 0.0 {
+                lowest_value(slot)
+            } else {
+                // The slot's highest equivalent value: just below the next slot's lowest.
+                lowest_value(slot + 1) - 1
+            };
+        }
+        out
     }
 
     /// Percentiles of `hop`.
@@ -391,6 +438,35 @@ mod tests {
         r.record(Hop::Publish, 5_000);
         r.fill_histogram(Hop::Decode, &mut h);
         assert_eq!((h.len(), h.min(), h.max()), (2, 90, 700));
+    }
+
+    proptest::proptest! {
+        /// The status quantiles equal HdrHistogram's own on the same samples (values from
+        /// 1 ns to past the tracked range, spread over every magnitude).
+        #[test]
+        fn quantiles_are_hdrhistograms(
+            samples in proptest::collection::vec((0u32..40, 0u64..1 << 40), 1..300),
+            extra in proptest::collection::vec(0.0f64..=1.0, 0..4),
+        ) {
+            let mut r = LatencyRecorder::new();
+            for (bits, v) in samples {
+                r.record(Hop::Strategy, v >> bits);
+            }
+            let mut qs = vec![0.0, 0.5, 0.9, 0.99, 0.999, 0.9999, 1.0];
+            qs.extend(extra);
+            qs.sort_by(f64::total_cmp);
+            let h = r.histogram(Hop::Strategy);
+            for q in qs {
+                proptest::prop_assert_eq!(
+                    r.quantiles(Hop::Strategy, [q]),
+                    [h.value_at_quantile(q)],
+                    "quantile {}", q
+                );
+            }
+            let [p50, p99] = r.quantiles(Hop::Strategy, [0.5, 0.99]);
+            proptest::prop_assert_eq!((p50, p99), (h.value_at_quantile(0.5), h.value_at_quantile(0.99)));
+            proptest::prop_assert_eq!(r.quantiles(Hop::Ring, [0.5]), [0]);
+        }
     }
 
     #[test]
