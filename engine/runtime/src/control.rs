@@ -105,7 +105,8 @@ pub struct LaneStatus {
     pub panics: u64,
     /// Items waiting in its ring.
     pub ring_len: u64,
-    /// Tick-to-decision p50, ns (refreshed every 65536 items).
+    /// Tick-to-decision p50, ns (refreshed when the lane runs dry, at most every 16,384 items;
+    /// every 65,536 on a lane that never does).
     pub t2d_p50_ns: u64,
     /// Tick-to-decision p99, ns.
     pub t2d_p99_ns: u64,

@@ -79,7 +79,7 @@ const _: () = assert!(EQUITY_SAMPLE_NS <= u32::MAX as u64);
 /// Events between two publications of the latency status (tick-to-decision p50 and p99) by a
 /// lane that runs dry now and then (it publishes in an idle moment), and by one that never
 /// does (it publishes between two batches). See `Lane::idle_work`.
-const IDLE_LATENCY_EVERY: u32 = 1 << 12;
+const IDLE_LATENCY_EVERY: u32 = 1 << 14;
 /// See [`IDLE_LATENCY_EVERY`].
 const BUSY_LATENCY_EVERY: u32 = 1 << 16;
 
@@ -217,7 +217,8 @@ pub struct LaneControl {
     pub panics: AtomicU64,
     /// Items waiting in the ring at the last batch.
     pub ring_len: AtomicU64,
-    /// Tick-to-decision p50 / p99 (ns), refreshed every 2^16 items.
+    /// Tick-to-decision p50 / p99 (ns), refreshed when the lane runs dry (at most every 2^14
+    /// items), every 2^16 items on a lane that never does, and when it finishes.
     pub t2d_p50: AtomicU64,
     /// See `t2d_p50`.
     pub t2d_p99: AtomicU64,
@@ -1467,11 +1468,11 @@ impl<V: Venue> Lane<V> {
         self.control.t2d_p99.store(p99, Ordering::Relaxed);
     }
 
-    /// Housekeeping for a lane whose ring is empty, one small piece (about a microsecond) per
+    /// Housekeeping for a lane whose ring is empty, one small piece (a few µs at most) per
     /// call, so that an event arriving meanwhile waits little: the latency status when it is
-    /// due, then one chunk of a strategy's digest (what would otherwise be hashed 16 KiB at a
-    /// time in the middle of an event, 5–15 µs). Returns whether it did anything; none of it
-    /// changes what the lane decides.
+    /// due (a scan of the counts up to the p99's slot), else 4 KiB of a strategy's digest
+    /// (about 1.5 µs; what would otherwise be hashed 16 KiB at a time in the middle of an
+    /// event). Returns whether it did anything; none of it changes what the lane decides.
     fn idle_work(&mut self, since_latency: &mut u32) -> bool {
         if *since_latency >= IDLE_LATENCY_EVERY {
             *since_latency = 0;
@@ -1558,7 +1559,6 @@ impl<V: Venue> Lane<V> {
         }
         self.left_in_ring = rx.len() as u64;
         self.publish_status(rx.len());
-        self.publish_latency();
         let report = self.finish();
         self.control.finished.store(true, Ordering::Release);
         report
@@ -1566,6 +1566,8 @@ impl<V: Venue> Lane<V> {
 
     /// Stops the strategies (`on_stop`; orders sent then are discarded) and reports.
     pub fn finish(&mut self) -> LaneReport {
+        // The status's latency figures end as the report's.
+        self.publish_latency();
         // The events dropped since the last catch-up reach their time first, as they would
         // have had every book been kept (the data may end on other instruments' events).
         self.catch_up_dropped();

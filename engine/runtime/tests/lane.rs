@@ -1340,3 +1340,36 @@ fn hop_stamps_split_waiting_from_strategy_time() {
     assert_eq!(t2d.count_at(300 + EVENT_COST), 2, "A and D");
     assert_eq!(t2d.count_at(b + 200 + EVENT_COST), 1, "B");
 }
+
+#[test]
+fn the_status_latency_figures_end_as_the_reports() {
+    use std::sync::atomic::Ordering::Relaxed;
+    use ticklane_runtime::Hop;
+    let (clock, mock) = ticklane_runtime::HopClock::mock();
+    mock.increment(10_000_000);
+    let control = Arc::new(LaneControl::default());
+    let log: Log = Arc::default();
+    let mut lane = lane_with(&log, false, control.clone()).with_hop_clock(clock);
+    lane.start();
+    for (k, ev) in session(2, 1, 300).iter().enumerate() {
+        // Tick-to-decision spread from 100 ns to 50 µs (the mock clock stands still).
+        let now = mock.value();
+        let wait = 100 + (k as u64 * 7_919) % 50_000;
+        let le = LaneEvent {
+            t_received: now - wait,
+            t_decoded: now - wait / 2,
+            t_enqueued: now - 10,
+            ..item(k as u64, *ev)
+        };
+        lane.process(&le, true);
+    }
+    let report = lane.finish();
+    let h = report.latency.histogram(Hop::TickToDecision);
+    assert!(h.len() > 200, "{} samples", h.len());
+    let (p50, p99) = (control.t2d_p50.load(Relaxed), control.t2d_p99.load(Relaxed));
+    assert_eq!(
+        (p50, p99),
+        (h.value_at_quantile(0.5), h.value_at_quantile(0.99))
+    );
+    assert!(p50 < p99, "{p50} {p99}");
+}
