@@ -573,20 +573,19 @@ struct TakeThenPanic {
 impl Strategy for TakeThenPanic {
     fn on_event(&mut self, ev: &MarketEvent, ctx: &mut Context<'_>) {
         assert!(ev.ts.0 != self.panic_at, "boom at {}", self.panic_at);
-        if self.sent {
-            return;
-        }
-        if let Some(ask) = ctx.book(ev.instrument).and_then(|b| b.best_ask()) {
-            ctx.limit(
-                ev.instrument,
-                Side::Bid,
-                ask.price,
-                Qty(100),
-                TimeInForce::Ioc,
-            );
-            self.sent = true;
+        if !self.sent {
+            self.sent = take_the_ask(ev.instrument, ctx);
         }
     }
+}
+
+/// Buys 100 shares at the best ask (IOC), if there is one; returns whether it sent the order.
+fn take_the_ask(instrument: InstrumentId, ctx: &mut Context<'_>) -> bool {
+    let Some(ask) = ctx.book(instrument).and_then(|b| b.best_ask()) else {
+        return false;
+    };
+    ctx.limit(instrument, Side::Bid, ask.price, Qty(100), TimeInForce::Ioc);
+    true
 }
 
 /// SYM1 opens: its directory entry at 1 µs, trading at 2 µs, a bid of 500 at 99.99 (id 1)
@@ -757,17 +756,7 @@ impl Strategy for QuietHolder {
         ctx.set_timer(Timestamp(self.timer_at), TimerId(7));
     }
     fn on_event(&mut self, ev: &MarketEvent, ctx: &mut Context<'_>) {
-        if self.sent {
-            return;
-        }
-        if let Some(ask) = ctx.book(ev.instrument).and_then(|b| b.best_ask()) {
-            ctx.limit(
-                ev.instrument,
-                Side::Bid,
-                ask.price,
-                Qty(100),
-                TimeInForce::Ioc,
-            );
+        if !self.sent && take_the_ask(ev.instrument, ctx) {
             ctx.limit(
                 ev.instrument,
                 Side::Bid,
@@ -783,10 +772,7 @@ impl Strategy for QuietHolder {
             l.push(format!("timer {} {}", t.0, ctx.now().0));
         }
         // Buys 100 more: equity moves between two marks of a quiet stretch.
-        let inst = InstrumentId(1);
-        if let Some(ask) = ctx.book(inst).and_then(|b| b.best_ask()) {
-            ctx.limit(inst, Side::Bid, ask.price, Qty(100), TimeInForce::Ioc);
-        }
+        take_the_ask(InstrumentId(1), ctx);
     }
     fn on_order_update(&mut self, u: &OrderUpdate, ctx: &mut Context<'_>) {
         if let Ok(mut l) = self.log.lock() {
