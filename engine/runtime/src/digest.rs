@@ -14,8 +14,10 @@
 //! chunk to the one-block-at-a-time path): no allocation per record. Hashing 16 KiB takes the
 //! lane about 3 µs (1 KiB alone: 1.1 µs, 4 KiB: 1.5 µs, on the Zen 4 development VM), in the
 //! middle of some event; so a lane with nothing to do hashes what is buffered 4 KiB at a time
-//! ([`StreamDigest::hash_pending`]), and the 16 KiB flush only happens on a lane that never
-//! runs dry. The digest is that of the byte stream, whatever the flush points.
+//! ([`StreamDigest::hash_pending`]), and a lane that runs dry now and then seldom reaches the
+//! 16 KiB flush (and hashes less when it does: what idle polls left, under 4 KiB, plus what
+//! came since); one that never runs dry flushes 16 KiB at a time, as before. The digest is
+//! that of the byte stream, whatever the flush points.
 
 use ticklane_core::MarketEvent;
 use ticklane_strategy::{Fill, OrderCommand, OrderUpdate, OrderUpdateKind, Positions, TimerId};

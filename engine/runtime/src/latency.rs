@@ -249,7 +249,8 @@ impl LatencyRecorder {
             "quantiles not ascending"
         );
         for (o, q) in out.iter_mut().zip(qs) {
-            // As HdrHistogram: capped at 1 (a NaN stays NaN and reads the first sample).
+            // As HdrHistogram: capped at 1 (a NaN is not capped: its target is 1, the first
+            // sample, or where the previous quantile's reading stopped).
             let q = if q > 1.0 { 1.0 } else { q };
             // HdrHistogram's target: the first slot whose running count reaches it.
             let target = ((q * total as f64).ceil() as u64).max(1);
