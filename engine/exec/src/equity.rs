@@ -134,20 +134,18 @@ impl EquityCurve {
         let mut next = point;
         let mut left = count.min(fit);
         while left > 0 {
-            let taken = match self.runs.last_mut() {
+            let joined = match self.runs.last_mut() {
                 Some(r) if r.first.same_values(&next) => join(r, next.ts.0, step, left),
                 _ => 0,
             };
-            let taken = if taken > 0 {
-                taken
-            } else {
+            let taken = joined.max(1);
+            if joined == 0 {
                 self.runs.push(Run {
                     first: next,
                     step: 0,
                     count: 1,
                 });
-                1
-            };
+            }
             left -= taken;
             self.len += taken;
             if left > 0 {

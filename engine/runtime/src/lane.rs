@@ -1392,10 +1392,12 @@ impl<V: Venue> Lane<V> {
     /// day's open) costs the lane the same as one second, where a mark and a sample per
     /// second had stalled it for milliseconds (`BENCHMARKS.md`, "A jump in event time").
     fn repeat_quiet_marks(&mut self, now: Timestamp) {
-        let deadline = match (self.venue.next_due(), self.timers.next_deadline()) {
-            (Some(v), Some(t)) => Some(v.min(t)),
-            (v, t) => v.or(t),
-        };
+        let deadline = self
+            .venue
+            .next_due()
+            .into_iter()
+            .chain(self.timers.next_deadline())
+            .min();
         // A mark at a deadline's own time comes after what is due then.
         let last = match deadline {
             Some(d) if d <= now => d.0.saturating_sub(1),
