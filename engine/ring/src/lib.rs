@@ -30,6 +30,11 @@
 //!   index; it only reloads the shared atomic when the cached value says the ring is full
 //!   (producer) or empty (consumer). In steady state an operation touches no cache line owned by
 //!   the other core except to publish its own index.
+//! * The producer publishes `tail` on every push (an item is visible at once). The consumer
+//!   hands its read slots back (stores `head`) in batches of up to 32 items, and at once
+//!   whenever it looks for items and finds none new: a producer running ahead then reloads `head` once per
+//!   32 items instead of once per item (see `release_every`; the producer sees at most a quarter
+//!   of the ring as taken that the consumer has already read).
 //! * Full is an explicit `Err(Full(item))`; nothing blocks, spins or drops silently.
 //! * `T: Copy` is enforced, so no slot ever needs dropping and dropping either side (or both, in
 //!   any order) is trivially safe; the buffer is freed when the last side goes away.
@@ -276,6 +281,26 @@ fn slot_count(capacity: usize, min_slots: usize) -> usize {
         .expect("ring capacity overflows usize when rounded to a power of two")
 }
 
+/// How many read items a [`Consumer`] gathers before it stores `head` for the producer: a
+/// quarter of the ring's `slots`, at least 1 and at most 32.
+///
+/// Storing `head` after every item costs a cache-line transfer per item when the producer is
+/// ahead: it reloads `head` whenever its cached copy says full, and the consumer has just
+/// written that line. Handing slots back in batches lets it push a batch per reload (Lee et
+/// al.'s MCRingBuffer batches its control variables the same way).
+///
+/// Besides, read slots are handed back whenever the consumer looks for items and finds that
+/// the producer has published nothing new since its last look (a read wanting more items than
+/// it knows of, when `tail` has not moved), on every [`Consumer::len`] and
+/// [`Consumer::is_empty`], and when the consumer is dropped. So a consumer waiting for items
+/// never holds slots back from a producer waiting for room (a producer can only wait on held
+/// slots while the consumer is busy with items it already has), and the producer sees at most
+/// `release_every - 1` slots as still taken that the consumer has read (a quarter of the ring
+/// at most): [`Producer::len`] counts them, and a push can report full that much earlier.
+fn release_every(slots: usize) -> usize {
+    (slots / 4).clamp(1, 32)
+}
+
 /// Creates a ring holding at least `capacity` items (rounded up to a power of two) and returns
 /// its two ends. The buffer is written once here, so its pages are resident before the first
 /// push (a ring of 65,536 engine events is 6.8 MB: 1,700 page faults otherwise, on the
@@ -306,6 +331,8 @@ pub fn ring<T: Copy>(capacity: usize) -> (Producer<T>, Consumer<T>) {
             shared,
             head: 0,
             cached_tail: 0,
+            released: Cell::new(0),
+            release_every: release_every(cap),
             _not_sync: PhantomData,
         },
     )
@@ -338,6 +365,10 @@ pub struct Consumer<T> {
     head: usize,
     /// Last observed `shared.tail`; may lag, which only under-reports available items.
     cached_tail: usize,
+    /// The value of `head` last stored to `shared.head` (see [`release_every`]).
+    released: Cell<usize>,
+    /// Items read before their slots must be handed back (see [`release_every`]).
+    release_every: usize,
     _not_sync: PhantomData<Cell<()>>,
 }
 
@@ -394,7 +425,9 @@ impl<T: Copy> Producer<T> {
         });
     }
 
-    /// Pushes one item, or returns it in `Err(Full(item))` if the ring is full.
+    /// Pushes one item, or returns it in `Err(Full(item))` if the ring is full (as this side
+    /// sees it: up to a quarter of the ring may be items the consumer has read and not handed
+    /// back yet, see the crate's design notes).
     #[inline]
     pub fn push(&mut self, value: T) -> Result<(), Full<T>> {
         if self.free(1) == 0 {
@@ -467,7 +500,8 @@ impl<T: Copy> Producer<T> {
     }
 
     /// Number of items currently in the ring (as seen from this side; the consumer may already
-    /// have taken some).
+    /// have taken some, and counts up to 31 items it read as taken until it hands their slots
+    /// back: see the crate's design notes).
     pub fn len(&self) -> usize {
         self.tail
             .wrapping_sub(self.shared.head.load(Ordering::Acquire))
@@ -478,7 +512,8 @@ impl<T: Copy> Producer<T> {
         self.len() == 0
     }
 
-    /// Number of free slots right now (refreshes the cached consumer index).
+    /// Number of free slots right now, as handed back by the consumer (refreshes the cached
+    /// consumer index).
     pub fn slots(&mut self) -> usize {
         self.free(usize::MAX)
     }
@@ -597,18 +632,39 @@ impl<T: Copy> Consumer<T> {
         if avail < want {
             // Acquire: pairs with the producer's Release store of `tail`, so its slot writes
             // happen-before our reads of them.
-            self.cached_tail = self.shared.tail.load(Ordering::Acquire);
-            avail = self.cached_tail.wrapping_sub(self.head);
+            let tail = self.shared.tail.load(Ordering::Acquire);
+            if tail == self.cached_tail {
+                // Nothing new: the producer is idle, or waiting for slots. Hand back what was
+                // read, so that it never waits on slots this side has finished with (see
+                // `release_every`).
+                self.hand_back();
+            }
+            self.cached_tail = tail;
+            avail = tail.wrapping_sub(self.head);
         }
         avail
     }
 
+    /// Marks `n` more items read; their slots go back to the producer once
+    /// [`release_every`] of them have gathered, or when this side next looks for items and
+    /// finds none new.
     #[inline(always)]
     fn release(&mut self, n: usize) {
         self.head = self.head.wrapping_add(n);
-        // Release: our slot reads above happen-before the producer (Acquire load of `head`)
-        // overwrites those slots.
-        self.shared.head.store(self.head, Ordering::Release);
+        if self.head.wrapping_sub(self.released.get()) >= self.release_every {
+            self.hand_back();
+        }
+    }
+
+    /// Stores `head` for the producer if it moved since the last store.
+    #[inline(always)]
+    fn hand_back(&self) {
+        if self.released.get() != self.head {
+            self.released.set(self.head);
+            // Release: our slot reads above happen-before the producer (Acquire load of
+            // `head`) overwrites those slots.
+            self.shared.head.store(self.head, Ordering::Release);
+        }
     }
 
     #[inline(always)]
@@ -633,7 +689,8 @@ impl<T: Copy> Consumer<T> {
     }
 
     /// Copies up to `out.len()` of the oldest items into the front of `out`, returns how many
-    /// (0 when empty). Releases them with one atomic store.
+    /// (0 when empty). Marks them read with no atomic store: their slots go back to the
+    /// producer with the next hand-back (see the crate's design notes).
     #[inline]
     pub fn pop_into(&mut self, out: &mut [T]) -> usize {
         let n = self.available(out.len()).min(out.len());
@@ -658,7 +715,7 @@ impl<T: Copy> Consumer<T> {
         // SAFETY: the caller checked `n <= available`, so the ring positions `[head, head + n)`
         // were published by the producer's Release store of `tail`, which we Acquire-loaded into
         // `cached_tail`: they are initialised, and the producer will not overwrite them until
-        // our Release store of `head` in `release`. They are the slot indices
+        // our Release store of `head` in `hand_back`. They are the slot indices
         // `[start, start + first)` and `[0, n - first)`, both inside the buffer, and `base` may
         // be offset to any slot (see `slots_ptr`). `out` is an exclusive borrow of memory
         // outside the ring, so the ranges do not overlap. `T: Copy`: a bitwise copy is a copy.
@@ -685,9 +742,10 @@ impl<T: Copy> Consumer<T> {
     }
 
     /// Up to `max` of the oldest items, to read in place rather than copy out: the lane reads
-    /// its events where the producer wrote them. Nothing is released until the chunk is
-    /// committed ([`ReadChunk::commit_all`], [`ReadChunk::commit`]); dropping it releases
-    /// nothing, so the items are read again by the next call.
+    /// its events where the producer wrote them. Nothing is marked read until the chunk is
+    /// committed ([`ReadChunk::commit_all`], [`ReadChunk::commit`]), and committed slots go
+    /// back to the producer with the next hand-back (see the crate's design notes); dropping
+    /// the chunk commits nothing, so the items are read again by the next call.
     #[cfg(not(loom))]
     #[inline]
     pub fn read_chunk(&mut self, max: usize) -> ReadChunk<'_, T> {
@@ -698,8 +756,11 @@ impl<T: Copy> Consumer<T> {
         }
     }
 
-    /// Number of items available to pop right now.
+    /// Number of items available to pop right now. First hands back the slots read since the
+    /// last hand-back: a consumer waiting on `len` must not hold back a producer waiting for
+    /// room (see the crate's design notes).
     pub fn len(&self) -> usize {
+        self.hand_back();
         self.shared
             .tail
             .load(Ordering::Acquire)
@@ -724,7 +785,8 @@ impl<T: Copy> Consumer<T> {
 }
 
 /// The oldest items of a ring, readable in place, from [`Consumer::read_chunk`]: the slots stay
-/// the consumer's until the chunk is committed, so the producer cannot reuse them meanwhile.
+/// the consumer's at least until the chunk is committed, so the producer cannot reuse them
+/// meanwhile.
 #[cfg(not(loom))]
 pub struct ReadChunk<'a, T> {
     consumer: &'a mut Consumer<T>,
@@ -760,9 +822,11 @@ impl<T: Copy> ReadChunk<'_, T> {
         let base = shared.slots_ptr().cast::<T>().cast_const();
         // SAFETY: `len <= available`, so ring positions `[head, head + len)` were published by
         // the producer's Release store of `tail`, which `available` Acquire-loaded: those slots
-        // are initialised, and the producer writes only slots outside `[head, tail)`, so it
-        // will not touch them until our Release store of `head` in `release`, which needs the
-        // chunk (and with it these borrows) to be gone: `commit*` take `self` by value. They
+        // are initialised. The producer writes only positions in `[tail, stored + capacity)`,
+        // `stored` being the `head` we last stored, never past our local `head`: so it will not
+        // touch these slots until `hand_back` stores a `head` past them, which needs our local
+        // `head` to move past them first; only `commit*` move it, and they take the chunk (and
+        // with it these borrows) by value. They
         // are the slot indices `[start, start + first)` and `[0, len - first)`, inside the
         // buffer, and `base` may be offset to any slot (see `slots_ptr`): `Slot<T>` is
         // `repr(transparent)` over `UnsafeCell<MaybeUninit<T>>`, so each slot is a `T` here.
@@ -775,14 +839,15 @@ impl<T: Copy> ReadChunk<'_, T> {
         }
     }
 
-    /// Releases every item of the chunk to the producer (one atomic store).
+    /// Marks every item of the chunk read (their slots go back to the producer with the next
+    /// hand-back).
     #[inline]
     pub fn commit_all(self) {
         let n = self.len;
         self.consumer.release(n);
     }
 
-    /// Releases the first `k` items (the rest are read again by the next
+    /// Marks the first `k` items read (the rest are read again by the next
     /// [`Consumer::read_chunk`]).
     ///
     /// # Panics
@@ -796,6 +861,16 @@ impl<T: Copy> ReadChunk<'_, T> {
             self.len
         );
         self.consumer.release(k);
+    }
+}
+
+impl<T> Drop for Consumer<T> {
+    /// Hands back the slots read since the last release, so that [`Producer::len`] stays
+    /// exact once the consumer is gone.
+    fn drop(&mut self) {
+        if self.released.get() != self.head {
+            self.shared.head.store(self.head, Ordering::Release);
+        }
     }
 }
 

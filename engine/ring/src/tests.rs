@@ -60,6 +60,66 @@ fn fill_to_capacity_then_full_is_an_error() {
 }
 
 #[test]
+fn read_slots_go_back_in_batches_when_the_consumer_looks_for_items_and_on_drop() {
+    let (mut p, mut c) = ring::<u64>(1024);
+    assert_eq!(release_every(1024), 32);
+    for i in 0..100 {
+        p.push(i).expect("room");
+    }
+    for i in 0..31 {
+        assert_eq!(c.pop(), Some(i));
+    }
+    // 31 read, none handed back yet: the producer still counts them.
+    assert_eq!(p.len(), 100);
+    assert_eq!(c.pop(), Some(31));
+    // The 32nd: the batch goes back.
+    assert_eq!(p.len(), 68);
+    let mut out = [0u64; 68];
+    assert_eq!(c.pop_into(&mut out[..10]), 10);
+    assert_eq!(p.len(), 68);
+    // Asking for more than it knows of (68 > 58) hands back the 10 before reading 58 more,
+    // and those 58 are a batch of their own.
+    assert_eq!(c.pop_into(&mut out), 58);
+    assert_eq!(p.len(), 0);
+    p.push(100).expect("room");
+    assert_eq!(c.pop(), Some(100));
+    assert_eq!(p.len(), 1);
+    // Finding the ring empty hands the read slot back.
+    assert_eq!(c.pop(), None);
+    assert_eq!(p.len(), 0);
+    p.push(101).expect("room");
+    assert_eq!(c.pop(), Some(101));
+    assert_eq!(p.len(), 1);
+    // So does `len` (and `is_empty`): a consumer waiting for items holds no slot back.
+    assert_eq!(c.len(), 0);
+    assert_eq!(p.len(), 0);
+    p.push(102).expect("room");
+    assert_eq!(c.pop(), Some(102));
+    assert_eq!(p.len(), 1);
+    drop(c);
+    assert_eq!(p.len(), 0);
+    assert_eq!(p.slots(), 1024);
+}
+
+#[test]
+fn a_consumer_waiting_for_a_full_ring_holds_no_slot_back() {
+    let (mut p, mut c) = ring::<u32>(8);
+    assert_eq!(release_every(8), 2);
+    assert_eq!(p.push_slice(&[0, 1, 2, 3, 4, 5, 6, 7]), 8);
+    assert_eq!(c.pop(), Some(0));
+    // One read slot, held: the producer sees a full ring.
+    assert_eq!(p.push(8), Err(Full(8)));
+    // The consumer now waits for 8 items (it has 7): looking hands the slot back, so the
+    // producer can push the 8th.
+    assert_eq!(c.len(), 7);
+    assert_eq!(p.push(8), Ok(()));
+    let chunk = c.read_chunk(8);
+    assert_eq!(chunk.as_slices(), (&[1, 2, 3, 4, 5, 6, 7][..], &[8][..]));
+    chunk.commit(0);
+    assert!(!c.is_empty());
+}
+
+#[test]
 fn wrap_around_single_items() {
     let (mut p, mut c) = ring::<u64>(4);
     let mut next_in = 0u64;
@@ -164,9 +224,20 @@ fn read_chunk_reads_in_place_and_releases_only_what_is_committed() {
     let chunk = c.read_chunk(2);
     assert_eq!(chunk.as_slices(), (&[6, 7][..], &[][..]));
     chunk.commit(1);
-    assert_eq!(p.slots(), 2, "the committed slot is free again");
+    // An 8-slot ring hands slots back two at a time (`release_every`): one is still taken.
+    assert_eq!(release_every(8), 2);
+    assert_eq!(
+        p.slots(),
+        1,
+        "one committed slot is held until a second joins it"
+    );
+    // Reading within what it knows of (6 items) does not hand back.
+    let chunk = c.read_chunk(2);
+    assert_eq!(chunk.as_slices(), (&[7, 8][..], &[][..]));
+    chunk.commit(1);
+    assert_eq!(p.slots(), 3, "the two committed slots are free again");
     let chunk = c.read_chunk(100);
-    assert_eq!(chunk.as_slices(), (&[7, 8][..], &[9, 10, 11, 12][..]));
+    assert_eq!(chunk.as_slices(), (&[8][..], &[9, 10, 11, 12][..]));
     chunk.commit_all();
     assert!(c.read_chunk(4).is_empty());
     assert_eq!(c.pop(), None);
@@ -306,6 +377,9 @@ enum Op {
     Chunk(usize, usize),
     /// Read up to `.0` in place, release `.1` of them (all when larger).
     ReadChunk(usize, usize),
+    Peek,
+    /// `Consumer::len` and `Consumer::is_empty` (which hand read slots back).
+    ConsumerLen,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -316,8 +390,16 @@ fn op() -> impl Strategy<Value = Op> {
         (0usize..20).prop_map(Op::PopInto),
         (0usize..10, 0usize..10).prop_map(|(n, w)| Op::Chunk(n, w)),
         (0usize..20, 0usize..20).prop_map(|(m, k)| Op::ReadChunk(m, k)),
+        Just(Op::Peek),
+        Just(Op::ConsumerLen),
     ]
 }
+
+/// Largest capacity the model test asks for (rings of 32 slots and more hand slots back in
+/// batches of 8 and more), and its longest run of operations; smaller under Miri, which
+/// interprets every operation.
+const MODEL_MAX_CAP: usize = if cfg!(miri) { 80 } else { 300 };
+const MODEL_MAX_OPS: usize = if cfg!(miri) { 150 } else { 400 };
 
 /// Under Miri (`cargo +nightly miri test -p ticklane-ring`) every operation is interpreted, so
 /// far fewer random cases run, and none is persisted (Miri's isolation forbids the file).
@@ -336,33 +418,78 @@ fn model_config() -> ProptestConfig {
 proptest! {
     #![proptest_config(model_config())]
     #[test]
-    fn matches_vecdeque_model(cap in 1usize..17, ops in proptest::collection::vec(op(), 0..200)) {
+    fn matches_vecdeque_model(
+        cap in prop_oneof![1usize..17, 17usize..MODEL_MAX_CAP],
+        ops in proptest::collection::vec(op(), 0..MODEL_MAX_OPS),
+    ) {
         let (mut p, mut c) = ring::<u32>(cap);
         let cap = p.capacity();
         let mut model: VecDeque<u32> = VecDeque::new();
+        // Items read whose slots the consumer has not handed back yet: the producer still sees
+        // them as taken. They go back once `release_every` have gathered, on `len`, or when a
+        // read wants more items than the consumer knows of (`known`: published and not yet
+        // read as of its last look at `tail`) and `tail` has not moved since that look (`seen`:
+        // the items pushed by then; `pushed`: pushed so far).
+        let every = release_every(cap);
+        let (mut held, mut known, mut seen, mut pushed) = (0usize, 0usize, 0usize, 0usize);
+        // A read wanting `want` items (the ring holding `queued`) that marks `n` of them read.
+        let read = |(held, known, seen): (&mut usize, &mut usize, &mut usize),
+                    pushed: usize,
+                    want: usize,
+                    queued: usize,
+                    n: usize| {
+            if *known < want {
+                if *seen == pushed {
+                    *held = 0;
+                }
+                *seen = pushed;
+                *known = queued;
+            }
+            *known -= n;
+            *held += n;
+            if *held >= every {
+                *held = 0;
+            }
+        };
         let mut seq = 0u32;
         for op in ops {
+            let taken = model.len() + held;
             match op {
                 Op::Push(v) => {
                     let r = p.push(v);
-                    if model.len() < cap {
+                    if taken < cap {
                         prop_assert_eq!(r, Ok(()));
                         model.push_back(v);
+                        pushed += 1;
                     } else {
                         prop_assert_eq!(r, Err(Full(v)));
                     }
                 }
-                Op::Pop => prop_assert_eq!(c.pop(), model.pop_front()),
+                Op::Pop => {
+                    read((&mut held, &mut known, &mut seen), pushed, 1, model.len(), usize::from(!model.is_empty()));
+                    prop_assert_eq!(c.pop(), model.pop_front());
+                }
+                Op::Peek => {
+                    read((&mut held, &mut known, &mut seen), pushed, 1, model.len(), 0);
+                    prop_assert_eq!(c.peek(), model.front().copied());
+                }
+                Op::ConsumerLen => {
+                    held = 0;
+                    prop_assert_eq!(c.len(), model.len());
+                    prop_assert_eq!(c.is_empty(), model.is_empty());
+                }
                 Op::PushSlice(vs) => {
                     let n = p.push_slice(&vs);
-                    let expect = vs.len().min(cap - model.len());
+                    let expect = vs.len().min(cap - taken);
                     prop_assert_eq!(n, expect);
                     model.extend(&vs[..n]);
+                    pushed += n;
                 }
                 Op::PopInto(k) => {
                     let mut out = vec![u32::MAX; k];
                     let n = c.pop_into(&mut out);
                     prop_assert_eq!(n, k.min(model.len()));
+                    read((&mut held, &mut known, &mut seen), pushed, k, model.len(), n);
                     for o in &out[..n] {
                         prop_assert_eq!(Some(*o), model.pop_front());
                     }
@@ -376,6 +503,7 @@ proptest! {
                     let front: Vec<u32> = model.iter().take(chunk.len()).copied().collect();
                     prop_assert_eq!(got, front);
                     let k = k.min(chunk.len());
+                    read((&mut held, &mut known, &mut seen), pushed, max, model.len(), k);
                     if k == chunk.len() {
                         chunk.commit_all();
                     } else {
@@ -384,7 +512,7 @@ proptest! {
                     model.drain(..k);
                 }
                 Op::Chunk(n, w) => {
-                    let free = cap - model.len();
+                    let free = cap - taken;
                     match p.write_chunk(n) {
                         None => prop_assert!(n > free),
                         Some(mut ch) => {
@@ -393,6 +521,7 @@ proptest! {
                                 seq = seq.wrapping_add(1);
                                 if ch.write(seq).is_ok() {
                                     model.push_back(seq);
+                                    pushed += 1;
                                 }
                             }
                             prop_assert_eq!(ch.commit_written(), w.min(n));
@@ -400,12 +529,15 @@ proptest! {
                     }
                 }
             }
-            prop_assert_eq!(p.len(), model.len());
-            prop_assert_eq!(c.len(), model.len());
-            prop_assert_eq!(c.is_empty(), model.is_empty());
+            prop_assert_eq!(p.len(), model.len() + held);
         }
         let mut rest = vec![0u32; cap];
         let n = c.pop_into(&mut rest);
         prop_assert_eq!(&rest[..n], model.make_contiguous());
+        // Found empty: everything read is handed back.
+        prop_assert!(c.pop().is_none());
+        prop_assert_eq!(p.len(), 0);
+        prop_assert_eq!(p.slots(), cap);
+        prop_assert!(c.is_empty());
     }
 }

@@ -5,15 +5,15 @@
 use loom::thread;
 use ticklane_ring::ring;
 
-/// Single push/pop across threads on a capacity-2 ring (wraps once): order, no loss, no slot
-/// race (loom's `UnsafeCell` tracking would flag a read of a slot concurrent with its write).
-#[test]
-fn push_pop_wraps() {
-    loom::model(|| {
-        let (mut p, mut c) = ring::<u32>(2);
+/// `items` single pushes and pops across threads on a ring of `capacity`: order, no loss, no
+/// slot race (loom's `UnsafeCell` tracking would flag a read of a slot concurrent with its
+/// write).
+fn push_pop(capacity: usize, items: u32) {
+    loom::model(move || {
+        let (mut p, mut c) = ring::<u32>(capacity);
         let t = thread::spawn(move || {
             let mut i = 0;
-            while i < 3 {
+            while i < items {
                 if p.push(i).is_ok() {
                     i += 1;
                 } else {
@@ -22,7 +22,7 @@ fn push_pop_wraps() {
             }
         });
         let mut expect = 0;
-        while expect < 3 {
+        while expect < items {
             match c.pop() {
                 Some(v) => {
                     assert_eq!(v, expect);
@@ -34,6 +34,12 @@ fn push_pop_wraps() {
         t.join().expect("producer");
         assert_eq!(c.pop(), None);
     });
+}
+
+/// A capacity-2 ring (wraps once).
+#[test]
+fn push_pop_wraps() {
+    push_pop(2, 3);
 }
 
 /// Batch APIs (push_slice / write_chunk / pop_into) on a capacity-2 ring.
@@ -74,6 +80,15 @@ fn batches_wrap() {
         t.join().expect("producer");
         assert_eq!(got, [0, 1, 2]);
     });
+}
+
+/// Slots handed back in batches: on an 8-slot ring the consumer stores `head` every second
+/// item (or when it finds nothing new), so the producer's reuse of a slot waits on a store
+/// made one item later than the read of that slot. 10 items: the ring wraps, and the two last
+/// pushes need slots that only a batched (or a nothing-new) hand-back frees.
+#[test]
+fn batched_hand_back_wraps() {
+    push_pop(8, 10);
 }
 
 /// The stamped ring: single push/pop across threads on its smallest ring (2 slots), three
