@@ -32,9 +32,9 @@
 //!   the other core except to publish its own index.
 //! * The producer publishes `tail` on every push (an item is visible at once). The consumer
 //!   hands its read slots back (stores `head`) in batches of up to 32 items, and at once
-//!   whenever it looks for items and finds none new: a producer running ahead then reloads `head` once per
-//!   32 items instead of once per item (see `release_every`; the producer sees at most a quarter
-//!   of the ring as taken that the consumer has already read).
+//!   whenever it looks for items and finds none new: a producer running ahead then reloads
+//!   `head` once per 32 items instead of once per item (see `release_every`; the producer sees
+//!   at most a quarter of the ring as taken that the consumer has already read).
 //! * Full is an explicit `Err(Full(item))`; nothing blocks, spins or drops silently.
 //! * `T: Copy` is enforced, so no slot ever needs dropping and dropping either side (or both, in
 //!   any order) is trivially safe; the buffer is freed when the last side goes away.
@@ -689,8 +689,8 @@ impl<T: Copy> Consumer<T> {
     }
 
     /// Copies up to `out.len()` of the oldest items into the front of `out`, returns how many
-    /// (0 when empty). Marks them read with no atomic store: their slots go back to the
-    /// producer with the next hand-back (see the crate's design notes).
+    /// (0 when empty). Marks them read: their slots go back to the producer in batches (see
+    /// the crate's design notes).
     #[inline]
     pub fn pop_into(&mut self, out: &mut [T]) -> usize {
         let n = self.available(out.len()).min(out.len());
@@ -826,10 +826,10 @@ impl<T: Copy> ReadChunk<'_, T> {
         // `stored` being the `head` we last stored, never past our local `head`: so it will not
         // touch these slots until `hand_back` stores a `head` past them, which needs our local
         // `head` to move past them first; only `commit*` move it, and they take the chunk (and
-        // with it these borrows) by value. They
-        // are the slot indices `[start, start + first)` and `[0, len - first)`, inside the
-        // buffer, and `base` may be offset to any slot (see `slots_ptr`): `Slot<T>` is
-        // `repr(transparent)` over `UnsafeCell<MaybeUninit<T>>`, so each slot is a `T` here.
+        // with it these borrows) by value. They are the slot indices `[start, start + first)`
+        // and `[0, len - first)`, inside the buffer, and `base` may be offset to any slot (see
+        // `slots_ptr`): `Slot<T>` is `repr(transparent)` over `UnsafeCell<MaybeUninit<T>>`, so
+        // each slot is a `T` here.
         // Shared references into `UnsafeCell`s are sound while nothing writes those cells.
         unsafe {
             (
@@ -865,7 +865,7 @@ impl<T: Copy> ReadChunk<'_, T> {
 }
 
 impl<T> Drop for Consumer<T> {
-    /// Hands back the slots read since the last release, so that [`Producer::len`] stays
+    /// Hands back the slots read since the last hand-back, so that [`Producer::len`] stays
     /// exact once the consumer is gone.
     fn drop(&mut self) {
         if self.released.get() != self.head {

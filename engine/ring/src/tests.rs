@@ -466,7 +466,8 @@ proptest! {
                     }
                 }
                 Op::Pop => {
-                    read((&mut held, &mut known, &mut seen), pushed, 1, model.len(), usize::from(!model.is_empty()));
+                    let n = usize::from(!model.is_empty());
+                    read((&mut held, &mut known, &mut seen), pushed, 1, model.len(), n);
                     prop_assert_eq!(c.pop(), model.pop_front());
                 }
                 Op::Peek => {

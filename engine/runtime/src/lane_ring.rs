@@ -118,8 +118,8 @@ impl LaneConsumer {
     /// them; returns how many. The index ring lends them in place (no copy: `f` reads them
     /// where the feed wrote them, and after the last one they are marked read; their slots
     /// return to the feed once 32 have gathered (fewer on rings under 128 slots) or when the
-    /// lane next finds no new events, see `ticklane_ring`'s design notes); the stamped ring copies them
-    /// into `scratch` first.
+    /// lane next finds no new events, see `ticklane_ring`'s design notes); the stamped ring
+    /// copies them into `scratch` first.
     #[inline(always)]
     pub fn consume(&mut self, scratch: &mut [LaneEvent], mut f: impl FnMut(&LaneEvent)) -> usize {
         match self {
