@@ -77,8 +77,8 @@ fn read_slots_go_back_in_batches_when_the_consumer_looks_for_items_and_on_drop()
     let mut out = [0u64; 68];
     assert_eq!(c.pop_into(&mut out[..10]), 10);
     assert_eq!(p.len(), 68);
-    // Asking for more than it knows of (68 > 58) hands back the 10 before reading 58 more,
-    // and those 58 are a batch of their own.
+    // Asking for more than it knows of (68 > 58), it finds nothing new published: the 10 go
+    // back before it reads 58 more, and those 58 are a batch of their own.
     assert_eq!(c.pop_into(&mut out), 58);
     assert_eq!(p.len(), 0);
     p.push(100).expect("room");
