@@ -623,6 +623,19 @@ impl<T: Copy> WriteChunk<'_, T> {
     }
 }
 
+impl<T> Consumer<T> {
+    /// Stores `head` for the producer if it moved since the last store.
+    #[inline(always)]
+    fn hand_back(&self) {
+        if self.released.get() != self.head {
+            self.released.set(self.head);
+            // Release: our slot reads above happen-before the producer (Acquire load of
+            // `head`) overwrites those slots.
+            self.shared.head.store(self.head, Ordering::Release);
+        }
+    }
+}
+
 impl<T: Copy> Consumer<T> {
     /// Number of readable items, refreshing the cached producer index only if fewer than
     /// `want` are known to be available.
@@ -653,17 +666,6 @@ impl<T: Copy> Consumer<T> {
         self.head = self.head.wrapping_add(n);
         if self.head.wrapping_sub(self.released.get()) >= self.release_every {
             self.hand_back();
-        }
-    }
-
-    /// Stores `head` for the producer if it moved since the last store.
-    #[inline(always)]
-    fn hand_back(&self) {
-        if self.released.get() != self.head {
-            self.released.set(self.head);
-            // Release: our slot reads above happen-before the producer (Acquire load of
-            // `head`) overwrites those slots.
-            self.shared.head.store(self.head, Ordering::Release);
         }
     }
 
@@ -868,9 +870,7 @@ impl<T> Drop for Consumer<T> {
     /// Hands back the slots read since the last hand-back, so that [`Producer::len`] stays
     /// exact once the consumer is gone.
     fn drop(&mut self) {
-        if self.released.get() != self.head {
-            self.shared.head.store(self.head, Ordering::Release);
-        }
+        self.hand_back();
     }
 }
 
