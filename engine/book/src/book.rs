@@ -37,6 +37,23 @@ pub(crate) struct Book {
     pub state: Option<TradingState>,
     /// Live orders in this book.
     pub orders: u32,
+    /// Level hints, per side ([`Side::index`]): entry [`hint_of`]`(price)` holds the level slot
+    /// last found or made for a price with that hash. An add checks the hinted slot (live, its
+    /// price, this book and side: [`LevelSlot::owner`]) and searches the ladder only when it
+    /// is not that level. A stale hint (its level gone, the slot reused elsewhere, or another
+    /// price with the same hash) fails the check, so hints need no invalidation.
+    pub hints: [[u32; HINTS]; 2],
+}
+
+/// Level hints per side of a book ([`Book::hints`]): 64 entries, 256 bytes a side.
+pub(crate) const HINTS: usize = 64;
+
+/// The hint entry of `price`: the top bits of a Fibonacci (multiplicative) hash, so that the
+/// prices of nearby ticks, whatever the tick size, take spread-out entries.
+#[inline(always)]
+pub(crate) fn hint_of(price: Price) -> usize {
+    const FIB: u64 = 0x9E37_79B9_7F4A_7C15;
+    ((price.0 as u64).wrapping_mul(FIB) >> (u64::BITS - HINTS.trailing_zeros())) as usize
 }
 
 /// Initial level capacity of each side of a new book.
@@ -54,17 +71,18 @@ impl Book {
             info: None,
             state: None,
             orders: 0,
+            hints: [[NIL; HINTS]; 2],
         }
     }
 
-    /// Whether best bid >= best ask (read from the ladder keys alone).
+    /// Whether best bid >= best ask (read from the ladders' kept best keys alone).
     #[inline]
     pub(crate) fn compute_crossed(&self) -> bool {
         match (
-            self.sides[Side::Bid.index()].levels.last(),
-            self.sides[Side::Ask.index()].levels.last(),
+            self.sides[Side::Bid.index()].best_key(),
+            self.sides[Side::Ask.index()].best_key(),
         ) {
-            (Some(&(bid, _)), Some(&(ask_key, _))) => bid >= !ask_key,
+            (Some(bid), Some(ask_key)) => bid >= !ask_key,
             _ => false,
         }
     }
@@ -189,7 +207,7 @@ impl<'a> OrderBook<'a> {
     pub fn levels(&self, side: Side) -> Levels<'a> {
         Levels {
             book: *self,
-            entries: self.book().sides[side.index()].levels.iter().rev(),
+            entries: self.book().sides[side.index()].levels().iter().rev(),
         }
     }
 
@@ -202,14 +220,14 @@ impl<'a> OrderBook<'a> {
     pub fn level(&self, side: Side, price: Price) -> Option<LevelView> {
         let ladder = &self.book().sides[side.index()];
         let pos = ladder.find(Ladder::key(side, price)).ok()?;
-        Some(LevelView::of(self.level_slot(ladder.levels[pos].1)))
+        Some(LevelView::of(self.level_slot(ladder.levels()[pos].1)))
     }
 
     /// Orders at `price` on `side` in FIFO (time-priority) order; empty if there is no level.
     pub fn level_orders(&self, side: Side, price: Price) -> LevelOrders<'a> {
         let ladder = &self.book().sides[side.index()];
         let head = match ladder.find(Ladder::key(side, price)) {
-            Ok(pos) => self.level_slot(ladder.levels[pos].1).head,
+            Ok(pos) => self.level_slot(ladder.levels()[pos].1).head,
             Err(_) => NIL,
         };
         LevelOrders {

@@ -18,7 +18,12 @@
 //!   written once when the market is built, so it takes no page faults either.
 //! * Each side of a book is a `Vec<(key, level)>` sorted with the best price at the end, so the
 //!   busy top of the book is found by a short scan from the end and inserting or removing a
-//!   level there moves few bytes.
+//!   level there moves few bytes; the best entry is also kept beside it, in the book.
+//! * Each side also keeps 64 **level hints**: a direct-mapped table from a hash of the price to
+//!   the level slot last found or made for it. An add checks the hinted slot (live, at its
+//!   price, of this book and side) and searches the ladder only when the hint does not name its
+//!   level: on the generated sessions only the adds that open a new level do. Hints are never
+//!   invalidated; a stale one fails the check.
 //! * One market-wide [`OrderIndex`] maps order ids to slots: a direct-mapped window in which
 //!   each recent id has exactly one place (NASDAQ's ids, which step by four, take consecutive
 //!   places), and an open-addressing overflow table for the old orders that the window has moved
@@ -26,14 +31,15 @@
 //!   event touches anyway); a removal empties the place.
 //!
 //! Bytes per live order: [`ORDER_SLOT_BYTES`] (40) in the slab, plus the index, which is sized
-//! by the reserve, not by the live count: its window has two 4-byte places per reserved order,
-//! and its overflow table holds as many old orders as the reserve without growing (two 4-byte
-//! entries per reserved order): 16 bytes per reserved order, 1 MiB for the engine's usual
-//! reserve of 65,536 orders, of which a session touches the window's recent part and the few
-//! overflowed entries. With the live set near the reserve that is **about 56 bytes per live
-//! order**. Bytes per
-//! live level: [`LEVEL_SLOT_BYTES`] (32) in the slab plus a 16-byte ladder entry: **48 bytes
-//! per level** (plus unused `Vec` capacity). These constants are pinned by a unit test.
+//! by the reserve, not by the live count: its window has eight 4-byte places per reserved
+//! order, and its overflow table holds as many old orders as the reserve without growing (two
+//! 4-byte entries per reserved order): 40 bytes per reserved order, 2.5 MiB for the engine's
+//! usual reserve of 65,536 orders, of which a session touches the window's recent part and the
+//! overflowed entries. With the live set near the reserve that is **about 80 bytes per live
+//! order**. Bytes per live level: [`LEVEL_SLOT_BYTES`] (32) in the slab plus a 16-byte ladder
+//! entry: **48 bytes per level** (plus unused `Vec` capacity). Bytes per book: 512 of level
+//! hints, plus the two ladders (32 entries each, 1 KiB, to start). These constants are pinned
+//! by a unit test.
 //!
 //! # Example
 //!
@@ -82,5 +88,6 @@ mod tests {
         assert_eq!(LEVEL_SLOT_BYTES, 32);
         assert_eq!(core::mem::size_of::<(i64, u32)>(), 16);
         assert_eq!(core::mem::size_of::<ApplyResult>(), 12);
+        assert_eq!(core::mem::size_of::<[[u32; book::HINTS]; 2]>(), 512);
     }
 }

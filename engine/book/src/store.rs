@@ -45,6 +45,18 @@ pub(crate) struct LevelSlot {
     pub head: u32,
     /// Last order.
     pub tail: u32,
+    /// Book and side of the level (`book << 1 | side index`), `NIL` when free. With `price`
+    /// and a non-zero `count` it identifies a live level, so a book's level hints are checked
+    /// against the slot and need no invalidation (see [`crate::book::Book::hints`]).
+    pub owner: u32,
+}
+
+impl LevelSlot {
+    /// [`LevelSlot::owner`] of a level of book `b` on `side`.
+    #[inline(always)]
+    pub fn owner_of(b: u32, side: Side) -> u32 {
+        b << 1 | side.index() as u32
+    }
 }
 
 /// A `Vec` of slots with a free list threaded through the slots.
@@ -96,6 +108,7 @@ impl FreeLink for LevelSlot {
             count: 0,
             head: NIL,
             tail: NIL,
+            owner: NIL,
         }
     }
     #[inline(always)]
@@ -108,6 +121,7 @@ impl FreeLink for LevelSlot {
         self.tail = NIL;
         self.count = 0;
         self.qty = 0;
+        self.owner = NIL;
     }
 }
 
@@ -173,10 +187,16 @@ impl<T: FreeLink> Slab<T> {
 /// `-price - 1`, order-reversing and overflow-free) for asks, so both sides are ascending by key
 /// and the best level is at the end. Activity concentrates near the top of the book, so inserts
 /// and removals there move few elements, and lookups scan a few entries from the end before
-/// falling back to binary search.
-#[derive(Clone, Debug, Default)]
+/// falling back to binary search. The best entry is also kept beside the `Vec` (`best`,
+/// `best_key`), so that the top of book and the crossed check read the book's own line, not
+/// the entries.
+#[derive(Clone, Debug)]
 pub(crate) struct Ladder {
-    pub levels: Vec<(i64, u32)>,
+    levels: Vec<(i64, u32)>,
+    /// The last entry's level slot (the best level), `NIL` when the side is empty.
+    best: u32,
+    /// The last entry's key (0 when the side is empty).
+    best_key: i64,
 }
 
 /// Entries checked linearly from the best end before binary search.
@@ -186,6 +206,8 @@ impl Ladder {
     pub fn with_capacity(n: usize) -> Self {
         Self {
             levels: Vec::with_capacity(n),
+            best: NIL,
+            best_key: 0,
         }
     }
 
@@ -218,15 +240,35 @@ impl Ladder {
         v[..stop].binary_search_by(|e| e.0.cmp(&key))
     }
 
+    /// The entries, worst to best.
+    #[inline(always)]
+    pub fn levels(&self) -> &[(i64, u32)] {
+        &self.levels
+    }
+
     /// Level slot of the best level.
     #[inline(always)]
     pub fn best(&self) -> Option<u32> {
-        self.levels.last().map(|e| e.1)
+        (self.best != NIL).then_some(self.best)
+    }
+
+    /// Key of the best level.
+    #[inline(always)]
+    pub fn best_key(&self) -> Option<i64> {
+        (self.best != NIL).then_some(self.best_key)
+    }
+
+    /// Whether the kept best entry is the last entry (for invariant checks).
+    pub fn best_is_last(&self) -> bool {
+        self.levels.last().copied() == self.best().map(|l| (self.best_key, l))
     }
 
     #[inline]
     pub fn insert(&mut self, pos: usize, key: i64, level: u32) {
         self.levels.insert(pos, (key, level));
+        if pos + 1 == self.levels.len() {
+            (self.best_key, self.best) = (key, level);
+        }
     }
 
     #[inline(always)]
@@ -234,6 +276,9 @@ impl Ladder {
         match self.find(key) {
             Ok(pos) => {
                 self.levels.remove(pos);
+                if pos == self.levels.len() {
+                    (self.best_key, self.best) = self.levels.last().copied().unwrap_or((0, NIL));
+                }
                 true
             }
             Err(_) => false,
