@@ -47,6 +47,7 @@ pub(crate) struct Book {
 
 /// Level hints per side of a book ([`Book::hints`]): 64 entries, 256 bytes a side.
 pub(crate) const HINTS: usize = 64;
+const _: () = assert!(HINTS.is_power_of_two() && HINTS > 1);
 
 /// The hint entry of `price`: the top bits of a Fibonacci (multiplicative) hash, so that the
 /// prices of nearby ticks, whatever the tick size, take spread-out entries.

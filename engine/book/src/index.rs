@@ -44,9 +44,18 @@ const MIN_WINDOW: usize = 16;
 /// its place again (`places` references later) moves to the overflow, and a lookup of it then
 /// costs a probe there; on the generated sessions two places per reserved order (the first
 /// size) moved two thirds of the live orders to the overflow within 2 M messages (the deep
-/// orders, which live long), eight places a quarter of them, for 7–9% more events a second
+/// orders, which live long), eight places a quarter of them, for 6–9% more events a second
 /// (`BENCHMARKS.md`). Four bytes a place: 32 bytes per reserved order.
 const WINDOW_PER_ORDER: usize = 8;
+const _: () = assert!(WINDOW_PER_ORDER.is_power_of_two() && WINDOW_PER_ORDER >= 2);
+/// Largest window: 2^26 places (256 MiB) cover the last 64 M references, more than a day's
+/// young orders; a larger reserve only grows the overflow table.
+const MAX_WINDOW: usize = 1 << 26;
+/// Places of the window of an index sized for `n` live orders.
+fn window_places(n: usize) -> usize {
+    twice_as_power_of_two(n.saturating_mul(WINDOW_PER_ORDER / 2), MIN_WINDOW).min(MAX_WINDOW)
+}
+
 /// Low key bits dropped by the place function while every key has the same remainder.
 const STRIDE_BITS: u32 = 2;
 
@@ -82,12 +91,12 @@ impl OrderIndex {
         Self::with_capacity(0)
     }
 
-    /// Empty index sized for `n` live orders: a window of `8n` places
-    /// (rounded up to a power of two), which covers the last `8n` references of a feed that
-    /// steps by four, and an overflow table that holds `n` old orders without growing, so that
-    /// a day whose live orders stay within `n` never reallocates the index.
+    /// Empty index sized for `n` live orders: a window of `8n` places (rounded up to a power of
+    /// two, at most 2^26), which covers the last `8n` references of a feed that steps by four,
+    /// and an overflow table that holds `n` old orders without growing, so that a day whose
+    /// live orders stay within `n` never reallocates the index.
     pub fn with_capacity(n: usize) -> Self {
-        let cap = twice_as_power_of_two(n.saturating_mul(WINDOW_PER_ORDER / 2), MIN_WINDOW);
+        let cap = window_places(n);
         Self {
             window: vec![EMPTY; cap],
             mask: cap - 1,
@@ -327,6 +336,18 @@ mod tests {
     use std::collections::HashMap;
 
     use crate::test_keys::{ins, model_step, rem, same_pairs, Keys, Op};
+
+    #[test]
+    fn sizes_for_a_reserve() {
+        // The engine's usual reserve: 8 window places and 2 overflow entries per order, 4 bytes
+        // each (the figures in the crate docs).
+        let t = OrderIndex::with_capacity(1 << 16);
+        assert_eq!((t.capacity(), t.overflow.capacity()), (1 << 19, 1 << 17));
+        assert_eq!(window_places(0), MIN_WINDOW);
+        assert_eq!(window_places(100_000), 1 << 20);
+        assert_eq!(window_places(1 << 30), MAX_WINDOW);
+        assert_eq!(window_places(usize::MAX), MAX_WINDOW);
+    }
 
     #[test]
     fn nasdaq_references_take_consecutive_places() {

@@ -33,13 +33,15 @@
 //! Bytes per live order: [`ORDER_SLOT_BYTES`] (40) in the slab, plus the index, which is sized
 //! by the reserve, not by the live count: its window has eight 4-byte places per reserved
 //! order, and its overflow table holds as many old orders as the reserve without growing (two
-//! 4-byte entries per reserved order): 40 bytes per reserved order, 2.5 MiB for the engine's
+//! 4-byte entries per reserved order): 40 bytes per reserved order for a power-of-two reserve
+//! (both round up to powers of two, so up to twice that otherwise), 2.5 MiB for the engine's
 //! usual reserve of 65,536 orders, of which a session touches the window's recent part and the
 //! overflowed entries. With the live set near the reserve that is **about 80 bytes per live
 //! order**. Bytes per live level: [`LEVEL_SLOT_BYTES`] (32) in the slab plus a 16-byte ladder
 //! entry: **48 bytes per level** (plus unused `Vec` capacity). Bytes per book: 512 of level
-//! hints, plus the two ladders (32 entries each, 1 KiB, to start). These constants are pinned
-//! by a unit test.
+//! hints, the two ladders' entries (32 each, 1 KiB, to start) and about 150 of other fields.
+//! The slot sizes, the hints' size and the index's size for the usual reserve are pinned by
+//! unit tests.
 //!
 //! # Example
 //!

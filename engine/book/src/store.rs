@@ -55,6 +55,12 @@ impl LevelSlot {
     /// [`LevelSlot::owner`] of a level of book `b` on `side`.
     #[inline(always)]
     pub fn owner_of(b: u32, side: Side) -> u32 {
+        // Unique below 2^31 books (each book holds 1.5 KiB, so a market never gets there);
+        // `NIL` stays free for free slots.
+        debug_assert!(
+            b < NIL >> 1,
+            "book index {b} leaves no room for the side bit"
+        );
         b << 1 | side.index() as u32
     }
 }
@@ -171,13 +177,17 @@ impl<T: FreeLink> Slab<T> {
 
     /// Number of slots on the free list (walks it; for invariant checks).
     pub fn free_count(&self) -> usize {
-        let mut n = 0;
-        let mut i = self.free;
-        while i != NIL && n <= self.slots.len() {
-            n += 1;
-            i = self.slots[i as usize].link();
-        }
-        n
+        self.free_slots().count()
+    }
+
+    /// The slots on the free list, most recently freed first (for invariant checks). Stops
+    /// after `slots.len() + 1` steps, or at a link out of range, should the list be broken.
+    pub fn free_slots(&self) -> impl Iterator<Item = u32> + '_ {
+        core::iter::successors(Some(self.free), |&i| {
+            self.slots.get(i as usize).map(FreeLink::link)
+        })
+        .take_while(|&i| i != NIL)
+        .take(self.slots.len() + 1)
     }
 }
 
