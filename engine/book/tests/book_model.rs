@@ -145,11 +145,28 @@ fn invalid_op() -> impl Strategy<Value = Op> {
     ]
 }
 
+/// Valid events over 256 prices a side (the two sides' grids overlap, so books cross and
+/// lock): more prices than a side has level hints, so adds meet hints of other prices and of
+/// level slots reused elsewhere.
+fn wide_op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        8 => (1..=INSTRUMENTS, any::<bool>(), any::<u8>(), 1u16..500)
+            .prop_map(|(inst, bid, px, qty)| Op::Add { inst, bid, px, qty }),
+        2 => (any::<u16>(), any::<u8>(), any::<bool>())
+            .prop_map(|(pick, frac, with_price)| Op::Exec { pick, frac, with_price }),
+        2 => (any::<u16>(), any::<u8>()).prop_map(|(pick, frac)| Op::Cancel { pick, frac }),
+        5 => any::<u16>().prop_map(|pick| Op::Delete { pick }),
+        2 => (any::<u16>(), any::<u8>(), 1u16..500)
+            .prop_map(|(pick, px, qty)| Op::Replace { pick, px, qty }),
+    ]
+}
+
 fn mixed_op() -> impl Strategy<Value = Op> {
     prop_oneof![3 => valid_op(), 1 => invalid_op()]
 }
 
-/// Bids rest at 90.00..=90.11, asks at 90.12..=90.23: valid adds never cross.
+/// Bids rest at 90.00..=90.11, asks at 90.12..=90.23 while `px < 12`: valid adds never cross
+/// (`wide_op`'s larger `px` let the grids overlap).
 fn price(bid: bool, px: u8) -> Price {
     let base = if bid { 9000 } else { 9012 };
     Price((base + i64::from(px)) * TICK)
@@ -569,6 +586,18 @@ proptest! {
         // A tiny initial capacity forces slab and index growth mid-sequence.
         let (m, _, _) = run(&ops, 4)?;
         prop_assert_eq!(m.anomalies().total(), 0, "{}", m.anomalies());
+    }
+
+    /// Valid events over wide, overlapping price grids: the books match the reference after
+    /// every event, and the only anomalies are the crossed books the reference counts too.
+    #[test]
+    fn wide_price_grids_match_reference(ops in prop::collection::vec(wide_op(), 1..800)) {
+        let (m, r, _) = run(&ops, 4)?;
+        prop_assert_eq!(m.anomalies().total(), r.anomaly(AnomalyKind::CrossedBook));
+        prop_assert_eq!(
+            m.anomalies().get(AnomalyKind::CrossedBook),
+            r.anomaly(AnomalyKind::CrossedBook)
+        );
     }
 
     /// Sequences with invalid events mixed in: both models agree after every event, and every
