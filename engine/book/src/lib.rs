@@ -39,7 +39,8 @@
 //! overflowed entries. With the live set near the reserve that is **about 80 bytes per live
 //! order**. Bytes per live level: [`LEVEL_SLOT_BYTES`] (32) in the slab plus a 16-byte ladder
 //! entry: **48 bytes per level** (plus unused `Vec` capacity). Bytes per book: 512 of level
-//! hints, the two ladders' entries (32 each, 1 KiB, to start) and about 150 of other fields.
+//! hints, 120 of other fields (the two ladders' headers among them) and the ladders' entries
+//! (32 a side, 1 KiB, to start).
 //! The slot sizes, the hints' size and the index's size for the usual reserve are pinned by
 //! unit tests.
 //!

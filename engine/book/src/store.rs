@@ -55,7 +55,7 @@ impl LevelSlot {
     /// [`LevelSlot::owner`] of a level of book `b` on `side`.
     #[inline(always)]
     pub fn owner_of(b: u32, side: Side) -> u32 {
-        // Unique below 2^31 books (each book holds 1.5 KiB, so a market never gets there);
+        // Unique below 2^31 books (each book takes over 1.6 KiB, so no market gets there);
         // `NIL` stays free for free slots.
         debug_assert!(
             b < NIL >> 1,
