@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
-# The book alone, A/B in one process: the working tree's `engine/book` against REV's (default
-# HEAD~1), on the same pre-decoded events of a generated session, alternately, ROUNDS rounds
-# (default 21). A shared VM drifts too much for two separate runs to compare; within one
-# process, round by round, a 5% difference shows. Builds a scratch crate under
-# target/book-ab (its own workspace, release profile as the project's).
+# The book alone, A/B in one process: the working tree's `engine/book` (uncommitted edits
+# included) against revision REV's (default HEAD: try an edit against the last commit), on the
+# same pre-decoded events of a generated session, alternately, ROUNDS rounds (default 21). A
+# shared VM drifts too much for two separate runs to compare; within one process the two meet
+# the same drift, round by round (an A/A run, the same book on both sides, is in BENCHMARKS.md
+# to show the noise left). Builds a scratch crate under target/book-ab (its own workspace,
+# release profile as the project's): REV's `engine/book/src` is compiled against the working
+# tree's `engine/core`, with `thiserror` its only other dependency.
 # Usage: benches/book_ab.sh [REV] [ROUNDS] [MESSAGES] [SEED]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rev=${1:-HEAD~1}
+rev=${1:-HEAD}
 rounds=${2:-21}
 messages=${3:-2000000}
 seed=${4:-7}
+for v in "$rounds" "$messages" "$seed"; do
+    [[ $v =~ ^[0-9]+$ ]] || { echo "ROUNDS, MESSAGES and SEED are whole numbers (got $v)" >&2; exit 2; }
+done
 root=$(pwd)
 dir=target/book-ab
-rm -rf "$dir"
+# The sources only: the scratch crate's own build directory is kept between runs.
+rm -rf "$dir/old/src" "$dir/src"
 mkdir -p "$dir/old" "$dir/src"
 git archive "$rev" engine/book/src | tar -x -C "$dir/old" --strip-components=2
 cat > "$dir/old/Cargo.toml" <<TOML
@@ -89,7 +96,8 @@ macro_rules! pass {
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+    let n = v.len();
+    (v[(n - 1) / 2] + v[n / 2]) / 2.0
 }
 
 fn main() {
@@ -144,5 +152,5 @@ fn main() {
 }
 RUST
 cp Cargo.lock "$dir/Cargo.lock"
-(cd "$dir" && cargo build --release -q)
+(cd "$dir" && CARGO_TARGET_DIR=target cargo build --release -q)
 "$dir/target/release/book-ab" "$rounds" "$messages" "$seed"
