@@ -390,8 +390,10 @@ impl Market {
                     lost_messages: 0,
                     first_lost: first_sequence,
                 });
-                s.gaps += 1;
-                s.lost_messages += count;
+                // Saturating: the counts come from the event, which a corrupt or crafted
+                // recording can make as large as it likes; `apply` never panics.
+                s.gaps = s.gaps.saturating_add(1);
+                s.lost_messages = s.lost_messages.saturating_add(count);
             }
             _ => {}
         }

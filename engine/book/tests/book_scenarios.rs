@@ -611,6 +611,35 @@ fn events_that_do_not_touch_the_book() {
 }
 
 #[test]
+fn feed_gaps_mark_the_market_stale_and_their_counts_saturate() {
+    let mut m = Market::new();
+    add(&mut m, I1, 1, Side::Bid, 100, 10);
+    assert!(m.stale().is_none());
+    let gap = |first_sequence, count| {
+        ev(
+            InstrumentId::NONE,
+            EventBody::FeedGap {
+                first_sequence,
+                count,
+            },
+        )
+    };
+    let r = m.apply(&gap(7, 3));
+    assert_eq!(r.anomaly, Some(AnomalyKind::FeedGap));
+    assert!(!r.book_changed);
+    // A count as large as a corrupt recording can make it, then more: counted, saturated,
+    // never a panic (an overflow check fails this in a debug build).
+    m.apply(&gap(20, u64::MAX));
+    m.apply(&gap(30, 5));
+    let s = m.stale().expect("stale after a gap");
+    assert_eq!((s.gaps, s.lost_messages, s.first_lost), (3, u64::MAX, 7));
+    assert_eq!(m.anomalies().get(AnomalyKind::FeedGap), 3);
+    // The books are untouched.
+    assert_eq!(m.book(I1).expect("book").best_bid(), Some(lv(100, 10, 1)));
+    ok(&m);
+}
+
+#[test]
 fn large_ids_and_instruments_and_slot_reuse() {
     let mut m = Market::with_capacity(4, 1);
     let big = InstrumentId(u32::MAX);
