@@ -101,7 +101,10 @@ impl MessageHistory {
     /// Packs the held messages of `[first, first + count)` into MoldUDP64 packets of `session`
     /// of at most `max_packet` bytes, calling `emit` for each, and returns how many messages
     /// were packed (fewer than `count` when part of the range is not held; nothing is packed
-    /// when `first` itself is not held).
+    /// when `first` itself is not held). A held message longer than such a packet holds goes
+    /// in a packet of its own size, as the relay's live path sends it
+    /// ([`MoldPacketBuilder::push_any`]); it used to fail the whole call, and catch-up then
+    /// served nothing of the range.
     pub fn pack(
         &self,
         session: Session,
@@ -116,7 +119,7 @@ impl MessageHistory {
             let Some(msg) = self.get(first + packed) else {
                 break;
             };
-            builder.push(msg, &mut emit)?;
+            builder.push_any(msg, &mut emit)?;
             packed += 1;
         }
         if let Some(p) = builder.flush() {
@@ -201,5 +204,49 @@ mod tests {
         let n = h.pack(*b"SESSION001", 450, 100, 1400, |_| {}).unwrap();
         assert_eq!(n, 51);
         assert_eq!(h.pack(*b"SESSION001", 501, 5, 1400, |_| {}).unwrap(), 0);
+    }
+
+    #[test]
+    fn a_message_longer_than_a_packet_is_packed_alone_and_the_range_is_served() {
+        let mut h = MessageHistory::new(usize::MAX, usize::MAX);
+        let big = vec![0xB5u8; 2_000];
+        for seq in 1..=9 {
+            h.push(seq, if seq == 5 { &big } else { b"small" });
+        }
+        let mut packets = Vec::new();
+        let n = h
+            .pack(*b"SESSION001", 1, 9, 1400, |p| packets.push(p.to_vec()))
+            .unwrap();
+        assert_eq!(n, 9);
+        let got: Vec<(u64, Vec<Vec<u8>>)> = packets
+            .iter()
+            .map(|p| {
+                let p = MoldPacket::parse(p).unwrap();
+                let msgs = p.messages().map(|m| m.unwrap().to_vec()).collect();
+                (p.sequence(), msgs)
+            })
+            .collect();
+        let small = |k| vec![b"small".to_vec(); k];
+        assert_eq!(
+            got,
+            vec![(1, small(4)), (5, vec![big.clone()]), (6, small(4))]
+        );
+        // The big message first and last in the range.
+        let mut seqs = Vec::new();
+        assert_eq!(
+            h.pack(*b"SESSION001", 5, 1, 1400, |p| seqs
+                .push(MoldPacket::parse(p).unwrap().sequence()))
+                .unwrap(),
+            1
+        );
+        assert_eq!(seqs, [5]);
+        seqs.clear();
+        assert_eq!(
+            h.pack(*b"SESSION001", 3, 3, 1400, |p| seqs
+                .push(MoldPacket::parse(p).unwrap().sequence()))
+                .unwrap(),
+            3
+        );
+        assert_eq!(seqs, [3, 5]);
     }
 }

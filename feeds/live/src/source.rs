@@ -228,6 +228,10 @@ enum OpenLine {
 pub trait Downstream {
     /// A datagram arrived (before the session sees it); `kernel_ns` is its kernel receive time.
     fn arrived(&mut self, kernel_ns: Option<u64>);
+    /// The datagram that [`Downstream::arrived`] announced was a well-formed packet of this
+    /// session (data, even if nothing in it was new, a heartbeat or the end of session), so
+    /// the session is alive; not called for another session's packets or malformed ones.
+    fn of_session(&mut self) {}
     /// Message `seq`, in order, exactly once.
     fn message(&mut self, seq: u64, bytes: &[u8]);
     /// Messages `first .. first + count` are lost for good (in stream order).
@@ -851,15 +855,22 @@ fn on_datagram<D: Downstream>(
     };
     r.record(kernel_ns, rec_line, bytes);
     let foreign = session.stats().foreign_session;
-    if let Err(e) = session.on_packet(line, bytes, now, r) {
-        r.error(format!("line {line}: {e}"));
-    }
+    let accepted = match session.on_packet(line, bytes, now, r) {
+        Ok(()) => true,
+        Err(e) => {
+            r.error(format!("line {line}: {e}"));
+            false
+        }
+    };
     if line == RETRANSMIT_LINE {
         r.counters
             .recovered
             .store(session.stats().recovered, Ordering::Relaxed);
     }
     let ours = session.stats().foreign_session == foreign;
+    if ours && accepted {
+        r.down.of_session();
+    }
     if !ours && foreign == 0 {
         // The first packet of another session. If the feed moved to a new session (the end of
         // the old one lost), only these arrive from now on: they do not count as activity, so

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use ticklane_feeds::moldudp64::{MoldPacketBuilder, Session, DEFAULT_MAX_PACKET, HEADER_LEN};
+use ticklane_feeds::moldudp64::{MoldPacketBuilder, Session, DEFAULT_MAX_PACKET};
 use tokio::sync::mpsc;
 
 use crate::relay::RelayInput;
@@ -24,7 +24,9 @@ pub struct RelayUpstream {
     /// Sequence number the next message must carry to join the current packet.
     next: u64,
     closed: bool,
-    /// Datagrams arrived in the current burst, and whether any gave a new message.
+    /// Packets of this session arrived in the current burst (not another session's, not
+    /// malformed ones: those would make a dead session look alive to subscribers), and
+    /// whether any gave a new message.
     arrived: bool,
     forwarded: bool,
     /// Set by the owner (Ctrl-C) to end the receive loop cleanly.
@@ -60,25 +62,6 @@ impl RelayUpstream {
         }
     }
 
-    /// Sends message `seq` in a packet of its own, as large as it needs (a MoldUDP64 message
-    /// is at most 65,535 bytes: it always fits).
-    fn send_alone(&mut self, seq: u64, bytes: &[u8]) {
-        let mut solo = MoldPacketBuilder::new(self.session, seq)
-            .with_max_packet(HEADER_LEN + 2 + bytes.len())
-            .with_max_count(1);
-        let packet = match solo.try_push(bytes) {
-            Ok(true) => solo.flush().map(Bytes::copy_from_slice),
-            _ => None,
-        };
-        match packet {
-            Some(p) => self.send(RelayInput::Packet(p)),
-            None => tracing::error!(
-                "message {seq} ({} bytes) cannot be relayed: longer than a MoldUDP64 message",
-                bytes.len()
-            ),
-        }
-    }
-
     fn flush_packet(&mut self) {
         let packet = self
             .builder
@@ -91,7 +74,9 @@ impl RelayUpstream {
 }
 
 impl Downstream for RelayUpstream {
-    fn arrived(&mut self, _kernel_ns: Option<u64>) {
+    fn arrived(&mut self, _kernel_ns: Option<u64>) {}
+
+    fn of_session(&mut self) {
         self.arrived = true;
     }
 
@@ -104,21 +89,25 @@ impl Downstream for RelayUpstream {
                 Some(MoldPacketBuilder::new(self.session, seq).with_max_packet(DEFAULT_MAX_PACKET));
         }
         self.next = seq + 1;
-        let mut full = None;
+        // A message longer than a relay packet holds goes in a packet of its own at its own
+        // sequence number, after the packet so far (pushed into the current packet, it would
+        // have been dropped and every later message of that packet sent one number early).
+        let mut full: Vec<Bytes> = Vec::new();
         let pushed = match self.builder.as_mut() {
-            Some(b) => b.push(bytes, |p| full = Some(Bytes::copy_from_slice(p))),
+            Some(b) => b.push_any(bytes, |p| full.push(Bytes::copy_from_slice(p))),
             None => Ok(()),
         };
-        if let Some(p) = full {
+        for p in full {
             self.send(RelayInput::Packet(p));
         }
-        if pushed.is_err() {
-            // Longer than a relay packet holds: the packet so far goes out, this message goes
-            // in a packet of its own at its own sequence number, and the next message starts a
-            // new packet. (Pushed into the current packet, it would have been dropped and every
-            // later message of that packet sent one number early.)
+        if let Err(e) = pushed {
+            // Longer than any MoldUDP64 message: the session's parser refuses such a packet
+            // before it gets here. The next message starts a packet at its own number.
+            tracing::error!(
+                "message {seq} ({} bytes) cannot be relayed: {e}",
+                bytes.len()
+            );
             self.flush_packet();
-            self.send_alone(seq, bytes);
             self.builder = None;
         }
     }
@@ -129,6 +118,8 @@ impl Downstream for RelayUpstream {
 
     fn end_of_session(&mut self, next: u64) {
         self.flush_packet();
+        // Something new for subscribers: no heartbeat after it for this burst.
+        self.forwarded = true;
         self.send(RelayInput::EndOfSession(next));
     }
 
@@ -181,7 +172,7 @@ mod tests {
         up.message(2, &big);
         up.message(3, b"three");
         up.message(4, b"four");
-        up.arrived(None);
+        up.of_session();
         assert!(up.flush());
         assert_eq!(
             packets(&mut rx),
@@ -198,11 +189,11 @@ mod tests {
         let (tx, mut rx) = mpsc::channel(16);
         let mut up = RelayUpstream::new(tx, *b"SESSION001");
         // Data: no heartbeat.
-        up.arrived(None);
+        up.of_session();
         up.message(1, b"one");
         assert!(up.flush());
         // The exchange's heartbeat (nothing new): one heartbeat.
-        up.arrived(None);
+        up.of_session();
         assert!(up.flush());
         // A flush with nothing arrived (a gap timer): nothing.
         assert!(up.flush());

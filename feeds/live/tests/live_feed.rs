@@ -560,3 +560,58 @@ fn a_receiver_that_cannot_open_its_line_leaves_the_file_at_its_recording_path_al
     assert!(err.contains("line 0"), "{err}");
     assert_eq!(std::fs::read(&path).unwrap(), b"another recording");
 }
+
+#[test]
+fn a_relay_upstream_relays_heartbeats_for_its_own_sessions_packets_only() {
+    use ticklane_live::relay::RelayInput;
+    use ticklane_live::upstream::RelayUpstream;
+    // The relay's receive loop: a burst with nothing new becomes a heartbeat for subscribers,
+    // but only a burst of this session's packets. Another session's packets (the feed moved
+    // on, the end of this one lost) and malformed datagrams are not this session's activity:
+    // relayed as heartbeats, they made a dead session look alive to every subscriber.
+    let a = free_port();
+    let cfg = live_config(vec![line(a)], vec![]);
+    let (to_relay, mut relay) = tokio::sync::mpsc::channel(1024);
+    let mut up = RelayUpstream::new(to_relay, SESSION);
+    let counters = LiveCounters::default();
+    let live = std::thread::scope(|s| {
+        let rx = s.spawn(|| {
+            let mut live = LiveReport::default();
+            receive(&cfg, &mut up, &counters, &mut live).unwrap();
+            live
+        });
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let tx = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let pause = || std::thread::sleep(std::time::Duration::from_millis(30));
+        tx.send_to(&packet(1, &[b"one", b"two"]), a).unwrap();
+        pause();
+        for i in 0..5 {
+            let mut other =
+                ticklane_feeds::moldudp64::MoldPacketBuilder::new(*b"SESSION002", 1 + i);
+            other.push(b"new", |_| {}).unwrap();
+            tx.send_to(other.flush().unwrap(), a).unwrap();
+            pause();
+        }
+        tx.send_to(b"not a MoldUDP64 packet", a).unwrap();
+        pause();
+        // This session's heartbeat: relayed as one.
+        let ours = ticklane_feeds::moldudp64::MoldPacketBuilder::new(SESSION, 3);
+        tx.send_to(&ours.heartbeat(), a).unwrap();
+        // Longer: the heartbeat must be a burst of its own (one with the end of session in it
+        // gives something new, so no heartbeat).
+        std::thread::sleep(std::time::Duration::from_millis(150));
+        tx.send_to(&ours.end_of_session(), a).unwrap();
+        rx.join().unwrap()
+    });
+    assert_eq!(live.session.foreign_session, 5);
+    assert_eq!(live.session.malformed, 1);
+    let mut got = Vec::new();
+    while let Ok(input) = relay.try_recv() {
+        got.push(match input {
+            RelayInput::Packet(_) => "packet",
+            RelayInput::Heartbeat => "heartbeat",
+            RelayInput::EndOfSession(_) => "end",
+        });
+    }
+    assert_eq!(got, ["packet", "heartbeat", "end"]);
+}

@@ -558,6 +558,31 @@ impl MoldPacketBuilder {
         }
     }
 
+    /// Adds `msg` like [`MoldPacketBuilder::push`], except that a message longer than this
+    /// builder's packets hold is not an error: the pending packet goes to `emit`, then the
+    /// message alone in a packet of its own size (at its own sequence number), and the next
+    /// message starts a new packet. Errors only for a message longer than any MoldUDP64 block
+    /// carries (65,535 bytes).
+    pub fn push_any(&mut self, msg: &[u8], mut emit: impl FnMut(&[u8])) -> Result<(), MoldError> {
+        if msg.len() <= self.max_message_len() {
+            return self.push(msg, emit);
+        }
+        let mut solo = MoldPacketBuilder::new(self.session, self.next_sequence)
+            .with_max_packet(HEADER_LEN + 2 + msg.len())
+            .with_max_count(1);
+        // Checks the length against a block's limit before anything is emitted.
+        solo.push(msg, |_| {})?;
+        if let Some(p) = self.flush() {
+            emit(p);
+        }
+        solo.next_sequence = self.next_sequence;
+        if let Some(p) = solo.flush() {
+            emit(p);
+        }
+        self.next_sequence = self.next_sequence.saturating_add(1);
+        Ok(())
+    }
+
     /// Finishes the pending data packet and returns its bytes (valid until the next call on the
     /// builder); `None` when no messages are pending. Advances [`Self::next_sequence`].
     pub fn flush(&mut self) -> Option<&[u8]> {
@@ -606,6 +631,50 @@ mod tests {
         assert_eq!(
             h.as_bytes(),
             b"ABCDEFGHIJ\x01\x02\x03\x04\x05\x06\x07\x08\x0A\x0B"
+        );
+    }
+
+    #[test]
+    fn push_any_sends_a_long_message_alone_at_its_own_sequence_number() {
+        let mut b = MoldPacketBuilder::new(*b"SESSION001", 10).with_max_packet(100);
+        let mut out: Vec<(u64, u16, usize)> = Vec::new();
+        let mut emit = |bytes: &[u8]| {
+            let p = MoldPacket::parse(bytes).expect("a valid packet");
+            out.push((p.sequence(), p.message_count(), bytes.len()));
+        };
+        b.push_any(&[1; 10], &mut emit).unwrap();
+        b.push_any(&[2; 500], &mut emit).unwrap();
+        b.push_any(&[3; 10], &mut emit).unwrap();
+        // A long message with nothing pending.
+        b.push_any(&[4; 300], &mut emit).unwrap();
+        assert_eq!(b.next_sequence(), 14);
+        b.push_any(&[5; 10], &mut emit).unwrap();
+        if let Some(p) = b.flush() {
+            emit(p);
+        }
+        assert_eq!(
+            out,
+            [
+                (10, 1, HEADER_LEN + 12),
+                (11, 1, HEADER_LEN + 502),
+                (12, 1, HEADER_LEN + 12),
+                (13, 1, HEADER_LEN + 302),
+                (14, 1, HEADER_LEN + 12),
+            ]
+        );
+        // Longer than a block carries: an error, and nothing pending is lost or renumbered.
+        let mut emitted = 0;
+        b.push_any(&[6; 10], |_| emitted += 1).unwrap();
+        let err = b.push_any(&vec![7; 70_000], |_| emitted += 1);
+        assert_eq!(emitted, 0);
+        assert!(matches!(
+            err,
+            Err(MoldError::MessageTooLarge { len: 70_000, .. })
+        ));
+        assert_eq!(b.pending_count(), 1);
+        assert_eq!(
+            b.flush().map(|p| MoldPacket::parse(p).unwrap().sequence()),
+            Some(15)
         );
     }
 }
