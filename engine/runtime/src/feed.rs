@@ -107,10 +107,8 @@ struct LaneTx {
     staged: [LaneEvent; MAX_BATCH],
     len: usize,
     gone: bool,
-    /// Latest event time of this lane's instruments' events not sent ([`Route::Unread`])
-    /// since its last item: the lane must reach it before an item of an earlier time (event
-    /// time can go backwards in a spliced recording), as it would had it received them.
-    behind: Option<u64>,
+    /// Latest event time of the items staged for this lane (events and heartbeats).
+    reached: u64,
 }
 
 impl LaneTx {
@@ -137,6 +135,12 @@ pub struct Publisher {
     next_heartbeat: u64,
     /// Event time and route of the last event published.
     last: Option<(u64, Route)>,
+    /// Latest event time of the events published so far, whatever their route (sent to a
+    /// lane, to all, or not sent): a lane reaches it before an item of an earlier time (event
+    /// time can go backwards in a spliced recording), and at the end, as it would had it
+    /// received every event (as one lane does). Then timers and the venue's answers due in
+    /// between come out at the same point in every lane layout.
+    latest: u64,
     pace: Pace,
     pace_origin: Option<(u64, u64)>,
     paced: u64,
@@ -255,7 +259,7 @@ impl Publisher {
                     staged: [blank_event(); MAX_BATCH],
                     len: 0,
                     gone: false,
-                    behind: None,
+                    reached: 0,
                 })
                 .collect(),
             router,
@@ -270,6 +274,7 @@ impl Publisher {
             heartbeat_ns: if n == 1 { 0 } else { settings.heartbeat_ns },
             next_heartbeat: 0,
             last: None,
+            latest: 0,
             pace: settings.pace,
             pace_origin: None,
             paced: 0,
@@ -417,11 +422,12 @@ impl Publisher {
         self.seq += 1;
         self.stats.events += 1;
         self.last = Some((ev.ts.0, route));
+        self.latest = self.latest.max(ev.ts.0);
         match route {
             Route::Lane(l) => self.stage(usize::from(l), item),
             // Its lane would drop it: counted, not sent (it still took a sequence number, and
             // the lanes reach its time with the next item or the end heartbeat).
-            Route::Unread(l) => {
+            Route::Unread(_) => {
                 self.stats.unread += 1;
                 if self.stats.unread.is_multiple_of(4096) {
                     // The status line's count moves on through a long stretch of them too
@@ -429,9 +435,6 @@ impl Publisher {
                     self.control
                         .events
                         .store(self.stats.events, Ordering::Relaxed);
-                }
-                if let Some(tx) = self.lanes.get_mut(usize::from(l)) {
-                    tx.behind = Some(tx.behind.map_or(ev.ts.0, |b| b.max(ev.ts.0)));
                 }
                 Ok(())
             }
@@ -483,7 +486,9 @@ impl Publisher {
     fn heartbeat(&mut self, ts: u64, route: Route) -> Result<(), Stopped> {
         let boundary = ts - ts % self.heartbeat_ns;
         let first = self.next_heartbeat == 0;
-        self.next_heartbeat = boundary + self.heartbeat_ns;
+        // Saturating: an event time within a heartbeat of `u64::MAX` (corrupt or crafted) must
+        // not wrap the next boundary round to the start.
+        self.next_heartbeat = boundary.saturating_add(self.heartbeat_ns);
         if first || self.lanes.len() == 1 || route == Route::All {
             return Ok(());
         }
@@ -499,12 +504,15 @@ impl Publisher {
 
     #[inline(always)]
     fn stage(&mut self, lane: usize, item: LaneEvent) -> Result<(), Stopped> {
-        if let Some(b) = self.lanes[lane].behind.take() {
-            if b > item.event.ts.0 {
-                self.catch_up_to(lane, b, item.seq)?;
-            }
+        let ts = item.event.ts.0;
+        if ts < self.latest && self.lanes[lane].reached < self.latest {
+            // Event time went backwards (a spliced recording): the lane first reaches the
+            // latest time of the events published before this one, wherever they went, as
+            // it would had it received them all (one lane does).
+            self.catch_up_to(lane, self.latest, item.seq)?;
         }
         let tx = &mut self.lanes[lane];
+        tx.reached = tx.reached.max(ts);
         tx.staged[tx.len] = item;
         tx.len += 1;
         if tx.len >= self.batch {
@@ -513,8 +521,8 @@ impl Publisher {
         Ok(())
     }
 
-    /// A heartbeat at `ts` for `lane`, which did not receive events of its up to that time
-    /// (see `LaneTx::behind`).
+    /// A heartbeat at `ts` for `lane`, which did not receive the events up to that time
+    /// before an item of an earlier time (see `Publisher::latest`).
     #[cold]
     fn catch_up_to(&mut self, lane: usize, ts: u64, seq: u64) -> Result<(), Stopped> {
         self.stats.heartbeats += 1;
@@ -561,7 +569,13 @@ impl Publisher {
         let started = self.clock.raw();
         let mut backoff = Backoff::new(self.idle);
         let result = loop {
+            // Enqueued now, not when the wait began: the wait is the publish hop's
+            // (backpressure), not time spent in the ring.
+            let t = self.stamp();
             let tx = &mut self.lanes[lane];
+            for item in &mut tx.staged[done..n] {
+                item.t_enqueued = t;
+            }
             done += tx.tx.push_slice(&tx.staged[done..n]);
             if done == n {
                 break Ok(());
@@ -620,7 +634,7 @@ impl Publisher {
                 (0..self.lanes.len())
                     .filter(|&l| quiet(l))
                     .try_for_each(|l| {
-                        let reach = self.lanes[l].behind.take().map_or(ts, |b| b.max(ts));
+                        let reach = self.latest.max(ts);
                         self.stage(l, heartbeat_at(reach, seq))
                     })
             }
@@ -799,15 +813,7 @@ mod tests {
     /// session closes at one time in every layout.
     #[test]
     fn the_end_heartbeat_reaches_quiet_lanes_even_without_periodic_ones() {
-        let (tx0, mut rx0) = lane_ring(RingKind::Index, 64);
-        let (tx1, mut rx1) = lane_ring(RingKind::Index, 64);
-        let settings = PublisherSettings {
-            measure_latency: false,
-            batch: 4,
-            heartbeat_ns: 0,
-            ..PublisherSettings::default()
-        };
-        let mut p = Publisher::new(vec![tx0, tx1], Router::new(2, []), settings, Arc::default());
+        let (mut p, mut rx0, mut rx1) = two_lanes(0);
         for e in [ev(20, 2), ev(30, 3), ev(5_000, 2)] {
             assert_eq!(p.publish(&e, 0, 0), Ok(()));
         }
@@ -816,6 +822,42 @@ mod tests {
         let last = |v: Vec<LaneEvent>| v.last().map(|x| (x.seq, x.heartbeat, x.event.ts.0));
         assert_eq!(last(drain(&mut rx0)), Some((2, false, 5_000)));
         assert_eq!(last(drain(&mut rx1)), Some((3, true, 5_000)));
+    }
+
+    /// Event times at the end of `u64` (a corrupt or crafted source): the next heartbeat
+    /// boundary saturates instead of overflowing (a panic in debug builds; wrapped, every
+    /// later event sent every lane a heartbeat).
+    #[test]
+    fn heartbeats_at_the_end_of_u64_do_not_overflow() {
+        let (mut p, mut rx0, mut rx1) = two_lanes(1000);
+        for e in [ev(20, 2), ev(u64::MAX - 3, 2), ev(u64::MAX - 1, 2)] {
+            assert_eq!(p.publish(&e, 0, 0), Ok(()));
+        }
+        let stats = p.finish();
+        let boundary = u64::MAX - u64::MAX % 1000;
+        // Lane 1 (quiet): one heartbeat at the last boundary, then the end heartbeat.
+        assert_eq!(
+            sent(&mut rx1),
+            [(1, true, boundary), (3, true, u64::MAX - 1)]
+        );
+        // The boundary's and the end's.
+        assert_eq!(stats.heartbeats, 2);
+        assert_eq!(sent(&mut rx0).len(), 3);
+    }
+
+    /// Two lanes on index rings, instruments routed by id (`id % 2`), batches of 4, the given
+    /// heartbeat period, latency not measured.
+    fn two_lanes(heartbeat_ns: u64) -> (Publisher, LaneConsumer, LaneConsumer) {
+        let (tx0, rx0) = lane_ring(RingKind::Index, 64);
+        let (tx1, rx1) = lane_ring(RingKind::Index, 64);
+        let settings = PublisherSettings {
+            measure_latency: false,
+            batch: 4,
+            heartbeat_ns,
+            ..PublisherSettings::default()
+        };
+        let p = Publisher::new(vec![tx0, tx1], Router::new(2, []), settings, Arc::default());
+        (p, rx0, rx1)
     }
 
     /// One lane keeping only its strategies' books, whose one strategy subscribes to `X`.
@@ -904,8 +946,35 @@ mod tests {
                 (2, false, 100),
                 (4, true, 200),
                 (4, false, 120),
-                // The end: the last event (150) was not sent.
-                (6, true, 150)
+                // The end: the last event (150) was not sent; the lane ends at the latest
+                // time published (200), as one keeping every book does.
+                (6, true, 200)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_lane_reaches_the_time_of_events_sent_to_other_lanes_before_an_earlier_item() {
+        // Two lanes, event time going backwards: Y@10 to lane 1, X@1000 to lane 0, Y@200 to
+        // lane 1. One lane would be at 1000 before Y@200 (timers due by then fired): lane 1
+        // gets a heartbeat at 1000 first, and ends there. Forward time sends nothing extra.
+        let (mut p, mut rx0, mut rx1) = two_lanes(0);
+        for e in [ev(10, 1), ev(20, 1), ev(1_000, 2), ev(200, 1), ev(300, 1)] {
+            assert_eq!(p.publish(&e, 0, 0), Ok(()));
+        }
+        let stats = p.finish();
+        // The catch-up and the end's (lane 0 did not get the last event: it gets the end
+        // heartbeat at the latest time, its own).
+        assert_eq!(stats.heartbeats, 2);
+        assert_eq!(sent(&mut rx0), [(2, false, 1_000), (5, true, 1_000)]);
+        assert_eq!(
+            sent(&mut rx1),
+            [
+                (0, false, 10),
+                (1, false, 20),
+                (3, true, 1_000),
+                (3, false, 200),
+                (4, false, 300),
             ]
         );
     }
@@ -948,6 +1017,54 @@ mod tests {
         assert_eq!(stats.full_waits, 1);
         assert_eq!(stats.dropped_lane_gone, 2);
         assert_eq!(stats.per_lane, vec![2], "only what entered the ring");
+    }
+
+    /// Items that enter the ring after a wait for room are stamped enqueued when they enter,
+    /// so that the wait counts in the publish hop (backpressure), not in the ring's.
+    #[test]
+    fn items_pushed_after_a_full_ring_wait_are_stamped_when_they_enter() {
+        for kind in [RingKind::Index, RingKind::Stamped] {
+            let (tx0, mut rx0) = lane_ring(kind, 4);
+            let settings = PublisherSettings {
+                measure_latency: true,
+                batch: 16,
+                heartbeat_ns: 0,
+                idle: IdlePolicy::SpinYield { spins: 1 },
+                ..PublisherSettings::default()
+            };
+            let control = Arc::new(FeedControl::default());
+            let mut p = Publisher::new(vec![tx0], Router::new(1, []), settings, control.clone());
+            const PAUSE: std::time::Duration = std::time::Duration::from_millis(30);
+            // The consumer waits until the feed waits, then pauses before draining: whatever
+            // enters after the first slots was stamped at least `PAUSE` after them.
+            let consumer = std::thread::spawn(move || {
+                while control.full_waits.load(Ordering::Relaxed) == 0 {
+                    std::thread::yield_now();
+                }
+                std::thread::sleep(PAUSE);
+                let mut got = Vec::new();
+                while got.len() < 16 {
+                    match rx0.pop() {
+                        Some(x) => got.push(x),
+                        None => std::thread::yield_now(),
+                    }
+                }
+                got
+            });
+            for i in 0..16 {
+                assert_eq!(p.publish(&ev(i, 1), 0, 0), Ok(()));
+            }
+            let got = consumer.join().unwrap_or_default();
+            assert_eq!(got.len(), 16);
+            let first = got[0].t_enqueued;
+            let last = got[15].t_enqueued;
+            let waited = p.clock.nanos_between(first, last);
+            assert!(
+                waited >= PAUSE.as_nanos() as u64,
+                "{kind:?}: the last item's stamp is {waited} ns after the first's"
+            );
+            let _ = p.finish();
+        }
     }
 
     /// A lane that exits while its ring still has room: what the feed then stages for it is

@@ -76,6 +76,21 @@ const EQUITY_RESERVE: usize = 65_536;
 // sample its own run.
 const _: () = assert!(EQUITY_SAMPLE_NS <= u32::MAX as u64);
 
+/// `next_mark` once event time has passed the last second boundary a `u64` holds: no mark is
+/// due any more (not a multiple of [`EQUITY_SAMPLE_NS`], so never a boundary itself).
+const NO_MARK: u64 = u64::MAX;
+const _: () = assert!(!NO_MARK.is_multiple_of(EQUITY_SAMPLE_NS));
+
+/// The boundary `count` samples after the boundary `mark`, or [`NO_MARK`] past the end of
+/// event time (a corrupt or crafted time near `u64::MAX` must not wrap the marks round to the
+/// start: the lane would mark every second from zero, or loop for ever).
+fn next_mark_after(mark: u64, count: u64) -> u64 {
+    count
+        .checked_mul(EQUITY_SAMPLE_NS)
+        .and_then(|d| mark.checked_add(d))
+        .unwrap_or(NO_MARK)
+}
+
 /// Events between two publications of the latency status (tick-to-decision p50 and p99) by a
 /// lane that runs dry now and then (it publishes in an idle moment), and by one that never
 /// does (it publishes between two batches). See `Lane::idle_work`.
@@ -831,6 +846,9 @@ impl<V: Venue> Lane<V> {
             self.discarded += s.outbox.pending().len() as u64;
             s.outbox.clear_orders();
         }
+        // No strategy is called any more: their timers would only be recorded in their
+        // digests as received.
+        self.timers.clear();
     }
 
     fn slot_index(&self, strategy: u16) -> Option<usize> {
@@ -1097,8 +1115,12 @@ impl<V: Venue> Lane<V> {
             // before their time: the same book state and reports in every lane layout (a quiet
             // lane reaches the time on a heartbeat, a busy one on an event).
             let mark = Timestamp(self.next_mark);
-            if mark <= now && venue.is_none_or(|v| v > mark) && timer.is_none_or(|t| t > mark) {
-                self.next_mark += EQUITY_SAMPLE_NS;
+            if self.next_mark != NO_MARK
+                && mark <= now
+                && venue.is_none_or(|v| v > mark)
+                && timer.is_none_or(|t| t > mark)
+            {
+                self.next_mark = next_mark_after(self.next_mark, 1);
                 let quiet = self.mark_venue(mark);
                 self.sample_equity(mark);
                 if quiet {
@@ -1224,7 +1246,7 @@ impl<V: Venue> Lane<V> {
         let now = ev.ts;
         self.last_ts = self.last_ts.max(now);
         if self.next_mark == 0 {
-            self.next_mark = (now.0 / EQUITY_SAMPLE_NS + 1) * EQUITY_SAMPLE_NS;
+            self.next_mark = next_mark_after(now.0 - now.0 % EQUITY_SAMPLE_NS, 1);
         }
         let mut mask = self.mask_of(ev.instrument);
         if mask == 0
@@ -1403,7 +1425,7 @@ impl<V: Venue> Lane<V> {
             Some(d) if d <= now => d.0.saturating_sub(1),
             _ => now.0,
         };
-        if self.next_mark > last {
+        if self.next_mark == NO_MARK || self.next_mark > last {
             return;
         }
         let count = (last - self.next_mark) / EQUITY_SAMPLE_NS + 1;
@@ -1413,7 +1435,7 @@ impl<V: Venue> Lane<V> {
                 s.ledger.sample_equity_every(first, EQUITY_SAMPLE_NS, count);
             }
         }
-        self.next_mark += count * EQUITY_SAMPLE_NS;
+        self.next_mark = next_mark_after(self.next_mark, count);
     }
 
     /// Applies the control flags (kill switch); cheap, call once per batch.

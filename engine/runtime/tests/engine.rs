@@ -188,6 +188,45 @@ fn same_input_gives_the_same_digest_across_runs_lane_layouts_and_ring_kinds() {
     );
 }
 
+/// A spliced recording: event time goes backwards where the second half of a session is
+/// followed by its first half. A lane reaches the latest time published before an earlier
+/// item, wherever the later events went, as a single lane does: the same digests in every
+/// layout (a lane whose instruments stayed in the past fired its timers later than in one
+/// lane, and closed earlier).
+#[test]
+fn a_splice_where_event_time_goes_backwards_gives_the_same_digests_in_every_layout() {
+    let events = session(7, 6, 60_000);
+    // The opening (directory entries, trading states) first, as a recording starts; then
+    // the session's second half, then its first.
+    let (opening, rest) = events.split_at(1_000);
+    let (head, tail) = rest.split_at(rest.len() / 2);
+    let spliced: Vec<_> = opening.iter().chain(tail).chain(head).copied().collect();
+    assert!(opening
+        .iter()
+        .any(|e| matches!(e.body, ticklane_core::EventBody::InstrumentDirectory(_))));
+    let one = run(plan(
+        &spliced,
+        three_chasers(&[0, 0, 0]),
+        PanicPolicy::default(),
+    ));
+    let s = &one.lanes[0].strategies;
+    assert!(
+        s.iter().all(|st| st.commands > 20 && st.events > 500),
+        "{s:?}"
+    );
+    let (per1, d1) = digests(&one);
+    for layout in [[0, 1, 1], [2, 0, 1], [1, 1, 0]] {
+        let r = run(plan(
+            &spliced,
+            three_chasers(&layout),
+            PanicPolicy::default(),
+        ));
+        let (per, d) = digests(&r);
+        assert_eq!(per1, per, "1 lane vs {layout:?}");
+        assert_eq!(d1, d, "1 lane vs {layout:?}");
+    }
+}
+
 #[test]
 fn a_different_input_gives_a_different_digest() {
     let a = session(7, 6, 20_000);

@@ -96,13 +96,16 @@ fn new_lane<V: ticklane_runtime::Venue>(
     strategies: Vec<ticklane_runtime::StrategySpec>,
     venue: V,
 ) -> Lane<V> {
-    match Lane::new(
-        LaneSettings::default(),
-        strategies,
-        venue,
-        Arc::default(),
-        None,
-    ) {
+    lane_with_settings(LaneSettings::default(), strategies, venue)
+}
+
+/// A lane with `settings`, no control handle and no incident sink.
+fn lane_with_settings<V: ticklane_runtime::Venue>(
+    settings: LaneSettings,
+    strategies: Vec<ticklane_runtime::StrategySpec>,
+    venue: V,
+) -> Lane<V> {
+    match Lane::new(settings, strategies, venue, Arc::default(), None) {
         Ok(l) => l,
         Err(e) => panic!("{e}"),
     }
@@ -743,6 +746,100 @@ fn the_venue_is_marked_on_every_second_boundary_until_a_mark_is_quiet() {
     assert_eq!(got, vec![SEC, 2 * SEC, 3 * SEC]);
 }
 
+#[test]
+fn event_times_at_the_end_of_u64_neither_panic_nor_wrap_the_marks_round() {
+    // A corrupt or crafted source can stamp events within a second of `u64::MAX`: past the
+    // last second boundary a `u64` holds no mark is due (the next boundary's arithmetic
+    // overflowed: a panic in a debug build, marks wrapped round to zero or a lane looping for
+    // ever in a release one).
+    const SEC: u64 = 1_000_000_000;
+    let s = session(1, 1, 10);
+    let last_boundary = u64::MAX - u64::MAX % SEC;
+    // From an ordinary start, then a jump to the end of time.
+    let marks = Arc::new(Mutex::new(Vec::new()));
+    let mut lane = new_lane(Vec::new(), MarkLog(marks.clone()));
+    lane.start();
+    lane.process(&item(0, at(SEC / 2, &s[0])), false);
+    lane.process(&item(1, at(u64::MAX - 5, &s[1])), false);
+    lane.process(&item(2, at(u64::MAX, &s[2])), false);
+    lane.process(&item(3, at(u64::MAX, &s[3])), false);
+    let _ = lane.finish();
+    // Quiet marks: the one at 1 s stands for every boundary after it.
+    assert_eq!(marks.lock().map(|m| m.clone()).unwrap_or_default(), [SEC]);
+    // Starting just before the last boundary: marked there, then none.
+    let marks = Arc::new(Mutex::new(Vec::new()));
+    let mut lane = new_lane(Vec::new(), MarkLog(marks.clone()));
+    lane.start();
+    lane.process(&item(0, at(last_boundary - 1, &s[0])), false);
+    lane.process(&item(1, at(u64::MAX, &s[1])), false);
+    let _ = lane.finish();
+    assert_eq!(
+        marks.lock().map(|m| m.clone()).unwrap_or_default(),
+        [last_boundary]
+    );
+    // Starting past it: no mark at all.
+    let marks = Arc::new(Mutex::new(Vec::new()));
+    let mut lane = new_lane(Vec::new(), MarkLog(marks.clone()));
+    lane.start();
+    lane.process(&item(0, at(u64::MAX - 1, &s[0])), false);
+    lane.process(&item(1, at(u64::MAX, &s[1])), false);
+    let _ = lane.finish();
+    assert!(marks.lock().map(|m| m.is_empty()).unwrap_or(false));
+}
+
+/// Panics on the event at `at`.
+struct PanicAt(u64);
+
+impl Strategy for PanicAt {
+    fn on_event(&mut self, ev: &MarketEvent, _ctx: &mut Context<'_>) {
+        assert!(ev.ts.0 != self.0, "boom at {}", self.0);
+    }
+}
+
+/// Arms one timer at `at` when it starts.
+struct TimerAt(u64);
+
+impl Strategy for TimerAt {
+    fn on_start(&mut self, ctx: &mut Context<'_>) {
+        ctx.set_timer(Timestamp(self.0), TimerId(1));
+    }
+}
+
+/// Records in the stream and digest of a `TimerAt(timer_at)` strategy whose lane is halted by
+/// its neighbour's panic at 3 µs, the data running on to 10 µs.
+fn after_a_halt(timer_at: u64) -> (u64, [u8; 32]) {
+    let boom: ticklane_runtime::StrategyFactory =
+        Arc::new(|| Ok(Box::new(PanicAt(3_000)) as Box<dyn Strategy>));
+    let sleeper: ticklane_runtime::StrategyFactory =
+        Arc::new(move || Ok(Box::new(TimerAt(timer_at)) as Box<dyn Strategy>));
+    let settings = LaneSettings {
+        panic_policy: ticklane_runtime::PanicPolicy::HaltLane,
+        ..LaneSettings::default()
+    };
+    let strategies = vec![
+        spec(0, "boom", &[symbol(1)], boom),
+        spec(1, "sleeper", &[symbol(1)], sleeper),
+    ];
+    let mut lane = lane_with_settings(settings, strategies, TouchVenue::new());
+    lane.start();
+    for (seq, e) in sym1_opening().iter().enumerate() {
+        lane.process(&item(seq as u64, *e), false);
+    }
+    let report = lane.finish();
+    assert!(report.halted);
+    let s = &report.strategies[1];
+    (s.records, s.digest)
+}
+
+#[test]
+fn a_halted_lane_fires_no_timers_into_its_strategies_digests() {
+    // The timer falls due after the halt (3 µs) and before the data ends (10 µs): no strategy
+    // is called any more, so none may record it; its stream is that of a timer never due.
+    assert_eq!(after_a_halt(5_000), after_a_halt(1_000_000));
+    // And one due before the halt is recorded (the comparison can tell).
+    assert_ne!(after_a_halt(2_500).0, after_a_halt(1_000_000).0);
+}
+
 /// Buys 100 SYM1 at the ask (IOC) on the first event that shows one and rests a bid far
 /// below; buys 100 more on a timer at `timer_at`; logs its timers and order updates.
 struct QuietHolder {
@@ -1109,16 +1206,10 @@ fn commands_deferred_by_a_long_cascade_leave_at_the_same_point_in_every_lane_lay
     let run = |others: bool| {
         let factory: ticklane_runtime::StrategyFactory =
             Arc::new(|| Ok(Box::new(Resubmitter { left: 40 }) as Box<dyn Strategy>));
-        let mut lane = match Lane::new(
-            LaneSettings::default(),
+        let mut lane = new_lane(
             vec![spec(0, "resubmit", &[symbol(1)], factory)],
             TouchVenue::new(),
-            Arc::default(),
-            None,
-        ) {
-            Ok(l) => l,
-            Err(e) => panic!("{e}"),
-        };
+        );
         lane.start();
         // With `others`, the lane also carries a second instrument's events (one lane for
         // the whole feed); without, only its own and the market-wide ones (the lane of a

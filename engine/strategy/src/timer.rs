@@ -101,6 +101,11 @@ impl TimerQueue {
         self.heap.retain(|Reverse((_, _, s, _))| *s != strategy);
     }
 
+    /// Drops every timer (the lane halted: no strategy is called any more).
+    pub fn clear(&mut self) {
+        self.heap.clear();
+    }
+
     /// Pending timers.
     pub fn len(&self) -> usize {
         self.heap.len()
