@@ -49,9 +49,12 @@
 //!   new price that crosses takes liquidity like a new order (a post-only order refuses such a
 //!   modify with `WouldCross` and stays as it was); at an unchanged price it takes nothing
 //!   (what crosses it there was offered to it as a maker already). The quantity is the open
-//!   quantity the strategy asked for as of when it *sent* the modify: shares executed while
-//!   the modify travelled are taken off it (100 asked, 60 traded meanwhile: 40 stay open; all
-//!   of it traded: the rest is `Cancelled`), so a modify never re-opens traded shares.
+//!   quantity the strategy asked for as of the fills it had heard of (the command's `filled`,
+//!   set by its context): shares executed beyond those (fills still on their way back, or
+//!   executions while the modify travelled, or fills reported in the same batch of reports
+//!   after the callback that sent it) are taken off it (100 asked, 60 traded meanwhile: 40
+//!   stay open; all of it traded: the rest is `Cancelled`), so a modify never re-opens traded
+//!   shares.
 //!   Refused cancels and modifies are answered `AmendRejected` (the order is unchanged):
 //!   `UnknownOrder` if the order is not working.
 //! - **Cancel**: `Cancelled`, or `UnknownOrder` if the order is no longer working when the
@@ -249,9 +252,9 @@ pub struct PaperStats {
 struct Inbound {
     at: Timestamp,
     cmd: OrderCommand,
-    /// For a modify: the order's executed shares whose fill reports had reached the strategy
-    /// when it was sent (what it could know); shares executed beyond that (reports still on
-    /// their way, or executions while the modify travelled) count toward its quantity.
+    /// For a modify: the order's executed shares the strategy had heard of when it sent it
+    /// (the command's `filled`); shares executed beyond that (reports still on their way, or
+    /// executions while the modify travelled) come off its quantity.
     filled_at_send: u32,
 }
 
@@ -549,7 +552,7 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> PaperExchange<L, F, Q> {
             }
             let qty = u32::try_from(level.qty.min(u64::from(w.leaves))).unwrap_or(w.leaves);
             w.leaves -= qty;
-            w.filled += qty;
+            w.filled = w.filled.saturating_add(qty);
             self.fill(t, w.who(), w.leaves, level.price, qty, Liquidity::Taker);
         }
     }
@@ -694,7 +697,7 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> PaperExchange<L, F, Q> {
                 }
                 None => self.reject_amend(t, id, InstrumentId::NONE, RejectReason::UnknownOrder),
             },
-            OrderCommand::Modify { id, price, qty } => {
+            OrderCommand::Modify { id, price, qty, .. } => {
                 self.modify(t, id, price, qty, filled_at_send, market)
             }
         }
@@ -719,7 +722,7 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> PaperExchange<L, F, Q> {
             }
             size -= u64::from(qty);
             w.leaves -= qty;
-            w.filled += qty;
+            w.filled = w.filled.saturating_add(qty);
             let (who, leaves, price) = (w.who(), w.leaves, w.price);
             self.fill(t, who, leaves, price, qty, Liquidity::Maker);
             if leaves == 0 {
@@ -813,25 +816,11 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> Venue for PaperExchange<L, F, 
             cmd.id().strategy(),
             ts_add(now, self.latency.entry_ns(now, cmd)),
         );
-        // What the strategy can know of the order's executions: those whose fill reports have
-        // reached it, not those still on their way back (`outbound`).
+        // What the strategy knew of the order's executions when it sent the command: the
+        // fills delivered to it (its context counts them), not those still on their way back
+        // or later in the batch of reports it was answering.
         let filled_at_send = match *cmd {
-            OrderCommand::Modify { id, .. } => {
-                let filled = self
-                    .working
-                    .iter()
-                    .find(|w| w.id == id)
-                    .map_or(0, |w| w.filled);
-                let unreported: u32 = self
-                    .outbound
-                    .iter()
-                    .filter_map(|o| match &o.report {
-                        VenueReport::Fill(f) if f.id == id => Some(f.qty.0),
-                        _ => None,
-                    })
-                    .fold(0, u32::saturating_add);
-                filled.saturating_sub(unreported)
-            }
+            OrderCommand::Modify { filled, .. } => filled.0,
             _ => 0,
         };
         insert_in_time_order(

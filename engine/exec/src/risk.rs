@@ -411,7 +411,7 @@ impl RiskGate {
                 request.qty.0,
                 None,
             ),
-            OrderCommand::Modify { id, price, qty } => match self.open.get(&id).copied() {
+            OrderCommand::Modify { id, price, qty, .. } => match self.open.get(&id).copied() {
                 Some(o) => (id, o.instrument, o.side, price, qty.0, Some(o)),
                 // An order the gate does not know: the venue will refuse the modify, but a
                 // tripped gate or a stale book refuse it first, as they refuse everything.
@@ -924,6 +924,10 @@ impl<V: Venue> Venue for RiskedVenue<V> {
     ) {
         let from = out.len();
         self.venue.cancel_all(now, strategy, out);
+        // Fills that were on their way move positions and cash here; the daily loss they may
+        // break is evaluated at the next second's mark or the strategy's own next command
+        // (there is no market to mark against here, and evaluating at whatever the venue sees
+        // next would make the trip's time depend on which strategies share the lane).
         for r in &out[from..] {
             match r {
                 VenueReport::Update(u) => self.gate_mut(u.id.strategy()).on_update(u),
@@ -951,6 +955,8 @@ impl<V: Venue> Venue for RiskedVenue<V> {
     }
 
     fn mark(&mut self, now: Timestamp, market: &Market, out: &mut Vec<VenueReport>) {
+        // What the inner venue's mark reports goes to the gates too (it was left out).
+        let from = out.len();
         self.venue.mark(now, market, out);
         for strategy in 0..self.gates.len() {
             let Some(gate) = self.gates[strategy].as_mut() else {
@@ -964,7 +970,6 @@ impl<V: Venue> Venue for RiskedVenue<V> {
                 self.just_tripped(strategy as u16, rule);
             }
         }
-        let from = out.len();
         self.observe(from, now, market, out);
     }
 }

@@ -22,6 +22,10 @@
 //!   fills it (up to the print's quantity) at its own price; a print at its price first
 //!   consumes the quantity ahead of it. Maker fills.
 //! - A modify that raises the quantity or changes the price loses priority (back of the queue).
+//!   Its quantity is the open quantity wanted as of the fills the strategy had heard of (the
+//!   command's `filled`): shares that traded beyond them come off it, never re-opened (all of
+//!   it traded: `Cancelled`). A modified order takes what its limit reaches, as a new one
+//!   does, unless it is post-only.
 
 use ticklane_book::Market;
 use ticklane_core::{InstrumentId, MarketEvent, Price, Qty, Side, Timestamp};
@@ -208,6 +212,8 @@ struct Resting {
     side: Side,
     price: Price,
     leaves: u32,
+    /// Shares filled so far (saturating).
+    filled: u32,
     ahead: u64,
     /// `PostOnly`: never takes (a submit or a price change that would is refused).
     post_only: bool,
@@ -302,6 +308,7 @@ impl TouchVenue {
             }
             let qty = u32::try_from(level.qty.min(u64::from(r.leaves))).unwrap_or(r.leaves);
             r.leaves -= qty;
+            r.filled = r.filled.saturating_add(qty);
             out.push(VenueReport::Fill(Fill {
                 ts: now,
                 id: r.id,
@@ -365,6 +372,7 @@ impl TouchVenue {
             side: req.side,
             price: req.price,
             leaves: req.qty.0,
+            filled: 0,
             ahead: 0,
             post_only: req.tif == TimeInForce::PostOnly,
         };
@@ -412,7 +420,12 @@ impl Venue for TouchVenue {
                     RejectReason::UnknownOrder,
                 )),
             },
-            OrderCommand::Modify { id, price, qty } => {
+            OrderCommand::Modify {
+                id,
+                price,
+                qty,
+                filled,
+            } => {
                 let Some(i) = self.resting.iter().position(|r| r.id == id) else {
                     out.push(Self::reject_amend(
                         now,
@@ -444,6 +457,15 @@ impl Venue for TouchVenue {
                     out.push(Self::reject_amend(now, r.id, r.instrument, why));
                     return;
                 }
+                // Shares that traded beyond what the strategy had heard of come off the open
+                // quantity it asked for: a modify never re-opens traded shares.
+                let open = qty.0.saturating_sub(r.filled.saturating_sub(filled.0));
+                if open == 0 {
+                    self.resting.remove(i);
+                    out.push(Self::update(now, &r, OrderUpdateKind::Cancelled));
+                    return;
+                }
+                let qty = Qty(open);
                 let keeps_priority = price == r.price && qty.0 <= r.leaves;
                 r.price = price;
                 r.leaves = qty.0;
@@ -452,7 +474,11 @@ impl Venue for TouchVenue {
                     &r,
                     OrderUpdateKind::Modified { price, qty },
                 ));
-                Self::take(now, &mut r, market, out);
+                // A post-only order never takes, even where the book now crosses its
+                // unchanged price (a new price that would was refused above).
+                if !r.post_only {
+                    Self::take(now, &mut r, market, out);
+                }
                 if r.leaves == 0 {
                     self.resting.remove(i);
                     out.push(Self::update(now, &r, OrderUpdateKind::Filled));
@@ -506,6 +532,7 @@ impl Venue for TouchVenue {
             }
             print_left -= u64::from(qty);
             r.leaves -= qty;
+            r.filled = r.filled.saturating_add(qty);
             let r = *r;
             out.push(VenueReport::Fill(Fill {
                 ts: t.ts,

@@ -84,11 +84,18 @@ impl<V: Venue> Sim<V> {
     }
 }
 
+/// A modify of order `n` from a strategy that had heard of no fill of it.
 fn modify(n: u64, px: i64, qty: u32) -> OrderCommand {
+    modify_knowing(n, px, qty, 0)
+}
+
+/// A modify of order `n` from a strategy that had heard of `filled` shares of it filled.
+fn modify_knowing(n: u64, px: i64, qty: u32, filled: u32) -> OrderCommand {
     OrderCommand::Modify {
         id: id(n),
         price: Price(px),
         qty: Qty(qty),
+        filled: Qty(filled),
     }
 }
 
@@ -357,7 +364,8 @@ fn post_only_rests_or_is_rejected_when_it_would_cross() {
     // An ask arrives at our bid's price: the book crosses our resting order. Shrinking it at
     // its own price takes nothing, so post-only does not refuse it.
     s.event(20, add(30, Side::Ask, 10_0000, 30));
-    let out = s.cmd(21, modify(2, 10_0000, 50));
+    // (The strategy has heard of the 30 filled.)
+    let out = s.cmd(21, modify_knowing(2, 10_0000, 50, 30));
     assert_eq!(
         updates(&out),
         vec![OrderUpdateKind::Modified {
@@ -491,7 +499,7 @@ fn a_modify_racing_an_undelivered_fill_never_reopens_traded_shares() {
         }]
     );
     // Once the fill has been heard of, a modify's size is the open quantity asked for.
-    assert!(s.cmd(600, modify(1, 9_9800, 40)).is_empty());
+    assert!(s.cmd(600, modify_knowing(1, 9_9800, 40, 60)).is_empty());
     let out = s.advance(800);
     assert_eq!(
         updates(&out),
@@ -712,7 +720,7 @@ fn a_same_price_modify_does_not_take_what_already_filled_it_as_maker() {
     assert_eq!(fills(&out), vec![(10_0000, 100, 400, Liquidity::Maker)]);
     // Shrinking the order at the same price keeps it where it was and takes nothing: those
     // 100 shares were ours already.
-    let out = s.cmd(13, modify(1, 10_0000, 300));
+    let out = s.cmd(13, modify_knowing(1, 10_0000, 300, 100));
     assert!(fills(&out).is_empty(), "{out:?}");
     assert_eq!(
         updates(&out),
@@ -723,7 +731,7 @@ fn a_same_price_modify_does_not_take_what_already_filled_it_as_maker() {
     );
     assert_eq!(s.v.order(id(1)).map(|o| o.leaves), Some(Qty(300)));
     // A new price through the book still takes.
-    let out = s.cmd(14, modify(1, 10_0100, 300));
+    let out = s.cmd(14, modify_knowing(1, 10_0100, 300, 100));
     assert_eq!(fills(&out).first().map(|f| f.3), Some(Liquidity::Taker));
 }
 

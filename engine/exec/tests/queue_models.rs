@@ -223,13 +223,15 @@ fn a_user_defined_queue_model_plugs_into_the_paper_exchange() {
     );
     // An ask print does not count for a bid.
     assert!(s.event(41, exec(1, 100)).is_empty());
-    // A size increase loses priority: the model's state starts over.
+    // A size increase loses priority: the model's state starts over. (The strategy has heard
+    // of the 10 filled: 95 open asked.)
     s.cmd(
         50,
         OrderCommand::Modify {
             id: id(1),
             price: Price(10_0000),
             qty: Qty(95),
+            filled: Qty(10),
         },
     );
     assert_eq!(s.v.queue_ahead(id(1)), Some(250));

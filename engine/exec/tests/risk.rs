@@ -109,6 +109,7 @@ fn max_order_qty() {
             id: ClientOrderId::new(0, n),
             price: Price(9_9000),
             qty: Qty(600),
+            filled: Qty(0),
         },
     );
     assert_eq!(u, amend_rejected(RiskRule::MaxOrderQty));
@@ -122,6 +123,7 @@ fn max_order_qty() {
         id: ClientOrderId::new(0, n),
         price: Price(9_9000),
         qty: Qty(700),
+        filled: Qty(0),
     };
     s.v.on_command(Timestamp(12), &modify, &s.m, &mut out);
     match out.as_slice() {
@@ -211,6 +213,7 @@ fn a_second_submit_under_a_live_orders_id_is_refused_and_the_order_stays_checked
             id: ClientOrderId::new(0, n),
             price: Price(9_9000),
             qty: Qty(600),
+            filled: Qty(0),
         },
     );
     assert_eq!(u, amend_rejected(RiskRule::MaxOrderQty));
@@ -251,6 +254,7 @@ fn max_position_counts_open_orders_worst_case() {
             id: ClientOrderId::new(0, n),
             price: Price(9_9000),
             qty: Qty(350),
+            filled: Qty(0),
         },
     );
     assert_eq!(u, amend_rejected(RiskRule::MaxPosition));
@@ -396,6 +400,7 @@ fn a_feed_gap_makes_the_books_stale_new_orders_are_refused_cancels_go_through() 
             id: ClientOrderId::new(0, n),
             price: Price(9_8000),
             qty: Qty(10),
+            filled: Qty(0),
         },
     );
     assert_eq!(u, amend_rejected(RiskRule::StaleBook));
@@ -570,6 +575,7 @@ fn a_modify_refused_before_the_order_is_acknowledged_leaves_the_order_counted() 
             id: ClientOrderId::new(0, n),
             price: Price(9_9000),
             qty: Qty(600),
+            filled: Qty(0),
         },
     );
     assert_eq!(u, amend_rejected(RiskRule::MaxOrderQty));
@@ -591,6 +597,7 @@ fn a_tripped_gate_refuses_a_modify_of_an_order_it_does_not_know() {
             id: ClientOrderId::new(0, 77),
             price: Price(9_9000),
             qty: Qty(100),
+            filled: Qty(0),
         },
     );
     assert_eq!(u, amend_rejected(RiskRule::KillSwitch));
@@ -607,6 +614,7 @@ fn a_modify_on_its_way_counts_for_its_larger_size_until_answered() {
         id: ClientOrderId::new(0, a),
         price: Price(9_9000),
         qty: Qty(qty),
+        filled: Qty(0),
     };
     assert!(s.send(300, modify(1000)).is_empty(), "on its way");
     assert_eq!(s.v.gate(StrategyId(0)).position(I).open_buy, 1000);
@@ -647,4 +655,73 @@ fn prices_alone_trip_the_daily_loss_limit_at_the_periodic_mark() {
     assert_eq!(s.trips(), vec![(StrategyId(0), RiskRule::DailyLoss)]);
     assert_eq!(s.mark(2_000_000_000), vec![]);
     assert_eq!(s.trips(), vec![]);
+}
+
+/// A venue whose periodic mark reports one fill of order (0, 1): 1,000 shares bought at
+/// 10.02, a loss of $15 against the market's mid (10.005) (a venue that settles at the mark,
+/// e.g. an auction).
+struct FillsAtMark;
+
+impl Venue for FillsAtMark {
+    fn on_command(
+        &mut self,
+        _now: Timestamp,
+        _cmd: &OrderCommand,
+        _market: &Market,
+        _out: &mut Vec<ticklane_exec::VenueReport>,
+    ) {
+    }
+    fn on_market(
+        &mut self,
+        _event: &ticklane_core::MarketEvent,
+        _trade: Option<&ticklane_strategy::TradePrint>,
+        _market: &Market,
+        _out: &mut Vec<ticklane_exec::VenueReport>,
+    ) {
+    }
+    fn cancel_all(
+        &mut self,
+        _now: Timestamp,
+        _strategy: Option<StrategyId>,
+        _out: &mut Vec<ticklane_exec::VenueReport>,
+    ) {
+    }
+    fn working_orders(&self) -> usize {
+        0
+    }
+    fn mark(
+        &mut self,
+        now: Timestamp,
+        _market: &Market,
+        out: &mut Vec<ticklane_exec::VenueReport>,
+    ) {
+        out.push(ticklane_exec::VenueReport::Fill(ticklane_strategy::Fill {
+            ts: now,
+            id: ClientOrderId::new(0, 1),
+            instrument: I,
+            side: Side::Bid,
+            price: Price(10_0200),
+            qty: Qty(1_000),
+            leaves: Qty(0),
+            liquidity: ticklane_strategy::Liquidity::Taker,
+            fee: 0,
+        }));
+    }
+}
+
+#[test]
+fn reports_of_the_inner_venues_mark_reach_the_gates() {
+    let limits =
+        RiskLimits::from_toml_str("daily_loss_limit = 10").unwrap_or_else(|e| panic!("{e}"));
+    let gate = RiskGate::new(limits).unwrap_or_else(|e| panic!("{e}"));
+    let mut v = RiskedVenue::new(FillsAtMark, gate);
+    let m = market();
+    let mut out = Vec::new();
+    v.mark(Timestamp(1_000_000_000), &m, &mut out);
+    assert_eq!(out.len(), 1);
+    // The fill moved the position and tripped the limit at this mark (it was not seen).
+    assert_eq!(v.gate(StrategyId(0)).tripped(), Some(RiskRule::DailyLoss));
+    let mut trips = Vec::new();
+    v.take_trips(&mut trips);
+    assert_eq!(trips, vec![(StrategyId(0), RiskRule::DailyLoss)]);
 }

@@ -136,6 +136,7 @@ fn fok_is_refused_and_post_only_never_takes() {
         id: ClientOrderId::new(0, 2),
         price: Price(price),
         qty: Qty(100),
+        filled: Qty(0),
     };
     assert_eq!(
         send(&mut v, modify(10_0100)),
@@ -149,6 +150,88 @@ fn fok_is_refused_and_post_only_never_takes() {
         }]
     );
     assert_eq!(v.working_orders(), 1);
+}
+
+#[test]
+fn a_post_only_order_never_takes_on_a_modify_at_its_own_price() {
+    // A post-only bid rests at 10.00; an ask then comes to 10.00 (this venue fills resting
+    // orders from prints, not from adds): the book crosses the order. Shrinking it at its own
+    // price takes nothing (it took the ask as a taker before).
+    let mut m = market();
+    let mut v = TouchVenue::new();
+    let mut out = Vec::new();
+    v.on_command(
+        Timestamp(5),
+        &submit(0, Side::Bid, 10_0000, 100, TimeInForce::PostOnly),
+        &m,
+        &mut out,
+    );
+    assert_eq!(updates(&out), vec![OrderUpdateKind::Accepted]);
+    m.apply(&ev(6, support::add(9, Side::Ask, 10_0000, 300)));
+    out.clear();
+    let shrink = OrderCommand::Modify {
+        id: ClientOrderId::new(0, 0),
+        price: Price(10_0000),
+        qty: Qty(50),
+        filled: Qty(0),
+    };
+    v.on_command(Timestamp(7), &shrink, &m, &mut out);
+    assert!(fills(&out).is_empty(), "{out:?}");
+    assert_eq!(
+        updates(&out),
+        vec![OrderUpdateKind::Modified {
+            price: Price(10_0000),
+            qty: Qty(50)
+        }]
+    );
+    assert_eq!(v.working_orders(), 1);
+}
+
+#[test]
+fn a_modify_never_reopens_shares_that_traded_beyond_what_the_strategy_knew() {
+    // 400 bid at 10.01 take the 300 offered there: 100 rest. A modify sent before that fill
+    // was heard of, asking 400 open, leaves 100 open (the 300 that traded come off it); one
+    // sent knowing of it gets what it asks; one asking 200 as of no fill finds nothing left.
+    let m = market();
+    let mut v = TouchVenue::new();
+    let mut out = Vec::new();
+    v.on_command(
+        Timestamp(5),
+        &submit(0, Side::Bid, 10_0100, 400, TimeInForce::Day),
+        &m,
+        &mut out,
+    );
+    assert_eq!(fills(&out), vec![(10_0100, 300, 100, Liquidity::Taker)]);
+    out.clear();
+    let modify = |qty, filled| OrderCommand::Modify {
+        id: ClientOrderId::new(0, 0),
+        price: Price(9_9900),
+        qty: Qty(qty),
+        filled: Qty(filled),
+    };
+    v.on_command(Timestamp(6), &modify(400, 0), &m, &mut out);
+    assert_eq!(
+        updates(&out),
+        vec![OrderUpdateKind::Modified {
+            price: Price(9_9900),
+            qty: Qty(100)
+        }]
+    );
+    // Now heard of: 100 open asked, 100 open.
+    out.clear();
+    v.on_command(Timestamp(7), &modify(100, 300), &m, &mut out);
+    assert_eq!(
+        updates(&out),
+        vec![OrderUpdateKind::Modified {
+            price: Price(9_9900),
+            qty: Qty(100)
+        }]
+    );
+    // Asking for 200 open as of no fills: 300 traded beyond that, nothing is left.
+    out.clear();
+    v.on_command(Timestamp(8), &modify(200, 0), &m, &mut out);
+    assert_eq!(updates(&out), vec![OrderUpdateKind::Cancelled]);
+    assert_eq!(v.working_orders(), 0);
 }
 
 #[test]
@@ -176,6 +259,7 @@ fn a_modify_into_the_bid_during_a_halt_is_refused() {
             id: ClientOrderId::new(0, 0),
             price: Price(10_0000),
             qty: Qty(100),
+            filled: Qty(0),
         },
         &m,
         &mut out,
@@ -210,6 +294,7 @@ fn modify_cancel_and_rejections() {
             id,
             price: Price(10_0000),
             qty: Qty(100),
+            filled: Qty(0),
         },
         &m,
         &mut out,

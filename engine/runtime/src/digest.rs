@@ -153,7 +153,7 @@ impl StreamDigest {
                 self.put(&seq.to_le_bytes());
                 self.put(&id.0.to_le_bytes());
             }
-            OrderCommand::Modify { id, price, qty } => {
+            OrderCommand::Modify { id, price, qty, .. } => {
                 self.put(&[tag::MODIFY]);
                 self.put(&seq.to_le_bytes());
                 self.put(&id.0.to_le_bytes());

@@ -1160,11 +1160,14 @@ impl<V: Venue> Lane<V> {
             };
             self.slots[slot].digest.timer(u64::MAX, deadline.0, timer);
             // A timer this callback re-arms at or before `deadline` is put a step later (see
-            // `TimerQueue::arm`): it cannot keep this loop at one instant.
-            self.timers.set_firing(Some(deadline));
+            // `TimerQueue::arm`): it cannot keep this loop at one instant. So is one armed
+            // while its orders are routed, from the callbacks of answers that come back at
+            // once (a refusal by the lane or the risk gate): a strategy retrying "at once"
+            // after a refusal held the lane at this instant for ever.
+            self.timers.set_firing(Some((deadline, strategy)));
             self.call(slot, u64::MAX, deadline, |s, ctx| s.on_timer(timer, ctx));
-            self.timers.set_firing(None);
             self.route(u64::MAX, deadline);
+            self.timers.set_firing(None);
         }
     }
 

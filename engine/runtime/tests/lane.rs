@@ -840,6 +840,181 @@ fn a_halted_lane_fires_no_timers_into_its_strategies_digests() {
     assert_ne!(after_a_halt(2_500).0, after_a_halt(1_000_000).0);
 }
 
+/// Buys 100 SYM1 at the best ask (Day) once there is one, and on hearing the order accepted
+/// (before the fill reported with it) moves all 100 open shares to the best bid; on hearing
+/// that modify done (and the fill), asks once more for the 40 it then knows are open.
+struct ModifyOnAccept {
+    sent: bool,
+    again: bool,
+    log: Log,
+}
+
+impl Strategy for ModifyOnAccept {
+    fn on_event(&mut self, ev: &MarketEvent, ctx: &mut Context<'_>) {
+        if self.sent {
+            return;
+        }
+        if let Some(ask) = ctx.book(ev.instrument).and_then(|b| b.best_ask()) {
+            ctx.limit(
+                ev.instrument,
+                Side::Bid,
+                ask.price,
+                Qty(100),
+                TimeInForce::Day,
+            );
+            self.sent = true;
+        }
+    }
+    fn on_order_update(&mut self, u: &OrderUpdate, ctx: &mut Context<'_>) {
+        if let Ok(mut l) = self.log.lock() {
+            l.push(format!("{:?}", u.kind));
+        }
+        if u.kind == OrderUpdateKind::Accepted {
+            if let Some(bid) = ctx.book(u.instrument).and_then(|b| b.best_bid()) {
+                ctx.modify(u.id, bid.price, Qty(100));
+            }
+        }
+        if let (OrderUpdateKind::Modified { price, .. }, false) = (u.kind, self.again) {
+            // As of the 60 filled that it has heard of: 40 open (its context tells the venue
+            // so; without, the venue would take the 60 off again and cancel the order).
+            ctx.modify(u.id, price, Qty(40));
+            self.again = true;
+        }
+    }
+    fn on_fill(&mut self, f: &ticklane_strategy::Fill, _ctx: &mut Context<'_>) {
+        if let Ok(mut l) = self.log.lock() {
+            l.push(format!("fill {}", f.qty.0));
+        }
+    }
+}
+
+#[test]
+fn a_modify_sent_before_a_fill_reported_in_the_same_batch_does_not_reopen_its_shares() {
+    // The order takes the 60 shares offered at once: the venue answers `Accepted` and the
+    // fill together. The strategy, answering `Accepted`, had heard of no fill and asked for
+    // 100 open shares: the 60 that traded come off them (40 stay open), as the `Context::modify`
+    // contract says; the venue counted the fill as known since it had left the venue, and
+    // re-opened them (160 shares bought or working for an order of 100).
+    use ticklane_core::{EventBody, OrderId, Price};
+    let log: Log = Arc::default();
+    let l = log.clone();
+    let factory: ticklane_runtime::StrategyFactory = Arc::new(move || {
+        Ok(Box::new(ModifyOnAccept {
+            sent: false,
+            again: false,
+            log: l.clone(),
+        }) as Box<dyn Strategy>)
+    });
+    for venue_kind in ["paper", "touch"] {
+        if let Ok(mut g) = log.lock() {
+            g.clear();
+        }
+        let mut events = sym1_opening();
+        // The ask: 60 shares at 100.01 (the opening's is 500).
+        events[3] = MarketEvent::new(
+            Timestamp(10_000),
+            InstrumentId(1),
+            EventBody::OrderAdded {
+                order_id: OrderId(2),
+                side: Side::Ask,
+                price: Price(100_0100),
+                qty: Qty(60),
+                mpid: [0; 4],
+            },
+        );
+        let strategies = vec![spec(0, "modifier", &[symbol(1)], factory.clone())];
+        let report = if venue_kind == "paper" {
+            let mut lane = new_lane(strategies, ticklane_exec::PaperExchange::new());
+            lane.start();
+            for (seq, e) in events.iter().enumerate() {
+                lane.process(&item(seq as u64, *e), false);
+            }
+            lane.finish()
+        } else {
+            let mut lane = new_lane(strategies, TouchVenue::new());
+            lane.start();
+            for (seq, e) in events.iter().enumerate() {
+                lane.process(&item(seq as u64, *e), false);
+            }
+            lane.finish()
+        };
+        let got = log.lock().map(|l| l.clone()).unwrap_or_default();
+        let modified = format!(
+            "{:?}",
+            OrderUpdateKind::Modified {
+                price: Price(99_9900),
+                qty: Qty(40)
+            }
+        );
+        assert_eq!(
+            got,
+            [
+                "Accepted".to_string(),
+                "fill 60".to_string(),
+                modified.clone(),
+                modified.clone(),
+            ],
+            "{venue_kind}"
+        );
+        assert_eq!(report.strategies[0].fills, 1, "{venue_kind}");
+    }
+}
+
+/// Arms a timer at 5 µs; on it, sends an order the lane refuses at once (an instrument it
+/// does not subscribe to), and on the refusal retries "at once" (a timer at its own `now`);
+/// gives up after 100 tries so that a test of the old behaviour ends.
+struct RetryAtOnce {
+    fired: Log,
+}
+
+impl Strategy for RetryAtOnce {
+    fn on_start(&mut self, ctx: &mut Context<'_>) {
+        ctx.set_timer(Timestamp(5_000), TimerId(1));
+    }
+    fn on_timer(&mut self, _t: TimerId, ctx: &mut Context<'_>) {
+        if let Ok(mut l) = self.fired.lock() {
+            l.push(ctx.now().0.to_string());
+        }
+        ctx.limit(
+            InstrumentId(99),
+            Side::Bid,
+            ticklane_core::Price(10_0000),
+            Qty(100),
+            TimeInForce::Day,
+        );
+    }
+    fn on_order_update(&mut self, u: &OrderUpdate, ctx: &mut Context<'_>) {
+        let tries = self.fired.lock().map(|l| l.len()).unwrap_or(usize::MAX);
+        if matches!(u.kind, OrderUpdateKind::Rejected(_)) && tries < 100 {
+            ctx.set_timer(ctx.now(), TimerId(1));
+        }
+    }
+}
+
+#[test]
+fn a_timer_re_armed_at_once_from_a_refusal_of_its_own_orders_fires_a_step_later() {
+    // The refusal comes back while the timer's orders are routed, at the timer's time: a
+    // timer armed "at once" from it fires a step (1 µs) later, as one re-armed from
+    // `on_timer` does. It fired again at the same instant, for ever (here: 100 times at 5 µs).
+    let fired: Log = Arc::default();
+    let f = fired.clone();
+    let factory: ticklane_runtime::StrategyFactory =
+        Arc::new(move || Ok(Box::new(RetryAtOnce { fired: f.clone() }) as Box<dyn Strategy>));
+    let mut lane = new_lane(
+        vec![spec(0, "retry", &[symbol(1)], factory)],
+        TouchVenue::new(),
+    );
+    lane.start();
+    for (seq, e) in sym1_opening().iter().enumerate() {
+        lane.process(&item(seq as u64, *e), false);
+    }
+    let report = lane.finish();
+    let got = fired.lock().map(|l| l.clone()).unwrap_or_default();
+    // 5 µs, then a step later each time, up to the last event (10 µs).
+    assert_eq!(got, ["5000", "6000", "7000", "8000", "9000", "10000"]);
+    assert_eq!(report.strategies[0].rejects, 6);
+}
+
 /// Buys 100 SYM1 at the ask (IOC) on the first event that shows one and rests a bid far
 /// below; buys 100 more on a timer at `timer_at`; logs its timers and order updates.
 struct QuietHolder {

@@ -307,9 +307,18 @@ impl<'a> Context<'a> {
     /// strategy has heard of: shares that traded meanwhile (fills still on their way back, or
     /// executions while the modify travels) are taken off it, never re-opened.
     pub fn modify(&mut self, id: ClientOrderId, price: Price, qty: Qty) {
-        self.outbox
-            .pending
-            .push(OrderCommand::Modify { id, price, qty });
+        let filled = self
+            .outbox
+            .orders
+            .iter()
+            .find(|o| o.id == id)
+            .map_or(Qty(0), |o| o.filled);
+        self.outbox.pending.push(OrderCommand::Modify {
+            id,
+            price,
+            qty,
+            filled,
+        });
     }
 
     /// Arms a timer that fires when event time reaches `deadline`. A deadline at or before

@@ -176,8 +176,14 @@ pub enum OrderCommand {
         id: ClientOrderId,
         /// New limit price.
         price: Price,
-        /// New total open quantity.
+        /// New open quantity, as of `filled`.
         qty: Qty,
+        /// Shares of the order the strategy had heard of as filled when it sent this (set by
+        /// [`Context::modify`](crate::Context::modify)). A venue takes off `qty` what traded
+        /// beyond it (fills on their way back, executions while the modify travels): the
+        /// order's new total is `qty + filled`, as FIX's `OrderQty` against `CumQty`, and
+        /// shares that traded are never re-opened.
+        filled: Qty,
     },
 }
 

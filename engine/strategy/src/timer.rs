@@ -7,7 +7,8 @@
 //! - a deadline already passed is taken as the arming callback's own time (a timer never fires
 //!   "in the past", before something the strategy has already seen);
 //! - a timer armed from an `on_timer` callback at or before that callback's time fires
-//!   [`MIN_REARM_NS`] later. Otherwise a strategy re-arming at its own `now` from `on_timer`
+//!   [`MIN_REARM_NS`] later, and so does one the same strategy arms while that callback's
+//!   orders are routed (from the answers that come back at once, such as a refusal). Otherwise a strategy re-arming at its own `now` from `on_timer`
 //!   would be fired again and again at one instant and never let the lane go on. A timer
 //!   armed for a later time keeps its deadline: a periodic timer keeps its period.
 
@@ -34,8 +35,9 @@ pub const MIN_REARM_NS: u64 = 1_000;
 pub struct TimerQueue {
     heap: BinaryHeap<Reverse<Entry>>,
     armed: u64,
-    /// The deadline of the timer whose `on_timer` callback is running, if one is.
-    firing: Option<Timestamp>,
+    /// The deadline and strategy of the timer whose `on_timer` callback (or the routing of
+    /// what it sent) is running, if one is.
+    firing: Option<(Timestamp, StrategyId)>,
 }
 
 impl TimerQueue {
@@ -66,16 +68,16 @@ impl TimerQueue {
         timer: TimerId,
     ) {
         let mut deadline = deadline.max(now);
-        if self.firing == Some(now) && deadline <= now {
+        if self.firing == Some((now, strategy)) && deadline <= now {
             deadline = Timestamp(now.0.saturating_add(MIN_REARM_NS));
         }
         self.push(deadline, strategy, timer);
     }
 
-    /// The lane is about to call (`Some(deadline)`) or has called (`None`) the `on_timer` of a
-    /// timer due at `deadline`.
-    pub fn set_firing(&mut self, deadline: Option<Timestamp>) {
-        self.firing = deadline;
+    /// The lane is about to call (`Some((deadline, strategy))`) the `on_timer` of `strategy`'s
+    /// timer due at `deadline` and route what it sends, or has done so (`None`).
+    pub fn set_firing(&mut self, firing: Option<(Timestamp, StrategyId)>) {
+        self.firing = firing;
     }
 
     /// Removes and returns the earliest timer due at or before `now`.
@@ -139,13 +141,19 @@ mod tests {
     #[test]
     fn re_armed_at_once_from_its_own_callback_it_fires_a_step_later() {
         let mut q = TimerQueue::default();
-        q.set_firing(Some(Timestamp(500)));
+        q.set_firing(Some((Timestamp(500), S)));
+        // Another strategy's timer at once is not moved (it is not the one firing).
+        q.arm(Timestamp(500), Timestamp(500), StrategyId(1), TimerId(9));
         // At once, and in the past: both a step later.
         q.arm(Timestamp(500), Timestamp(500), S, TimerId(1));
         q.arm(Timestamp(500), Timestamp(100), S, TimerId(2));
         // A later deadline is kept.
         q.arm(Timestamp(500), Timestamp(700), S, TimerId(3));
         q.set_firing(None);
+        assert_eq!(
+            q.pop_due(Timestamp(1_500)),
+            Some((Timestamp(500), StrategyId(1), TimerId(9)))
+        );
         assert_eq!(
             q.pop_due(Timestamp(1_500)),
             Some((Timestamp(700), S, TimerId(3)))

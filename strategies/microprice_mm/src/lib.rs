@@ -313,7 +313,9 @@ pub fn target_prices(
     let ask = ceil_to(center + half, tick).max(ceil_to(i128::from(best_bid.0) + 1, tick));
     let qty = i64::from(cfg.quote_qty);
     let bid_ok = bid > 0 && net.saturating_add(qty) <= cfg.max_position;
-    let ask_ok = net.saturating_sub(qty) >= -cfg.max_position;
+    // A side priced at or below zero (a book of such prices, from a LOBSTER file or a
+    // price-0 ITCH order) is not quoted: the venue would refuse it on every refresh.
+    let ask_ok = ask > 0 && net.saturating_sub(qty) >= -cfg.max_position;
     let price = |p: i128, ok: bool| {
         if ok {
             i64::try_from(p).ok().map(Price)
@@ -753,6 +755,7 @@ mod tests {
             id: id(n),
             price: Price(price),
             qty: Qty(100),
+            filled: Qty(0),
         }
     }
 
@@ -928,6 +931,12 @@ mod tests {
         assert_eq!(
             target_prices(&two, Price(100), Price(200), Price(150), 0),
             [None, Some(Price(400))]
+        );
+        // Nor an ask: a book of negative prices (a LOBSTER file can hold one), bid -250 and
+        // ask -50, equal sizes: micro -150, the ask would be 0 (refused by any venue).
+        assert_eq!(
+            target_prices(&cfg, Price(-250), Price(-50), Price(-150), 0),
+            [None, None]
         );
     }
 
