@@ -350,3 +350,37 @@ fn record_a_served_file_over_udp_then_replay_it_to_the_digest_of_the_file() {
     };
     assert_eq!(digest("rec.cap"), digest("day.itch"));
 }
+
+#[test]
+fn live_timing_values_out_of_range_are_refused_by_name() {
+    // Values whose nanoseconds overflow u64 (they wrapped: a panic in a debug build), and a
+    // negative silence (it stopped the run at the first quiet poll).
+    let cfg = paper_config();
+    for (flag, value, key) in [
+        ("--grace-us", "18446744073709552", "grace_us"),
+        (
+            "--request-timeout-ms",
+            "18446744073710",
+            "request_timeout_ms",
+        ),
+        ("--stop-after-silence=-1", "", "stop_after_silence"),
+        ("--stop-after-silence", "NaN", "stop_after_silence"),
+    ] {
+        let o = Command::new(BIN)
+            .args([
+                "paper",
+                "--config",
+                &cfg,
+                "--feed",
+                "udp://127.0.0.1:9",
+                flag,
+            ])
+            .args((!value.is_empty()).then_some(value))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{flag} {value}: {err}");
+        assert!(err.contains(key), "{flag} {value}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}

@@ -424,6 +424,33 @@ fn configuration_errors_name_the_key() {
 }
 
 #[test]
+fn lanes_from_the_command_line_that_drop_a_strategys_lane_are_refused_by_name() {
+    // The file places its strategy on lane 1 of 2; `--lanes 1` leaves no lane 1. An error
+    // naming the strategy and its key, not an index out of bounds.
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("lanes.toml");
+    std::fs::write(
+        &p,
+        "[source.generate]\nseed = 1\nmessages = 10\ninstruments = 2\n[engine]\nlanes = 2\n\
+         [[strategy]]\nname = \"x\"\nkind = \"imbalance\"\nsymbols = [\"AAPL\"]\nlane = 1\n",
+    )
+    .unwrap();
+    for cmd in [
+        vec!["run", p.to_str().unwrap(), "--lanes", "1"],
+        vec!["replay", "--config", p.to_str().unwrap(), "--lanes", "1"],
+    ] {
+        let o = ticklane(&cmd);
+        assert_eq!(o.status.code(), Some(2), "{cmd:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("strategy[0] (`x`) is placed on lane 1 by its `lane` key"),
+            "{cmd:?}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+#[test]
 fn strategies_lists_the_registry() {
     let out = ok(&["strategies"]);
     assert!(out.contains("imbalance"));

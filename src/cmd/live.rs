@@ -259,11 +259,32 @@ pub fn live_config(a: &FeedArgs) -> anyhow::Result<LiveConfig> {
         max_retries: a.retries,
         ..SessionConfig::default()
     };
+    // Checked: a value past `u64` nanoseconds wrapped (a panic in a debug build, a few
+    // hundred nanoseconds of grace in a release one).
     if a.grace_us > 0 {
-        session.line_grace_ns = a.grace_us * 1_000;
+        session.line_grace_ns = a.grace_us.checked_mul(1_000).with_context(|| {
+            format!(
+                "grace_us (--grace-us, source.live.grace_us): {} µs is longer than u64 nanoseconds hold",
+                a.grace_us
+            )
+        })?;
     }
     if a.request_timeout_ms > 0 {
-        session.request_timeout_ns = a.request_timeout_ms * 1_000_000;
+        session.request_timeout_ns =
+            a.request_timeout_ms.checked_mul(1_000_000).with_context(|| {
+                format!(
+                    "request_timeout_ms (--request-timeout-ms, source.live.request_timeout_ms): {} ms is longer than u64 nanoseconds hold",
+                    a.request_timeout_ms
+                )
+            })?;
+    }
+    if let Some(s) = a
+        .stop_after_silence_secs
+        .filter(|s| !(s.is_finite() && *s >= 0.0))
+    {
+        bail!(
+            "stop_after_silence (--stop-after-silence, source.live.stop_after_silence_s): {s} is not a number of seconds (0 or more)"
+        );
     }
     let mut lines = Vec::new();
     if a.feed.starts_with("quic://") {

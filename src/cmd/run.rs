@@ -407,6 +407,22 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
     if e.lanes == 0 || e.lanes > 64 {
         bail!("--lanes: must be between 1 and 64");
     }
+    // `--lanes` comes after the file's checks: a strategy placed on a lane the run no longer
+    // has is refused here, by name (it was an index out of bounds when the lanes were built).
+    for (i, s) in cfg.strategies.iter().enumerate() {
+        if let Some(l) = s.lane.filter(|&l| l >= e.lanes) {
+            bail!(
+                "--lanes {}: strategy[{i}] (`{}`) is placed on lane {l} by its `lane` key; \
+                 give at least {} lanes or remove the key",
+                e.lanes,
+                s.name,
+                u32::from(l) + 1
+            );
+        }
+    }
+    if cfg.strategies.len() > 64 * usize::from(e.lanes) {
+        bail!("--lanes {}: at most 64 strategies per lane", e.lanes);
+    }
     // Cores are checked here, not when the file is read: the same file runs on other machines.
     // A core this machine does not have would leave a thread unpinned: refused, not warned.
     let cores = ticklane_runtime::available_cores();

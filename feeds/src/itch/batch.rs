@@ -206,6 +206,8 @@ impl FrameBatch {
 
     /// Decodes up to [`BATCH`] framed messages from `buf[pos..]` (see the module docs).
     pub fn fill(&mut self, buf: &[u8], pos: usize) -> Filled {
+        // A start past the end (a caller's slip) is the end: nothing to frame, no panic.
+        let pos = pos.min(buf.len());
         let base = pos;
         let mut pos = pos;
         // Per-class cursors packed `CURSOR_BITS` each into one register, each the index in

@@ -438,6 +438,11 @@ impl Strategy for Imbalance {
         } else {
             return;
         };
+        // A best price at or below zero (a LOBSTER book, a price-0 ITCH order): no order the
+        // venue would only refuse.
+        if price.0 <= 0 {
+            return;
+        }
         if room <= 0 {
             return;
         }
