@@ -550,7 +550,8 @@ impl RunConfig {
                 bail!("{origin}: strategy[{i}].symbols: subscribe to at least one symbol");
             }
             for sym in &s.symbols {
-                if Symbol::new(sym).is_none() {
+                // `Symbol::new("")` is the blank symbol: it would subscribe to nothing.
+                if sym.trim().is_empty() || Symbol::new(sym).is_none() {
                     bail!("{origin}: strategy[{i}].symbols: `{sym}` is not a symbol (1 to 8 characters)");
                 }
             }

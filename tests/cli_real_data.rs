@@ -263,6 +263,12 @@ fn unknown_symbol_and_bad_time_are_clear_errors() {
     ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("\"GOOG\" is not the instrument"));
+    // Nothing on stdout: not even the CSV header (a reader would take it for an empty BBO).
+    assert!(
+        o.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
     // Its book says how many rows it was built from.
     let o = run(&[
         "book",

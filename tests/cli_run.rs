@@ -373,6 +373,10 @@ fn configuration_errors_name_the_key() {
             "[source.generate]\nseed = 1\nmessages = 10\ninstruments = 2\n[engine]\nidle = \"doze\"\n",
             "engine.idle",
         ),
+        (
+            "[source.generate]\nseed = 1\nmessages = 10\ninstruments = 2\n[[strategy]]\nname = \"x\"\nkind = \"imbalance\"\nsymbols = [\"\"]\n",
+            "strategy[0].symbols: `` is not a symbol",
+        ),
         ("[source]\nfile = \"missing.itch\"\n", "source.file"),
         ("[source.live]\nfeed = \"tcp://1.2.3.4:5\"\n", "source.live.feed"),
         (

@@ -23,20 +23,31 @@ type Top = (Option<(i64, u64)>, Option<(i64, u64)>);
 /// Writes a CSV line whenever the top of book differs from the last line written.
 struct BboLines<W: Write> {
     out: W,
+    /// Whether the header is written: with the first line, or at the end (an instrument that
+    /// turns out not to be the file's prints nothing, not a header alone).
+    header: bool,
     last: Top,
     lines: u64,
     error: Option<std::io::Error>,
 }
 
 impl<W: Write> BboLines<W> {
-    fn new(mut out: W) -> std::io::Result<Self> {
-        writeln!(out, "timestamp_ns,bid_px,bid_qty,ask_px,ask_qty")?;
+    fn new(out: W) -> std::io::Result<Self> {
         Ok(Self {
             out,
+            header: false,
             last: (None, None),
             lines: 0,
             error: None,
         })
+    }
+
+    fn write_header(&mut self) -> std::io::Result<()> {
+        if !self.header {
+            self.header = true;
+            writeln!(self.out, "timestamp_ns,bid_px,bid_qty,ask_px,ask_qty")?;
+        }
+        Ok(())
     }
 
     /// Considers the top of `instrument` after an event at `ts`; breaks on a write error
@@ -52,7 +63,10 @@ impl<W: Write> BboLines<W> {
         }
         self.last = top;
         self.lines += 1;
-        match writeln!(self.out, "{ts},{},{}", side_csv(bid), side_csv(ask)) {
+        let written = self
+            .write_header()
+            .and_then(|()| writeln!(self.out, "{ts},{},{}", side_csv(bid), side_csv(ask)));
+        match written {
             Ok(()) => ControlFlow::Continue(()),
             Err(e) => {
                 self.error = Some(e);
@@ -67,6 +81,7 @@ impl<W: Write> BboLines<W> {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
+        self.write_header()?;
         self.out.flush()?;
         Ok(self.lines)
     }
