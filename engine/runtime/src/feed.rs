@@ -617,10 +617,10 @@ impl Publisher {
                 .map(|(s, _)| *s)
                 .collect();
         }
-        // Every lane that did not receive the last event gets a heartbeat at its time, so that
+        // Every lane that did not receive the last event gets a heartbeat at the latest event
+        // time published (the last event's, or a later one's if time went backwards), so that
         // what was due by then (timers, the venue's answers) comes out in every lane layout,
         // and whether the lane kept that instrument's book or not.
-        // A lane also reaches the latest time of its events that were not sent, if later.
         let last = self.last;
         let quiet = move |l: usize| match last {
             Some((_, Route::Lane(to))) => l != usize::from(to),
@@ -628,15 +628,12 @@ impl Publisher {
             _ => false,
         };
         let end = match self.last {
-            Some((ts, _)) if (0..self.lanes.len()).any(quiet) => {
+            Some(_) if (0..self.lanes.len()).any(quiet) => {
                 self.stats.heartbeats += 1;
                 let seq = self.seq;
                 (0..self.lanes.len())
                     .filter(|&l| quiet(l))
-                    .try_for_each(|l| {
-                        let reach = self.latest.max(ts);
-                        self.stage(l, heartbeat_at(reach, seq))
-                    })
+                    .try_for_each(|l| self.stage(l, heartbeat_at(self.latest, seq)))
             }
             _ => Ok(()),
         };
