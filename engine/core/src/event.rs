@@ -13,9 +13,11 @@
 //! | 56..60 | `instrument`          | `InstrumentId` (0 = market-wide)                   |
 //! | 60..64 | padding               |                                                    |
 //!
-//! Rust lays the fields out (the struct is not `repr(C)`); the test pins the size and
-//! alignment, which is what the rings and the capture format rely on. Events are never
-//! serialized by memory image: the capture format stores raw packets.
+//! Rust lays the fields out (the struct is not `repr(C)`), so the offsets above are what
+//! today's compiler chooses, not a promise: the `layout` test checks them, so that a compiler
+//! that lays the struct out otherwise fails it and this table gets updated. Only the size and
+//! the alignment matter to the rings; events are never serialized by memory image (the capture
+//! format stores raw packets).
 //!
 //! # Coverage
 //!
@@ -395,6 +397,10 @@ mod tests {
         assert_eq!(core::mem::align_of::<MarketEvent>(), 8);
         assert_eq!(core::mem::size_of::<InstrumentInfo>(), 28);
         assert_eq!(core::mem::size_of::<Option<MarketEvent>>(), 64);
+        // The table in the module docs (compiler-chosen offsets: update the table if these move).
+        assert_eq!(core::mem::offset_of!(MarketEvent, body), 0);
+        assert_eq!(core::mem::offset_of!(MarketEvent, ts), 48);
+        assert_eq!(core::mem::offset_of!(MarketEvent, instrument), 56);
     }
 
     #[test]

@@ -79,18 +79,23 @@ macro_rules! scaled_price {
         }
 
         impl fmt::Display for $ty {
-            /// Always prints every implied decimal: `123.4500`.
+            /// Always prints every implied decimal: `123.4500`. Width, fill and alignment
+            /// (`{:>12}`) apply to the whole number, as for the integers.
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 let sign = if self.0 < 0 { "-" } else { "" };
                 let abs = self.0.unsigned_abs();
                 let scale = Self::SCALE as u64;
-                write!(
-                    f,
-                    "{sign}{}.{:0width$}",
-                    abs / scale,
-                    abs % scale,
-                    width = $dp as usize
-                )
+                let (int, frac) = (abs / scale, abs % scale);
+                if f.width().is_none() {
+                    return write!(f, "{sign}{int}.{frac:0width$}", width = $dp as usize);
+                }
+                // Padded: the digits go to a stack buffer first (no allocation), then `pad`.
+                let mut buf = DigitBuffer::new();
+                fmt::Write::write_fmt(
+                    &mut buf,
+                    format_args!("{sign}{int}.{frac:0width$}", width = $dp as usize),
+                )?;
+                f.pad(buf.as_str())
             }
         }
 
@@ -120,23 +125,23 @@ macro_rules! scaled_price {
                 if !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
                     return Err(err("not a decimal number"));
                 }
-                let mut v: i64 = 0;
+                // The magnitude in `i128`, so that `i64::MIN` (one more than `i64::MAX`) parses.
+                let mut v: i128 = 0;
                 for b in int.bytes() {
-                    v = v
-                        .checked_mul(10)
-                        .and_then(|v| v.checked_add(i64::from(b - b'0')))
-                        .ok_or(err("out of range"))?;
+                    v = v * 10 + i128::from(b - b'0');
+                    if v > i128::from(i64::MAX) + 1 {
+                        return Err(err("out of range"));
+                    }
                 }
-                let mut f: i64 = 0;
+                let mut f: i128 = 0;
                 for i in 0..$dp as usize {
-                    let d = frac.as_bytes().get(i).map_or(0, |b| i64::from(b - b'0'));
+                    let d = frac.as_bytes().get(i).map_or(0, |b| i128::from(b - b'0'));
                     f = f * 10 + d;
                 }
-                let v = v
-                    .checked_mul(Self::SCALE)
-                    .and_then(|v| v.checked_add(f))
-                    .ok_or(err("out of range"))?;
-                Ok(Self(if neg { -v } else { v }))
+                let v = v * i128::from(Self::SCALE) + f;
+                i64::try_from(if neg { -v } else { v })
+                    .map(Self)
+                    .map_err(|_| err("out of range"))
             }
         }
     };
@@ -146,9 +151,46 @@ scaled_price!(Price, 4);
 scaled_price!(WidePrice, 8);
 
 impl Price {
-    /// Widens to 8 decimals (exact).
-    pub const fn widen(self) -> WidePrice {
-        WidePrice(self.0.saturating_mul(10_000))
+    /// Widens to 8 decimals, exactly; `None` past ±92,233,720,368.5477 (where 8 decimals no
+    /// longer fit an `i64`).
+    pub const fn widen(self) -> Option<WidePrice> {
+        match self.0.checked_mul(10_000) {
+            Some(raw) => Some(WidePrice(raw)),
+            None => None,
+        }
+    }
+}
+
+/// The text of one price, for `Display` with a width: a sign, 19 digits, a point and up to 8
+/// decimals fit in 32 bytes.
+struct DigitBuffer {
+    bytes: [u8; 32],
+    len: usize,
+}
+
+impl DigitBuffer {
+    const fn new() -> Self {
+        Self {
+            bytes: [0; 32],
+            len: 0,
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        // Only whole `&str`s are ever appended (`write_str`), so this never fails.
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
+    }
+}
+
+impl fmt::Write for DigitBuffer {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len + s.len();
+        self.bytes
+            .get_mut(self.len..end)
+            .ok_or(fmt::Error)?
+            .copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
     }
 }
 
@@ -163,6 +205,42 @@ mod tests {
         assert_eq!(Price(1).to_string(), "0.0001");
         assert_eq!(Price(-1).to_string(), "-0.0001");
         assert_eq!(WidePrice(300_000_000_000).to_string(), "3000.00000000");
+    }
+
+    #[test]
+    fn display_honours_width_and_alignment() {
+        assert_eq!(format!("{:>10}", Price(1)), "    0.0001");
+        assert_eq!(format!("{:<9}|", Price(-1)), "-0.0001  |");
+        assert_eq!(format!("{:*^12}", Price(1_234_500)), "**123.4500**");
+        assert_eq!(format!("{:>3}", Price(1_234_500)), "123.4500");
+        let widest = Price(i64::MIN);
+        assert_eq!(format!("{widest:>1}"), widest.to_string());
+        assert_eq!(format!("{:>14}", WidePrice(1)), "    0.00000001");
+    }
+
+    #[test]
+    fn the_extremes_round_trip_and_one_past_them_is_refused() {
+        for raw in [i64::MIN, i64::MIN + 1, i64::MAX] {
+            assert_eq!(Price(raw).to_string().parse::<Price>(), Ok(Price(raw)));
+            assert_eq!(
+                WidePrice(raw).to_string().parse::<WidePrice>(),
+                Ok(WidePrice(raw))
+            );
+        }
+        assert!("-922337203685477.5809".parse::<Price>().is_err());
+        assert!("922337203685477.5808".parse::<Price>().is_err());
+        assert!("-92233720368.54775809".parse::<WidePrice>().is_err());
+    }
+
+    #[test]
+    fn widen_is_exact_or_none() {
+        assert_eq!(Price(-1_234_500).widen(), Some(WidePrice(-12_345_000_000)));
+        assert_eq!(
+            Price(922_337_203_685_477).widen(),
+            Some(WidePrice(9_223_372_036_854_770_000))
+        );
+        assert_eq!(Price(922_337_203_685_478).widen(), None);
+        assert_eq!(Price(i64::MIN).widen(), None);
     }
 
     #[test]
@@ -188,7 +266,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn display_parse_round_trip(raw in any::<i64>().prop_filter("min", |v| *v != i64::MIN)) {
+        fn display_parse_round_trip(raw in any::<i64>()) {
             let p = Price(raw);
             prop_assert_eq!(p.to_string().parse::<Price>(), Ok(p));
             prop_assert_eq!(Price::from_decimal(p.to_decimal()), Some(p));

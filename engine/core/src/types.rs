@@ -22,14 +22,19 @@ impl Timestamp {
     /// `Display` writes them for times past a day) or a plain integer of nanoseconds. `None`
     /// for anything else, including a time past `u64::MAX` nanoseconds.
     pub fn parse_time_of_day(s: &str) -> Option<Self> {
+        // Digits only: `u64::from_str` would also take a leading `+` ("+9:+30:+00").
+        let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
         if !s.contains(':') {
-            return s.parse().ok().map(Self);
+            return if digits(s) {
+                s.parse().ok().map(Self)
+            } else {
+                None
+            };
         }
         let (hms, frac) = s.split_once('.').unwrap_or((s, ""));
         let mut parts = hms.split(':');
-        let h: u64 = parts.next()?.parse().ok()?;
-        let m: u64 = parts.next()?.parse().ok()?;
-        let sec: u64 = parts.next()?.parse().ok()?;
+        let mut field = || parts.next().filter(|t| digits(t))?.parse::<u64>().ok();
+        let (h, m, sec) = (field()?, field()?, field()?);
         if parts.next().is_some() || m >= 60 || sec >= 61 || frac.len() > 9 {
             return None;
         }
@@ -184,6 +189,16 @@ mod tests {
         assert_eq!(Timestamp::parse_time_of_day("09:30"), None);
         assert_eq!(Timestamp::parse_time_of_day("123"), Some(Timestamp(123)));
         assert_eq!(Timestamp::parse_time_of_day("09:61:00"), None);
+        for signed in [
+            "+123",
+            "+9:30:00",
+            "09:+30:00",
+            "09:30:+00",
+            "-1",
+            " 9:30:00",
+        ] {
+            assert_eq!(Timestamp::parse_time_of_day(signed), None, "{signed}");
+        }
         // Past a day is a time too (as `Display` writes it); past u64::MAX ns is refused, not
         // wrapped round to some time of the first day.
         let late = Timestamp(u64::MAX - 1);

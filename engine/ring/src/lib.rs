@@ -581,28 +581,34 @@ impl<T: Copy> WriteChunk<'_, T> {
         n
     }
 
-    /// The reserved slots as two raw slices (the second is non-empty when the chunk wraps
-    /// around the end of the buffer), in ring order.
+    /// The reserved slots not yet written with [`WriteChunk::write`] as two raw slices (the
+    /// second is non-empty when they wrap around the end of the buffer), in ring order.
+    ///
+    /// Slots already written are left out on purpose: [`WriteChunk::commit_written`] is safe
+    /// because only `write` can fill the slots it publishes, so no raw slice may reach them
+    /// (one could be set back to `MaybeUninit::uninit()` and then published).
     #[cfg(not(loom))]
     pub fn as_mut_slices(&mut self) -> (&mut [MaybeUninit<T>], &mut [MaybeUninit<T>]) {
         let shared = &*self.producer.shared;
-        let (start, first) = shared.runs(self.producer.tail, self.len);
+        let rest = self.len - self.written;
+        let (start, first) = shared.runs(self.producer.tail.wrapping_add(self.written), rest);
         let base = shared.slots_ptr();
         // SAFETY: `Slot<T>` is `repr(transparent)` over `UnsafeCell<MaybeUninit<T>>`, itself
         // layout-identical to `MaybeUninit<T>`, so `buf` is a `[MaybeUninit<T>; cap]`.
-        // `[start, start + first)` and `[0, len - first)` are in bounds and disjoint, and the
+        // `[start, start + first)` and `[0, rest - first)` are in bounds and disjoint, and the
         // slots are reserved (free and unpublished), so no other reference to them exists while
         // `self` is mutably borrowed. Mutation goes through `UnsafeCell`, so `cast_mut` is fine.
         unsafe {
             (
                 core::slice::from_raw_parts_mut(base.add(start), first),
-                core::slice::from_raw_parts_mut(base, self.len - first),
+                core::slice::from_raw_parts_mut(base, rest - first),
             )
         }
     }
 
-    /// Publishes the first `k` reserved slots (ring order, across both slices of
-    /// [`WriteChunk::as_mut_slices`]).
+    /// Publishes the first `k` reserved slots, in ring order from the chunk's start: the
+    /// slots written with [`WriteChunk::write`], then those of [`WriteChunk::as_mut_slices`]
+    /// (first slice, then second).
     ///
     /// # Safety
     ///

@@ -198,8 +198,9 @@ impl<T: Copy> Producer<T> {
     #[inline(always)]
     fn try_write(&self, value: T) -> bool {
         let slot = self.shared.slot(self.tail);
-        // Acquire: pairs with the consumer's Release store of `tail` (= its `c + capacity`), so
-        // its read of the slot's previous item happens-before our overwrite.
+        // Acquire: pairs with the consumer's Release store of this slot's stamp (its position
+        // plus the capacity: our `tail` now), so its read of the slot's previous item
+        // happens-before our overwrite.
         if slot.stamp.load(Ordering::Acquire) != self.tail {
             return false;
         }

@@ -207,6 +207,43 @@ fn write_chunk_safe_and_raw() {
 }
 
 #[test]
+fn raw_slices_leave_out_the_slots_already_written() {
+    // Were the written slots in the raw slices, safe code could set one back to
+    // `MaybeUninit::uninit()` and publish it with the safe `commit_written`.
+    let (mut p, mut c) = ring::<u16>(4);
+    p.push_slice(&[0, 0, 0]);
+    let mut tmp = [0u16; 3];
+    c.pop_into(&mut tmp); // head = tail = 3
+
+    // Chunk of 4 from slot 3: [3..4) + [0..3). Two written, two left: slots 1 and 2.
+    let mut chunk = p.write_chunk(4).expect("room");
+    chunk.write(5).expect("slot");
+    chunk.write(6).expect("slot");
+    let (a, b) = chunk.as_mut_slices();
+    assert_eq!((a.len(), b.len()), (2, 0));
+    a[0].write(7);
+    a[1].write(8);
+    // SAFETY: two written with `write`, the other two through the raw slice just above.
+    unsafe { chunk.commit(4) };
+    let mut out = [0u16; 4];
+    assert_eq!(c.pop_into(&mut out), 4);
+    assert_eq!(out, [5, 6, 7, 8]);
+
+    // One written at the end of the buffer (slot 3): the rest starts at slot 0, unwrapped.
+    let mut chunk = p.write_chunk(3).expect("room");
+    chunk.write(9).expect("slot");
+    let (a, b) = chunk.as_mut_slices();
+    assert_eq!((a.len(), b.len()), (2, 0));
+    // Everything written: nothing left to hand out raw.
+    let mut chunk = p.write_chunk(1).expect("room");
+    chunk.write(1).expect("slot");
+    let (a, b) = chunk.as_mut_slices();
+    assert_eq!((a.len(), b.len()), (0, 0));
+    assert_eq!(chunk.commit_written(), 1);
+    assert_eq!(c.pop(), Some(1));
+}
+
+#[test]
 fn read_chunk_reads_in_place_and_releases_only_what_is_committed() {
     let (mut p, mut c) = ring::<u32>(8);
     assert_eq!(p.push_slice(&[1, 2, 3, 4, 5, 6]), 6);
