@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+#[macro_use]
 mod cmd;
 mod config;
 mod run_config;
@@ -798,12 +799,11 @@ fn main() -> ExitCode {
                 },
             )
         }),
-        Command::Strategies => {
-            for d in strategies::REGISTRY {
-                println!("{:<16} {}", d.name, d.summary);
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Strategies => strategies::REGISTRY
+            .iter()
+            .try_for_each(|d| outln!("{:<16} {}", d.name, d.summary))
+            .map(|()| ExitCode::SUCCESS)
+            .map_err(Into::into),
         Command::Gen {
             seed,
             messages,

@@ -306,3 +306,52 @@ fn malformed_input_gives_located_errors_the_rest_is_processed_and_the_exit_code_
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--line-b applies to live inputs"));
 }
+
+/// Runs `ticklane args` with its standard output a pipe whose reader is already gone (as with
+/// `ticklane inspect FILE | head -0`): the exit code and standard error.
+fn run_into_a_closed_pipe(args: &[&str], dir: &Path) -> (Option<i32>, String) {
+    let mut child = spawn(args, dir);
+    // The process is still starting (it has a file to read and a book to build before it
+    // prints): closing the pipe's read end now makes its first write fail with EPIPE.
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_reader_that_closes_the_pipe_early_gets_no_panic_and_the_exit_code_still_tells() {
+    let dir = tempfile::tempdir().unwrap();
+    let gen = Command::new(BIN)
+        .args([
+            "gen",
+            "--seed",
+            "3",
+            "--messages",
+            "20000",
+            "-o",
+            "day.itch",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(gen.status.success());
+    // Garbage after the session: the file reads with errors, so `inspect` owes exit 1.
+    let mut bad = std::fs::read(dir.path().join("day.itch")).unwrap();
+    bad.extend_from_slice(&[0, 5, b'?', 1, 2, 3, 4]);
+    std::fs::write(dir.path().join("bad.itch"), bad).unwrap();
+    for (args, code) in [
+        (&["inspect", "day.itch"][..], 0),
+        (&["inspect", "day.itch", "--json"][..], 0),
+        (&["inspect", "bad.itch"][..], 1),
+        (&["book", "day.itch", "--symbol", "AAPL"][..], 0),
+        (&["book", "day.itch", "--symbol", "AAPL", "--json"][..], 0),
+        (&["strategies"][..], 0),
+    ] {
+        let (got, stderr) = run_into_a_closed_pipe(args, dir.path());
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(got, Some(code), "{args:?}: {stderr}");
+    }
+}

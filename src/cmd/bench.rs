@@ -117,33 +117,36 @@ pub fn run(
         r.digest = Some(d);
     }
     if json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        outln!("{}", serde_json::to_string_pretty(&rows)?)?;
     } else {
         match file {
-            Some(p) => println!(
+            Some(p) => outln!(
                 "file {}: {} bytes; best of {passes} passes, one thread",
                 p.display(),
                 buf.len()
-            ),
-            None => println!(
+            )?,
+            None => outln!(
                 "session: seed {seed}, {messages} messages, {instruments} instruments, {} bytes; best of {passes} passes, one thread",
                 buf.len()
-            ),
+            )?,
         }
-        println!(
+        outln!(
             "{:<24} {:>14} {:>10} {:>10}",
-            "stage", "messages/s", "ns/msg", "MB/s"
-        );
+            "stage",
+            "messages/s",
+            "ns/msg",
+            "MB/s"
+        )?;
         for r in &rows {
-            println!(
+            outln!(
                 "{:<24} {:>12.1} M {:>10.2} {:>10.0}",
                 r.stage,
                 r.messages_per_sec / 1e6,
                 r.ns_per_message,
                 r.megabytes_per_sec
-            );
+            )?;
         }
-        println!("lane: the strategies of config/run.toml; run digest {lane_digest}");
+        outln!("lane: the strategies of config/run.toml; run digest {lane_digest}")?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -176,9 +176,9 @@ fn print_book(
         errors: report.errors,
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?)?;
     } else {
-        print_table(&out, &book);
+        print_table(&out, &book)?;
     }
     Ok(if report.errors > 0 {
         ExitCode::from(1)
@@ -187,8 +187,8 @@ fn print_book(
     })
 }
 
-fn print_table(b: &BookJson, _book: &OrderBook<'_>) {
-    println!(
+fn print_table(b: &BookJson, _book: &OrderBook<'_>) -> std::io::Result<()> {
+    outln!(
         "{} (instrument {}) at {} — {} orders, {} bid levels, {} ask levels{}{}",
         b.symbol,
         b.instrument,
@@ -201,11 +201,16 @@ fn print_table(b: &BookJson, _book: &OrderBook<'_>) {
             " — STALE since {} ({} messages lost for good)",
             s.since, s.lost_messages
         ))
-    );
-    println!(
+    )?;
+    outln!(
         "{:>7} {:>10} {:>12} | {:<12} {:<10} {:<7}",
-        "orders", "qty", "bid", "ask", "qty", "orders"
-    );
+        "orders",
+        "qty",
+        "bid",
+        "ask",
+        "qty",
+        "orders"
+    )?;
     let rows = b.bids.len().max(b.asks.len());
     for i in 0..rows {
         let (bo, bq, bp) = b
@@ -220,22 +225,23 @@ fn print_table(b: &BookJson, _book: &OrderBook<'_>) {
             .map_or((String::new(), String::new(), String::new()), |l| {
                 (l.price.clone(), l.qty.to_string(), l.orders.to_string())
             });
-        println!("{bo:>7} {bq:>10} {bp:>12} | {ap:<12} {aq:<10} {ao:<7}");
+        outln!("{bo:>7} {bq:>10} {bp:>12} | {ap:<12} {aq:<10} {ao:<7}")?;
     }
     let opt = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
-    println!(
+    outln!(
         "spread {}  mid {}  microprice {}  state {}",
         opt(&b.spread),
         opt(&b.mid),
         opt(&b.microprice),
         opt(&b.trading_state)
-    );
+    )?;
     if !b.anomalies.is_empty() {
         let a: Vec<String> = b
             .anomalies
             .iter()
             .map(|(k, n)| format!("{k}={n}"))
             .collect();
-        println!("anomalies {}", a.join(" "));
+        outln!("anomalies {}", a.join(" "))?;
     }
+    Ok(())
 }

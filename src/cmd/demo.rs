@@ -26,10 +26,10 @@ pub fn run(
     let clock = Stopwatch::start();
     let buf = generate_framed(seed, messages, instruments)?;
     let gen_secs = clock.elapsed().as_secs_f64();
-    println!(
+    outln!(
         "generated {messages} ITCH 5.0 messages ({:.1} MB, {instruments} instruments, seed {seed}) in {gen_secs:.2} s",
         buf.len() as f64 / 1e6
-    );
+    )?;
 
     let mut market = Market::with_capacity(cfg.book.order_capacity, usize::from(instruments) + 1);
     let mut kinds: BTreeMap<&'static str, u64> = BTreeMap::new();
@@ -41,41 +41,46 @@ pub fn run(
         top_changes += u64::from(r.top_changed());
     });
     let secs = clock.elapsed().as_secs_f64();
-    println!(
+    outln!(
         "decoded {} messages into {} events and built every book in {:.3} s: {:.1} M messages/s on one thread",
         stats.messages,
         stats.events,
         secs,
         stats.messages as f64 / secs / 1e6
-    );
-    println!(
+    )?;
+    outln!(
         "errors {}, book anomalies {}",
         stats.errors,
         market.anomalies().total()
-    );
-    println!("events by kind:");
+    )?;
+    outln!("events by kind:")?;
     for (k, n) in &kinds {
-        println!("  {k:<26} {n:>10}");
+        outln!("  {k:<26} {n:>10}")?;
     }
-    println!(
+    outln!(
         "top-of-book changes {top_changes}; live at the end: {} orders on {} price levels",
         market.live_orders(),
         market.live_levels()
-    );
+    )?;
 
     let mut books: Vec<_> = market.books().collect();
     books.sort_by_key(|b| std::cmp::Reverse(b.order_count()));
-    println!("\nbusiest books at the end of the session:");
-    println!(
+    outln!("\nbusiest books at the end of the session:")?;
+    outln!(
         "{:<8} {:>7} {:>22} {:>22} {:>9} {:>11}",
-        "symbol", "orders", "bid (qty)", "ask (qty)", "spread", "microprice"
-    );
+        "symbol",
+        "orders",
+        "bid (qty)",
+        "ask (qty)",
+        "spread",
+        "microprice"
+    )?;
     for b in books.iter().take(8) {
         let lvl = |s: Side| {
             b.best(s)
                 .map_or("-".to_string(), |l| format!("{} ({})", l.price, l.qty))
         };
-        println!(
+        outln!(
             "{:<8} {:>7} {:>22} {:>22} {:>9} {:>11}",
             b.symbol().map_or("?".to_string(), |s| s.to_string()),
             b.order_count(),
@@ -83,7 +88,7 @@ pub fn run(
             lvl(Side::Ask),
             b.spread().map_or("-".to_string(), |p| p.to_string()),
             b.microprice().map_or("-".to_string(), |p| p.to_string()),
-        );
+        )?;
     }
     Ok(if stats.errors == 0 && market.anomalies().total() == 0 {
         ExitCode::SUCCESS

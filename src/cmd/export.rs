@@ -54,7 +54,7 @@ pub fn run(capture: &Path, output: &Path, format: PcapFormat) -> anyhow::Result<
     std::fs::rename(&partial, output)
         .with_context(|| format!("renaming {} to {}", partial.display(), output.display()))?;
     let r = &stats.report;
-    println!(
+    outln!(
         "exported {} datagrams to {} ({}); line A to {}, line B to {}",
         stats.records,
         output.display(),
@@ -64,7 +64,7 @@ pub fn run(capture: &Path, output: &Path, format: PcapFormat) -> anyhow::Result<
         },
         options.dst_a,
         options.dst_b
-    );
+    )?;
     let damaged = !r.bad_blocks.is_empty() || r.truncated_tail.is_some();
     if damaged {
         eprintln!(

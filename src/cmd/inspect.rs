@@ -163,9 +163,9 @@ pub fn run(path: &Path, json: bool, read: ReadOpts) -> anyhow::Result<ExitCode> 
         },
     };
     if json {
-        println!("{}", serde_json::to_string(&summary)?);
+        outln!("{}", serde_json::to_string(&summary)?)?;
     } else {
-        print_text(&summary);
+        print_text(&summary)?;
     }
     Ok(if summary.errors > 0 {
         ExitCode::from(1)
@@ -174,11 +174,11 @@ pub fn run(path: &Path, json: bool, read: ReadOpts) -> anyhow::Result<ExitCode> 
     })
 }
 
-fn print_text(s: &Summary) {
-    println!("file        {} ({}, {} bytes)", s.file, s.format, s.bytes);
-    println!("messages    {}", s.messages);
+fn print_text(s: &Summary) -> std::io::Result<()> {
+    outln!("file        {} ({}, {} bytes)", s.file, s.format, s.bytes)?;
+    outln!("messages    {}", s.messages)?;
     let types: Vec<String> = s.by_type.iter().map(|(t, n)| format!("{t}:{n}")).collect();
-    println!("by type     {}", types.join(" "));
+    outln!("by type     {}", types.join(" "))?;
     let names: Vec<String> = s
         .instrument_list
         .iter()
@@ -189,44 +189,45 @@ fn print_text(s: &Summary) {
         })
         .collect();
     let more = if s.instruments > 12 { " ..." } else { "" };
-    println!("instruments {}: {}{more}", s.instruments, names.join(" "));
+    outln!("instruments {}: {}{more}", s.instruments, names.join(" "))?;
     if let (Some(a), Some(b)) = (&s.first_timestamp, &s.last_timestamp) {
-        println!("time        {a} .. {b}");
+        outln!("time        {a} .. {b}")?;
     }
     if let Some(c) = &s.capture {
-        println!(
+        outln!(
             "header      feed {}, session {:?}, creator {:?}, created {}",
             c.feed,
             c.session,
             c.creator,
             c.created.as_deref().unwrap_or("unknown")
-        );
+        )?;
     }
     let itch_records = s.capture.as_ref().is_some_and(|c| c.feed == "itch-binary");
     if s.packets > 0 && itch_records {
-        println!("records     {} (one ITCH message each)", s.packets);
+        outln!("records     {} (one ITCH message each)", s.packets)?;
     } else if s.packets > 0 {
-        println!(
+        outln!(
             "moldudp64   {} packets, {} duplicates dropped, {} gaps ({} missing), {} heartbeats, {} end-of-session",
             s.packets, s.duplicates, s.gaps, s.missing, s.heartbeats, s.end_of_session
-        );
+        )?;
     }
-    println!(
+    outln!(
         "rate        {:.1} M messages/s, {:.0} MB/s ({:.3} s)",
         s.messages_per_sec / 1e6,
         s.megabytes_per_sec,
         s.seconds
-    );
+    )?;
     if let Some(r) = &s.recovery {
-        println!("capture     {r}");
+        outln!("capture     {r}")?;
     }
-    println!("errors      {}", s.errors);
+    outln!("errors      {}", s.errors)?;
     for e in &s.error_list {
         match e.position {
-            Some(p) => println!("  at {p} ({}): {}", e.stage, e.error),
-            None => println!("  ({}): {}", e.stage, e.error),
+            Some(p) => outln!("  at {p} ({}): {}", e.stage, e.error)?,
+            None => outln!("  ({}): {}", e.stage, e.error)?,
         }
     }
+    Ok(())
 }
 
 /// The header of the capture at `path` (it was just read whole, so it opens).

@@ -40,18 +40,29 @@ pub fn run(seconds: u64, cores: &[usize]) -> anyhow::Result<ExitCode> {
             })
         })
         .collect();
-    println!(
+    outln!(
         "{:>4} {:>6} {:>10} {:>10} {:>10} {:>10} {:>10} {:>12}",
-        "core", "pinned", ">1us", ">10us", ">100us", ">1ms", ">10ms", "max gap ns"
-    );
+        "core",
+        "pinned",
+        ">1us",
+        ">10us",
+        ">100us",
+        ">1ms",
+        ">10ms",
+        "max gap ns"
+    )?;
     for h in handles {
         let (core, pinned, c, max, _) = h
             .join()
             .map_err(|_| anyhow::anyhow!("a jitter thread panicked"))?;
-        println!(
+        outln!(
             "{core:>4} {pinned:>6} {:>10} {:>10} {:>10} {:>10} {:>10} {max:>12}",
-            c[0], c[1], c[2], c[3], c[4]
-        );
+            c[0],
+            c[1],
+            c[2],
+            c[3],
+            c[4]
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }

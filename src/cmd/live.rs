@@ -124,27 +124,27 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
     );
     let stop = stop_on_ctrl_c("interrupted: end of session, then the linger");
     let report = sim.run(&history, itch_timestamp, &stop)?;
-    println!(
+    outln!(
         "published {} messages in {} packets; end of session at {}{}",
         report.messages,
         report.packets,
         report.end_sequence,
         if report.stopped { " (stopped)" } else { "" }
-    );
+    )?;
     for (name, l) in ["A", "B"].iter().zip(&report.lines) {
-        println!(
+        outln!(
             "line {name}: sent {} datagrams; dropped {}, duplicated {}, reordered {}; heartbeats {}, end of session {}, send errors {}",
             l.sent, l.dropped, l.duplicated, l.reordered, l.heartbeats, l.end_of_session, l.send_errors
-        );
+        )?;
     }
-    println!(
+    outln!(
         "re-requests: {} received, {} messages in {} packets sent back; {} bad, {} unanswerable",
         report.requests,
         report.retransmitted_messages,
         report.retransmit_packets,
         report.bad_requests,
         report.unanswerable_requests
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 

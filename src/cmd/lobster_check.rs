@@ -126,7 +126,7 @@ pub fn run(
     max_diffs: usize,
 ) -> anyhow::Result<ExitCode> {
     let report = check(messages, orderbook, levels, max_diffs)?;
-    print_report(messages, orderbook, &report);
+    print_report(messages, orderbook, &report)?;
     Ok(if report.different == 0 {
         ExitCode::SUCCESS
     } else {
@@ -141,49 +141,56 @@ fn fmt_level(l: Option<(Price, u64)>) -> String {
     }
 }
 
-fn print_report(messages: &Path, orderbook: &Path, r: &Report) {
-    println!("messages:   {}", messages.display());
-    println!("order book: {}", orderbook.display());
-    println!(
+fn print_report(messages: &Path, orderbook: &Path, r: &Report) -> std::io::Result<()> {
+    outln!("messages:   {}", messages.display())?;
+    outln!("order book: {}", orderbook.display())?;
+    outln!(
         "levels: {} in the file, {} compared",
-        r.file_levels, r.compared_levels
-    );
-    println!("rows: {}", r.rows);
-    println!(
+        r.file_levels,
+        r.compared_levels
+    )?;
+    outln!("rows: {}", r.rows)?;
+    outln!(
         "rows checked: {} (equal {}, different {})",
-        r.checked, r.equal, r.different
-    );
-    println!("rows equal: {}", r.equal);
-    println!("rows unverifiable: {}", r.unverifiable());
-    println!(
+        r.checked,
+        r.equal,
+        r.different
+    )?;
+    outln!("rows equal: {}", r.equal)?;
+    outln!("rows unverifiable: {}", r.unverifiable())?;
+    outln!(
         "  seed row (the starting book is derived from it): {}",
         r.unverifiable_seed
-    );
-    println!(
+    )?;
+    outln!(
         "  hidden depth (a level scrolled into view from below the file's {} levels, \
          re-synced from the file): {}",
-        r.file_levels, r.unverifiable_hidden_depth
-    );
-    println!(
+        r.file_levels,
+        r.unverifiable_hidden_depth
+    )?;
+    outln!(
         "levels re-synced from hidden depth: {}; levels dropped below level {}: {}",
-        r.resynced_levels, r.file_levels, r.dropped_levels
-    );
-    println!(
+        r.resynced_levels,
+        r.file_levels,
+        r.dropped_levels
+    )?;
+    outln!(
         "pre-existing orders resolved against seed quantity: {} (unresolved: {})",
-        r.pre_existing_resolved, r.pre_existing_unresolved
-    );
+        r.pre_existing_resolved,
+        r.pre_existing_unresolved
+    )?;
     if r.anomalies.is_empty() {
-        println!("book anomalies: none");
+        outln!("book anomalies: none")?;
     } else {
-        println!("book anomalies: {}", r.anomalies.join(" "));
+        outln!("book anomalies: {}", r.anomalies.join(" "))?;
     }
-    println!(
+    outln!(
         "differences: {} rows (first {} shown)",
         r.different,
         r.differences.len()
-    );
+    )?;
     for d in &r.differences {
-        println!(
+        outln!(
             "  row {} (line {}) level {} {}: expected {}, ours {}",
             d.row,
             d.row + 1,
@@ -194,9 +201,10 @@ fn print_report(messages: &Path, orderbook: &Path, r: &Report) {
             },
             fmt_level(d.expected),
             fmt_level(d.ours)
-        );
+        )?;
     }
-    println!("result: {}", if r.different == 0 { "OK" } else { "FAIL" });
+    outln!("result: {}", if r.different == 0 { "OK" } else { "FAIL" })?;
+    Ok(())
 }
 
 /// Replays and compares; returns the totals without printing.

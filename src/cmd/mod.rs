@@ -1,5 +1,19 @@
 //! One module per subcommand.
 
+/// `println!` for a command's report, without its panic on a closed pipe: a reader that stops
+/// early (`ticklane inspect FILE | head -3`) is not an error, so a broken pipe is `Ok` and the
+/// command still ends with the exit code its input earned; any other write error (a full disk
+/// under a redirect) is returned.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        match writeln!(std::io::stdout().lock(), $($arg)*) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::io::Result::Ok(()),
+            written => written,
+        }
+    }};
+}
+
 pub mod bbo;
 pub mod bench;
 pub mod book;

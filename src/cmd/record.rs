@@ -72,16 +72,16 @@ pub fn run(
             &PcapImportOptions::default(),
         )
         .with_context(|| format!("recording {}", input.display()))?;
-        println!(
+        outln!(
             "recorded {} MoldUDP64 datagrams ({} filtered, {} unreadable records) into {} blocks, {} bytes",
             stats.records, stats.filtered, stats.record_errors, summary.blocks, summary.bytes
-        );
+        )?;
         let c = &stats.capture;
         if c.skipped() > 0 {
-            println!(
+            outln!(
                 "skipped frames: {} not IPv4, {} not UDP, {} unsupported link type, {} IPv4 fragments",
                 c.non_ipv4, c.non_udp, c.unsupported_link, c.fragments
-            );
+            )?;
         }
         if c.fragments > 0 {
             // A fragmented datagram may be MoldUDP64 that the capture now lacks.
@@ -109,10 +109,10 @@ pub fn run(
         let (stats, summary) =
             binfile_path_to_capture(input, length_mode, output, &header, options)
                 .with_context(|| format!("recording {}", input.display()))?;
-        println!(
+        outln!(
             "recorded {} ITCH messages ({} too short to carry a timestamp) into {} blocks, {} bytes",
             stats.records, stats.short_messages, summary.blocks, summary.bytes
-        );
+        )?;
         if let Some(e) = &stats.framing_error {
             eprintln!("framing error: {e}");
         }
@@ -169,7 +169,7 @@ pub fn run_live(
     let counters = LiveCounters::default();
     receive(&cfg, &mut down, &counters, &mut live).map_err(|e| anyhow::anyhow!(e))?;
     let s = &live.session;
-    println!(
+    outln!(
         "{}: {} records ({} dropped: recorder ring full); {} datagrams, {} messages in order, {} duplicates, {} gaps ({} recovered, {} lost)",
         output.display(),
         live.recorded,
@@ -180,7 +180,7 @@ pub fn run_live(
         s.gaps,
         s.recovered,
         s.lost_messages
-    );
+    )?;
     if let Some(e) = &live.record_error {
         anyhow::bail!(
             "recording stopped early: {e}; {} records received after that are not in the capture",

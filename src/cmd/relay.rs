@@ -74,12 +74,12 @@ pub fn cert(names: &[String], out: &Path) -> anyhow::Result<ExitCode> {
     let (cert, key) = (out.join("cert.pem"), out.join("key.pem"));
     std::fs::write(&cert, c.cert_pem).with_context(|| format!("writing {}", cert.display()))?;
     std::fs::write(&key, c.key_pem).with_context(|| format!("writing {}", key.display()))?;
-    println!(
+    outln!(
         "wrote {} and {} (self-signed, for {}; development only)",
         cert.display(),
         key.display(),
         names.join(", ")
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -169,14 +169,19 @@ pub fn relay(a: RelayArgs) -> anyhow::Result<ExitCode> {
     rt.block_on(served)??;
     let s = stats.snapshot();
     let st = &live.session;
-    println!(
+    outln!(
         "upstream: {} datagrams, {} messages; duplicates {}, gaps {} ({} recovered, {} lost)",
-        st.packets, st.messages, st.duplicate_messages, st.gaps, st.recovered, st.lost_messages
-    );
-    println!(
+        st.packets,
+        st.messages,
+        st.duplicate_messages,
+        st.gaps,
+        st.recovered,
+        st.lost_messages
+    )?;
+    outln!(
         "relay: {} subscribers in all, {} refused, {} handshakes failed, {} disconnected as slow; {} packets in, {} out; {} catch-ups ({} messages)",
         s.subscribed_total, s.refused, s.handshake_failed, s.disconnected_slow, s.packets_in,
         s.packets_out, s.catchup_requests, s.catchup_messages
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -623,12 +623,12 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
         write_charts(&report, dir)?;
     }
     if o.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&json_report(&report, &cfg, &digest))?
-        );
+        )?;
     } else {
-        print_report(&report, &cfg, &source_desc, &digest);
+        print_report(&report, &cfg, &source_desc, &digest)?;
     }
     // Exit codes: 0 clean; 1 the run completed but its input had errors (each counted and
     // listed in the summary) or a worker's output is incomplete (the recorder could not write
@@ -791,14 +791,19 @@ fn pnl(p: &ticklane_strategy::Position, mark: Option<Price>) -> i128 {
     }
 }
 
-fn print_report(r: &RunReport, cfg: &RunConfig, source: &str, digest: &[u8; 32]) {
+fn print_report(
+    r: &RunReport,
+    cfg: &RunConfig,
+    source: &str,
+    digest: &[u8; 32],
+) -> std::io::Result<()> {
     let e = &cfg.engine;
     let secs = r.elapsed_ns as f64 / 1e9;
-    println!("source    {source}");
+    outln!("source    {source}")?;
     for n in &r.source.notes {
-        println!("          {n}");
+        outln!("          {n}")?;
     }
-    println!(
+    outln!(
         "engine    {} lane(s), cores {}, feed core {}, idle {}, ring {} ({}), batch {}, panic policy {}",
         e.lanes,
         r.lanes
@@ -812,8 +817,8 @@ fn print_report(r: &RunReport, cfg: &RunConfig, source: &str, digest: &[u8; 32])
         e.ring,
         e.batch,
         e.panic_policy
-    );
-    println!(
+    )?;
+    outln!(
         "feed      {} messages, {} events ({} of instruments no lane reads, not sent), {} heartbeats, {} errors; {} waits on a full ring ({:.1} ms), {} dropped (lane gone)",
         r.source.messages,
         r.feed.events,
@@ -823,15 +828,15 @@ fn print_report(r: &RunReport, cfg: &RunConfig, source: &str, digest: &[u8; 32])
         r.feed.full_waits,
         r.feed.full_wait_ns as f64 / 1e6,
         r.feed.dropped_lane_gone
-    );
+    )?;
     if r.feed.late_books > 0 {
-        println!(
+        outln!(
             "          {} subscribed instruments' directory entries came after some of their events, which were not sent: their books miss those orders",
             r.feed.late_books
-        );
+        )?;
     }
     if !r.feed.unmatched_symbols.is_empty() {
-        println!(
+        outln!(
             "window    --symbols named {} that no directory message of the source names: nothing of theirs was replayed",
             r.feed
                 .unmatched_symbols
@@ -839,10 +844,10 @@ fn print_report(r: &RunReport, cfg: &RunConfig, source: &str, digest: &[u8; 32])
                 .map(|s| s.as_str())
                 .collect::<Vec<_>>()
                 .join(", ")
-        );
+        )?;
     }
     if r.feed.filtered > 0 || r.feed.reached_end_of_window {
-        println!(
+        outln!(
             "window    {} events outside --symbols not published; {}",
             r.feed.filtered,
             if r.feed.reached_end_of_window {
@@ -850,25 +855,25 @@ fn print_report(r: &RunReport, cfg: &RunConfig, source: &str, digest: &[u8; 32])
             } else {
                 "source ended before --to"
             }
-        );
+        )?;
     }
     for err in &r.source.first_errors {
-        println!("          error {err}");
+        outln!("          error {err}")?;
     }
     for w in &r.workers {
         for n in &w.notes {
-            println!("{:<9} {n}", w.name);
+            outln!("{:<9} {n}", w.name)?;
         }
         if let Some(e) = &w.error {
-            println!("{:<9} error {e}", w.name);
+            outln!("{:<9} error {e}", w.name)?;
         }
     }
-    println!(
+    outln!(
         "elapsed   {secs:.3} s: {:.2} M events/s end to end",
         r.feed.events as f64 / secs.max(1e-9) / 1e6
-    );
+    )?;
     for l in &r.lanes {
-        println!(
+        outln!(
             "lane {}    {} events ({} to strategies), {} instruments ({} books kept, {} events of the others dropped), {} live orders; {} commands, {} fills; anomalies {}{}{}",
             l.index,
             l.events,
@@ -882,25 +887,27 @@ fn print_report(r: &RunReport, cfg: &RunConfig, source: &str, digest: &[u8; 32])
             l.anomalies.iter().map(|(_, n)| n).sum::<u64>(),
             if l.halted { "; HALTED" } else { "" },
             if l.killed { "; kill switch" } else { "" },
-        );
+        )?;
         if l.left_in_ring > 0 || l.deferred_commands > 0 || l.discarded_on_panic > 0 {
-            println!(
+            outln!(
                 "          left in ring {}, deferred commands {}, discarded on panic {}",
-                l.left_in_ring, l.deferred_commands, l.discarded_on_panic
-            );
+                l.left_in_ring,
+                l.deferred_commands,
+                l.discarded_on_panic
+            )?;
         }
         if l.late_books > 0 {
-            println!(
+            outln!(
                 "          {} subscribed books started late (their directory entry came after their first events): they miss orders",
                 l.late_books
-            );
+            )?;
         }
         for (kind, n) in &l.anomalies {
-            println!("          anomaly {:<28} {n}", kind.name());
+            outln!("          anomaly {:<28} {n}", kind.name())?;
         }
     }
-    println!("strategies");
-    println!(
+    outln!("strategies")?;
+    outln!(
         "  {:<12} {:<14} {:>4} {:>9} {:>7} {:>6} {:>7} {:>5} {:>8} {:>11} {:>9} {:>10}  digest",
         "name",
         "kind",
@@ -914,11 +921,11 @@ fn print_report(r: &RunReport, cfg: &RunConfig, source: &str, digest: &[u8; 32])
         "net P&L $",
         "fees $",
         "max DD $"
-    );
+    )?;
     for l in &r.lanes {
         for s in &l.strategies {
             let net: i64 = s.positions.iter().map(|p| p.2.net).sum();
-            println!(
+            outln!(
                 "  {:<12} {:<14} {:>4} {:>9} {:>7} {:>6} {:>7} {:>5} {:>8} {:>11} {:>9} {:>10}  {}",
                 s.name,
                 s.kind,
@@ -933,18 +940,25 @@ fn print_report(r: &RunReport, cfg: &RunConfig, source: &str, digest: &[u8; 32])
                 format!("{:.2}", s.pnl.fees),
                 format!("{:.2}", s.max_drawdown),
                 &hex(&s.digest)[..16]
-            );
+            )?;
         }
     }
     let all = merged_latency(r);
-    println!("latency (ns; HopClock = TSC)");
-    println!(
+    outln!("latency (ns; HopClock = TSC)")?;
+    outln!(
         "  {:<17} {:>10} {:>8} {:>8} {:>8} {:>9} {:>9} {:>10}",
-        "hop", "count", "p50", "p90", "p99", "p99.9", "p99.99", "max"
-    );
+        "hop",
+        "count",
+        "p50",
+        "p90",
+        "p99",
+        "p99.9",
+        "p99.99",
+        "max"
+    )?;
     for hop in Hop::ALL {
         let s = all.summary(hop);
-        println!(
+        outln!(
             "  {:<17} {:>10} {:>8} {:>8} {:>8} {:>9} {:>9} {:>10}",
             hop.name(),
             s.count,
@@ -954,7 +968,7 @@ fn print_report(r: &RunReport, cfg: &RunConfig, source: &str, digest: &[u8; 32])
             s.p999,
             s.p9999,
             s.max
-        );
+        )?;
     }
     for i in &r.incidents {
         match i {
@@ -965,19 +979,20 @@ fn print_report(r: &RunReport, cfg: &RunConfig, source: &str, digest: &[u8; 32])
                 seq,
                 action,
                 ..
-            } => println!("incident  lane {lane}: strategy {name} panicked at event {seq}: {message} -> {action:?}"),
+            } => outln!("incident  lane {lane}: strategy {name} panicked at event {seq}: {message} -> {action:?}")?,
             LaneIncident::KillSwitch { lane, cancelled } => {
-                println!("incident  lane {lane}: kill switch, {cancelled} orders cancelled")
+                outln!("incident  lane {lane}: kill switch, {cancelled} orders cancelled")?
             }
             LaneIncident::RiskTripped {
                 lane, name, rule, ..
-            } => println!(
+            } => outln!(
                 "incident  lane {lane}: strategy {name} tripped its risk limit {}: its orders cancelled, new ones refused",
                 rule.name()
-            ),
+            )?,
         }
     }
-    println!("digest    {}", hex(digest));
+    outln!("digest    {}", hex(digest))?;
+    Ok(())
 }
 
 fn json_report(r: &RunReport, cfg: &RunConfig, digest: &[u8; 32]) -> serde_json::Value {
