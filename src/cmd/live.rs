@@ -138,12 +138,13 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
         )?;
     }
     outln!(
-        "re-requests: {} received, {} messages in {} packets sent back; {} bad, {} unanswerable",
+        "re-requests: {} received, {} messages in {} packets sent back; {} bad, {} unanswerable; {} answer packets the socket refused",
         report.requests,
         report.retransmitted_messages,
         report.retransmit_packets,
         report.bad_requests,
-        report.unanswerable_requests
+        report.unanswerable_requests,
+        report.answer_send_errors
     )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -398,6 +398,35 @@ fn drop_note(count: u64) -> [u8; 12] {
     note
 }
 
+/// The `DROP` notes among the records a [`CaptureWriter`] took, by record number, to count the
+/// records (not notes) among the first `durable` of them. The notes already durable are only
+/// counted: the list keeps the notes not yet durable (those of the block being filled), so it
+/// stays bounded and each count is cheap however many notes the capture gets.
+#[derive(Debug, Default)]
+struct DropNotes {
+    /// Notes below the durable mark last asked about.
+    durable: u64,
+    /// Record numbers of the notes at or above it, in increasing order.
+    pending: std::collections::VecDeque<u64>,
+}
+
+impl DropNotes {
+    /// The writer took a note as record `number` (numbers only grow).
+    fn push(&mut self, number: u64) {
+        self.pending.push_back(number);
+    }
+
+    /// Records that are not notes among the first `durable` (the writer's durable mark, which
+    /// only grows).
+    fn records_below(&mut self, durable: u64) -> u64 {
+        while self.pending.front().is_some_and(|&n| n < durable) {
+            self.pending.pop_front();
+            self.durable += 1;
+        }
+        durable.saturating_sub(self.durable)
+    }
+}
+
 /// The recorder thread: ring → capture, until the producer is gone and the ring is empty.
 ///
 /// `flush_when_quiet`: after [`QUIET_SPINS`] empty polls (about 0.1 s without a record) the
@@ -418,13 +447,13 @@ fn drain(
     // Records offered (the recorder's own `DROP` notes are not counted: `written + dropped +
     // unwritten` is what the feed thread offered).
     let mut offered = 0u64;
-    // The writer's record number of each `DROP` note it took (rare), to tell notes from
-    // records among the records that reached the file.
-    let mut notes_at: Vec<u64> = Vec::new();
+    // The `DROP` notes the writer took, to tell notes from records among the records that
+    // reached the file (one per burst of drops: under sustained overload, one every other
+    // record).
+    let mut notes_at = DropNotes::default();
     // Written = records that reached the file: what the writer has flushed without error.
-    let written = |writer: &CaptureWriter<BufWriter<File>>, notes_at: &[u64]| {
-        let durable = writer.durable_records();
-        durable - notes_at.iter().filter(|&&n| n < durable).count() as u64
+    let written = |writer: &CaptureWriter<BufWriter<File>>, notes_at: &mut DropNotes| {
+        notes_at.records_below(writer.durable_records())
     };
     loop {
         let n = rx.pop_into(&mut buf);
@@ -438,7 +467,7 @@ fn drain(
                 match writer.flush() {
                     Ok(()) => stats
                         .written
-                        .store(written(&writer, &notes_at), Ordering::Relaxed),
+                        .store(written(&writer, &mut notes_at), Ordering::Relaxed),
                     Err(e) => {
                         tracing::error!("recording stopped: {e}");
                         summary.error = Some(e.to_string());
@@ -475,7 +504,7 @@ fn drain(
                         }
                         stats
                             .written
-                            .store(written(&writer, &notes_at), Ordering::Relaxed);
+                            .store(written(&writer, &mut notes_at), Ordering::Relaxed);
                     }
                     Err(e) => {
                         tracing::error!("recording stopped: {e}");
@@ -487,7 +516,7 @@ fn drain(
         }
         pending.drain(..at);
     }
-    summary.written = written(&writer, &notes_at);
+    summary.written = written(&writer, &mut notes_at);
     if summary.error.is_none() {
         match writer.finish() {
             // Every record offered is in the file.
@@ -744,6 +773,89 @@ mod tests {
             noted, s.dropped,
             "the capture says how many records it lacks"
         );
+    }
+
+    /// Sustained overload (drop, drop, fit, ...): a `DROP` note before every record. The count
+    /// of records that reached the file stays exact, and the notes already durable are only
+    /// counted: the list holds those of the block being filled, not one entry per note ever
+    /// written (which made every count scan them all: quadratic).
+    #[test]
+    fn drop_notes_are_counted_exactly_and_forgotten_once_durable() {
+        const BLOCK: u64 = 64;
+        let mut notes = DropNotes::default();
+        // The writer's next record number.
+        let mut number = 0u64;
+        let mut most_pending = 0usize;
+        for _ in 0..100_000u64 {
+            // The note, then the record it precedes.
+            notes.push(number);
+            number += 2;
+            // Blocks of 64 records go out as they fill: notes are the even record numbers.
+            let durable = number - number % BLOCK;
+            assert_eq!(notes.records_below(durable), durable / 2);
+            most_pending = most_pending.max(notes.pending.len());
+        }
+        assert!(
+            most_pending <= BLOCK as usize / 2,
+            "notes kept: {most_pending}"
+        );
+        // The end: everything durable, exactly half of it records.
+        assert_eq!(notes.records_below(number), number / 2);
+        assert!(notes.pending.is_empty());
+    }
+
+    #[test]
+    fn sustained_overload_drop_drop_fit_is_noted_and_counted_exactly() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("o.cap");
+        // Small blocks: the durable mark moves (and written is recounted) often.
+        let options = WriterOptions {
+            block_bytes: 4096,
+            ..WriterOptions::default()
+        };
+        let mut r =
+            Recorder::start(&path, &test_header(), options, 1).unwrap_or_else(|e| panic!("{e}"));
+        // Larger than the whole (smallest) ring: never fits, whatever the thread does.
+        let huge = vec![7u8; 70_000];
+        const ROUNDS: u64 = 5_000;
+        let mut accepted = Vec::new();
+        for i in 0..ROUNDS {
+            assert!(!r.record(3 * i, Line::A, &huge));
+            assert!(!r.record(3 * i + 1, Line::B, &huge));
+            // Fits unless the thread fell a whole ring behind: either way counted.
+            if r.record(3 * i + 2, Line::A, &i.to_le_bytes()) {
+                accepted.push(3 * i + 2);
+            }
+        }
+        let n = accepted.len() as u64;
+        assert!(n > 0);
+        let stats = r.stats();
+        let s = r
+            .finish()
+            .unwrap_or_else(|| panic!("the recorder thread is owned here"));
+        assert_eq!(
+            (s.written, s.dropped, s.unwritten, s.error),
+            (n, 3 * ROUNDS - n, 0, None)
+        );
+        assert_eq!(stats.written.load(Ordering::Relaxed), n);
+        let mut reader = CaptureReader::open(&path).unwrap_or_else(|e| panic!("{e}"));
+        let (mut got, mut noted, mut notes) = (Vec::new(), 0u64, 0u64);
+        while let Some(rec) = reader.next_record() {
+            let rec = rec.unwrap_or_else(|e| panic!("{e}"));
+            if rec.line == Line::Note {
+                assert_eq!(&rec.bytes[..4], b"DROP");
+                noted += u64::from_be_bytes(rec.bytes[4..12].try_into().unwrap_or_default());
+                notes += 1;
+            } else {
+                got.push(rec.ts_ns);
+            }
+        }
+        assert_eq!(got, accepted);
+        assert_eq!(noted, 3 * ROUNDS - n, "the capture says how many it lacks");
+        // A note before every record written (each follows drops), and one at the end if the
+        // last record was dropped too.
+        let dropped_last = accepted.last() != Some(&(3 * ROUNDS - 1));
+        assert_eq!(notes, n + u64::from(dropped_last));
     }
 
     #[test]

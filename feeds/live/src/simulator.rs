@@ -14,7 +14,8 @@
 //! thread, the retransmission server on a scoped thread sharing the history by reference), the
 //! wall clock only for pacing, heartbeats and lingering, and all randomness from
 //! [`SeededRng`], so the same seed gives the same fault pattern on every run and machine.
-//! Nothing here panics on any input: a malformed request is counted and ignored.
+//! Nothing here panics on any input: a malformed request is counted and ignored, and an answer
+//! packet the socket refuses to send is counted ([`SimReport::answer_send_errors`]).
 
 use std::fmt;
 use std::io;
@@ -354,6 +355,10 @@ pub struct SimReport {
     pub retransmitted_messages: u64,
     /// Packets sent in answer to requests.
     pub retransmit_packets: u64,
+    /// Answer packets the retransmission server could not send (the socket refused them): the
+    /// messages in them did not go out, and are not in `retransmitted_messages` nor their
+    /// packets in `retransmit_packets`.
+    pub answer_send_errors: u64,
     /// Requests that were malformed (not 20 bytes, count 0) or for another session.
     pub bad_requests: u64,
     /// Well-formed requests whose first message is not held or not yet published.
@@ -529,6 +534,7 @@ impl Simulator {
                 requests: counts.requests,
                 retransmitted_messages: counts.retransmitted_messages,
                 retransmit_packets: counts.retransmit_packets,
+                answer_send_errors: counts.answer_send_errors,
                 bad_requests: counts.bad_requests,
                 unanswerable_requests: counts.unanswerable_requests,
             };
@@ -957,6 +963,7 @@ struct ServerCounts {
     requests: u64,
     retransmitted_messages: u64,
     retransmit_packets: u64,
+    answer_send_errors: u64,
     bad_requests: u64,
     unanswerable_requests: u64,
 }
@@ -1007,6 +1014,21 @@ impl Server<'_> {
     }
 
     fn answer(&self, datagram: &[u8], from: SocketAddr, counts: &mut ServerCounts) {
+        let socket = self.socket;
+        self.answer_with(datagram, from, counts, |packet, to| {
+            socket.send_to(packet, to).map(|_| ())
+        });
+    }
+
+    /// [`Server::answer`], each answer packet handed to `send`: a packet it fails to send is
+    /// counted ([`SimReport::answer_send_errors`]), not as sent.
+    fn answer_with(
+        &self,
+        datagram: &[u8],
+        from: SocketAddr,
+        counts: &mut ServerCounts,
+        mut send: impl FnMut(&[u8], SocketAddr) -> io::Result<()>,
+    ) {
         let request = match MoldRequest::parse(datagram) {
             Ok(r) if r.session == self.session && r.count != 0 => r,
             Ok(r) => {
@@ -1030,14 +1052,14 @@ impl Server<'_> {
         let wanted = u64::from(request.count.min(self.max_request_messages))
             .min(published - request.sequence);
         let (mut packets, mut messages) = (0u64, 0u64);
-        let socket = self.socket;
+        let mut send_errors = counts.answer_send_errors;
         let packed = self.history.pack(
             self.session,
             request.sequence,
             wanted,
             self.max_packet,
-            |packet| {
-                if socket.send_to(packet, from).is_ok() {
+            |packet| match send(packet, from) {
+                Ok(()) => {
                     packets += 1;
                     let count = packet
                         .get(HEADER_LEN - 2..HEADER_LEN)
@@ -1045,8 +1067,16 @@ impl Server<'_> {
                         .map_or(0, u16::from_be_bytes);
                     messages += u64::from(count);
                 }
+                Err(e) => {
+                    send_errors += 1;
+                    if send_errors.is_power_of_two() {
+                        warn!(%from, error = %e, errors = send_errors,
+                            "retransmission answer could not be sent");
+                    }
+                }
             },
         );
+        counts.answer_send_errors = send_errors;
         counts.retransmit_packets += packets;
         counts.retransmitted_messages += messages;
         match packed {
@@ -1057,5 +1087,77 @@ impl Server<'_> {
                 debug!(%from, ?request, error = %e, "request could not be packed");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SESSION: Session = *b"SIMTEST001";
+
+    /// A server over messages 1..=100 (10 bytes each), all published, packets of at most 3
+    /// messages.
+    fn with_server(f: impl FnOnce(&Server<'_>)) {
+        let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap_or_else(|e| panic!("{e}"));
+        let mut history = MessageHistory::new(usize::MAX, usize::MAX);
+        for seq in 1..=100u64 {
+            history.push(seq, &[seq as u8; 10]);
+        }
+        let published = AtomicU64::new(101);
+        let done = AtomicBool::new(false);
+        let server = Server {
+            socket: &socket,
+            history: &history,
+            session: SESSION,
+            // Header, then 3 messages of 2 + 10 bytes.
+            max_packet: HEADER_LEN + 3 * 12,
+            max_request_messages: DEFAULT_MAX_REQUEST_MESSAGES,
+            published: &published,
+            done: &done,
+        };
+        f(&server);
+    }
+
+    /// The socket refuses some answer packets (a full send buffer, no route): each is counted,
+    /// and neither its packet nor its messages are counted as sent (before, a failed send was
+    /// ignored without a trace).
+    #[test]
+    fn answer_packets_the_socket_refuses_are_counted_as_send_errors() {
+        with_server(|server| {
+            let client = SocketAddr::from((Ipv4Addr::LOCALHOST, 9));
+            let request = MoldRequest {
+                session: SESSION,
+                sequence: 1,
+                count: 30,
+            }
+            .encode();
+            let mut counts = ServerCounts::default();
+            let mut sent = Vec::new();
+            let mut nth = 0u32;
+            // 30 messages: 10 packets of 3. Every third send fails.
+            server.answer_with(&request, client, &mut counts, |packet, to| {
+                assert_eq!(to, client);
+                nth += 1;
+                if nth.is_multiple_of(3) {
+                    return Err(io::Error::other("refused"));
+                }
+                sent.push(packet.to_vec());
+                Ok(())
+            });
+            assert_eq!(nth, 10);
+            assert_eq!(counts.answer_send_errors, 3);
+            assert_eq!(counts.retransmit_packets, 7);
+            assert_eq!(counts.retransmitted_messages, 21);
+            assert_eq!(counts.unanswerable_requests, 0);
+            assert_eq!(sent.len(), 7);
+            // A second request: the counter goes on.
+            server.answer_with(&request, client, &mut counts, |_, _| {
+                Err(io::Error::other("refused"))
+            });
+            assert_eq!(counts.answer_send_errors, 13);
+            assert_eq!(counts.retransmit_packets, 7);
+            assert_eq!(counts.retransmitted_messages, 21);
+        });
     }
 }

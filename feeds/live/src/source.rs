@@ -19,7 +19,14 @@
 //!
 //! The run ends at the session's end-of-session packet, when the engine asks to stop, or when
 //! the feed has been silent for `stop_after_silence_ns` (a feed that stops is reported either
-//! way: [`LiveReport::silences`]).
+//! way: [`LiveReport::silences`]). Silent means no packet of this session accepted: another
+//! session's packets, malformed datagrams and packets with an implausible sequence number are
+//! counted and reported, but are not activity (garbage on the port does not hide a dead
+//! feed).
+//!
+//! What the report keeps is bounded however long the run: the first [`LOST_RANGES_LISTED`]
+//! unrecoverable gaps are listed, the others counted exactly
+//! ([`LiveReport::lost_ranges_not_listed`]).
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
@@ -47,6 +54,11 @@ pub const RETRANSMIT_LINE: u8 = 3;
 const MAX_DATAGRAM: usize = 65_536;
 /// Datagrams read from one line before the next line gets its turn.
 const BURST: usize = 64;
+/// Unrecoverable gaps listed one by one in [`LiveReport::lost_ranges`] (and one report line
+/// each); the gaps after these are only counted ([`LiveReport::lost_ranges_not_listed`],
+/// [`LiveReport::lost_messages_not_listed`]), so a long run with recovery off does not grow its
+/// report without bound.
+pub const LOST_RANGES_LISTED: usize = 1000;
 /// How long a receiver whose relay line closed cleanly (after the end of session) keeps asking
 /// the relay for what it is missing before it declares the rest lost: the relay's default
 /// [`crate::relay::RelayConfig::linger`], for which it keeps the connection open.
@@ -73,10 +85,13 @@ pub struct LiveConfig {
     pub retransmit: Vec<SocketAddr>,
     /// Spin on the sockets (lowest latency, one core busy) instead of sleeping in `poll(2)`.
     pub busy_poll: bool,
-    /// No datagram on any line for this long is reported as a silence (a stopped feed).
+    /// No packet of this session accepted on any line for this long is reported as a silence
+    /// (a stopped feed). Other datagrams (another session's packets, malformed ones, packets
+    /// with an implausible sequence number) are counted but do not break a silence.
     pub silence_ns: u64,
-    /// Stop the run after this long without any datagram (`None`: wait for end of session or
-    /// a stop request).
+    /// Stop the run after this long without a packet of this session accepted (`None`: wait
+    /// for end of session or a stop request). The silence that stops the run is reported
+    /// ([`LiveReport::silences`]) even if shorter than `silence_ns`.
     pub stop_after_silence_ns: Option<u64>,
     /// Record every datagram received (and the session's decisions) to a capture.
     pub record: Option<Recording>,
@@ -143,9 +158,16 @@ pub struct LiveReport {
     /// servers (`LiveConfig::retransmit`, address and port): ignored, each reported as an
     /// error, so that nobody but the servers asked can fill a gap.
     pub foreign_answers: u64,
-    /// Unrecoverable gaps: (first sequence, count).
+    /// Unrecoverable gaps: (first sequence, count), in order; the first
+    /// [`LOST_RANGES_LISTED`] of them (the session's `lost_gaps` counts them all).
     pub lost_ranges: Vec<(u64, u64)>,
-    /// Silences of at least `silence_ns`: (messages delivered before it, ns the feed was quiet).
+    /// Unrecoverable gaps after the first [`LOST_RANGES_LISTED`]: counted, not listed.
+    pub lost_ranges_not_listed: u64,
+    /// Messages lost in the gaps not listed ([`LiveReport::lost_ranges_not_listed`]).
+    pub lost_messages_not_listed: u64,
+    /// Silences of at least `silence_ns`, and the one that stopped the run
+    /// (`stop_after_silence_ns`) however short: (messages delivered before it, ns the feed was
+    /// quiet).
     pub silences: Vec<(u64, u64)>,
     /// Records written to the capture.
     pub recorded: u64,
@@ -163,6 +185,58 @@ pub struct LiveReport {
     pub errors: u64,
     /// The first errors.
     pub first_errors: Vec<String>,
+}
+
+impl LiveReport {
+    /// The report's lines for a run's report (what [`LiveSource`] adds to its
+    /// [`SourceReport::notes`]): the counters, each lost range listed (and one line for those
+    /// not listed), each silence, the recording's outcome, why a relay line closed.
+    pub fn notes(&self) -> Vec<String> {
+        let s = &self.session;
+        let mut notes = vec![format!(
+            "MoldUDP64 live: {} datagrams (A {}, B {}, retransmissions {}), {} messages; duplicates {}; gaps {} ({} messages): {} filled by the other line, {} recovered by {} requests ({} retries), {} lost in {} gaps; out of order {}, window overflow {}, foreign session {}, malformed {}, implausible sequence number {}, datagrams from strangers on the re-request socket {}; end of session: {}",
+            s.packets, self.datagrams[0], self.datagrams[1], self.datagrams[3], s.messages,
+            s.duplicate_messages, s.gaps, s.gap_messages, s.filled_by_lines, s.recovered,
+            s.requests, s.retries, s.lost_messages, s.lost_gaps, s.out_of_order_packets,
+            s.window_overflow, s.foreign_session, s.malformed, s.implausible_sequence,
+            self.foreign_answers, s.end_of_session
+        )];
+        for (first, count) in &self.lost_ranges {
+            notes.push(format!(
+                "lost for good: messages {first}..{}",
+                first.saturating_add(*count)
+            ));
+        }
+        if self.lost_ranges_not_listed > 0 {
+            notes.push(format!(
+                "lost for good: {} more ranges ({} messages) not listed",
+                self.lost_ranges_not_listed, self.lost_messages_not_listed
+            ));
+        }
+        for (delivered, quiet) in &self.silences {
+            notes.push(format!(
+                "feed silent for {:.3} s after {delivered} messages",
+                *quiet as f64 / 1e9
+            ));
+        }
+        if let Some(e) = &self.record_error {
+            notes.push(format!(
+                "recording stopped early: {e}; {} records received after that are not in the \
+                 capture",
+                self.record_unwritten
+            ));
+        }
+        if self.recorded > 0 || self.record_dropped > 0 {
+            notes.push(format!(
+                "recorded {} records; {} dropped because the recorder's ring was full",
+                self.recorded, self.record_dropped
+            ));
+        }
+        if let Some(why) = &self.relay_closed {
+            notes.push(format!("relay closed: {why}"));
+        }
+        notes
+    }
 }
 
 /// The live feed source (see the module docs).
@@ -290,9 +364,15 @@ impl<D: Downstream> SessionSink for Receiving<'_, D> {
             first,
             count,
             "unrecoverable gap: messages {first}..{} lost; books are stale",
-            first + count
+            first.saturating_add(count)
         );
-        self.live.lost_ranges.push((first, count));
+        if self.live.lost_ranges.len() < LOST_RANGES_LISTED {
+            self.live.lost_ranges.push((first, count));
+        } else {
+            self.live.lost_ranges_not_listed = self.live.lost_ranges_not_listed.saturating_add(1);
+            self.live.lost_messages_not_listed =
+                self.live.lost_messages_not_listed.saturating_add(count);
+        }
         self.counters.lost.fetch_add(count, Ordering::Relaxed);
         let mut note = [0u8; 20];
         note[..4].copy_from_slice(b"LOST");
@@ -425,43 +505,7 @@ impl FeedSource for LiveSource {
                 report.first_errors.push(e.clone());
             }
         }
-        let s = &live.session;
-        report.notes.push(format!(
-            "MoldUDP64 live: {} datagrams (A {}, B {}, retransmissions {}), {} messages; duplicates {}; gaps {} ({} messages): {} filled by the other line, {} recovered by {} requests ({} retries), {} lost in {} gaps; out of order {}, window overflow {}, foreign session {}, malformed {}, implausible sequence number {}, datagrams from strangers on the re-request socket {}; end of session: {}",
-            s.packets, live.datagrams[0], live.datagrams[1], live.datagrams[3], s.messages,
-            s.duplicate_messages, s.gaps, s.gap_messages, s.filled_by_lines, s.recovered,
-            s.requests, s.retries, s.lost_messages, s.lost_gaps, s.out_of_order_packets,
-            s.window_overflow, s.foreign_session, s.malformed, s.implausible_sequence,
-            live.foreign_answers, s.end_of_session
-        ));
-        for (first, count) in &live.lost_ranges {
-            report.notes.push(format!(
-                "lost for good: messages {first}..{}",
-                first + count
-            ));
-        }
-        for (delivered, quiet) in &live.silences {
-            report.notes.push(format!(
-                "feed silent for {:.3} s after {delivered} messages",
-                *quiet as f64 / 1e9
-            ));
-        }
-        if let Some(e) = &live.record_error {
-            report.notes.push(format!(
-                "recording stopped early: {e}; {} records received after that are not in the \
-                 capture",
-                live.record_unwritten
-            ));
-        }
-        if live.recorded > 0 || live.record_dropped > 0 {
-            report.notes.push(format!(
-                "recorded {} records; {} dropped because the recorder's ring was full",
-                live.recorded, live.record_dropped
-            ));
-        }
-        if let Some(why) = &live.relay_closed {
-            report.notes.push(format!("relay closed: {why}"));
-        }
+        report.notes.extend(live.notes());
         report
     }
 }
@@ -628,7 +672,8 @@ pub fn receive_recording<D: Downstream>(
     let mut live_closed_at: Option<u64> = None;
     loop {
         let mut got = 0usize;
-        // Datagrams of the session followed (another session's are not activity).
+        // Packets of the session followed that it accepted: the only activity (another
+        // session's packets, malformed datagrams and implausible sequence numbers are not).
         let mut ours = 0usize;
         for (i, line) in lines.iter_mut().enumerate() {
             let line_no = i as u8;
@@ -780,13 +825,17 @@ pub fn receive_recording<D: Downstream>(
         if ours > 0 {
             continue;
         }
-        // Nothing, or only another session's packets: how long this session has been quiet.
+        // Nothing, or nothing this session accepted: how long this session has been quiet.
         let quiet = now.saturating_sub(last_rx);
-        if quiet >= config.silence_ns {
+        let stopping = config
+            .stop_after_silence_ns
+            .is_some_and(|limit| quiet >= limit);
+        // The silence that stops the run is reported, even one shorter than `silence_ns`.
+        if quiet >= config.silence_ns || stopping {
             if !silent {
                 silent = true;
                 tracing::warn!(
-                    "feed silent: no datagram on any line for {:.3} s",
+                    "feed silent: no packet of this session on any line for {:.3} s",
                     quiet as f64 / 1e9
                 );
                 r.live.silences.push((r.delivered, quiet));
@@ -795,10 +844,7 @@ pub fn receive_recording<D: Downstream>(
                 s.1 = quiet;
             }
         }
-        if config
-            .stop_after_silence_ns
-            .is_some_and(|limit| quiet >= limit)
-        {
+        if stopping {
             tracing::warn!("stopping: the feed has been silent too long");
             break;
         }
@@ -834,6 +880,9 @@ pub fn receive_recording<D: Downstream>(
     Ok(())
 }
 
+/// One datagram of `line`: counted, recorded, handed to the session. Returns whether it is
+/// activity of this session (a packet of it that the session accepted): only those break a
+/// silence.
 fn on_datagram<D: Downstream>(
     r: &mut Receiving<'_, D>,
     session: &mut MoldUdp64Session,
@@ -868,7 +917,10 @@ fn on_datagram<D: Downstream>(
             .store(session.stats().recovered, Ordering::Relaxed);
     }
     let ours = session.stats().foreign_session == foreign;
-    if ours && accepted {
+    // Activity: a packet of this session the session accepted (not another session's, not a
+    // malformed one, not one with an implausible sequence number).
+    let activity = ours && accepted;
+    if activity {
         r.down.of_session();
     }
     if !ours && foreign == 0 {
@@ -881,7 +933,7 @@ fn on_datagram<D: Downstream>(
              foreign_session); choose the session with --session"
         );
     }
-    ours
+    activity
 }
 
 fn send_requests<D: Downstream>(

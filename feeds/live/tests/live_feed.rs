@@ -615,3 +615,141 @@ fn a_relay_upstream_relays_heartbeats_for_its_own_sessions_packets_only() {
     }
     assert_eq!(got, ["packet", "heartbeat", "end"]);
 }
+
+#[test]
+fn malformed_datagrams_do_not_hide_the_silence_of_this_one() {
+    // The feed died, but something keeps sending garbage to the port: not a packet of this
+    // session, so not activity. The silence is reported and `stop_after_silence` ends the run
+    // while the garbage still flows (before, every malformed datagram refreshed the feed's
+    // last activity: the silence was never seen and the run never stopped).
+    const GARBAGE: u64 = 150;
+    let (live, out) = silent_run(300, |tx, a| {
+        // About 3 s of garbage, one datagram every 20 ms.
+        for _ in 0..GARBAGE {
+            tx.send_to(b"garbage", a).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    });
+    assert_eq!(out.messages.len(), 3);
+    assert_eq!(live.silences.len(), 1);
+    assert_eq!(live.silences[0].0, 3);
+    assert!(live.silences[0].1 >= 300_000_000, "{:?}", live.silences);
+    let malformed = live.session.malformed;
+    assert!(malformed >= 1, "{malformed}");
+    assert!(
+        malformed < GARBAGE,
+        "the run ended only when the garbage stopped: {malformed}"
+    );
+    assert_eq!(live.errors, malformed, "each one is an error: {live:?}");
+}
+
+#[test]
+fn packets_with_implausible_sequence_numbers_do_not_hide_the_silence_of_this_one() {
+    // Packets of this session whose sequence numbers jump implausibly far (corrupt, none
+    // confirming another) are ignored, and are not activity either.
+    const WILD: u64 = 150;
+    let (live, out) = silent_run(300, |tx, a| {
+        for i in 0..WILD {
+            tx.send_to(&packet(1_000_000_000 * (i + 1), &[b"wild"]), a)
+                .unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    });
+    assert_eq!(out.messages.len(), 3);
+    assert_eq!(live.silences.len(), 1);
+    assert_eq!(live.silences[0].0, 3);
+    let wild = live.session.implausible_sequence;
+    assert!(wild >= 1, "{wild}");
+    assert!(
+        wild < WILD,
+        "the run ended only when the wild packets stopped: {wild}"
+    );
+}
+
+#[test]
+fn a_run_stopped_for_a_silence_shorter_than_silence_ns_reports_it() {
+    // `stop_after_silence_ns` below `silence_ns`: the run stops before the silence is long
+    // enough to be reported as one, yet a feed that stopped is always reported (before, the
+    // run ended with no silence at all).
+    let a = free_port();
+    let mut cfg = live_config(vec![line(a)], vec![]);
+    cfg.silence_ns = 60_000_000_000;
+    cfg.stop_after_silence_ns = Some(200_000_000);
+    let ((), live, out) = with_receiver(&cfg, || {
+        let tx = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        tx.send_to(&packet(1, &[b"one", b"two", b"three"]), a)
+            .unwrap();
+    });
+    assert_eq!(out.messages.len(), 3);
+    assert_eq!(out.ended, None);
+    assert_eq!(live.silences.len(), 1, "{:?}", live.silences);
+    assert_eq!(live.silences[0].0, 3);
+    assert!(live.silences[0].1 >= 200_000_000, "{:?}", live.silences);
+    assert!(
+        live.notes()
+            .iter()
+            .any(|n| n.starts_with("feed silent for") && n.ends_with("after 3 messages")),
+        "{:?}",
+        live.notes()
+    );
+}
+
+#[test]
+fn with_recovery_off_many_lost_gaps_are_counted_exactly_and_the_first_listed() {
+    use ticklane_live::source::LOST_RANGES_LISTED;
+    // 1,500 packets of one message each, every other sequence number missing: about 1,500
+    // gaps lost for good. The report lists the first `LOST_RANGES_LISTED` ranges and counts
+    // the rest exactly (before, it kept one entry, and one report line, per gap, without
+    // bound).
+    const PACKETS: u64 = 1_500;
+    let a = free_port();
+    let mut cfg = live_config(vec![line(a)], vec![]);
+    cfg.session.recovery = false;
+    cfg.session.line_grace_ns = 1_000_000;
+    cfg.stop_after_silence_ns = Some(2_000_000_000);
+    let ((), live, out) = with_receiver(&cfg, || {
+        let tx = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        for i in 0..PACKETS {
+            tx.send_to(&packet(1 + 2 * i, &[b"m"]), a).unwrap();
+            if i % 50 == 49 {
+                // Do not outrun the receiver's socket buffer.
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+        }
+        let eos = ticklane_feeds::moldudp64::MoldPacketBuilder::new(SESSION, 2 * PACKETS)
+            .end_of_session();
+        tx.send_to(&eos, a).unwrap();
+    });
+    let s = &live.session;
+    // Whatever the kernel did with the datagrams, far more gaps than are listed.
+    assert!(
+        out.lost.len() > LOST_RANGES_LISTED + 100,
+        "{}",
+        out.lost.len()
+    );
+    assert_eq!(s.lost_gaps, out.lost.len() as u64);
+    assert_eq!(live.lost_ranges.len(), LOST_RANGES_LISTED);
+    assert_eq!(live.lost_ranges[..], out.lost[..LOST_RANGES_LISTED]);
+    let unlisted = &out.lost[LOST_RANGES_LISTED..];
+    assert_eq!(live.lost_ranges_not_listed, unlisted.len() as u64);
+    assert_eq!(
+        live.lost_messages_not_listed,
+        unlisted.iter().map(|r| r.1).sum::<u64>()
+    );
+    let listed: u64 = live.lost_ranges.iter().map(|r| r.1).sum();
+    assert_eq!(listed + live.lost_messages_not_listed, s.lost_messages);
+    // The report: one line per listed range, and one for the rest.
+    let notes = live.notes();
+    assert_eq!(
+        notes
+            .iter()
+            .filter(|n| n.starts_with("lost for good: messages"))
+            .count(),
+        LOST_RANGES_LISTED
+    );
+    let rest = format!(
+        "lost for good: {} more ranges ({} messages) not listed",
+        live.lost_ranges_not_listed, live.lost_messages_not_listed
+    );
+    assert!(notes.contains(&rest), "{rest:?} not in {notes:?}");
+}
