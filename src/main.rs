@@ -198,10 +198,11 @@ enum Command {
         /// Configuration (TOML, same keys as `run`); default: the embedded config/paper.toml.
         #[arg(long)]
         config: Option<PathBuf>,
-        /// Read this file instead of the configured source.
+        /// Read this file instead of the configured source (not with --feed).
         #[arg(long)]
         file: Option<PathBuf>,
-        /// Pace (default: the configuration's, 1x in config/paper.toml).
+        /// Pace (default: the configuration's, 1x in config/paper.toml; not with --feed: a live
+        /// feed is paced by the wire).
         #[arg(long)]
         pace: Option<String>,
         /// Where the reports go.
@@ -424,62 +425,62 @@ pub struct FeedOpts {
     #[arg(long)]
     feed: Option<String>,
     /// Line B (UDP), same session as --feed.
-    #[arg(long)]
+    #[arg(long, requires = "feed")]
     line_b: Option<String>,
     /// MoldUDP64 re-request servers (UDP ADDR:PORT, comma-separated).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, requires = "feed", value_delimiter = ',')]
     retransmit: Vec<std::net::SocketAddr>,
     /// Record every datagram received (and the session's decisions) to this capture.
-    #[arg(long)]
+    #[arg(long, requires = "feed")]
     record: Option<PathBuf>,
     /// When the recording is flushed: block (every 1 MiB), records:N, or manual.
-    #[arg(long)]
+    #[arg(long, requires = "feed")]
     record_flush: Option<String>,
     /// The recorder's ring, MiB (1 to 4096; default 64): how much the recorder can fall behind
     /// (a disk stall) before records are dropped and counted.
-    #[arg(long)]
+    #[arg(long, requires = "feed")]
     record_ring_mb: Option<u32>,
     /// Accept only this MoldUDP64 session (default: the first packet's).
-    #[arg(long)]
+    #[arg(long, requires = "feed")]
     session: Option<String>,
     /// Join mid-session (default: expect sequence number 1 and recover what came before).
-    #[arg(long)]
+    #[arg(long, requires = "feed")]
     join: bool,
     /// Spin on the sockets (lowest latency; one core busy).
-    #[arg(long)]
+    #[arg(long, requires = "feed")]
     busy_poll: bool,
     /// Socket receive buffer, bytes.
-    #[arg(long, default_value_t = 8 << 20)]
+    #[arg(long, requires = "feed", default_value_t = 8 << 20)]
     recv_buffer: usize,
     /// How long a gap waits for the other line before it is re-requested, µs.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, requires = "feed", default_value_t = 0)]
     grace_us: u64,
     /// Re-request timeout, ms.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, requires = "feed", default_value_t = 0)]
     request_timeout_ms: u64,
     /// Re-request retries before a gap is declared lost.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, requires = "feed", default_value_t = 3)]
     retries: u32,
     /// Never re-request: gaps the other line does not fill are reported lost.
-    #[arg(long)]
+    #[arg(long, requires = "feed")]
     no_recovery: bool,
     /// Stop after this many seconds without a datagram (a feed that stopped).
-    #[arg(long)]
+    #[arg(long, requires = "feed")]
     stop_after_silence: Option<f64>,
     /// quic://: the relay's certificate (PEM) to trust.
-    #[arg(long)]
+    #[arg(long, requires = "feed")]
     ca: Option<PathBuf>,
     /// quic://: token (default: the TICKLANE_TOKEN environment variable).
-    #[arg(long)]
+    #[arg(long, requires = "feed")]
     token: Option<String>,
     /// quic://: client certificate (PEM) for mutual TLS.
-    #[arg(long, requires = "client_key")]
+    #[arg(long, requires_all = ["feed", "client_key"])]
     client_cert: Option<PathBuf>,
     /// quic://: client private key (PEM).
-    #[arg(long)]
+    #[arg(long, requires_all = ["feed", "client_cert"])]
     client_key: Option<PathBuf>,
     /// quic://: live packets on a reliable stream instead of datagrams.
-    #[arg(long)]
+    #[arg(long, requires = "feed")]
     quic_stream: bool,
 }
 
@@ -615,14 +616,22 @@ fn main() -> ExitCode {
             live,
         } => live
             .args()
-            .map(|a| cmd::live::live_config(&a))
+            .map(|a| match (&file, &pace) {
+                // Not `conflicts_with`: clap then stops enforcing the live-only flags'
+                // `requires = "feed"` (`--file F --record R` would ignore --record).
+                (Some(_), _) => anyhow::bail!("--file and --feed are two sources: give one"),
+                (_, Some(_)) => anyhow::bail!(
+                    "--pace does not apply to --feed: a live feed is paced by the wire"
+                ),
+                _ => cmd::live::live_config(&a),
+            })
             .transpose()
             .and_then(|live| {
                 cmd::run::run(
                     config.as_deref(),
                     cmd::run::RunOverrides {
                         file,
-                        // A live feed is paced by the wire.
+                        // A live feed is paced by the wire (--pace with --feed is refused above).
                         pace: if live.is_some() {
                             Some("max".to_string())
                         } else {

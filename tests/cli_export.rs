@@ -339,3 +339,47 @@ fn a_lost_note_without_a_from_note_is_reported() {
     // Everything else is read as without the note.
     assert_eq!(v["messages"], json(&["inspect", &one])["messages"]);
 }
+
+#[test]
+fn a_refused_input_leaves_the_output_as_it_was_and_export_never_touches_its_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    // A pcap magic and nothing else: the reader refuses it after the output would have been
+    // created (it was: an empty capture that inspected as clean, exit 0).
+    std::fs::write(p("bad.pcap"), [0xd4, 0xc3, 0xb2, 0xa1]).unwrap();
+    let o = ticklane(&["record", &p("bad.pcap"), "-o", &p("new.cap")]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(!dir.path().join("new.cap").exists());
+    // An earlier capture at the output's name is kept whole.
+    gen_pcap(&p("a.pcap"));
+    ok(&["record", &p("a.pcap"), "-o", &p("old.cap")]);
+    let before = std::fs::read(p("old.cap")).unwrap();
+    let o = ticklane(&["record", &p("bad.pcap"), "-o", &p("old.cap")]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert_eq!(std::fs::read(p("old.cap")).unwrap(), before);
+    // A header the writer refuses (a session name over its limit) is refused the same way.
+    let long = "x".repeat(2000);
+    let o = ticklane(&[
+        "record",
+        &p("a.pcap"),
+        "-o",
+        &p("old.cap"),
+        "--session",
+        &long,
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert_eq!(std::fs::read(p("old.cap")).unwrap(), before);
+    // No temporary file is left behind.
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!names.iter().any(|n| n.contains("partial")), "{names:?}");
+
+    // A capture whose name is the output's plus `.partial` (the old temporary name): export
+    // truncated it while reading it.
+    std::fs::copy(p("old.cap"), p("c.partial")).unwrap();
+    ok(&["export", &p("c.partial"), "-o", &p("c")]);
+    assert_eq!(std::fs::read(p("c.partial")).unwrap(), before);
+    assert!(dir.path().join("c").exists());
+}

@@ -10,7 +10,7 @@ use std::process::Command;
 
 mod live_support;
 
-use live_support::{finish, free_port, json_of, paper_config, spawn, wait_udp_bound, BIN};
+use live_support::{finish, free_port, json_of, paper_config, run_ok, spawn, wait_udp_bound, BIN};
 /// The generated session every run here serves: the one config/paper.toml generates, shorter.
 const MESSAGES: &str = "60000";
 
@@ -382,5 +382,50 @@ fn live_timing_values_out_of_range_are_refused_by_name() {
         assert_eq!(o.status.code(), Some(2), "{flag} {value}: {err}");
         assert!(err.contains(key), "{flag} {value}: {err}");
         assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+#[test]
+fn live_only_flags_without_a_live_feed_are_refused_not_ignored() {
+    // Each of these ran a file replay that dropped the flag without a word (`--record` wrote
+    // no capture, exit 0); `--pace` with `--feed` was replaced by `max`, `--file` with it
+    // ignored, and a client key without its certificate dropped.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = paper_config();
+    let file = dir.path().join("s.itch");
+    let file = file.to_str().unwrap();
+    run_ok(&["gen", "--seed", "3", "--messages", "2000", "-o", file]);
+    let feed = ["--feed", "udp://127.0.0.1:9"];
+    for (args, says) in [
+        (&["--file", file, "--record", "live.cap"][..], "--feed"),
+        (
+            &["--file", file, "--line-b", "udp://127.0.0.1:8"][..],
+            "--feed",
+        ),
+        (
+            &["--file", file, "--retransmit", "127.0.0.1:7"][..],
+            "--feed",
+        ),
+        (&["--file", file, "--no-recovery"][..], "--feed"),
+        (&["--file", file, "--join"][..], "--feed"),
+        (&["--file", file, "--retries", "5"][..], "--feed"),
+        (&["--file", file, "--token", "t"][..], "--feed"),
+        (&[feed[0], feed[1], "--pace", "1x"][..], "--pace"),
+        (&[feed[0], feed[1], "--file", file][..], "--file"),
+        (
+            &[feed[0], feed[1], "--client-key", "k.pem"][..],
+            "--client-cert",
+        ),
+    ] {
+        let o = Command::new(BIN)
+            .args(["paper", "--config", &cfg, "--json"])
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert!(!dir.path().join("live.cap").exists());
     }
 }

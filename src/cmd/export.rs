@@ -14,12 +14,6 @@ use ticklane_replay::{CaptureReader, FeedKind};
 /// Runs the command. Exit code 1 when the capture had damage (the datagrams before and after
 /// it are exported; what was lost is said).
 pub fn run(capture: &Path, output: &Path, format: PcapFormat) -> anyhow::Result<ExitCode> {
-    if super::record::same_file(capture, output) {
-        anyhow::bail!(
-            "{} is both the input and the output: exporting would truncate the capture",
-            capture.display()
-        );
-    }
     let mut reader =
         CaptureReader::open(capture).with_context(|| format!("opening {}", capture.display()))?;
     if reader.header().feed == FeedKind::ItchBinary {
@@ -31,11 +25,9 @@ pub fn run(capture: &Path, output: &Path, format: PcapFormat) -> anyhow::Result<
     }
     // Written beside the output and renamed at the end: a failure leaves no half file under
     // the output's name.
-    let mut partial = output.as_os_str().to_owned();
-    partial.push(".partial");
-    let partial = std::path::PathBuf::from(partial);
-    let file = std::fs::File::create(&partial)
-        .with_context(|| format!("creating {}", partial.display()))?;
+    let partial = super::partial::PartialOutput::new(capture, output)?;
+    let file = std::fs::File::create(partial.path())
+        .with_context(|| format!("creating {}", partial.path().display()))?;
     let options = PcapExportOptions {
         format,
         ..PcapExportOptions::default()
@@ -46,13 +38,9 @@ pub fn run(capture: &Path, output: &Path, format: PcapFormat) -> anyhow::Result<
         &options,
     ) {
         Ok(s) => s,
-        Err(e) => {
-            let _ = std::fs::remove_file(&partial);
-            return Err(e).with_context(|| format!("exporting {}", capture.display()));
-        }
+        Err(e) => return Err(e).with_context(|| format!("exporting {}", capture.display())),
     };
-    std::fs::rename(&partial, output)
-        .with_context(|| format!("renaming {} to {}", partial.display(), output.display()))?;
+    partial.finish()?;
     let r = &stats.report;
     outln!(
         "exported {} datagrams to {} ({}); line A to {}, line B to {}",

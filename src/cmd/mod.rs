@@ -26,6 +26,7 @@ pub mod inspect;
 pub mod jitter;
 pub mod live;
 pub mod lobster_check;
+pub mod partial;
 pub mod pipeline;
 pub mod progress;
 pub mod record;

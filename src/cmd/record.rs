@@ -62,11 +62,14 @@ pub fn run(
         flush: super::live::flush_policy(flush).context("--flush")?,
         ..WriterOptions::default()
     };
+    // Written beside the output and renamed once complete: an input refused after a look
+    // inside leaves nothing (and no earlier capture clobbered) at the output's name.
+    let partial = super::partial::PartialOutput::new(input, output)?;
     let errors = if is_capture {
         let header = stamped(CaptureHeader::new(FeedKind::MoldUdp64, session));
         let (stats, summary) = pcap_file_to_capture(
             input,
-            output,
+            partial.path(),
             &header,
             options,
             &PcapImportOptions::default(),
@@ -107,7 +110,7 @@ pub fn run(
     } else {
         let header = stamped(itch_binary_header(session));
         let (stats, summary) =
-            binfile_path_to_capture(input, length_mode, output, &header, options)
+            binfile_path_to_capture(input, length_mode, partial.path(), &header, options)
                 .with_context(|| format!("recording {}", input.display()))?;
         outln!(
             "recorded {} ITCH messages ({} too short to carry a timestamp) into {} blocks, {} bytes",
@@ -118,6 +121,7 @@ pub fn run(
         }
         stats.short_messages + u64::from(stats.framing_error.is_some())
     };
+    partial.finish()?;
     Ok(if errors == 0 {
         ExitCode::SUCCESS
     } else {
