@@ -5,7 +5,9 @@
 #     normalize + every book, one thread, in memory; best of 3 passes; the command also times
 #     its other stages, decode alone and the lane, which this script does not use)
 #   - itch-book (PyPI, C++23 core): the whole file through `itch_book.open(...).batches(...)`,
-#     building every book and emitting its BBO table (its natural unit of work; best of 2)
+#     building every book and emitting its BBO table (its natural unit of work; best of 3, as
+#     ticklane: the minimum of more passes would favour its side; its time includes opening
+#     the file, which the page cache holds, where ticklane reads the file before its clock)
 # A shared VM's speed drifts from one stretch of seconds to the next, so each round runs both
 # back to back and the ratio is taken within the round; the summary gives its median and range.
 # With TICKLANE_OLD=/path/to/an/older/ticklane (a copy: this script rebuilds
@@ -52,7 +54,7 @@ for r in $(seq 1 "$rounds"); do
     o=-
     [ -z "$old" ] || o=$(book_stage "$old")
     t=$(book_stage target/release/ticklane)
-    out=$("$py" benches/peer_book.py "$file" 2 2>&1) || { printf '%s\n' "$out" >&2; exit 1; }
+    out=$("$py" benches/peer_book.py "$file" 3 2>&1) || { printf '%s\n' "$out" >&2; exit 1; }
     p=$(figure itch-book "$out" '/M messages/{print $2}')
     echo "$r  $t  ${old:+$o  }$p"
     echo "$t $o $p" >> "$dir/rows"

@@ -28,7 +28,7 @@ use std::ops::ControlFlow;
 use std::time::Instant;
 
 use criterion::{criterion_group, Criterion, Throughput};
-use ticklane_benches::rounds::{env_u64, median_ratio, quantile, sorted};
+use ticklane_benches::rounds::{env_u64, median, median_ratio, quantile, sorted};
 use ticklane_benches::{bench_messages, session};
 use ticklane_feeds::events::{decode_normalize, decode_normalize_serial, decode_only};
 
@@ -162,9 +162,9 @@ fn interleaved(rounds: u64) {
             "{:<34} {:>8.1} {:>8.1} {:>8.1} {:>12.2}   {:>22}",
             name,
             quantile(&r, 0.25),
-            quantile(&r, 0.5),
+            median(&r),
             quantile(&r, 0.75),
-            quantile(&r, 0.5) * per_message / 1e3,
+            median(&r) * per_message / 1e3,
             ratio
         );
     }

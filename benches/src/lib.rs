@@ -44,9 +44,30 @@ pub mod rounds {
         v
     }
 
+    /// The median of a sorted, non-empty slice (the mean of the two middle values for an even
+    /// count: the nearest rank would take the upper one).
+    pub fn median(sorted: &[f64]) -> f64 {
+        let n = sorted.len();
+        if n % 2 == 1 {
+            sorted[n / 2]
+        } else {
+            (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+        }
+    }
+
     /// The median over rounds of `ours[i] / peer[i]`.
     pub fn median_ratio(ours: &[f64], peer: &[f64]) -> f64 {
-        let r = sorted(ours.iter().zip(peer).map(|(o, p)| o / p).collect());
-        quantile(&r, 0.5)
+        median(&sorted(ours.iter().zip(peer).map(|(o, p)| o / p).collect()))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn median_of_odd_and_even_counts() {
+            assert_eq!(super::median(&[1.0, 2.0, 9.0]), 2.0);
+            assert_eq!(super::median(&[1.0, 2.0, 4.0, 9.0]), 3.0);
+            assert_eq!(super::median(&[5.0]), 5.0);
+            assert_eq!(super::median_ratio(&[2.0, 6.0], &[1.0, 2.0]), 2.5);
+        }
     }
 }

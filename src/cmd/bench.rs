@@ -12,7 +12,7 @@ use std::sync::Arc;
 use ticklane_book::Market;
 use ticklane_feeds::events::{decode_normalize, decode_only, for_each_event, EventStats};
 use ticklane_runtime::digest::{hex, lanes_digest};
-use ticklane_runtime::{BookScope, Lane, LaneControl, LaneEvent, LaneSettings};
+use ticklane_runtime::{BookScope, Lane, LaneControl, LaneEvent, LaneReport, LaneSettings};
 
 use super::pipeline::{decode_book, generate_framed};
 use super::stopwatch::Stopwatch;
@@ -45,13 +45,18 @@ pub fn run(
     };
     let passes = passes.max(1);
     let mut rows = Vec::new();
-    let mut time = |stage: &'static str, f: &mut dyn FnMut() -> EventStats| {
+    // Each pass returns its counts and what it leaves to drop (a market, a lane): dropped
+    // after the clock stops, as anything built for a pass is built before it starts.
+    type Pass<'a> = dyn FnMut() -> (EventStats, Box<dyn std::any::Any>) + 'a;
+    let mut time = |stage: &'static str, f: &mut Pass<'_>| {
         let mut best = f64::MAX;
         let mut stats = EventStats::default();
         for _ in 0..passes {
             let clock = Stopwatch::start();
-            stats = f();
+            let (counts, leftovers) = f();
             best = best.min(clock.elapsed().as_secs_f64());
+            drop(leftovers);
+            stats = counts;
         }
         anyhow::ensure!(stats.errors == 0, "{stage}: {} errors", stats.errors);
         rows.push(Row {
@@ -65,11 +70,30 @@ pub fn run(
         });
         Ok(())
     };
-    time("decode", &mut || decode_only(&buf))?;
-    time("decode+normalize", &mut || decode_normalize(&buf))?;
-    time("decode+normalize+book", &mut || {
-        let mut market = Market::with_capacity(1 << 16, 1024);
-        decode_book(&buf, &mut market)
+    // `black_box` on what each pass computed: a checksum nobody reads could let the optimizer
+    // drop the work that made it.
+    time("decode", &mut || {
+        (std::hint::black_box(decode_only(&buf)), Box::new(()))
+    })?;
+    time("decode+normalize", &mut || {
+        (std::hint::black_box(decode_normalize(&buf)), Box::new(()))
+    })?;
+    // One market per pass, built (and its tables touched) before the clock starts.
+    let mut markets: Vec<Market> = (0..passes)
+        .map(|_| Market::with_capacity(1 << 16, 1024))
+        .collect();
+    time("decode+normalize+book", &mut || match markets.pop() {
+        Some(mut market) => {
+            let stats = decode_book(&buf, &mut market);
+            (stats, Box::new(std::hint::black_box(market)))
+        }
+        None => (
+            EventStats {
+                errors: 1,
+                ..EventStats::default()
+            },
+            Box::new(()),
+        ),
     })?;
     // One fresh lane per pass, built before the clock starts (this also calibrates the
     // process-wide hop clock, tens of milliseconds once per process, outside the passes).
@@ -88,19 +112,25 @@ pub fn run(
         let mut lanes = (0..passes)
             .map(|_| lane_from_default_config(books, measured))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let mut digest = String::new();
+        let mut reports = Vec::new();
         time(stage, &mut || match lanes.pop() {
             Some(lane) => {
-                let (stats, d) = decode_lane(&buf, lane, measured);
-                digest = d;
-                stats
+                let (stats, report, lane) = decode_lane(&buf, lane, measured);
+                reports.push(report);
+                (stats, Box::new(lane))
             }
             // One lane per pass was built; were one missing, the pass fails as an error.
-            None => EventStats {
-                errors: 1,
-                ..EventStats::default()
-            },
+            None => (
+                EventStats {
+                    errors: 1,
+                    ..EventStats::default()
+                },
+                Box::new(()),
+            ),
         })?;
+        let digest = reports
+            .last()
+            .map_or_else(String::new, |r| hex(&lanes_digest(std::slice::from_ref(r))));
         digests.push(digest.clone());
         if lane_digest.is_empty() {
             lane_digest = digest;
@@ -185,12 +215,12 @@ fn lane_from_default_config(
 /// Decode + normalize + `lane`, on this thread: every event goes to `Lane::process` as the
 /// lane thread of `ticklane run` would receive it from its ring. `measured`: the items carry
 /// hop stamps, one clock read per 64 items (a batch), and the lane records its hops. Returns
-/// the counts and the lane's run digest (hex).
+/// the counts, the lane's report and the lane (to drop once the pass is timed).
 fn decode_lane(
     buf: &[u8],
     mut lane: Lane<Box<dyn ticklane_exec::Venue>>,
     measured: bool,
-) -> (EventStats, String) {
+) -> (EventStats, LaneReport, Lane<Box<dyn ticklane_exec::Venue>>) {
     const BATCH: u64 = 64;
     let clock = ticklane_runtime::HopClock::new();
     lane.start();
@@ -222,6 +252,5 @@ fn decode_lane(
         lane.process(&item, measured);
     });
     let report = lane.finish();
-    let digest = lanes_digest(std::slice::from_ref(&report));
-    (stats, hex(&digest))
+    (stats, report, lane)
 }

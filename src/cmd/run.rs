@@ -970,6 +970,14 @@ fn print_report(
             s.max
         )?;
     }
+    if all.clamped() > 0 {
+        outln!(
+            "  {} samples over {} s were counted as {} s: the max is a floor",
+            all.clamped(),
+            ticklane_runtime::latency::MAX_TRACKED_NS / 1_000_000_000,
+            ticklane_runtime::latency::MAX_TRACKED_NS / 1_000_000_000
+        )?;
+    }
     for i in &r.incidents {
         match i {
             LaneIncident::StrategyPanicked {
@@ -1071,6 +1079,9 @@ fn json_report(r: &RunReport, cfg: &RunConfig, digest: &[u8; 32]) -> serde_json:
         "lanes": lanes,
         "strategies": strategies,
         "latency_ns": latency,
+        // Samples past the histograms' range (60 s), counted as its top: where this is not 0,
+        // a hop's max is a floor.
+        "latency_clamped": all.clamped(),
         "incidents": r.incidents.iter().map(|i| format!("{i:?}")).collect::<Vec<_>>(),
         "source_notes": r.source.notes,
         "workers": r.workers.iter().map(|w| json!({
