@@ -11,7 +11,9 @@
 //!   `None` here.
 //!
 //! [`MessageReader`] and [`BookReader`] stream a file through one buffered reader and one
-//! reusable line buffer: no allocation per row, memory flat whatever the file size.
+//! reusable line buffer: no allocation per row, memory flat whatever the file size. A row that
+//! does not parse is reported and reading goes on; a read error is reported once and ends the
+//! stream (a source that failed, such as a directory opened as a file, is not read again).
 //! [`EventMapper::to_event`] turns a message into a normalized [`MarketEvent`].
 //! [`is_lobster_message_file`] recognises a message file from its first bytes.
 //!
@@ -476,12 +478,15 @@ fn quote(
 
 // ------------------------------------------------------------------------ readers
 
-/// Reads lines into one reusable buffer; counts lines.
+/// Reads lines into one reusable buffer; counts lines. After end of file or a read error it is
+/// done: every later call returns `Ok(None)` without reading again.
 #[derive(Debug)]
 struct LineReader<R> {
     inner: R,
     buf: Vec<u8>,
     line: u64,
+    /// End of file reached or a read error returned: nothing more is read.
+    done: bool,
 }
 
 impl<R: BufRead> LineReader<R> {
@@ -490,23 +495,34 @@ impl<R: BufRead> LineReader<R> {
             inner,
             buf: Vec::with_capacity(256),
             line: 0,
+            done: false,
         }
     }
 
-    /// Next line (with its ending), or `None` at end of file.
+    /// Next line (with its ending), or `None` at end of file. A read error is returned once
+    /// (with the line being read); the reader is then done, because a failing source (a
+    /// directory, a vanished device) would fail the same way on every later call.
     fn next_line(&mut self) -> Result<Option<&[u8]>, LobsterError> {
+        if self.done {
+            return Ok(None);
+        }
         self.buf.clear();
-        self.line += 1;
         match self.inner.read_until(b'\n', &mut self.buf) {
             Ok(0) => {
-                self.line -= 1;
+                self.done = true;
                 Ok(None)
             }
-            Ok(_) => Ok(Some(&self.buf)),
-            Err(source) => Err(LobsterError::Io {
-                line: self.line,
-                source,
-            }),
+            Ok(_) => {
+                self.line += 1;
+                Ok(Some(&self.buf))
+            }
+            Err(source) => {
+                self.done = true;
+                Err(LobsterError::Io {
+                    line: self.line + 1,
+                    source,
+                })
+            }
         }
     }
 }
@@ -516,7 +532,8 @@ fn open_buffered(path: &Path) -> io::Result<BufReader<File>> {
 }
 
 /// Streams the rows of a message file. An iterator of `Result<LobsterMessage, LobsterError>`;
-/// a bad row yields its error and reading continues with the next line.
+/// a bad row yields its error and reading continues with the next line. A read error
+/// ([`LobsterError::Io`]) is yielded once and ends the iteration (`None` after it).
 #[derive(Debug)]
 pub struct MessageReader<R> {
     lines: LineReader<R>,
@@ -557,7 +574,9 @@ impl<R: BufRead> Iterator for MessageReader<R> {
 }
 
 /// Streams the rows of an order-book file into one reused [`BookRow`]. The first row fixes the
-/// level count `L`; a later row with another count is an error.
+/// level count `L`; a later row with another count is an error (reading continues with the
+/// next line). A read error ([`LobsterError::Io`]) is returned once; every later
+/// [`next_row`](BookReader::next_row) returns `Ok(None)`.
 #[derive(Debug)]
 pub struct BookReader<R> {
     lines: LineReader<R>,
@@ -592,7 +611,7 @@ impl<R: BufRead> BookReader<R> {
         self.lines.line
     }
 
-    /// The next row, or `None` at end of file.
+    /// The next row, or `None` at end of file or after a read error.
     pub fn next_row(&mut self) -> Result<Option<&BookRow>, LobsterError> {
         let line = self.lines.line + 1;
         let Some(bytes) = self.lines.next_line()? else {
@@ -887,6 +906,58 @@ mod tests {
         );
         assert_eq!(r.next_row().unwrap_err().line(), 3);
         assert!(r.next_row().unwrap().is_none());
+    }
+
+    /// A source that fails every read, as reading a directory does (EISDIR).
+    struct Failing;
+    impl Read for Failing {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            Err(io::Error::other("always fails"))
+        }
+    }
+
+    /// Good lines, then a source that fails every read.
+    fn good_then_failing(good: &'static [u8]) -> BufReader<io::Chain<&'static [u8], Failing>> {
+        BufReader::new(good.chain(Failing))
+    }
+
+    #[test]
+    fn message_reader_stops_after_a_read_error() {
+        // Before: every call read again, yielded another Err and bumped the line: endless.
+        let got: Vec<_> = MessageReader::new(BufReader::new(Failing))
+            .take(5)
+            .collect();
+        assert_eq!(got.len(), 1);
+        assert!(matches!(got[0], Err(LobsterError::Io { line: 1, .. })));
+
+        let mut r = MessageReader::new(good_then_failing(b"34200.1,1,5,10,100,1\n"));
+        assert!(r.next().unwrap().is_ok());
+        assert_eq!(r.next().unwrap().unwrap_err().line(), 2);
+        assert!(r.next().is_none());
+        assert!(r.next().is_none());
+        assert_eq!(r.line(), 1);
+    }
+
+    #[test]
+    fn book_reader_stops_after_a_read_error() {
+        let mut r = BookReader::new(BufReader::new(Failing));
+        let mut results = Vec::new();
+        for _ in 0..5 {
+            match r.next_row() {
+                Ok(None) => break,
+                Ok(Some(_)) => results.push(Ok(())),
+                Err(e) => results.push(Err(e)),
+            }
+        }
+        assert_eq!(results.len(), 1);
+        assert!(matches!(results[0], Err(LobsterError::Io { line: 1, .. })));
+
+        let mut r = BookReader::new(good_then_failing(b"10,1,9,2\n"));
+        assert_eq!(r.next_row().unwrap().unwrap().level_count(), 1);
+        assert_eq!(r.next_row().unwrap_err().line(), 2);
+        assert!(r.next_row().unwrap().is_none());
+        assert!(r.next_row().unwrap().is_none());
+        assert_eq!(r.line(), 1);
     }
 
     #[test]

@@ -16,13 +16,17 @@
 //! skipped. Checksums are not verified.
 //!
 //! Errors carry the byte offset of the record (or block) in the capture. A record whose captured
-//! length is below its original length, or whose headers are inconsistent, is an error for that
-//! record only and reading continues with the next one; a file cut in the middle of a record, or
-//! a pcapng block with inconsistent lengths, ends the stream after its error.
+//! length is below its original length, whose captured length exceeds its original length
+//! ([`PcapError::CapturedBeyondOriginal`]), whose classic-pcap timestamp fraction is not below
+//! one second ([`PcapError::BadTimestamp`]), or whose headers are inconsistent, is an error for
+//! that record only (counted in [`CaptureStats::errors`]) and reading continues with the next
+//! one; a file cut in the middle of a record, or a pcapng block with inconsistent lengths, ends
+//! the stream after its error.
 //!
 //! Timestamps are nanoseconds since the Unix epoch as recorded (classic pcap's `thiszone` is
-//! ignored; pcapng's `if_tsoffset` is applied). Simple Packet Blocks carry no timestamp and get
-//! `ts_ns == 0`.
+//! ignored; pcapng's `if_tsoffset` is applied). Simple Packet Blocks carry no timestamp: each
+//! gets the timestamp of the previous packet record read (0 before any) and is counted in
+//! [`CaptureStats::untimed`].
 //!
 //! [`PcapWriter`] and [`PcapngWriter`] write UDP datagrams as Ethernet / IPv4 / UDP frames with
 //! nanosecond timestamps.
@@ -51,7 +55,8 @@ pub const LINKTYPE_LINUX_SLL2: u16 = 276;
 /// One IPv4 / UDP datagram from a capture; `payload` borrows the capture bytes.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct UdpDatagram<'a> {
-    /// Capture timestamp, nanoseconds since the Unix epoch (0 when the record has none).
+    /// Capture timestamp, nanoseconds since the Unix epoch. A pcapng Simple Packet Block has
+    /// none: it gets the previous packet record's (0 before any; see [`CaptureStats::untimed`]).
     pub ts_ns: u64,
     /// Source address and port.
     pub src: SocketAddrV4,
@@ -68,13 +73,15 @@ pub struct RawPacket<'a> {
     pub offset: u64,
     /// Zero-based index of this packet among the packets of the capture.
     pub index: u64,
-    /// Timestamp, nanoseconds since the Unix epoch (0 when the record has none).
+    /// Timestamp, nanoseconds since the Unix epoch. A pcapng Simple Packet Block has none: it
+    /// gets the previous packet record's (0 before any; see [`CaptureStats::untimed`]).
     pub ts_ns: u64,
     /// Link type of the interface that captured it.
     pub link_type: u16,
     /// Length of the frame on the wire.
     pub orig_len: u32,
-    /// Captured bytes (may be shorter than `orig_len`).
+    /// Captured bytes (may be shorter than `orig_len`, never longer: a record that says it
+    /// captured more than the original length is a [`PcapError::CapturedBeyondOriginal`]).
     pub data: &'a [u8],
 }
 
@@ -96,7 +103,7 @@ pub struct CaptureStats {
     /// Records returned as errors.
     pub errors: u64,
     /// pcapng Simple Packet Blocks, which carry no timestamp: each was given the previous
-    /// packet's (0 before any).
+    /// packet record's (0 before any).
     pub untimed: u64,
 }
 
@@ -135,6 +142,29 @@ pub enum PcapError {
         captured: u32,
         /// Original length.
         original: u32,
+    },
+    /// A packet record whose captured length exceeds its original length, which the pcap and
+    /// pcapng formats forbid; the record is skipped and reading continues.
+    #[error("packet at offset {offset} captured {captured} bytes, more than its original length of {original}")]
+    CapturedBeyondOriginal {
+        /// Offset of the record.
+        offset: u64,
+        /// Captured length.
+        captured: u32,
+        /// Original length.
+        original: u32,
+    },
+    /// A classic pcap record whose timestamp fraction is not below one second (at least
+    /// 1 000 000 in a microsecond capture, 1 000 000 000 in a nanosecond one): its time is
+    /// invalid, so the record is skipped rather than moved forward; reading continues.
+    #[error("packet at offset {offset} has an invalid timestamp: fraction {fraction} is not below {limit}")]
+    BadTimestamp {
+        /// Offset of the record.
+        offset: u64,
+        /// The fraction field as recorded.
+        fraction: u32,
+        /// Units per second of the capture: 1 000 000 (µs) or 1 000 000 000 (ns).
+        limit: u32,
     },
     /// A pcapng block whose length fields are invalid (not a multiple of 4, too small, or the
     /// leading and trailing copies differ).

@@ -23,9 +23,10 @@
 //! - the first packet seen of a session sets its baseline (a capture may start mid-session);
 //! - messages already seen (whole packets or the overlapping head of a packet) are dropped and
 //!   counted as duplicates;
-//! - a jump forward is returned as a [`SourceError::Gap`] item, after which the packet's messages
-//!   follow; heartbeats and end-of-session packets that announce a later sequence number report a
-//!   gap too;
+//! - a jump forward is returned as a [`SourceError::Gap`] item naming the packet (its index in
+//!   the capture, as [`SourceError::Mold`] does), after which the packet's messages follow;
+//!   heartbeats and end-of-session packets that announce a later sequence number report a gap
+//!   too;
 //! - heartbeats and end-of-session packets are counted and yield no items.
 //!
 //! This is arrival order, with no reorder window: a packet that arrives after a later one (the
@@ -133,12 +134,16 @@ pub enum SourceError {
         /// What is wrong.
         error: MoldError,
     },
-    /// Sequence numbers jumped forward: `got - expected` messages were not seen.
+    /// Sequence numbers jumped forward: `got - expected` messages were not seen. Not counted
+    /// in [`SourceStats::errors`] (see [`SourceStats::gaps`]); reading continues.
     #[error(
-        "gap in session {:?}: expected sequence {expected}, got {got}",
+        "packet {packet}: gap in session {:?}: expected sequence {expected}, got {got}",
         String::from_utf8_lossy(session)
     )]
     Gap {
+        /// Index of the packet in the capture whose sequence number revealed the gap (a data
+        /// packet, a heartbeat or an end-of-session packet).
+        packet: u64,
         /// Session.
         session: Session,
         /// Next sequence number expected.
@@ -384,6 +389,7 @@ fn next_from_capture<'a>(
         let seq = mold.sequence();
         let expected = *sessions.entry(session).or_insert(seq);
         let gap = (seq > expected).then_some(SourceError::Gap {
+            packet,
             session,
             expected,
             got: seq,

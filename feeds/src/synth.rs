@@ -9,14 +9,14 @@
 //!   before its first order, and market-maker registrations (`L`) before the open;
 //! - NOII (`I`) before the opening and closing crosses, an opening and a closing cross (`Q`) per
 //!   instrument, and a few LULD-style halts (`H` halted → quotation only → halt cross → trading),
-//!   with an auction collar (`J`);
-//! - between 09:30 and 16:00, order flow whose intensity is U-shaped in time (dense at the open
-//!   and the close), spread over instruments with heavy-tailed (Zipf, s = 1) activity; adds,
-//!   deletes, replaces, partial cancels, executions (mostly `E`, some `C`, a third of those
-//!   printing one tick away from the resting price), non-displayed trades (`P`), retail price
-//!   improvement indications (`N`) and a rare broken trade (`B`) in proportions close to
-//!   NASDAQ's; cancels, deletes and replaces hit young orders far more often than old ones, with
-//!   the age distribution of NASDAQ's AAPL sample;
+//!   with an auction collar (`J`); two halts of one instrument never overlap in time;
+//! - between 09:30 and 16:00, after every instrument's opening cross, order flow whose intensity
+//!   is U-shaped in time (dense at the open and the close), spread over instruments with
+//!   heavy-tailed (Zipf, s = 1) activity; adds, deletes, replaces, partial cancels, executions
+//!   (mostly `E`, some `C`, a third of those printing one tick away from the resting price),
+//!   non-displayed trades (`P`), retail price improvement indications (`N`) and a rare broken
+//!   trade (`B`) in proportions close to NASDAQ's; cancels, deletes and replaces hit young orders
+//!   far more often than old ones, with the age distribution of NASDAQ's AAPL sample;
 //! - prices on a $0.01 grid clustered near a moving mid: each book keeps a boundary `b` with bids
 //!   at `<= b` and asks at `>= b + 1` ticks, so the book is never crossed; the boundary moves
 //!   when executions exhaust the touch, as prices do.
@@ -180,6 +180,9 @@ pub struct SessionGenerator {
     next_scheduled: usize,
     body_total: u64,
     body_done: u64,
+    /// Event time of the first body event: 1 ms after the open, or the last opening cross
+    /// when that is later (more than 901 instruments).
+    body_start: u64,
     next_ref: u64,
     next_match: u64,
     next_priority: u64,
@@ -245,10 +248,28 @@ impl SessionGenerator {
         }
         // A few halts: one in forty instruments, at least one when there are several.
         let halts = (k / 40).max(usize::from(k > 1));
+        let minute = 60 * NS_PER_SEC;
+        // A halt runs from `start` to its resumption at `start + halt_span`.
+        let halt_span = 10 * minute + us;
+        // (instrument, start) of the halts placed so far.
+        let mut placed: Vec<(usize, u64)> = Vec::with_capacity(halts);
         for h in 0..halts {
-            let i = (rng.below(k as u64) as usize + h) % k;
+            let mut i = (rng.below(k as u64) as usize + h) % k;
             let start = hms(10, 0, 0) + rng.below(hms(4, 30, 0) - hms(0, 0, 0));
-            let minute = 60 * NS_PER_SEC;
+            // Two halts of one instrument must not overlap (nor touch) in time: a second halt
+            // inside the first would cross and resume trading in the middle of it. A clash
+            // moves this halt to the next instrument, deterministically and without another
+            // random draw, so sessions without a clash are unchanged. There are at most k / 40
+            // halts, so fewer than k instruments are taken and the search ends.
+            let clashes = |i: usize, placed: &[(usize, u64)]| {
+                placed
+                    .iter()
+                    .any(|&(j, s)| j == i && s <= start + halt_span && start <= s + halt_span)
+            };
+            while clashes(i, &placed) {
+                i = (i + 1) % k;
+            }
+            placed.push((i, start));
             schedule.push((start, Scheduled::Trading(i, b'H', *b"LUDP")));
             schedule.push((start + us, Scheduled::Collar(i)));
             schedule.push((start + 5 * minute, Scheduled::Trading(i, b'Q', *b"LUDP")));
@@ -265,6 +286,13 @@ impl SessionGenerator {
         // Stable sort: equal times keep insertion order.
         schedule.sort_by_key(|&(t, _)| t);
 
+        // Order flow starts 1 ms after the open, and never before the last opening cross
+        // (instrument `k - 1`'s, at open + 100 µs + (k - 1) µs; later than 1 ms only with more
+        // than 901 instruments): no instrument trades before its opening cross. At equal times
+        // the scheduled cross comes first.
+        let last_opening_cross = MARKET_OPEN + 100 * us + (k as u64 - 1) * us;
+        let body_start = (MARKET_OPEN + 1_000_000).max(last_opening_cross);
+
         let minimum = schedule.len() as u64;
         if cfg.messages < minimum {
             return Err(SynthError::TooFewMessages {
@@ -278,6 +306,7 @@ impl SessionGenerator {
             instruments,
             cumulative,
             body_total: cfg.messages - minimum,
+            body_start,
             schedule,
             next_scheduled: 0,
             body_done: 0,
@@ -319,7 +348,8 @@ impl SessionGenerator {
         Some(&self.buf)
     }
 
-    /// Event time of body event `j`: U-shaped intensity between the open and the close.
+    /// Event time of body event `j`: U-shaped intensity between the body start (1 ms after the
+    /// open, or the last opening cross) and 1 ms before the close.
     /// `h(p) = (p + 3p² − 2p³) / 2` maps message fraction to time fraction; `h'` is smallest at
     /// the ends, so messages are densest at the open and the close. Fixed-point, 2^32 scale.
     fn body_time(&self, j: u64) -> u64 {
@@ -328,8 +358,8 @@ impl SessionGenerator {
         let p2 = p * p / ONE;
         let p3 = p2 * p / ONE;
         let h = (p + 3 * p2 - 2 * p3) / 2;
-        let span = u128::from(MARKET_CLOSE - MARKET_OPEN - 2_000_000);
-        MARKET_OPEN + 1_000_000 + (span * h / ONE) as u64
+        let span = u128::from(MARKET_CLOSE - 1_000_000 - self.body_start);
+        self.body_start + (span * h / ONE) as u64
     }
 
     fn stamp(&mut self, t: u64) -> (u16, u64) {

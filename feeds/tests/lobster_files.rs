@@ -104,3 +104,23 @@ fn parser_throughput() {
         bytes.len() as f64 / best / 1e6
     );
 }
+
+/// A directory given as a LOBSTER file opens (on Unix) but fails every read (EISDIR): the
+/// readers report the error once and end, where they used to read again forever.
+#[cfg(unix)]
+#[test]
+fn directory_as_a_file_reports_one_read_error_and_ends() {
+    use ticklane_feeds::lobster::LobsterError;
+    let dir = tempfile::tempdir().unwrap();
+    let got: Vec<_> = MessageReader::open(dir.path()).unwrap().take(5).collect();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(matches!(got[0], Err(LobsterError::Io { line: 1, .. })));
+    let mut book = BookReader::open(dir.path()).unwrap();
+    assert!(matches!(
+        book.next_row(),
+        Err(LobsterError::Io { line: 1, .. })
+    ));
+    for _ in 0..4 {
+        assert!(book.next_row().unwrap().is_none());
+    }
+}

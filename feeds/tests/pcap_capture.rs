@@ -317,6 +317,100 @@ fn pcap_malformed_frame_is_an_error_and_reading_continues() {
     assert!(items[2].is_ok());
 }
 
+/// Offsets of the records of a classic capture built by [`classic`] from `frames`.
+fn record_offsets(frames: &[(u64, Vec<u8>)]) -> Vec<usize> {
+    let mut at = 24;
+    frames
+        .iter()
+        .map(|(_, f)| {
+            let here = at;
+            at += 16 + f.len();
+            here
+        })
+        .collect()
+}
+
+#[test]
+fn pcap_timestamp_fraction_of_a_second_or_more_is_an_error_and_reading_continues() {
+    let frames = sample_frames();
+    for nanos in [false, true] {
+        let limit: u32 = if nanos { 1_000_000_000 } else { 1_000_000 };
+        for fraction in [limit, limit + 1, u32::MAX] {
+            let mut bytes = classic(false, nanos, 1, &frames[..3], 0);
+            let second = record_offsets(&frames[..3])[1];
+            bytes[second + 4..second + 8].copy_from_slice(&fraction.to_le_bytes());
+            // Before: the fraction was carried into the seconds, silently moving the packet
+            // forward in time.
+            let mut r = PcapReader::new(&bytes).unwrap();
+            let items: Vec<_> = r.by_ref().collect();
+            assert_eq!(items.len(), 3, "nanos={nanos} fraction={fraction}");
+            assert_eq!(
+                items[1],
+                Err(PcapError::BadTimestamp {
+                    offset: second as u64,
+                    fraction,
+                    limit
+                })
+            );
+            let want = |i: usize| {
+                let ts = frames[i].0;
+                if nanos {
+                    ts
+                } else {
+                    ts / 1000 * 1000
+                }
+            };
+            assert_eq!(items[0].as_ref().map(|d| d.ts_ns), Ok(want(0)));
+            assert_eq!(items[2].as_ref().map(|d| d.ts_ns), Ok(want(2)));
+            let s = *r.stats();
+            assert_eq!((s.packets, s.udp, s.errors), (3, 2, 1));
+        }
+        // The largest valid fraction is read as it is.
+        let mut bytes = classic(false, nanos, 1, &frames[..1], 0);
+        bytes[28..32].copy_from_slice(&(limit - 1).to_le_bytes());
+        let (got, errs) = read_all(&bytes);
+        assert!(errs.is_empty(), "{errs:?}");
+        let unit = if nanos { 1 } else { 1_000 };
+        assert_eq!(
+            got[0].ts_ns,
+            frames[0].0 / 1_000_000_000 * 1_000_000_000 + u64::from(limit - 1) * unit
+        );
+    }
+}
+
+#[test]
+fn pcap_captured_length_above_original_is_an_error_and_reading_continues() {
+    let frames = sample_frames();
+    let mut bytes = classic(true, true, 1, &frames[..3], 0);
+    let second = record_offsets(&frames[..3])[1];
+    let captured = frames[1].1.len() as u32;
+    // The record claims one byte more captured than there was on the wire.
+    bytes[second + 12..second + 16].copy_from_slice(&(captured - 1).to_be_bytes());
+    let mut r = PcapReader::new(&bytes).unwrap();
+    let items: Vec<_> = r.by_ref().collect();
+    assert_eq!(items.len(), 3);
+    assert!(items[0].is_ok() && items[2].is_ok(), "{items:?}");
+    // Before: accepted as a datagram.
+    assert_eq!(
+        items[1],
+        Err(PcapError::CapturedBeyondOriginal {
+            offset: second as u64,
+            captured,
+            original: captured - 1
+        })
+    );
+    let s = *r.stats();
+    assert_eq!((s.packets, s.udp, s.errors), (3, 2, 1));
+    // The raw-frame reader refuses it too.
+    let mut r = PcapReader::new(&bytes).unwrap();
+    let raw: Vec<_> = std::iter::from_fn(|| r.next_packet()).collect();
+    assert_eq!(raw.len(), 3);
+    assert!(matches!(
+        raw[1],
+        Err(PcapError::CapturedBeyondOriginal { offset, .. }) if offset == second as u64
+    ));
+}
+
 #[test]
 fn pcap_file_cut_mid_record_reports_offset_and_stops() {
     let frames = sample_frames();
@@ -528,6 +622,51 @@ fn pcapng_byte_orders_tsresol_and_block_types() {
             );
         }
         assert_eq!(r.stats().packets, 7);
+    }
+}
+
+#[test]
+fn pcapng_captured_length_above_original_is_an_error_and_reading_continues() {
+    let frames = sample_frames();
+    for (big, packet_block) in [(false, false), (true, false), (false, true)] {
+        let mut ng = Ng {
+            big,
+            out: Vec::new(),
+        };
+        ng.shb();
+        ng.idb(1, Some(9), None);
+        ng.epb(0, 1, &frames[0].1);
+        let bad_at = ng.out.len();
+        if packet_block {
+            ng.pb(0, 2, &frames[1].1);
+        } else {
+            ng.epb(0, 2, &frames[1].1);
+        }
+        ng.epb(0, 3, &frames[2].1);
+        // Original length (block offset 8 + 16, in both block kinds) one below the captured.
+        let captured = frames[1].1.len() as u32;
+        let orig = ng.u32(captured - 1);
+        ng.out[bad_at + 24..bad_at + 28].copy_from_slice(&orig);
+        let mut r = PcapReader::new(&ng.out).unwrap();
+        let items: Vec<_> = r.by_ref().collect();
+        assert_eq!(
+            items
+                .iter()
+                .map(|i| i.as_ref().map(|d| d.ts_ns).map_err(|e| *e))
+                .collect::<Vec<_>>(),
+            vec![
+                Ok(1),
+                Err(PcapError::CapturedBeyondOriginal {
+                    offset: bad_at as u64,
+                    captured,
+                    original: captured - 1
+                }),
+                Ok(3)
+            ],
+            "big={big} packet_block={packet_block}"
+        );
+        let s = *r.stats();
+        assert_eq!((s.packets, s.udp, s.errors), (3, 2, 1));
     }
 }
 

@@ -253,10 +253,11 @@ fn source_tracks_sequences_per_session() {
         ts: Some(1_000 + position),
         seq: Some(seq),
     };
-    let gap = |s: &[u8; 10], expected: u64, got: u64| {
+    let gap = |packet: u64, s: &[u8; 10], expected: u64, got: u64| {
         Item::Err(format!(
             "{:?}",
             SourceError::Gap {
+                packet,
                 session: *s,
                 expected,
                 got
@@ -288,11 +289,11 @@ fn source_tracks_sequences_per_session() {
             msg(b"b1", 1, 1),
             msg(b"a4", 3, 4),
             msg(b"a5", 3, 5),
-            gap(a, 6, 8),
+            gap(5, a, 6, 8),
             msg(b"a8", 5, 8),
             msg(b"a9", 5, 9),
             corrupt_err,
-            gap(b, 2, 4),
+            gap(7, b, 2, 4),
             msg(b"b4", 8, 4),
         ]
     );
@@ -307,9 +308,49 @@ fn source_tracks_sequences_per_session() {
     // Without the port filter, packet 4 fills part of session A's gap.
     let (items, s) = collect(&path, SourceOptions::default());
     assert!(items.contains(&msg(b"zz", 4, 6)));
-    assert!(items.contains(&gap(a, 7, 8)));
+    assert!(items.contains(&gap(5, a, 7, 8)));
     assert_eq!(s.stats().filtered, 0);
     assert_eq!(s.stats().messages, 10);
+}
+
+#[test]
+fn source_gap_names_the_packet_that_revealed_it() {
+    // Before: a gap said which session and sequence numbers, but not where in the capture.
+    let group = SocketAddrV4::new(Ipv4Addr::new(233, 54, 12, 111), 26400);
+    let other = SocketAddrV4::new(Ipv4Addr::new(233, 54, 12, 111), 26401);
+    let src = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 5000);
+    let s = b"SESSION001";
+    let mut w = PcapWriter::new(Vec::new()).unwrap();
+    // Packet 0 goes to another port and is filtered out: the index is the capture's.
+    w.write_udp(1, src, other, &mold(s, 1, &[b"x"])).unwrap();
+    w.write_udp(2, src, group, &mold(s, 1, &[b"m1"])).unwrap();
+    w.write_udp(3, src, group, &mold(s, 4, &[b"m4"])).unwrap(); // packet 2: 2..4 missing
+    let hb = MoldHeader::new(*s, 7, 0).as_bytes().to_vec();
+    w.write_udp(4, src, group, &hb).unwrap(); // packet 3: heartbeat, 5..7 missing
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gaps.pcap");
+    std::fs::write(&path, w.into_inner().unwrap()).unwrap();
+    let opts = SourceOptions {
+        udp_dst_port: Some(26400),
+        ..SourceOptions::default()
+    };
+    let mut src = ItchSource::open(&path, opts).unwrap();
+    let mut gaps = Vec::new();
+    while let Some(r) = src.next() {
+        if let Err(e) = r {
+            assert!(matches!(e, SourceError::Gap { .. }), "{e:?}");
+            gaps.push(e.to_string());
+        }
+    }
+    assert_eq!(
+        gaps,
+        vec![
+            "packet 2: gap in session \"SESSION001\": expected sequence 2, got 4".to_string(),
+            "packet 3: gap in session \"SESSION001\": expected sequence 5, got 7".to_string(),
+        ]
+    );
+    let st = *src.stats();
+    assert_eq!((st.gaps, st.missing, st.errors, st.filtered), (2, 4, 0, 1));
 }
 
 #[test]

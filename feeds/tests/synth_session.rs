@@ -250,3 +250,169 @@ fn decodes_cleanly_and_every_reference_is_valid() {
         "some executions print away from the resting price"
     );
 }
+
+/// The smallest session of a configuration: its fixed structure only, no order flow.
+#[allow(clippy::unwrap_used)]
+fn structure_only(seed: u64, instruments: u16) -> Vec<Vec<u8>> {
+    let Err(SynthError::TooFewMessages { minimum, .. }) = SessionGenerator::new(SynthConfig {
+        seed,
+        messages: 0,
+        instruments,
+    }) else {
+        panic!("a session needs at least its fixed structure");
+    };
+    generate(seed, minimum, instruments)
+}
+
+/// Walks each instrument's trading actions and auctions: trading → halted (`H`) → quotation
+/// only (`Q`) → halt cross → trading (`T`), with no trade while not trading. Returns the
+/// violations found.
+fn halt_violations(msgs: &[Vec<u8>]) -> Vec<String> {
+    let mut state: HashMap<u16, u8> = HashMap::new();
+    let mut halts = 0u64;
+    let mut bad = Vec::new();
+    for raw in msgs {
+        let Ok(msg) = decode(raw) else {
+            bad.push("undecodable message".to_string());
+            continue;
+        };
+        let locate = msg.stock_locate();
+        let ts = msg.timestamp();
+        let now = state.get(&locate).copied();
+        match msg {
+            Message::StockTradingAction(m) => {
+                let next = m.trading_state;
+                let ok = match (now, next) {
+                    (None, b'T') => true,
+                    (Some(b'T'), b'H') => {
+                        halts += 1;
+                        true
+                    }
+                    (Some(b'H'), b'Q') | (Some(b'Q'), b'T') => true,
+                    _ => false,
+                };
+                if !ok {
+                    bad.push(format!(
+                        "locate {locate} at {ts}: trading action {} while {:?}",
+                        next as char,
+                        now.map(char::from)
+                    ));
+                }
+                state.insert(locate, next);
+            }
+            Message::CrossTrade(m) if m.cross_type == b'H' && now != Some(b'Q') => {
+                bad.push(format!(
+                    "locate {locate} at {ts}: halt cross while {:?}",
+                    now.map(char::from)
+                ));
+            }
+            Message::OrderExecuted(_)
+            | Message::OrderExecutedWithPrice(_)
+            | Message::NonCrossTrade(_)
+                if now != Some(b'T') =>
+            {
+                bad.push(format!(
+                    "locate {locate} at {ts}: trade while {:?}",
+                    now.map(char::from)
+                ));
+            }
+            _ => {}
+        }
+    }
+    if halts == 0 {
+        bad.push("no halt at all".to_string());
+    }
+    bad
+}
+
+#[test]
+fn two_halts_never_overlap_on_one_instrument() {
+    // Seed 375 with 80 instruments drew both of its halts on locate 53, the second starting
+    // while the first was running: a halt cross and a resumption in the middle of a halt, and
+    // executions inside the second halt. Now the second halt moves to the next instrument.
+    let msgs = generate(375, 60_000, 80);
+    let bad = halt_violations(&msgs);
+    assert!(bad.is_empty(), "{bad:#?}");
+    // A sweep of configurations with several halts (one per forty instruments).
+    for seed in 0..150 {
+        for instruments in [80u16, 97, 160, 400] {
+            let bad = halt_violations(&structure_only(seed, instruments));
+            assert!(
+                bad.is_empty(),
+                "seed {seed}, {instruments} instruments: {bad:#?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn no_order_flow_before_an_instruments_opening_cross_with_1000_instruments() {
+    // Instrument i's opening cross is at 09:30 + 100 µs + i µs, so with 1000 instruments the
+    // last is at 09:30:00.001099. Order flow used to start at 09:30:00.001 whatever the count,
+    // before the crosses of instruments 901..=999. With a huge message count the first 100 µs
+    // of order flow hold tens of thousands of events, so the head of the session (read up to
+    // 09:30:00.0012, past the last opening cross: only there can an event precede its
+    // instrument's cross) shows whether any of them does. The rest is never generated.
+    const OPEN: u64 = (9 * 3600 + 30 * 60) * 1_000_000_000;
+    let mut g = SessionGenerator::new(SynthConfig {
+        seed: 11,
+        messages: 10_000_000_000_000,
+        instruments: 1000,
+    })
+    .expect("valid configuration");
+    let mut crossed: HashSet<u16> = HashSet::new();
+    let (mut flow, mut executions) = (0u64, 0u64);
+    let mut early_flow = Vec::new();
+    let mut early_executions = Vec::new();
+    while let Some(raw) = g.next_message() {
+        let msg = decode(raw).expect("generated message decodes");
+        let (locate, ts) = (msg.stock_locate(), msg.timestamp());
+        if ts > OPEN + 1_200_000 {
+            break;
+        }
+        match msg {
+            Message::CrossTrade(m) if m.cross_type == b'O' => {
+                crossed.insert(locate);
+            }
+            Message::AddOrder(_)
+            | Message::AddOrderMpid(_)
+            | Message::OrderCancel(_)
+            | Message::OrderDelete(_)
+            | Message::OrderReplace(_)
+            | Message::Rpii(_)
+            | Message::BrokenTrade(_) => {
+                flow += 1;
+                if !crossed.contains(&locate) {
+                    early_flow.push((locate, ts));
+                }
+            }
+            Message::OrderExecuted(_)
+            | Message::OrderExecutedWithPrice(_)
+            | Message::NonCrossTrade(_) => {
+                flow += 1;
+                executions += 1;
+                if !crossed.contains(&locate) {
+                    early_executions.push((locate, ts));
+                }
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(crossed.len(), 1000, "every opening cross in the head");
+    assert!(
+        flow > 10_000 && executions > 100,
+        "{flow} order-flow events, {executions} executions in the head"
+    );
+    assert!(
+        early_executions.is_empty(),
+        "{} executions before their instrument's opening cross: {:?}",
+        early_executions.len(),
+        &early_executions[..early_executions.len().min(10)]
+    );
+    assert!(
+        early_flow.is_empty(),
+        "{} order-flow events before their instrument's opening cross: {:?}",
+        early_flow.len(),
+        &early_flow[..early_flow.len().min(10)]
+    );
+}

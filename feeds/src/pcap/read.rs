@@ -275,12 +275,29 @@ impl PcapCursor {
             return Some(Err(truncated(needed)));
         };
         self.pos = end;
-        let ts_ns = u64::from(sec) * 1_000_000_000
-            + if nanos {
-                u64::from(frac)
-            } else {
-                u64::from(frac) * 1_000
-            };
+        // The framing is intact (`pos` is past this record): what follows is an error for this
+        // record only.
+        if incl > orig {
+            return Some(Err(PcapError::CapturedBeyondOriginal {
+                offset: pos as u64,
+                captured: incl,
+                original: orig,
+            }));
+        }
+        let (limit, ns_per_unit) = if nanos {
+            (1_000_000_000, 1)
+        } else {
+            (1_000_000, 1_000)
+        };
+        if frac >= limit {
+            // Not a time: carrying it into the seconds would move the packet forward silently.
+            return Some(Err(PcapError::BadTimestamp {
+                offset: pos as u64,
+                fraction: frac,
+                limit,
+            }));
+        }
+        let ts_ns = u64::from(sec) * 1_000_000_000 + u64::from(frac) * ns_per_unit;
         Some(Ok(RawPacket {
             offset: pos as u64,
             index: self.index,
@@ -407,6 +424,13 @@ impl PcapCursor {
                             interface: iface_id,
                         }));
                     };
+                    if cap > orig {
+                        return Some(Err(PcapError::CapturedBeyondOriginal {
+                            offset,
+                            captured: cap,
+                            original: orig,
+                        }));
+                    }
                     return Some(Ok(RawPacket {
                         offset,
                         index: self.index,
