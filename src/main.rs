@@ -80,7 +80,8 @@ enum Command {
     },
     /// Summarize a file: message counts by type, instruments, time range, errors, decode rate.
     Inspect {
-        /// ITCH binary file (plain or .gz), pcap or pcapng of MoldUDP64.
+        /// ITCH binary file (plain or .gz), pcap or pcapng of MoldUDP64, ticklane capture, or
+        /// LOBSTER message file.
         file: PathBuf,
         /// Print one JSON object instead of text.
         #[arg(long)]
@@ -90,7 +91,8 @@ enum Command {
     },
     /// Print the order book of one instrument at a point in event time.
     Book {
-        /// ITCH binary file (plain or .gz), pcap or pcapng of MoldUDP64.
+        /// ITCH binary file (plain or .gz), pcap or pcapng of MoldUDP64, ticklane capture, or
+        /// LOBSTER message file.
         file: PathBuf,
         /// Instrument symbol, e.g. AAPL.
         #[arg(long)]
@@ -402,7 +404,8 @@ enum Command {
     },
     /// Print every change of the best bid or offer of one instrument.
     Bbo {
-        /// ITCH binary file (plain or .gz), pcap or pcapng of MoldUDP64.
+        /// ITCH binary file (plain or .gz), pcap or pcapng of MoldUDP64, ticklane capture, or
+        /// LOBSTER message file.
         file: PathBuf,
         /// Instrument symbol, e.g. AAPL.
         #[arg(long)]

@@ -154,3 +154,73 @@ fn mismatched_files_are_an_error_not_a_pass() {
     let out = lobster_check(&m, &b, &[]);
     assert_ne!(out.status.code(), Some(0));
 }
+
+fn ticklane(args: &[&std::ffi::OsStr]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ticklane"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// `--orderbook` and `--lengths-from-type` each belong to one kind of input: given with the
+/// other kind they are refused naming the flag and the file, never silently ignored, and a
+/// missing message file is named (not reported as a bare "No such file").
+#[test]
+fn reading_flags_for_the_other_kind_of_input_are_refused_naming_flag_and_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let messages = dir.path().join("X_message_1.csv");
+    std::fs::write(
+        &messages,
+        "34200.004241176,1,16113575,18,5853300,1\n34200.025551204,1,16120456,18,5859100,-1\n",
+    )
+    .unwrap();
+    let orderbook = dir.path().join("X_orderbook_1.csv");
+    std::fs::write(&orderbook, "5859100,18,5853300,18\n5859100,18,5853300,18\n").unwrap();
+    let binary = dir.path().join("itch.bin");
+    std::fs::write(&binary, [0u8, 12, b'S', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, b'O']).unwrap();
+    let missing = dir.path().join("nope_message_1.csv");
+
+    let stderr = |o: &Output| String::from_utf8_lossy(&o.stderr).into_owned();
+    let (m, b, bin, nope) = (
+        messages.as_os_str(),
+        orderbook.as_os_str(),
+        binary.as_os_str(),
+        missing.as_os_str(),
+    );
+    let s = |t: &'static str| std::ffi::OsStr::new(t);
+
+    // Sanity: the pair itself is read by `book` (so the refusals below are the flags').
+    let ok = ticklane(&[s("book"), m, s("--symbol"), s("X"), s("--orderbook"), b]);
+    assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
+
+    for cmd in ["book", "bbo"] {
+        let out = ticklane(&[s(cmd), nope, s("--symbol"), s("X"), s("--orderbook"), b]);
+        assert_ne!(out.status.code(), Some(0), "{cmd}");
+        assert!(
+            stderr(&out).contains("nope_message_1.csv"),
+            "{cmd}: {}",
+            stderr(&out)
+        );
+
+        let out = ticklane(&[s(cmd), bin, s("--symbol"), s("X"), s("--orderbook"), b]);
+        assert_ne!(out.status.code(), Some(0), "{cmd}");
+        let err = stderr(&out);
+        assert!(
+            err.contains("--orderbook applies to LOBSTER message files only")
+                && err.contains("itch.bin"),
+            "{cmd}: {err}"
+        );
+    }
+
+    let out = ticklane(&[s("inspect"), m, s("--orderbook"), b]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains("--orderbook"), "{}", stderr(&out));
+
+    let out = ticklane(&[s("inspect"), m, s("--lengths-from-type")]);
+    assert_ne!(out.status.code(), Some(0));
+    let err = stderr(&out);
+    assert!(
+        err.contains("--lengths-from-type") && err.contains("X_message_1.csv"),
+        "{err}"
+    );
+}

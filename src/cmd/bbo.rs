@@ -94,6 +94,7 @@ pub fn run(path: &Path, symbol: &str, read: ReadOpts) -> anyhow::Result<ExitCode
     };
     let stdout = std::io::stdout();
     if let Some(orderbook) = &read.orderbook {
+        feed::require_lobster(path)?;
         let mut lines = BboLines::new(BufWriter::with_capacity(1 << 16, stdout.lock()))?;
         let mut found = false;
         let report = super::lobster_check::replay(path, orderbook, None, 0, |_, ts, market| {

@@ -4,7 +4,7 @@ use std::ops::ControlFlow;
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::bail;
+use anyhow::{bail, Context};
 use ticklane_book::{LevelView, Market, OrderBook};
 use ticklane_core::{Side, Timestamp};
 
@@ -81,8 +81,11 @@ pub fn run(
     if let Some(orderbook) = &read.orderbook {
         // LOBSTER with its order-book file: the replayed (checked) book after the last row at or
         // before `at`. A first pass counts those rows, so the book is copied only once.
+        super::feed::require_lobster(path)?;
         let mut rows = 0u64;
-        for m in ticklane_feeds::lobster::MessageReader::open(path)? {
+        let messages = ticklane_feeds::lobster::MessageReader::open(path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        for m in messages {
             if at.is_some_and(|at| m.is_ok_and(|m| m.time.0 > at)) {
                 break;
             }

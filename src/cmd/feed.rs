@@ -111,6 +111,20 @@ pub fn read(
     mut on_message: impl FnMut(&Record<'_>) -> ControlFlow<()>,
 ) -> anyhow::Result<ReadReport> {
     if is_lobster(path)? {
+        // Refused, not ignored: a LOBSTER order-book file is replayed by `book` and `bbo` only
+        // (`lobster_check::replay`), before they would come here.
+        if opts.orderbook.is_some() {
+            anyhow::bail!(
+                "--orderbook: this command reads {} alone (`book` and `bbo` take --orderbook)",
+                path.display()
+            );
+        }
+        if opts.lengths_from_type {
+            anyhow::bail!(
+                "--lengths-from-type applies to binary files only: {} is a LOBSTER message file",
+                path.display()
+            );
+        }
         return read_lobster(path, on_message);
     }
     if is_capture(path)? {
@@ -173,7 +187,9 @@ pub fn read(
                         };
                         ("framing", Some(f.offset()), hint)
                     }
-                    SourceError::Mold { packet, .. } => ("capture", Some(*packet), ""),
+                    SourceError::Mold { packet, .. } | SourceError::Gap { packet, .. } => {
+                        ("capture", Some(*packet), "")
+                    }
                     _ => ("capture", None, ""),
                 };
                 report.record(position, stage, format!("{e}{hint}"));
@@ -834,6 +850,19 @@ impl<F: FnMut(&Record<'_>) -> ControlFlow<()>> SessionSink for CaptureSink<'_, F
     }
 
     fn end_of_session(&mut self, _next: u64) {}
+}
+
+/// For `--orderbook`: `path` must be a LOBSTER message file (an ITCH file given with it failed
+/// on its first line as a malformed CSV row, a missing file without its name).
+pub fn require_lobster(path: &Path) -> anyhow::Result<()> {
+    if is_lobster(path)? {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "--orderbook applies to LOBSTER message files only: {} is not one",
+            path.display()
+        )
+    }
 }
 
 /// Whether `path` holds a LOBSTER message file (by content).
