@@ -122,8 +122,9 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         max_diffs: usize,
     },
-    /// Run the main job on the embedded default: generate a session in memory, decode it,
-    /// build every book, and print what was seen and how fast.
+    /// Decode and book the embedded default session (no strategies): generate it in memory,
+    /// decode it, build every book, and print what was seen and how fast. The main job, with
+    /// strategies, risk and paper fills, is `replay`.
     Demo {
         /// A demo configuration (TOML, see config/demo.toml); default: the embedded one.
         #[arg(long)]
@@ -301,9 +302,12 @@ enum Command {
         /// DNS names and IP addresses the certificate is for.
         #[arg(long, value_delimiter = ',', default_value = "localhost,127.0.0.1")]
         names: Vec<String>,
-        /// Output folder (cert.pem, key.pem).
+        /// Output folder (cert.pem, key.pem; the key is written readable by its owner only).
         #[arg(long, default_value = "certs")]
         out: PathBuf,
+        /// Replace a cert.pem or key.pem already in the folder (refused without it).
+        #[arg(long)]
+        force: bool,
     },
     /// Record a capture (replay/FORMAT.md) from a pcap/pcapng of MoldUDP64 or a NASDAQ binary
     /// file; every command that reads files reads captures too.
@@ -710,7 +714,7 @@ fn main() -> ExitCode {
             session,
             subscriber_queue,
         }),
-        Command::Cert { names, out } => cmd::relay::cert(&names, &out),
+        Command::Cert { names, out, force } => cmd::relay::cert(&names, &out, force),
         Command::Jitter { seconds, cores } => cmd::jitter::run(seconds, &cores),
         Command::Record {
             input,

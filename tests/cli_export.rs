@@ -383,3 +383,44 @@ fn a_refused_input_leaves_the_output_as_it_was_and_export_never_touches_its_inpu
     assert_eq!(std::fs::read(p("c.partial")).unwrap(), before);
     assert!(dir.path().join("c").exists());
 }
+
+/// `record` of an input it cannot record (a ticklane capture, a LOBSTER message file) is
+/// refused by name, with nothing written (both used to be read as a NASDAQ binary file: a
+/// framing error at offset 0, exit 1, and a capture of nothing left behind).
+#[test]
+fn record_refuses_a_capture_and_a_lobster_file_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    ok(&[
+        "gen",
+        "--seed",
+        "3",
+        "--messages",
+        "2000",
+        "-o",
+        &p("s.itch"),
+    ]);
+    let out = ok(&["record", &p("s.itch"), "-o", &p("s.tlcap")]);
+    assert!(out.starts_with("recorded 2000 ITCH messages"), "{out}");
+    std::fs::write(
+        p("X_message_1.csv"),
+        "34200.004241176,1,16113575,18,5853300,1\n",
+    )
+    .unwrap();
+    for (input, says) in [
+        ("s.tlcap", "is already a ticklane capture"),
+        ("X_message_1.csv", "is a LOBSTER message file"),
+    ] {
+        let o = ticklane(&["record", &p(input), "-o", &p("again.tlcap")]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{input}: {err}");
+        assert!(err.contains(says) && err.contains(input), "{input}: {err}");
+        assert!(!std::path::Path::new(&p("again.tlcap")).exists(), "{input}");
+    }
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".partial"))
+        .collect();
+    assert!(names.is_empty(), "{names:?}");
+}

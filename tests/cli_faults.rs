@@ -355,3 +355,53 @@ fn a_reader_that_closes_the_pipe_early_gets_no_panic_and_the_exit_code_still_tel
         assert_eq!(got, Some(code), "{args:?}: {stderr}");
     }
 }
+
+/// `cert` never replaces a pair silently (a relay and its clients may be using it), writes the
+/// private key readable by its owner only, and `--force` replaces both.
+#[test]
+fn cert_refuses_to_overwrite_without_force_and_keeps_the_key_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = |extra: &[&str]| {
+        Command::new(BIN)
+            .args(["cert", "--out", "certs"])
+            .args(extra)
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let (cert_pem, key_pem) = (
+        dir.path().join("certs/cert.pem"),
+        dir.path().join("certs/key.pem"),
+    );
+    let o = cert(&[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let first = std::fs::read(&key_pem).unwrap();
+
+    let o = cert(&[]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("cert.pem exists") && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&key_pem).unwrap(), first, "key untouched");
+
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // An old key left world-readable is not kept so by --force.
+        std::fs::set_permissions(&key_pem, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let o = cert(&["--force"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_ne!(std::fs::read(&key_pem).unwrap(), first, "a new key");
+    assert!(std::fs::read_to_string(&cert_pem)
+        .unwrap()
+        .contains("BEGIN CERTIFICATE"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_pem).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "key.pem mode {mode:o}");
+    }
+}

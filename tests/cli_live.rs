@@ -429,3 +429,51 @@ fn live_only_flags_without_a_live_feed_are_refused_not_ignored() {
         assert!(!dir.path().join("live.cap").exists());
     }
 }
+
+/// A live `record` whose feed lost messages for good (one line, no re-request server) exits 1
+/// and lists what was lost, as `paper` does for input with errors: the capture is complete but
+/// its session is not. (`relay` shares the rule: `cmd::relay::lost_exit_code`.)
+#[test]
+fn a_live_recording_that_lost_messages_for_good_exits_1_and_lists_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = free_port();
+    let record = spawn(
+        &[
+            "record",
+            &format!("udp://127.0.0.1:{a}"),
+            "--stop-after-silence",
+            "3",
+            "-o",
+            "lossy.cap",
+        ],
+        dir.path(),
+    );
+    assert!(wait_udp_bound(a), "the receiver never opened its line");
+    let serve = spawn(
+        &[
+            "serve",
+            "generated:7:20000",
+            "--to",
+            &format!("127.0.0.1:{a}"),
+            "--speed",
+            "max",
+            "--loss",
+            "0.05",
+            "--seed",
+            "3",
+            "--linger",
+            "0",
+        ],
+        dir.path(),
+    );
+    finish(serve, "serve");
+    let o = record.wait_with_output().unwrap();
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert_eq!(o.status.code(), Some(1), "{out}\n{err}");
+    assert!(err.contains("lost for good: messages "), "{err}");
+    assert!(!out.contains(" 0 lost)"), "{out}");
+    assert!(dir.path().join("lossy.cap").is_file());
+}

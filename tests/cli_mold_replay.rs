@@ -152,6 +152,14 @@ fn pcap_lines_are_arbitrated_reordered_and_only_a_real_loss_is_a_gap() {
         (&1.into(), &holes.into()),
         "{vl}"
     );
+    // The gap is reported as a gap, not as a message type: `by_type` sums to `messages`.
+    let by_type: u64 = vl["by_type"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(by_type, vl["messages"].as_u64().unwrap(), "{vl}");
 
     // In order, every message once: the BBO stream of the two-line capture is the reference's.
     for symbol in ["AAPL", "MSFT"] {

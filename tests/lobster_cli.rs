@@ -224,3 +224,33 @@ fn reading_flags_for_the_other_kind_of_input_are_refused_naming_flag_and_file() 
         "{err}"
     );
 }
+
+/// A malformed row ends the check with exit 2, naming the file and the line (the files are
+/// compared row by row, so nothing after it could be compared); it is not reported as a pass
+/// or as a differing row.
+#[test]
+fn a_malformed_row_ends_the_check_with_exit_2_naming_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let messages = dir.path().join("X_message_1.csv");
+    std::fs::write(
+        &messages,
+        "34200.004241176,1,16113575,18,5853300,1\n\
+         34200.025551204,1,16120456,18,5859100,-1\n\
+         34200.201743107,1,16148681,oops,5853300,1\n",
+    )
+    .unwrap();
+    let orderbook = dir.path().join("X_orderbook_1.csv");
+    std::fs::write(
+        &orderbook,
+        "5859100,18,5853300,18\n5859100,18,5853300,18\n5859100,18,5853300,36\n",
+    )
+    .unwrap();
+    let out = lobster_check(&messages, &orderbook, &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("X_message_1.csv") && err.contains('3'),
+        "{err}"
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("result: OK"));
+}

@@ -16,6 +16,10 @@ use ticklane_replay::{CaptureReader, FeedKind};
 pub fn run(capture: &Path, output: &Path, format: PcapFormat) -> anyhow::Result<ExitCode> {
     let mut reader =
         CaptureReader::open(capture).with_context(|| format!("opening {}", capture.display()))?;
+    // Written beside the output and renamed at the end: a failure leaves no half file under
+    // the output's name. First of all: an output that is the input is refused whatever
+    // the input holds.
+    let partial = super::partial::PartialOutput::new(capture, output)?;
     if reader.header().feed == FeedKind::ItchBinary {
         anyhow::bail!(
             "{}: its records are ITCH messages from a binary file, not datagrams received off \
@@ -23,9 +27,6 @@ pub fn run(capture: &Path, output: &Path, format: PcapFormat) -> anyhow::Result<
             capture.display()
         );
     }
-    // Written beside the output and renamed at the end: a failure leaves no half file under
-    // the output's name.
-    let partial = super::partial::PartialOutput::new(capture, output)?;
     let file = std::fs::File::create(partial.path())
         .with_context(|| format!("creating {}", partial.path().display()))?;
     let options = PcapExportOptions {

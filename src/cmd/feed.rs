@@ -287,7 +287,7 @@ fn event_record<'a>(
 }
 
 /// Whether `path` is a ticklane capture (by its magic).
-fn is_capture(path: &Path) -> anyhow::Result<bool> {
+pub(crate) fn is_capture(path: &Path) -> anyhow::Result<bool> {
     use std::io::Read;
     let mut head = [0u8; 8];
     let mut f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
@@ -866,7 +866,7 @@ pub fn require_lobster(path: &Path) -> anyhow::Result<()> {
 }
 
 /// Whether `path` holds a LOBSTER message file (by content).
-fn is_lobster(path: &Path) -> anyhow::Result<bool> {
+pub(crate) fn is_lobster(path: &Path) -> anyhow::Result<bool> {
     use std::io::Read;
     let mut head = [0u8; 256];
     let mut f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;

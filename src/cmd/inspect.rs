@@ -76,6 +76,15 @@ pub fn run(path: &Path, json: bool, read: ReadOpts) -> anyhow::Result<ExitCode> 
     let mut last_ts = None;
     let clock = Stopwatch::start();
     let report = feed::read(path, &read, |rec| {
+        if let Some(MarketEvent {
+            body: EventBody::FeedGap { .. },
+            ..
+        }) = rec.event
+        {
+            // A loss the reader reports at its place (counted in `gaps` and `missing`), not a
+            // message of the file: `by type` sums to `messages`.
+            return ControlFlow::Continue(());
+        }
         let ts = rec.ts;
         first_ts.get_or_insert(ts);
         last_ts = Some(ts);

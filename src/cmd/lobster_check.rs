@@ -46,7 +46,11 @@
 //! (seed row, or hidden depth among the compared levels), or *equal*. Rows checked = equal +
 //! different; rows checked + unverifiable = rows. `--levels N` compares the best `N` levels
 //! only; dropping and re-syncing always use all `L` levels of the file. The exit code is 0
-//! when no row differs, 1 otherwise.
+//! when no row differs, 1 otherwise, and 2 when a file cannot be read through: a missing or
+//! empty file, files of different lengths, or a malformed row (named by file and line). A
+//! malformed row ends the check rather than being skipped: row `i` of one file is compared
+//! with row `i` of the other, and the book after a message that was not applied is not the
+//! book the order-book file shows, so every later comparison would be noise.
 
 use std::collections::HashMap;
 use std::path::Path;

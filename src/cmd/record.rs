@@ -41,6 +41,22 @@ pub fn run(
             u32::from_le_bytes(head),
             0xa1b2_c3d4 | 0xd4c3_b2a1 | 0xa1b2_3c4d | 0x4d3c_b2a1 | 0x0a0d_0d0a
         );
+    // The other inputs the reading commands take are refused by name: recorded as a binary
+    // file, they failed as a framing error at offset 0 (exit 1) with a capture written.
+    if !is_capture && super::feed::is_capture(input)? {
+        anyhow::bail!(
+            "{} is already a ticklane capture: record takes a pcap, a pcapng or a NASDAQ binary \
+             file (copy the capture, or `export` it to pcap)",
+            input.display()
+        );
+    }
+    if !is_capture && super::feed::is_lobster(input)? {
+        anyhow::bail!(
+            "{} is a LOBSTER message file: record takes a pcap, a pcapng or a NASDAQ binary file \
+             (the reading commands take LOBSTER files directly)",
+            input.display()
+        );
+    }
     if is_capture && length_mode == LengthMode::FromType {
         anyhow::bail!(
             "--lengths-from-type applies to binary files: {} is a pcap, whose MoldUDP64 packets give every message's length",
@@ -65,6 +81,8 @@ pub fn run(
     // Written beside the output and renamed once complete: an input refused after a look
     // inside leaves nothing (and no earlier capture clobbered) at the output's name.
     let partial = super::partial::PartialOutput::new(input, output)?;
+    // Said once the capture is at its name (a failed rename is then the last word).
+    let mut said = Vec::new();
     let errors = if is_capture {
         let header = stamped(CaptureHeader::new(FeedKind::MoldUdp64, session));
         let (stats, summary) = pcap_file_to_capture(
@@ -75,16 +93,16 @@ pub fn run(
             &PcapImportOptions::default(),
         )
         .with_context(|| format!("recording {}", input.display()))?;
-        outln!(
+        said.push(format!(
             "recorded {} MoldUDP64 datagrams ({} filtered, {} unreadable records) into {} blocks, {} bytes",
             stats.records, stats.filtered, stats.record_errors, summary.blocks, summary.bytes
-        )?;
+        ));
         let c = &stats.capture;
         if c.skipped() > 0 {
-            outln!(
+            said.push(format!(
                 "skipped frames: {} not IPv4, {} not UDP, {} unsupported link type, {} IPv4 fragments",
                 c.non_ipv4, c.non_udp, c.unsupported_link, c.fragments
-            )?;
+            ));
         }
         if c.fragments > 0 {
             // A fragmented datagram may be MoldUDP64 that the capture now lacks.
@@ -112,16 +130,19 @@ pub fn run(
         let (stats, summary) =
             binfile_path_to_capture(input, length_mode, partial.path(), &header, options)
                 .with_context(|| format!("recording {}", input.display()))?;
-        outln!(
+        said.push(format!(
             "recorded {} ITCH messages ({} too short to carry a timestamp) into {} blocks, {} bytes",
             stats.records, stats.short_messages, summary.blocks, summary.bytes
-        )?;
+        ));
         if let Some(e) = &stats.framing_error {
             eprintln!("framing error: {e}");
         }
         stats.short_messages + u64::from(stats.framing_error.is_some())
     };
     partial.finish()?;
+    for line in said {
+        outln!("{line}")?;
+    }
     Ok(if errors == 0 {
         ExitCode::SUCCESS
     } else {
@@ -193,8 +214,9 @@ pub fn run_live(
     }
     // Records the recorder's ring had no room for are missing from the capture: like lost
     // input in a file recording, that fails the command.
+    let lost = super::relay::lost_exit_code(&live);
     Ok(if live.record_dropped == 0 {
-        ExitCode::SUCCESS
+        lost
     } else {
         eprintln!(
             "{} records were dropped (recorder ring full): the capture lacks them",

@@ -68,12 +68,22 @@ pub fn client_config(a: &FeedArgs) -> anyhow::Result<RelayClientConfig> {
 }
 
 /// `ticklane cert`: writes `cert.pem` and `key.pem` for `names` into `out`.
-pub fn cert(names: &[String], out: &Path) -> anyhow::Result<ExitCode> {
+pub fn cert(names: &[String], out: &Path, force: bool) -> anyhow::Result<ExitCode> {
     let c = ticklane_live::tls::self_signed(names)?;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let (cert, key) = (out.join("cert.pem"), out.join("key.pem"));
-    std::fs::write(&cert, c.cert_pem).with_context(|| format!("writing {}", cert.display()))?;
-    std::fs::write(&key, c.key_pem).with_context(|| format!("writing {}", key.display()))?;
+    // Both checked before either is written: a pair is never half replaced.
+    for path in [&cert, &key] {
+        if !force && std::fs::symlink_metadata(path).is_ok() {
+            anyhow::bail!(
+                "{} exists: a relay or its clients may be using it (--force replaces it)",
+                path.display()
+            );
+        }
+    }
+    write_new(&cert, c.cert_pem.as_bytes(), 0o644)?;
+    // The private key readable by its owner only, whatever the umask.
+    write_new(&key, c.key_pem.as_bytes(), 0o600)?;
     outln!(
         "wrote {} and {} (self-signed, for {}; development only)",
         cert.display(),
@@ -81,6 +91,32 @@ pub fn cert(names: &[String], out: &Path) -> anyhow::Result<ExitCode> {
         names.join(", ")
     )?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes `bytes` to a file created new at `path` (an old one is removed first, so that its
+/// permissions are not kept) with `mode` on Unix.
+fn write_new(path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
+    use std::io::Write;
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("removing {}", path.display())),
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(mode);
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    let mut f = options
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// Options of `ticklane relay`.
@@ -183,5 +219,26 @@ pub fn relay(a: RelayArgs) -> anyhow::Result<ExitCode> {
         s.subscribed_total, s.refused, s.handshake_failed, s.disconnected_slow, s.packets_in,
         s.packets_out, s.catchup_requests, s.catchup_messages
     )?;
-    Ok(ExitCode::SUCCESS)
+    Ok(lost_exit_code(&live))
+}
+
+/// Exit code of a command that received a live feed to pass it on (`relay`, live `record`):
+/// `1`, with each lost range on stderr, when messages were lost for good (no line carried
+/// them, re-requests failed), as `paper` exits 1 when its input had errors; else `0`.
+pub(crate) fn lost_exit_code(live: &LiveReport) -> ExitCode {
+    if live.session.lost_messages == 0 {
+        return ExitCode::SUCCESS;
+    }
+    eprintln!(
+        "{} messages lost for good in {} gaps: downstream saw gaps",
+        live.session.lost_messages, live.session.lost_gaps
+    );
+    for note in live
+        .notes()
+        .iter()
+        .filter(|n| n.starts_with("lost for good"))
+    {
+        eprintln!("{note}");
+    }
+    ExitCode::from(1)
 }
