@@ -163,6 +163,14 @@ impl VenueConfig {
             "trade-through" => "trade-through",
             other => bail!("venue.queue: `{other}` is not exact or trade-through"),
         };
+        // Checked whatever the kind: a misspelt model under `touch` (which has no latency)
+        // must not pass today and fail the day the kind becomes `paper`.
+        if !matches!(self.latency.as_str(), "constant" | "lognormal") {
+            bail!(
+                "venue.latency: `{}` is not constant or lognormal",
+                self.latency
+            );
+        }
         match (self.kind.as_str(), self.latency.as_str()) {
             ("touch", _) => Ok(Arc::new(move |_| {
                 Box::new(RiskedVenue::new(TouchVenue::new(), gate())) as Box<dyn Venue>
@@ -435,13 +443,20 @@ pub struct StrategyConfig {
     /// Parameters, checked by the strategy kind.
     #[serde(default)]
     pub params: toml::Table,
+    /// Its position among the file's `[[strategy]]` tables, which errors name
+    /// (`strategy[3]`) even after `--strategy` has left others out.
+    #[serde(skip)]
+    pub index: usize,
 }
 
 impl RunConfig {
     /// Parses and validates `text`; `origin` names the file in errors.
     pub fn parse(text: &str, origin: &str) -> anyhow::Result<Self> {
-        let cfg: RunConfig =
+        let mut cfg: RunConfig =
             toml::from_str(text).with_context(|| format!("{origin}: invalid configuration"))?;
+        for (i, s) in cfg.strategies.iter_mut().enumerate() {
+            s.index = i;
+        }
         cfg.validate(origin)?;
         Ok(cfg)
     }
@@ -542,7 +557,8 @@ impl RunConfig {
             .factory(&self.risk)
             .with_context(|| format!("{origin}: invalid venue or risk configuration"))?;
         let mut names = std::collections::BTreeSet::new();
-        for (i, s) in self.strategies.iter().enumerate() {
+        for s in &self.strategies {
+            let i = s.index;
             if !names.insert(s.name.as_str()) {
                 bail!("{origin}: strategy[{i}].name: `{}` is used twice", s.name);
             }
@@ -596,7 +612,8 @@ impl RunConfig {
         let mut load = vec![0usize; lanes];
         let mut symbol_lane: Vec<(String, u16, usize)> = Vec::new();
         let mut placed = Vec::with_capacity(self.strategies.len());
-        for (i, s) in self.strategies.iter().enumerate() {
+        for (pos, s) in self.strategies.iter().enumerate() {
+            let i = s.index;
             let shared = s
                 .symbols
                 .iter()
@@ -616,7 +633,7 @@ impl RunConfig {
                         self.strategies[other].name
                     ),
                     Some(_) => {}
-                    None => symbol_lane.push((sym.clone(), lane, i)),
+                    None => symbol_lane.push((sym.clone(), lane, pos)),
                 }
             }
             load[usize::from(lane)] += 1;

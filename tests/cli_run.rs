@@ -386,6 +386,11 @@ fn configuration_errors_name_the_key() {
             "venue.queue",
         ),
         (
+            // Checked under `touch` too, though that venue has no latency.
+            "[source.generate]\nseed = 1\nmessages = 10\ninstruments = 2\n[venue]\nkind = \"touch\"\nlatency = \"lognormel\"\n",
+            "venue.latency: `lognormel`",
+        ),
+        (
             "[source.live]\nfeed = \"udp://127.0.0.1:0\"\nretransmit = [\"nowhere\"]\n",
             "source.live.retransmit[0]",
         ),
@@ -804,4 +809,32 @@ fn replay_runs_only_the_strategies_named() {
     let o = ticklane(&["replay", f.to_str().unwrap(), "--strategy", "nope"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no strategy named `nope`"));
+}
+
+/// An error in a strategy left in by `--strategy` names its place in the file
+/// (`strategy[2]`), not its place among those left in.
+#[test]
+fn strategy_errors_name_the_files_index_after_strategy_filters() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("three.toml");
+    std::fs::write(
+        &cfg,
+        "[source.generate]\nseed = 1\nmessages = 1000\ninstruments = 4\n\
+         [[strategy]]\nname = \"a\"\nkind = \"imbalance\"\nsymbols = [\"AAPL\"]\n\
+         [[strategy]]\nname = \"b\"\nkind = \"imbalance\"\nsymbols = [\"MSFT\"]\n\
+         [[strategy]]\nname = \"c\"\nkind = \"imbalance\"\nsymbols = [\"NVDA\"]\n\
+         [strategy.params]\nno_such_param = 1\n",
+    )
+    .unwrap();
+    let o = ticklane(&[
+        "replay",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--strategy",
+        "c",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("strategy[2]"), "{err}");
+    assert!(err.contains("no_such_param"), "{err}");
 }

@@ -308,7 +308,8 @@ pub(crate) fn strategy_specs(
 ) -> anyhow::Result<Vec<(u16, StrategySpec)>> {
     let lanes = cfg.place_strategies(origin)?;
     let mut out = Vec::new();
-    for (i, (s, lane)) in cfg.strategies.iter().zip(lanes).enumerate() {
+    for (s, lane) in cfg.strategies.iter().zip(lanes) {
+        let i = s.index;
         let Some(desc) = crate::strategies::find(&s.kind) else {
             bail!(
                 "{origin}: strategy[{i}].kind: unknown strategy kind `{}` (known: {})",
@@ -409,7 +410,8 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
     }
     // `--lanes` comes after the file's checks: a strategy placed on a lane the run no longer
     // has is refused here, by name (it was an index out of bounds when the lanes were built).
-    for (i, s) in cfg.strategies.iter().enumerate() {
+    for s in &cfg.strategies {
+        let i = s.index;
         if let Some(l) = s.lane.filter(|&l| l >= e.lanes) {
             bail!(
                 "--lanes {}: strategy[{i}] (`{}`) is placed on lane {l} by its `lane` key; \

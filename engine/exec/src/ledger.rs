@@ -79,19 +79,26 @@ impl InstrumentPnl {
         (self.position != 0).then(|| self.cost / Decimal::from(self.position))
     }
 
-    /// Unrealized P&L at the mark: `position × mark − cost`.
+    /// Unrealized P&L at the mark: `position × mark − cost`. Like every reading of the ledger
+    /// it saturates at `Decimal`'s range (about ±7.9e28) instead of panicking: a fill that
+    /// would overflow is refused ([`LedgerError::Overflow`]), but a mark moves freely, and a
+    /// huge position marked at a huge price must still print a report.
     pub fn unrealized(&self) -> Decimal {
-        Decimal::from(self.position) * self.mark - self.cost
+        Decimal::from(self.position)
+            .saturating_mul(self.mark)
+            .saturating_sub(self.cost)
     }
 
-    /// Realized + unrealized − fees.
+    /// Realized + unrealized − fees (saturating, see [`InstrumentPnl::unrealized`]).
     pub fn net(&self) -> Decimal {
-        self.realized + self.unrealized() - self.fees
+        self.realized
+            .saturating_add(self.unrealized())
+            .saturating_sub(self.fees)
     }
 
-    /// `|position| × mark`.
+    /// `|position| × mark` (saturating, see [`InstrumentPnl::unrealized`]).
     pub fn exposure(&self) -> Decimal {
-        (Decimal::from(self.position) * self.mark).abs()
+        Decimal::from(self.position).saturating_mul(self.mark).abs()
     }
 
     fn apply(&mut self, side: Side, price: Decimal, qty: u32, fee: Decimal) -> Option<()> {
@@ -265,15 +272,19 @@ impl Ledger {
     /// Totals across instruments.
     pub fn totals(&self) -> PnlTotals {
         let mut t = PnlTotals::default();
+        // Saturating, like every reading (see `InstrumentPnl::unrealized`).
         for p in self.instruments.values() {
-            t.realized += p.realized;
-            t.unrealized += p.unrealized();
-            t.fees += p.fees;
-            t.cash += p.cash;
-            t.gross_exposure += p.exposure();
+            t.realized = t.realized.saturating_add(p.realized);
+            t.unrealized = t.unrealized.saturating_add(p.unrealized());
+            t.fees = t.fees.saturating_add(p.fees);
+            t.cash = t.cash.saturating_add(p.cash);
+            t.gross_exposure = t.gross_exposure.saturating_add(p.exposure());
             t.fills += p.fills;
         }
-        t.net = t.realized + t.unrealized - t.fees;
+        t.net = t
+            .realized
+            .saturating_add(t.unrealized)
+            .saturating_sub(t.fees);
         t
     }
 
@@ -287,7 +298,7 @@ impl Ledger {
     pub fn net(&self) -> Decimal {
         self.instruments
             .values()
-            .fold(Decimal::ZERO, |acc, p| acc + p.net())
+            .fold(Decimal::ZERO, |acc, p| acc.saturating_add(p.net()))
     }
 
     /// Samples equity (net P&L at the current marks) at event time `ts`.
@@ -304,7 +315,7 @@ impl Ledger {
         // sample is a drawdown too.
         let peak = self.peak.unwrap_or(Decimal::ZERO).max(equity);
         self.peak = Some(peak);
-        let drawdown = peak - equity;
+        let drawdown = peak.saturating_sub(equity);
         self.max_drawdown = self.max_drawdown.max(drawdown);
         let point = EquityPoint {
             ts,
@@ -370,6 +381,33 @@ mod tests {
 
     fn d(s: &str) -> Decimal {
         s.parse().unwrap_or_default()
+    }
+
+    /// Fills each within range, then a mark that takes `position × mark` past `Decimal`'s
+    /// range: every reading saturates (they panicked with "Multiplication overflowed").
+    #[test]
+    fn readings_saturate_when_a_mark_takes_a_huge_position_past_decimal() {
+        let mut l = Ledger::new();
+        for _ in 0..25_000 {
+            assert!(l.apply_fill(&fill(1, Side::Bid, 1, u32::MAX, 0)).is_ok());
+        }
+        l.mark(InstrumentId(1), Price(i64::MAX));
+        let p = *l.instrument(InstrumentId(1)).unwrap();
+        assert_eq!(p.position, 25_000 * i64::from(u32::MAX));
+        assert_eq!(p.exposure(), Decimal::MAX);
+        assert!(
+            p.unrealized() > d("7.9e28") - d("1e15"),
+            "{}",
+            p.unrealized()
+        );
+        let t = l.totals();
+        assert_eq!(t.gross_exposure, Decimal::MAX);
+        assert_eq!(t.net, l.net());
+        let point = l.sample_equity(Timestamp(1));
+        assert_eq!(point.equity, l.net());
+        // Marked back down, the same ledger reads exactly again.
+        l.mark(InstrumentId(1), Price(2));
+        assert_eq!(l.net(), d("10737418237.5"), "position × 0.0001 gained");
     }
 
     #[test]

@@ -1376,16 +1376,22 @@ impl<V: Venue> Lane<V> {
         for s in &mut self.slots {
             if s.ledger.has_fills() {
                 s.ledger.mark_to_market(&self.market);
-                net += s.ledger.sample_equity(now).equity;
+                net = net.saturating_add(s.ledger.sample_equity(now).equity);
             }
         }
         // Most seconds nothing moved: the status line's figure is converted only on a change.
         if net != self.last_net {
             self.last_net = net;
-            let units = (net * rust_decimal::Decimal::from(ticklane_core::Price::SCALE))
+            let units = net
+                .saturating_mul(rust_decimal::Decimal::from(ticklane_core::Price::SCALE))
                 .trunc()
                 .try_into()
-                .unwrap_or(0i64);
+                // Past i64 units (±922 trillion dollars) the status shows the bound, not 0.
+                .unwrap_or(if net.is_sign_negative() {
+                    i64::MIN
+                } else {
+                    i64::MAX
+                });
             self.control.net_pnl.store(units, Ordering::Relaxed);
         }
     }

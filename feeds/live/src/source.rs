@@ -620,6 +620,15 @@ pub fn receive_recording<D: Downstream>(
     if session_cfg.servers == 0 {
         session_cfg.recovery = false;
     }
+    // Joining through a relay: its welcome says where the live path starts, so a first packet
+    // lost on the way is a gap from there, not a later join point that hides the loss.
+    if session_cfg.first_sequence.is_none() {
+        session_cfg.first_sequence = lines.iter().find_map(|l| match l {
+            OpenLine::Relay(r) => Some(r.welcome().next_seq),
+            OpenLine::Udp(_) => None,
+        });
+    }
+    let first_sequence = session_cfg.first_sequence;
     let mut session = MoldUdp64Session::new(session_cfg);
     // The sockets `poll(2)` waits on in blocking mode (duplicated descriptors, so the wait
     // needs no borrow of the lines and no allocation).
@@ -652,7 +661,7 @@ pub fn receive_recording<D: Downstream>(
     // packets of other sessions as this run does).
     let mut note = [0u8; 22];
     note[..4].copy_from_slice(b"FROM");
-    note[4..12].copy_from_slice(&config.session.first_sequence.unwrap_or(0).to_be_bytes());
+    note[4..12].copy_from_slice(&first_sequence.unwrap_or(0).to_be_bytes());
     let note_len = match config.session.session {
         Some(s) => {
             note[12..].copy_from_slice(&s);

@@ -785,3 +785,56 @@ async fn datagram_mode_an_input_that_stops_early_is_not_an_end_of_session() {
     .await
     .unwrap();
 }
+
+/// A receiver that joins mid-session through a relay starts at the relay's welcome, not at
+/// the first packet it happens to get: a first live packet that never arrives (here the relay
+/// itself never had message 1001) is a gap, reported lost, not a silent later join point.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_joining_through_a_relay_starts_at_the_welcome_and_sees_a_lost_first_packet() {
+    use ticklane_live::source::{receive, LineSource, LiveConfig, LiveCounters, LiveReport};
+    timeout(Duration::from_secs(30), async {
+        let relay = Relay::start(Some(TOKEN), None, |_| {}).await;
+        for p in packets(1, 1_000) {
+            relay.send(RelayInput::Packet(p)).await;
+        }
+        while relay.stats.snapshot().messages_in < 1_000 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        let config = LiveConfig {
+            lines: vec![LineSource::Relay(
+                relay.client(Some(TOKEN), LiveMode::Stream),
+            )],
+            session: ticklane_feeds::moldudp64::session::SessionConfig {
+                first_sequence: None,
+                ..Default::default()
+            },
+            retransmit: Vec::new(),
+            busy_poll: false,
+            silence_ns: 1_000_000_000,
+            stop_after_silence_ns: Some(8_000_000_000),
+            record: None,
+        };
+        let receiver = tokio::task::spawn_blocking(move || {
+            let mut got = collect::Collect::default();
+            let mut live = LiveReport::default();
+            receive(&config, &mut got, &LiveCounters::default(), &mut live).unwrap();
+            (got, live)
+        });
+        while relay.stats.snapshot().subscribed_total < 1 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        // Message 1001 never reaches the relay; the live path goes on from 1002.
+        for p in packets(1_002, 500) {
+            relay.send(RelayInput::Packet(p)).await;
+        }
+        relay.send(RelayInput::EndOfSession(1_502)).await;
+        let (got, live) = receiver.await.unwrap();
+        assert_eq!(got.lost, vec![(1_001, 1)], "{:?}", live.notes());
+        let expected: Vec<(u64, Vec<u8>)> = (1_002..1_502).map(|s| (s, msg(s))).collect();
+        assert!(got.messages == expected, "wrong messages");
+        assert_eq!(got.ended, Some(1_502));
+        relay.stop().await;
+    })
+    .await
+    .unwrap();
+}
