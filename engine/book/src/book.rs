@@ -254,6 +254,26 @@ impl<'a> OrderBook<'a> {
         Some(self.market.qty_ahead_slot(slot))
     }
 
+    /// The resting side of a hidden (non-displayed) order that printed at `price`, inferred
+    /// from this book: `Ask` at or above the best ask (a buyer lifted a hidden sell), `Bid`
+    /// at or below the best bid (a seller hit a hidden buy), `None` strictly inside the spread
+    /// (a midpoint or other hidden order: either side), with both sides empty, or when the
+    /// book is locked or crossed and the price satisfies both rules.
+    ///
+    /// ITCH 5.0's Trade message (`P`) carries a Buy/Sell indicator, but NASDAQ has set it to
+    /// `B` on every print since 2014-07-14 whatever the resting side, so the indicator cannot
+    /// decide a fill; this can. Read it before or after applying the print: a `P` does not
+    /// change the book.
+    pub fn hidden_print_side(&self, price: Price) -> Option<Side> {
+        let at_or_above_ask = self.best_ask().is_some_and(|a| price >= a.price);
+        let at_or_below_bid = self.best_bid().is_some_and(|b| price <= b.price);
+        match (at_or_above_ask, at_or_below_bid) {
+            (true, false) => Some(Side::Ask),
+            (false, true) => Some(Side::Bid),
+            _ => None,
+        }
+    }
+
     /// `best_ask - best_bid`; `None` if a side is empty. Negative when crossed.
     pub fn spread(&self) -> Option<Price> {
         let (b, a) = (self.best_bid()?, self.best_ask()?);

@@ -699,3 +699,38 @@ fn order_reference_zero_is_kept_and_counted() {
     assert_eq!(m.book(i).unwrap().best_ask(), Some(lv(10_200, 7, 1)));
     ok(&m);
 }
+
+/// A hidden print's resting side from where its price stands: at or above the ask a hidden
+/// sell, at or below the bid a hidden buy, inside the spread unknown; one side empty decides
+/// by the other; a locked or crossed book leaves a price that satisfies both rules unknown.
+#[test]
+fn hidden_print_side_follows_the_price_against_the_touch() {
+    let mut m = Market::new();
+    add(&mut m, I1, 1, Side::Bid, 100, 10);
+    let b = m.book(I1).expect("book");
+    assert_eq!(b.hidden_print_side(Price(100)), Some(Side::Bid));
+    assert_eq!(b.hidden_print_side(Price(99)), Some(Side::Bid));
+    assert_eq!(
+        b.hidden_print_side(Price(101)),
+        None,
+        "no ask: above the bid is unknown"
+    );
+    add(&mut m, I1, 2, Side::Ask, 104, 10);
+    let b = m.book(I1).expect("book");
+    assert_eq!(b.hidden_print_side(Price(104)), Some(Side::Ask));
+    assert_eq!(b.hidden_print_side(Price(110)), Some(Side::Ask));
+    assert_eq!(b.hidden_print_side(Price(100)), Some(Side::Bid));
+    for inside in 101..=103 {
+        assert_eq!(b.hidden_print_side(Price(inside)), None, "{inside}");
+    }
+    // Locked at 100: a print at 100 is both at the bid and at the ask.
+    add(&mut m, I1, 3, Side::Ask, 100, 10);
+    let b = m.book(I1).expect("book");
+    assert_eq!(b.hidden_print_side(Price(100)), None);
+    assert_eq!(b.hidden_print_side(Price(99)), Some(Side::Bid));
+    assert_eq!(b.hidden_print_side(Price(101)), Some(Side::Ask));
+    // No book at all.
+    assert!(m
+        .book(I2)
+        .is_none_or(|b| b.hidden_print_side(Price(1)).is_none()));
+}

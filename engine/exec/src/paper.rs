@@ -34,7 +34,11 @@
 //! - Rejected (`InvalidOrder`) when the quantity is zero, the price not positive or the id is
 //!   already working; `InstrumentNotTrading` when the instrument has no book or its known
 //!   trading state is not trading (`Trading`, or `OperationalResume` after an operational
-//!   halt).
+//!   halt); `BookStale` when the feed has lost messages for good ([`Market::stale`]) by the
+//!   time the order *arrives* (the risk gate refuses what is sent after the loss; this is
+//!   what was already on its way), and so is a modify to a new price that would take. Orders
+//!   already resting keep working on what the feed still reports (a print is a trade that
+//!   happened whatever was lost); a strategy hears of the loss (`FeedGap`) and may cancel.
 //! - **Marketable orders** take displayed liquidity on the other side as the book stands when
 //!   they *arrive*, best level first, at each level's price, up to their limit (taker fills).
 //!   Then: `Day` rests the remainder; `Ioc` expires it; `Fok` first checks that the displayed
@@ -578,6 +582,11 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> PaperExchange<L, F, Q> {
         if book.trading_state().is_some_and(|s| !s.is_trading()) {
             return self.reject(t, id, req.instrument, RejectReason::InstrumentNotTrading);
         }
+        // Sent before the feed lost messages, arrived after: refused, never matched against a
+        // book known to be wrong (orders already resting keep working: see the module docs).
+        if market.stale().is_some() {
+            return self.reject(t, id, req.instrument, RejectReason::BookStale);
+        }
         if req.tif == TimeInForce::PostOnly && Self::crosses(&book, req.side, req.price) {
             return self.reject(t, id, req.instrument, RejectReason::WouldCross);
         }
@@ -649,6 +658,11 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> PaperExchange<L, F, Q> {
         // take the book when trading resumed).
         if crosses && price != w.price && book.trading_state().is_some_and(|s| !s.is_trading()) {
             return self.reject_amend(t, id, instrument, RejectReason::InstrumentNotTrading);
+        }
+        // A new price that would take from a stale book is refused like a new order; one that
+        // only rests (or shrinks) goes through.
+        if crosses && price != w.price && market.stale().is_some() {
+            return self.reject_amend(t, id, instrument, RejectReason::BookStale);
         }
         // Post-only refuses a new price that would take; at its resting price the order
         // already rests (what crosses it has been offered to it as a maker): it may shrink.
@@ -857,7 +871,9 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> Venue for PaperExchange<L, F, 
             match event.body {
                 EventBody::OrderExecuted { order_id, qty, .. }
                 | EventBody::OrderExecutedWithPrice { order_id, qty, .. } => {
-                    let print = trade.and_then(|p| {
+                    // A print of an order resting in another instrument than the event
+                    // says (`InstrumentMismatch`) is not this instrument's.
+                    let print = trade.filter(|p| p.instrument == inst).and_then(|p| {
                         p.resting_side.map(|side| Print {
                             side,
                             price: p.price,
@@ -871,14 +887,15 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> Venue for PaperExchange<L, F, 
                     };
                     self.queue_event(t, inst, matching, &e);
                 }
-                EventBody::Trade {
-                    side, price, qty, ..
-                } => self.queue_event(
-                    t,
-                    inst,
-                    matching,
-                    &QueueEvent::Hidden(Print { side, price, qty }),
-                ),
+                // A hidden print's resting side is the lane's inference from the book
+                // (`TradePrint::resting_side`), never the message's indicator (always `B` on
+                // NASDAQ since 2014); unknown (inside the spread) fills nothing.
+                EventBody::Trade { price, qty, .. } => {
+                    if let Some(side) = trade.and_then(|p| p.resting_side) {
+                        let e = QueueEvent::Hidden(Print { side, price, qty });
+                        self.queue_event(t, inst, matching, &e);
+                    }
+                }
                 EventBody::OrderCancelled { order_id, qty } => {
                     self.queue_event(t, inst, matching, &QueueEvent::Cancelled { order_id, qty });
                 }
@@ -902,13 +919,22 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> Venue for PaperExchange<L, F, 
                         self.queue_event(t, inst, matching, &e);
                     }
                 }
+                // Only an add the book took: one it refused (an id already live) rests
+                // nowhere and crosses nobody.
                 EventBody::OrderAdded {
                     order_id,
                     side,
                     price,
                     qty,
                     ..
-                } => {
+                } if market.order(order_id).is_some_and(|o| {
+                    o.instrument == inst
+                        && o.side == side
+                        && o.price == price
+                        && o.qty == qty
+                        && o.added == t
+                }) =>
+                {
                     let e = QueueEvent::Added {
                         order_id,
                         side,

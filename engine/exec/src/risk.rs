@@ -13,7 +13,9 @@
 //!    limit tripped it): engaged, every submit and modify is refused (a modify of an order the
 //!    gate does not know too).
 //! 2. `max_order_qty` ([`RiskRule::MaxOrderQty`]): the order's (new) quantity in shares.
-//! 3. `max_order_notional` ([`RiskRule::MaxOrderNotional`]): price × quantity, in dollars.
+//! 3. `max_order_notional` ([`RiskRule::MaxOrderNotional`]): quantity × the worst price the
+//!    order can trade at, in dollars: a buy's limit; a sell's limit, or the best bid when that
+//!    is higher (a sell "at market" is worth the bid).
 //! 4. `price_band_bps` ([`RiskRule::PriceBand`]): a buy priced above
 //!    `best ask × (1 + band)`, or a sell below `best bid × (1 − band)`, is refused. With the
 //!    reference side empty the other side is the reference (a buy against the best bid, a sell
@@ -260,6 +262,9 @@ pub struct RiskPosition {
 struct OpenOrder {
     instrument: InstrumentId,
     side: Side,
+    /// Its limit price when submitted (the instrument's reference price once the venue
+    /// accepts it, if no fill has set one).
+    price: Price,
     leaves: u32,
     accepted: bool,
     /// The largest quantity among this order's modifies on their way (0: none): until the
@@ -422,7 +427,17 @@ impl RiskGate {
         if self.c.max_order_qty.is_some_and(|m| qty > m) {
             return Err(RiskRule::MaxOrderQty);
         }
-        let notional = i128::from(price.0) * i128::from(qty);
+        // What the order can trade at, worst case: a buy at its limit or better (lower); a
+        // sell at its limit or better (higher), so at the best bid when that is above its
+        // limit (a sell "at market", `Price(1)`, is worth the bid, not $0.0001 a share).
+        let worst = match side {
+            Side::Bid => price,
+            Side::Ask => market
+                .book(instrument)
+                .and_then(|b| b.best_bid())
+                .map_or(price, |b| b.price.max(price)),
+        };
+        let notional = i128::from(worst.0) * i128::from(qty);
         if self.c.max_order_notional.is_some_and(|m| notional > m) {
             return Err(RiskRule::MaxOrderNotional);
         }
@@ -496,9 +511,6 @@ impl RiskGate {
             self.window.push_back(now);
         }
         let p = self.positions.entry(instrument).or_default();
-        if p.last_price.is_none() {
-            p.last_price = Some(price);
-        }
         match replaces {
             // Until the venue answers, the order counts for the larger of its open quantity
             // and the modify's ([`OpenOrder::counted`]): either may be what works.
@@ -512,6 +524,7 @@ impl RiskGate {
                     OpenOrder {
                         instrument,
                         side,
+                        price,
                         leaves: qty,
                         accepted: false,
                         amend_max: 0,
@@ -582,6 +595,12 @@ impl RiskGate {
             OrderUpdateKind::Accepted => {
                 if let Some(o) = self.open.get_mut(&u.id) {
                     o.accepted = true;
+                }
+                // The first order the venue took sets the reference until a fill does (one it
+                // rejects, a price of 0 say, never does).
+                let p = self.positions.entry(o.instrument).or_default();
+                if p.last_price.is_none() {
+                    p.last_price = Some(o.price);
                 }
             }
             OrderUpdateKind::Modified { qty, .. } => self.change_open(&u.id, |o| {
@@ -716,8 +735,6 @@ pub struct RiskedVenue<V> {
     cancel_pending: Vec<u16>,
     /// Strategies whose own limit tripped, not yet taken by [`Venue::take_trips`].
     trips: Vec<(StrategyId, RiskRule)>,
-    /// The manual kill switch was engaged.
-    killed: bool,
 }
 
 impl<V: Venue> RiskedVenue<V> {
@@ -729,7 +746,6 @@ impl<V: Venue> RiskedVenue<V> {
             gates: Vec::new(),
             cancel_pending: Vec::new(),
             trips: Vec::new(),
-            killed: false,
         }
     }
 
@@ -768,7 +784,6 @@ impl<V: Venue> RiskedVenue<V> {
         market: &Market,
         out: &mut Vec<VenueReport>,
     ) {
-        self.killed = true;
         self.template.engage_kill_switch();
         for g in self.gates.iter_mut().flatten() {
             g.engage_kill_switch();

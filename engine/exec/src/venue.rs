@@ -18,9 +18,12 @@
 //!   the level's displayed quantity at that moment is ahead of it.
 //! - A later trade print in the instrument fills a resting order (a print with a resting side:
 //!   the side must be the order's; an auction cross, which has none, fills nothing): a print
-//!   through its price
-//!   fills it (up to the print's quantity) at its own price; a print at its price first
-//!   consumes the quantity ahead of it. Maker fills.
+//!   through its price fills it (up to the print's quantity) at its own price; a displayed
+//!   execution at its price first consumes the quantity ahead of it; a hidden print (`P`) at
+//!   its price fills it only once nothing displayed is ahead (displayed orders have priority
+//!   over hidden ones) and leaves what is ahead as it was. One print shares its quantity among
+//!   our orders in price-time priority: best price first, then the order they rested in.
+//!   Maker fills.
 //! - A modify that raises the quantity or changes the price loses priority (back of the queue).
 //!   Its quantity is the open quantity wanted as of the fills the strategy had heard of (the
 //!   command's `filled`): shares that traded beyond them come off it, never re-opened (all of
@@ -28,7 +31,7 @@
 //!   does, unless it is post-only.
 
 use ticklane_book::Market;
-use ticklane_core::{InstrumentId, MarketEvent, Price, Qty, Side, Timestamp};
+use ticklane_core::{EventBody, InstrumentId, MarketEvent, Price, Qty, Side, Timestamp};
 use ticklane_strategy::{
     ClientOrderId, Fill, Liquidity, OrderCommand, OrderRequest, OrderUpdate, OrderUpdateKind,
     RejectReason, RiskRule, StrategyId, TimeInForce, TradePrint,
@@ -505,29 +508,54 @@ impl Venue for TouchVenue {
         if self.resting.is_empty() {
             return;
         }
-        let mut i = 0;
-        let mut print_left = u64::from(t.qty.0);
-        while i < self.resting.len() && print_left > 0 {
-            let r = &mut self.resting[i];
-            let hits =
-                r.instrument == event.instrument && t.resting_side.is_some_and(|s| s == r.side);
-            let (through, at) = match r.side {
-                Side::Bid => (t.price < r.price, t.price == r.price),
-                Side::Ask => (t.price > r.price, t.price == r.price),
+        // A hidden print at our price is behind the displayed queue: it reaches us only once
+        // nothing displayed is ahead, and takes nothing off what is ahead.
+        let hidden = matches!(event.body, EventBody::Trade { .. });
+        let through_or_at = |r: &Resting| match r.side {
+            Side::Bid => (t.price < r.price, t.price == r.price),
+            Side::Ask => (t.price > r.price, t.price == r.price),
+        };
+        // Our orders the print reaches, in price-time priority (best price first, then the
+        // order they rested in), not in the order they were sent.
+        let mut reached: Vec<usize> = (0..self.resting.len())
+            .filter(|&i| {
+                let r = &self.resting[i];
+                let (through, at) = through_or_at(r);
+                r.instrument == event.instrument
+                    && t.resting_side == Some(r.side)
+                    && (through || at)
+            })
+            .collect();
+        reached.sort_by_key(|&i| {
+            let r = &self.resting[i];
+            let better_first = match r.side {
+                Side::Bid => -i128::from(r.price.0),
+                Side::Ask => i128::from(r.price.0),
             };
-            if !hits || !(through || at) {
-                i += 1;
-                continue;
+            (better_first, i)
+        });
+        let mut print_left = u64::from(t.qty.0);
+        let mut done = Vec::new();
+        for i in reached {
+            if print_left == 0 {
+                break;
             }
+            let r = &mut self.resting[i];
+            let (through, at) = through_or_at(r);
             let mut available = print_left;
             if at && !through {
-                let consumed = available.min(r.ahead);
-                r.ahead -= consumed;
-                available -= consumed;
+                if hidden {
+                    if r.ahead > 0 {
+                        continue;
+                    }
+                } else {
+                    let consumed = available.min(r.ahead);
+                    r.ahead -= consumed;
+                    available -= consumed;
+                }
             }
             let qty = u32::try_from(available.min(u64::from(r.leaves))).unwrap_or(r.leaves);
             if qty == 0 {
-                i += 1;
                 continue;
             }
             print_left -= u64::from(qty);
@@ -546,11 +574,14 @@ impl Venue for TouchVenue {
                 fee: 0,
             }));
             if r.leaves == 0 {
-                self.resting.remove(i);
                 out.push(Self::update(t.ts, &r, OrderUpdateKind::Filled));
-            } else {
-                i += 1;
+                done.push(i);
             }
+        }
+        // Filled orders leave; the others keep their resting order.
+        done.sort_unstable();
+        for i in done.into_iter().rev() {
+            self.resting.remove(i);
         }
     }
 

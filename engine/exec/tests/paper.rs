@@ -257,8 +257,18 @@ fn one_print_fills_our_orders_in_price_time_priority() {
     s.cmd(10, submit(1, Side::Bid, 10_0000, 100, TimeInForce::Day));
     s.cmd(11, submit(2, Side::Bid, 10_0000, 100, TimeInForce::Day));
     s.cmd(12, submit(3, Side::Bid, 9_9950, 100, TimeInForce::Day));
-    // A 250-share sell through all of them (execution of #5 at 9.99).
-    let out = s.event(20, exec(5, 250));
+    // A 250-share sell through all of them (a hidden buy at 9.99 hit: #5 there holds only
+    // 100, and an execution prints no more than its order had).
+    let out = s.event(
+        20,
+        EventBody::Trade {
+            order_id: OrderId(0),
+            side: Side::Bid,
+            price: Price(9_9900),
+            qty: Qty(250),
+            match_id: MatchId(5),
+        },
+    );
     let ids: Vec<(u64, u32)> = out
         .iter()
         .filter_map(|r| match r {
@@ -943,4 +953,82 @@ fn after_a_cancel_all_new_commands_wait_behind_nothing() {
     let out = s.advance(50);
     assert_eq!(updates(&out), vec![OrderUpdateKind::Accepted]);
     assert_eq!(out.iter().map(ts_of).collect::<Vec<_>>(), vec![40]);
+}
+
+/// A hidden print's message side is not read (NASDAQ writes `B` on every one since 2014):
+/// inside the spread it fills nobody, at the ask it is a hidden sell, whatever it says.
+#[test]
+fn a_hidden_print_is_sided_by_the_book_not_by_its_indicator() {
+    let mut s = Sim::new(zero());
+    // Inside the spread (10.00 / 10.01), alone at our price: no displayed queue ahead.
+    s.cmd(10, submit(1, Side::Bid, 10_0050, 100, TimeInForce::Day));
+    assert_eq!(s.v.queue_ahead(id(1)), Some(0));
+    let print = |px: i64, q: u32| EventBody::Trade {
+        order_id: OrderId(0),
+        side: Side::Bid,
+        price: Price(px),
+        qty: Qty(q),
+        match_id: MatchId(5),
+    };
+    // "B" at our price, inside the spread: either side could have rested; no fill.
+    assert!(fills(&s.event(20, print(10_0050, 40))).is_empty());
+    // "B" at the ask: a buyer lifted a hidden sell; our bid is not hit.
+    assert!(fills(&s.event(21, print(10_0100, 40))).is_empty());
+    // At the bid and below ours: a seller hit a hidden buy below our price, through us.
+    assert_eq!(
+        fills(&s.event(22, print(10_0000, 40))),
+        vec![(10_0050, 40, 60, Liquidity::Maker)]
+    );
+}
+
+/// Events the book refused or clamped reach the venue as the book took them: an add with an
+/// id already live rests nowhere and crosses nobody; an oversize execution prints only what
+/// the order had left.
+#[test]
+fn refused_adds_cross_nobody_and_oversize_executions_print_what_was_left() {
+    let mut s = Sim::new(zero());
+    s.cmd(10, submit(1, Side::Bid, 10_0000, 300, TimeInForce::Day));
+    // #3 is live (ask 10.02): an add reusing its id as an ask at 9.99 is refused by the book.
+    assert!(fills(&s.event(20, add(3, Side::Ask, 9_9900, 500))).is_empty());
+    assert_eq!(s.m.order(OrderId(3)).map(|o| o.price), Some(Price(10_0200)));
+    // #5 (bid 9.99 x 100) executed for 500: the book clamps to 100, and only 100 traded
+    // through our price.
+    assert_eq!(
+        fills(&s.event(30, exec(5, 500))),
+        vec![(10_0000, 100, 200, Liquidity::Maker)]
+    );
+}
+
+/// An order sent before the feed lost messages and arriving after is refused (`BookStale`),
+/// not matched against a book known to be wrong; a modify that would take is refused too,
+/// one that only rests goes through, and a resting order still fills on a reported print.
+#[test]
+fn orders_arriving_after_a_feed_loss_do_not_take_from_the_stale_book() {
+    let mut s = racing(); // our bid 10.00 x 100 rests (latency 100 each way)
+                          // An IOC buy through the asks (10.01) sent at 300, arriving at 400.
+    assert!(s
+        .cmd(300, submit(2, Side::Bid, 10_0200, 50, TimeInForce::Ioc))
+        .is_empty());
+    // A modify of our resting bid up through the ask, sent at 301, arriving at 401.
+    assert!(s.cmd(301, modify(1, 10_0100, 100)).is_empty());
+    s.event(
+        350,
+        EventBody::FeedGap {
+            first_sequence: 1_000,
+            count: 10,
+        },
+    );
+    let out = s.advance(510);
+    assert!(fills(&out).is_empty(), "{out:?}");
+    assert_eq!(
+        updates(&out),
+        vec![
+            OrderUpdateKind::Rejected(RejectReason::BookStale),
+            OrderUpdateKind::AmendRejected(RejectReason::BookStale),
+        ]
+    );
+    // Resting, it still fills on a print through its price (answered 100 later).
+    s.event(600, exec(5, 100));
+    let out = s.advance(700);
+    assert_eq!(fills(&out), vec![(10_0000, 100, 0, Liquidity::Maker)]);
 }

@@ -140,6 +140,17 @@ fn max_order_notional_in_dollars() {
     // Exactly $5000 is allowed.
     let (_, u) = s.order(10, Side::Bid, 10_0000, 500, TimeInForce::Day);
     assert_eq!(u, OK);
+    // A sell "at market" (limit $0.0001) trades at the bid (10.00): 501 shares are $5010,
+    // not $0.05.
+    let (_, u) = s.order(10, Side::Ask, 1, 501, TimeInForce::Ioc);
+    assert_eq!(u, rejected(RiskRule::MaxOrderNotional));
+    let (_, u) = s.order(10, Side::Ask, 1, 500, TimeInForce::Ioc);
+    assert_ne!(u, rejected(RiskRule::MaxOrderNotional));
+    // A sell above the bid is worth its limit.
+    let (_, u) = s.order(10, Side::Ask, 10_0200, 499, TimeInForce::Day);
+    assert_eq!(u, OK);
+    let (_, u) = s.order(10, Side::Ask, 10_0200, 500, TimeInForce::Day);
+    assert_eq!(u, rejected(RiskRule::MaxOrderNotional));
 }
 
 #[test]
@@ -724,4 +735,22 @@ fn reports_of_the_inner_venues_mark_reach_the_gates() {
     let mut trips = Vec::new();
     v.take_trips(&mut trips);
     assert_eq!(trips, vec![(StrategyId(0), RiskRule::DailyLoss)]);
+}
+
+/// The reference price an instrument without a book falls back on is set by the first order
+/// the venue *accepted*: one it rejected (a price of 0) does not make every later order's
+/// exposure worth nothing.
+#[test]
+fn a_rejected_order_does_not_set_the_reference_price() {
+    let mut s = Sim::new("max_gross_exposure = \"1000\"");
+    s.m = Market::new(); // no book, no prices: exposure is priced at the reference
+    let (_, u) = s.order(10, Side::Bid, 0, 1, TimeInForce::Day);
+    assert_eq!(
+        u,
+        vec![OrderUpdateKind::Rejected(RejectReason::InvalidOrder)]
+    );
+    assert_eq!(s.v.gate(StrategyId(0)).position(I).last_price, None);
+    // $10 x 500 = $5000 of exposure, priced at its own limit: over the limit.
+    let (_, u) = s.order(11, Side::Bid, 10_0000, 500, TimeInForce::Day);
+    assert_eq!(u, rejected(RiskRule::MaxGrossExposure));
 }

@@ -366,3 +366,69 @@ fn modify_cancel_and_rejections() {
     assert_eq!(updates(&out), vec![OrderUpdateKind::Cancelled]);
     assert_eq!(v.working_orders(), 1);
 }
+
+/// One print shares its quantity among our resting orders in price-time priority (a better
+/// bid sent later first), and a hidden print at our price waits for the displayed queue ahead
+/// without eating it.
+#[test]
+fn touch_prints_fill_our_orders_in_price_time_priority_and_hidden_prints_wait() {
+    let m = market();
+    let mut v = TouchVenue::new();
+    let mut out = Vec::new();
+    // A: bid 10.00 behind 200 displayed (sent first); B: bid 10.005, alone at its price.
+    v.on_command(
+        Timestamp(5),
+        &submit(0, Side::Bid, 10_0000, 100, TimeInForce::Day),
+        &m,
+        &mut out,
+    );
+    v.on_command(
+        Timestamp(6),
+        &submit(1, Side::Bid, 10_0050, 100, TimeInForce::Day),
+        &m,
+        &mut out,
+    );
+    out.clear();
+    let print = |qty: u32, px: i64| TradePrint {
+        ts: Timestamp(9),
+        instrument: I,
+        price: Price(px),
+        qty: Qty(qty),
+        resting_side: Some(Side::Bid),
+    };
+    let hidden = MarketEvent::new(
+        Timestamp(9),
+        I,
+        EventBody::Trade {
+            order_id: OrderId(0),
+            side: Side::Bid,
+            price: Price(10_0000),
+            qty: Qty(150),
+            match_id: ticklane_core::MatchId(1),
+        },
+    );
+    // 150 hidden at 10.00: through B (10.005) which takes 100; at A's price behind 200
+    // displayed: nothing for A, and A's queue ahead is untouched.
+    v.on_market(&hidden, Some(&print(150, 10_0000)), &m, &mut out);
+    let ids: Vec<(u64, u32)> = out
+        .iter()
+        .filter_map(|r| match r {
+            ticklane_exec::VenueReport::Fill(f) => Some((f.id.0, f.qty.0)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ids, vec![(ClientOrderId::new(0, 1).0, 100)]);
+    out.clear();
+    // A displayed execution of 200 at 10.00 consumes exactly the queue ahead of A.
+    let shown = MarketEvent::new(
+        Timestamp(10),
+        I,
+        EventBody::OrderDeleted {
+            order_id: OrderId(99),
+        },
+    );
+    v.on_market(&shown, Some(&print(200, 10_0000)), &m, &mut out);
+    assert!(out.is_empty(), "200 were ahead of A");
+    v.on_market(&shown, Some(&print(30, 10_0000)), &m, &mut out);
+    assert_eq!(fills(&out), vec![(10_0000, 30, 70, Liquidity::Maker)]);
+}

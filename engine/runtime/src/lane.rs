@@ -15,7 +15,9 @@
 //!    of the book changed),
 //! 5. routes the orders they sent to the venue and delivers the venue's answers
 //!    (`on_order_update`, `on_fill`), repeating while those callbacks send more (bounded per
-//!    event; the rest go out after the next event, never dropped),
+//!    event; the rest wait, counted as `deferred_commands`, and go out after that strategy's
+//!    next callback; any still waiting when the run ends are counted as discarded, never
+//!    dropped silently),
 //! 6. records the hop latencies of the event.
 //!
 //! A panicking strategy callback is caught here (`catch_unwind`), its orders are cancelled,
@@ -37,7 +39,7 @@ use std::sync::Arc;
 
 use crate::lane_ring::LaneConsumer;
 use ticklane_book::{AnomalyKind, Market};
-use ticklane_core::{EventBody, InstrumentId, MarketEvent, Qty, Symbol, Timestamp};
+use ticklane_core::{EventBody, InstrumentId, MarketEvent, Symbol, Timestamp};
 use ticklane_strategy::{
     Context, OrderCommand, OrderUpdate, OrderUpdateKind, Outbox, ParamError, Position,
     RejectReason, RiskRule, Strategy, StrategyId, TimerQueue, TradePrint,
@@ -517,38 +519,6 @@ impl<V: Venue> std::fmt::Debug for Lane<V> {
             .field("events", &self.events)
             .finish_non_exhaustive()
     }
-}
-
-/// The trade print of an event, read before the book applies it (an execution's price and
-/// side are those of the resting order, which a full execution removes).
-fn trade_print(market: &Market, ev: &MarketEvent) -> Option<TradePrint> {
-    let (price, qty, resting_side) = match ev.body {
-        EventBody::OrderExecuted { order_id, qty, .. } => {
-            let o = market.order(order_id)?;
-            (o.price, qty, Some(o.side))
-        }
-        EventBody::OrderExecutedWithPrice {
-            order_id,
-            qty,
-            price,
-            printable: true,
-            ..
-        } => (price, qty, market.order(order_id).map(|o| o.side)),
-        EventBody::Trade {
-            price, qty, side, ..
-        } => (price, qty, Some(side)),
-        EventBody::CrossTrade { price, qty, .. } => {
-            (price, Qty(u32::try_from(qty).unwrap_or(u32::MAX)), None)
-        }
-        _ => return None,
-    };
-    Some(TradePrint {
-        ts: ev.ts,
-        instrument: ev.instrument,
-        price,
-        qty,
-        resting_side,
-    })
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
@@ -1285,7 +1255,7 @@ impl<V: Venue> Lane<V> {
         // strategy subscribed to the instrument, or the venue holding orders in it).
         let watched = self.venue.watches(ev.instrument);
         let trade = if mask != 0 || watched {
-            trade_print(&self.market, ev)
+            TradePrint::of(&self.market, ev)
         } else {
             None
         };

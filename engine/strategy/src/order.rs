@@ -233,6 +233,11 @@ pub enum RejectReason {
     /// that book (or, with several lanes, hold the instrument at all), so how the order would
     /// fare would depend on the lane layout.
     NotSubscribed,
+    /// The venue's books are stale (the feed lost messages for good) when the order or a
+    /// modify that would take liquidity arrived: it would have traded against a book known to
+    /// be wrong. (The risk gate refuses what is *sent* after the loss: [`Self::RiskStaleBook`];
+    /// this is what was already on its way.)
+    BookStale,
 }
 
 impl fmt::Display for RejectReason {
@@ -254,6 +259,7 @@ impl fmt::Display for RejectReason {
             Self::RiskKillSwitch => "risk: kill_switch",
             Self::RiskStaleBook => "risk: stale_book",
             Self::NotSubscribed => "instrument not subscribed",
+            Self::BookStale => "book stale (feed lost messages)",
         })
     }
 }
@@ -342,6 +348,62 @@ pub struct TradePrint {
     pub qty: Qty,
     /// Side of the resting order that was hit (`Bid`: a seller hit a resting bid), where known.
     pub resting_side: Option<Side>,
+}
+
+impl TradePrint {
+    /// The print of `ev`, read from `market` **before** the event is applied (an execution's
+    /// price and side are the resting order's, which a full execution removes); `None` for
+    /// events that print nothing (non-printable executions included).
+    ///
+    /// A hidden trade's (`P`) resting side is inferred from the book
+    /// ([`ticklane_book::OrderBook::hidden_print_side`]), never taken from the message: NASDAQ
+    /// sets its indicator to `B` on every print since 2014. A cross prints no resting side.
+    pub fn of(market: &ticklane_book::Market, ev: &ticklane_core::MarketEvent) -> Option<Self> {
+        use ticklane_core::EventBody;
+        // An execution prints what the book executes: at most the order's remaining quantity
+        // (an oversize execution is clamped), in the instrument the order rests in (the
+        // event's may disagree: `InstrumentMismatch`).
+        let executed =
+            |order_id, qty: Qty| market.order(order_id).map(|o| (o, Qty(qty.0.min(o.qty.0))));
+        let (instrument, price, qty, resting_side) = match ev.body {
+            EventBody::OrderExecuted { order_id, qty, .. } => {
+                let (o, qty) = executed(order_id, qty)?;
+                (o.instrument, o.price, qty, Some(o.side))
+            }
+            EventBody::OrderExecutedWithPrice {
+                order_id,
+                qty,
+                price,
+                printable: true,
+                ..
+            } => match executed(order_id, qty) {
+                Some((o, qty)) => (o.instrument, price, qty, Some(o.side)),
+                None => (ev.instrument, price, qty, None),
+            },
+            EventBody::Trade { price, qty, .. } => (
+                ev.instrument,
+                price,
+                qty,
+                market
+                    .book(ev.instrument)
+                    .and_then(|b| b.hidden_print_side(price)),
+            ),
+            EventBody::CrossTrade { price, qty, .. } => (
+                ev.instrument,
+                price,
+                Qty(u32::try_from(qty).unwrap_or(u32::MAX)),
+                None,
+            ),
+            _ => return None,
+        };
+        Some(TradePrint {
+            ts: ev.ts,
+            instrument,
+            price,
+            qty,
+            resting_side,
+        })
+    }
 }
 
 /// A working order as the context tracks it.

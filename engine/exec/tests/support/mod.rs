@@ -62,23 +62,7 @@ pub fn market() -> Market {
 
 /// The print a lane computes before applying the event.
 pub fn trade_print(m: &Market, e: &MarketEvent) -> Option<ticklane_strategy::TradePrint> {
-    let (price, qty, resting_side) = match e.body {
-        EventBody::OrderExecuted { order_id, qty, .. } => {
-            let o = m.order(order_id)?;
-            (o.price, qty, Some(o.side))
-        }
-        EventBody::Trade {
-            price, qty, side, ..
-        } => (price, qty, Some(side)),
-        _ => return None,
-    };
-    Some(ticklane_strategy::TradePrint {
-        ts: e.ts,
-        instrument: e.instrument,
-        price,
-        qty,
-        resting_side,
-    })
+    ticklane_strategy::TradePrint::of(m, e)
 }
 
 /// (price, qty, leaves, liquidity) of the fills among `out`.
