@@ -307,6 +307,10 @@ pub(crate) fn is_capture(path: &Path) -> anyhow::Result<bool> {
 /// later packet fills within [`OFFLINE_GRACE_NS`] of receive time is reported lost. A lost gap reaches the command as a
 /// market-wide [`EventBody::FeedGap`] event at its place in the stream. Corrupted blocks and a
 /// torn tail are errors with their byte offsets; the reader resumes at the next good block.
+/// What a corrupted block (or a `DROP` note) took out of a live recording is a gap no note
+/// closes: the first packet past it closes it (the block's messages are lost, reported, and
+/// nothing else). In an ITCH-binary capture, which has no sequence numbers, a corrupted block
+/// is a `FeedGap` (count unknown: 0) at its place, so the books are stale from there.
 fn read_capture(
     path: &Path,
     events_only: bool,
@@ -336,6 +340,12 @@ fn read_capture(
     let mut last_ts = 0u64;
     // Receive time of the last record (what the session's end is stamped with).
     let mut last_received = 0u64;
+    // Records the live receiver had are missing from the file here (a corrupt block skipped,
+    // the recorder's DROP note): no LOST note will ever close the gap they leave, so the
+    // next packet past the expected sequence number closes it (`give_up_before`), as the
+    // receiver's own timeouts would have. Without this the reorder window filled and every
+    // later packet overflowed it until the end of the file.
+    let mut hole = false;
     while let Some(item) = reader.next_record() {
         let rec = match item {
             Ok(r) => r,
@@ -347,6 +357,24 @@ fn read_capture(
                     _ => None,
                 };
                 report.record(offset, "capture", e.to_string());
+                if matches!(e, ticklane_replay::CaptureError::CorruptBlock { .. }) {
+                    hole = true;
+                    if feed == FeedKind::ItchBinary {
+                        // No sequence numbers to say what was lost: the books are stale from
+                        // here (a `FeedGap` at the record position, count unknown: 0).
+                        report.source.gaps += 1;
+                        CaptureSink {
+                            report: &mut report,
+                            on_message: &mut on_message,
+                            position: index,
+                            last_ts: &mut last_ts,
+                            received: last_received,
+                            stopped: false,
+                            events_only,
+                        }
+                        .gap_lost(index + 1, 0);
+                    }
+                }
                 continue;
             }
         };
@@ -405,6 +433,7 @@ fn read_capture(
                 }
                 (Some(b"DROP"), Some(count), _) => {
                     // The live recorder's ring was full: records are missing here.
+                    hole = true;
                     let count = u64::from_be_bytes(count.try_into().unwrap_or_default());
                     sink.report.record(
                         Some(index),
@@ -447,6 +476,23 @@ fn read_capture(
         };
         match session.as_mut() {
             Some(s) => {
+                if hole {
+                    let seq = ticklane_feeds::moldudp64::MoldPacket::parse(rec.bytes)
+                        .ok()
+                        .map(|p| p.sequence());
+                    match (seq, s.expected()) {
+                        (Some(seq), Some(expected)) if seq > expected => {
+                            s.give_up_before(seq, &mut sink);
+                            hole = false;
+                        }
+                        // Nothing was lost before it (or the session has not started).
+                        (Some(seq), Some(expected)) if seq == expected => hole = false,
+                        (Some(_), None) => hole = false,
+                        // An older packet (a late copy) or an unreadable one: wait for one
+                        // that says where the stream is.
+                        _ => {}
+                    }
+                }
                 if let Err(e) = s.on_packet(line, rec.bytes, rec.ts_ns, &mut sink) {
                     sink.report.record(Some(index), "capture", e.to_string());
                 }
