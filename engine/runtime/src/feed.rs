@@ -46,7 +46,10 @@ pub enum Pace {
     Max,
     /// Event time × `factor` = machine time (1.0: real time), bursts preserved.
     Speed(f64),
-    /// A fixed number of events per second, evenly spaced (latency measurement).
+    /// A fixed number of events per second, evenly spaced (latency measurement). The events
+    /// counted are the source's, before a [`Window`]'s symbol filter: with `--symbols` the
+    /// published rate is the kept share of N (the spacing stays the source's, so a replay
+    /// of one symbol keeps that symbol's events where they were among the others).
     Rate(u64),
 }
 

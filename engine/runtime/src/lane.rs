@@ -493,6 +493,8 @@ pub struct Lane<V: Venue> {
     trading: bool,
     halted: bool,
     killed: bool,
+    /// `finish` is calling `on_stop`: a panic now stops that instance only.
+    closing: bool,
     last_ts: Timestamp,
     /// The lane's net P&L at the last equity sample (what `control.net_pnl` shows).
     last_net: rust_decimal::Decimal,
@@ -619,6 +621,7 @@ impl<V: Venue> Lane<V> {
             trading: true,
             halted: false,
             killed: false,
+            closing: false,
             last_ts: Timestamp(0),
             last_net: rust_decimal::Decimal::ZERO,
             next_mark: 0,
@@ -664,7 +667,8 @@ impl<V: Venue> Lane<V> {
         self.route(u64::MAX, self.last_ts);
     }
 
-    /// Runs one strategy callback with a context, catching a panic.
+    /// Runs one strategy callback with a context, catching a panic (then handled by
+    /// [`Self::on_panic`]).
     fn call(
         &mut self,
         slot: usize,
@@ -672,10 +676,20 @@ impl<V: Venue> Lane<V> {
         now: Timestamp,
         f: impl FnOnce(&mut dyn Strategy, &mut Context<'_>),
     ) {
+        if let Some(message) = self.run_callback(slot, now, f) {
+            self.on_panic(slot, seq, now, message);
+        }
+    }
+
+    /// Runs one strategy callback with a context; its panic message if it panicked.
+    fn run_callback(
+        &mut self,
+        slot: usize,
+        now: Timestamp,
+        f: impl FnOnce(&mut dyn Strategy, &mut Context<'_>),
+    ) -> Option<String> {
         let s = &mut self.slots[slot];
-        let Some(strategy) = s.strategy.as_mut() else {
-            return;
-        };
+        let strategy = s.strategy.as_mut()?;
         s.awaiting_call = false;
         let ctx = Context::new(
             now,
@@ -695,10 +709,19 @@ impl<V: Venue> Lane<V> {
         } else {
             ctx
         };
-        let result = catch_unwind(AssertUnwindSafe(|| f(strategy.as_mut(), &mut ctx)));
-        if let Err(payload) = result {
-            let message = panic_message(payload.as_ref());
-            self.on_panic(slot, seq, now, message);
+        catch_unwind(AssertUnwindSafe(|| f(strategy.as_mut(), &mut ctx)))
+            .err()
+            .map(|p| panic_message(p.as_ref()))
+    }
+
+    /// Drops a strategy instance, catching a panic in its `Drop` (strategy code too: it must
+    /// not take the lane thread down with every lane's report).
+    fn drop_instance(instance: Option<Box<dyn Strategy>>, name: &str) {
+        if let Some(instance) = instance {
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(instance))) {
+                let message = panic_message(payload.as_ref());
+                tracing::error!(strategy = %name, "strategy panicked when dropped: {message}");
+            }
         }
     }
 
@@ -753,54 +776,79 @@ impl<V: Venue> Lane<V> {
         Some(slot)
     }
 
+    /// A strategy panicked: its instance is dropped, its pending commands discarded, and the
+    /// policy applied (restart a fresh instance, or halt the lane). A restart whose `on_start`
+    /// panics again is the next incident of a loop, not a recursion: incidents are reported in
+    /// the order they happened and any `max_restarts` runs in constant stack. A panic while
+    /// the lane is closing (`on_stop`) only drops that instance: the session is over, nothing
+    /// is restarted and the other strategies still get their `on_stop`.
     fn on_panic(&mut self, slot: usize, seq: u64, now: Timestamp, message: String) {
-        let policy = self.settings.panic_policy;
-        self.control.panics.fetch_add(1, Ordering::Relaxed);
-        let s = &mut self.slots[slot];
-        s.panics += 1;
-        s.strategy = None;
-        self.discarded += s.outbox.pending().len() as u64;
-        s.outbox.drain_pending_into(&mut self.drained);
-        self.drained.clear();
-        let id = s.id;
-        let name = s.name.clone();
-        tracing::error!(lane = self.settings.index, strategy = %name, seq, "strategy panicked: {message}");
-        let restart = match policy {
-            PanicPolicy::Restart { max_restarts } => self.slots[slot].restarts < max_restarts,
-            PanicPolicy::HaltLane => false,
-        };
-        self.timers.remove_strategy(id);
-        let action = if restart {
-            self.reports.clear();
-            self.venue.cancel_all(now, Some(id), &mut self.reports);
-            self.absorb_reports_silently();
+        let mut message = message;
+        loop {
+            let policy = self.settings.panic_policy;
+            self.control.panics.fetch_add(1, Ordering::Relaxed);
             let s = &mut self.slots[slot];
-            s.outbox.clear_orders();
-            s.restarts += 1;
-            s.digest.restart(seq);
-            match (s.factory)() {
-                Ok(fresh) => {
-                    s.strategy = Some(fresh);
-                    self.call(slot, seq, now, |st, ctx| st.on_start(ctx));
-                    PanicAction::Restarted
+            s.panics += 1;
+            let instance = s.strategy.take();
+            self.discarded += s.outbox.pending().len() as u64;
+            s.outbox.drain_pending_into(&mut self.drained);
+            self.drained.clear();
+            let id = s.id;
+            let name = s.name.clone();
+            Self::drop_instance(instance, &name);
+            tracing::error!(lane = self.settings.index, strategy = %name, seq, "strategy panicked: {message}");
+            let restart = !self.closing
+                && match policy {
+                    PanicPolicy::Restart { max_restarts } => {
+                        self.slots[slot].restarts < max_restarts
+                    }
+                    PanicPolicy::HaltLane => false,
+                };
+            self.timers.remove_strategy(id);
+            let mut again = None;
+            let action = if self.closing {
+                PanicAction::StrategyStopped
+            } else if restart {
+                self.reports.clear();
+                self.venue.cancel_all(now, Some(id), &mut self.reports);
+                self.absorb_reports_silently();
+                let s = &mut self.slots[slot];
+                s.outbox.clear_orders();
+                s.restarts += 1;
+                s.digest.restart(seq);
+                // The constructor is strategy code too.
+                let built = catch_unwind(AssertUnwindSafe(|| (s.factory)()))
+                    .map_err(|p| format!("panicked: {}", panic_message(p.as_ref())))
+                    .and_then(|r| r.map_err(|e| e.to_string()));
+                match built {
+                    Ok(fresh) => {
+                        s.strategy = Some(fresh);
+                        // Its panic, if any, is the loop's next incident.
+                        again = self.run_callback(slot, now, |st, ctx| st.on_start(ctx));
+                        PanicAction::Restarted
+                    }
+                    Err(e) => {
+                        tracing::error!(strategy = %name, "restart failed: {e}");
+                        PanicAction::StrategyStopped
+                    }
                 }
-                Err(e) => {
-                    tracing::error!(strategy = %name, "restart failed: {e}");
-                    PanicAction::StrategyStopped
-                }
+            } else {
+                self.halt(now);
+                PanicAction::LaneHalted
+            };
+            self.notify(LaneIncident::StrategyPanicked {
+                lane: self.settings.index,
+                strategy: id,
+                name,
+                message,
+                seq,
+                action,
+            });
+            match again {
+                Some(m) => message = m,
+                None => return,
             }
-        } else {
-            self.halt(now);
-            PanicAction::LaneHalted
-        };
-        self.notify(LaneIncident::StrategyPanicked {
-            lane: self.settings.index,
-            strategy: id,
-            name,
-            message,
-            seq,
-            action,
-        });
+        }
     }
 
     fn halt(&mut self, now: Timestamp) {
@@ -812,7 +860,7 @@ impl<V: Venue> Lane<V> {
         self.venue.cancel_all(now, None, &mut self.reports);
         self.absorb_reports_silently();
         for s in &mut self.slots {
-            s.strategy = None;
+            Self::drop_instance(s.strategy.take(), &s.name);
             self.discarded += s.outbox.pending().len() as u64;
             s.outbox.clear_orders();
         }
@@ -1574,10 +1622,18 @@ impl<V: Venue> Lane<V> {
         // The events dropped since the last catch-up reach their time first, as they would
         // have had every book been kept (the data may end on other instruments' events).
         self.catch_up_dropped();
+        // A kill switch engaged just before the stop (Ctrl-C sends both) is applied, whether
+        // or not the loop saw it before it saw the stop: the report and the strategies tell.
+        self.poll_control();
         let now = self.last_ts;
+        // What is due by the last event time still happens: timers armed "now" by the last
+        // event's callbacks, answers due then (a timer re-armed from `on_timer` moves on, so
+        // this ends).
+        self.catch_up(now);
         // The session is closing: `on_stop` sees trading disabled (what it sends is counted
-        // as discarded, never sent).
+        // as discarded, never sent); a panic in it stops that instance only.
         self.trading = false;
+        self.closing = true;
         for i in 0..self.slots.len() {
             self.call(i, u64::MAX, now, |s, ctx| s.on_stop(ctx));
             let s = &mut self.slots[i];

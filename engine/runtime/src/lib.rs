@@ -42,8 +42,9 @@ pub use feed::{
 };
 pub use idle::IdlePolicy;
 pub use lane::{
-    available_cores, BookScope, JournalEntry, Lane, LaneControl, LaneIncident, LaneReport,
-    LaneSettings, PanicAction, PanicPolicy, StrategyFactory, StrategyReport, StrategySpec,
+    available_cores, BookScope, IncidentSink, JournalEntry, Lane, LaneControl, LaneIncident,
+    LaneReport, LaneSettings, PanicAction, PanicPolicy, StrategyFactory, StrategyReport,
+    StrategySpec,
 };
 pub use lane_ring::{lane_ring, LaneConsumer, LaneProducer, RingKind};
 pub use latency::{Hop, HopSummary, LatencyRecorder};

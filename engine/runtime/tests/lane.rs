@@ -1625,3 +1625,168 @@ fn the_status_latency_figures_end_as_the_reports() {
     );
     assert!(p50 < p99, "{p50} {p99}");
 }
+
+/// Panics on the event at 3 µs; instances after the first also panic in `on_start`.
+struct PanicThenBadStarts {
+    instance: u32,
+}
+
+impl Strategy for PanicThenBadStarts {
+    fn on_start(&mut self, _ctx: &mut Context<'_>) {
+        assert!(self.instance == 0, "bad start {}", self.instance);
+    }
+    fn on_event(&mut self, ev: &MarketEvent, _ctx: &mut Context<'_>) {
+        assert!(ev.ts.0 != 3_000, "boom");
+    }
+}
+
+/// A restart whose `on_start` panics again is the next incident, handled in a loop: the
+/// incidents come in the order they happened and the last says the lane halted (they came
+/// innermost first, the last saying "restarted" of a lane that was halted, and each failed
+/// restart added a stack level: a large `max_restarts` could overflow the lane's stack).
+#[test]
+fn restarts_that_panic_in_on_start_are_reported_in_order_and_never_recurse() {
+    use ticklane_runtime::{LaneIncident, PanicAction, PanicPolicy};
+    let built = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let b = built.clone();
+    let factory: ticklane_runtime::StrategyFactory = Arc::new(move || {
+        let instance = b.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(Box::new(PanicThenBadStarts { instance }) as Box<dyn Strategy>)
+    });
+    let actions = Arc::new(Mutex::new(Vec::new()));
+    let sink_actions = actions.clone();
+    let sink: ticklane_runtime::IncidentSink = Box::new(move |i| {
+        if let LaneIncident::StrategyPanicked { action, .. } = i {
+            if let Ok(mut a) = sink_actions.lock() {
+                a.push(action);
+            }
+        }
+    });
+    let run = move |max_restarts: u32, sink: Option<ticklane_runtime::IncidentSink>| {
+        let settings = LaneSettings {
+            panic_policy: PanicPolicy::Restart { max_restarts },
+            ..LaneSettings::default()
+        };
+        let mut lane = match Lane::new(
+            settings,
+            vec![spec(0, "flaky", &[symbol(1)], factory.clone())],
+            TouchVenue::new(),
+            Arc::default(),
+            sink,
+        ) {
+            Ok(l) => l,
+            Err(e) => panic!("{e}"),
+        };
+        lane.start();
+        for (seq, e) in sym1_opening().iter().enumerate() {
+            lane.process(&item(seq as u64, *e), false);
+        }
+        lane.finish()
+    };
+    let report = run(2, Some(sink));
+    assert!(report.halted);
+    assert_eq!(
+        actions.lock().map(|a| a.clone()).unwrap_or_default(),
+        vec![
+            PanicAction::Restarted,
+            PanicAction::Restarted,
+            PanicAction::LaneHalted
+        ]
+    );
+    // Thousands of failed restarts in constant stack, on a small thread.
+    built.store(0, std::sync::atomic::Ordering::Relaxed);
+    let report = match std::thread::Builder::new()
+        .stack_size(256 << 10)
+        .spawn(move || run(20_000, None))
+        .map(std::thread::JoinHandle::join)
+    {
+        Ok(Ok(r)) => r,
+        _ => panic!("the lane thread died"),
+    };
+    assert!(report.halted);
+    assert_eq!(report.strategies[0].restarts, 20_000);
+}
+
+fn push(log: &Arc<Mutex<Vec<u64>>>, v: u64) {
+    if let Ok(mut l) = log.lock() {
+        l.push(v);
+    }
+}
+
+fn read(log: &Arc<Mutex<Vec<u64>>>) -> Vec<u64> {
+    log.lock().map(|l| l.clone()).unwrap_or_default()
+}
+
+/// Arms a timer "now" on every event and counts the timers that fire; records its `on_stop`.
+struct TimerNowAndStop {
+    fired: Arc<Mutex<Vec<u64>>>,
+    panic_on_stop: bool,
+}
+
+impl Strategy for TimerNowAndStop {
+    fn on_event(&mut self, _ev: &MarketEvent, ctx: &mut Context<'_>) {
+        ctx.set_timer(ctx.now(), TimerId(7));
+    }
+    fn on_timer(&mut self, _t: TimerId, ctx: &mut Context<'_>) {
+        push(&self.fired, ctx.now().0);
+    }
+    fn on_stop(&mut self, _ctx: &mut Context<'_>) {
+        push(&self.fired, u64::MAX);
+        assert!(!self.panic_on_stop, "boom in on_stop");
+    }
+}
+
+/// A timer armed "now" by the last event's callback fires before the close (it was dropped),
+/// and a panic in one strategy's `on_stop` does not rob the others of theirs, restart
+/// anything or halt the lane (it halted, and the next strategies never heard `on_stop`).
+#[test]
+fn the_close_fires_what_is_due_and_an_on_stop_panic_stops_only_that_instance() {
+    use ticklane_runtime::PanicPolicy;
+    let (first, second) = (
+        Arc::new(Mutex::new(Vec::new())),
+        Arc::new(Mutex::new(Vec::new())),
+    );
+    let make = |log: &Arc<Mutex<Vec<u64>>>, panic_on_stop: bool| {
+        let log = log.clone();
+        let f: ticklane_runtime::StrategyFactory = Arc::new(move || {
+            Ok(Box::new(TimerNowAndStop {
+                fired: log.clone(),
+                panic_on_stop,
+            }) as Box<dyn Strategy>)
+        });
+        f
+    };
+    for policy in [
+        PanicPolicy::HaltLane,
+        PanicPolicy::Restart { max_restarts: 3 },
+    ] {
+        for log in [&first, &second] {
+            if let Ok(mut l) = log.lock() {
+                l.clear();
+            }
+        }
+        let settings = LaneSettings {
+            panic_policy: policy,
+            ..LaneSettings::default()
+        };
+        let strategies = vec![
+            spec(0, "panics-on-stop", &[symbol(1)], make(&first, true)),
+            spec(1, "after-it", &[symbol(1)], make(&second, false)),
+        ];
+        let mut lane = lane_with_settings(settings, strategies, TouchVenue::new());
+        lane.start();
+        let events = sym1_opening();
+        for (seq, e) in events.iter().enumerate() {
+            lane.process(&item(seq as u64, *e), false);
+        }
+        let report = lane.finish();
+        let times: Vec<u64> = events.iter().map(|e| e.ts.0).collect();
+        let mut want = times.clone();
+        want.push(u64::MAX);
+        assert_eq!(read(&second), want, "{policy:?}");
+        assert_eq!(read(&first), want, "{policy:?}");
+        assert!(!report.halted, "{policy:?}");
+        assert_eq!(report.strategies[0].restarts, 0, "{policy:?}");
+        assert_eq!(report.strategies[0].panics, 1, "{policy:?}");
+    }
+}
