@@ -308,6 +308,14 @@ impl SessionSink for CheckSink {
         self.next = first.saturating_add(count);
         self.lost = self.lost.saturating_add(count);
     }
+    fn rejoined(&mut self, next: u64) {
+        // The numbering restarts (a corrupt first header was joined on): contiguity and
+        // order are checked from here.
+        assert!(!self.ended, "rejoined at {next} after end of session");
+        self.fresh = true;
+        self.last = None;
+        self.next = next;
+    }
     fn end_of_session(&mut self, next: u64) {
         assert!(!self.ended, "end of session twice");
         assert!(

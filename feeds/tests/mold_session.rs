@@ -28,6 +28,7 @@ enum Out {
     Msg(u64, u8, Vec<u8>),
     Lost(u64, u64),
     End(u64),
+    Rejoin(u64),
 }
 
 #[derive(Default)]
@@ -48,6 +49,9 @@ impl SessionSink for Sink {
     }
     fn end_of_session(&mut self, next: u64) {
         self.out.push(Out::End(next));
+    }
+    fn rejoined(&mut self, next: u64) {
+        self.out.push(Out::Rejoin(next));
     }
 }
 
@@ -85,7 +89,7 @@ fn check_stream(out: &[Out], first: u64, len: usize, body: impl Fn(u64) -> Vec<u
                 assert_eq!(*f, c.next, "gap_lost out of stream order");
                 assert!(*n > 0);
                 for s in *f..*f + *n {
-                    if let Some(l) = c.lost.get_mut((s - first) as usize) {
+                    if let Some(l) = c.lost.get_mut(s.wrapping_sub(first) as usize) {
                         *l = true;
                     }
                 }
@@ -100,6 +104,8 @@ fn check_stream(out: &[Out], first: u64, len: usize, body: impl Fn(u64) -> Vec<u
                 );
                 c.ended = true;
             }
+            // A rejoin (only when joining mid-session) restarts the numbering.
+            Out::Rejoin(next) => c.next = *next,
         }
     }
     c
@@ -601,10 +607,14 @@ proptest! {
         prop_assert_eq!(s.next_deadline(), None);
         // Where the stream starts: 1, or wherever the session joined.
         let first = sink.out.first().map(|o| match o {
-            Out::Msg(seq, ..) | Out::Lost(seq, _) | Out::End(seq) => *seq,
+            Out::Msg(seq, ..) | Out::Lost(seq, _) | Out::End(seq) | Out::Rejoin(seq) => *seq,
         });
         if !join && !sink.out.is_empty() {
             prop_assert_eq!(first, Some(1));
+        }
+        if !join {
+            // Only a join is on probation; a configured first sequence is never replaced.
+            prop_assert_eq!(s.stats().rejoins, 0);
         }
         if let Some(first) = first {
             let c = check_stream(&sink.out, first, 0, body);

@@ -625,6 +625,17 @@ fn finish_session<F: FnMut(&Record<'_>) -> ControlFlow<()>>(
     report.source.missing += st.lost_messages;
     report.source.heartbeats += st.heartbeats;
     report.source.end_of_session += u64::from(st.end_of_session);
+    if st.rejoins > 0 {
+        report.record(
+            None,
+            "capture",
+            format!(
+                "the MoldUDP64 session was joined again {} time(s): the packet it had joined on \
+                 had a corrupt header (two packets after it disagreed with it)",
+                st.rejoins
+            ),
+        );
+    }
     if st.foreign_session > 0 {
         report.record(
             None,

@@ -194,12 +194,12 @@ impl LiveReport {
     pub fn notes(&self) -> Vec<String> {
         let s = &self.session;
         let mut notes = vec![format!(
-            "MoldUDP64 live: {} datagrams (A {}, B {}, retransmissions {}), {} messages; duplicates {}; gaps {} ({} messages): {} filled by the other line, {} recovered by {} requests ({} retries), {} lost in {} gaps; out of order {}, window overflow {}, foreign session {}, malformed {}, implausible sequence number {}, datagrams from strangers on the re-request socket {}; end of session: {}",
+            "MoldUDP64 live: {} datagrams (A {}, B {}, retransmissions {}), {} messages; duplicates {}; gaps {} ({} messages): {} filled by the other line, {} recovered by {} requests ({} retries), {} lost in {} gaps; out of order {}, window overflow {}, foreign session {}, malformed {}, implausible sequence number {}, rejoins {}, datagrams from strangers on the re-request socket {}; end of session: {}",
             s.packets, self.datagrams[0], self.datagrams[1], self.datagrams[3], s.messages,
             s.duplicate_messages, s.gaps, s.gap_messages, s.filled_by_lines, s.recovered,
             s.requests, s.retries, s.lost_messages, s.lost_gaps, s.out_of_order_packets,
             s.window_overflow, s.foreign_session, s.malformed, s.implausible_sequence,
-            self.foreign_answers, s.end_of_session
+            s.rejoins, self.foreign_answers, s.end_of_session
         )];
         for (first, count) in &self.lost_ranges {
             notes.push(format!(
@@ -380,6 +380,13 @@ impl<D: Downstream> SessionSink for Receiving<'_, D> {
         note[12..20].copy_from_slice(&count.to_be_bytes());
         self.record(None, Line::Note, &note);
         self.down.gap_lost(first, count);
+    }
+
+    fn rejoined(&mut self, next: u64) {
+        tracing::warn!(
+            next,
+            "the packet this feed joined on had a corrupt header: joined again at message {next}"
+        );
     }
 
     fn end_of_session(&mut self, next: u64) {

@@ -47,6 +47,18 @@ pub struct SessionConfig {
     pub session: Option<Session>,
     /// First sequence number expected; `None` = join mid-session: the first data, heartbeat or
     /// end-of-session packet seen sets it (no gap for what came before).
+    ///
+    /// What the first packet sets (the session id without `session`, the sequence number
+    /// without `first_sequence`) is on probation until a later packet agrees with it (same
+    /// session, sequence number within [`Self::max_gap_messages`] of the data seen). Two
+    /// packets in a row that disagree with it (another session, or sequence numbers more than
+    /// that far behind) but agree with each other show that the first packet's header was
+    /// corrupt: the session is joined again where they are ([`SessionStats::rejoins`],
+    /// [`SessionSink::rejoined`]), so one flipped bit in the first header does not black out
+    /// the rest of the session as "duplicates" or "foreign". The messages of the corrupt
+    /// packet were delivered under its numbers by then. (A first header corrupted to a lower
+    /// number needs no rejoin: the stream then jumps ahead, which is confirmed and reported
+    /// lost like any jump.)
     pub first_sequence: Option<u64>,
     /// Out-of-order packets buffered at most (preallocated slots). Default 1024.
     pub reorder_window: usize,
@@ -110,6 +122,13 @@ pub trait SessionSink {
     fn gap_lost(&mut self, first: u64, count: u64);
     /// End of session reached: every message before `next` has been delivered or reported lost.
     fn end_of_session(&mut self, next: u64);
+    /// The session was joined again at `next` (the messages delivered before came from a
+    /// packet with a corrupt sequence number; see [`SessionConfig::first_sequence`]): the
+    /// numbering restarts there, below what was delivered. Only while joining mid-session,
+    /// never after a later packet agreed with the join. Ignored by default.
+    fn rejoined(&mut self, next: u64) {
+        let _ = next;
+    }
 }
 
 /// Counters of a [`MoldUdp64Session`].
@@ -164,6 +183,9 @@ pub struct SessionStats {
     /// [`SessionConfig::max_gap_messages`] ahead with nothing near it to confirm the jump (see
     /// there); their messages are not delivered, and they are not counted elsewhere.
     pub implausible_sequence: u64,
+    /// Times the session was joined again because the packet it had locked or joined on
+    /// disagreed with the two packets after it (see [`SessionConfig::first_sequence`]).
+    pub rejoins: u64,
     /// `end_of_session` has been emitted.
     pub end_of_session: bool,
 }
@@ -323,6 +345,13 @@ pub struct MoldUdp64Session {
     /// next sequence number): a later packet near it confirms the jump, unless the stream has
     /// moved on where it was in between.
     suspect: Option<u64>,
+    /// The session id was locked on the first packet and no later packet has agreed yet.
+    probation_session: bool,
+    /// The sequence number was joined on the first packet and no later packet has agreed yet.
+    probation_sequence: bool,
+    /// The last packet that disagreed with a locked or joined state on probation: its session
+    /// and first sequence number.
+    rejoin_suspect: Option<(Session, u64)>,
     stats: SessionStats,
 }
 
@@ -340,6 +369,9 @@ impl fmt::Debug for MoldUdp64Session {
             .field("free_slots", &self.free.len())
             .field("deadline", &self.deadline)
             .field("suspect", &self.suspect)
+            .field("probation_session", &self.probation_session)
+            .field("probation_sequence", &self.probation_sequence)
+            .field("rejoin_suspect", &self.rejoin_suspect)
             .field("stats", &self.stats)
             .finish()
     }
@@ -367,6 +399,9 @@ impl MoldUdp64Session {
             next_server: 0,
             deadline: None,
             suspect: None,
+            probation_session: false,
+            probation_sequence: false,
+            rejoin_suspect: None,
             stats: SessionStats::default(),
             config,
         }
@@ -406,8 +441,14 @@ impl MoldUdp64Session {
                 return Err(e);
             }
         };
+        if (self.probation_session || self.probation_sequence) && !self.ended {
+            self.check_join(&pkt, sink);
+        }
         match self.session {
-            None => self.session = Some(*pkt.session()),
+            None => {
+                self.session = Some(*pkt.session());
+                self.probation_session = true;
+            }
             Some(s) if s != *pkt.session() => {
                 self.stats.foreign_session += 1;
                 return Ok(());
@@ -417,6 +458,7 @@ impl MoldUdp64Session {
         if self.expected.is_none() {
             self.expected = Some(pkt.sequence());
             self.highest = pkt.sequence();
+            self.probation_sequence = true;
         }
         if !self.ended && self.eos_at.is_none() {
             self.check_jump(&pkt)?;
@@ -447,6 +489,61 @@ impl MoldUdp64Session {
         }
         self.refresh_deadline();
         Ok(())
+    }
+
+    /// Confirms, or (on the second disagreeing packet in a row) replaces, what the first packet
+    /// set; see [`SessionConfig::first_sequence`].
+    fn check_join(&mut self, pkt: &MoldPacket<'_>, sink: &mut impl SessionSink) {
+        let (Some(session), Some(expected)) = (self.session, self.expected) else {
+            return;
+        };
+        let max = self.config.max_gap_messages;
+        let (s, seq) = (*pkt.session(), pkt.sequence());
+        let far_behind = seq.saturating_add(max) < expected;
+        let far_ahead = seq.saturating_sub(self.highest) > max;
+        let disagrees = if s == session {
+            self.probation_sequence && far_behind
+        } else {
+            self.probation_session
+        };
+        if !disagrees {
+            // A packet far ahead neither confirms nor disagrees: `check_jump` deals with it
+            // (a jump confirmed by a second packet is reported lost, not taken for a rejoin).
+            if s == session && !far_ahead && !far_behind {
+                self.probation_session = false;
+                self.probation_sequence = false;
+                self.rejoin_suspect = None;
+            }
+            return;
+        }
+        match self.rejoin_suspect {
+            Some((ss, start)) if ss == s && start.abs_diff(seq) <= max => {
+                self.session = Some(s);
+                if self.probation_sequence {
+                    // Only the first packet, and packets that disagreed with it, have been
+                    // seen: nothing between `expected` and `highest` is real.
+                    let bogus = self.missing_messages();
+                    self.stats.gap_messages = self.stats.gap_messages.saturating_sub(bogus);
+                    self.gaps.clear();
+                    self.segs.clear();
+                    for slot in self.slots.iter_mut() {
+                        slot.refs = 0;
+                    }
+                    self.free.clear();
+                    self.free.extend((0..self.slots.len()).rev());
+                    let at = start.min(seq);
+                    self.expected = Some(at);
+                    self.highest = at;
+                    self.suspect = None;
+                    sink.rejoined(at);
+                }
+                self.probation_session = false;
+                self.probation_sequence = false;
+                self.rejoin_suspect = None;
+                self.stats.rejoins += 1;
+            }
+            _ => self.rejoin_suspect = Some((s, seq)),
+        }
     }
 
     /// Ignores a packet whose sequence number is implausibly far ahead, unless the last packet
@@ -793,6 +890,11 @@ impl MoldUdp64Session {
 
     /// Records `[highest, end)` as missing (detected at `now_ns`, or lost at once when `lost` or
     /// too large) and moves `highest` to `end`.
+    ///
+    /// With the gap table full (`4 * reorder_window + 16` ranges outstanding) the new range is
+    /// merged into the last one and shares its state: behind a range already requested it is
+    /// asked for with that range's next retry; behind one declared lost it is lost with it,
+    /// unrequested. Either way it is accounted for and reported in order.
     fn add_tail_gap(&mut self, end: u64, now_ns: u64, lost: bool) {
         let start = self.highest;
         if end <= start {
@@ -845,6 +947,16 @@ impl MoldUdp64Session {
                 if g.start == exp {
                     if g.state == GapState::Lost {
                         self.gaps.pop_front();
+                        // Adjacent lost ranges (detected apart) are reported as one.
+                        let mut end = g.end;
+                        while let Some(n) = self.gaps.front().copied() {
+                            if n.start != end || n.state != GapState::Lost {
+                                break;
+                            }
+                            self.gaps.pop_front();
+                            end = n.end;
+                        }
+                        let g = Gap { end, ..g };
                         let count = g.end - g.start;
                         self.stats.lost_gaps += 1;
                         self.stats.lost_messages += count;
@@ -952,6 +1064,7 @@ mod tests {
         Req(usize, u64, u16),
         Lost(u64, u64),
         End(u64),
+        Rejoin(u64),
     }
 
     #[derive(Default)]
@@ -979,6 +1092,9 @@ mod tests {
         }
         fn end_of_session(&mut self, next: u64) {
             self.ev.push(Ev::End(next));
+        }
+        fn rejoined(&mut self, next: u64) {
+            self.ev.push(Ev::Rejoin(next));
         }
     }
 
@@ -1532,6 +1648,115 @@ mod tests {
         });
         assert_eq!(t.pkt(0, &data(3, 4), 0), msgs(5..7, 0));
         assert_eq!(t.s.stats().duplicate_messages, 2);
+    }
+
+    #[test]
+    fn a_corrupt_first_header_is_joined_again_where_the_stream_is() {
+        let join = || SessionConfig {
+            first_sequence: None,
+            ..cfg()
+        };
+        // The sequence number of the packet joined on has a high bit flipped: the next packets
+        // look like old duplicates. Two in a row that agree with each other rejoin there; the
+        // first of them is a gap that the other line fills.
+        let mut t = T::new(join());
+        let bogus = 100 | 1 << 50;
+        assert_eq!(t.pkt(0, &data(bogus, 2), 0), msgs(bogus..bogus + 2, 0));
+        assert_eq!(t.pkt(0, &data(102, 2), 0), vec![]);
+        assert_eq!(t.s.stats().rejoins, 0);
+        assert_eq!(t.pkt(0, &data(104, 1), 0), vec![Ev::Rejoin(102)]);
+        assert_eq!(t.s.stats().rejoins, 1);
+        assert_eq!(t.s.expected(), Some(102));
+        assert_eq!(
+            t.pkt(1, &data(102, 2), 0),
+            msgs(102..104, 1)
+                .into_iter()
+                .chain(msgs(104..105, 0))
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(t.pkt(0, &data(105, 1), 0), msgs(105..106, 0));
+        let st = t.s.stats();
+        assert_eq!((st.gaps, st.filled_by_lines, st.lost_messages), (1, 2, 0));
+
+        // Flipped the other way (the stream is really 2^40 further on): the next packets look
+        // like a jump ahead, confirmed by the second and reported lost, as any jump; no rejoin.
+        let mut t = T::new(join());
+        let real = 1u64 << 40;
+        assert_eq!(t.pkt(0, &data(5, 1), 0), msgs(5..6, 0));
+        refused(&mut t, 0, &data(real + 6, 1));
+        assert_eq!(
+            t.pkt(0, &data(real + 7, 1), 0),
+            vec![Ev::Lost(6, real + 1), Ev::Msg(real + 7, 0)]
+        );
+        assert_eq!(t.s.stats().rejoins, 0);
+
+        // The session id of the first packet is corrupt: everything after looks foreign.
+        let mut t = T::new(join());
+        let mut first = data(100, 2);
+        first[0] = b'X';
+        assert_eq!(t.pkt(0, &first, 0), msgs(100..102, 0));
+        assert_eq!(t.pkt(0, &data(102, 1), 0), vec![]);
+        assert_eq!(t.s.stats().foreign_session, 1);
+        assert_eq!(t.pkt(0, &data(103, 1), 0), vec![Ev::Rejoin(102)]);
+        assert_eq!(t.s.session(), Some(&S));
+        assert_eq!(t.s.stats().rejoins, 1);
+        assert_eq!(
+            t.pkt(1, &data(102, 1), 0),
+            vec![Ev::Msg(102, 1), Ev::Msg(103, 0)]
+        );
+    }
+
+    #[test]
+    fn a_join_confirmed_by_the_next_packet_is_kept() {
+        // Once a packet agrees with the join, later disagreeing packets are what they look
+        // like: old copies (duplicates) and, two near each other far ahead, a confirmed jump.
+        let mut t = T::new(SessionConfig {
+            first_sequence: None,
+            ..cfg()
+        });
+        assert_eq!(t.pkt(0, &data(100, 2), 0), msgs(100..102, 0));
+        assert_eq!(t.pkt(0, &hb(102), 0), vec![]);
+        assert_eq!(t.pkt(0, &data(2, 1), 0), vec![]);
+        assert_eq!(t.pkt(0, &data(3, 1), 0), vec![]);
+        let far = 102 + (1 << 30);
+        refused(&mut t, 0, &data(far, 1));
+        assert_eq!(
+            t.pkt(0, &data(far + 1, 1), 0),
+            vec![Ev::Lost(102, (1 << 30) + 1), Ev::Msg(far + 1, 0)]
+        );
+        let st = t.s.stats();
+        assert_eq!((st.rejoins, st.duplicate_messages), (0, 2));
+        // A configured session is never replaced, however many foreign packets agree.
+        let mut t = T::new(SessionConfig {
+            session: Some(S),
+            ..cfg()
+        });
+        let mut other = data(1, 1);
+        other[0] = b'X';
+        for _ in 0..3 {
+            assert_eq!(t.pkt(0, &other, 0), vec![]);
+        }
+        assert_eq!((t.s.session(), t.s.stats().rejoins), (Some(&S), 0));
+        assert_eq!(t.pkt(0, &data(1, 1), 0), msgs(1..2, 0));
+    }
+
+    #[test]
+    fn adjacent_lost_ranges_are_reported_as_one() {
+        // [2,5) found by a heartbeat, [5,8) a millisecond later: two ranges with their own
+        // timers; both run out without recovery, and one loss is reported for both.
+        let mut t = T::new(SessionConfig {
+            recovery: false,
+            ..cfg()
+        });
+        t.pkt(0, &data(1, 1), 0);
+        assert_eq!(t.pkt(0, &hb(5), 0), vec![]);
+        assert_eq!(t.pkt(0, &data(8, 1), MS), vec![]);
+        assert_eq!(t.s.outstanding_gaps(), 2);
+        // The first poll after both timers ran out (before it, the first range would be
+        // reported on its own: it is next in order).
+        assert_eq!(t.poll(3 * MS), vec![Ev::Lost(2, 6), Ev::Msg(8, 0)]);
+        let st = t.s.stats();
+        assert_eq!((st.gaps, st.lost_gaps, st.lost_messages), (2, 1, 6));
     }
 
     #[test]
