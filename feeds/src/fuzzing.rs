@@ -309,10 +309,14 @@ impl SessionSink for CheckSink {
         self.lost = self.lost.saturating_add(count);
     }
     fn rejoined(&mut self, next: u64) {
-        // The numbering restarts (a corrupt first header was joined on): contiguity and
-        // order are checked from here.
+        // The numbering restarts below what was delivered (a corrupt first header was joined
+        // on), and the next output is at `next`: contiguity and order are checked from here.
         assert!(!self.ended, "rejoined at {next} after end of session");
-        self.fresh = true;
+        assert!(
+            !self.fresh && next < self.next,
+            "rejoined at {next}, not below what was delivered ({})",
+            self.next
+        );
         self.last = None;
         self.next = next;
     }

@@ -104,8 +104,12 @@ fn check_stream(out: &[Out], first: u64, len: usize, body: impl Fn(u64) -> Vec<u
                 );
                 c.ended = true;
             }
-            // A rejoin (only when joining mid-session) restarts the numbering.
-            Out::Rejoin(next) => c.next = *next,
+            // A rejoin (only when joining mid-session) restarts the numbering below what was
+            // delivered; the next output is at `next` (checked by the arms above).
+            Out::Rejoin(next) => {
+                assert!(*next < c.next, "rejoined at {next}, not below {}", c.next);
+                c.next = *next;
+            }
         }
     }
     c

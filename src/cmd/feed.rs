@@ -631,7 +631,8 @@ fn finish_session<F: FnMut(&Record<'_>) -> ControlFlow<()>>(
             "capture",
             format!(
                 "the MoldUDP64 session was joined again {} time(s): the packet it had joined on \
-                 had a corrupt header (two packets after it disagreed with it)",
+                 had a corrupt header (the packets after it disagreed with it); where the \
+                 numbering restarted, the books went stale",
                 st.rejoins
             ),
         );
@@ -884,6 +885,22 @@ impl<F: FnMut(&Record<'_>) -> ControlFlow<()>> SessionSink for CaptureSink<'_, F
     }
 
     fn gap_lost(&mut self, first: u64, count: u64) {
+        self.feed_gap(first, count);
+    }
+
+    /// The session was joined again below what was delivered (a corrupt first header): what
+    /// the books took from it may come again and what lay between is unknown, so they go
+    /// stale, as after a loss of unknown size (`FeedGap` with count 0).
+    fn rejoined(&mut self, next: u64) {
+        self.feed_gap(next, 0);
+    }
+
+    fn end_of_session(&mut self, _next: u64) {}
+}
+
+impl<F: FnMut(&Record<'_>) -> ControlFlow<()>> CaptureSink<'_, F> {
+    /// A market-wide [`EventBody::FeedGap`] at this place in the stream.
+    fn feed_gap(&mut self, first: u64, count: u64) {
         if self.stopped {
             return;
         }
@@ -905,8 +922,6 @@ impl<F: FnMut(&Record<'_>) -> ControlFlow<()>> SessionSink for CaptureSink<'_, F
         });
         self.stopped = flow.is_break();
     }
-
-    fn end_of_session(&mut self, _next: u64) {}
 }
 
 /// For `--orderbook`: `path` must be a LOBSTER message file (an ITCH file given with it failed

@@ -50,15 +50,28 @@ pub struct SessionConfig {
     ///
     /// What the first packet sets (the session id without `session`, the sequence number
     /// without `first_sequence`) is on probation until a later packet agrees with it (same
-    /// session, sequence number within [`Self::max_gap_messages`] of the data seen). Two
-    /// packets in a row that disagree with it (another session, or sequence numbers more than
-    /// that far behind) but agree with each other show that the first packet's header was
-    /// corrupt: the session is joined again where they are ([`SessionStats::rejoins`],
-    /// [`SessionSink::rejoined`]), so one flipped bit in the first header does not black out
-    /// the rest of the session as "duplicates" or "foreign". The messages of the corrupt
-    /// packet were delivered under its numbers by then. (A first header corrupted to a lower
-    /// number needs no rejoin: the stream then jumps ahead, which is confirmed and reported
-    /// lost like any jump.)
+    /// session, sequence number within [`Self::max_gap_messages`] of the data seen). Packets
+    /// that disagree with it are set aside (counted as the duplicates or foreign packets they
+    /// look like, never delivered) and, when enough of them in a row agree with each other,
+    /// show that the first packet's header was corrupt, so one flipped bit in it does not black
+    /// out the rest of the session as "duplicates" or "foreign" ([`SessionStats::rejoins`]):
+    /// - two of the same session, more than that far behind (its sequence number was
+    ///   corrupted upwards): the session is joined again at the lowest of them
+    ///   ([`SessionSink::rejoined`]); the messages of the corrupt packet were delivered under
+    ///   its numbers by then;
+    /// - four of another session, near the join (its session id was corrupt): that session
+    ///   replaces it and the numbering goes on (what the first three carried is a gap like
+    ///   any other);
+    /// - four of another session, far from the join (the whole header was corrupt): that
+    ///   session replaces it and the session is joined again at the lowest of them, as in the
+    ///   first case.
+    ///
+    /// Another session sharing the port looks the same as a corrupt session id: a packet of
+    /// the joined session near the join, arriving between its packets, confirms the join (set
+    /// [`Self::session`] where another session may share the port and come first).
+    ///
+    /// A first header corrupted to a lower number needs no rejoin: the stream then jumps
+    /// ahead, which is confirmed and reported lost like any jump.
     pub first_sequence: Option<u64>,
     /// Out-of-order packets buffered at most (preallocated slots). Default 1024.
     pub reorder_window: usize,
@@ -124,8 +137,11 @@ pub trait SessionSink {
     fn end_of_session(&mut self, next: u64);
     /// The session was joined again at `next` (the messages delivered before came from a
     /// packet with a corrupt sequence number; see [`SessionConfig::first_sequence`]): the
-    /// numbering restarts there, below what was delivered. Only while joining mid-session,
-    /// never after a later packet agreed with the join. Ignored by default.
+    /// numbering restarts there, below what was delivered, and the next output is message
+    /// `next` or a loss from it. What was delivered before may be delivered again, and what
+    /// lay between is unknown: a book fed from the session should be taken as stale. Only
+    /// while joining mid-session, never after a later packet agreed with the join. Ignored by
+    /// default.
     fn rejoined(&mut self, next: u64) {
         let _ = next;
     }
@@ -183,8 +199,9 @@ pub struct SessionStats {
     /// [`SessionConfig::max_gap_messages`] ahead with nothing near it to confirm the jump (see
     /// there); their messages are not delivered, and they are not counted elsewhere.
     pub implausible_sequence: u64,
-    /// Times the session was joined again because the packet it had locked or joined on
-    /// disagreed with the two packets after it (see [`SessionConfig::first_sequence`]).
+    /// Times what the first packet set (session id, sequence number or both) was replaced
+    /// because the packets after it disagreed with it (see [`SessionConfig::first_sequence`]);
+    /// only the replacements of a sequence number reach [`SessionSink::rejoined`].
     pub rejoins: u64,
     /// `end_of_session` has been emitted.
     pub end_of_session: bool,
@@ -349,10 +366,51 @@ pub struct MoldUdp64Session {
     probation_session: bool,
     /// The sequence number was joined on the first packet and no later packet has agreed yet.
     probation_sequence: bool,
-    /// The last packet that disagreed with a locked or joined state on probation: its session
-    /// and first sequence number.
-    rejoin_suspect: Option<(Session, u64)>,
+    /// The packets in a row that disagreed with a locked or joined state on probation, and
+    /// agreed with each other.
+    rejoin_suspect: Option<RejoinSuspect>,
     stats: SessionStats,
+}
+
+/// How a packet disagrees with a join on probation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum JoinDispute {
+    /// Same session, sequence numbers far behind the join: its number was corrupted upwards.
+    Sequence,
+    /// Another session id, sequence numbers near the join: its session id was corrupted.
+    SessionId,
+    /// Another session id, sequence numbers far from the join: the whole first header was
+    /// corrupt, or another session shares the port.
+    Header,
+}
+
+impl JoinDispute {
+    /// Packets in a row it takes to replace the join. Two for a sequence number; another
+    /// session takes more, because another session sharing the port (numbered near the join
+    /// or not) looks the same, and a packet of the joined session near the join, which
+    /// confirms it, is then due between them.
+    fn packets_to_rejoin(self) -> u32 {
+        match self {
+            Self::Sequence => 2,
+            Self::SessionId | Self::Header => OTHER_SESSION_REJOIN_PACKETS,
+        }
+    }
+}
+
+/// Packets of another session in a row, near each other, that replace the session id a join
+/// locked on (see [`SessionConfig::first_sequence`]).
+const OTHER_SESSION_REJOIN_PACKETS: u32 = 4;
+
+/// The run of packets that disagree with a join on probation (see [`JoinDispute`]).
+#[derive(Clone, Copy, Debug)]
+struct RejoinSuspect {
+    session: Session,
+    dispute: JoinDispute,
+    /// The lowest first sequence number among them (where a rejoin restarts the numbering).
+    first: u64,
+    /// The last one's first sequence number (the next must be near it).
+    last: u64,
+    packets: u32,
 }
 
 impl fmt::Debug for MoldUdp64Session {
@@ -441,8 +499,18 @@ impl MoldUdp64Session {
                 return Err(e);
             }
         };
-        if (self.probation_session || self.probation_sequence) && !self.ended {
-            self.check_join(&pkt, sink);
+        if (self.probation_session || self.probation_sequence)
+            && !self.ended
+            && self.check_join(&pkt, sink)
+        {
+            // Evidence against the join, not data: ignored as what it looks like (an old copy
+            // or another session's packet), so an end of session in it ends nothing.
+            if Some(*pkt.session()) == self.session {
+                self.stats.duplicate_packets += 1;
+            } else {
+                self.stats.foreign_session += 1;
+            }
+            return Ok(());
         }
         match self.session {
             None => {
@@ -491,59 +559,88 @@ impl MoldUdp64Session {
         Ok(())
     }
 
-    /// Confirms, or (on the second disagreeing packet in a row) replaces, what the first packet
-    /// set; see [`SessionConfig::first_sequence`].
-    fn check_join(&mut self, pkt: &MoldPacket<'_>, sink: &mut impl SessionSink) {
+    /// Confirms, or (once enough packets in a row disagree with it and agree with each other)
+    /// replaces, what the first packet set; see [`SessionConfig::first_sequence`]. Returns
+    /// `true` when `pkt` disagrees with the join and was set aside as the evidence it is (the
+    /// caller ignores it, as the duplicate or foreign packet it looks like).
+    fn check_join(&mut self, pkt: &MoldPacket<'_>, sink: &mut impl SessionSink) -> bool {
         let (Some(session), Some(expected)) = (self.session, self.expected) else {
-            return;
+            return false;
         };
         let max = self.config.max_gap_messages;
         let (s, seq) = (*pkt.session(), pkt.sequence());
         let far_behind = seq.saturating_add(max) < expected;
         let far_ahead = seq.saturating_sub(self.highest) > max;
-        let disagrees = if s == session {
-            self.probation_sequence && far_behind
+        let near = !far_behind && !far_ahead;
+        let dispute = if s == session {
+            // The joined sequence number was corrupted upwards: the stream looks old.
+            (self.probation_sequence && far_behind).then_some(JoinDispute::Sequence)
+        } else if !self.probation_session {
+            None
+        } else if near {
+            // Only the session id was corrupt: the numbering goes on where it was.
+            Some(JoinDispute::SessionId)
+        } else if self.probation_sequence {
+            // The whole header, or another session on the port: more evidence is needed.
+            Some(JoinDispute::Header)
         } else {
-            self.probation_session
+            None
         };
-        if !disagrees {
+        let Some(dispute) = dispute else {
             // A packet far ahead neither confirms nor disagrees: `check_jump` deals with it
             // (a jump confirmed by a second packet is reported lost, not taken for a rejoin).
-            if s == session && !far_ahead && !far_behind {
+            if s == session && near {
                 self.probation_session = false;
                 self.probation_sequence = false;
                 self.rejoin_suspect = None;
             }
-            return;
-        }
-        match self.rejoin_suspect {
-            Some((ss, start)) if ss == s && start.abs_diff(seq) <= max => {
-                self.session = Some(s);
-                if self.probation_sequence {
-                    // Only the first packet, and packets that disagreed with it, have been
-                    // seen: nothing between `expected` and `highest` is real.
-                    let bogus = self.missing_messages();
-                    self.stats.gap_messages = self.stats.gap_messages.saturating_sub(bogus);
-                    self.gaps.clear();
-                    self.segs.clear();
-                    for slot in self.slots.iter_mut() {
-                        slot.refs = 0;
-                    }
-                    self.free.clear();
-                    self.free.extend((0..self.slots.len()).rev());
-                    let at = start.min(seq);
-                    self.expected = Some(at);
-                    self.highest = at;
-                    self.suspect = None;
-                    sink.rejoined(at);
+            return false;
+        };
+        let suspect = match self.rejoin_suspect {
+            Some(r) if r.session == s && r.dispute == dispute && r.last.abs_diff(seq) <= max => {
+                RejoinSuspect {
+                    first: r.first.min(seq),
+                    last: seq,
+                    packets: r.packets + 1,
+                    ..r
                 }
-                self.probation_session = false;
-                self.probation_sequence = false;
-                self.rejoin_suspect = None;
-                self.stats.rejoins += 1;
             }
-            _ => self.rejoin_suspect = Some((s, seq)),
+            _ => RejoinSuspect {
+                session: s,
+                dispute,
+                first: seq,
+                last: seq,
+                packets: 1,
+            },
+        };
+        if suspect.packets < dispute.packets_to_rejoin() {
+            self.rejoin_suspect = Some(suspect);
+            return true;
         }
+        self.session = Some(s);
+        if dispute != JoinDispute::SessionId {
+            // Only the first packet, and packets that disagreed with it, have been seen:
+            // nothing between `expected` and `highest` is real.
+            let bogus = self.missing_messages();
+            self.stats.gap_messages = self.stats.gap_messages.saturating_sub(bogus);
+            self.gaps.clear();
+            self.segs.clear();
+            for slot in self.slots.iter_mut() {
+                slot.refs = 0;
+            }
+            self.free.clear();
+            self.free.extend((0..self.slots.len()).rev());
+            let at = suspect.first;
+            self.expected = Some(at);
+            self.highest = at;
+            self.suspect = None;
+            sink.rejoined(at);
+        }
+        self.probation_session = false;
+        self.probation_sequence = false;
+        self.rejoin_suspect = None;
+        self.stats.rejoins += 1;
+        false
     }
 
     /// Ignores a packet whose sequence number is implausibly far ahead, unless the last packet
@@ -794,7 +891,9 @@ impl MoldUdp64Session {
         }
         let fits = bytes.len() <= self.config.max_packet
             && self.segs.len() + pieces <= self.segs.capacity()
-            && self.gaps.len() + splits <= self.gaps.capacity();
+            // One gap entry stays free: the range a later packet finds missing after this one
+            // cannot merge into the gap before it (see `add_tail_gap`).
+            && self.gaps.len() + splits < self.gaps.capacity();
         let slot = match self.free.last().copied() {
             Some(slot) if fits => slot,
             _ => {
@@ -892,9 +991,12 @@ impl MoldUdp64Session {
     /// too large) and moves `highest` to `end`.
     ///
     /// With the gap table full (`4 * reorder_window + 16` ranges outstanding) the new range is
-    /// merged into the last one and shares its state: behind a range already requested it is
-    /// asked for with that range's next retry; behind one declared lost it is lost with it,
-    /// unrequested. Either way it is accounted for and reported in order.
+    /// merged into the last one when it adjoins it, and shares its state: behind a range not
+    /// yet requested it is asked for with it; behind one already requested, with that range's
+    /// next retry, or declared lost with it when its retries are used up (unrequested, but
+    /// reported in order, like every loss). A range that does not adjoin the last gap follows a
+    /// buffered packet, and [`Self::buffer`] buffers a packet only while an entry stays free
+    /// for it, so the table never grows past its preallocated size.
     fn add_tail_gap(&mut self, end: u64, now_ns: u64, lost: bool) {
         let start = self.highest;
         if end <= start {
@@ -1690,20 +1792,7 @@ mod tests {
         );
         assert_eq!(t.s.stats().rejoins, 0);
 
-        // The session id of the first packet is corrupt: everything after looks foreign.
-        let mut t = T::new(join());
-        let mut first = data(100, 2);
-        first[0] = b'X';
-        assert_eq!(t.pkt(0, &first, 0), msgs(100..102, 0));
-        assert_eq!(t.pkt(0, &data(102, 1), 0), vec![]);
-        assert_eq!(t.s.stats().foreign_session, 1);
-        assert_eq!(t.pkt(0, &data(103, 1), 0), vec![Ev::Rejoin(102)]);
-        assert_eq!(t.s.session(), Some(&S));
-        assert_eq!(t.s.stats().rejoins, 1);
-        assert_eq!(
-            t.pkt(1, &data(102, 1), 0),
-            vec![Ev::Msg(102, 1), Ev::Msg(103, 0)]
-        );
+        // A corrupt session id: `a_corrupt_session_id_keeps_the_numbering`.
     }
 
     #[test]
@@ -1738,6 +1827,172 @@ mod tests {
         }
         assert_eq!((t.s.session(), t.s.stats().rejoins), (Some(&S), 0));
         assert_eq!(t.pkt(0, &data(1, 1), 0), msgs(1..2, 0));
+    }
+
+    /// A copy of `p` whose session id starts with `X`.
+    fn foreign(mut p: Vec<u8>) -> Vec<u8> {
+        p[0] = b'X';
+        p
+    }
+
+    #[test]
+    fn a_corrupt_session_id_keeps_the_numbering() {
+        let join = || SessionConfig {
+            first_sequence: None,
+            ..cfg()
+        };
+        // Line B's copy of the packet joined on (whose session id was corrupt on line A) and
+        // the packets after it replace the session id on the fourth in a row; the numbering
+        // goes on: nothing is delivered twice, and what the first three carried is a gap.
+        let mut t = T::new(join());
+        assert_eq!(t.pkt(0, &foreign(data(100, 2)), 0), msgs(100..102, 0));
+        assert_eq!(t.pkt(1, &data(100, 2), 0), vec![]);
+        assert_eq!(t.pkt(0, &data(102, 1), 0), vec![]);
+        assert_eq!(t.pkt(1, &data(102, 1), 0), vec![]);
+        assert_eq!(t.s.stats().rejoins, 0);
+        assert_eq!(t.pkt(0, &data(103, 1), 0), vec![]);
+        assert_eq!((t.s.stats().rejoins, t.s.expected()), (1, Some(102)));
+        assert_eq!(t.s.session(), Some(&S));
+        assert_eq!(t.poll(3 * MS), vec![Ev::Req(0, 102, 1)]);
+        assert_eq!(
+            t.pkt(2, &data(102, 1), 4 * MS),
+            vec![Ev::Msg(102, 2), Ev::Msg(103, 0)]
+        );
+        let st = t.s.stats();
+        assert_eq!((st.foreign_session, st.recovered), (3, 1));
+
+        // Packets of the real session further on: what lies between is a gap like any other
+        // (re-requested, then lost), and what the set-aside packets carried is part of it.
+        let mut t = T::new(join());
+        assert_eq!(t.pkt(0, &foreign(data(100, 2)), 0), msgs(100..102, 0));
+        for (line, q) in [(0, 105), (0, 106), (1, 105), (0, 107)] {
+            assert_eq!(t.pkt(line, &data(q, 1), 0), vec![]);
+        }
+        assert_eq!((t.s.stats().rejoins, t.s.expected()), (1, Some(102)));
+        let mut out = Vec::new();
+        for k in 1..400 {
+            out.extend(t.poll(k * MS));
+        }
+        assert!(out.contains(&Ev::Req(0, 102, 5)), "{out:?}");
+        out.retain(|e| !matches!(e, Ev::Req(..)));
+        assert_eq!(out, vec![Ev::Lost(102, 5), Ev::Msg(107, 0)]);
+    }
+
+    #[test]
+    fn another_session_replaces_a_join_only_on_four_packets_in_a_row() {
+        let join = || SessionConfig {
+            first_sequence: None,
+            ..cfg()
+        };
+        // A correct join, then another session's packets far from it: the joined session's
+        // next packet confirms the join before they can replace it.
+        let mut t = T::new(join());
+        assert_eq!(t.pkt(0, &data(100, 2), 0), msgs(100..102, 0));
+        for q in 7..10 {
+            assert_eq!(t.pkt(0, &foreign(data(q, 1)), 0), vec![]);
+        }
+        assert_eq!(t.pkt(0, &data(102, 1), 0), msgs(102..103, 0));
+        for q in 10..20 {
+            assert_eq!(t.pkt(0, &foreign(data(q, 1)), 0), vec![]);
+        }
+        assert_eq!(t.pkt(0, &data(103, 1), 0), msgs(103..104, 0));
+        let st = t.s.stats();
+        assert_eq!(
+            (t.s.session(), st.rejoins, st.foreign_session),
+            (Some(&S), 0, 13)
+        );
+
+        // The whole first header corrupt: four packets of the real session, far from it and
+        // near each other, join again at the lowest of them (the first three are a gap the
+        // other line fills).
+        let mut t = T::new(join());
+        let bogus = 100 | 1 << 50;
+        assert_eq!(
+            t.pkt(0, &foreign(data(bogus, 2)), 0),
+            msgs(bogus..bogus + 2, 0)
+        );
+        for q in 102..105 {
+            assert_eq!(t.pkt(0, &data(q, 1), 0), vec![]);
+        }
+        assert_eq!(t.s.stats().rejoins, 0);
+        assert_eq!(t.pkt(0, &data(105, 1), 0), vec![Ev::Rejoin(102)]);
+        assert_eq!((t.s.session(), t.s.expected()), (Some(&S), Some(102)));
+        assert_eq!(
+            t.pkt(1, &data(102, 3), 0),
+            msgs(102..105, 1)
+                .into_iter()
+                .chain(msgs(105..106, 0))
+                .collect::<Vec<_>>()
+        );
+        // A packet of the bogus session after the rejoin is foreign.
+        assert_eq!(t.pkt(0, &foreign(data(bogus + 2, 1)), 0), vec![]);
+        assert_eq!(t.pkt(0, &data(106, 1), 0), msgs(106..107, 0));
+    }
+
+    #[test]
+    fn an_end_of_session_that_disputes_the_join_ends_nothing() {
+        // The packet joined on had its sequence number corrupted upwards; the end of session
+        // that follows is below it, so it is set aside (it would have ended the session at the
+        // corrupt number); the next packet near it rejoins, and a later end of session counts.
+        let mut t = T::new(SessionConfig {
+            first_sequence: None,
+            ..cfg()
+        });
+        let bogus = 100 | 1 << 50;
+        assert_eq!(t.pkt(0, &data(bogus, 1), 0), msgs(bogus..bogus + 1, 0));
+        assert_eq!(t.pkt(0, &eos(101), 0), vec![]);
+        assert_eq!(t.s.stats().duplicate_packets, 1);
+        assert_eq!(t.pkt(1, &eos(101), 0), vec![Ev::Rejoin(101), Ev::End(101)]);
+    }
+
+    #[test]
+    fn a_full_gap_table_never_grows() {
+        // Heartbeats a microsecond apart fill the table with ranges of their own timers. A
+        // packet is buffered only while an entry stays free for the range that may follow
+        // it, so no range ever needs an entry past the table's preallocated size.
+        let mut t = T::new(SessionConfig {
+            reorder_window: 4,
+            ..cfg()
+        });
+        let cap = t.s.gaps.capacity();
+        let mut q = 1;
+        while t.s.outstanding_gaps() < cap - 1 {
+            q += 1;
+            assert_eq!(t.pkt(0, &hb(q), q * MS / 1000), vec![]);
+        }
+        // One entry left: a packet at the end is buffered, and the range after it takes the
+        // last entry; the next packet at the end is not buffered, and what follows merges.
+        assert_eq!(t.pkt(0, &data(q, 1), q), vec![]);
+        assert_eq!(t.pkt(0, &hb(q + 2), q + 1), vec![]);
+        assert_eq!(t.s.outstanding_gaps(), cap);
+        assert_eq!(t.s.stats().window_overflow, 0);
+        assert_eq!(t.pkt(0, &data(q + 3, 1), q + 2), vec![]);
+        assert_eq!(t.s.stats().window_overflow, 1);
+        assert_eq!(t.pkt(0, &hb(q + 6), q + 3), vec![]);
+        assert!(t.s.outstanding_gaps() <= cap, "{}", t.s.outstanding_gaps());
+        assert_eq!(t.s.gaps.capacity(), cap);
+        // Everything is accounted for at the end: delivered or reported lost, in order.
+        let mut out = Vec::new();
+        for k in 1..1000 {
+            out.extend(t.poll(k * MS));
+        }
+        out.retain(|e| !matches!(e, Ev::Req(..)));
+        let mut next = 1;
+        for e in &out {
+            match *e {
+                Ev::Lost(f, n) => {
+                    assert_eq!(f, next, "{out:?}");
+                    next = f + n;
+                }
+                Ev::Msg(m, _) => {
+                    assert_eq!(m, next, "{out:?}");
+                    next = m + 1;
+                }
+                _ => panic!("{e:?}"),
+            }
+        }
+        assert_eq!(next, q + 6, "{out:?}");
+        assert_eq!(t.s.gaps.capacity(), cap);
     }
 
     #[test]
