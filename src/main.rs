@@ -281,9 +281,9 @@ enum Command {
         /// Session relayed.
         #[arg(long, default_value = "TICKLANE01")]
         session: String,
-        /// Packets queued per subscriber before it is disconnected as slow.
-        #[arg(long, default_value_t = 4096)]
-        subscriber_queue: usize,
+        /// Packets queued per subscriber before it is disconnected as slow (1 to 1048576).
+        #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..=1 << 20))]
+        subscriber_queue: u32,
         /// Upstream line A (udp://ADDR:PORT[@IFACE]).
         #[arg(long = "from", default_value = "udp://127.0.0.1:26400")]
         from: String,
@@ -712,7 +712,7 @@ fn main() -> ExitCode {
             token,
             client_ca,
             session,
-            subscriber_queue,
+            subscriber_queue: subscriber_queue as usize,
         }),
         Command::Cert { names, out, force } => cmd::relay::cert(&names, &out, force),
         Command::Jitter { seconds, cores } => cmd::jitter::run(seconds, &cores),

@@ -165,6 +165,8 @@ pub fn relay(a: RelayArgs) -> anyhow::Result<ExitCode> {
     )?;
     let mut rc = RelayConfig::new(a.listen, server, token, session);
     rc.subscriber_queue = a.subscriber_queue;
+    // Where the upstream starts: `--join` does not know it before the first packet.
+    rc.first_sequence = live_cfg.session.first_sequence;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -80,7 +80,9 @@
 //!
 //! A new subscriber is registered, and its welcome's sequence number taken, under the same lock
 //! that the input loop holds while it records and forwards a packet, so the live path starts
-//! exactly at the welcome's sequence number. Before the first packet the relay announces `1`.
+//! exactly at the welcome's sequence number. Before the first packet the relay announces where
+//! its upstream starts ([`RelayConfig::first_sequence`]: `1`), or `0`, "not known yet", when
+//! it joined mid-session; a client welcomed with `0` joins on the first packet it receives.
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -106,6 +108,10 @@ pub const DEFAULT_HISTORY_MESSAGES: usize = 1_000_000;
 pub const DEFAULT_HISTORY_BYTES: usize = 256 << 20;
 /// Default per-subscriber queue, in packets, before a subscriber is disconnected as slow.
 pub const DEFAULT_SUBSCRIBER_QUEUE: usize = 4096;
+/// Largest per-subscriber queue [`RelayServer::bind`] accepts, in packets (a queue is a tokio
+/// channel, whose semaphore refuses more than about 2^61 permits: every connection task
+/// panicked on a larger one).
+pub const MAX_SUBSCRIBER_QUEUE: usize = 1 << 20;
 /// Default bound on the messages of one catch-up answer.
 pub const DEFAULT_MAX_CATCHUP_MESSAGES: u64 = 100_000;
 /// Default time the relay keeps a connection open after end of session.
@@ -230,7 +236,8 @@ impl LiveMode {
 pub struct Welcome {
     /// The MoldUDP64 session served.
     pub session: Session,
-    /// Sequence number of the first message of the live path (earlier ones: catch-up).
+    /// Sequence number of the first message of the live path (earlier ones: catch-up); `0`
+    /// when the relay does not know it yet (it joined mid-session and has relayed nothing).
     pub next_seq: u64,
 }
 
@@ -378,13 +385,20 @@ pub struct RelayConfig {
     pub history_messages: usize,
     /// Catch-up history bound, in message bytes.
     pub history_bytes: usize,
-    /// Packets queued per subscriber before it is disconnected as slow.
+    /// Packets queued per subscriber before it is disconnected as slow:
+    /// `1..=`[`MAX_SUBSCRIBER_QUEUE`].
     pub subscriber_queue: usize,
     /// Most messages answered per catch-up request.
     pub max_catchup_messages: u64,
     /// How long a connection stays open after end of session, for catch-up, unless the client
     /// closes it first.
     pub linger: Duration,
+    /// Sequence number the upstream starts at, announced to subscribers admitted before the
+    /// first packet: `Some(1)` (the default) for a relay that reads the session from its start,
+    /// `None` for one that joins mid-session (`ticklane relay --join`), which welcomes them
+    /// with `0`, "not known yet" (announcing 1 made a joining subscriber take every message
+    /// before the relay's first packet for lost).
+    pub first_sequence: Option<u64>,
 }
 
 impl RelayConfig {
@@ -405,6 +419,7 @@ impl RelayConfig {
             subscriber_queue: DEFAULT_SUBSCRIBER_QUEUE,
             max_catchup_messages: DEFAULT_MAX_CATCHUP_MESSAGES,
             linger: DEFAULT_LINGER,
+            first_sequence: Some(1),
         }
     }
 }
@@ -571,6 +586,9 @@ struct Hub {
     history: MessageHistory,
     /// Sequence number after the last message forwarded; `None` before the first packet.
     next_seq: Option<u64>,
+    /// What a welcome announces before the first packet ([`RelayConfig::first_sequence`];
+    /// `0`: not known yet).
+    announce_first: u64,
     ended: bool,
     /// The relay's input has stopped ([`Shared::finish`]): nothing more will be fanned out.
     input_closed: bool,
@@ -597,7 +615,7 @@ impl Shared {
     }
 
     fn next_seq(hub: &Hub) -> u64 {
-        hub.next_seq.unwrap_or(1)
+        hub.next_seq.unwrap_or(hub.announce_first)
     }
 
     fn header_packet(&self, sequence: u64, eos: bool) -> Bytes {
@@ -783,6 +801,11 @@ impl RelayServer {
             }
             _ => {}
         }
+        if !(1..=MAX_SUBSCRIBER_QUEUE).contains(&config.subscriber_queue) {
+            return Err(RelayError::Config(
+                "the subscriber queue must hold 1 to 1048576 packets",
+            ));
+        }
         let endpoint = endpoint(config.listen, Some(config.server.clone()))?;
         let local_addr = endpoint.local_addr()?;
         Ok(Self {
@@ -817,13 +840,14 @@ impl RelayServer {
         let shared = Arc::new(Shared {
             session: config.session,
             token: config.token.map(String::into_bytes),
-            subscriber_queue: config.subscriber_queue.max(1),
+            subscriber_queue: config.subscriber_queue,
             max_catchup: config.max_catchup_messages,
             linger: config.linger,
             stats,
             hub: Mutex::new(Hub {
                 history: MessageHistory::new(config.history_messages, config.history_bytes),
                 next_seq: None,
+                announce_first: config.first_sequence.unwrap_or(0),
                 ended: false,
                 input_closed: false,
                 warned_after_end: false,

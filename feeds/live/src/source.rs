@@ -310,6 +310,13 @@ pub trait Downstream {
     fn message(&mut self, seq: u64, bytes: &[u8]);
     /// Messages `first .. first + count` are lost for good (in stream order).
     fn gap_lost(&mut self, first: u64, count: u64);
+    /// The session was joined again at `next`, below what was delivered (the packet it had
+    /// joined on had a corrupt sequence number: [`SessionSink::rejoined`]). What was delivered
+    /// may come again under its real numbers, and what lay between is unknown. Ignored by
+    /// default.
+    fn rejoined(&mut self, next: u64) {
+        let _ = next;
+    }
     /// The session ended.
     fn end_of_session(&mut self, next: u64);
     /// End of a burst of datagrams: publish what is staged. `false` stops the loop.
@@ -387,6 +394,7 @@ impl<D: Downstream> SessionSink for Receiving<'_, D> {
             next,
             "the packet this feed joined on had a corrupt header: joined again at message {next}"
         );
+        self.down.rejoined(next);
     }
 
     fn end_of_session(&mut self, next: u64) {
@@ -444,6 +452,32 @@ impl Downstream for Publishing<'_> {
     }
 
     fn gap_lost(&mut self, first: u64, count: u64) {
+        self.feed_gap(first, count);
+    }
+
+    /// The books took the corrupt packet's messages before the numbering restarted: they go
+    /// stale, as after a loss of unknown size (`FeedGap` with count 0).
+    fn rejoined(&mut self, next: u64) {
+        self.feed_gap(next, 0);
+    }
+
+    fn end_of_session(&mut self, _next: u64) {}
+
+    fn flush(&mut self) -> bool {
+        if self.publisher.flush().is_err() {
+            self.stopped = true;
+        }
+        !self.stopped
+    }
+
+    fn stop_requested(&self) -> bool {
+        self.stopped || self.publisher.stop_requested()
+    }
+}
+
+impl Publishing<'_> {
+    /// A market-wide [`EventBody::FeedGap`] at this place in the stream.
+    fn feed_gap(&mut self, first: u64, count: u64) {
         if self.stopped {
             return;
         }
@@ -459,19 +493,6 @@ impl Downstream for Publishing<'_> {
         if self.publisher.publish(&ev, t, t).is_err() {
             self.stopped = true;
         }
-    }
-
-    fn end_of_session(&mut self, _next: u64) {}
-
-    fn flush(&mut self) -> bool {
-        if self.publisher.flush().is_err() {
-            self.stopped = true;
-        }
-        !self.stopped
-    }
-
-    fn stop_requested(&self) -> bool {
-        self.stopped || self.publisher.stop_requested()
     }
 }
 
@@ -628,10 +649,12 @@ pub fn receive_recording<D: Downstream>(
         session_cfg.recovery = false;
     }
     // Joining through a relay: its welcome says where the live path starts, so a first packet
-    // lost on the way is a gap from there, not a later join point that hides the loss.
+    // lost on the way is a gap from there, not a later join point that hides the loss. A
+    // welcome of 0 (a relay that joined mid-session and has relayed nothing yet) says nothing:
+    // the session joins on its first packet.
     if session_cfg.first_sequence.is_none() {
         session_cfg.first_sequence = lines.iter().find_map(|l| match l {
-            OpenLine::Relay(r) => Some(r.welcome().next_seq),
+            OpenLine::Relay(r) => Some(r.welcome().next_seq).filter(|&n| n != 0),
             OpenLine::Udp(_) => None,
         });
     }

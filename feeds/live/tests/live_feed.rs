@@ -753,3 +753,36 @@ fn with_recovery_off_many_lost_gaps_are_counted_exactly_and_the_first_listed() {
     );
     assert!(notes.contains(&rest), "{rest:?} not in {notes:?}");
 }
+
+/// Joining mid-session on a packet whose sequence number was corrupted upwards: the two
+/// packets after it, far behind it and near each other, join the session again, and the
+/// downstream hears where (the engine's publisher then makes its books stale).
+#[test]
+fn a_join_on_a_corrupt_sequence_number_is_rejoined_and_the_downstream_told() {
+    let a = free_port();
+    let mut cfg = live_config(vec![line(a)], Vec::new());
+    cfg.session.first_sequence = None;
+    cfg.session.recovery = false;
+    cfg.stop_after_silence_ns = Some(1_000_000_000);
+    let bogus = 1_001 | 1 << 40;
+    let ((), live, out) = with_receiver(&cfg, || {
+        let tx = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        tx.send_to(&packet(bogus, &[b"first"]), a).unwrap();
+        for seq in 1_002..1_012u64 {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            tx.send_to(&packet(seq, &[&seq.to_be_bytes()]), a).unwrap();
+        }
+        let eos =
+            ticklane_feeds::moldudp64::MoldPacketBuilder::new(SESSION, 1_012).end_of_session();
+        tx.send_to(&eos, a).unwrap();
+    });
+    assert_eq!(live.session.rejoins, 1, "{:?}", live.notes());
+    assert_eq!(out.rejoined, vec![1_002]);
+    // The packet set aside as evidence (1002) is lost (no recovery, no other line); every
+    // later one is delivered under its number.
+    let seqs: Vec<u64> = out.messages.iter().map(|m| m.0).collect();
+    assert_eq!(seqs[0], bogus);
+    assert_eq!(&seqs[1..], (1_003..1_012).collect::<Vec<_>>());
+    assert_eq!(out.lost, vec![(1_002, 1)]);
+    assert_eq!(out.ended, Some(1_012));
+}

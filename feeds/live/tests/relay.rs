@@ -791,7 +791,6 @@ async fn datagram_mode_an_input_that_stops_early_is_not_an_end_of_session() {
 /// itself never had message 1001) is a gap, reported lost, not a silent later join point.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_receiver_joining_through_a_relay_starts_at_the_welcome_and_sees_a_lost_first_packet() {
-    use ticklane_live::source::{receive, LineSource, LiveConfig, LiveCounters, LiveReport};
     timeout(Duration::from_secs(30), async {
         let relay = Relay::start(Some(TOKEN), None, |_| {}).await;
         for p in packets(1, 1_000) {
@@ -800,26 +799,7 @@ async fn a_receiver_joining_through_a_relay_starts_at_the_welcome_and_sees_a_los
         while relay.stats.snapshot().messages_in < 1_000 {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
-        let config = LiveConfig {
-            lines: vec![LineSource::Relay(
-                relay.client(Some(TOKEN), LiveMode::Stream),
-            )],
-            session: ticklane_feeds::moldudp64::session::SessionConfig {
-                first_sequence: None,
-                ..Default::default()
-            },
-            retransmit: Vec::new(),
-            busy_poll: false,
-            silence_ns: 1_000_000_000,
-            stop_after_silence_ns: Some(8_000_000_000),
-            record: None,
-        };
-        let receiver = tokio::task::spawn_blocking(move || {
-            let mut got = collect::Collect::default();
-            let mut live = LiveReport::default();
-            receive(&config, &mut got, &LiveCounters::default(), &mut live).unwrap();
-            (got, live)
-        });
+        let receiver = join_through(&relay);
         while relay.stats.snapshot().subscribed_total < 1 {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
@@ -837,4 +817,82 @@ async fn a_receiver_joining_through_a_relay_starts_at_the_welcome_and_sees_a_los
     })
     .await
     .unwrap();
+}
+
+/// A relay that itself joined mid-session (`ticklane relay --join`) and has not yet had its
+/// first upstream packet welcomes a subscriber with 0, "not known yet"; a subscriber that
+/// joins (`--join`) then joins on the first packet. (The welcome said 1, and every message
+/// before the relay's first packet was reported lost for good.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn joining_a_relay_before_its_first_packet_loses_nothing() {
+    timeout(Duration::from_secs(30), async {
+        let relay = Relay::start(Some(TOKEN), None, |c| c.first_sequence = None).await;
+        let receiver = join_through(&relay);
+        while relay.stats.snapshot().subscribed_total < 1 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        // The relay joined the exchange's session at message 5001.
+        for p in packets(5_001, 500) {
+            relay.send(RelayInput::Packet(p)).await;
+        }
+        relay.send(RelayInput::EndOfSession(5_501)).await;
+        let (got, live) = receiver.await.unwrap();
+        assert_eq!(got.lost, vec![], "{:?}", live.notes());
+        assert_eq!(got.messages.len(), 500);
+        assert_eq!(got.ended, Some(5_501));
+        relay.stop().await;
+    })
+    .await
+    .unwrap();
+}
+
+/// A per-subscriber queue tokio cannot make is refused when the relay binds (every connection
+/// task panicked on it, and no subscriber was ever admitted).
+#[test]
+fn a_subscriber_queue_out_of_range_is_refused_at_bind() {
+    let cert = tls::self_signed(&names()).unwrap();
+    for queue in [
+        0,
+        ticklane_live::relay::MAX_SUBSCRIBER_QUEUE + 1,
+        usize::MAX,
+    ] {
+        let server = tls::server_config(&cert.cert_pem, &cert.key_pem, None).unwrap();
+        let mut config = RelayConfig::new(
+            "127.0.0.1:0".parse().unwrap(),
+            server,
+            Some(TOKEN.to_owned()),
+            SESSION,
+        );
+        config.subscriber_queue = queue;
+        let e = RelayServer::bind(config).unwrap_err();
+        assert!(e.to_string().contains("subscriber queue"), "{queue}: {e}");
+    }
+}
+
+/// A receive loop that joins mid-session (`--join`) through `relay` in stream mode, on a
+/// blocking thread: what it was handed, and its report.
+fn join_through(
+    relay: &Relay,
+) -> JoinHandle<(collect::Collect, ticklane_live::source::LiveReport)> {
+    use ticklane_live::source::{receive, LineSource, LiveConfig, LiveCounters, LiveReport};
+    let config = LiveConfig {
+        lines: vec![LineSource::Relay(
+            relay.client(Some(TOKEN), LiveMode::Stream),
+        )],
+        session: ticklane_feeds::moldudp64::session::SessionConfig {
+            first_sequence: None,
+            ..Default::default()
+        },
+        retransmit: Vec::new(),
+        busy_poll: false,
+        silence_ns: 1_000_000_000,
+        stop_after_silence_ns: Some(8_000_000_000),
+        record: None,
+    };
+    tokio::task::spawn_blocking(move || {
+        let mut got = collect::Collect::default();
+        let mut live = LiveReport::default();
+        receive(&config, &mut got, &LiveCounters::default(), &mut live).unwrap();
+        (got, live)
+    })
 }

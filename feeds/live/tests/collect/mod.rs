@@ -8,6 +8,8 @@ pub struct Collect {
     pub messages: Vec<(u64, Vec<u8>)>,
     pub lost: Vec<(u64, u64)>,
     pub ended: Option<u64>,
+    /// Where the session was joined again ([`Downstream::rejoined`]).
+    pub rejoined: Vec<u64>,
 }
 
 impl Downstream for Collect {
@@ -17,6 +19,9 @@ impl Downstream for Collect {
     }
     fn gap_lost(&mut self, first: u64, count: u64) {
         self.lost.push((first, count));
+    }
+    fn rejoined(&mut self, next: u64) {
+        self.rejoined.push(next);
     }
     fn end_of_session(&mut self, next: u64) {
         self.ended = Some(next);
