@@ -155,8 +155,9 @@ impl RiskLimits {
         Ok(limits)
     }
 
-    /// Checks that no dollar limit is negative and that the daily loss limit, if set, is
-    /// above zero.
+    /// Checks that no dollar limit is negative, and that no limit set would refuse every
+    /// order (a zero quantity, position, notional, exposure, rate or daily loss: leave a limit
+    /// out for none).
     pub fn validate(&self) -> Result<(), RiskConfigError> {
         for (field, v) in [
             ("max_order_notional", self.max_order_notional),
@@ -172,11 +173,32 @@ impl RiskLimits {
         if self.daily_loss_limit.is_some_and(|d| units(d) <= 0) {
             return Err(RiskConfigError::ZeroDailyLoss);
         }
+        let zero_shares = [
+            ("max_order_qty", self.max_order_qty.map(u64::from)),
+            ("max_position", self.max_position),
+        ];
+        let zero_dollars = [
+            ("max_order_notional", self.max_order_notional),
+            ("max_gross_exposure", self.max_gross_exposure),
+        ]
+        .map(|(field, v)| (field, v.map(|d| u64::from(units(d) > 0))));
+        for (field, v) in zero_shares.into_iter().chain(zero_dollars) {
+            if v == Some(0) {
+                return Err(RiskConfigError::OutOfRange {
+                    field,
+                    value: 0,
+                    why: "0 (a dollar amount: below $0.0001) would refuse every order (leave \
+                          it out for no limit)",
+                });
+            }
+        }
         if let Some(bps) = self.price_band_bps.filter(|&b| b >= 10_000) {
             return Err(RiskConfigError::OutOfRange {
                 field: "price_band_bps",
                 value: u64::from(bps),
-                why: "a band of 100% or more lets any sell price through (use 1..=9999)",
+                why:
+                    "a band of 100% or more lets any sell price through (use 0..=9999; 0: no worse \
+                      than the reference)",
             });
         }
         if self.max_orders_per_sec == Some(0) {

@@ -472,11 +472,18 @@ fn limits_parse_from_toml_and_refuse_unknown_keys() {
         Err(RiskConfigError::ZeroDailyLoss)
     ));
     assert!(RiskLimits::from_toml_str("daily_loss_limit = 0.0001").is_ok());
-    assert!(RiskLimits::from_toml_str("max_order_notional = 0").is_ok());
-    // A band of 100% or more, or a rate of 0, is refused by name.
+    // A band of 100% or more is refused by name, as is any limit that would refuse every
+    // order: a rate, quantity, position, notional or exposure of 0 (a dollar amount below the
+    // price unit, $0.0001, is 0 to the gate). They were accepted, and every order refused.
     for (toml, field) in [
         ("price_band_bps = 10000", "price_band_bps"),
         ("max_orders_per_sec = 0", "max_orders_per_sec"),
+        ("max_order_qty = 0", "max_order_qty"),
+        ("max_position = 0", "max_position"),
+        ("max_order_notional = 0", "max_order_notional"),
+        ("max_order_notional = 0.00009", "max_order_notional"),
+        ("max_gross_exposure = 0", "max_gross_exposure"),
+        ("max_gross_exposure = \"0.00001\"", "max_gross_exposure"),
     ] {
         match RiskLimits::from_toml_str(toml) {
             Err(e @ RiskConfigError::OutOfRange { .. }) => {
@@ -485,7 +492,13 @@ fn limits_parse_from_toml_and_refuse_unknown_keys() {
             other => panic!("{toml}: {other:?}"),
         }
     }
-    assert!(RiskLimits::from_toml_str("price_band_bps = 9999\nmax_orders_per_sec = 1").is_ok());
+    assert!(RiskLimits::from_toml_str(
+        "price_band_bps = 9999\nmax_orders_per_sec = 1\nmax_order_qty = 1\nmax_position = 1\n\
+         max_order_notional = 0.0001\nmax_gross_exposure = 0.0001"
+    )
+    .is_ok());
+    // A band of 0 is a limit: no worse than the reference.
+    assert!(RiskLimits::from_toml_str("price_band_bps = 0").is_ok());
 }
 
 #[test]
