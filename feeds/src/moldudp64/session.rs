@@ -137,11 +137,12 @@ pub trait SessionSink {
     fn end_of_session(&mut self, next: u64);
     /// The session was joined again at `next` (the messages delivered before came from a
     /// packet with a corrupt sequence number; see [`SessionConfig::first_sequence`]): the
-    /// numbering restarts there, below what was delivered, and the next output is message
-    /// `next` or a loss from it. What was delivered before may be delivered again, and what
+    /// numbering restarts there (below what was delivered, unless another session replaced
+    /// the join: then wherever that session is), and the next output is message `next` or a
+    /// loss from it. What was delivered before may be delivered again, and what
     /// lay between is unknown: a book fed from the session should be taken as stale. Only
-    /// while joining mid-session, never after a later packet agreed with the join. Ignored by
-    /// default.
+    /// while joining mid-session, never after a later packet agreed with the join, and only
+    /// once a message or a loss has reached the sink since the join: a join moved before any output is not reported. Ignored by default.
     fn rejoined(&mut self, next: u64) {
         let _ = next;
     }
@@ -201,7 +202,8 @@ pub struct SessionStats {
     pub implausible_sequence: u64,
     /// Times what the first packet set (session id, sequence number or both) was replaced
     /// because the packets after it disagreed with it (see [`SessionConfig::first_sequence`]);
-    /// only the replacements of a sequence number reach [`SessionSink::rejoined`].
+    /// only the replacements of a sequence number, after something was output, reach
+    /// [`SessionSink::rejoined`].
     pub rejoins: u64,
     /// `end_of_session` has been emitted.
     pub end_of_session: bool,
@@ -366,6 +368,9 @@ pub struct MoldUdp64Session {
     probation_session: bool,
     /// The sequence number was joined on the first packet and no later packet has agreed yet.
     probation_sequence: bool,
+    /// Where the session was joined (or last joined again): while `expected` is still there,
+    /// nothing has reached the sink, and a rejoin has nothing to take back.
+    joined_at: u64,
     /// The packets in a row that disagreed with a locked or joined state on probation, and
     /// agreed with each other.
     rejoin_suspect: Option<RejoinSuspect>,
@@ -459,6 +464,7 @@ impl MoldUdp64Session {
             suspect: None,
             probation_session: false,
             probation_sequence: false,
+            joined_at: 0,
             rejoin_suspect: None,
             stats: SessionStats::default(),
             config,
@@ -526,6 +532,7 @@ impl MoldUdp64Session {
         if self.expected.is_none() {
             self.expected = Some(pkt.sequence());
             self.highest = pkt.sequence();
+            self.joined_at = pkt.sequence();
             self.probation_sequence = true;
         }
         if !self.ended && self.eos_at.is_none() {
@@ -631,10 +638,15 @@ impl MoldUdp64Session {
             self.free.clear();
             self.free.extend((0..self.slots.len()).rev());
             let at = suspect.first;
+            let output = self.expected != Some(self.joined_at);
             self.expected = Some(at);
             self.highest = at;
+            self.joined_at = at;
             self.suspect = None;
-            sink.rejoined(at);
+            if output {
+                // Only a stream that reached the sink has something to take back.
+                sink.rejoined(at);
+            }
         }
         self.probation_session = false;
         self.probation_sequence = false;
@@ -1793,6 +1805,27 @@ mod tests {
         assert_eq!(t.s.stats().rejoins, 0);
 
         // A corrupt session id: `a_corrupt_session_id_keeps_the_numbering`.
+    }
+
+    #[test]
+    fn a_join_moved_before_any_output_is_not_reported_as_a_rejoin() {
+        // Joined on a heartbeat with a corrupt sequence number: nothing reached the sink, so
+        // moving the join takes nothing back (no `rejoined`, which tells a downstream that what
+        // it was given may come again and its books are stale), but it is counted.
+        let mut t = T::new(SessionConfig {
+            first_sequence: None,
+            ..cfg()
+        });
+        let bogus = 100 | 1 << 50;
+        assert_eq!(t.pkt(0, &hb(bogus), 0), vec![]);
+        assert_eq!(t.pkt(0, &data(100, 1), 0), vec![]);
+        assert_eq!(t.pkt(0, &hb(101), 0), vec![]);
+        assert_eq!(t.s.stats().rejoins, 1);
+        assert_eq!(t.s.expected(), Some(100));
+        // Message 100 came in the evidence (set aside as a duplicate): line B's copy delivers
+        // it, and the stream goes on.
+        assert_eq!(t.pkt(1, &data(100, 2), 0), msgs(100..102, 1));
+        assert_eq!(t.pkt(0, &data(102, 1), 0), msgs(102..103, 0));
     }
 
     #[test]
