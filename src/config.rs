@@ -58,8 +58,18 @@ impl DemoConfig {
         if cfg.session.messages == 0 {
             bail!("{origin}: session.messages: must be at least 1");
         }
-        if cfg.book.order_capacity == 0 || cfg.book.order_capacity > 1 << 30 {
-            bail!("{origin}: book.order_capacity: must be between 1 and 2^30");
+        // At least the day's fixed structure, at most 2^30 (it is generated in memory): checked
+        // here, where the error can name the key (too few failed only once the demo ran, naming
+        // neither; too many aborted the process on a failed allocation).
+        let s = &cfg.session;
+        crate::run_config::check_generated_messages(s.seed, s.messages, s.instruments)
+            .map_err(|why| anyhow::anyhow!("{origin}: session.messages: {why}"))?;
+        let max = crate::run_config::MAX_ORDER_CAPACITY;
+        if cfg.book.order_capacity == 0 || cfg.book.order_capacity > max {
+            bail!(
+                "{origin}: book.order_capacity: must be between 1 and 2^24 = {max} (a pre-size: \
+                 the index grows past it when more orders are live)"
+            );
         }
         Ok(cfg)
     }
@@ -88,6 +98,65 @@ mod tests {
         assert_eq!(c.session.messages, 2_000_000);
         assert_eq!(c.session.instruments, 64);
         assert_eq!(c.book.order_capacity, 65_536);
+    }
+
+    /// A session too small for the day's structure, or larger than 2^30 messages, is refused
+    /// on load naming the file and the key (too few failed later naming neither; 10^18 aborted
+    /// the process on a failed allocation); so is an order capacity past 2^24 (2^30 was
+    /// accepted: about 64 GB).
+    #[test]
+    fn session_size_and_order_capacity_are_bounded_on_load() {
+        let doc = |messages: &str, capacity: &str| {
+            format!(
+                "[session]\nseed = 1\nmessages = {messages}\ninstruments = 2\n\
+                 [book]\norder_capacity = {capacity}\n"
+            )
+        };
+        for (messages, capacity, key) in [
+            (
+                "10",
+                "1",
+                "session.messages: messages = 10 is below the minimum",
+            ),
+            (
+                "1_000_000_000_000_000_000",
+                "1",
+                "session.messages: 1000000000000000000 is more",
+            ),
+            ("1_073_741_825", "1", "session.messages"),
+            ("1_000", "16_777_217", "book.order_capacity"),
+            ("1_000", "1_073_741_824", "book.order_capacity"),
+            ("1_000", "0", "book.order_capacity"),
+        ] {
+            let e = DemoConfig::parse(&doc(messages, capacity), "demo.toml").unwrap_err();
+            let msg = format!("{e:#}");
+            assert!(msg.starts_with("demo.toml: "), "{msg}");
+            assert!(msg.contains(key), "{key}: {msg}");
+        }
+        let ok = DemoConfig::parse(&doc("1_073_741_824", "16_777_216"), "t").unwrap();
+        assert_eq!(ok.session.messages, 1 << 30);
+        assert_eq!(ok.book.order_capacity, 1 << 24);
+    }
+
+    /// A session too large for memory is an error from the generator, not an abort of the
+    /// process (`Vec::with_capacity` aborted on the failed allocation).
+    #[test]
+    fn a_generated_session_too_large_for_memory_is_an_error() {
+        use ticklane_feeds::synth::{generate_framed, SynthConfig, SynthError};
+        for messages in [
+            1_000_000_000_000_000,
+            1_000_000_000_000_000_000,
+            u64::MAX / 2,
+        ] {
+            let e = generate_framed(SynthConfig {
+                seed: 1,
+                messages,
+                instruments: 2,
+            })
+            .unwrap_err();
+            assert!(matches!(e, SynthError::OutOfMemory { .. }), "{e}");
+            assert!(e.to_string().contains("cannot reserve"), "{e}");
+        }
     }
 
     #[test]

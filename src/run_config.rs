@@ -14,6 +14,73 @@ pub const RUN_DEFAULT: &str = include_str!("../config/run.toml");
 /// The embedded default of `ticklane paper`: `config/paper.toml`.
 pub const PAPER_DEFAULT: &str = include_str!("../config/paper.toml");
 
+/// The most messages a generated session may have (`source.generate.messages`, and the demo's
+/// `session.messages`): 2^30 = 1,073,741,824, more than twice a NASDAQ day. The session is
+/// generated in memory, about 31 bytes a message: 34 GB at the bound.
+pub const MAX_GENERATED_MESSAGES: u64 = 1 << 30;
+
+/// The most live orders a lane's book index may be sized for (`engine.order_capacity`, and the
+/// demo's `book.order_capacity`): 2^24 = 16,777,216, about 1 GB of memory per lane. It is a
+/// pre-size, not a limit: the index grows past it when more orders are live.
+pub const MAX_ORDER_CAPACITY: usize = 1 << 24;
+
+/// Checks the size of a generated session: at least what the day's fixed structure needs for
+/// `instruments` (system events, directory, crosses: the generator's own check, which is cheap,
+/// run here so that the error can name the key) and at most [`MAX_GENERATED_MESSAGES`]. The
+/// error is the reason alone; the caller names the key.
+pub fn check_generated_messages(seed: u64, messages: u64, instruments: u16) -> Result<(), String> {
+    if messages > MAX_GENERATED_MESSAGES {
+        return Err(format!(
+            "{messages} is more than a generated session may have, 2^30 = {MAX_GENERATED_MESSAGES} \
+             (it is generated in memory, about 31 bytes a message)"
+        ));
+    }
+    ticklane_feeds::synth::SessionGenerator::new(ticklane_feeds::synth::SynthConfig {
+        seed,
+        messages,
+        instruments,
+    })
+    .map(drop)
+    .map_err(|e| e.to_string())
+}
+
+/// A UDP feed address, `udp://ADDR:PORT[@IFACE]`: the socket address and the interface (an IPv4
+/// address) to join a multicast group on.
+pub fn udp_address(
+    url: &str,
+) -> anyhow::Result<(std::net::SocketAddr, Option<std::net::Ipv4Addr>)> {
+    let Some(rest) = url.strip_prefix("udp://") else {
+        bail!("`{url}`: expected udp://ADDR:PORT[@IFACE]");
+    };
+    let (addr, iface) = match rest.split_once('@') {
+        Some((a, i)) => (
+            a,
+            Some(
+                i.parse::<std::net::Ipv4Addr>()
+                    .with_context(|| format!("`{url}`: interface `{i}` is not an IPv4 address"))?,
+            ),
+        ),
+        None => (rest, None),
+    };
+    let addr: std::net::SocketAddr = addr
+        .parse()
+        .with_context(|| format!("`{url}`: `{addr}` is not ADDR:PORT"))?;
+    Ok((addr, iface))
+}
+
+/// A recording's flush policy: `block`, `records:N` or `manual`.
+pub fn flush_policy(s: &str) -> anyhow::Result<ticklane_replay::FlushPolicy> {
+    use ticklane_replay::FlushPolicy;
+    Ok(match s {
+        "block" => FlushPolicy::EveryBlock,
+        "manual" => FlushPolicy::Manual,
+        _ => match s.strip_prefix("records:").map(str::parse::<u64>) {
+            Some(Ok(records)) if records > 0 => FlushPolicy::Interval { records },
+            _ => bail!("record flush `{s}`: expected block, records:N (N >= 1) or manual"),
+        },
+    })
+}
+
 /// A whole run configuration.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -171,6 +238,75 @@ impl VenueConfig {
                 self.latency
             );
         }
+        let dist = |median_ns: u64| LogNormal {
+            median_ns,
+            sigma: self.latency_sigma,
+            min_ns: median_ns / 10,
+            max_ns: median_ns.saturating_mul(100).max(1),
+        };
+        let (e, r, seed) = (dist(entry), dist(response), self.latency_seed);
+        // Checked whatever the model, like the model's name (a sigma of -1 passed under
+        // `constant` and failed the day the model became `lognormal`).
+        LogNormalLatency::new(seed, e, r).context("venue.latency_sigma")?;
+        let max_fee = PerShareFees::MAX_PER_SHARE;
+        for (key, fee) in [
+            ("maker_fee_per_share", self.maker_fee_per_share),
+            ("taker_fee_per_share", self.taker_fee_per_share),
+        ] {
+            if !(-max_fee..=max_fee).contains(&fee) {
+                bail!(
+                    "venue.{key}: {fee} is outside -{max_fee}..={max_fee} (price units of \
+                     $0.0001 a share: at most $1 a share, paid or rebated)"
+                );
+            }
+        }
+        if self.kind == "touch" {
+            // The touch venue has no latency, fees or queue model to set: a value other than
+            // the default would be ignored without a word.
+            let d = Self::default();
+            const NO_LATENCY: &str = "the touch venue has no latency (use kind = \"paper\")";
+            const NO_QUEUE: &str = "the touch venue has its own queue model (the displayed \
+                                    quantity ahead on arrival; use kind = \"paper\")";
+            const NO_FEES: &str = "the touch venue charges no fees (use kind = \"paper\")";
+            for (key, set, why) in [
+                (
+                    "maker_fee_per_share",
+                    self.maker_fee_per_share != d.maker_fee_per_share,
+                    NO_FEES,
+                ),
+                (
+                    "taker_fee_per_share",
+                    self.taker_fee_per_share != d.taker_fee_per_share,
+                    NO_FEES,
+                ),
+                ("latency", self.latency != d.latency, NO_LATENCY),
+                (
+                    "entry_latency_us",
+                    self.entry_latency_us != d.entry_latency_us,
+                    NO_LATENCY,
+                ),
+                (
+                    "response_latency_us",
+                    self.response_latency_us != d.response_latency_us,
+                    NO_LATENCY,
+                ),
+                (
+                    "latency_sigma",
+                    self.latency_sigma.to_bits() != d.latency_sigma.to_bits(),
+                    NO_LATENCY,
+                ),
+                (
+                    "latency_seed",
+                    self.latency_seed != d.latency_seed,
+                    NO_LATENCY,
+                ),
+                ("queue", self.queue != d.queue, NO_QUEUE),
+            ] {
+                if set {
+                    bail!("venue.{key}: {why}; leave it out");
+                }
+            }
+        }
         match (self.kind.as_str(), self.latency.as_str()) {
             ("touch", _) => Ok(Arc::new(move |_| {
                 Box::new(RiskedVenue::new(TouchVenue::new(), gate())) as Box<dyn Venue>
@@ -183,14 +319,6 @@ impl VenueConfig {
                 paper_venue(latency, fees, queue, gate())
             })),
             ("paper", "lognormal") => {
-                let dist = |median_ns: u64| LogNormal {
-                    median_ns,
-                    sigma: self.latency_sigma,
-                    min_ns: median_ns / 10,
-                    max_ns: median_ns.saturating_mul(100).max(1),
-                };
-                let (e, r, seed) = (dist(entry), dist(response), self.latency_seed);
-                LogNormalLatency::new(seed, e, r).context("venue.latency_sigma")?;
                 Ok(Arc::new(move |_lane| {
                     // The same seed in every lane: each strategy draws from its own generator
                     // (seeded from the seed and its id), whatever lane it runs on.
@@ -486,6 +614,7 @@ impl RunConfig {
             if l.client_cert.is_some() != l.client_key.is_some() {
                 bail!("{origin}: source.live.client_cert and client_key go together");
             }
+            Self::validate_live(l, origin)?;
         }
         if let Some(g) = &self.source.generate {
             if g.messages == 0 {
@@ -544,8 +673,11 @@ impl RunConfig {
                 e.panic_policy
             );
         }
-        if e.order_capacity == 0 || e.order_capacity > 1 << 30 {
-            bail!("{origin}: engine.order_capacity: must be between 1 and 2^30");
+        if e.order_capacity == 0 || e.order_capacity > MAX_ORDER_CAPACITY {
+            bail!(
+                "{origin}: engine.order_capacity: must be between 1 and 2^24 = {MAX_ORDER_CAPACITY} \
+                 (a pre-size: the index grows past it when more orders are live)"
+            );
         }
         if book_scope(&e.books).is_none() {
             bail!(
@@ -570,6 +702,26 @@ impl RunConfig {
                 if sym.trim().is_empty() || Symbol::new(sym).is_none() {
                     bail!("{origin}: strategy[{i}].symbols: `{sym}` is not a symbol (1 to 8 characters)");
                 }
+                // A feed's symbols are upper case, with digits and punctuation such as
+                // `BRK.A`, `ABR-D`, `ZWZZT+` or `ACAMU=`, and never a space inside the name:
+                // anything else matches no instrument, and the strategy would do nothing.
+                if let Some(c) = sym
+                    .chars()
+                    .find(|c| c.is_whitespace() || c.is_control() || c.is_ascii_lowercase())
+                {
+                    let what = if c.is_ascii_lowercase() {
+                        "a lower-case letter"
+                    } else if c.is_whitespace() {
+                        "a space"
+                    } else {
+                        "a control character"
+                    };
+                    bail!(
+                        "{origin}: strategy[{i}].symbols: {sym:?} is not a symbol: it has {what} \
+                         ({c:?}); a feed's symbols are upper case (letters, digits, . - + = ...) \
+                         with no spaces, and match exactly"
+                    );
+                }
             }
             if let Some(l) = s.lane {
                 if l >= e.lanes {
@@ -582,6 +734,95 @@ impl RunConfig {
         }
         if self.strategies.len() > 64 * usize::from(e.lanes) {
             bail!("{origin}: strategy: at most 64 strategies per lane");
+        }
+        // Last: it builds the generator (cheap), so every other key is checked first.
+        if let Some(g) = &self.source.generate {
+            check_generated_messages(g.seed, g.messages, g.instruments)
+                .map_err(|why| anyhow::anyhow!("{origin}: source.generate.messages: {why}"))?;
+        }
+        Ok(())
+    }
+
+    /// `[source.live]`: every key set must do something with the feed given (a QUIC key on a
+    /// UDP feed, a recording setting without a recording, were ignored without a word), and
+    /// the values that were only checked when the feed started are checked here.
+    fn validate_live(l: &LiveFeedConfig, origin: &str) -> anyhow::Result<()> {
+        let quic = l.feed.starts_with("quic://");
+        if !quic {
+            udp_address(&l.feed).with_context(|| format!("{origin}: source.live.feed"))?;
+            for (key, set) in [
+                ("ca", l.ca.is_some()),
+                ("client_cert", l.client_cert.is_some()),
+                ("client_key", l.client_key.is_some()),
+                ("token_env", l.token_env.is_some()),
+                ("quic_stream", l.quic_stream),
+            ] {
+                if set {
+                    bail!(
+                        "{origin}: source.live.{key}: only for a quic:// feed (source.live.feed \
+                         is `{}`)",
+                        l.feed
+                    );
+                }
+            }
+        }
+        if let Some(b) = &l.line_b {
+            if quic {
+                bail!(
+                    "{origin}: source.live.line_b: a QUIC relay is one line (the relay \
+                     arbitrates lines A and B upstream)"
+                );
+            }
+            udp_address(b).with_context(|| format!("{origin}: source.live.line_b"))?;
+        }
+        if l.record.is_none() {
+            for (key, set) in [
+                ("record_flush", l.record_flush.is_some()),
+                ("record_ring_mb", l.record_ring_mb.is_some()),
+            ] {
+                if set {
+                    bail!(
+                        "{origin}: source.live.{key}: there is no recording to set it for (set \
+                         source.live.record, or leave it out)"
+                    );
+                }
+            }
+        }
+        if let Some(f) = &l.record_flush {
+            flush_policy(f).with_context(|| format!("{origin}: source.live.record_flush"))?;
+        }
+        if let Some(mb) = l.record_ring_mb.filter(|mb| !(1..=4096).contains(mb)) {
+            bail!("{origin}: source.live.record_ring_mb: {mb} MiB: expected 1 to 4096");
+        }
+        if let Some(s) = &l.session {
+            if s.len() > 10 || !s.is_ascii() {
+                bail!(
+                    "{origin}: source.live.session: a MoldUDP64 session is at most 10 ASCII \
+                     characters, got `{s}`"
+                );
+            }
+        }
+        if l.grace_us.checked_mul(1_000).is_none() {
+            bail!(
+                "{origin}: source.live.grace_us: {} µs is longer than u64 nanoseconds hold",
+                l.grace_us
+            );
+        }
+        if l.request_timeout_ms.checked_mul(1_000_000).is_none() {
+            bail!(
+                "{origin}: source.live.request_timeout_ms: {} ms is longer than u64 nanoseconds \
+                 hold",
+                l.request_timeout_ms
+            );
+        }
+        if let Some(s) = l
+            .stop_after_silence_s
+            .filter(|s| !(s.is_finite() && *s > 0.0))
+        {
+            bail!(
+                "{origin}: source.live.stop_after_silence_s: {s} is not a number of seconds above \
+                 0 (0 would end the run at once; leave it out never to stop on silence)"
+            );
         }
         Ok(())
     }
@@ -682,7 +923,7 @@ mod tests {
         RunConfig::parse(s, "t")
     }
 
-    const BASE: &str = "[source.generate]\nseed = 1\nmessages = 10\ninstruments = 4\n";
+    const BASE: &str = "[source.generate]\nseed = 1\nmessages = 1000\ninstruments = 4\n";
 
     #[test]
     fn embedded_default_is_valid_and_places_its_strategies() {
@@ -698,6 +939,7 @@ mod tests {
             ("run.toml", RUN_DEFAULT),
             ("latency.toml", include_str!("../config/latency.toml")),
             ("paper.toml", PAPER_DEFAULT),
+            ("live.toml", include_str!("../config/live.toml")),
         ] {
             let c = RunConfig::parse(text, name).unwrap();
             assert_eq!(c.strategies.len(), 4, "{name}");
@@ -742,6 +984,271 @@ mod tests {
         for (text, key) in cases {
             let e = parse(&text).unwrap_err();
             assert!(format!("{e:#}").contains(key), "{key}: {e:#}");
+        }
+    }
+
+    /// Every case is refused, and the error starts with the file and names the key.
+    fn refused(cases: &[(String, &str)]) {
+        for (text, key) in cases {
+            let e = parse(text).unwrap_err();
+            let msg = format!("{e:#}");
+            assert!(msg.starts_with("t: "), "{msg}");
+            assert!(msg.contains(key), "{key}: {msg}");
+        }
+    }
+
+    /// The touch venue has no latency, fees or queue model: setting one was ignored without a
+    /// word. A negative or non-finite sigma was accepted under the constant model (refused
+    /// only under lognormal), and fees had no bound (`i64::MAX` saturated every P&L).
+    #[test]
+    fn venue_settings_that_would_be_ignored_or_overflow_are_refused() {
+        let v = |body: &str| format!("{BASE}[venue]\n{body}\n");
+        refused(&[
+            (
+                v("kind = \"touch\"\nmaker_fee_per_share = -20"),
+                "venue.maker_fee_per_share: the touch venue charges no fees",
+            ),
+            (
+                v("kind = \"touch\"\ntaker_fee_per_share = 30"),
+                "venue.taker_fee_per_share: the touch venue charges no fees",
+            ),
+            (
+                v("kind = \"touch\"\nlatency = \"lognormal\""),
+                "venue.latency: the touch venue has no latency",
+            ),
+            (
+                v("kind = \"touch\"\nentry_latency_us = 5"),
+                "venue.entry_latency_us",
+            ),
+            (
+                v("kind = \"touch\"\nresponse_latency_us = 5"),
+                "venue.response_latency_us",
+            ),
+            (
+                v("kind = \"touch\"\nlatency_sigma = 0.9"),
+                "venue.latency_sigma",
+            ),
+            (
+                v("kind = \"touch\"\nlatency_seed = 9"),
+                "venue.latency_seed",
+            ),
+            (
+                v("kind = \"touch\"\nqueue = \"trade-through\""),
+                "venue.queue",
+            ),
+            (v("latency_sigma = -1.0"), "venue.latency_sigma"),
+            (v("latency_sigma = nan"), "venue.latency_sigma"),
+            (v("latency_sigma = inf"), "venue.latency_sigma"),
+            (
+                v("kind = \"touch\"\nlatency_sigma = -1.0"),
+                "venue.latency_sigma",
+            ),
+            (
+                v("maker_fee_per_share = 9223372036854775807"),
+                "venue.maker_fee_per_share: 9223372036854775807 is outside -10000..=10000",
+            ),
+            (
+                v("taker_fee_per_share = -9223372036854775808"),
+                "venue.taker_fee_per_share",
+            ),
+            (
+                v("maker_fee_per_share = -10001"),
+                "venue.maker_fee_per_share",
+            ),
+            (
+                v("taker_fee_per_share = 10001"),
+                "venue.taker_fee_per_share",
+            ),
+        ]);
+        // The defaults written out, and a touch venue with nothing else, load; as do fees of
+        // $1 a share either way and a sigma of 0 (a constant latency drawn as lognormal).
+        for ok in [
+            v("kind = \"touch\""),
+            v(
+                "kind = \"touch\"\nlatency = \"constant\"\nentry_latency_us = 20\n\
+               response_latency_us = 20\nlatency_sigma = 0.5\nlatency_seed = 1\n\
+               queue = \"exact\"\nmaker_fee_per_share = 0\ntaker_fee_per_share = 0",
+            ),
+            v("maker_fee_per_share = -10000\ntaker_fee_per_share = 10000"),
+            v("latency = \"lognormal\"\nlatency_sigma = 0.0"),
+        ] {
+            parse(&ok).unwrap();
+        }
+    }
+
+    /// A risk limit of 0 would refuse every order: refused on load through the run
+    /// configuration too, naming the limit.
+    #[test]
+    fn risk_limits_that_refuse_every_order_are_refused_on_load() {
+        let r = |body: &str| format!("{BASE}[risk]\n{body}\n");
+        refused(&[
+            (r("max_order_qty = 0"), "max_order_qty"),
+            (r("max_position = 0"), "max_position"),
+            (r("max_order_notional = 0"), "max_order_notional"),
+            (r("max_order_notional = 0.00009"), "max_order_notional"),
+            (r("max_gross_exposure = 0"), "max_gross_exposure"),
+        ]);
+        parse(&r("price_band_bps = 0")).unwrap();
+    }
+
+    /// A generated session too small for the day's structure failed once the run had started,
+    /// naming neither file nor key; 10^18 messages aborted the process on a failed allocation.
+    /// An order capacity of 2^30 (about 64 GB a lane) was accepted.
+    #[test]
+    fn session_size_and_order_capacity_are_bounded() {
+        let g = |messages: &str| {
+            format!("[source.generate]\nseed = 1\nmessages = {messages}\ninstruments = 4\n")
+        };
+        let cap = |n: &str| format!("{BASE}[engine]\norder_capacity = {n}\n");
+        refused(&[
+            (
+                g("10"),
+                "source.generate.messages: messages = 10 is below the minimum",
+            ),
+            (
+                g("1_000_000_000_000_000_000"),
+                "source.generate.messages: 1000000000000000000 is more than",
+            ),
+            (g("1_073_741_825"), "source.generate.messages"),
+            (
+                cap("16_777_217"),
+                "engine.order_capacity: must be between 1 and 2^24",
+            ),
+            (cap("1_073_741_824"), "engine.order_capacity"),
+            (cap("0"), "engine.order_capacity"),
+        ]);
+        assert_eq!(
+            parse(&g("1_073_741_824"))
+                .unwrap()
+                .source
+                .generate
+                .unwrap()
+                .messages,
+            MAX_GENERATED_MESSAGES
+        );
+        assert_eq!(
+            parse(&cap("16_777_216")).unwrap().engine.order_capacity,
+            MAX_ORDER_CAPACITY
+        );
+        // The smallest session the generator takes loads, and one less is refused.
+        let minimum = (1..200u64)
+            .find(|&m| check_generated_messages(1, m, 4).is_ok())
+            .unwrap();
+        parse(&g(&minimum.to_string())).unwrap();
+        assert!(parse(&g(&(minimum - 1).to_string())).is_err());
+    }
+
+    /// `[source.live]` keys that would do nothing with the feed given, and values that were
+    /// checked only once the feed started (or never: a silence of 0 ended the run at once).
+    #[test]
+    fn live_keys_that_would_do_nothing_are_refused_on_load() {
+        let udp = |body: &str| format!("[source.live]\nfeed = \"udp://127.0.0.1:9\"\n{body}\n");
+        let quic = |body: &str| format!("[source.live]\nfeed = \"quic://127.0.0.1:9\"\n{body}\n");
+        refused(&[
+            (
+                udp("record_flush = \"block\""),
+                "source.live.record_flush: there is no recording",
+            ),
+            (
+                udp("record_ring_mb = 64"),
+                "source.live.record_ring_mb: there is no recording",
+            ),
+            (
+                udp("ca = \"ca.pem\""),
+                "source.live.ca: only for a quic:// feed",
+            ),
+            (
+                udp("client_cert = \"c.pem\"\nclient_key = \"k.pem\""),
+                "source.live.client_cert: only for a quic:// feed",
+            ),
+            (
+                udp("token_env = \"T\""),
+                "source.live.token_env: only for a quic:// feed",
+            ),
+            (
+                udp("quic_stream = true"),
+                "source.live.quic_stream: only for a quic:// feed",
+            ),
+            (quic("line_b = \"udp://127.0.0.1:8\""), "source.live.line_b"),
+            (
+                udp("stop_after_silence_s = 0"),
+                "source.live.stop_after_silence_s: 0 is not a number of seconds above 0",
+            ),
+            (
+                udp("stop_after_silence_s = -1.0"),
+                "source.live.stop_after_silence_s",
+            ),
+            (
+                udp("stop_after_silence_s = nan"),
+                "source.live.stop_after_silence_s",
+            ),
+            (
+                udp("record = \"x.cap\"\nrecord_flush = \"sometimes\""),
+                "source.live.record_flush: record flush `sometimes`",
+            ),
+            (
+                udp("record = \"x.cap\"\nrecord_ring_mb = 4097"),
+                "source.live.record_ring_mb: 4097 MiB",
+            ),
+            (udp("session = \"ELEVENCHARS\""), "source.live.session"),
+            (udp("grace_us = 18446744073709552"), "source.live.grace_us"),
+            (
+                udp("request_timeout_ms = 18446744073710"),
+                "source.live.request_timeout_ms",
+            ),
+            (
+                "[source.live]\nfeed = \"udp://nowhere\"\n".to_string(),
+                "source.live.feed: `udp://nowhere`",
+            ),
+            (
+                "[source.live]\nfeed = \"udp://239.1.1.1:9@eth0\"\n".to_string(),
+                "source.live.feed",
+            ),
+            (udp("line_b = \"udp://x\""), "source.live.line_b"),
+        ]);
+        for ok in [
+            udp("record = \"x.cap\"\nrecord_flush = \"records:100\"\nrecord_ring_mb = 8"),
+            udp("line_b = \"udp://239.1.1.1:8@10.0.0.1\"\nstop_after_silence_s = 0.5"),
+            quic(
+                "ca = \"ca.pem\"\ntoken_env = \"T\"\nclient_cert = \"c.pem\"\n\
+                 client_key = \"k.pem\"\nquic_stream = true",
+            ),
+        ] {
+            parse(&ok).unwrap();
+        }
+    }
+
+    /// A symbol with a space, a control character or a lower-case letter matches no
+    /// instrument of a feed: the strategy was accepted and did nothing. The punctuation real
+    /// symbols use is accepted.
+    #[test]
+    fn symbols_a_feed_never_sends_are_refused() {
+        let s = |sym: &str| {
+            let sym = toml::Value::String(sym.to_string());
+            format!("{BASE}[[strategy]]\nname = \"a\"\nkind = \"k\"\nsymbols = [\"MSFT\", {sym}]\n")
+        };
+        refused(&[
+            (
+                s(" AAPL"),
+                "strategy[0].symbols: \" AAPL\" is not a symbol: it has a space",
+            ),
+            (s("AAPL "), "strategy[0].symbols"),
+            (s("AA PL"), "strategy[0].symbols"),
+            (
+                s("aapl"),
+                "strategy[0].symbols: \"aapl\" is not a symbol: it has a lower-case letter",
+            ),
+            (s("Aapl"), "strategy[0].symbols"),
+            (s("AAPL\t"), "strategy[0].symbols"),
+            (
+                s("AA\u{1}PL"),
+                "strategy[0].symbols: \"AA\\u{1}PL\" is not a symbol: it has a control",
+            ),
+        ]);
+        for sym in [
+            "AAPL", "BRK.A", "ABR-D", "ZWZZT+", "ACAMU=", "GOOGL", "ZXZZT", "A1", "*",
+        ] {
+            parse(&s(sym)).unwrap();
         }
     }
 
@@ -837,7 +1344,7 @@ mod fuzz_corpus {
     /// (release) in `VenueConfig::factory`; now an error naming the key.
     #[test]
     fn latency_overflow_is_an_error_naming_the_key() {
-        let base = "[source.generate]\nseed = 1\nmessages = 10\ninstruments = 4\n[venue]\n";
+        let base = "[source.generate]\nseed = 1\nmessages = 1000\ninstruments = 4\n[venue]\n";
         for key in ["entry_latency_us", "response_latency_us"] {
             let e =
                 RunConfig::parse(&format!("{base}{key} = 9223372036854775807\n"), "t").unwrap_err();

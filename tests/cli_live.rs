@@ -354,7 +354,7 @@ fn record_a_served_file_over_udp_then_replay_it_to_the_digest_of_the_file() {
 #[test]
 fn live_timing_values_out_of_range_are_refused_by_name() {
     // Values whose nanoseconds overflow u64 (they wrapped: a panic in a debug build), and a
-    // negative silence (it stopped the run at the first quiet poll).
+    // negative or zero silence (it stopped the run at the first quiet poll).
     let cfg = paper_config();
     for (flag, value, key) in [
         ("--grace-us", "18446744073709552", "grace_us"),
@@ -365,6 +365,7 @@ fn live_timing_values_out_of_range_are_refused_by_name() {
         ),
         ("--stop-after-silence=-1", "", "stop_after_silence"),
         ("--stop-after-silence", "NaN", "stop_after_silence"),
+        ("--stop-after-silence", "0", "stop_after_silence"),
     ] {
         let o = Command::new(BIN)
             .args([

@@ -360,34 +360,34 @@ fn configuration_errors_name_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [
         (
-            "[source.generate]\nseed = 1\nmessages = 10\ninstruments = 2\n[[strategy]]\nname = \"x\"\nkind = \"nope\"\nsymbols = [\"AAPL\"]\n",
+            "[source.generate]\nseed = 1\nmessages = 1000\ninstruments = 2\n[[strategy]]\nname = \"x\"\nkind = \"nope\"\nsymbols = [\"AAPL\"]\n",
             "strategy[0].kind",
         ),
         (
-            "[source.generate]\nseed = 1\nmessages = 10\ninstruments = 2\n[[strategy]]\nname = \"x\"\nkind = \"imbalance\"\nsymbols = [\"AAPL\"]\n[strategy.params]\nthreshhold = 0.2\n",
+            "[source.generate]\nseed = 1\nmessages = 1000\ninstruments = 2\n[[strategy]]\nname = \"x\"\nkind = \"imbalance\"\nsymbols = [\"AAPL\"]\n[strategy.params]\nthreshhold = 0.2\n",
             "threshhold",
         ),
         (
-            "[source.generate]\nseed = 1\nmessages = 10\ninstruments = 2\n[[strategy]]\nname = \"x\"\nkind = \"imbalance\"\nsymbols = [\"AAPL\"]\n[strategy.params]\nlevels = \"three\"\n",
+            "[source.generate]\nseed = 1\nmessages = 1000\ninstruments = 2\n[[strategy]]\nname = \"x\"\nkind = \"imbalance\"\nsymbols = [\"AAPL\"]\n[strategy.params]\nlevels = \"three\"\n",
             "levels",
         ),
         (
-            "[source.generate]\nseed = 1\nmessages = 10\ninstruments = 2\n[engine]\nidle = \"doze\"\n",
+            "[source.generate]\nseed = 1\nmessages = 1000\ninstruments = 2\n[engine]\nidle = \"doze\"\n",
             "engine.idle",
         ),
         (
-            "[source.generate]\nseed = 1\nmessages = 10\ninstruments = 2\n[[strategy]]\nname = \"x\"\nkind = \"imbalance\"\nsymbols = [\"\"]\n",
+            "[source.generate]\nseed = 1\nmessages = 1000\ninstruments = 2\n[[strategy]]\nname = \"x\"\nkind = \"imbalance\"\nsymbols = [\"\"]\n",
             "strategy[0].symbols: `` is not a symbol",
         ),
         ("[source]\nfile = \"missing.itch\"\n", "source.file"),
         ("[source.live]\nfeed = \"tcp://1.2.3.4:5\"\n", "source.live.feed"),
         (
-            "[source.generate]\nseed = 1\nmessages = 10\ninstruments = 2\n[venue]\nqueue = \"first\"\n",
+            "[source.generate]\nseed = 1\nmessages = 1000\ninstruments = 2\n[venue]\nqueue = \"first\"\n",
             "venue.queue",
         ),
         (
             // Checked under `touch` too, though that venue has no latency.
-            "[source.generate]\nseed = 1\nmessages = 10\ninstruments = 2\n[venue]\nkind = \"touch\"\nlatency = \"lognormel\"\n",
+            "[source.generate]\nseed = 1\nmessages = 1000\ninstruments = 2\n[venue]\nkind = \"touch\"\nlatency = \"lognormel\"\n",
             "venue.latency: `lognormel`",
         ),
         (
@@ -404,7 +404,7 @@ fn configuration_errors_name_the_key() {
         ),
         (
             "[source.live]\nfeed = \"udp://127.0.0.1:0\"\nrecord = \"x.cap\"\nrecord_ring_mb = 0\n",
-            "record ring of 0 MiB: expected 1 to 4096 (record_ring_mb)",
+            "source.live.record_ring_mb: 0 MiB: expected 1 to 4096",
         ),
         (
             "[source.live]\nfeed = \"quic://127.0.0.1:9\"\ntoken_env = \"TICKLANE_NO_SUCH_VAR\"\n",
@@ -412,16 +412,69 @@ fn configuration_errors_name_the_key() {
         ),
         // A core no machine here has: refused, not run unpinned.
         (
-            "[source.generate]\nseed = 1\nmessages = 10\ninstruments = 2\n[engine]\nlane_cores = [100000]\n",
+            "[source.generate]\nseed = 1\nmessages = 1000\ninstruments = 2\n[engine]\nlane_cores = [100000]\n",
             "engine.lane_cores[0]: core 100000 is not one this process may run on",
         ),
         (
-            "[source.generate]\nseed = 1\nmessages = 10\ninstruments = 2\n[engine]\nfeed_core = 100000\n",
+            "[source.generate]\nseed = 1\nmessages = 1000\ninstruments = 2\n[engine]\nfeed_core = 100000\n",
             "engine.feed_core: core 100000",
         ),
         (
-            "[source.generate]\nseed = 1\nmessages = 10\ninstruments = 2\n[engine]\nlanes = 2\nlane_cores = [0, 0]\n",
+            "[source.generate]\nseed = 1\nmessages = 1000\ninstruments = 2\n[engine]\nlanes = 2\nlane_cores = [0, 0]\n",
             "engine.lane_cores[1]: core 0 is named twice",
+        ),
+        // Values accepted that did nothing, or nonsense (each used to load).
+        (
+            "[source.generate]\nseed = 1\nmessages = 1000\ninstruments = 2\n[venue]\nkind = \"touch\"\nmaker_fee_per_share = -20\n",
+            "venue.maker_fee_per_share: the touch venue charges no fees",
+        ),
+        (
+            "[source.generate]\nseed = 1\nmessages = 1000\ninstruments = 2\n[venue]\nkind = \"touch\"\nqueue = \"trade-through\"\n",
+            "venue.queue: the touch venue",
+        ),
+        (
+            "[source.generate]\nseed = 1\nmessages = 1000\ninstruments = 2\n[venue]\nlatency_sigma = -1.0\n",
+            "venue.latency_sigma",
+        ),
+        (
+            "[source.generate]\nseed = 1\nmessages = 1000\ninstruments = 2\n[venue]\ntaker_fee_per_share = 9223372036854775807\n",
+            "venue.taker_fee_per_share: 9223372036854775807 is outside -10000..=10000",
+        ),
+        (
+            "[source.generate]\nseed = 1\nmessages = 1000\ninstruments = 2\n[risk]\nmax_order_qty = 0\n",
+            "max_order_qty",
+        ),
+        (
+            "[source.generate]\nseed = 1\nmessages = 1000\ninstruments = 2\n[risk]\nmax_gross_exposure = 0.00001\n",
+            "max_gross_exposure",
+        ),
+        (
+            "[source.generate]\nseed = 1\nmessages = 10\ninstruments = 2\n",
+            "source.generate.messages: messages = 10 is below the minimum",
+        ),
+        (
+            "[source.generate]\nseed = 1\nmessages = 1000\ninstruments = 2\n[engine]\norder_capacity = 1073741824\n",
+            "engine.order_capacity: must be between 1 and 2^24",
+        ),
+        (
+            "[source.live]\nfeed = \"udp://127.0.0.1:0\"\nrecord_flush = \"block\"\n",
+            "source.live.record_flush: there is no recording",
+        ),
+        (
+            "[source.live]\nfeed = \"udp://127.0.0.1:0\"\nca = \"ca.pem\"\n",
+            "source.live.ca: only for a quic:// feed",
+        ),
+        (
+            "[source.live]\nfeed = \"udp://127.0.0.1:0\"\nstop_after_silence_s = 0\n",
+            "source.live.stop_after_silence_s",
+        ),
+        (
+            "[source.generate]\nseed = 1\nmessages = 1000\ninstruments = 2\n[[strategy]]\nname = \"x\"\nkind = \"imbalance\"\nsymbols = [\" AAPL\"]\n",
+            "strategy[0].symbols: \" AAPL\" is not a symbol",
+        ),
+        (
+            "[source.generate]\nseed = 1\nmessages = 1000\ninstruments = 2\n[[strategy]]\nname = \"x\"\nkind = \"imbalance\"\nsymbols = [\"aapl\"]\n",
+            "strategy[0].symbols: \"aapl\" is not a symbol",
         ),
     ];
     for (i, (text, key)) in cases.iter().enumerate() {
@@ -434,6 +487,80 @@ fn configuration_errors_name_the_key() {
     }
 }
 
+/// A generated session of 10^18 messages aborted the process (SIGABRT, a failed allocation);
+/// one too small for the day's structure loaded and failed later naming neither the file nor the
+/// key; an order index pre-sized at 2^30 (about 64 GB) was accepted. Each is now an error (exit
+/// 2) naming the file and the key, or the flag, for `run` and `demo`.
+#[test]
+fn generated_session_sizes_and_order_capacities_are_refused_by_name_not_aborted() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let huge = file(
+        "huge.toml",
+        "[source.generate]\nseed = 1\nmessages = 1_000_000_000_000_000_000\ninstruments = 2\n",
+    );
+    let small = file(
+        "small.toml",
+        "[source.generate]\nseed = 1\nmessages = 10\ninstruments = 2\n",
+    );
+    let demo_huge = file(
+        "demo-huge.toml",
+        "[session]\nseed = 1\nmessages = 1_000_000_000_000_000_000\ninstruments = 2\n",
+    );
+    let demo_small = file(
+        "demo-small.toml",
+        "[session]\nseed = 1\nmessages = 10\ninstruments = 2\n",
+    );
+    let demo_capacity = file(
+        "demo-capacity.toml",
+        "[session]\nseed = 1\nmessages = 1000\ninstruments = 2\n[book]\norder_capacity = 1073741824\n",
+    );
+    let cases: [(Vec<&str>, String); 7] = [
+        (
+            vec!["run", &huge],
+            format!("{huge}: source.generate.messages: 1000000000000000000 is more than"),
+        ),
+        (
+            vec!["run", &small],
+            format!("{small}: source.generate.messages: messages = 10 is below the minimum"),
+        ),
+        (
+            vec!["run", "--messages", "1000000000000000000"],
+            "--messages: 1000000000000000000 is more than".to_string(),
+        ),
+        (
+            vec!["run", "--messages", "10"],
+            "--messages: messages = 10 is below the minimum".to_string(),
+        ),
+        (
+            vec!["demo", "--config", &demo_huge],
+            format!("{demo_huge}: session.messages: 1000000000000000000 is more than"),
+        ),
+        (
+            vec!["demo", "--config", &demo_small],
+            format!("{demo_small}: session.messages: messages = 10 is below the minimum"),
+        ),
+        (
+            vec!["demo", "--config", &demo_capacity],
+            format!("{demo_capacity}: book.order_capacity: must be between 1 and 2^24"),
+        ),
+    ];
+    for (args, want) in cases {
+        let o = ticklane(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {:?} {err}", o.status);
+        assert!(err.contains(&want), "{args:?}: want {want:?} in {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    let o = ticklane(&["demo", "--messages", "1000000000000000000"]);
+    assert_eq!(o.status.code(), Some(2), "{:?}", o.status);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--messages"));
+}
+
 #[test]
 fn lanes_from_the_command_line_that_drop_a_strategys_lane_are_refused_by_name() {
     // The file places its strategy on lane 1 of 2; `--lanes 1` leaves no lane 1. An error
@@ -442,7 +569,7 @@ fn lanes_from_the_command_line_that_drop_a_strategys_lane_are_refused_by_name() 
     let p = dir.path().join("lanes.toml");
     std::fs::write(
         &p,
-        "[source.generate]\nseed = 1\nmessages = 10\ninstruments = 2\n[engine]\nlanes = 2\n\
+        "[source.generate]\nseed = 1\nmessages = 1000\ninstruments = 2\n[engine]\nlanes = 2\n\
          [[strategy]]\nname = \"x\"\nkind = \"imbalance\"\nsymbols = [\"AAPL\"]\nlane = 1\n",
     )
     .unwrap();

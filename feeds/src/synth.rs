@@ -90,6 +90,14 @@ pub enum SynthError {
         /// Instruments requested.
         instruments: u16,
     },
+    /// The memory for a whole framed session could not be reserved ([`generate_framed`]).
+    #[error("cannot reserve {bytes} bytes of memory for a session of {messages} messages")]
+    OutOfMemory {
+        /// Messages requested.
+        messages: u64,
+        /// Bytes asked for (saturated at `u64::MAX`).
+        bytes: u64,
+    },
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -756,8 +764,17 @@ fn symbol_for(i: usize) -> [u8; 8] {
 /// for benchmarks and the in-memory demo.
 pub fn generate_framed(cfg: SynthConfig) -> Result<Vec<u8>, SynthError> {
     let mut gen = SessionGenerator::new(cfg)?;
-    // 31 bytes per framed message on average; reserve a little more.
-    let mut buf = Vec::with_capacity(usize::try_from(cfg.messages.saturating_mul(34)).unwrap_or(0));
+    // 31 bytes per framed message on average; reserve a little more. Reserved fallibly: a
+    // session too large for memory is an error, not an abort of the process.
+    let bytes = cfg.messages.saturating_mul(34);
+    let mut buf = Vec::new();
+    usize::try_from(bytes)
+        .ok()
+        .and_then(|n| buf.try_reserve_exact(n).ok())
+        .ok_or(SynthError::OutOfMemory {
+            messages: cfg.messages,
+            bytes,
+        })?;
     while let Some(m) = gen.next_message() {
         // Every ITCH message is at most 50 bytes, so the length always fits.
         buf.extend_from_slice(&(m.len() as u16).to_be_bytes());

@@ -21,8 +21,13 @@ pub fn run(
 ) -> anyhow::Result<ExitCode> {
     let cfg = crate::config::DemoConfig::load(config)?;
     let seed = seed.unwrap_or(cfg.session.seed);
-    let messages = messages.unwrap_or(cfg.session.messages);
     let instruments = cfg.session.instruments;
+    if let Some(m) = messages {
+        // The file's value was checked on load; the flag's is checked here, by name.
+        crate::run_config::check_generated_messages(seed, m, instruments)
+            .map_err(|why| anyhow::anyhow!("--messages: {why}"))?;
+    }
+    let messages = messages.unwrap_or(cfg.session.messages);
     let clock = Stopwatch::start();
     let buf = generate_framed(seed, messages, instruments)?;
     let gen_secs = clock.elapsed().as_secs_f64();

@@ -223,22 +223,8 @@ pub struct FeedArgs {
 
 /// Parses one UDP line address.
 pub fn udp_line(url: &str, recv_buffer: usize) -> anyhow::Result<UdpLineConfig> {
-    let Some(rest) = url.strip_prefix("udp://") else {
-        bail!("`{url}`: expected udp://ADDR:PORT[@IFACE]");
-    };
-    let (addr, iface) = match rest.split_once('@') {
-        Some((a, i)) => (
-            a,
-            Some(
-                i.parse::<Ipv4Addr>()
-                    .with_context(|| format!("`{url}`: interface `{i}` is not an IPv4 address"))?,
-            ),
-        ),
-        None => (rest, None),
-    };
-    let addr: SocketAddr = addr
-        .parse()
-        .with_context(|| format!("`{url}`: `{addr}` is not ADDR:PORT"))?;
+    // The same parsing checks a `[source.live]` table on load.
+    let (addr, iface) = crate::run_config::udp_address(url)?;
     let mut cfg = UdpLineConfig::unicast(addr);
     cfg.recv_buffer = recv_buffer;
     if let IpAddr::V4(ip) = addr.ip() {
@@ -279,12 +265,13 @@ pub fn live_config(a: &FeedArgs) -> anyhow::Result<LiveConfig> {
                 )
             })?;
     }
+    // 0 is refused too: it ended the run at the first quiet poll.
     if let Some(s) = a
         .stop_after_silence_secs
-        .filter(|s| !(s.is_finite() && *s >= 0.0))
+        .filter(|s| !(s.is_finite() && *s > 0.0))
     {
         bail!(
-            "stop_after_silence (--stop-after-silence, source.live.stop_after_silence_s): {s} is not a number of seconds (0 or more)"
+            "stop_after_silence (--stop-after-silence, source.live.stop_after_silence_s): {s} is not a number of seconds above 0 (leave it out never to stop on silence)"
         );
     }
     let mut lines = Vec::new();
@@ -334,18 +321,9 @@ pub fn live_config(a: &FeedArgs) -> anyhow::Result<LiveConfig> {
     })
 }
 
-/// `block`, `records:N` or `manual`.
-pub fn flush_policy(s: &str) -> anyhow::Result<ticklane_replay::FlushPolicy> {
-    use ticklane_replay::FlushPolicy;
-    Ok(match s {
-        "block" => FlushPolicy::EveryBlock,
-        "manual" => FlushPolicy::Manual,
-        _ => match s.strip_prefix("records:").map(str::parse::<u64>) {
-            Some(Ok(records)) if records > 0 => FlushPolicy::Interval { records },
-            _ => bail!("record flush `{s}`: expected block, records:N (N >= 1) or manual"),
-        },
-    })
-}
+/// `block`, `records:N` or `manual` (defined with the configuration, which checks
+/// `source.live.record_flush` on load).
+pub use crate::run_config::flush_policy;
 
 /// The command-line form of a `[source.live]` table; relative paths are taken from `base` (the
 /// configuration file's folder).

@@ -391,6 +391,10 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
         cfg.source.file = Some(f.clone());
     }
     if let (Some(m), Some(g)) = (o.messages, cfg.source.generate.as_mut()) {
+        // The file's value was checked on load; the flag's is checked here, by name (too few
+        // failed once the run had started, naming neither).
+        crate::run_config::check_generated_messages(g.seed, m, g.instruments)
+            .map_err(|why| anyhow::anyhow!("--messages: {why}"))?;
         g.messages = m;
     }
     if o.no_latency {

@@ -35,6 +35,13 @@ pub struct PerShareFees {
 }
 
 impl PerShareFees {
+    /// The largest fee or rebate per share a configuration may set, in either direction:
+    /// 10,000 price units, $1 a share (real per-share fees are fractions of a cent: NASDAQ
+    /// charges $0.0030). Within it a fill's fee (at most `u32::MAX` shares) is exact, about
+    /// 4.3 × 10^13 units at most, far from `i64`'s range, and so is any P&L summed from it.
+    /// `ticklane`'s `[venue]` refuses fees outside `-MAX_PER_SHARE..=MAX_PER_SHARE`.
+    pub const MAX_PER_SHARE: i64 = 10_000;
+
     /// No fees.
     pub const ZERO: Self = Self {
         maker_per_share: 0,

@@ -173,22 +173,28 @@ impl RiskLimits {
         if self.daily_loss_limit.is_some_and(|d| units(d) <= 0) {
             return Err(RiskConfigError::ZeroDailyLoss);
         }
-        let zero_shares = [
+        for (field, v) in [
             ("max_order_qty", self.max_order_qty.map(u64::from)),
             ("max_position", self.max_position),
-        ];
-        let zero_dollars = [
-            ("max_order_notional", self.max_order_notional),
-            ("max_gross_exposure", self.max_gross_exposure),
-        ]
-        .map(|(field, v)| (field, v.map(|d| u64::from(units(d) > 0))));
-        for (field, v) in zero_shares.into_iter().chain(zero_dollars) {
+        ] {
             if v == Some(0) {
                 return Err(RiskConfigError::OutOfRange {
                     field,
                     value: 0,
-                    why: "0 (a dollar amount: below $0.0001) would refuse every order (leave \
-                          it out for no limit)",
+                    why: "it would refuse every order (leave it out for no limit)",
+                });
+            }
+        }
+        for (field, v) in [
+            ("max_order_notional", self.max_order_notional),
+            ("max_gross_exposure", self.max_gross_exposure),
+        ] {
+            if v.is_some_and(|d| units(d) <= 0) {
+                return Err(RiskConfigError::OutOfRange {
+                    field,
+                    value: 0,
+                    why: "0 in the gate's price units ($0.0001, truncated): it would refuse \
+                          every order (leave it out for no limit)",
                 });
             }
         }

@@ -487,7 +487,18 @@ fn limits_parse_from_toml_and_refuse_unknown_keys() {
     ] {
         match RiskLimits::from_toml_str(toml) {
             Err(e @ RiskConfigError::OutOfRange { .. }) => {
-                assert!(e.to_string().contains(field), "{e}")
+                let msg = e.to_string();
+                assert!(msg.contains(field), "{msg}");
+                if field != "price_band_bps" {
+                    assert!(
+                        msg.contains("it would refuse every order (leave it out for no limit)"),
+                        "{msg}"
+                    );
+                }
+                // A share limit's error speaks of shares, not of dollars.
+                if matches!(field, "max_order_qty" | "max_position") {
+                    assert!(!msg.contains('$'), "{msg}");
+                }
             }
             other => panic!("{toml}: {other:?}"),
         }
