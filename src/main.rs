@@ -282,8 +282,10 @@ enum Command {
         #[arg(long, default_value = "TICKLANE01")]
         session: String,
         /// Packets queued per subscriber before it is disconnected as slow (1 to 1048576).
-        #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..=1 << 20))]
-        subscriber_queue: u32,
+        // Parsed as a u64 so that any out-of-range number says the range (a u32 said "number
+        // too large to fit in target type" past 2^32).
+        #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
+        subscriber_queue: u64,
         /// Upstream line A (udp://ADDR:PORT[@IFACE]).
         #[arg(long = "from", default_value = "udp://127.0.0.1:26400")]
         from: String,
@@ -712,7 +714,8 @@ fn main() -> ExitCode {
             token,
             client_ca,
             session,
-            subscriber_queue: subscriber_queue as usize,
+            // At most 2^20 (clap checked it): fits.
+            subscriber_queue: usize::try_from(subscriber_queue).unwrap_or(usize::MAX),
         }),
         Command::Cert { names, out, force } => cmd::relay::cert(&names, &out, force),
         Command::Jitter { seconds, cores } => cmd::jitter::run(seconds, &cores),

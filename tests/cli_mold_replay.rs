@@ -6,6 +6,8 @@
 //!   session's packets written once, in order.
 //! - A live recording whose receiver was pinned to one session id: its `FROM` note names the
 //!   session, and the replay ignores other sessions' packets as the receiver did.
+//! - A live recording follows its receiver's notes: a gap given up on (`LOST`) and a restart of
+//!   its relay's numbering (`REJN`) fall where they fell live.
 
 #![allow(clippy::unwrap_used)]
 
@@ -83,6 +85,32 @@ fn packets(dir: &Path) -> Vec<(Vec<u8>, u64)> {
             (p, n)
         })
         .collect()
+}
+
+/// Valid ITCH messages to carry where their content does not matter: those of the first packet
+/// of [`packets`].
+fn itch_messages(dir: &Path) -> Vec<Vec<u8>> {
+    let pkts = packets(dir);
+    let first = ticklane_feeds::moldudp64::MoldPacket::parse(&pkts[0].0).unwrap();
+    first.messages().map(|m| m.unwrap().to_vec()).collect()
+}
+
+/// One packet of session `TEST000001` at `seq` carrying the first `n` of `msgs`.
+fn carrying(msgs: &[Vec<u8>], seq: u64, n: usize) -> Vec<u8> {
+    let mut b = MoldPacketBuilder::new(*b"TEST000001", seq);
+    for m in &msgs[..n] {
+        b.push(m, |_| unreachable!("one packet")).unwrap();
+    }
+    b.flush().unwrap().to_vec()
+}
+
+/// A live recording's note: its tag, then each field as a u64 BE.
+fn note(tag: &[u8; 4], fields: &[u64]) -> Vec<u8> {
+    let mut v = tag.to_vec();
+    for f in fields {
+        v.extend_from_slice(&f.to_be_bytes());
+    }
+    v
 }
 
 fn write(path: &Path, datagrams: &[(SocketAddrV4, &[u8])]) {
@@ -251,25 +279,8 @@ fn a_recording_replays_a_huge_gap_as_the_receiver_decided_it() {
     use ticklane_replay::format::{CaptureHeader, FeedKind};
     use ticklane_replay::{CaptureWriter, Line, WriterOptions};
     let dir = tempfile::tempdir().unwrap();
-    // Valid ITCH messages to carry (their content does not matter here).
-    let msgs: Vec<Vec<u8>> = {
-        let pkts = packets(dir.path());
-        let first = ticklane_feeds::moldudp64::MoldPacket::parse(&pkts[0].0).unwrap();
-        first.messages().map(|m| m.unwrap().to_vec()).collect()
-    };
-    let packet = |seq: u64, n: usize| {
-        let mut b = MoldPacketBuilder::new(*b"TEST000001", seq);
-        for m in &msgs[..n] {
-            b.push(m, |_| unreachable!("one packet")).unwrap();
-        }
-        b.flush().unwrap().to_vec()
-    };
-    let note = |tag: &[u8], a: u64, b: u64| {
-        let mut v = tag.to_vec();
-        v.extend_from_slice(&a.to_be_bytes());
-        v.extend_from_slice(&b.to_be_bytes());
-        v
-    };
+    let msgs = itch_messages(dir.path());
+    let packet = |seq: u64, n: usize| carrying(&msgs, seq, n);
     // What a live receiver records: 1..=4, then 7..=8 (5..=6 missing: it waits for them), then
     // a packet at 10_000_200, a jump past its 10 M limit: refused as a corrupt sequence number
     // (an error) until the next packet, at 10_000_201, confirms it. The gap is then lost at
@@ -279,8 +290,8 @@ fn a_recording_replays_a_huge_gap_as_the_receiver_decided_it() {
     let path = dir.path().join("huge.tlcap");
     let header = CaptureHeader::new(FeedKind::MoldUdp64, "");
     let mut w = CaptureWriter::create(&path, &header, WriterOptions::default()).unwrap();
-    let from = note(b"FROM", 1, 0);
-    w.write_record(T0, Line::Note, &from[..12]).unwrap();
+    w.write_record(T0, Line::Note, &note(b"FROM", &[1]))
+        .unwrap();
     w.write_record(T0 + 1, Line::A, &packet(1, 4)).unwrap();
     w.write_record(T0 + 2, Line::A, &packet(7, 2)).unwrap();
     w.write_record(T0 + 3, Line::A, &packet(10_000_200, 1))
@@ -288,9 +299,9 @@ fn a_recording_replays_a_huge_gap_as_the_receiver_decided_it() {
     w.write_record(T0 + 3, Line::A, &packet(10_000_201, 1))
         .unwrap();
     w.write_record(T0 + 4, Line::B, &packet(9, 4)).unwrap();
-    w.write_record(T0 + 5, Line::Note, &note(b"LOST", 5, 2))
+    w.write_record(T0 + 5, Line::Note, &note(b"LOST", &[5, 2]))
         .unwrap();
-    w.write_record(T0 + 5, Line::Note, &note(b"LOST", 9, 10_000_192))
+    w.write_record(T0 + 5, Line::Note, &note(b"LOST", &[9, 10_000_192]))
         .unwrap();
     w.finish().unwrap();
     let v = inspect_with_errors(&path);
@@ -442,4 +453,57 @@ fn a_first_packet_with_a_corrupt_sequence_number_is_joined_again_and_the_books_g
     assert!(!o.status.success());
     let book: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_ne!(book["stale"], serde_json::Value::Null, "{book}");
+}
+
+/// A subscriber of a QUIC relay records its relay's restart (the relay had joined the session on
+/// a packet with a corrupt sequence number, relayed it, then joined again lower) as a `REJN`
+/// note. The replay used to ignore the note: the receiver's session expected the corrupt
+/// number, and every later packet was dropped as a duplicate. It now joins again where the note
+/// says, as the receiver did: every later message delivered, the rejoin said.
+#[test]
+fn a_relay_restart_in_a_recording_is_joined_again_in_the_replay() {
+    use ticklane_replay::format::{CaptureHeader, FeedKind};
+    use ticklane_replay::{CaptureWriter, Line, WriterOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let msgs = itch_messages(dir.path());
+    let packet = |seq: u64, n: usize| carrying(&msgs, seq, n);
+    let bogus = 1_002 | 1 << 40;
+    let write = |path: &Path, rejn: bool| {
+        let header = CaptureHeader::new(FeedKind::MoldUdp64, "");
+        let mut w = CaptureWriter::create(path, &header, WriterOptions::default()).unwrap();
+        // The relay's welcome named the corrupt number: the receiver expected it, no probation.
+        w.write_record(T0, Line::Note, &note(b"FROM", &[bogus]))
+            .unwrap();
+        w.write_record(T0 + 1, Line::A, &packet(bogus, 1)).unwrap();
+        if rejn {
+            w.write_record(T0 + 2, Line::Note, &note(b"REJN", &[1_002]))
+                .unwrap();
+        }
+        // The relay's restart: a heartbeat at the new number, then the stream from there.
+        let hb = MoldPacketBuilder::new(*b"TEST000001", 1_002).heartbeat();
+        w.write_record(T0 + 2, Line::A, &hb).unwrap();
+        for (i, first) in (1_002..1_082).step_by(8).enumerate() {
+            w.write_record(T0 + 3 + i as u64, Line::A, &packet(first, 8))
+                .unwrap();
+        }
+        let eos = MoldPacketBuilder::new(*b"TEST000001", 1_082).end_of_session();
+        w.write_record(T0 + 20, Line::A, &eos).unwrap();
+        w.finish().unwrap();
+    };
+    let path = dir.path().join("restart.tlcap");
+    write(&path, true);
+    let v = inspect_with_errors(&path);
+    assert_eq!(v["messages"], 1 + 80, "{v}");
+    assert_eq!(
+        (&v["gaps"], &v["duplicates"]),
+        (&0.into(), &0.into()),
+        "{v}"
+    );
+    assert!(v.to_string().contains("joined again 1 time"), "{v}");
+    assert!(v.to_string().contains("REJN note"), "{v}");
+    // Without the note, the same packets are what the note saves them from: duplicates.
+    let without = dir.path().join("no-note.tlcap");
+    write(&without, false);
+    let v = inspect(&without);
+    assert_eq!(v["messages"], 1, "{v}");
 }

@@ -309,13 +309,15 @@ impl SessionSink for CheckSink {
         self.lost = self.lost.saturating_add(count);
     }
     fn rejoined(&mut self, next: u64) {
-        // The numbering restarts below what was delivered (a corrupt first header was joined
-        // on), and the next output is at `next`: contiguity and order are checked from here.
+        // The numbering restarts elsewhere (below what was delivered when a corrupt first
+        // sequence number was joined on; anywhere far from it when another session replaced
+        // the join), only once something was output, and the next output is at `next`:
+        // contiguity and order are checked from here.
         assert!(!self.ended, "rejoined at {next} after end of session");
+        assert!(!self.fresh, "rejoined at {next} before any output");
         assert!(
-            !self.fresh && next < self.next,
-            "rejoined at {next}, not below what was delivered ({})",
-            self.next
+            next != self.next,
+            "rejoined at {next}, where the stream already was"
         );
         self.last = None;
         self.next = next;

@@ -29,6 +29,10 @@ enum Out {
     Lost(u64, u64),
     End(u64),
     Rejoin(u64),
+    /// Not from the session: the test's mark where it told the session to join again
+    /// (`rejoin_at`) and the session did not report it (nothing had been output since the
+    /// last join).
+    Moved(u64),
 }
 
 #[derive(Default)]
@@ -75,6 +79,7 @@ fn check_stream(out: &[Out], first: u64, len: usize, body: impl Fn(u64) -> Vec<u
         lost_messages: 0,
         lost_gaps: 0,
         ended: false,
+        since_join: false,
     };
     for o in out {
         assert!(!c.ended, "output after end of session: {o:?}");
@@ -84,6 +89,7 @@ fn check_stream(out: &[Out], first: u64, len: usize, body: impl Fn(u64) -> Vec<u
                 assert_eq!(*bytes, body(*seq), "bytes of message {seq}");
                 c.next += 1;
                 c.delivered += 1;
+                c.since_join = true;
             }
             Out::Lost(f, n) => {
                 assert_eq!(*f, c.next, "gap_lost out of stream order");
@@ -95,6 +101,7 @@ fn check_stream(out: &[Out], first: u64, len: usize, body: impl Fn(u64) -> Vec<u
                 }
                 c.next += n;
                 c.lost_messages += n;
+                c.since_join = true;
                 c.lost_gaps += 1;
             }
             Out::End(next) => {
@@ -108,6 +115,15 @@ fn check_stream(out: &[Out], first: u64, len: usize, body: impl Fn(u64) -> Vec<u
             // delivered; the next output is at `next` (checked by the arms above).
             Out::Rejoin(next) => {
                 assert!(*next < c.next, "rejoined at {next}, not below {}", c.next);
+                assert!(
+                    c.since_join,
+                    "rejoined at {next} with nothing output since the join"
+                );
+                c.next = *next;
+                c.since_join = false;
+            }
+            Out::Moved(next) => {
+                assert!(!c.since_join, "moved to {next} unreported after output");
                 c.next = *next;
             }
         }
@@ -122,6 +138,8 @@ struct Checked {
     lost_messages: u64,
     lost_gaps: u64,
     ended: bool,
+    /// A message or loss was output since the (last) join.
+    since_join: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -491,12 +509,27 @@ fn data(seq: u64, count: u16) -> Vec<u8> {
 
 #[derive(Clone, Debug)]
 enum Op {
-    Data { line: u8, seq: u64, count: u16 },
-    Heartbeat { seq: u64 },
-    End { seq: u64 },
+    Data {
+        line: u8,
+        seq: u64,
+        count: u16,
+    },
+    Heartbeat {
+        seq: u64,
+    },
+    End {
+        seq: u64,
+    },
     Garbage(Vec<u8>),
     Poll,
-    GiveUp { seq: u64 },
+    GiveUp {
+        seq: u64,
+    },
+    /// Told from outside that the numbering restarted this far behind what is expected (a
+    /// relay's restart: `MoldUdp64Session::rejoin_at`).
+    RejoinBehind {
+        back: u64,
+    },
     Advance(u64),
 }
 
@@ -508,6 +541,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => proptest::collection::vec(any::<u8>(), 0..40).prop_map(Op::Garbage),
         2 => Just(Op::Poll),
         1 => (0u64..140).prop_map(|seq| Op::GiveUp { seq }),
+        1 => (1u64..40).prop_map(|back| Op::RejoinBehind { back }),
         3 => (0u64..3 * MS).prop_map(Op::Advance),
     ]
 }
@@ -568,6 +602,7 @@ proptest! {
         });
         let mut sink = Sink::default();
         let mut now = 0u64;
+        let mut told_rejoins = 0u64;
         for op in ops {
             match op {
                 Op::Data { line, seq, count } => {
@@ -592,6 +627,17 @@ proptest! {
                 }
                 Op::Poll => s.poll(now, &mut sink),
                 Op::GiveUp { seq } => s.give_up_before(seq, &mut sink),
+                Op::RejoinBehind { back } => {
+                    let at = s.expected().map_or(back, |e| e.saturating_sub(back));
+                    told_rejoins += u64::from(!s.ended());
+                    let outputs = sink.out.len();
+                    s.rejoin_at(at, &mut sink);
+                    if !s.ended() && sink.out.len() == outputs && !sink.out.is_empty() {
+                        sink.out.push(Out::Moved(at));
+                    }
+                    prop_assert_eq!(s.missing_messages(), 0);
+                    prop_assert_eq!(s.buffered_packets(), 0);
+                }
                 Op::Advance(d) => now += d,
             }
             identity(&s);
@@ -611,14 +657,18 @@ proptest! {
         prop_assert_eq!(s.next_deadline(), None);
         // Where the stream starts: 1, or wherever the session joined.
         let first = sink.out.first().map(|o| match o {
-            Out::Msg(seq, ..) | Out::Lost(seq, _) | Out::End(seq) | Out::Rejoin(seq) => *seq,
+            Out::Msg(seq, ..)
+            | Out::Lost(seq, _)
+            | Out::End(seq)
+            | Out::Rejoin(seq)
+            | Out::Moved(seq) => *seq,
         });
-        if !join && !sink.out.is_empty() {
+        if !join && told_rejoins == 0 && !sink.out.is_empty() {
             prop_assert_eq!(first, Some(1));
         }
         if !join {
             // Only a join is on probation; a configured first sequence is never replaced.
-            prop_assert_eq!(s.stats().rejoins, 0);
+            prop_assert_eq!(s.stats().rejoins, told_rejoins);
         }
         if let Some(first) = first {
             let c = check_stream(&sink.out, first, 0, body);

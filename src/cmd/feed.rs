@@ -300,7 +300,8 @@ pub(crate) fn is_capture(path: &Path) -> anyhow::Result<bool> {
 /// answers: they go through the same [`MoldUdp64Session`] as a live feed, so the first copy of a
 /// message wins, the others are counted as duplicates, and out-of-order packets are put back in
 /// order. A capture a live receiver recorded carries its decisions as notes (`FROM`: the first
-/// sequence it expected; `LOST`: a gap it gave up on, at the point it did): the replay follows
+/// sequence it expected; `LOST`: a gap it gave up on, at the point it did; `REJN`: where its
+/// relay restarted the numbering and it joined again): the replay follows
 /// them and never times out on its own, so it delivers exactly what the live run delivered. In
 /// a capture without notes (converted from a pcap), each MoldUDP64 session id gets its own
 /// receive session, as when the pcap is read directly ([`SessionsById`]), and a gap that no
@@ -431,6 +432,19 @@ fn read_capture(
                         ),
                     }
                 }
+                (Some(b"REJN"), Some(at), _) => {
+                    // The relay the receiver was subscribed to restarted its live path here:
+                    // the receiver's session joined again, and so does the replay's.
+                    let at = u64::from_be_bytes(at.try_into().unwrap_or_default());
+                    match session.as_mut() {
+                        Some(s) => s.rejoin_at(at, &mut sink),
+                        None => sink.report.record(
+                            Some(index),
+                            "capture",
+                            format!("a REJN note (at {at}) without a FROM note before it: ignored"),
+                        ),
+                    }
+                }
                 (Some(b"DROP"), Some(count), _) => {
                     // The live recorder's ring was full: records are missing here.
                     hole = true;
@@ -450,7 +464,7 @@ fn read_capture(
                     "capture",
                     "a FROM note after the session started: ignored".to_string(),
                 ),
-                (Some(tag @ (b"FROM" | b"LOST" | b"DROP")), _, _) => sink.report.record(
+                (Some(tag @ (b"FROM" | b"LOST" | b"DROP" | b"REJN")), _, _) => sink.report.record(
                     Some(index),
                     "capture",
                     format!(
@@ -631,8 +645,9 @@ fn finish_session<F: FnMut(&Record<'_>) -> ControlFlow<()>>(
             "capture",
             format!(
                 "the MoldUDP64 session was joined again {} time(s): the packet it had joined on \
-                 had a corrupt header (the packets after it disagreed with it); where the \
-                 numbering restarted, the books went stale",
+                 had a corrupt header (the packets after it disagreed with it, or a REJN note \
+                 says the receiver's relay restarted its numbering); where the numbering \
+                 restarted, the books went stale",
                 st.rejoins
             ),
         );

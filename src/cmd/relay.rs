@@ -221,6 +221,14 @@ pub fn relay(a: RelayArgs) -> anyhow::Result<ExitCode> {
         s.subscribed_total, s.refused, s.handshake_failed, s.disconnected_slow, s.packets_in,
         s.packets_out, s.catchup_requests, s.catchup_messages
     )?;
+    if s.rejoins > 0 {
+        // The upstream joined on a packet with a corrupt sequence number: the live path
+        // restarted lower, and the subscribers joined again (their books went stale).
+        outln!(
+            "relay: the live path restarted {} times (the upstream joined the session again)",
+            s.rejoins
+        )?;
+    }
     Ok(lost_exit_code(&live))
 }
 

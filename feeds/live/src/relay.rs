@@ -21,7 +21,7 @@
 //! | n | token |
 //!
 //! The relay answers with a *welcome* — `0x00`, the 10-byte session, the u64 sequence number the
-//! first live packet will carry (19 bytes) — or closes the connection with an application error
+//! first live packet will carry (19 bytes; `0`: not known yet, see below) — or closes the connection with an application error
 //! code ([`CloseCode`]) and a short reason: `0x10` UNAUTHORIZED (missing or wrong token, or no
 //! verified client certificate when the relay has no token), `0x12` BAD_HELLO (malformed hello,
 //! unknown version or mode, datagrams asked of a connection without datagram support, or no hello
@@ -50,6 +50,24 @@
 //!   by catch-up).
 //! - *Stream mode*: the relay opens one unidirectional stream carrying u16-length-prefixed
 //!   MoldUDP64 packets, finished after end of session.
+//!
+//! **Welcome `0`.** MoldUDP64 numbers messages from 1, so a welcome of `0` means "not known
+//! yet": a relay that joined the exchange's session mid-stream (`ticklane relay --join`,
+//! [`RelayConfig::first_sequence`] `None`) and has relayed nothing so far cannot say where its
+//! live path will start. A client that joins (no first sequence number of its own) then joins on
+//! the first live packet it receives, rather than taking messages from 1 for lost; any other
+//! welcome is where the live path starts, and a first packet lost on the way is a gap.
+//!
+//! **Restart.** A relay that joined mid-session on a packet whose header was corrupt (its
+//! sequence number far ahead) joins the session again where two later packets show the stream
+//! really is ([`RelayInput::Rejoin`]), below what it relayed. Its live path then *restarts*: a
+//! heartbeat announcing the new next sequence number, then packets from there (its catch-up
+//! history is emptied; welcomes announce the new number). The relay never steps back on the live
+//! path otherwise, so a client takes a heartbeat below the next sequence number it has seen on
+//! the live path, or a data packet with nothing above it, for a restart (in datagram mode, where
+//! the network may reorder datagrams, only a step back of more than a reorder allowance): its
+//! session joins again there, and what it delivered before counts as unreliable (the engine's
+//! books go stale).
 //!
 //! Heartbeats and end of session travel as MoldUDP64 heartbeat (count 0) and end-of-session
 //! (count `0xFFFF`) packets on the same path. `ticklane relay` forwards the exchange's
@@ -455,6 +473,13 @@ pub enum RelayInput {
     /// The session ended; the next sequence number. Forwarded as a MoldUDP64 end-of-session
     /// packet; later packets are dropped.
     EndOfSession(u64),
+    /// The upstream joined the session again at this sequence number, below what was relayed
+    /// (it had joined mid-session on a packet whose sequence number was corrupt:
+    /// [`ticklane_feeds::moldudp64::session::SessionSink::rejoined`]). The live path restarts
+    /// there: the history is emptied, subscribers get a heartbeat announcing it (their cue to
+    /// join again, see the module docs), and packets from it are relayed (they used to be
+    /// dropped as duplicates for the rest of the session). Ignored after the end of session.
+    Rejoin(u64),
 }
 
 /// Relay counters, updated with relaxed atomics; read them with [`RelayStats::snapshot`].
@@ -469,6 +494,7 @@ pub struct RelayStats {
     packets_in: AtomicU64,
     messages_in: AtomicU64,
     input_dropped: AtomicU64,
+    rejoins: AtomicU64,
     packets_out: AtomicU64,
     catchup_requests: AtomicU64,
     catchup_messages: AtomicU64,
@@ -495,6 +521,8 @@ pub struct RelayStatsSnapshot {
     pub messages_in: u64,
     /// Input packets dropped (malformed, another session, duplicate, after end of session).
     pub input_dropped: u64,
+    /// Restarts of the live path ([`RelayInput::Rejoin`]).
+    pub rejoins: u64,
     /// Packets sent to subscribers on the live path (datagrams or stream frames), all together.
     pub packets_out: u64,
     /// Catch-up requests received.
@@ -522,6 +550,7 @@ impl RelayStats {
             packets_in: get(&self.packets_in),
             messages_in: get(&self.messages_in),
             input_dropped: get(&self.input_dropped),
+            rejoins: get(&self.rejoins),
             packets_out: get(&self.packets_out),
             catchup_requests: get(&self.catchup_requests),
             catchup_messages: get(&self.catchup_messages),
@@ -661,6 +690,7 @@ impl Shared {
             RelayInput::Packet(bytes) => self.on_packet(&mut hub, bytes),
             RelayInput::Heartbeat => self.on_heartbeat(&mut hub),
             RelayInput::EndOfSession(next) => self.on_end(&mut hub, next),
+            RelayInput::Rejoin(next) => self.on_rejoin(&mut hub, next),
         }
     }
 
@@ -730,6 +760,28 @@ impl Shared {
             return;
         }
         let p = self.header_packet(Self::next_seq(hub), false);
+        self.broadcast(hub, &p);
+    }
+
+    /// The upstream joined the session again at `next`: the live path restarts there (see
+    /// [`RelayInput::Rejoin`]).
+    fn on_rejoin(&self, hub: &mut Hub, next: u64) {
+        if hub.ended {
+            tracing::warn!(next, "relay input rejoin after the end of session ignored");
+            return;
+        }
+        tracing::warn!(
+            next,
+            relayed = Self::next_seq(hub),
+            "the relay's upstream joined the session again (its first packet had a corrupt \
+             sequence number): the live path restarts at message {next}, catch-up history \
+             emptied"
+        );
+        hub.history.clear();
+        hub.next_seq = Some(next);
+        inc(&self.stats.rejoins);
+        // The subscribers' cue: a step back on the live path.
+        let p = self.header_packet(next, false);
         self.broadcast(hub, &p);
     }
 
@@ -874,13 +926,19 @@ impl RelayServer {
                     let Some(incoming) = incoming else { break };
                     tasks.spawn(serve_connection(incoming, shared.clone()));
                 }
-                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+                Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                    log_panic(done, "connection");
+                }
             }
         }
         tracing::info!("relay input closed: ending the session");
         endpoint.set_server_config(None);
         shared.finish();
-        let drain = async { while tasks.join_next().await.is_some() {} };
+        let drain = async {
+            while let Some(done) = tasks.join_next().await {
+                log_panic(done, "connection");
+            }
+        };
         if timeout(shared.linger + HELLO_TIMEOUT, drain).await.is_err() {
             tasks.abort_all();
         }
@@ -894,6 +952,20 @@ impl RelayServer {
         }
         let _ = timeout(Duration::from_secs(1), endpoint.wait_idle()).await;
         Ok(())
+    }
+}
+
+/// What a relay task returned, or `None` when it panicked or was cancelled; a panic (a bug) is
+/// logged as an error (a `JoinSet` reaping the task would swallow it: a per-connection panic
+/// used to leave nobody admitted and nothing in the log).
+fn log_panic<T>(done: Result<T, tokio::task::JoinError>, task: &str) -> Option<T> {
+    match done {
+        Ok(t) => Some(t),
+        Err(e) if e.is_panic() => {
+            tracing::error!(task, error = %e, "a relay {task} task panicked");
+            None
+        }
+        Err(_) => None,
     }
 }
 
@@ -1236,7 +1308,9 @@ async fn serve_catch_ups(conn: &Connection, shared: &Arc<Shared>) {
                 }
                 Err(_) => break,
             },
-            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+            Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                log_panic(done, "catch-up");
+            }
         }
     }
 }
@@ -1335,7 +1409,8 @@ pub struct RelayClient {
     live_buf: BytesMut,
     /// Datagram mode: the end frame's sequence number, once it came.
     end_at: Option<u64>,
-    /// Datagram mode: the highest next sequence number of the data datagrams received.
+    /// Datagram mode: the next sequence number of the last data datagram received (the last,
+    /// not the highest: after a restart the numbering goes down, see the module docs).
     datagram_next: u64,
     /// The live path ended without an end of session: until when to wait for the relay's
     /// close reason (kept here so that a `recv` cancelled during that wait resumes it, with
@@ -1596,7 +1671,8 @@ impl RelayClient {
     fn check_datagram(&mut self, d: Bytes) -> Result<Bytes, RelayError> {
         let p = MoldPacket::parse(&d)?;
         if p.kind() == PacketKind::Data {
-            self.datagram_next = self.datagram_next.max(p.next_sequence());
+            // A datagram the network reordered can only make the end wait a grace period more.
+            self.datagram_next = p.next_sequence();
         }
         Ok(d)
     }
@@ -1853,11 +1929,13 @@ async fn line_main(
                     break;
                 }
             }
-            Some(done) = tasks.join_next(), if !tasks.is_empty() => match done {
-                Ok(request) => queue.done(request),
-                // A catch-up task cannot panic short of a bug; its slot is given back.
-                Err(_) => queue.forget_one(),
-            },
+            Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                match log_panic(done, "client catch-up") {
+                    Some(request) => queue.done(request),
+                    // A catch-up task cannot panic short of a bug; its slot is given back.
+                    None => queue.forget_one(),
+                }
+            }
         }
     }
     client.shutdown().await;

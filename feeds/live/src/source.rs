@@ -24,9 +24,16 @@
 //! counted and reported, but are not activity (garbage on the port does not hide a dead
 //! feed).
 //!
+//! A session that joined mid-stream on a packet whose header was corrupt joins again where the
+//! stream really is ([`SessionSink::rejoined`]); so does a receiver whose relay restarts its
+//! live path (the relay's own upstream joined again: see [`crate::relay`]). Either way the
+//! downstream is told ([`Downstream::rejoined`]): the engine's books go stale, as after a loss
+//! of unknown size.
+//!
 //! What the report keeps is bounded however long the run: the first [`LOST_RANGES_LISTED`]
 //! unrecoverable gaps are listed, the others counted exactly
-//! ([`LiveReport::lost_ranges_not_listed`]).
+//! ([`LiveReport::lost_ranges_not_listed`]); likewise the first [`SILENCES_LISTED`] silences
+//! ([`LiveReport::silences_not_listed`]) and the first [`REJOINS_LISTED`] rejoins.
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
@@ -38,14 +45,14 @@ use ticklane_feeds::itch::decode_normalize_into;
 use ticklane_feeds::moldudp64::session::{
     MoldUdp64Session, SessionConfig, SessionSink, SessionStats,
 };
-use ticklane_feeds::moldudp64::MoldRequest;
+use ticklane_feeds::moldudp64::{MoldRequest, END_OF_SESSION_COUNT, HEADER_LEN};
 use ticklane_replay::format::Line;
 use ticklane_replay::{FlushPolicy, WriterOptions};
 
 use crate::recorder::{Recorder, RecorderThread};
 use ticklane_runtime::feed::{FeedSource, Publisher, SourceReport};
 
-use crate::relay::{RelayClientConfig, RelayItem, RelayLine};
+use crate::relay::{LiveMode, RelayClientConfig, RelayItem, RelayLine};
 use crate::udp::{wait_readable, wall_ns, UdpLine, UdpLineConfig};
 
 /// Line number the session sees for retransmission answers.
@@ -59,6 +66,19 @@ const BURST: usize = 64;
 /// [`LiveReport::lost_messages_not_listed`]), so a long run with recovery off does not grow its
 /// report without bound.
 pub const LOST_RANGES_LISTED: usize = 1000;
+/// Silences listed one by one in [`LiveReport::silences`]; later ones are only counted
+/// ([`LiveReport::silences_not_listed`]): a feed that keeps stopping and starting for days does
+/// not grow the report without bound.
+pub const SILENCES_LISTED: usize = 1000;
+/// Rejoins listed in [`LiveReport::rejoined_at`] (the session's own rejoins and the relay's
+/// restarts are counted in full: [`SessionStats::rejoins`], [`LiveReport::relay_restarts`]).
+pub const REJOINS_LISTED: usize = 16;
+/// In datagram mode, how far (in messages) a relay's live packet may come behind the furthest
+/// one seen and still be a datagram the network reordered rather than a restart of the relay's
+/// live path (at most the session's `max_gap_messages`; a relay's restart steps back further
+/// than its own `max_gap_messages`, 10 000 000 by default). In stream mode, where nothing is
+/// reordered, any step back is a restart.
+const DATAGRAM_REORDER_ALLOWANCE: u64 = 1 << 16;
 /// How long a receiver whose relay line closed cleanly (after the end of session) keeps asking
 /// the relay for what it is missing before it declares the rest lost: the relay's default
 /// [`crate::relay::RelayConfig::linger`], for which it keeps the connection open.
@@ -167,8 +187,17 @@ pub struct LiveReport {
     pub lost_messages_not_listed: u64,
     /// Silences of at least `silence_ns`, and the one that stopped the run
     /// (`stop_after_silence_ns`) however short: (messages delivered before it, ns the feed was
-    /// quiet).
+    /// quiet); the first [`SILENCES_LISTED`] of them.
     pub silences: Vec<(u64, u64)>,
+    /// Silences after the first [`SILENCES_LISTED`]: counted, not listed.
+    pub silences_not_listed: u64,
+    /// Where the session joined again, below what it had delivered (the downstream was told,
+    /// [`Downstream::rejoined`]: books stale); the first [`REJOINS_LISTED`].
+    pub rejoined_at: Vec<u64>,
+    /// Times a relay line's live path restarted at a lower sequence number (the relay's own
+    /// upstream joined the session again: see [`crate::relay`]); the session then joined again
+    /// there ([`MoldUdp64Session::rejoin_at`], counted in [`SessionStats::rejoins`] as well).
+    pub relay_restarts: u64,
     /// Records written to the capture.
     pub recorded: u64,
     /// Records dropped because the recorder's ring was full (the capture lacks them).
@@ -217,6 +246,25 @@ impl LiveReport {
             notes.push(format!(
                 "feed silent for {:.3} s after {delivered} messages",
                 *quiet as f64 / 1e9
+            ));
+        }
+        if self.silences_not_listed > 0 {
+            notes.push(format!(
+                "feed silent {} more times, not listed",
+                self.silences_not_listed
+            ));
+        }
+        if self.relay_restarts > 0 {
+            notes.push(format!(
+                "the relay restarted its live path {} times (its upstream joined the session \
+                 again); this receiver joined again each time",
+                self.relay_restarts
+            ));
+        }
+        for next in &self.rejoined_at {
+            notes.push(format!(
+                "joined the session again at message {next}: what was delivered before came \
+                 from a packet with a corrupt sequence number; books stale"
             ));
         }
         if let Some(e) = &self.record_error {
@@ -354,6 +402,15 @@ impl<D: Downstream> Receiving<'_, D> {
             self.live.first_errors.push(what);
         }
     }
+
+    /// The numbering restarted at `next`, below what was delivered: listed, and the downstream
+    /// told.
+    fn joined_again(&mut self, next: u64) {
+        if self.live.rejoined_at.len() < REJOINS_LISTED {
+            self.live.rejoined_at.push(next);
+        }
+        self.down.rejoined(next);
+    }
 }
 
 impl<D: Downstream> SessionSink for Receiving<'_, D> {
@@ -392,9 +449,14 @@ impl<D: Downstream> SessionSink for Receiving<'_, D> {
     fn rejoined(&mut self, next: u64) {
         tracing::warn!(
             next,
-            "the packet this feed joined on had a corrupt header: joined again at message {next}"
+            "joined the session again at message {next} (the packet joined on had a corrupt \
+             header, here or at the relay): what was delivered before is unreliable"
         );
-        self.down.rejoined(next);
+        // Counted in the session's stats (`rejoins`). A rejoin of the session's own needs no
+        // note in the recording: it follows from the datagrams alone, and a replay of the
+        // capture rejoins at the same place (and makes the books stale there); a relay's
+        // restart has its `REJN` note (`restart_session`).
+        self.joined_again(next);
     }
 
     fn end_of_session(&mut self, next: u64) {
@@ -659,6 +721,20 @@ pub fn receive_recording<D: Downstream>(
         });
     }
     let first_sequence = session_cfg.first_sequence;
+    // Each relay line's live path, watched for restarts (see `LivePath`).
+    let mut relay_paths: Vec<Option<LivePath>> = config
+        .lines
+        .iter()
+        .zip(&lines)
+        .map(|(l, open)| match (l, open) {
+            (LineSource::Relay(c), OpenLine::Relay(r)) => Some(LivePath::new(
+                c.mode,
+                session_cfg.max_gap_messages,
+                r.welcome().next_seq,
+            )),
+            _ => None,
+        })
+        .collect();
     let mut session = MoldUdp64Session::new(session_cfg);
     // The sockets `poll(2)` waits on in blocking mode (duplicated descriptors, so the wait
     // needs no borrow of the lines and no allocation).
@@ -705,6 +781,8 @@ pub fn receive_recording<D: Downstream>(
     let mut buf = vec![0u8; MAX_DATAGRAM];
     let mut last_rx = mono.now();
     let mut silent = false;
+    // Whether the current silence is one of those listed (its length is kept up to date).
+    let mut silence_listed = false;
     let mut idle_rounds = 0u32;
     // When a relay's live path closed cleanly: the run ends once nothing is missing (the end
     // of session then delivered) or after `CATCH_UP_AFTER_CLOSE_NS`.
@@ -742,6 +820,13 @@ pub fn receive_recording<D: Downstream>(
                         Some(RelayItem::Live(p)) => {
                             got += 1;
                             let now = mono.now();
+                            let restart = relay_paths
+                                .get_mut(i)
+                                .and_then(Option::as_mut)
+                                .and_then(|path| path.restart_at(&p));
+                            if let Some(at) = restart {
+                                restart_session(&mut r, &mut session, i, at);
+                            }
                             ours += usize::from(on_datagram(
                                 &mut r,
                                 &mut session,
@@ -877,10 +962,17 @@ pub fn receive_recording<D: Downstream>(
                     "feed silent: no packet of this session on any line for {:.3} s",
                     quiet as f64 / 1e9
                 );
-                r.live.silences.push((r.delivered, quiet));
+                silence_listed = r.live.silences.len() < SILENCES_LISTED;
+                if silence_listed {
+                    r.live.silences.push((r.delivered, quiet));
+                } else {
+                    r.live.silences_not_listed = r.live.silences_not_listed.saturating_add(1);
+                }
             }
-            if let Some(s) = r.live.silences.last_mut() {
-                s.1 = quiet;
+            if silence_listed {
+                if let Some(s) = r.live.silences.last_mut() {
+                    s.1 = quiet;
+                }
             }
         }
         if stopping {
@@ -973,6 +1065,83 @@ fn on_datagram<D: Downstream>(
         );
     }
     activity
+}
+
+/// A relay line's live path as received, watched for a restart: the relay steps back only
+/// when its upstream joined the session again (see [`crate::relay`], "Restart").
+#[derive(Debug, Clone, Copy)]
+struct LivePath {
+    /// The furthest next sequence number seen on it (the welcome's, data packets, heartbeats).
+    next: Option<u64>,
+    /// How far a packet may come behind `next` and still be a reordered datagram (0 in stream
+    /// mode).
+    allowance: u64,
+}
+
+impl LivePath {
+    /// A path that starts at the welcome's `welcome` (`0`: not known yet).
+    fn new(mode: LiveMode, max_gap_messages: u64, welcome: u64) -> Self {
+        let allowance = match mode {
+            LiveMode::Stream => 0,
+            LiveMode::Datagrams => DATAGRAM_REORDER_ALLOWANCE.min(max_gap_messages),
+        };
+        Self {
+            // A restart before the first live packet steps back from the welcome.
+            next: (welcome != 0).then_some(welcome),
+            allowance,
+        }
+    }
+
+    /// Where the live path restarted, if `packet` (a live packet of the relay) shows that it
+    /// did: a heartbeat below the next sequence number seen, or a data packet with nothing
+    /// above it, more than the allowance behind.
+    fn restart_at(&mut self, packet: &[u8]) -> Option<u64> {
+        let header = packet.get(..HEADER_LEN)?;
+        let seq = u64::from_be_bytes(header[10..18].try_into().ok()?);
+        let count = u16::from_be_bytes([header[18], header[19]]);
+        if count == END_OF_SESSION_COUNT {
+            return None;
+        }
+        let end = seq.saturating_add(u64::from(count));
+        let back = self.next.is_some_and(|n| {
+            let nothing_new = if count == 0 { seq < n } else { end <= n };
+            nothing_new && seq.saturating_add(self.allowance) < n
+        });
+        self.next = Some(match self.next {
+            Some(n) if !back => n.max(end),
+            _ => end,
+        });
+        back.then_some(seq)
+    }
+}
+
+/// The relay on `line` restarted its live path at `at` (its own upstream joined the session
+/// again, below what it had relayed): this receiver's session joins again there too
+/// ([`MoldUdp64Session::rejoin_at`]): what it was still missing was numbered from the corrupt
+/// packet and is dropped, requests queued for it are not sent, and the downstream is told if
+/// anything had been delivered (or declared lost) since the last join. A recording gets a
+/// `REJN` note (u64 BE `at`) before the packet that showed the restart, for its replay to join
+/// again at the same place.
+fn restart_session<D: Downstream>(
+    r: &mut Receiving<'_, D>,
+    session: &mut MoldUdp64Session,
+    line: usize,
+    at: u64,
+) {
+    tracing::warn!(
+        line,
+        at,
+        "relay line {line}: the relay restarted its live path at message {at} (its upstream \
+         joined the session again): joining again there"
+    );
+    r.live.relay_restarts = r.live.relay_restarts.saturating_add(1);
+    // Requests for the old numbering: the relay holds none of it any more.
+    r.requests.clear();
+    let mut note = [0u8; 12];
+    note[..4].copy_from_slice(b"REJN");
+    note[4..].copy_from_slice(&at.to_be_bytes());
+    r.record(None, Line::Note, &note);
+    session.rejoin_at(at, r);
 }
 
 fn send_requests<D: Downstream>(

@@ -2,8 +2,9 @@
 //! recovered, in-order messages from [`crate::source::receive`] and repacks them into MoldUDP64
 //! packets for [`crate::relay`]: one packet per burst of datagrams (or sooner when a packet is
 //! full), a new packet after a lost gap (the relay's history restarts there, and subscribers see
-//! the same gap), the end of session, and a heartbeat for each burst of datagrams that brought
-//! nothing new (the exchange's heartbeats: the relay is as quiet, and as alive, as its source).
+//! the same gap), the end of session, a heartbeat for each burst of datagrams that brought
+//! nothing new (the exchange's heartbeats: the relay is as quiet, and as alive, as its source),
+//! and a restart of the numbering when the session joins again ([`RelayInput::Rejoin`]).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -116,6 +117,18 @@ impl Downstream for RelayUpstream {
         self.flush_packet();
     }
 
+    /// The session joined again at `next`, below what was delivered: the messages not yet sent
+    /// came from the corrupt packet (numbered wrong) and are dropped, and the relay restarts
+    /// its live path at `next` (its hub dropped every later packet as a duplicate when it was
+    /// not told).
+    fn rejoined(&mut self, next: u64) {
+        self.builder = None;
+        self.next = next;
+        // Something new for subscribers (the restart): no heartbeat after it for this burst.
+        self.forwarded = true;
+        self.send(RelayInput::Rejoin(next));
+    }
+
     fn end_of_session(&mut self, next: u64) {
         self.flush_packet();
         // Something new for subscribers: no heartbeat after it for this burst.
@@ -203,8 +216,34 @@ mod tests {
                 RelayInput::Packet(_) => "packet",
                 RelayInput::Heartbeat => "heartbeat",
                 RelayInput::EndOfSession(_) => "end",
+                RelayInput::Rejoin(_) => "rejoin",
             });
         }
         assert_eq!(got, ["packet", "heartbeat"]);
+    }
+
+    #[test]
+    fn a_rejoin_drops_the_unsent_corrupt_messages_and_restarts_the_numbering() {
+        let (tx, mut rx) = mpsc::channel(16);
+        let mut up = RelayUpstream::new(tx, *b"SESSION001");
+        let bogus = 1 << 40;
+        up.message(bogus, b"corrupt");
+        up.rejoined(1_002);
+        up.message(1_012, b"real");
+        up.of_session();
+        assert!(up.flush());
+        let mut got = Vec::new();
+        while let Ok(input) = rx.try_recv() {
+            got.push(match input {
+                RelayInput::Packet(p) => {
+                    let p = MoldPacket::parse(&p).unwrap();
+                    format!("packet {} x{}", p.sequence(), p.len())
+                }
+                RelayInput::Heartbeat => "heartbeat".to_owned(),
+                RelayInput::EndOfSession(n) => format!("end {n}"),
+                RelayInput::Rejoin(n) => format!("rejoin {n}"),
+            });
+        }
+        assert_eq!(got, ["rejoin 1002", "packet 1012 x1"]);
     }
 }

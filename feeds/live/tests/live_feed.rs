@@ -302,6 +302,11 @@ fn silent_run(
             .unwrap();
         send(&tx, a);
     });
+    // A loaded machine can take longer than `silence_ns` between the receiver's start and the
+    // first packet: that silence (before anything was delivered) is not what these tests are
+    // about, and made them flaky.
+    let mut live = live;
+    live.silences.retain(|&(delivered, _)| delivered > 0);
     (live, out)
 }
 
@@ -611,6 +616,7 @@ fn a_relay_upstream_relays_heartbeats_for_its_own_sessions_packets_only() {
             RelayInput::Packet(_) => "packet",
             RelayInput::Heartbeat => "heartbeat",
             RelayInput::EndOfSession(_) => "end",
+            RelayInput::Rejoin(_) => "rejoin",
         });
     }
     assert_eq!(got, ["packet", "heartbeat", "end"]);

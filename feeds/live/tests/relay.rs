@@ -1,5 +1,7 @@
 //! Integration tests of the QUIC relay over loopback: delivery in both live modes, token and
-//! mutual-TLS authentication, slow-subscriber isolation, catch-up, and the blocking bridge.
+//! mutual-TLS authentication, slow-subscriber isolation, catch-up, the blocking bridge, and a
+//! relay that joined its session mid-stream (its welcome before the first packet, and the
+//! restart of its live path when its upstream joins again).
 //!
 //! Every test is bounded by [`LIMIT`] and makes no timing assertions.
 
@@ -14,7 +16,7 @@ use bytes::Bytes;
 use ticklane_feeds::moldudp64::{MoldPacket, MoldPacketBuilder, MoldRequest, PacketKind, Session};
 use ticklane_live::relay::{
     CloseCode, LiveMode, RelayClient, RelayClientConfig, RelayConfig, RelayError, RelayInput,
-    RelayItem, RelayLine, RelayServer, RelayStats,
+    RelayItem, RelayLine, RelayServer, RelayStats, MAX_SUBSCRIBER_QUEUE,
 };
 use ticklane_live::tls::{self, DevCert};
 use tokio::sync::{mpsc, watch};
@@ -799,7 +801,7 @@ async fn a_receiver_joining_through_a_relay_starts_at_the_welcome_and_sees_a_los
         while relay.stats.snapshot().messages_in < 1_000 {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
-        let receiver = join_through(&relay);
+        let receiver = join_through(&relay, LiveMode::Stream);
         while relay.stats.snapshot().subscribed_total < 1 {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
@@ -827,8 +829,13 @@ async fn a_receiver_joining_through_a_relay_starts_at_the_welcome_and_sees_a_los
 async fn joining_a_relay_before_its_first_packet_loses_nothing() {
     timeout(Duration::from_secs(30), async {
         let relay = Relay::start(Some(TOKEN), None, |c| c.first_sequence = None).await;
-        let receiver = join_through(&relay);
-        while relay.stats.snapshot().subscribed_total < 1 {
+        let (raw, welcome) = RelayClient::connect(relay.client(Some(TOKEN), LiveMode::Stream))
+            .await
+            .unwrap();
+        assert_eq!(welcome.next_seq, 0, "not known yet");
+        drop(raw);
+        let receiver = join_through(&relay, LiveMode::Stream);
+        while relay.stats.snapshot().subscribed_total < 2 {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         // The relay joined the exchange's session at message 5001.
@@ -839,6 +846,7 @@ async fn joining_a_relay_before_its_first_packet_loses_nothing() {
         let (got, live) = receiver.await.unwrap();
         assert_eq!(got.lost, vec![], "{:?}", live.notes());
         assert_eq!(got.messages.len(), 500);
+        assert_eq!(got.messages[0].0, 5_001);
         assert_eq!(got.ended, Some(5_501));
         relay.stop().await;
     })
@@ -846,16 +854,133 @@ async fn joining_a_relay_before_its_first_packet_loses_nothing() {
     .unwrap();
 }
 
+/// A relay joins mid-session on a packet whose sequence number is corrupt (far ahead); its
+/// upstream session joins again where the stream really is (`SessionSink::rejoined`). The relay
+/// used to keep expecting the corrupt number and drop every later packet as a duplicate: its
+/// subscribers got nothing more. Now the relay restarts its live path there, and the
+/// subscribers' own sessions join again with it, in stream and datagram mode alike: they are
+/// told (books stale), report what the relay lost, and get every later message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_whose_upstream_rejoins_restarts_its_live_path_and_its_subscribers_join_again() {
+    use std::net::{Ipv4Addr, UdpSocket};
+    use ticklane_feeds::moldudp64::session::SessionConfig;
+    use ticklane_live::source::{receive, LineSource, LiveConfig, LiveCounters, LiveReport};
+    use ticklane_live::udp::UdpLineConfig;
+    use ticklane_live::upstream::RelayUpstream;
+    /// A sequence number corrupted far ahead (bit 40 flipped).
+    const BOGUS: u64 = 1 << 40;
+    timeout(Duration::from_secs(60), async {
+        let mut relay = Relay::start(Some(TOKEN), None, |c| c.first_sequence = None).await;
+        let (mut raw, _) = RelayClient::connect(relay.client(Some(TOKEN), LiveMode::Stream))
+            .await
+            .unwrap();
+        let reader = tokio::spawn(async move {
+            let mut seqs = Vec::new();
+            while let Some(Ok(p)) = raw.recv().await {
+                let p = MoldPacket::parse(&p).unwrap();
+                seqs.extend((0..p.len() as u64).map(|i| p.sequence() + i));
+            }
+            seqs
+        });
+        let stream = join_through(&relay, LiveMode::Stream);
+        let datagrams = join_through(&relay, LiveMode::Datagrams);
+        while relay.stats.snapshot().subscribed_total < 3 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        let a = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let config = LiveConfig {
+            lines: vec![LineSource::Udp(UdpLineConfig::unicast(a))],
+            session: SessionConfig {
+                session: Some(SESSION),
+                first_sequence: None, // `ticklane relay --join`
+                ..Default::default()
+            },
+            retransmit: Vec::new(),
+            busy_poll: false,
+            silence_ns: 1_000_000_000,
+            stop_after_silence_ns: Some(3_000_000_000),
+            record: None,
+        };
+        let input = relay.input.take().unwrap();
+        let live = tokio::task::spawn_blocking(move || {
+            std::thread::scope(|s| {
+                let rx = s.spawn(|| {
+                    let mut up = RelayUpstream::new(input, SESSION);
+                    let mut live = LiveReport::default();
+                    receive(&config, &mut up, &LiveCounters::default(), &mut live).unwrap();
+                    live
+                });
+                std::thread::sleep(Duration::from_millis(100));
+                let tx = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+                let pause = || std::thread::sleep(Duration::from_millis(20));
+                // Message 1001's packet, its sequence number corrupted far ahead.
+                tx.send_to(&packets(BOGUS, 1)[0], a).unwrap();
+                pause();
+                for first in (1_002..1_102).step_by(10) {
+                    tx.send_to(&packets(first, 10)[0], a).unwrap();
+                    pause();
+                }
+                let eos = MoldPacketBuilder::new(SESSION, 1_102).end_of_session();
+                tx.send_to(&eos, a).unwrap();
+                rx.join().unwrap()
+            })
+        })
+        .await
+        .unwrap();
+        assert_eq!(live.session.rejoins, 1, "{:?}", live.notes());
+        assert_eq!(relay.stats.snapshot().rejoins, 1);
+        let seqs = reader.await.unwrap();
+        let after_rejoin: Vec<u64> = seqs.into_iter().filter(|&s| s < BOGUS).collect();
+        // 1002 (set aside as evidence) and 1003..1011 are lost upstream (no recovery).
+        let later = (1_012..1_102).collect::<Vec<u64>>();
+        assert_eq!(
+            after_rejoin,
+            later,
+            "relay input dropped: {}",
+            relay.stats.snapshot().input_dropped
+        );
+        for (mode, subscriber) in [("stream", stream), ("datagrams", datagrams)] {
+            let (got, live) = subscriber.await.unwrap();
+            let notes = live.notes();
+            assert_eq!(live.relay_restarts, 1, "{mode}: {notes:?}");
+            // The corrupt packet's message was delivered, then the downstream was told.
+            assert_eq!(got.messages[0].0, BOGUS, "{mode}");
+            let seqs: Vec<u64> = got.messages[1..].iter().map(|m| m.0).collect();
+            assert_eq!(seqs, later, "{mode}: {notes:?}");
+            assert_eq!(got.ended, Some(1_102), "{mode}");
+            assert_eq!(live.rejoined_at, got.rejoined, "{mode}");
+            if mode == "stream" {
+                // The relay's restart heartbeat says exactly where: what the relay lost is
+                // reported lost here too.
+                assert_eq!(got.rejoined, vec![1_002], "{notes:?}");
+                assert_eq!(got.lost, vec![(1_002, 10)], "{notes:?}");
+            } else {
+                // A datagram may be lost: the restart then shows on the next packet.
+                assert_eq!(got.rejoined.len(), 1, "{notes:?}");
+            }
+            assert!(
+                notes
+                    .iter()
+                    .any(|n| n.contains("restarted its live path 1 times")),
+                "{notes:?}"
+            );
+        }
+        relay.stop().await;
+    })
+    .await
+    .unwrap();
+}
+
 /// A per-subscriber queue tokio cannot make is refused when the relay binds (every connection
-/// task panicked on it, and no subscriber was ever admitted).
-#[test]
-fn a_subscriber_queue_out_of_range_is_refused_at_bind() {
+/// task panicked on it, and no subscriber was ever admitted); the largest queue allowed admits
+/// subscribers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_queue_out_of_range_is_refused_at_bind() {
     let cert = tls::self_signed(&names()).unwrap();
-    for queue in [
-        0,
-        ticklane_live::relay::MAX_SUBSCRIBER_QUEUE + 1,
-        usize::MAX,
-    ] {
+    for queue in [0, MAX_SUBSCRIBER_QUEUE + 1, usize::MAX >> 3, usize::MAX] {
         let server = tls::server_config(&cert.cert_pem, &cert.key_pem, None).unwrap();
         let mut config = RelayConfig::new(
             "127.0.0.1:0".parse().unwrap(),
@@ -864,21 +989,35 @@ fn a_subscriber_queue_out_of_range_is_refused_at_bind() {
             SESSION,
         );
         config.subscriber_queue = queue;
-        let e = RelayServer::bind(config).unwrap_err();
-        assert!(e.to_string().contains("subscriber queue"), "{queue}: {e}");
+        match RelayServer::bind(config) {
+            Err(RelayError::Config(why)) => assert!(why.contains("subscriber queue"), "{why}"),
+            other => panic!("{queue}: {other:?}"),
+        }
     }
+    timeout(LIMIT, async {
+        let relay = Relay::start(Some(TOKEN), None, |c| {
+            c.subscriber_queue = MAX_SUBSCRIBER_QUEUE;
+        })
+        .await;
+        let r = RelayClient::connect(relay.client(Some(TOKEN), LiveMode::Stream)).await;
+        assert!(r.is_ok(), "{:?}", r.err());
+        drop(r);
+        relay.feed_session(10).await;
+        relay.stop().await;
+    })
+    .await
+    .unwrap();
 }
 
-/// A receive loop that joins mid-session (`--join`) through `relay` in stream mode, on a
+/// A receive loop that joins mid-session (`--join`) through `relay` in `mode`, on a
 /// blocking thread: what it was handed, and its report.
 fn join_through(
     relay: &Relay,
+    mode: LiveMode,
 ) -> JoinHandle<(collect::Collect, ticklane_live::source::LiveReport)> {
     use ticklane_live::source::{receive, LineSource, LiveConfig, LiveCounters, LiveReport};
     let config = LiveConfig {
-        lines: vec![LineSource::Relay(
-            relay.client(Some(TOKEN), LiveMode::Stream),
-        )],
+        lines: vec![LineSource::Relay(relay.client(Some(TOKEN), mode))],
         session: ticklane_feeds::moldudp64::session::SessionConfig {
             first_sequence: None,
             ..Default::default()

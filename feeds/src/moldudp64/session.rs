@@ -201,8 +201,9 @@ pub struct SessionStats {
     /// there); their messages are not delivered, and they are not counted elsewhere.
     pub implausible_sequence: u64,
     /// Times what the first packet set (session id, sequence number or both) was replaced
-    /// because the packets after it disagreed with it (see [`SessionConfig::first_sequence`]);
-    /// only the replacements of a sequence number, after something was output, reach
+    /// because the packets after it disagreed with it (see [`SessionConfig::first_sequence`]),
+    /// and times the session was told to join again ([`MoldUdp64Session::rejoin_at`]); only
+    /// the restarts of the numbering, after something was output, reach
     /// [`SessionSink::rejoined`].
     pub rejoins: u64,
     /// `end_of_session` has been emitted.
@@ -464,7 +465,7 @@ impl MoldUdp64Session {
             suspect: None,
             probation_session: false,
             probation_sequence: false,
-            joined_at: 0,
+            joined_at: config.first_sequence.unwrap_or(0),
             rejoin_suspect: None,
             stats: SessionStats::default(),
             config,
@@ -628,31 +629,58 @@ impl MoldUdp64Session {
         if dispute != JoinDispute::SessionId {
             // Only the first packet, and packets that disagreed with it, have been seen:
             // nothing between `expected` and `highest` is real.
-            let bogus = self.missing_messages();
-            self.stats.gap_messages = self.stats.gap_messages.saturating_sub(bogus);
-            self.gaps.clear();
-            self.segs.clear();
-            for slot in self.slots.iter_mut() {
-                slot.refs = 0;
-            }
-            self.free.clear();
-            self.free.extend((0..self.slots.len()).rev());
-            let at = suspect.first;
-            let output = self.expected != Some(self.joined_at);
-            self.expected = Some(at);
-            self.highest = at;
-            self.joined_at = at;
-            self.suspect = None;
-            if output {
-                // Only a stream that reached the sink has something to take back.
-                sink.rejoined(at);
-            }
+            self.restart_numbering(suspect.first, sink);
         }
         self.probation_session = false;
         self.probation_sequence = false;
         self.rejoin_suspect = None;
         self.stats.rejoins += 1;
         false
+    }
+
+    /// Restarts the numbering at `at`: what is missing or buffered was numbered wrong and is
+    /// dropped (its messages leave `gap_messages`, so the accounting identity holds), and the
+    /// sink is told ([`SessionSink::rejoined`]) when anything reached it since the last join.
+    fn restart_numbering(&mut self, at: u64, sink: &mut impl SessionSink) {
+        let bogus = self.missing_messages();
+        self.stats.gap_messages = self.stats.gap_messages.saturating_sub(bogus);
+        self.gaps.clear();
+        self.segs.clear();
+        for slot in self.slots.iter_mut() {
+            slot.refs = 0;
+        }
+        self.free.clear();
+        self.free.extend((0..self.slots.len()).rev());
+        let output = self.expected.is_some_and(|e| e != self.joined_at);
+        self.expected = Some(at);
+        self.highest = at;
+        self.joined_at = at;
+        self.eos_at = None;
+        self.suspect = None;
+        if output {
+            // Only a stream that reached the sink has something to take back.
+            sink.rejoined(at);
+        }
+    }
+
+    /// Joins the session again at `next`, told from outside that its numbering restarted there:
+    /// a QUIC relay restarts its live path when its own upstream joined the session again
+    /// ([`SessionSink::rejoined`] upstream), and a live recording carries that as a note for its
+    /// replay. What is missing or buffered is dropped (numbered under the old numbering; no
+    /// request for it is sent again), what the first packet set is no longer on probation, and
+    /// the sink is told ([`SessionSink::rejoined`]) when anything reached it since the last
+    /// join; counted in [`SessionStats::rejoins`]. Ignored after the end of session; before the
+    /// first packet it joins the session at `next`.
+    pub fn rejoin_at(&mut self, next: u64, sink: &mut impl SessionSink) {
+        if self.ended {
+            return;
+        }
+        self.restart_numbering(next, sink);
+        self.probation_session = false;
+        self.probation_sequence = false;
+        self.rejoin_suspect = None;
+        self.stats.rejoins += 1;
+        self.refresh_deadline();
     }
 
     /// Ignores a packet whose sequence number is implausibly far ahead, unless the last packet
@@ -746,6 +774,7 @@ impl MoldUdp64Session {
         let Some(expected) = self.expected else {
             self.expected = Some(seq);
             self.highest = seq;
+            self.joined_at = seq;
             return;
         };
         if self.ended {
@@ -1826,6 +1855,42 @@ mod tests {
         // it, and the stream goes on.
         assert_eq!(t.pkt(1, &data(100, 2), 0), msgs(100..102, 1));
         assert_eq!(t.pkt(0, &data(102, 1), 0), msgs(102..103, 0));
+    }
+
+    #[test]
+    fn a_rejoin_from_outside_drops_the_old_numbering_and_tells_the_sink() {
+        let mut t = T::new(cfg());
+        assert_eq!(t.pkt(0, &data(1, 2), 0), msgs(1..3, 0));
+        // A gap at 3..5 (4 buffered behind it), then the numbering restarts lower.
+        assert_eq!(t.pkt(0, &data(5, 1), 0), vec![]);
+        assert_eq!(t.s.missing_messages(), 2);
+        t.s.rejoin_at(2, &mut t.r);
+        identity(&t.s);
+        assert_eq!(t.r.take(), vec![Ev::Rejoin(2)]);
+        assert_eq!(
+            (
+                t.s.expected(),
+                t.s.missing_messages(),
+                t.s.buffered_packets()
+            ),
+            (Some(2), 0, 0)
+        );
+        assert_eq!(t.s.next_deadline(), None);
+        let st = t.s.stats();
+        assert_eq!((st.rejoins, st.gap_messages, st.lost_messages), (1, 0, 0));
+        assert_eq!(t.pkt(0, &data(2, 2), 0), msgs(2..4, 0));
+        // Nothing output since that join: moved silently (counted).
+        t.s.rejoin_at(10, &mut t.r);
+        assert_eq!(t.r.take(), vec![Ev::Rejoin(10)]);
+        t.s.rejoin_at(7, &mut t.r);
+        assert_eq!(t.r.take(), vec![]);
+        assert_eq!(t.s.stats().rejoins, 3);
+        assert_eq!(t.pkt(0, &data(7, 1), 0), msgs(7..8, 0));
+        // After the end of session: ignored.
+        assert_eq!(t.pkt(0, &eos(8), 0), vec![Ev::End(8)]);
+        t.s.rejoin_at(1, &mut t.r);
+        assert_eq!(t.r.take(), vec![]);
+        assert_eq!((t.s.expected(), t.s.stats().rejoins), (Some(8), 3));
     }
 
     #[test]
