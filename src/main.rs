@@ -459,7 +459,7 @@ pub struct FeedOpts {
     #[arg(long, requires = "feed")]
     busy_poll: bool,
     /// Socket receive buffer, bytes.
-    #[arg(long, requires = "feed", default_value_t = 8 << 20)]
+    #[arg(long, requires = "feed", default_value_t = run_config::DEFAULT_RECV_BUFFER)]
     recv_buffer: usize,
     /// How long a gap waits for the other line before it is re-requested, µs.
     #[arg(long, requires = "feed", default_value_t = 0)]

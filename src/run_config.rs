@@ -420,8 +420,12 @@ pub struct LiveFeedConfig {
     pub quic_stream: bool,
 }
 
+/// The default socket receive buffer of a `udp://` line, bytes (`source.live.recv_buffer`,
+/// `--recv-buffer`).
+pub const DEFAULT_RECV_BUFFER: usize = 8 << 20;
+
 fn default_recv_buffer() -> usize {
-    8 << 20
+    DEFAULT_RECV_BUFFER
 }
 
 fn default_retries() -> u32 {
@@ -765,6 +769,12 @@ impl RunConfig {
                     );
                 }
             }
+        }
+        if quic && l.recv_buffer != DEFAULT_RECV_BUFFER {
+            bail!(
+                "{origin}: source.live.recv_buffer: only for a udp:// feed (the QUIC client \
+                 sizes its own socket's buffers)"
+            );
         }
         if let Some(b) = &l.line_b {
             if quic {
@@ -1170,6 +1180,10 @@ mod tests {
                 "source.live.quic_stream: only for a quic:// feed",
             ),
             (quic("line_b = \"udp://127.0.0.1:8\""), "source.live.line_b"),
+            (
+                quic("recv_buffer = 1048576"),
+                "source.live.recv_buffer: only for a udp:// feed",
+            ),
             (
                 udp("stop_after_silence_s = 0"),
                 "source.live.stop_after_silence_s: 0 is not a number of seconds above 0",

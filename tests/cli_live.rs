@@ -366,16 +366,16 @@ fn live_timing_values_out_of_range_are_refused_by_name() {
         ("--stop-after-silence=-1", "", "stop_after_silence"),
         ("--stop-after-silence", "NaN", "stop_after_silence"),
         ("--stop-after-silence", "0", "stop_after_silence"),
+        // Not timing, but ignored the same way: a QUIC client sizes its own socket's buffers.
+        ("--recv-buffer", "1048576", "--recv-buffer"),
     ] {
+        let feed = if flag == "--recv-buffer" {
+            "quic://127.0.0.1:9"
+        } else {
+            "udp://127.0.0.1:9"
+        };
         let o = Command::new(BIN)
-            .args([
-                "paper",
-                "--config",
-                &cfg,
-                "--feed",
-                "udp://127.0.0.1:9",
-                flag,
-            ])
+            .args(["paper", "--config", &cfg, "--feed", feed, flag])
             .args((!value.is_empty()).then_some(value))
             .output()
             .unwrap();

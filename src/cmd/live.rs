@@ -279,6 +279,12 @@ pub fn live_config(a: &FeedArgs) -> anyhow::Result<LiveConfig> {
         if a.line_b.is_some() {
             bail!("--line-b: a QUIC relay is one line (the relay arbitrates A/B upstream)");
         }
+        if a.recv_buffer != crate::run_config::DEFAULT_RECV_BUFFER {
+            bail!(
+                "--recv-buffer (source.live.recv_buffer): only for a udp:// feed (the QUIC \
+                 client sizes its own socket's buffers)"
+            );
+        }
         lines.push(LineSource::Relay(super::relay::client_config(a)?));
     } else {
         lines.push(LineSource::Udp(
