@@ -370,9 +370,10 @@ fn build_packet(b: &mut Bytes<'_>, out: &mut Vec<u8>) {
 fn session_config(b: &mut Bytes<'_>) -> SessionConfig {
     let flags = b.u8();
     let max_packets = [0usize, 20, 40, 64, 128, 2048];
-    // Bounded: a gap is re-requested in pieces of `max_request_messages`, all at once, so an
-    // unbounded `max_gap_messages` lets one corrupt sequence number ask for ~2^64 pieces (what
-    // the guard is for). Huge gaps are still made, and declared lost at once.
+    // Bounded: a gap's retries ask again for its outstanding piece, and the pieces follow one
+    // another as they arrive, so an unbounded `max_gap_messages` lets one corrupt sequence
+    // number keep the fuzzer asking for ~2^64 messages (what the guard is for). Huge gaps are
+    // still made, and declared lost at once.
     let max_gaps = [0u64, 1, 5, 50, 1000, 4000];
     SessionConfig {
         session: (flags & 1 != 0).then_some(FUZZ_SESSION),
@@ -385,6 +386,8 @@ fn session_config(b: &mut Bytes<'_>) -> SessionConfig {
         request_timeout_ns: u64::from(b.u8()) * 10,
         max_retries: u32::from(b.u8() % 4),
         max_request_messages: u16::from(b.u8() % 8),
+        // From flag bits no earlier input used: the corpus keeps its meaning.
+        max_requests_per_gap: u16::from((flags >> 3) & 3) + 1,
         max_gap_messages: max_gaps[usize::from(b.u8()) % max_gaps.len()],
     }
 }

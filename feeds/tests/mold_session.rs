@@ -587,6 +587,7 @@ proptest! {
         servers in 0usize..3,
         max_gap in 1u64..200,
         join in any::<bool>(),
+        per_gap in 1u16..4,
     ) {
         let mut s = MoldUdp64Session::new(SessionConfig {
             first_sequence: if join { None } else { Some(1) },
@@ -597,6 +598,7 @@ proptest! {
             max_retries: 1,
             servers,
             max_request_messages: 5,
+            max_requests_per_gap: per_gap,
             max_gap_messages: max_gap,
             ..SessionConfig::default()
         });
@@ -625,7 +627,12 @@ proptest! {
                         );
                     }
                 }
-                Op::Poll => s.poll(now, &mut sink),
+                Op::Poll => {
+                    // Each gap has at most `per_gap` requests outstanding: a poll sends no more.
+                    let most = usize::from(per_gap) * s.outstanding_gaps();
+                    s.poll(now, &mut sink);
+                    prop_assert!(sink.requests.len() <= most, "{} requests", sink.requests.len());
+                }
                 Op::GiveUp { seq } => s.give_up_before(seq, &mut sink),
                 Op::RejoinBehind { back } => {
                     let at = s.expected().map_or(back, |e| e.saturating_sub(back));

@@ -11,8 +11,10 @@
 //!   preallocated slots (the reorder window) and delivered when the hole before them closes.
 //! - **Gaps.** The messages missing in front of what has been seen are tracked as disjoint ranges.
 //!   A new gap first waits [`SessionConfig::line_grace_ns`] for another line to fill it (A/B
-//!   arbitration); then it is re-requested ([`SessionSink::request`]) in pieces, retried
-//!   round-robin over the configured servers, and finally declared lost
+//!   arbitration); then it is re-requested ([`SessionSink::request`]) in pieces, at most
+//!   [`SessionConfig::max_requests_per_gap`] requests at a time (the next piece once the last
+//!   has arrived, so a large loss does not flood the server), retried round-robin over the
+//!   configured servers, and finally declared lost
 //!   ([`SessionSink::gap_lost`]) — always *in stream order*, so a consumer can mark its state
 //!   stale exactly where the hole is.
 //! - **Accounting.** [`SessionStats`] counts every packet, copy, gap and outcome such that
@@ -92,9 +94,15 @@ pub struct SessionConfig {
     pub request_timeout_ns: u64,
     /// Retries after the first request before the gap is declared lost. Default 3.
     pub max_retries: u32,
-    /// Most messages asked for in one request (a larger gap is asked for in pieces, all sent at
-    /// once). Clamped to `1..=0xFFFE`. Default 1000.
+    /// Most messages asked for in one request. Clamped to `1..=0xFFFE`. Default 1000.
     pub max_request_messages: u16,
+    /// Most requests one gap has outstanding at once (clamped to at least 1). A gap larger
+    /// than this many requests' worth is asked for a piece at a time, from its start: the next
+    /// piece as soon as the previous one has arrived (at the next [`MoldUdp64Session::poll`]),
+    /// so a large loss never floods the re-request server with thousands of datagrams at once.
+    /// A retry asks again for the outstanding piece only; when the retries run out the whole
+    /// gap is lost. Default 16 (16,000 messages at the default request size).
+    pub max_requests_per_gap: u16,
     /// Largest jump ahead a packet's sequence number may make on its own. A packet (data,
     /// heartbeat or end of session) whose sequence number is further past the end of the data
     /// seen is taken for a corrupt header: it is ignored and counted
@@ -119,6 +127,7 @@ impl Default for SessionConfig {
             request_timeout_ns: 50_000_000,
             max_retries: 3,
             max_request_messages: 1000,
+            max_requests_per_gap: 16,
             max_gap_messages: 10_000_000,
         }
     }
@@ -215,11 +224,13 @@ pub struct SessionStats {
 enum GapState {
     /// Waiting for another line until `deadline`.
     Grace { deadline: u64 },
-    /// Requested from `server`; `retries` retries sent so far; next action at `deadline`.
+    /// `[start, asked_end)` requested from `server`; `retries` retries sent so far; next action
+    /// at `deadline` (0 once that piece has arrived and the rest of the gap is due).
     Requested {
         deadline: u64,
         retries: u32,
         server: usize,
+        asked_end: u64,
     },
     /// Declared lost; reported when delivery reaches it.
     Lost,
@@ -240,6 +251,25 @@ struct Gap {
     start: u64,
     end: u64,
     state: GapState,
+}
+
+impl Gap {
+    /// The messages before `start` are no longer missing (they arrived, or were given up).
+    /// When that completes the piece asked for, the rest of the gap is due to be asked for at
+    /// once (see [`SessionConfig::max_requests_per_gap`]).
+    fn starts_at(&mut self, start: u64) {
+        self.start = start;
+        if let GapState::Requested {
+            asked_end,
+            ref mut deadline,
+            ..
+        } = self.state
+        {
+            if start >= asked_end {
+                *deadline = 0;
+            }
+        }
+    }
 }
 
 /// Messages `[start, end)` whose first copy is in buffered packet `slot`.
@@ -718,6 +748,7 @@ impl MoldUdp64Session {
         let recovery = self.config.recovery && servers > 0;
         let session = self.session.unwrap_or([b' '; 10]);
         let max_req = self.config.max_request_messages.clamp(1, MAX_DATA_COUNT);
+        let piece = u64::from(max_req) * u64::from(self.config.max_requests_per_gap.max(1));
         let timeout = now_ns.saturating_add(self.config.request_timeout_ns);
         for g in self.gaps.iter_mut() {
             g.state = match g.state {
@@ -725,30 +756,52 @@ impl MoldUdp64Session {
                     if recovery {
                         let server = self.next_server % servers;
                         self.next_server = (server + 1) % servers;
+                        let asked_end = g.end.min(g.start.saturating_add(piece));
                         self.stats.requests +=
-                            send_requests(sink, server, session, g.start, g.end, max_req);
+                            send_requests(sink, server, session, g.start, asked_end, max_req);
                         GapState::Requested {
                             deadline: timeout,
                             retries: 0,
                             server,
+                            asked_end,
                         }
                     } else {
                         GapState::Lost
+                    }
+                }
+                // The piece asked for arrived: the next one, from the same server.
+                GapState::Requested {
+                    deadline,
+                    server,
+                    asked_end,
+                    ..
+                } if deadline <= now_ns && g.start >= asked_end => {
+                    let asked_end = g.end.min(g.start.saturating_add(piece));
+                    self.stats.requests +=
+                        send_requests(sink, server, session, g.start, asked_end, max_req);
+                    GapState::Requested {
+                        deadline: timeout,
+                        retries: 0,
+                        server,
+                        asked_end,
                     }
                 }
                 GapState::Requested {
                     deadline,
                     retries,
                     server,
+                    asked_end,
                 } if deadline <= now_ns => {
                     if recovery && retries < self.config.max_retries {
                         let server = (server + 1) % servers;
+                        let end = g.end.min(asked_end);
                         self.stats.retries +=
-                            send_requests(sink, server, session, g.start, g.end, max_req);
+                            send_requests(sink, server, session, g.start, end, max_req);
                         GapState::Requested {
                             deadline: timeout,
                             retries: retries + 1,
                             server,
+                            asked_end,
                         }
                     } else {
                         GapState::Lost
@@ -793,14 +846,9 @@ impl MoldUdp64Session {
                 break;
             }
             if g.end > seq {
-                self.gaps.insert(
-                    i + 1,
-                    Gap {
-                        start: seq,
-                        end: g.end,
-                        state: g.state,
-                    },
-                );
+                let mut rest = g;
+                rest.starts_at(seq);
+                self.gaps.insert(i + 1, rest);
             }
             if let Some(g) = self.gaps.get_mut(i) {
                 g.end = g.end.min(seq);
@@ -976,7 +1024,7 @@ impl MoldUdp64Session {
                 }
                 (true, false) => {
                     if let Some(g) = self.gaps.get_mut(i) {
-                        g.start = b;
+                        g.starts_at(b);
                     }
                     i += 1;
                 }
@@ -990,14 +1038,9 @@ impl MoldUdp64Session {
                     if let Some(g) = self.gaps.get_mut(i) {
                         g.end = a;
                     }
-                    self.gaps.insert(
-                        i + 1,
-                        Gap {
-                            start: b,
-                            end: g.end,
-                            state: g.state,
-                        },
-                    );
+                    let mut rest = Gap { start: b, ..g };
+                    rest.starts_at(b);
+                    self.gaps.insert(i + 1, rest);
                     i += 2;
                 }
             }
@@ -1113,7 +1156,7 @@ impl MoldUdp64Session {
                     if end >= g.end {
                         self.gaps.pop_front();
                     } else if let Some(f) = self.gaps.front_mut() {
-                        f.start = end;
+                        f.starts_at(end);
                     }
                     deliver(
                         &c.pkt,
@@ -1567,6 +1610,50 @@ mod tests {
         assert_eq!(st.recovered, 10);
         assert_eq!(st.duplicate_messages, 3 + 2 + 1);
         assert_eq!(t.s.outstanding_gaps(), 0);
+    }
+
+    #[test]
+    fn a_gap_larger_than_its_request_budget_is_asked_for_a_piece_at_a_time() {
+        // 2 requests of 4 messages at a time: the gap [2, 22) is asked for 8 messages at a
+        // time, the next piece as soon as the previous one arrived (it was 5 requests at once,
+        // and a loss of 10 M messages was 10,000 datagrams to the re-request server at once).
+        let mut t = T::new(SessionConfig {
+            max_request_messages: 4,
+            max_requests_per_gap: 2,
+            servers: 2,
+            ..cfg()
+        });
+        t.pkt(0, &data(1, 1), 0);
+        t.pkt(0, &data(22, 1), 0); // gap [2,22)
+        assert_eq!(t.poll(2 * MS), vec![Ev::Req(0, 2, 4), Ev::Req(0, 6, 4)]);
+        // Part of the piece arrives: nothing more is asked, nothing is due yet.
+        assert_eq!(t.pkt(2, &data(2, 4), 3 * MS), msgs(2..6, 2));
+        assert_eq!(t.s.next_deadline(), Some(2 * MS + 50 * MS));
+        // The rest of it: the next piece is due at once, from the same server, not a retry.
+        assert_eq!(t.pkt(2, &data(6, 4), 3 * MS), msgs(6..10, 2));
+        assert_eq!(t.s.next_deadline(), Some(0));
+        assert_eq!(t.poll(3 * MS), vec![Ev::Req(0, 10, 4), Ev::Req(0, 14, 4)]);
+        // No answer: the retry asks for that piece again, from the next server.
+        assert_eq!(t.poll(53 * MS), vec![Ev::Req(1, 10, 4), Ev::Req(1, 14, 4)]);
+        let st = t.s.stats();
+        assert_eq!((st.requests, st.retries), (4, 2));
+        // A packet of line B just past the piece (10..18) splits the gap: the part behind it
+        // was not asked for and is due at once; the piece waits for its answer.
+        assert_eq!(t.pkt(1, &data(18, 1), 54 * MS), vec![]);
+        assert_eq!(t.s.next_deadline(), Some(0));
+        assert_eq!(t.poll(54 * MS), vec![Ev::Req(1, 19, 3)]);
+        assert_eq!(t.s.next_deadline(), Some(103 * MS));
+        // The answers come; everything is delivered in order.
+        let mut got = t.pkt(2, &data(10, 8), 60 * MS);
+        got.extend(t.pkt(2, &data(19, 3), 60 * MS));
+        let mut want = msgs(10..18, 2);
+        want.extend(msgs(18..19, 1));
+        want.extend(msgs(19..22, 2));
+        want.extend(msgs(22..23, 0));
+        assert_eq!(got, want);
+        assert_eq!(t.s.outstanding_gaps(), 0);
+        // (Line B's message counts as recovered too: it filled a gap already requested.)
+        assert_eq!(t.s.stats().recovered, 20);
     }
 
     #[test]
