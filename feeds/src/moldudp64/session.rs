@@ -750,21 +750,39 @@ impl MoldUdp64Session {
         let max_req = self.config.max_request_messages.clamp(1, MAX_DATA_COUNT);
         let piece = u64::from(max_req) * u64::from(self.config.max_requests_per_gap.max(1));
         let timeout = now_ns.saturating_add(self.config.request_timeout_ns);
+        let stats = &mut self.stats;
+        // Asks `server` for `g` from its start up to `asked_end` (the piece), the `retries`th
+        // time (0: a first request).
+        let mut ask = |g: &Gap, server: usize, asked_end: u64, retries: u32| {
+            let n = send_requests(
+                sink,
+                server,
+                session,
+                g.start,
+                g.end.min(asked_end),
+                max_req,
+            );
+            if retries == 0 {
+                stats.requests += n;
+            } else {
+                stats.retries += n;
+            }
+            GapState::Requested {
+                deadline: timeout,
+                retries,
+                server,
+                asked_end,
+            }
+        };
+        // The next piece of `g`.
+        let next = |g: &Gap| g.start.saturating_add(piece);
         for g in self.gaps.iter_mut() {
             g.state = match g.state {
                 GapState::Grace { deadline } if deadline <= now_ns => {
                     if recovery {
                         let server = self.next_server % servers;
                         self.next_server = (server + 1) % servers;
-                        let asked_end = g.end.min(g.start.saturating_add(piece));
-                        self.stats.requests +=
-                            send_requests(sink, server, session, g.start, asked_end, max_req);
-                        GapState::Requested {
-                            deadline: timeout,
-                            retries: 0,
-                            server,
-                            asked_end,
-                        }
+                        ask(g, server, next(g), 0)
                     } else {
                         GapState::Lost
                     }
@@ -775,17 +793,7 @@ impl MoldUdp64Session {
                     server,
                     asked_end,
                     ..
-                } if deadline <= now_ns && g.start >= asked_end => {
-                    let asked_end = g.end.min(g.start.saturating_add(piece));
-                    self.stats.requests +=
-                        send_requests(sink, server, session, g.start, asked_end, max_req);
-                    GapState::Requested {
-                        deadline: timeout,
-                        retries: 0,
-                        server,
-                        asked_end,
-                    }
-                }
+                } if deadline <= now_ns && g.start >= asked_end => ask(g, server, next(g), 0),
                 GapState::Requested {
                     deadline,
                     retries,
@@ -793,16 +801,7 @@ impl MoldUdp64Session {
                     asked_end,
                 } if deadline <= now_ns => {
                     if recovery && retries < self.config.max_retries {
-                        let server = (server + 1) % servers;
-                        let end = g.end.min(asked_end);
-                        self.stats.retries +=
-                            send_requests(sink, server, session, g.start, end, max_req);
-                        GapState::Requested {
-                            deadline: timeout,
-                            retries: retries + 1,
-                            server,
-                            asked_end,
-                        }
+                        ask(g, (server + 1) % servers, asked_end, retries + 1)
                     } else {
                         GapState::Lost
                     }
