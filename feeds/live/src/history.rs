@@ -4,17 +4,34 @@
 //!
 //! Messages live in one byte arena with a start offset per message; when a bound (messages or
 //! bytes) is passed, the oldest half is dropped in one `drain`, so pushing is amortized O(1) and
-//! allocates only when the arena grows. The history is contiguous: a push that is not the next
-//! sequence number starts it afresh at that number (the relay does this after an unrecoverable
-//! gap, which it cannot serve).
+//! allocates only when the arena grows. What is held is a few *runs* of consecutive sequence
+//! numbers: a push past the next sequence number (the relay's upstream lost a range it could not
+//! recover) starts a new run, and what came before it stays servable (it used to be dropped, so
+//! a subscriber that missed a packet just before the relay's loss lost it too). At most
+//! [`MAX_RUNS`] runs are kept, the oldest dropped first. A push behind the newest message held
+//! starts the history afresh.
+
+use std::collections::VecDeque;
 
 use ticklane_feeds::moldudp64::{MoldError, MoldPacketBuilder, Session};
 
-/// The recent messages of one session, contiguous in sequence numbers.
+/// Runs of consecutive sequence numbers a [`MessageHistory`] keeps; a new run past this drops
+/// the oldest (a feed losing ranges this often is better served by a snapshot than a history).
+pub const MAX_RUNS: usize = 64;
+
+/// Consecutive messages from `first_seq`, the first of them at index `at` of the history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Run {
+    first_seq: u64,
+    at: usize,
+}
+
+/// The recent messages of one session, in runs of consecutive sequence numbers.
 #[derive(Debug, Clone)]
 pub struct MessageHistory {
-    /// Sequence number of the first message held.
-    first_seq: u64,
+    /// The runs held, oldest first, each starting at a higher index and sequence number than
+    /// the one before, with a hole between them; empty exactly when nothing is held.
+    runs: VecDeque<Run>,
     /// Start offset in `data` of each message held, then one past the last (always non-empty).
     starts: Vec<usize>,
     data: Vec<u8>,
@@ -27,7 +44,7 @@ impl MessageHistory {
     /// (at least one message is always kept). `usize::MAX` for both keeps everything.
     pub fn new(max_messages: usize, max_bytes: usize) -> Self {
         Self {
-            first_seq: 0,
+            runs: VecDeque::with_capacity(MAX_RUNS + 1),
             starts: vec![0],
             data: Vec::new(),
             max_messages: max_messages.max(1),
@@ -47,53 +64,101 @@ impl MessageHistory {
 
     /// Sequence number of the oldest message held, if any.
     pub fn first_seq(&self) -> Option<u64> {
-        (!self.is_empty()).then_some(self.first_seq)
+        self.runs.front().map(|r| r.first_seq)
     }
 
     /// Sequence number one past the newest message held (the next one [`Self::push`] expects);
     /// `None` when empty.
     pub fn next_seq(&self) -> Option<u64> {
-        (!self.is_empty()).then(|| self.first_seq + self.len() as u64)
+        self.runs
+            .back()
+            .map(|r| r.first_seq + (self.len() - r.at) as u64)
     }
 
-    /// Appends message `seq`. If it does not follow the newest message held, the history is
-    /// cleared and starts again at `seq`.
+    /// Runs of consecutive sequence numbers held (1 when nothing was ever skipped).
+    pub fn runs(&self) -> usize {
+        self.runs.len()
+    }
+
+    /// Appends message `seq`. Past the next sequence number it starts a new run (what is held
+    /// before stays); behind it, the history is cleared and starts again at `seq`.
     pub fn push(&mut self, seq: u64, msg: &[u8]) {
-        if self.next_seq() != Some(seq) {
-            self.clear();
-            self.first_seq = seq;
+        match self.next_seq() {
+            Some(next) if next == seq => {}
+            Some(next) if next < seq => {
+                self.runs.push_back(Run {
+                    first_seq: seq,
+                    at: self.len(),
+                });
+                if self.runs.len() > MAX_RUNS {
+                    // Drop the oldest run whole.
+                    let n = self.runs.get(1).map_or(0, |r| r.at);
+                    self.evict(n);
+                }
+            }
+            _ => {
+                self.clear();
+                self.runs.push_back(Run {
+                    first_seq: seq,
+                    at: 0,
+                });
+            }
         }
         self.data.extend_from_slice(msg);
         self.starts.push(self.data.len());
         if self.len() > self.max_messages || self.data.len() > self.max_bytes {
-            self.evict_oldest_half();
+            let len = self.len();
+            self.evict((len / 2).max(1).min(len - 1));
         }
     }
 
     /// Drops everything.
     pub fn clear(&mut self) {
+        self.runs.clear();
         self.starts.clear();
         self.starts.push(0);
         self.data.clear();
     }
 
-    fn evict_oldest_half(&mut self) {
-        let drop_n = (self.len() / 2).max(1).min(self.len() - 1);
-        if drop_n == 0 {
+    /// Drops the oldest `n` messages (fewer than are held).
+    fn evict(&mut self, n: usize) {
+        if n == 0 || n >= self.len() {
             return;
         }
-        let cut = self.starts[drop_n];
+        let cut = self.starts[n];
         self.data.drain(..cut);
-        self.starts.drain(..drop_n);
+        self.starts.drain(..n);
         for s in &mut self.starts {
             *s -= cut;
         }
-        self.first_seq += drop_n as u64;
+        // Runs that end by `n` go; the one `n` falls in starts later.
+        while self.runs.get(1).is_some_and(|r| r.at <= n) {
+            self.runs.pop_front();
+        }
+        for r in self.runs.iter_mut() {
+            if r.at < n {
+                r.first_seq += (n - r.at) as u64;
+                r.at = 0;
+            } else {
+                r.at -= n;
+            }
+        }
     }
 
     /// Message `seq`, if held.
     pub fn get(&self, seq: u64) -> Option<&[u8]> {
-        let i = usize::try_from(seq.checked_sub(self.first_seq)?).ok()?;
+        let k = self
+            .runs
+            .partition_point(|r| r.first_seq <= seq)
+            .checked_sub(1)?;
+        let run = self.runs.get(k)?;
+        let end = self.runs.get(k + 1).map_or(self.len(), |r| r.at);
+        let i = run
+            .at
+            .checked_add(usize::try_from(seq - run.first_seq).ok()?)?;
+        if i >= end {
+            return None;
+        }
         let (&a, &b) = (self.starts.get(i)?, self.starts.get(i + 1)?);
         self.data.get(a..b)
     }
@@ -157,15 +222,100 @@ mod tests {
     }
 
     #[test]
-    fn a_jump_starts_afresh() {
+    fn a_jump_starts_a_new_run_and_what_came_before_is_still_served() {
         let mut h = MessageHistory::new(usize::MAX, usize::MAX);
         h.push(1, b"a");
         h.push(2, b"b");
         h.push(5, b"e");
-        assert_eq!(h.first_seq(), Some(5));
-        assert_eq!(h.len(), 1);
-        assert_eq!(h.get(1), None);
+        h.push(6, b"f");
+        assert_eq!((h.first_seq(), h.next_seq()), (Some(1), Some(7)));
+        assert_eq!((h.len(), h.runs()), (4, 2));
+        assert_eq!(h.get(2), Some(&b"b"[..]));
+        assert_eq!((h.get(3), h.get(4)), (None, None));
         assert_eq!(h.get(5), Some(&b"e"[..]));
+        assert_eq!(h.get(7), None);
+        // A catch-up across the hole serves up to it.
+        let mut packets = Vec::new();
+        let n = h
+            .pack(*b"SESSION001", 1, 6, 1400, |p| packets.push(p.to_vec()))
+            .unwrap();
+        assert_eq!((n, packets.len()), (2, 1));
+        assert_eq!(h.pack(*b"SESSION001", 5, 9, 1400, |_| {}).unwrap(), 2);
+        // Behind the newest message held: afresh.
+        h.push(3, b"c");
+        assert_eq!((h.first_seq(), h.len(), h.runs()), (Some(3), 1, 1));
+        assert_eq!(h.get(1), None);
+    }
+
+    #[test]
+    fn eviction_crosses_runs_and_too_many_runs_drop_the_oldest() {
+        // Runs of 3 messages with a hole of 2 between them, 10 messages kept at most.
+        let mut h = MessageHistory::new(10, usize::MAX);
+        let seqs: Vec<u64> = (0..8u64).flat_map(|r| r * 5..r * 5 + 3).collect();
+        for &seq in &seqs {
+            h.push(seq, &msg(seq));
+        }
+        let held: Vec<u64> = (0..40).filter(|&s| h.get(s).is_some()).collect();
+        assert!(held.len() <= 10 && held.len() >= 5, "{held:?}");
+        // What is held is the newest messages pushed, each with its own bytes.
+        assert_eq!(held[..], seqs[seqs.len() - held.len()..]);
+        for &s in &held {
+            assert_eq!(h.get(s), Some(&msg(s)[..]));
+        }
+        assert_eq!(h.first_seq(), held.first().copied());
+        assert_eq!(h.next_seq(), Some(38));
+
+        let mut h = MessageHistory::new(usize::MAX, usize::MAX);
+        for r in 0..=MAX_RUNS as u64 {
+            h.push(r * 10, &msg(r));
+            h.push(r * 10 + 1, &msg(r));
+        }
+        assert_eq!(h.runs(), MAX_RUNS);
+        assert_eq!(h.first_seq(), Some(10));
+        assert_eq!((h.get(0), h.get(1)), (None, None));
+        assert_eq!(h.get(11), Some(&msg(1)[..]));
+    }
+
+    #[test]
+    fn matches_a_model_of_the_newest_messages_pushed() {
+        // Pseudo-random pushes (steps of 1, jumps, steps back) against a model: everything
+        // since the last step back, less what the bounds evicted from the oldest end.
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut rand = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for max in [1usize, 3, 17, 100, usize::MAX] {
+            let mut h = MessageHistory::new(max, usize::MAX);
+            let mut model: Vec<u64> = Vec::new();
+            let mut seq = 1000u64;
+            for _ in 0..3000 {
+                seq = match rand() % 20 {
+                    0 => seq.saturating_sub(rand() % 50),
+                    1..=3 => seq + 2 + rand() % 30,
+                    _ => seq + 1,
+                };
+                if model.last().is_some_and(|&l| seq <= l) {
+                    model.clear();
+                }
+                model.push(seq);
+                h.push(seq, &msg(seq));
+                // The history keeps a suffix of the model, within the bounds.
+                let held = h.len();
+                assert!(held >= 1 && held <= max.min(model.len()), "{held} of {max}");
+                assert!(h.runs() <= MAX_RUNS);
+                let kept = &model[model.len() - held..];
+                assert_eq!(h.first_seq(), kept.first().copied());
+                assert_eq!(h.next_seq(), kept.last().map(|l| l + 1));
+                let lo = kept[0].saturating_sub(3);
+                for s in lo..seq + 3 {
+                    let want = kept.binary_search(&s).is_ok().then(|| msg(s));
+                    assert_eq!(h.get(s).map(<[u8]>::to_vec), want, "seq {s}");
+                }
+            }
+        }
     }
 
     #[test]

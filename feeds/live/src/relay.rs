@@ -466,7 +466,8 @@ pub enum RelayInput {
     /// A packet that is malformed, of another session, longer than 65,535 bytes or wholly
     /// before the next sequence number is dropped (counted in
     /// [`RelayStatsSnapshot::input_dropped`]); one that jumps ahead is forwarded (subscribers see
-    /// the same gap) and the history restarts at it.
+    /// the same gap) and starts a new run of the history: what came before the jump is still
+    /// served to catch-up.
     Packet(Bytes),
     /// Forward a MoldUDP64 heartbeat announcing the next sequence number.
     Heartbeat,

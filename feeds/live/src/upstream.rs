@@ -1,8 +1,8 @@
 //! [`RelayUpstream`]: the relay's side of the live receive loop. It takes the arbitrated,
 //! recovered, in-order messages from [`crate::source::receive`] and repacks them into MoldUDP64
 //! packets for [`crate::relay`]: one packet per burst of datagrams (or sooner when a packet is
-//! full), a new packet after a lost gap (the relay's history restarts there, and subscribers see
-//! the same gap), the end of session, a heartbeat for each burst of datagrams that brought
+//! full), a new packet after a lost gap (subscribers see the same gap; the relay's history
+//! keeps serving what came before it), the end of session, a heartbeat for each burst of datagrams that brought
 //! nothing new (the exchange's heartbeats: the relay is as quiet, and as alive, as its source),
 //! and a restart of the numbering when the session joins again ([`RelayInput::Rejoin`]).
 

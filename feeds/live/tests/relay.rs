@@ -178,16 +178,39 @@ impl Delivery {
     }
 }
 
-/// Catch-up of `count` messages from `first`, checked to be exactly that range.
-async fn catch_up_exact(client: &RelayClient, first: u64, count: u16) -> Vec<Bytes> {
-    let answer = client
+/// Reads the live path until a heartbeat comes: everything sent before it is in the history.
+async fn until_heartbeat(client: &mut RelayClient) {
+    loop {
+        let p = client.recv().await.unwrap().unwrap();
+        if MoldPacket::parse(&p).unwrap().kind() == PacketKind::Heartbeat {
+            return;
+        }
+    }
+}
+
+/// The relay's answer to a catch-up of `count` messages from `first` of the session.
+async fn catch_up(client: &RelayClient, first: u64, count: u16) -> Vec<Bytes> {
+    client
         .catch_up(MoldRequest {
             session: SESSION,
             sequence: first,
             count,
         })
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// Messages in `packets`.
+fn messages_in(packets: &[Bytes]) -> usize {
+    packets
+        .iter()
+        .map(|p| MoldPacket::parse(p).unwrap().len())
+        .sum()
+}
+
+/// Catch-up of `count` messages from `first`, checked to be exactly that range.
+async fn catch_up_exact(client: &RelayClient, first: u64, count: u16) -> Vec<Bytes> {
+    let answer = catch_up(client, first, count).await;
     let mut next = first;
     for p in &answer {
         let p = MoldPacket::parse(p).unwrap();
@@ -460,6 +483,32 @@ async fn a_stalled_subscriber_is_disconnected_without_delaying_others() {
     .unwrap();
 }
 
+/// The relay's upstream lost messages 201..=300 for good: its live path jumps, and catch-up
+/// still serves what came before the jump (the history used to start afresh at the jump, so a
+/// subscriber that had missed a packet just before it lost that too).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catch_up_serves_what_came_before_an_upstream_loss() {
+    timeout(LIMIT, async {
+        let relay = Relay::start(Some(TOKEN), None, |_| {}).await;
+        let (mut client, _) = RelayClient::connect(relay.client(Some(TOKEN), LiveMode::Stream))
+            .await
+            .unwrap();
+        for p in packets(1, 200).into_iter().chain(packets(301, 100)) {
+            relay.send(RelayInput::Packet(p)).await;
+        }
+        relay.send(RelayInput::Heartbeat).await;
+        until_heartbeat(&mut client).await;
+        catch_up_exact(&client, 150, 51).await;
+        catch_up_exact(&client, 301, 100).await;
+        // Across the hole: up to it.
+        assert_eq!(messages_in(&catch_up(&client, 190, 50).await), 11);
+        drop(client);
+        relay.stop().await;
+    })
+    .await
+    .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn catch_up_answers_exactly_the_requested_range() {
     const N: u64 = 10_000;
@@ -477,46 +526,19 @@ async fn catch_up_answers_exactly_the_requested_range() {
         }
         relay.send(RelayInput::Heartbeat).await;
         // Once the heartbeat is live, every message is in the history.
-        loop {
-            let p = client.recv().await.unwrap().unwrap();
-            if MoldPacket::parse(&p).unwrap().kind() == PacketKind::Heartbeat {
-                break;
-            }
-        }
+        until_heartbeat(&mut client).await;
 
         catch_up_exact(&client, 9_000, 1).await;
         catch_up_exact(&client, 9_000, 250).await;
         catch_up_exact(&client, 9_701, 300).await;
         // Bounded by max_catchup_messages.
-        let answer = client
-            .catch_up(MoldRequest {
-                session: SESSION,
-                sequence: 9_000,
-                count: 1_000,
-            })
-            .await
-            .unwrap();
-        let n: usize = answer
-            .iter()
-            .map(|p| MoldPacket::parse(p).unwrap().len())
-            .sum();
-        assert_eq!(n, 300);
+        let answer = catch_up(&client, 9_000, 1_000).await;
+        assert_eq!(messages_in(&answer), 300);
         assert_eq!(MoldPacket::parse(&answer[0]).unwrap().sequence(), 9_000);
         // Up to the newest message held.
         catch_up_exact(&client, N - 9, 10).await;
-        let tail = client
-            .catch_up(MoldRequest {
-                session: SESSION,
-                sequence: N - 4,
-                count: 10,
-            })
-            .await
-            .unwrap();
-        let n: usize = tail
-            .iter()
-            .map(|p| MoldPacket::parse(p).unwrap().len())
-            .sum();
-        assert_eq!(n, 5, "the held prefix of the range");
+        let tail = catch_up(&client, N - 4, 10).await;
+        assert_eq!(messages_in(&tail), 5, "the held prefix of the range");
 
         // Ranges not held: evicted, not yet received, another session, nothing asked.
         for (session, sequence, count) in [
