@@ -245,12 +245,17 @@ impl Ledger {
         }
     }
 
-    /// Marks every traded instrument to its book's mid (instruments without a two-sided book
-    /// keep their mark).
+    /// Marks every traded instrument to its book's mid, exact (half a price unit when the
+    /// bid and ask are an odd number of units apart: `OrderBook::mid` rounds that down, which
+    /// showed longs a loss and shorts a profit that were not there); instruments without a
+    /// two-sided book keep their mark.
     pub fn mark_to_market(&mut self, market: &Market) {
         for (&inst, p) in &mut self.instruments {
-            if let Some(mid) = market.book(inst).and_then(|b| b.mid()) {
-                let mark = mid.to_decimal();
+            let Some(book) = market.book(inst) else {
+                continue;
+            };
+            if let (Some(bid), Some(ask)) = (book.best_bid(), book.best_ask()) {
+                let mark = (bid.price.to_decimal() + ask.price.to_decimal()) / Decimal::TWO;
                 if mark != p.mark {
                     p.mark = mark;
                     self.moved = Moved(true);
@@ -408,6 +413,40 @@ mod tests {
         // Marked back down, the same ledger reads exactly again.
         l.mark(InstrumentId(1), Price(2));
         assert_eq!(l.net(), d("10737418237.5"), "position × 0.0001 gained");
+    }
+
+    #[test]
+    fn the_mark_to_market_is_the_exact_mid() {
+        // Short 1,000,000 at 0.5001 with the book at 0.5001 / 0.5002: the mid is 0.50015, a
+        // loss of $50. (The book's mid, rounded down to 0.5001, showed $0; a long would have
+        // shown a loss of $50 it did not have.)
+        let mut m = Market::new();
+        for (oid, side, px) in [(1u64, Side::Bid, 5001i64), (2, Side::Ask, 5002)] {
+            let add = ticklane_core::EventBody::OrderAdded {
+                order_id: ticklane_core::OrderId(oid),
+                side,
+                price: Price(px),
+                qty: Qty(1_000_000),
+                mpid: [0; 4],
+            };
+            m.apply(&ticklane_core::MarketEvent::new(
+                Timestamp(1),
+                InstrumentId(1),
+                add,
+            ));
+        }
+        let mut l = Ledger::new();
+        assert!(l
+            .apply_fill(&fill(1, Side::Ask, 5001, 1_000_000, 0))
+            .is_ok());
+        assert!(l
+            .apply_fill(&fill(2, Side::Bid, 5001, 1_000_000, 0))
+            .is_ok());
+        // Instrument 2 has no book: it keeps its mark.
+        l.mark_to_market(&m);
+        let u = |i| l.instrument(InstrumentId(i)).map(InstrumentPnl::unrealized);
+        assert_eq!(u(1), Some(d("-50")));
+        assert_eq!(u(2), Some(d("0")));
     }
 
     #[test]

@@ -550,9 +550,25 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> PaperExchange<L, F, Q> {
     /// Takes displayed liquidity for `w`, best level first, at level prices. Never called while
     /// the instrument is not trading: submits and crossing modifies are refused then.
     fn take(&mut self, t: Timestamp, w: &mut Working<Q::State>, book: &OrderBook<'_>) {
+        self.take_beyond(t, w, book, None);
+    }
+
+    /// [`Self::take`], skipping the levels `reached` already reaches: an order repriced from
+    /// `reached` has taken them when it arrived, or been offered them as a maker since (the
+    /// feed keeps showing what we took): taking them again would trade the same shares twice.
+    fn take_beyond(
+        &mut self,
+        t: Timestamp,
+        w: &mut Working<Q::State>,
+        book: &OrderBook<'_>,
+        reached: Option<Price>,
+    ) {
         for level in book.levels(w.side.opposite()) {
             if w.leaves == 0 || !reaches(w.side, w.price, level.price) {
                 break;
+            }
+            if reached.is_some_and(|p| reaches(w.side, p, level.price)) {
+                continue;
             }
             let qty = u32::try_from(level.qty.min(u64::from(w.leaves))).unwrap_or(w.leaves);
             w.leaves -= qty;
@@ -678,16 +694,18 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> PaperExchange<L, F, Q> {
             return self.update(t, id, instrument, OrderUpdateKind::Cancelled);
         }
         let qty = Qty(open);
-        let same_price = price == w.price;
+        let old_price = w.price;
+        let same_price = price == old_price;
         let keeps_priority = same_price && qty.0 <= w.leaves;
         w.price = price;
         w.leaves = qty.0;
         self.update(t, id, instrument, OrderUpdateKind::Modified { price, qty });
-        // At an unchanged price the order was resting there already: what crosses it has
-        // been offered to it as a maker (the queue model); taking it again would count the
-        // same shares twice.
+        // What crosses the old price was taken when the order arrived, or offered to it as a
+        // maker since (the queue model): taking it again would count the same shares twice. A
+        // new price takes only what lies beyond the old one; an unchanged or less aggressive
+        // price takes nothing.
         if crosses && !same_price {
-            self.take(t, &mut w, &book);
+            self.take_beyond(t, &mut w, &book, Some(old_price));
         }
         if w.leaves == 0 {
             self.remove_working(i);

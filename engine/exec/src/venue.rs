@@ -288,8 +288,17 @@ impl TouchVenue {
             })
     }
 
-    /// Takes displayed liquidity for `r` up to its limit; returns whether anything filled.
-    fn take(now: Timestamp, r: &mut Resting, market: &Market, out: &mut Vec<VenueReport>) {
+    /// Takes displayed liquidity for `r` up to its limit, skipping the levels `reached` (an
+    /// order's price before a modify) already reaches: the order took them when it arrived
+    /// (the feed keeps showing what we took), or they came later and reach it through prints
+    /// only, as any liquidity does here; taking them again would trade the same shares twice.
+    fn take(
+        now: Timestamp,
+        r: &mut Resting,
+        reached: Option<Price>,
+        market: &Market,
+        out: &mut Vec<VenueReport>,
+    ) {
         let Some(book) = market.book(r.instrument) else {
             return;
         };
@@ -308,6 +317,13 @@ impl TouchVenue {
             };
             if !reaches {
                 break;
+            }
+            let reached_before = reached.is_some_and(|p| match r.side {
+                Side::Bid => level.price <= p,
+                Side::Ask => level.price >= p,
+            });
+            if reached_before {
+                continue;
             }
             let qty = u32::try_from(level.qty.min(u64::from(r.leaves))).unwrap_or(r.leaves);
             r.leaves -= qty;
@@ -389,7 +405,7 @@ impl TouchVenue {
             return;
         }
         out.push(Self::update(now, &r, OrderUpdateKind::Accepted));
-        Self::take(now, &mut r, market, out);
+        Self::take(now, &mut r, None, market, out);
         if r.leaves == 0 {
             out.push(Self::update(now, &r, OrderUpdateKind::Filled));
         } else if req.tif == TimeInForce::Ioc {
@@ -470,6 +486,7 @@ impl Venue for TouchVenue {
                 }
                 let qty = Qty(open);
                 let keeps_priority = price == r.price && qty.0 <= r.leaves;
+                let old_price = r.price;
                 r.price = price;
                 r.leaves = qty.0;
                 out.push(Self::update(
@@ -477,10 +494,10 @@ impl Venue for TouchVenue {
                     &r,
                     OrderUpdateKind::Modified { price, qty },
                 ));
-                // A post-only order never takes, even where the book now crosses its
-                // unchanged price (a new price that would was refused above).
+                // A new price takes what lies beyond the old one only. A post-only order never
+                // takes (a new price that would was refused above).
                 if !r.post_only {
-                    Self::take(now, &mut r, market, out);
+                    Self::take(now, &mut r, Some(old_price), market, out);
                 }
                 if r.leaves == 0 {
                     self.resting.remove(i);
@@ -502,7 +519,9 @@ impl Venue for TouchVenue {
         _market: &Market,
         out: &mut Vec<VenueReport>,
     ) {
-        let Some(t) = trade else {
+        // A print of another instrument than the event names (an execution naming an order
+        // that rests elsewhere: corrupt input) fills nothing here, as in the paper exchange.
+        let Some(t) = trade.filter(|t| t.instrument == event.instrument) else {
             return;
         };
         if self.resting.is_empty() {

@@ -740,9 +740,39 @@ fn a_same_price_modify_does_not_take_what_already_filled_it_as_maker() {
         }]
     );
     assert_eq!(s.v.order(id(1)).map(|o| o.leaves), Some(Qty(300)));
-    // A new price through the book still takes.
+    // A new price through the book takes what lies beyond the old price only: the ask at
+    // 10.00 filled us already (it was taken a second time, 100 shares the market never had).
     let out = s.cmd(14, modify_knowing(1, 10_0100, 300, 100));
-    assert_eq!(fills(&out).first().map(|f| f.3), Some(Liquidity::Taker));
+    assert_eq!(fills(&out), vec![(10_0100, 300, 0, Liquidity::Taker)]);
+}
+
+#[test]
+fn a_repriced_modify_takes_only_what_lies_beyond_its_old_price() {
+    let mut s = Sim::new(zero());
+    // Our bid 10.00 x 100; an ask of 30 added at 10.00 fills 30 of it as maker.
+    s.cmd(10, submit(1, Side::Bid, 10_0000, 100, TimeInForce::Day));
+    let out = s.event(20, add(30, Side::Ask, 10_0000, 30));
+    assert_eq!(fills(&out), vec![(10_0000, 30, 70, Liquidity::Maker)]);
+    // Raised to 10.01 for the 70 left: the asks at 10.01 only.
+    let out = s.cmd(30, modify_knowing(1, 10_0100, 70, 30));
+    assert_eq!(fills(&out), vec![(10_0100, 70, 0, Liquidity::Taker)]);
+    // Lowered, still crossing: nothing lies beyond the old price, nothing is taken. (Bid
+    // 10.02 x 2000 takes the 830 displayed up to 10.02 and rests 1170.)
+    let out = s.cmd(40, submit(2, Side::Bid, 10_0200, 2000, TimeInForce::Day));
+    assert_eq!(
+        s.v.order(id(2)).map(|o| o.leaves),
+        Some(Qty(1170)),
+        "{out:?}"
+    );
+    let out = s.cmd(50, modify_knowing(2, 10_0100, 1170, 830));
+    assert!(fills(&out).is_empty(), "{out:?}");
+    assert_eq!(
+        updates(&out),
+        vec![OrderUpdateKind::Modified {
+            price: Price(10_0100),
+            qty: Qty(1170)
+        }]
+    );
 }
 
 #[test]

@@ -4,7 +4,7 @@ mod support;
 
 use support::{ev, fills, market, submit, updates, I};
 use ticklane_core::{EventBody, InstrumentId, MarketEvent, OrderId, Price, Qty, Side, Timestamp};
-use ticklane_exec::{TouchVenue, Venue};
+use ticklane_exec::{TouchVenue, Venue, VenueReport};
 use ticklane_strategy::{
     ClientOrderId, Liquidity, OrderCommand, OrderRequest, OrderUpdateKind, RejectReason,
     StrategyId, TimeInForce, TradePrint,
@@ -431,4 +431,66 @@ fn touch_prints_fill_our_orders_in_price_time_priority_and_hidden_prints_wait() 
     assert!(out.is_empty(), "200 were ahead of A");
     v.on_market(&shown, Some(&print(30, 10_0000)), &m, &mut out);
     assert_eq!(fills(&out), vec![(10_0000, 30, 70, Liquidity::Maker)]);
+}
+
+#[test]
+fn a_modify_never_takes_again_what_the_order_took_on_arrival() {
+    // Bid 10.01 x 400 takes the 300 offered there; the feed still shows them (our fill is not
+    // on it). A shrink at the same price takes nothing; a new price takes only what lies
+    // beyond the old one (10.02), never the 300 at 10.01 a second time.
+    let m = market();
+    let (mut v, mut out) = touch_after(&m, submit(0, Side::Bid, 10_0100, 400, TimeInForce::Day));
+    assert_eq!(fills(&out), vec![(10_0100, 300, 100, Liquidity::Taker)]);
+    let modify = |price, qty| OrderCommand::Modify {
+        id: ClientOrderId::new(0, 0),
+        price: Price(price),
+        qty: Qty(qty),
+        filled: Qty(300),
+    };
+    out.clear();
+    v.on_command(Timestamp(6), &modify(10_0100, 80), &m, &mut out);
+    assert!(fills(&out).is_empty(), "{out:?}");
+    out.clear();
+    v.on_command(Timestamp(7), &modify(10_0200, 80), &m, &mut out);
+    assert_eq!(fills(&out), vec![(10_0200, 80, 0, Liquidity::Taker)]);
+    assert_eq!(v.working_orders(), 0);
+}
+
+#[test]
+fn a_print_of_another_instrument_fills_nothing() {
+    // An execution naming `I` for an order resting in instrument 2 (corrupt input): its print
+    // carries that order's price and instrument, and touches none of our orders on `I`.
+    let mut m = market();
+    m.apply(&MarketEvent::new(
+        Timestamp(1),
+        InstrumentId(2),
+        support::add(50, Side::Bid, 5_0000, 500),
+    ));
+    let (mut v, mut out) = touch_after(&m, submit(1, Side::Bid, 10_0000, 100, TimeInForce::Day));
+    out.clear();
+    let e = ev(
+        6,
+        EventBody::OrderExecuted {
+            order_id: OrderId(50),
+            qty: Qty(100),
+            match_id: ticklane_core::MatchId(1),
+        },
+    );
+    let print = support::trade_print(&m, &e);
+    assert_eq!(print.map(|p| p.instrument), Some(InstrumentId(2)));
+    m.apply(&e);
+    v.on_market(&e, print.as_ref(), &m, &mut out);
+    assert!(
+        fills(&out).is_empty(),
+        "a fill from another instrument's print: {out:?}"
+    );
+    assert_eq!(v.working_orders(), 1);
+}
+
+/// A touch venue that took `cmd` at time 5 on `m`, and what it reported.
+fn touch_after(m: &ticklane_book::Market, cmd: OrderCommand) -> (TouchVenue, Vec<VenueReport>) {
+    let mut v = TouchVenue::new();
+    let mut out = Vec::new();
+    v.on_command(Timestamp(5), &cmd, m, &mut out);
+    (v, out)
 }
