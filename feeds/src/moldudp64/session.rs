@@ -160,7 +160,11 @@ pub trait SessionSink {
 /// Counters of a [`MoldUdp64Session`].
 ///
 /// Identity: `gap_messages == filled_by_lines + recovered + lost_messages +`
-/// [`MoldUdp64Session::missing_messages`].
+/// [`MoldUdp64Session::missing_messages`] ([`Self::accounted`]).
+///
+/// `gap_messages` and `lost_messages` saturate at `u64::MAX`: a session's sequence numbers
+/// span 2^64, so only a stream that jumps that far more than once (corrupt sequence numbers
+/// confirmed, then a rejoin) gets there; the identity is then no longer checked.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SessionStats {
     /// Every `on_packet` call (malformed and foreign ones included).
@@ -217,6 +221,19 @@ pub struct SessionStats {
     pub rejoins: u64,
     /// `end_of_session` has been emitted.
     pub end_of_session: bool,
+}
+
+impl SessionStats {
+    /// Whether the accounting identity holds with `missing` messages outstanding
+    /// ([`MoldUdp64Session::missing_messages`]): every message of every gap was filled by a
+    /// line, recovered, lost, or is still missing. Always true once `gap_messages` saturated.
+    pub fn accounted(&self, missing: u64) -> bool {
+        let sum = u128::from(self.filled_by_lines)
+            + u128::from(self.recovered)
+            + u128::from(self.lost_messages)
+            + u128::from(missing);
+        self.gap_messages == u64::MAX || u128::from(self.gap_messages) == sum
+    }
 }
 
 /// Where a gap is in its life.
@@ -1086,7 +1103,9 @@ impl MoldUdp64Session {
             return;
         }
         let size = end - start;
-        self.stats.gap_messages += size;
+        // Saturating: past 2^64 messages only when corrupt sequence numbers jumped across a
+        // rejoin (see `SessionStats`).
+        self.stats.gap_messages = self.stats.gap_messages.saturating_add(size);
         self.highest = end;
         let state = if lost || size > self.config.max_gap_messages {
             GapState::Lost
@@ -1144,7 +1163,7 @@ impl MoldUdp64Session {
                         let g = Gap { end, ..g };
                         let count = g.end - g.start;
                         self.stats.lost_gaps += 1;
-                        self.stats.lost_messages += count;
+                        self.stats.lost_messages = self.stats.lost_messages.saturating_add(count);
                         sink.gap_lost(g.start, count);
                         exp = g.end;
                         continue;
