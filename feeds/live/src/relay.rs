@@ -64,8 +64,9 @@
 //! heartbeat announcing the new next sequence number, then packets from there (its catch-up
 //! history is emptied; welcomes announce the new number). The relay never steps back on the live
 //! path otherwise, so a client takes a heartbeat below the next sequence number it has seen on
-//! the live path, or a data packet with nothing above it, for a restart (in datagram mode, where
-//! the network may reorder datagrams, only a step back of more than a reorder allowance): its
+//! the live path, or a data packet with nothing above it, below where the path's numbering
+//! started, for a restart (in datagram mode, where the network may reorder datagrams, only a
+//! step back of more than a reorder allowance): its
 //! session joins again there, and what it delivered before counts as unreliable (the engine's
 //! books go stale).
 //!

@@ -1073,6 +1073,11 @@ fn on_datagram<D: Downstream>(
 struct LivePath {
     /// The furthest next sequence number seen on it (the welcome's, data packets, heartbeats).
     next: Option<u64>,
+    /// Where its numbering starts: the welcome's, else the first live packet's, or where it
+    /// last restarted. A restart steps back below it (everything the relay relayed before it
+    /// came after the corrupt packet it had joined on); a datagram reordered behind a jump
+    /// of the stream (the relay's upstream lost a range) does not.
+    first: Option<u64>,
     /// How far a packet may come behind `next` and still be a reordered datagram (0 in stream
     /// mode).
     allowance: u64,
@@ -1085,16 +1090,18 @@ impl LivePath {
             LiveMode::Stream => 0,
             LiveMode::Datagrams => DATAGRAM_REORDER_ALLOWANCE.min(max_gap_messages),
         };
+        // A restart before the first live packet steps back from the welcome.
+        let known = (welcome != 0).then_some(welcome);
         Self {
-            // A restart before the first live packet steps back from the welcome.
-            next: (welcome != 0).then_some(welcome),
+            next: known,
+            first: known,
             allowance,
         }
     }
 
     /// Where the live path restarted, if `packet` (a live packet of the relay) shows that it
     /// did: a heartbeat below the next sequence number seen, or a data packet with nothing
-    /// above it, more than the allowance behind.
+    /// above it, more than the allowance behind and below where the numbering started.
     fn restart_at(&mut self, packet: &[u8]) -> Option<u64> {
         let header = packet.get(..HEADER_LEN)?;
         let seq = u64::from_be_bytes(header[10..18].try_into().ok()?);
@@ -1105,12 +1112,17 @@ impl LivePath {
         let end = seq.saturating_add(u64::from(count));
         let back = self.next.is_some_and(|n| {
             let nothing_new = if count == 0 { seq < n } else { end <= n };
-            nothing_new && seq.saturating_add(self.allowance) < n
+            nothing_new
+                && seq.saturating_add(self.allowance) < n
+                && self.first.is_some_and(|f| seq < f)
         });
         self.next = Some(match self.next {
             Some(n) if !back => n.max(end),
             _ => end,
         });
+        if back || self.first.is_none() {
+            self.first = Some(seq);
+        }
         back.then_some(seq)
     }
 }
@@ -1173,4 +1185,73 @@ fn send_requests<D: Downstream>(
         }
     }
     r.requests.clear();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ticklane_feeds::moldudp64::MoldPacketBuilder;
+
+    const SESSION: [u8; 10] = *b"TESTSESS01";
+    const BOGUS: u64 = 1 << 40;
+
+    fn data(first: u64, n: u64) -> Vec<u8> {
+        let mut b = MoldPacketBuilder::new(SESSION, first);
+        for seq in first..first + n {
+            b.push(&seq.to_be_bytes(), |_| unreachable!("one packet"))
+                .unwrap_or_default();
+        }
+        b.flush().map(<[u8]>::to_vec).unwrap_or_default()
+    }
+
+    fn heartbeat(next: u64) -> Vec<u8> {
+        MoldPacketBuilder::new(SESSION, next).heartbeat().to_vec()
+    }
+
+    /// `restart_at` of each packet in turn.
+    fn restarts(path: &mut LivePath, packets: &[Vec<u8>]) -> Vec<Option<u64>> {
+        packets.iter().map(|p| path.restart_at(p)).collect()
+    }
+
+    #[test]
+    fn a_relay_restart_is_seen_in_both_modes_heartbeat_or_not() {
+        for mode in [LiveMode::Stream, LiveMode::Datagrams] {
+            // The relay joined on a corrupt packet (far ahead), then restarted at 1002.
+            let mut path = LivePath::new(mode, 10_000_000, 0);
+            let got = restarts(&mut path, &[data(BOGUS, 1), heartbeat(1002), data(1002, 3)]);
+            assert_eq!(got, [None, Some(1002), None], "{mode:?}");
+            // The restart heartbeat lost: the first packet after it shows the restart.
+            let mut path = LivePath::new(mode, 10_000_000, BOGUS + 1);
+            let got = restarts(&mut path, &[data(1012, 3), data(1015, 3)]);
+            assert_eq!(got, [Some(1012), None], "{mode:?}");
+        }
+    }
+
+    /// A datagram reordered behind a jump of the stream (the relay's upstream lost 100,000
+    /// messages) is more than the allowance behind: it was taken for a restart, its session
+    /// joined again, and what it had received after the jump was dropped.
+    #[test]
+    fn a_datagram_reordered_behind_an_upstream_loss_is_not_a_restart() {
+        let mut path = LivePath::new(LiveMode::Datagrams, 10_000_000, 0);
+        let got = restarts(&mut path, &[data(1, 4), data(100_010, 10), data(5, 5)]);
+        assert_eq!(got, [None, None, None]);
+    }
+
+    /// A datagram of the relay's old (corrupt) numbering arriving after its restart moved the
+    /// path far ahead again, and the next packet looked like a second restart.
+    #[test]
+    fn an_old_datagram_after_a_restart_is_not_a_second_restart() {
+        let mut path = LivePath::new(LiveMode::Datagrams, 10_000_000, 0);
+        let got = restarts(
+            &mut path,
+            &[
+                data(BOGUS, 1),
+                heartbeat(1002),
+                data(1002, 3),
+                data(BOGUS + 1, 1),
+                data(1005, 3),
+            ],
+        );
+        assert_eq!(got, [None, Some(1002), None, None, None]);
+    }
 }

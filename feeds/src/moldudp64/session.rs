@@ -100,8 +100,9 @@ pub struct SessionConfig {
     /// than this many requests' worth is asked for a piece at a time, from its start: the next
     /// piece as soon as the previous one has arrived (at the next [`MoldUdp64Session::poll`]),
     /// so a large loss never floods the re-request server with thousands of datagrams at once.
-    /// A retry asks again for the outstanding piece only; when the retries run out the whole
-    /// gap is lost. Default 16 (16,000 messages at the default request size).
+    /// A retry asks again for the outstanding piece only; when the retries run out that piece
+    /// is lost and the rest of the gap is asked for (the server may hold what follows a range
+    /// it cannot serve). Default 16 (16,000 messages at the default request size).
     pub max_requests_per_gap: u16,
     /// Largest jump ahead a packet's sequence number may make on its own. A packet (data,
     /// heartbeat or end of session) whose sequence number is further past the end of the data
@@ -793,13 +794,14 @@ impl MoldUdp64Session {
         };
         // The next piece of `g`.
         let next = |g: &Gap| g.start.saturating_add(piece);
-        for g in self.gaps.iter_mut() {
-            g.state = match g.state {
+        let mut i = 0;
+        while let Some(g) = self.gaps.get(i).copied() {
+            let state = match g.state {
                 GapState::Grace { deadline } if deadline <= now_ns => {
                     if recovery {
                         let server = self.next_server % servers;
                         self.next_server = (server + 1) % servers;
-                        ask(g, server, next(g), 0)
+                        ask(&g, server, next(&g), 0)
                     } else {
                         GapState::Lost
                     }
@@ -810,7 +812,7 @@ impl MoldUdp64Session {
                     server,
                     asked_end,
                     ..
-                } if deadline <= now_ns && g.start >= asked_end => ask(g, server, next(g), 0),
+                } if deadline <= now_ns && g.start >= asked_end => ask(&g, server, next(&g), 0),
                 GapState::Requested {
                     deadline,
                     retries,
@@ -818,13 +820,37 @@ impl MoldUdp64Session {
                     asked_end,
                 } if deadline <= now_ns => {
                     if recovery && retries < self.config.max_retries {
-                        ask(g, (server + 1) % servers, asked_end, retries + 1)
+                        ask(&g, (server + 1) % servers, asked_end, retries + 1)
+                    } else if g.end > asked_end && self.gaps.len() + 1 < self.gaps.capacity() {
+                        // Only this piece went unanswered: it is lost, and the rest of the gap
+                        // is asked for next (a server that cannot serve the start of a range,
+                        // a relay whose history has a hole there, may hold what follows). One
+                        // gap entry stays free (see `buffer`); without it the whole gap goes.
+                        let rest = Gap {
+                            start: asked_end,
+                            end: g.end,
+                            state: GapState::Requested {
+                                deadline: 0,
+                                retries: 0,
+                                server,
+                                asked_end,
+                            },
+                        };
+                        self.gaps.insert(i + 1, rest);
+                        if let Some(f) = self.gaps.get_mut(i) {
+                            f.end = asked_end;
+                        }
+                        GapState::Lost
                     } else {
                         GapState::Lost
                     }
                 }
                 s => s,
             };
+            if let Some(g) = self.gaps.get_mut(i) {
+                g.state = state;
+            }
+            i += 1;
         }
         self.drain(None, sink);
         self.refresh_deadline();
@@ -1672,6 +1698,39 @@ mod tests {
         assert_eq!(t.s.outstanding_gaps(), 0);
         // (Line B's message counts as recovered too: it filled a gap already requested.)
         assert_eq!(t.s.stats().recovered, 20);
+    }
+
+    #[test]
+    fn a_piece_the_server_cannot_serve_is_lost_and_the_rest_still_asked_for() {
+        // The server holds nothing of 2..10 (a relay whose history has a hole there) but holds
+        // 10..22. Its piece is lost after the retries; the rest of the gap is asked for and
+        // recovered (with the whole gap lost, what the server held was reported lost too).
+        let mut t = T::new(SessionConfig {
+            max_request_messages: 4,
+            max_requests_per_gap: 2,
+            max_retries: 1,
+            ..cfg()
+        });
+        t.pkt(0, &data(1, 1), 0);
+        t.pkt(0, &data(22, 1), 0); // gap [2,22)
+        assert_eq!(t.poll(2 * MS), vec![Ev::Req(0, 2, 4), Ev::Req(0, 6, 4)]);
+        assert_eq!(t.poll(52 * MS), vec![Ev::Req(0, 2, 4), Ev::Req(0, 6, 4)]);
+        assert_eq!(
+            t.poll(102 * MS),
+            vec![Ev::Req(0, 10, 4), Ev::Req(0, 14, 4), Ev::Lost(2, 8)]
+        );
+        let mut got = t.pkt(2, &data(10, 8), 103 * MS);
+        assert_eq!(t.s.next_deadline(), Some(0));
+        got.extend(t.poll(103 * MS));
+        got.extend(t.pkt(2, &data(18, 4), 104 * MS));
+        let mut want = msgs(10..18, 2);
+        want.push(Ev::Req(0, 18, 4));
+        want.extend(msgs(18..22, 2));
+        want.extend(msgs(22..23, 0));
+        assert_eq!(got, want);
+        let st = t.s.stats();
+        assert_eq!((st.lost_messages, st.recovered, st.lost_gaps), (8, 12, 1));
+        assert_eq!(t.s.outstanding_gaps(), 0);
     }
 
     #[test]
