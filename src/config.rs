@@ -62,7 +62,7 @@ impl DemoConfig {
         // here, where the error can name the key (too few failed only once the demo ran, naming
         // neither; too many aborted the process on a failed allocation).
         let s = &cfg.session;
-        crate::run_config::check_generated_messages(s.seed, s.messages, s.instruments)
+        crate::run_config::check_generated_messages(s.messages, s.instruments)
             .map_err(|why| anyhow::anyhow!("{origin}: session.messages: {why}"))?;
         let max = crate::run_config::MAX_ORDER_CAPACITY;
         if cfg.book.order_capacity == 0 || cfg.book.order_capacity > max {

@@ -25,23 +25,30 @@ pub const MAX_GENERATED_MESSAGES: u64 = 1 << 30;
 pub const MAX_ORDER_CAPACITY: usize = 1 << 24;
 
 /// Checks the size of a generated session: at least what the day's fixed structure needs for
-/// `instruments` (system events, directory, crosses: the generator's own check, which is cheap,
-/// run here so that the error can name the key) and at most [`MAX_GENERATED_MESSAGES`]. The
-/// error is the reason alone; the caller names the key.
-pub fn check_generated_messages(seed: u64, messages: u64, instruments: u16) -> Result<(), String> {
+/// `instruments` (system events, directory, crosses: the generator's own minimum, computed
+/// without building it, so that the error can name the key) and at most
+/// [`MAX_GENERATED_MESSAGES`]. The error is the reason alone; the caller names the key.
+pub fn check_generated_messages(messages: u64, instruments: u16) -> Result<(), String> {
+    use ticklane_feeds::synth::{minimum_messages, SynthError};
     if messages > MAX_GENERATED_MESSAGES {
         return Err(format!(
             "{messages} is more than a generated session may have, 2^30 = {MAX_GENERATED_MESSAGES} \
              (it is generated in memory, about 31 bytes a message)"
         ));
     }
-    ticklane_feeds::synth::SessionGenerator::new(ticklane_feeds::synth::SynthConfig {
-        seed,
-        messages,
-        instruments,
-    })
-    .map(drop)
-    .map_err(|e| e.to_string())
+    if instruments == 0 {
+        return Err(SynthError::NoInstruments.to_string());
+    }
+    let minimum = minimum_messages(instruments);
+    if messages < minimum {
+        return Err(SynthError::TooFewMessages {
+            requested: messages,
+            minimum,
+            instruments,
+        }
+        .to_string());
+    }
+    Ok(())
 }
 
 /// A UDP feed address, `udp://ADDR:PORT[@IFACE]`: the socket address and the interface (an IPv4
@@ -706,24 +713,19 @@ impl RunConfig {
                 if sym.trim().is_empty() || Symbol::new(sym).is_none() {
                     bail!("{origin}: strategy[{i}].symbols: `{sym}` is not a symbol (1 to 8 characters)");
                 }
-                // A feed's symbols are upper case, with digits and punctuation such as
-                // `BRK.A`, `ABR-D`, `ZWZZT+` or `ACAMU=`, and never a space inside the name:
-                // anything else matches no instrument, and the strategy would do nothing.
-                if let Some(c) = sym
-                    .chars()
-                    .find(|c| c.is_whitespace() || c.is_control() || c.is_ascii_lowercase())
-                {
-                    let what = if c.is_ascii_lowercase() {
-                        "a lower-case letter"
-                    } else if c.is_whitespace() {
+                // A feed's symbols never have a space or a control character inside the name
+                // (an ITCH symbol is space-padded; a LOBSTER file's is its name's prefix, which
+                // may be lower case): such a symbol matches no instrument, and the strategy
+                // would do nothing.
+                if let Some(c) = sym.chars().find(|c| c.is_whitespace() || c.is_control()) {
+                    let what = if c.is_whitespace() {
                         "a space"
                     } else {
                         "a control character"
                     };
                     bail!(
                         "{origin}: strategy[{i}].symbols: {sym:?} is not a symbol: it has {what} \
-                         ({c:?}); a feed's symbols are upper case (letters, digits, . - + = ...) \
-                         with no spaces, and match exactly"
+                         ({c:?}); a feed's symbols have no spaces, and match exactly"
                     );
                 }
             }
@@ -739,9 +741,8 @@ impl RunConfig {
         if self.strategies.len() > 64 * usize::from(e.lanes) {
             bail!("{origin}: strategy: at most 64 strategies per lane");
         }
-        // Last: it builds the generator (cheap), so every other key is checked first.
         if let Some(g) = &self.source.generate {
-            check_generated_messages(g.seed, g.messages, g.instruments)
+            check_generated_messages(g.messages, g.instruments)
                 .map_err(|why| anyhow::anyhow!("{origin}: source.generate.messages: {why}"))?;
         }
         Ok(())
@@ -1142,7 +1143,7 @@ mod tests {
         );
         // The smallest session the generator takes loads, and one less is refused.
         let minimum = (1..200u64)
-            .find(|&m| check_generated_messages(1, m, 4).is_ok())
+            .find(|&m| check_generated_messages(m, 4).is_ok())
             .unwrap();
         parse(&g(&minimum.to_string())).unwrap();
         assert!(parse(&g(&(minimum - 1).to_string())).is_err());
@@ -1232,9 +1233,9 @@ mod tests {
         }
     }
 
-    /// A symbol with a space, a control character or a lower-case letter matches no
-    /// instrument of a feed: the strategy was accepted and did nothing. The punctuation real
-    /// symbols use is accepted.
+    /// A symbol with a space or a control character matches no instrument of a feed: the
+    /// strategy was accepted and did nothing. The punctuation real symbols use is accepted,
+    /// and lower case (a LOBSTER file named `aapl_...` has the instrument `aapl`).
     #[test]
     fn symbols_a_feed_never_sends_are_refused() {
         let s = |sym: &str| {
@@ -1248,11 +1249,6 @@ mod tests {
             ),
             (s("AAPL "), "strategy[0].symbols"),
             (s("AA PL"), "strategy[0].symbols"),
-            (
-                s("aapl"),
-                "strategy[0].symbols: \"aapl\" is not a symbol: it has a lower-case letter",
-            ),
-            (s("Aapl"), "strategy[0].symbols"),
             (s("AAPL\t"), "strategy[0].symbols"),
             (
                 s("AA\u{1}PL"),
@@ -1260,7 +1256,7 @@ mod tests {
             ),
         ]);
         for sym in [
-            "AAPL", "BRK.A", "ABR-D", "ZWZZT+", "ACAMU=", "GOOGL", "ZXZZT", "A1", "*",
+            "AAPL", "BRK.A", "ABR-D", "ZWZZT+", "ACAMU=", "GOOGL", "ZXZZT", "A1", "*", "aapl",
         ] {
             parse(&s(sym)).unwrap();
         }

@@ -417,6 +417,19 @@ fn live_only_flags_without_a_live_feed_are_refused_not_ignored() {
             &[feed[0], feed[1], "--client-key", "k.pem"][..],
             "--client-cert",
         ),
+        // QUIC settings with a UDP feed, recording settings without a recording: refused by
+        // name, as in a `[source.live]` table (they were ignored).
+        (&[feed[0], feed[1], "--quic-stream"][..], "--quic-stream"),
+        (&[feed[0], feed[1], "--ca", "ca.pem"][..], "--ca"),
+        (&[feed[0], feed[1], "--token", "t"][..], "--token"),
+        (
+            &[feed[0], feed[1], "--record-flush", "block"][..],
+            "--record-flush",
+        ),
+        (
+            &[feed[0], feed[1], "--record-ring-mb", "8"][..],
+            "--record-ring-mb",
+        ),
     ] {
         let o = Command::new(BIN)
             .args(["paper", "--config", &cfg, "--json"])

@@ -199,6 +199,18 @@ pub struct SessionGenerator {
     buf: Vec<u8>,
 }
 
+/// The fewest messages a generated session of `instruments` instruments can have: its day's
+/// fixed structure (system events, and per instrument its directory entry, Reg SHO state,
+/// market makers, trading state, imbalances and crosses, plus the halts), what
+/// [`SessionGenerator::new`] refuses below. Computed without building anything, so that a
+/// configuration can be checked cheaply.
+pub fn minimum_messages(instruments: u16) -> u64 {
+    let k = u64::from(instruments);
+    let per_instrument = 9 + MARKET_MAKERS.len() as u64;
+    let halts = (k / 40).max(u64::from(k > 1));
+    7 + k * per_instrument + halts * 5
+}
+
 impl SessionGenerator {
     /// Builds a generator; refuses configurations too small for a day's structure.
     pub fn new(cfg: SynthConfig) -> Result<Self, SynthError> {
@@ -302,6 +314,7 @@ impl SessionGenerator {
         let body_start = (MARKET_OPEN + 1_000_000).max(last_opening_cross);
 
         let minimum = schedule.len() as u64;
+        debug_assert_eq!(minimum, minimum_messages(cfg.instruments));
         if cfg.messages < minimum {
             return Err(SynthError::TooFewMessages {
                 requested: cfg.messages,

@@ -416,3 +416,36 @@ fn no_order_flow_before_an_instruments_opening_cross_with_1000_instruments() {
         &early_flow[..early_flow.len().min(10)]
     );
 }
+
+/// `minimum_messages` (what a configuration is checked against without building a generator)
+/// is the generator's own minimum, for any number of instruments and any seed.
+#[test]
+fn the_minimum_computed_up_front_is_the_generators() {
+    use ticklane_feeds::synth::minimum_messages;
+    for (seed, instruments) in [
+        (1, 1u16),
+        (2, 2),
+        (3, 3),
+        (4, 39),
+        (5, 40),
+        (6, 41),
+        (7, 80),
+        (8, 81),
+        (9, 1000),
+        (10, 4000),
+    ] {
+        let cfg = |messages| SynthConfig {
+            seed,
+            messages,
+            instruments,
+        };
+        let minimum = minimum_messages(instruments);
+        match SessionGenerator::new(cfg(minimum - 1)) {
+            Err(SynthError::TooFewMessages { minimum: m, .. }) => {
+                assert_eq!(m, minimum, "{instruments} instruments")
+            }
+            other => panic!("{instruments} instruments: {:?}", other.err()),
+        }
+        assert!(SessionGenerator::new(cfg(minimum)).is_ok());
+    }
+}

@@ -24,7 +24,7 @@ pub fn run(
     let instruments = cfg.session.instruments;
     if let Some(m) = messages {
         // The file's value was checked on load; the flag's is checked here, by name.
-        crate::run_config::check_generated_messages(seed, m, instruments)
+        crate::run_config::check_generated_messages(m, instruments)
             .map_err(|why| anyhow::anyhow!("--messages: {why}"))?;
     }
     let messages = messages.unwrap_or(cfg.session.messages);

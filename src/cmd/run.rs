@@ -390,10 +390,25 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
     if let Some(f) = &o.file {
         cfg.source.file = Some(f.clone());
     }
-    if let (Some(m), Some(g)) = (o.messages, cfg.source.generate.as_mut()) {
+    if let Some(m) = o.messages {
+        // Only a generated session has a size: with a file or a live feed the flag would be
+        // ignored (it was, or refused for the configuration's unused generator).
+        let reads = if o.live.is_some() || (cfg.source.live.is_some() && o.file.is_none()) {
+            Some("a live feed")
+        } else if cfg.source.file.is_some() {
+            Some("a file")
+        } else {
+            None
+        };
+        let Some(g) = cfg.source.generate.as_mut().filter(|_| reads.is_none()) else {
+            bail!(
+                "--messages: this run reads {}, not a generated session ([source.generate])",
+                reads.unwrap_or("no generated session")
+            );
+        };
         // The file's value was checked on load; the flag's is checked here, by name (too few
         // failed once the run had started, naming neither).
-        crate::run_config::check_generated_messages(g.seed, m, g.instruments)
+        crate::run_config::check_generated_messages(m, g.instruments)
             .map_err(|why| anyhow::anyhow!("--messages: {why}"))?;
         g.messages = m;
     }
