@@ -111,6 +111,13 @@ impl Relay {
         self.send(RelayInput::EndOfSession(n + 1)).await;
     }
 
+    /// Waits until `n` subscribers have been admitted.
+    async fn until_subscribed(&self, n: u64) {
+        while self.stats.snapshot().subscribed_total < n {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+
     /// Closes the input and waits for the relay to finish.
     async fn stop(mut self) {
         self.input = None;
@@ -824,9 +831,7 @@ async fn a_receiver_joining_through_a_relay_starts_at_the_welcome_and_sees_a_los
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         let receiver = join_through(&relay, LiveMode::Stream);
-        while relay.stats.snapshot().subscribed_total < 1 {
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
+        relay.until_subscribed(1).await;
         // Message 1001 never reaches the relay; the live path goes on from 1002.
         for p in packets(1_002, 500) {
             relay.send(RelayInput::Packet(p)).await;
@@ -857,9 +862,7 @@ async fn joining_a_relay_before_its_first_packet_loses_nothing() {
         assert_eq!(welcome.next_seq, 0, "not known yet");
         drop(raw);
         let receiver = join_through(&relay, LiveMode::Stream);
-        while relay.stats.snapshot().subscribed_total < 2 {
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
+        relay.until_subscribed(2).await;
         // The relay joined the exchange's session at message 5001.
         for p in packets(5_001, 500) {
             relay.send(RelayInput::Packet(p)).await;
@@ -906,9 +909,7 @@ async fn a_relay_whose_upstream_rejoins_restarts_its_live_path_and_its_subscribe
         });
         let stream = join_through(&relay, LiveMode::Stream);
         let datagrams = join_through(&relay, LiveMode::Datagrams);
-        while relay.stats.snapshot().subscribed_total < 3 {
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
+        relay.until_subscribed(3).await;
         let a = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
             .unwrap()
             .local_addr()
