@@ -75,6 +75,30 @@ pub fn udp_address(
     Ok((addr, iface))
 }
 
+/// The first live-feed setting that does nothing with the feed given, and why: one of
+/// `quic_only` (`(name, set)`) with a `udp://` feed, or one of `recording_only` without a
+/// recording. Shared by `[source.live]` on load and the command line's flags, which name the
+/// settings their own way.
+pub fn idle_live_setting<N, const Q: usize, const R: usize>(
+    quic: bool,
+    recording: bool,
+    quic_only: [(N, bool); Q],
+    recording_only: [(N, bool); R],
+) -> Option<(N, &'static str)> {
+    let quic_only = quic_only
+        .into_iter()
+        .filter(|_| !quic)
+        .map(|(n, set)| (n, set, "only for a quic:// feed"));
+    let recording_only = recording_only
+        .into_iter()
+        .filter(|_| !recording)
+        .map(|(n, set)| (n, set, "there is no recording to set it for"));
+    quic_only
+        .chain(recording_only)
+        .find(|(_, set, _)| *set)
+        .map(|(n, _, why)| (n, why))
+}
+
 /// A recording's flush policy: `block`, `records:N` or `manual`.
 pub fn flush_policy(s: &str) -> anyhow::Result<ticklane_replay::FlushPolicy> {
     use ticklane_replay::FlushPolicy;
@@ -755,21 +779,26 @@ impl RunConfig {
         let quic = l.feed.starts_with("quic://");
         if !quic {
             udp_address(&l.feed).with_context(|| format!("{origin}: source.live.feed"))?;
-            for (key, set) in [
+        }
+        if let Some((key, why)) = idle_live_setting(
+            quic,
+            l.record.is_some(),
+            [
                 ("ca", l.ca.is_some()),
                 ("client_cert", l.client_cert.is_some()),
                 ("client_key", l.client_key.is_some()),
                 ("token_env", l.token_env.is_some()),
                 ("quic_stream", l.quic_stream),
-            ] {
-                if set {
-                    bail!(
-                        "{origin}: source.live.{key}: only for a quic:// feed (source.live.feed \
-                         is `{}`)",
-                        l.feed
-                    );
-                }
-            }
+            ],
+            [
+                ("record_flush", l.record_flush.is_some()),
+                ("record_ring_mb", l.record_ring_mb.is_some()),
+            ],
+        ) {
+            bail!(
+                "{origin}: source.live.{key}: {why} (source.live.feed is `{}`)",
+                l.feed
+            );
         }
         if quic && l.recv_buffer != DEFAULT_RECV_BUFFER {
             bail!(
@@ -785,19 +814,6 @@ impl RunConfig {
                 );
             }
             udp_address(b).with_context(|| format!("{origin}: source.live.line_b"))?;
-        }
-        if l.record.is_none() {
-            for (key, set) in [
-                ("record_flush", l.record_flush.is_some()),
-                ("record_ring_mb", l.record_ring_mb.is_some()),
-            ] {
-                if set {
-                    bail!(
-                        "{origin}: source.live.{key}: there is no recording to set it for (set \
-                         source.live.record, or leave it out)"
-                    );
-                }
-            }
         }
         if let Some(f) = &l.record_flush {
             flush_policy(f).with_context(|| format!("{origin}: source.live.record_flush"))?;

@@ -242,34 +242,30 @@ pub fn live_config(a: &FeedArgs) -> anyhow::Result<LiveConfig> {
     // What would do nothing is refused by name, as the same keys in a `[source.live]` table
     // are on load (`RunConfig::validate_live`).
     let quic = a.feed.starts_with("quic://");
-    let refused = [
-        ("--ca (source.live.ca)", !quic && a.ca.is_some()),
-        (
-            "--token (source.live.token_env)",
-            !quic && a.token.is_some(),
-        ),
-        (
-            "--client-cert/--client-key (source.live.client_cert)",
-            !quic && a.client_cert.is_some(),
-        ),
-        (
-            "--quic-stream (source.live.quic_stream)",
-            !quic && a.quic_stream,
-        ),
-        (
-            "--record-flush (source.live.record_flush)",
-            a.record.is_none() && a.record_flush.is_some(),
-        ),
-        (
-            "--record-ring-mb (source.live.record_ring_mb)",
-            a.record.is_none() && a.record_ring_mb.is_some(),
-        ),
-    ];
-    if let Some((flag, _)) = refused.iter().find(|(_, set)| *set) {
-        if flag.starts_with("--record") {
-            bail!("{flag}: there is no recording to set it for (--record, or leave it out)");
-        }
-        bail!("{flag}: only for a quic:// feed (the feed is `{}`)", a.feed);
+    if let Some((flag, why)) = crate::run_config::idle_live_setting(
+        quic,
+        a.record.is_some(),
+        [
+            ("--ca (source.live.ca)", a.ca.is_some()),
+            ("--token (source.live.token_env)", a.token.is_some()),
+            (
+                "--client-cert/--client-key (source.live.client_cert)",
+                a.client_cert.is_some(),
+            ),
+            ("--quic-stream (source.live.quic_stream)", a.quic_stream),
+        ],
+        [
+            (
+                "--record-flush (source.live.record_flush)",
+                a.record_flush.is_some(),
+            ),
+            (
+                "--record-ring-mb (source.live.record_ring_mb)",
+                a.record_ring_mb.is_some(),
+            ),
+        ],
+    ) {
+        bail!("{flag}: {why} (the feed is `{}`)", a.feed);
     }
     let mut session = SessionConfig {
         session: a.session.as_deref().map(session_name).transpose()?,
