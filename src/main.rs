@@ -470,6 +470,10 @@ pub struct FeedOpts {
     /// Re-request retries before a gap is declared lost.
     #[arg(long, requires = "feed", default_value_t = 3)]
     retries: u32,
+    /// Most re-requests one gap has outstanding at once, 1 to 1024 (default 16): a larger gap
+    /// is asked for a piece at a time.
+    #[arg(long, requires = "feed")]
+    requests_per_gap: Option<u16>,
     /// Never re-request: gaps the other line does not fill are reported lost.
     #[arg(long, requires = "feed")]
     no_recovery: bool,
@@ -510,6 +514,7 @@ impl FeedOpts {
             grace_us: self.grace_us,
             request_timeout_ms: self.request_timeout_ms,
             retries: self.retries,
+            requests_per_gap: self.requests_per_gap,
             no_recovery: self.no_recovery,
             stop_after_silence_secs: self.stop_after_silence,
             ca: self.ca.clone(),

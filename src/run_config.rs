@@ -432,6 +432,9 @@ pub struct LiveFeedConfig {
     /// Re-request retries before a gap is declared lost.
     #[serde(default = "default_retries")]
     pub retries: u32,
+    /// Most re-requests one gap has outstanding at once (1 to 1024; default 16): a larger gap
+    /// is asked for a piece at a time, so a long outage does not flood the re-request server.
+    pub requests_per_gap: Option<u16>,
     /// Re-request gaps at all.
     #[serde(default = "default_true")]
     pub recovery: bool,
@@ -458,6 +461,10 @@ pub const DEFAULT_RECV_BUFFER: usize = 8 << 20;
 fn default_recv_buffer() -> usize {
     DEFAULT_RECV_BUFFER
 }
+
+/// The range of `source.live.requests_per_gap` and `--requests-per-gap`: at least one request,
+/// and at most 1024 (a million messages at the default request size) in flight per gap.
+pub const REQUESTS_PER_GAP: core::ops::RangeInclusive<u16> = 1..=1024;
 
 fn default_retries() -> u32 {
     3
@@ -841,6 +848,9 @@ impl RunConfig {
                  hold",
                 l.request_timeout_ms
             );
+        }
+        if let Some(n) = l.requests_per_gap.filter(|n| !REQUESTS_PER_GAP.contains(n)) {
+            bail!("{origin}: source.live.requests_per_gap: {n}: expected 1 to 1024");
         }
         if let Some(s) = l
             .stop_after_silence_s
@@ -1228,6 +1238,14 @@ mod tests {
                 "source.live.request_timeout_ms",
             ),
             (
+                udp("requests_per_gap = 0"),
+                "source.live.requests_per_gap: 0: expected 1 to 1024",
+            ),
+            (
+                udp("requests_per_gap = 1025"),
+                "source.live.requests_per_gap: 1025",
+            ),
+            (
                 "[source.live]\nfeed = \"udp://nowhere\"\n".to_string(),
                 "source.live.feed: `udp://nowhere`",
             ),
@@ -1240,6 +1258,8 @@ mod tests {
         for ok in [
             udp("record = \"x.cap\"\nrecord_flush = \"records:100\"\nrecord_ring_mb = 8"),
             udp("line_b = \"udp://239.1.1.1:8@10.0.0.1\"\nstop_after_silence_s = 0.5"),
+            udp("requests_per_gap = 1\nretries = 0"),
+            udp("requests_per_gap = 1024"),
             quic(
                 "ca = \"ca.pem\"\ntoken_env = \"T\"\nclient_cert = \"c.pem\"\n\
                  client_key = \"k.pem\"\nquic_stream = true",

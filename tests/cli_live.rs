@@ -366,6 +366,9 @@ fn live_timing_values_out_of_range_are_refused_by_name() {
         ("--stop-after-silence=-1", "", "stop_after_silence"),
         ("--stop-after-silence", "NaN", "stop_after_silence"),
         ("--stop-after-silence", "0", "stop_after_silence"),
+        // Not timing, but out of range the same way: 0 requests would never ask.
+        ("--requests-per-gap", "0", "requests_per_gap"),
+        ("--requests-per-gap", "1025", "requests_per_gap"),
         // Not timing, but ignored the same way: a QUIC client sizes its own socket's buffers.
         ("--recv-buffer", "1048576", "--recv-buffer"),
     ] {

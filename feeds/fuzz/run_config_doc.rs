@@ -75,6 +75,7 @@ const SCHEMA: &[(&str, &[(&str, DocKind)])] = &[
             ("grace_us", DocKind::Int),
             ("request_timeout_ms", DocKind::Int),
             ("retries", DocKind::Int),
+            ("requests_per_gap", DocKind::Int),
             ("recovery", DocKind::Bool),
             ("stop_after_silence_s", DocKind::Float),
             ("ca", DocKind::Word(PATHS)),

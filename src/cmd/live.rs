@@ -205,6 +205,8 @@ pub struct FeedArgs {
     pub request_timeout_ms: u64,
     /// Re-request retries.
     pub retries: u32,
+    /// Most re-requests outstanding per gap (`None`: the session's default).
+    pub requests_per_gap: Option<u16>,
     /// Re-requests off.
     pub no_recovery: bool,
     /// Stop after this many seconds without a datagram.
@@ -274,6 +276,12 @@ pub fn live_config(a: &FeedArgs) -> anyhow::Result<LiveConfig> {
         max_retries: a.retries,
         ..SessionConfig::default()
     };
+    if let Some(n) = a.requests_per_gap {
+        if !crate::run_config::REQUESTS_PER_GAP.contains(&n) {
+            bail!("requests_per_gap (--requests-per-gap, source.live.requests_per_gap): {n}: expected 1 to 1024");
+        }
+        session.max_requests_per_gap = n;
+    }
     // Checked: a value past `u64` nanoseconds wrapped (a panic in a debug build, a few
     // hundred nanoseconds of grace in a release one).
     if a.grace_us > 0 {
@@ -397,6 +405,7 @@ pub fn feed_args_from_config(
         grace_us: l.grace_us,
         request_timeout_ms: l.request_timeout_ms,
         retries: l.retries,
+        requests_per_gap: l.requests_per_gap,
         no_recovery: !l.recovery,
         stop_after_silence_secs: l.stop_after_silence_s,
         ca: l.ca.as_ref().map(rel),
@@ -439,6 +448,31 @@ mod tests {
                     "record ring of {bad} MiB: expected 1 to 4096 (record_ring_mb)"
                 ))
             );
+        }
+    }
+
+    /// `--requests-per-gap` / `requests_per_gap` reaches the session; out of range is refused.
+    #[test]
+    fn requests_per_gap_reaches_the_session() {
+        let per_gap = |n| {
+            live_config(&FeedArgs {
+                feed: "udp://127.0.0.1:0".into(),
+                requests_per_gap: n,
+                ..FeedArgs::default()
+            })
+            .map(|c| c.session.max_requests_per_gap)
+            .map_err(|e| e.to_string())
+        };
+        assert_eq!(
+            per_gap(None),
+            Ok(SessionConfig::default().max_requests_per_gap)
+        );
+        assert_eq!(per_gap(Some(1)), Ok(1));
+        assert_eq!(per_gap(Some(1024)), Ok(1024));
+        for bad in [0, 1025] {
+            assert!(per_gap(Some(bad))
+                .unwrap_err()
+                .contains("requests_per_gap (--requests-per-gap, source.live.requests_per_gap)"));
         }
     }
 }
