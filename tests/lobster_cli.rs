@@ -254,3 +254,56 @@ fn a_malformed_row_ends_the_check_with_exit_2_naming_the_line() {
     );
     assert!(!String::from_utf8_lossy(&out.stdout).contains("result: OK"));
 }
+
+#[test]
+fn damaged_rows_are_named_and_the_rest_is_read() {
+    // A halt row whose indicator is not -1, 0 or 1 was dropped without a word (`inspect`:
+    // errors 0, exit 0; the instrument stayed in its earlier state); a damaged first row made
+    // the file "not LOBSTER" and it was read as a NASDAQ binary file (a framing error at
+    // offset 0, every row lost).
+    let dir = tempfile::tempdir().unwrap();
+    for (name, rows, line, column, bbo_lines) in [
+        (
+            "ZZZ_2012-06-21_34200000_57600000_message_1.csv",
+            "34200.1,1,1,100,10000,1\n34200.3,7,0,0,5,-1\n34200.4,3,1,100,10000,1\n",
+            2,
+            5,
+            2,
+        ),
+        (
+            "YYY_2012-06-21_34200000_57600000_message_1.csv",
+            "34200.1,1,1,100,5000,2\n34200.2,1,2,100,10000,-1\n34200.4,3,2,100,10000,-1\n",
+            1,
+            6,
+            2,
+        ),
+    ] {
+        let p = dir.path().join(name);
+        std::fs::write(&p, rows).unwrap();
+        let out = ticklane(&["inspect".as_ref(), p.as_os_str(), "--json".as_ref()]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{name}: {text}");
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["messages"], 2, "{name}: the other rows are read: {text}");
+        assert_eq!(v["errors"], 1, "{name}: {text}");
+        let errors = v["error_list"].as_array().unwrap();
+        let e = errors[0].to_string();
+        assert!(
+            e.contains(&format!("line {line}")) && e.contains(&format!("column {column}")),
+            "{name}: the error names the row and column: {e}"
+        );
+        // `bbo` reads the same rows: the good ones change the book (an add, then its
+        // delete), and the bad one is said, not skipped.
+        let sym = name.split('_').next().unwrap();
+        let out = ticklane(&[
+            "bbo".as_ref(),
+            p.as_os_str(),
+            "--symbol".as_ref(),
+            sym.as_ref(),
+        ]);
+        let csv = String::from_utf8_lossy(&out.stdout);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(csv.lines().count(), 1 + bbo_lines, "{name}: {csv}{err}");
+        assert!(err.contains(&format!("line {line}")), "{name}: {err}");
+    }
+}

@@ -124,6 +124,9 @@ pub enum ParseErrorKind {
     /// A negative order id on a type 1–5 message.
     #[error("negative order id {0} on an order event")]
     NegativeOrderId(i64),
+    /// A trading-halt row (type 7) whose price is not -1 (halted), 0 (quoting) or 1 (trading).
+    #[error("halt indicator {0} is not -1, 0 or 1")]
+    HaltIndicator(i64),
     /// An order-book row whose column count is not a positive multiple of 4.
     #[error("{0} columns is not a positive multiple of 4")]
     BookColumns(usize),
@@ -324,6 +327,11 @@ pub fn parse_message(row: &[u8], line: u64) -> Result<LobsterMessage, ParseError
         .and_then(|v| u32::try_from(v).map_err(|_| ParseErrorKind::OutOfRange))
         .map_err(|k| err(4, k))?;
     let price = parse_i64(next(5)?).map_err(|k| err(5, k))?;
+    // A type 7 row's price is its state: any other value has no event, and dropping the row
+    // would leave the instrument in whatever state came before without a word.
+    if kind == 7 && !(-1..=1).contains(&price) {
+        return Err(err(5, ParseErrorKind::HaltIndicator(price)));
+    }
     let dir = parse_i64(next(6)?).map_err(|k| err(6, k))?;
     let direction = match dir {
         1 => 1,
@@ -647,9 +655,9 @@ pub fn read_messages<R: Read>(inner: R) -> Result<Vec<LobsterMessage>, LobsterEr
 /// execution of the stream this mapper has seen. (LOBSTER writes one row per resting order
 /// filled, as ITCH does, so one aggressive order sweeping two orders gives two match ids.)
 ///
-/// `to_event` returns `None` only for a message that has no faithful event: a type 1–5
-/// message with direction 0 (the parser never produces one), or a type 7 with a price other
-/// than -1, 0, 1.
+/// `to_event` returns `None` only for a message that has no faithful event and that
+/// [`parse_message`] never produces (it refuses both): a type 1–5 message with direction 0,
+/// or a type 7 with a price other than -1, 0, 1.
 #[derive(Clone, Debug, Default)]
 pub struct EventMapper {
     next_match_id: u64,
@@ -743,15 +751,22 @@ impl EventMapper {
 // ------------------------------------------------------------------------ detection
 
 /// Whether `first_bytes` (the start of a file) look like a LOBSTER message file: every
-/// complete line among the first four parses as a message row (a final partial line is
-/// ignored unless it is the only line, then it must parse too). Empty input is `false`.
+/// complete line among the first four has the shape of a message row (a final partial line is
+/// ignored unless it is the only line). Empty input is `false`.
+///
+/// The shape, not a full parse: six comma-separated fields of printable ASCII, the first
+/// starting with a digit. A file whose first rows are damaged is still a LOBSTER file, so that
+/// its reader names the bad row and reads the rest (a full parse here made it "not LOBSTER",
+/// and it was read as a NASDAQ binary file: a framing error at offset 0, every row lost). An
+/// order-book file has a multiple of four columns, a binary file a length prefix, which are
+/// never that shape.
 pub fn is_lobster_message_file(first_bytes: &[u8]) -> bool {
     let mut rest = first_bytes;
     let mut checked = 0;
     while checked < 4 && !rest.is_empty() {
         match rest.iter().position(|&b| b == b'\n') {
             Some(nl) => {
-                if parse_message(&rest[..nl], 1).is_err() {
+                if !has_message_row_shape(&rest[..nl]) {
                     return false;
                 }
                 rest = &rest[nl + 1..];
@@ -759,13 +774,22 @@ pub fn is_lobster_message_file(first_bytes: &[u8]) -> bool {
             }
             None => {
                 if checked == 0 {
-                    return parse_message(rest, 1).is_ok();
+                    return has_message_row_shape(rest);
                 }
                 break;
             }
         }
     }
     checked > 0
+}
+
+/// Six comma-separated fields of printable ASCII (spaces allowed), the first starting with a
+/// digit: a message row, valid or not.
+fn has_message_row_shape(line: &[u8]) -> bool {
+    let line = strip_eol(line);
+    line.first().is_some_and(u8::is_ascii_digit)
+        && line.iter().all(|&b| b == b' ' || b.is_ascii_graphic())
+        && line.iter().filter(|&&b| b == b',').count() == MESSAGE_COLUMNS - 1
 }
 
 #[cfg(test)]
@@ -1022,7 +1046,16 @@ mod tests {
             let e = m.to_event(&msg(&format!("1,7,0,0,{p},-1")), i).unwrap();
             assert!(matches!(e.body, EventBody::TradingStatus { state, .. } if state == s));
         }
-        assert!(m.to_event(&msg("1,7,0,0,5,-1"), i).is_none());
+        // The parser refuses it; a message built by hand has no event.
+        assert_eq!(
+            parse_message(b"1,7,0,0,5,-1", 9).map_err(|e| (e.column, e.kind)),
+            Err((5, ParseErrorKind::HaltIndicator(5)))
+        );
+        let halt5 = LobsterMessage {
+            price: 5,
+            ..msg("1,7,0,0,1,-1")
+        };
+        assert!(m.to_event(&halt5, i).is_none());
         assert_eq!(m.matches(), 3);
     }
 
@@ -1035,6 +1068,17 @@ mod tests {
         assert!(!is_lobster_message_file(b""));
         assert!(!is_lobster_message_file(b"2239500,100,2231800,100\n"));
         assert!(!is_lobster_message_file(b"\0\x13S\0\0\0\0\0\0\0\0O"));
+        // Damaged rows are still rows: the reader names them (as a binary file, every row
+        // was lost to a framing error at offset 0).
+        assert!(is_lobster_message_file(
+            b"34200.1,1,1,100,5000,2\n34200.2,1,2,100,10000,-1\n"
+        ));
+        assert!(is_lobster_message_file(b"34200.,1,1,100,5000,1\n"));
+        assert!(!is_lobster_message_file(b"34200.1,1,1,100,5000\n"));
+        assert!(!is_lobster_message_file(b"34200.1,1,1,100,5000,1,7\n"));
+        assert!(!is_lobster_message_file(
+            b"time,type,id,size,price,direction\n"
+        ));
     }
 
     proptest! {
