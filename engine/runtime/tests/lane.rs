@@ -1790,3 +1790,112 @@ fn the_close_fires_what_is_due_and_an_on_stop_panic_stops_only_that_instance() {
         assert_eq!(report.strategies[0].panics, 1, "{policy:?}");
     }
 }
+
+/// Arms a timer "at once" on its first event and re-arms it "at once" from every `on_timer`
+/// (the documented pattern: each firing 1 µs after the last); gives up after a million.
+struct AtOnce {
+    armed: bool,
+    fired: u32,
+}
+
+impl Strategy for AtOnce {
+    fn on_event(&mut self, _ev: &MarketEvent, ctx: &mut Context<'_>) {
+        if !self.armed {
+            self.armed = true;
+            ctx.set_timer(ctx.now(), TimerId(1));
+        }
+    }
+    fn on_timer(&mut self, _t: TimerId, ctx: &mut Context<'_>) {
+        self.fired += 1;
+        if self.fired < 1_000_000 {
+            ctx.set_timer(ctx.now(), TimerId(1));
+        }
+    }
+}
+
+#[test]
+fn a_timer_re_armed_at_once_at_the_end_of_event_time_does_not_hold_the_lane() {
+    // At u64::MAX the 1 µs step saturated back to the same instant, and the lane fired the
+    // timer there for ever (here until the strategy gives up: a million digest records).
+    let factory: ticklane_runtime::StrategyFactory = Arc::new(|| {
+        Ok(Box::new(AtOnce {
+            armed: false,
+            fired: 0,
+        }) as Box<dyn Strategy>)
+    });
+    let mut lane = new_lane(
+        vec![spec(0, "at-once", &[symbol(1)], factory)],
+        TouchVenue::new(),
+    );
+    lane.start();
+    let s = session(1, 1, 10);
+    lane.process(&item(0, at(u64::MAX, &s[0])), false);
+    lane.process(&item(1, at(u64::MAX, &s[1])), false);
+    lane.process(&item(2, at(u64::MAX, &s[2])), false);
+    let r = lane.finish();
+    // The events and one firing (armed at the last instant; its re-arm is never due).
+    assert!(
+        r.strategies[0].records < 10,
+        "{} records: the timer fired again and again at u64::MAX",
+        r.strategies[0].records
+    );
+}
+
+/// Instance 0 arms a timer at 5 µs and panics in its `on_timer`; every later instance arms a
+/// timer "at once" in `on_start` and logs when it fires.
+struct RestartProbe {
+    instance: u32,
+    log: Arc<Mutex<Vec<(u64, u64)>>>,
+}
+
+impl Strategy for RestartProbe {
+    fn on_start(&mut self, ctx: &mut Context<'_>) {
+        if self.instance == 0 {
+            ctx.set_timer(Timestamp(5_000), TimerId(1));
+        } else {
+            ctx.set_timer(ctx.now(), TimerId(2));
+            if let Ok(mut l) = self.log.lock() {
+                l.push((0, ctx.now().0));
+            }
+        }
+    }
+    fn on_timer(&mut self, t: TimerId, ctx: &mut Context<'_>) {
+        assert!(t != TimerId(1), "boom in on_timer");
+        if let Ok(mut l) = self.log.lock() {
+            l.push((t.0, ctx.now().0));
+        }
+    }
+}
+
+#[test]
+fn a_fresh_instance_timer_at_once_fires_at_once_whatever_callback_panicked() {
+    // The lane's "this strategy's timer is firing" state outlived the panic in `on_timer`:
+    // the new instance's "at once" timer was taken for a re-arm and fired 1 µs late (at once
+    // after a panic in any other callback).
+    let built = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let (b, l) = (built.clone(), log.clone());
+    let factory: ticklane_runtime::StrategyFactory = Arc::new(move || {
+        Ok(Box::new(RestartProbe {
+            instance: b.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            log: l.clone(),
+        }) as Box<dyn Strategy>)
+    });
+    let settings = LaneSettings {
+        panic_policy: ticklane_runtime::PanicPolicy::Restart { max_restarts: 3 },
+        ..LaneSettings::default()
+    };
+    let mut lane = lane_with_settings(
+        settings,
+        vec![spec(0, "probe", &[symbol(1)], factory)],
+        TouchVenue::new(),
+    );
+    lane.start();
+    let s = session(1, 1, 10);
+    lane.process(&item(0, at(1_000, &s[0])), false);
+    lane.process(&item(1, at(20_000, &s[0])), false);
+    let report = lane.finish();
+    assert_eq!(report.strategies[0].restarts, 1);
+    let got = log.lock().map(|l| l.clone()).unwrap_or_default();
+    assert_eq!(got, vec![(0, 5_000), (2, 5_000)]);
+}

@@ -59,7 +59,8 @@ impl TimerQueue {
 
     /// Arms a timer from a callback made at event time `now` (see the module docs): a deadline
     /// before `now` is taken as `now`, and one at or before `now` armed from the `on_timer`
-    /// callback of a timer due at `now` as `now + MIN_REARM_NS`.
+    /// callback of a timer due at `now` as `now + MIN_REARM_NS` (never due, so not queued,
+    /// when that is past `u64::MAX`).
     pub fn arm(
         &mut self,
         now: Timestamp,
@@ -69,7 +70,12 @@ impl TimerQueue {
     ) {
         let mut deadline = deadline.max(now);
         if self.firing == Some((now, strategy)) && deadline <= now {
-            deadline = Timestamp(now.0.saturating_add(MIN_REARM_NS));
+            match now.0.checked_add(MIN_REARM_NS) {
+                Some(later) => deadline = Timestamp(later),
+                // A step past the end of event time: never due. Saturating put it back at
+                // `now`, and the lane fired it at that instant for ever.
+                None => return,
+            }
         }
         self.push(deadline, strategy, timer);
     }
@@ -98,9 +104,15 @@ impl TimerQueue {
         self.heap.peek().map(|Reverse((d, ..))| *d)
     }
 
-    /// Drops every timer of `strategy` (on restart or halt).
+    /// Drops every timer of `strategy` (on restart or halt), and forgets that one of its
+    /// timers is firing: a fresh instance's timers are its own, not re-arms from `on_timer`
+    /// (its "at once" timer fired a step late when the old instance had panicked in
+    /// `on_timer`, and at once when it had panicked anywhere else).
     pub fn remove_strategy(&mut self, strategy: StrategyId) {
         self.heap.retain(|Reverse((_, _, s, _))| *s != strategy);
+        if self.firing.is_some_and(|(_, s)| s == strategy) {
+            self.firing = None;
+        }
     }
 
     /// Drops every timer (the lane halted: no strategy is called any more).
@@ -172,5 +184,41 @@ mod tests {
             q.pop_due(Timestamp(2_000)),
             Some((Timestamp(2_000), S, TimerId(4)))
         );
+    }
+
+    #[test]
+    fn a_rearm_at_once_past_the_end_of_event_time_is_never_due() {
+        let end = Timestamp(u64::MAX);
+        let mut q = TimerQueue::default();
+        q.set_firing(Some((end, S)));
+        q.arm(end, end, S, TimerId(1));
+        assert_eq!(
+            q.pop_due(end),
+            None,
+            "it would fire at this instant for ever"
+        );
+        // A step before the end still moves on by the step.
+        let near = Timestamp(u64::MAX - MIN_REARM_NS);
+        q.set_firing(Some((near, S)));
+        q.arm(near, near, S, TimerId(2));
+        assert_eq!(q.pop_due(near), None);
+        assert_eq!(q.pop_due(end), Some((end, S, TimerId(2))));
+    }
+
+    #[test]
+    fn removing_a_strategy_forgets_its_firing_timer() {
+        let now = Timestamp(5_000);
+        let mut q = TimerQueue::default();
+        q.set_firing(Some((now, S)));
+        q.remove_strategy(StrategyId(1));
+        q.arm(now, now, S, TimerId(1));
+        assert_eq!(
+            q.pop_due(now),
+            None,
+            "another strategy's removal changes nothing"
+        );
+        q.remove_strategy(S);
+        q.arm(now, now, S, TimerId(2));
+        assert_eq!(q.pop_due(now), Some((now, S, TimerId(2))));
     }
 }
