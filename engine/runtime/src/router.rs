@@ -4,8 +4,12 @@
 //! strategy's lane (so a strategy sees all of its instruments on one thread, in one order,
 //! whatever the number of lanes); any other instrument goes to lane `id % lanes`. Market-wide
 //! events (instrument 0: system events, circuit breakers) go to every lane. The assignment is
-//! fixed the first time an instrument is seen (normally by its directory entry) and never
-//! changes, so an instrument's events stay in order.
+//! fixed by the instrument's first directory entry and never changes after it, so an
+//! instrument's events stay in order. An instrument whose other events come first is hashed
+//! to a lane until its directory entry comes: if that names a symbol a strategy subscribed to
+//! on another lane, the instrument moves there (counted in [`Router::late_books`]: the book
+//! there misses what went before), so that the strategy sees it from its directory entry on,
+//! as it would with one lane.
 //!
 //! A lane that keeps only its strategies' books ([`crate::BookScope::Subscribed`]) would drop
 //! the events of an instrument none of them subscribes to: such events are not sent at all
@@ -28,11 +32,18 @@ pub enum Route {
 }
 
 const UNASSIGNED: u16 = u16::MAX;
-/// Table flag: the instrument's events are not sent ([`Route::Unread`]). Lanes are < 2^14.
+/// Table flag: the instrument's events are not sent ([`Route::Unread`]). Lanes are < 2^13.
 const UNREAD: u16 = 1 << 15;
 /// Table flag, with [`UNREAD`]: an event of the instrument (not its directory entry) was not
 /// sent.
 const HELD: u16 = 1 << 14;
+/// Table flag: the instrument was assigned by an event other than its directory entry, and no
+/// directory entry has come yet; the first one decides its lane.
+const HASHED: u16 = 1 << 13;
+/// The lane bits of a table entry.
+const LANE: u16 = HASHED - 1;
+/// Most lanes a router spreads over (the lane bits of a table entry).
+pub const MAX_LANES: u16 = HASHED;
 
 /// Instrument → lane table.
 #[derive(Clone, Debug)]
@@ -50,9 +61,9 @@ pub struct Router {
 }
 
 impl Router {
-    /// A router over `lanes` lanes (at least 1), with symbols pinned to lanes.
+    /// A router over `lanes` lanes (1 to [`MAX_LANES`]), with symbols pinned to lanes.
     pub fn new(lanes: u16, pinned: impl IntoIterator<Item = (Symbol, u16)>) -> Self {
-        let lanes = lanes.max(1);
+        let lanes = lanes.clamp(1, MAX_LANES);
         let mut pinned: Vec<(Symbol, u16)> = pinned
             .into_iter()
             .map(|(s, l)| (s, l.min(lanes - 1)))
@@ -92,7 +103,7 @@ impl Router {
     /// The lane of `instrument`, if assigned.
     pub fn lane_of(&self, instrument: InstrumentId) -> Option<u16> {
         match self.table.get(instrument.0 as usize) {
-            Some(&l) if l != UNASSIGNED => Some(l & !(UNREAD | HELD)),
+            Some(&l) if l != UNASSIGNED => Some(l & LANE),
             _ => None,
         }
     }
@@ -105,21 +116,60 @@ impl Router {
             return Route::All;
         }
         if let Some(&l) = self.table.get(id as usize) {
-            if l & UNREAD == 0 {
+            if l & (UNREAD | HASHED) == 0 {
                 return Route::Lane(l);
             }
             if l != UNASSIGNED {
+                if l & HASHED != 0 {
+                    if let EventBody::InstrumentDirectory(info) = &ev.body {
+                        return self.first_directory(ev, info.symbol, l);
+                    }
+                }
+                if l & UNREAD == 0 {
+                    return Route::Lane(l & LANE);
+                }
                 return self.unread(ev, l);
             }
         }
         self.assign(ev)
     }
 
+    /// The first directory entry of an instrument hashed to a lane by its other events
+    /// (`entry`: its table entry): a symbol subscribed on another lane moves it there.
+    #[cold]
+    fn first_directory(&mut self, ev: &MarketEvent, symbol: Symbol, entry: u16) -> Route {
+        let id = ev.instrument.0 as usize;
+        let lane = entry & LANE;
+        match self.pinned_lane(symbol) {
+            Some(p) if p != lane => {
+                self.table[id] = p;
+                self.late += 1;
+                tracing::warn!(
+                    instrument = ev.instrument.0,
+                    symbol = %symbol,
+                    from = lane,
+                    to = p,
+                    "a subscribed instrument's directory message came after other events of \
+                     it: it moves to its strategies' lane, whose book misses those orders"
+                );
+                Route::Lane(p)
+            }
+            _ => {
+                self.table[id] = entry & !HASHED;
+                if entry & UNREAD == 0 {
+                    Route::Lane(lane)
+                } else {
+                    self.unread(ev, entry & !HASHED)
+                }
+            }
+        }
+    }
+
     /// An event of an instrument whose events are not sent (`entry`: its table entry): only
     /// its directory entries are, and one naming a symbol subscribed on its lane makes it sent
     /// from then on.
     fn unread(&mut self, ev: &MarketEvent, entry: u16) -> Route {
-        let lane = entry & !(UNREAD | HELD);
+        let lane = entry & LANE;
         let id = ev.instrument.0 as usize;
         let EventBody::InstrumentDirectory(info) = &ev.body else {
             self.table[id] = entry | HELD;
@@ -165,11 +215,18 @@ impl Router {
             if self.table.len() <= id {
                 self.table.resize(id + 1, UNASSIGNED);
             }
-            self.table[id] = match (sent, &ev.body) {
-                (true, _) => lane,
-                (false, EventBody::InstrumentDirectory(_)) => lane | UNREAD,
-                (false, _) => lane | UNREAD | HELD,
+            let hashed = if pinned.is_some() || matches!(ev.body, EventBody::InstrumentDirectory(_))
+            {
+                0
+            } else {
+                HASHED
             };
+            self.table[id] = hashed
+                | match (sent, &ev.body) {
+                    (true, _) => lane,
+                    (false, EventBody::InstrumentDirectory(_)) => lane | UNREAD,
+                    (false, _) => lane | UNREAD | HELD,
+                };
         }
         if sent || matches!(ev.body, EventBody::InstrumentDirectory(_)) {
             Route::Lane(lane)
@@ -213,9 +270,30 @@ mod tests {
         // Later events of the instrument follow the assignment.
         assert_eq!(r.route(&del(1)), Route::Lane(2));
         assert_eq!(r.route(&del(4)), Route::Lane(0));
-        // An instrument seen before its directory entry is hashed, and stays there.
+        // An instrument seen before its directory entry is hashed until the entry comes; a
+        // symbol subscribed on another lane moves it there (its strategy sees it from its
+        // directory entry on, as with one lane), counted as a late book.
         assert_eq!(r.route(&del(7)), Route::Lane(1));
-        assert_eq!(r.route(&dir(7, "AAPL")), Route::Lane(1));
+        assert_eq!(r.lane_of(InstrumentId(7)), Some(1));
+        assert_eq!(r.route(&dir(7, "AAPL")), Route::Lane(2));
+        assert_eq!(r.route(&del(7)), Route::Lane(2));
+        assert_eq!(r.late_books(), 1);
+        // Once its directory entry has come, the lane is fixed: a renaming entry does not
+        // move it (orders of the old symbol's strategies may rest in its book).
+        assert_eq!(r.route(&dir(7, "MSFT")), Route::Lane(2));
+        assert_eq!(r.route(&del(7)), Route::Lane(2));
+        // Hashed, then a directory entry naming no subscribed symbol: it stays, not late.
+        assert_eq!(r.route(&del(8)), Route::Lane(2));
+        assert_eq!(r.route(&dir(8, "ZZZZ")), Route::Lane(2));
+        assert_eq!(r.route(&dir(8, "AAPL")), Route::Lane(2));
+        // Hashed onto the lane its symbol is pinned to: it stays, not late (the lane keeps
+        // every book: it has the earlier orders).
+        assert_eq!(r.route(&del(10)), Route::Lane(1));
+        let mut r2 = Router::new(3, [(sym("AAPL"), 1)]);
+        assert_eq!(r2.route(&del(10)), Route::Lane(1));
+        assert_eq!(r2.route(&dir(10, "AAPL")), Route::Lane(1));
+        assert_eq!(r2.late_books(), 0);
+        assert_eq!(r.late_books(), 1);
         assert_eq!(r.route(&del(0)), Route::All);
         assert_eq!(r.lane_of(InstrumentId(1)), Some(2));
         assert_eq!(r.lane_of(InstrumentId(2)), None);
@@ -251,13 +329,20 @@ mod tests {
         assert_eq!(r.route(&dir(6, "AAPL")), Route::Lane(0));
         assert_eq!(r.route(&del(6)), Route::Lane(0));
         assert_eq!(r.late_books(), 1);
-        // Renamed to a symbol subscribed on another lane: its strategies are not here, so it
-        // stays unsent (and nothing is reported).
+        // Hashed to lane 0 by an event before its directory entry, which names a symbol
+        // subscribed on lane 1: it moves there (it stayed unsent on lane 0, and the strategy
+        // never saw it with two lanes while it did with one).
         let mut r2 = Router::new(2, [(sym("AAPL"), 1)]).with_books_kept([false, false]);
         assert_eq!(r2.route(&del(2)), Route::Unread(0));
-        assert_eq!(r2.route(&dir(2, "AAPL")), Route::Lane(0));
-        assert_eq!(r2.route(&del(2)), Route::Unread(0));
-        assert_eq!(r2.late_books(), 0);
+        assert_eq!(r2.route(&dir(2, "AAPL")), Route::Lane(1));
+        assert_eq!(r2.route(&del(2)), Route::Lane(1));
+        assert_eq!(r2.late_books(), 1);
+        // Its directory entry first, then renamed to a symbol subscribed on another lane: the
+        // lane is fixed by that first entry, so it stays unsent (see RELIABILITY.md).
+        assert_eq!(r2.route(&dir(4, "ZZZZ")), Route::Lane(0));
+        assert_eq!(r2.route(&dir(4, "AAPL")), Route::Lane(0));
+        assert_eq!(r2.route(&del(4)), Route::Unread(0));
+        assert_eq!(r2.late_books(), 1);
         // Market-wide events still go everywhere.
         assert_eq!(r.route(&del(0)), Route::All);
     }

@@ -228,6 +228,46 @@ fn a_splice_where_event_time_goes_backwards_gives_the_same_digests_in_every_layo
 }
 
 #[test]
+fn instruments_seen_before_their_directory_reach_their_strategies_in_every_layout() {
+    // A stray message of each instrument (a delete of an order nobody knows: an anomaly,
+    // nothing more) before the directory entries: the router hashed each instrument to
+    // `id % lanes` for good, so a strategy on another lane never saw its instrument (27
+    // market-wide events instead of 1,500), while with one lane it traded it.
+    let mut events = session(3, 3, 20_000);
+    let ts = events[0].ts;
+    for id in [1, 2, 3] {
+        events.insert(
+            0,
+            ticklane_core::MarketEvent::new(
+                ts,
+                InstrumentId(id),
+                ticklane_core::EventBody::OrderDeleted {
+                    order_id: ticklane_core::OrderId(999_000 + u64::from(id)),
+                },
+            ),
+        );
+    }
+    let one = run(plan(
+        &events,
+        three_chasers(&[0, 0, 0]),
+        PanicPolicy::default(),
+    ));
+    let s = &one.lanes[0].strategies;
+    assert!(s.iter().all(|st| st.events > 500), "{s:?}");
+    let (per1, d1) = digests(&one);
+    for layout in [[0, 1, 1], [1, 0, 1], [2, 0, 1]] {
+        let r = run(plan(
+            &events,
+            three_chasers(&layout),
+            PanicPolicy::default(),
+        ));
+        let (per, d) = digests(&r);
+        assert_eq!(per1, per, "1 lane vs {layout:?}");
+        assert_eq!(d1, d, "1 lane vs {layout:?}");
+    }
+}
+
+#[test]
 fn a_different_input_gives_a_different_digest() {
     let a = session(7, 6, 20_000);
     let b = session(8, 6, 20_000);
