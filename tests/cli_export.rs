@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 mod live_support;
 
 use live_support::{json_exit, json_of, run_ok, BIN};
-use ticklane_replay::{CaptureReader, CaptureWriter, Line, WriterOptions};
+use ticklane_replay::{CaptureHeader, CaptureReader, CaptureWriter, FeedKind, Line, WriterOptions};
 
 fn ticklane(args: &[&str]) -> Output {
     Command::new(BIN).args(args).output().unwrap()
@@ -500,4 +500,200 @@ fn a_corrupt_block_loses_its_own_messages_only_and_marks_the_books_stale() {
     assert_eq!(v["gaps"], 1, "{v}");
     let messages = v["messages"].as_u64().unwrap();
     assert!(messages > 48_000 && messages < 50_000, "{v}");
+}
+
+/// An ITCH system event ('S', 12 bytes).
+fn sys_event(ts: u64) -> Vec<u8> {
+    let mut m = vec![b'S', 0, 0, 0, 0];
+    m.extend_from_slice(&ts.to_be_bytes()[2..]);
+    m.push(b'O');
+    m
+}
+
+/// A MoldUDP64 packet of session TICKLANE01 carrying `count` messages from `seq`.
+fn packet(seq: u64, count: u16) -> Vec<u8> {
+    let mut p = b"TICKLANE01".to_vec();
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(&count.to_be_bytes());
+    for i in 0..u64::from(count) {
+        let m = sys_event(1_000 + seq + i);
+        p.extend_from_slice(&(m.len() as u16).to_be_bytes());
+        p.extend_from_slice(&m);
+    }
+    p
+}
+
+/// A live recording: packets 1..=10, then 21 (11..=20 missing on the wire: a pending gap the
+/// receiver re-requested), [block: 22], 23, the retransmission answer for 11..=20, 24. The
+/// live run delivered 1..=24. Returns the file and the offset of the block holding 22.
+fn live_recording(path: &std::path::Path) -> u64 {
+    let header = CaptureHeader::new(FeedKind::MoldUdp64, "TICKLANE01");
+    let mut w = CaptureWriter::create(path, &header, WriterOptions::default()).unwrap();
+    let mut ts = 1_000u64;
+    let mut put = |w: &mut CaptureWriter<_>, line, bytes: &[u8]| {
+        ts += 1_000;
+        w.write_record(ts, line, bytes).unwrap();
+    };
+    let mut from = b"FROM".to_vec();
+    from.extend_from_slice(&1u64.to_be_bytes());
+    put(&mut w, Line::Note, &from);
+    for s in 1..=10 {
+        put(&mut w, Line::A, &packet(s, 1));
+    }
+    put(&mut w, Line::A, &packet(21, 1));
+    w.flush().unwrap();
+    put(&mut w, Line::A, &packet(22, 1));
+    w.flush().unwrap();
+    put(&mut w, Line::A, &packet(23, 1));
+    put(&mut w, Line::Retransmit, &packet(11, 10));
+    put(&mut w, Line::A, &packet(24, 1));
+    w.finish().unwrap();
+    CaptureReader::open(path).unwrap().index()[1].offset
+}
+
+#[test]
+fn a_corrupt_block_in_a_live_recording_loses_only_its_own_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("live.tlcap");
+    let block = live_recording(&good);
+    let inspect = |p: &std::path::Path| {
+        json_of(
+            &Command::new(BIN)
+                .args(["inspect", p.to_str().unwrap(), "--json"])
+                .output()
+                .unwrap(),
+        )
+    };
+    let v = inspect(&good);
+    assert_eq!(
+        (v["messages"].as_u64(), v["missing"].as_u64()),
+        (Some(24), Some(0)),
+        "{v}"
+    );
+    // Flip a byte in the payload of the block that holds packet 22 only.
+    let mut bytes = std::fs::read(&good).unwrap();
+    bytes[block as usize + 60] ^= 0x40;
+    let bad = dir.path().join("bad.tlcap");
+    std::fs::write(&bad, bytes).unwrap();
+    let v = inspect(&bad);
+    // Only message 22 was in the corrupt block: 23 messages delivered, 1 missing.
+    assert_eq!(
+        (v["messages"].as_u64(), v["missing"].as_u64()),
+        (Some(23), Some(1)),
+        "{v}"
+    );
+}
+
+/// The bytes of a capture of a binary file of 3 blocks of 5 system events, unfinished (no
+/// trailer, as after a crash), and the offsets of its blocks 1 and 2.
+fn three_blocks_of_a_binary_file(dir: &std::path::Path) -> (Vec<u8>, usize, usize) {
+    let path = dir.join("itch.tlcap");
+    let mut header = CaptureHeader::new(FeedKind::ItchBinary, "X");
+    header.flags = ticklane_replay::FLAG_TS_SINCE_MIDNIGHT;
+    let mut w = CaptureWriter::create(&path, &header, WriterOptions::default()).unwrap();
+    for b in 0..3u64 {
+        for i in 0..5u64 {
+            let ts = 1_000 + b * 10 + i;
+            w.write_record(ts, Line::Single, &sys_event(ts)).unwrap();
+        }
+        w.flush().unwrap();
+    }
+    drop(w);
+    let r = CaptureReader::open(&path).unwrap();
+    let (b1, b2) = (r.index()[1].offset as usize, r.index()[2].offset as usize);
+    (std::fs::read(&path).unwrap(), b1, b2)
+}
+
+/// A capture of a binary file (3 blocks of 5 messages, no trailer) with its middle block cut
+/// out cleanly (its bytes removed: every block left is valid). The reader only counted the
+/// missing block (`1 blocks missing`), and the CLI treated the file as clean: no error, no
+/// gap, exit 0.
+#[test]
+fn a_block_missing_by_its_sequence_number_is_not_a_silent_skip() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut bytes, b1, b2) = three_blocks_of_a_binary_file(dir.path());
+    bytes.drain(b1..b2);
+    let cut = dir.path().join("cut.tlcap");
+    std::fs::write(&cut, bytes).unwrap();
+    let rep = CaptureReader::open(&cut).unwrap().verify().unwrap();
+    assert_eq!(rep.missing_blocks, 1);
+    let o = Command::new(BIN)
+        .args(["inspect", cut.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    let v = json_of(&o);
+    assert_eq!(v["messages"], 10, "{v}");
+    // Five messages are gone: said as an error (exit 1) and as a gap, as a corrupt block is.
+    assert!(
+        v["errors"].as_u64().unwrap() > 0 && o.status.code() == Some(1),
+        "{v}"
+    );
+    assert_eq!(v["gaps"], 1, "{v}");
+}
+
+/// The same capture with its middle block repeated (a spliced file): the reader counted it
+/// out of order, the replay delivered its five messages twice, and `inspect` exited 0.
+#[test]
+fn a_repeated_block_is_not_replayed_twice_silently() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut bytes, b1, b2) = three_blocks_of_a_binary_file(dir.path());
+    let block: Vec<u8> = bytes[b1..b2].to_vec();
+    bytes.splice(b2..b2, block);
+    let spliced = dir.path().join("spliced.tlcap");
+    std::fs::write(&spliced, bytes).unwrap();
+    let o = Command::new(BIN)
+        .args(["inspect", spliced.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    let v = json_of(&o);
+    assert!(
+        v["recovery"].as_str().unwrap().contains("1 out of order"),
+        "{v}"
+    );
+    assert!(
+        o.status.code() == Some(1) && v["errors"].as_u64().unwrap() > 0,
+        "{v}"
+    );
+}
+
+/// A live recording whose recorder dropped records (a `DROP` note: "the capture lacks them;
+/// a replay reports it as an error"): `export` wrote the pcap with no word of the loss and
+/// exited 0, while `inspect` of the same capture exits 1.
+#[test]
+fn export_of_a_capture_with_a_drop_note_says_records_are_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("drop.tlcap");
+    let header = CaptureHeader::new(FeedKind::MoldUdp64, "TICKLANE01");
+    let mut w = CaptureWriter::create(&path, &header, WriterOptions::default()).unwrap();
+    let mut from = b"FROM".to_vec();
+    from.extend_from_slice(&1u64.to_be_bytes());
+    w.write_record(1, Line::Note, &from).unwrap();
+    w.write_record(2, Line::A, &packet(1, 1)).unwrap();
+    let mut drop_note = b"DROP".to_vec();
+    drop_note.extend_from_slice(&5u64.to_be_bytes());
+    w.write_record(3, Line::Note, &drop_note).unwrap();
+    w.write_record(4, Line::A, &packet(7, 1)).unwrap();
+    w.finish().unwrap();
+    let i = Command::new(BIN)
+        .args(["inspect", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(i.status.code(), Some(1));
+    let out = dir.path().join("drop.pcap");
+    let e = Command::new(BIN)
+        .args([
+            "export",
+            path.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&e.stderr);
+    assert!(
+        e.status.code() == Some(1) || stderr.contains("dropped"),
+        "export: exit {:?}, stderr {stderr:?}, stdout {:?}",
+        e.status.code(),
+        String::from_utf8_lossy(&e.stdout)
+    );
 }

@@ -215,6 +215,9 @@ pub struct PcapExportStats {
     pub records: u64,
     /// What reading the capture found (corrupt blocks skipped, torn tail).
     pub report: RecoveryReport,
+    /// Records the live recorder dropped (its ring full), from the capture's `DROP` notes:
+    /// the capture never had them, so neither has the export.
+    pub recorder_dropped: u64,
 }
 
 enum AnyPcapWriter<W: Write> {
@@ -238,14 +241,29 @@ pub fn capture_to_pcap<R: Read + Seek, W: Write>(
         }
     };
     let mut records = 0u64;
+    let mut recorder_dropped = 0u64;
     while let Some(r) = reader.next_record() {
         let rec = match r {
             Ok(rec) => rec,
-            Err(CaptureError::CorruptBlock { .. } | CaptureError::TruncatedTail { .. }) => continue,
+            Err(
+                CaptureError::CorruptBlock { .. }
+                | CaptureError::MissingBlocks { .. }
+                | CaptureError::BlockOutOfOrder { .. }
+                | CaptureError::TruncatedTail { .. },
+            ) => continue,
             Err(e) => return Err(e.into()),
         };
         if rec.line == Line::Note {
-            // A receiver's note is not a datagram: nothing to export.
+            // A receiver's note is not a datagram: nothing to export. A `DROP` note says
+            // what the capture lacks (FORMAT.md): counted, for the caller to report.
+            if let Some(n) = rec
+                .bytes
+                .strip_prefix(b"DROP")
+                .and_then(|n| n.get(..8))
+                .and_then(|n| n.try_into().ok())
+            {
+                recorder_dropped = recorder_dropped.saturating_add(u64::from_be_bytes(n));
+            }
             continue;
         }
         let dst = if rec.line == Line::B {
@@ -269,6 +287,7 @@ pub fn capture_to_pcap<R: Read + Seek, W: Write>(
     Ok(PcapExportStats {
         records,
         report: reader.report().clone(),
+        recorder_dropped,
     })
 }
 

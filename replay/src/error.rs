@@ -116,6 +116,35 @@ pub enum CaptureError {
         /// Bytes skipped (`resumed_at - offset`).
         skipped_bytes: u64,
     },
+    /// Blocks are missing by their sequence numbers with no corrupt bytes where they were (cut
+    /// out of the file cleanly): the valid block at `offset` is number `found` where `expected`
+    /// came next. Their records are not in the file; reading goes on with that block.
+    #[error(
+        "blocks {expected} to {last} missing before the block at offset {offset} (cut out of the file: their records are not in it)",
+        last = found.saturating_sub(1)
+    )]
+    MissingBlocks {
+        /// Offset of the block that revealed the cut.
+        offset: u64,
+        /// The block number that should have come next.
+        expected: u64,
+        /// The number of the block at `offset`.
+        found: u64,
+    },
+    /// The valid block at `offset` is number `found`, where `expected` (a larger number) came
+    /// next: repeated or moved, so the file was spliced or edited. Its records are read
+    /// (what they repeat is the consumer's to count); reading goes on.
+    #[error(
+        "block at offset {offset} is number {found} where {expected} came next (repeated or moved: the file was spliced or edited); its records are read"
+    )]
+    BlockOutOfOrder {
+        /// Offset of the block.
+        offset: u64,
+        /// The block number that should have come next.
+        expected: u64,
+        /// The number of the block at `offset`.
+        found: u64,
+    },
     /// The file ends with a torn or corrupted tail: no valid block follows `offset`. Everything
     /// before it has been read.
     #[error("torn or corrupted tail at offset {offset}: {reason}")]

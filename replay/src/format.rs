@@ -221,6 +221,12 @@ impl CaptureHeader {
         if magic != FILE_MAGIC {
             return Err(CaptureError::BadMagic { found: magic });
         }
+        // A file cut inside the version field is short, not of version 0.
+        if fixed.len() < 10 {
+            return Err(CaptureError::BadHeader {
+                reason: "file shorter than the header",
+            });
+        }
         let version = le_u16(fixed, 8);
         if version != FORMAT_VERSION {
             return Err(CaptureError::UnsupportedVersion { version });

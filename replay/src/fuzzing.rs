@@ -54,6 +54,22 @@ fn read_all(r: &mut CaptureReader<Cursor<&[u8]>>, len: usize, compressed: bool) 
                 assert!(resumed_at <= len as u64);
                 errors += 1;
             }
+            Err(
+                CaptureError::MissingBlocks {
+                    offset,
+                    expected,
+                    found,
+                }
+                | CaptureError::BlockOutOfOrder {
+                    offset,
+                    expected,
+                    found,
+                },
+            ) => {
+                assert!(offset <= len as u64);
+                assert_ne!(expected, found);
+                errors += 1;
+            }
             Err(CaptureError::TruncatedTail { offset, .. }) => {
                 assert!(offset <= len as u64);
                 errors += 1;

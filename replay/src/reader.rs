@@ -21,6 +21,11 @@
 //!   the block magic) and goes on.
 //! - A block that fails with no valid block after it (a torn write, a cut copy, an interrupted
 //!   index trailer) is reported once as [`CaptureError::TruncatedTail`] and iteration ends.
+//! - A valid block whose sequence number skips ahead with no corrupt bytes before it (blocks cut
+//!   out of the file cleanly) is reported as [`CaptureError::MissingBlocks`], one whose number
+//!   repeats or goes back (a spliced file) as [`CaptureError::BlockOutOfOrder`]; either is
+//!   returned before the block's records, and reading goes on with them. (Both were only
+//!   counted: a consumer that reads the records saw a clean file.)
 //! - An I/O error is returned once and iteration ends.
 //!
 //! Everything is also counted in the reader's [`RecoveryReport`]; [`CaptureReader::verify`]
@@ -111,6 +116,12 @@ pub struct RecoveryReport {
     /// Valid blocks whose sequence number does not follow the previous block's (repeated or
     /// going backwards): a file spliced or edited, not written by one writer.
     pub out_of_order_blocks: u64,
+    /// Of `missing_blocks`, those cut out of the file cleanly (no corrupt bytes where they
+    /// were: [`CaptureError::MissingBlocks`]).
+    pub cut_blocks: u64,
+    /// Records in the cut blocks, when the trailer index lists them (by sequence number);
+    /// `None` when some cut block is not in the index (or there is no index).
+    pub cut_records: Option<u64>,
     /// The torn or corrupted tail, if any: its offset and why its first block was rejected.
     pub truncated_tail: Option<(u64, Corruption)>,
     /// Blocks and records the trailer index lists at or after the tail's offset (lost with
@@ -129,17 +140,22 @@ impl RecoveryReport {
             bad_blocks: Vec::new(),
             missing_blocks: 0,
             out_of_order_blocks: 0,
+            cut_blocks: 0,
+            cut_records: Some(0),
             truncated_tail: None,
             tail_lost: None,
             index,
         }
     }
 
-    /// Records lost in bad blocks and the tail, when the trailer index tells (every loss
-    /// counted from it); `None` when something was lost and there is no index to count it, or
-    /// `Some(0)` when nothing was.
+    /// Records lost in bad blocks, cut blocks and the tail, when the trailer index tells (every
+    /// loss counted from it); `None` when something was lost and there is no index to count
+    /// it, or `Some(0)` when nothing was.
     pub fn lost_records(&self) -> Option<u64> {
         let mut lost = 0u64;
+        if self.cut_blocks > 0 {
+            lost = self.cut_records?;
+        }
         for b in &self.bad_blocks {
             lost = lost.saturating_add(b.lost_records?);
         }
@@ -186,6 +202,11 @@ pub struct CaptureReader<R> {
     cur_pos: usize,
     cur_remaining: u32,
     expect_seq: Option<u64>,
+    /// The last block boundary crossed was a corrupt region: the blocks missing by number at
+    /// the next valid block are its (already reported), not cut.
+    after_bad_region: bool,
+    /// Reported before the records of the block just loaded.
+    pending: Option<CaptureError>,
     skip_armed: Option<u64>,
     skip_active: Option<u64>,
     done: bool,
@@ -274,6 +295,8 @@ impl<R: Read + Seek> CaptureReader<R> {
             cur_remaining: 0,
             // The first block is number 0 (see `rewind`).
             expect_seq: Some(0),
+            after_bad_region: false,
+            pending: None,
             skip_armed: None,
             skip_active: None,
             done: false,
@@ -329,6 +352,8 @@ impl<R: Read + Seek> CaptureReader<R> {
         self.cur_remaining = 0;
         // The first block is number 0: losing it is a missing block like any other.
         self.expect_seq = Some(0);
+        self.after_bad_region = false;
+        self.pending = None;
         self.skip_armed = None;
         self.skip_active = None;
         self.done = false;
@@ -345,6 +370,8 @@ impl<R: Read + Seek> CaptureReader<R> {
         self.next_block = target.map_or(self.data_end, |e| e.offset);
         self.cur_remaining = 0;
         self.expect_seq = target.map(|e| e.seq);
+        self.after_bad_region = false;
+        self.pending = None;
         self.skip_armed = Some(ts_ns);
         self.skip_active = None;
         self.done = false;
@@ -357,7 +384,12 @@ impl<R: Read + Seek> CaptureReader<R> {
         while let Some(r) = self.next_record() {
             match r {
                 Ok(_) => {}
-                Err(CaptureError::CorruptBlock { .. } | CaptureError::TruncatedTail { .. }) => {}
+                Err(
+                    CaptureError::CorruptBlock { .. }
+                    | CaptureError::MissingBlocks { .. }
+                    | CaptureError::BlockOutOfOrder { .. }
+                    | CaptureError::TruncatedTail { .. },
+                ) => {}
                 Err(e) => return Err(e),
             }
         }
@@ -372,7 +404,12 @@ impl<R: Read + Seek> CaptureReader<R> {
         loop {
             if self.cur_remaining == 0 {
                 match self.advance() {
-                    Advance::Loaded => continue,
+                    Advance::Loaded => {
+                        if let Some(e) = self.pending.take() {
+                            return Some(Err(e));
+                        }
+                        continue;
+                    }
                     Advance::End => return None,
                     Advance::Failed(e) => return Some(Err(e)),
                 }
@@ -424,10 +461,38 @@ impl<R: Read + Seek> CaptureReader<R> {
                     Some(exp) if h.seq >= exp => {
                         self.report.missing_blocks =
                             self.report.missing_blocks.saturating_add(h.seq - exp);
+                        if h.seq > exp && !self.after_bad_region {
+                            let r = &mut self.report;
+                            r.cut_blocks = r.cut_blocks.saturating_add(h.seq - exp);
+                            let listed = self
+                                .index
+                                .iter()
+                                .filter(|e| e.seq >= exp && e.seq < h.seq)
+                                .fold((0u64, 0u64), |(n, recs), e| {
+                                    (n + 1, recs.saturating_add(u64::from(e.records)))
+                                });
+                            r.cut_records = r.cut_records.and_then(|c| {
+                                (self.index_state == IndexState::Present && listed.0 == h.seq - exp)
+                                    .then(|| c.saturating_add(listed.1))
+                            });
+                            self.pending = Some(CaptureError::MissingBlocks {
+                                offset: off,
+                                expected: exp,
+                                found: h.seq,
+                            });
+                        }
                     }
-                    Some(_) => self.report.out_of_order_blocks += 1,
+                    Some(exp) => {
+                        self.report.out_of_order_blocks += 1;
+                        self.pending = Some(CaptureError::BlockOutOfOrder {
+                            offset: off,
+                            expected: exp,
+                            found: h.seq,
+                        });
+                    }
                     None => {}
                 }
+                self.after_bad_region = false;
                 self.expect_seq = h.seq.checked_add(1);
                 self.cur_block = off;
                 self.cur_pos = 0;
@@ -462,6 +527,7 @@ impl<R: Read + Seek> CaptureReader<R> {
                         lost_records,
                     });
                     self.next_block = next;
+                    self.after_bad_region = true;
                     Advance::Failed(CaptureError::CorruptBlock {
                         offset: off,
                         reason,

@@ -441,3 +441,145 @@ fn a_damaged_footer_is_told_from_an_interrupted_finish() {
     );
     assert_eq!(report.lost_records(), Some(0));
 }
+
+#[test]
+fn blocks_cut_out_cleanly_or_repeated_are_errors_before_the_records_that_reveal_them() {
+    // Both were only counted (`missing_blocks`, `out_of_order_blocks`): a consumer reading
+    // the records saw a clean file, and `lost_records` said `Some(0)` with a block missing.
+    let recs = records(2000, 100);
+    let clean = write_all(&recs, options(2048, Compression::None));
+    let index = reader(&clean).index().to_vec();
+    let counts: Vec<u32> = index.iter().map(|e| e.records).collect();
+    assert!(index.len() >= 4);
+    let (b1, b2, b3) = (
+        index[1].offset as usize,
+        index[2].offset as usize,
+        index[3].offset as usize,
+    );
+
+    // Block 1 cut out (its bytes removed; every block left is valid).
+    let mut cut = clean.clone();
+    cut.drain(b1..b2);
+    // (The finished file's footer no longer points at its trailer: a damaged footer too.)
+    let footer = |e: &CaptureError| {
+        matches!(
+            e,
+            CaptureError::TruncatedTail {
+                reason: Corruption::DamagedFooter,
+                ..
+            }
+        )
+    };
+    let (got, mut errs) = read_all(&cut);
+    errs.retain(|e| !footer(e));
+    assert_eq!(got, without_block(&recs, &counts, 1));
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(
+        errs[0]
+            .to_string()
+            .contains("blocks 1 to 1 missing before the block at offset"),
+        "{errs:?}"
+    );
+    let mut r = reader(&cut);
+    let mut first_error_after = None;
+    let mut n = 0u64;
+    while let Some(item) = r.next_record() {
+        match item {
+            Ok(_) => n += 1,
+            Err(CaptureError::MissingBlocks {
+                offset,
+                expected,
+                found,
+            }) => {
+                assert_eq!((offset, expected, found), (b1 as u64, 1, 2));
+                first_error_after = Some(n);
+            }
+            Err(e) if footer(&e) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(
+        first_error_after,
+        Some(u64::from(counts[0])),
+        "reported after block 0's records, before block 2's"
+    );
+    let report = reader(&cut).verify().expect("verify");
+    assert_eq!((report.missing_blocks, report.cut_blocks), (1, 1));
+    // The trailer (still whole at the end) lists block 1 by number: its records are counted.
+    if report.index == ticklane_replay::IndexState::Present {
+        assert_eq!(report.lost_records(), Some(u64::from(counts[1])));
+    } else {
+        assert_eq!(report.lost_records(), None);
+    }
+    // Without a trailer nothing tells how many records the cut took.
+    let mut w = ticklane_replay::CaptureWriter::new(
+        Vec::new(),
+        &common::header(),
+        options(2048, Compression::None),
+    )
+    .expect("writer");
+    for r in &recs {
+        w.write_record(r.ts_ns, r.line, &r.bytes).expect("write");
+    }
+    w.flush().expect("flush");
+    let mut unfinished = w.get_ref().clone();
+    let idx = reader(&unfinished).index().to_vec();
+    unfinished.drain(idx[1].offset as usize..idx[2].offset as usize);
+    let report = reader(&unfinished).verify().expect("verify");
+    assert_eq!((report.missing_blocks, report.cut_blocks), (1, 1));
+    assert_eq!(report.lost_records(), None, "{report:?}");
+
+    // Block 1 repeated after itself (a spliced file): read twice, and said.
+    let mut spliced = clean.clone();
+    let block: Vec<u8> = clean[b1..b2].to_vec();
+    spliced.splice(b2..b2, block);
+    let (got, mut errs) = read_all(&spliced);
+    errs.retain(|e| !footer(e));
+    assert_eq!(got.len(), recs.len() + counts[1] as usize);
+    // The repeat, then block 2 where 2 came next: one error.
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(
+        errs[0]
+            .to_string()
+            .contains("is number 1 where 2 came next"),
+        "{errs:?}"
+    );
+    let _ = b3;
+    let report = reader(&spliced).verify().expect("verify");
+    assert_eq!(report.out_of_order_blocks, 1);
+    assert_eq!(report.cut_blocks, 0);
+
+    // A corrupt block's missing number is its own error, not a second one.
+    let mut bad = clean.clone();
+    bad[b1 + 52 + 3] ^= 0x5A;
+    let (_, errs) = read_all(&bad);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(
+        matches!(errs[0], CaptureError::CorruptBlock { .. }),
+        "{errs:?}"
+    );
+    assert_eq!(reader(&bad).verify().expect("verify").cut_blocks, 0);
+}
+
+#[test]
+fn a_capture_cut_inside_its_version_field_is_a_short_header() {
+    // It said "unsupported capture format version 0": the version read past the end as 0.
+    let recs = records(3, 10);
+    let bytes = write_all(&recs, options(1 << 20, Compression::None));
+    for cut in 8..=9 {
+        let Err(e) =
+            ticklane_replay::CaptureReader::new(std::io::Cursor::new(bytes[..cut].to_vec()))
+        else {
+            panic!("cut at {cut}: opened");
+        };
+        assert!(
+            matches!(
+                e,
+                CaptureError::BadHeader {
+                    reason: "file shorter than the header"
+                }
+            ),
+            "cut at {cut}: {e:?}"
+        );
+    }
+}

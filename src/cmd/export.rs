@@ -54,14 +54,24 @@ pub fn run(capture: &Path, output: &Path, format: PcapFormat) -> anyhow::Result<
         options.dst_a,
         options.dst_b
     )?;
-    let damaged = !r.bad_blocks.is_empty() || r.truncated_tail.is_some();
+    // Blocks cut out or moved are damage as corrupt ones are (they were left out of it).
+    let damaged = !r.bad_blocks.is_empty()
+        || r.truncated_tail.is_some()
+        || r.missing_blocks > 0
+        || r.out_of_order_blocks > 0;
     if damaged {
         eprintln!(
             "the capture is damaged, what was readable is exported: {}",
             super::feed::recovery_line(r)
         );
     }
-    Ok(if damaged {
+    if stats.recorder_dropped > 0 {
+        eprintln!(
+            "the live recorder dropped {} records (its ring was full): the capture lacks              them, and so does the export",
+            stats.recorder_dropped
+        );
+    }
+    Ok(if damaged || stats.recorder_dropped > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

@@ -308,10 +308,12 @@ pub(crate) fn is_capture(path: &Path) -> anyhow::Result<bool> {
 /// later packet fills within [`OFFLINE_GRACE_NS`] of receive time is reported lost. A lost gap reaches the command as a
 /// market-wide [`EventBody::FeedGap`] event at its place in the stream. Corrupted blocks and a
 /// torn tail are errors with their byte offsets; the reader resumes at the next good block.
-/// What a corrupted block (or a `DROP` note) took out of a live recording is a gap no note
-/// closes: the first packet past it closes it (the block's messages are lost, reported, and
-/// nothing else). In an ITCH-binary capture, which has no sequence numbers, a corrupted block
-/// is a `FeedGap` (count unknown: 0) at its place, so the books are stale from there.
+/// What a corrupted block, blocks cut out, or a `DROP` note took out of a live recording is a
+/// gap no note closes: the first packet past where the stream had got closes it (the hole's
+/// messages are lost, reported, and nothing else; gaps open before it wait for their answers,
+/// see [`CaptureHole`]). In an ITCH-binary capture, which has no sequence numbers, a corrupted
+/// block, blocks cut out, or a block repeated or moved is a `FeedGap` (count unknown: 0) at its
+/// place, so the books are stale from there.
 fn read_capture(
     path: &Path,
     events_only: bool,
@@ -342,38 +344,53 @@ fn read_capture(
     // Receive time of the last record (what the session's end is stamped with).
     let mut last_received = 0u64;
     // Records the live receiver had are missing from the file here (a corrupt block skipped,
-    // the recorder's DROP note): no LOST note will ever close the gap they leave, so the
-    // next packet past the expected sequence number closes it (`give_up_before`), as the
-    // receiver's own timeouts would have. Without this the reorder window filled and every
-    // later packet overflowed it until the end of the file.
-    let mut hole = false;
+    // the recorder's DROP note): no LOST note will ever close the gap they leave (see
+    // `CaptureHole`). Without this the reorder window filled and every later packet
+    // overflowed it until the end of the file.
+    let mut capture_hole = CaptureHole::None;
     while let Some(item) = reader.next_record() {
         let rec = match item {
             Ok(r) => r,
             Err(e) => {
+                use ticklane_replay::CaptureError as E;
                 let offset = match &e {
-                    ticklane_replay::CaptureError::TruncatedTail { offset, .. }
-                    | ticklane_replay::CaptureError::CorruptBlock { offset, .. }
-                    | ticklane_replay::CaptureError::Io { offset, .. } => Some(*offset),
+                    E::TruncatedTail { offset, .. }
+                    | E::CorruptBlock { offset, .. }
+                    | E::MissingBlocks { offset, .. }
+                    | E::BlockOutOfOrder { offset, .. }
+                    | E::Io { offset, .. } => Some(*offset),
                     _ => None,
                 };
                 report.record(offset, "capture", e.to_string());
-                if matches!(e, ticklane_replay::CaptureError::CorruptBlock { .. }) {
-                    hole = true;
+                // Records are missing here (a corrupt block, blocks cut out); or, in a capture
+                // of a binary file (no sequence numbers to put things back in order), records
+                // come again or out of place (a block repeated or moved: a MoldUDP64 session
+                // counts repeated messages as duplicates, and puts moved ones back in order).
+                let hole = match e {
+                    E::CorruptBlock { .. } | E::MissingBlocks { .. } => true,
+                    E::BlockOutOfOrder { .. } => feed == FeedKind::ItchBinary,
+                    _ => false,
+                };
+                if hole {
+                    let mut sink = CaptureSink {
+                        report: &mut report,
+                        on_message: &mut on_message,
+                        position: index,
+                        last_ts: &mut last_ts,
+                        received: last_received,
+                        stopped: false,
+                        events_only,
+                    };
+                    capture_hole.open(session.as_mut(), last_received, &mut sink);
                     if feed == FeedKind::ItchBinary {
                         // No sequence numbers to say what was lost: the books are stale from
                         // here (a `FeedGap` at the record position, count unknown: 0).
-                        report.source.gaps += 1;
-                        CaptureSink {
-                            report: &mut report,
-                            on_message: &mut on_message,
-                            position: index,
-                            last_ts: &mut last_ts,
-                            received: last_received,
-                            stopped: false,
-                            events_only,
-                        }
-                        .gap_lost(index + 1, 0);
+                        sink.report.source.gaps += 1;
+                        sink.gap_lost(index + 1, 0);
+                    }
+                    stopped = sink.stopped;
+                    if stopped {
+                        break;
                     }
                 }
                 continue;
@@ -447,7 +464,7 @@ fn read_capture(
                 }
                 (Some(b"DROP"), Some(count), _) => {
                     // The live recorder's ring was full: records are missing here.
-                    hole = true;
+                    capture_hole.open(session.as_mut(), rec.ts_ns, &mut sink);
                     let count = u64::from_be_bytes(count.try_into().unwrap_or_default());
                     sink.report.record(
                         Some(index),
@@ -490,23 +507,7 @@ fn read_capture(
         };
         match session.as_mut() {
             Some(s) => {
-                if hole {
-                    let seq = ticklane_feeds::moldudp64::MoldPacket::parse(rec.bytes)
-                        .ok()
-                        .map(|p| p.sequence());
-                    match (seq, s.expected()) {
-                        (Some(seq), Some(expected)) if seq > expected => {
-                            s.give_up_before(seq, &mut sink);
-                            hole = false;
-                        }
-                        // Nothing was lost before it (or the session has not started).
-                        (Some(seq), Some(expected)) if seq == expected => hole = false,
-                        (Some(_), None) => hole = false,
-                        // An older packet (a late copy) or an unreadable one: wait for one
-                        // that says where the stream is.
-                        _ => {}
-                    }
-                }
+                capture_hole.on_packet(s, rec.bytes, rec.ts_ns, &mut sink);
                 if let Err(e) = s.on_packet(line, rec.bytes, rec.ts_ns, &mut sink) {
                     sink.report.record(Some(index), "capture", e.to_string());
                 }
@@ -761,6 +762,109 @@ fn read_pcap(
         events_only,
     });
     Ok(report)
+}
+
+/// How long (receive time) after a hole in a live recording the gaps that were open before it
+/// wait for an answer later in the file (see [`CaptureHole`]): longer than the live receiver's
+/// whole recovery with its default settings (2 ms of grace, then 4 requests 50 ms apart).
+pub const HOLE_WAIT_NS: u64 = 250_000_000;
+
+/// Records missing from a live recording (a corrupt block skipped, a `DROP` note): the
+/// receiver had them, so no `LOST` note will close what they leave open. The hole's own
+/// messages are the range from where the stream had got before it (`mark`, one past the
+/// highest sequence number seen) to the first packet past that point; they are lost. Gaps that
+/// were already open before the hole may have been answered inside it, or may be answered (or
+/// given up with a `LOST` note) later in the file: they wait for that, until
+/// [`HOLE_WAIT_NS`] of receive time after the hole or until the reorder window is nearly full
+/// (so that a gap whose answer the hole took cannot hold back the rest of the file), and are
+/// lost then. (Giving up everything below the first packet past the hole, as a first version
+/// did, lost those later answers too: a replay lost messages the live run had.)
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum CaptureHole {
+    None,
+    /// Records went missing; no packet has said since where the stream is.
+    Open {
+        /// Where the stream had got when the hole opened (`None`: not started).
+        mark: Option<u64>,
+        /// Receive time of the last record before the hole.
+        at: u64,
+    },
+    /// The hole's own messages are `[mark, upto)`; gaps below `mark` are still open.
+    Closing {
+        mark: u64,
+        upto: u64,
+        deadline: u64,
+    },
+}
+
+impl CaptureHole {
+    /// Records went missing here (receive time `at`, that of the last record read).
+    fn open<F: FnMut(&Record<'_>) -> ControlFlow<()>>(
+        &mut self,
+        session: Option<&mut MoldUdp64Session>,
+        at: u64,
+        sink: &mut CaptureSink<'_, F>,
+    ) {
+        let Some(s) = session else {
+            *self = Self::Open { mark: None, at };
+            return;
+        };
+        // A new hole before the last one was settled: settle the last one now (the new hole
+        // may hold the answers it waits for).
+        if let Self::Closing { upto, .. } = *self {
+            s.give_up_before(upto, sink);
+        }
+        *self = Self::Open {
+            mark: s.seen_end(),
+            at,
+        };
+    }
+
+    /// Before a packet (`bytes`, received at `now`) goes to the session.
+    fn on_packet<F: FnMut(&Record<'_>) -> ControlFlow<()>>(
+        &mut self,
+        s: &mut MoldUdp64Session,
+        bytes: &[u8],
+        now: u64,
+        sink: &mut CaptureSink<'_, F>,
+    ) {
+        if let Self::Open { mark, at } = *self {
+            let seq = ticklane_feeds::moldudp64::MoldPacket::parse(bytes)
+                .ok()
+                .map(|p| p.sequence());
+            match (seq, s.expected()) {
+                (Some(seq), Some(expected)) => {
+                    let mark = mark.unwrap_or(expected).max(expected);
+                    // An older packet (a late copy, an answer to an earlier gap): wait for one
+                    // that says where the stream is.
+                    if seq >= mark {
+                        *self = Self::Closing {
+                            mark,
+                            upto: seq,
+                            deadline: at.saturating_add(HOLE_WAIT_NS),
+                        };
+                    }
+                }
+                // The session starts with this packet: nothing was lost before it.
+                (Some(_), None) => *self = Self::None,
+                // Unreadable: wait for a packet that says where the stream is.
+                (None, _) => {}
+            }
+        }
+        if let Self::Closing {
+            mark,
+            upto,
+            deadline,
+        } = *self
+        {
+            let settled = s.expected().is_none_or(|e| e >= mark);
+            let window_nearly_full = s.buffered_packets() + 1 >= s.config().reorder_window.max(1);
+            if settled || now >= deadline || window_nearly_full {
+                s.give_up_before(upto, sink);
+                *self = Self::None;
+            }
+        }
+    }
 }
 
 /// How long (receive time) a capture without notes waits for a gap to be filled by a later

@@ -918,6 +918,12 @@ impl MoldUdp64Session {
         self.expected
     }
 
+    /// One past the highest sequence number seen so far (`None` before the first packet when
+    /// joining mid-session): where the stream had got, delivered or not.
+    pub fn seen_end(&self) -> Option<u64> {
+        self.expected.map(|e| e.max(self.highest))
+    }
+
     /// Whether the end of session has been reached (and emitted).
     pub fn ended(&self) -> bool {
         self.ended
