@@ -1,6 +1,7 @@
 //! `ticklane run` end to end: the embedded default with the example strategies, determinism
-//! across runs, lane counts, paces and source paths, the JSON summary, `.hgrm` files, and
-//! configuration errors that name the key.
+//! across runs, lane counts, paces and source paths, the JSON summary, `.hgrm` files, the
+//! `--out` report files checked against each other and the ledger, and configuration errors
+//! that name the key.
 
 #![allow(clippy::unwrap_used)]
 
@@ -692,6 +693,45 @@ fn report_files_reconcile_with_each_other() {
     }
     assert!(read("equity.svg").contains("imb-aapl"));
     assert!(read("latency.svg").contains("tick-to-decision"));
+    // Every row names its order's instrument (an amend the venue refused after the fill, on
+    // an order it no longer knew, said instrument 0); money in positions.csv and equity.csv has
+    // six decimal places throughout (`-12.520000` beside `17.5100` in one column before); and
+    // equity.csv has one row per strategy and instant (the generated session ends on a whole
+    // second, 20:05:00: the close's row repeated that second's timestamp).
+    assert!(
+        orders.contains(",amend_rejected,"),
+        "the default run has amends refused after a fill: the case checked"
+    );
+    for line in orders.lines().skip(1) {
+        let f = fields(line);
+        if f[4] != "submit" && f[4] != "cancel" && f[4] != "modify" {
+            assert_ne!(f[5], "0", "{line}");
+            assert!(!f[6].is_empty(), "{line}");
+        }
+    }
+    let six = |v: &str, line: &str| {
+        let (_, frac) = v.split_once('.').unwrap_or_else(|| panic!("{line}"));
+        assert_eq!(frac.len(), 6, "{line}");
+    };
+    for line in read("positions.csv").lines().skip(1) {
+        let f = fields(line);
+        // avg_cost (6) is empty for a flat position.
+        for v in [&f[6], &f[8], &f[9], &f[10], &f[11]] {
+            if !v.is_empty() {
+                six(v, line);
+            }
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for line in read("equity.csv").lines().skip(1) {
+        let f = fields(line);
+        six(&f[2], line);
+        six(&f[3], line);
+        assert!(
+            seen.insert((f[0].clone(), f[1].clone())),
+            "repeated: {line}"
+        );
+    }
 }
 
 #[test]
@@ -975,4 +1015,206 @@ fn strategy_errors_name_the_files_index_after_strategy_filters() {
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("strategy[2]"), "{err}");
     assert!(err.contains("no_such_param"), "{err}");
+}
+
+/// RFC 4180 fields of one CSV line.
+fn fields(line: &str) -> Vec<String> {
+    let mut out = vec![String::new()];
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', false) if out.last().unwrap().is_empty() => quoted = true,
+            ('"', true) if chars.peek() == Some(&'"') => {
+                chars.next();
+                out.last_mut().unwrap().push('"');
+            }
+            ('"', true) => quoted = false,
+            (',', false) => out.push(String::new()),
+            (c, _) => out.last_mut().unwrap().push(c),
+        }
+    }
+    out
+}
+
+fn read(dir: &Path, name: &str) -> String {
+    std::fs::read_to_string(dir.join(name)).unwrap()
+}
+
+/// A strategy name with a comma and quotes (the configuration accepts any name) stays one
+/// field in every CSV file (it split every row it was on into one field too many).
+#[test]
+fn csv_files_escape_strategy_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(
+        &cfg,
+        "[source.generate]\nseed = 7\nmessages = 100000\ninstruments = 64\n\
+         [[strategy]]\nname = \"imb, \\\"aapl\\\"\"\nkind = \"imbalance\"\nsymbols = [\"AAPL\"]\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    ok(&["run", cfg.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    for (file, col) in [
+        ("orders.csv", 2),
+        ("fills.csv", 2),
+        ("positions.csv", 0),
+        ("equity.csv", 0),
+    ] {
+        let text = read(&out, file);
+        let header = fields(text.lines().next().unwrap()).len();
+        let row = text
+            .lines()
+            .nth(1)
+            .unwrap_or_else(|| panic!("{file} empty"));
+        let f = fields(row);
+        assert_eq!(f.len(), header, "{file}: {row}");
+        assert_eq!(f[col], "imb, \"aapl\"", "{file}: {row}");
+    }
+}
+
+/// README: equity.csv is "the same in every lane layout", and positions.csv too: the same
+/// rows in configuration order (they came lane by lane).
+#[test]
+fn equity_and_positions_files_are_identical_on_one_and_two_lanes() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = dir.path().join("one");
+    let two = dir.path().join("two");
+    ok(&[
+        "run",
+        "--messages",
+        "200000",
+        "--out",
+        one.to_str().unwrap(),
+    ]);
+    ok(&[
+        "run",
+        "--messages",
+        "200000",
+        "--lanes",
+        "2",
+        "--out",
+        two.to_str().unwrap(),
+    ]);
+    for file in ["positions.csv", "equity.csv"] {
+        let (a, b) = (read(&one, file), read(&two, file));
+        let (mut sa, mut sb): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
+        sa.sort_unstable();
+        sb.sort_unstable();
+        assert_eq!(sa, sb, "{file}: different rows");
+        assert!(a == b, "{file}: same rows, but in another order on 2 lanes");
+    }
+}
+
+/// The printed summary's money columns are the ledger's amounts rounded to cents, as the status
+/// line's (`{:.2}` on a `Decimal` cut the digits off: 54.996 printed 54.99).
+#[test]
+fn printed_money_is_rounded_not_truncated() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let text = ok(&[
+        "run",
+        "--messages",
+        "300000",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let summary: serde_json::Value = serde_json::from_str(&read(&out, "summary.json")).unwrap();
+    for s in summary["strategies"].as_array().unwrap() {
+        let name = s["name"].as_str().unwrap();
+        let row = text
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap();
+        let cols: Vec<&str> = row.split_whitespace().collect();
+        // name kind lane events orders fills rejects panic position net fees maxdd digest
+        for (col, key) in [(9, "net"), (10, "fees"), (11, "max_drawdown")] {
+            let exact: rust_decimal::Decimal = s["pnl"][key].as_str().unwrap().parse().unwrap();
+            let cents = exact
+                .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+            assert_eq!(
+                cols[col],
+                format!("{cents:.2}"),
+                "{name} {key}: exact {exact}, printed {}",
+                cols[col]
+            );
+        }
+    }
+}
+
+/// summary.json's per-position `mark_to_mid` is the ledger's realized + unrealized: it valued a
+/// position at zero when the book was one-sided at the end (the cash flow alone), while
+/// positions.csv and `pnl` keep the last mid: the two files disagreed by the position's value.
+#[test]
+fn summary_mark_to_mid_agrees_with_the_ledger_on_a_one_sided_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let msg = dir
+        .path()
+        .join("XYZ_2012-06-21_34200000_57600000_message_1.csv");
+    let mut rows = String::new();
+    rows.push_str("34200.000000000,1,1,1000,100000,1\n");
+    rows.push_str("34200.001000000,1,2,100,100100,-1\n");
+    let mut oid = 10;
+    for k in 0..200 {
+        let t = 34200.01 + f64::from(k) * 0.01;
+        rows.push_str(&format!("{t:.9},1,{oid},100,100000,1\n"));
+        rows.push_str(&format!("{:.9},3,{oid},100,100000,1\n", t + 0.005));
+        oid += 1;
+    }
+    // The only ask leaves: the book is one-sided to the end.
+    rows.push_str("34300.000000000,3,2,100,100100,-1\n");
+    for k in 0..50 {
+        let t = 34300.01 + f64::from(k) * 0.5;
+        rows.push_str(&format!("{t:.9},1,{oid},100,100000,1\n"));
+        oid += 1;
+    }
+    std::fs::write(&msg, rows).unwrap();
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[source]\nfile = {:?}\n[[strategy]]\nname = \"imb-xyz\"\nkind = \"imbalance\"\nsymbols = [\"XYZ\"]\n",
+            msg.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    ok(&["run", cfg.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let summary: serde_json::Value = serde_json::from_str(&read(&out, "summary.json")).unwrap();
+    let s = &summary["strategies"][0];
+    let pos = &s["positions"][0];
+    assert!(pos["net"].as_i64().unwrap() > 0, "the strategy bought: {s}");
+    let realized: rust_decimal::Decimal = s["pnl"]["realized"].as_str().unwrap().parse().unwrap();
+    let unrealized: rust_decimal::Decimal =
+        s["pnl"]["unrealized"].as_str().unwrap().parse().unwrap();
+    let mark_to_mid: rust_decimal::Decimal = pos["mark_to_mid"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        mark_to_mid,
+        (realized + unrealized).round_dp(2),
+        "summary.json mark_to_mid vs pnl realized+unrealized; positions.csv: {}",
+        read(&out, "positions.csv")
+    );
+}
+
+/// orders.csv names each order's symbol, also of an instrument the strategy never got a fill
+/// in (the names came from the filled positions only: an empty column).
+#[test]
+fn orders_csv_names_the_symbol_of_an_instrument_without_fills() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(
+        &cfg,
+        "[source.generate]\nseed = 7\nmessages = 100000\ninstruments = 64\n\
+         [risk]\nmax_order_qty = 10\n\
+         [[strategy]]\nname = \"imb-aapl\"\nkind = \"imbalance\"\nsymbols = [\"AAPL\"]\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    ok(&["run", cfg.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let orders = read(&out, "orders.csv");
+    let submit = orders
+        .lines()
+        .find(|l| l.contains(",submit,"))
+        .expect("a submit");
+    assert_eq!(fields(submit)[6], "AAPL", "{submit}");
 }

@@ -2,7 +2,13 @@
 //! every state change of every order), `fills.csv`, `positions.csv` (per strategy and
 //! instrument, from the ledgers), `equity.csv` (each strategy's equity curve, one point per
 //! second of event time) and `summary.json` (what `--json` prints).
+//!
+//! Text fields (strategy names, symbols, reasons) are written as RFC 4180 fields: quoted when
+//! they hold a comma, a quote or a line break. Per-strategy files list the strategies in
+//! configuration order (by id), whatever lane each ran on, so that `positions.csv` and
+//! `equity.csv` are the same files in every lane layout.
 
+use std::borrow::Cow;
 use std::io::Write;
 use std::path::Path;
 
@@ -22,13 +28,33 @@ fn px(p: Price) -> String {
     format!("{}", p.to_decimal())
 }
 
+/// Money in the per-strategy files: six decimal places, always (`round_dp` keeps a value's own
+/// scale below that: -12.520000 and 17.5100 in one column).
+fn six(d: rust_decimal::Decimal) -> rust_decimal::Decimal {
+    let mut d = d.round_dp(6);
+    d.rescale(6);
+    d
+}
+
+/// One CSV text field: quoted, its quotes doubled, when it holds a comma, a quote or a line
+/// break (a strategy named `imb, "aapl"` split every row it was on into one field too many).
+pub(crate) fn csv(field: &str) -> Cow<'_, str> {
+    if field.contains([',', '"', '\r', '\n']) {
+        Cow::Owned(format!("\"{}\"", field.replace('"', "\"\"")))
+    } else {
+        Cow::Borrowed(field)
+    }
+}
+
 /// Writes every report file into `dir` (created if needed).
 pub fn write(r: &RunReport, summary: &serde_json::Value, dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    // Names of strategies and symbols of instruments, for readable files.
+    // Names of strategies and symbols of instruments, for readable files: every instrument a
+    // lane has a book of (a strategy's refused orders name instruments it never traded).
     let mut names = std::collections::BTreeMap::new();
     let mut symbols: std::collections::BTreeMap<InstrumentId, Symbol> = Default::default();
     for l in &r.lanes {
+        symbols.extend(l.symbols.iter().copied());
         for s in &l.strategies {
             names.insert(s.id.0, s.name.clone());
             for (id, sym, ..) in &s.positions {
@@ -38,11 +64,11 @@ pub fn write(r: &RunReport, summary: &serde_json::Value, dir: &Path) -> anyhow::
             }
         }
     }
-    let name = |id: u16| names.get(&id).cloned().unwrap_or_default();
+    let name = |id: u16| csv(names.get(&id).map_or("", String::as_str)).into_owned();
     let sym = |id: InstrumentId| {
         symbols
             .get(&id)
-            .map_or(String::new(), |s| s.as_str().to_string())
+            .map_or(String::new(), |s| csv(s.as_str()).into_owned())
     };
 
     let mut orders = file(dir, "orders.csv")?;
@@ -55,6 +81,20 @@ pub fn write(r: &RunReport, summary: &serde_json::Value, dir: &Path) -> anyhow::
         fills,
         "ts_ns,lane,strategy,order_id,instrument,symbol,side,price,qty,leaves,liquidity,fee"
     )?;
+    // The instrument of every order submitted: a venue answers a command on an order it no
+    // longer knows (an amend after the fill) with no instrument, and the row said 0.
+    let mut order_instrument = std::collections::HashMap::new();
+    for l in &r.lanes {
+        for e in &l.journal {
+            if let JournalEntry::Command {
+                cmd: OrderCommand::Submit { id, request },
+                ..
+            } = e
+            {
+                order_instrument.insert(*id, request.instrument);
+            }
+        }
+    }
     for l in &r.lanes {
         for e in &l.journal {
             match e {
@@ -97,12 +137,15 @@ pub fn write(r: &RunReport, summary: &serde_json::Value, dir: &Path) -> anyhow::
                         OrderUpdateKind::Accepted => {
                             ("accepted", String::new(), String::new(), String::new())
                         }
-                        OrderUpdateKind::Rejected(why) => {
-                            ("rejected", why.to_string(), String::new(), String::new())
-                        }
+                        OrderUpdateKind::Rejected(why) => (
+                            "rejected",
+                            csv(&why.to_string()).into_owned(),
+                            String::new(),
+                            String::new(),
+                        ),
                         OrderUpdateKind::AmendRejected(why) => (
                             "amend_rejected",
-                            why.to_string(),
+                            csv(&why.to_string()).into_owned(),
                             String::new(),
                             String::new(),
                         ),
@@ -119,6 +162,11 @@ pub fn write(r: &RunReport, summary: &serde_json::Value, dir: &Path) -> anyhow::
                             ("filled", String::new(), String::new(), String::new())
                         }
                     };
+                    let instrument = if u.instrument == InstrumentId::NONE {
+                        order_instrument.get(&u.id).copied().unwrap_or(u.instrument)
+                    } else {
+                        u.instrument
+                    };
                     writeln!(
                         orders,
                         "{},{},{},{},{event},{},{},,{price},{qty},,{reason}",
@@ -126,8 +174,8 @@ pub fn write(r: &RunReport, summary: &serde_json::Value, dir: &Path) -> anyhow::
                         l.index,
                         name(u.id.strategy()),
                         u.id,
-                        u.instrument.0,
-                        sym(u.instrument),
+                        instrument.0,
+                        sym(instrument),
                     )?;
                 }
                 JournalEntry::Fill(f) => {
@@ -158,37 +206,34 @@ pub fn write(r: &RunReport, summary: &serde_json::Value, dir: &Path) -> anyhow::
     )?;
     let mut equity = file(dir, "equity.csv")?;
     writeln!(equity, "strategy,ts_ns,equity,drawdown")?;
-    for l in &r.lanes {
-        for s in &l.strategies {
-            for (id, p) in s.ledger.iter() {
-                writeln!(
-                    positions,
-                    "{},{},{},{},{},{},{},{},{},{},{},{}",
-                    s.name,
-                    id.0,
-                    sym(id),
-                    p.position,
-                    p.bought,
-                    p.sold,
-                    p.avg_cost()
-                        .map_or(String::new(), |c| c.round_dp(6).to_string()),
-                    p.mark,
-                    p.realized.round_dp(6),
-                    p.unrealized().round_dp(6),
-                    p.fees.round_dp(6),
-                    p.net().round_dp(6)
-                )?;
-            }
-            for e in s.ledger.equity_curve() {
-                writeln!(
-                    equity,
-                    "{},{},{},{}",
-                    s.name,
-                    e.ts.0,
-                    e.equity.round_dp(6),
-                    e.drawdown.round_dp(6)
-                )?;
-            }
+    for s in r.strategies_in_order() {
+        for (id, p) in s.ledger.iter() {
+            writeln!(
+                positions,
+                "{},{},{},{},{},{},{},{},{},{},{},{}",
+                csv(&s.name),
+                id.0,
+                sym(id),
+                p.position,
+                p.bought,
+                p.sold,
+                p.avg_cost().map_or(String::new(), |c| six(c).to_string()),
+                p.mark,
+                six(p.realized),
+                six(p.unrealized()),
+                six(p.fees),
+                six(p.net())
+            )?;
+        }
+        for e in s.ledger.equity_curve() {
+            writeln!(
+                equity,
+                "{},{},{},{}",
+                csv(&s.name),
+                e.ts.0,
+                six(e.equity),
+                six(e.drawdown)
+            )?;
         }
     }
     let mut sj = file(dir, "summary.json")?;

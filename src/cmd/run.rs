@@ -770,9 +770,8 @@ fn write_hgrm(r: &RunReport, dir: &Path) -> anyhow::Result<()> {
 fn write_charts(r: &RunReport, dir: &Path) -> anyhow::Result<()> {
     use rust_decimal::prelude::ToPrimitive;
     let equity: Vec<(String, Vec<(u64, f64)>)> = r
-        .lanes
-        .iter()
-        .flat_map(|l| l.strategies.iter())
+        .strategies_in_order()
+        .into_iter()
         .map(|s| {
             let points = s
                 .ledger
@@ -799,17 +798,13 @@ fn write_charts(r: &RunReport, dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn money(raw: i128) -> String {
-    // raw is in price units × shares (1/10000 of a dollar).
-    let d = rust_decimal::Decimal::from_i128_with_scale(raw, Price::DECIMALS);
-    format!("{:.2}", d)
-}
-
-fn pnl(p: &ticklane_strategy::Position, mark: Option<Price>) -> i128 {
-    match mark {
-        Some(m) => p.mark_to_market(m),
-        None => p.cash,
-    }
+/// Dollars to the cent, rounded half away from zero (`{:.2}` of a `Decimal` cuts the digits
+/// off: the summary printed -69.51 for -69.516, where the paper status line, which rounds,
+/// showed -69.52).
+fn cents(d: rust_decimal::Decimal) -> String {
+    let rounded = d.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+    // Exact after the rounding: two places, padded (5 prints as 5.00).
+    format!("{rounded:.2}")
 }
 
 fn print_report(
@@ -943,26 +938,24 @@ fn print_report(
         "fees $",
         "max DD $"
     )?;
-    for l in &r.lanes {
-        for s in &l.strategies {
-            let net: i64 = s.positions.iter().map(|p| p.2.net).sum();
-            outln!(
-                "  {:<12} {:<14} {:>4} {:>9} {:>7} {:>6} {:>7} {:>5} {:>8} {:>11} {:>9} {:>10}  {}",
-                s.name,
-                s.kind,
-                s.lane,
-                s.events,
-                s.commands,
-                s.fills,
-                s.rejects,
-                s.panics,
-                net,
-                format!("{:.2}", s.pnl.net),
-                format!("{:.2}", s.pnl.fees),
-                format!("{:.2}", s.max_drawdown),
-                &hex(&s.digest)[..16]
-            )?;
-        }
+    for s in r.strategies_in_order() {
+        let net: i64 = s.positions.iter().map(|p| p.2.net).sum();
+        outln!(
+            "  {:<12} {:<14} {:>4} {:>9} {:>7} {:>6} {:>7} {:>5} {:>8} {:>11} {:>9} {:>10}  {}",
+            s.name,
+            s.kind,
+            s.lane,
+            s.events,
+            s.commands,
+            s.fills,
+            s.rejects,
+            s.panics,
+            net,
+            cents(s.pnl.net),
+            cents(s.pnl.fees),
+            cents(s.max_drawdown),
+            &hex(&s.digest)[..16]
+        )?;
     }
     let all = merged_latency(r);
     outln!("latency (ns; HopClock = TSC)")?;
@@ -1039,9 +1032,8 @@ fn json_report(r: &RunReport, cfg: &RunConfig, digest: &[u8; 32]) -> serde_json:
         })
         .collect();
     let strategies: Vec<serde_json::Value> = r
-        .lanes
-        .iter()
-        .flat_map(|l| l.strategies.iter())
+        .strategies_in_order()
+        .into_iter()
         .map(|s| {
             json!({
                 "name": s.name, "kind": s.kind, "lane": s.lane, "events": s.events,
@@ -1055,11 +1047,17 @@ fn json_report(r: &RunReport, cfg: &RunConfig, digest: &[u8; 32]) -> serde_json:
                     "gross_exposure": s.pnl.gross_exposure.to_string(),
                     "max_drawdown": s.max_drawdown.to_string(),
                 },
-                "positions": s.positions.iter().map(|(id, sym, p, mark)| json!({
+                "positions": s.positions.iter().map(|(id, sym, p, _)| json!({
                     "instrument": id.0,
                     "symbol": sym.map(|x| x.as_str().to_string()),
                     "net": p.net, "bought": p.bought, "sold": p.sold,
-                    "mark_to_mid": money(pnl(p, *mark)),
+                    // The ledger's realized + unrealized (before fees) at its mark: the exact
+                    // mid, or the last price when the book ends one-sided. (From the book's
+                    // mid it rounded half ticks down, and valued the position at 0 when the
+                    // book had one side: -5005.00 where the ledger said -2.50.)
+                    "mark_to_mid": s.ledger.instrument(*id).map(|l| {
+                        cents(l.realized.saturating_add(l.unrealized()))
+                    }),
                 })).collect::<Vec<_>>(),
             })
         })

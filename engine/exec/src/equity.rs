@@ -117,6 +117,37 @@ impl EquityCurve {
         self.runs.last().map(|r| r.at(r.count - 1))
     }
 
+    /// Removes and returns the last sample: the curve is then the one its other samples make
+    /// (greedy runs are prefix-consistent: the last sample either started the last run or
+    /// joined it).
+    pub fn pop(&mut self) -> Option<EquityPoint> {
+        let r = self.runs.last_mut()?;
+        let point = r.at(r.count - 1);
+        r.count -= 1;
+        match r.count {
+            0 => {
+                self.runs.pop();
+            }
+            // The step was set by the sample after the first.
+            1 => r.step = 0,
+            _ => {}
+        }
+        self.len -= 1;
+        Some(point)
+    }
+
+    /// The largest equity and the largest drawdown of any sample (`None` when empty).
+    pub fn extremes(&self) -> Option<(Decimal, Decimal)> {
+        let first = self.runs.first()?.first;
+        Some(
+            self.runs
+                .iter()
+                .fold((first.equity, first.drawdown), |(e, d), r| {
+                    (e.max(r.first.equity), d.max(r.first.drawdown))
+                }),
+        )
+    }
+
     /// Appends one sample.
     pub fn push(&mut self, point: EquityPoint) {
         self.push_repeated(point, 0, 1);
@@ -310,5 +341,40 @@ mod tests {
             prop_assert_eq!(&fast, &slow);
             prop_assert!(fast.runs() <= plain.len());
         }
+    }
+
+    #[test]
+    fn popping_the_last_sample_leaves_the_curve_its_other_samples_make() {
+        let pt = |ts: u64, e: i64| EquityPoint {
+            ts: Timestamp(ts),
+            equity: Decimal::from(e),
+            drawdown: Decimal::from(-e.min(0)),
+        };
+        let samples = [pt(1, 0), pt(2, 0), pt(3, 0), pt(4, -5), pt(5, 7), pt(7, 7)];
+        for n in 0..=samples.len() {
+            let mut popped = EquityCurve::new();
+            for p in samples {
+                popped.push(p);
+            }
+            for _ in n..samples.len() {
+                assert!(popped.pop().is_some());
+            }
+            let mut built = EquityCurve::new();
+            for p in &samples[..n] {
+                built.push(*p);
+            }
+            assert_eq!(popped, built, "first {n} samples");
+            // And both go on alike.
+            popped.push(pt(9, 7));
+            built.push(pt(9, 7));
+            assert_eq!(popped, built, "first {n} samples, then one more");
+        }
+        let mut c = EquityCurve::new();
+        assert_eq!(c.pop(), None);
+        assert_eq!(c.extremes(), None);
+        for p in samples {
+            c.push(p);
+        }
+        assert_eq!(c.extremes(), Some((Decimal::from(7), Decimal::from(5))));
     }
 }

@@ -308,6 +308,17 @@ impl Ledger {
 
     /// Samples equity (net P&L at the current marks) at event time `ts`.
     pub fn sample_equity(&mut self, ts: Timestamp) -> EquityPoint {
+        if self.equity.last().is_some_and(|last| last.ts == ts) {
+            // A second sample at one instant (the session closing on a whole second, after
+            // that second's sample, with the close's fills in between): it replaces the first,
+            // so that the curve has one point per instant; the peak and the maximum drawdown
+            // are those of the samples before it.
+            self.equity.pop();
+            let extremes = self.equity.extremes();
+            self.peak = extremes.map(|(e, _)| e.max(Decimal::ZERO));
+            self.max_drawdown = extremes.map_or(Decimal::ZERO, |(_, d)| d);
+            self.moved = Moved(true);
+        }
         if let (Moved(false), Some(last)) = (self.moved, self.equity.last()) {
             // Nothing moved: the same equity, peak and drawdown as the last sample.
             let point = EquityPoint { ts, ..last };
@@ -552,6 +563,24 @@ mod tests {
         assert_eq!(l.max_drawdown(), d("400"));
         assert_eq!(l.equity_curve().len(), 5);
         assert_eq!(l.equity_curve().last().map(|p| p.equity), Some(d("-200")));
+        // A second sample at t=5 (the close on a whole second, after that second's sample):
+        // it replaces the first (two rows at one instant in equity.csv), and the maximum
+        // drawdown is that of the curve as it is now.
+        l.mark(InstrumentId(1), Price(10_5000));
+        l.sample_equity(Timestamp(5));
+        assert_eq!(l.equity_curve().len(), 5);
+        let last = l.equity_curve().last();
+        assert_eq!(
+            last.map(|p| (p.ts, p.equity)),
+            Some((Timestamp(5), d("50")))
+        );
+        assert_eq!(
+            l.max_drawdown(),
+            d("300"),
+            "the trough at t=3 (peak 200, -100)"
+        );
+        let times: Vec<u64> = l.equity_curve().iter().map(|p| p.ts.0).collect();
+        assert_eq!(times, [1, 2, 3, 4, 5]);
         assert!(matches!(
             l.apply_fill(&fill(1, Side::Bid, 1, 0, 0)),
             Err(LedgerError::ZeroQuantity(_))

@@ -174,6 +174,16 @@ pub struct RunReport {
     pub elapsed_ns: u64,
 }
 
+impl RunReport {
+    /// Every strategy's report, in configuration order (by id) whatever lane it ran on: what
+    /// a per-strategy output lists, so that it is the same in every lane layout.
+    pub fn strategies_in_order(&self) -> Vec<&crate::lane::StrategyReport> {
+        let mut all: Vec<_> = self.lanes.iter().flat_map(|l| &l.strategies).collect();
+        all.sort_by_key(|s| s.id);
+        all
+    }
+}
+
 // ---------------------------------------------------------------- lane actor
 
 /// Messages of a [`LaneActor`].

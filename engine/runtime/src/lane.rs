@@ -416,6 +416,9 @@ pub struct LaneReport {
     pub strategies: Vec<StrategyReport>,
     /// Every command, update and fill in processing order (when `journal` is on).
     pub journal: Vec<JournalEntry>,
+    /// The symbol of every instrument the lane has a book of, from the directory messages
+    /// (the journal names instruments by id), by id.
+    pub symbols: Vec<(InstrumentId, Symbol)>,
 }
 
 struct Slot {
@@ -1721,6 +1724,15 @@ impl<V: Venue> Lane<V> {
             latency: self.latency.clone(),
             strategies,
             journal: std::mem::take(&mut self.journal),
+            symbols: {
+                let mut v: Vec<_> = self
+                    .market
+                    .books()
+                    .filter_map(|b| Some((b.instrument(), b.symbol()?)))
+                    .collect();
+                v.sort_unstable_by_key(|e| e.0);
+                v
+            },
         }
     }
 }
