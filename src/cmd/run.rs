@@ -835,7 +835,7 @@ fn print_report(
         e.panic_policy
     )?;
     outln!(
-        "feed      {} messages, {} events ({} of instruments no lane reads, not sent), {} heartbeats, {} errors; {} waits on a full ring ({:.1} ms), {} dropped (lane gone)",
+        "feed      {} messages, {} events ({} of instruments no lane reads, not sent), {} heartbeats, {} errors; {} waits on a full ring ({:.1} ms), {} dropped (lane gone), {} cut off by the stop",
         r.source.messages,
         r.feed.events,
         r.feed.unread,
@@ -843,7 +843,8 @@ fn print_report(
         r.source.errors,
         r.feed.full_waits,
         r.feed.full_wait_ns as f64 / 1e6,
-        r.feed.dropped_lane_gone
+        r.feed.dropped_lane_gone,
+        r.feed.dropped_on_stop
     )?;
     if r.feed.late_books > 0 {
         outln!(
@@ -1093,6 +1094,7 @@ fn json_report(r: &RunReport, cfg: &RunConfig, digest: &[u8; 32]) -> serde_json:
         "reached_end_of_window": r.feed.reached_end_of_window,
         "paced_span_ns": r.feed.paced_span_ns,
         "dropped_lane_gone": r.feed.dropped_lane_gone,
+        "dropped_on_stop": r.feed.dropped_on_stop,
         "elapsed_ns": r.elapsed_ns,
         "events_per_sec": r.feed.events as f64 / (r.elapsed_ns.max(1) as f64 / 1e9),
         "lanes": lanes,

@@ -80,6 +80,10 @@ pub struct FeedStats {
     pub full_wait_ns: u64,
     /// Items not delivered because their lane was gone.
     pub dropped_lane_gone: u64,
+    /// Items (events and heartbeats) staged for a lane and never published because the run
+    /// was stopped while a ring was full: what a stop cut off, counted (they were in `events`
+    /// but in neither `per_lane` nor any other count).
+    pub dropped_on_stop: u64,
     /// Whether the feed was stopped before its source ended.
     pub stopped: bool,
     /// Whether the source was ended at the window's `to`.
@@ -590,6 +594,7 @@ impl Publisher {
             }
             if self.control.stop.load(Ordering::Relaxed) {
                 self.stats.stopped = true;
+                self.stats.dropped_on_stop += (n - done) as u64;
                 break Err(Stopped);
             }
             backoff.snooze();
@@ -642,6 +647,11 @@ impl Publisher {
         };
         if end.is_err() || self.flush().is_err() {
             self.stats.stopped = true;
+        }
+        // What other lanes still had staged when a flush stopped.
+        for tx in &mut self.lanes {
+            self.stats.dropped_on_stop += tx.len as u64;
+            tx.len = 0;
         }
         self.control
             .events
@@ -1121,6 +1131,58 @@ mod tests {
         assert_eq!(p.publish(&ev(2, 1), 0, 0), Ok(()));
         control.stop.store(true, Ordering::Relaxed);
         assert_eq!(p.publish(&ev(3, 1), 0, 0), Err(Stopped));
-        assert!(p.finish().stopped);
+        let stats = p.finish();
+        assert!(stats.stopped);
+        // The third event was staged and never published: counted, so that every event is
+        // accounted for (it was in `events` and nowhere else).
+        assert_eq!(
+            (stats.events, stats.per_lane.clone(), stats.dropped_on_stop),
+            (3, vec![2], 1),
+            "{kind:?}"
+        );
+    }
+
+    /// Two lanes stopped mid-flush: what the first lane could not take and what the second
+    /// still had staged are counted, not lost without a word (published + cut off = events +
+    /// heartbeats).
+    #[test]
+    fn a_stop_during_a_flush_counts_what_no_lane_got() {
+        for kind in [RingKind::Index, RingKind::Stamped] {
+            let (tx0, _rx0) = lane_ring(kind, 2);
+            let (tx1, _rx1) = lane_ring(kind, 2);
+            let control = Arc::new(FeedControl::default());
+            let settings = PublisherSettings {
+                measure_latency: false,
+                batch: 8,
+                heartbeat_ns: 0,
+                ..PublisherSettings::default()
+            };
+            let mut p = Publisher::new(
+                vec![tx0, tx1],
+                Router::new(2, []),
+                settings,
+                control.clone(),
+            );
+            // Instruments 2 and 4 hash to lane 0, 1 and 3 to lane 1: three items each.
+            for (i, inst) in [2, 1, 4, 3, 2, 1].into_iter().enumerate() {
+                assert_eq!(p.publish(&ev(i as u64, inst), 0, 0), Ok(()));
+            }
+            control.stop.store(true, Ordering::Relaxed);
+            assert_eq!(p.flush(), Err(Stopped));
+            let stats = p.finish();
+            let published: u64 = stats.per_lane.iter().sum();
+            assert_eq!(
+                published + stats.dropped_on_stop,
+                stats.events + stats.heartbeats,
+                "{kind:?}: {stats:?}"
+            );
+            // Lane 0 took two, the third and the closing heartbeat for lane 0 (the last
+            // event went to lane 1) found its ring full; lane 1's three were never flushed.
+            assert_eq!(
+                (stats.per_lane.clone(), stats.dropped_on_stop),
+                (vec![2, 0], 5),
+                "{kind:?}: {stats:?}"
+            );
+        }
     }
 }

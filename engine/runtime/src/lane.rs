@@ -1650,12 +1650,12 @@ impl<V: Venue> Lane<V> {
         self.reports.clear();
         self.venue.cancel_all(now, None, &mut self.reports);
         self.absorb_reports_silently();
+        // Every ledger marked and sampled at the close, and the status's net P&L with them
+        // (it kept the last whole second's figure).
+        self.sample_equity(now);
         let mut strategies = Vec::with_capacity(self.slots.len());
         for s in &mut self.slots {
             s.ledger.mark_to_market(&self.market);
-            if s.ledger.has_fills() {
-                s.ledger.sample_equity(now);
-            }
             let digest = std::mem::take(&mut s.digest);
             let records = digest.records();
             let positions = s

@@ -1899,3 +1899,42 @@ fn a_fresh_instance_timer_at_once_fires_at_once_whatever_callback_panicked() {
     let got = log.lock().map(|l| l.clone()).unwrap_or_default();
     assert_eq!(got, vec![(0, 5_000), (2, 5_000)]);
 }
+
+#[test]
+fn the_status_net_pnl_after_the_close_is_the_reports() {
+    // The close marks and samples every ledger; the status's net P&L kept the last whole
+    // second's figure (here: none, the session is shorter than a second).
+    let factory: ticklane_runtime::StrategyFactory = Arc::new(|| {
+        Ok(Box::new(TakeThenPanic {
+            sent: false,
+            panic_at: u64::MAX,
+        }) as Box<dyn Strategy>)
+    });
+    let control = Arc::new(LaneControl::default());
+    let mut lane = match Lane::new(
+        LaneSettings::default(),
+        vec![spec(0, "taker", &[symbol(1)], factory)],
+        TouchVenue::new(),
+        control.clone(),
+        None,
+    ) {
+        Ok(l) => l,
+        Err(e) => panic!("{e}"),
+    };
+    lane.start();
+    let s = session(4, 1, 300);
+    for (i, ev) in s.iter().enumerate() {
+        lane.process(&item(i as u64, at(1_000 + i as u64, ev)), false);
+    }
+    let report = lane.finish();
+    let net = report.strategies[0].pnl.net;
+    assert!(report.strategies[0].fills > 0 && !net.is_zero(), "{net}");
+    let units: i64 = (net * rust_decimal::Decimal::from(ticklane_core::Price::SCALE))
+        .trunc()
+        .try_into()
+        .unwrap_or_default();
+    assert_eq!(
+        control.net_pnl.load(std::sync::atomic::Ordering::Relaxed),
+        units
+    );
+}

@@ -56,8 +56,9 @@ pub use toml;
 /// fresh, or halt the lane); it never takes down another lane.
 pub trait Strategy: Send {
     /// Called once before the first event (and again after a restart, on a fresh instance).
-    /// `ctx.now()` is then the time of the last event the lane processed: 0 at the start of a
-    /// run, before any event. A periodic timer armed here as `now + period` and re-armed from
+    /// `ctx.now()` is then 0 at the start of a run, before any event; on a restart, the time
+    /// of the callback that panicked (a venue report's time when its callback panicked,
+    /// which can be earlier than the event the lane was processing). A periodic timer armed here as `now + period` and re-armed from
     /// `on_timer` is fired for every period up to the first event's time: arm it from the first
     /// event instead when that matters.
     fn on_start(&mut self, ctx: &mut Context<'_>) {
