@@ -504,11 +504,21 @@ impl Supervisor {
             return;
         }
         let (source, feed, feed_pinned_core) = state.feed_result.take().unwrap_or_default();
-        let lanes: Vec<LaneReport> = state
+        let mut lanes: Vec<LaneReport> = state
             .lane_reports
             .iter_mut()
             .filter_map(Option::take)
             .collect();
+        // What a stopped lane left in its ring, from both ends' counts now that both have
+        // ended: the lane's own look at its ring came while the feed could still push (up to
+        // a batch after the stop), and those items were counted nowhere.
+        for l in &mut lanes {
+            if let Some(&published) = feed.per_lane.get(usize::from(l.index)) {
+                l.left_in_ring = l
+                    .left_in_ring
+                    .max(published.saturating_sub(l.events + l.heartbeats));
+            }
+        }
         #[allow(clippy::disallowed_methods)] // The control plane: the run's wall time, for rates.
         let elapsed_ns = state.clock.now().duration_since(state.started).as_nanos() as u64;
         let _ = done.send(Ok(RunReport {

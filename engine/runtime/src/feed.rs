@@ -551,6 +551,15 @@ impl Publisher {
         let tx = &mut self.lanes[lane];
         let n = tx.len;
         tx.len = 0;
+        // A stop publishes nothing more (one relaxed load a batch: the flag's line is written
+        // only by a stop). At `max` pace with room in the rings the feed never waited, so it
+        // only saw the stop when the lanes had exited: it read the rest of the source and
+        // counted it all as "lane gone", and the run did not say it was stopped.
+        if self.control.stop.load(Ordering::Relaxed) {
+            self.stats.stopped = true;
+            self.stats.dropped_on_stop += n as u64;
+            return Err(Stopped);
+        }
         if !tx.gone && tx.tx.is_abandoned() {
             // Gone while its ring still had room.
             tx.give_up(lane);
@@ -1129,9 +1138,20 @@ mod tests {
         let mut p = Publisher::new(vec![tx0], Router::new(1, []), settings, control.clone());
         assert_eq!(p.publish(&ev(1, 1), 0, 0), Ok(()));
         assert_eq!(p.publish(&ev(2, 1), 0, 0), Ok(()));
-        control.stop.store(true, Ordering::Relaxed);
+        // The stop comes while the feed waits for room (nobody reads the ring).
+        let stopper = {
+            let control = control.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                control.stop.store(true, Ordering::Relaxed);
+            })
+        };
         assert_eq!(p.publish(&ev(3, 1), 0, 0), Err(Stopped));
+        stopper
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e));
         let stats = p.finish();
+        assert_eq!(stats.full_waits, 1, "{kind:?}");
         assert!(stats.stopped);
         // The third event was staged and never published: counted, so that every event is
         // accounted for (it was in `events` and nowhere else).
@@ -1140,6 +1160,38 @@ mod tests {
             (3, vec![2], 1),
             "{kind:?}"
         );
+    }
+
+    /// At `max` pace with room in the ring, a stop ends the feed at its next flush, even when
+    /// the lane has already exited (it read the whole source, counting it as "lane gone").
+    #[test]
+    fn a_stop_is_seen_without_a_full_ring() {
+        for kind in [RingKind::Index, RingKind::Stamped] {
+            let (tx0, rx0) = lane_ring(kind, 64);
+            let control = Arc::new(FeedControl::default());
+            let settings = PublisherSettings {
+                measure_latency: false,
+                batch: 1,
+                heartbeat_ns: 0,
+                ..PublisherSettings::default()
+            };
+            let mut p = Publisher::new(vec![tx0], Router::new(1, []), settings, control.clone());
+            assert_eq!(p.publish(&ev(0, 1), 0, 0), Ok(()));
+            control.stop.store(true, Ordering::Relaxed);
+            drop(rx0);
+            assert_eq!(p.publish(&ev(1, 1), 0, 0), Err(Stopped), "{kind:?}");
+            let stats = p.finish();
+            assert_eq!(
+                (
+                    stats.stopped,
+                    stats.per_lane.clone(),
+                    stats.dropped_on_stop,
+                    stats.dropped_lane_gone
+                ),
+                (true, vec![1], 1, 0),
+                "{kind:?}"
+            );
+        }
     }
 
     /// Two lanes stopped mid-flush: what the first lane could not take and what the second
@@ -1176,11 +1228,11 @@ mod tests {
                 stats.events + stats.heartbeats,
                 "{kind:?}: {stats:?}"
             );
-            // Lane 0 took two, the third and the closing heartbeat for lane 0 (the last
-            // event went to lane 1) found its ring full; lane 1's three were never flushed.
+            // Nothing is published after the stop: the six events and the closing heartbeat
+            // for lane 0 (the last event went to lane 1) are counted.
             assert_eq!(
-                (stats.per_lane.clone(), stats.dropped_on_stop),
-                (vec![2, 0], 5),
+                (stats.per_lane.clone(), stats.dropped_on_stop, stats.stopped),
+                (vec![0, 0], 7, true),
                 "{kind:?}: {stats:?}"
             );
         }

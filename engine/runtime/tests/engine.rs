@@ -395,6 +395,16 @@ fn status_kill_switch_and_stop_through_the_control_plane() {
     });
     assert!(report.feed.stopped, "stopped before the end of the input");
     assert!(report.feed.events < events.len() as u64);
+    // Every item published to a lane was processed there or is counted as left in its ring
+    // (the lane's own look at its ring came while the feed could still push).
+    for lane in &report.lanes {
+        assert_eq!(
+            lane.events + lane.heartbeats + lane.left_in_ring,
+            report.feed.per_lane[usize::from(lane.index)],
+            "lane {}",
+            lane.index
+        );
+    }
     for lane in &report.lanes {
         assert!(lane.killed);
         assert_eq!(
