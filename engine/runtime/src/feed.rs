@@ -739,6 +739,23 @@ mod tests {
     use crate::lane_ring::{lane_ring, LaneConsumer, RingKind};
     use ticklane_core::{InstrumentInfo, OrderId, Symbol};
 
+    /// A publisher over `rings` (instruments hashed over them), handing over `batch` items at
+    /// a time, without latency stamps or heartbeats, stopped through `control`.
+    fn quiet_publisher(
+        rings: Vec<LaneProducer>,
+        batch: usize,
+        control: &Arc<FeedControl>,
+    ) -> Publisher {
+        let settings = PublisherSettings {
+            measure_latency: false,
+            batch,
+            heartbeat_ns: 0,
+            ..PublisherSettings::default()
+        };
+        let lanes = rings.len() as u16;
+        Publisher::new(rings, Router::new(lanes, []), settings, control.clone())
+    }
+
     fn ev(ts: u64, instrument: u32) -> MarketEvent {
         MarketEvent::new(
             Timestamp(ts),
@@ -1129,13 +1146,7 @@ mod tests {
     fn stop_ends_a_wait(kind: RingKind) {
         let (tx0, _rx0) = lane_ring(kind, 2);
         let control = Arc::new(FeedControl::default());
-        let settings = PublisherSettings {
-            measure_latency: false,
-            batch: 1,
-            heartbeat_ns: 0,
-            ..PublisherSettings::default()
-        };
-        let mut p = Publisher::new(vec![tx0], Router::new(1, []), settings, control.clone());
+        let mut p = quiet_publisher(vec![tx0], 1, &control);
         assert_eq!(p.publish(&ev(1, 1), 0, 0), Ok(()));
         assert_eq!(p.publish(&ev(2, 1), 0, 0), Ok(()));
         // The stop comes while the feed waits for room (nobody reads the ring).
@@ -1169,13 +1180,7 @@ mod tests {
         for kind in [RingKind::Index, RingKind::Stamped] {
             let (tx0, rx0) = lane_ring(kind, 64);
             let control = Arc::new(FeedControl::default());
-            let settings = PublisherSettings {
-                measure_latency: false,
-                batch: 1,
-                heartbeat_ns: 0,
-                ..PublisherSettings::default()
-            };
-            let mut p = Publisher::new(vec![tx0], Router::new(1, []), settings, control.clone());
+            let mut p = quiet_publisher(vec![tx0], 1, &control);
             assert_eq!(p.publish(&ev(0, 1), 0, 0), Ok(()));
             control.stop.store(true, Ordering::Relaxed);
             drop(rx0);
