@@ -25,16 +25,19 @@ rounds=${3:-5}
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "ROUNDS: a whole number from 1 (got $rounds)" >&2; exit 2; }
 py=tests/crosscheck/.venv/bin/python
 [ -x "$py" ] || { echo "run: bash tests/crosscheck/run.sh (creates the venv with itch-book)" >&2; exit 2; }
+# The binary cargo builds, wherever it puts it (CARGO_TARGET_DIR moves it).
+tl="$(cargo metadata --no-deps --format-version 1 |
+      "$py" -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')/release/ticklane"
 if [ -n "$old" ]; then
     [ -f "$old" ] && [ -x "$old" ] || { echo "TICKLANE_OLD=$old is not an executable file" >&2; exit 2; }
-    [ "$old" != "$(realpath -m target/release/ticklane)" ] ||
+    [ "$old" != "$(realpath -m "$tl")" ] ||
         { echo "TICKLANE_OLD is the binary this script rebuilds: copy it elsewhere first" >&2; exit 2; }
 fi
 cargo build --release -q
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 file=$dir/session.itch
-target/release/ticklane gen --seed "$seed" --messages "$messages" --instruments 64 -o "$file" \
+"$tl" gen --seed "$seed" --messages "$messages" --instruments 64 -o "$file" \
     > "$dir/gen.log" 2>&1 || { cat "$dir/gen.log" >&2; exit 1; }
 # One figure from a command's output, or the output and a clear error.
 figure() { # NAME OUTPUT AWK-PROGRAM
@@ -53,7 +56,7 @@ echo "round  ticklane  ${old:+older  }itch-book  (M messages/s; $messages messag
 for r in $(seq 1 "$rounds"); do
     o=-
     [ -z "$old" ] || o=$(book_stage "$old")
-    t=$(book_stage target/release/ticklane)
+    t=$(book_stage "$tl")
     out=$("$py" benches/peer_book.py "$file" 3 2>&1) || { printf '%s\n' "$out" >&2; exit 1; }
     p=$(figure itch-book "$out" '/M messages/{print $2}')
     echo "$r  $t  ${old:+$o  }$p"

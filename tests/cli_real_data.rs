@@ -9,6 +9,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod independent_decode;
+
 const BIN: &str = env!("CARGO_BIN_EXE_ticklane");
 
 fn data(rel: &str) -> Option<PathBuf> {
@@ -420,4 +422,23 @@ fn strategies_run_on_lobster_data() {
     assert!(mm["commands"].as_u64().unwrap() > 10, "{mm}");
     assert!(mm["fills"].as_u64().unwrap() > 0, "{mm}");
     assert_eq!(replay_json(&amzn)["digest"], v["digest"]);
+}
+
+/// The real file's decode against itchfeed's (`tests/golden/aapl_first10k_decode.json`, the
+/// first 5 messages of each type and the counts): the golden was committed but no test read it.
+#[test]
+fn the_real_files_decode_equals_the_independent_decode() {
+    let Some(itch) = data(AAPL_ITCH) else { return };
+    let golden: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/aapl_first10k_decode.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let bytes = std::fs::read(itch).unwrap();
+    let diff =
+        independent_decode::compare_first_per_type(&independent_decode::frames(&bytes), &golden, 5);
+    assert!(diff.is_empty(), "{}", diff.join("\n"));
+    assert_eq!(golden["messages"], 10_000);
 }

@@ -6,7 +6,7 @@
 #   bash tests/crosscheck/run.sh --check   # install, cross-compare, diff vs goldens
 #
 # The generated-session goldens (gen_seed7_60k_*) need cargo: the input is
-# `target/release/ticklane gen --seed 7 --messages 60000 --instruments 8`.
+# `ticklane gen --seed 7 --messages 60000 --instruments 8`, from the release build.
 # ticklane's own output is then compared with them (inspect, bbo, and every
 # field of every message via `cargo test --test crosscheck_generated`); set
 # CROSSCHECK_SKIP_RUST=1 to skip that.  A ticklane difference exits 1 but does
@@ -109,7 +109,10 @@ echo "== generated session: ticklane gen --seed $GEN_SEED --messages $GEN_MESSAG
 # Only the INPUT comes from our binary (same seed, same bytes); every golden below
 # is the output of the independent implementations.
 (cd "$ROOT" && cargo build --release --quiet --bin ticklane)
-TL="$ROOT/target/release/ticklane"
+# The binary just built, wherever cargo puts it (CARGO_TARGET_DIR moves it; a stale
+# <repo>/target/release/ticklane would otherwise generate the input).
+TL="$(cd "$ROOT" && cargo metadata --no-deps --format-version 1 |
+      "$PY" -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')/release/ticklane"
 GEN="$OUT/gen_seed${GEN_SEED}_60k.itch50"
 "$TL" gen --seed "$GEN_SEED" --messages "$GEN_MESSAGES" --instruments "$GEN_INSTRUMENTS" \
     -o "$GEN" >/dev/null
