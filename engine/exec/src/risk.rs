@@ -522,7 +522,12 @@ impl RiskGate {
             for (&inst, p) in &self.positions {
                 seen |= inst == instrument;
                 let (long, short) = worst(p, inst);
-                let px = reference(market, inst, p.last_price).unwrap_or(price);
+                // With no book, no fill and no accepted order there, an instrument's orders in
+                // flight are valued at their own highest price (they were valued at the price
+                // of the order being checked, which may be another instrument's).
+                let px = reference(market, inst, p.last_price)
+                    .or_else(|| self.highest_open_price(inst))
+                    .unwrap_or(price);
                 gross += long.max(short).max(0) * i128::from(px.0);
             }
             if !seen {
@@ -593,7 +598,26 @@ impl RiskGate {
         }
         p.fees += i128::from(f.fee);
         p.last_price = Some(f.price);
-        self.change_open(&f.id, |o| o.leaves -= f.qty.0.min(o.leaves));
+        self.change_open(&f.id, |o| {
+            o.leaves -= f.qty.0.min(o.leaves);
+            // A modify on its way was sent without knowing this fill (the gate passes a
+            // modify before the fills still on their way to the strategy), and the venue
+            // takes what traded beyond the modify's `filled` off its size: the order cannot
+            // end up larger than the modify less this fill (it was counted twice, held and
+            // open: 160 shares against a limit of 150 where 100 could be).
+            if o.amends > 0 {
+                o.amend_max = o.amend_max.saturating_sub(f.qty.0);
+            }
+        });
+    }
+
+    /// The highest limit price among the gate's open orders in `instrument`.
+    fn highest_open_price(&self, instrument: InstrumentId) -> Option<Price> {
+        self.open
+            .values()
+            .filter(|o| o.instrument == instrument)
+            .map(|o| o.price)
+            .max()
     }
 
     /// Applies `change` to open order `id` and moves its side's open quantity by the change
@@ -640,7 +664,9 @@ impl RiskGate {
             // only when the venue no longer has the order (its last update is on its way), so
             // counting it as an answer cannot end a worst case that still matters.
             OrderUpdateKind::AmendRejected(_) => self.change_open(&u.id, OpenOrder::amend_answered),
-            OrderUpdateKind::Rejected(_) if o.accepted => {}
+            OrderUpdateKind::Rejected(_) if o.accepted => {
+                self.change_open(&u.id, OpenOrder::amend_answered);
+            }
             OrderUpdateKind::Rejected(_)
             | OrderUpdateKind::Cancelled
             | OrderUpdateKind::Expired
@@ -657,12 +683,23 @@ impl RiskGate {
     /// mid, minus fees. With one side of the book empty a position is marked where it could be
     /// closed (a long at the bid, a short at the ask), else at the last price: never at the
     /// far side, which would show a profit exactly when liquidity is gone.
+    ///
+    /// Rounded toward negative infinity to a whole price unit: the exact mid of a book an odd
+    /// number of units wide is a half unit, which [`RiskGate::evaluate`] compares exactly.
     pub fn pnl(&self, market: &Market) -> i128 {
+        self.pnl_halves(market).div_euclid(2)
+    }
+
+    /// [`RiskGate::pnl`] in half price units, exact: positions marked at `bid + ask` (twice
+    /// the exact mid). The book's `mid()` rounds half units down, which showed a long a loss
+    /// and a short a profit that were not there (the ledger's rule since; the gate kept it:
+    /// a long tripped the daily loss limit early, a short late or never).
+    fn pnl_halves(&self, market: &Market) -> i128 {
         self.positions
             .iter()
             .map(|(&inst, p)| {
-                let mark = closing_mark(market, inst, p.net, p.last_price).map_or(0, |m| m.0);
-                p.cash + i128::from(p.net) * i128::from(mark) - p.fees
+                let mark2 = closing_mark_doubled(market, inst, p.net, p.last_price);
+                2 * p.cash + i128::from(p.net) * mark2 - 2 * p.fees
             })
             .sum()
     }
@@ -675,7 +712,7 @@ impl RiskGate {
         let Some(limit) = self.c.daily_loss_limit else {
             return false;
         };
-        if self.pnl(market) <= -limit {
+        if self.pnl_halves(market) <= -2 * limit {
             self.tripped = Some(RiskRule::DailyLoss);
             return true;
         }
@@ -697,29 +734,46 @@ fn sub_open(p: &mut RiskPosition, side: Side, qty: u32) {
     }
 }
 
-/// Mid, else the one side there is, else `fallback`.
+/// The price exposure is valued at: the mid rounded up to a whole price unit (a limit errs on
+/// the safe side: the book's `mid()` rounds half units down), else the one side there is, else
+/// `fallback`.
 fn reference(market: &Market, instrument: InstrumentId, fallback: Option<Price>) -> Option<Price> {
-    let book = market.book(instrument);
-    book.and_then(|b| b.mid())
-        .or_else(|| book.and_then(|b| b.best_bid().or(b.best_ask()).map(|l| l.price)))
-        .or(fallback)
+    let (bid, ask) = market
+        .book(instrument)
+        .map_or((None, None), |b| (b.best_bid(), b.best_ask()));
+    match (bid, ask) {
+        (Some(bid), Some(ask)) => {
+            let sum = i128::from(bid.price.0) + i128::from(ask.price.0);
+            i64::try_from((sum + 1).div_euclid(2)).ok().map(Price)
+        }
+        (Some(l), None) | (None, Some(l)) => Some(l.price),
+        (None, None) => None,
+    }
+    .or(fallback)
 }
 
-/// Where a position of `net` is marked for its P&L: the mid; else the side it would close
-/// against (the bid for a long, the ask for a short); else `fallback`.
-fn closing_mark(
+/// Twice where a position of `net` is marked for its P&L, in price units: `bid + ask` (twice
+/// the exact mid); else twice the side it would close against (the bid for a long, the ask for
+/// a short); else twice `fallback`; else 0.
+fn closing_mark_doubled(
     market: &Market,
     instrument: InstrumentId,
     net: i64,
     fallback: Option<Price>,
-) -> Option<Price> {
-    let book = market.book(instrument);
-    book.and_then(|b| b.mid())
-        .or_else(|| {
-            book.and_then(|b| if net > 0 { b.best_bid() } else { b.best_ask() })
-                .map(|l| l.price)
-        })
-        .or(fallback)
+) -> i128 {
+    let price = |l: Option<ticklane_book::LevelView>| l.map(|l| i128::from(l.price.0));
+    let (bid, ask) = market
+        .book(instrument)
+        .map_or((None, None), |b| (price(b.best_bid()), price(b.best_ask())));
+    match (bid, ask) {
+        (Some(bid), Some(ask)) => bid + ask,
+        _ => {
+            let closing = if net > 0 { bid } else { ask };
+            closing
+                .or(fallback.map(|p| i128::from(p.0)))
+                .map_or(0, |p| 2 * p)
+        }
+    }
 }
 
 /// Whether `price` is inside the band (integer: `price × 10000` against `ref × (10000 ± bps)`).

@@ -778,3 +778,266 @@ fn a_rejected_order_does_not_set_the_reference_price() {
     let (_, u) = s.order(11, Side::Bid, 10_0000, 500, TimeInForce::Day);
     assert_eq!(u, rejected(RiskRule::MaxGrossExposure));
 }
+
+/// The risk gate's edge cases found by a review (each failed before its fix).
+#[allow(clippy::unwrap_used)]
+mod review {
+    use super::support::{add, ev, market, submit, trade_print, updates, I};
+    use ticklane_book::Market;
+    use ticklane_core::{
+        EventBody, InstrumentId, InstrumentInfo, MarketEvent, MatchId, OrderId, Price, Qty, Side,
+        Symbol, Timestamp, TradingState,
+    };
+    use ticklane_exec::{
+        ConstantLatency, PaperExchange, PerShareFees, RiskGate, RiskLimits, RiskedVenue, Venue,
+    };
+    use ticklane_strategy::{
+        ClientOrderId, Fill, Liquidity, OrderCommand, OrderRequest, OrderUpdateKind, RejectReason,
+        RiskRule, TimeInForce,
+    };
+
+    fn gate(toml: &str) -> RiskGate {
+        RiskGate::new(RiskLimits::from_toml_str(toml).unwrap()).unwrap()
+    }
+
+    /// A sub-dollar stock quoted one price unit wide: bid 0.5000, ask 0.5001 (exact mid 0.50005).
+    fn one_unit_wide() -> Market {
+        let mut m = Market::new();
+        m.apply(&ev(
+            1,
+            EventBody::InstrumentDirectory(InstrumentInfo::common_stock(Symbol::new("X").unwrap())),
+        ));
+        m.apply(&ev(
+            1,
+            EventBody::TradingStatus {
+                state: TradingState::Trading,
+                reason: *b"    ",
+            },
+        ));
+        m.apply(&ev(1, add(1, Side::Bid, 5000, 100_000)));
+        m.apply(&ev(1, add(2, Side::Ask, 5001, 100_000)));
+        m
+    }
+
+    fn fill(side: Side, px: i64, qty: u32) -> Fill {
+        Fill {
+            ts: Timestamp(2),
+            id: ClientOrderId::new(0, 1),
+            instrument: I,
+            side,
+            price: Price(px),
+            qty: Qty(qty),
+            leaves: Qty(0),
+            liquidity: Liquidity::Taker,
+            fee: 0,
+        }
+    }
+
+    /// Long 10,000 bought at the ask 0.5001: at the exact mid (0.50005) down $0.50, under a $0.75
+    /// limit. The gate marked at the book's mid rounded down (0.5000): down $1.00, and tripped.
+    #[test]
+    fn the_daily_loss_limit_marks_a_long_at_the_exact_mid_not_a_half_unit_lower() {
+        let m = one_unit_wide();
+        let mut g = gate("daily_loss_limit = \"0.75\"");
+        g.on_fill(&fill(Side::Bid, 5001, 10_000));
+        assert!(
+            !g.evaluate(&m),
+            "tripped at a $0.50 loss under a $0.75 limit (pnl {} units)",
+            g.pnl(&m)
+        );
+    }
+
+    /// Short 10,000 sold at the bid 0.5000: at the exact mid down $0.50, over a $0.40 limit. The
+    /// rounded-down mark (0.5000) showed it flat, and it never tripped.
+    #[test]
+    fn the_daily_loss_limit_marks_a_short_at_the_exact_mid_not_a_half_unit_lower() {
+        let m = one_unit_wide();
+        let mut g = gate("daily_loss_limit = \"0.40\"");
+        g.on_fill(&fill(Side::Ask, 5000, 10_000));
+        assert!(
+            g.evaluate(&m),
+            "a $0.50 loss did not trip a $0.40 limit (pnl {} units)",
+            g.pnl(&m)
+        );
+    }
+
+    /// A fill that arrives while a modify is on its way was counted twice against max_position:
+    /// once in the position, once in the modify's size (which the venue shrinks by it).
+    #[test]
+    fn a_fill_during_a_modify_in_flight_is_not_counted_twice_against_max_position() {
+        let mut m = market();
+        let venue = PaperExchange::with_models(ConstantLatency::new(100, 100), PerShareFees::ZERO);
+        let mut v = RiskedVenue::new(venue, gate("max_position = 150"));
+        let mut out = Vec::new();
+        // A: bid 10.00 x 100 at t=10 (arrives 110, accepted delivered 210).
+        v.on_command(
+            Timestamp(10),
+            &submit(1, Side::Bid, 10_0000, 100, TimeInForce::Day),
+            &m,
+            &mut out,
+        );
+        v.advance(Timestamp(210), &m, &mut out);
+        assert_eq!(updates(&out), vec![OrderUpdateKind::Accepted]);
+        out.clear();
+        // Modify A (same price, same size 100) at 300, knowing no fill: arrives 400.
+        let md = OrderCommand::Modify {
+            id: ClientOrderId::new(0, 1),
+            price: Price(10_0000),
+            qty: Qty(100),
+            filled: Qty(0),
+        };
+        v.on_command(Timestamp(300), &md, &m, &mut out);
+        assert!(out.is_empty());
+        // At 350 the market trades through A (#5 at 9.99 executes 60): A fills 60 (delivered 450).
+        let e = MarketEvent::new(
+            Timestamp(350),
+            I,
+            EventBody::OrderExecuted {
+                order_id: OrderId(5),
+                qty: Qty(60),
+                match_id: MatchId(1),
+            },
+        );
+        v.advance(e.ts, &m, &mut out);
+        let tp = trade_print(&m, &e);
+        m.apply(&e);
+        v.on_market(&e, tp.as_ref(), &m, &mut out);
+        v.advance(Timestamp(450), &m, &mut out);
+        assert_eq!(v.gate(ticklane_strategy::StrategyId(0)).position(I).net, 60);
+        out.clear();
+        // At 460: A can end with at most 40 open (the venue takes the 60 off the modify's 100),
+        // so 60 held + 40 + a new bid of 40 = 140 <= 150.
+        v.on_command(
+            Timestamp(460),
+            &submit(2, Side::Bid, 9_9000, 40, TimeInForce::Day),
+            &m,
+            &mut out,
+        );
+        let u = updates(&out);
+        // Confirm what the venue makes of the modify.
+        v.advance(Timestamp(1000), &m, &mut out);
+        assert!(
+            updates(&out).contains(&OrderUpdateKind::Modified {
+                price: Price(10_0000),
+                qty: Qty(40)
+            }),
+            "{out:?}"
+        );
+        assert!(
+            !u.contains(&OrderUpdateKind::Rejected(RejectReason::from(
+                RiskRule::MaxPosition
+            ))),
+            "refused although at most 140 can be held: open_buy counted {:?}",
+            v.gate(ticklane_strategy::StrategyId(0)).position(I)
+        );
+    }
+
+    /// Gross exposure of an order in flight in an instrument whose book shows nothing was priced
+    /// at the price of whatever order was being checked, in another instrument.
+    #[test]
+    fn gross_exposure_prices_orders_in_flight_at_their_own_price_not_another_instruments() {
+        let mut m = market();
+        let j = InstrumentId(2);
+        m.apply(&MarketEvent::new(
+            Timestamp(1),
+            j,
+            EventBody::InstrumentDirectory(InstrumentInfo::common_stock(Symbol::new("Y").unwrap())),
+        ));
+        m.apply(&MarketEvent::new(
+            Timestamp(1),
+            j,
+            EventBody::TradingStatus {
+                state: TradingState::Trading,
+                reason: *b"    ",
+            },
+        ));
+        let venue = PaperExchange::with_models(ConstantLatency::new(100, 100), PerShareFees::ZERO);
+        let mut v = RiskedVenue::new(venue, gate("max_gross_exposure = 50000"));
+        let mut out = Vec::new();
+        // Bid Y 400 @ $100.00 ($40,000), in flight (Y's book is empty: its own price is the reference).
+        let y = OrderCommand::Submit {
+            id: ClientOrderId::new(0, 1),
+            request: OrderRequest {
+                instrument: j,
+                side: Side::Bid,
+                price: Price(100_0000),
+                qty: Qty(400),
+                tif: TimeInForce::Day,
+            },
+        };
+        v.on_command(Timestamp(10), &y, &m, &mut out);
+        assert!(out.is_empty());
+        // Bid X 2000 @ 1.00 (X's mid 10.005: $20,010): $60,010 in all > $50,000.
+        v.on_command(
+            Timestamp(20),
+            &submit(2, Side::Bid, 1_0000, 2000, TimeInForce::Day),
+            &m,
+            &mut out,
+        );
+        assert_eq!(
+            updates(&out),
+            vec![OrderUpdateKind::Rejected(RejectReason::from(
+                RiskRule::MaxGrossExposure
+            ))],
+            "Y's 400 were priced at X's order price ($1)"
+        );
+    }
+
+    /// A venue that answers a modify of an accepted order with `Rejected` (read as
+    /// `AmendRejected`): the modify stayed "on its way" for ever, and the order counted for the
+    /// modify's size until it ended.
+    #[test]
+    fn a_modify_answered_rejected_on_an_accepted_order_is_answered() {
+        let m = market();
+        let mut g = gate("max_position = 1000");
+        let id = ClientOrderId::new(0, 1);
+        assert!(g
+            .check(
+                Timestamp(1),
+                &submit(1, Side::Bid, 9_9000, 100, TimeInForce::Day),
+                &m
+            )
+            .is_ok());
+        g.on_update(&ticklane_strategy::OrderUpdate {
+            ts: Timestamp(2),
+            id,
+            instrument: I,
+            kind: OrderUpdateKind::Accepted,
+        });
+        let md = OrderCommand::Modify {
+            id,
+            price: Price(9_9000),
+            qty: Qty(900),
+            filled: Qty(0),
+        };
+        assert!(g.check(Timestamp(3), &md, &m).is_ok());
+        assert_eq!(g.position(I).open_buy, 900);
+        g.on_update(&ticklane_strategy::OrderUpdate {
+            ts: Timestamp(4),
+            id,
+            instrument: I,
+            kind: OrderUpdateKind::Rejected(RejectReason::InvalidOrder),
+        });
+        assert_eq!(
+            g.position(I).open_buy,
+            100,
+            "the refused modify still counts"
+        );
+    }
+
+    /// Gross exposure at a mid between two price units is valued at the unit above (a limit
+    /// errs on the safe side): 10,000 shares at 0.50005 are $5,000.50, over $5,000 (at the
+    /// book's mid rounded down, 0.5000, they were exactly $5,000 and passed).
+    #[test]
+    fn gross_exposure_at_a_half_unit_mid_is_valued_at_the_unit_above() {
+        let m = one_unit_wide();
+        let mut g = gate("max_gross_exposure = 5000");
+        let order = submit(1, Side::Bid, 5000, 10_000, TimeInForce::Day);
+        assert_eq!(
+            g.check(Timestamp(1), &order, &m).err(),
+            Some(RiskRule::MaxGrossExposure)
+        );
+        let order = submit(2, Side::Bid, 5000, 9_998, TimeInForce::Day);
+        assert_eq!(g.check(Timestamp(1), &order, &m).err(), None, "$4,999.9998");
+    }
+}
