@@ -63,7 +63,11 @@ fn identity(s: &MoldUdp64Session) {
     let st = s.stats();
     assert_eq!(
         st.gap_messages,
-        st.filled_by_lines + st.recovered + st.lost_messages + s.missing_messages(),
+        st.filled_by_lines
+            + st.recovered
+            + st.filled_after_giving_up
+            + st.lost_messages
+            + s.missing_messages(),
         "accounting identity: {st:?}"
     );
 }
@@ -318,7 +322,7 @@ fn check_run(p: &Params, r: &Run) -> Checked {
     assert_eq!(st.messages + st.lost_messages, total);
     assert_eq!(
         st.gap_messages,
-        st.filled_by_lines + st.recovered + st.lost_messages
+        st.filled_by_lines + st.recovered + st.filled_after_giving_up + st.lost_messages
     );
     assert_eq!(st.first_copies_per_line.iter().sum::<u64>(), st.messages);
     assert_eq!(st.packets, r.on_packet_calls);

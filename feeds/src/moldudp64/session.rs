@@ -183,7 +183,7 @@ pub struct SessionStats {
     /// Data packets that carried nothing new, and repeated end-of-session packets.
     pub duplicate_packets: u64,
     /// Message copies dropped because the message was seen already (buffered, delivered, or
-    /// inside a range declared lost).
+    /// inside a range reported lost).
     pub duplicate_messages: u64,
     /// Packets buffered because they were ahead of the next expected message.
     pub out_of_order_packets: u64,
@@ -202,6 +202,12 @@ pub struct SessionStats {
     pub retries: u64,
     /// Missing messages received after being requested.
     pub recovered: u64,
+    /// Missing messages received after their gap was given up (its retries ran out, or its
+    /// grace without recovery) but before delivery reached it and reported the loss: they are
+    /// delivered, not lost (a gap behind an earlier one that holds delivery up is given up on
+    /// its own clock; its copies were dropped as duplicates and the message reported lost
+    /// although it had arrived in time).
+    pub filled_after_giving_up: u64,
     /// `gap_lost` calls.
     pub lost_gaps: u64,
     /// Messages reported lost.
@@ -227,10 +233,12 @@ pub struct SessionStats {
 impl SessionStats {
     /// Whether the accounting identity holds with `missing` messages outstanding
     /// ([`MoldUdp64Session::missing_messages`]): every message of every gap was filled by a
-    /// line, recovered, lost, or is still missing. Always true once `gap_messages` saturated.
+    /// line, recovered, filled after giving up, lost, or is still missing. Always true once
+    /// `gap_messages` saturated.
     pub fn accounted(&self, missing: u64) -> bool {
         let sum = u128::from(self.filled_by_lines)
             + u128::from(self.recovered)
+            + u128::from(self.filled_after_giving_up)
             + u128::from(self.lost_messages)
             + u128::from(missing);
         self.gap_messages == u64::MAX || u128::from(self.gap_messages) == sum
@@ -250,7 +258,8 @@ enum GapState {
         server: usize,
         asked_end: u64,
     },
-    /// Declared lost; reported when delivery reaches it.
+    /// Given up; reported lost when delivery reaches it. A copy that arrives before then
+    /// still fills it ([`SessionStats::filled_after_giving_up`]).
     Lost,
 }
 
@@ -353,7 +362,7 @@ fn credit(stats: &mut SessionStats, state: GapState, k: u64) {
     match state {
         GapState::Grace { .. } => stats.filled_by_lines += k,
         GapState::Requested { .. } => stats.recovered += k,
-        GapState::Lost => {}
+        GapState::Lost => stats.filled_after_giving_up += k,
     }
 }
 
@@ -691,7 +700,11 @@ impl MoldUdp64Session {
     /// sink is told ([`SessionSink::rejoined`]) when anything reached it since the last join.
     fn restart_numbering(&mut self, at: u64, sink: &mut impl SessionSink) {
         let bogus = self.missing_messages();
-        self.stats.gap_messages = self.stats.gap_messages.saturating_sub(bogus);
+        // Saturated stays saturated: the identity is no longer checked then (`accounted`),
+        // and a count below the saturation would be checked, and wrong.
+        if self.stats.gap_messages != u64::MAX {
+            self.stats.gap_messages = self.stats.gap_messages.saturating_sub(bogus);
+        }
         self.gaps.clear();
         self.segs.clear();
         for slot in self.slots.iter_mut() {
@@ -1008,9 +1021,6 @@ impl MoldUdp64Session {
             if g.start >= end {
                 break;
             }
-            if g.state == GapState::Lost {
-                continue;
-            }
             let (a, b) = (g.start.max(from), g.end.min(end));
             pieces += 1;
             new += b - a;
@@ -1053,10 +1063,6 @@ impl MoldUdp64Session {
         while let Some(g) = self.gaps.get(i).copied() {
             if g.start >= end {
                 break;
-            }
-            if g.state == GapState::Lost {
-                i += 1;
-                continue;
             }
             let (a, b) = (g.start.max(from), g.end.min(end));
             credit(&mut self.stats, g.state, b - a);
@@ -1181,7 +1187,9 @@ impl MoldUdp64Session {
             }
             if let Some(g) = self.gaps.front().copied() {
                 if g.start == exp {
-                    if g.state == GapState::Lost {
+                    // A range given up is reported lost when delivery reaches it, unless the
+                    // packet in hand carries it (it came in time).
+                    if g.state == GapState::Lost && covers(exp).is_none() {
                         self.gaps.pop_front();
                         // Adjacent lost ranges (detected apart) are reported as one.
                         let mut end = g.end;
@@ -1191,6 +1199,16 @@ impl MoldUdp64Session {
                             }
                             self.gaps.pop_front();
                             end = n.end;
+                        }
+                        // Not past the start of the packet in hand: what it carries came in
+                        // time (the rest of the range stays, and the packet fills it next).
+                        if let Some(at) = cur.map(|c| c.start).filter(|&at| exp < at && at < end) {
+                            self.gaps.push_front(Gap {
+                                start: at,
+                                end,
+                                ..g
+                            });
+                            end = at;
                         }
                         let g = Gap { end, ..g };
                         let count = g.end - g.start;
@@ -1378,7 +1396,11 @@ mod tests {
         let st = s.stats();
         assert_eq!(
             st.gap_messages,
-            st.filled_by_lines + st.recovered + st.lost_messages + s.missing_messages(),
+            st.filled_by_lines
+                + st.recovered
+                + st.filled_after_giving_up
+                + st.lost_messages
+                + s.missing_messages(),
             "{st:?}"
         );
     }
@@ -1773,6 +1795,71 @@ mod tests {
     }
 
     #[test]
+    fn a_copy_of_a_range_given_up_arriving_before_its_turn_is_delivered() {
+        // [5,6) runs out of retries while [2,4) still holds delivery up: message 5 arriving
+        // then was dropped as a duplicate and reported lost although it came in time.
+        let mut t = T::new(SessionConfig {
+            max_request_messages: 1,
+            max_requests_per_gap: 1,
+            max_retries: 0,
+            ..cfg()
+        });
+        t.pkt(0, &data(1, 1), 0);
+        t.pkt(0, &data(4, 1), 0); // gap [2,4)
+        t.pkt(0, &data(6, 1), MS); // gap [5,6)
+        t.poll(2 * MS); // asks 2
+        t.poll(3 * MS); // asks 5
+        t.pkt(2, &data(2, 1), 10 * MS); // the piece answered
+        t.poll(10 * MS); // asks 3
+        t.poll(53 * MS); // [5,6) out of retries: given up, not reported (3 is still awaited)
+        assert_eq!(t.s.missing_messages(), 2);
+        assert_eq!(t.pkt(1, &data(5, 1), 55 * MS), vec![]);
+        let mut want = msgs(3..4, 2);
+        want.extend([Ev::Msg(4, 0), Ev::Msg(5, 1), Ev::Msg(6, 0)]);
+        assert_eq!(t.pkt(2, &data(3, 1), 56 * MS), want);
+        assert_eq!(t.s.stats().filled_after_giving_up, 1);
+        assert_eq!(t.s.stats().lost_messages, 0);
+        // A packet that starts inside a range given up at the front: what it carries is
+        // delivered, the part before it reported lost.
+        let mut t = T::new(SessionConfig {
+            max_retries: 0,
+            ..cfg()
+        });
+        t.pkt(0, &data(1, 1), 0);
+        t.pkt(0, &data(10, 1), 0); // gap [2,10)
+        t.poll(2 * MS);
+        t.poll(60 * MS); // given up: reported at once (it is at the front)
+        assert_eq!(t.s.stats().lost_messages, 8);
+    }
+
+    #[test]
+    fn a_saturated_gap_count_stays_saturated_through_a_rejoin() {
+        // The rejoin took its dropped messages off the saturated count: no longer saturated,
+        // so the identity was checked again, and false.
+        let mut s = MoldUdp64Session::new(SessionConfig {
+            first_sequence: Some(1),
+            max_gap_messages: 10,
+            ..SessionConfig::default()
+        });
+        let mut r = Rec::default();
+        s.on_packet(0, &data(1, 1), 0, &mut r).unwrap();
+        // A confirmed jump to near u64::MAX: [2, MAX-19) lost at once.
+        assert!(s.on_packet(0, &hb(u64::MAX - 20), 0, &mut r).is_err());
+        s.on_packet(1, &hb(u64::MAX - 19), 0, &mut r).unwrap();
+        s.rejoin_at(1, &mut r);
+        // Another confirmed jump: the count saturates.
+        assert!(s.on_packet(0, &hb(40), 0, &mut r).is_err());
+        s.on_packet(1, &hb(41), 0, &mut r).unwrap();
+        assert_eq!(s.stats().gap_messages, u64::MAX);
+        // An ordinary gap [41,45), then a rejoin.
+        s.on_packet(0, &data(45, 1), 0, &mut r).unwrap();
+        assert_eq!(s.missing_messages(), 4);
+        s.rejoin_at(1, &mut r);
+        assert_eq!(s.stats().gap_messages, u64::MAX);
+        assert!(s.stats().accounted(s.missing_messages()));
+    }
+
+    #[test]
     fn confirmed_huge_gap_lost_at_once_and_later_lost_gap_waits_its_turn() {
         let mut t = T::new(SessionConfig {
             max_gap_messages: 10,
@@ -1790,13 +1877,16 @@ mod tests {
         assert_eq!(t.s.outstanding_gaps(), 2);
         assert_eq!(t.s.next_deadline(), Some(2 * MS));
         assert_eq!(t.s.stats().implausible_sequence, 1);
-        // Messages of the lost range arriving late are duplicates.
+        // Messages of the range given up that arrive before delivery reaches it are
+        // delivered (they were duplicates, and reported lost with the rest).
         assert_eq!(t.pkt(1, &data(50, 2), 0), vec![]);
-        assert_eq!(t.s.stats().duplicate_messages, 2);
-        assert_eq!(t.s.stats().duplicate_packets, 1);
+        assert_eq!(t.s.stats().duplicate_messages, 0);
+        assert_eq!(t.s.stats().filled_after_giving_up, 2);
         let mut want = msgs(2..4, 1);
         want.push(Ev::Msg(4, 0));
-        want.push(Ev::Lost(5, 96));
+        want.push(Ev::Lost(5, 45));
+        want.extend(msgs(50..52, 1));
+        want.push(Ev::Lost(52, 49));
         want.extend(msgs(101..102, 1));
         assert_eq!(t.pkt(1, &data(2, 2), 0), want);
         // A confirmed huge gap at the front is reported at once, then the packet is delivered.
@@ -1805,9 +1895,10 @@ mod tests {
             t.pkt(0, &data(1001, 1), 0),
             vec![Ev::Lost(102, 899), Ev::Msg(1001, 0)]
         );
-        assert_eq!(t.s.stats().lost_gaps, 2);
+        assert_eq!(t.s.stats().lost_gaps, 3);
         assert_eq!(t.s.stats().gaps, 3);
         assert_eq!(t.s.stats().implausible_sequence, 2);
+        assert!(t.s.stats().accounted(t.s.missing_messages()));
     }
 
     #[test]
