@@ -241,7 +241,8 @@ enum Command {
         /// Probability that a data packet is sent twice, per line.
         #[arg(long, default_value_t = 0.0)]
         dup: f64,
-        /// Probability that a data packet is swapped with the next one, per line.
+        /// Probability that a data packet is held back and sent after the next one (or just
+        /// before a heartbeat or end of session that comes first), per line.
         #[arg(long, default_value_t = 0.0)]
         reorder: f64,
         /// Seed of the fault injection.

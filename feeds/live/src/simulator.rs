@@ -108,8 +108,10 @@ impl fmt::Display for Pace {
 /// depend on `dup` or `reorder`): with probability `loss` the packet is not sent; otherwise
 /// with probability `dup` it is sent twice; and with probability `reorder` it is held back and
 /// sent (with its duplicate, if any) right after the line's next data packet — or right when
-/// that next packet is dropped, or before end of session if there is none. Only one packet is
-/// held at a time: the reorder draw of the packet that follows a held one is ignored.
+/// that next packet is dropped, or just before the line's next heartbeat or end of session if
+/// one comes first (both announce the sequence number past the held packet, so a receiver would
+/// take its messages for a gap). Only one packet is held at a time: the reorder draw of the
+/// packet that follows a held one is ignored.
 /// Heartbeats, end of session and retransmissions are never faulted.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Faults {
@@ -320,7 +322,8 @@ pub struct LineReport {
     pub dropped: u64,
     /// Data packets sent twice.
     pub duplicated: u64,
-    /// Data packets held back and sent after the next one.
+    /// Data packets held back: sent after the line's next data packet, or just before its next
+    /// heartbeat or end of session if one comes first (see [`Faults`]).
     pub reordered: u64,
     /// Heartbeats sent.
     pub heartbeats: u64,
@@ -881,6 +884,9 @@ impl<'a> Publisher<'a> {
         let interval = Duration::from_nanos(self.config.heartbeat_ns);
         for line in &mut self.lines {
             if now.saturating_duration_since(line.last_send) >= interval {
+                // The heartbeat announces the sequence number past a held packet: the packet
+                // goes first, or the receiver would take its messages for a gap.
+                line.release_held(self.socket, now)?;
                 line.send(self.socket, heartbeat, now)?;
                 line.report.heartbeats += 1;
             }

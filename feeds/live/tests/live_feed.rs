@@ -17,7 +17,7 @@ use ticklane_feeds::itch::decode_normalize_into;
 use ticklane_feeds::moldudp64::session::SessionConfig;
 use ticklane_feeds::synth::{generate_framed, SynthConfig};
 use ticklane_live::history::MessageHistory;
-use ticklane_live::simulator::{Faults, SimConfig, SimReport, Simulator};
+use ticklane_live::simulator::{Faults, Pace, SimConfig, SimReport, Simulator};
 use ticklane_live::source::{
     receive, Downstream, LineSource, LiveConfig, LiveCounters, LiveReport,
 };
@@ -791,4 +791,51 @@ fn a_join_on_a_corrupt_sequence_number_is_rejoined_and_the_downstream_told() {
     assert_eq!(&seqs[1..], (1_003..1_012).collect::<Vec<_>>());
     assert_eq!(out.lost, vec![(1_002, 1)]);
     assert_eq!(out.ended, Some(1_012));
+}
+
+/// Reordering only (no loss), paced, on a line quiet between packets: a held packet goes out
+/// before the line's next heartbeat, so nothing is reported lost. The heartbeats used to
+/// overtake it, announcing the sequence number past it, and a receiver without a re-request
+/// server reported its messages lost although nothing was dropped.
+#[test]
+fn a_held_packet_goes_out_before_a_heartbeat_so_reordering_alone_loses_nothing() {
+    let mut h = MessageHistory::new(usize::MAX, usize::MAX);
+    for seq in 1..=6u64 {
+        // 150 ms apart in event time: the line is quiet for several heartbeats in between.
+        let mut m = (seq * 150_000_000).to_be_bytes().to_vec();
+        m.extend_from_slice(&[b'x'; 12]);
+        h.push(seq, &m);
+    }
+    let a = free_port();
+    let mut sim_cfg = sim_config(
+        a,
+        None,
+        Faults {
+            loss: 0.0,
+            dup: 0.0,
+            reorder: 1.0,
+            seed: 1,
+        },
+    );
+    sim_cfg.retransmit = None;
+    sim_cfg.linger_ns = 0;
+    sim_cfg.speed = Pace::Speed(1.0);
+    sim_cfg.heartbeat_ns = 20_000_000;
+    let live_cfg = live_config(vec![line(a)], vec![]);
+    let mut sim = Simulator::new(sim_cfg).unwrap();
+    let (report, live, out) = with_receiver(&live_cfg, || {
+        let stop = AtomicBool::new(false);
+        let ts = |m: &[u8]| Some(u64::from_be_bytes(m[..8].try_into().unwrap()));
+        sim.run(&h, ts, &stop).unwrap()
+    });
+    let l = &report.lines[0];
+    assert_eq!(l.dropped, 0);
+    assert!(l.reordered > 0 && l.heartbeats > 0, "{l:?}");
+    assert_eq!(live.session.lost_messages, 0, "{:?}", live.session);
+    assert!(
+        out.lost.is_empty(),
+        "nothing was dropped, yet lost: {:?}",
+        out.lost
+    );
+    assert_eq!(out.messages.len(), 6);
 }
