@@ -14,6 +14,18 @@
 //! thread, the retransmission server on a scoped thread sharing the history by reference), the
 //! wall clock only for pacing, heartbeats and lingering, and all randomness from
 //! [`SeededRng`], so the same seed gives the same fault pattern on every run and machine.
+//!
+//! What goes into each data packet, and so every fault drawn for it, depends only on the
+//! history, the configuration and the seed, never on timing: at [`Pace::Max`] packets are
+//! filled up to `max_packet` and the message-count limit; when paced, a packet also ends before
+//! a message whose event time is more than [`PACED_PACKET_WINDOW_NS`] after the event time of
+//! the packet's first message (a message without an event time joins the packet being filled;
+//! one with an event time after a packet of messages without one starts a new packet). Pacing
+//! only decides *when* a packet goes out: right after its last message is due. Which packets
+//! are held back for reordering depends only on the draws too (a packet right after a held one
+//! is never held, even if a heartbeat has released the held one meanwhile); only heartbeats,
+//! and so when a held packet is released, follow the wall clock.
+//!
 //! Nothing here panics on any input: a malformed request is counted and ignored, and an answer
 //! packet the socket refuses to send is counted ([`SimReport::answer_send_errors`]).
 
@@ -40,6 +52,10 @@ pub const MAX_UDP_PAYLOAD: usize = 65_507;
 pub const DEFAULT_HEARTBEAT_NS: u64 = 1_000_000_000;
 /// Default time the retransmission server keeps answering after the end of session.
 pub const DEFAULT_LINGER_NS: u64 = 2_000_000_000;
+/// Paced runs: a data packet takes the messages whose event times are within this many
+/// nanoseconds (event time, whatever the speed) of its first message's, up to the size and count
+/// limits; the next message starts a new packet. See the module documentation.
+pub const PACED_PACKET_WINDOW_NS: u64 = 10_000;
 /// Default number of end-of-session packets per line.
 pub const DEFAULT_END_OF_SESSION_REPEATS: u32 = 3;
 /// Default cap on the messages answered per retransmission request.
@@ -111,7 +127,8 @@ impl fmt::Display for Pace {
 /// that next packet is dropped, or just before the line's next heartbeat or end of session if
 /// one comes first (both announce the sequence number past the held packet, so a receiver would
 /// take its messages for a gap). Only one packet is held at a time: the reorder draw of the
-/// packet that follows a held one is ignored.
+/// packet that follows a held one is ignored (even when a heartbeat has released the held one
+/// already, so that which packets are held does not depend on timing).
 /// Heartbeats, end of session and retransmissions are never faulted.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Faults {
@@ -187,8 +204,8 @@ pub struct SimConfig {
     pub max_messages_per_packet: u16,
     /// A data packet is sent once it holds this many messages even if more would fit
     /// (0 = no such bound). Otherwise, at [`Pace::Max`] packets are filled up to `max_packet`
-    /// and `max_messages_per_packet`; when paced, a packet is sent when it is full or when the
-    /// next message is not yet due.
+    /// and `max_messages_per_packet`; when paced, a packet also ends before a message more than
+    /// [`PACED_PACKET_WINDOW_NS`] of event time after its first (never because of timing).
     pub flush_every: u32,
     /// A heartbeat is sent on a line that has been quiet this long (0 = never).
     pub heartbeat_ns: u64,
@@ -635,6 +652,9 @@ struct Line {
     rng: SeededRng,
     held: Vec<u8>,
     held_info: Option<Held>,
+    /// Whether the previous data packet was held back, released since or not: the next one is
+    /// not held, so which packets are held depends on the draws alone, not on heartbeats.
+    last_held: bool,
     last_send: Instant,
     report: LineReport,
 }
@@ -707,6 +727,7 @@ impl Line {
         let lost = draw(&mut self.rng, faults.loss);
         let dup = draw(&mut self.rng, faults.dup);
         let reorder = draw(&mut self.rng, faults.reorder);
+        let after_held = std::mem::replace(&mut self.last_held, false);
         if lost {
             self.report.dropped += 1;
             self.report.dropped_sequences.push(id);
@@ -716,7 +737,9 @@ impl Line {
             self.report.duplicated += 1;
             self.report.duplicated_sequences.push(id);
         }
-        if reorder && self.held_info.is_none() {
+        // A packet still held here is the previous one: `after_held` is set.
+        if reorder && !after_held {
+            self.last_held = true;
             self.report.reordered += 1;
             self.report.reordered_sequences.push(id);
             self.held.clear();
@@ -756,6 +779,7 @@ impl<'a> Publisher<'a> {
                 rng: config.faults.stream(i),
                 held: Vec::new(),
                 held_info: None,
+                last_held: false,
                 last_send: now,
                 report: LineReport::default(),
             })
@@ -783,6 +807,8 @@ impl<'a> Publisher<'a> {
         // Pacing: the first timestamped message fixes (event time, wall time); message `m` is
         // due at wall start + (ts(m) - ts0) / speed, so sleeps do not accumulate drift.
         let mut pace_origin: Option<(u64, Instant)> = None;
+        // Event time of the first message of the packet being filled (paced runs).
+        let mut packet_ts: Option<u64> = None;
         let mut stopped = false;
         let mut seq = first;
         while seq < end {
@@ -791,18 +817,20 @@ impl<'a> Publisher<'a> {
                 break;
             }
             let Some(msg) = history.get(seq) else { break };
+            let mut ts = None;
             if let Pace::Speed(speed) = self.config.speed {
-                if let Some(ts) = timestamp_of(msg) {
+                ts = timestamp_of(msg);
+                if builder.pending_count() > 0 && starts_packet(packet_ts, ts) {
+                    self.flush(&mut builder, published)?;
+                }
+                if let Some(ts) = ts {
                     match pace_origin {
                         None => pace_origin = Some((ts, wall_now())),
                         Some((ts0, start)) => {
                             let due_ns = ts.saturating_sub(ts0) as f64 / speed;
-                            if elapsed_ns(start, wall_now()) < due_ns {
-                                self.flush(&mut builder, published)?;
-                                if !self.wait(start, due_ns, &builder, stop)? {
-                                    stopped = true;
-                                    break;
-                                }
+                            if !self.wait(start, due_ns, &builder, stop)? {
+                                stopped = true;
+                                break;
                             }
                         }
                     }
@@ -828,6 +856,9 @@ impl<'a> Publisher<'a> {
                         },
                     });
                 }
+            }
+            if builder.pending_count() == 1 {
+                packet_ts = ts;
             }
             seq += 1;
         }
@@ -939,6 +970,16 @@ impl<'a> Publisher<'a> {
                 std::hint::spin_loop();
             }
         }
+    }
+}
+
+/// Paced runs: whether a message of event time `ts` starts a new packet after a non-empty one
+/// whose first message's event time is `packet_ts` (see the module documentation).
+fn starts_packet(packet_ts: Option<u64>, ts: Option<u64>) -> bool {
+    match (packet_ts, ts) {
+        (_, None) => false,
+        (None, Some(_)) => true,
+        (Some(t0), Some(t)) => t.saturating_sub(t0) > PACED_PACKET_WINDOW_NS,
     }
 }
 
@@ -1123,6 +1164,40 @@ mod tests {
             done: &done,
         };
         f(&server);
+    }
+
+    /// Every reorder draw true: every other packet is held back, whether or not a heartbeat
+    /// released the held one before the next packet (when it had, the next one was held too, so
+    /// which packets were held depended on the wall clock).
+    #[test]
+    fn which_packets_are_held_back_does_not_depend_on_heartbeats() {
+        let sink = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap_or_else(|e| panic!("{e}"));
+        let to = sink.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        let config = SimConfig::new(SESSION, to);
+        let socket = open_publisher(&config).unwrap_or_else(|e| panic!("{e}"));
+        let faults = Faults {
+            reorder: 1.0,
+            ..Faults::default()
+        };
+        for heartbeats in [false, true] {
+            let mut publisher = Publisher::new(&config, &socket);
+            let line = &mut publisher.lines[0];
+            let now = wall_now();
+            for seq in 1..=6u64 {
+                line.data_packet(&socket, &faults, b"packet", (seq, 1), now)
+                    .unwrap_or_else(|e| panic!("{e}"));
+                if heartbeats {
+                    // What a heartbeat does first.
+                    line.release_held(&socket, now)
+                        .unwrap_or_else(|e| panic!("{e}"));
+                }
+            }
+            assert_eq!(
+                line.report.reordered_sequences,
+                [(1, 1), (3, 1), (5, 1)],
+                "heartbeats: {heartbeats}"
+            );
+        }
     }
 
     /// The socket refuses some answer packets (a full send buffer, no route): each is counted,

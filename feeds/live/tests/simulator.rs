@@ -210,17 +210,27 @@ fn expected_line(packets: &[Vec<u8>], line: &ticklane_live::simulator::LineRepor
     out
 }
 
+/// [`base_config`] with faults `(loss, dup, reorder)` seeded with `seed`.
+fn faulty_config(
+    line_a: SocketAddr,
+    (loss, dup, reorder): (f64, f64, f64),
+    seed: u64,
+) -> SimConfig {
+    let mut c = base_config(line_a);
+    c.faults = Faults {
+        loss,
+        dup,
+        reorder,
+        seed,
+    };
+    c
+}
+
 fn fault_config(a: SocketAddr, b: SocketAddr, seed: u64) -> SimConfig {
-    let mut c = base_config(a);
+    let mut c = faulty_config(a, (0.15, 0.15, 0.15), seed);
     c.line_b = Some(b);
     c.max_packet = 120;
     c.heartbeat_ns = 0;
-    c.faults = Faults {
-        loss: 0.15,
-        dup: 0.15,
-        reorder: 0.15,
-        seed,
-    };
     c
 }
 
@@ -297,15 +307,9 @@ fn seeded_faults_are_exactly_as_reported_per_line() {
 fn total_loss_with_flush_every_one_sends_only_end_of_session() {
     let h = history(1, 40);
     let rx = receiver();
-    let mut c = base_config(addr(&rx));
+    let mut c = faulty_config(addr(&rx), (1.0, 1.0, 1.0), 1);
     c.flush_every = 1;
     c.heartbeat_ns = 0;
-    c.faults = Faults {
-        loss: 1.0,
-        dup: 1.0,
-        reorder: 1.0,
-        seed: 1,
-    };
     let mut sim = Simulator::new(c).unwrap();
     let (report, got) = run_and_collect(&mut sim, &h, &[&rx]);
     let report = report.unwrap();
@@ -589,6 +593,43 @@ fn paced_publication_follows_event_time() {
         // Paced: a packet goes out when the next message is not yet due, so several packets.
         assert!(report.packets > 1);
     }
+}
+
+/// Same seed, paced at 1x (`serve`'s default): what goes into each packet, and so which
+/// messages are dropped, duplicated and held back, is the same on every run whatever the
+/// machine's timing. A packet used to end whenever the wall clock was behind the next message's
+/// due time, so the same seed dropped different messages from run to run.
+#[test]
+fn paced_packets_and_their_faults_are_the_same_on_every_run_of_a_seed() {
+    // Bursts of 5 messages of one event time, 20 us apart: one packet a burst.
+    let mut h = MessageHistory::new(usize::MAX, usize::MAX);
+    for seq in 1..=3000u64 {
+        h.push(seq, &message(seq, (seq - 1) / 5 * 20_000));
+    }
+    let rx = receiver();
+    let mut runs = Vec::new();
+    for _ in 0..3 {
+        let mut c = faulty_config(addr(&rx), (0.2, 0.1, 0.3), 42);
+        c.speed = Pace::Speed(1.0);
+        // Heartbeats release held packets when the wall clock says so.
+        c.heartbeat_ns = 100_000;
+        let mut sim = Simulator::new(c).unwrap();
+        let r = sim.run(&h, timestamp_of, &AtomicBool::new(false)).unwrap();
+        let l = &r.lines[0];
+        assert_eq!(r.packets, 600);
+        let faulted = [
+            &l.dropped_sequences,
+            &l.duplicated_sequences,
+            &l.reordered_sequences,
+        ];
+        for ids in faulted {
+            assert!(!ids.is_empty());
+            assert!(ids.iter().all(|&(s, n)| n == 5 && s % 5 == 1), "{ids:?}");
+        }
+        runs.push(faulted.map(Vec::clone));
+    }
+    assert_eq!(runs[0], runs[1]);
+    assert_eq!(runs[0], runs[2]);
 }
 
 #[test]
