@@ -231,8 +231,8 @@ pub fn udp_line(url: &str, recv_buffer: usize) -> anyhow::Result<UdpLineConfig> 
     cfg.recv_buffer = recv_buffer;
     if let IpAddr::V4(ip) = addr.ip() {
         if ip.is_multicast() {
+            // Bound to the group itself (`addr`), not 0.0.0.0: see `UdpLine::open`.
             cfg.group = Some(ip);
-            cfg.bind = SocketAddr::from((Ipv4Addr::UNSPECIFIED, addr.port()));
             cfg.interface = iface;
         }
     }

@@ -13,7 +13,7 @@
 //! over all lines at once (blocking mode), so one quiet line never starves the other.
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::os::fd::{AsRawFd, RawFd};
 
 use socket2::{Domain, Protocol, Socket, Type};
@@ -22,7 +22,8 @@ use socket2::{Domain, Protocol, Socket, Type};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UdpLineConfig {
     /// Local address to bind (`0.0.0.0:PORT` or `127.0.0.1:PORT`; port 0 picks one). For a
-    /// multicast line, the group's port.
+    /// multicast line only its port counts: the socket is bound to `GROUP:PORT` (see
+    /// [`UdpLine::open`]).
     pub bind: SocketAddr,
     /// Multicast group to join (IPv4), if any.
     pub group: Option<Ipv4Addr>,
@@ -94,8 +95,20 @@ pub struct UdpLine {
 
 impl UdpLine {
     /// Opens, tunes, binds and (for multicast) joins. The socket is non-blocking.
+    ///
+    /// A multicast line is bound to its group's address (`GROUP:PORT`), whatever IP
+    /// [`UdpLineConfig::bind`] names, so that it receives only datagrams sent to its group.
+    /// Bound to `0.0.0.0:PORT`, Linux hands a socket every group joined on the port by any
+    /// socket of the host (`IP_MULTICAST_ALL`, on by default): lines A and B on two groups that
+    /// share a port would each receive both. Binding to the group (rather than turning
+    /// `IP_MULTICAST_ALL` off, Linux only) also keeps out unicast datagrams sent to the port,
+    /// and works the same on every Unix.
     pub fn open(config: &UdpLineConfig) -> Result<Self, UdpError> {
-        let addr = config.bind;
+        let addr = match (config.group, config.bind) {
+            (Some(group), SocketAddr::V4(bind)) => SocketAddr::from((group, bind.port())),
+            (Some(group), bind) => return Err(UdpError::MulticastNeedsIpv4 { group, bind }),
+            (None, bind) => bind,
+        };
         let err = |what: &'static str| move |source| UdpError::Socket { what, addr, source };
         let domain = if addr.is_ipv4() {
             Domain::IPV4
@@ -110,13 +123,10 @@ impl UdpLine {
                 .set_recv_buffer_size(config.recv_buffer)
                 .map_err(err("SO_RCVBUF"))?;
         }
-        if let Some(group) = config.group {
+        if config.group.is_some() {
             socket
                 .set_reuse_address(true)
                 .map_err(err("SO_REUSEADDR"))?;
-            let IpAddr::V4(_) = addr.ip() else {
-                return Err(UdpError::MulticastNeedsIpv4 { group, bind: addr });
-            };
         }
         socket.bind(&addr.into()).map_err(err("bind"))?;
         if let Some(group) = config.group {

@@ -358,23 +358,45 @@ fn a_re_request_server_that_never_answers_gets_bounded_retries_then_the_gap_is_l
     assert_eq!(out.ended, Some(sim.messages + 1));
 }
 
+/// A line joining `group` on the loopback interface, bound as `udp_line` binds one (the
+/// group's port on 0.0.0.0: the line binds to the group itself); `None` (said on stderr) when
+/// the OS refuses multicast on loopback (no route, no multicast flag).
+fn loopback_multicast_line(group: Ipv4Addr, port: u16) -> Option<UdpLineConfig> {
+    let mut line_cfg = UdpLineConfig::unicast(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)));
+    line_cfg.group = Some(group);
+    line_cfg.interface = Some(Ipv4Addr::LOCALHOST);
+    match ticklane_live::udp::UdpLine::open(&line_cfg) {
+        Ok(_) => Some(line_cfg),
+        Err(e) => {
+            eprintln!("multicast not available here ({e}); skipped");
+            None
+        }
+    }
+}
+
+/// A simulator configuration publishing line A to `group_a:port` (and line B to `group_b:port`)
+/// over loopback multicast.
+fn loopback_multicast_sim(group_a: Ipv4Addr, group_b: Option<Ipv4Addr>, port: u16) -> SimConfig {
+    let mut sim_cfg = sim_config(
+        SocketAddr::from((group_a, port)),
+        group_b.map(|g| SocketAddr::from((g, port))),
+        Faults::default(),
+    );
+    sim_cfg.multicast_if = Some(Ipv4Addr::LOCALHOST);
+    sim_cfg.multicast_ttl = 0;
+    sim_cfg.bind = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    sim_cfg
+}
+
 #[test]
 fn a_multicast_line_joined_on_the_loopback_interface() {
     let history = session_history(3_000);
     let group = Ipv4Addr::new(239, 255, 77, 41);
     let port = free_port().port();
-    let mut line_cfg = UdpLineConfig::unicast(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)));
-    line_cfg.group = Some(group);
-    line_cfg.interface = Some(Ipv4Addr::LOCALHOST);
-    // The OS may refuse multicast on loopback (no route, no multicast flag): then say so.
-    if let Err(e) = ticklane_live::udp::UdpLine::open(&line_cfg) {
-        eprintln!("multicast not available here ({e}); skipped");
+    let Some(line_cfg) = loopback_multicast_line(group, port) else {
         return;
-    }
-    let mut sim_cfg = sim_config(SocketAddr::from((group, port)), None, Faults::default());
-    sim_cfg.multicast_if = Some(Ipv4Addr::LOCALHOST);
-    sim_cfg.multicast_ttl = 0;
-    sim_cfg.bind = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    };
+    let sim_cfg = loopback_multicast_sim(group, None, port);
     let mut live_cfg = live_config(vec![LineSource::Udp(line_cfg)], vec![]);
     live_cfg.stop_after_silence_ns = Some(2_000_000_000);
     let mut sim = match Simulator::new(sim_cfg) {
@@ -838,4 +860,46 @@ fn a_held_packet_goes_out_before_a_heartbeat_so_reordering_alone_loses_nothing()
         out.lost
     );
     assert_eq!(out.messages.len(), 6);
+}
+
+/// Lines A and B on two multicast groups that share a port (as exchanges do): each line
+/// receives only its own group. Both line sockets were bound to 0.0.0.0:PORT, and Linux gave
+/// each every group joined on the port: every datagram arrived twice, once on the wrong line.
+#[test]
+fn multicast_lines_on_two_groups_sharing_a_port_each_receive_only_their_group() {
+    let (ga, gb) = (
+        Ipv4Addr::new(239, 255, 78, 1),
+        Ipv4Addr::new(239, 255, 78, 2),
+    );
+    let port = free_port().port();
+    let (Some(line_a), Some(line_b)) = (
+        loopback_multicast_line(ga, port),
+        loopback_multicast_line(gb, port),
+    ) else {
+        return;
+    };
+    let history = session_history(2_000);
+    let mut sim_cfg = loopback_multicast_sim(ga, Some(gb), port);
+    sim_cfg.retransmit = None;
+    sim_cfg.linger_ns = 0;
+    let live_cfg = live_config(
+        vec![LineSource::Udp(line_a), LineSource::Udp(line_b)],
+        vec![],
+    );
+    let (sim, live, out) = run(sim_cfg, live_cfg, &history);
+    if live.datagrams[0] == 0 && live.datagrams[1] == 0 {
+        eprintln!("multicast on loopback delivered nothing; skipped");
+        return;
+    }
+    assert_eq!(out.messages.len() as u64, sim.messages);
+    // Each line got what was sent to it, less the end-of-session repeats the receiver may
+    // have left unread once the session ended; twice that when it got both groups.
+    for (i, l) in sim.lines.iter().enumerate() {
+        let got = live.datagrams[i];
+        assert!(
+            (l.sent - l.end_of_session..=l.sent).contains(&got),
+            "line {i}: received {got} datagrams, sent {}",
+            l.sent
+        );
+    }
 }
