@@ -52,7 +52,7 @@ pub fn check_generated_messages(messages: u64, instruments: u16) -> Result<(), S
 }
 
 /// A UDP feed address, `udp://ADDR:PORT[@IFACE]`: the socket address and the interface (an IPv4
-/// address) to join a multicast group on.
+/// address) to join a multicast group on. An IPv6 multicast group is refused (never joined).
 pub fn udp_address(
     url: &str,
 ) -> anyhow::Result<(std::net::SocketAddr, Option<std::net::Ipv4Addr>)> {
@@ -72,6 +72,16 @@ pub fn udp_address(
     let addr: std::net::SocketAddr = addr
         .parse()
         .with_context(|| format!("`{url}`: `{addr}` is not ADDR:PORT"))?;
+    // A line only joins IPv4 groups: bound to an IPv6 group without joining it, it would
+    // receive nothing, silently.
+    if let std::net::IpAddr::V6(ip) = addr.ip() {
+        if ip.is_multicast() {
+            bail!(
+                "`{url}`: {ip} is an IPv6 multicast group, and only IPv4 groups can be joined; \
+                 use an IPv4 group (udp://GROUP:PORT@IFACE) or a unicast address"
+            );
+        }
+    }
     Ok((addr, iface))
 }
 

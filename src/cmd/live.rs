@@ -475,4 +475,24 @@ mod tests {
                 .contains("requests_per_gap (--requests-per-gap, source.live.requests_per_gap)"));
         }
     }
+
+    /// An IPv6 multicast feed (`serve --to [ff15::7]:PORT` publishes to one) is refused, naming
+    /// the group: it was taken as a line bound to the group and never joined, which received
+    /// nothing, silently.
+    #[test]
+    fn an_ipv6_multicast_feed_is_refused_naming_the_group() {
+        let err = match udp_line("udp://[ff15::7]:36410", 1 << 20) {
+            Err(e) => e.to_string(),
+            Ok(cfg) => panic!(
+                "accepted as a line that never joins the group: bind {} group {:?}",
+                cfg.bind, cfg.group
+            ),
+        };
+        assert!(
+            err.contains("ff15::7") && err.contains("IPv6 multicast"),
+            "{err}"
+        );
+        // An IPv6 unicast feed is still a line.
+        assert!(udp_line("udp://[::1]:36410", 1 << 20).is_ok());
+    }
 }
