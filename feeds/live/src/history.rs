@@ -80,6 +80,14 @@ impl MessageHistory {
         self.runs.len()
     }
 
+    /// The first range of sequence numbers missing between the runs held, as `(first, count)`;
+    /// `None` when the messages held are consecutive.
+    pub fn first_hole(&self) -> Option<(u64, u64)> {
+        let (a, b) = (self.runs.front()?, self.runs.get(1)?);
+        let end = a.first_seq + (b.at - a.at) as u64;
+        Some((end, b.first_seq - end))
+    }
+
     /// Appends message `seq`. Past the next sequence number it starts a new run (what is held
     /// before stays); behind it, the history is cleared and starts again at `seq`.
     pub fn push(&mut self, seq: u64, msg: &[u8]) {
@@ -230,6 +238,7 @@ mod tests {
         h.push(6, b"f");
         assert_eq!((h.first_seq(), h.next_seq()), (Some(1), Some(7)));
         assert_eq!((h.len(), h.runs()), (4, 2));
+        assert_eq!(h.first_hole(), Some((3, 2)));
         assert_eq!(h.get(2), Some(&b"b"[..]));
         assert_eq!((h.get(3), h.get(4)), (None, None));
         assert_eq!(h.get(5), Some(&b"e"[..]));
@@ -244,6 +253,7 @@ mod tests {
         // Behind the newest message held: afresh.
         h.push(3, b"c");
         assert_eq!((h.first_seq(), h.len(), h.runs()), (Some(3), 1, 1));
+        assert_eq!(h.first_hole(), None);
         assert_eq!(h.get(1), None);
     }
 

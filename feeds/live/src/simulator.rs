@@ -391,7 +391,8 @@ pub enum SimError {
     /// A setting is out of range or inconsistent.
     #[error("invalid simulator setting `{field}`: {reason}")]
     Config {
-        /// The offending field of [`SimConfig`] (or `speed` for [`Pace`] parsing).
+        /// The offending field of [`SimConfig`] (or `speed` for [`Pace`] parsing, `history`
+        /// for the messages given to [`Simulator::run`]).
         field: &'static str,
         /// What is wrong with it.
         reason: String,
@@ -489,13 +490,18 @@ impl Simulator {
     /// for pacing (`None` = send immediately; unused at [`Pace::Max`]). Blocking; the
     /// retransmission server runs on its own thread meanwhile and is joined before returning.
     ///
-    /// Each run starts the fault streams afresh from the seed.
+    /// Each run starts the fault streams afresh from the seed. A history with a hole (messages
+    /// missing between its runs) is refused before anything is sent (`SimError::Config`,
+    /// field `history`, naming the hole): a MoldUDP64 session cannot skip sequence numbers.
     pub fn run(
         &mut self,
         history: &MessageHistory,
         timestamp_of: impl Fn(&[u8]) -> Option<u64>,
         stop: &AtomicBool,
     ) -> Result<SimReport, SimError> {
+        if let Some((from, count)) = history.first_hole() {
+            return Err(missing(from, count, history));
+        }
         let first = history.first_seq().unwrap_or(FIRST_SEQUENCE);
         let published = AtomicU64::new(first);
         let done = AtomicBool::new(false);
@@ -561,6 +567,19 @@ impl Simulator {
             info!(?report, "simulator done");
             Ok(report)
         })
+    }
+}
+
+/// The error for `count` messages from `from` missing from `history`.
+fn missing(from: u64, count: u64, history: &MessageHistory) -> SimError {
+    SimError::Config {
+        field: "history",
+        reason: format!(
+            "messages {from} to {} are missing (the history holds {} runs of consecutive \
+             messages); a session cannot skip sequence numbers",
+            from + count.saturating_sub(1),
+            history.runs()
+        ),
     }
 }
 
@@ -816,7 +835,10 @@ impl<'a> Publisher<'a> {
                 stopped = true;
                 break;
             }
-            let Some(msg) = history.get(seq) else { break };
+            // `run` refused a history with a hole.
+            let Some(msg) = history.get(seq) else {
+                return Err(missing(seq, 1, history));
+            };
             let mut ts = None;
             if let Pace::Speed(speed) = self.config.speed {
                 ts = timestamp_of(msg);

@@ -673,6 +673,37 @@ fn a_message_too_large_is_an_error_and_the_server_is_joined() {
     assert!(matches!(err, SimError::Pack { sequence: 11, .. }), "{err}");
 }
 
+/// A history with a hole (two runs) is refused, naming the hole, before anything is sent. It
+/// was published up to the hole, then end of session there: the messages after it were
+/// neither published nor reported, and the run said it was not stopped.
+#[test]
+fn a_history_with_a_hole_is_refused_naming_it_before_anything_is_sent() {
+    let mut h = history(1, 10);
+    for seq in 20..=30 {
+        h.push(seq, &message(seq, seq * 1_000_000));
+    }
+    let rx = receiver();
+    let mut sim = Simulator::new(base_config(addr(&rx))).unwrap();
+    let err = sim
+        .run(&h, timestamp_of, &AtomicBool::new(false))
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            SimError::Config {
+                field: "history",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("messages 11 to 19 are missing"),
+        "{err}"
+    );
+    assert_silent(&rx);
+}
+
 #[test]
 fn invalid_settings_name_their_field() {
     let line = SocketAddr::from((Ipv4Addr::LOCALHOST, 9));
