@@ -679,15 +679,16 @@ struct Line {
 }
 
 impl Line {
-    /// Sends one datagram (retrying on EINTR). The first failure of a line that never sent
-    /// anything is fatal; later failures are counted.
-    fn send(&mut self, socket: &UdpSocket, bytes: &[u8], now: Instant) -> Result<(), SimError> {
+    /// Sends one datagram (retrying on EINTR); `Ok(true)` when the socket took it. The first
+    /// failure of a line that never sent anything is fatal; later failures are counted
+    /// (`send_errors`) and return `Ok(false)`.
+    fn send(&mut self, socket: &UdpSocket, bytes: &[u8], now: Instant) -> Result<bool, SimError> {
         self.last_send = now;
         loop {
             match socket.send_to(bytes, self.addr) {
                 Ok(_) => {
                     self.report.sent += 1;
-                    return Ok(());
+                    return Ok(true);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(source) if self.report.sent == 0 => {
@@ -703,7 +704,7 @@ impl Line {
                         warn!(line = %self.name, addr = %self.addr, error = %e,
                             errors = self.report.send_errors, "send failed");
                     }
-                    return Ok(());
+                    return Ok(false);
                 }
             }
         }
@@ -889,17 +890,7 @@ impl<'a> Publisher<'a> {
         for line in &mut self.lines {
             line.release_held(self.socket, now)?;
         }
-        let eos = builder.end_of_session();
-        for i in 0..self.config.end_of_session_repeats {
-            if i > 0 {
-                std::thread::sleep(END_OF_SESSION_GAP);
-            }
-            let now = wall_now();
-            for line in &mut self.lines {
-                line.send(self.socket, &eos, now)?;
-                line.report.end_of_session += 1;
-            }
-        }
+        self.end_of_session(&builder.end_of_session())?;
         Ok(Outcome {
             end_sequence: builder.next_sequence(),
             stopped,
@@ -929,7 +920,24 @@ impl<'a> Publisher<'a> {
         self.heartbeats(&builder.heartbeat(), now)
     }
 
-    /// Sends a heartbeat on every line quiet for `heartbeat_ns`.
+    /// Sends `end_of_session_repeats` end-of-session packets `eos` on every line, 1 ms apart;
+    /// only those the socket took are counted.
+    fn end_of_session(&mut self, eos: &[u8]) -> Result<(), SimError> {
+        for i in 0..self.config.end_of_session_repeats {
+            if i > 0 {
+                std::thread::sleep(END_OF_SESSION_GAP);
+            }
+            let now = wall_now();
+            for line in &mut self.lines {
+                if line.send(self.socket, eos, now)? {
+                    line.report.end_of_session += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends a heartbeat on every line quiet for `heartbeat_ns` (counted if the socket took it).
     fn heartbeats(&mut self, heartbeat: &[u8], now: Instant) -> Result<(), SimError> {
         if self.config.heartbeat_ns == 0 {
             return Ok(());
@@ -940,8 +948,9 @@ impl<'a> Publisher<'a> {
                 // The heartbeat announces the sequence number past a held packet: the packet
                 // goes first, or the receiver would take its messages for a gap.
                 line.release_held(self.socket, now)?;
-                line.send(self.socket, heartbeat, now)?;
-                line.report.heartbeats += 1;
+                if line.send(self.socket, heartbeat, now)? {
+                    line.report.heartbeats += 1;
+                }
             }
         }
         Ok(())
@@ -1186,6 +1195,34 @@ mod tests {
             done: &done,
         };
         f(&server);
+    }
+
+    /// Heartbeats and end-of-session packets the socket refuses (after the line's first
+    /// successful send, so not fatal) are counted as send errors only; they were counted as
+    /// sent heartbeats and end-of-session packets too.
+    #[test]
+    fn heartbeats_and_end_of_session_the_socket_refuses_are_not_counted_as_sent() {
+        // A socket bound to loopback cannot send to another host: every send fails.
+        let mut config = SimConfig::new(SESSION, SocketAddr::from(([192, 0, 2, 1], 9)));
+        config.bind = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        config.heartbeat_ns = 1;
+        let socket = open_publisher(&config).unwrap_or_else(|e| panic!("{e}"));
+        let mut publisher = Publisher::new(&config, &socket);
+        // As if the line had sent before: its failures are counted, not fatal.
+        publisher.lines[0].report.sent = 1;
+        let builder = MoldPacketBuilder::new(SESSION, 1);
+        let later = wall_now() + Duration::from_secs(1);
+        publisher
+            .heartbeats(&builder.heartbeat(), later)
+            .unwrap_or_else(|e| panic!("{e}"));
+        publisher
+            .end_of_session(&builder.end_of_session())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let r = &publisher.lines[0].report;
+        assert_eq!(
+            (r.sent, r.heartbeats, r.end_of_session, r.send_errors),
+            (1, 0, 0, 1 + u64::from(DEFAULT_END_OF_SESSION_REPEATS))
+        );
     }
 
     /// Every reorder draw true: every other packet is held back, whether or not a heartbeat
