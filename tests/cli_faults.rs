@@ -1,6 +1,7 @@
 //! Faults of the process itself: `kill -9` of a recording engine leaves a capture that reads
 //! back (torn tail reported, index rebuilt) and replays; Ctrl-C during a live paper run or a
-//! replay engages the kill switch, writes the reports and exits cleanly.
+//! replay engages the kill switch, writes the reports and exits cleanly; Ctrl-C during `serve`
+//! ends the session without the linger.
 
 #![allow(clippy::unwrap_used)]
 
@@ -18,6 +19,22 @@ fn interrupt(child: &Child) {
         .status()
         .unwrap();
     assert!(ok.success());
+}
+
+/// Waits for `child` to end, at most `limit` (then kills it and fails: a process that ignored
+/// the signal would otherwise hang the test).
+fn wait_at_most(mut child: Child, limit: Duration, what: &str) -> std::process::Output {
+    let step = Duration::from_millis(50);
+    let mut waited = Duration::ZERO;
+    while child.try_wait().unwrap().is_none() {
+        if waited > limit {
+            let _ = child.kill();
+            panic!("{what} did not stop on Ctrl-C within {limit:?}");
+        }
+        std::thread::sleep(step);
+        waited += step;
+    }
+    child.wait_with_output().unwrap()
 }
 
 /// Waits (at most `limit`) until `path` holds at least `bytes` bytes.
@@ -145,6 +162,49 @@ fn ctrl_c_during_a_live_paper_run_writes_the_reports_and_exits_cleanly() {
     assert!(dir.path().join("report/orders.csv").exists());
 }
 
+/// Ctrl-C during `serve` sends the end of session and exits without the linger, and says so
+/// (it said "end of session, then the linger", and did not linger).
+#[test]
+fn ctrl_c_during_serve_ends_the_session_without_the_linger_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, rr) = (free_port(), free_port());
+    // At 1x the generated session waits an hour of event time after its first message.
+    let serve = spawn(
+        &[
+            "serve",
+            "generated:7:20000",
+            "--to",
+            &format!("127.0.0.1:{a}"),
+            "--retransmit",
+            &format!("127.0.0.1:{rr}"),
+            "--speed",
+            "1x",
+            "--linger",
+            "60",
+        ],
+        dir.path(),
+    );
+    assert!(
+        wait_udp_bound(rr),
+        "serve never bound its re-request server"
+    );
+    // Its Ctrl-C handler is installed right after.
+    std::thread::sleep(Duration::from_millis(1_000));
+    interrupt(&serve);
+    // Well under the 60 s linger.
+    let o = wait_at_most(serve, Duration::from_secs(20), "serve");
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("interrupted: end of session, without the linger"),
+        "{err}"
+    );
+    assert!(out.contains("(stopped)"), "{out}");
+}
+
 #[test]
 fn ctrl_c_stops_a_relay_cleanly_with_its_summary() {
     let dir = tempfile::tempdir().unwrap();
@@ -171,18 +231,7 @@ fn ctrl_c_stops_a_relay_cleanly_with_its_summary() {
     );
     std::thread::sleep(Duration::from_millis(1_000));
     interrupt(&relay);
-    let mut relay = relay;
-    // Bounded: a relay that ignored the signal would otherwise hang the test.
-    let mut waited = Duration::ZERO;
-    while relay.try_wait().unwrap().is_none() {
-        if waited > Duration::from_secs(30) {
-            let _ = relay.kill();
-            panic!("the relay did not stop on Ctrl-C");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-        waited += Duration::from_millis(50);
-    }
-    let o = relay.wait_with_output().unwrap();
+    let o = wait_at_most(relay, Duration::from_secs(30), "the relay");
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
     assert!(err.contains("interrupted"), "{err}");

@@ -122,7 +122,10 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or_default(),
         a.speed
     );
-    let stop = stop_on_ctrl_c("interrupted: end of session, then the linger");
+    // A stopped run sends end of session and does not linger (`Simulator::run`).
+    let stop = stop_on_ctrl_c(
+        "interrupted: end of session, without the linger (re-requests are no longer answered)",
+    );
     let report = sim.run(&history, itch_timestamp, &stop)?;
     outln!(
         "published {} messages in {} packets; end of session at {}{}",
