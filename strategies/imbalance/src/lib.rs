@@ -38,7 +38,14 @@
 //! * never within `cooldown_us` microseconds of **event time** after the previous order in that
 //!   instrument (the clock is [`Context::now`], so a replay makes the same decisions);
 //! * never while the instrument's trading state is known and not trading (see
-//!   [`is_trading`]) or while the lane's trading is disabled (kill switch).
+//!   [`is_trading`]), while the lane's trading is disabled (kill switch), or once the feed lost
+//!   messages for good (the book is stale: `OrderBook::is_stale`; risk
+//!   would refuse every order);
+//! * after orders refused in a row (risk limits, say), not before [`REFUSED_BACKOFF_NS`] ×
+//!   2^(refusals − 1) of event time (the cooldown when longer), up to 2^10 times that: a
+//!   refusal that will not go away is not resent every cooldown (it was: 70,768 refused
+//!   orders in a 2 M-message session under a tighter risk `max_position`). An order the venue
+//!   accepts ends the back-off.
 //!
 //! An IOC at the touch takes at most the displayed quantity at that price; the unfilled rest
 //! expires. The strategy does not chase: the next order waits for the cooldown and a fresh
@@ -201,6 +208,14 @@ fn fraction_in(
             format!("{value} is below the fixed-point resolution 2^-32"),
         ));
     }
+    // Below `hi` as a float, `hi` in fixed point (0.9999999999 rounds to 1): a threshold of 1
+    // can never be reached, and the strategy would never trade.
+    if !hi_inclusive && fixed >= to_signal(hi) {
+        return Err(setup.invalid(
+            key,
+            format!("{value} rounds to {hi} in fixed point (resolution 2^-32): must be below it"),
+        ));
+    }
     Ok(fixed)
 }
 
@@ -332,6 +347,8 @@ struct InstrumentState {
     last_order: Option<Timestamp>,
     /// The order sent and not finished yet.
     in_flight: Option<ClientOrderId>,
+    /// Orders refused in a row (the back-off after them doubles with each).
+    refused: u32,
 }
 
 impl InstrumentState {
@@ -341,9 +358,24 @@ impl InstrumentState {
             signal: Signal::ZERO,
             last_order: None,
             in_flight: None,
+            refused: 0,
+        }
+    }
+
+    /// Event time to wait after the last order: the cooldown, or after refusals the back-off.
+    fn wait_ns(&self, cooldown_ns: u64) -> u64 {
+        match self.refused {
+            0 => cooldown_ns,
+            n => cooldown_ns
+                .max(REFUSED_BACKOFF_NS)
+                .saturating_mul(1 << (n - 1).min(10)),
         }
     }
 }
+
+/// The first back-off after a refused order, in event time (it doubles with each refusal in a
+/// row, up to 2^10 times; see the crate docs).
+pub const REFUSED_BACKOFF_NS: u64 = 1_000_000;
 
 /// The strategy.
 #[derive(Debug)]
@@ -413,7 +445,7 @@ impl Strategy for Imbalance {
         let st = self.state_mut(instrument);
         st.signal = ema_step(st.signal, sample, cfg.alpha);
 
-        if !ctx.trading_enabled() || !is_trading(book.trading_state()) {
+        if !ctx.trading_enabled() || !is_trading(book.trading_state()) || book.is_stale() {
             return;
         }
         // In flight: the order is still working in the outbox (also covers an outbox cleared
@@ -425,7 +457,7 @@ impl Strategy for Imbalance {
             st.in_flight = None;
         }
         if let Some(last) = st.last_order {
-            if now.0 < last.0.saturating_add(cfg.cooldown_ns) {
+            if now.0 < last.0.saturating_add(st.wait_ns(cfg.cooldown_ns)) {
                 return;
             }
         }
@@ -467,13 +499,19 @@ impl Strategy for Imbalance {
         }
         match update.kind {
             // An IOC is never modified or cancelled by us: a rejection refuses the order.
-            OrderUpdateKind::Rejected(_)
-            | OrderUpdateKind::Cancelled
-            | OrderUpdateKind::Expired
-            | OrderUpdateKind::Filled => st.in_flight = None,
-            OrderUpdateKind::Accepted
-            | OrderUpdateKind::Modified { .. }
-            | OrderUpdateKind::AmendRejected(_) => {}
+            OrderUpdateKind::Rejected(why) => {
+                st.in_flight = None;
+                // An IOC is never post-only: every refusal may stay (risk, a halt, a stale
+                // book) but one for an order the venue no longer has.
+                if why != ticklane_strategy::RejectReason::UnknownOrder {
+                    st.refused = st.refused.saturating_add(1);
+                }
+            }
+            OrderUpdateKind::Cancelled | OrderUpdateKind::Expired | OrderUpdateKind::Filled => {
+                st.in_flight = None;
+            }
+            OrderUpdateKind::Accepted => st.refused = 0,
+            OrderUpdateKind::Modified { .. } | OrderUpdateKind::AmendRejected(_) => {}
         }
     }
 }
@@ -967,5 +1005,92 @@ mod tests {
         let e = build_with("levels = \"three\"").expect_err("type");
         assert!(matches!(e, ParamError::Invalid { .. }), "{e:?}");
         assert!(e.to_string().contains("expected i64"), "{e}");
+    }
+
+    #[test]
+    fn a_threshold_that_rounds_to_one_is_refused_by_name() {
+        let r = build_with("threshold = 0.9999999999\nalpha = 1\nlevels = 10");
+        let cfg = match r {
+            Err(e) => {
+                assert!(e.to_string().contains("params.threshold"), "{e}");
+                return;
+            }
+            Ok(c) => c,
+        };
+        // 10 bid levels of u32::MAX, 1 share offered: x = 1 - 2/(B+1) ~ 1 - 4.7e-11, which is
+        // above 0.9999999999 in real arithmetic: the documented rule says buy.
+        let bids: Vec<(i64, u32)> = (0..10).map(|i| (10_0000 - i * 100, u32::MAX)).collect();
+        let m = market(&bids, &[(10_0100, 1)]);
+        let mut h = Harness::new(cfg);
+        let sent = h.book(&m, 10 * MS);
+        assert_eq!(
+            sent.len(),
+            1,
+            "threshold accepted as {} (bits {}), signal {:?}: strategy can never trade",
+            cfg.threshold,
+            cfg.threshold.to_bits(),
+            h.s.signal(INST).map(Signal::to_bits)
+        );
+    }
+
+    /// After a feed gap the books are stale for good: the risk gate refuses every submit
+    /// (`RiskStaleBook`): the strategy sent an IOC every cooldown, for ever. It sends none.
+    #[test]
+    fn no_orders_on_a_stale_book() {
+        use ticklane_strategy::RejectReason;
+        let mut h = Harness::new(cfg());
+        let mut m = bid_heavy();
+        m.apply(&MarketEvent::new(
+            Timestamp(2),
+            InstrumentId::NONE,
+            EventBody::FeedGap {
+                first_sequence: 500,
+                count: 3,
+            },
+        ));
+        assert!(m.book(INST).is_some_and(|b| b.is_stale()));
+        let mut sent = 0;
+        for k in 0..100u64 {
+            let now = (10 + k) * MS;
+            let out = h.book(&m, now);
+            for c in &out {
+                sent += 1;
+                h.update(
+                    &m,
+                    now,
+                    c.id(),
+                    OrderUpdateKind::Rejected(RejectReason::RiskStaleBook),
+                );
+            }
+        }
+        assert_eq!(sent, 0, "{sent} orders sent on a stale book, each refused");
+    }
+
+    /// A lane risk limit tighter than the strategy's own (`[risk] max_position = 200`, the
+    /// strategy's 500) refuses every buy once long 200: the strategy re-sent the same refused
+    /// IOC every `cooldown_us`, for ever (a 2M-message run: 71,242 submits, 70,768 refused);
+    /// it backs off, doubling the wait after each refusal.
+    #[test]
+    fn a_refusal_that_stays_is_not_resent_every_cooldown() {
+        use ticklane_strategy::RejectReason;
+        let mut h = Harness::new(cfg());
+        let m = bid_heavy();
+        let mut sent = 0;
+        for k in 0..100u64 {
+            let now = (10 + k) * MS;
+            for c in h.book(&m, now) {
+                sent += 1;
+                h.update(
+                    &m,
+                    now,
+                    c.id(),
+                    OrderUpdateKind::Rejected(RejectReason::RiskMaxPosition),
+                );
+            }
+        }
+        assert!(
+            sent <= 10,
+            "{sent} identical orders in 100 ms, every one refused by risk"
+        );
     }
 }
