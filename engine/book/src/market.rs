@@ -35,7 +35,9 @@ pub struct ApplyResult {
     pub bid_top_changed: bool,
     /// Whether the best ask's price or total quantity changed.
     pub ask_top_changed: bool,
-    /// Whether the touched book is crossed or locked after the event.
+    /// Whether the touched book is crossed or locked after an event that changed it (`false`
+    /// after an event that changed nothing: refused for an anomaly, such as a duplicate add or
+    /// a zero-share execution; the book's own state is [`OrderBook::is_crossed`]).
     pub crossed: bool,
     /// First anomaly the event raised (an event can raise two, e.g. an oversize execution
     /// that leaves the book crossed; [`Market::anomalies`] counts them all).
@@ -120,8 +122,11 @@ impl Market {
 
     /// Empty market pre-sized for `orders` simultaneously live orders and `instruments`
     /// instruments (ids `0..=instruments` use a pre-sized dense table), so that a day that
-    /// stays within these sizes never reallocates the slabs or the order index. Level slots
-    /// are pre-sized to `max(orders / 4, 64 * instruments)`. The reserves are written here
+    /// stays within these sizes never reallocates the order slab or the order index. Level
+    /// slots are pre-sized to `max(orders / 4, 64 * instruments)`: a day with more live price
+    /// levels than that (thin books, about one order a level) grows the level slab, once per
+    /// doubling, and a side with more than the ladder's first reserve of levels grows its
+    /// ladder the same way (growth, not work per event). The reserves are written here
     /// (faulted in), so that the first use of a slot during the session takes no page fault.
     pub fn with_capacity(orders: usize, instruments: usize) -> Self {
         let dense_len = instruments.saturating_add(1).min(DENSE_IDS as usize);
