@@ -20,7 +20,9 @@
 //! many records it lacks, and where: a `DROP` note (count) goes in ahead of the next record
 //! that fits, or at the end (see `replay/FORMAT.md`, "Receiver notes"). The recorder thread drains the ring into a [`CaptureWriter`] with the
 //! configured flush policy and finishes the file (index trailer) when the feed ends. A `kill -9`
-//! loses at most what the flush policy allows (see `replay/FORMAT.md`, "Durability"); unless the
+//! loses at most what the flush policy allows (see `replay/FORMAT.md`, "Durability"), plus what
+//! was still in the recorder's ring, not yet handed to the writer (the ring is what lets the
+//! recorder fall behind a disk stall: at most its size, 64 MiB by default); unless the
 //! policy is `Manual`, the recorder also writes out its partial block after about 0.1 s without
 //! a record, so a quiet feed does not keep records in memory for long. If writing fails (disk
 //! full), every record that did not reach the file (the unflushed ones and all that arrive
@@ -28,7 +30,7 @@
 //! as dropped.
 
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
@@ -432,9 +434,9 @@ impl DropNotes {
 /// `flush_when_quiet`: after [`QUIET_SPINS`] empty polls (about 0.1 s without a record) the
 /// partial block is written and flushed, so that a quiet feed (heartbeats before the open)
 /// does not leave hours of records in memory for a crash to lose.
-fn drain(
+fn drain<W: Write>(
     mut rx: Consumer<u8>,
-    mut writer: CaptureWriter<BufWriter<File>>,
+    mut writer: CaptureWriter<W>,
     stats: &RecorderStats,
     flush_when_quiet: bool,
 ) -> RecorderSummary {
@@ -452,7 +454,7 @@ fn drain(
     // record).
     let mut notes_at = DropNotes::default();
     // Written = records that reached the file: what the writer has flushed without error.
-    let written = |writer: &CaptureWriter<BufWriter<File>>, notes_at: &mut DropNotes| {
+    let written = |writer: &CaptureWriter<W>, notes_at: &mut DropNotes| {
         notes_at.records_below(writer.durable_records())
     };
     loop {
@@ -516,12 +518,26 @@ fn drain(
         }
         pending.drain(..at);
     }
+    // The last block goes to the disk first, then the index trailer: an error in the trailer
+    // (a disk that fills there) leaves every record in the file and counted as such (`finish`
+    // wrote both in one flush, and such an error counted the last block's records, which
+    // read back, as not written).
+    if summary.error.is_none() {
+        if let Err(e) = writer.flush() {
+            summary.error = Some(e.to_string());
+        }
+    }
     summary.written = written(&writer, &mut notes_at);
     if summary.error.is_none() {
         match writer.finish() {
             // Every record offered is in the file.
             Ok(_) => summary.written = offered,
-            Err(e) => summary.error = Some(e.to_string()),
+            Err(e) => {
+                summary.error = Some(format!(
+                    "{e} (every record is in the file; its index trailer is not, so a reader \
+                     rebuilds the index)"
+                ))
+            }
         }
     }
     // Records offered that did not reach the file (a write error): not in the capture, and
@@ -574,6 +590,69 @@ mod tests {
         assert_eq!((s.written, s.unwritten), (0, 100), "{s:?}");
         assert_eq!(stats.unwritten.load(Ordering::Relaxed), 100);
         assert_eq!(stats.written.load(Ordering::Relaxed), 0);
+    }
+
+    /// A sink that takes `cap` bytes and then refuses every write (a disk that fills), and
+    /// keeps what it took.
+    struct Filling {
+        kept: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+        cap: usize,
+    }
+
+    impl std::io::Write for Filling {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+            let room = self.cap.saturating_sub(kept.len());
+            if room == 0 {
+                return Err(std::io::Error::other("no space left on device"));
+            }
+            let n = room.min(b.len());
+            kept.extend_from_slice(&b[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_disk_that_fills_in_the_index_trailer_leaves_every_record_counted_as_written() {
+        // `finish` wrote the last block and the trailer in one go: a disk that filled in the
+        // trailer counted the last block's records, which read back, as not written.
+        let record_ten = |cap: usize| {
+            let kept = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+            let sink = Filling {
+                kept: kept.clone(),
+                cap,
+            };
+            let writer = CaptureWriter::new(sink, &test_header(), WriterOptions::default())
+                .unwrap_or_else(|e| panic!("{e}"));
+            let (mut tx, rx) = ring::<u8>(1 << 16);
+            let mut scratch = Vec::new();
+            for i in 0..10u64 {
+                frame_into(&mut scratch, i, Line::A, &[i as u8; 100]);
+            }
+            tx.push_slice(&scratch);
+            drop(tx);
+            let s = drain(rx, writer, &RecorderStats::default(), false);
+            let bytes = kept.lock().map(|k| k.clone()).unwrap_or_default();
+            (s, bytes)
+        };
+        let (s, whole) = record_ten(usize::MAX);
+        assert_eq!((s.written, s.unwritten, s.error), (10, 0, None));
+        // The footer's first field is the index trailer's offset: fill the disk 8 bytes in.
+        let at = whole.len() - 24;
+        let index_offset = u64::from_le_bytes(whole[at..at + 8].try_into().unwrap_or_default());
+        let (s, cut) = record_ten(index_offset as usize + 8);
+        assert!(s.error.is_some(), "{s:?}");
+        let mut reader = ticklane_replay::CaptureReader::new(std::io::Cursor::new(cut))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut in_file = 0u64;
+        while let Some(r) = reader.next_record() {
+            in_file += u64::from(r.is_ok());
+        }
+        assert_eq!(in_file, 10, "every record reached the file");
+        assert_eq!((s.written, s.unwritten), (10, 0), "{s:?}");
     }
 
     /// A receiver that cannot start (its port is taken, maybe by another recorder writing to
