@@ -1218,3 +1218,42 @@ fn orders_csv_names_the_symbol_of_an_instrument_without_fills() {
         .expect("a submit");
     assert_eq!(fields(submit)[6], "AAPL", "{submit}");
 }
+
+/// Latency figures are only what was measured: a file source does not stamp decoding (every
+/// event was a 1 ns decode sample), a market-wide event sent to every lane is one decode
+/// sample (the count grew with the lane count), and `--no-latency` prints no table of 0 ns
+/// (and its JSON percentiles are null, not 0).
+#[test]
+fn latency_figures_are_only_what_was_measured() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.itch");
+    let f = file.to_str().unwrap();
+    ok(&["gen", "--seed", "7", "--messages", "50000", "-o", f]);
+    let v = json(&["run", "--file", f]);
+    let decode = &v["latency_ns"]["decode"];
+    assert_eq!(decode["count"], 0, "{decode}");
+    assert!(decode["p50"].is_null(), "{decode}");
+    assert!(
+        v["latency_ns"]["tick-to-decision"]["count"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+
+    let sent =
+        |v: &serde_json::Value| v["events"].as_u64().unwrap() - v["unread"].as_u64().unwrap();
+    for lanes in ["1", "2"] {
+        let v = json(&["run", "--messages", "200000", "--lanes", lanes]);
+        assert_eq!(
+            v["latency_ns"]["decode"]["count"].as_u64().unwrap(),
+            sent(&v),
+            "decode samples with {lanes} lane(s)"
+        );
+    }
+
+    let out = ok(&["run", "--messages", "50000", "--no-latency"]);
+    assert!(out.contains("latency   not measured"), "{out}");
+    assert!(!out.contains("tick-to-decision"), "{out}");
+    let v = json(&["run", "--messages", "50000", "--no-latency"]);
+    assert!(v["latency_ns"]["tick-to-decision"]["p50"].is_null(), "{v}");
+}

@@ -755,7 +755,8 @@ fn merged_latency(r: &RunReport) -> ticklane_runtime::LatencyRecorder {
 fn write_hgrm(r: &RunReport, dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let all = merged_latency(r);
-    for hop in Hop::ALL {
+    // A hop with no sample (not measured) has no distribution: no file.
+    for hop in Hop::ALL.into_iter().filter(|&h| all.summary(h).count > 0) {
         let path = dir.join(format!("{}.hgrm", hop.name()));
         let mut f = std::io::BufWriter::new(
             std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?,
@@ -959,39 +960,10 @@ fn print_report(
         )?;
     }
     let all = merged_latency(r);
-    outln!("latency (ns; HopClock = TSC)")?;
-    outln!(
-        "  {:<17} {:>10} {:>8} {:>8} {:>8} {:>9} {:>9} {:>10}",
-        "hop",
-        "count",
-        "p50",
-        "p90",
-        "p99",
-        "p99.9",
-        "p99.99",
-        "max"
-    )?;
-    for hop in Hop::ALL {
-        let s = all.summary(hop);
-        outln!(
-            "  {:<17} {:>10} {:>8} {:>8} {:>8} {:>9} {:>9} {:>10}",
-            hop.name(),
-            s.count,
-            s.p50,
-            s.p90,
-            s.p99,
-            s.p999,
-            s.p9999,
-            s.max
-        )?;
-    }
-    if all.clamped() > 0 {
-        outln!(
-            "  {} samples over {} s were counted as {} s: the max is a floor",
-            all.clamped(),
-            ticklane_runtime::latency::MAX_TRACKED_NS / 1_000_000_000,
-            ticklane_runtime::latency::MAX_TRACKED_NS / 1_000_000_000
-        )?;
+    if Hop::ALL.iter().all(|&h| all.summary(h).count == 0) {
+        outln!("latency   not measured (engine.latency = false, or --no-latency)")?;
+    } else {
+        print_latency(&all)?;
     }
     for i in &r.incidents {
         match i {
@@ -1018,6 +990,52 @@ fn print_report(
     Ok(())
 }
 
+/// The latency table: a hop with no sample prints `-` (not measured), not 0 ns.
+fn print_latency(all: &ticklane_runtime::LatencyRecorder) -> std::io::Result<()> {
+    outln!("latency (ns; HopClock = TSC)")?;
+    outln!(
+        "  {:<17} {:>10} {:>8} {:>8} {:>8} {:>9} {:>9} {:>10}",
+        "hop",
+        "count",
+        "p50",
+        "p90",
+        "p99",
+        "p99.9",
+        "p99.99",
+        "max"
+    )?;
+    for hop in Hop::ALL {
+        let s = all.summary(hop);
+        let v = |x: u64| {
+            if s.count > 0 {
+                x.to_string()
+            } else {
+                "-".to_string()
+            }
+        };
+        outln!(
+            "  {:<17} {:>10} {:>8} {:>8} {:>8} {:>9} {:>9} {:>10}",
+            hop.name(),
+            s.count,
+            v(s.p50),
+            v(s.p90),
+            v(s.p99),
+            v(s.p999),
+            v(s.p9999),
+            v(s.max)
+        )?;
+    }
+    if all.clamped() > 0 {
+        outln!(
+            "  {} samples over {} s were counted as {} s: the max is a floor",
+            all.clamped(),
+            ticklane_runtime::latency::MAX_TRACKED_NS / 1_000_000_000,
+            ticklane_runtime::latency::MAX_TRACKED_NS / 1_000_000_000
+        )?;
+    }
+    Ok(())
+}
+
 fn json_report(r: &RunReport, cfg: &RunConfig, digest: &[u8; 32]) -> serde_json::Value {
     use serde_json::json;
     let all = merged_latency(r);
@@ -1025,10 +1043,13 @@ fn json_report(r: &RunReport, cfg: &RunConfig, digest: &[u8; 32]) -> serde_json:
         .iter()
         .map(|&h| {
             let s = all.summary(h);
+            // A hop with no sample (not measured: latency off, a source that does not stamp
+            // decoding, no order sent) has no percentiles: null, not 0 ns.
+            let v = |x: u64| (s.count > 0).then_some(x);
             (
                 h.name().to_string(),
-                json!({"count": s.count, "p50": s.p50, "p90": s.p90, "p99": s.p99,
-                       "p99_9": s.p999, "p99_99": s.p9999, "max": s.max}),
+                json!({"count": s.count, "p50": v(s.p50), "p90": v(s.p90), "p99": v(s.p99),
+                       "p99_9": v(s.p999), "p99_99": v(s.p9999), "max": v(s.max)}),
             )
         })
         .collect();

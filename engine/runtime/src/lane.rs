@@ -1317,23 +1317,37 @@ impl<V: Venue> Lane<V> {
         }
         if measure {
             let c = &self.clock;
-            self.latency
-                .record(Hop::Decode, c.nanos_between(le.t_received, le.t_decoded));
+            // No decode sample when the source did not measure it (one stamp for both: a file
+            // decoded elsewhere; it was recorded as 1 ns), nor in lanes after the first for a
+            // market-wide event, which every lane gets (the feed decoded it once; the count
+            // grew with the lane count).
+            let decoded_here = ev.instrument != InstrumentId::NONE || self.settings.index == 0;
+            if le.t_decoded != le.t_received && decoded_here {
+                self.latency
+                    .record(Hop::Decode, c.nanos_between(le.t_received, le.t_decoded));
+            }
             self.latency
                 .record(Hop::Publish, c.nanos_between(le.t_decoded, le.t_enqueued));
             self.latency
                 .record(Hop::Ring, c.nanos_between(le.t_enqueued, t_dequeued));
         }
+        // Orders the strategies send in answer to the venue's reports on this event (a fill, a
+        // cancel) leave the lane here: (when their callbacks were done, when they left).
+        let mut early_out = None;
         if watched {
             self.reports.clear();
             self.venue
                 .on_market(ev, trade.as_ref(), &self.market, &mut self.reports);
             if !self.reports.is_empty() {
                 self.deliver(le.seq);
-                self.route(le.seq, now);
+                let t_answered = if measure { self.clock.raw() } else { 0 };
+                if self.route(le.seq, now) && measure {
+                    early_out = Some((t_answered, self.clock.raw()));
+                }
             }
         }
         if mask == 0 || self.halted || now.0 < self.settings.trade_from {
+            self.record_order_out(le, early_out);
             return;
         }
         self.strategy_events += 1;
@@ -1372,12 +1386,25 @@ impl<V: Venue> Lane<V> {
             self.t_free = t_decision;
             if sent {
                 let t_out = self.clock.raw();
-                self.latency
-                    .record(Hop::OrderOut, c.nanos_between(t_decision, t_out));
-                self.latency
-                    .record(Hop::TickToTrade, c.nanos_between(le.t_received, t_out));
+                self.record_order_out(le, Some((t_decision, t_out)));
                 self.t_free = t_out;
+            } else {
+                // Only orders sent in answer to a venue report left the lane on this event.
+                self.record_order_out(le, early_out);
             }
+        }
+    }
+
+    /// The `order-out` and `tick-to-trade` samples of an event after which orders left the
+    /// lane: `out` is (when they were decided, when they left), if any did.
+    #[inline]
+    fn record_order_out(&mut self, le: &LaneEvent, out: Option<(u64, u64)>) {
+        if let Some((decided, left)) = out {
+            let c = &self.clock;
+            self.latency
+                .record(Hop::OrderOut, c.nanos_between(decided, left));
+            self.latency
+                .record(Hop::TickToTrade, c.nanos_between(le.t_received, left));
         }
     }
 

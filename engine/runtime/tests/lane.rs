@@ -1938,3 +1938,133 @@ fn the_status_net_pnl_after_the_close_is_the_reports() {
         units
     );
 }
+
+/// A venue that answers every working order with `Cancelled` on the next market event of
+/// its instrument (a stand-in for a fill or a venue-side cancel).
+#[derive(Default)]
+struct CancelOnNextEvent {
+    working: Vec<(ticklane_strategy::ClientOrderId, InstrumentId)>,
+}
+
+impl ticklane_runtime::Venue for CancelOnNextEvent {
+    fn on_command(
+        &mut self,
+        now: Timestamp,
+        cmd: &ticklane_strategy::OrderCommand,
+        _market: &ticklane_book::Market,
+        out: &mut Vec<ticklane_runtime::VenueReport>,
+    ) {
+        if let ticklane_strategy::OrderCommand::Submit { id, request } = cmd {
+            self.working.push((*id, request.instrument));
+            out.push(ticklane_runtime::VenueReport::Update(OrderUpdate {
+                ts: now,
+                id: *id,
+                instrument: request.instrument,
+                kind: OrderUpdateKind::Accepted,
+            }));
+        }
+    }
+    fn on_market(
+        &mut self,
+        event: &MarketEvent,
+        _trade: Option<&ticklane_strategy::TradePrint>,
+        _market: &ticklane_book::Market,
+        out: &mut Vec<ticklane_runtime::VenueReport>,
+    ) {
+        for (id, instrument) in self.working.drain(..) {
+            out.push(ticklane_runtime::VenueReport::Update(OrderUpdate {
+                ts: event.ts,
+                id,
+                instrument,
+                kind: OrderUpdateKind::Cancelled,
+            }));
+        }
+    }
+    fn cancel_all(
+        &mut self,
+        _now: Timestamp,
+        _strategy: Option<ticklane_strategy::StrategyId>,
+        _out: &mut Vec<ticklane_runtime::VenueReport>,
+    ) {
+        self.working.clear();
+    }
+    fn working_orders(&self) -> usize {
+        self.working.len()
+    }
+}
+
+/// Quotes once from `on_event`, then re-quotes from `on_order_update` whenever its order is
+/// cancelled: every later order leaves the lane in reaction to a venue report.
+struct Requoter {
+    placed: bool,
+}
+
+impl Requoter {
+    fn quote(ctx: &mut Context<'_>, instrument: InstrumentId) {
+        ctx.limit(
+            instrument,
+            Side::Bid,
+            ticklane_core::Price(1_000_000),
+            Qty(100),
+            TimeInForce::Day,
+        );
+    }
+}
+
+impl Strategy for Requoter {
+    fn on_event(&mut self, ev: &MarketEvent, ctx: &mut Context<'_>) {
+        if !self.placed && ev.instrument == InstrumentId(1) {
+            self.placed = true;
+            Self::quote(ctx, ev.instrument);
+        }
+    }
+    fn on_order_update(&mut self, u: &OrderUpdate, ctx: &mut Context<'_>) {
+        if u.kind == OrderUpdateKind::Cancelled {
+            Self::quote(ctx, u.instrument);
+        }
+    }
+}
+
+/// Every event after which an order left the lane gets an `order-out` and a `tick-to-trade`
+/// sample (latency.rs: "`order-out` and tick-to-trade for events after which at least one
+/// order left the lane"). Orders a strategy sent from `on_order_update`, in answer to a venue
+/// report handled on a market event, were not counted (40 orders, 1 sample).
+#[test]
+fn orders_sent_in_answer_to_a_venue_report_get_order_out_samples() {
+    use ticklane_runtime::Hop;
+    let (clock, mock) = ticklane_runtime::HopClock::mock();
+    mock.increment(1_000_000);
+    let factory: ticklane_runtime::StrategyFactory =
+        Arc::new(|| Ok(Box::new(Requoter { placed: false }) as Box<dyn Strategy>));
+    let mut lane = new_lane(
+        vec![spec(0, "requote", &[symbol(1)], factory)],
+        CancelOnNextEvent::default(),
+    )
+    .with_hop_clock(clock);
+    lane.start();
+    let evs = session(1, 1, 40);
+    for (seq, ev) in evs.iter().enumerate() {
+        mock.increment(1_000);
+        let now = mock.value();
+        let le = LaneEvent {
+            t_received: now - 300,
+            t_decoded: now - 200,
+            t_enqueued: now - 100,
+            ..item(seq as u64, *ev)
+        };
+        lane.process(&le, true);
+        lane.end_batch();
+    }
+    let report = lane.finish();
+    let out = report.latency.histogram(Hop::OrderOut).len();
+    let t2t = report.latency.histogram(Hop::TickToTrade).len();
+    // One order per event from the first quote on.
+    assert!(report.commands >= 30, "commands {}", report.commands);
+    assert_eq!(
+        (out, t2t),
+        (report.commands, report.commands),
+        "events followed by an order: {} commands, {} order-out samples",
+        report.commands,
+        out
+    );
+}
