@@ -300,6 +300,8 @@ struct OpenOrder {
     amend_max: u32,
     /// Modifies on their way.
     amends: u32,
+    /// Shares the gate has seen filled.
+    filled: u32,
 }
 
 impl OpenOrder {
@@ -444,8 +446,20 @@ impl RiskGate {
                 request.qty.0,
                 None,
             ),
-            OrderCommand::Modify { id, price, qty, .. } => match self.open.get(&id).copied() {
-                Some(o) => (id, o.instrument, o.side, price, qty.0, Some(o)),
+            OrderCommand::Modify {
+                id,
+                price,
+                qty,
+                filled,
+            } => match self.open.get(&id).copied() {
+                // The venue takes fills the strategy did not know of (beyond the modify's
+                // `filled`) off its size: the gate has seen those already (reports reach it
+                // before the strategy), and counted them as held.
+                Some(o) => {
+                    let unknown = o.filled.saturating_sub(filled.0);
+                    let effective = qty.0.saturating_sub(unknown);
+                    (id, o.instrument, o.side, price, effective, Some(o))
+                }
                 // An order the gate does not know: the venue will refuse the modify, but a
                 // tripped gate or a stale book refuse it first, as they refuse everything.
                 None => return self.refuses_everything(market),
@@ -562,6 +576,7 @@ impl RiskGate {
                         accepted: false,
                         amend_max: 0,
                         amends: 0,
+                        filled: 0,
                     },
                 );
                 add_open(p, side, qty);
@@ -600,6 +615,7 @@ impl RiskGate {
         p.last_price = Some(f.price);
         self.change_open(&f.id, |o| {
             o.leaves -= f.qty.0.min(o.leaves);
+            o.filled = o.filled.saturating_add(f.qty.0);
             // A modify on its way was sent without knowing this fill (the gate passes a
             // modify before the fills still on their way to the strategy), and the venue
             // takes what traded beyond the modify's `filled` off its size: the order cannot

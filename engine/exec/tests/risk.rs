@@ -1040,4 +1040,67 @@ mod review {
         let order = submit(2, Side::Bid, 5000, 9_998, TimeInForce::Day);
         assert_eq!(g.check(Timestamp(1), &order, &m).err(), None, "$4,999.9998");
     }
+
+    /// The same when the gate sees the fill before the modify: the venue reports Accepted and
+    /// a fill in one batch, and the strategy modifies on Accepted without knowing the fill
+    /// (`filled` 0). The gate counted 60 held and 100 in flight, and refused the modify
+    /// itself (60 + 100 > 150) though the venue would have left 40.
+    #[test]
+    fn a_fill_seen_before_a_modify_that_did_not_know_it_is_not_counted_twice() {
+        let mut m = market();
+        let venue = PaperExchange::with_models(ConstantLatency::new(100, 100), PerShareFees::ZERO);
+        let mut v = RiskedVenue::new(venue, gate("max_position = 150"));
+        let mut out = Vec::new();
+        v.on_command(
+            Timestamp(10),
+            &submit(1, Side::Bid, 10_0000, 100, TimeInForce::Day),
+            &m,
+            &mut out,
+        );
+        let e = MarketEvent::new(
+            Timestamp(150),
+            I,
+            EventBody::OrderExecuted {
+                order_id: OrderId(5),
+                qty: Qty(60),
+                match_id: MatchId(1),
+            },
+        );
+        v.advance(e.ts, &m, &mut out);
+        let tp = trade_print(&m, &e);
+        m.apply(&e);
+        v.on_market(&e, tp.as_ref(), &m, &mut out);
+        // One batch: Accepted and the fill of 60.
+        v.advance(Timestamp(300), &m, &mut out);
+        assert_eq!(v.gate(ticklane_strategy::StrategyId(0)).position(I).net, 60);
+        out.clear();
+        let md = OrderCommand::Modify {
+            id: ClientOrderId::new(0, 1),
+            price: Price(10_0000),
+            qty: Qty(100),
+            filled: Qty(0),
+        };
+        v.on_command(Timestamp(300), &md, &m, &mut out);
+        v.on_command(
+            Timestamp(310),
+            &submit(2, Side::Bid, 9_9000, 40, TimeInForce::Day),
+            &m,
+            &mut out,
+        );
+        let u = updates(&out);
+        v.advance(Timestamp(1000), &m, &mut out);
+        assert!(
+            updates(&out).contains(&OrderUpdateKind::Modified {
+                price: Price(10_0000),
+                qty: Qty(40)
+            }),
+            "{out:?}"
+        );
+        assert!(
+            !u.contains(&OrderUpdateKind::Rejected(RejectReason::from(
+                RiskRule::MaxPosition
+            ))),
+            "{u:?}"
+        );
+    }
 }

@@ -41,8 +41,9 @@
 //!   [`is_trading`]), while the lane's trading is disabled (kill switch), or once the feed lost
 //!   messages for good (the book is stale: `OrderBook::is_stale`; risk
 //!   would refuse every order);
-//! * after orders refused in a row (risk limits, say), not before [`REFUSED_BACKOFF_NS`] ×
-//!   2^(refusals − 1) of event time (the cooldown when longer), up to 2^10 times that: a
+//! * after orders of one side refused in a row (risk limits, say), no order of that side
+//!   before [`REFUSED_BACKOFF_NS`] × 2^(refusals − 1) of event time (the cooldown when longer),
+//!   up to 2^10 times that (the other side, which may reduce the position, is not held back): a
 //!   refusal that will not go away is not resent every cooldown (it was: 70,768 refused
 //!   orders in a 2 M-message session under a tighter risk `max_position`). An order the venue
 //!   accepts ends the back-off.
@@ -347,8 +348,10 @@ struct InstrumentState {
     last_order: Option<Timestamp>,
     /// The order sent and not finished yet.
     in_flight: Option<ClientOrderId>,
-    /// Orders refused in a row (the back-off after them doubles with each).
-    refused: u32,
+    /// Orders refused in a row per side (the back-off after them doubles with each), and
+    /// the side of the order in flight.
+    refused: [u32; 2],
+    in_flight_side: Side,
 }
 
 impl InstrumentState {
@@ -358,13 +361,14 @@ impl InstrumentState {
             signal: Signal::ZERO,
             last_order: None,
             in_flight: None,
-            refused: 0,
+            refused: [0; 2],
+            in_flight_side: Side::Bid,
         }
     }
 
     /// Event time to wait after the last order: the cooldown, or after refusals the back-off.
-    fn wait_ns(&self, cooldown_ns: u64) -> u64 {
-        match self.refused {
+    fn wait_ns(&self, side: Side, cooldown_ns: u64) -> u64 {
+        match self.refused[side.index()] {
             0 => cooldown_ns,
             n => cooldown_ns
                 .max(REFUSED_BACKOFF_NS)
@@ -456,12 +460,6 @@ impl Strategy for Imbalance {
             }
             st.in_flight = None;
         }
-        if let Some(last) = st.last_order {
-            if now.0 < last.0.saturating_add(st.wait_ns(cfg.cooldown_ns)) {
-                return;
-            }
-        }
-
         let net = ctx.position(instrument).net;
         let (side, price, room) = if st.signal >= cfg.threshold {
             (Side::Bid, best_ask.price, cfg.max_position - net)
@@ -470,6 +468,13 @@ impl Strategy for Imbalance {
         } else {
             return;
         };
+        // The cooldown after any order; the back-off after refusals of this side only (a buy
+        // refused at a position limit does not hold back the sell that would reduce it).
+        if let Some(last) = st.last_order {
+            if now.0 < last.0.saturating_add(st.wait_ns(side, cfg.cooldown_ns)) {
+                return;
+            }
+        }
         // A best price at or below zero (a LOBSTER book, a price-0 ITCH order): no order the
         // venue would only refuse.
         if price.0 <= 0 {
@@ -483,6 +488,7 @@ impl Strategy for Imbalance {
         let signal = st.signal;
         let id = ctx.limit(instrument, side, price, Qty(qty), TimeInForce::Ioc);
         st.in_flight = Some(id);
+        st.in_flight_side = side;
         st.last_order = Some(now);
         ctx.debug(format_args!(
             "imbalance {signal:.4} -> {side:?} {qty} @ {price} IOC (net {net}, order {id})"
@@ -504,13 +510,14 @@ impl Strategy for Imbalance {
                 // An IOC is never post-only: every refusal may stay (risk, a halt, a stale
                 // book) but one for an order the venue no longer has.
                 if why != ticklane_strategy::RejectReason::UnknownOrder {
-                    st.refused = st.refused.saturating_add(1);
+                    let r = &mut st.refused[st.in_flight_side.index()];
+                    *r = r.saturating_add(1);
                 }
             }
             OrderUpdateKind::Cancelled | OrderUpdateKind::Expired | OrderUpdateKind::Filled => {
                 st.in_flight = None;
             }
-            OrderUpdateKind::Accepted => st.refused = 0,
+            OrderUpdateKind::Accepted => st.refused[st.in_flight_side.index()] = 0,
             OrderUpdateKind::Modified { .. } | OrderUpdateKind::AmendRejected(_) => {}
         }
     }
@@ -1092,5 +1099,32 @@ mod tests {
             sent <= 10,
             "{sent} identical orders in 100 ms, every one refused by risk"
         );
+    }
+
+    /// The back-off is per side: buys refused at a position limit do not hold back the sell
+    /// that would reduce the position (only the cooldown does).
+    #[test]
+    fn refused_buys_do_not_hold_back_a_sell() {
+        use ticklane_strategy::RejectReason;
+        let mut h = Harness::new(cfg());
+        let buy = bid_heavy();
+        for k in 0..20u64 {
+            let now = (10 + k) * MS;
+            for c in h.book(&buy, now) {
+                h.update(
+                    &buy,
+                    now,
+                    c.id(),
+                    OrderUpdateKind::Rejected(RejectReason::RiskMaxPosition),
+                );
+            }
+        }
+        // Asks dominate now (alpha 1: the signal is the sample): a sell, one cooldown after
+        // the last buy at the latest.
+        let sell = market(&[(10_0000, 100)], &[(10_0100, 300)]);
+        let sent: Vec<_> = (0..3u64)
+            .flat_map(|k| h.book(&sell, (40 + k) * MS))
+            .collect();
+        assert_eq!(sent.len(), 1, "{sent:?}");
     }
 }
