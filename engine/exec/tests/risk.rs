@@ -861,36 +861,31 @@ mod review {
         );
     }
 
-    /// A fill that arrives while a modify is on its way was counted twice against max_position:
-    /// once in the position, once in the modify's size (which the venue shrinks by it).
-    #[test]
-    fn a_fill_during_a_modify_in_flight_is_not_counted_twice_against_max_position() {
+    /// A bid of 100 at 10.00 (order 1, sent at 10, 100 ns each way) behind a gate with
+    /// `max_position = 150`; the market trades 60 through it at `trade_at`; the strategy
+    /// modifies it to 100 again at `modify_at` knowing no fill; at 460 it bids 40 more.
+    /// Whether the fill reached the gate before or after the modify, the venue leaves the
+    /// order 40 (it takes the unknown 60 off the modify), so 60 held + 40 + 40 = 140 fits.
+    fn a_fill_the_modify_did_not_know(trade_at: u64, modify_at: u64) {
         let mut m = market();
         let venue = PaperExchange::with_models(ConstantLatency::new(100, 100), PerShareFees::ZERO);
         let mut v = RiskedVenue::new(venue, gate("max_position = 150"));
         let mut out = Vec::new();
-        // A: bid 10.00 x 100 at t=10 (arrives 110, accepted delivered 210).
         v.on_command(
             Timestamp(10),
             &submit(1, Side::Bid, 10_0000, 100, TimeInForce::Day),
             &m,
             &mut out,
         );
-        v.advance(Timestamp(210), &m, &mut out);
-        assert_eq!(updates(&out), vec![OrderUpdateKind::Accepted]);
-        out.clear();
-        // Modify A (same price, same size 100) at 300, knowing no fill: arrives 400.
         let md = OrderCommand::Modify {
             id: ClientOrderId::new(0, 1),
             price: Price(10_0000),
             qty: Qty(100),
             filled: Qty(0),
         };
-        v.on_command(Timestamp(300), &md, &m, &mut out);
-        assert!(out.is_empty());
-        // At 350 the market trades through A (#5 at 9.99 executes 60): A fills 60 (delivered 450).
+        // #5 at 9.99 executes 60: the trade goes through the bid at 10.00.
         let e = MarketEvent::new(
-            Timestamp(350),
+            Timestamp(trade_at),
             I,
             EventBody::OrderExecuted {
                 order_id: OrderId(5),
@@ -898,15 +893,22 @@ mod review {
                 match_id: MatchId(1),
             },
         );
-        v.advance(e.ts, &m, &mut out);
-        let tp = trade_print(&m, &e);
-        m.apply(&e);
-        v.on_market(&e, tp.as_ref(), &m, &mut out);
+        for (at, what) in [(modify_at, 0), (trade_at, 1)]
+            .into_iter()
+            .collect::<std::collections::BTreeMap<_, _>>()
+        {
+            v.advance(Timestamp(at), &m, &mut out);
+            if what == 0 {
+                v.on_command(Timestamp(at), &md, &m, &mut out);
+            } else {
+                let tp = trade_print(&m, &e);
+                m.apply(&e);
+                v.on_market(&e, tp.as_ref(), &m, &mut out);
+            }
+        }
         v.advance(Timestamp(450), &m, &mut out);
         assert_eq!(v.gate(ticklane_strategy::StrategyId(0)).position(I).net, 60);
         out.clear();
-        // At 460: A can end with at most 40 open (the venue takes the 60 off the modify's 100),
-        // so 60 held + 40 + a new bid of 40 = 140 <= 150.
         v.on_command(
             Timestamp(460),
             &submit(2, Side::Bid, 9_9000, 40, TimeInForce::Day),
@@ -914,14 +916,13 @@ mod review {
             &mut out,
         );
         let u = updates(&out);
-        // Confirm what the venue makes of the modify.
         v.advance(Timestamp(1000), &m, &mut out);
         assert!(
             updates(&out).contains(&OrderUpdateKind::Modified {
                 price: Price(10_0000),
                 qty: Qty(40)
             }),
-            "{out:?}"
+            "the venue leaves the order 40: {out:?}"
         );
         assert!(
             !u.contains(&OrderUpdateKind::Rejected(RejectReason::from(
@@ -930,6 +931,23 @@ mod review {
             "refused although at most 140 can be held: open_buy counted {:?}",
             v.gate(ticklane_strategy::StrategyId(0)).position(I)
         );
+    }
+
+    /// A fill that arrives while a modify is on its way (modify sent at 300, the trade at 350,
+    /// its fill reported at 450) was counted twice against max_position: once in the
+    /// position, once in the modify's size.
+    #[test]
+    fn a_fill_during_a_modify_in_flight_is_not_counted_twice_against_max_position() {
+        a_fill_the_modify_did_not_know(350, 300);
+    }
+
+    /// The same when the gate sees the fill before the modify: the trade at 150 is reported
+    /// with Accepted in one batch (at 300), and the strategy modifies on Accepted without
+    /// knowing the fill. The gate counted 60 held and 100 in flight, and refused the modify
+    /// itself.
+    #[test]
+    fn a_fill_seen_before_a_modify_that_did_not_know_it_is_not_counted_twice() {
+        a_fill_the_modify_did_not_know(150, 400);
     }
 
     /// Gross exposure of an order in flight in an instrument whose book shows nothing was priced
@@ -1039,68 +1057,5 @@ mod review {
         );
         let order = submit(2, Side::Bid, 5000, 9_998, TimeInForce::Day);
         assert_eq!(g.check(Timestamp(1), &order, &m).err(), None, "$4,999.9998");
-    }
-
-    /// The same when the gate sees the fill before the modify: the venue reports Accepted and
-    /// a fill in one batch, and the strategy modifies on Accepted without knowing the fill
-    /// (`filled` 0). The gate counted 60 held and 100 in flight, and refused the modify
-    /// itself (60 + 100 > 150) though the venue would have left 40.
-    #[test]
-    fn a_fill_seen_before_a_modify_that_did_not_know_it_is_not_counted_twice() {
-        let mut m = market();
-        let venue = PaperExchange::with_models(ConstantLatency::new(100, 100), PerShareFees::ZERO);
-        let mut v = RiskedVenue::new(venue, gate("max_position = 150"));
-        let mut out = Vec::new();
-        v.on_command(
-            Timestamp(10),
-            &submit(1, Side::Bid, 10_0000, 100, TimeInForce::Day),
-            &m,
-            &mut out,
-        );
-        let e = MarketEvent::new(
-            Timestamp(150),
-            I,
-            EventBody::OrderExecuted {
-                order_id: OrderId(5),
-                qty: Qty(60),
-                match_id: MatchId(1),
-            },
-        );
-        v.advance(e.ts, &m, &mut out);
-        let tp = trade_print(&m, &e);
-        m.apply(&e);
-        v.on_market(&e, tp.as_ref(), &m, &mut out);
-        // One batch: Accepted and the fill of 60.
-        v.advance(Timestamp(300), &m, &mut out);
-        assert_eq!(v.gate(ticklane_strategy::StrategyId(0)).position(I).net, 60);
-        out.clear();
-        let md = OrderCommand::Modify {
-            id: ClientOrderId::new(0, 1),
-            price: Price(10_0000),
-            qty: Qty(100),
-            filled: Qty(0),
-        };
-        v.on_command(Timestamp(300), &md, &m, &mut out);
-        v.on_command(
-            Timestamp(310),
-            &submit(2, Side::Bid, 9_9000, 40, TimeInForce::Day),
-            &m,
-            &mut out,
-        );
-        let u = updates(&out);
-        v.advance(Timestamp(1000), &m, &mut out);
-        assert!(
-            updates(&out).contains(&OrderUpdateKind::Modified {
-                price: Price(10_0000),
-                qty: Qty(40)
-            }),
-            "{out:?}"
-        );
-        assert!(
-            !u.contains(&OrderUpdateKind::Rejected(RejectReason::from(
-                RiskRule::MaxPosition
-            ))),
-            "{u:?}"
-        );
     }
 }
