@@ -81,8 +81,8 @@ pub struct FeedStats {
     /// Items not delivered because their lane was gone.
     pub dropped_lane_gone: u64,
     /// Items (events and heartbeats) staged for a lane and never published because the run
-    /// was stopped while a ring was full: what a stop cut off, counted (they were in `events`
-    /// but in neither `per_lane` nor any other count).
+    /// was stopped (at the next flush, or while waiting on a full ring): what a stop cut off,
+    /// counted (they were in `events` but in no other count).
     pub dropped_on_stop: u64,
     /// Whether the feed was stopped before its source ended.
     pub stopped: bool,

@@ -1682,7 +1682,6 @@ impl<V: Venue> Lane<V> {
         self.sample_equity(now);
         let mut strategies = Vec::with_capacity(self.slots.len());
         for s in &mut self.slots {
-            s.ledger.mark_to_market(&self.market);
             let digest = std::mem::take(&mut s.digest);
             let records = digest.records();
             let positions = s
