@@ -927,7 +927,12 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> Venue for PaperExchange<L, F, 
                     qty,
                 } => {
                     self.queue_event(t, inst, matching, &QueueEvent::Removed { order_id: old_id });
-                    if let Some(o) = market.order(new_id) {
+                    // Only a new order the book took, in this instrument, as the replace has
+                    // it (as for an add): a refused replace (its new id already live) or one
+                    // of an order resting in another instrument crosses nobody here.
+                    if let Some(o) = market.order(new_id).filter(|o| {
+                        o.instrument == inst && o.price == price && o.qty == qty && o.added == t
+                    }) {
                         let e = QueueEvent::Added {
                             order_id: new_id,
                             side: o.side,

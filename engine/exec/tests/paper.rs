@@ -1062,3 +1062,67 @@ fn orders_arriving_after_a_feed_loss_do_not_take_from_the_stale_book() {
     let out = s.advance(700);
     assert_eq!(fills(&out), vec![(10_0000, 100, 0, Liquidity::Maker)]);
 }
+
+/// A replace the book refused (its new id is already live) rests nowhere and crosses nobody,
+/// as a refused add does: the paper exchange must not read the *other* live order's side and
+/// offer the replace's price as an add that crossed our order.
+#[test]
+fn review_refused_replace_crosses_nobody() {
+    let mut s = Sim::new(zero());
+    s.cmd(10, submit(1, Side::Bid, 10_0000, 300, TimeInForce::Day));
+    // Replace bid #5 (9.99) with new id #3, which is live (ask 10.02 x 500): the book removes
+    // #5 and refuses the new order. Nothing was added anywhere.
+    let out = s.event(
+        20,
+        EventBody::OrderReplaced {
+            old_id: OrderId(5),
+            new_id: OrderId(3),
+            price: Price(9_9900),
+            qty: Qty(500),
+        },
+    );
+    assert_eq!(s.m.order(OrderId(3)).map(|o| o.price), Some(Price(10_0200)));
+    assert_eq!(fills(&out), vec![], "a refused replace filled our bid");
+    // Control: a replace the book takes (ask #3 moved down to 9.99 as #9) crosses our bid.
+    let out = s.event(
+        30,
+        EventBody::OrderReplaced {
+            old_id: OrderId(3),
+            new_id: OrderId(9),
+            price: Price(9_9900),
+            qty: Qty(500),
+        },
+    );
+    assert_eq!(fills(&out), vec![(10_0000, 300, 0, Liquidity::Maker)]);
+}
+
+/// A replace naming an order that rests in another instrument (`InstrumentMismatch`) is that
+/// instrument's: its new order crosses nobody in the instrument the event names (as an
+/// execution's print of another instrument fills nothing here).
+#[test]
+fn review_replace_of_another_instruments_order_crosses_nobody_here() {
+    let mut s = Sim::new(zero());
+    let other = InstrumentId(2);
+    s.m.apply(&ticklane_core::MarketEvent::new(
+        Timestamp(2),
+        other,
+        add(50, Side::Ask, 20_0000, 100),
+    ));
+    s.cmd(10, submit(1, Side::Bid, 10_0000, 300, TimeInForce::Day));
+    // Event says instrument X (1); order #50 rests in instrument 2.
+    let out = s.event(
+        20,
+        EventBody::OrderReplaced {
+            old_id: OrderId(50),
+            new_id: OrderId(51),
+            price: Price(9_9900),
+            qty: Qty(100),
+        },
+    );
+    assert_eq!(s.m.order(OrderId(51)).map(|o| o.instrument), Some(other));
+    assert_eq!(
+        fills(&out),
+        vec![],
+        "a replace in instrument 2 filled our bid in X"
+    );
+}
