@@ -305,3 +305,43 @@ fn long_and_empty_frames_at_the_batch_edges() {
         }
     }
 }
+
+/// Order-book messages whose stock locate was set to 0 (reserved for market-wide messages),
+/// spread over a generated session: the batched walk gives each the serial path's error, in
+/// place, and every other message decodes.
+#[test]
+fn order_messages_with_stock_locate_0_are_errors_in_the_batch_path_too() {
+    let mut buf = generate_framed(SynthConfig {
+        seed: 9,
+        messages: 3_000,
+        instruments: 4,
+    })
+    .unwrap();
+    let mut zeroed = 0;
+    let (mut pos, mut k) = (0, 0);
+    while pos < buf.len() {
+        let len = usize::from(u16::from_be_bytes([buf[pos], buf[pos + 1]]));
+        let body = pos + 2;
+        if matches!(buf[body], b'A' | b'F' | b'D' | b'E' | b'X' | b'U' | b'C') && k % 7 == 0 {
+            buf[body + 1] = 0;
+            buf[body + 2] = 0;
+            zeroed += 1;
+        }
+        k += 1;
+        pos = body + len;
+    }
+    assert!(
+        zeroed > 100,
+        "the session has order messages to change ({zeroed})"
+    );
+    assert_eq!(check_batches(&buf), (k, false, buf.len()));
+    let (a, sa) = events(&buf, true);
+    let (b, sb) = events(&buf, false);
+    assert_eq!((&a, sa), (&b, sb));
+    assert_eq!(sa.errors, zeroed, "every message with locate 0 is an error");
+    assert!(a.iter().all(|e| e.instrument != InstrumentId::NONE
+        || !matches!(
+            e.body,
+            EventBody::OrderAdded { .. } | EventBody::OrderDeleted { .. }
+        )));
+}

@@ -483,3 +483,242 @@ fn error_display_names_the_field() {
         "ITCH message type 0x41: invalid buy_sell 0x5a"
     );
 }
+
+/// Encodes `m` and runs the three single-message paths: `normalize`, `normalize_into` and the
+/// fused `decode_normalize_into`; they must agree (the first's result is returned).
+fn norm_all_paths<M: ItchMessage>(m: &M) -> Result<Option<MarketEvent>, NormalizeError> {
+    let mut buf = Vec::new();
+    encode(m, &mut buf);
+    let msg = decode(&buf).expect("decodes");
+    let want = normalize(&msg);
+    let blank = || {
+        MarketEvent::new(
+            Timestamp(1),
+            InstrumentId(9),
+            EventBody::BrokenTrade {
+                match_id: MatchId(0),
+            },
+        )
+    };
+    let mut into = blank();
+    let got_into = normalize_into(&msg, &mut into).map(|some| some.then_some(into));
+    assert_eq!(got_into, want, "normalize_into disagrees");
+    let mut fused = blank();
+    let got_fused = decode_normalize_into(&buf, &mut fused).map(|some| some.then_some(fused));
+    assert_eq!(
+        got_fused,
+        want.map_err(DecodeOrNormalizeError::Normalize),
+        "decode_normalize_into disagrees"
+    );
+    want
+}
+
+/// Stock locate 0 is reserved for the market-wide messages: an instrument's message with it
+/// is refused on every path (taken as is, it became an event for `InstrumentId::NONE`, which
+/// the router sends to every lane: an add kept once in every lane's books).
+#[test]
+fn an_instruments_message_with_stock_locate_0_is_refused_on_every_path() {
+    let refused = |ty: u8| bad(ty, "stock_locate", 0);
+    assert_eq!(
+        norm_all_paths(&AddOrder::new(0, TRK, TS, 99, b'B', 300, AAPL, 1_234_500)),
+        refused(b'A')
+    );
+    assert_eq!(
+        norm_all_paths(&AddOrderMpid::new(
+            0, TRK, TS, 5, b'S', 200, AAPL, 1_000_100, *b"NITE"
+        )),
+        refused(b'F')
+    );
+    assert_eq!(
+        norm_all_paths(&OrderExecuted::new(0, TRK, TS, 5, 40, 777)),
+        refused(b'E')
+    );
+    assert_eq!(
+        norm_all_paths(&OrderExecutedWithPrice::new(
+            0, TRK, TS, 6, 10, 778, b'Y', 999_900
+        )),
+        refused(b'C')
+    );
+    assert_eq!(
+        norm_all_paths(&OrderCancel::new(0, TRK, TS, 8, 25)),
+        refused(b'X')
+    );
+    assert_eq!(
+        norm_all_paths(&OrderDelete::new(0, TRK, TS, 9)),
+        refused(b'D')
+    );
+    assert_eq!(
+        norm_all_paths(&OrderReplace::new(0, TRK, TS, 9, 13, 400, 1_230_000)),
+        refused(b'U')
+    );
+    assert_eq!(
+        norm_all_paths(&NonCrossTrade::new(
+            0, TRK, TS, 0, b'B', 100, AAPL, 1_234_500, 55
+        )),
+        refused(b'P')
+    );
+    assert_eq!(
+        norm_all_paths(&CrossTrade::new(
+            0,
+            TRK,
+            TS,
+            5_000_000_000,
+            AAPL,
+            1_234_500,
+            56,
+            b'O'
+        )),
+        refused(b'Q')
+    );
+    assert_eq!(
+        norm_all_paths(&BrokenTrade::new(0, TRK, TS, 55)),
+        refused(b'B')
+    );
+    assert_eq!(
+        norm_all_paths(&StockDirectory::new(
+            0, TRK, TS, AAPL, b'Q', b'N', 100, b'N', b'C', *b"Z ", b'P', b'N', b'N', b'1', b'N', 0,
+            b'N',
+        )),
+        refused(b'R')
+    );
+    assert_eq!(
+        norm_all_paths(&StockTradingAction::new(
+            0, TRK, TS, AAPL, b'H', b' ', *b"LUDP"
+        )),
+        refused(b'H')
+    );
+    assert_eq!(
+        norm_all_paths(&OperationalHalt::new(0, TRK, TS, AAPL, b'Q', b'H')),
+        refused(b'h')
+    );
+    assert_eq!(
+        norm_all_paths(&RegShoRestriction::new(0, TRK, TS, AAPL, b'1')),
+        refused(b'Y')
+    );
+    assert_eq!(
+        norm_all_paths(&LuldAuctionCollar::new(
+            0, TRK, TS, AAPL, 1_000_000, 1_050_000, 950_000, 3
+        )),
+        refused(b'J')
+    );
+    assert_eq!(
+        norm_all_paths(&Noii::new(
+            0, TRK, TS, 1, 1, b'B', AAPL, 1, 1, 1, b'O', b' '
+        )),
+        refused(b'I')
+    );
+    // The informational types map to nothing whatever their locate.
+    assert_eq!(
+        norm_all_paths(&OperationalHalt::new(0, TRK, TS, AAPL, b'B', b'H')),
+        Ok(None)
+    );
+    // And locate 1 is an instrument like any other.
+    assert_eq!(
+        norm_all_paths(&OrderDelete::new(1, TRK, TS, 9)).map(|e| e.map(|e| e.instrument)),
+        Ok(Some(InstrumentId(1)))
+    );
+}
+
+/// The market-wide messages (`S`, `V`, `W`) are market-wide whatever locate they carry: a
+/// nonzero one made them events of one instrument, seen by one lane (an end of messages or a
+/// circuit-breaker breach that the other lanes never heard of).
+#[test]
+fn market_wide_messages_carry_no_instrument_whatever_their_locate() {
+    let instrument =
+        |r: Result<Option<MarketEvent>, NormalizeError>| r.map(|e| e.map(|e| e.instrument));
+    assert_eq!(
+        instrument(norm_all_paths(&SystemEvent::new(7, TRK, TS, b'Q'))),
+        Ok(Some(InstrumentId::NONE))
+    );
+    assert_eq!(
+        instrument(norm_all_paths(&MwcbDeclineLevel::new(7, TRK, TS, 1, 2, 3))),
+        Ok(Some(InstrumentId::NONE))
+    );
+    assert_eq!(
+        instrument(norm_all_paths(&MwcbStatus::new(7, TRK, TS, b'2'))),
+        Ok(Some(InstrumentId::NONE))
+    );
+}
+
+/// The stock directory's one-letter codes and the NOII price variation indicator are checked
+/// against the specification's values, as the module docs say of every enumerated field (they
+/// were passed on whatever byte they held); every value the specification defines is accepted.
+#[test]
+fn directory_codes_and_the_price_variation_indicator_are_checked() {
+    // Fields in order: market category, financial status, round lot, round lots only, issue
+    // classification, issue subtype, authenticity, short sale threshold, IPO flag, LULD tier,
+    // ETP flag, leverage, inverse.
+    #[allow(clippy::type_complexity)]
+    let dir = |cat: u8, fin: u8, class: u8, ssh: u8, ipo: u8, luld: u8, etp: u8| {
+        norm_all_paths(&StockDirectory::new(
+            LOC, TRK, TS, AAPL, cat, fin, 100, b'N', class, *b"Z ", b'P', ssh, ipo, luld, etp, 0,
+            b'N',
+        ))
+    };
+    let ok = |r: Result<Option<MarketEvent>, NormalizeError>| r.is_ok_and(|e| e.is_some());
+    for cat in *b"QGSNAPZV " {
+        assert!(
+            ok(dir(cat, b'N', b'C', b'N', b'N', b'1', b'N')),
+            "market category {cat}"
+        );
+    }
+    for fin in *b"DEQSGHJKCN " {
+        assert!(
+            ok(dir(b'Q', fin, b'C', b'N', b'N', b'1', b'N')),
+            "financial status {fin}"
+        );
+    }
+    for class in *b"ABCFILMOPQRSTUVW" {
+        assert!(
+            ok(dir(b'Q', b'N', class, b'N', b'N', b'1', b'N')),
+            "issue classification {class}"
+        );
+    }
+    for flag in *b"YN " {
+        assert!(
+            ok(dir(b'Q', b'N', b'C', flag, flag, b'1', flag)),
+            "flag {flag}"
+        );
+    }
+    for tier in *b"12 " {
+        assert!(
+            ok(dir(b'Q', b'N', b'C', b'N', b'N', tier, b'N')),
+            "LULD tier {tier}"
+        );
+    }
+    assert_eq!(
+        dir(b'X', b'N', b'C', b'N', b'N', b'1', b'N'),
+        bad(b'R', "market_category", b'X')
+    );
+    assert_eq!(
+        dir(b'Q', b'X', b'C', b'N', b'N', b'1', b'N'),
+        bad(b'R', "financial_status", b'X')
+    );
+    assert_eq!(
+        dir(b'Q', b'N', b' ', b'N', b'N', b'1', b'N'),
+        bad(b'R', "issue_classification", b' ')
+    );
+    assert_eq!(
+        dir(b'Q', b'N', b'C', b'X', b'N', b'1', b'N'),
+        bad(b'R', "short_sale_threshold", b'X')
+    );
+    assert_eq!(
+        dir(b'Q', b'N', b'C', b'N', b'X', b'1', b'N'),
+        bad(b'R', "ipo_flag", b'X')
+    );
+    assert_eq!(
+        dir(b'Q', b'N', b'C', b'N', b'N', b'3', b'N'),
+        bad(b'R', "luld_tier", b'3')
+    );
+    assert_eq!(
+        dir(b'Q', b'N', b'C', b'N', b'N', b'1', b'X'),
+        bad(b'R', "etp_flag", b'X')
+    );
+    let noii = |v: u8| norm_all_paths(&Noii::new(LOC, TRK, TS, 1, 1, b'B', AAPL, 1, 1, 1, b'O', v));
+    for v in *b"L123456789ABC " {
+        assert!(ok(noii(v)), "price variation indicator {v}");
+    }
+    for v in [b'Z', b'0', b'D', 0] {
+        assert_eq!(noii(v), bad(b'I', "price_variation_indicator", v));
+    }
+}

@@ -228,9 +228,21 @@ proptest! {
         prop_assert_eq!(m.tracking_number(), u16::from_be_bytes([buf[3], buf[4]]));
         let ts = buf[5..11].iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
         prop_assert_eq!(m.timestamp(), ts);
-        if let Ok(Some(ev)) = normalize(&m) {
-            prop_assert_eq!(ev.ts.0, ts);
-            prop_assert_eq!(ev.instrument.0, u32::from(m.stock_locate()));
+        let market_wide = matches!(buf[0], b'S' | b'V' | b'W');
+        match normalize(&m) {
+            Ok(Some(ev)) => {
+                prop_assert_eq!(ev.ts.0, ts);
+                // The market-wide messages carry no instrument; the others their locate,
+                // which is never 0 (reserved for the market-wide ones).
+                let want = if market_wide { 0 } else { u32::from(m.stock_locate()) };
+                prop_assert_eq!(ev.instrument.0, want);
+                prop_assert!(market_wide || want != 0);
+            }
+            Err(NormalizeError::InvalidField { field: "stock_locate", ty, value }) => {
+                prop_assert_eq!((ty, value, m.stock_locate()), (buf[0], 0, 0));
+                prop_assert!(!market_wide);
+            }
+            _ => {}
         }
     }
 

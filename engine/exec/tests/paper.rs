@@ -1067,7 +1067,7 @@ fn orders_arriving_after_a_feed_loss_do_not_take_from_the_stale_book() {
 /// as a refused add does: the paper exchange must not read the *other* live order's side and
 /// offer the replace's price as an add that crossed our order.
 #[test]
-fn review_refused_replace_crosses_nobody() {
+fn a_replace_the_book_refused_crosses_nobody() {
     let mut s = Sim::new(zero());
     s.cmd(10, submit(1, Side::Bid, 10_0000, 300, TimeInForce::Day));
     // Replace bid #5 (9.99) with new id #3, which is live (ask 10.02 x 500): the book removes
@@ -1100,7 +1100,7 @@ fn review_refused_replace_crosses_nobody() {
 /// instrument's: its new order crosses nobody in the instrument the event names (as an
 /// execution's print of another instrument fills nothing here).
 #[test]
-fn review_replace_of_another_instruments_order_crosses_nobody_here() {
+fn a_replace_of_an_order_resting_in_another_instrument_crosses_nobody_here() {
     let mut s = Sim::new(zero());
     let other = InstrumentId(2);
     s.m.apply(&ticklane_core::MarketEvent::new(

@@ -300,7 +300,9 @@ impl FrameBatch {
                         continue;
                     };
                     let $m: &$wire = zerocopy::transmute_ref!(bytes);
-                    let Some($x) = $check else {
+                    // Locate 0 (an error: it is reserved for market-wide messages) goes to
+                    // the general path, which reports it.
+                    let Some($x) = $check.filter(|_| $m.stock_locate.get() != 0) else {
                         self.places[general.end & (PLACES - 1)] = p;
                         general.end += 1;
                         continue;

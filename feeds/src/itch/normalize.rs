@@ -32,8 +32,16 @@
 //! Consumers that need them use the [`Message`] directly.
 //!
 //! An enumerated field outside the specification's values (side not `B`/`S`, an unknown event
-//! code, trading state, cross type, imbalance direction, `Y`/`N` flag, ...) is an error,
-//! [`NormalizeError::InvalidField`], never a guess. Cross types are accepted from the union of
+//! code, trading state, cross type, imbalance direction, `Y`/`N` flag, the stock directory's
+//! one-letter codes and the NOII price variation indicator, ...) is an error,
+//! [`NormalizeError::InvalidField`], never a guess; the one field passed on unchecked is the
+//! stock directory's two-letter issue subtype (a long list that NASDAQ extends).
+//!
+//! Stock locate 0 is reserved for the market-wide messages (`S`, `V`, `W`), which carry
+//! [`InstrumentId::NONE`] whatever locate they hold; any other mapped message with locate 0 is
+//! an [`NormalizeError::InvalidField`] (`stock_locate`), not an event: [`InstrumentId::NONE`]
+//! means "every instrument" to the router and the lanes, so an order event with it would reach
+//! every lane's books. Cross types are accepted from the union of
 //! the `Q` and `I` value sets (`O`, `C`, `H`, `I` intraday/post-close, `A` extended trading
 //! close), since NASDAQ has added values to one and then the other. A `Price(8)` above
 //! `i64::MAX` (impossible in practice) saturates.
@@ -99,6 +107,19 @@ fn yes_no(ty: u8, field: &'static str, v: u8) -> Result<bool, NormalizeError> {
         _ => Err(invalid(ty, field, v)),
     }
 }
+
+/// `v` if it is one of `allowed` (a field passed on as its raw code, checked against the
+/// specification's values).
+fn one_of(ty: u8, field: &'static str, v: u8, allowed: &[u8]) -> Result<u8, NormalizeError> {
+    if allowed.contains(&v) {
+        Ok(v)
+    } else {
+        Err(invalid(ty, field, v))
+    }
+}
+
+/// `Y`, `N`, or a space (not available).
+const YES_NO_SPACE: &[u8] = b"YN ";
 
 fn auction_kind(ty: u8, v: u8) -> Result<AuctionKind, NormalizeError> {
     match v {
@@ -218,7 +239,19 @@ pub fn normalize(msg: &Message<'_>) -> Result<Option<MarketEvent>, NormalizeErro
         ),
         _ => return normalize_cold(msg),
     };
+    if locate.get() == 0 {
+        return Err(market_wide_locate(msg.msg_type()));
+    }
     Ok(Some(event(ts, locate, body)))
+}
+
+/// The error for an instrument's message that carries stock locate 0, which the specification
+/// reserves for the market-wide messages (`S`, `V`, `W`): taken as is, it would be an event
+/// for every instrument ([`InstrumentId::NONE`] is "market-wide" to the router and the lanes).
+#[cold]
+#[inline(never)]
+fn market_wide_locate(ty: u8) -> NormalizeError {
+    invalid(ty, "stock_locate", 0)
 }
 
 /// Builds the event from the message header (read from the concrete struct, so no second
@@ -251,9 +284,19 @@ fn normalize_cold(msg: &Message<'_>) -> Result<Option<MarketEvent>, NormalizeErr
                 symbol: Symbol(m.stock),
                 round_lot: m.round_lot_size.get(),
                 etp_leverage: m.etp_leverage.get(),
-                market_category: m.market_category,
-                financial_status: m.financial_status,
-                issue_classification: m.issue_classification,
+                market_category: one_of(ty, "market_category", m.market_category, b"QGSNAPZV ")?,
+                financial_status: one_of(
+                    ty,
+                    "financial_status",
+                    m.financial_status,
+                    b"DEQSGHJKCN ",
+                )?,
+                issue_classification: one_of(
+                    ty,
+                    "issue_classification",
+                    m.issue_classification,
+                    b"ABCFILMOPQRSTUVW",
+                )?,
                 issue_subtype: m.issue_subtype,
                 round_lots_only: yes_no(ty, "round_lots_only", m.round_lots_only)?,
                 production: match m.authenticity {
@@ -261,10 +304,15 @@ fn normalize_cold(msg: &Message<'_>) -> Result<Option<MarketEvent>, NormalizeErr
                     b'T' => false,
                     v => return Err(invalid(ty, "authenticity", v)),
                 },
-                short_sale_threshold: m.short_sale_threshold,
-                ipo_flag: m.ipo_flag,
-                luld_tier: m.luld_tier,
-                etp_flag: m.etp_flag,
+                short_sale_threshold: one_of(
+                    ty,
+                    "short_sale_threshold",
+                    m.short_sale_threshold,
+                    YES_NO_SPACE,
+                )?,
+                ipo_flag: one_of(ty, "ipo_flag", m.ipo_flag, YES_NO_SPACE)?,
+                luld_tier: one_of(ty, "luld_tier", m.luld_tier, b"12 ")?,
+                etp_flag: one_of(ty, "etp_flag", m.etp_flag, YES_NO_SPACE)?,
                 inverse: yes_no(ty, "inverse", m.inverse)?,
             })
         }
@@ -344,7 +392,12 @@ fn normalize_cold(msg: &Message<'_>) -> Result<Option<MarketEvent>, NormalizeErr
             near: px(m.near_price),
             reference: px(m.current_reference_price),
             kind: auction_kind(m.msg_type, m.cross_type)?,
-            variation: m.price_variation_indicator,
+            variation: one_of(
+                m.msg_type,
+                "price_variation_indicator",
+                m.price_variation_indicator,
+                b"L123456789ABC ",
+            )?,
         },
         Message::IpoQuotingPeriodUpdate(_)
         | Message::MarketParticipantPosition(_)
@@ -360,9 +413,19 @@ fn normalize_cold(msg: &Message<'_>) -> Result<Option<MarketEvent>, NormalizeErr
         | Message::OrderReplace(_)
         | Message::NonCrossTrade(_) => return normalize(msg),
     };
+    let instrument = match *msg {
+        // Market-wide by definition, whatever locate they carry (the specification sends 0).
+        Message::SystemEvent(_) | Message::MwcbDeclineLevel(_) | Message::MwcbStatus(_) => {
+            InstrumentId::NONE
+        }
+        _ => match msg.stock_locate() {
+            0 => return Err(market_wide_locate(msg.msg_type())),
+            locate => InstrumentId(u32::from(locate)),
+        },
+    };
     Ok(Some(MarketEvent::new(
         Timestamp(msg.timestamp()),
-        InstrumentId(u32::from(msg.stock_locate())),
+        instrument,
         body,
     )))
 }
@@ -380,6 +443,9 @@ pub fn normalize_into(msg: &Message<'_>, out: &mut MarketEvent) -> Result<bool, 
         ($m:expr, $body:expr) => {{
             let m = $m;
             let body = $body;
+            if m.stock_locate.get() == 0 {
+                return Err(market_wide_locate(m.msg_type));
+            }
             out.ts = Timestamp(m.timestamp.get());
             out.instrument = InstrumentId(u32::from(m.stock_locate.get()));
             out.body = body;
@@ -417,10 +483,13 @@ pub fn decode_normalize_into(
     macro_rules! put {
         ($m:expr, $body:expr) => {{
             let m = $m;
-            out.ts = Timestamp(m.timestamp.get());
-            out.instrument = InstrumentId(u32::from(m.stock_locate.get()));
-            out.body = $body;
-            return Ok(true);
+            // Locate 0 (an error) takes the general path, which reports it.
+            if m.stock_locate.get() != 0 {
+                out.ts = Timestamp(m.timestamp.get());
+                out.instrument = InstrumentId(u32::from(m.stock_locate.get()));
+                out.body = $body;
+                return Ok(true);
+            }
         }};
     }
     match buf.first() {
