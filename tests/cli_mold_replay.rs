@@ -508,3 +508,69 @@ fn a_relay_restart_in_a_recording_is_joined_again_in_the_replay() {
     let v = inspect(&without);
     assert_eq!(v["messages"], 1, "{v}");
 }
+
+/// The pcap of `datagrams` (as [`write`] writes it) in memory, with the byte offset of each
+/// record's frame.
+fn pcap_bytes(datagrams: &[(SocketAddrV4, &[u8])]) -> (Vec<u8>, Vec<usize>) {
+    let mut w = PcapWriter::new(Vec::new()).unwrap();
+    let mut frames = Vec::new();
+    for (i, (dst, p)) in datagrams.iter().enumerate() {
+        frames.push(w.get_ref().len() + 16);
+        w.write_udp(T0 + i as u64 * STEP, SRC, *dst, p).unwrap();
+    }
+    (w.into_inner().unwrap(), frames)
+}
+
+/// A MoldUDP64 datagram that reached the capture as an IPv4 fragment (the "more fragments"
+/// flag set: a packet larger than the path's MTU) is skipped, not reassembled. Its messages are
+/// not read, and no later packet reveals the loss here: `inspect` must still say so (as
+/// `record` does: a warning, and the fragment counted as an error) instead of a clean report
+/// with exit status 0.
+#[test]
+fn inspect_of_a_pcap_says_a_skipped_fragment_instead_of_a_clean_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let msgs = itch_messages(dir.path());
+    let p1 = carrying(&msgs, 1, 2);
+    let p2 = carrying(&msgs[2..], 3, 2);
+    let (mut bytes, frames) = pcap_bytes(&[(LINE_A, &p1[..]), (LINE_A, &p2[..])]);
+    // IPv4 flags and fragment offset: frame offset 14 + 6; 0x20 = more fragments.
+    bytes[frames[1] + 20] = 0x20;
+    let path = dir.path().join("frag.pcap");
+    std::fs::write(&path, &bytes).unwrap();
+    let o = Command::new(BIN)
+        .args(["inspect", "--json", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["messages"], 2, "{v}");
+    assert!(
+        !o.status.success() && v["errors"].as_u64().unwrap() >= 1,
+        "a datagram skipped as a fragment (its 2 messages never read) must be reported: exit {:?}, {v}",
+        o.status.code()
+    );
+}
+
+/// A pcap cut in the middle of its fourth record (packet index 3): the error names that
+/// packet, not the third (which was read whole).
+#[test]
+fn a_pcap_cut_mid_record_names_the_cut_packet() {
+    let dir = tempfile::tempdir().unwrap();
+    let msgs = itch_messages(dir.path());
+    let pkts: Vec<Vec<u8>> = (0..4).map(|i| carrying(&msgs[i..], 1 + i as u64, 1)).collect();
+    let list: Vec<(SocketAddrV4, &[u8])> = pkts.iter().map(|p| (LINE_A, &p[..])).collect();
+    let (bytes, frames) = pcap_bytes(&list);
+    let path = dir.path().join("cut.pcap");
+    // Cut inside the fourth record's frame.
+    std::fs::write(&path, &bytes[..frames[3] + 10]).unwrap();
+    let v = inspect_with_errors(&path);
+    assert_eq!(v["messages"], 3, "{v}");
+    let e = &v["error_list"][0];
+    assert!(
+        e["error"].as_str().unwrap().contains("truncated"),
+        "{e}"
+    );
+    assert_eq!(
+        e["position"], 3,
+        "the cut record is packet 3 (0-based); packet 2 was read whole: {e}"
+    );
+}

@@ -815,3 +815,40 @@ proptest! {
         }
     }
 }
+
+/// An Enhanced Packet Block whose captured-length field is corrupt (more than its block holds)
+/// while its block lengths agree: the framing is intact (the next block is at offset + block
+/// length), so this is an error for that packet only, as the same corruption is in a classic
+/// pcap record (`CapturedBeyondOriginal`) — not the end of the capture.
+#[test]
+fn pcapng_packet_block_with_captured_length_past_its_block_is_an_error_and_reading_continues() {
+    let frames = sample_frames();
+    for big in [false, true] {
+        let mut ng = Ng {
+            big,
+            out: Vec::new(),
+        };
+        ng.shb();
+        ng.idb(1, Some(9), None);
+        ng.epb(0, 1, &frames[0].1);
+        let bad_at = ng.out.len();
+        ng.epb(0, 2, &frames[1].1);
+        ng.epb(0, 3, &frames[2].1);
+        // Captured length (block offset 8 + 12) and original length both 64 KiB: far past
+        // the block.
+        let huge = ng.u32(65_536);
+        ng.out[bad_at + 20..bad_at + 24].copy_from_slice(&huge);
+        ng.out[bad_at + 24..bad_at + 28].copy_from_slice(&huge);
+        let mut r = PcapReader::new(&ng.out).unwrap();
+        let items: Vec<_> = r.by_ref().collect();
+        let got: Vec<Result<u64, bool>> = items
+            .iter()
+            .map(|i| i.as_ref().map(|d| d.ts_ns).map_err(|e| e.is_fatal()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![Ok(1), Err(false), Ok(3)],
+            "big={big}: the bad packet is an error (not fatal) and packet 3 is still read; {items:?}"
+        );
+    }
+}

@@ -298,4 +298,28 @@ mod tests {
         assert!(parse_frame(101, &ip[..ip.len() - 1]).is_err());
         assert!(parse_frame(1, &eth[..10]).is_err());
     }
+
+    /// libpcap on Linux puts a frame's 802.1Q tag back into a cooked (SLL) header at the
+    /// protocol field (`vlan_offset = SLL_HDR_LEN - 2`): `tcpdump -i any` on a host that takes a
+    /// VLAN-tagged feed writes protocol 0x8100, the tag's TCI, then the inner ethertype. The
+    /// datagram is IPv4 / UDP and must be read, as it is for Ethernet.
+    #[test]
+    fn sll_frame_with_a_vlan_tag_carries_udp() {
+        let mut eth = Vec::new();
+        let src = SocketAddrV4::new(Ipv4Addr::new(1, 2, 3, 4), 5);
+        let dst = SocketAddrV4::new(Ipv4Addr::new(233, 54, 12, 1), 26400);
+        build_udp_frame(&mut eth, src, dst, 1, b"xyz");
+        let ip = &eth[14..];
+        let mut sll = vec![0u8; 14];
+        sll.extend_from_slice(&[0x81, 0x00, 0x00, 0x07, 0x08, 0x00]); // VLAN 7, then IPv4
+        sll.extend_from_slice(ip);
+        assert_eq!(
+            parse_frame(LINKTYPE_LINUX_SLL, &sll),
+            Ok(FrameKind::Udp {
+                src,
+                dst,
+                payload: b"xyz"
+            })
+        );
+    }
 }
