@@ -556,7 +556,9 @@ fn inspect_of_a_pcap_says_a_skipped_fragment_instead_of_a_clean_report() {
 fn a_pcap_cut_mid_record_names_the_cut_packet() {
     let dir = tempfile::tempdir().unwrap();
     let msgs = itch_messages(dir.path());
-    let pkts: Vec<Vec<u8>> = (0..4).map(|i| carrying(&msgs[i..], 1 + i as u64, 1)).collect();
+    let pkts: Vec<Vec<u8>> = (0..4)
+        .map(|i| carrying(&msgs[i..], 1 + i as u64, 1))
+        .collect();
     let list: Vec<(SocketAddrV4, &[u8])> = pkts.iter().map(|p| (LINE_A, &p[..])).collect();
     let (bytes, frames) = pcap_bytes(&list);
     let path = dir.path().join("cut.pcap");
@@ -565,10 +567,7 @@ fn a_pcap_cut_mid_record_names_the_cut_packet() {
     let v = inspect_with_errors(&path);
     assert_eq!(v["messages"], 3, "{v}");
     let e = &v["error_list"][0];
-    assert!(
-        e["error"].as_str().unwrap().contains("truncated"),
-        "{e}"
-    );
+    assert!(e["error"].as_str().unwrap().contains("truncated"), "{e}");
     assert_eq!(
         e["position"], 3,
         "the cut record is packet 3 (0-based); packet 2 was read whole: {e}"

@@ -9,7 +9,7 @@
 //!   sections and interfaces; other block types are skipped.
 //!
 //! Link types: Ethernet (1, with any number of 802.1Q / 802.1ad VLAN tags), Linux cooked capture
-//! (SLL, 113; SLL2, 276), and raw IP (101 and 228). From each frame the reader extracts IPv4 / UDP
+//! (SLL, 113, VLAN tags too, as libpcap reinserts them; SLL2, 276), and raw IP (101 and 228). From each frame the reader extracts IPv4 / UDP
 //! datagrams as [`UdpDatagram`]. Frames that are not IPv4, IPv4 packets that are not UDP, IPv4
 //! fragments (the "more fragments" flag or a non-zero fragment offset: they are **counted and
 //! skipped**, not reassembled) and frames of other link types are counted in [`CaptureStats`] and
@@ -20,8 +20,9 @@
 //! ([`PcapError::CapturedBeyondOriginal`]), whose classic-pcap timestamp fraction is not below
 //! one second ([`PcapError::BadTimestamp`]), or whose headers are inconsistent, is an error for
 //! that record only (counted in [`CaptureStats::errors`]) and reading continues with the next
-//! one; a file cut in the middle of a record, or a pcapng block with inconsistent lengths, ends
-//! the stream after its error.
+//! one (so is a pcapng packet block whose own fields do not fit its sound block lengths,
+//! [`PcapError::BadPacketBlock`]); a file cut in the middle of a record, or a pcapng block with
+//! inconsistent lengths, ends the stream after its error.
 //!
 //! Timestamps are nanoseconds since the Unix epoch as recorded (classic pcap's `thiszone` is
 //! ignored; pcapng's `if_tsoffset` is applied). Simple Packet Blocks carry no timestamp: each
@@ -170,6 +171,16 @@ pub enum PcapError {
     /// leading and trailing copies differ).
     #[error("malformed pcapng block at offset {offset}: {reason}")]
     BadBlock {
+        /// Offset of the block.
+        offset: u64,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// A pcapng packet block whose block lengths are sound but whose own fields do not fit it
+    /// (too short for its fixed fields, or a captured length past its end): that packet is an
+    /// error and reading continues with the next block.
+    #[error("malformed pcapng packet block at offset {offset}: {reason}")]
+    BadPacketBlock {
         /// Offset of the block.
         offset: u64,
         /// What is wrong.

@@ -703,10 +703,12 @@ fn read_pcap(
         let d = match item {
             Ok(d) => d,
             Err(e) => {
-                report.record(Some(position), "capture", e.to_string());
                 if e.is_fatal() {
+                    // The record that could not be read was not counted: it is the next index.
+                    report.record(Some(cursor.packet_index()), "capture", e.to_string());
                     break;
                 }
+                report.record(Some(position), "capture", e.to_string());
                 continue;
             }
         };
@@ -744,6 +746,18 @@ fn read_pcap(
     let cs = cursor.stats();
     report.source.non_udp_skipped = cs.non_ipv4 + cs.non_udp + cs.unsupported_link;
     report.source.fragments_skipped = cs.fragments;
+    if cs.fragments > 0 {
+        // A fragmented datagram may be a MoldUDP64 packet whose messages are not read: said
+        // and counted as an error, as `record` does (no later packet need reveal the loss).
+        report.record(
+            None,
+            "capture",
+            format!(
+                "{} IPv4 fragments were not reassembled: their datagrams were not read",
+                cs.fragments
+            ),
+        );
+    }
     if cs.untimed > 0 {
         tracing::warn!(
             "{} pcapng packets carried no timestamp (Simple Packet Blocks): each was given the \

@@ -45,25 +45,19 @@ fn be16(b: &[u8], at: usize) -> Option<u16> {
 pub fn parse_frame(link_type: u16, frame: &[u8]) -> Result<FrameKind<'_>, &'static str> {
     let ip = match link_type {
         LINKTYPE_ETHERNET => {
-            let mut ethertype = be16(frame, 12).ok_or("Ethernet header cut short")?;
-            let mut at = 14;
-            while matches!(
-                ethertype,
-                ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD
-            ) {
-                ethertype = be16(frame, at + 2).ok_or("VLAN tag cut short")?;
-                at += 4;
-            }
+            let (ethertype, at) = ethertype_past_vlans(frame, 12, "Ethernet header cut short")?;
             if ethertype != ETHERTYPE_IPV4 {
                 return Ok(FrameKind::NonIpv4);
             }
             frame.get(at..).unwrap_or(&[])
         }
         LINKTYPE_LINUX_SLL => {
-            if be16(frame, 14).ok_or("Linux SLL header cut short")? != ETHERTYPE_IPV4 {
+            // libpcap puts a VLAN tag back at the protocol field of a cooked header.
+            let (ethertype, at) = ethertype_past_vlans(frame, 14, "Linux SLL header cut short")?;
+            if ethertype != ETHERTYPE_IPV4 {
                 return Ok(FrameKind::NonIpv4);
             }
-            frame.get(16..).unwrap_or(&[])
+            frame.get(at..).unwrap_or(&[])
         }
         LINKTYPE_LINUX_SLL2 => {
             if frame.len() < 20 {
@@ -78,6 +72,25 @@ pub fn parse_frame(link_type: u16, frame: &[u8]) -> Result<FrameKind<'_>, &'stat
         _ => return Ok(FrameKind::UnsupportedLink),
     };
     parse_ipv4(ip)
+}
+
+/// The ethertype at `at` and the offset of what follows it, past any 802.1Q / 802.1ad tags
+/// (each: the tag type, 2 bytes of TCI, then the next ethertype).
+fn ethertype_past_vlans(
+    frame: &[u8],
+    at: usize,
+    cut: &'static str,
+) -> Result<(u16, usize), &'static str> {
+    let mut ethertype = be16(frame, at).ok_or(cut)?;
+    let mut next = at + 2;
+    while matches!(
+        ethertype,
+        ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD
+    ) {
+        ethertype = be16(frame, next + 2).ok_or("VLAN tag cut short")?;
+        next += 4;
+    }
+    Ok((ethertype, next))
 }
 
 /// Parses an IPv4 packet (possibly followed by link-layer padding) down to UDP.

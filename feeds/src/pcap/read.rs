@@ -406,14 +406,14 @@ impl PcapCursor {
                         e.u32(body, ts_at + 8),
                         e.u32(body, ts_at + 12),
                     ) else {
-                        return Some(Err(PcapError::BadBlock {
+                        return Some(Err(PcapError::BadPacketBlock {
                             offset,
                             reason: "packet block too short for its fixed fields",
                         }));
                     };
                     let start = ts_at + 16;
                     let Some(frame) = body.get(start..start.saturating_add(cap as usize)) else {
-                        return Some(Err(PcapError::BadBlock {
+                        return Some(Err(PcapError::BadPacketBlock {
                             offset,
                             reason: "captured length runs past the end of the block",
                         }));
@@ -442,7 +442,7 @@ impl PcapCursor {
                 }
                 BT_SPB => {
                     let Some(orig) = e.u32(body, 0) else {
-                        return Some(Err(PcapError::BadBlock {
+                        return Some(Err(PcapError::BadPacketBlock {
                             offset,
                             reason: "simple packet block too short",
                         }));
