@@ -548,6 +548,17 @@ fn inspect_of_a_pcap_says_a_skipped_fragment_instead_of_a_clean_report() {
         "a datagram skipped as a fragment (its 2 messages never read) must be reported: exit {:?}, {v}",
         o.status.code()
     );
+    assert_eq!(v["fragments_skipped"], 1, "{v}");
+    assert_eq!(v["non_udp_skipped"], 0, "{v}");
+    let text = Command::new(BIN)
+        .args(["inspect", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("skipped     0 frames not IPv4/UDP, 1 IPv4 fragments"),
+        "{text}"
+    );
 }
 
 /// A pcap cut in the middle of its fourth record (packet index 3): the error names that

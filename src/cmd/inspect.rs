@@ -59,6 +59,10 @@ struct Summary {
     missing: u64,
     heartbeats: u64,
     end_of_session: u64,
+    /// Capture frames that are not IPv4 / UDP (other traffic on the wire: ARP, IPv6, TCP, ...).
+    non_udp_skipped: u64,
+    /// IPv4 fragments, not reassembled (also an error: their datagrams were not read).
+    fragments_skipped: u64,
     seconds: f64,
     messages_per_sec: f64,
     megabytes_per_sec: f64,
@@ -159,6 +163,8 @@ pub fn run(path: &Path, json: bool, read: ReadOpts) -> anyhow::Result<ExitCode> 
         missing: report.source.missing,
         heartbeats: report.source.heartbeats,
         end_of_session: report.source.end_of_session,
+        non_udp_skipped: report.source.non_udp_skipped,
+        fragments_skipped: report.source.fragments_skipped,
         seconds: secs,
         messages_per_sec: if secs > 0.0 {
             report.messages as f64 / secs
@@ -218,6 +224,13 @@ fn print_text(s: &Summary) -> std::io::Result<()> {
         outln!(
             "moldudp64   {} packets, {} duplicates dropped, {} gaps ({} missing), {} heartbeats, {} end-of-session",
             s.packets, s.duplicates, s.gaps, s.missing, s.heartbeats, s.end_of_session
+        )?;
+    }
+    if s.non_udp_skipped > 0 || s.fragments_skipped > 0 {
+        outln!(
+            "skipped     {} frames not IPv4/UDP, {} IPv4 fragments (not reassembled)",
+            s.non_udp_skipped,
+            s.fragments_skipped
         )?;
     }
     outln!(

@@ -201,8 +201,10 @@ impl<'a> MoldPacket<'a> {
     ///
     /// Errors: [`MoldError::TooShort`] without a full header; [`MoldError::BlockOverrun`] when a
     /// block runs past the end; [`MoldError::TooFewBlocks`] / [`MoldError::TooManyBlocks`] when
-    /// the blocks do not match the count; [`MoldError::TrailingBytes`] for leftovers that are not
-    /// whole blocks, and for any payload after a heartbeat or end-of-session header.
+    /// the blocks do not match the count (a heartbeat is a count of 0: a payload of whole blocks
+    /// after one is [`MoldError::TooManyBlocks`] with `declared: 0`);
+    /// [`MoldError::TrailingBytes`] for leftovers that are not whole blocks, and for any payload
+    /// after an end-of-session header.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, MoldError> {
         let Ok((header, payload)) = MoldHeader::ref_from_prefix(bytes) else {
             return Err(MoldError::TooShort { len: bytes.len() });
