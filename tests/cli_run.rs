@@ -1257,3 +1257,31 @@ fn latency_figures_are_only_what_was_measured() {
     let v = json(&["run", "--messages", "50000", "--no-latency"]);
     assert!(v["latency_ns"]["tick-to-decision"]["p50"].is_null(), "{v}");
 }
+
+/// `rate:N` spaces the source's events evenly (`Pace::Rate`: "the events counted are the
+/// source's"): the generated session in memory and the same session written to a binary file
+/// are one schedule, as they are one digest. The in-memory path counted every message, with an
+/// event or not.
+#[test]
+fn rate_paces_the_same_events_in_memory_and_from_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.itch");
+    let f = file.to_str().unwrap();
+    ok(&["gen", "--seed", "7", "--messages", "20000", "--instruments", "64", "-o", f]);
+    let pace = "rate:10000000";
+    let mem = json(&["run", "--messages", "20000", "--pace", pace]);
+    let from_file = json(&["run", "--file", f, "--pace", pace]);
+    assert_eq!(digest(&mem), digest(&from_file));
+    assert_eq!(mem["events"], from_file["events"]);
+    // N events at 10 M a second: the last is due (N - 1) × 100 ns after the first.
+    let span = (mem["events"].as_u64().unwrap() - 1) * 100;
+    assert_eq!(
+        (
+            mem["paced_span_ns"].as_u64().unwrap(),
+            from_file["paced_span_ns"].as_u64().unwrap()
+        ),
+        (span, span),
+        "paced_span_ns: in memory, from the file"
+    );
+}
+

@@ -1242,4 +1242,74 @@ mod tests {
             );
         }
     }
+    /// A one-lane publisher paced at `factor`, over the window `from ..= to`.
+    fn paced_publisher(factor: f64, from: u64, to: u64) -> (Publisher, LaneConsumer) {
+        let (tx, rx) = lane_ring(RingKind::Index, 64);
+        let settings = PublisherSettings {
+            measure_latency: false,
+            heartbeat_ns: 0,
+            pace: Pace::Speed(factor),
+            window: Window {
+                from,
+                to,
+                symbols: None,
+            },
+            ..PublisherSettings::default()
+        };
+        let control = Arc::new(FeedControl::default());
+        let p = Publisher::new(vec![tx], Router::new(1, []), settings, control);
+        (p, rx)
+    }
+
+    /// `--to` ends a paced replay at the last event inside the window: the first event past it
+    /// is not published, so it is not waited for either (at `1x` it may be hours away: the
+    /// close after a `--to 16:00`), and it is not part of the schedule's span.
+    #[test]
+    #[allow(clippy::disallowed_methods)] // The test measures how long the replay waited.
+    fn a_paced_replay_does_not_wait_for_the_event_past_the_window_end() {
+        let (mut p, _rx) = paced_publisher(1.0, 0, 1_000);
+        assert_eq!(p.wait_until_due(1_000), Ok(()));
+        assert_eq!(p.publish(&ev(1_000, 1), 0, 0), Ok(()));
+        // The next event comes 2 s of event time later, past `to`: the source stops there.
+        let past = 1_000 + 2_000_000_000;
+        let start = std::time::Instant::now();
+        assert_eq!(p.wait_until_due(past), Ok(()));
+        let waited = start.elapsed();
+        assert_eq!(p.publish(&ev(past, 1), 0, 0), Err(Stopped));
+        let stats = p.finish();
+        assert!(stats.reached_end_of_window);
+        assert!(
+            waited < std::time::Duration::from_millis(500) && stats.paced_span_ns == 0,
+            "waited {waited:?} for an event past --to; paced_span_ns {} (expected 0)",
+            stats.paced_span_ns
+        );
+    }
+
+    /// Event time that goes back (two days in one binary file, or a spliced recording: ITCH
+    /// times are ns since midnight) does not turn the pace off: the second day's events are
+    /// as far apart, at `Nx`, as the first day's.
+    #[test]
+    #[allow(clippy::disallowed_methods)] // The test measures the pacing.
+    fn a_paced_replay_keeps_pacing_after_event_time_goes_back() {
+        const S: u64 = 1_000_000_000;
+        let ten = 36_000 * S;
+        let (mut p, mut rx) = paced_publisher(100.0, 0, u64::MAX);
+        for t in [ten, ten + S, ten + 2 * S] {
+            assert_eq!(p.wait_until_due(t), Ok(()));
+            assert_eq!(p.publish(&ev(t, 1), 0, 0), Ok(()));
+        }
+        // Day 2: the same times of day. 2 s of event time at 100x: at least 20 ms.
+        let start = std::time::Instant::now();
+        for t in [ten, ten + S, ten + 2 * S] {
+            assert_eq!(p.wait_until_due(t), Ok(()));
+            assert_eq!(p.publish(&ev(t, 1), 0, 0), Ok(()));
+        }
+        let day2 = start.elapsed();
+        let _ = p.finish();
+        drain(&mut rx);
+        assert!(
+            day2 >= std::time::Duration::from_millis(15),
+            "day 2 (2 s of event time at 100x) was replayed in {day2:?}, expected about 20 ms"
+        );
+    }
 }
