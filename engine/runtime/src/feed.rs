@@ -343,8 +343,9 @@ impl Publisher {
     #[inline]
     pub fn wait_until_received(&mut self, ts_ns: u64, received_ns: u64) -> Result<(), Stopped> {
         // At `max`, and in the warm-up before the window, as fast as possible: a check inlined
-        // into the source's loop, no call.
-        if matches!(self.pace, Pace::Max) || ts_ns < self.window.from {
+        // into the source's loop, no call. An event past the window's end is not published
+        // (`publish` stops the source there): nothing to wait for.
+        if matches!(self.pace, Pace::Max) || ts_ns < self.window.from || ts_ns > self.window.to {
             return Ok(());
         }
         self.wait_paced(received_ns)
