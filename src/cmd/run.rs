@@ -133,7 +133,8 @@ impl FramedSource {
         Ok(())
     }
 
-    /// Paced: one message at a time, each stamped on arrival after it is due.
+    /// Paced: one message at a time, each message that carries an event stamped on arrival after
+    /// it is due.
     fn run_serial(&mut self, publisher: &mut Publisher) -> SourceReport {
         let mut report = SourceReport::default();
         let buf = &self.buf[..];
@@ -156,10 +157,11 @@ impl FramedSource {
                 return report;
             };
             pos += 2 + len;
-            // ITCH 5.0: timestamp at bytes 5..11 of every message.
-            if let Some(ts) = body.get(5..11) {
-                let ts = ts.iter().fold(0u64, |a, &b| (a << 8) | u64::from(b));
-                if publisher.wait_until_due(ts).is_err() {
+            // Only a message that carries an event is paced, as a file's are (`rate:N` counts
+            // events): a first decode says whether it does, and the message is decoded again
+            // once due, after its arrival stamp.
+            if let Ok(true) = decode_normalize_into(body, &mut ev) {
+                if publisher.wait_until_due(ev.ts.0).is_err() {
                     return report;
                 }
             }
