@@ -1267,7 +1267,8 @@ fn rate_paces_the_same_events_in_memory_and_from_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("s.itch");
     let f = file.to_str().unwrap();
-    ok(&["gen", "--seed", "7", "--messages", "20000", "--instruments", "64", "-o", f]);
+    let session = ["--seed", "7", "--messages", "20000", "--instruments", "64"];
+    ok(&[&["gen"], &session[..], &["-o", f]].concat());
     let pace = "rate:10000000";
     let mem = json(&["run", "--messages", "20000", "--pace", pace]);
     let from_file = json(&["run", "--file", f, "--pace", pace]);
@@ -1284,4 +1285,3 @@ fn rate_paces_the_same_events_in_memory_and_from_the_file() {
         "paced_span_ns: in memory, from the file"
     );
 }
-
