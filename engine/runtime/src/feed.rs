@@ -34,6 +34,12 @@ use crate::router::{Route, Router};
 
 /// Below this much time to wait, pacing spins; above it, it sleeps (ns).
 const PACE_SPIN_NS: u64 = 200_000;
+/// A step back in receive time larger than this, under an `Nx` pace, is a new stretch of time
+/// (a second day in one binary file, whose ITCH times start again at midnight; a recording
+/// spliced backwards), not jitter: it counts as no time, and the pace goes on from where it
+/// was. A smaller step back (receive times a few µs out of order in a live recording) keeps
+/// the absolute schedule: those events are simply due at once.
+const PACE_BACK_NS: u64 = 1_000_000_000;
 
 /// Largest staging batch.
 pub const MAX_BATCH: usize = 64;
@@ -150,6 +156,11 @@ pub struct Publisher {
     latest: u64,
     pace: Pace,
     pace_origin: Option<(u64, u64)>,
+    /// Added to every receive time an `Nx` pace reads: the sum of the steps back in time
+    /// larger than [`PACE_BACK_NS`] (see [`Publisher::wait_paced`]).
+    pace_shift: u64,
+    /// The latest receive time (shifted) an `Nx` pace has read.
+    pace_latest: u64,
     paced: u64,
     window: Window,
     /// By instrument id: published (`true`) or filtered out, once its directory entry is seen.
@@ -284,6 +295,8 @@ impl Publisher {
             latest: 0,
             pace: settings.pace,
             pace_origin: None,
+            pace_shift: 0,
+            pace_latest: 0,
             paced: 0,
             window: settings.window.clone(),
             allowed: Vec::new(),
@@ -359,7 +372,14 @@ impl Publisher {
                 let (_, origin_ts) = *self
                     .pace_origin
                     .get_or_insert((self.clock.raw(), received_ns));
-                let elapsed_event = received_ns.saturating_sub(origin_ts) as f64;
+                let mut t = received_ns.saturating_add(self.pace_shift);
+                if t.saturating_add(PACE_BACK_NS) < self.pace_latest {
+                    // Time went back (a second day, a splice): the step back is no time.
+                    self.pace_shift = self.pace_shift.saturating_add(self.pace_latest - t);
+                    t = self.pace_latest;
+                }
+                self.pace_latest = self.pace_latest.max(t);
+                let elapsed_event = t.saturating_sub(origin_ts) as f64;
                 (elapsed_event / factor.max(1e-9)) as u64
             }
             Pace::Rate(per_sec) => {
@@ -1266,23 +1286,20 @@ mod tests {
     /// is not published, so it is not waited for either (at `1x` it may be hours away: the
     /// close after a `--to 16:00`), and it is not part of the schedule's span.
     #[test]
-    #[allow(clippy::disallowed_methods)] // The test measures how long the replay waited.
     fn a_paced_replay_does_not_wait_for_the_event_past_the_window_end() {
         let (mut p, _rx) = paced_publisher(1.0, 0, 1_000);
         assert_eq!(p.wait_until_due(1_000), Ok(()));
         assert_eq!(p.publish(&ev(1_000, 1), 0, 0), Ok(()));
         // The next event comes 2 s of event time later, past `to`: the source stops there.
         let past = 1_000 + 2_000_000_000;
-        let start = std::time::Instant::now();
         assert_eq!(p.wait_until_due(past), Ok(()));
-        let waited = start.elapsed();
         assert_eq!(p.publish(&ev(past, 1), 0, 0), Err(Stopped));
         let stats = p.finish();
         assert!(stats.reached_end_of_window);
-        assert!(
-            waited < std::time::Duration::from_millis(500) && stats.paced_span_ns == 0,
-            "waited {waited:?} for an event past --to; paced_span_ns {} (expected 0)",
-            stats.paced_span_ns
+        // The span scheduled is what was waited for (no timed assertion: the schedule says it).
+        assert_eq!(
+            stats.paced_span_ns, 0,
+            "the event past --to was scheduled (and waited for)"
         );
     }
 
@@ -1290,28 +1307,25 @@ mod tests {
     /// times are ns since midnight) does not turn the pace off: the second day's events are
     /// as far apart, at `Nx`, as the first day's.
     #[test]
-    #[ignore = "open: pacing after event time goes back is not fixed on this branch"]
-    #[allow(clippy::disallowed_methods)] // The test measures the pacing.
     fn a_paced_replay_keeps_pacing_after_event_time_goes_back() {
         const S: u64 = 1_000_000_000;
         let ten = 36_000 * S;
-        let (mut p, mut rx) = paced_publisher(100.0, 0, u64::MAX);
+        let (mut p, mut rx) = paced_publisher(1_000.0, 0, u64::MAX);
         for t in [ten, ten + S, ten + 2 * S] {
             assert_eq!(p.wait_until_due(t), Ok(()));
             assert_eq!(p.publish(&ev(t, 1), 0, 0), Ok(()));
         }
-        // Day 2: the same times of day. 2 s of event time at 100x: at least 20 ms.
-        let start = std::time::Instant::now();
+        // Day 2: the same times of day. Its 2 s of event time follow day 1's 2 s: at 1000x the
+        // last event is due 4 ms after the first (the schedule says it; no timed assertion).
+        // Without the shift day 2 was due at once: a span of 2 ms.
         for t in [ten, ten + S, ten + 2 * S] {
             assert_eq!(p.wait_until_due(t), Ok(()));
             assert_eq!(p.publish(&ev(t, 1), 0, 0), Ok(()));
         }
-        let day2 = start.elapsed();
-        let _ = p.finish();
+        // A step back within receive-time jitter keeps the absolute schedule (due at once).
+        assert_eq!(p.wait_until_due(ten + 2 * S - 1_000), Ok(()));
+        let stats = p.finish();
         drain(&mut rx);
-        assert!(
-            day2 >= std::time::Duration::from_millis(15),
-            "day 2 (2 s of event time at 100x) was replayed in {day2:?}, expected about 20 ms"
-        );
+        assert_eq!(stats.paced_span_ns, 4 * S / 1_000);
     }
 }
