@@ -23,8 +23,23 @@ fn sym(s: &str) -> [u8; 8] {
 
 fn directory(locate: u16, ts: u64, s: &str) -> StockDirectory {
     StockDirectory::new(
-        locate, 0, ts, sym(s), b'Q', b'N', 100, b'N', b'C', *b"Z ", b'P', b'N', b'N', b'1', b'N',
-        0, b'N',
+        locate,
+        0,
+        ts,
+        sym(s),
+        b'Q',
+        b'N',
+        100,
+        b'N',
+        b'C',
+        *b"Z ",
+        b'P',
+        b'N',
+        b'N',
+        b'1',
+        b'N',
+        0,
+        b'N',
     )
 }
 
@@ -59,7 +74,9 @@ fn book_at_a_time_counts_only_the_messages_the_book_was_built_from() {
     let all = json(&run(&["book", &f, "--symbol", "AAPL", "--json"]));
     assert_eq!(all["messages"], 5, "{all}");
     // At 20: the directory and the two adds (the replace at 30 is not applied).
-    let at = json(&run(&["book", &f, "--symbol", "AAPL", "--json", "--at", "20"]));
+    let at = json(&run(&[
+        "book", &f, "--symbol", "AAPL", "--json", "--at", "20",
+    ]));
     assert_eq!(at["orders"], 2, "{at}");
     assert_eq!(at["messages"], 3, "{at}");
 }
@@ -91,7 +108,15 @@ fn a_loss_of_unknown_size_is_not_reported_as_zero_messages_lost() {
     let d = tempfile::tempdir().unwrap();
     let p = |name: &str| d.path().join(name).to_str().unwrap().to_string();
     let ok = |args: &[&str]| assert!(run(args).status.success(), "{args:?}");
-    ok(&["gen", "--seed", "3", "--messages", "50000", "-o", &p("b.itch")]);
+    ok(&[
+        "gen",
+        "--seed",
+        "3",
+        "--messages",
+        "50000",
+        "-o",
+        &p("b.itch"),
+    ]);
     ok(&["record", &p("b.itch"), "-o", &p("b.tlcap")]);
     let reader = CaptureReader::open(p("b.tlcap")).unwrap();
     let options = WriterOptions {

@@ -118,7 +118,7 @@ pub fn run(path: &Path, symbol: &str, read: ReadOpts) -> anyhow::Result<ExitCode
     // start of a normal day, so this pass stops at once): the book can change before that
     // message, and those changes are lines too. Nothing is printed for a symbol not there.
     let mut target: Option<InstrumentId> = None;
-    feed::read(path, &read, |rec| {
+    let first = feed::read(path, &read, |rec| {
         match rec.event.map(|ev| (ev.instrument, &ev.body)) {
             Some((instrument, EventBody::InstrumentDirectory(info))) if info.symbol == sym => {
                 target = Some(instrument);
@@ -127,7 +127,9 @@ pub fn run(path: &Path, symbol: &str, read: ReadOpts) -> anyhow::Result<ExitCode
             _ => ControlFlow::Continue(()),
         }
     })?;
-    let Some(target) = target else {
+    let Some(mut target) = target else {
+        // Errors met on the way (a framing error that ended the read) may be why.
+        first.print_errors();
         anyhow::bail!("symbol {symbol:?} not found in {}", path.display());
     };
     let mut lines = BboLines::new(BufWriter::with_capacity(1 << 16, stdout.lock()))?;
@@ -137,6 +139,16 @@ pub fn run(path: &Path, symbol: &str, read: ReadOpts) -> anyhow::Result<ExitCode
             return ControlFlow::Continue(());
         };
         let r = market.apply(ev);
+        if let EventBody::InstrumentDirectory(_) = ev.body {
+            // The symbol moved to another instrument (`book` follows it too): its top now.
+            match market.instrument_id(sym) {
+                Some(now) if now != target => {
+                    target = now;
+                    return lines.observe(rec.ts, &market, target);
+                }
+                _ => {}
+            }
+        }
         if r.instrument != target || !r.top_changed() {
             return ControlFlow::Continue(());
         }
@@ -159,8 +171,10 @@ pub fn run(path: &Path, symbol: &str, read: ReadOpts) -> anyhow::Result<ExitCode
     }
     if let Some(s) = market.stale() {
         eprintln!(
-            "stale: the feed lost {} messages for good (from sequence {}) at {}; the lines from then on may be wrong",
-            s.lost_messages, s.first_lost, s.since
+            "stale: the feed lost {} for good (from sequence {}) at {}; the lines from then on may be wrong",
+            super::book::lost_text(s.lost_messages, s.unknown_size_gaps),
+            s.first_lost,
+            s.since
         );
     }
     Ok(if report.errors > 0 {

@@ -56,8 +56,21 @@ struct BookJson {
 struct StaleJson {
     since: String,
     gaps: u64,
+    /// Messages lost in the gaps whose size is known.
     lost_messages: u64,
+    /// Gaps whose size nobody knows (a capture of a binary file, a rejoin): `lost_messages`
+    /// is then a lower bound.
+    unknown_size_gaps: u64,
     first_lost_sequence: u64,
+}
+
+/// "N messages", "at least N messages" or "an unknown number of messages".
+pub(crate) fn lost_text(known: u64, unknown_size_gaps: u64) -> String {
+    match (known, unknown_size_gaps) {
+        (n, 0) => format!("{n} messages"),
+        (0, _) => "an unknown number of messages".to_string(),
+        (n, _) => format!("at least {n} messages"),
+    }
 }
 
 /// Runs the command.
@@ -69,6 +82,9 @@ pub fn run(
     json: bool,
     read: ReadOpts,
 ) -> anyhow::Result<ExitCode> {
+    if ticklane_core::Symbol::new(symbol).is_none() {
+        bail!("--symbol {symbol:?}: at most 8 ASCII characters");
+    }
     let at = match at {
         Some(s) => match Timestamp::parse_time_of_day(s) {
             Some(t) => Some(t.0),
@@ -114,9 +130,11 @@ pub fn run(
     }
     let mut market = Market::with_capacity(1 << 16, 1024);
     let mut last_ts = 0u64;
-    let report = feed::read(path, &read, |rec| {
+    let mut past_at = false;
+    let mut report = feed::read(path, &read, |rec| {
         let ts = rec.ts;
         if at.is_some_and(|at| ts > at) {
+            past_at = true;
             return ControlFlow::Break(());
         }
         last_ts = ts;
@@ -125,6 +143,11 @@ pub fn run(
         }
         ControlFlow::Continue(())
     })?;
+    if past_at {
+        // The message that ended the read (the first past `at`) was counted, not applied
+        // (`saturating`: a LOBSTER file's announcement, before its first row, is no message).
+        report.messages = report.messages.saturating_sub(1);
+    }
     report.print_errors();
     print_book(&market, symbol, depth, at.unwrap_or(last_ts), &report, json)
 }
@@ -168,6 +191,7 @@ fn print_book(
             since: s.since.to_string(),
             gaps: s.gaps,
             lost_messages: s.lost_messages,
+            unknown_size_gaps: s.unknown_size_gaps,
             first_lost_sequence: s.first_lost,
         }),
         trading_state: book.trading_state().map(|s| format!("{s:?}")),
@@ -201,8 +225,9 @@ fn print_table(b: &BookJson, _book: &OrderBook<'_>) -> std::io::Result<()> {
         b.ask_levels,
         if b.crossed { " — CROSSED" } else { "" },
         b.stale.as_ref().map_or(String::new(), |s| format!(
-            " — STALE since {} ({} messages lost for good)",
-            s.since, s.lost_messages
+            " — STALE since {} ({} lost for good)",
+            s.since,
+            lost_text(s.lost_messages, s.unknown_size_gaps)
         ))
     )?;
     outln!(

@@ -80,8 +80,11 @@ pub struct StaleFeed {
     pub since: ticklane_core::Timestamp,
     /// Unrecoverable gaps reported.
     pub gaps: u64,
-    /// Messages lost in them.
+    /// Messages lost in them (those of the gaps whose size is known).
     pub lost_messages: u64,
+    /// Gaps of unknown size (`FeedGap` count 0: a capture of a binary file, a rejoin), whose
+    /// messages `lost_messages` does not count.
+    pub unknown_size_gaps: u64,
     /// Sequence number of the first message lost.
     pub first_lost: u64,
 }
@@ -393,8 +396,12 @@ impl Market {
                     since: ev.ts,
                     gaps: 0,
                     lost_messages: 0,
+                    unknown_size_gaps: 0,
                     first_lost: first_sequence,
                 });
+                if count == 0 {
+                    s.unknown_size_gaps = s.unknown_size_gaps.saturating_add(1);
+                }
                 // Saturating: the counts come from the event, which a corrupt or crafted
                 // recording can make as large as it likes; `apply` never panics.
                 s.gaps = s.gaps.saturating_add(1);
