@@ -9,7 +9,8 @@
 //! All derived prices are computed in integer arithmetic (`i128` intermediates, no overflow, no
 //! `f64`), rounded toward negative infinity (floor) in units of `Price` (1/10000):
 //!
-//! * [`OrderBook::spread`] = `best_ask - best_bid` (negative when crossed).
+//! * [`OrderBook::spread`] = `best_ask - best_bid` (negative when crossed; the one derived
+//!   price that can leave `i64`, with prices near its ends, and then saturates).
 //! * [`OrderBook::mid`] = `floor((best_bid + best_ask) / 2)`.
 //! * [`OrderBook::microprice`] = `floor((best_bid * ask_qty + best_ask * bid_qty) /
 //!   (bid_qty + ask_qty))`: the size-weighted mid, leaning toward the side with less quantity
@@ -274,7 +275,8 @@ impl<'a> OrderBook<'a> {
         }
     }
 
-    /// `best_ask - best_bid`; `None` if a side is empty. Negative when crossed.
+    /// `best_ask - best_bid`; `None` if a side is empty. Negative when crossed. Saturates at
+    /// the ends of `i64` (only prices beyond any exchange's, from a LOBSTER file, reach them).
     pub fn spread(&self) -> Option<Price> {
         let (b, a) = (self.best_bid()?, self.best_ask()?);
         Some(Price(a.price.0.saturating_sub(b.price.0)))
