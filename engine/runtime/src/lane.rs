@@ -1179,6 +1179,13 @@ impl<V: Venue> Lane<V> {
             let Some(slot) = self.slot_index(strategy.0) else {
                 continue;
             };
+            // A replay's warm-up (before `trade_from`) is not shown to strategies: a timer due
+            // in it fires when the window opens, not on the warm-up's books.
+            if deadline.0 < self.settings.trade_from {
+                self.timers
+                    .push(Timestamp(self.settings.trade_from), strategy, timer);
+                continue;
+            }
             self.slots[slot].digest.timer(u64::MAX, deadline.0, timer);
             // A timer this callback re-arms at or before `deadline` is put a step later (see
             // `TimerQueue::arm`): it cannot keep this loop at one instant. So is one armed

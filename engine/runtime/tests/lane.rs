@@ -2068,3 +2068,91 @@ fn orders_sent_in_answer_to_a_venue_report_get_order_out_samples() {
         out
     );
 }
+
+/// `replay --from`: events before `trade_from` "warm up the books ... and are not shown to
+/// strategies". A timer armed in `on_start` must not call the strategy during the warm-up
+/// either: there it reads the warm-up books at a warm-up time and can trade on them.
+#[test]
+fn no_strategy_callback_comes_before_the_window_of_a_replay() {
+    let log: Log = Arc::default();
+    let settings = LaneSettings {
+        trade_from: 4_000,
+        ..LaneSettings::default()
+    };
+    let mut lane = lane_with_settings(
+        settings,
+        vec![spec(0, "rec", &[symbol(1)], recorder(&log, false))],
+        TouchVenue::new(),
+    );
+    lane.start();
+    let s = session(1, 1, 10);
+    lane.process(&item(0, at(500, &s[0])), false);
+    lane.process(&item(1, at(1_000, &s[1])), false);
+    lane.process(&item(2, at(4_000, &s[2])), false);
+    lane.process(&item(3, at(6_000, &s[3])), false);
+    let got = log.lock().map(|l| l.clone()).unwrap_or_default();
+    let early: Vec<&String> = got
+        .iter()
+        .filter(|l| {
+            l.rsplit(' ')
+                .next()
+                .and_then(|t| t.parse::<u64>().ok())
+                .is_some_and(|t| t < 4_000)
+        })
+        .collect();
+    assert!(
+        early.is_empty(),
+        "callbacks before --from (4000 ns): {early:?}; whole log {got:?}"
+    );
+}
+
+/// Takes the ask from a timer armed in `on_start`; logs the time of every fill.
+struct TimerTaker(Arc<Mutex<Vec<u64>>>);
+
+impl Strategy for TimerTaker {
+    fn on_start(&mut self, ctx: &mut Context<'_>) {
+        ctx.set_timer(Timestamp(15_000), TimerId(1));
+    }
+    fn on_timer(&mut self, _t: TimerId, ctx: &mut Context<'_>) {
+        take_the_ask(InstrumentId(1), ctx);
+    }
+    fn on_fill(&mut self, f: &ticklane_strategy::Fill, _ctx: &mut Context<'_>) {
+        if let Ok(mut l) = self.0.lock() {
+            l.push(f.ts.0);
+        }
+    }
+}
+
+/// A strategy trades nothing in a replay's warm-up (`--from`): its books are not shown to it
+/// there, so it cannot decide on them.
+#[test]
+fn a_timer_in_the_warm_up_before_from_does_not_trade() {
+    let fills: Arc<Mutex<Vec<u64>>> = Arc::default();
+    let f = fills.clone();
+    let factory: ticklane_runtime::StrategyFactory =
+        Arc::new(move || Ok(Box::new(TimerTaker(f.clone())) as Box<dyn Strategy>));
+    let settings = LaneSettings {
+        trade_from: 100_000,
+        ..LaneSettings::default()
+    };
+    let mut lane = lane_with_settings(
+        settings,
+        vec![spec(0, "timer-taker", &[symbol(1)], factory)],
+        TouchVenue::new(),
+    );
+    lane.start();
+    let mut events = sym1_opening();
+    events.push(sym1_add(20_000, 3, Side::Bid, 99_9800));
+    events.push(sym1_add(100_000, 4, Side::Bid, 99_9700));
+    events.push(sym1_add(200_000, 5, Side::Bid, 99_9600));
+    for (seq, e) in events.iter().enumerate() {
+        lane.process(&item(seq as u64, *e), false);
+    }
+    let report = lane.finish();
+    let got = fills.lock().map(|l| l.clone()).unwrap_or_default();
+    assert!(
+        got.iter().all(|&t| t >= 100_000),
+        "fills before --from (100000 ns): {got:?} (position {:?})",
+        report.strategies[0].positions.iter().map(|p| p.2.net).collect::<Vec<_>>()
+    );
+}

@@ -57,7 +57,7 @@ impl StrategySetup<'_> {
         let p = serde_ignored::deserialize(toml::Deserializer::new(&text), |path| {
             unknown.push(path.to_string())
         })
-        .map_err(|e| invalid(format!("params: {}", e.to_string().trim_end())))?;
+        .map_err(|e: toml::de::Error| invalid(describe(&text, &e)))?;
         if !unknown.is_empty() {
             return Err(invalid(format!(
                 "params: unknown key `{}`",
@@ -74,6 +74,45 @@ impl StrategySetup<'_> {
             key,
             message: message.into(),
         }
+    }
+}
+
+/// A deserialization error of the re-serialized `params` text, named by key path
+/// (`params.inner.alpha: invalid type ...`): the text's line numbers are not the file's (the
+/// table is written back with its keys sorted), so no position of it is shown.
+fn describe(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim_end();
+    let Some(start) = e.span().map(|s| s.start.min(text.len())) else {
+        return format!("params: {message}");
+    };
+    let before = &text[..start];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[line_start..]
+        .find('\n')
+        .map_or(text.len(), |i| line_start + i);
+    let line = text[line_start..line_end].trim();
+    let header = |l: &str| l.trim_matches(|c| c == '[' || c == ']').trim().to_string();
+    // The line's key, or the table a header names; then the table the line is in.
+    let (key, table) = if line.starts_with('[') {
+        (None, Some(header(line)))
+    } else {
+        let table = before[..line_start]
+            .lines()
+            .rev()
+            .map(str::trim)
+            .find(|l| l.starts_with('['))
+            .map(header);
+        let key = line
+            .split_once('=')
+            .map(|(k, _)| k.trim().to_string())
+            .filter(|k| !k.is_empty());
+        (key, table)
+    };
+    let path: Vec<String> = table.into_iter().chain(key).collect();
+    if path.is_empty() {
+        format!("params: {message}")
+    } else {
+        format!("params.{}: {message}", path.join("."))
     }
 }
 
@@ -164,5 +203,32 @@ mod tests {
         let typo: toml::Table = toml::from_str("levles = 5\n[inner]\nalhpa = 0.5").unwrap();
         let e = setup_of(&typo).params::<Lax>().unwrap_err().to_string();
         assert!(e.contains("`levles`") && e.contains("`inner.alhpa`"), "{e}");
+    }
+
+    /// A wrong type on a nested key must name the key's path (`inner.alpha`), as an unknown
+    /// key does, and must not cite a line of a text the user never wrote (the table is
+    /// re-serialized, keys sorted: line 2 of that text is not line 2 of the file).
+    #[test]
+    fn a_wrong_type_on_a_nested_key_names_its_path() {
+        // As the file has it: `levels` on line 1, the bad value on line 3.
+        let bad: toml::Table = toml::from_str("levels = 5\n[inner]\nalpha = \"fast\"").unwrap();
+        let e = setup_of(&bad).params::<Lax>().unwrap_err().to_string();
+        assert!(e.contains("inner.alpha"), "the key path is not named: {e}");
+    }
+
+    #[test]
+    fn a_wrong_type_cites_no_line_of_the_reserialized_text() {
+        // The bad value is on line 2 of the params table as written; re-serialized with keys
+        // sorted it is on line 1, which the error then cites.
+        let bad: toml::Table = toml::from_str("zeta = 1\nlevels = \"five\"").unwrap();
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct P {
+            levels: u32,
+            zeta: u32,
+        }
+        let e = setup_of(&bad).params::<P>().unwrap_err().to_string();
+        assert!(!e.contains("at line 1,"), "cites a line of a text the user never wrote: {e}");
+        assert!(e.contains("params.levels"), "{e}");
     }
 }
