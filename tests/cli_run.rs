@@ -1284,4 +1284,34 @@ fn rate_paces_the_same_events_in_memory_and_from_the_file() {
         (span, span),
         "paced_span_ns: in memory, from the file"
     );
+
+/// README: `replay --strategy NAME` runs the named strategies "numbered afresh in configuration
+/// order". A lone third strategy is then strategy 0: its order ids read `0:N`.
+#[test]
+fn strategies_left_in_by_strategy_are_numbered_afresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("three.toml");
+    std::fs::write(
+        &cfg,
+        "[source.generate]\nseed = 7\nmessages = 200000\ninstruments = 8\n\
+         [[strategy]]\nname = \"a\"\nkind = \"imbalance\"\nsymbols = [\"AAPL\"]\n\
+         [[strategy]]\nname = \"b\"\nkind = \"imbalance\"\nsymbols = [\"MSFT\"]\n\
+         [[strategy]]\nname = \"c\"\nkind = \"imbalance\"\nsymbols = [\"NVDA\"]\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let o = ticklane(&[
+        "replay",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--strategy",
+        "c",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let orders = std::fs::read_to_string(out.join("orders.csv")).unwrap();
+    let first = orders.lines().nth(1).expect("c sends orders");
+    let id = &fields(first)[3];
+    assert!(id.starts_with("0:"), "order id {id}: strategy c kept its file index 2");
 }

@@ -310,7 +310,9 @@ pub(crate) fn strategy_specs(
 ) -> anyhow::Result<Vec<(u16, StrategySpec)>> {
     let lanes = cfg.place_strategies(origin)?;
     let mut out = Vec::new();
-    for (s, lane) in cfg.strategies.iter().zip(lanes) {
+    // Ids are numbered afresh among the strategies left in (`--strategy`); errors name the
+    // file's index.
+    for (id, (s, lane)) in cfg.strategies.iter().zip(lanes).enumerate() {
         let i = s.index;
         let Some(desc) = crate::strategies::find(&s.kind) else {
             bail!(
@@ -340,7 +342,7 @@ pub(crate) fn strategy_specs(
         out.push((
             lane,
             StrategySpec {
-                id: StrategyId(i as u16),
+                id: StrategyId(id as u16),
                 name,
                 kind: s.kind.clone(),
                 symbols,
