@@ -1313,5 +1313,8 @@ fn strategies_left_in_by_strategy_are_numbered_afresh() {
     let orders = std::fs::read_to_string(out.join("orders.csv")).unwrap();
     let first = orders.lines().nth(1).expect("c sends orders");
     let id = &fields(first)[3];
-    assert!(id.starts_with("0:"), "order id {id}: strategy c kept its file index 2");
+    assert!(
+        id.starts_with("0:"),
+        "order id {id}: strategy c kept its file index 2"
+    );
 }

@@ -2153,6 +2153,10 @@ fn a_timer_in_the_warm_up_before_from_does_not_trade() {
     assert!(
         got.iter().all(|&t| t >= 100_000),
         "fills before --from (100000 ns): {got:?} (position {:?})",
-        report.strategies[0].positions.iter().map(|p| p.2.net).collect::<Vec<_>>()
+        report.strategies[0]
+            .positions
+            .iter()
+            .map(|p| p.2.net)
+            .collect::<Vec<_>>()
     );
 }

@@ -228,7 +228,10 @@ mod tests {
             zeta: u32,
         }
         let e = setup_of(&bad).params::<P>().unwrap_err().to_string();
-        assert!(!e.contains("at line 1,"), "cites a line of a text the user never wrote: {e}");
+        assert!(
+            !e.contains("at line 1,"),
+            "cites a line of a text the user never wrote: {e}"
+        );
         assert!(e.contains("params.levels"), "{e}");
     }
 }
