@@ -1284,6 +1284,7 @@ fn rate_paces_the_same_events_in_memory_and_from_the_file() {
         (span, span),
         "paced_span_ns: in memory, from the file"
     );
+}
 
 /// README: `replay --strategy NAME` runs the named strategies "numbered afresh in configuration
 /// order". A lone third strategy is then strategy 0: its order ids read `0:N`.
