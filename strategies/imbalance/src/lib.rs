@@ -1006,12 +1006,11 @@ mod tests {
             let msg = e.to_string();
             assert!(msg.contains(key), "{text}: {msg}");
         }
-        // A wrong type is refused when deserializing. (The strategy API deserializes from a
-        // `toml::Value`, whose type errors do not carry the key path: the message says
-        // "invalid type: string \"three\", expected i64" without naming `levels`.)
+        // A wrong type is refused when deserializing, naming the key.
         let e = build_with("levels = \"three\"").expect_err("type");
         assert!(matches!(e, ParamError::Invalid { .. }), "{e:?}");
         assert!(e.to_string().contains("expected i64"), "{e}");
+        assert!(e.to_string().contains("params.levels"), "{e}");
     }
 
     #[test]
