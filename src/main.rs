@@ -299,6 +299,11 @@ enum Command {
         /// Stop after this many seconds without a datagram.
         #[arg(long)]
         stop_after_silence: Option<f64>,
+        /// Join the session mid-stream at the first packet seen (default: expect sequence
+        /// number 1 and re-request what came before); subscribers are welcomed with "not known
+        /// yet" until the first packet.
+        #[arg(long)]
+        join: bool,
     },
     /// Write a self-signed development certificate and key (PEM) for the QUIC relay.
     Cert {
@@ -704,6 +709,7 @@ fn main() -> ExitCode {
             line_b,
             retransmit,
             stop_after_silence,
+            join,
         } => cmd::relay::relay(cmd::relay::RelayArgs {
             feed: cmd::live::FeedArgs {
                 feed: from,
@@ -712,6 +718,7 @@ fn main() -> ExitCode {
                 recv_buffer: 8 << 20,
                 retries: 3,
                 stop_after_silence_secs: stop_after_silence,
+                join,
                 ..cmd::live::FeedArgs::default()
             },
             listen,

@@ -576,3 +576,35 @@ fn a_live_recording_that_lost_messages_for_good_exits_1_and_lists_them() {
     assert!(!out.contains(" 0 lost)"), "{out}");
     assert!(dir.path().join("lossy.cap").is_file());
 }
+
+#[test]
+fn relay_join_exists_as_the_readme_and_reliability_say() {
+    // README ("A relay that joins mid-session (`--join`)"), RELIABILITY.md (rows "ticklane relay
+    // --join") and feeds/live/src/relay.rs document `ticklane relay --join`: the relay's
+    // `RelayConfig::first_sequence` is `None` only under it. The flag must parse; the run then
+    // stops on the missing certificate, naming `--cert`.
+    let dir = tempfile::tempdir().unwrap();
+    let cert = dir.path().join("missing-cert.pem");
+    let key = dir.path().join("missing-key.pem");
+    let o = Command::new(BIN)
+        .args([
+            "relay",
+            "--join",
+            "--token",
+            "t",
+            "--listen",
+            "127.0.0.1:0",
+            "--cert",
+        ])
+        .arg(&cert)
+        .arg("--key")
+        .arg(&key)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !err.contains("unexpected argument"),
+        "relay --join refused: {err}"
+    );
+    assert!(err.contains("--cert"), "{err}");
+}
