@@ -194,8 +194,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Paper trading: run strategies against a live source (for now a file or a generated
-    /// session paced at 1x) with the paper exchange, a live status line, and the reports
+    /// Paper trading: run strategies against a live MoldUDP64 feed (`--feed udp://...` or
+    /// `quic://...`) or, without one, the configured source paced at 1x, with the paper exchange, a live status line, and the reports
     /// written at the end (Ctrl-C: kill switch, then stop).
     Paper {
         /// Configuration (TOML, same keys as `run`); default: the embedded config/paper.toml.
@@ -317,8 +317,8 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Record a capture (replay/FORMAT.md) from a pcap/pcapng of MoldUDP64 or a NASDAQ binary
-    /// file; every command that reads files reads captures too.
+    /// Record a capture (replay/FORMAT.md) from a pcap/pcapng of MoldUDP64, a NASDAQ binary
+    /// file, or a live feed (udp://, quic://); every command that reads files reads captures too.
     Record {
         /// Input: pcap, pcapng, or NASDAQ binary file (plain or .gz); or a live feed,
         /// `udp://ADDR:PORT[@IFACE]` or `quic://HOST:PORT` (then the feed options below apply).

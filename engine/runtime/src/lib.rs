@@ -15,9 +15,11 @@
 //!
 //! Ticks never go through an actor mailbox: they go through [`ticklane_ring`] rings from the
 //! feed thread to the lanes. Actors only start and stop threads, read their counters, flip their
-//! flags and hear about incidents. This is the one crate below the binary that depends on
-//! tokio and ractor, and the one place allowed to read a machine clock ([`clock::HopClock`],
-//! for latency and pacing only; strategies see event time).
+//! flags and hear about incidents. This is the one engine crate that depends on tokio and
+//! ractor (below the binary, `ticklane-live`, the network edge, also uses tokio), and the one
+//! engine crate allowed to read a machine clock: [`clock::HopClock`], for latency and pacing,
+//! and the control plane's wall time for rates (the live feed's network timers, outside
+//! `engine/`, read one too); strategies see event time.
 
 pub mod clock;
 pub mod control;
