@@ -36,7 +36,8 @@ static ENGINES: AtomicU64 = AtomicU64::new(0);
 
 /// Everything needed to start a run.
 pub struct EnginePlan {
-    /// One entry per lane: its settings and its strategies.
+    /// One entry per lane: its settings and its strategies. Lane `i` of the list is numbered
+    /// `i` (`LaneSettings::index`); [`Engine::start`] refuses another numbering.
     pub lanes: Vec<(LaneSettings, Vec<StrategySpec>)>,
     /// Core for the feed thread.
     pub feed_core: Option<usize>,
@@ -85,9 +86,13 @@ pub enum EngineError {
     /// A thread died outside the strategy sandbox (a bug in the engine).
     #[error("{0} thread failed: {1}")]
     ThreadFailed(String, String),
-    /// The run ended without a report (the supervisor died).
+    /// The run ended without a report (the supervisor died, or the report was already taken
+    /// by an earlier `wait`).
     #[error("the run ended without a report")]
     NoReport,
+    /// The plan is malformed (its lanes must be numbered 0, 1, ... in order).
+    #[error("invalid engine plan: {0}")]
+    Plan(String),
 }
 
 /// One lane's live status.
@@ -587,7 +592,17 @@ impl Actor for Supervisor {
             }
             let control = Arc::new(LaneControl::default());
             let venue = (plan.venue)(settings.index);
-            let lane = Lane::new(settings, strategies, venue, control.clone(), None)?;
+            let lane = match Lane::new(settings, strategies, venue, control.clone(), None) {
+                Ok(lane) => lane,
+                Err(e) => {
+                    // The caller gets the strategy's own error, not the failed start's.
+                    let what = e.to_string();
+                    if let Some(done) = args.done.take() {
+                        let _ = done.send(Err(EngineError::Strategy(e)));
+                    }
+                    return Err(what.into());
+                }
+            };
             let (tx, rx) = lane_ring(plan.ring_kind, plan.ring_capacity);
             producers.push(tx);
             let (actor, _) = Actor::spawn_linked(
@@ -832,14 +847,24 @@ impl EngineRemote {
 #[derive(Debug)]
 pub struct Engine {
     supervisor: ActorRef<SupervisorMsg>,
-    done: oneshot::Receiver<Result<RunReport, EngineError>>,
+    /// `None` once `wait` has answered.
+    done: Option<oneshot::Receiver<Result<RunReport, EngineError>>>,
 }
 
 impl Engine {
     /// Starts the control plane and the data-plane threads (on the current tokio runtime).
     pub async fn start(plan: EnginePlan) -> Result<Self, EngineError> {
-        let (tx, rx) = oneshot::channel();
-        let (supervisor, _) = Actor::spawn(
+        // The supervisor finds a lane's report slot, status and ring by its number.
+        for (i, (settings, _)) in plan.lanes.iter().enumerate() {
+            if usize::from(settings.index) != i {
+                return Err(EngineError::Plan(format!(
+                    "lane {i} of the plan is numbered {} (lanes are numbered 0, 1, ... in order)",
+                    settings.index
+                )));
+            }
+        }
+        let (tx, mut rx) = oneshot::channel();
+        let (supervisor, _) = match Actor::spawn(
             None,
             Supervisor,
             SupervisorArgs {
@@ -848,10 +873,20 @@ impl Engine {
             },
         )
         .await
-        .map_err(|e| EngineError::Spawn(e.to_string()))?;
+        {
+            Ok(spawned) => spawned,
+            // A strategy that could not be built is its own error.
+            Err(e) => {
+                return Err(rx
+                    .try_recv()
+                    .ok()
+                    .and_then(Result::err)
+                    .unwrap_or(EngineError::Spawn(e.to_string())))
+            }
+        };
         Ok(Self {
             supervisor,
-            done: rx,
+            done: Some(rx),
         })
     }
 
@@ -879,7 +914,12 @@ impl Engine {
 
     /// Waits for the end of the run.
     pub async fn wait(&mut self) -> Result<RunReport, EngineError> {
-        (&mut self.done).await.map_err(|_| EngineError::NoReport)?
+        let Some(done) = self.done.as_mut() else {
+            return Err(EngineError::NoReport);
+        };
+        let ended = done.await.map_err(|_| EngineError::NoReport);
+        self.done = None;
+        ended?
     }
 }
 

@@ -569,7 +569,14 @@ impl<V: Venue> Lane<V> {
                 slot_of.resize(id + 1, u8::MAX);
             }
             slot_of[id] = i as u8;
-            let strategy = (spec.factory)()?;
+            // The constructor is strategy code: a panic in it is this strategy's error.
+            let strategy =
+                catch_unwind(AssertUnwindSafe(|| (spec.factory)())).unwrap_or_else(|p| {
+                    Err(ParamError::Invalid {
+                        strategy: spec.name.clone(),
+                        message: format!("its constructor panicked: {}", panic_message(p.as_ref())),
+                    })
+                })?;
             slots.push(Slot {
                 id: spec.id,
                 name: spec.name,
@@ -1533,14 +1540,16 @@ impl<V: Venue> Lane<V> {
             .iter()
             .filter(|r| matches!(r, VenueReport::Update(u) if u.kind == OrderUpdateKind::Cancelled))
             .count() as u64;
-        // Strategies hear about the cancels (they are alive, only trading stopped).
-        self.deliver(u64::MAX);
-        self.route(u64::MAX, now);
+        // Reported before the strategies hear of it: a panic in what they do about the
+        // cancels is an incident the kill switch caused, and comes after it.
         tracing::warn!(lane = self.settings.index, cancelled, "kill switch applied");
         self.notify(LaneIncident::KillSwitch {
             lane: self.settings.index,
             cancelled,
         });
+        // Strategies hear about the cancels (they are alive, only trading stopped).
+        self.deliver(u64::MAX);
+        self.route(u64::MAX, now);
     }
 
     fn publish_status(&self, ring_len: usize) {

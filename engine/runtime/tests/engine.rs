@@ -656,3 +656,94 @@ fn a_panicking_worker_is_reported_and_the_run_goes_on() {
     assert_eq!(report.lanes[0].events, without.lanes[0].events);
     assert_eq!(digests(&report), digests(&without));
 }
+
+/// Runs `p` on a thread of its own; what it ended with, or `None` if it had not ended after
+/// `secs` seconds.
+fn run_within(p: EnginePlan, secs: u64) -> Option<Result<usize, String>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(
+            run_to_end(p, |_| {})
+                .map(|r| r.lanes.len())
+                .map_err(|e| e.to_string()),
+        );
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(secs)).ok()
+}
+
+/// A plan whose lane is numbered 1 though it is the plan's only lane: the run must end (an
+/// error naming the lane numbers, or a report), not wait forever for a report that the
+/// supervisor dropped (its slot is found by the lane's number).
+#[test]
+fn a_plan_whose_lane_numbers_are_not_their_places_ends_instead_of_hanging() {
+    let events = session(7, 4, 2_000);
+    let mut p = plan(
+        &events,
+        vec![vec![spec(0, "a", &[symbol(1)], chaser())]],
+        PanicPolicy::default(),
+    );
+    p.lanes[0].0.index = 1;
+    let ended = run_within(p, 20);
+    assert!(ended.is_some(), "the run hung: {ended:?}");
+}
+
+/// A strategy that cannot be built when the run starts (its factory fails, or panics: the
+/// constructor is strategy code too) is a strategy error naming it, not "an actor panicked
+/// during startup" of the control plane.
+#[test]
+fn a_strategy_that_cannot_be_built_at_start_is_reported_as_a_strategy_error() {
+    use ticklane_runtime::{EngineError, StrategyFactory};
+    let events = session(7, 4, 2_000);
+    let fails: StrategyFactory = Arc::new(|| {
+        Err(ticklane_strategy::ParamError::Invalid {
+            strategy: "bad".into(),
+            message: "params.x: out of range".into(),
+        })
+    });
+    let panics: StrategyFactory = Arc::new(|| panic!("constructor on fire"));
+    for (what, factory) in [("fails", fails), ("panics", panics)] {
+        let p = plan(
+            &events,
+            vec![
+                vec![spec(0, "a", &[symbol(1)], chaser())],
+                vec![spec(1, "bad", &[symbol(2)], factory)],
+            ],
+            PanicPolicy::default(),
+        );
+        let err = match run_to_end(p, |_| {}) {
+            Ok(_) => panic!("{what}: the run started"),
+            Err(e) => e,
+        };
+        let text = err.to_string();
+        assert!(
+            matches!(err, EngineError::Strategy(_)),
+            "{what}: {err:?} ({text})"
+        );
+        assert!(text.contains("bad"), "{what}: {text}");
+        assert!(!text.contains("Actor panicked"), "{what}: {text}");
+    }
+}
+
+/// `Engine::wait` a second time (the run is over) answers an error, not a panic of the
+/// caller's task.
+#[test]
+fn waiting_twice_for_a_run_is_an_error_not_a_panic() {
+    use ticklane_runtime::{Engine, EngineError};
+    let events = session(7, 4, 2_000);
+    let p = plan(
+        &events,
+        vec![vec![spec(0, "a", &[symbol(1)], chaser())]],
+        PanicPolicy::default(),
+    );
+    let rt = control_runtime();
+    let second = rt.block_on(async {
+        let mut engine = Engine::start(p).await.unwrap_or_else(|e| panic!("{e}"));
+        engine.wait().await.unwrap_or_else(|e| panic!("{e}"));
+        tokio::spawn(async move { engine.wait().await.map(|_| ()) }).await
+    });
+    match second {
+        Ok(Err(EngineError::NoReport)) => {}
+        Ok(other) => panic!("second wait: {other:?}"),
+        Err(join) => panic!("the second wait panicked: {join}"),
+    }
+}

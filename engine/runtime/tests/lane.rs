@@ -2160,3 +2160,91 @@ fn a_timer_in_the_warm_up_before_from_does_not_trade() {
             .collect::<Vec<_>>()
     );
 }
+
+/// Rests one bid at the best bid on its first event that has one; panics when it hears that
+/// an order of its was cancelled.
+struct PanicsOnCancel {
+    sent: bool,
+}
+
+impl Strategy for PanicsOnCancel {
+    fn on_event(&mut self, ev: &MarketEvent, ctx: &mut Context<'_>) {
+        if self.sent {
+            return;
+        }
+        if let Some(bid) = ctx.book(ev.instrument).and_then(|b| b.best_bid()) {
+            ctx.limit(
+                ev.instrument,
+                Side::Bid,
+                bid.price,
+                Qty(100),
+                TimeInForce::Day,
+            );
+            self.sent = true;
+        }
+    }
+    fn on_order_update(&mut self, u: &OrderUpdate, _ctx: &mut Context<'_>) {
+        assert!(u.kind != OrderUpdateKind::Cancelled, "cancelled!");
+    }
+}
+
+/// The kill switch cancels the strategy's bid; the strategy panics on hearing of it. The
+/// incidents come in the order things happened: the kill switch, then the panic it caused
+/// (under either policy).
+#[test]
+fn the_kill_switch_incident_comes_before_the_panic_it_causes() {
+    use ticklane_runtime::{IncidentSink, LaneIncident, PanicPolicy};
+    for policy in [
+        PanicPolicy::Restart { max_restarts: 3 },
+        PanicPolicy::HaltLane,
+    ] {
+        let factory: ticklane_runtime::StrategyFactory =
+            Arc::new(|| Ok(Box::new(PanicsOnCancel { sent: false }) as Box<dyn Strategy>));
+        let incidents: Arc<Mutex<Vec<LaneIncident>>> = Arc::default();
+        let seen = incidents.clone();
+        let sink: IncidentSink = Box::new(move |i| {
+            if let Ok(mut v) = seen.lock() {
+                v.push(i);
+            }
+        });
+        let control = Arc::new(LaneControl::default());
+        let settings = LaneSettings {
+            panic_policy: policy,
+            ..LaneSettings::default()
+        };
+        let mut lane = match Lane::new(
+            settings,
+            vec![spec(0, "q", &[symbol(1)], factory)],
+            TouchVenue::new(),
+            control.clone(),
+            Some(sink),
+        ) {
+            Ok(l) => l,
+            Err(e) => panic!("{e}"),
+        };
+        lane.start();
+        for (seq, e) in sym1_opening().iter().enumerate() {
+            lane.process(&item(seq as u64, *e), false);
+        }
+        assert_eq!(lane.working_orders(), 1, "{policy:?}: the bid rests");
+        control
+            .kill
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        lane.poll_control();
+        let report = lane.finish();
+        assert_eq!(report.strategies[0].panics, 1, "{policy:?}");
+        let kinds: Vec<&str> = incidents
+            .lock()
+            .map(|v| {
+                v.iter()
+                    .map(|i| match i {
+                        LaneIncident::KillSwitch { .. } => "kill switch",
+                        LaneIncident::StrategyPanicked { .. } => "panic",
+                        LaneIncident::RiskTripped { .. } => "risk",
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert_eq!(kinds, ["kill switch", "panic"], "{policy:?}");
+    }
+}
