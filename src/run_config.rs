@@ -23,6 +23,8 @@ pub const MAX_GENERATED_MESSAGES: u64 = 1 << 30;
 /// demo's `book.order_capacity`): 2^24 = 16,777,216, about 1 GB of memory per lane. It is a
 /// pre-size, not a limit: the index grows past it when more orders are live.
 pub const MAX_ORDER_CAPACITY: usize = 1 << 24;
+/// Most restarts of one strategy `engine.max_restarts` may allow.
+pub const MAX_RESTARTS: u32 = 1_000;
 
 /// Checks the size of a generated session: at least what the day's fixed structure needs for
 /// `instruments` (system events, directory, crosses: the generator's own minimum, computed
@@ -533,7 +535,8 @@ pub struct EngineConfig {
     /// `restart` or `halt-lane`.
     #[serde(default = "default_panic")]
     pub panic_policy: String,
-    /// Restarts per strategy under `restart` before the lane halts.
+    /// Restarts per strategy under `restart` before the lane halts (0..=[`MAX_RESTARTS`];
+    /// read only under `restart`).
     #[serde(default = "default_restarts")]
     pub max_restarts: u32,
     /// Live orders each lane's book index is sized for.
@@ -724,6 +727,11 @@ impl RunConfig {
                 "{origin}: engine.panic_policy: `{}` is not restart or halt-lane",
                 e.panic_policy
             );
+        }
+        if e.max_restarts > MAX_RESTARTS {
+            // Each restart runs the strategy's `on_start` again: an `on_start` that always
+            // panics would keep the lane restarting (its ring filling) for billions of rounds.
+            bail!("{origin}: engine.max_restarts: at most {MAX_RESTARTS}");
         }
         if e.order_capacity == 0 || e.order_capacity > MAX_ORDER_CAPACITY {
             bail!(
@@ -1004,6 +1012,10 @@ mod tests {
             (format!("{BASE}[engine]\nring_capacity = 1000\n"), "engine.ring_capacity"),
             (format!("{BASE}[engine]\nring = \"ringy\"\n"), "engine.ring"),
             (format!("{BASE}[engine]\nheartbeat_us = 0\n"), "engine.heartbeat_us"),
+            (
+                format!("{BASE}[engine]\nmax_restarts = 1001\n"),
+                "engine.max_restarts: at most 1000",
+            ),
             (format!("{BASE}[engine]\nlanes = 2\nlane_cores = [1]\n"), "engine.lane_cores"),
             (
                 format!("{BASE}[engine]\nlanes = 2\nlane_cores = [1, 1]\n"),

@@ -978,7 +978,15 @@ fn print_report(
                 seq,
                 action,
                 ..
-            } => outln!("incident  lane {lane}: strategy {name} panicked at event {seq}: {message} -> {action:?}")?,
+            } => {
+                // `u64::MAX`: not inside an event (start, a timer, a venue report, stop).
+                let at = if *seq == u64::MAX {
+                    "outside an event".to_string()
+                } else {
+                    format!("at event {seq}")
+                };
+                outln!("incident  lane {lane}: strategy {name} panicked {at}: {message} -> {action:?}")?
+            }
             LaneIncident::KillSwitch { lane, cancelled } => {
                 outln!("incident  lane {lane}: kill switch, {cancelled} orders cancelled")?
             }

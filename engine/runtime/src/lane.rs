@@ -272,7 +272,8 @@ pub enum LaneIncident {
         name: String,
         /// The panic message.
         message: String,
-        /// Sequence number of the event being processed.
+        /// Sequence number of the event being processed; `u64::MAX` when the panic came
+        /// outside an event (in `on_start`, a timer, a venue report's callback, `on_stop`).
         seq: u64,
         /// What the policy did.
         action: PanicAction,
