@@ -167,10 +167,10 @@ pub fn run(path: &Path, symbol: &str, read: ReadOpts) -> anyhow::Result<ExitCode
         .map(|(k, n)| format!("{}={n}", k.name()))
         .collect();
     if !anomalies.is_empty() {
-        eprintln!("anomalies: {}", anomalies.join(" "));
+        errln!("anomalies: {}", anomalies.join(" "));
     }
     if let Some(s) = market.stale() {
-        eprintln!(
+        errln!(
             "stale: the feed lost {} for good (from sequence {}) at {}; the lines from then on may be wrong",
             super::book::lost_text(s.lost_messages, s.unknown_size_gaps),
             s.first_lost,

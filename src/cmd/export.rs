@@ -60,13 +60,13 @@ pub fn run(capture: &Path, output: &Path, format: PcapFormat) -> anyhow::Result<
         || r.missing_blocks > 0
         || r.out_of_order_blocks > 0;
     if damaged {
-        eprintln!(
+        errln!(
             "the capture is damaged, what was readable is exported: {}",
             super::feed::recovery_line(r)
         );
     }
     if stats.recorder_dropped > 0 {
-        eprintln!(
+        errln!(
             "the live recorder dropped {} records (its ring was full): the capture lacks              them, and so does the export",
             stats.recorder_dropped
         );

@@ -72,12 +72,12 @@ impl ReadReport {
     pub fn print_errors(&self) {
         for e in &self.first_errors {
             match e.position {
-                Some(p) => eprintln!("error at {p} ({}): {}", e.stage, e.error),
-                None => eprintln!("error ({}): {}", e.stage, e.error),
+                Some(p) => errln!("error at {p} ({}): {}", e.stage, e.error),
+                None => errln!("error ({}): {}", e.stage, e.error),
             }
         }
         if self.errors > self.first_errors.len() as u64 {
-            eprintln!(
+            errln!(
                 "... and {} more errors",
                 self.errors - self.first_errors.len() as u64
             );
@@ -291,7 +291,9 @@ pub(crate) fn is_capture(path: &Path) -> anyhow::Result<bool> {
     use std::io::Read;
     let mut head = [0u8; 8];
     let mut f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let n = f.read(&mut head)?;
+    let n = f
+        .read(&mut head)
+        .with_context(|| format!("reading {}", path.display()))?;
     Ok(n == 8 && head == ticklane_replay::format::FILE_MAGIC)
 }
 
@@ -1075,7 +1077,9 @@ pub(crate) fn is_lobster(path: &Path) -> anyhow::Result<bool> {
     use std::io::Read;
     let mut head = [0u8; 256];
     let mut f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let n = f.read(&mut head)?;
+    let n = f
+        .read(&mut head)
+        .with_context(|| format!("reading {}", path.display()))?;
     Ok(lobster::is_lobster_message_file(&head[..n]))
 }
 

@@ -46,7 +46,7 @@ pub fn run(
     out.flush()?;
     pb.finish_and_clear();
     tracing::info!(messages = written, path = %output.display(), "session written");
-    eprintln!("wrote {written} messages to {}", output.display());
+    errln!("wrote {written} messages to {}", output.display());
     Ok(ExitCode::SUCCESS)
 }
 

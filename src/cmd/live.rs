@@ -109,7 +109,7 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
     cfg.multicast_if = a.multicast_if;
     cfg.max_packet = a.max_packet;
     let mut sim = Simulator::new(cfg)?;
-    eprintln!(
+    errln!(
         "serving {} messages of {} to {}{}{} at {}",
         history.len(),
         a.source,
@@ -163,7 +163,7 @@ pub fn stop_on_ctrl_c(why: &'static str) -> Arc<AtomicBool> {
         {
             rt.block_on(async {
                 if tokio::signal::ctrl_c().await.is_ok() {
-                    eprintln!("{why}");
+                    errln!("{why}");
                     flag.store(true, std::sync::atomic::Ordering::Relaxed);
                 }
             });

@@ -14,6 +14,16 @@ macro_rules! outln {
     }};
 }
 
+/// `eprintln!` without its panic when standard error is a closed pipe (`ticklane ... 2>&1 |
+/// head -1`): a message nobody can read is dropped, and the command keeps the exit code it
+/// earned (`eprintln!` panicked: exit 101).
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 pub mod bbo;
 pub mod bench;
 pub mod book;

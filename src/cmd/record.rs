@@ -35,7 +35,8 @@ pub fn run(
     let mut head = [0u8; 4];
     let n = std::fs::File::open(input)
         .with_context(|| format!("opening {}", input.display()))?
-        .read(&mut head)?;
+        .read(&mut head)
+        .with_context(|| format!("reading {}", input.display()))?;
     let is_capture = n == 4
         && matches!(
             u32::from_le_bytes(head),
@@ -106,23 +107,23 @@ pub fn run(
         }
         if c.fragments > 0 {
             // A fragmented datagram may be MoldUDP64 that the capture now lacks.
-            eprintln!(
+            errln!(
                 "{} IPv4 fragments were not reassembled: their datagrams are not in the capture",
                 c.fragments
             );
         }
         if c.untimed > 0 {
-            eprintln!(
+            errln!(
                 "{} pcapng packets carried no timestamp (Simple Packet Blocks): each was given \
                  the previous packet's",
                 c.untimed
             );
         }
         if let Some(e) = &stats.first_record_error {
-            eprintln!("first unreadable record: {e}");
+            errln!("first unreadable record: {e}");
         }
         if let Some(e) = &stats.fatal {
-            eprintln!("capture cut short: {e}");
+            errln!("capture cut short: {e}");
         }
         stats.record_errors + stats.capture.fragments + u64::from(stats.fatal.is_some())
     } else {
@@ -135,7 +136,7 @@ pub fn run(
             stats.records, stats.short_messages, summary.blocks, summary.bytes
         ));
         if let Some(e) = &stats.framing_error {
-            eprintln!("framing error: {e}");
+            errln!("framing error: {e}");
         }
         stats.short_messages + u64::from(stats.framing_error.is_some())
     };
@@ -218,7 +219,7 @@ pub fn run_live(
     Ok(if live.record_dropped == 0 {
         lost
     } else {
-        eprintln!(
+        errln!(
             "{} records were dropped (recorder ring full): the capture lacks them",
             live.record_dropped
         );

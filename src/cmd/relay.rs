@@ -174,7 +174,7 @@ pub fn relay(a: RelayArgs) -> anyhow::Result<ExitCode> {
     let stats = Arc::new(RelayStats::new());
     let (tx, rx) = mpsc::channel::<RelayInput>(65_536);
     let server = rt.block_on(async { RelayServer::bind(rc) })?;
-    eprintln!(
+    errln!(
         "relay listening on {} (QUIC, ALPN ticklane-mold/1), reading {}",
         server.local_addr(),
         a.feed.feed
@@ -239,16 +239,17 @@ pub(crate) fn lost_exit_code(live: &LiveReport) -> ExitCode {
     if live.session.lost_messages == 0 {
         return ExitCode::SUCCESS;
     }
-    eprintln!(
+    errln!(
         "{} messages lost for good in {} gaps: downstream saw gaps",
-        live.session.lost_messages, live.session.lost_gaps
+        live.session.lost_messages,
+        live.session.lost_gaps
     );
     for note in live
         .notes()
         .iter()
         .filter(|n| n.starts_with("lost for good"))
     {
-        eprintln!("{note}");
+        errln!("{note}");
     }
     ExitCode::from(1)
 }

@@ -487,6 +487,14 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
         lanes[usize::from(lane)].1.push(spec);
     }
 
+    // The report directories are made before the run: one that cannot be (a file of that
+    // name) was found only after the whole run, whose summary was then never printed.
+    for dir in [o.hgrm_dir.as_ref(), o.out_dir.as_ref()]
+        .into_iter()
+        .flatten()
+    {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
     let live = match (&o.live, &cfg.source.live) {
         (Some(l), _) => Some(l.clone()),
         (None, Some(_)) if o.file.is_none() && o.no_live => bail!(
@@ -549,7 +557,14 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
                     f.clone()
                 };
                 if !path.exists() {
-                    bail!("{origin}: source.file: {} does not exist", path.display());
+                    // Named as the user gave it: the argument, or the configuration's key.
+                    match (&o.file, o.no_live) {
+                        (Some(_), true) => bail!("SOURCE: {} does not exist", path.display()),
+                        (Some(_), false) => bail!("--file: {} does not exist", path.display()),
+                        (None, _) => {
+                            bail!("{origin}: source.file: {} does not exist", path.display())
+                        }
+                    }
                 }
                 let desc = format!("file {}", path.display());
                 (
@@ -616,7 +631,7 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
         let r2 = remote.clone();
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("interrupted: kill switch, then stop");
+                errln!("interrupted: kill switch, then stop");
                 r2.kill_switch();
                 r2.stop();
             }
@@ -659,19 +674,19 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
     // listed in the summary) or a worker's output is incomplete (the recorder could not write
     // everything); 2 the source could not be read at all.
     if let Some(why) = &report.source.fatal {
-        eprintln!("error: the source failed: {why}");
+        errln!("error: the source failed: {why}");
         return Ok(ExitCode::from(2));
     }
     let worker_losses = worker_losses(&report.workers);
     if !worker_losses.is_empty() {
-        eprintln!(
+        errln!(
             "error: the run completed, but {} (its output is incomplete, as the summary says)",
             worker_losses.join("; ")
         );
         return Ok(ExitCode::from(1));
     }
     if report.source.errors > 0 {
-        eprintln!(
+        errln!(
             "error: the input had {} errors (the first ones are in the summary); everything else was processed",
             report.source.errors
         );
@@ -758,14 +773,27 @@ fn merged_latency(r: &RunReport) -> ticklane_runtime::LatencyRecorder {
 
 fn write_hgrm(r: &RunReport, dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    use std::io::Write as _;
     let all = merged_latency(r);
-    // A hop with no sample (not measured) has no distribution: no file.
-    for hop in Hop::ALL.into_iter().filter(|&h| all.summary(h).count > 0) {
+    for hop in Hop::ALL {
         let path = dir.join(format!("{}.hgrm", hop.name()));
+        // A hop with no sample (not measured) has no distribution: no file, not even an
+        // earlier run's left in the same directory.
+        if all.summary(hop).count == 0 {
+            match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(e).with_context(|| format!("removing {}", path.display()));
+                }
+                _ => continue,
+            }
+        }
         let mut f = std::io::BufWriter::new(
             std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?,
         );
-        all.write_hgrm(hop, &mut f)?;
+        // Flushed here: a `BufWriter` dropped unflushed swallows the write error.
+        all.write_hgrm(hop, &mut f)
+            .and_then(|()| f.flush())
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
 }

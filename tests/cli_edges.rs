@@ -1,0 +1,226 @@
+//! The CLI's edges (review): report files, output paths, the log filter, errors that name their
+//! path, a reader that closes both output streams.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ticklane");
+
+fn ticklane(args: &[&str], dir: &Path) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A run into an `--out` directory that holds an earlier run's reports: every file there is
+/// this run's. A `--no-latency` run writes no `.hgrm` file (no hop measured); the earlier run's
+/// `.hgrm` files stayed, so the directory said figures this run never measured (its
+/// `summary.json` says null).
+#[test]
+fn a_run_without_latency_leaves_no_earlier_runs_hgrm_files_in_its_out_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        let mut a = vec!["run", "--messages", "20000", "--out", "out"];
+        a.extend_from_slice(extra);
+        let o = ticklane(&a, dir.path());
+        assert!(o.status.success(), "{}", stderr(&o));
+    };
+    run(&[]);
+    assert!(dir.path().join("out/decode.hgrm").exists());
+    run(&["--no-latency"]);
+    let hgrm: Vec<String> = std::fs::read_dir(dir.path().join("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".hgrm"))
+        .collect();
+    assert!(
+        hgrm.is_empty(),
+        "a run with no latency measured left {hgrm:?} in its --out directory"
+    );
+}
+
+/// An `.hgrm` file that cannot be written whole fails the run: the files were `BufWriter`s
+/// dropped without a flush, so a write error (a full disk; here a file-size limit) was
+/// swallowed, the files were cut short and the run exited 0.
+#[cfg(unix)]
+#[test]
+fn an_hgrm_file_that_cannot_be_written_whole_is_an_error_not_a_truncated_file() {
+    let dir = tempfile::tempdir().unwrap();
+    // A 1 KiB file-size limit (512-byte blocks in sh, 1 KiB in bash: 1-2 KiB), SIGXFSZ ignored
+    // so that writes past it fail with EFBIG; stdout and stderr are pipes, not files.
+    let o = Command::new("sh")
+        .args([
+            "-c",
+            "ulimit -f 2; trap '' XFSZ; exec \"$0\" \"$@\"",
+            BIN,
+            "run",
+            "--messages",
+            "20000",
+            "--hgrm",
+            "h",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let sizes: Vec<(String, u64)> = std::fs::read_dir(dir.path().join("h"))
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                e.metadata().unwrap().len(),
+            )
+        })
+        .collect();
+    assert!(!sizes.is_empty());
+    assert_ne!(
+        o.status.code(),
+        Some(0),
+        "the .hgrm files were cut short ({sizes:?}) and the run said nothing: {}",
+        stderr(&o)
+    );
+}
+
+/// `--out` (or `--hgrm`) naming something that cannot be a directory (here an existing file):
+/// found only after the whole run (a paper session: hours), which then exited 2 without
+/// printing its summary. Either refuse it before the run starts or print the summary.
+#[test]
+fn an_out_directory_that_cannot_be_made_does_not_cost_the_runs_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("taken"), "a file").unwrap();
+    for flag in ["--out", "--hgrm"] {
+        let o = ticklane(
+            &[
+                "--log",
+                "info",
+                "run",
+                "--messages",
+                "20000",
+                "--no-latency",
+                flag,
+                "taken",
+            ],
+            dir.path(),
+        );
+        let (out, err) = (String::from_utf8_lossy(&o.stdout), stderr(&o));
+        assert_eq!(o.status.code(), Some(2), "{flag}: {err}");
+        // `source: ...` is logged when the engine starts.
+        let ran = err.contains("source: generated session");
+        assert!(
+            !ran || out.contains("digest"),
+            "{flag}: the run went to its end, then failed on `taken` with no summary: \
+             stdout {out:?}, stderr {err}"
+        );
+    }
+}
+
+/// A reader that closes the pipe both output streams go to (`ticklane ... 2>&1 | head -1`):
+/// no panic, the exit code the command earned. `eprintln!` panics on a broken pipe (101).
+#[test]
+fn a_closed_pipe_on_stderr_too_gets_no_panic_and_the_exit_code_still_tells() {
+    let dir = tempfile::tempdir().unwrap();
+    let gen = ticklane(
+        &[
+            "gen",
+            "--seed",
+            "3",
+            "--messages",
+            "20000",
+            "-o",
+            "day.itch",
+        ],
+        dir.path(),
+    );
+    assert!(gen.status.success());
+    let mut bad = std::fs::read(dir.path().join("day.itch")).unwrap();
+    bad.extend_from_slice(&[0, 5, b'?', 1, 2, 3, 4]);
+    std::fs::write(dir.path().join("bad.itch"), bad).unwrap();
+    for (args, code) in [
+        (&["gen", "--messages", "2000", "-o", "g.itch"][..], 0),
+        (&["inspect", "missing.itch"][..], 2),
+        (&["run", "--file", "bad.itch", "--no-latency"][..], 1),
+    ] {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .current_dir(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        drop(child.stderr.take());
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(code), "{args:?}");
+    }
+}
+
+/// A `--log` filter that does not parse is refused, naming the flag: it was replaced by `warn`
+/// without a word, so `--log ticklane=verbose` showed nothing and exited 0.
+#[test]
+fn a_log_filter_that_does_not_parse_is_refused_not_replaced_silently() {
+    let dir = tempfile::tempdir().unwrap();
+    for filter in ["ticklane=verbose", "info,ticklane=verbose"] {
+        let o = ticklane(&["--log", filter, "strategies"], dir.path());
+        assert_eq!(o.status.code(), Some(2), "--log {filter}: {}", stderr(&o));
+        assert!(stderr(&o).contains("--log"), "{}", stderr(&o));
+    }
+}
+
+/// A missing file given on the command line is named as the argument it came from: the error
+/// named the embedded configuration's `source.file` key, which the user never wrote.
+#[test]
+fn a_missing_source_names_the_argument_not_the_embedded_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["replay", "nope.itch"][..],
+        &["run", "--file", "nope.itch"][..],
+    ] {
+        let o = ticklane(args, dir.path());
+        assert_eq!(o.status.code(), Some(2));
+        let err = stderr(&o);
+        assert!(err.contains("nope.itch"), "{err}");
+        assert!(
+            !err.contains("source.file") && !err.contains("(embedded)"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+/// A directory given as the input file: the error names it ("Is a directory" alone).
+#[test]
+fn a_directory_as_input_is_named_in_the_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("adir")).unwrap();
+    for args in [
+        &["inspect", "adir"][..],
+        &["record", "adir", "-o", "x.cap"][..],
+        &["replay", "adir", "--no-latency"][..],
+    ] {
+        let o = ticklane(args, dir.path());
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let err = stderr(&o);
+        assert!(err.contains("adir"), "{args:?}: {err}");
+    }
+}
+
+/// Log lines on a stderr that is not a terminal (a file, a pipe, CI) carry no ANSI escapes.
+#[test]
+fn logs_to_a_non_terminal_have_no_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = ticklane(
+        &["--log", "info", "gen", "--messages", "2000", "-o", "g.itch"],
+        dir.path(),
+    );
+    assert!(o.status.success());
+    let err = stderr(&o);
+    assert!(err.contains("session written"), "{err}");
+    assert!(!err.contains('\u{1b}'), "{err:?}");
+}
