@@ -3,6 +3,11 @@
 //! Each subcommand lives in its own module under `cmd/`. This binary is the edge of the system:
 //! it may read the wall clock (for rates and progress) and uses `anyhow` for errors; the
 //! libraries below it do neither.
+//!
+//! Output goes through `outln!` and `errln!` (`cmd/mod.rs`), which do not panic on a closed
+//! pipe as `println!` and `eprintln!` do; the lints below keep it so.
+
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -144,8 +149,8 @@ enum Command {
         /// Instruments in the generated session.
         #[arg(long, default_value_t = 64)]
         instruments: u16,
-        /// Timed passes over the session (the best is reported).
-        #[arg(long, default_value_t = 5)]
+        /// Timed passes over the session (the best is reported; at least 1).
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
         passes: u32,
         /// Random seed.
         #[arg(long, default_value_t = 1)]

@@ -224,3 +224,30 @@ fn logs_to_a_non_terminal_have_no_colour_codes() {
     assert!(err.contains("session written"), "{err}");
     assert!(!err.contains('\u{1b}'), "{err:?}");
 }
+
+/// `bench --passes 0` is refused (it ran one pass and said "best of 1"), and `inspect` names a
+/// gzip file's format in words (it printed `binarygzip`, the enum's name lower-cased).
+#[test]
+fn bench_refuses_zero_passes_and_inspect_names_gzip_in_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = ticklane(
+        &["bench", "--messages", "20000", "--passes", "0"],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--passes"), "{}", stderr(&o));
+    let gen = ticklane(
+        &["gen", "--seed", "3", "--messages", "2000", "-o", "day.itch"],
+        dir.path(),
+    );
+    assert!(gen.status.success());
+    let raw = std::fs::read(dir.path().join("day.itch")).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &raw).unwrap();
+    std::fs::write(dir.path().join("day.itch.gz"), gz.finish().unwrap()).unwrap();
+    let o = ticklane(&["inspect", "--json", "day.itch.gz"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["format"], "binary (gzip)", "{v}");
+    assert_eq!(v["messages"], 2000, "{v}");
+}

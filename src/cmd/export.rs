@@ -67,7 +67,7 @@ pub fn run(capture: &Path, output: &Path, format: PcapFormat) -> anyhow::Result<
     }
     if stats.recorder_dropped > 0 {
         errln!(
-            "the live recorder dropped {} records (its ring was full): the capture lacks              them, and so does the export",
+            "the live recorder dropped {} records (its ring was full): the capture lacks them, and so does the export",
             stats.recorder_dropped
         );
     }

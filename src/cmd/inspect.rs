@@ -124,6 +124,9 @@ pub fn run(path: &Path, json: bool, read: ReadOpts) -> anyhow::Result<ExitCode> 
     let summary = Summary {
         file: path.display().to_string(),
         format: match (report.format, report.capture) {
+            (Some(ticklane_feeds::source::SourceFormat::BinaryGzip), _) => {
+                "binary (gzip)".to_string()
+            }
             (Some(f), _) => format!("{f:?}").to_lowercase(),
             (None, true) => "capture".to_string(),
             (None, false) => "lobster".to_string(),
