@@ -3,6 +3,10 @@
 //! instrument, from the ledgers), `equity.csv` (each strategy's equity curve, one point per
 //! second of event time) and `summary.json` (what `--json` prints).
 //!
+//! `orders.csv` and `fills.csv` list each strategy's rows in the order they happened, merged by
+//! event time then strategy id: the same rows in the same order in every lane layout (but for
+//! the `lane` column).
+//!
 //! Text fields (strategy names, symbols, reasons) are written as RFC 4180 fields: quoted when
 //! they hold a comma, a quote or a line break. Per-strategy files list the strategies in
 //! configuration order (by id), whatever lane each ran on, so that `positions.csv` and
@@ -44,6 +48,42 @@ pub(crate) fn csv(field: &str) -> Cow<'_, str> {
     } else {
         Cow::Borrowed(field)
     }
+}
+
+/// Every lane's journal as one sequence that is the same in every lane layout: each
+/// strategy's entries in the order its lane made them (that order does not depend on the
+/// layout), merged across strategies by event time, then by strategy id. Written lane after
+/// lane, `orders.csv` and `fills.csv` went back in time at each lane's start and differed by
+/// the lane count.
+fn journal_in_run_order(r: &RunReport) -> Vec<(u16, &JournalEntry)> {
+    use std::collections::{BTreeMap, VecDeque};
+    fn key(e: &JournalEntry) -> (u64, u16) {
+        match e {
+            JournalEntry::Command { ts, cmd } => (ts.0, cmd.id().strategy()),
+            JournalEntry::Update(u) => (u.ts.0, u.id.strategy()),
+            JournalEntry::Fill(f) => (f.ts.0, f.id.strategy()),
+        }
+    }
+    let mut queues: BTreeMap<u16, VecDeque<(u16, &JournalEntry)>> = BTreeMap::new();
+    let mut total = 0;
+    for l in &r.lanes {
+        for e in &l.journal {
+            queues.entry(key(e).1).or_default().push_back((l.index, e));
+            total += 1;
+        }
+    }
+    let mut merged = Vec::with_capacity(total);
+    // Strategies are few (64 a lane at most): the earliest head is found by a scan.
+    while let Some((_, q)) = queues
+        .iter_mut()
+        .filter(|(_, q)| !q.is_empty())
+        .min_by_key(|(_, q)| q.front().map(|&(_, e)| key(e)))
+    {
+        if let Some(x) = q.pop_front() {
+            merged.push(x);
+        }
+    }
+    merged
 }
 
 /// Writes every report file into `dir` (created if needed).
@@ -95,107 +135,105 @@ pub fn write(r: &RunReport, summary: &serde_json::Value, dir: &Path) -> anyhow::
             }
         }
     }
-    for l in &r.lanes {
-        for e in &l.journal {
-            match e {
-                JournalEntry::Command { ts, cmd } => {
-                    let id = cmd.id();
-                    let (event, rest) = match *cmd {
-                        OrderCommand::Submit { request: q, .. } => (
-                            "submit",
-                            format!(
-                                "{},{},{:?},{},{},{}",
-                                q.instrument.0,
-                                sym(q.instrument),
-                                q.side,
-                                px(q.price),
-                                q.qty.0,
-                                match q.tif {
-                                    TimeInForce::Day => "day",
-                                    TimeInForce::Ioc => "ioc",
-                                    TimeInForce::Fok => "fok",
-                                    TimeInForce::PostOnly => "post-only",
-                                }
-                            ),
+    for (lane, e) in journal_in_run_order(r) {
+        match e {
+            JournalEntry::Command { ts, cmd } => {
+                let id = cmd.id();
+                let (event, rest) = match *cmd {
+                    OrderCommand::Submit { request: q, .. } => (
+                        "submit",
+                        format!(
+                            "{},{},{:?},{},{},{}",
+                            q.instrument.0,
+                            sym(q.instrument),
+                            q.side,
+                            px(q.price),
+                            q.qty.0,
+                            match q.tif {
+                                TimeInForce::Day => "day",
+                                TimeInForce::Ioc => "ioc",
+                                TimeInForce::Fok => "fok",
+                                TimeInForce::PostOnly => "post-only",
+                            }
                         ),
-                        OrderCommand::Cancel { .. } => ("cancel", ",,,,,".to_string()),
-                        OrderCommand::Modify { price, qty, .. } => {
-                            ("modify", format!(",,,{},{},", px(price), qty.0))
-                        }
-                    };
-                    writeln!(
-                        orders,
-                        "{},{},{},{},{event},{rest},",
-                        ts.0,
-                        l.index,
-                        name(id.strategy()),
-                        id
-                    )?;
-                }
-                JournalEntry::Update(u) => {
-                    let (event, reason, price, qty) = match u.kind {
-                        OrderUpdateKind::Accepted => {
-                            ("accepted", String::new(), String::new(), String::new())
-                        }
-                        OrderUpdateKind::Rejected(why) => (
-                            "rejected",
-                            csv(&why.to_string()).into_owned(),
-                            String::new(),
-                            String::new(),
-                        ),
-                        OrderUpdateKind::AmendRejected(why) => (
-                            "amend_rejected",
-                            csv(&why.to_string()).into_owned(),
-                            String::new(),
-                            String::new(),
-                        ),
-                        OrderUpdateKind::Modified { price, qty } => {
-                            ("modified", String::new(), px(price), qty.0.to_string())
-                        }
-                        OrderUpdateKind::Cancelled => {
-                            ("cancelled", String::new(), String::new(), String::new())
-                        }
-                        OrderUpdateKind::Expired => {
-                            ("expired", String::new(), String::new(), String::new())
-                        }
-                        OrderUpdateKind::Filled => {
-                            ("filled", String::new(), String::new(), String::new())
-                        }
-                    };
-                    let instrument = if u.instrument == InstrumentId::NONE {
-                        order_instrument.get(&u.id).copied().unwrap_or(u.instrument)
-                    } else {
-                        u.instrument
-                    };
-                    writeln!(
-                        orders,
-                        "{},{},{},{},{event},{},{},,{price},{qty},,{reason}",
-                        u.ts.0,
-                        l.index,
-                        name(u.id.strategy()),
-                        u.id,
-                        instrument.0,
-                        sym(instrument),
-                    )?;
-                }
-                JournalEntry::Fill(f) => {
-                    writeln!(
-                        fills,
-                        "{},{},{},{},{},{},{:?},{},{},{},{:?},{}",
-                        f.ts.0,
-                        l.index,
-                        name(f.id.strategy()),
-                        f.id,
-                        f.instrument.0,
-                        sym(f.instrument),
-                        f.side,
-                        px(f.price),
-                        f.qty.0,
-                        f.leaves.0,
-                        f.liquidity,
-                        Price(f.fee).to_decimal()
-                    )?;
-                }
+                    ),
+                    OrderCommand::Cancel { .. } => ("cancel", ",,,,,".to_string()),
+                    OrderCommand::Modify { price, qty, .. } => {
+                        ("modify", format!(",,,{},{},", px(price), qty.0))
+                    }
+                };
+                writeln!(
+                    orders,
+                    "{},{},{},{},{event},{rest},",
+                    ts.0,
+                    lane,
+                    name(id.strategy()),
+                    id
+                )?;
+            }
+            JournalEntry::Update(u) => {
+                let (event, reason, price, qty) = match u.kind {
+                    OrderUpdateKind::Accepted => {
+                        ("accepted", String::new(), String::new(), String::new())
+                    }
+                    OrderUpdateKind::Rejected(why) => (
+                        "rejected",
+                        csv(&why.to_string()).into_owned(),
+                        String::new(),
+                        String::new(),
+                    ),
+                    OrderUpdateKind::AmendRejected(why) => (
+                        "amend_rejected",
+                        csv(&why.to_string()).into_owned(),
+                        String::new(),
+                        String::new(),
+                    ),
+                    OrderUpdateKind::Modified { price, qty } => {
+                        ("modified", String::new(), px(price), qty.0.to_string())
+                    }
+                    OrderUpdateKind::Cancelled => {
+                        ("cancelled", String::new(), String::new(), String::new())
+                    }
+                    OrderUpdateKind::Expired => {
+                        ("expired", String::new(), String::new(), String::new())
+                    }
+                    OrderUpdateKind::Filled => {
+                        ("filled", String::new(), String::new(), String::new())
+                    }
+                };
+                let instrument = if u.instrument == InstrumentId::NONE {
+                    order_instrument.get(&u.id).copied().unwrap_or(u.instrument)
+                } else {
+                    u.instrument
+                };
+                writeln!(
+                    orders,
+                    "{},{},{},{},{event},{},{},,{price},{qty},,{reason}",
+                    u.ts.0,
+                    lane,
+                    name(u.id.strategy()),
+                    u.id,
+                    instrument.0,
+                    sym(instrument),
+                )?;
+            }
+            JournalEntry::Fill(f) => {
+                writeln!(
+                    fills,
+                    "{},{},{},{},{},{},{:?},{},{},{},{:?},{}",
+                    f.ts.0,
+                    lane,
+                    name(f.id.strategy()),
+                    f.id,
+                    f.instrument.0,
+                    sym(f.instrument),
+                    f.side,
+                    px(f.price),
+                    f.qty.0,
+                    f.leaves.0,
+                    f.liquidity,
+                    Price(f.fee).to_decimal()
+                )?;
             }
         }
     }

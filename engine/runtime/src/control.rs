@@ -171,7 +171,11 @@ pub struct RunReport {
     pub feed_pinned_core: Option<usize>,
     /// Lane reports, by lane number.
     pub lanes: Vec<LaneReport>,
-    /// Incidents, in arrival order.
+    /// Incidents: the kill switch's, by lane, then each strategy's in the order they happened,
+    /// strategies in configuration order (by id). The same list on every run and in every
+    /// lane layout (but for the lane numbers; the kill switch comes from outside the data, at
+    /// a wall-clock moment): the lane threads' messages reach the supervisor in whatever
+    /// order the threads run.
     pub incidents: Vec<LaneIncident>,
     /// Worker reports (the recorder), in the plan's order.
     pub workers: Vec<WorkerReport>,
@@ -531,7 +535,7 @@ impl Supervisor {
             feed,
             feed_pinned_core,
             lanes,
-            incidents: std::mem::take(&mut state.incidents),
+            incidents: in_run_order(std::mem::take(&mut state.incidents)),
             // A worker that died is reported now that the feed has ended: its report counts
             // what the feed handed it after its death.
             workers: state
@@ -544,6 +548,19 @@ impl Supervisor {
         }));
         myself.stop(None);
     }
+}
+
+/// The run's incidents in an order that does not depend on thread timing: the kill switch's
+/// first, by lane (before the panics its cancels cause), then by strategy (each strategy
+/// lives on one lane, whose incidents arrive in the order it sent them, so a stable sort keeps
+/// each strategy's own order).
+fn in_run_order(mut incidents: Vec<LaneIncident>) -> Vec<LaneIncident> {
+    incidents.sort_by_key(|i| match i {
+        LaneIncident::KillSwitch { lane, .. } => (0, *lane),
+        LaneIncident::StrategyPanicked { strategy, .. }
+        | LaneIncident::RiskTripped { strategy, .. } => (1, strategy.0),
+    });
+    incidents
 }
 
 impl Actor for Supervisor {
