@@ -1415,6 +1415,9 @@ fn orders_and_fills_files_list_rows_in_one_order_in_every_lane_layout() {
             .iter()
             .map(|l| l.split(',').next().unwrap().parse().unwrap())
             .collect();
-        assert!(ts.windows(2).all(|w| w[0] <= w[1]), "{f}: rows out of time order");
+        assert!(
+            ts.windows(2).all(|w| w[0] <= w[1]),
+            "{f}: rows out of time order"
+        );
     }
 }
