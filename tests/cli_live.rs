@@ -608,3 +608,74 @@ fn relay_join_exists_as_the_readme_and_reliability_say() {
     );
     assert!(err.contains("--cert"), "{err}");
 }
+
+/// `record quic://` whose relay closes it with UPSTREAM_LOST (the relay's own feed went silent
+/// mid-session: `relay --stop-after-silence`): the capture ends mid-session, the session never
+/// ended, and the relay said so. RELIABILITY ("a client whose live path ends without an end of
+/// session reports an error", "`record` ... as `paper` exits 1 on input errors"): `paper`
+/// exits 1 here; `record` exited 0, as for a complete session.
+#[test]
+fn a_live_recording_whose_relay_closes_before_the_end_of_session_does_not_exit_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, rr, quic) = (free_port(), free_port(), free_port());
+    let o = Command::new(BIN)
+        .args(["cert", "--out", "certs"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let relay = spawn(
+        &[
+            "relay",
+            "--from",
+            &format!("udp://127.0.0.1:{a}"),
+            "--retransmit",
+            &format!("127.0.0.1:{rr}"),
+            "--listen",
+            &format!("127.0.0.1:{quic}"),
+            "--token",
+            "s3cret",
+            "--stop-after-silence",
+            "3",
+        ],
+        dir.path(),
+    );
+    assert!(wait_udp_bound(a) && wait_udp_bound(quic));
+    let record = spawn(
+        &[
+            "record",
+            &format!("quic://127.0.0.1:{quic}"),
+            "--ca",
+            "certs/cert.pem",
+            "--token",
+            "s3cret",
+            "-o",
+            "cut.cap",
+        ],
+        dir.path(),
+    );
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    // Three one-message packets of the session, then nothing (no end of session).
+    let tx = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    for seq in 1u64..=3 {
+        let mut p = b"TICKLANE01".to_vec();
+        p.extend_from_slice(&seq.to_be_bytes());
+        p.extend_from_slice(&1u16.to_be_bytes());
+        p.extend_from_slice(&3u16.to_be_bytes());
+        p.extend_from_slice(b"S\x00\x01");
+        tx.send_to(&p, (Ipv4Addr::LOCALHOST, a)).unwrap();
+    }
+    let relay = relay.wait_with_output().unwrap();
+    let rec = record.wait_with_output().unwrap();
+    let relay_err = String::from_utf8_lossy(&relay.stderr).to_string();
+    assert!(relay_err.contains("UPSTREAM_LOST"), "{relay_err}");
+    let err = String::from_utf8_lossy(&rec.stderr).to_string();
+    let out = String::from_utf8_lossy(&rec.stdout).to_string();
+    assert!(err.contains("UPSTREAM_LOST"), "{err}");
+    assert!(out.contains("3 messages in order"), "{out}");
+    assert_ne!(
+        rec.status.code(),
+        Some(0),
+        "record exited 0 on a capture cut short by the relay:\n{out}\n{err}"
+    );
+}

@@ -215,7 +215,18 @@ pub fn run_live(
     }
     // Records the recorder's ring had no room for are missing from the capture: like lost
     // input in a file recording, that fails the command.
-    let lost = super::relay::lost_exit_code(&live);
+    let mut lost = super::relay::lost_exit_code(&live);
+    // Input errors (a relay that closed us before the end of session: UPSTREAM_LOST, SLOW, a
+    // lost connection; malformed datagrams) fail it too, as they fail `paper`: the capture
+    // may end mid-session (it exited 0, as for a whole session).
+    if live.errors > 0 {
+        errln!(
+            "the input had {} errors: {}",
+            live.errors,
+            live.first_errors.join("; ")
+        );
+        lost = ExitCode::from(1);
+    }
     Ok(if live.record_dropped == 0 {
         lost
     } else {

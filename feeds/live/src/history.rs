@@ -153,6 +153,15 @@ impl MessageHistory {
         }
     }
 
+    /// The first sequence number held at or after `seq`, if any (`seq` itself when held; else
+    /// the start of the next run: what follows a hole).
+    pub fn first_held_from(&self, seq: u64) -> Option<u64> {
+        if self.get(seq).is_some() {
+            return Some(seq);
+        }
+        self.runs.iter().map(|r| r.first_seq).find(|&s| s > seq)
+    }
+
     /// Message `seq`, if held.
     pub fn get(&self, seq: u64) -> Option<&[u8]> {
         let k = self

@@ -81,10 +81,12 @@
 //! **Catch-up.** The client opens another bidirectional stream, writes a 20-byte MoldUDP64
 //! request (session, first sequence number, count) and finishes its side. The relay answers with
 //! u16-length-prefixed MoldUDP64 data packets (at most [`DEFAULT_MAX_PACKET`] bytes each) holding
-//! the messages of the range that its history still holds, starting at the first one requested
-//! — at most [`RelayConfig::max_catchup_messages`] of them — and finishes the stream. The answer
-//! is the longest held *prefix* of the range: empty (the stream is finished at once) when the
-//! first requested message is not held (too old, not yet received, or another session). A client
+//! the messages of the range that its history still holds, in order — within the first
+//! [`RelayConfig::max_catchup_messages`] of the range — and finishes the stream. A hole in the
+//! history (messages the relay's own upstream lost) is skipped: the answer jumps over it, so a
+//! request that starts in the hole still gets what the relay holds after it. The answer is
+//! empty (the stream is finished at once) when nothing of the range is held (too old, not yet
+//! received, or another session). A client
 //! may have up to 15 catch-ups in flight besides the control stream.
 //!
 //! # Fan-out and slow subscribers
@@ -1341,13 +1343,24 @@ async fn serve_catch_up(mut send: SendStream, mut recv: RecvStream, shared: Arc<
     let mut buf = Vec::new();
     while left > 0 {
         buf.clear();
-        let want = left.min(CATCHUP_CHUNK);
         let packed = {
             let hub = shared.hub();
-            hub.history
-                .pack(shared.session, first, want, DEFAULT_MAX_PACKET, |p| {
-                    push_frame(&mut buf, p)
-                })
+            // A hole in the history (the relay's own upstream lost it) is skipped: what it
+            // holds after the hole, within the range, is served (a request starting in the
+            // hole was answered with nothing, and the client reported messages the relay
+            // held lost with the hole).
+            match hub.history.first_held_from(first) {
+                Some(s) if s - first < left => {
+                    left -= s - first;
+                    first = s;
+                    let want = left.min(CATCHUP_CHUNK);
+                    hub.history
+                        .pack(shared.session, first, want, DEFAULT_MAX_PACKET, |p| {
+                            push_frame(&mut buf, p)
+                        })
+                }
+                _ => Ok(0),
+            }
         };
         let Ok(packed) = packed else { break };
         if packed == 0 {
@@ -1359,9 +1372,6 @@ async fn serve_catch_up(mut send: SendStream, mut recv: RecvStream, shared: Arc<
         add(&shared.stats.catchup_messages, packed);
         first += packed;
         left -= packed;
-        if packed < want {
-            break;
-        }
     }
     let _ = send.finish();
 }
@@ -1746,20 +1756,20 @@ impl CatchUpHandle {
         let mut buf = BytesMut::new();
         let mut out = Vec::new();
         let mut next = request.sequence;
-        let mut got = 0u64;
+        let end = request.sequence.saturating_add(u64::from(request.count));
         loop {
             while let Some(p) = take_frame(&mut buf) {
                 let packet = MoldPacket::parse(&p)?;
+                // In order, never back; a jump skips a hole in the relay's history.
                 if packet.kind() != PacketKind::Data
-                    || packet.sequence() != next
+                    || packet.sequence() < next
                     || *packet.session() != request.session
                 {
                     return Err(RelayError::Protocol(
                         "catch-up answer out of sequence".to_owned(),
                     ));
                 }
-                got += packet.len() as u64;
-                if got > u64::from(request.count) {
+                if packet.next_sequence() > end {
                     return Err(RelayError::Protocol(
                         "catch-up answer longer than requested".to_owned(),
                     ));

@@ -1058,3 +1058,54 @@ fn join_through(
         (got, live)
     })
 }
+
+/// The relay's upstream lost messages 201..=500 for good, and holds 501..=1100. A receiver
+/// that missed everything (it joined after the end, from message 1) asks for its gap a piece
+/// of `max_request_messages` (1000) at a time; the piece from 201 straddles the end of the
+/// relay's hole, the relay answers "the longest held prefix" (nothing: 201 is not held), and
+/// the whole piece 201..1001 is declared lost, 501..=1000 included, which the relay holds and
+/// would serve to a request starting at 501. Only what the relay lost may be reported lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_catch_up_piece_straddling_the_relays_own_hole_loses_only_the_hole() {
+    use ticklane_live::source::{receive, LineSource, LiveConfig, LiveCounters, LiveReport};
+    timeout(Duration::from_secs(20), async {
+        let relay = Relay::start(Some(TOKEN), None, |_| {}).await;
+        for p in packets(1, 200).into_iter().chain(packets(501, 600)) {
+            relay.send(RelayInput::Packet(p)).await;
+        }
+        relay.send(RelayInput::EndOfSession(1101)).await;
+        // The relay serves 501..=1000 on request.
+        let (probe, _) = RelayClient::connect(relay.client(Some(TOKEN), LiveMode::Stream))
+            .await
+            .unwrap();
+        assert_eq!(messages_in(&catch_up(&probe, 501, 500).await), 500);
+        drop(probe);
+        let config = LiveConfig {
+            lines: vec![LineSource::Relay(
+                relay.client(Some(TOKEN), LiveMode::Datagrams),
+            )],
+            session: ticklane_feeds::moldudp64::session::SessionConfig {
+                first_sequence: Some(1),
+                ..Default::default()
+            },
+            retransmit: Vec::new(),
+            busy_poll: false,
+            silence_ns: 1_000_000_000,
+            stop_after_silence_ns: Some(8_000_000_000),
+            record: None,
+        };
+        let (got, _live) = tokio::task::spawn_blocking(move || {
+            let mut got = collect::Collect::default();
+            let mut live = LiveReport::default();
+            receive(&config, &mut got, &LiveCounters::default(), &mut live).unwrap();
+            (got, live)
+        })
+        .await
+        .unwrap();
+        assert_eq!(got.lost, vec![(201, 300)], "declared lost (first, count)");
+        assert_eq!(got.messages.len(), 800, "messages delivered");
+        relay.stop().await;
+    })
+    .await
+    .unwrap();
+}
