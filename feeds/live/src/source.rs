@@ -55,6 +55,10 @@ use ticklane_runtime::feed::{FeedSource, Publisher, SourceReport};
 use crate::relay::{LiveMode, RelayClientConfig, RelayItem, RelayLine};
 use crate::udp::{wait_readable, wall_ns, UdpLine, UdpLineConfig};
 
+/// Receive buffer of the re-request socket when no UDP line says one (a relay's lines): the
+/// lines' default.
+const REQUEST_RECV_BUFFER: usize = 8 << 20;
+
 /// Line number the session sees for retransmission answers.
 pub const RETRANSMIT_LINE: u8 = 3;
 /// Largest datagram read (the largest UDP payload).
@@ -696,10 +700,28 @@ pub fn receive_recording<D: Downstream>(
             } else {
                 SocketAddr::from(([0u16; 8], 0))
             };
-            let s = UdpSocket::bind(bind).map_err(|e| format!("re-request socket: {e}"))?;
-            s.set_nonblocking(true)
-                .map_err(|e| format!("re-request socket: {e}"))?;
-            Some(s)
+            // The answers to a gap's re-requests come in a burst (16 pieces of up to 1,000
+            // messages by default): the socket gets the lines' receive buffer, not the
+            // kernel's default (about 200 KiB), which such a burst overflows.
+            let e = |e: std::io::Error| format!("re-request socket: {e}");
+            let domain = if first.is_ipv4() {
+                socket2::Domain::IPV4
+            } else {
+                socket2::Domain::IPV6
+            };
+            let s =
+                socket2::Socket::new(domain, socket2::Type::DGRAM, Some(socket2::Protocol::UDP))
+                    .map_err(e)?;
+            let buffer = live.recv_buffers.iter().copied().max().unwrap_or(0);
+            s.set_recv_buffer_size(if buffer > 0 {
+                buffer
+            } else {
+                REQUEST_RECV_BUFFER
+            })
+            .map_err(e)?;
+            s.bind(&bind.into()).map_err(e)?;
+            s.set_nonblocking(true).map_err(e)?;
+            Some(UdpSocket::from(s))
         }
     };
     let mut session_cfg = config.session.clone();
