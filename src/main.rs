@@ -363,6 +363,10 @@ enum Command {
         /// Live feed (quic://): token (default: TICKLANE_TOKEN).
         #[arg(long)]
         token: Option<String>,
+        /// Live feed: join the session mid-stream at the first packet seen (default: expect
+        /// sequence number 1 and re-request what came before).
+        #[arg(long)]
+        join: bool,
     },
     /// Replay a capture, pcap or binary file through the engine (same as `run --file`): as fast
     /// as the pipeline allows by default, or paced by the recorded receive times (`--speed 1x`).
@@ -757,6 +761,7 @@ fn main() -> ExitCode {
             stop_after_silence,
             ca,
             token,
+            join,
         } => {
             if input.starts_with("udp://") || input.starts_with("quic://") {
                 if zstd {
@@ -779,6 +784,7 @@ fn main() -> ExitCode {
                             stop_after_silence_secs: stop_after_silence,
                             ca,
                             token,
+                            join,
                             ..cmd::live::FeedArgs::default()
                         },
                         &output,
@@ -792,6 +798,7 @@ fn main() -> ExitCode {
                     ("--stop-after-silence", stop_after_silence.is_some()),
                     ("--ca", ca.is_some()),
                     ("--token", token.is_some()),
+                    ("--join", join),
                 ];
                 match live_only.iter().find(|(_, given)| *given) {
                     Some((flag, _)) => Err(anyhow::anyhow!(

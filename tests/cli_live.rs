@@ -679,3 +679,24 @@ fn a_live_recording_whose_relay_closes_before_the_end_of_session_does_not_exit_0
         "record exited 0 on a capture cut short by the relay:\n{out}\n{err}"
     );
 }
+
+/// `record --join` exists for live feeds, as `paper --join` does (a recording through a relay
+/// that joined mid-session could only report the session's start lost and exit 1), and is
+/// refused for a file, like the other live-only flags.
+#[test]
+fn record_takes_join_for_a_live_feed_and_refuses_it_for_a_file() {
+    let help = Command::new(BIN)
+        .args(["record", "--help"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--join"));
+    let dir = tempfile::tempdir().unwrap();
+    let o = Command::new(BIN)
+        .args(["record", "day.itch", "-o", "x.cap", "--join"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--join applies to live inputs"), "{err}");
+}
