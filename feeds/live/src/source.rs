@@ -227,7 +227,7 @@ impl LiveReport {
     pub fn notes(&self) -> Vec<String> {
         let s = &self.session;
         let mut notes = vec![format!(
-            "MoldUDP64 live: {} datagrams (A {}, B {}, retransmissions {}), {} messages; duplicates {}; gaps {} ({} messages): {} filled by the other line, {} recovered by {} requests ({} retries), {} arrived after their gap was given up, {} lost in {} gaps; out of order {}, window overflow {}, foreign session {}, malformed {}, implausible sequence number {}, rejoins {}, datagrams from strangers on the re-request socket {}; end of session: {}",
+            "MoldUDP64 live: {} datagrams (A {}, B {}, retransmissions {}), {} messages; duplicates {}; gaps {} ({} messages): {} filled by a line before any request (a late copy or the other line), {} recovered by {} requests ({} retries), {} arrived after their gap was given up, {} lost in {} gaps; out of order {}, window overflow {}, foreign session {}, malformed {}, implausible sequence number {}, rejoins {}, datagrams from strangers on the re-request socket {}; end of session: {}",
             s.packets, self.datagrams[0], self.datagrams[1], self.datagrams[3], s.messages,
             s.duplicate_messages, s.gaps, s.gap_messages, s.filled_by_lines, s.recovered,
             s.requests, s.retries, s.filled_after_giving_up, s.lost_messages, s.lost_gaps,
