@@ -212,6 +212,8 @@ struct Shared<T> {
     tail: CachePadded<AtomicUsize>,
     buf: Box<[Slot<T>]>,
     mask: usize,
+    /// Ends still alive (2, then 1 once one end is dropped): see [`abandoned`].
+    ends: AtomicUsize,
 }
 
 // SAFETY: `Shared` is only reachable through one `Producer` and one `Consumer`. The index
@@ -254,17 +256,26 @@ impl<T> Shared<T> {
     }
 }
 
-/// `true` once the other end of a ring (`shared` is one end's `Arc` of the ring's state) is
-/// gone. The `Acquire` fence pairs with the `Release` decrement of the dropped end's `Arc`, so
-/// everything that end did before it was dropped (its last publish included) is visible after
-/// this returns `true`. Both ring kinds use it.
-fn abandoned<S>(shared: &Arc<S>) -> bool {
-    if Arc::strong_count(shared) < 2 {
+/// `true` once the other end of a ring is gone (`ends` is the ring's count of live ends, which
+/// each end decrements with `Release` when it is dropped, see [`end_dropped`]). The `Acquire`
+/// fence pairs with that decrement, so everything that end did before it was dropped (its last
+/// publish included) is visible after this returns `true`. Both ring kinds use it.
+///
+/// An explicit counter rather than `Arc::strong_count`: loom's `strong_count` synchronizes like
+/// a `SeqCst` load, std's is `Relaxed`, so with the `Arc` count the loom model could not tell
+/// whether this fence is there (the end-of-stream checks passed with it removed).
+fn abandoned(ends: &AtomicUsize) -> bool {
+    if ends.load(Ordering::Relaxed) < 2 {
         sync::fence(Ordering::Acquire);
         true
     } else {
         false
     }
+}
+
+/// Called by each end's `Drop`, after its last access to the slots: see [`abandoned`].
+fn end_dropped(ends: &AtomicUsize) {
+    ends.fetch_sub(1, Ordering::Release);
 }
 
 /// The number of slots of a ring asked for `capacity` items: at least `min_slots`, rounded up
@@ -319,6 +330,7 @@ pub fn ring<T: Copy>(capacity: usize) -> (Producer<T>, Consumer<T>) {
         tail: CachePadded(AtomicUsize::new(0)),
         buf,
         mask: cap - 1,
+        ends: AtomicUsize::new(2),
     });
     (
         Producer {
@@ -525,7 +537,7 @@ impl<T: Copy> Producer<T> {
 
     /// `true` once the [`Consumer`] has been dropped.
     pub fn is_abandoned(&self) -> bool {
-        abandoned(&self.shared)
+        abandoned(&self.shared.ends)
     }
 }
 
@@ -788,7 +800,7 @@ impl<T: Copy> Consumer<T> {
     /// `true` once the [`Producer`] has been dropped. After it returns `true`, everything the
     /// producer pushed is visible: [`Consumer::is_empty`] then says whether anything is left.
     pub fn is_abandoned(&self) -> bool {
-        abandoned(&self.shared)
+        abandoned(&self.shared.ends)
     }
 }
 
@@ -877,6 +889,14 @@ impl<T> Drop for Consumer<T> {
     /// exact once the consumer is gone.
     fn drop(&mut self) {
         self.hand_back();
+        end_dropped(&self.shared.ends);
+    }
+}
+
+impl<T> Drop for Producer<T> {
+    /// Tells the consumer this end is gone (see [`Consumer::is_abandoned`]).
+    fn drop(&mut self) {
+        end_dropped(&self.shared.ends);
     }
 }
 

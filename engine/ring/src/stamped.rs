@@ -66,7 +66,7 @@ use core::mem::MaybeUninit;
 
 use crate::slot::Slot;
 use crate::sync::{Arc, AtomicUsize, Ordering};
-use crate::{abandoned, slot_count, CachePadded, Full};
+use crate::{abandoned, end_dropped, slot_count, CachePadded, Full};
 
 /// One slot: the turn stamp and the item, on one 64-byte-aligned run of lines.
 #[repr(C, align(64))]
@@ -82,6 +82,8 @@ struct Shared<T> {
     tail_mirror: CachePadded<AtomicUsize>,
     /// The consumer's position, stored `Relaxed` after every pop: for `len()` only.
     head_mirror: CachePadded<AtomicUsize>,
+    /// Ends still alive: see [`crate::abandoned`].
+    ends: AtomicUsize,
 }
 
 // SAFETY: `Shared` is only reachable through one `Producer` and one `Consumer`. The stamp
@@ -134,6 +136,7 @@ pub fn ring<T: Copy>(capacity: usize) -> (Producer<T>, Consumer<T>) {
         mask: cap - 1,
         tail_mirror: CachePadded(AtomicUsize::new(0)),
         head_mirror: CachePadded(AtomicUsize::new(0)),
+        ends: AtomicUsize::new(2),
     });
     (
         Producer {
@@ -263,7 +266,7 @@ impl<T: Copy> Producer<T> {
 
     /// `true` once the [`Consumer`] has been dropped.
     pub fn is_abandoned(&self) -> bool {
-        abandoned(&self.shared)
+        abandoned(&self.shared.ends)
     }
 }
 
@@ -349,7 +352,19 @@ impl<T: Copy> Consumer<T> {
     /// `true` once the [`Producer`] has been dropped. After it returns `true`, everything the
     /// producer pushed is visible: [`Consumer::is_empty`] then says whether anything is left.
     pub fn is_abandoned(&self) -> bool {
-        abandoned(&self.shared)
+        abandoned(&self.shared.ends)
+    }
+}
+
+impl<T> Drop for Producer<T> {
+    fn drop(&mut self) {
+        end_dropped(&self.shared.ends);
+    }
+}
+
+impl<T> Drop for Consumer<T> {
+    fn drop(&mut self) {
+        end_dropped(&self.shared.ends);
     }
 }
 

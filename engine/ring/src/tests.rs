@@ -579,3 +579,59 @@ proptest! {
         prop_assert!(c.is_empty());
     }
 }
+
+mod review {
+    use super::*;
+
+    /// Index ring with every counter started just below `usize::MAX`: positions wrap mid-run.
+    #[test]
+    fn review_index_positions_wrap_around_usize() {
+        let (mut p, mut c) = ring::<u32>(8);
+        let start = usize::MAX - 5;
+        p.shared.head.store(start, Ordering::Relaxed);
+        p.shared.tail.store(start, Ordering::Relaxed);
+        p.tail = start;
+        p.cached_head = start;
+        c.head = start;
+        c.cached_tail = start;
+        c.released.set(start);
+        let mut next = 0u32;
+        let mut expect = 0u32;
+        for round in 0..50usize {
+            let k = round % 9;
+            let items: Vec<u32> = (next..next + k as u32).collect();
+            let n = p.push_slice(&items);
+            next += n as u32;
+            let mut out = [0u32; 8];
+            let m = c.pop_into(&mut out[..(round % 7) + 1]);
+            for v in &out[..m] {
+                assert_eq!(*v, expect);
+                expect += 1;
+            }
+            assert_eq!(c.len(), (next - expect) as usize);
+        }
+        while let Some(v) = c.pop() {
+            assert_eq!(v, expect);
+            expect += 1;
+        }
+        assert_eq!(expect, next);
+        assert_eq!(p.len(), 0);
+        assert_eq!(p.slots(), 8);
+    }
+
+    #[test]
+    fn review_zero_sized_items() {
+        let (mut p, mut c) = ring::<()>(4);
+        assert_eq!(p.push_slice(&[(); 6]), 4);
+        assert_eq!(p.push(()), Err(Full(())));
+        let mut out = [(); 3];
+        assert_eq!(c.pop_into(&mut out), 3);
+        let ch = c.read_chunk(8);
+        assert_eq!(ch.len(), 1);
+        ch.commit_all();
+        assert_eq!(c.pop(), None);
+        let (mut p, mut c) = crate::stamped::ring::<()>(1);
+        assert_eq!(p.push_slice(&[(); 3]), 2);
+        assert_eq!(c.pop_into(&mut [(); 4]), 2);
+    }
+}

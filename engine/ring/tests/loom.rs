@@ -160,3 +160,41 @@ fn stamped_batches_wrap() {
         assert_eq!(c.pop(), None);
     });
 }
+
+/// The index ring's end of stream, as the lane checks it (`is_abandoned`, then `is_empty`):
+/// once the producer is gone, everything it pushed must be visible. (With the ring's abandonment
+/// read from `Arc::strong_count`, which loom synchronizes like a `SeqCst` load, this passed with
+/// the `Acquire` fence in `abandoned` removed; with the explicit end count it fails.)
+#[test]
+fn index_end_of_stream_sees_every_item() {
+    loom::model(|| {
+        let (mut p, mut c) = ring::<u32>(2);
+        let t = thread::spawn(move || {
+            let mut i = 0;
+            while i < 3 {
+                if p.push(i).is_ok() {
+                    i += 1;
+                } else {
+                    thread::yield_now();
+                }
+            }
+        });
+        let mut expect = 0;
+        loop {
+            match c.pop() {
+                Some(v) => {
+                    assert_eq!(v, expect);
+                    expect += 1;
+                }
+                None => {
+                    if c.is_abandoned() && c.is_empty() {
+                        break;
+                    }
+                    thread::yield_now();
+                }
+            }
+        }
+        assert_eq!(expect, 3, "an item was lost");
+        t.join().expect("producer");
+    });
+}
