@@ -585,7 +585,7 @@ mod review {
 
     /// Index ring with every counter started just below `usize::MAX`: positions wrap mid-run.
     #[test]
-    fn review_index_positions_wrap_around_usize() {
+    fn index_positions_wrap_around_usize() {
         let (mut p, mut c) = ring::<u32>(8);
         let start = usize::MAX - 5;
         p.shared.head.store(start, Ordering::Relaxed);
@@ -620,7 +620,7 @@ mod review {
     }
 
     #[test]
-    fn review_zero_sized_items() {
+    fn zero_sized_items_pass_through_both_rings() {
         let (mut p, mut c) = ring::<()>(4);
         assert_eq!(p.push_slice(&[(); 6]), 4);
         assert_eq!(p.push(()), Err(Full(())));
