@@ -1059,3 +1059,144 @@ mod review {
         assert_eq!(g.check(Timestamp(1), &order, &m).err(), None, "$4,999.9998");
     }
 }
+
+/// The risk gate's edge cases found by a second review (each fails before its fix).
+#[allow(clippy::unwrap_used)]
+mod review2 {
+    use super::support::{add, market, submit, I};
+    use super::{rejected, Sim};
+    use ticklane_core::{EventBody, OrderId, Side, Timestamp};
+    use ticklane_exec::{RiskGate, RiskLimits};
+    use ticklane_strategy::{OrderUpdateKind, RiskRule, TimeInForce};
+
+    fn gate(toml: &str) -> RiskGate {
+        RiskGate::new(RiskLimits::from_toml_str(toml).unwrap()).unwrap()
+    }
+
+    const SEC: u64 = 1_000_000_000;
+
+    /// Two days in one file (ITCH times restart at midnight): the window is
+    /// `(now − 1 s, now]` of event time, so orders stamped 16:00 of day 1 are not in the window
+    /// of 09:30 on day 2. The gate kept them at the front of its window, where the pruning
+    /// (which stops at the first stamp above the floor) never reached them or anything behind
+    /// them: every order of day 2 was refused `order_rate` until event time passed 16:00 again.
+    #[test]
+    fn after_event_time_goes_back_the_order_rate_window_holds_no_later_orders() {
+        let m = market();
+        let mut g = gate("max_orders_per_sec = 2");
+        let mut n = 0;
+        let mut send = |g: &mut RiskGate, t: u64| {
+            n += 1;
+            g.check(
+                Timestamp(t),
+                &submit(n, Side::Bid, 9_0000, 1, TimeInForce::Day),
+                &m,
+            )
+        };
+        // Day 1, 16:00:00: two orders, the limit.
+        assert_eq!(send(&mut g, 57_600 * SEC), Ok(()));
+        assert_eq!(send(&mut g, 57_600 * SEC), Ok(()));
+        // Day 2, 09:30:00 and an hour later: nothing in the last second of event time.
+        assert_eq!(send(&mut g, 34_200 * SEC), Ok(()), "09:30 on day 2");
+        assert_eq!(send(&mut g, 37_800 * SEC), Ok(()), "10:30 on day 2");
+    }
+
+    /// The same with the window not full at the end of day 1: one order at 16:00, then day-2
+    /// orders 100 s apart. Each one stays in the window behind the 16:00 stamp, so the limit
+    /// of 2 a second became 1 order for all of day 2 (until 16:00:01).
+    #[test]
+    fn after_event_time_goes_back_the_order_rate_is_still_per_second() {
+        let m = market();
+        let mut g = gate("max_orders_per_sec = 2");
+        let order = |n| submit(n, Side::Bid, 9_0000, 1, TimeInForce::Day);
+        assert_eq!(g.check(Timestamp(57_600 * SEC), &order(1), &m), Ok(()));
+        assert_eq!(g.check(Timestamp(34_200 * SEC), &order(2), &m), Ok(()));
+        assert_eq!(
+            g.check(Timestamp(34_300 * SEC), &order(3), &m),
+            Ok(()),
+            "100 s after the only order of day 2"
+        );
+    }
+
+    /// A daily loss limit too large for price units (over ~$7.9e24: a "no limit" written as a
+    /// huge number, e.g. `1e25`) saturates to `i128::MAX`, as the other dollar limits do, but
+    /// `evaluate` compares against `-2 × limit`: an overflow (a panic in debug builds; in
+    /// release it wraps to +2, so a flat P&L trips the limit and the strategy is stopped on
+    /// its first order).
+    #[test]
+    fn a_daily_loss_limit_too_large_for_price_units_never_trips() {
+        let m = market();
+        let mut g = gate("daily_loss_limit = \"79000000000000000000000000\"");
+        let order = submit(1, Side::Bid, 9_9000, 100, TimeInForce::Day);
+        assert_eq!(g.check(Timestamp(1), &order, &m), Ok(()));
+        assert!(!g.evaluate(&m));
+        assert_eq!(g.tripped(), None);
+    }
+
+    /// `max_gross_exposure = 8100`: long 800 bought at 10.01/10.02 (worth $8,004 at mid 10.005,
+    /// allowed); the market then rises to 10.30/10.31 (mid 10.305: $8,244, over the limit by
+    /// price alone). A sell that only reduces the long (its worst case is the long itself,
+    /// unchanged or smaller) was refused `max_gross_exposure`, as was selling the whole
+    /// position: the limit locked in the exposure it exists to cap ("reducing risk is never
+    /// refused").
+    #[test]
+    fn a_sell_that_reduces_a_long_over_the_gross_exposure_limit_is_not_refused() {
+        let mut s = Sim::new("max_gross_exposure = 8100");
+        let (_, u) = s.order(10, Side::Bid, 10_0200, 800, TimeInForce::Ioc);
+        assert_eq!(u, vec![OrderUpdateKind::Accepted, OrderUpdateKind::Filled]);
+        assert_eq!(s.v.gate(ticklane_strategy::StrategyId(0)).position(I).net, 800);
+        for id in 1..=5 {
+            s.event(
+                20,
+                EventBody::OrderDeleted {
+                    order_id: OrderId(id),
+                },
+            );
+        }
+        s.event(21, add(6, Side::Bid, 10_3000, 1_000));
+        s.event(21, add(7, Side::Ask, 10_3100, 1_000));
+        // A buy adds exposure: refused.
+        let (_, u) = s.order(30, Side::Bid, 10_0000, 1, TimeInForce::Day);
+        assert_eq!(u, rejected(RiskRule::MaxGrossExposure));
+        // Selling 100 or all 800 only reduces it.
+        let (_, u) = s.order(31, Side::Ask, 10_3000, 100, TimeInForce::Ioc);
+        assert_eq!(
+            u,
+            vec![OrderUpdateKind::Accepted, OrderUpdateKind::Filled],
+            "selling 100 of a long 800"
+        );
+        let (_, u) = s.order(32, Side::Ask, 10_3000, 700, TimeInForce::Ioc);
+        assert_eq!(
+            u,
+            vec![OrderUpdateKind::Accepted, OrderUpdateKind::Filled],
+            "selling the rest"
+        );
+    }
+
+    /// 20 µs each way to the venue (as `config/run.toml`): an order in flight is counted by
+    /// the gate until the venue answers. A buy with a negative price (a strategy's bug: the
+    /// venue will refuse it, `InvalidOrder`) in an instrument with no book is valued at its own
+    /// price, so while it travels it adds a *negative* amount to the gross exposure: here
+    /// −$10¹⁰, which lets a $100,050 bid in `I` through a $5,000 `max_gross_exposure`. That
+    /// bid stays working after the venue has refused the other.
+    #[test]
+    fn an_order_with_a_negative_price_does_not_lower_the_gross_exposure_of_the_others() {
+        use ticklane_core::{InstrumentId, Price, Qty};
+        use ticklane_strategy::{ClientOrderId, OrderCommand, OrderRequest};
+        let mut s = Sim::with_latency("max_gross_exposure = 5000");
+        let bad = OrderCommand::Submit {
+            id: ClientOrderId::new(0, 100),
+            request: OrderRequest {
+                instrument: InstrumentId(2),
+                side: Side::Bid,
+                price: Price(-10_000_0000),
+                qty: Qty(1_000_000),
+                tif: TimeInForce::Day,
+            },
+        };
+        let _ = s.send(10, bad);
+        // 10,000 x mid 10.005 = $100,050 of exposure, 20 times the limit.
+        let (_, u) = s.order(20, Side::Bid, 10_0000, 10_000, TimeInForce::Day);
+        assert_eq!(u, rejected(RiskRule::MaxGrossExposure));
+    }
+}
