@@ -23,7 +23,8 @@
 //!    refused.
 //! 5. `max_orders_per_sec` ([`RiskRule::OrderRate`]): at most this many submits + modifies
 //!    passed the gate in the sliding window `(now − 1 s, now]` of **event time**. Refused
-//!    commands do not count.
+//!    commands do not count. When event time goes back (two days in one file, a splice),
+//!    commands stamped after the new `now` leave the window.
 //! 6. `max_position` ([`RiskRule::MaxPosition`]), per instrument, in shares, worst case: a buy is
 //!    refused if `position + open buy quantity + this order > max`; a sell if
 //!    `−(position − open sell quantity − this order) > max`. A modify replaces the order's open
@@ -33,7 +34,9 @@
 //! 7. `max_gross_exposure` ([`RiskRule::MaxGrossExposure`]), in dollars: the sum over
 //!    instruments of the worst-case absolute position (as in 6, this order included) times the
 //!    instrument's reference price (mid; else the one side there is; else the last fill
-//!    price, or before any fill the first order's price).
+//!    price, or before any fill the first order's price; a negative price counts as 0). An
+//!    order that does not raise the gross exposure (a sell reducing a long, a modify down)
+//!    passes even when prices alone carried it over the limit.
 //! 8. `daily_loss_limit`, in dollars (a positive number): when the P&L (cash flow + positions
 //!    marked to mid − fees, since the gate was created: one gate per trading day; with one
 //!    side of the book empty, a long is marked at the bid and a short at the ask, else at the
@@ -490,7 +493,12 @@ impl RiskGate {
         }
         if let Some(max) = self.c.max_orders_per_sec {
             // The window is (now - 1 s, now]: in the first second of event time nothing has
-            // left it (orders at time 0 included).
+            // left it (orders at time 0 included). After event time went back (two days in
+            // one file, a splice), stamps after `now` are not in it either: dropped, so that
+            // the window stays in time order and the pruning below reaches every old stamp.
+            if self.window.back().is_some_and(|t| *t > now) {
+                self.window.retain(|t| *t <= now);
+            }
             if let Some(floor) = now.0.checked_sub(Timestamp::NANOS_PER_SEC) {
                 while self.window.front().is_some_and(|t| t.0 <= floor) {
                     self.window.pop_front();
@@ -531,25 +539,41 @@ impl RiskGate {
             }
         }
         if let Some(max) = self.c.max_gross_exposure {
-            let mut gross: i128 = 0;
-            let mut seen = false;
-            for (&inst, p) in &self.positions {
-                seen |= inst == instrument;
-                let (long, short) = worst(p, inst);
-                // With no book, no fill and no accepted order there, an instrument's orders in
-                // flight are valued at their own highest price (they were valued at the price
-                // of the order being checked, which may be another instrument's).
-                let px = reference(market, inst, p.last_price)
-                    .or_else(|| self.highest_open_price(inst))
-                    .unwrap_or(price);
-                gross += long.max(short).max(0) * i128::from(px.0);
-            }
-            if !seen {
-                let (long, short) = worst(&RiskPosition::default(), instrument);
-                let px = reference(market, instrument, None).unwrap_or(price);
-                gross += long.max(short).max(0) * i128::from(px.0);
-            }
-            if gross > max {
+            // Gross exposure with this order (`with`) or as it stands. An order that does not
+            // raise it (a sell that reduces a long, a modify down) passes even when prices
+            // alone carried it over the limit: reducing risk is never refused.
+            let gross = |with: bool| -> i128 {
+                let mut gross: i128 = 0;
+                let mut seen = false;
+                for (&inst, p) in &self.positions {
+                    seen |= inst == instrument;
+                    let (long, short) = if with {
+                        worst(p, inst)
+                    } else {
+                        (
+                            i128::from(p.net) + i128::from(p.open_buy),
+                            i128::from(p.open_sell) - i128::from(p.net),
+                        )
+                    };
+                    // With no book, no fill and no accepted order there, an instrument's
+                    // orders in flight are valued at their own highest price (they were
+                    // valued at the price of the order being checked, which may be another
+                    // instrument's). A price below zero (an order the venue will refuse) is
+                    // worth nothing, never a negative amount that hides other exposure.
+                    let px = reference(market, inst, p.last_price)
+                        .or_else(|| self.highest_open_price(inst))
+                        .unwrap_or(price);
+                    gross += long.max(short).max(0) * i128::from(px.0.max(0));
+                }
+                if !seen && with {
+                    let (long, short) = worst(&RiskPosition::default(), instrument);
+                    let px = reference(market, instrument, None).unwrap_or(price);
+                    gross += long.max(short).max(0) * i128::from(px.0.max(0));
+                }
+                gross
+            };
+            let after = gross(true);
+            if after > max && after > gross(false) {
                 return Err(RiskRule::MaxGrossExposure);
             }
         }
@@ -728,7 +752,8 @@ impl RiskGate {
         let Some(limit) = self.c.daily_loss_limit else {
             return false;
         };
-        if self.pnl_halves(market) <= -2 * limit {
+        // A limit saturated at `i128::MAX` (too large for price units) must not overflow.
+        if self.pnl_halves(market) <= limit.saturating_mul(-2) {
             self.tripped = Some(RiskRule::DailyLoss);
             return true;
         }

@@ -1144,7 +1144,10 @@ mod review2 {
         let mut s = Sim::new("max_gross_exposure = 8100");
         let (_, u) = s.order(10, Side::Bid, 10_0200, 800, TimeInForce::Ioc);
         assert_eq!(u, vec![OrderUpdateKind::Accepted, OrderUpdateKind::Filled]);
-        assert_eq!(s.v.gate(ticklane_strategy::StrategyId(0)).position(I).net, 800);
+        assert_eq!(
+            s.v.gate(ticklane_strategy::StrategyId(0)).position(I).net,
+            800
+        );
         for id in 1..=5 {
             s.event(
                 20,
@@ -1189,7 +1192,7 @@ mod review2 {
             request: OrderRequest {
                 instrument: InstrumentId(2),
                 side: Side::Bid,
-                price: Price(-10_000_0000),
+                price: Price(-100_000_000), // -$10,000
                 qty: Qty(1_000_000),
                 tif: TimeInForce::Day,
             },
