@@ -12,7 +12,9 @@
 //! 1. **kill switch** ([`RiskRule::KillSwitch`], or [`RiskRule::DailyLoss`] when the daily loss
 //!    limit tripped it): engaged, every submit and modify is refused (a modify of an order the
 //!    gate does not know too).
-//! 2. `max_order_qty` ([`RiskRule::MaxOrderQty`]): the order's (new) quantity in shares.
+//! 2. `max_order_qty` ([`RiskRule::MaxOrderQty`]): the order's (new) quantity in shares: for a
+//!    modify, the open quantity it asks for (what can still trade), not counting what the order
+//!    already filled.
 //! 3. `max_order_notional` ([`RiskRule::MaxOrderNotional`]): quantity × the worst price the
 //!    order can trade at, in dollars: a buy's limit; a sell's limit, or the best bid when that
 //!    is higher (a sell "at market" is worth the bid).

@@ -1062,7 +1062,7 @@ mod review {
 
 /// The risk gate's edge cases found by a second review (each fails before its fix).
 #[allow(clippy::unwrap_used)]
-mod review2 {
+mod second_review {
     use super::support::{add, market, submit, I};
     use super::{rejected, Sim};
     use ticklane_core::{EventBody, OrderId, Side, Timestamp};
