@@ -251,3 +251,109 @@ fn bench_refuses_zero_passes_and_inspect_names_gzip_in_words() {
     assert_eq!(v["format"], "binary (gzip)", "{v}");
     assert_eq!(v["messages"], 2000, "{v}");
 }
+
+/// Review (gen): `serve SOURCE` takes any SOURCE that merely *starts with* `generated` for the
+/// embedded session: a file `generated-day.itch` in the working directory is refused with
+/// "generated:SEED: invalid digit found in string" (naming a keyword the user never typed), and
+/// `generated:7:20000:junk` is served as `generated:7:20000`, the rest ignored silently.
+#[test]
+fn serve_takes_a_file_named_generated_something_as_that_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = ticklane(
+        &[
+            "gen",
+            "--messages",
+            "2000",
+            "--instruments",
+            "2",
+            "-o",
+            "generated-day.itch",
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let sink = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let to = sink.local_addr().unwrap().to_string();
+    let serve = |source: &str| {
+        ticklane(
+            &[
+                "serve",
+                source,
+                "--to",
+                &to,
+                "--retransmit",
+                "127.0.0.1:0",
+                "--speed",
+                "max",
+                "--linger",
+                "0",
+            ],
+            dir.path(),
+        )
+    };
+    let o = serve("generated-day.itch");
+    assert!(
+        o.status.success(),
+        "the file was not served: {}",
+        stderr(&o)
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("published 2000 messages"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let o = serve("generated:7:20000:junk");
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "a source with a fourth part was accepted: {}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+}
+
+/// Review (gen): `serve --to 127.0.0.1:P --line-b HOST:P` (line A on loopback, line B to
+/// another host) fails at the first send on line B ("line B cannot send to ...: Invalid
+/// argument"): the publishing socket is bound to 127.0.0.1 because *line A* is loopback
+/// (`SimConfig::new` looks at line A only; `serve` sets line B afterwards). The same two lines
+/// the other way round (`--to HOST:P --line-b 127.0.0.1:P`) work.
+#[test]
+fn serve_sends_on_both_lines_whichever_of_them_is_the_loopback_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let local = sink.local_addr().unwrap().to_string();
+    // TEST-NET-1: a host that is not this one (as in simulator.rs's unit tests).
+    let remote = "192.0.2.1:9";
+    let serve = |a: &str, b: &str| {
+        ticklane(
+            &[
+                "serve",
+                "generated:7:20000",
+                "--to",
+                a,
+                "--line-b",
+                b,
+                "--retransmit",
+                "127.0.0.1:0",
+                "--speed",
+                "max",
+                "--linger",
+                "0",
+            ],
+            dir.path(),
+        )
+    };
+    let remote_first = serve(remote, &local);
+    if !remote_first.status.success() {
+        eprintln!(
+            "no route to {remote} here: nothing to compare ({})",
+            stderr(&remote_first)
+        );
+        return;
+    }
+    let local_first = serve(&local, remote);
+    assert!(
+        local_first.status.success(),
+        "line A on loopback, line B to {remote}: {}",
+        stderr(&local_first)
+    );
+}

@@ -33,8 +33,14 @@ pub fn session_name(s: &str) -> anyhow::Result<[u8; 10]> {
 pub fn load_messages(source: &str) -> anyhow::Result<MessageHistory> {
     let mut history = MessageHistory::new(usize::MAX, usize::MAX);
     let mut seq = 1u64;
-    if let Some(rest) = source.strip_prefix("generated") {
-        let mut parts = rest.trim_start_matches(':').split(':');
+    // `generated` or `generated:...` only: a file whose name starts with `generated` is a file.
+    let generated = if source == "generated" {
+        Some("")
+    } else {
+        source.strip_prefix("generated:")
+    };
+    if let Some(rest) = generated {
+        let mut parts = rest.split(':');
         let seed = parts
             .next()
             .filter(|s| !s.is_empty())
@@ -44,6 +50,9 @@ pub fn load_messages(source: &str) -> anyhow::Result<MessageHistory> {
             .next()
             .map_or(Ok(200_000), str::parse)
             .context("generated:SEED:MESSAGES")?;
+        if parts.next().is_some() {
+            bail!("{source}: expected generated[:SEED[:MESSAGES]]");
+        }
         let buf = super::pipeline::generate_framed(seed, messages, 64)?;
         for frame in ticklane_feeds::binfile::Frames::new(&buf) {
             history.push(seq, frame.context("generated session")?.bytes);
@@ -102,6 +111,14 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
     let history = load_messages(&a.source)?;
     let mut cfg = SimConfig::new(session_name(&a.session)?, a.to);
     cfg.line_b = a.line_b;
+    // `SimConfig::new` binds to loopback when line A is loopback; such a socket cannot send to
+    // a line B on another host.
+    if a.line_b.is_some_and(|b| !b.ip().is_loopback()) && cfg.bind.ip().is_loopback() {
+        cfg.bind = match cfg.bind {
+            SocketAddr::V4(_) => SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
+            SocketAddr::V6(_) => SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, 0)),
+        };
+    }
     cfg.retransmit = a.retransmit;
     cfg.speed = a.speed.parse::<Pace>()?;
     cfg.faults = a.faults;
