@@ -449,3 +449,49 @@ fn the_minimum_computed_up_front_is_the_generators() {
         assert!(SessionGenerator::new(cfg(minimum)).is_ok());
     }
 }
+
+/// The age of the orders cancels, deletes and replaces act on, counted in adds of their
+/// instrument, is what `recent_order`'s docs say: young, a little older than NASDAQ's sample
+/// (the docs once claimed the sample's own figures, which the generator does not give).
+#[test]
+fn cancels_deletes_and_replaces_act_on_orders_of_the_documented_age_in_adds() {
+    let msgs = generate(1, 200_000, 8);
+    let mut adds: HashMap<u16, u64> = HashMap::new();
+    let mut added_at: HashMap<u64, (u16, u64)> = HashMap::new();
+    let mut ages: Vec<u64> = Vec::new();
+    for raw in &msgs {
+        let locate = u16::from_be_bytes([raw[1], raw[2]]);
+        let r64 = |o: usize| u64::from_be_bytes(raw[o..o + 8].try_into().unwrap());
+        match raw[0] {
+            b'A' | b'F' => {
+                let n = adds.entry(locate).or_default();
+                *n += 1;
+                added_at.insert(r64(11), (locate, *n));
+            }
+            b'D' | b'X' | b'U' => {
+                let (loc, at) = added_at[&r64(11)];
+                assert_eq!(loc, locate);
+                ages.push(adds[&locate] - at + 1);
+                if raw[0] == b'U' {
+                    let n = adds.entry(locate).or_default();
+                    *n += 1;
+                    added_at.insert(r64(19), (locate, *n));
+                }
+            }
+            _ => {}
+        }
+    }
+    let within =
+        |a: u64| ages.iter().filter(|&&x| x <= a).count() as f64 * 100.0 / ages.len() as f64;
+    let got: Vec<f64> = [1, 2, 4, 8, 16, 32, 64, 128].map(within).to_vec();
+    let documented = [25.0, 38.0, 50.0, 61.0, 71.0, 79.0, 85.0, 89.0];
+    let off: Vec<_> = got
+        .iter()
+        .zip(documented)
+        .filter(|(g, d)| (**g - d).abs() > 2.0)
+        .collect();
+    assert!(
+        off.is_empty(),
+        "age CDF (% within 1, 2, 4, ..., 128 adds): got {got:.1?}, documented {documented:?}"
+    );
+}
