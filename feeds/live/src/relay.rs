@@ -1706,8 +1706,8 @@ impl RelayClient {
     }
 
     /// Asks the relay for `request.count` messages from `request.sequence` and returns its
-    /// answer: MoldUDP64 data packets covering the held prefix of the range, in order (empty
-    /// when the first message is not held).
+    /// answer: MoldUDP64 data packets of the messages of the range the relay holds, in order;
+    /// a hole in its history is skipped (empty when nothing of the range is held).
     pub async fn catch_up(&self, request: MoldRequest) -> Result<Vec<Bytes>, RelayError> {
         self.catch_up_handle().catch_up(request).await
     }
@@ -1748,7 +1748,8 @@ impl Drop for RelayClient {
 
 impl CatchUpHandle {
     /// See [`RelayClient::catch_up`]. The answer is checked: packets of the request's session,
-    /// contiguous from `request.sequence`, at most `request.count` messages.
+    /// in order from `request.sequence` (a jump forward skips a hole in the relay's history),
+    /// within the range `request.sequence .. request.sequence + request.count`.
     pub async fn catch_up(&self, request: MoldRequest) -> Result<Vec<Bytes>, RelayError> {
         let (mut send, mut recv) = self.conn.open_bi().await?;
         send.write_all(&request.encode()).await?;
