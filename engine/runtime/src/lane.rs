@@ -1188,7 +1188,9 @@ impl<V: Venue> Lane<V> {
                 continue;
             };
             // A replay's warm-up (before `trade_from`) is not shown to strategies: a timer due
-            // in it fires when the window opens, not on the warm-up's books.
+            // in it fires when the window opens, not on the warm-up's books. Re-armed there, it
+            // fires after the timers armed for `trade_from` itself (which were armed before it
+            // was moved), and the moved ones fire in their deadlines' order.
             if deadline.0 < self.settings.trade_from {
                 self.timers
                     .push(Timestamp(self.settings.trade_from), strategy, timer);
