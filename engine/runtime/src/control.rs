@@ -880,6 +880,27 @@ impl Engine {
                 )));
             }
         }
+        // One lane per symbol: the router sends an instrument to one lane only, so a strategy
+        // subscribed to it on another lane would never see it (the configuration refuses this).
+        let mut symbol_lane: Vec<(ticklane_core::Symbol, u16, &str)> = Vec::new();
+        for (settings, strategies) in &plan.lanes {
+            for s in strategies {
+                for sym in s.symbols.iter().filter(|x| x.as_str() != "*") {
+                    match symbol_lane.iter().find(|e| e.0 == *sym) {
+                        Some(&(_, lane, other)) if lane != settings.index => {
+                            return Err(EngineError::Plan(format!(
+                                "symbol {sym} is subscribed by strategy {other} on lane {lane} \
+                                 and by strategy {} on lane {} (an instrument is sent to one \
+                                 lane)",
+                                s.name, settings.index
+                            )));
+                        }
+                        Some(_) => {}
+                        None => symbol_lane.push((*sym, settings.index, &s.name)),
+                    }
+                }
+            }
+        }
         let (tx, mut rx) = oneshot::channel();
         let (supervisor, _) = match Actor::spawn(
             None,

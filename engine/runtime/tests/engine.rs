@@ -747,3 +747,429 @@ fn waiting_twice_for_a_run_is_an_error_not_a_panic() {
         Err(join) => panic!("the second wait panicked: {join}"),
     }
 }
+
+// ---- lane review 2: one scenario, many layouts, what each strategy saw --------------------
+
+mod explore {
+    use std::sync::{Arc, Mutex};
+
+    use super::support::Rng;
+    use ticklane_core::{InstrumentId, MarketEvent, Qty, Side, Timestamp};
+    use ticklane_runtime::StrategyFactory;
+    use ticklane_strategy::{
+        Context, Fill, OrderUpdate, OrderUpdateKind, Strategy, TimeInForce, TimerId, TradePrint,
+    };
+
+    /// Every callback of every strategy, with its time and what the strategy could read.
+    pub type Seen = Arc<Mutex<Vec<(u16, String)>>>;
+
+    pub struct Explorer {
+        pub id: u16,
+        pub rng: Rng,
+        pub seen: Seen,
+        pub n: u64,
+    }
+
+    impl Explorer {
+        fn note(&mut self, ctx: &Context<'_>, what: String) {
+            let mut tops = String::new();
+            for o in ctx.open_orders() {
+                tops.push_str(&format!("[o{} {}]", o.id.0, o.filled.0));
+            }
+            let p: i64 = ctx.positions().iter().map(|(_, p)| p.net).sum();
+            let line = format!("{} {what} pos={p} {tops} tr={}", ctx.now().0, ctx.trading_enabled());
+            if let Ok(mut s) = self.seen.lock() {
+                s.push((self.id, line));
+            }
+        }
+
+        fn book_line(ctx: &Context<'_>, i: InstrumentId) -> String {
+            ctx.book(i).map_or("none".into(), |b| {
+                format!(
+                    "{:?}/{:?}",
+                    b.best_bid().map(|l| (l.price.0, l.qty)),
+                    b.best_ask().map(|l| (l.price.0, l.qty))
+                )
+            })
+        }
+
+        fn act(&mut self, i: InstrumentId, ctx: &mut Context<'_>) {
+            self.n += 1;
+            let r = self.rng.below(12);
+            let Some(book) = ctx.book(i) else { return };
+            let (bid, ask) = (book.best_bid(), book.best_ask());
+            match r {
+                0 | 1 => {
+                    if let Some(b) = bid {
+                        if ctx.open_orders().len() < 4 {
+                            ctx.limit(i, Side::Bid, b.price, Qty(100), TimeInForce::Day);
+                        }
+                    }
+                }
+                2 => {
+                    if let Some(a) = ask {
+                        ctx.limit(i, Side::Bid, a.price, Qty(100), TimeInForce::Ioc);
+                    }
+                }
+                3 => {
+                    let pos = ctx.position(i).net;
+                    if let (Some(b), true) = (bid, pos > 0) {
+                        ctx.limit(i, Side::Ask, b.price, Qty(pos as u32), TimeInForce::Ioc);
+                    }
+                }
+                4 => {
+                    if let Some(o) = ctx.open_orders().first().copied() {
+                        ctx.cancel(o.id);
+                    }
+                }
+                5 => {
+                    if let (Some(o), Some(b)) = (ctx.open_orders().last().copied(), bid) {
+                        ctx.modify(o.id, b.price, Qty(200));
+                    }
+                }
+                6 => ctx.set_timer(ctx.now(), TimerId(1_000 + self.n)),
+                7 => {
+                    let d = self.rng.below(3_000_000);
+                    ctx.set_timer(Timestamp(ctx.now().0 + d), TimerId(2_000 + self.n));
+                }
+                8 => {
+                    if let Some(a) = ask {
+                        ctx.limit(i, Side::Ask, a.price, Qty(100), TimeInForce::Day);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    impl Strategy for Explorer {
+        fn on_start(&mut self, ctx: &mut Context<'_>) {
+            ctx.set_timer(Timestamp(34_200_001_000_000 + u64::from(self.id) * 7_777), TimerId(7));
+            self.note(ctx, "start".into());
+        }
+        fn on_event(&mut self, ev: &MarketEvent, ctx: &mut Context<'_>) {
+            let b = Self::book_line(ctx, ev.instrument);
+            self.note(ctx, format!("event {} {} {b}", ev.kind_name(), ev.instrument.0));
+            if ev.instrument != InstrumentId::NONE {
+                self.act(ev.instrument, ctx);
+            }
+        }
+        fn on_trade(&mut self, t: &TradePrint, ctx: &mut Context<'_>) {
+            self.note(ctx, format!("trade {:?}", t));
+        }
+        fn on_book(&mut self, i: InstrumentId, ctx: &mut Context<'_>) {
+            let b = Self::book_line(ctx, i);
+            self.note(ctx, format!("book {} {b}", i.0));
+        }
+        fn on_timer(&mut self, t: TimerId, ctx: &mut Context<'_>) {
+            self.note(ctx, format!("timer {}", t.0));
+            if t.0 == 7 {
+                ctx.set_timer(Timestamp(ctx.now().0 + 1_300_000), TimerId(7));
+            }
+            let insts: Vec<InstrumentId> =
+                ctx.positions().iter().map(|(i, _)| i).collect();
+            if let Some(&i) = insts.first() {
+                self.act(i, ctx);
+            }
+        }
+        fn on_order_update(&mut self, u: &OrderUpdate, ctx: &mut Context<'_>) {
+            self.note(ctx, format!("update {:?} {:?}", u.id, u.kind));
+            if matches!(u.kind, OrderUpdateKind::Accepted) && self.rng.below(4) == 0 {
+                ctx.set_timer(ctx.now(), TimerId(3_000 + self.n));
+            }
+        }
+        fn on_fill(&mut self, f: &Fill, ctx: &mut Context<'_>) {
+            self.note(ctx, format!("fill {:?}", f));
+            if self.rng.below(3) == 0 {
+                self.act(f.instrument, ctx);
+            }
+        }
+        fn on_stop(&mut self, ctx: &mut Context<'_>) {
+            self.note(ctx, "stop".into());
+        }
+    }
+
+    pub fn explorer(id: u16, seen: &Seen) -> StrategyFactory {
+        let seen = seen.clone();
+        Arc::new(move || {
+            Ok(Box::new(Explorer {
+                id,
+                rng: Rng::new(1 + u64::from(id)),
+                seen: seen.clone(),
+                n: 0,
+            }) as Box<dyn Strategy>)
+        })
+    }
+}
+
+/// Runs explorers (strategy i on `layout[i]`, subscribing to `subs[i]`) and returns what each
+/// saw, by strategy, plus the digests.
+fn explore_run(
+    events: &[ticklane_core::MarketEvent],
+    layout: &[usize],
+    subs: &[Vec<u32>],
+    tweak: impl FnOnce(&mut EnginePlan),
+) -> (Vec<Vec<String>>, (Vec<(u16, [u8; 32])>, [u8; 32])) {
+    let seen: explore::Seen = Arc::default();
+    let lanes = layout.iter().copied().max().unwrap_or(0) + 1;
+    let mut out: Vec<Vec<StrategySpec>> = vec![Vec::new(); lanes];
+    for (i, &lane) in layout.iter().enumerate() {
+        let syms: Vec<_> = subs[i].iter().map(|&s| symbol(s)).collect();
+        out[lane].push(spec(i as u16, &format!("x{i}"), &syms, explore::explorer(i as u16, &seen)));
+    }
+    let mut p = plan(events, out, PanicPolicy::default());
+    tweak(&mut p);
+    let r = run(p);
+    let mut per = vec![Vec::new(); layout.len()];
+    for (id, line) in seen.lock().map(|s| s.clone()).unwrap_or_default() {
+        per[usize::from(id)].push(line);
+    }
+    (per, digests(&r))
+}
+
+fn first_difference(a: &[Vec<String>], b: &[Vec<String>]) -> Option<String> {
+    for (s, (x, y)) in a.iter().zip(b).enumerate() {
+        for (k, (l, m)) in x.iter().zip(y).enumerate() {
+            if l != m {
+                return Some(format!("strategy {s} line {k}:\n  A: {l}\n  B: {m}"));
+            }
+        }
+        if x.len() != y.len() {
+            return Some(format!("strategy {s}: {} lines vs {}", x.len(), y.len()));
+        }
+    }
+    None
+}
+
+#[test]
+fn review2_explorers_see_the_same_in_every_layout_batch_ring_and_heartbeat() {
+    use ticklane_exec::{ConstantLatency, PaperExchange, PerShareFees};
+    let events = session(21, 6, 30_000);
+    let subs = vec![vec![1], vec![2], vec![3, 4], vec![5]];
+    let venue = |p: &mut EnginePlan| {
+        p.venue = Arc::new(|_| {
+            Box::new(PaperExchange::with_models(
+                ConstantLatency { entry_ns: 7_000, response_ns: 13_000 },
+                PerShareFees::ZERO,
+            )) as Box<dyn Venue>
+        });
+    };
+    let (base, d0) = explore_run(&events, &[0, 0, 0, 0], &subs, venue);
+    assert!(base.iter().all(|s| s.len() > 1_000), "{:?}", base.iter().map(Vec::len).collect::<Vec<_>>());
+    let mut failures = Vec::new();
+    for (name, layout, batch, hb, kind) in [
+        ("2 lanes", [0, 1, 1, 0], 32, 500_000, RingKind::Index),
+        ("4 lanes", [3, 2, 1, 0], 32, 500_000, RingKind::Index),
+        ("4 lanes batch 1 stamped", [3, 2, 1, 0], 1, 500_000, RingKind::Stamped),
+        ("4 lanes batch 64 hb 1us", [3, 2, 1, 0], 64, 1_000, RingKind::Index),
+        ("4 lanes hb 10s", [3, 2, 1, 0], 7, 10_000_000_000, RingKind::Index),
+        ("2 lanes hb 333us", [1, 0, 1, 0], 5, 333_333, RingKind::Stamped),
+    ] {
+        let (seen, d) = explore_run(&events, &layout, &subs, |p| {
+            venue(p);
+            p.publisher.batch = batch;
+            p.publisher.heartbeat_ns = hb;
+            p.ring_kind = kind;
+        });
+        if let Some(diff) = first_difference(&base, &seen) {
+            failures.push(format!("{name}: {diff}"));
+        } else if d != d0 {
+            failures.push(format!("{name}: same callbacks, different digests"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+fn review2_compare(
+    events: &[ticklane_core::MarketEvent],
+    subs: &[Vec<u32>],
+    common: &dyn Fn(&mut EnginePlan),
+) -> Vec<String> {
+    let (base, d0) = explore_run(events, &vec![0; subs.len()], subs, common);
+    assert!(base.iter().all(|s| s.len() > 100), "{:?}", base.iter().map(Vec::len).collect::<Vec<_>>());
+    let n = subs.len();
+    let spread: Vec<usize> = (0..n).map(|i| n - 1 - i).collect();
+    let two: Vec<usize> = (0..n).map(|i| i % 2).collect();
+    let mut failures = Vec::new();
+    let variants: Vec<(&str, Vec<usize>, usize, u64, RingKind, bool)> = vec![
+        ("1 lane all books", vec![0; n], 32, 500_000, RingKind::Index, true),
+        ("spread", spread.clone(), 32, 500_000, RingKind::Index, false),
+        ("spread all books", spread.clone(), 32, 500_000, RingKind::Index, true),
+        ("two batch 1 stamped", two.clone(), 1, 500_000, RingKind::Stamped, false),
+        ("spread hb 1us b64", spread.clone(), 64, 1_000, RingKind::Index, false),
+        ("spread hb 10s b7", spread.clone(), 7, 10_000_000_000, RingKind::Index, true),
+        ("two hb 333us b5", two, 5, 333_333, RingKind::Stamped, false),
+    ];
+    for (name, layout, batch, hb, kind, all) in variants {
+        let (seen, d) = explore_run(events, &layout, subs, |p| {
+            common(p);
+            p.publisher.batch = batch;
+            p.publisher.heartbeat_ns = hb;
+            p.ring_kind = kind;
+            if all {
+                for (s, _) in &mut p.lanes {
+                    s.books = ticklane_runtime::BookScope::All;
+                }
+            }
+        });
+        if let Some(diff) = first_difference(&base, &seen) {
+            failures.push(format!("{name}: {diff}"));
+        } else if d != d0 {
+            failures.push(format!("{name}: same callbacks, different digests"));
+        }
+    }
+    failures
+}
+
+fn review2_risked(p: &mut EnginePlan) {
+    use ticklane_exec::{ConstantLatency, PaperExchange, PerShareFees, RiskGate, RiskLimits, RiskedVenue};
+    p.venue = Arc::new(|_| {
+        let limits = RiskLimits::from_toml_str(
+            "daily_loss_limit = 3\nmax_orders_per_sec = 40\nmax_position = 300",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let gate = RiskGate::new(limits).unwrap_or_else(|e| panic!("{e}"));
+        Box::new(RiskedVenue::new(
+            PaperExchange::with_models(
+                ConstantLatency { entry_ns: 7_000, response_ns: 13_000 },
+                PerShareFees { maker_per_share: -20, taker_per_share: 30 },
+            ),
+            gate,
+        )) as Box<dyn Venue>
+    });
+}
+
+#[test]
+fn review2_risked_stretched_session_is_the_same_everywhere() {
+    // Stretched to about 12 s: marks, daily-loss trips, the order-rate window.
+    let mut events = session(23, 6, 30_000);
+    let t0 = events[0].ts.0;
+    for e in &mut events {
+        e.ts.0 = t0 + (e.ts.0 - t0) * 40;
+    }
+    let subs = vec![vec![1], vec![2], vec![3, 4], vec![5], vec![9]];
+    let f = review2_compare(&events, &subs, &review2_risked);
+    assert!(f.is_empty(), "{}", f.join("\n"));
+}
+
+#[test]
+fn review2_zero_latency_touch_venue_is_the_same_everywhere() {
+    let events = session(29, 6, 30_000);
+    let subs = vec![vec![1], vec![2], vec![3, 4], vec![5]];
+    let f = review2_compare(&events, &subs, &|_| {});
+    assert!(f.is_empty(), "{}", f.join("\n"));
+}
+
+#[test]
+fn review2_window_from_is_the_same_everywhere() {
+    let events = session(31, 6, 30_000);
+    let from = events[10_000].ts.0 + 1;
+    let subs = vec![vec![1], vec![2], vec![3, 4], vec![5]];
+    let f = review2_compare(&events, &subs, &|p: &mut EnginePlan| {
+        review2_risked(p);
+        p.publisher.window.from = from;
+        for (s, _) in &mut p.lanes {
+            s.trade_from = from;
+        }
+    });
+    assert!(f.is_empty(), "{}", f.join("\n"));
+}
+
+#[test]
+fn review2_equal_timestamps_are_the_same_everywhere() {
+    // Many events share a timestamp, on one boundary of the heartbeat and of the timers.
+    let mut events = session(37, 6, 30_000);
+    for e in &mut events {
+        e.ts.0 -= e.ts.0 % 100_000;
+    }
+    let subs = vec![vec![1], vec![2], vec![3, 4], vec![5]];
+    let f = review2_compare(&events, &subs, &review2_risked);
+    assert!(f.is_empty(), "{}", f.join("\n"));
+    let f = review2_compare(&events, &subs, &|_| {});
+    assert!(f.is_empty(), "{}", f.join("\n"));
+}
+
+#[test]
+fn review2_spliced_is_the_same_everywhere() {
+    let events = session(41, 6, 30_000);
+    let (opening, rest) = events.split_at(500);
+    let (head, tail) = rest.split_at(rest.len() / 2);
+    let spliced: Vec<_> = opening.iter().chain(tail).chain(head).copied().collect();
+    let subs = vec![vec![1], vec![2], vec![3, 4], vec![5]];
+    let f = review2_compare(&spliced, &subs, &review2_risked);
+    assert!(f.is_empty(), "{}", f.join("\n"));
+}
+
+/// Library API: a plan whose strategies on two lanes subscribe to one symbol. The router
+/// keeps one lane per symbol (the lowest), so the strategy on the other lane silently never
+/// sees its instrument; with one lane it trades it. `Engine::start` should refuse the plan
+/// (the configuration refuses it: "a symbol traded by strategies on two lanes").
+#[test]
+fn review2_a_plan_with_one_symbol_on_two_lanes_is_refused_or_reaches_both() {
+    let events = session(3, 3, 10_000);
+    let one = run(plan(
+        &events,
+        vec![vec![
+            spec(0, "a", &[symbol(1)], chaser()),
+            spec(1, "b", &[symbol(1)], chaser()),
+        ]],
+        PanicPolicy::default(),
+    ));
+    let two = run_to_end(
+        plan(
+            &events,
+            vec![
+                vec![spec(0, "a", &[symbol(1)], chaser())],
+                vec![spec(1, "b", &[symbol(1)], chaser())],
+            ],
+            PanicPolicy::default(),
+        ),
+        |_| {},
+    );
+    let Ok(two) = two else { return }; // refused: fine
+    let b1 = &one.lanes[0].strategies[1];
+    let b2 = &two.lanes[1].strategies[0];
+    assert_eq!(
+        (b2.events, b2.commands),
+        (b1.events, b1.commands),
+        "strategy b on its own lane (events, commands) vs sharing lane 0"
+    );
+}
+
+/// `books = "all"`: an instrument whose orders come before its directory entry. With one lane
+/// the book holds those orders; with two, the instrument moves to its strategy's lane at its
+/// directory entry, and the book there misses them (RELIABILITY says the strategy then sees
+/// it "as with one lane").
+#[test]
+fn review2_orders_before_the_directory_with_every_book_kept() {
+    let mut events = session(3, 3, 20_000);
+    let ts = events[0].ts;
+    // A resting bid of each instrument, at a price that stays the best bid, before the
+    // directory entries.
+    for id in [1u32, 2, 3] {
+        events.insert(
+            0,
+            ticklane_core::MarketEvent::new(
+                ts,
+                InstrumentId(id),
+                ticklane_core::EventBody::OrderAdded {
+                    order_id: ticklane_core::OrderId(999_000 + u64::from(id)),
+                    side: ticklane_core::Side::Bid,
+                    price: ticklane_core::Price(99_9950),
+                    qty: ticklane_core::Qty(500),
+                    mpid: [0; 4],
+                },
+            ),
+        );
+    }
+    let all = |layout: &[usize]| {
+        let mut p = plan(&events, three_chasers(layout), PanicPolicy::default());
+        for (s, _) in &mut p.lanes {
+            s.books = ticklane_runtime::BookScope::All;
+        }
+        digests(&run(p))
+    };
+    let one = all(&[0, 0, 0]);
+    // Instrument 1 hashes to lane 1 of 2 but its strategy is on lane 0.
+    assert_eq!(one.0, all(&[0, 1, 1]).0, "1 lane vs 2 lanes, books = all");
+}
