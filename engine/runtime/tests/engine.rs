@@ -67,7 +67,10 @@ fn run(plan: EnginePlan) -> RunReport {
 }
 
 /// Per-strategy digests by strategy id, and the run digest.
-fn digests(r: &RunReport) -> (Vec<(u16, [u8; 32])>, [u8; 32]) {
+/// Each strategy's digest (by id) and the run's.
+type Digests = (Vec<(u16, [u8; 32])>, [u8; 32]);
+
+fn digests(r: &RunReport) -> Digests {
     (strategy_digests(&r.lanes), lanes_digest(&r.lanes))
 }
 
@@ -918,7 +921,7 @@ fn explore_run(
     layout: &[usize],
     subs: &[Vec<u32>],
     tweak: impl FnOnce(&mut EnginePlan),
-) -> (Vec<Vec<String>>, (Vec<(u16, [u8; 32])>, [u8; 32])) {
+) -> (Vec<Vec<String>>, Digests) {
     let seen: explore::Seen = Arc::default();
     let lanes = layout.iter().copied().max().unwrap_or(0) + 1;
     let mut out: Vec<Vec<StrategySpec>> = vec![Vec::new(); lanes];
@@ -1040,7 +1043,9 @@ fn compare_in_every_layout(
     let spread: Vec<usize> = (0..n).map(|i| n - 1 - i).collect();
     let two: Vec<usize> = (0..n).map(|i| i % 2).collect();
     let mut failures = Vec::new();
-    let variants: Vec<(&str, Vec<usize>, usize, u64, RingKind, bool)> = vec![
+    // (name, lane of each strategy, batch, heartbeat ns, ring kind, every book kept)
+    type Variant<'a> = (&'a str, Vec<usize>, usize, u64, RingKind, bool);
+    let variants: Vec<Variant<'_>> = vec![
         (
             "1 lane all books",
             vec![0; n],
