@@ -187,3 +187,30 @@ fn book_refuses_a_symbol_that_cannot_be_one_by_its_rule() {
     let err = String::from_utf8_lossy(&book.stderr);
     assert!(err.contains("at most 8"), "book: {err}");
 }
+
+/// Review (diff2): a locate that another symbol takes over (AAPL's locate 1 becomes BBB, and
+/// AAPL is in no directory any more) is not AAPL's: `bbo --symbol AAPL` must not print BBB's
+/// quotes as AAPL's lines (`book --symbol AAPL` no longer finds AAPL at all).
+#[test]
+fn review_bbo_does_not_follow_a_locate_another_symbol_took() {
+    let d = tempfile::tempdir().unwrap();
+    let mut buf = Vec::new();
+    encode_framed(&directory(1, 1, "AAPL"), &mut buf);
+    encode_framed(&add(1, 10, 1, b'B', 100, 100_000), &mut buf);
+    encode_framed(&directory(1, 15, "BBB"), &mut buf);
+    encode_framed(&add(1, 30, 9, b'S', 300, 300_000), &mut buf);
+    let f = write(d.path(), "taken.itch", &buf);
+    let book = run(&["book", &f, "--symbol", "AAPL", "--json"]);
+    eprintln!(
+        "book: rc={:?} out={} err={}",
+        book.status.code(),
+        String::from_utf8_lossy(&book.stdout),
+        String::from_utf8_lossy(&book.stderr)
+    );
+    let bbo = run(&["bbo", &f, "--symbol", "AAPL"]);
+    let out = String::from_utf8(bbo.stdout).unwrap();
+    assert!(
+        !out.contains("30.0000") && !out.contains("300"),
+        "bbo printed BBB's ask (locate 1 after the rename) as AAPL's:\n{out}"
+    );
+}

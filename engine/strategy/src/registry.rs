@@ -234,4 +234,49 @@ mod tests {
         );
         assert!(e.contains("params.levels"), "{e}");
     }
+
+    /// Review (diff2): a missing field is not an error *of* the key on the text's first line:
+    /// `params.zeta: missing field `levels`` blames `zeta`, which is present and right.
+    #[test]
+    fn review_a_missing_field_does_not_name_another_key() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct P {
+            levels: u32,
+            zeta: u32,
+        }
+        let t: toml::Table = toml::from_str("zeta = 1").unwrap();
+        let e = setup_of(&t).params::<P>().unwrap_err().to_string();
+        assert!(!e.contains("params.zeta"), "blames a key that is fine: {e}");
+        assert!(e.contains("`levels`"), "{e}");
+    }
+
+    /// Review (diff2): a line of a multi-line string that starts with `[` is not a table
+    /// header: the error on the root key `zeta` must not be put in a table `fake`.
+    #[test]
+    fn review_a_multiline_string_line_is_not_a_table_header() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct P {
+            note: String,
+            zeta: u32,
+        }
+        let t: toml::Table = toml::from_str("note = \"a\\n[fake]\\nb\"\nzeta = \"x\"").unwrap();
+        let e = setup_of(&t).params::<P>().unwrap_err().to_string();
+        assert!(e.contains("params.zeta:"), "wrong key path: {e}");
+    }
+
+    /// Review (diff2): a quoted key with `=` in it is named whole, not cut at its `=`.
+    #[test]
+    fn review_a_quoted_key_with_an_equals_sign_is_named_whole() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct P {
+            #[serde(rename = "a=b")]
+            ab: u32,
+        }
+        let t: toml::Table = toml::from_str("\"a=b\" = \"x\"").unwrap();
+        let e = setup_of(&t).params::<P>().unwrap_err().to_string();
+        assert!(e.contains("params.\"a=b\":"), "key cut at its `=`: {e}");
+    }
 }
