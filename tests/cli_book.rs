@@ -192,7 +192,7 @@ fn book_refuses_a_symbol_that_cannot_be_one_by_its_rule() {
 /// AAPL is in no directory any more) is not AAPL's: `bbo --symbol AAPL` must not print BBB's
 /// quotes as AAPL's lines (`book --symbol AAPL` no longer finds AAPL at all).
 #[test]
-fn review_bbo_does_not_follow_a_locate_another_symbol_took() {
+fn bbo_does_not_follow_a_locate_another_symbol_took() {
     let d = tempfile::tempdir().unwrap();
     let mut buf = Vec::new();
     encode_framed(&directory(1, 1, "AAPL"), &mut buf);
@@ -213,4 +213,7 @@ fn review_bbo_does_not_follow_a_locate_another_symbol_took() {
         !out.contains("30.0000") && !out.contains("300"),
         "bbo printed BBB's ask (locate 1 after the rename) as AAPL's:\n{out}"
     );
+    // AAPL's line, then both sides empty once BBB took its locate, and nothing after.
+    let lines: Vec<&str> = out.lines().skip(1).collect();
+    assert_eq!(lines, ["10,10.0000,100,,", "15,,,,"], "{out}");
 }

@@ -56,6 +56,21 @@ impl<W: Write> BboLines<W> {
         let Some((bid, ask)) = market.bbo(instrument) else {
             return ControlFlow::Continue(());
         };
+        self.write_top(ts, bid, ask)
+    }
+
+    /// A line with both sides empty (the symbol no longer names a book), unless the last line
+    /// said so already.
+    fn clear(&mut self, ts: u64) -> ControlFlow<()> {
+        self.write_top(ts, None, None)
+    }
+
+    fn write_top(
+        &mut self,
+        ts: u64,
+        bid: Option<LevelView>,
+        ask: Option<LevelView>,
+    ) -> ControlFlow<()> {
         let key = |l: Option<LevelView>| l.map(|l| (l.price.0, l.qty));
         let top = (key(bid), key(ask));
         if top == self.last {
@@ -145,6 +160,17 @@ pub fn run(path: &Path, symbol: &str, read: ReadOpts) -> anyhow::Result<ExitCode
                 Some(now) if now != target => {
                     target = now;
                     return lines.observe(rec.ts, &market, target);
+                }
+                // Another symbol took the target's locate and no instrument has this symbol
+                // now (`book` then says it has no book): both sides empty, and no line of the
+                // other symbol's book. (Before the symbol's own directory message the target
+                // has no directory entry yet: its early changes stay lines.)
+                None if market
+                    .instrument_info(target)
+                    .is_some_and(|i| i.symbol != sym) =>
+                {
+                    target = InstrumentId::NONE;
+                    return lines.clear(rec.ts);
                 }
                 _ => {}
             }
