@@ -217,3 +217,27 @@ fn bbo_does_not_follow_a_locate_another_symbol_took() {
     let lines: Vec<&str> = out.lines().skip(1).collect();
     assert_eq!(lines, ["10,10.0000,100,,", "15,,,,"], "{out}");
 }
+
+/// Review (diff3): AAPL moves from locate 1 (a bid on it) to locate 2 (no order yet): its
+/// book is now locate 2's, empty, as `book` says; bbo must not leave the old bid as AAPL's
+/// last line.
+#[test]
+fn review_diff3_bbo_of_a_symbol_moved_to_an_empty_locate_clears_its_line() {
+    let d = tempfile::tempdir().unwrap();
+    let mut buf = Vec::new();
+    encode_framed(&directory(1, 1, "AAPL"), &mut buf);
+    encode_framed(&add(1, 10, 1, b'B', 100, 100_000), &mut buf);
+    encode_framed(&directory(2, 15, "AAPL"), &mut buf);
+    let f = write(d.path(), "moved.itch", &buf);
+    let book = run(&["book", &f, "--symbol", "AAPL", "--json"]);
+    let book_out = String::from_utf8_lossy(&book.stdout).into_owned();
+    let bbo = run(&["bbo", &f, "--symbol", "AAPL"]);
+    let out = String::from_utf8(bbo.stdout).unwrap();
+    let lines: Vec<&str> = out.lines().skip(1).collect();
+    assert_eq!(
+        lines,
+        ["10,10.0000,100,,", "15,,,,"],
+        "bbo:\n{out}\nbook --json (rc {:?}):\n{book_out}",
+        book.status.code()
+    );
+}

@@ -357,3 +357,19 @@ fn serve_sends_on_both_lines_whichever_of_them_is_the_loopback_one() {
         stderr(&local_first)
     );
 }
+
+/// Review (diff3): the report directories are made before the run, but a command refused
+/// before it starts (a SOURCE that does not exist) must not leave a new, empty `--out`
+/// directory behind.
+#[test]
+fn review_diff3_a_refused_replay_makes_no_out_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = ticklane(&["replay", "nope.itch", "--out", "newout"], dir.path());
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("does not exist"), "{}", stderr(&o));
+    assert!(
+        !dir.path().join("newout").exists(),
+        "a refused replay created its --out directory: {}",
+        stderr(&o)
+    );
+}

@@ -487,14 +487,6 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
         lanes[usize::from(lane)].1.push(spec);
     }
 
-    // The report directories are made before the run: one that cannot be (a file of that
-    // name) was found only after the whole run, whose summary was then never printed.
-    for dir in [o.hgrm_dir.as_ref(), o.out_dir.as_ref()]
-        .into_iter()
-        .flatten()
-    {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
     let live = match (&o.live, &cfg.source.live) {
         (Some(l), _) => Some(l.clone()),
         (None, Some(_)) if o.file.is_none() && o.no_live => bail!(
@@ -614,6 +606,15 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
         venue: cfg.venue.factory(&cfg.risk).context("venue")?,
         workers,
     };
+    // The report directories are made before the run (once the source and the plan are
+    // accepted: a refused command leaves no directory behind): one that cannot be (a file of that
+    // name) was found only after the whole run, whose summary was then never printed.
+    for dir in [o.hgrm_dir.as_ref(), o.out_dir.as_ref()]
+        .into_iter()
+        .flatten()
+    {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
     tracing::info!("source: {source_desc}");
     let bar = if o.status_line {
         Some(super::progress::status_line())

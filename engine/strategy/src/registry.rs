@@ -96,35 +96,84 @@ fn describe(text: &str, e: &toml::de::Error) -> String {
     let mut table = None;
     let mut in_string: Option<&str> = None;
     for l in text[..line_start].lines() {
-        match in_string {
-            Some(delim) => {
-                if l.matches(delim).count() % 2 == 1 {
-                    in_string = None;
-                }
-            }
-            None if l.trim_start().starts_with('[') => table = Some(header(l.trim())),
-            None => {
-                in_string = ["\"\"\"", "'''"]
-                    .into_iter()
-                    .find(|d| l.matches(d).count() % 2 == 1);
-            }
+        if in_string.is_none() && l.trim_start().starts_with('[') {
+            table = Some(header(l.trim()));
+        } else {
+            in_string = multiline_after(l, in_string);
         }
     }
-    let (key, table) = if line.starts_with('[') && in_string.is_none() {
-        // An error reported at a table's header (a field missing in it, say): that table.
-        (None, Some(header(line)))
-    } else if message.starts_with("missing field") {
-        // Reported at the start of the table it is missing from: no key of that line.
-        (None, table)
-    } else {
-        (key_of_line(line), table)
-    };
+    let (key, table) =
+        if start == 0 && line.starts_with('[') && message.starts_with("missing field") {
+            // toml gives a field missing at the top level the span of the first table when the
+            // text opens with one (no top-level key): the same span as a field missing from that
+            // table. Which it is cannot be told, so no table is named rather than maybe the wrong one.
+            (None, None)
+        } else if line.starts_with('[') && in_string.is_none() {
+            // An error reported at a table's header (a field missing in it, say): that table.
+            (None, Some(header(line)))
+        } else if message.starts_with("missing field") {
+            // Reported at the start of the table it is missing from: no key of that line.
+            (None, table)
+        } else {
+            (key_of_line(line), table)
+        };
     let path: Vec<String> = table.into_iter().chain(key).collect();
     if path.is_empty() {
         format!("params: {message}")
     } else {
         format!("params.{}: {message}", path.join("."))
     }
+}
+
+/// Whether a multi-line string (`"""` or `'''`) is open after `line`, given the one open
+/// before it: one-line strings and comments are skipped, so a `"""` inside them opens nothing.
+fn multiline_after(line: &str, mut open: Option<&'static str>) -> Option<&'static str> {
+    let b = line.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match open {
+            Some(d) => {
+                if d == "\"\"\"" && b[i] == b'\\' {
+                    i += 2;
+                    continue;
+                }
+                if line[i..].starts_with(d) {
+                    // Up to two quotes more may end the content: the delimiter is the last three.
+                    let q = d.as_bytes()[0];
+                    let mut j = i + 3;
+                    while j < b.len() && b[j] == q {
+                        j += 1;
+                    }
+                    open = None;
+                    i = j;
+                    continue;
+                }
+                i += 1;
+            }
+            None => match b[i] {
+                b'#' => return None,
+                q @ (b'"' | b'\'') => {
+                    let d = if q == b'"' { "\"\"\"" } else { "'''" };
+                    if line[i..].starts_with(d) {
+                        open = Some(d);
+                        i += 3;
+                        continue;
+                    }
+                    // A one-line string: to its closing quote.
+                    i += 1;
+                    while i < b.len() && b[i] != q {
+                        if q == b'"' && b[i] == b'\\' {
+                            i += 1;
+                        }
+                        i += 1;
+                    }
+                    i += 1;
+                }
+                _ => i += 1,
+            },
+        }
+    }
+    open
 }
 
 /// The key of a `key = value` line: what comes before the first `=` outside quotes (a quoted
@@ -310,5 +359,78 @@ mod tests {
         let t: toml::Table = toml::from_str("\"a=b\" = \"x\"").unwrap();
         let e = setup_of(&t).params::<P>().unwrap_err().to_string();
         assert!(e.contains("params.\"a=b\":"), "key cut at its `=`: {e}");
+    }
+}
+
+#[cfg(test)]
+mod review_diff3 {
+    use super::*;
+
+    fn err_of<P: serde::de::DeserializeOwned + std::fmt::Debug>(src: &str) -> (String, String) {
+        let t: toml::Table = toml::from_str(src).unwrap();
+        let text = toml::to_string(&t).unwrap();
+        let setup = StrategySetup {
+            name: "s",
+            symbols: &[],
+            params: &t,
+        };
+        (setup.params::<P>().unwrap_err().to_string(), text)
+    }
+
+    /// A field missing at the root, when the text's first line is a sub-table's header, is
+    /// not missing from that sub-table.
+    #[test]
+    fn review_diff3_missing_root_field_is_not_put_in_the_first_subtable() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Inner {
+            a: u32,
+        }
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct P {
+            inner: Inner,
+            zeta: u32,
+        }
+        let (e, text) = err_of::<P>("inner = { a = 1 }");
+        assert!(!e.contains("params.inner"), "text {text:?}: {e}");
+    }
+
+    /// A string value holding `"""` on one line does not open a multi-line string: the
+    /// header after it still names the table of a later error.
+    #[test]
+    fn review_diff3_a_one_line_string_holding_triple_quotes_does_not_hide_later_headers() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Inner {
+            alpha: u32,
+        }
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct P {
+            note: String,
+            inner: Inner,
+        }
+        let (e, text) = err_of::<P>("note = 'x\"\"\"y'\ninner = { alpha = \"no\" }");
+        assert!(e.contains("params.inner.alpha:"), "text {text:?}: {e}");
+    }
+
+    /// A missing field of a nested table names that table.
+    #[test]
+    fn review_diff3_missing_field_of_a_nested_table_names_it() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Inner {
+            a: u32,
+            b: u32,
+        }
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct P {
+            zeta: u32,
+            inner: Inner,
+        }
+        let (e, text) = err_of::<P>("zeta = 1\ninner = { a = 1 }");
+        assert!(e.contains("params.inner:"), "text {text:?}: {e}");
     }
 }
