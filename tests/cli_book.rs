@@ -222,7 +222,7 @@ fn bbo_does_not_follow_a_locate_another_symbol_took() {
 /// book is now locate 2's, empty, as `book` says; bbo must not leave the old bid as AAPL's
 /// last line.
 #[test]
-fn review_diff3_bbo_of_a_symbol_moved_to_an_empty_locate_clears_its_line() {
+fn bbo_of_a_symbol_moved_to_an_empty_locate_clears_its_line() {
     let d = tempfile::tempdir().unwrap();
     let mut buf = Vec::new();
     encode_framed(&directory(1, 1, "AAPL"), &mut buf);

@@ -362,7 +362,7 @@ fn serve_sends_on_both_lines_whichever_of_them_is_the_loopback_one() {
 /// before it starts (a SOURCE that does not exist) must not leave a new, empty `--out`
 /// directory behind.
 #[test]
-fn review_diff3_a_refused_replay_makes_no_out_directory() {
+fn a_refused_replay_makes_no_out_directory() {
     let dir = tempfile::tempdir().unwrap();
     let o = ticklane(&["replay", "nope.itch", "--out", "newout"], dir.path());
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));

@@ -363,7 +363,7 @@ mod tests {
 }
 
 #[cfg(test)]
-mod review_diff3 {
+mod params_error_paths {
     use super::*;
 
     fn err_of<P: serde::de::DeserializeOwned + std::fmt::Debug>(src: &str) -> (String, String) {
@@ -380,7 +380,7 @@ mod review_diff3 {
     /// A field missing at the root, when the text's first line is a sub-table's header, is
     /// not missing from that sub-table.
     #[test]
-    fn review_diff3_missing_root_field_is_not_put_in_the_first_subtable() {
+    fn missing_root_field_is_not_put_in_the_first_subtable() {
         #[derive(serde::Deserialize, Debug)]
         #[allow(dead_code)]
         struct Inner {
@@ -399,7 +399,7 @@ mod review_diff3 {
     /// A string value holding `"""` on one line does not open a multi-line string: the
     /// header after it still names the table of a later error.
     #[test]
-    fn review_diff3_a_one_line_string_holding_triple_quotes_does_not_hide_later_headers() {
+    fn a_one_line_string_holding_triple_quotes_does_not_hide_later_headers() {
         #[derive(serde::Deserialize, Debug)]
         #[allow(dead_code)]
         struct Inner {
@@ -417,7 +417,7 @@ mod review_diff3 {
 
     /// A missing field of a nested table names that table.
     #[test]
-    fn review_diff3_missing_field_of_a_nested_table_names_it() {
+    fn missing_field_of_a_nested_table_names_it() {
         #[derive(serde::Deserialize, Debug)]
         #[allow(dead_code)]
         struct Inner {
