@@ -46,18 +46,22 @@ impl StrategySetup<'_> {
     /// whether or not `P` says `#[serde(deny_unknown_fields)]`: a misspelled key never falls
     /// back to a default without a word.
     pub fn params<P: DeserializeOwned>(&self) -> Result<P, ParamError> {
-        // Through TOML text rather than `toml::Value`: the text deserializer's errors quote the
-        // offending line, so a wrong type names its key as an unknown key does.
+        // Through TOML text (the text deserializer, as the file was read), with the path of
+        // the key being deserialized tracked as it goes: an error names its key as an unknown
+        // key does (the text's own line numbers are not the file's: the table is written back
+        // with its keys sorted, so they are not shown).
         let invalid = |message: String| ParamError::Invalid {
             strategy: self.name.to_string(),
             message,
         };
         let text = toml::to_string(self.params).map_err(|e| invalid(format!("params: {e}")))?;
         let mut unknown = Vec::new();
-        let p = serde_ignored::deserialize(toml::Deserializer::new(&text), |path| {
-            unknown.push(path.to_string())
-        })
-        .map_err(|e: toml::de::Error| invalid(describe(&text, &e)))?;
+        let mut note = |path: serde_ignored::Path<'_>| unknown.push(path.to_string());
+        let p = serde_path_to_error::deserialize(serde_ignored::Deserializer::new(
+            toml::Deserializer::new(&text),
+            &mut note,
+        ))
+        .map_err(|e| invalid(describe(&e)))?;
         if !unknown.is_empty() {
             return Err(invalid(format!(
                 "params: unknown key `{}`",
@@ -77,124 +81,30 @@ impl StrategySetup<'_> {
     }
 }
 
-/// A deserialization error of the re-serialized `params` text, named by key path
-/// (`params.inner.alpha: invalid type ...`): the text's line numbers are not the file's (the
-/// table is written back with its keys sorted), so no position of it is shown.
-fn describe(text: &str, e: &toml::de::Error) -> String {
-    let message = e.message().trim_end();
-    let Some(start) = e.span().map(|s| s.start.min(text.len())) else {
-        return format!("params: {message}");
-    };
-    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
-    let line_end = text[line_start..]
-        .find('\n')
-        .map_or(text.len(), |i| line_start + i);
-    let line = text[line_start..line_end].trim();
-    let header = |l: &str| l.trim_matches(|c| c == '[' || c == ']').trim().to_string();
-    // The table the error's line is in: the last header before it, not counting lines inside
-    // a multi-line string (`"""` or `'''`, as a string holding newlines is written back).
-    let mut table = None;
-    let mut in_string: Option<&str> = None;
-    for l in text[..line_start].lines() {
-        if in_string.is_none() && l.trim_start().starts_with('[') {
-            table = Some(header(l.trim()));
-        } else {
-            in_string = multiline_after(l, in_string);
-        }
-    }
-    let (key, table) =
-        if start == 0 && line.starts_with('[') && message.starts_with("missing field") {
-            // toml gives a field missing at the top level the span of the first table when the
-            // text opens with one (no top-level key): the same span as a field missing from that
-            // table. Which it is cannot be told, so no table is named rather than maybe the wrong one.
-            (None, None)
-        } else if line.starts_with('[') && in_string.is_none() {
-            // An error reported at a table's header (a field missing in it, say): that table.
-            (None, Some(header(line)))
-        } else if message.starts_with("missing field") {
-            // Reported at the start of the table it is missing from: no key of that line.
-            (None, table)
-        } else {
-            (key_of_line(line), table)
-        };
-    let path: Vec<String> = table.into_iter().chain(key).collect();
-    if path.is_empty() {
-        format!("params: {message}")
-    } else {
-        format!("params.{}: {message}", path.join("."))
-    }
-}
-
-/// Whether a multi-line string (`"""` or `'''`) is open after `line`, given the one open
-/// before it: one-line strings and comments are skipped, so a `"""` inside them opens nothing.
-fn multiline_after(line: &str, mut open: Option<&'static str>) -> Option<&'static str> {
-    let b = line.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        match open {
-            Some(d) => {
-                if d == "\"\"\"" && b[i] == b'\\' {
-                    i += 2;
-                    continue;
+/// A deserialization error named by the path of the key it is about (`params.inner.alpha:
+/// invalid type ...`, `params.legs[0].beta: ...`; a key that is not a bare TOML key quoted as
+/// in the file, `params."a=b"`); `params: ...` for the table itself (a missing field there).
+fn describe(e: &serde_path_to_error::Error<toml::de::Error>) -> String {
+    use serde_path_to_error::Segment;
+    let mut path = String::from("params");
+    for segment in e.path().iter() {
+        match segment {
+            Segment::Seq { index } => path.push_str(&format!("[{index}]")),
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                let bare = !key.is_empty()
+                    && key
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+                if bare {
+                    path.push_str(&format!(".{key}"));
+                } else {
+                    path.push_str(&format!(".{key:?}"));
                 }
-                if line[i..].starts_with(d) {
-                    // Up to two quotes more may end the content: the delimiter is the last three.
-                    let q = d.as_bytes()[0];
-                    let mut j = i + 3;
-                    while j < b.len() && b[j] == q {
-                        j += 1;
-                    }
-                    open = None;
-                    i = j;
-                    continue;
-                }
-                i += 1;
             }
-            None => match b[i] {
-                b'#' => return None,
-                q @ (b'"' | b'\'') => {
-                    let d = if q == b'"' { "\"\"\"" } else { "'''" };
-                    if line[i..].starts_with(d) {
-                        open = Some(d);
-                        i += 3;
-                        continue;
-                    }
-                    // A one-line string: to its closing quote.
-                    i += 1;
-                    while i < b.len() && b[i] != q {
-                        if q == b'"' && b[i] == b'\\' {
-                            i += 1;
-                        }
-                        i += 1;
-                    }
-                    i += 1;
-                }
-                _ => i += 1,
-            },
+            Segment::Unknown => path.push_str(".?"),
         }
     }
-    open
-}
-
-/// The key of a `key = value` line: what comes before the first `=` outside quotes (a quoted
-/// key may hold one).
-fn key_of_line(line: &str) -> Option<String> {
-    let mut quote: Option<char> = None;
-    let mut escaped = false;
-    for (i, c) in line.char_indices() {
-        match quote {
-            Some('"') if escaped => escaped = false,
-            Some('"') if c == '\\' => escaped = true,
-            Some(q) if c == q => quote = None,
-            Some(_) => {}
-            None if c == '"' || c == '\'' => quote = Some(c),
-            None if c == '=' => {
-                return Some(line[..i].trim().to_string()).filter(|k| !k.is_empty());
-            }
-            None => {}
-        }
-    }
-    None
+    format!("{path}: {}", e.inner().message().trim_end())
 }
 
 /// Builds a strategy instance from its set-up.
