@@ -53,7 +53,7 @@ use crate::recorder::{Recorder, RecorderThread};
 use ticklane_runtime::feed::{FeedSource, Publisher, SourceReport};
 
 use crate::relay::{LiveMode, RelayClientConfig, RelayItem, RelayLine};
-use crate::udp::{wait_readable, wall_ns, UdpLine, UdpLineConfig};
+use crate::udp::{socket_drops, wait_readable, wall_ns, UdpLine, UdpLineConfig};
 
 /// Receive buffer of the re-request socket when no UDP line says one (a relay's lines): the
 /// lines' default.
@@ -214,6 +214,13 @@ pub struct LiveReport {
     pub relay_closed: Option<String>,
     /// Receive buffer the kernel granted per UDP line.
     pub recv_buffers: Vec<usize>,
+    /// Datagrams the kernel dropped before this receiver could read them (a receive buffer
+    /// full), per socket as [`LiveReport::datagrams`] counts them (A, B, unused, the
+    /// re-request socket), read at the end of the run ([`crate::udp::socket_drops`]); `None`
+    /// for a relay line, an absent socket, or an OS that does not say. What they carried is in
+    /// the session's counters like any loss (a gap filled by the other line or a re-request,
+    /// or lost); this says where it went.
+    pub kernel_drops: [Option<u64>; 4],
     /// Errors (socket reads, malformed packets, requests that could not be sent).
     pub errors: u64,
     /// The first errors.
@@ -288,7 +295,34 @@ impl LiveReport {
         if let Some(why) = &self.relay_closed {
             notes.push(format!("relay closed: {why}"));
         }
+        if let Some(note) = self.kernel_drops_note() {
+            notes.push(note);
+        }
         notes
+    }
+
+    /// Datagrams the kernel dropped, all sockets ([`LiveReport::kernel_drops`]).
+    pub fn kernel_drops_total(&self) -> u64 {
+        self.kernel_drops.iter().flatten().sum()
+    }
+
+    /// The report's line on kernel drops, if there were any.
+    fn kernel_drops_note(&self) -> Option<String> {
+        if self.kernel_drops_total() == 0 {
+            return None;
+        }
+        let names = ["line A", "line B", "?", "re-request socket"];
+        let parts: Vec<String> = names
+            .iter()
+            .zip(&self.kernel_drops)
+            .filter_map(|(name, d)| d.filter(|&n| n > 0).map(|n| format!("{name} {n}")))
+            .collect();
+        Some(format!(
+            "the kernel dropped {} datagrams before they could be read ({}): a receive buffer              was full (granted {:?} bytes; net.core.rmem_max caps it); their messages are in              the gap counters above",
+            self.kernel_drops_total(),
+            parts.join(", "),
+            self.recv_buffers
+        ))
     }
 }
 
@@ -1015,6 +1049,34 @@ pub fn receive_recording<D: Downstream>(
             let _ = wait_readable(&wake, wait_ms);
         }
     }
+    if r.ended && live_closed_at.is_none() {
+        // The end of session came on one line: what the other line (and the re-request socket)
+        // had queued by then is read and counted (late copies, duplicates), so that every
+        // datagram the kernel delivered is in the report. Nothing is waited for.
+        drain(
+            &mut r,
+            &mut session,
+            &mut lines,
+            request_socket.as_ref(),
+            &config.retransmit,
+            &mono,
+            &mut buf,
+        );
+    }
+    for (i, l) in lines.iter().enumerate() {
+        if let OpenLine::Udp(u) = l {
+            r.live.kernel_drops[i] = u.kernel_drops();
+        }
+    }
+    if let Some(s) = &request_socket {
+        r.live.kernel_drops[usize::from(RETRANSMIT_LINE.min(3))] = socket_drops(s);
+    }
+    if r.live.kernel_drops_total() > 0 {
+        tracing::warn!(
+            drops = ?r.live.kernel_drops,
+            "the kernel dropped datagrams before they were read (receive buffer full)"
+        );
+    }
     // End of input or stop: whatever is still missing is reported (in order), never dropped
     // silently; a replay of the capture ends with the same call.
     session.finish(&mut r);
@@ -1033,6 +1095,60 @@ pub fn receive_recording<D: Downstream>(
         .store(live.session.recovered, Ordering::Relaxed);
     Ok(())
 }
+
+/// Reads what the UDP lines and the re-request socket hold now, without waiting, after the
+/// end of session (at most [`DRAIN_MAX`] datagrams a socket): each is counted and handed to the
+/// session like any other (a copy of a delivered message is a duplicate).
+fn drain<D: Downstream>(
+    r: &mut Receiving<'_, D>,
+    session: &mut MoldUdp64Session,
+    lines: &mut [OpenLine],
+    request_socket: Option<&UdpSocket>,
+    servers: &[SocketAddr],
+    mono: &Mono,
+    buf: &mut [u8],
+) {
+    for (i, line) in lines.iter_mut().enumerate() {
+        let OpenLine::Udp(u) = line else { continue };
+        for _ in 0..DRAIN_MAX {
+            match u.try_recv(buf) {
+                Ok(Some(dg)) => {
+                    let now = mono.now();
+                    on_datagram(r, session, i as u8, &buf[..dg.len], dg.kernel_ns, now);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    r.error(format!("line {i}: {e}"));
+                    break;
+                }
+            }
+        }
+    }
+    let Some(s) = request_socket else { return };
+    for _ in 0..DRAIN_MAX {
+        match s.recv_from(buf) {
+            Ok((_, from)) if !servers.contains(&from) => {
+                r.live.foreign_answers += 1;
+                r.error(format!(
+                    "re-request socket: datagram from {from}, not a configured server: ignored"
+                ));
+            }
+            Ok((n, _)) => {
+                let now = mono.now();
+                on_datagram(r, session, RETRANSMIT_LINE, &buf[..n], None, now);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(e) => {
+                r.error(format!("re-request socket: {e}"));
+                break;
+            }
+        }
+    }
+}
+
+/// The most datagrams [`drain`] reads from one socket (a receive buffer of 8 MiB holds about
+/// this many small datagrams).
+const DRAIN_MAX: usize = 65_536;
 
 /// One datagram of `line`: counted, recorded, handed to the session. Returns whether it is
 /// activity of this session (a packet of it that the session accepted): only those break a

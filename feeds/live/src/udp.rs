@@ -9,6 +9,12 @@
 //! wire, on the realtime clock. That is the start of the wire-to-decision latency
 //! ([`UdpLine::age_ns`] turns it into "how long ago").
 //!
+//! Datagrams the kernel dropped because a socket's receive buffer was full never reach the
+//! handler, so the handler cannot count them itself: [`UdpLine::kernel_drops`] (and
+//! [`socket_drops`] for any UDP socket) reads the kernel's own count for the socket (Linux: the
+//! `drops` column of `/proc/net/udp`, the counter `SO_RXQ_OVFL` reports), which a run's
+//! report shows beside what was received.
+//!
 //! Reads never block: a line is polled (busy-poll mode) or waited on with [`wait_readable`]
 //! over all lines at once (blocking mode), so one quiet line never starves the other.
 
@@ -163,6 +169,12 @@ impl UdpLine {
         self.timestamps
     }
 
+    /// Datagrams the kernel dropped for this line since it was opened because its receive
+    /// buffer was full (see [`socket_drops`]); `None` where the OS does not say.
+    pub fn kernel_drops(&self) -> Option<u64> {
+        socket_drops(&self.socket)
+    }
+
     /// The socket, for sending (retransmission requests go out of the line that owns them).
     pub fn socket(&self) -> &UdpSocket {
         &self.socket
@@ -206,6 +218,45 @@ pub fn wall_ns() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// Datagrams the kernel dropped on `socket` since it was opened, mostly because its receive
+/// buffer was full: the socket's `drops` counter, the one `SO_RXQ_OVFL` reports (Linux, read
+/// from `/proc/net/udp` or `/proc/net/udp6` by the socket's inode; not on the hot path: a run
+/// reads it once at its end). `None` where the OS does not say (not Linux, no `/proc`).
+pub fn socket_drops(socket: &UdpSocket) -> Option<u64> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::MetadataExt;
+        // `stat` of the descriptor's magic link is the socket's own inode.
+        let inode = std::fs::metadata(format!("/proc/self/fd/{}", socket.as_raw_fd()))
+            .ok()?
+            .ino();
+        let table = if socket.local_addr().ok()?.is_ipv4() {
+            "/proc/net/udp"
+        } else {
+            "/proc/net/udp6"
+        };
+        udp_table_drops(&std::fs::read_to_string(table).ok()?, inode)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = socket;
+        None
+    }
+}
+
+/// The `drops` column (the last) of the row of a `/proc/net/udp`-format table whose `inode`
+/// column (the tenth) is `inode`; `None` if no row is, or the row does not parse.
+pub fn udp_table_drops(table: &str, inode: u64) -> Option<u64> {
+    table.lines().skip(1).find_map(|row| {
+        let mut fields = row.split_whitespace();
+        let ino: u64 = fields.nth(9)?.parse().ok()?;
+        if ino != inode {
+            return None;
+        }
+        fields.last()?.parse().ok()
+    })
 }
 
 /// Waits until one of `sockets` (at most 3: lines A and B and the re-request socket) is
@@ -282,4 +333,51 @@ fn recv_with_timestamp(fd: RawFd, buf: &mut [u8], cmsg: &mut [u8]) -> io::Result
 #[cfg(not(target_os = "linux"))]
 fn recv_with_timestamp(_fd: RawFd, _buf: &mut [u8], _cmsg: &mut [u8]) -> io::Result<Datagram> {
     Err(io::Error::from(io::ErrorKind::Unsupported))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two rows of a real `/proc/net/udp` (Linux 6.x), header included.
+    const TABLE: &str = "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops            
+  411: 0100007F:A1B2 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 918273 2 0000000000000000 0         
+  412: 0100007F:A1B3 00000000:0000 07 00000000:00024000 00:00000000 00000000     0        0 918274 2 0000000000000000 1234      
+";
+
+    #[test]
+    fn the_drops_column_is_read_from_the_row_of_the_socket_s_inode() {
+        assert_eq!(udp_table_drops(TABLE, 918_273), Some(0));
+        assert_eq!(udp_table_drops(TABLE, 918_274), Some(1234));
+        // No row for the inode; the header never matches.
+        assert_eq!(udp_table_drops(TABLE, 1), None);
+        assert_eq!(udp_table_drops("", 918_273), None);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_flooded_line_reports_exactly_the_datagrams_the_kernel_dropped() {
+        // The smallest receive buffer the kernel grants holds a few datagrams: most of a flood
+        // sent while nobody reads is dropped, and every datagram sent is either read or counted.
+        let mut config = UdpLineConfig::unicast(SocketAddr::from(([127, 0, 0, 1], 0)));
+        config.recv_buffer = 1;
+        let mut line = UdpLine::open(&config).unwrap();
+        assert_eq!(line.kernel_drops(), Some(0));
+        let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+        const SENT: u64 = 500;
+        for _ in 0..SENT {
+            sender.send_to(&[7u8; 1_000], line.local_addr()).unwrap();
+        }
+        // Loopback delivers (or drops) within the send call; the pause is a margin.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let mut buf = vec![0u8; 2_048];
+        let mut read = 0u64;
+        while let Some(d) = line.try_recv(&mut buf).unwrap() {
+            assert_eq!(d.len, 1_000);
+            read += 1;
+        }
+        let drops = line.kernel_drops().unwrap();
+        assert!(read > 0 && drops > 0, "read {read}, dropped {drops}");
+        assert_eq!(read + drops, SENT, "read {read}, dropped {drops}");
+    }
 }

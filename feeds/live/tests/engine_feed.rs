@@ -188,6 +188,11 @@ fn a_slow_lane_fills_its_ring_the_kernel_drops_and_the_books_go_stale_not_wrong(
     let notes = report.source.notes.join("\n");
     assert!(notes.contains("lost for good"), "{notes}");
     assert!(report.source.messages < 40_000, "{notes}");
+    // And the report says where it went: the kernel's own drop count for the line.
+    assert!(
+        notes.contains("the kernel dropped") && notes.contains("line A"),
+        "{notes}"
+    );
     // The lanes were told: a feed_gap anomaly, stale books, and risk refused the order.
     let lane = &report.lanes[0];
     assert!(feed_gaps(lane) > 0, "{:?}", lane.anomalies);

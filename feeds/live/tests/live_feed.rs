@@ -213,10 +213,31 @@ fn loss_duplicates_and_reordering_on_both_lines_are_repaired_and_accounted_for()
     assert!(out.lost.is_empty());
     assert_eq!(out.ended, Some(sim.messages + 1));
     let s = &live.session;
+    // Every datagram sent is read or counted by the kernel as dropped (a receive buffer full,
+    // rare on loopback but possible on a loaded machine); the end-of-session packets sent
+    // after the first one was read are not waited for.
+    for (i, l) in sim.lines.iter().enumerate() {
+        let accounted = live.datagrams[i] + live.kernel_drops[i].unwrap();
+        assert!(
+            l.sent - l.end_of_session < accounted && accounted <= l.sent,
+            "line {i}: {l:?}, read {}, kernel drops {:?}",
+            live.datagrams[i],
+            live.kernel_drops
+        );
+    }
+    assert_eq!(
+        live.datagrams[3] + live.kernel_drops[3].unwrap(),
+        sim.retransmit_packets
+    );
     // Every copy received is delivered once or counted as a duplicate: the duplicated packets,
     // the other line's copies, and retransmissions of messages the other line also brought.
+    // A copy the kernel dropped is not received: exact when it dropped none.
     let copies = copies_sent(&sim, 0) + copies_sent(&sim, 1) + sim.retransmitted_messages;
-    assert_eq!(s.messages + s.duplicate_messages, copies, "{s:?}");
+    if live.kernel_drops_total() == 0 {
+        assert_eq!(s.messages + s.duplicate_messages, copies, "{s:?}");
+    } else {
+        assert!(s.messages + s.duplicate_messages <= copies, "{s:?}");
+    }
     // Every missing message came back, from the other line or a re-request.
     assert_eq!(s.gap_messages, s.filled_by_lines + s.recovered, "{s:?}");
     assert_eq!((s.lost_messages, s.lost_gaps), (0, 0));
@@ -229,7 +250,6 @@ fn loss_duplicates_and_reordering_on_both_lines_are_repaired_and_accounted_for()
     assert!(s.recovered >= both.len() as u64, "{s:?}");
     assert!(s.requests >= 1 && sim.requests >= s.requests);
     assert_eq!(live.requests_sent, s.requests + s.retries);
-    assert_eq!(live.datagrams[3], sim.retransmit_packets);
     // The books are the books of the original session.
     assert_same_books(
         &books(out.messages.into_iter().map(|(_, m)| m)),
