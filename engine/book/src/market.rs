@@ -530,6 +530,11 @@ impl Market {
         if qty == 0 {
             return Err(AnomalyKind::ZeroQuantity);
         }
+        // With the reserve used, a duplicate is refused before a slot is taken: taking one
+        // would grow the slab for an order that never rests (the reserve promises no growth).
+        if self.orders.is_full() && self.index.get(id, self.key_of()).is_some() {
+            return Err(AnomalyKind::DuplicateOrderId);
+        }
         let slot = self.orders.alloc(OrderSlot {
             id: id.0,
             ts,
@@ -906,5 +911,46 @@ mod level_hint_tests {
         add(&mut m, X, 2, Side::Ask, q); // p's freed slot, now X's ask level at q
         add(&mut m, X, 3, Side::Ask, p); // p's hint names q's level: not p's
         assert_eq!(levels(&m, X, Side::Ask), vec![(p, 1), (q, 1)]);
+    }
+}
+
+#[cfg(test)]
+mod full_reserve_tests {
+    use super::*;
+
+    /// `Market::with_capacity` promises that a day within its sizes never reallocates the
+    /// order slab: a duplicate add (refused, nothing more live) with the reserve full must not
+    /// grow it.
+    #[test]
+    fn a_refused_duplicate_add_at_a_full_reserve_does_not_grow_the_order_slab() {
+        let mut m = Market::with_capacity(4, 1);
+        let add = |id| {
+            MarketEvent::new(
+                Timestamp(1),
+                InstrumentId(1),
+                EventBody::OrderAdded {
+                    order_id: OrderId(id),
+                    side: Side::Bid,
+                    price: Price(100),
+                    qty: Qty(1),
+                    mpid: [0; 4],
+                },
+            )
+        };
+        for id in [1, 5, 9, 13] {
+            assert_eq!(m.apply(&add(id)).anomaly, None);
+        }
+        let (cap, start) = (m.orders.slots.capacity(), m.orders.slots.as_ptr());
+        assert_eq!(
+            m.apply(&add(5)).anomaly,
+            Some(AnomalyKind::DuplicateOrderId)
+        );
+        assert_eq!(m.live_orders(), 4);
+        assert_eq!(
+            (m.orders.slots.capacity(), m.orders.slots.as_ptr()),
+            (cap, start),
+            "the order slab reallocated for a refused add (slots {})",
+            m.orders.slots.len()
+        );
     }
 }

@@ -160,6 +160,12 @@ impl<T: FreeLink> Slab<T> {
         }
     }
 
+    /// Whether the next [`Slab::alloc`] would grow the `Vec` (no free slot, the reserve used).
+    #[inline(always)]
+    pub fn is_full(&self) -> bool {
+        self.free == NIL && self.slots.len() == self.slots.capacity()
+    }
+
     /// Returns slot `i` to the free list.
     #[inline(always)]
     pub fn free(&mut self, i: u32) {
