@@ -407,6 +407,9 @@ struct QuoteInputs {
     bid: Option<(Price, u64)>,
     ask: Option<(Price, u64)>,
     state: Option<TradingState>,
+    /// Whether the feed lost messages for good (a stale book is not quotable; a feed gap
+    /// does not change the top).
+    stale: bool,
     net: i64,
 }
 
@@ -502,6 +505,7 @@ impl MicropriceMm {
             bid: level(book.as_ref().and_then(|b| b.best_bid())),
             ask: level(book.as_ref().and_then(|b| b.best_ask())),
             state: book.as_ref().and_then(|b| b.trading_state()),
+            stale: book.as_ref().is_some_and(|b| b.is_stale()),
             net: ctx.position(instrument).net,
         };
         let st = &self.states[i];
@@ -1500,6 +1504,29 @@ mod tests {
         let d = stale(book_d());
         let out = h.book(&d, 2 * MS);
         assert_eq!(out, vec![cancel(0), cancel(1)]);
+    }
+
+    /// A feed gap that leaves the top of the book as it was must still
+    /// cancel the resting quotes. The requote memo (`settled`) keys on the top levels, the
+    /// trading state and the position, not on staleness: the gap's requote finds the same
+    /// inputs as the last one and returns before looking at `quotable`.
+    #[test]
+    fn a_feed_gap_on_an_unchanged_book_cancels_the_quotes() {
+        let (mut h, _) = Harness::quoted_on_a(Config::default());
+        let gap = MarketEvent::new(
+            Timestamp(2 * MS),
+            InstrumentId::NONE,
+            EventBody::FeedGap {
+                first_sequence: 500,
+                count: 3,
+            },
+        );
+        let a = stale(book_a());
+        assert_eq!(
+            h.call(&a, 2 * MS, |s, ctx| s.on_event(&gap, ctx)),
+            vec![cancel(0), cancel(1)],
+            "quotes left resting on a book the feed says is wrong"
+        );
     }
 
     /// A risk refusal that stays (`RiskMaxPosition` from a lane limit tighter than the
