@@ -370,9 +370,8 @@ impl InstrumentState {
     fn wait_ns(&self, side: Side, cooldown_ns: u64) -> u64 {
         match self.refused[side.index()] {
             0 => cooldown_ns,
-            n => cooldown_ns
-                .max(REFUSED_BACKOFF_NS)
-                .saturating_mul(1 << (n - 1).min(10)),
+            // The documented wait: the back-off, or the cooldown when that is longer.
+            n => cooldown_ns.max(REFUSED_BACKOFF_NS.saturating_mul(1 << (n - 1).min(10))),
         }
     }
 }
@@ -1097,6 +1096,47 @@ mod tests {
         assert!(
             sent <= 10,
             "{sent} identical orders in 100 ms, every one refused by risk"
+        );
+    }
+
+    /// The crate docs and RELIABILITY say a side refused `n` times in a
+    /// row waits `REFUSED_BACKOFF_NS` × 2^(n − 1) of event time, "the cooldown when longer"
+    /// (RELIABILITY: "1 ms × 2^(refusals in a row − 1) ... up to 2^10 times"). With a 10 ms
+    /// cooldown and 3 refusals that is max(10 ms, 4 ms) = 10 ms; the code doubles the
+    /// cooldown itself (10 ms × 4 = 40 ms), so a longer cooldown stretches every back-off.
+    #[test]
+    fn the_back_off_after_refusals_is_the_documented_wait() {
+        use ticklane_strategy::RejectReason;
+        let mut h = Harness::new(Config {
+            cooldown_ns: 10 * MS,
+            ..cfg()
+        });
+        let m = bid_heavy();
+        // Three buys, each refused at once, each sent as soon as allowed.
+        let mut t = 10 * MS;
+        let mut last = 0;
+        let mut refused = 0;
+        while refused < 3 && t < 10_000 * MS {
+            for c in h.book(&m, t) {
+                refused += 1;
+                last = t;
+                h.update(
+                    &m,
+                    t,
+                    c.id(),
+                    OrderUpdateKind::Rejected(RejectReason::RiskMaxPosition),
+                );
+            }
+            t += MS;
+        }
+        assert_eq!(refused, 3);
+        // Documented wait after 3 refusals: max(cooldown 10 ms, 1 ms x 2^2 = 4 ms) = 10 ms.
+        let at = last + 10 * MS;
+        assert_eq!(
+            h.book(&m, at).len(),
+            1,
+            "no buy {} ms after the third refusal (documented wait: 10 ms)",
+            (at - last) / MS
         );
     }
 
