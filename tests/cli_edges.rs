@@ -373,3 +373,70 @@ fn a_refused_replay_makes_no_out_directory() {
         stderr(&o)
     );
 }
+
+/// Review (metrics): `bench` on an input with no messages (an empty `--file`) printed a time
+/// per message for every stage: the whole pass's time over `max(1)` messages (13605 ns/msg for
+/// decoding nothing, 1.2 ms/msg for the lane). With no message there is no time per message:
+/// 0 (or a refusal), as messages/s and MB/s already say.
+#[test]
+fn bench_of_an_input_without_messages_reports_no_time_per_message() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("empty.itch"), b"").unwrap();
+    let o = ticklane(
+        &["bench", "--file", "empty.itch", "--passes", "1", "--json"],
+        dir.path(),
+    );
+    if !o.status.success() {
+        // Refusing an input without messages is as good.
+        return;
+    }
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    for r in &rows {
+        assert_eq!(r["messages"], 0, "{r}");
+        assert_eq!(
+            r["ns_per_message"].as_f64().unwrap_or(0.0),
+            0.0,
+            "stage {}: a time per message with no message",
+            r["stage"]
+        );
+    }
+}
+
+/// Review (metrics): a measured run in which no event reached a lane (`--to` before the first
+/// event, an empty file) said "latency   not measured (engine.latency = false, or
+/// --no-latency)": it blamed a setting the user never changed. Latency was on; there was no
+/// sample.
+#[test]
+fn a_measured_run_without_samples_does_not_blame_the_latency_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let gen = ticklane(
+        &[
+            "gen",
+            "--seed",
+            "7",
+            "--messages",
+            "20000",
+            "-o",
+            "day.itch",
+        ],
+        dir.path(),
+    );
+    assert!(gen.status.success(), "{}", stderr(&gen));
+    std::fs::write(dir.path().join("empty.itch"), b"").unwrap();
+    for args in [
+        &["replay", "day.itch", "--to", "00:00:01"][..],
+        &["run", "--file", "empty.itch"][..],
+    ] {
+        let o = ticklane(args, dir.path());
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        let out = String::from_utf8_lossy(&o.stdout);
+        let line = out
+            .lines()
+            .find(|l| l.starts_with("latency"))
+            .unwrap_or_default();
+        assert!(
+            !line.contains("engine.latency = false, or --no-latency"),
+            "{args:?}: latency was on, yet: {line:?}"
+        );
+    }
+}

@@ -64,7 +64,12 @@ pub fn run(
             messages: stats.messages,
             best_seconds: best,
             messages_per_sec: stats.messages as f64 / best,
-            ns_per_message: best * 1e9 / stats.messages.max(1) as f64,
+            // No message, no time per message (the pass's time over `max(1)` was printed).
+            ns_per_message: if stats.messages == 0 {
+                0.0
+            } else {
+                best * 1e9 / stats.messages as f64
+            },
             megabytes_per_sec: buf.len() as f64 / best / 1e6,
             digest: None,
         });

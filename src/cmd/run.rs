@@ -750,12 +750,17 @@ fn status_text(
         "trading"
     };
     format!(
-        "{feed}{recorded}events {} | orders {} | fills {} | net P&L ${} | tick-to-decision p99 {} ns | full-ring waits {} | {state}",
+        "{feed}{recorded}events {} | orders {} | fills {} | net P&L ${} | tick-to-decision p99 {} | full-ring waits {} | {state}",
         s.feed_events,
         sum(|l| l.orders),
         sum(|l| l.fills),
         rust_decimal::Decimal::new(pnl, Price::DECIMALS).round_dp(2),
-        p99,
+        // 0: no sample yet (a sample is at least 1 ns), as the summary's `-`.
+        if p99 == 0 {
+            "-".to_string()
+        } else {
+            format!("{p99} ns")
+        },
         s.feed_full_waits,
     )
 }
@@ -994,7 +999,13 @@ fn print_report(
     }
     let all = merged_latency(r);
     if Hop::ALL.iter().all(|&h| all.summary(h).count == 0) {
-        outln!("latency   not measured (engine.latency = false, or --no-latency)")?;
+        if e.latency {
+            // Measured, but no event reached a lane (an empty source, `--to` before the first
+            // event): the setting is not the cause.
+            outln!("latency   no samples (no event reached a lane)")?;
+        } else {
+            outln!("latency   not measured (engine.latency = false, or --no-latency)")?;
+        }
     } else {
         print_latency(&all)?;
     }
@@ -1183,6 +1194,20 @@ fn json_report(r: &RunReport, cfg: &RunConfig, digest: &[u8; 32]) -> serde_json:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Review (metrics): with no tick-to-decision sample (latency off, or no event has reached
+    /// a strategy yet) the status line said "tick-to-decision p99 0 ns", a figure nobody
+    /// measured; the summary prints `-` for a hop without samples, and so should the status.
+    #[test]
+    fn the_status_line_prints_no_p99_without_samples() {
+        let status = ticklane_runtime::EngineStatus {
+            lanes: vec![ticklane_runtime::LaneStatus::default(); 2],
+            ..Default::default()
+        };
+        let line = status_text(&status, None);
+        assert!(!line.contains("p99 0 ns"), "no sample, yet a p99: {line}");
+        assert!(line.contains("tick-to-decision p99 -"), "{line}");
+    }
 
     #[test]
     fn a_worker_that_lost_anything_or_failed_fails_the_run() {
