@@ -1350,6 +1350,85 @@ mod tests {
         assert!(parse_pace("rate:0").is_err());
         assert!(parse_pace("slow").is_err());
     }
+
+    /// Review (config): `recovery = false` never re-requests, so re-request servers and the
+    /// per-gap request bound do nothing; like the other `[source.live]` keys that would do
+    /// nothing (`record_flush` without `record`, `ca` on a udp:// feed), they must be refused
+    /// by name, on load and on the command line (`--no-recovery --retransmit ...`).
+    #[test]
+    fn review_re_request_settings_with_recovery_off_are_refused() {
+        let udp = |body: &str| format!("[source.live]\nfeed = \"udp://127.0.0.1:9\"\n{body}\n");
+        for (text, key) in [
+            (
+                udp("recovery = false\nretransmit = [\"127.0.0.1:8\"]"),
+                "source.live.retransmit",
+            ),
+            (
+                udp("recovery = false\nrequests_per_gap = 4"),
+                "source.live.requests_per_gap",
+            ),
+        ] {
+            match parse(&text) {
+                Ok(_) => panic!("accepted, expected an error naming {key}:\n{text}"),
+                Err(e) => assert!(format!("{e:#}").contains(key), "{key}: {e:#}"),
+            }
+        }
+        let args = crate::cmd::live::FeedArgs {
+            feed: "udp://127.0.0.1:0".into(),
+            retransmit: vec!["127.0.0.1:8".parse().unwrap()],
+            no_recovery: true,
+            recv_buffer: DEFAULT_RECV_BUFFER,
+            ..Default::default()
+        };
+        assert!(
+            crate::cmd::live::live_config(&args).is_err(),
+            "--no-recovery --retransmit 127.0.0.1:8 accepted"
+        );
+    }
+
+    /// Review (config): under `latency = "constant"` the paper venue reads only the two
+    /// latencies: a `latency_sigma` or `latency_seed` other than the default does nothing,
+    /// the case the touch venue refuses ("a value other than the default would be ignored
+    /// without a word").
+    #[test]
+    fn review_lognormal_keys_under_the_constant_model_are_refused() {
+        for (body, key) in [
+            ("latency = \"constant\"\nlatency_sigma = 0.9", "venue.latency_sigma"),
+            ("latency = \"constant\"\nlatency_seed = 42", "venue.latency_seed"),
+        ] {
+            let text = format!("{BASE}[venue]\n{body}\n");
+            match parse(&text) {
+                Ok(_) => panic!("accepted, expected an error naming {key}:\n{text}"),
+                Err(e) => assert!(format!("{e:#}").contains(key), "{key}: {e:#}"),
+            }
+        }
+        // The same keys under lognormal are used, and load.
+        parse(&format!(
+            "{BASE}[venue]\nlatency = \"lognormal\"\nlatency_sigma = 0.9\nlatency_seed = 42\n"
+        ))
+        .unwrap();
+    }
+
+    /// Review (config): a range error names the key and the value refused (`venue.` fees,
+    /// `engine.ring`, `engine.lane_cores` do); these named the key and the range only.
+    #[test]
+    fn review_range_errors_name_the_bad_value() {
+        let mut missing = Vec::new();
+        for (body, key, value) in [
+            ("lanes = 100", "engine.lanes", "100"),
+            ("ring_capacity = 1000", "engine.ring_capacity", "1000"),
+            ("batch = 65", "engine.batch", "65"),
+            ("max_restarts = 1001", "engine.max_restarts", "1001"),
+            ("order_capacity = 16_777_217", "engine.order_capacity", "16777217"),
+        ] {
+            let msg = format!("{:#}", parse(&format!("{BASE}[engine]\n{body}\n")).unwrap_err());
+            assert!(msg.contains(key), "{msg}");
+            if !msg.contains(value) {
+                missing.push(msg);
+            }
+        }
+        assert!(missing.is_empty(), "errors without the value:\n{}", missing.join("\n"));
+    }
 }
 
 #[cfg(test)]
