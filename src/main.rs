@@ -584,8 +584,9 @@ fn replay_window(
     } else {
         let mut list = Vec::with_capacity(symbols.len());
         for s in symbols {
-            let sym = ticklane_core::Symbol::new(s)
-                .ok_or_else(|| anyhow::anyhow!("--symbols: `{s}` is not a symbol"))?;
+            // Checked as `[[strategy]] symbols` are: a symbol no feed sends matches nothing.
+            let sym =
+                run_config::feed_symbol(s).map_err(|why| anyhow::anyhow!("--symbols: {why}"))?;
             // A symbol named twice is one instrument.
             if !list.contains(&sym) {
                 list.push(sym);

@@ -124,6 +124,30 @@ pub fn flush_policy(s: &str) -> anyhow::Result<ticklane_replay::FlushPolicy> {
     })
 }
 
+/// A symbol as a feed can send it (`[[strategy]] symbols`, `replay --symbols`); the error is
+/// the reason alone, the caller names the key or flag.
+pub fn feed_symbol(sym: &str) -> Result<Symbol, String> {
+    // `Symbol::new("")` is the blank symbol: it would subscribe to nothing.
+    let Some(symbol) = Symbol::new(sym).filter(|_| !sym.trim().is_empty()) else {
+        return Err(format!("`{sym}` is not a symbol (1 to 8 characters)"));
+    };
+    // A feed's symbols never have a space or a control character inside the name (an ITCH
+    // symbol is space-padded; a LOBSTER file's is its name's prefix, which may be lower case):
+    // such a symbol matches no instrument.
+    if let Some(c) = sym.chars().find(|c| c.is_whitespace() || c.is_control()) {
+        let what = if c.is_whitespace() {
+            "a space"
+        } else {
+            "a control character"
+        };
+        return Err(format!(
+            "{sym:?} is not a symbol: it has {what} ({c:?}); a feed's symbols have no spaces, \
+             and match exactly"
+        ));
+    }
+    Ok(symbol)
+}
+
 /// A whole run configuration.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -301,6 +325,24 @@ impl VenueConfig {
                     "venue.{key}: {fee} is outside -{max_fee}..={max_fee} (price units of \
                      $0.0001 a share: at most $1 a share, paid or rebated)"
                 );
+            }
+        }
+        if self.kind == "paper" && self.latency == "constant" {
+            // The constant model reads the two latencies only.
+            let d = Self::default();
+            for (key, set) in [
+                (
+                    "latency_sigma",
+                    self.latency_sigma.to_bits() != d.latency_sigma.to_bits(),
+                ),
+                ("latency_seed", self.latency_seed != d.latency_seed),
+            ] {
+                if set {
+                    bail!(
+                        "venue.{key}: only for latency = \"lognormal\" (the constant model \
+                         draws nothing); leave it out"
+                    );
+                }
             }
         }
         if self.kind == "touch" {
@@ -682,7 +724,10 @@ impl RunConfig {
         parse_pace(&self.source.pace)
             .with_context(|| format!("{origin}: source.pace: `{}`", self.source.pace))?;
         if e.lanes == 0 || e.lanes > 64 {
-            bail!("{origin}: engine.lanes: must be between 1 and 64");
+            bail!(
+                "{origin}: engine.lanes: must be between 1 and 64, got {}",
+                e.lanes
+            );
         }
         if !e.lane_cores.is_empty() && e.lane_cores.len() != usize::from(e.lanes) {
             bail!(
@@ -700,7 +745,10 @@ impl RunConfig {
             }
         }
         if !e.ring_capacity.is_power_of_two() || e.ring_capacity < 64 || e.ring_capacity > 1 << 24 {
-            bail!("{origin}: engine.ring_capacity: must be a power of two in 64..=16777216");
+            bail!(
+                "{origin}: engine.ring_capacity: must be a power of two in 64..=16777216, got {}",
+                e.ring_capacity
+            );
         }
         if ticklane_runtime::RingKind::parse(&e.ring).is_none() {
             bail!(
@@ -715,7 +763,10 @@ impl RunConfig {
             );
         }
         if e.batch == 0 || e.batch > ticklane_runtime::feed::MAX_BATCH {
-            bail!("{origin}: engine.batch: must be between 1 and 64");
+            bail!(
+                "{origin}: engine.batch: must be between 1 and 64, got {}",
+                e.batch
+            );
         }
         if e.heartbeat_us == 0 {
             // Without heartbeats a quiet lane's timers wait for its own next event, so what a
@@ -731,12 +782,17 @@ impl RunConfig {
         if e.max_restarts > MAX_RESTARTS {
             // Each restart runs the strategy's `on_start` again: an `on_start` that always
             // panics would keep the lane restarting (its ring filling) for billions of rounds.
-            bail!("{origin}: engine.max_restarts: at most {MAX_RESTARTS}");
+            bail!(
+                "{origin}: engine.max_restarts: at most {MAX_RESTARTS}, got {}",
+                e.max_restarts
+            );
         }
         if e.order_capacity == 0 || e.order_capacity > MAX_ORDER_CAPACITY {
             bail!(
-                "{origin}: engine.order_capacity: must be between 1 and 2^24 = {MAX_ORDER_CAPACITY} \
-                 (a pre-size: the index grows past it when more orders are live)"
+                "{origin}: engine.order_capacity: must be between 1 and 2^24 = \
+                 {MAX_ORDER_CAPACITY}, got {} (a pre-size: the index grows past it when more \
+                 orders are live)",
+                e.order_capacity
             );
         }
         if book_scope(&e.books).is_none() {
@@ -758,25 +814,8 @@ impl RunConfig {
                 bail!("{origin}: strategy[{i}].symbols: subscribe to at least one symbol");
             }
             for sym in &s.symbols {
-                // `Symbol::new("")` is the blank symbol: it would subscribe to nothing.
-                if sym.trim().is_empty() || Symbol::new(sym).is_none() {
-                    bail!("{origin}: strategy[{i}].symbols: `{sym}` is not a symbol (1 to 8 characters)");
-                }
-                // A feed's symbols never have a space or a control character inside the name
-                // (an ITCH symbol is space-padded; a LOBSTER file's is its name's prefix, which
-                // may be lower case): such a symbol matches no instrument, and the strategy
-                // would do nothing.
-                if let Some(c) = sym.chars().find(|c| c.is_whitespace() || c.is_control()) {
-                    let what = if c.is_whitespace() {
-                        "a space"
-                    } else {
-                        "a control character"
-                    };
-                    bail!(
-                        "{origin}: strategy[{i}].symbols: {sym:?} is not a symbol: it has {what} \
-                         ({c:?}); a feed's symbols have no spaces, and match exactly"
-                    );
-                }
+                feed_symbol(sym)
+                    .map_err(|why| anyhow::anyhow!("{origin}: strategy[{i}].symbols: {why}"))?;
             }
             if let Some(l) = s.lane {
                 if l >= e.lanes {
@@ -866,6 +905,20 @@ impl RunConfig {
                  hold",
                 l.request_timeout_ms
             );
+        }
+        if !l.recovery {
+            // Nothing is ever re-requested: servers and a per-gap bound would do nothing.
+            for (key, set) in [
+                ("retransmit", !l.retransmit.is_empty()),
+                ("requests_per_gap", l.requests_per_gap.is_some()),
+            ] {
+                if set {
+                    bail!(
+                        "{origin}: source.live.{key}: recovery = false never re-requests; leave \
+                         it out"
+                    );
+                }
+            }
         }
         if let Some(n) = l.requests_per_gap.filter(|n| !REQUESTS_PER_GAP.contains(n)) {
             bail!("{origin}: source.live.requests_per_gap: {n}: expected 1 to 1024");
@@ -1393,8 +1446,14 @@ mod tests {
     #[test]
     fn review_lognormal_keys_under_the_constant_model_are_refused() {
         for (body, key) in [
-            ("latency = \"constant\"\nlatency_sigma = 0.9", "venue.latency_sigma"),
-            ("latency = \"constant\"\nlatency_seed = 42", "venue.latency_seed"),
+            (
+                "latency = \"constant\"\nlatency_sigma = 0.9",
+                "venue.latency_sigma",
+            ),
+            (
+                "latency = \"constant\"\nlatency_seed = 42",
+                "venue.latency_seed",
+            ),
         ] {
             let text = format!("{BASE}[venue]\n{body}\n");
             match parse(&text) {
@@ -1419,15 +1478,26 @@ mod tests {
             ("ring_capacity = 1000", "engine.ring_capacity", "1000"),
             ("batch = 65", "engine.batch", "65"),
             ("max_restarts = 1001", "engine.max_restarts", "1001"),
-            ("order_capacity = 16_777_217", "engine.order_capacity", "16777217"),
+            (
+                "order_capacity = 16_777_217",
+                "engine.order_capacity",
+                "16777217",
+            ),
         ] {
-            let msg = format!("{:#}", parse(&format!("{BASE}[engine]\n{body}\n")).unwrap_err());
+            let msg = format!(
+                "{:#}",
+                parse(&format!("{BASE}[engine]\n{body}\n")).unwrap_err()
+            );
             assert!(msg.contains(key), "{msg}");
             if !msg.contains(value) {
                 missing.push(msg);
             }
         }
-        assert!(missing.is_empty(), "errors without the value:\n{}", missing.join("\n"));
+        assert!(
+            missing.is_empty(),
+            "errors without the value:\n{}",
+            missing.join("\n")
+        );
     }
 }
 

@@ -289,6 +289,23 @@ pub fn live_config(a: &FeedArgs) -> anyhow::Result<LiveConfig> {
     ) {
         bail!("{flag}: {why} (the feed is `{}`)", a.feed);
     }
+    if a.no_recovery {
+        // Nothing is ever re-requested: servers and a per-gap bound would do nothing.
+        for (flag, set) in [
+            (
+                "--retransmit (source.live.retransmit)",
+                !a.retransmit.is_empty(),
+            ),
+            (
+                "--requests-per-gap (source.live.requests_per_gap)",
+                a.requests_per_gap.is_some(),
+            ),
+        ] {
+            if set {
+                bail!("{flag}: --no-recovery (recovery = false) never re-requests; leave it out");
+            }
+        }
+    }
     let mut session = SessionConfig {
         session: a.session.as_deref().map(session_name).transpose()?,
         first_sequence: if a.join { None } else { Some(1) },

@@ -492,6 +492,14 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
         (None, Some(_)) if o.file.is_none() && o.no_live => bail!(
             "{origin}: source.live: a replay reads a file or the generated session; give it a SOURCE"
         ),
+        (None, Some(_)) if o.file.is_none() && o.pace.is_some() => bail!(
+            "{}: does not apply to {origin}'s source.live: a live feed is paced by the wire",
+            if o.pace_flag.is_empty() {
+                "--pace"
+            } else {
+                o.pace_flag
+            }
+        ),
         (None, Some(l)) if o.file.is_none() => {
             let args = super::live::feed_args_from_config(l, &base)
                 .with_context(|| format!("{origin}: source.live"))?;

@@ -80,22 +80,39 @@ macro_rules! scaled_price {
 
         impl fmt::Display for $ty {
             /// Always prints every implied decimal: `123.4500`. Width, fill and alignment
-            /// (`{:>12}`) apply to the whole number, as for the integers.
+            /// (`{:>12}`) apply to the whole number, as for the integers: right-aligned by
+            /// default, a precision ignored.
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 let sign = if self.0 < 0 { "-" } else { "" };
                 let abs = self.0.unsigned_abs();
                 let scale = Self::SCALE as u64;
                 let (int, frac) = (abs / scale, abs % scale);
-                if f.width().is_none() {
+                let Some(width) = f.width() else {
                     return write!(f, "{sign}{int}.{frac:0width$}", width = $dp as usize);
-                }
-                // Padded: the digits go to a stack buffer first (no allocation), then `pad`.
+                };
+                // Padded: the digits go to a stack buffer first (no allocation). Not `pad`,
+                // which aligns left by default and cuts the text to a precision.
                 let mut buf = DigitBuffer::new();
                 fmt::Write::write_fmt(
                     &mut buf,
                     format_args!("{sign}{int}.{frac:0width$}", width = $dp as usize),
                 )?;
-                f.pad(buf.as_str())
+                let text = buf.as_str();
+                let pad = width.saturating_sub(text.len());
+                let (before, after) = match f.align() {
+                    Some(fmt::Alignment::Left) => (0, pad),
+                    Some(fmt::Alignment::Center) => (pad / 2, pad - pad / 2),
+                    Some(fmt::Alignment::Right) | None => (pad, 0),
+                };
+                let fill = f.fill();
+                for _ in 0..before {
+                    fmt::Write::write_char(f, fill)?;
+                }
+                f.write_str(text)?;
+                for _ in 0..after {
+                    fmt::Write::write_char(f, fill)?;
+                }
+                Ok(())
             }
         }
 
