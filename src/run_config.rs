@@ -1404,12 +1404,12 @@ mod tests {
         assert!(parse_pace("slow").is_err());
     }
 
-    /// Review (config): `recovery = false` never re-requests, so re-request servers and the
+    /// `recovery = false` never re-requests, so re-request servers and the
     /// per-gap request bound do nothing; like the other `[source.live]` keys that would do
     /// nothing (`record_flush` without `record`, `ca` on a udp:// feed), they must be refused
     /// by name, on load and on the command line (`--no-recovery --retransmit ...`).
     #[test]
-    fn review_re_request_settings_with_recovery_off_are_refused() {
+    fn re_request_settings_with_recovery_off_are_refused() {
         let udp = |body: &str| format!("[source.live]\nfeed = \"udp://127.0.0.1:9\"\n{body}\n");
         for (text, key) in [
             (
@@ -1439,12 +1439,12 @@ mod tests {
         );
     }
 
-    /// Review (config): under `latency = "constant"` the paper venue reads only the two
+    /// Under `latency = "constant"` the paper venue reads only the two
     /// latencies: a `latency_sigma` or `latency_seed` other than the default does nothing,
     /// the case the touch venue refuses ("a value other than the default would be ignored
     /// without a word").
     #[test]
-    fn review_lognormal_keys_under_the_constant_model_are_refused() {
+    fn lognormal_keys_under_the_constant_model_are_refused() {
         for (body, key) in [
             (
                 "latency = \"constant\"\nlatency_sigma = 0.9",
@@ -1468,10 +1468,10 @@ mod tests {
         .unwrap();
     }
 
-    /// Review (config): a range error names the key and the value refused (`venue.` fees,
+    /// A range error names the key and the value refused (`venue.` fees,
     /// `engine.ring`, `engine.lane_cores` do); these named the key and the range only.
     #[test]
-    fn review_range_errors_name_the_bad_value() {
+    fn range_errors_name_the_bad_value() {
         let mut missing = Vec::new();
         for (body, key, value) in [
             ("lanes = 100", "engine.lanes", "100"),

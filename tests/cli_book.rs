@@ -188,7 +188,7 @@ fn book_refuses_a_symbol_that_cannot_be_one_by_its_rule() {
     assert!(err.contains("at most 8"), "book: {err}");
 }
 
-/// Review (diff2): a locate that another symbol takes over (AAPL's locate 1 becomes BBB, and
+/// A locate that another symbol takes over (AAPL's locate 1 becomes BBB, and
 /// AAPL is in no directory any more) is not AAPL's: `bbo --symbol AAPL` must not print BBB's
 /// quotes as AAPL's lines (`book --symbol AAPL` no longer finds AAPL at all).
 #[test]
@@ -218,7 +218,7 @@ fn bbo_does_not_follow_a_locate_another_symbol_took() {
     assert_eq!(lines, ["10,10.0000,100,,", "15,,,,"], "{out}");
 }
 
-/// Review (diff3): AAPL moves from locate 1 (a bid on it) to locate 2 (no order yet): its
+/// AAPL moves from locate 1 (a bid on it) to locate 2 (no order yet): its
 /// book is now locate 2's, empty, as `book` says; bbo must not leave the old bid as AAPL's
 /// last line.
 #[test]

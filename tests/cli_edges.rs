@@ -252,7 +252,7 @@ fn bench_refuses_zero_passes_and_inspect_names_gzip_in_words() {
     assert_eq!(v["messages"], 2000, "{v}");
 }
 
-/// Review (gen): `serve SOURCE` takes any SOURCE that merely *starts with* `generated` for the
+/// `serve SOURCE` takes any SOURCE that merely *starts with* `generated` for the
 /// embedded session: a file `generated-day.itch` in the working directory is refused with
 /// "generated:SEED: invalid digit found in string" (naming a keyword the user never typed), and
 /// `generated:7:20000:junk` is served as `generated:7:20000`, the rest ignored silently.
@@ -311,7 +311,7 @@ fn serve_takes_a_file_named_generated_something_as_that_file() {
     );
 }
 
-/// Review (gen): `serve --to 127.0.0.1:P --line-b HOST:P` (line A on loopback, line B to
+/// `serve --to 127.0.0.1:P --line-b HOST:P` (line A on loopback, line B to
 /// another host) fails at the first send on line B ("line B cannot send to ...: Invalid
 /// argument"): the publishing socket is bound to 127.0.0.1 because *line A* is loopback
 /// (`SimConfig::new` looks at line A only; `serve` sets line B afterwards). The same two lines
@@ -358,7 +358,7 @@ fn serve_sends_on_both_lines_whichever_of_them_is_the_loopback_one() {
     );
 }
 
-/// Review (diff3): the report directories are made before the run, but a command refused
+/// The report directories are made before the run, but a command refused
 /// before it starts (a SOURCE that does not exist) must not leave a new, empty `--out`
 /// directory behind.
 #[test]
@@ -374,7 +374,7 @@ fn a_refused_replay_makes_no_out_directory() {
     );
 }
 
-/// Review (metrics): `bench` on an input with no messages (an empty `--file`) printed a time
+/// `bench` on an input with no messages (an empty `--file`) printed a time
 /// per message for every stage: the whole pass's time over `max(1)` messages (13605 ns/msg for
 /// decoding nothing, 1.2 ms/msg for the lane). With no message there is no time per message:
 /// 0 (or a refusal), as messages/s and MB/s already say.
@@ -402,7 +402,7 @@ fn bench_of_an_input_without_messages_reports_no_time_per_message() {
     }
 }
 
-/// Review (metrics): a measured run in which no event reached a lane (`--to` before the first
+/// A measured run in which no event reached a lane (`--to` before the first
 /// event, an empty file) said "latency   not measured (engine.latency = false, or
 /// --no-latency)": it blamed a setting the user never changed. Latency was on; there was no
 /// sample.
@@ -439,4 +439,91 @@ fn a_measured_run_without_samples_does_not_blame_the_latency_setting() {
             "{args:?}: latency was on, yet: {line:?}"
         );
     }
+}
+
+/// A configuration whose source is a live feed that never sends: the run ends after 0.3 s of
+/// silence.
+fn quiet_live_config(dir: &Path) -> String {
+    let path = dir.join("live.toml");
+    std::fs::write(
+        &path,
+        "[source.live]\nfeed = \"udp://127.0.0.1:0\"\nstop_after_silence_s = 0.3\n",
+    )
+    .unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+/// `--pace` with the configuration's `[source.live]` as the source: an invalid value was not
+/// checked at all (`--pace slow` ran, exit 0), and a valid one was dropped without a word,
+/// while `paper --feed ... --pace 10x` is refused ("--pace does not apply to --feed").
+#[test]
+fn a_pace_flag_with_a_configured_live_feed_is_checked_and_not_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = quiet_live_config(dir.path());
+    let o = ticklane(&["run", &cfg, "--pace", "slow"], dir.path());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("--pace"),
+        "run --pace slow: exit {:?}, stderr:\n{err}",
+        o.status.code()
+    );
+    let out = dir.path().join("report");
+    let o = ticklane(
+        &[
+            "paper",
+            "--config",
+            &cfg,
+            "--pace",
+            "10x",
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
+        ],
+        dir.path(),
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("--pace"),
+        "paper --pace 10x with [source.live]: exit {:?}, stderr:\n{err}",
+        o.status.code()
+    );
+}
+
+/// `replay --symbols` took symbols the configuration refuses in `[[strategy]] symbols` because
+/// no feed sends them (a space or a control character): the replay matched no instrument and
+/// exited 0 with the market-wide events only.
+#[test]
+fn replay_symbols_a_feed_never_sends_are_refused_like_the_configuration_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.itch");
+    let f = file.to_str().unwrap();
+    let gen = ticklane(
+        &["gen", "--seed", "3", "--messages", "20000", "--output", f],
+        dir.path(),
+    );
+    assert!(gen.status.success());
+    for sym in [" AAPL", "AA PL", "AAPL\t", ""] {
+        let o = ticklane(&["replay", f, "--symbols", sym, "--json"], dir.path());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            !o.status.success() && err.contains("--symbols"),
+            "--symbols {sym:?}: exit {:?}, stderr: {err}",
+            o.status.code()
+        );
+    }
+}
+
+/// A run that measured latency but whose lanes saw no event said "not measured
+/// (engine.latency = false, or --no-latency)", blaming a key and a flag nobody set.
+#[test]
+fn an_empty_run_does_not_blame_engine_latency() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = quiet_live_config(dir.path());
+    let o = ticklane(&["run", &cfg], dir.path());
+    assert!(o.status.success());
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        !out.contains("engine.latency = false, or --no-latency"),
+        "latency was on (engine.latency defaults to true, no --no-latency):\n{out}"
+    );
 }

@@ -1320,7 +1320,7 @@ fn strategies_left_in_by_strategy_are_numbered_afresh() {
     );
 }
 
-/// Review (determinism): the incidents of a run (here every strategy tripping a $1 daily loss
+/// The incidents of a run (here every strategy tripping a $1 daily loss
 /// limit) are listed in one order on every run of one configuration, and that order does not
 /// depend on how many lanes share the work: the summary (`incidents` in `summary.json` and
 /// `--json`, the printed `incident` lines) is the same file run after run. They came in the
@@ -1364,7 +1364,7 @@ fn incidents_are_listed_in_one_order_whatever_the_lanes_and_the_run() {
     }
 }
 
-/// Review (determinism): `orders.csv` and `fills.csv` of one run are the same rows in every
+/// `orders.csv` and `fills.csv` of one run are the same rows in every
 /// lane layout but for the `lane` column (each strategy's rows are, in its own order); they
 /// were written lane after lane, so on two lanes lane 1's rows came after all of lane 0's,
 /// out of event-time order, and the files differed by the lane count.

@@ -1203,7 +1203,7 @@ fn json_report(r: &RunReport, cfg: &RunConfig, digest: &[u8; 32]) -> serde_json:
 mod tests {
     use super::*;
 
-    /// Review (metrics): with no tick-to-decision sample (latency off, or no event has reached
+    /// With no tick-to-decision sample (latency off, or no event has reached
     /// a strategy yet) the status line said "tick-to-decision p99 0 ns", a figure nobody
     /// measured; the summary prints `-` for a hop without samples, and so should the status.
     #[test]

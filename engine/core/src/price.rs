@@ -281,12 +281,12 @@ mod tests {
         assert_eq!(Price::from_decimal(Decimal::new(123_456, 5)), None);
     }
 
-    /// Review (config): the module promises that width, fill and alignment apply "as for the
+    /// The module promises that width, fill and alignment apply "as for the
     /// integers". An integer right-aligns by default and ignores a precision; a price
     /// left-aligned by default and, once a width was given, a precision cut its digits
     /// (`{:>10.2}` of $123.45 printed `12`).
     #[test]
-    fn review_width_without_alignment_and_precision_format_as_integers_do() {
+    fn width_without_alignment_and_precision_format_as_integers_do() {
         assert_eq!(format!("{:10}", 7i64), "         7");
         assert_eq!(format!("{:10}", Price(1)), "    0.0001");
         assert_eq!(format!("{:14}", WidePrice(-1)), "   -0.00000001");

@@ -226,7 +226,7 @@ mod tests {
         assert!(e.contains("params.levels"), "{e}");
     }
 
-    /// Review (diff2): a missing field is not an error *of* the key on the text's first line:
+    /// A missing field is not an error *of* the key on the text's first line:
     /// `params.zeta: missing field `levels`` blames `zeta`, which is present and right.
     #[test]
     fn a_missing_field_does_not_name_another_key() {
@@ -242,7 +242,7 @@ mod tests {
         assert!(e.contains("`levels`"), "{e}");
     }
 
-    /// Review (diff2): a line of a multi-line string that starts with `[` is not a table
+    /// A line of a multi-line string that starts with `[` is not a table
     /// header: the error on the root key `zeta` must not be put in a table `fake`.
     #[test]
     fn a_line_of_a_multiline_string_is_not_a_table_header() {
@@ -257,7 +257,7 @@ mod tests {
         assert!(e.contains("params.zeta:"), "wrong key path: {e}");
     }
 
-    /// Review (diff2): a quoted key with `=` in it is named whole, not cut at its `=`.
+    /// A quoted key with `=` in it is named whole, not cut at its `=`.
     #[test]
     fn a_quoted_key_with_an_equals_sign_is_named_whole() {
         #[derive(serde::Deserialize, Debug)]
