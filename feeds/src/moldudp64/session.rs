@@ -284,16 +284,24 @@ impl Gap {
     /// The messages before `start` are no longer missing (they arrived, or were given up).
     /// When that completes the piece asked for, the rest of the gap is due to be asked for at
     /// once (see [`SessionConfig::max_requests_per_gap`]).
+    ///
+    /// Progress inside the piece asked for (a re-request server answers with one packet, as
+    /// MoldUDP64's do: a request for more than a packet holds is answered in part) is not a
+    /// failed try: the retries start again, and the next try asks for the rest only.
     fn starts_at(&mut self, start: u64) {
+        let progress = start > self.start;
         self.start = start;
         if let GapState::Requested {
             asked_end,
             ref mut deadline,
+            ref mut retries,
             ..
         } = self.state
         {
             if start >= asked_end {
                 *deadline = 0;
+            } else if progress {
+                *retries = 0;
             }
         }
     }
@@ -1638,23 +1646,29 @@ mod tests {
         t.pkt(0, &data(6, 1), 150); // gap [5,6)
         assert_eq!(t.poll(250), vec![Ev::Req(1, 5, 1)]);
         assert_eq!(t.poll(1100), vec![Ev::Req(1, 2, 2)]);
-        // A partial answer: only the rest is retried.
+        // A partial answer: only the rest is retried, and the answer was progress, not a
+        // failed try: its retries start again.
         assert_eq!(t.pkt(2, &data(2, 1), 1200), msgs(2..3, 2));
         assert_eq!(t.poll(1250), vec![Ev::Req(2, 5, 1)]);
         assert_eq!(t.poll(2100), vec![Ev::Req(2, 3, 1)]);
         assert_eq!(t.poll(2250), vec![Ev::Req(0, 5, 1)]);
-        // Retries exhausted: lost in order, then the buffered message follows.
-        assert_eq!(t.poll(3100), vec![Ev::Lost(3, 1), Ev::Msg(4, 0)]);
-        assert_eq!(t.poll(3250), vec![Ev::Lost(5, 1), Ev::Msg(6, 0)]);
+        assert_eq!(t.poll(3100), vec![Ev::Req(0, 3, 1)]);
+        // [5,6) is given up now, but reported only when delivery reaches it.
+        assert_eq!(t.poll(3250), vec![]);
+        // Retries exhausted: lost in order, then the buffered messages follow.
+        assert_eq!(
+            t.poll(4100),
+            vec![Ev::Lost(3, 1), Ev::Msg(4, 0), Ev::Lost(5, 1), Ev::Msg(6, 0)]
+        );
         let st = t.s.stats();
         assert_eq!(st.requests, 2);
-        assert_eq!(st.retries, 4);
+        assert_eq!(st.retries, 5);
         assert_eq!(st.recovered, 1);
         assert_eq!(st.lost_gaps, 2);
         assert_eq!(st.lost_messages, 2);
         assert_eq!(t.s.next_deadline(), None);
         // A late answer for a lost message is a duplicate.
-        assert_eq!(t.pkt(2, &data(3, 1), 4000), vec![]);
+        assert_eq!(t.pkt(2, &data(3, 1), 5000), vec![]);
         assert_eq!(t.s.stats().duplicate_messages, 1);
     }
 
