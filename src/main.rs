@@ -309,6 +309,12 @@ enum Command {
         /// yet" until the first packet.
         #[arg(long)]
         join: bool,
+        /// Largest MoldUDP64 packet the receiver holds for reordering, bytes (64 to 65,507;
+        /// default 2,048, a standard Ethernet frame's): a feed sending larger packets (`serve
+        /// --max-packet`, jumbo frames) needs this at least as large, or a packet that arrives
+        /// ahead of its turn is left to recovery. Costs 1,024 times this in memory.
+        #[arg(long)]
+        max_packet: Option<usize>,
     },
     /// Write a self-signed development certificate and key (PEM) for the QUIC relay.
     Cert {
@@ -367,6 +373,12 @@ enum Command {
         /// sequence number 1 and re-request what came before).
         #[arg(long)]
         join: bool,
+        /// Live feed: largest MoldUDP64 packet the receiver holds for reordering, bytes (64 to 65,507;
+        /// default 2,048, a standard Ethernet frame's): a feed sending larger packets (`serve
+        /// --max-packet`, jumbo frames) needs this at least as large, or a packet that arrives
+        /// ahead of its turn is left to recovery. Costs 1,024 times this in memory.
+        #[arg(long)]
+        max_packet: Option<usize>,
     },
     /// Replay a capture, pcap or binary file through the engine (same as `run --file`): as fast
     /// as the pipeline allows by default, or paced by the recorded receive times (`--speed 1x`).
@@ -492,6 +504,12 @@ pub struct FeedOpts {
     /// Never re-request: gaps the other line does not fill are reported lost.
     #[arg(long, requires = "feed")]
     no_recovery: bool,
+    /// Largest MoldUDP64 packet the receiver holds for reordering, bytes (64 to 65,507;
+    /// default 2,048, a standard Ethernet frame's): a feed sending larger packets (`serve
+    /// --max-packet`, jumbo frames) needs this at least as large, or a packet that arrives
+    /// ahead of its turn is left to recovery. Costs 1,024 times this in memory.
+    #[arg(long, requires = "feed")]
+    max_packet: Option<usize>,
     /// Stop after this many seconds without a datagram (a feed that stopped).
     #[arg(long, requires = "feed")]
     stop_after_silence: Option<f64>,
@@ -531,6 +549,7 @@ impl FeedOpts {
             retries: self.retries,
             requests_per_gap: self.requests_per_gap,
             no_recovery: self.no_recovery,
+            max_packet: self.max_packet,
             stop_after_silence_secs: self.stop_after_silence,
             ca: self.ca.clone(),
             token: self.token.clone(),
@@ -728,6 +747,7 @@ fn main() -> ExitCode {
             retransmit,
             stop_after_silence,
             join,
+            max_packet,
         } => cmd::relay::relay(cmd::relay::RelayArgs {
             feed: cmd::live::FeedArgs {
                 feed: from,
@@ -737,6 +757,7 @@ fn main() -> ExitCode {
                 retries: 3,
                 stop_after_silence_secs: stop_after_silence,
                 join,
+                max_packet,
                 ..cmd::live::FeedArgs::default()
             },
             listen,
@@ -763,6 +784,7 @@ fn main() -> ExitCode {
             ca,
             token,
             join,
+            max_packet,
         } => {
             if input.starts_with("udp://") || input.starts_with("quic://") {
                 if zstd {
@@ -786,6 +808,7 @@ fn main() -> ExitCode {
                             ca,
                             token,
                             join,
+                            max_packet,
                             ..cmd::live::FeedArgs::default()
                         },
                         &output,
@@ -800,6 +823,7 @@ fn main() -> ExitCode {
                     ("--ca", ca.is_some()),
                     ("--token", token.is_some()),
                     ("--join", join),
+                    ("--max-packet", max_packet.is_some()),
                 ];
                 match live_only.iter().find(|(_, given)| *given) {
                     Some((flag, _)) => Err(anyhow::anyhow!(

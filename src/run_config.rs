@@ -492,6 +492,10 @@ pub struct LiveFeedConfig {
     /// Re-request gaps at all.
     #[serde(default = "default_true")]
     pub recovery: bool,
+    /// Largest MoldUDP64 packet held for reordering, bytes (64 to 65,507; default 2,048): a
+    /// feed with larger packets (jumbo frames) needs this at least as large, or a packet that
+    /// arrives ahead of its turn is left to recovery. Costs 1,024 times this in memory.
+    pub max_packet: Option<usize>,
     /// Stop after this many seconds without a datagram.
     pub stop_after_silence_s: Option<f64>,
     /// quic://: the relay's certificate (PEM) to trust (relative to the configuration file).
@@ -515,6 +519,10 @@ pub const DEFAULT_RECV_BUFFER: usize = 8 << 20;
 fn default_recv_buffer() -> usize {
     DEFAULT_RECV_BUFFER
 }
+
+/// The range of `source.live.max_packet` and `--max-packet`: a MoldUDP64 header and a message
+/// at least, the largest UDP payload at most.
+pub const MAX_PACKET: std::ops::RangeInclusive<usize> = 64..=65_507;
 
 /// The range of `source.live.requests_per_gap` and `--requests-per-gap`: at least one request,
 /// and at most 1024 (a million messages at the default request size) in flight per gap.
@@ -923,6 +931,9 @@ impl RunConfig {
         if let Some(n) = l.requests_per_gap.filter(|n| !REQUESTS_PER_GAP.contains(n)) {
             bail!("{origin}: source.live.requests_per_gap: {n}: expected 1 to 1024");
         }
+        if let Some(n) = l.max_packet.filter(|n| !MAX_PACKET.contains(n)) {
+            bail!("{origin}: source.live.max_packet: {n}: expected 64 to 65507 (the largest UDP payload)");
+        }
         if let Some(s) = l
             .stop_after_silence_s
             .filter(|s| !(s.is_finite() && *s > 0.0))
@@ -1321,6 +1332,11 @@ mod tests {
                 "source.live.requests_per_gap: 1025",
             ),
             (
+                udp("max_packet = 63"),
+                "source.live.max_packet: 63: expected 64 to 65507",
+            ),
+            (udp("max_packet = 65508"), "source.live.max_packet: 65508"),
+            (
                 "[source.live]\nfeed = \"udp://nowhere\"\n".to_string(),
                 "source.live.feed: `udp://nowhere`",
             ),
@@ -1331,6 +1347,7 @@ mod tests {
             (udp("line_b = \"udp://x\""), "source.live.line_b"),
         ]);
         for ok in [
+            udp("max_packet = 9000"),
             udp("record = \"x.cap\"\nrecord_flush = \"records:100\"\nrecord_ring_mb = 8"),
             udp("line_b = \"udp://239.1.1.1:8@10.0.0.1\"\nstop_after_silence_s = 0.5"),
             udp("requests_per_gap = 1\nretries = 0"),

@@ -229,6 +229,8 @@ pub struct FeedArgs {
     pub requests_per_gap: Option<u16>,
     /// Re-requests off.
     pub no_recovery: bool,
+    /// Largest packet held for reordering, bytes (`None`: the session's default).
+    pub max_packet: Option<usize>,
     /// Stop after this many seconds without a datagram.
     pub stop_after_silence_secs: Option<f64>,
     /// QUIC: CA certificate (PEM) to trust.
@@ -318,6 +320,12 @@ pub fn live_config(a: &FeedArgs) -> anyhow::Result<LiveConfig> {
             bail!("requests_per_gap (--requests-per-gap, source.live.requests_per_gap): {n}: expected 1 to 1024");
         }
         session.max_requests_per_gap = n;
+    }
+    if let Some(n) = a.max_packet {
+        if !crate::run_config::MAX_PACKET.contains(&n) {
+            bail!("max_packet (--max-packet, source.live.max_packet): {n}: expected 64 to 65507 (the largest UDP payload)");
+        }
+        session.max_packet = n;
     }
     // Checked: a value past `u64` nanoseconds wrapped (a panic in a debug build, a few
     // hundred nanoseconds of grace in a release one).
@@ -444,6 +452,7 @@ pub fn feed_args_from_config(
         retries: l.retries,
         requests_per_gap: l.requests_per_gap,
         no_recovery: !l.recovery,
+        max_packet: l.max_packet,
         stop_after_silence_secs: l.stop_after_silence_s,
         ca: l.ca.as_ref().map(rel),
         token,
@@ -510,6 +519,29 @@ mod tests {
             assert!(per_gap(Some(bad))
                 .unwrap_err()
                 .contains("requests_per_gap (--requests-per-gap, source.live.requests_per_gap)"));
+        }
+    }
+
+    /// `--max-packet` / `max_packet` sizes the session's reorder slots; out of range is refused.
+    #[test]
+    fn max_packet_sizes_the_reorder_slots() {
+        let slots = |n| {
+            live_config(&FeedArgs {
+                feed: "udp://127.0.0.1:0".into(),
+                max_packet: n,
+                ..FeedArgs::default()
+            })
+            .map(|c| c.session.max_packet)
+            .map_err(|e| e.to_string())
+        };
+        assert_eq!(slots(None), Ok(SessionConfig::default().max_packet));
+        assert_eq!(slots(Some(64)), Ok(64));
+        assert_eq!(slots(Some(9_000)), Ok(9_000));
+        assert_eq!(slots(Some(65_507)), Ok(65_507));
+        for bad in [0, 63, 65_508] {
+            assert!(slots(Some(bad))
+                .unwrap_err()
+                .contains("max_packet (--max-packet, source.live.max_packet)"));
         }
     }
 

@@ -214,6 +214,9 @@ pub struct LiveReport {
     pub relay_closed: Option<String>,
     /// Receive buffer the kernel granted per UDP line.
     pub recv_buffers: Vec<usize>,
+    /// The session's reorder slot size, bytes ([`SessionConfig::max_packet`]): named when
+    /// packets larger than it could not be held.
+    pub reorder_slot_bytes: usize,
     /// Datagrams the kernel dropped before this receiver could read them (a receive buffer
     /// full), per socket as [`LiveReport::datagrams`] counts them (A, B, unused, the
     /// re-request socket), read at the end of the run ([`crate::udp::socket_drops`]); `None`
@@ -297,6 +300,14 @@ impl LiveReport {
         }
         if let Some(note) = self.kernel_drops_note() {
             notes.push(note);
+        }
+        if s.oversize_packets > 0 {
+            notes.push(format!(
+                "{} packets ahead of their turn were larger than the reorder slots ({} bytes) and \
+                 could not be held: their messages were left to the other line or a re-request; \
+                 raise --max-packet (source.live.max_packet) to the feed's packet size",
+                s.oversize_packets, self.reorder_slot_bytes
+            ));
         }
         notes
     }
@@ -792,6 +803,7 @@ pub fn receive_recording<D: Downstream>(
             _ => None,
         })
         .collect();
+    live.reorder_slot_bytes = session_cfg.max_packet;
     let mut session = MoldUdp64Session::new(session_cfg);
     // The sockets `poll(2)` waits on in blocking mode (duplicated descriptors, so the wait
     // needs no borrow of the lines and no allocation).
@@ -1174,6 +1186,7 @@ fn on_datagram<D: Downstream>(
     };
     r.record(kernel_ns, rec_line, bytes);
     let foreign = session.stats().foreign_session;
+    let oversize = session.stats().oversize_packets;
     let accepted = match session.on_packet(line, bytes, now, r) {
         Ok(()) => true,
         Err(e) => {
@@ -1192,6 +1205,14 @@ fn on_datagram<D: Downstream>(
     let activity = ours && accepted;
     if activity {
         r.down.of_session();
+    }
+    if oversize == 0 && session.stats().oversize_packets > 0 {
+        tracing::warn!(
+            line,
+            bytes = bytes.len(),
+            "a packet ahead of its turn is larger than the reorder slots: left to recovery \
+             (counted as oversize_packets); raise --max-packet (source.live.max_packet)"
+        );
     }
     if !ours && foreign == 0 {
         // The first packet of another session. If the feed moved to a new session (the end of

@@ -924,8 +924,6 @@ fn multicast_lines_on_two_groups_sharing_a_port_each_receive_only_their_group() 
     }
 }
 
-// ---- review (live UDP path) ----
-
 /// A MoldUDP64 re-request server answers a request with one downstream packet (the
 /// specification: "The response to a valid Request Packet is a standard Downstream Packet"),
 /// so a request for more than a packet holds is answered in part: the receiver must ask for the
@@ -934,7 +932,7 @@ fn multicast_lines_on_two_groups_sharing_a_port_each_receive_only_their_group() 
 /// receiver treats each partial answer as an unanswered try: 160 messages come back and 139
 /// are declared lost.
 #[test]
-fn review_a_server_answering_one_packet_per_request_recovers_the_whole_gap() {
+fn a_server_answering_one_packet_per_request_recovers_the_whole_gap() {
     const PER_ANSWER: u64 = 40;
     let a = free_port();
     let server = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
@@ -961,7 +959,8 @@ fn review_a_server_answering_one_packet_per_request_recovers_the_whole_gap() {
                 };
                 let req = ticklane_feeds::moldudp64::MoldRequest::parse(&buf[..n]).unwrap();
                 let last = (req.sequence + u64::from(req.count)).min(req.sequence + PER_ANSWER);
-                let mut b = ticklane_feeds::moldudp64::MoldPacketBuilder::new(SESSION, req.sequence);
+                let mut b =
+                    ticklane_feeds::moldudp64::MoldPacketBuilder::new(SESSION, req.sequence);
                 for seq in req.sequence..last.min(301) {
                     b.push(&msg(seq), |_| {}).unwrap();
                 }
@@ -983,41 +982,61 @@ fn review_a_server_answering_one_packet_per_request_recovers_the_whole_gap() {
     let s = &live.session;
     assert_eq!(out.ended, Some(302));
     assert_eq!(
-        (out.messages.len(), s.recovered, s.lost_messages, out.lost.clone()),
+        (
+            out.messages.len(),
+            s.recovered,
+            s.lost_messages,
+            out.lost.clone()
+        ),
         (301, 299, 0, vec![]),
         "{s:?}"
     );
 }
 
-/// `serve --max-packet` takes up to 65,507 bytes, but the receive session's reorder slots are
-/// `SessionConfig::max_packet` (2,048) bytes and nothing on the receiving side follows the
-/// feed's packet size: a packet reordered behind a larger one cannot be buffered. With
-/// reordering alone (no loss) on one line and nothing to re-request from, every message must
-/// still arrive.
+/// Packets larger than the receive session's reorder slots (`SessionConfig::max_packet`,
+/// 2,048 bytes by default; `serve --max-packet` sends up to 65,507): with the slots sized to
+/// the feed, reordering alone loses nothing; with the default, every packet held behind a late
+/// one is left to recovery, and the report says so and names the setting.
 #[test]
-fn review_reordering_alone_of_packets_larger_than_the_reorder_slots_loses_nothing() {
+fn packets_larger_than_the_reorder_slots_need_max_packet_and_the_report_names_it() {
     let history = session_history(20_000);
-    let a = free_port();
     let faults = Faults {
         loss: 0.0,
         dup: 0.0,
         reorder: 0.05,
         seed: 5,
     };
-    let mut sim_cfg = sim_config(a, None, faults);
-    sim_cfg.retransmit = None;
-    sim_cfg.max_packet = 8_000;
-    let live_cfg = live_config(vec![line(a)], vec![]);
-    let (sim, live, out) = run(sim_cfg, live_cfg, &history);
+    let sized = |a: SocketAddr| {
+        let mut c = sim_config(a, None, faults);
+        c.retransmit = None;
+        c.max_packet = 8_000;
+        c
+    };
+    // Sized to the feed: nothing lost, nothing overflows.
+    let a = free_port();
+    let mut live_cfg = live_config(vec![line(a)], vec![]);
+    live_cfg.session.max_packet = 8_192;
+    let (sim, live, out) = run(sized(a), live_cfg, &history);
     assert!(sim.lines[0].reordered > 0);
     assert_eq!(sim.lines[0].dropped, 0);
     let s = &live.session;
     assert_eq!(
-        (s.lost_messages, s.window_overflow),
-        (0, 0),
-        "reordering alone lost {} messages in {} gaps; {s:?}",
-        s.lost_messages,
-        s.lost_gaps
+        (s.lost_messages, s.window_overflow, s.oversize_packets),
+        (0, 0, 0),
+        "{s:?}"
     );
     assert_eq!(out.messages.len() as u64, sim.messages);
+    // The default slots: packets ahead of their turn cannot be held, nothing to re-request
+    // from, so messages are lost; the report counts the oversize packets and names the fix.
+    let a = free_port();
+    let (_, live, _) = run(sized(a), live_config(vec![line(a)], vec![]), &history);
+    let s = &live.session;
+    assert!(s.oversize_packets > 0 && s.lost_messages > 0, "{s:?}");
+    assert_eq!(s.oversize_packets, s.window_overflow, "{s:?}");
+    let notes = live.notes().join("\n");
+    assert!(
+        notes.contains("larger than the reorder slots (2048 bytes)")
+            && notes.contains("--max-packet"),
+        "{notes}"
+    );
 }

@@ -78,7 +78,9 @@ pub struct SessionConfig {
     /// Out-of-order packets buffered at most (preallocated slots). Default 1024.
     pub reorder_window: usize,
     /// Bytes per buffered packet slot; a larger out-of-order packet cannot be buffered: it is
-    /// counted as [`SessionStats::window_overflow`] and left to recovery. Default 2048.
+    /// counted as [`SessionStats::window_overflow`] and [`SessionStats::oversize_packets`]
+    /// and left to recovery. Default 2048 (a standard Ethernet frame holds less); a feed of
+    /// jumbo frames needs more.
     pub max_packet: usize,
     /// How long a newly detected gap waits for another line to fill it before a re-request is
     /// sent (A/B arbitration). Default 2 ms.
@@ -190,6 +192,10 @@ pub struct SessionStats {
     /// Out-of-order packets with new messages that could not be buffered (window full or packet
     /// larger than `max_packet`); their new messages stay missing and are recovered as a gap.
     pub window_overflow: u64,
+    /// Of [`SessionStats::window_overflow`], the packets that could not be buffered because
+    /// they were larger than [`SessionConfig::max_packet`] (the slots are too small for the
+    /// feed: raise it).
+    pub oversize_packets: u64,
     /// Gaps detected (a new range of missing messages).
     pub gaps: u64,
     /// Messages in detected gaps.
@@ -1053,6 +1059,9 @@ impl MoldUdp64Session {
             Some(slot) if fits => slot,
             _ => {
                 self.stats.window_overflow += 1;
+                if bytes.len() > self.config.max_packet {
+                    self.stats.oversize_packets += 1;
+                }
                 if tail < end {
                     self.add_tail_gap(end, now_ns, false);
                 }
@@ -2006,6 +2015,11 @@ mod tests {
         assert_eq!(t.pkt(0, &data(8, 1), 10), vec![]);
         assert_eq!(t.s.missing_messages(), 5);
         assert_eq!(t.s.stats().window_overflow, 2);
+        assert_eq!(
+            t.s.stats().oversize_packets,
+            0,
+            "the window was full: not a size"
+        );
         assert_eq!(t.s.outstanding_gaps(), 3);
         assert_eq!(t.s.stats().gaps, 3);
         assert_eq!(t.poll(2 * MS), vec![Ev::Req(0, 2, 1), Ev::Req(0, 5, 1)]);
@@ -2019,6 +2033,7 @@ mod tests {
         assert!(big.len() > 50);
         assert_eq!(t.pkt(2, &big, 3 * MS), vec![]);
         assert_eq!(t.s.stats().window_overflow, 3);
+        assert_eq!(t.s.stats().oversize_packets, 1);
         assert_eq!(t.s.missing_messages(), 4 + 2);
         assert_eq!(t.pkt(2, &data(5, 1), 3 * MS), msgs(5..6, 2));
         // Now in order: the big packet is delivered directly.
