@@ -451,6 +451,7 @@ fn live_timing_values_out_of_range_are_refused_by_name() {
         // Not timing, but out of range the same way: 0 requests would never ask.
         ("--requests-per-gap", "0", "requests_per_gap"),
         ("--requests-per-gap", "1025", "requests_per_gap"),
+        ("--max-packet", "65508", "max_packet"),
         // Not timing, but ignored the same way: a QUIC client sizes its own socket's buffers.
         ("--recv-buffer", "1048576", "--recv-buffer"),
     ] {

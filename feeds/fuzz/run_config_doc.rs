@@ -77,6 +77,7 @@ const SCHEMA: &[(&str, &[(&str, DocKind)])] = &[
             ("retries", DocKind::Int),
             ("requests_per_gap", DocKind::Int),
             ("recovery", DocKind::Bool),
+            ("max_packet", DocKind::Int),
             ("stop_after_silence_s", DocKind::Float),
             ("ca", DocKind::Word(PATHS)),
             ("token_env", DocKind::Word(&["TICKLANE_TOKEN", ""])),
