@@ -701,3 +701,43 @@ fn record_takes_join_for_a_live_feed_and_refuses_it_for_a_file() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("--join applies to live inputs"), "{err}");
 }
+
+/// `record udp://` stopped by `--stop-after-silence` before the end of session: the capture
+/// ends mid-session, and the command says so and exits 1, as the same recording through a
+/// relay does (it printed "0 lost" and exited 0, as for a whole session; only a log line told).
+#[test]
+fn a_live_udp_recording_cut_short_by_silence_does_not_exit_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = free_port();
+    let record = spawn(
+        &[
+            "record",
+            &format!("udp://127.0.0.1:{a}"),
+            "--stop-after-silence",
+            "0.5",
+            "-o",
+            "cut.cap",
+        ],
+        dir.path(),
+    );
+    assert!(wait_udp_bound(a));
+    // Three one-message packets of the session, then nothing (no end of session).
+    let tx = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    for seq in 1u64..=3 {
+        let mut p = b"TICKLANE01".to_vec();
+        p.extend_from_slice(&seq.to_be_bytes());
+        p.extend_from_slice(&1u16.to_be_bytes());
+        p.extend_from_slice(&3u16.to_be_bytes());
+        p.extend_from_slice(b"S\x00\x01");
+        tx.send_to(&p, (Ipv4Addr::LOCALHOST, a)).unwrap();
+    }
+    let rec = record.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&rec.stderr).to_string();
+    let out = String::from_utf8_lossy(&rec.stdout).to_string();
+    assert!(out.contains("3 messages in order"), "{out}");
+    assert!(
+        err.contains("silent before its end of session"),
+        "{out}\n{err}"
+    );
+    assert_eq!(rec.status.code(), Some(1), "{out}\n{err}");
+}

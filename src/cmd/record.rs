@@ -190,7 +190,10 @@ pub fn run_live(
         ..Recording::new(output.to_path_buf())
     });
     let stop = super::live::stop_on_ctrl_c("interrupted: finishing the capture");
-    let mut down = Count { messages: 0, stop };
+    let mut down = Count {
+        messages: 0,
+        stop: stop.clone(),
+    };
     let mut live = LiveReport::default();
     let counters = LiveCounters::default();
     receive(&cfg, &mut down, &counters, &mut live).map_err(|e| anyhow::anyhow!(e))?;
@@ -224,6 +227,17 @@ pub fn run_live(
             "the input had {} errors: {}",
             live.errors,
             live.first_errors.join("; ")
+        );
+        lost = ExitCode::from(1);
+    }
+    // A feed that went quiet before its end of session (`--stop-after-silence`): the capture
+    // ends mid-session, and says so (it exited 0, as for a whole session). Ctrl-C is the
+    // operator's own stop.
+    if !s.end_of_session && live.relay_closed.is_none() && !stop.load(Ordering::Relaxed) {
+        errln!(
+            "the feed went silent before its end of session: the capture ends mid-session, after \
+             {} messages",
+            down.messages
         );
         lost = ExitCode::from(1);
     }

@@ -102,7 +102,7 @@ impl Gen {
             12 => u64::MAX - 4 * (raw % 64) - 2,
             13 => old.map_or(self.next + 4, |o| o.0),
             14 => r.nth_order(raw as usize).map_or(self.next + 8, |o| o.0),
-            15 if raw % 4 == 0 => 0,
+            15 if raw.is_multiple_of(4) => 0,
             _ => raw | 1,
         };
         OrderId(id)
@@ -248,11 +248,7 @@ fn compare(m: &Market, r: &RefMarket, insts: &BTreeSet<InstrumentId>) -> Result<
     for &inst in insts {
         let rb = r.books.get(&inst).cloned().unwrap_or_default();
         for s in [Side::Bid, Side::Ask] {
-            let want: Vec<_> = rb
-                .levels(s)
-                .into_iter()
-                .map(|(p, q, o)| (p, q, o))
-                .collect();
+            let want: Vec<_> = rb.levels(s).into_iter().collect();
             let got: Vec<_> = match m.book(inst) {
                 None => vec![],
                 Some(book) => book

@@ -719,7 +719,7 @@ pub fn receive_recording<D: Downstream>(
     for (i, l) in config.lines.iter().enumerate() {
         match l {
             LineSource::Udp(c) => {
-                let line = UdpLine::open(c).map_err(|e| format!("line {i}: {e}"))?;
+                let line = UdpLine::open(c).map_err(|e| format!("{}: {e}", line_name(i as u8)))?;
                 tracing::info!(
                     line = i,
                     addr = %line.local_addr(),
@@ -731,7 +731,8 @@ pub fn receive_recording<D: Downstream>(
                 lines.push(OpenLine::Udp(line));
             }
             LineSource::Relay(c) => {
-                let line = RelayLine::spawn(c.clone()).map_err(|e| format!("line {i}: {e}"))?;
+                let line = RelayLine::spawn(c.clone())
+                    .map_err(|e| format!("{}: {e}", line_name(i as u8)))?;
                 lines.push(OpenLine::Relay(Box::new(line)));
             }
         }
@@ -881,7 +882,7 @@ pub fn receive_recording<D: Downstream>(
                         }
                         Ok(None) => break,
                         Err(e) => {
-                            r.error(format!("line {i}: {e}"));
+                            r.error(format!("{}: {e}", line_name(i as u8)));
                             break;
                         }
                     },
@@ -1130,7 +1131,7 @@ fn drain<D: Downstream>(
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    r.error(format!("line {i}: {e}"));
+                    r.error(format!("{}: {e}", line_name(i as u8)));
                     break;
                 }
             }
@@ -1162,6 +1163,17 @@ fn drain<D: Downstream>(
 /// this many small datagrams).
 const DRAIN_MAX: usize = 65_536;
 
+/// How reports name a line: `line A`, `line B`, or the re-request socket
+/// ([`RETRANSMIT_LINE`]), whose answers the session numbers as a line of its own.
+fn line_name(line: u8) -> &'static str {
+    match line {
+        0 => "line A",
+        1 => "line B",
+        RETRANSMIT_LINE => "re-request socket",
+        _ => "line ?",
+    }
+}
+
 /// One datagram of `line`: counted, recorded, handed to the session. Returns whether it is
 /// activity of this session (a packet of it that the session accepted): only those break a
 /// silence.
@@ -1190,7 +1202,7 @@ fn on_datagram<D: Downstream>(
     let accepted = match session.on_packet(line, bytes, now, r) {
         Ok(()) => true,
         Err(e) => {
-            r.error(format!("line {line}: {e}"));
+            r.error(format!("{}: {e}", line_name(line)));
             false
         }
     };
