@@ -374,6 +374,31 @@ fn a_refused_replay_makes_no_out_directory() {
     );
 }
 
+/// `bench --file` on an input that is not a NASDAQ binary ITCH file said only "decode: N
+/// errors": the message names the file, the format bench reads, and where to look.
+#[test]
+fn bench_of_a_file_in_another_format_names_the_file_and_the_format() {
+    let dir = tempfile::tempdir().unwrap();
+    // A text file: its bytes frame as nonsense lengths and types.
+    std::fs::write(
+        dir.path().join("notes.txt"),
+        "this is not ITCH\n".repeat(64),
+    )
+    .unwrap();
+    let o = ticklane(
+        &["bench", "--file", "notes.txt", "--passes", "1"],
+        dir.path(),
+    );
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("notes.txt")
+            && err.contains("NASDAQ binary ITCH")
+            && err.contains("ticklane inspect notes.txt"),
+        "{err}"
+    );
+}
+
 /// `bench` on an input with no messages (an empty `--file`) printed a time
 /// per message for every stage: the whole pass's time over `max(1)` messages (13605 ns/msg for
 /// decoding nothing, 1.2 ms/msg for the lane). With no message there is no time per message:

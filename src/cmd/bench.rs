@@ -58,7 +58,21 @@ pub fn run(
             drop(leftovers);
             stats = counts;
         }
-        anyhow::ensure!(stats.errors == 0, "{stage}: {} errors", stats.errors);
+        if stats.errors > 0 {
+            // Named with the file and where to look (the counts alone said nothing of why).
+            match file {
+                Some(p) => anyhow::bail!(
+                    "{}: {stage}: {} errors in {} messages: bench reads NASDAQ binary ITCH \
+                     files (each message after a 2-byte length); `ticklane inspect {}` shows \
+                     where the input goes wrong",
+                    p.display(),
+                    stats.errors,
+                    stats.messages,
+                    p.display()
+                ),
+                None => anyhow::bail!("{stage}: {} errors", stats.errors),
+            }
+        }
         rows.push(Row {
             stage,
             messages: stats.messages,
