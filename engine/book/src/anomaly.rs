@@ -40,7 +40,8 @@ pub enum AnomalyKind {
     /// Add (or replace) whose new order reference is 0. Real feeds use 0 for "no order" (e.g.
     /// non-displayed trades), so a resting order with it is suspect; independent books disagree
     /// on it (itch-book drops it, meatpy and itchcpp keep it). The order is kept, as the feed
-    /// says, and counted.
+    /// says, and counted; an add of reference 0 that the book refuses for another reason (a
+    /// zero quantity, reference 0 already live) is counted under both kinds and not kept.
     ZeroOrderId,
     /// The feed reported messages lost for good ([`ticklane_core::EventBody::FeedGap`]).
     /// Every book is marked stale ([`crate::Market::stale`]) for the rest of the session.

@@ -7,7 +7,9 @@ use crate::order::Fill;
 /// Position and cash flow of one instrument.
 ///
 /// `cash` is in price units × shares (1/10000 of the currency unit per share): sells add,
-/// buys subtract. Mark-to-market P&L is `cash + net × mark`, exact.
+/// buys subtract. Mark-to-market P&L is `cash + net × mark`, exact, and gross of fees: a
+/// fill's fee ([`Fill::fee`]) is not in `cash` (the engine's ledger, whose net P&L the run
+/// reports, charges them); a strategy that guards on its P&L net of fees adds them itself.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
 pub struct Position {
     /// Net shares: positive long, negative short.
