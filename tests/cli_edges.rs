@@ -552,3 +552,37 @@ fn an_empty_run_does_not_blame_engine_latency() {
         "latency was on (engine.latency defaults to true, no --no-latency):\n{out}"
     );
 }
+
+/// `serve --linger` is "seconds to keep answering re-requests after the end of session": a
+/// negative or NaN value is not a number of seconds, and was taken silently as 0 (the server
+/// stopped answering at the end of session), where the other live durations
+/// (`--stop-after-silence`, ...) are refused by name.
+#[test]
+fn serve_refuses_a_linger_that_is_not_a_number_of_seconds() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let to = sink.local_addr().unwrap().to_string();
+    for bad in ["-5", "NaN"] {
+        let linger = format!("--linger={bad}");
+        let o = ticklane(
+            &[
+                "serve",
+                "generated:7:2000",
+                "--to",
+                &to,
+                "--retransmit",
+                "127.0.0.1:0",
+                "--speed",
+                "max",
+                &linger,
+            ],
+            dir.path(),
+        );
+        assert!(
+            !o.status.success() && stderr(&o).contains("--linger"),
+            "{linger}: exit {:?}, stderr: {}",
+            o.status.code(),
+            stderr(&o)
+        );
+    }
+}

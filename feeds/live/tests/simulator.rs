@@ -763,3 +763,149 @@ fn pace_parses_and_displays() {
     assert_eq!(Pace::Speed(10.0).to_string(), "10x");
     assert_eq!(Pace::Speed(0.5).to_string(), "0.5x");
 }
+
+/// MoldUDP64: "When the current session is complete, Downstream Packets are sent with a Message
+/// Count of 0xFFFF for a short while in place of Heartbeats ... While the End of Session
+/// messages persist, re-requests may be made on the current session." `heartbeat_ns` says a
+/// heartbeat goes out on a line quiet that long. While the simulator lingers (re-requests still
+/// answered) a quiet line must keep getting end-of-session packets at the heartbeat interval.
+#[test]
+fn a_lingering_session_repeats_end_of_session_in_place_of_heartbeats() {
+    let h = history(1, 10);
+    let rx = receiver();
+    let mut c = base_config(addr(&rx));
+    c.heartbeat_ns = 100_000_000; // 100 ms
+    c.linger_ns = 1_000_000_000; // 1 s
+    let mut sim = Simulator::new(c).unwrap();
+    let stop = AtomicBool::new(false);
+    let got = std::thread::scope(|s| {
+        let run = s.spawn(|| sim.run(&h, timestamp_of, &stop));
+        // Everything until 300 ms of silence (the linger lasts 1 s, heartbeats every 100 ms).
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 1 << 16];
+        let mut idle = 0;
+        while idle < 3 {
+            match rx.recv(&mut buf) {
+                Ok(n) => {
+                    idle = 0;
+                    out.push(buf[..n].to_vec());
+                }
+                Err(_) => idle += 1,
+            }
+        }
+        run.join().unwrap().unwrap();
+        out
+    });
+    let eos = got
+        .iter()
+        .filter(|d| kind(d) == PacketKind::EndOfSession)
+        .count();
+    // 3 at the end, then about one per 100 ms for the 1 s of lingering.
+    assert!(eos >= 3 + 5, "end-of-session packets: {eos} (datagrams: {})", got.len());
+}
+
+/// `flush_every`: "A data packet is sent once it holds this many messages"; the module docs:
+/// pacing decides when a packet goes out, "right after its last message is due". Paced, a
+/// packet that is full (here one message, `flush_every = 1`) waited for the *next* message's
+/// due time before it went out: with the next message 9 µs of event time later at 0.0001x,
+/// packet 1 went out 90 ms late, together with packet 2.
+#[test]
+#[allow(clippy::disallowed_methods)] // a wall-clock property
+fn a_full_paced_packet_goes_out_when_its_last_message_is_due_not_with_the_next() {
+    let mut h = MessageHistory::new(usize::MAX, usize::MAX);
+    h.push(1, &message(1, 0));
+    h.push(2, &message(2, 9_000)); // due 90 ms after message 1 at 0.0001x
+    let rx = receiver();
+    let mut c = base_config(addr(&rx));
+    c.speed = Pace::Speed(0.0001);
+    c.flush_every = 1;
+    c.heartbeat_ns = 0;
+    let mut sim = Simulator::new(c).unwrap();
+    let stop = AtomicBool::new(false);
+    let (first, second) = std::thread::scope(|s| {
+        let run = s.spawn(|| sim.run(&h, timestamp_of, &stop));
+        let p1 = recv_one(&rx);
+        let t1 = std::time::Instant::now();
+        let p2 = recv_one(&rx);
+        let t2 = std::time::Instant::now();
+        assert_eq!((id(&p1), id(&p2)), ((1, 1), (2, 1)));
+        run.join().unwrap().unwrap();
+        (t1, t2)
+    });
+    let gap = second - first;
+    assert!(
+        gap >= Duration::from_millis(45),
+        "packet 1 went out {gap:?} before packet 2; message 2 is due 90 ms after message 1"
+    );
+}
+
+/// A message too large for `max_packet` (e.g. `serve --max-packet 60` on ITCH data) after the
+/// start of the history: the run fails, but only after it has published the packets before
+/// it, with no end of session, so receivers are left waiting. A history with a hole is
+/// refused before anything is sent; this is found as late as the message itself.
+#[test]
+fn a_message_too_large_is_refused_before_anything_is_sent() {
+    let mut h = history(1, 500);
+    h.push(501, &[0u8; 2000]);
+    let rx = receiver();
+    let mut sim = Simulator::new(base_config(addr(&rx))).unwrap();
+    let err = sim
+        .run(&h, timestamp_of, &AtomicBool::new(false))
+        .unwrap_err();
+    assert!(matches!(err, SimError::Pack { sequence: 501, .. }), "{err}");
+    let mut sent = Vec::new();
+    let mut buf = vec![0u8; 1 << 16];
+    while let Ok(n) = rx.recv(&mut buf) {
+        sent.push(id(&buf[..n]));
+    }
+    assert!(
+        sent.is_empty(),
+        "{} datagrams went out before the error, the last {:?}, none of them end of session",
+        sent.len(),
+        sent.last()
+    );
+}
+
+/// `multicast_if` (`serve --multicast-if`) with no IPv4 multicast line does nothing: it was
+/// accepted and silently ignored (an IPv6 group with it is refused by name; a unicast line,
+/// where the operator probably mistyped the group, is not).
+#[test]
+fn a_multicast_interface_without_a_multicast_line_is_refused_by_name() {
+    let mut c = SimConfig::new(SESSION, SocketAddr::from((Ipv4Addr::LOCALHOST, 9)));
+    // Not even an address of this host: with a multicast line, opening fails.
+    c.multicast_if = Some(Ipv4Addr::new(192, 0, 2, 77));
+    match Simulator::new(c) {
+        Err(SimError::Config { field, .. }) => assert_eq!(field, "multicast_if"),
+        Err(e) => panic!("refused, but not by name: {e}"),
+        Ok(sim) => panic!(
+            "accepted and ignored: multicast_if {:?} with only the unicast line {}",
+            sim.config().multicast_if,
+            sim.config().line_a
+        ),
+    }
+}
+
+/// Errors with an OS error are printed with `{:#}` by the CLI (anyhow's chain): the OS error
+/// was in the message *and* its source, so it came out twice ("binding the retransmission
+/// server (127.0.0.1:26402): Address already in use (os error 98): Address already in use
+/// (os error 98)").
+#[test]
+fn a_simulator_error_names_its_cause_once_in_the_error_chain() {
+    let taken = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut c = SimConfig::new(SESSION, SocketAddr::from((Ipv4Addr::LOCALHOST, 9)));
+    c.retransmit = Some(addr(&taken));
+    let err = Simulator::new(c).unwrap_err();
+    // What `{:#}` of an anyhow error prints: each error of the chain, joined by ": ".
+    let mut chain = vec![err.to_string()];
+    let mut cause = std::error::Error::source(&err);
+    while let Some(e) = cause {
+        chain.push(e.to_string());
+        cause = e.source();
+    }
+    let printed = chain.join(": ");
+    assert_eq!(
+        printed.matches("os error").count(),
+        1,
+        "printed: {printed}"
+    );
+}
