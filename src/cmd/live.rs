@@ -122,7 +122,14 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
     cfg.retransmit = a.retransmit;
     cfg.speed = a.speed.parse::<Pace>()?;
     cfg.faults = a.faults;
-    cfg.linger_ns = (a.linger_secs.max(0.0) * 1e9) as u64;
+    // Negative or NaN was taken as 0 (no linger) without a word; infinity lingers until Ctrl-C.
+    if a.linger_secs.is_nan() || a.linger_secs < 0.0 {
+        bail!(
+            "--linger: {} is not a number of seconds of 0 or more",
+            a.linger_secs
+        );
+    }
+    cfg.linger_ns = (a.linger_secs * 1e9) as u64;
     cfg.multicast_if = a.multicast_if;
     cfg.max_packet = a.max_packet;
     let mut sim = Simulator::new(cfg)?;

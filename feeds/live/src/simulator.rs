@@ -211,9 +211,11 @@ pub struct SimConfig {
     pub heartbeat_ns: u64,
     /// Fault injection, per line.
     pub faults: Faults,
-    /// End-of-session packets sent per line, 1 ms apart, since UDP may lose one (0 = none).
+    /// End-of-session packets sent per line, 1 ms apart, since UDP may lose one (0 = none, and
+    /// none while lingering either).
     pub end_of_session_repeats: u32,
-    /// How long the retransmission server keeps answering after the end of session.
+    /// How long the retransmission server keeps answering after the end of session; meanwhile
+    /// a line quiet for `heartbeat_ns` gets end of session again, in place of a heartbeat.
     pub linger_ns: u64,
     /// Larger requests are answered with this many messages, at least 1.
     pub max_request_messages: u16,
@@ -281,6 +283,14 @@ impl SimConfig {
                 return err(
                     "multicast_if",
                     format!("an IPv4 interface cannot send to the IPv6 group {addr}"),
+                );
+            }
+        }
+        if let Some(interface) = self.multicast_if {
+            if !self.lines().any(|a| a.is_ipv4() && a.ip().is_multicast()) {
+                return err(
+                    "multicast_if",
+                    format!("{interface} is set but no line is an IPv4 multicast group"),
                 );
             }
         }
@@ -398,7 +408,7 @@ pub enum SimError {
         reason: String,
     },
     /// Opening, binding or configuring a socket failed.
-    #[error("{what} ({addr}): {source}")]
+    #[error("{what} ({addr})")]
     Socket {
         /// What was being done, e.g. "binding the retransmission server".
         what: &'static str,
@@ -409,7 +419,7 @@ pub enum SimError {
     },
     /// The very first send on a line failed (no route, multicast refused...): the line cannot
     /// work, so the run ends. Later failures are only counted in [`LineReport::send_errors`].
-    #[error("line {line} cannot send to {addr}: {source}")]
+    #[error("line {line} cannot send to {addr}")]
     Send {
         /// `'A'` or `'B'`.
         line: char,
@@ -419,7 +429,7 @@ pub enum SimError {
         source: io::Error,
     },
     /// A message of the history does not fit a packet of `max_packet` bytes.
-    #[error("message {sequence} cannot be published: {source}")]
+    #[error("message {sequence} cannot be published (max_packet)")]
     Pack {
         /// Its sequence number.
         sequence: u64,
@@ -503,6 +513,22 @@ impl Simulator {
             return Err(missing(from, count, history));
         }
         let first = history.first_seq().unwrap_or(FIRST_SEQUENCE);
+        // A message no packet of `max_packet` holds: refused before anything is sent (found at
+        // its turn, it ended the run after the packets before it, with no end of session).
+        let max = MoldPacketBuilder::new(self.config.session, first)
+            .with_max_packet(self.config.max_packet)
+            .max_message_len();
+        for seq in first..history.next_seq().unwrap_or(first) {
+            if let Some(msg) = history.get(seq).filter(|m| m.len() > max) {
+                return Err(SimError::Pack {
+                    sequence: seq,
+                    source: MoldError::MessageTooLarge {
+                        len: msg.len(),
+                        max,
+                    },
+                });
+            }
+        }
         let published = AtomicU64::new(first);
         let done = AtomicBool::new(false);
         let config = &self.config;
@@ -541,10 +567,16 @@ impl Simulator {
             // always join the server.
             let guard = SetOnDrop(&done);
             let mut publisher = Publisher::new(config, socket);
-            let outcome = publisher.publish(history, &timestamp_of, stop, &published);
-            if matches!(&outcome, Ok(o) if !o.stopped) {
-                linger(config.linger_ns, stop);
-            }
+            let outcome = publisher
+                .publish(history, &timestamp_of, stop, &published)
+                .and_then(|o| {
+                    if !o.stopped {
+                        let eos =
+                            MoldPacketBuilder::new(config.session, o.end_sequence).end_of_session();
+                        publisher.linger(&eos, stop)?;
+                    }
+                    Ok(o)
+                });
             drop(guard);
             let counts = match server {
                 Some(handle) => handle.join().map_err(|_| SimError::ServerPanicked)?,
@@ -843,7 +875,11 @@ impl<'a> Publisher<'a> {
             let mut ts = None;
             if let Pace::Speed(speed) = self.config.speed {
                 ts = timestamp_of(msg);
-                if builder.pending_count() > 0 && starts_packet(packet_ts, ts) {
+                // A packet the message would not fit goes out now, when its last message was
+                // due, not after the wait for this one (same packets, earlier).
+                if builder.pending_count() > 0
+                    && (starts_packet(packet_ts, ts) || !builder.would_fit(msg.len()))
+                {
                     self.flush(&mut builder, published)?;
                 }
                 if let Some(ts) = ts {
@@ -956,6 +992,37 @@ impl<'a> Publisher<'a> {
         Ok(())
     }
 
+    /// Keeps the retransmission server up for `linger_ns` or until `stop`, sending `eos` (end
+    /// of session) on every line quiet for `heartbeat_ns`: MoldUDP64 sends end of session in
+    /// place of heartbeats while re-requests may still be made (none if
+    /// `end_of_session_repeats` is 0).
+    fn linger(&mut self, eos: &[u8], stop: &AtomicBool) -> Result<(), SimError> {
+        let start = wall_now();
+        let total = Duration::from_nanos(self.config.linger_ns);
+        let repeat = self.config.heartbeat_ns > 0 && self.config.end_of_session_repeats > 0;
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                return Ok(());
+            }
+            let now = wall_now();
+            let left = total.saturating_sub(now.saturating_duration_since(start));
+            if left.is_zero() {
+                return Ok(());
+            }
+            if repeat {
+                let interval = Duration::from_nanos(self.config.heartbeat_ns);
+                for line in &mut self.lines {
+                    if now.saturating_duration_since(line.last_send) >= interval
+                        && line.send(self.socket, eos, now)?
+                    {
+                        line.report.end_of_session += 1;
+                    }
+                }
+            }
+            std::thread::sleep(left.min(POLL).min(self.until_heartbeat(now)));
+        }
+    }
+
     /// Time until the next heartbeat is due on some line.
     fn until_heartbeat(&self, now: Instant) -> Duration {
         if self.config.heartbeat_ns == 0 {
@@ -1017,22 +1084,6 @@ fn starts_packet(packet_ts: Option<u64>, ts: Option<u64>) -> bool {
 /// Nanoseconds from `start` to `now` (0 if `now` is earlier).
 fn elapsed_ns(start: Instant, now: Instant) -> f64 {
     now.saturating_duration_since(start).as_nanos() as f64
-}
-
-/// Keeps the retransmission server up for `linger_ns` or until `stop`.
-fn linger(linger_ns: u64, stop: &AtomicBool) {
-    let start = wall_now();
-    let total = Duration::from_nanos(linger_ns);
-    loop {
-        if stop.load(Ordering::Relaxed) {
-            return;
-        }
-        let left = total.saturating_sub(wall_now().saturating_duration_since(start));
-        if left.is_zero() {
-            return;
-        }
-        std::thread::sleep(left.min(POLL));
-    }
 }
 
 /// Counters of the retransmission server.

@@ -801,7 +801,11 @@ fn a_lingering_session_repeats_end_of_session_in_place_of_heartbeats() {
         .filter(|d| kind(d) == PacketKind::EndOfSession)
         .count();
     // 3 at the end, then about one per 100 ms for the 1 s of lingering.
-    assert!(eos >= 3 + 5, "end-of-session packets: {eos} (datagrams: {})", got.len());
+    assert!(
+        eos >= 3 + 5,
+        "end-of-session packets: {eos} (datagrams: {})",
+        got.len()
+    );
 }
 
 /// `flush_every`: "A data packet is sent once it holds this many messages"; the module docs:
@@ -903,9 +907,5 @@ fn a_simulator_error_names_its_cause_once_in_the_error_chain() {
         cause = e.source();
     }
     let printed = chain.join(": ");
-    assert_eq!(
-        printed.matches("os error").count(),
-        1,
-        "printed: {printed}"
-    );
+    assert_eq!(printed.matches("os error").count(), 1, "printed: {printed}");
 }

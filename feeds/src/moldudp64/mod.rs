@@ -510,6 +510,18 @@ impl MoldPacketBuilder {
         (self.max_packet - HEADER_LEN - 2).min(usize::from(u16::MAX))
     }
 
+    /// Whether [`MoldPacketBuilder::try_push`] of a message of `len` bytes would add it to the
+    /// pending packet (`false` when it is full, or nothing is pending and the message is too
+    /// large for any packet).
+    pub fn would_fit(&self, len: usize) -> bool {
+        let (used, count) = if self.finished {
+            (HEADER_LEN, 0)
+        } else {
+            (self.buf.len(), self.count)
+        };
+        len <= self.max_message_len() && count < self.max_count && used + 2 + len <= self.max_packet
+    }
+
     fn reset_if_finished(&mut self) {
         if self.finished {
             self.buf.truncate(HEADER_LEN);
