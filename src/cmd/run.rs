@@ -895,7 +895,7 @@ fn print_report(
     )?;
     if r.feed.late_books > 0 {
         outln!(
-            "          {} subscribed instruments' directory entries came after some of their events, which were not sent: their books miss those orders",
+            "          {} subscribed instruments' directory entries came after some of their events, which their strategies' lane never got (not sent, or sent to the lane the instrument was hashed to before): their books there miss those orders",
             r.feed.late_books
         )?;
     }

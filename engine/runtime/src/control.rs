@@ -871,6 +871,15 @@ pub struct Engine {
 impl Engine {
     /// Starts the control plane and the data-plane threads (on the current tokio runtime).
     pub async fn start(plan: EnginePlan) -> Result<Self, EngineError> {
+        // The router spreads instruments over 1 to `MAX_LANES` lanes (a plan without lanes
+        // failed on the feed thread: index out of bounds).
+        if plan.lanes.is_empty() || plan.lanes.len() > usize::from(crate::router::MAX_LANES) {
+            return Err(EngineError::Plan(format!(
+                "the plan has {} lanes (1 to {} lanes)",
+                plan.lanes.len(),
+                crate::router::MAX_LANES
+            )));
+        }
         // The supervisor finds a lane's report slot, status and ring by its number.
         for (i, (settings, _)) in plan.lanes.iter().enumerate() {
             if usize::from(settings.index) != i {

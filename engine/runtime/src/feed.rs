@@ -50,7 +50,8 @@ pub enum Pace {
     /// As fast as the pipeline goes.
     #[default]
     Max,
-    /// Event time × `factor` = machine time (1.0: real time), bursts preserved.
+    /// Event time ÷ `factor` = machine time (1.0: real time, 10.0: ten times faster), bursts
+    /// preserved.
     Speed(f64),
     /// A fixed number of events per second, evenly spaced (latency measurement). The events
     /// counted are the source's, before a [`Window`]'s symbol filter: with `--symbols` the
@@ -514,9 +515,14 @@ impl Publisher {
     fn heartbeat(&mut self, ts: u64, route: Route) -> Result<(), Stopped> {
         let boundary = ts - ts % self.heartbeat_ns;
         let first = self.next_heartbeat == 0;
-        // Saturating: an event time within a heartbeat of `u64::MAX` (corrupt or crafted) must
-        // not wrap the next boundary round to the start.
-        self.next_heartbeat = boundary.saturating_add(self.heartbeat_ns);
+        match boundary.checked_add(self.heartbeat_ns) {
+            Some(next) => self.next_heartbeat = next,
+            // The last boundary a `u64` holds (an event time within a heartbeat of `u64::MAX`,
+            // corrupt or crafted): no periodic heartbeat after it, only the end one. (A
+            // saturated next boundary was crossed again by every event at `u64::MAX`, each
+            // sending the quiet lanes a heartbeat back at this boundary.)
+            None => self.heartbeat_ns = 0,
+        }
         if first || self.lanes.len() == 1 || route == Route::All {
             return Ok(());
         }
@@ -900,6 +906,34 @@ mod tests {
         // The boundary's and the end's.
         assert_eq!(stats.heartbeats, 2);
         assert_eq!(sent(&mut rx0).len(), 3);
+    }
+
+    /// Event times at the end of `u64` again: once the next boundary has saturated at
+    /// `u64::MAX`, every event at `u64::MAX` crosses it and sends the quiet lane a heartbeat at
+    /// the last boundary, which is earlier than the time the lane has already reached (after a
+    /// catch-up heartbeat): a quiet lane's items go back in time, one pair per event.
+    #[test]
+    fn heartbeats_at_the_end_of_u64_never_go_back_in_time() {
+        let (mut p, _rx0, mut rx1) = two_lanes(1000);
+        for e in [
+            ev(20, 2),
+            ev(u64::MAX - 3, 2),
+            ev(u64::MAX, 2),
+            ev(u64::MAX, 2),
+        ] {
+            assert_eq!(p.publish(&e, 0, 0), Ok(()));
+        }
+        let stats = p.finish();
+        let boundary = u64::MAX - u64::MAX % 1000;
+        let got = sent(&mut rx1);
+        let times: Vec<u64> = got.iter().map(|x| x.2).collect();
+        assert!(
+            times.windows(2).all(|w| w[0] <= w[1]),
+            "lane 1's items go back in time: {got:?}"
+        );
+        // One heartbeat at the last boundary, then the end heartbeat at u64::MAX.
+        assert_eq!(got, [(1, true, boundary), (4, true, u64::MAX)]);
+        assert_eq!(stats.heartbeats, 2);
     }
 
     /// Two lanes on index rings, instruments routed by id (`id % 2`), batches of 4, the given

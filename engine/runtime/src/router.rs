@@ -42,8 +42,10 @@ const HELD: u16 = 1 << 14;
 const HASHED: u16 = 1 << 13;
 /// The lane bits of a table entry.
 const LANE: u16 = HASHED - 1;
-/// Most lanes a router spreads over (the lane bits of a table entry).
-pub const MAX_LANES: u16 = HASHED;
+/// Most lanes a router spreads over (the lane bits of a table entry, less one value: with
+/// every flag set, lane `LANE` would read as [`UNASSIGNED`]).
+pub const MAX_LANES: u16 = LANE;
+const _: () = assert!((UNREAD | HELD | HASHED | (MAX_LANES - 1)) != UNASSIGNED);
 
 /// Instrument → lane table.
 #[derive(Clone, Debug)]
@@ -297,6 +299,32 @@ mod tests {
         assert_eq!(r.route(&del(0)), Route::All);
         assert_eq!(r.lane_of(InstrumentId(1)), Some(2));
         assert_eq!(r.lane_of(InstrumentId(2)), None);
+    }
+
+    /// `Router::new` takes 1 to `MAX_LANES` lanes. On the last lane of `MAX_LANES`, an
+    /// instrument held back before its directory entry (HASHED | UNREAD | HELD | lane 8191)
+    /// has the table entry `0xFFFF`, which is `UNASSIGNED`: the router forgets the
+    /// instrument, `lane_of` says unassigned, and the directory entry that follows is taken
+    /// for a first sight: the held-back events are not counted in `late_books`.
+    #[test]
+    fn the_last_lane_of_max_lanes_keeps_its_held_back_instruments() {
+        let sym = |s: &str| Symbol::new(s).unwrap_or_default();
+        let last = MAX_LANES - 1;
+        let mut r = Router::new(MAX_LANES, [(sym("AAPL"), last)]).with_books_kept(vec![
+            false;
+            usize::from(
+                MAX_LANES
+            )
+        ]);
+        let id = u32::from(last);
+        assert_eq!(r.route(&del(id)), Route::Unread(last));
+        assert_eq!(
+            r.lane_of(InstrumentId(id)),
+            Some(last),
+            "assigned, held back"
+        );
+        assert_eq!(r.route(&dir(id, "AAPL")), Route::Lane(last));
+        assert_eq!(r.late_books(), 1, "its book misses the held-back event");
     }
 
     #[test]

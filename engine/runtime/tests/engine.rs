@@ -1239,3 +1239,20 @@ fn a_plan_with_one_symbol_on_two_lanes_is_refused_or_reaches_both() {
         "strategy b on its own lane (events, commands) vs sharing lane 0"
     );
 }
+
+/// Library API: a plan with no lanes at all. `Engine::start` checks the plan's lanes (their
+/// numbering, one lane per symbol) but not that there is one: the run should be refused as a
+/// plan error (`EngineError::Plan`), not fail on the feed thread, nor hang.
+#[test]
+fn a_plan_without_lanes_is_refused_as_a_plan_error() {
+    let events = session(3, 3, 2_000);
+    let p = plan(&events, Vec::new(), PanicPolicy::default());
+    match run_within(p, 20) {
+        None => panic!("a plan without lanes hung the run"),
+        Some(Ok(n)) => panic!("a plan without lanes ran ({n} lane reports)"),
+        Some(Err(e)) => assert!(
+            e.contains("plan") && e.contains("lane"),
+            "a plan without lanes should be refused as a plan error naming the lanes, got: {e}"
+        ),
+    }
+}
