@@ -265,6 +265,11 @@ enum Command {
         /// Largest packet (UDP payload), bytes.
         #[arg(long, default_value_t = 1400)]
         max_packet: usize,
+        /// Answer each re-request with one packet, as a MoldUDP64 server does (a request for
+        /// more than a packet holds is answered in part; the receiver asks again for the
+        /// rest); by default an answer has as many packets as the request needs.
+        #[arg(long)]
+        one_packet_answers: bool,
     },
     /// Relay a UDP MoldUDP64 feed (A/B arbitrated, gaps re-requested) to remote engines over
     /// QUIC, with TLS and a token or mutual TLS; catch-up of missed sequences on request.
@@ -717,6 +722,7 @@ fn main() -> ExitCode {
             linger,
             multicast_if,
             max_packet,
+            one_packet_answers,
         } => cmd::live::serve(cmd::live::ServeArgs {
             source,
             to,
@@ -733,6 +739,7 @@ fn main() -> ExitCode {
             linger_secs: linger,
             multicast_if,
             max_packet,
+            one_packet_answers,
         }),
         Command::Relay {
             listen,

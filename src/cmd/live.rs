@@ -104,6 +104,8 @@ pub struct ServeArgs {
     pub multicast_if: Option<Ipv4Addr>,
     /// Largest packet (UDP payload), bytes.
     pub max_packet: usize,
+    /// Answer each re-request with one packet.
+    pub one_packet_answers: bool,
 }
 
 /// `ticklane serve`: publishes a session as MoldUDP64 over UDP.
@@ -132,6 +134,7 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
     cfg.linger_ns = (a.linger_secs * 1e9) as u64;
     cfg.multicast_if = a.multicast_if;
     cfg.max_packet = a.max_packet;
+    cfg.one_packet_answers = a.one_packet_answers;
     let mut sim = Simulator::new(cfg)?;
     errln!(
         "serving {} messages of {} to {}{}{} at {}",

@@ -219,6 +219,12 @@ pub struct SimConfig {
     pub linger_ns: u64,
     /// Larger requests are answered with this many messages, at least 1.
     pub max_request_messages: u16,
+    /// Answer a request with one packet only, as a MoldUDP64 server does ("the response to a
+    /// valid Request Packet is a standard Downstream Packet"): a request for more than a packet
+    /// holds is answered in part, and the receiver asks again for the rest. `false` (the
+    /// default) answers with as many packets as the request (up to `max_request_messages`)
+    /// needs.
+    pub one_packet_answers: bool,
 }
 
 impl SimConfig {
@@ -254,6 +260,7 @@ impl SimConfig {
             end_of_session_repeats: DEFAULT_END_OF_SESSION_REPEATS,
             linger_ns: DEFAULT_LINGER_NS,
             max_request_messages: DEFAULT_MAX_REQUEST_MESSAGES,
+            one_packet_answers: false,
         }
     }
 
@@ -552,6 +559,7 @@ impl Simulator {
                         session: config.session,
                         max_packet: config.max_packet,
                         max_request_messages: config.max_request_messages,
+                        one_packet_answers: config.one_packet_answers,
                         published,
                         done,
                     };
@@ -1105,6 +1113,8 @@ struct Server<'a> {
     session: Session,
     max_packet: usize,
     max_request_messages: u16,
+    /// See [`SimConfig::one_packet_answers`].
+    one_packet_answers: bool,
     /// One past the last message published.
     published: &'a AtomicU64,
     done: &'a AtomicBool,
@@ -1182,25 +1192,33 @@ impl Server<'_> {
             .min(published - request.sequence);
         let (mut packets, mut messages) = (0u64, 0u64);
         let mut send_errors = counts.answer_send_errors;
+        // With one-packet answers, the packets after the first are not sent.
+        let mut emitted = 0u64;
         let packed = self.history.pack(
             self.session,
             request.sequence,
             wanted,
             self.max_packet,
-            |packet| match send(packet, from) {
-                Ok(()) => {
-                    packets += 1;
-                    let count = packet
-                        .get(HEADER_LEN - 2..HEADER_LEN)
-                        .and_then(|c| <[u8; 2]>::try_from(c).ok())
-                        .map_or(0, u16::from_be_bytes);
-                    messages += u64::from(count);
+            |packet| {
+                emitted += 1;
+                if self.one_packet_answers && emitted > 1 {
+                    return;
                 }
-                Err(e) => {
-                    send_errors += 1;
-                    if send_errors.is_power_of_two() {
-                        warn!(%from, error = %e, errors = send_errors,
+                match send(packet, from) {
+                    Ok(()) => {
+                        packets += 1;
+                        let count = packet
+                            .get(HEADER_LEN - 2..HEADER_LEN)
+                            .and_then(|c| <[u8; 2]>::try_from(c).ok())
+                            .map_or(0, u16::from_be_bytes);
+                        messages += u64::from(count);
+                    }
+                    Err(e) => {
+                        send_errors += 1;
+                        if send_errors.is_power_of_two() {
+                            warn!(%from, error = %e, errors = send_errors,
                             "retransmission answer could not be sent");
+                        }
                     }
                 }
             },

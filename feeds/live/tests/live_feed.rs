@@ -1040,3 +1040,35 @@ fn packets_larger_than_the_reorder_slots_need_max_packet_and_the_report_names_it
         "{notes}"
     );
 }
+
+/// The simulator's re-request server answering one packet per request
+/// (`SimConfig::one_packet_answers`, `serve --one-packet-answers`: what a MoldUDP64 server
+/// does) on one line losing 30% of its packets: gaps of several packets are answered a packet
+/// at a time and asked for again until whole; nothing is lost.
+#[test]
+fn one_packet_answers_recover_gaps_of_several_packets_a_packet_at_a_time() {
+    let history = session_history(20_000);
+    let a = free_port();
+    let faults = Faults {
+        loss: 0.3,
+        dup: 0.0,
+        reorder: 0.0,
+        seed: 11,
+    };
+    let mut sim_cfg = sim_config(a, None, faults);
+    let server = free_port();
+    sim_cfg.retransmit = Some(server);
+    sim_cfg.one_packet_answers = true;
+    let (sim, live, out) = run(sim_cfg, live_config(vec![line(a)], vec![server]), &history);
+    let s = &live.session;
+    // Some gap was longer than a packet: more requests than gaps.
+    assert!(s.requests + s.retries > s.gaps, "{s:?}");
+    // Each answer was one packet at most.
+    assert!(sim.retransmit_packets <= sim.requests, "{sim:?}");
+    assert_eq!((s.lost_messages, s.lost_gaps), (0, 0), "{s:?}");
+    assert_eq!(out.messages.len() as u64, sim.messages);
+    for (i, (seq, bytes)) in out.messages.iter().enumerate() {
+        assert_eq!(*seq, i as u64 + 1);
+        assert_eq!(bytes.as_slice(), history.get(*seq).unwrap());
+    }
+}
