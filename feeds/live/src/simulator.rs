@@ -1246,6 +1246,11 @@ mod tests {
     /// A server over messages 1..=100 (10 bytes each), all published, packets of at most 3
     /// messages.
     fn with_server(f: impl FnOnce(&Server<'_>)) {
+        with_server_answering(false, f);
+    }
+
+    /// [`with_server`], answering with one packet per request if `one_packet`.
+    fn with_server_answering(one_packet: bool, f: impl FnOnce(&Server<'_>)) {
         let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap_or_else(|e| panic!("{e}"));
         let mut history = MessageHistory::new(usize::MAX, usize::MAX);
         for seq in 1..=100u64 {
@@ -1260,6 +1265,7 @@ mod tests {
             // Header, then 3 messages of 2 + 10 bytes.
             max_packet: HEADER_LEN + 3 * 12,
             max_request_messages: DEFAULT_MAX_REQUEST_MESSAGES,
+            one_packet_answers: one_packet,
             published: &published,
             done: &done,
         };
@@ -1367,6 +1373,36 @@ mod tests {
             assert_eq!(counts.answer_send_errors, 13);
             assert_eq!(counts.retransmit_packets, 7);
             assert_eq!(counts.retransmitted_messages, 21);
+        });
+    }
+
+    /// With `one_packet_answers`, a request for 30 messages (10 packets' worth) is answered
+    /// with the first packet only: its first 3 messages, from the sequence asked for.
+    #[test]
+    fn one_packet_answers_send_the_first_packet_of_the_answer_only() {
+        with_server_answering(true, |server| {
+            let client = SocketAddr::from((Ipv4Addr::LOCALHOST, 9));
+            let request = MoldRequest {
+                session: SESSION,
+                sequence: 7,
+                count: 30,
+            }
+            .encode();
+            let mut counts = ServerCounts::default();
+            let mut sent = Vec::new();
+            server.answer_with(&request, client, &mut counts, |packet, _| {
+                sent.push(packet.to_vec());
+                Ok(())
+            });
+            assert_eq!(sent.len(), 1);
+            let p = ticklane_feeds::moldudp64::MoldPacket::parse(&sent[0])
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!((p.sequence(), p.message_count()), (7, 3));
+            assert_eq!(
+                (counts.retransmit_packets, counts.retransmitted_messages),
+                (1, 3)
+            );
+            assert_eq!(counts.unanswerable_requests, 0);
         });
     }
 }
