@@ -584,3 +584,70 @@ fn a_pcap_cut_mid_record_names_the_cut_packet() {
         "the cut record is packet 3 (0-based); packet 2 was read whole: {e}"
     );
 }
+
+/// A live recording made with `--max-packet 9000` (a jumbo-frame feed): the receiver writes a
+/// `SLOT` note before `FROM`, and the replay holds in 9,000-byte slots what the receiver held
+/// (it took the default 2,048 bytes: the jumbo packet that arrived ahead of its turn, which the
+/// receiver held and delivered, overflowed in the replay and its 150 messages were reported
+/// lost). Without the note (a receiver with the default slots) the replay overflows as that
+/// receiver did.
+#[test]
+fn a_recording_of_a_jumbo_feed_replays_what_the_receiver_delivered() {
+    use ticklane_replay::format::{CaptureHeader, FeedKind};
+    use ticklane_replay::{CaptureWriter, Line, WriterOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let all: Vec<Vec<u8>> = packets(dir.path())
+        .iter()
+        .flat_map(|(p, _)| {
+            ticklane_feeds::moldudp64::MoldPacket::parse(p)
+                .unwrap()
+                .messages()
+                .map(|m| m.unwrap().to_vec())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let pack = |seq: u64, n: usize| {
+        let mut b = MoldPacketBuilder::new(*b"TEST000001", seq).with_max_packet(9000);
+        let from = (seq - 1) as usize;
+        for m in &all[from..from + n] {
+            b.push(m, |_| unreachable!("one packet")).unwrap();
+        }
+        b.flush().unwrap().to_vec()
+    };
+    let jumbo = pack(3, 150);
+    assert!(jumbo.len() > 2048 && jumbo.len() <= 9000, "{}", jumbo.len());
+    let inspect = |slot: Option<u32>| {
+        // 1, the jumbo packet 3..=152 ahead of 2, 2 (the hole closes), end of session; no LOST
+        // note.
+        let path = dir.path().join(format!("jumbo-{slot:?}.tlcap"));
+        let header = CaptureHeader::new(FeedKind::MoldUdp64, "");
+        let mut w = CaptureWriter::create(&path, &header, WriterOptions::default()).unwrap();
+        if let Some(bytes) = slot {
+            let mut n = b"SLOT".to_vec();
+            n.extend_from_slice(&bytes.to_be_bytes());
+            w.write_record(T0, Line::Note, &n).unwrap();
+        }
+        w.write_record(T0, Line::Note, &note(b"FROM", &[1]))
+            .unwrap();
+        w.write_record(T0 + 1, Line::A, &pack(1, 1)).unwrap();
+        w.write_record(T0 + 2, Line::A, &jumbo).unwrap();
+        w.write_record(T0 + 3, Line::A, &pack(2, 1)).unwrap();
+        let eos = MoldPacketBuilder::new(*b"TEST000001", 153)
+            .end_of_session()
+            .to_vec();
+        w.write_record(T0 + 4, Line::A, &eos).unwrap();
+        w.finish().unwrap();
+        let o = Command::new(BIN)
+            .args(["inspect", "--json", path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        (
+            v["messages"].clone(),
+            v["gaps"].clone(),
+            v["missing"].clone(),
+        )
+    };
+    assert_eq!(inspect(Some(9000)), (152.into(), 0.into(), 0.into()));
+    assert_eq!(inspect(None), (2.into(), 1.into(), 150.into()));
+}

@@ -760,3 +760,206 @@ fn window_overflow_is_recovered_by_requests() {
     // Both servers were used, and every request asked for at most 7 messages.
     assert!(r.requests.iter().any(|(s, _)| *s == 0) && r.requests.iter().any(|(s, _)| *s == 1));
 }
+
+// ---------------------------------------------------------------------------------------------
+// A brute-force model (what arrived, first copy's line) against the session.
+
+#[derive(Clone, Debug)]
+enum MOp {
+    Data {
+        line: u8,
+        seq: u64,
+        count: u16,
+    },
+    Heartbeat {
+        seq: u64,
+    },
+    End {
+        seq: u64,
+    },
+    Poll,
+    Advance(u64),
+    /// The re-request server answers pending request `idx % len` with one packet of at most
+    /// `k` messages from its start (as a MoldUDP64 server answers: one packet).
+    Answer {
+        idx: usize,
+        k: u16,
+    },
+    /// The server drops pending request `idx % len`.
+    DropAnswer {
+        idx: usize,
+    },
+    GiveUp {
+        seq: u64,
+    },
+}
+
+fn mop() -> impl Strategy<Value = MOp> {
+    prop_oneof![
+        8 => (0u8..2, 1u64..105, 1u16..8).prop_map(|(line, seq, count)| MOp::Data { line, seq, count }),
+        1 => (1u64..110).prop_map(|seq| MOp::Heartbeat { seq }),
+        1 => (1u64..110).prop_map(|seq| MOp::End { seq }),
+        3 => Just(MOp::Poll),
+        3 => (0u64..2 * MS).prop_map(MOp::Advance),
+        4 => (any::<usize>(), 1u16..6).prop_map(|(idx, k)| MOp::Answer { idx, k }),
+        1 => any::<usize>().prop_map(|idx| MOp::DropAnswer { idx }),
+        1 => (1u64..110).prop_map(|seq| MOp::GiveUp { seq }),
+    ]
+}
+
+struct Model {
+    /// First copy of each message that arrived while still unaccounted for: its line.
+    arrived: std::collections::BTreeMap<u64, u8>,
+    /// Next sequence number the output must account for.
+    next: u64,
+    ended: bool,
+    eos: Option<u64>,
+    seen_out: usize,
+}
+
+impl Model {
+    fn arrive(&mut self, line: u8, seq: u64, count: u16) {
+        for s in seq..seq + u64::from(count) {
+            if s >= self.next && self.eos.is_none_or(|e| s < e) && !self.ended {
+                self.arrived.entry(s).or_insert(line);
+            }
+        }
+    }
+    /// Checks the new outputs; returns an error naming the first mismatch.
+    fn check(&mut self, out: &[Out]) -> Result<(), TestCaseError> {
+        for o in &out[self.seen_out..] {
+            prop_assert!(!self.ended, "output after end: {:?}", o);
+            match o {
+                Out::Msg(seq, line, bytes) => {
+                    prop_assert_eq!(*seq, self.next);
+                    prop_assert_eq!(bytes.clone(), body(*seq));
+                    prop_assert_eq!(
+                        self.arrived.get(seq).copied(),
+                        Some(*line),
+                        "message {} delivered from line {} (first copy: {:?})",
+                        seq,
+                        line,
+                        self.arrived.get(seq)
+                    );
+                    self.next += 1;
+                }
+                Out::Lost(f, n) => {
+                    prop_assert_eq!(*f, self.next);
+                    let arrived: Vec<_> = self.arrived.range(*f..*f + *n).collect();
+                    prop_assert!(
+                        arrived.is_empty(),
+                        "lost [{}, +{}) but {:?} arrived",
+                        f,
+                        n,
+                        arrived
+                    );
+                    self.next += n;
+                }
+                Out::End(next) => {
+                    prop_assert_eq!(*next, self.next);
+                    self.ended = true;
+                }
+                other => prop_assert!(false, "unexpected {:?}", other),
+            }
+        }
+        self.seen_out = out.len();
+        // Nothing that arrived waits at the front of the stream.
+        if !self.ended {
+            prop_assert!(
+                !self.arrived.contains_key(&self.next),
+                "message {} arrived but is not delivered",
+                self.next
+            );
+        }
+        Ok(())
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Against a brute-force model (no overflow possible: a big window): every message that
+    /// arrived is delivered from its first copy's line as soon as it is next, a lost range
+    /// holds nothing that arrived, every request asks only for missing messages, a one-packet
+    /// server's answers are progress, and the identity holds.
+    #[test]
+    fn session_matches_a_model_of_what_arrived(
+        ops in proptest::collection::vec(mop(), 1..200),
+        servers in 1usize..3,
+        retries in 0u32..3,
+        max_request in 1u16..6,
+        per_gap in 1u16..4,
+        high in any::<bool>(),
+    ) {
+        // Near the top of the sequence space too (messages up to u64::MAX - 1).
+        let base = if high { u64::MAX - 111 } else { 0 };
+        let mut s = MoldUdp64Session::new(SessionConfig {
+            first_sequence: Some(base + 1),
+            session: Some(SESSION),
+            reorder_window: 512,
+            max_packet: 256,
+            line_grace_ns: 300 * US,
+            request_timeout_ns: MS,
+            max_retries: retries,
+            servers,
+            max_request_messages: max_request,
+            max_requests_per_gap: per_gap,
+            max_gap_messages: 1_000,
+            ..SessionConfig::default()
+        });
+        let mut sink = Sink::default();
+        let mut m = Model { arrived: Default::default(), next: base + 1, ended: false, eos: None, seen_out: 0 };
+        let mut pending: Vec<MoldRequest> = Vec::new();
+        let mut now = 0u64;
+        let mut total_requests = 0usize;
+        for op in ops {
+            match op {
+                MOp::Data { line, seq, count } => {
+                    let seq = seq + base;
+                    s.on_packet(line, &data(seq, count), now, &mut sink).unwrap();
+                    m.arrive(line, seq, count);
+                }
+                MOp::Heartbeat { seq } => {
+                    s.on_packet(0, MoldHeader::new(SESSION, seq + base, 0).as_bytes(), now, &mut sink).unwrap();
+                }
+                MOp::End { seq } => {
+                    s.on_packet(0, MoldHeader::new(SESSION, seq + base, END_OF_SESSION_COUNT).as_bytes(), now, &mut sink).unwrap();
+                    if m.eos.is_none() {
+                        m.eos = s.seen_end();
+                    }
+                }
+                MOp::Poll => s.poll(now, &mut sink),
+                MOp::Advance(d) => now += d,
+                MOp::Answer { idx, k } => {
+                    if !pending.is_empty() {
+                        let r = pending.remove(idx % pending.len());
+                        let n = r.count.min(k);
+                        s.on_packet(2, &data(r.sequence, n), now, &mut sink).unwrap();
+                        m.arrive(2, r.sequence, n);
+                    }
+                }
+                MOp::DropAnswer { idx } => {
+                    if !pending.is_empty() {
+                        pending.remove(idx % pending.len());
+                    }
+                }
+                MOp::GiveUp { seq } => s.give_up_before(seq + base, &mut sink),
+            }
+            m.check(&sink.out)?;
+            identity(&s);
+            for (server, r) in sink.requests.drain(..) {
+                prop_assert!(server < servers);
+                for q in r.sequence..r.sequence + u64::from(r.count) {
+                    prop_assert!(q >= m.next && !m.arrived.contains_key(&q),
+                        "request {:?} asks for {} (next {}, arrived {:?})", r, q, m.next, m.arrived.get(&q));
+                }
+                pending.push(r);
+                total_requests += 1;
+            }
+        }
+        s.finish(&mut sink);
+        m.check(&sink.out)?;
+        identity(&s);
+        prop_assert!(total_requests < 10_000);
+    }
+}

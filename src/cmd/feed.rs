@@ -339,6 +339,8 @@ fn read_capture(
     // the recording's notes, as the live receiver had one; any other capture through one
     // session per session id, as a pcap is read.
     let mut session: Option<MoldUdp64Session> = None;
+    // The live receiver's reorder slot size, from a SLOT note (before FROM).
+    let mut slot_bytes: Option<usize> = None;
     let mut by_id = SessionsById::default();
     let mut index = 0u64;
     let mut stopped = false;
@@ -433,8 +435,34 @@ fn read_capture(
                         (first > 0).then_some(first),
                         pinned,
                         true,
+                        slot_bytes,
                     )));
                 }
+                (Some(b"SLOT"), _, _) if session.is_none() && by_id.is_empty() => {
+                    // The live receiver's reorder slots (`--max-packet`): the replay's session
+                    // holds what it held.
+                    let bytes = rec
+                        .bytes
+                        .get(4..8)
+                        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                        .map(u32::from_be_bytes);
+                    match bytes.and_then(|b| usize::try_from(b).ok()) {
+                        Some(b) if (64..=65_507).contains(&b) => slot_bytes = Some(b),
+                        _ => sink.report.record(
+                            Some(index),
+                            "capture",
+                            format!(
+                                "a SLOT note cut short ({} bytes) or out of range (64 to 65507): ignored",
+                                rec.bytes.len()
+                            ),
+                        ),
+                    }
+                }
+                (Some(b"SLOT"), _, _) => sink.report.record(
+                    Some(index),
+                    "capture",
+                    "a SLOT note after the session started: ignored".to_string(),
+                ),
                 (Some(b"LOST"), Some(first), Some(count)) => {
                     let first = u64::from_be_bytes(first.try_into().unwrap_or_default());
                     let count = u64::from_be_bytes(count.try_into().unwrap_or_default());
@@ -599,7 +627,7 @@ impl SessionsById {
         let k = match self.sessions.iter().position(|(s, _)| *s == id) {
             Some(k) => k,
             None => {
-                let config = replay_session(None, Some(id), false);
+                let config = replay_session(None, Some(id), false, None);
                 self.sessions.push((id, MoldUdp64Session::new(config)));
                 self.sessions.len() - 1
             }
@@ -893,8 +921,12 @@ fn replay_session(
     first_sequence: Option<u64>,
     session: Option<Session>,
     follow_notes: bool,
+    slot_bytes: Option<usize>,
 ) -> SessionConfig {
-    let live = SessionConfig::default();
+    let live = SessionConfig {
+        max_packet: slot_bytes.unwrap_or(SessionConfig::default().max_packet),
+        ..SessionConfig::default()
+    };
     SessionConfig {
         first_sequence,
         session,

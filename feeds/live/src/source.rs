@@ -835,6 +835,15 @@ pub fn receive_recording<D: Downstream>(
     // The first sequence expected (0: joined mid-session), for a replay to start where we did,
     // and the session id when the receiver is pinned to one (the replay then ignores the
     // packets of other sessions as this run does).
+    // Reorder slots other than the default (`--max-packet`) go first, so that the replay's
+    // session, made at the FROM note, holds the packets this one held.
+    if config.session.max_packet != SessionConfig::default().max_packet {
+        let mut slot = [0u8; 8];
+        slot[..4].copy_from_slice(b"SLOT");
+        let bytes = u32::try_from(config.session.max_packet).unwrap_or(u32::MAX);
+        slot[4..].copy_from_slice(&bytes.to_be_bytes());
+        r.record(None, Line::Note, &slot);
+    }
     let mut note = [0u8; 22];
     note[..4].copy_from_slice(b"FROM");
     note[4..12].copy_from_slice(&first_sequence.unwrap_or(0).to_be_bytes());

@@ -1012,11 +1012,30 @@ fn packets_larger_than_the_reorder_slots_need_max_packet_and_the_report_names_it
         c.max_packet = 8_000;
         c
     };
-    // Sized to the feed: nothing lost, nothing overflows.
+    // Sized to the feed: nothing lost, nothing overflows; the recording says how large the
+    // slots were (a SLOT note before FROM) for its replay to hold what this run held.
     let a = free_port();
     let mut live_cfg = live_config(vec![line(a)], vec![]);
     live_cfg.session.max_packet = 8_192;
+    let dir = tempfile::tempdir().unwrap();
+    let capture = dir.path().join("jumbo.tlcap");
+    live_cfg.record = Some(ticklane_live::source::Recording::new(capture.clone()));
     let (sim, live, out) = run(sized(a), live_cfg, &history);
+    let mut reader = ticklane_replay::CaptureReader::open(&capture).unwrap();
+    let notes: Vec<Vec<u8>> = std::iter::from_fn(|| {
+        reader
+            .next_record()
+            .map(|r| r.unwrap())
+            .filter(|r| r.line == ticklane_replay::Line::Note)
+            .map(|r| r.bytes.to_vec())
+    })
+    .take(2)
+    .collect();
+    assert_eq!(
+        notes[0],
+        [b"SLOT".as_slice(), &8_192u32.to_be_bytes()].concat()
+    );
+    assert_eq!(&notes[1][..4], b"FROM");
     assert!(sim.lines[0].reordered > 0);
     assert_eq!(sim.lines[0].dropped, 0);
     let s = &live.session;

@@ -263,6 +263,9 @@ enum GapState {
         retries: u32,
         server: usize,
         asked_end: u64,
+        /// Part of the piece arrived since it was last asked for: the next try asks for the
+        /// rest even with no retries configured (an answer is no failed try).
+        progress: bool,
     },
     /// Given up; reported lost when delivery reaches it. A copy that arrives before then
     /// still fills it ([`SessionStats::filled_after_giving_up`]).
@@ -301,6 +304,7 @@ impl Gap {
             asked_end,
             ref mut deadline,
             ref mut retries,
+            progress: ref mut answered,
             ..
         } = self.state
         {
@@ -308,6 +312,7 @@ impl Gap {
                 *deadline = 0;
             } else if progress {
                 *retries = 0;
+                *answered = true;
             }
         }
     }
@@ -817,6 +822,7 @@ impl MoldUdp64Session {
                 retries,
                 server,
                 asked_end,
+                progress: false,
             }
         };
         // The next piece of `g`.
@@ -845,8 +851,9 @@ impl MoldUdp64Session {
                     retries,
                     server,
                     asked_end,
+                    progress,
                 } if deadline <= now_ns => {
-                    if recovery && retries < self.config.max_retries {
+                    if recovery && (progress || retries < self.config.max_retries) {
                         ask(&g, (server + 1) % servers, asked_end, retries + 1)
                     } else if g.end > asked_end && self.gaps.len() + 1 < self.gaps.capacity() {
                         // Only this piece went unanswered: it is lost, and the rest of the gap
@@ -861,6 +868,7 @@ impl MoldUdp64Session {
                                 retries: 0,
                                 server,
                                 asked_end,
+                                progress: false,
                             },
                         };
                         self.gaps.insert(i + 1, rest);
@@ -1782,6 +1790,72 @@ mod tests {
         let st = t.s.stats();
         assert_eq!((st.lost_messages, st.recovered, st.lost_gaps), (8, 12, 1));
         assert_eq!(t.s.outstanding_gaps(), 0);
+    }
+
+    /// `retries = 0` (a valid setting) and a server that answers with one packet,
+    /// as MoldUDP64 servers do. README: "an answer that brings part of a piece ... is progress:
+    /// the rest is asked for with the retries counted afresh". The rest is declared lost
+    /// instead, without being asked for: the answer was no failed try, but the rest only goes
+    /// out as a retry, and there are none.
+    #[test]
+    fn a_partial_answer_with_no_retries_still_asks_for_the_rest() {
+        let mut t = T::new(SessionConfig {
+            max_retries: 0,
+            line_grace_ns: 100,
+            request_timeout_ns: 1000,
+            ..cfg()
+        });
+        t.pkt(0, &data(1, 1), 0);
+        t.pkt(0, &data(12, 1), 0); // gap [2,12)
+        assert_eq!(t.poll(100), vec![Ev::Req(0, 2, 10)]);
+        // The server's one packet holds 3 of the 10 messages asked for.
+        assert_eq!(t.pkt(2, &data(2, 3), 200), msgs(2..5, 2));
+        // Progress, not a failed try: the rest is asked for, not lost.
+        assert_eq!(t.poll(1100), vec![Ev::Req(0, 5, 7)]);
+    }
+
+    /// A server that answers one message per request (the worst partial answer)
+    /// still ends: every answer is progress, so the gap is recovered whole, one round per
+    /// message, and the requests stay bounded by the gap's size.
+    #[test]
+    fn one_message_answers_recover_the_gap_in_bounded_requests() {
+        let mut t = T::new(SessionConfig {
+            max_retries: 1,
+            line_grace_ns: 100,
+            request_timeout_ns: 1000,
+            max_request_messages: 4,
+            max_requests_per_gap: 2,
+            ..cfg()
+        });
+        t.pkt(0, &data(1, 1), 0);
+        t.pkt(0, &data(41, 1), 0); // gap [2,41)
+        let mut now = 0;
+        let mut got = Vec::new();
+        for _ in 0..200 {
+            now += 1000;
+            for ev in t.poll(now) {
+                match ev {
+                    Ev::Req(_, seq, _) => got.extend(t.pkt(2, &data(seq, 1), now)),
+                    e => got.push(e),
+                }
+            }
+            if t.s.outstanding_gaps() == 0 {
+                break;
+            }
+        }
+        assert_eq!(
+            got,
+            msgs(2..42, 2)
+                .into_iter()
+                .map(|e| match e {
+                    Ev::Msg(41, _) => Ev::Msg(41, 0),
+                    e => e,
+                })
+                .collect::<Vec<_>>()
+        );
+        let st = t.s.stats();
+        assert_eq!(st.lost_messages, 0);
+        assert!(st.requests + st.retries <= 2 * 39, "{st:?}");
     }
 
     #[test]
