@@ -14,7 +14,9 @@
 //!   arbitration); then it is re-requested ([`SessionSink::request`]) in pieces, at most
 //!   [`SessionConfig::max_requests_per_gap`] requests at a time (the next piece once the last
 //!   has arrived, so a large loss does not flood the server), retried round-robin over the
-//!   configured servers, and finally declared lost
+//!   configured servers (an answer that brings part of a piece, as a MoldUDP64 server's one
+//!   packet does, is no failed try: the rest is asked for once the answer has been quiet for
+//!   the line grace), and finally declared lost
 //!   ([`SessionSink::gap_lost`]) — always *in stream order*, so a consumer can mark its state
 //!   stale exactly where the hole is.
 //! - **Accounting.** [`SessionStats`] counts every packet, copy, gap and outcome such that
@@ -296,8 +298,11 @@ impl Gap {
     ///
     /// Progress inside the piece asked for (a re-request server answers with one packet, as
     /// MoldUDP64's do: a request for more than a packet holds is answered in part) is not a
-    /// failed try: the retries start again, and the next try asks for the rest only.
-    fn starts_at(&mut self, start: u64) {
+    /// failed try: the retries start again, and the next try asks for the rest only, as soon
+    /// as the answer has been quiet until `quiet_until` (the arrival plus
+    /// [`SessionConfig::line_grace_ns`]: more packets of a many-packet answer arrive back to
+    /// back) rather than at the request's timeout. `None`: no answer arrived (a split, a give-up).
+    fn starts_at(&mut self, start: u64, quiet_until: Option<u64>) {
         let progress = start > self.start;
         self.start = start;
         if let GapState::Requested {
@@ -313,6 +318,9 @@ impl Gap {
             } else if progress {
                 *retries = 0;
                 *answered = true;
+                if let Some(t) = quiet_until {
+                    *deadline = t;
+                }
             }
         }
     }
@@ -437,6 +445,8 @@ pub struct MoldUdp64Session {
     next_server: usize,
     /// Earliest gap deadline (cached).
     deadline: Option<u64>,
+    /// The latest time given ([`Self::on_packet`], [`Self::poll`]): when an answer arrived.
+    clock: u64,
     /// Where the last packet ignored for an implausible jump would have moved the stream (its
     /// next sequence number): a later packet near it confirms the jump, unless the stream has
     /// moved on where it was in between.
@@ -538,6 +548,7 @@ impl MoldUdp64Session {
             free: (0..window).rev().collect(),
             next_server: 0,
             deadline: None,
+            clock: 0,
             suspect: None,
             probation_session: false,
             probation_sequence: false,
@@ -572,6 +583,7 @@ impl MoldUdp64Session {
         now_ns: u64,
         sink: &mut impl SessionSink,
     ) -> Result<(), MoldError> {
+        self.clock = now_ns;
         self.stats.packets += 1;
         self.stats.packets_per_line[line_index(line)] += 1;
         self.stats.bytes += bytes.len() as u64;
@@ -790,6 +802,7 @@ impl MoldUdp64Session {
     /// Timers: grace expiries become requests (or losses), request timeouts become retries (or
     /// losses). Call whenever [`Self::next_deadline`] is due; cheap when nothing is.
     pub fn poll(&mut self, now_ns: u64, sink: &mut impl SessionSink) {
+        self.clock = now_ns;
         match self.deadline {
             Some(d) if d <= now_ns => {}
             _ => return,
@@ -924,7 +937,7 @@ impl MoldUdp64Session {
             }
             if g.end > seq {
                 let mut rest = g;
-                rest.starts_at(seq);
+                rest.starts_at(seq, None);
                 self.gaps.insert(i + 1, rest);
             }
             if let Some(g) = self.gaps.get_mut(i) {
@@ -1102,8 +1115,9 @@ impl MoldUdp64Session {
                     self.gaps.remove(i);
                 }
                 (true, false) => {
+                    let quiet = self.clock.saturating_add(self.config.line_grace_ns);
                     if let Some(g) = self.gaps.get_mut(i) {
-                        g.starts_at(b);
+                        g.starts_at(b, Some(quiet));
                     }
                     i += 1;
                 }
@@ -1118,7 +1132,7 @@ impl MoldUdp64Session {
                         g.end = a;
                     }
                     let mut rest = Gap { start: b, ..g };
-                    rest.starts_at(b);
+                    rest.starts_at(b, None);
                     self.gaps.insert(i + 1, rest);
                     i += 2;
                 }
@@ -1248,8 +1262,11 @@ impl MoldUdp64Session {
                     credit(&mut self.stats, g.state, end - exp);
                     if end >= g.end {
                         self.gaps.pop_front();
-                    } else if let Some(f) = self.gaps.front_mut() {
-                        f.starts_at(end);
+                    } else {
+                        let quiet = self.clock.saturating_add(self.config.line_grace_ns);
+                        if let Some(f) = self.gaps.front_mut() {
+                            f.starts_at(end, Some(quiet));
+                        }
                     }
                     deliver(
                         &c.pkt,
@@ -1689,6 +1706,32 @@ mod tests {
         assert_eq!(t.s.stats().duplicate_messages, 1);
     }
 
+    /// A partial answer (a server's one packet, or the first packets of a many-packet answer):
+    /// the rest is asked for once the answer has been quiet for the grace, not at the
+    /// request's timeout (a one-packet server took a timeout per packet of a gap).
+    #[test]
+    fn the_rest_of_a_partly_answered_piece_is_asked_for_after_the_grace_not_the_timeout() {
+        let mut t = T::new(SessionConfig {
+            line_grace_ns: 100,
+            request_timeout_ns: 1000,
+            ..cfg()
+        });
+        t.pkt(0, &data(1, 1), 0);
+        t.pkt(0, &data(12, 1), 0); // gap [2,12)
+        assert_eq!(t.poll(100), vec![Ev::Req(0, 2, 10)]);
+        assert_eq!(t.s.next_deadline(), Some(1100));
+        assert_eq!(t.pkt(2, &data(2, 3), 200), msgs(2..5, 2));
+        assert_eq!(t.s.next_deadline(), Some(300));
+        // Another packet of the answer: the wait starts again from it.
+        assert_eq!(t.pkt(2, &data(5, 3), 250), msgs(5..8, 2));
+        assert_eq!(t.s.next_deadline(), Some(350));
+        assert_eq!(t.poll(349), vec![]);
+        assert_eq!(t.poll(350), vec![Ev::Req(0, 8, 4)]);
+        // The retry's own timeout; no retry was spent on the answered part.
+        assert_eq!(t.s.next_deadline(), Some(1350));
+        assert_eq!(t.s.stats().retries, 1);
+    }
+
     #[test]
     fn large_gap_requested_in_pieces_and_overlapping_answers() {
         let mut t = T::new(SessionConfig {
@@ -1729,9 +1772,10 @@ mod tests {
         t.pkt(0, &data(1, 1), 0);
         t.pkt(0, &data(22, 1), 0); // gap [2,22)
         assert_eq!(t.poll(2 * MS), vec![Ev::Req(0, 2, 4), Ev::Req(0, 6, 4)]);
-        // Part of the piece arrives: nothing more is asked, nothing is due yet.
+        // Part of the piece arrives: nothing more is asked yet; the rest is due once the
+        // answer has been quiet for the grace (2 ms), not at the request's timeout.
         assert_eq!(t.pkt(2, &data(2, 4), 3 * MS), msgs(2..6, 2));
-        assert_eq!(t.s.next_deadline(), Some(2 * MS + 50 * MS));
+        assert_eq!(t.s.next_deadline(), Some(3 * MS + 2 * MS));
         // The rest of it: the next piece is due at once, from the same server, not a retry.
         assert_eq!(t.pkt(2, &data(6, 4), 3 * MS), msgs(6..10, 2));
         assert_eq!(t.s.next_deadline(), Some(0));
