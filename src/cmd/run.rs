@@ -627,7 +627,10 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
     let bar = if o.status_line {
         Some(super::progress::status_line())
     } else {
-        Some(match total {
+        // The bar counts the feed's events against the session's messages: near enough for
+        // the whole session, far off when a window (`--symbols`, `--to`) publishes part of it.
+        let whole = o.window.symbols.is_none() && o.window.to == u64::MAX;
+        Some(match total.filter(|_| whole) {
             Some(t) => super::progress::bar(t, "events"),
             // A file is read as a stream: how many events so far, and how fast.
             None => super::progress::counter("events"),
