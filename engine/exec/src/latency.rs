@@ -232,6 +232,11 @@ impl LogNormal {
     /// One draw, ns.
     pub fn sample(&self, rng: &mut Xoshiro256) -> u64 {
         let z = rng.next_normal();
+        if self.sigma == 0.0 {
+            // The median itself (as `f64` it is rounded above 2^53 ns); the draw is still
+            // taken, so the generator moves on as with any sigma.
+            return self.median_ns.clamp(self.min_ns, self.max_ns);
+        }
         let x = self.median_ns as f64 * det_exp(self.sigma * z);
         // `as` saturates; the clamp bounds it anyway.
         (x.round() as u64).clamp(self.min_ns, self.max_ns)
@@ -381,5 +386,25 @@ mod tests {
         assert_eq!(x.next_u64(), 0);
         assert_eq!(x.next_u64(), 1509978240);
         assert_eq!(x.next_u64(), 1215971899390074240);
+    }
+
+    /// `sigma` 0 "gives the median every time" (the field's doc), whatever the median.
+    #[test]
+    fn sigma_zero_gives_the_median_exactly() {
+        let mut rng = Xoshiro256::seed(1);
+        for median_ns in [
+            20_000u64,
+            (1 << 53) + 1,
+            72_057_594_037_929_000,
+            u64::MAX - 1,
+        ] {
+            let d = LogNormal {
+                median_ns,
+                sigma: 0.0,
+                min_ns: 0,
+                max_ns: u64::MAX,
+            };
+            assert_eq!(d.sample(&mut rng), median_ns, "median {median_ns}");
+        }
     }
 }

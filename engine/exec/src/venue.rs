@@ -504,10 +504,15 @@ impl Venue for TouchVenue {
                     out.push(Self::update(now, &r, OrderUpdateKind::Filled));
                     return;
                 }
-                if !keeps_priority {
+                if keeps_priority {
+                    self.resting[i] = r;
+                } else {
+                    // Behind our orders already resting at its price too: the order they
+                    // rested in is `resting`'s.
                     Self::join_queue(&mut r, market);
+                    self.resting.remove(i);
+                    self.resting.push(r);
                 }
-                self.resting[i] = r;
             }
         }
     }
@@ -555,6 +560,9 @@ impl Venue for TouchVenue {
         });
         let mut print_left = u64::from(t.qty.0);
         let mut done = Vec::new();
+        // A price at which one of our orders is left open by this print: our later orders
+        // there are behind it, and get nothing from it.
+        let mut blocked: Option<Price> = None;
         for i in reached {
             if print_left == 0 {
                 break;
@@ -563,8 +571,12 @@ impl Venue for TouchVenue {
             let (through, at) = through_or_at(r);
             let mut available = print_left;
             if at && !through {
+                if blocked == Some(r.price) {
+                    continue;
+                }
                 if hidden {
                     if r.ahead > 0 {
+                        blocked = Some(r.price);
                         continue;
                     }
                 } else {
@@ -574,6 +586,9 @@ impl Venue for TouchVenue {
                 }
             }
             let qty = u32::try_from(available.min(u64::from(r.leaves))).unwrap_or(r.leaves);
+            if at && !through && qty < r.leaves {
+                blocked = Some(r.price);
+            }
             if qty == 0 {
                 continue;
             }

@@ -494,3 +494,127 @@ fn touch_after(m: &ticklane_book::Market, cmd: OrderCommand) -> (TouchVenue, Vec
     v.on_command(Timestamp(5), &cmd, m, &mut out);
     (v, out)
 }
+
+/// Price-time priority among our own orders: an order modified to a new price (it loses its
+/// priority, as the module docs say) comes after an order that already rested at that price.
+#[test]
+fn touch_a_repriced_order_comes_after_our_orders_already_resting_at_its_new_price() {
+    let m = market();
+    let mut v = TouchVenue::new();
+    let mut out = Vec::new();
+    // A: bid 9.99 (sent first); B: bid 10.00 (sent second).
+    v.on_command(
+        Timestamp(5),
+        &submit(0, Side::Bid, 9_9900, 100, TimeInForce::Day),
+        &m,
+        &mut out,
+    );
+    v.on_command(
+        Timestamp(6),
+        &submit(1, Side::Bid, 10_0000, 100, TimeInForce::Day),
+        &m,
+        &mut out,
+    );
+    // A moves up to 10.00 at 7: it joins that price after B.
+    v.on_command(
+        Timestamp(7),
+        &OrderCommand::Modify {
+            id: ClientOrderId::new(0, 0),
+            price: Price(10_0000),
+            qty: Qty(100),
+            filled: Qty(0),
+        },
+        &m,
+        &mut out,
+    );
+    out.clear();
+    // 100 trade through 10.00 (at 9.98): the first of our orders at 10.00 in time, B, fills.
+    let through = TradePrint {
+        ts: Timestamp(9),
+        instrument: I,
+        price: Price(9_9800),
+        qty: Qty(100),
+        resting_side: Some(Side::Bid),
+    };
+    let e = MarketEvent::new(
+        Timestamp(9),
+        I,
+        EventBody::OrderDeleted {
+            order_id: OrderId(99),
+        },
+    );
+    v.on_market(&e, Some(&through), &m, &mut out);
+    let ids: Vec<(u64, u32)> = out
+        .iter()
+        .filter_map(|r| match r {
+            VenueReport::Fill(f) => Some((f.id.0, f.qty.0)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        ids,
+        vec![(ClientOrderId::new(0, 1).0, 100)],
+        "B rested at 10.00 before A got there"
+    );
+}
+
+/// One print among our orders at one price goes to the earlier one first: the shares the
+/// displayed queue ahead takes out of the print are gone for every later order of ours too.
+#[test]
+fn touch_a_later_order_at_our_price_never_fills_before_an_earlier_one() {
+    let mut m = market();
+    let mut v = TouchVenue::new();
+    let mut out = Vec::new();
+    // A joins 10.00 behind 200 displayed.
+    v.on_command(
+        Timestamp(5),
+        &submit(0, Side::Bid, 10_0000, 100, TimeInForce::Day),
+        &m,
+        &mut out,
+    );
+    // 100 of the displayed 200 are cancelled; B joins 10.00 behind the 100 left.
+    m.apply(&ev(
+        6,
+        EventBody::OrderCancelled {
+            order_id: OrderId(4),
+            qty: Qty(100),
+        },
+    ));
+    v.on_command(
+        Timestamp(7),
+        &submit(1, Side::Bid, 10_0000, 100, TimeInForce::Day),
+        &m,
+        &mut out,
+    );
+    out.clear();
+    // 250 execute at 10.00 (displayed): whatever A counts ahead of it, B, which came after
+    // A, gets nothing while A is still open.
+    let print = TradePrint {
+        ts: Timestamp(9),
+        instrument: I,
+        price: Price(10_0000),
+        qty: Qty(250),
+        resting_side: Some(Side::Bid),
+    };
+    let e = ev(
+        9,
+        EventBody::OrderDeleted {
+            order_id: OrderId(99),
+        },
+    );
+    v.on_market(&e, Some(&print), &m, &mut out);
+    let ids: Vec<(u64, u32, u32)> = out
+        .iter()
+        .filter_map(|r| match r {
+            VenueReport::Fill(f) => Some((f.id.0, f.qty.0, f.leaves.0)),
+            _ => None,
+        })
+        .collect();
+    let b = ClientOrderId::new(0, 1).0;
+    let a_open = ids.iter().any(|&(id, _, leaves)| id != b && leaves > 0);
+    let b_filled = ids.iter().any(|&(id, _, _)| id == b);
+    assert!(
+        !(a_open && b_filled),
+        "B filled while A is still open: {ids:?}"
+    );
+}
