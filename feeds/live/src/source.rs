@@ -329,7 +329,9 @@ impl LiveReport {
             .filter_map(|(name, d)| d.filter(|&n| n > 0).map(|n| format!("{name} {n}")))
             .collect();
         Some(format!(
-            "the kernel dropped {} datagrams before they could be read ({}): a receive buffer              was full (granted {:?} bytes; net.core.rmem_max caps it); their messages are in              the gap counters above",
+            "the kernel dropped {} datagrams before they could be read ({}): a receive buffer \
+             was full (granted {:?} bytes; net.core.rmem_max caps it); their messages are in \
+             the gap counters above",
             self.kernel_drops_total(),
             parts.join(", "),
             self.recv_buffers

@@ -1091,3 +1091,20 @@ fn one_packet_answers_recover_gaps_of_several_packets_a_packet_at_a_time() {
         assert_eq!(bytes.as_slice(), history.get(*seq).unwrap());
     }
 }
+
+/// The report's kernel-drop note is one sentence: no runs of blanks from a string literal
+/// broken over source lines without its `\` continuation.
+#[test]
+fn the_kernel_drop_note_reads_as_one_sentence() {
+    let live = LiveReport {
+        kernel_drops: [Some(7), Some(0), None, None],
+        recv_buffers: vec![212_992],
+        ..LiveReport::default()
+    };
+    let notes = live.notes();
+    let note = notes
+        .iter()
+        .find(|n| n.contains("the kernel dropped"))
+        .expect("a kernel-drop note");
+    assert!(!note.contains("  "), "runs of blanks in the note: {note:?}");
+}

@@ -301,7 +301,7 @@ impl Gap {
     /// failed try: the retries start again, and the next try asks for the rest only, as soon
     /// as the answer has been quiet until `quiet_until` (the arrival plus
     /// [`SessionConfig::line_grace_ns`]: more packets of a many-packet answer arrive back to
-    /// back) rather than at the request's timeout. `None`: no answer arrived (a split, a give-up).
+    /// back) rather than at the request's timeout. `None`: nothing arrived (a give-up).
     fn starts_at(&mut self, start: u64, quiet_until: Option<u64>) {
         let progress = start > self.start;
         self.start = start;
@@ -315,12 +315,11 @@ impl Gap {
         {
             if start >= asked_end {
                 *deadline = 0;
-            } else if progress {
+            } else if let Some(t) = quiet_until.filter(|_| progress) {
+                // Something arrived (a give-up, `None`, is no answer: the tries stay).
                 *retries = 0;
                 *answered = true;
-                if let Some(t) = quiet_until {
-                    *deadline = t;
-                }
+                *deadline = t;
             }
         }
     }
@@ -1131,8 +1130,11 @@ impl MoldUdp64Session {
                     if let Some(g) = self.gaps.get_mut(i) {
                         g.end = a;
                     }
-                    let mut rest = Gap { start: b, ..g };
-                    rest.starts_at(b, None);
+                    // The part after the copy: what arrived is progress of the piece (an
+                    // answer to a later request of it, as at the front).
+                    let quiet = self.clock.saturating_add(self.config.line_grace_ns);
+                    let mut rest = Gap { start: a, ..g };
+                    rest.starts_at(b, Some(quiet));
                     self.gaps.insert(i + 1, rest);
                     i += 2;
                 }
@@ -1730,6 +1732,56 @@ mod tests {
         // The retry's own timeout; no retry was spent on the answered part.
         assert_eq!(t.s.next_deadline(), Some(1350));
         assert_eq!(t.s.stats().retries, 1);
+    }
+
+    /// `give_up_before` inside a requested piece is no answer (`starts_at(_, None)`: "no
+    /// answer arrived (a split, a give-up)"): the rest keeps its tries. With `retries = 0` it
+    /// is lost at the request's timeout, not asked for again as if the server had answered.
+    #[test]
+    fn a_give_up_inside_a_requested_piece_earns_no_retry() {
+        let mut t = T::new(SessionConfig {
+            max_retries: 0,
+            line_grace_ns: 100,
+            request_timeout_ns: 1000,
+            ..cfg()
+        });
+        t.pkt(0, &data(1, 1), 0);
+        t.pkt(0, &data(12, 1), 0); // gap [2,12)
+        assert_eq!(t.poll(100), vec![Ev::Req(0, 2, 10)]);
+        // No answer; the caller gives up on [2,5).
+        let mut r = Rec::default();
+        t.s.give_up_before(5, &mut r);
+        assert_eq!(r.take(), vec![Ev::Lost(2, 3)]);
+        // The request's timeout: no answer came and no retry is configured.
+        assert_eq!(t.poll(1100), vec![Ev::Lost(5, 7), Ev::Msg(12, 0)]);
+        assert_eq!(t.s.stats().retries, 0);
+    }
+
+    /// A piece asked for in two requests; the answer to the first is lost, the second is
+    /// answered in part (one packet). That answer is progress as much as an answer to the
+    /// first request: with `retries = 0` the rest of the second request is asked for again
+    /// ("an answer is progress, and earns one more try even with no retries configured"),
+    /// not declared lost unasked.
+    #[test]
+    fn a_partial_answer_to_a_later_request_of_the_piece_earns_a_try_too() {
+        let mut t = T::new(SessionConfig {
+            max_retries: 0,
+            line_grace_ns: 100,
+            request_timeout_ns: 1000,
+            max_request_messages: 4,
+            max_requests_per_gap: 2,
+            ..cfg()
+        });
+        t.pkt(0, &data(1, 1), 0);
+        t.pkt(0, &data(22, 1), 0); // gap [2,22)
+        assert_eq!(t.poll(100), vec![Ev::Req(0, 2, 4), Ev::Req(0, 6, 4)]);
+        // The first answer is lost; the second brings 2 of its 4 messages.
+        assert_eq!(t.pkt(2, &data(6, 2), 200), vec![]);
+        let out = t.poll(1100);
+        assert!(
+            out.contains(&Ev::Req(0, 8, 2)) && !out.contains(&Ev::Lost(8, 2)),
+            "the rest of the answered request: {out:?}"
+        );
     }
 
     #[test]
