@@ -1027,7 +1027,14 @@ impl<'a> Publisher<'a> {
                     }
                 }
             }
-            std::thread::sleep(left.min(POLL).min(self.until_heartbeat(now)));
+            // Without repeats there is nothing to send: no wake-up for heartbeats (an overdue
+            // line made `until_heartbeat` zero, a busy loop for the whole linger).
+            let wake = if repeat {
+                left.min(POLL).min(self.until_heartbeat(now))
+            } else {
+                left.min(POLL)
+            };
+            std::thread::sleep(wake);
         }
     }
 

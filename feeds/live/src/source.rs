@@ -1174,13 +1174,14 @@ fn drain<D: Downstream>(
 /// this many small datagrams).
 const DRAIN_MAX: usize = 65_536;
 
-/// How reports name a line: `line A`, `line B`, or the re-request socket
-/// ([`RETRANSMIT_LINE`]), whose answers the session numbers as a line of its own.
+/// How reports name a line: `line A`, `line B`, or the answers to re-requests
+/// ([`RETRANSMIT_LINE`]: the re-request socket's, or a relay's catch-up), which the session
+/// numbers as a line of their own.
 fn line_name(line: u8) -> &'static str {
     match line {
         0 => "line A",
         1 => "line B",
-        RETRANSMIT_LINE => "re-request socket",
+        RETRANSMIT_LINE => "re-request answers",
         _ => "line ?",
     }
 }
