@@ -307,3 +307,78 @@ fn damaged_rows_are_named_and_the_rest_is_read() {
         assert!(err.contains(&format!("line {line}")), "{name}: {err}");
     }
 }
+
+/// A blank first line, or a row with a missing column among the first four, is a damaged row
+/// like any other (RELIABILITY: "a file whose first rows are damaged ... the other rows read"):
+/// `inspect` must read the file as LOBSTER, count the bad line and read the rest. It was
+/// decoded as a NASDAQ binary file: one framing error at offset 0, every row lost.
+#[test]
+fn a_blank_first_line_or_a_short_early_row_keeps_the_file_lobster() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, rows, bad_line) in [
+        (
+            "QQQ_2012-06-21_34200000_57600000_message_1.csv",
+            "\n34200.1,1,1,100,10000,1\n34200.2,1,2,100,10100,-1\n34200.3,3,1,100,10000,1\n",
+            1,
+        ),
+        (
+            "RRR_2012-06-21_34200000_57600000_message_1.csv",
+            "34200.1,1,1,100,10000,1\n34200.2,1,2,100,10100\n34200.3,3,1,100,10000,1\n\
+             34200.4,1,3,100,10000,1\n",
+            2,
+        ),
+    ] {
+        let p = dir.path().join(name);
+        std::fs::write(&p, rows).unwrap();
+        let out = ticklane(&["inspect".as_ref(), p.as_os_str(), "--json".as_ref()]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let want_messages = rows.lines().count() as u64 - 1;
+        assert_eq!(
+            (v["format"].as_str(), v["messages"].as_u64(), v["errors"].as_u64()),
+            (Some("lobster"), Some(want_messages), Some(1)),
+            "{name}: {text}"
+        );
+        let e = v["error_list"][0].to_string();
+        assert!(e.contains(&format!("line {bad_line}")), "{name}: {e}");
+    }
+}
+
+/// `--max-diffs N` and "differences: R rows (first N shown)": R counts rows, N counted levels,
+/// so with two differing levels per row "first 2 shown" listed one row of two. The shown
+/// count must be in the unit of the total it qualifies.
+#[test]
+fn max_diffs_counts_rows_as_the_summary_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("Z_message_2.csv");
+    let b = dir.path().join("Z_orderbook_2.csv");
+    std::fs::write(&m, "1.0,1,1,10,100,1\n1.1,7,0,0,-1,-1\n1.2,7,0,0,1,-1\n").unwrap();
+    std::fs::write(
+        &b,
+        "110,5,100,10,111,5,99,5\n110,6,100,11,111,5,99,5\n110,6,100,11,111,5,99,5\n",
+    )
+    .unwrap();
+    let out = lobster_check(&m, &b, &["--max-diffs", "2"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let summary = text.lines().find(|l| l.starts_with("differences:")).unwrap();
+    let shown: u64 = summary
+        .split("(first ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let rows_listed: std::collections::BTreeSet<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("  row "))
+        .map(|l| l.split(" level").next().unwrap())
+        .collect();
+    assert_eq!(
+        (number(&text, "differences:"), shown, rows_listed.len() as u64),
+        (2, 2, 2),
+        "{text}"
+    );
+}

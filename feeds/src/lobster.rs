@@ -750,46 +750,59 @@ impl EventMapper {
 
 // ------------------------------------------------------------------------ detection
 
-/// Whether `first_bytes` (the start of a file) look like a LOBSTER message file: every
-/// complete line among the first four has the shape of a message row (a final partial line is
-/// ignored unless it is the only line). Empty input is `false`.
+/// Whether `first_bytes` (the start of a file) look like a LOBSTER message file: among the
+/// first four non-blank lines, every complete one is a text row (printable ASCII, first byte a
+/// digit) and at least one has the shape of a message row (a final partial line is judged only
+/// when no complete line was). Blank lines are skipped: the reader names them. Empty input is
+/// `false`.
 ///
-/// The shape, not a full parse: six comma-separated fields of printable ASCII, the first
-/// starting with a digit. A file whose first rows are damaged is still a LOBSTER file, so that
-/// its reader names the bad row and reads the rest (a full parse here made it "not LOBSTER",
-/// and it was read as a NASDAQ binary file: a framing error at offset 0, every row lost). An
-/// order-book file has a multiple of four columns, a binary file a length prefix, which are
-/// never that shape.
+/// The shape, not a full parse: six comma-separated fields. A file whose first rows are
+/// damaged (a bad field, a missing or extra column, a blank line) is still a LOBSTER file, so
+/// that its reader names the bad row and reads the rest (refusing it made the file be read as a
+/// NASDAQ binary file: a framing error at offset 0, every row lost). An order-book file has a
+/// multiple of four columns in every row, a binary file a length prefix (first byte 0), so
+/// neither has a message row.
 pub fn is_lobster_message_file(first_bytes: &[u8]) -> bool {
     let mut rest = first_bytes;
-    let mut checked = 0;
-    while checked < 4 && !rest.is_empty() {
-        match rest.iter().position(|&b| b == b'\n') {
+    let mut rows = 0;
+    let mut message_rows = 0;
+    while rows < 4 && !rest.is_empty() {
+        let (line, complete) = match rest.iter().position(|&b| b == b'\n') {
             Some(nl) => {
-                if !has_message_row_shape(&rest[..nl]) {
-                    return false;
-                }
+                let line = &rest[..nl];
                 rest = &rest[nl + 1..];
-                checked += 1;
+                (line, true)
             }
-            None => {
-                if checked == 0 {
-                    return has_message_row_shape(rest);
-                }
-                break;
-            }
+            None => (core::mem::take(&mut rest), false),
+        };
+        if !complete && rows > 0 {
+            break;
+        }
+        let line = strip_eol(line);
+        if line.is_empty() {
+            continue;
+        }
+        if !is_text_row(line) {
+            return false;
+        }
+        rows += 1;
+        if has_message_row_shape(line) {
+            message_rows += 1;
         }
     }
-    checked > 0
+    message_rows > 0
 }
 
-/// Six comma-separated fields of printable ASCII (spaces allowed), the first starting with a
-/// digit: a message row, valid or not.
-fn has_message_row_shape(line: &[u8]) -> bool {
-    let line = strip_eol(line);
+/// Printable ASCII (spaces allowed), the first byte a digit: a CSV row of numbers, valid or not.
+fn is_text_row(line: &[u8]) -> bool {
     line.first().is_some_and(u8::is_ascii_digit)
         && line.iter().all(|&b| b == b' ' || b.is_ascii_graphic())
-        && line.iter().filter(|&&b| b == b',').count() == MESSAGE_COLUMNS - 1
+}
+
+/// A text row of six comma-separated fields: a message row, valid or not.
+fn has_message_row_shape(line: &[u8]) -> bool {
+    let line = strip_eol(line);
+    is_text_row(line) && line.iter().filter(|&&b| b == b',').count() == MESSAGE_COLUMNS - 1
 }
 
 #[cfg(test)]
@@ -1079,6 +1092,30 @@ mod tests {
         assert!(!is_lobster_message_file(
             b"time,type,id,size,price,direction\n"
         ));
+    }
+
+    /// A blank line, or a row with a missing or extra column, among the first four lines is a
+    /// damaged row of a LOBSTER file like any other: the reader must name it and read the rest.
+    /// Detection refused the whole file, so it was decoded as a NASDAQ binary file (a framing
+    /// error at offset 0, every row lost) — what the module docs say detection no longer does.
+    #[test]
+    fn detection_survives_a_blank_line_or_a_short_row_among_the_first_lines() {
+        let cases: [&[u8]; 4] = [
+            b"\n34200.1,1,1,100,10000,1\n34200.2,1,2,100,10100,-1\n",
+            b"\r\n34200.1,1,1,100,10000,1\r\n34200.2,1,2,100,10100,-1\r\n",
+            b"34200.1,1,1,100,10000,1\n34200.2,1,2,100,10100\n34200.3,3,1,100,10000,1\n",
+            b"34200.1,1,1,100,10000,1\n\n34200.3,3,1,100,10000,1\n34200.4,1,3,9,10000,1,7\n",
+        ];
+        let got: Vec<bool> = cases.iter().map(|c| is_lobster_message_file(c)).collect();
+        assert_eq!(got, vec![true; 4], "detected as LOBSTER, case by case");
+        // The rows themselves: the good ones read, the bad ones named by line.
+        let lines: Vec<Result<u64, u64>> = MessageReader::new(cases[2])
+            .map(|r| r.map(|m| m.time.0).map_err(|e| e.line()))
+            .collect();
+        assert_eq!(
+            lines,
+            vec![Ok(34_200_100_000_000), Err(2), Ok(34_200_300_000_000)]
+        );
     }
 
     proptest! {

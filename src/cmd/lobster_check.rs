@@ -673,4 +673,29 @@ mod tests {
         assert_eq!(r.resynced_levels, 2); // 99 x 7 in row 0, 112 x 9 in row 3
         assert!(check(&m, &b, Some(3), 10).is_err());
     }
+
+    /// A level scrolling in from hidden depth with more shares than an order can hold is the
+    /// seed's case (`seed level ... does not fit a 32-bit order size`, an error). The re-sync
+    /// dropped the level without a word (`set_synthetic`'s `false` ignored, the old synthetic
+    /// order already deleted): the next row was reported as a book difference, a file limit
+    /// taken for a wrong book.
+    #[test]
+    fn a_resynced_level_too_large_for_an_order_is_an_error_not_a_difference() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = dir.path().join("m.csv");
+        let b = dir.path().join("b.csv");
+        std::fs::write(&m, "1.0,1,7,10,100,1\n1.1,3,7,10,100,1\n1.2,7,0,0,-1,-1\n").unwrap();
+        std::fs::write(
+            &b,
+            "110,30,100,10\n110,30,99,5000000000\n110,30,99,5000000000\n",
+        )
+        .unwrap();
+        match check(&m, &b, None, 10) {
+            Err(e) => assert!(format!("{e:#}").contains("does not fit"), "{e:#}"),
+            Ok(r) => panic!(
+                "accepted: different {}, resynced {}, differences {:?}",
+                r.different, r.resynced_levels, r.differences
+            ),
+        }
+    }
 }
