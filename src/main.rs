@@ -123,7 +123,7 @@ enum Command {
         /// Levels to compare (default: all levels of the file).
         #[arg(long)]
         levels: Option<usize>,
-        /// How many differences to print.
+        /// How many differing rows to print (each with every level that differs).
         #[arg(long, default_value_t = 10)]
         max_diffs: usize,
     },

@@ -335,7 +335,11 @@ fn a_blank_first_line_or_a_short_early_row_keeps_the_file_lobster() {
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         let want_messages = rows.lines().count() as u64 - 1;
         assert_eq!(
-            (v["format"].as_str(), v["messages"].as_u64(), v["errors"].as_u64()),
+            (
+                v["format"].as_str(),
+                v["messages"].as_u64(),
+                v["errors"].as_u64()
+            ),
             (Some("lobster"), Some(want_messages), Some(1)),
             "{name}: {text}"
         );
@@ -361,7 +365,10 @@ fn max_diffs_counts_rows_as_the_summary_says() {
     let out = lobster_check(&m, &b, &["--max-diffs", "2"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
-    let summary = text.lines().find(|l| l.starts_with("differences:")).unwrap();
+    let summary = text
+        .lines()
+        .find(|l| l.starts_with("differences:"))
+        .unwrap();
     let shown: u64 = summary
         .split("(first ")
         .nth(1)
@@ -377,7 +384,11 @@ fn max_diffs_counts_rows_as_the_summary_says() {
         .map(|l| l.split(" level").next().unwrap())
         .collect();
     assert_eq!(
-        (number(&text, "differences:"), shown, rows_listed.len() as u64),
+        (
+            number(&text, "differences:"),
+            shown,
+            rows_listed.len() as u64
+        ),
         (2, 2, 2),
         "{text}"
     );

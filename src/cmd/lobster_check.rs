@@ -109,7 +109,7 @@ pub struct Report {
     pub pre_existing_resolved: u64,
     /// Cancels/deletes/executions of unknown ids that could not be resolved.
     pub pre_existing_unresolved: u64,
-    /// The first differences (up to `max_diffs`).
+    /// Every differing level of the first differing rows (up to `max_diffs` rows).
     pub differences: Vec<Difference>,
     /// Book anomalies counted by the market, `name=count`.
     pub anomalies: Vec<String>,
@@ -188,10 +188,12 @@ fn print_report(messages: &Path, orderbook: &Path, r: &Report) -> std::io::Resul
     } else {
         outln!("book anomalies: {}", r.anomalies.join(" "))?;
     }
+    let mut shown_rows = r.differences.iter().map(|d| d.row).collect::<Vec<_>>();
+    shown_rows.dedup();
     outln!(
         "differences: {} rows (first {} shown)",
         r.different,
-        r.differences.len()
+        shown_rows.len()
     )?;
     for d in &r.differences {
         outln!(
@@ -259,7 +261,7 @@ pub fn replay(
     let mut c = Checker::new(file_levels, compared, max_diffs);
     c.announce(messages, first.time);
     c.seed(&first, row0)?;
-    c.step(0, &first, row0);
+    c.step(0, &first, row0)?;
     if on_row(0, first.time, &c.market).is_break() {
         return Ok(c.report);
     }
@@ -269,7 +271,7 @@ pub fn replay(
         let r = book.next_row().with_context(ctx_b)?;
         match (m, r) {
             (Some(m), Some(r)) => {
-                c.step(row_no, &m, r);
+                c.step(row_no, &m, r)?;
                 let brk = on_row(row_no, m.time, &c.market).is_break();
                 row_no += 1;
                 if brk {
@@ -309,7 +311,9 @@ struct Checker {
     mapper: EventMapper,
     file_levels: usize,
     compared: usize,
-    max_diffs: usize,
+    max_diffs: u64,
+    /// Differing rows listed in `report.differences` so far.
+    listed_rows: u64,
     /// The synthetic order holding seed / re-synced quantity at each (side, price).
     synthetic: HashMap<(Side, Price), OrderId>,
     next_synthetic: u64,
@@ -332,7 +336,8 @@ impl Checker {
             mapper: EventMapper::new(),
             file_levels,
             compared,
-            max_diffs,
+            max_diffs: max_diffs as u64,
+            listed_rows: 0,
             synthetic: HashMap::new(),
             next_synthetic: SYNTHETIC_ID_BASE,
             prev_visible: [Vec::new(), Vec::new()],
@@ -439,12 +444,11 @@ impl Checker {
     }
 
     /// Applies message `row` and compares with order-book row `row`.
-    fn step(&mut self, row: u64, m: &LobsterMessage, file: &BookRow) {
+    fn step(&mut self, row: u64, m: &LobsterMessage, file: &BookRow) -> anyhow::Result<()> {
         self.ts = m.time;
         let Some(ev) = self.mapper.to_event(m, INSTRUMENT) else {
             // Only type 7 with an unknown price; the book does not change.
-            self.compare(row, m, file);
-            return;
+            return self.compare(row, m, file);
         };
         let body = match (m.kind, ev.body) {
             (2..=4, _) if self.market.order(OrderId(m.order_id as u64)).is_none() => {
@@ -454,7 +458,7 @@ impl Checker {
         };
         self.apply(body);
         self.drop_hidden_levels();
-        self.compare(row, m, file);
+        self.compare(row, m, file)
     }
 
     /// An event on an id we do not hold: redirect it to the synthetic order at its level.
@@ -510,8 +514,10 @@ impl Checker {
         }
     }
 
-    fn compare(&mut self, row: u64, m: &LobsterMessage, file: &BookRow) {
+    fn compare(&mut self, row: u64, m: &LobsterMessage, file: &BookRow) -> anyhow::Result<()> {
         let mut differs = false;
+        // Whether this row's differing levels are listed (`max_diffs` counts rows).
+        let mut listed = false;
         let mut hidden = false;
         self.resync.clear();
         for side in [Side::Bid, Side::Ask] {
@@ -539,8 +545,12 @@ impl Checker {
                     }
                 }
                 if i < self.compared && expected != ours {
+                    if !differs {
+                        listed = self.listed_rows < self.max_diffs;
+                        self.listed_rows += u64::from(listed);
+                    }
                     differs = true;
-                    if self.report.differences.len() < self.max_diffs {
+                    if listed {
                         self.report.differences.push(Difference {
                             row,
                             level: i + 1,
@@ -559,7 +569,8 @@ impl Checker {
         }
         for i in 0..self.resync.len() {
             let (side, p, q) = self.resync[i];
-            self.resync_level(side, p, q);
+            self.resync_level(side, p, q)
+                .with_context(|| format!("row {row} (line {})", row + 1))?;
         }
         if differs {
             self.report.checked += 1;
@@ -572,10 +583,11 @@ impl Checker {
             self.report.checked += 1;
             self.report.equal += 1;
         }
+        Ok(())
     }
 
     /// Makes our level (side, price) hold `qty` by adjusting its synthetic order.
-    fn resync_level(&mut self, side: Side, price: Price, qty: u64) {
+    fn resync_level(&mut self, side: Side, price: Price, qty: u64) -> anyhow::Result<()> {
         self.report.resynced_levels += 1;
         let cur = self
             .market
@@ -585,9 +597,12 @@ impl Checker {
         let (_, syn) = self.synthetic_qty(side, price);
         let real = cur.saturating_sub(syn);
         // If real orders alone exceed the file, leave it: the next rows will show it.
-        if qty >= real {
-            self.set_synthetic(side, price, qty - real);
+        if qty >= real && !self.set_synthetic(side, price, qty - real) {
+            bail!(
+                "level {price} x {qty} scrolled in from hidden depth does not fit a 32-bit order size"
+            );
         }
+        Ok(())
     }
 }
 
