@@ -571,18 +571,20 @@ impl Venue for TouchVenue {
             let (through, at) = through_or_at(r);
             let mut available = print_left;
             if at && !through {
-                if blocked == Some(r.price) {
-                    continue;
-                }
                 if hidden {
-                    if r.ahead > 0 {
+                    if blocked == Some(r.price) || r.ahead > 0 {
                         blocked = Some(r.price);
                         continue;
                     }
                 } else {
+                    // The displayed shares it executed were ahead of this order too, even
+                    // when an earlier order of ours there keeps it from filling.
                     let consumed = available.min(r.ahead);
                     r.ahead -= consumed;
                     available -= consumed;
+                    if blocked == Some(r.price) {
+                        continue;
+                    }
                 }
             }
             let qty = u32::try_from(available.min(u64::from(r.leaves))).unwrap_or(r.leaves);

@@ -618,3 +618,62 @@ fn touch_a_later_order_at_our_price_never_fills_before_an_earlier_one() {
         "B filled while A is still open: {ids:?}"
     );
 }
+
+/// A print that leaves an earlier order of ours open at a price gives a later order there no
+/// fill, but the displayed shares it executed were ahead of the later order too: its place in
+/// the queue must advance. Queue at 10.00: 200 displayed, A (50), 100 displayed, B (100).
+/// Prints of 220, 130 and 100 there execute 450 shares: the 300 displayed ahead of B and A's
+/// 50 come first, so B must get the last 100.
+#[test]
+fn touch_a_blocked_later_order_still_advances_in_the_queue() {
+    let mut m = market();
+    let mut v = TouchVenue::new();
+    let mut out = Vec::new();
+    // A joins 10.00 behind 200 displayed.
+    v.on_command(
+        Timestamp(5),
+        &submit(0, Side::Bid, 10_0000, 50, TimeInForce::Day),
+        &m,
+        &mut out,
+    );
+    // 100 more displayed join behind A; B joins behind those (300 displayed ahead of it).
+    m.apply(&ev(6, support::add(6, Side::Bid, 10_0000, 100)));
+    v.on_command(
+        Timestamp(7),
+        &submit(1, Side::Bid, 10_0000, 100, TimeInForce::Day),
+        &m,
+        &mut out,
+    );
+    out.clear();
+    let e = ev(
+        9,
+        EventBody::OrderDeleted {
+            order_id: OrderId(99),
+        },
+    );
+    let b = ClientOrderId::new(0, 1).0;
+    let mut b_filled = 0u32;
+    for qty in [220u32, 130, 100] {
+        let print = TradePrint {
+            ts: Timestamp(9),
+            instrument: I,
+            price: Price(10_0000),
+            qty: Qty(qty),
+            resting_side: Some(Side::Bid),
+        };
+        out.clear();
+        v.on_market(&e, Some(&print), &m, &mut out);
+        b_filled += out
+            .iter()
+            .filter_map(|r| match r {
+                VenueReport::Fill(f) if f.id.0 == b => Some(f.qty.0),
+                _ => None,
+            })
+            .sum::<u32>();
+    }
+    assert_eq!(
+        (b_filled, v.working_orders()),
+        (100, 0),
+        "B's fills after 450 shares traded at 10.00 with 350 ahead of it"
+    );
+}
