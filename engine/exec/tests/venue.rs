@@ -558,6 +558,69 @@ fn touch_a_repriced_order_comes_after_our_orders_already_resting_at_its_new_pric
     );
 }
 
+/// Price-time priority among our own orders: an order whose size is raised (it loses its
+/// priority, as the module docs say) comes after our order already resting at its price.
+#[test]
+fn touch_an_enlarged_order_comes_after_our_orders_already_resting_at_its_price() {
+    let m = market();
+    let mut v = TouchVenue::new();
+    let mut out = Vec::new();
+    // A: bid 10.00 for 100 (sent first); B: bid 10.00 (sent second).
+    v.on_command(
+        Timestamp(5),
+        &submit(0, Side::Bid, 10_0000, 100, TimeInForce::Day),
+        &m,
+        &mut out,
+    );
+    v.on_command(
+        Timestamp(6),
+        &submit(1, Side::Bid, 10_0000, 100, TimeInForce::Day),
+        &m,
+        &mut out,
+    );
+    // A grows to 200 at 7: it loses its priority, behind B.
+    v.on_command(
+        Timestamp(7),
+        &OrderCommand::Modify {
+            id: ClientOrderId::new(0, 0),
+            price: Price(10_0000),
+            qty: Qty(200),
+            filled: Qty(0),
+        },
+        &m,
+        &mut out,
+    );
+    out.clear();
+    // 100 trade through 10.00 (at 9.98): the first of our orders at 10.00 in time, B, fills.
+    let through = TradePrint {
+        ts: Timestamp(9),
+        instrument: I,
+        price: Price(9_9800),
+        qty: Qty(100),
+        resting_side: Some(Side::Bid),
+    };
+    let e = MarketEvent::new(
+        Timestamp(9),
+        I,
+        EventBody::OrderDeleted {
+            order_id: OrderId(99),
+        },
+    );
+    v.on_market(&e, Some(&through), &m, &mut out);
+    let ids: Vec<(u64, u32)> = out
+        .iter()
+        .filter_map(|r| match r {
+            VenueReport::Fill(f) => Some((f.id.0, f.qty.0)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        ids,
+        vec![(ClientOrderId::new(0, 1).0, 100)],
+        "A lost its priority when it grew: B comes first"
+    );
+}
+
 /// One print among our orders at one price goes to the earlier one first: the shares the
 /// displayed queue ahead takes out of the print are gone for every later order of ours too.
 #[test]
