@@ -757,9 +757,11 @@ impl EventMapper {
 /// `false`.
 ///
 /// The shape, not a full parse: six comma-separated fields. A file whose first rows are
-/// damaged (a bad field, a missing or extra column, a blank line) is still a LOBSTER file, so
-/// that its reader names the bad row and reads the rest (refusing it made the file be read as a
-/// NASDAQ binary file: a framing error at offset 0, every row lost). An order-book file has a
+/// damaged (a bad field after the first, a missing or extra column, a blank line) is still a
+/// LOBSTER file, so that its reader names the bad row and reads the rest (refusing it made the
+/// file be read as a NASDAQ binary file: a framing error at offset 0, every row lost). A line
+/// among the first four that is not a text row (a header, a leading blank or tab, a first
+/// field not starting with a digit, a non-ASCII byte) makes the file not LOBSTER. An order-book file has a
 /// multiple of four columns in every row, a binary file a length prefix (first byte 0), so
 /// neither has a message row.
 pub fn is_lobster_message_file(first_bytes: &[u8]) -> bool {
