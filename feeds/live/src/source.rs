@@ -834,9 +834,6 @@ pub fn receive_recording<D: Downstream>(
         delivered: 0,
         ended: false,
     };
-    // The first sequence expected (0: joined mid-session), for a replay to start where we did,
-    // and the session id when the receiver is pinned to one (the replay then ignores the
-    // packets of other sessions as this run does).
     // Reorder slots other than the default (`--max-packet`) go first, so that the replay's
     // session, made at the FROM note, holds the packets this one held.
     if config.session.max_packet != SessionConfig::default().max_packet {
@@ -846,6 +843,9 @@ pub fn receive_recording<D: Downstream>(
         slot[4..].copy_from_slice(&bytes.to_be_bytes());
         r.record(None, Line::Note, &slot);
     }
+    // The first sequence expected (0: joined mid-session), for a replay to start where we did,
+    // and the session id when the receiver is pinned to one (the replay then ignores the
+    // packets of other sessions as this run does).
     let mut note = [0u8; 22];
     note[..4].copy_from_slice(b"FROM");
     note[4..12].copy_from_slice(&first_sequence.unwrap_or(0).to_be_bytes());
@@ -953,43 +953,17 @@ pub fn receive_recording<D: Downstream>(
             }
         }
         if let Some(s) = &request_socket {
-            for _ in 0..BURST {
-                match s.recv_from(&mut buf) {
-                    Ok((_, from)) if !config.retransmit.contains(&from) => {
-                        // Anyone can send to this socket: only the servers asked may fill gaps.
-                        got += 1;
-                        if r.live.foreign_answers == 0 {
-                            tracing::warn!(
-                                %from,
-                                "a datagram on the re-request socket from an address that is \
-                                 not a configured re-request server: ignored (counted as \
-                                 foreign_answers)"
-                            );
-                        }
-                        r.live.foreign_answers += 1;
-                        r.error(format!(
-                            "re-request socket: datagram from {from}, not a configured server: ignored"
-                        ));
-                    }
-                    Ok((n, _)) => {
-                        got += 1;
-                        let now = mono.now();
-                        ours += usize::from(on_datagram(
-                            &mut r,
-                            &mut session,
-                            RETRANSMIT_LINE,
-                            &buf[..n],
-                            None,
-                            now,
-                        ));
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                    Err(e) => {
-                        r.error(format!("re-request socket: {e}"));
-                        break;
-                    }
-                }
-            }
+            let (g, o) = read_answers(
+                &mut r,
+                &mut session,
+                s,
+                &config.retransmit,
+                &mono,
+                &mut buf,
+                BURST,
+            );
+            got += g;
+            ours += o;
         }
         let now = mono.now();
         // A gap's timer can release a `FeedGap` and the messages held behind it while nothing
@@ -1148,18 +1122,52 @@ fn drain<D: Downstream>(
             }
         }
     }
-    let Some(s) = request_socket else { return };
-    for _ in 0..DRAIN_MAX {
-        match s.recv_from(buf) {
+    if let Some(s) = request_socket {
+        read_answers(r, session, s, servers, mono, buf, DRAIN_MAX);
+    }
+}
+
+/// Reads up to `max` datagrams the re-request socket holds, without waiting: answers of the
+/// configured `servers` go to the session; anything else is counted (`foreign_answers`) and
+/// reported, never used (anyone can send to this socket). Returns (datagrams read, packets of
+/// the session it accepted).
+fn read_answers<D: Downstream>(
+    r: &mut Receiving<'_, D>,
+    session: &mut MoldUdp64Session,
+    socket: &UdpSocket,
+    servers: &[SocketAddr],
+    mono: &Mono,
+    buf: &mut [u8],
+    max: usize,
+) -> (usize, usize) {
+    let (mut got, mut ours) = (0, 0);
+    for _ in 0..max {
+        match socket.recv_from(buf) {
             Ok((_, from)) if !servers.contains(&from) => {
+                got += 1;
+                if r.live.foreign_answers == 0 {
+                    tracing::warn!(
+                        %from,
+                        "a datagram on the re-request socket from an address that is not a \
+                         configured re-request server: ignored (counted as foreign_answers)"
+                    );
+                }
                 r.live.foreign_answers += 1;
                 r.error(format!(
                     "re-request socket: datagram from {from}, not a configured server: ignored"
                 ));
             }
             Ok((n, _)) => {
+                got += 1;
                 let now = mono.now();
-                on_datagram(r, session, RETRANSMIT_LINE, &buf[..n], None, now);
+                ours += usize::from(on_datagram(
+                    r,
+                    session,
+                    RETRANSMIT_LINE,
+                    &buf[..n],
+                    None,
+                    now,
+                ));
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
             Err(e) => {
@@ -1168,6 +1176,7 @@ fn drain<D: Downstream>(
             }
         }
     }
+    (got, ours)
 }
 
 /// The most datagrams [`drain`] reads from one socket (a receive buffer of 8 MiB holds about
