@@ -447,7 +447,7 @@ fn read_capture(
                         .and_then(|b| <[u8; 4]>::try_from(b).ok())
                         .map(u32::from_be_bytes);
                     match bytes.and_then(|b| usize::try_from(b).ok()) {
-                        Some(b) if (64..=65_507).contains(&b) => slot_bytes = Some(b),
+                        Some(b) if crate::run_config::MAX_PACKET.contains(&b) => slot_bytes = Some(b),
                         _ => sink.report.record(
                             Some(index),
                             "capture",
