@@ -495,17 +495,16 @@ fn touch_after(m: &ticklane_book::Market, cmd: OrderCommand) -> (TouchVenue, Vec
     (v, out)
 }
 
-/// Price-time priority among our own orders: an order modified to a new price (it loses its
-/// priority, as the module docs say) comes after an order that already rested at that price.
-#[test]
-fn touch_a_repriced_order_comes_after_our_orders_already_resting_at_its_new_price() {
+/// Our bids A (at `a_price`, sent first) and B (10.00, sent second) on a touch venue, then
+/// `modify` of A at 7, then 100 shares trading through 10.00 (at 9.98): which of our orders
+/// filled, and for how much.
+fn touch_fills_after_modifying_a(a_price: i64, modify: OrderCommand) -> Vec<(u64, u32)> {
     let m = market();
     let mut v = TouchVenue::new();
     let mut out = Vec::new();
-    // A: bid 9.99 (sent first); B: bid 10.00 (sent second).
     v.on_command(
         Timestamp(5),
-        &submit(0, Side::Bid, 9_9900, 100, TimeInForce::Day),
+        &submit(0, Side::Bid, a_price, 100, TimeInForce::Day),
         &m,
         &mut out,
     );
@@ -515,20 +514,8 @@ fn touch_a_repriced_order_comes_after_our_orders_already_resting_at_its_new_pric
         &m,
         &mut out,
     );
-    // A moves up to 10.00 at 7: it joins that price after B.
-    v.on_command(
-        Timestamp(7),
-        &OrderCommand::Modify {
-            id: ClientOrderId::new(0, 0),
-            price: Price(10_0000),
-            qty: Qty(100),
-            filled: Qty(0),
-        },
-        &m,
-        &mut out,
-    );
+    v.on_command(Timestamp(7), &modify, &m, &mut out);
     out.clear();
-    // 100 trade through 10.00 (at 9.98): the first of our orders at 10.00 in time, B, fills.
     let through = TradePrint {
         ts: Timestamp(9),
         instrument: I,
@@ -544,15 +531,27 @@ fn touch_a_repriced_order_comes_after_our_orders_already_resting_at_its_new_pric
         },
     );
     v.on_market(&e, Some(&through), &m, &mut out);
-    let ids: Vec<(u64, u32)> = out
-        .iter()
+    out.iter()
         .filter_map(|r| match r {
             VenueReport::Fill(f) => Some((f.id.0, f.qty.0)),
             _ => None,
         })
-        .collect();
+        .collect()
+}
+
+/// Price-time priority among our own orders: an order modified to a new price (it loses its
+/// priority, as the module docs say) comes after an order that already rested at that price.
+#[test]
+fn touch_a_repriced_order_comes_after_our_orders_already_resting_at_its_new_price() {
+    // A moves up from 9.99 to 10.00: it joins that price after B.
+    let modify = OrderCommand::Modify {
+        id: ClientOrderId::new(0, 0),
+        price: Price(10_0000),
+        qty: Qty(100),
+        filled: Qty(0),
+    };
     assert_eq!(
-        ids,
+        touch_fills_after_modifying_a(9_9900, modify),
         vec![(ClientOrderId::new(0, 1).0, 100)],
         "B rested at 10.00 before A got there"
     );
@@ -562,60 +561,15 @@ fn touch_a_repriced_order_comes_after_our_orders_already_resting_at_its_new_pric
 /// priority, as the module docs say) comes after our order already resting at its price.
 #[test]
 fn touch_an_enlarged_order_comes_after_our_orders_already_resting_at_its_price() {
-    let m = market();
-    let mut v = TouchVenue::new();
-    let mut out = Vec::new();
-    // A: bid 10.00 for 100 (sent first); B: bid 10.00 (sent second).
-    v.on_command(
-        Timestamp(5),
-        &submit(0, Side::Bid, 10_0000, 100, TimeInForce::Day),
-        &m,
-        &mut out,
-    );
-    v.on_command(
-        Timestamp(6),
-        &submit(1, Side::Bid, 10_0000, 100, TimeInForce::Day),
-        &m,
-        &mut out,
-    );
-    // A grows to 200 at 7: it loses its priority, behind B.
-    v.on_command(
-        Timestamp(7),
-        &OrderCommand::Modify {
-            id: ClientOrderId::new(0, 0),
-            price: Price(10_0000),
-            qty: Qty(200),
-            filled: Qty(0),
-        },
-        &m,
-        &mut out,
-    );
-    out.clear();
-    // 100 trade through 10.00 (at 9.98): the first of our orders at 10.00 in time, B, fills.
-    let through = TradePrint {
-        ts: Timestamp(9),
-        instrument: I,
-        price: Price(9_9800),
-        qty: Qty(100),
-        resting_side: Some(Side::Bid),
+    // A, at 10.00 before B, grows to 200: it loses its priority, behind B.
+    let modify = OrderCommand::Modify {
+        id: ClientOrderId::new(0, 0),
+        price: Price(10_0000),
+        qty: Qty(200),
+        filled: Qty(0),
     };
-    let e = MarketEvent::new(
-        Timestamp(9),
-        I,
-        EventBody::OrderDeleted {
-            order_id: OrderId(99),
-        },
-    );
-    v.on_market(&e, Some(&through), &m, &mut out);
-    let ids: Vec<(u64, u32)> = out
-        .iter()
-        .filter_map(|r| match r {
-            VenueReport::Fill(f) => Some((f.id.0, f.qty.0)),
-            _ => None,
-        })
-        .collect();
     assert_eq!(
-        ids,
+        touch_fills_after_modifying_a(10_0000, modify),
         vec![(ClientOrderId::new(0, 1).0, 100)],
         "A lost its priority when it grew: B comes first"
     );
