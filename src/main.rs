@@ -493,11 +493,12 @@ pub struct FeedOpts {
     /// Socket receive buffer, bytes.
     #[arg(long, requires = "feed", default_value_t = run_config::DEFAULT_RECV_BUFFER)]
     recv_buffer: usize,
-    /// How long a gap waits for the other line before it is re-requested, µs.
-    #[arg(long, requires = "feed", default_value_t = 0)]
+    /// How long a gap waits for the other line before it is re-requested, µs (0: the default);
+    /// also how long a partial re-request answer must be quiet before the rest is asked for.
+    #[arg(long, requires = "feed", default_value_t = 2_000)]
     grace_us: u64,
-    /// Re-request timeout, ms.
-    #[arg(long, requires = "feed", default_value_t = 0)]
+    /// Re-request timeout, ms (0: the default).
+    #[arg(long, requires = "feed", default_value_t = 50)]
     request_timeout_ms: u64,
     /// Re-request retries before a gap is declared lost.
     #[arg(long, requires = "feed", default_value_t = 3)]

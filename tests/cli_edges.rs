@@ -586,3 +586,77 @@ fn serve_refuses_a_linger_that_is_not_a_number_of_seconds() {
         );
     }
 }
+
+/// README's CLI block gives `serve --max-packet` and its "What happens to a bad feed" says the
+/// receiver then "needs `--max-packet`"; every receiver that has the flag (`paper`, `record`,
+/// `relay`: their `--help` lists it) must list it in its usage line too.
+#[test]
+fn the_readme_usage_lines_list_max_packet_for_every_receiver_that_has_it() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .unwrap();
+    let block = readme
+        .split("## The CLI\n\n```sh\n")
+        .nth(1)
+        .unwrap()
+        .split("```")
+        .next()
+        .unwrap();
+    let mut missing = Vec::new();
+    for cmd in ["paper", "record", "relay", "serve"] {
+        let help = ticklane(&[cmd, "--help"], Path::new("."));
+        assert!(String::from_utf8_lossy(&help.stdout).contains("--max-packet"));
+        // The command's usage line and its continuation lines (indented).
+        let mut usage = String::new();
+        let mut inside = false;
+        for line in block.lines() {
+            if line.starts_with("ticklane ") {
+                inside = line.starts_with(&format!("ticklane {cmd} "));
+            }
+            if inside {
+                usage.push_str(line);
+            }
+        }
+        if !usage.contains("--max-packet") {
+            missing.push(cmd);
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "README usage lines without --max-packet (which their --help has): {missing:?}"
+    );
+}
+
+/// config/README.md lists the `[source.live]` keys `live.toml` sets; every key that
+/// `config/live.toml` documents in that table (set or commented out) must be in the list.
+#[test]
+fn config_readme_lists_every_source_live_key_of_live_toml() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let toml = std::fs::read_to_string(root.join("config/live.toml")).unwrap();
+    let readme = std::fs::read_to_string(root.join("config/README.md")).unwrap();
+    let row = readme
+        .lines()
+        .find(|l| l.starts_with("| `live.toml`"))
+        .unwrap();
+    let table = toml
+        .split("[source.live]\n")
+        .nth(1)
+        .unwrap()
+        .split("\n[")
+        .next()
+        .unwrap();
+    let missing: Vec<&str> = table
+        .lines()
+        .filter_map(|l| {
+            let l = l.trim_start_matches("# ");
+            let (key, _) = l.split_once(" = ")?;
+            key.chars()
+                .all(|c| c.is_ascii_lowercase() || c == '_')
+                .then_some(key)
+        })
+        .filter(|key| !row.contains(&format!("`{key}`")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "config/README.md's live.toml row leaves out {missing:?}"
+    );
+}

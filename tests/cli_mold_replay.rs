@@ -651,3 +651,74 @@ fn a_recording_of_a_jumbo_feed_replays_what_the_receiver_delivered() {
     assert_eq!(inspect(Some(9000)), (152.into(), 0.into(), 0.into()));
     assert_eq!(inspect(None), (2.into(), 1.into(), 150.into()));
 }
+
+/// README (`export`): "A single-line capture exports to the same messages, packets and digest".
+/// A live recording of a jumbo-frame feed made with `--max-packet 9000` (its `SLOT` note says
+/// so) holds a packet that arrived ahead of its turn; the capture replays all 152 messages, as
+/// the receiver delivered them. Its export is a pcap, which carries no notes: read back, the
+/// pcap's session uses the default 2,048-byte slots, the jumbo packet overflows, and its 150
+/// messages are a gap no later packet fills.
+#[test]
+fn a_jumbo_recording_exports_to_a_pcap_with_the_same_messages() {
+    use ticklane_replay::format::{CaptureHeader, FeedKind};
+    use ticklane_replay::{CaptureWriter, Line, WriterOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let all: Vec<Vec<u8>> = packets(dir.path())
+        .iter()
+        .flat_map(|(p, _)| {
+            ticklane_feeds::moldudp64::MoldPacket::parse(p)
+                .unwrap()
+                .messages()
+                .map(|m| m.unwrap().to_vec())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let pack = |seq: u64, n: usize| {
+        let mut b = MoldPacketBuilder::new(*b"TEST000001", seq).with_max_packet(9000);
+        let from = (seq - 1) as usize;
+        for m in &all[from..from + n] {
+            b.push(m, |_| unreachable!("one packet")).unwrap();
+        }
+        b.flush().unwrap().to_vec()
+    };
+    let jumbo = pack(3, 150);
+    assert!(jumbo.len() > 2048 && jumbo.len() <= 9000, "{}", jumbo.len());
+    let cap = dir.path().join("jumbo.tlcap");
+    let header = CaptureHeader::new(FeedKind::MoldUdp64, "");
+    let mut w = CaptureWriter::create(&cap, &header, WriterOptions::default()).unwrap();
+    let mut slot = b"SLOT".to_vec();
+    slot.extend_from_slice(&9000u32.to_be_bytes());
+    w.write_record(T0, Line::Note, &slot).unwrap();
+    w.write_record(T0, Line::Note, &note(b"FROM", &[1])).unwrap();
+    w.write_record(T0 + 1, Line::A, &pack(1, 1)).unwrap();
+    w.write_record(T0 + 2, Line::A, &jumbo).unwrap();
+    w.write_record(T0 + 3, Line::A, &pack(2, 1)).unwrap();
+    let eos = MoldPacketBuilder::new(*b"TEST000001", 153)
+        .end_of_session()
+        .to_vec();
+    w.write_record(T0 + 4, Line::A, &eos).unwrap();
+    w.finish().unwrap();
+    let from_capture = inspect(&cap);
+    assert_eq!(from_capture["messages"], 152, "{from_capture}");
+    let pcap = dir.path().join("jumbo.pcap");
+    run_ok(&[
+        "export",
+        cap.to_str().unwrap(),
+        "-o",
+        pcap.to_str().unwrap(),
+    ]);
+    let o = Command::new(BIN)
+        .args(["inspect", "--json", pcap.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let from_pcap: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (
+            from_pcap["messages"].clone(),
+            from_pcap["gaps"].clone(),
+            from_pcap["missing"].clone()
+        ),
+        (152.into(), 0.into(), 0.into()),
+        "the exported pcap of a single-line capture reads back other messages than the capture"
+    );
+}

@@ -480,6 +480,35 @@ pub fn feed_args_from_config(
 mod tests {
     use super::*;
 
+    /// `paper --help` gives `--grace-us` and `--request-timeout-ms` a default of 0 ("How long a
+    /// gap waits for the other line before it is re-requested, µs [default: 0]"), and the README
+    /// says the partial-answer wait is "the line grace, 2 ms". The defaults the help prints
+    /// must be the grace and timeout the session gets when the flags are left out.
+    #[test]
+    fn the_help_defaults_of_grace_and_request_timeout_are_what_the_session_gets() {
+        use clap::CommandFactory;
+        let cli = crate::Cli::command();
+        let paper = cli.find_subcommand("paper").unwrap();
+        let default = |id: &str| -> u64 {
+            let arg = paper.get_arguments().find(|a| a.get_id() == id).unwrap();
+            arg.get_default_values()[0].to_str().unwrap().parse().unwrap()
+        };
+        let (grace_us, timeout_ms) = (default("grace_us"), default("request_timeout_ms"));
+        let cfg = live_config(&FeedArgs {
+            feed: "udp://127.0.0.1:0".into(),
+            grace_us,
+            request_timeout_ms: timeout_ms,
+            recv_buffer: crate::run_config::DEFAULT_RECV_BUFFER,
+            ..FeedArgs::default()
+        })
+        .unwrap();
+        assert_eq!(
+            (cfg.session.line_grace_ns, cfg.session.request_timeout_ns),
+            (grace_us * 1_000, timeout_ms * 1_000_000),
+            "--help: --grace-us [default: {grace_us}], --request-timeout-ms [default: {timeout_ms}]"
+        );
+    }
+
     /// `--record-ring-mb` / `record_ring_mb` sizes the recorder's ring; out of range is refused.
     #[test]
     fn the_recorders_ring_is_sized_by_record_ring_mb() {
