@@ -592,8 +592,8 @@ fn serve_refuses_a_linger_that_is_not_a_number_of_seconds() {
 /// `relay`: their `--help` lists it) must list it in its usage line too.
 #[test]
 fn the_readme_usage_lines_list_max_packet_for_every_receiver_that_has_it() {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
-        .unwrap();
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
     let block = readme
         .split("## The CLI\n\n```sh\n")
         .nth(1)

@@ -656,8 +656,9 @@ fn a_recording_of_a_jumbo_feed_replays_what_the_receiver_delivered() {
 /// A live recording of a jumbo-frame feed made with `--max-packet 9000` (its `SLOT` note says
 /// so) holds a packet that arrived ahead of its turn; the capture replays all 152 messages, as
 /// the receiver delivered them. Its export is a pcap, which carries no notes: read back, the
-/// pcap's session uses the default 2,048-byte slots, the jumbo packet overflows, and its 150
-/// messages are a gap no later packet fills.
+/// pcap's session used the default 2,048-byte slots, the jumbo packet overflowed, and its 150
+/// messages were a gap no later packet filled. A pcap is read with slots for a jumbo frame
+/// (9,216 bytes).
 #[test]
 fn a_jumbo_recording_exports_to_a_pcap_with_the_same_messages() {
     use ticklane_replay::format::{CaptureHeader, FeedKind};
@@ -689,7 +690,8 @@ fn a_jumbo_recording_exports_to_a_pcap_with_the_same_messages() {
     let mut slot = b"SLOT".to_vec();
     slot.extend_from_slice(&9000u32.to_be_bytes());
     w.write_record(T0, Line::Note, &slot).unwrap();
-    w.write_record(T0, Line::Note, &note(b"FROM", &[1])).unwrap();
+    w.write_record(T0, Line::Note, &note(b"FROM", &[1]))
+        .unwrap();
     w.write_record(T0 + 1, Line::A, &pack(1, 1)).unwrap();
     w.write_record(T0 + 2, Line::A, &jumbo).unwrap();
     w.write_record(T0 + 3, Line::A, &pack(2, 1)).unwrap();
@@ -720,5 +722,63 @@ fn a_jumbo_recording_exports_to_a_pcap_with_the_same_messages() {
         ),
         (152.into(), 0.into(), 0.into()),
         "the exported pcap of a single-line capture reads back other messages than the capture"
+    );
+}
+
+/// A capture without notes (or a pcap) read with a packet larger than the reader's slots
+/// (9,216 bytes) ahead of its turn: the packet cannot be held, its messages are reported lost,
+/// and the report says why (it said "errors 0" with the loss alone).
+#[test]
+fn a_packet_larger_than_the_offline_slots_out_of_order_is_reported_with_the_loss() {
+    use ticklane_replay::format::{CaptureHeader, FeedKind};
+    use ticklane_replay::{CaptureWriter, Line, WriterOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let all: Vec<Vec<u8>> = packets(dir.path())
+        .iter()
+        .flat_map(|(p, _)| {
+            ticklane_feeds::moldudp64::MoldPacket::parse(p)
+                .unwrap()
+                .messages()
+                .map(|m| m.unwrap().to_vec())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let pack = |seq: u64, n: usize| {
+        let mut b = MoldPacketBuilder::new(*b"TEST000001", seq).with_max_packet(65_000);
+        let from = (seq - 1) as usize;
+        for m in &all[from..from + n] {
+            b.push(m, |_| unreachable!("one packet")).unwrap();
+        }
+        b.flush().unwrap().to_vec()
+    };
+    // Messages from 3 on until the packet passes 9,216 bytes.
+    let mut n = 1;
+    while pack(3, n).len() <= 9_216 {
+        n += 1;
+    }
+    let big = pack(3, n);
+    let end = 3 + n as u64;
+    let cap = dir.path().join("big.tlcap");
+    let header = CaptureHeader::new(FeedKind::MoldUdp64, "");
+    let mut w = CaptureWriter::create(&cap, &header, WriterOptions::default()).unwrap();
+    w.write_record(T0 + 1, Line::A, &pack(1, 1)).unwrap();
+    w.write_record(T0 + 2, Line::A, &big).unwrap();
+    w.write_record(T0 + 3, Line::A, &pack(2, 1)).unwrap();
+    let eos = MoldPacketBuilder::new(*b"TEST000001", end)
+        .end_of_session()
+        .to_vec();
+    w.write_record(T0 + 4, Line::A, &eos).unwrap();
+    w.finish().unwrap();
+    let v = inspect_with_errors(&cap);
+    assert_eq!(
+        (v["messages"].clone(), v["missing"].clone()),
+        (2.into(), (n as u64).into()),
+        "{v}"
+    );
+    assert!(
+        v["error_list"]
+            .to_string()
+            .contains("larger than the reorder slots (9216 bytes)"),
+        "{v}"
     );
 }

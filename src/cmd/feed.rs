@@ -693,6 +693,19 @@ fn finish_session<F: FnMut(&Record<'_>) -> ControlFlow<()>>(
             ),
         );
     }
+    if st.oversize_packets > 0 && st.lost_messages > 0 {
+        report.record(
+            None,
+            "capture",
+            format!(
+                "{} packets arrived ahead of their turn larger than the reorder slots ({} \
+                 bytes) and could not be held: what no other copy filled is in the loss \
+                 reported",
+                st.oversize_packets,
+                s.config().max_packet
+            ),
+        );
+    }
 }
 
 /// Reads a pcap or pcapng of MoldUDP64 like a capture without notes: every UDP datagram goes
@@ -915,6 +928,12 @@ impl CaptureHole {
 /// packet (the other line's copy, a retransmission) before reporting it lost.
 pub const OFFLINE_GRACE_NS: u64 = 50_000_000;
 
+/// The reorder slot size of a capture without notes and of a pcap, bytes: the largest jumbo
+/// frame commonly configured (9,216 bytes, more than its UDP payload), so that a jumbo feed's
+/// packets are held like any other; the slots are allocated zeroed and touched only as
+/// packets are held. A larger packet that arrives ahead of its turn is reported.
+pub const OFFLINE_MAX_PACKET: usize = 9_216;
+
 /// The session a capture is replayed through: a live recording's decisions come from its notes
 /// (no timeouts of its own); otherwise gaps are given [`OFFLINE_GRACE_NS`] of receive time.
 fn replay_session(
@@ -923,8 +942,17 @@ fn replay_session(
     follow_notes: bool,
     slot_bytes: Option<usize>,
 ) -> SessionConfig {
+    // A live recording's replay holds what its receiver held (its SLOT note, or the
+    // receiver's default); a pcap or a capture without notes says nothing of the feed's packet
+    // size: slots for a jumbo frame's payload (a packet exported from a jumbo feed's recording
+    // was left to a gap no one could fill).
+    let default_slots = if follow_notes {
+        SessionConfig::default().max_packet
+    } else {
+        OFFLINE_MAX_PACKET
+    };
     let live = SessionConfig {
-        max_packet: slot_bytes.unwrap_or(SessionConfig::default().max_packet),
+        max_packet: slot_bytes.unwrap_or(default_slots),
         ..SessionConfig::default()
     };
     SessionConfig {

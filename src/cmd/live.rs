@@ -491,7 +491,11 @@ mod tests {
         let paper = cli.find_subcommand("paper").unwrap();
         let default = |id: &str| -> u64 {
             let arg = paper.get_arguments().find(|a| a.get_id() == id).unwrap();
-            arg.get_default_values()[0].to_str().unwrap().parse().unwrap()
+            arg.get_default_values()[0]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap()
         };
         let (grace_us, timeout_ms) = (default("grace_us"), default("request_timeout_ms"));
         let cfg = live_config(&FeedArgs {
