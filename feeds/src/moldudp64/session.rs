@@ -1081,6 +1081,20 @@ impl MoldUdp64Session {
                 self.stats.window_overflow += 1;
                 if bytes.len() > self.config.max_packet {
                     self.stats.oversize_packets += 1;
+                    // The messages came (an answer, or a line's copy) but no slot holds a
+                    // packet this large: no failed try of a piece it answers. The piece is
+                    // asked for again, and its answer is held once it is next in turn.
+                    for g in self.gaps.range_mut(first..) {
+                        if g.start >= end {
+                            break;
+                        }
+                        if let GapState::Requested {
+                            ref mut progress, ..
+                        } = g.state
+                        {
+                            *progress = true;
+                        }
+                    }
                 }
                 if tail < end {
                     self.add_tail_gap(end, now_ns, false);
@@ -1886,6 +1900,54 @@ mod tests {
         let st = t.s.stats();
         assert_eq!((st.lost_messages, st.recovered, st.lost_gaps), (8, 12, 1));
         assert_eq!(t.s.outstanding_gaps(), 0);
+    }
+
+    /// Slots smaller than the feed's packets (`serve --max-packet 8000` against the default
+    /// 2,048) and a server that answers one packet per request, as MoldUDP64's do. README:
+    /// such packets "are left to recovery". But the answers are as large: the answer to the
+    /// second gap arrives ahead of its turn (the first gap's rest is still missing), cannot be
+    /// held, and counts as an unanswered try, so the second gap is declared lost although the
+    /// server answered every request it got.
+    #[test]
+    fn oversize_answers_ahead_of_their_turn_do_not_lose_what_the_server_answered() {
+        let mut t = T::new(SessionConfig {
+            max_packet: 40,
+            line_grace_ns: 100,
+            request_timeout_ns: 1000,
+            ..cfg()
+        });
+        t.pkt(0, &data(1, 1), 0);
+        t.pkt(0, &data(30, 1), 0); // gap [2,30)
+        t.pkt(0, &data(40, 1), 0); // gap [31,40)
+        let answer = |seq: u64, count: u16| data(seq, count.min(6));
+        assert!(answer(2, 28).len() > 40, "answers do not fit a slot");
+        let (mut now, mut asked, mut got) = (0u64, 0u64, Vec::new());
+        for _ in 0..200 {
+            now += 1000;
+            let mut answers = Vec::new();
+            for ev in t.poll(now) {
+                match ev {
+                    Ev::Req(_, seq, count) => {
+                        asked += 1;
+                        answers.push(answer(seq, count));
+                    }
+                    e => got.push(e),
+                }
+            }
+            for a in answers {
+                got.extend(t.pkt(2, &a, now));
+            }
+            if t.s.outstanding_gaps() == 0 {
+                break;
+            }
+        }
+        let st = t.s.stats();
+        assert!(asked > 0 && st.oversize_packets > 0, "{st:?}");
+        assert_eq!(
+            (st.lost_messages, st.lost_gaps),
+            (0, 0),
+            "every request was answered, yet {got:?}"
+        );
     }
 
     /// `retries = 0` (a valid setting) and a server that answers with one packet,
