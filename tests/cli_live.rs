@@ -741,3 +741,71 @@ fn a_live_udp_recording_cut_short_by_silence_does_not_exit_0() {
     );
     assert_eq!(rec.status.code(), Some(1), "{out}\n{err}");
 }
+
+/// RELIABILITY ("Packets larger than the receiver's reorder slots"): with slots too small
+/// (`serve --max-packet 8000`, the receiver's default 2,048) each such packet is counted and
+/// "the report names the setting", for `paper`, `record` and `relay`. `paper`'s summary has
+/// the line; a live `record`'s report (its summary line and stderr) has neither the count nor
+/// the flag: only a log warning, gone under `--log error`.
+#[test]
+fn a_live_recordings_report_counts_packets_too_large_for_its_slots_and_names_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, rr) = (free_port(), free_port());
+    let retransmit = format!("127.0.0.1:{rr}");
+    let record = spawn(
+        &[
+            "record",
+            "--log",
+            "error",
+            &format!("udp://127.0.0.1:{a}"),
+            "--retransmit",
+            &retransmit,
+            "--stop-after-silence",
+            "5",
+            "-o",
+            "big.cap",
+        ],
+        dir.path(),
+    );
+    assert!(wait_udp_bound(a), "the receiver never opened its line");
+    let serve = spawn(
+        &[
+            "serve",
+            "generated:7:20000",
+            "--to",
+            &format!("127.0.0.1:{a}"),
+            "--retransmit",
+            &retransmit,
+            "--speed",
+            "max",
+            "--max-packet",
+            "8000",
+            "--reorder",
+            "0.2",
+            "--seed",
+            "3",
+            // A debug build's receiver reads only once its recorder's ring is built (over a
+            // second after its line is bound): the server must still be there to answer.
+            "--linger",
+            "5",
+        ],
+        dir.path(),
+    );
+    finish(serve, "serve");
+    let o = record.wait_with_output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        said.contains("larger than the reorder slots") && said.contains("--max-packet"),
+        "the report does not say that packets were too large for the slots: {said}"
+    );
+}

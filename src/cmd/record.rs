@@ -210,6 +210,7 @@ pub fn run_live(
         s.recovered,
         s.lost_messages
     )?;
+    super::relay::receiver_warnings(&live);
     if let Some(e) = &live.record_error {
         anyhow::bail!(
             "recording stopped early: {e}; {} records received after that are not in the capture",

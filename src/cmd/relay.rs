@@ -229,7 +229,19 @@ pub fn relay(a: RelayArgs) -> anyhow::Result<ExitCode> {
             s.rejoins
         )?;
     }
+    receiver_warnings(&live);
     Ok(lost_exit_code(&live))
+}
+
+/// The receiver's report lines a command that prints its own summary (`relay`, live `record`)
+/// must not leave out: datagrams the kernel dropped, and packets too large for the reorder
+/// slots (naming `--max-packet`), as `paper`'s summary has them.
+pub(crate) fn receiver_warnings(live: &LiveReport) {
+    for note in live.notes().iter().filter(|n| {
+        n.starts_with("the kernel dropped") || n.contains("larger than the reorder slots")
+    }) {
+        errln!("{note}");
+    }
 }
 
 /// Exit code of a command that received a live feed to pass it on (`relay`, live `record`):
