@@ -656,16 +656,7 @@ fn a_live_recording_whose_relay_closes_before_the_end_of_session_does_not_exit_0
         dir.path(),
     );
     std::thread::sleep(std::time::Duration::from_millis(700));
-    // Three one-message packets of the session, then nothing (no end of session).
-    let tx = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-    for seq in 1u64..=3 {
-        let mut p = b"TICKLANE01".to_vec();
-        p.extend_from_slice(&seq.to_be_bytes());
-        p.extend_from_slice(&1u16.to_be_bytes());
-        p.extend_from_slice(&3u16.to_be_bytes());
-        p.extend_from_slice(b"S\x00\x01");
-        tx.send_to(&p, (Ipv4Addr::LOCALHOST, a)).unwrap();
-    }
+    send_three_packets_then_nothing(a);
     let relay = relay.wait_with_output().unwrap();
     let rec = record.wait_with_output().unwrap();
     let relay_err = String::from_utf8_lossy(&relay.stderr).to_string();
@@ -721,16 +712,7 @@ fn a_live_udp_recording_cut_short_by_silence_does_not_exit_0() {
         dir.path(),
     );
     assert!(wait_udp_bound(a));
-    // Three one-message packets of the session, then nothing (no end of session).
-    let tx = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-    for seq in 1u64..=3 {
-        let mut p = b"TICKLANE01".to_vec();
-        p.extend_from_slice(&seq.to_be_bytes());
-        p.extend_from_slice(&1u16.to_be_bytes());
-        p.extend_from_slice(&3u16.to_be_bytes());
-        p.extend_from_slice(b"S\x00\x01");
-        tx.send_to(&p, (Ipv4Addr::LOCALHOST, a)).unwrap();
-    }
+    send_three_packets_then_nothing(a);
     let rec = record.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&rec.stderr).to_string();
     let out = String::from_utf8_lossy(&rec.stdout).to_string();
@@ -809,4 +791,18 @@ fn a_live_recordings_report_counts_packets_too_large_for_its_slots_and_names_the
         said.contains("larger than the reorder slots") && said.contains("--max-packet"),
         "the report does not say that packets were too large for the slots: {said}"
     );
+}
+
+/// Sends to `127.0.0.1:port` three one-message packets of session `TICKLANE01` (sequence
+/// numbers 1 to 3), then nothing: no end of session.
+fn send_three_packets_then_nothing(port: u16) {
+    let tx = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    for seq in 1u64..=3 {
+        let mut p = b"TICKLANE01".to_vec();
+        p.extend_from_slice(&seq.to_be_bytes());
+        p.extend_from_slice(&1u16.to_be_bytes());
+        p.extend_from_slice(&3u16.to_be_bytes());
+        p.extend_from_slice(b"S\x00\x01");
+        tx.send_to(&p, (Ipv4Addr::LOCALHOST, port)).unwrap();
+    }
 }

@@ -585,18 +585,10 @@ fn a_pcap_cut_mid_record_names_the_cut_packet() {
     );
 }
 
-/// A live recording made with `--max-packet 9000` (a jumbo-frame feed): the receiver writes a
-/// `SLOT` note before `FROM`, and the replay holds in 9,000-byte slots what the receiver held
-/// (it took the default 2,048 bytes: the jumbo packet that arrived ahead of its turn, which the
-/// receiver held and delivered, overflowed in the replay and its 150 messages were reported
-/// lost). Without the note (a receiver with the default slots) the replay overflows as that
-/// receiver did.
-#[test]
-fn a_recording_of_a_jumbo_feed_replays_what_the_receiver_delivered() {
-    use ticklane_replay::format::{CaptureHeader, FeedKind};
-    use ticklane_replay::{CaptureWriter, Line, WriterOptions};
-    let dir = tempfile::tempdir().unwrap();
-    let all: Vec<Vec<u8>> = packets(dir.path())
+/// The ITCH messages of the session [`packets`] carries, in order: message `i` is sequence
+/// number `i + 1`.
+fn session_messages(dir: &Path) -> Vec<Vec<u8>> {
+    packets(dir)
         .iter()
         .flat_map(|(p, _)| {
             ticklane_feeds::moldudp64::MoldPacket::parse(p)
@@ -605,48 +597,83 @@ fn a_recording_of_a_jumbo_feed_replays_what_the_receiver_delivered() {
                 .map(|m| m.unwrap().to_vec())
                 .collect::<Vec<_>>()
         })
-        .collect();
-    let pack = |seq: u64, n: usize| {
-        let mut b = MoldPacketBuilder::new(*b"TEST000001", seq).with_max_packet(9000);
-        let from = (seq - 1) as usize;
-        for m in &all[from..from + n] {
-            b.push(m, |_| unreachable!("one packet")).unwrap();
-        }
-        b.flush().unwrap().to_vec()
-    };
-    let jumbo = pack(3, 150);
+        .collect()
+}
+
+/// One packet (of up to 65,000 bytes) of session `TEST000001` carrying `n` of `all` from
+/// sequence number `seq`.
+fn one_packet(all: &[Vec<u8>], seq: u64, n: usize) -> Vec<u8> {
+    let mut b = MoldPacketBuilder::new(*b"TEST000001", seq).with_max_packet(65_000);
+    let from = (seq - 1) as usize;
+    for m in &all[from..from + n] {
+        b.push(m, |_| unreachable!("one packet")).unwrap();
+    }
+    b.flush().unwrap().to_vec()
+}
+
+/// Writes at `path` a one-line capture of `notes` (tag and bytes), then message 1, `held`
+/// (messages 3 on) ahead of message 2, message 2 (the hole closes), and the end of session
+/// after the `n` messages of `held`: a packet a receiver must hold for reordering.
+fn write_held_back_capture(path: &Path, all: &[Vec<u8>], held: &[u8], n: usize, notes: &[Vec<u8>]) {
+    use ticklane_replay::format::{CaptureHeader, FeedKind};
+    use ticklane_replay::{CaptureWriter, Line, WriterOptions};
+    let header = CaptureHeader::new(FeedKind::MoldUdp64, "");
+    let mut w = CaptureWriter::create(path, &header, WriterOptions::default()).unwrap();
+    for n in notes {
+        w.write_record(T0, Line::Note, n).unwrap();
+    }
+    w.write_record(T0 + 1, Line::A, &one_packet(all, 1, 1))
+        .unwrap();
+    w.write_record(T0 + 2, Line::A, held).unwrap();
+    w.write_record(T0 + 3, Line::A, &one_packet(all, 2, 1))
+        .unwrap();
+    let eos = MoldPacketBuilder::new(*b"TEST000001", 3 + n as u64)
+        .end_of_session()
+        .to_vec();
+    w.write_record(T0 + 4, Line::A, &eos).unwrap();
+    w.finish().unwrap();
+}
+
+/// A `SLOT` note saying `bytes`.
+fn slot_note(bytes: u32) -> Vec<u8> {
+    let mut n = b"SLOT".to_vec();
+    n.extend_from_slice(&bytes.to_be_bytes());
+    n
+}
+
+/// (messages, gaps, missing) of `inspect --json` of `path`, whatever its exit status.
+fn inspect_counts(path: &Path) -> (serde_json::Value, serde_json::Value, serde_json::Value) {
+    let o = Command::new(BIN)
+        .args(["inspect", "--json", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    (
+        v["messages"].clone(),
+        v["gaps"].clone(),
+        v["missing"].clone(),
+    )
+}
+
+/// A live recording made with `--max-packet 9000` (a jumbo-frame feed): the receiver writes a
+/// `SLOT` note before `FROM`, and the replay holds in 9,000-byte slots what the receiver held
+/// (it took the default 2,048 bytes: the jumbo packet that arrived ahead of its turn, which the
+/// receiver held and delivered, overflowed in the replay and its 150 messages were reported
+/// lost). Without the note (a receiver with the default slots) the replay overflows as that
+/// receiver did.
+#[test]
+fn a_recording_of_a_jumbo_feed_replays_what_the_receiver_delivered() {
+    let dir = tempfile::tempdir().unwrap();
+    let all = session_messages(dir.path());
+    let jumbo = one_packet(&all, 3, 150);
     assert!(jumbo.len() > 2048 && jumbo.len() <= 9000, "{}", jumbo.len());
+    // No LOST note: the receiver lost nothing.
     let inspect = |slot: Option<u32>| {
-        // 1, the jumbo packet 3..=152 ahead of 2, 2 (the hole closes), end of session; no LOST
-        // note.
         let path = dir.path().join(format!("jumbo-{slot:?}.tlcap"));
-        let header = CaptureHeader::new(FeedKind::MoldUdp64, "");
-        let mut w = CaptureWriter::create(&path, &header, WriterOptions::default()).unwrap();
-        if let Some(bytes) = slot {
-            let mut n = b"SLOT".to_vec();
-            n.extend_from_slice(&bytes.to_be_bytes());
-            w.write_record(T0, Line::Note, &n).unwrap();
-        }
-        w.write_record(T0, Line::Note, &note(b"FROM", &[1]))
-            .unwrap();
-        w.write_record(T0 + 1, Line::A, &pack(1, 1)).unwrap();
-        w.write_record(T0 + 2, Line::A, &jumbo).unwrap();
-        w.write_record(T0 + 3, Line::A, &pack(2, 1)).unwrap();
-        let eos = MoldPacketBuilder::new(*b"TEST000001", 153)
-            .end_of_session()
-            .to_vec();
-        w.write_record(T0 + 4, Line::A, &eos).unwrap();
-        w.finish().unwrap();
-        let o = Command::new(BIN)
-            .args(["inspect", "--json", path.to_str().unwrap()])
-            .output()
-            .unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-        (
-            v["messages"].clone(),
-            v["gaps"].clone(),
-            v["missing"].clone(),
-        )
+        let mut notes: Vec<Vec<u8>> = slot.map(slot_note).into_iter().collect();
+        notes.push(note(b"FROM", &[1]));
+        write_held_back_capture(&path, &all, &jumbo, 150, &notes);
+        inspect_counts(&path)
     };
     assert_eq!(inspect(Some(9000)), (152.into(), 0.into(), 0.into()));
     assert_eq!(inspect(None), (2.into(), 1.into(), 150.into()));
@@ -661,45 +688,18 @@ fn a_recording_of_a_jumbo_feed_replays_what_the_receiver_delivered() {
 /// (9,216 bytes).
 #[test]
 fn a_jumbo_recording_exports_to_a_pcap_with_the_same_messages() {
-    use ticklane_replay::format::{CaptureHeader, FeedKind};
-    use ticklane_replay::{CaptureWriter, Line, WriterOptions};
     let dir = tempfile::tempdir().unwrap();
-    let all: Vec<Vec<u8>> = packets(dir.path())
-        .iter()
-        .flat_map(|(p, _)| {
-            ticklane_feeds::moldudp64::MoldPacket::parse(p)
-                .unwrap()
-                .messages()
-                .map(|m| m.unwrap().to_vec())
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    let pack = |seq: u64, n: usize| {
-        let mut b = MoldPacketBuilder::new(*b"TEST000001", seq).with_max_packet(9000);
-        let from = (seq - 1) as usize;
-        for m in &all[from..from + n] {
-            b.push(m, |_| unreachable!("one packet")).unwrap();
-        }
-        b.flush().unwrap().to_vec()
-    };
-    let jumbo = pack(3, 150);
+    let all = session_messages(dir.path());
+    let jumbo = one_packet(&all, 3, 150);
     assert!(jumbo.len() > 2048 && jumbo.len() <= 9000, "{}", jumbo.len());
     let cap = dir.path().join("jumbo.tlcap");
-    let header = CaptureHeader::new(FeedKind::MoldUdp64, "");
-    let mut w = CaptureWriter::create(&cap, &header, WriterOptions::default()).unwrap();
-    let mut slot = b"SLOT".to_vec();
-    slot.extend_from_slice(&9000u32.to_be_bytes());
-    w.write_record(T0, Line::Note, &slot).unwrap();
-    w.write_record(T0, Line::Note, &note(b"FROM", &[1]))
-        .unwrap();
-    w.write_record(T0 + 1, Line::A, &pack(1, 1)).unwrap();
-    w.write_record(T0 + 2, Line::A, &jumbo).unwrap();
-    w.write_record(T0 + 3, Line::A, &pack(2, 1)).unwrap();
-    let eos = MoldPacketBuilder::new(*b"TEST000001", 153)
-        .end_of_session()
-        .to_vec();
-    w.write_record(T0 + 4, Line::A, &eos).unwrap();
-    w.finish().unwrap();
+    write_held_back_capture(
+        &cap,
+        &all,
+        &jumbo,
+        150,
+        &[slot_note(9000), note(b"FROM", &[1])],
+    );
     let from_capture = inspect(&cap);
     assert_eq!(from_capture["messages"], 152, "{from_capture}");
     let pcap = dir.path().join("jumbo.pcap");
@@ -709,17 +709,8 @@ fn a_jumbo_recording_exports_to_a_pcap_with_the_same_messages() {
         "-o",
         pcap.to_str().unwrap(),
     ]);
-    let o = Command::new(BIN)
-        .args(["inspect", "--json", pcap.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let from_pcap: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(
-        (
-            from_pcap["messages"].clone(),
-            from_pcap["gaps"].clone(),
-            from_pcap["missing"].clone()
-        ),
+        inspect_counts(&pcap),
         (152.into(), 0.into(), 0.into()),
         "the exported pcap of a single-line capture reads back other messages than the capture"
     );
@@ -730,45 +721,15 @@ fn a_jumbo_recording_exports_to_a_pcap_with_the_same_messages() {
 /// and the report says why (it said "errors 0" with the loss alone).
 #[test]
 fn a_packet_larger_than_the_offline_slots_out_of_order_is_reported_with_the_loss() {
-    use ticklane_replay::format::{CaptureHeader, FeedKind};
-    use ticklane_replay::{CaptureWriter, Line, WriterOptions};
     let dir = tempfile::tempdir().unwrap();
-    let all: Vec<Vec<u8>> = packets(dir.path())
-        .iter()
-        .flat_map(|(p, _)| {
-            ticklane_feeds::moldudp64::MoldPacket::parse(p)
-                .unwrap()
-                .messages()
-                .map(|m| m.unwrap().to_vec())
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    let pack = |seq: u64, n: usize| {
-        let mut b = MoldPacketBuilder::new(*b"TEST000001", seq).with_max_packet(65_000);
-        let from = (seq - 1) as usize;
-        for m in &all[from..from + n] {
-            b.push(m, |_| unreachable!("one packet")).unwrap();
-        }
-        b.flush().unwrap().to_vec()
-    };
+    let all = session_messages(dir.path());
     // Messages from 3 on until the packet passes 9,216 bytes.
     let mut n = 1;
-    while pack(3, n).len() <= 9_216 {
+    while one_packet(&all, 3, n).len() <= 9_216 {
         n += 1;
     }
-    let big = pack(3, n);
-    let end = 3 + n as u64;
     let cap = dir.path().join("big.tlcap");
-    let header = CaptureHeader::new(FeedKind::MoldUdp64, "");
-    let mut w = CaptureWriter::create(&cap, &header, WriterOptions::default()).unwrap();
-    w.write_record(T0 + 1, Line::A, &pack(1, 1)).unwrap();
-    w.write_record(T0 + 2, Line::A, &big).unwrap();
-    w.write_record(T0 + 3, Line::A, &pack(2, 1)).unwrap();
-    let eos = MoldPacketBuilder::new(*b"TEST000001", end)
-        .end_of_session()
-        .to_vec();
-    w.write_record(T0 + 4, Line::A, &eos).unwrap();
-    w.finish().unwrap();
+    write_held_back_capture(&cap, &all, &one_packet(&all, 3, n), n, &[]);
     let v = inspect_with_errors(&cap);
     assert_eq!(
         (v["messages"].clone(), v["missing"].clone()),

@@ -1902,6 +1902,37 @@ mod tests {
         assert_eq!(t.s.outstanding_gaps(), 0);
     }
 
+    /// Polls `t` every `step` ns and answers each request at once on the re-request line with
+    /// `answer(first, count)`, until no gap is left (at most 200 rounds): what came out (the
+    /// poll's events, then the answers' deliveries, round by round), and the requests seen.
+    fn answer_every_request(
+        t: &mut T,
+        step: u64,
+        mut answer: impl FnMut(u64, u16) -> Vec<u8>,
+    ) -> (Vec<Ev>, u64) {
+        let (mut now, mut asked, mut got) = (0u64, 0u64, Vec::new());
+        for _ in 0..200 {
+            now += step;
+            let mut answers = Vec::new();
+            for ev in t.poll(now) {
+                match ev {
+                    Ev::Req(_, seq, count) => {
+                        asked += 1;
+                        answers.push(answer(seq, count));
+                    }
+                    e => got.push(e),
+                }
+            }
+            for a in answers {
+                got.extend(t.pkt(2, &a, now));
+            }
+            if t.s.outstanding_gaps() == 0 {
+                break;
+            }
+        }
+        (got, asked)
+    }
+
     /// Slots smaller than the feed's packets (`serve --max-packet 8000` against the default
     /// 2,048) and a server that answers one packet per request, as MoldUDP64's do. README:
     /// such packets "are left to recovery". But the answers are as large: the answer to the
@@ -1921,26 +1952,7 @@ mod tests {
         t.pkt(0, &data(40, 1), 0); // gap [31,40)
         let answer = |seq: u64, count: u16| data(seq, count.min(6));
         assert!(answer(2, 28).len() > 40, "answers do not fit a slot");
-        let (mut now, mut asked, mut got) = (0u64, 0u64, Vec::new());
-        for _ in 0..200 {
-            now += 1000;
-            let mut answers = Vec::new();
-            for ev in t.poll(now) {
-                match ev {
-                    Ev::Req(_, seq, count) => {
-                        asked += 1;
-                        answers.push(answer(seq, count));
-                    }
-                    e => got.push(e),
-                }
-            }
-            for a in answers {
-                got.extend(t.pkt(2, &a, now));
-            }
-            if t.s.outstanding_gaps() == 0 {
-                break;
-            }
-        }
+        let (got, asked) = answer_every_request(&mut t, 1000, answer);
         let st = t.s.stats();
         assert!(asked > 0 && st.oversize_packets > 0, "{st:?}");
         assert_eq!(
@@ -1987,20 +1999,7 @@ mod tests {
         });
         t.pkt(0, &data(1, 1), 0);
         t.pkt(0, &data(41, 1), 0); // gap [2,41)
-        let mut now = 0;
-        let mut got = Vec::new();
-        for _ in 0..200 {
-            now += 1000;
-            for ev in t.poll(now) {
-                match ev {
-                    Ev::Req(_, seq, _) => got.extend(t.pkt(2, &data(seq, 1), now)),
-                    e => got.push(e),
-                }
-            }
-            if t.s.outstanding_gaps() == 0 {
-                break;
-            }
-        }
+        let (got, _) = answer_every_request(&mut t, 1000, |seq, _| data(seq, 1));
         assert_eq!(
             got,
             msgs(2..42, 2)
