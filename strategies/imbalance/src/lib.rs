@@ -469,7 +469,9 @@ impl Strategy for Imbalance {
         };
         // The cooldown after any order; the back-off after refusals of this side only (a buy
         // refused at a position limit does not hold back the sell that would reduce it).
-        if let Some(last) = st.last_order {
+        // A step back in event time (a second day in one file, a splice) is a new stretch of
+        // time: the wait ends, as the risk gate's order-rate window does.
+        if let Some(last) = st.last_order.filter(|&last| now >= last) {
             if now.0 < last.0.saturating_add(st.wait_ns(side, cfg.cooldown_ns)) {
                 return;
             }
@@ -861,6 +863,27 @@ mod tests {
         assert_eq!(
             h.book(&m, t0 + MS),
             vec![submit(1, Side::Bid, 10_0100, 100)]
+        );
+    }
+
+    /// Event time going back (two days in one binary file: ITCH times restart at midnight;
+    /// a spliced recording) ends the cooldown: the risk gate's window and the replay's pace
+    /// treat a step back as a new stretch of time. The cooldown compared the second day's
+    /// `now` with the first day's last order, so the strategy sent nothing until the second
+    /// day's event time passed the first day's last order: hours without an order.
+    #[test]
+    fn a_step_back_in_event_time_does_not_hold_the_cooldown_for_hours() {
+        let mut h = Harness::new(cfg());
+        let m = bid_heavy();
+        let day1 = 7 * 3_600_000 * MS; // 07:00 of the first day
+        assert_eq!(h.book(&m, day1), vec![submit(0, Side::Bid, 10_0100, 100)]);
+        h.update(&m, day1, ClientOrderId::new(0, 0), OrderUpdateKind::Expired);
+        // The second day: 04:00 (three hours "before" the last order, a day after it).
+        let day2 = 4 * 3_600_000 * MS;
+        assert_eq!(
+            h.book(&m, day2),
+            vec![submit(1, Side::Bid, 10_0100, 100)],
+            "no order for the three hours of the second day before 07:00"
         );
     }
 

@@ -311,6 +311,8 @@ fn lasting(why: ticklane_strategy::RejectReason) -> bool {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Backoff {
     refused: u32,
+    /// When the last refusal came (a step back before it ends the wait).
+    since: Timestamp,
     until: Timestamp,
 }
 
@@ -318,7 +320,14 @@ impl Backoff {
     fn refused_at(&mut self, now: Timestamp) {
         self.refused = self.refused.saturating_add(1);
         let wait = REFUSED_BACKOFF_NS.saturating_mul(1 << (self.refused - 1).min(10));
+        self.since = now;
         self.until = Timestamp(now.0.saturating_add(wait));
+    }
+
+    /// Whether the side still waits at `now`: a step back in event time before the refusal
+    /// (a second day in one file, a splice) is a new stretch of time and ends the wait.
+    fn holds(&self, now: Timestamp) -> bool {
+        now >= self.since && now < self.until
     }
 }
 
@@ -521,7 +530,7 @@ impl MicropriceMm {
         let now = ctx.now();
         let mut held_off = false;
         for side in [Side::Bid, Side::Ask] {
-            let backing_off = now < self.states[i].backoff[side.index()].until;
+            let backing_off = self.states[i].backoff[side.index()].holds(now);
             let slot = &mut self.states[i].quotes[side.index()];
             let want = wanted[side.index()];
             match (*slot, want) {
@@ -1531,6 +1540,44 @@ mod tests {
 
     /// A risk refusal that stays (`RiskMaxPosition` from a lane limit tighter than the
     /// strategy's): every book change re-sent the refused quote; the side backs off.
+    /// Event time going back (two days in one binary file: ITCH times restart at midnight)
+    /// ends a side's back-off after a refusal, as it ends the risk gate's order-rate window.
+    /// The back-off's `until` was a first-day time, so the side stayed silent on the second
+    /// day until its event time passed the first day's refusal: hours without a quote.
+    #[test]
+    fn a_step_back_in_event_time_ends_the_back_off_after_a_refusal() {
+        let mut h = Harness::new(Config::default());
+        let m = book_a();
+        let day1 = 7 * 3_600_000 * MS; // 07:00 of the first day
+        let bid = h
+            .book(&m, day1)
+            .into_iter()
+            .find_map(|c| match c {
+                OrderCommand::Submit { id, request } if request.side == Side::Bid => Some(id),
+                _ => None,
+            })
+            .expect("a bid quote on the first day");
+        h.update(
+            &m,
+            day1,
+            bid.0 & ((1 << 48) - 1),
+            OrderUpdateKind::Rejected(RejectReason::InstrumentNotTrading),
+        );
+        // The second day, 04:00: a fresh book (the same levels), a day after the refusal.
+        let day2 = 4 * 3_600_000 * MS;
+        let bids = h
+            .book(&m, day2)
+            .into_iter()
+            .filter(
+                |c| matches!(c, OrderCommand::Submit { request, .. } if request.side == Side::Bid),
+            )
+            .count();
+        assert_eq!(
+            bids, 1,
+            "no bid for the three hours of the second day before 07:00"
+        );
+    }
+
     #[test]
     fn a_refusal_that_stays_is_not_resent_every_book_change() {
         let mut h = Harness::new(Config::default());
