@@ -1538,8 +1538,6 @@ mod tests {
         );
     }
 
-    /// A risk refusal that stays (`RiskMaxPosition` from a lane limit tighter than the
-    /// strategy's): every book change re-sent the refused quote; the side backs off.
     /// Event time going back (two days in one binary file: ITCH times restart at midnight)
     /// ends a side's back-off after a refusal, as it ends the risk gate's order-rate window.
     /// The back-off's `until` was a first-day time, so the side stayed silent on the second
@@ -1578,6 +1576,8 @@ mod tests {
         );
     }
 
+    /// A risk refusal that stays (`RiskMaxPosition` from a lane limit tighter than the
+    /// strategy's): every book change re-sent the refused quote; the side backs off.
     #[test]
     fn a_refusal_that_stays_is_not_resent_every_book_change() {
         let mut h = Harness::new(Config::default());
