@@ -726,7 +726,12 @@ fn status_text(
     live: Option<&ticklane_live::source::LiveCounters>,
 ) -> String {
     let sum = |f: fn(&ticklane_runtime::LaneStatus) -> u64| s.lanes.iter().map(f).sum::<u64>();
-    let pnl: i64 = s.lanes.iter().map(|l| l.net_pnl).sum();
+    // Saturating: a lane past i64 price units stores the bound (lane.rs), and two such
+    // lanes overflowed the sum (a panic in debug, a wrap in release).
+    let pnl: i64 = s
+        .lanes
+        .iter()
+        .fold(0i64, |acc, l| acc.saturating_add(l.net_pnl));
     let p99 = s.lanes.iter().map(|l| l.t2d_p99_ns).max().unwrap_or(0);
     let feed = live.map_or(String::new(), |c| {
         use std::sync::atomic::Ordering::Relaxed;
@@ -765,7 +770,8 @@ fn status_text(
         s.feed_events,
         sum(|l| l.orders),
         sum(|l| l.fills),
-        rust_decimal::Decimal::new(pnl, Price::DECIMALS).round_dp(2),
+        // Half away from zero, as the summary (`round_dp` rounds half to even: $0.125 → 0.12).
+        cents(rust_decimal::Decimal::new(pnl, Price::DECIMALS)),
         // 0: no sample yet (a sample is at least 1 ns), as the summary's `-`.
         if p99 == 0 {
             "-".to_string()
@@ -1218,6 +1224,47 @@ mod tests {
         let line = status_text(&status, None);
         assert!(!line.contains("p99 0 ns"), "no sample, yet a p99: {line}");
         assert!(line.contains("tick-to-decision p99 -"), "{line}");
+    }
+
+    /// RELIABILITY.md: printed money is "rounded half away from zero to the cent, as the
+    /// paper status line", and the status after the close shows "the report's" figure. The
+    /// summary's `cents` rounds $0.125 to 0.13; the status line must say the same.
+    #[test]
+    fn numbers_the_status_line_rounds_net_pnl_as_the_summary_does() {
+        for (units, want) in [(1_250i64, "0.13"), (-1_250, "-0.13"), (50, "0.01"), (-69_5150, "-69.52")] {
+            let status = ticklane_runtime::EngineStatus {
+                lanes: vec![ticklane_runtime::LaneStatus {
+                    net_pnl: units,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            };
+            let line = status_text(&status, None);
+            let summary = cents(rust_decimal::Decimal::new(units, Price::DECIMALS));
+            assert_eq!(summary, want);
+            assert!(
+                line.contains(&format!("net P&L ${want} ")),
+                "{units} units: summary says {summary}, status line: {line}"
+            );
+        }
+    }
+
+    /// A lane whose P&L passes i64 price units stores the bound (`lane.rs`: "the status
+    /// shows the bound, not 0"). Two such lanes: the status line's sum overflows (a panic in
+    /// a debug build, in release a wrap to a loss of $0.0002).
+    #[test]
+    fn numbers_the_status_line_survives_two_lanes_at_the_pnl_bound() {
+        let lane = ticklane_runtime::LaneStatus {
+            net_pnl: i64::MAX,
+            ..Default::default()
+        };
+        let status = ticklane_runtime::EngineStatus {
+            lanes: vec![lane; 2],
+            ..Default::default()
+        };
+        let line = std::panic::catch_unwind(|| status_text(&status, None));
+        let line = line.expect("status_text panicked on two lanes at i64::MAX units");
+        assert!(!line.contains("net P&L $-"), "two huge profits shown as a loss: {line}");
     }
 
     #[test]
