@@ -1230,8 +1230,13 @@ mod tests {
     /// paper status line", and the status after the close shows "the report's" figure. The
     /// summary's `cents` rounds $0.125 to 0.13; the status line must say the same.
     #[test]
-    fn numbers_the_status_line_rounds_net_pnl_as_the_summary_does() {
-        for (units, want) in [(1_250i64, "0.13"), (-1_250, "-0.13"), (50, "0.01"), (-69_5150, "-69.52")] {
+    fn the_status_line_rounds_net_pnl_as_the_summary_does() {
+        for (units, want) in [
+            (1_250i64, "0.13"),
+            (-1_250, "-0.13"),
+            (50, "0.01"),
+            (-69_5150, "-69.52"),
+        ] {
             let status = ticklane_runtime::EngineStatus {
                 lanes: vec![ticklane_runtime::LaneStatus {
                     net_pnl: units,
@@ -1253,7 +1258,7 @@ mod tests {
     /// shows the bound, not 0"). Two such lanes: the status line's sum overflows (a panic in
     /// a debug build, in release a wrap to a loss of $0.0002).
     #[test]
-    fn numbers_the_status_line_survives_two_lanes_at_the_pnl_bound() {
+    fn the_status_line_sums_lanes_at_the_pnl_bound_without_overflow() {
         let lane = ticklane_runtime::LaneStatus {
             net_pnl: i64::MAX,
             ..Default::default()
@@ -1264,7 +1269,10 @@ mod tests {
         };
         let line = std::panic::catch_unwind(|| status_text(&status, None));
         let line = line.expect("status_text panicked on two lanes at i64::MAX units");
-        assert!(!line.contains("net P&L $-"), "two huge profits shown as a loss: {line}");
+        assert!(
+            !line.contains("net P&L $-"),
+            "two huge profits shown as a loss: {line}"
+        );
     }
 
     #[test]

@@ -81,6 +81,7 @@ impl Outbox {
                 let o = &mut self.orders[i];
                 o.request.price = price;
                 o.request.qty = Qty(qty.0.saturating_add(o.filled.0));
+                o.open = qty;
             }
             // A refused cancel or modify: the order itself is unchanged. (A venue that reports
             // one as `Rejected` on an accepted order is read the same way.)
@@ -100,6 +101,7 @@ impl Outbox {
         self.positions.apply(fill);
         if let Some(o) = self.orders.iter_mut().find(|o| o.id == fill.id) {
             o.filled = Qty(o.filled.0.saturating_add(fill.qty.0));
+            o.open = Qty(o.open.0.saturating_sub(fill.qty.0));
         }
     }
 
@@ -258,6 +260,7 @@ impl<'a> Context<'a> {
             id,
             request,
             filled: Qty(0),
+            open: request.qty,
             accepted: false,
         });
         self.outbox
@@ -342,5 +345,66 @@ impl<'a> Context<'a> {
     /// Logs at debug level, tagged with the strategy's name and the event time.
     pub fn debug(&self, args: fmt::Arguments<'_>) {
         tracing::debug!(target: "strategy", strategy = self.name, ts = %self.now, "{args}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::order::{Fill, Liquidity};
+
+    /// An order of 200 shares, 100 filled, then modified to an open quantity of `u32::MAX`
+    /// (the venue now works 4,294,967,295 shares: `Modified { qty }` is the open quantity).
+    /// `leaves()` was the order's total (`request.qty = qty + filled`, a `u32` that saturates)
+    /// less the fills: 100 shares fewer than the venue works. It is the open quantity now.
+    #[test]
+    fn leaves_after_a_modify_to_an_open_u32_max_is_what_the_venue_works() {
+        let market = Market::new();
+        let mut outbox = Outbox::default();
+        let mut timers = TimerQueue::with_capacity(1);
+        let mut ctx = Context::new(
+            Timestamp(1),
+            StrategyId(0),
+            "t",
+            &market,
+            &mut outbox,
+            &mut timers,
+            true,
+        );
+        let id = ctx.limit(
+            InstrumentId(1),
+            Side::Bid,
+            Price(10_0000),
+            Qty(200),
+            TimeInForce::Day,
+        );
+        let update = |kind| OrderUpdate {
+            ts: Timestamp(2),
+            id,
+            instrument: InstrumentId(1),
+            kind,
+        };
+        outbox.apply_update(&update(OrderUpdateKind::Accepted));
+        outbox.apply_fill(&Fill {
+            ts: Timestamp(2),
+            id,
+            instrument: InstrumentId(1),
+            side: Side::Bid,
+            price: Price(10_0000),
+            qty: Qty(100),
+            leaves: Qty(100),
+            liquidity: Liquidity::Maker,
+            fee: 0,
+        });
+        assert_eq!(outbox.order(id).map(|o| o.leaves()), Some(Qty(100)));
+        outbox.apply_update(&update(OrderUpdateKind::Modified {
+            price: Price(10_0000),
+            qty: Qty(u32::MAX),
+        }));
+        assert_eq!(
+            outbox.order(id).map(|o| o.leaves()),
+            Some(Qty(u32::MAX)),
+            "the venue works u32::MAX shares after the modify"
+        );
     }
 }

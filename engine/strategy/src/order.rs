@@ -344,7 +344,10 @@ pub struct TradePrint {
     pub instrument: InstrumentId,
     /// Execution price.
     pub price: Price,
-    /// Executed quantity.
+    /// Executed quantity. A cross (`Q`) carries its shares in 64 bits; one of more than
+    /// `u32::MAX` shares (none has printed: NASDAQ's largest crosses are hundreds of millions
+    /// of shares) is given here as `u32::MAX`, and the event itself
+    /// (`EventBody::CrossTrade::qty`) keeps the exact size.
     pub qty: Qty,
     /// Side of the resting order that was hit (`Bid`: a seller hit a resting bid), where known.
     pub resting_side: Option<Side>,
@@ -415,6 +418,11 @@ pub struct OrderState {
     pub request: OrderRequest,
     /// Quantity filled so far.
     pub filled: Qty,
+    /// Quantity still open as the venue last said (the request's quantity at submit, a
+    /// modify's new open quantity, less the fills since). Kept on its own: the request's
+    /// quantity is the order's total, filled included, which a modify to a large open
+    /// quantity after fills can take past `u32::MAX`.
+    pub open: Qty,
     /// Whether the venue has accepted it (false while the submit is in flight).
     pub accepted: bool,
 }
@@ -422,6 +430,6 @@ pub struct OrderState {
 impl OrderState {
     /// Quantity still open.
     pub fn leaves(&self) -> Qty {
-        Qty(self.request.qty.0.saturating_sub(self.filled.0))
+        self.open
     }
 }
