@@ -743,3 +743,43 @@ fn a_packet_larger_than_the_offline_slots_out_of_order_is_reported_with_the_loss
         "{v}"
     );
 }
+
+/// `replay` of a pcap in which a MoldUDP64 datagram was carried in a frame that is not
+/// IPv4/UDP (here an IPv6 ethertype: the second packet, two messages, never read). `inspect`
+/// counts the skipped frame (`non_udp_skipped`); the engine's summary must too (a note, an
+/// error, or a count in `--json`), not report a clean two-message run with exit 0.
+#[test]
+fn replay_of_a_pcap_says_how_many_frames_it_skipped_as_not_ipv4_udp() {
+    let dir = tempfile::tempdir().unwrap();
+    let msgs = itch_messages(dir.path());
+    let p1 = carrying(&msgs, 1, 2);
+    let p2 = carrying(&msgs[2..], 3, 2);
+    let (mut bytes, frames) = pcap_bytes(&[(LINE_A, &p1[..]), (LINE_A, &p2[..])]);
+    // Ethertype (frame offset 12..14): IPv6 instead of IPv4.
+    bytes[frames[1] + 12] = 0x86;
+    bytes[frames[1] + 13] = 0xdd;
+    let path = dir.path().join("v6.pcap");
+    std::fs::write(&path, &bytes).unwrap();
+    // What inspect says of the same file.
+    let v = inspect(&path);
+    assert_eq!(v["non_udp_skipped"], 1, "{v}");
+    let o = Command::new(BIN)
+        .args(["replay", "--json", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["messages"], 2, "{r}");
+    let said = r["errors"].as_u64().unwrap_or(0) > 0
+        || r["source_notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap_or("").contains("not IPv4"));
+    assert!(
+        said,
+        "a frame skipped as not IPv4/UDP must be in the run's report (inspect counts it): exit {:?}, errors {}, notes {}",
+        o.status.code(),
+        r["errors"],
+        r["source_notes"]
+    );
+}

@@ -287,6 +287,14 @@ impl FeedSource for FileSource {
                         s.packets, s.gaps, s.missing, s.duplicates
                     ));
                 }
+                // Frames the pcap reader skipped (another protocol, IPv6, an unsupported link
+                // type): said, as `inspect` says them, even when no packet was read at all.
+                if s.non_udp_skipped > 0 {
+                    report.notes.push(format!(
+                        "skipped {} frames not IPv4/UDP (their datagrams were not read)",
+                        s.non_udp_skipped
+                    ));
+                }
             }
             Err(e) => {
                 report.errors += 1;
@@ -1165,6 +1173,8 @@ fn json_report(r: &RunReport, cfg: &RunConfig, digest: &[u8; 32]) -> serde_json:
                 "books_kept": l.books_kept, "unkept_events": l.unkept_events,
                 "late_books": l.late_books, "live_orders": l.live_orders,
                 "left_in_ring": l.left_in_ring,
+                "deferred_commands": l.deferred_commands,
+                "discarded_on_panic": l.discarded_on_panic,
                 "anomalies": l.anomalies.iter().map(|(k, n)| (k.name().to_string(), json!(n)))
                     .collect::<serde_json::Map<_, _>>(),
             })
@@ -1308,5 +1318,55 @@ mod tests {
         assert_eq!(frame_end(&buf, 0, 1), 7);
         assert_eq!(frame_end(&buf, 0, 2), buf.len());
         assert_eq!(frame_end(&buf, 5, 0), 7);
+    }
+
+    /// A lane whose strategies' commands were deferred by a cascade and discarded (a panic, an
+    /// order from `on_stop`): the text summary prints both counts ("deferred commands",
+    /// "discarded on panic"); `--json` and `summary.json` must carry them too, or orders that
+    /// never reached the venue are missing from the machine-readable report.
+    #[test]
+    fn the_json_report_carries_the_lanes_deferred_and_discarded_commands() {
+        let lane = ticklane_runtime::LaneReport {
+            index: 0,
+            pinned_core: None,
+            events: 10,
+            heartbeats: 0,
+            strategy_events: 10,
+            commands: 4,
+            fills: 0,
+            deferred_commands: 2,
+            discarded_on_panic: 3,
+            left_in_ring: 0,
+            halted: false,
+            killed: false,
+            instruments: 1,
+            books_kept: 1,
+            unkept_events: 0,
+            late_books: 0,
+            live_orders: 0,
+            working_orders: 0,
+            anomalies: Vec::new(),
+            latency: ticklane_runtime::LatencyRecorder::new(),
+            strategies: Vec::new(),
+            journal: Vec::new(),
+            symbols: Vec::new(),
+        };
+        let report = RunReport {
+            source: SourceReport::default(),
+            feed: ticklane_runtime::feed::FeedStats::default(),
+            feed_pinned_core: None,
+            lanes: vec![lane],
+            incidents: Vec::new(),
+            workers: Vec::new(),
+            elapsed_ns: 1,
+        };
+        let cfg = RunConfig::parse(include_str!("../../config/run.toml"), "run.toml").unwrap();
+        let v = json_report(&report, &cfg, &[0; 32]);
+        let l = &v["lanes"][0];
+        assert_eq!(
+            l["discarded_on_panic"], 3,
+            "discarded commands missing: {l}"
+        );
+        assert_eq!(l["deferred_commands"], 2, "deferred commands missing: {l}");
     }
 }
