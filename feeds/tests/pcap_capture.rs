@@ -852,3 +852,148 @@ fn pcapng_packet_block_with_captured_length_past_its_block_is_an_error_and_readi
         );
     }
 }
+
+/// Review of the pcap reader (s36): each test shows a defect found; see the report.
+mod review {
+    use super::*;
+
+    /// A one-bit flip in a record's captured length (bit 16: 65,536 more than it captured)
+    /// makes the length exceed the original length, and the file's snap length. The record is
+    /// an error, and per the module docs "reading continues with the next one". The reader
+    /// trusted the corrupt length for the framing: it jumped 64 KiB into the file, read garbage
+    /// as a record header and ended with "capture truncated" at a wrong offset (mid-file), or
+    /// at the record itself (near the end): every record after it lost, uncounted.
+    #[test]
+    fn a_corrupt_captured_length_does_not_swallow_the_records_after_it() {
+        let frames = sample_frames();
+        let many: Vec<_> = (0..200).map(|i| frames[i % frames.len()].clone()).collect();
+        let offs = record_offsets(&many);
+        for victim in [10usize, 195] {
+            let mut bytes = classic(false, true, 1, &many, 0);
+            let at = offs[victim];
+            let c = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap());
+            assert!(c < 0x1_0000);
+            bytes[at + 8..at + 12].copy_from_slice(&(c | 0x1_0000).to_le_bytes());
+            let mut r = PcapReader::new(&bytes).unwrap();
+            let items: Vec<_> = r.by_ref().collect();
+            let ok = items.iter().filter(|i| i.is_ok()).count();
+            let errs: Vec<PcapError> = items.iter().filter_map(|i| i.as_ref().err().copied()).collect();
+            assert_eq!(
+                (ok, errs),
+                (
+                    199,
+                    vec![PcapError::CapturedBeyondOriginal {
+                        offset: at as u64,
+                        captured: c | 0x1_0000,
+                        original: c
+                    }]
+                ),
+                "record {victim} of 200 with a flipped bit in its captured length"
+            );
+        }
+    }
+
+    /// BSD loopback (`LINKTYPE_NULL`, 0: `tcpdump -i lo0` on macOS; a 4-byte address family in
+    /// the capturing host's byte order, AF_INET = 2) and OpenBSD loopback (`LINKTYPE_LOOP`,
+    /// 108: the family big-endian) carry IPv4 / UDP. They are counted as unsupported links
+    /// and skipped; through the CLI a whole feed captured on loopback reads as 0 messages,
+    /// "errors 0", exit 0, and `inspect` calls them "frames not IPv4/UDP".
+    #[test]
+    fn loopback_null_and_loop_captures_carry_udp() {
+        let frames = sample_frames();
+        let want = sample();
+        for (link, family) in [(0u32, 2u32.to_le_bytes()), (0, 2u32.to_be_bytes()), (108, 2u32.to_be_bytes())] {
+            let fr: Vec<_> = frames
+                .iter()
+                .map(|(t, f)| {
+                    let mut v = family.to_vec();
+                    v.extend_from_slice(&f[14..]);
+                    (*t, v)
+                })
+                .collect();
+            let bytes = classic(false, true, link, &fr, 0);
+            let mut r = PcapReader::new(&bytes).unwrap();
+            let got: Vec<_> = r.by_ref().filter_map(Result::ok).collect();
+            assert_eq!(
+                (got.len(), r.stats().unsupported_link),
+                (want.len(), 0),
+                "link type {link}, family bytes {family:?}"
+            );
+            check_same(&got, &want);
+        }
+    }
+
+    /// Every fragment of an IPv4 packet carries the protocol field: a fragment of an ICMP
+    /// packet (a large ping) cannot be a UDP datagram. It is counted in `fragments`, which the
+    /// commands turn into an error ("N IPv4 fragments were not reassembled: their datagrams
+    /// were not read", exit 1) for a capture whose feed is whole.
+    #[test]
+    fn a_fragment_of_a_non_udp_packet_is_not_udp_not_a_lost_datagram() {
+        let frames = sample_frames();
+        let mut first = frames[1].1.clone();
+        first[14 + 9] = 1; // ICMP
+        first[14 + 6] = 0x20; // more fragments
+        let mut last = first.clone();
+        last[14 + 6] = 0x00;
+        last[14 + 7] = 0xB9; // offset 185 x 8, no more fragments
+        let list = vec![frames[0].clone(), (1, first), (2, last), frames[2].clone()];
+        let bytes = classic(false, true, 1, &list, 0);
+        let mut r = PcapReader::new(&bytes).unwrap();
+        assert_eq!(r.by_ref().filter(Result::is_ok).count(), 2);
+        let s = *r.stats();
+        assert_eq!(
+            (s.non_udp, s.fragments, s.errors),
+            (2, 0, 0),
+            "two ICMP fragments: not UDP, not a UDP datagram left unread; {s:?}"
+        );
+    }
+
+    /// A capture taken with a snap length (`tcpdump -s 128`) cuts the long TCP frames it
+    /// happens to hold. Those are not UDP (their IPv4 header, captured whole, says so) and
+    /// should be skipped and counted as such; each is an error (`TruncatedPacket`), so a
+    /// capture whose feed is whole reads with errors and the commands exit 1.
+    #[test]
+    fn a_non_udp_frame_cut_by_the_snap_length_is_skipped_not_an_error() {
+        let frames = sample_frames();
+        let mut tcp = frames[40].1.clone(); // 1,202 bytes
+        assert!(tcp.len() > 96);
+        tcp[14 + 9] = 6; // TCP
+        let orig = 3000u32;
+        tcp[14 + 2..14 + 4].copy_from_slice(&((orig - 14) as u16).to_be_bytes());
+        tcp.truncate(96);
+        // Record 1: 96 of 3000 bytes captured.
+        let mut bytes = classic(false, true, 1, &frames[..1], 0);
+        bytes.extend_from_slice(&classic(false, true, 1, &[(5, tcp)], orig - 96)[24..]);
+        bytes.extend_from_slice(&classic(false, true, 1, &frames[2..3], 0)[24..]);
+        let mut r = PcapReader::new(&bytes).unwrap();
+        let items: Vec<_> = r.by_ref().collect();
+        let errs: Vec<_> = items.iter().filter_map(|i| i.as_ref().err()).collect();
+        assert!(errs.is_empty(), "a cut TCP frame is not an error: {errs:?}");
+        let s = *r.stats();
+        assert_eq!((s.udp, s.non_udp, s.errors), (2, 1, 0), "{s:?}");
+    }
+
+    /// A frame whose link header says IPv4 (ethertype 0x0800, cooked protocol 0x0800, or link
+    /// type 228, IPv4 only) but whose IP version nibble is not 4 is inconsistent: a corrupt
+    /// header. It is counted as "not IPv4" and skipped without an error, so a MoldUDP64 packet
+    /// whose first IP byte was damaged disappears with "errors 0".
+    #[test]
+    fn an_ipv4_frame_whose_version_is_not_4_is_a_malformed_frame() {
+        let frames = sample_frames();
+        let mut eth = frames[1].1.clone();
+        eth[14] = 0x65; // version 6, IHL 5
+        let mut sll = vec![0, 0, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0, 0x08, 0x00];
+        sll.extend_from_slice(&eth[14..]);
+        let ip4 = eth[14..].to_vec();
+        for (link, f) in [(1u32, eth), (113, sll), (228, ip4)] {
+            let bytes = classic(false, true, link, &[(1, f)], 0);
+            let mut r = PcapReader::new(&bytes).unwrap();
+            let items: Vec<_> = r.by_ref().collect();
+            assert!(
+                matches!(items[..], [Err(PcapError::MalformedFrame { offset: 24, .. })]),
+                "link {link}: {items:?}, {:?}",
+                r.stats()
+            );
+        }
+    }
+}
