@@ -9,8 +9,8 @@
 //!   sections and interfaces; other block types are skipped.
 //!
 //! Link types: Ethernet (1, with any number of 802.1Q / 802.1ad VLAN tags), Linux cooked capture
-//! (SLL, 113, VLAN tags too, as libpcap reinserts them; SLL2, 276), and raw IP (101 and 228). From each frame the reader extracts IPv4 / UDP
-//! datagrams as [`UdpDatagram`]. Frames that are not IPv4, IPv4 packets that are not UDP, IPv4
+//! (SLL, 113, VLAN tags too, as libpcap reinserts them; SLL2, 276), BSD loopback (NULL, 0, and LOOP, 108) and raw IP (101 and 228). From each frame the reader extracts IPv4 / UDP
+//! datagrams as [`UdpDatagram`]. Frames that are not IPv4, IPv4 packets that are not UDP (fragments of them included), IPv4 / UDP
 //! fragments (the "more fragments" flag or a non-zero fragment offset: they are **counted and
 //! skipped**, not reassembled) and frames of other link types are counted in [`CaptureStats`] and
 //! skipped. Checksums are not verified.
@@ -42,6 +42,10 @@ pub use write::{PcapWriter, PcapngWriter};
 
 use std::net::SocketAddrV4;
 
+/// Link type: BSD loopback (4-byte address family in the capturing host's byte order).
+pub const LINKTYPE_NULL: u16 = 0;
+/// Link type: OpenBSD loopback (4-byte address family, big-endian).
+pub const LINKTYPE_LOOP: u16 = 108;
 /// Link type: Ethernet.
 pub const LINKTYPE_ETHERNET: u16 = 1;
 /// Link type: raw IP (IPv4 or IPv6, by the version nibble).

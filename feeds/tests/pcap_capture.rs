@@ -877,7 +877,10 @@ mod review {
             let mut r = PcapReader::new(&bytes).unwrap();
             let items: Vec<_> = r.by_ref().collect();
             let ok = items.iter().filter(|i| i.is_ok()).count();
-            let errs: Vec<PcapError> = items.iter().filter_map(|i| i.as_ref().err().copied()).collect();
+            let errs: Vec<PcapError> = items
+                .iter()
+                .filter_map(|i| i.as_ref().err().copied())
+                .collect();
             assert_eq!(
                 (ok, errs),
                 (
@@ -902,7 +905,11 @@ mod review {
     fn loopback_null_and_loop_captures_carry_udp() {
         let frames = sample_frames();
         let want = sample();
-        for (link, family) in [(0u32, 2u32.to_le_bytes()), (0, 2u32.to_be_bytes()), (108, 2u32.to_be_bytes())] {
+        for (link, family) in [
+            (0u32, 2u32.to_le_bytes()),
+            (0, 2u32.to_be_bytes()),
+            (108, 2u32.to_be_bytes()),
+        ] {
             let fr: Vec<_> = frames
                 .iter()
                 .map(|(t, f)| {
@@ -990,7 +997,10 @@ mod review {
             let mut r = PcapReader::new(&bytes).unwrap();
             let items: Vec<_> = r.by_ref().collect();
             assert!(
-                matches!(items[..], [Err(PcapError::MalformedFrame { offset: 24, .. })]),
+                matches!(
+                    items[..],
+                    [Err(PcapError::MalformedFrame { offset: 24, .. })]
+                ),
                 "link {link}: {items:?}, {:?}",
                 r.stats()
             );

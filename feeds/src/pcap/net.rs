@@ -3,7 +3,8 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use super::{
-    LINKTYPE_ETHERNET, LINKTYPE_IPV4, LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2, LINKTYPE_RAW,
+    LINKTYPE_ETHERNET, LINKTYPE_IPV4, LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2, LINKTYPE_LOOP,
+    LINKTYPE_NULL, LINKTYPE_RAW,
 };
 
 const ETHERTYPE_IPV4: u16 = 0x0800;
@@ -49,7 +50,7 @@ pub fn parse_frame(link_type: u16, frame: &[u8]) -> Result<FrameKind<'_>, &'stat
             if ethertype != ETHERTYPE_IPV4 {
                 return Ok(FrameKind::NonIpv4);
             }
-            frame.get(at..).unwrap_or(&[])
+            return parse_ipv4(frame.get(at..).unwrap_or(&[]), true);
         }
         LINKTYPE_LINUX_SLL => {
             // libpcap puts a VLAN tag back at the protocol field of a cooked header.
@@ -57,7 +58,7 @@ pub fn parse_frame(link_type: u16, frame: &[u8]) -> Result<FrameKind<'_>, &'stat
             if ethertype != ETHERTYPE_IPV4 {
                 return Ok(FrameKind::NonIpv4);
             }
-            frame.get(at..).unwrap_or(&[])
+            return parse_ipv4(frame.get(at..).unwrap_or(&[]), true);
         }
         LINKTYPE_LINUX_SLL2 => {
             if frame.len() < 20 {
@@ -66,12 +67,28 @@ pub fn parse_frame(link_type: u16, frame: &[u8]) -> Result<FrameKind<'_>, &'stat
             if be16(frame, 0).ok_or("Linux SLL2 header cut short")? != ETHERTYPE_IPV4 {
                 return Ok(FrameKind::NonIpv4);
             }
-            frame.get(20..).unwrap_or(&[])
+            return parse_ipv4(frame.get(20..).unwrap_or(&[]), true);
         }
-        LINKTYPE_RAW | LINKTYPE_IPV4 => frame,
+        LINKTYPE_NULL | LINKTYPE_LOOP => {
+            // A 4-byte address family: the capturing host's byte order for NULL, big-endian
+            // for LOOP. AF_INET is 2 everywhere (AF_INET6 differs by system).
+            let Some(h) = frame.get(..4) else {
+                return Err("loopback header cut short");
+            };
+            let h = [h[0], h[1], h[2], h[3]];
+            let (be, le) = (u32::from_be_bytes(h), u32::from_le_bytes(h));
+            let inet = be == 2 || (link_type == LINKTYPE_NULL && le == 2);
+            if !inet {
+                return Ok(FrameKind::NonIpv4);
+            }
+            return parse_ipv4(&frame[4..], true);
+        }
+        LINKTYPE_IPV4 => return parse_ipv4(frame, true),
+        LINKTYPE_RAW => frame,
         _ => return Ok(FrameKind::UnsupportedLink),
     };
-    parse_ipv4(ip)
+    // Raw IP: the version nibble says which.
+    parse_ipv4(ip, false)
 }
 
 /// The ethertype at `at` and the offset of what follows it, past any 802.1Q / 802.1ad tags
@@ -93,13 +110,18 @@ fn ethertype_past_vlans(
     Ok((ethertype, next))
 }
 
-/// Parses an IPv4 packet (possibly followed by link-layer padding) down to UDP.
-fn parse_ipv4(ip: &[u8]) -> Result<FrameKind<'_>, &'static str> {
+/// Parses an IPv4 packet (possibly followed by link-layer padding) down to UDP. `declared`:
+/// the link layer said IPv4 (an ethertype, a family, an IPv4-only link type), so another
+/// version is a corrupt header; otherwise (raw IP) version 6 is IPv6.
+fn parse_ipv4(ip: &[u8], declared: bool) -> Result<FrameKind<'_>, &'static str> {
     let Some(&vihl) = ip.first() else {
         return Err("IP header missing");
     };
-    if vihl >> 4 != 4 {
-        return Ok(FrameKind::NonIpv4);
+    match vihl >> 4 {
+        4 => {}
+        6 if !declared => return Ok(FrameKind::NonIpv4),
+        _ if declared => return Err("link layer says IPv4 but the IP version is not 4"),
+        _ => return Err("raw IP packet of a version neither 4 nor 6"),
     }
     let ihl = usize::from(vihl & 0x0F) * 4;
     if ihl < 20 {
@@ -108,6 +130,15 @@ fn parse_ipv4(ip: &[u8]) -> Result<FrameKind<'_>, &'static str> {
     if ip.len() < ihl {
         return Err("IPv4 header cut short");
     }
+    // Every fragment carries the protocol: a fragment of another protocol is not UDP. Both
+    // come from the header alone, so a frame cut by the snap length is still classified.
+    if ip[9] != IPPROTO_UDP {
+        return Ok(FrameKind::NonUdp);
+    }
+    let frag = be16(ip, 6).ok_or("IPv4 header cut short")?;
+    if frag & 0x2000 != 0 || frag & 0x1FFF != 0 {
+        return Ok(FrameKind::Fragment);
+    }
     let total = usize::from(be16(ip, 2).ok_or("IPv4 header cut short")?);
     if total < ihl {
         return Err("IPv4 total length below header length");
@@ -115,13 +146,6 @@ fn parse_ipv4(ip: &[u8]) -> Result<FrameKind<'_>, &'static str> {
     let ip = ip
         .get(..total)
         .ok_or("IPv4 packet shorter than its total length")?;
-    let frag = be16(ip, 6).ok_or("IPv4 header cut short")?;
-    if frag & 0x2000 != 0 || frag & 0x1FFF != 0 {
-        return Ok(FrameKind::Fragment);
-    }
-    if ip.get(9) != Some(&IPPROTO_UDP) {
-        return Ok(FrameKind::NonUdp);
-    }
     let src_ip = Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
     let dst_ip = Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
     let udp = ip.get(ihl..).unwrap_or(&[]);

@@ -265,6 +265,29 @@ impl PcapCursor {
         ) else {
             return Some(Err(truncated(PCAP_RECORD_LEN as u64)));
         };
+        let (limit, ns_per_unit) = if nanos {
+            (1_000_000_000, 1)
+        } else {
+            (1_000_000, 1_000)
+        };
+        if incl > orig {
+            // One of the two lengths is wrong. A flipped bit in the captured length would, if
+            // trusted, put the next record inside a later one (or past the end of the file)
+            // and lose everything after it: when the captured length leads to no sound record
+            // header and the original length does, the framing goes on from the latter.
+            let by_incl = pos as u64 + PCAP_RECORD_LEN as u64 + u64::from(incl);
+            let by_orig = pos + PCAP_RECORD_LEN + orig as usize;
+            let incl_sound =
+                usize::try_from(by_incl).is_ok_and(|at| self.sound_record_at(data, at, limit));
+            if !incl_sound && self.sound_record_at(data, by_orig, limit) {
+                self.pos = by_orig;
+                return Some(Err(PcapError::CapturedBeyondOriginal {
+                    offset: pos as u64,
+                    captured: incl,
+                    original: orig,
+                }));
+            }
+        }
         let needed = PCAP_RECORD_LEN as u64 + u64::from(incl);
         if (available as u64) < needed {
             return Some(Err(truncated(needed)));
@@ -284,11 +307,6 @@ impl PcapCursor {
                 original: orig,
             }));
         }
-        let (limit, ns_per_unit) = if nanos {
-            (1_000_000_000, 1)
-        } else {
-            (1_000_000, 1_000)
-        };
         if frac >= limit {
             // Not a time: carrying it into the seconds would move the packet forward silently.
             return Some(Err(PcapError::BadTimestamp {
@@ -306,6 +324,28 @@ impl PcapCursor {
             orig_len: orig,
             data: frame,
         }))
+    }
+
+    /// True when a classic pcap record header that could be read whole starts at `at` (or
+    /// `at` is the end of the capture): a valid fraction, a captured length within its
+    /// original length and within the capture.
+    fn sound_record_at(&self, data: &[u8], at: usize, limit: u32) -> bool {
+        if at == data.len() {
+            return true;
+        }
+        let e = self.endian;
+        match (
+            e.u32(data, at + 4),
+            e.u32(data, at + 8),
+            e.u32(data, at + 12),
+        ) {
+            (Some(frac), Some(incl), Some(orig)) => {
+                frac < limit
+                    && incl <= orig
+                    && (at + PCAP_RECORD_LEN) as u64 + u64::from(incl) <= data.len() as u64
+            }
+            _ => false,
+        }
     }
 
     fn next_pcapng<'a>(&mut self, data: &'a [u8]) -> Option<Result<RawPacket<'a>, PcapError>> {
@@ -486,6 +526,27 @@ impl PcapCursor {
                 Err(e) => return Some(Err(e)),
             };
             if (p.data.len() as u64) < u64::from(p.orig_len) {
+                // Cut by the snap length: a frame whose captured headers say it is not a UDP
+                // datagram is skipped as such; a cut UDP datagram is an error.
+                match parse_frame(p.link_type, p.data) {
+                    Ok(FrameKind::NonIpv4) => {
+                        self.stats.non_ipv4 += 1;
+                        continue;
+                    }
+                    Ok(FrameKind::NonUdp) => {
+                        self.stats.non_udp += 1;
+                        continue;
+                    }
+                    Ok(FrameKind::Fragment) => {
+                        self.stats.fragments += 1;
+                        continue;
+                    }
+                    Ok(FrameKind::UnsupportedLink) => {
+                        self.stats.unsupported_link += 1;
+                        continue;
+                    }
+                    Ok(FrameKind::Udp { .. }) | Err(_) => {}
+                }
                 self.stats.errors += 1;
                 return Some(Err(PcapError::TruncatedPacket {
                     offset: p.offset,
