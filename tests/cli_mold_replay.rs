@@ -783,3 +783,36 @@ fn replay_of_a_pcap_says_how_many_frames_it_skipped_as_not_ipv4_udp() {
         r["source_notes"]
     );
 }
+
+/// A capture whose link type the reader does not parse (147, a user-defined DLT): its frames
+/// may carry the feed and nothing can say they do not, so the run says so as an error (exit
+/// 1); they were folded into the "not IPv4/UDP" skips, a clean run of 0 messages with exit 0.
+#[test]
+fn frames_of_an_unsupported_link_type_are_an_error_not_a_skip() {
+    let dir = tempfile::tempdir().unwrap();
+    let msgs = itch_messages(dir.path());
+    let p1 = carrying(&msgs, 1, 2);
+    let (mut bytes, _) = pcap_bytes(&[(LINE_A, &p1[..])]);
+    // The global header's link type (offset 20, little-endian as the writer writes it).
+    bytes[20..24].copy_from_slice(&147u32.to_le_bytes());
+    let path = dir.path().join("dlt147.pcap");
+    std::fs::write(&path, &bytes).unwrap();
+    let o = Command::new(BIN)
+        .args(["replay", "--json", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["messages"], 0, "{r}");
+    assert_eq!(r["errors"], 1, "{r}");
+    assert!(
+        r["first_errors"]
+            .to_string()
+            .contains("link type this reader does not parse"),
+        "{r}"
+    );
+    assert!(
+        !r["source_notes"].to_string().contains("not IPv4/UDP"),
+        "said twice, once as a skip: {r}"
+    );
+    assert_eq!(o.status.code(), Some(1), "{r}");
+}

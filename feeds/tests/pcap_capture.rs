@@ -853,8 +853,8 @@ fn pcapng_packet_block_with_captured_length_past_its_block_is_an_error_and_readi
     }
 }
 
-/// Review of the pcap reader (s36): each test shows a defect found; see the report.
-mod review {
+/// Damage and link types the reader once got wrong: a corrupt captured length, loopback links, non-UDP fragments and cut frames, a frame that says IPv4 and is not.
+mod reader_faults {
     use super::*;
 
     /// A one-bit flip in a record's captured length (bit 16: 65,536 more than it captured)

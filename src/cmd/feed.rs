@@ -787,7 +787,7 @@ fn read_pcap(
         }
     }
     let cs = cursor.stats();
-    report.source.non_udp_skipped = cs.non_ipv4 + cs.non_udp + cs.unsupported_link;
+    report.source.non_udp_skipped = cs.non_ipv4 + cs.non_udp;
     report.source.fragments_skipped = cs.fragments;
     if cs.fragments > 0 {
         // A fragmented datagram may be a MoldUDP64 packet whose messages are not read: said
@@ -798,6 +798,20 @@ fn read_pcap(
             format!(
                 "{} IPv4 fragments were not reassembled: their datagrams were not read",
                 cs.fragments
+            ),
+        );
+    }
+    if cs.unsupported_link > 0 {
+        // Frames whose link layer this reader cannot parse may carry the feed: nothing can
+        // say they do not, so they are an error, not a skip (as fragments are).
+        report.record(
+            None,
+            "capture",
+            format!(
+                "{} frames of a link type this reader does not parse were not read (it reads \
+                 Ethernet, Linux cooked SLL/SLL2, raw IPv4 and BSD loopback): their datagrams, \
+                 if any, are missing",
+                cs.unsupported_link
             ),
         );
     }
