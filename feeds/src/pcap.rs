@@ -13,7 +13,8 @@
 //! datagrams as [`UdpDatagram`]. Frames that are not IPv4, IPv4 packets that are not UDP (fragments of them included), IPv4 / UDP
 //! fragments (the "more fragments" flag or a non-zero fragment offset: they are **counted and
 //! skipped**, not reassembled) and frames of other link types are counted in [`CaptureStats`] and
-//! skipped. Checksums are not verified.
+//! skipped (the commands report fragments and frames of other link types as errors: a feed's
+//! datagram may be among them). Checksums are not verified.
 //!
 //! Errors carry the byte offset of the record (or block) in the capture. A record whose captured
 //! length is below its original length, whose captured length exceeds its original length
