@@ -668,7 +668,7 @@ fn directory_codes_and_the_price_variation_indicator_are_checked() {
             "financial status {fin}"
         );
     }
-    for class in *b"ABCFILMOPQRSTUVW" {
+    for class in *b"ABCFILNOPQRSTUVW" {
         assert!(
             ok(dir(b'Q', b'N', class, b'N', b'N', b'1', b'N')),
             "issue classification {class}"
@@ -721,4 +721,33 @@ fn directory_codes_and_the_price_variation_indicator_are_checked() {
     for v in [b'Z', b'0', b'D', 0] {
         assert_eq!(noii(v), bad(b'I', "price_variation_indicator", v));
     }
+}
+
+/// The ITCH 5.0 specification's issue classification values are A, B, C, F, I, L, **N**
+/// (Notes), O, P, Q, R, S, T, U, V, W; there is no `M`. A stock directory of a note must
+/// normalize (it was refused as `InvalidField`, so the instrument never got its symbol), and
+/// an `M` is outside the specification.
+#[test]
+fn issue_classification_n_notes_is_accepted_and_m_is_not() {
+    let dir = |class: u8| {
+        norm_all_paths(&StockDirectory::new(
+            LOC, TRK, TS, AAPL, b'Q', b'N', 100, b'N', class, *b"Z ", b'P', b'N', b'N', b'1', b'N',
+            0, b'N',
+        ))
+    };
+    let notes = dir(b'N');
+    assert!(
+        matches!(
+            notes,
+            Ok(Some(MarketEvent {
+                body: EventBody::InstrumentDirectory(InstrumentInfo {
+                    issue_classification: b'N',
+                    ..
+                }),
+                ..
+            }))
+        ),
+        "issue classification N (Notes): got {notes:?}"
+    );
+    assert_eq!(dir(b'M'), bad(b'R', "issue_classification", b'M'));
 }

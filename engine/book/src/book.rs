@@ -34,8 +34,13 @@ pub(crate) struct Book {
     pub crossed: bool,
     /// Reference data, when a directory message was seen.
     pub info: Option<InstrumentInfo>,
-    /// Latest trading state, when one was seen.
+    /// Trading state in effect, when one was seen: the regulatory state (`H`) unless it allows
+    /// trading and an operational halt (`h`) is in effect.
     pub state: Option<TradingState>,
+    /// Latest regulatory trading state (`Halted`, `Paused`, `QuotationOnly`, `Trading`).
+    pub regulatory: Option<TradingState>,
+    /// Whether an operational halt of this venue is in effect (`h` `H` not yet lifted).
+    pub operational_halt: bool,
     /// Live orders in this book.
     pub orders: u32,
     /// Level hints, per side ([`Side::index`]): entry [`hint_of`]`(price)` holds the level slot
@@ -72,6 +77,8 @@ impl Book {
             crossed: false,
             info: None,
             state: None,
+            regulatory: None,
+            operational_halt: false,
             orders: 0,
             hints: [[NIL; HINTS]; 2],
         }
@@ -170,7 +177,9 @@ impl<'a> OrderBook<'a> {
         self.book().info.map(|i| i.symbol)
     }
 
-    /// Latest trading state, if seen.
+    /// Trading state in effect, if one was seen: the latest regulatory state (`H`), or
+    /// `OperationalHalt` while an operational halt (`h`) is in effect and the regulatory state
+    /// allows trading (lifting either halt does not end the other).
     pub fn trading_state(&self) -> Option<TradingState> {
         self.book().state
     }

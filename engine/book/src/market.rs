@@ -197,7 +197,7 @@ impl Market {
             .as_ref()
     }
 
-    /// Latest trading state of an instrument, if seen.
+    /// Trading state in effect for an instrument, if seen (see [`OrderBook::trading_state`]).
     pub fn trading_state(&self, instrument: InstrumentId) -> Option<TradingState> {
         self.books[self.book_idx(instrument)? as usize].state
     }
@@ -385,7 +385,19 @@ impl Market {
             }
             EventBody::TradingStatus { state, .. } => {
                 let b = self.book_idx_or_create(ev.instrument);
-                self.books[b as usize].state = Some(state);
+                let book = &mut self.books[b as usize];
+                // An operational halt (one venue's) and a regulatory halt (every market's) are
+                // separate: lifting one does not end the other.
+                match state {
+                    TradingState::OperationalHalt => book.operational_halt = true,
+                    TradingState::OperationalResume => book.operational_halt = false,
+                    _ => book.regulatory = Some(state),
+                }
+                book.state = Some(match book.regulatory {
+                    Some(r) if !r.is_trading() => r,
+                    _ if book.operational_halt => TradingState::OperationalHalt,
+                    _ => state,
+                });
             }
             EventBody::FeedGap {
                 first_sequence,

@@ -1126,3 +1126,54 @@ fn a_replace_of_an_order_resting_in_another_instrument_crosses_nobody_here() {
         "a replace in instrument 2 filled our bid in X"
     );
 }
+
+/// An operational halt (`h`) is Nasdaq's own and separate from a regulatory halt (`H`): lifting
+/// it (`h` action `T`, `OperationalResume`) while the regulatory halt is still in effect must
+/// not reopen the instrument. The book keeps one state, the last one seen, so the lift of the
+/// operational halt overwrites the regulatory halt and the venue accepts (and would match)
+/// orders in a halted instrument.
+#[test]
+fn lifting_an_operational_halt_does_not_end_a_regulatory_halt() {
+    let mut s = Sim::new(zero());
+    let status = |state, reason: &[u8; 4]| EventBody::TradingStatus {
+        state,
+        reason: *reason,
+    };
+    s.event(10, status(TradingState::Halted, b"T1  "));
+    s.event(11, status(TradingState::OperationalHalt, b"Q   "));
+    s.event(12, status(TradingState::OperationalResume, b"Q   "));
+    // Still halted by the regulator (no `H` with state `T` came): a marketable buy must not
+    // be accepted nor take the 10.01 ask.
+    let out = s.cmd(13, submit(1, Side::Bid, 10_0100, 100, TimeInForce::Ioc));
+    assert_eq!(
+        updates(&out),
+        vec![OrderUpdateKind::Rejected(
+            RejectReason::InstrumentNotTrading
+        )],
+        "fills: {:?}",
+        fills(&out)
+    );
+}
+
+/// The mirror case: a regulatory resume (`H` state `T`) while Nasdaq's operational halt is
+/// still in effect leaves Nasdaq halted.
+#[test]
+fn a_regulatory_resume_does_not_end_an_operational_halt() {
+    let mut s = Sim::new(zero());
+    let status = |state, reason: &[u8; 4]| EventBody::TradingStatus {
+        state,
+        reason: *reason,
+    };
+    s.event(10, status(TradingState::OperationalHalt, b"Q   "));
+    s.event(11, status(TradingState::Halted, b"T1  "));
+    s.event(12, status(TradingState::Trading, b"T3  "));
+    let out = s.cmd(13, submit(1, Side::Bid, 10_0100, 100, TimeInForce::Ioc));
+    assert_eq!(
+        updates(&out),
+        vec![OrderUpdateKind::Rejected(
+            RejectReason::InstrumentNotTrading
+        )],
+        "fills: {:?}",
+        fills(&out)
+    );
+}

@@ -295,7 +295,7 @@ fn normalize_cold(msg: &Message<'_>) -> Result<Option<MarketEvent>, NormalizeErr
                     ty,
                     "issue_classification",
                     m.issue_classification,
-                    b"ABCFILMOPQRSTUVW",
+                    b"ABCFILNOPQRSTUVW",
                 )?,
                 issue_subtype: m.issue_subtype,
                 round_lots_only: yes_no(ty, "round_lots_only", m.round_lots_only)?,
