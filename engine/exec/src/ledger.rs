@@ -762,4 +762,143 @@ mod tests {
             prop_assert_eq!(&l, &l2);
         }
     }
+
+    /// Brute-force model (review): average-cost accounting recomputed by hand in `Decimal`
+    /// (no rounding of the removed cost; avg = cost / position at 28 digits), compared with
+    /// the ledger after every fill.
+    #[derive(Default, Clone, Copy)]
+    struct Model {
+        pos: i64,
+        avg: Decimal,
+        realized: Decimal,
+        cash: Decimal,
+        fees: Decimal,
+        bought: u64,
+        sold: u64,
+        fills: u64,
+        mark: Decimal,
+        closes: u32,
+    }
+
+    fn model_fills() -> impl Strategy<Value = Vec<(u32, bool, i64, u32, i64)>> {
+        prop::collection::vec(
+            (
+                1u32..4,
+                any::<bool>(),
+                prop_oneof![
+                    1i64..2_000_000,
+                    Just(2_000_000_000i64),
+                    1_999_000_000i64..2_000_000_000
+                ],
+                prop_oneof![
+                    1u32..1_000,
+                    Just(u32::MAX),
+                    (u32::MAX - 1_000)..=u32::MAX,
+                    1u32..100_000
+                ],
+                -10_000i64..10_000,
+            ),
+            1..80,
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2_000))]
+        #[test]
+        fn review_ledger_matches_a_brute_force_average_cost_model(fs in model_fills()) {
+            let mut l = Ledger::new();
+            let mut m: BTreeMap<u32, Model> = BTreeMap::new();
+            for &(inst, buy, px, q, per) in &fs {
+                let side = if buy { Side::Bid } else { Side::Ask };
+                let fee = per * i64::from(q) / 10_000; // fee in price units
+                prop_assert!(l.apply_fill(&fill(inst, side, px, q, fee)).is_ok());
+                let e = m.entry(inst).or_default();
+                let price = Decimal::new(px, 4);
+                let signed = if buy { i64::from(q) } else { -i64::from(q) };
+                e.cash -= price * Decimal::from(signed);
+                e.fees += Decimal::new(fee, 4);
+                if buy { e.bought += u64::from(q) } else { e.sold += u64::from(q) }
+                e.fills += 1;
+                e.mark = price;
+                if e.pos == 0 || (e.pos > 0) == (signed > 0) {
+                    let newpos = e.pos + signed;
+                    e.avg = (e.avg * Decimal::from(e.pos) + price * Decimal::from(signed)) / Decimal::from(newpos);
+                    e.pos = newpos;
+                } else {
+                    let closed = signed.abs().min(e.pos.abs());
+                    let dir = if e.pos > 0 { Decimal::ONE } else { -Decimal::ONE };
+                    e.realized += dir * Decimal::from(closed) * (price - e.avg);
+                    e.closes += 1;
+                    let rest = signed.abs() - closed;
+                    e.pos += if signed > 0 { closed } else { -closed };
+                    if rest > 0 {
+                        e.pos = signed.signum() * rest;
+                        e.avg = price;
+                    } else if e.pos == 0 {
+                        e.avg = Decimal::ZERO;
+                    }
+                }
+                let p = *l.instrument(InstrumentId(inst)).unwrap();
+                let tol = Decimal::new(1, 6);
+                prop_assert_eq!(p.position, e.pos);
+                prop_assert_eq!(p.cash, e.cash);
+                prop_assert_eq!(p.fees, e.fees);
+                prop_assert_eq!((p.bought, p.sold, p.fills), (e.bought, e.sold, e.fills));
+                prop_assert_eq!(p.mark, e.mark);
+                prop_assert!((p.realized - e.realized).abs() <= tol,
+                    "realized {} vs model {}", p.realized, e.realized);
+                match p.avg_cost() {
+                    None => { prop_assert_eq!(e.pos, 0); prop_assert_eq!(p.cost, Decimal::ZERO); }
+                    Some(a) => prop_assert!((a - e.avg).abs() <= Decimal::new(1, 12) + tol / Decimal::from(e.pos.unsigned_abs()),
+                        "avg {} vs model {}", a, e.avg),
+                }
+                prop_assert_eq!(p.realized - p.cost, p.cash, "realized - cost == cash");
+                prop_assert_eq!(p.unrealized(), Decimal::from(p.position) * p.mark - p.cost);
+            }
+            let t = l.totals();
+            let sum = |f: fn(&InstrumentPnl) -> Decimal| l.iter().map(|(_, p)| f(p)).sum::<Decimal>();
+            prop_assert_eq!(t.realized, sum(|p| p.realized));
+            prop_assert_eq!(t.unrealized, sum(|p| p.unrealized()));
+            prop_assert_eq!(t.fees, sum(|p| p.fees));
+            prop_assert_eq!(t.net, t.realized + t.unrealized - t.fees);
+            prop_assert_eq!(t.net, l.net());
+            prop_assert_eq!(t.fills, fs.len() as u64);
+        }
+    }
+
+    #[test]
+    fn review_exactness_with_extreme_prices_and_quantities() {
+        for n in [1u32, 10, 100, 1_000, 3_000] {
+            let mut l = Ledger::new();
+            for _ in 0..n {
+                assert!(l
+                    .apply_fill(&fill(1, Side::Bid, 1_999_999_999, u32::MAX, 0))
+                    .is_ok());
+            }
+            // One buy at another price, so the average cost has a repeating expansion.
+            assert!(l
+                .apply_fill(&fill(1, Side::Bid, 1_000_000_001, 3, 0))
+                .is_ok());
+            for q in [7u32, 11, 13, 4_000_000_001] {
+                assert!(l
+                    .apply_fill(&fill(1, Side::Ask, 1_999_999_997, q, 0))
+                    .is_ok());
+            }
+            let p = *l.instrument(InstrumentId(1)).unwrap();
+            println!(
+                "n={n} pos={} cost={} realized={} cash={}",
+                p.position, p.cost, p.realized, p.cash
+            );
+            assert_eq!(
+                p.realized - p.cost,
+                p.cash,
+                "n={n}: realized - cost == cash"
+            );
+            assert_eq!(
+                p.realized + p.unrealized(),
+                p.cash + Decimal::from(p.position) * p.mark,
+                "n={n}"
+            );
+        }
+    }
 }
