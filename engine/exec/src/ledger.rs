@@ -763,7 +763,7 @@ mod tests {
         }
     }
 
-    /// Brute-force model (review): average-cost accounting recomputed by hand in `Decimal`
+    /// Brute-force model: average-cost accounting recomputed by hand in `Decimal`
     /// (no rounding of the removed cost; avg = cost / position at 28 digits), compared with
     /// the ledger after every fill.
     #[derive(Default, Clone, Copy)]
@@ -805,7 +805,7 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2_000))]
         #[test]
-        fn review_ledger_matches_a_brute_force_average_cost_model(fs in model_fills()) {
+        fn the_ledger_matches_a_brute_force_average_cost_model(fs in model_fills()) {
             let mut l = Ledger::new();
             let mut m: BTreeMap<u32, Model> = BTreeMap::new();
             for &(inst, buy, px, q, per) in &fs {
@@ -867,7 +867,7 @@ mod tests {
     }
 
     #[test]
-    fn review_exactness_with_extreme_prices_and_quantities() {
+    fn exact_with_extreme_prices_and_quantities() {
         for n in [1u32, 10, 100, 1_000, 3_000] {
             let mut l = Ledger::new();
             for _ in 0..n {

@@ -342,8 +342,11 @@ pub struct StrategyReport {
     pub panics: u32,
     /// Restarts.
     pub restarts: u32,
-    /// Final positions by instrument (with the instrument's symbol where known and the mark,
-    /// the last mid, used for P&L).
+    /// Final positions by instrument, with the instrument's symbol where known and the book's
+    /// mid at the close ([`OrderBook::mid`](ticklane_book::OrderBook::mid): rounded down to a
+    /// price unit, `None` when the book is one-sided). Not the P&L's mark: that is the
+    /// ledger's, `ledger.instrument(id).mark` (the exact mid, or the last one while a side is
+    /// empty).
     pub positions: Vec<(
         InstrumentId,
         Option<Symbol>,
