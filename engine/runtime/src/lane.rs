@@ -488,6 +488,11 @@ pub struct Lane<V: Venue> {
     /// Refusals of commands that named another strategy's order, for their senders (slot,
     /// its restart count when it sent the command, the refusal).
     foreign: Vec<(usize, u32, OrderUpdate)>,
+    /// The reports [`Lane::deliver`] is handing out, and the index of the next one: a panic
+    /// part way through books the rest of the panicking strategy's (all of them on a halt)
+    /// before the cancel-all and the fresh instance's `on_start` (see `book_rest_of_batch`).
+    batch: Vec<VenueReport>,
+    batch_next: usize,
     drained: Vec<OrderCommand>,
     latency: LatencyRecorder,
     /// The last stamp of the measured item just processed, which is when the lane was free for
@@ -626,6 +631,8 @@ impl<V: Venue> Lane<V> {
             trips: Vec::new(),
             commands: Vec::with_capacity(64),
             foreign: Vec::new(),
+            batch: Vec::with_capacity(64),
+            batch_next: 0,
             drained: Vec::with_capacity(64),
             latency: LatencyRecorder::new(),
             t_free: 0,
@@ -823,6 +830,7 @@ impl<V: Venue> Lane<V> {
             let action = if self.closing {
                 PanicAction::StrategyStopped
             } else if restart {
+                self.book_rest_of_batch(Some(slot));
                 self.reports.clear();
                 self.venue.cancel_all(now, Some(id), &mut self.reports);
                 self.absorb_reports_silently();
@@ -870,6 +878,7 @@ impl<V: Venue> Lane<V> {
         self.trading = false;
         self.control.halted.store(true, Ordering::Relaxed);
         self.control.trading_disabled.store(true, Ordering::Relaxed);
+        self.book_rest_of_batch(None);
         self.reports.clear();
         self.venue.cancel_all(now, None, &mut self.reports);
         self.absorb_reports_silently();
@@ -900,12 +909,16 @@ impl<V: Venue> Lane<V> {
         // A strategy whose limit the venue call behind these reports tripped hears them with
         // trading disabled.
         self.take_trips();
-        let reports = std::mem::take(&mut self.reports);
+        // The batch lives in `self.batch` while it is handed out (`book_rest_of_batch`).
+        let spare = std::mem::replace(&mut self.batch, std::mem::take(&mut self.reports));
+        self.batch_next = 0;
         let mut generation = [0u32; MAX_STRATEGIES_PER_LANE];
         for (g, s) in generation.iter_mut().zip(&self.slots) {
             *g = s.restarts;
         }
-        for r in &reports {
+        while let Some(&r) = self.batch.get(self.batch_next) {
+            self.batch_next += 1;
+            let r = &r;
             match r {
                 VenueReport::Update(u) => match self.slot_index(u.id.strategy()) {
                     Some(slot) if self.slots[slot].restarts == generation[slot] => {
@@ -936,8 +949,50 @@ impl<V: Venue> Lane<V> {
                 }
             }
         }
-        self.reports = reports;
-        self.reports.clear();
+        let mut done = std::mem::replace(&mut self.batch, spare);
+        done.clear();
+        self.batch_next = 0;
+        self.reports = done;
+    }
+
+    /// A strategy panicked part way through the batch [`Lane::deliver`] is handing out: the
+    /// rest of its reports (every strategy's, `None`, on a halt) are booked now, before the
+    /// cancel-all and before a fresh instance's `on_start`. They happened before the panic:
+    /// the fresh instance starts with the position it keeps (it read one without the fills
+    /// later in the batch, booked after it without a word), and the journal and digest show
+    /// each order's reports before its cancel (an `Accepted`, `Modified` or fill came after
+    /// the cancel-all's `Cancelled`).
+    fn book_rest_of_batch(&mut self, slot: Option<usize>) {
+        if self.batch_next >= self.batch.len() {
+            return;
+        }
+        let rest: Vec<VenueReport> = self.batch.drain(self.batch_next..).collect();
+        for r in rest {
+            let owner = self.slot_index(match r {
+                VenueReport::Update(u) => u.id.strategy(),
+                VenueReport::Fill(f) => f.id.strategy(),
+            });
+            if slot.is_some() && owner != slot {
+                self.batch.push(r);
+                continue;
+            }
+            if self.settings.journal {
+                self.journal.push(match r {
+                    VenueReport::Update(u) => JournalEntry::Update(u),
+                    VenueReport::Fill(f) => JournalEntry::Fill(f),
+                });
+            }
+            match r {
+                VenueReport::Update(u) => {
+                    if let Some(s) = owner {
+                        self.book_update(s, &u);
+                    }
+                }
+                VenueReport::Fill(f) => {
+                    self.book_fill(&f);
+                }
+            }
+        }
     }
 
     /// Reports the strategies whose own risk limit the venue found tripped; returns whether
