@@ -1132,8 +1132,11 @@ impl<V: Venue> Lane<V> {
                     Some(RejectReason::TradingHalted)
                 } else {
                     match cmd {
+                        // `NONE` is the market-wide events' id (every strategy's in
+                        // `mask_of`), no instrument anyone subscribes to.
                         OrderCommand::Submit { request, .. }
-                            if self.mask_of(request.instrument) & (1u64 << i) == 0 =>
+                            if request.instrument == InstrumentId::NONE
+                                || self.mask_of(request.instrument) & (1u64 << i) == 0 =>
                         {
                             Some(RejectReason::NotSubscribed)
                         }

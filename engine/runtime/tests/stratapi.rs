@@ -248,3 +248,64 @@ fn the_journal_shows_an_orders_fill_before_the_restarts_cancel() {
         );
     }
 }
+
+/// On a market-wide event (instrument `NONE`) submits a bid for the event's instrument, as a
+/// strategy that trades "the instrument of the event" does; logs the answer.
+struct TradesTheEventsInstrument {
+    log: Log,
+}
+
+impl Strategy for TradesTheEventsInstrument {
+    fn on_event(&mut self, ev: &MarketEvent, ctx: &mut Context<'_>) {
+        if ev.instrument == InstrumentId::NONE {
+            ctx.limit(
+                ev.instrument,
+                Side::Bid,
+                Price(99_0000),
+                Qty(100),
+                TimeInForce::Day,
+            );
+        }
+    }
+    fn on_order_update(&mut self, u: &OrderUpdate, _ctx: &mut Context<'_>) {
+        if let Ok(mut l) = self.log.lock() {
+            l.push(format!("{:?}", u.kind));
+        }
+    }
+}
+
+/// `Context::submit`: "An order for an instrument outside this strategy's subscriptions is
+/// refused by the lane (`NotSubscribed`)". Instrument `NONE` (the market-wide events' id) is
+/// no subscription of any strategy, yet the lane's check (`mask_of`, every strategy for
+/// `NONE`) lets it through to the venue.
+#[test]
+fn a_submit_for_the_market_wide_instrument_is_refused_as_not_subscribed() {
+    let log: Log = Arc::default();
+    let l = log.clone();
+    let factory: ticklane_runtime::StrategyFactory = Arc::new(move || {
+        Ok(Box::new(TradesTheEventsInstrument { log: l.clone() }) as Box<dyn Strategy>)
+    });
+    let mut lane = Lane::new(
+        LaneSettings::default(),
+        vec![spec(0, "s", &[symbol(1)], factory)],
+        TouchVenue::new(),
+        Arc::new(LaneControl::default()),
+        None,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    lane.start();
+    let mut events = opening();
+    events.push(MarketEvent::new(
+        Timestamp(300_000),
+        InstrumentId::NONE,
+        EventBody::SystemEvent {
+            code: ticklane_core::SystemEventCode::StartOfMarketHours,
+        },
+    ));
+    for (i, e) in events.iter().enumerate() {
+        lane.process(&item(i as u64, *e), false);
+    }
+    lane.finish();
+    let got = log.lock().map(|l| l.clone()).unwrap_or_default();
+    assert_eq!(got, ["Rejected(NotSubscribed)"]);
+}
