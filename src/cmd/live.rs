@@ -75,6 +75,16 @@ pub fn load_messages(source: &str) -> anyhow::Result<MessageHistory> {
     if report.errors > 0 {
         report.print_errors();
     }
+    if report.source.gaps > 0 {
+        // The file lost messages for good (a reader's `FeedGap`): what is served is
+        // renumbered without them, so a receiver would see no gap. Said, not hidden.
+        errln!(
+            "{source}: {} messages in {} gaps were lost for good in this file: the session \
+             served leaves them out and is numbered without them (its receivers see no gap)",
+            report.source.missing,
+            report.source.gaps
+        );
+    }
     if history.is_empty() {
         bail!("{source}: no ITCH messages to serve");
     }
