@@ -103,7 +103,11 @@ fn a_lossless_live_recording_with_a_late_retransmission_exports_to_the_same_mess
     }
     assert!(answered);
     w.finish().unwrap();
-    assert_eq!(counts(&cap), (total, 0, 0), "the capture replays every message");
+    assert_eq!(
+        counts(&cap),
+        (total, 0, 0),
+        "the capture replays every message"
+    );
 
     let pcap = dir.path().join("live.pcap");
     run_ok(&[
@@ -141,7 +145,11 @@ fn serve_of_a_file_with_a_loss_does_not_publish_a_clean_session() {
     }
     w.flush().unwrap();
     let lost = pkts[hole].1;
-    assert_eq!(counts(&pcap), (total - lost, 1, lost), "the file has a loss");
+    assert_eq!(
+        counts(&pcap),
+        (total - lost, 1, lost),
+        "the file has a loss"
+    );
 
     let sock = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
     sock.set_read_timeout(Some(Duration::from_millis(200)))
