@@ -1,4 +1,4 @@
-//! Round trips between the file formats and commands (review s36): what one command writes,
+//! Round trips between the file formats and commands: what one command writes,
 //! another reads back to the same messages.
 
 #![allow(clippy::unwrap_used)]
@@ -68,59 +68,73 @@ fn counts(path: &Path) -> (u64, u64, u64) {
     )
 }
 
-/// README (`export`): "A single-line capture without loss exports to the same messages,
-/// packets and digest". A live recording (FROM note) of a feed 10 ms a packet, one packet lost
-/// on the line and recovered by the re-request server: the answer (line 3) is recorded 55 ms
-/// after the next packet (the first request timed out at 50 ms, the retry was answered; or
-/// a receiver that read its socket late). The live run lost nothing and the capture replays
-/// every message. Exported to pcap and read back, the answer comes after the pcap reader's
-/// 50 ms grace: the packet's messages are reported lost and the books go stale.
+/// README (`export`): a single-line capture without loss exports to the same messages,
+/// "unless a re-request answer came more than 50 ms after its gap". A live recording (FROM
+/// note) of a feed at 10 ms a packet, one packet lost on the line and answered by the
+/// re-request server (line 3) 15 ms or 55 ms after the next packet (a retry after the 50 ms
+/// request timeout, or a receiver that read its socket late). The capture replays every
+/// message either way. Its pcap export: the timely answer reads back whole; the late one
+/// comes after the pcap reader's 50 ms grace and reads back as a loss, and `export` says so
+/// (it said nothing: a lossless recording exported to a pcap with a hole).
 #[test]
-fn a_lossless_live_recording_with_a_late_retransmission_exports_to_the_same_messages() {
-    let dir = tempfile::tempdir().unwrap();
-    let pkts = packets(dir.path());
-    let total: u64 = pkts.iter().map(|p| p.1).sum();
-    let hole = 10;
-    const STEP: u64 = 10_000_000; // 10 ms between packets
-    let cap = dir.path().join("live.tlcap");
-    let header = CaptureHeader::new(FeedKind::MoldUdp64, "");
-    let mut w = CaptureWriter::create(&cap, &header, WriterOptions::default()).unwrap();
-    let mut from = b"FROM".to_vec();
-    from.extend_from_slice(&1u64.to_be_bytes());
-    w.write_record(T0, Line::Note, &from).unwrap();
-    let answer_at = T0 + (hole as u64 + 1) * STEP + 55_000_000;
-    let mut answered = false;
-    for (i, (p, _)) in pkts.iter().enumerate() {
-        let ts = T0 + i as u64 * STEP;
-        if !answered && ts > answer_at {
-            w.write_record(answer_at, Line::Retransmit, &pkts[hole].0)
-                .unwrap();
-            answered = true;
+fn a_live_recording_exports_its_re_request_answers_and_says_what_a_late_one_becomes() {
+    for (late_ns, lost) in [(15_000_000u64, false), (55_000_000, true)] {
+        let dir = tempfile::tempdir().unwrap();
+        let pkts = packets(dir.path());
+        let total: u64 = pkts.iter().map(|p| p.1).sum();
+        let hole = 10;
+        const STEP: u64 = 10_000_000; // 10 ms between packets
+        let cap = dir.path().join("live.tlcap");
+        let header = CaptureHeader::new(FeedKind::MoldUdp64, "");
+        let mut w = CaptureWriter::create(&cap, &header, WriterOptions::default()).unwrap();
+        let mut from = b"FROM".to_vec();
+        from.extend_from_slice(&1u64.to_be_bytes());
+        w.write_record(T0, Line::Note, &from).unwrap();
+        let answer_at = T0 + (hole as u64 + 1) * STEP + late_ns;
+        let mut answered = false;
+        for (i, (p, _)) in pkts.iter().enumerate() {
+            let ts = T0 + i as u64 * STEP;
+            if !answered && ts > answer_at {
+                w.write_record(answer_at, Line::Retransmit, &pkts[hole].0)
+                    .unwrap();
+                answered = true;
+            }
+            if i != hole {
+                w.write_record(ts, Line::A, p).unwrap();
+            }
         }
-        if i != hole {
-            w.write_record(ts, Line::A, p).unwrap();
-        }
+        assert!(answered);
+        w.finish().unwrap();
+        assert_eq!(
+            counts(&cap),
+            (total, 0, 0),
+            "the capture replays every message"
+        );
+        let pcap = dir.path().join("live.pcap");
+        let o = run_ok(&[
+            "export",
+            cap.to_str().unwrap(),
+            "-o",
+            pcap.to_str().unwrap(),
+        ]);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            stderr.contains("1 re-request answers are exported as line A datagrams")
+                && stderr.contains("reads back as a loss"),
+            "{stderr}"
+        );
+        let hole_messages = pkts[hole].1;
+        let want = if lost {
+            (total - hole_messages, 1, hole_messages)
+        } else {
+            (total, 0, 0)
+        };
+        assert_eq!(
+            counts(&pcap),
+            want,
+            "(messages, gaps, missing) of the export, answer {late_ns} ns late"
+        );
     }
-    assert!(answered);
-    w.finish().unwrap();
-    assert_eq!(
-        counts(&cap),
-        (total, 0, 0),
-        "the capture replays every message"
-    );
-
-    let pcap = dir.path().join("live.pcap");
-    run_ok(&[
-        "export",
-        cap.to_str().unwrap(),
-        "-o",
-        pcap.to_str().unwrap(),
-    ]);
-    assert_eq!(
-        counts(&pcap),
-        (total, 0, 0),
-        "(messages, gaps, missing) of the exported pcap, expected those of the capture"
-    );
 }
 
 /// `serve FILE` of a recording with a loss for good (a packet no line carried): the file reads

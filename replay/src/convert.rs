@@ -218,6 +218,10 @@ pub struct PcapExportStats {
     /// Records the live recorder dropped (its ring full), from the capture's `DROP` notes:
     /// the capture never had them, so neither has the export.
     pub recorder_dropped: u64,
+    /// Re-request answers (records of [`Line::Retransmit`]), exported as line A datagrams at
+    /// the time they arrived. A pcap carries no receiver notes, so its reader waits a fixed
+    /// grace for a missing packet: an answer that came later reads back as a loss.
+    pub retransmissions: u64,
 }
 
 enum AnyPcapWriter<W: Write> {
@@ -242,6 +246,7 @@ pub fn capture_to_pcap<R: Read + Seek, W: Write>(
     };
     let mut records = 0u64;
     let mut recorder_dropped = 0u64;
+    let mut retransmissions = 0u64;
     while let Some(r) = reader.next_record() {
         let rec = match r {
             Ok(rec) => rec,
@@ -271,6 +276,9 @@ pub fn capture_to_pcap<R: Read + Seek, W: Write>(
         } else {
             options.dst_a
         };
+        if rec.line == Line::Retransmit {
+            retransmissions += 1;
+        }
         let ts = rec.ts_ns.saturating_add(options.ts_offset_ns);
         let res = match &mut w {
             AnyPcapWriter::Pcap(p) => p.write_udp(ts, options.src, dst, rec.bytes),
@@ -288,6 +296,7 @@ pub fn capture_to_pcap<R: Read + Seek, W: Write>(
         records,
         report: reader.report().clone(),
         recorder_dropped,
+        retransmissions,
     })
 }
 

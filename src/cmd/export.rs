@@ -71,6 +71,18 @@ pub fn run(capture: &Path, output: &Path, format: PcapFormat) -> anyhow::Result<
             stats.recorder_dropped
         );
     }
+    if stats.retransmissions > 0 {
+        // Not damage: every datagram is in the export. But the pcap cannot carry the
+        // receiver's notes (FROM, give-ups) that let the capture wait for late answers.
+        errln!(
+            "note: {} re-request answers are exported as line A datagrams at the time they \
+             arrived; a pcap carries no receiver notes, so a reader of it waits {} ms for a \
+             missing packet, and an answer that came later than that reads back as a loss \
+             (replay the capture itself for the live run's messages)",
+            stats.retransmissions,
+            super::feed::OFFLINE_GRACE_NS / 1_000_000
+        );
+    }
     Ok(if damaged || stats.recorder_dropped > 0 {
         ExitCode::from(1)
     } else {
