@@ -273,3 +273,119 @@ fn decode_lane(
     let report = lane.finish();
     (stats, report, lane)
 }
+
+/// What the hot path allocates, counted by a counting global allocator
+/// (`allocation-counter`, this test binary only; it counts the measuring thread's calls to
+/// the allocator, reallocations included). The claims of the module docs of `feeds::itch`,
+/// `engine/book` and `engine/runtime::lane`: no allocation per message once the tables that
+/// grow with the input (instruments, live orders, the venue's queues) have grown.
+#[cfg(test)]
+mod hot_path_allocations {
+    use super::*;
+
+    const MESSAGES: u64 = 200_000;
+
+    fn session() -> Vec<u8> {
+        generate_framed(1, MESSAGES, 64).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Decoding allocates nothing per message: the batched paths take one scratch batch per
+    /// call (a `FrameBatch`, 16 KiB), whatever the number of messages, and the serial
+    /// decoder nothing at all.
+    #[test]
+    fn decoding_and_normalizing_allocate_nothing_per_message() {
+        let buf = session();
+        // The first 1,000 messages' bytes, framed as the whole is.
+        let mut cut = 0;
+        for _ in 0..1_000 {
+            cut += 2 + usize::from(u16::from_be_bytes([buf[cut], buf[cut + 1]]));
+        }
+        let small = &buf[..cut];
+        for input in [small, &buf[..]] {
+            let mut events = 0u64;
+            let batched = allocation_counter::measure(|| {
+                std::hint::black_box(for_each_event(input, |ev| {
+                    std::hint::black_box(ev);
+                    events += 1;
+                }));
+            });
+            assert!(events >= 500, "{events} events");
+            assert_eq!(batched.count_total, 1, "{} bytes: {batched:?}", input.len());
+            let normalized = allocation_counter::measure(|| {
+                std::hint::black_box(decode_normalize(input));
+            });
+            assert!(normalized.count_total <= 1, "{normalized:?}");
+            let views = allocation_counter::measure(|| {
+                std::hint::black_box(decode_only(input));
+            });
+            assert_eq!(views.count_total, 0, "{views:?}");
+        }
+    }
+
+    #[test]
+    fn the_books_allocate_nothing_once_their_instruments_exist() {
+        let buf = session();
+        let mut events = Vec::new();
+        for_each_event(&buf, |ev| events.push(*ev));
+        // The engine's usual reserve (`engine.order_capacity`), as `ticklane bench` builds it.
+        let mut market = Market::with_capacity(1 << 16, 1024);
+        let (warm, rest) = events.split_at(events.len() / 4);
+        for ev in warm {
+            std::hint::black_box(market.apply(ev));
+        }
+        let info = allocation_counter::measure(|| {
+            for ev in rest {
+                std::hint::black_box(market.apply(ev));
+            }
+        });
+        assert!(rest.len() > 100_000, "{} events", rest.len());
+        assert_eq!(
+            info.count_total,
+            0,
+            "{info:?} over {} events after {} to warm up",
+            rest.len(),
+            warm.len()
+        );
+    }
+
+    #[test]
+    fn the_lane_allocates_nothing_per_event_once_warm() {
+        let buf = session();
+        let mut events = Vec::new();
+        for_each_event(&buf, |ev| events.push(*ev));
+        let mut lane = lane_from_default_config(None, false).unwrap_or_else(|e| panic!("{e}"));
+        lane.start();
+        let mut item = LaneEvent {
+            event: events[0],
+            heartbeat: false,
+            seq: 0,
+            t_received: 0,
+            t_decoded: 0,
+            t_enqueued: 0,
+        };
+        let (warm, rest) = events.split_at(events.len() / 4);
+        let mut feed = |lane: &mut Lane<_>, evs: &[ticklane_core::MarketEvent]| {
+            for ev in evs {
+                item.event = *ev;
+                lane.process(&item, false);
+                item.seq += 1;
+            }
+        };
+        feed(&mut lane, warm);
+        let info = allocation_counter::measure(|| feed(&mut lane, rest));
+        let report = lane.finish();
+        let commands: u64 = report.strategies.iter().map(|s| s.commands).sum();
+        assert!(commands > 100, "the strategies traded: {commands} commands");
+        // What is left is growth to a new high of a buffer that is kept (a level deeper than
+        // any the venue's queue states have held before): a handful over the run, not one per
+        // event or command (326 here before: a copy of the orders ahead on every modify, and
+        // a new buffer for every order that rested).
+        assert!(
+            info.count_total <= 10,
+            "{info:?} over {} events ({commands} commands in the run) after {} to warm up",
+            rest.len(),
+            warm.len()
+        );
+        assert_eq!(info.count_current, 0, "{info:?}: allocations left behind");
+    }
+}

@@ -291,6 +291,10 @@ pub struct PaperExchange<L = ConstantLatency, F = PerShareFees, Q: QueueModel = 
     stats: PaperStats,
     /// Scratch: (priority key, index into `working`, most shares the queue model allows).
     candidates: Vec<((i64, u64), usize, u32)>,
+    /// Queue-model states of finished orders, for the next ones to rest (an
+    /// [`OrdersAhead`](crate::OrdersAhead) keeps its buffer): once warm, an order that rests
+    /// allocates nothing.
+    spare_states: Vec<Q::State>,
 }
 
 impl PaperExchange {
@@ -380,6 +384,7 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> PaperExchange<L, F, Q> {
             working_in: Vec::new(),
             stats: PaperStats::default(),
             candidates: Vec::new(),
+            spare_states: Vec::new(),
         }
     }
 
@@ -631,6 +636,8 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> PaperExchange<L, F, Q> {
         } else if matches!(req.tif, TimeInForce::Ioc | TimeInForce::Fok) {
             self.update(t, id, w.instrument, OrderUpdateKind::Expired);
         } else {
+            // It rests: a finished order's state (and its buffer) if one is spare.
+            w.queue = self.spare_states.pop().unwrap_or_default();
             self.join_queue(&mut w, &book);
             count_working(&mut self.working_in, w.instrument, 1);
             self.working.push(w);
@@ -639,8 +646,9 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> PaperExchange<L, F, Q> {
 
     /// Removes and returns working order `i`, uncounting it.
     fn remove_working(&mut self, i: usize) -> Working<Q::State> {
-        let w = self.working.remove(i);
+        let mut w = self.working.remove(i);
         count_working(&mut self.working_in, w.instrument, -1);
+        self.spare_states.push(std::mem::take(&mut w.queue));
         w
     }
 
@@ -667,36 +675,43 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> PaperExchange<L, F, Q> {
         let Some(book) = market.book(instrument) else {
             return self.reject_amend(t, id, instrument, RejectReason::InstrumentNotTrading);
         };
-        let mut w = self.working[i].clone();
-        let crosses = Self::crosses(&book, w.side, price);
+        // The order as it stands, read in place: it is taken out (its queue state moved, not
+        // cloned: a clone allocated a copy of the orders ahead on every modify) only once the
+        // modify goes through.
+        let (side, old_price, tif, filled, leaves) = {
+            let w = &self.working[i];
+            (w.side, w.price, w.tif, w.filled, w.leaves)
+        };
+        let crosses = Self::crosses(&book, side, price);
         // Nothing trades while the instrument is halted, paused or quoting only: a new price
         // that would take is refused, as a new order is (one that rested crossed would never
         // take the book when trading resumed).
-        if crosses && price != w.price && book.trading_state().is_some_and(|s| !s.is_trading()) {
+        if crosses && price != old_price && book.trading_state().is_some_and(|s| !s.is_trading()) {
             return self.reject_amend(t, id, instrument, RejectReason::InstrumentNotTrading);
         }
         // A new price that would take from a stale book is refused like a new order; one that
         // only rests (or shrinks) goes through.
-        if crosses && price != w.price && market.stale().is_some() {
+        if crosses && price != old_price && market.stale().is_some() {
             return self.reject_amend(t, id, instrument, RejectReason::BookStale);
         }
         // Post-only refuses a new price that would take; at its resting price the order
         // already rests (what crosses it has been offered to it as a maker): it may shrink.
-        if w.tif == TimeInForce::PostOnly && crosses && price != w.price {
+        if tif == TimeInForce::PostOnly && crosses && price != old_price {
             return self.reject_amend(t, id, instrument, RejectReason::WouldCross);
         }
-        let open = qty
-            .0
-            .saturating_sub(w.filled.saturating_sub(filled_at_send));
+        let open = qty.0.saturating_sub(filled.saturating_sub(filled_at_send));
         if open == 0 {
             // What traded while the modify travelled covers it: nothing is left to work.
             self.remove_working(i);
             return self.update(t, id, instrument, OrderUpdateKind::Cancelled);
         }
         let qty = Qty(open);
-        let old_price = w.price;
         let same_price = price == old_price;
-        let keeps_priority = same_price && qty.0 <= w.leaves;
+        let keeps_priority = same_price && qty.0 <= leaves;
+        let mut w = Working {
+            queue: std::mem::take(&mut self.working[i].queue),
+            ..self.working[i]
+        };
         w.price = price;
         w.leaves = qty.0;
         self.update(t, id, instrument, OrderUpdateKind::Modified { price, qty });
@@ -708,6 +723,8 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> PaperExchange<L, F, Q> {
             self.take_beyond(t, &mut w, &book, Some(old_price));
         }
         if w.leaves == 0 {
+            // Its state back in place, for `remove_working` to keep for the next order.
+            self.working[i].queue = w.queue;
             self.remove_working(i);
             return self.update(t, id, instrument, OrderUpdateKind::Filled);
         }
@@ -763,10 +780,11 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> PaperExchange<L, F, Q> {
             }
         }
         if done {
-            let working_in = &mut self.working_in;
-            self.working.retain(|w| {
+            let (working_in, spare) = (&mut self.working_in, &mut self.spare_states);
+            self.working.retain_mut(|w| {
                 if w.leaves == 0 {
                     count_working(working_in, w.instrument, -1);
+                    spare.push(std::mem::take(&mut w.queue));
                 }
                 w.leaves > 0
             });

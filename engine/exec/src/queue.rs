@@ -177,8 +177,10 @@ pub trait QueueModel: Send {
 
     /// `order` joins the back of its level in `book` (the recorded book, which never contains
     /// our orders: `book.level_orders(order.side, order.price)` are exactly the displayed
-    /// orders ahead of it). Resets `state` (a fresh `Default` on acceptance, the previous
-    /// state after a modify that loses priority: reuse its buffers).
+    /// orders ahead of it). Sets `state` whole, whatever it held: it is a fresh `Default`,
+    /// the state an order that finished left (the paper exchange keeps them, so that a
+    /// resting order allocates nothing once warm), or the order's own after a modify that
+    /// loses priority. Reuse its buffers.
     fn join(&mut self, order: &QueueOrder, book: &OrderBook<'_>, state: &mut Self::State);
 
     /// An event of `order`'s instrument while `order` rests (called after the event was
