@@ -96,8 +96,10 @@
 //!   is ahead of us (displayed orders have priority over hidden ones at a price); through our
 //!   price it fills us as any trade-through;
 //! - an order **added on the other side at a price that crosses ours** (possible because our
-//!   order is not in the recorded book) would have executed against us: we fill
-//!   `min(its size, open)` at our price;
+//!   order is not in the recorded book) would have executed against our level: the displayed
+//!   shares ahead of us there take it first, and we fill `min(its size − shares ahead, open)`
+//!   at our price (under [`TradeThroughQueue`](crate::TradeThroughQueue), which tracks no
+//!   queue, `min(its size, open)`);
 //! - auction crosses (`CrossTrade`) never fill us (we do not take part in auctions), nor do
 //!   non-printable executions at a price (no print: side and price unknown once applied);
 //!   these two rules are the exchange's, whatever the model;
@@ -119,7 +121,9 @@
 //! The book is the recorded feed, which never contains our orders. Consequences:
 //! - liquidity we take stays displayed: two marketable orders in a row can take the same
 //!   displayed shares twice, and our own resting order never removes a level (optimistic for
-//!   size; keep orders small relative to displayed size);
+//!   size; keep orders small relative to displayed size); so does an order that filled our
+//!   resting order as it was added: if its owner replaces it (`U`) at a price that still
+//!   crosses ours, the new order fills us again;
 //! - we never move the best bid/offer, never change what other participants did, and our
 //!   resting order does not execute against resting displayed orders it crosses (only against
 //!   later events, by the rules above);

@@ -292,9 +292,13 @@ impl QueueModel for ExactQueue {
                 state.reduce(order_id, None);
                 0
             }
+            // It reaches our level, where the displayed shares ahead of us take it first
+            // (the recorded book is locked or crossed there: our order is not in it).
             QueueEvent::Added {
                 side, price, qty, ..
-            } if order.crossed_by(side, price) => qty.0,
+            } if order.crossed_by(side, price) => {
+                u32::try_from(u64::from(qty.0).saturating_sub(state.qty)).unwrap_or(0)
+            }
             _ => 0,
         }
     }

@@ -749,8 +749,10 @@ fn a_same_price_modify_does_not_take_what_already_filled_it_as_maker() {
 #[test]
 fn a_repriced_modify_takes_only_what_lies_beyond_its_old_price() {
     let mut s = Sim::new(zero());
-    // Our bid 10.00 x 100; an ask of 30 added at 10.00 fills 30 of it as maker.
+    // Our bid 10.00 x 100 (first at 10.00 once #4 leaves); an ask of 30 added at 10.00
+    // fills 30 of it as maker.
     s.cmd(10, submit(1, Side::Bid, 10_0000, 100, TimeInForce::Day));
+    assert!(fills(&s.event(15, delete(4))).is_empty());
     let out = s.event(20, add(30, Side::Ask, 10_0000, 30));
     assert_eq!(fills(&out), vec![(10_0000, 30, 70, Liquidity::Maker)]);
     // Raised to 10.01 for the 70 left: the asks at 10.01 only.
@@ -1176,4 +1178,24 @@ fn a_regulatory_resume_does_not_end_an_operational_halt() {
         "fills: {:?}",
         fills(&out)
     );
+}
+
+/// Our bid 10.00 x 100 rests behind #4 (200 displayed at 10.00). An ask of 50 is added at
+/// 10.00 (it locks the recorded book): had it traded at 10.00, price-time priority gives its
+/// 50 shares to #4, ahead of us, and the feed shows #4 untouched: no fill. An ask of 250
+/// there leaves 50 for us after #4's 200. (The crossing add filled us `min(size, open)`
+/// whatever was ahead.)
+#[test]
+fn a_crossing_add_reaches_us_only_past_the_displayed_queue_ahead_of_us() {
+    let mut s = Sim::new(zero());
+    s.cmd(10, submit(1, Side::Bid, 10_0000, 100, TimeInForce::Day));
+    assert_eq!(s.v.queue_ahead(id(1)), Some(200));
+    let out = s.event(20, add(30, Side::Ask, 10_0000, 50));
+    assert_eq!(
+        fills(&out),
+        vec![],
+        "an ask locking our level filled us ahead of 200 displayed shares"
+    );
+    let out = s.event(30, add(31, Side::Ask, 10_0000, 250));
+    assert_eq!(fills(&out), vec![(10_0000, 50, 50, Liquidity::Maker)]);
 }
