@@ -241,3 +241,110 @@ fn bbo_of_a_symbol_moved_to_an_empty_locate_clears_its_line() {
         book.status.code()
     );
 }
+
+// ---------------------------------------------------------------- review (bookapi)
+
+fn csv_lines(o: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// `bbo` prints a line exactly when the top (price or size of the best bid or ask) changes,
+/// with the message's timestamp in ns; depth changes, other instruments and a replace that
+/// puts the same size back at the same best price print nothing.
+#[test]
+fn review_bookapi_bbo_prints_exactly_the_top_changes() {
+    use ticklane_feeds::itch::{OrderCancel, OrderExecuted};
+    let d = tempfile::tempdir().unwrap();
+    let mut buf = Vec::new();
+    encode_framed(&directory(1, 1, "AAPL"), &mut buf);
+    encode_framed(&directory(2, 2, "MSFT"), &mut buf);
+    encode_framed(&add(1, 10, 1, b'B', 100, 100_000), &mut buf); // line: bid appears
+    encode_framed(&add(1, 11, 5, b'B', 100, 99_900), &mut buf); // deeper bid: no line
+    encode_framed(&add(2, 12, 9, b'S', 100, 99_000), &mut buf); // other instrument: no line
+    encode_framed(&add(1, 13, 13, b'S', 300, 100_100), &mut buf); // line: ask appears
+    encode_framed(&add(1, 14, 17, b'S', 50, 100_200), &mut buf); // deeper ask: no line
+    encode_framed(&OrderExecuted::new(1, 0, 15, 1, 40, 1), &mut buf); // line: bid qty 60
+    encode_framed(&OrderCancel::new(1, 0, 16, 5, 10), &mut buf); // deeper: no line
+    encode_framed(&OrderReplace::new(1, 0, 17, 13, 21, 300, 100_100), &mut buf); // same top: no line
+    encode_framed(&add(1, 18, 25, b'B', 200, 100_100), &mut buf); // line: locked book
+    encode_framed(&OrderDelete::new(1, 0, 19, 25), &mut buf); // line: back
+    encode_framed(&OrderDelete::new(1, 0, 20, 1), &mut buf); // line: bid 99.9
+    encode_framed(&OrderDelete::new(1, 0, 21, 5), &mut buf); // line: bid empty
+    encode_framed(&OrderDelete::new(1, 0, 22, 21), &mut buf); // line: ask 100.2 x 50
+    encode_framed(&OrderDelete::new(1, 0, 23, 17), &mut buf); // line: all empty
+    let f = write(d.path(), "top.itch", &buf);
+    let out = run(&["bbo", &f, "--symbol", "AAPL"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        csv_lines(&out),
+        [
+            "timestamp_ns,bid_px,bid_qty,ask_px,ask_qty",
+            "10,10.0000,100,,",
+            "13,10.0000,100,10.0100,300",
+            "15,10.0000,60,10.0100,300",
+            "18,10.0100,200,10.0100,300",
+            "19,10.0000,60,10.0100,300",
+            "20,9.9900,90,10.0100,300",
+            "21,,,10.0100,300",
+            "22,,,10.0200,50",
+            "23,,,,",
+        ]
+    );
+}
+
+/// `book` of an instrument with a directory entry and no orders; `--depth` larger than the
+/// side; an unknown symbol.
+#[test]
+fn review_bookapi_book_empty_instrument_short_depth_and_unknown_symbol() {
+    let d = tempfile::tempdir().unwrap();
+    let mut buf = Vec::new();
+    encode_framed(&directory(1, 1, "AAPL"), &mut buf);
+    encode_framed(&directory(2, 2, "EMPTY"), &mut buf);
+    encode_framed(&add(1, 10, 1, b'B', 100, 100_000), &mut buf);
+    encode_framed(&add(1, 11, 5, b'B', 100, 99_900), &mut buf);
+    encode_framed(&add(1, 12, 9, b'S', 300, 100_100), &mut buf);
+    let f = write(d.path(), "small.itch", &buf);
+    let v = json(&run(&[
+        "book", &f, "--symbol", "AAPL", "--depth", "5", "--json",
+    ]));
+    assert_eq!(v["bids"].as_array().unwrap().len(), 2, "{v}");
+    assert_eq!(v["asks"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(
+        v["bids"][1],
+        serde_json::json!({"price": "9.9900", "qty": 100, "orders": 1})
+    );
+    assert_eq!(v["spread"], "0.0100");
+    assert_eq!(v["mid"], "10.0050");
+    let e = json(&run(&["book", &f, "--symbol", "EMPTY", "--json"]));
+    assert_eq!(e["orders"], 0, "{e}");
+    assert_eq!(
+        (e["bids"].clone(), e["asks"].clone()),
+        (serde_json::json!([]), serde_json::json!([]))
+    );
+    assert!(
+        e["spread"].is_null() && e["mid"].is_null() && e["microprice"].is_null(),
+        "{e}"
+    );
+    let t = run(&["book", &f, "--symbol", "EMPTY"]);
+    assert!(t.status.success());
+    let bbo = run(&["bbo", &f, "--symbol", "EMPTY"]);
+    assert!(bbo.status.success());
+    assert_eq!(
+        csv_lines(&bbo),
+        ["timestamp_ns,bid_px,bid_qty,ask_px,ask_qty"]
+    );
+    let u = run(&["book", &f, "--symbol", "ZZZ"]);
+    assert!(!u.status.success());
+    assert!(String::from_utf8_lossy(&u.stderr).contains("\"ZZZ\""));
+    let u = run(&["bbo", &f, "--symbol", "ZZZ"]);
+    assert!(!u.status.success());
+    assert!(String::from_utf8_lossy(&u.stderr).contains("\"ZZZ\""));
+    assert!(u.stdout.is_empty());
+}

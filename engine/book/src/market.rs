@@ -396,7 +396,10 @@ impl Market {
                 book.state = Some(match book.regulatory {
                     Some(r) if !r.is_trading() => r,
                     _ if book.operational_halt => TradingState::OperationalHalt,
-                    _ => state,
+                    // The regulatory state in effect once no operational halt is (an `h`
+                    // resume does not replace it); the resume itself only when no `H` came.
+                    Some(r) => r,
+                    None => state,
                 });
             }
             EventBody::FeedGap {
@@ -665,6 +668,13 @@ impl Market {
                 conflict = true;
                 if self.by_symbol.get(&old.symbol) == Some(&instrument) {
                     self.by_symbol.remove(&old.symbol);
+                    // Another instrument whose directory entry still names the symbol (one
+                    // this instrument took it from) has it again.
+                    if let Some(other) = self.books.iter().rev().find(|b| {
+                        b.id != instrument && b.info.is_some_and(|i| i.symbol == old.symbol)
+                    }) {
+                        self.by_symbol.insert(old.symbol, other.id);
+                    }
                 }
             }
         }

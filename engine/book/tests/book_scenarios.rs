@@ -734,3 +734,58 @@ fn hidden_print_side_follows_the_price_against_the_touch() {
         .book(I2)
         .is_none_or(|b| b.hidden_print_side(Price(1)).is_none()));
 }
+
+// ---------------------------------------------------------------- review (bookapi)
+
+/// `OrderBook::trading_state` documents the state in effect as "the latest regulatory state
+/// (`H`), or `OperationalHalt` while an operational halt (`h`) is in effect and the regulatory
+/// state allows trading". After `H` Trading, `h` halt, `h` resume, the regulatory state is
+/// `Trading` and no operational halt is in effect: the state in effect is `Trading`.
+#[test]
+fn review_bookapi_trading_state_after_an_operational_resume_is_the_regulatory_state() {
+    let mut m = Market::new();
+    let status = |m: &mut Market, state| {
+        m.apply(&ev(
+            I1,
+            EventBody::TradingStatus {
+                state,
+                reason: *b"    ",
+            },
+        ));
+    };
+    status(&mut m, TradingState::Trading);
+    status(&mut m, TradingState::OperationalHalt);
+    assert_eq!(m.trading_state(I1), Some(TradingState::OperationalHalt));
+    status(&mut m, TradingState::OperationalResume);
+    assert_eq!(
+        m.book(I1).expect("book").trading_state(),
+        Some(TradingState::Trading),
+        "the regulatory state in effect"
+    );
+}
+
+/// Two accessors of one market must agree on which instrument a symbol names: after locate 2
+/// took AAPL from locate 1 (a conflict) and then renamed itself MSFT, locate 1 is the only
+/// instrument whose directory entry says AAPL (`books()` / `OrderBook::symbol`), yet
+/// `instrument_id` / `book_by_symbol` find no AAPL at all.
+#[test]
+fn review_bookapi_a_symbol_given_up_by_its_taker_goes_back_to_the_instrument_that_still_has_it() {
+    let mut m = Market::new();
+    m.apply(&ev(I1, EventBody::InstrumentDirectory(info("AAPL"))));
+    m.apply(&ev(I2, EventBody::InstrumentDirectory(info("AAPL"))));
+    m.apply(&ev(I2, EventBody::InstrumentDirectory(info("MSFT"))));
+    let aapl = Symbol::new("AAPL").expect("symbol");
+    let by_directory: Vec<InstrumentId> = m
+        .books()
+        .filter(|b| b.symbol() == Some(aapl))
+        .map(|b| b.instrument())
+        .collect();
+    assert_eq!(by_directory, vec![I1]);
+    assert_eq!(
+        m.instrument_id(aapl),
+        Some(I1),
+        "book_by_symbol: {:?}",
+        m.book_by_symbol("AAPL").map(|b| b.instrument())
+    );
+    ok(&m);
+}
