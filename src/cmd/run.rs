@@ -91,10 +91,14 @@ impl FramedSource {
             for (k, (result, ev)) in batch.results().enumerate() {
                 match result {
                     Ok(true) => {
-                        report.messages += 1;
                         if publisher.publish(ev, t_received, t_decoded).is_err() {
+                            // The first message past `--to` ended the read: not replayed.
+                            if !publisher.past_window_end() {
+                                report.messages += 1;
+                            }
                             return report;
                         }
+                        report.messages += 1;
                     }
                     Ok(false) => report.messages += 1,
                     Err(e) => count_error(&mut report, frame_end(buf, pos, k), &e),
@@ -168,11 +172,15 @@ impl FramedSource {
             let t_received = publisher.stamp();
             match decode_normalize_into(body, &mut ev) {
                 Ok(true) => {
-                    report.messages += 1;
                     let t_decoded = publisher.stamp();
                     if publisher.publish(&ev, t_received, t_decoded).is_err() {
+                        // The first message past `--to` ended the read: not replayed.
+                        if !publisher.past_window_end() {
+                            report.messages += 1;
+                        }
                         return report;
                     }
+                    report.messages += 1;
                 }
                 Ok(false) => report.messages += 1,
                 Err(e) => count_error(&mut report, pos, &e),
@@ -262,7 +270,12 @@ impl FeedSource for FileSource {
         let mut report = SourceReport::default();
         match result {
             Ok(r) => {
-                report.messages = r.messages;
+                // The message that ended the read at `--to` was counted, not replayed
+                // (`saturating`: a LOBSTER file's announcement, before its first row, is no
+                // message).
+                report.messages = r
+                    .messages
+                    .saturating_sub(u64::from(publisher.past_window_end()));
                 report.errors = r.errors;
                 report.first_errors = r
                     .first_errors
@@ -918,14 +931,23 @@ fn print_report(
     }
     if !r.feed.unmatched_symbols.is_empty() {
         outln!(
-            "window    --symbols named {} that no directory message of the source names: nothing of theirs was replayed",
+            "window    --symbols named {} that no directory message {}: nothing of theirs was replayed",
             r.feed
                 .unmatched_symbols
                 .iter()
                 .map(|s| s.as_str())
                 .collect::<Vec<_>>()
-                .join(", ")
+                .join(", "),
+            // Stopped at `--to`: the source may name them later.
+            if r.feed.reached_end_of_window {
+                "up to --to names"
+            } else {
+                "of the source names"
+            }
         )?;
+    }
+    if r.feed.nothing_from {
+        outln!("window    no event at or after --from: the strategies were shown nothing")?;
     }
     if r.feed.filtered > 0 || r.feed.reached_end_of_window {
         outln!(
@@ -1192,6 +1214,7 @@ fn json_report(r: &RunReport, cfg: &RunConfig, digest: &[u8; 32]) -> serde_json:
         "unread": r.feed.unread,
         "late_books": r.feed.late_books,
         "reached_end_of_window": r.feed.reached_end_of_window,
+        "nothing_from": r.feed.nothing_from,
         "paced_span_ns": r.feed.paced_span_ns,
         "dropped_lane_gone": r.feed.dropped_lane_gone,
         "dropped_on_stop": r.feed.dropped_on_stop,

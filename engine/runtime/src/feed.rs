@@ -95,6 +95,9 @@ pub struct FeedStats {
     pub stopped: bool,
     /// Whether the source was ended at the window's `to`.
     pub reached_end_of_window: bool,
+    /// A window with a `from` and no event published at or after it: strategies were shown
+    /// nothing (a `--from` past the source's end).
+    pub nothing_from: bool,
     /// Events not published because their instrument is outside the window's symbols.
     pub filtered: u64,
     /// The window's symbols that no directory message named (a typo, or an instrument this
@@ -328,6 +331,12 @@ impl Publisher {
         } else {
             0
         }
+    }
+
+    /// Whether the source was ended at the window's `to`: the event that ended it (the first
+    /// past `to`) was read but not published, and is not one of the source's messages replayed.
+    pub fn past_window_end(&self) -> bool {
+        self.stats.reached_end_of_window
     }
 
     /// Whether the engine asked the feed to stop.
@@ -653,6 +662,8 @@ impl Publisher {
     /// handled everywhere, and the session's close happens at one time whatever the layout).
     pub fn finish(mut self) -> FeedStats {
         self.stats.late_books = self.router.late_books();
+        self.stats.nothing_from =
+            self.window.from > 0 && (self.stats.events == 0 || self.latest < self.window.from);
         if let Some(symbols) = &self.window.symbols {
             self.stats.unmatched_symbols = symbols
                 .iter()

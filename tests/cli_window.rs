@@ -1,0 +1,183 @@
+//! `replay --from/--to/--symbols` (review of the windows): counts against a file cut to the
+//! window, what the window line says, and a window that holds no event.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ticklane");
+
+fn ticklane(args: &[&str], dir: &Path) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn json(args: &[&str], dir: &Path) -> serde_json::Value {
+    let mut a = args.to_vec();
+    a.push("--json");
+    let o = ticklane(&a, dir);
+    assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// `gen --seed 7 --messages 20000` (64 instruments) into `dir/day.itch`.
+fn day(dir: &Path) {
+    let o = ticklane(
+        &[
+            "gen",
+            "--seed",
+            "7",
+            "--messages",
+            "20000",
+            "-o",
+            "day.itch",
+        ],
+        dir,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+/// The frames of a NASDAQ binary file: (timestamp, stock locate, frame bytes with prefix).
+fn frames(path: &Path) -> Vec<(u64, u16, Vec<u8>)> {
+    let d = std::fs::read(path).unwrap();
+    let mut out = Vec::new();
+    let mut o = 0;
+    while o + 2 <= d.len() {
+        let len = usize::from(u16::from_be_bytes([d[o], d[o + 1]]));
+        let m = &d[o + 2..o + 2 + len];
+        let ts = m[5..11].iter().fold(0u64, |a, &b| (a << 8) | u64::from(b));
+        let locate = u16::from_be_bytes([m[1], m[2]]);
+        out.push((ts, locate, d[o..o + 2 + len].to_vec()));
+        o += 2 + len;
+    }
+    out
+}
+
+/// `replay --to T` plays the file cut after T: the same digest, and the same count of
+/// messages. The summary's `messages` also counted the first message past T, which ended the
+/// read and was never replayed (`book --at` had the same off-by-one, fixed).
+#[test]
+fn replay_to_counts_only_the_messages_inside_the_window() {
+    let dir = tempfile::tempdir().unwrap();
+    day(dir.path());
+    let all = frames(&dir.path().join("day.itch"));
+    // A time with a later message right after it.
+    let k = all.len() / 2;
+    let t = all[k].0;
+    assert!(all[k + 1].0 > t);
+    let cut: Vec<u8> = all
+        .iter()
+        .take_while(|f| f.0 <= t)
+        .flat_map(|f| f.2.clone())
+        .collect();
+    std::fs::write(dir.path().join("cut.itch"), cut).unwrap();
+    let ts = t.to_string();
+    let window = json(&["replay", "day.itch", "--to", &ts], dir.path());
+    let whole = json(&["replay", "cut.itch"], dir.path());
+    assert_eq!(window["digest"], whole["digest"], "the same replay");
+    assert_eq!(window["events"], whole["events"]);
+    assert_eq!(
+        window["messages"], whole["messages"],
+        "messages read inside --to {ts}: replay --to says {}, the file cut to the window {}",
+        window["messages"], whole["messages"]
+    );
+}
+
+/// `--symbols` naming an instrument whose directory message comes after `--to`: the window
+/// line says the source names it nowhere ("no directory message of the source names"), which
+/// sends the user looking for a typo; the source does name it, past the window's end.
+#[test]
+fn a_symbol_named_after_to_is_not_reported_as_absent_from_the_source() {
+    let dir = tempfile::tempdir().unwrap();
+    day(dir.path());
+    let all = frames(&dir.path().join("day.itch"));
+    // The last directory message (`R`) of the session and the time just before it.
+    let last_dir = all.iter().rev().find(|f| f.2[2] == b'R').unwrap();
+    let to = (last_dir.0 - 1).to_string();
+    let o = ticklane(
+        &["replay", "day.itch", "--symbols", "AAPL,ZAABV", "--to", &to],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    // ZAABV is the 64th instrument: its directory message is the last one.
+    let out = String::from_utf8_lossy(&o.stdout);
+    let line = out
+        .lines()
+        .find(|l| l.contains("ZAABV"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        !line.contains("no directory message of the source names"),
+        "the source names ZAABV (at {} ns, after --to {to}), yet: {line:?}",
+        last_dir.0
+    );
+}
+
+/// `--from` after the source's last event (a typo: 23:00 for 13:00) is an empty replay: no
+/// event reaches a strategy. It said nothing about it (no `window` line, nothing in the JSON),
+/// exit 0, as `--symbols` naming nothing did before it was reported.
+#[test]
+fn a_from_after_the_last_event_is_reported_not_silent() {
+    let dir = tempfile::tempdir().unwrap();
+    day(dir.path());
+    let o = ticklane(&["replay", "day.itch", "--from", "23:00:00"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        text.contains("--from"),
+        "no event at or after --from 23:00:00 (the source ends at 20:05), and the summary says \
+         nothing of it:\n{text}"
+    );
+}
+
+/// An instrument's event before its directory message (a real feed's late directory, a
+/// splice): without `--symbols` the book misses it and the run says so (`late_books`, a
+/// warning). With `--symbols` naming that instrument the same event is lost silently, and
+/// counted among the events "outside --symbols" although its instrument is the one asked for.
+#[test]
+fn symbols_do_not_hide_an_event_that_came_before_its_directory_message() {
+    let dir = tempfile::tempdir().unwrap();
+    day(dir.path());
+    let mut all = frames(&dir.path().join("day.itch"));
+    // AAPL (locate 1) is named by the fourth message; its first add order goes just before
+    // that, at the time of the message before it.
+    let r = all.iter().position(|f| f.2[2] == b'R' && f.1 == 1).unwrap();
+    let k = all.iter().position(|f| f.2[2] == b'A' && f.1 == 1).unwrap();
+    let mut add = all.remove(k);
+    let ts = all[r - 1].0.to_be_bytes();
+    add.2[7..13].copy_from_slice(&ts[2..8]);
+    all.insert(r, add);
+    let bytes: Vec<u8> = all.iter().flat_map(|f| f.2.clone()).collect();
+    std::fs::write(dir.path().join("early.itch"), &bytes).unwrap();
+    // The same file with AAPL and market-wide messages only: what `--symbols AAPL` publishes.
+    let aapl: Vec<u8> = all
+        .iter()
+        .filter(|f| f.1 == 0 || f.1 == 1)
+        .flat_map(|f| f.2.clone())
+        .collect();
+    std::fs::write(dir.path().join("aapl.itch"), &aapl).unwrap();
+    let whole = json(&["replay", "early.itch"], dir.path());
+    let filtered = json(&["replay", "early.itch", "--symbols", "AAPL"], dir.path());
+    let cut = json(&["replay", "aapl.itch"], dir.path());
+    let n = |v: &serde_json::Value, k: &str| v[k].as_u64().unwrap();
+    // The file cut to AAPL and the whole file both report AAPL's late directory.
+    assert_eq!((n(&whole, "late_books"), n(&cut, "late_books")), (1, 1));
+    assert_eq!(
+        (n(&filtered, "late_books"), n(&filtered, "filtered")),
+        (1, n(&whole, "events") - n(&cut, "events")),
+        "--symbols AAPL: (late_books, events outside --symbols); the AAPL add before AAPL's \
+         directory message is lost without a word and counted as another instrument's"
+    );
+}
