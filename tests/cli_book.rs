@@ -255,7 +255,7 @@ fn csv_lines(o: &Output) -> Vec<String> {
 /// with the message's timestamp in ns; depth changes, other instruments and a replace that
 /// puts the same size back at the same best price print nothing.
 #[test]
-fn review_bookapi_bbo_prints_exactly_the_top_changes() {
+fn bbo_prints_exactly_the_top_changes() {
     use ticklane_feeds::itch::{OrderCancel, OrderExecuted};
     let d = tempfile::tempdir().unwrap();
     let mut buf = Vec::new();
@@ -302,7 +302,7 @@ fn review_bookapi_bbo_prints_exactly_the_top_changes() {
 /// `book` of an instrument with a directory entry and no orders; `--depth` larger than the
 /// side; an unknown symbol.
 #[test]
-fn review_bookapi_book_empty_instrument_short_depth_and_unknown_symbol() {
+fn book_empty_instrument_short_depth_and_unknown_symbol() {
     let d = tempfile::tempdir().unwrap();
     let mut buf = Vec::new();
     encode_framed(&directory(1, 1, "AAPL"), &mut buf);

@@ -1,4 +1,4 @@
-//! `replay --from/--to/--symbols` (review of the windows): counts against a file cut to the
+//! `replay --from/--to/--symbols`: counts against a file cut to the
 //! window, what the window line says, and a window that holds no event.
 
 #![allow(clippy::unwrap_used)]

@@ -742,7 +742,7 @@ fn hidden_print_side_follows_the_price_against_the_touch() {
 /// state allows trading". After `H` Trading, `h` halt, `h` resume, the regulatory state is
 /// `Trading` and no operational halt is in effect: the state in effect is `Trading`.
 #[test]
-fn review_bookapi_trading_state_after_an_operational_resume_is_the_regulatory_state() {
+fn trading_state_after_an_operational_resume_is_the_regulatory_state() {
     let mut m = Market::new();
     let status = |m: &mut Market, state| {
         m.apply(&ev(
@@ -769,7 +769,7 @@ fn review_bookapi_trading_state_after_an_operational_resume_is_the_regulatory_st
 /// instrument whose directory entry says AAPL (`books()` / `OrderBook::symbol`), yet
 /// `instrument_id` / `book_by_symbol` find no AAPL at all.
 #[test]
-fn review_bookapi_a_symbol_given_up_by_its_taker_goes_back_to_the_instrument_that_still_has_it() {
+fn a_symbol_given_up_by_its_taker_goes_back_to_the_instrument_that_still_has_it() {
     let mut m = Market::new();
     m.apply(&ev(I1, EventBody::InstrumentDirectory(info("AAPL"))));
     m.apply(&ev(I2, EventBody::InstrumentDirectory(info("AAPL"))));

@@ -1,4 +1,4 @@
-//! Review (bookapi): every query of `OrderBook` / `Market` against a brute-force model that
+//! Every query of `OrderBook` / `Market` against a brute-force model that
 //! keeps every live order in a `Vec` (in arrival order) and recomputes everything from it.
 
 use proptest::prelude::*;
@@ -352,7 +352,7 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
     #[test]
-    fn review_bookapi_every_query_matches_a_vec_model(ops in prop::collection::vec(op(), 1..400)) {
+    fn every_query_matches_a_vec_model(ops in prop::collection::vec(op(), 1..400)) {
         run(&ops)?;
     }
 }

@@ -119,6 +119,17 @@ pub struct FeedStats {
 #[error("the feed was stopped")]
 pub struct Stopped;
 
+/// What the window makes of an instrument's events (`--symbols`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Allowed {
+    /// No directory entry has named it yet.
+    Unknown,
+    /// Named one of the window's symbols.
+    Kept,
+    /// Named another symbol.
+    Out,
+}
+
 struct LaneTx {
     tx: LaneProducer,
     staged: [LaneEvent; MAX_BATCH],
@@ -167,8 +178,16 @@ pub struct Publisher {
     pace_latest: u64,
     paced: u64,
     window: Window,
-    /// By instrument id: published (`true`) or filtered out, once its directory entry is seen.
-    allowed: Vec<bool>,
+    /// By instrument id: published or filtered out, once its directory entry is seen.
+    allowed: Vec<Allowed>,
+    /// By instrument id, while no directory entry has named it: events filtered before it
+    /// was known (ids below 2^24). A directory entry that then keeps it moves them from
+    /// `filtered` to `unread` and counts a late book: they were its events, not another
+    /// instrument's, and its book misses them.
+    filtered_unknown: Vec<u64>,
+    /// Instruments kept by the window whose directory entry came after events of theirs
+    /// that were filtered (added to the router's `late_books`).
+    window_late: u64,
     /// By position in the window's symbols: whether a directory message named it.
     window_matched: Vec<bool>,
     stats: FeedStats,
@@ -304,6 +323,8 @@ impl Publisher {
             paced: 0,
             window: settings.window.clone(),
             allowed: Vec::new(),
+            filtered_unknown: Vec::new(),
+            window_late: 0,
             window_matched: vec![false; settings.window.symbols.as_ref().map_or(0, Vec::len)],
             stats: FeedStats {
                 per_lane: vec![0; n],
@@ -508,13 +529,41 @@ impl Publisher {
             };
             if id < (1 << 24) {
                 if self.allowed.len() <= id {
-                    self.allowed.resize(id + 1, false);
+                    self.allowed.resize(id + 1, Allowed::Unknown);
                 }
-                self.allowed[id] = keep;
+                self.allowed[id] = if keep { Allowed::Kept } else { Allowed::Out };
+                let early = self.filtered_unknown.get_mut(id).map_or(0, std::mem::take);
+                if keep && early > 0 {
+                    // Its events before this entry were filtered as nobody's: they were its
+                    // own, and its book misses them (as the router says of a late book).
+                    self.stats.filtered -= early;
+                    self.stats.unread += early;
+                    self.window_late += 1;
+                    tracing::warn!(
+                        instrument = id,
+                        symbol = %info.symbol,
+                        events = early,
+                        "an instrument of --symbols was named by a directory message after \
+                         events of it that were not sent: its book misses those orders"
+                    );
+                }
             }
             return keep;
         }
-        self.allowed.get(id).copied().unwrap_or(false)
+        match self.allowed.get(id) {
+            Some(Allowed::Kept) => true,
+            Some(Allowed::Out) => false,
+            // Not named yet: filtered, and counted in case a directory entry keeps it.
+            None | Some(Allowed::Unknown) => {
+                if id < (1 << 24) {
+                    if self.filtered_unknown.len() <= id {
+                        self.filtered_unknown.resize(id + 1, 0);
+                    }
+                    self.filtered_unknown[id] += 1;
+                }
+                false
+            }
+        }
     }
 
     /// Event time crossed a heartbeat boundary: every lane that is not about to receive the
@@ -661,7 +710,7 @@ impl Publisher {
     /// that every lane ends at the same event time (timers and venue reports due by then are
     /// handled everywhere, and the session's close happens at one time whatever the layout).
     pub fn finish(mut self) -> FeedStats {
-        self.stats.late_books = self.router.late_books();
+        self.stats.late_books = self.router.late_books() + self.window_late;
         self.stats.nothing_from =
             self.window.from > 0 && (self.stats.events == 0 || self.latest < self.window.from);
         if let Some(symbols) = &self.window.symbols {

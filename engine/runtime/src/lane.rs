@@ -171,7 +171,8 @@ pub struct LaneSettings {
     /// trades more than the reserve.
     pub journal: bool,
     /// Events before this event time (ns) update the books and the venue but are not shown to
-    /// strategies (a replay's warm-up before `--from`).
+    /// strategies (a replay's warm-up before `--from`); a submit or modify sent before it
+    /// (from `on_start`, the only callback that runs then) is refused `TradingHalted`.
     pub trade_from: u64,
     /// Which books the lane keeps (see [`BookScope`]).
     pub books: BookScope,
@@ -1121,13 +1122,15 @@ impl<V: Venue> Lane<V> {
                     ));
                     continue;
                 }
-                let halted_submit = !self.trading
+                // Before a replay's `--from` (only `on_start` runs then) trading is not open:
+                // an order sent there would trade in the warm-up nobody is shown.
+                let halted_submit = (!self.trading || now.0 < self.settings.trade_from)
                     && matches!(
                         cmd,
                         OrderCommand::Submit { .. } | OrderCommand::Modify { .. }
                     );
-                // The lane's own refusals: trading halted, or a submit outside the strategy's
-                // subscriptions (a book this lane may not keep).
+                // The lane's own refusals: trading halted (or not open yet), or a submit
+                // outside the strategy's subscriptions (a book this lane may not keep).
                 let refusal = if halted_submit || self.slots[i].strategy.is_none() {
                     Some(RejectReason::TradingHalted)
                 } else {

@@ -2329,4 +2329,10 @@ fn an_order_sent_from_on_start_does_not_fill_in_the_warm_up() {
             .map(|p| p.2.net)
             .collect::<Vec<_>>()
     );
+    assert_eq!(report.strategies[0].fills, 0);
+    assert!(
+        got.iter()
+            .any(|l| l.starts_with("update Rejected(TradingHalted)")),
+        "the order from on_start is refused: {got:?}"
+    );
 }
