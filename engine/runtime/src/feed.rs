@@ -536,7 +536,9 @@ impl Publisher {
                 if keep && early > 0 {
                     // Its events before this entry were filtered as nobody's: they were its
                     // own, and its book misses them (as the router says of a late book).
+                    // `unread` is a part of `events` (published, sent to no lane).
                     self.stats.filtered -= early;
+                    self.stats.events += early;
                     self.stats.unread += early;
                     self.window_late += 1;
                     tracing::warn!(
@@ -1067,6 +1069,46 @@ mod tests {
                 (2, false, 20),
                 (5, true, 5_000)
             ]
+        );
+    }
+
+    /// `--symbols X` with an event of X before X's directory message: the early event is
+    /// moved from `filtered` to `unread` ("counted `unread`", README), and `unread` is a
+    /// part of `events` (the run summary prints "N events (U of instruments no lane reads,
+    /// not sent)"; `lanes' events + unread == events`). The move must count it in `events`
+    /// too, as the same file cut to X (no `--symbols`) does.
+    #[test]
+    fn an_early_event_of_a_window_symbol_moved_to_unread_is_counted_in_events() {
+        let (tx0, mut rx0) = lane_ring(RingKind::Index, 64);
+        let sym = Symbol::new("X").unwrap_or_default();
+        let settings = PublisherSettings {
+            measure_latency: false,
+            batch: 4,
+            heartbeat_ns: 0,
+            window: Window {
+                from: 0,
+                to: u64::MAX,
+                symbols: Some(vec![sym]),
+            },
+            ..PublisherSettings::default()
+        };
+        let router = Router::new(1, [(sym, 0)]).with_books_kept([false]);
+        let mut p = Publisher::new(vec![tx0], router, settings, Arc::default());
+        // X's delete before X's directory entry; Y is outside the window.
+        for e in [ev(5, 1), dir(2, "Y"), dir(1, "X"), ev(20, 1), ev(30, 2)] {
+            assert_eq!(p.publish(&e, 0, 0), Ok(()));
+        }
+        let stats = p.finish();
+        let got = drain(&mut rx0).iter().filter(|x| !x.heartbeat).count() as u64;
+        assert_eq!(
+            (stats.events, stats.unread, stats.filtered, stats.late_books),
+            (3, 1, 2, 1),
+            "(events, unread, filtered, late_books)"
+        );
+        assert_eq!(
+            got + stats.unread,
+            stats.events,
+            "lane items + unread == events"
         );
     }
 
