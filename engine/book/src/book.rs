@@ -34,6 +34,9 @@ pub(crate) struct Book {
     pub crossed: bool,
     /// Reference data, when a directory message was seen.
     pub info: Option<InstrumentInfo>,
+    /// When `info` was last set, in the market's count of directory entries (the latest of
+    /// several instruments naming one symbol holds it).
+    pub named_at: u64,
     /// Trading state in effect, when one was seen: the regulatory state (`H`) unless it allows
     /// trading and an operational halt (`h`) is in effect.
     pub state: Option<TradingState>,
@@ -76,6 +79,7 @@ impl Book {
             ],
             crossed: false,
             info: None,
+            named_at: 0,
             state: None,
             regulatory: None,
             operational_halt: false,

@@ -61,6 +61,8 @@ pub struct Market {
     dense: Vec<u32>,
     sparse: HashMap<InstrumentId, u32>,
     by_symbol: HashMap<Symbol, InstrumentId>,
+    /// Directory entries recorded (orders `Book::named_at`).
+    directories: u64,
     pub(crate) orders: Slab<OrderSlot>,
     pub(crate) levels: Slab<LevelSlot>,
     pub(crate) index: OrderIndex,
@@ -138,6 +140,7 @@ impl Market {
             dense: vec![NIL; dense_len],
             sparse: HashMap::new(),
             by_symbol: HashMap::with_capacity(instruments),
+            directories: 0,
             orders: Slab::with_capacity(orders),
             levels: Slab::with_capacity((orders / 4).max(instruments.saturating_mul(64))),
             index: OrderIndex::with_capacity(orders),
@@ -668,11 +671,16 @@ impl Market {
                 conflict = true;
                 if self.by_symbol.get(&old.symbol) == Some(&instrument) {
                     self.by_symbol.remove(&old.symbol);
-                    // Another instrument whose directory entry still names the symbol (one
-                    // this instrument took it from) has it again.
-                    if let Some(other) = self.books.iter().rev().find(|b| {
-                        b.id != instrument && b.info.is_some_and(|i| i.symbol == old.symbol)
-                    }) {
+                    // Another instrument whose directory entry still names the symbol (the
+                    // latest such entry: the one this instrument took it from) has it again.
+                    if let Some(other) = self
+                        .books
+                        .iter()
+                        .filter(|b| {
+                            b.id != instrument && b.info.is_some_and(|i| i.symbol == old.symbol)
+                        })
+                        .max_by_key(|b| b.named_at)
+                    {
                         self.by_symbol.insert(old.symbol, other.id);
                     }
                 }
@@ -681,7 +689,9 @@ impl Market {
         if let Some(prev) = self.by_symbol.insert(info.symbol, instrument) {
             conflict |= prev != instrument;
         }
+        self.directories += 1;
         self.books[b as usize].info = Some(info);
+        self.books[b as usize].named_at = self.directories;
         conflict
     }
 

@@ -789,3 +789,27 @@ fn a_symbol_given_up_by_its_taker_goes_back_to_the_instrument_that_still_has_it(
     );
     ok(&m);
 }
+
+/// Three instruments take AAPL in turn (locate 1, then 2, then 3: each directory entry wins,
+/// as `instrument_id` follows the latest), then locate 3 renames itself MSFT. AAPL goes back
+/// to "one this instrument took it from" (market.rs): locate 2, the holder locate 3 replaced.
+/// It went to locate 1, whose entry is older, because the search picks the book created last,
+/// and locate 2's book was created first (an add order before its directory entry).
+#[test]
+fn a_symbol_given_up_goes_back_to_the_instrument_it_was_taken_from() {
+    let i3 = InstrumentId(3);
+    let mut m = Market::new();
+    // Locate 2's book exists before locate 1's.
+    add(&mut m, I2, 1, Side::Bid, 10_0000, 100);
+    m.apply(&ev(I1, EventBody::InstrumentDirectory(info("AAPL"))));
+    m.apply(&ev(I2, EventBody::InstrumentDirectory(info("AAPL"))));
+    m.apply(&ev(i3, EventBody::InstrumentDirectory(info("AAPL"))));
+    let aapl = Symbol::new("AAPL").expect("symbol");
+    assert_eq!(m.instrument_id(aapl), Some(i3));
+    m.apply(&ev(i3, EventBody::InstrumentDirectory(info("MSFT"))));
+    assert_eq!(
+        m.instrument_id(aapl),
+        Some(I2),
+        "AAPL went back to locate 1, not to locate 2 that locate 3 took it from"
+    );
+}
