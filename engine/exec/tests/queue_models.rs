@@ -243,3 +243,30 @@ fn a_user_defined_queue_model_plugs_into_the_paper_exchange() {
     assert_eq!(s.v.working_orders(), 0);
     assert_eq!(s.v.queue_model().prints_seen, 6);
 }
+
+/// The module docs: `TradeThroughQueue` "is assumed to be always last in the queue" and
+/// "gives a *lower bound on fill rate*" next to `ExactQueue`. Since a crossing add reaches
+/// an `ExactQueue` order only past the displayed shares ahead of it, the bound must do at
+/// least as much: an ask of 150 locking our 10.00 bid (100, behind #4's 200) fills the exact
+/// model nothing, and must not fill the pessimistic model more.
+#[test]
+fn trade_through_queue_never_fills_more_than_exact_queue_on_a_crossing_add() {
+    fn crossing_add_fills<Q: QueueModel>(q: Q) -> u32 {
+        let mut s = Sim::new(q);
+        s.cmd(10, submit(1, Side::Bid, 10_0000, 100));
+        fills(&s.event(20, add(9, Side::Ask, 10_0000, 150)))
+            .iter()
+            .map(|f| f.1)
+            .sum()
+    }
+    let exact = crossing_add_fills(ExactQueue);
+    let bound = crossing_add_fills(TradeThroughQueue);
+    assert_eq!(
+        exact, 0,
+        "ExactQueue: 200 displayed shares ahead take the 150"
+    );
+    assert!(
+        bound <= exact,
+        "TradeThroughQueue (the lower bound on fill rate) filled {bound} shares, ExactQueue {exact}"
+    );
+}
