@@ -98,8 +98,8 @@
 //! - an order **added on the other side at a price that crosses ours** (possible because our
 //!   order is not in the recorded book) would have executed against our level: the displayed
 //!   shares ahead of us there take it first, and we fill `min(its size − shares ahead, open)`
-//!   at our price (under [`TradeThroughQueue`](crate::TradeThroughQueue), which tracks no
-//!   queue, `min(its size, open)`);
+//!   at our price (under [`TradeThroughQueue`](crate::TradeThroughQueue), always last at its
+//!   level, past every share displayed there when it joined);
 //! - auction crosses (`CrossTrade`) never fill us (we do not take part in auctions), nor do
 //!   non-printable executions at a price (no print: side and price unknown once applied);
 //!   these two rules are the exchange's, whatever the model;

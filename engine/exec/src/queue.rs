@@ -14,8 +14,10 @@
 //!   (hidden orders ahead, our own effect on other participants).
 //! - [`TradeThroughQueue`]: pessimistic. An order fills only when the market trades
 //!   **through** its price (a print at a strictly worse price for the aggressor: below our
-//!   bid, above our ask) or an order added on the other side crosses it. Executions at its
-//!   price never fill it: it is assumed to be always last in the queue.
+//!   bid, above our ask) or an order added on the other side crosses it, and then only past
+//!   every share displayed at its level when it joined (`ExactQueue` counts only those still
+//!   there). Executions at its price never fill it: it is assumed to be always last in the
+//!   queue. It never fills more than `ExactQueue` would.
 //!
 //! # Choosing a model
 //!
@@ -317,21 +319,30 @@ impl QueueModel for ExactQueue {
 pub struct TradeThroughQueue;
 
 impl QueueModel for TradeThroughQueue {
-    type State = ();
+    /// The displayed quantity at the order's level when it joined: all of it ahead, for good.
+    type State = u64;
 
-    fn join(&mut self, _order: &QueueOrder, _book: &OrderBook<'_>, _state: &mut ()) {}
+    fn join(&mut self, order: &QueueOrder, book: &OrderBook<'_>, state: &mut u64) {
+        *state = book
+            .level_orders(order.side, order.price)
+            .map(|o| u64::from(o.qty.0))
+            .sum();
+    }
 
     #[inline]
-    fn on_event(&mut self, order: &QueueOrder, _state: &mut (), event: &QueueEvent) -> u32 {
+    fn on_event(&mut self, order: &QueueOrder, state: &mut u64, event: &QueueEvent) -> u32 {
         match *event {
             QueueEvent::Executed { print: Some(p), .. } | QueueEvent::Hidden(p)
                 if order.traded_through(&p) =>
             {
                 p.qty.0
             }
+            // Past everything displayed at our level when we joined (we are last there).
             QueueEvent::Added {
                 side, price, qty, ..
-            } if order.crossed_by(side, price) => qty.0,
+            } if order.crossed_by(side, price) => {
+                u32::try_from(u64::from(qty.0).saturating_sub(*state)).unwrap_or(0)
+            }
             _ => 0,
         }
     }

@@ -29,6 +29,9 @@ struct Our {
     leaves: u32,
     filled: u32,
     seq: u64,
+    /// Displayed market shares at its level when it last joined (TradeThroughQueue: all of
+    /// them ahead of it for good).
+    joined_behind: u64,
 }
 
 /// (our order, delivery ts, price, qty, leaves, liquidity)
@@ -194,13 +197,18 @@ impl Brute {
 
     fn add(&mut self, t: u64, id: u64, side: Side, price: i64, qty: u32) {
         // An add that crosses our order reaches our level, where the displayed shares ahead of
-        // us take it first (ExactQueue); TradeThroughQueue tracks no queue.
+        // us take it first (ExactQueue); under TradeThroughQueue, every share displayed there
+        // when it joined.
         let cands: Vec<(u64, u32)> = self
             .ours
             .iter()
             .filter(|(_, o)| o.side == side.opposite() && reaches(o.side, o.price, price))
             .map(|(n, _)| {
-                let ahead = if self.tt { 0 } else { self.ahead(*n).0 };
+                let ahead = if self.tt {
+                    self.ours[n].joined_behind
+                } else {
+                    self.ahead(*n).0
+                };
                 (
                     *n,
                     u32::try_from(u64::from(qty).saturating_sub(ahead)).unwrap_or(0),
@@ -324,9 +332,19 @@ impl Brute {
 
     fn join(&mut self, n: u64) {
         self.seq += 1;
+        let (side, price) = {
+            let o = &self.ours[&n];
+            (o.side, o.price)
+        };
+        let displayed: u64 = self
+            .mkt
+            .values()
+            .filter(|m| m.0 == side && m.1 == price)
+            .map(|m| u64::from(m.2))
+            .sum();
         let o = self.ours.get_mut(&n).unwrap();
         o.seq = self.seq;
-        let (side, price) = (o.side, o.price);
+        o.joined_behind = displayed;
         self.levels
             .entry((si(side), price))
             .or_default()
@@ -345,6 +363,7 @@ impl Brute {
                         leaves: request.qty.0,
                         filled: 0,
                         seq: 0,
+                        joined_behind: 0,
                     },
                 );
                 self.take(t, n, None);
