@@ -346,8 +346,9 @@ enum Command {
         #[arg(long)]
         zstd: bool,
         /// When the capture reaches the disk: `block` (every block, the default), `records:N`
-        /// (also every N records), or `manual` (only at the end). What a `kill -9` can lose:
-        /// the records since the last flush.
+        /// (also every N records), or `manual` (full blocks, and the last partial one only at
+        /// the end, not after a quiet spell). What a `kill -9` can lose: the records since the
+        /// last flush.
         #[arg(long, default_value = "block")]
         flush: String,
         /// Binary files only: take each message's length from its ITCH type byte instead of the

@@ -45,8 +45,12 @@ pub enum FlushPolicy {
         /// Records between flushes (at least 1).
         records: u64,
     },
-    /// Full blocks are handed to the underlying writer but it is never flushed except by
-    /// [`CaptureWriter::flush`] and [`CaptureWriter::finish`].
+    /// Full blocks are written and flushed as under `EveryBlock`; the partial block only by
+    /// [`CaptureWriter::flush`] and [`CaptureWriter::finish`] (a live recorder does not write
+    /// it after a quiet spell either). Full blocks are flushed as they fill under every
+    /// policy: a block of 1 MiB goes past a buffered writer's buffer anyway, and only a
+    /// flushed block is known to be in the file (under this policy a disk that filled late
+    /// counted every record as not in the capture, although the full blocks read back).
     Manual,
 }
 
@@ -266,7 +270,7 @@ impl<W: Write> CaptureWriter<W> {
             && (self.block.len() + rec_len > self.options.block_bytes
                 || self.block_records == u32::MAX)
         {
-            self.write_block(self.options.flush != FlushPolicy::Manual)?;
+            self.write_block(true)?;
         }
         encode_record(&mut self.block, ts_ns, line, bytes);
         self.block_records += 1;
@@ -275,7 +279,7 @@ impl<W: Write> CaptureWriter<W> {
         self.records += 1;
         self.since_flush += 1;
         if self.block.len() >= self.options.block_bytes {
-            self.write_block(self.options.flush != FlushPolicy::Manual)?;
+            self.write_block(true)?;
         }
         if let FlushPolicy::Interval { records } = self.options.flush {
             if self.since_flush >= records {

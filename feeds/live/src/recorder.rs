@@ -655,6 +655,50 @@ mod tests {
         assert_eq!((s.written, s.unwritten), (10, 0), "{s:?}");
     }
 
+    /// With `--flush manual` full blocks reach the file (the capture's
+    /// `BufWriter` passes a 1 MiB block straight to the file); a disk that fills later must not
+    /// count the records of those blocks, which read back, as "not in the capture".
+    #[test]
+    fn a_disk_that_fills_under_manual_flush_counts_the_full_blocks_as_written() {
+        let kept = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        // About two and a half blocks of 1 MiB fit on the "disk".
+        let sink = std::io::BufWriter::with_capacity(
+            64 << 10,
+            Filling {
+                kept: kept.clone(),
+                cap: (5 << 20) / 2,
+            },
+        );
+        let options = WriterOptions {
+            flush: FlushPolicy::Manual,
+            ..WriterOptions::default()
+        };
+        let writer =
+            CaptureWriter::new(sink, &test_header(), options).unwrap_or_else(|e| panic!("{e}"));
+        let (mut tx, rx) = ring::<u8>(8 << 20);
+        let mut scratch = Vec::new();
+        for i in 0..4_000u64 {
+            frame_into(&mut scratch, i, Line::A, &[i as u8; 1_000]);
+        }
+        tx.push_slice(&scratch);
+        drop(tx);
+        let s = drain(rx, writer, &RecorderStats::default(), false);
+        assert!(s.error.is_some(), "{s:?}");
+        let bytes = kept.lock().map(|k| k.clone()).unwrap_or_default();
+        let mut reader = CaptureReader::new(std::io::Cursor::new(bytes))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut in_file = 0u64;
+        while let Some(r) = reader.next_record() {
+            in_file += u64::from(r.is_ok());
+        }
+        assert!(in_file > 0);
+        assert_eq!(
+            (s.written, s.unwritten),
+            (in_file, 4_000 - in_file),
+            "records that read back from the capture, counted as unwritten: {s:?}"
+        );
+    }
+
     /// A receiver that cannot start (its port is taken, maybe by another recorder writing to
     /// the same path) never opens its capture: a file already at the path is left as it was.
     #[test]
