@@ -994,6 +994,21 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> Venue for PaperExchange<L, F, 
         self.deliver_due(t, out);
     }
 
+    /// Counts what the kill switch itself cancels (working orders and submits on their
+    /// way, `stats.cancelled`), not the answers on their way back that `cancel_all` also
+    /// hands out restamped (among them `Cancelled`s of the strategies' own cancels).
+    fn engage_kill_switch(
+        &mut self,
+        now: Timestamp,
+        market: &Market,
+        out: &mut Vec<VenueReport>,
+    ) -> u64 {
+        let _ = market;
+        let before = self.stats.cancelled;
+        self.cancel_all(now, None, out);
+        self.stats.cancelled - before
+    }
+
     fn cancel_all(
         &mut self,
         now: Timestamp,

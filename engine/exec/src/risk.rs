@@ -902,20 +902,22 @@ impl<V: Venue> RiskedVenue<V> {
     }
 
     /// Engages the kill switch of every strategy: refuses new orders and cancels every working
-    /// one.
+    /// one. Returns how many orders the venue's kill switch cancelled
+    /// ([`Venue::engage_kill_switch`]).
     pub fn engage_kill_switch(
         &mut self,
         now: Timestamp,
         market: &Market,
         out: &mut Vec<VenueReport>,
-    ) {
+    ) -> u64 {
         self.template.engage_kill_switch();
         for g in self.gates.iter_mut().flatten() {
             g.engage_kill_switch();
         }
         let from = out.len();
-        self.venue.cancel_all(now, None, out);
+        let cancelled = self.venue.engage_kill_switch(now, market, out);
         self.observe(from, now, market, out);
+        cancelled
     }
 
     /// `strategy`'s gate just tripped on `rule`: its orders are to be cancelled, and the lane
@@ -1084,8 +1086,13 @@ impl<V: Venue> Venue for RiskedVenue<V> {
         self.venue.watches(instrument)
     }
 
-    fn engage_kill_switch(&mut self, now: Timestamp, market: &Market, out: &mut Vec<VenueReport>) {
-        RiskedVenue::engage_kill_switch(self, now, market, out);
+    fn engage_kill_switch(
+        &mut self,
+        now: Timestamp,
+        market: &Market,
+        out: &mut Vec<VenueReport>,
+    ) -> u64 {
+        RiskedVenue::engage_kill_switch(self, now, market, out)
     }
 
     fn take_trips(&mut self, out: &mut Vec<(StrategyId, RiskRule)>) {

@@ -116,10 +116,24 @@ pub trait Venue: Send {
 
     /// The kill switch (manual, from the control plane): refuse new orders and cancel every
     /// working one. A venue without risk checks just cancels everything (the lane refuses new
-    /// orders itself).
-    fn engage_kill_switch(&mut self, now: Timestamp, market: &Market, out: &mut Vec<VenueReport>) {
+    /// orders itself). Returns how many orders the kill switch cancelled (working orders and
+    /// submits on their way), not counting answers already on their way back that `out` also
+    /// receives (a `Cancelled` of the strategy's own earlier cancel). The default counts the
+    /// `Cancelled` updates `cancel_all` appended: right for a venue with no answers in
+    /// flight; a venue with latency counts its own.
+    fn engage_kill_switch(
+        &mut self,
+        now: Timestamp,
+        market: &Market,
+        out: &mut Vec<VenueReport>,
+    ) -> u64 {
         let _ = market;
+        let from = out.len();
         self.cancel_all(now, None, out);
+        out[from..]
+            .iter()
+            .filter(|r| matches!(r, VenueReport::Update(u) if u.kind == OrderUpdateKind::Cancelled))
+            .count() as u64
     }
 
     /// Moves into `out` the strategies whose own risk limit tripped since the last call (e.g.
@@ -195,8 +209,13 @@ impl Venue for Box<dyn Venue> {
         (**self).watches(instrument)
     }
 
-    fn engage_kill_switch(&mut self, now: Timestamp, market: &Market, out: &mut Vec<VenueReport>) {
-        (**self).engage_kill_switch(now, market, out);
+    fn engage_kill_switch(
+        &mut self,
+        now: Timestamp,
+        market: &Market,
+        out: &mut Vec<VenueReport>,
+    ) -> u64 {
+        (**self).engage_kill_switch(now, market, out)
     }
 
     fn take_trips(&mut self, out: &mut Vec<(StrategyId, RiskRule)>) {

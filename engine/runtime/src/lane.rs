@@ -1599,14 +1599,11 @@ impl<V: Venue> Lane<V> {
         self.control.trading_disabled.store(true, Ordering::Relaxed);
         self.reports.clear();
         let now = self.last_ts;
-        self.venue
-            .engage_kill_switch(now, &self.market, &mut self.reports);
-        // Orders cancelled (the reports also hold acks and fills that were on their way).
+        // Orders the kill switch cancelled, as the venue counts them: the reports also hold
+        // acks, fills and cancels of the strategies' own that were on their way back.
         let cancelled = self
-            .reports
-            .iter()
-            .filter(|r| matches!(r, VenueReport::Update(u) if u.kind == OrderUpdateKind::Cancelled))
-            .count() as u64;
+            .venue
+            .engage_kill_switch(now, &self.market, &mut self.reports);
         // Reported before the strategies hear of it: a panic in what they do about the
         // cancels is an incident the kill switch caused, and comes after it.
         tracing::warn!(lane = self.settings.index, cancelled, "kill switch applied");
