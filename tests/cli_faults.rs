@@ -454,3 +454,44 @@ fn cert_refuses_to_overwrite_without_force_and_keeps_the_key_private() {
         assert_eq!(mode & 0o777, 0o600, "key.pem mode {mode:o}");
     }
 }
+
+/// Control review 36: Ctrl-C stops a run part way; its report must say it is partial. A file
+/// replay says so (`source_notes`: "stopped before the end of the file"); the generated
+/// session (`run`, and `paper` without `--feed`) said nothing: the engine knows
+/// (`FeedStats::stopped`), but neither the summary nor `--json`/`summary.json` carries it, so
+/// a stopped run's report reads like a complete one.
+#[test]
+fn a_run_of_the_generated_session_stopped_by_ctrl_c_says_it_was_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    // 400,000 messages at 20,000 events a second: 20 s, stopped after 1.5 s.
+    let run = spawn(
+        &[
+            "run",
+            "--pace",
+            "rate:20000",
+            "--messages",
+            "400000",
+            "--out",
+            "report",
+            "--json",
+        ],
+        dir.path(),
+    );
+    std::thread::sleep(Duration::from_millis(1_500));
+    interrupt(&run);
+    let o = wait_at_most(run, Duration::from_secs(30), "run");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        v["messages"].as_u64().unwrap() < 400_000,
+        "stopped early: {v}"
+    );
+    let said = v["stopped"] == serde_json::Value::Bool(true)
+        || v["source_notes"].to_string().contains("stopped");
+    assert!(
+        said,
+        "a stopped run's report does not say it was stopped: stopped {}, source_notes {}, \
+         dropped_on_stop {}",
+        v["stopped"], v["source_notes"], v["dropped_on_stop"]
+    );
+}

@@ -946,6 +946,9 @@ fn print_report(
             }
         )?;
     }
+    if r.feed.stopped {
+        outln!("stopped   before the end of the source (Ctrl-C): the counts are those of a partial run")?;
+    }
     if r.feed.nothing_from {
         outln!("window    no event at or after --from: the strategies were shown nothing")?;
     }
@@ -1218,6 +1221,8 @@ fn json_report(r: &RunReport, cfg: &RunConfig, digest: &[u8; 32]) -> serde_json:
         "paced_span_ns": r.feed.paced_span_ns,
         "dropped_lane_gone": r.feed.dropped_lane_gone,
         "dropped_on_stop": r.feed.dropped_on_stop,
+        // Stopped before the end of its source (Ctrl-C): the counts are a partial run's.
+        "stopped": r.feed.stopped,
         "elapsed_ns": r.elapsed_ns,
         "events_per_sec": r.feed.events as f64 / (r.elapsed_ns.max(1) as f64 / 1e9),
         "lanes": lanes,

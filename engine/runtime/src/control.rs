@@ -251,9 +251,13 @@ impl Actor for LaneActor {
             let _ = me.cast(LaneMsg::Incident(i));
         }));
         let me = myself.clone();
+        let control = args.control.clone();
         let thread = spawn_owned(
             format!("lane-{}", args.index),
+            // Set even if the lane thread panics (outside the strategy sandbox), so that
+            // status never shows a dead thread as running (as for a worker).
             move || {
+                control.finished.store(true, Ordering::Release);
                 let _ = me.cast(LaneMsg::ThreadDone);
             },
             move || lane.run(rx),

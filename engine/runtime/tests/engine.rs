@@ -1256,3 +1256,106 @@ fn a_plan_without_lanes_is_refused_as_a_plan_error() {
         ),
     }
 }
+
+/// A venue that panics on its `n`th command: a bug outside the strategy sandbox, which takes
+/// its lane's thread down.
+struct PanicsOnCommand {
+    inner: TouchVenue,
+    n: u32,
+}
+
+impl Venue for PanicsOnCommand {
+    fn on_command(
+        &mut self,
+        now: ticklane_core::Timestamp,
+        cmd: &ticklane_strategy::OrderCommand,
+        market: &ticklane_book::Market,
+        out: &mut Vec<ticklane_exec::VenueReport>,
+    ) {
+        self.n -= 1;
+        assert!(self.n != 0, "venue on fire");
+        self.inner.on_command(now, cmd, market, out);
+    }
+    fn on_market(
+        &mut self,
+        ev: &ticklane_core::MarketEvent,
+        trade: Option<&ticklane_strategy::TradePrint>,
+        market: &ticklane_book::Market,
+        out: &mut Vec<ticklane_exec::VenueReport>,
+    ) {
+        self.inner.on_market(ev, trade, market, out);
+    }
+    fn cancel_all(
+        &mut self,
+        now: ticklane_core::Timestamp,
+        strategy: Option<ticklane_strategy::StrategyId>,
+        out: &mut Vec<ticklane_exec::VenueReport>,
+    ) {
+        self.inner.cancel_all(now, strategy, out);
+    }
+    fn working_orders(&self) -> usize {
+        self.inner.working_orders()
+    }
+}
+
+/// Control review 36: a lane thread that dies outside the strategy sandbox (here its venue
+/// panics). The run ends with an error naming the lane (RELIABILITY: "the same for a lane
+/// thread"); while it is still going (its worker holds it), status must not show the dead
+/// lane's thread as running: `LaneStatus::finished` is "Thread finished", and a worker's
+/// flag is set on a panic for that very reason.
+#[test]
+fn a_lane_thread_that_dies_is_shown_finished_and_fails_the_run() {
+    use ticklane_runtime::Engine;
+    let events = session(7, 4, 40_000);
+    let mut p = plan(
+        &events,
+        vec![
+            vec![spec(0, "a", &[symbol(1)], chaser())],
+            vec![spec(1, "b", &[symbol(2)], chaser())],
+        ],
+        PanicPolicy::default(),
+    );
+    p.venue = Arc::new(|lane| {
+        if lane == 0 {
+            Box::new(PanicsOnCommand {
+                inner: TouchVenue::new(),
+                n: 5,
+            }) as Box<dyn Venue>
+        } else {
+            Box::new(TouchVenue::new()) as Box<dyn Venue>
+        }
+    });
+    let (worker, release) = tally(None);
+    p.workers.push(Box::new(worker));
+    let rt = control_runtime();
+    let (status, ended) = rt.block_on(async {
+        let mut engine = Engine::start(p).await.unwrap_or_else(|e| panic!("{e}"));
+        // Lane 1 ends once the feed has ended (stopped for the dead lane, or at its end).
+        let mut last = None;
+        for _ in 0..2_000 {
+            let s = engine.status().await.unwrap_or_default();
+            let done = s.lanes.get(1).is_some_and(|l| l.finished);
+            last = Some(s);
+            if done {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        // Its thread died long before.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let s = engine.status().await.or(last).unwrap_or_default();
+        release.store(true, Ordering::Release);
+        let ended = engine.wait().await.map(|_| ()).map_err(|e| e.to_string());
+        (s, ended)
+    });
+    assert_eq!(
+        ended,
+        Err("lane 0 thread failed: venue on fire".to_string()),
+        "the run names the dead lane"
+    );
+    assert!(
+        status.lanes[0].finished,
+        "lane 0's thread is dead, status says it runs: {:?}",
+        status.lanes[0]
+    );
+}

@@ -2336,3 +2336,109 @@ fn an_order_sent_from_on_start_does_not_fill_in_the_warm_up() {
         "the order from on_start is refused: {got:?}"
     );
 }
+
+/// Rests a bid far below the touch on its first SYM1 event with a bid, and cancels it on
+/// the first event at or after `cancel_at`.
+struct RestThenCancel {
+    id: Option<ticklane_strategy::ClientOrderId>,
+    cancel_at: u64,
+    cancelled: bool,
+}
+
+impl Strategy for RestThenCancel {
+    fn on_event(&mut self, ev: &MarketEvent, ctx: &mut Context<'_>) {
+        if self.id.is_none() && ev.instrument == InstrumentId(1) {
+            if ctx.book(ev.instrument).and_then(|b| b.best_bid()).is_some() {
+                self.id = Some(ctx.limit(
+                    ev.instrument,
+                    Side::Bid,
+                    ticklane_core::Price(90_0000),
+                    Qty(100),
+                    TimeInForce::Day,
+                ));
+            }
+        } else if let Some(id) = self
+            .id
+            .filter(|_| !self.cancelled && ev.ts.0 >= self.cancel_at)
+        {
+            ctx.cancel(id);
+            self.cancelled = true;
+        }
+    }
+}
+
+/// Control review 36: the kill switch's incident counts "orders cancelled" (the summary's
+/// "kill switch, N orders cancelled"). An order the strategy itself cancelled before the kill
+/// switch, whose `Cancelled` answer was still on its way back from the paper exchange, is
+/// not an order the kill switch cancelled: here no order works at the venue when the switch
+/// is engaged, so the incident must say 0.
+#[test]
+fn the_kill_switch_does_not_count_a_cancel_the_strategy_made_before_it() {
+    use ticklane_runtime::{IncidentSink, LaneIncident};
+    let factory: ticklane_runtime::StrategyFactory = Arc::new(|| {
+        Ok(Box::new(RestThenCancel {
+            id: None,
+            cancel_at: 50_000,
+            cancelled: false,
+        }) as Box<dyn Strategy>)
+    });
+    let incidents: Arc<Mutex<Vec<LaneIncident>>> = Arc::default();
+    let seen = incidents.clone();
+    let sink: IncidentSink = Box::new(move |i| {
+        if let Ok(mut v) = seen.lock() {
+            v.push(i);
+        }
+    });
+    let control = Arc::new(LaneControl::default());
+    // The paper exchange, 20 µs away each way.
+    let venue = ticklane_exec::PaperExchange::with_models(
+        ticklane_exec::ConstantLatency::new(20_000, 20_000),
+        ticklane_exec::PerShareFees::ZERO,
+    );
+    let mut lane = match Lane::new(
+        LaneSettings::default(),
+        vec![spec(0, "q", &[symbol(1)], factory)],
+        venue,
+        control.clone(),
+        Some(sink),
+    ) {
+        Ok(l) => l,
+        Err(e) => panic!("{e}"),
+    };
+    lane.start();
+    // The bid leaves at 3 µs (arrives 23 µs, acked at 43 µs); the cancel leaves at 50 µs,
+    // arrives at 70 µs: the order is gone from the venue, its `Cancelled` is due at 90 µs.
+    let mut events = sym1_opening();
+    events.push(sym1_add(50_000, 3, Side::Bid, 99_9800));
+    events.push(sym1_add(80_000, 4, Side::Bid, 99_9700));
+    for (seq, e) in events.iter().enumerate() {
+        lane.process(&item(seq as u64, *e), false);
+    }
+    assert_eq!(
+        lane.working_orders(),
+        0,
+        "the strategy's own cancel took the order"
+    );
+    control
+        .kill
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    lane.poll_control();
+    let report = lane.finish();
+    assert!(report.killed);
+    let kill: Vec<u64> = incidents
+        .lock()
+        .map(|v| {
+            v.iter()
+                .filter_map(|i| match i {
+                    LaneIncident::KillSwitch { cancelled, .. } => Some(*cancelled),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(
+        kill,
+        [0],
+        "no order was working when the kill switch was engaged"
+    );
+}
