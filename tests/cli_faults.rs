@@ -455,7 +455,7 @@ fn cert_refuses_to_overwrite_without_force_and_keeps_the_key_private() {
     }
 }
 
-/// Control review 36: Ctrl-C stops a run part way; its report must say it is partial. A file
+/// Ctrl-C stops a run part way; its report must say it is partial. A file
 /// replay says so (`source_notes`: "stopped before the end of the file"); the generated
 /// session (`run`, and `paper` without `--feed`) said nothing: the engine knows
 /// (`FeedStats::stopped`), but neither the summary nor `--json`/`summary.json` carries it, so

@@ -18,7 +18,11 @@ fn check(bytes: &[u8], recs: &[OwnedRecord], what: &str, fails: &mut Vec<String>
         fails.push(format!("{what}: not a subsequence"));
     }
     if rep.records != got.len() as u64 {
-        fails.push(format!("{what}: report.records {} != read {}", rep.records, got.len()));
+        fails.push(format!(
+            "{what}: report.records {} != read {}",
+            rep.records,
+            got.len()
+        ));
     }
     let clean_cut = what.contains("cut") && rep.truncated_tail.is_none();
     if let Some(lost) = rep.lost_records().filter(|_| !clean_cut) {
@@ -44,12 +48,27 @@ fn every_flip_and_cut_counts_what_was_lost() {
             for mask in [0x01u8, 0x80, 0xFF] {
                 let mut b = full.clone();
                 b[at] ^= mask;
-                check(&b, &recs, &format!("{compression:?} flip {at}^{mask:#x}"), &mut fails);
+                check(
+                    &b,
+                    &recs,
+                    &format!("{compression:?} flip {at}^{mask:#x}"),
+                    &mut fails,
+                );
             }
-            check(&full[..at], &recs, &format!("{compression:?} cut {at}"), &mut fails);
+            check(
+                &full[..at],
+                &recs,
+                &format!("{compression:?} cut {at}"),
+                &mut fails,
+            );
         }
     }
-    assert!(fails.is_empty(), "{} failures, first: {:#?}", fails.len(), &fails[..fails.len().min(5)]);
+    assert!(
+        fails.is_empty(),
+        "{} failures, first: {:#?}",
+        fails.len(),
+        &fails[..fails.len().min(5)]
+    );
 }
 
 #[test]
@@ -78,10 +97,23 @@ fn random_pairs_of_damage_count_what_was_lost() {
             } else {
                 b[c] ^= (next() % 255 + 1) as u8;
             }
-            check(&b, &recs, &format!("{compression:?} flip {a} {} {c}", if cut { "cut" } else { "flip" }), &mut fails);
+            check(
+                &b,
+                &recs,
+                &format!(
+                    "{compression:?} flip {a} {} {c}",
+                    if cut { "cut" } else { "flip" }
+                ),
+                &mut fails,
+            );
         }
     }
-    assert!(fails.is_empty(), "{} failures, first: {:#?}", fails.len(), &fails[..fails.len().min(5)]);
+    assert!(
+        fails.is_empty(),
+        "{} failures, first: {:#?}",
+        fails.len(),
+        &fails[..fails.len().min(5)]
+    );
 }
 
 #[test]
@@ -89,13 +121,24 @@ fn the_trailer_index_matches_the_blocks_walked() {
     use ticklane_replay::{CaptureWriter, FlushPolicy, WriterOptions};
     for compression in [Compression::None, Compression::Zstd] {
         for block in [1usize, 13, 50, 700, 1 << 20] {
-            for flush in [FlushPolicy::EveryBlock, FlushPolicy::Interval { records: 7 }, FlushPolicy::Manual] {
+            for flush in [
+                FlushPolicy::EveryBlock,
+                FlushPolicy::Interval { records: 7 },
+                FlushPolicy::Manual,
+            ] {
                 let recs = records(200, 120);
-                let opts = WriterOptions { block_bytes: block, compression, flush, ..WriterOptions::default() };
+                let opts = WriterOptions {
+                    block_bytes: block,
+                    compression,
+                    flush,
+                    ..WriterOptions::default()
+                };
                 let mut w = CaptureWriter::new(Vec::new(), &common::header(), opts).expect("w");
                 for (i, r) in recs.iter().enumerate() {
                     w.write_record(r.ts_ns, r.line, &r.bytes).expect("write");
-                    if i % 37 == 0 { w.flush().expect("flush"); }
+                    if i % 37 == 0 {
+                        w.flush().expect("flush");
+                    }
                 }
                 let (full, sum) = w.finish().expect("finish");
                 let r = reader(&full);
@@ -108,10 +151,16 @@ fn the_trailer_index_matches_the_blocks_walked() {
                 assert_eq!(sum.blocks, present.len() as u64);
                 let cut = reader(&full[..index_off]);
                 assert_eq!(cut.index_state(), ticklane_replay::IndexState::Rebuilt);
-                assert_eq!(cut.index(), &present[..], "{compression:?} {block} {flush:?}");
+                assert_eq!(
+                    cut.index(),
+                    &present[..],
+                    "{compression:?} {block} {flush:?}"
+                );
                 let n: u64 = present.iter().map(|e| u64::from(e.records)).sum();
                 assert_eq!(n, 200);
-                for (k, e) in present.iter().enumerate() { assert_eq!(e.seq, k as u64); }
+                for (k, e) in present.iter().enumerate() {
+                    assert_eq!(e.seq, k as u64);
+                }
                 let (got, errs) = common::read_all(&full);
                 assert!(errs.is_empty());
                 assert_eq!(got, recs);

@@ -1298,7 +1298,7 @@ impl Venue for PanicsOnCommand {
     }
 }
 
-/// Control review 36: a lane thread that dies outside the strategy sandbox (here its venue
+/// a lane thread that dies outside the strategy sandbox (here its venue
 /// panics). The run ends with an error naming the lane (RELIABILITY: "the same for a lane
 /// thread"); while it is still going (its worker holds it), status must not show the dead
 /// lane's thread as running: `LaneStatus::finished` is "Thread finished", and a worker's

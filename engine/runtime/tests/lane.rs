@@ -2367,7 +2367,7 @@ impl Strategy for RestThenCancel {
     }
 }
 
-/// Control review 36: the kill switch's incident counts "orders cancelled" (the summary's
+/// the kill switch's incident counts "orders cancelled" (the summary's
 /// "kill switch, N orders cancelled"). An order the strategy itself cancelled before the kill
 /// switch, whose `Cancelled` answer was still on its way back from the paper exchange, is
 /// not an order the kill switch cancelled: here no order works at the venue when the switch

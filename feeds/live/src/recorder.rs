@@ -685,8 +685,8 @@ mod tests {
         let s = drain(rx, writer, &RecorderStats::default(), false);
         assert!(s.error.is_some(), "{s:?}");
         let bytes = kept.lock().map(|k| k.clone()).unwrap_or_default();
-        let mut reader = CaptureReader::new(std::io::Cursor::new(bytes))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let mut reader =
+            CaptureReader::new(std::io::Cursor::new(bytes)).unwrap_or_else(|e| panic!("{e}"));
         let mut in_file = 0u64;
         while let Some(r) = reader.next_record() {
             in_file += u64::from(r.is_ok());
