@@ -806,3 +806,73 @@ fn send_three_packets_then_nothing(port: u16) {
         tx.send_to(&p, (Ipv4Addr::LOCALHOST, port)).unwrap();
     }
 }
+
+/// `relay --stop-after-silence` whose feed goes quiet mid-session (three messages, no end of
+/// session): every subscriber is closed with UPSTREAM_LOST and the relayed session is cut
+/// short, yet the relay exits 0 and its summary reads as a whole session. A live `record` of
+/// the same feed exits 1 and says "the capture ends mid-session"
+/// (`a_live_udp_recording_cut_short_by_silence_does_not_exit_0`).
+#[test]
+fn review_relay36_a_relay_cut_short_by_silence_does_not_exit_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, rr, quic) = (free_port(), free_port(), free_port());
+    let o = Command::new(BIN)
+        .args(["cert", "--out", "certs"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let relay = spawn(
+        &[
+            "relay",
+            "--from",
+            &format!("udp://127.0.0.1:{a}"),
+            "--retransmit",
+            &format!("127.0.0.1:{rr}"),
+            "--listen",
+            &format!("127.0.0.1:{quic}"),
+            "--token",
+            "s3cret",
+            "--stop-after-silence",
+            "1",
+        ],
+        dir.path(),
+    );
+    assert!(wait_udp_bound(a) && wait_udp_bound(quic));
+    send_three_packets_then_nothing(a);
+    let relay = relay.wait_with_output().unwrap();
+    let out = String::from_utf8_lossy(&relay.stdout).to_string();
+    let err = String::from_utf8_lossy(&relay.stderr).to_string();
+    assert!(out.contains("3 messages"), "{out}\n{err}");
+    assert_eq!(
+        relay.status.code(),
+        Some(1),
+        "relay exited 0 on a session cut short by silence:\n{out}\n{err}"
+    );
+}
+
+/// README ("`--client-ca` on the relay and `--client-cert/--client-key` on the engine switch to
+/// mutual TLS"; "Live packets travel as QUIC datagrams (`--quic-stream` for a reliable
+/// stream)"): `paper --feed quic://` takes them, `record quic://` does not, so a relay that
+/// admits by client certificate only (`--client-ca`, no token) cannot be recorded, and a
+/// recording cannot ask for the reliable stream.
+#[test]
+fn review_relay36_record_quic_takes_the_client_certificate_and_stream_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    for extra in [
+        &["--client-cert", "c.pem", "--client-key", "k.pem"][..],
+        &["--quic-stream"][..],
+    ] {
+        let o = Command::new(BIN)
+            .args(["record", "quic://127.0.0.1:9", "-o", "x.cap", "--ca", "ca.pem"])
+            .args(extra)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            !err.contains("unexpected argument"),
+            "record quic:// refused {extra:?}: {err}"
+        );
+    }
+}

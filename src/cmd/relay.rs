@@ -189,6 +189,7 @@ pub fn relay(a: RelayArgs) -> anyhow::Result<ExitCode> {
     // is printed (the process used to die on the signal).
     let stop =
         super::live::stop_on_ctrl_c("interrupted: finishing the upstream, closing the relay");
+    let stopped = stop.clone();
     let upstream = {
         let counters = counters.clone();
         std::thread::Builder::new()
@@ -230,7 +231,19 @@ pub fn relay(a: RelayArgs) -> anyhow::Result<ExitCode> {
         )?;
     }
     receiver_warnings(&live);
-    Ok(lost_exit_code(&live))
+    let code = lost_exit_code(&live);
+    // The feed went quiet before its end of session (`--stop-after-silence`): every subscriber
+    // was closed with UPSTREAM_LOST, the session relayed is cut short; say so and exit 1, as a
+    // live `record` does. Ctrl-C is the operator's own stop.
+    if !live.session.end_of_session && !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+        errln!(
+            "the feed went silent before its end of session: subscribers were closed with \
+             UPSTREAM_LOST after {} messages",
+            live.session.messages
+        );
+        return Ok(ExitCode::from(1));
+    }
+    Ok(code)
 }
 
 /// The receiver's report lines a command that prints its own summary (`relay`, live `record`)

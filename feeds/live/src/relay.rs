@@ -936,11 +936,21 @@ impl RelayServer {
             }
         }
         tracing::info!("relay input closed: ending the session");
-        endpoint.set_server_config(None);
         shared.finish();
+        // New connections are refused at once while the subscribers drain (the endpoint
+        // ignored them with no server configuration: each waited its whole connect timeout).
         let drain = async {
-            while let Some(done) = tasks.join_next().await {
-                log_panic(done, "connection");
+            loop {
+                tokio::select! {
+                    done = tasks.join_next() => match done {
+                        Some(done) => { log_panic(done, "connection"); }
+                        None => break,
+                    },
+                    Some(incoming) = endpoint.accept() => {
+                        tracing::info!(peer = %incoming.remote_address(), "relay refused a connection: its input has closed");
+                        incoming.refuse();
+                    }
+                }
             }
         };
         if timeout(shared.linger + HELLO_TIMEOUT, drain).await.is_err() {
