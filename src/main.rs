@@ -375,6 +375,15 @@ enum Command {
         /// Live feed (quic://): token (default: TICKLANE_TOKEN).
         #[arg(long)]
         token: Option<String>,
+        /// Live feed (quic://): client certificate (PEM) for mutual TLS.
+        #[arg(long, requires = "client_key")]
+        client_cert: Option<PathBuf>,
+        /// Live feed (quic://): client private key (PEM).
+        #[arg(long, requires = "client_cert")]
+        client_key: Option<PathBuf>,
+        /// Live feed (quic://): live packets on a reliable stream instead of datagrams.
+        #[arg(long)]
+        quic_stream: bool,
         /// Live feed: join the session mid-stream at the first packet seen (default: expect
         /// sequence number 1 and re-request what came before).
         #[arg(long)]
@@ -792,6 +801,9 @@ fn main() -> ExitCode {
             stop_after_silence,
             ca,
             token,
+            client_cert,
+            client_key,
+            quic_stream,
             join,
             max_packet,
         } => {
@@ -816,6 +828,8 @@ fn main() -> ExitCode {
                             stop_after_silence_secs: stop_after_silence,
                             ca,
                             token,
+                            client_cert: client_cert.zip(client_key),
+                            quic_stream,
                             join,
                             max_packet,
                             ..cmd::live::FeedArgs::default()
@@ -831,6 +845,8 @@ fn main() -> ExitCode {
                     ("--stop-after-silence", stop_after_silence.is_some()),
                     ("--ca", ca.is_some()),
                     ("--token", token.is_some()),
+                    ("--client-cert", client_cert.is_some()),
+                    ("--quic-stream", quic_stream),
                     ("--join", join),
                     ("--max-packet", max_packet.is_some()),
                 ];

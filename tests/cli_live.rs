@@ -813,7 +813,7 @@ fn send_three_packets_then_nothing(port: u16) {
 /// the same feed exits 1 and says "the capture ends mid-session"
 /// (`a_live_udp_recording_cut_short_by_silence_does_not_exit_0`).
 #[test]
-fn review_relay36_a_relay_cut_short_by_silence_does_not_exit_0() {
+fn a_relay_cut_short_by_silence_does_not_exit_0() {
     let dir = tempfile::tempdir().unwrap();
     let (a, rr, quic) = (free_port(), free_port(), free_port());
     let o = Command::new(BIN)
@@ -857,14 +857,21 @@ fn review_relay36_a_relay_cut_short_by_silence_does_not_exit_0() {
 /// admits by client certificate only (`--client-ca`, no token) cannot be recorded, and a
 /// recording cannot ask for the reliable stream.
 #[test]
-fn review_relay36_record_quic_takes_the_client_certificate_and_stream_flags() {
+fn record_quic_takes_the_client_certificate_and_stream_flags() {
     let dir = tempfile::tempdir().unwrap();
     for extra in [
         &["--client-cert", "c.pem", "--client-key", "k.pem"][..],
         &["--quic-stream"][..],
     ] {
         let o = Command::new(BIN)
-            .args(["record", "quic://127.0.0.1:9", "-o", "x.cap", "--ca", "ca.pem"])
+            .args([
+                "record",
+                "quic://127.0.0.1:9",
+                "-o",
+                "x.cap",
+                "--ca",
+                "ca.pem",
+            ])
             .args(extra)
             .current_dir(dir.path())
             .output()

@@ -1115,10 +1115,9 @@ async fn a_catch_up_piece_straddling_the_relays_own_hole_loses_only_the_hole() {
 /// the relay up for catch-up) is neither admitted nor refused: `set_server_config(None)`
 /// makes the endpoint ignore it, and it waits the whole `CONNECT_TIMEOUT` (10 s) for
 /// `RelayError::Timeout`, "the relay did not answer in time" (what `record quic://` printed
-/// against a lingering relay, exit 2). Expected: a prompt refusal naming the end.
+/// against a lingering relay, exit 2). It is refused at once now.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn review_relay36_a_subscriber_after_the_relays_input_closed_is_refused_not_left_to_time_out()
-{
+async fn a_subscriber_after_the_relays_input_closed_is_refused_not_left_to_time_out() {
     timeout(Duration::from_secs(30), async {
         let mut relay =
             Relay::start(Some(TOKEN), None, |c| c.linger = Duration::from_secs(20)).await;
@@ -1130,13 +1129,11 @@ async fn review_relay36_a_subscriber_after_the_relays_input_closed_is_refused_no
         relay.feed_session(100).await;
         relay.input = None; // the upstream ended after its end of session, as in the CLI
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let started = std::time::Instant::now();
         let late = RelayClient::connect(relay.client(Some(TOKEN), LiveMode::Datagrams)).await;
-        let waited = started.elapsed();
         let late = late.map(|(_, w)| w);
         assert!(
-            waited < Duration::from_secs(2) && !matches!(late, Err(RelayError::Timeout)),
-            "late subscriber: {late:?} after {waited:?}; expected a prompt refusal or admission"
+            late.is_err() && !matches!(late, Err(RelayError::Timeout)),
+            "late subscriber: {late:?}; expected a refusal, not the connect timeout"
         );
     })
     .await
