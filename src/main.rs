@@ -369,6 +369,12 @@ enum Command {
         /// Live feed: stop after this many seconds without a datagram.
         #[arg(long)]
         stop_after_silence: Option<f64>,
+        /// Live feed: re-request timeout, ms (default 50).
+        #[arg(long)]
+        request_timeout_ms: Option<u64>,
+        /// Live feed: re-request retries before a gap is declared lost (default 3).
+        #[arg(long)]
+        retries: Option<u32>,
         /// Live feed (quic://): the relay's certificate to trust.
         #[arg(long)]
         ca: Option<PathBuf>,
@@ -799,6 +805,8 @@ fn main() -> ExitCode {
             line_b,
             retransmit,
             stop_after_silence,
+            request_timeout_ms,
+            retries,
             ca,
             token,
             client_cert,
@@ -824,7 +832,8 @@ fn main() -> ExitCode {
                             retransmit,
                             session,
                             recv_buffer: 8 << 20,
-                            retries: 3,
+                            retries: retries.unwrap_or(3),
+                            request_timeout_ms: request_timeout_ms.unwrap_or(50),
                             stop_after_silence_secs: stop_after_silence,
                             ca,
                             token,
@@ -843,6 +852,8 @@ fn main() -> ExitCode {
                     ("--line-b", line_b.is_some()),
                     ("--retransmit", !retransmit.is_empty()),
                     ("--stop-after-silence", stop_after_silence.is_some()),
+                    ("--request-timeout-ms", request_timeout_ms.is_some()),
+                    ("--retries", retries.is_some()),
                     ("--ca", ca.is_some()),
                     ("--token", token.is_some()),
                     ("--client-cert", client_cert.is_some()),

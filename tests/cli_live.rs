@@ -108,7 +108,8 @@ fn serve_to_paper_over_udp_with_faults_equals_the_file_and_its_recording() {
 }
 
 /// `paper` (config/paper.toml) on lines `feeds` (A, B) with re-requests to `retransmit`, then
-/// `extra`; it stops after 20 s of silence, writes its reports to `report/` and its summary as
+/// `extra`; it stops after 20 s of silence, re-requests patiently (500 ms, 10 tries), writes
+/// its reports to `report/` and its summary as
 /// JSON.
 fn spawn_paper(dir: &Path, feeds: [&str; 2], retransmit: &str, extra: &[&str]) -> Child {
     let cfg = paper_config();
@@ -124,6 +125,12 @@ fn spawn_paper(dir: &Path, feeds: [&str; 2], retransmit: &str, extra: &[&str]) -
         retransmit,
         "--stop-after-silence",
         "20",
+        // A server starved of CPU on a loaded machine answers re-requests late: the
+        // default 3 tries of 50 ms can give up gaps the server does answer.
+        "--request-timeout-ms",
+        "500",
+        "--retries",
+        "10",
         "--out",
         "report",
         "--json",
@@ -376,6 +383,12 @@ fn record_a_served_file_over_udp_then_replay_it_to_the_digest_of_the_file() {
             &format!("127.0.0.1:{rr}"),
             "--stop-after-silence",
             "20",
+            // A server starved of CPU on a loaded machine answers re-requests late: the
+            // default 3 tries of 50 ms gave gaps up that the server did answer.
+            "--request-timeout-ms",
+            "500",
+            "--retries",
+            "10",
             // Pinned to the server's session: the recording says so (its `FROM` note).
             "--session",
             "TICKLANE01",
