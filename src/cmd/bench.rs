@@ -40,7 +40,24 @@ pub fn run(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let buf = match file {
-        Some(p) => std::fs::read(p).map_err(|e| anyhow::anyhow!("reading {}: {e}", p.display()))?,
+        Some(p) => {
+            let raw =
+                std::fs::read(p).map_err(|e| anyhow::anyhow!("reading {}: {e}", p.display()))?;
+            // A gzipped NASDAQ binary file (as NASDAQ publishes them) is decompressed into
+            // memory, as every other command reads it: decoded as is, its compressed bytes
+            // were framing errors that `inspect` (which reads it cleanly) could not show.
+            if raw.starts_with(&[0x1f, 0x8b]) {
+                let mut out = Vec::new();
+                std::io::Read::read_to_end(
+                    &mut flate2::read::MultiGzDecoder::new(raw.as_slice()),
+                    &mut out,
+                )
+                .map_err(|e| anyhow::anyhow!("decompressing {}: {e}", p.display()))?;
+                out
+            } else {
+                raw
+            }
+        }
         None => generate_framed(seed, messages, instruments)?,
     };
     let passes = passes.max(1);

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use ticklane_book::{LevelView, Market, OrderBook};
-use ticklane_core::{Side, Timestamp};
+use ticklane_core::{EventBody, InstrumentId, Side, Timestamp};
 
 use super::feed;
 use crate::ReadOpts;
@@ -126,7 +126,15 @@ pub fn run(
             messages: rows,
             ..feed::ReadReport::default()
         };
-        return print_book(&market, symbol, depth, at.unwrap_or(ts), &report, json);
+        return print_book(
+            &market,
+            symbol,
+            None,
+            depth,
+            at.unwrap_or(ts),
+            &report,
+            json,
+        );
     }
     let mut market = Market::with_capacity(1 << 16, 1024);
     let mut last_ts = 0u64;
@@ -149,19 +157,49 @@ pub fn run(
         report.messages = report.messages.saturating_sub(1);
     }
     report.print_errors();
-    print_book(&market, symbol, depth, at.unwrap_or(last_ts), &report, json)
+    // Before the symbol's directory message its orders are in a book no symbol names yet (as
+    // `bbo` prints them): that book, found from the first directory message naming the symbol,
+    // as long as no directory message has named its instrument by then.
+    let mut early = None;
+    if market.book_by_symbol(symbol).is_none() {
+        if let Some(sym) = ticklane_core::Symbol::new(symbol) {
+            feed::read(path, &read, |rec| {
+                match rec.event.map(|ev| (ev.instrument, &ev.body)) {
+                    Some((id, EventBody::InstrumentDirectory(info))) if info.symbol == sym => {
+                        early = Some(id);
+                        ControlFlow::Break(())
+                    }
+                    _ => ControlFlow::Continue(()),
+                }
+            })?;
+        }
+        early = early.filter(|&id| market.instrument_info(id).is_none());
+    }
+    print_book(
+        &market,
+        symbol,
+        early,
+        depth,
+        at.unwrap_or(last_ts),
+        &report,
+        json,
+    )
 }
 
 /// Prints the book of `symbol` in `market` as a table or JSON.
 fn print_book(
     market: &Market,
     symbol: &str,
+    early: Option<InstrumentId>,
     depth: usize,
     at_ns: u64,
     report: &feed::ReadReport,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let Some(book) = market.book_by_symbol(symbol) else {
+    let Some(book) = market
+        .book_by_symbol(symbol)
+        .or_else(|| early.and_then(|id| market.book(id)))
+    else {
         bail!("symbol {symbol:?} has no book (no stock directory or orders before that time)");
     };
     let out = BookJson {

@@ -34,7 +34,7 @@ fn px(p: Price) -> String {
 
 /// Money in the per-strategy files: six decimal places, always (`round_dp` keeps a value's own
 /// scale below that: -12.520000 and 17.5100 in one column).
-fn six(d: rust_decimal::Decimal) -> rust_decimal::Decimal {
+pub(crate) fn six(d: rust_decimal::Decimal) -> rust_decimal::Decimal {
     let mut d = d.round_dp(6);
     d.rescale(6);
     d
@@ -232,7 +232,7 @@ pub fn write(r: &RunReport, summary: &serde_json::Value, dir: &Path) -> anyhow::
                     f.qty.0,
                     f.leaves.0,
                     f.liquidity,
-                    Price(f.fee).to_decimal()
+                    six(Price(f.fee).to_decimal())
                 )?;
             }
         }

@@ -701,7 +701,13 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
             serde_json::to_string_pretty(&json_report(&report, &cfg, &digest))?
         )?;
     } else {
-        print_report(&report, &cfg, &source_desc, &digest)?;
+        print_report(
+            &report,
+            &cfg,
+            &source_desc,
+            &digest,
+            o.window.to != u64::MAX,
+        )?;
     }
     // Exit codes: 0 clean; 1 the run completed but its input had errors (each counted and
     // listed in the summary) or a worker's output is incomplete (the recorder could not write
@@ -889,6 +895,7 @@ fn print_report(
     cfg: &RunConfig,
     source: &str,
     digest: &[u8; 32],
+    has_to: bool,
 ) -> std::io::Result<()> {
     let e = &cfg.engine;
     let secs = r.elapsed_ns as f64 / 1e9;
@@ -953,14 +960,18 @@ fn print_report(
         outln!("window    no event at or after --from: the strategies were shown nothing")?;
     }
     if r.feed.filtered > 0 || r.feed.reached_end_of_window {
+        // What `--to` did, only when one was given (without it, a `--symbols` replay said
+        // "source ended before --to").
+        let to = if r.feed.reached_end_of_window {
+            "; stopped at --to"
+        } else if has_to {
+            "; source ended before --to"
+        } else {
+            ""
+        };
         outln!(
-            "window    {} events outside --symbols not published; {}",
-            r.feed.filtered,
-            if r.feed.reached_end_of_window {
-                "stopped at --to"
-            } else {
-                "source ended before --to"
-            }
+            "window    {} events outside --symbols not published{to}",
+            r.feed.filtered
         )?;
     }
     for err in &r.source.first_errors {
@@ -1164,12 +1175,14 @@ fn json_report(r: &RunReport, cfg: &RunConfig, digest: &[u8; 32]) -> serde_json:
                 "commands": s.commands, "fills": s.fills, "rejects": s.rejects,
                 "panics": s.panics, "restarts": s.restarts, "digest": hex(&s.digest),
                 "pnl": {
-                    "realized": s.pnl.realized.to_string(),
-                    "unrealized": s.pnl.unrealized.to_string(),
-                    "fees": s.pnl.fees.to_string(),
-                    "net": s.pnl.net.to_string(),
-                    "gross_exposure": s.pnl.gross_exposure.to_string(),
-                    "max_drawdown": s.max_drawdown.to_string(),
+                    // Six decimal places, as in the per-strategy files (each figure kept
+                    // the scale its arithmetic left: "-69.5160000000" beside "54.9960").
+                    "realized": super::report::six(s.pnl.realized).to_string(),
+                    "unrealized": super::report::six(s.pnl.unrealized).to_string(),
+                    "fees": super::report::six(s.pnl.fees).to_string(),
+                    "net": super::report::six(s.pnl.net).to_string(),
+                    "gross_exposure": super::report::six(s.pnl.gross_exposure).to_string(),
+                    "max_drawdown": super::report::six(s.max_drawdown).to_string(),
                 },
                 "positions": s.positions.iter().map(|(id, sym, p, _)| json!({
                     "instrument": id.0,
