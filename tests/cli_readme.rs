@@ -143,7 +143,7 @@ fn directory_after_first_add(dir: &Path, input: &str, output: &str) -> u64 {
 
 /// README (`bbo`): lines "from the first message on (even before the symbol's directory
 /// message)"; `book` prints "the book of one instrument at an event time". With AAPL's
-/// directory entry after its first order, `bbo` shows that order's bid at its time, while
+/// directory entry after its first order, `bbo` shows that order at its time, while
 /// `book --at` that time refuses with "has no book (no stock directory or orders before that
 /// time)": there is an order before that time.
 #[test]
