@@ -376,6 +376,14 @@ pub(crate) fn strategy_specs(
 
 /// Runs the command.
 pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
+    // Ctrl-C from the start: while the configuration is read and the source built (a large
+    // generated session takes a while), before the engine can act on it, a Ctrl-C killed
+    // the process without a summary or reports (or, inherited as ignored, was lost). Once
+    // the engine runs, the flag engages the kill switch and stops it (below).
+    let interrupted = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    if let Err(e) = signal_hook::flag::register(signal_hook::consts::SIGINT, interrupted.clone()) {
+        tracing::warn!("Ctrl-C cannot be caught ({e}): it will end the run without reports");
+    }
     let (mut cfg, base, origin) = match (config, o.default_config) {
         (None, Some((text, name))) => {
             let origin = format!("{name} (embedded)");
@@ -663,11 +671,14 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
         let remote = engine.remote();
         let r2 = remote.clone();
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                errln!("interrupted: kill switch, then stop");
-                r2.kill_switch();
-                r2.stop();
+            // Every Ctrl-C since the start sets the flag (one before the engine ran is acted
+            // on at once); checked every 10 ms.
+            while !interrupted.load(std::sync::atomic::Ordering::Relaxed) {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
             }
+            errln!("interrupted: kill switch, then stop");
+            r2.kill_switch();
+            r2.stop();
         });
         if let Some(bar) = bar2 {
             tokio::spawn(async move {
