@@ -623,18 +623,14 @@ fn relay_join_exists_as_the_readme_and_reliability_say() {
     assert!(err.contains("--cert"), "{err}");
 }
 
-/// `record quic://` whose relay closes it with UPSTREAM_LOST (the relay's own feed went silent
-/// mid-session: `relay --stop-after-silence`): the capture ends mid-session, the session never
-/// ended, and the relay said so. RELIABILITY ("a client whose live path ends without an end of
-/// session reports an error", "`record` ... as `paper` exits 1 on input errors"): `paper`
-/// exits 1 here; `record` exited 0, as for a complete session.
-#[test]
-fn a_live_recording_whose_relay_closes_before_the_end_of_session_does_not_exit_0() {
-    let dir = tempfile::tempdir().unwrap();
+/// `ticklane relay` (a certificate made in `dir/certs`, token `s3cret`) from line A on a free
+/// port to QUIC on another, stopping after 3 s of silence; returns it with the two ports once
+/// both are bound.
+fn spawn_relay_stopping_after_silence(dir: &Path) -> (Child, u16, u16) {
     let (a, rr, quic) = (free_port(), free_port(), free_port());
     let o = Command::new(BIN)
         .args(["cert", "--out", "certs"])
-        .current_dir(dir.path())
+        .current_dir(dir)
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -652,9 +648,21 @@ fn a_live_recording_whose_relay_closes_before_the_end_of_session_does_not_exit_0
             "--stop-after-silence",
             "3",
         ],
-        dir.path(),
+        dir,
     );
     assert!(wait_udp_bound(a) && wait_udp_bound(quic));
+    (relay, a, quic)
+}
+
+/// `record quic://` whose relay closes it with UPSTREAM_LOST (the relay's own feed went silent
+/// mid-session: `relay --stop-after-silence`): the capture ends mid-session, the session never
+/// ended, and the relay said so. RELIABILITY ("a client whose live path ends without an end of
+/// session reports an error", "`record` ... as `paper` exits 1 on input errors"): `paper`
+/// exits 1 here; `record` exited 0, as for a complete session.
+#[test]
+fn a_live_recording_whose_relay_closes_before_the_end_of_session_does_not_exit_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let (relay, a, quic) = spawn_relay_stopping_after_silence(dir.path());
     let record = spawn(
         &[
             "record",
@@ -828,30 +836,7 @@ fn send_three_packets_then_nothing(port: u16) {
 #[test]
 fn a_relay_cut_short_by_silence_does_not_exit_0() {
     let dir = tempfile::tempdir().unwrap();
-    let (a, rr, quic) = (free_port(), free_port(), free_port());
-    let o = Command::new(BIN)
-        .args(["cert", "--out", "certs"])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let relay = spawn(
-        &[
-            "relay",
-            "--from",
-            &format!("udp://127.0.0.1:{a}"),
-            "--retransmit",
-            &format!("127.0.0.1:{rr}"),
-            "--listen",
-            &format!("127.0.0.1:{quic}"),
-            "--token",
-            "s3cret",
-            "--stop-after-silence",
-            "1",
-        ],
-        dir.path(),
-    );
-    assert!(wait_udp_bound(a) && wait_udp_bound(quic));
+    let (relay, a, _) = spawn_relay_stopping_after_silence(dir.path());
     send_three_packets_then_nothing(a);
     let relay = relay.wait_with_output().unwrap();
     let out = String::from_utf8_lossy(&relay.stdout).to_string();
