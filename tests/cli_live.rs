@@ -830,7 +830,7 @@ fn send_three_packets_then_nothing(port: u16) {
 
 /// `relay --stop-after-silence` whose feed goes quiet mid-session (three messages, no end of
 /// session): every subscriber is closed with UPSTREAM_LOST and the relayed session is cut
-/// short, yet the relay exits 0 and its summary reads as a whole session. A live `record` of
+/// short, so the relay exits 1 (it exited 0, its summary reading as a whole session's). A live `record` of
 /// the same feed exits 1 and says "the capture ends mid-session"
 /// (`a_live_udp_recording_cut_short_by_silence_does_not_exit_0`).
 #[test]
