@@ -1129,55 +1129,47 @@ fn a_replace_of_an_order_resting_in_another_instrument_crosses_nobody_here() {
     );
 }
 
-/// An operational halt (`h`) is Nasdaq's own and separate from a regulatory halt (`H`): lifting
-/// it (`h` action `T`, `OperationalResume`) while the regulatory halt is still in effect must
-/// not reopen the instrument. The book keeps one state, the last one seen, so the lift of the
-/// operational halt overwrites the regulatory halt and the venue accepts (and would match)
-/// orders in a halted instrument.
-#[test]
-fn lifting_an_operational_halt_does_not_end_a_regulatory_halt() {
+/// A marketable buy after `states` (event times 10, 11, ...) is refused
+/// `InstrumentNotTrading` and takes nothing.
+fn refused_after(states: &[(TradingState, &[u8; 4])]) {
     let mut s = Sim::new(zero());
-    let status = |state, reason: &[u8; 4]| EventBody::TradingStatus {
-        state,
-        reason: *reason,
-    };
-    s.event(10, status(TradingState::Halted, b"T1  "));
-    s.event(11, status(TradingState::OperationalHalt, b"Q   "));
-    s.event(12, status(TradingState::OperationalResume, b"Q   "));
-    // Still halted by the regulator (no `H` with state `T` came): a marketable buy must not
-    // be accepted nor take the 10.01 ask.
-    let out = s.cmd(13, submit(1, Side::Bid, 10_0100, 100, TimeInForce::Ioc));
+    for (t, (state, reason)) in (10..).zip(states) {
+        s.event(
+            t,
+            EventBody::TradingStatus {
+                state: *state,
+                reason: **reason,
+            },
+        );
+    }
+    let out = s.cmd(20, submit(1, Side::Bid, 10_0100, 100, TimeInForce::Ioc));
     assert_eq!(
         updates(&out),
         vec![OrderUpdateKind::Rejected(
             RejectReason::InstrumentNotTrading
         )],
-        "fills: {:?}",
+        "after {states:?}: fills {:?}",
         fills(&out)
     );
 }
 
-/// The mirror case: a regulatory resume (`H` state `T`) while Nasdaq's operational halt is
-/// still in effect leaves Nasdaq halted.
+/// An operational halt (`h`) is Nasdaq's own and separate from a regulatory halt (`H`): lifting
+/// it (`h` action `T`, `OperationalResume`) while the regulatory halt is still in effect does
+/// not reopen the instrument, and a regulatory resume (`H` state `T`) while Nasdaq's
+/// operational halt is in effect leaves Nasdaq halted. (The book kept one state, the last
+/// seen: either lift reopened the instrument and the venue filled a marketable order.)
 #[test]
-fn a_regulatory_resume_does_not_end_an_operational_halt() {
-    let mut s = Sim::new(zero());
-    let status = |state, reason: &[u8; 4]| EventBody::TradingStatus {
-        state,
-        reason: *reason,
-    };
-    s.event(10, status(TradingState::OperationalHalt, b"Q   "));
-    s.event(11, status(TradingState::Halted, b"T1  "));
-    s.event(12, status(TradingState::Trading, b"T3  "));
-    let out = s.cmd(13, submit(1, Side::Bid, 10_0100, 100, TimeInForce::Ioc));
-    assert_eq!(
-        updates(&out),
-        vec![OrderUpdateKind::Rejected(
-            RejectReason::InstrumentNotTrading
-        )],
-        "fills: {:?}",
-        fills(&out)
-    );
+fn lifting_one_halt_does_not_end_the_other() {
+    refused_after(&[
+        (TradingState::Halted, b"T1  "),
+        (TradingState::OperationalHalt, b"Q   "),
+        (TradingState::OperationalResume, b"Q   "),
+    ]);
+    refused_after(&[
+        (TradingState::OperationalHalt, b"Q   "),
+        (TradingState::Halted, b"T1  "),
+        (TradingState::Trading, b"T3  "),
+    ]);
 }
 
 /// Our bid 10.00 x 100 rests behind #4 (200 displayed at 10.00). An ask of 50 is added at
