@@ -67,13 +67,30 @@ fn opening() -> Vec<MarketEvent> {
     v
 }
 
-/// Buys 100 at the ask (IOC) on its first event with an ask; the first instance panics on
-/// that order's `Accepted`. Every instance logs the position it sees in `on_start` and on
-/// every later event and fill.
+/// Bids `qty` at the ask (`tif`) on its first event with an ask; the first instance panics on
+/// that order's `Accepted`. Every instance logs the position it sees in `on_start` and a later
+/// instance on every event and fill.
 struct PanicOnAccept {
     first: bool,
     sent: bool,
+    qty: u32,
+    tif: TimeInForce,
     log: Log,
+}
+
+/// Instances of [`PanicOnAccept`]: the first one panics.
+fn panic_on_accept(qty: u32, tif: TimeInForce, log: Log) -> ticklane_runtime::StrategyFactory {
+    let builds = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    Arc::new(move || {
+        let first = builds.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 0;
+        Ok(Box::new(PanicOnAccept {
+            first,
+            sent: false,
+            qty,
+            tif,
+            log: log.clone(),
+        }) as Box<dyn Strategy>)
+    })
 }
 
 impl Strategy for PanicOnAccept {
@@ -103,8 +120,8 @@ impl Strategy for PanicOnAccept {
                 InstrumentId(1),
                 Side::Bid,
                 ask.price,
-                Qty(100),
-                TimeInForce::Ioc,
+                Qty(self.qty),
+                self.tif,
             );
             self.sent = true;
         }
@@ -130,16 +147,8 @@ impl Strategy for PanicOnAccept {
 #[test]
 fn a_restarted_instance_starts_with_the_fills_reported_in_the_batch_that_panicked() {
     let log: Log = Arc::default();
-    let l = log.clone();
-    let builds = Arc::new(std::sync::atomic::AtomicU32::new(0));
-    let factory: ticklane_runtime::StrategyFactory = Arc::new(move || {
-        let first = builds.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 0;
-        Ok(Box::new(PanicOnAccept {
-            first,
-            sent: false,
-            log: l.clone(),
-        }) as Box<dyn Strategy>)
-    });
+    // An IOC buy of 100 at the ask.
+    let factory = panic_on_accept(100, TimeInForce::Ioc, log.clone());
     let mut lane = Lane::new(
         LaneSettings::default(),
         vec![spec(0, "taker", &[symbol(1)], factory)],
@@ -168,37 +177,6 @@ fn a_restarted_instance_starts_with_the_fills_reported_in_the_batch_that_panicke
     );
 }
 
-/// Sends one Day bid of 600 at the ask (500 offered: 500 fill at once, 100 rest) on its first
-/// event with an ask; the first instance panics on that order's `Accepted`.
-struct PanicOnAcceptOfPartial {
-    first: bool,
-    sent: bool,
-}
-
-impl Strategy for PanicOnAcceptOfPartial {
-    fn on_event(&mut self, _ev: &MarketEvent, ctx: &mut Context<'_>) {
-        if !self.first || self.sent {
-            return;
-        }
-        if let Some(ask) = ctx.book(InstrumentId(1)).and_then(|b| b.best_ask()) {
-            ctx.limit(
-                InstrumentId(1),
-                Side::Bid,
-                ask.price,
-                Qty(600),
-                TimeInForce::Day,
-            );
-            self.sent = true;
-        }
-    }
-    fn on_order_update(&mut self, u: &OrderUpdate, _ctx: &mut Context<'_>) {
-        assert!(
-            !(self.first && u.kind == ticklane_strategy::OrderUpdateKind::Accepted),
-            "boom on Accepted"
-        );
-    }
-}
-
 /// `orders.csv`/`fills.csv` (the lane's journal) list an order's rows "in the order they
 /// happened": the fill the order got on arrival comes before the cancel of the restart that
 /// the panic on its `Accepted` caused, never after its own `Cancelled`.
@@ -209,11 +187,8 @@ fn the_journal_shows_an_orders_fill_before_the_restarts_cancel() {
         PanicPolicy::HaltLane,
         PanicPolicy::Restart { max_restarts: 3 },
     ] {
-        let builds = Arc::new(std::sync::atomic::AtomicU32::new(0));
-        let factory: ticklane_runtime::StrategyFactory = Arc::new(move || {
-            let first = builds.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 0;
-            Ok(Box::new(PanicOnAcceptOfPartial { first, sent: false }) as Box<dyn Strategy>)
-        });
+        // A Day bid of 600 at the ask: 500 offered fill at once, 100 rest.
+        let factory = panic_on_accept(600, TimeInForce::Day, Log::default());
         let settings = LaneSettings {
             journal: true,
             panic_policy: policy,
