@@ -500,6 +500,9 @@ fn a_corrupt_block_loses_its_own_messages_only_and_marks_the_books_stale() {
     assert_eq!(v["gaps"], 1, "{v}");
     let messages = v["messages"].as_u64().unwrap();
     assert!(messages > 48_000 && messages < 50_000, "{v}");
+    // The finished capture's trailer index says how many records the corrupt block held:
+    // that is the gap's size (it said 0, "unknown", while the recovery line counted them).
+    assert_eq!(v["missing"].as_u64(), Some(50_000 - messages), "{v}");
 }
 
 /// An ITCH system event ('S', 12 bytes).

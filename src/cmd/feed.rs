@@ -314,8 +314,9 @@ pub(crate) fn is_capture(path: &Path) -> anyhow::Result<bool> {
 /// gap no note closes: the first packet past where the stream had got closes it (the hole's
 /// messages are lost, reported, and nothing else; gaps open before it wait for their answers,
 /// see [`CaptureHole`]). In an ITCH-binary capture, which has no sequence numbers, a corrupted
-/// block, blocks cut out, or a block repeated or moved is a `FeedGap` (count unknown: 0) at its
-/// place, so the books are stale from there.
+/// block, blocks cut out, or a block repeated or moved is a `FeedGap` at its place, so the books
+/// are stale from there; its count is the records the trailer index lists for the hole (a
+/// finished capture damaged later), or 0, unknown (no index, or a repeated or moved block).
 fn read_capture(
     path: &Path,
     events_only: bool,
@@ -352,6 +353,9 @@ fn read_capture(
     // `CaptureHole`). Without this the reorder window filled and every later packet
     // overflowed it until the end of the file.
     let mut capture_hole = CaptureHole::None;
+    // Records lost so far as the trailer index counts them (`None`: some loss it cannot
+    // count), for the size of each hole in a capture of a binary file.
+    let mut lost_so_far = Some(0u64);
     while let Some(item) = reader.next_record() {
         let rec = match item {
             Ok(r) => r,
@@ -388,9 +392,19 @@ fn read_capture(
                     capture_hole.open(session.as_mut(), last_received, &mut sink);
                     if feed == FeedKind::ItchBinary {
                         // No sequence numbers to say what was lost: the books are stale from
-                        // here (a `FeedGap` at the record position, count unknown: 0).
+                        // here (a `FeedGap` at the record position). How many records the
+                        // hole holds, the trailer index tells when the file has one (a
+                        // finished capture damaged later): each record is one message;
+                        // otherwise (or for a moved block) the count is unknown, 0.
+                        let lost_now = reader.report().lost_records();
+                        let count = match (lost_now, lost_so_far) {
+                            (Some(now), Some(before)) => now.saturating_sub(before),
+                            _ => 0,
+                        };
+                        lost_so_far = lost_now;
                         sink.report.source.gaps += 1;
-                        sink.gap_lost(index + 1, 0);
+                        sink.report.source.missing += count;
+                        sink.gap_lost(index + 1, count);
                     }
                     stopped = sink.stopped;
                     if stopped {
