@@ -6,6 +6,8 @@
 //! and orders ahead of each of our orders and its open quantity are compared, and at the end
 //! every fill (id, delivery time, price, quantity, leaves, liquidity).
 
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::collections::BTreeMap;
