@@ -112,6 +112,15 @@ pub fn run(
                 c.fragments
             );
         }
+        if c.unsupported_link > 0 {
+            // Frames of a link type the reader cannot parse may carry the feed: an error, as
+            // `replay` and `inspect` say it, not a skip.
+            errln!(
+                "{} frames of a link type this reader does not parse were not read: their \
+                 datagrams, if any, are not in the capture",
+                c.unsupported_link
+            );
+        }
         if c.untimed > 0 {
             errln!(
                 "{} pcapng packets carried no timestamp (Simple Packet Blocks): each was given \
@@ -125,7 +134,10 @@ pub fn run(
         if let Some(e) = &stats.fatal {
             errln!("capture cut short: {e}");
         }
-        stats.record_errors + stats.capture.fragments + u64::from(stats.fatal.is_some())
+        stats.record_errors
+            + stats.capture.fragments
+            + stats.capture.unsupported_link
+            + u64::from(stats.fatal.is_some())
     } else {
         let header = stamped(itch_binary_header(session));
         let (stats, summary) =
