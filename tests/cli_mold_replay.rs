@@ -816,3 +816,37 @@ fn frames_of_an_unsupported_link_type_are_an_error_not_a_skip() {
     );
     assert_eq!(o.status.code(), Some(1), "{r}");
 }
+
+/// `feeds/src/pcap.rs` module docs: "the commands report fragments and frames of other link
+/// types as errors: a feed's datagram may be among them", as `replay` and `inspect` do. `record`
+/// of a pcap of link type 147 exits 1 saying so (it wrote an empty capture, printed "skipped
+/// frames: ... unsupported link type" and exited 0, and the capture then replayed as 0
+/// messages with exit 0).
+#[test]
+fn record_of_a_pcap_of_an_unsupported_link_type_is_an_error_not_a_skip() {
+    let dir = tempfile::tempdir().unwrap();
+    let msgs = itch_messages(dir.path());
+    let p1 = carrying(&msgs, 1, 2);
+    let (mut bytes, _) = pcap_bytes(&[(LINE_A, &p1[..])]);
+    bytes[20..24].copy_from_slice(&147u32.to_le_bytes());
+    let path = dir.path().join("dlt147.pcap");
+    std::fs::write(&path, &bytes).unwrap();
+    let out = dir.path().join("dlt147.cap");
+    let o = Command::new(BIN)
+        .args([
+            "record",
+            path.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "record of a pcap whose every frame is of a link type the reader cannot parse; \
+         stdout {:?}, stderr {:?}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
