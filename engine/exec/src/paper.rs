@@ -763,17 +763,22 @@ impl<L: LatencyModel, F: FeeModel, Q: QueueModel> PaperExchange<L, F, Q> {
         let mut cands = std::mem::take(&mut self.candidates);
         cands.sort_unstable_by_key(|c| c.0);
         let mut done = false;
+        // What our orders earlier in priority took of this event: they were ahead of each
+        // later one too, so a model's cap (how far into the event's size it reaches, past
+        // the displayed shares ahead) is reduced by it.
+        let mut given = 0u64;
         for &(_, i, cap) in &cands {
             if size == 0 {
                 break;
             }
             let w = &mut self.working[i];
-            let qty = u32::try_from(size.min(u64::from(w.leaves)).min(u64::from(cap)))
-                .unwrap_or(w.leaves);
+            let reach = u64::from(cap).saturating_sub(given);
+            let qty = u32::try_from(size.min(u64::from(w.leaves)).min(reach)).unwrap_or(w.leaves);
             if qty == 0 {
                 continue;
             }
             size -= u64::from(qty);
+            given += u64::from(qty);
             w.leaves -= qty;
             w.filled = w.filled.saturating_add(qty);
             let (who, leaves, price) = (w.who(), w.leaves, w.price);

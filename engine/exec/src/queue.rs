@@ -312,25 +312,31 @@ impl QueueModel for ExactQueue {
 
 /// Pessimistic: always last in the queue. A resting order fills only on a print **through**
 /// its price (displayed or hidden) or an order added on the other side that crosses it;
-/// prints at its price never fill it. Keeps no per-order state, so it reports no queue
-/// ahead. See the [module docs](self#choosing-a-model) for when to use it (a lower bound on
+/// prints at its price never fill it. Keeps, per order, the displayed quantity and number of
+/// orders at its level when it joined (all of it ahead, for good), and reports them as its
+/// queue ahead. See the [module docs](self#choosing-a-model) for when to use it (a lower bound on
 /// fill rate, an upper bound on adverse selection).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
 pub struct TradeThroughQueue;
 
 impl QueueModel for TradeThroughQueue {
-    /// The displayed quantity at the order's level when it joined: all of it ahead, for good.
-    type State = u64;
+    /// The displayed quantity and number of orders at the order's level when it joined: all
+    /// of it ahead, for good.
+    type State = (u64, usize);
 
-    fn join(&mut self, order: &QueueOrder, book: &OrderBook<'_>, state: &mut u64) {
+    fn join(&mut self, order: &QueueOrder, book: &OrderBook<'_>, state: &mut (u64, usize)) {
         *state = book
             .level_orders(order.side, order.price)
-            .map(|o| u64::from(o.qty.0))
-            .sum();
+            .fold((0, 0), |(q, n), o| (q + u64::from(o.qty.0), n + 1));
     }
 
     #[inline]
-    fn on_event(&mut self, order: &QueueOrder, state: &mut u64, event: &QueueEvent) -> u32 {
+    fn on_event(
+        &mut self,
+        order: &QueueOrder,
+        state: &mut (u64, usize),
+        event: &QueueEvent,
+    ) -> u32 {
         match *event {
             QueueEvent::Executed { print: Some(p), .. } | QueueEvent::Hidden(p)
                 if order.traded_through(&p) =>
@@ -341,9 +347,13 @@ impl QueueModel for TradeThroughQueue {
             QueueEvent::Added {
                 side, price, qty, ..
             } if order.crossed_by(side, price) => {
-                u32::try_from(u64::from(qty.0).saturating_sub(*state)).unwrap_or(0)
+                u32::try_from(u64::from(qty.0).saturating_sub(state.0)).unwrap_or(0)
             }
             _ => 0,
         }
+    }
+
+    fn queue_ahead(&self, state: &(u64, usize)) -> (u64, usize) {
+        *state
     }
 }

@@ -34,6 +34,8 @@ struct Our {
     /// Displayed market shares at its level when it last joined (TradeThroughQueue: all of
     /// them ahead of it for good).
     joined_behind: u64,
+    /// Displayed market orders at its level when it last joined.
+    joined_orders: usize,
 }
 
 /// (our order, delivery ts, price, qty, leaves, liquidity)
@@ -162,16 +164,19 @@ impl Brute {
             };
             (p, o.seq)
         });
+        let mut given = 0u32;
         for (n, cap) in cands {
             if size == 0 {
                 break;
             }
             let o = self.ours[&n];
-            let q = size.min(o.leaves).min(cap);
+            // Our orders earlier in priority were ahead of this one too.
+            let q = size.min(o.leaves).min(cap.saturating_sub(given));
             if q == 0 {
                 continue;
             }
             size -= q;
+            given += q;
             self.fill(t, n, o.price, q, Liquidity::Maker);
         }
     }
@@ -338,15 +343,15 @@ impl Brute {
             let o = &self.ours[&n];
             (o.side, o.price)
         };
-        let displayed: u64 = self
+        let (displayed, orders) = self
             .mkt
             .values()
             .filter(|m| m.0 == side && m.1 == price)
-            .map(|m| u64::from(m.2))
-            .sum();
+            .fold((0u64, 0usize), |(q, n), m| (q + u64::from(m.2), n + 1));
         let o = self.ours.get_mut(&n).unwrap();
         o.seq = self.seq;
         o.joined_behind = displayed;
+        o.joined_orders = orders;
         self.levels
             .entry((si(side), price))
             .or_default()
@@ -366,6 +371,7 @@ impl Brute {
                         filled: 0,
                         seq: 0,
                         joined_behind: 0,
+                        joined_orders: 0,
                     },
                 );
                 self.take(t, n, None);
@@ -689,7 +695,15 @@ fn run_with<Q: ticklane_exec::QueueModel>(
         // Compare the state of every order of ours.
         for (&n, o) in &b.ours {
             let w = v.order(id(n));
-            let exp = (o.leaves, if tt { (0, 0) } else { b.ahead(n) }, o.price);
+            let exp = (
+                o.leaves,
+                if tt {
+                    (o.joined_behind, o.joined_orders)
+                } else {
+                    b.ahead(n)
+                },
+                o.price,
+            );
             let act = w.map(|w| (w.leaves.0, (w.queue_ahead, w.orders_ahead), w.price.0));
             if act != Some(exp) {
                 return Err(format!(

@@ -113,8 +113,8 @@ fn exact_queue_fills_at_our_price_once_the_queue_ahead_is_consumed() {
 fn trade_through_queue_never_fills_at_our_price_only_through_it() {
     let mut s = Sim::new(TradeThroughQueue);
     s.cmd(10, submit(1, Side::Bid, 10_0000, 100));
-    // It tracks no queue.
-    assert_eq!(s.v.queue_ahead(id(1)), Some(0));
+    // Everything displayed at its level when it joined stays ahead of it.
+    assert_eq!(s.v.queue_ahead(id(1)), Some(200));
 
     let (s, [at_price, hidden_at_price, through]) = scenario(TradeThroughQueue);
     // Always last in the queue: executions at our price never fill us, displayed or hidden.
@@ -268,5 +268,48 @@ fn trade_through_queue_never_fills_more_than_exact_queue_on_a_crossing_add() {
     assert!(
         bound <= exact,
         "TradeThroughQueue (the lower bound on fill rate) filled {bound} shares, ExactQueue {exact}"
+    );
+}
+
+/// review diff36b: two bids of ours at 10.00 (100 each) rest behind #4's 200 displayed shares;
+/// an ask of 350 is added at 10.00. "The displayed shares ahead of us there take it first"
+/// (paper.rs): #4's 200 take 200 of the 350, our first bid the next 100, and only 50 are left
+/// for our second bid. The exchange caps each order at `size - displayed ahead` (150) but
+/// shares the add's *whole* size among them, so the second bid also gets 100: 200 shares
+/// filled out of the 150 that could reach us. Under both models (TradeThroughQueue too: the
+/// second bid is "always last", behind our first bid as well).
+#[test]
+fn a_crossing_add_never_fills_our_orders_past_its_size_minus_the_displayed_shares_ahead() {
+    fn crossing_add_fills<Q: QueueModel>(q: Q) -> u32 {
+        let mut s = Sim::new(q);
+        s.cmd(10, submit(1, Side::Bid, 10_0000, 100));
+        s.cmd(11, submit(2, Side::Bid, 10_0000, 100));
+        fills(&s.event(20, add(9, Side::Ask, 10_0000, 350)))
+            .iter()
+            .map(|f| f.1)
+            .sum()
+    }
+    let exact = crossing_add_fills(ExactQueue);
+    let bound = crossing_add_fills(TradeThroughQueue);
+    assert_eq!(
+        (exact, bound),
+        (150, 150),
+        "(ExactQueue, TradeThroughQueue) shares filled by an add of 350 behind 200 displayed"
+    );
+}
+
+/// review diff36b: `TradeThroughQueue` now keeps the displayed quantity ahead of an order (its
+/// `State`, "all of it ahead, for good"), but its docs still say it "keeps no per-order state,
+/// so it reports no queue ahead", and `queue_ahead` reports (0, 0): an order the model holds
+/// behind 200 shares for good reads as the head of the queue (`WorkingOrder::queue_ahead`:
+/// "as the model tracks them").
+#[test]
+fn trade_through_queue_reports_the_queue_ahead_it_keeps() {
+    let mut s = Sim::new(TradeThroughQueue);
+    s.cmd(10, submit(1, Side::Bid, 10_0000, 100));
+    assert_eq!(
+        s.v.queue_ahead(id(1)),
+        Some(200),
+        "TradeThroughQueue keeps #4's 200 shares ahead; queue_ahead says otherwise"
     );
 }
