@@ -461,7 +461,7 @@ pub struct LiveFeedConfig {
     /// Record what is received to this capture (relative to the configuration file).
     pub record: Option<PathBuf>,
     /// When the recording is flushed: `block` (every 1 MiB block: at most the current block is
-    /// lost in a crash), `records:N`, or `manual` (only at the end).
+    /// lost in a crash), `records:N`, or `manual` (full blocks; the partial one only at the end).
     pub record_flush: Option<String>,
     /// The recorder's ring, MiB (1 to 4096; default 64): how much the recorder can fall behind
     /// (a disk stall) before records are dropped and counted.

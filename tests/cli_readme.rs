@@ -223,3 +223,19 @@ fn a_replay_without_to_does_not_talk_of_to() {
         "no --to was given: {window:?}"
     );
 }
+
+/// review diff36b: the mirror of `a_replay_without_to_does_not_talk_of_to`: `replay --to`
+/// without `--symbols` says "window    0 events outside --symbols not published; stopped at
+/// --to": there was no `--symbols`.
+#[test]
+fn a_replay_without_symbols_does_not_talk_of_symbols() {
+    let dir = tempfile::tempdir().unwrap();
+    gen(dir.path(), "3000", "4", "day.itch");
+    let o = ok(&["replay", "day.itch", "--to", "09:45:00"], dir.path());
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    let window: Vec<&str> = out.lines().filter(|l| l.starts_with("window")).collect();
+    assert!(
+        window.iter().all(|l| !l.contains("--symbols")),
+        "no --symbols was given: {window:?}"
+    );
+}

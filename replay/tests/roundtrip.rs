@@ -304,3 +304,24 @@ proptest! {
         }
     }
 }
+
+/// review diff36b: under `Manual` full blocks are written and flushed as they fill (as the
+/// docs now say: "full blocks; the partial one only at the end"), the partial block not.
+#[test]
+fn manual_flush_flushes_full_blocks_and_keeps_the_partial_one() {
+    let mut w = CaptureWriter::new(
+        Vec::new(),
+        &header(),
+        WriterOptions {
+            block_bytes: 1000,
+            flush: FlushPolicy::Manual,
+            ..WriterOptions::default()
+        },
+    )
+    .expect("writer");
+    for r in &records(100, 100) {
+        w.write_record(r.ts_ns, r.line, &r.bytes).expect("write");
+    }
+    assert!(w.pending_records() > 0 && w.pending_records() < 100);
+    assert_eq!(w.durable_records() + u64::from(w.pending_records()), 100);
+}

@@ -718,6 +718,7 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
             &source_desc,
             &digest,
             o.window.to != u64::MAX,
+            o.window.symbols.is_some(),
         )?;
     }
     // Exit codes: 0 clean; 1 the run completed but its input had errors (each counted and
@@ -907,6 +908,7 @@ fn print_report(
     source: &str,
     digest: &[u8; 32],
     has_to: bool,
+    has_symbols: bool,
 ) -> std::io::Result<()> {
     let e = &cfg.engine;
     let secs = r.elapsed_ns as f64 / 1e9;
@@ -980,10 +982,16 @@ fn print_report(
         } else {
             ""
         };
-        outln!(
-            "window    {} events outside --symbols not published{to}",
-            r.feed.filtered
-        )?;
+        // Each part only for what was given (`--to` alone said "0 events outside --symbols").
+        let line = if r.feed.filtered > 0 || has_symbols {
+            format!(
+                "{} events outside --symbols not published{to}",
+                r.feed.filtered
+            )
+        } else {
+            to.trim_start_matches("; ").to_string()
+        };
+        outln!("window    {line}")?;
     }
     for err in &r.source.first_errors {
         outln!("          error {err}")?;
