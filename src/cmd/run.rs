@@ -932,7 +932,7 @@ fn print_report(
         e.panic_policy
     )?;
     outln!(
-        "feed      {} messages, {} events ({} of instruments no lane reads, not sent), {} heartbeats, {} errors; {} waits on a full ring ({:.1} ms), {} dropped (lane gone), {} cut off by the stop",
+        "feed      {} messages, {} events ({} not sent: of instruments no lane reads, or before their directory entry), {} heartbeats, {} errors; {} waits on a full ring ({:.1} ms), {} dropped (lane gone), {} cut off by the stop",
         r.source.messages,
         r.feed.events,
         r.feed.unread,

@@ -103,8 +103,10 @@ pub struct FeedStats {
     /// The window's symbols that no directory message named (a typo, or an instrument this
     /// source does not carry): nothing of theirs was replayed.
     pub unmatched_symbols: Vec<ticklane_core::Symbol>,
-    /// Events sent to no lane because no lane reads their instrument's book (its lane keeps
-    /// only its strategies' books, `engine.books = "subscribed"`, and none subscribes to it).
+    /// Events sent to no lane: no lane reads their instrument's book (its lane keeps only its
+    /// strategies' books, `engine.books = "subscribed"`, and none subscribes to it), or, with
+    /// the window's symbols, they came before the directory entry that named their instrument
+    /// one of them (counted in `late_books` too).
     pub unread: u64,
     /// Instruments whose subscription came after some of their events had not been sent (see
     /// [`Router::late_books`]).
