@@ -225,9 +225,9 @@ fn a_replay_without_to_does_not_talk_of_to() {
     );
 }
 
-/// review diff36b: the mirror of `a_replay_without_to_does_not_talk_of_to`: `replay --to`
-/// without `--symbols` says "window    0 events outside --symbols not published; stopped at
-/// --to": there was no `--symbols`.
+/// The mirror of `a_replay_without_to_does_not_talk_of_to`: `replay --to` without
+/// `--symbols` does not speak of `--symbols` (it said "window    0 events outside --symbols not
+/// published; stopped at --to").
 #[test]
 fn a_replay_without_symbols_does_not_talk_of_symbols() {
     let dir = tempfile::tempdir().unwrap();

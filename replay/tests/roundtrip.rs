@@ -305,7 +305,7 @@ proptest! {
     }
 }
 
-/// review diff36b: under `Manual` full blocks are written and flushed as they fill (as the
+/// Under `Manual` full blocks are written and flushed as they fill (as the
 /// docs now say: "full blocks; the partial one only at the end"), the partial block not.
 #[test]
 fn manual_flush_flushes_full_blocks_and_keeps_the_partial_one() {

@@ -271,7 +271,7 @@ fn trade_through_queue_never_fills_more_than_exact_queue_on_a_crossing_add() {
     );
 }
 
-/// review diff36b: two bids of ours at 10.00 (100 each) rest behind #4's 200 displayed shares;
+/// Two bids of ours at 10.00 (100 each) rest behind #4's 200 displayed shares;
 /// an ask of 350 is added at 10.00. "The displayed shares ahead of us there take it first"
 /// (paper.rs): #4's 200 take 200 of the 350, our first bid the next 100, and only 50 are left
 /// for our second bid. The exchange caps each order at `size - displayed ahead` (150) but
@@ -298,11 +298,10 @@ fn a_crossing_add_never_fills_our_orders_past_its_size_minus_the_displayed_share
     );
 }
 
-/// review diff36b: `TradeThroughQueue` now keeps the displayed quantity ahead of an order (its
-/// `State`, "all of it ahead, for good"), but its docs still say it "keeps no per-order state,
-/// so it reports no queue ahead", and `queue_ahead` reports (0, 0): an order the model holds
-/// behind 200 shares for good reads as the head of the queue (`WorkingOrder::queue_ahead`:
-/// "as the model tracks them").
+/// `TradeThroughQueue` keeps the displayed quantity ahead of an order when it joined (its
+/// `State`, "all of it ahead, for good") and reports it (`WorkingOrder::queue_ahead`: "as the
+/// model tracks them"); it reported (0, 0), the head of the queue, for an order it holds behind
+/// 200 shares.
 #[test]
 fn trade_through_queue_reports_the_queue_ahead_it_keeps() {
     let mut s = Sim::new(TradeThroughQueue);
