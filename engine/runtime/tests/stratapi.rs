@@ -67,6 +67,29 @@ fn opening() -> Vec<MarketEvent> {
     v
 }
 
+/// One strategy (`name`, on SYM1, built by `factory`) on a lane with `settings` and the touch
+/// venue, fed `events` in order; the lane's report.
+fn run_touch_lane(
+    settings: LaneSettings,
+    name: &str,
+    factory: ticklane_runtime::StrategyFactory,
+    events: &[MarketEvent],
+) -> ticklane_runtime::LaneReport {
+    let mut lane = Lane::new(
+        settings,
+        vec![spec(0, name, &[symbol(1)], factory)],
+        TouchVenue::new(),
+        Arc::new(LaneControl::default()),
+        None,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    lane.start();
+    for (i, e) in events.iter().enumerate() {
+        lane.process(&item(i as u64, *e), false);
+    }
+    lane.finish()
+}
+
 /// Bids `qty` at the ask (`tif`) on its first event with an ask; the first instance panics on
 /// that order's `Accepted`. Every instance logs the position it sees in `on_start` and a later
 /// instance on every event and fill.
@@ -149,20 +172,8 @@ fn a_restarted_instance_starts_with_the_fills_reported_in_the_batch_that_panicke
     let log: Log = Arc::default();
     // An IOC buy of 100 at the ask.
     let factory = panic_on_accept(100, TimeInForce::Ioc, log.clone());
-    let mut lane = Lane::new(
-        LaneSettings::default(),
-        vec![spec(0, "taker", &[symbol(1)], factory)],
-        TouchVenue::new(),
-        Arc::new(LaneControl::default()),
-        None,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    lane.start();
     // The IOC leaves on the ask's event (10 µs): Accepted, Fill 100, Filled in one batch.
-    for (i, e) in opening().iter().take(5).enumerate() {
-        lane.process(&item(i as u64, *e), false);
-    }
-    let report = lane.finish();
+    let report = run_touch_lane(LaneSettings::default(), "taker", factory, &opening()[..5]);
     let log = log.lock().map(|l| l.clone()).unwrap_or_default();
     let s = &report.strategies[0];
     assert_eq!((s.panics, s.restarts, s.fills), (1, 1, 1));
@@ -194,19 +205,7 @@ fn the_journal_shows_an_orders_fill_before_the_restarts_cancel() {
             panic_policy: policy,
             ..LaneSettings::default()
         };
-        let mut lane = Lane::new(
-            settings,
-            vec![spec(0, "maker", &[symbol(1)], factory)],
-            TouchVenue::new(),
-            Arc::new(LaneControl::default()),
-            None,
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-        lane.start();
-        for (i, e) in opening().iter().take(5).enumerate() {
-            lane.process(&item(i as u64, *e), false);
-        }
-        let report = lane.finish();
+        let report = run_touch_lane(settings, "maker", factory, &opening()[..5]);
         let rows: Vec<String> = report
             .journal
             .iter()
@@ -260,15 +259,6 @@ fn a_submit_for_the_market_wide_instrument_is_refused_as_not_subscribed() {
     let factory: ticklane_runtime::StrategyFactory = Arc::new(move || {
         Ok(Box::new(TradesTheEventsInstrument { log: l.clone() }) as Box<dyn Strategy>)
     });
-    let mut lane = Lane::new(
-        LaneSettings::default(),
-        vec![spec(0, "s", &[symbol(1)], factory)],
-        TouchVenue::new(),
-        Arc::new(LaneControl::default()),
-        None,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    lane.start();
     let mut events = opening();
     events.push(MarketEvent::new(
         Timestamp(300_000),
@@ -277,10 +267,7 @@ fn a_submit_for_the_market_wide_instrument_is_refused_as_not_subscribed() {
             code: ticklane_core::SystemEventCode::StartOfMarketHours,
         },
     ));
-    for (i, e) in events.iter().enumerate() {
-        lane.process(&item(i as u64, *e), false);
-    }
-    lane.finish();
+    run_touch_lane(LaneSettings::default(), "s", factory, &events);
     let got = log.lock().map(|l| l.clone()).unwrap_or_default();
     assert_eq!(got, ["Rejected(NotSubscribed)"]);
 }
