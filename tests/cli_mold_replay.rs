@@ -784,19 +784,26 @@ fn replay_of_a_pcap_says_how_many_frames_it_skipped_as_not_ipv4_udp() {
     );
 }
 
+/// A pcap of one MoldUDP64 packet (two messages) whose global header names link type 147 (a
+/// user-defined DLT, which the reader does not parse), in `dir`.
+fn pcap_of_link_type_147(dir: &Path) -> std::path::PathBuf {
+    let msgs = itch_messages(dir);
+    let p1 = carrying(&msgs, 1, 2);
+    let (mut bytes, _) = pcap_bytes(&[(LINE_A, &p1[..])]);
+    // The global header's link type (offset 20, little-endian as the writer writes it).
+    bytes[20..24].copy_from_slice(&147u32.to_le_bytes());
+    let path = dir.join("dlt147.pcap");
+    std::fs::write(&path, &bytes).unwrap();
+    path
+}
+
 /// A capture whose link type the reader does not parse (147, a user-defined DLT): its frames
 /// may carry the feed and nothing can say they do not, so the run says so as an error (exit
 /// 1); they were folded into the "not IPv4/UDP" skips, a clean run of 0 messages with exit 0.
 #[test]
 fn frames_of_an_unsupported_link_type_are_an_error_not_a_skip() {
     let dir = tempfile::tempdir().unwrap();
-    let msgs = itch_messages(dir.path());
-    let p1 = carrying(&msgs, 1, 2);
-    let (mut bytes, _) = pcap_bytes(&[(LINE_A, &p1[..])]);
-    // The global header's link type (offset 20, little-endian as the writer writes it).
-    bytes[20..24].copy_from_slice(&147u32.to_le_bytes());
-    let path = dir.path().join("dlt147.pcap");
-    std::fs::write(&path, &bytes).unwrap();
+    let path = pcap_of_link_type_147(dir.path());
     let o = Command::new(BIN)
         .args(["replay", "--json", path.to_str().unwrap()])
         .output()
@@ -825,12 +832,7 @@ fn frames_of_an_unsupported_link_type_are_an_error_not_a_skip() {
 #[test]
 fn record_of_a_pcap_of_an_unsupported_link_type_is_an_error_not_a_skip() {
     let dir = tempfile::tempdir().unwrap();
-    let msgs = itch_messages(dir.path());
-    let p1 = carrying(&msgs, 1, 2);
-    let (mut bytes, _) = pcap_bytes(&[(LINE_A, &p1[..])]);
-    bytes[20..24].copy_from_slice(&147u32.to_le_bytes());
-    let path = dir.path().join("dlt147.pcap");
-    std::fs::write(&path, &bytes).unwrap();
+    let path = pcap_of_link_type_147(dir.path());
     let out = dir.path().join("dlt147.cap");
     let o = Command::new(BIN)
         .args([
