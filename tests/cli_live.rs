@@ -851,9 +851,9 @@ fn a_relay_cut_short_by_silence_does_not_exit_0() {
 
 /// README ("`--client-ca` on the relay and `--client-cert/--client-key` on the engine switch to
 /// mutual TLS"; "Live packets travel as QUIC datagrams (`--quic-stream` for a reliable
-/// stream)"): `paper --feed quic://` takes them, `record quic://` does not, so a relay that
-/// admits by client certificate only (`--client-ca`, no token) cannot be recorded, and a
-/// recording cannot ask for the reliable stream.
+/// stream)"): `record quic://` takes them as `paper --feed quic://` does (it refused them as
+/// unknown arguments: a relay that admits by client certificate only could not be recorded,
+/// nor a recording ask for the reliable stream).
 #[test]
 fn record_quic_takes_the_client_certificate_and_stream_flags() {
     let dir = tempfile::tempdir().unwrap();
