@@ -758,28 +758,33 @@ impl<V: Venue> Lane<V> {
     fn absorb_reports_silently(&mut self) {
         let reports = std::mem::take(&mut self.reports);
         for r in &reports {
-            if self.settings.journal {
-                self.journal.push(match r {
-                    VenueReport::Update(u) => JournalEntry::Update(*u),
-                    VenueReport::Fill(f) => JournalEntry::Fill(*f),
-                });
-            }
-            match r {
-                VenueReport::Update(u) => {
-                    if let Some(s) = self.slot_index(u.id.strategy()) {
-                        self.book_update(s, u);
-                    }
-                }
-                // A cancel-all first hands out what was already on its way, fills included:
-                // they happened, so positions, P&L and the digest take them, as `deliver`
-                // does (only the strategy is not called).
-                VenueReport::Fill(f) => {
-                    self.book_fill(f);
-                }
-            }
+            self.book_silently(r);
         }
         self.reports = reports;
         self.reports.clear();
+    }
+
+    /// Books a report without calling its strategy: the journal, the order state, and for a
+    /// fill the position, ledger and digest. A cancel-all first hands out what was already on
+    /// its way, fills included: they happened, so positions, P&L and the digest take them, as
+    /// `deliver` does (only the strategy is not called).
+    fn book_silently(&mut self, r: &VenueReport) {
+        if self.settings.journal {
+            self.journal.push(match r {
+                VenueReport::Update(u) => JournalEntry::Update(*u),
+                VenueReport::Fill(f) => JournalEntry::Fill(*f),
+            });
+        }
+        match r {
+            VenueReport::Update(u) => {
+                if let Some(s) = self.slot_index(u.id.strategy()) {
+                    self.book_update(s, u);
+                }
+            }
+            VenueReport::Fill(f) => {
+                self.book_fill(f);
+            }
+        }
     }
 
     /// Takes a fill into its strategy's order state, position, ledger, digest and counts;
@@ -977,22 +982,7 @@ impl<V: Venue> Lane<V> {
                 self.batch.push(r);
                 continue;
             }
-            if self.settings.journal {
-                self.journal.push(match r {
-                    VenueReport::Update(u) => JournalEntry::Update(u),
-                    VenueReport::Fill(f) => JournalEntry::Fill(f),
-                });
-            }
-            match r {
-                VenueReport::Update(u) => {
-                    if let Some(s) = owner {
-                        self.book_update(s, &u);
-                    }
-                }
-                VenueReport::Fill(f) => {
-                    self.book_fill(&f);
-                }
-            }
+            self.book_silently(&r);
         }
     }
 
