@@ -525,28 +525,13 @@ impl PcapCursor {
                 Ok(p) => p,
                 Err(e) => return Some(Err(e)),
             };
-            if (p.data.len() as u64) < u64::from(p.orig_len) {
-                // Cut by the snap length: a frame whose captured headers say it is not a UDP
-                // datagram is skipped as such; a cut UDP datagram is an error.
-                match parse_frame(p.link_type, p.data) {
-                    Ok(FrameKind::NonIpv4) => {
-                        self.stats.non_ipv4 += 1;
-                        continue;
-                    }
-                    Ok(FrameKind::NonUdp) => {
-                        self.stats.non_udp += 1;
-                        continue;
-                    }
-                    Ok(FrameKind::Fragment) => {
-                        self.stats.fragments += 1;
-                        continue;
-                    }
-                    Ok(FrameKind::UnsupportedLink) => {
-                        self.stats.unsupported_link += 1;
-                        continue;
-                    }
-                    Ok(FrameKind::Udp { .. }) | Err(_) => {}
-                }
+            // Cut by the snap length: a frame whose captured headers say it is not a UDP
+            // datagram is skipped as such (below); a cut UDP datagram, or one whose cut
+            // headers do not parse, is an error.
+            let frame = parse_frame(p.link_type, p.data);
+            if (p.data.len() as u64) < u64::from(p.orig_len)
+                && matches!(frame, Ok(FrameKind::Udp { .. }) | Err(_))
+            {
                 self.stats.errors += 1;
                 return Some(Err(PcapError::TruncatedPacket {
                     offset: p.offset,
@@ -554,7 +539,7 @@ impl PcapCursor {
                     original: p.orig_len,
                 }));
             }
-            match parse_frame(p.link_type, p.data) {
+            match frame {
                 Ok(FrameKind::Udp { src, dst, payload }) => {
                     self.stats.udp += 1;
                     return Some(Ok(UdpDatagram {
