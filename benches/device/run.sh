@@ -10,9 +10,11 @@
 #   SECTIONS="fuzz jitter lat ring" bash benches/device/run.sh   # some of them
 #
 # Sections: quiet (pick the two quietest cores first; see below), jitter, lat (pinned tick-to-decision, issue 4), ring (one-way latency and
-# throughput), decode, book (issues 2, 3), run (issue 5), live (issue 7), w2d (wire to decision),
+# throughput), decode, book (issues 2, 3; with devkit/ticklane-old, that build's book stage
+# too, alternately), run (issue 5), live (issue 7), w2d (wire to decision),
 # fuzz (the config loader's fuzzer, with corpus snapshots every SNAP_SECONDS for the coverage
 # curve of feeds/fuzz/coverage.sh). All logs end up in OUT_DIR/device-logs.tgz.
+# FEED_CORE and LANE_CORE name the two pinned cores instead of the pick below.
 #
 # For an A/B of the pinned latency run between two binaries (old and new alternately), see
 # benches/device/lat-ab.sh.
@@ -39,9 +41,9 @@ step machine
 { uname -a; nproc; lscpu; lscpu -e; cat /proc/cmdline; cat /sys/devices/system/clocksource/clocksource0/current_clocksource; uptime; } >"$O/machine.txt" 2>&1
 grep -E "Model name|^CPU\(s\)|Thread|Socket|NUMA node\(s\)|L2|L3" "$O/machine.txt"
 siblings() { cat "/sys/devices/system/cpu/cpu$1/topology/thread_siblings_list" 2>/dev/null || echo "$1"; }
-FEED=2
-LANE=3
-for c in 3 4 5 6 7; do
+FEED=${FEED_CORE:-2}
+LANE=${LANE_CORE:-3}
+[ -n "${LANE_CORE:-}" ] || for c in 3 4 5 6 7; do
   if ! grep -qE "(^|[,-])$c([,-]|$)" <<<"$(siblings $FEED)"; then LANE=$c; break; fi
 done
 # With QUIET=1 (or the `quiet` section), the feed and lane cores are instead the two quietest
@@ -147,12 +149,36 @@ step "criterion decode (with itchy, itch5), core $FEED"
 taskset -c $FEED $K/decode-bench --bench --warm-up-time 1 --measurement-time 3 2>&1 | tee "$O/decode.txt" | grep -E "^[a-z0-9]+/|thrpt" 
 fi
 if want book; then
-step "peer book: itch-book vs ticklane on one file, core $FEED"
-$T gen --seed 1 --messages 5000000 --instruments 64 -o /tmp/s.itch 2>/dev/null
-taskset -c $FEED $T bench --file /tmp/s.itch --passes 5 2>&1 | tail -6 | tee "$O/peer.txt"
-if python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site $K/whl/*.whl >/dev/null 2>&1; then
-  PYTHONPATH=/tmp/site taskset -c $FEED python3 benches/peer_book.py /tmp/s.itch 3 2>&1 | tee -a "$O/peer.txt"
-else echo "itch-book did not install" | tee -a "$O/peer.txt"; fi
+# ---- issue 3: the book stage against itch-book, and against an older build -------------------
+# As benches/peer_book.sh: PEER_ROUNDS rounds on one generated file, each running ticklane's
+# book stage (`bench --file`, best of 3 passes), devkit/ticklane-old's when it is there, and
+# itch-book (best of 3) back to back, the ratios taken within each round.
+rounds=${PEER_ROUNDS:-5}
+step "peer book: ticklane, ticklane-old if there, and itch-book, $rounds rounds, core $FEED"
+[ -f /tmp/s.itch ] || $T gen --seed 1 --messages 5000000 --instruments 64 -o /tmp/s.itch 2>/dev/null
+stage() { taskset -c $FEED "$1" bench --file /tmp/s.itch --passes 3 2>&1 | awk '/^decode\+normalize\+book /{print $2}'; }
+have_peer=0
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site $K/whl/*.whl >/dev/null 2>&1 && have_peer=1
+[ $have_peer = 1 ] || echo "itch-book did not install"
+: >/tmp/peer-rows
+for r in $(seq "$rounds"); do
+  o=-; [ -x "$K/ticklane-old" ] && o=$(stage "$K/ticklane-old")
+  t=$(stage "$T")
+  p=-; [ $have_peer = 1 ] && p=$(PYTHONPATH=/tmp/site taskset -c $FEED python3 benches/peer_book.py /tmp/s.itch 3 2>&1 | awk '/M messages/{print $2}')
+  echo "round $r  ticklane $t  older $o  itch-book $p"
+  echo "$t $o $p" >>/tmp/peer-rows
+done 2>&1 | tee "$O/peer.txt"
+python3 - /tmp/peer-rows <<'PY' 2>&1 | tee -a "$O/peer.txt"
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1])]
+def col(i): return [float(r[i]) for r in rows if r[i] != "-"]
+def ratio(i, j): return [float(r[i]) / float(r[j]) for r in rows if "-" not in (r[i], r[j])]
+for name, v in [("ticklane M msg/s", col(0)), ("older M msg/s", col(1)), ("itch-book M msg/s", col(2)),
+                ("ticklane / itch-book, per round", ratio(0, 2)), ("older / itch-book, per round", ratio(1, 2)),
+                ("ticklane / older, per round", ratio(0, 1))]:
+    if v:
+        print(f"{name}: median {statistics.median(v):.2f}, range {min(v):.2f}-{max(v):.2f} ({len(v)} rounds)")
+PY
 
 fi
 if want run; then
