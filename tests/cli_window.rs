@@ -91,6 +91,69 @@ fn replay_to_counts_only_the_messages_inside_the_window() {
     );
 }
 
+/// `replay --to T` where the first message after T carries no event (an `L`, market participant
+/// position): the read ends there, as at an event past T, so `messages` is the file cut at T's
+/// count. It read on to the first *event* past T, counting the non-event messages between.
+/// Checked for a file and for the generated source (the same session, in memory: its batched
+/// path unpaced and its serial path paced), which read message times in three places.
+#[test]
+fn replay_to_ends_at_the_first_message_past_it_whatever_its_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    day(dir.path());
+    let all = frames(&dir.path().join("day.itch"));
+    // A time whose next message is an `L`, later than it.
+    let k = (0..all.len() - 1)
+        .find(|&k| all[k + 1].2[2] == b'L' && all[k + 1].0 > all[k].0 && k > 100)
+        .expect("the generated day has an L message after a time step");
+    let t = all[k].0;
+    let cut: Vec<u8> = all
+        .iter()
+        .take_while(|f| f.0 <= t)
+        .flat_map(|f| f.2.clone())
+        .collect();
+    std::fs::write(dir.path().join("cut.itch"), cut).unwrap();
+    // The embedded configuration with the day's session as its generated source.
+    let config =
+        include_str!("../config/run.toml").replace("messages = 2_000_000", "messages = 20_000");
+    assert!(config.contains("messages = 20_000") && config.contains("seed = 7"));
+    std::fs::write(dir.path().join("gen.toml"), config).unwrap();
+    let whole = json(&["replay", "cut.itch"], dir.path());
+    let ts = t.to_string();
+    let same_day = json(&["replay", "day.itch"], dir.path());
+    let generated = json(&["replay", "--config", "gen.toml"], dir.path());
+    assert_eq!(
+        same_day["digest"], generated["digest"],
+        "the generated source is the file's session"
+    );
+    for (what, args) in [
+        ("the file", vec!["replay", "day.itch", "--to", &ts]),
+        (
+            "the generated source",
+            vec!["replay", "--config", "gen.toml", "--to", &ts],
+        ),
+        (
+            "the generated source, paced",
+            vec![
+                "replay",
+                "--config",
+                "gen.toml",
+                "--to",
+                &ts,
+                "--speed",
+                "rate:2000000",
+            ],
+        ),
+    ] {
+        let window = json(&args, dir.path());
+        assert_eq!(window["digest"], whole["digest"], "{what}: the same replay");
+        assert_eq!(
+            window["messages"], whole["messages"],
+            "{what}: messages read inside --to {ts} (the next message is an L)"
+        );
+        assert_eq!(window["reached_end_of_window"], true, "{what}");
+    }
+}
+
 /// `--symbols` naming an instrument whose directory message comes after `--to`: the window
 /// line says the source names it nowhere ("no directory message of the source names"), which
 /// sends the user looking for a typo; the source does name it, past the window's end.

@@ -100,7 +100,22 @@ impl FramedSource {
                         }
                         report.messages += 1;
                     }
-                    Ok(false) => report.messages += 1,
+                    Ok(false) => {
+                        // A message past `--to` ends the read whether or not it carries an
+                        // event (its time read from its bytes: rare types, only with a `to`).
+                        if publisher.has_window_end() {
+                            let start = if k == 0 {
+                                pos
+                            } else {
+                                frame_end(buf, pos, k - 1)
+                            };
+                            let ts = message_ts(&buf[start + 2..]);
+                            if ts.is_some_and(|t| publisher.pass_without_event(t).is_err()) {
+                                return report;
+                            }
+                        }
+                        report.messages += 1;
+                    }
                     Err(e) => count_error(&mut report, frame_end(buf, pos, k), &e),
                 }
                 if self.end_of_message(&mut in_chunk, publisher).is_err() {
@@ -182,7 +197,14 @@ impl FramedSource {
                     }
                     report.messages += 1;
                 }
-                Ok(false) => report.messages += 1,
+                Ok(false) => {
+                    // Past `--to`, ends the read as an event would.
+                    let ts = message_ts(body);
+                    if ts.is_some_and(|t| publisher.pass_without_event(t).is_err()) {
+                        return report;
+                    }
+                    report.messages += 1;
+                }
                 Err(e) => count_error(&mut report, pos, &e),
             }
             if self.end_of_message(&mut in_chunk, publisher).is_err() {
@@ -203,6 +225,12 @@ fn frame_end(buf: &[u8], start: usize, k: usize) -> usize {
         offset += 2 + len;
     }
     offset
+}
+
+/// The timestamp of an ITCH 5.0 message (bytes 5..11 of its body), if it is that long.
+fn message_ts(body: &[u8]) -> Option<u64> {
+    let b = body.get(5..11)?;
+    Some(b.iter().fold(0u64, |a, &x| (a << 8) | u64::from(x)))
 }
 
 /// A message that failed to decode or normalize: counted, the first 20 described.
@@ -264,6 +292,10 @@ impl FeedSource for FileSource {
                         return ControlFlow::Break(());
                     }
                 }
+            } else if publisher.pass_without_event(rec.ts).is_err() {
+                // A message without an event past `--to` ends the read as an event would.
+                stopped = true;
+                return ControlFlow::Break(());
             }
             ControlFlow::Continue(())
         });

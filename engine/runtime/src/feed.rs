@@ -356,8 +356,9 @@ impl Publisher {
         }
     }
 
-    /// Whether the source was ended at the window's `to`: the event that ended it (the first
-    /// past `to`) was read but not published, and is not one of the source's messages replayed.
+    /// Whether the source was ended at the window's `to`: the message that ended it (the first
+    /// past `to`, an event or not) was read but not published, and is not one of the source's
+    /// messages replayed.
     pub fn past_window_end(&self) -> bool {
         self.stats.reached_end_of_window
     }
@@ -449,6 +450,27 @@ impl Publisher {
                 core::hint::spin_loop();
             }
         }
+    }
+
+    /// Whether the window has an end (`--to`): a source looks up the time of a message that
+    /// carries no event only then (for [`Publisher::pass_without_event`]).
+    #[inline]
+    pub fn has_window_end(&self) -> bool {
+        self.window.to != u64::MAX
+    }
+
+    /// A message that carries no event (`L`, `N`, `K`, `O`, or one that failed to normalize)
+    /// at event time `ts_ns`: past the window's `to` it ends the read, as an event past it does
+    /// in [`Publisher::publish`] (`Err(Stopped)`, [`Publisher::past_window_end`] then `true`),
+    /// so the messages read are those of the file cut at `to` whatever the kind of the first
+    /// message after it. Inside the window it does nothing.
+    #[inline]
+    pub fn pass_without_event(&mut self, ts_ns: u64) -> Result<(), Stopped> {
+        if ts_ns > self.window.to {
+            self.stats.reached_end_of_window = true;
+            return Err(Stopped);
+        }
+        Ok(())
     }
 
     /// Publishes one event decoded at `t_decoded` from a message received at `t_received`
