@@ -641,6 +641,14 @@ impl SessionsById {
         let k = match self.sessions.iter().position(|(s, _)| *s == id) {
             Some(k) => k,
             None => {
+                // Only a MoldUDP64 packet opens a session: other UDP traffic in the capture
+                // (DNS, NTP, ...) is an error, not one more receive session per datagram
+                // (each holds a 16,384-slot reorder window and is polled on every packet).
+                if let Err(e) = ticklane_feeds::moldudp64::MoldPacket::parse(payload) {
+                    sink.report
+                        .record(Some(sink.position), "capture", e.to_string());
+                    return;
+                }
                 let config = replay_session(None, Some(id), false, None);
                 self.sessions.push((id, MoldUdp64Session::new(config)));
                 self.sessions.len() - 1
@@ -1259,5 +1267,65 @@ fn lobster_instrument(symbol: Symbol) -> InstrumentInfo {
         luld_tier: b' ',
         etp_flag: b' ',
         inverse: false,
+    }
+}
+
+#[cfg(test)]
+mod growth_tests {
+    use super::*;
+
+    /// A MoldUDP64 heartbeat of session `ABCDEFGHIJ` announcing sequence number `next`.
+    fn heartbeat(next: u64) -> Vec<u8> {
+        let mut p = b"ABCDEFGHIJ".to_vec();
+        p.extend_from_slice(&next.to_be_bytes());
+        p.extend_from_slice(&0u16.to_be_bytes());
+        p
+    }
+
+    /// A DNS query with transaction id `id`: other UDP traffic of the network the capture was
+    /// taken on (RELIABILITY.md: "a capture of a real network holds other traffic").
+    fn dns_query(id: u16) -> Vec<u8> {
+        let mut p = id.to_be_bytes().to_vec();
+        p.extend_from_slice(&[0x01, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0]);
+        p.extend_from_slice(b"\x07example\x03com\x00\x00\x01\x00\x01");
+        p
+    }
+
+    /// Receive sessions held after `cycles` of (one heartbeat of the feed, one DNS query).
+    fn sessions_after(cycles: u16) -> usize {
+        let mut report = ReadReport::default();
+        let mut on_message = |_: &Record<'_>| ControlFlow::Continue(());
+        let mut last_ts = 0u64;
+        let mut by_id = SessionsById::default();
+        for c in 0..cycles {
+            let received = 1_000_000 * u64::from(c);
+            for (line, payload) in [(0u8, heartbeat(1)), (2u8, dns_query(c))] {
+                let mut sink = CaptureSink {
+                    report: &mut report,
+                    on_message: &mut on_message,
+                    position: 0,
+                    last_ts: &mut last_ts,
+                    received,
+                    stopped: false,
+                    events_only: true,
+                };
+                by_id.on_packet(line, &payload, &mut sink);
+            }
+        }
+        by_id.sessions.len()
+    }
+
+    /// One MoldUDP64 feed in the capture (its live set: one receive session), plus other UDP
+    /// traffic: the sessions held must not grow with the number of packets read. Each one is
+    /// a `MoldUdp64Session` with a 16,384-slot reorder window (a 151 MB arena of 9,216-byte
+    /// slots, its slot table and free list written at once) and is polled on every packet.
+    #[test]
+    fn other_udp_traffic_does_not_add_a_receive_session_per_datagram() {
+        let (n, ten_n) = (sessions_after(10), sessions_after(100));
+        assert_eq!(
+            (n, ten_n),
+            (1, 1),
+            "receive sessions after 10 and 100 cycles of (feed heartbeat, DNS query)"
+        );
     }
 }
