@@ -605,6 +605,11 @@ pub(crate) fn recovery_line(rr: &ticklane_replay::RecoveryReport) -> String {
     )
 }
 
+/// The most MoldUDP64 session ids one capture's packets are followed under: a capture of a
+/// few feeds (or of a session whose id changed) has a handful; each session holds a reorder
+/// window of 16,384 slots and is polled on every packet.
+const MAX_SESSIONS: usize = 64;
+
 /// The receive sessions of a capture without notes (a pcap, or a capture recorded from one):
 /// one per MoldUDP64 session id, in order of first appearance, so that a capture of several
 /// feeds, or of a session whose id changed, loses nothing. Each waits
@@ -647,6 +652,21 @@ impl SessionsById {
                 if let Err(e) = ticklane_feeds::moldudp64::MoldPacket::parse(payload) {
                     sink.report
                         .record(Some(sink.position), "capture", e.to_string());
+                    return;
+                }
+                // Junk that happens to parse as MoldUDP64 (a 20-byte datagram with a count of 0)
+                // must not open sessions without end either: past the cap a new id is an error.
+                if self.sessions.len() == MAX_SESSIONS {
+                    sink.report.record(
+                        Some(sink.position),
+                        "capture",
+                        format!(
+                            "a packet of a {}th MoldUDP64 session id ({}) in one capture: not \
+                             read (at most {MAX_SESSIONS} sessions are followed)",
+                            MAX_SESSIONS + 1,
+                            String::from_utf8_lossy(&id).trim_end()
+                        ),
+                    );
                     return;
                 }
                 let config = replay_session(None, Some(id), false, None);
@@ -1271,7 +1291,7 @@ fn lobster_instrument(symbol: Symbol) -> InstrumentInfo {
 }
 
 #[cfg(test)]
-mod growth_tests {
+mod tests {
     use super::*;
 
     /// A MoldUDP64 heartbeat of session `ABCDEFGHIJ` announcing sequence number `next`.
@@ -1313,6 +1333,39 @@ mod growth_tests {
             }
         }
         by_id.sessions.len()
+    }
+
+    /// Datagrams that parse as MoldUDP64 (20-byte heartbeats) under ever new session ids, as
+    /// junk traffic might: followed up to the cap, every packet past it an error, counted.
+    #[test]
+    fn session_ids_past_the_cap_are_errors_not_more_sessions() {
+        let mut report = ReadReport::default();
+        let mut on_message = |_: &Record<'_>| ControlFlow::Continue(());
+        let mut last_ts = 0u64;
+        let mut by_id = SessionsById::default();
+        let extra = 5;
+        for c in 0..(MAX_SESSIONS + extra) as u64 {
+            let mut p = format!("S{c:09}").into_bytes();
+            p.extend_from_slice(&1u64.to_be_bytes());
+            p.extend_from_slice(&0u16.to_be_bytes());
+            let mut sink = CaptureSink {
+                report: &mut report,
+                on_message: &mut on_message,
+                position: c,
+                last_ts: &mut last_ts,
+                received: 1_000 * c,
+                stopped: false,
+                events_only: true,
+            };
+            by_id.on_packet(0, &p, &mut sink);
+        }
+        assert_eq!(by_id.sessions.len(), MAX_SESSIONS);
+        assert_eq!(report.errors, extra as u64, "{:?}", report.first_errors);
+        assert!(
+            report.first_errors[0].error.contains("S000000064"),
+            "{:?}",
+            report.first_errors[0]
+        );
     }
 
     /// One MoldUDP64 feed in the capture (its live set: one receive session), plus other UDP
