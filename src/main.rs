@@ -980,10 +980,29 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            errln!("error: {e:#}");
+            errln!("error: {}", error_chain(&e));
             ExitCode::from(2)
         }
     }
+}
+
+/// An error and its causes, `: `-separated, as `{:#}` prints them, but a cause whose text the
+/// message already holds is left out (an error type that prints its source, such as
+/// `CaptureError::Io`, said the OS error twice: "... File too large (os error 27): File too
+/// large (os error 27)").
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let c = cause.to_string();
+        if out.contains(&c) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&c);
+    }
+    out
 }
 
 /// A count that must be at least 1 (`--depth`): 0 would print a book of no levels.

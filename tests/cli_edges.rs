@@ -660,3 +660,220 @@ fn config_readme_lists_every_source_live_key_of_live_toml() {
         "config/README.md's live.toml row leaves out {missing:?}"
     );
 }
+
+/// `record -o OUT` and `export -o OUT` write an output that is a device or a link to one
+/// (`/dev/full`, `/dev/stdout`) through, and see its errors. They wrote `OUT.PID.partial` and
+/// renamed it over OUT whatever OUT was: a full disk was never seen (exit 0, "recorded ...
+/// bytes"), and, run as root with `-o /dev/full`, the device node itself was replaced. Here
+/// a link to `/dev/full` stands for the device (a test must not replace /dev/full).
+#[cfg(unix)]
+#[test]
+fn record_and_export_to_a_full_device_report_the_full_disk_and_keep_the_output_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let o = ticklane(
+        &[
+            "gen",
+            "--messages",
+            "5000",
+            "--format",
+            "pcap",
+            "-o",
+            "s.pcap",
+        ],
+        d,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = ticklane(&["record", "s.pcap", "-o", "s.cap"], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for args in [
+        &["record", "s.pcap", "-o", "full"][..],
+        &["export", "s.cap", "-o", "full"][..],
+    ] {
+        let _ = std::fs::remove_file(d.join("full"));
+        std::os::unix::fs::symlink("/dev/full", d.join("full")).unwrap();
+        let o = ticklane(args, d);
+        let still_a_link = std::fs::symlink_metadata(d.join("full"))
+            .unwrap()
+            .file_type()
+            .is_symlink();
+        assert!(
+            o.status.code() == Some(2) && stderr(&o).contains("No space left") && still_a_link,
+            "{args:?}: exit {:?}, stderr {:?}, stdout {:?}; the output is still the link to \
+             /dev/full: {still_a_link}",
+            o.status.code(),
+            stderr(&o),
+            String::from_utf8_lossy(&o.stdout)
+        );
+    }
+}
+
+/// A write error names the file that could not be written. `record` and `export` named their
+/// *input* ("recording s.pcap: I/O error at offset 114: File too large",
+/// "exporting s.cap: writing datagram 727: ..."), `gen` and `run --out` named no file at all
+/// ("error: No space left on device"). A file-size limit (SIGXFSZ ignored) stands for a full
+/// disk; `gen -o /dev/full` is the real thing.
+#[cfg(unix)]
+#[test]
+fn a_write_error_names_the_output_file_not_the_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let o = ticklane(
+        &[
+            "gen",
+            "--messages",
+            "20000",
+            "--format",
+            "pcap",
+            "-o",
+            "s.pcap",
+        ],
+        d,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = ticklane(&["record", "s.pcap", "-o", "s.cap"], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let limited = |args: &[&str]| {
+        Command::new("sh")
+            .args(["-c", "ulimit -f 40; trap '' XFSZ; exec \"$0\" \"$@\"", BIN])
+            .args(args)
+            .current_dir(d)
+            .output()
+            .unwrap()
+    };
+    let mut wrong = Vec::new();
+    for (o, out) in [
+        (
+            ticklane(&["gen", "--messages", "2000", "-o", "/dev/full"], d),
+            "/dev/full",
+        ),
+        (limited(&["record", "s.pcap", "-o", "out.cap"]), "out.cap"),
+        (limited(&["export", "s.cap", "-o", "out.pcap"]), "out.pcap"),
+        (
+            limited(&["run", "--messages", "20000", "--out", "rep"]),
+            "rep/",
+        ),
+    ] {
+        let err = stderr(&o);
+        if o.status.success() || !err.contains(out) {
+            wrong.push(format!("{out}: exit {:?}, {err:?}", o.status.code()));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "write errors that do not name the file written:\n{}",
+        wrong.join("\n")
+    );
+}
+
+/// A run whose reports cannot be written into a reused `--out` directory (a full disk; here a
+/// file-size limit) fails with its `orders.csv` cut short, and leaves no `summary.json`: it
+/// left the earlier run's (and its `.hgrm`, `.svg`) beside the cut files, a complete-looking
+/// summary of another run.
+#[cfg(unix)]
+#[test]
+fn a_report_write_error_leaves_no_earlier_runs_summary_beside_the_cut_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let o = ticklane(&["run", "--messages", "20000", "--out", "rep"], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let earlier = std::fs::read(d.join("rep/summary.json")).unwrap();
+    let o = Command::new("sh")
+        .args(["-c", "ulimit -f 4; trap '' XFSZ; exec \"$0\" \"$@\"", BIN])
+        .args(["run", "--messages", "30000", "--out", "rep"])
+        .current_dir(d)
+        .output()
+        .unwrap();
+    assert_ne!(o.status.code(), Some(0), "{}", stderr(&o));
+    let now = std::fs::read(d.join("rep/summary.json")).ok();
+    assert!(
+        now.as_deref() != Some(&earlier[..]),
+        "the failed run ({}) left the earlier run's summary.json in rep/ beside its cut \
+         orders.csv ({} bytes)",
+        stderr(&o).trim(),
+        std::fs::metadata(d.join("rep/orders.csv")).map_or(0, |m| m.len())
+    );
+}
+
+/// A FIFO as the input is refused at once, naming it: every command opens its input more than
+/// once (its format first), which a pipe cannot give. `bbo` and `record` hung: the first look
+/// closed the pipe, its writer died, and the second open waited for a writer for ever.
+#[cfg(unix)]
+#[test]
+fn a_fifo_as_input_is_refused_by_name_not_a_hang() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let o = ticklane(&["gen", "--messages", "20000", "-o", "s.itch"], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let data = std::fs::read(d.join("s.itch")).unwrap();
+    let mut wrong = Vec::new();
+    for (k, args) in [
+        &["bbo", "--symbol", "AAPL"][..],
+        &["record", "-o", "f.cap"][..],
+        &["inspect"][..],
+        &["replay"][..],
+        &["export", "-o", "f.pcap"][..],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let fifo = d.join(format!("fifo{k}"));
+        let st = Command::new("mkfifo").arg(&fifo).status().unwrap();
+        assert!(st.success());
+        // The writer: `cat s.itch > fifo` (its open waits for a reader).
+        let (f2, bytes) = (fifo.clone(), data.clone());
+        let writer = std::thread::spawn(move || {
+            use std::io::Write;
+            if let Ok(mut w) = std::fs::OpenOptions::new().write(true).open(&f2) {
+                let _ = w.write_all(&bytes);
+            }
+        });
+        let mut child = Command::new(BIN)
+            .args(args)
+            .arg(&fifo)
+            .current_dir(d)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Up to about 10 s (a hang, not a speed: the refusal needs no reading at all).
+        let mut status = None;
+        for _ in 0..200 {
+            if let Some(s) = child.try_wait().unwrap() {
+                status = Some(s);
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        if status.is_none() {
+            child.kill().unwrap();
+        }
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        if status.is_none_or(|s| s.code() != Some(2))
+            || !err.contains(&format!("fifo{k} is not a regular file"))
+        {
+            wrong.push(format!("{args:?}: exit {status:?}, {err:?}"));
+        }
+        // Let the writer go: a reader opens the pipe, and closes it.
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            let _ = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc_nonblock())
+                .open(&fifo);
+        }
+        writer.join().unwrap();
+    }
+    assert!(
+        wrong.is_empty(),
+        "a FIFO as the input:\n{}",
+        wrong.join("\n")
+    );
+}
+
+/// `O_NONBLOCK` on Linux (the test avoids a `libc` dependency for one flag).
+#[cfg(unix)]
+fn libc_nonblock() -> i32 {
+    0o4000
+}

@@ -14,6 +14,7 @@ use ticklane_replay::{CaptureReader, FeedKind};
 /// Runs the command. Exit code 1 when the capture had damage (the datagrams before and after
 /// it are exported; what was lost is said).
 pub fn run(capture: &Path, output: &Path, format: PcapFormat) -> anyhow::Result<ExitCode> {
+    drop(super::feed::open_input(capture)?);
     let mut reader =
         CaptureReader::open(capture).with_context(|| format!("opening {}", capture.display()))?;
     // Written beside the output and renamed at the end: a failure leaves no half file under
@@ -39,7 +40,11 @@ pub fn run(capture: &Path, output: &Path, format: PcapFormat) -> anyhow::Result<
         &options,
     ) {
         Ok(s) => s,
-        Err(e) => return Err(e).with_context(|| format!("exporting {}", capture.display())),
+        Err(e) => {
+            return Err(e).with_context(|| {
+                format!("exporting {} to {}", capture.display(), output.display())
+            })
+        }
     };
     partial.finish()?;
     let r = &stats.report;

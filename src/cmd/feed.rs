@@ -290,7 +290,7 @@ fn event_record<'a>(
 pub(crate) fn is_capture(path: &Path) -> anyhow::Result<bool> {
     use std::io::Read;
     let mut head = [0u8; 8];
-    let mut f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut f = open_input(path)?;
     let n = f
         .read(&mut head)
         .with_context(|| format!("reading {}", path.display()))?;
@@ -1188,11 +1188,32 @@ pub fn require_lobster(path: &Path) -> anyhow::Result<()> {
     }
 }
 
+/// Opens an input file to look inside, refusing one that cannot be read twice: every command
+/// opens its input more than once (to tell its format by its first bytes, then to read it;
+/// `bbo` reads it twice), and a FIFO or a socket cannot be (the first look took the bytes it
+/// read and closed the pipe, so its writer died and the next open waited for a writer for
+/// ever). A directory is refused when read, naming it.
+pub(crate) fn open_input(path: &Path) -> anyhow::Result<std::fs::File> {
+    #[cfg(unix)]
+    if let Ok(m) = std::fs::metadata(path) {
+        use std::os::unix::fs::FileTypeExt;
+        let t = m.file_type();
+        if t.is_fifo() || t.is_socket() || t.is_char_device() {
+            anyhow::bail!(
+                "{} is not a regular file (a pipe, FIFO, socket or device): ticklane reads its \
+                 input more than once (its format first); save it to a file first",
+                path.display()
+            );
+        }
+    }
+    std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))
+}
+
 /// Whether `path` holds a LOBSTER message file (by content).
 pub(crate) fn is_lobster(path: &Path) -> anyhow::Result<bool> {
     use std::io::Read;
     let mut head = [0u8; 256];
-    let mut f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut f = open_input(path)?;
     let n = f
         .read(&mut head)
         .with_context(|| format!("reading {}", path.display()))?;

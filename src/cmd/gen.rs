@@ -23,27 +23,37 @@ pub fn run(
         messages,
         instruments,
     })?;
-    let file = File::create(output).with_context(|| format!("creating {}", output.display()))?;
+    // Written beside the output and renamed once complete: a write error (a full disk) leaves
+    // no cut session under the output's name, which could read as a shorter clean one.
+    let partial = super::partial::PartialOutput::create(output)?;
+    let file = File::create(partial.path())
+        .with_context(|| format!("creating {}", partial.path().display()))?;
     let mut out = BufWriter::with_capacity(1 << 20, file);
     let pb = super::progress::bar(gen.total_messages(), "generating");
     let mut written = 0u64;
-    match format {
-        GenFormat::Itch => {
-            while let Some(msg) = gen.next_message() {
-                let len = u16::try_from(msg.len()).context("message longer than 65535 bytes")?;
-                out.write_all(&len.to_be_bytes())?;
-                out.write_all(msg)?;
-                written += 1;
-                if written.is_multiple_of(65_536) {
-                    pb.set_position(written);
+    let wrote: anyhow::Result<()> = (|| {
+        match format {
+            GenFormat::Itch => {
+                while let Some(msg) = gen.next_message() {
+                    let len =
+                        u16::try_from(msg.len()).context("message longer than 65535 bytes")?;
+                    out.write_all(&len.to_be_bytes())?;
+                    out.write_all(msg)?;
+                    written += 1;
+                    if written.is_multiple_of(65_536) {
+                        pb.set_position(written);
+                    }
                 }
             }
+            GenFormat::Pcap | GenFormat::Pcapng => {
+                written = write_capture(&mut gen, format, &mut out, &pb)?;
+            }
         }
-        GenFormat::Pcap | GenFormat::Pcapng => {
-            written = write_capture(&mut gen, format, &mut out, &pb)?;
-        }
-    }
-    out.flush()?;
+        out.flush()?;
+        Ok(())
+    })();
+    wrote.with_context(|| format!("writing {}", output.display()))?;
+    partial.finish()?;
     pb.finish_and_clear();
     tracing::info!(messages = written, path = %output.display(), "session written");
     errln!("wrote {written} messages to {}", output.display());

@@ -2,6 +2,12 @@
 //! once complete: a command that fails (an input it refuses after a look inside, a write error)
 //! leaves whatever was at the output's name as it was, never a half file, never an empty
 //! capture that reads as a clean one.
+//!
+//! An output that already exists and is not a regular file (a device such as `/dev/null` or
+//! `/dev/full`, a FIFO) is written through, not renamed over: the rename would replace the
+//! device with a plain file (run as root, `-o /dev/full` did) and a write error behind it would
+//! go unseen. An output that is a symbolic link to a regular file keeps its link: the file it
+//! points to is the one replaced.
 
 use std::path::{Path, PathBuf};
 
@@ -11,7 +17,9 @@ use anyhow::Context;
 /// [`PartialOutput::finish`], it is removed.
 #[derive(Debug)]
 pub struct PartialOutput {
-    partial: PathBuf,
+    /// The temporary file, or `None` when the output is written through (not a regular file).
+    partial: Option<PathBuf>,
+    /// Where the finished file goes: the output, or the regular file its link points to.
     output: PathBuf,
     finished: bool,
 }
@@ -27,6 +35,24 @@ impl PartialOutput {
                 input.display()
             );
         }
+        Self::create(output)
+    }
+
+    /// As [`PartialOutput::new`], for a command without an input file (`gen`).
+    pub fn create(output: &Path) -> anyhow::Result<Self> {
+        let output = match std::fs::metadata(output) {
+            // A device or a FIFO: written through (see the module docs).
+            Ok(m) if !m.is_file() => {
+                return Ok(Self {
+                    partial: None,
+                    output: output.to_path_buf(),
+                    finished: false,
+                })
+            }
+            // A regular file, perhaps behind links: the file itself is replaced.
+            Ok(_) => std::fs::canonicalize(output).unwrap_or_else(|_| output.to_path_buf()),
+            Err(_) => output.to_path_buf(),
+        };
         let mut name = output.as_os_str().to_owned();
         name.push(format!(".{}.partial", std::process::id()));
         let partial = PathBuf::from(name);
@@ -36,26 +62,29 @@ impl PartialOutput {
             .open(&partial)
             .with_context(|| format!("creating {}", partial.display()))?;
         Ok(Self {
-            partial,
-            output: output.to_path_buf(),
+            partial: Some(partial),
+            output,
             finished: false,
         })
     }
 
     /// Where to write.
     pub fn path(&self) -> &Path {
-        &self.partial
+        self.partial.as_deref().unwrap_or(&self.output)
     }
 
-    /// Renames the complete file to the output's name.
+    /// Renames the complete file to the output's name (nothing to do for an output written
+    /// through).
     pub fn finish(mut self) -> anyhow::Result<()> {
-        std::fs::rename(&self.partial, &self.output).with_context(|| {
-            format!(
-                "renaming {} to {}",
-                self.partial.display(),
-                self.output.display()
-            )
-        })?;
+        if let Some(partial) = &self.partial {
+            std::fs::rename(partial, &self.output).with_context(|| {
+                format!(
+                    "renaming {} to {}",
+                    partial.display(),
+                    self.output.display()
+                )
+            })?;
+        }
         self.finished = true;
         Ok(())
     }
@@ -63,8 +92,8 @@ impl PartialOutput {
 
 impl Drop for PartialOutput {
     fn drop(&mut self) {
-        if !self.finished {
-            let _ = std::fs::remove_file(&self.partial);
+        if let (false, Some(partial)) = (self.finished, &self.partial) {
+            let _ = std::fs::remove_file(partial);
         }
     }
 }

@@ -33,8 +33,7 @@ pub fn run(
         );
     }
     let mut head = [0u8; 4];
-    let n = std::fs::File::open(input)
-        .with_context(|| format!("opening {}", input.display()))?
+    let n = super::feed::open_input(input)?
         .read(&mut head)
         .with_context(|| format!("reading {}", input.display()))?;
     let is_capture = n == 4
@@ -93,7 +92,7 @@ pub fn run(
             options,
             &PcapImportOptions::default(),
         )
-        .with_context(|| format!("recording {}", input.display()))?;
+        .with_context(|| format!("recording {} into {}", input.display(), output.display()))?;
         said.push(format!(
             "recorded {} MoldUDP64 datagrams ({} filtered, {} unreadable records) into {} blocks, {} bytes",
             stats.records, stats.filtered, stats.record_errors, summary.blocks, summary.bytes
@@ -142,7 +141,9 @@ pub fn run(
         let header = stamped(itch_binary_header(session));
         let (stats, summary) =
             binfile_path_to_capture(input, length_mode, partial.path(), &header, options)
-                .with_context(|| format!("recording {}", input.display()))?;
+                .with_context(|| {
+                    format!("recording {} into {}", input.display(), output.display())
+                })?;
         said.push(format!(
             "recorded {} ITCH messages ({} too short to carry a timestamp) into {} blocks, {} bytes",
             stats.records, stats.short_messages, summary.blocks, summary.bytes

@@ -1,7 +1,8 @@
 //! The files a run leaves behind (`ticklane run --out DIR`): `orders.csv` (every command and
 //! every state change of every order), `fills.csv`, `positions.csv` (per strategy and
 //! instrument, from the ledgers), `equity.csv` (each strategy's equity curve, one point per
-//! second of event time) and `summary.json` (what `--json` prints).
+//! second of event time) and `summary.json` (what `--json` prints), written last: a run that
+//! fails while writing (a full disk) leaves no `summary.json`, and no earlier run's either.
 //!
 //! `orders.csv` and `fills.csv` list each strategy's rows in the order they happened, merged by
 //! event time then strategy id: the same rows in the same order in every lane layout (but for
@@ -21,11 +22,55 @@ use ticklane_core::{InstrumentId, Price, Symbol};
 use ticklane_runtime::{JournalEntry, RunReport};
 use ticklane_strategy::{OrderCommand, OrderUpdateKind, TimeInForce};
 
-fn file(dir: &Path, name: &str) -> anyhow::Result<std::io::BufWriter<std::fs::File>> {
-    let p = dir.join(name);
-    Ok(std::io::BufWriter::new(
-        std::fs::File::create(&p).with_context(|| format!("creating {}", p.display()))?,
-    ))
+fn file(dir: &Path, name: &str) -> anyhow::Result<std::io::BufWriter<Named>> {
+    let path = dir.join(name);
+    let file =
+        std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+    Ok(std::io::BufWriter::new(Named { file, path }))
+}
+
+/// A report file whose write errors name it (a full disk said "File too large (os error 27)"
+/// and no file).
+struct Named {
+    file: std::fs::File,
+    path: std::path::PathBuf,
+}
+
+impl Named {
+    fn named(&self, e: std::io::Error) -> std::io::Error {
+        std::io::Error::new(e.kind(), format!("writing {}: {e}", self.path.display()))
+    }
+}
+
+impl Write for Named {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.file.write(buf).map_err(|e| self.named(e))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush().map_err(|e| self.named(e))
+    }
+}
+
+/// The files of a run's directory that say it finished (`summary.json`, written last) or
+/// that belong to a finished run (the charts and `.hgrm` files, written after it): removed
+/// before a new run's files are written, so that a run that fails on the way (a full disk)
+/// leaves no earlier run's summary beside its own cut files.
+fn remove_finished_run_files(dir: &Path) -> anyhow::Result<()> {
+    let hgrm = ticklane_runtime::Hop::ALL.map(|h| format!("{}.hgrm", h.name()));
+    let names = ["summary.json", "equity.svg", "latency.svg"]
+        .into_iter()
+        .chain(hgrm.iter().map(String::as_str));
+    for name in names {
+        let path = dir.join(name);
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(e).with_context(|| format!("removing {}", path.display()));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn px(p: Price) -> String {
@@ -89,6 +134,7 @@ fn journal_in_run_order(r: &RunReport) -> Vec<(u16, &JournalEntry)> {
 /// Writes every report file into `dir` (created if needed).
 pub fn write(r: &RunReport, summary: &serde_json::Value, dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    remove_finished_run_files(dir)?;
     // Names of strategies and symbols of instruments, for readable files: every instrument a
     // lane has a book of (a strategy's refused orders name instruments it never traded).
     let mut names = std::collections::BTreeMap::new();
@@ -274,10 +320,12 @@ pub fn write(r: &RunReport, summary: &serde_json::Value, dir: &Path) -> anyhow::
             )?;
         }
     }
-    let mut sj = file(dir, "summary.json")?;
-    writeln!(sj, "{}", serde_json::to_string_pretty(summary)?)?;
-    for mut f in [orders, fills, positions, equity, sj] {
+    for mut f in [orders, fills, positions, equity] {
         f.flush()?;
     }
+    // Last: its presence says the files beside it are complete.
+    let mut sj = file(dir, "summary.json")?;
+    writeln!(sj, "{}", serde_json::to_string_pretty(summary)?)?;
+    sj.flush()?;
     Ok(())
 }
