@@ -600,7 +600,12 @@ pub(crate) fn recovery_line(rr: &ticklane_replay::RecoveryReport) -> String {
             .map_or("unknown (no index to count them)".to_string(), |n| n.to_string()),
         match rr.index {
             ticklane_replay::IndexState::Present => "read from the trailer",
-            ticklane_replay::IndexState::Rebuilt => "rebuilt by scanning (no valid trailer)",
+            // Without a trailer, a file cut at a block boundary (a recorder stopped without
+            // finishing, a partial copy) reads as whole: "records lost" cannot count past it.
+            ticklane_replay::IndexState::Rebuilt => {
+                "rebuilt by scanning (no valid trailer: the recording was not finished or the \
+                 file was cut; records after its last whole block, if any, cannot be counted)"
+            }
         }
     )
 }
