@@ -1,7 +1,8 @@
 //! An output file written under a temporary name beside its final one and renamed over it only
 //! once complete: a command that fails (an input it refuses after a look inside, a write error)
 //! leaves whatever was at the output's name as it was, never a half file, never an empty
-//! capture that reads as a clean one.
+//! capture that reads as a clean one. The file is synced to disk before the rename, and its
+//! directory after.
 //!
 //! An output that already exists and is not a regular file (a device such as `/dev/null` or
 //! `/dev/full`, a FIFO) is written through, not renamed over: the rename would replace the
@@ -77,6 +78,12 @@ impl PartialOutput {
     /// through).
     pub fn finish(mut self) -> anyhow::Result<()> {
         if let Some(partial) = &self.partial {
+            // On disk before it takes the output's name, and the name on disk after: a power
+            // loss then leaves the earlier file or the whole new one, not an empty or cut
+            // file under the output's name (the rename can reach the disk before the data).
+            std::fs::File::open(partial)
+                .and_then(|f| f.sync_all())
+                .with_context(|| format!("syncing {}", partial.display()))?;
             std::fs::rename(partial, &self.output).with_context(|| {
                 format!(
                     "renaming {} to {}",
@@ -84,6 +91,13 @@ impl PartialOutput {
                     self.output.display()
                 )
             })?;
+            self.finished = true;
+            let dir = match self.output.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d,
+                _ => Path::new("."),
+            };
+            // Best effort: some file systems cannot sync a directory.
+            let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
         }
         self.finished = true;
         Ok(())
