@@ -631,6 +631,12 @@ impl Strategy for MicropriceMm {
             return;
         };
         self.note_activity(ctx);
+        // Whether the book can be quoted now: if not, an order a refusal leaves resting is
+        // cancelled at once (the requote sends nothing but cancels there).
+        let quotable_now = ctx
+            .book(self.states[i].instrument)
+            .as_ref()
+            .is_some_and(|b| quotable(b).is_some());
         let st = &mut self.states[i];
         let Some(side) = st
             .quotes
@@ -673,9 +679,12 @@ impl Strategy for MicropriceMm {
                 q.in_flight = InFlight::None;
                 *slot = Some(q);
                 ctx.debug(format_args!("order {} amend rejected: {reason}", update.id));
-                false
+                // Not a retry: on a book no longer quotable (stale, halted, crossed) the
+                // requote only cancels the order still resting at its old price.
+                !quotable_now
             }
             OrderUpdateKind::Rejected(reason) => {
+                let resting = q.accepted;
                 if q.accepted {
                     // A refused cancel or modify: the order still works at its old price.
                     q.in_flight = InFlight::None;
@@ -685,7 +694,9 @@ impl Strategy for MicropriceMm {
                     *slot = None;
                 }
                 ctx.debug(format_args!("order {} rejected: {reason}", update.id));
-                false
+                // As for a refused amend: an order still resting on a book no longer
+                // quotable is cancelled now (the requote sends nothing else there).
+                resting && !quotable_now
             }
             OrderUpdateKind::Cancelled | OrderUpdateKind::Expired | OrderUpdateKind::Filled => {
                 *slot = None;
@@ -1535,6 +1546,44 @@ mod tests {
             h.call(&a, 2 * MS, |s, ctx| s.on_event(&gap, ctx)),
             vec![cancel(0), cancel(1)],
             "quotes left resting on a book the feed says is wrong"
+        );
+    }
+
+    /// A modify in flight when the feed loses messages: the gap's requote waits for its answer
+    /// (one request in flight per side). The venue refuses the modify (`BookStale`: the new
+    /// price would take from the stale book), the order still rests at its old price on a
+    /// book the feed says is wrong, and the maker must cancel it now (crate docs: a stale book
+    /// is not quotable, every quote is cancelled). It sent nothing until the next book change
+    /// or refresh timer.
+    #[test]
+    fn a_modify_refused_after_a_feed_gap_cancels_the_quote() {
+        let (mut h, _) = Harness::quoted_on_a(Config::default());
+        let d = book_d();
+        assert_eq!(
+            h.book(&d, 2 * MS),
+            vec![modify(0, 9_9800), modify(1, 10_0100)]
+        );
+        let gap = MarketEvent::new(
+            Timestamp(2 * MS),
+            InstrumentId::NONE,
+            EventBody::FeedGap {
+                first_sequence: 500,
+                count: 3,
+            },
+        );
+        let d = stale(book_d());
+        // Both sides have a modify in flight: nothing to send yet.
+        assert_eq!(h.call(&d, 2 * MS, |s, ctx| s.on_event(&gap, ctx)), vec![]);
+        let out = h.update(
+            &d,
+            2 * MS + 40_000,
+            0,
+            OrderUpdateKind::AmendRejected(RejectReason::BookStale),
+        );
+        assert_eq!(
+            out,
+            vec![cancel(0)],
+            "the bid still rests on a stale book after its modify was refused"
         );
     }
 
