@@ -54,7 +54,13 @@ pub struct ReadReport {
     pub capture: bool,
     /// For captures: what the reader recovered (blocks, records, bad blocks, torn tail, index).
     pub recovery: Option<String>,
+    /// The ranges lost for good (first sequence number or record, and how many), in order:
+    /// the first [`LOST_RANGES_KEPT`] (`source.gaps` counts them all).
+    pub lost_ranges: Vec<(u64, u64)>,
 }
+
+/// How many lost ranges a [`ReadReport`] keeps (as a live feed's report keeps).
+pub const LOST_RANGES_KEPT: usize = 1000;
 
 impl ReadReport {
     fn record(&mut self, position: Option<u64>, stage: &'static str, error: String) {
@@ -619,20 +625,61 @@ const MAX_SESSIONS: usize = 64;
 /// one per MoldUDP64 session id, in order of first appearance, so that a capture of several
 /// feeds, or of a session whose id changed, loses nothing. Each waits
 /// [`OFFLINE_GRACE_NS`] of receive time for a gap to fill.
+///
+/// A capture is read ahead where a live receiver cannot: a session id's first packets are held
+/// for [`OFFLINE_GRACE_NS`] of capture time (at most [`JOIN_HOLD_PACKETS`]) before its session
+/// starts, and the session joins at the lowest sequence number any line carried in that time,
+/// not at whichever packet came first. Line A may have lost the session's first packet that
+/// line B carries microseconds later: joined at A's second packet, B's copy fell before the
+/// join and was counted a duplicate, and the system event and the directory were lost without
+/// a word. A packet below the first one's number by more than the session's plausible jump
+/// (`max_gap_messages`) is not a join point (a corrupt header). A capture that starts in the
+/// middle of a session still joins there: what came before it is not a loss.
 #[derive(Default)]
 struct SessionsById {
     sessions: Vec<(Session, MoldUdp64Session)>,
+    /// Session ids seen, whose sessions have not started yet, in order of first appearance.
+    joining: Vec<Joining>,
 }
 
+/// The packets of a session id held before its session starts (see [`SessionsById`]).
+struct Joining {
+    id: Session,
+    /// The session starts at the first packet received at or after this capture time.
+    until: u64,
+    packets: Vec<Held>,
+}
+
+/// One held packet, with what its delivery needs.
+struct Held {
+    line: u8,
+    payload: Vec<u8>,
+    received: u64,
+    position: u64,
+    sequence: u64,
+}
+
+/// Packets of a new session id held at most before its session starts (a busy feed's 50 ms).
+const JOIN_HOLD_PACKETS: usize = 4096;
+
 impl SessionsById {
-    /// One packet (its receive time is the sink's): the sessions' timers run first, then the
-    /// packet goes to the session of its id (a packet too short to carry one is an error).
+    /// One packet (its receive time is the sink's): the sessions whose hold ended start, the
+    /// sessions' timers run, then the packet goes to the session of its id, or is held if
+    /// that session has not started (a packet too short to carry an id is an error).
     fn on_packet<F: FnMut(&Record<'_>) -> ControlFlow<()>>(
         &mut self,
         line: u8,
         payload: &[u8],
         sink: &mut CaptureSink<'_, F>,
     ) {
+        while self
+            .joining
+            .first()
+            .is_some_and(|j| j.until <= sink.received)
+        {
+            let j = self.joining.remove(0);
+            self.start(j, sink);
+        }
         for (_, session) in &mut self.sessions {
             if sink.stopped {
                 return;
@@ -648,52 +695,120 @@ impl SessionsById {
                 .record(Some(sink.position), "capture", e.to_string());
             return;
         };
-        let k = match self.sessions.iter().position(|(s, _)| *s == id) {
-            Some(k) => k,
-            None => {
-                // Only a MoldUDP64 packet opens a session: other UDP traffic in the capture
-                // (DNS, NTP, ...) is an error, not one more receive session per datagram
-                // (each holds a 16,384-slot reorder window and is polled on every packet).
-                if let Err(e) = ticklane_feeds::moldudp64::MoldPacket::parse(payload) {
+        if let Some(k) = self.sessions.iter().position(|(s, _)| *s == id) {
+            if let Err(e) = self.sessions[k]
+                .1
+                .on_packet(line, payload, sink.received, sink)
+            {
+                sink.report
+                    .record(Some(sink.position), "capture", e.to_string());
+            }
+            return;
+        }
+        // Only a MoldUDP64 packet opens a session: other UDP traffic in the capture (DNS, NTP,
+        // ...) is an error, not one more receive session per datagram (each holds a
+        // 16,384-slot reorder window and is polled on every packet).
+        let sequence = match ticklane_feeds::moldudp64::MoldPacket::parse(payload) {
+            Ok(p) => p.sequence(),
+            Err(e) => {
+                if self.joining.iter().any(|j| j.id == id) {
+                    // Held with the rest: the session reports it when it starts.
+                    u64::MAX
+                } else {
                     sink.report
                         .record(Some(sink.position), "capture", e.to_string());
                     return;
                 }
-                // Junk that happens to parse as MoldUDP64 (a 20-byte datagram with a count of 0)
-                // must not open sessions without end either: past the cap a new id is an error.
-                if self.sessions.len() == MAX_SESSIONS {
-                    sink.report.record(
-                        Some(sink.position),
-                        "capture",
-                        format!(
-                            "a packet of a {}th MoldUDP64 session id ({}) in one capture: not \
-                             read (at most {MAX_SESSIONS} sessions are followed)",
-                            MAX_SESSIONS + 1,
-                            String::from_utf8_lossy(&id).trim_end()
-                        ),
-                    );
-                    return;
-                }
-                let config = replay_session(None, Some(id), false, None);
-                self.sessions.push((id, MoldUdp64Session::new(config)));
-                self.sessions.len() - 1
             }
         };
-        if let Err(e) = self.sessions[k]
-            .1
-            .on_packet(line, payload, sink.received, sink)
-        {
-            sink.report
-                .record(Some(sink.position), "capture", e.to_string());
+        let held = Held {
+            line,
+            payload: payload.to_vec(),
+            received: sink.received,
+            position: sink.position,
+            sequence,
+        };
+        if let Some(k) = self.joining.iter().position(|j| j.id == id) {
+            self.joining[k].packets.push(held);
+            if self.joining[k].packets.len() >= JOIN_HOLD_PACKETS {
+                let j = self.joining.remove(k);
+                self.start(j, sink);
+            }
+            return;
         }
+        // Junk that happens to parse as MoldUDP64 (a 20-byte datagram with a count of 0) must
+        // not open sessions without end either: past the cap a new id is an error.
+        if self.sessions.len() + self.joining.len() == MAX_SESSIONS {
+            sink.report.record(
+                Some(sink.position),
+                "capture",
+                format!(
+                    "a packet of a {}th MoldUDP64 session id ({}) in one capture: not read (at \
+                     most {MAX_SESSIONS} sessions are followed)",
+                    MAX_SESSIONS + 1,
+                    String::from_utf8_lossy(&id).trim_end()
+                ),
+            );
+            return;
+        }
+        self.joining.push(Joining {
+            id,
+            until: sink.received.saturating_add(OFFLINE_GRACE_NS),
+            packets: vec![held],
+        });
+    }
+
+    /// Starts the session of `j`: the held packet with the lowest plausible sequence number
+    /// first (at the first packet's receive time), then the others as they came.
+    fn start<F: FnMut(&Record<'_>) -> ControlFlow<()>>(
+        &mut self,
+        j: Joining,
+        sink: &mut CaptureSink<'_, F>,
+    ) {
+        let config = replay_session(None, Some(j.id), false, None);
+        let reach = config.max_gap_messages;
+        let s0 = j.packets[0].sequence;
+        let first = j
+            .packets
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.sequence < s0 && s0 - p.sequence <= reach)
+            .min_by_key(|(_, p)| p.sequence)
+            .map_or(0, |(k, _)| k);
+        let mut session = MoldUdp64Session::new(config);
+        let (received, position) = (sink.received, sink.position);
+        let order = std::iter::once(first).chain((0..j.packets.len()).filter(|&k| k != first));
+        for k in order {
+            if sink.stopped {
+                break;
+            }
+            let p = &j.packets[k];
+            sink.received = if k == first {
+                j.packets[0].received
+            } else {
+                p.received
+            };
+            sink.position = p.position;
+            session.poll(sink.received, sink);
+            if let Err(e) = session.on_packet(p.line, &p.payload, sink.received, sink) {
+                sink.report
+                    .record(Some(sink.position), "capture", e.to_string());
+            }
+        }
+        (sink.received, sink.position) = (received, position);
+        self.sessions.push((j.id, session));
     }
 
     fn is_empty(&self) -> bool {
-        self.sessions.is_empty()
+        self.sessions.is_empty() && self.joining.is_empty()
     }
 
-    /// Ends every session ([`finish_session`]), in order of first appearance.
+    /// Starts the sessions still held, then ends every session ([`finish_session`]), in order
+    /// of first appearance.
     fn finish<F: FnMut(&Record<'_>) -> ControlFlow<()>>(&mut self, mut sink: CaptureSink<'_, F>) {
+        for j in std::mem::take(&mut self.joining) {
+            self.start(j, &mut sink);
+        }
         for (_, session) in &mut self.sessions {
             finish_session(session, &mut sink);
         }
@@ -1141,6 +1256,9 @@ impl<F: FnMut(&Record<'_>) -> ControlFlow<()>> SessionSink for CaptureSink<'_, F
     }
 
     fn gap_lost(&mut self, first: u64, count: u64) {
+        if count > 0 && self.report.lost_ranges.len() < LOST_RANGES_KEPT {
+            self.report.lost_ranges.push((first, count));
+        }
         self.feed_gap(first, count);
     }
 
@@ -1358,7 +1476,7 @@ mod tests {
                 by_id.on_packet(line, &payload, &mut sink);
             }
         }
-        by_id.sessions.len()
+        by_id.sessions.len() + by_id.joining.len()
     }
 
     /// Datagrams that parse as MoldUDP64 (20-byte heartbeats) under ever new session ids, as
@@ -1385,7 +1503,7 @@ mod tests {
             };
             by_id.on_packet(0, &p, &mut sink);
         }
-        assert_eq!(by_id.sessions.len(), MAX_SESSIONS);
+        assert_eq!(by_id.sessions.len() + by_id.joining.len(), MAX_SESSIONS);
         assert_eq!(report.errors, extra as u64, "{:?}", report.first_errors);
         assert!(
             report.first_errors[0].error.contains("S000000064"),

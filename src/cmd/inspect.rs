@@ -57,6 +57,8 @@ struct Summary {
     duplicates: u64,
     gaps: u64,
     missing: u64,
+    /// The ranges lost for good, `[first, end)` (the first 1000).
+    lost_ranges: Vec<[u64; 2]>,
     heartbeats: u64,
     end_of_session: u64,
     /// Capture frames that are not IPv4 / UDP (other traffic on the wire: ARP, IPv6, TCP, ...).
@@ -164,6 +166,11 @@ pub fn run(path: &Path, json: bool, read: ReadOpts) -> anyhow::Result<ExitCode> 
         duplicates: report.source.duplicates,
         gaps: report.source.gaps,
         missing: report.source.missing,
+        lost_ranges: report
+            .lost_ranges
+            .iter()
+            .map(|&(first, count)| [first, first + count])
+            .collect(),
         heartbeats: report.source.heartbeats,
         end_of_session: report.source.end_of_session,
         non_udp_skipped: report.source.non_udp_skipped,
@@ -227,6 +234,24 @@ fn print_text(s: &Summary) -> std::io::Result<()> {
         outln!(
             "moldudp64   {} packets, {} duplicates dropped, {} gaps ({} missing), {} heartbeats, {} end-of-session",
             s.packets, s.duplicates, s.gaps, s.missing, s.heartbeats, s.end_of_session
+        )?;
+    }
+    if !s.lost_ranges.is_empty() {
+        let listed: Vec<String> = s
+            .lost_ranges
+            .iter()
+            .take(20)
+            .map(|[a, b]| format!("{a}..{b}"))
+            .collect();
+        let more = s.lost_ranges.len() - listed.len();
+        outln!(
+            "lost        messages {}{}",
+            listed.join(", "),
+            if more > 0 {
+                format!(" and {more} more ranges (--json lists them, up to 1000)")
+            } else {
+                String::new()
+            }
         )?;
     }
     if s.non_udp_skipped > 0 || s.fragments_skipped > 0 {

@@ -332,6 +332,20 @@ impl FeedSource for FileSource {
                         s.packets, s.gaps, s.missing, s.duplicates
                     ));
                 }
+                // Each range lost for good, as a live feed says them (the first 20 here).
+                for &(first, count) in r.lost_ranges.iter().take(20) {
+                    report.notes.push(format!(
+                        "lost for good: messages {first}..{}",
+                        first + count
+                    ));
+                }
+                if r.lost_ranges.len() > 20 {
+                    report.notes.push(format!(
+                        "lost for good: {} more ranges (`ticklane inspect --json` lists them, \
+                         up to 1000)",
+                        r.lost_ranges.len() - 20
+                    ));
+                }
                 // Frames the pcap reader skipped (another protocol, IPv6, an unsupported link
                 // type): said, as `inspect` says them, even when no packet was read at all.
                 if s.non_udp_skipped > 0 {
