@@ -158,7 +158,8 @@ fn pcap_lines_are_arbitrated_reordered_and_only_a_real_loss_is_a_gap() {
     assert_eq!(without.len(), both.len() - 1);
     write(&lost, &without);
 
-    let (vs, va, vl) = (inspect(&single), inspect(&ab), inspect(&lost));
+    // A loss for good: exit 1, as `replay` (`inspect_with_errors` requires a failing status).
+    let (vs, va, vl) = (inspect(&single), inspect(&ab), inspect_with_errors(&lost));
     assert_eq!(vs["messages"], total);
     assert_eq!((&vs["gaps"], &vs["duplicates"]), (&0.into(), &0.into()));
 
@@ -197,8 +198,13 @@ fn pcap_lines_are_arbitrated_reordered_and_only_a_real_loss_is_a_gap() {
     }
 
     // A real loss is said by `book` (the book is stale) and `bbo` (on stderr, beside its lines).
+    // Exit 0 for the whole file, 1 for the lossy one.
     let book = |p: &Path| -> serde_json::Value {
-        let o = run_ok(&["book", p.to_str().unwrap(), "--symbol", "AAPL", "--json"]);
+        let o = Command::new(BIN)
+            .args(["book", p.to_str().unwrap(), "--symbol", "AAPL", "--json"])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(if p == lost { 1 } else { 0 }));
         serde_json::from_slice(&o.stdout).unwrap()
     };
     assert_eq!(book(&ab)["stale"], serde_json::Value::Null);
@@ -208,12 +214,17 @@ fn pcap_lines_are_arbitrated_reordered_and_only_a_real_loss_is_a_gap() {
         (&1.into(), &holes.into()),
         "{stale}"
     );
-    let table = run_ok(&["book", lost.to_str().unwrap(), "--symbol", "AAPL"]);
+    let table = Command::new(BIN)
+        .args(["book", lost.to_str().unwrap(), "--symbol", "AAPL"])
+        .output()
+        .unwrap();
+    assert_eq!(table.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&table.stdout).contains("STALE since"));
     let o = Command::new(BIN)
         .args(["bbo", lost.to_str().unwrap(), "--symbol", "AAPL"])
         .output()
         .unwrap();
+    assert_eq!(o.status.code(), Some(1), "a loss for good: exit 1");
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
         err.contains(&format!("stale: the feed lost {holes} messages for good")),
@@ -889,8 +900,9 @@ fn a_first_packet_lost_on_line_a_is_taken_from_line_b() {
 /// README (pcap captures): "a gap that no later packet fills within 50 ms of capture time is
 /// reported with its range and reaches the books as a feed gap". `replay` (text and `--json`)
 /// says "lost for good: messages A..B" as a live run does, `inspect` a `lost` line and
-/// `lost_ranges` in JSON. They gave the count only ("sequence gaps 1 (8 messages missing)"):
-/// which messages were lost was said nowhere but on `bbo`'s stderr.
+/// `lost_ranges` in JSON, and each exits 1. They gave the count only ("sequence gaps 1 (8
+/// messages missing)"): which messages were lost was said nowhere but on `bbo`'s stderr; and
+/// exited 0.
 #[test]
 fn a_pcap_gap_is_reported_with_its_range_by_replay_and_inspect() {
     let dir = tempfile::tempdir().unwrap();
@@ -919,6 +931,18 @@ fn a_pcap_gap_is_reported_with_its_range_by_replay_and_inspect() {
             String::from_utf8_lossy(&o.stdout),
             String::from_utf8_lossy(&o.stderr)
         );
+        // A loss for good is a failing exit status, for every command (as `record` and
+        // `relay` say theirs); `replay` says what was lost on stderr.
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {all}");
+        if args[0] == "replay" {
+            assert!(
+                all.contains(&format!(
+                    "the input lost {} messages in 1 gaps for good",
+                    end - first
+                )),
+                "{args:?}: {all}"
+            );
+        }
         if args == ["inspect", p, "--json"] {
             let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
             assert_eq!(v["lost_ranges"], serde_json::json!([[first, end]]), "{v}");

@@ -203,7 +203,8 @@ pub fn run(path: &Path, symbol: &str, read: ReadOpts) -> anyhow::Result<ExitCode
             s.since
         );
     }
-    Ok(if report.errors > 0 {
+    // Exit 1 when the input had errors or lost messages for good (the lines after are stale).
+    Ok(if report.errors > 0 || report.source.gaps > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

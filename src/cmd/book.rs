@@ -245,7 +245,8 @@ fn print_book(
     } else {
         print_table(&out, &book)?;
     }
-    Ok(if report.errors > 0 {
+    // Exit 1 when the input had errors or lost messages for good (the book is stale).
+    Ok(if report.errors > 0 || report.source.gaps > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

@@ -192,7 +192,8 @@ pub fn run(path: &Path, json: bool, read: ReadOpts) -> anyhow::Result<ExitCode> 
     } else {
         print_text(&summary)?;
     }
-    Ok(if summary.errors > 0 {
+    // Exit 1 when the input had errors or lost messages for good (as `replay` says it).
+    Ok(if summary.errors > 0 || summary.gaps > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

@@ -326,6 +326,8 @@ impl FeedSource for FileSource {
                     report.notes.push(format!("capture: {recovery}"));
                 }
                 let s = r.source;
+                report.lost_gaps = s.gaps;
+                report.lost_messages = s.missing;
                 if s.packets > 0 {
                     report.notes.push(format!(
                         "packets {}, sequence gaps {} ({} messages missing), duplicates {}",
@@ -768,8 +770,8 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
         )?;
     }
     // Exit codes: 0 clean; 1 the run completed but its input had errors (each counted and
-    // listed in the summary) or a worker's output is incomplete (the recorder could not write
-    // everything); 2 the source could not be read at all.
+    // listed in the summary), lost messages for good, or a worker's output is incomplete (the
+    // recorder could not write everything); 2 the source could not be read at all.
     if let Some(why) = &report.source.fatal {
         errln!("error: the source failed: {why}");
         return Ok(ExitCode::from(2));
@@ -786,6 +788,17 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
         errln!(
             "error: the input had {} errors (the first ones are in the summary); everything else was processed",
             report.source.errors
+        );
+        return Ok(ExitCode::from(1));
+    }
+    // A loss no line, request or later packet filled: the books went stale there and the run
+    // lacks those messages (as `record` and `relay` exit 1 on one).
+    if report.source.lost_gaps > 0 {
+        errln!(
+            "error: the input lost {} messages in {} gaps for good (listed in the summary); the \
+             books went stale there, everything else was processed",
+            report.source.lost_messages,
+            report.source.lost_gaps
         );
         return Ok(ExitCode::from(1));
     }

@@ -793,6 +793,11 @@ pub struct SourceReport {
     pub first_errors: Vec<String>,
     /// Source-specific lines for the summary (format, packets, gaps, ...).
     pub notes: Vec<String>,
+    /// Gaps lost for good (no line, no re-request, no later packet filled them): the books went
+    /// stale there, and the run's output lacks those messages (its exit status says so).
+    pub lost_gaps: u64,
+    /// Messages in those gaps, where known (0 when a gap's size is unknown).
+    pub lost_messages: u64,
     /// Why the source could not run at all (a socket that would not open, a relay that
     /// refused us): the run is a failure, whatever else it reports.
     pub fatal: Option<String>,

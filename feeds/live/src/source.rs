@@ -648,6 +648,8 @@ impl FeedSource for LiveSource {
             }
         }
         report.notes.extend(live.notes());
+        report.lost_gaps = live.session.lost_gaps;
+        report.lost_messages = live.session.lost_messages;
         report
     }
 }
