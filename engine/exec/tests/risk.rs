@@ -1203,3 +1203,209 @@ mod second_review {
         assert_eq!(u, rejected(RiskRule::MaxGrossExposure));
     }
 }
+
+/// Behaviours no test checked: each test kills a mutant `cargo mutants` left alive.
+#[allow(clippy::unwrap_used)]
+mod mutation {
+    use super::support::{market, submit, I};
+    use ticklane_core::{Price, Qty, Side, Timestamp};
+    use ticklane_exec::{RiskGate, RiskLimits};
+    use ticklane_strategy::{ClientOrderId, Fill, Liquidity, RiskRule, TimeInForce};
+
+    fn gate(toml: &str) -> RiskGate {
+        RiskGate::new(RiskLimits::from_toml_str(toml).unwrap()).unwrap()
+    }
+
+    fn fill(side: Side, px: i64, qty: u32, fee: i64) -> Fill {
+        Fill {
+            ts: Timestamp(2),
+            id: ClientOrderId::new(0, 1),
+            instrument: I,
+            side,
+            price: Price(px),
+            qty: Qty(qty),
+            leaves: Qty(0),
+            liquidity: Liquidity::Taker,
+            fee,
+        }
+    }
+
+    /// Fees count against the daily loss limit ("cash flow + positions marked to mid − fees").
+    /// Bought 100 at the mid 10.005 (flat before fees) paying a $1 fee: down exactly $1, the
+    /// limit, so the gate trips. Every test fill had `fee: 0`, so a gate that added fees to the
+    /// P&L (or ignored them) passed.
+    #[test]
+    fn fees_paid_count_against_the_daily_loss_limit() {
+        let m = market();
+        let mut g = gate("daily_loss_limit = 1");
+        g.on_fill(&fill(Side::Bid, 10_0050, 100, 10_000));
+        assert_eq!(g.position(I).fees, 10_000);
+        assert_eq!(g.pnl(&m), -10_000, "P&L: flat at mid less the $1 fee");
+        assert!(
+            g.evaluate(&m),
+            "a $1 loss (all fees) did not trip a $1 limit"
+        );
+        assert_eq!(g.tripped(), Some(RiskRule::DailyLoss));
+    }
+
+    /// A rebate (negative fee) is income: the same fill earning $1 is up $1.
+    #[test]
+    fn a_rebate_counts_as_income_in_the_gates_pnl() {
+        let m = market();
+        let mut g = gate("daily_loss_limit = 1");
+        g.on_fill(&fill(Side::Bid, 10_0050, 100, -10_000));
+        assert_eq!(g.pnl(&m), 10_000);
+        assert!(!g.evaluate(&m));
+    }
+
+    /// Exactly at `max_gross_exposure` passes, one share more does not: 500 × mid 10.005 =
+    /// $5,002.50 against a $5,002.50 limit.
+    #[test]
+    fn an_order_exactly_at_the_gross_exposure_limit_passes() {
+        let m = market();
+        let mut g = gate("max_gross_exposure = \"5002.5\"");
+        let buy = |n, q| submit(n, Side::Bid, 9_9000, q, TimeInForce::Day);
+        assert_eq!(
+            g.check(Timestamp(1), &buy(1, 501), &m),
+            Err(RiskRule::MaxGrossExposure)
+        );
+        assert_eq!(g.check(Timestamp(1), &buy(2, 500), &m), Ok(()));
+    }
+
+    /// `max_position` with a modify of a **sell**: the modify replaces the order's open
+    /// quantity on the sell side (only bid modifies were tested). Sells of 200 and 100 rest
+    /// against `max_position = 300` (short 300 worst case): resizing the 100 to 101 is 301,
+    /// refused; to 50 is 250, allowed.
+    #[test]
+    fn a_modify_of_a_sell_replaces_its_open_quantity_against_max_position() {
+        use super::Sim;
+        use ticklane_strategy::{OrderCommand, OrderUpdateKind, RejectReason};
+        let mut s = Sim::new("max_position = 300");
+        let (_, u) = s.order(10, Side::Ask, 10_1000, 200, TimeInForce::Day);
+        assert_eq!(u, [OrderUpdateKind::Accepted]);
+        let (b, u) = s.order(10, Side::Ask, 10_1000, 100, TimeInForce::Day);
+        assert_eq!(u, [OrderUpdateKind::Accepted]);
+        let resize = |q| OrderCommand::Modify {
+            id: ClientOrderId::new(0, b),
+            price: Price(10_1000),
+            qty: Qty(q),
+            filled: Qty(0),
+        };
+        assert_eq!(
+            s.send(11, resize(101)),
+            [OrderUpdateKind::AmendRejected(RejectReason::from(
+                RiskRule::MaxPosition
+            ))],
+            "short 301 worst case over a 300 limit"
+        );
+        assert_eq!(
+            s.send(12, resize(50)),
+            [OrderUpdateKind::Modified {
+                price: Price(10_1000),
+                qty: Qty(50)
+            }],
+            "short 250 worst case under a 300 limit"
+        );
+    }
+
+    /// Empties the book of `support::market()` and quotes 17.00 / 17.01 (mid 17.005).
+    fn market_moves_to_17(s: &mut super::Sim) {
+        use super::support::add;
+        use ticklane_core::{EventBody, OrderId};
+        for id in 1..=5 {
+            s.event(
+                20,
+                EventBody::OrderDeleted {
+                    order_id: OrderId(id),
+                },
+            );
+        }
+        s.event(21, add(6, Side::Bid, 17_0000, 1_000));
+        s.event(21, add(7, Side::Ask, 17_0100, 1_000));
+    }
+
+    /// "A modify down passes even when prices alone carried it over the limit": a resting bid
+    /// of 400 ($4,002 at mid 10.005, under $5,000); the market moves to mid 17.005 ($6,802).
+    /// Shrinking the bid to 300 ($5,101.50, still over the limit but lower) must pass. The
+    /// exposure "as it stands" counts the open buy quantity (`net + open_buy`); no test had an
+    /// open buy there.
+    #[test]
+    fn a_modify_down_of_a_bid_over_the_gross_exposure_limit_is_not_refused() {
+        use super::Sim;
+        use ticklane_strategy::{OrderCommand, OrderUpdateKind};
+        let mut s = Sim::new("max_gross_exposure = 5000");
+        let (n, u) = s.order(10, Side::Bid, 9_9000, 400, TimeInForce::Day);
+        assert_eq!(u, [OrderUpdateKind::Accepted]);
+        market_moves_to_17(&mut s);
+        // A buy adds exposure: refused.
+        let (_, u) = s.order(30, Side::Bid, 9_9000, 1, TimeInForce::Day);
+        assert_eq!(u, super::rejected(RiskRule::MaxGrossExposure));
+        let down = OrderCommand::Modify {
+            id: ClientOrderId::new(0, n),
+            price: Price(9_9000),
+            qty: Qty(300),
+            filled: Qty(0),
+        };
+        assert_eq!(
+            s.send(31, down),
+            [OrderUpdateKind::Modified {
+                price: Price(9_9000),
+                qty: Qty(300)
+            }],
+            "shrinking a bid lowers the exposure"
+        );
+    }
+
+    /// The same for a short: short 300 ($3,001.50 at mid 10.005); the market moves to mid
+    /// 17.005 ($5,101.50, over $5,000). A bid of 100 leaves the worst case (still short 300 if
+    /// it never fills) unchanged: it must pass. The exposure "as it stands" of a short is
+    /// `open_sell − net`; no test had a short there.
+    #[test]
+    fn a_buy_that_does_not_raise_a_short_over_the_gross_exposure_limit_is_not_refused() {
+        use super::Sim;
+        use ticklane_strategy::{OrderUpdateKind, StrategyId};
+        let mut s = Sim::new("max_gross_exposure = 5000");
+        let (_, u) = s.order(10, Side::Ask, 9_9900, 300, TimeInForce::Ioc);
+        assert_eq!(u, [OrderUpdateKind::Accepted, OrderUpdateKind::Filled]);
+        assert_eq!(s.v.gate(StrategyId(0)).position(I).net, -300);
+        market_moves_to_17(&mut s);
+        // A sell adds exposure: refused.
+        let (_, u) = s.order(30, Side::Ask, 17_0100, 1, TimeInForce::Day);
+        assert_eq!(u, super::rejected(RiskRule::MaxGrossExposure));
+        let (_, u) = s.order(31, Side::Bid, 17_0000, 100, TimeInForce::Day);
+        assert_eq!(u, [OrderUpdateKind::Accepted], "a bid against a short 300");
+    }
+
+    /// A sell's proceeds are cash in: bought 100 at 10.00, sold 100 at 10.01, flat and up $1
+    /// whatever the book. The only test sell fill (a short marked at the exact mid) was a
+    /// loss that trips either way, so the sign of a sell's cash was never checked.
+    #[test]
+    fn a_round_trip_realizes_its_profit_in_the_gates_pnl() {
+        let m = market();
+        let mut g = gate("daily_loss_limit = 1");
+        g.on_fill(&fill(Side::Bid, 10_0000, 100, 0));
+        g.on_fill(&fill(Side::Ask, 10_0100, 100, 0));
+        assert_eq!(g.position(I).net, 0);
+        assert_eq!(g.position(I).cash, 10_000);
+        assert_eq!(g.pnl(&m), 10_000);
+        assert!(!g.evaluate(&m));
+    }
+
+    /// A partial fill leaves the rest of the order open: bid 200, 60 filled, so 60 held and
+    /// 140 open (200 worst case); against `max_position = 300` another bid of 100 fits, 101
+    /// does not. No test checked the open quantity after a partial fill.
+    #[test]
+    fn a_partial_fill_leaves_the_rest_open_against_max_position() {
+        let m = market();
+        let mut g = gate("max_position = 300");
+        let bid = |n, q| submit(n, Side::Bid, 9_9000, q, TimeInForce::Day);
+        assert_eq!(g.check(Timestamp(1), &bid(1, 200), &m), Ok(()));
+        g.on_fill(&fill(Side::Bid, 9_9000, 60, 0));
+        assert_eq!((g.position(I).net, g.position(I).open_buy), (60, 140));
+        assert_eq!(
+            g.check(Timestamp(2), &bid(2, 101), &m),
+            Err(RiskRule::MaxPosition)
+        );
+        assert_eq!(g.check(Timestamp(2), &bid(3, 100), &m), Ok(()));
+    }
+}
