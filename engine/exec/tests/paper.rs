@@ -1191,3 +1191,75 @@ fn a_crossing_add_reaches_us_only_past_the_displayed_queue_ahead_of_us() {
     let out = s.event(30, add(31, Side::Ask, 10_0000, 250));
     assert_eq!(fills(&out), vec![(10_0000, 50, 50, Liquidity::Maker)]);
 }
+
+/// Every counter of `PaperStats` (only `fees` and `shares` were checked): two taker fills and
+/// an expiry (an IOC walking two levels), an ack, a maker fill (a trade-through), a reject, a
+/// cancel and a refused cancel.
+#[test]
+fn paper_stats_count_every_kind_of_report() {
+    use ticklane_exec::PaperStats;
+    let mut s = Sim::new(PaperExchange::with_models(
+        ConstantLatency::default(),
+        PerShareFees::new(-20, 30),
+    ));
+    // 300 @ 10.01 + 500 @ 10.02 taken, 100 expire.
+    s.cmd(10, submit(1, Side::Bid, 10_0200, 900, TimeInForce::Ioc));
+    // Rests at 10.00; filled 100 by a print at 9.99 (through its price).
+    s.cmd(11, submit(2, Side::Bid, 10_0000, 100, TimeInForce::Day));
+    s.event(20, exec(5, 100));
+    // Quantity 0: rejected.
+    s.cmd(21, submit(3, Side::Bid, 10_0000, 0, TimeInForce::Day));
+    // Accepted then cancelled; a second cancel is refused.
+    s.cmd(22, submit(4, Side::Bid, 9_9000, 10, TimeInForce::Day));
+    s.cmd(23, cancel(4));
+    s.cmd(24, cancel(4));
+    assert_eq!(
+        s.v.stats(),
+        PaperStats {
+            commands: 6,
+            arrivals: 6,
+            accepted: 3,
+            rejected: 2,
+            maker_fills: 1,
+            taker_fills: 2,
+            shares: 900,
+            fees: 800 * 30 - 100 * 20,
+            cancelled: 1,
+            expired: 1,
+        }
+    );
+}
+
+/// A FOK whose size is exactly the displayed quantity within its limit fills: 300 at 10.01
+/// against 300 displayed there ("checks that the displayed quantity within its limit covers
+/// the whole order"). The FOK tests used 301 (expires) and 400 against 800 (fills), never
+/// the boundary.
+#[test]
+fn fok_exactly_covered_by_the_displayed_quantity_fills() {
+    let mut s = Sim::new(zero());
+    let out = s.cmd(10, submit(1, Side::Bid, 10_0100, 300, TimeInForce::Fok));
+    assert_eq!(fills(&out), vec![(10_0100, 300, 0, Liquidity::Taker)]);
+    assert_eq!(
+        updates(&out),
+        vec![OrderUpdateKind::Accepted, OrderUpdateKind::Filled]
+    );
+}
+
+/// A modify to a price that is not positive, or to quantity 0, is refused `InvalidOrder`
+/// and the order stays as it was (module docs: rejected when the quantity is zero or the
+/// price not positive). Only submits were tested.
+#[test]
+fn a_modify_to_a_non_positive_price_or_zero_quantity_is_refused() {
+    let mut s = Sim::new(zero());
+    s.cmd(10, submit(1, Side::Bid, 10_0000, 100, TimeInForce::Day));
+    for (px, q) in [(0, 100), (-1, 100), (10_0000, 0)] {
+        let out = s.cmd(11, modify(1, px, q));
+        assert_eq!(
+            updates(&out),
+            vec![OrderUpdateKind::AmendRejected(RejectReason::InvalidOrder)],
+            "modify to price {px}, qty {q}"
+        );
+    }
+    let o = s.v.order(id(1)).expect("still working");
+    assert_eq!((o.price, o.leaves), (Price(10_0000), Qty(100)));
+}

@@ -312,3 +312,41 @@ fn trade_through_queue_reports_the_queue_ahead_it_keeps() {
         "TradeThroughQueue keeps #4's 200 shares ahead; queue_ahead says otherwise"
     );
 }
+
+/// A model that lets any print at or through an order's price fill it entirely
+/// (`u32::MAX`): the exchange must still share the print's size among our orders ("the
+/// exchange fills `min(that, what is left of the event's size, open quantity)`").
+#[derive(Debug, Default)]
+struct Unbounded;
+
+impl QueueModel for Unbounded {
+    type State = ();
+
+    fn join(&mut self, _order: &QueueOrder, _book: &OrderBook<'_>, _state: &mut ()) {}
+
+    fn on_event(&mut self, order: &QueueOrder, _state: &mut (), event: &QueueEvent) -> u32 {
+        match *event {
+            QueueEvent::Executed { print: Some(p), .. }
+                if order.at_price(&p) || order.traded_through(&p) =>
+            {
+                u32::MAX
+            }
+            _ => 0,
+        }
+    }
+}
+
+/// Two bids of 100 at 10.00 and a print of 100 there: 100 shares fill in all, the first
+/// order's, however much the model allows each. (The shipped models never allow more than
+/// the print, so no test saw the exchange's own cap.)
+#[test]
+fn a_print_fills_our_orders_no_more_than_its_size_whatever_the_model_allows() {
+    let mut s = Sim::new(Unbounded);
+    s.cmd(10, submit(1, Side::Bid, 10_0000, 100));
+    s.cmd(10, submit(2, Side::Bid, 10_0000, 100));
+    assert_eq!(
+        fills(&s.event(20, exec(4, 100))),
+        vec![(10_0000, 100, 0, Liquidity::Maker)]
+    );
+    assert_eq!(s.v.working_orders(), 1);
+}
