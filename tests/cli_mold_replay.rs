@@ -958,3 +958,55 @@ fn a_pcap_gap_is_reported_with_its_range_by_replay_and_inspect() {
         );
     }
 }
+
+/// More than 1,000 ranges lost for good (the ranges a report keeps): `replay` lists the first
+/// 20 and says how many more there are, `inspect` too. "N more ranges" must count every range
+/// lost (`gaps`), not only those kept: with 1,200 gaps it said "980 more ranges".
+#[test]
+fn more_than_a_thousand_lost_ranges_are_all_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let itch = dir.path().join("big.itch");
+    run_ok(&["gen", "--seed", "5", "--messages", "40000", "--instruments", "4", "-o", itch.to_str().unwrap()]);
+    let bytes = std::fs::read(&itch).unwrap();
+    let mut b = MoldPacketBuilder::new(*b"TEST000001", 1).with_max_count(4);
+    let mut pkts = Vec::new();
+    let mut pos = 0;
+    while pos < bytes.len() {
+        let len = usize::from(u16::from_be_bytes([bytes[pos], bytes[pos + 1]]));
+        b.push(&bytes[pos + 2..pos + 2 + len], |p| pkts.push(p.to_vec())).unwrap();
+        pos += 2 + len;
+    }
+    pkts.extend(b.flush().map(<[u8]>::to_vec));
+    // Every 5th packet after the first lost: 1,200 gaps (well past the 1,000 kept).
+    let gaps = 1_200usize;
+    let kept: Vec<(SocketAddrV4, &[u8])> = pkts
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !(i % 5 == 3 && i / 5 < gaps))
+        .map(|(_, p)| (LINE_A, &p[..]))
+        .collect();
+    assert!(pkts.len() / 5 >= gaps, "{} packets", pkts.len());
+    let lossy = dir.path().join("lossy.pcap");
+    write(&lossy, &kept);
+    let p = lossy.to_str().unwrap();
+    let v = inspect_with_errors(&lossy);
+    assert_eq!(v["gaps"], serde_json::json!(gaps), "inspect --json gaps");
+    for args in [vec!["replay", p, "--no-latency"], vec!["inspect", p]] {
+        let o = Command::new(BIN).args(&args).output().unwrap();
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let line = all
+            .lines()
+            .find(|l| l.contains("more ranges"))
+            .unwrap_or("(no line)")
+            .to_string();
+        assert!(
+            line.contains(&format!("{} more ranges", gaps - 20)),
+            "{args:?}: expected '{} more ranges', got: {line}",
+            gaps - 20
+        );
+    }
+}

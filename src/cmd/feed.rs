@@ -57,6 +57,9 @@ pub struct ReadReport {
     /// The ranges lost for good (first sequence number or record, and how many), in order:
     /// the first [`LOST_RANGES_KEPT`] (`source.gaps` counts them all).
     pub lost_ranges: Vec<(u64, u64)>,
+    /// How many ranges of known size were lost for good, kept or not (`lost_ranges` keeps the
+    /// first [`LOST_RANGES_KEPT`]).
+    pub lost_ranges_total: u64,
 }
 
 /// How many lost ranges a [`ReadReport`] keeps (as a live feed's report keeps).
@@ -1256,8 +1259,11 @@ impl<F: FnMut(&Record<'_>) -> ControlFlow<()>> SessionSink for CaptureSink<'_, F
     }
 
     fn gap_lost(&mut self, first: u64, count: u64) {
-        if count > 0 && self.report.lost_ranges.len() < LOST_RANGES_KEPT {
-            self.report.lost_ranges.push((first, count));
+        if count > 0 {
+            self.report.lost_ranges_total += 1;
+            if self.report.lost_ranges.len() < LOST_RANGES_KEPT {
+                self.report.lost_ranges.push((first, count));
+            }
         }
         self.feed_gap(first, count);
     }

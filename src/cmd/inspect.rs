@@ -59,6 +59,9 @@ struct Summary {
     missing: u64,
     /// The ranges lost for good, `[first, end)` (the first 1000).
     lost_ranges: Vec<[u64; 2]>,
+    /// How many ranges were lost for good, listed or not (text output's "N more ranges").
+    #[serde(skip)]
+    lost_ranges_total: u64,
     heartbeats: u64,
     end_of_session: u64,
     /// Capture frames that are not IPv4 / UDP (other traffic on the wire: ARP, IPv6, TCP, ...).
@@ -171,6 +174,7 @@ pub fn run(path: &Path, json: bool, read: ReadOpts) -> anyhow::Result<ExitCode> 
             .iter()
             .map(|&(first, count)| [first, first + count])
             .collect(),
+        lost_ranges_total: report.lost_ranges_total,
         heartbeats: report.source.heartbeats,
         end_of_session: report.source.end_of_session,
         non_udp_skipped: report.source.non_udp_skipped,
@@ -244,7 +248,9 @@ fn print_text(s: &Summary) -> std::io::Result<()> {
             .take(20)
             .map(|[a, b]| format!("{a}..{b}"))
             .collect();
-        let more = s.lost_ranges.len() - listed.len();
+        let more = usize::try_from(s.lost_ranges_total)
+            .unwrap_or(usize::MAX)
+            .saturating_sub(listed.len());
         outln!(
             "lost        messages {}{}",
             listed.join(", "),

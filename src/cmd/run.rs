@@ -341,11 +341,11 @@ impl FeedSource for FileSource {
                         first + count
                     ));
                 }
-                if r.lost_ranges.len() > 20 {
+                if r.lost_ranges_total > 20 {
                     report.notes.push(format!(
                         "lost for good: {} more ranges (`ticklane inspect --json` lists them, \
                          up to 1000)",
-                        r.lost_ranges.len() - 20
+                        r.lost_ranges_total - 20
                     ));
                 }
                 // Frames the pcap reader skipped (another protocol, IPv6, an unsupported link
