@@ -638,57 +638,56 @@ const MAX_SESSIONS: usize = 64;
 /// a word. A packet below the first one's number by more than the session's plausible jump
 /// (`max_gap_messages`) is not a join point (a corrupt header). A capture that starts in the
 /// middle of a session still joins there: what came before it is not a loss.
+///
+/// While a session id is held, every packet after its first waits in one queue in arrival
+/// order, whichever session it belongs to, and leaves it in that order: records reach the
+/// command in arrival order across sessions, with receive times that never go back, and a stop
+/// (`--to`, Ctrl-C) cuts the stream where it would without the hold.
 #[derive(Default)]
 struct SessionsById {
     sessions: Vec<(Session, MoldUdp64Session)>,
-    /// Session ids seen, whose sessions have not started yet, in order of first appearance.
+    /// Session ids seen whose sessions have not started yet, in order of first appearance.
     joining: Vec<Joining>,
+    /// Every packet since the oldest id of `joining` first appeared, in arrival order.
+    held: std::collections::VecDeque<Held>,
 }
 
-/// The packets of a session id held before its session starts (see [`SessionsById`]).
+/// A session id whose session has not started yet (see [`SessionsById`]).
 struct Joining {
     id: Session,
-    /// The session starts at the first packet received at or after this capture time.
+    /// It starts once a packet is received at or after this capture time.
     until: u64,
-    packets: Vec<Held>,
+    /// Its packets in the queue.
+    held: usize,
 }
 
-/// One held packet, with what its delivery needs.
+/// A packet waiting in the queue, with what its delivery needs.
 struct Held {
+    id: Session,
     line: u8,
     payload: Vec<u8>,
     received: u64,
     position: u64,
+    /// Its sequence number; `u64::MAX` for one that does not parse (never a join point).
     sequence: u64,
 }
 
-/// Packets of a new session id held at most before its session starts (a busy feed's 50 ms).
+/// Packets of one new session id held at most before its session starts (a busy feed's 50 ms).
 const JOIN_HOLD_PACKETS: usize = 4096;
+/// Packets the queue holds at most, all sessions together: past it the oldest held id starts.
+const HOLD_QUEUE_PACKETS: usize = 4 * JOIN_HOLD_PACKETS;
 
 impl SessionsById {
-    /// One packet (its receive time is the sink's): the sessions whose hold ended start, the
-    /// sessions' timers run, then the packet goes to the session of its id, or is held if
-    /// that session has not started (a packet too short to carry an id is an error).
+    /// One packet (its receive time is the sink's): queued if a session id is being held,
+    /// else delivered (the sessions' timers run first, then the packet goes to the session of
+    /// its id). A packet too short to carry an id, or a packet of a new id that is not
+    /// MoldUDP64, is an error.
     fn on_packet<F: FnMut(&Record<'_>) -> ControlFlow<()>>(
         &mut self,
         line: u8,
         payload: &[u8],
         sink: &mut CaptureSink<'_, F>,
     ) {
-        while self
-            .joining
-            .first()
-            .is_some_and(|j| j.until <= sink.received)
-        {
-            let j = self.joining.remove(0);
-            self.start(j, sink);
-        }
-        for (_, session) in &mut self.sessions {
-            if sink.stopped {
-                return;
-            }
-            session.poll(sink.received, sink);
-        }
         if sink.stopped {
             return;
         }
@@ -698,120 +697,161 @@ impl SessionsById {
                 .record(Some(sink.position), "capture", e.to_string());
             return;
         };
-        if let Some(k) = self.sessions.iter().position(|(s, _)| *s == id) {
-            if let Err(e) = self.sessions[k]
-                .1
-                .on_packet(line, payload, sink.received, sink)
-            {
+        let parsed = ticklane_feeds::moldudp64::MoldPacket::parse(payload);
+        let started = self.sessions.iter().any(|(s, _)| *s == id);
+        let joining = self.joining.iter().position(|j| j.id == id);
+        if !started && joining.is_none() {
+            // Only a MoldUDP64 packet opens a session: other UDP traffic in the capture (DNS,
+            // NTP, ...) is an error, not one more receive session per datagram (each holds a
+            // 16,384-slot reorder window and is polled on every packet).
+            if let Err(e) = &parsed {
                 sink.report
                     .record(Some(sink.position), "capture", e.to_string());
+                return;
             }
+            // Junk that happens to parse as MoldUDP64 (a 20-byte datagram with a count of 0)
+            // must not open sessions without end either: past the cap a new id is an error.
+            if self.sessions.len() + self.joining.len() == MAX_SESSIONS {
+                sink.report.record(
+                    Some(sink.position),
+                    "capture",
+                    format!(
+                        "a packet of a {}th MoldUDP64 session id ({}) in one capture: not \
+                         read (at most {MAX_SESSIONS} sessions are followed)",
+                        MAX_SESSIONS + 1,
+                        String::from_utf8_lossy(&id).trim_end()
+                    ),
+                );
+                return;
+            }
+            self.joining.push(Joining {
+                id,
+                until: sink.received.saturating_add(OFFLINE_GRACE_NS),
+                held: 0,
+            });
+        }
+        if self.joining.is_empty() {
+            // Nothing held: straight through.
+            self.deliver(id, line, payload, sink);
             return;
         }
-        // Only a MoldUDP64 packet opens a session: other UDP traffic in the capture (DNS, NTP,
-        // ...) is an error, not one more receive session per datagram (each holds a
-        // 16,384-slot reorder window and is polled on every packet).
-        let sequence = match ticklane_feeds::moldudp64::MoldPacket::parse(payload) {
-            Ok(p) => p.sequence(),
-            Err(e) => {
-                if self.joining.iter().any(|j| j.id == id) {
-                    // Held with the rest: the session reports it when it starts.
-                    u64::MAX
-                } else {
-                    sink.report
-                        .record(Some(sink.position), "capture", e.to_string());
-                    return;
-                }
-            }
-        };
-        let held = Held {
+        if let Some(j) = self.joining.iter_mut().find(|j| j.id == id) {
+            j.held += 1;
+        }
+        self.held.push_back(Held {
+            id,
             line,
             payload: payload.to_vec(),
             received: sink.received,
             position: sink.position,
-            sequence,
-        };
-        if let Some(k) = self.joining.iter().position(|j| j.id == id) {
-            self.joining[k].packets.push(held);
-            if self.joining[k].packets.len() >= JOIN_HOLD_PACKETS {
-                let j = self.joining.remove(k);
-                self.start(j, sink);
-            }
-            return;
-        }
-        // Junk that happens to parse as MoldUDP64 (a 20-byte datagram with a count of 0) must
-        // not open sessions without end either: past the cap a new id is an error.
-        if self.sessions.len() + self.joining.len() == MAX_SESSIONS {
-            sink.report.record(
-                Some(sink.position),
-                "capture",
-                format!(
-                    "a packet of a {}th MoldUDP64 session id ({}) in one capture: not read (at \
-                     most {MAX_SESSIONS} sessions are followed)",
-                    MAX_SESSIONS + 1,
-                    String::from_utf8_lossy(&id).trim_end()
-                ),
-            );
-            return;
-        }
-        self.joining.push(Joining {
-            id,
-            until: sink.received.saturating_add(OFFLINE_GRACE_NS),
-            packets: vec![held],
+            sequence: parsed.map_or(u64::MAX, |p| p.sequence()),
         });
+        self.release(sink.received, false, sink);
     }
 
-    /// Starts the session of `j`: the held packet with the lowest plausible sequence number
-    /// first (at the first packet's receive time), then the others as they came.
-    fn start<F: FnMut(&Record<'_>) -> ControlFlow<()>>(
+    /// Runs every session's timers at the sink's receive time, then hands the packet to its
+    /// (started) session.
+    fn deliver<F: FnMut(&Record<'_>) -> ControlFlow<()>>(
         &mut self,
-        j: Joining,
+        id: Session,
+        line: u8,
+        payload: &[u8],
         sink: &mut CaptureSink<'_, F>,
     ) {
-        let config = replay_session(None, Some(j.id), false, None);
-        let reach = config.max_gap_messages;
-        let s0 = j.packets[0].sequence;
-        let first = j
-            .packets
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| p.sequence < s0 && s0 - p.sequence <= reach)
-            .min_by_key(|(_, p)| p.sequence)
-            .map_or(0, |(k, _)| k);
-        let mut session = MoldUdp64Session::new(config);
-        let (received, position) = (sink.received, sink.position);
-        let order = std::iter::once(first).chain((0..j.packets.len()).filter(|&k| k != first));
-        for k in order {
+        for (_, session) in &mut self.sessions {
             if sink.stopped {
-                break;
+                return;
             }
-            let p = &j.packets[k];
-            sink.received = if k == first {
-                j.packets[0].received
-            } else {
-                p.received
-            };
-            sink.position = p.position;
             session.poll(sink.received, sink);
-            if let Err(e) = session.on_packet(p.line, &p.payload, sink.received, sink) {
+        }
+        if sink.stopped {
+            return;
+        }
+        if let Some((_, session)) = self.sessions.iter_mut().find(|(s, _)| *s == id) {
+            if let Err(e) = session.on_packet(line, payload, sink.received, sink) {
                 sink.report
                     .record(Some(sink.position), "capture", e.to_string());
             }
         }
+    }
+
+    /// Delivers queued packets from the front, in arrival order, at their own receive times:
+    /// a packet of a started session as it comes; at a packet of a held id, that id's session
+    /// starts if its time is up at `now` (or its share of the queue, or the queue, is full, or
+    /// `all`: the end of the capture), else the queue waits.
+    fn release<F: FnMut(&Record<'_>) -> ControlFlow<()>>(
+        &mut self,
+        now: u64,
+        all: bool,
+        sink: &mut CaptureSink<'_, F>,
+    ) {
+        let (received, position) = (sink.received, sink.position);
+        while let Some(front) = self.held.front() {
+            if sink.stopped {
+                break;
+            }
+            if let Some(k) = self.joining.iter().position(|j| j.id == front.id) {
+                let j = &self.joining[k];
+                let due = all
+                    || j.until <= now
+                    || j.held >= JOIN_HOLD_PACKETS
+                    || self.held.len() >= HOLD_QUEUE_PACKETS;
+                if !due {
+                    break;
+                }
+                let j = self.joining.remove(k);
+                self.start(j.id, sink);
+                continue;
+            }
+            let Some(p) = self.held.pop_front() else {
+                break;
+            };
+            (sink.received, sink.position) = (p.received, p.position);
+            self.deliver(p.id, p.line, &p.payload, sink);
+        }
+        self.held.retain(|_| !sink.stopped);
         (sink.received, sink.position) = (received, position);
-        self.sessions.push((j.id, session));
+    }
+
+    /// Starts the session of `id`, whose first held packet is at the front of the queue: the
+    /// held packet of the lowest plausible sequence number is delivered first, at the front
+    /// packet's receive time, and leaves the queue; the session's other packets stay in it.
+    fn start<F: FnMut(&Record<'_>) -> ControlFlow<()>>(
+        &mut self,
+        id: Session,
+        sink: &mut CaptureSink<'_, F>,
+    ) {
+        let config = replay_session(None, Some(id), false, None);
+        let reach = config.max_gap_messages;
+        self.sessions.push((id, MoldUdp64Session::new(config)));
+        let Some(s0) = self.held.front().map(|p| p.sequence) else {
+            return;
+        };
+        let first = self
+            .held
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.id == id && p.sequence < s0 && s0 - p.sequence <= reach)
+            .min_by_key(|(_, p)| p.sequence)
+            .map_or(0, |(k, _)| k);
+        let at = self.held.front().map_or(0, |p| p.received);
+        if let Some(p) = self.held.remove(first) {
+            sink.received = at;
+            sink.position = p.position;
+            self.deliver(id, p.line, &p.payload, sink);
+        }
     }
 
     fn is_empty(&self) -> bool {
         self.sessions.is_empty() && self.joining.is_empty()
     }
 
-    /// Starts the sessions still held, then ends every session ([`finish_session`]), in order
-    /// of first appearance.
+    /// Delivers what is still held (starting the sessions of held ids), then ends every
+    /// session ([`finish_session`]), in order of first appearance.
     fn finish<F: FnMut(&Record<'_>) -> ControlFlow<()>>(&mut self, mut sink: CaptureSink<'_, F>) {
-        for j in std::mem::take(&mut self.joining) {
-            self.start(j, &mut sink);
-        }
+        self.release(u64::MAX, true, &mut sink);
+        self.joining.clear();
+        self.held.clear();
         for (_, session) in &mut self.sessions {
             finish_session(session, &mut sink);
         }
@@ -1483,6 +1523,108 @@ mod tests {
             }
         }
         by_id.sessions.len() + by_id.joining.len()
+    }
+
+    /// A packet of session `id` carrying one message (a system event) stamped `ts_ns`.
+    fn one_message_packet(id: &[u8; 10], seq: u64, ts_ns: u64) -> Vec<u8> {
+        let mut m = vec![b'S', 0, 0, 0, 0];
+        m.extend_from_slice(&ts_ns.to_be_bytes()[2..]);
+        m.push(b'O');
+        let mut p = id.to_vec();
+        p.extend_from_slice(&seq.to_be_bytes());
+        p.extend_from_slice(&1u16.to_be_bytes());
+        p.extend_from_slice(&(m.len() as u16).to_be_bytes());
+        p.extend_from_slice(&m);
+        p
+    }
+
+    /// Two feeds A and B, packets alternating 1 ms apart, each message stamped with its
+    /// packet's capture time; the read stopped at the first message past `to` (as `replay
+    /// --to`). Returns (event time, receive time) of every message delivered.
+    fn two_feeds_delivered(packets: u64, to: u64) -> Vec<(u64, u64)> {
+        let mut report = ReadReport::default();
+        let mut got = Vec::new();
+        let mut on_message = |r: &Record<'_>| {
+            if r.ts > to {
+                return ControlFlow::Break(());
+            }
+            got.push((r.ts, r.received.unwrap_or(0)));
+            ControlFlow::Continue(())
+        };
+        let mut last_ts = 0u64;
+        let mut by_id = SessionsById::default();
+        let mut stopped = false;
+        let mut last_received = 0;
+        for i in 0..packets {
+            let t = 1_000_000 * i;
+            let id = if i % 2 == 0 {
+                b"AAAAAAAAAA"
+            } else {
+                b"BBBBBBBBBB"
+            };
+            let p = one_message_packet(id, i / 2 + 1, t);
+            let mut sink = CaptureSink {
+                report: &mut report,
+                on_message: &mut on_message,
+                position: i,
+                last_ts: &mut last_ts,
+                received: t,
+                stopped: false,
+                events_only: true,
+            };
+            by_id.on_packet(0, &p, &mut sink);
+            last_received = t;
+            stopped = sink.stopped;
+            if stopped {
+                break;
+            }
+        }
+        by_id.finish(CaptureSink {
+            report: &mut report,
+            on_message: &mut on_message,
+            position: packets,
+            last_ts: &mut last_ts,
+            received: last_received,
+            stopped,
+            events_only: true,
+        });
+        got
+    }
+
+    /// A stop (`--to`) while a new session id is held loses nothing of the other session
+    /// that arrived before the stop: the held session's first 50 ms were delivered as one
+    /// block, its first message past T ended the read, and B's earlier messages never came.
+    #[test]
+    fn a_stop_while_a_session_is_held_does_not_lose_the_other_sessions_messages() {
+        let to = 30_000_000;
+        let got = two_feeds_delivered(200, to);
+        let b_messages = got
+            .iter()
+            .filter(|&&(ts, _)| (ts / 1_000_000) % 2 == 1)
+            .count();
+        assert_eq!(
+            (got.len(), b_messages),
+            (31, 15),
+            "(messages delivered with event time <= 30 ms, of them session B's)"
+        );
+    }
+
+    /// Across sessions, records reach the command in arrival order, receive times never going
+    /// back (the hold sent each session's first 50 ms as one block: 0, 2, 4, ... ms).
+    #[test]
+    fn two_sessions_deliver_their_messages_in_arrival_order() {
+        let got = two_feeds_delivered(200, u64::MAX);
+        assert_eq!(got.len(), 200);
+        let received: Vec<u64> = got.iter().map(|&(_, r)| r).collect();
+        assert!(
+            received.windows(2).all(|w| w[0] < w[1]),
+            "receive times (ms) of the first records delivered: {:?}",
+            received
+                .iter()
+                .take(12)
+                .map(|r| r / 1_000_000)
+                .collect::<Vec<_>>()
+        );
     }
 
     /// Datagrams that parse as MoldUDP64 (20-byte heartbeats) under ever new session ids, as
