@@ -853,13 +853,16 @@ fn status_text(
             )
         })
         .collect::<String>();
-    let stale = live.is_some_and(|c| c.lost.load(std::sync::atomic::Ordering::Relaxed) > 0);
+    // Any lane whose books went stale (a loss, or a rejoin that lost an unknown number), or
+    // a loss the live feed counted that has not reached a lane yet.
+    let stale = s.lanes.iter().any(|l| l.stale)
+        || live.is_some_and(|c| c.lost.load(std::sync::atomic::Ordering::Relaxed) > 0);
     let state = if s.lanes.iter().any(|l| l.halted) {
         "HALTED"
     } else if s.lanes.iter().any(|l| l.trading_disabled) {
         "KILLED"
     } else if stale {
-        "STALE (feed lost messages)"
+        "STALE (feed lost messages: the books may be wrong)"
     } else {
         "trading"
     };
@@ -1353,6 +1356,21 @@ mod tests {
         let line = status_text(&status, None);
         assert!(!line.contains("p99 0 ns"), "no sample, yet a p99: {line}");
         assert!(line.contains("tick-to-decision p99 -"), "{line}");
+    }
+
+    /// A lane whose books went stale (a `FeedGap`: a replayed pcap's loss, a rejoin whose loss
+    /// the live counter does not count) makes the status line say STALE; it said "trading"
+    /// unless the live feed's `lost` counter was above 0.
+    #[test]
+    fn the_status_line_says_stale_when_a_lanes_books_are() {
+        let mut status = ticklane_runtime::EngineStatus {
+            lanes: vec![ticklane_runtime::LaneStatus::default(); 2],
+            ..Default::default()
+        };
+        assert!(status_text(&status, None).ends_with("| trading"));
+        status.lanes[1].stale = true;
+        let line = status_text(&status, None);
+        assert!(line.contains("| STALE (feed lost messages"), "{line}");
     }
 
     /// RELIABILITY.md: printed money is "rounded half away from zero to the cent, as the

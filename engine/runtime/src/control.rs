@@ -124,6 +124,8 @@ pub struct LaneStatus {
     /// Net P&L of the lane's strategies, price units (1/10000 $), refreshed at each equity
     /// sample (each second of event time).
     pub net_pnl: i64,
+    /// Its books are stale (a `FeedGap` reached it: the feed lost messages or rejoined).
+    pub stale: bool,
 }
 
 impl LaneStatus {
@@ -141,6 +143,7 @@ impl LaneStatus {
             halted: c.halted.load(Ordering::Relaxed),
             finished: c.finished.load(Ordering::Acquire),
             net_pnl: c.net_pnl.load(Ordering::Relaxed),
+            stale: c.stale.load(Ordering::Relaxed),
         }
     }
 }

@@ -247,6 +247,9 @@ pub struct LaneControl {
     /// Net P&L of the lane's strategies in price units (1/10000 $), refreshed at each equity
     /// sample (each second of event time).
     pub net_pnl: std::sync::atomic::AtomicI64,
+    /// Whether the lane's books are stale (the feed lost messages, or rejoined: a `FeedGap`
+    /// reached it), refreshed once per batch.
+    pub stale: AtomicBool,
 }
 
 /// What the policy did about a panic.
@@ -1611,6 +1614,8 @@ impl<V: Venue> Lane<V> {
         c.events
             .store(self.events + self.heartbeats, Ordering::Relaxed);
         c.ring_len.store(ring_len as u64, Ordering::Relaxed);
+        c.stale
+            .store(self.market.stale().is_some(), Ordering::Relaxed);
     }
 
     fn publish_latency(&mut self) {

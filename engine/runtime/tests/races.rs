@@ -393,8 +393,12 @@ fn run<V: Venue>(venue: V, seed: u64, panic_odds: u64, kill_at: Option<usize>) -
 fn gate() -> RiskGate {
     RiskGate::new(RiskLimits {
         max_position: Some(2_000),
-        daily_loss_limit: std::env::var("TICKLANE_RACES_LOSS").ok().map(|v| v.parse().unwrap()),
-        max_orders_per_sec: std::env::var("TICKLANE_RACES_RATE").ok().map(|v| v.parse().unwrap()),
+        daily_loss_limit: std::env::var("TICKLANE_RACES_LOSS")
+            .ok()
+            .map(|v| v.parse().unwrap()),
+        max_orders_per_sec: std::env::var("TICKLANE_RACES_RATE")
+            .ok()
+            .map(|v| v.parse().unwrap()),
         ..RiskLimits::default()
     })
     .unwrap()
