@@ -661,6 +661,18 @@ fn config_readme_lists_every_source_live_key_of_live_toml() {
     );
 }
 
+/// `s.pcap`, a generated session of `messages` messages, and `s.cap`, its recording, in `d`.
+fn pcap_and_its_capture(d: &Path, messages: u32) {
+    let n = messages.to_string();
+    let o = ticklane(
+        &["gen", "--messages", &n, "--format", "pcap", "-o", "s.pcap"],
+        d,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = ticklane(&["record", "s.pcap", "-o", "s.cap"], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
 /// `record -o OUT` and `export -o OUT` write an output that is a device or a link to one
 /// (`/dev/full`, `/dev/stdout`) through, and see its errors. They wrote `OUT.PID.partial` and
 /// renamed it over OUT whatever OUT was: a full disk was never seen (exit 0, "recorded ...
@@ -671,21 +683,7 @@ fn config_readme_lists_every_source_live_key_of_live_toml() {
 fn record_and_export_to_a_full_device_report_the_full_disk_and_keep_the_output_path() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let o = ticklane(
-        &[
-            "gen",
-            "--messages",
-            "5000",
-            "--format",
-            "pcap",
-            "-o",
-            "s.pcap",
-        ],
-        d,
-    );
-    assert!(o.status.success(), "{}", stderr(&o));
-    let o = ticklane(&["record", "s.pcap", "-o", "s.cap"], d);
-    assert!(o.status.success(), "{}", stderr(&o));
+    pcap_and_its_capture(d, 5000);
     for args in [
         &["record", "s.pcap", "-o", "full"][..],
         &["export", "s.cap", "-o", "full"][..],
@@ -718,21 +716,7 @@ fn record_and_export_to_a_full_device_report_the_full_disk_and_keep_the_output_p
 fn a_write_error_names_the_output_file_not_the_input() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let o = ticklane(
-        &[
-            "gen",
-            "--messages",
-            "20000",
-            "--format",
-            "pcap",
-            "-o",
-            "s.pcap",
-        ],
-        d,
-    );
-    assert!(o.status.success(), "{}", stderr(&o));
-    let o = ticklane(&["record", "s.pcap", "-o", "s.cap"], d);
-    assert!(o.status.success(), "{}", stderr(&o));
+    pcap_and_its_capture(d, 20_000);
     let limited = |args: &[&str]| {
         Command::new("sh")
             .args(["-c", "ulimit -f 40; trap '' XFSZ; exec \"$0\" \"$@\"", BIN])

@@ -51,20 +51,26 @@ fn bbo(path: &Path, symbol: &str) -> String {
 /// A generated session's messages packed into MoldUDP64 packets of up to 8 messages, with the
 /// number of messages in each.
 fn packets(dir: &Path) -> Vec<(Vec<u8>, u64)> {
+    packets_of(dir, 4000, 8)
+}
+
+/// A generated session of `messages` messages packed into MoldUDP64 packets of up to
+/// `per_packet` messages (and an end-of-session packet), with the number of messages in each.
+fn packets_of(dir: &Path, messages: u64, per_packet: u16) -> Vec<(Vec<u8>, u64)> {
     let itch = dir.join("s.itch");
     run_ok(&[
         "gen",
         "--seed",
         "5",
         "--messages",
-        "4000",
+        &messages.to_string(),
         "--instruments",
         "4",
         "-o",
         itch.to_str().unwrap(),
     ]);
     let bytes = std::fs::read(&itch).unwrap();
-    let mut b = MoldPacketBuilder::new(*b"TEST000001", 1).with_max_count(8);
+    let mut b = MoldPacketBuilder::new(*b"TEST000001", 1).with_max_count(per_packet);
     let mut out = Vec::new();
     let mut pos = 0;
     while pos < bytes.len() {
@@ -965,18 +971,10 @@ fn a_pcap_gap_is_reported_with_its_range_by_replay_and_inspect() {
 #[test]
 fn more_than_a_thousand_lost_ranges_are_all_counted() {
     let dir = tempfile::tempdir().unwrap();
-    let itch = dir.path().join("big.itch");
-    run_ok(&["gen", "--seed", "5", "--messages", "40000", "--instruments", "4", "-o", itch.to_str().unwrap()]);
-    let bytes = std::fs::read(&itch).unwrap();
-    let mut b = MoldPacketBuilder::new(*b"TEST000001", 1).with_max_count(4);
-    let mut pkts = Vec::new();
-    let mut pos = 0;
-    while pos < bytes.len() {
-        let len = usize::from(u16::from_be_bytes([bytes[pos], bytes[pos + 1]]));
-        b.push(&bytes[pos + 2..pos + 2 + len], |p| pkts.push(p.to_vec())).unwrap();
-        pos += 2 + len;
-    }
-    pkts.extend(b.flush().map(<[u8]>::to_vec));
+    let pkts: Vec<Vec<u8>> = packets_of(dir.path(), 40_000, 4)
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
     // Every 5th packet after the first lost: 1,200 gaps (well past the 1,000 kept).
     let gaps = 1_200usize;
     let kept: Vec<(SocketAddrV4, &[u8])> = pkts

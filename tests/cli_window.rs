@@ -61,6 +61,16 @@ fn frames(path: &Path) -> Vec<(u64, u16, Vec<u8>)> {
     out
 }
 
+/// Writes the frames of `all` up to time `t` (the file cut after `t`) to `path`.
+fn write_cut(all: &[(u64, u16, Vec<u8>)], t: u64, path: &Path) {
+    let cut: Vec<u8> = all
+        .iter()
+        .take_while(|f| f.0 <= t)
+        .flat_map(|f| f.2.clone())
+        .collect();
+    std::fs::write(path, cut).unwrap();
+}
+
 /// `replay --to T` plays the file cut after T: the same digest, and the same count of
 /// messages. The summary's `messages` also counted the first message past T, which ended the
 /// read and was never replayed (`book --at` had the same off-by-one, fixed).
@@ -73,12 +83,7 @@ fn replay_to_counts_only_the_messages_inside_the_window() {
     let k = all.len() / 2;
     let t = all[k].0;
     assert!(all[k + 1].0 > t);
-    let cut: Vec<u8> = all
-        .iter()
-        .take_while(|f| f.0 <= t)
-        .flat_map(|f| f.2.clone())
-        .collect();
-    std::fs::write(dir.path().join("cut.itch"), cut).unwrap();
+    write_cut(&all, t, &dir.path().join("cut.itch"));
     let ts = t.to_string();
     let window = json(&["replay", "day.itch", "--to", &ts], dir.path());
     let whole = json(&["replay", "cut.itch"], dir.path());
@@ -106,12 +111,7 @@ fn replay_to_ends_at_the_first_message_past_it_whatever_its_kind() {
         .find(|&k| all[k + 1].2[2] == b'L' && all[k + 1].0 > all[k].0 && k > 100)
         .expect("the generated day has an L message after a time step");
     let t = all[k].0;
-    let cut: Vec<u8> = all
-        .iter()
-        .take_while(|f| f.0 <= t)
-        .flat_map(|f| f.2.clone())
-        .collect();
-    std::fs::write(dir.path().join("cut.itch"), cut).unwrap();
+    write_cut(&all, t, &dir.path().join("cut.itch"));
     // The embedded configuration with the day's session as its generated source.
     let config =
         include_str!("../config/run.toml").replace("messages = 2_000_000", "messages = 20_000");
