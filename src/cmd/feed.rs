@@ -668,7 +668,8 @@ struct Held {
     payload: Vec<u8>,
     received: u64,
     position: u64,
-    /// Its sequence number; `u64::MAX` for one that does not parse (never a join point).
+    /// Its sequence number; `u64::MAX` for one that does not parse, or of a session already
+    /// started (never a join point).
     sequence: u64,
 }
 
@@ -697,14 +698,16 @@ impl SessionsById {
                 .record(Some(sink.position), "capture", e.to_string());
             return;
         };
-        let parsed = ticklane_feeds::moldudp64::MoldPacket::parse(payload);
         let started = self.sessions.iter().any(|(s, _)| *s == id);
         let joining = self.joining.iter().position(|j| j.id == id);
+        // Parsed here only for a session not started (its join point); a started session's
+        // packets are parsed by the session alone.
+        let parsed = (!started).then(|| ticklane_feeds::moldudp64::MoldPacket::parse(payload));
         if !started && joining.is_none() {
             // Only a MoldUDP64 packet opens a session: other UDP traffic in the capture (DNS,
             // NTP, ...) is an error, not one more receive session per datagram (each holds a
             // 16,384-slot reorder window and is polled on every packet).
-            if let Err(e) = &parsed {
+            if let Some(Err(e)) = &parsed {
                 sink.report
                     .record(Some(sink.position), "capture", e.to_string());
                 return;
@@ -744,7 +747,10 @@ impl SessionsById {
             payload: payload.to_vec(),
             received: sink.received,
             position: sink.position,
-            sequence: parsed.map_or(u64::MAX, |p| p.sequence()),
+            sequence: match parsed {
+                Some(Ok(p)) => p.sequence(),
+                _ => u64::MAX,
+            },
         });
         self.release(sink.received, false, sink);
     }
