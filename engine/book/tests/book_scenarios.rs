@@ -813,3 +813,131 @@ fn a_symbol_given_up_goes_back_to_the_instrument_it_was_taken_from() {
         "AAPL went back to locate 1, not to locate 2 that locate 3 took it from"
     );
 }
+
+// ---------------------------------------------------------------- mutation-testing kills
+
+/// A gap of unknown size (count 0) is counted as such and adds nothing to `lost_messages`;
+/// `since` is the time of the first gap, and every book reads stale once a gap is seen.
+#[test]
+fn a_gap_of_unknown_size_is_counted_apart_and_the_first_gap_dates_the_staleness() {
+    let mut m = Market::new();
+    add(&mut m, I1, 1, Side::Bid, 100, 10);
+    assert!(!m.book(I1).expect("book").is_stale());
+    let gap = |ts, first_sequence, count| {
+        MarketEvent::new(
+            Timestamp(ts),
+            InstrumentId::NONE,
+            EventBody::FeedGap {
+                first_sequence,
+                count,
+            },
+        )
+    };
+    m.apply(&gap(1_000, 7, 0));
+    m.apply(&gap(2_000, 50, 4));
+    m.apply(&gap(3_000, 90, 0));
+    let s = *m.stale().expect("stale after a gap");
+    assert_eq!(
+        (s.since, s.gaps, s.lost_messages, s.unknown_size_gaps, s.first_lost),
+        (Timestamp(1_000), 3, 4, 2, 7)
+    );
+    assert!(m.book(I1).expect("book").is_stale());
+}
+
+/// A book reads its own reference data from the directory (none before a directory message).
+#[test]
+fn a_book_reads_its_reference_data_from_the_directory() {
+    let mut m = Market::new();
+    add(&mut m, I1, 1, Side::Bid, 100, 10);
+    assert_eq!(m.book(I1).expect("book").info(), None);
+    m.apply(&ev(I1, EventBody::InstrumentDirectory(info("AAPL"))));
+    let b = m.book(I1).expect("book");
+    assert_eq!(b.info(), Some(&info("AAPL")));
+    assert_eq!(b.info().map(|i| i.round_lot), Some(100));
+}
+
+/// `top_changed` is true when either side's top changed, not only when both did.
+#[test]
+fn top_changed_is_true_when_one_side_changed() {
+    let mut m = Market::new();
+    let r = add(&mut m, I1, 1, Side::Bid, 100, 10);
+    assert_eq!((r.bid_top_changed, r.ask_top_changed), (true, false));
+    assert!(r.top_changed());
+    let r = add(&mut m, I1, 2, Side::Ask, 105, 10);
+    assert_eq!((r.bid_top_changed, r.ask_top_changed), (false, true));
+    assert!(r.top_changed());
+    let r = add(&mut m, I1, 3, Side::Ask, 106, 10);
+    assert!(r.book_changed && !r.top_changed());
+}
+
+/// "Same symbol with another id" is a conflict even when the new instrument had no directory
+/// entry before (nothing renamed, only the symbol taken).
+#[test]
+fn a_new_instrument_taking_a_listed_symbol_is_a_directory_conflict() {
+    let mut m = Market::new();
+    let i3 = InstrumentId(3);
+    m.apply(&ev(I1, EventBody::InstrumentDirectory(info("AAPL"))));
+    let r = m.apply(&ev(i3, EventBody::InstrumentDirectory(info("AAPL"))));
+    assert_eq!(r.anomaly, Some(AnomalyKind::DirectoryConflict));
+    assert_eq!(m.anomalies().get(AnomalyKind::DirectoryConflict), 1);
+    assert_eq!(
+        m.instrument_id(Symbol::new("AAPL").expect("symbol")),
+        Some(i3),
+        "the latest message wins"
+    );
+    ok(&m);
+}
+
+/// A given-up symbol goes back to an instrument whose directory entry names it, never to a
+/// later-named instrument with another symbol.
+#[test]
+fn a_symbol_given_up_goes_back_only_to_an_instrument_that_names_it() {
+    let (i3, i4) = (InstrumentId(3), InstrumentId(4));
+    let mut m = Market::new();
+    m.apply(&ev(I1, EventBody::InstrumentDirectory(info("AAPL"))));
+    m.apply(&ev(I2, EventBody::InstrumentDirectory(info("AAPL"))));
+    m.apply(&ev(i3, EventBody::InstrumentDirectory(info("GOOG"))));
+    m.apply(&ev(i4, EventBody::InstrumentDirectory(info("IBM"))));
+    m.apply(&ev(I2, EventBody::InstrumentDirectory(info("MSFT"))));
+    let sym = |s| Symbol::new(s).expect("symbol");
+    assert_eq!(m.instrument_id(sym("AAPL")), Some(I1));
+    assert_eq!(m.instrument_id(sym("GOOG")), Some(i3));
+    assert_eq!(m.instrument_id(sym("IBM")), Some(i4));
+    assert_eq!(m.instrument_id(sym("MSFT")), Some(I2));
+    ok(&m);
+}
+
+/// The state in effect is the regulatory halt while one is in effect, whether or not an
+/// operational halt is too (`OperationalHalt` only "while ... the regulatory state allows
+/// trading"); lifting the operational halt does not end the regulatory one.
+#[test]
+fn a_regulatory_halt_outranks_an_operational_halt() {
+    let mut m = Market::new();
+    let status = |m: &mut Market, state| {
+        m.apply(&ev(
+            I1,
+            EventBody::TradingStatus {
+                state,
+                reason: *b"    ",
+            },
+        ));
+        m.trading_state(I1)
+    };
+    assert_eq!(status(&mut m, TradingState::Halted), Some(TradingState::Halted));
+    assert_eq!(
+        status(&mut m, TradingState::OperationalHalt),
+        Some(TradingState::Halted)
+    );
+    assert_eq!(
+        status(&mut m, TradingState::OperationalResume),
+        Some(TradingState::Halted)
+    );
+    assert_eq!(
+        status(&mut m, TradingState::OperationalHalt),
+        Some(TradingState::Halted)
+    );
+    assert_eq!(
+        status(&mut m, TradingState::Trading),
+        Some(TradingState::OperationalHalt)
+    );
+}
