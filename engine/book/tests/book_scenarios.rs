@@ -941,3 +941,25 @@ fn a_regulatory_halt_outranks_an_operational_halt() {
         Some(TradingState::OperationalHalt)
     );
 }
+
+/// Instrument ids on both sides of the dense table's end (2^20) each keep one book.
+#[test]
+fn instruments_at_the_end_of_the_dense_table_keep_their_books() {
+    let mut m = Market::with_capacity(64, 4);
+    let ids = [(1u32 << 20) - 1, 1 << 20, (1 << 20) + 1];
+    for (k, &i) in ids.iter().enumerate() {
+        let k = k as u64;
+        add(&mut m, InstrumentId(i), 10 + k, Side::Bid, 100, 1);
+        add(&mut m, InstrumentId(i), 20 + k, Side::Bid, 100, 2);
+    }
+    assert_eq!(m.instrument_count(), 3);
+    for &i in &ids {
+        let b = m.book(InstrumentId(i));
+        assert_eq!(
+            b.and_then(|b| b.best_bid()),
+            Some(lv(100, 3, 2)),
+            "instrument {i}"
+        );
+    }
+    ok(&m);
+}
