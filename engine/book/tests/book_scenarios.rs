@@ -888,25 +888,6 @@ fn a_new_instrument_taking_a_listed_symbol_is_a_directory_conflict() {
     ok(&m);
 }
 
-/// A given-up symbol goes back to an instrument whose directory entry names it, never to a
-/// later-named instrument with another symbol.
-#[test]
-fn a_symbol_given_up_goes_back_only_to_an_instrument_that_names_it() {
-    let (i3, i4) = (InstrumentId(3), InstrumentId(4));
-    let mut m = Market::new();
-    m.apply(&ev(I1, EventBody::InstrumentDirectory(info("AAPL"))));
-    m.apply(&ev(I2, EventBody::InstrumentDirectory(info("AAPL"))));
-    m.apply(&ev(i3, EventBody::InstrumentDirectory(info("GOOG"))));
-    m.apply(&ev(i4, EventBody::InstrumentDirectory(info("IBM"))));
-    m.apply(&ev(I2, EventBody::InstrumentDirectory(info("MSFT"))));
-    let sym = |s| Symbol::new(s).expect("symbol");
-    assert_eq!(m.instrument_id(sym("AAPL")), Some(I1));
-    assert_eq!(m.instrument_id(sym("GOOG")), Some(i3));
-    assert_eq!(m.instrument_id(sym("IBM")), Some(i4));
-    assert_eq!(m.instrument_id(sym("MSFT")), Some(I2));
-    ok(&m);
-}
-
 /// The state in effect is the regulatory halt while one is in effect, whether or not an
 /// operational halt is too (`OperationalHalt` only "while ... the regulatory state allows
 /// trading"); lifting the operational halt does not end the regulatory one.
@@ -962,4 +943,14 @@ fn instruments_at_the_end_of_the_dense_table_keep_their_books() {
         );
     }
     ok(&m);
+}
+
+/// `LevelOrders` has a `Debug` of its own (it does not print the market it borrows).
+#[test]
+fn level_orders_debug_names_the_iterator() {
+    let mut m = Market::new();
+    add(&mut m, I1, 1, Side::Bid, 100, 10);
+    let it = m.book(I1).expect("book").level_orders(Side::Bid, Price(100));
+    let s = format!("{it:?}");
+    assert!(s.starts_with("LevelOrders") && s.contains("next_slot"), "{s}");
 }
