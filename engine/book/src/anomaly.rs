@@ -182,4 +182,12 @@ mod tests {
         assert_eq!(a.total(), 3);
         assert_eq!(a.to_string(), "zero_quantity=1 crossed_book=2");
     }
+
+    #[test]
+    fn a_kind_displays_as_its_name() {
+        for k in AnomalyKind::ALL {
+            assert_eq!(k.to_string(), k.name());
+        }
+        assert_eq!(format!("{}", AnomalyKind::OversizeCancel), "oversize_cancel");
+    }
 }
