@@ -188,6 +188,9 @@ mod tests {
         for k in AnomalyKind::ALL {
             assert_eq!(k.to_string(), k.name());
         }
-        assert_eq!(format!("{}", AnomalyKind::OversizeCancel), "oversize_cancel");
+        assert_eq!(
+            format!("{}", AnomalyKind::OversizeCancel),
+            "oversize_cancel"
+        );
     }
 }

@@ -838,7 +838,13 @@ fn a_gap_of_unknown_size_is_counted_apart_and_the_first_gap_dates_the_staleness(
     m.apply(&gap(3_000, 90, 0));
     let s = *m.stale().expect("stale after a gap");
     assert_eq!(
-        (s.since, s.gaps, s.lost_messages, s.unknown_size_gaps, s.first_lost),
+        (
+            s.since,
+            s.gaps,
+            s.lost_messages,
+            s.unknown_size_gaps,
+            s.first_lost
+        ),
         (Timestamp(1_000), 3, 4, 2, 7)
     );
     assert!(m.book(I1).expect("book").is_stale());
@@ -904,7 +910,10 @@ fn a_regulatory_halt_outranks_an_operational_halt() {
         ));
         m.trading_state(I1)
     };
-    assert_eq!(status(&mut m, TradingState::Halted), Some(TradingState::Halted));
+    assert_eq!(
+        status(&mut m, TradingState::Halted),
+        Some(TradingState::Halted)
+    );
     assert_eq!(
         status(&mut m, TradingState::OperationalHalt),
         Some(TradingState::Halted)
@@ -950,7 +959,13 @@ fn instruments_at_the_end_of_the_dense_table_keep_their_books() {
 fn level_orders_debug_names_the_iterator() {
     let mut m = Market::new();
     add(&mut m, I1, 1, Side::Bid, 100, 10);
-    let it = m.book(I1).expect("book").level_orders(Side::Bid, Price(100));
+    let it = m
+        .book(I1)
+        .expect("book")
+        .level_orders(Side::Bid, Price(100));
     let s = format!("{it:?}");
-    assert!(s.starts_with("LevelOrders") && s.contains("next_slot"), "{s}");
+    assert!(
+        s.starts_with("LevelOrders") && s.contains("next_slot"),
+        "{s}"
+    );
 }
