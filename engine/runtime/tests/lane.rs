@@ -4,23 +4,12 @@ mod support;
 
 use std::sync::{Arc, Mutex};
 
-use support::{session, spec, symbol};
+use support::{item, session, spec, symbol};
 use ticklane_core::{InstrumentId, MarketEvent, Qty, Side, Timestamp};
 use ticklane_runtime::{BookScope, Lane, LaneControl, LaneEvent, LaneSettings, TouchVenue};
 use ticklane_strategy::{
     Context, OrderUpdate, OrderUpdateKind, RejectReason, Strategy, TimeInForce, TimerId,
 };
-
-fn item(seq: u64, event: MarketEvent) -> LaneEvent {
-    LaneEvent {
-        event,
-        heartbeat: false,
-        seq,
-        t_received: 0,
-        t_decoded: 0,
-        t_enqueued: 0,
-    }
-}
 
 type Log = Arc<Mutex<Vec<String>>>;
 

@@ -10,29 +10,16 @@ mod support;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use support::{session, spec, symbol, Rng};
+use support::{item, session, spec, symbol, Rng};
 use ticklane_core::{InstrumentId, MarketEvent, Price, Qty, Side};
 use ticklane_exec::{
     ConstantLatency, LogNormal, LogNormalLatency, PaperExchange, PerShareFees, RiskGate,
     RiskLimits, RiskedVenue,
 };
-use ticklane_runtime::{
-    JournalEntry, Lane, LaneControl, LaneEvent, LaneSettings, PanicPolicy, Venue,
-};
+use ticklane_runtime::{JournalEntry, Lane, LaneControl, LaneSettings, PanicPolicy, Venue};
 use ticklane_strategy::{
     ClientOrderId, Context, Fill, OrderCommand, OrderUpdate, OrderUpdateKind, Strategy, TimeInForce,
 };
-
-fn item(seq: u64, event: MarketEvent) -> LaneEvent {
-    LaneEvent {
-        event,
-        heartbeat: false,
-        seq,
-        t_received: 0,
-        t_decoded: 0,
-        t_enqueued: 0,
-    }
-}
 
 type Problems = Arc<Mutex<Vec<String>>>;
 

@@ -5,26 +5,15 @@ mod support;
 
 use std::sync::{Arc, Mutex};
 
-use support::{spec, symbol};
+use support::{item, spec, symbol};
 use ticklane_core::{
     EventBody, InstrumentId, InstrumentInfo, MarketEvent, OrderId, Price, Qty, Side, Timestamp,
     TradingState,
 };
-use ticklane_runtime::{Lane, LaneControl, LaneEvent, LaneSettings, PanicPolicy, TouchVenue};
+use ticklane_runtime::{Lane, LaneControl, LaneSettings, PanicPolicy, TouchVenue};
 use ticklane_strategy::{Context, Fill, OrderUpdate, Strategy, TimeInForce};
 
 type Log = Arc<Mutex<Vec<String>>>;
-
-fn item(seq: u64, event: MarketEvent) -> LaneEvent {
-    LaneEvent {
-        event,
-        heartbeat: false,
-        seq,
-        t_received: 0,
-        t_decoded: 0,
-        t_enqueued: 0,
-    }
-}
 
 fn ev(ts: u64, body: EventBody) -> MarketEvent {
     MarketEvent::new(Timestamp(ts), InstrumentId(1), body)

@@ -15,6 +15,18 @@ use ticklane_strategy::{
     ClientOrderId, Context, Fill, OrderUpdate, Strategy, StrategyId, TimeInForce, TimerId,
 };
 
+/// `event` as the lane's ring carries it (number `seq`, no heartbeat, no stamps).
+pub fn item(seq: u64, event: MarketEvent) -> ticklane_runtime::LaneEvent {
+    ticklane_runtime::LaneEvent {
+        event,
+        heartbeat: false,
+        seq,
+        t_received: 0,
+        t_decoded: 0,
+        t_enqueued: 0,
+    }
+}
+
 /// xorshift64*: a tiny seeded generator (tests only).
 pub struct Rng(u64);
 
