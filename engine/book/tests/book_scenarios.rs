@@ -910,26 +910,16 @@ fn a_regulatory_halt_outranks_an_operational_halt() {
         ));
         m.trading_state(I1)
     };
-    assert_eq!(
-        status(&mut m, TradingState::Halted),
-        Some(TradingState::Halted)
-    );
-    assert_eq!(
-        status(&mut m, TradingState::OperationalHalt),
-        Some(TradingState::Halted)
-    );
-    assert_eq!(
-        status(&mut m, TradingState::OperationalResume),
-        Some(TradingState::Halted)
-    );
-    assert_eq!(
-        status(&mut m, TradingState::OperationalHalt),
-        Some(TradingState::Halted)
-    );
-    assert_eq!(
-        status(&mut m, TradingState::Trading),
-        Some(TradingState::OperationalHalt)
-    );
+    // (message, the state after it)
+    for (state, after) in [
+        (TradingState::Halted, TradingState::Halted),
+        (TradingState::OperationalHalt, TradingState::Halted),
+        (TradingState::OperationalResume, TradingState::Halted),
+        (TradingState::OperationalHalt, TradingState::Halted),
+        (TradingState::Trading, TradingState::OperationalHalt),
+    ] {
+        assert_eq!(status(&mut m, state), Some(after), "after {state:?}");
+    }
 }
 
 /// Instrument ids on both sides of the dense table's end (2^20) each keep one book.

@@ -244,6 +244,19 @@ fn a_user_defined_queue_model_plugs_into_the_paper_exchange() {
     assert_eq!(s.v.queue_model().prints_seen, 6);
 }
 
+/// Shares of ours filled when an ask of `size` is added at 10.00, where `bids` bids of ours
+/// (100 each, in order) rest behind #4's 200 displayed shares.
+fn crossing_add_fills<Q: QueueModel>(q: Q, bids: u64, size: u32) -> u32 {
+    let mut s = Sim::new(q);
+    for n in 1..=bids {
+        s.cmd(9 + n, submit(n, Side::Bid, 10_0000, 100));
+    }
+    fills(&s.event(20, add(9, Side::Ask, 10_0000, size)))
+        .iter()
+        .map(|f| f.1)
+        .sum()
+}
+
 /// The module docs: `TradeThroughQueue` "is assumed to be always last in the queue" and
 /// "gives a *lower bound on fill rate*" next to `ExactQueue`. Since a crossing add reaches
 /// an `ExactQueue` order only past the displayed shares ahead of it, the bound must do at
@@ -251,16 +264,8 @@ fn a_user_defined_queue_model_plugs_into_the_paper_exchange() {
 /// model nothing, and must not fill the pessimistic model more.
 #[test]
 fn trade_through_queue_never_fills_more_than_exact_queue_on_a_crossing_add() {
-    fn crossing_add_fills<Q: QueueModel>(q: Q) -> u32 {
-        let mut s = Sim::new(q);
-        s.cmd(10, submit(1, Side::Bid, 10_0000, 100));
-        fills(&s.event(20, add(9, Side::Ask, 10_0000, 150)))
-            .iter()
-            .map(|f| f.1)
-            .sum()
-    }
-    let exact = crossing_add_fills(ExactQueue);
-    let bound = crossing_add_fills(TradeThroughQueue);
+    let exact = crossing_add_fills(ExactQueue, 1, 150);
+    let bound = crossing_add_fills(TradeThroughQueue, 1, 150);
     assert_eq!(
         exact, 0,
         "ExactQueue: 200 displayed shares ahead take the 150"
@@ -280,17 +285,8 @@ fn trade_through_queue_never_fills_more_than_exact_queue_on_a_crossing_add() {
 /// second bid is "always last", behind our first bid as well).
 #[test]
 fn a_crossing_add_never_fills_our_orders_past_its_size_minus_the_displayed_shares_ahead() {
-    fn crossing_add_fills<Q: QueueModel>(q: Q) -> u32 {
-        let mut s = Sim::new(q);
-        s.cmd(10, submit(1, Side::Bid, 10_0000, 100));
-        s.cmd(11, submit(2, Side::Bid, 10_0000, 100));
-        fills(&s.event(20, add(9, Side::Ask, 10_0000, 350)))
-            .iter()
-            .map(|f| f.1)
-            .sum()
-    }
-    let exact = crossing_add_fills(ExactQueue);
-    let bound = crossing_add_fills(TradeThroughQueue);
+    let exact = crossing_add_fills(ExactQueue, 2, 350);
+    let bound = crossing_add_fills(TradeThroughQueue, 2, 350);
     assert_eq!(
         (exact, bound),
         (150, 150),
