@@ -286,6 +286,16 @@ impl OrderIndex {
         self.in_window = 0;
     }
 
+    /// Removes every key and forgets every key seen (the largest, the remainder mod 4): the
+    /// index of a new trading day, whose references start again from 1, as a new index would
+    /// be, but in the same allocations.
+    pub fn reset(&mut self) {
+        self.clear();
+        self.shift = STRIDE_BITS;
+        self.residue = 0;
+        self.max_key = 0;
+    }
+
     /// Every stored value: the window's in place order, then the overflow's.
     pub fn values(&self) -> impl Iterator<Item = u32> + '_ {
         self.window

@@ -6,6 +6,9 @@
 //! * [`OrderBook`] is a read-only view of one instrument's book: best levels, depth, levels
 //!   and their orders in FIFO order, queue position ([`OrderBook::qty_ahead`]), spread, mid,
 //!   microprice (integer arithmetic, documented rounding), crossed state.
+//! * ITCH's start of messages (`S` `O`) on a market that has seen a day begins a new trading
+//!   day: every book is emptied, with the directory, trading states and staleness
+//!   ([`Market::new_days`], [`ApplyResult::new_day`]).
 //! * Feed anomalies (unknown ids, duplicates, oversize executions/cancels, crossed books, ...)
 //!   are counted by [`AnomalyKind`] in [`Anomalies`]; nothing panics and the book stays
 //!   consistent ([`Market::check_invariants`]).

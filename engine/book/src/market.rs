@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use ticklane_core::{
     EventBody, InstrumentId, InstrumentInfo, MarketEvent, OrderId, Price, Qty, Side, Symbol,
-    Timestamp, TradingState,
+    SystemEventCode, Timestamp, TradingState,
 };
 
 use crate::anomaly::{Anomalies, AnomalyKind};
@@ -39,6 +39,8 @@ pub struct ApplyResult {
     /// after an event that changed nothing: refused for an anomaly, such as a duplicate add or
     /// a zero-share execution; the book's own state is [`OrderBook::is_crossed`]).
     pub crossed: bool,
+    /// Whether the event began a new trading day ([`Market::days`]): every book was emptied.
+    pub new_day: bool,
     /// First anomaly the event raised (an event can raise two, e.g. an oversize execution
     /// that leaves the book crossed; [`Market::anomalies`] counts them all).
     pub anomaly: Option<AnomalyKind>,
@@ -68,6 +70,8 @@ pub struct Market {
     pub(crate) index: OrderIndex,
     anomalies: Anomalies,
     stale: Option<StaleFeed>,
+    /// Trading days begun after the first (see [`Market::days`]).
+    new_days: u64,
 }
 
 /// Why the books can no longer be trusted: the feed lost messages for good.
@@ -146,6 +150,7 @@ impl Market {
             index: OrderIndex::with_capacity(orders),
             anomalies: Anomalies::new(),
             stale: None,
+            new_days: 0,
         }
     }
 
@@ -159,6 +164,13 @@ impl Market {
     /// Whether (and since when) the books are stale: the feed lost messages for good.
     pub fn stale(&self) -> Option<&StaleFeed> {
         self.stale.as_ref()
+    }
+
+    /// Trading days begun after the first: ITCH's start-of-messages system event (`S` `O`, "the
+    /// first message sent in any trading day") on a market that has seen anything empties
+    /// every book (see [`Market::apply`]). 0 for a one-day session.
+    pub fn new_days(&self) -> u64 {
+        self.new_days
     }
 
     /// Number of live orders across all instruments.
@@ -405,6 +417,11 @@ impl Market {
                     None => state,
                 });
             }
+            EventBody::SystemEvent {
+                code: SystemEventCode::StartOfMessages,
+            } => {
+                r.new_day = self.start_day();
+            }
             EventBody::FeedGap {
                 first_sequence,
                 count,
@@ -428,6 +445,39 @@ impl Market {
             _ => {}
         }
         r
+    }
+
+    /// A new trading day: when the market has seen anything, every order and level goes, with
+    /// the directory, the trading states and the staleness of the day before (order
+    /// references, stock locates and symbols are the day's own in ITCH: a second day in one
+    /// file reused the first day's references, 9,528 duplicate ids and crossed books on two
+    /// generated days). The anomaly counts and the books' instruments stay. Returns whether it
+    /// emptied anything.
+    #[cold]
+    #[inline(never)]
+    fn start_day(&mut self) -> bool {
+        if self.books.is_empty() && self.stale.is_none() && self.directories == 0 {
+            return false;
+        }
+        self.orders.clear();
+        self.levels.clear();
+        self.index.reset();
+        for book in &mut self.books {
+            for side in &mut book.sides {
+                side.clear();
+            }
+            book.crossed = false;
+            book.info = None;
+            book.named_at = 0;
+            book.state = None;
+            book.regulatory = None;
+            book.operational_halt = false;
+            book.orders = 0;
+        }
+        self.by_symbol.clear();
+        self.stale = None;
+        self.new_days += 1;
+        true
     }
 
     #[inline(always)]

@@ -175,6 +175,13 @@ impl<T: FreeLink> Slab<T> {
         self.free = i;
     }
 
+    /// Frees every slot at once, keeping the reserve (written and resident) for reuse.
+    pub fn clear(&mut self) {
+        self.slots.clear();
+        self.free = NIL;
+        self.live = 0;
+    }
+
     /// Number of live slots.
     #[inline]
     pub fn live(&self) -> usize {
@@ -304,6 +311,12 @@ impl Ladder {
     #[inline(always)]
     pub fn len(&self) -> usize {
         self.levels.len()
+    }
+
+    /// Removes every level, keeping the allocation.
+    pub fn clear(&mut self) {
+        self.levels.clear();
+        (self.best_key, self.best) = (0, NIL);
     }
 }
 

@@ -959,3 +959,87 @@ fn level_orders_debug_names_the_iterator() {
         "{s}"
     );
 }
+
+/// ITCH's start of messages (`S` `O`) begins a trading day: on a market that has seen a day,
+/// every book is emptied with the day's directory, trading states and staleness, and the next
+/// day's references (which start again from 1) are new orders, not duplicates. A first start
+/// of messages on a fresh market changes nothing.
+#[test]
+fn a_start_of_messages_after_a_day_begins_a_new_day() {
+    let start = || {
+        ev(
+            InstrumentId::NONE,
+            EventBody::SystemEvent {
+                code: SystemEventCode::StartOfMessages,
+            },
+        )
+    };
+    let mut m = Market::new();
+    assert!(
+        !m.apply(&start()).new_day,
+        "a fresh market begins no new day"
+    );
+    assert_eq!(m.new_days(), 0);
+    // Day 1: AAPL is instrument 1, two orders on each side, a halt, a loss for good.
+    m.apply(&ev(I1, EventBody::InstrumentDirectory(info("AAPL"))));
+    add(&mut m, I1, 1, Side::Bid, 100_0000, 100);
+    add(&mut m, I1, 5, Side::Bid, 99_0000, 200);
+    add(&mut m, I1, 9, Side::Ask, 101_0000, 300);
+    add(&mut m, I2, 13, Side::Ask, 50_0000, 10);
+    m.apply(&ev(
+        I1,
+        EventBody::TradingStatus {
+            state: TradingState::Halted,
+            reason: *b"LUDP",
+        },
+    ));
+    m.apply(&ev(
+        InstrumentId::NONE,
+        EventBody::FeedGap {
+            first_sequence: 3,
+            count: 2,
+        },
+    ));
+    assert!(m.stale().is_some());
+    // Day 2: the books are empty, nothing of day 1 is left.
+    let r = m.apply(&start());
+    assert!(r.new_day);
+    assert_eq!(m.new_days(), 1);
+    assert_eq!((m.live_orders(), m.live_levels()), (0, 0));
+    assert!(
+        m.stale().is_none(),
+        "a day-1 loss does not make day 2 stale"
+    );
+    let b1 = m.book(I1).expect("the instrument's book stays");
+    assert_eq!((b1.best_bid(), b1.best_ask()), (None, None));
+    assert_eq!(b1.trading_state(), None, "day 1's halt ended with the day");
+    assert!(!b1.is_stale());
+    assert!(
+        m.book_by_symbol("AAPL").is_none(),
+        "day 2 names its instruments afresh"
+    );
+    m.check_invariants().expect("consistent after the reset");
+    // Day 2 names AAPL instrument 2 and reuses day 1's references: no anomaly.
+    let before = m.anomalies().total();
+    m.apply(&ev(I2, EventBody::InstrumentDirectory(info("AAPL"))));
+    assert!(add(&mut m, I2, 1, Side::Bid, 200_0000, 7).anomaly.is_none());
+    assert!(add(&mut m, I2, 5, Side::Ask, 201_0000, 8).anomaly.is_none());
+    assert!(add(&mut m, I1, 9, Side::Bid, 100_0000, 9).anomaly.is_none());
+    assert!(exec(&mut m, I2, 1, 2).anomaly.is_none());
+    assert_eq!(m.anomalies().total(), before, "{:?}", m.anomalies());
+    let aapl = m.book_by_symbol("AAPL").expect("named on day 2");
+    assert_eq!(aapl.instrument(), I2);
+    assert_eq!(
+        aapl.best_bid(),
+        Some(LevelView {
+            price: Price(200_0000),
+            qty: 5,
+            orders: 1
+        })
+    );
+    assert_eq!(m.live_orders(), 3);
+    m.check_invariants().expect("consistent on day 2");
+    // A start of messages repeated at once finds day 2's orders: a third day.
+    assert!(m.apply(&start()).new_day);
+    assert_eq!((m.new_days(), m.live_orders()), (2, 0));
+}

@@ -1239,6 +1239,33 @@ impl<V: Venue> Lane<V> {
         }
     }
 
+    /// A new trading day began (ITCH's start of messages after a day: see
+    /// [`ticklane_book::Market::new_days`]), and the books are empty: the venue cancels every
+    /// working order (they rested in the day before's books; its order-entry sessions start
+    /// afresh at `now`), and the latest event time and the equity marks start again from the
+    /// new day's time, which is earlier than the day before's last. Every lane gets the event
+    /// at the same place in the stream, so this is the same in every lane layout. Positions,
+    /// cash and the strategies carry over.
+    #[cold]
+    #[inline(never)]
+    fn start_day(&mut self, seq: u64, now: Timestamp) {
+        self.last_ts = now;
+        // Set afresh from the next item's time, as in a new lane.
+        self.next_mark = 0;
+        self.reports.clear();
+        self.venue.cancel_all(now, None, &mut self.reports);
+        let cancelled = self.reports.len();
+        if !self.reports.is_empty() {
+            self.deliver(seq);
+            self.route(seq, now);
+        }
+        tracing::info!(
+            lane = self.settings.index,
+            reports = cancelled,
+            "a new trading day: books emptied, working orders cancelled"
+        );
+    }
+
     fn fire_timers(&mut self, now: Timestamp) {
         while let Some((deadline, strategy, timer)) = self.timers.pop_due(now) {
             let Some(slot) = self.slot_index(strategy.0) else {
@@ -1385,6 +1412,9 @@ impl<V: Venue> Lane<V> {
             None
         };
         let r = self.market.apply(ev);
+        if r.new_day {
+            self.start_day(le.seq, now);
+        }
         if let EventBody::InstrumentDirectory(info) = &ev.body {
             self.subscribe(ev.instrument, info.symbol);
             mask = self.mask_of(ev.instrument);
