@@ -923,3 +923,61 @@ fn a_second_day_in_one_file_starts_from_empty_books() {
         }
     }
 }
+
+/// `replay SOURCE --config FILE` and `run CONFIG --file F`: the command line gives the source,
+/// so a configuration of strategies alone is taken (it was refused, "missing field `source`",
+/// though `--config` is documented as "strategies, engine"); with no source anywhere the run
+/// is refused naming `source`.
+#[test]
+fn a_configuration_without_a_source_takes_the_command_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let gen = ticklane(
+        &[
+            "gen",
+            "--seed",
+            "4",
+            "--messages",
+            "20000",
+            "-o",
+            "day.itch",
+        ],
+        dir.path(),
+    );
+    assert!(gen.status.success(), "{}", stderr(&gen));
+    std::fs::write(
+        dir.path().join("strategies.toml"),
+        "[[strategy]]\nname = \"imb-aapl\"\nkind = \"imbalance\"\nsymbols = [\"AAPL\"]\n",
+    )
+    .unwrap();
+    let digest = |args: &[&str]| {
+        let o = ticklane(args, dir.path());
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["strategies"][0]["name"], "imb-aapl", "{v}");
+        v["digest"].clone()
+    };
+    let replayed = digest(&[
+        "replay",
+        "day.itch",
+        "--config",
+        "strategies.toml",
+        "--no-latency",
+        "--json",
+    ]);
+    let run = digest(&[
+        "run",
+        "strategies.toml",
+        "--file",
+        "day.itch",
+        "--no-latency",
+        "--json",
+    ]);
+    assert_eq!(replayed, run);
+    let o = ticklane(&["run", "strategies.toml"], dir.path());
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("strategies.toml: source:"),
+        "{}",
+        stderr(&o)
+    );
+}

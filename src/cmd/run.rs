@@ -671,7 +671,10 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
                     Some(g.messages),
                 )
             }
-            (None, None, None) => bail!("{origin}: source: give `file` or `[source.generate]`"),
+            (None, None, None) => bail!(
+                "{origin}: source: give `file`, a `[source.generate]` or a `[source.live]` table, \
+                 or a source on the command line"
+            ),
         };
 
     let plan = EnginePlan {
