@@ -482,6 +482,80 @@ mod tests {
         assert_eq!(t.check(keys.key_of()), Ok(()));
     }
 
+    /// `is_empty` is public API that nothing in the crate calls (mutation testing:
+    /// `is_empty -> true` survived): it follows the keys in both halves.
+    #[test]
+    fn is_empty_follows_the_window_and_the_overflow() {
+        let mut t = OrderIndex::new();
+        let mut keys = Keys::default();
+        assert!(t.is_empty());
+        ins(&mut t, &mut keys, 1, 0).expect("fresh");
+        assert!(!t.is_empty(), "a key in the window");
+        ins(&mut t, &mut keys, 0, 1).expect("fresh");
+        assert_eq!(rem(&mut t, &mut keys, 1), Some(0));
+        assert!(!t.is_empty(), "reference 0, kept in the overflow");
+        assert_eq!(rem(&mut t, &mut keys, 0), Some(1));
+        assert!(t.is_empty());
+    }
+
+    /// A strided index holding ids 1, 5, 9 (values 0, 1, 2) in the window and ids 401, 405
+    /// (values 3, 4) in the overflow, so that each corruption below breaks one rule only.
+    fn small_index() -> (OrderIndex, Keys) {
+        let mut t = OrderIndex::new();
+        let mut keys = Keys::default();
+        for (v, k) in [1u64, 5, 9].into_iter().enumerate() {
+            ins(&mut t, &mut keys, k, v as u32).expect("fresh");
+        }
+        for (v, k) in [(3u32, 401u64), (4, 405)] {
+            keys.0.insert(v, k);
+            t.overflow.try_insert(OrderId(k), v, keys.key_of()).expect("fresh");
+        }
+        t.max_key = 405;
+        assert!(t.is_strided());
+        assert_eq!((t.len(), t.overflowed()), (5, 2));
+        assert_eq!(t.check(keys.key_of()), Ok(()));
+        (t, keys)
+    }
+
+    /// `check` is what `Market::check_invariants` relies on for the index: each of its rules
+    /// must fail on its own (mutation testing: `check -> Ok(())` and every `||` turned into
+    /// `&&` survived, so the checks could not fail).
+    #[test]
+    fn check_names_the_value_that_breaks_each_rule() {
+        // A window value away from its id's place.
+        let (mut t, keys) = small_index();
+        let p = t.place(9);
+        let q = (p + 7) & t.mask;
+        assert_eq!(t.window[q], EMPTY);
+        t.window[q] = core::mem::replace(&mut t.window[p], EMPTY);
+        assert_eq!(t.check(keys.key_of()), Err(2), "misplaced");
+        // A window key above the largest key seen (the fast duplicate test would miss it).
+        let (mut t, keys) = small_index();
+        t.max_key = 400;
+        assert_eq!(t.check(keys.key_of()), Err(3), "overflow key above max_key");
+        let (mut t, mut keys) = small_index();
+        t.overflow.clear();
+        keys.0.retain(|&v, _| v < 3);
+        t.max_key = 8;
+        assert_eq!(t.check(keys.key_of()), Err(2), "window key above max_key");
+        // A strided window holding an id off its remainder (not 0).
+        let (mut t, mut keys) = small_index();
+        keys.0.insert(7, 14);
+        let p = t.place(14);
+        assert_eq!(t.window[p], EMPTY);
+        t.window[p] = 7;
+        t.in_window += 1;
+        assert_eq!(t.check(keys.key_of()), Err(7), "off the stride");
+        // A key in both halves.
+        let (mut t, keys) = small_index();
+        t.overflow.try_insert(OrderId(5), 1, keys.key_of()).expect("not in the overflow");
+        assert_eq!(t.check(keys.key_of()), Err(1), "in the window and the overflow");
+        // The window's count.
+        let (mut t, keys) = small_index();
+        t.in_window += 1;
+        assert_eq!(t.check(keys.key_of()), Err(EMPTY), "miscounted");
+    }
+
     fn op(strided: bool) -> impl Strategy<Value = Op> {
         // Small key spaces force evictions (keys 64 apart share a place in a 16-place strided
         // window), duplicates of overflowed keys and removals from both halves; the wide range

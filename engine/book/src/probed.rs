@@ -422,6 +422,68 @@ mod tests {
         assert_eq!(t.check(keys.key_of()), Ok(()));
     }
 
+    /// `ProbedIndex::with_capacity(n)` "holds `n` keys without growing" (and `OrderIndex`
+    /// and `Market::with_capacity` promise no reallocation within the reserve on that): at a
+    /// power-of-two `n` the `n`-th key fills the table to exactly half (mutation testing:
+    /// growing at `>=` survived).
+    #[test]
+    fn a_table_sized_for_n_keys_takes_n_without_growing() {
+        for n in [8usize, 64, 1 << 10] {
+            let mut t = ProbedIndex::with_capacity(n);
+            let cap = t.capacity();
+            let mut keys = Keys::default();
+            for k in 0..n as u64 {
+                ins(&mut t, &mut keys, 4 * k + 1, k as u32).expect("fresh");
+            }
+            assert_eq!((t.len(), t.capacity()), (n, cap), "n = {n}: the table grew");
+            ins(&mut t, &mut keys, 4 * n as u64 + 1, n as u32).expect("fresh");
+            assert_eq!(t.capacity(), 2 * cap, "n = {n}: one more key grows it");
+        }
+    }
+
+    /// `check` is what `Market::check_invariants` relies on for the overflow table: an entry
+    /// that its key's probe cannot reach (its tag right) and an entry whose tag is wrong must
+    /// each fail, naming the entry's value (mutation testing: `check -> Ok(())`, `||` turned
+    /// into `&&` and the value's mask in the error survived).
+    #[test]
+    fn check_names_an_unreachable_entry_and_a_wrong_tag() {
+        let mut t = ProbedIndex::with_capacity(8);
+        let mut keys = Keys::default();
+        for (v, k) in [(5u32, 1u64), (6, 2), (7, 3)] {
+            ins(&mut t, &mut keys, k, v).expect("fresh");
+        }
+        assert!(t.is_tagged());
+        assert_eq!(t.check(keys.key_of()), Ok(()));
+        // Key 3's entry moved past an empty entry: its tag is right, its probe stops short.
+        let i = t.find(3, &keys.key_of()).expect("stored").0;
+        let j = (i + 3) & t.mask;
+        assert_eq!(t.entries[j], EMPTY);
+        let mut moved = t.clone();
+        moved.entries[j] = core::mem::replace(&mut moved.entries[i], EMPTY);
+        assert_eq!(moved.check(keys.key_of()), Err(7), "unreachable entry");
+        // Key 2's entry with another tag (the lookup, which compares tags first, misses it
+        // too): its value is named.
+        let i = t.find(2, &keys.key_of()).expect("stored").0;
+        let mut retagged = t.clone();
+        retagged.entries[i] ^= 1 << 31;
+        assert_eq!(retagged.check(keys.key_of()), Err(6), "wrong tag");
+    }
+
+    /// Keys that differ only in their bits above the low 24 (a venue's per-instrument prefix)
+    /// get different homes (module docs; mutation testing: shifting the offset left, which
+    /// makes it always 0 below bit 40, survived; placement only, so a speed property).
+    #[test]
+    fn keys_differing_only_in_high_bits_get_different_homes() {
+        let mask = (1 << 20) - 1;
+        let homes: Vec<usize> = (0..8u64)
+            .map(|hi| near_identity_home(hi << 32 | 1, mask))
+            .collect();
+        let mut distinct = homes.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), homes.len(), "{homes:?}");
+    }
+
     fn op() -> impl Strategy<Value = Op> {
         // A small key space forces collisions, duplicates and long deletion chains; the wide
         // range exercises arbitrary 64-bit keys.

@@ -353,4 +353,25 @@ mod tests {
         assert_eq!(s.alloc(OrderSlot::blank()), 17);
         assert_eq!(s.live(), 1_000);
     }
+
+    /// `best_is_last` is the invariant check's only view of the kept best entry: it must
+    /// report a kept best that is not the last entry (mutation testing: `-> true` survived).
+    #[test]
+    fn best_is_last_reports_a_kept_best_that_is_not_the_last_entry() {
+        let mut l = Ladder::with_capacity(4);
+        assert!(l.best_is_last(), "an empty side");
+        l.insert(0, 10, 1);
+        l.insert(1, 20, 2);
+        l.insert(0, 5, 3);
+        assert!(l.best_is_last());
+        assert_eq!((l.best(), l.best_key()), (Some(2), Some(20)));
+        // A stale kept best (the entry before the last), as a bug in insert/remove would leave.
+        (l.best_key, l.best) = (10, 1);
+        assert!(!l.best_is_last(), "a stale kept best passed the check");
+        // A kept best on a side whose entries are gone.
+        let mut e = Ladder::with_capacity(1);
+        e.insert(0, 7, 9);
+        e.levels.clear();
+        assert!(!e.best_is_last(), "a kept best with no entries passed the check");
+    }
 }
