@@ -354,6 +354,26 @@ mod tests {
         assert_eq!(s.live(), 1_000);
     }
 
+    /// A free list that loops through every slot must not balance the books' slab check
+    /// (`live + free_count == slots.len()`): the walk takes one step more than there are slots
+    /// (mutation testing: `take(len * 1)` survived, which made such a cycle pass).
+    #[test]
+    fn a_free_list_cycle_through_every_slot_counts_past_the_slots() {
+        let mut s = Slab::<LevelSlot>::with_capacity(4);
+        let a = s.alloc(LevelSlot::blank());
+        let b = s.alloc(LevelSlot::blank());
+        s.free(a);
+        s.free(b);
+        assert_eq!(s.free_slots().collect::<Vec<_>>(), vec![b, a]);
+        assert_eq!(s.live() + s.free_count(), s.slots.len());
+        s.slots[a as usize].set_free(b); // a -> b -> a -> ...
+        assert_eq!(
+            s.live() + s.free_count(),
+            s.slots.len() + 1,
+            "a cyclic free list balanced the slab accounting"
+        );
+    }
+
     /// `best_is_last` is the invariant check's only view of the kept best entry: it must
     /// report a kept best that is not the last entry (mutation testing: `-> true` survived).
     #[test]
