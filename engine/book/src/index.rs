@@ -508,7 +508,9 @@ mod tests {
         }
         for (v, k) in [(3u32, 401u64), (4, 405)] {
             keys.0.insert(v, k);
-            t.overflow.try_insert(OrderId(k), v, keys.key_of()).expect("fresh");
+            t.overflow
+                .try_insert(OrderId(k), v, keys.key_of())
+                .expect("fresh");
         }
         t.max_key = 405;
         assert!(t.is_strided());
@@ -518,8 +520,8 @@ mod tests {
     }
 
     /// `check` is what `Market::check_invariants` relies on for the index: each of its rules
-    /// must fail on its own (mutation testing: `check -> Ok(())` and every `||` turned into
-    /// `&&` survived, so the checks could not fail).
+    /// must fail on its own (mutation testing: kills `check -> Ok(())` and each `||` turned
+    /// into `&&`, with which the check could not fail).
     #[test]
     fn check_names_the_value_that_breaks_each_rule() {
         // A window value away from its id's place.
@@ -529,7 +531,8 @@ mod tests {
         assert_eq!(t.window[q], EMPTY);
         t.window[q] = core::mem::replace(&mut t.window[p], EMPTY);
         assert_eq!(t.check(keys.key_of()), Err(2), "misplaced");
-        // A window key above the largest key seen (the fast duplicate test would miss it).
+        // A key above the largest key seen (the fast duplicate test would miss it): in the
+        // overflow, then in the window.
         let (mut t, keys) = small_index();
         t.max_key = 400;
         assert_eq!(t.check(keys.key_of()), Err(3), "overflow key above max_key");
@@ -548,8 +551,14 @@ mod tests {
         assert_eq!(t.check(keys.key_of()), Err(7), "off the stride");
         // A key in both halves.
         let (mut t, keys) = small_index();
-        t.overflow.try_insert(OrderId(5), 1, keys.key_of()).expect("not in the overflow");
-        assert_eq!(t.check(keys.key_of()), Err(1), "in the window and the overflow");
+        t.overflow
+            .try_insert(OrderId(5), 1, keys.key_of())
+            .expect("not in the overflow");
+        assert_eq!(
+            t.check(keys.key_of()),
+            Err(1),
+            "in the window and the overflow"
+        );
         // The window's count.
         let (mut t, keys) = small_index();
         t.in_window += 1;

@@ -425,7 +425,7 @@ mod tests {
     /// `ProbedIndex::with_capacity(n)` "holds `n` keys without growing" (and `OrderIndex`
     /// and `Market::with_capacity` promise no reallocation within the reserve on that): at a
     /// power-of-two `n` the `n`-th key fills the table to exactly half (mutation testing:
-    /// growing at `>=` survived).
+    /// kills growing at `>=`).
     #[test]
     fn a_table_sized_for_n_keys_takes_n_without_growing() {
         for n in [8usize, 64, 1 << 10] {
@@ -443,8 +443,8 @@ mod tests {
 
     /// `check` is what `Market::check_invariants` relies on for the overflow table: an entry
     /// that its key's probe cannot reach (its tag right) and an entry whose tag is wrong must
-    /// each fail, naming the entry's value (mutation testing: `check -> Ok(())`, `||` turned
-    /// into `&&` and the value's mask in the error survived).
+    /// each fail, naming the entry's value (mutation testing: kills `check -> Ok(())`, `||`
+    /// turned into `&&` and `|`/`^` for the value's mask in the error).
     #[test]
     fn check_names_an_unreachable_entry_and_a_wrong_tag() {
         let mut t = ProbedIndex::with_capacity(8);
@@ -470,8 +470,8 @@ mod tests {
     }
 
     /// Keys that differ only in their bits above the low 24 (a venue's per-instrument prefix)
-    /// get different homes (module docs; mutation testing: shifting the offset left, which
-    /// makes it always 0 below bit 40, survived; placement only, so a speed property).
+    /// get different homes (module docs; mutation testing: kills shifting the offset left,
+    /// which makes it 0 below bit 40; placement only, so a speed property).
     #[test]
     fn keys_differing_only_in_high_bits_get_different_homes() {
         let mask = (1 << 20) - 1;

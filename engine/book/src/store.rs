@@ -375,7 +375,7 @@ mod tests {
     }
 
     /// `best_is_last` is the invariant check's only view of the kept best entry: it must
-    /// report a kept best that is not the last entry (mutation testing: `-> true` survived).
+    /// report a kept best that is not the last entry (mutation testing: kills `best_is_last -> true`).
     #[test]
     fn best_is_last_reports_a_kept_best_that_is_not_the_last_entry() {
         let mut l = Ladder::with_capacity(4);
@@ -392,6 +392,9 @@ mod tests {
         let mut e = Ladder::with_capacity(1);
         e.insert(0, 7, 9);
         e.levels.clear();
-        assert!(!e.best_is_last(), "a kept best with no entries passed the check");
+        assert!(
+            !e.best_is_last(),
+            "a kept best with no entries passed the check"
+        );
     }
 }
