@@ -201,23 +201,58 @@ fn zero_prefix_file_errors_by_default_and_counts_anomalies_on_request() {
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
-    let a = &v["anomalies"];
-    let unknown: u64 = [
-        "unknown_order_executed",
-        "unknown_order_cancelled",
-        "unknown_order_deleted",
-        "unknown_order_replaced",
-    ]
-    .iter()
-    .map(|k| a[k].as_u64().unwrap_or(0))
-    .sum();
-    assert_eq!(unknown, 117, "{a}");
+    let unknown = |a: &serde_json::Value| -> u64 {
+        [
+            "unknown_order_executed",
+            "unknown_order_cancelled",
+            "unknown_order_deleted",
+            "unknown_order_replaced",
+        ]
+        .iter()
+        .map(|k| a[k].as_u64().unwrap_or(0))
+        .sum()
+    };
+    // BOB's own (a run keeping only BOB's book counts the same), and the whole file's.
+    let (a, feed) = (&v["anomalies"], &v["feed_anomalies"]);
+    assert_eq!(unknown(a), 41, "{a}");
+    assert_eq!(unknown(feed), 117, "{feed}");
     assert_eq!(
         a["zero_order_id"], 1,
         "the add with reference 0 (stock BOB): {a}"
     );
     assert!(a["crossed_book"].as_u64().unwrap() >= 1, "{a}");
     assert_eq!(v["crossed"], true);
+}
+
+/// `book --symbol X` prints the anomalies of X's book: on the damaged real-derived file, ALC's
+/// are those a run keeping only ALC's book counts (1 unknown execute, 19 unknown deletes,
+/// 1 unknown replace, 1 crossed book), not the whole file's (the reference-0 add is BOB's, the
+/// 54 unknown deletes of CHAR are CHAR's), which `feed_anomalies` gives. It printed the whole
+/// file's as each symbol's.
+#[test]
+fn book_of_one_symbol_counts_only_that_symbols_anomalies() {
+    let Some(f) = data(ZERO_PREFIX) else { return };
+    let o = run(&[
+        "book",
+        "--lengths-from-type",
+        f.to_str().unwrap(),
+        "--symbol",
+        "ALC",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(
+        v["anomalies"],
+        serde_json::json!({
+            "crossed_book": 1,
+            "unknown_order_deleted": 19,
+            "unknown_order_executed": 1,
+            "unknown_order_replaced": 1,
+        }),
+        "book --symbol ALC"
+    );
+    assert_eq!(v["feed_anomalies"]["unknown_order_deleted"], 94, "{v}");
 }
 
 #[test]

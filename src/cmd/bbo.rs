@@ -187,13 +187,25 @@ pub fn run(path: &Path, symbol: &str, read: ReadOpts) -> anyhow::Result<ExitCode
         anomalies = market.anomalies().total(),
         "bbo done"
     );
-    let anomalies: Vec<String> = market
-        .anomalies()
-        .nonzero()
-        .map(|(k, n)| format!("{}={n}", k.name()))
-        .collect();
-    if !anomalies.is_empty() {
-        errln!("anomalies: {}", anomalies.join(" "));
+    let line = |a: &ticklane_book::Anomalies| {
+        a.nonzero()
+            .map(|(k, n)| format!("{}={n}", k.name()))
+            .collect::<Vec<String>>()
+            .join(" ")
+    };
+    // The symbol's own, then the whole feed's when they differ.
+    let (own, all) = (
+        market
+            .book(target)
+            .map(|b| line(b.anomalies()))
+            .unwrap_or_default(),
+        line(market.anomalies()),
+    );
+    if !own.is_empty() {
+        errln!("anomalies: {own}");
+    }
+    if all != own {
+        errln!("anomalies of the whole feed: {all}");
     }
     if let Some(s) = market.stale() {
         errln!(

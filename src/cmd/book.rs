@@ -47,7 +47,10 @@ struct BookJson {
     /// Set when the feed lost messages for good before this time: no book can be trusted.
     stale: Option<StaleJson>,
     trading_state: Option<String>,
+    /// This instrument's anomalies ([`ticklane_book::OrderBook::anomalies`]).
     anomalies: std::collections::BTreeMap<&'static str, u64>,
+    /// Every instrument's and the feed's (gaps).
+    feed_anomalies: std::collections::BTreeMap<&'static str, u64>,
     errors: u64,
 }
 
@@ -233,7 +236,12 @@ fn print_book(
             first_lost_sequence: s.first_lost,
         }),
         trading_state: book.trading_state().map(|s| format!("{s:?}")),
-        anomalies: market
+        anomalies: book
+            .anomalies()
+            .nonzero()
+            .map(|(k, n)| (k.name(), n))
+            .collect(),
+        feed_anomalies: market
             .anomalies()
             .nonzero()
             .map(|(k, n)| (k.name(), n))
@@ -302,13 +310,17 @@ fn print_table(b: &BookJson, _book: &OrderBook<'_>) -> std::io::Result<()> {
         opt(&b.microprice),
         opt(&b.trading_state)
     )?;
-    if !b.anomalies.is_empty() {
-        let a: Vec<String> = b
-            .anomalies
-            .iter()
+    let line = |a: &std::collections::BTreeMap<&'static str, u64>| {
+        a.iter()
             .map(|(k, n)| format!("{k}={n}"))
-            .collect();
-        outln!("anomalies {}", a.join(" "))?;
+            .collect::<Vec<String>>()
+            .join(" ")
+    };
+    if !b.anomalies.is_empty() {
+        outln!("anomalies {}", line(&b.anomalies))?;
+    }
+    if b.feed_anomalies != b.anomalies {
+        outln!("anomalies of the whole feed {}", line(&b.feed_anomalies))?;
     }
     Ok(())
 }

@@ -1043,3 +1043,55 @@ fn a_start_of_messages_after_a_day_begins_a_new_day() {
     assert!(m.apply(&start()).new_day);
     assert_eq!((m.new_days(), m.live_orders()), (2, 0));
 }
+
+/// Each book counts the anomalies of the events that named its instrument (or whose order
+/// rests in it), apart from the market-wide count: `book --symbol X` prints X's, not the
+/// whole feed's (it printed the feed's as every symbol's). A feed gap is no book's.
+#[test]
+fn each_book_counts_its_own_anomalies() {
+    let mut m = Market::new();
+    add(&mut m, I1, 1, Side::Bid, 100_0000, 100);
+    add(&mut m, I2, 5, Side::Ask, 50_0000, 10);
+    // I1: a duplicate id and an oversize cancel; I2: an unknown delete.
+    assert!(add(&mut m, I1, 1, Side::Bid, 100_0000, 100)
+        .anomaly
+        .is_some());
+    assert!(cancel(&mut m, I1, 1, 500).anomaly.is_some());
+    assert!(delete(&mut m, I2, 999).anomaly.is_some());
+    // An execution naming I2 of I1's order: the mismatch is the event's (I2), and what it
+    // does (an execution of 20 shares of a 10-share order: oversize) is I1's.
+    add(&mut m, I1, 9, Side::Bid, 99_0000, 10);
+    exec(&mut m, I2, 9, 20);
+    m.apply(&ev(
+        InstrumentId::NONE,
+        EventBody::FeedGap {
+            first_sequence: 1,
+            count: 1,
+        },
+    ));
+    let own = |i| {
+        m.book(i)
+            .expect("book")
+            .anomalies()
+            .nonzero()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        own(I1),
+        vec![
+            (AnomalyKind::DuplicateOrderId, 1),
+            (AnomalyKind::OversizeExecution, 1),
+            (AnomalyKind::OversizeCancel, 1),
+        ]
+    );
+    assert_eq!(
+        own(I2),
+        vec![
+            (AnomalyKind::UnknownOrderDeleted, 1),
+            (AnomalyKind::InstrumentMismatch, 1),
+        ]
+    );
+    // The market counts them all, and the gap.
+    assert_eq!(m.anomalies().total(), 6);
+    assert_eq!(m.anomalies().get(AnomalyKind::FeedGap), 1);
+}
