@@ -40,7 +40,9 @@
 //!    order that does not raise the gross exposure (a sell reducing a long, a modify down)
 //!    passes even when prices alone carried it over the limit.
 //! 8. `daily_loss_limit`, in dollars (a positive number): when the P&L (cash flow + positions
-//!    marked to mid − fees, since the gate was created: one gate per trading day; with one
+//!    marked to mid − fees, since the gate was created or the trading day began
+//!    ([`RiskGate::start_day`], [`Venue::start_day`]: the P&L then, marked on the day
+//!    before's last books, is the new day's zero); with one
 //!    side of the book empty, a long is marked at the bid and a short at the ask, else at the
 //!    last price) falls to
 //!    `−daily_loss_limit` or below, the gate trips its kill switch with
@@ -338,6 +340,8 @@ pub struct RiskGate {
     window: VecDeque<Timestamp>,
     tripped: Option<RiskRule>,
     rejects: [u64; RiskRule::ALL.len()],
+    /// [`RiskGate::pnl_halves`] when the trading day began: the daily loss limit counts from it.
+    day_start: i128,
 }
 
 impl RiskGate {
@@ -361,6 +365,7 @@ impl RiskGate {
             window: VecDeque::new(),
             tripped: None,
             rejects: [0; RiskRule::ALL.len()],
+            day_start: 0,
         })
     }
 
@@ -746,6 +751,13 @@ impl RiskGate {
             .sum()
     }
 
+    /// A new trading day begins (call it while `market` still holds the day before's books):
+    /// the P&L now, marked on those books, is the day's zero for the daily loss limit. A gate
+    /// that tripped stays tripped (its kill switch is for a person to lift, by a new run).
+    pub fn start_day(&mut self, market: &Market) {
+        self.day_start = self.pnl_halves(market);
+    }
+
     /// Evaluates the daily loss limit; returns `true` if this call tripped the kill switch.
     pub fn evaluate(&mut self, market: &Market) -> bool {
         if self.tripped.is_some() {
@@ -755,7 +767,7 @@ impl RiskGate {
             return false;
         };
         // A limit saturated at `i128::MAX` (too large for price units) must not overflow.
-        if self.pnl_halves(market) <= limit.saturating_mul(-2) {
+        if self.pnl_halves(market).saturating_sub(self.day_start) <= limit.saturating_mul(-2) {
             self.tripped = Some(RiskRule::DailyLoss);
             return true;
         }
@@ -1093,6 +1105,13 @@ impl<V: Venue> Venue for RiskedVenue<V> {
         out: &mut Vec<VenueReport>,
     ) -> u64 {
         RiskedVenue::engage_kill_switch(self, now, market, out)
+    }
+
+    fn start_day(&mut self, market: &Market) {
+        self.venue.start_day(market);
+        for gate in self.gates.iter_mut().flatten() {
+            gate.start_day(market);
+        }
     }
 
     fn take_trips(&mut self, out: &mut Vec<(StrategyId, RiskRule)>) {

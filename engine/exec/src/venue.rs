@@ -136,6 +136,14 @@ pub trait Venue: Send {
             .count() as u64
     }
 
+    /// A new trading day is about to begin: `market` still holds the day before's books (the
+    /// lane calls it on ITCH's start of messages, before the books are emptied, and then
+    /// [`Venue::cancel_all`] if they were). A venue with risk checks starts its daily loss
+    /// count here. The default does nothing.
+    fn start_day(&mut self, market: &Market) {
+        let _ = market;
+    }
+
     /// Moves into `out` the strategies whose own risk limit tripped since the last call (e.g.
     /// the daily loss limit), with the rule: that strategy's orders are cancelled and its new
     /// ones refused, the others trade on. The lane reports each as an incident.
@@ -216,6 +224,10 @@ impl Venue for Box<dyn Venue> {
         out: &mut Vec<VenueReport>,
     ) -> u64 {
         (**self).engage_kill_switch(now, market, out)
+    }
+
+    fn start_day(&mut self, market: &Market) {
+        (**self).start_day(market);
     }
 
     fn take_trips(&mut self, out: &mut Vec<(StrategyId, RiskRule)>) {

@@ -847,6 +847,36 @@ mod review {
         );
     }
 
+    /// The daily loss limit counts from the start of the trading day ([`RiskGate::start_day`],
+    /// which the lane calls on ITCH's start of messages while the day before's books stand):
+    /// long 10,000 at 0.5001 is down $0.50 at day 1's mid; a $1.20 limit then trips on day 2
+    /// only when day 2 itself loses more than $1.20 (it counted from the start of the run:
+    /// $1.50 down in all, $1.00 of it on day 2, tripped it).
+    #[test]
+    fn the_daily_loss_limit_counts_from_the_start_of_the_day() {
+        let quoted = |bid: i64| {
+            let mut m = Market::new();
+            m.apply(&ev(1, add(1, Side::Bid, bid, 100_000)));
+            m.apply(&ev(1, add(2, Side::Ask, bid + 1, 100_000)));
+            m
+        };
+        let mut g = gate("daily_loss_limit = \"1.20\"");
+        g.on_fill(&fill(Side::Bid, 5001, 10_000));
+        let day1 = one_unit_wide();
+        assert!(!g.evaluate(&day1), "down $0.50 on day 1");
+        g.start_day(&day1);
+        // Day 2 one unit lower: $1.00 down on the day, $1.50 in all.
+        assert!(
+            !g.evaluate(&quoted(4999)),
+            "tripped at $1.00 down on the day (pnl {} units in all)",
+            g.pnl(&quoted(4999))
+        );
+        assert_eq!(g.tripped(), None);
+        // Two units lower: $2.00 down on the day.
+        assert!(g.evaluate(&quoted(4998)));
+        assert_eq!(g.tripped(), Some(RiskRule::DailyLoss));
+    }
+
     /// Short 10,000 sold at the bid 0.5000: at the exact mid down $0.50, over a $0.40 limit. The
     /// rounded-down mark (0.5000) showed it flat, and it never tripped.
     #[test]

@@ -39,7 +39,7 @@ use std::sync::Arc;
 
 use crate::lane_ring::LaneConsumer;
 use ticklane_book::{AnomalyKind, Market};
-use ticklane_core::{EventBody, InstrumentId, MarketEvent, Symbol, Timestamp};
+use ticklane_core::{EventBody, InstrumentId, MarketEvent, Symbol, SystemEventCode, Timestamp};
 use ticklane_strategy::{
     Context, OrderCommand, OrderUpdate, OrderUpdateKind, Outbox, ParamError, Position,
     RejectReason, RiskRule, Strategy, StrategyId, TimerQueue, TradePrint,
@@ -1243,7 +1243,8 @@ impl<V: Venue> Lane<V> {
     /// [`ticklane_book::Market::new_days`]), and the books are empty: the venue cancels every
     /// working order (they rested in the day before's books; its order-entry sessions start
     /// afresh at `now`), and the latest event time and the equity marks start again from the
-    /// new day's time, which is earlier than the day before's last. Every lane gets the event
+    /// new day's time, which is earlier than the day before's last; its instruments are
+    /// subscribed afresh by the new day's directory. Every lane gets the event
     /// at the same place in the stream, so this is the same in every lane layout. Positions,
     /// cash and the strategies carry over.
     #[cold]
@@ -1252,6 +1253,11 @@ impl<V: Venue> Lane<V> {
         self.last_ts = now;
         // Set afresh from the next item's time, as in a new lane.
         self.next_mark = 0;
+        // The new day's directory subscribes its instruments afresh (as the feed's router
+        // assigns them afresh): a stock locate may name another symbol on another day.
+        self.subs.fill(0);
+        self.dropped.fill(false);
+        self.renamed_away = false;
         self.reports.clear();
         self.venue.cancel_all(now, None, &mut self.reports);
         let cancelled = self.reports.len();
@@ -1411,6 +1417,14 @@ impl<V: Venue> Lane<V> {
         } else {
             None
         };
+        if let EventBody::SystemEvent {
+            code: SystemEventCode::StartOfMessages,
+        } = ev.body
+        {
+            // Before the books of the day that ends are emptied: the daily loss limits count
+            // from the P&L marked on them.
+            self.venue.start_day(&self.market);
+        }
         let r = self.market.apply(ev);
         if r.new_day {
             self.start_day(le.seq, now);

@@ -16,8 +16,12 @@
 //! ([`Route::Unread`]), which saves the ring and the lane the work of dropping them. An
 //! instrument's directory entry always reaches its lane, and an instrument once sent is always
 //! sent (a later directory entry naming a subscribed symbol makes it sent from then on).
+//!
+//! A trading day's start of messages (ITCH `S` `O`) forgets every assignment: the new day's
+//! directory assigns its instruments afresh, as the lanes, which empty their books on that
+//! event, subscribe afresh (a stock locate may name another symbol on another day).
 
-use ticklane_core::{EventBody, InstrumentId, MarketEvent, Symbol};
+use ticklane_core::{EventBody, InstrumentId, MarketEvent, Symbol, SystemEventCode};
 
 /// Where an event goes.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -115,6 +119,12 @@ impl Router {
     pub fn route(&mut self, ev: &MarketEvent) -> Route {
         let id = ev.instrument.0;
         if id == 0 {
+            if let EventBody::SystemEvent {
+                code: SystemEventCode::StartOfMessages,
+            } = ev.body
+            {
+                self.start_day();
+            }
             return Route::All;
         }
         if let Some(&l) = self.table.get(id as usize) {
@@ -134,6 +144,14 @@ impl Router {
             }
         }
         self.assign(ev)
+    }
+
+    /// ITCH's start of messages, the first message of a trading day: every instrument is
+    /// assigned afresh, by the new day's directory (stock locates are the day's own; the books
+    /// of every lane are emptied on the same event). A first one finds nothing assigned.
+    #[cold]
+    fn start_day(&mut self) {
+        self.table.fill(UNASSIGNED);
     }
 
     /// The first directory entry of an instrument hashed to a lane by its other events

@@ -1359,3 +1359,77 @@ fn a_lane_thread_that_dies_is_shown_finished_and_fails_the_run() {
         status.lanes[0]
     );
 }
+
+/// Two trading days whose stock locates name other symbols (day 2 swaps instruments 1 and 2):
+/// at day 2's start of messages the router and every lane forget day 1's assignments and
+/// subscriptions, so each strategy sees its own symbol's events on both days, with no book
+/// anomaly, and the same digests in every lane layout (day 2's references start again at 1:
+/// without the new day they were duplicates of day 1's orders, and SYM1's strategy was shown
+/// SYM2's day).
+#[test]
+fn a_new_day_whose_locates_name_other_symbols_reaches_each_strategy_in_every_layout() {
+    use ticklane_core::{EventBody, MarketEvent, SystemEventCode, Timestamp};
+    let start = MarketEvent::new(
+        Timestamp(0),
+        InstrumentId::NONE,
+        EventBody::SystemEvent {
+            code: SystemEventCode::StartOfMessages,
+        },
+    );
+    let day1 = session(3, 3, 10_000);
+    let day2: Vec<MarketEvent> = session(4, 3, 10_000)
+        .into_iter()
+        .map(|mut e| {
+            e.instrument = match e.instrument.0 {
+                1 => InstrumentId(2),
+                2 => InstrumentId(1),
+                _ => e.instrument,
+            };
+            e
+        })
+        .collect();
+    let mut events = vec![start];
+    events.extend(day1.iter().copied());
+    events.push(start);
+    events.extend(day2.iter().copied());
+    // SYM1 is instrument 1 on day 1 and 2 on day 2; SYM2 the other way round; SYM3 stays 3.
+    let shown = |d1: u32, d2: u32| {
+        let wide = events
+            .iter()
+            .filter(|e| e.instrument == InstrumentId::NONE)
+            .count();
+        day1.iter().filter(|e| e.instrument.0 == d1).count()
+            + day2.iter().filter(|e| e.instrument.0 == d2).count()
+            + wide
+    };
+    let expected = [shown(1, 2), shown(2, 1), shown(3, 3)];
+    let one = run(plan(
+        &events,
+        three_chasers(&[0, 0, 0]),
+        PanicPolicy::default(),
+    ));
+    let seen: Vec<usize> = one.lanes[0]
+        .strategies
+        .iter()
+        .map(|s| s.events as usize)
+        .collect();
+    assert_eq!(seen, expected);
+    let (per1, d1) = digests(&one);
+    for layout in [[0, 1, 1], [1, 0, 1], [2, 0, 1]] {
+        let r = run(plan(
+            &events,
+            three_chasers(&layout),
+            PanicPolicy::default(),
+        ));
+        for lane in &r.lanes {
+            assert!(
+                lane.anomalies.is_empty(),
+                "{layout:?}: {:?}",
+                lane.anomalies
+            );
+        }
+        let (per, d) = digests(&r);
+        assert_eq!(per1, per, "1 lane vs {layout:?}");
+        assert_eq!(d1, d, "1 lane vs {layout:?}");
+    }
+}
