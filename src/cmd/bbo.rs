@@ -11,7 +11,7 @@ use std::ops::ControlFlow;
 use std::path::Path;
 use std::process::ExitCode;
 
-use ticklane_book::{LevelView, Market};
+use ticklane_book::{InstrumentAnomalies, LevelView, Market};
 use ticklane_core::{EventBody, InstrumentId, Symbol};
 
 use super::feed;
@@ -149,11 +149,13 @@ pub fn run(path: &Path, symbol: &str, read: ReadOpts) -> anyhow::Result<ExitCode
     };
     let mut lines = BboLines::new(BufWriter::with_capacity(1 << 16, stdout.lock()))?;
     let mut market = Market::with_capacity(1 << 16, 1024);
+    let mut by_instrument = InstrumentAnomalies::new();
     let report = feed::read(path, &read, |rec| {
         let Some(ev) = rec.event else {
             return ControlFlow::Continue(());
         };
         let r = market.apply(ev);
+        by_instrument.observe(&market, &r);
         if let EventBody::InstrumentDirectory(_) = ev.body {
             // The symbol moved to another instrument (`book` follows it too): its top now.
             match market.instrument_id(sym) {
@@ -194,13 +196,7 @@ pub fn run(path: &Path, symbol: &str, read: ReadOpts) -> anyhow::Result<ExitCode
             .join(" ")
     };
     // The symbol's own, then the whole feed's when they differ.
-    let (own, all) = (
-        market
-            .book(target)
-            .map(|b| line(b.anomalies()))
-            .unwrap_or_default(),
-        line(market.anomalies()),
-    );
+    let (own, all) = (line(&by_instrument.get(target)), line(market.anomalies()));
     if !own.is_empty() {
         errln!("anomalies: {own}");
     }

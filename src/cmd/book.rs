@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
-use ticklane_book::{LevelView, Market, OrderBook};
+use ticklane_book::{InstrumentAnomalies, LevelView, Market, OrderBook};
 use ticklane_core::{EventBody, InstrumentId, Side, Timestamp};
 
 use super::feed;
@@ -130,7 +130,7 @@ pub fn run(
             ..feed::ReadReport::default()
         };
         return print_book(
-            &market,
+            (&market, None),
             symbol,
             None,
             depth,
@@ -140,6 +140,7 @@ pub fn run(
         );
     }
     let mut market = Market::with_capacity(1 << 16, 1024);
+    let mut by_instrument = InstrumentAnomalies::new();
     let mut last_ts = 0u64;
     let mut past_at = false;
     let mut report = feed::read(path, &read, |rec| {
@@ -150,7 +151,8 @@ pub fn run(
         }
         last_ts = ts;
         if let Some(ev) = rec.event {
-            market.apply(ev);
+            let r = market.apply(ev);
+            by_instrument.observe(&market, &r);
         }
         ControlFlow::Continue(())
     })?;
@@ -179,7 +181,7 @@ pub fn run(
         early = early.filter(|&id| market.instrument_info(id).is_none());
     }
     print_book(
-        &market,
+        (&market, Some(&by_instrument)),
         symbol,
         early,
         depth,
@@ -189,9 +191,10 @@ pub fn run(
     )
 }
 
-/// Prints the book of `symbol` in `market` as a table or JSON.
+/// Prints the book of `symbol` in `market` as a table or JSON, with its anomalies as split by
+/// `by_instrument` (the market's own when `None`: a LOBSTER file's one instrument).
 fn print_book(
-    market: &Market,
+    (market, by_instrument): (&Market, Option<&InstrumentAnomalies>),
     symbol: &str,
     early: Option<InstrumentId>,
     depth: usize,
@@ -236,8 +239,9 @@ fn print_book(
             first_lost_sequence: s.first_lost,
         }),
         trading_state: book.trading_state().map(|s| format!("{s:?}")),
-        anomalies: book
-            .anomalies()
+        // A LOBSTER file holds one instrument: the market's are its own.
+        anomalies: by_instrument
+            .map_or(*market.anomalies(), |a| a.get(book.instrument()))
             .nonzero()
             .map(|(k, n)| (k.name(), n))
             .collect(),

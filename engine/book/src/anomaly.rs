@@ -5,6 +5,10 @@
 
 use core::fmt;
 
+use ticklane_core::InstrumentId;
+
+use crate::market::{ApplyResult, Market};
+
 /// One kind of feed anomaly.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 #[repr(u8)]
@@ -140,6 +144,52 @@ impl Anomalies {
     /// Kinds with a non-zero count.
     pub fn nonzero(&self) -> impl Iterator<Item = (AnomalyKind, u64)> + '_ {
         self.iter().filter(|&(_, n)| n > 0)
+    }
+}
+
+/// Anomalies by the instrument whose book each event touched ([`ApplyResult::instrument`]),
+/// kept beside a [`Market`] by the caller of [`Market::apply`] (`book` and `bbo` print one
+/// symbol's). The market itself counts only the totals: a counter per book inside `apply`
+/// cost its event loop 4–7 instructions an event on a session with no anomaly at all (code
+/// layout; `BENCHMARKS.md`), so the split is made here, from the totals, and only after an
+/// event that raised one. The anomalies of market-wide events (feed gaps) are no instrument's.
+#[derive(Clone, Default, Debug)]
+pub struct InstrumentAnomalies {
+    /// The market's totals when last observed.
+    seen: Anomalies,
+    by: std::collections::BTreeMap<InstrumentId, Anomalies>,
+}
+
+impl InstrumentAnomalies {
+    /// Nothing counted yet; observe every result of one market from its first event.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Counts what the event that gave `r` raised against the instrument it touched (the
+    /// market's totals since the last observation).
+    #[inline]
+    pub fn observe(&mut self, market: &Market, r: &ApplyResult) {
+        if r.anomaly.is_some() {
+            self.split(market, r.instrument);
+        }
+    }
+
+    #[cold]
+    fn split(&mut self, market: &Market, instrument: InstrumentId) {
+        let now = *market.anomalies();
+        if instrument != InstrumentId::NONE {
+            let mine = self.by.entry(instrument).or_default();
+            for k in AnomalyKind::ALL {
+                mine.counts[k.index()] += now.get(k) - self.seen.get(k);
+            }
+        }
+        self.seen = now;
+    }
+
+    /// The anomalies counted against `instrument`.
+    pub fn get(&self, instrument: InstrumentId) -> Anomalies {
+        self.by.get(&instrument).copied().unwrap_or_default()
     }
 }
 

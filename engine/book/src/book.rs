@@ -166,14 +166,6 @@ impl<'a> OrderBook<'a> {
         self.market.stale().is_some()
     }
 
-    /// The anomalies counted against this book: those of events that named its instrument (an
-    /// unknown order, an oversize cancel, a duplicate id, ...), or whose order rests here, and
-    /// its crossings. [`crate::Market::anomalies`] counts those of every book and the
-    /// market-wide ones (feed gaps).
-    pub fn anomalies(&self) -> &'a crate::Anomalies {
-        &self.market.book_anomalies[self.idx as usize]
-    }
-
     /// Instrument of this book.
     pub fn instrument(&self) -> InstrumentId {
         self.book().id

@@ -73,7 +73,7 @@ mod store;
 #[cfg(test)]
 mod test_keys;
 
-pub use anomaly::{Anomalies, AnomalyKind};
+pub use anomaly::{Anomalies, AnomalyKind, InstrumentAnomalies};
 pub use book::{LevelOrders, LevelView, Levels, OrderBook, OrderView};
 pub use index::OrderIndex;
 pub use invariant::InvariantError;

@@ -69,9 +69,6 @@ pub struct Market {
     pub(crate) levels: Slab<LevelSlot>,
     pub(crate) index: OrderIndex,
     anomalies: Anomalies,
-    /// The anomalies of each book (by book index): those whose event named the instrument, or
-    /// whose order rests in it ([`OrderBook::anomalies`]).
-    pub(crate) book_anomalies: Vec<Anomalies>,
     stale: Option<StaleFeed>,
     /// Trading days begun after the first (see [`Market::days`]).
     new_days: u64,
@@ -152,7 +149,6 @@ impl Market {
             levels: Slab::with_capacity((orders / 4).max(instruments.saturating_mul(64))),
             index: OrderIndex::with_capacity(orders),
             anomalies: Anomalies::new(),
-            book_anomalies: Vec::with_capacity(instruments),
             stale: None,
             new_days: 0,
         }
@@ -293,7 +289,6 @@ impl Market {
     fn create_book(&mut self, instrument: InstrumentId) -> u32 {
         let b = self.books.len() as u32;
         self.books.push(Book::new(instrument));
-        self.book_anomalies.push(Anomalies::new());
         if instrument.0 < DENSE_IDS {
             let i = instrument.0 as usize;
             if i >= self.dense.len() {
@@ -452,18 +447,6 @@ impl Market {
         r
     }
 
-    /// Counts `kind` for the book of `instrument` too, if it has one (not a market-wide event's).
-    #[cold]
-    #[inline(never)]
-    fn flag_book(&mut self, instrument: InstrumentId, kind: AnomalyKind) {
-        if instrument == InstrumentId::NONE {
-            return;
-        }
-        if let Some(b) = self.book_idx(instrument) {
-            self.book_anomalies[b as usize].record(kind);
-        }
-    }
-
     /// A new trading day: when the market has seen anything, every order and level goes, with
     /// the directory, the trading states and the staleness of the day before (order
     /// references, stock locates and symbols are the day's own in ITCH: a second day in one
@@ -500,7 +483,6 @@ impl Market {
     #[inline(always)]
     fn flag(&mut self, r: &mut ApplyResult, kind: AnomalyKind) {
         self.anomalies.record(kind);
-        self.flag_book(r.instrument, kind);
         if r.anomaly.is_none() {
             r.anomaly = Some(kind);
         }

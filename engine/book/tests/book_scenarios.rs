@@ -1,6 +1,6 @@
 //! Hand-written scenarios: every event kind, every priority rule, every anomaly kind.
 
-use ticklane_book::{AnomalyKind, ApplyResult, LevelView, Market};
+use ticklane_book::{AnomalyKind, ApplyResult, InstrumentAnomalies, LevelView, Market};
 use ticklane_core::{
     EventBody, InstrumentId, InstrumentInfo, MarketEvent, MatchId, OrderId, Price, Qty, Side,
     Symbol, SystemEventCode, Timestamp, TradingState,
@@ -1044,53 +1044,84 @@ fn a_start_of_messages_after_a_day_begins_a_new_day() {
     assert_eq!((m.new_days(), m.live_orders()), (2, 0));
 }
 
-/// Each book counts the anomalies of the events that named its instrument (or whose order
-/// rests in it), apart from the market-wide count: `book --symbol X` prints X's, not the
-/// whole feed's (it printed the feed's as every symbol's). A feed gap is no book's.
+/// [`InstrumentAnomalies`] splits the market's anomaly counts by the instrument whose book
+/// each event touched: `book --symbol X` prints X's, not the whole feed's (it printed the
+/// feed's as every symbol's). A feed gap is no instrument's.
 #[test]
-fn each_book_counts_its_own_anomalies() {
+fn anomalies_are_split_by_the_instrument_each_event_touched() {
     let mut m = Market::new();
-    add(&mut m, I1, 1, Side::Bid, 100_0000, 100);
-    add(&mut m, I2, 5, Side::Ask, 50_0000, 10);
-    // I1: a duplicate id and an oversize cancel; I2: an unknown delete.
-    assert!(add(&mut m, I1, 1, Side::Bid, 100_0000, 100)
-        .anomaly
-        .is_some());
-    assert!(cancel(&mut m, I1, 1, 500).anomaly.is_some());
-    assert!(delete(&mut m, I2, 999).anomaly.is_some());
-    // An execution naming I2 of I1's order: the mismatch is the event's (I2), and what it
-    // does (an execution of 20 shares of a 10-share order: oversize) is I1's.
-    add(&mut m, I1, 9, Side::Bid, 99_0000, 10);
-    exec(&mut m, I2, 9, 20);
-    m.apply(&ev(
-        InstrumentId::NONE,
-        EventBody::FeedGap {
-            first_sequence: 1,
-            count: 1,
-        },
-    ));
-    let own = |i| {
-        m.book(i)
-            .expect("book")
-            .anomalies()
-            .nonzero()
-            .collect::<Vec<_>>()
+    let mut by = InstrumentAnomalies::new();
+    let mut apply = |m: &mut Market, e: MarketEvent| {
+        let r = m.apply(&e);
+        by.observe(m, &r);
+        r
     };
+    let add_ev = |id: u64, side: Side, px: i64, qty: u32| EventBody::OrderAdded {
+        order_id: OrderId(id),
+        side,
+        price: Price(px),
+        qty: Qty(qty),
+        mpid: [0; 4],
+    };
+    apply(&mut m, ev(I1, add_ev(1, Side::Bid, 100_0000, 100)));
+    apply(&mut m, ev(I2, add_ev(5, Side::Ask, 50_0000, 10)));
+    // I1: a duplicate id and an oversize cancel; I2: an unknown delete.
+    apply(&mut m, ev(I1, add_ev(1, Side::Bid, 100_0000, 100)));
+    apply(
+        &mut m,
+        ev(
+            I1,
+            EventBody::OrderCancelled {
+                order_id: OrderId(1),
+                qty: Qty(500),
+            },
+        ),
+    );
+    apply(
+        &mut m,
+        ev(
+            I2,
+            EventBody::OrderDeleted {
+                order_id: OrderId(999),
+            },
+        ),
+    );
+    // An execution naming I2 of an order resting in I1 (20 shares of 10: oversize too): the
+    // event touched I1's book, so both are I1's.
+    apply(&mut m, ev(I1, add_ev(9, Side::Bid, 99_0000, 10)));
+    let r = apply(
+        &mut m,
+        ev(
+            I2,
+            EventBody::OrderExecuted {
+                order_id: OrderId(9),
+                qty: Qty(20),
+                match_id: MatchId(1),
+            },
+        ),
+    );
+    assert_eq!(r.instrument, I1);
+    apply(
+        &mut m,
+        ev(
+            InstrumentId::NONE,
+            EventBody::FeedGap {
+                first_sequence: 1,
+                count: 1,
+            },
+        ),
+    );
+    let own = |i| by.get(i).nonzero().collect::<Vec<_>>();
     assert_eq!(
         own(I1),
         vec![
             (AnomalyKind::DuplicateOrderId, 1),
             (AnomalyKind::OversizeExecution, 1),
             (AnomalyKind::OversizeCancel, 1),
-        ]
-    );
-    assert_eq!(
-        own(I2),
-        vec![
-            (AnomalyKind::UnknownOrderDeleted, 1),
             (AnomalyKind::InstrumentMismatch, 1),
         ]
     );
+    assert_eq!(own(I2), vec![(AnomalyKind::UnknownOrderDeleted, 1)]);
     // The market counts them all, and the gap.
     assert_eq!(m.anomalies().total(), 6);
     assert_eq!(m.anomalies().get(AnomalyKind::FeedGap), 1);
