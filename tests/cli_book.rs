@@ -348,3 +348,37 @@ fn book_empty_instrument_short_depth_and_unknown_symbol() {
     assert!(String::from_utf8_lossy(&u.stderr).contains("\"ZZZ\""));
     assert!(u.stdout.is_empty());
 }
+
+/// Two days in one file: AAPL bid 10.00 x 100 on day 1; day 2's start of messages empties the
+/// book (`Market::new_days`), and day 2 quotes the same bid again. The emptying is a change of
+/// the top: a line with both sides empty at the start of messages (as when the symbol leaves
+/// its locate). None is printed, and the day-2 quote that equals day 1's last prints nothing
+/// either: the output says the bid stood through the night.
+#[test]
+fn bbo_prints_the_emptying_of_a_new_day() {
+    use ticklane_feeds::itch::SystemEvent;
+    let d = tempfile::tempdir().unwrap();
+    let mut buf = Vec::new();
+    encode_framed(&SystemEvent::new(0, 0, 5, b'O'), &mut buf);
+    encode_framed(&directory(1, 6, "AAPL"), &mut buf);
+    encode_framed(&add(1, 10, 1, b'B', 100, 100_000), &mut buf);
+    encode_framed(&SystemEvent::new(0, 0, 5, b'O'), &mut buf);
+    encode_framed(&directory(1, 6, "AAPL"), &mut buf);
+    encode_framed(&add(1, 12, 1, b'B', 100, 100_000), &mut buf);
+    let f = write(d.path(), "two_days.itch", &buf);
+    let out = run(&["bbo", &f, "--symbol", "AAPL"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        csv_lines(&out),
+        [
+            "timestamp_ns,bid_px,bid_qty,ask_px,ask_qty",
+            "10,10.0000,100,,",
+            "5,,,,",
+            "12,10.0000,100,,",
+        ]
+    );
+}

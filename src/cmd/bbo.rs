@@ -156,6 +156,10 @@ pub fn run(path: &Path, symbol: &str, read: ReadOpts) -> anyhow::Result<ExitCode
         };
         let r = market.apply(ev);
         by_instrument.observe(&market, &r);
+        if r.new_day {
+            // A new trading day emptied every book: the target's top is empty now.
+            return lines.clear(rec.ts);
+        }
         if let EventBody::InstrumentDirectory(_) = ev.body {
             // The symbol moved to another instrument (`book` follows it too): its top now.
             match market.instrument_id(sym) {

@@ -756,6 +756,23 @@ impl RiskGate {
     /// that tripped stays tripped (its kill switch is for a person to lift, by a new run).
     pub fn start_day(&mut self, market: &Market) {
         self.day_start = self.pnl_halves(market);
+        // The new day's books start empty, where a position is marked at its reference price:
+        // that is now the day before's close (its last fill could be hours and dollars away,
+        // a loss or a gain on a day on which nothing has traded). Rounded against the
+        // position where the close is a half unit.
+        for (&inst, p) in &mut self.positions {
+            let mark2 = closing_mark_doubled(market, inst, p.net, p.last_price);
+            let close = if p.net < 0 {
+                mark2.div_euclid(2) + mark2.rem_euclid(2)
+            } else {
+                mark2.div_euclid(2)
+            };
+            if mark2 != 0 {
+                if let Ok(px) = i64::try_from(close) {
+                    p.last_price = Some(Price(px));
+                }
+            }
+        }
     }
 
     /// Evaluates the daily loss limit; returns `true` if this call tripped the kill switch.

@@ -786,7 +786,7 @@ mod review {
     use ticklane_book::Market;
     use ticklane_core::{
         EventBody, InstrumentId, InstrumentInfo, MarketEvent, MatchId, OrderId, Price, Qty, Side,
-        Symbol, Timestamp, TradingState,
+        Symbol, SystemEventCode, Timestamp, TradingState,
     };
     use ticklane_exec::{
         ConstantLatency, PaperExchange, PerShareFees, RiskGate, RiskLimits, RiskedVenue, Venue,
@@ -875,6 +875,38 @@ mod review {
         // Two units lower: $2.00 down on the day.
         assert!(g.evaluate(&quoted(4998)));
         assert_eq!(g.tripped(), Some(RiskRule::DailyLoss));
+    }
+
+    /// Long 10,000 bought at 0.5001; day 1 closes quoted 0.6000 / 0.6002 (mid 0.6001): the
+    /// gate's day starts $1,000 up (`start_day` on day 1's books). Day 2's start of messages then empties the
+    /// books, and until day 2 quotes both sides the long is marked at its last price (the fill,
+    /// 0.5001): $1,000 "lost" on a day on which nothing has traded, which trips a $500 limit
+    /// at day 2's first mark or order check.
+    #[test]
+    fn the_empty_books_of_a_new_day_show_no_loss_against_the_day_befores_close() {
+        let mut g = gate("daily_loss_limit = \"500\"");
+        g.on_fill(&fill(Side::Bid, 5001, 10_000));
+        let mut m = Market::new();
+        m.apply(&ev(1, add(1, Side::Bid, 6000, 100_000)));
+        m.apply(&ev(1, add(2, Side::Ask, 6002, 100_000)));
+        assert!(!g.evaluate(&m), "up on day 1");
+        let day_start = g.pnl(&m);
+        // What the lane does on day 2's start of messages: the gate first, then the books.
+        g.start_day(&m);
+        let r = m.apply(&MarketEvent::new(
+            Timestamp(3),
+            InstrumentId::NONE,
+            EventBody::SystemEvent {
+                code: SystemEventCode::StartOfMessages,
+            },
+        ));
+        assert!(r.new_day);
+        let on_the_day = g.pnl(&m) - day_start;
+        assert!(
+            !g.evaluate(&m),
+            "tripped before day 2 traded: {on_the_day} price units on the day (expected 0)"
+        );
+        assert_eq!(on_the_day, 0);
     }
 
     /// Short 10,000 sold at the bid 0.5000: at the exact mid down $0.50, over a $0.40 limit. The

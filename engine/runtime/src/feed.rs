@@ -24,7 +24,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use ticklane_core::{EventBody, InstrumentId, MarketEvent, MatchId, Timestamp};
+use ticklane_core::{EventBody, InstrumentId, MarketEvent, MatchId, SystemEventCode, Timestamp};
 
 use crate::clock::HopClock;
 use crate::envelope::LaneEvent;
@@ -525,8 +525,30 @@ impl Publisher {
                 for l in 0..self.lanes.len() {
                     self.stage(l, item)?;
                 }
+                if let EventBody::SystemEvent {
+                    code: SystemEventCode::StartOfMessages,
+                } = ev.body
+                {
+                    self.start_day(ev.ts.0);
+                }
                 Ok(())
             }
+        }
+    }
+
+    /// A trading day's start of messages, staged to every lane (each reached the day before's
+    /// latest time first): the new day's times start again from `ts`, so the latest time, each
+    /// lane's reach and the next heartbeat start from it too (day 1's last time sent the lanes
+    /// that did not get the last event on to day 1's end, and no heartbeat came until day 2
+    /// passed day 1's last time).
+    #[cold]
+    fn start_day(&mut self, ts: u64) {
+        self.latest = ts;
+        for tx in &mut self.lanes {
+            tx.reached = ts;
+        }
+        if self.heartbeat_ns != 0 {
+            self.next_heartbeat = (ts - ts % self.heartbeat_ns).saturating_add(self.heartbeat_ns);
         }
     }
 

@@ -517,6 +517,8 @@ pub struct Lane<V: Venue> {
     /// Event time of the venue's next mark to market ([`Venue::mark`], every
     /// [`EQUITY_SAMPLE_NS`] on the boundaries; 0 until the first item).
     next_mark: u64,
+    /// Starts of messages seen (every lane gets each).
+    days_begun: u64,
     events: u64,
     heartbeats: u64,
     strategy_events: u64,
@@ -650,6 +652,7 @@ impl<V: Venue> Lane<V> {
             last_ts: Timestamp(0),
             last_net: rust_decimal::Decimal::ZERO,
             next_mark: 0,
+            days_begun: 0,
             events: 0,
             heartbeats: 0,
             strategy_events: 0,
@@ -1417,17 +1420,26 @@ impl<V: Venue> Lane<V> {
         } else {
             None
         };
-        if let EventBody::SystemEvent {
-            code: SystemEventCode::StartOfMessages,
-        } = ev.body
-        {
+        let start_of_messages = matches!(
+            ev.body,
+            EventBody::SystemEvent {
+                code: SystemEventCode::StartOfMessages,
+            }
+        );
+        if start_of_messages {
             // Before the books of the day that ends are emptied: the daily loss limits count
             // from the P&L marked on them.
             self.venue.start_day(&self.market);
         }
         let r = self.market.apply(ev);
-        if r.new_day {
+        // Every lane gets every start of messages: after a first one, each is a new day in
+        // every lane, whether or not this lane's market had anything to empty (a lane that
+        // kept no book of day 1 must still start its marks and latest time again).
+        if r.new_day || (start_of_messages && self.days_begun > 0) {
             self.start_day(le.seq, now);
+        }
+        if start_of_messages {
+            self.days_begun += 1;
         }
         if let EventBody::InstrumentDirectory(info) = &ev.body {
             self.subscribe(ev.instrument, info.symbol);

@@ -1433,3 +1433,224 @@ fn a_new_day_whose_locates_name_other_symbols_reaches_each_strategy_in_every_lay
         assert_eq!(d1, d, "1 lane vs {layout:?}");
     }
 }
+
+/// Buys 100 shares at the ask (IOC) while its position in the instrument, with what is on
+/// its way, is under 100: it never means to hold more than 100 of its symbol.
+#[derive(Default)]
+struct HoldsAHundred {
+    sent: bool,
+}
+
+impl ticklane_strategy::Strategy for HoldsAHundred {
+    fn on_event(
+        &mut self,
+        ev: &ticklane_core::MarketEvent,
+        ctx: &mut ticklane_strategy::Context<'_>,
+    ) {
+        if ev.instrument == InstrumentId::NONE || !ctx.open_orders().is_empty() {
+            return;
+        }
+        let Some(ask) = ctx.book(ev.instrument).and_then(|b| b.best_ask()) else {
+            return;
+        };
+        if ctx.position(ev.instrument).net < 100 && !self.sent {
+            self.sent = true;
+            ctx.limit(
+                ev.instrument,
+                ticklane_core::Side::Bid,
+                ask.price,
+                ticklane_core::Qty(100),
+                ticklane_strategy::TimeInForce::Ioc,
+            );
+        }
+    }
+
+    fn on_order_update(
+        &mut self,
+        _u: &ticklane_strategy::OrderUpdate,
+        _ctx: &mut ticklane_strategy::Context<'_>,
+    ) {
+        // One order at a time: the next may go once this one is answered.
+        self.sent = false;
+    }
+}
+
+/// Two days whose stock locates name other symbols (day 2 swaps instruments 1 and 2; SYM2
+/// trades near $200 on day 2, SYM1 near $100 on both days). SYM1's strategy buys 100 on day
+/// 1 and means to hold no more than 100. The day-1 position is kept under instrument 1, which
+/// is SYM2 on day 2: the strategy is shown a flat position in SYM1 (instrument 2) and buys
+/// 100 more, and its day-1 shares are reported and marked as SYM2 at SYM2's price.
+#[test]
+fn a_position_carried_into_a_day_whose_locates_moved_stays_its_symbols() {
+    use ticklane_core::{EventBody, MarketEvent, Price, SystemEventCode, Timestamp};
+    let start = MarketEvent::new(
+        Timestamp(0),
+        InstrumentId::NONE,
+        EventBody::SystemEvent {
+            code: SystemEventCode::StartOfMessages,
+        },
+    );
+    let day1 = session(3, 2, 4_000);
+    let day2: Vec<MarketEvent> = session(4, 2, 4_000)
+        .into_iter()
+        .map(|mut e| {
+            let sym2 = e.instrument.0 == 2;
+            e.instrument = match e.instrument.0 {
+                1 => InstrumentId(2),
+                2 => InstrumentId(1),
+                _ => e.instrument,
+            };
+            if sym2 {
+                if let EventBody::OrderAdded { price, .. } = &mut e.body {
+                    *price = Price(price.0 + 100_0000);
+                }
+            }
+            e
+        })
+        .collect();
+    let mut events = vec![start];
+    events.extend(day1);
+    events.push(start);
+    events.extend(day2);
+    let factory: ticklane_runtime::StrategyFactory =
+        Arc::new(|| Ok(Box::new(HoldsAHundred::default()) as Box<dyn ticklane_strategy::Strategy>));
+    let r = run(plan(
+        &events,
+        vec![vec![spec(0, "sym1", &[symbol(1)], factory)]],
+        PanicPolicy::default(),
+    ));
+    let s = &r.lanes[0].strategies[0];
+    let held: Vec<(u32, Option<String>, i64, Option<i64>)> = s
+        .positions
+        .iter()
+        .filter(|p| p.2.net != 0)
+        .map(|p| {
+            (
+                p.0 .0,
+                p.1.map(|x| x.to_string()),
+                p.2.net,
+                p.3.map(|m| m.0),
+            )
+        })
+        .collect();
+    let total: i64 = held.iter().map(|h| h.2).sum();
+    assert!(
+        held.iter().all(|h| h.1.as_deref() == Some("SYM1")),
+        "SYM1's strategy holds (instrument, symbol, shares, mid): {held:?}; ledger marks: {:?}",
+        s.ledger
+            .iter()
+            .map(|(i, p)| (i.0, p.position, p.mark))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(total, 100, "{held:?}");
+}
+
+/// Day 1 names SYM1 only; day 2 names SYM1 and SYM2 (about 6 s of event time each, from the
+/// same time of day). Alone in its lane, SYM2's strategy has seen nothing of day 1 but
+/// market-wide events: its lane's market is empty at day 2's start of messages, which then
+/// begins no new day there, so that lane keeps day 1's next equity mark (past day 2's last
+/// time) and latest time. Its equity curve must be the one it has when it shares a lane.
+#[test]
+fn a_lane_that_saw_nothing_of_day_one_starts_day_two_as_the_others_do() {
+    use ticklane_core::{EventBody, MarketEvent, SystemEventCode, Timestamp};
+    let stretched = |mut v: Vec<MarketEvent>| {
+        let t0 = v[0].ts.0;
+        for e in &mut v {
+            e.ts.0 = t0 + (e.ts.0 - t0) * 20;
+        }
+        v
+    };
+    let start = |ts: u64| {
+        MarketEvent::new(
+            Timestamp(ts),
+            InstrumentId::NONE,
+            EventBody::SystemEvent {
+                code: SystemEventCode::StartOfMessages,
+            },
+        )
+    };
+    let day1 = stretched(session(3, 1, 30_000));
+    let day2 = stretched(session(4, 2, 30_000));
+    let mut events = vec![start(day1[0].ts.0)];
+    events.extend(day1);
+    events.push(start(day2[0].ts.0));
+    events.extend(day2);
+    let curves = |layout: &[usize]| {
+        let r = run(plan(&events, three_chasers(layout), PanicPolicy::default()));
+        let mut c: Vec<_> = r
+            .lanes
+            .iter()
+            .flat_map(|l| &l.strategies)
+            .map(|s| {
+                (
+                    s.id,
+                    s.ledger
+                        .equity_curve()
+                        .iter()
+                        .map(|p| (p.ts.0, p.equity))
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .collect();
+        c.sort_by_key(|x| x.0);
+        c
+    };
+    let one = curves(&[0, 0]);
+    assert!(one[1].1.len() > 3, "SYM2's samples: {:?}", one[1].1);
+    assert_eq!(one, curves(&[0, 1]), "1 lane vs 2 lanes");
+}
+
+/// Two days naming the same three symbols, day 2 shorter in event time than day 1 (about 3 s
+/// against 6 s, from the same time of day). At the end of the data the publisher sends every
+/// lane that did not get the last event a heartbeat at the latest time published, which is
+/// still day 1's last: those lanes run their marks and timers on to day 1's end, the lane
+/// of the last event (or the only lane) stops at day 2's. Equity curves and digests must not
+/// depend on the layout.
+#[test]
+fn the_end_of_a_shorter_second_day_is_the_same_in_every_layout() {
+    use ticklane_core::{EventBody, MarketEvent, SystemEventCode, Timestamp};
+    let stretched = |mut v: Vec<MarketEvent>, k: u64| {
+        let t0 = v[0].ts.0;
+        for e in &mut v {
+            e.ts.0 = t0 + (e.ts.0 - t0) * k;
+        }
+        v
+    };
+    let start = |ts: u64| {
+        MarketEvent::new(
+            Timestamp(ts),
+            InstrumentId::NONE,
+            EventBody::SystemEvent {
+                code: SystemEventCode::StartOfMessages,
+            },
+        )
+    };
+    let day1 = stretched(session(3, 3, 30_000), 20);
+    let day2 = stretched(session(4, 3, 30_000), 10);
+    let mut events = vec![start(day1[0].ts.0)];
+    events.extend(day1);
+    events.push(start(day2[0].ts.0));
+    events.extend(day2);
+    let result = |layout: &[usize]| {
+        let r = run(plan(&events, three_chasers(layout), PanicPolicy::default()));
+        let mut c: Vec<_> = r
+            .lanes
+            .iter()
+            .flat_map(|l| &l.strategies)
+            .map(|s| {
+                let curve = s.ledger.equity_curve();
+                (
+                    s.id,
+                    curve.iter().count(),
+                    curve.iter().last().map(|p| p.ts.0),
+                )
+            })
+            .collect();
+        c.sort_by_key(|x| x.0);
+        (c, hex(&digests(&r).1))
+    };
+    let one = result(&[0, 0, 0]);
+    for layout in [[0, 1, 1], [1, 0, 1], [2, 0, 1]] {
+        assert_eq!(one, result(&layout), "1 lane vs {layout:?}");
+    }
+}
