@@ -20,6 +20,15 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// `ticklane gen --seed SEED --messages N -o OUT` in `dir`, which must succeed.
+fn generated(dir: &Path, seed: &str, messages: &str, out: &str) {
+    let o = ticklane(
+        &["gen", "--seed", seed, "--messages", messages, "-o", out],
+        dir,
+    );
+    assert!(o.status.success(), "gen {out}: {}", stderr(&o));
+}
+
 /// A run into an `--out` directory that holds an earlier run's reports: every file there is
 /// this run's. A `--no-latency` run writes no `.hgrm` file (no hop measured); the earlier run's
 /// `.hgrm` files stayed, so the directory said figures this run never measured (its
@@ -434,19 +443,7 @@ fn bench_of_an_input_without_messages_reports_no_time_per_message() {
 #[test]
 fn a_measured_run_without_samples_does_not_blame_the_latency_setting() {
     let dir = tempfile::tempdir().unwrap();
-    let gen = ticklane(
-        &[
-            "gen",
-            "--seed",
-            "7",
-            "--messages",
-            "20000",
-            "-o",
-            "day.itch",
-        ],
-        dir.path(),
-    );
-    assert!(gen.status.success(), "{}", stderr(&gen));
+    generated(dir.path(), "7", "20000", "day.itch");
     std::fs::write(dir.path().join("empty.itch"), b"").unwrap();
     for args in [
         &["replay", "day.itch", "--to", "00:00:01"][..],
@@ -871,11 +868,7 @@ fn libc_nonblock() -> i32 {
 fn a_second_day_in_one_file_starts_from_empty_books() {
     let dir = tempfile::tempdir().unwrap();
     for (seed, out) in [("1", "d1.itch"), ("2", "d2.itch")] {
-        let o = ticklane(
-            &["gen", "--seed", seed, "--messages", "60000", "-o", out],
-            dir.path(),
-        );
-        assert!(o.status.success(), "{}", stderr(&o));
+        generated(dir.path(), seed, "60000", out);
     }
     let mut two = std::fs::read(dir.path().join("d1.itch")).unwrap();
     two.extend(std::fs::read(dir.path().join("d2.itch")).unwrap());
@@ -931,19 +924,7 @@ fn a_second_day_in_one_file_starts_from_empty_books() {
 #[test]
 fn a_configuration_without_a_source_takes_the_command_lines() {
     let dir = tempfile::tempdir().unwrap();
-    let gen = ticklane(
-        &[
-            "gen",
-            "--seed",
-            "4",
-            "--messages",
-            "20000",
-            "-o",
-            "day.itch",
-        ],
-        dir.path(),
-    );
-    assert!(gen.status.success(), "{}", stderr(&gen));
+    generated(dir.path(), "4", "20000", "day.itch");
     std::fs::write(
         dir.path().join("strategies.toml"),
         "[[strategy]]\nname = \"imb-aapl\"\nkind = \"imbalance\"\nsymbols = [\"AAPL\"]\n",

@@ -1360,6 +1360,64 @@ fn a_lane_thread_that_dies_is_shown_finished_and_fails_the_run() {
     );
 }
 
+/// ITCH's start of messages at `ts`: the first message of a trading day.
+fn start_of_messages(ts: u64) -> ticklane_core::MarketEvent {
+    ticklane_core::MarketEvent::new(
+        ticklane_core::Timestamp(ts),
+        InstrumentId::NONE,
+        ticklane_core::EventBody::SystemEvent {
+            code: ticklane_core::SystemEventCode::StartOfMessages,
+        },
+    )
+}
+
+/// `v` with its event times stretched `k` times from its first.
+fn stretched(mut v: Vec<ticklane_core::MarketEvent>, k: u64) -> Vec<ticklane_core::MarketEvent> {
+    let t0 = v[0].ts.0;
+    for e in &mut v {
+        e.ts.0 = t0 + (e.ts.0 - t0) * k;
+    }
+    v
+}
+
+/// Each strategy's equity curve, `(ts, equity)`, by strategy id.
+fn equity_curves(
+    r: &RunReport,
+) -> Vec<(
+    ticklane_strategy::StrategyId,
+    Vec<(u64, rust_decimal::Decimal)>,
+)> {
+    let mut c: Vec<_> = r
+        .lanes
+        .iter()
+        .flat_map(|l| &l.strategies)
+        .map(|s| {
+            (
+                s.id,
+                s.ledger
+                    .equity_curve()
+                    .iter()
+                    .map(|p| (p.ts.0, p.equity))
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .collect();
+    c.sort_by_key(|x| x.0);
+    c
+}
+
+/// Two trading days in one stream, each after its start of messages.
+fn two_days(
+    day1: &[ticklane_core::MarketEvent],
+    day2: &[ticklane_core::MarketEvent],
+) -> Vec<ticklane_core::MarketEvent> {
+    let mut events = vec![start_of_messages(day1[0].ts.0)];
+    events.extend_from_slice(day1);
+    events.push(start_of_messages(day2[0].ts.0));
+    events.extend_from_slice(day2);
+    events
+}
+
 /// Two trading days whose stock locates name other symbols (day 2 swaps instruments 1 and 2):
 /// at day 2's start of messages the router and every lane forget day 1's assignments and
 /// subscriptions, so each strategy sees its own symbol's events on both days, with no book
@@ -1368,14 +1426,7 @@ fn a_lane_thread_that_dies_is_shown_finished_and_fails_the_run() {
 /// SYM2's day).
 #[test]
 fn a_new_day_whose_locates_name_other_symbols_reaches_each_strategy_in_every_layout() {
-    use ticklane_core::{EventBody, MarketEvent, SystemEventCode, Timestamp};
-    let start = MarketEvent::new(
-        Timestamp(0),
-        InstrumentId::NONE,
-        EventBody::SystemEvent {
-            code: SystemEventCode::StartOfMessages,
-        },
-    );
+    use ticklane_core::MarketEvent;
     let day1 = session(3, 3, 10_000);
     let day2: Vec<MarketEvent> = session(4, 3, 10_000)
         .into_iter()
@@ -1388,10 +1439,7 @@ fn a_new_day_whose_locates_name_other_symbols_reaches_each_strategy_in_every_lay
             e
         })
         .collect();
-    let mut events = vec![start];
-    events.extend(day1.iter().copied());
-    events.push(start);
-    events.extend(day2.iter().copied());
+    let events = two_days(&day1, &day2);
     // SYM1 is instrument 1 on day 1 and 2 on day 2; SYM2 the other way round; SYM3 stays 3.
     let shown = |d1: u32, d2: u32| {
         let wide = events
@@ -1434,50 +1482,23 @@ fn a_new_day_whose_locates_name_other_symbols_reaches_each_strategy_in_every_lay
     }
 }
 
+/// Day 1 names SYM1 only; day 2 names SYM1 and SYM2 (about 6 s of event time each, from the
+/// same time of day). Alone in its lane, SYM2's strategy has seen nothing of day 1 but
+/// market-wide events: its lane's market is empty at day 2's start of messages, which then
+/// begins no new day there, so that lane keeps day 1's next equity mark (past day 2's last
+/// time) and latest time. Its equity curve must be the one it has when it shares a lane.
 #[test]
 fn a_lane_that_saw_nothing_of_day_one_starts_day_two_as_the_others_do() {
-    use ticklane_core::{EventBody, MarketEvent, SystemEventCode, Timestamp};
-    let stretched = |mut v: Vec<MarketEvent>| {
-        let t0 = v[0].ts.0;
-        for e in &mut v {
-            e.ts.0 = t0 + (e.ts.0 - t0) * 20;
-        }
-        v
-    };
-    let start = |ts: u64| {
-        MarketEvent::new(
-            Timestamp(ts),
-            InstrumentId::NONE,
-            EventBody::SystemEvent {
-                code: SystemEventCode::StartOfMessages,
-            },
-        )
-    };
-    let day1 = stretched(session(3, 1, 30_000));
-    let day2 = stretched(session(4, 2, 30_000));
-    let mut events = vec![start(day1[0].ts.0)];
-    events.extend(day1);
-    events.push(start(day2[0].ts.0));
-    events.extend(day2);
+    let events = two_days(
+        &stretched(session(3, 1, 30_000), 20),
+        &stretched(session(4, 2, 30_000), 20),
+    );
     let curves = |layout: &[usize]| {
-        let r = run(plan(&events, three_chasers(layout), PanicPolicy::default()));
-        let mut c: Vec<_> = r
-            .lanes
-            .iter()
-            .flat_map(|l| &l.strategies)
-            .map(|s| {
-                (
-                    s.id,
-                    s.ledger
-                        .equity_curve()
-                        .iter()
-                        .map(|p| (p.ts.0, p.equity))
-                        .collect::<Vec<_>>(),
-                )
-            })
-            .collect();
-        c.sort_by_key(|x| x.0);
-        c
+        equity_curves(&run(plan(
+            &events,
+            three_chasers(layout),
+            PanicPolicy::default(),
+        )))
     };
     let one = curves(&[0, 0]);
     assert!(one[1].1.len() > 3, "SYM2's samples: {:?}", one[1].1);
@@ -1492,46 +1513,17 @@ fn a_lane_that_saw_nothing_of_day_one_starts_day_two_as_the_others_do() {
 /// depend on the layout.
 #[test]
 fn the_end_of_a_shorter_second_day_is_the_same_in_every_layout() {
-    use ticklane_core::{EventBody, MarketEvent, SystemEventCode, Timestamp};
-    let stretched = |mut v: Vec<MarketEvent>, k: u64| {
-        let t0 = v[0].ts.0;
-        for e in &mut v {
-            e.ts.0 = t0 + (e.ts.0 - t0) * k;
-        }
-        v
-    };
-    let start = |ts: u64| {
-        MarketEvent::new(
-            Timestamp(ts),
-            InstrumentId::NONE,
-            EventBody::SystemEvent {
-                code: SystemEventCode::StartOfMessages,
-            },
-        )
-    };
-    let day1 = stretched(session(3, 3, 30_000), 20);
-    let day2 = stretched(session(4, 3, 30_000), 10);
-    let mut events = vec![start(day1[0].ts.0)];
-    events.extend(day1);
-    events.push(start(day2[0].ts.0));
-    events.extend(day2);
+    let events = two_days(
+        &stretched(session(3, 3, 30_000), 20),
+        &stretched(session(4, 3, 30_000), 10),
+    );
     let result = |layout: &[usize]| {
         let r = run(plan(&events, three_chasers(layout), PanicPolicy::default()));
-        let mut c: Vec<_> = r
-            .lanes
-            .iter()
-            .flat_map(|l| &l.strategies)
-            .map(|s| {
-                let curve = s.ledger.equity_curve();
-                (
-                    s.id,
-                    curve.iter().count(),
-                    curve.iter().last().map(|p| p.ts.0),
-                )
-            })
+        let ends: Vec<_> = equity_curves(&r)
+            .into_iter()
+            .map(|(id, c)| (id, c.len(), c.last().map(|p| p.0)))
             .collect();
-        c.sort_by_key(|x| x.0);
-        (c, hex(&digests(&r).1))
+        (ends, hex(&digests(&r).1))
     };
     let one = result(&[0, 0, 0]);
     for layout in [[0, 1, 1], [1, 0, 1], [2, 0, 1]] {
