@@ -205,6 +205,13 @@ impl Market {
         self.by_symbol.get(&symbol).copied()
     }
 
+    /// Every instrument a directory message has named (this trading day), with its symbol.
+    pub fn named_instruments(&self) -> impl Iterator<Item = (InstrumentId, Symbol)> + '_ {
+        self.books
+            .iter()
+            .filter_map(|b| b.info.map(|i| (b.id, i.symbol)))
+    }
+
     /// Reference data of an instrument, if a directory message was seen.
     pub fn instrument_info(&self, instrument: InstrumentId) -> Option<&InstrumentInfo> {
         self.books[self.book_idx(instrument)? as usize]

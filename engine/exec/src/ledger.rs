@@ -269,6 +269,21 @@ impl Ledger {
         self.instruments.get(&instrument)
     }
 
+    /// Exchanges the books kept for instruments `a` and `b` (either may have none): when a new
+    /// trading day gives a symbol held overnight another stock locate.
+    pub fn swap_instruments(&mut self, a: InstrumentId, b: InstrumentId) {
+        if a == b {
+            return;
+        }
+        let (pa, pb) = (self.instruments.remove(&a), self.instruments.remove(&b));
+        if let Some(p) = pa {
+            self.instruments.insert(b, p);
+        }
+        if let Some(p) = pb {
+            self.instruments.insert(a, p);
+        }
+    }
+
     /// Every traded instrument, by id.
     pub fn iter(&self) -> impl Iterator<Item = (InstrumentId, &InstrumentPnl)> + '_ {
         self.instruments.iter().map(|(&i, p)| (i, p))

@@ -400,6 +400,29 @@ impl RiskGate {
         self.positions.get(&instrument).copied().unwrap_or_default()
     }
 
+    /// Exchanges the positions of instruments `a` and `b` (either may have none), and the
+    /// instrument of the open orders in them: when a new trading day gives a symbol held
+    /// overnight another stock locate.
+    pub fn swap_instruments(&mut self, a: InstrumentId, b: InstrumentId) {
+        if a == b {
+            return;
+        }
+        let (pa, pb) = (self.positions.remove(&a), self.positions.remove(&b));
+        if let Some(p) = pa {
+            self.positions.insert(b, p);
+        }
+        if let Some(p) = pb {
+            self.positions.insert(a, p);
+        }
+        for o in self.open.values_mut() {
+            if o.instrument == a {
+                o.instrument = b;
+            } else if o.instrument == b {
+                o.instrument = a;
+            }
+        }
+    }
+
     /// Orders the gate counts as open.
     pub fn open_orders(&self) -> usize {
         self.open.len()
@@ -1128,6 +1151,14 @@ impl<V: Venue> Venue for RiskedVenue<V> {
         self.venue.start_day(market);
         for gate in self.gates.iter_mut().flatten() {
             gate.start_day(market);
+        }
+    }
+
+    fn swap_instruments(&mut self, a: InstrumentId, b: InstrumentId) {
+        self.venue.swap_instruments(a, b);
+        self.template.swap_instruments(a, b);
+        for gate in self.gates.iter_mut().flatten() {
+            gate.swap_instruments(a, b);
         }
     }
 

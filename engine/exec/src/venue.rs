@@ -144,6 +144,14 @@ pub trait Venue: Send {
         let _ = market;
     }
 
+    /// A new trading day gave the symbol of instrument `a` the stock locate `b` (or the other
+    /// way round): what the venue keeps by instrument for its strategies (a risk gate's
+    /// positions) is exchanged between the two. Called after [`Venue::cancel_all`] at the
+    /// day's start, so no order works in either. The default does nothing.
+    fn swap_instruments(&mut self, a: InstrumentId, b: InstrumentId) {
+        let _ = (a, b);
+    }
+
     /// Moves into `out` the strategies whose own risk limit tripped since the last call (e.g.
     /// the daily loss limit), with the rule: that strategy's orders are cancelled and its new
     /// ones refused, the others trade on. The lane reports each as an incident.
@@ -228,6 +236,10 @@ impl Venue for Box<dyn Venue> {
 
     fn start_day(&mut self, market: &Market) {
         (**self).start_day(market);
+    }
+
+    fn swap_instruments(&mut self, a: InstrumentId, b: InstrumentId) {
+        (**self).swap_instruments(a, b);
     }
 
     fn take_trips(&mut self, out: &mut Vec<(StrategyId, RiskRule)>) {

@@ -909,6 +909,24 @@ mod review {
         assert_eq!(on_the_day, 0);
     }
 
+    /// A new day gives the symbol held overnight another stock locate: the gate's position
+    /// moves with it (`swap_instruments`), so `max_position` counts it under the new locate
+    /// and no longer under the old one, which may name another symbol now.
+    #[test]
+    fn a_swap_of_instruments_moves_the_gates_positions() {
+        let m = one_unit_wide();
+        let other = InstrumentId(I.0 + 1);
+        let mut g = gate("max_position = 100");
+        g.on_fill(&fill(Side::Bid, 5001, 100));
+        let buy = submit(7, Side::Bid, 5000, 1, TimeInForce::Day);
+        assert_eq!(g.check(Timestamp(3), &buy, &m), Err(RiskRule::MaxPosition));
+        g.swap_instruments(I, other);
+        assert_eq!((g.position(I).net, g.position(other).net), (0, 100));
+        assert_eq!(g.check(Timestamp(4), &buy, &m), Ok(()));
+        g.swap_instruments(other, I);
+        assert_eq!((g.position(I).net, g.position(other).net), (100, 0));
+    }
+
     /// Short 10,000 sold at the bid 0.5000: at the exact mid down $0.50, over a $0.40 limit. The
     /// rounded-down mark (0.5000) showed it flat, and it never tripped.
     #[test]

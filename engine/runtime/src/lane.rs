@@ -519,6 +519,11 @@ pub struct Lane<V: Venue> {
     next_mark: u64,
     /// Starts of messages seen (every lane gets each).
     days_begun: u64,
+    /// The day that ends: its instruments and their symbols (read before the books empty).
+    day_names: Vec<(InstrumentId, Symbol)>,
+    /// Symbols of the day before and the instrument their positions are kept under, until
+    /// the new day's directory names them (see `Lane::place_carried`).
+    carried: Vec<(Symbol, InstrumentId)>,
     events: u64,
     heartbeats: u64,
     strategy_events: u64,
@@ -653,6 +658,8 @@ impl<V: Venue> Lane<V> {
             last_net: rust_decimal::Decimal::ZERO,
             next_mark: 0,
             days_begun: 0,
+            day_names: Vec::new(),
+            carried: Vec::new(),
             events: 0,
             heartbeats: 0,
             strategy_events: 0,
@@ -1242,6 +1249,50 @@ impl<V: Venue> Lane<V> {
         }
     }
 
+    /// A start of messages, before the market empties its books: the daily loss limits count
+    /// from the P&L marked on them, and the day's symbols are kept for the positions that
+    /// carry over.
+    #[cold]
+    #[inline(never)]
+    fn day_ends(&mut self) {
+        self.venue.start_day(&self.market);
+        self.day_names.clear();
+        self.day_names.extend(self.market.named_instruments());
+    }
+
+    /// A new day's directory names `symbol` at `to`: the positions kept for it since the day
+    /// before (under its old stock locate) move there, in every strategy's outbox and ledger
+    /// and the venue's risk gates, exchanged with whatever `to` held (another symbol's
+    /// positions, which then wait under the old locate for their own directory entry).
+    #[cold]
+    #[inline(never)]
+    fn place_carried(&mut self, to: InstrumentId, symbol: Symbol) {
+        let Some(i) = self.carried.iter().position(|c| c.0 == symbol) else {
+            return;
+        };
+        let from = self.carried.swap_remove(i).1;
+        if from == to {
+            return;
+        }
+        for c in &mut self.carried {
+            if c.1 == to {
+                c.1 = from;
+            }
+        }
+        for s in &mut self.slots {
+            s.outbox.swap_instruments(from, to);
+            s.ledger.swap_instruments(from, to);
+        }
+        self.venue.swap_instruments(from, to);
+        tracing::info!(
+            lane = self.settings.index,
+            symbol = %symbol,
+            from = from.0,
+            to = to.0,
+            "a new day names a symbol at another stock locate: its positions move there"
+        );
+    }
+
     /// A new trading day began (ITCH's start of messages after a day: see
     /// [`ticklane_book::Market::new_days`]), and the books are empty: the venue cancels every
     /// working order (they rested in the day before's books; its order-entry sessions start
@@ -1249,7 +1300,8 @@ impl<V: Venue> Lane<V> {
     /// new day's time, which is earlier than the day before's last; its instruments are
     /// subscribed afresh by the new day's directory. Every lane gets the event
     /// at the same place in the stream, so this is the same in every lane layout. Positions,
-    /// cash and the strategies carry over.
+    /// cash and the strategies carry over: a position in a symbol the new day names at
+    /// another stock locate moves there with its directory entry (`Lane::place_carried`).
     #[cold]
     #[inline(never)]
     fn start_day(&mut self, seq: u64, now: Timestamp) {
@@ -1273,6 +1325,10 @@ impl<V: Venue> Lane<V> {
             reports = cancelled,
             "a new trading day: books emptied, working orders cancelled"
         );
+        // After the cancels' fills: every position is where the day before kept it.
+        self.carried.clear();
+        self.carried
+            .extend(self.day_names.drain(..).map(|(id, symbol)| (symbol, id)));
     }
 
     fn fire_timers(&mut self, now: Timestamp) {
@@ -1303,6 +1359,9 @@ impl<V: Venue> Lane<V> {
     }
 
     fn subscribe(&mut self, instrument: InstrumentId, symbol: Symbol) {
+        if !self.carried.is_empty() {
+            self.place_carried(instrument, symbol);
+        }
         let mask = self
             .symbol_masks
             .iter()
@@ -1427,9 +1486,7 @@ impl<V: Venue> Lane<V> {
             }
         );
         if start_of_messages {
-            // Before the books of the day that ends are emptied: the daily loss limits count
-            // from the P&L marked on them.
-            self.venue.start_day(&self.market);
+            self.day_ends();
         }
         let r = self.market.apply(ev);
         // Every lane gets every start of messages: after a first one, each is a new day in

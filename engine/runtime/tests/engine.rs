@@ -1530,3 +1530,104 @@ fn the_end_of_a_shorter_second_day_is_the_same_in_every_layout() {
         assert_eq!(one, result(&layout), "1 lane vs {layout:?}");
     }
 }
+/// Buys 100 shares at the ask (IOC) while its position in the instrument, with what is on
+/// its way, is under 100: it never means to hold more than 100 of its symbol.
+#[derive(Default)]
+struct HoldsAHundred {
+    sent: bool,
+}
+
+impl ticklane_strategy::Strategy for HoldsAHundred {
+    fn on_event(
+        &mut self,
+        ev: &ticklane_core::MarketEvent,
+        ctx: &mut ticklane_strategy::Context<'_>,
+    ) {
+        if ev.instrument == InstrumentId::NONE || !ctx.open_orders().is_empty() {
+            return;
+        }
+        let Some(ask) = ctx.book(ev.instrument).and_then(|b| b.best_ask()) else {
+            return;
+        };
+        if ctx.position(ev.instrument).net < 100 && !self.sent {
+            self.sent = true;
+            ctx.limit(
+                ev.instrument,
+                ticklane_core::Side::Bid,
+                ask.price,
+                ticklane_core::Qty(100),
+                ticklane_strategy::TimeInForce::Ioc,
+            );
+        }
+    }
+
+    fn on_order_update(
+        &mut self,
+        _u: &ticklane_strategy::OrderUpdate,
+        _ctx: &mut ticklane_strategy::Context<'_>,
+    ) {
+        // One order at a time: the next may go once this one is answered.
+        self.sent = false;
+    }
+}
+
+/// Two days whose stock locates name other symbols (day 2 swaps instruments 1 and 2; SYM2
+/// trades near $200 on day 2, SYM1 near $100 on both days). SYM1's strategy buys 100 on day
+/// 1 and means to hold no more than 100: its day-1 shares move to SYM1's day-2 locate with its
+/// directory entry, so it holds 100 of SYM1 at the end, reported as SYM1. (They stayed under
+/// instrument 1, SYM2 on day 2: the strategy saw itself flat in SYM1, bought 100 more, and its
+/// day-1 shares were reported and marked as SYM2 at SYM2's price.)
+#[test]
+fn a_position_carried_into_a_day_whose_locates_moved_stays_its_symbols() {
+    use ticklane_core::{EventBody, MarketEvent, Price};
+    let day1 = session(3, 2, 4_000);
+    let day2: Vec<MarketEvent> = session(4, 2, 4_000)
+        .into_iter()
+        .map(|mut e| {
+            let sym2 = e.instrument.0 == 2;
+            e.instrument = match e.instrument.0 {
+                1 => InstrumentId(2),
+                2 => InstrumentId(1),
+                _ => e.instrument,
+            };
+            if sym2 {
+                if let EventBody::OrderAdded { price, .. } = &mut e.body {
+                    *price = Price(price.0 + 100_0000);
+                }
+            }
+            e
+        })
+        .collect();
+    let events = two_days(&day1, &day2);
+    let factory: ticklane_runtime::StrategyFactory =
+        Arc::new(|| Ok(Box::new(HoldsAHundred::default()) as Box<dyn ticklane_strategy::Strategy>));
+    let r = run(plan(
+        &events,
+        vec![vec![spec(0, "sym1", &[symbol(1)], factory)]],
+        PanicPolicy::default(),
+    ));
+    let s = &r.lanes[0].strategies[0];
+    let held: Vec<(u32, Option<String>, i64, Option<i64>)> = s
+        .positions
+        .iter()
+        .filter(|p| p.2.net != 0)
+        .map(|p| {
+            (
+                p.0 .0,
+                p.1.map(|x| x.to_string()),
+                p.2.net,
+                p.3.map(|m| m.0),
+            )
+        })
+        .collect();
+    let total: i64 = held.iter().map(|h| h.2).sum();
+    assert!(
+        held.iter().all(|h| h.1.as_deref() == Some("SYM1")),
+        "SYM1's strategy holds (instrument, symbol, shares, mid): {held:?}; ledger marks: {:?}",
+        s.ledger
+            .iter()
+            .map(|(i, p)| (i.0, p.position, p.mark))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(total, 100, "{held:?}");
+}

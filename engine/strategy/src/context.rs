@@ -65,6 +65,12 @@ impl Outbox {
         &self.positions
     }
 
+    /// Exchanges the positions of instruments `a` and `b` (the lane's, when a new trading day
+    /// gives a symbol held overnight another stock locate; no order works then).
+    pub fn swap_instruments(&mut self, a: InstrumentId, b: InstrumentId) {
+        self.positions.swap(a, b);
+    }
+
     /// Orders submitted so far.
     pub fn submitted(&self) -> u64 {
         self.submitted

@@ -87,4 +87,20 @@ impl Positions {
     pub fn iter(&self) -> impl Iterator<Item = (InstrumentId, Position)> + '_ {
         self.entries.iter().copied()
     }
+
+    /// Exchanges the positions of instruments `a` and `b` (either may have none): the lane's,
+    /// when a new trading day gives a symbol held overnight another stock locate.
+    pub fn swap(&mut self, a: InstrumentId, b: InstrumentId) {
+        if a == b {
+            return;
+        }
+        for e in &mut self.entries {
+            if e.0 == a {
+                e.0 = b;
+            } else if e.0 == b {
+                e.0 = a;
+            }
+        }
+        self.entries.sort_by_key(|e| e.0);
+    }
 }
