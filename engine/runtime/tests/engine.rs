@@ -1631,3 +1631,54 @@ fn a_position_carried_into_a_day_whose_locates_moved_stays_its_symbols() {
     );
     assert_eq!(total, 100, "{held:?}");
 }
+
+/// Day 1 names SYM1 at 1 and SYM2 at 2; each of two strategies buys 100 of its own symbol.
+/// Day 2 drops SYM1 (delisted), names SYM2 at 1 and a new SYM3 at 2 (the locates after a
+/// delisting shift down). SYM1's shares must end where they end in every lane layout: with
+/// one lane, SYM2's move from 2 to 1 exchanges SYM1's shares into locate 2 (SYM3, a symbol
+/// SYM1's strategy never traded); with a lane each, SYM1's lane never sees SYM2's directory
+/// and its shares stay under locate 1. The digests differ by layout.
+#[test]
+fn a_symbol_that_vanishes_on_day_two_ends_under_the_same_locate_in_every_layout() {
+    use ticklane_core::{EventBody, MarketEvent};
+    let day1 = session(3, 2, 4_000);
+    let day2: Vec<MarketEvent> = session(4, 2, 4_000)
+        .into_iter()
+        .map(|mut e| {
+            if let EventBody::InstrumentDirectory(info) = &mut e.body {
+                info.symbol = symbol(e.instrument.0 + 1);
+            }
+            e
+        })
+        .collect();
+    let events = two_days(&day1, &day2);
+    let holder = || -> ticklane_runtime::StrategyFactory {
+        Arc::new(|| Ok(Box::new(HoldsAHundred::default()) as Box<dyn ticklane_strategy::Strategy>))
+    };
+    let result = |lanes: Vec<Vec<StrategySpec>>| {
+        let r = run(plan(&events, lanes, PanicPolicy::default()));
+        let mut held: Vec<(u16, u32, Option<String>, i64)> = r
+            .lanes
+            .iter()
+            .flat_map(|l| &l.strategies)
+            .flat_map(|s| {
+                s.positions
+                    .iter()
+                    .filter(|p| p.2.net != 0)
+                    .map(move |p| (s.id.0, p.0 .0, p.1.map(|x| x.to_string()), p.2.net))
+            })
+            .collect();
+        held.sort();
+        (held, digests(&r).0)
+    };
+    let one = result(vec![vec![
+        spec(0, "sym1", &[symbol(1)], holder()),
+        spec(1, "sym2", &[symbol(2)], holder()),
+    ]]);
+    let two = result(vec![
+        vec![spec(0, "sym1", &[symbol(1)], holder())],
+        vec![spec(1, "sym2", &[symbol(2)], holder())],
+    ]);
+    assert_eq!(one.0, two.0, "positions (strategy, instrument, symbol, shares): 1 lane vs 2 lanes");
+    assert_eq!(one.1, two.1, "strategy digests: 1 lane vs 2 lanes");
+}
