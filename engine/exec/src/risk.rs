@@ -400,25 +400,23 @@ impl RiskGate {
         self.positions.get(&instrument).copied().unwrap_or_default()
     }
 
-    /// Exchanges the positions of instruments `a` and `b` (either may have none), and the
-    /// instrument of the open orders in them: when a new trading day gives a symbol held
-    /// overnight another stock locate.
+    /// Exchanges what the gate holds in instruments `a` and `b` (either may have none): net
+    /// position, cash, fees and reference price. Open quantities stay with their instrument,
+    /// as the orders do at the venue (an order sent at the day's start, before the directory
+    /// named its instrument again, works where it was sent): when a new trading day gives a
+    /// symbol held overnight another stock locate.
     pub fn swap_instruments(&mut self, a: InstrumentId, b: InstrumentId) {
         if a == b {
             return;
         }
-        let (pa, pb) = (self.positions.remove(&a), self.positions.remove(&b));
-        if let Some(p) = pa {
-            self.positions.insert(b, p);
-        }
-        if let Some(p) = pb {
-            self.positions.insert(a, p);
-        }
-        for o in self.open.values_mut() {
-            if o.instrument == a {
-                o.instrument = b;
-            } else if o.instrument == b {
-                o.instrument = a;
+        let mut pa = self.positions.remove(&a).unwrap_or_default();
+        let mut pb = self.positions.remove(&b).unwrap_or_default();
+        core::mem::swap(&mut pa, &mut pb);
+        core::mem::swap(&mut pa.open_buy, &mut pb.open_buy);
+        core::mem::swap(&mut pa.open_sell, &mut pb.open_sell);
+        for (id, p) in [(a, pa), (b, pb)] {
+            if p != RiskPosition::default() {
+                self.positions.insert(id, p);
             }
         }
     }
@@ -1154,10 +1152,9 @@ impl<V: Venue> Venue for RiskedVenue<V> {
         }
     }
 
-    fn swap_instruments(&mut self, a: InstrumentId, b: InstrumentId) {
-        self.venue.swap_instruments(a, b);
-        self.template.swap_instruments(a, b);
-        for gate in self.gates.iter_mut().flatten() {
+    fn swap_instruments(&mut self, strategy: StrategyId, a: InstrumentId, b: InstrumentId) {
+        self.venue.swap_instruments(strategy, a, b);
+        if let Some(Some(gate)) = self.gates.get_mut(usize::from(strategy.0)) {
             gate.swap_instruments(a, b);
         }
     }

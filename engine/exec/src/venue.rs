@@ -144,12 +144,11 @@ pub trait Venue: Send {
         let _ = market;
     }
 
-    /// A new trading day gave the symbol of instrument `a` the stock locate `b` (or the other
-    /// way round): what the venue keeps by instrument for its strategies (a risk gate's
-    /// positions) is exchanged between the two. Called after [`Venue::cancel_all`] at the
-    /// day's start, so no order works in either. The default does nothing.
-    fn swap_instruments(&mut self, a: InstrumentId, b: InstrumentId) {
-        let _ = (a, b);
+    /// A new trading day gave a symbol `strategy` held overnight (under instrument `a`) the
+    /// stock locate `b`: what the venue keeps by instrument for that strategy (its risk
+    /// gate's positions) is exchanged between the two. The default does nothing.
+    fn swap_instruments(&mut self, strategy: StrategyId, a: InstrumentId, b: InstrumentId) {
+        let _ = (strategy, a, b);
     }
 
     /// Moves into `out` the strategies whose own risk limit tripped since the last call (e.g.
@@ -238,8 +237,8 @@ impl Venue for Box<dyn Venue> {
         (**self).start_day(market);
     }
 
-    fn swap_instruments(&mut self, a: InstrumentId, b: InstrumentId) {
-        (**self).swap_instruments(a, b);
+    fn swap_instruments(&mut self, strategy: StrategyId, a: InstrumentId, b: InstrumentId) {
+        (**self).swap_instruments(strategy, a, b);
     }
 
     fn take_trips(&mut self, out: &mut Vec<(StrategyId, RiskRule)>) {

@@ -93,6 +93,11 @@ fn next_mark_after(mark: u64, count: u64) -> u64 {
         .unwrap_or(NO_MARK)
 }
 
+/// The instrument id the first position a strategy held overnight is parked under until the
+/// new day names its symbol (the next ones count down from it): ids no feed gives (ITCH's
+/// stock locates are 16-bit; the lane keeps books only below 2^24).
+const PARKED: u32 = u32::MAX;
+
 /// Events between two publications of the latency status (tick-to-decision p50 and p99) by a
 /// lane that runs dry now and then (it publishes in an idle moment), and by one that never
 /// does (it publishes between two batches). See `Lane::idle_work`.
@@ -451,6 +456,9 @@ struct Slot {
     /// Its own risk limit tripped (the daily loss limit): the venue refuses its orders, and it
     /// is told so by `Context::trading_enabled`.
     risk_stopped: bool,
+    /// Symbols it held overnight and the instrument their positions are kept under, until the
+    /// new day's directory names them (see `Lane::place_carried`).
+    carried: Vec<(Symbol, InstrumentId)>,
 }
 
 /// One lane's state. Drive it with [`Lane::run`] on its own thread, or call
@@ -521,9 +529,8 @@ pub struct Lane<V: Venue> {
     days_begun: u64,
     /// The day that ends: its instruments and their symbols (read before the books empty).
     day_names: Vec<(InstrumentId, Symbol)>,
-    /// Symbols of the day before and the instrument their positions are kept under, until
-    /// the new day's directory names them (see `Lane::place_carried`).
-    carried: Vec<(Symbol, InstrumentId)>,
+    /// Whether some strategy still waits for a symbol it held overnight to be named.
+    carrying: bool,
     events: u64,
     heartbeats: u64,
     strategy_events: u64,
@@ -614,6 +621,7 @@ impl<V: Venue> Lane<V> {
                 restarts: 0,
                 awaiting_call: false,
                 risk_stopped: false,
+                carried: Vec::new(),
             });
         }
         let all = if slots.len() == 64 {
@@ -659,7 +667,7 @@ impl<V: Venue> Lane<V> {
             next_mark: 0,
             days_begun: 0,
             day_names: Vec::new(),
-            carried: Vec::new(),
+            carrying: false,
             events: 0,
             heartbeats: 0,
             strategy_events: 0,
@@ -1260,37 +1268,41 @@ impl<V: Venue> Lane<V> {
         self.day_names.extend(self.market.named_instruments());
     }
 
-    /// A new day's directory names `symbol` at `to`: the positions kept for it since the day
-    /// before (under its old stock locate) move there, in every strategy's outbox and ledger
-    /// and the venue's risk gates, exchanged with whatever `to` held (another symbol's
-    /// positions, which then wait under the old locate for their own directory entry).
+    /// A new day's directory names `symbol` at `to`: each strategy that held it overnight
+    /// has its positions in it (parked since the day began) moved there, in its outbox, its
+    /// ledger and its risk gate. Only a strategy's own symbols move its positions, and they
+    /// always reach its lane, so where every share ends is the same in every lane layout; a
+    /// symbol the new day never names stays parked.
     #[cold]
     #[inline(never)]
     fn place_carried(&mut self, to: InstrumentId, symbol: Symbol) {
-        let Some(i) = self.carried.iter().position(|c| c.0 == symbol) else {
-            return;
-        };
-        let from = self.carried.swap_remove(i).1;
-        if from == to {
-            return;
-        }
-        for c in &mut self.carried {
-            if c.1 == to {
-                c.1 = from;
-            }
-        }
+        let mut left = false;
         for s in &mut self.slots {
-            s.outbox.swap_instruments(from, to);
-            s.ledger.swap_instruments(from, to);
+            if let Some(i) = s.carried.iter().position(|c| c.0 == symbol) {
+                let from = s.carried.swap_remove(i).1;
+                if from != to {
+                    for c in &mut s.carried {
+                        if c.1 == to {
+                            c.1 = from;
+                        }
+                    }
+                    s.outbox.swap_instruments(from, to);
+                    s.ledger.swap_instruments(from, to);
+                    self.venue.swap_instruments(s.id, from, to);
+                    tracing::info!(
+                        lane = self.settings.index,
+                        strategy = %s.name,
+                        symbol = %symbol,
+                        from = from.0,
+                        to = to.0,
+                        "a new day names a symbol held overnight at another stock locate: \
+                         its positions move there"
+                    );
+                }
+            }
+            left |= !s.carried.is_empty();
         }
-        self.venue.swap_instruments(from, to);
-        tracing::info!(
-            lane = self.settings.index,
-            symbol = %symbol,
-            from = from.0,
-            to = to.0,
-            "a new day names a symbol at another stock locate: its positions move there"
-        );
+        self.carrying = left;
     }
 
     /// A new trading day began (ITCH's start of messages after a day: see
@@ -1325,10 +1337,36 @@ impl<V: Venue> Lane<V> {
             reports = cancelled,
             "a new trading day: books emptied, working orders cancelled"
         );
-        // After the cancels' fills: every position is where the day before kept it.
-        self.carried.clear();
-        self.carried
-            .extend(self.day_names.drain(..).map(|(id, symbol)| (symbol, id)));
+        // After the cancels' fills: every position is where the day before kept it. Each
+        // strategy carries the symbols it holds a position or a ledger entry in.
+        // Each strategy's are parked, in symbol order, under instrument ids no feed gives
+        // (`PARKED`): until the new day names the symbol again no book marks them (the day's
+        // book at the old locate may be another symbol's, kept by another lane), and a symbol
+        // the new day never names stays there, under its own name in the reports.
+        let mut carrying = false;
+        for s in &mut self.slots {
+            s.carried.clear();
+            s.carried.extend(
+                self.day_names
+                    .iter()
+                    .filter(|(id, _)| {
+                        s.outbox.positions().get(*id) != Position::default()
+                            || s.ledger.instrument(*id).is_some()
+                    })
+                    .map(|&(id, symbol)| (symbol, id)),
+            );
+            s.carried.sort_by_key(|c| c.0);
+            for (k, c) in s.carried.iter_mut().enumerate() {
+                let parked = InstrumentId(PARKED - k as u32);
+                s.outbox.swap_instruments(c.1, parked);
+                s.ledger.swap_instruments(c.1, parked);
+                self.venue.swap_instruments(s.id, c.1, parked);
+                c.1 = parked;
+            }
+            carrying |= !s.carried.is_empty();
+        }
+        self.carrying = carrying;
+        self.day_names.clear();
     }
 
     fn fire_timers(&mut self, now: Timestamp) {
@@ -1359,7 +1397,7 @@ impl<V: Venue> Lane<V> {
     }
 
     fn subscribe(&mut self, instrument: InstrumentId, symbol: Symbol) {
-        if !self.carried.is_empty() {
+        if self.carrying {
             self.place_carried(instrument, symbol);
         }
         let mask = self
@@ -1878,12 +1916,17 @@ impl<V: Venue> Lane<V> {
                 .iter()
                 .map(|(id, p)| {
                     let book = self.market.book(id);
-                    (
-                        id,
-                        book.and_then(|b| b.symbol()),
-                        p,
-                        book.and_then(|b| b.mid()),
-                    )
+                    // A symbol held overnight that the new day never named: parked, under
+                    // its own name, unmarked.
+                    match s.carried.iter().find(|c| c.1 == id) {
+                        Some(c) => (id, Some(c.0), p, None),
+                        None => (
+                            id,
+                            book.and_then(|b| b.symbol()),
+                            p,
+                            book.and_then(|b| b.mid()),
+                        ),
+                    }
                 })
                 .collect();
             strategies.push(StrategyReport {

@@ -1679,6 +1679,9 @@ fn a_symbol_that_vanishes_on_day_two_ends_under_the_same_locate_in_every_layout(
         vec![spec(0, "sym1", &[symbol(1)], holder())],
         vec![spec(1, "sym2", &[symbol(2)], holder())],
     ]);
-    assert_eq!(one.0, two.0, "positions (strategy, instrument, symbol, shares): 1 lane vs 2 lanes");
+    assert_eq!(
+        one.0, two.0,
+        "positions (strategy, instrument, symbol, shares): 1 lane vs 2 lanes"
+    );
     assert_eq!(one.1, two.1, "strategy digests: 1 lane vs 2 lanes");
 }
