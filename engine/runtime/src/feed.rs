@@ -537,12 +537,14 @@ impl Publisher {
     }
 
     /// A trading day's start of messages, staged to every lane (each reached the day before's
-    /// latest time first): the new day's times start again from `ts`, so the latest time, each
+    /// latest time first): the router assigns instruments afresh, and, as the new day's times
+    /// start again from `ts`, the latest time, each
     /// lane's reach and the next heartbeat start from it too (day 1's last time sent the lanes
     /// that did not get the last event on to day 1's end, and no heartbeat came until day 2
     /// passed day 1's last time).
     #[cold]
     fn start_day(&mut self, ts: u64) {
+        self.router.start_day();
         self.latest = ts;
         for tx in &mut self.lanes {
             tx.reached = ts;

@@ -1279,13 +1279,10 @@ impl<V: Venue> Lane<V> {
         let mut left = false;
         for s in &mut self.slots {
             if let Some(i) = s.carried.iter().position(|c| c.0 == symbol) {
+                // Parked, under an id no feed gives: no other carried symbol is kept under
+                // `to`, so a swap places this one and takes nothing else along.
                 let from = s.carried.swap_remove(i).1;
                 if from != to {
-                    for c in &mut s.carried {
-                        if c.1 == to {
-                            c.1 = from;
-                        }
-                    }
                     s.outbox.swap_instruments(from, to);
                     s.ledger.swap_instruments(from, to);
                     self.venue.swap_instruments(s.id, from, to);
@@ -1295,8 +1292,8 @@ impl<V: Venue> Lane<V> {
                         symbol = %symbol,
                         from = from.0,
                         to = to.0,
-                        "a new day names a symbol held overnight at another stock locate: \
-                         its positions move there"
+                        "a new day names a symbol held overnight: its parked positions \
+                         move to the day's stock locate"
                     );
                 }
             }

@@ -21,7 +21,7 @@
 //! directory assigns its instruments afresh, as the lanes, which empty their books on that
 //! event, subscribe afresh (a stock locate may name another symbol on another day).
 
-use ticklane_core::{EventBody, InstrumentId, MarketEvent, Symbol, SystemEventCode};
+use ticklane_core::{EventBody, InstrumentId, MarketEvent, Symbol};
 
 /// Where an event goes.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -119,12 +119,6 @@ impl Router {
     pub fn route(&mut self, ev: &MarketEvent) -> Route {
         let id = ev.instrument.0;
         if id == 0 {
-            if let EventBody::SystemEvent {
-                code: SystemEventCode::StartOfMessages,
-            } = ev.body
-            {
-                self.start_day();
-            }
             return Route::All;
         }
         if let Some(&l) = self.table.get(id as usize) {
@@ -146,11 +140,12 @@ impl Router {
         self.assign(ev)
     }
 
-    /// ITCH's start of messages, the first message of a trading day: every instrument is
-    /// assigned afresh, by the new day's directory (stock locates are the day's own; the books
-    /// of every lane are emptied on the same event). A first one finds nothing assigned.
+    /// ITCH's start of messages, the first message of a trading day (the publisher calls it
+    /// once it has sent the event to every lane): every instrument is assigned afresh, by the
+    /// new day's directory (stock locates are the day's own; the books of every lane are
+    /// emptied on the same event). A first one finds nothing assigned.
     #[cold]
-    fn start_day(&mut self) {
+    pub fn start_day(&mut self) {
         self.table.fill(UNASSIGNED);
     }
 
