@@ -1306,7 +1306,8 @@ impl<V: Venue> Lane<V> {
     /// [`ticklane_book::Market::new_days`]), and the books are empty: the venue cancels every
     /// working order (they rested in the day before's books; its order-entry sessions start
     /// afresh at `now`), and the latest event time and the equity marks start again from the
-    /// new day's time, which is earlier than the day before's last; its instruments are
+    /// new day's time, which is earlier than the day before's last, and each pending timer
+    /// keeps the event time it had left (`TimerQueue::start_day`); its instruments are
     /// subscribed afresh by the new day's directory. Every lane gets the event
     /// at the same place in the stream, so this is the same in every lane layout. Positions,
     /// cash and the strategies carry over: a position in a symbol the new day names at
@@ -1314,6 +1315,11 @@ impl<V: Venue> Lane<V> {
     #[cold]
     #[inline(never)]
     fn start_day(&mut self, seq: u64, now: Timestamp) {
+        // The day before's last event time: every lane reached it before this event (the
+        // publisher's catch-up), so it is the same in every lane layout, and every timer due
+        // by then has fired. The others keep the time they had left, from `now`.
+        let ended = self.last_ts;
+        self.timers.start_day(ended, now);
         self.last_ts = now;
         // Set afresh from the next item's time, as in a new lane.
         self.next_mark = 0;

@@ -1685,3 +1685,50 @@ fn a_symbol_that_vanishes_on_day_two_ends_under_the_same_locate_in_every_layout(
     );
     assert_eq!(one.1, two.1, "strategy digests: 1 lane vs 2 lanes");
 }
+
+/// Two days, day 2 shorter in event time and from the same time of day, with explorers whose
+/// timer 7 fires every 1.3 ms of event time. At day 2's start of messages every pending timer
+/// keeps the time it had left at day 1's end: timer 7 fires within its period of day 2's
+/// start and keeps its period all day (it waited for day 1's times, past day 2's last, and
+/// never fired on day 2). The same in every layout, batch, ring and heartbeat.
+#[test]
+fn a_periodic_timer_keeps_its_period_across_a_new_day_in_every_layout() {
+    let day1 = stretched(session(3, 3, 30_000), 20);
+    let day2 = stretched(session(4, 3, 30_000), 10);
+    let t2 = day2[0].ts.0;
+    assert!(
+        day2.last().map(|e| e.ts.0) < day1.last().map(|e| e.ts.0),
+        "day 2 ends before day 1's end"
+    );
+    let events = two_days(&day1, &day2);
+    let subs = vec![vec![1], vec![2], vec![3]];
+    let (seen, _) = explore_run(&events, &[0, 0, 0], &subs, |_| {});
+    let day_start = format!("{t2} event system_event 0 ");
+    for (s, lines) in seen.iter().enumerate() {
+        let start = lines
+            .iter()
+            .rposition(|l| l.starts_with(&day_start))
+            .unwrap_or_else(|| panic!("strategy {s}: no start of day 2"));
+        let fired: Vec<u64> = lines[start..]
+            .iter()
+            .filter(|l| l.split(' ').nth(1) == Some("timer") && l.split(' ').nth(2) == Some("7"))
+            .filter_map(|l| l.split(' ').next()?.parse().ok())
+            .collect();
+        assert!(
+            fired.len() > 100,
+            "strategy {s}: timer 7 fired {} times on day 2",
+            fired.len()
+        );
+        assert!(
+            fired[0] > t2 && fired[0] <= t2 + 1_300_000,
+            "strategy {s}: first firing of day 2 at {}, the day starts at {t2}",
+            fired[0]
+        );
+        assert!(
+            fired.windows(2).all(|w| w[1] - w[0] == 1_300_000),
+            "strategy {s}: day 2's firings are not 1.3 ms apart"
+        );
+    }
+    let failures = compare_in_every_layout(&events, &subs, &|_| {});
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -11,6 +11,9 @@
 //!   orders are routed (from the answers that come back at once, such as a refusal). Otherwise a strategy re-arming at its own `now` from `on_timer`
 //!   would be fired again and again at one instant and never let the lane go on. A timer
 //!   armed for a later time keeps its deadline: a periodic timer keeps its period.
+//!
+//! At a new trading day, whose event times start again earlier than the day before's last,
+//! every pending timer keeps the event time it had left ([`TimerQueue::start_day`]).
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -104,6 +107,28 @@ impl TimerQueue {
         self.heap.peek().map(|Reverse((d, ..))| *d)
     }
 
+    /// A new trading day began at `now`, earlier than `ended`, the day before's last event
+    /// time, which the lane reached first (every timer due by then has fired): each pending
+    /// timer keeps the event time it had left and counts it from `now`, as if the night took
+    /// no time. A periodic timer keeps its period across the night; without this, a timer
+    /// armed for a time of the day before waited for that time of the new day (a 1 s timer
+    /// stayed silent from the new day's start to the old day's end). The arming order is
+    /// kept, so timers still fire in (deadline, arming order). A new day that starts after
+    /// `ended` moves nothing: event time went on as usual.
+    pub fn start_day(&mut self, ended: Timestamp, now: Timestamp) {
+        let back = ended.0.saturating_sub(now.0);
+        if back == 0 || self.heap.is_empty() {
+            return;
+        }
+        let entries = std::mem::take(&mut self.heap).into_vec();
+        self.heap = entries
+            .into_iter()
+            .map(|Reverse((d, armed, s, t))| {
+                Reverse((Timestamp(d.0.saturating_sub(back).max(now.0)), armed, s, t))
+            })
+            .collect();
+    }
+
     /// Drops every timer of `strategy` (on restart or halt), and forgets that one of its
     /// timers is firing: a fresh instance's timers are its own, not re-arms from `on_timer`
     /// (its "at once" timer fired a step late when the old instance had panicked in
@@ -137,6 +162,46 @@ mod tests {
     use super::*;
 
     const S: StrategyId = StrategyId(0);
+
+    #[test]
+    fn a_new_day_keeps_each_timer_s_time_left_and_its_order() {
+        let mut q = TimerQueue::default();
+        q.arm(Timestamp(900), Timestamp(1_500), S, TimerId(1));
+        q.arm(Timestamp(900), Timestamp(1_200), StrategyId(1), TimerId(2));
+        q.arm(Timestamp(900), Timestamp(1_200), S, TimerId(3));
+        // Day 1 ended at 1_000; day 2 starts at 100.
+        q.start_day(Timestamp(1_000), Timestamp(100));
+        assert_eq!(q.len(), 3);
+        assert_eq!(q.pop_due(Timestamp(299)), None);
+        assert_eq!(
+            q.pop_due(Timestamp(300)),
+            Some((Timestamp(300), StrategyId(1), TimerId(2)))
+        );
+        assert_eq!(
+            q.pop_due(Timestamp(300)),
+            Some((Timestamp(300), S, TimerId(3)))
+        );
+        assert_eq!(q.pop_due(Timestamp(599)), None);
+        assert_eq!(
+            q.pop_due(Timestamp(600)),
+            Some((Timestamp(600), S, TimerId(1)))
+        );
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn a_new_day_after_the_old_day_s_end_moves_no_timer() {
+        let mut q = TimerQueue::default();
+        q.arm(Timestamp(900), Timestamp(1_500), S, TimerId(1));
+        q.start_day(Timestamp(1_000), Timestamp(1_200));
+        assert_eq!(q.next_deadline(), Some(Timestamp(1_500)));
+        // A timer the lane did not fire by the day's end (none should be left) is not put
+        // before the new day's start.
+        let mut q = TimerQueue::default();
+        q.push(Timestamp(800), S, TimerId(1));
+        q.start_day(Timestamp(1_000), Timestamp(100));
+        assert_eq!(q.next_deadline(), Some(Timestamp(100)));
+    }
 
     #[test]
     fn a_passed_deadline_is_taken_as_now() {
