@@ -1421,3 +1421,168 @@ fn orders_and_fills_files_list_rows_in_one_order_in_every_lane_layout() {
         );
     }
 }
+
+/// `bytes`, an ITCH binary file (2-byte length before each message), with stock locates `a`
+/// and `b` swapped in every message: the same day, its symbols at each other's locates.
+fn with_locates_swapped(bytes: &[u8], a: u16, b: u16) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    let mut at = 0;
+    while at + 2 <= out.len() {
+        let len = usize::from(u16::from_be_bytes([out[at], out[at + 1]]));
+        let m = at + 2;
+        let locate = u16::from_be_bytes([out[m + 1], out[m + 2]]);
+        let to = if locate == a {
+            b
+        } else if locate == b {
+            a
+        } else {
+            locate
+        };
+        out[m + 1..m + 3].copy_from_slice(&to.to_be_bytes());
+        at = m + len;
+    }
+    out
+}
+
+/// Two trading days in one file, day 2 naming AAPL at MSFT's day-1 locate and MSFT at
+/// AAPL's. The rows of `orders.csv` and `fills.csv` name each order's symbol on the day it was
+/// sent (day 1's AAPL fills at locate 1 were printed as MSFT, the symbol locate 1 had at the
+/// run's end), their `day` column says which day, and `equity.csv`'s too; within a day, rows
+/// go forward in event time. The files are the same on one lane and two (but for `lane`).
+#[test]
+fn report_rows_name_the_symbol_and_the_trading_day_they_happened_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    ok(&[
+        "gen",
+        "--seed",
+        "1",
+        "--messages",
+        "150000",
+        "-o",
+        &path("d1.itch"),
+    ]);
+    ok(&[
+        "gen",
+        "--seed",
+        "2",
+        "--messages",
+        "150000",
+        "-o",
+        &path("d2.itch"),
+    ]);
+    let mut two = std::fs::read(path("d1.itch")).unwrap();
+    two.extend(with_locates_swapped(
+        &std::fs::read(path("d2.itch")).unwrap(),
+        1,
+        2,
+    ));
+    std::fs::write(path("two.itch"), two).unwrap();
+    let run = |lanes: &str| {
+        let cfg = dir.path().join(format!("c{lanes}.toml"));
+        std::fs::write(
+            &cfg,
+            format!(
+                "[engine]\nlanes = {lanes}\n\
+                 [[strategy]]\nname = \"imb-aapl\"\nkind = \"imbalance\"\nsymbols = [\"AAPL\"]\n\
+                 [[strategy]]\nname = \"imb-msft\"\nkind = \"imbalance\"\nsymbols = [\"MSFT\"]\n\
+                 lane = {}\n",
+                if lanes == "2" { 1 } else { 0 }
+            ),
+        )
+        .unwrap();
+        let out = dir.path().join(format!("out{lanes}"));
+        ok(&[
+            "run",
+            cfg.to_str().unwrap(),
+            "--file",
+            &path("two.itch"),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        out
+    };
+    let (one, two_lanes) = (run("1"), run("2"));
+    let fills = read(&one, "fills.csv");
+    assert!(fills.lines().next().unwrap().ends_with(",fee,day"));
+    // (strategy, day) -> (instruments, symbols) of its fills.
+    type Named = (
+        std::collections::BTreeSet<String>,
+        std::collections::BTreeSet<String>,
+    );
+    let mut seen: std::collections::BTreeMap<(String, String), Named> = Default::default();
+    for line in fills.lines().skip(1) {
+        let f = fields(line);
+        let e = seen.entry((f[2].clone(), f[12].clone())).or_default();
+        e.0.insert(f[4].clone());
+        e.1.insert(f[5].clone());
+    }
+    let one_of = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
+    for (strategy, symbol, day1, day2) in [
+        ("imb-aapl", "AAPL", "1", "2"),
+        ("imb-msft", "MSFT", "2", "1"),
+    ] {
+        for (day, locate) in [("1", day1), ("2", day2)] {
+            let Some((instruments, symbols)) = seen.get(&(strategy.into(), day.into())) else {
+                panic!("{strategy}: no fill on day {day}: {seen:?}");
+            };
+            assert_eq!(*instruments, one_of(&[locate]), "{strategy} day {day}");
+            assert_eq!(*symbols, one_of(&[symbol]), "{strategy} day {day}");
+        }
+    }
+    let orders = read(&one, "orders.csv");
+    for line in orders.lines().skip(1) {
+        let f = fields(line);
+        if !f[6].is_empty() {
+            let own = if f[2] == "imb-aapl" { "AAPL" } else { "MSFT" };
+            assert_eq!(f[6], own, "{line}");
+        }
+    }
+    for file in ["orders.csv", "fills.csv"] {
+        let key = |l: &str| {
+            let f = fields(l);
+            (
+                f.last().unwrap().parse::<u32>().unwrap(),
+                f[0].parse::<u64>().unwrap(),
+            )
+        };
+        let text = read(&one, file);
+        let keys: Vec<_> = text.lines().skip(1).map(key).collect();
+        assert!(
+            keys.windows(2).all(|w| w[0] <= w[1]),
+            "{file}: out of order"
+        );
+        assert!(keys.iter().any(|k| k.0 == 2), "{file}: no day 2");
+        let without_lane = |t: &str| -> Vec<String> {
+            t.lines()
+                .map(|l| {
+                    let mut f = fields(l);
+                    f.remove(1);
+                    f.join(",")
+                })
+                .collect()
+        };
+        assert_eq!(
+            without_lane(&text),
+            without_lane(&read(&two_lanes, file)),
+            "{file}: 1 lane vs 2"
+        );
+    }
+    let equity = read(&one, "equity.csv");
+    let mut days = std::collections::BTreeMap::<String, Vec<(u32, u64)>>::new();
+    for line in equity.lines().skip(1) {
+        let f = fields(line);
+        days.entry(f[0].clone())
+            .or_default()
+            .push((f[4].parse().unwrap(), f[1].parse().unwrap()));
+    }
+    for (strategy, rows) in &days {
+        assert!(
+            rows.windows(2).all(|w| w[0] < w[1]),
+            "{strategy}: equity rows out of order"
+        );
+        assert_eq!(rows.first().map(|r| r.0), Some(1), "{strategy}");
+        assert_eq!(rows.last().map(|r| r.0), Some(2), "{strategy}");
+    }
+    assert_eq!(equity, read(&two_lanes, "equity.csv"));
+}

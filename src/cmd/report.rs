@@ -5,8 +5,16 @@
 //! fails while writing (a full disk) leaves no `summary.json`, and no earlier run's either.
 //!
 //! `orders.csv` and `fills.csv` list each strategy's rows in the order they happened, merged by
-//! event time then strategy id: the same rows in the same order in every lane layout (but for
-//! the `lane` column).
+//! trading day, event time, then strategy id: the same rows in the same order in every lane
+//! layout (but for the `lane` column).
+//!
+//! Several trading days in one run (ITCH's start of messages after a day): the last column,
+//! `day`, of `orders.csv`, `fills.csv` and `equity.csv` numbers the day of each row from 1,
+//! as each day's event times start again. A row names its order's symbol on the day the order
+//! was submitted (a stock locate may name another symbol on another day; the cancels of the
+//! orders left working at a day's end are the new day's rows, of the old day's orders);
+//! `positions.csv` names the symbols of the run's end, where positions carried overnight
+//! follow their symbols.
 //!
 //! Text fields (strategy names, symbols, reasons) are written as RFC 4180 fields: quoted when
 //! they hold a comma, a quote or a line break. Per-strategy files list the strategies in
@@ -100,29 +108,45 @@ pub(crate) fn csv(field: &str) -> Cow<'_, str> {
 /// layout), merged across strategies by event time, then by strategy id. Written lane after
 /// lane, `orders.csv` and `fills.csv` went back in time at each lane's start and differed by
 /// the lane count.
-fn journal_in_run_order(r: &RunReport) -> Vec<(u16, &JournalEntry)> {
+///
+/// Each entry comes with its lane and its trading day (0 for the first: every lane's journal
+/// has the same [`JournalEntry::DayStart`]s, which are not returned).
+fn journal_in_run_order(r: &RunReport) -> Vec<(u16, usize, &JournalEntry)> {
     use std::collections::{BTreeMap, VecDeque};
-    fn key(e: &JournalEntry) -> (u64, u16) {
+    /// (strategy, event time), or `None` for a day's start.
+    fn key(e: &JournalEntry) -> Option<(u16, u64)> {
         match e {
-            JournalEntry::Command { ts, cmd } => (ts.0, cmd.id().strategy()),
-            JournalEntry::Update(u) => (u.ts.0, u.id.strategy()),
-            JournalEntry::Fill(f) => (f.ts.0, f.id.strategy()),
+            JournalEntry::Command { ts, cmd } => Some((cmd.id().strategy(), ts.0)),
+            JournalEntry::Update(u) => Some((u.id.strategy(), u.ts.0)),
+            JournalEntry::Fill(f) => Some((f.id.strategy(), f.ts.0)),
+            JournalEntry::DayStart { .. } => None,
         }
     }
-    let mut queues: BTreeMap<u16, VecDeque<(u16, &JournalEntry)>> = BTreeMap::new();
+    type Queue<'a> = VecDeque<(u16, usize, &'a JournalEntry)>;
+    let mut queues: BTreeMap<u16, Queue<'_>> = BTreeMap::new();
     let mut total = 0;
     for l in &r.lanes {
+        let mut day = 0;
         for e in &l.journal {
-            queues.entry(key(e).1).or_default().push_back((l.index, e));
-            total += 1;
+            match key(e) {
+                Some((strategy, _)) => {
+                    queues
+                        .entry(strategy)
+                        .or_default()
+                        .push_back((l.index, day, e));
+                    total += 1;
+                }
+                None => day += 1,
+            }
         }
     }
+    let order = |&(_, day, e): &(u16, usize, &JournalEntry)| key(e).map(|(s, ts)| (day, ts, s));
     let mut merged = Vec::with_capacity(total);
     // Strategies are few (64 a lane at most): the earliest head is found by a scan.
     while let Some((_, q)) = queues
         .iter_mut()
         .filter(|(_, q)| !q.is_empty())
-        .min_by_key(|(_, q)| q.front().map(|&(_, e)| key(e)))
+        .min_by_key(|(_, q)| q.front().map(order))
     {
         if let Some(x) = q.pop_front() {
             merged.push(x);
@@ -136,10 +160,22 @@ pub fn write(r: &RunReport, summary: &serde_json::Value, dir: &Path) -> anyhow::
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     remove_finished_run_files(dir)?;
     // Names of strategies and symbols of instruments, for readable files: every instrument a
-    // lane has a book of (a strategy's refused orders name instruments it never traded).
+    // lane has a book of (a strategy's refused orders name instruments it never traded), on
+    // each trading day; the last day's (`symbols`) also names the positions carried overnight.
     let mut names = std::collections::BTreeMap::new();
-    let mut symbols: std::collections::BTreeMap<InstrumentId, Symbol> = Default::default();
+    type Symbols = std::collections::BTreeMap<InstrumentId, Symbol>;
+    let days = r
+        .lanes
+        .iter()
+        .map(|l| l.day_symbols.len())
+        .max()
+        .unwrap_or(0);
+    let mut day_symbols: Vec<Symbols> = vec![Symbols::new(); days];
+    let mut symbols = Symbols::new();
     for l in &r.lanes {
+        for (d, v) in l.day_symbols.iter().enumerate() {
+            day_symbols[d].extend(v.iter().copied());
+        }
         symbols.extend(l.symbols.iter().copied());
         for s in &l.strategies {
             names.insert(s.id.0, s.name.clone());
@@ -151,38 +187,43 @@ pub fn write(r: &RunReport, summary: &serde_json::Value, dir: &Path) -> anyhow::
         }
     }
     let name = |id: u16| csv(names.get(&id).map_or("", String::as_str)).into_owned();
-    let sym = |id: InstrumentId| {
-        symbols
-            .get(&id)
+    day_symbols.push(symbols);
+    // The symbol of `id` on trading day `day` (0 for the first).
+    let sym = |day: usize, id: InstrumentId| {
+        day_symbols
+            .get(day)
+            .and_then(|m| m.get(&id))
             .map_or(String::new(), |s| csv(s.as_str()).into_owned())
     };
+    let journal = journal_in_run_order(r);
 
     let mut orders = file(dir, "orders.csv")?;
     writeln!(
         orders,
-        "ts_ns,lane,strategy,order_id,event,instrument,symbol,side,price,qty,tif,reason"
+        "ts_ns,lane,strategy,order_id,event,instrument,symbol,side,price,qty,tif,reason,day"
     )?;
     let mut fills = file(dir, "fills.csv")?;
     writeln!(
         fills,
-        "ts_ns,lane,strategy,order_id,instrument,symbol,side,price,qty,leaves,liquidity,fee"
+        "ts_ns,lane,strategy,order_id,instrument,symbol,side,price,qty,leaves,liquidity,fee,day"
     )?;
-    // The instrument of every order submitted: a venue answers a command on an order it no
-    // longer knows (an amend after the fill) with no instrument, and the row said 0.
+    // The instrument of every order submitted, and the day: a venue answers a command on an
+    // order it no longer knows (an amend after the fill) with no instrument, and the row said
+    // 0; the order's rows name the symbol its instrument had on that day.
     let mut order_instrument = std::collections::HashMap::new();
-    for l in &r.lanes {
-        for e in &l.journal {
-            if let JournalEntry::Command {
-                cmd: OrderCommand::Submit { id, request },
-                ..
-            } = e
-            {
-                order_instrument.insert(*id, request.instrument);
-            }
+    for &(_, day, e) in &journal {
+        if let JournalEntry::Command {
+            cmd: OrderCommand::Submit { id, request },
+            ..
+        } = e
+        {
+            order_instrument.insert(*id, (day, request.instrument));
         }
     }
-    for (lane, e) in journal_in_run_order(r) {
+    let submit_day = |id, day| order_instrument.get(&id).map_or(day, |o| o.0);
+    for &(lane, day, e) in &journal {
         match e {
+            JournalEntry::DayStart { .. } => {}
             JournalEntry::Command { ts, cmd } => {
                 let id = cmd.id();
                 let (event, rest) = match *cmd {
@@ -191,7 +232,7 @@ pub fn write(r: &RunReport, summary: &serde_json::Value, dir: &Path) -> anyhow::
                         format!(
                             "{},{},{:?},{},{},{}",
                             q.instrument.0,
-                            sym(q.instrument),
+                            sym(day, q.instrument),
                             q.side,
                             px(q.price),
                             q.qty.0,
@@ -210,11 +251,12 @@ pub fn write(r: &RunReport, summary: &serde_json::Value, dir: &Path) -> anyhow::
                 };
                 writeln!(
                     orders,
-                    "{},{},{},{},{event},{rest},",
+                    "{},{},{},{},{event},{rest},,{}",
                     ts.0,
                     lane,
                     name(id.strategy()),
-                    id
+                    id,
+                    day + 1
                 )?;
             }
             JournalEntry::Update(u) => {
@@ -248,37 +290,39 @@ pub fn write(r: &RunReport, summary: &serde_json::Value, dir: &Path) -> anyhow::
                     }
                 };
                 let instrument = if u.instrument == InstrumentId::NONE {
-                    order_instrument.get(&u.id).copied().unwrap_or(u.instrument)
+                    order_instrument.get(&u.id).map_or(u.instrument, |o| o.1)
                 } else {
                     u.instrument
                 };
                 writeln!(
                     orders,
-                    "{},{},{},{},{event},{},{},,{price},{qty},,{reason}",
+                    "{},{},{},{},{event},{},{},,{price},{qty},,{reason},{}",
                     u.ts.0,
                     lane,
                     name(u.id.strategy()),
                     u.id,
                     instrument.0,
-                    sym(instrument),
+                    sym(submit_day(u.id, day), instrument),
+                    day + 1
                 )?;
             }
             JournalEntry::Fill(f) => {
                 writeln!(
                     fills,
-                    "{},{},{},{},{},{},{:?},{},{},{},{:?},{}",
+                    "{},{},{},{},{},{},{:?},{},{},{},{:?},{},{}",
                     f.ts.0,
                     lane,
                     name(f.id.strategy()),
                     f.id,
                     f.instrument.0,
-                    sym(f.instrument),
+                    sym(submit_day(f.id, day), f.instrument),
                     f.side,
                     px(f.price),
                     f.qty.0,
                     f.leaves.0,
                     f.liquidity,
-                    six(Price(f.fee).to_decimal())
+                    six(Price(f.fee).to_decimal()),
+                    day + 1
                 )?;
             }
         }
@@ -289,7 +333,7 @@ pub fn write(r: &RunReport, summary: &serde_json::Value, dir: &Path) -> anyhow::
         "strategy,instrument,symbol,position,bought,sold,avg_cost,mark,realized,unrealized,fees,net_pnl"
     )?;
     let mut equity = file(dir, "equity.csv")?;
-    writeln!(equity, "strategy,ts_ns,equity,drawdown")?;
+    writeln!(equity, "strategy,ts_ns,equity,drawdown,day")?;
     for s in r.strategies_in_order() {
         for (id, p) in s.ledger.iter() {
             writeln!(
@@ -297,7 +341,7 @@ pub fn write(r: &RunReport, summary: &serde_json::Value, dir: &Path) -> anyhow::
                 "{},{},{},{},{},{},{},{},{},{},{},{}",
                 csv(&s.name),
                 id.0,
-                sym(id),
+                sym(days, id),
                 p.position,
                 p.bought,
                 p.sold,
@@ -309,10 +353,15 @@ pub fn write(r: &RunReport, summary: &serde_json::Value, dir: &Path) -> anyhow::
                 six(p.net())
             )?;
         }
-        for e in s.ledger.equity_curve() {
+        // Day k + 2 begins after `day_samples[k]` samples.
+        let mut day = 1;
+        for (k, e) in s.ledger.equity_curve().iter().enumerate() {
+            while s.day_samples.get(day - 1).is_some_and(|&n| n <= k as u64) {
+                day += 1;
+            }
             writeln!(
                 equity,
-                "{},{},{},{}",
+                "{},{},{},{},{day}",
                 csv(&s.name),
                 e.ts.0,
                 six(e.equity),

@@ -1490,6 +1490,7 @@ mod tests {
             strategies: Vec::new(),
             journal: Vec::new(),
             symbols: Vec::new(),
+            day_symbols: Vec::new(),
         };
         let report = RunReport {
             source: SourceReport::default(),

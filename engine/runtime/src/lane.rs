@@ -325,6 +325,15 @@ pub enum JournalEntry {
     Update(OrderUpdate),
     /// An order was (partly) filled.
     Fill(ticklane_strategy::Fill),
+    /// A new trading day began at event time `ts` (ITCH's start of messages after a day: see
+    /// [`ticklane_book::Market::new_days`]). The entries after it are the new day's: their
+    /// times start again from `ts`, and the instruments their submits name are the new day's
+    /// stock locates (the day before's symbols are in [`LaneReport::day_symbols`]). The
+    /// cancels of the orders still working at the day's end follow it, at `ts`.
+    DayStart {
+        /// Event time of the new day's start of messages.
+        ts: Timestamp,
+    },
 }
 
 /// One strategy's results.
@@ -375,6 +384,9 @@ pub struct StrategyReport {
     pub digest: [u8; 32],
     /// Records in the stream.
     pub records: u64,
+    /// Where each new trading day after the first begins in the equity curve: the number of
+    /// samples taken before it (a day's times start again earlier than the day before's).
+    pub day_samples: Vec<u64>,
 }
 
 /// What a lane did.
@@ -430,8 +442,12 @@ pub struct LaneReport {
     /// Every command, update and fill in processing order (when `journal` is on).
     pub journal: Vec<JournalEntry>,
     /// The symbol of every instrument the lane has a book of, from the directory messages
-    /// (the journal names instruments by id), by id.
+    /// (the journal names instruments by id), by id: the last day's.
     pub symbols: Vec<(InstrumentId, Symbol)>,
+    /// The same for each trading day that ended before the last (see
+    /// [`JournalEntry::DayStart`]), in day order: a stock locate may name another symbol on
+    /// another day.
+    pub day_symbols: Vec<Vec<(InstrumentId, Symbol)>>,
 }
 
 struct Slot {
@@ -459,6 +475,8 @@ struct Slot {
     /// Symbols it held overnight and the instrument their positions are kept under, until the
     /// new day's directory names them (see `Lane::place_carried`).
     carried: Vec<(Symbol, InstrumentId)>,
+    /// Equity samples taken before each new day (see [`StrategyReport::day_samples`]).
+    day_samples: Vec<u64>,
 }
 
 /// One lane's state. Drive it with [`Lane::run`] on its own thread, or call
@@ -529,6 +547,8 @@ pub struct Lane<V: Venue> {
     days_begun: u64,
     /// The day that ends: its instruments and their symbols (read before the books empty).
     day_names: Vec<(InstrumentId, Symbol)>,
+    /// The symbols of each day that ended (see [`LaneReport::day_symbols`]).
+    day_symbols: Vec<Vec<(InstrumentId, Symbol)>>,
     /// Whether some strategy still waits for a symbol it held overnight to be named.
     carrying: bool,
     events: u64,
@@ -622,6 +642,7 @@ impl<V: Venue> Lane<V> {
                 awaiting_call: false,
                 risk_stopped: false,
                 carried: Vec::new(),
+                day_samples: Vec::new(),
             });
         }
         let all = if slots.len() == 64 {
@@ -667,6 +688,7 @@ impl<V: Venue> Lane<V> {
             next_mark: 0,
             days_begun: 0,
             day_names: Vec::new(),
+            day_symbols: Vec::new(),
             carrying: false,
             events: 0,
             heartbeats: 0,
@@ -1321,6 +1343,16 @@ impl<V: Venue> Lane<V> {
         let ended = self.last_ts;
         self.timers.start_day(ended, now);
         self.last_ts = now;
+        // The reports say which day each row and sample is of, and the ending day's symbols.
+        if self.settings.journal {
+            self.journal.push(JournalEntry::DayStart { ts: now });
+        }
+        let mut names = self.day_names.clone();
+        names.sort_unstable_by_key(|e| e.0);
+        self.day_symbols.push(names);
+        for s in &mut self.slots {
+            s.day_samples.push(s.ledger.equity_curve().len());
+        }
         // Set afresh from the next item's time, as in a new lane.
         self.next_mark = 0;
         // The new day's directory subscribes its instruments afresh (as the feed's router
@@ -1533,7 +1565,10 @@ impl<V: Venue> Lane<V> {
         // Every lane gets every start of messages: after a first one, each is a new day in
         // every lane, whether or not this lane's market had anything to empty (a lane that
         // kept no book of day 1 must still start its marks and latest time again).
-        if r.new_day || (start_of_messages && self.days_begun > 0) {
+        // A first start of messages after events (data that began within a day) begins a new
+        // day too, in every lane: the sequence number says so whatever the layout, where the
+        // market's `new_day` says only whether this lane's books held anything.
+        if r.new_day || (start_of_messages && (self.days_begun > 0 || le.seq > 0)) {
             self.start_day(le.seq, now);
         }
         if start_of_messages {
@@ -1951,6 +1986,7 @@ impl<V: Venue> Lane<V> {
                 ledger: std::mem::take(&mut s.ledger),
                 digest: digest.finish(s.outbox.positions()),
                 records,
+                day_samples: std::mem::take(&mut s.day_samples),
             });
         }
         LaneReport {
@@ -1993,6 +2029,7 @@ impl<V: Venue> Lane<V> {
                 v.sort_unstable_by_key(|e| e.0);
                 v
             },
+            day_symbols: std::mem::take(&mut self.day_symbols),
         }
     }
 }

@@ -1732,3 +1732,20 @@ fn a_periodic_timer_keeps_its_period_across_a_new_day_in_every_layout() {
     let failures = compare_in_every_layout(&events, &subs, &|_| {});
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Data that begins within a day (no start of messages first: a capture joined late), then a
+/// new day. Day 1 names only SYM1, so the lanes of SYM2 and SYM3 hold no book at day 2's start
+/// of messages; the new day must begin in them as in SYM1's lane (they kept day 1's timers at
+/// day 1's times and their latest time, while SYM1's lane moved its timers to the new day's
+/// time: each explorer's day differed by layout).
+#[test]
+fn data_that_begins_within_a_day_starts_its_next_day_in_every_lane() {
+    let day1 = stretched(session(3, 1, 30_000), 20);
+    let day2 = stretched(session(4, 3, 30_000), 10);
+    let mut events = day1.clone();
+    events.push(start_of_messages(day2[0].ts.0));
+    events.extend_from_slice(&day2);
+    let subs = vec![vec![1], vec![2], vec![3]];
+    let failures = compare_in_every_layout(&events, &subs, &|_| {});
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

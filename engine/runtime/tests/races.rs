@@ -216,6 +216,8 @@ fn check_report(report: &ticklane_runtime::LaneReport, problems: &mut Vec<String
                     }
                 }
             }
+            // One day: the scenario has no start of messages after a day.
+            JournalEntry::DayStart { ts } => problems.push(format!("journal: a new day at {ts:?}")),
             JournalEntry::Fill(f) => {
                 *net.entry(f.id.strategy()).or_default() += match f.side {
                     Side::Bid => i64::from(f.qty.0),
@@ -359,6 +361,7 @@ fn run<V: Venue>(venue: V, seed: u64, panic_odds: u64, kill_at: Option<usize>) -
                     .unwrap_or("")
                     .to_string(),
                 JournalEntry::Fill(_) => "fill".into(),
+                JournalEntry::DayStart { .. } => "day".into(),
             };
             *k.entry(name).or_default() += 1;
         }

@@ -202,6 +202,7 @@ fn the_journal_shows_an_orders_fill_before_the_restarts_cancel() {
                 JournalEntry::Command { .. } => "submit".to_string(),
                 JournalEntry::Update(u) => format!("{:?}", u.kind),
                 JournalEntry::Fill(f) => format!("fill {} leaves {}", f.qty.0, f.leaves.0),
+                JournalEntry::DayStart { ts } => format!("day {}", ts.0),
             })
             .collect();
         assert_eq!(
