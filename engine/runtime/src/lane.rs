@@ -503,6 +503,10 @@ pub struct Lane<V: Venue> {
     /// A subscribed instrument was renamed to a symbol no strategy subscribes to (a second
     /// directory message): orders of the lane may rest in a book it would otherwise drop.
     renamed_away: bool,
+    /// A new day's start is cancelling the day before's orders: submits and modifies are
+    /// refused (they would name the day before's stock locates, before the new day's
+    /// directory says which symbol each is).
+    opening_day: bool,
     unkept_events: u64,
     late_books: u64,
     /// Subscribed symbols and their masks.
@@ -661,6 +665,7 @@ impl<V: Venue> Lane<V> {
             dropped: Vec::new(),
             uncaught: None,
             renamed_away: false,
+            opening_day: false,
             unkept_events: 0,
             late_books: 0,
             symbol_masks,
@@ -1157,11 +1162,12 @@ impl<V: Venue> Lane<V> {
                 }
                 // Before a replay's `--from` (only `on_start` runs then) trading is not open:
                 // an order sent there would trade in the warm-up nobody is shown.
-                let halted_submit = (!self.trading || now.0 < self.settings.trade_from)
-                    && matches!(
-                        cmd,
-                        OrderCommand::Submit { .. } | OrderCommand::Modify { .. }
-                    );
+                let halted_submit =
+                    (!self.trading || now.0 < self.settings.trade_from || self.opening_day)
+                        && matches!(
+                            cmd,
+                            OrderCommand::Submit { .. } | OrderCommand::Modify { .. }
+                        );
                 // The lane's own refusals: trading halted (or not open yet), or a submit
                 // outside the strategy's subscriptions (a book this lane may not keep).
                 let refusal = if halted_submit || self.slots[i].strategy.is_none() {
@@ -1365,7 +1371,13 @@ impl<V: Venue> Lane<V> {
         let cancelled = self.reports.len();
         if !self.reports.is_empty() {
             self.deliver(seq);
+            // What the strategies send in answer is refused as trading halted: an order
+            // now would rest at a day-1 stock locate, which the new day's directory may give
+            // another symbol (a strategy subscribed by symbol is refused anyway, as its
+            // subscriptions are gone; one subscribed to every instrument was not).
+            self.opening_day = true;
             self.route(seq, now);
+            self.opening_day = false;
         }
         tracing::info!(
             lane = self.settings.index,

@@ -1749,3 +1749,147 @@ fn data_that_begins_within_a_day_starts_its_next_day_in_every_lane() {
     let failures = compare_in_every_layout(&events, &subs, &|_| {});
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Quotes a bid of 100 a dollar under the best bid once per instrument and day, on every instrument
+/// (subscribed to `*`), and sends it again as soon as the venue says it was cancelled; notes
+/// the orders sent that way.
+#[derive(Default)]
+struct Requoter {
+    quoted: std::collections::BTreeSet<u32>,
+    resent: Arc<std::sync::Mutex<Vec<ticklane_strategy::ClientOrderId>>>,
+}
+
+impl ticklane_strategy::Strategy for Requoter {
+    fn on_event(
+        &mut self,
+        ev: &ticklane_core::MarketEvent,
+        ctx: &mut ticklane_strategy::Context<'_>,
+    ) {
+        if ev.instrument == InstrumentId::NONE {
+            if matches!(
+                ev.body,
+                ticklane_core::EventBody::SystemEvent {
+                    code: ticklane_core::SystemEventCode::StartOfMessages
+                }
+            ) {
+                self.quoted.clear();
+            }
+            return;
+        }
+        let Some(bid) = ctx.book(ev.instrument).and_then(|b| b.best_bid()) else {
+            return;
+        };
+        if self.quoted.insert(ev.instrument.0) {
+            ctx.limit(
+                ev.instrument,
+                ticklane_core::Side::Bid,
+                ticklane_core::Price(bid.price.0 - 10_000),
+                ticklane_core::Qty(100),
+                ticklane_strategy::TimeInForce::Day,
+            );
+        }
+    }
+
+    fn on_order_update(
+        &mut self,
+        u: &ticklane_strategy::OrderUpdate,
+        ctx: &mut ticklane_strategy::Context<'_>,
+    ) {
+        if u.kind == ticklane_strategy::OrderUpdateKind::Cancelled {
+            let id = ctx.limit(
+                u.instrument,
+                ticklane_core::Side::Bid,
+                ticklane_core::Price(1_000_000),
+                ticklane_core::Qty(100),
+                ticklane_strategy::TimeInForce::Day,
+            );
+            if let Ok(mut v) = self.resent.lock() {
+                v.push(id);
+            }
+        }
+    }
+}
+
+/// At a new day's start the lane cancels every working order; an order a strategy sends in
+/// answer (before the new day's directory) is refused as trading halted. A strategy on every
+/// instrument (`*`) had it accepted at its day-1 stock locate, which day 2 gives another
+/// symbol: here SYM1's quote went back to locate 1, SYM2's on day 2.
+#[test]
+fn orders_sent_in_answer_to_a_new_day_s_cancels_are_refused() {
+    use ticklane_core::MarketEvent;
+    use ticklane_strategy::{OrderCommand, OrderUpdateKind, RejectReason};
+    let day1 = session(3, 2, 4_000);
+    let day2: Vec<MarketEvent> = session(4, 2, 4_000)
+        .into_iter()
+        .map(|mut e| {
+            e.instrument = match e.instrument.0 {
+                1 => InstrumentId(2),
+                2 => InstrumentId(1),
+                _ => e.instrument,
+            };
+            e
+        })
+        .collect();
+    let events = two_days(&day1, &day2);
+    let resent: Arc<std::sync::Mutex<Vec<ticklane_strategy::ClientOrderId>>> = Arc::default();
+    let factory: ticklane_runtime::StrategyFactory = {
+        let resent = resent.clone();
+        Arc::new(move || {
+            Ok(Box::new(Requoter {
+                resent: resent.clone(),
+                ..Requoter::default()
+            }) as Box<dyn ticklane_strategy::Strategy>)
+        })
+    };
+    let star = ticklane_core::Symbol::new("*").unwrap_or_default();
+    let mut p = plan(
+        &events,
+        vec![vec![spec(0, "requoter", &[star], factory)]],
+        PanicPolicy::default(),
+    );
+    p.lanes[0].0.journal = true;
+    p.venue = Arc::new(|_| {
+        Box::new(ticklane_exec::PaperExchange::with_models(
+            ticklane_exec::ConstantLatency {
+                entry_ns: 0,
+                response_ns: 0,
+            },
+            ticklane_exec::PerShareFees::ZERO,
+        )) as Box<dyn Venue>
+    });
+    let r = run(p);
+    let resent = resent.lock().map(|v| v.clone()).unwrap_or_default();
+    let journal = &r.lanes[0].journal;
+    let day = journal
+        .iter()
+        .position(|e| matches!(e, ticklane_runtime::JournalEntry::DayStart { .. }))
+        .expect("a new day in the journal");
+    let at_day_start: Vec<_> = journal[day..]
+        .iter()
+        .filter_map(|e| match e {
+            ticklane_runtime::JournalEntry::Command {
+                cmd: OrderCommand::Submit { id, .. },
+                ..
+            } if resent.contains(id) => Some(*id),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        !at_day_start.is_empty(),
+        "the day-1 quotes were cancelled at day 2's start and sent again"
+    );
+    for id in &resent {
+        let answers: Vec<OrderUpdateKind> = journal
+            .iter()
+            .filter_map(|e| match e {
+                ticklane_runtime::JournalEntry::Update(u) if u.id == *id => Some(u.kind),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            answers,
+            vec![OrderUpdateKind::Rejected(RejectReason::TradingHalted)],
+            "order {id} sent in answer to a cancel"
+        );
+    }
+}
