@@ -105,9 +105,16 @@ enum Command {
         /// Levels per side (at least 1).
         #[arg(long, default_value_t = 10, value_parser = at_least_one)]
         depth: usize,
-        /// Event time (HH:MM:SS[.fffffffff] or ns since midnight); default: end of file.
+        /// Event time (HH:MM:SS[.fffffffff] or ns since midnight); default: end of file (or
+        /// of `--day`).
         #[arg(long)]
         at: Option<String>,
+        /// Trading day of a file that holds several (1: the first; each ITCH start of
+        /// messages after a day begins the next): `--at` is a time of that day, and without
+        /// `--at` the book is the one at that day's end. Default: the day `--at` is first
+        /// reached, or the last day.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        day: Option<u64>,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -942,9 +949,10 @@ fn main() -> ExitCode {
             symbol,
             depth,
             at,
+            day,
             json,
             read,
-        } => cmd::book::run(&file, &symbol, depth, at.as_deref(), json, read),
+        } => cmd::book::run(&file, &symbol, depth, at.as_deref(), day, json, read),
         Command::LobsterCheck {
             messages,
             orderbook,

@@ -882,7 +882,10 @@ fn a_second_day_in_one_file_starts_from_empty_books() {
         );
         assert!(o.status.success(), "{file} {symbol}: {}", stderr(&o));
         let mut v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-        // The messages read differ (day 1's are read too); everything else must not.
+        // The messages read and the day differ (day 1's are read too, and the book is of the
+        // second day of two); everything else must not.
+        let day = v.as_object_mut().unwrap().remove("day");
+        assert_eq!(day, Some(if file == "two.itch" { 2 } else { 1 }.into()));
         v.as_object_mut().unwrap().remove("messages");
         v
     };
@@ -915,6 +918,64 @@ fn a_second_day_in_one_file_starts_from_empty_books() {
             assert_eq!(lane["anomalies"], serde_json::json!({}), "{lane}");
         }
     }
+}
+
+/// `book --day N` on a file of two trading days: day 1's book at its end (before day 2's
+/// start of messages empties it) and at a time of day 1, day 2's at a time of day 2, each the
+/// book that day's file alone gives; a third day is refused, naming the days the file has.
+/// Without `--day`, `--at` stops at the first message past it (on day 1): day 2's books at a
+/// time could not be read at all.
+#[test]
+fn book_of_one_day_of_a_file_of_two() {
+    let dir = tempfile::tempdir().unwrap();
+    for (seed, out) in [("1", "d1.itch"), ("2", "d2.itch")] {
+        generated(dir.path(), seed, "60000", out);
+    }
+    let mut two = std::fs::read(dir.path().join("d1.itch")).unwrap();
+    two.extend(std::fs::read(dir.path().join("d2.itch")).unwrap());
+    std::fs::write(dir.path().join("two.itch"), two).unwrap();
+    let book = |args: &[&str]| {
+        let mut all = vec!["book", "--symbol", "MSFT", "--depth", "1000", "--json"];
+        all.extend_from_slice(args);
+        let o = ticklane(&all, dir.path());
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        let mut v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let day = v["day"].clone();
+        // The messages read and the day differ (day 1's are read too); nothing else may.
+        let m = v.as_object_mut().unwrap();
+        m.remove("messages");
+        m.remove("day");
+        (v, day)
+    };
+    // The two days' times: the generated sessions span the same hours.
+    let at = "12:00:00";
+    let d1_end = book(&["d1.itch"]).0;
+    assert!(d1_end["orders"].as_u64().unwrap() > 0, "{d1_end}");
+    assert_eq!(book(&["two.itch", "--day", "1"]), (d1_end, 1.into()));
+    assert_eq!(
+        book(&["two.itch", "--day", "1", "--at", at]),
+        (book(&["d1.itch", "--at", at]).0, 1.into())
+    );
+    let d2_noon = book(&["d2.itch", "--at", at]).0;
+    assert_eq!(
+        book(&["two.itch", "--day", "2", "--at", at]),
+        (d2_noon.clone(), 2.into())
+    );
+    assert_ne!(book(&["two.itch", "--at", at]).0, d2_noon);
+    assert_eq!(
+        book(&["two.itch", "--day", "2"]),
+        (book(&["d2.itch"]).0, 2.into())
+    );
+    let o = ticklane(
+        &["book", "two.itch", "--symbol", "MSFT", "--day", "3"],
+        dir.path(),
+    );
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("--day 3") && stderr(&o).contains("has 2 trading days"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 /// `replay SOURCE --config FILE` and `run CONFIG --file F`: the command line gives the source,

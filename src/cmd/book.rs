@@ -34,6 +34,8 @@ struct BookJson {
     instrument: u32,
     at_ns: u64,
     at: String,
+    /// The trading day of `at` (1: the first of the file).
+    day: u64,
     messages: u64,
     orders: usize,
     bid_levels: usize,
@@ -82,6 +84,7 @@ pub fn run(
     symbol: &str,
     depth: usize,
     at: Option<&str>,
+    day: Option<u64>,
     json: bool,
     read: ReadOpts,
 ) -> anyhow::Result<ExitCode> {
@@ -98,6 +101,9 @@ pub fn run(
         None => None,
     };
     if let Some(orderbook) = &read.orderbook {
+        if day.is_some_and(|d| d > 1) {
+            bail!("--day: a LOBSTER file is one trading day");
+        }
         // LOBSTER with its order-book file: the replayed (checked) book after the last row at or
         // before `at`. A first pass counts those rows, so the book is copied only once.
         super::feed::require_lobster(path)?;
@@ -134,7 +140,7 @@ pub fn run(
             symbol,
             None,
             depth,
-            at.unwrap_or(ts),
+            (at.unwrap_or(ts), 1),
             &report,
             json,
         );
@@ -143,9 +149,15 @@ pub fn run(
     let mut by_instrument = InstrumentAnomalies::new();
     let mut last_ts = 0u64;
     let mut past_at = false;
+    // The trading day read (1: the first; each start of messages after a day begins the next,
+    // as in `Market::new_days`). With `--day`, `--at` is a time of that day, and without
+    // `--at` the book is the one at that day's end, before the next day's start empties it.
+    let mut today = 1u64;
     let mut report = feed::read(path, &read, |rec| {
         let ts = rec.ts;
-        if at.is_some_and(|at| ts > at) {
+        let ending =
+            day.is_some_and(|d| today >= d) && rec.event.is_some_and(|ev| market.begins_day(ev));
+        if ending || (at.is_some_and(|at| ts > at) && day.is_none_or(|d| today == d)) {
             past_at = true;
             return ControlFlow::Break(());
         }
@@ -153,13 +165,24 @@ pub fn run(
         if let Some(ev) = rec.event {
             let r = market.apply(ev);
             by_instrument.observe(&market, &r);
+            if r.new_day {
+                today += 1;
+            }
         }
         ControlFlow::Continue(())
     })?;
     if past_at {
-        // The message that ended the read (the first past `at`) was counted, not applied
-        // (`saturating`: a LOBSTER file's announcement, before its first row, is no message).
+        // The message that ended the read (the first past `at`, or the next day's start) was
+        // counted, not applied (`saturating`: a LOBSTER file's announcement, before its first
+        // row, is no message).
         report.messages = report.messages.saturating_sub(1);
+    }
+    if let Some(d) = day.filter(|&d| d > today) {
+        bail!(
+            "--day {d}: {} has {today} trading day{} (a day begins at each start of messages after another)",
+            path.display(),
+            if today == 1 { "" } else { "s" }
+        );
     }
     report.print_errors();
     // Before the symbol's directory message its orders are in a book no symbol names yet (as
@@ -185,7 +208,7 @@ pub fn run(
         symbol,
         early,
         depth,
-        at.unwrap_or(last_ts),
+        (at.unwrap_or(last_ts), today),
         &report,
         json,
     )
@@ -198,7 +221,7 @@ fn print_book(
     symbol: &str,
     early: Option<InstrumentId>,
     depth: usize,
-    at_ns: u64,
+    (at_ns, day): (u64, u64),
     report: &feed::ReadReport,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
@@ -213,6 +236,7 @@ fn print_book(
         instrument: book.instrument().0,
         at_ns,
         at: Timestamp(at_ns).to_string(),
+        day,
         messages: report.messages,
         orders: book.order_count(),
         bid_levels: book.level_count(Side::Bid),
@@ -267,10 +291,15 @@ fn print_book(
 
 fn print_table(b: &BookJson, _book: &OrderBook<'_>) -> std::io::Result<()> {
     outln!(
-        "{} (instrument {}) at {} — {} orders, {} bid levels, {} ask levels{}{}",
+        "{} (instrument {}) at {}{} — {} orders, {} bid levels, {} ask levels{}{}",
         b.symbol,
         b.instrument,
         b.at,
+        if b.day > 1 {
+            format!(" of day {}", b.day)
+        } else {
+            String::new()
+        },
         b.orders,
         b.bid_levels,
         b.ask_levels,

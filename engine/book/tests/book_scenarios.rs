@@ -975,6 +975,7 @@ fn a_start_of_messages_after_a_day_begins_a_new_day() {
         )
     };
     let mut m = Market::new();
+    assert!(!m.begins_day(&start()));
     assert!(
         !m.apply(&start()).new_day,
         "a fresh market begins no new day"
@@ -982,6 +983,14 @@ fn a_start_of_messages_after_a_day_begins_a_new_day() {
     assert_eq!(m.new_days(), 0);
     // Day 1: AAPL is instrument 1, two orders on each side, a halt, a loss for good.
     m.apply(&ev(I1, EventBody::InstrumentDirectory(info("AAPL"))));
+    // What `apply` will do, said before it (`book --day` reads a day's end there).
+    assert!(m.begins_day(&start()));
+    assert!(!m.begins_day(&ev(
+        InstrumentId::NONE,
+        EventBody::SystemEvent {
+            code: SystemEventCode::EndOfMessages,
+        },
+    )));
     add(&mut m, I1, 1, Side::Bid, 100_0000, 100);
     add(&mut m, I1, 5, Side::Bid, 99_0000, 200);
     add(&mut m, I1, 9, Side::Ask, 101_0000, 300);
