@@ -1586,3 +1586,67 @@ fn report_rows_name_the_symbol_and_the_trading_day_they_happened_on() {
     }
     assert_eq!(equity, read(&two_lanes, "equity.csv"));
 }
+
+/// The daily loss limit is the day's: a strategy it stops on day 1 trades again on day 2 of
+/// a two-day file (it stayed stopped for every later day: a backtest over many days lost
+/// every strategy that once had a bad day). Its orders of day 2 are accepted, after the
+/// trip of day 1.
+#[test]
+fn a_strategy_its_daily_loss_limit_stopped_trades_again_the_next_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    ok(&[
+        "gen",
+        "--seed",
+        "1",
+        "--messages",
+        "150000",
+        "-o",
+        &path("d1.itch"),
+    ]);
+    ok(&[
+        "gen",
+        "--seed",
+        "2",
+        "--messages",
+        "150000",
+        "-o",
+        &path("d2.itch"),
+    ]);
+    let mut two = std::fs::read(path("d1.itch")).unwrap();
+    two.extend(std::fs::read(path("d2.itch")).unwrap());
+    std::fs::write(path("two.itch"), two).unwrap();
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/run.toml"))
+            .unwrap()
+            .replace("daily_loss_limit = 25_000", "daily_loss_limit = 1");
+    std::fs::write(path("tight.toml"), text).unwrap();
+    let out = ok(&[
+        "run",
+        &path("tight.toml"),
+        "--file",
+        &path("two.itch"),
+        "--out",
+        &path("out"),
+    ]);
+    assert!(
+        out.lines()
+            .any(|l| l.contains("tripped its risk limit daily_loss_limit")
+                && l.contains("strategy imb-aapl ")),
+        "{out}"
+    );
+    let orders = read(&dir.path().join("out"), "orders.csv");
+    let accepted = |day: &str| {
+        orders
+            .lines()
+            .skip(1)
+            .map(fields)
+            .filter(|f| f[2] == "imb-aapl" && f[4] == "accepted" && f[12] == day)
+            .count()
+    };
+    assert!(accepted("1") > 0, "imb-aapl traded on day 1");
+    assert!(
+        accepted("2") > 0,
+        "imb-aapl, stopped by its daily loss limit on day 1, sent nothing on day 2"
+    );
+}

@@ -48,6 +48,8 @@
 //!    `−daily_loss_limit` or below, the gate trips its kill switch with
 //!    [`RiskRule::DailyLoss`]: that strategy's orders are cancelled and its new ones refused,
 //!    and [`Venue::take_trips`] hands the trip to the lane, which reports it as an incident.
+//!    The next trading day ([`RiskGate::start_day`]) opens the gate again, with the day's
+//!    loss counted from its start; the manual kill switch stays engaged.
 //!    It is evaluated on every fill ([`RiskGate::on_report`]) and every
 //!    check, whenever the owner calls [`RiskGate::evaluate`], and at the second boundaries of
 //!    event time through [`Venue::mark`] (prices alone can break it: a position held while the
@@ -69,7 +71,8 @@
 //! strategy** (each a copy of the configured limits), so that a strategy's risk depends only on
 //! its own orders and fills, never on which strategies share its lane: a run then decides the
 //! same whatever the number of lanes. A strategy whose daily loss limit trips has its orders
-//! cancelled and can send no more; the manual kill switch stops every strategy of the lane.
+//! cancelled and can send no more that day; the manual kill switch stops every strategy of
+//! the lane.
 //! Open orders are tracked from the gate's own accepted commands and the venue's updates, the
 //! way a strategy's context tracks them: an order counts as open from the moment its submit
 //! passes the gate (in flight included) until it is filled, cancelled, expired or rejected.
@@ -774,9 +777,15 @@ impl RiskGate {
 
     /// A new trading day begins (call it while `market` still holds the day before's books):
     /// the P&L now, marked on those books, is the day's zero for the daily loss limit. A gate
-    /// that tripped stays tripped (its kill switch is for a person to lift, by a new run).
+    /// that its daily loss limit tripped is open again: the limit is the day's, and the new
+    /// day's loss counts from here (a strategy of a backtest over many days that lost its
+    /// limit once sat out every day after). A manual kill switch stays engaged: a person
+    /// lifts it, with a new run.
     pub fn start_day(&mut self, market: &Market) {
         self.day_start = self.pnl_halves(market);
+        if self.tripped == Some(RiskRule::DailyLoss) {
+            self.tripped = None;
+        }
         // The new day's books start empty, where a position is marked at its reference price:
         // that is now the day before's close (its last fill could be hours and dollars away,
         // a loss or a gain on a day on which nothing has traded). Rounded against the

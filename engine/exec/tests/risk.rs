@@ -373,6 +373,14 @@ fn the_manual_kill_switch_cancels_every_open_order_and_refuses_new_ones() {
     assert_eq!(s.v.gate(StrategyId(0)).open_orders(), 0);
     let (_, u) = s.order(30, Side::Bid, 9_9000, 10, TimeInForce::Day);
     assert_eq!(u, rejected(RiskRule::KillSwitch));
+    // A new trading day does not lift it: a person does, with a new run.
+    s.v.start_day(&s.m);
+    assert_eq!(
+        s.v.gate(StrategyId(0)).tripped(),
+        Some(RiskRule::KillSwitch)
+    );
+    let (_, u) = s.order(40, Side::Bid, 9_9000, 10, TimeInForce::Day);
+    assert_eq!(u, rejected(RiskRule::KillSwitch));
 }
 
 #[test]
@@ -594,6 +602,13 @@ fn limits_are_per_strategy_one_tripping_leaves_the_others_trading() {
         rejected(RiskRule::DailyLoss),
         "strategy 0 stays stopped, by the daily loss limit"
     );
+    // The limit is the day's: the next trading day opens strategy 0's gate again, its loss
+    // counted from the day's start (it stayed stopped for every later day of a backtest).
+    s.v.start_day(&s.m);
+    assert_eq!(s.v.gate(StrategyId(0)).tripped(), None);
+    // (A second later: its order rate's window is full.)
+    let (_, u) = s.order(1_000_000_014, Side::Bid, 9_0000, 10, TimeInForce::Day);
+    assert_eq!(u, OK, "strategy 0 trades again on the new day");
 }
 
 #[test]

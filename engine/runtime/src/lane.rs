@@ -1366,6 +1366,19 @@ impl<V: Venue> Lane<V> {
         self.subs.fill(0);
         self.dropped.fill(false);
         self.renamed_away = false;
+        // A strategy its own daily loss limit stopped trades again: its gate opened at the
+        // day's start (`RiskGate::start_day`, from `Venue::start_day` in `day_ends`). The
+        // manual kill switch (`trading`) stays.
+        for s in &mut self.slots {
+            if s.risk_stopped {
+                s.risk_stopped = false;
+                tracing::info!(
+                    lane = self.settings.index,
+                    strategy = %s.name,
+                    "a new trading day: the daily loss limit that stopped this strategy is open again"
+                );
+            }
+        }
         self.reports.clear();
         self.venue.cancel_all(now, None, &mut self.reports);
         let cancelled = self.reports.len();
