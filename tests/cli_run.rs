@@ -74,6 +74,7 @@ fn the_default_run_trades_and_prints_a_summary() {
     assert_eq!(v["messages"], 300_000);
     assert_eq!(v["errors"], 0);
     assert_eq!(v["dropped_lane_gone"], 0);
+    assert_eq!(v["days"], 1);
     let strategies = v["strategies"].as_array().unwrap();
     assert_eq!(strategies.len(), 4);
     // Not vacuous: both kinds sent orders and got fills.
@@ -1503,6 +1504,8 @@ fn report_rows_name_the_symbol_and_the_trading_day_they_happened_on() {
         out
     };
     let (one, two_lanes) = (run("1"), run("2"));
+    let summary: serde_json::Value = serde_json::from_str(&read(&one, "summary.json")).unwrap();
+    assert_eq!(summary["days"], 2);
     let fills = read(&one, "fills.csv");
     assert!(fills.lines().next().unwrap().ends_with(",fee,day"));
     // (strategy, day) -> (instruments, symbols) of its fills.

@@ -1073,6 +1073,10 @@ fn print_report(
         "elapsed   {secs:.3} s: {:.2} M events/s end to end",
         r.feed.events as f64 / secs.max(1e-9) / 1e6
     )?;
+    let days = r.lanes.first().map_or(1, |l| l.day_symbols.len() + 1);
+    if days > 1 {
+        outln!("days      {days} trading days (each start of messages after a day begins one)")?;
+    }
     for l in &r.lanes {
         outln!(
             "lane {}    {} events ({} to strategies), {} instruments ({} books kept, {} events of the others dropped), {} live orders; {} commands, {} fills; anomalies {}{}{}",
@@ -1320,6 +1324,9 @@ fn json_report(r: &RunReport, cfg: &RunConfig, digest: &[u8; 32]) -> serde_json:
         "dropped_on_stop": r.feed.dropped_on_stop,
         // Stopped before the end of its source (Ctrl-C): the counts are a partial run's.
         "stopped": r.feed.stopped,
+        // Trading days in the data (each start of messages after a day begins one: every lane
+        // saw the same ones).
+        "days": r.lanes.first().map_or(1, |l| l.day_symbols.len() + 1),
         "elapsed_ns": r.elapsed_ns,
         "events_per_sec": r.feed.events as f64 / (r.elapsed_ns.max(1) as f64 / 1e9),
         "lanes": lanes,
