@@ -475,6 +475,11 @@ enum Command {
         /// the flag is accepted for clarity.
         #[arg(long)]
         csv: bool,
+        /// Trading day of a file that holds several (1: the first; each ITCH start of
+        /// messages after a day begins the next): only that day's lines, as its own file
+        /// would give them. Default: every day (each new day's start prints the emptied top).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        day: Option<u64>,
         #[command(flatten)]
         read: ReadOpts,
     },
@@ -973,8 +978,12 @@ fn main() -> ExitCode {
             json,
         } => cmd::bench::run(seed, messages, instruments, passes, file.as_deref(), json),
         Command::Bbo {
-            file, symbol, read, ..
-        } => cmd::bbo::run(&file, &symbol, read),
+            file,
+            symbol,
+            day,
+            read,
+            ..
+        } => cmd::bbo::run(&file, &symbol, day, read),
     };
     match result {
         Ok(code) => code,

@@ -922,11 +922,12 @@ fn a_second_day_in_one_file_starts_from_empty_books() {
 
 /// `book --day N` on a file of two trading days: day 1's book at its end (before day 2's
 /// start of messages empties it) and at a time of day 1, day 2's at a time of day 2, each the
-/// book that day's file alone gives; a third day is refused, naming the days the file has.
+/// book that day's file alone gives; `bbo --day N`, the lines of that day's file alone; a
+/// third day is refused, naming the days the file has.
 /// Without `--day`, `--at` stops at the first message past it (on day 1): day 2's books at a
 /// time could not be read at all.
 #[test]
-fn book_of_one_day_of_a_file_of_two() {
+fn book_and_bbo_of_one_day_of_a_file_of_two() {
     let dir = tempfile::tempdir().unwrap();
     for (seed, out) in [("1", "d1.itch"), ("2", "d2.itch")] {
         generated(dir.path(), seed, "60000", out);
@@ -966,16 +967,30 @@ fn book_of_one_day_of_a_file_of_two() {
         book(&["two.itch", "--day", "2"]),
         (book(&["d2.itch"]).0, 2.into())
     );
-    let o = ticklane(
-        &["book", "two.itch", "--symbol", "MSFT", "--day", "3"],
-        dir.path(),
-    );
-    assert!(!o.status.success());
-    assert!(
-        stderr(&o).contains("--day 3") && stderr(&o).contains("has 2 trading days"),
-        "{}",
-        stderr(&o)
-    );
+    // `bbo --day N`: that day's lines, as the day's own file gives them.
+    let bbo = |args: &[&str]| {
+        let mut all = vec!["bbo", "--symbol", "MSFT"];
+        all.extend_from_slice(args);
+        let o = ticklane(&all, dir.path());
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let (d1, d2) = (bbo(&["d1.itch"]), bbo(&["d2.itch"]));
+    assert!(d1.lines().count() > 100 && d2.lines().count() > 100);
+    assert_eq!(bbo(&["two.itch", "--day", "1"]), d1);
+    assert_eq!(bbo(&["two.itch", "--day", "2"]), d2);
+    for command in ["book", "bbo"] {
+        let o = ticklane(
+            &[command, "two.itch", "--symbol", "MSFT", "--day", "3"],
+            dir.path(),
+        );
+        assert!(!o.status.success());
+        assert!(
+            stderr(&o).contains("--day 3") && stderr(&o).contains("has 2 trading days"),
+            "{command}: {}",
+            stderr(&o)
+        );
+    }
 }
 
 /// `replay SOURCE --config FILE` and `run CONFIG --file F`: the command line gives the source,

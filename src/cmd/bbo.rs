@@ -29,6 +29,8 @@ struct BboLines<W: Write> {
     last: Top,
     lines: u64,
     error: Option<std::io::Error>,
+    /// A day before the one asked for (`--day`): the top is followed, no line is written.
+    muted: bool,
 }
 
 impl<W: Write> BboLines<W> {
@@ -39,6 +41,7 @@ impl<W: Write> BboLines<W> {
             last: (None, None),
             lines: 0,
             error: None,
+            muted: false,
         })
     }
 
@@ -77,6 +80,9 @@ impl<W: Write> BboLines<W> {
             return ControlFlow::Continue(());
         }
         self.last = top;
+        if self.muted {
+            return ControlFlow::Continue(());
+        }
         self.lines += 1;
         let written = self
             .write_header()
@@ -103,12 +109,20 @@ impl<W: Write> BboLines<W> {
 }
 
 /// Runs the command.
-pub fn run(path: &Path, symbol: &str, read: ReadOpts) -> anyhow::Result<ExitCode> {
+pub fn run(
+    path: &Path,
+    symbol: &str,
+    day: Option<u64>,
+    read: ReadOpts,
+) -> anyhow::Result<ExitCode> {
     let Some(sym) = Symbol::new(symbol) else {
         anyhow::bail!("--symbol {symbol:?}: at most 8 ASCII characters");
     };
     let stdout = std::io::stdout();
     if let Some(orderbook) = &read.orderbook {
+        if day.is_some_and(|d| d > 1) {
+            anyhow::bail!("--day: a LOBSTER file is one trading day");
+        }
         feed::require_lobster(path)?;
         let mut lines = BboLines::new(BufWriter::with_capacity(1 << 16, stdout.lock()))?;
         let mut found = false;
@@ -150,13 +164,27 @@ pub fn run(path: &Path, symbol: &str, read: ReadOpts) -> anyhow::Result<ExitCode
     let mut lines = BboLines::new(BufWriter::with_capacity(1 << 16, stdout.lock()))?;
     let mut market = Market::with_capacity(1 << 16, 1024);
     let mut by_instrument = InstrumentAnomalies::new();
+    // The trading day read (1: the first; see `book --day`). The lines of `--day` alone are
+    // written: the same lines as the file of that day alone gives.
+    let mut today = 1u64;
+    lines.muted = day.is_some_and(|d| d > 1);
     let report = feed::read(path, &read, |rec| {
         let Some(ev) = rec.event else {
             return ControlFlow::Continue(());
         };
+        if day.is_some_and(|d| today >= d) && market.begins_day(ev) {
+            return ControlFlow::Break(());
+        }
         let r = market.apply(ev);
         by_instrument.observe(&market, &r);
         if r.new_day {
+            today += 1;
+            if lines.muted && day == Some(today) {
+                // The day asked for begins, from empty books, as its own file would.
+                lines.muted = false;
+                lines.last = (None, None);
+                return ControlFlow::Continue(());
+            }
             // A new trading day emptied every book: the target's top is empty now.
             return lines.clear(rec.ts);
         }
@@ -186,6 +214,13 @@ pub fn run(path: &Path, symbol: &str, read: ReadOpts) -> anyhow::Result<ExitCode
         }
         lines.observe(rec.ts, &market, r.instrument)
     })?;
+    if let Some(d) = day.filter(|&d| d > today) {
+        anyhow::bail!(
+            "--day {d}: {} has {today} trading day{} (a day begins at each start of messages after another)",
+            path.display(),
+            if today == 1 { "" } else { "s" }
+        );
+    }
     let n = lines.finish()?;
     report.print_errors();
     tracing::info!(
