@@ -224,8 +224,7 @@ pub struct WorkingOrder {
     /// Time in force.
     pub tif: TimeInForce,
     /// Displayed quantity ahead of it at its level, as the queue model tracks it
-    /// ([`QueueModel::queue_ahead`]; 0 under a model that tracks none, e.g.
-    /// [`TradeThroughQueue`](crate::TradeThroughQueue)).
+    /// ([`QueueModel::queue_ahead`]; 0 under a model that tracks none).
     pub queue_ahead: u64,
     /// Number of displayed orders ahead of it at its level (same source).
     pub orders_ahead: usize,

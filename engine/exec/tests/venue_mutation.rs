@@ -1,5 +1,7 @@
 //! Tests that kill surviving cargo-mutants mutants of engine/exec/src/{queue,latency,venue}.rs.
 
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 /// Tests that kill the surviving mutants of `latency.rs` (cargo-mutants, review s39).
