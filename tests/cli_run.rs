@@ -1588,6 +1588,10 @@ fn report_rows_name_the_symbol_and_the_trading_day_they_happened_on() {
         assert_eq!(rows.last().map(|r| r.0), Some(2), "{strategy}");
     }
     assert_eq!(equity, read(&two_lanes, "equity.csv"));
+    // The chart draws day 2 after day 1 (its times started again at midnight: they were
+    // drawn over day 1's).
+    let svg = read(&one, "equity.svg");
+    assert!(svg.contains(">d2 "), "no tick of day 2 on the equity chart");
 }
 
 /// The daily loss limit is the day's: a strategy it stops on day 1 trades again on day 2 of

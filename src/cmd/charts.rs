@@ -5,7 +5,7 @@
 //! non-empty series):
 //!
 //! - [`equity_svg`]: each strategy's equity curve; x is event time (labelled `HH:MM` time of
-//!   day, `HH:MM:SS` for spans under a few minutes), y is equity in dollars on "nice"
+//!   day, `HH:MM:SS` for spans under a few minutes; `d2 HH:MM` on a run's second trading day), y is equity in dollars on "nice"
 //!   1/2/5 × 10^k steps, with a darker line at $0 when the axis crosses zero.
 //! - [`latency_svg`]: a latency percentile distribution in the HdrHistogram style; x is the
 //!   percentile on a log scale of 1/(1-p) (labels `0%`, `90%`, `99%`, `99.9%`, …), y is the
@@ -43,6 +43,9 @@ pub const MAX_POINTS: usize = 2000;
 const MAX_INV_TAIL: f64 = 1e6;
 /// Equity values are clamped to ±this so that axis arithmetic stays finite.
 const MAX_ABS_DOLLARS: f64 = 1e15;
+/// A day of event time, ns: the equity chart draws a later trading day's times a whole day
+/// on per day (labelled `d2 09:30`).
+pub const DAY_NS: u64 = 86_400_000_000_000;
 /// Upper bound on ticks per axis, whatever the input.
 const MAX_TICKS: usize = 64;
 
@@ -53,7 +56,8 @@ const PALETTE: [&str; 8] = [
 
 /// An equity-curve chart: one line per strategy, x = event time, y = equity in dollars.
 ///
-/// `series` is `(name, [(ts_ns since midnight, equity_dollars)])`; points need not be sorted
+/// `series` is `(name, [(ts_ns since midnight, equity_dollars)])` (a later trading day's
+/// times a whole [`DAY_NS`] on per day, labelled `d2 HH:MM`); points need not be sorted
 /// (they are sorted by time), non-finite equity values are dropped.
 pub fn equity_svg(series: &[(String, Vec<(u64, f64)>)]) -> String {
     let cleaned: Vec<Vec<(u64, f64)>> = series
@@ -628,11 +632,16 @@ fn time_ticks(t0: u64, t1: u64) -> Vec<(u64, String)> {
     while t <= u128::from(t1) && out.len() < MAX_TICKS {
         let Ok(tt) = u64::try_from(t) else { break };
         let total_s = tt / SEC;
-        let (h, m, sec) = (total_s / 3600, total_s / 60 % 60, total_s % 60);
+        let (h, m, sec) = (total_s / 3600 % 24, total_s / 60 % 60, total_s % 60);
+        // Past the first day (a run of several trading days): the day, from 1.
+        let day = match total_s / 86_400 {
+            0 => String::new(),
+            d => format!("d{} ", d + 1),
+        };
         let label = if with_secs {
-            format!("{h:02}:{m:02}:{sec:02}")
+            format!("{day}{h:02}:{m:02}:{sec:02}")
         } else {
-            format!("{h:02}:{m:02}")
+            format!("{day}{h:02}:{m:02}")
         };
         out.push((tt, label));
         t += u128::from(step);
@@ -921,5 +930,9 @@ mod tests {
         assert_eq!(t.last().map(|x| x.1.as_str()), Some("16:00"));
         let t = time_ticks(0, 30_000_000_000);
         assert_eq!(t.get(1).map(|x| x.1.as_str()), Some("00:00:05"));
+        // Two trading days, the second drawn a day on: its ticks say so.
+        let t = time_ticks(34_200_000_000_000, DAY_NS + 57_600_000_000_000);
+        assert_eq!(t.first().map(|x| x.1.as_str()), Some("12:00"));
+        assert_eq!(t.last().map(|x| x.1.as_str()), Some("d2 12:00"));
     }
 }

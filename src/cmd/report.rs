@@ -353,12 +353,7 @@ pub fn write(r: &RunReport, summary: &serde_json::Value, dir: &Path) -> anyhow::
                 six(p.net())
             )?;
         }
-        // Day k + 2 begins after `day_samples[k]` samples.
-        let mut day = 1;
-        for (k, e) in s.ledger.equity_curve().iter().enumerate() {
-            while s.day_samples.get(day - 1).is_some_and(|&n| n <= k as u64) {
-                day += 1;
-            }
+        for (e, day) in s.ledger.equity_curve().iter().zip(s.sample_days()) {
             writeln!(
                 equity,
                 "{},{},{},{},{day}",

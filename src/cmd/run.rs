@@ -933,11 +933,19 @@ fn write_charts(r: &RunReport, dir: &Path) -> anyhow::Result<()> {
         .strategies_in_order()
         .into_iter()
         .map(|s| {
+            // A later trading day's times start again at midnight: drawn a whole day on per
+            // day, so the days follow one another.
             let points = s
                 .ledger
                 .equity_curve()
                 .iter()
-                .map(|p| (p.ts.0, p.equity.to_f64().unwrap_or(0.0)))
+                .zip(s.sample_days())
+                .map(|(p, day)| {
+                    let t = (day - 1)
+                        .saturating_mul(super::charts::DAY_NS)
+                        .saturating_add(p.ts.0);
+                    (t, p.equity.to_f64().unwrap_or(0.0))
+                })
                 .collect();
             (s.name.clone(), points)
         })

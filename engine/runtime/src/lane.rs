@@ -389,6 +389,25 @@ pub struct StrategyReport {
     pub day_samples: Vec<u64>,
 }
 
+impl StrategyReport {
+    /// The trading day (1: the first) of each sample of the equity curve, in the curve's
+    /// order (see [`StrategyReport::day_samples`]).
+    pub fn sample_days(&self) -> impl Iterator<Item = u64> + '_ {
+        let mut day = 1u64;
+        (0..self.ledger.equity_curve().len()).map(move |k| {
+            // Day `d + 1` begins after `day_samples[d - 1]` samples.
+            while self
+                .day_samples
+                .get(day as usize - 1)
+                .is_some_and(|&n| n <= k)
+            {
+                day += 1;
+            }
+            day
+        })
+    }
+}
+
 /// What a lane did.
 #[derive(Clone, Debug)]
 pub struct LaneReport {
