@@ -1038,3 +1038,58 @@ fn a_configuration_without_a_source_takes_the_command_lines() {
         stderr(&o)
     );
 }
+
+/// days3 review: `book --day 2` and `bbo --day 2` of a file of two days whose day 1 raised an
+/// anomaly in MSFT's book (a delete sent twice): day 2's book is the one day 2's own file
+/// gives, but its anomalies are the whole file's (the counts by stock locate and the feed's
+/// total run across days), so day 1's anomaly is said of day 2's MSFT (and of whichever symbol
+/// day 2 gives that locate).
+#[test]
+fn days3_book_and_bbo_of_day_two_do_not_report_day_one_s_anomalies() {
+    let dir = tempfile::tempdir().unwrap();
+    for (seed, out) in [("1", "d1.itch"), ("2", "d2.itch")] {
+        generated(dir.path(), seed, "60000", out);
+    }
+    // Day 1 with its first delete in locate 2 (MSFT) sent twice: one unknown order deleted.
+    let d1 = std::fs::read(dir.path().join("d1.itch")).unwrap();
+    let mut bad = Vec::with_capacity(d1.len() + 64);
+    let (mut at, mut done) = (0, false);
+    while at + 2 <= d1.len() {
+        let len = usize::from(u16::from_be_bytes([d1[at], d1[at + 1]]));
+        let m = &d1[at..at + 2 + len];
+        bad.extend_from_slice(m);
+        if !done && m[2] == b'D' && u16::from_be_bytes([m[3], m[4]]) == 2 {
+            bad.extend_from_slice(m);
+            done = true;
+        }
+        at += 2 + len;
+    }
+    assert!(done);
+    bad.extend(std::fs::read(dir.path().join("d2.itch")).unwrap());
+    std::fs::write(dir.path().join("two.itch"), bad).unwrap();
+    let book = |args: &[&str]| {
+        let mut all = vec!["book", "--symbol", "MSFT", "--json"];
+        all.extend_from_slice(args);
+        let o = ticklane(&all, dir.path());
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        (v["anomalies"].clone(), v["feed_anomalies"].clone())
+    };
+    assert_eq!(
+        book(&["two.itch", "--day", "2"]),
+        book(&["d2.itch"]),
+        "day 2's anomalies (instrument's, feed's)"
+    );
+    let bbo_err = |args: &[&str]| {
+        let mut all = vec!["bbo", "--symbol", "MSFT"];
+        all.extend_from_slice(args);
+        let o = ticklane(&all, dir.path());
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        stderr(&o)
+            .lines()
+            .filter(|l| l.starts_with("anomalies"))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(bbo_err(&["two.itch", "--day", "2"]), bbo_err(&["d2.itch"]));
+}

@@ -1504,3 +1504,35 @@ mod mutation {
         assert_eq!(g.check(Timestamp(2), &bid(3, 100), &m), Ok(()));
     }
 }
+
+/// days3 review: a strategy whose daily loss limit tripped, then the manual kill switch: the
+/// next trading day must not open its gate (the manual kill switch stays, as it does for a
+/// strategy that never tripped). `engage_kill_switch` leaves a tripped gate's rule at
+/// `DailyLoss`, and `start_day` clears every `DailyLoss`.
+#[test]
+fn days3_a_new_day_does_not_lift_a_manual_kill_switch_engaged_after_a_daily_loss_trip() {
+    let mut s = Sim::new("daily_loss_limit = 1\nmax_orders_per_sec = 2");
+    let (_, u) = s.order(10, Side::Ask, 10_5000, 100, TimeInForce::Day);
+    assert_eq!(u, OK);
+    let (_, u) = s.order(11, Side::Bid, 10_0100, 300, TimeInForce::Ioc);
+    assert_eq!(
+        u,
+        vec![
+            OrderUpdateKind::Accepted,
+            OrderUpdateKind::Filled,
+            OrderUpdateKind::Cancelled
+        ]
+    );
+    assert_eq!(s.v.gate(StrategyId(0)).tripped(), Some(RiskRule::DailyLoss));
+    // A person engages the manual kill switch.
+    let mut out = Vec::new();
+    s.v.engage_kill_switch(Timestamp(20), &s.m, &mut out);
+    // The next trading day.
+    s.v.start_day(&s.m);
+    let (_, u) = s.order(1_000_000_014, Side::Bid, 9_0000, 10, TimeInForce::Day);
+    assert_eq!(
+        u,
+        rejected(RiskRule::KillSwitch),
+        "the manual kill switch stays engaged across a new day"
+    );
+}

@@ -1893,3 +1893,232 @@ fn orders_sent_in_answer_to_a_new_day_s_cancels_are_refused() {
         );
     }
 }
+
+/// days3 review: as `Requoter`, but the quote cancelled at a new day's start is sent again
+/// from a timer armed "at once" in answer to the cancel (a strategy that re-quotes on its
+/// timer), not from the cancel's callback.
+#[derive(Default)]
+struct TimerRequoter {
+    quoted: std::collections::BTreeSet<u32>,
+    cancelled: Vec<InstrumentId>,
+    resent: Arc<std::sync::Mutex<Vec<(ticklane_strategy::ClientOrderId, InstrumentId)>>>,
+}
+
+impl ticklane_strategy::Strategy for TimerRequoter {
+    fn on_event(
+        &mut self,
+        ev: &ticklane_core::MarketEvent,
+        ctx: &mut ticklane_strategy::Context<'_>,
+    ) {
+        if ev.instrument == InstrumentId::NONE {
+            if matches!(
+                ev.body,
+                ticklane_core::EventBody::SystemEvent {
+                    code: ticklane_core::SystemEventCode::StartOfMessages
+                }
+            ) {
+                self.quoted.clear();
+            }
+            return;
+        }
+        let Some(bid) = ctx.book(ev.instrument).and_then(|b| b.best_bid()) else {
+            return;
+        };
+        if self.quoted.insert(ev.instrument.0) {
+            ctx.limit(
+                ev.instrument,
+                ticklane_core::Side::Bid,
+                ticklane_core::Price(bid.price.0 - 10_000),
+                ticklane_core::Qty(100),
+                ticklane_strategy::TimeInForce::Day,
+            );
+        }
+    }
+
+    fn on_order_update(
+        &mut self,
+        u: &ticklane_strategy::OrderUpdate,
+        ctx: &mut ticklane_strategy::Context<'_>,
+    ) {
+        if u.kind == ticklane_strategy::OrderUpdateKind::Cancelled {
+            self.cancelled.push(u.instrument);
+            let now = ctx.now();
+            ctx.set_timer(now, ticklane_strategy::TimerId(1));
+        }
+    }
+
+    fn on_timer(
+        &mut self,
+        _timer: ticklane_strategy::TimerId,
+        ctx: &mut ticklane_strategy::Context<'_>,
+    ) {
+        for instrument in std::mem::take(&mut self.cancelled) {
+            let id = ctx.limit(
+                instrument,
+                ticklane_core::Side::Bid,
+                ticklane_core::Price(1_000_000),
+                ticklane_core::Qty(100),
+                ticklane_strategy::TimeInForce::Day,
+            );
+            if let Ok(mut v) = self.resent.lock() {
+                v.push((id, instrument));
+            }
+        }
+    }
+}
+
+/// days3 review: an order sent at a new day's start, before the new day's directory names
+/// its instrument, from a timer armed in answer to the day's cancels, is accepted at the day-1
+/// stock locate, which day 2 gives another symbol (SYM1's quote at locate 1, SYM2's on day 2):
+/// the refusal covers only what is sent from the cancels' own callbacks.
+#[test]
+fn days3_orders_sent_from_a_timer_armed_in_answer_to_a_new_day_s_cancels_are_refused() {
+    use ticklane_core::MarketEvent;
+    use ticklane_strategy::{OrderUpdateKind, RejectReason};
+    let day1 = session(3, 2, 4_000);
+    let day2: Vec<MarketEvent> = session(4, 2, 4_000)
+        .into_iter()
+        .map(|mut e| {
+            e.instrument = match e.instrument.0 {
+                1 => InstrumentId(2),
+                2 => InstrumentId(1),
+                _ => e.instrument,
+            };
+            e
+        })
+        .collect();
+    let events = two_days(&day1, &day2);
+    type Resent = Arc<std::sync::Mutex<Vec<(ticklane_strategy::ClientOrderId, InstrumentId)>>>;
+    let resent: Resent = Arc::default();
+    let factory: ticklane_runtime::StrategyFactory = {
+        let resent = resent.clone();
+        Arc::new(move || {
+            Ok(Box::new(TimerRequoter {
+                resent: resent.clone(),
+                ..TimerRequoter::default()
+            }) as Box<dyn ticklane_strategy::Strategy>)
+        })
+    };
+    let star = ticklane_core::Symbol::new("*").unwrap_or_default();
+    let mut p = plan(
+        &events,
+        vec![vec![spec(0, "requoter", &[star], factory)]],
+        PanicPolicy::default(),
+    );
+    p.lanes[0].0.journal = true;
+    p.venue = Arc::new(|_| {
+        Box::new(ticklane_exec::PaperExchange::with_models(
+            ticklane_exec::ConstantLatency {
+                entry_ns: 0,
+                response_ns: 0,
+            },
+            ticklane_exec::PerShareFees::ZERO,
+        )) as Box<dyn Venue>
+    });
+    let r = run(p);
+    let resent = resent.lock().map(|v| v.clone()).unwrap_or_default();
+    assert!(!resent.is_empty(), "the day-1 quotes were sent again");
+    let journal = &r.lanes[0].journal;
+    for (id, instrument) in &resent {
+        let answers: Vec<OrderUpdateKind> = journal
+            .iter()
+            .filter_map(|e| match e {
+                ticklane_runtime::JournalEntry::Update(u) if u.id == *id => Some(u.kind),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            answers.first(),
+            Some(&OrderUpdateKind::Rejected(RejectReason::TradingHalted)),
+            "order {id} at day-1 locate {} sent from a timer at day 2's start, before day 2's \
+             directory: {answers:?}",
+            instrument.0
+        );
+    }
+}
+
+/// days3 review: three trading days. Day 1 names SYM1 at 1 and SYM2 at 2, and one strategy
+/// (on SYM1 and SYM2) buys 100 of each. Day 2 names SYM2 alone, at 1: SYM1's shares stay
+/// parked (reported under SYM1), SYM2's move to 1. Day 3 names SYM3 at 1 and SYM2 at 2. At
+/// day 3's start the lane parks the strategy's positions again from day 2's names only, at
+/// the first parking id, which still holds SYM1's shares: they are swapped into locate 1,
+/// SYM3 on day 3, a symbol the strategy never traded.
+#[test]
+fn days3_a_position_parked_on_day_two_keeps_its_symbol_on_day_three() {
+    use ticklane_core::{EventBody, MarketEvent};
+    let rename = |v: Vec<MarketEvent>, f: fn(u32) -> u32| -> Vec<MarketEvent> {
+        v.into_iter()
+            .map(|mut e| {
+                if let EventBody::InstrumentDirectory(info) = &mut e.body {
+                    info.symbol = symbol(f(e.instrument.0));
+                }
+                e
+            })
+            .collect()
+    };
+    let day1 = session(3, 2, 4_000);
+    // Day 2: SYM2 alone, at locate 1.
+    let day2 = rename(session(4, 1, 4_000), |_| 2);
+    // Day 3: SYM3 at 1, SYM2 at 2.
+    let day3 = rename(session(5, 2, 4_000), |i| if i == 1 { 3 } else { 2 });
+    let mut events = two_days(&day1, &day2);
+    events.push(start_of_messages(day3[0].ts.0));
+    events.extend_from_slice(&day3);
+    let holder: ticklane_runtime::StrategyFactory =
+        Arc::new(|| Ok(Box::new(HoldsAHundred::default()) as Box<dyn ticklane_strategy::Strategy>));
+    let r = run(plan(
+        &events,
+        vec![vec![spec(0, "holder", &[symbol(1), symbol(2)], holder)]],
+        PanicPolicy::default(),
+    ));
+    assert_eq!(r.lanes[0].day_symbols.len(), 2, "three days");
+    let mut held: Vec<(Option<String>, i64)> = r.lanes[0].strategies[0]
+        .positions
+        .iter()
+        .filter(|p| p.2.net != 0)
+        .map(|p| (p.1.map(|x| x.to_string()), p.2.net))
+        .collect();
+    held.sort();
+    assert_eq!(
+        held,
+        vec![(Some("SYM1".to_string()), 100), (Some("SYM2".to_string()), 100)],
+        "positions (symbol, shares) at the end of day 3"
+    );
+}
+
+/// days3 review: data whose first start of messages comes after market-wide events alone (the
+/// end of the day before, `S` `C`, caught by a capture started that evening). `book --day` and
+/// `bbo --day` count days with `Market::new_days` (a start of messages on a market that has
+/// seen a book, a directory or a gap): one day. The lanes begin a new day at any first start
+/// of messages at sequence number > 0: two days, so the run's `days`, the `day` columns of
+/// the reports and `book --day` disagree (every row of the only trading day says day 2, and
+/// `book --day 2` says the file has 1 trading day).
+#[test]
+fn days3_the_lanes_count_the_days_the_market_counts() {
+    let day1 = session(3, 2, 4_000);
+    let mut events = vec![ticklane_core::MarketEvent::new(
+        ticklane_core::Timestamp(72_300_000_000_000),
+        InstrumentId::NONE,
+        ticklane_core::EventBody::SystemEvent {
+            code: ticklane_core::SystemEventCode::EndOfMessages,
+        },
+    )];
+    events.push(start_of_messages(day1[0].ts.0));
+    events.extend_from_slice(&day1);
+    let mut m = ticklane_book::Market::new();
+    for e in &events {
+        m.apply(e);
+    }
+    let r = run(plan(
+        &events,
+        vec![vec![spec(0, "holder", &[symbol(1)], Arc::new(|| {
+            Ok(Box::new(HoldsAHundred::default()) as Box<dyn ticklane_strategy::Strategy>)
+        }))]],
+        PanicPolicy::default(),
+    ));
+    assert_eq!(
+        r.lanes[0].day_symbols.len() as u64,
+        m.new_days(),
+        "new days: the lane's vs the market's (book --day)"
+    );
+}
