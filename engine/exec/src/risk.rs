@@ -342,6 +342,9 @@ pub struct RiskGate {
     open: BTreeMap<ClientOrderId, OpenOrder>,
     window: VecDeque<Timestamp>,
     tripped: Option<RiskRule>,
+    /// The manual kill switch was engaged (whatever `tripped` says: a gate its daily loss
+    /// limit had tripped first keeps that rule, and a new day must not open it).
+    killed: bool,
     rejects: [u64; RiskRule::ALL.len()],
     /// [`RiskGate::pnl_halves`] when the trading day began: the daily loss limit counts from it.
     day_start: i128,
@@ -367,6 +370,7 @@ impl RiskGate {
             open: BTreeMap::new(),
             window: VecDeque::new(),
             tripped: None,
+            killed: false,
             rejects: [0; RiskRule::ALL.len()],
             day_start: 0,
         })
@@ -379,6 +383,7 @@ impl RiskGate {
 
     /// Engages the kill switch by hand (the control plane's manual kill switch).
     pub fn engage_kill_switch(&mut self) {
+        self.killed = true;
         if self.tripped.is_none() {
             self.tripped = Some(RiskRule::KillSwitch);
         }
@@ -784,7 +789,7 @@ impl RiskGate {
     pub fn start_day(&mut self, market: &Market) {
         self.day_start = self.pnl_halves(market);
         if self.tripped == Some(RiskRule::DailyLoss) {
-            self.tripped = None;
+            self.tripped = self.killed.then_some(RiskRule::KillSwitch);
         }
         // The new day's books start empty, where a position is marked at its reference price:
         // that is now the day before's close (its last fill could be hours and dollars away,
