@@ -1424,7 +1424,10 @@ impl<V: Venue> Lane<V> {
         // the new day never names stays there, under its own name in the reports.
         let mut carrying = false;
         for s in &mut self.slots {
-            s.carried.clear();
+            // Symbols parked on an earlier day that no day has named since stay where they
+            // are: the day's own are parked under ids none of them holds (they were parked at
+            // the first ids again, swapping an earlier day's shares into a day's locate).
+            let kept = std::mem::take(&mut s.carried);
             s.carried.extend(
                 self.day_names
                     .iter()
@@ -1435,13 +1438,21 @@ impl<V: Venue> Lane<V> {
                     .map(|&(id, symbol)| (symbol, id)),
             );
             s.carried.sort_by_key(|c| c.0);
-            for (k, c) in s.carried.iter_mut().enumerate() {
-                let parked = InstrumentId(PARKED - k as u32);
+            let mut next = 0u32;
+            for c in s.carried.iter_mut() {
+                let parked = loop {
+                    let id = InstrumentId(PARKED - next);
+                    next += 1;
+                    if !kept.iter().any(|k| k.1 == id) {
+                        break id;
+                    }
+                };
                 s.outbox.swap_instruments(c.1, parked);
                 s.ledger.swap_instruments(c.1, parked);
                 self.venue.swap_instruments(s.id, c.1, parked);
                 c.1 = parked;
             }
+            s.carried.extend(kept);
             carrying |= !s.carried.is_empty();
         }
         self.carrying = carrying;
