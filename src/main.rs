@@ -110,7 +110,7 @@ enum Command {
         #[arg(long)]
         at: Option<String>,
         /// Trading day of a file that holds several (1: the first; each ITCH start of
-        /// messages after a day begins the next): `--at` is a time of that day, and without
+        /// messages after other events begins the next): `--at` is a time of that day, and without
         /// `--at` the book is the one at that day's end. Default: the day `--at` is first
         /// reached, or the last day.
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
@@ -476,7 +476,7 @@ enum Command {
         #[arg(long)]
         csv: bool,
         /// Trading day of a file that holds several (1: the first; each ITCH start of
-        /// messages after a day begins the next): only that day's lines, as its own file
+        /// messages after other events begins the next): only that day's lines, as its own file
         /// would give them. Default: every day (each new day's start prints the emptied top).
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         day: Option<u64>,

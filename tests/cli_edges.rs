@@ -993,6 +993,48 @@ fn book_and_bbo_of_one_day_of_a_file_of_two() {
     }
 }
 
+/// A file whose first start of messages follows the evening's end of messages alone (a
+/// capture started the day before): a start of messages after any event begins a day, so the
+/// run and `book --day` both count two days (the run said two, `book --day 2` said the file
+/// had one: every report row said day 2 of a file `book` saw as one day).
+#[test]
+fn book_and_the_run_count_the_days_of_a_file_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    generated(dir.path(), "3", "30000", "day.itch");
+    // `S` `C` at 20:05:00: length 12, type, locate 0, tracking 0, 6-byte time, code.
+    let mut file = vec![0, 12, b'S', 0, 0, 0, 0];
+    file.extend_from_slice(&72_300_000_000_000u64.to_be_bytes()[2..]);
+    file.push(b'C');
+    file.extend(std::fs::read(dir.path().join("day.itch")).unwrap());
+    std::fs::write(dir.path().join("late.itch"), file).unwrap();
+    let o = ticklane(
+        &["replay", "late.itch", "--no-latency", "--json"],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["days"], 2, "the run's days");
+    let book = |file: &str, day: Option<&str>| {
+        let mut args = vec!["book", file, "--symbol", "AAPL", "--json"];
+        if let Some(d) = day {
+            args.extend(["--day", d]);
+        }
+        let o = ticklane(&args, dir.path());
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        let mut v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let m = v.as_object_mut().unwrap();
+        m.remove("messages");
+        m.remove("day");
+        v
+    };
+    assert_eq!(book("late.itch", Some("2")), book("day.itch", None));
+    let o = ticklane(
+        &["book", "late.itch", "--symbol", "AAPL", "--day", "3"],
+        dir.path(),
+    );
+    assert!(stderr(&o).contains("has 2 trading days"), "{}", stderr(&o));
+}
+
 /// `replay SOURCE --config FILE` and `run CONFIG --file F`: the command line gives the source,
 /// so a configuration of strategies alone is taken (it was refused, "missing field `source`",
 /// though `--config` is documented as "strategies, engine"); with no source anywhere the run
@@ -1039,13 +1081,12 @@ fn a_configuration_without_a_source_takes_the_command_lines() {
     );
 }
 
-/// days3 review: `book --day 2` and `bbo --day 2` of a file of two days whose day 1 raised an
-/// anomaly in MSFT's book (a delete sent twice): day 2's book is the one day 2's own file
-/// gives, but its anomalies are the whole file's (the counts by stock locate and the feed's
-/// total run across days), so day 1's anomaly is said of day 2's MSFT (and of whichever symbol
-/// day 2 gives that locate).
+/// `book --day 2` and `bbo --day 2` of a file of two days whose day 1 raised an
+/// anomaly in MSFT's book (a delete sent twice): day 2's book and anomalies are those day 2's
+/// own file gives (the counts by stock locate and the feed's total ran across days: day 1's
+/// anomaly was said of day 2's MSFT, and of whichever symbol day 2 gave that locate).
 #[test]
-fn days3_book_and_bbo_of_day_two_do_not_report_day_one_s_anomalies() {
+fn book_and_bbo_of_day_two_do_not_report_day_one_s_anomalies() {
     let dir = tempfile::tempdir().unwrap();
     for (seed, out) in [("1", "d1.itch"), ("2", "d2.itch")] {
         generated(dir.path(), seed, "60000", out);

@@ -14,6 +14,7 @@ use std::process::ExitCode;
 use ticklane_book::{InstrumentAnomalies, LevelView, Market};
 use ticklane_core::{EventBody, InstrumentId, Symbol};
 
+use super::days::TradingDays;
 use super::feed;
 use crate::ReadOpts;
 
@@ -164,22 +165,25 @@ pub fn run(
     let mut lines = BboLines::new(BufWriter::with_capacity(1 << 16, stdout.lock()))?;
     let mut market = Market::with_capacity(1 << 16, 1024);
     let mut by_instrument = InstrumentAnomalies::new();
-    // The trading day read (1: the first; see `book --day`). The lines of `--day` alone are
-    // written: the same lines as the file of that day alone gives.
-    let mut today = 1u64;
+    // The trading day read (see `TradingDays`, `book --day`). The lines of `--day` alone are
+    // written, and its anomalies: the same as the file of that day alone gives.
+    let mut days = TradingDays::new();
     lines.muted = day.is_some_and(|d| d > 1);
     let report = feed::read(path, &read, |rec| {
         let Some(ev) = rec.event else {
             return ControlFlow::Continue(());
         };
-        if day.is_some_and(|d| today >= d) && market.begins_day(ev) {
+        if day.is_some_and(|d| days.today() >= d) && days.begins(ev) {
             return ControlFlow::Break(());
         }
+        let new_day = days.observe(ev);
         let r = market.apply(ev);
+        if new_day && day.is_some() {
+            by_instrument.start_day(&market);
+        }
         by_instrument.observe(&market, &r);
-        if r.new_day {
-            today += 1;
-            if lines.muted && day == Some(today) {
+        if new_day {
+            if lines.muted && day == Some(days.today()) {
                 // The day asked for begins, from empty books, as its own file would.
                 lines.muted = false;
                 lines.last = (None, None);
@@ -214,6 +218,7 @@ pub fn run(
         }
         lines.observe(rec.ts, &market, r.instrument)
     })?;
+    let today = days.today();
     if let Some(d) = day.filter(|&d| d > today) {
         anyhow::bail!(
             "--day {d}: {} has {today} trading day{} (a day begins at each start of messages after another)",
@@ -235,7 +240,10 @@ pub fn run(
             .join(" ")
     };
     // The symbol's own, then the whole feed's when they differ.
-    let (own, all) = (line(&by_instrument.get(target)), line(market.anomalies()));
+    let (own, all) = (
+        line(&by_instrument.get(target)),
+        line(&by_instrument.feed(&market)),
+    );
     if !own.is_empty() {
         errln!("anomalies: {own}");
     }

@@ -8,6 +8,7 @@ use anyhow::{bail, Context};
 use ticklane_book::{InstrumentAnomalies, LevelView, Market, OrderBook};
 use ticklane_core::{EventBody, InstrumentId, Side, Timestamp};
 
+use super::days::TradingDays;
 use super::feed;
 use crate::ReadOpts;
 
@@ -149,28 +150,30 @@ pub fn run(
     let mut by_instrument = InstrumentAnomalies::new();
     let mut last_ts = 0u64;
     let mut past_at = false;
-    // The trading day read (1: the first; each start of messages after a day begins the next,
-    // as in `Market::new_days`). With `--day`, `--at` is a time of that day, and without
-    // `--at` the book is the one at that day's end, before the next day's start empties it.
-    let mut today = 1u64;
+    // The trading day read (see `TradingDays`: as a run's lanes number them). With `--day`,
+    // `--at` is a time of that day, and without `--at` the book is the one at that day's end,
+    // before the next day's start empties it. The anomalies printed are the day's.
+    let mut days = TradingDays::new();
     let mut report = feed::read(path, &read, |rec| {
         let ts = rec.ts;
         let ending =
-            day.is_some_and(|d| today >= d) && rec.event.is_some_and(|ev| market.begins_day(ev));
-        if ending || (at.is_some_and(|at| ts > at) && day.is_none_or(|d| today == d)) {
+            day.is_some_and(|d| days.today() >= d) && rec.event.is_some_and(|ev| days.begins(ev));
+        if ending || (at.is_some_and(|at| ts > at) && day.is_none_or(|d| days.today() == d)) {
             past_at = true;
             return ControlFlow::Break(());
         }
         last_ts = ts;
         if let Some(ev) = rec.event {
+            let new_day = days.observe(ev);
             let r = market.apply(ev);
-            by_instrument.observe(&market, &r);
-            if r.new_day {
-                today += 1;
+            if new_day {
+                by_instrument.start_day(&market);
             }
+            by_instrument.observe(&market, &r);
         }
         ControlFlow::Continue(())
     })?;
+    let today = days.today();
     if past_at {
         // The message that ended the read (the first past `at`, or the next day's start) was
         // counted, not applied (`saturating`: a LOBSTER file's announcement, before its first
@@ -269,8 +272,8 @@ fn print_book(
             .nonzero()
             .map(|(k, n)| (k.name(), n))
             .collect(),
-        feed_anomalies: market
-            .anomalies()
+        feed_anomalies: by_instrument
+            .map_or(*market.anomalies(), |a| a.feed(market))
             .nonzero()
             .map(|(k, n)| (k.name(), n))
             .collect(),

@@ -8,7 +8,8 @@
 //! trading day, event time, then strategy id: the same rows in the same order in every lane
 //! layout (but for the `lane` column).
 //!
-//! Several trading days in one run (ITCH's start of messages after a day): the last column,
+//! Several trading days in one run (each ITCH start of messages after other events begins
+//! one): the last column,
 //! `day`, of `orders.csv`, `fills.csv` and `equity.csv` numbers the day of each row from 1,
 //! as each day's event times start again. A row names its order's symbol on the day the order
 //! was submitted (a stock locate may name another symbol on another day; the cancels of the

@@ -1083,7 +1083,9 @@ fn print_report(
     )?;
     let days = r.lanes.first().map_or(1, |l| l.day_symbols.len() + 1);
     if days > 1 {
-        outln!("days      {days} trading days (each start of messages after a day begins one)")?;
+        outln!(
+            "days      {days} trading days (each start of messages after other events begins one)"
+        )?;
     }
     for l in &r.lanes {
         outln!(
@@ -1332,7 +1334,7 @@ fn json_report(r: &RunReport, cfg: &RunConfig, digest: &[u8; 32]) -> serde_json:
         "dropped_on_stop": r.feed.dropped_on_stop,
         // Stopped before the end of its source (Ctrl-C): the counts are a partial run's.
         "stopped": r.feed.stopped,
-        // Trading days in the data (each start of messages after a day begins one: every lane
+        // Trading days in the data (each start of messages after other events begins one: every lane
         // saw the same ones).
         "days": r.lanes.first().map_or(1, |l| l.day_symbols.len() + 1),
         "elapsed_ns": r.elapsed_ns,

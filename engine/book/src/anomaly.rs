@@ -145,6 +145,15 @@ impl Anomalies {
     pub fn nonzero(&self) -> impl Iterator<Item = (AnomalyKind, u64)> + '_ {
         self.iter().filter(|&(_, n)| n > 0)
     }
+
+    /// The counts added since `earlier` (counts of the same counters, taken before).
+    pub fn since(&self, earlier: &Anomalies) -> Anomalies {
+        let mut d = Anomalies::new();
+        for k in AnomalyKind::ALL {
+            d.counts[k.index()] = self.get(k).saturating_sub(earlier.get(k));
+        }
+        d
+    }
 }
 
 /// Anomalies by the instrument whose book each event touched ([`ApplyResult::instrument`]),
@@ -157,6 +166,8 @@ impl Anomalies {
 pub struct InstrumentAnomalies {
     /// The market's totals when last observed.
     seen: Anomalies,
+    /// The market's totals when the day began ([`InstrumentAnomalies::start_day`]).
+    day_base: Anomalies,
     by: std::collections::BTreeMap<InstrumentId, Anomalies>,
 }
 
@@ -190,6 +201,20 @@ impl InstrumentAnomalies {
     /// The anomalies counted against `instrument`.
     pub fn get(&self, instrument: InstrumentId) -> Anomalies {
         self.by.get(&instrument).copied().unwrap_or_default()
+    }
+
+    /// A new trading day begins (a file of several): counting starts again, per instrument
+    /// (stock locates are the day's own: a locate's day-1 anomalies were another symbol's)
+    /// and for the feed ([`InstrumentAnomalies::feed`]).
+    pub fn start_day(&mut self, market: &Market) {
+        self.by.clear();
+        self.seen = *market.anomalies();
+        self.day_base = self.seen;
+    }
+
+    /// The market's anomalies of the day (all of them before a [`InstrumentAnomalies::start_day`]).
+    pub fn feed(&self, market: &Market) -> Anomalies {
+        market.anomalies().since(&self.day_base)
     }
 }
 
@@ -231,6 +256,11 @@ mod tests {
         a.record(AnomalyKind::ZeroQuantity);
         assert_eq!(a.total(), 3);
         assert_eq!(a.to_string(), "zero_quantity=1 crossed_book=2");
+        let mut b = a;
+        b.record(AnomalyKind::ZeroQuantity);
+        b.record(AnomalyKind::OversizeCancel);
+        assert_eq!(b.since(&a).to_string(), "zero_quantity=1 oversize_cancel=1");
+        assert_eq!(a.since(&b).total(), 0, "never below zero");
     }
 
     #[test]

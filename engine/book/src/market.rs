@@ -173,23 +173,6 @@ impl Market {
         self.new_days
     }
 
-    /// Whether applying `ev` would begin a new trading day (see [`Market::new_days`]): a
-    /// start of messages on a market that has seen anything. What a day's books were at its
-    /// end is read before applying such an event.
-    pub fn begins_day(&self, ev: &MarketEvent) -> bool {
-        matches!(
-            ev.body,
-            EventBody::SystemEvent {
-                code: SystemEventCode::StartOfMessages,
-            }
-        ) && !self.untouched()
-    }
-
-    /// Whether the market has seen nothing a new day would empty.
-    fn untouched(&self) -> bool {
-        self.books.is_empty() && self.stale.is_none() && self.directories == 0
-    }
-
     /// Number of live orders across all instruments.
     pub fn live_orders(&self) -> usize {
         self.index.len()
@@ -480,7 +463,7 @@ impl Market {
     #[cold]
     #[inline(never)]
     fn start_day(&mut self) -> bool {
-        if self.untouched() {
+        if self.books.is_empty() && self.stale.is_none() && self.directories == 0 {
             return false;
         }
         self.orders.clear();

@@ -975,7 +975,6 @@ fn a_start_of_messages_after_a_day_begins_a_new_day() {
         )
     };
     let mut m = Market::new();
-    assert!(!m.begins_day(&start()));
     assert!(
         !m.apply(&start()).new_day,
         "a fresh market begins no new day"
@@ -983,14 +982,6 @@ fn a_start_of_messages_after_a_day_begins_a_new_day() {
     assert_eq!(m.new_days(), 0);
     // Day 1: AAPL is instrument 1, two orders on each side, a halt, a loss for good.
     m.apply(&ev(I1, EventBody::InstrumentDirectory(info("AAPL"))));
-    // What `apply` will do, said before it (`book --day` reads a day's end there).
-    assert!(m.begins_day(&start()));
-    assert!(!m.begins_day(&ev(
-        InstrumentId::NONE,
-        EventBody::SystemEvent {
-            code: SystemEventCode::EndOfMessages,
-        },
-    )));
     add(&mut m, I1, 1, Side::Bid, 100_0000, 100);
     add(&mut m, I1, 5, Side::Bid, 99_0000, 200);
     add(&mut m, I1, 9, Side::Ask, 101_0000, 300);
@@ -1134,4 +1125,22 @@ fn anomalies_are_split_by_the_instrument_each_event_touched() {
     // The market counts them all, and the gap.
     assert_eq!(m.anomalies().total(), 6);
     assert_eq!(m.anomalies().get(AnomalyKind::FeedGap), 1);
+    assert_eq!(by.feed(&m), *m.anomalies());
+    // A new day (`book --day`): the day's own counts start from nothing, per instrument (a
+    // stock locate is the day's) and for the feed; the market's totals go on.
+    by.start_day(&m);
+    assert_eq!((by.get(I1).total(), by.feed(&m).total()), (0, 0));
+    let r = m.apply(&ev(
+        I2,
+        EventBody::OrderDeleted {
+            order_id: OrderId(998),
+        },
+    ));
+    by.observe(&m, &r);
+    assert_eq!(
+        by.get(I2).nonzero().collect::<Vec<_>>(),
+        vec![(AnomalyKind::UnknownOrderDeleted, 1)]
+    );
+    assert_eq!(by.feed(&m).to_string(), "unknown_order_deleted=1");
+    assert_eq!(m.anomalies().total(), 7);
 }

@@ -1505,12 +1505,12 @@ mod mutation {
     }
 }
 
-/// days3 review: a strategy whose daily loss limit tripped, then the manual kill switch: the
+/// a strategy whose daily loss limit tripped, then the manual kill switch: the
 /// next trading day must not open its gate (the manual kill switch stays, as it does for a
 /// strategy that never tripped). `engage_kill_switch` leaves a tripped gate's rule at
 /// `DailyLoss`, and `start_day` clears every `DailyLoss`.
 #[test]
-fn days3_a_new_day_does_not_lift_a_manual_kill_switch_engaged_after_a_daily_loss_trip() {
+fn a_new_day_does_not_lift_a_manual_kill_switch_engaged_after_a_daily_loss_trip() {
     let mut s = Sim::new("daily_loss_limit = 1\nmax_orders_per_sec = 2");
     let (_, u) = s.order(10, Side::Ask, 10_5000, 100, TimeInForce::Day);
     assert_eq!(u, OK);

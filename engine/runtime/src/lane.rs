@@ -325,8 +325,8 @@ pub enum JournalEntry {
     Update(OrderUpdate),
     /// An order was (partly) filled.
     Fill(ticklane_strategy::Fill),
-    /// A new trading day began at event time `ts` (ITCH's start of messages after a day: see
-    /// [`ticklane_book::Market::new_days`]). The entries after it are the new day's: their
+    /// A new trading day began at event time `ts` (ITCH's start of messages after other
+    /// events, as every lane sees from its sequence number). The entries after it are the new day's: their
     /// times start again from `ts`, and the instruments their submits name are the new day's
     /// stock locates (the day before's symbols are in [`LaneReport::day_symbols`]). The
     /// cancels of the orders still working at the day's end follow it, at `ts`.
@@ -522,10 +522,10 @@ pub struct Lane<V: Venue> {
     /// A subscribed instrument was renamed to a symbol no strategy subscribes to (a second
     /// directory message): orders of the lane may rest in a book it would otherwise drop.
     renamed_away: bool,
-    /// A new day's start is cancelling the day before's orders: submits and modifies are
-    /// refused (they would name the day before's stock locates, before the new day's
-    /// directory says which symbol each is).
-    opening_day: bool,
+    /// A new trading day began (see `Lane::start_day`): from then on a submit to an instrument
+    /// the day's directory has not named is refused (its stock locate is the day before's,
+    /// which the new day may give another symbol).
+    day_restarted: bool,
     unkept_events: u64,
     late_books: u64,
     /// Subscribed symbols and their masks.
@@ -684,7 +684,7 @@ impl<V: Venue> Lane<V> {
             dropped: Vec::new(),
             uncaught: None,
             renamed_away: false,
-            opening_day: false,
+            day_restarted: false,
             unkept_events: 0,
             late_books: 0,
             symbol_masks,
@@ -1181,12 +1181,11 @@ impl<V: Venue> Lane<V> {
                 }
                 // Before a replay's `--from` (only `on_start` runs then) trading is not open:
                 // an order sent there would trade in the warm-up nobody is shown.
-                let halted_submit =
-                    (!self.trading || now.0 < self.settings.trade_from || self.opening_day)
-                        && matches!(
-                            cmd,
-                            OrderCommand::Submit { .. } | OrderCommand::Modify { .. }
-                        );
+                let halted_submit = (!self.trading || now.0 < self.settings.trade_from)
+                    && matches!(
+                        cmd,
+                        OrderCommand::Submit { .. } | OrderCommand::Modify { .. }
+                    );
                 // The lane's own refusals: trading halted (or not open yet), or a submit
                 // outside the strategy's subscriptions (a book this lane may not keep).
                 let refusal = if halted_submit || self.slots[i].strategy.is_none() {
@@ -1200,6 +1199,16 @@ impl<V: Venue> Lane<V> {
                                 || self.mask_of(request.instrument) & (1u64 << i) == 0 =>
                         {
                             Some(RejectReason::NotSubscribed)
+                        }
+                        // After a new day's start, a stock locate the day's directory has not
+                        // named yet is the day before's: an order there would rest in whatever
+                        // symbol the new day gives it (a strategy on every instrument, `*`,
+                        // answering the day's start cancels at once or from a timer).
+                        OrderCommand::Submit { request, .. }
+                            if self.day_restarted
+                                && self.market.instrument_info(request.instrument).is_none() =>
+                        {
+                            Some(RejectReason::TradingHalted)
                         }
                         _ => None,
                     }
@@ -1349,8 +1358,9 @@ impl<V: Venue> Lane<V> {
         self.carrying = left;
     }
 
-    /// A new trading day began (ITCH's start of messages after a day: see
-    /// [`ticklane_book::Market::new_days`]), and the books are empty: the venue cancels every
+    /// A new trading day began (ITCH's start of messages after other events; the market
+    /// emptied its books if it held any: [`ticklane_book::Market::new_days`]), and the books
+    /// are empty: the venue cancels every
     /// working order (they rested in the day before's books; its order-entry sessions start
     /// afresh at `now`), and the latest event time and the equity marks start again from the
     /// new day's time, which is earlier than the day before's last, and each pending timer
@@ -1368,6 +1378,7 @@ impl<V: Venue> Lane<V> {
         let ended = self.last_ts;
         self.timers.start_day(ended, now);
         self.last_ts = now;
+        self.day_restarted = true;
         // The reports say which day each row and sample is of, and the ending day's symbols.
         if self.settings.journal {
             self.journal.push(JournalEntry::DayStart { ts: now });
@@ -1403,13 +1414,9 @@ impl<V: Venue> Lane<V> {
         let cancelled = self.reports.len();
         if !self.reports.is_empty() {
             self.deliver(seq);
-            // What the strategies send in answer is refused as trading halted: an order
-            // now would rest at a day-1 stock locate, which the new day's directory may give
-            // another symbol (a strategy subscribed by symbol is refused anyway, as its
-            // subscriptions are gone; one subscribed to every instrument was not).
-            self.opening_day = true;
+            // What the strategies send in answer is refused (`day_restarted`): every stock
+            // locate is the day before's until the new day's directory names it.
             self.route(seq, now);
-            self.opening_day = false;
         }
         tracing::info!(
             lane = self.settings.index,
@@ -1620,9 +1627,11 @@ impl<V: Venue> Lane<V> {
         // Every lane gets every start of messages: after a first one, each is a new day in
         // every lane, whether or not this lane's market had anything to empty (a lane that
         // kept no book of day 1 must still start its marks and latest time again).
-        // A first start of messages after events (data that began within a day) begins a new
-        // day too, in every lane: the sequence number says so whatever the layout, where the
-        // market's `new_day` says only whether this lane's books held anything.
+        // A first start of messages after events (data that began within a day, or with the
+        // evening's end of messages alone) begins a new day too, in every lane: the sequence
+        // number says so whatever the layout, where the market's `new_day` says only whether
+        // this lane's books held anything. `book --day` and `bbo --day` count days so too
+        // (`TradingDays`).
         if r.new_day || (start_of_messages && (self.days_begun > 0 || le.seq > 0)) {
             self.start_day(le.seq, now);
         }

@@ -1894,7 +1894,7 @@ fn orders_sent_in_answer_to_a_new_day_s_cancels_are_refused() {
     }
 }
 
-/// days3 review: as `Requoter`, but the quote cancelled at a new day's start is sent again
+/// as `Requoter`, but the quote cancelled at a new day's start is sent again
 /// from a timer armed "at once" in answer to the cancel (a strategy that re-quotes on its
 /// timer), not from the cancel's callback.
 #[derive(Default)]
@@ -1967,12 +1967,12 @@ impl ticklane_strategy::Strategy for TimerRequoter {
     }
 }
 
-/// days3 review: an order sent at a new day's start, before the new day's directory names
+/// an order sent at a new day's start, before the new day's directory names
 /// its instrument, from a timer armed in answer to the day's cancels, is accepted at the day-1
 /// stock locate, which day 2 gives another symbol (SYM1's quote at locate 1, SYM2's on day 2):
 /// the refusal covers only what is sent from the cancels' own callbacks.
 #[test]
-fn days3_orders_sent_from_a_timer_armed_in_answer_to_a_new_day_s_cancels_are_refused() {
+fn orders_sent_from_a_timer_armed_in_answer_to_a_new_day_s_cancels_are_refused() {
     use ticklane_core::MarketEvent;
     use ticklane_strategy::{OrderUpdateKind, RejectReason};
     let day1 = session(3, 2, 4_000);
@@ -2037,14 +2037,14 @@ fn days3_orders_sent_from_a_timer_armed_in_answer_to_a_new_day_s_cancels_are_ref
     }
 }
 
-/// days3 review: three trading days. Day 1 names SYM1 at 1 and SYM2 at 2, and one strategy
+/// three trading days. Day 1 names SYM1 at 1 and SYM2 at 2, and one strategy
 /// (on SYM1 and SYM2) buys 100 of each. Day 2 names SYM2 alone, at 1: SYM1's shares stay
 /// parked (reported under SYM1), SYM2's move to 1. Day 3 names SYM3 at 1 and SYM2 at 2. At
 /// day 3's start the lane parks the strategy's positions again from day 2's names only, at
 /// the first parking id, which still holds SYM1's shares: they are swapped into locate 1,
 /// SYM3 on day 3, a symbol the strategy never traded.
 #[test]
-fn days3_a_position_parked_on_day_two_keeps_its_symbol_on_day_three() {
+fn a_position_parked_on_day_two_keeps_its_symbol_on_day_three() {
     use ticklane_core::{EventBody, MarketEvent};
     let rename = |v: Vec<MarketEvent>, f: fn(u32) -> u32| -> Vec<MarketEvent> {
         v.into_iter()
@@ -2081,44 +2081,10 @@ fn days3_a_position_parked_on_day_two_keeps_its_symbol_on_day_three() {
     held.sort();
     assert_eq!(
         held,
-        vec![(Some("SYM1".to_string()), 100), (Some("SYM2".to_string()), 100)],
+        vec![
+            (Some("SYM1".to_string()), 100),
+            (Some("SYM2".to_string()), 100)
+        ],
         "positions (symbol, shares) at the end of day 3"
-    );
-}
-
-/// days3 review: data whose first start of messages comes after market-wide events alone (the
-/// end of the day before, `S` `C`, caught by a capture started that evening). `book --day` and
-/// `bbo --day` count days with `Market::new_days` (a start of messages on a market that has
-/// seen a book, a directory or a gap): one day. The lanes begin a new day at any first start
-/// of messages at sequence number > 0: two days, so the run's `days`, the `day` columns of
-/// the reports and `book --day` disagree (every row of the only trading day says day 2, and
-/// `book --day 2` says the file has 1 trading day).
-#[test]
-fn days3_the_lanes_count_the_days_the_market_counts() {
-    let day1 = session(3, 2, 4_000);
-    let mut events = vec![ticklane_core::MarketEvent::new(
-        ticklane_core::Timestamp(72_300_000_000_000),
-        InstrumentId::NONE,
-        ticklane_core::EventBody::SystemEvent {
-            code: ticklane_core::SystemEventCode::EndOfMessages,
-        },
-    )];
-    events.push(start_of_messages(day1[0].ts.0));
-    events.extend_from_slice(&day1);
-    let mut m = ticklane_book::Market::new();
-    for e in &events {
-        m.apply(e);
-    }
-    let r = run(plan(
-        &events,
-        vec![vec![spec(0, "holder", &[symbol(1)], Arc::new(|| {
-            Ok(Box::new(HoldsAHundred::default()) as Box<dyn ticklane_strategy::Strategy>)
-        }))]],
-        PanicPolicy::default(),
-    ));
-    assert_eq!(
-        r.lanes[0].day_symbols.len() as u64,
-        m.new_days(),
-        "new days: the lane's vs the market's (book --day)"
     );
 }
