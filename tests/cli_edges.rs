@@ -21,6 +21,17 @@ fn stderr(o: &Output) -> String {
 }
 
 /// `ticklane gen --seed SEED --messages N -o OUT` in `dir`, which must succeed.
+/// `d1.itch` and `d2.itch` (seeds 1 and 2, 60,000 messages each, the same hours of the day)
+/// and `two.itch`, the two days one after the other, in `dir`.
+fn two_days(dir: &Path) {
+    for (seed, out) in [("1", "d1.itch"), ("2", "d2.itch")] {
+        generated(dir, seed, "60000", out);
+    }
+    let mut two = std::fs::read(dir.join("d1.itch")).unwrap();
+    two.extend(std::fs::read(dir.join("d2.itch")).unwrap());
+    std::fs::write(dir.join("two.itch"), two).unwrap();
+}
+
 fn generated(dir: &Path, seed: &str, messages: &str, out: &str) {
     let o = ticklane(
         &["gen", "--seed", seed, "--messages", messages, "-o", out],
@@ -867,12 +878,7 @@ fn libc_nonblock() -> i32 {
 #[test]
 fn a_second_day_in_one_file_starts_from_empty_books() {
     let dir = tempfile::tempdir().unwrap();
-    for (seed, out) in [("1", "d1.itch"), ("2", "d2.itch")] {
-        generated(dir.path(), seed, "60000", out);
-    }
-    let mut two = std::fs::read(dir.path().join("d1.itch")).unwrap();
-    two.extend(std::fs::read(dir.path().join("d2.itch")).unwrap());
-    std::fs::write(dir.path().join("two.itch"), two).unwrap();
+    two_days(dir.path());
     let book = |file: &str, symbol: &str| {
         let o = ticklane(
             &[
@@ -929,12 +935,7 @@ fn a_second_day_in_one_file_starts_from_empty_books() {
 #[test]
 fn book_and_bbo_of_one_day_of_a_file_of_two() {
     let dir = tempfile::tempdir().unwrap();
-    for (seed, out) in [("1", "d1.itch"), ("2", "d2.itch")] {
-        generated(dir.path(), seed, "60000", out);
-    }
-    let mut two = std::fs::read(dir.path().join("d1.itch")).unwrap();
-    two.extend(std::fs::read(dir.path().join("d2.itch")).unwrap());
-    std::fs::write(dir.path().join("two.itch"), two).unwrap();
+    two_days(dir.path());
     let book = |args: &[&str]| {
         let mut all = vec!["book", "--symbol", "MSFT", "--depth", "1000", "--json"];
         all.extend_from_slice(args);
@@ -1088,9 +1089,7 @@ fn a_configuration_without_a_source_takes_the_command_lines() {
 #[test]
 fn book_and_bbo_of_day_two_do_not_report_day_one_s_anomalies() {
     let dir = tempfile::tempdir().unwrap();
-    for (seed, out) in [("1", "d1.itch"), ("2", "d2.itch")] {
-        generated(dir.path(), seed, "60000", out);
-    }
+    two_days(dir.path());
     // Day 1 with its first delete in locate 2 (MSFT) sent twice: one unknown order deleted.
     let d1 = std::fs::read(dir.path().join("d1.itch")).unwrap();
     let mut bad = Vec::with_capacity(d1.len() + 64);

@@ -1423,6 +1423,39 @@ fn orders_and_fills_files_list_rows_in_one_order_in_every_lane_layout() {
     }
 }
 
+/// `two.itch` in `dir`: two generated days (seeds 1 and 2, 150,000 messages each, the same
+/// hours of the day) one after the other, day 2 with AAPL and MSFT at each other's stock
+/// locates (1 and 2) when `swap`.
+fn two_days(dir: &Path, swap: bool) {
+    let path = |n: &str| dir.join(n).to_str().unwrap().to_string();
+    ok(&[
+        "gen",
+        "--seed",
+        "1",
+        "--messages",
+        "150000",
+        "-o",
+        &path("d1.itch"),
+    ]);
+    ok(&[
+        "gen",
+        "--seed",
+        "2",
+        "--messages",
+        "150000",
+        "-o",
+        &path("d2.itch"),
+    ]);
+    let mut two = std::fs::read(path("d1.itch")).unwrap();
+    let d2 = std::fs::read(path("d2.itch")).unwrap();
+    two.extend(if swap {
+        with_locates_swapped(&d2, 1, 2)
+    } else {
+        d2
+    });
+    std::fs::write(path("two.itch"), two).unwrap();
+}
+
 /// `bytes`, an ITCH binary file (2-byte length before each message), with stock locates `a`
 /// and `b` swapped in every message: the same day, its symbols at each other's locates.
 fn with_locates_swapped(bytes: &[u8], a: u16, b: u16) -> Vec<u8> {
@@ -1454,31 +1487,7 @@ fn with_locates_swapped(bytes: &[u8], a: u16, b: u16) -> Vec<u8> {
 fn report_rows_name_the_symbol_and_the_trading_day_they_happened_on() {
     let dir = tempfile::tempdir().unwrap();
     let path = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
-    ok(&[
-        "gen",
-        "--seed",
-        "1",
-        "--messages",
-        "150000",
-        "-o",
-        &path("d1.itch"),
-    ]);
-    ok(&[
-        "gen",
-        "--seed",
-        "2",
-        "--messages",
-        "150000",
-        "-o",
-        &path("d2.itch"),
-    ]);
-    let mut two = std::fs::read(path("d1.itch")).unwrap();
-    two.extend(with_locates_swapped(
-        &std::fs::read(path("d2.itch")).unwrap(),
-        1,
-        2,
-    ));
-    std::fs::write(path("two.itch"), two).unwrap();
+    two_days(dir.path(), true);
     let run = |lanes: &str| {
         let cfg = dir.path().join(format!("c{lanes}.toml"));
         std::fs::write(
@@ -1602,27 +1611,7 @@ fn report_rows_name_the_symbol_and_the_trading_day_they_happened_on() {
 fn a_strategy_its_daily_loss_limit_stopped_trades_again_the_next_day() {
     let dir = tempfile::tempdir().unwrap();
     let path = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
-    ok(&[
-        "gen",
-        "--seed",
-        "1",
-        "--messages",
-        "150000",
-        "-o",
-        &path("d1.itch"),
-    ]);
-    ok(&[
-        "gen",
-        "--seed",
-        "2",
-        "--messages",
-        "150000",
-        "-o",
-        &path("d2.itch"),
-    ]);
-    let mut two = std::fs::read(path("d1.itch")).unwrap();
-    two.extend(std::fs::read(path("d2.itch")).unwrap());
-    std::fs::write(path("two.itch"), two).unwrap();
+    two_days(dir.path(), false);
     let text =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/run.toml"))
             .unwrap()

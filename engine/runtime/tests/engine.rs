@@ -1750,13 +1750,31 @@ fn data_that_begins_within_a_day_starts_its_next_day_in_every_lane() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// Quotes a bid of 100 a dollar under the best bid once per instrument and day, on every instrument
-/// (subscribed to `*`), and sends it again as soon as the venue says it was cancelled; notes
-/// the orders sent that way.
+/// Quotes a bid of 100 a dollar under the best bid once per instrument and day, on every
+/// instrument (subscribed to `*`), and sends it again as soon as the venue says it was
+/// cancelled: from the cancel's callback, or (`via_timer`) from a timer armed "at once" in
+/// answer to it, as a strategy that re-quotes on its timer does. Notes the orders sent again.
 #[derive(Default)]
 struct Requoter {
+    via_timer: bool,
     quoted: std::collections::BTreeSet<u32>,
-    resent: Arc<std::sync::Mutex<Vec<ticklane_strategy::ClientOrderId>>>,
+    cancelled: Vec<InstrumentId>,
+    resent: Arc<std::sync::Mutex<Vec<(ticklane_strategy::ClientOrderId, InstrumentId)>>>,
+}
+
+impl Requoter {
+    fn requote(&mut self, instrument: InstrumentId, ctx: &mut ticklane_strategy::Context<'_>) {
+        let id = ctx.limit(
+            instrument,
+            ticklane_core::Side::Bid,
+            ticklane_core::Price(1_000_000),
+            ticklane_core::Qty(100),
+            ticklane_strategy::TimeInForce::Day,
+        );
+        if let Ok(mut v) = self.resent.lock() {
+            v.push((id, instrument));
+        }
+    }
 }
 
 impl ticklane_strategy::Strategy for Requoter {
@@ -1795,29 +1813,35 @@ impl ticklane_strategy::Strategy for Requoter {
         u: &ticklane_strategy::OrderUpdate,
         ctx: &mut ticklane_strategy::Context<'_>,
     ) {
-        if u.kind == ticklane_strategy::OrderUpdateKind::Cancelled {
-            let id = ctx.limit(
-                u.instrument,
-                ticklane_core::Side::Bid,
-                ticklane_core::Price(1_000_000),
-                ticklane_core::Qty(100),
-                ticklane_strategy::TimeInForce::Day,
-            );
-            if let Ok(mut v) = self.resent.lock() {
-                v.push(id);
-            }
+        if u.kind != ticklane_strategy::OrderUpdateKind::Cancelled {
+            return;
+        }
+        if self.via_timer {
+            self.cancelled.push(u.instrument);
+            let now = ctx.now();
+            ctx.set_timer(now, ticklane_strategy::TimerId(1));
+        } else {
+            self.requote(u.instrument, ctx);
+        }
+    }
+
+    fn on_timer(
+        &mut self,
+        _timer: ticklane_strategy::TimerId,
+        ctx: &mut ticklane_strategy::Context<'_>,
+    ) {
+        for instrument in std::mem::take(&mut self.cancelled) {
+            self.requote(instrument, ctx);
         }
     }
 }
 
-/// At a new day's start the lane cancels every working order; an order a strategy sends in
-/// answer (before the new day's directory) is refused as trading halted. A strategy on every
-/// instrument (`*`) had it accepted at its day-1 stock locate, which day 2 gives another
-/// symbol: here SYM1's quote went back to locate 1, SYM2's on day 2.
-#[test]
-fn orders_sent_in_answer_to_a_new_day_s_cancels_are_refused() {
+/// Two days, day 2 naming SYM1 at SYM2's day-1 locate and SYM2 at SYM1's, and a `Requoter`
+/// whose day-1 quotes the new day's start cancels: every quote it sends again before day 2's
+/// directory names the locate is refused as trading halted (first answer).
+fn day_start_requotes_are_refused(via_timer: bool) {
     use ticklane_core::MarketEvent;
-    use ticklane_strategy::{OrderCommand, OrderUpdateKind, RejectReason};
+    use ticklane_strategy::{OrderUpdateKind, RejectReason};
     let day1 = session(3, 2, 4_000);
     let day2: Vec<MarketEvent> = session(4, 2, 4_000)
         .into_iter()
@@ -1831,11 +1855,13 @@ fn orders_sent_in_answer_to_a_new_day_s_cancels_are_refused() {
         })
         .collect();
     let events = two_days(&day1, &day2);
-    let resent: Arc<std::sync::Mutex<Vec<ticklane_strategy::ClientOrderId>>> = Arc::default();
+    type Resent = Arc<std::sync::Mutex<Vec<(ticklane_strategy::ClientOrderId, InstrumentId)>>>;
+    let resent: Resent = Arc::default();
     let factory: ticklane_runtime::StrategyFactory = {
         let resent = resent.clone();
         Arc::new(move || {
             Ok(Box::new(Requoter {
+                via_timer,
                 resent: resent.clone(),
                 ..Requoter::default()
             }) as Box<dyn ticklane_strategy::Strategy>)
@@ -1864,161 +1890,14 @@ fn orders_sent_in_answer_to_a_new_day_s_cancels_are_refused() {
         .iter()
         .position(|e| matches!(e, ticklane_runtime::JournalEntry::DayStart { .. }))
         .expect("a new day in the journal");
-    let at_day_start: Vec<_> = journal[day..]
-        .iter()
-        .filter_map(|e| match e {
-            ticklane_runtime::JournalEntry::Command {
-                cmd: OrderCommand::Submit { id, .. },
-                ..
-            } if resent.contains(id) => Some(*id),
-            _ => None,
-        })
-        .collect();
+    let after_day_start = journal[day..].iter().any(|e| {
+        matches!(e, ticklane_runtime::JournalEntry::Command { cmd, .. }
+            if resent.iter().any(|r| r.0 == cmd.id()))
+    });
     assert!(
-        !at_day_start.is_empty(),
+        after_day_start,
         "the day-1 quotes were cancelled at day 2's start and sent again"
     );
-    for id in &resent {
-        let answers: Vec<OrderUpdateKind> = journal
-            .iter()
-            .filter_map(|e| match e {
-                ticklane_runtime::JournalEntry::Update(u) if u.id == *id => Some(u.kind),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(
-            answers,
-            vec![OrderUpdateKind::Rejected(RejectReason::TradingHalted)],
-            "order {id} sent in answer to a cancel"
-        );
-    }
-}
-
-/// as `Requoter`, but the quote cancelled at a new day's start is sent again
-/// from a timer armed "at once" in answer to the cancel (a strategy that re-quotes on its
-/// timer), not from the cancel's callback.
-#[derive(Default)]
-struct TimerRequoter {
-    quoted: std::collections::BTreeSet<u32>,
-    cancelled: Vec<InstrumentId>,
-    resent: Arc<std::sync::Mutex<Vec<(ticklane_strategy::ClientOrderId, InstrumentId)>>>,
-}
-
-impl ticklane_strategy::Strategy for TimerRequoter {
-    fn on_event(
-        &mut self,
-        ev: &ticklane_core::MarketEvent,
-        ctx: &mut ticklane_strategy::Context<'_>,
-    ) {
-        if ev.instrument == InstrumentId::NONE {
-            if matches!(
-                ev.body,
-                ticklane_core::EventBody::SystemEvent {
-                    code: ticklane_core::SystemEventCode::StartOfMessages
-                }
-            ) {
-                self.quoted.clear();
-            }
-            return;
-        }
-        let Some(bid) = ctx.book(ev.instrument).and_then(|b| b.best_bid()) else {
-            return;
-        };
-        if self.quoted.insert(ev.instrument.0) {
-            ctx.limit(
-                ev.instrument,
-                ticklane_core::Side::Bid,
-                ticklane_core::Price(bid.price.0 - 10_000),
-                ticklane_core::Qty(100),
-                ticklane_strategy::TimeInForce::Day,
-            );
-        }
-    }
-
-    fn on_order_update(
-        &mut self,
-        u: &ticklane_strategy::OrderUpdate,
-        ctx: &mut ticklane_strategy::Context<'_>,
-    ) {
-        if u.kind == ticklane_strategy::OrderUpdateKind::Cancelled {
-            self.cancelled.push(u.instrument);
-            let now = ctx.now();
-            ctx.set_timer(now, ticklane_strategy::TimerId(1));
-        }
-    }
-
-    fn on_timer(
-        &mut self,
-        _timer: ticklane_strategy::TimerId,
-        ctx: &mut ticklane_strategy::Context<'_>,
-    ) {
-        for instrument in std::mem::take(&mut self.cancelled) {
-            let id = ctx.limit(
-                instrument,
-                ticklane_core::Side::Bid,
-                ticklane_core::Price(1_000_000),
-                ticklane_core::Qty(100),
-                ticklane_strategy::TimeInForce::Day,
-            );
-            if let Ok(mut v) = self.resent.lock() {
-                v.push((id, instrument));
-            }
-        }
-    }
-}
-
-/// an order sent at a new day's start, before the new day's directory names
-/// its instrument, from a timer armed in answer to the day's cancels, is accepted at the day-1
-/// stock locate, which day 2 gives another symbol (SYM1's quote at locate 1, SYM2's on day 2):
-/// the refusal covers only what is sent from the cancels' own callbacks.
-#[test]
-fn orders_sent_from_a_timer_armed_in_answer_to_a_new_day_s_cancels_are_refused() {
-    use ticklane_core::MarketEvent;
-    use ticklane_strategy::{OrderUpdateKind, RejectReason};
-    let day1 = session(3, 2, 4_000);
-    let day2: Vec<MarketEvent> = session(4, 2, 4_000)
-        .into_iter()
-        .map(|mut e| {
-            e.instrument = match e.instrument.0 {
-                1 => InstrumentId(2),
-                2 => InstrumentId(1),
-                _ => e.instrument,
-            };
-            e
-        })
-        .collect();
-    let events = two_days(&day1, &day2);
-    type Resent = Arc<std::sync::Mutex<Vec<(ticklane_strategy::ClientOrderId, InstrumentId)>>>;
-    let resent: Resent = Arc::default();
-    let factory: ticklane_runtime::StrategyFactory = {
-        let resent = resent.clone();
-        Arc::new(move || {
-            Ok(Box::new(TimerRequoter {
-                resent: resent.clone(),
-                ..TimerRequoter::default()
-            }) as Box<dyn ticklane_strategy::Strategy>)
-        })
-    };
-    let star = ticklane_core::Symbol::new("*").unwrap_or_default();
-    let mut p = plan(
-        &events,
-        vec![vec![spec(0, "requoter", &[star], factory)]],
-        PanicPolicy::default(),
-    );
-    p.lanes[0].0.journal = true;
-    p.venue = Arc::new(|_| {
-        Box::new(ticklane_exec::PaperExchange::with_models(
-            ticklane_exec::ConstantLatency {
-                entry_ns: 0,
-                response_ns: 0,
-            },
-            ticklane_exec::PerShareFees::ZERO,
-        )) as Box<dyn Venue>
-    });
-    let r = run(p);
-    let resent = resent.lock().map(|v| v.clone()).unwrap_or_default();
-    assert!(!resent.is_empty(), "the day-1 quotes were sent again");
-    let journal = &r.lanes[0].journal;
     for (id, instrument) in &resent {
         let answers: Vec<OrderUpdateKind> = journal
             .iter()
@@ -2030,11 +1909,27 @@ fn orders_sent_from_a_timer_armed_in_answer_to_a_new_day_s_cancels_are_refused()
         assert_eq!(
             answers.first(),
             Some(&OrderUpdateKind::Rejected(RejectReason::TradingHalted)),
-            "order {id} at day-1 locate {} sent from a timer at day 2's start, before day 2's \
-             directory: {answers:?}",
+            "order {id} at day-1 locate {} sent again before day 2's directory: {answers:?}",
             instrument.0
         );
     }
+}
+
+/// At a new day's start the lane cancels every working order; an order a strategy sends in
+/// answer (before the new day's directory) is refused as trading halted. A strategy on every
+/// instrument (`*`) had it accepted at its day-1 stock locate, which day 2 gives another
+/// symbol: here SYM1's quote went back to locate 1, SYM2's on day 2.
+#[test]
+fn orders_sent_in_answer_to_a_new_day_s_cancels_are_refused() {
+    day_start_requotes_are_refused(false);
+}
+
+/// The same from a timer armed "at once" in answer to the cancels: it fires at the day's
+/// start, before the directory, after the cancels' callbacks (a refusal that covered only
+/// those let it through, accepted and filled in SYM2's book).
+#[test]
+fn orders_sent_from_a_timer_armed_in_answer_to_a_new_day_s_cancels_are_refused() {
+    day_start_requotes_are_refused(true);
 }
 
 /// three trading days. Day 1 names SYM1 at 1 and SYM2 at 2, and one strategy
