@@ -469,6 +469,44 @@ mod tests {
         assert_eq!(retagged.check(keys.key_of()), Err(6), "wrong tag");
     }
 
+    /// The tags do their documented job: misses, and an insert, that walk a probe run of other
+    /// keys read (next to) none of their keys (module docs: "inserts and misses walk a probe
+    /// run without reading the slots of other keys"; in the book each `key_of` is a read of
+    /// another order's slot). Mutation testing: `tag -> 0` and `>>` turned into `<<` in `tag`
+    /// (every tag 0) survived, lookups still right; a speed property.
+    #[test]
+    fn misses_over_a_run_of_other_keys_read_almost_none_of_them() {
+        use std::cell::Cell;
+        let mut t = ProbedIndex::with_capacity(4);
+        let mut keys = Keys::default();
+        for k in 0..7u64 {
+            ins(&mut t, &mut keys, k, k as u32).expect("fresh");
+        }
+        assert_eq!(t.capacity(), 16);
+        // Eight absent keys whose probe starts at the run's first entry: each walks all 7.
+        let misses: Vec<u64> = (1..9u64).map(|n| n << 4).collect();
+        assert!(misses.iter().all(|&k| t.home(k) == 0));
+        let reads = Cell::new(0);
+        let key_of = |v: u32| {
+            reads.set(reads.get() + 1);
+            keys.key_of()(v)
+        };
+        for &k in &misses {
+            assert_eq!(t.get(OrderId(k), key_of), None);
+        }
+        // Untagged, that is 56 reads; an 8-bit tag lets about one in 256 through.
+        assert!(reads.get() <= 2, "8 misses read {} keys", reads.get());
+        reads.set(0);
+        keys.0.insert(7, misses[0]);
+        let key_of = |v: u32| {
+            reads.set(reads.get() + 1);
+            keys.key_of()(v)
+        };
+        assert_eq!(t.try_insert(OrderId(misses[0]), 7, key_of), Ok(()));
+        assert!(reads.get() <= 1, "the insert read {} keys", reads.get());
+        assert_eq!(t.get(OrderId(misses[0]), keys.key_of()), Some(7));
+    }
+
     /// Keys that differ only in their bits above the low 24 (a venue's per-instrument prefix)
     /// get different homes (module docs; mutation testing: kills shifting the offset left,
     /// which makes it 0 below bit 40; placement only, so a speed property).
