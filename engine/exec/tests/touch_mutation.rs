@@ -252,3 +252,68 @@ fn a_hidden_print_at_our_price_fills_an_order_with_nothing_ahead() {
     v.on_market(&hidden(10_0050, 60), Some(&print(Side::Bid, 10_0050, 60)), &m, &mut out);
     assert_eq!(fills_by_order(&out), vec![(0, 60, 40)]);
 }
+
+/// `RiskGate::start_day` (risk.rs): "the P&L then, marked on the day before's last books, is
+/// the new day's zero". A short of 10,000 sold at 0.5001; day 1 closes one unit wide, 0.5000 /
+/// 0.5001 (exact mid 0.50005): up $0.50, the day's zero. Day 2's start of messages empties the
+/// books, where the short is marked at the close `start_day` left as its last price: rounded
+/// up ("against the position") to 0.5001, that shows $0.50 lost on a day on which nothing has
+/// traded, and trips a $0.40 daily loss limit at day 2's first mark (any limit under $0.50).
+/// The same for a long bought at 0.5000 (the close rounded down to 0.5000). Also kills the `start_day` mutants of
+/// the rounding (lines 795/796), whose direction then shows as a gain or a loss here.
+#[test]
+fn the_empty_books_of_a_new_day_show_no_loss_against_an_odd_close() {
+    use ticklane_core::{InstrumentInfo, Symbol, SystemEventCode};
+    use ticklane_exec::{RiskGate, RiskLimits};
+    use ticklane_strategy::RiskRule;
+    use ticklane_strategy::{ClientOrderId, Fill};
+    for (side, px) in [(Side::Ask, 5001), (Side::Bid, 5000)] {
+        let mut m = ticklane_book::Market::new();
+        m.apply(&ev(
+            1,
+            EventBody::InstrumentDirectory(InstrumentInfo::common_stock(Symbol::new("X").unwrap())),
+        ));
+        m.apply(&ev(
+            1,
+            EventBody::TradingStatus {
+                state: TradingState::Trading,
+                reason: *b"    ",
+            },
+        ));
+        m.apply(&ev(1, support::add(1, Side::Bid, 5000, 100_000)));
+        m.apply(&ev(1, support::add(2, Side::Ask, 5001, 100_000)));
+        let mut g =
+            RiskGate::new(RiskLimits::from_toml_str("daily_loss_limit = \"0.40\"").unwrap())
+                .unwrap();
+        g.on_fill(&Fill {
+            ts: Timestamp(2),
+            id: ClientOrderId::new(0, 1),
+            instrument: I,
+            side,
+            price: Price(px),
+            qty: Qty(10_000),
+            leaves: Qty(0),
+            liquidity: Liquidity::Taker,
+            fee: 0,
+        });
+        assert!(!g.evaluate(&m), "{side:?}: up $0.50 on day 1");
+        let day_start = g.pnl(&m);
+        g.start_day(&m);
+        let r = m.apply(&MarketEvent::new(
+            Timestamp(3),
+            ticklane_core::InstrumentId::NONE,
+            EventBody::SystemEvent {
+                code: SystemEventCode::StartOfMessages,
+            },
+        ));
+        assert!(r.new_day);
+        let on_the_day = g.pnl(&m) - day_start;
+        let tripped = g.evaluate(&m);
+        assert_eq!(
+            (tripped, g.tripped()),
+            (false, None::<RiskRule>),
+            "{side:?}: tripped on day 2 before anything traded (P&L {on_the_day} price units \
+             against day 1's exact close)"
+        );
+    }
+}
