@@ -787,7 +787,6 @@ impl RiskGate {
     /// limit once sat out every day after). A manual kill switch stays engaged: a person
     /// lifts it, with a new run.
     pub fn start_day(&mut self, market: &Market) {
-        self.day_start = self.pnl_halves(market);
         if self.tripped == Some(RiskRule::DailyLoss) {
             self.tripped = self.killed.then_some(RiskRule::KillSwitch);
         }
@@ -808,6 +807,17 @@ impl RiskGate {
                 }
             }
         }
+        // The day's zero is the P&L those empty books show: marked at the close just set, not
+        // at the exact mid (a half unit away where the book was an odd number of units wide,
+        // which showed a loss on a day on which nothing had traded, and could trip the limit).
+        self.day_start = self
+            .positions
+            .values()
+            .map(|p| {
+                let mark2 = p.last_price.map_or(0, |px| 2 * i128::from(px.0));
+                2 * p.cash + i128::from(p.net) * mark2 - 2 * p.fees
+            })
+            .sum();
     }
 
     /// Evaluates the daily loss limit; returns `true` if this call tripped the kill switch.
