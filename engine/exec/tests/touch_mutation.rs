@@ -8,8 +8,7 @@ use support::{ev, fills, id, market, submit, updates, I};
 use ticklane_core::{EventBody, MarketEvent, OrderId, Price, Qty, Side, Timestamp, TradingState};
 use ticklane_exec::{TouchVenue, Venue, VenueReport};
 use ticklane_strategy::{
-    Liquidity, OrderCommand, OrderUpdateKind, RejectReason, TimeInForce,
-    TradePrint,
+    Liquidity, OrderCommand, OrderUpdateKind, RejectReason, TimeInForce, TradePrint,
 };
 
 /// A displayed print (not a hidden `Trade`) of `qty` at `px` against resting `side`.
@@ -79,8 +78,16 @@ fn send(v: &mut TouchVenue, m: &ticklane_book::Market, cmd: &OrderCommand) -> Ve
 fn a_cancel_removes_the_order_it_names() {
     let m = market();
     let mut v = TouchVenue::new();
-    send(&mut v, &m, &submit(0, Side::Bid, 9_9900, 100, TimeInForce::Day));
-    send(&mut v, &m, &submit(1, Side::Bid, 9_9800, 100, TimeInForce::Day));
+    send(
+        &mut v,
+        &m,
+        &submit(0, Side::Bid, 9_9900, 100, TimeInForce::Day),
+    );
+    send(
+        &mut v,
+        &m,
+        &submit(1, Side::Bid, 9_9800, 100, TimeInForce::Day),
+    );
     let out = send(&mut v, &m, &OrderCommand::Cancel { id: id(1) });
     let cancelled: Vec<_> = out
         .iter()
@@ -103,7 +110,11 @@ fn a_cancel_removes_the_order_it_names() {
 fn a_modify_to_zero_size_or_a_non_positive_price_is_refused() {
     let m = market();
     let mut v = TouchVenue::new();
-    send(&mut v, &m, &submit(0, Side::Bid, 9_9900, 100, TimeInForce::Day));
+    send(
+        &mut v,
+        &m,
+        &submit(0, Side::Bid, 9_9900, 100, TimeInForce::Day),
+    );
     for (price, qty) in [(9_9800, 0), (0, 100), (-1, 100)] {
         let out = send(&mut v, &m, &modify(0, price, qty, 0));
         assert_eq!(
@@ -126,7 +137,11 @@ fn a_modify_to_zero_size_or_a_non_positive_price_is_refused() {
 fn a_modify_during_a_halt_to_a_price_that_does_not_cross_goes_through() {
     let mut m = market();
     let mut v = TouchVenue::new();
-    send(&mut v, &m, &submit(0, Side::Bid, 9_9900, 100, TimeInForce::Day));
+    send(
+        &mut v,
+        &m,
+        &submit(0, Side::Bid, 9_9900, 100, TimeInForce::Day),
+    );
     m.apply(&ev(
         6,
         EventBody::TradingStatus {
@@ -153,8 +168,16 @@ fn a_modify_during_a_halt_to_a_price_that_does_not_cross_goes_through() {
 fn a_print_through_two_bids_fills_the_higher_one_first() {
     let m = market();
     let mut v = TouchVenue::new();
-    send(&mut v, &m, &submit(0, Side::Bid, 9_9900, 100, TimeInForce::Day));
-    send(&mut v, &m, &submit(1, Side::Bid, 10_0000, 100, TimeInForce::Day));
+    send(
+        &mut v,
+        &m,
+        &submit(0, Side::Bid, 9_9900, 100, TimeInForce::Day),
+    );
+    send(
+        &mut v,
+        &m,
+        &submit(1, Side::Bid, 10_0000, 100, TimeInForce::Day),
+    );
     let mut out = Vec::new();
     v.on_market(&shown(), Some(&print(Side::Bid, 9_9800, 100)), &m, &mut out);
     assert_eq!(fills_by_order(&out), vec![(1, 100, 0)]);
@@ -168,17 +191,40 @@ fn ask_side_prints_fill_the_lowest_ask_first_at_its_price() {
     let m = market();
     let mut v = TouchVenue::new();
     // A: ask 10.03 (alone at its price); B: ask 10.02 behind 500 displayed.
-    send(&mut v, &m, &submit(0, Side::Ask, 10_0300, 100, TimeInForce::Day));
-    send(&mut v, &m, &submit(1, Side::Ask, 10_0200, 100, TimeInForce::Day));
+    send(
+        &mut v,
+        &m,
+        &submit(0, Side::Ask, 10_0300, 100, TimeInForce::Day),
+    );
+    send(
+        &mut v,
+        &m,
+        &submit(1, Side::Ask, 10_0200, 100, TimeInForce::Day),
+    );
     let mut out = Vec::new();
     // Below B (10.01): nothing.
-    v.on_market(&shown(), Some(&print(Side::Ask, 10_0100, 1_000)), &m, &mut out);
+    v.on_market(
+        &shown(),
+        Some(&print(Side::Ask, 10_0100, 1_000)),
+        &m,
+        &mut out,
+    );
     assert!(out.is_empty(), "{out:?}");
     // At B, displayed, 400: all of it ahead of B.
-    v.on_market(&shown(), Some(&print(Side::Ask, 10_0200, 400)), &m, &mut out);
+    v.on_market(
+        &shown(),
+        Some(&print(Side::Ask, 10_0200, 400)),
+        &m,
+        &mut out,
+    );
     assert!(out.is_empty(), "{out:?}");
     // At B, 150: 100 ahead left, then 50 for B; A (above) is not reached.
-    v.on_market(&shown(), Some(&print(Side::Ask, 10_0200, 150)), &m, &mut out);
+    v.on_market(
+        &shown(),
+        Some(&print(Side::Ask, 10_0200, 150)),
+        &m,
+        &mut out,
+    );
     assert_eq!(fills_by_order(&out), vec![(1, 50, 50)]);
     out.clear();
     // Through both (10.04), 80: B first (lower), at its own price, then A.
@@ -217,7 +263,10 @@ fn a_print_fills_no_order_of_another_instrument() {
     if let OrderCommand::Submit { request, .. } = &mut on_j {
         request.instrument = j;
     }
-    assert_eq!(updates(&send(&mut v, &m, &on_j)), vec![OrderUpdateKind::Accepted]);
+    assert_eq!(
+        updates(&send(&mut v, &m, &on_j)),
+        vec![OrderUpdateKind::Accepted]
+    );
     // A print of I at 4.99 would be through J's bid at 5.00.
     let mut out = Vec::new();
     v.on_market(&shown(), Some(&print(Side::Bid, 4_9900, 100)), &m, &mut out);
@@ -232,10 +281,23 @@ fn a_print_fills_no_order_of_another_instrument() {
 fn a_print_that_fills_an_earlier_order_completely_goes_on_to_a_later_one_at_its_price() {
     let m = market();
     let mut v = TouchVenue::new();
-    send(&mut v, &m, &submit(0, Side::Bid, 10_0000, 100, TimeInForce::Day));
-    send(&mut v, &m, &submit(1, Side::Bid, 10_0000, 100, TimeInForce::Day));
+    send(
+        &mut v,
+        &m,
+        &submit(0, Side::Bid, 10_0000, 100, TimeInForce::Day),
+    );
+    send(
+        &mut v,
+        &m,
+        &submit(1, Side::Bid, 10_0000, 100, TimeInForce::Day),
+    );
     let mut out = Vec::new();
-    v.on_market(&shown(), Some(&print(Side::Bid, 10_0000, 500)), &m, &mut out);
+    v.on_market(
+        &shown(),
+        Some(&print(Side::Bid, 10_0000, 500)),
+        &m,
+        &mut out,
+    );
     assert_eq!(fills_by_order(&out), vec![(0, 100, 0), (1, 100, 0)]);
     assert_eq!(v.working_orders(), 0);
 }
@@ -247,9 +309,18 @@ fn a_hidden_print_at_our_price_fills_an_order_with_nothing_ahead() {
     let m = market();
     let mut v = TouchVenue::new();
     // A new best bid at 10.005: nothing displayed there.
-    send(&mut v, &m, &submit(0, Side::Bid, 10_0050, 100, TimeInForce::Day));
+    send(
+        &mut v,
+        &m,
+        &submit(0, Side::Bid, 10_0050, 100, TimeInForce::Day),
+    );
     let mut out = Vec::new();
-    v.on_market(&hidden(10_0050, 60), Some(&print(Side::Bid, 10_0050, 60)), &m, &mut out);
+    v.on_market(
+        &hidden(10_0050, 60),
+        Some(&print(Side::Bid, 10_0050, 60)),
+        &m,
+        &mut out,
+    );
     assert_eq!(fills_by_order(&out), vec![(0, 60, 40)]);
 }
 
@@ -316,4 +387,40 @@ fn the_empty_books_of_a_new_day_show_no_loss_against_an_odd_close() {
              against day 1's exact close)"
         );
     }
+}
+
+/// Kills `replace == with != in <impl Venue for TouchVenue>::cancel_all` (line 673): a
+/// strategy's cancel-all cancels that strategy's orders, not the others'.
+#[test]
+fn a_strategys_cancel_all_cancels_its_own_orders_only() {
+    use ticklane_strategy::{ClientOrderId, StrategyId};
+    let m = market();
+    let mut v = TouchVenue::new();
+    let order = |strategy: u16| OrderCommand::Submit {
+        id: ClientOrderId::new(strategy, 0),
+        request: ticklane_strategy::OrderRequest {
+            instrument: I,
+            side: Side::Bid,
+            price: Price(9_0000),
+            qty: Qty(100),
+            tif: TimeInForce::Day,
+        },
+    };
+    send(&mut v, &m, &order(0));
+    send(&mut v, &m, &order(1));
+    send(&mut v, &m, &order(2));
+    let mut out = Vec::new();
+    v.cancel_all(Timestamp(9), Some(StrategyId(1)), &mut out);
+    let cancelled: Vec<_> = out
+        .iter()
+        .filter_map(|r| match r {
+            VenueReport::Update(u) => Some((u.id, u.kind)),
+            VenueReport::Fill(_) => None,
+        })
+        .collect();
+    assert_eq!(
+        cancelled,
+        vec![(ClientOrderId::new(1, 0), OrderUpdateKind::Cancelled)]
+    );
+    assert_eq!(v.working_orders(), 2);
 }
