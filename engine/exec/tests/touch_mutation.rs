@@ -330,8 +330,8 @@ fn a_hidden_print_at_our_price_fills_an_order_with_nothing_ahead() {
 /// books, where the short is marked at the close `start_day` left as its last price: rounded
 /// up ("against the position") to 0.5001, that shows $0.50 lost on a day on which nothing has
 /// traded, and trips a $0.40 daily loss limit at day 2's first mark (any limit under $0.50).
-/// The same for a long bought at 0.5000 (the close rounded down to 0.5000). Also kills the `start_day` mutants of
-/// the rounding (lines 795/796), whose direction then shows as a gain or a loss here.
+/// The same for a long bought at 0.5000 (the close rounded down to 0.5000). Found reading
+/// `start_day` for its mutants; fails on the code before the fix on branch `fix-muttouch`.
 #[test]
 fn the_empty_books_of_a_new_day_show_no_loss_against_an_odd_close() {
     use ticklane_core::{InstrumentInfo, Symbol, SystemEventCode};
