@@ -41,8 +41,9 @@
 //!    passes even when prices alone carried it over the limit.
 //! 8. `daily_loss_limit`, in dollars (a positive number): when the P&L (cash flow + positions
 //!    marked to mid − fees, since the gate was created or the trading day began
-//!    ([`RiskGate::start_day`], [`Venue::start_day`]: the P&L then, marked on the day
-//!    before's last books, is the new day's zero); with one
+//!    ([`RiskGate::start_day`], [`Venue::start_day`]: the P&L then, marked at the day
+//!    before's closes rounded to whole units, as the new day's empty books show it, is the
+//!    new day's zero); with one
 //!    side of the book empty, a long is marked at the bid and a short at the ask, else at the
 //!    last price) falls to
 //!    `−daily_loss_limit` or below, the gate trips its kill switch with
@@ -781,7 +782,9 @@ impl RiskGate {
     }
 
     /// A new trading day begins (call it while `market` still holds the day before's books):
-    /// the P&L now, marked on those books, is the day's zero for the daily loss limit. A gate
+    /// each position's reference price becomes its close on those books (rounded against the
+    /// position to a whole price unit), and the P&L marked there, which the new day's empty
+    /// books show, is the day's zero for the daily loss limit. A gate
     /// that its daily loss limit tripped is open again: the limit is the day's, and the new
     /// day's loss counts from here (a strategy of a backtest over many days that lost its
     /// limit once sat out every day after). A manual kill switch stays engaged: a person
