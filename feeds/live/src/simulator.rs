@@ -71,6 +71,10 @@ const POLL: Duration = Duration::from_millis(10);
 const END_OF_SESSION_GAP: Duration = Duration::from_millis(1);
 /// First sequence number of a session when the history is empty.
 const FIRST_SEQUENCE: u64 = 1;
+/// A step back in event time larger than this (a second trading day in one file: ITCH times
+/// start again at midnight; a splice) counts as no time when paced, as in the engine's own
+/// paced replay; a smaller one keeps the absolute schedule.
+const PACE_BACK_NS: u64 = 1_000_000_000;
 
 /// How fast the session is published.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -867,6 +871,9 @@ impl<'a> Publisher<'a> {
         // Pacing: the first timestamped message fixes (event time, wall time); message `m` is
         // due at wall start + (ts(m) - ts0) / speed, so sleeps do not accumulate drift.
         let mut pace_origin: Option<(u64, Instant)> = None;
+        // Event time added to every later message after steps back (`PACE_BACK_NS`), and the
+        // latest shifted time paced so far.
+        let (mut pace_shift, mut pace_latest) = (0u64, 0u64);
         // Event time of the first message of the packet being filled (paced runs).
         let mut packet_ts: Option<u64> = None;
         let mut stopped = false;
@@ -882,7 +889,16 @@ impl<'a> Publisher<'a> {
             };
             let mut ts = None;
             if let Pace::Speed(speed) = self.config.speed {
-                ts = timestamp_of(msg);
+                ts = timestamp_of(msg).map(|t| {
+                    let mut t = t.saturating_add(pace_shift);
+                    if t.saturating_add(PACE_BACK_NS) < pace_latest {
+                        // A new day (or a splice): the step back is no time.
+                        pace_shift = pace_shift.saturating_add(pace_latest - t);
+                        t = pace_latest;
+                    }
+                    pace_latest = pace_latest.max(t);
+                    t
+                });
                 // A packet the message would not fit goes out now, when its last message was
                 // due, not after the wait for this one (same packets, earlier).
                 if builder.pending_count() > 0

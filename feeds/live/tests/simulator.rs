@@ -909,3 +909,29 @@ fn a_simulator_error_names_its_cause_once_in_the_error_chain() {
     let printed = chain.join(": ");
     assert_eq!(printed.matches("os error").count(), 1, "printed: {printed}");
 }
+
+/// Two trading days in one history (a binary file of two NASDAQ days, served): ITCH times
+/// start again at midnight, so day 2's event times go back more than a second. Paced, day 2
+/// must be as far apart in wall time as it is in event time, after day 1 (the engine's own
+/// `replay --speed` does so: `PACE_BACK_NS`). Day 1: 51 messages 1 ms apart from 2 s; day 2:
+/// 51 messages 1 ms apart from 0 s. At 1x that is at least 100 ms in all.
+#[test]
+fn a_paced_second_day_whose_times_go_back_is_paced_too() {
+    let mut h = MessageHistory::new(usize::MAX, usize::MAX);
+    for seq in 1..=51u64 {
+        h.push(seq, &message(seq, 2_000_000_000 + (seq - 1) * 1_000_000));
+    }
+    for seq in 52..=102u64 {
+        h.push(seq, &message(seq, (seq - 52) * 1_000_000));
+    }
+    let rx = receiver();
+    let mut c = base_config(addr(&rx));
+    c.speed = Pace::Speed(1.0);
+    let mut sim = Simulator::new(c).unwrap();
+    let (elapsed, report) = timed_run(&mut sim, &h, &rx);
+    assert_eq!(report.messages, 102);
+    assert!(
+        elapsed >= Duration::from_millis(100),
+        "two days of 50 ms each at 1x took {elapsed:?}: day 2 was not paced"
+    );
+}
