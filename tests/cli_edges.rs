@@ -1133,3 +1133,117 @@ fn book_and_bbo_of_day_two_do_not_report_day_one_s_anomalies() {
     };
     assert_eq!(bbo_err(&["two.itch", "--day", "2"]), bbo_err(&["d2.itch"]));
 }
+
+/// `bbo` of a whole file of two days (no `--day`) whose day 2 gives AAPL and MSFT each other's
+/// stock locates, and whose day 1 raised an anomaly in MSFT's book (a delete sent twice, at
+/// locate 2). The anomaly is MSFT's: `bbo --symbol MSFT` must say so, and `bbo --symbol AAPL`
+/// must not (AAPL had none on either day), as the bbo of each day's own file says.
+#[test]
+fn bbo_of_a_whole_file_of_two_days_says_each_anomaly_of_its_own_symbol() {
+    let dir = tempfile::tempdir().unwrap();
+    two_days(dir.path());
+    // Each message of `bytes` (2-byte lengths), with `f` applied to its locate; the first
+    // delete at locate 2 sent twice when `dup`.
+    let rewrite = |bytes: &[u8], dup: bool, f: &dyn Fn(u16) -> u16| {
+        let mut out = Vec::with_capacity(bytes.len() + 64);
+        let (mut at, mut done) = (0, !dup);
+        while at + 2 <= bytes.len() {
+            let len = usize::from(u16::from_be_bytes([bytes[at], bytes[at + 1]]));
+            let mut m = bytes[at..at + 2 + len].to_vec();
+            let locate = u16::from_be_bytes([m[3], m[4]]);
+            m[3..5].copy_from_slice(&f(locate).to_be_bytes());
+            out.extend_from_slice(&m);
+            if !done && m[2] == b'D' && locate == 2 {
+                out.extend_from_slice(&m);
+                done = true;
+            }
+            at += 2 + len;
+        }
+        out
+    };
+    let d1 = rewrite(
+        &std::fs::read(dir.path().join("d1.itch")).unwrap(),
+        true,
+        &|l| l,
+    );
+    let swap = |l: u16| match l {
+        1 => 2,
+        2 => 1,
+        l => l,
+    };
+    let d2 = rewrite(
+        &std::fs::read(dir.path().join("d2.itch")).unwrap(),
+        false,
+        &swap,
+    );
+    std::fs::write(dir.path().join("bad1.itch"), &d1).unwrap();
+    std::fs::write(dir.path().join("sw2.itch"), &d2).unwrap();
+    let mut two = d1;
+    two.extend(d2);
+    std::fs::write(dir.path().join("two.itch"), two).unwrap();
+    let own = |symbol: &str, file: &str| {
+        let o = ticklane(&["bbo", "--symbol", symbol, file], dir.path());
+        assert!(o.status.success(), "{symbol} {file}: {}", stderr(&o));
+        stderr(&o)
+            .lines()
+            .filter(|l| l.starts_with("anomalies:"))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    // Each day's own files: MSFT's anomaly on day 1, none of AAPL's on either day.
+    assert_eq!(own("MSFT", "bad1.itch").len(), 1);
+    assert!(own("AAPL", "bad1.itch").is_empty());
+    assert!(own("AAPL", "sw2.itch").is_empty() && own("MSFT", "sw2.itch").is_empty());
+    assert_eq!(
+        own("AAPL", "two.itch"),
+        Vec::<String>::new(),
+        "AAPL's own anomalies over both days"
+    );
+    assert_eq!(
+        own("MSFT", "two.itch"),
+        own("MSFT", "bad1.itch"),
+        "MSFT's own anomalies over both days"
+    );
+}
+
+/// A file of two days whose day 2 does not list AAPL (locate 1 on day 1: no directory entry,
+/// no order on day 2, a delisting). `book --symbol AAPL --day 2`, and `book` at the file's end,
+/// must say AAPL has no book that day, as day 2's own file does (exit 2), not print day 1's
+/// emptied book as AAPL's book of day 2; `bbo --symbol AAPL --day 2` must say the symbol is
+/// not there, as day 2's own file does, not succeed with no lines.
+#[test]
+fn book_and_bbo_of_a_day_that_does_not_list_the_symbol_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    two_days(dir.path());
+    // Day 2 without locate 1's messages.
+    let d2 = std::fs::read(dir.path().join("d2.itch")).unwrap();
+    let mut without = Vec::with_capacity(d2.len());
+    let mut at = 0;
+    while at + 2 <= d2.len() {
+        let len = usize::from(u16::from_be_bytes([d2[at], d2[at + 1]]));
+        let m = &d2[at..at + 2 + len];
+        if u16::from_be_bytes([m[3], m[4]]) != 1 {
+            without.extend_from_slice(m);
+        }
+        at += 2 + len;
+    }
+    std::fs::write(dir.path().join("d2x.itch"), &without).unwrap();
+    let mut two = std::fs::read(dir.path().join("d1.itch")).unwrap();
+    two.extend(without);
+    std::fs::write(dir.path().join("twox.itch"), two).unwrap();
+    let code = |args: &[&str]| {
+        let o = ticklane(args, dir.path());
+        (o.status.code(), String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    // Day 2's own file: no book, no such symbol.
+    assert_eq!(code(&["book", "--symbol", "AAPL", "d2x.itch"]).0, Some(2));
+    assert_eq!(code(&["bbo", "--symbol", "AAPL", "d2x.itch"]).0, Some(2));
+    for args in [
+        &["book", "--symbol", "AAPL", "--day", "2", "twox.itch"][..],
+        &["book", "--symbol", "AAPL", "twox.itch"][..],
+        &["bbo", "--symbol", "AAPL", "--day", "2", "twox.itch"][..],
+    ] {
+        let (status, out) = code(args);
+        assert_eq!(status, Some(2), "{args:?} printed:\n{out}");
+    }
+}

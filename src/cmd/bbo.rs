@@ -168,6 +168,8 @@ pub fn run(
     // The trading day read (see `TradingDays`, `book --day`). The lines of `--day` alone are
     // written, and its anomalies: the same as the file of that day alone gives.
     let mut days = TradingDays::new();
+    // Whether a directory message of the day read (or of any day) names the symbol.
+    let mut named = false;
     lines.muted = day.is_some_and(|d| d > 1);
     let report = feed::read(path, &read, |rec| {
         let Some(ev) = rec.event else {
@@ -192,7 +194,8 @@ pub fn run(
             // A new trading day emptied every book: the target's top is empty now.
             return lines.clear(rec.ts);
         }
-        if let EventBody::InstrumentDirectory(_) = ev.body {
+        if let EventBody::InstrumentDirectory(info) = &ev.body {
+            named |= info.symbol == sym && day.is_none_or(|d| d == days.today());
             // The symbol moved to another instrument (`book` follows it too): its top now.
             match market.instrument_id(sym) {
                 Some(now) if now != target => {
@@ -225,6 +228,9 @@ pub fn run(
             path.display(),
             if today == 1 { "" } else { "s" }
         );
+    }
+    if let Some(d) = day.filter(|_| !named) {
+        anyhow::bail!("symbol {symbol:?} not found on day {d} of {}", path.display());
     }
     let n = lines.finish()?;
     report.print_errors();

@@ -194,9 +194,21 @@ pub fn run(
     let mut early = None;
     if market.book_by_symbol(symbol).is_none() {
         if let Some(sym) = ticklane_core::Symbol::new(symbol) {
+            // On the day read only: another day's entry names its own day's locate (a day
+            // that does not list the symbol has no book of it).
+            let mut scan = TradingDays::new();
             feed::read(path, &read, |rec| {
-                match rec.event.map(|ev| (ev.instrument, &ev.body)) {
-                    Some((id, EventBody::InstrumentDirectory(info))) if info.symbol == sym => {
+                let Some(ev) = rec.event else {
+                    return ControlFlow::Continue(());
+                };
+                scan.observe(ev);
+                if scan.today() > today {
+                    return ControlFlow::Break(());
+                }
+                match (ev.instrument, &ev.body) {
+                    (id, EventBody::InstrumentDirectory(info))
+                        if info.symbol == sym && scan.today() == today =>
+                    {
                         early = Some(id);
                         ControlFlow::Break(())
                     }
