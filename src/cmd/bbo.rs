@@ -170,6 +170,8 @@ pub fn run(
     let mut days = TradingDays::new();
     // Whether a directory message of the day read (or of any day) names the symbol.
     let mut named = false;
+    // Without `--day`: the symbol's own anomalies of the days before the current one.
+    let mut own_before = ticklane_book::Anomalies::new();
     lines.muted = day.is_some_and(|d| d > 1);
     let report = feed::read(path, &read, |rec| {
         let Some(ev) = rec.event else {
@@ -180,7 +182,13 @@ pub fn run(
         }
         let new_day = days.observe(ev);
         let r = market.apply(ev);
-        if new_day && day.is_some() {
+        if new_day {
+            // Stock locates are the day's own: the symbol's anomalies of the day that ended
+            // are those of its locate that day (by the whole file's locate, another symbol's
+            // day-1 anomalies were said of the symbol that day 2 gave that locate).
+            if day.is_none() {
+                own_before = own_before.plus(&by_instrument.get(target));
+            }
             by_instrument.start_day(&market);
         }
         by_instrument.observe(&market, &r);
@@ -247,8 +255,12 @@ pub fn run(
     };
     // The symbol's own, then the whole feed's when they differ.
     let (own, all) = (
-        line(&by_instrument.get(target)),
-        line(&by_instrument.feed(&market)),
+        line(&own_before.plus(&by_instrument.get(target))),
+        line(&if day.is_some() {
+            by_instrument.feed(&market)
+        } else {
+            *market.anomalies()
+        }),
     );
     if !own.is_empty() {
         errln!("anomalies: {own}");

@@ -146,6 +146,15 @@ impl Anomalies {
         self.iter().filter(|&(_, n)| n > 0)
     }
 
+    /// These counts and `other`'s, kind by kind.
+    pub fn plus(&self, other: &Anomalies) -> Anomalies {
+        let mut d = *self;
+        for k in AnomalyKind::ALL {
+            d.counts[k.index()] = self.get(k).saturating_add(other.get(k));
+        }
+        d
+    }
+
     /// The counts added since `earlier` (counts of the same counters, taken before).
     pub fn since(&self, earlier: &Anomalies) -> Anomalies {
         let mut d = Anomalies::new();
