@@ -248,3 +248,17 @@ mod start_day {
         assert!(g.evaluate(&lower));
     }
 }
+
+/// The gate hands back the limits it was built with, and a dollar amount of the wrong type
+/// is refused with what was expected.
+#[test]
+fn the_gate_keeps_its_limits_and_a_wrong_amount_says_what_was_expected() {
+    let g = gate("max_order_qty = 500");
+    assert_eq!(
+        g.limits(),
+        &RiskLimits::from_toml_str("max_order_qty = 500").unwrap()
+    );
+    assert_ne!(g.limits(), &RiskLimits::default());
+    let e = RiskLimits::from_toml_str("max_gross_exposure = true").unwrap_err();
+    assert!(e.to_string().contains("an amount in dollars"), "{e}");
+}
