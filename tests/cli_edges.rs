@@ -1233,7 +1233,10 @@ fn book_and_bbo_of_a_day_that_does_not_list_the_symbol_say_so() {
     std::fs::write(dir.path().join("twox.itch"), two).unwrap();
     let code = |args: &[&str]| {
         let o = ticklane(args, dir.path());
-        (o.status.code(), String::from_utf8_lossy(&o.stdout).into_owned())
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+        )
     };
     // Day 2's own file: no book, no such symbol.
     assert_eq!(code(&["book", "--symbol", "AAPL", "d2x.itch"]).0, Some(2));

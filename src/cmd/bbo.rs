@@ -238,7 +238,10 @@ pub fn run(
         );
     }
     if let Some(d) = day.filter(|_| !named) {
-        anyhow::bail!("symbol {symbol:?} not found on day {d} of {}", path.display());
+        anyhow::bail!(
+            "symbol {symbol:?} not found on day {d} of {}",
+            path.display()
+        );
     }
     let n = lines.finish()?;
     report.print_errors();
