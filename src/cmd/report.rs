@@ -165,17 +165,15 @@ pub fn write(r: &RunReport, summary: &serde_json::Value, dir: &Path) -> anyhow::
     // each trading day; the last day's (`symbols`) also names the positions carried overnight.
     let mut names = std::collections::BTreeMap::new();
     type Symbols = std::collections::BTreeMap<InstrumentId, Symbol>;
-    let days = r
-        .lanes
-        .iter()
-        .map(|l| l.day_symbols.len())
-        .max()
-        .unwrap_or(0);
+    // The days that ended before the last (every lane has the same).
+    let days = r.days() - 1;
     let mut day_symbols: Vec<Symbols> = vec![Symbols::new(); days];
     let mut symbols = Symbols::new();
     for l in &r.lanes {
         for (d, v) in l.day_symbols.iter().enumerate() {
-            day_symbols[d].extend(v.iter().copied());
+            if let Some(m) = day_symbols.get_mut(d) {
+                m.extend(v.iter().copied());
+            }
         }
         symbols.extend(l.symbols.iter().copied());
         for s in &l.strategies {

@@ -1081,7 +1081,7 @@ fn print_report(
         "elapsed   {secs:.3} s: {:.2} M events/s end to end",
         r.feed.events as f64 / secs.max(1e-9) / 1e6
     )?;
-    let days = r.lanes.first().map_or(1, |l| l.day_symbols.len() + 1);
+    let days = r.days();
     if days > 1 {
         outln!(
             "days      {days} trading days (each start of messages after other events begins one)"
@@ -1334,9 +1334,7 @@ fn json_report(r: &RunReport, cfg: &RunConfig, digest: &[u8; 32]) -> serde_json:
         "dropped_on_stop": r.feed.dropped_on_stop,
         // Stopped before the end of its source (Ctrl-C): the counts are a partial run's.
         "stopped": r.feed.stopped,
-        // Trading days in the data (each start of messages after other events begins one: every lane
-        // saw the same ones).
-        "days": r.lanes.first().map_or(1, |l| l.day_symbols.len() + 1),
+        "days": r.days(),
         "elapsed_ns": r.elapsed_ns,
         "events_per_sec": r.feed.events as f64 / (r.elapsed_ns.max(1) as f64 / 1e9),
         "lanes": lanes,

@@ -194,6 +194,12 @@ impl RunReport {
         all.sort_by_key(|s| s.id);
         all
     }
+
+    /// Trading days in the data: 1, and one more for each start of messages after other
+    /// events (every lane saw the same ones; see [`crate::lane::JournalEntry::DayStart`]).
+    pub fn days(&self) -> usize {
+        self.lanes.first().map_or(1, |l| l.day_symbols.len() + 1)
+    }
 }
 
 // ---------------------------------------------------------------- lane actor
