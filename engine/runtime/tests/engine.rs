@@ -1406,6 +1406,21 @@ fn equity_curves(
     c
 }
 
+/// `v` with instruments 1 and 2 at each other's ids (a day whose stock locates name other
+/// symbols).
+fn with_instruments_1_and_2_swapped(
+    mut v: Vec<ticklane_core::MarketEvent>,
+) -> Vec<ticklane_core::MarketEvent> {
+    for e in &mut v {
+        e.instrument = match e.instrument.0 {
+            1 => InstrumentId(2),
+            2 => InstrumentId(1),
+            _ => e.instrument,
+        };
+    }
+    v
+}
+
 /// Two trading days in one stream, each after its start of messages.
 fn two_days(
     day1: &[ticklane_core::MarketEvent],
@@ -1428,17 +1443,7 @@ fn two_days(
 fn a_new_day_whose_locates_name_other_symbols_reaches_each_strategy_in_every_layout() {
     use ticklane_core::MarketEvent;
     let day1 = session(3, 3, 10_000);
-    let day2: Vec<MarketEvent> = session(4, 3, 10_000)
-        .into_iter()
-        .map(|mut e| {
-            e.instrument = match e.instrument.0 {
-                1 => InstrumentId(2),
-                2 => InstrumentId(1),
-                _ => e.instrument,
-            };
-            e
-        })
-        .collect();
+    let day2: Vec<MarketEvent> = with_instruments_1_and_2_swapped(session(4, 3, 10_000));
     let events = two_days(&day1, &day2);
     // SYM1 is instrument 1 on day 1 and 2 on day 2; SYM2 the other way round; SYM3 stays 3.
     let shown = |d1: u32, d2: u32| {
@@ -1843,17 +1848,7 @@ fn day_start_requotes_are_refused(via_timer: bool) {
     use ticklane_core::MarketEvent;
     use ticklane_strategy::{OrderUpdateKind, RejectReason};
     let day1 = session(3, 2, 4_000);
-    let day2: Vec<MarketEvent> = session(4, 2, 4_000)
-        .into_iter()
-        .map(|mut e| {
-            e.instrument = match e.instrument.0 {
-                1 => InstrumentId(2),
-                2 => InstrumentId(1),
-                _ => e.instrument,
-            };
-            e
-        })
-        .collect();
+    let day2: Vec<MarketEvent> = with_instruments_1_and_2_swapped(session(4, 2, 4_000));
     let events = two_days(&day1, &day2);
     type Resent = Arc<std::sync::Mutex<Vec<(ticklane_strategy::ClientOrderId, InstrumentId)>>>;
     let resent: Resent = Arc::default();
