@@ -431,6 +431,12 @@ enum Command {
         /// End of the replayed window (inclusive): the source stops after it.
         #[arg(long)]
         to: Option<String>,
+        /// Only this trading day of a source of several (1: the first), replayed as if the
+        /// source held it alone: the days before it are read, not replayed, and the next day's
+        /// start ends the replay. `--from`/`--to` are then times of this day, and the reports'
+        /// `day` columns number it as the source does.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        day: Option<u64>,
         /// Only these instruments (comma-separated symbols), plus market-wide events.
         #[arg(long, value_delimiter = ',')]
         symbols: Vec<String>,
@@ -613,10 +619,11 @@ pub struct ReadOpts {
     events_only: bool,
 }
 
-/// The `--from`/`--to`/`--symbols` of `replay`, checked.
+/// The `--from`/`--to`/`--day`/`--symbols` of `replay`, checked.
 fn replay_window(
     from: Option<&str>,
     to: Option<&str>,
+    day: Option<u64>,
     symbols: &[String],
 ) -> anyhow::Result<ticklane_runtime::Window> {
     let time = |flag: &str, s: Option<&str>, default: u64| -> anyhow::Result<u64> {
@@ -647,7 +654,12 @@ fn replay_window(
         }
         Some(list)
     };
-    Ok(ticklane_runtime::Window { from, to, symbols })
+    Ok(ticklane_runtime::Window {
+        from,
+        to,
+        symbols,
+        day,
+    })
 }
 
 fn main() -> ExitCode {
@@ -899,13 +911,14 @@ fn main() -> ExitCode {
             lanes,
             from,
             to,
+            day,
             symbols,
             strategy,
             no_latency,
             lengths_from_type,
             out,
             json,
-        } => replay_window(from.as_deref(), to.as_deref(), &symbols).and_then(|window| {
+        } => replay_window(from.as_deref(), to.as_deref(), day, &symbols).and_then(|window| {
             cmd::run::run(
                 config.as_deref(),
                 cmd::run::RunOverrides {

@@ -244,3 +244,123 @@ fn symbols_do_not_hide_an_event_that_came_before_its_directory_message() {
          directory message is lost without a word and counted as another instrument's"
     );
 }
+
+/// `gen --seed SEED --messages 20000` into `dir/NAME`.
+fn gen_day(dir: &Path, seed: &str, name: &str) {
+    let o = ticklane(
+        &["gen", "--seed", seed, "--messages", "20000", "-o", name],
+        dir,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+/// `two.itch`: the days `d1.itch` (seed 7) and `d2.itch` (seed 8) one after the other.
+fn two_days(dir: &Path) {
+    gen_day(dir, "7", "d1.itch");
+    gen_day(dir, "8", "d2.itch");
+    let mut two = std::fs::read(dir.join("d1.itch")).unwrap();
+    two.extend(std::fs::read(dir.join("d2.itch")).unwrap());
+    std::fs::write(dir.join("two.itch"), two).unwrap();
+}
+
+/// The rows of `dir/out/FILE`, the last column (`day`) cut off, and the days it names.
+fn rows_and_days(dir: &Path, out: &str, file: &str) -> (Vec<String>, Vec<String>) {
+    let text = std::fs::read_to_string(dir.join(out).join(file)).unwrap();
+    let mut rows = Vec::new();
+    let mut days = Vec::new();
+    for line in text.lines().skip(1) {
+        let (row, day) = line.rsplit_once(',').unwrap();
+        rows.push(row.to_string());
+        days.push(day.to_string());
+    }
+    (rows, days)
+}
+
+/// `replay --day N` of a file of two days is the replay of day N's own file: the same digest,
+/// the same orders, fills and equity marks (on one lane and on two), numbered day N in the
+/// reports' `day` columns, with the other day's events counted, not replayed.
+#[test]
+fn replay_of_one_day_of_two_is_the_replay_of_that_day_s_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    two_days(d);
+    let day1_events = json(&["replay", "d1.itch"], d)["events"].as_u64().unwrap();
+    for (day, alone) in [("1", "d1.itch"), ("2", "d2.itch")] {
+        let own = json(&["replay", alone, "--out", "own"], d);
+        for lanes in ["1", "2"] {
+            let one = json(
+                &[
+                    "replay", "two.itch", "--day", day, "--lanes", lanes, "--out", "one",
+                ],
+                d,
+            );
+            assert_eq!(one["digest"], own["digest"], "day {day}, {lanes} lanes");
+            assert_eq!(one["events"], own["events"], "day {day}");
+            assert_eq!(one["first_day"], day.parse::<u64>().unwrap());
+            assert_eq!(one["days"], 1);
+            assert_eq!(one["missing_day"], false);
+            // Day 1 ends at day 2's start; day 2 at the end of the file, day 1 read past.
+            assert_eq!(one["day_ended"], day == "1", "day {day}");
+            // Day 1's events, read and not replayed.
+            let before = if day == "2" { day1_events } else { 0 };
+            assert_eq!(one["other_days"], before, "day {day}");
+            for f in ["orders.csv", "fills.csv", "equity.csv"] {
+                let (own_rows, own_days) = rows_and_days(d, "own", f);
+                let (rows, days) = rows_and_days(d, "one", f);
+                if lanes == "1" {
+                    assert_eq!(rows, own_rows, "{f}, day {day}");
+                } else {
+                    // Only the lane column may differ.
+                    assert_eq!(rows.len(), own_rows.len(), "{f}, day {day}, 2 lanes");
+                }
+                assert!(own_days.iter().all(|x| x == "1"), "{f}");
+                assert!(days.iter().all(|x| x == day), "{f}: {days:?}");
+            }
+            let (orders, _) = rows_and_days(d, "one", "orders.csv");
+            assert!(!orders.is_empty(), "day {day}: no order to compare");
+        }
+    }
+}
+
+/// `--from`/`--to` with `--day` are times of that day: day 1's events past `--to` do not end
+/// a replay of day 2, which equals day 2's own file replayed over the same window.
+#[test]
+fn the_window_of_a_replay_of_one_day_is_a_time_of_that_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    two_days(d);
+    let window = ["--from", "10:00:00", "--to", "11:30:00"];
+    let own = json(&[&["replay", "d2.itch"][..], &window].concat(), d);
+    let one = json(
+        &[&["replay", "two.itch", "--day", "2"][..], &window].concat(),
+        d,
+    );
+    assert_eq!(one["digest"], own["digest"]);
+    assert_eq!(one["events"], own["events"]);
+    assert_eq!(one["reached_end_of_window"], true);
+    assert_eq!(one["day_ended"], false);
+    assert!(one["events"].as_u64().unwrap() > 0);
+}
+
+/// A day the source does not hold: said, exit 2 (as `book --day`); `--day 0` is refused.
+#[test]
+fn replay_of_a_day_the_source_does_not_hold_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    two_days(d);
+    let o = ticklane(&["replay", "two.itch", "--day", "3"], d);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--day 3: the source holds 2 trading days"),
+        "{}",
+        stderr(&o)
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("no trading day 3: the source holds 2"),
+        "{out}"
+    );
+    let o = ticklane(&["replay", "two.itch", "--day", "0"], d);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--day"), "{}", stderr(&o));
+}

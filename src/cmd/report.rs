@@ -195,6 +195,9 @@ pub fn write(r: &RunReport, summary: &serde_json::Value, dir: &Path) -> anyhow::
             .map_or(String::new(), |s| csv(s.as_str()).into_owned())
     };
     let journal = journal_in_run_order(r);
+    // The day columns number the days as the source does (a replay of one day, `--day`,
+    // started at its number).
+    let first_day = r.first_day();
 
     let mut orders = file(dir, "orders.csv")?;
     writeln!(
@@ -255,7 +258,7 @@ pub fn write(r: &RunReport, summary: &serde_json::Value, dir: &Path) -> anyhow::
                     lane,
                     name(id.strategy()),
                     id,
-                    day + 1
+                    day + first_day
                 )?;
             }
             JournalEntry::Update(u) => {
@@ -302,7 +305,7 @@ pub fn write(r: &RunReport, summary: &serde_json::Value, dir: &Path) -> anyhow::
                     u.id,
                     instrument.0,
                     sym(submit_day(u.id, day), instrument),
-                    day + 1
+                    day + first_day
                 )?;
             }
             JournalEntry::Fill(f) => {
@@ -321,7 +324,7 @@ pub fn write(r: &RunReport, summary: &serde_json::Value, dir: &Path) -> anyhow::
                     f.leaves.0,
                     f.liquidity,
                     six(Price(f.fee).to_decimal()),
-                    day + 1
+                    day + first_day
                 )?;
             }
         }
@@ -355,11 +358,12 @@ pub fn write(r: &RunReport, summary: &serde_json::Value, dir: &Path) -> anyhow::
         for (e, day) in s.ledger.equity_curve().iter().zip(s.sample_days()) {
             writeln!(
                 equity,
-                "{},{},{},{},{day}",
+                "{},{},{},{},{}",
                 csv(&s.name),
                 e.ts.0,
                 six(e.equity),
-                six(e.drawdown)
+                six(e.drawdown),
+                (day - 1).saturating_add(first_day as u64)
             )?;
         }
     }

@@ -770,6 +770,7 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
             &digest,
             o.window.to != u64::MAX,
             o.window.symbols.is_some(),
+            o.window.day,
         )?;
     }
     // Exit codes: 0 clean; 1 the run completed but its input had errors (each counted and
@@ -777,6 +778,13 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
     // recorder could not write everything); 2 the source could not be read at all.
     if let Some(why) = &report.source.fatal {
         errln!("error: the source failed: {why}");
+        return Ok(ExitCode::from(2));
+    }
+    if let (Some(d), true) = (o.window.day, report.feed.missing_day) {
+        errln!(
+            "error: --day {d}: the source holds {} trading days",
+            report.feed.skipped_days
+        );
         return Ok(ExitCode::from(2));
     }
     let worker_losses = worker_losses(&report.workers);
@@ -982,6 +990,7 @@ fn print_report(
     digest: &[u8; 32],
     has_to: bool,
     has_symbols: bool,
+    day: Option<u64>,
 ) -> std::io::Result<()> {
     let e = &cfg.engine;
     let secs = r.elapsed_ns as f64 / 1e9;
@@ -1032,7 +1041,9 @@ fn print_report(
                 .collect::<Vec<_>>()
                 .join(", "),
             // Stopped at `--to`: the source may name them later.
-            if r.feed.reached_end_of_window {
+            if r.feed.day_ended {
+                "names on that day"
+            } else if r.feed.reached_end_of_window {
                 "up to --to names"
             } else {
                 "of the source names"
@@ -1045,10 +1056,40 @@ fn print_report(
     if r.feed.nothing_from {
         outln!("window    no event at or after --from: the strategies were shown nothing")?;
     }
-    if r.feed.filtered > 0 || r.feed.reached_end_of_window {
+    if let Some(d) = day {
+        if r.feed.missing_day {
+            outln!(
+                "window    no trading day {d}: the source holds {} (nothing was replayed)",
+                r.feed.skipped_days
+            )?;
+        } else {
+            let before = match r.feed.skipped_days {
+                0 => String::new(),
+                1 => format!(
+                    ": {} events of the day before it read, not replayed",
+                    r.feed.other_days
+                ),
+                n => format!(
+                    ": {} events of the {n} days before it read, not replayed",
+                    r.feed.other_days
+                ),
+            };
+            outln!(
+                "window    trading day {d} alone{before}{}",
+                if r.feed.day_ended {
+                    "; stopped at the next day's start"
+                } else {
+                    ""
+                }
+            )?;
+        }
+    }
+    // `--to` ended the read (not the next day's start under `--day`).
+    let at_to = r.feed.reached_end_of_window && !r.feed.day_ended;
+    if r.feed.filtered > 0 || at_to {
         // What `--to` did, only when one was given (without it, a `--symbols` replay said
         // "source ended before --to").
-        let to = if r.feed.reached_end_of_window {
+        let to = if at_to {
             "; stopped at --to"
         } else if has_to {
             "; source ended before --to"
@@ -1329,6 +1370,13 @@ fn json_report(r: &RunReport, cfg: &RunConfig, digest: &[u8; 32]) -> serde_json:
         "late_books": r.feed.late_books,
         "reached_end_of_window": r.feed.reached_end_of_window,
         "nothing_from": r.feed.nothing_from,
+        // A replay of one trading day (`--day`): the source's number of the run's first day,
+        // the events of the days before it (read, not replayed), whether the next day's start
+        // ended the read, and whether the source held no such day.
+        "first_day": r.first_day(),
+        "other_days": r.feed.other_days,
+        "day_ended": r.feed.day_ended,
+        "missing_day": r.feed.missing_day,
         "paced_span_ns": r.feed.paced_span_ns,
         "dropped_lane_gone": r.feed.dropped_lane_gone,
         "dropped_on_stop": r.feed.dropped_on_stop,

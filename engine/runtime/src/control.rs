@@ -200,6 +200,12 @@ impl RunReport {
     pub fn days(&self) -> usize {
         self.lanes.first().map_or(1, |l| l.day_symbols.len() + 1)
     }
+
+    /// The source's number of the run's first trading day: 1, or the day a replay of one day
+    /// of several played ([`crate::feed::Window::day`]).
+    pub fn first_day(&self) -> usize {
+        usize::try_from(self.feed.skipped_days).map_or(usize::MAX, |d| d.saturating_add(1))
+    }
 }
 
 // ---------------------------------------------------------------- lane actor

@@ -114,6 +114,19 @@ pub struct FeedStats {
     /// Paced runs: when the last event was due, ns after the first (the schedule the pace
     /// set: event or receive times over the speed, or the count over the rate); 0 at `max`.
     pub paced_span_ns: u64,
+    /// A window of one trading day ([`Window::day`]): events of the days before it, read and
+    /// not published (the day's start of messages empties every book, so they change nothing
+    /// the day shows).
+    pub other_days: u64,
+    /// The trading days before the window's day that the source held (0 without
+    /// [`Window::day`]): the run's day numbers are the source's, `day + skipped_days`.
+    pub skipped_days: u64,
+    /// The source ended the window's day with the next day's start of messages (read, not
+    /// published); `reached_end_of_window` is set too.
+    pub day_ended: bool,
+    /// The window's day is past the source's last: nothing was published, and
+    /// `skipped_days` is the number of days the source holds.
+    pub missing_day: bool,
 }
 
 /// The publisher was stopped: the source should return.
@@ -192,6 +205,11 @@ pub struct Publisher {
     window_late: u64,
     /// By position in the window's symbols: whether a directory message named it.
     window_matched: Vec<bool>,
+    /// The trading day of the events read so far (1: the first), counted only for a window
+    /// of one day ([`Window::day`]).
+    day: u64,
+    /// Whether any event was read (a start of messages after one begins a day).
+    read_any: bool,
     stats: FeedStats,
 }
 
@@ -235,6 +253,12 @@ pub struct Window {
     pub to: u64,
     /// Instruments to publish (`None`: all).
     pub symbols: Option<Vec<ticklane_core::Symbol>>,
+    /// Only this trading day of a source of several (1: the first; `None`: every day). Days
+    /// are counted as the lanes count them: a start of messages after any event begins one.
+    /// The days before it are read and not published (nor paced), the next day's start of
+    /// messages ends the source, and `from`/`to` are times of this day. The lanes see the
+    /// day as they would a source that held it alone.
+    pub day: Option<u64>,
 }
 
 impl Default for Window {
@@ -243,6 +267,7 @@ impl Default for Window {
             from: 0,
             to: u64::MAX,
             symbols: None,
+            day: None,
         }
     }
 }
@@ -328,6 +353,8 @@ impl Publisher {
             filtered_unknown: Vec::new(),
             window_late: 0,
             window_matched: vec![false; settings.window.symbols.as_ref().map_or(0, Vec::len)],
+            day: 1,
+            read_any: false,
             stats: FeedStats {
                 per_lane: vec![0; n],
                 ..FeedStats::default()
@@ -392,7 +419,11 @@ impl Publisher {
         // At `max`, and in the warm-up before the window, as fast as possible: a check inlined
         // into the source's loop, no call. An event past the window's end is not published
         // (`publish` stops the source there): nothing to wait for.
-        if matches!(self.pace, Pace::Max) || ts_ns < self.window.from || ts_ns > self.window.to {
+        if matches!(self.pace, Pace::Max)
+            || ts_ns < self.window.from
+            || ts_ns > self.window.to
+            || !self.on_window_day()
+        {
             return Ok(());
         }
         self.wait_paced(received_ns)
@@ -466,7 +497,7 @@ impl Publisher {
     /// message after it. Inside the window it does nothing.
     #[inline]
     pub fn pass_without_event(&mut self, ts_ns: u64) -> Result<(), Stopped> {
-        if ts_ns > self.window.to {
+        if ts_ns > self.window.to && self.on_window_day() {
             self.stats.reached_end_of_window = true;
             return Err(Stopped);
         }
@@ -482,9 +513,8 @@ impl Publisher {
         t_received: u64,
         t_decoded: u64,
     ) -> Result<(), Stopped> {
-        if ev.ts.0 > self.window.to {
-            self.stats.reached_end_of_window = true;
-            return Err(Stopped);
+        if (ev.ts.0 > self.window.to || self.window.day.is_some()) && !self.in_time_window(ev)? {
+            return Ok(());
         }
         if self.window.symbols.is_some() && !self.in_window(ev) {
             self.stats.filtered += 1;
@@ -552,6 +582,47 @@ impl Publisher {
         if self.heartbeat_ns != 0 {
             self.next_heartbeat = (ts - ts % self.heartbeat_ns).saturating_add(self.heartbeat_ns);
         }
+    }
+
+    /// Whether the events read now are of the window's day (always, without [`Window::day`]).
+    #[inline]
+    fn on_window_day(&self) -> bool {
+        self.window.day.is_none_or(|d| d == self.day)
+    }
+
+    /// The window's day and end for `ev`, the next event (past `to`, or any event when the
+    /// window has a day): `Ok(true)` to publish it, `Ok(false)` when it is of a day before the
+    /// window's (counted in `other_days`), `Err(Stopped)` when it ends the window (the next
+    /// day's start of messages, or an event of the window's day past `to`).
+    #[inline(never)]
+    fn in_time_window(&mut self, ev: &MarketEvent) -> Result<bool, Stopped> {
+        if let Some(want) = self.window.day {
+            if self.read_any
+                && matches!(
+                    ev.body,
+                    EventBody::SystemEvent {
+                        code: SystemEventCode::StartOfMessages
+                    }
+                )
+            {
+                self.day += 1;
+            }
+            self.read_any = true;
+            if self.day < want {
+                self.stats.other_days += 1;
+                return Ok(false);
+            }
+            if self.day > want {
+                self.stats.reached_end_of_window = true;
+                self.stats.day_ended = true;
+                return Err(Stopped);
+            }
+        }
+        if ev.ts.0 > self.window.to {
+            self.stats.reached_end_of_window = true;
+            return Err(Stopped);
+        }
+        Ok(true)
     }
 
     /// Whether `ev`'s instrument is one of the window's symbols (market-wide events always are).
@@ -763,6 +834,11 @@ impl Publisher {
         self.stats.late_books = self.router.late_books() + self.window_late;
         self.stats.nothing_from =
             self.window.from > 0 && (self.stats.events == 0 || self.latest < self.window.from);
+        if let Some(want) = self.window.day {
+            let held = if self.read_any { self.day } else { 0 };
+            self.stats.missing_day = held < want;
+            self.stats.skipped_days = held.min(want.saturating_sub(1));
+        }
         if let Some(symbols) = &self.window.symbols {
             self.stats.unmatched_symbols = symbols
                 .iter()
@@ -1142,6 +1218,7 @@ mod tests {
                 from: 0,
                 to: u64::MAX,
                 symbols: Some(vec![sym]),
+                day: None,
             },
             ..PublisherSettings::default()
         };
@@ -1463,6 +1540,7 @@ mod tests {
                 from,
                 to,
                 symbols: None,
+                day: None,
             },
             ..PublisherSettings::default()
         };
@@ -1516,5 +1594,112 @@ mod tests {
         let stats = p.finish();
         drain(&mut rx);
         assert_eq!(stats.paced_span_ns, 4 * S / 1_000);
+    }
+
+    /// A trading day's start of messages (market-wide).
+    fn day_start(ts: u64) -> MarketEvent {
+        MarketEvent::new(
+            Timestamp(ts),
+            InstrumentId::NONE,
+            EventBody::SystemEvent {
+                code: SystemEventCode::StartOfMessages,
+            },
+        )
+    }
+
+    /// A paced publisher over one trading day (`--day`), ending at `to`.
+    fn day_publisher(day: u64, to: u64) -> (Publisher, LaneConsumer) {
+        let (mut p, rx) = paced_publisher(1_000.0, 0, to);
+        p.window.day = Some(day);
+        (p, rx)
+    }
+
+    /// Three days, 10 s, 11 s and 12 s of event time (each from 0), read through a window of
+    /// day `day` ending at `to`: what was published (event times), and the counters.
+    fn three_days(day: u64, to: u64) -> (Vec<u64>, FeedStats) {
+        const S: u64 = 1_000_000_000;
+        let (mut p, mut rx) = day_publisher(day, to);
+        let mut published = Vec::new();
+        'days: for d in 0..3u64 {
+            let events = [day_start(0), ev(S, 1), ev(5 * S, 2), ev((10 + d) * S, 1)];
+            for e in events {
+                // Not paced unless it is the window's (the span below says so).
+                if p.wait_until_due(e.ts.0).is_err() || p.publish(&e, 0, 0).is_err() {
+                    break 'days;
+                }
+            }
+            // A message without an event past `to`, on every day.
+            if p.pass_without_event((10 + d) * S + 1).is_err() {
+                break;
+            }
+        }
+        let stats = p.finish();
+        for item in drain(&mut rx).iter().filter(|i| !i.heartbeat) {
+            published.push(item.event.ts.0);
+        }
+        (published, stats)
+    }
+
+    /// `--day 2`: day 1 is read and not published nor paced, day 2 is published as a source
+    /// that held it alone, and day 3's start of messages ends the read.
+    #[test]
+    fn a_window_of_one_day_publishes_that_day_alone() {
+        const S: u64 = 1_000_000_000;
+        let (published, stats) = three_days(2, u64::MAX);
+        assert_eq!(published, vec![0, S, 5 * S, 11 * S]);
+        assert_eq!(stats.events, 4);
+        assert_eq!(stats.other_days, 4);
+        assert_eq!(stats.skipped_days, 1);
+        assert!(stats.day_ended && stats.reached_end_of_window);
+        assert!(!stats.missing_day);
+        // Day 1's 10 s were not scheduled: the pace starts at day 2's first event after its
+        // start of messages (which is waited for before it is known to begin the day), so
+        // day 2's last is due 10 s after at 1000x (day 1 counted too would say 20 s).
+        assert_eq!(stats.paced_span_ns, 10 * S / 1_000);
+
+        // The first day and the last: the last ends with the source.
+        let (published, stats) = three_days(1, u64::MAX);
+        assert_eq!(published, vec![0, S, 5 * S, 10 * S]);
+        assert_eq!((stats.other_days, stats.skipped_days), (0, 0));
+        assert!(stats.day_ended);
+        let (published, stats) = three_days(3, u64::MAX);
+        assert_eq!(published, vec![0, S, 5 * S, 12 * S]);
+        assert_eq!((stats.other_days, stats.skipped_days), (8, 2));
+        assert!(!stats.day_ended && !stats.reached_end_of_window);
+    }
+
+    /// `--to` is a time of the window's day: the days before it pass it without ending the
+    /// read (by an event or by a message without one), the day's first message past it does.
+    #[test]
+    fn the_end_of_a_one_day_window_is_a_time_of_that_day() {
+        const S: u64 = 1_000_000_000;
+        let (published, stats) = three_days(2, 5 * S);
+        assert_eq!(published, vec![0, S, 5 * S]);
+        assert!(stats.reached_end_of_window && !stats.day_ended);
+        assert_eq!(stats.other_days, 4);
+        // Without a day, `to` ends the read on day 1.
+        let (mut p, mut rx) = paced_publisher(1_000.0, 0, 5 * S);
+        for e in [day_start(0), ev(S, 1), ev(5 * S, 2)] {
+            assert_eq!(p.publish(&e, 0, 0), Ok(()));
+        }
+        assert_eq!(p.pass_without_event(6 * S), Err(Stopped));
+        p.finish();
+        drain(&mut rx);
+    }
+
+    /// A day past the source's last publishes nothing and says how many days there were.
+    #[test]
+    fn a_window_of_a_day_the_source_does_not_hold_says_so() {
+        let (published, stats) = three_days(4, u64::MAX);
+        assert!(published.is_empty());
+        assert_eq!(stats.events, 0);
+        assert_eq!(stats.other_days, 12);
+        assert!(stats.missing_day);
+        assert_eq!(stats.skipped_days, 3);
+        // A source without any event holds no day.
+        let (p, _rx) = day_publisher(1, u64::MAX);
+        let stats = p.finish();
+        assert!(stats.missing_day);
+        assert_eq!(stats.skipped_days, 0);
     }
 }
