@@ -1646,3 +1646,174 @@ fn a_strategy_its_daily_loss_limit_stopped_trades_again_the_next_day() {
         "imb-aapl, stopped by its daily loss limit on day 1, sent nothing on day 2"
     );
 }
+
+/// `days.csv`, a run's daily figures, on two trading days: one row per strategy and day; the
+/// days' P&L add up to the strategy's net P&L, their fills, shares and fees to `fills.csv`'s
+/// and the summary's; each day's net is the last `equity.csv` sample of that day (a close
+/// sample at day 1's last event time, before day 2 empties the books); the file is the same on
+/// one lane and two; a replay of day 2 alone numbers its row 2.
+#[test]
+fn days_csv_adds_up_to_the_run_s_fills_and_p_and_l() {
+    use rust_decimal::Decimal;
+    use std::collections::BTreeMap;
+    use std::str::FromStr;
+    let dir = tempfile::tempdir().unwrap();
+    let path = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    two_days(dir.path(), false);
+    // Day 1 cut after its first 100,000 messages (mid-session, at a time that is not a whole
+    // second, where no periodic mark falls), then day 2.
+    let d1_cut = {
+        let d = std::fs::read(path("d1.itch")).unwrap();
+        let mut at = 0;
+        for _ in 0..100_000 {
+            at += 2 + usize::from(u16::from_be_bytes([d[at], d[at + 1]]));
+        }
+        d[..at].to_vec()
+    };
+    std::fs::write(path("d1.itch"), &d1_cut).unwrap();
+    let mut two = d1_cut;
+    two.extend(std::fs::read(path("d2.itch")).unwrap());
+    std::fs::write(path("two.itch"), two).unwrap();
+    let run = |lanes: &str, extra: &[&str]| {
+        let out = path(&format!("out{lanes}{}", extra.len()));
+        let mut args = vec!["replay", "--lanes", lanes, "--out", &out];
+        args.extend_from_slice(extra);
+        ok(&args);
+        std::path::PathBuf::from(out)
+    };
+    let one = run("1", &[&path("two.itch")]);
+    let two = run("2", &[&path("two.itch")]);
+    let days = read(&one, "days.csv");
+    assert_eq!(days, read(&two, "days.csv"), "days.csv differs by layout");
+    let dec = |s: &str| Decimal::from_str(s).unwrap();
+    // strategy -> rows (day, fills, bought, sold, fees, net, pnl)
+    let mut rows: BTreeMap<String, Vec<Vec<String>>> = BTreeMap::new();
+    let mut lines = days.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "strategy,day,fills,bought,sold,fees,net_pnl,day_pnl,max_drawdown,close_ts_ns"
+    );
+    for l in lines {
+        let f: Vec<String> = l.split(',').map(str::to_string).collect();
+        rows.entry(f[0].clone()).or_default().push(f);
+    }
+    let summary: serde_json::Value = serde_json::from_str(&read(&one, "summary.json")).unwrap();
+    let strategies = summary["strategies"].as_array().unwrap();
+    assert_eq!(rows.len(), strategies.len());
+    // fills.csv per strategy: (fills, bought, sold, fees) and per day.
+    let fills_csv = read(&one, "fills.csv");
+    let mut from_fills: BTreeMap<(String, String), (u64, u64, u64, Decimal)> = BTreeMap::new();
+    for l in fills_csv.lines().skip(1) {
+        let f: Vec<&str> = l.split(',').collect();
+        let e = from_fills
+            .entry((f[2].to_string(), f[12].to_string()))
+            .or_insert((0, 0, 0, Decimal::ZERO));
+        e.0 += 1;
+        let q: u64 = f[8].parse().unwrap();
+        if f[6] == "Bid" {
+            e.1 += q;
+        } else {
+            e.2 += q;
+        }
+        e.3 += dec(f[11]);
+    }
+    let equity = read(&one, "equity.csv");
+    // Day 1's last event time: the last message of d1.itch (bytes 5..11 of the message after
+    // its 2-byte length).
+    let d1_last = {
+        let d = std::fs::read(path("d1.itch")).unwrap();
+        let (mut at, mut ts) = (0, 0u64);
+        while at + 2 <= d.len() {
+            let len = usize::from(u16::from_be_bytes([d[at], d[at + 1]]));
+            let m = &d[at + 2..at + 2 + len];
+            ts = m[5..11].iter().fold(0, |a, &b| (a << 8) | u64::from(b));
+            at += 2 + len;
+        }
+        assert_ne!(ts % 1_000_000_000, 0, "day 1 ends on a whole second");
+        ts.to_string()
+    };
+    let mut traded_on_day_1 = false;
+    let mut traded_on_day_2 = false;
+    for s in strategies {
+        let name = s["name"].as_str().unwrap();
+        let r = &rows[name];
+        assert_eq!(
+            r.iter().map(|f| f[1].as_str()).collect::<Vec<_>>(),
+            ["1", "2"]
+        );
+        let pnl: Decimal = r.iter().map(|f| dec(&f[7])).sum();
+        assert_eq!(pnl, dec(s["pnl"]["net"].as_str().unwrap()), "{name}");
+        assert_eq!(
+            dec(&r[1][6]),
+            dec(s["pnl"]["net"].as_str().unwrap()),
+            "{name}"
+        );
+        let fills: u64 = r.iter().map(|f| f[2].parse::<u64>().unwrap()).sum();
+        assert_eq!(fills, s["fills"].as_u64().unwrap(), "{name}");
+        let fees: Decimal = r.iter().map(|f| dec(&f[5])).sum();
+        assert_eq!(fees, dec(s["pnl"]["fees"].as_str().unwrap()), "{name}");
+        for f in r {
+            let want = from_fills
+                .get(&(name.to_string(), f[1].clone()))
+                .copied()
+                .unwrap_or((0, 0, 0, Decimal::ZERO));
+            let got = (
+                f[2].parse().unwrap(),
+                f[3].parse().unwrap(),
+                f[4].parse().unwrap(),
+                dec(&f[5]),
+            );
+            assert_eq!(got, want, "{name} day {}", f[1]);
+            // The day's net is its last equity sample, at the close time given.
+            let last = equity.lines().rfind(|l| {
+                l.starts_with(&format!("{name},")) && l.ends_with(&format!(",{}", f[1]))
+            });
+            match last {
+                Some(l) => {
+                    let e: Vec<&str> = l.split(',').collect();
+                    assert_eq!(dec(e[2]), dec(&f[6]), "{name} day {}", f[1]);
+                    assert_eq!(e[1], f[9], "{name} day {}", f[1]);
+                }
+                None => assert_eq!(
+                    f[9], "",
+                    "{name} day {}: a close time without samples",
+                    f[1]
+                ),
+            }
+        }
+        traded_on_day_2 |= r[1][2] != "0";
+        // Day 1 closes at its last event time: a sample there (day 2 then restarts).
+        if r[0][2] != "0" {
+            traded_on_day_1 = true;
+            assert_eq!(r[0][9], d1_last, "{name}: day 1's close");
+        }
+    }
+    assert!(
+        traded_on_day_1 && traded_on_day_2,
+        "a day without fills: nothing checked there"
+    );
+    // A replay of day 2 alone: its rows say day 2, with day 2's own figures of a run of its
+    // file (the strategies start flat).
+    let d2 = run("1", &[&path("two.itch"), "--day", "2"]);
+    let own = run("1", &[&path("d2.itch")]);
+    let cut = |t: String| -> Vec<String> {
+        t.lines()
+            .skip(1)
+            .map(|l| {
+                let mut f: Vec<&str> = l.split(',').collect();
+                assert!(f[1] == "2" || f[1] == "1");
+                f.remove(1);
+                f.join(",")
+            })
+            .collect()
+    };
+    let d2_days = read(&d2, "days.csv");
+    assert!(
+        d2_days
+            .lines()
+            .skip(1)
+            .all(|l| l.split(',').nth(1) == Some("2")),
+        "{d2_days}"
+    );
+    assert_eq!(cut(d2_days), cut(read(&own, "days.csv")));
+}

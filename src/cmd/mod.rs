@@ -28,6 +28,7 @@ pub mod bbo;
 pub mod bench;
 pub mod book;
 pub mod charts;
+pub mod daily;
 pub mod days;
 pub mod demo;
 pub mod export;

@@ -1,7 +1,9 @@
 //! The files a run leaves behind (`ticklane run --out DIR`): `orders.csv` (every command and
 //! every state change of every order), `fills.csv`, `positions.csv` (per strategy and
 //! instrument, from the ledgers), `equity.csv` (each strategy's equity curve, one point per
-//! second of event time) and `summary.json` (what `--json` prints), written last: a run that
+//! second of event time, and one at each day's close), `days.csv` (each strategy's fills,
+//! shares, fees and P&L per trading day: [`super::daily`]) and `summary.json` (what `--json`
+//! prints), written last: a run that
 //! fails while writing (a full disk) leaves no `summary.json`, and no earlier run's either.
 //!
 //! `orders.csv` and `fills.csv` list each strategy's rows in the order they happened, merged by
@@ -367,7 +369,30 @@ pub fn write(r: &RunReport, summary: &serde_json::Value, dir: &Path) -> anyhow::
             )?;
         }
     }
-    for mut f in [orders, fills, positions, equity] {
+    let mut days_file = file(dir, "days.csv")?;
+    writeln!(
+        days_file,
+        "strategy,day,fills,bought,sold,fees,net_pnl,day_pnl,max_drawdown,close_ts_ns"
+    )?;
+    for (strategy, rows) in super::daily::daily(r) {
+        for d in rows {
+            writeln!(
+                days_file,
+                "{},{},{},{},{},{},{},{},{},{}",
+                csv(&strategy),
+                d.day,
+                d.fills,
+                d.bought,
+                d.sold,
+                six(d.fees),
+                six(d.net),
+                six(d.pnl),
+                six(d.max_drawdown),
+                d.close_ts.map_or(String::new(), |t| t.to_string())
+            )?;
+        }
+    }
+    for mut f in [orders, fills, positions, equity, days_file] {
         f.flush()?;
     }
     // Last: its presence says the files beside it are complete.

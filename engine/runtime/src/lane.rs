@@ -1315,10 +1315,15 @@ impl<V: Venue> Lane<V> {
 
     /// A start of messages, before the market empties its books: the daily loss limits count
     /// from the P&L marked on them, and the day's symbols are kept for the positions that
-    /// carry over.
+    /// carry over. When it ends a day (`ends_day`), every ledger is marked and sampled at the
+    /// day's last event time, as at the run's close: each day's equity ends with its close,
+    /// where the daily figures of the reports are read.
     #[cold]
     #[inline(never)]
-    fn day_ends(&mut self) {
+    fn day_ends(&mut self, ends_day: bool) {
+        if ends_day {
+            self.sample_equity(self.last_ts);
+        }
         self.venue.start_day(&self.market);
         self.day_names.clear();
         self.day_names.extend(self.market.named_instruments());
@@ -1620,8 +1625,10 @@ impl<V: Venue> Lane<V> {
                 code: SystemEventCode::StartOfMessages,
             }
         );
+        // A start of messages after any event ends the day before (see below).
+        let ends_day = start_of_messages && (self.days_begun > 0 || le.seq > 0);
         if start_of_messages {
-            self.day_ends();
+            self.day_ends(ends_day);
         }
         let r = self.market.apply(ev);
         // Every lane gets every start of messages: after a first one, each is a new day in
@@ -1632,7 +1639,7 @@ impl<V: Venue> Lane<V> {
         // number says so whatever the layout, where the market's `new_day` says only whether
         // this lane's books held anything. `book --day` and `bbo --day` count days so too
         // (`TradingDays`).
-        if r.new_day || (start_of_messages && (self.days_begun > 0 || le.seq > 0)) {
+        if r.new_day || ends_day {
             self.start_day(le.seq, now);
         }
         if start_of_messages {
