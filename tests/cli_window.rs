@@ -364,3 +364,226 @@ fn replay_of_a_day_the_source_does_not_hold_fails() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--day"), "{}", stderr(&o));
 }
+
+/// The MoldUDP64 packets (up to 8 messages each, then an end-of-session packet) of the ITCH
+/// binary file `dir/itch` under session id `session`.
+fn mold_packets(dir: &Path, itch: &str, session: &[u8; 10]) -> Vec<Vec<u8>> {
+    use ticklane_feeds::moldudp64::MoldPacketBuilder;
+    let bytes = std::fs::read(dir.join(itch)).unwrap();
+    let mut b = MoldPacketBuilder::new(*session, 1).with_max_count(8);
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while pos < bytes.len() {
+        let len = usize::from(u16::from_be_bytes([bytes[pos], bytes[pos + 1]]));
+        b.push(&bytes[pos + 2..pos + 2 + len], |p| out.push(p.to_vec()))
+            .unwrap();
+        pos += 2 + len;
+    }
+    out.extend(b.flush().map(<[u8]>::to_vec));
+    out.push(b.end_of_session().to_vec());
+    out
+}
+
+/// `dir/name`: a pcap of `packets` on one line, `step_ns` of capture time apart.
+fn write_pcap(dir: &Path, name: &str, packets: &[&[u8]], step_ns: u64) {
+    use std::net::{Ipv4Addr, SocketAddrV4};
+    use ticklane_feeds::pcap::PcapWriter;
+    let src = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 4000);
+    let dst = SocketAddrV4::new(Ipv4Addr::new(233, 54, 12, 1), 26_400);
+    let mut w = PcapWriter::new(std::fs::File::create(dir.join(name)).unwrap()).unwrap();
+    for (i, p) in packets.iter().enumerate() {
+        w.write_udp(1_580_000_000_000_000_000 + i as u64 * step_ns, src, dst, p)
+            .unwrap();
+    }
+    w.flush().unwrap();
+}
+
+/// A pcap of two days (one MoldUDP64 session each) whose day 1 lost a packet for good:
+/// `replay --day 2` replays day 2 as its own pcap does (the README: "as if the source held it
+/// alone"). Day 1's loss, read and not replayed, was reported as the replayed day's ("the
+/// input lost 8 messages in 1 gaps for good ... the books went stale there") and exited 1.
+#[test]
+fn a_gap_on_a_skipped_day_is_not_the_replayed_day_s() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    two_days(d);
+    let day1 = mold_packets(d, "d1.itch", b"DAY0000001");
+    let day2 = mold_packets(d, "d2.itch", b"DAY0000002");
+    // Day 1 loses its 100th packet; 1 ms apart, the loss is given up on within day 1.
+    let mut all: Vec<&[u8]> = day1
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 100)
+        .map(|(_, p)| &p[..])
+        .collect();
+    all.extend(day2.iter().map(|p| &p[..]));
+    write_pcap(d, "two.pcap", &all, 1_000_000);
+    let alone: Vec<&[u8]> = day2.iter().map(|p| &p[..]).collect();
+    write_pcap(d, "d2.pcap", &alone, 1_000_000);
+    let own = json(&["replay", "d2.pcap", "--no-latency"], d);
+    let o = ticklane(
+        &["replay", "two.pcap", "--day", "2", "--no-latency", "--json"],
+        d,
+    );
+    let one: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(one["digest"], own["digest"]);
+    assert_eq!(one["events"], own["events"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "day 2 lost nothing, yet: {}",
+        stderr(&o)
+    );
+}
+
+/// A pcap of two days (one MoldUDP64 session each, 1 us apart) whose day 1 lost a packet five
+/// packets before its end: the loss is given up on 50 ms of capture time later, within day 2's
+/// packets. `replay --day 1` stopped at day 2's start of messages before that: day 1's loss
+/// and the 4 packets held behind it vanished without a word (exit 0), where day 1's own pcap
+/// reports the loss and replays them.
+#[test]
+fn a_replay_of_day_one_does_not_drop_its_loss_given_up_on_during_day_two() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    two_days(d);
+    let day1 = mold_packets(d, "d1.itch", b"DAY0000001");
+    let day2 = mold_packets(d, "d2.itch", b"DAY0000002");
+    let hole = day1.len() - 5;
+    let lost: Vec<&[u8]> = day1
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != hole)
+        .map(|(_, p)| &p[..])
+        .collect();
+    write_pcap(d, "d1.pcap", &lost, 1_000);
+    let mut all = lost.clone();
+    all.extend(day2.iter().map(|p| &p[..]));
+    write_pcap(d, "two.pcap", &all, 1_000);
+    let run = |file: &str, day: &[&str]| {
+        let o = ticklane(
+            &[&["replay", file, "--no-latency", "--json"][..], day].concat(),
+            d,
+        );
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        (o.status.code(), v["events"].clone(), v["digest"].clone())
+    };
+    let own = run("d1.pcap", &[]);
+    let one = run("two.pcap", &["--day", "1"]);
+    assert_eq!(one, own, "(exit status, events, digest): --day 1 of two.pcap vs d1.pcap");
+}
+
+/// The same pcap as above: day 1's loss given up on during day 2 brings day 1's feed gap and
+/// the 4 packets of day 1 held behind it into `replay --day 2`, which is then not day 2's own
+/// pcap.
+#[test]
+fn a_replay_of_day_two_gets_nothing_of_day_one_s_late_loss() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    two_days(d);
+    let day1 = mold_packets(d, "d1.itch", b"DAY0000001");
+    let day2 = mold_packets(d, "d2.itch", b"DAY0000002");
+    let hole = day1.len() - 5;
+    let mut all: Vec<&[u8]> = day1
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != hole)
+        .map(|(_, p)| &p[..])
+        .collect();
+    all.extend(day2.iter().map(|p| &p[..]));
+    write_pcap(d, "two.pcap", &all, 1_000);
+    let alone: Vec<&[u8]> = day2.iter().map(|p| &p[..]).collect();
+    write_pcap(d, "d2.pcap", &alone, 1_000);
+    let own = json(&["replay", "d2.pcap", "--no-latency"], d);
+    let o = ticklane(
+        &["replay", "two.pcap", "--day", "2", "--no-latency", "--json"],
+        d,
+    );
+    let one: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (&one["events"], &one["digest"]),
+        (&own["events"], &own["digest"]),
+        "--day 2 of two.pcap vs d2.pcap"
+    );
+}
+
+/// `--day 5` of a source of two days replays nothing: its report files number no day the run
+/// did not replay. days.csv had a row per strategy numbered day 3 (`skipped_days + 1`, a day
+/// neither asked for nor held), and the JSON said `first_day` 3.
+#[test]
+fn a_missing_day_s_reports_name_no_other_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    two_days(d);
+    let o = ticklane(
+        &["replay", "two.itch", "--day", "5", "--out", "out", "--json"],
+        d,
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let days = std::fs::read_to_string(d.join("out/days.csv")).unwrap();
+    let named: Vec<&str> = days
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap())
+        .collect();
+    assert!(
+        named.iter().all(|x| *x == "5"),
+        "days.csv names days {named:?} for --day 5 (first_day {})",
+        v["first_day"]
+    );
+}
+
+/// The window lines of `replay --day N` say what happened: day 1 stopped at day 2's start,
+/// not "source ended before --to" (the source went on); and a symbol day 1 names but day 2
+/// does not is not one "that no directory message of the source names" under `--day 2` (day
+/// 1 was read, and names it).
+#[test]
+fn the_window_lines_of_a_replay_of_one_day_say_what_ended_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    gen_day(d, "7", "d1.itch");
+    // Day 2 of 4 instruments: TSLA, named on day 1, is not among them.
+    let o = ticklane(
+        &["gen", "--seed", "8", "--messages", "20000", "--instruments", "4", "-o", "d2.itch"],
+        d,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut two = std::fs::read(d.join("d1.itch")).unwrap();
+    two.extend(std::fs::read(d.join("d2.itch")).unwrap());
+    std::fs::write(d.join("two.itch"), two).unwrap();
+    let window = |args: &[&str]| {
+        let o = ticklane(args, d);
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter(|l| l.starts_with("window"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    // TSLA is on day 1 (nothing said of it there).
+    let day1 = window(&["replay", "two.itch", "--day", "1", "--symbols", "AAPL,TSLA", "--to", "23:00:00"]);
+    assert!(!day1.contains("TSLA"), "{day1}");
+    let mut wrong = Vec::new();
+    if day1.contains("source ended before --to") {
+        wrong.push(format!("day 1 ended at day 2's start, yet:\n{day1}"));
+    }
+    let day2 = window(&["replay", "two.itch", "--day", "2", "--symbols", "AAPL,TSLA"]);
+    if day2.contains("no directory message of the source names") {
+        wrong.push(format!("day 1 of the source names TSLA, yet:\n{day2}"));
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// `messages` of `replay --day 2` counts the messages replayed, as day 2's own file does (and
+/// as `--day 1` and `--to` do: the message that ended the read is not counted): it counted day
+/// 1's 20,000 too, read and not replayed (`other_days` counts their events apart).
+#[test]
+fn the_messages_of_a_replay_of_day_two_are_day_two_s() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    two_days(d);
+    for (day, alone) in [("1", "d1.itch"), ("2", "d2.itch")] {
+        let own = json(&["replay", alone, "--no-latency"], d);
+        let one = json(&["replay", "two.itch", "--day", day, "--no-latency"], d);
+        assert_eq!(one["messages"], own["messages"], "--day {day}");
+    }
+}

@@ -42,7 +42,8 @@ pub struct DayFigures {
 /// Each strategy's days, strategies in configuration order (by id), days in order: one row
 /// for every trading day of the run, a day without a fill or a sample included.
 pub fn daily(r: &RunReport) -> Vec<(String, Vec<DayFigures>)> {
-    let days = r.days();
+    // A day the source does not hold (`--day`, exit 2): nothing was replayed, no day to number.
+    let days = if r.feed.missing_day { 0 } else { r.days() };
     let first = r.first_day() as u64;
     // (strategy, day from 0) -> (fills, bought, sold, fees in price units).
     let mut traded: BTreeMap<(u16, usize), (u64, u64, u64, i128)> = BTreeMap::new();

@@ -1041,10 +1041,11 @@ fn print_report(
                 .collect::<Vec<_>>()
                 .join(", "),
             // Stopped at `--to`: the source may name them later.
-            if r.feed.day_ended {
-                "names on that day"
-            } else if r.feed.reached_end_of_window {
+            if r.feed.reached_end_of_window && !r.feed.day_ended {
                 "up to --to names"
+            } else if day.is_some() {
+                // The days before it were read, not matched (`--day`).
+                "names on that day"
             } else {
                 "of the source names"
             }
@@ -1091,6 +1092,8 @@ fn print_report(
         // "source ended before --to").
         let to = if at_to {
             "; stopped at --to"
+        } else if has_to && r.feed.day_ended {
+            "; the day ended before --to"
         } else if has_to {
             "; source ended before --to"
         } else {
