@@ -469,7 +469,10 @@ fn a_replay_of_day_one_does_not_drop_its_loss_given_up_on_during_day_two() {
     };
     let own = run("d1.pcap", &[]);
     let one = run("two.pcap", &["--day", "1"]);
-    assert_eq!(one, own, "(exit status, events, digest): --day 1 of two.pcap vs d1.pcap");
+    assert_eq!(
+        one, own,
+        "(exit status, events, digest): --day 1 of two.pcap vs d1.pcap"
+    );
 }
 
 /// The same pcap as above: day 1's loss given up on during day 2 brings day 1's feed gap and
@@ -544,7 +547,17 @@ fn the_window_lines_of_a_replay_of_one_day_say_what_ended_it() {
     gen_day(d, "7", "d1.itch");
     // Day 2 of 4 instruments: TSLA, named on day 1, is not among them.
     let o = ticklane(
-        &["gen", "--seed", "8", "--messages", "20000", "--instruments", "4", "-o", "d2.itch"],
+        &[
+            "gen",
+            "--seed",
+            "8",
+            "--messages",
+            "20000",
+            "--instruments",
+            "4",
+            "-o",
+            "d2.itch",
+        ],
         d,
     );
     assert!(o.status.success(), "{}", stderr(&o));
@@ -560,7 +573,16 @@ fn the_window_lines_of_a_replay_of_one_day_say_what_ended_it() {
             .join("\n")
     };
     // TSLA is on day 1 (nothing said of it there).
-    let day1 = window(&["replay", "two.itch", "--day", "1", "--symbols", "AAPL,TSLA", "--to", "23:00:00"]);
+    let day1 = window(&[
+        "replay",
+        "two.itch",
+        "--day",
+        "1",
+        "--symbols",
+        "AAPL,TSLA",
+        "--to",
+        "23:00:00",
+    ]);
     assert!(!day1.contains("TSLA"), "{day1}");
     let mut wrong = Vec::new();
     if day1.contains("source ended before --to") {

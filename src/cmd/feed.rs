@@ -827,6 +827,19 @@ impl SessionsById {
         id: Session,
         sink: &mut CaptureSink<'_, F>,
     ) {
+        // A session that announced its end is over once another starts (the next trading
+        // day's): what it still misses is lost now and what it buffered behind that is
+        // delivered, before any message of the new one. Its wait for a late answer ran into
+        // the next day: a day-1 loss and the day-1 messages held behind it came after day 2's
+        // start of messages, in day 2's books.
+        for (_, s) in &mut self.sessions {
+            if sink.stopped {
+                return;
+            }
+            if s.end_announced() && !s.ended() {
+                s.finish(sink);
+            }
+        }
         let config = replay_session(None, Some(id), false, None);
         let reach = config.max_gap_messages;
         self.sessions.push((id, MoldUdp64Session::new(config)));

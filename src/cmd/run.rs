@@ -718,7 +718,7 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
     };
     let bar2 = bar.clone();
     let status_line = o.status_line;
-    let report = run_to_end(plan, move |engine| {
+    let mut report = run_to_end(plan, move |engine| {
         let remote = engine.remote();
         let r2 = remote.clone();
         tokio::spawn(async move {
@@ -747,6 +747,16 @@ pub fn run(config: Option<&Path>, o: RunOverrides) -> anyhow::Result<ExitCode> {
     })?;
     if let Some(b) = bar {
         b.finish_and_clear();
+    }
+    if o.window.day.is_some() {
+        // A replay of one day (`--day`): the source's counts are of the day, as its own file's
+        // would be. The days before it were read, not replayed: their messages and losses are
+        // the window's to say (`other_days_*`), and a loss there does not fail the day's run.
+        let f = &report.feed;
+        let s = &mut report.source;
+        s.messages = s.messages.saturating_sub(f.other_days_messages);
+        s.lost_gaps = s.lost_gaps.saturating_sub(f.other_days_gaps);
+        s.lost_messages = s.lost_messages.saturating_sub(f.other_days_lost);
     }
     if let Some(dir) = &o.hgrm_dir {
         write_hgrm(&report, dir)?;
@@ -1064,15 +1074,23 @@ fn print_report(
                 r.feed.skipped_days
             )?;
         } else {
+            let lost = if r.feed.other_days_gaps > 0 {
+                format!(
+                    " ({} messages lost there in {} gaps)",
+                    r.feed.other_days_lost, r.feed.other_days_gaps
+                )
+            } else {
+                String::new()
+            };
             let before = match r.feed.skipped_days {
                 0 => String::new(),
                 1 => format!(
-                    ": {} events of the day before it read, not replayed",
-                    r.feed.other_days
+                    ": {} messages of the day before it read, not replayed{lost}",
+                    r.feed.other_days_messages
                 ),
                 n => format!(
-                    ": {} events of the {n} days before it read, not replayed",
-                    r.feed.other_days
+                    ": {} messages of the {n} days before it read, not replayed{lost}",
+                    r.feed.other_days_messages
                 ),
             };
             outln!(
@@ -1376,8 +1394,12 @@ fn json_report(r: &RunReport, cfg: &RunConfig, digest: &[u8; 32]) -> serde_json:
         // A replay of one trading day (`--day`): the source's number of the run's first day,
         // the events of the days before it (read, not replayed), whether the next day's start
         // ended the read, and whether the source held no such day.
-        "first_day": r.first_day(),
+        // `null` for a day the source does not hold.
+        "first_day": (!r.feed.missing_day).then(|| r.first_day()),
         "other_days": r.feed.other_days,
+        "other_days_messages": r.feed.other_days_messages,
+        "other_days_lost_gaps": r.feed.other_days_gaps,
+        "other_days_lost_messages": r.feed.other_days_lost,
         "day_ended": r.feed.day_ended,
         "missing_day": r.feed.missing_day,
         "paced_span_ns": r.feed.paced_span_ns,

@@ -118,6 +118,15 @@ pub struct FeedStats {
     /// not published (the day's start of messages empties every book, so they change nothing
     /// the day shows).
     pub other_days: u64,
+    /// Of the days before the window's: the messages read (events and messages without one,
+    /// not the feed gaps), which a source counts among its messages read.
+    pub other_days_messages: u64,
+    /// Of the days before the window's: the gaps of known size lost for good
+    /// ([`EventBody::FeedGap`]s read, not published) and the messages in them, which a source
+    /// counts among its losses.
+    pub other_days_gaps: u64,
+    /// Messages in [`FeedStats::other_days_gaps`].
+    pub other_days_lost: u64,
     /// The trading days before the window's day that the source held (0 without
     /// [`Window::day`]): the run's day numbers are the source's, `day + skipped_days`.
     pub skipped_days: u64,
@@ -483,21 +492,27 @@ impl Publisher {
         }
     }
 
-    /// Whether the window has an end (`--to`): a source looks up the time of a message that
-    /// carries no event only then (for [`Publisher::pass_without_event`]).
+    /// Whether the window has an end (`--to`) or a day (`--day`): a source looks up the time
+    /// of a message that carries no event only then (for [`Publisher::pass_without_event`]).
     #[inline]
     pub fn has_window_end(&self) -> bool {
-        self.window.to != u64::MAX
+        self.window.to != u64::MAX || self.window.day.is_some()
     }
 
     /// A message that carries no event (`L`, `N`, `K`, `O`, or one that failed to normalize)
     /// at event time `ts_ns`: past the window's `to` it ends the read, as an event past it does
     /// in [`Publisher::publish`] (`Err(Stopped)`, [`Publisher::past_window_end`] then `true`),
     /// so the messages read are those of the file cut at `to` whatever the kind of the first
-    /// message after it. Inside the window it does nothing.
+    /// message after it. On a day before the window's (`--day`) it is counted
+    /// ([`FeedStats::other_days_messages`]). Inside the window it does nothing.
     #[inline]
     pub fn pass_without_event(&mut self, ts_ns: u64) -> Result<(), Stopped> {
-        if ts_ns > self.window.to && self.on_window_day() {
+        if !self.on_window_day() {
+            // A message of a day before the window's (`--day`): read, not replayed.
+            self.stats.other_days_messages += 1;
+            return Ok(());
+        }
+        if ts_ns > self.window.to {
             self.stats.reached_end_of_window = true;
             return Err(Stopped);
         }
@@ -610,6 +625,16 @@ impl Publisher {
             self.read_any = true;
             if self.day < want {
                 self.stats.other_days += 1;
+                match ev.body {
+                    EventBody::FeedGap { count, .. } => {
+                        if count > 0 {
+                            self.stats.other_days_gaps += 1;
+                            self.stats.other_days_lost =
+                                self.stats.other_days_lost.saturating_add(count);
+                        }
+                    }
+                    _ => self.stats.other_days_messages += 1,
+                }
                 return Ok(false);
             }
             if self.day > want {

@@ -976,6 +976,12 @@ impl MoldUdp64Session {
         self.ended
     }
 
+    /// Whether an end-of-session packet has been seen, whether or not everything before it has
+    /// been delivered yet ([`Self::ended`]): the session's data ends there.
+    pub fn end_announced(&self) -> bool {
+        self.ended || self.eos_at.is_some()
+    }
+
     /// Gaps (ranges of missing messages) currently outstanding, those declared lost but not yet
     /// reached by delivery included.
     pub fn outstanding_gaps(&self) -> usize {
