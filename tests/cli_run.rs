@@ -1782,6 +1782,16 @@ fn days_csv_adds_up_to_the_run_s_fills_and_p_and_l() {
             }
         }
         traded_on_day_2 |= r[1][2] != "0";
+        // The summary's `days` say the same (and need no `--out`: the JSON of a run without
+        // it is checked below).
+        let days_json = s["days"].as_array().unwrap();
+        assert_eq!(days_json.len(), 2, "{name}");
+        for (j, f) in days_json.iter().zip(r) {
+            assert_eq!(j["day"].to_string(), f[1]);
+            assert_eq!(j["fills"].to_string(), f[2]);
+            assert_eq!(j["net_pnl"].as_str().unwrap(), f[6]);
+            assert_eq!(j["day_pnl"].as_str().unwrap(), f[7]);
+        }
         // Day 1 closes at its last event time: a sample there (day 2 then restarts).
         if r[0][2] != "0" {
             traded_on_day_1 = true;
@@ -1792,6 +1802,15 @@ fn days_csv_adds_up_to_the_run_s_fills_and_p_and_l() {
         traded_on_day_1 && traded_on_day_2,
         "a day without fills: nothing checked there"
     );
+    let plain = json(&["replay", &path("two.itch")]);
+    for (a, b) in plain["strategies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(strategies)
+    {
+        assert_eq!(a["days"], b["days"], "--json without --out");
+    }
     // A replay of day 2 alone: its rows say day 2, with day 2's own figures of a run of its
     // file (the strategies start flat).
     let d2 = run("1", &[&path("two.itch"), "--day", "2"]);

@@ -5,15 +5,14 @@
 //! each day's last event time (before the next day's start of messages empties the books) and
 //! at the run's end, so a day's `net` is the run's net P&L at that close and `pnl` the change
 //! from the close before. The sum of a strategy's `pnl` is its net P&L at the run's end, and its
-//! fills, shares and fees add up to `fills.csv`'s. The figures come from the lanes' journals
-//! and equity curves, which are the same in every lane layout, so the file is too.
-
-use std::collections::BTreeMap;
+//! fills, shares and fees add up to `fills.csv`'s. The figures come from the strategies'
+//! ledgers (what each day traded, [`ticklane_exec::Ledger::days`]) and equity curves, which
+//! are the same in every lane layout, so the figures are too; they need no journal, so
+//! `--json` gives them without `--out`.
 
 use rust_decimal::Decimal;
 use ticklane_core::Price;
-use ticklane_runtime::{JournalEntry, RunReport};
-use ticklane_strategy::Side;
+use ticklane_runtime::RunReport;
 
 /// One strategy's figures for one trading day.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -45,39 +44,20 @@ pub fn daily(r: &RunReport) -> Vec<(String, Vec<DayFigures>)> {
     // A day the source does not hold (`--day`, exit 2): nothing was replayed, no day to number.
     let days = if r.feed.missing_day { 0 } else { r.days() };
     let first = r.first_day() as u64;
-    // (strategy, day from 0) -> (fills, bought, sold, fees in price units).
-    let mut traded: BTreeMap<(u16, usize), (u64, u64, u64, i128)> = BTreeMap::new();
-    for l in &r.lanes {
-        let mut day = 0;
-        for e in &l.journal {
-            match e {
-                JournalEntry::DayStart { .. } => day += 1,
-                JournalEntry::Fill(f) => {
-                    let t = traded.entry((f.id.strategy(), day)).or_default();
-                    t.0 += 1;
-                    match f.side {
-                        Side::Bid => t.1 += u64::from(f.qty.0),
-                        Side::Ask => t.2 += u64::from(f.qty.0),
-                    }
-                    t.3 += i128::from(f.fee);
-                }
-                JournalEntry::Command { .. } | JournalEntry::Update(_) => {}
-            }
-        }
-    }
     r.strategies_in_order()
         .into_iter()
         .map(|s| {
+            // What each day traded, from the strategy's ledger (one entry per day).
+            let mut traded = s.ledger.days();
             let mut rows: Vec<DayFigures> = (0..days)
                 .map(|d| {
-                    let (fills, bought, sold, fees) =
-                        traded.get(&(s.id.0, d)).copied().unwrap_or_default();
+                    let t = traded.next().unwrap_or_default();
                     DayFigures {
                         day: first + d as u64,
-                        fills,
-                        bought,
-                        sold,
-                        fees: fee_decimal(fees),
+                        fills: t.fills,
+                        bought: t.bought,
+                        sold: t.sold,
+                        fees: fee_decimal(t.fee_units),
                         ..DayFigures::default()
                     }
                 })

@@ -1218,6 +1218,37 @@ fn print_report(
             &hex(&s.digest)[..16]
         )?;
     }
+    if r.days() > 1 && !r.feed.missing_day {
+        // Several trading days: each strategy's, as `days.csv` says them.
+        outln!(
+            "daily     {:<12} {:>4} {:>6} {:>9} {:>9} {:>9} {:>11} {:>11} {:>10}",
+            "name",
+            "day",
+            "fills",
+            "bought",
+            "sold",
+            "fees $",
+            "day P&L $",
+            "net P&L $",
+            "max DD $"
+        )?;
+        for (name, days) in super::daily::daily(r) {
+            for d in days {
+                outln!(
+                    "          {:<12} {:>4} {:>6} {:>9} {:>9} {:>9} {:>11} {:>11} {:>10}",
+                    name,
+                    d.day,
+                    d.fills,
+                    d.bought,
+                    d.sold,
+                    cents(d.fees),
+                    cents(d.pnl),
+                    cents(d.net),
+                    cents(d.max_drawdown)
+                )?;
+            }
+        }
+    }
     let all = merged_latency(r);
     if Hop::ALL.iter().all(|&h| all.summary(h).count == 0) {
         if e.latency {
@@ -1326,10 +1357,12 @@ fn json_report(r: &RunReport, cfg: &RunConfig, digest: &[u8; 32]) -> serde_json:
             )
         })
         .collect();
+    let six = super::report::six;
     let strategies: Vec<serde_json::Value> = r
         .strategies_in_order()
         .into_iter()
-        .map(|s| {
+        .zip(super::daily::daily(r))
+        .map(|(s, (_, days))| {
             json!({
                 "name": s.name, "kind": s.kind, "lane": s.lane, "events": s.events,
                 "commands": s.commands, "fills": s.fills, "rejects": s.rejects,
@@ -1355,6 +1388,14 @@ fn json_report(r: &RunReport, cfg: &RunConfig, digest: &[u8; 32]) -> serde_json:
                     "mark_to_mid": s.ledger.instrument(*id).map(|l| {
                         cents(l.realized.saturating_add(l.unrealized()))
                     }),
+                })).collect::<Vec<_>>(),
+                // Per trading day, as `days.csv` (`super::daily`).
+                "days": days.iter().map(|d| json!({
+                    "day": d.day, "fills": d.fills, "bought": d.bought, "sold": d.sold,
+                    "fees": six(d.fees).to_string(), "net_pnl": six(d.net).to_string(),
+                    "day_pnl": six(d.pnl).to_string(),
+                    "max_drawdown": six(d.max_drawdown).to_string(),
+                    "close_ts_ns": d.close_ts,
                 })).collect::<Vec<_>>(),
             })
         })

@@ -170,6 +170,19 @@ pub struct PnlTotals {
     pub fills: u64,
 }
 
+/// What one account traded in one trading day ([`Ledger::days`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct DayTrades {
+    /// Fills booked.
+    pub fills: u64,
+    /// Shares bought.
+    pub bought: u64,
+    /// Shares sold.
+    pub sold: u64,
+    /// Fees of those fills in price units (1/10,000 of the currency unit; negative: rebates).
+    pub fee_units: i128,
+}
+
 /// Positions and P&L of one account (a strategy, or a lane). See the [module docs](self).
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
 pub struct Ledger {
@@ -178,6 +191,10 @@ pub struct Ledger {
     peak: Option<Decimal>,
     max_drawdown: Decimal,
     moved: Moved,
+    /// What each trading day before this one traded ([`Ledger::start_day`]).
+    past_days: Vec<DayTrades>,
+    /// What this trading day traded so far.
+    today: DayTrades,
 }
 
 /// Whether equity may have moved since the last sample (a fill, or a mark that changed): when
@@ -234,7 +251,29 @@ impl Ledger {
         .ok_or(LedgerError::Overflow(fill.instrument.0))?;
         *e = next;
         self.moved = Moved(true);
+        let t = &mut self.today;
+        t.fills += 1;
+        match fill.side {
+            Side::Bid => t.bought += u64::from(fill.qty.0),
+            Side::Ask => t.sold += u64::from(fill.qty.0),
+        }
+        t.fee_units += i128::from(fill.fee);
         Ok(())
+    }
+
+    /// A new trading day: what the day before traded is kept ([`Ledger::days`]) and the new
+    /// day's counts start from zero. Positions, cash and P&L carry over.
+    pub fn start_day(&mut self) {
+        self.past_days.push(std::mem::take(&mut self.today));
+    }
+
+    /// What each trading day traded, the first first, this one last (one entry per
+    /// [`Ledger::start_day`], and one more).
+    pub fn days(&self) -> impl Iterator<Item = DayTrades> + '_ {
+        self.past_days
+            .iter()
+            .copied()
+            .chain(std::iter::once(self.today))
     }
 
     /// Sets the mark of `instrument` (if it was traded).
@@ -412,6 +451,41 @@ mod tests {
 
     fn d(s: &str) -> Decimal {
         s.parse().unwrap_or_default()
+    }
+
+    /// Each trading day's fills, shares and fees are its own; positions carry over; a fill
+    /// refused (0 shares) counts nowhere.
+    #[test]
+    fn each_day_counts_what_it_traded() {
+        let mut l = Ledger::new();
+        assert_eq!(l.days().collect::<Vec<_>>(), vec![DayTrades::default()]);
+        assert!(l.apply_fill(&fill(1, Side::Bid, 10_0000, 100, 30)).is_ok());
+        assert!(l.apply_fill(&fill(2, Side::Ask, 20_0000, 40, -5)).is_ok());
+        assert!(l.apply_fill(&fill(1, Side::Bid, 10_0000, 0, 7)).is_err());
+        l.start_day();
+        l.start_day();
+        assert!(l.apply_fill(&fill(1, Side::Ask, 11_0000, 60, 12)).is_ok());
+        let days: Vec<DayTrades> = l.days().collect();
+        assert_eq!(
+            days,
+            vec![
+                DayTrades {
+                    fills: 2,
+                    bought: 100,
+                    sold: 40,
+                    fee_units: 25
+                },
+                DayTrades::default(),
+                DayTrades {
+                    fills: 1,
+                    bought: 0,
+                    sold: 60,
+                    fee_units: 12
+                },
+            ]
+        );
+        assert_eq!(l.instrument(InstrumentId(1)).map(|p| p.position), Some(40));
+        assert_eq!(l.totals().fills, 3);
     }
 
     /// Fills each within range, then a mark that takes `position × mark` past `Decimal`'s

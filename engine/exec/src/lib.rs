@@ -27,7 +27,7 @@ pub mod venue;
 pub use equity::{EquityCurve, EquityPoint};
 pub use fees::{FeeModel, PerShareFees};
 pub use latency::{ConstantLatency, LatencyError, LatencyModel, LogNormal, LogNormalLatency};
-pub use ledger::{InstrumentPnl, Ledger, LedgerError, PnlTotals};
+pub use ledger::{DayTrades, InstrumentPnl, Ledger, LedgerError, PnlTotals};
 pub use paper::{PaperExchange, PaperStats, WorkingOrder};
 pub use queue::{
     ExactQueue, OrdersAhead, Print, QueueEvent, QueueModel, QueueOrder, TradeThroughQueue,

@@ -1393,6 +1393,7 @@ impl<V: Venue> Lane<V> {
         self.day_symbols.push(names);
         for s in &mut self.slots {
             s.day_samples.push(s.ledger.equity_curve().len());
+            s.ledger.start_day();
         }
         // Set afresh from the next item's time, as in a new lane.
         self.next_mark = 0;
