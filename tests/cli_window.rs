@@ -609,3 +609,93 @@ fn the_messages_of_a_replay_of_day_two_are_day_two_s() {
         assert_eq!(one["messages"], own["messages"], "--day {day}");
     }
 }
+
+/// Review (sessend): a pcap of two days whose day 1 line A lost a packet five packets before
+/// its end, the copy of it (line B, or a re-request's answer) coming 1 ms after day 1's
+/// end-of-session packet and after day 2's first packet, well inside the 50 ms a gap waits.
+/// Day 1's own pcap with the same late copy recovers it; the two-day pcap must too. Since
+/// `SessionsById::start` finishes an ended session when the next one starts, the copy was
+/// queued behind day 2's held first packet and reached day 1's session after it was
+/// finished: the gap was declared lost (exit 1) and the copy counted a duplicate.
+#[test]
+fn review_sessend_a_late_copy_of_day_one_after_day_two_s_first_packet_is_not_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    two_days(d);
+    let day1 = mold_packets(d, "d1.itch", b"DAY0000001");
+    let day2 = mold_packets(d, "d2.itch", b"DAY0000002");
+    let hole = day1.len() - 5;
+    let mut d1: Vec<&[u8]> = day1
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != hole)
+        .map(|(_, p)| &p[..])
+        .collect();
+    let mut all = d1.clone();
+    // Day 1 alone: the late copy after its end-of-session packet.
+    d1.push(&day1[hole]);
+    write_pcap(d, "d1.pcap", &d1, 1_000_000);
+    // Two days: day 2's first packet, then day 1's late copy, then the rest of day 2.
+    all.push(&day2[0]);
+    all.push(&day1[hole]);
+    all.extend(day2[1..].iter().map(|p| &p[..]));
+    write_pcap(d, "two.pcap", &all, 1_000_000);
+    let run = |file: &str, day: &[&str]| {
+        let o = ticklane(
+            &[&["replay", file, "--no-latency", "--json"][..], day].concat(),
+            d,
+        );
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        (o.status.code(), v["events"].clone(), v["digest"].clone())
+    };
+    let own = run("d1.pcap", &[]);
+    assert_eq!(own.0, Some(0), "day 1 alone recovers the late copy");
+    let one = run("two.pcap", &["--day", "1"]);
+    assert_eq!(
+        one, own,
+        "(exit status, events, digest): --day 1 of two.pcap vs d1.pcap"
+    );
+}
+
+/// Review (sessend): one trading day, one MoldUDP64 session, whose line A lost a packet five
+/// packets before its end; its copy (line B or a re-request's answer) comes 1 ms after the
+/// end-of-session packet. A stray 20-byte datagram of another session id (junk that parses
+/// as a MoldUDP64 heartbeat) between the two must change nothing: it opens a session that
+/// carries no message. Since `SessionsById::start` finishes every session that announced its
+/// end when another starts, the junk's session start finished the day's session first: the
+/// gap was lost (exit 1) and the late copy counted a duplicate.
+#[test]
+fn review_sessend_a_stray_datagram_after_the_end_of_session_does_not_lose_a_late_copy() {
+    use ticklane_feeds::moldudp64::MoldPacketBuilder;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    gen_day(d, "7", "d1.itch");
+    let day1 = mold_packets(d, "d1.itch", b"DAY0000001");
+    let hole = day1.len() - 5;
+    let lost: Vec<&[u8]> = day1
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != hole)
+        .map(|(_, p)| &p[..])
+        .collect();
+    let junk = MoldPacketBuilder::new(*b"JUNK000000", 1).heartbeat();
+    let mut clean = lost.clone();
+    clean.push(&day1[hole]);
+    write_pcap(d, "clean.pcap", &clean, 1_000_000);
+    let mut with_junk = lost.clone();
+    with_junk.push(&junk);
+    with_junk.push(&day1[hole]);
+    write_pcap(d, "junk.pcap", &with_junk, 1_000_000);
+    let run = |file: &str| {
+        let o = ticklane(&["replay", file, "--no-latency", "--json"], d);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        (o.status.code(), v["events"].clone(), v["digest"].clone())
+    };
+    let clean = run("clean.pcap");
+    assert_eq!(clean.0, Some(0), "the late copy is recovered without the junk");
+    assert_eq!(
+        run("junk.pcap"),
+        clean,
+        "(exit status, events, digest): with a stray datagram before the late copy vs without"
+    );
+}

@@ -832,11 +832,39 @@ impl SessionsById {
         // delivered, before any message of the new one. Its wait for a late answer ran into
         // the next day: a day-1 loss and the day-1 messages held behind it came after day 2's
         // start of messages, in day 2's books.
-        for (_, s) in &mut self.sessions {
+        // Its own packets received since the new id's first one (held in the queue behind
+        // it: a line B copy, a re-request's answer) still come first, each in its time, as
+        // they would without the new session: it is finished after them.
+        for (sid, s) in &mut self.sessions {
             if sink.stopped {
                 return;
             }
-            if s.end_announced() && !s.ended() {
+            if !s.end_announced() || s.ended() {
+                continue;
+            }
+            let mut i = 0;
+            while i < self.held.len() && !s.ended() {
+                if self.held[i].id != *sid {
+                    i += 1;
+                    continue;
+                }
+                let Some(p) = self.held.remove(i) else {
+                    break;
+                };
+                (sink.received, sink.position) = (p.received, p.position);
+                s.poll(p.received, sink);
+                if sink.stopped {
+                    return;
+                }
+                if let Err(e) = s.on_packet(p.line, &p.payload, p.received, sink) {
+                    sink.report
+                        .record(Some(sink.position), "capture", e.to_string());
+                }
+                if sink.stopped {
+                    return;
+                }
+            }
+            if !s.ended() {
                 s.finish(sink);
             }
         }
