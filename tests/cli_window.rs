@@ -692,7 +692,11 @@ fn review_sessend_a_stray_datagram_after_the_end_of_session_does_not_lose_a_late
         (o.status.code(), v["events"].clone(), v["digest"].clone())
     };
     let clean = run("clean.pcap");
-    assert_eq!(clean.0, Some(0), "the late copy is recovered without the junk");
+    assert_eq!(
+        clean.0,
+        Some(0),
+        "the late copy is recovered without the junk"
+    );
     assert_eq!(
         run("junk.pcap"),
         clean,
