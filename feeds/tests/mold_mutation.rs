@@ -1,0 +1,342 @@
+#![allow(clippy::unwrap_used)]
+//! Tests that kill mutants of the MoldUDP64 receive session (`moldudp64/session.rs`) and the
+//! packet parser and builder (`moldudp64/mod.rs`) that no other test caught: each pins one
+//! behaviour (an outcome counter, a boundary, an event order) that a mutant changed silently.
+
+use ticklane_feeds::moldudp64::session::{MoldUdp64Session, SessionConfig, SessionSink};
+use ticklane_feeds::moldudp64::{MoldHeader, MoldRequest, Session, END_OF_SESSION_COUNT};
+use zerocopy::IntoBytes;
+
+const S: Session = *b"SESSION001";
+const MS: u64 = 1_000_000;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Ev {
+    Msg(u64, u8),
+    Req(usize, u64, u16),
+    Lost(u64, u64),
+    End(u64),
+    Rejoin(u64),
+}
+
+#[derive(Default)]
+struct Rec {
+    ev: Vec<Ev>,
+}
+
+impl SessionSink for Rec {
+    fn message(&mut self, seq: u64, line: u8, bytes: &[u8]) {
+        assert_eq!(bytes, body(seq), "bytes of message {seq}");
+        self.ev.push(Ev::Msg(seq, line));
+    }
+    fn request(&mut self, server: usize, r: MoldRequest) {
+        self.ev.push(Ev::Req(server, r.sequence, r.count));
+    }
+    fn gap_lost(&mut self, first: u64, count: u64) {
+        self.ev.push(Ev::Lost(first, count));
+    }
+    fn end_of_session(&mut self, next: u64) {
+        self.ev.push(Ev::End(next));
+    }
+    fn rejoined(&mut self, next: u64) {
+        self.ev.push(Ev::Rejoin(next));
+    }
+}
+
+fn body(seq: u64) -> Vec<u8> {
+    let mut v = seq.to_be_bytes().to_vec();
+    v.truncate(1 + (seq % 8) as usize);
+    v
+}
+
+fn data_of(session: Session, seq: u64, count: u16) -> Vec<u8> {
+    let mut p = MoldHeader::new(session, seq, count).as_bytes().to_vec();
+    for s in seq..seq + u64::from(count) {
+        let b = body(s);
+        p.extend_from_slice(&(b.len() as u16).to_be_bytes());
+        p.extend_from_slice(&b);
+    }
+    p
+}
+
+fn data(seq: u64, count: u16) -> Vec<u8> {
+    data_of(S, seq, count)
+}
+
+fn hb(seq: u64) -> Vec<u8> {
+    MoldHeader::new(S, seq, 0).as_bytes().to_vec()
+}
+
+fn eos(seq: u64) -> Vec<u8> {
+    MoldHeader::new(S, seq, END_OF_SESSION_COUNT)
+        .as_bytes()
+        .to_vec()
+}
+
+fn msgs(range: std::ops::Range<u64>, line: u8) -> Vec<Ev> {
+    range.map(|s| Ev::Msg(s, line)).collect()
+}
+
+fn cfg() -> SessionConfig {
+    SessionConfig {
+        first_sequence: Some(1),
+        reorder_window: 8,
+        max_packet: 256,
+        ..SessionConfig::default()
+    }
+}
+
+struct T {
+    s: MoldUdp64Session,
+    r: Rec,
+}
+
+impl T {
+    fn new(c: SessionConfig) -> Self {
+        Self {
+            s: MoldUdp64Session::new(c),
+            r: Rec::default(),
+        }
+    }
+    fn pkt(&mut self, line: u8, p: &[u8], now: u64) -> Vec<Ev> {
+        self.s.on_packet(line, p, now, &mut self.r).unwrap();
+        self.check();
+        std::mem::take(&mut self.r.ev)
+    }
+    fn poll(&mut self, now: u64) -> Vec<Ev> {
+        self.s.poll(now, &mut self.r);
+        self.check();
+        std::mem::take(&mut self.r.ev)
+    }
+    fn check(&self) {
+        let st = self.s.stats();
+        assert!(st.accounted(self.s.missing_messages()), "{st:?}");
+    }
+}
+
+fn joining(max_gap_messages: u64) -> SessionConfig {
+    SessionConfig {
+        first_sequence: None,
+        max_gap_messages,
+        ..cfg()
+    }
+}
+
+/// check_join `far_behind`: `seq + max < expected` (mutant `<=`). A packet of the joined session
+/// exactly `max_gap_messages` behind the join is near it and confirms it: two later copies of it
+/// are plain duplicates, not evidence that the join was corrupt.
+#[test]
+fn a_packet_exactly_max_gap_behind_the_join_confirms_it() {
+    let mut t = T::new(joining(100));
+    assert_eq!(t.pkt(0, &data(1000, 1), 0), msgs(1000..1001, 0));
+    // 901 + 100 == 1001 == expected: near, confirms the join.
+    assert_eq!(t.pkt(0, &data(901, 1), 0), []);
+    assert_eq!(t.pkt(0, &data(901, 1), 0), []);
+    assert_eq!(t.s.stats().rejoins, 0);
+    assert_eq!(t.s.expected(), Some(1001));
+    // With the join confirmed, even packets far behind are only duplicates.
+    assert_eq!(t.pkt(0, &data(500, 1), 0), []);
+    assert_eq!(t.pkt(0, &data(500, 1), 0), []);
+    assert_eq!(t.s.stats().rejoins, 0);
+    assert_eq!(t.s.stats().duplicate_packets, 4);
+}
+
+/// check_join `far_ahead`: `seq - highest > max` (mutants `>=`, `==`). A packet exactly
+/// `max_gap_messages` past the data seen is near the join and confirms it.
+#[test]
+fn a_packet_exactly_max_gap_ahead_of_the_join_confirms_it() {
+    let mut t = T::new(joining(100));
+    assert_eq!(t.pkt(0, &data(1000, 1), 0), msgs(1000..1001, 0));
+    // 1101 - 1001 == 100 == max: an ordinary gap, and the join is confirmed.
+    assert_eq!(t.pkt(0, &data(1101, 1), 0), []);
+    assert_eq!(t.s.stats().implausible_sequence, 0);
+    assert_eq!(t.s.stats().gaps, 1);
+    // Two packets far behind: duplicates of a confirmed join, no rejoin.
+    assert_eq!(t.pkt(0, &data(500, 1), 0), []);
+    assert_eq!(t.pkt(0, &data(500, 1), 0), []);
+    assert_eq!(t.s.stats().rejoins, 0);
+    assert_eq!(t.s.expected(), Some(1001));
+}
+
+fn other(seq: u64) -> Vec<u8> {
+    data_of(*b"OTHERSESS1", seq, 1)
+}
+
+fn raw(t: &mut T, line: u8, p: &[u8]) {
+    // Ignored packets (implausible jumps) return an error; the test only cares about the state.
+    let _ = t.s.on_packet(line, p, 0, &mut t.r);
+    t.check();
+}
+
+/// check_join: a same-session packet far *ahead* of the join neither confirms nor disputes it
+/// (`s == session && near`, mutant `||`): the join stays on probation, so two packets far
+/// behind it still join the session again.
+#[test]
+fn a_packet_far_ahead_does_not_confirm_the_join() {
+    let mut t = T::new(joining(100));
+    assert_eq!(t.pkt(0, &data(1000, 1), 0), msgs(1000..1001, 0));
+    raw(&mut t, 0, &data(5000, 1));
+    assert_eq!(t.s.stats().implausible_sequence, 1);
+    assert_eq!(t.pkt(0, &data(500, 1), 0), []);
+    assert_eq!(
+        t.pkt(0, &data(500, 1), 0),
+        [Ev::Rejoin(500), Ev::Msg(500, 0)]
+    );
+    assert_eq!(t.s.stats().rejoins, 1);
+}
+
+/// check_join run guard: a packet of another session (id dispute) and one of the joined session
+/// far behind (sequence dispute) do not add up, however close their numbers (guard mutated to
+/// `true`, or `(a && b) || c`).
+#[test]
+fn disputes_of_different_sessions_do_not_add_up() {
+    let mut t = T::new(joining(100));
+    assert_eq!(t.pkt(0, &data(1000, 1), 0), msgs(1000..1001, 0));
+    // 901 + 100 == 1001: near the join, another session: a session-id dispute.
+    assert_eq!(t.pkt(0, &other(901), 0), []);
+    // 900 + 100 < 1001: the joined session far behind: a sequence-number dispute, run of one.
+    assert_eq!(t.pkt(0, &data(900, 1), 0), []);
+    assert_eq!(t.s.stats().rejoins, 0);
+    assert_eq!(t.s.expected(), Some(1001));
+    // A second one far behind completes the sequence run.
+    assert_eq!(
+        t.pkt(0, &data(900, 1), 0),
+        [Ev::Rejoin(900), Ev::Msg(900, 0)]
+    );
+    assert_eq!(t.s.stats().rejoins, 1);
+}
+
+/// check_join run guard: the same other session, but a session-id dispute followed by header
+/// disputes, does not count as one run (mutant `(a || b) && c`): four header disputes are
+/// needed after it.
+#[test]
+fn a_change_of_dispute_restarts_the_run() {
+    let mut t = T::new(joining(100));
+    assert_eq!(t.pkt(0, &data(1000, 1), 0), msgs(1000..1001, 0));
+    // 1101 - 1001 == 100: near (session-id dispute); 1102.. are far (header disputes).
+    for seq in [1101, 1102, 1103, 1104] {
+        assert_eq!(t.pkt(0, &other(seq), 0), []);
+        assert_eq!(t.s.stats().rejoins, 0, "after {seq}");
+    }
+    assert_eq!(t.s.stats().foreign_session, 4);
+    // The fourth header dispute in a row replaces the join at the lowest of the run; what the
+    // three before carried is a gap like any other.
+    assert_eq!(t.pkt(0, &other(1105), 0), [Ev::Rejoin(1102)]);
+    assert_eq!(t.s.stats().rejoins, 1);
+    assert_eq!(t.s.expected(), Some(1102));
+    assert_eq!(t.s.missing_messages(), 3);
+    assert_eq!(t.s.session(), Some(b"OTHERSESS1"));
+}
+
+/// check_join run guard: session-id disputes from two different other sessions do not add up
+/// (mutant `(a || b) && c`).
+#[test]
+fn session_id_disputes_of_two_other_sessions_do_not_add_up() {
+    let mut t = T::new(joining(100));
+    assert_eq!(t.pkt(0, &data(1000, 1), 0), msgs(1000..1001, 0));
+    assert_eq!(t.pkt(0, &other(1001), 0), []);
+    for seq in 1002..1005 {
+        assert_eq!(t.pkt(0, &data_of(*b"THIRDSESS1", seq, 1), 0), []);
+    }
+    assert_eq!(t.s.stats().rejoins, 0);
+    assert_eq!(t.s.session(), Some(&S));
+}
+
+/// check_join: a run restarts at the *lowest* first sequence number among its packets (mutant:
+/// `first` kept from the first packet).
+#[test]
+fn a_rejoin_restarts_at_the_lowest_of_the_run() {
+    let mut t = T::new(joining(100));
+    assert_eq!(t.pkt(0, &data(1000, 1), 0), msgs(1000..1001, 0));
+    assert_eq!(t.pkt(0, &data(900, 1), 0), []);
+    assert_eq!(
+        t.pkt(0, &data(850, 1), 0),
+        [Ev::Rejoin(850), Ev::Msg(850, 0)]
+    );
+    assert_eq!(t.s.expected(), Some(851));
+}
+
+/// check_join: each packet of a run must be near the *last* one (mutant: `last` kept from the
+/// first packet): a run that drifts by less than `max_gap_messages` per packet goes on, even
+/// past `max_gap_messages` from where it began.
+#[test]
+fn a_run_may_drift_packet_by_packet() {
+    let mut t = T::new(joining(100));
+    assert_eq!(t.pkt(0, &data(1000, 1), 0), msgs(1000..1001, 0));
+    for seq in [5000, 5090, 5180] {
+        assert_eq!(t.pkt(0, &other(seq), 0), []);
+    }
+    assert_eq!(t.s.stats().rejoins, 0);
+    assert_eq!(t.pkt(0, &other(5100), 0), [Ev::Rejoin(5000)]);
+    assert_eq!(t.s.stats().rejoins, 1);
+    assert_eq!(t.s.session(), Some(b"OTHERSESS1"));
+    assert_eq!(t.s.expected(), Some(5000));
+}
+
+/// check_jump: only a packet that moves the stream past the data seen clears an ignored jump
+/// (`next_sequence > highest`, mutant `>=`): a heartbeat at the end of the data seen, or a
+/// duplicate ending there, leaves it, and the next packet near the ignored one confirms it.
+#[test]
+fn a_heartbeat_at_the_end_of_the_data_keeps_an_ignored_jump() {
+    let mut t = T::new(SessionConfig {
+        max_gap_messages: 100,
+        ..cfg()
+    });
+    assert_eq!(t.pkt(0, &data(1, 10), 0), msgs(1..11, 0));
+    raw(&mut t, 0, &data(1_000_000, 1));
+    assert_eq!(t.s.stats().implausible_sequence, 1);
+    assert_eq!(t.pkt(0, &hb(11), 0), []);
+    assert_eq!(t.pkt(1, &data(5, 6), 0), []);
+    // Near the ignored packet: the jump is real, and lost at once.
+    assert_eq!(
+        t.pkt(0, &data(1_000_001, 1), 0),
+        [Ev::Lost(11, 999_990), Ev::Msg(1_000_001, 0)]
+    );
+    assert_eq!(t.s.stats().implausible_sequence, 1);
+}
+
+/// give_up_before: a gap that ends exactly at `seq` is given up whole, with no empty remainder
+/// left behind it (`g.end > seq`, mutant `>=`: an empty gap at `seq` would hold delivery up).
+#[test]
+fn giving_up_exactly_to_the_end_of_a_gap_delivers_what_follows() {
+    let mut t = T::new(cfg());
+    assert_eq!(t.pkt(0, &data(1, 1), 0), msgs(1..2, 0));
+    assert_eq!(t.pkt(0, &data(5, 2), 0), []);
+    t.s.give_up_before(5, &mut t.r);
+    t.check();
+    let mut want = vec![Ev::Lost(2, 3)];
+    want.extend(msgs(5..7, 0));
+    assert_eq!(std::mem::take(&mut t.r.ev), want);
+    assert_eq!(t.s.expected(), Some(7));
+    assert_eq!(t.s.outstanding_gaps(), 0);
+    assert_eq!(t.s.next_deadline(), None);
+}
+
+/// on_data: a data packet wholly past an announced end of session is a duplicate and opens no
+/// gap (`!ended && start < end`, mutant `||`: a gap past the end would be re-requested).
+#[test]
+fn a_packet_past_the_announced_end_opens_no_gap() {
+    let mut t = T::new(cfg());
+    assert_eq!(t.pkt(0, &data(1, 1), 0), msgs(1..2, 0));
+    assert_eq!(t.pkt(0, &data(3, 1), 0), []);
+    assert_eq!(t.pkt(0, &eos(4), 0), []);
+    assert_eq!(t.pkt(0, &data(10, 1), 0), []);
+    let st = t.s.stats();
+    assert_eq!((st.gaps, st.gap_messages), (1, 1));
+    assert_eq!((st.duplicate_packets, st.duplicate_messages), (1, 1));
+    assert_eq!(t.s.outstanding_gaps(), 1);
+    // Only message 2 is asked for.
+    assert_eq!(t.poll(2 * MS), [Ev::Req(0, 2, 1)]);
+}
+
+/// MoldPacket::is_empty: false for a data packet (mutant `true`).
+#[test]
+fn a_data_packet_is_not_empty() {
+    use ticklane_feeds::moldudp64::MoldPacket;
+    let p = data(7, 2);
+    let pkt = MoldPacket::parse(&p).unwrap();
+    assert_eq!(pkt.len(), 2);
+    assert!(!pkt.is_empty());
+    let h = hb(7);
+    assert!(MoldPacket::parse(&h).unwrap().is_empty());
+}
