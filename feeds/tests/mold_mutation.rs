@@ -340,3 +340,19 @@ fn a_data_packet_is_not_empty() {
     let h = hb(7);
     assert!(MoldPacket::parse(&h).unwrap().is_empty());
 }
+
+/// MoldPacketBuilder::with_max_packet raises a too small limit to a header and one empty block
+/// (`max(HEADER_LEN + 2)`, mutant `HEADER_LEN - 2`: 18 bytes, no room for any block).
+#[test]
+fn a_tiny_packet_limit_still_carries_an_empty_message() {
+    use ticklane_feeds::moldudp64::{MoldPacket, MoldPacketBuilder};
+    let mut b = MoldPacketBuilder::new(S, 1).with_max_packet(0);
+    assert_eq!(b.max_message_len(), 0);
+    assert!(b.would_fit(0));
+    assert!(!b.would_fit(1));
+    assert!(b.try_push(&[]).unwrap());
+    let p = b.flush().unwrap().to_vec();
+    assert_eq!(p.len(), 22);
+    let pkt = MoldPacket::parse(&p).unwrap();
+    assert_eq!((pkt.sequence(), pkt.len()), (1, 1));
+}
