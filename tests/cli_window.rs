@@ -398,6 +398,30 @@ fn write_pcap(dir: &Path, name: &str, packets: &[&[u8]], step_ns: u64) {
     w.flush().unwrap();
 }
 
+/// `packets` but the one at `hole` (lost on the line), as slices.
+fn without(packets: &[Vec<u8>], hole: usize) -> Vec<&[u8]> {
+    packets
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != hole)
+        .map(|(_, p)| &p[..])
+        .collect()
+}
+
+/// `replay FILE --no-latency --json ARGS` in `dir`: its exit status, events and digest.
+fn replayed(
+    dir: &Path,
+    file: &str,
+    args: &[&str],
+) -> (Option<i32>, serde_json::Value, serde_json::Value) {
+    let o = ticklane(
+        &[&["replay", file, "--no-latency", "--json"][..], args].concat(),
+        dir,
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    (o.status.code(), v["events"].clone(), v["digest"].clone())
+}
+
 /// A pcap of two days (one MoldUDP64 session each) whose day 1 lost a packet for good:
 /// `replay --day 2` replays day 2 as its own pcap does (the README: "as if the source held it
 /// alone"). Day 1's loss, read and not replayed, was reported as the replayed day's ("the
@@ -410,12 +434,7 @@ fn a_gap_on_a_skipped_day_is_not_the_replayed_day_s() {
     let day1 = mold_packets(d, "d1.itch", b"DAY0000001");
     let day2 = mold_packets(d, "d2.itch", b"DAY0000002");
     // Day 1 loses its 100th packet; 1 ms apart, the loss is given up on within day 1.
-    let mut all: Vec<&[u8]> = day1
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != 100)
-        .map(|(_, p)| &p[..])
-        .collect();
+    let mut all = without(&day1, 100);
     all.extend(day2.iter().map(|p| &p[..]));
     write_pcap(d, "two.pcap", &all, 1_000_000);
     let alone: Vec<&[u8]> = day2.iter().map(|p| &p[..]).collect();
@@ -449,24 +468,12 @@ fn a_replay_of_day_one_does_not_drop_its_loss_given_up_on_during_day_two() {
     let day1 = mold_packets(d, "d1.itch", b"DAY0000001");
     let day2 = mold_packets(d, "d2.itch", b"DAY0000002");
     let hole = day1.len() - 5;
-    let lost: Vec<&[u8]> = day1
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != hole)
-        .map(|(_, p)| &p[..])
-        .collect();
+    let lost = without(&day1, hole);
     write_pcap(d, "d1.pcap", &lost, 1_000);
     let mut all = lost.clone();
     all.extend(day2.iter().map(|p| &p[..]));
     write_pcap(d, "two.pcap", &all, 1_000);
-    let run = |file: &str, day: &[&str]| {
-        let o = ticklane(
-            &[&["replay", file, "--no-latency", "--json"][..], day].concat(),
-            d,
-        );
-        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-        (o.status.code(), v["events"].clone(), v["digest"].clone())
-    };
+    let run = |file: &str, day: &[&str]| replayed(d, file, day);
     let own = run("d1.pcap", &[]);
     let one = run("two.pcap", &["--day", "1"]);
     assert_eq!(
@@ -486,12 +493,7 @@ fn a_replay_of_day_two_gets_nothing_of_day_one_s_late_loss() {
     let day1 = mold_packets(d, "d1.itch", b"DAY0000001");
     let day2 = mold_packets(d, "d2.itch", b"DAY0000002");
     let hole = day1.len() - 5;
-    let mut all: Vec<&[u8]> = day1
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != hole)
-        .map(|(_, p)| &p[..])
-        .collect();
+    let mut all = without(&day1, hole);
     all.extend(day2.iter().map(|p| &p[..]));
     write_pcap(d, "two.pcap", &all, 1_000);
     let alone: Vec<&[u8]> = day2.iter().map(|p| &p[..]).collect();
@@ -625,12 +627,7 @@ fn review_sessend_a_late_copy_of_day_one_after_day_two_s_first_packet_is_not_los
     let day1 = mold_packets(d, "d1.itch", b"DAY0000001");
     let day2 = mold_packets(d, "d2.itch", b"DAY0000002");
     let hole = day1.len() - 5;
-    let mut d1: Vec<&[u8]> = day1
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != hole)
-        .map(|(_, p)| &p[..])
-        .collect();
+    let mut d1 = without(&day1, hole);
     let mut all = d1.clone();
     // Day 1 alone: the late copy after its end-of-session packet.
     d1.push(&day1[hole]);
@@ -640,14 +637,7 @@ fn review_sessend_a_late_copy_of_day_one_after_day_two_s_first_packet_is_not_los
     all.push(&day1[hole]);
     all.extend(day2[1..].iter().map(|p| &p[..]));
     write_pcap(d, "two.pcap", &all, 1_000_000);
-    let run = |file: &str, day: &[&str]| {
-        let o = ticklane(
-            &[&["replay", file, "--no-latency", "--json"][..], day].concat(),
-            d,
-        );
-        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-        (o.status.code(), v["events"].clone(), v["digest"].clone())
-    };
+    let run = |file: &str, day: &[&str]| replayed(d, file, day);
     let own = run("d1.pcap", &[]);
     assert_eq!(own.0, Some(0), "day 1 alone recovers the late copy");
     let one = run("two.pcap", &["--day", "1"]);
@@ -672,12 +662,7 @@ fn review_sessend_a_stray_datagram_after_the_end_of_session_does_not_lose_a_late
     gen_day(d, "7", "d1.itch");
     let day1 = mold_packets(d, "d1.itch", b"DAY0000001");
     let hole = day1.len() - 5;
-    let lost: Vec<&[u8]> = day1
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != hole)
-        .map(|(_, p)| &p[..])
-        .collect();
+    let lost = without(&day1, hole);
     let junk = MoldPacketBuilder::new(*b"JUNK000000", 1).heartbeat();
     let mut clean = lost.clone();
     clean.push(&day1[hole]);
@@ -686,11 +671,7 @@ fn review_sessend_a_stray_datagram_after_the_end_of_session_does_not_lose_a_late
     with_junk.push(&junk);
     with_junk.push(&day1[hole]);
     write_pcap(d, "junk.pcap", &with_junk, 1_000_000);
-    let run = |file: &str| {
-        let o = ticklane(&["replay", file, "--no-latency", "--json"], d);
-        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-        (o.status.code(), v["events"].clone(), v["digest"].clone())
-    };
+    let run = |file: &str| replayed(d, file, &[]);
     let clean = run("clean.pcap");
     assert_eq!(
         clean.0,

@@ -5,54 +5,11 @@
 
 mod support;
 
-use support::{add, ev, fills, id, market, submit, trade_print, updates, I};
+use support::{add, fills, id, market, submit, trade_print, updates, Sim, I};
 
-use ticklane_book::Market;
 use ticklane_core::{EventBody, InstrumentId, MatchId, OrderId, Price, Qty, Side, Timestamp};
 use ticklane_exec::{ConstantLatency, PaperExchange, PerShareFees, Venue, VenueReport};
 use ticklane_strategy::{ClientOrderId, Liquidity, OrderCommand, OrderUpdateKind, TimeInForce};
-
-/// A market and a venue driven the way a lane drives them.
-struct Sim<V> {
-    m: Market,
-    v: V,
-    out: Vec<VenueReport>,
-}
-
-impl<V: Venue> Sim<V> {
-    fn new(v: V) -> Self {
-        Self {
-            m: market(),
-            v,
-            out: Vec::new(),
-        }
-    }
-
-    /// One market event, lane order: advance, apply, on_market. Returns the reports.
-    fn event(&mut self, ts: u64, body: EventBody) -> Vec<VenueReport> {
-        let e = ev(ts, body);
-        self.out.clear();
-        if self.v.has_pending() {
-            self.v.advance(e.ts, &self.m, &mut self.out);
-        }
-        let t = trade_print(&self.m, &e);
-        self.m.apply(&e);
-        self.v.on_market(&e, t.as_ref(), &self.m, &mut self.out);
-        std::mem::take(&mut self.out)
-    }
-
-    fn cmd(&mut self, ts: u64, c: OrderCommand) -> Vec<VenueReport> {
-        self.out.clear();
-        self.v.on_command(Timestamp(ts), &c, &self.m, &mut self.out);
-        std::mem::take(&mut self.out)
-    }
-
-    fn advance(&mut self, ts: u64) -> Vec<VenueReport> {
-        self.out.clear();
-        self.v.advance(Timestamp(ts), &self.m, &mut self.out);
-        std::mem::take(&mut self.out)
-    }
-}
 
 fn exec(id: u64, q: u32) -> EventBody {
     EventBody::OrderExecuted {

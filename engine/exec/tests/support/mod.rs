@@ -103,3 +103,48 @@ pub fn submit(n: u64, side: Side, px: i64, qty: u32, tif: TimeInForce) -> OrderC
         },
     }
 }
+
+/// A market (`market()`) and a venue driven the way a lane drives them.
+pub struct Sim<V> {
+    pub m: Market,
+    pub v: V,
+    pub out: Vec<VenueReport>,
+}
+
+impl<V: ticklane_exec::Venue> Sim<V> {
+    /// Asks 10.01 x 300 (#1 100, #2 200), 10.02 x 500 (#3); bids 10.00 x 200 (#4), 9.99 x 100 (#5).
+    pub fn new(v: V) -> Self {
+        Self {
+            m: market(),
+            v,
+            out: Vec::new(),
+        }
+    }
+
+    /// One market event, lane order: advance, apply, on_market. Returns the reports.
+    pub fn event(&mut self, ts: u64, body: EventBody) -> Vec<VenueReport> {
+        let e = ev(ts, body);
+        self.out.clear();
+        if self.v.has_pending() {
+            self.v.advance(e.ts, &self.m, &mut self.out);
+        }
+        let t = trade_print(&self.m, &e);
+        self.m.apply(&e);
+        self.v.on_market(&e, t.as_ref(), &self.m, &mut self.out);
+        std::mem::take(&mut self.out)
+    }
+
+    /// One command from a strategy at `ts`. Returns the reports.
+    pub fn cmd(&mut self, ts: u64, c: OrderCommand) -> Vec<VenueReport> {
+        self.out.clear();
+        self.v.on_command(Timestamp(ts), &c, &self.m, &mut self.out);
+        std::mem::take(&mut self.out)
+    }
+
+    /// The venue's time moves to `ts`. Returns the reports.
+    pub fn advance(&mut self, ts: u64) -> Vec<VenueReport> {
+        self.out.clear();
+        self.v.advance(Timestamp(ts), &self.m, &mut self.out);
+        std::mem::take(&mut self.out)
+    }
+}
