@@ -398,6 +398,16 @@ fn write_pcap(dir: &Path, name: &str, packets: &[&[u8]], step_ns: u64) {
     w.flush().unwrap();
 }
 
+/// `two_days` as MoldUDP64 packets: day 1 in session `DAY0000001`, day 2 in `DAY0000002`,
+/// each ending with its end-of-session packet.
+fn two_day_packets(dir: &Path) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    two_days(dir);
+    (
+        mold_packets(dir, "d1.itch", b"DAY0000001"),
+        mold_packets(dir, "d2.itch", b"DAY0000002"),
+    )
+}
+
 /// `packets` but the one at `hole` (lost on the line), as slices.
 fn without(packets: &[Vec<u8>], hole: usize) -> Vec<&[u8]> {
     packets
@@ -430,9 +440,7 @@ fn replayed(
 fn a_gap_on_a_skipped_day_is_not_the_replayed_day_s() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    two_days(d);
-    let day1 = mold_packets(d, "d1.itch", b"DAY0000001");
-    let day2 = mold_packets(d, "d2.itch", b"DAY0000002");
+    let (day1, day2) = two_day_packets(d);
     // Day 1 loses its 100th packet; 1 ms apart, the loss is given up on within day 1.
     let mut all = without(&day1, 100);
     all.extend(day2.iter().map(|p| &p[..]));
@@ -464,9 +472,7 @@ fn a_gap_on_a_skipped_day_is_not_the_replayed_day_s() {
 fn a_replay_of_day_one_does_not_drop_its_loss_given_up_on_during_day_two() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    two_days(d);
-    let day1 = mold_packets(d, "d1.itch", b"DAY0000001");
-    let day2 = mold_packets(d, "d2.itch", b"DAY0000002");
+    let (day1, day2) = two_day_packets(d);
     let hole = day1.len() - 5;
     let lost = without(&day1, hole);
     write_pcap(d, "d1.pcap", &lost, 1_000);
@@ -489,9 +495,7 @@ fn a_replay_of_day_one_does_not_drop_its_loss_given_up_on_during_day_two() {
 fn a_replay_of_day_two_gets_nothing_of_day_one_s_late_loss() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    two_days(d);
-    let day1 = mold_packets(d, "d1.itch", b"DAY0000001");
-    let day2 = mold_packets(d, "d2.itch", b"DAY0000002");
+    let (day1, day2) = two_day_packets(d);
     let hole = day1.len() - 5;
     let mut all = without(&day1, hole);
     all.extend(day2.iter().map(|p| &p[..]));
@@ -623,9 +627,7 @@ fn the_messages_of_a_replay_of_day_two_are_day_two_s() {
 fn review_sessend_a_late_copy_of_day_one_after_day_two_s_first_packet_is_not_lost() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    two_days(d);
-    let day1 = mold_packets(d, "d1.itch", b"DAY0000001");
-    let day2 = mold_packets(d, "d2.itch", b"DAY0000002");
+    let (day1, day2) = two_day_packets(d);
     let hole = day1.len() - 5;
     let mut d1 = without(&day1, hole);
     let mut all = d1.clone();
