@@ -66,6 +66,24 @@ fn modify(n: u64, price: i64, qty: u32, filled: u32) -> OrderCommand {
     }
 }
 
+/// A day order `n` on `side` at `px` for `qty`, sent to `v` (its answers dropped).
+fn rest(v: &mut TouchVenue, m: &ticklane_book::Market, n: u64, side: Side, px: i64, qty: u32) {
+    send(v, m, &submit(n, side, px, qty, TimeInForce::Day));
+}
+
+/// A hidden print (`print`) of `qty` at `px` against resting orders of `side`, shown to `v`;
+/// its reports are appended to `out`.
+fn trade(
+    v: &mut TouchVenue,
+    m: &ticklane_book::Market,
+    side: Side,
+    px: i64,
+    qty: u32,
+    out: &mut Vec<VenueReport>,
+) {
+    v.on_market(&shown(), Some(&print(side, px, qty)), m, out);
+}
+
 fn send(v: &mut TouchVenue, m: &ticklane_book::Market, cmd: &OrderCommand) -> Vec<VenueReport> {
     let mut out = Vec::new();
     v.on_command(Timestamp(5), cmd, m, &mut out);
@@ -78,16 +96,8 @@ fn send(v: &mut TouchVenue, m: &ticklane_book::Market, cmd: &OrderCommand) -> Ve
 fn a_cancel_removes_the_order_it_names() {
     let m = market();
     let mut v = TouchVenue::new();
-    send(
-        &mut v,
-        &m,
-        &submit(0, Side::Bid, 9_9900, 100, TimeInForce::Day),
-    );
-    send(
-        &mut v,
-        &m,
-        &submit(1, Side::Bid, 9_9800, 100, TimeInForce::Day),
-    );
+    rest(&mut v, &m, 0, Side::Bid, 9_9900, 100);
+    rest(&mut v, &m, 1, Side::Bid, 9_9800, 100);
     let out = send(&mut v, &m, &OrderCommand::Cancel { id: id(1) });
     let cancelled: Vec<_> = out
         .iter()
@@ -99,7 +109,7 @@ fn a_cancel_removes_the_order_it_names() {
     assert_eq!(cancelled, vec![(id(1), OrderUpdateKind::Cancelled)]);
     // Order 0 still works: a print through 9.99 fills it.
     let mut out = Vec::new();
-    v.on_market(&shown(), Some(&print(Side::Bid, 9_9700, 100)), &m, &mut out);
+    trade(&mut v, &m, Side::Bid, 9_9700, 100, &mut out);
     assert_eq!(fills_by_order(&out), vec![(0, 100, 0)]);
 }
 
@@ -110,11 +120,7 @@ fn a_cancel_removes_the_order_it_names() {
 fn a_modify_to_zero_size_or_a_non_positive_price_is_refused() {
     let m = market();
     let mut v = TouchVenue::new();
-    send(
-        &mut v,
-        &m,
-        &submit(0, Side::Bid, 9_9900, 100, TimeInForce::Day),
-    );
+    rest(&mut v, &m, 0, Side::Bid, 9_9900, 100);
     for (price, qty) in [(9_9800, 0), (0, 100), (-1, 100)] {
         let out = send(&mut v, &m, &modify(0, price, qty, 0));
         assert_eq!(
@@ -126,7 +132,7 @@ fn a_modify_to_zero_size_or_a_non_positive_price_is_refused() {
     }
     // Unchanged: 100 at 9.99, filled by a print through it.
     let mut out = Vec::new();
-    v.on_market(&shown(), Some(&print(Side::Bid, 9_9800, 500)), &m, &mut out);
+    trade(&mut v, &m, Side::Bid, 9_9800, 500, &mut out);
     assert_eq!(fills(&out), vec![(9_9900, 100, 0, Liquidity::Maker)]);
 }
 
@@ -137,11 +143,7 @@ fn a_modify_to_zero_size_or_a_non_positive_price_is_refused() {
 fn a_modify_during_a_halt_to_a_price_that_does_not_cross_goes_through() {
     let mut m = market();
     let mut v = TouchVenue::new();
-    send(
-        &mut v,
-        &m,
-        &submit(0, Side::Bid, 9_9900, 100, TimeInForce::Day),
-    );
+    rest(&mut v, &m, 0, Side::Bid, 9_9900, 100);
     m.apply(&ev(
         6,
         EventBody::TradingStatus {
@@ -168,18 +170,10 @@ fn a_modify_during_a_halt_to_a_price_that_does_not_cross_goes_through() {
 fn a_print_through_two_bids_fills_the_higher_one_first() {
     let m = market();
     let mut v = TouchVenue::new();
-    send(
-        &mut v,
-        &m,
-        &submit(0, Side::Bid, 9_9900, 100, TimeInForce::Day),
-    );
-    send(
-        &mut v,
-        &m,
-        &submit(1, Side::Bid, 10_0000, 100, TimeInForce::Day),
-    );
+    rest(&mut v, &m, 0, Side::Bid, 9_9900, 100);
+    rest(&mut v, &m, 1, Side::Bid, 10_0000, 100);
     let mut out = Vec::new();
-    v.on_market(&shown(), Some(&print(Side::Bid, 9_9800, 100)), &m, &mut out);
+    trade(&mut v, &m, Side::Bid, 9_9800, 100, &mut out);
     assert_eq!(fills_by_order(&out), vec![(1, 100, 0)]);
 }
 
@@ -191,44 +185,21 @@ fn ask_side_prints_fill_the_lowest_ask_first_at_its_price() {
     let m = market();
     let mut v = TouchVenue::new();
     // A: ask 10.03 (alone at its price); B: ask 10.02 behind 500 displayed.
-    send(
-        &mut v,
-        &m,
-        &submit(0, Side::Ask, 10_0300, 100, TimeInForce::Day),
-    );
-    send(
-        &mut v,
-        &m,
-        &submit(1, Side::Ask, 10_0200, 100, TimeInForce::Day),
-    );
+    rest(&mut v, &m, 0, Side::Ask, 10_0300, 100);
+    rest(&mut v, &m, 1, Side::Ask, 10_0200, 100);
     let mut out = Vec::new();
     // Below B (10.01): nothing.
-    v.on_market(
-        &shown(),
-        Some(&print(Side::Ask, 10_0100, 1_000)),
-        &m,
-        &mut out,
-    );
+    trade(&mut v, &m, Side::Ask, 10_0100, 1_000, &mut out);
     assert!(out.is_empty(), "{out:?}");
     // At B, displayed, 400: all of it ahead of B.
-    v.on_market(
-        &shown(),
-        Some(&print(Side::Ask, 10_0200, 400)),
-        &m,
-        &mut out,
-    );
+    trade(&mut v, &m, Side::Ask, 10_0200, 400, &mut out);
     assert!(out.is_empty(), "{out:?}");
     // At B, 150: 100 ahead left, then 50 for B; A (above) is not reached.
-    v.on_market(
-        &shown(),
-        Some(&print(Side::Ask, 10_0200, 150)),
-        &m,
-        &mut out,
-    );
+    trade(&mut v, &m, Side::Ask, 10_0200, 150, &mut out);
     assert_eq!(fills_by_order(&out), vec![(1, 50, 50)]);
     out.clear();
     // Through both (10.04), 80: B first (lower), at its own price, then A.
-    v.on_market(&shown(), Some(&print(Side::Ask, 10_0400, 80)), &m, &mut out);
+    trade(&mut v, &m, Side::Ask, 10_0400, 80, &mut out);
     assert_eq!(fills_by_order(&out), vec![(1, 50, 0), (0, 30, 70)]);
     assert_eq!(
         fills(&out),
@@ -269,7 +240,7 @@ fn a_print_fills_no_order_of_another_instrument() {
     );
     // A print of I at 4.99 would be through J's bid at 5.00.
     let mut out = Vec::new();
-    v.on_market(&shown(), Some(&print(Side::Bid, 4_9900, 100)), &m, &mut out);
+    trade(&mut v, &m, Side::Bid, 4_9900, 100, &mut out);
     assert!(out.is_empty(), "a print of I filled an order of J: {out:?}");
     assert_eq!(v.working_orders(), 1);
 }
@@ -281,23 +252,10 @@ fn a_print_fills_no_order_of_another_instrument() {
 fn a_print_that_fills_an_earlier_order_completely_goes_on_to_a_later_one_at_its_price() {
     let m = market();
     let mut v = TouchVenue::new();
-    send(
-        &mut v,
-        &m,
-        &submit(0, Side::Bid, 10_0000, 100, TimeInForce::Day),
-    );
-    send(
-        &mut v,
-        &m,
-        &submit(1, Side::Bid, 10_0000, 100, TimeInForce::Day),
-    );
+    rest(&mut v, &m, 0, Side::Bid, 10_0000, 100);
+    rest(&mut v, &m, 1, Side::Bid, 10_0000, 100);
     let mut out = Vec::new();
-    v.on_market(
-        &shown(),
-        Some(&print(Side::Bid, 10_0000, 500)),
-        &m,
-        &mut out,
-    );
+    trade(&mut v, &m, Side::Bid, 10_0000, 500, &mut out);
     assert_eq!(fills_by_order(&out), vec![(0, 100, 0), (1, 100, 0)]);
     assert_eq!(v.working_orders(), 0);
 }
@@ -309,11 +267,7 @@ fn a_hidden_print_at_our_price_fills_an_order_with_nothing_ahead() {
     let m = market();
     let mut v = TouchVenue::new();
     // A new best bid at 10.005: nothing displayed there.
-    send(
-        &mut v,
-        &m,
-        &submit(0, Side::Bid, 10_0050, 100, TimeInForce::Day),
-    );
+    rest(&mut v, &m, 0, Side::Bid, 10_0050, 100);
     let mut out = Vec::new();
     v.on_market(
         &hidden(10_0050, 60),
