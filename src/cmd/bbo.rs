@@ -14,9 +14,9 @@ use std::process::ExitCode;
 use ticklane_book::{InstrumentAnomalies, LevelView, Market};
 use ticklane_core::{EventBody, InstrumentId, Symbol};
 
-use super::days::TradingDays;
 use super::feed;
 use crate::ReadOpts;
+use ticklane_core::TradingDays;
 
 /// Price and total quantity of each side's best level (`None`: empty side).
 type Top = (Option<(i64, u64)>, Option<(i64, u64)>);

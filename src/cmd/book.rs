@@ -8,9 +8,9 @@ use anyhow::{bail, Context};
 use ticklane_book::{InstrumentAnomalies, LevelView, Market, OrderBook};
 use ticklane_core::{EventBody, InstrumentId, Side, Timestamp};
 
-use super::days::TradingDays;
 use super::feed;
 use crate::ReadOpts;
+use ticklane_core::TradingDays;
 
 #[derive(Debug, serde::Serialize)]
 struct Level {

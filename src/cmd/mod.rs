@@ -29,7 +29,6 @@ pub mod bench;
 pub mod book;
 pub mod charts;
 pub mod daily;
-pub mod days;
 pub mod demo;
 pub mod export;
 pub mod feed;

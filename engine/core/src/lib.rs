@@ -9,11 +9,13 @@
 //! Prices on the hot path are integers. `f64` never decides an order; `rust_decimal` is used
 //! only at the edges (display, P&L).
 
+pub mod day;
 pub mod event;
 pub mod price;
 pub mod resident;
 pub mod types;
 
+pub use day::TradingDays;
 pub use event::{
     AuctionKind, EventBody, ImbalanceDirection, InstrumentInfo, MarketEvent, SystemEventCode,
     TradingState,

@@ -214,11 +214,9 @@ pub struct Publisher {
     window_late: u64,
     /// By position in the window's symbols: whether a directory message named it.
     window_matched: Vec<bool>,
-    /// The trading day of the events read so far (1: the first), counted only for a window
-    /// of one day ([`Window::day`]).
-    day: u64,
-    /// Whether any event was read (a start of messages after one begins a day).
-    read_any: bool,
+    /// The trading days of the events read so far, counted only for a window of one day
+    /// ([`Window::day`]), as the lanes count them.
+    days: ticklane_core::TradingDays,
     stats: FeedStats,
 }
 
@@ -362,8 +360,7 @@ impl Publisher {
             filtered_unknown: Vec::new(),
             window_late: 0,
             window_matched: vec![false; settings.window.symbols.as_ref().map_or(0, Vec::len)],
-            day: 1,
-            read_any: false,
+            days: ticklane_core::TradingDays::new(),
             stats: FeedStats {
                 per_lane: vec![0; n],
                 ..FeedStats::default()
@@ -602,7 +599,7 @@ impl Publisher {
     /// Whether the events read now are of the window's day (always, without [`Window::day`]).
     #[inline]
     fn on_window_day(&self) -> bool {
-        self.window.day.is_none_or(|d| d == self.day)
+        self.window.day.is_none_or(|d| d == self.days.today())
     }
 
     /// The window's day and end for `ev`, the next event (past `to`, or any event when the
@@ -612,18 +609,9 @@ impl Publisher {
     #[inline(never)]
     fn in_time_window(&mut self, ev: &MarketEvent) -> Result<bool, Stopped> {
         if let Some(want) = self.window.day {
-            if self.read_any
-                && matches!(
-                    ev.body,
-                    EventBody::SystemEvent {
-                        code: SystemEventCode::StartOfMessages
-                    }
-                )
-            {
-                self.day += 1;
-            }
-            self.read_any = true;
-            if self.day < want {
+            self.days.observe(ev);
+            let today = self.days.today();
+            if today < want {
                 self.stats.other_days += 1;
                 match ev.body {
                     EventBody::FeedGap { count, .. } => {
@@ -637,7 +625,7 @@ impl Publisher {
                 }
                 return Ok(false);
             }
-            if self.day > want {
+            if today > want {
                 self.stats.reached_end_of_window = true;
                 self.stats.day_ended = true;
                 return Err(Stopped);
@@ -860,7 +848,7 @@ impl Publisher {
         self.stats.nothing_from =
             self.window.from > 0 && (self.stats.events == 0 || self.latest < self.window.from);
         if let Some(want) = self.window.day {
-            let held = if self.read_any { self.day } else { 0 };
+            let held = self.days.days_read();
             self.stats.missing_day = held < want;
             self.stats.skipped_days = held.min(want.saturating_sub(1));
         }

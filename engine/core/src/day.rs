@@ -1,5 +1,6 @@
-//! [`TradingDays`]: the trading days of a file, counted as the engine's lanes count them, for
-//! the commands that read one day of several (`book --day`, `bbo --day`).
+//! [`TradingDays`]: the trading days of a stream of events, counted as the engine's lanes
+//! count them, for what reads one day of several (the feed's `replay --day` window, `book
+//! --day`, `bbo --day`).
 //!
 //! ITCH's start of messages (`S` `O`) is "the first message sent in any trading day": one that
 //! is not the data's first event begins a new day. The lanes decide so from the event's
@@ -7,7 +8,7 @@
 //! number the days alike, even where the day before held nothing a book keeps (a capture that
 //! starts with the evening's end of messages).
 
-use ticklane_core::{EventBody, MarketEvent, SystemEventCode};
+use crate::{EventBody, MarketEvent, SystemEventCode};
 
 /// The day being read (1: the first) and whether any event came before.
 #[derive(Clone, Copy, Debug)]
@@ -57,12 +58,21 @@ impl TradingDays {
     pub fn today(&self) -> u64 {
         self.today
     }
+
+    /// The days the events counted so far span: 0 before any event, else [`Self::today`].
+    pub fn days_read(&self) -> u64 {
+        if self.seen {
+            self.today
+        } else {
+            0
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ticklane_core::{InstrumentId, Timestamp};
+    use crate::{InstrumentId, Timestamp};
 
     fn system(code: SystemEventCode) -> MarketEvent {
         MarketEvent::new(
@@ -90,5 +100,7 @@ mod tests {
         d.observe(&system(SystemEventCode::EndOfMessages));
         assert!(d.observe(&start));
         assert_eq!(d.today(), 2);
+        assert_eq!(d.days_read(), 2);
+        assert_eq!(TradingDays::new().days_read(), 0);
     }
 }
