@@ -2,8 +2,9 @@
 //!
 //! This crate owns the vocabulary of the engine and nothing else: scaled-integer prices
 //! ([`Price`], [`WidePrice`]), quantities ([`Qty`]), identifiers ([`OrderId`], [`InstrumentId`],
-//! [`MatchId`]), event time ([`Timestamp`]) and the normalized, fixed-size [`MarketEvent`] that
-//! flows from feed decoders to books and strategies. It knows no wire protocol: decoders in
+//! [`MatchId`]), event time ([`Timestamp`]), the normalized, fixed-size [`MarketEvent`] that
+//! flows from feed decoders to books and strategies, and where a trading day of such a stream
+//! begins ([`TradingDays`]). It knows no wire protocol: decoders in
 //! `ticklane-feeds` translate their messages into these types.
 //!
 //! Prices on the hot path are integers. `f64` never decides an order; `rust_decimal` is used
