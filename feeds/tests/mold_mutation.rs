@@ -356,3 +356,316 @@ fn a_tiny_packet_limit_still_carries_an_empty_message() {
     let pkt = MoldPacket::parse(&p).unwrap();
     assert_eq!((pkt.sequence(), pkt.len()), (1, 1));
 }
+
+fn foreign(mut p: Vec<u8>) -> Vec<u8> {
+    p[0] = b'X';
+    p
+}
+
+/// on_packet: the join is checked while *either* the session id or the sequence number is on
+/// probation (`probation_session || probation_sequence`, mutant `&&`). With `first_sequence`
+/// configured only the session id is: a corrupt session id in the first packet is still
+/// replaced by four packets of the real session near it, and the numbering goes on.
+#[test]
+fn a_corrupt_first_session_id_is_replaced_with_first_sequence_configured() {
+    let mut t = T::new(cfg());
+    assert_eq!(t.pkt(0, &foreign(data(1, 2)), 0), msgs(1..3, 0));
+    assert_eq!(t.s.session(), Some(b"XESSION001"));
+    for seq in 3..6 {
+        assert_eq!(t.pkt(0, &data(seq, 1), 0), []);
+    }
+    assert_eq!(t.s.stats().rejoins, 0);
+    assert_eq!(t.pkt(0, &data(6, 1), 0), []);
+    assert_eq!(t.s.stats().rejoins, 1);
+    assert_eq!(t.s.session(), Some(&S));
+    assert_eq!(t.s.expected(), Some(3));
+    // What the three set aside carried is a gap like any other, asked for at the grace.
+    assert_eq!(t.s.missing_messages(), 3);
+    assert_eq!(t.poll(2 * MS), [Ev::Req(0, 3, 3)]);
+}
+
+/// on_packet: once an end of session is announced no jump is checked (`!ended &&
+/// eos_at.is_none()`, mutant `||`): a packet far past the announced end is a duplicate of
+/// nothing, not an implausible sequence number (no error, nothing held as a suspect).
+#[test]
+fn a_packet_far_past_an_announced_end_is_no_implausible_jump() {
+    let mut t = T::new(SessionConfig {
+        max_gap_messages: 100,
+        ..cfg()
+    });
+    assert_eq!(t.pkt(0, &data(1, 1), 0), msgs(1..2, 0));
+    assert_eq!(t.pkt(0, &data(3, 1), 0), []);
+    assert_eq!(t.pkt(0, &eos(4), 0), []);
+    assert!(t.s.end_announced() && !t.s.ended());
+    assert_eq!(t.pkt(0, &data(1_000, 1), 0), []);
+    let st = t.s.stats();
+    assert_eq!((st.implausible_sequence, st.duplicate_packets), (0, 1));
+    assert_eq!(
+        t.pkt(1, &data(2, 1), 0),
+        [Ev::Msg(2, 1), Ev::Msg(3, 0), Ev::End(4)]
+    );
+}
+
+/// on_packet: a second end of session while the first still waits for a gap is a duplicate
+/// (`ended || eos_at.is_some()`, mutant `&&`): it neither counts as new nor moves the end
+/// further out (opening a gap past the end first announced).
+#[test]
+fn a_second_end_of_session_before_the_end_is_reached_is_a_duplicate() {
+    let mut t = T::new(cfg());
+    assert_eq!(t.pkt(0, &data(1, 1), 0), msgs(1..2, 0));
+    assert_eq!(t.pkt(0, &data(3, 1), 0), []);
+    assert_eq!(t.pkt(0, &eos(4), 0), []);
+    assert_eq!(t.pkt(1, &eos(4), 0), []);
+    assert_eq!(t.s.stats().duplicate_packets, 1);
+    assert_eq!(t.pkt(1, &eos(10), 0), []);
+    assert_eq!(t.s.stats().duplicate_packets, 2);
+    assert_eq!((t.s.missing_messages(), t.s.stats().gap_messages), (1, 1));
+    assert_eq!(
+        t.pkt(1, &data(2, 1), 0),
+        [Ev::Msg(2, 1), Ev::Msg(3, 0), Ev::End(4)]
+    );
+}
+
+/// poll: an unanswered piece is split off from the rest of its gap only while the table keeps
+/// one entry free (`gaps.len() + 1 < capacity`, mutants `<=`, `len - 1`, `len * 1`). With
+/// fifteen gaps in a table of sixteen (`reorder_window` 0) the whole gap is lost with the piece,
+/// and the rest is not asked for.
+#[test]
+fn a_piece_lost_with_one_gap_entry_free_loses_the_whole_gap() {
+    let mut t = T::new(SessionConfig {
+        reorder_window: 0,
+        max_request_messages: 1,
+        max_requests_per_gap: 1,
+        max_retries: 0,
+        ..cfg()
+    });
+    assert_eq!(t.pkt(0, &data(1, 1), 0), msgs(1..2, 0));
+    // [2, 4), then fourteen one-message gaps with timers of their own: fifteen entries.
+    assert_eq!(t.pkt(0, &hb(4), 0), []);
+    for k in 1..15 {
+        assert_eq!(t.pkt(0, &hb(4 + k), k), []);
+    }
+    assert_eq!(t.s.outstanding_gaps(), 15);
+    let mut want = vec![Ev::Req(0, 2, 1)];
+    want.extend((4..18).map(|q| Ev::Req(0, q, 1)));
+    assert_eq!(t.poll(2 * MS + 14), want);
+    // No answer, no retries: every gap is lost, [2, 4) whole.
+    assert_eq!(t.poll(52 * MS + 14), [Ev::Lost(2, 16)]);
+    assert_eq!(t.s.outstanding_gaps(), 0);
+}
+
+fn window_of_one() -> SessionConfig {
+    SessionConfig {
+        reorder_window: 1,
+        ..cfg()
+    }
+}
+
+/// buffer: a packet is buffered only while the segment table holds all its pieces, the
+/// ranges of gaps it fills *and* the new range past the data seen (`pieces += 1` for each,
+/// mutants `*=`; `tail < end`, mutant `<=`). With a window of one packet the table holds four.
+#[test]
+fn a_packet_is_buffered_only_while_its_pieces_fit_the_segment_table() {
+    // Five one-message gaps with timers of their own: [2, 3) .. [6, 7).
+    let gaps = || {
+        let mut t = T::new(window_of_one());
+        assert_eq!(t.pkt(0, &data(1, 1), 0), msgs(1..2, 0));
+        for q in 3..8 {
+            assert_eq!(t.pkt(0, &hb(q), q), []);
+        }
+        assert_eq!(t.s.outstanding_gaps(), 5);
+        t
+    };
+    // Four pieces, nothing past the data seen: buffered.
+    let mut t = gaps();
+    assert_eq!(t.pkt(0, &data(3, 4), 10), []);
+    assert_eq!(
+        (t.s.buffered_packets(), t.s.stats().window_overflow),
+        (1, 0)
+    );
+    assert_eq!(
+        t.pkt(1, &data(2, 1), 11),
+        msgs(2..3, 1)
+            .into_iter()
+            .chain(msgs(3..7, 0))
+            .collect::<Vec<_>>()
+    );
+    // Four pieces and one past the data seen: five, the packet overflows (its tail is a gap).
+    let mut t = gaps();
+    assert_eq!(t.pkt(0, &data(3, 5), 10), []);
+    assert_eq!(
+        (t.s.buffered_packets(), t.s.stats().window_overflow),
+        (0, 1)
+    );
+    assert_eq!(t.s.missing_messages(), 6);
+}
+
+/// Nineteen gaps in a table of twenty (a window of one): [2, 10), [10, 20), then seventeen of
+/// one message, each with a timer of its own.
+fn nineteen_gaps() -> T {
+    let mut t = T::new(window_of_one());
+    assert_eq!(t.pkt(0, &data(1, 1), 0), msgs(1..2, 0));
+    assert_eq!(t.pkt(0, &hb(10), 0), []);
+    assert_eq!(t.pkt(0, &hb(20), 1), []);
+    for k in 0..17 {
+        assert_eq!(t.pkt(0, &hb(21 + k), 2 + k), []);
+    }
+    assert_eq!(t.s.outstanding_gaps(), 19);
+    t
+}
+
+/// buffer: a packet inside a gap splits it in two, and is buffered only while one gap entry
+/// stays free after the split (`a > g.start && b < g.end` counts a split; mutants of either
+/// comparison, `||`, `splits *= 1`). A packet at either end of a gap splits nothing.
+#[test]
+fn only_a_packet_inside_a_gap_needs_a_gap_entry_of_its_own() {
+    // Inside [2, 10): the split would fill the table: the packet overflows.
+    let mut t = nineteen_gaps();
+    assert_eq!(t.pkt(0, &data(5, 1), 30), []);
+    assert_eq!(
+        (t.s.buffered_packets(), t.s.stats().window_overflow),
+        (0, 1)
+    );
+    assert_eq!(t.s.outstanding_gaps(), 19);
+    // At the end of [2, 10): buffered, no new entry.
+    let mut t = nineteen_gaps();
+    assert_eq!(t.pkt(0, &data(9, 1), 30), []);
+    assert_eq!(
+        (t.s.buffered_packets(), t.s.stats().window_overflow),
+        (1, 0)
+    );
+    assert_eq!(t.s.outstanding_gaps(), 19);
+    // At the start of [10, 20): buffered, no new entry.
+    let mut t = nineteen_gaps();
+    assert_eq!(t.pkt(0, &data(10, 1), 30), []);
+    assert_eq!(
+        (t.s.buffered_packets(), t.s.stats().window_overflow),
+        (1, 0)
+    );
+    assert_eq!(t.s.outstanding_gaps(), 19);
+}
+
+/// buffer: a packet of exactly `max_packet` bytes that overflows a full window is no oversize
+/// packet (`bytes.len() > max_packet`, mutant `>=`).
+#[test]
+fn a_packet_of_exactly_max_packet_bytes_is_not_oversize() {
+    assert_eq!(data(5, 1).len(), 28);
+    let mut t = T::new(SessionConfig {
+        max_packet: 28,
+        ..window_of_one()
+    });
+    assert_eq!(t.pkt(0, &data(1, 1), 0), msgs(1..2, 0));
+    assert_eq!(t.pkt(0, &data(3, 1), 0), []);
+    assert_eq!(t.s.buffered_packets(), 1);
+    // The window is full: the packet overflows, but it is not too big for a slot.
+    assert_eq!(t.pkt(0, &data(5, 1), 0), []);
+    let st = t.s.stats();
+    assert_eq!((st.window_overflow, st.oversize_packets), (1, 0));
+    // Once the window has room, a packet of that size is buffered.
+    assert_eq!(
+        t.pkt(1, &data(2, 1), 0),
+        msgs(2..3, 1)
+            .into_iter()
+            .chain(msgs(3..4, 0))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(t.pkt(1, &data(5, 1), 0), []);
+    assert_eq!(t.s.buffered_packets(), 1);
+}
+
+fn window_of_two() -> SessionConfig {
+    SessionConfig {
+        reorder_window: 2,
+        ..cfg()
+    }
+}
+
+/// buffer: a packet that fills part of a gap and runs past the data seen holds its slot for
+/// both segments (`refs += 1` for the tail, mutant `*=`): the slot is freed once, after the
+/// last, and never shared by two packets buffered later.
+#[test]
+fn a_slot_with_a_gap_piece_and_a_tail_is_freed_once() {
+    let mut t = T::new(window_of_two());
+    assert_eq!(t.pkt(0, &data(1, 1), 0), msgs(1..2, 0));
+    assert_eq!(t.pkt(0, &hb(4), 0), []);
+    // [3, 4) of the gap [2, 4), and [4, 6) past it.
+    assert_eq!(t.pkt(0, &data(3, 3), 0), []);
+    assert_eq!(
+        t.pkt(1, &data(2, 1), 0),
+        msgs(2..3, 1)
+            .into_iter()
+            .chain(msgs(3..6, 0))
+            .collect::<Vec<_>>()
+    );
+    // Two packets buffered now take two slots: neither overwrites the other.
+    assert_eq!(t.pkt(0, &data(8, 1), 0), []);
+    assert_eq!(t.pkt(0, &data(10, 1), 0), []);
+    assert_eq!(t.s.buffered_packets(), 2);
+    assert_eq!(
+        t.pkt(1, &data(6, 2), 0),
+        msgs(6..8, 1)
+            .into_iter()
+            .chain(msgs(8..9, 0))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        t.pkt(1, &data(9, 1), 0),
+        msgs(9..10, 1)
+            .into_iter()
+            .chain(msgs(10..11, 0))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(t.s.buffered_packets(), 0);
+}
+
+/// buffer: a packet that ends exactly at the data seen adds no (empty) segment past it
+/// (`tail < end`, mutant `<=`): an empty segment would sort behind a later one at the same
+/// start, and, never reached, hold back all later buffered data and its slot for good.
+#[test]
+fn a_packet_ending_at_the_data_seen_leaves_no_empty_segment() {
+    let mut t = T::new(window_of_two());
+    assert_eq!(t.pkt(0, &data(1, 1), 0), msgs(1..2, 0));
+    assert_eq!(t.pkt(0, &hb(4), 0), []);
+    // Fills [3, 4), the end of the gap [2, 4): ends at the data seen.
+    assert_eq!(t.pkt(0, &data(3, 1), 0), []);
+    assert_eq!(t.pkt(0, &data(4, 1), 0), []);
+    assert_eq!(
+        t.pkt(1, &data(2, 1), 0),
+        msgs(2..3, 1)
+            .into_iter()
+            .chain(msgs(3..5, 0))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(t.s.buffered_packets(), 0);
+    // Later buffered data is delivered as usual.
+    assert_eq!(t.pkt(0, &data(6, 1), 0), []);
+    assert_eq!(
+        t.pkt(1, &data(5, 1), 0),
+        msgs(5..6, 1)
+            .into_iter()
+            .chain(msgs(6..7, 0))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(t.s.buffered_packets(), 0);
+}
+
+/// buffer: a packet that splits the first gap moves on past the two halves (`i += 2`, mutant
+/// `*=`: at the first gap it would look at the front half again and add an empty segment,
+/// taking an entry of the segment table from a later packet).
+#[test]
+fn a_packet_splitting_the_first_gap_takes_one_segment() {
+    let mut t = T::new(window_of_two());
+    assert_eq!(t.pkt(0, &data(1, 1), 0), msgs(1..2, 0));
+    // [2, 10), then seven one-message gaps with timers of their own: [10, 11) .. [16, 17).
+    assert_eq!(t.pkt(0, &hb(10), 0), []);
+    for q in 11..18 {
+        assert_eq!(t.pkt(0, &hb(q), q), []);
+    }
+    assert_eq!(t.s.outstanding_gaps(), 8);
+    // Inside [2, 10): one segment.
+    assert_eq!(t.pkt(0, &data(5, 1), 20), []);
+    // Seven pieces: with the one before, the eight entries of a window of two.
+    assert_eq!(t.pkt(0, &data(10, 7), 21), []);
+    let st = t.s.stats();
+    assert_eq!((t.s.buffered_packets(), st.window_overflow), (2, 0));
+}
