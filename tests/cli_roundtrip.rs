@@ -11,7 +11,7 @@ use std::time::Duration;
 mod live_support;
 use live_support::{run_ok, BIN};
 
-use ticklane_feeds::moldudp64::{MoldPacket, MoldPacketBuilder};
+use ticklane_feeds::moldudp64::MoldPacket;
 use ticklane_feeds::pcap::PcapWriter;
 use ticklane_replay::format::{CaptureHeader, FeedKind};
 use ticklane_replay::{CaptureWriter, Line, WriterOptions};
@@ -34,19 +34,8 @@ fn packets(dir: &Path) -> Vec<(Vec<u8>, u64)> {
         "-o",
         itch.to_str().unwrap(),
     ]);
-    let bytes = std::fs::read(&itch).unwrap();
-    let mut b = MoldPacketBuilder::new(*SESSION, 1).with_max_count(8);
-    let mut out = Vec::new();
-    let mut pos = 0;
-    while pos < bytes.len() {
-        let len = usize::from(u16::from_be_bytes([bytes[pos], bytes[pos + 1]]));
-        b.push(&bytes[pos + 2..pos + 2 + len], |p| out.push(p.to_vec()))
-            .unwrap();
-        pos += 2 + len;
-    }
-    out.extend(b.flush().map(<[u8]>::to_vec));
-    out.push(b.end_of_session().to_vec());
-    out.into_iter()
+    live_support::mold_packets(&std::fs::read(&itch).unwrap(), *SESSION)
+        .into_iter()
         .map(|p| {
             let n = MoldPacket::parse(&p).unwrap().messages().count() as u64;
             (p, n)

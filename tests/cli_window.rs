@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::Path;
+
+mod live_support;
 use std::process::{Command, Output};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ticklane");
@@ -368,20 +370,7 @@ fn replay_of_a_day_the_source_does_not_hold_fails() {
 /// The MoldUDP64 packets (up to 8 messages each, then an end-of-session packet) of the ITCH
 /// binary file `dir/itch` under session id `session`.
 fn mold_packets(dir: &Path, itch: &str, session: &[u8; 10]) -> Vec<Vec<u8>> {
-    use ticklane_feeds::moldudp64::MoldPacketBuilder;
-    let bytes = std::fs::read(dir.join(itch)).unwrap();
-    let mut b = MoldPacketBuilder::new(*session, 1).with_max_count(8);
-    let mut out = Vec::new();
-    let mut pos = 0;
-    while pos < bytes.len() {
-        let len = usize::from(u16::from_be_bytes([bytes[pos], bytes[pos + 1]]));
-        b.push(&bytes[pos + 2..pos + 2 + len], |p| out.push(p.to_vec()))
-            .unwrap();
-        pos += 2 + len;
-    }
-    out.extend(b.flush().map(<[u8]>::to_vec));
-    out.push(b.end_of_session().to_vec());
-    out
+    live_support::mold_packets(&std::fs::read(dir.join(itch)).unwrap(), *session)
 }
 
 /// `dir/name`: a pcap of `packets` on one line, `step_ns` of capture time apart.

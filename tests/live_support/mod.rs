@@ -103,3 +103,21 @@ pub fn wait_udp_bound(port: u16) -> bool {
     }
     false
 }
+
+/// An ITCH binary file's messages (`bytes`: a 2-byte length before each) as the MoldUDP64
+/// packets of `session`, numbered from 1, up to 8 messages each, its end-of-session packet
+/// last.
+pub fn mold_packets(bytes: &[u8], session: [u8; 10]) -> Vec<Vec<u8>> {
+    let mut b = ticklane_feeds::moldudp64::MoldPacketBuilder::new(session, 1).with_max_count(8);
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while pos < bytes.len() {
+        let len = usize::from(u16::from_be_bytes([bytes[pos], bytes[pos + 1]]));
+        b.push(&bytes[pos + 2..pos + 2 + len], |p| out.push(p.to_vec()))
+            .unwrap();
+        pos += 2 + len;
+    }
+    out.extend(b.flush().map(<[u8]>::to_vec));
+    out.push(b.end_of_session().to_vec());
+    out
+}
